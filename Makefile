@@ -1,0 +1,54 @@
+# easlab — every target creates and uses the project virtualenv at .venv.
+PY       ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+PROTODIR := easlab/wire/proto
+
+.PHONY: lab test bench proto lint venv official-venv browser-deps clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[all,test]'
+	$(VPY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+# The official eas-prediction client pins protobuf 3.20.3, so it lives in its own venv.
+official-venv: .venv-official/.installed
+.venv-official/.installed:
+	test -x .venv-official/bin/python || $(PY) -m venv .venv-official
+	.venv-official/bin/pip install -q 'eas-prediction==0.36'
+	touch $@
+
+# Chromium for the real-browser notebook test; Debian's package (Playwright cannot download one here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+## Open the tutorials in JupyterLab, with the local serving kernel available.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
+test: $(STAMP) official-venv browser-deps
+	$(VENV)/bin/ruff check easlab tests benchmarks
+	$(VENV)/bin/mypy easlab
+	$(VPY) -m pytest -q tests
+
+## Benchmarks, side by side in one run; results go to BENCHMARKS.md.
+bench: $(STAMP) official-venv
+	$(VPY) benchmarks/run_all.py --output BENCHMARKS.md
+
+## Regenerate the protobuf modules (gencode pinned for protobuf >= 5.26 runtimes).
+proto:
+	test -x .venv-proto/bin/python || ($(PY) -m venv .venv-proto && .venv-proto/bin/pip install -q 'grpcio-tools==1.64.1')
+	.venv-proto/bin/python -m grpc_tools.protoc -I $(PROTODIR) --python_out=$(PROTODIR) $(PROTODIR)/*.proto
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check easlab tests benchmarks
+	$(VENV)/bin/mypy easlab
+
+clean:
+	rm -rf $(VENV) .venv-official .venv-proto .pytest_cache

@@ -1,0 +1,88 @@
+"""easlab: a notebook-first toolkit for PAI-EAS.
+
+``import easlab`` stays cheap: every public name below is resolved lazily on
+first use, so pandas, matplotlib, ipywidgets and the kernel are imported only
+when a notebook actually needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "EaslabError": "easlab.errors",
+    "PredictException": "easlab.errors",
+    "RequestError": "easlab.errors",
+    "ShapeError": "easlab.errors",
+    "DTypeError": "easlab.errors",
+    "SpecError": "easlab.errors",
+    "KernelError": "easlab.errors",
+    "KernelNotRunning": "easlab.errors",
+    # requests and responses (wire)
+    "TFRequest": "easlab.wire.tf",
+    "TFResponse": "easlab.wire.tf",
+    "TorchRequest": "easlab.wire.torch",
+    "TorchResponse": "easlab.wire.torch",
+    "BladeRequest": "easlab.wire.blade",
+    "BladeResponse": "easlab.wire.blade",
+    "BladeTFRequest": "easlab.wire.blade",
+    "CaffeRequest": "easlab.wire.caffe",
+    "CaffeResponse": "easlab.wire.caffe",
+    "StringRequest": "easlab.wire.string",
+    "StringResponse": "easlab.wire.string",
+    "JsonRequest": "easlab.wire.json",
+    "JsonResponse": "easlab.wire.json",
+    "OnnxRequest": "easlab.wire.onnx",
+    "OnnxResponse": "easlab.wire.onnx",
+    # client
+    "PredictClient": "easlab.client.predict_client",
+    "ENDPOINT_TYPE_DEFAULT": "easlab.client.predict_client",
+    "ENDPOINT_TYPE_GATEWAY": "easlab.client.predict_client",
+    "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",
+    "ENDPOINT_TYPE_VIPSERVER": "easlab.client.predict_client",
+    # local kernel and its control plane
+    "LocalKernel": "easlab.kernel.local",
+    "KernelClient": "easlab.client.control",
+    "Service": "easlab.client.control",
+    "connect": "easlab.client.control",
+    # notebook layer
+    "debug": "easlab.notebook.widget",
+    "bench": "easlab.notebook.loadtest",
+    "BenchResult": "easlab.notebook.loadtest",
+    "plot_latency": "easlab.notebook.plots",
+    "plot_sweep": "easlab.notebook.plots",
+    "load_ipython_extension": "easlab.notebook.magics",
+    "unload_ipython_extension": "easlab.notebook.magics",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'easlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from easlab.errors import (  # noqa: F401
+        DTypeError,
+        EaslabError,
+        KernelError,
+        PredictException,
+        RequestError,
+        ShapeError,
+        SpecError,
+    )

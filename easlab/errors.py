@@ -1,0 +1,67 @@
+"""The exceptions easlab raises: one base, a few types users catch.
+
+Every message names what was wrong (the field, the input, the token), what was
+expected, what came, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class EaslabError(Exception):
+    """Base of every error easlab raises on purpose."""
+
+
+class PredictException(EaslabError):
+    """A prediction call failed; same shape as ``eas_prediction.PredictException``.
+
+    ``code`` is the HTTP status (or 500 for transport errors, as the official
+    client does), ``message`` the server's answer or the transport error.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"Code: {self.code}, Message: {self.message}"
+
+
+class RequestError(EaslabError, ValueError):
+    """A request cannot be built: caught before anything is sent."""
+
+
+class ShapeError(RequestError):
+    """Content does not fit the declared shape, or a dimension is invalid."""
+
+
+class DTypeError(RequestError):
+    """A dtype the wire format cannot carry."""
+
+
+class SpecError(EaslabError, ValueError):
+    """A service description (service.json / YAML) is invalid.
+
+    ``field`` is the dotted path of the offending field, e.g. ``metadata.instance``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class KernelError(EaslabError):
+    """The local kernel's control plane refused a call (HTTP status + message)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (HTTP {status})")
+        self.status = status
+        self.message = message
+
+
+class KernelNotRunning(KernelError):
+    """No local kernel answers at the expected endpoint."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
