@@ -1,0 +1,66 @@
+"""The one processor interface every serving backend plugs into.
+
+A processor runs inside an instance process and knows nothing about HTTP: it
+gets request bytes and answers ``(bytes, status)``. The kernel's server,
+router, batching and instance supervision live elsewhere (easlab/kernel/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ProcessorContext:
+    """What an instance knows when it builds its processor."""
+
+    service_name: str
+    spec: dict[str, Any]                 # the service.json of this version (unknown keys kept)
+    model_path: Path | None = None       # local, resolved: a directory or a file
+    model_entry: Path | None = None      # model_path/model_entry when given, else model_path
+    model_config: Any = None             # text or object, as in service.json
+    processor_path: Path | None = None   # local, resolved directory of a custom processor
+    processor_entry: str | None = None   # app.py / libprocessor.so
+    worker_threads: int = 5
+    instance_index: int = 0
+    gpu_devices: list[int] = field(default_factory=list)
+
+
+class ProcessorError(Exception):
+    """Raised by a processor to answer a specific status with a message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Processor:
+    """Base class: override ``initialize`` and ``process`` (and optionally the rest)."""
+
+    #: wire format of tensor processors, published in the GET signature as "format"
+    #: ("tf", "torch", "blade", "onnx", "json"); None for byte-in/byte-out processors.
+    request_format: str | None = None
+
+    def __init__(self, ctx: ProcessorContext) -> None:
+        self.ctx = ctx
+
+    def initialize(self) -> None:
+        """Load the model; called once per instance process before any request."""
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        """Answer one request: ``(body, status)``; 0 and 200 mean success."""
+        raise NotImplementedError
+
+    def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
+        """Answer a batch gathered by ``rpc.batching``; default: one at a time."""
+        return [self.process(data) for data in requests]
+
+    def signature(self) -> dict[str, Any] | None:
+        """The signature JSON served on ``GET /api/predict/{name}``, if any."""
+        return None
+
+    def close(self) -> None:
+        """Release resources when the instance stops."""
