@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "ENDPOINT_TYPE_GATEWAY": "easlab.client.predict_client",
     "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",
     "ENDPOINT_TYPE_VIPSERVER": "easlab.client.predict_client",
+    "Latency": "easlab.client.latency",
     # local kernel and its control plane
     "LocalKernel": "easlab.kernel.local",
     "KernelClient": "easlab.client.control",

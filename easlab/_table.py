@@ -1,0 +1,42 @@
+"""Plain-text tables in eascmd's style (``+----+`` borders, one row per line)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def _cell_lines(value: Any) -> list[str]:
+    text = "" if value is None else str(value)
+    return text.split("\n") or [""]
+
+
+def format_table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
+    """Render ``rows`` under ``headers`` (None: no header row); cells may span lines."""
+    cells = [[_cell_lines(v) for v in row] for row in rows]
+    ncols = max([len(headers or [])] + [len(row) for row in cells])
+    widths = [0] * ncols
+    for row in ([[[h] for h in headers]] if headers else []) + cells:
+        for i, lines in enumerate(row):
+            widths[i] = max(widths[i], *(len(line) for line in lines))
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def render(row: list[list[str]]) -> list[str]:
+        row = row + [[""]] * (ncols - len(row))
+        height = max(len(lines) for lines in row)
+        out = []
+        for k in range(height):
+            parts = [
+                (lines[k] if k < len(lines) else "").ljust(widths[i]) for i, lines in enumerate(row)
+            ]
+            out.append("| " + " | ".join(parts) + " |")
+        return out
+
+    lines = [border]
+    if headers:
+        lines += render([[h] for h in headers])
+        lines.append(border)
+    for row in cells:
+        lines += render(row)
+    lines.append(border)
+    return "\n".join(lines)

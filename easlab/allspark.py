@@ -1,0 +1,133 @@
+"""The ``allspark`` module an EAS ``app.py`` imports (SPEC §6, Python processors).
+
+``class P(allspark.BaseProcessor)`` with ``initialize()`` and ``process(data)``
+runs unchanged inside the easlab kernel (see processors/python.py), and
+``P().run()`` serves it standalone on ``0.0.0.0:8080`` like the original SDK.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+DEFAULT_ENDPOINT = "0.0.0.0:8080"
+
+
+def answer_of(result: Any) -> tuple[bytes, int]:
+    """``process()``'s return value as ``(body, http_status)``.
+
+    ``(data, status)``: 0 and 200 are success, other HTTP codes pass through,
+    anything else is 400. A bare bytes/str return is taken as a success.
+    """
+    from easlab.kernel.worker import _as_bytes, normalize_status
+
+    if isinstance(result, tuple) and len(result) == 2:
+        body, status = result
+        return _as_bytes(body), normalize_status(status)
+    if isinstance(result, (bytes, bytearray, memoryview, str)):
+        return _as_bytes(result), 200
+    raise TypeError(
+        f"process() must return (data, status_code), got {type(result).__name__}"
+    )
+
+
+class BaseProcessor:
+    """Base class of an allspark processor: override ``initialize`` and ``process``.
+
+    ``worker_threads`` requests run concurrently; with ``worker_processes > 1``
+    the standalone server forks that many processes, each calling
+    ``initialize()``; ``endpoint`` is ``"host:port"`` (default ``0.0.0.0:8080``).
+    """
+
+    def __init__(
+        self, worker_threads: int = 5, worker_processes: int = 1, endpoint: str | None = None
+    ) -> None:
+        self.worker_threads = int(worker_threads)
+        self.worker_processes = int(worker_processes)
+        self.endpoint = endpoint or DEFAULT_ENDPOINT
+
+    def initialize(self) -> None:
+        """Load the model; called once per process before any request."""
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        """Answer one request body with ``(response_bytes, status_code)``."""
+        raise NotImplementedError("implement process(self, data) -> (bytes, status)")
+
+    def run(self) -> None:
+        """Serve every path on ``endpoint`` until interrupted (like ``python app.py`` on EAS)."""
+        _serve_standalone(self)
+
+
+def _parse_endpoint(endpoint: str) -> tuple[str, int]:
+    host, sep, port = endpoint.rpartition(":")
+    if not sep:
+        host, port = "0.0.0.0", endpoint
+    try:
+        return host or "0.0.0.0", int(port)
+    except ValueError:
+        raise ValueError(
+            f"endpoint {endpoint!r} is not 'host:port', e.g. endpoint='0.0.0.0:8079'"
+        ) from None
+
+
+def _serve_standalone(processor: BaseProcessor) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    slots = threading.BoundedSemaphore(max(1, processor.worker_threads))
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(size) if size else b""
+            with slots:
+                try:
+                    body, status = answer_of(processor.process(data))
+                except Exception as exc:  # a bad request must not end the server
+                    body, status = f"{type(exc).__name__}: {exc}".encode(), 400
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet, like EAS
+            return
+
+    host, port = _parse_endpoint(processor.endpoint)
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    bound = server.server_address[1]
+    children: list[int] = []
+    if processor.worker_processes > 1:
+        for _ in range(processor.worker_processes):
+            pid = os.fork()
+            if pid == 0:
+                processor.initialize()
+                try:
+                    server.serve_forever()
+                finally:
+                    os._exit(0)
+            children.append(pid)
+        print(f"allspark processor listening on http://{host}:{bound}", flush=True)
+        try:
+            for pid in children:
+                os.waitpid(pid, 0)
+        except KeyboardInterrupt:
+            import signal
+
+            for pid in children:
+                os.kill(pid, signal.SIGTERM)
+        return
+    processor.initialize()
+    print(f"allspark processor listening on http://{host}:{bound}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("allspark processor stopped", file=sys.stderr)
+    finally:
+        server.server_close()

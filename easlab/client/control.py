@@ -1,0 +1,421 @@
+"""Client of the local kernel's control API (ARCHITECTURE.md), and ``connect()``.
+
+``KernelClient`` mirrors eascmd's verbs as methods; ``Service`` is what a
+notebook holds after ``create``: its endpoint, token and a ready
+``PredictClient``. Errors arrive as ``KernelError`` (``SpecError`` when the
+kernel names a service.json field) and an unreachable kernel as
+``KernelNotRunning`` that says how to start one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import html
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from easlab.errors import KernelError, KernelNotRunning, SpecError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+    from easlab.client.predict_client import PredictClient
+
+__all__ = ["KernelClient", "Service", "connect"]
+
+_API = "/easlab/v1"
+_HOW_TO_START = (
+    "start one with `easlab serve` in a terminal, or `easlab.connect(start=True)` / "
+    "`easlab.LocalKernel()` in Python"
+)
+#: local path fields made absolute before a spec leaves this machine's cwd
+_PATH_FIELDS = ("model_path", "processor_path")
+
+
+def _absolutize(spec: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """Make relative local ``model_path``/``processor_path`` absolute (the kernel has another cwd)."""
+    base = base_dir or Path.cwd()
+    out = dict(spec)
+    for key in _PATH_FIELDS:
+        value = out.get(key)
+        if not isinstance(value, str) or not value.strip() or "://" in value:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            out[key] = str((base / path).resolve())
+    return out
+
+
+class KernelClient:
+    """HTTP client of a local kernel's control API.
+
+    >>> k = KernelClient("http://127.0.0.1:8080")          # doctest: +SKIP
+    >>> svc = k.create("service.json"); svc.predict(b"hi")  # doctest: +SKIP
+    """
+
+    def __init__(self, endpoint: str, timeout: float = 60) -> None:
+        endpoint = endpoint.strip().rstrip("/")
+        if "://" not in endpoint:
+            endpoint = "http://" + endpoint
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._session: requests.Session | None = None
+
+    def __repr__(self) -> str:
+        return f"KernelClient({self.endpoint!r})"
+
+    # -- transport ---------------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            self._session.trust_env = False  # a loopback kernel must not go through a proxy
+        return self._session
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        import requests
+
+        url = self.endpoint + _API + path
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                json=body,
+                params=params,
+                timeout=timeout if timeout is not None else self.timeout,
+            )
+        except requests.ConnectionError:
+            raise KernelNotRunning(
+                f"no easlab kernel answers at {self.endpoint}: {_HOW_TO_START}"
+            ) from None
+        except requests.Timeout:
+            raise KernelError(
+                0, f"the kernel at {self.endpoint} did not answer {method} {path} in time"
+            ) from None
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if resp.status_code >= 400:
+            message = data.get("error") if isinstance(data, dict) else None
+            message = message or resp.text.strip() or resp.reason
+            field = data.get("field") if isinstance(data, dict) else None
+            # a 400 naming a field is an invalid service.json; 404/409 stay KernelErrors
+            if field and resp.status_code == 400:
+                prefix = f"{field}: "
+                raise SpecError(
+                    field, message[len(prefix) :] if message.startswith(prefix) else message
+                )
+            raise KernelError(resp.status_code, message)
+        if data is None and resp.content:
+            raise KernelError(
+                resp.status_code,
+                f"{self.endpoint} answered {method} {path} with non-JSON; is it an easlab kernel?",
+            )
+        return data
+
+    @staticmethod
+    def _name(name: str) -> str:
+        return quote(name, safe="")
+
+    # -- kernel --------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """``{"pid", "endpoint", "version", "state_dir", "started_at"}``."""
+        return self._call("GET", "/kernel")  # type: ignore[no-any-return]
+
+    def gpu(self) -> dict[str, Any]:
+        """The kernel host's GPUs: ``{"gpus": [...], "source": ...}``."""
+        return self._call("GET", "/gpu")  # type: ignore[no-any-return]
+
+    def shutdown(self) -> None:
+        """Ask the kernel to stop (its services stop with it)."""
+        self._call("POST", "/shutdown")
+
+    # -- services ------------------------------------------------------------------------
+
+    def create(
+        self,
+        spec: dict[str, Any] | str | Path,
+        blue_green: bool = False,
+        allow_cpu_fallback: bool = False,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Service:
+        """Create a service from a service.json dict, path, or JSON/YAML text.
+
+        The description is validated here first (``SpecError`` before any
+        HTTP). ``blue_green`` is eascmd's ``create -r``; ``allow_cpu_fallback``
+        runs a GPU service on CPU when the host lacks GPUs. With ``wait`` the
+        call returns once the service runs or has failed (``status ==
+        "Failed"`` and ``message`` say why).
+        """
+        from easlab.kernel.spec import parse_spec
+
+        parsed = parse_spec(spec)
+        body = {
+            "spec": _absolutize(parsed.to_dict(), parsed.base_dir),
+            "blue_green": blue_green,
+            "allow_cpu_fallback": allow_cpu_fallback,
+            "wait": wait,
+        }
+        # waiting covers model loading, which may take minutes (TF, torch)
+        desc = self._call("POST", "/services", body, timeout=timeout or max(self.timeout, 600))
+        return Service(self, desc)
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every service's description (eascmd ``ls``)."""
+        return list(self._call("GET", "/services").get("services", []))
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """One service's description (eascmd ``desc``)."""
+        return self._call("GET", f"/services/{self._name(name)}")  # type: ignore[no-any-return]
+
+    def workers(self, name: str) -> builtins.list[dict[str, Any]]:
+        """The service's instances (eascmd ``w``)."""
+        return list(self._call("GET", f"/services/{self._name(name)}/workers").get("workers", []))
+
+    def modify(
+        self,
+        name: str,
+        set: dict[str, Any] | None = None,  # noqa: A002 - eascmd's word
+        spec: dict[str, Any] | str | Path | None = None,
+    ) -> dict[str, Any]:
+        """eascmd ``modify``: ``set={"metadata.instance": 3}`` (``-D``) or a partial ``spec`` (``-s``).
+
+        A ``spec`` that changes model or processor fields makes a new version.
+        """
+        if (set is None) == (spec is None):
+            raise ValueError("modify() takes exactly one of set= (-D overrides) or spec= (-s)")
+        if set is not None:
+            body: dict[str, Any] = {
+                "set": {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
+            }
+        else:
+            from easlab.kernel.spec import load_spec_source
+
+            assert spec is not None
+            data, base_dir = load_spec_source(spec)
+            body = {"spec": _absolutize(data, base_dir)}
+        return self._call(  # type: ignore[no-any-return]
+            "PATCH", f"/services/{self._name(name)}", body, timeout=max(self.timeout, 600)
+        )
+
+    def version(self, name: str, version: int, force: bool = False) -> dict[str, Any]:
+        """Switch the service to another of its versions (eascmd ``version``)."""
+        return self._call(  # type: ignore[no-any-return]
+            "POST",
+            f"/services/{self._name(name)}/version",
+            {"version": int(version), "force": force},
+            timeout=max(self.timeout, 600),
+        )
+
+    def stop(self, name: str) -> dict[str, Any]:
+        """Stop the service's instances; it keeps its name and versions."""
+        return self._call("POST", f"/services/{self._name(name)}/stop")  # type: ignore[no-any-return]
+
+    def start(self, name: str) -> dict[str, Any]:
+        """Start a stopped service again."""
+        return self._call(  # type: ignore[no-any-return]
+            "POST", f"/services/{self._name(name)}/start", timeout=max(self.timeout, 600)
+        )
+
+    def delete(self, name: str) -> dict[str, Any]:
+        """Delete the service (no confirmation here; the CLI asks)."""
+        return self._call("DELETE", f"/services/{self._name(name)}")  # type: ignore[no-any-return]
+
+    def release(self, name: str, weight: int) -> dict[str, Any]:
+        """Send ``weight`` % of the original endpoint's traffic to blue-green service ``name``."""
+        weight = int(weight)
+        if not 0 <= weight <= 100:
+            raise ValueError(f"weight must be a percentage between 0 and 100, got {weight}")
+        return self._call(  # type: ignore[no-any-return]
+            "POST", f"/services/{self._name(name)}/release", {"weight": weight}
+        )
+
+    def logs(self, name: str, n: int = 50) -> builtins.list[str]:
+        """The last ``n`` log lines of the service's instances."""
+        data = self._call("GET", f"/services/{self._name(name)}/logs", params={"n": int(n)})
+        return list(data.get("lines", []))
+
+    def service(self, name: str) -> Service:
+        """A ``Service`` handle of an existing service."""
+        return Service(self, self.describe(name))
+
+
+def _mask(token: str | None) -> str:
+    if not token:
+        return "None"
+    return token[:4] + "****" if len(token) > 8 else "****"
+
+
+class Service:
+    """A service of a local kernel: endpoint, token, and a ready ``PredictClient``."""
+
+    def __init__(self, kernel: KernelClient, desc: dict[str, Any]) -> None:
+        self.kernel = kernel
+        self.desc = desc
+
+    @property
+    def name(self) -> str:
+        return str(self.desc["name"])
+
+    @property
+    def endpoint(self) -> str:
+        """The kernel's base URL (``PredictClient``'s endpoint)."""
+        return str(self.desc.get("endpoint") or self.kernel.endpoint)
+
+    @property
+    def url(self) -> str:
+        """The full prediction URL, ``{endpoint}/api/predict/{name}``."""
+        return str(self.desc.get("url") or f"{self.endpoint}/api/predict/{self.name}")
+
+    @property
+    def token(self) -> str | None:
+        return self.desc.get("token")
+
+    @property
+    def status(self) -> str:
+        return str(self.desc.get("status", ""))
+
+    def refresh(self) -> Service:
+        """Re-read the description from the kernel (status, instances, version ...)."""
+        self.desc = self.kernel.describe(self.name)
+        return self
+
+    def client(self, **settings: Any) -> PredictClient:
+        """A ``PredictClient`` with endpoint, service name and token set, ``init()`` called.
+
+        Keyword arguments call the matching setters first, e.g.
+        ``svc.client(timeout=10000, retry_count=1)`` → ``set_timeout``, ``set_retry_count``.
+        """
+        from easlab.client.predict_client import PredictClient
+
+        client = PredictClient(self.endpoint, self.name)
+        if self.token:
+            client.set_token(self.token)
+        for key, value in settings.items():
+            setter = getattr(client, f"set_{key}", None)
+            if setter is None:
+                raise TypeError(f"PredictClient has no setting {key!r} (no set_{key} method)")
+            setter(value)
+        client.init()
+        return client
+
+    def predict(self, request: Any) -> Any:
+        """Shortcut for ``self.client().predict(request)``."""
+        return self.client().predict(request)
+
+    def signature(self) -> dict[str, Any]:
+        """The tensor signature served on ``GET /api/predict/{name}`` (SPEC §1)."""
+        import requests
+
+        headers = {"Authorization": self.token} if self.token else {}
+        try:
+            resp = self.kernel.session.get(self.url, headers=headers, timeout=self.kernel.timeout)
+        except requests.ConnectionError:
+            raise KernelNotRunning(
+                f"no easlab kernel answers at {self.endpoint}: {_HOW_TO_START}"
+            ) from None
+        if resp.status_code != 200:
+            raise KernelError(resp.status_code, resp.text.strip() or resp.reason)
+        try:
+            return resp.json()  # type: ignore[no-any-return]
+        except ValueError:
+            raise KernelError(
+                resp.status_code,
+                f"service {self.name} has no JSON signature (not a tensor service?)",
+            ) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Service {self.name} {self.status or '?'} url={self.url} token={_mask(self.token)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("name", self.name),
+            ("status", self.status),
+            ("url", self.url),
+            ("token", _mask(self.token)),
+            ("processor", self.desc.get("processor")),
+            (
+                "instances",
+                f"{self.desc.get('running_instance', '?')}/{self.desc.get('total_instance', '?')}",
+            ),
+            (
+                "version",
+                f"{self.desc.get('current_version', '?')}/{self.desc.get('latest_version', '?')}",
+            ),
+        ]
+        if self.desc.get("message"):
+            rows.append(("message", self.desc["message"]))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'><code>{html.escape(str(v))}</code></td></tr>"
+            for k, v in rows
+        )
+        return f"<table>{body}</table>"
+
+
+def _from_runtime_file() -> str | None:
+    """The endpoint of the kernel recorded in the runtime file, if it is alive and answers."""
+    from easlab.kernel.runtime import read_runtime
+
+    data = read_runtime()  # None when absent, unreadable or its pid is dead
+    if data is None:
+        return None
+    endpoint = str(data["endpoint"])
+    try:
+        KernelClient(endpoint, timeout=3).info()
+    except KernelError:
+        return None
+    return endpoint
+
+
+def connect(endpoint: str | None = None, start: bool = False) -> KernelClient:
+    """A client of the local kernel.
+
+    Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
+    ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
+    background kernel (it outlives the notebook until ``shutdown()``) → else
+    ``KernelNotRunning``.
+    """
+    if endpoint:
+        return KernelClient(endpoint)
+    env = os.environ.get("EASLAB_ENDPOINT", "").strip()
+    if env:
+        return KernelClient(env)
+    found = _from_runtime_file()
+    if found:
+        return KernelClient(found)
+    if start:
+        from easlab.kernel.local import start_background
+
+        return KernelClient(start_background())
+    from easlab.kernel.runtime import runtime_file
+
+    raise KernelNotRunning(
+        f"no running easlab kernel found (no live kernel in {runtime_file()}, "
+        f"EASLAB_ENDPOINT unset): {_HOW_TO_START}"
+    )

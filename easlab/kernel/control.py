@@ -1,0 +1,442 @@
+"""The control plane: the kernel's services and the ``/easlab/v1`` JSON API.
+
+``Kernel`` owns the services, the router and the GPU pool; ``handle`` maps
+the control API of ARCHITECTURE.md onto it. Errors answer
+``{"error": message, "field": dotted field or null}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from easlab.errors import SpecError
+from easlab.kernel.router import Router
+from easlab.kernel.service import Service, Version, iso
+
+API = "/easlab/v1"
+
+# metadata keys the kernel applies live, without restarting instances
+_LIVE_KEYS = {
+    "instance",
+    "keepalive_ms",
+    "max_queue_size",
+    "batching",
+    "max_batch_size",
+    "max_batch_timeout_ms",
+    "io_threads",
+}
+
+
+class ControlError(Exception):
+    """A control call refused with an HTTP status."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class Kernel:
+    """Services, routes and GPUs of one kernel process."""
+
+    def __init__(self, state_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
+        self.state_dir = state_dir
+        self.loop = loop
+        self.services: dict[str, Service] = {}
+        self.router = Router()
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.endpoint = ""
+        self.started_at = time.time()
+        self.shutdown_requested = asyncio.Event()
+        self._gpu_report: Any = None
+        self._gpus_used: set[int] = set()
+
+    # -- GPUs ------------------------------------------------------------------------
+
+    def gpu_report(self) -> Any:
+        if self._gpu_report is None:
+            from easlab.kernel.gpu import detect_gpus
+
+            self._gpu_report = detect_gpus()
+        return self._gpu_report
+
+    def gpu_need(self, spec: Any, cpu_fallback: bool) -> int:
+        from easlab.kernel.spec import wants_gpu
+
+        return 0 if cpu_fallback else wants_gpu(spec)
+
+    def _free_gpus(self) -> list[int]:
+        report = self.gpu_report()
+        return [g.index for g in report.gpus if g.index not in self._gpus_used]
+
+    def check_gpus(self, spec: Any, instances: int, allow_cpu_fallback: bool, held: int = 0) -> bool:
+        """Whether the service must run on CPU; SpecError when GPUs are short and no fallback."""
+        from easlab.kernel.spec import wants_gpu
+
+        need = wants_gpu(spec)
+        if need == 0:
+            return False
+        free = len(self._free_gpus()) + held
+        if need * instances <= free:
+            return False
+        if allow_cpu_fallback:
+            return True
+        report = self.gpu_report()
+        why = f" ({report.message})" if getattr(report, "message", "") else ""
+        raise SpecError(
+            "metadata.gpu",
+            f"service '{spec.name}' needs {need} GPU(s) per instance x {instances} instance(s), "
+            f"but this host has {len(report.gpus)} GPU(s), {len(self._free_gpus())} free{why}. "
+            "Lower metadata.gpu/metadata.instance, free GPUs, or create with "
+            "--allow-cpu-fallback (allow_cpu_fallback: true) to run on CPU",
+        )
+
+    def allocate_gpus(self, service: Service, count: int) -> list[int]:
+        if count <= 0:
+            return []
+        chosen = self._free_gpus()[:count]
+        self._gpus_used.update(chosen)
+        return chosen
+
+    def release_gpus(self, gpus: list[int]) -> None:
+        self._gpus_used.difference_update(gpus)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def host_for_clients(self) -> str:
+        """The address clients reach this kernel at (discovery answers, ``w``)."""
+        return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+
+    def get(self, name: str) -> Service:
+        service = self.services.get(name)
+        if service is None:
+            known = ", ".join(sorted(self.services)) or "none"
+            raise ControlError(404, f"service '{name}' not found (services: {known})")
+        return service
+
+    def describe(self, service: Service) -> dict[str, Any]:
+        route = self.router.entry_of(service)
+        if route is None:
+            return service.describe(self.endpoint)
+        weights = route.weights()
+        traffic = weights if route.name == service.name else None
+        return service.describe(self.endpoint, weights.get(service.name, 100), traffic)
+
+    async def _build_version(self, spec: Any, number: int) -> Version:
+        from easlab.kernel.fetch import resolve_path
+        from easlab.kernel.processors import processor_target
+
+        target = processor_target(spec.processor, spec.processor_type, spec.processor_entry)
+        cache = self.state_dir / "cache"
+        base = spec.base_dir
+        model_path: Path | None = None
+        processor_path: Path | None = None
+        if spec.model_path:
+            model_path = await asyncio.to_thread(
+                resolve_path, spec.model_path, cache, base, field="model_path"
+            )
+        if spec.processor_path:
+            processor_path = await asyncio.to_thread(
+                resolve_path, spec.processor_path, cache, base, field="processor_path"
+            )
+        entry = spec.processor_entry
+        processor_dir = processor_path
+        if processor_path is not None and processor_path.is_file():
+            processor_dir = processor_path.parent
+            entry = entry or processor_path.name
+        if entry and processor_dir is not None and not (processor_dir / entry).is_file():
+            raise SpecError(
+                "processor_entry", f"{entry!r} not found in {processor_dir}; check processor_entry"
+            )
+        if model_path is not None:
+            model_entry: Path | None = (
+                model_path / spec.model_entry
+                if spec.model_entry and model_path.is_dir()
+                else model_path
+            )
+        else:
+            model_entry = Path(spec.model_entry) if spec.model_entry else None
+        config = {
+            "service": spec.name,
+            "target": target,
+            "spec": spec.to_dict(),
+            "model_path": str(model_path) if model_path else None,
+            "model_entry": str(model_entry) if model_entry else None,
+            "model_config": spec.model_config,
+            "processor_path": str(processor_dir) if processor_dir else None,
+            "processor_entry": entry,
+            "worker_threads": spec.metadata.worker_threads,
+        }
+        return Version(number, spec, target, config, processor_dir)
+
+    # -- operations --------------------------------------------------------------------
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        from easlab.kernel.spec import parse_spec
+
+        raw = body.get("spec")
+        if not isinstance(raw, dict):
+            raise ControlError(400, 'the body needs "spec": the service.json as an object')
+        spec = parse_spec(raw)
+        blue_green_of = None
+        if body.get("blue_green"):
+            original = self.get(spec.name)
+            blue_green_of = original.name
+            new_name = f"{spec.name}_{secrets.token_hex(2)}"
+            while new_name in self.services:
+                new_name = f"{spec.name}_{secrets.token_hex(2)}"
+            spec = parse_spec({**raw, "name": new_name})
+        elif spec.name in self.services:
+            raise ControlError(
+                409,
+                f"service '{spec.name}' already exists; delete it first, change it with "
+                "`modify`, or create a blue-green sibling with `create -r`",
+                "name",
+            )
+        cpu_fallback = self.check_gpus(
+            spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
+        )
+        version = await self._build_version(spec, 1)
+        if spec.name in self.services:  # created meanwhile by a concurrent call
+            raise ControlError(409, f"service '{spec.name}' already exists", "name")
+        token = spec.token or secrets.token_urlsafe(30)
+        service = Service(self, spec.name, token, version, cpu_fallback, blue_green_of)
+        for warning in spec.warnings:
+            service.log("kernel", f"warning: {warning}")
+        if cpu_fallback:
+            service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
+        self.services[spec.name] = service
+        self.router.open(service)
+        if body.get("wait", True):
+            await service.start()
+        else:
+            self.loop.create_task(service.start())
+        return self.describe(service)
+
+    async def modify(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
+        from easlab.kernel.spec import apply_overrides, has_model_changes, parse_spec
+
+        old_raw = service.spec.raw
+        if isinstance(body.get("set"), dict):
+            overrides = {str(k): v for k, v in body["set"].items()}
+            new_raw = apply_overrides(old_raw, overrides)
+            changes: dict[str, Any] = {k.split(".", 1)[0]: new_raw.get(k.split(".", 1)[0])
+                                       for k in overrides}
+        elif isinstance(body.get("spec"), dict):
+            changes = dict(body["spec"])
+            if changes.get("name") not in (None, service.name):
+                raise ControlError(
+                    400, f"the spec names '{changes['name']}', not '{service.name}'", "name"
+                )
+            new_raw = _deep_merge(old_raw, changes)
+        else:
+            raise ControlError(400, 'the body needs "set" ({"metadata.instance": "2"}) or "spec"')
+        spec = parse_spec(new_raw)
+        spec.base_dir = service.spec.base_dir
+        if service.status == "Failed" or has_model_changes(old_raw, changes):
+            number = max(service.versions) + 1
+            cpu = self.check_gpus(spec, spec.metadata.instance, service.cpu_fallback,
+                                  held=sum(len(i.gpus) for i in service.instances))
+            service.cpu_fallback = service.cpu_fallback or cpu
+            version = await self._build_version(spec, number)
+            service.versions[number] = version
+            if service.status in ("Stopped", "Failed"):
+                service.current = version
+                service.apply_rpc()
+                await service.start()
+            else:
+                await service.roll_to(version)
+            return self.describe(service)
+        if spec.token and spec.token != service.token:
+            service.token = spec.token
+            route = self.router.routes.get(service.name)
+            if route is not None:
+                route.token = spec.token
+        old_meta, new_meta = service.spec.metadata, spec.metadata
+        restart = any(
+            getattr(old_meta, key) != getattr(new_meta, key)
+            for key in ("worker_threads", "gpu", "cpu", "memory", "cuda")
+        )
+        version = Version(
+            service.current.number,
+            spec,
+            service.current.target,
+            {**service.current.worker_config, "spec": spec.to_dict(),
+             "worker_threads": new_meta.worker_threads},
+            service.current.processor_dir,
+            service.current.created,
+            service.current.signature,
+            service.current.request_format,
+        )
+        service.versions[version.number] = version
+        if restart and service.status == "Running":
+            self.check_gpus(spec, new_meta.instance, service.cpu_fallback,
+                            held=sum(len(i.gpus) for i in service.instances))
+            await service.roll_to(version)
+            return self.describe(service)
+        extra = new_meta.instance - len(service.instances)
+        if extra > 0 and service.status == "Running":
+            self.check_gpus(spec, extra, service.cpu_fallback)
+        service.current = version
+        service.apply_rpc()
+        if service.status == "Running":
+            failure = await service.scale(new_meta.instance)
+            service.message = f"scaling failed: {failure}" if failure else ""
+        service.update_time = time.time()
+        return self.describe(service)
+
+    async def switch_version(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            number = int(body.get("version"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ControlError(400, 'the body needs "version": a version number', "version") from None
+        version = service.versions.get(number)
+        if version is None:
+            known = ", ".join(str(n) for n in sorted(service.versions))
+            raise ControlError(
+                404, f"service '{service.name}' has no version {number} (versions: {known})",
+                "version",
+            )
+        if number == service.current.number and not body.get("force"):
+            return self.describe(service)
+        if service.status in ("Stopped", "Failed"):
+            service.current = version
+            service.apply_rpc()
+            await service.start()
+        else:
+            await service.roll_to(version)
+        return self.describe(service)
+
+    async def delete(self, service: Service) -> dict[str, Any]:
+        self.services.pop(service.name, None)
+        self.router.close(service.name)
+        for survivor in self.router.forget(service):
+            survivor.released_into = None
+            if survivor.name not in self.router.routes:
+                self.router.open(survivor)
+        await service.stop()
+        service.close_log()
+        return {"deleted": service.name}
+
+    def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            weight = int(body.get("weight"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ControlError(400, 'the body needs "weight": a percentage 0-100', "weight") from None
+        if not 0 <= weight <= 100:
+            raise ControlError(400, f"weight must be between 0 and 100, got {weight}", "weight")
+        if service.blue_green_of is None:
+            raise ControlError(
+                400,
+                f"service '{service.name}' is not a blue-green sibling; create one with "
+                "`create -r` (blue_green: true) and release that",
+            )
+        entry = self.get(service.blue_green_of)
+        self.router.release(entry, service, weight)
+        service.released_into = entry.name
+        return self.describe(service)
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(svc.stop() for svc in list(self.services.values())))
+        for svc in self.services.values():
+            svc.close_log()
+
+    def info(self) -> dict[str, Any]:
+        from easlab import __version__
+
+        return {
+            "pid": os.getpid(),
+            "endpoint": self.endpoint,
+            "version": __version__,
+            "state_dir": str(self.state_dir),
+            "started_at": iso(self.started_at),
+        }
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ControlError(400, f"the request body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ControlError(400, "the request body must be a JSON object")
+    return data
+
+
+async def handle(
+    kernel: Kernel, method: str, path: str, query: str, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """Answer one control call: ``(status, JSON object)``."""
+    try:
+        return 200, await _route(kernel, method, path, query, body)
+    except ControlError as exc:
+        return exc.status, {"error": exc.message, "field": exc.field}
+    except SpecError as exc:
+        return 400, {"error": str(exc), "field": exc.field or None}
+
+
+async def _route(kernel: Kernel, method: str, path: str, query: str, body: bytes) -> dict[str, Any]:
+    parts = [unquote(p) for p in path[len(API):].strip("/").split("/") if p]
+    if parts == ["kernel"] and method == "GET":
+        return kernel.info()
+    if parts == ["shutdown"] and method == "POST":
+        kernel.loop.call_soon(kernel.shutdown_requested.set)
+        return {"ok": True}
+    if parts == ["gpu"] and method == "GET":
+        report = await asyncio.to_thread(kernel.gpu_report)
+        return report.to_dict()  # type: ignore[no-any-return]
+    if parts == ["services"]:
+        if method == "GET":
+            return {"services": [kernel.describe(s) for s in kernel.services.values()]}
+        if method == "POST":
+            return await kernel.create(_json_body(body))
+    if len(parts) >= 2 and parts[0] == "services":
+        service = kernel.get(parts[1])
+        rest = parts[2:]
+        if not rest:
+            if method == "GET":
+                return kernel.describe(service)
+            if method == "PATCH":
+                return await kernel.modify(service, _json_body(body))
+            if method == "DELETE":
+                return await kernel.delete(service)
+        elif rest == ["workers"] and method == "GET":
+            return {"workers": service.workers(kernel.host_for_clients(), kernel.port)}
+        elif rest == ["logs"] and method == "GET":
+            n = int((parse_qs(query).get("n") or ["50"])[0])
+            lines = list(service.lines)
+            return {"lines": lines[-n:] if n > 0 else lines}
+        elif method == "POST":
+            if rest == ["stop"]:
+                await service.stop()
+                return kernel.describe(service)
+            if rest == ["start"]:
+                if service.status in ("Stopped", "Failed"):
+                    await service.start()
+                return kernel.describe(service)
+            if rest == ["version"]:
+                return await kernel.switch_version(service, _json_body(body))
+            if rest == ["release"]:
+                return kernel.release(service, _json_body(body))
+    raise ControlError(404, f"no control call {method} {path}")

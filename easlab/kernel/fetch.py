@@ -1,0 +1,353 @@
+"""Resolve ``model_path`` / ``processor_path`` to a local directory or file.
+
+Accepted (SPEC §5): a local directory or file, ``file://`` URLs, local
+archives (.tar.gz/.tgz/.tar/.bz2/.tar.bz2/.zip) extracted into the cache,
+and http(s) URLs downloaded into the cache (keyed by content hash, then
+extracted when they are archives). ``oss://`` needs the remote PAI-EAS target.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from easlab.errors import SpecError
+
+__all__ = ["ARCHIVE_SUFFIXES", "is_archive", "resolve_path"]
+
+Progress = Callable[[int, int | None], None]
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar", ".bz2", ".zip")
+_CHUNK = 1 << 20
+_DONE = ".easlab-complete"  # marker written last, so a half-extracted folder is never used
+
+
+def is_archive(name: str) -> bool:
+    """Whether a file name has one of the archive suffixes EAS accepts."""
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def resolve_path(
+    location: str,
+    cache_dir: Path,
+    base_dir: Path | None = None,
+    progress: Progress | None = None,
+    *,
+    field: str = "model_path",
+) -> Path:
+    """Turn a ``model_path``/``processor_path`` value into a local directory or file.
+
+    ``base_dir`` anchors relative paths (default: the current directory).
+    Archives are extracted into ``cache_dir/<sha256 of archive>/`` (that folder
+    is returned); other files and directories are returned as they are.
+    ``progress(done, total)`` is called while downloading; with None, a text
+    bar is drawn on stderr when it is a terminal. ``field`` names the
+    service.json field in errors.
+    """
+    location = (location or "").strip()
+    if not location:
+        raise SpecError(field, "is empty: give a local folder, file, archive or http(s) URL")
+    cache_dir = Path(cache_dir)
+    parsed = urlparse(location)
+    scheme = parsed.scheme.lower()
+    if scheme == "oss":
+        raise SpecError(
+            field,
+            f"{location} is an OSS path, which only the remote PAI-EAS target can read. "
+            "For the local kernel, download it first (e.g. `ossutil cp -r "
+            f"{location} ./model`) and give the local path, or an http(s) URL of the file",
+        )
+    if scheme in ("http", "https"):
+        return _resolve_url(location, cache_dir, progress, field)
+    if scheme == "file":
+        path = Path(unquote(parsed.netloc + parsed.path) if parsed.netloc not in ("", "localhost")
+                    else unquote(parsed.path))
+    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
+        raise SpecError(
+            field,
+            f"{location}: the {scheme}:// scheme is not supported locally; give a local folder, "
+            "file, archive or an http(s) URL",
+        )
+    else:
+        path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if not path.exists():
+        anchor = f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
+        raise SpecError(
+            field,
+            f"{location}: no such file or directory: {path}{anchor}. Give an existing local "
+            "folder, file, archive (.tar.gz/.tar/.bz2/.zip) or an http(s) URL",
+        )
+    path = path.resolve()
+    if path.is_file() and is_archive(path.name):
+        return _extract_cached(path, _sha256_file(path), cache_dir, field)
+    return path
+
+
+# ----------------------------------------------------------------------------- archives
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _extract_cached(archive: Path, sha: str, cache_dir: Path, field: str) -> Path:
+    target = cache_dir / sha
+    if (target / _DONE).exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=cache_dir))
+    try:
+        _extract(archive, work, field)
+        (work / _DONE).write_text(archive.name)
+        try:
+            work.rename(target)
+        except OSError:
+            # another process finished the same archive first: use theirs
+            if not (target / _DONE).exists():
+                shutil.rmtree(target, ignore_errors=True)
+                work.rename(target)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _safe_member(name: str) -> bool:
+    """No absolute paths, drive letters or '..' components (path traversal)."""
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
+        return False
+    return ".." not in PurePosixPath(posix).parts
+
+
+def _unsafe(archive: Path, member: str, why: str, field: str) -> SpecError:
+    return SpecError(
+        field,
+        f"archive {archive.name} contains an unsafe member {member!r} ({why}); refusing to "
+        "extract it. Rebuild the archive with relative paths inside one folder",
+    )
+
+
+def _extract(archive: Path, dest: Path, field: str) -> None:
+    name = archive.name.lower()
+    try:
+        if name.endswith(".zip"):
+            _extract_zip(archive, dest, field)
+        elif name.endswith(".bz2") and not name.endswith((".tar.bz2",)) and not _is_tar(archive):
+            # a bare .bz2 of one file (not a tarball): decompress it beside
+            out = dest / archive.name[: -len(".bz2")]
+            with bz2.open(archive, "rb") as src, out.open("wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+        else:
+            _extract_tar(archive, dest, field)
+    except SpecError:
+        raise
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise SpecError(
+            field, f"cannot extract {archive}: {exc}. Check that it is a valid archive"
+        ) from None
+
+
+def _is_tar(archive: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(archive)
+    except OSError:
+        return False
+
+
+def _extract_tar(archive: Path, dest: Path, field: str) -> None:
+    with tarfile.open(archive, "r:*") as tar:
+        members = tar.getmembers()
+        for member in members:
+            if not _safe_member(member.name):
+                raise _unsafe(archive, member.name, "absolute path or '..'", field)
+            if member.issym() or member.islnk():
+                link = member.linkname
+                base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
+                if not _safe_member(str(base / link)) or link.startswith("/"):
+                    raise _unsafe(archive, member.name, f"link to {link!r} outside the archive", field)
+            elif not (member.isfile() or member.isdir()):
+                raise _unsafe(archive, member.name, "device or fifo", field)
+        # the "data" filter (PEP 706) re-checks all of the above in the stdlib
+        tar.extractall(dest, members=members, filter="data")
+
+
+def _extract_zip(archive: Path, dest: Path, field: str) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            if not _safe_member(info.filename):
+                raise _unsafe(archive, info.filename, "absolute path or '..'", field)
+        root = dest.resolve()
+        for info in zf.infolist():
+            out = (dest / info.filename).resolve()
+            if root not in out.parents and out != root:
+                raise _unsafe(archive, info.filename, "outside the target folder", field)
+        zf.extractall(dest)
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+def _url_filename(url: str, disposition: str | None) -> str:
+    if disposition and "filename=" in disposition:
+        name = disposition.split("filename=", 1)[1].split(";", 1)[0].strip().strip('"')
+        name = os.path.basename(unquote(name))
+        if name:
+            return name
+    # EAS examples escape folders in the object key (models%2Fmnist.tar.gz)
+    name = os.path.basename(unquote(urlparse(url).path))
+    return name or "download"
+
+
+def _index_path(cache_dir: Path) -> Path:
+    return cache_dir / "urls.json"
+
+
+def _read_index(cache_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(_index_path(cache_dir).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_index(cache_dir: Path, url: str, entry: dict[str, Any]) -> None:
+    index = _read_index(cache_dir)
+    index[url] = entry
+    tmp = _index_path(cache_dir).with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(index, indent=1))
+    os.replace(tmp, _index_path(cache_dir))
+
+
+def _cached_result(cache_dir: Path, entry: dict[str, Any]) -> Path | None:
+    result = cache_dir / entry.get("result", "\0")
+    if entry.get("result") and result.exists() and (cache_dir / entry["sha256"] / _DONE).exists():
+        return result
+    return None
+
+
+def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: str) -> Path:
+    import requests
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    entry = _read_index(cache_dir).get(url) or {}
+    cached = _cached_result(cache_dir, entry) if entry else None
+    headers = {}
+    if cached is not None:
+        # a conditional GET: a 304 reuses the cached copy without a download
+        if entry.get("etag"):
+            headers["If-None-Match"] = entry["etag"]
+        if entry.get("last_modified"):
+            headers["If-Modified-Since"] = entry["last_modified"]
+    try:
+        resp = requests.get(url, headers=headers, stream=True, timeout=(10, 60))
+    except requests.RequestException as exc:
+        if cached is not None:
+            return cached  # offline: the cached copy is the best we have
+        raise SpecError(field, f"cannot download {url}: {exc}") from None
+    with resp:
+        if resp.status_code == 304 and cached is not None:
+            return cached
+        if resp.status_code != 200:
+            raise SpecError(
+                field,
+                f"cannot download {url}: HTTP {resp.status_code} {resp.reason}. "
+                "Check the URL, or download the file and give its local path",
+            )
+        filename = _url_filename(url, resp.headers.get("Content-Disposition"))
+        total_text = resp.headers.get("Content-Length")
+        total = int(total_text) if total_text and total_text.isdigit() else None
+        report = progress or (_TextBar(filename) if sys.stderr.isatty() else None)
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(prefix=".download-", dir=cache_dir)
+        tmp = Path(tmp_name)
+        done = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if report:
+                    report(0, total)
+                for chunk in resp.iter_content(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if report:
+                        report(done, total)
+            if total is not None and done != total:
+                raise SpecError(
+                    field, f"download of {url} was cut short: {done} of {total} bytes; try again"
+                )
+            sha = digest.hexdigest()
+            if is_archive(filename):
+                archive = cache_dir / "archives" / f"{sha}-{filename}"
+                archive.parent.mkdir(exist_ok=True)
+                os.replace(tmp, archive)
+                result = _extract_cached(archive, sha, cache_dir, field)
+            else:
+                folder = cache_dir / sha
+                folder.mkdir(exist_ok=True)
+                os.replace(tmp, folder / filename)
+                (folder / _DONE).write_text(filename)
+                result = folder / filename
+        except requests.RequestException as exc:
+            raise SpecError(field, f"download of {url} failed: {exc}") from None
+        finally:
+            if isinstance(report, _TextBar):
+                report.finish()
+            tmp.unlink(missing_ok=True)
+    _write_index(
+        cache_dir,
+        url,
+        {
+            "sha256": sha,
+            "result": str(result.relative_to(cache_dir)),
+            "etag": resp.headers.get("ETag"),
+            "last_modified": resp.headers.get("Last-Modified"),
+            "size": done,
+        },
+    )
+    return result
+
+
+class _TextBar:
+    """A one-line progress bar on stderr: ``model.tar.gz  42% 12.0/28.5 MB``."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and done != total:
+            return
+        self.last = now
+        mb = done / 1e6
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}% {mb:.1f}/{total / 1e6:.1f} MB"
+        else:
+            line = f"{self.label} {mb:.1f} MB"
+        sys.stderr.write("\r" + line)
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()

@@ -1,0 +1,228 @@
+"""``LocalKernel``: run a kernel as a child process and talk to it from Python.
+
+The kernel runs in its own session (``start_new_session``), with its output in
+``<state_dir>/kernel.log``, so it survives a notebook kernel restart; the
+runtime file (runtime.py) lets a later session find it again.
+
+>>> with LocalKernel(port=0) as k:                          # doctest: +SKIP
+...     svc = k.create("service.json")
+...     svc.client().predict(StringRequest(b"hi"))
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easlab.errors import KernelError, KernelNotRunning
+from easlab.kernel import runtime
+
+if TYPE_CHECKING:
+    from easlab.client.control import KernelClient, Service
+
+_LISTENING = re.compile(rb"easlab kernel listening on (http://\S+)")
+_background: list[LocalKernel] = []  # kernels started for connect(start=True); never stopped by us
+
+
+def _client_endpoint(url: str) -> str:
+    return url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://127.0.0.1:")
+
+
+class LocalKernel:
+    """A kernel process on this machine: started here (``LocalKernel()``) or found (``attach()``).
+
+    ``port=0`` picks a free port; ``state_dir`` holds logs and the model cache
+    (default ``$EASLAB_HOME/state``). Use it as a context manager to stop the
+    kernel on exit.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        state_dir: str | Path | None = None,
+        *,
+        max_body: int | None = None,
+        timeout: float = 30.0,
+        start: bool = True,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.state_dir = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
+        self.max_body = max_body
+        self.timeout = timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
+        self.endpoint = ""
+        self.log_path = self.state_dir / "kernel.log"
+        self._client: KernelClient | None = None
+        if start:
+            self.start()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> LocalKernel:
+        """Start the kernel process and wait until it listens."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "easlab.kernel",
+            "--host",
+            self.host,
+            "--port",
+            str(self.requested_port),
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        if self.max_body is not None:
+            cmd += ["--max-body", str(int(self.max_body))]
+        with open(self.log_path, "ab") as log:
+            offset = log.tell()
+            self.process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives a notebook kernel restart
+                cwd=str(self.state_dir),
+            )
+        self.pid = self.process.pid
+        self.endpoint = self._wait_listening(offset)
+        return self
+
+    def _wait_listening(self, offset: int) -> str:
+        assert self.process is not None
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                text = log.read()
+            found = _LISTENING.search(text)
+            if found:
+                return _client_endpoint(found.group(1).decode())
+            code = self.process.poll()
+            if code is not None:
+                tail = text.decode("utf-8", "replace").strip()[-2000:]
+                raise KernelError(
+                    0, f"the easlab kernel exited with code {code} before listening:\n{tail}"
+                )
+            if time.monotonic() > deadline:
+                self._kill()
+                raise KernelError(
+                    0, f"the easlab kernel did not start listening within {self.timeout:.0f} s; "
+                    f"see {self.log_path}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    @classmethod
+    def attach(cls) -> LocalKernel:
+        """The kernel recorded in the runtime file (``$EASLAB_HOME/kernel.json``)."""
+        found = runtime.read_runtime()
+        if found is None:
+            raise KernelNotRunning(
+                f"no running easlab kernel recorded in {runtime.runtime_file()}; "
+                "start one with LocalKernel() or `easlab serve`"
+            )
+        kernel = cls(state_dir=found.get("state_dir"), start=False)
+        kernel.pid = int(found["pid"])
+        kernel.endpoint = _client_endpoint(str(found["endpoint"]))
+        return kernel
+
+    @property
+    def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.pid is not None and runtime.pid_alive(self.pid)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the kernel and its services (SIGTERM, then SIGKILL after ``timeout``)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.pid is None or not self.running:
+            return
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.running:
+            self._kill()
+
+    def _kill(self) -> None:
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        if self.process is not None:
+            self.process.wait()
+
+    def __enter__(self) -> LocalKernel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<LocalKernel {self.endpoint or '?'} pid={self.pid} {state}>"
+
+    # -- control -----------------------------------------------------------------------
+
+    @property
+    def client(self) -> KernelClient:
+        """The control-API client of this kernel."""
+        if self._client is None:
+            from easlab.client.control import KernelClient
+
+            self._client = KernelClient(self.endpoint)
+        return self._client
+
+    def create(self, spec: dict[str, Any] | str | Path, **options: Any) -> Service:
+        """Create a service (service.json path, dict, or JSON/YAML text); see ``KernelClient.create``."""
+        return self.client.create(spec, **options)
+
+    def service(self, name: str) -> Service:
+        return self.client.service(name)
+
+    def services(self) -> list[dict[str, Any]]:
+        return self.client.list()
+
+    def delete(self, name: str) -> dict[str, Any]:
+        return self.client.delete(name)
+
+
+def start_background(state_dir: str | Path | None = None) -> str:
+    """The endpoint of a running kernel, starting a background one if none runs.
+
+    The kernel outlives this Python process; stop it with
+    ``easlab.connect().shutdown()`` or ``LocalKernel.attach().stop()``.
+    """
+    found = runtime.read_runtime()
+    if found is not None:
+        from easlab.client.control import KernelClient
+
+        endpoint = _client_endpoint(str(found["endpoint"]))
+        try:
+            KernelClient(endpoint, timeout=3).info()
+            return endpoint
+        except KernelError:
+            pass
+    kernel = LocalKernel(port=0, state_dir=state_dir)
+    _background.append(kernel)
+    return kernel.endpoint

@@ -1,0 +1,119 @@
+"""Processor registry: a service's processor code or custom entry -> processor class.
+
+Classes are named by ``"module:Class"`` strings so that a processor's runtime
+(torch, tensorflow, onnxruntime, a JVM) is imported only inside the instance
+process that serves it, never by the kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from easlab.errors import SpecError
+
+PYTHON = "easlab.kernel.processors.python:PythonProcessor"
+CPP = "easlab.kernel.processors.cpp:CppProcessor"
+TENSORFLOW = "easlab.kernel.processors.tensorflow:TensorFlowProcessor"
+PYTORCH = "easlab.kernel.processors.pytorch:PyTorchProcessor"
+BLADE = "easlab.kernel.processors.blade:BladeProcessor"
+ONNX = "easlab.kernel.processors.onnx:OnnxProcessor"
+PMML = "easlab.kernel.processors.pmml:PmmlProcessor"
+
+# processor code prefix -> class; the first match wins (SPEC §5 built-in codes).
+_PREFIXES: list[tuple[str, str]] = [
+    ("tensorflow_cpu_", TENSORFLOW),
+    ("tensorflow_gpu_", TENSORFLOW),
+    ("pytorch_", PYTORCH),
+    ("blade_", BLADE),
+    ("onnx", ONNX),
+]
+_EXACT: dict[str, str] = {"pmml": PMML, "python": PYTHON, "cpp": CPP}
+
+# Built-in EAS codes the local kernel knows about but cannot run.
+_UNSUPPORTED = (
+    "caffe",
+    "parameter_sever",
+    "alink",
+    "xnn",
+    "easy_vision",
+    "easy_nlp",
+    "mediaflow",
+)
+
+
+def processor_target(
+    processor: str | None,
+    processor_type: str | None = None,
+    processor_entry: str | None = None,
+) -> str:
+    """The ``"module:Class"`` serving a service, or SpecError saying why none can.
+
+    A custom processor (``processor_type`` or an ``app.py`` / ``.so`` entry)
+    wins over a built-in code.
+    """
+    kind = (processor_type or "").strip().lower()
+    entry = (processor_entry or "").strip().lower()
+    if kind == "python" or (not kind and entry.endswith(".py")):
+        return PYTHON
+    if kind in ("cpp", "c", "c++") or (not kind and entry.endswith(".so")):
+        return CPP
+    if kind == "java" or (processor or "").lower() == "java":
+        raise SpecError(
+            "processor_type",
+            "Java processors are not supported by the local kernel; "
+            "use a python (app.py) or cpp (.so) processor, or deploy to PAI-EAS",
+        )
+    if kind:
+        raise SpecError(
+            "processor_type", f"unknown processor_type {processor_type!r}; use python or cpp"
+        )
+    code = (processor or "").strip().lower()
+    if not code:
+        raise SpecError(
+            "processor",
+            "no processor: give a built-in `processor` code (e.g. pmml, tensorflow_cpu_1.15, "
+            "pytorch_cpu_1.6, onnx) or a custom `processor_path` with `processor_entry` "
+            "(app.py or a .so) and `processor_type`",
+        )
+    if code in _EXACT:
+        return _EXACT[code]
+    for prefix, target in _PREFIXES:
+        if code.startswith(prefix):
+            return target
+    if code.startswith(_UNSUPPORTED):
+        raise SpecError(
+            "processor",
+            f"built-in processor {processor!r} is not available in the local kernel; "
+            "supported: pmml, tensorflow_cpu_*/tensorflow_gpu_*, pytorch_*, blade_*, onnx, "
+            "and custom python/cpp processors",
+        )
+    raise SpecError(
+        "processor",
+        f"unknown processor code {processor!r}; supported: pmml, tensorflow_cpu_*, "
+        "tensorflow_gpu_*, pytorch_cpu_*, pytorch_gpu_*, blade_*, onnx, python, cpp",
+    )
+
+
+def needs_gpu(processor: str | None) -> bool:
+    """True for built-in codes that only run on a GPU (``_gpu_``, ``cuda``)."""
+    code = (processor or "").lower()
+    return "_gpu" in code or "cuda" in code
+
+
+def load_class(target: str) -> Any:
+    """Import ``"module:Class"`` and return the class."""
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name)
+
+
+def processor_class_for(spec: Any) -> Any:
+    """The processor class for a ``ServiceSpec`` (imports its module)."""
+    return load_class(
+        processor_target(
+            getattr(spec, "processor", None),
+            getattr(spec, "processor_type", None),
+            getattr(spec, "processor_entry", None),
+        )
+    )

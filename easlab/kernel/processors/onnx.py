@@ -1,0 +1,175 @@
+"""``onnx``: an ONNX model through onnxruntime.
+
+Two request protocols (SPEC §3):
+
+* the TensorFlow one (``TFRequest`` feeds by input name, fetches by output
+  name); its ``signature_name`` is not checked, since an ONNX graph has a
+  single signature (published as ``serving_default``);
+* the ``hie.processor.DataProto`` one the official ``OnnxRequest`` sends; the
+  answer is then a ``DataProto`` too.
+
+``model_config`` picks one with ``{"protocol": "tf"}`` or ``{"protocol":
+"onnx"}``; by default (``"auto"``) a body that parses as a TF request with
+inputs is one, anything else is read as a ``DataProto``, and each request is
+answered in its own protocol. The signature comes from the session's inputs
+and outputs; symbolic or unknown dimensions are published as ``-1``.
+
+The CPU provider runs the model; the CUDA provider is put first when the
+instance has GPUs and onnxruntime was built with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from easlab.kernel.processors.base import ProcessorError
+from easlab.kernel.processors.tensor import (
+    TensorProcessor,
+    TensorRequest,
+    TensorSignature,
+    TensorSpec,
+    decode_onnx,
+    decode_tf,
+    find_model_file,
+    model_config,
+)
+from easlab.wire.base import WireError
+from easlab.wire.dtypes import is_string_dtype
+
+ONNX_SUFFIXES = (".onnx",)
+SIGNATURE_NAME = "serving_default"
+
+# onnxruntime's type strings ("tensor(float)") → numpy
+_ORT_TYPES = {
+    "float": np.float32,
+    "double": np.float64,
+    "float16": np.float16,
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
+    "bool": np.bool_,
+    "string": object,
+}
+
+
+def _ort_dtype(type_str: str) -> np.dtype[Any] | None:
+    if type_str.startswith("tensor(") and type_str.endswith(")"):
+        np_type = _ORT_TYPES.get(type_str[len("tensor(") : -1])
+        return np.dtype(np_type) if np_type is not None else None
+    return None  # seq(...), map(...): not a tensor
+
+
+def _ort_shape(shape: Any) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
+    return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in shape)
+
+
+class OnnxModel:
+    """An onnxruntime session with its inputs and outputs as TensorSpecs (shared with Blade)."""
+
+    def __init__(self, path: Path, gpu_devices: list[int]) -> None:
+        import onnxruntime as ort
+
+        providers = ["CPUExecutionProvider"]
+        if gpu_devices and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=providers)
+        except Exception as exc:
+            raise RuntimeError(f"onnxruntime cannot load {path}: {exc}") from exc
+        self.inputs = tuple(
+            TensorSpec(i.name, _ort_shape(i.shape), _ort_dtype(i.type))
+            for i in self.session.get_inputs()
+        )
+        self.outputs = tuple(
+            TensorSpec(o.name, _ort_shape(o.shape), _ort_dtype(o.type))
+            for o in self.session.get_outputs()
+        )
+        self._output_types = {o.name: o.type for o in self.session.get_outputs()}
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {}
+        for name, arr in inputs.items():
+            if is_string_dtype(arr.dtype):
+                # The wire carries bytes; onnxruntime's string tensors take str.
+                arr = np.vectorize(_text, otypes=[object])(arr) if arr.size else arr.astype(object)
+            feeds[name] = arr
+        names = [o.name for o in self.outputs]
+        values = self.session.run(names, feeds)
+        return {name: self._array(name, v) for name, v in zip(names, values, strict=True)}
+
+    def _array(self, name: str, value: Any) -> np.ndarray:
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind == "U":
+                return value.astype(object)
+            return value
+        raise ProcessorError(
+            500,
+            f"output {name!r} is a {self._output_types.get(name)}, not a tensor; export the model "
+            "with tensor outputs only (skl2onnx: options={id(model): {'zipmap': False}})",
+        )
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class OnnxProcessor(TensorProcessor):
+    """Serve an ONNX model (processor code ``onnx``)."""
+
+    request_format = "tf"
+
+    def initialize(self) -> None:
+        cfg = model_config(self.ctx)
+        self.protocol = str(cfg.get("protocol", "auto")).lower()
+        if self.protocol not in ("auto", "tf", "onnx"):
+            raise RuntimeError(
+                f"model_config.protocol {self.protocol!r} is not one of auto, tf, onnx"
+            )
+        if self.protocol == "onnx":
+            self.request_format = "onnx"
+        path = find_model_file(self.ctx, ONNX_SUFFIXES, "an ONNX model (.onnx)")
+        self.model = OnnxModel(path, self.ctx.gpu_devices)
+        self.signatures = {
+            SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, self.model.inputs, self.model.outputs)
+        }
+        self.default_signature = SIGNATURE_NAME
+
+    def decode(self, data: bytes) -> TensorRequest:
+        if self.protocol != "auto":
+            return super().decode(data)
+        tf_request: TensorRequest | None = None
+        try:
+            tf_request = decode_tf(data)
+            if tf_request.inputs:
+                return tf_request
+        except WireError:
+            pass
+        try:
+            onnx_request = decode_onnx(data)
+            if onnx_request.inputs or tf_request is None:
+                return onnx_request
+        except WireError as exc:
+            if tf_request is None:
+                raise ProcessorError(
+                    400,
+                    f"cannot parse the request as a TF PredictRequest nor an ONNX DataProto: {exc}",
+                ) from None
+        return tf_request
+
+    def select_signature(self, request: TensorRequest) -> TensorSignature:
+        return self.signatures[SIGNATURE_NAME]  # one graph, one signature (module doc)
+
+    def run(
+        self, signature: TensorSignature, inputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        return self.model(inputs)

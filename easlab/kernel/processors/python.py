@@ -1,0 +1,83 @@
+"""Python (allspark) processors: an EAS ``app.py`` run unchanged (SPEC §6)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
+
+
+def _entry_file(ctx: ProcessorContext) -> Path:
+    folder = ctx.processor_path
+    entry = ctx.processor_entry or "app.py"
+    if folder is None:
+        raise ProcessorError(400, "a python processor needs `processor_path` (the app.py folder)")
+    path = folder / entry if folder.is_dir() else folder
+    if not path.is_file():
+        raise ProcessorError(
+            400, f"processor_entry {entry!r} not found in {folder}; check processor_entry"
+        )
+    return path
+
+
+def find_processor_class(module: Any) -> type:
+    """The ``allspark.BaseProcessor`` subclass an app module defines."""
+    import allspark
+
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, allspark.BaseProcessor)
+        and value is not allspark.BaseProcessor
+    ]
+    own = [cls for cls in found if cls.__module__ == module.__name__]
+    candidates = own or found
+    if not candidates:
+        raise ProcessorError(
+            400,
+            f"{module.__file__} defines no subclass of allspark.BaseProcessor; "
+            "write `class MyProcessor(allspark.BaseProcessor)` with initialize() and process()",
+        )
+    return candidates[-1]
+
+
+class PythonProcessor(Processor):
+    """Loads ``processor_path/processor_entry`` and drives its allspark class."""
+
+    def __init__(self, ctx: ProcessorContext) -> None:
+        super().__init__(ctx)
+        self.app: Any = None
+
+    def initialize(self) -> None:
+        path = _entry_file(self.ctx)
+        folder = path.parent
+        # The app imports its neighbours and opens relative files, as inside EAS.
+        sys.path.insert(0, str(folder))
+        os.chdir(folder)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise ProcessorError(400, f"cannot load {path} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+        cls = find_processor_class(module)
+        try:
+            self.app = cls(worker_threads=self.ctx.worker_threads)
+        except TypeError:  # an app that overrides __init__ without the SDK's arguments
+            self.app = cls()
+        self.app.initialize()
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        from easlab.allspark import answer_of
+
+        return answer_of(self.app.process(data))
+
+    def close(self) -> None:
+        closer = getattr(self.app, "close", None)
+        if callable(closer):
+            closer()

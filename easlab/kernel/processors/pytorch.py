@@ -1,0 +1,175 @@
+"""``pytorch_cpu_*`` / ``pytorch_gpu_*``: a TorchScript model behind the Torch wire format.
+
+Torch requests address inputs by position (SPEC §3 ``inputs``), so input *i*
+is named ``"i"`` in the signature and in error messages; outputs likewise: a
+model returning a tensor answers one output, a tuple or list answers them in
+order, and a ``Dict[str, Tensor]`` answers ``map_outputs``. A model whose
+``forward`` takes a single ``Dict[str, Tensor]`` is fed the request's
+``map_inputs`` (``TorchRequest.add_feed_map``) by name.
+
+A TorchScript file records how many tensors ``forward`` takes, not their
+shapes or dtypes, so without help only the input count is checked. Give the
+signature in ``model_config`` to have every request checked (and batched)::
+
+    "model_config": {"inputs": [{"shape": [-1, 4], "type": "DT_FLOAT"}],
+                     "outputs": [{"shape": [-1, 2], "type": "DT_FLOAT"}]}
+
+Entries are positional; a ``"name"`` is only used for dict-input models.
+The model runs on ``cuda:0`` (the first device the instance was given through
+``CUDA_VISIBLE_DEVICES``) when the instance has GPUs and torch sees CUDA, else
+on the CPU.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from easlab.kernel.processors.base import ProcessorError
+from easlab.kernel.processors.tensor import (
+    TensorProcessor,
+    TensorSignature,
+    TensorSpec,
+    find_model_file,
+    model_config,
+)
+from easlab.wire.dtypes import is_string_dtype
+
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript", ".jit")
+
+
+class TorchScriptModel:
+    """A TorchScript module loaded for inference (shared with the Blade processor)."""
+
+    def __init__(self, path: Path, gpu_devices: list[int]) -> None:
+        import torch
+
+        self._torch = torch
+        use_cuda = bool(gpu_devices) and torch.cuda.is_available()
+        self.device = torch.device("cuda:0" if use_cuda else "cpu")
+        try:
+            with warnings.catch_warnings():
+                # torch 2.x deprecates TorchScript; EAS's format is TorchScript all the same.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.module = torch.jit.load(str(path), map_location=self.device)
+        except Exception as exc:
+            raise RuntimeError(
+                f"cannot load {path} as TorchScript ({exc}); save the model with "
+                "torch.jit.save(torch.jit.script(model) or torch.jit.trace(model, example), path)"
+            ) from exc
+        self.module.eval()
+        self.arg_names: list[str] = []  # the tensor arguments of forward, in order
+        self.required: int = 0  # how many of them have no default
+        self.dict_input = False  # forward(self, inputs: Dict[str, Tensor])
+        for arg in self.module.forward.schema.arguments[1:]:  # [0] is self
+            kind = str(arg.type)
+            if kind.startswith("Dict[str, Tensor]") and not self.arg_names:
+                self.dict_input = True
+                self.arg_names = [arg.name]
+                self.required = 1
+                break
+            if kind in ("Tensor", "Optional[Tensor]"):
+                self.arg_names.append(arg.name)
+                if not arg.has_default_value():
+                    self.required = len(self.arg_names)
+            elif not arg.has_default_value():
+                raise RuntimeError(
+                    f"{path}: forward argument {arg.name!r} is a {kind}; EAS feeds tensors only"
+                )
+
+    def __call__(self, args: list[np.ndarray] | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run forward; outputs named "0", "1", ... or by the model's dict keys."""
+        torch = self._torch
+        with torch.inference_mode():
+            if isinstance(args, dict):
+                out = self.module({k: self._tensor(k, v) for k, v in args.items()})
+            else:
+                out = self.module(*(self._tensor(str(i), a) for i, a in enumerate(args)))
+        if isinstance(out, dict):
+            return {str(k): self._array(str(k), v) for k, v in out.items()}
+        if isinstance(out, (tuple, list)):
+            return {str(i): self._array(str(i), v) for i, v in enumerate(out)}
+        return {"0": self._array("0", out)}
+
+    def _tensor(self, name: str, arr: np.ndarray) -> Any:
+        if is_string_dtype(arr.dtype):
+            raise ProcessorError(400, f"input {name!r}: TorchScript takes no string tensors")
+        if arr.dtype.name == "bfloat16":  # numpy's (ml_dtypes) bfloat16 has no torch twin
+            return self._torch.from_numpy(arr.astype(np.float32)).to(
+                self.device, self._torch.bfloat16
+            )
+        return self._torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
+
+    def _array(self, name: str, value: Any) -> np.ndarray:
+        torch = self._torch
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            if value.dtype == torch.bfloat16:
+                value = value.float()
+            return value.numpy()
+        if isinstance(value, (int, float, bool)):
+            return np.asarray(value)
+        raise ProcessorError(
+            500, f"output {name!r} is a {type(value).__name__}; EAS answers tensors only"
+        )
+
+
+class PyTorchProcessor(TensorProcessor):
+    """Serve a TorchScript model (processor codes ``pytorch_cpu_*``, ``pytorch_gpu_*``)."""
+
+    request_format = "torch"
+
+    def initialize(self) -> None:
+        path = find_model_file(self.ctx, TORCHSCRIPT_SUFFIXES, "a TorchScript model (.pt)")
+        self.model = TorchScriptModel(path, self.ctx.gpu_devices)
+        cfg = model_config(self.ctx)
+        if self.model.dict_input:
+            # Named inputs (map_inputs); without a config any names are passed on.
+            specs = [TensorSpec.from_config(c, str(i)) for i, c in enumerate(cfg.get("inputs", []))]
+            self.open_inputs = not specs
+        else:
+            self.open_inputs = False
+            configured = cfg.get("inputs")
+            if configured is not None and len(configured) > len(self.model.arg_names):
+                raise RuntimeError(
+                    f"model_config lists {len(configured)} inputs but forward takes "
+                    f"{len(self.model.arg_names)} tensors ({', '.join(self.model.arg_names)})"
+                )
+            specs = []
+            for i in range(len(self.model.arg_names)):
+                item = dict(configured[i]) if configured and i < len(configured) else {}
+                item["name"] = str(i)  # Torch requests address inputs by position
+                spec = TensorSpec.from_config(item, str(i))
+                specs.append(spec)
+        outputs = [
+            TensorSpec.from_config({**c, "name": c.get("name", str(i))}, str(i))
+            for i, c in enumerate(cfg.get("outputs", []))
+        ]
+        name = "serving_default"
+        self.signatures = {name: TensorSignature(name, tuple(specs), tuple(outputs))}
+        self.default_signature = name
+
+    def select_signature(self, request: Any) -> TensorSignature:
+        return self.signatures[self.default_signature]  # Torch requests name no signature
+
+    def check(self, sig: TensorSignature, request: Any) -> dict[str, np.ndarray]:
+        if self.open_inputs:
+            return dict(request.inputs)
+        if not self.model.dict_input:
+            # Trailing inputs with defaults may be left out; the rest are required.
+            given = len(request.inputs)
+            if self.model.required <= given < len(sig.inputs) and all(
+                str(i) in request.inputs for i in range(given)
+            ):
+                sig = TensorSignature(sig.name, sig.inputs[:given], sig.outputs)
+        return super().check(sig, request)
+
+    def run(
+        self, signature: TensorSignature, inputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        if self.model.dict_input:
+            return self.model(inputs)
+        return self.model([inputs[str(i)] for i in range(len(inputs))])

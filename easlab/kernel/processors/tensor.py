@@ -1,0 +1,481 @@
+"""What every tensor processor shares: decode, check against the signature, run, encode.
+
+A tensor processor (TensorFlow, PyTorch, Blade, ONNX) only loads its model,
+describes its signatures and implements :meth:`TensorProcessor.run` on numpy
+arrays. Everything between the wire and ``run`` lives here:
+
+* decoding the request of the processor's wire format (SPEC §3) with the
+  server-side codecs in ``easlab/wire``;
+* checking every input against the signature, TF Serving style: an unknown
+  input name, a missing input, a wrong dtype or a shape that does not fit
+  (``-1`` matches any size) answers 400 naming the input, what was expected and
+  what came, e.g. ``input 'images': expected shape [-1, 784] DT_FLOAT, got
+  [1, 783] DT_FLOAT``. Dtypes are strict with one allowance: a value of the
+  same kind (float64 for a float32 input, int64 for int32 when every value
+  fits) or one numpy casts safely (uint8 → int32) is cast, so numpy users
+  need not spell float32 everywhere; float for int, int for bool and the
+  like are refused;
+* the fetch list (``output_filter``): empty means every output (SPEC §3), an
+  unknown name answers 400 naming it;
+* batching (``rpc.batching``): requests with the same signature and the same
+  non-batch shapes are concatenated along axis 0, run once, and the outputs
+  are split back by each request's batch size. A request that fails its
+  checks gets its own 400 while the others are batched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
+from easlab.wire import blade as blade_wire
+from easlab.wire import onnx as onnx_wire
+from easlab.wire import tf as tf_wire
+from easlab.wire import torch as torch_wire
+from easlab.wire.base import WireError
+from easlab.wire.dtypes import NUMPY_TO_TF, TF_DTYPE_NAMES, TF_WIRE, is_string_dtype, numpy_dtype
+
+
+def dtype_name(dtype: np.dtype[Any] | None) -> str:
+    """The TF name of a numpy dtype (``DT_FLOAT``); what signatures and messages show."""
+    if dtype is None:
+        return "any dtype"
+    if is_string_dtype(dtype):
+        return "DT_STRING"
+    code = NUMPY_TO_TF.get(dtype.name)
+    return TF_DTYPE_NAMES[code] if code is not None else f"numpy {dtype.name}"
+
+
+def numpy_dtype_of(name: str) -> np.dtype[Any]:
+    """The numpy dtype of a TF dtype name (``"DT_FLOAT"`` → float32), for model_config."""
+    codes = {n: c for c, n in TF_DTYPE_NAMES.items()}
+    code = codes.get(name.upper())
+    if code is None or code not in TF_WIRE:
+        raise ValueError(f"unknown tensor type {name!r}; use one of {', '.join(sorted(codes))}")
+    return numpy_dtype(TF_WIRE[code][0])
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output: name, shape (``-1`` = any size, None = unknown rank), dtype."""
+
+    name: str
+    shape: tuple[int, ...] | None = None
+    dtype: np.dtype[Any] | None = None
+
+    def describe(self) -> str:
+        shape = (
+            "[" + ", ".join(map(str, self.shape)) + "]" if self.shape is not None else "any shape"
+        )
+        return f"{shape} {dtype_name(self.dtype)}"
+
+    def to_json(self) -> dict[str, Any]:
+        # SPEC §1: {"name", "shape", "type"}; unknown parts are null.
+        return {
+            "name": self.name,
+            "shape": list(self.shape) if self.shape is not None else None,
+            "type": dtype_name(self.dtype) if self.dtype is not None else None,
+        }
+
+    @staticmethod
+    def from_config(item: dict[str, Any], default_name: str) -> TensorSpec:
+        """A spec from ``model_config`` JSON: ``{"name"?, "shape": [-1, 4], "type": "DT_FLOAT"}``."""
+        shape = item.get("shape")
+        dtype = item.get("type") or item.get("dtype")
+        return TensorSpec(
+            name=str(item.get("name", default_name)),
+            shape=tuple(int(d) for d in shape) if shape is not None else None,
+            dtype=numpy_dtype_of(str(dtype)) if dtype else None,
+        )
+
+
+@dataclass(frozen=True)
+class TensorSignature:
+    """A named set of inputs and outputs the model can run."""
+
+    name: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...] = ()
+
+    def to_json(self, fmt: str) -> dict[str, Any]:
+        return {
+            "signature_name": self.name,
+            "inputs": [s.to_json() for s in self.inputs],
+            "outputs": [s.to_json() for s in self.outputs],
+            "format": fmt,
+        }
+
+    @property
+    def batchable(self) -> bool:
+        """Every input has a known shape whose first dim is the batch dim (-1)."""
+        return bool(self.inputs) and all(
+            s.shape is not None and len(s.shape) > 0 and s.shape[0] == -1 for s in self.inputs
+        )
+
+    def input_names(self) -> str:
+        return ", ".join(s.name for s in self.inputs) or "(none)"
+
+
+@dataclass
+class TensorRequest:
+    """A decoded request, whatever its wire format."""
+
+    fmt: str  # "tf", "torch", "blade", "onnx": how to answer
+    inputs: dict[str, np.ndarray]
+    signature_name: str | None = None
+    fetch: list[str] = field(default_factory=list)
+    fetch_dtypes: dict[str, int] = field(default_factory=dict)  # Blade output_info codes
+
+
+def find_model_file(ctx: ProcessorContext, suffixes: Sequence[str], what: str) -> Path:
+    """The model file of a service: ``model_entry``/``model_path`` itself, or the one file
+    with one of ``suffixes`` under that directory."""
+    path = ctx.model_entry or ctx.model_path
+    if path is None:
+        raise RuntimeError(f"this processor needs model_path pointing to {what}")
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise RuntimeError(f"model path {path} does not exist")
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not found:
+        raise RuntimeError(
+            f"model path {path} holds no {what} (no {' / '.join(suffixes)} file); point "
+            "model_path or model_entry at the model file"
+        )
+    if len(found) > 1:
+        names = ", ".join(str(p.relative_to(path)) for p in found[:5])
+        raise RuntimeError(
+            f"model path {path} holds several candidates ({names}); set model_entry to the one to serve"
+        )
+    return found[0]
+
+
+def model_config(ctx: ProcessorContext) -> dict[str, Any]:
+    """``model_config`` as a dict: an object as given, a JSON text parsed, empty when absent."""
+    cfg = ctx.model_config
+    if cfg is None or cfg == "":
+        return {}
+    if isinstance(cfg, str):
+        try:
+            cfg = json.loads(cfg)
+        except ValueError as exc:
+            raise RuntimeError(f"model_config is not valid JSON: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise RuntimeError(f"model_config must be a JSON object, got {type(cfg).__name__}")
+    return cfg
+
+
+def describe_array(arr: np.ndarray) -> str:
+    return "[" + ", ".join(map(str, arr.shape)) + "] " + dtype_name(arr.dtype)
+
+
+def _fits(spec_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    return len(spec_shape) == len(shape) and all(
+        e in (-1, None) or e == g for e, g in zip(spec_shape, shape, strict=True)
+    )
+
+
+def conform(spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
+    """Check one input against its spec; cast it when the cast is allowed (module doc)."""
+    mismatch = ProcessorError(
+        400, f"input {spec.name!r}: expected shape {spec.describe()}, got {describe_array(arr)}"
+    )
+    if spec.shape is not None and not _fits(spec.shape, arr.shape):
+        raise mismatch
+    want = spec.dtype
+    if want is None or arr.dtype == want:
+        return arr
+    if is_string_dtype(want) or is_string_dtype(arr.dtype):
+        if is_string_dtype(want) and is_string_dtype(arr.dtype):
+            return arr
+        raise mismatch
+    if np.can_cast(arr.dtype, want, "safe"):
+        return arr.astype(want)
+    if arr.dtype.kind == want.kind:
+        if want.kind in "iu" and arr.size:
+            info = np.iinfo(want)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise ProcessorError(
+                    400,
+                    f"input {spec.name!r}: values out of range for {dtype_name(want)} "
+                    f"(got {dtype_name(arr.dtype)} from {arr.min()} to {arr.max()})",
+                )
+        return arr.astype(want)
+    raise mismatch
+
+
+class TensorProcessor(Processor):
+    """Base of the tensor processors: subclasses fill ``signatures`` and implement ``run``."""
+
+    request_format: str | None = "tf"
+
+    def __init__(self, ctx: ProcessorContext) -> None:
+        super().__init__(ctx)
+        self.signatures: dict[str, TensorSignature] = {}
+        self.default_signature: str = ""
+
+    # -- what subclasses implement -------------------------------------------
+
+    def run(
+        self, signature: TensorSignature, inputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Run the model on checked inputs; every output by name."""
+        raise NotImplementedError
+
+    # -- the interface -------------------------------------------------------
+
+    def signature(self) -> dict[str, Any] | None:
+        sig = self.signatures.get(self.default_signature)
+        return sig.to_json(self.request_format or "tf") if sig is not None else None
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        request = self.decode(data)
+        sig = self.select_signature(request)
+        inputs = self.check(sig, request)
+        outputs = self._run(sig, inputs)
+        return self._encode(self.fetch(sig, outputs, request), request), 200
+
+    def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
+        answers: list[tuple[bytes, int] | None] = [None] * len(requests)
+        groups: dict[Any, list[tuple[int, TensorRequest, dict[str, np.ndarray]]]] = {}
+        for i, data in enumerate(requests):
+            try:
+                request = self.decode(data)
+                sig = self.select_signature(request)
+                inputs = self.check(sig, request)
+            except ProcessorError as exc:
+                answers[i] = (exc.message.encode(), exc.status)
+                continue
+            groups.setdefault(self._batch_key(sig, inputs, i), []).append((i, request, inputs))
+        for members in groups.values():
+            for i, answer in self._run_group(members):
+                answers[i] = answer
+        return [
+            a if a is not None else (b"internal error: request left unanswered", 500)
+            for a in answers
+        ]
+
+    # -- steps, overridable per format --------------------------------------
+
+    def decode(self, data: bytes) -> TensorRequest:
+        """Parse the request bytes of this processor's wire format; bad bytes → 400."""
+        fmt = self.request_format or "tf"
+        try:
+            return _DECODERS[fmt](data)
+        except WireError as exc:
+            raise ProcessorError(400, f"cannot parse the {fmt} request: {exc}") from None
+
+    def encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
+        """Serialize the outputs in the request's wire format."""
+        if request.fmt == "torch":
+            return encode_torch_outputs(outputs)
+        if request.fmt == "blade":
+            return blade_wire.encode_blade_response(blade_outputs(outputs, request.fetch_dtypes))
+        if request.fmt == "onnx":
+            return onnx_wire.encode_onnx_response(outputs)
+        return tf_wire.encode_tf_response(outputs)
+
+    def select_signature(self, request: TensorRequest) -> TensorSignature:
+        name = request.signature_name or self.default_signature
+        sig = self.signatures.get(name)
+        if sig is None:
+            raise ProcessorError(
+                400,
+                f"unknown signature {name!r}; the model has: {', '.join(sorted(self.signatures))}",
+            )
+        return sig
+
+    def check(self, sig: TensorSignature, request: TensorRequest) -> dict[str, np.ndarray]:
+        """Every input known, present, and of a fitting shape and dtype (module doc)."""
+        specs = {s.name: s for s in sig.inputs}
+        for name in request.inputs:
+            if name not in specs:
+                raise ProcessorError(
+                    400,
+                    f"unknown input {name!r}; signature {sig.name!r} takes: {sig.input_names()}",
+                )
+        checked = {}
+        for spec in sig.inputs:
+            arr = request.inputs.get(spec.name)
+            if arr is None:
+                raise ProcessorError(
+                    400,
+                    f"missing input {spec.name!r} (expected shape {spec.describe()}); "
+                    f"signature {sig.name!r} takes: {sig.input_names()}",
+                )
+            checked[spec.name] = conform(spec, arr)
+        return checked
+
+    def fetch(
+        self, sig: TensorSignature, outputs: dict[str, np.ndarray], request: TensorRequest
+    ) -> dict[str, np.ndarray]:
+        """The outputs the request asked for; all of them when it named none (SPEC §3)."""
+        if not request.fetch:
+            return outputs
+        picked = {}
+        for name in request.fetch:
+            if name not in outputs:
+                raise ProcessorError(
+                    400,
+                    f"unknown output {name!r} in the fetch list; signature {sig.name!r} "
+                    f"outputs: {', '.join(outputs) or '(none)'}",
+                )
+            picked[name] = outputs[name]
+        return picked
+
+    # -- internals -----------------------------------------------------------
+
+    def _run(self, sig: TensorSignature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return self.run(sig, inputs)
+        except ProcessorError:
+            raise
+        except Exception as exc:  # the runtime refused the inputs: tell the caller why
+            raise ProcessorError(
+                400, f"the model failed on this request: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
+        try:
+            return self.encode(outputs, request)
+        except WireError as exc:  # an output the wire format cannot carry: the model's side
+            raise ProcessorError(
+                500, f"cannot send the model's outputs as {request.fmt}: {exc}"
+            ) from exc
+
+    def _batch_key(self, sig: TensorSignature, inputs: dict[str, np.ndarray], index: int) -> Any:
+        sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
+        if not sig.batchable or len(sizes) != 1:
+            return ("alone", index)  # cannot be concatenated with others
+        return (sig.name,) + tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items()))
+
+    def _run_group(
+        self, members: list[tuple[int, TensorRequest, dict[str, np.ndarray]]]
+    ) -> Iterable[tuple[int, tuple[bytes, int]]]:
+        sig = self.select_signature(members[0][1])
+        if len(members) > 1:
+            sizes = [next(iter(inputs.values())).shape[0] for _, _, inputs in members]
+            total = sum(sizes)
+            joined = {
+                name: np.concatenate([inputs[name] for _, _, inputs in members], axis=0)
+                for name in members[0][2]
+            }
+            try:
+                outputs = self._run(sig, joined)
+            except ProcessorError:
+                outputs = None  # one request broke the batch: answer each on its own below
+            if outputs is not None and all(
+                o.ndim > 0 and o.shape[0] == total for o in outputs.values()
+            ):
+                cuts = np.cumsum(sizes)[:-1]
+                parts = {n: np.split(o, cuts, axis=0) for n, o in outputs.items()}
+                for k, (i, request, _) in enumerate(members):
+                    yield i, self._answer(sig, {n: p[k] for n, p in parts.items()}, request)
+                return
+        for i, request, inputs in members:
+            try:
+                yield i, self._answer(sig, self._run(sig, inputs), request)
+            except ProcessorError as exc:
+                yield i, (exc.message.encode(), exc.status)
+
+    def _answer(
+        self, sig: TensorSignature, outputs: dict[str, np.ndarray], request: TensorRequest
+    ) -> tuple[bytes, int]:
+        try:
+            return self._encode(self.fetch(sig, outputs, request), request), 200
+        except ProcessorError as exc:
+            return exc.message.encode(), exc.status
+
+
+# -- per-format decoding --------------------------------------------------------
+
+
+def decode_tf(data: bytes) -> TensorRequest:
+    req = tf_wire.parse_tf_request(data)
+    return TensorRequest(
+        fmt="tf",
+        inputs=dict(req.inputs),
+        signature_name=req.signature_name or None,
+        fetch=list(req.output_filter),
+    )
+
+
+def decode_torch(data: bytes) -> TensorRequest:
+    """Torch inputs are positional: input i is named ``str(i)``; ``map_inputs`` keep their names."""
+    req = torch_wire.parse_torch_request(data)
+    inputs = {str(i): arr for i, arr in enumerate(req.inputs)}
+    for name, arr in req.map_inputs.items():
+        if name in inputs:
+            raise ProcessorError(400, f"map input {name!r} clashes with positional input {name}")
+        inputs[name] = arr
+    return TensorRequest(fmt="torch", inputs=inputs, fetch=[str(i) for i in req.output_filter])
+
+
+def decode_blade(data: bytes) -> TensorRequest:
+    req = blade_wire.parse_blade_request(data)
+    return TensorRequest(
+        fmt="blade",
+        inputs=dict(req.inputs),
+        signature_name=req.signature_name or None,
+        fetch=[name for name, _ in req.output_info],
+        fetch_dtypes={name: code for name, code in req.output_info},
+    )
+
+
+def decode_onnx(data: bytes) -> TensorRequest:
+    return TensorRequest(fmt="onnx", inputs=dict(onnx_wire.parse_onnx_request(data)))
+
+
+_DECODERS = {"tf": decode_tf, "torch": decode_torch, "blade": decode_blade, "onnx": decode_onnx}
+
+
+# -- per-format encoding helpers ------------------------------------------------
+
+
+def encode_torch_outputs(outputs: dict[str, np.ndarray]) -> bytes:
+    """Ordinal names ("0", "1", ...) go in ``outputs``, any other name in ``map_outputs``.
+
+    The list keeps the dict's order: the model's order, or the fetch order when
+    the request filtered (``add_fetch(2)`` answers a one-element list).
+    """
+    listed = [a for n, a in outputs.items() if n.isdigit()]
+    named = {n: a for n, a in outputs.items() if not n.isdigit()}
+    return torch_wire.encode_torch_response(listed, map_outputs=named or None)
+
+
+# Blade's DataType codes (SPEC §3) → numpy; DT_UNKNOWN (0) leaves the choice to the encoder.
+_BLADE_CODE_DTYPE: dict[int, np.dtype[Any]] = {
+    1: np.dtype(np.float32),
+    2: np.dtype(np.int32),
+    3: np.dtype(np.int64),
+}
+_BLADE_STRING = 4
+
+
+def blade_outputs(outputs: dict[str, np.ndarray], dtypes: dict[str, int]) -> dict[str, np.ndarray]:
+    """Cast each output to the dtype its ``output_info`` asked for."""
+    out = {}
+    for name, arr in outputs.items():
+        code = dtypes.get(name, 0)
+        if code == _BLADE_STRING and not is_string_dtype(arr.dtype):
+            raise ProcessorError(
+                400,
+                f"output {name!r} is {dtype_name(arr.dtype)}; it cannot be fetched as DT_STRING",
+            )
+        want = _BLADE_CODE_DTYPE.get(code)
+        if want is not None and arr.dtype != want:
+            if is_string_dtype(arr.dtype):
+                raise ProcessorError(
+                    400, f"output {name!r} is DT_STRING; it cannot be fetched as {dtype_name(want)}"
+                )
+            arr = arr.astype(want)
+        out[name] = arr
+    return out

@@ -1,0 +1,460 @@
+"""The kernel's HTTP/1.1 server: data plane, built-ins, discovery and control.
+
+One asyncio event loop, ``httptools`` (llhttp, in C) for parsing, keep-alive
+and pipelining (answers leave in request order). Prediction bodies go to the
+service's instances as they arrived: the token is checked on the bytes, and
+nothing is copied or decoded on the way (BENCH-ANCHORS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+
+from easlab._auth import verify
+from easlab.kernel.control import API, Kernel, handle
+from easlab.kernel.instance import Call
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+MAX_PIPELINE = 32
+
+_REASONS = {
+    100: "Continue",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    450: "Queue Full",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+_TEXT = b"text/plain; charset=utf-8"
+_JSON = b"application/json"
+_OCTETS = b"application/octet-stream"
+_PREDICT = "/api/predict/"
+_BUILTIN = "/api/builtin/"
+_DISCOVERY = ("/api/v1/servicediscovery/upstreams/", "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/")
+
+
+def _status_line(status: int) -> bytes:
+    return f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n".encode()
+
+
+_STATUS_LINES = {code: _status_line(code) for code in _REASONS}
+
+
+class Request:
+    """One parsed HTTP request."""
+
+    __slots__ = ("method", "path", "query", "headers", "body", "keep_alive", "started")
+
+    def __init__(
+        self,
+        method: bytes,
+        path: str,
+        query: str,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        keep_alive: bool,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+        self.started = time.monotonic()
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return value.decode("latin-1") if value is not None else None
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection: parses requests and writes answers in order."""
+
+    def __init__(self, app: KernelServer) -> None:
+        self.app = app
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.closed = False
+        self.current: Request | None = None
+        self.pipeline: deque[Request] = deque()
+        self.paused = False
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._body: list[bytes] = []
+        self._size = 0
+
+    # -- asyncio -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pipeline.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "protocol upgrades (websocket) are not served here")
+        except httptools.HttpParserError as exc:
+            self._fail(400, f"malformed HTTP request: {exc}")
+
+    # -- httptools callbacks --------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = []
+        self._size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_headers_complete(self) -> None:
+        if self.closed:
+            return
+        length = self._headers.get(b"content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                self._fail(400, "Content-Length is not a number")
+                return
+            if size > self.app.max_body:
+                self._fail(413, self.app.too_big_message(size))
+                return
+        if self._headers.get(b"expect", b"").lower() == b"100-continue" and self.transport:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self.closed:
+            return
+        self._size += len(body)
+        if self._size > self.app.max_body:
+            self._fail(413, self.app.too_big_message(self._size))
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.closed:
+            return
+        chunks = self._body
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        url = self._url
+        qpos = url.find(b"?")
+        if qpos >= 0:
+            raw_path, query = url[:qpos], url[qpos + 1 :].decode("latin-1")
+        else:
+            raw_path, query = url, ""
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path)
+        request = Request(
+            self.parser.get_method(),
+            path,
+            query,
+            self._headers,
+            body,
+            self.parser.should_keep_alive(),
+        )
+        if self.current is None:
+            self.current = request
+            self.app.handle(self, request)
+        else:
+            self.pipeline.append(request)
+            if len(self.pipeline) >= MAX_PIPELINE and self.transport and not self.paused:
+                self.paused = True
+                self.transport.pause_reading()
+
+    # -- answers ---------------------------------------------------------------------
+
+    def _fail(self, status: int, message: str) -> None:
+        """Answer a request that cannot be parsed or read, then close."""
+        if self.transport is not None and not self.closed:
+            body = message.encode()
+            self.transport.write(
+                _STATUS_LINES[status]
+                + b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n" % len(body)
+                + body
+            )
+            self.transport.close()
+        self.closed = True
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: bytes = _TEXT,
+        close: bool = False,
+        extra: bytes = b"",
+    ) -> None:
+        """Answer the current request; then start the next pipelined one."""
+        request = self.current
+        transport = self.transport
+        if request is None or transport is None or self.closed:
+            return
+        keep = request.keep_alive and not close
+        head = (
+            _STATUS_LINES.get(status) or _status_line(status)
+        ) + b"Content-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n" % (
+            content_type,
+            len(body),
+            extra,
+            b"" if keep else b"Connection: close\r\n",
+        )
+        if request.method == b"HEAD":
+            transport.write(head)
+        elif len(body) > 65536:
+            transport.write(head)
+            transport.write(body)
+        else:
+            transport.write(head + body)
+        if not keep:
+            transport.close()
+            self.closed = True
+            self.current = None
+            return
+        self.current = None
+        if self.pipeline:
+            nxt = self.pipeline.popleft()
+            if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
+                self.paused = False
+                transport.resume_reading()
+            self.current = nxt
+            self.app.handle(self, nxt)
+
+    def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
+        self.respond(status, json.dumps(obj).encode(), _JSON, close)
+
+
+class KernelServer:
+    """Routes parsed requests: predictions, built-ins, discovery and control."""
+
+    def __init__(self, kernel: Kernel, max_body: int = DEFAULT_MAX_BODY) -> None:
+        self.kernel = kernel
+        self.max_body = max_body
+
+    def too_big_message(self, size: int) -> str:
+        return (
+            f"request body of {size} bytes is above the kernel's limit of {self.max_body} bytes; "
+            "send less, or start the kernel with a larger --max-body"
+        )
+
+    def handle(self, conn: HttpConnection, req: Request) -> None:
+        path = req.path
+        try:
+            if path.startswith(_PREDICT):
+                self.predict(conn, req, path[len(_PREDICT) :])
+            elif path.startswith(_BUILTIN):
+                self.builtin(conn, req, path[len(_BUILTIN) :])
+            elif path.startswith(_DISCOVERY):
+                self.discovery(conn, req)
+            elif path == API or path.startswith(API + "/"):
+                self.kernel.loop.create_task(self.control(conn, req))
+            else:
+                conn.respond_json(
+                    404,
+                    {"error": f"no route {path}; predictions go to /api/predict/<service>"},
+                )
+        except Exception:  # a kernel fault: answer 500, keep serving
+            traceback.print_exc()
+            conn.respond(500, b"internal error in the easlab kernel (see its log)", close=True)
+
+    def _not_found(self, name: str) -> bytes:
+        known = ", ".join(self.kernel.router.names()) or "none"
+        return f"service '{name}' not found (services: {known})".encode()
+
+    def predict(self, conn: HttpConnection, req: Request, name: str) -> None:
+        route = self.kernel.router.lookup(name)
+        if route is None:
+            conn.respond(404, self._not_found(name))
+            return
+        auth = req.headers.get(b"authorization")
+        if auth is None or not verify(
+            route.token,
+            auth.decode("latin-1"),
+            req.body,
+            req.header(b"content-type"),
+            req.header(b"date"),
+            req.path,
+        ):
+            why = "missing" if auth is None else "wrong"
+            conn.respond(
+                401,
+                f"{why} token for service '{route.name}': send the service token as the "
+                "Authorization header, or an EAS signature (client.set_token)".encode(),
+            )
+            return
+        service = route.pick()
+        if service is None:
+            conn.respond(503, f"service '{route.name}' has no backend with weight > 0".encode())
+            return
+        if req.method == b"GET" and service.current.signature is not None:
+            sig = dict(service.current.signature)
+            sig.setdefault("format", service.current.request_format or "tf")
+            conn.respond_json(200, sig)
+            return
+        started = req.started
+        stats = service.stats
+
+        def answer(status: int, body: bytes) -> None:
+            stats.record(status, started, time.monotonic())
+            if status == 200:
+                conn.respond(200, body, _OCTETS)
+            else:
+                # SPEC §1: 408 and 450 also close the connection.
+                conn.respond(status, body, _TEXT, status in (408, 450))
+
+        service.submit(Call(req.body, answer))
+
+    def builtin(self, conn: HttpConnection, req: Request, what: str) -> None:
+        kernel = self.kernel
+        if what == "ping":
+            conn.respond(200, b"pong")
+        elif what in ("monitor", "realtime_metrics"):
+            conn.respond_json(
+                200, {name: svc.stats.to_dict() for name, svc in kernel.services.items()}
+            )
+        elif what in ("prop", "eastool"):
+            info = kernel.info()
+            info["services"] = {
+                name: {"status": svc.status, "instances": len(svc.instances)}
+                for name, svc in kernel.services.items()
+            }
+            conn.respond_json(200, info)
+        elif what in ("call", "tell", "term"):
+            conn.respond_json(
+                400,
+                {
+                    "error": f"/api/builtin/{what} drives EAS's internal runtime and has no "
+                    "meaning in the local kernel; use /api/predict/<service> and the "
+                    "/easlab/v1 control API"
+                },
+            )
+        else:
+            conn.respond_json(404, {"error": f"unknown built-in endpoint /api/builtin/{what}"})
+
+    def discovery(self, conn: HttpConnection, req: Request) -> None:
+        prefix = next(p for p in _DISCOVERY if req.path.startswith(p))
+        name = req.path[len(prefix) :].split("/", 1)[0]
+        route = self.kernel.router.lookup(name)
+        if route is None:
+            conn.respond(404, self._not_found(name))
+            return
+        ip = self.kernel.host_for_clients()
+        if conn.transport is not None:
+            sock = conn.transport.get_extra_info("sockname")
+            if sock and sock[0] not in ("0.0.0.0", "::"):
+                ip = sock[0]
+        conn.respond_json(
+            200,
+            {
+                "correlative": [route.name],
+                "endpoints": {
+                    "items": [
+                        {"app": route.name, "ip": ip, "port": self.kernel.port, "weight": 100}
+                    ]
+                },
+            },
+        )
+
+    async def control(self, conn: HttpConnection, req: Request) -> None:
+        try:
+            status, obj = await handle(
+                self.kernel, req.method.decode(), req.path, req.query, req.body
+            )
+        except Exception as exc:
+            traceback.print_exc()
+            status, obj = 500, {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None}
+        conn.respond_json(status, obj)
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    state_dir: str | Path | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    ready: Any = None,
+) -> None:
+    """Run the kernel in the current event loop until shutdown is requested."""
+    from easlab.kernel import runtime
+
+    loop = asyncio.get_running_loop()
+    state = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    kernel = Kernel(state.resolve(), loop)
+    app = KernelServer(kernel, max_body)
+    server = await loop.create_server(
+        lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
+    )
+    bound = server.sockets[0].getsockname()[1]
+    kernel.host, kernel.port = host, bound
+    kernel.endpoint = f"http://{_display_host(host)}:{bound}"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, kernel.shutdown_requested.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    runtime.write_runtime(kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"])
+    print(f"easlab kernel listening on http://{host}:{bound}", flush=True)
+    if ready is not None:
+        ready(kernel)
+    try:
+        await kernel.shutdown_requested.wait()
+    finally:
+        server.close()
+        await kernel.stop_all()
+        runtime.remove_runtime(os.getpid())
+        print("easlab kernel stopped", flush=True)
+
+
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    state_dir: str | Path | None = None,
+    max_body: int | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM or ``POST /easlab/v1/shutdown`` (``easlab serve``).
+
+    Prints ``easlab kernel listening on http://HOST:PORT`` once it accepts
+    requests; ``port=0`` picks a free port.
+    """
+    try:
+        asyncio.run(serve(host, port, state_dir, max_body or DEFAULT_MAX_BODY))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"easlab kernel: cannot listen on {host}:{port}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None

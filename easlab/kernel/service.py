@@ -1,0 +1,408 @@
+"""A service: its versions, its instances, its request queue, its log.
+
+Requests arrive through ``submit`` (the hot path): they go straight to the
+least-loaded ready instance with a free worker thread, else wait in the
+service's ``BatchQueue`` (450 when ``rpc.max_queue_size`` already wait), and
+are answered 408 once ``rpc.keepalive`` ms have passed since they arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easlab.kernel.batching import BatchQueue
+from easlab.kernel.instance import Call, Instance
+
+if TYPE_CHECKING:
+    from easlab.kernel.control import Kernel
+    from easlab.kernel.spec import ServiceSpec
+
+LOG_RING = 2000
+
+
+def iso(ts: float | None) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else None
+
+
+@dataclass
+class Version:
+    """One version of a service: its spec and how to build its processor."""
+
+    number: int
+    spec: ServiceSpec
+    target: str  # "module:Class" of the processor
+    worker_config: dict[str, Any]  # the CONFIG frame, less instance index and GPUs
+    processor_dir: Path | None = None
+    created: float = field(default_factory=time.time)
+    signature: dict[str, Any] | None = None
+    request_format: str | None = None
+
+
+class Stats:
+    """Request counters for ``/api/builtin/monitor`` and ``realtime_metrics``."""
+
+    __slots__ = ("requests", "ok", "errors", "latency_s", "by_status", "window")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.ok = 0
+        self.errors = 0
+        self.latency_s = 0.0
+        self.by_status: dict[int, int] = {}
+        self.window: deque[float] = deque(maxlen=10000)  # arrival times, for qps
+
+    def record(self, status: int, started: float, now: float) -> None:
+        self.requests += 1
+        if status == 200:
+            self.ok += 1
+        else:
+            self.errors += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.latency_s += now - started
+        self.window.append(now)
+
+    def to_dict(self) -> dict[str, Any]:
+        now = time.monotonic()
+        recent = sum(1 for t in self.window if now - t <= 10.0)
+        return {
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": self.errors,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "avg_latency_ms": round(1000 * self.latency_s / self.requests, 3)
+            if self.requests
+            else 0.0,
+            "qps": round(recent / 10.0, 2),
+        }
+
+
+class Service:
+    """A named service of the kernel."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        name: str,
+        token: str,
+        version: Version,
+        cpu_fallback: bool = False,
+        blue_green_of: str | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.name = name
+        self.token = token
+        self.versions: dict[int, Version] = {version.number: version}
+        self.current = version
+        self.status = "Creating"
+        self.message = ""
+        self.cpu_fallback = cpu_fallback
+        self.blue_green_of = blue_green_of
+        self.released_into: str | None = None  # entry service this one serves behind
+        self.create_time = time.time()
+        self.update_time = self.create_time
+        self.instances: list[Instance] = []
+        self.retiring: list[Instance] = []
+        meta = version.spec.metadata
+        self.queue = BatchQueue(
+            meta.max_queue_size,
+            meta.max_batch_size if meta.batching else 1,
+            meta.max_batch_timeout_ms,
+        )
+        self.stats = Stats()
+        self.lines: deque[str] = deque(maxlen=LOG_RING)
+        self.work_dir = kernel.state_dir
+        self.log_path = kernel.state_dir / "logs" / f"{name}.log"
+        self._log_file: Any = None
+        self._batch_timer: asyncio.TimerHandle | None = None
+        self._next_index = 0
+        self._lock = asyncio.Lock()
+
+    # -- configuration -----------------------------------------------------------
+
+    @property
+    def spec(self) -> ServiceSpec:
+        return self.current.spec
+
+    @property
+    def keepalive_s(self) -> float:
+        return self.spec.metadata.keepalive_ms / 1000.0
+
+    def apply_rpc(self) -> None:
+        """Take the current spec's kernel-side ``rpc.*`` settings (no restart needed)."""
+        meta = self.spec.metadata
+        self.queue.configure(
+            meta.max_queue_size,
+            meta.max_batch_size if meta.batching else 1,
+            meta.max_batch_timeout_ms,
+        )
+
+    def instance_env(self, instance: Instance) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["EASLAB_SERVICE"] = self.name
+        env["EASLAB_INSTANCE"] = str(instance.index)
+        folder = instance.version.processor_dir
+        if folder is not None:
+            # SPEC §6: the processor's folder is on LD_LIBRARY_PATH.
+            old = env.get("LD_LIBRARY_PATH")
+            env["LD_LIBRARY_PATH"] = str(folder) + (os.pathsep + old if old else "")
+        if instance.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in instance.gpus)
+        elif self.cpu_fallback:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        return env
+
+    # -- log -----------------------------------------------------------------------
+
+    def log(self, source: str, text: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{source}] {text}"
+        self.lines.append(line)
+        try:
+            if self._log_file is None:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log_file = open(self.log_path, "a", buffering=1, encoding="utf-8")
+            self._log_file.write(line + "\n")
+        except OSError:
+            pass  # the ring still has it; a full disk must not break serving
+
+    def close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # -- data plane (hot path) -----------------------------------------------------
+
+    def submit(self, call: Call) -> None:
+        """Send a call to a free instance, or queue it; answers 450/503 itself."""
+        if self.status not in ("Running", "Updating"):
+            call.finish(503, f"service '{self.name}' is {self.status}".encode())
+            return
+        loop = self.kernel.loop
+        call.timer = loop.call_later(self.keepalive_s, self._timeout, call)
+        if not self.queue:
+            inst = self._free_instance()
+            if inst is not None and self.queue.batch_size == 1:
+                inst.send(call)
+                return
+        call.queued_at = time.monotonic()
+        if not self.queue.push(call):
+            call.finish(
+                450,
+                f"request queue of service '{self.name}' is full "
+                f"(rpc.max_queue_size={self.queue.max_size}); retry later".encode(),
+            )
+            return
+        self.pump()
+
+    def _free_instance(self) -> Instance | None:
+        best: Instance | None = None
+        limit = self.spec.metadata.worker_threads
+        for inst in self.instances:
+            if inst.ready and inst.busy < limit and (best is None or inst.busy < best.busy):
+                best = inst
+        return best
+
+    def pump(self) -> None:
+        """Move queued calls (or batches) to free instances."""
+        queue = self.queue
+        while queue:
+            if not queue.ready():
+                self._arm_batch_timer()
+                return
+            inst = self._free_instance()
+            if inst is None:
+                return
+            calls = queue.take()
+            if not calls:
+                continue
+            if queue.batch_size == 1:
+                inst.send(calls[0])
+            else:
+                inst.send_batch(calls)
+
+    def _arm_batch_timer(self) -> None:
+        deadline = self.queue.deadline()
+        if deadline is None or self._batch_timer is not None:
+            return
+        delay = max(0.0, deadline - time.monotonic())
+        self._batch_timer = self.kernel.loop.call_later(delay, self._batch_due)
+
+    def _batch_due(self) -> None:
+        self._batch_timer = None
+        self.pump()
+
+    def _timeout(self, call: Call) -> None:
+        call.timer = None
+        inst = call.instance
+        call.finish(
+            408,
+            f"request to service '{self.name}' took longer than rpc.keepalive "
+            f"({self.spec.metadata.keepalive_ms} ms)".encode(),
+        )
+        if inst is not None:
+            self.kernel.loop.call_later(self.keepalive_s, inst.check_stuck, call.rid, inst.pid)
+
+    def on_calls_orphaned(self, instance: Instance, calls: list[Call], reason: str) -> None:
+        """An instance died holding calls: retry each once elsewhere, then 502."""
+        for call in calls:
+            call.instance = None
+            if call.done:
+                continue
+            if call.retried or self.status not in ("Running", "Updating"):
+                call.finish(
+                    502,
+                    f"instance {instance.name} of service '{self.name}' {reason} "
+                    "while processing this request".encode(),
+                )
+                continue
+            call.retried = True
+            call.queued_at = time.monotonic()
+            self.queue.push_front(call)
+        self.pump()
+
+    def on_instance_ready(self, instance: Instance) -> None:
+        self.pump()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def _gpus_for_new_instance(self) -> list[int]:
+        return self.kernel.allocate_gpus(self, self.kernel.gpu_need(self.spec, self.cpu_fallback))
+
+    def _new_instance(self, version: Version) -> Instance:
+        index = self._next_index
+        self._next_index += 1
+        return Instance(self, index, version, self._gpus_for_new_instance())
+
+    async def _launch(self, count: int, version: Version) -> tuple[list[Instance], str | None]:
+        """Start ``count`` instances of ``version``; the first failure message, if any."""
+        new = [self._new_instance(version) for _ in range(count)]
+        results = await asyncio.gather(*(inst.launch() for inst in new))
+        failure = next((r for r in results if r is not None), None)
+        return new, failure
+
+    async def _retire(self, instances: list[Instance]) -> None:
+        for inst in instances:
+            inst.ready = False
+        await asyncio.gather(*(inst.stop(grace_s=self.keepalive_s + 1) for inst in instances))
+        for inst in instances:
+            self.kernel.release_gpus(inst.gpus)
+
+    async def start(self) -> None:
+        """Start ``metadata.instance`` instances; Failed with the reason if any cannot start."""
+        async with self._lock:
+            self.status = "Creating"
+            self.message = ""
+            new, failure = await self._launch(self.spec.metadata.instance, self.current)
+            if failure is not None:
+                await self._retire(new)
+                self.status = "Failed"
+                self.message = failure
+                self.log("kernel", f"service failed to start: {failure}")
+            else:
+                self.instances = new
+                self.status = "Running"
+                self.log("kernel", f"service running with {len(new)} instance(s)")
+            self.update_time = time.time()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            old, self.instances = self.instances, []
+            self.status = "Stopped"
+            for call in self.queue.drain():
+                call.finish(503, f"service '{self.name}' was stopped".encode())
+            await self._retire(old)
+            self.update_time = time.time()
+
+    async def scale(self, count: int) -> str | None:
+        """Add or remove instances without touching the others; a failure message if any."""
+        async with self._lock:
+            running = list(self.instances)
+            if count > len(running):
+                new, failure = await self._launch(count - len(running), self.current)
+                if failure is not None:
+                    await self._retire(new)
+                    return failure
+                self.instances = running + new
+                self.pump()
+            elif count < len(running):
+                # remove the least busy ones (newest first on ties)
+                order = sorted(running, key=lambda i: (i.busy, -i.index))
+                gone = order[: len(running) - count]
+                self.instances = [i for i in running if i not in gone]
+                await self._retire(gone)
+            self.update_time = time.time()
+            return None
+
+    async def roll_to(self, version: Version) -> str | None:
+        """Replace every instance by instances of ``version``; keep the old ones on failure."""
+        async with self._lock:
+            previous_status = self.status
+            self.status = "Updating"
+            count = version.spec.metadata.instance
+            new, failure = await self._launch(count, version)
+            if failure is not None:
+                await self._retire(new)
+                self.status = previous_status if previous_status != "Updating" else "Running"
+                if not self.instances:
+                    self.status = "Failed"
+                self.message = f"version {version.number} failed to start: {failure}"
+                self.log("kernel", self.message)
+                return failure
+            old, self.instances = self.instances, new
+            self.current = version
+            self.apply_rpc()
+            self.status = "Running"
+            self.message = ""
+            self.update_time = time.time()
+            self.pump()
+            await self._retire(old)
+            self.log("kernel", f"now serving version {version.number}")
+            return None
+
+    # -- description ---------------------------------------------------------------
+
+    def describe(self, endpoint: str, weight: int = 100, traffic: dict[str, int] | None = None) -> dict[str, Any]:
+        spec = self.spec
+        meta = spec.metadata
+        running = sum(1 for i in self.instances if i.ready)
+        total = meta.instance if self.status not in ("Stopped",) else 0
+        path = f"/api/predict/{self.name}"
+        return {
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "endpoint": endpoint,
+            "service_path": path,
+            "url": endpoint + path,
+            "token": self.token,
+            "processor": spec.processor or spec.processor_type,
+            "request_format": self.current.request_format,
+            "total_instance": total,
+            "running_instance": running,
+            "pending_instance": max(0, total - running),
+            "cpu": meta.cpu,
+            "gpu": meta.gpu,
+            "memory": meta.memory,
+            "latest_version": max(self.versions),
+            "current_version": self.current.number,
+            "weight": weight,
+            "traffic": traffic,
+            "cpu_fallback": self.cpu_fallback,
+            "create_time": iso(self.create_time),
+            "update_time": iso(self.update_time),
+            "signature": self.current.signature,
+            "warnings": list(spec.warnings),
+            "spec": spec.to_dict(),
+            "blue_green_of": self.blue_green_of,
+            "released_into": self.released_into,
+            "stats": self.stats.to_dict(),
+        }
+
+    def workers(self, ip: str, port: int) -> list[dict[str, Any]]:
+        return [inst.describe(ip, port) for inst in self.instances]

@@ -1,0 +1,650 @@
+"""Service descriptions (service.json / YAML): parse, validate, override, compare.
+
+The rules follow SPEC §5 and eascmd: ``name`` and ``metadata.instance`` are
+required, numbers may be written as strings ("4"), ``workers`` is
+``rpc.worker_threads``, and unknown keys (``rpc.enable_jemalloc``,
+``eas.handlers.disable_failure_handler`` ...) are kept and reported as
+warnings, never rejected: a file EAS accepts must load here too.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from easlab.errors import SpecError
+
+__all__ = [
+    "Metadata",
+    "ServiceSpec",
+    "apply_overrides",
+    "diff_specs",
+    "has_model_changes",
+    "load_spec_source",
+    "parse_spec",
+    "processor_kind",
+    "wants_gpu",
+]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: top-level keys EAS documents (SPEC §5); anything else is kept with a warning
+KNOWN_KEYS = frozenset(
+    {
+        "name",
+        "token",
+        "generate_token",
+        "model_path",
+        "oss_endpoint",
+        "model_entry",
+        "model_config",
+        "processor",
+        "processor_path",
+        "processor_entry",
+        "processor_mainclass",
+        "processor_type",
+        "data_image",
+        "metadata",
+    }
+)
+
+#: custom processor languages (SPEC §5 ``processor_type``)
+CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
+
+#: fields whose change makes a new service version (SPEC §5: "model file and
+#: processor information" in ``modify -s``)
+MODEL_FIELDS = (
+    "model_path",
+    "model_entry",
+    "model_config",
+    "processor",
+    "processor_path",
+    "processor_entry",
+    "processor_mainclass",
+    "processor_type",
+)
+
+# metadata key -> (Metadata attribute, kind, minimum); kind is "int", "number", "bool", "str"
+_METADATA_FIELDS: dict[str, tuple[str, str, float | None]] = {
+    "instance": ("instance", "int", 0),
+    "cpu": ("cpu", "number", 0),
+    "gpu": ("gpu", "int", 0),
+    "memory": ("memory", "memory", 1),
+    "cuda": ("cuda", "str", None),
+    "resource": ("resource", "str", None),
+    "region": ("region", "str", None),
+    "workers": ("worker_threads", "int", 1),
+    "rpc.worker_threads": ("worker_threads", "int", 1),
+    "rpc.batching": ("batching", "bool", None),
+    "rpc.max_batch_size": ("max_batch_size", "int", 1),
+    "rpc.max_batch_timeout": ("max_batch_timeout_ms", "int", 0),
+    "rpc.keepalive": ("keepalive_ms", "int", 1),
+    "rpc.io_threads": ("io_threads", "int", 1),
+    "rpc.max_queue_size": ("max_queue_size", "int", 1),
+}
+
+_EXAMPLES = {
+    "instance": '1, the number of instances (worker processes)',
+    "cpu": "1, CPU quota per instance (1 quota = 1 core + 4 GB)",
+    "gpu": "1, GPUs per instance",
+    "memory": "2000, memory per instance in MB",
+    "workers": "5, concurrent requests per instance",
+    "rpc.worker_threads": "5, concurrent requests per instance",
+    "rpc.batching": "true",
+    "rpc.max_batch_size": "16",
+    "rpc.max_batch_timeout": "50 (milliseconds)",
+    "rpc.keepalive": "5000 (milliseconds)",
+    "rpc.io_threads": "4",
+    "rpc.max_queue_size": "64",
+}
+
+
+@dataclass
+class Metadata:
+    """The ``metadata`` block: resources and the ``rpc.*`` serving knobs."""
+
+    instance: int
+    cpu: float | int | None = None
+    gpu: int = 0
+    memory: int | None = None  # MB
+    cuda: str | None = None
+    resource: str | None = None
+    region: str | None = None
+    worker_threads: int = 5
+    batching: bool = False
+    max_batch_size: int = 16
+    max_batch_timeout_ms: int = 50
+    keepalive_ms: int = 5000
+    io_threads: int = 4
+    max_queue_size: int = 64
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown metadata keys, kept
+
+
+@dataclass
+class ServiceSpec:
+    """A validated service description; ``raw`` keeps the file as written."""
+
+    name: str
+    token: str | None
+    processor: str | None
+    processor_type: str | None
+    processor_path: str | None
+    processor_entry: str | None
+    processor_mainclass: str | None
+    model_path: str | None
+    model_entry: str | None
+    model_config: Any
+    metadata: Metadata
+    raw: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    #: folder relative local paths are resolved against (the file's folder), if known
+    base_dir: Path | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        """True for a custom processor (``processor_path``/``processor_type``)."""
+        return not self.processor
+
+    def to_dict(self) -> dict[str, Any]:
+        """The service.json as a dict: the keys written, with normalised values."""
+        out = copy.deepcopy(self.raw)
+        for key in ("name", "token", "processor", "processor_type", "processor_entry"):
+            if key in out:
+                out[key] = getattr(self, key)
+        meta = dict(out.get("metadata") or {})
+        meta.pop("rpc", None)  # nested form flattened below
+        written = _flatten_metadata(self.raw.get("metadata") or {})
+        for key in written:
+            if key in _METADATA_FIELDS:
+                meta[key] = getattr(self.metadata, _METADATA_FIELDS[key][0])
+            else:
+                meta[key] = written[key]
+        out["metadata"] = meta
+        return out
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+    """Read a service description into a dict without validating it.
+
+    ``source`` is a dict, a file path, or JSON/YAML text. Returns the dict and
+    the folder relative paths in it refer to (the file's folder; None for text
+    and dicts). Syntax errors raise ``SpecError`` with the line and column.
+    """
+    if isinstance(source, dict):
+        return copy.deepcopy(source), None
+    if isinstance(source, Path):
+        return _load_file(source), source.resolve().parent
+    if not isinstance(source, str):
+        raise SpecError(
+            "", f"a service description is a dict, a file path or JSON/YAML text, not {type(source).__name__}"
+        )
+    text = source.strip()
+    if not text:
+        raise SpecError("", "the service description is empty: give a JSON/YAML file or text")
+    if "\n" not in text and not text.startswith(("{", "[")):
+        path = Path(text).expanduser()
+        if path.is_file():
+            return _load_file(path), path.resolve().parent
+        if path.suffix.lower() in (".json", ".yaml", ".yml") or ":" not in text:
+            raise SpecError(
+                "", f"service description file not found: {path} (give an existing .json/.yaml file)"
+            )
+    return _parse_text(source, "the service description"), None
+
+
+def _load_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("", f"service description file not found: {path}") from None
+    except OSError as exc:
+        raise SpecError("", f"cannot read service description {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError("", f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    suffix = path.suffix.lower()
+    kind = "yaml" if suffix in (".yaml", ".yml") else "json" if suffix == ".json" else None
+    return _parse_text(text, str(path), kind)
+
+
+def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any]:
+    if kind is None:
+        kind = "json" if text.lstrip().startswith("{") else "yaml"
+    data: Any
+    if kind == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                "",
+                f"invalid JSON in {where} at line {exc.lineno}, column {exc.colno}: {exc.msg} "
+                "(JSON allows no comments and no trailing commas)",
+            ) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SpecError("", f"invalid YAML in {where}{at}: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(
+            "",
+            f"{where} must be an object of fields (name, processor, metadata ...), "
+            f"not {type(data).__name__}",
+        )
+    return data
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
+    """Parse and validate a service description (SPEC §5).
+
+    ``source``: a dict, a path to a .json/.yaml file, or JSON/YAML text.
+    Raises ``SpecError(field, message)`` naming the field and how to fix it.
+
+    >>> parse_spec({"name": "echo", "processor_type": "python",
+    ...             "processor_path": "./app", "processor_entry": "app.py",
+    ...             "metadata": {"instance": 1}}).metadata.worker_threads
+    5
+    """
+    raw, base_dir = load_spec_source(source)
+    warnings: list[str] = []
+
+    name = raw.get("name")
+    if name is None or name == "":
+        raise SpecError(
+            "name", 'required — the service name, e.g. "name": "my_service" '
+            "(lowercase letters, digits and _, starting with a letter)"
+        )
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SpecError(
+            "name",
+            f"{name!r} is not a valid service name: use lowercase letters, digits and _, "
+            'starting with a letter, e.g. "my_service_v2"',
+        )
+
+    token = raw.get("token")
+    if token is not None:
+        if isinstance(token, (int, float)) and not isinstance(token, bool):
+            token = str(token)
+        if not isinstance(token, str):
+            raise SpecError("token", f"must be a string, got {type(token).__name__}")
+        token = token or None
+    if "generate_token" in raw:
+        _as_bool("generate_token", raw["generate_token"])
+
+    for key in ("model_path", "model_entry", "processor", "processor_type", "processor_path",
+                "processor_entry", "processor_mainclass", "oss_endpoint", "data_image"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise SpecError(key, f"must be a string, got {type(value).__name__} {value!r}")
+
+    processor = raw.get("processor") or None
+    processor_type = raw.get("processor_type") or None
+    processor_path = raw.get("processor_path") or None
+    processor_entry = raw.get("processor_entry") or None
+    processor_mainclass = raw.get("processor_mainclass") or None
+    model_path = raw.get("model_path") or None
+
+    if processor:
+        if processor_path or processor_type:
+            warnings.append(
+                f"processor_path/processor_type are ignored: the built-in processor {processor!r} is used"
+            )
+        if not model_path:
+            raise SpecError(
+                "model_path",
+                f"required for the built-in processor {processor!r} — the model's local "
+                'folder, file, archive or http(s) URL, e.g. "model_path": "./model.tar.gz"',
+            )
+    else:
+        if not processor_type and not processor_path:
+            raise SpecError(
+                "processor",
+                'required — a built-in processor code (e.g. "processor": "tensorflow_cpu_1.15") '
+                'or a custom processor ("processor_type": "python", "processor_path": "./app", '
+                '"processor_entry": "app.py")',
+            )
+        if processor_type:
+            processor_type = processor_type.lower()
+        else:
+            processor_type = _infer_processor_type(processor_entry, processor_mainclass)
+            warnings.append(f"processor_type not given: assuming {processor_type!r}")
+        if processor_type not in CUSTOM_PROCESSOR_TYPES:
+            raise SpecError(
+                "processor_type",
+                f"{processor_type!r} is not a custom processor type: use one of "
+                f"{', '.join(CUSTOM_PROCESSOR_TYPES)}, or set \"processor\" to a built-in code",
+            )
+        if not processor_path:
+            raise SpecError(
+                "processor_path",
+                f"required for a custom {processor_type} processor — the folder, file, archive "
+                'or http(s) URL holding its code, e.g. "processor_path": "./processor"',
+            )
+        if processor_type in ("python", "cpp") and not processor_entry:
+            example = "app.py" if processor_type == "python" else "libprocessor.so"
+            raise SpecError(
+                "processor_entry",
+                f"required for a {processor_type} processor — the main file inside "
+                f'processor_path, e.g. "processor_entry": "{example}"',
+            )
+        if processor_type == "java" and not processor_mainclass:
+            raise SpecError(
+                "processor_mainclass",
+                'required for a java processor — the class to load, e.g. '
+                '"processor_mainclass": "com.example.MyProcessor"',
+            )
+
+    metadata = _parse_metadata(raw, warnings)
+
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            warnings.append(f"unknown key {key!r} kept but not used by the local kernel")
+
+    return ServiceSpec(
+        name=name,
+        token=token,
+        processor=processor,
+        processor_type=processor_type,
+        processor_path=processor_path,
+        processor_entry=processor_entry,
+        processor_mainclass=processor_mainclass,
+        model_path=model_path,
+        model_entry=raw.get("model_entry") or None,
+        model_config=raw.get("model_config"),
+        metadata=metadata,
+        raw=raw,
+        warnings=warnings,
+        base_dir=base_dir,
+    )
+
+
+def _infer_processor_type(entry: str | None, mainclass: str | None) -> str:
+    if mainclass:
+        return "java"
+    if entry:
+        lowered = entry.lower()
+        if lowered.endswith(".py"):
+            return "python"
+        if lowered.endswith((".so", ".dylib")) or ".so." in lowered:
+            return "cpp"
+        if lowered.endswith(".jar"):
+            return "java"
+    raise SpecError(
+        "processor_type",
+        'required for a custom processor — one of python, cpp, java, e.g. "processor_type": "python"',
+    )
+
+
+def _flatten_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """Accept the nested ``"rpc": {"batching": true}`` form as ``rpc.batching``."""
+    flat: dict[str, Any] = {}
+    for key, value in meta.items():
+        if key == "rpc" and isinstance(value, dict):
+            for sub, subvalue in value.items():
+                flat.setdefault(f"rpc.{sub}", subvalue)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _parse_metadata(raw: dict[str, Any], warnings: list[str]) -> Metadata:
+    meta = raw.get("metadata")
+    if meta is None:
+        raise SpecError(
+            "metadata",
+            'required — the resources of the service, e.g. "metadata": {"instance": 1, "cpu": 1}',
+        )
+    if not isinstance(meta, dict):
+        raise SpecError(
+            "metadata", f'must be an object, e.g. {{"instance": 1}}, got {type(meta).__name__}'
+        )
+    flat = _flatten_metadata(meta)
+    if flat.get("instance") is None:
+        raise SpecError(
+            "metadata.instance",
+            'required — the number of instances, e.g. "metadata": {"instance": 1}',
+        )
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in flat.items():
+        spec_field = _METADATA_FIELDS.get(key)
+        if spec_field is None:
+            extra[key] = value
+            warnings.append(f"unknown key 'metadata.{key}' kept but not used by the local kernel")
+            continue
+        attr, kind, minimum = spec_field
+        if value is None:
+            continue
+        values.setdefault(attr, {})[key] = _coerce_metadata(key, value, kind, minimum)
+    resolved: dict[str, Any] = {}
+    for attr, by_key in values.items():
+        if len(by_key) > 1 and len(set(map(str, by_key.values()))) > 1:
+            warnings.append(
+                "both metadata.workers and metadata.rpc.worker_threads are set: "
+                f"using rpc.worker_threads={by_key['rpc.worker_threads']}"
+            )
+        resolved[attr] = by_key.get("rpc.worker_threads", next(iter(by_key.values())))
+    return Metadata(extra=extra, **resolved)
+
+
+def _coerce_metadata(key: str, value: Any, kind: str, minimum: float | None) -> Any:
+    dotted = f"metadata.{key}"
+    hint = f" e.g. \"{key}\": {_EXAMPLES[key]}" if key in _EXAMPLES else ""
+    if kind == "bool":
+        return _as_bool(dotted, value)
+    if kind == "str":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise SpecError(dotted, f"must be a string, got {value!r}")
+        return str(value)
+    number: float | int
+    if kind == "memory" and isinstance(value, str):
+        number = _parse_memory(dotted, value)
+    elif isinstance(value, bool):
+        raise SpecError(dotted, f"must be a number, got {value!r} —{hint}")
+    elif isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise SpecError(dotted, f"must be a number, got {value!r} —{hint}") from None
+    else:
+        raise SpecError(dotted, f"must be a number, got {type(value).__name__} —{hint}")
+    if kind in ("int", "memory"):
+        if number != int(number):
+            raise SpecError(dotted, f"must be a whole number, got {value!r} —{hint}")
+        number = int(number)
+    elif number == int(number):
+        number = int(number)
+    if minimum is not None and number < minimum:
+        at_least = "≥ 0" if minimum == 0 else f"≥ {minimum:g}"
+        raise SpecError(dotted, f"must be {at_least}, got {value!r} —{hint}")
+    return number
+
+
+def _parse_memory(dotted: str, value: str) -> int:
+    """Memory in MB; also accept "2000M", "4G", "4Gi" as written in some files."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([MmGg]i?[Bb]?)?\s*", value)
+    if not match:
+        raise SpecError(dotted, f"must be a number of MB, e.g. 2000 or \"4G\", got {value!r}")
+    number = float(match.group(1))
+    if match.group(2) and match.group(2)[0] in "Gg":
+        number *= 1024
+    if number != int(number):
+        raise SpecError(dotted, f"must be a whole number of MB, got {value!r}")
+    return int(number)
+
+
+def _as_bool(dotted: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise SpecError(dotted, f"must be true or false, got {value!r}")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def processor_kind(spec: ServiceSpec | dict[str, Any]) -> str:
+    """The processor family: python, cpp, java, tensorflow, pytorch, blade, onnx, pmml, caffe ...
+
+    Built-in codes without a family keep their code (``mediaflow``, ``xnn_cpu``).
+    """
+    processor, processor_type = _processor_fields(spec)
+    if not processor:
+        return (processor_type or "").lower()
+    code = processor.lower()
+    for prefix, kind in (
+        ("tensorflow", "tensorflow"),
+        ("tf_", "tensorflow"),
+        ("pytorch", "pytorch"),
+        ("torch", "pytorch"),
+        ("blade", "blade"),
+        ("onnx", "onnx"),
+        ("pmml", "pmml"),
+        ("caffe", "caffe"),
+        ("easy_vision", "easy_vision"),
+        ("easy_nlp", "easy_nlp"),
+    ):
+        if code.startswith(prefix):
+            return kind
+    return code
+
+
+def wants_gpu(spec: ServiceSpec | dict[str, Any]) -> int:
+    """GPUs one instance asks for: ``metadata.gpu``, or 1 for a GPU processor code.
+
+    GPU codes are those with ``_gpu`` or ``cuda`` in them (``pytorch_gpu_1.6``,
+    ``blade_cuda10.0_beta``) and ``mediaflow`` (GPU only, SPEC §5).
+    """
+    if isinstance(spec, ServiceSpec):
+        gpu = spec.metadata.gpu
+    else:
+        meta = spec.get("metadata") or {}
+        try:
+            gpu = int(float(meta.get("gpu") or 0))
+        except (TypeError, ValueError):
+            gpu = 0
+    processor, _ = _processor_fields(spec)
+    code = (processor or "").lower()
+    gpu_code = "_gpu" in code or "cuda" in code or code == "mediaflow"
+    return max(gpu, 1 if gpu_code else 0)
+
+
+def _processor_fields(spec: ServiceSpec | dict[str, Any]) -> tuple[str | None, str | None]:
+    if isinstance(spec, ServiceSpec):
+        return spec.processor, spec.processor_type
+    return spec.get("processor") or None, spec.get("processor_type") or None
+
+
+def coerce_value(text: str) -> Any:
+    """Coerce a ``-Dkey=value`` string: ints, floats, true/false, null, JSON objects/lists."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    if re.fullmatch(r"[+-]?\d+", stripped):
+        return int(stripped)
+    if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", stripped):
+        return float(stripped)
+    if stripped[:1] in ("{", "["):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """Apply eascmd ``-Dkey=value`` overrides to a copy of a service description.
+
+    ``{"metadata.instance": "10", "metadata.rpc.batching": "true"}`` sets
+    ``metadata.instance = 10`` and the metadata key ``rpc.batching = True``
+    (metadata keys are themselves dotted, SPEC §5). Values are coerced with
+    ``coerce_value``.
+    """
+    out = copy.deepcopy(spec_dict)
+    for key, text in overrides.items():
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise SpecError(key, "empty override key: write -Dmetadata.instance=2")
+        value = coerce_value(text) if isinstance(text, str) else text
+        head, rest = parts[0], parts[1:]
+        if not rest:
+            out[head] = value
+            continue
+        target = out.get(head)
+        if target is None:
+            target = out[head] = {}
+        if not isinstance(target, dict):
+            raise SpecError(
+                key, f"cannot set {'.'.join(rest)!r} inside {head!r}: {head} is not an object"
+            )
+        # descend through nested objects that exist (e.g. "rpc": {...}); the
+        # rest is one dotted key, as metadata writes "rpc.batching"
+        while len(rest) > 1 and isinstance(target.get(rest[0]), dict):
+            target, rest = target[rest[0]], rest[1:]
+        target[".".join(rest)] = value
+    return out
+
+
+def has_model_changes(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` changes the model or processor, i.e. makes a new version (SPEC §5).
+
+    ``new`` may be partial (``modify -s`` with only the fields to change): a
+    field it leaves out is unchanged.
+    """
+    return any(key in new and new[key] != old.get(key) for key in MODEL_FIELDS)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and (value or not prefix):
+        flat: dict[str, Any] = {}
+        for key, sub in value.items():
+            flat.update(_flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def _show(path: str, value: Any) -> str:
+    if path == "token" or path.endswith(".token"):
+        return "****"
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable differences between two service descriptions.
+
+    ``["~ metadata.instance: 1 -> 2", "+ token: ****", "- model_config"]``;
+    tokens are masked.
+    """
+    flat_old, flat_new = _flatten(old), _flatten(new)
+    lines: list[str] = []
+    for path in sorted(set(flat_old) | set(flat_new)):
+        if path not in flat_old:
+            lines.append(f"+ {path}: {_show(path, flat_new[path])}")
+        elif path not in flat_new:
+            lines.append(f"- {path}")
+        elif flat_old[path] != flat_new[path]:
+            lines.append(f"~ {path}: {_show(path, flat_old[path])} -> {_show(path, flat_new[path])}")
+    return lines
+

@@ -1,0 +1,382 @@
+"""Load tests from a notebook: ``easlab.bench`` and the ``BenchResult`` it returns.
+
+Each worker thread owns one keep-alive connection and times every request in
+three phases (send, first byte = network + server, receive). Requests carry the
+EAS signature computed from the service token, as the official client sends.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from easlab.notebook import _http, _target
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["bench", "BenchResult", "parse_duration"]
+
+COLUMNS = [
+    "concurrency",
+    "worker",
+    "start_s",
+    "send_ms",
+    "server_ms",
+    "receive_ms",
+    "total_ms",
+    "status",
+    "bytes",
+    "error",
+]
+
+
+def parse_duration(value: str | float | int | None) -> float | None:
+    """Seconds from ``10``, ``"10s"``, ``"500ms"``, ``"2m"``; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|min)?\s*", value)
+        if not m:
+            raise ValueError(f"duration {value!r}: expected a number with ms, s or m, e.g. 10s")
+        number, unit = float(m.group(1)), m.group(2) or "s"
+        seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0}[unit]
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r}: must be positive")
+    return seconds
+
+
+@dataclass
+class BenchResult:
+    """Per-request timings of a load test, with the summary statistics derived from them.
+
+    ``df`` has one row per request (columns ``concurrency, worker, start_s,
+    send_ms, server_ms, receive_ms, total_ms, status, bytes, error``); every
+    statistic below is computed from ``df``, so they always agree. Percentiles
+    cover every request, errors included (pandas' linear interpolation).
+    """
+
+    df: pd.DataFrame
+    wall_s: dict[int, float]
+    target: str = ""
+    sweep: list[int] | None = None
+    _figures: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- statistics ---------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.df)
+
+    @property
+    def ok(self) -> int:
+        """Requests answered with HTTP 200."""
+        return int((self.df["status"] == 200).sum())
+
+    @property
+    def throughput(self) -> float:
+        """Successful (HTTP 200) requests per second of wall time, over all levels."""
+        wall = sum(self.wall_s.values())
+        return self.ok / wall if wall > 0 else 0.0
+
+    def percentile(self, q: float) -> float:
+        """The ``q``-th percentile (0–100) of ``total_ms``."""
+        if self.df.empty:
+            return float("nan")
+        return float(self.df["total_ms"].quantile(q / 100.0))
+
+    @property
+    def p50(self) -> float:
+        return self.percentile(50)
+
+    @property
+    def p90(self) -> float:
+        return self.percentile(90)
+
+    @property
+    def p99(self) -> float:
+        return self.percentile(99)
+
+    @property
+    def max(self) -> float:
+        return float(self.df["total_ms"].max()) if not self.df.empty else float("nan")
+
+    @property
+    def mean(self) -> float:
+        return float(self.df["total_ms"].mean()) if not self.df.empty else float("nan")
+
+    @property
+    def errors(self) -> dict[int, int]:
+        """Counts of non-200 answers by status code (0 = transport error)."""
+        bad = self.df[self.df["status"] != 200]["status"]
+        return {int(k): int(v) for k, v in bad.value_counts().sort_index().items()}
+
+    @property
+    def sweep_df(self) -> pd.DataFrame | None:
+        """One row per concurrency level: throughput, p50, p90, p99, max, errors (None if no sweep)."""
+        if not self.sweep:
+            return None
+        import pandas as pd
+
+        rows = []
+        for level in self.sweep:
+            part = self.df[self.df["concurrency"] == level]
+            wall = self.wall_s.get(level, 0.0)
+            ok = int((part["status"] == 200).sum())
+            rows.append(
+                {
+                    "concurrency": level,
+                    "requests": len(part),
+                    "throughput": ok / wall if wall > 0 else 0.0,
+                    "p50": float(part["total_ms"].quantile(0.5)),
+                    "p90": float(part["total_ms"].quantile(0.9)),
+                    "p99": float(part["total_ms"].quantile(0.99)),
+                    "max": float(part["total_ms"].max()),
+                    "errors": int((part["status"] != 200).sum()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def summary(self) -> pd.DataFrame:
+        """A one-column table: requests, throughput, latency percentiles (ms), errors."""
+        import pandas as pd
+
+        errors = ", ".join(f"{code}: {count}" for code, count in self.errors.items()) or "none"
+        rows = {
+            "requests": f"{self.n}",
+            "concurrency": ", ".join(str(c) for c in (self.sweep or sorted(self.wall_s))),
+            "wall time (s)": f"{sum(self.wall_s.values()):.2f}",
+            "throughput (req/s)": f"{self.throughput:.1f}",
+            "mean (ms)": f"{self.mean:.2f}",
+            "p50 (ms)": f"{self.p50:.2f}",
+            "p90 (ms)": f"{self.p90:.2f}",
+            "p99 (ms)": f"{self.p99:.2f}",
+            "max (ms)": f"{self.max:.2f}",
+            "errors": errors,
+        }
+        return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
+
+    # -- display ------------------------------------------------------------
+    def plot(self) -> Any:
+        """Latency distribution and latency over time (see ``easlab.plot_latency``)."""
+        from easlab.notebook.plots import plot_latency
+
+        return plot_latency(self)
+
+    def _repr_html_(self) -> str:
+        from easlab.notebook import display, plots
+
+        parts = [
+            f"<b>easlab bench</b> {display.escape(self.target)}",
+            self.summary().to_html(header=False, border=0),
+        ]
+        if not self.df.empty:
+            parts.append(display.png_img(plots.figure_png(plots.plot_latency(self)[0].figure)))
+            if self.sweep and len(self.sweep) > 1:
+                sweep = self.sweep_df
+                assert sweep is not None
+                parts.append(sweep.to_html(index=False, border=0, float_format="%.2f"))
+                parts.append(display.png_img(plots.figure_png(plots.plot_sweep(self)[0].figure)))
+        return "<div class='easlab-bench'>" + "".join(parts) + "</div>"
+
+    def __repr__(self) -> str:
+        return (
+            f"<BenchResult {self.n} requests, {self.throughput:.1f} req/s, "
+            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors={self.errors or 'none'}>"
+        )
+
+
+class _Progress:
+    """An ipywidgets bar in a notebook front-end, a text line on stderr elsewhere."""
+
+    def __init__(self, total: int | None, label: str, enabled: bool) -> None:
+        self.total = total
+        self.label = label
+        self.enabled = enabled
+        self.bar: Any = None
+        self.last = 0.0
+        if enabled and _in_notebook_frontend():
+            import ipywidgets
+            from IPython.display import display
+
+            self.bar = ipywidgets.IntProgress(
+                value=0, min=0, max=total or 100, description=label, bar_style="info"
+            )
+            display(self.bar)
+
+    def update(self, done: int, fraction: float) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        if self.bar is not None:
+            self.bar.value = done if self.total else int(fraction * 100)
+        else:
+            total = f"/{self.total}" if self.total else f" ({fraction:.0%})"
+            sys.stderr.write(f"\r{self.label}: {done}{total} requests")
+            sys.stderr.flush()
+
+    def close(self, done: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.value = self.bar.max
+            self.bar.bar_style = "success"
+        else:
+            sys.stderr.write(f"\r{self.label}: {done} requests done\n")
+            sys.stderr.flush()
+
+
+def _in_notebook_frontend() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _run_level(
+    target: _target.Target,
+    body: bytes,
+    content_type: str | None,
+    n: int,
+    concurrency: int,
+    duration: float | None,
+    progress: bool,
+) -> tuple[list[tuple[Any, ...]], float]:
+    """Run one concurrency level; return its rows and its wall time in seconds."""
+    lock = threading.Lock()
+    issued = 0
+    done = 0
+    rows: list[tuple[Any, ...]] = []
+    bar = _Progress(None if duration else n, f"c={concurrency}", progress)
+    start = time.perf_counter()
+    deadline = start + duration if duration else None
+
+    def take() -> bool:
+        nonlocal issued
+        with lock:
+            if deadline is not None:
+                return time.perf_counter() < deadline
+            if issued >= n:
+                return False
+            issued += 1
+            return True
+
+    def worker(index: int) -> None:
+        nonlocal done
+        conn = _http.connect(target.url, target.timeout)
+        local: list[tuple[Any, ...]] = []
+        try:
+            while take():
+                headers = _http.request_headers(
+                    target.token, body, target.service_name, content_type
+                )
+                t = time.perf_counter() - start
+                ex = _http.post(conn, target.url, body, headers)
+                local.append(
+                    (
+                        concurrency,
+                        index,
+                        t,
+                        ex.send_ms,
+                        ex.server_ms,
+                        ex.receive_ms,
+                        ex.total_ms,
+                        ex.status,
+                        len(ex.response_body),
+                        ex.error or "",
+                    )
+                )
+                with lock:
+                    done += 1
+        finally:
+            conn.close()
+            with lock:
+                rows.extend(local)
+
+    threads = [
+        threading.Thread(target=worker, args=(i,), name=f"easlab-bench-{i}", daemon=True)
+        for i in range(concurrency)
+    ]
+    for th in threads:
+        th.start()
+    while True:
+        alive = [th for th in threads if th.is_alive()]
+        if not alive:
+            break
+        alive[0].join(timeout=0.1)
+        elapsed = time.perf_counter() - start
+        fraction = min(1.0, elapsed / duration) if duration else done / max(n, 1)
+        bar.update(done, fraction)
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - start
+    bar.close(len(rows))
+    return rows, wall
+
+
+def bench(
+    service_or_url: Any,
+    body: Any,
+    n: int = 1000,
+    concurrency: int = 8,
+    duration: str | float | None = None,
+    sweep: list[int] | str | None = None,
+    token: str | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> BenchResult:
+    """Load-test a service and return per-request timings.
+
+    service_or_url: a ``Service``, a service name on the local kernel, or a
+        prediction URL (then pass ``token``).
+    body: bytes, text, a dict of numpy arrays (encoded from the service
+        signature), a DataFrame (PMML), or an easlab request object.
+    n: requests per concurrency level (ignored when ``duration`` is given).
+    duration: run each level for this long instead (``"10s"``, ``30``).
+    sweep: concurrency levels to run one after another, e.g. ``[1, 2, 4, 8]``.
+
+    >>> r = easlab.bench(svc, {"x": x}, n=200, concurrency=4)   # doctest: +SKIP
+    >>> r.p99, r.throughput, r.df.head()                          # doctest: +SKIP
+    """
+    import pandas as pd
+
+    levels = _levels(sweep) if sweep is not None else [int(concurrency)]
+    if any(c < 1 for c in levels):
+        raise ValueError(f"concurrency must be at least 1, got {levels}")
+    if n < 1 and duration is None:
+        raise ValueError(f"n must be at least 1, got {n}")
+    seconds = parse_duration(duration)
+    target = _target.resolve(service_or_url, token=token, timeout=timeout)
+    payload = _target.encode(body, target)
+    rows: list[tuple[Any, ...]] = []
+    walls: dict[int, float] = {}
+    for level in levels:
+        level_rows, wall = _run_level(
+            target, payload.body, payload.content_type, n, level, seconds, progress
+        )
+        rows.extend(level_rows)
+        walls[level] = walls.get(level, 0.0) + wall
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df = df.sort_values(["concurrency", "start_s"], kind="stable").reset_index(drop=True)
+    df["status"] = df["status"].astype("int64")
+    return BenchResult(df, walls, target.url, levels if sweep is not None else None)
+
+
+def _levels(sweep: list[int] | str) -> list[int]:
+    if isinstance(sweep, str):
+        try:
+            return [int(part) for part in sweep.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError(
+                f"sweep {sweep!r}: expected comma-separated integers, e.g. 1,2,4,8"
+            ) from None
+    return [int(c) for c in sweep]

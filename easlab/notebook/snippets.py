@@ -1,0 +1,239 @@
+""""Copy as" generators: the same call as a ``curl`` command, easlab code, official-client code.
+
+Pure functions on (endpoint, service name, token, what is sent): the debug
+widget shows their output, and tests run it to check all three get one answer.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tempfile
+from typing import Any
+
+__all__ = ["write_body", "curl_command", "python_easlab", "python_official", "INLINE_LIMIT"]
+
+# tensors up to this many values are written into the snippet; bigger ones go to a file
+INLINE_LIMIT = 256
+
+# numpy dtype name -> the dtype constant's name on the official request classes
+_TF_DTYPES = {
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "int8": "DT_INT8",
+    "int16": "DT_INT16",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "uint8": "DT_UINT8",
+    "uint16": "DT_UINT16",
+    "bool": "DT_BOOL",
+    "object": "DT_STRING",
+    "bytes": "DT_STRING",
+}
+# the official TorchRequest has 7 dtype constants (SPEC.md §2)
+_TORCH_DTYPES = {k: v for k, v in _TF_DTYPES.items() if k in {
+    "float32", "float64", "int8", "int16", "int32", "int64", "uint8"}}
+
+
+def write_body(body: bytes, directory: str | None = None, suffix: str = ".bin") -> str:
+    """Write a request body to a new temp file and return its path (for ``--data-binary @``)."""
+    fd, path = tempfile.mkstemp(prefix="easlab-body-", suffix=suffix, dir=directory)
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+    return path
+
+
+def curl_command(
+    url: str, token: str | None, body_path: str, content_type: str | None = None
+) -> str:
+    """A ``curl`` call sending the body file byte for byte with the plain-token header.
+
+    The kernel (like EAS) accepts the plain token in ``Authorization`` (SPEC.md §1),
+    so the command needs no signature and can be rerun at any time.
+    """
+    parts = ["curl", "-sS", "-X", "POST", shlex.quote(url)]
+    if token:
+        parts += ["-H", shlex.quote(f"Authorization: {token}")]
+    if content_type:
+        parts += ["-H", shlex.quote(f"Content-Type: {content_type}")]
+    parts += ["--data-binary", shlex.quote("@" + body_path)]
+    return " ".join(parts)
+
+
+def _dtype_name(arr: Any) -> str:
+    kind = arr.dtype.kind
+    if kind in "SOU":
+        return "bytes"
+    return str(arr.dtype)
+
+
+def _array_literal(name: str, arr: Any, data_dir: str | None) -> tuple[str, str | None]:
+    """Python source that rebuilds ``arr`` (inline when small, else ``np.load`` of a .npy)."""
+    import numpy as np
+
+    a = np.asarray(arr)
+    if a.size <= INLINE_LIMIT and a.dtype.kind in "biuf":
+        values = repr(a.reshape(-1).tolist())
+        return (
+            f"np.array({values}, dtype=np.{a.dtype.name}).reshape({tuple(a.shape)!r})",
+            None,
+        )
+    if a.dtype.kind in "SOU" and a.size <= INLINE_LIMIT:
+        items = [x if isinstance(x, bytes) else str(x).encode() for x in a.reshape(-1)]
+        return f"np.array({items!r}, dtype=object).reshape({tuple(a.shape)!r})", None
+    fd, path = tempfile.mkstemp(prefix=f"easlab-{name}-", suffix=".npy", dir=data_dir)
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, a, allow_pickle=a.dtype.kind == "O")
+    pickle = ", allow_pickle=True" if a.dtype.kind == "O" else ""
+    return f"np.load({path!r}{pickle})", path
+
+
+def _body_source(body: bytes, body_path: str | None) -> str:
+    if len(body) <= 512 or body_path is None:
+        return repr(body)
+    return f"open({body_path!r}, 'rb').read()"
+
+
+def _client_lines(module: str, endpoint: str, service_name: str, token: str | None) -> list[str]:
+    lines = [
+        f"client = PredictClient({endpoint!r}, {service_name!r})",
+    ]
+    if token:
+        lines.append(f"client.set_token({token!r})")
+    lines.append("client.init()")
+    return lines
+
+
+def python_easlab(
+    endpoint: str,
+    service_name: str,
+    token: str | None,
+    body: bytes,
+    inputs: dict[str, Any] | None = None,
+    signature_name: str | None = None,
+    fetch: list[str] | None = None,
+    body_path: str | None = None,
+    data_dir: str | None = None,
+) -> str:
+    """easlab code making the same call; ``resp`` holds the answer, and it is printed.
+
+    With ``inputs`` (a dict of numpy arrays) the code passes numpy straight to
+    ``predict``, which encodes it from the service signature; otherwise it
+    sends the raw body.
+    """
+    lines = ["import numpy as np", "from easlab import PredictClient"]
+    if inputs is None:
+        lines[1] = "from easlab import PredictClient, StringRequest"
+    lines.append("")
+    lines += _client_lines("easlab", endpoint, service_name, token)
+    if inputs is not None:
+        names = []
+        for name, arr in inputs.items():
+            var = _identifier(name)
+            source, _ = _array_literal(name, arr, data_dir)
+            lines.append(f"{var} = {source}")
+            names.append(f"{name!r}: {var}")
+        extra = ""
+        if signature_name:
+            extra += f", signature_name={signature_name!r}"
+        if fetch:
+            extra += f", fetch={list(fetch)!r}"
+        lines.append(f"resp = client.predict({{{', '.join(names)}}}{extra})")
+        lines.append("outputs = resp.to_numpy()  # {output name: numpy array}")
+        lines.append("print(outputs)")
+    else:
+        lines.append(f"resp = client.predict(StringRequest({_body_source(body, body_path)}))")
+        lines.append("print(resp.response_data)")
+    return "\n".join(lines) + "\n"
+
+
+def python_official(
+    endpoint: str,
+    service_name: str,
+    token: str | None,
+    body: bytes,
+    inputs: dict[str, Any] | None = None,
+    fmt: str | None = None,
+    signature: dict[str, Any] | None = None,
+    signature_name: str | None = None,
+    fetch: list[str] | None = None,
+    body_path: str | None = None,
+    data_dir: str | None = None,
+) -> str:
+    """Code for the official ``eas_prediction`` client making the same call.
+
+    TF and Torch requests are written with ``add_feed`` (flat values, as that
+    client expects); other formats send the same serialized bytes.
+    """
+    if inputs is not None and fmt in ("tf", "torch") and _official_can_feed(inputs, fmt):
+        return _official_tensor(
+            endpoint, service_name, token, inputs, fmt, signature, signature_name, fetch, data_dir
+        )
+    lines = [
+        "from eas_prediction import PredictClient, StringRequest",
+        "",
+        *_client_lines("official", endpoint, service_name, token),
+        f"resp = client.predict(StringRequest({_body_source(body, body_path)}))",
+        "print(resp.response_data)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _official_can_feed(inputs: dict[str, Any], fmt: str) -> bool:
+    table = _TF_DTYPES if fmt == "tf" else _TORCH_DTYPES
+    return all(_dtype_name(a) in table for a in inputs.values())
+
+
+def _official_tensor(
+    endpoint: str,
+    service_name: str,
+    token: str | None,
+    inputs: dict[str, Any],
+    fmt: str,
+    signature: dict[str, Any] | None,
+    signature_name: str | None,
+    fetch: list[str] | None,
+    data_dir: str | None,
+) -> str:
+    cls = "TFRequest" if fmt == "tf" else "TorchRequest"
+    lines = ["import numpy as np", f"from eas_prediction import PredictClient, {cls}", ""]
+    lines += _client_lines("official", endpoint, service_name, token)
+    sig_inputs = [i["name"] for i in (signature or {}).get("inputs", [])]
+    if fmt == "tf":
+        sig_name = signature_name or (signature or {}).get("signature_name") or ""
+        lines.append(f"req = TFRequest({sig_name!r})")
+    else:
+        lines.append("req = TorchRequest()")
+    for name, arr in inputs.items():
+        var = _identifier(name)
+        source, _ = _array_literal(name, arr, data_dir)
+        lines.append(f"{var} = {source}")
+        dtype = _TF_DTYPES[_dtype_name(arr)]
+        values = f"{var}.ravel().tolist()"
+        if fmt == "tf":
+            lines.append(f"req.add_feed({name!r}, list({var}.shape), {cls}.{dtype}, {values})")
+        else:
+            # Torch feeds are positional: the index is the input's place in the signature
+            index = sig_inputs.index(name) if name in sig_inputs else list(inputs).index(name)
+            lines.append(f"req.add_feed({index}, list({var}.shape), {cls}.{dtype}, {values})")
+    for item in fetch or []:
+        lines.append(f"req.add_fetch({item!r})")
+    lines.append("resp = client.predict(req)")
+    if fmt == "tf":
+        lines += [
+            "for name in resp.response.outputs:",
+            "    print(name, resp.get_tensor_shape(name), list(resp.get_values(name)))",
+        ]
+    else:
+        lines += [
+            "for i in range(len(resp.response.outputs)):",
+            "    print(i, resp.get_tensor_shape(i), list(resp.get_values(i)))",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _identifier(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    if not cleaned or cleaned[0].isdigit():
+        cleaned = "x_" + cleaned
+    return cleaned

@@ -1,0 +1,273 @@
+"""The debug widget's logic, with no widgets: what to send, the exchange, the history.
+
+``DebugSession`` is what tests drive without a browser; the widget
+(``easlab.notebook.widget``) only shows its state and calls its methods.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from easlab.notebook import _call, _target, snippets
+
+__all__ = ["DebugSession", "InputField", "numpy_dtype_for"]
+
+
+def numpy_dtype_for(wire_type: str) -> str:
+    """numpy dtype name of a signature type such as ``DT_FLOAT`` (SPEC.md §3)."""
+    from easlab.wire import dtypes
+
+    code = getattr(dtypes, str(wire_type), None)
+    if not isinstance(code, int) or code not in dtypes.TF_WIRE:
+        raise ValueError(f"signature type {wire_type!r} is not a TF dtype this client can fill")
+    return dtypes.TF_WIRE[code][0]
+
+
+@dataclass
+class InputField:
+    """One input of the signature form: name, declared shape and dtype, and its value."""
+
+    name: str
+    shape: list[int]
+    wire_type: str
+    value: Any = None  # a numpy array once filled
+    source: str = ""  # "random", "variable x", ...
+
+    @property
+    def dtype(self) -> str:
+        return numpy_dtype_for(self.wire_type)
+
+    @property
+    def label(self) -> str:
+        dims = ", ".join("batch" if d == -1 else str(d) for d in self.shape)
+        return f"{self.name}  {self.wire_type} [{dims}]"
+
+    def concrete_shape(self, batch: int = 1) -> tuple[int, ...]:
+        return tuple(batch if d < 0 else d for d in self.shape)
+
+    def accepts(self, arr: Any) -> bool:
+        """True when ``arr``'s rank and fixed dimensions match the declared shape."""
+        shape = getattr(arr, "shape", None)
+        if shape is None or len(shape) != len(self.shape):
+            return False
+        return all(d < 0 or d == s for d, s in zip(self.shape, shape, strict=True))
+
+
+class DebugSession:
+    """Build a request for a service, send it, and keep every exchange.
+
+    ``target`` is a ``Service``, a predict URL (with ``token``) or a service
+    name on the local kernel. ``namespace`` (the notebook's variables) offers
+    arrays to fill inputs from.
+    """
+
+    def __init__(
+        self,
+        target: Any,
+        token: str | None = None,
+        namespace: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.target = _target.resolve(target, token=token, timeout=timeout)
+        self.namespace = namespace if namespace is not None else {}
+        self.signature = self.target.signature()
+        self.fields = [
+            InputField(str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT")))
+            for i in (self.signature or {}).get("inputs", [])
+        ]
+        self.raw_text = ""
+        self.content_type: str | None = None
+        self.signature_name: str | None = None
+        self.fetch: list[str] | None = None
+        self.history: list[_call.CallRecord] = []
+        self._body_dir: str | None = None
+
+    # -- the body ---------------------------------------------------------------------------
+    @property
+    def is_tensor(self) -> bool:
+        return bool(self.fields)
+
+    @property
+    def format(self) -> str | None:
+        return str(self.signature.get("format") or "tf") if self.signature else None
+
+    def field(self, name: str) -> InputField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"no input {name!r}; the signature has {[f.name for f in self.fields]}")
+
+    def fill_random(self, name: str | None = None, batch: int = 1, seed: int | None = None) -> None:
+        """Fill one input (or all) with random data of the declared shape and dtype."""
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        for f in [self.field(name)] if name else self.fields:
+            shape = f.concrete_shape(batch)
+            dtype = np.dtype(f.dtype)
+            if dtype.kind == "f":
+                value = rng.standard_normal(shape).astype(dtype)
+            elif dtype.kind in "iu":
+                value = rng.integers(0, 10, size=shape).astype(dtype)
+            elif dtype.kind == "b":
+                value = rng.integers(0, 2, size=shape).astype(bool)
+            elif dtype.kind == "c":
+                value = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+            else:
+                value = np.array([b"text"] * int(np.prod(shape)), dtype=object).reshape(shape)
+            f.value, f.source = value, "random"
+
+    def candidates(self, name: str) -> list[str]:
+        """Notebook variables holding an array that fits input ``name``."""
+        f = self.field(name)
+        return sorted(
+            k for k, v in self.namespace.items()
+            if not k.startswith("_") and type(v).__module__ == "numpy" and f.accepts(v)
+        )
+
+    def fill_from(self, name: str, variable: str) -> None:
+        """Fill input ``name`` from the notebook variable ``variable``."""
+        import numpy as np
+
+        f = self.field(name)
+        if variable not in self.namespace:
+            raise ValueError(f"no variable {variable!r} in the notebook")
+        arr = np.asarray(self.namespace[variable])
+        if not f.accepts(arr):
+            raise ValueError(
+                f"{variable} has shape {list(arr.shape)}; input {name!r} expects {f.shape} "
+                "(-1 is the batch dimension)"
+            )
+        f.value, f.source = arr, f"variable {variable}"
+
+    def set_value(self, name: str, value: Any) -> None:
+        import numpy as np
+
+        f = self.field(name)
+        f.value, f.source = np.asarray(value), "set"
+
+    def body_value(self) -> Any:
+        """What ``send`` encodes: the filled inputs, or the raw text."""
+        if self.is_tensor:
+            missing = [f.name for f in self.fields if f.value is None]
+            if missing:
+                raise ValueError(f"fill input(s) {missing} first (from a variable or random data)")
+            return {f.name: f.value for f in self.fields}
+        return self.raw_text
+
+    # -- sending ----------------------------------------------------------------------------
+    def send(self) -> _call.CallRecord:
+        """Send the current body; the record is appended to ``history`` (errors too)."""
+        record = _call.call(self.target, self.body_value(), self.signature_name, self.fetch)
+        self.history.append(record)
+        return record
+
+    @property
+    def last(self) -> _call.CallRecord | None:
+        return self.history[-1] if self.history else None
+
+    def history_df(self) -> Any:
+        import pandas as pd
+
+        rows = [
+            {
+                "#": i + 1,
+                "time": r.when.strftime("%H:%M:%S"),
+                "status": r.status,
+                "total ms": round(r.total_ms, 2),
+                "network+server ms": round(r.network_ms, 2),
+                "request bytes": len(r.exchange.request_body),
+                "response bytes": len(r.exchange.response_body),
+                "body": _describe_body(r),
+            }
+            for i, r in enumerate(self.history)
+        ]
+        return pd.DataFrame(rows, columns=["#", "time", "status", "total ms", "network+server ms",
+                                           "request bytes", "response bytes", "body"])
+
+    # -- rendering --------------------------------------------------------------------------
+    @staticmethod
+    def request_text(record: _call.CallRecord, show_token: bool = False) -> str:
+        """The request as it went out: request line, headers, body (text or a hex dump)."""
+        from easlab.notebook.display import hexdump, mask_token
+
+        ex = record.exchange
+        lines = [ex.request_line, f"Host: {ex.url.split('://', 1)[1].split('/', 1)[0]}"]
+        for key, value in ex.request_headers.items():
+            if key.lower() == "authorization" and not value.startswith("EAS ") and not show_token:
+                value = mask_token(value)
+            lines.append(f"{key}: {value}")
+        lines.append("")
+        lines.append(_body_text(ex.request_body, record.payload.kind != "tensor", hexdump))
+        return "\n".join(lines)
+
+    @staticmethod
+    def response_text(record: _call.CallRecord) -> str:
+        """Status line, headers and the body (JSON pretty-printed, binary as hex)."""
+        from easlab.notebook.display import hexdump
+
+        ex = record.exchange
+        if ex.error:
+            return f"(no response) {ex.error}"
+        lines = [f"HTTP/1.1 {ex.status} {ex.reason}"]
+        lines += [f"{k}: {v}" for k, v in ex.response_headers.items()]
+        lines.append("")
+        lines.append(_body_text(ex.response_body, record.payload.request is None, hexdump))
+        return "\n".join(lines)
+
+    # -- copy as ----------------------------------------------------------------------------
+    def _snippet_record(self) -> tuple[bytes, dict[str, Any] | None, str | None]:
+        if self.last is not None:
+            p = self.last.payload
+            return p.body, p.inputs, p.content_type
+        p = _target.encode(self.body_value(), self.target, self.signature_name, self.fetch)
+        return p.body, p.inputs, p.content_type
+
+    def _body_file(self, body: bytes) -> str:
+        return snippets.write_body(body)
+
+    def curl(self) -> str:
+        """A curl command sending the last request's bytes (written to a temp file)."""
+        body, _, ctype = self._snippet_record()
+        return snippets.curl_command(self.target.url, self.target.token, self._body_file(body), ctype)
+
+    def python_easlab(self) -> str:
+        body, inputs, _ = self._snippet_record()
+        path = self._body_file(body) if len(body) > 512 and inputs is None else None
+        return snippets.python_easlab(
+            self.target.endpoint, self.target.service_name, self.target.token, body,
+            inputs=inputs, signature_name=self.signature_name, fetch=self.fetch, body_path=path,
+        )
+
+    def python_official(self) -> str:
+        body, inputs, _ = self._snippet_record()
+        path = self._body_file(body) if len(body) > 512 else None
+        return snippets.python_official(
+            self.target.endpoint, self.target.service_name, self.target.token, body,
+            inputs=inputs, fmt=self.format, signature=self.signature,
+            signature_name=self.signature_name, fetch=self.fetch, body_path=path,
+        )
+
+
+def _describe_body(record: _call.CallRecord) -> str:
+    if record.payload.inputs:
+        return ", ".join(f"{k}{list(v.shape)}" for k, v in record.payload.inputs.items())
+    text = record.exchange.request_body[:40].decode("utf-8", "replace")
+    return text + ("…" if len(record.exchange.request_body) > 40 else "")
+
+
+def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
+    if not body:
+        return "(empty body)"
+    if maybe_text:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return hexdump(body)
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            return text
+    return hexdump(body)

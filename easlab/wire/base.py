@@ -1,0 +1,271 @@
+"""Protobuf wire primitives, the wire error type and the request/response bases.
+
+easlab writes and reads the EAS protobuf messages by hand (SPEC.md §3) so
+that tensors go straight between numpy buffers and the wire: the packed
+``float_val`` of a 1x3x224x224 image is one ``memoryview`` of the array, never a
+Python list. The generated ``easlab/wire/proto/*_pb2.py`` modules stay the
+reference (tests compare against them) and the fallback for unusual but legal
+encodings (unpacked repeated fields).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from easlab.errors import DTypeError, EaslabError, ShapeError
+
+__all__ = [
+    "WireError",
+    "Request",
+    "Response",
+    "Buffer",
+    "varint",
+    "tag",
+    "len_field",
+    "iter_fields",
+    "read_varint",
+    "encode_varints",
+    "decode_varints",
+    "check_shape",
+]
+
+# A chunk of bytes the encoder joins once at the end (bytes or a numpy buffer).
+Buffer = Union[bytes, bytearray, memoryview]
+
+# protobuf wire types
+VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
+
+
+class WireError(EaslabError, ValueError):
+    """Bytes that are not a well-formed message of the expected format."""
+
+
+class NeedsFallback(Exception):
+    """The fast reader met a legal encoding it does not handle (e.g. unpacked
+    repeated numbers): the caller parses with the generated protobuf module."""
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def varint(value: int) -> bytes:
+    """Encode one non-negative int (or a negative int as 64-bit two's complement)."""
+    if value < 0:
+        value += 1 << 64
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def tag(field: int, wire_type: int) -> bytes:
+    return varint((field << 3) | wire_type)
+
+
+def len_field(field: int, payload: Sequence[Buffer]) -> list[Buffer]:
+    """The parts of a length-delimited field whose payload is ``payload`` (parts)."""
+    size = sum(_nbytes(p) for p in payload)
+    return [tag(field, LEN), varint(size), *payload]
+
+
+def _nbytes(part: Buffer) -> int:
+    return part.nbytes if isinstance(part, memoryview) else len(part)
+
+
+def encode_varints(values: np.ndarray) -> bytes:
+    """Encode a 1-D integer array as concatenated varints, vectorised.
+
+    Negative numbers take ten bytes, as protobuf writes negative int32/int64.
+    """
+    if values.size == 0:
+        return b""
+    v = np.ascontiguousarray(values, dtype=np.int64).view(np.uint64).ravel()
+    if int(v.max()) < 0x80:  # the common case: small non-negative ints, one byte each
+        return v.astype(np.uint8).tobytes()
+    nbytes = np.ones(v.shape, np.int64)
+    for k in range(1, 10):
+        nbytes += v >= np.uint64(1 << (7 * k))
+    ends = np.cumsum(nbytes)
+    starts = ends - nbytes
+    out = np.empty(int(ends[-1]), np.uint8)
+    for k in range(int(nbytes.max())):
+        live = nbytes > k
+        chunk = ((v[live] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+        chunk |= np.where(nbytes[live] > k + 1, 0x80, 0).astype(np.uint8)
+        out[starts[live] + k] = chunk
+    return out.tobytes()
+
+
+def le_view(arr: Any, dtype: str) -> memoryview:
+    """The array's bytes, C order, in little-endian ``dtype`` (a view when no cast is needed)."""
+    flat = np.ascontiguousarray(arr, dtype=dtype).reshape(-1)
+    return memoryview(flat).cast("B")  # type: ignore[arg-type]  # ndarray exports the buffer protocol
+
+
+def pb_message(module: str, name: str) -> Any:
+    """A fresh message of the generated module ``easlab.wire.proto.<module>`` (the slow, general path)."""
+    return getattr(importlib.import_module(f"easlab.wire.proto.{module}"), name)()
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def read_varint(data: Buffer, pos: int, end: int) -> tuple[int, int]:
+    """Read one varint at ``pos``; return (value, next position)."""
+    result = 0
+    shift = 0
+    while True:
+        if pos >= end:
+            raise WireError("truncated varint")
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise WireError("varint longer than 10 bytes")
+
+
+def iter_fields(data: Buffer, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield ``(field, wire_type, value_or_start, stop)`` for each field of a message.
+
+    For LEN fields the third item is where the payload starts and the fourth
+    where it stops; for VARINT it is the value; for I32/I64 the value's offset.
+    """
+    pos = start
+    while pos < end:
+        key, pos = read_varint(data, pos, end)
+        field, wire_type = key >> 3, key & 7
+        if field == 0:
+            raise WireError(f"field number 0 at byte {pos}")
+        if wire_type == VARINT:
+            value, pos = read_varint(data, pos, end)
+            yield field, wire_type, value, pos
+        elif wire_type == LEN:
+            size, pos = read_varint(data, pos, end)
+            stop = pos + size
+            if stop > end:
+                raise WireError(f"field {field} claims {size} bytes, only {end - pos} left")
+            yield field, wire_type, pos, stop
+            pos = stop
+        elif wire_type == I32:
+            if pos + 4 > end:
+                raise WireError(f"truncated fixed32 field {field}")
+            yield field, wire_type, pos, pos + 4
+            pos += 4
+        elif wire_type == I64:
+            if pos + 8 > end:
+                raise WireError(f"truncated fixed64 field {field}")
+            yield field, wire_type, pos, pos + 8
+            pos += 8
+        else:
+            # groups are proto2 history and never appear in EAS messages
+            raise WireError(f"unsupported wire type {wire_type} (field {field})")
+
+
+def decode_varints(data: bytes, start: int, stop: int) -> np.ndarray:
+    """Decode packed varints in ``data[start:stop]`` to a uint64 array, vectorised."""
+    buf = np.frombuffer(data, np.uint8, stop - start, start)
+    if buf.size == 0:
+        return np.zeros(0, np.uint64)
+    if buf[-1] & 0x80:
+        raise WireError("truncated packed varint field")
+    term = buf < 0x80
+    if term.all():
+        return buf.astype(np.uint64)
+    ends = np.flatnonzero(term)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts + 1
+    if int(lengths.max()) > 10:
+        raise WireError("varint longer than 10 bytes")
+    out = np.zeros(ends.size, np.uint64)
+    for k in range(int(lengths.max())):
+        live = lengths > k
+        out[live] |= (buf[starts[live] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+    return out
+
+
+def text(data: bytes, start: int, stop: int, what: str) -> str:
+    try:
+        return bytes(data[start:stop]).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WireError(f"{what} is not valid UTF-8: {exc}") from None
+
+
+# ---------------------------------------------------------------- validation
+
+
+def check_shape(name: str, shape: Iterable[Any]) -> list[int]:
+    """Return ``shape`` as a list of ints; ShapeError for negative or non-integer dims."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+        raise ShapeError(
+            f"input {name!r}: shape must be a list of ints such as [1, 784], got {shape!r}"
+        )
+    dims: list[int] = []
+    for d in shape:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            if isinstance(d, (float, np.floating)) and float(d).is_integer():
+                d = int(d)
+            else:
+                raise ShapeError(
+                    f"input {name!r}: shape {list(shape)} has a non-integer dimension {d!r}"
+                )
+        if d < 0:
+            raise ShapeError(
+                f"input {name!r}: shape {list(shape)} has a negative dimension {int(d)}; "
+                "requests carry concrete shapes (no -1 wildcard)"
+            )
+        dims.append(int(d))
+    return dims
+
+
+def check_count(name: str, shape: list[int], count: int) -> None:
+    """ShapeError unless ``count`` values fill ``shape`` exactly."""
+    volume = math.prod(shape)
+    if volume != count:
+        raise ShapeError(
+            f"input {name!r}: shape {shape} holds {volume} values but the content has {count}; "
+            "pass a flat list whose length is the product of the shape"
+        )
+
+
+def refuse_dtype(name: str, dtype: Any, fmt: str, supported: Iterable[str], hint: str = "") -> None:
+    raise DTypeError(
+        f"input {name!r}: the {fmt} format cannot carry dtype {dtype}; "
+        f"supported: {', '.join(supported)}" + (f". {hint}" if hint else "")
+    )
+
+
+# ---------------------------------------------------------------- bases
+
+
+class Request:
+    """Base of every request: ``to_string()`` gives the body bytes."""
+
+    def to_string(self) -> bytes:
+        raise NotImplementedError
+
+    def parse_response(self, response_data: bytes) -> Response:
+        raise NotImplementedError
+
+    def __bytes__(self) -> bytes:
+        return self.to_string()
+
+
+class Response:
+    """Base of every response."""
+
+    def to_string(self) -> str:
+        raise NotImplementedError

@@ -1,0 +1,123 @@
+"""JSON requests and responses: PMML-style feature records (SPEC.md §3, PMML).
+
+``JsonRequest(df)`` sends ``[{"feature": value}, ...]`` from a DataFrame or a
+list of dicts (a single dict and a list of lists also pass through, as the
+manual shows); ``JsonResponse`` turns the answer into a list of dicts or a
+DataFrame.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from easlab.errors import RequestError
+from easlab.wire.base import Request, Response, WireError
+
+__all__ = ["JsonRequest", "JsonResponse"]
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars and arrays as JSON values; NaN/NaT/None become null (a missing value)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    if tolist is not None:
+        return _plain(tolist())
+    isoformat = getattr(value, "isoformat", None)  # datetimes, pandas Timestamps
+    if isoformat is not None:
+        try:
+            import pandas as pd
+
+            if pd.isna(value):
+                return None
+        except (ImportError, TypeError, ValueError):
+            pass
+        return isoformat()
+    raise RequestError(f"value {value!r} of type {type(value).__name__} cannot be sent as JSON")
+
+
+def records(data: Any) -> Any:
+    """The JSON value a PMML service takes, from a DataFrame, dicts or lists."""
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a pandas DataFrame
+        return [_plain(row) for row in data.to_dict(orient="records")]
+    if hasattr(data, "to_dict") and hasattr(data, "index"):  # a Series: one record
+        return _plain(data.to_dict())
+    if isinstance(data, (Mapping, list, tuple)):
+        return _plain(data)
+    if hasattr(data, "tolist"):  # a 2-D array: list of lists
+        return _plain(data.tolist())
+    raise RequestError(
+        f"JsonRequest takes a DataFrame, a list of dicts, a dict or a list of lists; got {type(data).__name__}"
+    )
+
+
+class JsonRequest(Request):
+    """A JSON body, e.g. ``JsonRequest([{"sex": 0, "cp": 1}])`` or ``JsonRequest(df)``."""
+
+    def __init__(self, data: Any = None) -> None:
+        self.data = records([] if data is None else data)
+
+    def to_string(self) -> bytes:
+        return _json.dumps(
+            self.data, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+
+    def parse_response(self, response_data: bytes) -> JsonResponse:
+        return JsonResponse(response_data)
+
+    def __repr__(self) -> str:
+        return f"JsonRequest({self.data!r})"
+
+
+class JsonResponse(Response):
+    """A JSON answer: ``data`` (parsed), ``to_list()``, ``to_dataframe()``, ``resp[i]``."""
+
+    def __init__(self, response_data: bytes | str | None = None) -> None:
+        raw = b"" if response_data is None else response_data
+        self.raw: bytes = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+        try:
+            self.data: Any = _json.loads(self.raw) if self.raw.strip() else None
+        except ValueError as exc:
+            raise WireError(f"body is not JSON: {exc}; body starts {self.raw[:80]!r}") from None
+
+    def to_string(self) -> str:
+        return self.raw.decode("utf-8", "replace")
+
+    __str__ = to_string
+
+    def to_list(self) -> list[Any]:
+        """The answer as a list of records (a single object becomes a one-item list)."""
+        if self.data is None:
+            return []
+        return self.data if isinstance(self.data, list) else [self.data]
+
+    def to_dataframe(self) -> Any:
+        """The answer as a DataFrame, one row per record."""
+        import pandas as pd
+
+        rows = self.to_list()
+        if rows and not all(isinstance(r, Mapping) for r in rows):
+            return pd.DataFrame(rows)
+        return pd.DataFrame.from_records(rows)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.data[key]
+
+    def __len__(self) -> int:
+        return len(self.to_list())
+
+    def __repr__(self) -> str:
+        return f"JsonResponse({self.data!r})"

@@ -1,0 +1,356 @@
+"""numpy ⇄ ``ArrayProto`` bytes (TensorFlow and PyTorch formats), without Python lists.
+
+Encoding writes packed numeric fields straight from the array's buffer;
+decoding finds the packed field spans and hands them to ``np.frombuffer``.
+Both follow SPEC.md §3 for where each dtype travels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from easlab.errors import DTypeError
+from easlab.wire import dtypes as d
+from easlab.wire.base import (
+    LEN,
+    VARINT,
+    Buffer,
+    NeedsFallback,
+    WireError,
+    check_count,
+    check_shape,
+    decode_varints,
+    encode_varints,
+    iter_fields,
+    le_view,
+    len_field,
+    refuse_dtype,
+    tag,
+    varint,
+)
+
+_NUMERIC_FIELDS = (d.FLOAT_VAL, d.DOUBLE_VAL, d.INT_VAL, d.INT64_VAL, d.BOOL_VAL)
+_FIELD_NAMES = {
+    d.FLOAT_VAL: "float_val",
+    d.DOUBLE_VAL: "double_val",
+    d.INT_VAL: "int_val",
+    d.INT64_VAL: "int64_val",
+    d.BOOL_VAL: "bool_val",
+    d.STRING_VAL: "string_val",
+}
+# the dtype a value field decodes to when the dtype code says nothing useful
+_FIELD_DEFAULT = {
+    d.FLOAT_VAL: "float32",
+    d.DOUBLE_VAL: "float64",
+    d.INT_VAL: "int32",
+    d.INT64_VAL: "int64",
+    d.BOOL_VAL: "bool",
+    d.STRING_VAL: "object",
+}
+
+
+@dataclass
+class WireTensor:
+    """One decoded ArrayProto: wire dtype code, wire shape (None: absent), flat values."""
+
+    dtype: int
+    shape: list[int] | None
+    values: np.ndarray
+
+    def to_numpy(self, label: str) -> np.ndarray:
+        """The values reshaped to the wire shape; WireError if they do not fill it."""
+        count = self.values.size
+        if self.shape is None:
+            # SPEC §3: a scalar may come with no array_shape at all
+            return self.values.reshape(()) if count == 1 else self.values
+        if math.prod(self.shape) != count:
+            raise WireError(
+                f"{label}: shape {self.shape} needs {math.prod(self.shape)} values, "
+                f"the message carries {count}"
+            )
+        return self.values.reshape(self.shape)
+
+
+# ---------------------------------------------------------------- numpy -> wire
+
+
+def wire_code(
+    name: str, dtype: np.dtype[Any], table: Mapping[str, int], fmt: str, string_code: int | None
+) -> int:
+    """The wire dtype code for a numpy dtype; DTypeError when the format lacks it."""
+    if d.is_string_dtype(dtype):
+        if string_code is None:
+            refuse_dtype(name, dtype, fmt, table)
+        return string_code  # type: ignore[return-value]
+    code = table.get(dtype.name)
+    if code is None:
+        hint = ""
+        if dtype.kind == "u" and dtype.itemsize >= 4:
+            hint = f"cast it, e.g. x.astype(np.int64) (values must fit), since {fmt} has no {dtype}"
+        elif dtype.kind == "b":
+            hint = "cast it, e.g. x.astype(np.uint8)"
+        elif dtype.kind in "fc":
+            hint = "cast it, e.g. x.astype(np.float32)"
+        refuse_dtype(name, dtype, fmt, sorted(table) + (["str/bytes"] if string_code else []), hint)
+    return code  # type: ignore[return-value]
+
+
+def to_strings(name: str, values: Iterable[Any]) -> list[bytes]:
+    """Elements of a string feed as bytes (str is UTF-8 encoded)."""
+    out: list[bytes] = []
+    for i, v in enumerate(values):
+        if isinstance(v, bytes):
+            out.append(v)
+        elif isinstance(v, str):
+            out.append(v.encode("utf-8"))
+        else:
+            raise DTypeError(
+                f"input {name!r}: element {i} of a string feed is {type(v).__name__}; "
+                "DT_STRING carries bytes or str"
+            )
+    return out
+
+
+def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
+    """Flat content (list, scalar or array) as a 1-D array of ``target``, checked."""
+    src = np.asarray(content)
+    if target.kind == "O":
+        return np.asarray(to_strings(name, src.ravel().tolist()), dtype=object)
+    if src.dtype.kind in "OSUV":
+        raise DTypeError(
+            f"input {name!r}: content holds {src.dtype} values but the dtype says {target}"
+        )
+    flat = src.reshape(-1)
+    if target.kind in "iu":
+        if flat.dtype.kind == "f" and flat.size and not np.all(np.floor(flat) == flat):
+            raise DTypeError(
+                f"input {name!r}: content has non-integer values for an integer dtype ({target})"
+            )
+        if flat.dtype.kind == "c":
+            raise DTypeError(f"input {name!r}: complex content for an integer dtype ({target})")
+        if flat.size and flat.dtype.kind in "iuf":
+            info = np.iinfo(target)
+            lo, hi = flat.min(), flat.max()
+            if lo < info.min or hi > info.max:
+                raise DTypeError(
+                    f"input {name!r}: values from {lo} to {hi} do not fit {target} "
+                    f"({info.min}..{info.max})"
+                )
+    if target.kind in "fb" and flat.dtype.kind == "c":
+        raise DTypeError(f"input {name!r}: complex content for a {target} dtype")
+    return flat.astype(target, copy=False)
+
+
+_le = le_view
+
+
+def encode_values(field: int, values: np.ndarray | list[bytes]) -> list[Buffer]:
+    """The parts of one value field (packed numbers, or one string_val per element)."""
+    if field == d.STRING_VAL:
+        parts: list[Buffer] = []
+        for s in values:
+            parts += [tag(field, LEN), varint(len(s)), s]
+        return parts
+    assert isinstance(values, np.ndarray)
+    if values.size == 0:
+        return []  # proto3: an empty repeated field is not written
+    if field == d.FLOAT_VAL:
+        payload: Buffer = _le(values, "<c8") if values.dtype.kind == "c" else _le(values, "<f4")
+    elif field == d.DOUBLE_VAL:
+        payload = _le(values, "<c16") if values.dtype.kind == "c" else _le(values, "<f8")
+    elif field == d.BOOL_VAL:
+        payload = values.astype(np.uint8).tobytes()
+    else:
+        payload = encode_varints(values.reshape(-1))
+    return len_field(field, [payload])
+
+
+def encode_array_proto(code: int, shape: list[int] | None, field: int, values: Any) -> bytes:
+    """ArrayProto payload: dtype, array_shape (always written when given, as the
+    official client does even for a scalar), then the value field."""
+    parts: list[Buffer] = []
+    if code:
+        parts += [tag(1, VARINT), varint(code)]
+    if shape is not None:
+        dims = len_field(1, [encode_varints(np.asarray(shape, np.int64))]) if shape else []
+        parts += len_field(2, dims)
+    parts += encode_values(field, values)
+    return b"".join(parts)
+
+
+def encode_numpy(
+    name: str,
+    x: Any,
+    *,
+    wire: Mapping[int, tuple[str, int]],
+    numpy_to_code: Mapping[str, int],
+    fmt: str,
+) -> bytes:
+    """ArrayProto payload for an array (shape and dtype from the array)."""
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    string_code = d.DT_STRING if d.DT_STRING in wire else None
+    code = wire_code(name, arr.dtype, numpy_to_code, fmt, string_code)
+    shape = check_shape(name, arr.shape)
+    field = wire[code][1]
+    if code == d.DT_STRING:
+        return encode_array_proto(code, shape, field, to_strings(name, arr.ravel().tolist()))
+    return encode_array_proto(code, shape, field, arr)
+
+
+def encode_flat(
+    name: str,
+    shape: Any,
+    code: int,
+    content: Any,
+    *,
+    wire: Mapping[int, tuple[str, int]],
+    fmt: str,
+    const_names: Mapping[int, str] = d.TF_DTYPE_NAMES,
+) -> bytes:
+    """ArrayProto payload for the official call shape ``(shape, dtype, flat content)``."""
+    dims = check_shape(name, shape)
+    if code not in wire:
+        label = const_names.get(code, str(code))
+        raise DTypeError(
+            f"input {name!r}: the {fmt} format cannot carry dtype {label}; "
+            f"use one of {', '.join(const_names.get(c, str(c)) for c in wire)}"
+        )
+    npname, field = wire[code]
+    values = content_array(name, content, d.numpy_dtype(npname))
+    check_count(name, dims, len(values))
+    if code == d.DT_STRING:
+        return encode_array_proto(code, dims, field, list(values))
+    return encode_array_proto(code, dims, field, values)
+
+
+# ---------------------------------------------------------------- wire -> numpy
+
+
+def _span_bytes(data: bytes, spans: list[tuple[int, int]]) -> tuple[bytes, int, int]:
+    if len(spans) == 1:
+        return data, spans[0][0], spans[0][1]
+    joined = b"".join(data[a:b] for a, b in spans)  # a packed field split in several records
+    return joined, 0, len(joined)
+
+
+def _raw_field(data: bytes, field: int, spans: list[tuple[int, int]], label: str) -> np.ndarray:
+    """The packed values of one field, widened to the field's own wire type."""
+    buf, a, b = _span_bytes(data, spans)
+    size = b - a
+    if field in (d.FLOAT_VAL, d.DOUBLE_VAL):
+        item = 4 if field == d.FLOAT_VAL else 8
+        if size % item:
+            raise WireError(
+                f"{label}: {_FIELD_NAMES[field]} has {size} bytes, not a multiple of {item}"
+            )
+        dt = "<f4" if item == 4 else "<f8"
+        # astype to the native type is the one copy (frees the response buffer)
+        return np.frombuffer(buf, dt, size // item, a).astype(
+            np.float32 if item == 4 else np.float64
+        )
+    raw = decode_varints(buf, a, b)
+    if field == d.BOOL_VAL:
+        return raw != 0
+    return raw.view(np.int64)
+
+
+def finish_values(
+    code: int,
+    raws: Mapping[int, np.ndarray],
+    strings: list[bytes],
+    wire: Mapping[int, tuple[str, int]],
+    label: str,
+) -> np.ndarray:
+    """Turn raw field arrays into the flat numpy array the dtype code asks for."""
+    if code in wire:
+        npname, field = wire[code]
+    else:
+        # DT_INVALID or a code this format does not define: take whatever field is filled
+        field = next(
+            (
+                f
+                for f in (*_NUMERIC_FIELDS, d.STRING_VAL)
+                if f in raws or (f == d.STRING_VAL and strings)
+            ),
+            d.FLOAT_VAL,
+        )
+        npname = _FIELD_DEFAULT[field]
+    if field == d.STRING_VAL:
+        out = np.empty(len(strings), dtype=object)
+        out[:] = strings
+        return out
+    raw = raws.get(field)
+    target = d.numpy_dtype(npname)
+    if raw is None:
+        return np.zeros(0, target)
+    if target.kind == "c":
+        if raw.size % 2:
+            raise WireError(
+                f"{label}: {target} values come as re/im pairs, got an odd count {raw.size}"
+            )
+        return raw.view(np.complex64 if raw.dtype == np.float32 else np.complex128).astype(
+            target, copy=False
+        )
+    return raw.astype(target, copy=False)
+
+
+def _decode_shape(data: bytes, start: int, stop: int) -> list[int]:
+    dims: list[int] = []
+    for field, wt, a, b in iter_fields(data, start, stop):
+        if field != 1:
+            continue
+        if wt == LEN:
+            dims.extend(decode_varints(data, a, b).view(np.int64).tolist())
+        elif wt == VARINT:  # unpacked dims: legal protobuf
+            dims.append(a - (1 << 64) if a >= 1 << 63 else a)
+    return dims
+
+
+def decode_array_proto(
+    data: bytes, start: int, stop: int, wire: Mapping[int, tuple[str, int]], label: str
+) -> WireTensor:
+    """Decode one ArrayProto found at ``data[start:stop]``.
+
+    Raises NeedsFallback for unpacked repeated numbers (the caller then parses
+    with the generated module), WireError for malformed bytes.
+    """
+    code = 0
+    shape: list[int] | None = None
+    spans: dict[int, list[tuple[int, int]]] = {}
+    strings: list[bytes] = []
+    for field, wt, a, b in iter_fields(data, start, stop):
+        if field == 1 and wt == VARINT:
+            code = a
+        elif field == 2 and wt == LEN:
+            shape = (shape or []) + _decode_shape(data, a, b)
+        elif field == d.STRING_VAL and wt == LEN:
+            strings.append(bytes(data[a:b]))
+        elif field in _NUMERIC_FIELDS:
+            if wt != LEN:
+                raise NeedsFallback(label)
+            spans.setdefault(field, []).append((a, b))
+    raws = {f: _raw_field(data, f, s, label) for f, s in spans.items()}
+    return WireTensor(code, shape, finish_values(code, raws, strings, wire, label))
+
+
+def from_pb(pb: Any, wire: Mapping[int, tuple[str, int]], label: str) -> WireTensor:
+    """A WireTensor from a generated-module ArrayProto (the slow, general path)."""
+    raws: dict[int, np.ndarray] = {}
+    for field, fname in _FIELD_NAMES.items():
+        if field == d.STRING_VAL or not hasattr(pb, fname):
+            continue
+        values = list(getattr(pb, fname))
+        if values:
+            dtype = {d.FLOAT_VAL: np.float32, d.DOUBLE_VAL: np.float64, d.BOOL_VAL: np.bool_}.get(
+                field, np.int64
+            )
+            raws[field] = np.asarray(values, dtype=dtype)
+    shape = list(pb.array_shape.dim) if pb.HasField("array_shape") else None
+    return WireTensor(
+        int(pb.dtype), shape, finish_values(int(pb.dtype), raws, list(pb.string_val), wire, label)
+    )

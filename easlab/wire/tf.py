@@ -1,0 +1,392 @@
+"""TensorFlow-format requests and responses (SPEC.md §3), client and server side.
+
+Client side, ``TFRequest``/``TFResponse`` keep the official ``eas_prediction``
+calls and add numpy forms::
+
+    req = TFRequest("predict_images")
+    req.add_feed("images", [1, 784], TFRequest.DT_FLOAT, [1.0] * 784)   # official
+    req.add_feed("images", x)                                           # numpy
+    resp = req.parse_response(body)
+    resp["scores"]                                                      # np.ndarray
+
+Server side, ``parse_tf_request`` and ``encode_tf_response`` are the codec the
+kernel's TensorFlow processor uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from easlab.errors import RequestError
+from easlab.wire import dtypes as d
+from easlab.wire.base import (
+    LEN,
+    Buffer,
+    NeedsFallback,
+    Request,
+    Response,
+    WireError,
+    iter_fields,
+    len_field,
+    pb_message,
+    text,
+)
+from easlab.wire.tensor import (
+    WireTensor,
+    decode_array_proto,
+    encode_flat,
+    encode_numpy,
+    from_pb,
+)
+
+__all__ = [
+    "TFRequest",
+    "TFResponse",
+    "TFRequestData",
+    "parse_tf_request",
+    "encode_tf_response",
+    "parse_tf_response",
+]
+
+_FMT = "TensorFlow"
+
+
+def _encode_tf_array(name: str, x: Any) -> bytes:
+    return encode_numpy(name, x, wire=d.TF_WIRE, numpy_to_code=d.NUMPY_TO_TF, fmt=_FMT)
+
+
+def _map_entry(field_no: int, key: str, payload: bytes) -> list[Buffer]:
+    return len_field(field_no, [*len_field(1, [key.encode("utf-8")]), *len_field(2, [payload])])
+
+
+class TFRequest(Request):
+    """A request to a TensorFlow service (PredictRequest protobuf)."""
+
+    DT_INVALID = d.DT_INVALID
+    DT_FLOAT = d.DT_FLOAT
+    DT_DOUBLE = d.DT_DOUBLE
+    DT_INT32 = d.DT_INT32
+    DT_UINT8 = d.DT_UINT8
+    DT_INT16 = d.DT_INT16
+    DT_INT8 = d.DT_INT8
+    DT_STRING = d.DT_STRING
+    DT_COMPLEX64 = d.DT_COMPLEX64
+    DT_INT64 = d.DT_INT64
+    DT_BOOL = d.DT_BOOL
+    DT_QINT8 = d.DT_QINT8
+    DT_QUINT8 = d.DT_QUINT8
+    DT_QINT32 = d.DT_QINT32
+    DT_BFLOAT16 = d.DT_BFLOAT16
+    DT_QINT16 = d.DT_QINT16
+    DT_QUINT16 = d.DT_QUINT16
+    DT_UINT16 = d.DT_UINT16
+    DT_COMPLEX128 = d.DT_COMPLEX128
+    DT_HALF = d.DT_HALF
+    TF_BOOL = d.DT_BOOL  # the manuals write TFRequest.TF_BOOL
+
+    def __init__(self, signature_name: str | None = None) -> None:
+        self.signature_name = signature_name
+        self._inputs: dict[str, bytes] = {}  # name -> encoded ArrayProto (a snapshot)
+        self._fetch: list[str] = []
+
+    def set_signature_name(self, signature_name: str) -> None:
+        """Set the model signature to call."""
+        self.signature_name = signature_name
+
+    def add_feed(
+        self,
+        input_name: str,
+        shape: Any,
+        content_type: int | None = None,
+        content: Any = None,
+    ) -> TFRequest:
+        """Add one input: ``add_feed(name, shape, dtype, flat_content)`` or ``add_feed(name, array)``.
+
+        The numpy form takes shape and dtype from the array (any memory order;
+        str/bytes/object arrays travel as DT_STRING, bool as DT_BOOL). With
+        ``add_feed(name, array, dtype)`` the array is sent as that dtype.
+        """
+        if input_name in self._inputs:
+            raise RequestError(
+                f"input {input_name!r} was already added; each input is fed once "
+                "(the official client would silently concatenate both feeds)"
+            )
+        if content is None:
+            x = shape if content_type is None else _as_code(input_name, shape, content_type)
+            self._inputs[input_name] = _encode_tf_array(input_name, x)
+        else:
+            if content_type is None:
+                raise RequestError(f"input {input_name!r}: give the dtype, e.g. TFRequest.DT_FLOAT")
+            self._inputs[input_name] = encode_flat(
+                input_name, shape, content_type, content, wire=d.TF_WIRE, fmt=_FMT
+            )
+        return self
+
+    def add_fetch(self, output_name: str) -> TFRequest:
+        """Ask for one output (with none, a SavedModel service returns all outputs)."""
+        self._fetch.append(output_name)
+        return self
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self._inputs)
+
+    def to_string(self) -> bytes:
+        """The serialized PredictRequest, byte-identical to the official client's."""
+        parts: list[Buffer] = []
+        if self.signature_name:
+            parts += len_field(1, [self.signature_name.encode("utf-8")])
+        for name, payload in self._inputs.items():
+            parts += _map_entry(2, name, payload)
+        for name in self._fetch:
+            parts += len_field(3, [name.encode("utf-8")])
+        return b"".join(parts)
+
+    def parse_response(self, response_data: bytes) -> TFResponse:
+        return TFResponse(response_data)
+
+    @classmethod
+    def from_numpy(
+        cls,
+        signature_name: str | None,
+        inputs: Mapping[str, Any],
+        fetch: list[str] | None = None,
+    ) -> TFRequest:
+        """One call: ``TFRequest.from_numpy("sig", {"images": x}, fetch=["scores"])``."""
+        req = cls(signature_name)
+        for name, x in inputs.items():
+            req.add_feed(name, x)
+        for name in fetch or []:
+            req.add_fetch(name)
+        return req
+
+    def __repr__(self) -> str:
+        return f"TFRequest(signature_name={self.signature_name!r}, inputs={list(self._inputs)}, fetch={self._fetch})"
+
+
+def _as_code(name: str, x: Any, code: int) -> np.ndarray:
+    """``x`` cast to the numpy type of a TF dtype code (numpy form with explicit dtype)."""
+    if code not in d.TF_WIRE:
+        raise RequestError(f"input {name!r}: unknown or unsupported TF dtype code {code}")
+    arr = np.asarray(x)
+    if code == d.DT_STRING:
+        return arr.astype(object)
+    return arr.astype(d.numpy_dtype(d.TF_WIRE[code][0]))
+
+
+# ---------------------------------------------------------------- responses
+
+
+class TensorResponse(Response):
+    """Shared numpy surface of the tensor responses: ``resp[key]``, ``to_numpy()``, ``to_dataframe()``."""
+
+    _tensors: dict[Any, WireTensor]
+    _label: str = "output"
+
+    def keys(self) -> list[Any]:
+        return list(self._tensors)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._tensors
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    def _tensor(self, key: Any) -> WireTensor:
+        try:
+            return self._tensors[key]
+        except KeyError:
+            raise KeyError(
+                f"no {self._label} {key!r} in the response; it has {list(self._tensors)}"
+            ) from None
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        """The output as an array of its shape and dtype (a fresh copy each call)."""
+        return self._tensor(key).to_numpy(f"{self._label} {key!r}").copy()
+
+    def to_numpy(self) -> dict[Any, np.ndarray]:
+        """Every output as ``{key: array}``."""
+        return {k: self[k] for k in self._tensors}
+
+    def to_dataframe(self) -> Any:
+        """Outputs with one row per batch item as a pandas DataFrame.
+
+        A 1-D output is one column; a 2-D output of width k is k columns
+        ``name_0 .. name_{k-1}``. All outputs must share their first dimension.
+        """
+        import pandas as pd
+
+        columns: dict[str, np.ndarray] = {}
+        rows: int | None = None
+        for key, arr in self.to_numpy().items():
+            if arr.ndim not in (1, 2):
+                raise ValueError(
+                    f"{self._label} {key!r} has shape {arr.shape}; to_dataframe() takes 1-D "
+                    "and 2-D outputs only (use resp[key] for the array)"
+                )
+            if rows is not None and arr.shape[0] != rows:
+                raise ValueError(
+                    f"{self._label} {key!r} has {arr.shape[0]} rows, others have {rows}; "
+                    "build the frame from resp[key] yourself"
+                )
+            rows = arr.shape[0]
+            if arr.ndim == 1:
+                columns[str(key)] = arr
+            else:
+                for j in range(arr.shape[1]):
+                    columns[f"{key}_{j}"] = arr[:, j]
+        return pd.DataFrame(columns)
+
+    def get_tensor_shape(self, key: Any) -> list[int]:
+        """The output's shape as the message states it."""
+        return list(self._tensor(key).shape or [])
+
+    def get_values(self, key: Any) -> list[Any]:
+        """The output's values as a flat list (every dtype decoded, unlike the official client)."""
+        return self._tensor(key).values.tolist()
+
+
+class TFResponse(TensorResponse):
+    """A TensorFlow PredictResponse, decoded straight to numpy."""
+
+    def __init__(self, response_data: bytes | None = None) -> None:
+        self._data = bytes(response_data or b"")
+        self._tensors = parse_tf_response(self._data)
+
+    def to_string(self) -> str:
+        """The message in protobuf text format (as the official client's ``to_string``)."""
+        msg = pb_message("tf_predict_pb2", "PredictResponse")
+        msg.ParseFromString(self._data)
+        return str(msg)
+
+    __str__ = to_string
+
+    def __repr__(self) -> str:
+        return f"TFResponse(outputs={list(self._tensors)})"
+
+
+# ---------------------------------------------------------------- server-side codec
+
+
+@dataclass
+class TFRequestData:
+    """A parsed TensorFlow PredictRequest."""
+
+    signature_name: str
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    output_filter: list[str] = field(default_factory=list)
+
+
+def _parse_map(data: bytes, start: int, stop: int, what: str) -> tuple[str, tuple[int, int]]:
+    """One ``map<string, ArrayProto>`` entry: key and the span of its value."""
+    key = ""
+    value = (stop, stop)  # a missing value is an empty ArrayProto
+    for f, wt, a, b in iter_fields(data, start, stop):
+        if f == 1 and wt == LEN:
+            key = text(data, a, b, f"{what} name")
+        elif f == 2 and wt == LEN:
+            value = (a, b)
+    return key, value
+
+
+def _decode_tensors(
+    data: bytes, spans: list[tuple[str, tuple[int, int]]], label: str
+) -> dict[str, WireTensor]:
+    return {
+        key: decode_array_proto(data, a, b, d.TF_WIRE, f"{label} {key!r}") for key, (a, b) in spans
+    }
+
+
+def _pb_tensors(pb_map: Any, label: str) -> dict[str, WireTensor]:
+    return {key: from_pb(pb_map[key], d.TF_WIRE, f"{label} {key!r}") for key in pb_map}
+
+
+def _pb_parse(message: Any, data: bytes, what: str) -> Any:
+    from google.protobuf.message import DecodeError
+
+    try:
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise WireError(f"body is not a {what}: {exc}") from None
+    return message
+
+
+def parse_tf_request(data: bytes) -> TFRequestData:
+    """Parse a TensorFlow PredictRequest body into arrays (WireError when malformed)."""
+    data = bytes(data)
+    try:
+        signature = ""
+        spans: list[tuple[str, tuple[int, int]]] = []
+        fetch: list[str] = []
+        for f, wt, a, b in iter_fields(data, 0, len(data)):
+            if wt != LEN:
+                if f in (1, 2, 3):
+                    raise WireError(f"field {f} has wire type {wt}, expected length-delimited")
+                continue
+            if f == 1:
+                signature = text(data, a, b, "signature_name")
+            elif f == 2:
+                spans.append(_parse_map(data, a, b, "input"))
+            elif f == 3:
+                fetch.append(text(data, a, b, "output_filter"))
+        tensors = _decode_tensors(data, spans, "input")
+    except NeedsFallback:
+        msg = _pb_parse(
+            pb_message("tf_predict_pb2", "PredictRequest"), data, "TensorFlow PredictRequest"
+        )
+        signature, fetch = msg.signature_name, list(msg.output_filter)
+        tensors = _pb_tensors(msg.inputs, "input")
+    except WireError as exc:
+        raise WireError(f"body is not a TensorFlow PredictRequest: {exc}") from None
+    try:
+        inputs = {k: t.to_numpy(f"input {k!r}") for k, t in tensors.items()}
+    except WireError as exc:
+        raise WireError(f"TensorFlow PredictRequest is inconsistent: {exc}") from None
+    return TFRequestData(signature, inputs, fetch)
+
+
+def parse_tf_response(data: bytes) -> dict[str, WireTensor]:
+    """Parse a TensorFlow PredictResponse into ``{name: WireTensor}`` (WireError when malformed)."""
+    data = bytes(data)
+    try:
+        spans = [
+            _parse_map(data, a, b, "output")
+            for f, wt, a, b in iter_fields(data, 0, len(data))
+            if f == 1 and wt == LEN
+        ]
+        return _decode_tensors(data, spans, "output")
+    except NeedsFallback:
+        msg = _pb_parse(
+            pb_message("tf_predict_pb2", "PredictResponse"), data, "TensorFlow PredictResponse"
+        )
+        return _pb_tensors(msg.outputs, "output")
+    except WireError as exc:
+        raise WireError(f"body is not a TensorFlow PredictResponse: {exc}") from None
+
+
+def server_array(name: str, x: Any) -> np.ndarray:
+    """An output array in a dtype every tensor format can carry losslessly.
+
+    uint32 (and uint64 within range) become int64, which TF and Torch have.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4:
+        if arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise WireError(f"output {name!r}: uint64 values above int64 range cannot be sent")
+        return arr.astype(np.int64)
+    return arr
+
+
+def encode_tf_response(outputs: Mapping[str, Any]) -> bytes:
+    """Serialize ``{name: array}`` as a TensorFlow PredictResponse."""
+    parts: list[Buffer] = []
+    for name, x in outputs.items():
+        parts += _map_entry(1, name, _encode_tf_array(name, server_array(name, x)))
+    return b"".join(parts)

@@ -1,0 +1,354 @@
+"""PyTorch-format requests and responses (SPEC.md §3, package ``pytorch.eas``).
+
+``TorchRequest().add_feed(0, [1, 3, 224, 224], TorchRequest.DT_FLOAT, flat)`` as
+the official client, or ``add_feed(0, x)`` with an array. ``TorchRequest(flag=True)``
+snappy-compresses the body (raw snappy, no framing: SPEC §1 Snappy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from easlab.errors import RequestError
+from easlab.wire import dtypes as d
+from easlab.wire.base import (
+    LEN,
+    VARINT,
+    Buffer,
+    NeedsFallback,
+    Request,
+    WireError,
+    decode_varints,
+    encode_varints,
+    iter_fields,
+    len_field,
+    pb_message,
+    tag,
+    varint,
+)
+from easlab.wire.tensor import WireTensor, decode_array_proto, encode_flat, encode_numpy, from_pb
+from easlab.wire.tf import TensorResponse, _map_entry, _parse_map, _pb_parse, server_array
+
+__all__ = [
+    "TorchRequest",
+    "TorchResponse",
+    "TorchRequestData",
+    "parse_torch_request",
+    "encode_torch_response",
+]
+
+_FMT = "PyTorch"
+
+
+def _encode_torch_array(name: str, x: Any) -> bytes:
+    return encode_numpy(name, x, wire=d.TORCH_WIRE, numpy_to_code=d.NUMPY_TO_TORCH, fmt=_FMT)
+
+
+class TorchRequest(Request):
+    """A request to a PyTorch service (inputs by position, optional named ``map_inputs``)."""
+
+    DT_FLOAT = d.DT_FLOAT
+    DT_DOUBLE = d.DT_DOUBLE
+    DT_UINT8 = d.DT_UINT8
+    DT_INT8 = d.DT_INT8
+    DT_INT16 = d.DT_INT16
+    DT_INT32 = d.DT_INT32
+    DT_INT64 = d.DT_INT64
+    # beyond the official seven: the format carries these too (SPEC §3)
+    DT_STRING = d.DT_STRING
+    DT_UINT16 = d.DT_UINT16
+    DT_HALF = d.DT_HALF
+
+    def __init__(self, flag: bool = False) -> None:
+        self.flag = flag
+        self._inputs: dict[int, bytes] = {}
+        self._map_inputs: dict[str, bytes] = {}
+        self._fetch: list[int] = []
+        self.debug_level = 0
+
+    def set_debug_level(self, dbg_lvl: int = 0) -> None:
+        self.debug_level = int(dbg_lvl)
+
+    def _encode(self, label: str, shape: Any, content_type: int | None, content: Any) -> bytes:
+        if content is None:
+            x = shape
+            if content_type is not None:
+                if content_type not in d.TORCH_WIRE:
+                    raise RequestError(
+                        f"input {label}: the PyTorch format has no dtype code {content_type}"
+                    )
+                x = np.asarray(shape).astype(d.numpy_dtype(d.TORCH_WIRE[content_type][0]))
+            return _encode_torch_array(label, x)
+        if content_type is None:
+            raise RequestError(f"input {label}: give the dtype, e.g. TorchRequest.DT_FLOAT")
+        return encode_flat(label, shape, content_type, content, wire=d.TORCH_WIRE, fmt=_FMT)
+
+    def add_feed(
+        self, index: int, shape: Any, content_type: int | None = None, content: Any = None
+    ) -> TorchRequest:
+        """Set input ``index``: ``add_feed(0, shape, dtype, flat)`` or ``add_feed(0, array)``.
+
+        Feeds may come in any order; every index below the highest must be fed
+        by ``to_string()``.
+        """
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise RequestError(f"input index must be an int >= 0, got {index!r}")
+        index = int(index)
+        if index in self._inputs:
+            raise RequestError(
+                f"input {index} was already added; each index is fed once "
+                "(the official client would concatenate both feeds)"
+            )
+        self._inputs[index] = self._encode(str(index), shape, content_type, content)
+        return self
+
+    def add_feed_map(
+        self, index: str, shape: Any, content_type: int | None = None, content: Any = None
+    ) -> TorchRequest:
+        """Set a named input (``map_inputs``); same argument forms as ``add_feed``."""
+        if index in self._map_inputs:
+            raise RequestError(f"map input {index!r} was already added; each name is fed once")
+        self._map_inputs[index] = self._encode(repr(index), shape, content_type, content)
+        return self
+
+    def add_fetch(self, output_index: int) -> TorchRequest:
+        """Ask for one output by index (with none, all outputs come back)."""
+        self._fetch.append(int(output_index))
+        return self
+
+    def to_string(self) -> bytes:
+        """The serialized PredictRequest (snappy-compressed when ``flag`` is set)."""
+        count = max(self._inputs) + 1 if self._inputs else 0
+        missing = [i for i in range(count) if i not in self._inputs]
+        if missing:
+            raise RequestError(
+                f"inputs {missing} were never fed but input {count - 1} was; "
+                "PyTorch inputs are positional, so feed every index from 0"
+            )
+        parts: list[Buffer] = []
+        for i in range(count):
+            parts += len_field(1, [self._inputs[i]])
+        if self._fetch:
+            parts += len_field(2, [encode_varints(np.asarray(self._fetch, np.int64))])
+        for name, payload in self._map_inputs.items():
+            parts += _map_entry(3, name, payload)
+        if self.debug_level:
+            parts += [tag(100, VARINT), varint(self.debug_level)]
+        data = b"".join(parts)
+        if self.flag:
+            import cramjam
+
+            data = bytes(cramjam.snappy.compress_raw(data))
+        return data
+
+    def parse_response(self, response_data: bytes) -> TorchResponse:
+        return TorchResponse(response_data)
+
+    @classmethod
+    def from_numpy(
+        cls,
+        inputs: Sequence[Any] | Mapping[int, Any],
+        fetch: list[int] | None = None,
+        map_inputs: Mapping[str, Any] | None = None,
+        flag: bool = False,
+    ) -> TorchRequest:
+        """One call: ``TorchRequest.from_numpy([x0, x1], fetch=[0])`` (a dict index→array works too)."""
+        req = cls(flag)
+        items = inputs.items() if isinstance(inputs, Mapping) else enumerate(inputs)
+        for index, x in items:
+            req.add_feed(index, x)
+        for name, x in (map_inputs or {}).items():
+            req.add_feed_map(name, x)
+        for index in fetch or []:
+            req.add_fetch(index)
+        return req
+
+    def __repr__(self) -> str:
+        return f"TorchRequest(inputs={sorted(self._inputs)}, map_inputs={list(self._map_inputs)}, fetch={self._fetch})"
+
+
+class TorchResponse(TensorResponse):
+    """A PyTorch PredictResponse: ``resp[0]`` for positional outputs, ``resp['name']`` for map outputs."""
+
+    def __init__(self, response_data: bytes | None = None) -> None:
+        self._data = bytes(response_data or b"")
+        outputs, map_outputs = _parse_response(self._data)
+        self._tensors = {**dict(enumerate(outputs)), **map_outputs}
+
+    def get_tensor_shape_map(self, output_index: str) -> list[int]:
+        return self.get_tensor_shape(output_index)
+
+    def get_values_map(self, output_index: str) -> list[Any]:
+        return self.get_values(output_index)
+
+    def to_string(self) -> str:
+        msg = pb_message("torch_predict_pb2", "PredictResponse")
+        msg.ParseFromString(self._data)
+        return str(msg)
+
+    __str__ = to_string
+
+    def __repr__(self) -> str:
+        return f"TorchResponse(outputs={list(self._tensors)})"
+
+
+# ---------------------------------------------------------------- server-side codec
+
+
+@dataclass
+class TorchRequestData:
+    """A parsed PyTorch PredictRequest."""
+
+    inputs: list[np.ndarray] = field(default_factory=list)
+    map_inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    output_filter: list[int] = field(default_factory=list)
+    debug_level: int = 0
+
+
+def _int32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _parse_request(data: bytes) -> TorchRequestData:
+    spans: list[tuple[int, int]] = []
+    map_spans: list[tuple[str, tuple[int, int]]] = []
+    fetch: list[int] = []
+    debug = 0
+    for f, wt, a, b in iter_fields(data, 0, len(data)):
+        if f == 1 and wt == LEN:
+            spans.append((a, b))
+        elif f == 2 and wt == LEN:
+            fetch += [_int32(v) for v in decode_varints(data, a, b).tolist()]
+        elif f == 2 and wt == VARINT:
+            fetch.append(_int32(a))
+        elif f == 3 and wt == LEN:
+            map_spans.append(_parse_map(data, a, b, "map input"))
+        elif f == 100 and wt == VARINT:
+            debug = _int32(a)
+        elif f in (1, 2, 3, 100):
+            raise WireError(f"field {f} has unexpected wire type {wt}")
+    inputs = [
+        decode_array_proto(data, a, b, d.TORCH_WIRE, f"input {i}") for i, (a, b) in enumerate(spans)
+    ]
+    named = {
+        k: decode_array_proto(data, a, b, d.TORCH_WIRE, f"map input {k!r}")
+        for k, (a, b) in map_spans
+    }
+    return _to_numpy(inputs, named, fetch, debug)
+
+
+def _to_numpy(
+    inputs: list[WireTensor], named: dict[str, WireTensor], fetch: list[int], debug: int
+) -> TorchRequestData:
+    return TorchRequestData(
+        [t.to_numpy(f"input {i}") for i, t in enumerate(inputs)],
+        {k: t.to_numpy(f"map input {k!r}") for k, t in named.items()},
+        fetch,
+        debug,
+    )
+
+
+def _parse_request_any(data: bytes) -> TorchRequestData:
+    try:
+        return _parse_request(data)
+    except NeedsFallback:
+        msg = _pb_parse(
+            pb_message("torch_predict_pb2", "PredictRequest"), data, "PyTorch PredictRequest"
+        )
+        return _to_numpy(
+            [from_pb(t, d.TORCH_WIRE, f"input {i}") for i, t in enumerate(msg.inputs)],
+            {
+                k: from_pb(msg.map_inputs[k], d.TORCH_WIRE, f"map input {k!r}")
+                for k in msg.map_inputs
+            },
+            list(msg.output_filter),
+            msg.debug_level,
+        )
+
+
+def parse_torch_request(data: bytes) -> TorchRequestData:
+    """Parse a PyTorch PredictRequest body, snappy-compressed or not (WireError when malformed).
+
+    SPEC §1 Snappy: the official ``TorchRequest(flag=True)`` compresses with no
+    marker, so a body that does not parse, or parses to nothing, is tried
+    decompressed.
+    """
+    data = bytes(data)
+    error: WireError | None = None
+    try:
+        parsed = _parse_request_any(data)
+        if parsed.inputs or parsed.map_inputs or not data:
+            return parsed
+    except WireError as exc:
+        error = exc
+        parsed = None  # type: ignore[assignment]
+    import cramjam
+
+    try:
+        plain = bytes(cramjam.snappy.decompress_raw(data))
+    except Exception:  # not snappy either: report the protobuf problem
+        if parsed is not None:
+            return parsed
+        raise WireError(
+            f"body is not a PyTorch PredictRequest (nor snappy-compressed one): {error}"
+        ) from None
+    try:
+        return _parse_request_any(plain)
+    except WireError as exc:
+        if parsed is not None:
+            return parsed
+        raise WireError(
+            f"body is not a PyTorch PredictRequest (snappy-decompressed): {exc}"
+        ) from None
+
+
+def _parse_response(data: bytes) -> tuple[list[WireTensor], dict[str, WireTensor]]:
+    try:
+        outputs: list[WireTensor] = []
+        named: dict[str, WireTensor] = {}
+        for f, wt, a, b in iter_fields(data, 0, len(data)):
+            if f == 1 and wt == LEN:
+                outputs.append(
+                    decode_array_proto(data, a, b, d.TORCH_WIRE, f"output {len(outputs)}")
+                )
+            elif f == 2 and wt == LEN:
+                key, (va, vb) = _parse_map(data, a, b, "map output")
+                named[key] = decode_array_proto(data, va, vb, d.TORCH_WIRE, f"map output {key!r}")
+        return outputs, named
+    except NeedsFallback:
+        msg = _pb_parse(
+            pb_message("torch_predict_pb2", "PredictResponse"), data, "PyTorch PredictResponse"
+        )
+        return (
+            [from_pb(t, d.TORCH_WIRE, f"output {i}") for i, t in enumerate(msg.outputs)],
+            {
+                k: from_pb(msg.map_outputs[k], d.TORCH_WIRE, f"map output {k!r}")
+                for k in msg.map_outputs
+            },
+        )
+    except WireError as exc:
+        raise WireError(f"body is not a PyTorch PredictResponse: {exc}") from None
+
+
+def _torch_output(name: str, x: Any) -> bytes:
+    arr = server_array(name, x)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)  # the Torch ArrayProto has no bool_val (SPEC §3)
+    return _encode_torch_array(name, arr)
+
+
+def encode_torch_response(
+    outputs: Sequence[Any], map_outputs: Mapping[str, Any] | None = None
+) -> bytes:
+    """Serialize positional outputs (and named ``map_outputs``) as a PyTorch PredictResponse."""
+    parts: list[Buffer] = []
+    for i, x in enumerate(outputs):
+        parts += len_field(1, [_torch_output(f"output {i}", x)])
+    for name, x in (map_outputs or {}).items():
+        parts += _map_entry(2, name, _torch_output(name, x))
+    return b"".join(parts)

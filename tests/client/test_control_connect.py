@@ -1,0 +1,117 @@
+"""connect() and KernelClient behaviour that needs no kernel: discovery order,
+stale runtime files, connection refused, validation before any HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from easlab.client.control import KernelClient, Service, connect
+from easlab.errors import KernelNotRunning, SpecError
+from easlab.kernel.runtime import runtime_file
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def home(monkeypatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EASLAB_ENDPOINT", raising=False)
+    return tmp_path / "home"
+
+
+def test_runtime_file_location(home: Path, monkeypatch):
+    assert runtime_file() == home / "kernel.json"
+    monkeypatch.delenv("EASLAB_HOME")
+    assert runtime_file() == Path("~/.easlab/kernel.json").expanduser()
+
+
+def test_explicit_endpoint_then_env(home: Path, monkeypatch):
+    assert connect("127.0.0.1:9").endpoint == "http://127.0.0.1:9"
+    monkeypatch.setenv("EASLAB_ENDPOINT", "http://127.0.0.1:7/")
+    assert connect().endpoint == "http://127.0.0.1:7"
+    assert connect("http://h:1").endpoint == "http://h:1"
+
+
+def test_no_kernel_says_how_to_start(home: Path):
+    with pytest.raises(KernelNotRunning) as info:
+        connect()
+    assert "easlab serve" in str(info.value) and "connect(start=True)" in str(info.value)
+
+
+def test_stale_runtime_file_is_ignored(home: Path):
+    home.mkdir(parents=True)
+    # a pid that is certainly dead: a child that has exited and been reaped
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(child.stdout)
+    runtime_file().write_text(
+        json.dumps({"endpoint": f"http://127.0.0.1:{free_port()}", "pid": dead_pid})
+    )
+    with pytest.raises(KernelNotRunning):
+        connect()
+    # alive pid (ours) but nothing listens: also not a kernel
+    runtime_file().write_text(
+        json.dumps({"endpoint": f"http://127.0.0.1:{free_port()}", "pid": os.getpid()})
+    )
+    with pytest.raises(KernelNotRunning):
+        connect()
+    runtime_file().write_text("{not json")
+    with pytest.raises(KernelNotRunning):
+        connect()
+
+
+def test_connection_refused_is_kernel_not_running():
+    client = KernelClient(f"http://127.0.0.1:{free_port()}", timeout=5)
+    with pytest.raises(KernelNotRunning, match="no easlab kernel answers at http://127.0.0.1"):
+        client.list()
+
+
+def test_create_validates_before_any_http():
+    # the endpoint does not exist: a SpecError (not KernelNotRunning) proves
+    # nothing was sent
+    client = KernelClient(f"http://127.0.0.1:{free_port()}", timeout=5)
+    with pytest.raises(SpecError) as info:
+        client.create({"name": "x", "processor": "pmml", "metadata": {"instance": 1}})
+    assert info.value.field == "model_path"
+
+
+def test_modify_needs_exactly_one_kind_of_change():
+    client = KernelClient("http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="exactly one"):
+        client.modify("x")
+    with pytest.raises(ValueError, match="exactly one"):
+        client.modify("x", set={"metadata.instance": 1}, spec={"token": "t"})
+
+
+def test_service_repr_masks_the_token():
+    svc = Service(
+        KernelClient("http://127.0.0.1:9"),
+        {
+            "name": "echo",
+            "status": "Running",
+            "token": "supersecrettoken",
+            "endpoint": "http://127.0.0.1:9",
+            "url": "http://127.0.0.1:9/api/predict/echo",
+        },
+    )
+    text = repr(svc)
+    assert "supersecrettoken" not in text and "supe****" in text
+    assert "Running" in text and "/api/predict/echo" in text
+    html = svc._repr_html_()
+    assert "supersecrettoken" not in html and "<table>" in html
+    assert (svc.name, svc.endpoint, svc.token) == ("echo", "http://127.0.0.1:9", "supersecrettoken")

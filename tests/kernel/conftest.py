@@ -1,0 +1,68 @@
+"""A real kernel on a free loopback port, shared by the kernel tests, and app builders."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def easlab_home(tmp_path_factory) -> Path:
+    """EASLAB_HOME for the whole session: never the user's ~/.easlab."""
+    home = tmp_path_factory.mktemp("easlab_home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("EASLAB_HOME", None)
+    else:
+        os.environ["EASLAB_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def kernel(easlab_home, tmp_path_factory):
+    """One LocalKernel for the session (port 0, its own state dir, a small --max-body)."""
+    from easlab.kernel.local import LocalKernel
+
+    state = tmp_path_factory.mktemp("kernel_state")
+    with LocalKernel(port=0, state_dir=state, max_body=1024 * 1024) as k:
+        yield k
+
+
+@pytest.fixture(scope="session")
+def make_app(tmp_path_factory) -> Callable[[str, str], Path]:
+    """Write an allspark app.py into a fresh folder; returns the folder."""
+
+    def make(name: str, code: str) -> Path:
+        folder = tmp_path_factory.mktemp(f"app_{name}")
+        (folder / "app.py").write_text(textwrap.dedent(code))
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def python_service(kernel, make_app) -> Callable[..., Any]:
+    """Create a python-processor service from app code: ``python_service(name, code, **metadata)``."""
+
+    def create(name: str, code: str, token: str | None = "tok-" + "x" * 8, **metadata: Any):
+        folder = make_app(name, code)
+        meta = {"instance": 1}
+        meta.update({k.replace("__", "."): v for k, v in metadata.items()})
+        spec = {
+            "name": name,
+            "processor_type": "python",
+            "processor_path": str(folder),
+            "processor_entry": "app.py",
+            "metadata": meta,
+        }
+        if token:
+            spec["token"] = token
+        return kernel.create(spec)
+
+    return create

@@ -1,0 +1,41 @@
+"""Helpers shared by the kernel tests (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+ECHO_APP = """
+import allspark
+
+class Echo(allspark.BaseProcessor):
+    def initialize(self):
+        self.prefix = b""
+
+    def process(self, data):
+        return self.prefix + data, 200
+"""
+
+
+def post(url: str, body: bytes = b"", token: str | None = None, **kw: Any) -> requests.Response:
+    headers = dict(kw.pop("headers", {}))
+    if token:
+        headers["Authorization"] = token
+    return requests.post(url, data=body, headers=headers, timeout=kw.pop("timeout", 30), **kw)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy (no sleeps as synchronisation)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)

@@ -1,0 +1,203 @@
+"""The onnx processor with a real onnxruntime session on a graph built with onnx.helper."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from easlab.kernel.processors.base import ProcessorContext, ProcessorError  # noqa: E402
+from easlab.kernel.processors.onnx import OnnxProcessor  # noqa: E402
+from easlab.wire.onnx import OnnxRequest, OnnxResponse  # noqa: E402
+from easlab.wire.tf import TFRequest, TFResponse  # noqa: E402
+
+W = np.array([[1, 0], [0, 1], [1, 1], [2, -1]], np.float32)
+B = np.array([0.5, -0.5], np.float32)
+
+
+def affine_model() -> bytes:
+    """y = x @ W + B and sq = x * x, with a symbolic batch dimension."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "B"], ["y"]),
+            helper.make_node("Mul", ["x", "x"], ["sq"]),
+        ],
+        "affine",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2]),
+            helper.make_tensor_value_info("sq", TensorProto.FLOAT, ["batch", 4]),
+        ],
+        initializer=[numpy_helper.from_array(W, "W"), numpy_helper.from_array(B, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("onnx_model")
+    (d / "affine.onnx").write_bytes(affine_model())
+    return d
+
+
+def make(model_dir, config=None) -> OnnxProcessor:
+    proc = OnnxProcessor(
+        ProcessorContext(
+            "o",
+            {"processor": "onnx"},
+            model_path=model_dir,
+            model_entry=model_dir,
+            model_config=config,
+        )
+    )
+    proc.initialize()
+    return proc
+
+
+@pytest.fixture(scope="module")
+def auto(model_dir) -> OnnxProcessor:
+    return make(model_dir)
+
+
+X = np.arange(8, dtype=np.float32).reshape(2, 4)
+
+
+def rejects(proc, data: bytes) -> str:
+    with pytest.raises(ProcessorError) as info:
+        proc.process(data)
+    assert info.value.status == 400
+    return info.value.message
+
+
+def test_tf_protocol_all_outputs_and_fetch(auto):
+    body, status = auto.process(TFRequest.from_numpy("serving_default", {"x": X}).to_string())
+    assert status == 200
+    resp = TFResponse(body)
+    np.testing.assert_allclose(resp["y"], X @ W + B)
+    np.testing.assert_array_equal(resp["sq"], X * X)
+    body, _ = auto.process(TFRequest.from_numpy("any", {"x": X}, fetch=["sq"]).to_string())
+    assert list(TFResponse(body)) == ["sq"]
+    assert "unknown output 'nope'" in rejects(
+        auto, TFRequest.from_numpy("s", {"x": X}, fetch=["nope"]).to_string()
+    )
+
+
+def test_onnx_protocol_is_detected_and_answered_in_kind(auto):
+    body, status = auto.process(OnnxRequest.from_numpy({"x": X}).to_string())
+    assert status == 200
+    resp = OnnxResponse(body)
+    np.testing.assert_allclose(resp["y"], X @ W + B)
+
+
+def test_protocol_can_be_forced(model_dir):
+    onnx_only = make(model_dir, {"protocol": "onnx"})
+    assert onnx_only.signature()["format"] == "onnx"
+    body, _ = onnx_only.process(OnnxRequest.from_numpy({"x": X}).to_string())
+    np.testing.assert_array_equal(OnnxResponse(body)["sq"], X * X)
+    tf_only = make(model_dir, '{"protocol": "tf"}')
+    # A DataProto is not read as one when the protocol is tf.
+    assert "cannot parse the tf request" in rejects(
+        tf_only, OnnxRequest.from_numpy({"x": X}).to_string()
+    )
+    with pytest.raises(RuntimeError, match="protocol 'grpc' is not one of"):
+        make(model_dir, {"protocol": "grpc"})
+
+
+def test_signature_has_symbolic_dims_as_minus_one(auto):
+    assert auto.signature() == {
+        "signature_name": "serving_default",
+        "format": "tf",
+        "inputs": [{"name": "x", "shape": [-1, 4], "type": "DT_FLOAT"}],
+        "outputs": [
+            {"name": "y", "shape": [-1, 2], "type": "DT_FLOAT"},
+            {"name": "sq", "shape": [-1, 4], "type": "DT_FLOAT"},
+        ],
+    }
+
+
+def test_mismatches_answer_400_naming_the_input(auto):
+    def tf(inputs):
+        return TFRequest.from_numpy("serving_default", inputs).to_string()
+
+    assert rejects(auto, tf({"x": np.zeros((1, 3), np.float32)})) == (
+        "input 'x': expected shape [-1, 4] DT_FLOAT, got [1, 3] DT_FLOAT"
+    )
+    assert rejects(auto, tf({"x": np.zeros((1, 4), np.int64)})) == (
+        "input 'x': expected shape [-1, 4] DT_FLOAT, got [1, 4] DT_INT64"
+    )
+    assert rejects(auto, tf({"x": X, "z": X})).startswith(
+        "unknown input 'z'; signature 'serving_default' takes: x"
+    )
+    assert rejects(auto, OnnxRequest.from_numpy({"x": np.zeros(4, np.float32)}).to_string()) == (
+        "input 'x': expected shape [-1, 4] DT_FLOAT, got [4] DT_FLOAT"
+    )
+    assert "cannot parse" in rejects(auto, b"\xff\xff\xff\xff")
+
+
+def test_batch_mixes_protocols_and_splits_back(auto):
+    xs = [np.full((n, 4), n, np.float32) for n in (1, 3)]
+    answers = auto.process_batch(
+        [
+            TFRequest.from_numpy("s", {"x": xs[0]}).to_string(),
+            OnnxRequest.from_numpy({"x": xs[1]}).to_string(),
+            TFRequest.from_numpy("s", {"x": np.zeros((2, 2), np.float32)}).to_string(),
+            TFRequest.from_numpy("s", {"x": xs[1]}, fetch=["y"]).to_string(),
+        ]
+    )
+    assert [s for _, s in answers] == [200, 200, 400, 200]
+    np.testing.assert_allclose(TFResponse(answers[0][0])["y"], xs[0] @ W + B)
+    np.testing.assert_allclose(OnnxResponse(answers[1][0])["y"], xs[1] @ W + B)
+    last = TFResponse(answers[3][0])
+    assert list(last) == ["y"]
+    np.testing.assert_allclose(last["y"], xs[1] @ W + B)
+
+
+def test_official_tf_and_onnx_requests(auto, run_official):
+    bodies = json.loads(
+        run_official(
+            """
+        import base64, json
+        import numpy as np
+        from eas_prediction import TFRequest
+        from eas_prediction.onnx_request import OnnxRequest
+        from eas_prediction.onnx_processor_data_helper import from_array
+        tf = TFRequest("serving_default")
+        tf.add_feed("x", [2, 4], TFRequest.DT_FLOAT, [float(v) for v in range(8)])
+        tf.add_fetch("y")
+        ox = OnnxRequest()
+        ox.add_tensor(from_array(np.arange(8, dtype=np.float32).reshape(2, 4), "x"))
+        print(json.dumps([base64.b64encode(r.to_string()).decode() for r in (tf, ox)]))
+        """
+        )
+    )
+    tf_body, status = auto.process(base64.b64decode(bodies[0]))
+    assert status == 200
+    np.testing.assert_allclose(TFResponse(tf_body)["y"], X @ W + B)
+    onnx_body, status = auto.process(base64.b64decode(bodies[1]))
+    assert status == 200
+    out = json.loads(
+        run_official(
+            """
+        import json, sys
+        from eas_prediction.onnx_request import OnnxResponse
+        from eas_prediction.onnx_processor_data_helper import to_array
+        resp = OnnxResponse(sys.stdin.buffer.read())
+        print(json.dumps({resp.get_name(i): to_array(resp.response.tensors[i]).tolist()
+                          for i in range(resp.get_size())}))
+        """,
+            stdin=onnx_body,
+        )
+    )
+    np.testing.assert_allclose(out["y"], X @ W + B)
+    np.testing.assert_array_equal(out["sq"], X * X)

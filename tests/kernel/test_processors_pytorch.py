@@ -1,0 +1,220 @@
+"""The pytorch processor with real TorchScript models written in a tmp dir."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from easlab.kernel.processors.base import ProcessorContext, ProcessorError  # noqa: E402
+from easlab.kernel.processors.pytorch import PyTorchProcessor  # noqa: E402
+from easlab.wire.torch import TorchRequest, TorchResponse  # noqa: E402
+
+# torch 2.x deprecates torch.jit.script/save; EAS models are TorchScript all the same.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CONFIG = {
+    "inputs": [{"shape": [-1, 4], "type": "DT_FLOAT"}, {"shape": [-1, 4], "type": "DT_FLOAT"}],
+    "outputs": [{"shape": [-1, 4], "type": "DT_FLOAT"}, {"shape": [-1], "type": "DT_FLOAT"}],
+}
+
+
+class TwoInTwoOut(torch.nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor):
+        return x * 2 + y, x.sum(dim=1)
+
+
+class DictInDictOut(torch.nn.Module):
+    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"total": feats["a"] + feats["b"], "first": feats["a"][:, 0]}
+
+
+def expected(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return x * 2 + y, x.sum(axis=1)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("torch_model")
+    torch.jit.save(torch.jit.script(TwoInTwoOut()), str(d / "model.pt"))
+    return d
+
+
+def make(model_dir, config=None) -> PyTorchProcessor:
+    ctx = ProcessorContext(
+        "t",
+        {"processor": "pytorch_cpu_1.6"},
+        model_path=model_dir,
+        model_entry=model_dir,
+        model_config=config,
+    )
+    proc = PyTorchProcessor(ctx)
+    proc.initialize()
+    return proc
+
+
+@pytest.fixture(scope="module")
+def checked(model_dir) -> PyTorchProcessor:
+    return make(model_dir, json.dumps(CONFIG))  # model_config as text, as in service.json
+
+
+@pytest.fixture(scope="module")
+def unchecked(model_dir) -> PyTorchProcessor:
+    return make(model_dir)
+
+
+def call(proc, req: TorchRequest) -> TorchResponse:
+    body, status = proc.process(req.to_string())
+    assert status == 200
+    return TorchResponse(body)
+
+
+def rejects(proc, data: bytes) -> str:
+    with pytest.raises(ProcessorError) as info:
+        proc.process(data)
+    assert info.value.status == 400
+    return info.value.message
+
+
+X = np.arange(8, dtype=np.float32).reshape(2, 4)
+Y = np.ones((2, 4), np.float32)
+
+
+@pytest.mark.parametrize("which", ["checked", "unchecked"])
+def test_outputs_come_back_in_order(request, which):
+    proc = request.getfixturevalue(which)
+    resp = call(proc, TorchRequest.from_numpy([X, Y]))
+    a, b = expected(X, Y)
+    np.testing.assert_array_equal(resp[0], a)
+    np.testing.assert_array_equal(resp[1], b)
+
+
+def test_fetch_answers_the_asked_outputs_in_fetch_order(checked):
+    resp = call(checked, TorchRequest.from_numpy([X, Y], fetch=[1]))
+    assert len(resp) == 1
+    np.testing.assert_array_equal(resp[0], X.sum(axis=1))
+    assert "unknown output '5'" in rejects(
+        checked, TorchRequest.from_numpy([X, Y], fetch=[5]).to_string()
+    )
+
+
+def test_signature_json(checked, unchecked):
+    assert checked.signature() == {
+        "signature_name": "serving_default",
+        "format": "torch",
+        "inputs": [
+            {"name": "0", "shape": [-1, 4], "type": "DT_FLOAT"},
+            {"name": "1", "shape": [-1, 4], "type": "DT_FLOAT"},
+        ],
+        "outputs": [
+            {"name": "0", "shape": [-1, 4], "type": "DT_FLOAT"},
+            {"name": "1", "shape": [-1], "type": "DT_FLOAT"},
+        ],
+    }
+    # Without model_config TorchScript tells the input count only.
+    assert unchecked.signature()["inputs"] == [
+        {"name": "0", "shape": None, "type": None},
+        {"name": "1", "shape": None, "type": None},
+    ]
+
+
+def test_signature_mismatches_answer_400_naming_the_input(checked, unchecked):
+    bad_shape = TorchRequest.from_numpy([X, np.ones((2, 3), np.float32)]).to_string()
+    assert (
+        rejects(checked, bad_shape)
+        == "input '1': expected shape [-1, 4] DT_FLOAT, got [2, 3] DT_FLOAT"
+    )
+    bad_dtype = TorchRequest.from_numpy([X.astype(np.int32), Y]).to_string()
+    assert (
+        rejects(checked, bad_dtype)
+        == "input '0': expected shape [-1, 4] DT_FLOAT, got [2, 4] DT_INT32"
+    )
+    missing = TorchRequest.from_numpy([X]).to_string()
+    assert rejects(checked, missing).startswith(
+        "missing input '1' (expected shape [-1, 4] DT_FLOAT)"
+    )
+    assert rejects(unchecked, missing).startswith("missing input '1'")
+    extra = TorchRequest.from_numpy([X, Y, Y]).to_string()
+    assert rejects(unchecked, extra).startswith("unknown input '2'")
+
+
+def test_same_kind_dtype_is_cast(checked):
+    resp = call(checked, TorchRequest.from_numpy([X.astype(np.float64), Y]))
+    np.testing.assert_array_equal(resp[0], expected(X, Y)[0])
+
+
+def test_bad_bytes_answer_400(checked):
+    assert "cannot parse the torch request" in rejects(checked, b"\x0a\xff\xff\xff")
+
+
+def test_batch_concatenates_and_splits_back(checked):
+    xs = [np.full((n, 4), n, np.float32) for n in (1, 2, 3)]
+    bodies = [TorchRequest.from_numpy([x, x]).to_string() for x in xs]
+    bodies.insert(1, TorchRequest.from_numpy([X, np.ones((2, 5), np.float32)]).to_string())
+    bodies.append(TorchRequest.from_numpy([xs[0], xs[0]], fetch=[1]).to_string())
+    calls = []
+    run = checked.run
+    checked.run = lambda sig, inputs: calls.append(inputs["0"].shape[0]) or run(sig, inputs)
+    try:
+        answers = checked.process_batch(bodies)
+    finally:
+        del checked.run
+    assert calls == [7]  # one run for the 1 + 2 + 3 + 1 good rows
+    assert [s for _, s in answers] == [200, 400, 200, 200, 200]
+    assert b"input '1': expected shape [-1, 4]" in answers[1][0]
+    for x, (body, _) in zip(xs, [answers[0], answers[2], answers[3]], strict=True):
+        resp = TorchResponse(body)
+        np.testing.assert_array_equal(resp[0], expected(x, x)[0])
+        np.testing.assert_array_equal(resp[1], expected(x, x)[1])
+    last = TorchResponse(answers[4][0])
+    assert len(last) == 1
+    np.testing.assert_array_equal(last[0], xs[0].sum(axis=1))
+
+
+def test_official_client_request_and_response(checked, run_official):
+    body = run_official(
+        """
+        import base64, sys
+        from eas_prediction import TorchRequest
+        req = TorchRequest()
+        req.add_feed(0, [2, 4], TorchRequest.DT_FLOAT, [float(v) for v in range(8)])
+        req.add_feed(1, [2, 4], TorchRequest.DT_FLOAT, [1.0] * 8)
+        sys.stdout.write(base64.b64encode(req.to_string()).decode())
+        """
+    )
+    answer, status = checked.process(base64.b64decode(body))
+    assert status == 200
+    out = json.loads(
+        run_official(
+            """
+        import json, sys
+        from eas_prediction.torch_request import TorchResponse
+        resp = TorchResponse(sys.stdin.buffer.read())
+        print(json.dumps([list(resp.get_values(0)), resp.get_tensor_shape(0), list(resp.get_values(1))]))
+        """,
+            stdin=answer,
+        )
+    )
+    a, b = expected(X, Y)
+    assert out == [a.ravel().tolist(), [2, 4], b.tolist()]
+
+
+def test_dict_models_use_map_inputs_and_map_outputs(tmp_path):
+    torch.jit.save(torch.jit.script(DictInDictOut()), str(tmp_path / "dict.pt"))
+    proc = make(tmp_path)
+    a = np.array([[1.0, 2.0]], np.float32)
+    b = np.array([[10.0, 20.0]], np.float32)
+    req = TorchRequest.from_numpy([], map_inputs={"a": a, "b": b})
+    resp = call(proc, req)
+    np.testing.assert_array_equal(resp.get_values_map("total"), [11.0, 22.0])
+    np.testing.assert_array_equal(resp.get_values_map("first"), [1.0])
+
+
+def test_a_file_that_is_not_torchscript_fails_to_load(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"not a model")
+    with pytest.raises(RuntimeError, match="cannot load .* as TorchScript"):
+        make(tmp_path)

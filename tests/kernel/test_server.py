@@ -1,0 +1,217 @@
+"""The data plane over real HTTP: python processors, auth, status codes, bad HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+from kernel_helpers import ECHO_APP, post
+
+from easlab._auth import signed_headers
+
+TOKEN = "tok-" + "x" * 8
+
+# Records every call it processes in calls.log (in its folder = its cwd), so
+# tests can prove that a refused request was never processed.
+RECORDING_APP = """
+import allspark
+
+class Recorder(allspark.BaseProcessor):
+    def initialize(self):
+        self.log = open("calls.log", "ab", buffering=0)
+
+    def process(self, data):
+        self.log.write(data + b"\\n")
+        if data == b"raise":
+            raise ValueError("cannot handle 'raise'")
+        if data.startswith(b"status "):
+            return b"custom", int(data.split()[1])
+        if data == b"str":
+            return "a str answer", 0
+        return b"got " + data, 200
+"""
+
+
+@pytest.fixture(scope="module")
+def echo(python_service):
+    return python_service("srv_echo", ECHO_APP)
+
+
+@pytest.fixture(scope="module")
+def recorder(python_service):
+    return python_service("srv_recorder", RECORDING_APP)
+
+
+def calls_of(service) -> list[bytes]:
+    folder = Path(service.desc["spec"]["processor_path"])
+    path = folder / "calls.log"
+    return path.read_bytes().splitlines() if path.exists() else []
+
+
+def raw(kernel, data: bytes, read_until_close: bool = True) -> bytes:
+    host, port = kernel.endpoint.replace("http://", "").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        if not read_until_close:
+            return sock.recv(65536)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_python_processor_echoes_with_plain_token(echo):
+    assert echo.status == "Running"
+    resp = post(echo.url, b"hello", TOKEN)
+    assert resp.status_code == 200
+    assert resp.content == b"hello"
+
+
+def test_signature_auth_is_accepted_and_checked_against_the_body(echo):
+    body = b"signed body"
+    headers = signed_headers(TOKEN, body, "srv_echo")
+    resp = requests.post(echo.url, data=body, headers=headers, timeout=10)
+    assert resp.status_code == 200 and resp.content == body
+    # the same signature over another body is refused
+    resp = requests.post(echo.url, data=b"tampered", headers=headers, timeout=10)
+    assert resp.status_code == 401
+
+
+def test_wrong_or_missing_token_is_401_and_nothing_is_processed(recorder):
+    before = calls_of(recorder)
+    for token in (None, "wrong", "EAS bm90LWEtc2lnbmF0dXJl"):
+        resp = post(recorder.url, b"secret", token)
+        assert resp.status_code == 401, token
+        assert "token" in resp.text
+    assert calls_of(recorder) == before
+    assert post(recorder.url, b"ok", TOKEN).content == b"got ok"
+    assert calls_of(recorder)[-1] == b"ok"
+
+
+def test_generated_token_when_spec_has_none(python_service):
+    svc = python_service("srv_gen_token", ECHO_APP, token=None)
+    assert svc.token and len(svc.token) >= 20
+    assert post(svc.url, b"x", svc.token).status_code == 200
+    assert post(svc.url, b"x").status_code == 401
+
+
+def test_processor_status_codes(recorder):
+    resp = post(recorder.url, b"raise", TOKEN)
+    assert resp.status_code == 400
+    assert "cannot handle 'raise'" in resp.text
+    assert post(recorder.url, b"status 0", TOKEN).status_code == 200
+    assert post(recorder.url, b"status 404", TOKEN).status_code == 404
+    assert post(recorder.url, b"status 503", TOKEN).status_code == 503
+    assert post(recorder.url, b"status 999", TOKEN).status_code == 400  # unknown -> 400
+    resp = post(recorder.url, b"str", TOKEN)
+    assert resp.status_code == 200 and resp.content == b"a str answer"
+
+
+def test_unknown_service_is_404_listing_known_ones(kernel, echo):
+    resp = post(kernel.endpoint + "/api/predict/nope", b"x", TOKEN)
+    assert resp.status_code == 404
+    assert "service 'nope' not found" in resp.text and "srv_echo" in resp.text
+
+
+def test_sub_path_routes_to_the_service(echo):
+    resp = post(echo.url + "/extra/path", b"sub", TOKEN)
+    assert resp.status_code == 200 and resp.content == b"sub"
+
+
+def test_body_above_max_body_is_413_without_reading_it(kernel, echo):
+    # 100 MB announced, nothing sent: the kernel refuses from the headers alone.
+    head = (
+        b"POST /api/predict/srv_echo HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + TOKEN.encode()
+        + b"\r\nContent-Length: 104857600\r\n\r\n"
+    )
+    answer = raw(kernel, head)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"--max-body" in answer
+    # a chunked body that grows past the limit is refused as well
+    chunk = b"x" * 600_000
+    chunked = (
+        b"POST /api/predict/srv_echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % len(chunk) + chunk + b"\r\n" + b"%x\r\n" % len(chunk) + chunk + b"\r\n0\r\n\r\n"
+    )
+    assert raw(kernel, chunked).startswith(b"HTTP/1.1 413")
+    assert post(echo.url, b"still fine", TOKEN).status_code == 200
+
+
+def test_chunked_body_and_large_body(echo):
+    def gen():
+        yield b"part1-"
+        yield b"part2"
+
+    resp = requests.post(echo.url, data=gen(), headers={"Authorization": TOKEN}, timeout=10)
+    assert resp.status_code == 200 and resp.content == b"part1-part2"
+    big = bytes(range(256)) * 2400  # 600 KB
+    resp = post(echo.url, big, TOKEN)
+    assert resp.status_code == 200 and resp.content == big
+
+
+def test_garbage_and_truncated_http_do_not_hurt_the_kernel(kernel, echo):
+    assert raw(kernel, b"\x00\x01garbage that is not HTTP\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert raw(kernel, b"GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # truncated: announces 100 bytes, sends 10, hangs up
+    host, port = kernel.endpoint.replace("http://", "").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /api/predict/srv_echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n0123456789")
+    assert post(echo.url, b"alive", TOKEN).content == b"alive"
+
+
+def test_keep_alive_and_pipelining_answer_in_order(kernel, echo):
+    one = b"POST /api/predict/srv_echo HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n%s"
+    reqs = b"".join(one % (TOKEN.encode(), len(b), b) for b in (b"first", b"second", b"third"))
+    last = b"GET /api/builtin/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = raw(kernel, reqs + last)
+    assert answer.count(b"HTTP/1.1 200") == 4
+    assert answer.index(b"first") < answer.index(b"second") < answer.index(b"third") < answer.index(b"pong")
+    with requests.Session() as session:
+        for i in range(5):
+            resp = session.post(echo.url, data=b"%d" % i, headers={"Authorization": TOKEN})
+            assert resp.content == b"%d" % i
+
+
+def test_builtin_and_discovery_endpoints(kernel, echo):
+    assert requests.get(kernel.endpoint + "/api/builtin/ping", timeout=5).text == "pong"
+    post(echo.url, b"count me", TOKEN)
+    monitor = requests.get(kernel.endpoint + "/api/builtin/monitor", timeout=5).json()
+    assert monitor["srv_echo"]["requests"] >= 1
+    assert requests.get(kernel.endpoint + "/api/builtin/realtime_metrics", timeout=5).status_code == 200
+    assert requests.get(kernel.endpoint + "/api/builtin/prop", timeout=5).json()["pid"] == kernel.pid
+    port = int(kernel.endpoint.rsplit(":", 1)[1])
+    for path in (
+        "/api/v1/servicediscovery/upstreams/srv_echo",
+        "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/srv_echo",
+    ):
+        data = requests.get(kernel.endpoint + path, timeout=5).json()
+        assert data["correlative"] == ["srv_echo"]
+        assert data["endpoints"]["items"] == [
+            {"app": "srv_echo", "ip": "127.0.0.1", "port": port, "weight": 100}
+        ]
+    assert requests.get(kernel.endpoint + "/api/v1/servicediscovery/upstreams/nope", timeout=5).status_code == 404
+
+
+def test_control_api_errors_are_json_with_field(kernel):
+    resp = requests.post(kernel.endpoint + "/easlab/v1/services", json={"spec": {"metadata": {}}}, timeout=10)
+    assert resp.status_code == 400
+    assert resp.json()["field"] == "name"
+    resp = requests.post(
+        kernel.endpoint + "/easlab/v1/services",
+        json={"spec": {"name": "bad_proc", "processor": "caffe_cpu", "model_path": "/tmp",
+                       "metadata": {"instance": 1}}},
+        timeout=10,
+    )
+    assert resp.status_code == 400 and "caffe_cpu" in resp.json()["error"]
+    resp = requests.get(kernel.endpoint + "/easlab/v1/services/nope", timeout=5)
+    assert resp.status_code == 404 and "not found" in resp.json()["error"]
+    info = requests.get(kernel.endpoint + "/easlab/v1/kernel", timeout=5).json()
+    assert info["pid"] == kernel.pid and info["endpoint"] == kernel.endpoint
+    assert json.loads(requests.get(kernel.endpoint + "/easlab/v1/gpu", timeout=30).text)["source"]

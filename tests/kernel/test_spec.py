@@ -1,0 +1,330 @@
+"""Service description parsing and validation (SPEC §5), table-driven."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from easlab.errors import SpecError
+from easlab.kernel.spec import (
+    ServiceSpec,
+    apply_overrides,
+    diff_specs,
+    has_model_changes,
+    parse_spec,
+    processor_kind,
+    wants_gpu,
+)
+
+PY = {
+    "name": "echo",
+    "processor_type": "python",
+    "processor_path": "./app",
+    "processor_entry": "app.py",
+    "metadata": {"instance": 1},
+}
+TF = {
+    "name": "mnist_saved_model_example",
+    "generate_token": "true",
+    "model_path": "http://eas-data.oss-cn-shanghai.aliyuncs.com/models%2Fmnist_saved_model.tar.gz",
+    "processor": "tensorflow_cpu_1.12",
+    "metadata": {"instance": 1, "cpu": 1},
+}
+
+
+def with_(base: dict, **changes) -> dict:
+    out = json.loads(json.dumps(base))
+    for key, value in changes.items():
+        if key.startswith("meta_"):
+            meta_key = key[5:].replace("__", ".")
+            if value is ...:
+                out["metadata"].pop(meta_key, None)
+            else:
+                out["metadata"][meta_key] = value
+        elif value is ...:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def test_manual_tf_example_parses_with_defaults():
+    spec = parse_spec(TF)
+    assert isinstance(spec, ServiceSpec)
+    assert spec.name == "mnist_saved_model_example"
+    assert spec.processor == "tensorflow_cpu_1.12"
+    assert spec.metadata.instance == 1 and spec.metadata.cpu == 1
+    m = spec.metadata
+    assert (m.gpu, m.worker_threads, m.batching, m.max_batch_size, m.max_batch_timeout_ms) == (
+        0, 5, False, 16, 50,
+    )
+    assert (m.keepalive_ms, m.io_threads, m.max_queue_size) == (5000, 4, 64)
+    assert spec.warnings == []
+    assert spec.token is None
+    assert processor_kind(spec) == "tensorflow"
+    assert wants_gpu(spec) == 0
+
+
+def test_custom_python_processor_needs_no_model_path():
+    spec = parse_spec(PY)
+    assert spec.model_path is None
+    assert spec.is_custom and processor_kind(spec) == "python"
+
+
+@pytest.mark.parametrize(
+    "doc, field, fragment",
+    [
+        (with_(PY, name=...), "name", 'e.g. "name": "my_service"'),
+        (with_(PY, name=""), "name", "required"),
+        (with_(PY, name="MyService"), "name", "lowercase letters"),
+        (with_(PY, name="1abc"), "name", "starting with a letter"),
+        (with_(PY, name="my-service"), "name", "not a valid service name"),
+        (with_(PY, name=7), "name", "not a valid service name"),
+        (with_(PY, metadata=...), "metadata", '"metadata": {"instance": 1'),
+        (with_(PY, metadata=[1]), "metadata", "must be an object"),
+        (with_(PY, meta_instance=...), "metadata.instance", '"metadata": {"instance": 1}'),
+        (with_(PY, meta_instance=-1), "metadata.instance", "≥ 0"),
+        (with_(PY, meta_instance="two"), "metadata.instance", "must be a number"),
+        (with_(PY, meta_instance=1.5), "metadata.instance", "whole number"),
+        (with_(PY, meta_instance=True), "metadata.instance", "must be a number"),
+        (with_(PY, meta_cpu="x"), "metadata.cpu", "must be a number"),
+        (with_(PY, meta_gpu=-2), "metadata.gpu", "≥ 0"),
+        (with_(PY, meta_memory="lots"), "metadata.memory", "MB"),
+        (with_(PY, meta_workers=0), "metadata.workers", "≥ 1"),
+        (with_(PY, meta_rpc__batching="maybe"), "metadata.rpc.batching", "true or false"),
+        (with_(PY, meta_rpc__max_queue_size=0), "metadata.rpc.max_queue_size", "≥ 1"),
+        (with_(PY, meta_rpc__keepalive=[1]), "metadata.rpc.keepalive", "must be a number"),
+        (with_(TF, model_path=...), "model_path", "built-in processor 'tensorflow_cpu_1.12'"),
+        (with_(PY, processor_type=..., processor_path=...), "processor", "processor_type"),
+        (with_(PY, processor_type="ruby"), "processor_type", "python, cpp, java"),
+        (with_(PY, processor_path=...), "processor_path", "required for a custom python"),
+        (with_(PY, processor_entry=...), "processor_entry", '"processor_entry": "app.py"'),
+        (with_(PY, processor_type="cpp", processor_entry=...), "processor_entry", "libprocessor.so"),
+        (with_(PY, processor_type="java"), "processor_mainclass", "com.example"),
+        (with_(PY, processor_type=..., processor_entry="run.sh"), "processor_type", "python, cpp, java"),
+        (with_(PY, token=["a"]), "token", "must be a string"),
+        (with_(PY, model_path=3), "model_path", "must be a string"),
+        (with_(PY, generate_token="sometimes"), "generate_token", "true or false"),
+    ],
+)
+def test_invalid_fields_name_the_field_and_the_fix(doc, field, fragment):
+    with pytest.raises(SpecError) as info:
+        parse_spec(doc)
+    assert info.value.field == field
+    assert fragment in info.value.message
+    assert str(info.value).startswith(f"{field}: ")
+
+
+def test_metadata_instance_message_is_the_documented_one():
+    with pytest.raises(SpecError) as info:
+        parse_spec(with_(PY, metadata={}))
+    assert str(info.value) == (
+        'metadata.instance: required — the number of instances, e.g. "metadata": {"instance": 1}'
+    )
+
+
+@pytest.mark.parametrize(
+    "meta, attr, expected",
+    [
+        ({"instance": "4"}, "instance", 4),
+        ({"instance": 0}, "instance", 0),
+        ({"instance": 1, "cpu": "2"}, "cpu", 2),
+        ({"instance": 1, "cpu": 0.5}, "cpu", 0.5),
+        ({"instance": 1, "memory": 2000}, "memory", 2000),
+        ({"instance": 1, "memory": "2000M"}, "memory", 2000),
+        ({"instance": 1, "memory": "4G"}, "memory", 4096),
+        ({"instance": 1, "cuda": 10.0}, "cuda", "10.0"),
+        ({"instance": 1, "gpu": "1"}, "gpu", 1),
+        ({"instance": 1, "workers": 8}, "worker_threads", 8),
+        ({"instance": 1, "rpc.worker_threads": "3"}, "worker_threads", 3),
+        ({"instance": 1, "rpc.batching": "true"}, "batching", True),
+        ({"instance": 1, "rpc.batching": False}, "batching", False),
+        ({"instance": 1, "rpc": {"batching": True, "max_batch_size": 8}}, "max_batch_size", 8),
+        ({"instance": 1, "rpc.max_batch_timeout": "20"}, "max_batch_timeout_ms", 20),
+        ({"instance": 1, "rpc.keepalive": 100}, "keepalive_ms", 100),
+        ({"instance": 1, "rpc.io_threads": 2}, "io_threads", 2),
+        ({"instance": 1, "rpc.max_queue_size": "8"}, "max_queue_size", 8),
+        ({"instance": 1, "resource": "eas-r-x", "region": "cn-shanghai"}, "region", "cn-shanghai"),
+    ],
+)
+def test_metadata_values_are_coerced(meta, attr, expected):
+    spec = parse_spec(with_(PY, metadata=meta))
+    value = getattr(spec.metadata, attr)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_workers_and_worker_threads_disagreeing_warns_and_rpc_wins():
+    spec = parse_spec(with_(PY, metadata={"instance": 1, "workers": 2, "rpc.worker_threads": 7}))
+    assert spec.metadata.worker_threads == 7
+    assert any("rpc.worker_threads=7" in w for w in spec.warnings)
+
+
+def test_unknown_keys_are_kept_with_a_warning():
+    doc = with_(TF, data_image="img", cloud={"computing": {}}, extra_top=1)
+    doc["metadata"].update({"rpc.enable_jemalloc": 1, "eas.handlers.disable_failure_handler": True})
+    spec = parse_spec(doc)
+    assert spec.metadata.extra == {"rpc.enable_jemalloc": 1, "eas.handlers.disable_failure_handler": True}
+    assert spec.raw["cloud"] == {"computing": {}}
+    joined = "\n".join(spec.warnings)
+    for key in ("cloud", "extra_top", "metadata.rpc.enable_jemalloc",
+                "metadata.eas.handlers.disable_failure_handler"):
+        assert f"'{key}'" in joined
+    assert "data_image" not in joined  # documented key
+    out = spec.to_dict()
+    assert out["metadata"]["rpc.enable_jemalloc"] == 1 and out["extra_top"] == 1
+
+
+def test_to_dict_normalises_values_and_keeps_what_was_written():
+    doc = with_(PY, metadata={"instance": "3", "rpc": {"batching": "true"}, "custom": "x"})
+    out = parse_spec(doc).to_dict()
+    assert out["metadata"] == {"instance": 3, "rpc.batching": True, "custom": "x"}
+    assert out["processor_entry"] == "app.py"
+    assert parse_spec(out).metadata.batching is True
+
+
+def test_processor_type_inferred_from_entry_with_warning():
+    spec = parse_spec(with_(PY, processor_type=...))
+    assert spec.processor_type == "python"
+    assert any("assuming 'python'" in w for w in spec.warnings)
+
+
+def test_builtin_processor_wins_over_custom_fields_with_warning():
+    spec = parse_spec(with_(TF, processor_path="./x", processor_type="python"))
+    assert spec.processor == "tensorflow_cpu_1.12"
+    assert any("ignored" in w for w in spec.warnings)
+
+
+def test_yaml_text_and_files(tmp_path: Path):
+    yaml_text = (
+        "name: echo\nprocessor_type: python\nprocessor_path: ./app\n"
+        "processor_entry: app.py\nmetadata:\n  instance: 2\n  rpc.batching: true\n"
+    )
+    assert parse_spec(yaml_text).metadata.instance == 2
+    f = tmp_path / "svc.yaml"
+    f.write_text(yaml_text)
+    spec = parse_spec(f)
+    assert spec.metadata.batching is True and spec.base_dir == tmp_path.resolve()
+    assert parse_spec(str(f)).name == "echo"
+    j = tmp_path / "svc.json"
+    j.write_text(json.dumps(TF))
+    assert parse_spec(str(j)).processor == "tensorflow_cpu_1.12"
+    assert parse_spec(json.dumps(TF)).name == TF["name"]
+
+
+def test_json_syntax_error_gives_line_and_column(tmp_path: Path):
+    f = tmp_path / "bad.json"
+    f.write_text('{\n  "name": "x",\n  "metadata": {"instance": 1,}\n}\n')
+    with pytest.raises(SpecError) as info:
+        parse_spec(f)
+    assert "line 3, column" in str(info.value) and str(f) in str(info.value)
+    with pytest.raises(SpecError, match=r"line 1, column \d+"):
+        parse_spec('{"name": "x" "metadata": 1}')
+
+
+def test_yaml_syntax_error_gives_line():
+    with pytest.raises(SpecError, match=r"invalid YAML .* at line \d+, column \d+"):
+        parse_spec("name: x\nmetadata: {a: 1\n  b: [1, 2\n")
+
+
+@pytest.mark.parametrize("source", ["[1, 2]", "just a string: [", "- a\n- b\n"])
+def test_non_object_documents_are_refused(source):
+    with pytest.raises(SpecError):
+        parse_spec(source)
+
+
+def test_missing_file_is_named(tmp_path: Path):
+    missing = tmp_path / "nope.json"
+    with pytest.raises(SpecError, match="not found: .*nope.json"):
+        parse_spec(str(missing))
+    with pytest.raises(SpecError, match="not found"):
+        parse_spec(missing)
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"metadata.instance": "10", "metadata.cpu": "5"}, {"instance": 10, "cpu": 5}),
+        ({"metadata.cpu": "0.5"}, {"instance": 1, "cpu": 0.5}),
+        ({"metadata.rpc.batching": "true"}, {"instance": 1, "rpc.batching": True}),
+        ({"metadata.rpc.batching": "FALSE"}, {"instance": 1, "rpc.batching": False}),
+        ({"metadata.region": "cn-beijing"}, {"instance": 1, "region": "cn-beijing"}),
+    ],
+)
+def test_apply_overrides_eascmd_semantics(overrides, expected):
+    original = with_(PY)
+    out = apply_overrides(original, overrides)
+    assert out["metadata"] == expected
+    assert original["metadata"] == {"instance": 1}  # the input is not modified
+    parse_spec(out)
+
+
+def test_apply_overrides_top_level_nested_and_json_values():
+    doc = with_(PY, metadata={"instance": 1, "rpc": {"keepalive": 100}})
+    out = apply_overrides(
+        doc, {"token": "abc", "metadata.rpc.keepalive": "200", "model_config": '{"a": 1}'}
+    )
+    assert out["token"] == "abc" and out["model_config"] == {"a": 1}
+    assert out["metadata"]["rpc"] == {"keepalive": 200}
+    with pytest.raises(SpecError, match="name is not an object"):
+        apply_overrides(doc, {"name.first": "x"})
+    assert apply_overrides({}, {"metadata.instance": "2"}) == {"metadata": {"instance": 2}}
+
+
+@pytest.mark.parametrize(
+    "new, changed",
+    [
+        ({"metadata": {"instance": 3}}, False),
+        ({"token": "x"}, False),
+        ({"model_path": TF["model_path"]}, False),
+        ({"model_path": "./other.tar.gz"}, True),
+        ({"model_entry": "m"}, True),
+        ({"model_config": {"a": 1}}, True),
+        ({"processor": "tensorflow_cpu_1.15"}, True),
+        ({"processor_path": "./p"}, True),
+        ({"processor_entry": "x.py"}, True),
+        ({"processor_type": "python"}, True),
+        ({"processor_mainclass": "A"}, True),
+    ],
+)
+def test_has_model_changes(new, changed):
+    assert has_model_changes(TF, new) is changed
+
+
+def test_diff_specs_lines():
+    old = with_(TF, model_config={"a": 1})
+    new = with_(TF, token="secret", model_config=..., meta_instance=2, meta_rpc__batching=True)
+    assert diff_specs(old, new) == [
+        "~ metadata.instance: 1 -> 2",
+        "+ metadata.rpc.batching: true",
+        "- model_config.a",
+        "+ token: ****",
+    ]
+    assert diff_specs(old, old) == []
+    assert diff_specs({"model_config": "x"}, {}) == ["- model_config"]
+
+
+@pytest.mark.parametrize(
+    "doc, kind, gpus",
+    [
+        (with_(TF, processor="tensorflow_gpu_1.15"), "tensorflow", 1),
+        (with_(TF, processor="pytorch_cpu_1.6"), "pytorch", 0),
+        (with_(TF, processor="pytorch_gpu_1.6", meta_gpu=2), "pytorch", 2),
+        (with_(TF, processor="blade_cuda10.0_beta"), "blade", 1),
+        (with_(TF, processor="blade_cpu"), "blade", 0),
+        (with_(TF, processor="pmml"), "pmml", 0),
+        (with_(TF, processor="onnx"), "onnx", 0),
+        (with_(TF, processor="caffe_gpu"), "caffe", 1),
+        (with_(TF, processor="easy_vision_gpu_tf1.12_torch151"), "easy_vision", 1),
+        (with_(TF, processor="mediaflow"), "mediaflow", 1),
+        (with_(TF, processor="xnn_cpu"), "xnn_cpu", 0),
+        (with_(PY, processor_type="cpp", processor_entry="libecho.so"), "cpp", 0),
+        (with_(PY, meta_gpu=1), "python", 1),
+    ],
+)
+def test_processor_kind_and_wants_gpu(doc, kind, gpus):
+    spec = parse_spec(doc)
+    assert processor_kind(spec) == kind
+    assert wants_gpu(spec) == gpus
+    assert processor_kind(doc) == kind and wants_gpu(doc) == gpus

@@ -1,0 +1,118 @@
+"""A real kernel (port 0, private EASLAB_HOME) and an IPython shell with the extension loaded."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ECHO_APP = """\
+import allspark
+
+
+class Echo(allspark.BaseProcessor):
+    def process(self, data):
+        return b"echo:" + data, 200
+"""
+
+W = np.array([[1, 0], [0, 1], [1, 1], [2, -1]], np.float32)
+B = np.array([0.5, -0.5], np.float32)
+
+
+def affine_onnx() -> bytes:
+    """y = x @ W + B with a symbolic batch dimension (input x: float32 [batch, 4])."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "B"], ["y"])],
+        "affine",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+        initializer=[numpy_helper.from_array(W, "W"), numpy_helper.from_array(B, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="session")
+def easlab_home(tmp_path_factory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("easlab_home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("EASLAB_HOME", None)
+    else:
+        os.environ["EASLAB_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def kernel(easlab_home) -> Iterator[Any]:
+    from easlab.kernel.local import LocalKernel
+
+    with LocalKernel(port=0, state_dir=easlab_home / "state") as k:
+        yield k
+
+
+@pytest.fixture(scope="session")
+def app_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("echo_app")
+    (folder / "app.py").write_text(ECHO_APP)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(tmp_path_factory) -> Path:
+    pytest.importorskip("onnx")
+    folder = tmp_path_factory.mktemp("onnx_model")
+    (folder / "affine.onnx").write_bytes(affine_onnx())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shell(kernel) -> Iterator[Any]:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "easlab")
+    ip.run_line_magic("config", f"EasMagic.target = {kernel.endpoint!r}")
+    yield ip
+    ip.run_line_magic("unload_ext", "easlab")
+
+
+@pytest.fixture(scope="session")
+def echo(shell, app_dir) -> Any:
+    """A python echo service created through the magic (JSON cell, {var} substitution)."""
+    shell.user_ns["app_dir"] = str(app_dir)
+    shell.run_cell_magic("eas", "create echo_svc", """
+{
+  "name": "nb_echo",
+  "token": "echo-token-123456",
+  "processor_type": "python",
+  "processor_path": "{app_dir}",
+  "processor_entry": "app.py",
+  "metadata": {"instance": 1}
+}
+""")
+    return shell.user_ns["echo_svc"]
+
+
+@pytest.fixture(scope="session")
+def affine(shell, onnx_dir) -> Any:
+    """An ONNX tensor service created through the magic (YAML cell, $var substitution)."""
+    shell.user_ns["onnx_dir"] = str(onnx_dir)
+    shell.run_cell_magic("eas", "create affine_svc", """
+name: nb_affine
+token: affine-token-abcdef
+processor: onnx
+model_path: $onnx_dir
+metadata:
+  instance: 1
+""")
+    return shell.user_ns["affine_svc"]

@@ -1,0 +1,103 @@
+"""easlab.bench against a real HTTP server: rows, percentiles, errors, sweeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from easlab.notebook.loadtest import BenchResult, bench, parse_duration
+
+from .echo_server import EchoServer
+
+
+def test_bench_rows_and_percentiles_agree_with_the_frame():
+    with EchoServer() as server:
+        r = bench(server.url, b"hello", n=200, concurrency=4, token=server.token, progress=False)
+        assert server.signed == 200  # every request carried the EAS signature
+    assert isinstance(r, BenchResult)
+    assert len(r.df) == 200 and r.ok == 200 and r.errors == {}
+    assert set(r.df["worker"]) == {0, 1, 2, 3}
+    assert (r.df["bytes"] == 5).all()
+    total = r.df["total_ms"]
+    assert r.p50 == pytest.approx(np.percentile(total, 50))
+    assert r.p90 == pytest.approx(np.percentile(total, 90))
+    assert r.p99 == pytest.approx(np.percentile(total, 99))
+    assert r.max == pytest.approx(total.max())
+    parts = r.df["send_ms"] + r.df["server_ms"] + r.df["receive_ms"]
+    assert np.allclose(parts, total)
+    assert r.throughput == pytest.approx(200 / r.wall_s[4])
+    summary = r.summary()
+    assert summary.loc["requests", "value"] == "200"
+    assert summary.loc["p99 (ms)", "value"] == f"{r.p99:.2f}"
+
+
+def test_bench_counts_errors_by_status():
+    with EchoServer(fail_every=5) as server:
+        r = bench(server.url, "x", n=50, concurrency=2, token=server.token, progress=False)
+    assert r.errors == {503: 10}
+    assert r.ok == 40
+
+
+def test_wrong_token_is_counted_as_401():
+    with EchoServer() as server:
+        r = bench(server.url, "x", n=10, concurrency=2, token="nope", progress=False)
+    assert r.errors == {401: 10}
+
+
+def test_sweep_has_one_row_per_concurrency():
+    with EchoServer() as server:
+        r = bench(server.url, b"x", n=40, sweep="1,2,4", token=server.token, progress=False)
+    sweep = r.sweep_df
+    assert list(sweep["concurrency"]) == [1, 2, 4]
+    assert list(sweep["requests"]) == [40, 40, 40]
+    assert len(r.df) == 120
+    level = r.df[r.df["concurrency"] == 2]["total_ms"]
+    assert sweep.loc[1, "p99"] == pytest.approx(level.quantile(0.99))
+    assert (sweep["throughput"] > 0).all()
+
+
+def test_duration_runs_for_a_time_not_a_count():
+    with EchoServer() as server:
+        r = bench(server.url, b"x", n=1, duration="300ms", concurrency=2, token=server.token,
+                  progress=False)
+    assert len(r.df) > 2
+    assert 0.25 < r.wall_s[2] < 3
+
+
+def test_transport_errors_are_status_zero():
+    r = bench("http://127.0.0.1:9/api/predict/none", b"x", n=3, concurrency=1, progress=False)
+    assert r.errors == {0: 3}
+    assert r.df["error"].str.contains("Connection").all()
+
+
+def test_html_repr_has_summary_and_plot():
+    df = pd.DataFrame({
+        "concurrency": 2, "worker": 0, "start_s": np.linspace(0, 1, 20),
+        "send_ms": 0.1, "server_ms": np.linspace(1, 3, 20), "receive_ms": 0.1,
+        "total_ms": np.linspace(1.2, 3.2, 20), "status": 200, "bytes": 1, "error": "",
+    })
+    r = BenchResult(df, {2: 1.0}, "http://h/api/predict/x")
+    html = r._repr_html_()
+    assert "p99 (ms)" in html and "data:image/png;base64," in html
+    assert r.throughput == 20.0
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("10s", 10.0), ("500ms", 0.5), ("2m", 120.0), (3, 3.0), ("1.5", 1.5)]
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["ten", "-1s", "0"])
+def test_parse_duration_rejects(bad):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_bench_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="concurrency"):
+        bench("http://127.0.0.1:9/api/predict/x", b"", sweep=[0, 1], progress=False)
+    with pytest.raises(ValueError, match="not a prediction URL"):
+        bench("http://127.0.0.1:9/other", b"", progress=False)

@@ -1,0 +1,126 @@
+"""The magics through a real IPython shell against a real kernel on loopback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from easlab.notebook.loadtest import BenchResult
+
+from .conftest import B, W
+
+
+def one_error_line(capsys) -> str:
+    out = capsys.readouterr()
+    text = (out.out + out.err).strip()
+    assert "Traceback" not in text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("easlab error: ")
+    return lines[0]
+
+
+def test_create_from_json_cell(echo, shell, capsys):
+    assert echo.name == "nb_echo" and echo.status == "Running"
+    shell.run_line_magic("eas", "ls -o table")
+    table = shell.user_ns["table"]
+    assert "nb_echo" in list(table["NAME"])
+    shell.run_line_magic("eas", "desc nb_echo -o d")
+    out = capsys.readouterr().out
+    assert shell.user_ns["d"]["token"] == "echo-token-123456"
+    assert "echo-token-123456" not in out and "••••••••3456" in out  # masked by default
+
+
+def test_create_from_yaml_cell(affine):
+    assert affine.name == "nb_affine" and affine.status == "Running"
+    assert affine.desc["request_format"] == "tf"
+
+
+def test_dry_run_diffs_against_the_deployed_service(echo, shell, app_dir, capsys):
+    capsys.readouterr()
+    shell.run_cell_magic("eas", "create changes --dry-run", f"""
+name: nb_echo
+token: echo-token-123456
+processor_type: python
+processor_path: {app_dir}
+processor_entry: app.py
+metadata:
+  instance: 2
+""")
+    out = capsys.readouterr().out
+    assert "nb_echo: valid; would update" in out
+    assert "~ metadata.instance: 1 -> 2" in shell.user_ns["changes"]
+    shell.run_line_magic("eas", "desc nb_echo -o d")
+    assert shell.user_ns["d"]["total_instance"] == 1  # nothing deployed
+
+
+def test_predict_text(echo, shell, capsys):
+    shell.run_cell_magic("eas", "predict nb_echo answer", "hello world")
+    assert shell.user_ns["answer"] == "echo:hello world"
+    assert "HTTP 200" in capsys.readouterr().out
+
+
+def test_predict_numpy_reshapes_outputs(affine, shell, capsys):
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    shell.user_ns["x"] = x
+    shell.run_cell_magic("eas", "predict affine_svc out", '{"x": x}')
+    out = shell.user_ns["out"]
+    assert set(out) == {"y"} and out["y"].shape == (3, 2) and out["y"].dtype == np.float32
+    np.testing.assert_allclose(out["y"], x @ W + B)
+    text = capsys.readouterr().out
+    assert "HTTP 200" in text and "y: float32[3, 2]" in text
+
+
+def test_predict_errors_are_one_line(affine, echo, shell, capsys):
+    capsys.readouterr()
+    shell.user_ns["bad"] = np.zeros((2, 3), np.float32)
+    shell.run_cell_magic("eas", "predict nb_affine", '{"x": bad}')
+    assert "x" in one_error_line(capsys)
+
+    shell.run_cell_magic("eas", "predict no_such_service", "hi")
+    assert "no_such_service" in one_error_line(capsys)
+
+    from easlab.client.control import Service
+
+    shell.user_ns["wrong"] = Service(echo.kernel, dict(echo.desc, token="wrong-token-0000"))
+    shell.run_cell_magic("eas", "predict wrong", "'hi'")
+    assert "401" in one_error_line(capsys)
+
+    shell.run_line_magic("eas", "bench nb_echo --body undefined_variable_xyz -n 1")
+    assert "undefined_variable_xyz" in one_error_line(capsys)
+
+
+def test_predict_text_that_names_no_variable_is_sent_as_text(echo, shell, capsys):
+    shell.run_cell_magic("eas", "predict nb_echo answer", "hello")
+    assert shell.user_ns["answer"] == "echo:hello"
+    assert "no variable 'hello' in the notebook: sent the cell as text" in capsys.readouterr().out
+
+
+def test_bench_returns_per_request_frame(echo, shell):
+    shell.user_ns["payload"] = b"ping"
+    result = shell.run_line_magic("eas", "bench nb_echo --body payload -n 200 -c 4 -o r")
+    assert result is shell.user_ns["r"] and isinstance(result, BenchResult)
+    df = result.df
+    assert len(df) == 200 and (df["status"] == 200).all()
+    assert result.p50 == pytest.approx(np.percentile(df["total_ms"], 50))
+    assert result.p99 == pytest.approx(np.percentile(df["total_ms"], 99))
+    assert result.max == pytest.approx(df["total_ms"].max())
+
+
+def test_bench_sweep(affine, shell):
+    shell.user_ns["x1"] = {"x": np.ones((1, 4), np.float32)}
+    result = shell.run_line_magic("eas", "bench nb_affine --body x1 -n 20 --sweep 1,2 -o s")
+    assert list(result.sweep_df["concurrency"]) == [1, 2]
+    assert result.errors == {}
+
+
+def test_control_verbs(echo, shell, capsys):
+    shell.run_line_magic("eas", "w nb_echo -o workers")
+    assert len(shell.user_ns["workers"]) == 1
+    shell.run_line_magic("eas", "logs nb_echo -n 5 -o lines")
+    assert isinstance(shell.user_ns["lines"], list)
+    shell.run_line_magic("eas", "gpu -o g")
+    shell.run_line_magic("eas", "modify nb_echo -Dmetadata.nosuchkey=1")
+    capsys.readouterr()
+    shell.run_line_magic("eas", "desc nb_missing")
+    assert "nb_missing" in one_error_line(capsys)

@@ -1,0 +1,150 @@
+"""The debug widget against live services: Send, the panes, history, and runnable snippets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from easlab import _auth
+from easlab.notebook.widget import DebugWidget, debug
+from easlab.wire.tf import TFResponse
+
+from .conftest import B, W
+
+ROOT = Path(__file__).resolve().parents[2]
+OFFICIAL_PY = ROOT / ".venv-official" / "bin" / "python"
+
+
+def run_python(python: Path | str, code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EASLAB_HOME")}
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, timeout=120, env=env,
+                          cwd="/" if python == OFFICIAL_PY else str(ROOT))
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout.decode()
+
+
+def run_curl(command: str) -> bytes:
+    proc = subprocess.run(shlex.split(command), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+@pytest.fixture()
+def tensor_widget(affine) -> DebugWidget:
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    return debug(affine, namespace={"x": x, "other": np.zeros((2, 7), np.float32), "n": 3})
+
+
+def test_form_is_built_from_the_signature(tensor_widget):
+    (row,) = tensor_widget.editor.rows
+    assert row.field.name == "x" and row.field.shape == [-1, 4]
+    assert "x  DT_FLOAT [batch, 4]" in row.children[0].value
+    assert list(row.source.options) == ["random data", "variable x"]  # only arrays that fit
+
+
+def test_send_fills_every_pane(tensor_widget, affine):
+    w = tensor_widget
+    row = w.editor.rows[0]
+    row.source.value = "variable x"
+    row.fill_button.click()
+    w.send_button.click()
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+    request = w.request_pane.value
+    assert "POST /api/predict/nb_affine HTTP/1.1" in request
+    record = w.session.last
+    headers = record.exchange.request_headers
+    assert headers["Authorization"].startswith("EAS ")
+    expected = _auth.signature(affine.token, headers["Content-MD5"], headers["Content-Type"],
+                               headers["Date"], "/api/predict/nb_affine")
+    assert headers["Authorization"] == expected
+    assert f"Authorization: {expected}" in request
+    assert "HTTP/1.1 200" in w.response_pane.value
+    assert "float32[3, 2]" in w.decoded_pane.value
+    np.testing.assert_allclose(record.value["y"], x @ W + B)
+    assert "network + server" in w.latency_pane.value
+    assert "HTTP 200" in w.status_line.value
+
+    w.send_button.click()
+    history = w.session.history_df()
+    assert list(history["#"]) == [1, 2] and list(history["status"]) == [200, 200]
+    assert list(history["body"]) == ["x[3, 4]", "x[3, 4]"]
+    assert w.history_pane.value.count("</tr>") == 3  # header + two calls
+
+
+def test_snippets_get_the_same_answer(tensor_widget):
+    w = tensor_widget
+    w.editor.rows[0].source.value = "variable x"
+    w.editor.rows[0].fill()
+    w.send_button.click()
+    expected = w.session.last.value["y"]
+
+    curl = w.copy_as("curl")
+    assert "--data-binary @" in curl and "Authorization: affine-token-abcdef" in curl
+    np.testing.assert_allclose(TFResponse(run_curl(curl))["y"], expected)
+
+    code = w.copy_as("easlab")
+    out = run_python(sys.executable, code + "\nimport json\nprint('JSON' + json.dumps("
+                     "{k: v.tolist() for k, v in outputs.items()}))\n")
+    got = json.loads(out.strip().splitlines()[-1][4:])
+    np.testing.assert_allclose(np.array(got["y"]), expected)
+
+    code = w.copy_as("official")
+    assert "TFRequest(" in code and "add_feed('x'" in code
+    if not OFFICIAL_PY.exists():
+        pytest.fail("the official client's venv (.venv-official) is missing: run make official-venv")
+    out = run_python(OFFICIAL_PY, code + "\nimport json\nprint('JSON' + json.dumps("
+                     "{n: [resp.get_tensor_shape(n), list(resp.get_values(n))] "
+                     "for n in resp.response.outputs}))\n")
+    shape, values = json.loads(out.strip().splitlines()[-1][4:])["y"]
+    np.testing.assert_allclose(np.array(values).reshape(shape), expected)
+
+
+def test_raw_text_service(echo):
+    w = debug(echo, namespace={})
+    assert w.editor.rows == [] and w.session.is_tensor is False
+    w.editor.raw.value = '{"q": "hi"}'
+    w.send_button.click()
+    assert "HTTP/1.1 200" in w.response_pane.value
+    assert w.session.last.value == 'echo:{"q": "hi"}'
+    assert "Authorization: EAS " in w.request_pane.value
+
+    assert run_curl(w.copy_as("curl")) == b'echo:{"q": "hi"}'
+    out = run_python(sys.executable, w.copy_as("easlab"))
+    assert out.strip() == "b'echo:{\"q\": \"hi\"}'"
+    if OFFICIAL_PY.exists():
+        out = run_python(OFFICIAL_PY, w.copy_as("official"))
+        assert out.strip() == "b'echo:{\"q\": \"hi\"}'"
+
+
+def test_token_masked_until_revealed(echo):
+    w = debug(echo, namespace={})
+    assert echo.token not in w.token_box.text.value
+    w.token_box.toggle.value = True
+    assert echo.token in w.token_box.text.value
+
+
+def test_wrong_token_shows_401_in_the_panes(echo):
+    w = debug(echo.url, token="wrong-token-0000", namespace={})
+    w.editor.raw.value = "x"
+    w.send_button.click()
+    assert "HTTP 401" in w.status_line.value
+    assert "HTTP/1.1 401" in w.response_pane.value
+
+
+def test_fill_errors_show_in_the_status_line(affine):
+    w = debug(affine, namespace={})
+    w.session.fields[0].value = None
+    w.session.namespace["bad"] = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="expects"):
+        w.session.fill_from("x", "bad")
+    w.session.set_value("x", np.zeros((1, 3), np.float32))
+    w.send_button.click()
+    assert "✖" in w.status_line.value and "x" in w.status_line.value

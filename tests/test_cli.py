@@ -1,0 +1,139 @@
+"""The easlab command where no kernel is involved: errors, prompts, gpu, tables."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from easlab._table import format_table
+from easlab.cli import format_desc, format_services, format_workers, main
+
+
+@pytest.fixture
+def nowhere(monkeypatch, tmp_path: Path) -> str:
+    """An endpoint where nothing listens, and no runtime file."""
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EASLAB_ENDPOINT", raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_no_kernel_is_one_line_and_exit_1(nowhere: str, capsys):
+    assert main(["ls"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "easlab serve" in err
+    assert main(["desc", "x", "--endpoint", nowhere]) == 1
+    assert "no easlab kernel answers at " + nowhere in capsys.readouterr().err
+
+
+def test_invalid_spec_fails_before_contacting_the_kernel(nowhere: str, tmp_path: Path, capsys):
+    f = tmp_path / "svc.json"
+    f.write_text(json.dumps({"name": "Bad-Name", "processor": "pmml", "metadata": {"instance": 1}}))
+    assert main(["create", str(f), "--endpoint", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert "name: 'Bad-Name' is not a valid service name" in err
+    f.write_text('{"name": "x",\n "metadata": }')
+    assert main(["create", str(f), "--endpoint", nowhere]) == 1
+    assert "line 2, column" in capsys.readouterr().err
+
+
+def test_delete_without_tty_or_y_refuses(nowhere: str, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["delete", "echo", "--endpoint", nowhere]) == 2
+    err = capsys.readouterr().err
+    assert "stdin is not a terminal: pass -y" in err
+
+
+def test_release_weight_range_checked(nowhere: str, capsys):
+    assert main(["release", "echo_x", "-w", "120", "-y", "--endpoint", nowhere]) == 2
+    assert "between 0 and 100" in capsys.readouterr().err
+
+
+def test_modify_needs_d_or_s(nowhere: str, capsys):
+    assert main(["modify", "echo", "--endpoint", nowhere]) == 2
+    assert "-Dkey=value overrides or -s" in capsys.readouterr().err
+    assert main(["modify", "echo", "-Dmetadata.instance", "--endpoint", nowhere]) == 2
+    assert "write -Dkey=value" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["release", "x"])  # -w is required
+    assert info.value.code == 2
+
+
+def test_gpu_command_with_stand_in_nvidia_smi(monkeypatch, tmp_path: Path, capsys):
+    # stand-in for nvidia-smi: no GPU exists on the test machine
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *--query-gpu*) echo "0, Tesla T4, 15360, 15000, 470.82.01, GPU-aaaa" ;;\n'
+        '  *) echo "| NVIDIA-SMI 470.82.01  Driver Version: 470.82.01  CUDA Version: 11.4 |" ;;\n'
+        "esac\n"
+    )
+    smi.chmod(smi.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("EASLAB_DISABLE_NVML", "1")
+    assert main(["gpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Tesla T4" in out and "15360 MiB" in out and "11.4" in out
+    assert main(["gpu", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["source"] == "nvidia-smi" and data["gpus"][0]["cuda_version"] == "11.4"
+    smi.unlink()
+    assert main(["gpu"]) == 0
+    assert capsys.readouterr().out.startswith("no GPU found")
+
+
+def test_table_rendering():
+    table = format_table(["A", "LONGER"], [["x", 1], ["yy\nzz", None]])
+    assert table.splitlines() == [
+        "+----+--------+",
+        "| A  | LONGER |",
+        "+----+--------+",
+        "| x  | 1      |",
+        "| yy |        |",
+        "| zz |        |",
+        "+----+--------+",
+    ]
+
+
+DESC = {
+    "name": "echo", "status": "Running", "message": "", "endpoint": "http://127.0.0.1:1",
+    "service_path": "/api/predict/echo", "url": "http://127.0.0.1:1/api/predict/echo",
+    "token": "tok", "processor": "python", "total_instance": 2, "running_instance": 2,
+    "pending_instance": 0, "cpu": 1, "gpu": 1, "memory": 2000, "latest_version": 2,
+    "current_version": 1, "weight": 80, "traffic": {"echo": 80, "echo_ab12": 20},
+    "cpu_fallback": True, "create_time": "2024-01-01T00:00:00", "update_time": "2024-01-01T00:00:01",
+    "warnings": ["unknown key 'x' kept"], "spec": {"name": "echo", "metadata": {"instance": 2}},
+}
+
+
+def test_desc_ls_and_workers_tables():
+    desc = format_desc(DESC)
+    for text in ("| Status ", "| TotalInstance   | 2", "| CurrentVersion  | 1", "| Token ",
+                 "1 (cpu fallback)", "2000M", "echo_ab12: 20%", '"instance": 2',
+                 "unknown key 'x' kept", "http://127.0.0.1:1/api/predict/echo"):
+        assert text in desc, text
+    ls = format_services([DESC])
+    header = ls.splitlines()[1]
+    assert [c.strip() for c in header.strip("|").split("|")][:9] == [
+        "NAME", "REGION", "INSTANCE", "CPU", "MEMORY", "GPU", "STATUS", "WEIGHT", "SERVICEPATH"]
+    assert "| echo " in ls and "local" in ls and "/api/predict/echo" in ls
+    assert "no services" in format_services([])
+    w = format_workers([{"name": "echo-0", "ip": "127.0.0.1", "port": 5, "pid": 42,
+                         "start_time": "t", "restarts": 3, "status": "Running", "ready": "[1/1]",
+                         "reason": "", "gpus": [0]}])
+    assert "RESTARTS" in w and "| 3 " in w and "127.0.0.1:5" in w

@@ -1,0 +1,246 @@
+"""The easlab command against a real local kernel (LocalKernel on port 0)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from easlab.cli import main
+
+APP = """\
+import allspark
+
+
+class EchoProcessor(allspark.BaseProcessor):
+    def initialize(self):
+        self.prefix = {prefix!r}
+
+    def process(self, data):
+        return self.prefix + data, 200
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory) -> Iterator[str]:
+    from easlab.kernel.local import LocalKernel
+
+    home = tmp_path_factory.mktemp("easlab-home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    try:
+        with LocalKernel(port=0) as local:
+            yield local.endpoint
+    finally:
+        if old is None:
+            os.environ.pop("EASLAB_HOME", None)
+        else:
+            os.environ["EASLAB_HOME"] = old
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for version, prefix in (("v1", b"v1:"), ("v2", b"v2:")):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "app.py").write_text(APP.format(prefix=prefix))
+    spec = {
+        "name": "cli_echo",
+        "token": "cli-secret-token",
+        "processor_type": "python",
+        "processor_path": "./v1",
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "cpu": 1, "rpc.enable_jemalloc": 1},
+    }
+    (tmp_path / "service.json").write_text(json.dumps(spec))
+    (tmp_path / "v2.yaml").write_text("processor_path: ./v2\n")
+    return tmp_path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_flow(endpoint: str, project: Path, capsys, monkeypatch):
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    assert f"{endpoint}/api/predict/cli_echo" in out and "cli-secret-token" in out
+    assert "[WARN] unknown key 'metadata.rpc.enable_jemalloc'" in out
+    assert out.rstrip().endswith("[OK] Service is running")
+
+    code, out, _ = run(capsys, "ls", *e)
+    assert code == 0 and "cli_echo" in out and "Running" in out and "SERVICEPATH" in out
+    code, out, _ = run(capsys, "list", "--json", *e)
+    assert "cli_echo" in [d["name"] for d in json.loads(out)]
+
+    code, out, _ = run(capsys, "desc", "cli_echo", *e)
+    for key in ("Status", "TotalInstance", "RunningInstance", "PendingInstance", "LatestVersion",
+                "CurrentVersion", "Endpoint", "Token", "ServiceConfig", "CreateTime"):
+        assert f"| {key}" in out, key
+    assert "cli-secret-token" in out
+
+    code, out, _ = run(capsys, "modify", "cli_echo", "-Dmetadata.instance=2", *e)
+    assert code == 0 and "[Total: 2, Pending: 0, Running: 2]" in out
+    code, out, _ = run(capsys, "w", "cli_echo", "--json", *e)
+    assert len(json.loads(out)) == 2
+    code, out, _ = run(capsys, "showworkers", "cli_echo", *e)
+    assert code == 0 and "RESTARTS" in out and out.count("Running") == 2
+
+    code, out, _ = run(capsys, "modify", "cli_echo", "-s", "v2.yaml", *e)
+    assert code == 0 and "version 2 of 2" in out
+    code, out, _ = run(capsys, "version", "cli_echo", "1", *e)
+    assert code == 0 and "is at version 1" in out
+
+    code, out, _ = run(capsys, "stop", "cli_echo", *e)
+    assert code == 0 and "stopped" in out
+    code, out, _ = run(capsys, "start", "cli_echo", *e)
+    assert code == 0 and "is running" in out
+
+    code, out, _ = run(capsys, "logs", "cli_echo", "-n", "20", *e)
+    assert code == 0
+
+    code, out, err = run(capsys, "create", "service.json", "-r", "--json", *e)
+    assert code == 0, err
+    green = json.loads(out)["name"]
+    assert green.startswith("cli_echo_")
+    code, out, _ = run(capsys, "release", green, "-w", "20", "-y", *e)
+    assert code == 0 and f"[OK] Service [{green}] is weighted to 20% now" in out
+    code, out, _ = run(capsys, "delete", green, "-y", *e)
+    assert code == 0 and "deleted successfully" in out
+
+    code, out, _ = run(capsys, "delete", "cli_echo", "-y", "--json", *e)
+    assert code == 0 and json.loads(out) == {"deleted": "cli_echo"}
+    code, _, err = run(capsys, "desc", "cli_echo", *e)
+    assert code == 1 and "cli_echo" in err and "Traceback" not in err
+
+
+def test_cli_failed_create_prints_message_and_exits_1(endpoint: str, tmp_path: Path, capsys):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(
+        "import allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def initialize(self):\n"
+        "        raise ValueError('cannot open model.bin')\n"
+        "    def process(self, data):\n"
+        "        return data, 200\n"
+    )
+    spec = tmp_path / "svc.yaml"
+    spec.write_text(
+        "name: cli_broken\nprocessor_type: python\nprocessor_path: app\n"
+        "processor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    code, _, err = run(capsys, "create", str(spec), "--endpoint", endpoint)
+    try:
+        assert code == 1
+        assert "[FAILED]" in err and "cannot open model.bin" in err
+    finally:
+        assert main(["delete", "cli_broken", "-y", "--endpoint", endpoint]) == 0
+
+
+def test_cli_server_side_spec_error_is_one_line(endpoint: str, tmp_path: Path, capsys):
+    spec = tmp_path / "svc.json"
+    spec.write_text(json.dumps({"name": "cli_missing", "processor_type": "python",
+                                "processor_path": "./nowhere", "processor_entry": "app.py",
+                                "metadata": {"instance": 1}}))
+    code, _, err = run(capsys, "create", str(spec), "--endpoint", endpoint)
+    assert code == 1 and err.count("\n") == 1
+    assert "processor_path" in err and "nowhere" in err
+
+
+def _read_until(proc, pattern: str, timeout: float = 60) -> str:
+    """Read the child's stdout until it matches ``pattern`` (with a deadline)."""
+    import re
+    import select
+    import time
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            seen += chunk
+            if re.search(pattern, seen.decode(errors="replace")):
+                return seen.decode(errors="replace")
+        elif proc.poll() is not None:
+            break
+    raise AssertionError(f"no output matching {pattern!r}; output so far:\n{seen.decode()}")
+
+
+def _child_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["EASLAB_HOME"] = str(tmp_path / "home")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("EASLAB_ENDPOINT", None)
+    return env
+
+
+def test_serve_and_shutdown(tmp_path: Path, capsys):
+    import re
+    import subprocess
+    import sys
+
+    from easlab.client.control import KernelClient
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "easlab", "serve", "--port", "0", "--state-dir", str(tmp_path / "s")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_child_env(tmp_path),
+    )
+    try:
+        out = _read_until(proc, r"easlab kernel listening on http://")
+        url = re.search(r"(http://\S+)", out).group(1)
+        code, listing, _ = run(capsys, "ls", "--endpoint", url)
+        assert code == 0 and "no services" in listing
+        KernelClient(url).shutdown()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_test_command_serves_until_ctrl_c(project: Path):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    spec = json.loads((project / "service.json").read_text())
+    del spec["metadata"]  # eascmd's own `test` example has no metadata
+    (project / "debug.json").write_text(json.dumps(spec))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "easlab", "test", "debug.json", "--port", "0",
+         "--state-dir", str(project / "state")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=project,
+        env=_child_env(project),
+    )
+    try:
+        out = _read_until(proc, r"Press Ctrl-C")
+        assert "no metadata given" in out
+        url = re.search(r"curl (http://\S+)", out).group(1)
+        resp = requests.post(url, data=b"ping", headers={"Authorization": "cli-secret-token"},
+                             timeout=10)
+        assert resp.status_code == 200 and resp.content == b"v1:ping"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        log = project / "state" / "kernel.log"
+        assert log.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with pytest.raises(requests.ConnectionError):  # the kernel went away with the command
+        requests.post(url, data=b"x", timeout=5)
