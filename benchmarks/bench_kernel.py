@@ -87,30 +87,40 @@ _PERCENTILE = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", r
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
 _REQUESTS = re.compile(r"^\s*(\d+) requests in ", re.M)
 _NON_2XX = re.compile(r"^\s*Non-2xx or 3xx responses:\s+(\d+)", re.M)
-_SOCKET_ERRORS = re.compile(
-    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-)
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
 def parse_wrk(output: str) -> WrkResult:
     """Parse the text of ``wrk --latency``; raises ValueError naming what is missing."""
     rps = _RPS.search(output)
     requests = _REQUESTS.search(output)
-    percentiles = {m.group(1): float(m.group(2)) * _LATENCY_UNITS_MS[m.group(3)]
-                   for m in _PERCENTILE.finditer(output)}
-    missing = [name for name, found in (("'Requests/sec:'", rps),
-                                        ("'N requests in'", requests),
-                                        ("'50%' latency (run wrk with --latency)", "50" in percentiles),
-                                        ("'99%' latency (run wrk with --latency)", "99" in percentiles))
-               if not found]
+    percentiles = {
+        m.group(1): float(m.group(2)) * _LATENCY_UNITS_MS[m.group(3)]
+        for m in _PERCENTILE.finditer(output)
+    }
+    missing = [
+        name
+        for name, found in (
+            ("'Requests/sec:'", rps),
+            ("'N requests in'", requests),
+            ("'50%' latency (run wrk with --latency)", "50" in percentiles),
+            ("'99%' latency (run wrk with --latency)", "99" in percentiles),
+        )
+        if not found
+    ]
     if missing or rps is None or requests is None:
         raise ValueError(f"wrk output lacks {', '.join(missing)}:\n{output.strip()}")
     non_2xx = _NON_2XX.search(output)
     socket_errors: dict[str, int] = {}
     sock = _SOCKET_ERRORS.search(output)
     if sock:
-        socket_errors = dict(zip(("connect", "read", "write", "timeout"),
-                                 (int(g) for g in sock.groups())))
+        socket_errors = dict(
+            zip(
+                ("connect", "read", "write", "timeout"),
+                (int(g) for g in sock.groups()),
+                strict=True,
+            )
+        )
     return WrkResult(
         requests_per_sec=float(rps.group(1)),
         p50_ms=percentiles["50"],
@@ -123,18 +133,28 @@ def parse_wrk(output: str) -> WrkResult:
 
 def lua_script(body_file: Path, headers: dict[str, str]) -> str:
     """A wrk script that POSTs the bytes of ``body_file`` with ``headers``."""
-    lines = ["wrk.method = \"POST\"",
-             f"local f = assert(io.open({json.dumps(str(body_file))}, \"rb\"))",
-             "wrk.body = f:read(\"*a\")",
-             "f:close()"]
+    lines = [
+        'wrk.method = "POST"',
+        f'local f = assert(io.open({json.dumps(str(body_file))}, "rb"))',
+        'wrk.body = f:read("*a")',
+        "f:close()",
+    ]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
     return "\n".join(lines) + "\n"
 
 
 def run_wrk(url: str, script: Path, threads: int, connections: int, seconds: int) -> WrkResult:
     """Run wrk once against ``url`` and parse its latency report."""
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-            "-s", str(script), url]
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
@@ -157,14 +177,21 @@ _RUNNING: set[ServerProcess] = set()
 class ServerProcess:
     """A server in its own process group, so stopping it stops its workers too."""
 
-    def __init__(self, name: str, argv: list[str], cwd: Path, log: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})}, start_new_session=True)
+                argv,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
         _RUNNING.add(self)
 
     def exited(self) -> int | None:
@@ -214,8 +241,9 @@ def _stop_all() -> None:
         server.stop()
 
 
-def post(port: int, path: str, body: bytes, headers: dict[str, str],
-         timeout: float = 30.0) -> tuple[int, bytes]:
+def post(
+    port: int, path: str, body: bytes, headers: dict[str, str], timeout: float = 30.0
+) -> tuple[int, bytes]:
     """One POST over a fresh loopback connection: (status, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -263,15 +291,19 @@ class Peer:
             return None
         venv = BENCH_VENVS / self.venv
         if not (venv / ".installed").exists():
-            return (f"{venv.relative_to(ROOT)} is not installed "
-                    f"(run benchmarks/setup_peers.sh {self.venv})")
+            return (
+                f"{venv.relative_to(ROOT)} is not installed "
+                f"(run benchmarks/setup_peers.sh {self.venv})"
+            )
         return None
 
     def version(self) -> str:
         if self.venv is None or self.dist is None:
             return ""
-        found = sorted((BENCH_VENVS / self.venv).glob(f"lib/python*/site-packages/{self.dist}-*.dist-info"))
-        return found[0].name[len(self.dist) + 1:-len(".dist-info")] if found else "?"
+        found = sorted(
+            (BENCH_VENVS / self.venv).glob(f"lib/python*/site-packages/{self.dist}-*.dist-info")
+        )
+        return found[0].name[len(self.dist) + 1 : -len(".dist-info")] if found else "?"
 
 
 def _echo_check(sent: bytes, got: bytes) -> bool:
@@ -301,14 +333,16 @@ def start_nginx(tmp: Path) -> Bench:
     port = free_port()
     prefix = tmp / "nginx"
     prefix.mkdir()
-    temps = " ".join(f"{kind}_temp_path {prefix / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temps = " ".join(
+        f"{kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf = prefix / "nginx.conf"
     conf.write_text(f"""
 worker_processes 1;
 daemon off;
-pid {prefix / 'nginx.pid'};
-error_log {prefix / 'error.log'} warn;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} warn;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
@@ -320,20 +354,44 @@ http {{
 }}
 """)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    server = ServerProcess("nginx", [nginx, "-p", str(prefix), "-c", str(conf)], prefix,
-                           tmp / "nginx.log")
-    return Bench(server, port, "/", Payload(SMALL_BODY, "application/octet-stream"),
-                 _big_binary())
+    server = ServerProcess(
+        "nginx", [nginx, "-p", str(prefix), "-c", str(conf)], prefix, tmp / "nginx.log"
+    )
+    return Bench(server, port, "/", Payload(SMALL_BODY, "application/octet-stream"), _big_binary())
 
 
 def _uvicorn(tmp: Path, name: str, app: str, path: str) -> Bench:
     port = free_port()
-    argv = [_venv_bin("asgi", "python"), "-m", "uvicorn", app, "--app-dir", str(PEERS_DIR),
-            "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-            "--http", "httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
+    argv = [
+        _venv_bin("asgi", "python"),
+        "-m",
+        "uvicorn",
+        app,
+        "--app-dir",
+        str(PEERS_DIR),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--workers",
+        "1",
+    ]
     server = ServerProcess(name, argv, PEERS_DIR, tmp / f"{name}.log")
-    return Bench(server, port, path, Payload(SMALL_BODY, "application/octet-stream"),
-                 _big_binary(), check=_echo_check)
+    return Bench(
+        server,
+        port,
+        path,
+        Payload(SMALL_BODY, "application/octet-stream"),
+        _big_binary(),
+        check=_echo_check,
+    )
 
 
 def start_asgi(tmp: Path) -> Bench:
@@ -346,17 +404,32 @@ def start_fastapi(tmp: Path) -> Bench:
 
 def _mlserver(tmp: Path, name: str, parallel_workers: int) -> Bench:
     port = free_port()
-    env = {"MLSERVER_HOST": "127.0.0.1", "MLSERVER_HTTP_PORT": str(port),
-           "MLSERVER_GRPC_PORT": str(free_port()), "MLSERVER_METRICS_PORT": str(free_port()),
-           "MLSERVER_PARALLEL_WORKERS": str(parallel_workers), "MLSERVER_LOGGING_LEVEL": "WARNING"}
-    server = ServerProcess(name, [_venv_bin("mlserver", "mlserver"), "start", "."],
-                           PEERS_DIR / "mlserver_echo", tmp / f"{name}.log", env)
+    env = {
+        "MLSERVER_HOST": "127.0.0.1",
+        "MLSERVER_HTTP_PORT": str(port),
+        "MLSERVER_GRPC_PORT": str(free_port()),
+        "MLSERVER_METRICS_PORT": str(free_port()),
+        "MLSERVER_PARALLEL_WORKERS": str(parallel_workers),
+        "MLSERVER_LOGGING_LEVEL": "WARNING",
+    }
+    server = ServerProcess(
+        name,
+        [_venv_bin("mlserver", "mlserver"), "start", "."],
+        PEERS_DIR / "mlserver_echo",
+        tmp / f"{name}.log",
+        env,
+    )
     small = {"inputs": [{"name": "x", "shape": [3], "datatype": "INT32", "data": [1, 2, 3]}]}
-    return Bench(server, port, "/v2/models/echo/infer",
-                 Payload(json.dumps(small).encode(), "application/json"),
-                 _big_json(lambda s: {"inputs": [{"name": "x", "shape": [1],
-                                                  "datatype": "BYTES", "data": [s]}]}),
-                 check=_json_echo_check)
+    return Bench(
+        server,
+        port,
+        "/v2/models/echo/infer",
+        Payload(json.dumps(small).encode(), "application/json"),
+        _big_json(
+            lambda s: {"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": [s]}]}
+        ),
+        check=_json_echo_check,
+    )
 
 
 def start_mlserver_single(tmp: Path) -> Bench:
@@ -369,34 +442,83 @@ def start_mlserver_default(tmp: Path) -> Bench:
 
 def start_seldon(tmp: Path) -> Bench:
     port = free_port()
-    argv = [_venv_bin("seldon", "seldon-core-microservice"), "EchoModel",
-            "--service-type", "MODEL", "--http-port", str(port),
-            "--grpc-port", str(free_port()), "--metrics-port", str(free_port()),
-            "--workers", "1", "--threads", "1"]
-    server = ServerProcess("seldon", argv, PEERS_DIR / "seldon_echo", tmp / "seldon.log",
-                           {"GUNICORN_ACCESSLOG": "", "SELDON_LOG_LEVEL": "WARNING"})
-    return Bench(server, port, "/api/v1.0/predictions",
-                 Payload(b'{"data":{"ndarray":[[1,2,3]]}}', "application/json"),
-                 _big_json(lambda s: {"strData": s}), check=_json_echo_check)
+    argv = [
+        _venv_bin("seldon", "seldon-core-microservice"),
+        "EchoModel",
+        "--service-type",
+        "MODEL",
+        "--http-port",
+        str(port),
+        "--grpc-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+    ]
+    server = ServerProcess(
+        "seldon",
+        argv,
+        PEERS_DIR / "seldon_echo",
+        tmp / "seldon.log",
+        {"GUNICORN_ACCESSLOG": "", "SELDON_LOG_LEVEL": "WARNING"},
+    )
+    return Bench(
+        server,
+        port,
+        "/api/v1.0/predictions",
+        Payload(b'{"data":{"ndarray":[[1,2,3]]}}', "application/json"),
+        _big_json(lambda s: {"strData": s}),
+        check=_json_echo_check,
+    )
 
 
 def start_litserve(tmp: Path) -> Bench:
     port = free_port()
-    server = ServerProcess("litserve", [_venv_bin("litserve", "python"), "litserve_echo.py",
-                                        str(port)], PEERS_DIR, tmp / "litserve.log")
-    return Bench(server, port, "/predict", Payload(b'{"input":[1,2,3]}', "application/json"),
-                 _big_json(lambda s: {"input": s}), check=_json_echo_check)
+    server = ServerProcess(
+        "litserve",
+        [_venv_bin("litserve", "python"), "litserve_echo.py", str(port)],
+        PEERS_DIR,
+        tmp / "litserve.log",
+    )
+    return Bench(
+        server,
+        port,
+        "/predict",
+        Payload(b'{"input":[1,2,3]}', "application/json"),
+        _big_json(lambda s: {"input": s}),
+        check=_json_echo_check,
+    )
 
 
 def start_bentoml(tmp: Path) -> Bench:
     port = free_port()
-    argv = [_venv_bin("bentoml", "bentoml"), "serve", "service:Echo",
-            "--host", "127.0.0.1", "--port", str(port)]
-    server = ServerProcess("bentoml", argv, PEERS_DIR / "bentoml_echo", tmp / "bentoml.log",
-                           {"BENTOML_HOME": str(tmp / "bentoml-home"),
-                            "BENTOML_DO_NOT_TRACK": "True"})
-    return Bench(server, port, "/predict", Payload(b'{"input":[1,2,3]}', "application/json"),
-                 _big_json(lambda s: {"input": s}), check=_json_echo_check)
+    argv = [
+        _venv_bin("bentoml", "bentoml"),
+        "serve",
+        "service:Echo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    server = ServerProcess(
+        "bentoml",
+        argv,
+        PEERS_DIR / "bentoml_echo",
+        tmp / "bentoml.log",
+        {"BENTOML_HOME": str(tmp / "bentoml-home"), "BENTOML_DO_NOT_TRACK": "True"},
+    )
+    return Bench(
+        server,
+        port,
+        "/predict",
+        Payload(b'{"input":[1,2,3]}', "application/json"),
+        _big_json(lambda s: {"input": s}),
+        check=_json_echo_check,
+    )
 
 
 ECHO_APP = """import allspark
@@ -417,36 +539,85 @@ def start_easlab(tmp: Path) -> Bench:
     processor_dir = tmp / "easlab-echo"
     processor_dir.mkdir()
     (processor_dir / "app.py").write_text(ECHO_APP)
-    argv = [sys.executable, "-m", "easlab", "serve", "--port", str(port),
-            "--state-dir", str(tmp / "easlab-state")]
+    argv = [
+        sys.executable,
+        "-m",
+        "easlab",
+        "serve",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(tmp / "easlab-state"),
+    ]
     # Its own EASLAB_HOME: the bench kernel must not replace a user's runtime file.
-    server = ServerProcess("easlab", argv, ROOT, tmp / "easlab.log",
-                           {"EASLAB_HOME": str(tmp / "easlab-home")})
+    server = ServerProcess(
+        "easlab", argv, ROOT, tmp / "easlab.log", {"EASLAB_HOME": str(tmp / "easlab-home")}
+    )
     _wait_for(server, lambda: _get_status(port, "/easlab/v1/kernel") == 200, "its control API")
-    spec = {"name": "echo", "token": EASLAB_TOKEN, "processor_type": "python",
-            "processor_path": str(processor_dir), "processor_entry": "app.py",
-            "metadata": {"instance": 1, "rpc.worker_threads": 1}}
-    status, answer = post(port, "/easlab/v1/services", json.dumps({"spec": spec, "wait": True}).encode(),
-                          {"Content-Type": "application/json"}, timeout=READY_TIMEOUT_S)
+    spec = {
+        "name": "echo",
+        "token": EASLAB_TOKEN,
+        "processor_type": "python",
+        "processor_path": str(processor_dir),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "rpc.worker_threads": 1},
+    }
+    status, answer = post(
+        port,
+        "/easlab/v1/services",
+        json.dumps({"spec": spec, "wait": True}).encode(),
+        {"Content-Type": "application/json"},
+        timeout=READY_TIMEOUT_S,
+    )
     desc = json.loads(answer) if answer.startswith(b"{") else {}
     if status != 200 or desc.get("status") != "Running":
         raise RuntimeError(f"creating the echo service answered {status}: {answer[:500]!r}")
-    return Bench(server, port, desc.get("service_path") or "/api/predict/echo",
-                 Payload(SMALL_BODY, "application/octet-stream"), _big_binary(),
-                 headers={"Authorization": EASLAB_TOKEN}, check=_echo_check)
+    path = desc.get("service_path") or "/api/predict/echo"
+    _check_easlab_setup(port, path)
+    return Bench(
+        server,
+        port,
+        path,
+        Payload(SMALL_BODY, "application/octet-stream"),
+        _big_binary(),
+        headers={"Authorization": EASLAB_TOKEN},
+        check=_echo_check,
+    )
 
 
-def _get_status(port: int, path: str) -> int | None:
+def _check_easlab_setup(port: int, path: str) -> None:
+    """The row must measure what the targets name: token auth on, one separate instance process."""
+    status, _ = post(port, path, SMALL_BODY, {"Content-Type": "application/octet-stream"})
+    if status != 401:  # SPEC.md §1 (Auth): a missing token is 401
+        raise RuntimeError(
+            f"easlab answered {status} to a request without the token; "
+            "the bench must measure a token-protected service"
+        )
+    kernel_pid = json.loads(_get(port, "/easlab/v1/kernel")[1])["pid"]
+    workers = json.loads(_get(port, "/easlab/v1/services/echo/workers")[1])["workers"]
+    pids = [worker.get("pid") for worker in workers]
+    if len(pids) != 1 or pids[0] in (None, kernel_pid):
+        raise RuntimeError(
+            f"expected one instance process apart from the kernel (pid "
+            f"{kernel_pid}), the workers API lists pids {pids}"
+        )
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         conn.request("GET", path)
         answer = conn.getresponse()
-        answer.read()
-        return answer.status
-    except OSError:
-        return None
+        return answer.status, answer.read()
     finally:
         conn.close()
+
+
+def _get_status(port: int, path: str) -> int | None:
+    try:
+        return _get(port, path)[0]
+    except OSError:
+        return None
 
 
 def _wait_for(server: ServerProcess, ready: Callable[[], bool], what: str) -> None:
@@ -455,13 +626,15 @@ def _wait_for(server: ServerProcess, ready: Callable[[], bool], what: str) -> No
     while time.monotonic() < deadline:
         code = server.exited()
         if code is not None:
-            raise RuntimeError(f"{server.name} exited with {code} before {what} answered:\n"
-                               f"{server.log_tail()}")
+            raise RuntimeError(
+                f"{server.name} exited with {code} before {what} answered:\n{server.log_tail()}"
+            )
         if ready():
             return
         time.sleep(0.2)
-    raise RuntimeError(f"{server.name}: {what} did not answer within {READY_TIMEOUT_S:.0f} s:\n"
-                       f"{server.log_tail()}")
+    raise RuntimeError(
+        f"{server.name}: {what} did not answer within {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}"
+    )
 
 
 def _verify(bench: Bench) -> None:
@@ -485,13 +658,20 @@ def _verify(bench: Bench) -> None:
     for payload in (bench.small, bench.big):
         status, got = _send(bench, payload)
         if status != 200 or not bench.check(payload.body, got):
-            raise RuntimeError(f"{bench.server.name}: POST {bench.path} with {len(payload.body)} B "
-                               f"answered {status} {got[:200]!r}, not the echo")
+            raise RuntimeError(
+                f"{bench.server.name}: POST {bench.path} with {len(payload.body)} B "
+                f"answered {status} {got[:200]!r}, not the echo"
+            )
 
 
 def _send(bench: Bench, payload: Payload, timeout: float = 30.0) -> tuple[int, bytes]:
-    return post(bench.port, bench.path, payload.body,
-                {"Content-Type": payload.content_type, **bench.headers}, timeout)
+    return post(
+        bench.port,
+        bench.path,
+        payload.body,
+        {"Content-Type": payload.content_type, **bench.headers},
+        timeout,
+    )
 
 
 PEERS = [
@@ -499,15 +679,35 @@ PEERS = [
     Peer("raw ASGI echo on uvicorn {v} + uvloop + httptools", "asgi", "uvicorn", False, start_asgi),
     Peer("FastAPI {v} on the same uvicorn", "asgi", "fastapi", False, start_fastapi),
     Peer("MLServer {v}, single process", "mlserver", "mlserver", True, start_mlserver_single),
-    Peer("MLServer {v}, default (1 inference worker)", "mlserver", "mlserver", True,
-         start_mlserver_default),
-    Peer("seldon-core {v} microservice (gunicorn, 1 worker)", "seldon", "seldon_core", True,
-         start_seldon),
-    Peer("LitServe {v} (API process + inference worker)", "litserve", "litserve", True,
-         start_litserve),
+    Peer(
+        "MLServer {v}, default (1 inference worker)",
+        "mlserver",
+        "mlserver",
+        True,
+        start_mlserver_default,
+    ),
+    Peer(
+        "seldon-core {v} microservice (gunicorn, 1 worker)",
+        "seldon",
+        "seldon_core",
+        True,
+        start_seldon,
+    ),
+    Peer(
+        "LitServe {v} (API process + inference worker)",
+        "litserve",
+        "litserve",
+        True,
+        start_litserve,
+    ),
     Peer("BentoML {v} (1 worker, access log off)", "bentoml", "bentoml", True, start_bentoml),
-    Peer("**easlab** kernel, python identity processor, token auth, 1 instance", None, None,
-         False, start_easlab),
+    Peer(
+        "**easlab** kernel, python identity processor, token auth, 1 instance",
+        None,
+        None,
+        False,
+        start_easlab,
+    ),
 ]
 RAW_ASGI = PEERS[1]
 EASLAB = PEERS[-1]
@@ -549,8 +749,9 @@ def measure(peer: Peer, tmp: Path, durations: Durations) -> Row:
             body_file = workdir / f"{name}.body"
             body_file.write_bytes(payload.body)
             script = workdir / f"{name}.lua"
-            script.write_text(lua_script(body_file, {"Content-Type": payload.content_type,
-                                                     **bench.headers}))
+            script.write_text(
+                lua_script(body_file, {"Content-Type": payload.content_type, **bench.headers})
+            )
             scripts[name] = script
         run_wrk(url, scripts["small"], 1, 1, durations.warmup_s)
         row.c1 = run_wrk(url, scripts["small"], 1, 1, durations.run_s)
@@ -601,8 +802,13 @@ class Check:
 
 def _checks(rows: list[Row], easlab: Row, raw: Row) -> list[Check]:
     def best(column: str) -> tuple[float | None, str]:
-        found = [(r.requests_per_sec, row.label) for row in rows if row.model_server
-                 for r in [_good(getattr(row, column))] if r is not None]
+        found = [
+            (r.requests_per_sec, row.label)
+            for row in rows
+            if row.model_server
+            for r in [_good(getattr(row, column))]
+            if r is not None
+        ]
         if not found:
             return None, "no model-server peer measured"
         value, label = max(found)
@@ -617,19 +823,54 @@ def _checks(rows: list[Row], easlab: Row, raw: Row) -> list[Check]:
     best_c1, best_c1_name = best("c1")
     best_c16, best_c16_name = best("c16")
     return [
-        Check("c=1 req/s", rps(easlab, "c1"), rps(raw, "c1"), "raw uvicorn echo", "≥ 0.60×",
-              lambda r: r >= 0.60),
-        Check("c=16 req/s", rps(easlab, "c16"), rps(raw, "c16"), "raw uvicorn echo", "≥ 0.60×",
-              lambda r: r >= 0.60),
-        Check("c=1 req/s", rps(easlab, "c1"), best_c1, f"best model server ({best_c1_name})",
-              "≥ 5×", lambda r: r >= 5.0),
-        Check("c=16 req/s", rps(easlab, "c16"), best_c16, f"best model server ({best_c16_name})",
-              "≥ 5×", lambda r: r >= 5.0),
-        Check("p99 at c=1 (ms)", easlab_p99.p99_ms if easlab_p99 else None,
-              raw_p99.p99_ms if raw_p99 else None, "raw uvicorn echo", "≤ 2×",
-              lambda r: r <= 2.0),
-        Check("600 KB body, c=1 req/s", rps(easlab, "big"), rps(raw, "big"), "raw uvicorn echo",
-              "≥ 0.60×", lambda r: r >= 0.60),
+        Check(
+            "c=1 req/s",
+            rps(easlab, "c1"),
+            rps(raw, "c1"),
+            "raw uvicorn echo",
+            "≥ 0.60×",
+            lambda r: r >= 0.60,
+        ),
+        Check(
+            "c=16 req/s",
+            rps(easlab, "c16"),
+            rps(raw, "c16"),
+            "raw uvicorn echo",
+            "≥ 0.60×",
+            lambda r: r >= 0.60,
+        ),
+        Check(
+            "c=1 req/s",
+            rps(easlab, "c1"),
+            best_c1,
+            f"best model server ({best_c1_name})",
+            "≥ 5×",
+            lambda r: r >= 5.0,
+        ),
+        Check(
+            "c=16 req/s",
+            rps(easlab, "c16"),
+            best_c16,
+            f"best model server ({best_c16_name})",
+            "≥ 5×",
+            lambda r: r >= 5.0,
+        ),
+        Check(
+            "p99 at c=1 (ms)",
+            easlab_p99.p99_ms if easlab_p99 else None,
+            raw_p99.p99_ms if raw_p99 else None,
+            "raw uvicorn echo",
+            "≤ 2×",
+            lambda r: r <= 2.0,
+        ),
+        Check(
+            "600 KB body, c=1 req/s",
+            rps(easlab, "big"),
+            rps(raw, "big"),
+            "raw uvicorn echo",
+            "≥ 0.60×",
+            lambda r: r >= 0.60,
+        ),
     ]
 
 
@@ -661,21 +902,30 @@ def report(rows: list[Row], durations: Durations) -> str:
         if row.failure and row.c1 is None:
             out.append(f"| {row.label} | not measured | | | | |")
             continue
-        out.append(f"| {row.label} | {_rps(row.c1)} | {_lat(row.c1)} | {_rps(row.c16)} "
-                   f"| {_lat(row.c16)} | {_rps(row.big)} |")
+        out.append(
+            f"| {row.label} | {_rps(row.c1)} | {_lat(row.c1)} | {_rps(row.c16)} "
+            f"| {_lat(row.c16)} | {_rps(row.big)} |"
+        )
     easlab = next((r for r in rows if r.label.startswith("**easlab**")), None)
     raw = next((r for r in rows if r.label == RAW_ASGI.label.format(v=RAW_ASGI.version())), None)
     if easlab is not None and raw is not None:
-        out += ["", "### easlab's targets (ratios within this run)", "",
-                "| measure | easlab | reference | ratio | target | met |", "|---|---|---|---|---|---|"]
+        out += [
+            "",
+            "### easlab's targets (ratios within this run)",
+            "",
+            "| measure | easlab | reference | ratio | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
         for check in _checks(rows, easlab, raw):
             if check.easlab is None or check.reference is None or check.reference == 0:
                 ratio, met = "—", "not measured"
             else:
                 r = check.easlab / check.reference
                 ratio, met = f"{r:.2f}×", "yes" if check.passes(r) else "**no**"
-            out.append(f"| {check.what} vs {check.reference_name} | {_fmt(check.easlab)} "
-                       f"| {_fmt(check.reference)} | {ratio} | {check.target} | {met} |")
+            out.append(
+                f"| {check.what} vs {check.reference_name} | {_fmt(check.easlab)} "
+                f"| {_fmt(check.reference)} | {ratio} | {check.target} | {met} |"
+            )
     failures = [row for row in rows if row.failure]
     if failures:
         out += ["", "### Not measured", ""]
@@ -699,8 +949,10 @@ def run(quick: bool = False) -> str:
     quick = quick or os.environ.get("EASLAB_BENCH_QUICK") == "1"
     durations = QUICK if quick else FULL
     if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed: run benchmarks/setup_peers.sh "
-                           "(or apt-get install -y wrk nginx-light)")
+        raise RuntimeError(
+            "wrk is not installed: run benchmarks/setup_peers.sh "
+            "(or apt-get install -y wrk nginx-light)"
+        )
     tmp = Path(tempfile.mkdtemp(prefix="easlab-bench-kernel-"))
     try:
         rows = [measure(peer, tmp, durations) for peer in RUN_ORDER]

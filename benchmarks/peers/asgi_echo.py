@@ -5,7 +5,8 @@ Run: uvicorn asgi_echo:app --loop uvloop --http httptools --no-access-log
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]

@@ -328,7 +328,7 @@ class Kernel:
 
     async def delete(self, service: Service) -> dict[str, Any]:
         self.services.pop(service.name, None)
-        self.router.close(service.name)
+        # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
             if survivor.name not in self.router.routes:

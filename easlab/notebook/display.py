@@ -117,7 +117,7 @@ class ServiceSummary:
         shown = token if self.show_token else mask_token(token)
         lines = [self.title] if self.title else []
         for key, value in self.rows():
-            lines.append(f"{key:>15}: {shown if value == 'TOKEN' and key == 'token' else value}")
+            lines.append(f"{key:>15}: {shown if key == 'token' else value}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -94,7 +94,7 @@ def _body_source(body: bytes, body_path: str | None) -> str:
     return f"open({body_path!r}, 'rb').read()"
 
 
-def _client_lines(module: str, endpoint: str, service_name: str, token: str | None) -> list[str]:
+def _client_lines(endpoint: str, service_name: str, token: str | None) -> list[str]:
     lines = [
         f"client = PredictClient({endpoint!r}, {service_name!r})",
     ]
@@ -125,7 +125,7 @@ def python_easlab(
     if inputs is None:
         lines[1] = "from easlab import PredictClient, StringRequest"
     lines.append("")
-    lines += _client_lines("easlab", endpoint, service_name, token)
+    lines += _client_lines(endpoint, service_name, token)
     if inputs is not None:
         names = []
         for name, arr in inputs.items():
@@ -172,7 +172,7 @@ def python_official(
     lines = [
         "from eas_prediction import PredictClient, StringRequest",
         "",
-        *_client_lines("official", endpoint, service_name, token),
+        *_client_lines(endpoint, service_name, token),
         f"resp = client.predict(StringRequest({_body_source(body, body_path)}))",
         "print(resp.response_data)",
     ]
@@ -197,7 +197,7 @@ def _official_tensor(
 ) -> str:
     cls = "TFRequest" if fmt == "tf" else "TorchRequest"
     lines = ["import numpy as np", f"from eas_prediction import PredictClient, {cls}", ""]
-    lines += _client_lines("official", endpoint, service_name, token)
+    lines += _client_lines(endpoint, service_name, token)
     sig_inputs = [i["name"] for i in (signature or {}).get("inputs", [])]
     if fmt == "tf":
         sig_name = signature_name or (signature or {}).get("signature_name") or ""
@@ -236,4 +236,11 @@ def _identifier(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     if not cleaned or cleaned[0].isdigit():
         cleaned = "x_" + cleaned
+    if cleaned in _TAKEN:
+        cleaned += "_input"
     return cleaned
+
+
+# names the snippets themselves use: an input called "client" must not shadow them
+_TAKEN = {"np", "client", "req", "resp", "outputs", "name", "i", "PredictClient",
+          "StringRequest", "TFRequest", "TorchRequest", "json"}

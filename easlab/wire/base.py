@@ -10,6 +10,7 @@ encodings (unpacked repeated fields).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,18 +68,17 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+@functools.lru_cache(maxsize=256)
 def tag(field: int, wire_type: int) -> bytes:
     return varint((field << 3) | wire_type)
 
 
 def len_field(field: int, payload: Sequence[Buffer]) -> list[Buffer]:
-    """The parts of a length-delimited field whose payload is ``payload`` (parts)."""
-    size = sum(_nbytes(p) for p in payload)
-    return [tag(field, LEN), varint(size), *payload]
+    """The parts of a length-delimited field whose payload is ``payload`` (parts).
 
-
-def _nbytes(part: Buffer) -> int:
-    return part.nbytes if isinstance(part, memoryview) else len(part)
+    Parts are bytes or byte-format memoryviews (``le_view``), so ``len`` is their size.
+    """
+    return [tag(field, LEN), varint(sum(map(len, payload))), *payload]
 
 
 def encode_varints(values: np.ndarray) -> bytes:
@@ -88,6 +88,8 @@ def encode_varints(values: np.ndarray) -> bytes:
     """
     if values.size == 0:
         return b""
+    if values.size <= 16:  # shapes and tiny feeds: a Python loop beats numpy's call overhead
+        return b"".join([varint(v) for v in values.tolist()])
     v = np.ascontiguousarray(values, dtype=np.int64).view(np.uint64).ravel()
     if int(v.max()) < 0x80:  # the common case: small non-negative ints, one byte each
         return v.astype(np.uint8).tobytes()

@@ -79,6 +79,20 @@ class WireTensor:
 # ---------------------------------------------------------------- numpy -> wire
 
 
+_BY_DTYPE: dict[int, dict[np.dtype[Any], int]] = {}
+
+
+def _lookup(table: Mapping[str, int], dtype: np.dtype[Any]) -> int | None:
+    """``table[dtype.name]``, through a dtype-keyed cache (``dtype.name`` is slow)."""
+    cache = _BY_DTYPE.setdefault(id(table), {})
+    code = cache.get(dtype)
+    if code is None:
+        code = table.get(dtype.name)
+        if code is not None:
+            cache[dtype] = code
+    return code
+
+
 def wire_code(
     name: str, dtype: np.dtype[Any], table: Mapping[str, int], fmt: str, string_code: int | None
 ) -> int:
@@ -87,7 +101,7 @@ def wire_code(
         if string_code is None:
             refuse_dtype(name, dtype, fmt, table)
         return string_code  # type: ignore[return-value]
-    code = table.get(dtype.name)
+    code = _lookup(table, dtype)
     if code is None:
         hint = ""
         if dtype.kind == "u" and dtype.itemsize >= 4:
@@ -170,9 +184,13 @@ def encode_values(field: int, values: np.ndarray | list[bytes]) -> list[Buffer]:
     return len_field(field, [payload])
 
 
-def encode_array_proto(code: int, shape: list[int] | None, field: int, values: Any) -> bytes:
-    """ArrayProto payload: dtype, array_shape (always written when given, as the
-    official client does even for a scalar), then the value field."""
+def encode_array_proto(code: int, shape: list[int] | None, field: int, values: Any) -> list[Buffer]:
+    """ArrayProto payload parts: dtype, array_shape (always written when given, as
+    the official client does even for a scalar), then the value field.
+
+    A float field's part may be a view of the caller's array: it is read when
+    the parts are joined (one copy for the whole request).
+    """
     parts: list[Buffer] = []
     if code:
         parts += [tag(1, VARINT), varint(code)]
@@ -180,7 +198,7 @@ def encode_array_proto(code: int, shape: list[int] | None, field: int, values: A
         dims = len_field(1, [encode_varints(np.asarray(shape, np.int64))]) if shape else []
         parts += len_field(2, dims)
     parts += encode_values(field, values)
-    return b"".join(parts)
+    return parts
 
 
 def encode_numpy(
@@ -190,8 +208,8 @@ def encode_numpy(
     wire: Mapping[int, tuple[str, int]],
     numpy_to_code: Mapping[str, int],
     fmt: str,
-) -> bytes:
-    """ArrayProto payload for an array (shape and dtype from the array)."""
+) -> list[Buffer]:
+    """ArrayProto payload parts for an array (shape and dtype from the array)."""
     arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     string_code = d.DT_STRING if d.DT_STRING in wire else None
     code = wire_code(name, arr.dtype, numpy_to_code, fmt, string_code)
@@ -211,8 +229,8 @@ def encode_flat(
     wire: Mapping[int, tuple[str, int]],
     fmt: str,
     const_names: Mapping[int, str] = d.TF_DTYPE_NAMES,
-) -> bytes:
-    """ArrayProto payload for the official call shape ``(shape, dtype, flat content)``."""
+) -> list[Buffer]:
+    """ArrayProto payload parts for the official call shape ``(shape, dtype, flat content)``."""
     dims = check_shape(name, shape)
     if code not in wire:
         label = const_names.get(code, str(code))

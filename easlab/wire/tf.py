@@ -55,12 +55,12 @@ __all__ = [
 _FMT = "TensorFlow"
 
 
-def _encode_tf_array(name: str, x: Any) -> bytes:
+def _encode_tf_array(name: str, x: Any) -> list[Buffer]:
     return encode_numpy(name, x, wire=d.TF_WIRE, numpy_to_code=d.NUMPY_TO_TF, fmt=_FMT)
 
 
-def _map_entry(field_no: int, key: str, payload: bytes) -> list[Buffer]:
-    return len_field(field_no, [*len_field(1, [key.encode("utf-8")]), *len_field(2, [payload])])
+def _map_entry(field_no: int, key: str, payload: list[Buffer]) -> list[Buffer]:
+    return len_field(field_no, [*len_field(1, [key.encode("utf-8")]), *len_field(2, payload)])
 
 
 class TFRequest(Request):
@@ -90,7 +90,9 @@ class TFRequest(Request):
 
     def __init__(self, signature_name: str | None = None) -> None:
         self.signature_name = signature_name
-        self._inputs: dict[str, bytes] = {}  # name -> encoded ArrayProto (a snapshot)
+        # name -> encoded ArrayProto parts; a float array's part is a view of its
+        # memory, read once at to_string() (one copy for the whole body)
+        self._inputs: dict[str, list[Buffer]] = {}
         self._fetch: list[str] = []
 
     def set_signature_name(self, signature_name: str) -> None:
@@ -208,8 +210,8 @@ class TensorResponse(Response):
             ) from None
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        """The output as an array of its shape and dtype (a fresh copy each call)."""
-        return self._tensor(key).to_numpy(f"{self._label} {key!r}").copy()
+        """The output as an array of its shape and dtype (decoded once; it owns its memory)."""
+        return self._tensor(key).to_numpy(f"{self._label} {key!r}")
 
     def to_numpy(self) -> dict[Any, np.ndarray]:
         """Every output as ``{key: array}``."""

@@ -44,7 +44,7 @@ __all__ = [
 _FMT = "PyTorch"
 
 
-def _encode_torch_array(name: str, x: Any) -> bytes:
+def _encode_torch_array(name: str, x: Any) -> list[Buffer]:
     return encode_numpy(name, x, wire=d.TORCH_WIRE, numpy_to_code=d.NUMPY_TO_TORCH, fmt=_FMT)
 
 
@@ -65,15 +65,17 @@ class TorchRequest(Request):
 
     def __init__(self, flag: bool = False) -> None:
         self.flag = flag
-        self._inputs: dict[int, bytes] = {}
-        self._map_inputs: dict[str, bytes] = {}
+        self._inputs: dict[int, list[Buffer]] = {}
+        self._map_inputs: dict[str, list[Buffer]] = {}
         self._fetch: list[int] = []
         self.debug_level = 0
 
     def set_debug_level(self, dbg_lvl: int = 0) -> None:
         self.debug_level = int(dbg_lvl)
 
-    def _encode(self, label: str, shape: Any, content_type: int | None, content: Any) -> bytes:
+    def _encode(
+        self, label: str, shape: Any, content_type: int | None, content: Any
+    ) -> list[Buffer]:
         if content is None:
             x = shape
             if content_type is not None:
@@ -131,7 +133,7 @@ class TorchRequest(Request):
             )
         parts: list[Buffer] = []
         for i in range(count):
-            parts += len_field(1, [self._inputs[i]])
+            parts += len_field(1, self._inputs[i])
         if self._fetch:
             parts += len_field(2, [encode_varints(np.asarray(self._fetch, np.int64))])
         for name, payload in self._map_inputs.items():
@@ -335,7 +337,7 @@ def _parse_response(data: bytes) -> tuple[list[WireTensor], dict[str, WireTensor
         raise WireError(f"body is not a PyTorch PredictResponse: {exc}") from None
 
 
-def _torch_output(name: str, x: Any) -> bytes:
+def _torch_output(name: str, x: Any) -> list[Buffer]:
     arr = server_array(name, x)
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)  # the Torch ArrayProto has no bool_val (SPEC §3)
@@ -348,7 +350,7 @@ def encode_torch_response(
     """Serialize positional outputs (and named ``map_outputs``) as a PyTorch PredictResponse."""
     parts: list[Buffer] = []
     for i, x in enumerate(outputs):
-        parts += len_field(1, [_torch_output(f"output {i}", x)])
+        parts += len_field(1, _torch_output(f"output {i}", x))
     for name, x in (map_outputs or {}).items():
         parts += _map_entry(2, name, _torch_output(name, x))
     return b"".join(parts)

@@ -98,12 +98,22 @@ def test_pmml_and_torch_services_with_the_official_client(kernel, tmp_path, run_
     with pytest.warns(DeprecationWarning):
         torch.jit.save(torch.jit.script(Affine()), str(torch_dir / "model.pt"))
     pmml = kernel.create(
-        {"name": "proc_e2e_pmml", "processor": "pmml", "model_path": str(tmp_path / "heart.pmml"),
-         "token": TOKEN, "metadata": {"instance": 1}}
+        {
+            "name": "proc_e2e_pmml",
+            "processor": "pmml",
+            "model_path": str(tmp_path / "heart.pmml"),
+            "token": TOKEN,
+            "metadata": {"instance": 1},
+        }
     )
     pt = kernel.create(
-        {"name": "proc_e2e_torch", "processor": "pytorch_cpu_1.6", "model_path": str(torch_dir),
-         "token": TOKEN, "metadata": {"instance": 1}}
+        {
+            "name": "proc_e2e_torch",
+            "processor": "pytorch_cpu_1.6",
+            "model_path": str(torch_dir),
+            "token": TOKEN,
+            "metadata": {"instance": 1},
+        }
     )
     try:
         assert (pmml.status, pt.status) == ("Running", "Running"), (pmml.desc, pt.desc)

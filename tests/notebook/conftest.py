@@ -25,7 +25,6 @@ B = np.array([0.5, -0.5], np.float32)
 
 def affine_onnx() -> bytes:
     """y = x @ W + B with a symbolic batch dimension (input x: float32 [batch, 4])."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(

@@ -124,3 +124,14 @@ def test_control_verbs(echo, shell, capsys):
     capsys.readouterr()
     shell.run_line_magic("eas", "desc nb_missing")
     assert "nb_missing" in one_error_line(capsys)
+
+
+def test_debug_magic_shows_the_widget(affine, shell, capsys):
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    try:
+        shell.run_line_magic("eas", "debug nb_affine")
+    finally:
+        del shell.display_pub.publish
+    assert any("DebugWidget" in d.get("text/plain", "") for d in shown)
+    assert "easlab error" not in capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from easlab.notebook.magics import EasMagic, _PARSERS, substitute
+from easlab.notebook.magics import _PARSERS, EasMagic, substitute
 
 
 def test_substitute_dollar_and_braces_leaves_json_alone():
@@ -73,3 +73,21 @@ def test_kernel_not_running_is_one_line(shell, capsys):
     out = capsys.readouterr().out.strip()
     assert out.startswith("easlab error: no easlab kernel answers at http://127.0.0.1:9")
     assert len(out.splitlines()) == 1
+
+
+def test_load_ext_imports_nothing_heavy():
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'easlab')\n"
+        "heavy = ['pandas', 'matplotlib', 'ipywidgets', 'easlab.kernel', 'requests']\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []

@@ -37,6 +37,7 @@ from easlab.kernel.processors.tensor import (
     TensorRequest,
     TensorSignature,
     TensorSpec,
+    config_specs,
     find_model_file,
     model_config,
 )
@@ -69,9 +70,10 @@ class BladeProcessor(TensorProcessor):
                     f"{path}: forward takes a dict; the Blade format feeds named tensors, so "
                     "declare them as separate forward arguments"
                 )
-            inputs = self._torch_inputs(cfg.get("inputs") or [])
+            inputs = self._torch_inputs(config_specs(cfg, "inputs"))
             outputs = tuple(
-                TensorSpec.from_config(c, str(i)) for i, c in enumerate(cfg.get("outputs") or [])
+                TensorSpec.from_config(c, str(i))
+                for i, c in enumerate(config_specs(cfg, "outputs"))
             )
             self._output_names = [s.name for s in outputs]
         self.signatures = {SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, inputs, outputs)}

@@ -33,6 +33,7 @@ from easlab.kernel.processors.tensor import (
     TensorProcessor,
     TensorSignature,
     TensorSpec,
+    config_specs,
     find_model_file,
     model_config,
 )
@@ -128,12 +129,14 @@ class PyTorchProcessor(TensorProcessor):
         cfg = model_config(self.ctx)
         if self.model.dict_input:
             # Named inputs (map_inputs); without a config any names are passed on.
-            specs = [TensorSpec.from_config(c, str(i)) for i, c in enumerate(cfg.get("inputs", []))]
+            specs = [
+                TensorSpec.from_config(c, str(i)) for i, c in enumerate(config_specs(cfg, "inputs"))
+            ]
             self.open_inputs = not specs
         else:
             self.open_inputs = False
-            configured = cfg.get("inputs")
-            if configured is not None and len(configured) > len(self.model.arg_names):
+            configured = config_specs(cfg, "inputs")
+            if len(configured) > len(self.model.arg_names):
                 raise RuntimeError(
                     f"model_config lists {len(configured)} inputs but forward takes "
                     f"{len(self.model.arg_names)} tensors ({', '.join(self.model.arg_names)})"
@@ -146,7 +149,7 @@ class PyTorchProcessor(TensorProcessor):
                 specs.append(spec)
         outputs = [
             TensorSpec.from_config({**c, "name": c.get("name", str(i))}, str(i))
-            for i, c in enumerate(cfg.get("outputs", []))
+            for i, c in enumerate(config_specs(cfg, "outputs"))
         ]
         name = "serving_default"
         self.signatures = {name: TensorSignature(name, tuple(specs), tuple(outputs))}

@@ -173,6 +173,16 @@ def model_config(ctx: ProcessorContext) -> dict[str, Any]:
     return cfg
 
 
+def config_specs(cfg: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """``model_config[key]`` (``"inputs"`` / ``"outputs"``) as a checked list of tensor entries."""
+    items = cfg.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise RuntimeError(
+            f'model_config.{key} must be a list of objects like {{"shape": [-1, 4], "type": "DT_FLOAT"}}'
+        )
+    return items
+
+
 def describe_array(arr: np.ndarray) -> str:
     return "[" + ", ".join(map(str, arr.shape)) + "] " + dtype_name(arr.dtype)
 

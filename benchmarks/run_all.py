@@ -1,0 +1,182 @@
+"""Run easlab's benchmarks and write one Markdown report (``make bench``).
+
+Usage::
+
+    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel] [--quick]
+
+Every ``benchmarks/bench_<name>.py`` module is a section: its ``run() -> str``
+returns Markdown (``run(quick=True)`` when it accepts ``quick``; the
+``EASLAB_BENCH_QUICK=1`` environment variable says the same to any section).
+A section that raises is reported in the file with its traceback; the others
+still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import inspect
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+PREFERRED_ORDER = ["wire", "import", "kernel"]
+
+
+def discover() -> dict[str, Path]:
+    """Section name → module file, in report order."""
+    found = {path.stem.removeprefix("bench_"): path for path in BENCH_DIR.glob("bench_*.py")}
+    ordered = [name for name in PREFERRED_ORDER if name in found]
+    ordered += sorted(name for name in found if name not in PREFERRED_ORDER)
+    return {name: found[name] for name in ordered}
+
+
+def load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_section(name: str, path: Path, quick: bool) -> str:
+    """The section's Markdown, or a report of why it failed."""
+    started = time.monotonic()
+    print(f"run_all: {name} ...", file=sys.stderr, flush=True)
+    try:
+        module = load(name, path)
+        run = getattr(module, "run", None)
+        if not callable(run):
+            raise TypeError(f"{path.name} has no run() -> str function")
+        accepts_quick = "quick" in inspect.signature(run).parameters
+        text = run(quick=quick) if accepts_quick else run()
+        if not isinstance(text, str):
+            raise TypeError(f"{path.name}: run() returned {type(text).__name__}, not Markdown text")
+    except Exception:
+        elapsed = time.monotonic() - started
+        print(f"run_all: {name} FAILED after {elapsed:.0f} s", file=sys.stderr, flush=True)
+        return (
+            f"## {name}\n\n**This section failed** after {elapsed:.0f} s; its numbers are "
+            f"missing from this report.\n\n```\n{traceback.format_exc().rstrip()}\n```\n"
+        )
+    elapsed = time.monotonic() - started
+    print(f"run_all: {name} done in {elapsed:.0f} s", file=sys.stderr, flush=True)
+    text = text.strip() + "\n"
+    if not text.startswith("#"):
+        text = f"## {name}\n\n{text}"
+    return text + f"\n_Section `{name}` took {elapsed:.0f} s._\n"
+
+
+def setup_peers() -> str | None:
+    """Install wrk, nginx and the peers' venvs if missing; a note when that failed."""
+    script = BENCH_DIR / "setup_peers.sh"
+    done = subprocess.run(["bash", str(script)], cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
+    if done.returncode != 0:
+        return (
+            f"`benchmarks/setup_peers.sh` exited {done.returncode}: wrk or nginx may be "
+            "missing (they need root and apt-get)."
+        )
+    return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def command_line() -> str:
+    """The command that produced the report, as one would type it in the repo root."""
+    python = Path(sys.executable)  # not resolved: keep .venv/bin/python, not its target
+    shown = str(python.relative_to(ROOT)) if python.is_relative_to(ROOT) else str(python)
+    script = Path(sys.argv[0]).resolve()
+    script_shown = str(script.relative_to(ROOT)) if script.is_relative_to(ROOT) else str(script)
+    return shlex.join([shown, script_shown, *sys.argv[1:]])
+
+
+def header(sections: list[str], quick: bool) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [
+        "# easlab benchmarks",
+        "",
+        f"- date: {now}",
+        f"- machine: {cores} cores (`nproc`), {cpu_model()}, {platform.system()} "
+        f"{platform.release()}",
+        f"- Python {platform.python_version()} ({sys.executable})",
+        f"- command: `{command_line()}`" + (" (quick: short runs, rough numbers)" if quick else ""),
+        f"- sections: {', '.join(sections)}",
+        "",
+        "Numbers from one machine and one run; other work on the machine moves them. "
+        "Compare within this file, not across files.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    available = discover()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--output",
+        default="BENCHMARKS.md",
+        type=Path,
+        help="Markdown file to write (default: BENCHMARKS.md)",
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated sections to run (of: {', '.join(available)})"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs: a smoke test of the harness, not numbers to quote",
+    )
+    args = parser.parse_args(argv)
+
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(available)
+    unknown = [name for name in chosen if name not in available]
+    if unknown:
+        parser.error(
+            f"unknown section(s) {', '.join(unknown)}; the sections are "
+            f"{', '.join(available)} (files benchmarks/bench_<name>.py)"
+        )
+    if args.quick:
+        os.environ["EASLAB_BENCH_QUICK"] = "1"
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+    started = time.monotonic()
+    parts = [header(chosen, args.quick)]
+    if "kernel" in chosen:
+        note = setup_peers()
+        if note:
+            parts.append(f"> {note}\n")
+    for name in chosen:
+        parts.append(run_section(name, available[name], args.quick))
+    total = time.monotonic() - started
+    parts.append(f"_Whole run: {total / 60:.1f} min._\n")
+
+    output: Path = args.output
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text("\n".join(parts))
+    partial.replace(output)
+    print(f"run_all: wrote {output} in {total / 60:.1f} min", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Versions (modify -s, version) and blue-green release (create -r, release -w)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import requests
+from kernel_helpers import post
+
+TOKEN = "tok-" + "x" * 8
+
+TAGGED_APP = """
+import allspark
+
+class Tagged(allspark.BaseProcessor):
+    def process(self, data):
+        return b"%s:" + data, 200
+"""
+
+
+def tagged(make_app, tag: str):
+    return make_app(f"tag_{tag}", TAGGED_APP.replace("%s", tag))
+
+
+def spec(name, folder, **meta):
+    return {
+        "name": name,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, **meta},
+    }
+
+
+def test_modify_spec_makes_version_2_and_version_switches_back(kernel, make_app):
+    svc = kernel.create(spec("ver_svc", tagged(make_app, "one")))
+    assert post(svc.url, b"x", TOKEN).content == b"one:x"
+    pid1 = kernel.client.workers("ver_svc")[0]["pid"]
+
+    # a partial update without model/processor fields: same version
+    desc = kernel.client.modify("ver_svc", spec={"metadata": {"rpc.keepalive": 3000}})
+    assert desc["current_version"] == 1 and desc["latest_version"] == 1
+    assert kernel.client.workers("ver_svc")[0]["pid"] == pid1
+
+    desc = kernel.client.modify("ver_svc", spec={"processor_path": str(tagged(make_app, "two"))})
+    assert desc["status"] == "Running"
+    assert desc["current_version"] == 2 and desc["latest_version"] == 2
+    assert post(svc.url, b"x", TOKEN).content == b"two:x"
+    assert [w["version"] for w in kernel.client.workers("ver_svc")] == [2]
+
+    desc = kernel.client.version("ver_svc", 1)
+    assert desc["current_version"] == 1 and desc["latest_version"] == 2
+    assert post(svc.url, b"x", TOKEN).content == b"one:x"
+    assert desc["spec"]["metadata"]["rpc.keepalive"] == 3000
+
+    resp = requests.post(
+        kernel.endpoint + "/easlab/v1/services/ver_svc/version", json={"version": 9}, timeout=10
+    )
+    assert resp.status_code == 404 and "no version 9" in resp.json()["error"]
+
+
+def test_failed_new_version_keeps_the_old_one_serving(kernel, make_app):
+    svc = kernel.create(spec("ver_keep", tagged(make_app, "old")))
+    broken = make_app("broken", "import allspark\nraise SystemExit('broken build')\n")
+    desc = kernel.client.modify("ver_keep", spec={"processor_path": str(broken)})
+    assert desc["status"] == "Running" and desc["current_version"] == 1
+    assert "version 2 failed" in desc["message"]
+    assert post(svc.url, b"x", TOKEN).content == b"old:x"
+
+
+def test_blue_green_release_splits_traffic_by_weight(kernel, make_app):
+    blue = kernel.create(spec("bg_svc", tagged(make_app, "blue")))
+    green = kernel.create(spec("bg_svc", tagged(make_app, "green")), blue_green=True)
+    assert green.name.startswith("bg_svc_") and green.name != "bg_svc"
+    assert post(green.url, b"x", TOKEN).content == b"green:x"  # own endpoint before release
+
+    desc = kernel.client.release(green.name, 20)
+    assert desc["weight"] == 20
+    entry = kernel.client.describe("bg_svc")
+    assert entry["weight"] == 80 and entry["traffic"] == {"bg_svc": 80, green.name: 20}
+    assert post(green.url, b"x", TOKEN).status_code == 404  # its own endpoint closed
+
+    counts: Counter[bytes] = Counter()
+    with requests.Session() as session:
+        for _ in range(1000):
+            resp = session.post(blue.url, data=b"x", headers={"Authorization": TOKEN})
+            assert resp.status_code == 200
+            counts[resp.content] += 1
+    assert abs(counts[b"green:x"] - 200) <= 20, counts
+    assert counts[b"green:x"] + counts[b"blue:x"] == 1000
+
+    # deleting the original sends all of its endpoint's traffic to the new service
+    kernel.client.delete("bg_svc")
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"green:x"}
+    assert post(green.url, b"x", TOKEN).content == b"green:x"
+
+
+def test_deleting_the_new_side_returns_traffic_to_the_original(kernel, make_app):
+    blue = kernel.create(spec("bg_two", tagged(make_app, "b2")))
+    green = kernel.create(spec("bg_two", tagged(make_app, "g2")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"b2:x", b"g2:x"}
+    kernel.client.delete(green.name)
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"b2:x"}
+    assert kernel.client.describe("bg_two")["traffic"] is None

@@ -1,0 +1,124 @@
+"""The benchmark harness's pure parts: wrk's report parser, the wrk script, and
+run_all's handling of a section that fails (no servers, no timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_test_{name}", BENCH_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_kernel = _load("bench_kernel")
+run_all = _load("run_all")
+
+CLEAN = """\
+Running 10s test @ http://127.0.0.1:41234/api/predict/echo
+  1 threads and 1 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    92.41us   60.12us   4.12ms   97.11%
+    Req/Sec    10.71k   512.33    11.52k    80.20%
+  Latency Distribution
+     50%   84.00us
+     75%   93.00us
+     90%  108.00us
+     99%  310.00us
+  106592 requests in 10.10s, 9.25MB read
+Requests/sec:  10553.67
+Transfer/sec:      0.92MB
+"""
+
+WITH_ERRORS = """\
+Running 10s test @ http://127.0.0.1:41234/predict
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.50ms    3.10ms  48.00ms   80.00%
+    Req/Sec   640.12     40.00   700.00     70.00%
+  Latency Distribution
+     50%   11.90ms
+     75%   13.00ms
+     90%   15.00ms
+     99%    1.02s
+  12800 requests in 10.00s, 2.00MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 12800
+Requests/sec:   1280.00
+Transfer/sec:    204.80KB
+"""
+
+
+def test_parses_rate_percentiles_and_converts_units_to_ms() -> None:
+    result = bench_kernel.parse_wrk(CLEAN)
+    assert result.requests_per_sec == pytest.approx(10553.67)
+    assert result.p50_ms == pytest.approx(0.084)
+    assert result.p99_ms == pytest.approx(0.31)
+    assert result.requests == 106592
+    assert result.ok and result.errors == 0
+
+
+def test_non_2xx_and_socket_errors_mark_the_run_failed() -> None:
+    result = bench_kernel.parse_wrk(WITH_ERRORS)
+    assert result.non_2xx == 12800
+    assert result.socket_errors == {"connect": 0, "read": 3, "write": 0, "timeout": 2}
+    assert result.p99_ms == pytest.approx(1020.0)
+    assert not result.ok
+    assert result.describe_errors() == "12800 non-2xx, 3 read, 2 timeout"
+
+
+def test_report_shows_errors_instead_of_a_speed() -> None:
+    bad = bench_kernel.parse_wrk(WITH_ERRORS)
+    good = bench_kernel.parse_wrk(CLEAN)
+    row = bench_kernel.Row("peer", model_server=True, c1=good, c16=bad, big=good)
+    text = bench_kernel.report([row], bench_kernel.QUICK)
+    line = next(line for line in text.splitlines() if line.startswith("| peer |"))
+    assert "1,280" not in line
+    assert "⚠ errors: 12800 non-2xx" in line
+    assert "10,554" in line
+
+
+def test_output_without_latency_distribution_is_rejected() -> None:
+    without_latency = "\n".join(
+        line for line in CLEAN.splitlines() if "%" not in line or "Latency " in line
+    )
+    with pytest.raises(ValueError, match="--latency"):
+        bench_kernel.parse_wrk(without_latency)
+
+
+def test_lua_script_posts_the_file_with_headers(tmp_path: Path) -> None:
+    body = tmp_path / "body.bin"
+    script = bench_kernel.lua_script(
+        body, {"Content-Type": "application/json", "Authorization": "bench-token"}
+    )
+    assert 'wrk.method = "POST"' in script
+    assert f'io.open("{body}", "rb")' in script
+    assert 'wrk.headers["Authorization"] = "bench-token"' in script
+    assert 'wrk.headers["Content-Type"] = "application/json"' in script
+
+
+def test_a_failing_section_is_reported_not_raised(tmp_path: Path) -> None:
+    module = tmp_path / "bench_broken.py"
+    module.write_text("def run():\n    raise RuntimeError('peer exploded')\n")
+    text = run_all.run_section("broken", module, quick=True)
+    assert text.startswith("## broken")
+    assert "This section failed" in text
+    assert "RuntimeError: peer exploded" in text
+
+
+def test_a_section_gets_a_heading_and_quick_when_it_accepts_it(tmp_path: Path) -> None:
+    module = tmp_path / "bench_fine.py"
+    module.write_text("def run(quick=False):\n    return f'quick={quick}'\n")
+    text = run_all.run_section("fine", module, quick=True)
+    assert text.startswith("## fine\n\nquick=True\n")
