@@ -57,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "BenchResult": "easlab.notebook.loadtest",
     "plot_latency": "easlab.notebook.plots",
     "plot_sweep": "easlab.notebook.plots",
+    "plot_traffic": "easlab.notebook.plots",
     "load_ipython_extension": "easlab.notebook.magics",
     "unload_ipython_extension": "easlab.notebook.magics",
 }
