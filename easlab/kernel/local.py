@@ -143,7 +143,16 @@ class LocalKernel:
     def running(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None
-        return self.pid is not None and runtime.pid_alive(self.pid)
+        if self.pid is None:
+            return False
+        try:
+            # A background kernel started by this process is our child: reap it, or
+            # its zombie would look alive.
+            if os.waitpid(self.pid, os.WNOHANG)[0] == self.pid:
+                return False
+        except ChildProcessError:
+            pass
+        return runtime.pid_alive(self.pid)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the kernel and its services (SIGTERM, then SIGKILL after ``timeout``)."""

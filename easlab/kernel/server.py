@@ -28,6 +28,7 @@ from easlab.kernel.instance import Call
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PIPELINE = 32
+LINGER_S = 2.0
 
 _REASONS = {
     100: "Continue",
@@ -205,7 +206,13 @@ class HttpConnection(asyncio.Protocol):
                 b"Connection: close\r\n\r\n" % len(body)
                 + body
             )
-            self.transport.close()
+            if self.transport.can_write_eof():
+                # Lingering close: the client may still be sending the body we refuse;
+                # closing now would reset the connection and lose our answer.
+                self.transport.write_eof()
+                asyncio.get_running_loop().call_later(LINGER_S, self.transport.close)
+            else:
+                self.transport.close()
         self.closed = True
 
     def respond(

@@ -71,9 +71,13 @@ class JsonRequest(Request):
         self.data = records([] if data is None else data)
 
     def to_string(self) -> bytes:
-        return _json.dumps(
-            self.data, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode("utf-8")
+        try:
+            text = _json.dumps(
+                self.data, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            )
+        except ValueError as exc:  # inf has no JSON form (NaN already became null)
+            raise RequestError(f"JsonRequest: {exc}; replace infinite values first") from None
+        return text.encode("utf-8")
 
     def parse_response(self, response_data: bytes) -> JsonResponse:
         return JsonResponse(response_data)

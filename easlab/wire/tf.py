@@ -111,6 +111,8 @@ class TFRequest(Request):
         The numpy form takes shape and dtype from the array (any memory order;
         str/bytes/object arrays travel as DT_STRING, bool as DT_BOOL). With
         ``add_feed(name, array, dtype)`` the array is sent as that dtype.
+        A float array already in wire layout is not copied here: its memory is
+        read once by ``to_string()``, so do not change it in between.
         """
         if input_name in self._inputs:
             raise RequestError(

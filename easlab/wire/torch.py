@@ -95,7 +95,8 @@ class TorchRequest(Request):
         """Set input ``index``: ``add_feed(0, shape, dtype, flat)`` or ``add_feed(0, array)``.
 
         Feeds may come in any order; every index below the highest must be fed
-        by ``to_string()``.
+        by ``to_string()``. As with ``TFRequest``, a float array's memory is read
+        by ``to_string()`` (no copy before).
         """
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
             raise RequestError(f"input index must be an int >= 0, got {index!r}")

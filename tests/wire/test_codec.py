@@ -16,11 +16,21 @@ from easlab.wire.blade import (
     encode_blade_response,
     parse_blade_request,
 )
-from easlab.wire.caffe import CaffeRequest, CaffeResponse, encode_caffe_response, parse_caffe_request
+from easlab.wire.caffe import (
+    CaffeRequest,
+    CaffeResponse,
+    encode_caffe_response,
+    parse_caffe_request,
+)
 from easlab.wire.onnx import OnnxRequest, OnnxResponse, encode_onnx_response, parse_onnx_request
 from easlab.wire.proto import tf_predict_pb2, torch_predict_pb2
 from easlab.wire.tf import TFRequest, TFResponse, encode_tf_response, parse_tf_request
-from easlab.wire.torch import TorchRequest, TorchResponse, encode_torch_response, parse_torch_request
+from easlab.wire.torch import (
+    TorchRequest,
+    TorchResponse,
+    encode_torch_response,
+    parse_torch_request,
+)
 
 
 def _ld(field: int, payload: bytes) -> bytes:
@@ -30,7 +40,9 @@ def _ld(field: int, payload: bytes) -> bytes:
 
 def test_tf_request_round_trip():
     x = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
-    body = TFRequest.from_numpy("sig", {"x": x, "ids": np.array([[1], [-2]]), "w": np.array(["a", "b"])}, fetch=["y"]).to_string()
+    body = TFRequest.from_numpy(
+        "sig", {"x": x, "ids": np.array([[1], [-2]]), "w": np.array(["a", "b"])}, fetch=["y"]
+    ).to_string()
     data = parse_tf_request(body)
     assert data.signature_name == "sig" and data.output_filter == ["y"]
     np.testing.assert_array_equal(data.inputs["x"], x)
@@ -40,7 +52,14 @@ def test_tf_request_round_trip():
 
 def test_tf_unpacked_floats_fall_back_to_protobuf():
     # float_val written unpacked (one fixed32 record per value) is legal protobuf
-    array = b"\x08\x01" + _ld(2, _ld(1, b"\x02")) + b"\x1d" + struct.pack("<f", 1.5) + b"\x1d" + struct.pack("<f", -2.0)
+    array = (
+        b"\x08\x01"
+        + _ld(2, _ld(1, b"\x02"))
+        + b"\x1d"
+        + struct.pack("<f", 1.5)
+        + b"\x1d"
+        + struct.pack("<f", -2.0)
+    )
     body = _ld(1, b"s") + _ld(2, _ld(1, b"x") + _ld(2, array))
     assert tf_predict_pb2.PredictRequest.FromString(body).inputs["x"].float_val == [1.5, -2.0]
     data = parse_tf_request(body)
@@ -50,7 +69,12 @@ def test_tf_unpacked_floats_fall_back_to_protobuf():
 
 
 def test_tf_packed_field_split_in_two_records():
-    array = b"\x08\x01" + _ld(2, _ld(1, b"\x03")) + _ld(3, struct.pack("<2f", 1, 2)) + _ld(3, struct.pack("<f", 3))
+    array = (
+        b"\x08\x01"
+        + _ld(2, _ld(1, b"\x03"))
+        + _ld(3, struct.pack("<2f", 1, 2))
+        + _ld(3, struct.pack("<f", 3))
+    )
     data = parse_tf_request(_ld(2, _ld(1, b"x") + _ld(2, array)))
     assert data.inputs["x"].tolist() == [1.0, 2.0, 3.0]
 
@@ -67,8 +91,16 @@ def test_tf_scalar_without_array_shape():
         (b"\xff\xff\xff", "not a TensorFlow PredictRequest.*varint"),
         (b"\x12\x50abc", "not a TensorFlow PredictRequest.*claims 80 bytes"),
         (b"\x08\x01", "not a TensorFlow PredictRequest.*field 1 has wire type 0"),
-        (_ld(2, _ld(1, b"x") + _ld(2, b"\x08\x01" + _ld(2, _ld(1, b"\x03")) + _ld(3, b"\0" * 8))), r"'x'.*shape \[3\] needs 3 values.*2"),
-        (_ld(2, _ld(1, b"x") + _ld(2, b"\x08\x01" + _ld(3, b"\0" * 7))), r"'x'.*7 bytes.*multiple of 4"),
+        (
+            _ld(
+                2, _ld(1, b"x") + _ld(2, b"\x08\x01" + _ld(2, _ld(1, b"\x03")) + _ld(3, b"\0" * 8))
+            ),
+            r"'x'.*shape \[3\] needs 3 values.*2",
+        ),
+        (
+            _ld(2, _ld(1, b"x") + _ld(2, b"\x08\x01" + _ld(3, b"\0" * 7))),
+            r"'x'.*7 bytes.*multiple of 4",
+        ),
     ],
 )
 def test_tf_malformed(body, pattern):
@@ -90,11 +122,16 @@ def test_tf_response_encodes_every_carried_dtype():
         np.testing.assert_array_equal(resp[k], v)
     assert resp["u"].dtype == np.int64
     pb = tf_predict_pb2.PredictResponse.FromString(encode_tf_response(outputs))
-    assert list(pb.outputs["f"].array_shape.dim) == [2, 3] and pb.outputs["b"].bool_val == [True, False]
+    assert list(pb.outputs["f"].array_shape.dim) == [2, 3] and pb.outputs["b"].bool_val == [
+        True,
+        False,
+    ]
 
 
 def test_torch_request_plain_and_snappy():
-    req = TorchRequest().add_feed(0, np.ones((1, 3), np.float32)).add_feed(1, np.array([5], np.int64))
+    req = (
+        TorchRequest().add_feed(0, np.ones((1, 3), np.float32)).add_feed(1, np.array([5], np.int64))
+    )
     req.add_feed_map("m", np.array([1, 2], np.uint8)).add_fetch(1)
     req.set_debug_level(3)
     plain = req.to_string()
@@ -113,21 +150,29 @@ def test_torch_garbage_names_both_attempts():
 
 
 def test_torch_response_round_trip():
-    resp = TorchResponse(encode_torch_response([np.eye(2, dtype=np.float64)], {"mask": np.array([True, False])}))
+    resp = TorchResponse(
+        encode_torch_response([np.eye(2, dtype=np.float64)], {"mask": np.array([True, False])})
+    )
     np.testing.assert_array_equal(resp[0], np.eye(2))
     assert resp["mask"].dtype == np.uint8 and resp["mask"].tolist() == [1, 0]
     assert resp.get_values_map("mask") == [1, 0]
 
 
 def test_blade_request_parse():
-    req = BladeRequest("sig").add_feed("a", 2, np.zeros((2, 3), np.float32)).add_feed("s", 1, np.array(["q"]))
+    req = (
+        BladeRequest("sig")
+        .add_feed("a", 2, np.zeros((2, 3), np.float32))
+        .add_feed("s", 1, np.array(["q"]))
+    )
     req.add_fetch("out", BladeRequest.DT_INT64)
     data = parse_blade_request(req.to_string())
     assert data.signature_name == "sig"
     assert data.inputs["a"].shape == (2, 3) and data.batch_sizes == {"a": 2, "s": 1}
     assert data.inputs["s"].tolist() == [b"q"]
     assert data.output_info == [("out", BladeRequest.DT_INT64)]
-    tf_style = parse_blade_request(BladeTFRequest("x").add_feed("i", np.array([[1, 2]], np.int32)).add_fetch("o").to_string())
+    tf_style = parse_blade_request(
+        BladeTFRequest("x").add_feed("i", np.array([[1, 2]], np.int32)).add_fetch("o").to_string()
+    )
     assert tf_style.batch_sizes == {"i": 1} and tf_style.output_info == [("o", 0)]
     assert tf_style.inputs["i"].dtype == np.int32
 
@@ -139,9 +184,15 @@ def test_blade_missing_required_batchsize():
 
 
 def test_blade_response_round_trip_casts_to_blade_types():
-    body = encode_blade_response({"p": np.ones((1, 2), np.float64), "k": np.array([[1]], np.int8), "big": np.array([2**40])})
+    body = encode_blade_response(
+        {"p": np.ones((1, 2), np.float64), "k": np.array([[1]], np.int8), "big": np.array([2**40])}
+    )
     resp = BladeResponse(body)
-    assert resp["p"].dtype == np.float32 and resp["k"].dtype == np.int32 and resp["big"].dtype == np.int64
+    assert (
+        resp["p"].dtype == np.float32
+        and resp["k"].dtype == np.int32
+        and resp["big"].dtype == np.int64
+    )
     assert resp.get_batch_size("p") == 1
 
 
@@ -161,7 +212,12 @@ def test_onnx_round_trip_and_errors():
 
 
 def test_caffe_round_trip():
-    req = CaffeRequest().add_feed("data", np.ones((1, 2), np.float32)).add_feed("im_info", [3], [1.0, 2.0, 3.0]).add_fetch("prob")
+    req = (
+        CaffeRequest()
+        .add_feed("data", np.ones((1, 2), np.float32))
+        .add_feed("im_info", [3], [1.0, 2.0, 3.0])
+        .add_fetch("prob")
+    )
     data = parse_caffe_request(req.to_string())
     assert list(data.inputs) == ["data", "im_info"] and data.output_filter == ["prob"]
     assert data.inputs["im_info"].tolist() == [1.0, 2.0, 3.0]

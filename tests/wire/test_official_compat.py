@@ -14,13 +14,13 @@ import cramjam
 import ml_dtypes
 import numpy as np
 import pytest
+from wire_helpers import b64, strings, unb64
 
 from easlab.wire.blade import BladeRequest, BladeResponse, BladeTFRequest, encode_blade_response
 from easlab.wire.onnx import OnnxRequest, OnnxResponse, encode_onnx_response
 from easlab.wire.string import StringRequest
 from easlab.wire.tf import TFRequest, TFResponse, encode_tf_response
 from easlab.wire.torch import TorchRequest, TorchResponse
-from wire_helpers import b64, strings, unb64
 
 T = TFRequest
 # (TF dtype code, flat content, numpy dtype for the numpy form or None for quantized)
@@ -46,7 +46,9 @@ STRINGS = [b"abc", b"", b"\x00\xff", "héllo".encode()]
 REQUESTS: dict[str, tuple[dict[str, Any], Callable[[], bytes], str]] = {}
 
 
-def _add(case_id: str, case: dict[str, Any], ours: Callable[[], bytes], check: str = "bytes") -> None:
+def _add(
+    case_id: str, case: dict[str, Any], ours: Callable[[], bytes], check: str = "bytes"
+) -> None:
     REQUESTS[case_id] = (case, ours, check)
 
 
@@ -54,14 +56,23 @@ for _id, _code, _vals, _np in TF_FEEDS:
     _shape = [1, len(_vals)]
     _add(
         f"tf-{_id}",
-        {"kind": "tf", "sig": "serving_default", "feeds": [["x", _shape, _code, _vals]], "fetch": ["y"]},
-        lambda s=_shape, c=_code, v=_vals: TFRequest("serving_default").add_feed("x", s, c, v).add_fetch("y").to_string(),
+        {
+            "kind": "tf",
+            "sig": "serving_default",
+            "feeds": [["x", _shape, _code, _vals]],
+            "fetch": ["y"],
+        },
+        lambda s=_shape, c=_code, v=_vals: (
+            TFRequest("serving_default").add_feed("x", s, c, v).add_fetch("y").to_string()
+        ),
     )
     if _np:
         _add(
             f"tf-numpy-{_id}",
             {"kind": "tf", "sig": "sig", "feeds": [["x", _shape, _code, _vals]]},
-            lambda s=_shape, v=_vals, n=_np: TFRequest("sig").add_feed("x", np.array(v, dtype=n).reshape(s)).to_string(),
+            lambda s=_shape, v=_vals, n=_np: (
+                TFRequest("sig").add_feed("x", np.array(v, dtype=n).reshape(s)).to_string()
+            ),
         )
 _add(
     "tf-string",
@@ -71,7 +82,9 @@ _add(
 _add(
     "tf-numpy-string",
     {"kind": "tf", "sig": "s", "feeds": [["words", [2, 2], T.DT_STRING, strings(STRINGS)]]},
-    lambda: TFRequest("s").add_feed("words", np.array(STRINGS, dtype=object).reshape(2, 2)).to_string(),
+    lambda: (
+        TFRequest("s").add_feed("words", np.array(STRINGS, dtype=object).reshape(2, 2)).to_string()
+    ),
 )
 _add(
     "tf-scalar",
@@ -91,12 +104,26 @@ _add(
 _add(
     "tf-fortran-order",
     {"kind": "tf", "sig": "s", "feeds": [["m", [2, 3], T.DT_FLOAT, [0, 1, 2, 3, 4, 5]]]},
-    lambda: TFRequest("s").add_feed("m", np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3))).to_string(),
+    lambda: (
+        TFRequest("s")
+        .add_feed("m", np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)))
+        .to_string()
+    ),
 )
 _add(
     "tf-manual-mnist",
-    {"kind": "tf", "sig": "predict_images", "feeds": [["images", [1, 784], T.DT_FLOAT, [1.0] * 784]], "fetch": ["scores"]},
-    lambda: TFRequest("predict_images").add_feed("images", [1, 784], TFRequest.DT_FLOAT, [1] * 784).add_fetch("scores").to_string(),
+    {
+        "kind": "tf",
+        "sig": "predict_images",
+        "feeds": [["images", [1, 784], T.DT_FLOAT, [1.0] * 784]],
+        "fetch": ["scores"],
+    },
+    lambda: (
+        TFRequest("predict_images")
+        .add_feed("images", [1, 784], TFRequest.DT_FLOAT, [1] * 784)
+        .add_fetch("scores")
+        .to_string()
+    ),
 )
 _add(
     "tf-several-inputs",
@@ -160,7 +187,11 @@ _add(
 
 def _torch_everything() -> bytes:
     # inputs fed out of order, a named map input, fetches and a debug level
-    req = TorchRequest().add_feed(1, [2], PT.DT_INT64, [3, 4]).add_feed(0, np.array([[1, 2]], np.float32))
+    req = (
+        TorchRequest()
+        .add_feed(1, [2], PT.DT_INT64, [3, 4])
+        .add_feed(0, np.array([[1, 2]], np.float32))
+    )
     req.add_feed_map("mask", np.array([1, 0], np.uint8)).add_fetch(0).add_fetch(1)
     req.set_debug_level(2)
     return req.to_string()
@@ -175,22 +206,50 @@ BLADE_FEEDS = [
 for _id, _code, _vals, _np in BLADE_FEEDS:
     _add(
         f"blade-{_id}",
-        {"kind": "blade", "sig": "sig", "feeds": [["input_data", 1, [1, 2, 2], _code, _vals]], "fetch": [["out", _code]]},
-        lambda c=_code, v=_vals: BladeRequest("sig").add_feed("input_data", 1, [1, 2, 2], c, v).add_fetch("out", c).to_string(),
+        {
+            "kind": "blade",
+            "sig": "sig",
+            "feeds": [["input_data", 1, [1, 2, 2], _code, _vals]],
+            "fetch": [["out", _code]],
+        },
+        lambda c=_code, v=_vals: (
+            BladeRequest("sig")
+            .add_feed("input_data", 1, [1, 2, 2], c, v)
+            .add_fetch("out", c)
+            .to_string()
+        ),
     )
     _add(
         f"blade-numpy-{_id}",
         {"kind": "blade", "sig": "", "feeds": [["input_data", 1, [1, 2, 2], _code, _vals]]},
-        lambda v=_vals, n=_np: BladeRequest("").add_feed("input_data", 1, np.array(v, dtype=n).reshape(1, 2, 2)).to_string(),
+        lambda v=_vals, n=_np: (
+            BladeRequest("")
+            .add_feed("input_data", 1, np.array(v, dtype=n).reshape(1, 2, 2))
+            .to_string()
+        ),
     )
     _add(
         f"bladetf-{_id}",
-        {"kind": "bladetf", "sig": "serving", "feeds": [["x", [2, 2], _code, _vals]], "fetch": ["y"]},
-        lambda v=_vals, n=_np: BladeTFRequest("serving").add_feed("x", np.array(v, dtype=n).reshape(2, 2)).add_fetch("y").to_string(),
+        {
+            "kind": "bladetf",
+            "sig": "serving",
+            "feeds": [["x", [2, 2], _code, _vals]],
+            "fetch": ["y"],
+        },
+        lambda v=_vals, n=_np: (
+            BladeTFRequest("serving")
+            .add_feed("x", np.array(v, dtype=n).reshape(2, 2))
+            .add_fetch("y")
+            .to_string()
+        ),
     )
 _add(
     "blade-string",
-    {"kind": "blade", "sig": "s", "feeds": [["words", 2, [2], B.DT_STRING, strings([b"a", b"bc"])]]},
+    {
+        "kind": "blade",
+        "sig": "s",
+        "feeds": [["words", 2, [2], B.DT_STRING, strings([b"a", b"bc"])]],
+    },
     lambda: BladeRequest("s").add_feed("words", 2, np.array(["a", "bc"])).to_string(),
 )
 _add(
@@ -242,32 +301,74 @@ def _onnx_case(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 for _id, _arr in ONNX_ARRAYS.items():
-    _add(f"onnx-{_id}", _onnx_case({"input": _arr}), lambda a=_arr: OnnxRequest().add_feed("input", a).to_string())
+    _add(
+        f"onnx-{_id}",
+        _onnx_case({"input": _arr}),
+        lambda a=_arr: OnnxRequest().add_feed("input", a).to_string(),
+    )
 _add(
     "onnx-several",
     _onnx_case({"a": ONNX_ARRAYS["float32"], "b": ONNX_ARRAYS["int64"]}),
-    lambda: OnnxRequest.from_numpy({"a": ONNX_ARRAYS["float32"], "b": ONNX_ARRAYS["int64"]}).to_string(),
+    lambda: OnnxRequest.from_numpy(
+        {"a": ONNX_ARRAYS["float32"], "b": ONNX_ARRAYS["int64"]}
+    ).to_string(),
     "message",
 )
 
 # ---- responses the official side serializes, decoded by easlab
 BF16 = np.dtype(ml_dtypes.bfloat16)
 TF_RESPONSES: dict[str, tuple[int, list[int] | None, str, Any, np.ndarray]] = {
-    "float": (T.DT_FLOAT, [2, 2], "float_val", [1.0, -2.5, 3.0, 4.0], np.array([[1, -2.5], [3, 4]], np.float32)),
+    "float": (
+        T.DT_FLOAT,
+        [2, 2],
+        "float_val",
+        [1.0, -2.5, 3.0, 4.0],
+        np.array([[1, -2.5], [3, 4]], np.float32),
+    ),
     "double": (T.DT_DOUBLE, [2], "double_val", [1e300, -1.0], np.array([1e300, -1.0])),
-    "int32": (T.DT_INT32, [3], "int_val", [-1, 0, 2**31 - 1], np.array([-1, 0, 2**31 - 1], np.int32)),
+    "int32": (
+        T.DT_INT32,
+        [3],
+        "int_val",
+        [-1, 0, 2**31 - 1],
+        np.array([-1, 0, 2**31 - 1], np.int32),
+    ),
     "int8": (T.DT_INT8, [2], "int_val", [-128, 127], np.array([-128, 127], np.int8)),
     "int16": (T.DT_INT16, [2], "int_val", [-32768, 5], np.array([-32768, 5], np.int16)),
     "uint8": (T.DT_UINT8, [1, 3], "int_val", [0, 128, 255], np.array([[0, 128, 255]], np.uint8)),
     "uint16": (T.DT_UINT16, [2], "int_val", [0, 65535], np.array([0, 65535], np.uint16)),
     "quint8": (T.DT_QUINT8, [2], "int_val", [1, 255], np.array([1, 255], np.uint8)),
-    "int64": (T.DT_INT64, [2], "int64_val", [-(2**63), 2**63 - 1], np.array([-(2**63), 2**63 - 1], np.int64)),
+    "int64": (
+        T.DT_INT64,
+        [2],
+        "int64_val",
+        [-(2**63), 2**63 - 1],
+        np.array([-(2**63), 2**63 - 1], np.int64),
+    ),
     "bool": (T.DT_BOOL, [3], "bool_val", [True, False, True], np.array([True, False, True])),
-    "string": (T.DT_STRING, [2], "string_val", strings([b"x", b""]), np.array([b"x", b""], dtype=object)),
+    "string": (
+        T.DT_STRING,
+        [2],
+        "string_val",
+        strings([b"x", b""]),
+        np.array([b"x", b""], dtype=object),
+    ),
     "half": (T.DT_HALF, [2], "float_val", [0.5, -1.0], np.array([0.5, -1.0], np.float16)),
     "bfloat16": (T.DT_BFLOAT16, [2], "float_val", [0.5, 2.0], np.array([0.5, 2.0], BF16)),
-    "complex64": (T.DT_COMPLEX64, [2], "float_val", [1.0, 2.0, -3.0, 0.5], np.array([1 + 2j, -3 + 0.5j], np.complex64)),
-    "complex128": (T.DT_COMPLEX128, [1], "double_val", [1e300, -1.0], np.array([1e300 - 1j], np.complex128)),
+    "complex64": (
+        T.DT_COMPLEX64,
+        [2],
+        "float_val",
+        [1.0, 2.0, -3.0, 0.5],
+        np.array([1 + 2j, -3 + 0.5j], np.complex64),
+    ),
+    "complex128": (
+        T.DT_COMPLEX128,
+        [1],
+        "double_val",
+        [1e300, -1.0],
+        np.array([1e300 - 1j], np.complex128),
+    ),
     "scalar-no-shape": (T.DT_FLOAT, None, "float_val", [7.0], np.array(7.0, np.float32)),
     "scalar-empty-shape": (T.DT_INT64, [], "int64_val", [7], np.array(7, np.int64)),
 }
@@ -278,7 +379,9 @@ def _all_cases() -> tuple[list[str], list[dict[str, Any]]]:
     cases: list[dict[str, Any]] = []
     for case_id, (case, ours, check) in REQUESTS.items():
         ids.append(case_id)
-        cases.append({**case, "ours": b64(ours())} if check == "message" or case["kind"] == "torch" else case)
+        cases.append(
+            {**case, "ours": b64(ours())} if check == "message" or case["kind"] == "torch" else case
+        )
     for name, (code, shape, field, content, _) in TF_RESPONSES.items():
         ids.append(f"tf-resp-{name}")
         cases.append({"kind": "tf_resp", "outputs": [[name, code, shape, field, content]]})
@@ -286,7 +389,10 @@ def _all_cases() -> tuple[list[str], list[dict[str, Any]]]:
     cases.append(
         {
             "kind": "torch_resp",
-            "outputs": [[T.DT_FLOAT, [1, 2], "float_val", [0.5, 1.5]], [T.DT_UINT8, [2], "int_val", [1, 200]]],
+            "outputs": [
+                [T.DT_FLOAT, [1, 2], "float_val", [0.5, 1.5]],
+                [T.DT_UINT8, [2], "int_val", [1, 200]],
+            ],
             "map_outputs": [["labels", T.DT_INT64, [2], "int64_val", [3, -4]]],
         }
     )
@@ -302,7 +408,11 @@ def _all_cases() -> tuple[list[str], list[dict[str, Any]]]:
         }
     )
     ids.append("onnx-resp")
-    cases.append(_onnx_case({"out": np.arange(6, dtype=np.float32).reshape(2, 3), "idx": np.array([3], np.int64)}))
+    cases.append(
+        _onnx_case(
+            {"out": np.arange(6, dtype=np.float32).reshape(2, 3), "idx": np.array([3], np.int64)}
+        )
+    )
     cases[-1]["kind"] = "onnx_resp"
     return ids, cases
 
@@ -310,7 +420,7 @@ def _all_cases() -> tuple[list[str], list[dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def official(official_batch) -> dict[str, dict[str, Any]]:
     ids, cases = _all_cases()
-    return dict(zip(ids, official_batch(cases)))
+    return dict(zip(ids, official_batch(cases), strict=True))
 
 
 @pytest.mark.parametrize("case_id", list(REQUESTS))
@@ -321,7 +431,9 @@ def test_request_matches_official(official, case_id):
     if check == "bytes":
         assert ours() == unb64(result["bytes"])
     else:
-        assert result["equal"] is True, "the official protobufs parse easlab's bytes to a different message"
+        assert result["equal"] is True, (
+            "the official protobufs parse easlab's bytes to a different message"
+        )
     if case["kind"] == "torch" and "equal" in result:
         assert result["equal"] is True
 
@@ -394,7 +506,9 @@ def test_official_parses_easlab_requests(official_batch):
         "words": np.array(["a", "β"]),
     }
     ours = TFRequest.from_numpy("sig", arrays, fetch=["out"]).to_string()
-    body = encode_tf_response({"y": np.array([[1.5, 2.5]], np.float32), "s": np.array([b"z"], dtype=object)})
+    body = encode_tf_response(
+        {"y": np.array([[1.5, 2.5]], np.float32), "s": np.array([b"z"], dtype=object)}
+    )
     parsed, y, s = official_batch(
         [
             {"kind": "parse_tf", "ours": b64(ours)},
@@ -407,8 +521,16 @@ def test_official_parses_easlab_requests(official_batch):
     assert inputs["half"]["dtype"] == T.DT_HALF and inputs["half"]["float_val"] == [0.5, -2.0]
     assert inputs["half"]["shape"] == [1, 2]
     assert inputs["bf16"]["dtype"] == T.DT_BFLOAT16 and inputs["bf16"]["float_val"] == [1.5, -3.0]
-    assert inputs["c64"]["dtype"] == T.DT_COMPLEX64 and inputs["c64"]["float_val"] == [1.0, 2.0, 0.0, -0.5]
-    assert inputs["c128"]["dtype"] == T.DT_COMPLEX128 and inputs["c128"]["double_val"] == [1e300, 1.0]
+    assert inputs["c64"]["dtype"] == T.DT_COMPLEX64 and inputs["c64"]["float_val"] == [
+        1.0,
+        2.0,
+        0.0,
+        -0.5,
+    ]
+    assert inputs["c128"]["dtype"] == T.DT_COMPLEX128 and inputs["c128"]["double_val"] == [
+        1e300,
+        1.0,
+    ]
     assert inputs["u16"]["dtype"] == T.DT_UINT16 and inputs["u16"]["int_val"] == [0, 65535]
     assert inputs["flag"]["dtype"] == T.DT_BOOL and inputs["flag"]["bool_val"] == [True, False]
     assert [unb64(v) for v in inputs["words"]["string_val"]] == [b"a", "β".encode()]

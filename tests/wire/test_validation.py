@@ -16,7 +16,9 @@ from easlab.wire.torch import TorchRequest
 def test_manual_blade_example_content_length():
     # The manual's Blade example: shape [1, 360, 128] (46080 values) with 85680 values.
     req = BladeRequest()
-    with pytest.raises(ShapeError, match=r"'input_data'.*\[1, 360, 128\] holds 46080 values.*85680"):
+    with pytest.raises(
+        ShapeError, match=r"'input_data'.*\[1, 360, 128\] holds 46080 values.*85680"
+    ):
         req.add_feed("input_data", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [0.8] * 85680)
 
 
@@ -34,7 +36,9 @@ def test_content_length_must_match_shape(make):
         make()
 
 
-@pytest.mark.parametrize("shape, word", [([1, -1], "negative"), ([1, 2.5], "non-integer"), ("12", "shape")])
+@pytest.mark.parametrize(
+    "shape, word", [([1, -1], "negative"), ([1, 2.5], "non-integer"), ("12", "shape")]
+)
 def test_bad_dims(shape, word):
     with pytest.raises(ShapeError, match=rf"'x'.*{word}"):
         TFRequest("s").add_feed("x", shape, TFRequest.DT_FLOAT, [1.0])
@@ -54,15 +58,27 @@ def test_tf_refuses_unsigned_32_64(dtype):
 @pytest.mark.parametrize(
     "make, pattern",
     [
-        (lambda: BladeRequest().add_feed("h", 1, np.zeros((1, 2), np.float16)), r"'h'.*Blade.*float16"),
-        (lambda: BladeRequest().add_feed("c", 1, np.zeros(2, np.complex64)), r"'c'.*Blade.*complex64"),
-        (lambda: BladeRequest().add_feed("d", 1, np.zeros(2, np.float64)), r"'d'.*Blade.*float64.*astype"),
+        (
+            lambda: BladeRequest().add_feed("h", 1, np.zeros((1, 2), np.float16)),
+            r"'h'.*Blade.*float16",
+        ),
+        (
+            lambda: BladeRequest().add_feed("c", 1, np.zeros(2, np.complex64)),
+            r"'c'.*Blade.*complex64",
+        ),
+        (
+            lambda: BladeRequest().add_feed("d", 1, np.zeros(2, np.float64)),
+            r"'d'.*Blade.*float64.*astype",
+        ),
         (lambda: CaffeRequest().add_feed("h", np.zeros(2, np.float16)), r"'h'.*Caffe.*float16"),
         (lambda: OnnxRequest().add_feed("c", np.zeros(2, np.complex128)), r"'c'.*ONNX.*complex128"),
         (lambda: OnnxRequest().add_feed("s", np.array(["a"])), r"'s'.*ONNX"),
         (lambda: TorchRequest().add_feed(0, np.array([True])), r"'0'.*PyTorch.*bool.*uint8"),
         (lambda: TFRequest("s").add_feed("q", [1], 20, [1]), r"'q'.*DT_RESOURCE"),
-        (lambda: TFRequest("s").add_feed("o", np.array([{}], dtype=object)), r"'o'.*element 0.*dict"),
+        (
+            lambda: TFRequest("s").add_feed("o", np.array([{}], dtype=object)),
+            r"'o'.*element 0.*dict",
+        ),
     ],
 )
 def test_dtype_the_format_cannot_carry(make, pattern):
