@@ -812,7 +812,7 @@ def _checks(rows: list[Row], easlab: Row, raw: Row) -> list[Check]:
         if not found:
             return None, "no model-server peer measured"
         value, label = max(found)
-        return value, label.split(" (")[0].split(",")[0]
+        return value, label.split(" (")[0]
 
     def rps(row: Row, column: str) -> float | None:
         r = _good(getattr(row, column))

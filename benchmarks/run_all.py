@@ -20,6 +20,7 @@ import inspect
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -159,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
+    # `kill` of the run (or of make) must still stop the servers a section started:
+    # SystemExit unwinds through the sections' finally blocks and atexit hooks.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     parts = [header(chosen, args.quick)]
     if "kernel" in chosen:

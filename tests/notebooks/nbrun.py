@@ -1,0 +1,145 @@
+"""Execute a tutorial notebook with nbclient, and find what it left running.
+
+Used in-process by the tests and as a script by the Binder test, which runs it
+with the Binder virtualenv's python (``python nbrun.py NOTEBOOK``) so the
+notebook's kernel runs in that environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+CELL_TIMEOUT_S = 120
+#: a cell that is allowed to show an ``easlab error:`` line (it demonstrates one)
+ERROR_OK_TAG = "easlab-error-ok"
+
+
+def notebook_paths() -> list[Path]:
+    """The tutorials, in reading order."""
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
+
+
+def kernel_env(easlab_home: Path) -> dict[str, str]:
+    """The notebook kernel's environment: a private EASLAB_HOME, no inherited kernel endpoint."""
+    env = dict(os.environ)
+    env["EASLAB_HOME"] = str(easlab_home)
+    env.pop("EASLAB_ENDPOINT", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def execute(
+    path: Path,
+    easlab_home: Path,
+    cwd: Path | None = None,
+    timeout: int = CELL_TIMEOUT_S,
+    kernel_name: str = "python3",
+) -> Any:
+    """Run every cell of ``path`` (cwd: the notebook's folder); return the executed notebook.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` (with the cell and its
+    traceback) on the first failing cell.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(cwd or path.parent)}},
+    )
+    client.execute(env=kernel_env(easlab_home))
+    return nb
+
+
+def output_text(output: Any) -> str:
+    """The plain text of one cell output (stream text or a display's text/plain)."""
+    if output.get("output_type") == "stream":
+        return str(output.get("text", ""))
+    data = output.get("data", {})
+    return str(data.get("text/plain", ""))
+
+
+def easlab_error_lines(nb: Any) -> list[str]:
+    """``easlab error: ...`` lines shown by cells not tagged as demonstrating an error.
+
+    The magics report a failure the user can fix as one red line instead of
+    raising, so nbclient alone would not notice them.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or ERROR_OK_TAG in cell.metadata.get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            for line in output_text(output).splitlines():
+                if line.startswith("easlab error:"):
+                    first = cell.source.splitlines()[0] if cell.source else ""
+                    found.append(f"cell {index} ({first}): {line}")
+    return found
+
+
+def easlab_processes(easlab_home: Path) -> list[int]:
+    """Pids of processes (kernels, instances) running with ``EASLAB_HOME=easlab_home``."""
+    marker = f"EASLAB_HOME={easlab_home}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def stop_processes(pids: list[int], timeout: float = 10.0) -> None:
+    """SIGTERM the given pids, then SIGKILL those still alive after ``timeout``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [pid for pid in pids if _alive(pid)]
+            if not pids:
+                return
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def main(argv: list[str]) -> int:
+    """``python nbrun.py NOTEBOOK EASLAB_HOME``: execute it, print problems, exit 1 on any."""
+    if len(argv) != 2:
+        print("usage: python nbrun.py NOTEBOOK EASLAB_HOME", file=sys.stderr)
+        return 2
+    path, home = Path(argv[0]).resolve(), Path(argv[1]).resolve()
+    nb = execute(path, home)
+    problems = easlab_error_lines(nb)
+    for line in problems:
+        print(line)
+    print(f"executed {path.name}: {len(nb.cells)} cells, {len(problems)} easlab error line(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,179 @@
+"""The quickstart in a real browser: JupyterLab headless, Debian's Chromium driven by Playwright.
+
+Runs the notebook down to its clean-up cell from the Run menu, waits for the
+debug widget, clicks Send, checks that a 200 answer is shown, saves a
+screenshot to tests/artifacts/quickstart.png, then runs the clean-up cell and
+checks the kernel is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .nbrun import NOTEBOOK_DIR, ROOT, easlab_processes, kernel_env, stop_processes
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    easlab_home: Path
+
+    def page_url(self, notebook: str) -> str:
+        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"JupyterLab did not answer {url} in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def lab(tmp_path: Path, easlab_home: Path) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of the tutorials."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser test needs Debian's Chromium. "
+            "Install it with `make browser-deps` (or `apt-get install -y chromium`)."
+        )
+    root = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, root)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = kernel_env(easlab_home)
+    # a private Jupyter config, settings and workspace: nothing of the user's lab leaks in
+    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                     ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "ws")]:
+        env[var] = str(tmp_path / sub)
+    # no "get notified about Jupyter news?" toast over the screenshot
+    notification = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
+    log = tmp_path / "lab.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser",
+             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+             "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
+             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+             *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{url}/api/status?token={token}", proc, log)
+        yield Lab(url, token, root, easlab_home)
+    finally:
+        proc.terminate()  # the server shuts its notebook kernels down on SIGTERM
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        stop_processes(easlab_processes(easlab_home))
+
+
+def _run_menu(page, item: str) -> None:
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=False).first.click()
+
+
+@pytest.mark.timeout(300)
+def test_quickstart_in_chromium(lab: Lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(lab.page_url("01-quickstart.ipynb"))
+            cells = page.locator(".jp-NotebookPanel .jp-Cell")
+            expect(cells.last).to_be_visible(timeout=60_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+                1, timeout=60_000
+            )
+
+            # everything but the clean-up cell: select it, then Run → Run All Above Selected Cell
+            cleanup = cells.last
+            expect(cleanup).to_contain_text("kernel.shutdown()")
+            cleanup.locator(".jp-InputArea-editor").click()
+            _run_menu(page, "Run All Above Selected Cell")
+
+            send = page.locator(".jp-OutputArea button", has_text="Send")
+            expect(send).to_be_visible(timeout=120_000)
+            send.scroll_into_view_if_needed()
+            send.click()
+            widget = page.locator(".jp-OutputArea-output").filter(
+                has=page.locator("button", has_text="Send")
+            )
+            expect(widget).to_contain_text("HTTP 200", timeout=30_000)
+            expect(widget).to_contain_text("scores")  # the decoded answer in the Response tab
+
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            widget.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
+
+            # the clean-up cell stops the kernel the notebook started
+            cleanup.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            expect(cleanup.locator(".jp-OutputArea")).to_contain_text(
+                "deleted service quickstart", timeout=30_000
+            )
+        except Exception:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-failure.png"))
+            raise
+        finally:
+            browser.close()
+
+    runtime = lab.easlab_home / "kernel.json"
+    deadline = time.monotonic() + 20
+    while runtime.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not runtime.exists(), "the quickstart's clean-up cell left the easlab kernel running"
+    assert os.path.getsize(ARTIFACTS / "quickstart.png") > 10_000

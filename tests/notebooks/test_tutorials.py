@@ -1,0 +1,126 @@
+"""Every tutorial runs top to bottom with nbclient, shows what it promises, and leaves nothing running."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .nbrun import easlab_error_lines, easlab_processes, execute, notebook_paths
+
+SERIES = [
+    "01-quickstart",
+    "02-building-requests",
+    "03-custom-processors",
+    "04-latency-and-batching",
+    "05-versions-and-blue-green",
+    "06-gpu-and-pai-eas",
+]
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_the_series_is_complete():
+    assert [p.stem for p in notebook_paths()] == SERIES
+
+
+def _path(name: str) -> Path:
+    (path,) = [p for p in notebook_paths() if p.stem == name]
+    return path
+
+
+def _cell(nb: Any, first_line: str) -> Any:
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(first_line)]
+    assert len(cells) == 1, f"expected one cell starting with {first_line!r}, found {len(cells)}"
+    return cells[0]
+
+
+def _kinds(cell: Any) -> set[str]:
+    kinds: set[str] = set()
+    for output in cell.outputs:
+        kinds |= set(output.get("data", {}))
+        if output.output_type == "stream":
+            kinds.add("text/plain")
+    return kinds
+
+
+def _text(cell: Any) -> str:
+    parts = []
+    for output in cell.outputs:
+        data = output.get("data", {})
+        parts += [output.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")]
+    return "\n".join(parts)
+
+
+# What each tutorial promises the reader, checked on the executed notebook.
+
+
+def _quickstart(nb: Any) -> None:
+    assert "HTTP 200" in _text(_cell(nb, "%%eas predict quickstart out"))
+    assert "scores: float32[5, 3]" in _text(_cell(nb, "%%eas predict quickstart out"))
+    assert WIDGET in _kinds(_cell(nb, "%eas debug quickstart"))
+
+
+def _requests(nb: Any) -> None:
+    assert "True" in _text(_cell(nb, "TFRequest = easlab.TFRequest"))  # same bytes as official
+    assert "a + a = [[0.0, 2.0], [4.0, 6.0]]" in _text(_cell(nb, "try:"))  # torch is installed here
+    mistakes = _text(_cell(nb, "client = mixed.client(retry_count=1)"))
+    for error in ("ShapeError", "RequestError", "DTypeError", "PredictException"):
+        assert error in mistakes
+    assert "no error" not in mistakes
+
+
+def _processors(nb: Any) -> None:
+    assert "Code: 400" in _text(_cell(nb, "%%eas predict wordcount --raw"))
+    assert "counted" in _text(_cell(nb, "%eas logs wordcount"))
+    assert "'HELLO FROM A C PROCESSOR'" in _text(_cell(nb, "shout"))
+    assert WIDGET in _kinds(_cell(nb, "%eas debug upper"))
+
+
+def _latency(nb: Any) -> None:
+    for first_line in ("axes = easlab.plot_latency(r)", "axes = easlab.plot_sweep(sweep)",
+                       "fig_axes = easlab.plot_latency"):
+        assert "image/png" in _kinds(_cell(nb, first_line)), first_line
+    table = _text(_cell(nb, "results = {}"))
+    throughput = table.splitlines()[1].split()  # "throughput (req/s)  180.2  912.5"
+    plain, batched = float(throughput[-2]), float(throughput[-1])
+    assert batched > 1.5 * plain, f"the text promises batching wins here: {table}"
+
+
+def _versions(nb: Any) -> None:
+    answers = [_text(c) for c in nb.cells
+               if c.cell_type == "code" and c.source.startswith("%%eas predict")]
+    assert "v1: hello world" in answers[0]
+    assert "v2: hello world" in answers[1]  # after modify -s
+    assert "v1: hello world" in answers[2]  # after version 1
+    assert "v2: hello still here" in answers[3]  # the sibling took all the traffic
+    assert "image/png" in _kinds(_cell(nb, 'client = kernel.service("greeter")'))
+
+
+def _gpu(nb: Any) -> None:
+    assert "valid; would create" in _text(_cell(nb, "%%eas create --dry-run"))
+    assert "GPUs visible to this instance" in _text(_cell(nb, 'if "svc" not in globals()'))
+    assert "oss://examplebucket" in _text(_cell(nb, "import pandas as pd"))
+
+
+CHECKS: dict[str, Callable[[Any], None]] = {
+    "01-quickstart": _quickstart,
+    "02-building-requests": _requests,
+    "03-custom-processors": _processors,
+    "04-latency-and-batching": _latency,
+    "05-versions-and-blue-green": _versions,
+    "06-gpu-and-pai-eas": _gpu,
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", SERIES)
+def test_tutorial_runs_top_to_bottom(name: str, easlab_home: Path):
+    nb = execute(_path(name), easlab_home)  # raises on the first failing cell, with its traceback
+
+    assert easlab_error_lines(nb) == []
+    CHECKS[name](nb)
+    # the last cell cleans up: no kernel recorded, no kernel or instance process left
+    assert not (easlab_home / "kernel.json").exists(), f"{name} left a kernel recorded"
+    assert easlab_processes(easlab_home) == [], f"{name} left easlab processes running"
