@@ -127,12 +127,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _pin_python3_kernel(folder: Path) -> None:
+    """Make kernel ``python3`` this interpreter, whatever kernelspecs the user has installed.
+
+    JUPYTER_PATH is searched first, so a ``python3`` spec there wins over one in
+    ``~/.local/share/jupyter`` that may point at another Python.
+    """
+    import json
+
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"})
+    )
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(folder), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+    )
+
+
 def main(argv: list[str]) -> int:
     """``python nbrun.py NOTEBOOK EASLAB_HOME``: execute it, print problems, exit 1 on any."""
     if len(argv) != 2:
         print("usage: python nbrun.py NOTEBOOK EASLAB_HOME", file=sys.stderr)
         return 2
     path, home = Path(argv[0]).resolve(), Path(argv[1]).resolve()
+    _pin_python3_kernel(home / "kernelspec")
     nb = execute(path, home)
     problems = easlab_error_lines(nb)
     for line in problems:

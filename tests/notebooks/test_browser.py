@@ -9,6 +9,7 @@ checks the kernel is gone.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,14 +62,18 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(
+                f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
-    raise AssertionError(f"JupyterLab did not answer {url} in {timeout} s:\n{log.read_text()[-3000:]}")
+    raise AssertionError(
+        f"JupyterLab did not answer {url} in {timeout} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture
@@ -83,8 +89,12 @@ def lab(tmp_path: Path, easlab_home: Path) -> Iterator[Lab]:
     port, token = _free_port(), secrets.token_hex(16)
     env = kernel_env(easlab_home)
     # a private Jupyter config, settings and workspace: nothing of the user's lab leaks in
-    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "ws")]:
+    for var, sub in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "ws"),
+    ]:
         env[var] = str(tmp_path / sub)
     # no "get notified about Jupyter news?" toast over the screenshot
     notification = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
@@ -95,13 +105,26 @@ def lab(tmp_path: Path, easlab_home: Path) -> Iterator[Lab]:
     log = tmp_path / "lab.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser",
-             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-             "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
-             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
+                "--ServerApp.open_browser=False",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.news_url=",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                # CI containers run as root
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -117,32 +140,69 @@ def lab(tmp_path: Path, easlab_home: Path) -> Iterator[Lab]:
         stop_processes(easlab_processes(easlab_home))
 
 
-def _run_menu(page, item: str) -> None:
+def _start_session(lab: Lab, notebook: str) -> None:
+    """Start the notebook's kernel through the REST API, as a lab with the notebook open would.
+
+    Opening the page then joins this session; without it, a Run command that
+    races the page's own kernel start-up can pop up the "Select Kernel" dialog.
+    """
+    import requests
+
+    resp = requests.post(
+        f"{lab.url}/api/sessions",
+        headers={"Authorization": f"token {lab.token}"},
+        json={
+            "path": notebook,
+            "name": notebook,
+            "type": "notebook",
+            "kernel": {"name": "python3"},
+        },
+        timeout=60,
+    )
+    assert resp.status_code == 201, resp.text
+
+
+def _run_menu(page: Any, item: str) -> None:
+    """Run → ``item``, once the command is enabled (it is not until the notebook has a kernel)."""
+    from playwright.sync_api import expect
+
     page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name=item, exact=False).first.click()
+    entry = page.get_by_role("menuitem", name=item, exact=True)
+    expect(entry).to_be_enabled(timeout=30_000)
+    entry.click()
 
 
 @pytest.mark.timeout(300)
 def test_quickstart_in_chromium(lab: Lab):
     from playwright.sync_api import expect, sync_playwright
 
+    (ARTIFACTS / "quickstart-failure.png").unlink(missing_ok=True)  # a stale one would mislead
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(30_000)
+            _start_session(lab, "01-quickstart.ipynb")
             page.goto(lab.page_url("01-quickstart.ipynb"))
             cells = page.locator(".jp-NotebookPanel .jp-Cell")
             expect(cells.last).to_be_visible(timeout=60_000)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-                1, timeout=60_000
-            )
+            # the page has joined the notebook's kernel and the kernel is ready
+            expect(
+                page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+            ).to_be_visible(timeout=60_000)
 
             # everything but the clean-up cell: select it, then Run → Run All Above Selected Cell
-            cleanup = cells.last
-            expect(cleanup).to_contain_text("kernel.shutdown()")
+            # the clean-up cell, found by its code (Shift+Enter below adds an empty cell after it)
+            cleanup = cells.filter(has_text="kernel.shutdown()")
+            expect(cleanup).to_have_count(1)
             cleanup.locator(".jp-InputArea-editor").click()
             _run_menu(page, "Run All Above Selected Cell")
+            # the first code cell is running or has run
+            expect(page.locator(".jp-CodeCell .jp-InputPrompt").first).to_have_text(
+                re.compile(r"\[(\*|\d+)\]:"), timeout=30_000
+            )
 
             send = page.locator(".jp-OutputArea button", has_text="Send")
             expect(send).to_be_visible(timeout=120_000)

@@ -79,18 +79,22 @@ def _processors(nb: Any) -> None:
 
 
 def _latency(nb: Any) -> None:
-    for first_line in ("axes = easlab.plot_latency(r)", "axes = easlab.plot_sweep(sweep)",
-                       "fig_axes = easlab.plot_latency"):
+    for first_line in (
+        "axes = easlab.plot_latency(r)",
+        "axes = easlab.plot_sweep(sweep)",
+        "fig_axes = easlab.plot_latency",
+    ):
         assert "image/png" in _kinds(_cell(nb, first_line)), first_line
-    table = _text(_cell(nb, "results = {}"))
+    (table,) = [o.data["text/plain"] for o in _cell(nb, "results = {}").outputs if "data" in o]
     throughput = table.splitlines()[1].split()  # "throughput (req/s)  180.2  912.5"
     plain, batched = float(throughput[-2]), float(throughput[-1])
     assert batched > 1.5 * plain, f"the text promises batching wins here: {table}"
 
 
 def _versions(nb: Any) -> None:
-    answers = [_text(c) for c in nb.cells
-               if c.cell_type == "code" and c.source.startswith("%%eas predict")]
+    answers = [
+        _text(c) for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%eas predict")
+    ]
     assert "v1: hello world" in answers[0]
     assert "v2: hello world" in answers[1]  # after modify -s
     assert "v1: hello world" in answers[2]  # after version 1
