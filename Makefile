@@ -51,4 +51,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy easlab
 
 clean:
-	rm -rf $(VENV) .venv-official .venv-proto .pytest_cache
+	rm -rf $(VENV) .venv-official .venv-proto .venv-binder .venv-bench .pytest_cache

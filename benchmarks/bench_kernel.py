@@ -533,12 +533,9 @@ class Echo(allspark.BaseProcessor):
 """
 
 
-def start_easlab(tmp: Path) -> Bench:
-    """A local kernel with one identity python-processor instance behind token auth."""
+def start_kernel(tmp: Path) -> tuple[ServerProcess, int]:
+    """``easlab serve`` on a free port, in its own state dir; returns once its API answers."""
     port = free_port()
-    processor_dir = tmp / "easlab-echo"
-    processor_dir.mkdir()
-    (processor_dir / "app.py").write_text(ECHO_APP)
     argv = [
         sys.executable,
         "-m",
@@ -554,13 +551,23 @@ def start_easlab(tmp: Path) -> Bench:
         "easlab", argv, ROOT, tmp / "easlab.log", {"EASLAB_HOME": str(tmp / "easlab-home")}
     )
     _wait_for(server, lambda: _get_status(port, "/easlab/v1/kernel") == 200, "its control API")
+    return server, port
+
+
+def create_python_service(
+    port: int, name: str, app_source: str, tmp: Path, metadata: dict[str, object]
+) -> str:
+    """Create a python-processor service running ``app_source``; its prediction path."""
+    processor_dir = tmp / f"{name}-app"
+    processor_dir.mkdir()
+    (processor_dir / "app.py").write_text(app_source)
     spec = {
-        "name": "echo",
+        "name": name,
         "token": EASLAB_TOKEN,
         "processor_type": "python",
         "processor_path": str(processor_dir),
         "processor_entry": "app.py",
-        "metadata": {"instance": 1, "rpc.worker_threads": 1},
+        "metadata": metadata,
     }
     status, answer = post(
         port,
@@ -571,8 +578,16 @@ def start_easlab(tmp: Path) -> Bench:
     )
     desc = json.loads(answer) if answer.startswith(b"{") else {}
     if status != 200 or desc.get("status") != "Running":
-        raise RuntimeError(f"creating the echo service answered {status}: {answer[:500]!r}")
-    path = desc.get("service_path") or "/api/predict/echo"
+        raise RuntimeError(f"creating the {name} service answered {status}: {answer[:500]!r}")
+    return str(desc.get("service_path") or f"/api/predict/{name}")
+
+
+def start_easlab(tmp: Path) -> Bench:
+    """A local kernel with one identity python-processor instance behind token auth."""
+    server, port = start_kernel(tmp)
+    path = create_python_service(
+        port, "echo", ECHO_APP, tmp, {"instance": 1, "rpc.worker_threads": 1}
+    )
     _check_easlab_setup(port, path)
     return Bench(
         server,
@@ -713,6 +728,32 @@ RAW_ASGI = PEERS[1]
 EASLAB = PEERS[-1]
 # easlab runs right after the raw uvicorn echo, so the ratio that decides compares neighbours.
 RUN_ORDER = [PEERS[0], RAW_ASGI, EASLAB, *PEERS[2:-1]]
+#: other names accepted by EASLAB_BENCH_PEERS
+_PEER_ALIASES = {"uvicorn": "asgi", "mlserver": "mlserver_single"}
+
+
+def peer_key(peer: Peer) -> str:
+    """The short name of a peer for ``EASLAB_BENCH_PEERS`` (its start function, less ``start_``)."""
+    return peer.start.__name__.removeprefix("start_")
+
+
+def chosen_peers(selection: str | None = None) -> list[Peer]:
+    """The peers to run: all, or those named in ``EASLAB_BENCH_PEERS`` (e.g. ``uvicorn,easlab``).
+
+    A partial run is for iterating on one server; the committed report runs them all.
+    """
+    text = os.environ.get("EASLAB_BENCH_PEERS", "") if selection is None else selection
+    names = [_PEER_ALIASES.get(n.strip(), n.strip()) for n in text.split(",") if n.strip()]
+    if not names:
+        return list(RUN_ORDER)
+    known = {peer_key(peer) for peer in RUN_ORDER}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"EASLAB_BENCH_PEERS names unknown peer(s) {', '.join(unknown)}; "
+            f"the peers are {', '.join(sorted(known | set(_PEER_ALIASES)))}"
+        )
+    return [peer for peer in RUN_ORDER if peer_key(peer) in names]
 
 
 # ---------------------------------------------------------------- measuring
@@ -955,7 +996,7 @@ def run(quick: bool = False) -> str:
         )
     tmp = Path(tempfile.mkdtemp(prefix="easlab-bench-kernel-"))
     try:
-        rows = [measure(peer, tmp, durations) for peer in RUN_ORDER]
+        rows = [measure(peer, tmp, durations) for peer in chosen_peers()]
         return report(rows, durations)
     finally:
         _stop_all()

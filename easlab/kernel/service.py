@@ -9,6 +9,7 @@ are answered 408 once ``rpc.keepalive`` ms have passed since they arrived.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import time
 from collections import deque
@@ -28,6 +29,10 @@ LOG_RING = 2000
 
 def iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else None
+
+
+def _deadline_of(call: Call) -> float:
+    return call.deadline
 
 
 @dataclass
@@ -120,6 +125,10 @@ class Service:
         self.log_path = kernel.state_dir / "logs" / f"{name}.log"
         self._log_file: Any = None
         self._batch_timer: asyncio.TimerHandle | None = None
+        # Calls not yet answered, by deadline: one timer for the earliest 408 instead
+        # of a timer per request (answered calls leave from the front as it advances).
+        self._inflight: deque[Call] = deque()
+        self._expiry: asyncio.TimerHandle | None = None
         self._next_index = 0
         self._lock = asyncio.Lock()
 
@@ -183,22 +192,54 @@ class Service:
         if self.status not in ("Running", "Updating"):
             call.finish(503, f"service '{self.name}' is {self.status}".encode())
             return
-        loop = self.kernel.loop
-        call.timer = loop.call_later(self.keepalive_s, self._timeout, call)
-        if not self.queue:
+        self._track(call)
+        queue = self.queue
+        if queue.batch_size == 1 and not queue:
             inst = self._free_instance()
-            if inst is not None and self.queue.batch_size == 1:
+            if inst is not None:
                 inst.send(call)
                 return
         call.queued_at = time.monotonic()
-        if not self.queue.push(call):
+        if not queue.push(call):
             call.finish(
                 450,
                 f"request queue of service '{self.name}' is full "
-                f"(rpc.max_queue_size={self.queue.max_size}); retry later".encode(),
+                f"(rpc.max_queue_size={queue.max_size}); retry later".encode(),
             )
             return
         self.pump()
+
+    def _track(self, call: Call) -> None:
+        """Give the call its 408 deadline and make sure a timer covers it."""
+        inflight = self._inflight
+        while inflight and inflight[0].done:
+            inflight.popleft()
+        loop = self.kernel.loop
+        call.deadline = deadline = loop.time() + self.keepalive_s
+        if not inflight or inflight[-1].deadline <= deadline:
+            inflight.append(call)
+        else:
+            # rpc.keepalive was shortened: this call's 408 is due before older ones'.
+            index = bisect.bisect_right(inflight, deadline, key=_deadline_of)
+            inflight.insert(index, call)
+        expiry = self._expiry
+        if expiry is None:
+            self._expiry = loop.call_at(inflight[0].deadline, self._expire)
+        elif inflight[0] is call and expiry.when() > deadline:
+            expiry.cancel()
+            self._expiry = loop.call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        """Answer 408 to every call past its deadline; re-arm for the next one."""
+        self._expiry = None
+        inflight = self._inflight
+        now = self.kernel.loop.time()
+        while inflight and (inflight[0].done or inflight[0].deadline <= now):
+            call = inflight.popleft()
+            if not call.done:
+                self._timeout(call)
+        if inflight:
+            self._expiry = self.kernel.loop.call_at(inflight[0].deadline, self._expire)
 
     def _free_instance(self) -> Instance | None:
         best: Instance | None = None
@@ -238,7 +279,6 @@ class Service:
         self.pump()
 
     def _timeout(self, call: Call) -> None:
-        call.timer = None
         inst = call.instance
         call.finish(
             408,

@@ -13,6 +13,7 @@ length, then the payload. No pickling: bodies travel as raw bytes.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -20,10 +21,12 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
 HEADER = struct.Struct("!BIiI")
+_HEADER_SIZE = HEADER.size
 
 CONFIG = 1  # kernel -> worker: JSON worker config (first frame)
 REQUEST = 2  # kernel -> worker: one request body
@@ -32,21 +35,30 @@ RESPONSE = 4  # worker -> kernel: status + body for one request id
 READY = 5  # worker -> kernel: JSON {"signature", "request_format", "pid"}
 FAILED = 6  # worker -> kernel: the traceback of a failed start
 
-# Bodies above this size are sent with a second sendall instead of being
-# concatenated with their header (saves one copy of large payloads).
-_CONCAT_LIMIT = 64 * 1024
+#: bytes of the worker's read buffer; a larger frame is received on its own
+_READ_BUFFER = 256 * 1024
+#: socket buffers (a 600 KB body crosses in one send; capped by the system's wmem_max)
+SOCKET_BUFFER = 4 * 1024 * 1024
+#: answers wait for the next buffered frame only while processing takes less than this
+_GATHER_S = 50e-6
+#: and at most this many answers wait together
+_GATHER_MAX = 64
 
 
 def encode_frame(kind: int, rid: int, status: int, payload: bytes) -> bytes:
     return HEADER.pack(kind, rid, status, len(payload)) + payload
 
 
+def encode_batch_index(ids: list[int], sizes: list[int]) -> bytes:
+    """The start of a BATCH payload; the bodies follow it, in order, uncopied."""
+    return struct.pack("!I", len(ids)) + b"".join(
+        struct.pack("!II", rid, size) for rid, size in zip(ids, sizes, strict=True)
+    )
+
+
 def encode_batch(ids: list[int], bodies: list[bytes]) -> bytes:
     """Payload of a BATCH frame."""
-    index = struct.pack("!I", len(ids)) + b"".join(
-        struct.pack("!II", rid, len(body)) for rid, body in zip(ids, bodies, strict=False)
-    )
-    return index + b"".join(bodies)
+    return encode_batch_index(ids, [len(body) for body in bodies]) + b"".join(bodies)
 
 
 def decode_batch(payload: bytes) -> tuple[list[int], list[bytes]]:
@@ -80,46 +92,129 @@ def normalize_status(status: Any) -> int:
     return 400
 
 
-def _read_exact(reader: Any, size: int) -> bytes | None:
-    data = reader.read(size)
-    if data is None or len(data) < size:
-        return None
-    return data
-
-
-def read_frame(reader: Any) -> tuple[int, int, int, bytes] | None:
-    """One frame from a blocking reader, or None at end of stream."""
-    head = _read_exact(reader, HEADER.size)
-    if head is None:
-        return None
-    kind, rid, status, size = HEADER.unpack(head)
-    payload = _read_exact(reader, size) if size else b""
-    if payload is None:
-        return None
-    return kind, rid, status, payload
+def tune_socket(sock: socket.socket) -> None:
+    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+        except OSError:
+            pass
 
 
 class _Channel:
-    """The worker's side of the socket: a locked reader and a locked writer."""
+    """The worker's side of the socket.
+
+    Reading: ``recv_into`` a reusable buffer, which often holds several frames at
+    once; a frame larger than the buffer has its payload received whole
+    (``MSG_WAITALL``) into its own bytes object. Writing: answers are queued and
+    leave with one ``sendmsg`` (header and body never concatenated); the queue is
+    flushed before a reader blocks, so an answer never waits for a new request.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(True)
+        tune_socket(sock)
         self.sock = sock
-        self.reader = sock.makefile("rb", buffering=256 * 1024)
         self.read_lock = threading.Lock()
         self.write_lock = threading.Lock()
+        self._buf = bytearray(_READ_BUFFER)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+        self._out: list[bytes | memoryview] = []
+        self._answers = 0
+
+    # -- reading -----------------------------------------------------------------
+
+    def buffered(self) -> bool:
+        """True when a whole frame is already here (reading it will not block)."""
+        have = self._end - self._start
+        if have < _HEADER_SIZE:
+            return False
+        size = HEADER.unpack_from(self._view, self._start)[3]
+        return have >= _HEADER_SIZE + size
 
     def read(self) -> tuple[int, int, int, bytes] | None:
+        """The next frame, or None at the end of the stream."""
         with self.read_lock:
-            return read_frame(self.reader)
+            view = self._view
+            while self._end - self._start < _HEADER_SIZE:
+                if not self._fill():
+                    return None
+            kind, rid, status, size = HEADER.unpack_from(view, self._start)
+            begin = self._start + _HEADER_SIZE
+            if size > len(self._buf) - _HEADER_SIZE:
+                big = self._read_big(begin, size)
+                return None if big is None else (kind, rid, status, big)
+            while self._end - begin < size:
+                if not self._fill():
+                    return None
+                begin = self._start + _HEADER_SIZE  # _fill may move the frame to the front
+            self._start = begin + size
+            return kind, rid, status, bytes(view[begin : begin + size])
 
-    def send(self, kind: int, rid: int, status: int, payload: bytes) -> None:
+    def _fill(self) -> bool:
+        """Receive more bytes (blocking); False at the end of the stream."""
+        if self._start == self._end:
+            self._start = self._end = 0
+        elif self._start > 0:
+            rest = self._end - self._start
+            self._buf[:rest] = self._view[self._start : self._end]
+            self._start, self._end = 0, rest
+        self.flush()  # nothing may wait in the queue while we block
+        got = self.sock.recv_into(self._view[self._end :])
+        if got == 0:
+            return False
+        self._end += got
+        return True
+
+    def _read_big(self, begin: int, size: int) -> bytes | None:
+        have = self._end - begin
+        head = bytes(self._view[begin : self._end]) if have else b""
+        self._start = self._end = 0
+        self.flush()
+        rest = self.sock.recv(size - have, socket.MSG_WAITALL) if size > have else b""
+        if len(head) + len(rest) < size:
+            return None  # the kernel closed the channel in the middle of a frame
+        return head + rest if head else rest
+
+    # -- writing -----------------------------------------------------------------
+
+    def queue(self, kind: int, rid: int, status: int, payload: bytes) -> None:
+        """Add an answer to the queue; ``flush`` sends it."""
         head = HEADER.pack(kind, rid, status, len(payload))
         with self.write_lock:
-            if len(payload) <= _CONCAT_LIMIT:
-                self.sock.sendall(head + payload)
-            else:
-                self.sock.sendall(head)
-                self.sock.sendall(payload)
+            self._out.append(head)
+            if payload:
+                self._out.append(payload)
+            self._answers += 1
+
+    def pending(self) -> int:
+        return self._answers
+
+    def flush(self) -> None:
+        with self.write_lock:
+            parts, self._out = self._out, []
+            self._answers = 0
+            _send_all(self.sock, parts)
+
+    def send(self, kind: int, rid: int, status: int, payload: bytes) -> None:
+        self.queue(kind, rid, status, payload)
+        self.flush()
+
+
+def _send_all(sock: socket.socket, parts: list[bytes | memoryview]) -> None:
+    while parts:
+        chunk = parts[:512]
+        sent = sock.sendmsg(chunk)
+        done = 0
+        for part in chunk:
+            if sent < len(part):
+                break
+            sent -= len(part)
+            done += 1
+        parts = parts[done:]
+        if sent and parts:
+            parts[0] = memoryview(parts[0])[sent:]
 
 
 def _as_bytes(body: Any) -> bytes:
@@ -164,15 +259,26 @@ class Worker:
             thread.join()
 
     def _loop(self) -> None:
+        channel = self.channel
         while True:
-            frame = self.channel.read()
+            frame = channel.read()
             if frame is None:
+                channel.flush()
                 return
             kind, rid, _status, payload = frame
+            started = time.perf_counter()
             if kind == REQUEST:
                 self._one(rid, payload)
             elif kind == BATCH:
                 self._batch(payload)
+            # A quick processor's answer waits for the next frame already here, so that
+            # both leave in one send; a slow one's answer leaves at once.
+            if (
+                not channel.buffered()
+                or time.perf_counter() - started > _GATHER_S
+                or channel.pending() >= _GATHER_MAX
+            ):
+                channel.flush()
 
     def _one(self, rid: int, payload: bytes) -> None:
         try:
@@ -180,7 +286,7 @@ class Worker:
             answer = (_as_bytes(body), normalize_status(status))
         except Exception as exc:  # a bad request must never end the instance
             answer = _error_answer(exc)
-        self.channel.send(RESPONSE, rid, answer[1], answer[0])
+        self.channel.queue(RESPONSE, rid, answer[1], answer[0])
 
     def _batch(self, payload: bytes) -> None:
         ids, bodies = decode_batch(payload)
@@ -194,7 +300,7 @@ class Worker:
         except Exception as exc:
             answers = [_error_answer(exc)] * len(ids)
         for rid, (body, status) in zip(ids, answers, strict=False):
-            self.channel.send(RESPONSE, rid, status, body)
+            self.channel.queue(RESPONSE, rid, status, body)
 
 
 def build_processor(config: dict[str, Any]) -> Any:
@@ -253,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         channel.send(FAILED, 0, 0, text.encode("utf-8", "replace"))
         return 1
     channel.send(READY, 0, 0, payload)
+    # The processor and its model live as long as the process: keep them out of the
+    # collector's full passes (a large model would otherwise pause requests).
+    gc.freeze()
     try:
         Worker(channel, processor, int(config.get("worker_threads") or 5)).serve()
     finally:
