@@ -162,11 +162,11 @@ class BenchResult:
         return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
     # -- display ------------------------------------------------------------
-    def plot(self) -> Any:
-        """Latency distribution and latency over time (see ``easlab.plot_latency``)."""
+    def plot(self, show: bool | None = None) -> Any:
+        """Latency distribution and latency over time: ``easlab.plot_latency(self)``."""
         from easlab.notebook.plots import plot_latency
 
-        return plot_latency(self)
+        return plot_latency(self, show=show)
 
     def _repr_html_(self) -> str:
         from easlab.notebook import display, plots
@@ -176,12 +176,12 @@ class BenchResult:
             self.summary().to_html(header=False, border=0),
         ]
         if not self.df.empty:
-            parts.append(display.png_img(plots.figure_png(plots.plot_latency(self)[0].figure)))
+            parts.append(display.png_img(plots.plot_latency(self, show=False).png()))
             if self.sweep and len(self.sweep) > 1:
                 sweep = self.sweep_df
                 assert sweep is not None
                 parts.append(sweep.to_html(index=False, border=0, float_format="%.2f"))
-                parts.append(display.png_img(plots.figure_png(plots.plot_sweep(self)[0].figure)))
+                parts.append(display.png_img(plots.plot_sweep(self, show=False).png()))
         return "<div class='easlab-bench'>" + "".join(parts) + "</div>"
 
     def __repr__(self) -> str:

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -61,8 +62,8 @@ def substitute(text: str, namespace: dict[str, Any]) -> str:
 # One parser per subcommand; the functions only carry the decorators' parsers.
 
 
-@magic_arguments(name="%%eas create")
-@argument("var", nargs="?", help="variable that receives the Service")
+@magic_arguments(name="%eas create")
+@argument("var", nargs="?", metavar="VAR", help="variable that receives the Service")
 @argument("--dry-run", action="store_true", help="validate and diff against the deployed service; deploy nothing")
 @argument("--target", help="'local' (default) or a kernel URL such as http://127.0.0.1:8080")
 @argument("-r", "--blue-green", action="store_true", help="create a blue-green sibling (eascmd create -r)")
@@ -73,72 +74,112 @@ def _create_args() -> None:
     $var / {var} filled in from the notebook's variables."""
 
 
-@magic_arguments(name="%eas ls")
+@magic_arguments(name="eas ls")
 @argument("-o", "--output", metavar="VAR", help="store the table (DataFrame) in VAR")
 @argument("-h", "--help", action="store_true", help="show this help")
 def _ls_args() -> None:
     """List the services of the kernel (eascmd ls)."""
 
 
-def _named(name: str, doc: str, extra: Callable[[Any], Any] | None = None) -> Any:
-    """A parser for ``%eas <name> NAME [-o VAR]``."""
-
-    def f() -> None:
-        pass
-
-    f.__doc__ = doc
-    deco = [
-        argument("name", help="service name"),
-        argument("-o", "--output", metavar="VAR", help="store the result in VAR"),
-        argument("-h", "--help", action="store_true", help="show this help"),
-    ]
-    for d in reversed(deco):
-        f = d(f)
-    if extra is not None:
-        f = extra(f)
-    return magic_arguments(name=f"%eas {name}")(f)
+# Positional arguments come in the CLI's order (``easlab <cmd> --help``, itself
+# eascmd's): %eas version NAME ID, %eas release NAME -w P, %eas logs NAME -n 50.
+# ``@argument`` lines are listed top to bottom in that order.
 
 
-_desc_args = _named("desc", "Describe a service (eascmd desc).")
-_w_args = _named("w", "Show a service's instances (eascmd w / showworkers).")
-_stop_args = _named("stop", "Stop a service's instances.")
-_start_args = _named("start", "Start a stopped service.")
-_delete_args = _named("delete", "Delete a service.")
-_modify_args = _named(
-    "modify",
-    "Change fields of a service (eascmd modify -D): %eas modify NAME -Dmetadata.instance=2",
-    argument("-D", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-             help="field to set, e.g. -Dmetadata.instance=2 (repeatable)"),
-)
-_version_args = _named(
-    "version",
-    "Switch a service to another version (eascmd version).",
-    lambda f: argument("-f", "--force", action="store_true", help="force the switch")(
-        argument("version", type=int, help="version id")(f)
-    ),
-)
-_release_args = _named(
-    "release",
-    "Send a share of the entry endpoint's traffic to a blue-green service (eascmd release).",
-    argument("-w", "--weight", type=int, required=True, help="percent of traffic, 0-100"),
-)
-_logs_args = _named(
-    "logs",
-    "Show the last lines of a service's logs.",
-    argument("-n", type=int, default=50, help="number of lines (default 50)"),
-)
+@magic_arguments(name="eas desc")
+@argument("name", metavar="NAME", help="service name")
+@argument("-o", "--output", metavar="VAR", help="store the description (dict) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _desc_args() -> None:
+    """Describe a service (eascmd desc)."""
 
 
-@magic_arguments(name="%eas gpu")
+@magic_arguments(name="eas w")
+@argument("name", metavar="NAME", help="service name")
+@argument("-o", "--output", metavar="VAR", help="store the table (DataFrame) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _w_args() -> None:
+    """Show a service's instances (eascmd w / showworkers)."""
+
+
+@magic_arguments(name="eas stop")
+@argument("name", metavar="NAME", help="service name")
+@argument("-o", "--output", metavar="VAR", help="store the description (dict) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _stop_args() -> None:
+    """Stop a service's instances; it keeps its name and versions (eascmd stop)."""
+
+
+@magic_arguments(name="eas start")
+@argument("name", metavar="NAME", help="service name")
+@argument("-o", "--output", metavar="VAR", help="store the description (dict) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _start_args() -> None:
+    """Start a stopped service (eascmd start)."""
+
+
+@magic_arguments(name="eas delete")
+@argument("name", metavar="NAME", help="service name")
+@argument("-o", "--output", metavar="VAR", help="store the kernel's answer in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _delete_args() -> None:
+    """Delete a service; no confirmation (eascmd delete -y)."""
+
+
+@magic_arguments(name="eas modify")
+@argument("name", metavar="NAME", help="service name")
+@argument("-D", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+          help="field to set, e.g. -Dmetadata.instance=2 (repeatable)")
+@argument("-s", dest="spec", metavar="JSON",
+          help="partial service.json (a file, or JSON text); model/processor fields make a new version")
+@argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _modify_args() -> None:
+    """Change a service (eascmd modify): %eas modify NAME -Dmetadata.instance=2,
+    %eas modify NAME -s service.json, or %%eas modify NAME with a partial
+    service.json (JSON or YAML, $var / {var} filled in) as the cell body.
+    Changed model or processor fields make a new version."""
+
+
+@magic_arguments(name="eas version")
+@argument("name", metavar="NAME", help="service name")
+@argument("version", type=int, metavar="ID", help="version id, as listed by %%eas desc NAME")
+@argument("-f", "--force", action="store_true", help="force the switch")
+@argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _version_args() -> None:
+    """Switch a service to another of its versions (eascmd version NAME ID)."""
+
+
+@magic_arguments(name="eas release")
+@argument("name", metavar="NAME", help="the blue-green service (created with %%%%eas create -r)")
+@argument("-w", "--weight", type=int, required=True, metavar="PERCENT",
+          help="percent of the entry endpoint's traffic, 0-100")
+@argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _release_args() -> None:
+    """Send a share of the entry endpoint's traffic to a blue-green service (eascmd release)."""
+
+
+@magic_arguments(name="eas logs")
+@argument("name", metavar="NAME", help="service name")
+@argument("-n", type=int, default=50, help="number of lines (default 50)")
+@argument("-o", "--output", metavar="VAR", help="store the lines (list of str) in VAR")
+@argument("-h", "--help", action="store_true", help="show this help")
+def _logs_args() -> None:
+    """Show the last lines of a service's logs."""
+
+
+@magic_arguments(name="eas gpu")
 @argument("-o", "--output", metavar="VAR", help="store the table (DataFrame) in VAR")
 @argument("-h", "--help", action="store_true", help="show this help")
 def _gpu_args() -> None:
     """Show the GPUs the kernel sees."""
 
 
-@magic_arguments(name="%%eas predict")
-@argument("service", help="service name on the kernel, or a variable holding a Service")
-@argument("var", nargs="?", help="variable that receives the answer (numpy dict, DataFrame, JSON ...)")
+@magic_arguments(name="%eas predict")
+@argument("service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service")
+@argument("var", nargs="?", metavar="VAR", help="variable that receives the answer (numpy dict, DataFrame, JSON ...)")
 @argument("--signature", help="signature name for TF/Blade requests")
 @argument("--fetch", help="comma-separated outputs to fetch, e.g. scores,classes")
 @argument("--raw", action="store_true", help="send the cell text byte for byte and keep the answer as bytes")
@@ -149,8 +190,8 @@ def _predict_args() -> None:
     (PMML JSON), bytes or str."""
 
 
-@magic_arguments(name="%eas bench")
-@argument("service", help="service name on the kernel, or a variable holding a Service")
+@magic_arguments(name="eas bench")
+@argument("service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service")
 @argument("--body", required=True, help="variable or expression giving the request body")
 @argument("-n", type=int, default=1000, help="requests per concurrency level (default 1000)")
 @argument("-c", "--concurrency", type=int, default=8, help="parallel connections (default 8)")
@@ -162,8 +203,8 @@ def _bench_args() -> None:
     """Load-test a service: latency percentiles, throughput, errors and plots."""
 
 
-@magic_arguments(name="%eas debug")
-@argument("service", help="service name on the kernel, or a variable holding a Service")
+@magic_arguments(name="eas debug")
+@argument("service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service")
 @argument("-h", "--help", action="store_true", help="show this help")
 def _debug_args() -> None:
     """Open the interactive debug widget for a service."""
@@ -190,17 +231,51 @@ _PARSERS: dict[str, Any] = {
 }
 
 
+def _help_text(parser: Any) -> str:
+    """A subcommand's help, starting ``usage: %eas ...``.
+
+    IPython's formatter writes usage as a reST literal block (``::``) for
+    docstrings; in a cell's output a plain ``usage:`` line reads better.
+    """
+    text = str(parser.parser.format_help())
+    if text.startswith("::"):
+        text = "usage: " + text[2:].lstrip("\n ")
+    return text
+
+
 def _usage() -> str:
     seen: list[Any] = []
-    lines = ["Subcommands (each takes --help):", ""]
+    lines = ["Subcommands (%eas SUBCOMMAND --help, or %eas help SUBCOMMAND, shows one):", ""]
     for parser in _PARSERS.values():
         if parser in seen:
             continue
         seen.append(parser)
-        p = parser.parser
-        first = (p.description or "").strip().splitlines()[0]
-        lines.append(f"  {p.format_usage().strip()[len('usage: '):]}\n      {first}")
+        first = _help_text(parser).split("\n\n")
+        usage = " ".join(first[0][len("usage: "):].split())
+        description = " ".join(first[1].split()) if len(first) > 1 else ""
+        summary = re.split(r"(?<=[a-z)])[.:] ", description + " ", maxsplit=1)[0].rstrip(". ")
+        lines.append(f"  {usage}\n      {summary}")
     return "\n".join(lines)
+
+
+# subcommands whose handler receives the cell body (None when used as a line magic)
+_TAKES_CELL = ("create", "predict", "modify")
+
+
+def _one_line_usage(parser: Any) -> str:
+    return " ".join(_help_text(parser).split("\n\n")[0][len("usage: "):].split())
+
+
+def _wants_help(rest: str) -> bool:
+    """``-h``/``--help`` anywhere among the arguments: checked before parsing, since
+    argparse reports a missing positional before it looks at ``-h``."""
+    from IPython.utils.process import arg_split
+
+    try:
+        tokens = arg_split(rest, strict=False)
+    except ValueError:  # unbalanced quotes: let the parser report them
+        return False
+    return any(t in ("-h", "--help") for t in tokens)
 
 
 # ----------------------------------------------------------------------------- the magics
@@ -244,25 +319,38 @@ class EasMagic(Magics):
     @line_cell_magic
     def eas(self, line: str, cell: str | None = None) -> Any:
         """Work with easlab services: %eas SUBCOMMAND ... or %%eas SUBCOMMAND ... (see below)."""
+        from IPython.core.error import UsageError
+
         sub, _, rest = line.strip().partition(" ")
         if sub in ("", "-h", "--help", "help"):
-            print(EasMagic.eas.__doc__)
+            topic = rest.strip()
+            if topic in _PARSERS:
+                print(_help_text(_PARSERS[topic]))
+            elif topic:
+                self._error(f"no subcommand {topic!r}; one of: {', '.join(sorted(_PARSERS))}")
+            else:
+                print(EasMagic.eas.__doc__)
             return None
         parser = _PARSERS.get(sub)
         if parser is None:
-            self._error(f"unknown subcommand {sub!r}; one of: {', '.join(sorted(_PARSERS))}")
+            self._error(
+                f"unknown subcommand {sub!r}; one of: {', '.join(sorted(_PARSERS))} (%eas help)"
+            )
             return None
-        args = parse_argstring(parser, rest)
-        if args.help:
-            print(parser.parser.format_help())
+        if _wants_help(rest):
+            print(_help_text(parser))
+            return None
+        try:
+            args = parse_argstring(parser, rest)
+        except UsageError as exc:
+            self._error(f"%eas {sub}: {exc} (usage: {_one_line_usage(parser)})")
             return None
         handler = getattr(self, f"_do_{sub.replace('showworkers', 'w').replace('list', 'ls')}")
-        needs_cell = sub in ("create", "predict")
-        if needs_cell and cell is None:
+        if sub in ("create", "predict") and cell is None:
             self._error(f"{sub} takes a cell body: write it as %%eas {sub} ... on the first line")
             return None
         try:
-            return handler(args, cell) if needs_cell else handler(args)
+            return handler(args, cell) if sub in _TAKES_CELL else handler(args)
         except (EaslabError, ValueError) as exc:
             self._error(str(exc))
             return None
@@ -317,32 +405,42 @@ class EasMagic(Magics):
         if args.dry_run:
             return self._dry_run(args, spec, diff_specs)
         kernel = self._kernel(args.target, start=True)
-        progress = _CreateProgress(kernel, spec.name)
-        result: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                result["service"] = kernel.create(
-                    data, blue_green=args.blue_green, allow_cpu_fallback=args.allow_cpu_fallback
-                )
-            except BaseException as exc:  # handed to the notebook thread below
-                result["error"] = exc
-
-        worker = threading.Thread(target=run, name="easlab-create", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(timeout=0.3)
-            progress.poll()
-        progress.finish()
-        if "error" in result:
-            raise result["error"]
-        service = result["service"]
+        service = self._with_progress(
+            kernel,
+            spec.name,
+            lambda: kernel.create(
+                data, blue_green=args.blue_green, allow_cpu_fallback=args.allow_cpu_fallback
+            ),
+        )
         self._store(args.var, service)
         title = f"service {service.name} created"
         if service.desc.get("status") == "Failed":
             title = f"service {service.name} failed to start"
         _show(ServiceSummary(service.desc, self.show_token, title))
         return None
+
+    def _with_progress(self, kernel: Any, name: str, call: Callable[[], Any]) -> Any:
+        """Run ``call`` (create, modify, version, start) while a live status line shows
+        how the instances come up; return its result once the service has settled."""
+        progress = _Progress(kernel, name)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["value"] = call()
+                _wait_settled(kernel, name)
+            except BaseException as exc:  # handed to the notebook thread below
+                result["error"] = exc
+
+        worker = threading.Thread(target=run, name="easlab-progress", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(timeout=0.3)
+            progress.poll()
+        progress.finish(failed="error" in result)
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
 
     def _dry_run(self, args: Any, spec: Any, diff_specs: Callable[..., list[str]]) -> None:
         from easlab.errors import KernelError
@@ -409,27 +507,55 @@ class EasMagic(Magics):
         self._summary(self._kernel().stop(args.name), args, f"service {args.name} stopped")
 
     def _do_start(self, args: Any) -> None:
-        self._summary(self._kernel().start(args.name), args, f"service {args.name} started")
+        kernel = self._kernel()
+        self._with_progress(kernel, args.name, lambda: kernel.start(args.name))
+        self._summary(kernel.describe(args.name), args, f"service {args.name} started")
 
     def _do_delete(self, args: Any) -> None:
         answer = self._kernel().delete(args.name)
         self._store(args.output, answer)
         print(f"deleted service {answer.get('deleted', args.name)}")
 
-    def _do_modify(self, args: Any) -> None:
+    def _do_modify(self, args: Any, cell: str | None = None) -> None:
         overrides: dict[str, str] = {}
         for item in args.overrides:
             key, sep, value = item.partition("=")
-            if not sep or not key:
+            if not sep or not key.strip():
                 raise ValueError(f"-D{item}: expected -DKEY=VALUE, e.g. -Dmetadata.instance=2")
             overrides[key.strip()] = value
-        if not overrides:
-            raise ValueError("nothing to modify: give fields with -DKEY=VALUE")
-        desc = self._kernel().modify(args.name, set=overrides)
-        self._summary(desc, args, f"service {args.name} modified")
+        body = cell if cell is not None and cell.strip() else None
+        given = [what for what, value in
+                 (("-D fields", overrides), ("-s", args.spec), ("a cell body", body)) if value]
+        if len(given) != 1:
+            how = "nothing" if not given else " and ".join(given)
+            raise ValueError(
+                f"modify takes one of -DKEY=VALUE, -s <json file or text>, or a cell body "
+                f"(%%eas modify {args.name}); got {how}"
+            )
+        kernel = self._kernel()
+        before = kernel.describe(args.name).get("current_version")
+        if overrides:
+            change = partial(kernel.modify, args.name, set=overrides)
+        else:
+            # a cell is a partial service.json, filled in like %%eas create's
+            spec = args.spec if body is None else substitute(body, self._ns)
+            change = partial(kernel.modify, args.name, spec=spec)
+        self._with_progress(kernel, args.name, change)
+        desc = kernel.describe(args.name)
+        after = desc.get("current_version")
+        title = f"service {args.name} modified"
+        if after != before:
+            title = f"service {args.name} modified: now at version {after}"
+        if desc.get("status") == "Failed":
+            title = f"service {args.name} failed after the change"
+        self._summary(desc, args, title)
 
     def _do_version(self, args: Any) -> None:
-        desc = self._kernel().version(args.name, args.version, force=args.force)
+        kernel = self._kernel()
+        self._with_progress(
+            kernel, args.name, lambda: kernel.version(args.name, args.version, force=args.force)
+        )
+        desc = kernel.describe(args.name)
         self._summary(desc, args, f"service {args.name} now at version {args.version}")
 
     def _do_release(self, args: Any) -> None:
@@ -532,30 +658,51 @@ def _flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
     return lines
 
 
-class _CreateProgress:
-    """A live status line (updated in place) while ``create`` waits for instances."""
+# statuses a service stays in until someone acts (eascmd waits for one of them too)
+_SETTLED = ("Running", "Failed", "Stopped")
+_SETTLE_TIMEOUT_S = 600.0
+
+
+def _wait_settled(kernel: Any, name: str) -> None:
+    """Poll the service until it runs, has failed or is stopped (instances roll over
+    after ``modify``/``version`` answer)."""
+    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+    while kernel.describe(name).get("status") not in _SETTLED:
+        if time.monotonic() > deadline:
+            raise EaslabError(
+                f"service {name} has not settled after {_SETTLE_TIMEOUT_S:.0f} s; "
+                f"see %eas desc {name} and %eas logs {name}"
+            )
+        time.sleep(0.2)  # polling a remote status, not synchronising threads
+
+
+class _Progress:
+    """A live status line (updated in place) while a service's instances come up.
+
+    It appears only once the call has taken ``DELAY_S``: a quick change (or a
+    quick failure) shows just its summary or its one error line.
+    """
+
+    DELAY_S = 1.0
 
     def __init__(self, kernel: Any, name: str) -> None:
-        from IPython.display import display
-
         self.kernel = kernel
         self.name = name
         self.started = time.monotonic()
         self.last_poll = 0.0
         self.text = ""
-        self.handle = display(self._line("submitting"), display_id=True)
+        self.handle: Any = None
 
-    def _line(self, state: str) -> _Html:
-        elapsed = time.monotonic() - self.started
-        text = f"⏳ {self.name}: {state} ({elapsed:.0f} s)"
+    def _line(self, text: str) -> _Html:
         return _Html(f"<span style='font-family:monospace'>{text}</span>", text)
 
     def poll(self) -> None:
         from easlab.errors import KernelError
 
-        if time.monotonic() - self.last_poll < 1.0:
+        now = time.monotonic()
+        if now - self.started < self.DELAY_S or now - self.last_poll < 1.0:
             return
-        self.last_poll = time.monotonic()
+        self.last_poll = now
         try:
             d = self.kernel.describe(self.name)
             state = (
@@ -564,15 +711,22 @@ class _CreateProgress:
             )
         except KernelError:
             state = "fetching model and processor"
-        if state != self.text and self.handle is not None:
-            self.text = state
-            self.handle.update(self._line(state))
+        if state == self.text:
+            return
+        self.text = state
+        line = self._line(f"⏳ {self.name}: {state} ({now - self.started:.0f} s)")
+        if self.handle is None:
+            from IPython.display import display
 
-    def finish(self) -> None:
+            self.handle = display(line, display_id=True)
+        else:
+            self.handle.update(line)
+
+    def finish(self, failed: bool = False) -> None:
         if self.handle is not None:
             elapsed = time.monotonic() - self.started
-            text = f"{self.name}: done in {elapsed:.1f} s"
-            self.handle.update(_Html(f"<span style='font-family:monospace'>{text}</span>", text))
+            verb = "failed after" if failed else "done in"
+            self.handle.update(self._line(f"{self.name}: {verb} {elapsed:.1f} s"))
 
 
 EasMagic.eas.__doc__ = (EasMagic.eas.__doc__ or "") + "\n\n" + _usage()

@@ -135,3 +135,63 @@ def test_debug_magic_shows_the_widget(affine, shell, capsys):
         del shell.display_pub.publish
     assert any("DebugWidget" in d.get("text/plain", "") for d in shown)
     assert "easlab error" not in capsys.readouterr().out
+
+
+GREETER = """\
+import allspark
+
+
+class Greeter(allspark.BaseProcessor):
+    def process(self, data):
+        return b"{version}: " + data, 200
+"""
+
+
+def test_versions_modify_and_roll_back(shell, tmp_path, capsys):
+    """%eas modify -s FILE, %%eas modify NAME (cell), %eas version NAME ID, as in tutorial 05."""
+    for version in ("v1", "v2", "v3"):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "app.py").write_text(GREETER.replace("{version}", version))
+    shell.user_ns["greeter_dir"] = str(tmp_path)
+    shell.run_cell_magic("eas", "create", """
+name: nb_greeter
+processor_type: python
+processor_path: $greeter_dir/v1
+processor_entry: app.py
+metadata:
+  instance: 1
+""")
+
+    def answer() -> str:
+        shell.run_cell_magic("eas", "predict nb_greeter said --raw", "hi")
+        return bytes(shell.user_ns["said"]).decode()
+
+    try:
+        assert answer() == "v1: hi"
+        # -s with a file, as `easlab modify NAME -s v2.json`
+        (tmp_path / "v2.json").write_text(f'{{"processor_path": "{tmp_path / "v2"}"}}')
+        capsys.readouterr()
+        shell.run_line_magic("eas", f"modify nb_greeter -s {tmp_path / 'v2.json'} -o d")
+        assert shell.user_ns["d"]["current_version"] == 2
+        assert "service nb_greeter modified: now at version 2" in capsys.readouterr().out
+        assert answer() == "v2: hi"
+        # the notebook way: the partial service.json in the cell, with substitution
+        shell.run_cell_magic("eas", "modify nb_greeter -o d", "processor_path: $greeter_dir/v3\n")
+        assert shell.user_ns["d"]["current_version"] == 3
+        assert answer() == "v3: hi"
+        # roll back: NAME then ID, as eascmd
+        capsys.readouterr()
+        shell.run_line_magic("eas", "version nb_greeter 1 -o d")
+        assert "service nb_greeter now at version 1" in capsys.readouterr().out
+        assert shell.user_ns["d"]["current_version"] == 1
+        assert answer() == "v1: hi"
+        # -D changes a field without a new version
+        shell.run_line_magic("eas", "modify nb_greeter -Dmetadata.instance=2 -o d")
+        assert shell.user_ns["d"]["current_version"] == 1
+        assert shell.user_ns["d"]["running_instance"] == 2  # waited for the new instance
+        # a bad version id is one clear line
+        capsys.readouterr()
+        shell.run_line_magic("eas", "version nb_greeter 9")
+        assert "9" in one_error_line(capsys)
+    finally:
+        shell.run_line_magic("eas", "delete nb_greeter")

@@ -91,3 +91,77 @@ def test_load_ext_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+# Positional order of each subcommand, as `easlab <cmd> --help` (eascmd) has it.
+CLI_ORDER = {
+    "version": ("greeter 1", {"name": "greeter", "version": 1}),
+    "version -f": ("greeter 2 -f", {"name": "greeter", "version": 2, "force": True}),
+    "release": ("greeter_b -w 30", {"name": "greeter_b", "weight": 30}),
+    "logs": ("greeter -n 5", {"name": "greeter", "n": 5}),
+    "modify -D": ("greeter -Dmetadata.instance=2", {"name": "greeter",
+                                                     "overrides": ["metadata.instance=2"]}),
+    "modify -s": ("greeter -s v2.json", {"name": "greeter", "spec": "v2.json"}),
+    "desc": ("greeter -o d", {"name": "greeter", "output": "d"}),
+    "w": ("greeter", {"name": "greeter"}),
+    "stop": ("greeter", {"name": "greeter"}),
+    "start": ("greeter", {"name": "greeter"}),
+    "delete": ("greeter", {"name": "greeter"}),
+    "predict": ("greeter out --raw", {"service": "greeter", "var": "out", "raw": True}),
+    "bench": ("greeter --body b -n 10", {"service": "greeter", "body": "b", "n": 10}),
+    "debug": ("greeter", {"service": "greeter"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_ORDER))
+def test_positionals_follow_the_cli_order(case):
+    line, expected = CLI_ORDER[case]
+    args = _PARSERS[case.split()[0]].parser.parse_argstring(line)
+    assert {k: getattr(args, k) for k in expected} == expected
+
+
+def test_cli_and_magic_agree_on_positionals():
+    """Each control verb's positionals have the CLI's names, in the CLI's order."""
+    from easlab.cli import build_parser
+
+    cli = build_parser()
+    verbs = next(a for a in cli._actions if a.choices and "version" in a.choices).choices
+    for sub in ("desc", "w", "stop", "start", "delete", "modify", "version", "release", "logs"):
+        ours = [a.dest for a in _PARSERS[sub].parser._actions if not a.option_strings]
+        theirs = [a.dest for a in verbs[sub]._actions if not a.option_strings]
+        assert ours == theirs, sub
+
+
+@pytest.mark.parametrize("sub", sorted(_PARSERS))
+def test_every_subcommand_prints_its_help(shell, capsys, sub):
+    for flag in ("--help", "-h"):
+        shell.run_line_magic("eas", f"{sub} {flag}")
+        out = capsys.readouterr().out
+        assert out.startswith("usage: %"), out
+        canonical = {"list": "ls", "showworkers": "w"}.get(sub, sub)  # aliases share a parser
+        assert f"eas {canonical} " in out.splitlines()[0] and "easlab error" not in out
+    shell.run_line_magic("eas", f"help {sub}")
+    assert capsys.readouterr().out.startswith("usage: %")
+
+
+def test_help_lists_the_subcommands_in_cli_syntax(shell, capsys):
+    for line in ("--help", "help", ""):
+        shell.run_line_magic("eas", line)
+        out = capsys.readouterr().out
+        assert "%eas version [-f] [-o VAR] [-h] NAME ID" in out
+        assert "%eas release -w PERCENT" in out and "%eas modify [-D KEY=VALUE] [-s JSON]" in out
+
+
+def test_a_usage_mistake_is_one_line_with_the_usage(shell, capsys):
+    shell.run_line_magic("eas", "version greeter")
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1
+    assert out.startswith("easlab error: %eas version: the following arguments are required: ID")
+    assert out.endswith("(usage: %eas version [-f] [-o VAR] [-h] NAME ID)")
+
+
+def test_modify_wants_exactly_one_kind_of_change(shell, capsys):
+    shell.run_line_magic("eas", "modify greeter")
+    assert "got nothing" in capsys.readouterr().out
+    shell.run_cell_magic("eas", "modify greeter -Dmetadata.instance=2", "processor_path: /x")
+    assert "got -D fields and a cell body" in capsys.readouterr().out

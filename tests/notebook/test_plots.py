@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from easlab.notebook.loadtest import BenchResult
-from easlab.notebook.plots import figure_png, plot_latency, plot_sweep, plot_traffic
+from easlab.notebook.plots import Plot, figure_png, plot_latency, plot_sweep, plot_traffic
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -87,7 +87,7 @@ def test_plot_sweep_needs_a_sweep():
 
 
 def test_plot_traffic():
-    ax = plot_traffic({"demo": 80, "demo_b": 20})
+    (ax,) = plot_traffic({"demo": 80, "demo_b": 20})
     assert ax.get_ylabel() == "requests answered"
     assert [t.get_text() for t in ax.texts] == ["80 (80%)", "20 (20%)"]
     assert figure_png(ax.figure)[:4] == b"\x89PNG"
@@ -97,3 +97,29 @@ def test_empty_result_is_a_clear_error():
     empty = _result().df.iloc[:0]
     with pytest.raises(ValueError, match="no requests"):
         plot_latency(empty)
+
+
+def test_plot_is_a_sequence_of_axes_with_its_figure(tmp_path):
+    plot = plot_latency(_result())
+    assert isinstance(plot, Plot) and len(plot) == 3
+    hist, cdf, over_time = plot
+    assert plot[0] is hist and list(plot) == [hist, cdf, over_time] and plot[1:] == [cdf, over_time]
+    assert plot.figure is hist.figure
+    # customising the returned axes changes what is rendered
+    before = plot.png()
+    hist.set_title("customised")
+    assert plot.png() != before and plot._repr_png_()[:4] == b"\x89PNG"
+    plot.savefig(tmp_path / "latency.png")
+    assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"
+    # the text form is one short line, not a figure dump
+    assert repr(plot) == (
+        "<easlab Plot: 3 axes: 'customised', 'Latency over time'>"
+    )
+
+
+def test_outside_a_kernel_nothing_is_queued_for_display():
+    from easlab.notebook import plots
+
+    plot_latency(_result())
+    plot_sweep(_result(sweep=True), show=True)
+    assert plots._pending == {}

@@ -38,6 +38,16 @@ def test_downloads_nothing(path):
             assert found is None, f"{path.name} cell {index} fetches from the network: {found[0]!r}"
 
 
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_plots_need_no_matplotlib_setup(path):
+    """easlab's plots show themselves in a kernel: no %matplotlib line, no pyplot import."""
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            for workaround in ("%matplotlib", "pyplot", ".figure\n"):
+                assert workaround not in cell.source + "\n", f"{path.name} cell {index}: {workaround}"
+
+
 def test_shipped_data_is_small():
     data = NOTEBOOK_DIR / "data"
     files = [p for p in data.rglob("*") if p.is_file()] if data.exists() else []

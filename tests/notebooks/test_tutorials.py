@@ -80,11 +80,14 @@ def _processors(nb: Any) -> None:
 
 def _latency(nb: Any) -> None:
     for first_line in (
-        "axes = easlab.plot_latency(r)",
-        "axes = easlab.plot_sweep(sweep)",
-        "fig_axes = easlab.plot_latency",
+        "easlab.plot_latency(r)",
+        "easlab.plot_sweep(sweep)",
+        "plot = easlab.plot_latency",
     ):
-        assert "image/png" in _kinds(_cell(nb, first_line)), first_line
+        # drawn once, with no %matplotlib line: the Plot's own PNG, no "<Figure ...>" text
+        images = [o for o in _cell(nb, first_line).outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, first_line
+        assert "<Figure" not in _text(_cell(nb, first_line))
     (table,) = [o.data["text/plain"] for o in _cell(nb, "results = {}").outputs if "data" in o]
     throughput = table.splitlines()[1].split()  # "throughput (req/s)  180.2  912.5"
     plain, batched = float(throughput[-2]), float(throughput[-1])
@@ -99,6 +102,8 @@ def _versions(nb: Any) -> None:
     assert "v2: hello world" in answers[1]  # after modify -s
     assert "v1: hello world" in answers[2]  # after version 1
     assert "v2: hello still here" in answers[3]  # the sibling took all the traffic
+    assert "now at version 2" in _text(_cell(nb, "%%eas modify greeter"))
+    assert "now at version 1" in _text(_cell(nb, "%eas version greeter 1"))
     assert "image/png" in _kinds(_cell(nb, 'client = kernel.service("greeter")'))
 
 
