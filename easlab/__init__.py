@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "plot_latency": "easlab.notebook.plots",
     "plot_sweep": "easlab.notebook.plots",
     "plot_traffic": "easlab.notebook.plots",
+    "Plot": "easlab.notebook.plots",
     "load_ipython_extension": "easlab.notebook.magics",
     "unload_ipython_extension": "easlab.notebook.magics",
 }
