@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from easlab.allspark import answer_of
 from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
 
 
@@ -73,15 +74,11 @@ class PythonProcessor(Processor):
         self.app.initialize()
 
     def process(self, data: bytes) -> tuple[bytes, int]:
-        from easlab.allspark import answer_of
-
         return answer_of(self.app.process(data))
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         """With ``rpc.batching``: the app's own ``process_batch(list)`` if it has one (an
         easlab extension), else ``process`` once per request."""
-        from easlab.allspark import answer_of
-
         batch = getattr(self.app, "process_batch", None)
         if not callable(batch):
             return [self.process(data) for data in requests]
