@@ -471,6 +471,16 @@ async def serve(
         print("easlab kernel stopped", flush=True)
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (libuv: fewer system calls per
+    request, the loop under the uvicorn floor in BENCH-ANCHORS), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # e.g. Windows, where uvloop does not exist
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def serve_forever(
     host: str = "127.0.0.1",
     port: int = 8080,
@@ -486,9 +496,16 @@ def serve_forever(
     try:
         # Once serving, what exists lives as long as the kernel process: keep it out of
         # the collector's full passes, whose pauses would show in the latency tail.
-        asyncio.run(
-            serve(host, port, state_dir, max_body or DEFAULT_MAX_BODY, ready=lambda _: gc.freeze())
-        )
+        loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(
+                serve(
+                    host, port, state_dir, max_body or DEFAULT_MAX_BODY, ready=lambda _: gc.freeze()
+                )
+            )
+        finally:
+            loop.close()
     except KeyboardInterrupt:
         pass
     except OSError as exc:
