@@ -41,11 +41,15 @@ class BatchQueue:
         self._prune()
         return bool(self._items)
 
-    def push(self, call: Any) -> bool:
-        """Queue a call; False when ``max_size`` calls already wait (answer 450)."""
-        if len(self._items) >= self.max_size:
+    def push(self, call: Any, elsewhere: int = 0) -> bool:
+        """Queue a call; False when ``max_size`` calls already wait (answer 450).
+
+        ``elsewhere`` calls wait outside this queue (inside instances) and count too.
+        """
+        room = self.max_size - elsewhere
+        if len(self._items) >= room:
             self._items = deque(c for c in self._items if not c.done)
-            if len(self._items) >= self.max_size:
+            if len(self._items) >= room:
                 return False
         self._items.append(call)
         return True

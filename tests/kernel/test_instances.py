@@ -103,6 +103,26 @@ def test_full_queue_answers_450_and_closes(kernel, python_service):
     assert "max_queue_size" in full.text and full.headers.get("Connection") == "close"
 
 
+def test_quick_processor_takes_frames_beyond_its_threads_and_answers_each_its_own(
+    kernel, python_service
+):
+    # worker_threads 1: once the processor has answered quickly, the kernel sends frames
+    # ahead (they wait in the instance's socket); each answer must still find its caller.
+    svc = python_service("inst_pipe", ECHO_APP, **{"rpc__worker_threads": 1})
+    assert post(svc.url, b"warm", TOKEN).content == b"warm"
+
+    def client(n: int) -> list[bool]:
+        with requests.Session() as session:
+            session.headers["Authorization"] = TOKEN
+            bodies = [f"client {n} request {i}".encode() * (1 + i % 3) for i in range(40)]
+            return [session.post(svc.url, data=b, timeout=30).content == b for b in bodies]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = [ok for oks in pool.map(client, range(16)) for ok in oks]
+    assert len(results) == 640 and all(results)
+    assert workers(kernel, "inst_pipe")[0]["in_flight"] == 0
+
+
 def test_scaling_adds_and_removes_instances_without_touching_others(kernel, python_service):
     svc = python_service("inst_scale", PID_APP, instance=1)
     first = workers(kernel, "inst_scale")[0]
