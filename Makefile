@@ -30,7 +30,7 @@ browser-deps:
 ## Open the tutorials in JupyterLab, with the local serving kernel available.
 lab: $(STAMP)
 	@$(VPY) -c "import easlab; print('easlab kernel running at', easlab.connect(start=True).endpoint)"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
 test: $(STAMP) official-venv browser-deps
