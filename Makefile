@@ -35,6 +35,7 @@ lab: $(STAMP)
 ## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
 test: $(STAMP) official-venv browser-deps
 	$(VENV)/bin/ruff check easlab tests benchmarks
+	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
 	$(VPY) -m pytest -q tests
 
@@ -49,6 +50,7 @@ proto:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check easlab tests benchmarks
+	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
 
 clean:

@@ -184,9 +184,7 @@ def run(quick: bool = False) -> str:
         )
         results = []
         for label, path in services.items():
-            status, answer = bk.post(
-                port, path, bk.SMALL_BODY, {"Authorization": bk.EASLAB_TOKEN}
-            )
+            status, answer = bk.post(port, path, bk.SMALL_BODY, {"Authorization": bk.EASLAB_TOKEN})
             if status != 200 or answer != bk.SMALL_BODY:
                 raise RuntimeError(f"{label}: the model answered {status} {answer[:200]!r}")
             bk.run_wrk(f"http://127.0.0.1:{port}{path}", script, 2, 16, durations.warmup_s)

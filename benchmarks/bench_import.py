@@ -17,8 +17,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 150.0
-HEAVY = ["pandas", "matplotlib", "ipywidgets", "easlab.kernel", "torch", "tensorflow",
-         "onnxruntime", "requests"]
+HEAVY = [
+    "pandas",
+    "matplotlib",
+    "ipywidgets",
+    "easlab.kernel",
+    "torch",
+    "tensorflow",
+    "onnxruntime",
+    "requests",
+]
 
 _PROBE = """
 import json, sys, time
@@ -45,8 +53,15 @@ def _child(setup: str, action: str) -> dict[str, object]:
     code = _PROBE.format(setup=setup, action=action, heavy=HEAVY)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONDONTWRITEBYTECODE"] = "0"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(ROOT), env=env, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -62,24 +77,26 @@ def measure(runs: int = 7) -> list[dict[str, object]]:
     """One row per case: median in-process import time, median whole-process time, heavy modules."""
     _child("", "import easlab")  # warm the file cache and .pyc files once
     bare = statistics.median(_wall([sys.executable, "-c", "pass"]) for _ in range(runs))
-    whole = statistics.median(
-        _wall([sys.executable, "-c", "import easlab"]) for _ in range(runs)
-    )
+    whole = statistics.median(_wall([sys.executable, "-c", "import easlab"]) for _ in range(runs))
     rows = []
     for label, (setup, action) in CASES.items():
         samples = [_child(setup, action) for _ in range(runs)]
-        rows.append({
-            "case": label,
-            "median_ms": statistics.median(float(s["ms"]) for s in samples),  # type: ignore[arg-type]
-            "min_ms": min(float(s["ms"]) for s in samples),  # type: ignore[arg-type]
-            "heavy": sorted({m for s in samples for m in s["heavy"]}),  # type: ignore[attr-defined]
-        })
-    rows.append({
-        "case": 'python -c "import easlab" (whole process, minus bare start-up)',
-        "median_ms": whole - bare,
-        "min_ms": float("nan"),
-        "heavy": [],
-    })
+        rows.append(
+            {
+                "case": label,
+                "median_ms": statistics.median(float(s["ms"]) for s in samples),  # type: ignore[arg-type]
+                "min_ms": min(float(s["ms"]) for s in samples),  # type: ignore[arg-type]
+                "heavy": sorted({m for s in samples for m in s["heavy"]}),  # type: ignore[attr-defined]
+            }
+        )
+    rows.append(
+        {
+            "case": 'python -c "import easlab" (whole process, minus bare start-up)',
+            "median_ms": whole - bare,
+            "min_ms": float("nan"),
+            "heavy": [],
+        }
+    )
     return rows
 
 

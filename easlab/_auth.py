@@ -52,9 +52,7 @@ def signed_headers(
         "Date": date,
         "Content-Type": content_type,
         "Content-Length": str(len(body)),
-        "Authorization": signature(
-            token, md5, content_type, date, f"/api/predict/{service_name}"
-        ),
+        "Authorization": signature(token, md5, content_type, date, f"/api/predict/{service_name}"),
     }
 
 

@@ -28,9 +28,7 @@ def answer_of(result: Any) -> tuple[bytes, int]:
         return _as_bytes(body), normalize_status(status)
     if isinstance(result, (bytes, bytearray, memoryview, str)):
         return _as_bytes(result), 200
-    raise TypeError(
-        f"process() must return (data, status_code), got {type(result).__name__}"
-    )
+    raise TypeError(f"process() must return (data, status_code), got {type(result).__name__}")
 
 
 class BaseProcessor:

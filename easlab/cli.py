@@ -44,7 +44,9 @@ def _confirm(question: str, assume_yes: bool, flag: str = "-y") -> bool:
     if assume_yes:
         return True
     if not sys.stdin.isatty():
-        raise _CliError(f"{question} needs a confirmation, and stdin is not a terminal: pass {flag}")
+        raise _CliError(
+            f"{question} needs a confirmation, and stdin is not a terminal: pass {flag}"
+        )
     answer = input(f"{question} [Y/n] ").strip().lower()
     return answer in ("", "y", "yes")
 
@@ -92,8 +94,19 @@ def format_services(services: list[dict[str, Any]]) -> str:
         for d in services
     ]
     return format_table(
-        ["NAME", "REGION", "INSTANCE", "CPU", "MEMORY", "GPU", "STATUS", "WEIGHT",
-         "SERVICEPATH", "CREATETIME", "UPDATETIME"],
+        [
+            "NAME",
+            "REGION",
+            "INSTANCE",
+            "CPU",
+            "MEMORY",
+            "GPU",
+            "STATUS",
+            "WEIGHT",
+            "SERVICEPATH",
+            "CREATETIME",
+            "UPDATETIME",
+        ],
         rows,
     )
 
@@ -371,8 +384,11 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(_endpoint_table(desc))
             auth = f" -H 'Authorization: {svc.token}'" if svc.token else ""
             print(f"[OK] Service is running; try:\n  curl {svc.url}{auth} -d 'hello eas'")
-            print(f"Logs: `easlab logs {spec.name} --endpoint {kernel.endpoint}` "
-                  f"(kernel log: {kernel.log_path}). Press Ctrl-C to stop.", flush=True)
+            print(
+                f"Logs: `easlab logs {spec.name} --endpoint {kernel.endpoint}` "
+                f"(kernel log: {kernel.log_path}). Press Ctrl-C to stop.",
+                flush=True,
+            )
         try:
             assert kernel.process is not None
             code = kernel.process.wait()
@@ -405,9 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    def add(name: str, func: Any, help: str, aliases: Sequence[str] = (), parents: Sequence[Any] = ()) -> argparse.ArgumentParser:  # noqa: A002
-        p = sub.add_parser(name, help=help, description=help, aliases=list(aliases),
-                           parents=[common, *parents])
+    def add(
+        name: str, func: Any, help: str, aliases: Sequence[str] = (), parents: Sequence[Any] = ()
+    ) -> argparse.ArgumentParser:  # noqa: A002
+        p = sub.add_parser(
+            name, help=help, description=help, aliases=list(aliases), parents=[common, *parents]
+        )
         p.set_defaults(func=func)
         return p
 
@@ -415,14 +434,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     p.add_argument("--state-dir", type=Path, default=None, help="where services and caches live")
-    p.add_argument("--max-body", type=int, default=None, metavar="BYTES",
-                   help="largest request body accepted (413 above)")
+    p.add_argument(
+        "--max-body",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="largest request body accepted (413 above)",
+    )
 
-    p = add("create", cmd_create, "create a service from a service.json / YAML file", parents=[wait])
+    p = add(
+        "create", cmd_create, "create a service from a service.json / YAML file", parents=[wait]
+    )
     p.add_argument("spec", help="service description (.json or .yaml)")
     p.add_argument("-r", action="store_true", help="create a blue-green sibling <name>_<suffix>")
-    p.add_argument("--allow-cpu-fallback", action="store_true",
-                   help="run a GPU service on CPU when the host lacks GPUs")
+    p.add_argument(
+        "--allow-cpu-fallback",
+        action="store_true",
+        help="run a GPU service on CPU when the host lacks GPUs",
+    )
 
     add("ls", cmd_ls, "list services", aliases=["list"])
 
@@ -432,11 +461,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("w", cmd_workers, "show a service's instances", aliases=["showworkers"])
     p.add_argument("name")
 
-    p = add("modify", cmd_modify, "change a service: -Dmetadata.instance=N ... or -s <json>",
-            parents=[wait])
+    p = add(
+        "modify",
+        cmd_modify,
+        "change a service: -Dmetadata.instance=N ... or -s <json>",
+        parents=[wait],
+    )
     p.add_argument("name")
     p.add_argument("-D", action="append", metavar="KEY=VALUE", help="e.g. -Dmetadata.instance=2")
-    p.add_argument("-s", metavar="JSON", help="partial service description; model/processor fields make a new version")
+    p.add_argument(
+        "-s",
+        metavar="JSON",
+        help="partial service description; model/processor fields make a new version",
+    )
 
     p = add("version", cmd_version, "switch a service to another version", parents=[wait])
     p.add_argument("name")
@@ -453,7 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("-y", action="store_true", help="do not ask")
 
-    p = add("release", cmd_release, "send a percentage of the original endpoint's traffic to a blue-green service")
+    p = add(
+        "release",
+        cmd_release,
+        "send a percentage of the original endpoint's traffic to a blue-green service",
+    )
     p.add_argument("name", help="the new (blue-green) service")
     p.add_argument("-w", type=int, required=True, metavar="PERCENT")
     p.add_argument("-y", action="store_true", help="do not ask")

@@ -23,9 +23,7 @@ def _official_python() -> Path:
     if not stamp.exists():
         if not py.exists():
             venv.EnvBuilder(with_pip=True).create(OFFICIAL_VENV)
-        subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", "eas-prediction==0.36"], check=True
-        )
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "eas-prediction==0.36"], check=True)
         stamp.touch()
     return py
 

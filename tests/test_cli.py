@@ -111,29 +111,76 @@ def test_table_rendering():
 
 
 DESC = {
-    "name": "echo", "status": "Running", "message": "", "endpoint": "http://127.0.0.1:1",
-    "service_path": "/api/predict/echo", "url": "http://127.0.0.1:1/api/predict/echo",
-    "token": "tok", "processor": "python", "total_instance": 2, "running_instance": 2,
-    "pending_instance": 0, "cpu": 1, "gpu": 1, "memory": 2000, "latest_version": 2,
-    "current_version": 1, "weight": 80, "traffic": {"echo": 80, "echo_ab12": 20},
-    "cpu_fallback": True, "create_time": "2024-01-01T00:00:00", "update_time": "2024-01-01T00:00:01",
-    "warnings": ["unknown key 'x' kept"], "spec": {"name": "echo", "metadata": {"instance": 2}},
+    "name": "echo",
+    "status": "Running",
+    "message": "",
+    "endpoint": "http://127.0.0.1:1",
+    "service_path": "/api/predict/echo",
+    "url": "http://127.0.0.1:1/api/predict/echo",
+    "token": "tok",
+    "processor": "python",
+    "total_instance": 2,
+    "running_instance": 2,
+    "pending_instance": 0,
+    "cpu": 1,
+    "gpu": 1,
+    "memory": 2000,
+    "latest_version": 2,
+    "current_version": 1,
+    "weight": 80,
+    "traffic": {"echo": 80, "echo_ab12": 20},
+    "cpu_fallback": True,
+    "create_time": "2024-01-01T00:00:00",
+    "update_time": "2024-01-01T00:00:01",
+    "warnings": ["unknown key 'x' kept"],
+    "spec": {"name": "echo", "metadata": {"instance": 2}},
 }
 
 
 def test_desc_ls_and_workers_tables():
     desc = format_desc(DESC)
-    for text in ("| Status ", "| TotalInstance   | 2", "| CurrentVersion  | 1", "| Token ",
-                 "1 (cpu fallback)", "2000M", "echo_ab12: 20%", '"instance": 2',
-                 "unknown key 'x' kept", "http://127.0.0.1:1/api/predict/echo"):
+    for text in (
+        "| Status ",
+        "| TotalInstance   | 2",
+        "| CurrentVersion  | 1",
+        "| Token ",
+        "1 (cpu fallback)",
+        "2000M",
+        "echo_ab12: 20%",
+        '"instance": 2',
+        "unknown key 'x' kept",
+        "http://127.0.0.1:1/api/predict/echo",
+    ):
         assert text in desc, text
     ls = format_services([DESC])
     header = ls.splitlines()[1]
     assert [c.strip() for c in header.strip("|").split("|")][:9] == [
-        "NAME", "REGION", "INSTANCE", "CPU", "MEMORY", "GPU", "STATUS", "WEIGHT", "SERVICEPATH"]
+        "NAME",
+        "REGION",
+        "INSTANCE",
+        "CPU",
+        "MEMORY",
+        "GPU",
+        "STATUS",
+        "WEIGHT",
+        "SERVICEPATH",
+    ]
     assert "| echo " in ls and "local" in ls and "/api/predict/echo" in ls
     assert "no services" in format_services([])
-    w = format_workers([{"name": "echo-0", "ip": "127.0.0.1", "port": 5, "pid": 42,
-                         "start_time": "t", "restarts": 3, "status": "Running", "ready": "[1/1]",
-                         "reason": "", "gpus": [0]}])
+    w = format_workers(
+        [
+            {
+                "name": "echo-0",
+                "ip": "127.0.0.1",
+                "port": 5,
+                "pid": 42,
+                "start_time": "t",
+                "restarts": 3,
+                "status": "Running",
+                "ready": "[1/1]",
+                "reason": "",
+                "gpus": [0],
+            }
+        ]
+    )
     assert "RESTARTS" in w and "| 3 " in w and "127.0.0.1:5" in w

@@ -81,8 +81,18 @@ def test_cli_flow(endpoint: str, project: Path, capsys, monkeypatch):
     assert "cli_echo" in [d["name"] for d in json.loads(out)]
 
     code, out, _ = run(capsys, "desc", "cli_echo", *e)
-    for key in ("Status", "TotalInstance", "RunningInstance", "PendingInstance", "LatestVersion",
-                "CurrentVersion", "Endpoint", "Token", "ServiceConfig", "CreateTime"):
+    for key in (
+        "Status",
+        "TotalInstance",
+        "RunningInstance",
+        "PendingInstance",
+        "LatestVersion",
+        "CurrentVersion",
+        "Endpoint",
+        "Token",
+        "ServiceConfig",
+        "CreateTime",
+    ):
         assert f"| {key}" in out, key
     assert "cli-secret-token" in out
 
@@ -146,9 +156,17 @@ def test_cli_failed_create_prints_message_and_exits_1(endpoint: str, tmp_path: P
 
 def test_cli_server_side_spec_error_is_one_line(endpoint: str, tmp_path: Path, capsys):
     spec = tmp_path / "svc.json"
-    spec.write_text(json.dumps({"name": "cli_missing", "processor_type": "python",
-                                "processor_path": "./nowhere", "processor_entry": "app.py",
-                                "metadata": {"instance": 1}}))
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "cli_missing",
+                "processor_type": "python",
+                "processor_path": "./nowhere",
+                "processor_entry": "app.py",
+                "metadata": {"instance": 1},
+            }
+        )
+    )
     code, _, err = run(capsys, "create", str(spec), "--endpoint", endpoint)
     assert code == 1 and err.count("\n") == 1
     assert "processor_path" in err and "nowhere" in err
@@ -194,8 +212,19 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
     from easlab.client.control import KernelClient
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "easlab", "serve", "--port", "0", "--state-dir", str(tmp_path / "s")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_child_env(tmp_path),
+        [
+            sys.executable,
+            "-m",
+            "easlab",
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_child_env(tmp_path),
     )
     try:
         out = _read_until(proc, r"easlab kernel listening on http://")
@@ -222,17 +251,29 @@ def test_test_command_serves_until_ctrl_c(project: Path):
     del spec["metadata"]  # eascmd's own `test` example has no metadata
     (project / "debug.json").write_text(json.dumps(spec))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "easlab", "test", "debug.json", "--port", "0",
-         "--state-dir", str(project / "state")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=project,
+        [
+            sys.executable,
+            "-m",
+            "easlab",
+            "test",
+            "debug.json",
+            "--port",
+            "0",
+            "--state-dir",
+            str(project / "state"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=project,
         env=_child_env(project),
     )
     try:
         out = _read_until(proc, r"Press Ctrl-C")
         assert "no metadata given" in out
         url = re.search(r"curl (http://\S+)", out).group(1)
-        resp = requests.post(url, data=b"ping", headers={"Authorization": "cli-secret-token"},
-                             timeout=10)
+        resp = requests.post(
+            url, data=b"ping", headers={"Authorization": "cli-secret-token"}, timeout=10
+        )
         assert resp.status_code == 200 and resp.content == b"v1:ping"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

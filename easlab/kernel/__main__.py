@@ -12,9 +12,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m easlab.kernel", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--state-dir", default=None, help="logs and model cache (default $EASLAB_HOME/state)")
     parser.add_argument(
-        "--max-body", type=int, default=DEFAULT_MAX_BODY, help="largest request body in bytes (413 above)"
+        "--state-dir", default=None, help="logs and model cache (default $EASLAB_HOME/state)"
+    )
+    parser.add_argument(
+        "--max-body",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        help="largest request body in bytes (413 above)",
     )
     args = parser.parse_args(argv)
     serve_forever(args.host, args.port, args.state_dir, args.max_body)

@@ -16,9 +16,7 @@ from typing import Any
 class BatchQueue:
     """FIFO of pending calls with lazy removal of calls already answered (408)."""
 
-    def __init__(
-        self, max_size: int, batch_size: int = 1, timeout_ms: float = 0.0
-    ) -> None:
+    def __init__(self, max_size: int, batch_size: int = 1, timeout_ms: float = 0.0) -> None:
         self.max_size = max(1, int(max_size))
         self.batch_size = max(1, int(batch_size))
         self.timeout_s = max(0.0, float(timeout_ms) / 1000.0)

@@ -88,7 +88,9 @@ class Kernel:
         report = self.gpu_report()
         return [g.index for g in report.gpus if g.index not in self._gpus_used]
 
-    def check_gpus(self, spec: Any, instances: int, allow_cpu_fallback: bool, held: int = 0) -> bool:
+    def check_gpus(
+        self, spec: Any, instances: int, allow_cpu_fallback: bool, held: int = 0
+    ) -> bool:
         """Whether the service must run on CPU; SpecError when GPUs are short and no fallback."""
         from easlab.kernel.spec import wants_gpu
 
@@ -239,8 +241,9 @@ class Kernel:
         if isinstance(body.get("set"), dict):
             overrides = {str(k): v for k, v in body["set"].items()}
             new_raw = apply_overrides(old_raw, overrides)
-            changes: dict[str, Any] = {k.split(".", 1)[0]: new_raw.get(k.split(".", 1)[0])
-                                       for k in overrides}
+            changes: dict[str, Any] = {
+                k.split(".", 1)[0]: new_raw.get(k.split(".", 1)[0]) for k in overrides
+            }
         elif isinstance(body.get("spec"), dict):
             changes = dict(body["spec"])
             if changes.get("name") not in (None, service.name):
@@ -254,8 +257,12 @@ class Kernel:
         spec.base_dir = service.spec.base_dir
         if service.status == "Failed" or has_model_changes(old_raw, changes):
             number = max(service.versions) + 1
-            cpu = self.check_gpus(spec, spec.metadata.instance, service.cpu_fallback,
-                                  held=sum(len(i.gpus) for i in service.instances))
+            cpu = self.check_gpus(
+                spec,
+                spec.metadata.instance,
+                service.cpu_fallback,
+                held=sum(len(i.gpus) for i in service.instances),
+            )
             service.cpu_fallback = service.cpu_fallback or cpu
             version = await self._build_version(spec, number)
             service.versions[number] = version
@@ -280,8 +287,11 @@ class Kernel:
             service.current.number,
             spec,
             service.current.target,
-            {**service.current.worker_config, "spec": spec.to_dict(),
-             "worker_threads": new_meta.worker_threads},
+            {
+                **service.current.worker_config,
+                "spec": spec.to_dict(),
+                "worker_threads": new_meta.worker_threads,
+            },
             service.current.processor_dir,
             service.current.created,
             service.current.signature,
@@ -289,8 +299,12 @@ class Kernel:
         )
         service.versions[version.number] = version
         if restart and service.status == "Running":
-            self.check_gpus(spec, new_meta.instance, service.cpu_fallback,
-                            held=sum(len(i.gpus) for i in service.instances))
+            self.check_gpus(
+                spec,
+                new_meta.instance,
+                service.cpu_fallback,
+                held=sum(len(i.gpus) for i in service.instances),
+            )
             await service.roll_to(version)
             return self.describe(service)
         extra = new_meta.instance - len(service.instances)
@@ -308,12 +322,15 @@ class Kernel:
         try:
             number = int(body.get("version"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ControlError(400, 'the body needs "version": a version number', "version") from None
+            raise ControlError(
+                400, 'the body needs "version": a version number', "version"
+            ) from None
         version = service.versions.get(number)
         if version is None:
             known = ", ".join(str(n) for n in sorted(service.versions))
             raise ControlError(
-                404, f"service '{service.name}' has no version {number} (versions: {known})",
+                404,
+                f"service '{service.name}' has no version {number} (versions: {known})",
                 "version",
             )
         if number == service.current.number and not body.get("force"):
@@ -341,7 +358,9 @@ class Kernel:
         try:
             weight = int(body.get("weight"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ControlError(400, 'the body needs "weight": a percentage 0-100', "weight") from None
+            raise ControlError(
+                400, 'the body needs "weight": a percentage 0-100', "weight"
+            ) from None
         if not 0 <= weight <= 100:
             raise ControlError(400, f"weight must be between 0 and 100, got {weight}", "weight")
         if service.blue_green_of is None:
@@ -397,7 +416,7 @@ async def handle(
 
 
 async def _route(kernel: Kernel, method: str, path: str, query: str, body: bytes) -> dict[str, Any]:
-    parts = [unquote(p) for p in path[len(API):].strip("/").split("/") if p]
+    parts = [unquote(p) for p in path[len(API) :].strip("/").split("/") if p]
     if parts == ["kernel"] and method == "GET":
         return kernel.info()
     if parts == ["shutdown"] and method == "POST":

@@ -72,8 +72,11 @@ def resolve_path(
     if scheme in ("http", "https"):
         return _resolve_url(location, cache_dir, progress, field)
     if scheme == "file":
-        path = Path(unquote(parsed.netloc + parsed.path) if parsed.netloc not in ("", "localhost")
-                    else unquote(parsed.path))
+        path = Path(
+            unquote(parsed.netloc + parsed.path)
+            if parsed.netloc not in ("", "localhost")
+            else unquote(parsed.path)
+        )
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
         raise SpecError(
             field,
@@ -85,7 +88,9 @@ def resolve_path(
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
     if not path.exists():
-        anchor = f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
+        anchor = (
+            f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
+        )
         raise SpecError(
             field,
             f"{location}: no such file or directory: {path}{anchor}. Give an existing local "
@@ -183,7 +188,9 @@ def _extract_tar(archive: Path, dest: Path, field: str) -> None:
                 link = member.linkname
                 base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
                 if not _safe_member(str(base / link)) or link.startswith("/"):
-                    raise _unsafe(archive, member.name, f"link to {link!r} outside the archive", field)
+                    raise _unsafe(
+                        archive, member.name, f"link to {link!r} outside the archive", field
+                    )
             elif not (member.isfile() or member.isdir()):
                 raise _unsafe(archive, member.name, "device or fifo", field)
         # the "data" filter (PEP 706) re-checks all of the above in the stdlib

@@ -79,7 +79,9 @@ class Call:
         self.batch: list[int] | None = None
         self.queued_at = 0.0
         self.rid = 0
-        self.sent = 0.0  # perf_counter() when it left for its instance (uvloop's clock has ms steps)
+        self.sent = (
+            0.0  # perf_counter() when it left for its instance (uvloop's clock has ms steps)
+        )
 
     def finish(self, status: int, body: bytes | bytearray) -> None:
         """Answer the caller once; later answers (after a 408) are dropped."""
@@ -136,7 +138,9 @@ class _Channel:
     concurrency; no delay, since the pass ends before the loop waits again).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, instance: Instance) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, instance: Instance
+    ) -> None:
         sock.setblocking(False)
         tune_socket(sock)
         self.loop = loop
@@ -557,8 +561,10 @@ class Instance:
         channel.write(HEADER.pack(REQUEST, rid, 0, len(call.body)), call.body, gather=self.busy > 0)
         self.busy += 1
         self._sends += 1
-        if self.busy == 1 and self.prompt and (
-            self.poll_misses < 2 or self._sends % _POLL_RETRY == 0
+        if (
+            self.busy == 1
+            and self.prompt
+            and (self.poll_misses < 2 or self._sends % _POLL_RETRY == 0)
         ):
             # A lone request to a processor that answers within microseconds: at the end
             # of this loop pass, wait for its answer awake rather than in the event loop's

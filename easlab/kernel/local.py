@@ -119,8 +119,9 @@ class LocalKernel:
             if time.monotonic() > deadline:
                 self._kill()
                 raise KernelError(
-                    0, f"the easlab kernel did not start listening within {self.timeout:.0f} s; "
-                    f"see {self.log_path}"
+                    0,
+                    f"the easlab kernel did not start listening within {self.timeout:.0f} s; "
+                    f"see {self.log_path}",
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)

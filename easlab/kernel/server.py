@@ -53,7 +53,10 @@ _JSON = b"application/json"
 _OCTETS = b"application/octet-stream"
 _PREDICT = "/api/predict/"
 _BUILTIN = "/api/builtin/"
-_DISCOVERY = ("/api/v1/servicediscovery/upstreams/", "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/")
+_DISCOVERY = (
+    "/api/v1/servicediscovery/upstreams/",
+    "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/",
+)
 
 
 def _status_line(status: int) -> bytes:
@@ -204,8 +207,7 @@ class HttpConnection(asyncio.Protocol):
             self.transport.write(
                 _STATUS_LINES[status]
                 + b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
-                b"Connection: close\r\n\r\n" % len(body)
-                + body
+                b"Connection: close\r\n\r\n" % len(body) + body
             )
             if self.transport.can_write_eof():
                 # Lingering close: the client may still be sending the body we refuse;
@@ -402,7 +404,10 @@ class KernelServer:
             )
         except Exception as exc:
             traceback.print_exc()
-            status, obj = 500, {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None}
+            status, obj = (
+                500,
+                {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None},
+            )
         conn.respond_json(status, obj)
 
 
@@ -458,7 +463,9 @@ async def serve(
             loop.add_signal_handler(sig, kernel.shutdown_requested.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    runtime.write_runtime(kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"])
+    runtime.write_runtime(
+        kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"]
+    )
     print(f"easlab kernel listening on http://{host}:{bound}", flush=True)
     if ready is not None:
         ready(kernel)

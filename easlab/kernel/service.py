@@ -443,7 +443,9 @@ class Service:
 
     # -- description ---------------------------------------------------------------
 
-    def describe(self, endpoint: str, weight: int = 100, traffic: dict[str, int] | None = None) -> dict[str, Any]:
+    def describe(
+        self, endpoint: str, weight: int = 100, traffic: dict[str, int] | None = None
+    ) -> dict[str, Any]:
         spec = self.spec
         meta = spec.metadata
         running = sum(1 for i in self.instances if i.ready)

@@ -88,7 +88,7 @@ _METADATA_FIELDS: dict[str, tuple[str, str, float | None]] = {
 }
 
 _EXAMPLES = {
-    "instance": '1, the number of instances (worker processes)',
+    "instance": "1, the number of instances (worker processes)",
     "cpu": "1, CPU quota per instance (1 quota = 1 core + 4 GB)",
     "gpu": "1, GPUs per instance",
     "memory": "2000, memory per instance in MB",
@@ -183,7 +183,8 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
         return _load_file(source), source.resolve().parent
     if not isinstance(source, str):
         raise SpecError(
-            "", f"a service description is a dict, a file path or JSON/YAML text, not {type(source).__name__}"
+            "",
+            f"a service description is a dict, a file path or JSON/YAML text, not {type(source).__name__}",
         )
     text = source.strip()
     if not text:
@@ -194,7 +195,8 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
             return _load_file(path), path.resolve().parent
         if path.suffix.lower() in (".json", ".yaml", ".yml") or ":" not in text:
             raise SpecError(
-                "", f"service description file not found: {path} (give an existing .json/.yaml file)"
+                "",
+                f"service description file not found: {path} (give an existing .json/.yaml file)",
             )
     return _parse_text(source, "the service description"), None
 
@@ -265,8 +267,9 @@ def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
     name = raw.get("name")
     if name is None or name == "":
         raise SpecError(
-            "name", 'required — the service name, e.g. "name": "my_service" '
-            "(lowercase letters, digits and _, starting with a letter)"
+            "name",
+            'required — the service name, e.g. "name": "my_service" '
+            "(lowercase letters, digits and _, starting with a letter)",
         )
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpecError(
@@ -285,8 +288,17 @@ def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
     if "generate_token" in raw:
         _as_bool("generate_token", raw["generate_token"])
 
-    for key in ("model_path", "model_entry", "processor", "processor_type", "processor_path",
-                "processor_entry", "processor_mainclass", "oss_endpoint", "data_image"):
+    for key in (
+        "model_path",
+        "model_entry",
+        "processor",
+        "processor_type",
+        "processor_path",
+        "processor_entry",
+        "processor_mainclass",
+        "oss_endpoint",
+        "data_image",
+    ):
         value = raw.get(key)
         if value is not None and not isinstance(value, str):
             raise SpecError(key, f"must be a string, got {type(value).__name__} {value!r}")
@@ -326,7 +338,7 @@ def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
             raise SpecError(
                 "processor_type",
                 f"{processor_type!r} is not a custom processor type: use one of "
-                f"{', '.join(CUSTOM_PROCESSOR_TYPES)}, or set \"processor\" to a built-in code",
+                f'{", ".join(CUSTOM_PROCESSOR_TYPES)}, or set "processor" to a built-in code',
             )
         if not processor_path:
             raise SpecError(
@@ -344,7 +356,7 @@ def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
         if processor_type == "java" and not processor_mainclass:
             raise SpecError(
                 "processor_mainclass",
-                'required for a java processor — the class to load, e.g. '
+                "required for a java processor — the class to load, e.g. "
                 '"processor_mainclass": "com.example.MyProcessor"',
             )
 
@@ -443,7 +455,7 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str]) -> Metadata:
 
 def _coerce_metadata(key: str, value: Any, kind: str, minimum: float | None) -> Any:
     dotted = f"metadata.{key}"
-    hint = f" e.g. \"{key}\": {_EXAMPLES[key]}" if key in _EXAMPLES else ""
+    hint = f' e.g. "{key}": {_EXAMPLES[key]}' if key in _EXAMPLES else ""
     if kind == "bool":
         return _as_bool(dotted, value)
     if kind == "str":
@@ -480,7 +492,7 @@ def _parse_memory(dotted: str, value: str) -> int:
     """Memory in MB; also accept "2000M", "4G", "4Gi" as written in some files."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([MmGg]i?[Bb]?)?\s*", value)
     if not match:
-        raise SpecError(dotted, f"must be a number of MB, e.g. 2000 or \"4G\", got {value!r}")
+        raise SpecError(dotted, f'must be a number of MB, e.g. 2000 or "4G", got {value!r}')
     number = float(match.group(1))
     if match.group(2) and match.group(2)[0] in "Gg":
         number *= 1024
@@ -645,6 +657,7 @@ def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         elif path not in flat_new:
             lines.append(f"- {path}")
         elif flat_old[path] != flat_new[path]:
-            lines.append(f"~ {path}: {_show(path, flat_old[path])} -> {_show(path, flat_new[path])}")
+            lines.append(
+                f"~ {path}: {_show(path, flat_old[path])} -> {_show(path, flat_new[path])}"
+            )
     return lines
-

@@ -333,7 +333,10 @@ def build_processor(config: dict[str, Any]) -> Any:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m easlab.kernel.worker FD (started by the easlab kernel)", file=sys.stderr)
+        print(
+            "usage: python -m easlab.kernel.worker FD (started by the easlab kernel)",
+            file=sys.stderr,
+        )
         return 2
     # Ctrl-C in a terminal reaches the whole process group; the kernel decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

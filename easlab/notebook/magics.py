@@ -64,10 +64,18 @@ def substitute(text: str, namespace: dict[str, Any]) -> str:
 
 @magic_arguments(name="%eas create")
 @argument("var", nargs="?", metavar="VAR", help="variable that receives the Service")
-@argument("--dry-run", action="store_true", help="validate and diff against the deployed service; deploy nothing")
+@argument(
+    "--dry-run",
+    action="store_true",
+    help="validate and diff against the deployed service; deploy nothing",
+)
 @argument("--target", help="'local' (default) or a kernel URL such as http://127.0.0.1:8080")
-@argument("-r", "--blue-green", action="store_true", help="create a blue-green sibling (eascmd create -r)")
-@argument("--allow-cpu-fallback", action="store_true", help="run a GPU service on CPU if there is no GPU")
+@argument(
+    "-r", "--blue-green", action="store_true", help="create a blue-green sibling (eascmd create -r)"
+)
+@argument(
+    "--allow-cpu-fallback", action="store_true", help="run a GPU service on CPU if there is no GPU"
+)
 @argument("-h", "--help", action="store_true", help="show this help")
 def _create_args() -> None:
     """Create a service from the cell body: a service.json in JSON or YAML, with
@@ -128,10 +136,20 @@ def _delete_args() -> None:
 
 @magic_arguments(name="eas modify")
 @argument("name", metavar="NAME", help="service name")
-@argument("-D", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-          help="field to set, e.g. -Dmetadata.instance=2 (repeatable)")
-@argument("-s", dest="spec", metavar="JSON",
-          help="partial service.json (a file, or JSON text); model/processor fields make a new version")
+@argument(
+    "-D",
+    dest="overrides",
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="field to set, e.g. -Dmetadata.instance=2 (repeatable)",
+)
+@argument(
+    "-s",
+    dest="spec",
+    metavar="JSON",
+    help="partial service.json (a file, or JSON text); model/processor fields make a new version",
+)
 @argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
 @argument("-h", "--help", action="store_true", help="show this help")
 def _modify_args() -> None:
@@ -153,8 +171,14 @@ def _version_args() -> None:
 
 @magic_arguments(name="eas release")
 @argument("name", metavar="NAME", help="the blue-green service (created with %%%%eas create -r)")
-@argument("-w", "--weight", type=int, required=True, metavar="PERCENT",
-          help="percent of the entry endpoint's traffic, 0-100")
+@argument(
+    "-w",
+    "--weight",
+    type=int,
+    required=True,
+    metavar="PERCENT",
+    help="percent of the entry endpoint's traffic, 0-100",
+)
 @argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
 @argument("-h", "--help", action="store_true", help="show this help")
 def _release_args() -> None:
@@ -178,11 +202,22 @@ def _gpu_args() -> None:
 
 
 @magic_arguments(name="%eas predict")
-@argument("service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service")
-@argument("var", nargs="?", metavar="VAR", help="variable that receives the answer (numpy dict, DataFrame, JSON ...)")
+@argument(
+    "service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service"
+)
+@argument(
+    "var",
+    nargs="?",
+    metavar="VAR",
+    help="variable that receives the answer (numpy dict, DataFrame, JSON ...)",
+)
 @argument("--signature", help="signature name for TF/Blade requests")
 @argument("--fetch", help="comma-separated outputs to fetch, e.g. scores,classes")
-@argument("--raw", action="store_true", help="send the cell text byte for byte and keep the answer as bytes")
+@argument(
+    "--raw",
+    action="store_true",
+    help="send the cell text byte for byte and keep the answer as bytes",
+)
 @argument("-h", "--help", action="store_true", help="show this help")
 def _predict_args() -> None:
     """Call a service. The body is JSON/text sent as-is, or a Python expression:
@@ -191,7 +226,9 @@ def _predict_args() -> None:
 
 
 @magic_arguments(name="eas bench")
-@argument("service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service")
+@argument(
+    "service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service"
+)
 @argument("--body", required=True, help="variable or expression giving the request body")
 @argument("-n", type=int, default=1000, help="requests per concurrency level (default 1000)")
 @argument("-c", "--concurrency", type=int, default=8, help="parallel connections (default 8)")
@@ -204,7 +241,9 @@ def _bench_args() -> None:
 
 
 @magic_arguments(name="eas debug")
-@argument("service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service")
+@argument(
+    "service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service"
+)
 @argument("-h", "--help", action="store_true", help="show this help")
 def _debug_args() -> None:
     """Open the interactive debug widget for a service."""
@@ -251,7 +290,7 @@ def _usage() -> str:
             continue
         seen.append(parser)
         first = _help_text(parser).split("\n\n")
-        usage = " ".join(first[0][len("usage: "):].split())
+        usage = " ".join(first[0][len("usage: ") :].split())
         description = " ".join(first[1].split()) if len(first) > 1 else ""
         summary = re.split(r"(?<=[a-z)])[.:] ", description + " ", maxsplit=1)[0].rstrip(". ")
         lines.append(f"  {usage}\n      {summary}")
@@ -263,7 +302,7 @@ _TAKES_CELL = ("create", "predict", "modify")
 
 
 def _one_line_usage(parser: Any) -> str:
-    return " ".join(_help_text(parser).split("\n\n")[0][len("usage: "):].split())
+    return " ".join(_help_text(parser).split("\n\n")[0][len("usage: ") :].split())
 
 
 def _wants_help(rest: str) -> bool:
@@ -386,8 +425,9 @@ class EasMagic(Magics):
         value = self._ns.get(service, service) if service.isidentifier() else service
         if isinstance(value, str) and "://" not in value:
             desc = self._kernel().describe(value)
-            return _target.Target(str(desc["url"]), str(desc["name"]), desc.get("token"),
-                                  self.timeout)
+            return _target.Target(
+                str(desc["url"]), str(desc["name"]), desc.get("token"), self.timeout
+            )
         return _target.resolve(value, timeout=self.timeout)
 
     def _table(self, df: Any, output: str | None) -> Any:
@@ -485,8 +525,19 @@ class EasMagic(Magics):
             }
             for d in self._kernel().list()
         ]
-        df = pd.DataFrame(rows, columns=["NAME", "STATUS", "INSTANCES", "WEIGHT", "PROCESSOR",
-                                         "VERSION", "SERVICEPATH", "CREATED"])
+        df = pd.DataFrame(
+            rows,
+            columns=[
+                "NAME",
+                "STATUS",
+                "INSTANCES",
+                "WEIGHT",
+                "PROCESSOR",
+                "VERSION",
+                "SERVICEPATH",
+                "CREATED",
+            ],
+        )
         self._table(df, args.output)
 
     def _summary(self, desc: dict[str, Any], args: Any, title: str = "") -> None:
@@ -524,8 +575,11 @@ class EasMagic(Magics):
                 raise ValueError(f"-D{item}: expected -DKEY=VALUE, e.g. -Dmetadata.instance=2")
             overrides[key.strip()] = value
         body = cell if cell is not None and cell.strip() else None
-        given = [what for what, value in
-                 (("-D fields", overrides), ("-s", args.spec), ("a cell body", body)) if value]
+        given = [
+            what
+            for what, value in (("-D fields", overrides), ("-s", args.spec), ("a cell body", body))
+            if value
+        ]
         if len(given) != 1:
             how = "nothing" if not given else " and ".join(given)
             raise ValueError(

@@ -168,7 +168,9 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
 
     for q, colour in PERCENTILES.items():
         value = float(np.quantile(total, q / 100.0))  # linear, as pandas' quantile
-        ax.axvline(value, color=colour, ls="--", lw=1.4, label=f"p{q} = {value:.2f} ms", gid=f"p{q}")
+        ax.axvline(
+            value, color=colour, ls="--", lw=1.4, label=f"p{q} = {value:.2f} ms", gid=f"p{q}"
+        )
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = cdf_ax.get_legend_handles_labels()
     ax.legend(handles + h2, labels + l2, loc="center right", fontsize="small")
@@ -176,7 +178,9 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
 
     if ax_time is not None:
         ok = df["status"] == 200 if "status" in df.columns else np.ones(len(df), dtype=bool)
-        start = df["start_s"].to_numpy(dtype=float) if "start_s" in df.columns else np.arange(len(df))
+        start = (
+            df["start_s"].to_numpy(dtype=float) if "start_s" in df.columns else np.arange(len(df))
+        )
         ax_time.scatter(start[ok], total[ok], s=6, alpha=0.5, color="tab:blue", label="200")
         if (~ok).any():
             ax_time.scatter(
@@ -226,9 +230,7 @@ def plot_sweep(result: Any, show: bool | None = None) -> Plot:
     return _show_at_end_of_cell(Plot([ax_tp, ax_lat]), show, own_figure=True)
 
 
-def plot_traffic(
-    counts: dict[str, int], ax: Axes | None = None, show: bool | None = None
-) -> Plot:
+def plot_traffic(counts: dict[str, int], ax: Axes | None = None, show: bool | None = None) -> Plot:
     """Requests answered by each service of a blue-green pair, with their share in percent.
 
     Returns a ``Plot`` of one axis (``plot[0]``); ``show`` as for ``plot_latency``.

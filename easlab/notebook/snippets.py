@@ -1,4 +1,4 @@
-""""Copy as" generators: the same call as a ``curl`` command, easlab code, official-client code.
+""" "Copy as" generators: the same call as a ``curl`` command, easlab code, official-client code.
 
 Pure functions on (endpoint, service name, token, what is sent): the debug
 widget shows their output, and tests run it to check all three get one answer.
@@ -31,8 +31,11 @@ _TF_DTYPES = {
     "bytes": "DT_STRING",
 }
 # the official TorchRequest has 7 dtype constants (SPEC.md §2)
-_TORCH_DTYPES = {k: v for k, v in _TF_DTYPES.items() if k in {
-    "float32", "float64", "int8", "int16", "int32", "int64", "uint8"}}
+_TORCH_DTYPES = {
+    k: v
+    for k, v in _TF_DTYPES.items()
+    if k in {"float32", "float64", "int8", "int16", "int32", "int64", "uint8"}
+}
 
 
 def write_body(body: bytes, directory: str | None = None, suffix: str = ".bin") -> str:
@@ -242,5 +245,17 @@ def _identifier(name: str) -> str:
 
 
 # names the snippets themselves use: an input called "client" must not shadow them
-_TAKEN = {"np", "client", "req", "resp", "outputs", "name", "i", "PredictClient",
-          "StringRequest", "TFRequest", "TorchRequest", "json"}
+_TAKEN = {
+    "np",
+    "client",
+    "req",
+    "resp",
+    "outputs",
+    "name",
+    "i",
+    "PredictClient",
+    "StringRequest",
+    "TFRequest",
+    "TorchRequest",
+    "json",
+}

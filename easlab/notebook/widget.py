@@ -34,8 +34,9 @@ class TokenBox(w.HBox):
 
     def __init__(self, token: str | None) -> None:
         self.text = w.HTML()
-        self.toggle = w.ToggleButton(value=False, description="show", icon="eye",
-                                     layout=w.Layout(width="80px"))
+        self.toggle = w.ToggleButton(
+            value=False, description="show", icon="eye", layout=w.Layout(width="80px")
+        )
         super().__init__([w.HTML("<b>token</b>&nbsp;"), self.text, self.toggle])
         traitlets.link((self.toggle, "value"), (self, "revealed"))
         self.observe(self._render, names=["token", "revealed"])
@@ -60,10 +61,14 @@ class InputRow(w.HBox):
         self.fill_button = w.Button(description="fill", layout=w.Layout(width="60px"))
         self.preview = w.HTML()
         self.fill_button.on_click(self.fill)
-        super().__init__([
-            w.HTML(f"<code>{escape(field.label)}</code>", layout=w.Layout(width="260px")),
-            self.source, self.fill_button, self.preview,
-        ])
+        super().__init__(
+            [
+                w.HTML(f"<code>{escape(field.label)}</code>", layout=w.Layout(width="260px")),
+                self.source,
+                self.fill_button,
+                self.preview,
+            ]
+        )
 
     def _options(self) -> list[str]:
         return ["random data"] + [f"variable {v}" for v in self.session.candidates(self.field.name)]
@@ -74,12 +79,14 @@ class InputRow(w.HBox):
     def fill(self, _button: Any = None) -> None:
         choice = self.source.value or "random data"
         if choice.startswith("variable "):
-            self.session.fill_from(self.field.name, choice[len("variable "):])
+            self.session.fill_from(self.field.name, choice[len("variable ") :])
         else:
             self.session.fill_random(self.field.name)
         self.filled = self.field.source
         v = self.field.value
-        self.preview.value = f"<small>{escape(v.dtype)}{list(v.shape)} from {escape(self.filled)}</small>"
+        self.preview.value = (
+            f"<small>{escape(v.dtype)}{list(v.shape)} from {escape(self.filled)}</small>"
+        )
 
 
 class BodyEditor(w.VBox):
@@ -88,8 +95,9 @@ class BodyEditor(w.VBox):
     def __init__(self, session: DebugSession) -> None:
         self.session = session
         self.rows = [InputRow(session, f) for f in session.fields]
-        self.raw = w.Textarea(placeholder="request body: JSON or text",
-                              layout=w.Layout(width="100%", height="120px"))
+        self.raw = w.Textarea(
+            placeholder="request body: JSON or text", layout=w.Layout(width="100%", height="120px")
+        )
         if self.rows:
             title = f"<b>inputs</b> <small>({session.format} signature)</small>"
             children: list[Any] = [w.HTML(title), *self.rows]
@@ -135,22 +143,27 @@ class DebugWidget(w.VBox):
         self.send_button.on_click(self._on_send)
         self.observe(self._render_status, names=["status"])
 
-        self.tabs = w.Tab([
-            self.request_pane,
-            w.VBox([self.response_pane, self.decoded_pane]),
-            self.latency_pane,
-            self.history_pane,
-            w.VBox([w.HBox(list(self.copy_buttons.values())), self.snippet]),
-        ])
+        self.tabs = w.Tab(
+            [
+                self.request_pane,
+                w.VBox([self.response_pane, self.decoded_pane]),
+                self.latency_pane,
+                self.history_pane,
+                w.VBox([w.HBox(list(self.copy_buttons.values())), self.snippet]),
+            ]
+        )
         for i, title in enumerate(["Request", "Response", "Latency", "History", "Copy as"]):
             self.tabs.set_title(i, title)
-        header = w.HTML(
-            f"<b>{escape(t.service_name)}</b> <code>POST {escape(t.url)}</code>"
+        header = w.HTML(f"<b>{escape(t.service_name)}</b> <code>POST {escape(t.url)}</code>")
+        super().__init__(
+            [
+                header,
+                self.token_box,
+                self.editor,
+                w.HBox([self.send_button, self.status_line]),
+                self.tabs,
+            ]
         )
-        super().__init__([
-            header, self.token_box, self.editor,
-            w.HBox([self.send_button, self.status_line]), self.tabs,
-        ])
 
     def _render_status(self, _change: Any = None) -> None:
         self.status_line.value = self.status
@@ -207,10 +220,13 @@ def _latency_html(record: Any) -> str:
         for name, ms, c in parts
     )
     ex = record.exchange
-    rows = "".join(f"<tr><td>{n}</td><td style='text-align:right'>{ms:.3f} ms</td></tr>"
-                   for n, ms, _ in parts)
-    rows += (f"<tr><td>&nbsp;&nbsp;send / first byte / read</td><td style='text-align:right'>"
-             f"{ex.send_ms:.3f} / {ex.server_ms:.3f} / {ex.receive_ms:.3f} ms</td></tr>")
+    rows = "".join(
+        f"<tr><td>{n}</td><td style='text-align:right'>{ms:.3f} ms</td></tr>" for n, ms, _ in parts
+    )
+    rows += (
+        f"<tr><td>&nbsp;&nbsp;send / first byte / read</td><td style='text-align:right'>"
+        f"{ex.send_ms:.3f} / {ex.server_ms:.3f} / {ex.receive_ms:.3f} ms</td></tr>"
+    )
     rows += f"<tr><th>total</th><th style='text-align:right'>{record.total_ms:.3f} ms</th></tr>"
     return f"<div>{bar}</div><table>{rows}</table>"
 

@@ -74,7 +74,9 @@ class DebugSession:
         self.namespace = namespace if namespace is not None else {}
         self.signature = self.target.signature()
         self.fields = [
-            InputField(str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT")))
+            InputField(
+                str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT"))
+            )
             for i in (self.signature or {}).get("inputs", [])
         ]
         self.raw_text = ""
@@ -123,7 +125,8 @@ class DebugSession:
         """Notebook variables holding an array that fits input ``name``."""
         f = self.field(name)
         return sorted(
-            k for k, v in self.namespace.items()
+            k
+            for k, v in self.namespace.items()
             if not k.startswith("_") and type(v).__module__ == "numpy" and f.accepts(v)
         )
 
@@ -184,8 +187,19 @@ class DebugSession:
             }
             for i, r in enumerate(self.history)
         ]
-        return pd.DataFrame(rows, columns=["#", "time", "status", "total ms", "network+server ms",
-                                           "request bytes", "response bytes", "body"])
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "#",
+                "time",
+                "status",
+                "total ms",
+                "network+server ms",
+                "request bytes",
+                "response bytes",
+                "body",
+            ],
+        )
 
     # -- rendering --------------------------------------------------------------------------
     @staticmethod
@@ -231,23 +245,38 @@ class DebugSession:
     def curl(self) -> str:
         """A curl command sending the last request's bytes (written to a temp file)."""
         body, _, ctype = self._snippet_record()
-        return snippets.curl_command(self.target.url, self.target.token, self._body_file(body), ctype)
+        return snippets.curl_command(
+            self.target.url, self.target.token, self._body_file(body), ctype
+        )
 
     def python_easlab(self) -> str:
         body, inputs, _ = self._snippet_record()
         path = self._body_file(body) if len(body) > 512 and inputs is None else None
         return snippets.python_easlab(
-            self.target.endpoint, self.target.service_name, self.target.token, body,
-            inputs=inputs, signature_name=self.signature_name, fetch=self.fetch, body_path=path,
+            self.target.endpoint,
+            self.target.service_name,
+            self.target.token,
+            body,
+            inputs=inputs,
+            signature_name=self.signature_name,
+            fetch=self.fetch,
+            body_path=path,
         )
 
     def python_official(self) -> str:
         body, inputs, _ = self._snippet_record()
         path = self._body_file(body) if len(body) > 512 else None
         return snippets.python_official(
-            self.target.endpoint, self.target.service_name, self.target.token, body,
-            inputs=inputs, fmt=self.format, signature=self.signature,
-            signature_name=self.signature_name, fetch=self.fetch, body_path=path,
+            self.target.endpoint,
+            self.target.service_name,
+            self.target.token,
+            body,
+            inputs=inputs,
+            fmt=self.format,
+            signature=self.signature,
+            signature_name=self.signature_name,
+            fetch=self.fetch,
+            body_path=path,
         )
 
 

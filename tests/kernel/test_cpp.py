@@ -58,14 +58,24 @@ void *initialize(const char *e, const char *c, int *state) { *state = -1; return
 int process(void *m, const void *i, int s, void **o, int *os) { return 200; }
 """
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the test library")
+pytestmark = pytest.mark.skipif(
+    shutil.which("gcc") is None, reason="gcc is needed to build the test library"
+)
 
 
 def build(tmp_path_factory, name: str, source: str):
     folder = tmp_path_factory.mktemp(f"cpp_{name}")
     (folder / f"{name}.c").write_text(textwrap.dedent(source))
     subprocess.run(
-        ["gcc", "-shared", "-fPIC", "-O1", "-o", str(folder / f"lib{name}.so"), str(folder / f"{name}.c")],
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O1",
+            "-o",
+            str(folder / f"lib{name}.so"),
+            str(folder / f"{name}.c"),
+        ],
         check=True,
     )
     return folder

@@ -28,7 +28,9 @@ def test_local_directory_and_file_relative_to_base(tmp_path: Path):
     model = make_model_dir(tmp_path)
     cache = tmp_path / "cache"
     assert resolve_path("model", cache, base_dir=tmp_path) == model.resolve()
-    assert resolve_path(str(model / "saved_model.pb"), cache) == (model / "saved_model.pb").resolve()
+    assert (
+        resolve_path(str(model / "saved_model.pb"), cache) == (model / "saved_model.pb").resolve()
+    )
     assert resolve_path(f"file://{model}", cache) == model.resolve()
     assert not cache.exists()  # plain paths are never copied
 
@@ -52,8 +54,16 @@ def test_unknown_scheme_is_refused(tmp_path: Path):
         resolve_path("s3://bucket/m", tmp_path)
 
 
-@pytest.mark.parametrize("suffix, mode", [(".tar.gz", "w:gz"), (".tgz", "w:gz"), (".tar", "w"),
-                                          (".tar.bz2", "w:bz2"), (".bz2", "w:bz2")])
+@pytest.mark.parametrize(
+    "suffix, mode",
+    [
+        (".tar.gz", "w:gz"),
+        (".tgz", "w:gz"),
+        (".tar", "w"),
+        (".tar.bz2", "w:bz2"),
+        (".bz2", "w:bz2"),
+    ],
+)
 def test_tar_archives_are_extracted_into_the_cache(tmp_path: Path, suffix: str, mode: str):
     model = make_model_dir(tmp_path)
     archive = tmp_path / f"model{suffix}"

@@ -93,7 +93,9 @@ def test_nvml_without_a_driver_falls_back(monkeypatch, tmp_path: Path):
     # NVML is enabled here; this machine has no libnvidia-ml, so it must fail
     # cleanly and the nvidia-smi stand-in answers
     monkeypatch.delenv("EASLAB_DISABLE_NVML", raising=False)
-    if any(Path(p, "libnvidia-ml.so.1").exists() for p in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64")):
+    if any(
+        Path(p, "libnvidia-ml.so.1").exists() for p in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64")
+    ):
         pytest.skip("a real NVIDIA driver is installed: NVML would answer")
     bin_dir = tmp_path / "bin"
     install(bin_dir, FAKE_SMI)

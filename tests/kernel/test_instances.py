@@ -65,7 +65,9 @@ def test_in_flight_request_of_a_killed_instance_is_retried(kernel, python_servic
     pid = workers(kernel, "inst_retry")[0]["pid"]
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(post, svc.url, b"sleep 0.5", TOKEN)
-        wait_for(lambda: workers(kernel, "inst_retry")[0]["in_flight"] == 1, what="request in flight")
+        wait_for(
+            lambda: workers(kernel, "inst_retry")[0]["in_flight"] == 1, what="request in flight"
+        )
         os.kill(pid, signal.SIGKILL)
         resp = future.result()
     assert resp.status_code == 200
@@ -73,7 +75,9 @@ def test_in_flight_request_of_a_killed_instance_is_retried(kernel, python_servic
 
 
 def test_hanging_processor_gets_408_and_is_restarted_while_others_serve(kernel, python_service):
-    hang = python_service("inst_hang", HANG_APP, **{"rpc__keepalive": 400, "rpc__worker_threads": 1})
+    hang = python_service(
+        "inst_hang", HANG_APP, **{"rpc__keepalive": 400, "rpc__worker_threads": 1}
+    )
     echo = python_service("inst_neighbour", ECHO_APP)
     pid = workers(kernel, "inst_hang")[0]["pid"]
     resp = post(hang.url, b"hang", TOKEN)
@@ -144,16 +148,21 @@ def test_scaling_adds_and_removes_instances_without_touching_others(kernel, pyth
 @pytest.mark.parametrize(
     "name, code, expected",
     [
-        ("fail_init", "import allspark\nclass P(allspark.BaseProcessor):\n"
-         "    def initialize(self):\n        raise RuntimeError('model file is corrupt')\n"
-         "    def process(self, data):\n        return data, 200\n",
-         "model file is corrupt"),
+        (
+            "fail_init",
+            "import allspark\nclass P(allspark.BaseProcessor):\n"
+            "    def initialize(self):\n        raise RuntimeError('model file is corrupt')\n"
+            "    def process(self, data):\n        return data, 200\n",
+            "model file is corrupt",
+        ),
         ("fail_import", "import allspark\nimport no_such_module_xyz\n", "no_such_module_xyz"),
         ("fail_noclass", "x = 1\n", "no subclass of allspark.BaseProcessor"),
         ("fail_exit", "import os\nos._exit(3)\n", "exited with code 3"),
     ],
 )
-def test_service_that_cannot_start_is_failed_with_the_reason(kernel, python_service, name, code, expected):
+def test_service_that_cannot_start_is_failed_with_the_reason(
+    kernel, python_service, name, code, expected
+):
     svc = python_service(name, code)
     assert svc.status == "Failed"
     assert expected in svc.desc["message"]

@@ -81,8 +81,14 @@ def test_instances_get_disjoint_devices_and_shortage_is_refused(gpu_kernel, make
     # a GPU processor code asks for one GPU per instance even without metadata.gpu
     model = make_app("gpu_model", "")
     with pytest.raises(SpecError, match="needs 1 GPU"):
-        gpu_kernel.create({"name": "gpu_code", "processor": "pytorch_gpu_1.6",
-                           "model_path": str(model), "metadata": {"instance": 1}})
+        gpu_kernel.create(
+            {
+                "name": "gpu_code",
+                "processor": "pytorch_gpu_1.6",
+                "model_path": str(model),
+                "metadata": {"instance": 1},
+            }
+        )
 
     fallback = gpu_kernel.create(spec("gpu_fallback", app, gpu=1), allow_cpu_fallback=True)
     assert fallback.status == "Running" and fallback.desc["cpu_fallback"] is True

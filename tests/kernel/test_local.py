@@ -36,11 +36,16 @@ def test_local_kernel_lifecycle_and_runtime_file(home, tmp_path, make_app):
         # its own session: a notebook kernel restart (signal to our group) does not reach it
         assert os.getsid(k.pid) != os.getsid(0)
 
-        svc = k.create({
-            "name": "local_echo", "token": "t0k3n-local",
-            "processor_type": "python", "processor_path": str(make_app("local", ECHO_APP)),
-            "processor_entry": "app.py", "metadata": {"instance": 1},
-        })
+        svc = k.create(
+            {
+                "name": "local_echo",
+                "token": "t0k3n-local",
+                "processor_type": "python",
+                "processor_path": str(make_app("local", ECHO_APP)),
+                "processor_entry": "app.py",
+                "metadata": {"instance": 1},
+            }
+        )
         assert post(svc.url, b"hi", "t0k3n-local").content == b"hi"
         assert svc.client().predict(b"via client") is not None
         attached = LocalKernel.attach()
@@ -86,7 +91,8 @@ def test_attach_without_kernel_says_how_to_start(home):
 
 def test_allspark_app_runs_standalone(tmp_path):
     app = tmp_path / "app.py"
-    app.write_text(textwrap.dedent("""
+    app.write_text(
+        textwrap.dedent("""
         import allspark
 
         class MyProcessor(allspark.BaseProcessor):
@@ -101,7 +107,8 @@ def test_allspark_app_runs_standalone(tmp_path):
 
         if __name__ == "__main__":
             MyProcessor(worker_threads=4, endpoint="127.0.0.1:0").run()
-    """))
+    """)
+    )
     proc = subprocess.Popen(
         [sys.executable, str(app)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path
     )

@@ -138,7 +138,12 @@ def test_body_above_max_body_is_413_without_reading_it(kernel, echo):
     chunk = b"x" * 600_000
     chunked = (
         b"POST /api/predict/srv_echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"%x\r\n" % len(chunk) + chunk + b"\r\n" + b"%x\r\n" % len(chunk) + chunk + b"\r\n0\r\n\r\n"
+        + b"%x\r\n" % len(chunk)
+        + chunk
+        + b"\r\n"
+        + b"%x\r\n" % len(chunk)
+        + chunk
+        + b"\r\n0\r\n\r\n"
     )
     assert raw(kernel, chunked).startswith(b"HTTP/1.1 413")
     assert post(echo.url, b"still fine", TOKEN).status_code == 200
@@ -162,7 +167,9 @@ def test_garbage_and_truncated_http_do_not_hurt_the_kernel(kernel, echo):
     # truncated: announces 100 bytes, sends 10, hangs up
     host, port = kernel.endpoint.replace("http://", "").split(":")
     with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"POST /api/predict/srv_echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n0123456789")
+        sock.sendall(
+            b"POST /api/predict/srv_echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n0123456789"
+        )
     assert post(echo.url, b"alive", TOKEN).content == b"alive"
 
 
@@ -172,7 +179,12 @@ def test_keep_alive_and_pipelining_answer_in_order(kernel, echo):
     last = b"GET /api/builtin/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     answer = raw(kernel, reqs + last)
     assert answer.count(b"HTTP/1.1 200") == 4
-    assert answer.index(b"first") < answer.index(b"second") < answer.index(b"third") < answer.index(b"pong")
+    assert (
+        answer.index(b"first")
+        < answer.index(b"second")
+        < answer.index(b"third")
+        < answer.index(b"pong")
+    )
     with requests.Session() as session:
         for i in range(5):
             resp = session.post(echo.url, data=b"%d" % i, headers={"Authorization": TOKEN})
@@ -184,8 +196,13 @@ def test_builtin_and_discovery_endpoints(kernel, echo):
     post(echo.url, b"count me", TOKEN)
     monitor = requests.get(kernel.endpoint + "/api/builtin/monitor", timeout=5).json()
     assert monitor["srv_echo"]["requests"] >= 1
-    assert requests.get(kernel.endpoint + "/api/builtin/realtime_metrics", timeout=5).status_code == 200
-    assert requests.get(kernel.endpoint + "/api/builtin/prop", timeout=5).json()["pid"] == kernel.pid
+    assert (
+        requests.get(kernel.endpoint + "/api/builtin/realtime_metrics", timeout=5).status_code
+        == 200
+    )
+    assert (
+        requests.get(kernel.endpoint + "/api/builtin/prop", timeout=5).json()["pid"] == kernel.pid
+    )
     port = int(kernel.endpoint.rsplit(":", 1)[1])
     for path in (
         "/api/v1/servicediscovery/upstreams/srv_echo",
@@ -196,17 +213,30 @@ def test_builtin_and_discovery_endpoints(kernel, echo):
         assert data["endpoints"]["items"] == [
             {"app": "srv_echo", "ip": "127.0.0.1", "port": port, "weight": 100}
         ]
-    assert requests.get(kernel.endpoint + "/api/v1/servicediscovery/upstreams/nope", timeout=5).status_code == 404
+    assert (
+        requests.get(
+            kernel.endpoint + "/api/v1/servicediscovery/upstreams/nope", timeout=5
+        ).status_code
+        == 404
+    )
 
 
 def test_control_api_errors_are_json_with_field(kernel):
-    resp = requests.post(kernel.endpoint + "/easlab/v1/services", json={"spec": {"metadata": {}}}, timeout=10)
+    resp = requests.post(
+        kernel.endpoint + "/easlab/v1/services", json={"spec": {"metadata": {}}}, timeout=10
+    )
     assert resp.status_code == 400
     assert resp.json()["field"] == "name"
     resp = requests.post(
         kernel.endpoint + "/easlab/v1/services",
-        json={"spec": {"name": "bad_proc", "processor": "caffe_cpu", "model_path": "/tmp",
-                       "metadata": {"instance": 1}}},
+        json={
+            "spec": {
+                "name": "bad_proc",
+                "processor": "caffe_cpu",
+                "model_path": "/tmp",
+                "metadata": {"instance": 1},
+            }
+        },
         timeout=10,
     )
     assert resp.status_code == 400 and "caffe_cpu" in resp.json()["error"]

@@ -58,7 +58,11 @@ def test_manual_tf_example_parses_with_defaults():
     assert spec.metadata.instance == 1 and spec.metadata.cpu == 1
     m = spec.metadata
     assert (m.gpu, m.worker_threads, m.batching, m.max_batch_size, m.max_batch_timeout_ms) == (
-        0, 5, False, 16, 50,
+        0,
+        5,
+        False,
+        16,
+        50,
     )
     assert (m.keepalive_ms, m.io_threads, m.max_queue_size) == (5000, 4, 64)
     assert spec.warnings == []
@@ -101,9 +105,17 @@ def test_custom_python_processor_needs_no_model_path():
         (with_(PY, processor_type="ruby"), "processor_type", "python, cpp, java"),
         (with_(PY, processor_path=...), "processor_path", "required for a custom python"),
         (with_(PY, processor_entry=...), "processor_entry", '"processor_entry": "app.py"'),
-        (with_(PY, processor_type="cpp", processor_entry=...), "processor_entry", "libprocessor.so"),
+        (
+            with_(PY, processor_type="cpp", processor_entry=...),
+            "processor_entry",
+            "libprocessor.so",
+        ),
         (with_(PY, processor_type="java"), "processor_mainclass", "com.example"),
-        (with_(PY, processor_type=..., processor_entry="run.sh"), "processor_type", "python, cpp, java"),
+        (
+            with_(PY, processor_type=..., processor_entry="run.sh"),
+            "processor_type",
+            "python, cpp, java",
+        ),
         (with_(PY, token=["a"]), "token", "must be a string"),
         (with_(PY, model_path=3), "model_path", "must be a string"),
         (with_(PY, generate_token="sometimes"), "generate_token", "true or false"),
@@ -165,11 +177,18 @@ def test_unknown_keys_are_kept_with_a_warning():
     doc = with_(TF, data_image="img", cloud={"computing": {}}, extra_top=1)
     doc["metadata"].update({"rpc.enable_jemalloc": 1, "eas.handlers.disable_failure_handler": True})
     spec = parse_spec(doc)
-    assert spec.metadata.extra == {"rpc.enable_jemalloc": 1, "eas.handlers.disable_failure_handler": True}
+    assert spec.metadata.extra == {
+        "rpc.enable_jemalloc": 1,
+        "eas.handlers.disable_failure_handler": True,
+    }
     assert spec.raw["cloud"] == {"computing": {}}
     joined = "\n".join(spec.warnings)
-    for key in ("cloud", "extra_top", "metadata.rpc.enable_jemalloc",
-                "metadata.eas.handlers.disable_failure_handler"):
+    for key in (
+        "cloud",
+        "extra_top",
+        "metadata.rpc.enable_jemalloc",
+        "metadata.eas.handlers.disable_failure_handler",
+    ):
         assert f"'{key}'" in joined
     assert "data_image" not in joined  # documented key
     out = spec.to_dict()

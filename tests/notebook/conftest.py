@@ -28,7 +28,10 @@ def affine_onnx() -> bytes:
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "B"], ["y"])],
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "B"], ["y"]),
+        ],
         "affine",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
@@ -89,7 +92,10 @@ def shell(kernel) -> Iterator[Any]:
 def echo(shell, app_dir) -> Any:
     """A python echo service created through the magic (JSON cell, {var} substitution)."""
     shell.user_ns["app_dir"] = str(app_dir)
-    shell.run_cell_magic("eas", "create echo_svc", """
+    shell.run_cell_magic(
+        "eas",
+        "create echo_svc",
+        """
 {
   "name": "nb_echo",
   "token": "echo-token-123456",
@@ -98,7 +104,8 @@ def echo(shell, app_dir) -> Any:
   "processor_entry": "app.py",
   "metadata": {"instance": 1}
 }
-""")
+""",
+    )
     return shell.user_ns["echo_svc"]
 
 
@@ -106,12 +113,16 @@ def echo(shell, app_dir) -> Any:
 def affine(shell, onnx_dir) -> Any:
     """An ONNX tensor service created through the magic (YAML cell, $var substitution)."""
     shell.user_ns["onnx_dir"] = str(onnx_dir)
-    shell.run_cell_magic("eas", "create affine_svc", """
+    shell.run_cell_magic(
+        "eas",
+        "create affine_svc",
+        """
 name: nb_affine
 token: affine-token-abcdef
 processor: onnx
 model_path: $onnx_dir
 metadata:
   instance: 1
-""")
+""",
+    )
     return shell.user_ns["affine_svc"]

@@ -28,8 +28,14 @@ class EchoServer:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 auth = self.headers.get("Authorization")
-                ok = _auth.verify(outer.token, auth, body, self.headers.get("Content-Type"),
-                                  self.headers.get("Date"), self.path)
+                ok = _auth.verify(
+                    outer.token,
+                    auth,
+                    body,
+                    self.headers.get("Content-Type"),
+                    self.headers.get("Date"),
+                    self.path,
+                )
                 with outer.lock:
                     outer.calls += 1
                     n = outer.calls

@@ -8,9 +8,17 @@ import pandas as pd
 from easlab.notebook import display
 
 DESC = {
-    "name": "echo", "status": "Running", "endpoint": "http://127.0.0.1:9", "token": "abcdefgh12345678",
-    "url": "http://127.0.0.1:9/api/predict/echo", "running_instance": 1, "total_instance": 2,
-    "gpu": 0, "processor": "python", "current_version": 1, "latest_version": 1,
+    "name": "echo",
+    "status": "Running",
+    "endpoint": "http://127.0.0.1:9",
+    "token": "abcdefgh12345678",
+    "url": "http://127.0.0.1:9/api/predict/echo",
+    "running_instance": 1,
+    "total_instance": 2,
+    "gpu": 0,
+    "processor": "python",
+    "current_version": 1,
+    "latest_version": 1,
     "warnings": ["metadata.foo: unknown key kept"],
 }
 

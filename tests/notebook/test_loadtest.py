@@ -59,8 +59,15 @@ def test_sweep_has_one_row_per_concurrency():
 
 def test_duration_runs_for_a_time_not_a_count():
     with EchoServer() as server:
-        r = bench(server.url, b"x", n=1, duration="300ms", concurrency=2, token=server.token,
-                  progress=False)
+        r = bench(
+            server.url,
+            b"x",
+            n=1,
+            duration="300ms",
+            concurrency=2,
+            token=server.token,
+            progress=False,
+        )
     assert len(r.df) > 2
     assert 0.25 < r.wall_s[2] < 3
 
@@ -72,11 +79,20 @@ def test_transport_errors_are_status_zero():
 
 
 def test_html_repr_has_summary_and_plot():
-    df = pd.DataFrame({
-        "concurrency": 2, "worker": 0, "start_s": np.linspace(0, 1, 20),
-        "send_ms": 0.1, "server_ms": np.linspace(1, 3, 20), "receive_ms": 0.1,
-        "total_ms": np.linspace(1.2, 3.2, 20), "status": 200, "bytes": 1, "error": "",
-    })
+    df = pd.DataFrame(
+        {
+            "concurrency": 2,
+            "worker": 0,
+            "start_s": np.linspace(0, 1, 20),
+            "send_ms": 0.1,
+            "server_ms": np.linspace(1, 3, 20),
+            "receive_ms": 0.1,
+            "total_ms": np.linspace(1.2, 3.2, 20),
+            "status": 200,
+            "bytes": 1,
+            "error": "",
+        }
+    )
     r = BenchResult(df, {2: 1.0}, "http://h/api/predict/x")
     html = r._repr_html_()
     assert "p99 (ms)" in html and "data:image/png;base64," in html

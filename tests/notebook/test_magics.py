@@ -38,7 +38,10 @@ def test_create_from_yaml_cell(affine):
 
 def test_dry_run_diffs_against_the_deployed_service(echo, shell, app_dir, capsys):
     capsys.readouterr()
-    shell.run_cell_magic("eas", "create changes --dry-run", f"""
+    shell.run_cell_magic(
+        "eas",
+        "create changes --dry-run",
+        f"""
 name: nb_echo
 token: echo-token-123456
 processor_type: python
@@ -46,7 +49,8 @@ processor_path: {app_dir}
 processor_entry: app.py
 metadata:
   instance: 2
-""")
+""",
+    )
     out = capsys.readouterr().out
     assert "nb_echo: valid; would update" in out
     assert "~ metadata.instance: 1 -> 2" in shell.user_ns["changes"]
@@ -153,14 +157,18 @@ def test_versions_modify_and_roll_back(shell, tmp_path, capsys):
         (tmp_path / version).mkdir()
         (tmp_path / version / "app.py").write_text(GREETER.replace("{version}", version))
     shell.user_ns["greeter_dir"] = str(tmp_path)
-    shell.run_cell_magic("eas", "create", """
+    shell.run_cell_magic(
+        "eas",
+        "create",
+        """
 name: nb_greeter
 processor_type: python
 processor_path: $greeter_dir/v1
 processor_entry: app.py
 metadata:
   instance: 1
-""")
+""",
+    )
 
     def answer() -> str:
         shell.run_cell_magic("eas", "predict nb_greeter said --raw", "hi")

@@ -10,7 +10,9 @@ from easlab.notebook.magics import _PARSERS, EasMagic, substitute
 
 def test_substitute_dollar_and_braces_leaves_json_alone():
     ns = {"model_dir": "/m", "n": 2}
-    text = '{"model_path": "$model_dir", "metadata": {"instance": {n}}, "x": "${n}", "y": "{other}"}'
+    text = (
+        '{"model_path": "$model_dir", "metadata": {"instance": {n}}, "x": "${n}", "y": "{other}"}'
+    )
     assert substitute(text, ns) == (
         '{"model_path": "/m", "metadata": {"instance": 2}, "x": "2", "y": "{other}"}'
     )
@@ -88,8 +90,9 @@ def test_load_ext_imports_nothing_heavy():
         "heavy = ['pandas', 'matplotlib', 'ipywidgets', 'easlab.kernel', 'requests']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
 
 
@@ -99,8 +102,10 @@ CLI_ORDER = {
     "version -f": ("greeter 2 -f", {"name": "greeter", "version": 2, "force": True}),
     "release": ("greeter_b -w 30", {"name": "greeter_b", "weight": 30}),
     "logs": ("greeter -n 5", {"name": "greeter", "n": 5}),
-    "modify -D": ("greeter -Dmetadata.instance=2", {"name": "greeter",
-                                                     "overrides": ["metadata.instance=2"]}),
+    "modify -D": (
+        "greeter -Dmetadata.instance=2",
+        {"name": "greeter", "overrides": ["metadata.instance=2"]},
+    ),
     "modify -s": ("greeter -s v2.json", {"name": "greeter", "spec": "v2.json"}),
     "desc": ("greeter -o d", {"name": "greeter", "output": "d"}),
     "w": ("greeter", {"name": "greeter"}),

@@ -22,14 +22,28 @@ def _result(sweep: bool = False) -> BenchResult:
     for c in levels:
         n = 300
         total = rng.gamma(4.0, 0.5 + 0.2 * c, n)
-        frames.append(pd.DataFrame({
-            "concurrency": c, "worker": rng.integers(0, c, n), "start_s": np.sort(rng.uniform(0, 2, n)),
-            "send_ms": total * 0.05, "server_ms": total * 0.9, "receive_ms": total * 0.05,
-            "total_ms": total, "status": np.where(rng.uniform(size=n) < 0.02, 503, 200),
-            "bytes": 10, "error": "",
-        }))
-    return BenchResult(pd.concat(frames, ignore_index=True), {c: 2.0 for c in levels},
-                       "http://127.0.0.1/api/predict/demo", levels if sweep else None)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "concurrency": c,
+                    "worker": rng.integers(0, c, n),
+                    "start_s": np.sort(rng.uniform(0, 2, n)),
+                    "send_ms": total * 0.05,
+                    "server_ms": total * 0.9,
+                    "receive_ms": total * 0.05,
+                    "total_ms": total,
+                    "status": np.where(rng.uniform(size=n) < 0.02, 503, 200),
+                    "bytes": 10,
+                    "error": "",
+                }
+            )
+        )
+    return BenchResult(
+        pd.concat(frames, ignore_index=True),
+        {c: 2.0 for c in levels},
+        "http://127.0.0.1/api/predict/demo",
+        levels if sweep else None,
+    )
 
 
 def test_plot_latency_axes_lines_and_extents():
@@ -112,9 +126,7 @@ def test_plot_is_a_sequence_of_axes_with_its_figure(tmp_path):
     plot.savefig(tmp_path / "latency.png")
     assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"
     # the text form is one short line, not a figure dump
-    assert repr(plot) == (
-        "<easlab Plot: 3 axes: 'customised', 'Latency over time'>"
-    )
+    assert repr(plot) == ("<easlab Plot: 3 axes: 'customised', 'Latency over time'>")
 
 
 def test_outside_a_kernel_nothing_is_queued_for_display():

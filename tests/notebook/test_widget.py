@@ -24,8 +24,13 @@ OFFICIAL_PY = ROOT / ".venv-official" / "bin" / "python"
 
 def run_python(python: Path | str, code: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EASLAB_HOME")}
-    proc = subprocess.run([str(python), "-c", code], capture_output=True, timeout=120, env=env,
-                          cwd="/" if python == OFFICIAL_PY else str(ROOT))
+    proc = subprocess.run(
+        [str(python), "-c", code],
+        capture_output=True,
+        timeout=120,
+        env=env,
+        cwd="/" if python == OFFICIAL_PY else str(ROOT),
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout.decode()
 
@@ -62,8 +67,13 @@ def test_send_fills_every_pane(tensor_widget, affine):
     record = w.session.last
     headers = record.exchange.request_headers
     assert headers["Authorization"].startswith("EAS ")
-    expected = _auth.signature(affine.token, headers["Content-MD5"], headers["Content-Type"],
-                               headers["Date"], "/api/predict/nb_affine")
+    expected = _auth.signature(
+        affine.token,
+        headers["Content-MD5"],
+        headers["Content-Type"],
+        headers["Date"],
+        "/api/predict/nb_affine",
+    )
     assert headers["Authorization"] == expected
     assert f"Authorization: {expected}" in request
     assert "HTTP/1.1 200" in w.response_pane.value
@@ -91,18 +101,26 @@ def test_snippets_get_the_same_answer(tensor_widget):
     np.testing.assert_allclose(TFResponse(run_curl(curl))["y"], expected)
 
     code = w.copy_as("easlab")
-    out = run_python(sys.executable, code + "\nimport json\nprint('JSON' + json.dumps("
-                     "{k: v.tolist() for k, v in outputs.items()}))\n")
+    out = run_python(
+        sys.executable,
+        code + "\nimport json\nprint('JSON' + json.dumps("
+        "{k: v.tolist() for k, v in outputs.items()}))\n",
+    )
     got = json.loads(out.strip().splitlines()[-1][4:])
     np.testing.assert_allclose(np.array(got["y"]), expected)
 
     code = w.copy_as("official")
     assert "TFRequest(" in code and "add_feed('x'" in code
     if not OFFICIAL_PY.exists():
-        pytest.fail("the official client's venv (.venv-official) is missing: run make official-venv")
-    out = run_python(OFFICIAL_PY, code + "\nimport json\nprint('JSON' + json.dumps("
-                     "{n: [resp.get_tensor_shape(n), list(resp.get_values(n))] "
-                     "for n in resp.response.outputs}))\n")
+        pytest.fail(
+            "the official client's venv (.venv-official) is missing: run make official-venv"
+        )
+    out = run_python(
+        OFFICIAL_PY,
+        code + "\nimport json\nprint('JSON' + json.dumps("
+        "{n: [resp.get_tensor_shape(n), list(resp.get_values(n))] "
+        "for n in resp.response.outputs}))\n",
+    )
     shape, values = json.loads(out.strip().splitlines()[-1][4:])["y"]
     np.testing.assert_allclose(np.array(values).reshape(shape), expected)
 
@@ -118,10 +136,10 @@ def test_raw_text_service(echo):
 
     assert run_curl(w.copy_as("curl")) == b'echo:{"q": "hi"}'
     out = run_python(sys.executable, w.copy_as("easlab"))
-    assert out.strip() == "b'echo:{\"q\": \"hi\"}'"
+    assert out.strip() == 'b\'echo:{"q": "hi"}\''
     if OFFICIAL_PY.exists():
         out = run_python(OFFICIAL_PY, w.copy_as("official"))
-        assert out.strip() == "b'echo:{\"q\": \"hi\"}'"
+        assert out.strip() == 'b\'echo:{"q": "hi"}\''
 
 
 def test_token_masked_until_revealed(echo):

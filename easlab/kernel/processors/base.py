@@ -17,12 +17,12 @@ class ProcessorContext:
     """What an instance knows when it builds its processor."""
 
     service_name: str
-    spec: dict[str, Any]                 # the service.json of this version (unknown keys kept)
-    model_path: Path | None = None       # local, resolved: a directory or a file
-    model_entry: Path | None = None      # model_path/model_entry when given, else model_path
-    model_config: Any = None             # text or object, as in service.json
-    processor_path: Path | None = None   # local, resolved directory of a custom processor
-    processor_entry: str | None = None   # app.py / libprocessor.so
+    spec: dict[str, Any]  # the service.json of this version (unknown keys kept)
+    model_path: Path | None = None  # local, resolved: a directory or a file
+    model_entry: Path | None = None  # model_path/model_entry when given, else model_path
+    model_config: Any = None  # text or object, as in service.json
+    processor_path: Path | None = None  # local, resolved directory of a custom processor
+    processor_entry: str | None = None  # app.py / libprocessor.so
     worker_threads: int = 5
     instance_index: int = 0
     gpu_devices: list[int] = field(default_factory=list)

@@ -37,7 +37,8 @@ def _library_path(ctx: ProcessorContext) -> Path:
         libs = sorted(folder.glob("*.so"))
         if len(libs) != 1:
             raise ProcessorError(
-                400, f"set processor_entry to the shared library in {folder} (found {len(libs)} .so)"
+                400,
+                f"set processor_entry to the shared library in {folder} (found {len(libs)} .so)",
             )
         return libs[0]
     path = folder / entry
@@ -92,9 +93,7 @@ class CppProcessor(Processor):
         state = ctypes.c_int(0)
         self._model = init(entry, _config_text(self.ctx.model_config), ctypes.byref(state))
         if state.value != 0:
-            raise ProcessorError(
-                400, f"initialize() of {path.name} failed (state={state.value})"
-            )
+            raise ProcessorError(400, f"initialize() of {path.name} failed (state={state.value})")
         self._process = process
 
     def process(self, data: bytes) -> tuple[bytes, int]:
