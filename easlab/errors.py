@@ -65,3 +65,8 @@ class KernelNotRunning(KernelError):
 
     def __init__(self, message: str) -> None:
         super().__init__(0, message)
+        # No HTTP exchange happened: the message alone, without "(HTTP 0)".
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from easlab.errors import PredictException
 from easlab.notebook import _http
 
 PREDICT_PREFIX = "/api/predict/"
@@ -25,6 +26,9 @@ class Target:
     timeout: float = 30.0
     _signature: dict[str, Any] | None = field(default=None, repr=False)
     _signature_known: bool = field(default=False, repr=False)
+    # Why the signature could not be read when the service refused us (401/403: the
+    # token); None when it answered, or has no signature.
+    signature_error: PredictException | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -34,7 +38,10 @@ class Target:
     def signature(self) -> dict[str, Any] | None:
         """The service's signature JSON (SPEC.md §1), or None for a non-tensor service."""
         if not self._signature_known:
-            self._signature = fetch_signature(self.url, self.token, self.timeout)
+            try:
+                self._signature = fetch_signature(self.url, self.token, self.timeout)
+            except PredictException as exc:
+                self._signature, self.signature_error = None, exc
             self._signature_known = True
         return self._signature
 
@@ -48,7 +55,11 @@ class Target:
 
 
 def fetch_signature(url: str, token: str | None, timeout: float) -> dict[str, Any] | None:
-    """GET the signature; None when the service answers anything but a signature."""
+    """GET the signature; None when the service answers anything but a signature.
+
+    A 401/403 raises ``PredictException``: the token is wrong, which says nothing
+    about whether the service has a signature.
+    """
     conn = _http.connect(url, timeout)
     _, _, _, path = _http.split_url(url)
     headers = {"Authorization": token} if token else {}
@@ -60,6 +71,8 @@ def fetch_signature(url: str, token: str | None, timeout: float) -> dict[str, An
         return None
     finally:
         conn.close()
+    if resp.status in (401, 403):
+        raise PredictException(resp.status, data.decode("utf-8", "replace").strip())
     if resp.status != 200:
         return None
     try:
@@ -187,6 +200,8 @@ def _encode_tensors(
     from easlab.wire.build import build_request
 
     sig = target.signature() if target is not None else None
+    if sig is None and target is not None and target.signature_error is not None:
+        raise target.signature_error
     if sig is None:
         name = target.service_name if target is not None else "the service"
         raise ValueError(

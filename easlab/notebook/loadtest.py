@@ -60,6 +60,8 @@ class BenchResult:
     send_ms, server_ms, receive_ms, total_ms, status, bytes, error``); every
     statistic below is computed from ``df``, so they always agree. Percentiles
     cover every request, errors included (pandas' linear interpolation).
+    ``error`` is empty for a 200, else ``HTTP <status>: <start of the answer>`` or
+    the transport error (status 0).
     """
 
     df: pd.DataFrame
@@ -117,6 +119,12 @@ class BenchResult:
         return {int(k): int(v) for k, v in bad.value_counts().sort_index().items()}
 
     @property
+    def first_error(self) -> str | None:
+        """The reason of the first failed request (``HTTP 400: <body>``), None if none failed."""
+        failed = self.df[self.df["status"] != 200]
+        return str(failed["error"].iloc[0]) if not failed.empty else None
+
+    @property
     def sweep_df(self) -> pd.DataFrame | None:
         """One row per concurrency level: throughput, p50, p90, p99, max, errors (None if no sweep)."""
         if not self.sweep:
@@ -159,6 +167,8 @@ class BenchResult:
             "max (ms)": f"{self.max:.2f}",
             "errors": errors,
         }
+        if self.first_error is not None:
+            rows["first error"] = self.first_error
         return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
     # -- display ------------------------------------------------------------
@@ -187,8 +197,21 @@ class BenchResult:
     def __repr__(self) -> str:
         return (
             f"<BenchResult {self.n} requests, {self.throughput:.1f} req/s, "
-            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors={self.errors or 'none'}>"
+            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors={self.errors or 'none'}"
+            + (f" ({self.first_error})" if self.first_error else "")
+            + ">"
         )
+
+
+def _error_text(ex: Any) -> str:
+    """Why a request failed, for the ``error`` column: the transport error, or the status
+    and the start of the server's answer (so a bench of a failing service says why)."""
+    if ex.error:
+        return str(ex.error)
+    if ex.status == 200:
+        return ""
+    reason = bytes(ex.response_body[:120]).decode("utf-8", "replace").strip()
+    return f"HTTP {ex.status}: {reason}" if reason else f"HTTP {ex.status}"
 
 
 class _Progress:
@@ -292,7 +315,7 @@ def _run_level(
                         ex.total_ms,
                         ex.status,
                         len(ex.response_body),
-                        ex.error or "",
+                        _error_text(ex),
                     )
                 )
                 with lock:

@@ -181,7 +181,8 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
         start = (
             df["start_s"].to_numpy(dtype=float) if "start_s" in df.columns else np.arange(len(df))
         )
-        ax_time.scatter(start[ok], total[ok], s=6, alpha=0.5, color="tab:blue", label="200")
+        if ok.any():  # an empty series would still put "200" in the legend
+            ax_time.scatter(start[ok], total[ok], s=6, alpha=0.5, color="tab:blue", label="200")
         if (~ok).any():
             ax_time.scatter(
                 start[~ok], total[~ok], s=12, marker="x", color="tab:red", label="error"

@@ -142,6 +142,11 @@ class DebugWidget(w.VBox):
             button.on_click(lambda _b, kind=kind: self.copy_as(kind))
         self.send_button.on_click(self._on_send)
         self.observe(self._render_status, names=["status"])
+        if t.signature_error is not None:
+            self.status = (
+                f"<span style='color:#b3261e'>✖ cannot read the signature: "
+                f"{escape(t.signature_error)}; the body is sent as written</span>"
+            )
 
         self.tabs = w.Tab(
             [

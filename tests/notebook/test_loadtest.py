@@ -45,6 +45,17 @@ def test_wrong_token_is_counted_as_401():
     assert r.errors == {401: 10}
 
 
+def test_failing_service_says_why():
+    # A bench where every call fails must show the server's reason, not just counts.
+    with EchoServer() as server:
+        r = bench(server.url, "x", n=6, concurrency=2, token="nope", progress=False)
+    assert (r.df["error"].str.len() > 0).all()
+    assert "401" in r.summary().loc["errors", "value"]
+    assert "first error" in r.summary().index
+    assert r.summary().loc["first error", "value"].startswith("HTTP 401: ")
+    assert "HTTP 401: " in repr(r)
+
+
 def test_sweep_has_one_row_per_concurrency():
     with EchoServer() as server:
         r = bench(server.url, b"x", n=40, sweep="1,2,4", token=server.token, progress=False)

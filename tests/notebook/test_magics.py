@@ -90,6 +90,13 @@ def test_predict_errors_are_one_line(affine, echo, shell, capsys):
     shell.run_cell_magic("eas", "predict wrong", "'hi'")
     assert "401" in one_error_line(capsys)
 
+    # numpy inputs with a wrong token: the 401, not "publishes no tensor signature"
+    shell.user_ns["wrong_aff"] = Service(affine.kernel, dict(affine.desc, token="wrong-0000"))
+    shell.user_ns["ok"] = np.zeros((1, 4), np.float32)
+    shell.run_cell_magic("eas", "predict wrong_aff", '{"x": ok}')
+    line = one_error_line(capsys)
+    assert "401" in line and "publishes no tensor signature" not in line
+
     shell.run_line_magic("eas", "bench nb_echo --body undefined_variable_xyz -n 1")
     assert "undefined_variable_xyz" in one_error_line(capsys)
 

@@ -135,3 +135,11 @@ def test_outside_a_kernel_nothing_is_queued_for_display():
     plot_latency(_result())
     plot_sweep(_result(sweep=True), show=True)
     assert plots._pending == {}
+
+
+def test_all_failed_bench_has_no_empty_200_legend_entry():
+    r = _result()
+    r.df["status"] = 400
+    _, _, ax_time = plot_latency(r, show=False)
+    labels = ax_time.get_legend_handles_labels()[1]
+    assert "200" not in labels and "error" in labels

@@ -166,3 +166,9 @@ def test_fill_errors_show_in_the_status_line(affine):
     w.session.set_value("x", np.zeros((1, 3), np.float32))
     w.send_button.click()
     assert "✖" in w.status_line.value and "x" in w.status_line.value
+
+
+def test_wrong_token_on_a_tensor_service_says_so(affine):
+    # A 401 on the signature GET is a wrong token, not "a service without a signature".
+    w = debug(affine.url, token="wrong-token-0000", namespace={})
+    assert "401" in w.status_line.value and "token" in w.status_line.value
