@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -152,6 +153,9 @@ class PredictClient:
         self._session: requests.Session | None = None
         self._discovery: ServiceDiscovery | None = None
         self._signature: dict[str, Any] | None = None
+        # Serializes init()/destroy(): threads whose first predict() runs the lazy
+        # init at once must not stop each other's session or discovery thread.
+        self._lifecycle = threading.RLock()
 
     # -- settings (official surface) ------------------------------------------------
 
@@ -203,6 +207,17 @@ class PredictClient:
 
     def init(self) -> None:
         """Apply the settings: open the connection pool and, in direct mode, start discovery."""
+        with self._lifecycle:
+            self._init()
+
+    def _init_once(self) -> None:
+        """``init()`` unless done already (the lazy init of the first call, thread-safe)."""
+        if self._session is None:
+            with self._lifecycle:
+                if self._session is None:
+                    self._init()
+
+    def _init(self) -> None:
         if self.endpoint_type not in _ENDPOINT_TYPES:
             raise PredictException(
                 500,
@@ -248,13 +263,15 @@ class PredictClient:
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        self._session = session
+        # endpoint first: a thread that sees the session (_init_once) uses both
         self.endpoint = endpoint
+        self._session = session
         self._signature = None  # the endpoint may now lead to another deployment
 
     def destroy(self) -> None:
         """Stop discovery and close the connections; a later ``predict`` calls ``init()`` again."""
-        self._shutdown()
+        with self._lifecycle:
+            self._shutdown()
 
     def _shutdown(self) -> None:
         if self._discovery is not None:
@@ -288,8 +305,7 @@ class PredictClient:
         Raises ``PredictException(code, message)``: the server's status and
         answer, or 500 when no attempt reached the service.
         """
-        if self._session is None:
-            self.init()
+        self._init_once()
         started = time.perf_counter()
         request = self._as_request(request)
         body = _to_bytes(request.to_string())
@@ -326,8 +342,7 @@ class PredictClient:
         """
         if self._signature is not None and not refresh:
             return self._signature
-        if self._session is None:
-            self.init()
+        self._init_once()
         _, content, _, _ = self._exchange("GET", b"", purpose="reading the signature")
         try:
             signature = json.loads(content)
@@ -394,7 +409,11 @@ class PredictClient:
         return self.endpoint.get()
 
     def _headers(self, method: str, body: bytes) -> CaseInsensitiveDict[str]:
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(self.headers)
+        # http.client (the official transport) sends an int value as its decimal
+        # text; requests would refuse it, so convert it here.
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+            {k: str(v) if isinstance(v, int) else v for k, v in self.headers.items()}
+        )
         if self.content_type:
             headers["Content-Type"] = self.content_type
         if not self.token:

@@ -35,7 +35,7 @@ from easlab.wire.base import (
     text,
     varint,
 )
-from easlab.wire.tensor import WireTensor, content_array, to_strings
+from easlab.wire.tensor import WireTensor, as_array, content_array, to_strings
 from easlab.wire.tf import TensorResponse
 
 __all__ = [
@@ -103,7 +103,7 @@ def _blade_code(name: str, dtype: np.dtype[Any]) -> int:
 
 
 def _numpy_array(name: str, batchsize: int, x: Any) -> bytes:
-    arr = np.asarray(x)
+    arr = as_array(x)
     code = _blade_code(name, arr.dtype)
     dims = check_shape(name, arr.shape)
     values = to_strings(name, arr.ravel().tolist()) if code == d.BLADE_DT_STRING else arr
@@ -239,7 +239,7 @@ class BladeRequest(_BladeBase):
         """
         req = cls(signature_name)
         for name, x in inputs.items():
-            arr = np.asarray(x)
+            arr = as_array(x)
             bs = (
                 batch_size
                 if batch_size is not None
@@ -268,7 +268,7 @@ class BladeTFRequest(_BladeBase):
         """Add one input: ``(name, shape, dtype, flat)`` or ``(name, array)``."""
         name = self._claim(input_name)
         if content is None and content_type is None:
-            arr = np.asarray(shape)
+            arr = as_array(shape)
             self._add(name, _numpy_array(name, int(arr.shape[0]) if arr.ndim else 1, arr))
         elif content is None:
             raise RequestError(
@@ -512,7 +512,7 @@ def _blade_output(name: str, x: Any) -> tuple[int, Any]:
     Narrower ints and bool widen to int32, float16/float64 become float32,
     uint32/uint64 become int64 (Blade has nothing closer).
     """
-    arr = np.asarray(x)
+    arr = as_array(x)
     kind, size = arr.dtype.kind, arr.dtype.itemsize
     if kind in "OSU":
         return d.BLADE_DT_STRING, to_strings(name, arr.ravel().tolist())

@@ -15,6 +15,7 @@ import numpy as np
 from easlab.errors import DTypeError, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import Request
+from easlab.wire.tensor import as_array
 
 __all__ = ["FORMATS", "build_request", "request_from_signature"]
 
@@ -129,7 +130,7 @@ def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
                 f"input {name!r}: expected {spec.get('type')}, cannot convert: {exc}"
             ) from None
     else:
-        arr = np.asarray(x)
+        arr = as_array(x)
     if expected == "string":
         if not d.is_string_dtype(arr.dtype):
             raise DTypeError(
@@ -189,8 +190,7 @@ def request_from_signature(signature_json: Mapping[str, Any], inputs: Any) -> Re
         )
     spec_of = dict(zip(names, specs, strict=False))
     checked = {
-        n: _check_input(n, spec_of[n], x) if n in spec_of else np.asarray(x)
-        for n, x in given.items()
+        n: _check_input(n, spec_of[n], x) if n in spec_of else as_array(x) for n, x in given.items()
     }
     if fmt == "torch":
         # torch signatures name inputs by position ("0", "1", ...) or by name in order

@@ -55,7 +55,8 @@ def _blob(dims: list[int], values: np.ndarray) -> bytes:
 
 def _float_blob(name: str, x: Any, what: str = "input") -> bytes:
     arr = np.asarray(x)
-    if arr.dtype != np.float32:
+    # by name: a big-endian '>f4' array is float32 too (_blob writes it little-endian)
+    if arr.dtype.name != "float32":
         raise DTypeError(
             f"{what} {name!r}: the Caffe format carries float32 only, got {arr.dtype}; "
             "cast it, e.g. x.astype(np.float32)"

@@ -130,11 +130,28 @@ def to_strings(name: str, values: Iterable[Any]) -> list[bytes]:
     return out
 
 
+def as_array(x: Any) -> np.ndarray:
+    """``np.asarray(x)``, except that str/bytes elements stay whole in an object array.
+
+    numpy's fixed-width ``S``/``U`` dtypes drop trailing NUL characters, so a
+    list such as ``[b"ab\\x00"]`` would lose bytes on its way to ``string_val``.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind in "SU":
+        return np.array(x, dtype=object)
+    return arr
+
+
 def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
     """Flat content (list, scalar or array) as a 1-D array of ``target``, checked."""
-    src = np.asarray(content)
     if target.kind == "O":
-        return np.asarray(to_strings(name, src.ravel().tolist()), dtype=object)
+        strings = to_strings(name, as_array(content).ravel().tolist())
+        out = np.empty(len(strings), dtype=object)
+        out[:] = strings
+        return out
+    src = np.asarray(content)
     if src.dtype.kind in "OSUV":
         raise DTypeError(
             f"input {name!r}: content holds {src.dtype} values but the dtype says {target}"
@@ -210,7 +227,7 @@ def encode_numpy(
     fmt: str,
 ) -> list[Buffer]:
     """ArrayProto payload parts for an array (shape and dtype from the array)."""
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    arr = as_array(x)
     string_code = d.DT_STRING if d.DT_STRING in wire else None
     code = wire_code(name, arr.dtype, numpy_to_code, fmt, string_code)
     shape = check_shape(name, arr.shape)

@@ -37,6 +37,7 @@ from easlab.wire.base import (
 )
 from easlab.wire.tensor import (
     WireTensor,
+    as_array,
     decode_array_proto,
     encode_flat,
     encode_numpy,
@@ -176,7 +177,7 @@ def _as_code(name: str, x: Any, code: int) -> np.ndarray:
     """``x`` cast to the numpy type of a TF dtype code (numpy form with explicit dtype)."""
     if code not in d.TF_WIRE:
         raise RequestError(f"input {name!r}: unknown or unsupported TF dtype code {code}")
-    arr = np.asarray(x)
+    arr = as_array(x)
     if code == d.DT_STRING:
         return arr.astype(object)
     return arr.astype(d.numpy_dtype(d.TF_WIRE[code][0]))
@@ -380,7 +381,7 @@ def server_array(name: str, x: Any) -> np.ndarray:
 
     uint32 (and uint64 within range) become int64, which TF and Torch have.
     """
-    arr = np.asarray(x)
+    arr = as_array(x)
     if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4:
         if arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
             raise WireError(f"output {name!r}: uint64 values above int64 range cannot be sent")

@@ -30,7 +30,14 @@ from easlab.wire.base import (
     tag,
     varint,
 )
-from easlab.wire.tensor import WireTensor, decode_array_proto, encode_flat, encode_numpy, from_pb
+from easlab.wire.tensor import (
+    WireTensor,
+    as_array,
+    decode_array_proto,
+    encode_flat,
+    encode_numpy,
+    from_pb,
+)
 from easlab.wire.tf import TensorResponse, _map_entry, _parse_map, _pb_parse, server_array
 
 __all__ = [
@@ -83,7 +90,7 @@ class TorchRequest(Request):
                     raise RequestError(
                         f"input {label}: the PyTorch format has no dtype code {content_type}"
                     )
-                x = np.asarray(shape).astype(d.numpy_dtype(d.TORCH_WIRE[content_type][0]))
+                x = as_array(shape).astype(d.numpy_dtype(d.TORCH_WIRE[content_type][0]))
             return _encode_torch_array(label, x)
         if content_type is None:
             raise RequestError(f"input {label}: give the dtype, e.g. TorchRequest.DT_FLOAT")

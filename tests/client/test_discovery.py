@@ -272,3 +272,36 @@ def test_direct_mode_needs_an_endpoint():
     client.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
     with pytest.raises(PredictException, match="set_endpoint"):
         client.init()
+
+
+def test_threads_that_all_call_predict_first_share_one_lazy_init(stub_server):
+    # predict() calls init() when it was never called; threads racing into it must
+    # not stop each other's discovery (one would wait 5 s and fail with 500).
+    import threading
+
+    cluster = Cluster(stub_server)
+    cluster.add("A")
+    cluster.listing = [("A", 1)]
+    client = PredictClient(cluster.discovery.address, "svc")
+    client.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+    client.set_discovery_interval(0.05)
+    client.set_retry_count(1)
+    start = threading.Barrier(8)
+    results: list[object] = []
+
+    def call() -> None:
+        start.wait()
+        try:
+            results.append(ask(client))
+        except PredictException as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert results == ["A"] * 8
+    mine = f"easlab-discovery http://{cluster.discovery.address}/"
+    assert sum(t.name.startswith(mine) for t in threading.enumerate()) == 1
+    client.destroy()

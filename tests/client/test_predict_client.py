@@ -92,6 +92,18 @@ def test_content_type_from_setter_then_extra_headers(stub_server):
     client.destroy()
 
 
+def test_extra_header_values_that_are_ints_are_sent_as_text(stub_server):
+    # The official client (urllib3/http.client) sends an int header value as its
+    # decimal text; requests alone would refuse it before sending.
+    server = stub_server(signature_checker(TOKEN, "echo"))
+    client = client_for(server, token=TOKEN)
+    client.add_extra_headers({"X-Priority": 5})
+    assert client.predict(TextRequest("x")).data == b"x"
+    assert server.seen[-1].headers["X-Priority"] == "5"
+    assert client.headers == {"X-Priority": 5}
+    client.destroy()
+
+
 def test_no_token_sends_no_auth_headers(stub_server):
     server = stub_server(echo)
     client = client_for(server)

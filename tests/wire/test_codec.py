@@ -223,3 +223,12 @@ def test_caffe_round_trip():
     assert data.inputs["im_info"].tolist() == [1.0, 2.0, 3.0]
     resp = CaffeResponse(encode_caffe_response({"prob": np.array([[0.25, 0.75]])}))
     assert resp["prob"].dtype == np.float32 and resp.get_tensor_shape("prob") == [1, 2]
+
+
+def test_caffe_takes_big_endian_and_strided_float32():
+    # '>f4' is float32 too: it is sent in the wire's little-endian order, not refused.
+    x = np.arange(12, dtype=">f4").reshape(3, 4)[:, ::2]
+    data = parse_caffe_request(CaffeRequest().add_feed("data", x).to_string())
+    got = data.inputs["data"]
+    assert got.dtype == np.float32 and got.shape == (3, 2)
+    assert got.tolist() == x.astype(np.float32).tolist()

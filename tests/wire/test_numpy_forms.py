@@ -79,6 +79,44 @@ def test_bool_string_and_scalar_feeds():
     assert data.inputs["lst"].dtype == np.int64
 
 
+def test_string_feeds_given_as_lists_keep_trailing_nul_bytes():
+    # numpy's fixed-width S/U dtypes drop trailing NULs; a list of bytes or str
+    # must reach the wire unchanged (binary blobs often end in \x00).
+    from easlab.wire.blade import parse_blade_request
+
+    blobs = [b"ab\x00", b"\x00", b"c"]
+    texts = ["x\x00", "y"]
+    T = TFRequest
+    tf = (
+        T("s")
+        .add_feed("flat", [3], T.DT_STRING, blobs)
+        .add_feed("list", blobs)
+        .add_feed("nested", [blobs])
+        .add_feed("typed", blobs, T.DT_STRING)
+        .add_feed("text", texts)
+    )
+    got = parse_tf_request(tf.to_string()).inputs
+    assert got["flat"].tolist() == blobs
+    assert got["list"].tolist() == blobs
+    assert got["nested"].shape == (1, 3) and got["nested"].tolist() == [blobs]
+    assert got["typed"].tolist() == blobs
+    assert got["text"].tolist() == [b"x\x00", b"y"]
+    torch = TorchRequest().add_feed(0, [3], TorchRequest.DT_STRING, blobs).add_feed(1, blobs)
+    assert [x.tolist() for x in parse_torch_request(torch.to_string()).inputs] == [blobs, blobs]
+    blade = (
+        BladeRequest()
+        .add_feed("flat", 1, [3], BladeRequest.DT_STRING, blobs)
+        .add_feed("list", 1, blobs)
+    )
+    got = parse_blade_request(blade.to_string()).inputs
+    assert got["flat"].tolist() == blobs and got["list"].tolist() == blobs
+    blade_tf = BladeTFRequest("s").add_feed("list", blobs)
+    assert parse_blade_request(blade_tf.to_string()).inputs["list"].tolist() == blobs
+    sig = {"inputs": [{"name": "w", "shape": [-1], "type": "DT_STRING"}], "outputs": []}
+    req = request_from_signature(sig, {"w": blobs})
+    assert parse_tf_request(req.to_string()).inputs["w"].tolist() == blobs
+
+
 def test_from_numpy_classmethods():
     x = np.ones((1, 3), np.float32)
     tf = TFRequest.from_numpy("sig", {"images": x}, fetch=["scores"])
