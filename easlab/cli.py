@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -268,6 +269,10 @@ def cmd_modify(args: argparse.Namespace) -> int:
         desc = kernel.modify(args.name, set=overrides)
     else:
         desc = kernel.modify(args.name, spec=args.s)
+    if not args.json:
+        # as create does: a mistyped key (-Dmetadata.instanse=2) is kept, so say so
+        for warning in desc.get("warnings") or []:
+            print(f"[WARN] {warning}")
     desc = _wait_final(kernel, desc, args.timeout, quiet=args.json)
     return _report_final(
         desc,
@@ -358,6 +363,19 @@ def cmd_gpu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_terminate() -> None:
+    """Treat SIGTERM/SIGHUP like Ctrl-C: the kernel runs in its own session, so only
+    our ``with LocalKernel`` block stops it; a plain exit would leave it serving."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """Serve one service in the foreground (eascmd ``test``, without Docker)."""
     from easlab.client.control import _absolutize
@@ -371,6 +389,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         print("[WARN] no metadata given: serving 1 instance")
     data = _absolutize(data, base_dir)
     spec = parse_spec(data)  # errors before a kernel starts
+    _stop_on_terminate()
     with LocalKernel(host=args.host, port=args.port, state_dir=args.state_dir) as kernel:
         svc = kernel.client.create(data, allow_cpu_fallback=args.allow_cpu_fallback)
         desc = svc.desc
@@ -510,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("logs", cmd_logs, "show a service's last log lines")
     p.add_argument("name")
-    p.add_argument("-n", type=int, default=50)
+    p.add_argument("-n", type=int, default=50, help="how many lines (default 50; 0 for all)")
     return parser
 
 
@@ -529,6 +548,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `easlab desc x --json | head`: the reader left; stop quietly, and point
+        # stdout at /dev/null so the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -443,7 +443,15 @@ async def _route(kernel: Kernel, method: str, path: str, query: str, body: bytes
         elif rest == ["workers"] and method == "GET":
             return {"workers": service.workers(kernel.host_for_clients(), kernel.port)}
         elif rest == ["logs"] and method == "GET":
-            n = int((parse_qs(query).get("n") or ["50"])[0])
+            raw = (parse_qs(query).get("n") or ["50"])[0]
+            try:
+                n = int(raw)
+            except ValueError:
+                n = -1
+            if n < 0:
+                raise ControlError(
+                    400, f"n must be a number of lines (0 for all), got {raw!r}", "n"
+                )
             lines = list(service.lines)
             return {"lines": lines[-n:] if n > 0 else lines}
         elif method == "POST":

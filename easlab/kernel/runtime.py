@@ -2,7 +2,9 @@
 
 ``$EASLAB_HOME/kernel.json`` (default ``~/.easlab/kernel.json``) holds
 ``{"endpoint", "pid", "state_dir", "started_at"}``. A kernel writes it once
-it listens and removes it when it stops (only if it still names itself).
+it listens, unless the file already names another live kernel (the first one
+started stays the default), and removes it when it stops (only if it still
+names itself).
 """
 
 from __future__ import annotations
@@ -41,8 +43,17 @@ def pid_alive(pid: int) -> bool:
 
 
 def write_runtime(endpoint: str, pid: int, state_dir: Path, started_at: str | None) -> Path:
-    """Record a listening kernel (atomically, so readers never see half a file)."""
+    """Record a listening kernel (atomically, so readers never see half a file).
+
+    A live kernel already recorded keeps its record: ``easlab test`` or a second
+    ``easlab serve`` in the same ``$EASLAB_HOME`` would otherwise take over the
+    CLI's default kernel, and drop the record when it stops. Reach the second
+    kernel with ``--endpoint`` / ``$EASLAB_ENDPOINT``.
+    """
     path = runtime_file()
+    current = read_runtime()
+    if current is not None and int(current["pid"]) != pid:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "endpoint": endpoint,
