@@ -266,7 +266,8 @@ class KernelClient:
 def _mask(token: str | None) -> str:
     if not token:
         return "None"
-    return token[:4] + "****" if len(token) > 8 else "****"
+    # Same style as the notebook's mask: the last 4 characters tell tokens apart.
+    return "****" + token[-4:] if len(token) > 8 else "****"
 
 
 class Service:

@@ -410,7 +410,9 @@ class Instance:
             self.poll_misses = 0
             self.ready = True
             self.status = "Running"
-            self.reason = ""
+            # Like eascmd's `w`, a restarted instance keeps its last termination reason.
+            if self.reason and not self.reason.startswith("last exit: "):
+                self.reason = "last exit: " + self.reason
             if not self.started.done():
                 self.started.set_result(None)
             self.service.on_instance_ready(self)

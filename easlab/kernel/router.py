@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from easlab.kernel.service import Service
 
 
+_SERVING = ("Running", "Updating")
+
+
 class Route:
     """An entry name, the token callers present there, and its weighted backends."""
 
@@ -34,19 +37,26 @@ class Route:
         self.single = live[0] if len(live) == 1 else None
 
     def pick(self) -> Service | None:
-        """The next backend by smooth weighted round robin (nginx's algorithm)."""
+        """The next backend by smooth weighted round robin (nginx's algorithm).
+
+        A side of a blue-green pair that is not serving (stopped, failed) gets no
+        share while the other side serves, as when it is deleted; with no side
+        serving, the weighted choice stands and that service answers why (503).
+        """
         if self.single is not None:
             return self.single
         total = 0
         best = -1
         current = self._current
-        for i, (_svc, weight) in enumerate(self.backends):
+        for i, (svc, weight) in enumerate(self.backends):
+            if svc.status not in _SERVING:
+                continue
             current[i] += weight
             total += weight
             if best < 0 or current[i] > current[best]:
                 best = i
         if total == 0 or best < 0:
-            return None
+            return next((svc for svc, w in self.backends if w > 0), None)
         current[best] -= total
         return self.backends[best][0]
 

@@ -56,6 +56,7 @@ def test_sigkill_instance_is_restarted_and_requests_keep_succeeding(kernel, pyth
     wait_for(restarted, what="the killed instance to come back")
     ws = workers(kernel, "inst_kill")
     assert ws[1]["restarts"] == 0
+    assert ws[0]["reason"] == "last exit: killed by SIGKILL" and ws[1]["reason"] == ""
     pids = {int(post(svc.url, b"x", TOKEN).text) for _ in range(20)}
     assert victim not in pids
 

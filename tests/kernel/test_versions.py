@@ -104,3 +104,19 @@ def test_deleting_the_new_side_returns_traffic_to_the_original(kernel, make_app)
     kernel.client.delete(green.name)
     assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"b2:x"}
     assert kernel.client.describe("bg_two")["traffic"] is None
+
+
+def test_a_stopped_side_of_a_release_gets_no_traffic_while_the_other_serves(kernel, make_app):
+    blue = kernel.create(spec("bg_stop", tagged(make_app, "b3")))
+    green = kernel.create(spec("bg_stop", tagged(make_app, "g3")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    kernel.client.stop(green.name)
+    assert [post(blue.url, b"x", TOKEN).content for _ in range(10)] == [b"b3:x"] * 10
+    kernel.client.start(green.name)
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"b3:x", b"g3:x"}
+    kernel.client.stop(green.name)
+    kernel.client.stop("bg_stop")
+    resp = post(blue.url, b"x", TOKEN)  # no side serves: the 503 says why
+    assert resp.status_code == 503 and b"Stopped" in resp.content
+    kernel.client.delete(green.name)
+    kernel.client.delete("bg_stop")
