@@ -468,7 +468,7 @@ class PredictClient:
                 read_done = time.perf_counter()
             except _RETRYABLE as e:
                 cause = _root_cause(e)
-                if isinstance(e, requests.exceptions.Timeout):
+                if _is_timeout(e):
                     cause = f"no answer within {self.timeout} ms (set_timeout): {cause}"
                 elif backend is not None and isinstance(endpoint, DiscoveredEndpoint):
                     # It refused or dropped the connection: leave it aside for a while.
@@ -518,19 +518,31 @@ def _to_bytes(data: Any) -> bytes:
     raise TypeError(f"request.to_string() must return bytes or str, got {type(data).__name__}")
 
 
-def _root_cause(error: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error (``[Errno 111] Connection refused``...)."""
-    seen: set[int] = set()
+def _causes(error: BaseException) -> list[BaseException]:
+    """A requests/urllib3 error and the errors it wraps, outermost first."""
+    chain: list[BaseException] = [error]
     cause: BaseException = error
-    while id(cause) not in seen:
-        seen.add(id(cause))
+    while True:
         inner = getattr(cause, "reason", None)
         if not isinstance(inner, BaseException) and cause.args:
             inner = cause.args[0] if isinstance(cause.args[0], BaseException) else None
-        if not isinstance(inner, BaseException):
-            break
+        if not isinstance(inner, BaseException) or any(inner is c for c in chain):
+            return chain
+        chain.append(inner)
         cause = inner
-    return str(cause)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error (``[Errno 111] Connection refused``...)."""
+    return str(_causes(error)[-1])
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """A timeout, also when requests reports a body read timeout as a ConnectionError."""
+    import urllib3.exceptions
+
+    kinds = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+    return any(isinstance(c, kinds) for c in _causes(error))
 
 
 def _is_dataframe(obj: object) -> bool:

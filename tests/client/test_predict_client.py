@@ -299,6 +299,43 @@ def test_timeout_raises_within_about_the_timeout(stub_server):
     client.destroy()
 
 
+def test_a_body_that_stops_midway_is_reported_as_a_timeout():
+    """requests reports a body read timeout as a ConnectionError; it is still a timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+            done.wait(5)  # the other 90 bytes never come
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    client = PredictClient(f"127.0.0.1:{port}", "slow")
+    client.set_timeout(200)
+    client.set_retry_count(1)
+    client.init()
+    try:
+        with pytest.raises(PredictException) as info:
+            client.predict(TextRequest(b"x"))
+        assert info.value.code == 500
+        assert "no answer within 200 ms" in info.value.message
+    finally:
+        done.set()
+        listener.close()
+        client.destroy()
+        thread.join(5)
+
+
 # -- responses: latency, status, headers --------------------------------------------------
 
 
