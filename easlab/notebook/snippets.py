@@ -46,20 +46,52 @@ def write_body(body: bytes, directory: str | None = None, suffix: str = ".bin") 
     return path
 
 
-def curl_command(
-    url: str, token: str | None, body_path: str, content_type: str | None = None
-) -> str:
-    """A ``curl`` call sending the body file byte for byte with the plain-token header.
+INLINE_TEXT_LIMIT = 2000
 
-    The kernel (like EAS) accepts the plain token in ``Authorization`` (SPEC.md §1),
-    so the command needs no signature and can be rerun at any time.
+
+def inline_text(body: bytes) -> str | None:
+    """The body as text to put in the command itself, or None when it needs a file.
+
+    Short printable UTF-8 (JSON, a sentence) reads better inline and keeps working
+    after the temp file is gone; binary bodies, long ones, and text starting with
+    ``@`` (curl would read it as a file name) go through a file.
+    """
+    if len(body) > INLINE_TEXT_LIMIT or body.startswith(b"@"):
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if any(ch < " " and ch not in "\n\t" for ch in text) or "\x7f" in text:
+        return None
+    return text
+
+
+def curl_command(
+    url: str,
+    token: str | None,
+    body_path: str | None,
+    content_type: str | None = None,
+    inline: str | None = None,
+) -> str:
+    """A ``curl`` call sending the body byte for byte with the plain-token header.
+
+    The body is ``inline`` text when given (see ``inline_text``), else the file at
+    ``body_path``. The kernel (like EAS) accepts the plain token in
+    ``Authorization`` (SPEC.md §1), so the command needs no signature and can be
+    rerun at any time.
     """
     parts = ["curl", "-sS", "-X", "POST", shlex.quote(url)]
     if token:
         parts += ["-H", shlex.quote(f"Authorization: {token}")]
     if content_type:
         parts += ["-H", shlex.quote(f"Content-Type: {content_type}")]
-    parts += ["--data-binary", shlex.quote("@" + body_path)]
+    if inline is not None:
+        parts += ["--data-binary", shlex.quote(inline)]
+    elif body_path is not None:
+        parts += ["--data-binary", shlex.quote("@" + body_path)]
+    else:
+        raise ValueError("curl_command needs inline text or a body_path")
     return " ".join(parts)
 
 

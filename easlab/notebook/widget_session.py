@@ -243,11 +243,11 @@ class DebugSession:
         return snippets.write_body(body)
 
     def curl(self) -> str:
-        """A curl command sending the last request's bytes (written to a temp file)."""
+        """A curl command sending the last request's bytes (inline text, else a temp file)."""
         body, _, ctype = self._snippet_record()
-        return snippets.curl_command(
-            self.target.url, self.target.token, self._body_file(body), ctype
-        )
+        text = snippets.inline_text(body)
+        path = None if text is not None else self._body_file(body)
+        return snippets.curl_command(self.target.url, self.target.token, path, ctype, inline=text)
 
     def python_easlab(self) -> str:
         body, inputs, _ = self._snippet_record()

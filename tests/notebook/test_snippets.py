@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from easlab.notebook import snippets
 
@@ -21,6 +22,17 @@ def test_curl_sends_the_file_with_the_plain_token(tmp_path):
     assert argv[:5] == ["curl", "-sS", "-X", "POST", "http://127.0.0.1:8080/api/predict/echo"]
     assert "Authorization: tok en" in argv and "Content-Type: application/json" in argv
     assert argv[-2:] == ["--data-binary", "@" + path]
+
+
+def test_short_text_bodies_go_inline_and_binary_ones_through_a_file():
+    assert snippets.inline_text(b'{"a": [1, 2]}\n') == '{"a": [1, 2]}\n'
+    assert snippets.inline_text("héllo wörld".encode()) == "héllo wörld"
+    for body in (b"\x00\x01binary", b"\xff\xfe", b"@/etc/passwd", b"x" * 5000, b"a\rb"):
+        assert snippets.inline_text(body) is None, body
+    cmd = snippets.curl_command("http://h:1/api/predict/e", None, None, inline="it's {1}")
+    assert shlex.split(cmd)[-2:] == ["--data-binary", "it's {1}"]
+    with pytest.raises(ValueError):
+        snippets.curl_command("http://h:1/api/predict/e", None, None)
 
 
 def test_python_easlab_raw_body_is_valid_python():
