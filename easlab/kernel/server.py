@@ -30,6 +30,14 @@ from easlab.kernel.instance import Call
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PIPELINE = 32
 LINGER_S = 2.0
+#: how long the kernel waits awake for a lone client's next request after answering
+#: it; after two waits in a row that ended without one, it waits only on every
+#: _CLIENT_POLL_RETRY-th answer (see HttpConnection._await_next)
+CLIENT_POLL_S = 50e-6
+_CLIENT_POLL_RETRY = 64
+#: requests in a row from one connection after which it counts as the only client at work
+_ALONE_AFTER = 8
+_READ_SIZE = 65536
 
 _REASONS = {
     100: "Continue",
@@ -104,6 +112,7 @@ class HttpConnection(asyncio.Protocol):
         self.current: Request | None = None
         self.pipeline: deque[Request] = deque()
         self.paused = False
+        self.fd = -1  # the socket's descriptor, read directly by _await_next
         self._url = b""
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
@@ -113,10 +122,58 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        self._forget()
+        self.fd = -1
         self.pipeline.clear()
+
+    def _forget(self) -> None:
+        """Mark the connection closed; its unanswered requests stop counting as in flight."""
+        if not self.closed:
+            self.closed = True
+            self.app.in_flight -= (self.current is not None) + len(self.pipeline)
+
+    def _await_next(self, seconds: float) -> None:
+        """Wait up to ``seconds`` awake for the client's next request.
+
+        A client at concurrency 1 sends its next request microseconds after our
+        answer; reading it here skips the event loop's sleep and wake-up. The event
+        loop's reader stays registered (level-triggered), so whatever this leaves
+        unread is still read there.
+        """
+        fd = self.fd
+        transport = self.transport
+        if (
+            fd < 0
+            or self.closed
+            or self.current is not None
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size()  # the answer must be out first
+        ):
+            return
+        app = self.app
+        end = time.perf_counter() + seconds
+        read = os.read
+        while True:
+            try:
+                data = read(fd, _READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                if time.perf_counter() >= end:
+                    app.poll_misses += 1  # the client is slower than the wait
+                    return
+                continue
+            except OSError:
+                return  # the event loop's reader sees the error and closes
+            if not data:
+                return  # end of stream: left to the event loop, as above
+            app.poll_misses = 0
+            self.data_received(data)
+            return
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -189,6 +246,12 @@ class HttpConnection(asyncio.Protocol):
             body,
             self.parser.should_keep_alive(),
         )
+        app = self.app
+        app.in_flight += 1
+        if app.last_sender == id(self):
+            app.streak += 1
+        else:
+            app.last_sender, app.streak = id(self), 0
         if self.current is None:
             self.current = request
             self.app.handle(self, request)
@@ -216,7 +279,7 @@ class HttpConnection(asyncio.Protocol):
                 asyncio.get_running_loop().call_later(LINGER_S, self.transport.close)
             else:
                 self.transport.close()
-        self.closed = True
+        self._forget()
 
     def respond(
         self,
@@ -231,6 +294,8 @@ class HttpConnection(asyncio.Protocol):
         transport = self.transport
         if request is None or transport is None or self.closed:
             return
+        app = self.app
+        app.in_flight -= 1
         keep = request.keep_alive and not close
         head = (
             _STATUS_LINES.get(status) or _status_line(status)
@@ -249,12 +314,25 @@ class HttpConnection(asyncio.Protocol):
         else:
             transport.write(head + body)
         if not keep:
-            transport.close()
-            self.closed = True
             self.current = None
+            transport.close()
+            self._forget()
             return
         self.current = None
-        if self.pipeline:
+        if not self.pipeline:
+            app.answers += 1
+            if (
+                app.in_flight == 0
+                and app.streak >= _ALONE_AFTER
+                and len(body) <= _READ_SIZE  # a big exchange takes longer than the wait
+                and (app.poll_misses < 2 or app.answers % _CLIENT_POLL_RETRY == 0)
+            ):
+                # Nothing else in flight: at the end of this loop pass, wait for this
+                # client's next request awake rather than in the event loop's poll (as
+                # for an instance's answer, Instance.send). With more clients at work
+                # the loop is busy and never waits.
+                app.kernel.loop.call_soon(self._await_next, CLIENT_POLL_S)
+        else:
             nxt = self.pipeline.popleft()
             if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
                 self.paused = False
@@ -272,6 +350,11 @@ class KernelServer:
     def __init__(self, kernel: Kernel, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.kernel = kernel
         self.max_body = max_body
+        self.in_flight = 0  # requests parsed and not yet answered, all connections
+        self.last_sender = 0  # id() of the connection the last request came on
+        self.streak = 0  # requests in a row before it on that same connection
+        self.answers = 0  # keep-alive answers with nothing pipelined behind them
+        self.poll_misses = 0  # client waits (CLIENT_POLL_S) in a row without a request
 
     def too_big_message(self, size: int) -> str:
         return (

@@ -245,3 +245,35 @@ def test_control_api_errors_are_json_with_field(kernel):
     info = requests.get(kernel.endpoint + "/easlab/v1/kernel", timeout=5).json()
     assert info["pid"] == kernel.pid and info["endpoint"] == kernel.endpoint
     assert json.loads(requests.get(kernel.endpoint + "/easlab/v1/gpu", timeout=30).text)["source"]
+
+
+def test_lone_keep_alive_client_is_read_between_answers(kernel, echo):
+    """The next request of a client alone at work may be read right after its answer (server.py,
+    HttpConnection._await_next): whole, split across writes, or refused, each is
+    answered in order on the same connection."""
+    host, port = kernel.endpoint.replace("http://", "").split(":")
+    head = b"POST /api/predict/srv_echo HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n"
+
+    def answer_of(sock: socket.socket, size: int) -> bytes:
+        data = b""
+        while not data.endswith(b"\r\n\r\n" + b"x" * size if size else b"\r\n\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {data!r}"
+            data += chunk
+        return data
+
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(1, 301):
+            body = b"x" * i
+            if i % 3:
+                sock.sendall(head % (TOKEN.encode(), i) + body)
+            else:  # the head alone first: the kernel may read half a request
+                sock.sendall(head % (TOKEN.encode(), i))
+                sock.sendall(body)
+            answer = answer_of(sock, i)
+            assert answer.startswith(b"HTTP/1.1 200") and b"Content-Length: %d\r\n" % i in answer
+        sock.sendall(head % (b"wrong", 1) + b"x")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401")
+        sock.sendall(b"\x00garbage\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400")
