@@ -271,6 +271,9 @@ class _Channel:
                 if time.perf_counter() >= end:
                     instance.poll_misses += 1  # slower than the wait: stop waiting awake
                     return
+                # Let a process sharing this core (the instance, the client) run now
+                # rather than at the end of the wait.
+                os.sched_yield()
                 continue
             except OSError:
                 got = 0

@@ -166,6 +166,7 @@ class HttpConnection(asyncio.Protocol):
                 if time.perf_counter() >= end:
                     app.poll_misses += 1  # the client is slower than the wait
                     return
+                os.sched_yield()  # a client sharing this core runs now, not after the wait
                 continue
             except OSError:
                 return  # the event loop's reader sees the error and closes
