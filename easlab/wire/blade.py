@@ -400,7 +400,7 @@ def _parse_arrays(
         # proto2 required fields: parse partially, the batchsize check below says what is missing
         msg = pb_message("blade_pb2", pb_type)
         try:
-            msg.ParsePartialFromString(data)
+            msg.MergeFromString(data)
         except Exception as exc:
             raise WireError(str(exc)) from None
         repeated = msg.inputs if pb_type == "Request" else msg.outputs
@@ -409,6 +409,8 @@ def _parse_arrays(
 
 class BladeResponse(TensorResponse):
     """A ``blade.Response``: outputs keyed by ``name_in_dl_model``."""
+
+    _pb_message = ("blade_pb2", "Response")
 
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
@@ -437,16 +439,6 @@ class BladeResponse(TensorResponse):
     def get_batch_size(self, output_name: str) -> int | None:
         self._tensor(str(output_name).strip())
         return self._arrays[str(output_name).strip()].batchsize
-
-    def to_string(self) -> str:
-        msg = pb_message("blade_pb2", "Response")
-        msg.ParsePartialFromString(self._data)
-        return str(msg)
-
-    __str__ = to_string
-
-    def __repr__(self) -> str:
-        return f"BladeResponse(outputs={list(self._tensors)})"
 
 
 # ---------------------------------------------------------------- server-side codec

@@ -190,7 +190,23 @@ class TensorResponse(Response):
     """Shared numpy surface of the tensor responses: ``resp[key]``, ``to_numpy()``, ``to_dataframe()``."""
 
     _tensors: dict[Any, WireTensor]
+    _data: bytes
     _label: str = "output"
+    #: the generated module and message that ``to_string`` renders as protobuf text
+    _pb_message: tuple[str, str]
+
+    def to_string(self) -> str:
+        """The message in protobuf text format (as the official client's ``to_string``)."""
+        msg = pb_message(*self._pb_message)
+        # Partial: a proto2 message (Blade) may lack a required field and still render.
+        msg.MergeFromString(self._data)
+        return str(msg)
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(outputs={list(self._tensors)})"
 
     def keys(self) -> list[Any]:
         return list(self._tensors)
@@ -261,20 +277,11 @@ class TensorResponse(Response):
 class TFResponse(TensorResponse):
     """A TensorFlow PredictResponse, decoded straight to numpy."""
 
+    _pb_message = ("tf_predict_pb2", "PredictResponse")
+
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         self._tensors = parse_tf_response(self._data)
-
-    def to_string(self) -> str:
-        """The message in protobuf text format (as the official client's ``to_string``)."""
-        msg = pb_message("tf_predict_pb2", "PredictResponse")
-        msg.ParseFromString(self._data)
-        return str(msg)
-
-    __str__ = to_string
-
-    def __repr__(self) -> str:
-        return f"TFResponse(outputs={list(self._tensors)})"
 
 
 # ---------------------------------------------------------------- server-side codec

@@ -184,6 +184,8 @@ class TorchRequest(Request):
 class TorchResponse(TensorResponse):
     """A PyTorch PredictResponse: ``resp[0]`` for positional outputs, ``resp['name']`` for map outputs."""
 
+    _pb_message = ("torch_predict_pb2", "PredictResponse")
+
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         outputs, map_outputs = _parse_response(self._data)
@@ -194,16 +196,6 @@ class TorchResponse(TensorResponse):
 
     def get_values_map(self, output_index: str) -> list[Any]:
         return self.get_values(output_index)
-
-    def to_string(self) -> str:
-        msg = pb_message("torch_predict_pb2", "PredictResponse")
-        msg.ParseFromString(self._data)
-        return str(msg)
-
-    __str__ = to_string
-
-    def __repr__(self) -> str:
-        return f"TorchResponse(outputs={list(self._tensors)})"
 
 
 # ---------------------------------------------------------------- server-side codec
