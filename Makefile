@@ -41,6 +41,7 @@ test: $(STAMP) official-venv browser-deps
 
 ## Benchmarks, side by side in one run; results go to BENCHMARKS.md.
 bench: $(STAMP) official-venv
+	bash benchmarks/setup_peers.sh
 	$(VPY) benchmarks/run_all.py --output BENCHMARKS.md
 
 ## Regenerate the protobuf modules (gencode pinned for protobuf >= 5.26 runtimes).

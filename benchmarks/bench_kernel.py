@@ -35,6 +35,9 @@ BENCH_VENVS = ROOT / ".venv-bench"
 SMALL_BODY = b"easlab-bench:" + b"0123456789" * 3 + b"-identity"  # ~50 B
 BIG_BODY_SIZE = 600 * 1024
 EASLAB_TOKEN = "bench-token"
+#: the bench kernel's control-API token (its own EASLAB_HOME holds it too)
+ADMIN_TOKEN = "bench-admin-token-0123456789"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 READY_TIMEOUT_S = 240.0  # BentoML and MLServer import a lot; the machine is shared
 STOP_TIMEOUT_S = 15.0
@@ -548,7 +551,11 @@ def start_kernel(tmp: Path) -> tuple[ServerProcess, int]:
     ]
     # Its own EASLAB_HOME: the bench kernel must not replace a user's runtime file.
     server = ServerProcess(
-        "easlab", argv, ROOT, tmp / "easlab.log", {"EASLAB_HOME": str(tmp / "easlab-home")}
+        "easlab",
+        argv,
+        ROOT,
+        tmp / "easlab.log",
+        {"EASLAB_HOME": str(tmp / "easlab-home"), "EASLAB_ADMIN_TOKEN": ADMIN_TOKEN},
     )
     _wait_for(server, lambda: _get_status(port, "/easlab/v1/kernel") == 200, "its control API")
     return server, port
@@ -573,7 +580,7 @@ def create_python_service(
         port,
         "/easlab/v1/services",
         json.dumps({"spec": spec, "wait": True}).encode(),
-        {"Content-Type": "application/json"},
+        {"Content-Type": "application/json", **ADMIN_HEADERS},
         timeout=READY_TIMEOUT_S,
     )
     desc = json.loads(answer) if answer.startswith(b"{") else {}
@@ -619,9 +626,10 @@ def _check_easlab_setup(port: int, path: str) -> None:
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
+    """One GET; control-API paths carry the bench kernel's admin token."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=ADMIN_HEADERS if path.startswith("/easlab/") else {})
         answer = conn.getresponse()
         return answer.status, answer.read()
     finally:
@@ -921,14 +929,14 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
 
 
-def report(rows: list[Row], durations: Durations) -> str:
+def report(rows: list[Row], durations: Durations, wrk_version: str | None = None) -> str:
     """The Markdown section: the table, the target checks, and any failures."""
     order = {peer.label.format(v=peer.version()): i for i, peer in enumerate(PEERS)}
     rows = sorted(rows, key=lambda row: order.get(row.label, len(order)))
     out = [
         "## Kernel vs peers (identity model, loopback, wrk)",
         "",
-        f"wrk {_wrk_version()}; per server: {durations.warmup_s} s warm-up, then "
+        f"wrk {wrk_version or _wrk_version()}; per server: {durations.warmup_s} s warm-up, then "
         f"`wrk -t1 -c1 -d{durations.run_s}s --latency`, `wrk -t2 -c16 -d{durations.run_s}s "
         f"--latency`, and the 600 KB body at `-t1 -c1`. All servers in this one run, back to "
         "back; absolute numbers move 15–30% between runs, the ratios below are what count. "
@@ -980,7 +988,10 @@ def report(rows: list[Row], durations: Durations) -> str:
 
 
 def _wrk_version() -> str:
-    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    try:
+        done = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    except FileNotFoundError:
+        return "(not installed)"
     match = re.search(r"wrk (\S+)", done.stdout + done.stderr)
     return match.group(1) if match else "(unknown version)"
 

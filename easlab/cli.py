@@ -33,7 +33,7 @@ class _CliError(EaslabError):
 def _client(args: argparse.Namespace) -> Any:
     from easlab.client.control import connect
 
-    return connect(args.endpoint)
+    return connect(args.endpoint, admin_token=getattr(args, "admin_token", None))
 
 
 def _print_json(data: Any) -> None:
@@ -207,7 +207,15 @@ def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) 
 def cmd_serve(args: argparse.Namespace) -> int:
     from easlab.kernel.server import serve_forever
 
-    serve_forever(args.host, args.port, args.state_dir, max_body=args.max_body)
+    serve_forever(
+        args.host,
+        args.port,
+        args.state_dir,
+        max_body=args.max_body,
+        admin_token=args.admin_token,
+        allow_hosts=tuple(args.allow_host or ()),
+        allow_origins=tuple(args.allow_origin or ()),
+    )
     return 0
 
 
@@ -422,12 +430,20 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from easlab.kernel.guard import add_security_arguments
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--endpoint",
         help="kernel URL, e.g. http://127.0.0.1:8080 (default: $EASLAB_ENDPOINT or the running kernel)",
     )
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="the kernel's control-API token (default: $EASLAB_ADMIN_TOKEN, or read from the "
+        "runtime file of a kernel on this machine); with serve, the token it requires",
+    )
     wait = argparse.ArgumentParser(add_help=False)
     wait.add_argument(
         "--timeout", type=float, default=600, help="seconds to wait for the service (default 600)"
@@ -460,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="largest request body accepted (413 above)",
     )
+    add_security_arguments(p, token=False)
 
     p = add(
         "create", cmd_create, "create a service from a service.json / YAML file", parents=[wait]

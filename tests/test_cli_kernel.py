@@ -211,6 +211,9 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
 
     from easlab.client.control import KernelClient
 
+    token = "serve-test-token-0123456789"
+    env = _child_env(tmp_path)  # another EASLAB_HOME: its runtime file is not ours to read
+    env["EASLAB_ADMIN_TOKEN"] = token
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -224,14 +227,18 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=_child_env(tmp_path),
+        env=env,
     )
     try:
         out = _read_until(proc, r"easlab kernel listening on http://")
         url = re.search(r"(http://\S+)", out).group(1)
-        code, listing, _ = run(capsys, "ls", "--endpoint", url)
+        code, _, err = run(capsys, "ls", "--endpoint", url)
+        assert code == 1 and "missing admin token" in err and token not in err
+        code, _, err = run(capsys, "ls", "--endpoint", url, "--admin-token", "x" * 30)
+        assert code == 1 and "wrong admin token" in err
+        code, listing, _ = run(capsys, "ls", "--endpoint", url, "--admin-token", token)
         assert code == 0 and "no services" in listing
-        KernelClient(url).shutdown()
+        KernelClient(url, admin_token=token).shutdown()
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:

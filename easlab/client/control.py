@@ -56,16 +56,32 @@ class KernelClient:
     >>> svc = k.create("service.json"); svc.predict(b"hi")  # doctest: +SKIP
     """
 
-    def __init__(self, endpoint: str, timeout: float = 60) -> None:
+    def __init__(
+        self, endpoint: str, timeout: float = 60, *, admin_token: str | None = None
+    ) -> None:
         endpoint = endpoint.strip().rstrip("/")
         if "://" not in endpoint:
             endpoint = "http://" + endpoint
         self.endpoint = endpoint
         self.timeout = timeout
+        self._admin_token = admin_token
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
+        # never the admin token: a repr ends up in notebooks and logs
         return f"KernelClient({self.endpoint!r})"
+
+    @property
+    def admin_token(self) -> str | None:
+        """The control API's token: given, else ``$EASLAB_ADMIN_TOKEN``, else the runtime
+        file of the kernel at this endpoint (``$EASLAB_HOME/runtime/kernel-<pid>.json``)."""
+        if not self._admin_token:
+            from easlab.kernel.runtime import ADMIN_TOKEN_ENV, admin_token_for
+
+            self._admin_token = os.environ.get(ADMIN_TOKEN_ENV, "").strip() or admin_token_for(
+                self.endpoint
+            )
+        return self._admin_token
 
     # -- transport ---------------------------------------------------------------------
 
@@ -95,12 +111,14 @@ class KernelClient:
         import requests
 
         url = self.endpoint + _API + path
+        token = self.admin_token
         try:
             resp = self.session.request(
                 method,
                 url,
                 json=body,
                 params=params,
+                headers={"Authorization": f"Bearer {token}"} if token else None,
                 timeout=timeout if timeout is not None else self.timeout,
             )
         except requests.ConnectionError:
@@ -379,41 +397,50 @@ class Service:
         return f"<table>{body}</table>"
 
 
-def _from_runtime_file() -> str | None:
-    """The endpoint of the kernel recorded in the runtime file, if it is alive and answers."""
+def _from_runtime_file() -> KernelClient | None:
+    """A client of the kernel recorded in the runtime file, if it is alive and answers."""
     from easlab.kernel.runtime import read_runtime
 
     data = read_runtime()  # None when absent, unreadable or its pid is dead
     if data is None:
         return None
-    endpoint = str(data["endpoint"])
+    client = KernelClient(
+        str(data["endpoint"]), timeout=3, admin_token=data.get("admin_token") or None
+    )
     try:
-        KernelClient(endpoint, timeout=3).info()
+        client.info()
     except KernelError:
         return None
-    return endpoint
+    client.timeout = 60
+    return client
 
 
-def connect(endpoint: str | None = None, start: bool = False) -> KernelClient:
+def connect(
+    endpoint: str | None = None, start: bool = False, *, admin_token: str | None = None
+) -> KernelClient:
     """A client of the local kernel.
 
     Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
     ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
     background kernel (it outlives the notebook until ``shutdown()``) → else
-    ``KernelNotRunning``.
+    ``KernelNotRunning``. The control API's ``admin_token`` is found the same
+    way (``$EASLAB_ADMIN_TOKEN``, else the kernel's runtime file) unless given.
     """
     if endpoint:
-        return KernelClient(endpoint)
+        return KernelClient(endpoint, admin_token=admin_token)
     env = os.environ.get("EASLAB_ENDPOINT", "").strip()
     if env:
-        return KernelClient(env)
+        return KernelClient(env, admin_token=admin_token)
     found = _from_runtime_file()
     if found:
-        return KernelClient(found)
+        if admin_token:
+            found._admin_token = admin_token
+        return found
     if start:
         from easlab.kernel.local import start_background
 
-        return KernelClient(start_background())
+        endpoint, token = start_background()
+        return KernelClient(endpoint, admin_token=token)
     from easlab.kernel.runtime import runtime_file
 
     raise KernelNotRunning(

@@ -1,4 +1,9 @@
-"""``python -m easlab.kernel [--host H] [--port P] [--state-dir D] [--max-body N]``: run a kernel."""
+"""``python -m easlab.kernel [--host H] [--port P] [--state-dir D] [--max-body N]``: run a kernel.
+
+The admin token comes from ``$EASLAB_ADMIN_TOKEN`` (preferred: a command line
+is visible to every user of the machine) or ``--admin-token``; without
+either, a loopback kernel makes one up and records it in its runtime file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from easlab.kernel.guard import add_security_arguments
     from easlab.kernel.server import DEFAULT_MAX_BODY, serve_forever
 
     parser = argparse.ArgumentParser(prog="python -m easlab.kernel", description=__doc__)
@@ -21,8 +27,17 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_BODY,
         help="largest request body in bytes (413 above)",
     )
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
-    serve_forever(args.host, args.port, args.state_dir, args.max_body)
+    serve_forever(
+        args.host,
+        args.port,
+        args.state_dir,
+        args.max_body,
+        admin_token=args.admin_token,
+        allow_hosts=tuple(args.allow_host or ()),
+        allow_origins=tuple(args.allow_origin or ()),
+    )
     return 0
 
 

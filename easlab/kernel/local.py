@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -51,6 +52,7 @@ class LocalKernel:
         max_body: int | None = None,
         timeout: float = 30.0,
         start: bool = True,
+        admin_token: str | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -61,6 +63,11 @@ class LocalKernel:
         self.pid: int | None = None
         self.endpoint = ""
         self.log_path = self.state_dir / "kernel.log"
+        #: the control API's token; it reaches the child in its environment, never
+        #: on its command line (which every user of the machine can read)
+        self.admin_token = (
+            admin_token or os.environ.get(runtime.ADMIN_TOKEN_ENV) or (secrets.token_urlsafe(32))
+        )
         self._client: KernelClient | None = None
         if start:
             self.start()
@@ -71,7 +78,7 @@ class LocalKernel:
         """Start the kernel process and wait until it listens."""
         if self.process is not None and self.process.poll() is None:
             return self
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        runtime.private_dir(self.state_dir)
         cmd = [
             sys.executable,
             "-m",
@@ -94,6 +101,7 @@ class LocalKernel:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives a notebook kernel restart
                 cwd=str(self.state_dir),
+                env={**os.environ, runtime.ADMIN_TOKEN_ENV: self.admin_token},
             )
         self.pid = self.process.pid
         self.endpoint = self._wait_listening(offset)
@@ -135,7 +143,9 @@ class LocalKernel:
                 f"no running easlab kernel recorded in {runtime.runtime_file()}; "
                 "start one with LocalKernel() or `easlab serve`"
             )
-        kernel = cls(state_dir=found.get("state_dir"), start=False)
+        kernel = cls(
+            state_dir=found.get("state_dir"), start=False, admin_token=found.get("admin_token")
+        )
         kernel.pid = int(found["pid"])
         kernel.endpoint = _client_endpoint(str(found["endpoint"]))
         return kernel
@@ -194,13 +204,17 @@ class LocalKernel:
 
     # -- control -----------------------------------------------------------------------
 
+    def admin_headers(self) -> dict[str, str]:
+        """The header a raw HTTP call to the control API (``/easlab/v1``) needs."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
     @property
     def client(self) -> KernelClient:
         """The control-API client of this kernel."""
         if self._client is None:
             from easlab.client.control import KernelClient
 
-            self._client = KernelClient(self.endpoint)
+            self._client = KernelClient(self.endpoint, admin_token=self.admin_token)
         return self._client
 
     def create(self, spec: dict[str, Any] | str | Path, **options: Any) -> Service:
@@ -217,8 +231,8 @@ class LocalKernel:
         return self.client.delete(name)
 
 
-def start_background(state_dir: str | Path | None = None) -> str:
-    """The endpoint of a running kernel, starting a background one if none runs.
+def start_background(state_dir: str | Path | None = None) -> tuple[str, str | None]:
+    """``(endpoint, admin token)`` of a running kernel, starting a background one if none runs.
 
     The kernel outlives this Python process; stop it with
     ``easlab.connect().shutdown()`` or ``LocalKernel.attach().stop()``.
@@ -228,11 +242,12 @@ def start_background(state_dir: str | Path | None = None) -> str:
         from easlab.client.control import KernelClient
 
         endpoint = _client_endpoint(str(found["endpoint"]))
+        token = found.get("admin_token") or None
         try:
-            KernelClient(endpoint, timeout=3).info()
-            return endpoint
+            KernelClient(endpoint, timeout=3, admin_token=token).info()
+            return endpoint, token
         except KernelError:
             pass
     kernel = LocalKernel(port=0, state_dir=state_dir)
     _background.append(kernel)
-    return kernel.endpoint
+    return kernel.endpoint, kernel.admin_token

@@ -1,18 +1,28 @@
-"""The runtime file: how the CLI and notebooks find a running kernel.
+"""Runtime files: how the CLI and notebooks find a running kernel, and its admin token.
 
-``$EASLAB_HOME/kernel.json`` (default ``~/.easlab/kernel.json``) holds
-``{"endpoint", "pid", "state_dir", "started_at"}``. A kernel writes it once
-it listens, unless the file already names another live kernel (the first one
-started stays the default), and removes it when it stops (only if it still
-names itself).
+Every kernel writes ``$EASLAB_HOME/runtime/kernel-<pid>.json`` once it listens
+(as Jupyter writes ``jpserver-<pid>.json``) and removes it when it stops:
+``{"endpoint", "pid", "state_dir", "started_at", "admin_token", "python"}``.
+``$EASLAB_HOME/kernel.json`` (default ``~/.easlab/kernel.json``) holds the same
+for the *default* kernel: the first one started stays the default while it
+lives, and it is removed only by the kernel it names.
+
+These files hold the control plane's admin token, so they are created with
+mode 0600 inside 0700 directories: only the user who started the kernel can
+read them (README, "How the kernel is protected").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+import sys
 from pathlib import Path
 from typing import Any
+
+#: the environment variable a client or kernel takes its admin token from
+ADMIN_TOKEN_ENV = "EASLAB_ADMIN_TOKEN"
 
 
 def easlab_home() -> Path:
@@ -25,9 +35,33 @@ def runtime_file() -> Path:
     return easlab_home() / "kernel.json"
 
 
+def runtime_dir() -> Path:
+    """Where every live kernel has its own ``kernel-<pid>.json``."""
+    return easlab_home() / "runtime"
+
+
+def kernel_file(pid: int) -> Path:
+    return runtime_dir() / f"kernel-{pid}.json"
+
+
 def default_state_dir() -> Path:
     """Where a kernel keeps logs and downloaded models unless told otherwise."""
     return easlab_home() / "state"
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by this user only.
+
+    An existing directory of ours is tightened to 0700 as well: it may hold
+    secrets from now on, whatever it was made with before.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if path.stat().st_uid == os.getuid() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o700)
+    except (OSError, AttributeError):  # AttributeError: os.getuid on Windows
+        pass
+    return path
 
 
 def pid_alive(pid: int) -> bool:
@@ -42,35 +76,56 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def write_runtime(endpoint: str, pid: int, state_dir: Path, started_at: str | None) -> Path:
-    """Record a listening kernel (atomically, so readers never see half a file).
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (readers never see half a file), mode 0600 from the start."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
 
-    A live kernel already recorded keeps its record: ``easlab test`` or a second
-    ``easlab serve`` in the same ``$EASLAB_HOME`` would otherwise take over the
-    CLI's default kernel, and drop the record when it stops. Reach the second
-    kernel with ``--endpoint`` / ``$EASLAB_ENDPOINT``.
+
+def write_runtime(
+    endpoint: str,
+    pid: int,
+    state_dir: Path,
+    started_at: str | None,
+    admin_token: str | None = None,
+) -> Path:
+    """Record a listening kernel: its own file, and ``kernel.json`` if no other live kernel has it.
+
+    A live kernel already recorded in ``kernel.json`` keeps it: ``easlab test``
+    or a second ``easlab serve`` in the same ``$EASLAB_HOME`` would otherwise
+    take over the CLI's default kernel. The second kernel is still found by its
+    endpoint (``--endpoint`` / ``$EASLAB_ENDPOINT``), with its token, through
+    its own file.
     """
-    path = runtime_file()
-    current = read_runtime()
-    if current is not None and int(current["pid"]) != pid:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "endpoint": endpoint,
         "pid": pid,
         "state_dir": str(state_dir),
         "started_at": started_at,
+        "admin_token": admin_token,
+        "python": sys.executable,
     }
-    tmp = path.with_name(f".kernel.json.{pid}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    private_dir(easlab_home())
+    private_dir(runtime_dir())
+    _write_private(kernel_file(pid), data)
+    path = runtime_file()
+    current = read_runtime()
+    if current is not None and int(current["pid"]) != pid:
+        return path
+    _write_private(path, data)
     return path
 
 
-def read_runtime() -> dict[str, Any] | None:
-    """The recorded kernel if its process is alive, else None."""
+def _read(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(runtime_file().read_text())
+        data = json.loads(path.read_text())
         pid = int(data["pid"])
         str(data["endpoint"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -80,8 +135,54 @@ def read_runtime() -> dict[str, Any] | None:
     return dict(data)
 
 
+def read_runtime() -> dict[str, Any] | None:
+    """The default kernel (``kernel.json``) if its process is alive, else None."""
+    return _read(runtime_file())
+
+
+def live_kernels() -> list[dict[str, Any]]:
+    """Every recorded kernel whose process is alive, the default one first."""
+    found: dict[int, dict[str, Any]] = {}
+    default = read_runtime()
+    if default is not None:
+        found[int(default["pid"])] = default
+    try:
+        paths = sorted(runtime_dir().glob("kernel-*.json"))
+    except OSError:
+        paths = []
+    for path in paths:
+        data = _read(path)
+        if data is not None:
+            found.setdefault(int(data["pid"]), data)
+    return list(found.values())
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    def norm(url: str) -> str:
+        url = url.strip().rstrip("/")
+        if "://" not in url:
+            url = "http://" + url
+        for local in ("://localhost:", "://0.0.0.0:", "://[::]:", "://[::1]:"):
+            url = url.replace(local, "://127.0.0.1:")
+        return url
+
+    return norm(a) == norm(b)
+
+
+def admin_token_for(endpoint: str) -> str | None:
+    """The admin token of the live kernel at ``endpoint`` recorded on this machine, if any."""
+    for data in live_kernels():
+        if _same_endpoint(str(data["endpoint"]), endpoint) and data.get("admin_token"):
+            return str(data["admin_token"])
+    return None
+
+
 def remove_runtime(pid: int) -> None:
-    """Remove the runtime file if it still describes kernel ``pid``."""
+    """Remove kernel ``pid``'s own file, and ``kernel.json`` if it still describes it."""
+    try:
+        kernel_file(pid).unlink()
+    except OSError:
+        pass
     path = runtime_file()
     try:
         data = json.loads(path.read_text())

@@ -25,6 +25,7 @@ import httptools
 
 from easlab._auth import verify
 from easlab.kernel.control import API, Kernel, handle
+from easlab.kernel.guard import ControlGuard
 from easlab.kernel.instance import Call
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -50,6 +51,7 @@ _REASONS = {
     408: "Request Timeout",
     409: "Conflict",
     413: "Payload Too Large",
+    415: "Unsupported Media Type",
     450: "Queue Full",
     500: "Internal Server Error",
     501: "Not Implemented",
@@ -348,8 +350,11 @@ class HttpConnection(asyncio.Protocol):
 class KernelServer:
     """Routes parsed requests: predictions, built-ins, discovery and control."""
 
-    def __init__(self, kernel: Kernel, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self, kernel: Kernel, guard: ControlGuard, max_body: int = DEFAULT_MAX_BODY
+    ) -> None:
         self.kernel = kernel
+        self.guard = guard
         self.max_body = max_body
         self.in_flight = 0  # requests parsed and not yet answered, all connections
         self.last_sender = 0  # id() of the connection the last request came on
@@ -373,6 +378,17 @@ class KernelServer:
             elif path.startswith(_DISCOVERY):
                 self.discovery(conn, req)
             elif path == API or path.startswith(API + "/"):
+                refused = self.guard.refuse(
+                    req.method,
+                    req.header(b"host"),
+                    req.header(b"origin"),
+                    req.header(b"content-type"),
+                    req.header(b"authorization"),
+                    bool(req.body),
+                )
+                if refused is not None:
+                    conn.respond_json(refused[0], {"error": refused[1], "field": None})
+                    return
                 self.kernel.loop.create_task(self.control(conn, req))
             else:
                 conn.respond_json(
@@ -521,21 +537,57 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
+class KernelConfigError(Exception):
+    """The kernel cannot start with these settings (message says which and how to fix)."""
+
+
+def admin_token_setting(host: str, admin_token: str | None) -> str:
+    """The admin token to use: given, else ``$EASLAB_ADMIN_TOKEN``, else a new one.
+
+    A kernel reachable from other machines must not invent one (nobody else
+    could know it, and a weak one would be worse): it refuses to start.
+    """
+    from easlab.kernel.guard import is_loopback, new_admin_token
+    from easlab.kernel.runtime import ADMIN_TOKEN_ENV
+
+    token = (admin_token or os.environ.get(ADMIN_TOKEN_ENV, "")).strip()
+    if token:
+        if len(token) < 16:
+            raise KernelConfigError(
+                "the admin token is too short (under 16 characters); use e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return token
+    if not is_loopback(host):
+        raise KernelConfigError(
+            f"--host {host} makes the control API reachable from other machines; give it an "
+            f"explicit admin token: set {ADMIN_TOKEN_ENV} (or --admin-token) to a long random "
+            "string, and give the same to clients (README: How the kernel is protected)"
+        )
+    return new_admin_token()
+
+
 async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     state_dir: str | Path | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     ready: Any = None,
+    *,
+    admin_token: str | None = None,
+    allow_hosts: tuple[str, ...] = (),
+    allow_origins: tuple[str, ...] = (),
 ) -> None:
     """Run the kernel in the current event loop until shutdown is requested."""
     from easlab.kernel import runtime
 
+    token = admin_token_setting(host, admin_token)
     loop = asyncio.get_running_loop()
     state = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
-    state.mkdir(parents=True, exist_ok=True)
+    runtime.private_dir(state)
     kernel = Kernel(state.resolve(), loop)
-    app = KernelServer(kernel, max_body)
+    guard = ControlGuard(token, host, allow_hosts, allow_origins)
+    app = KernelServer(kernel, guard, max_body)
     server = await loop.create_server(
         lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
     )
@@ -548,9 +600,16 @@ async def serve(
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     runtime.write_runtime(
-        kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"]
+        kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"], token
     )
+    from easlab.kernel.guard import mask
+
     print(f"easlab kernel listening on http://{host}:{bound}", flush=True)
+    print(
+        f"control API admin token {mask(token)}; clients on this machine read it from "
+        f"{runtime.kernel_file(os.getpid())}",
+        flush=True,
+    )
     if ready is not None:
         ready(kernel)
     try:
@@ -577,6 +636,10 @@ def serve_forever(
     port: int = 8080,
     state_dir: str | Path | None = None,
     max_body: int | None = None,
+    *,
+    admin_token: str | None = None,
+    allow_hosts: tuple[str, ...] = (),
+    allow_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve until SIGINT/SIGTERM or ``POST /easlab/v1/shutdown`` (``easlab serve``).
 
@@ -592,13 +655,23 @@ def serve_forever(
         try:
             loop.run_until_complete(
                 serve(
-                    host, port, state_dir, max_body or DEFAULT_MAX_BODY, ready=lambda _: gc.freeze()
+                    host,
+                    port,
+                    state_dir,
+                    max_body or DEFAULT_MAX_BODY,
+                    ready=lambda _: gc.freeze(),
+                    admin_token=admin_token,
+                    allow_hosts=allow_hosts,
+                    allow_origins=allow_origins,
                 )
             )
         finally:
             loop.close()
     except KeyboardInterrupt:
         pass
+    except KernelConfigError as exc:
+        print(f"easlab kernel: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     except OSError as exc:
         print(f"easlab kernel: cannot listen on {host}:{port}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -184,7 +184,11 @@ def test_stop_start_delete(kernel, python_service):
     assert post(svc.url, b"back", TOKEN).content == b"back"
     assert kernel.client.delete("inst_stopstart") == {"deleted": "inst_stopstart"}
     assert post(svc.url, b"x", TOKEN).status_code == 404
-    resp = requests.get(kernel.endpoint + "/easlab/v1/services/inst_stopstart", timeout=5)
+    resp = requests.get(
+        kernel.endpoint + "/easlab/v1/services/inst_stopstart",
+        headers=kernel.admin_headers(),
+        timeout=5,
+    )
     assert resp.status_code == 404
 
 

@@ -62,7 +62,9 @@ def test_local_kernel_lifecycle_and_runtime_file(home, tmp_path, make_app):
 def test_shutdown_through_the_control_api(home, tmp_path):
     k = LocalKernel(port=0, state_dir=tmp_path / "s")
     try:
-        assert requests.post(k.endpoint + "/easlab/v1/shutdown", timeout=5).json() == {"ok": True}
+        assert requests.post(
+            k.endpoint + "/easlab/v1/shutdown", headers=k.admin_headers(), timeout=5
+        ).json() == {"ok": True}
         wait_for(lambda: not k.running, what="the kernel to exit")
         assert "easlab kernel stopped" in k.log_path.read_text()
     finally:
@@ -70,10 +72,10 @@ def test_shutdown_through_the_control_api(home, tmp_path):
 
 
 def test_start_background_reuses_a_live_kernel(home, tmp_path):
-    endpoint = start_background(state_dir=tmp_path / "bg")
+    endpoint, token = start_background(state_dir=tmp_path / "bg")
     try:
         assert requests.get(endpoint + "/api/builtin/ping", timeout=5).text == "pong"
-        assert start_background() == endpoint  # found through the runtime file
+        assert start_background() == (endpoint, token)  # found through the runtime file
         import easlab
 
         assert easlab.connect(start=True).endpoint == endpoint

@@ -10,6 +10,7 @@ import pytest
 from kernel_helpers import ECHO_APP
 
 from easlab import cli
+from easlab.client.control import KernelClient
 from easlab.kernel import runtime
 
 
@@ -55,7 +56,6 @@ def test_easlab_test_stops_its_kernel_on_sigterm(home, tmp_path, make_app):
     import re
     import signal
 
-    import requests
     from kernel_helpers import wait_for
 
     spec = tmp_path / "t.json"
@@ -87,7 +87,8 @@ def test_easlab_test_stops_its_kernel_on_sigterm(home, tmp_path, make_app):
         found = re.search(r"--endpoint (http://[0-9.:]+)", seen)
         assert found, seen
         endpoint = found.group(1)
-        kernel_pid = requests.get(endpoint + "/easlab/v1/kernel", timeout=5).json()["pid"]
+        # the admin token is found through the kernel's own runtime file
+        kernel_pid = KernelClient(endpoint).info()["pid"]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         wait_for(lambda: not runtime.pid_alive(kernel_pid), what="the kernel to stop")
@@ -117,11 +118,16 @@ def test_logs_n_is_checked(kernel, python_service):
     python_service("review_logs", ECHO_APP)
     url = kernel.endpoint + "/easlab/v1/services/review_logs/logs"
     for bad in ("abc", "-2"):
-        r = requests.get(url, params={"n": bad}, timeout=10)
+        r = requests.get(url, params={"n": bad}, headers=kernel.admin_headers(), timeout=10)
         assert r.status_code == 400, r.text  # was a 500 "kernel fault" for "abc"
         assert "n" == r.json()["field"] and "0 for all" in r.json()["error"]
-    everything = requests.get(url, params={"n": 0}, timeout=10).json()["lines"]
+    everything = requests.get(
+        url, params={"n": 0}, headers=kernel.admin_headers(), timeout=10
+    ).json()["lines"]
     assert (
         everything
-        and requests.get(url, params={"n": 1}, timeout=10).json()["lines"] == (everything[-1:])
+        and requests.get(url, params={"n": 1}, headers=kernel.admin_headers(), timeout=10).json()[
+            "lines"
+        ]
+        == (everything[-1:])
     )

@@ -223,7 +223,10 @@ def test_builtin_and_discovery_endpoints(kernel, echo):
 
 def test_control_api_errors_are_json_with_field(kernel):
     resp = requests.post(
-        kernel.endpoint + "/easlab/v1/services", json={"spec": {"metadata": {}}}, timeout=10
+        kernel.endpoint + "/easlab/v1/services",
+        json={"spec": {"metadata": {}}},
+        headers=kernel.admin_headers(),
+        timeout=10,
     )
     assert resp.status_code == 400
     assert resp.json()["field"] == "name"
@@ -237,14 +240,23 @@ def test_control_api_errors_are_json_with_field(kernel):
                 "metadata": {"instance": 1},
             }
         },
+        headers=kernel.admin_headers(),
         timeout=10,
     )
     assert resp.status_code == 400 and "caffe_cpu" in resp.json()["error"]
-    resp = requests.get(kernel.endpoint + "/easlab/v1/services/nope", timeout=5)
+    resp = requests.get(
+        kernel.endpoint + "/easlab/v1/services/nope", headers=kernel.admin_headers(), timeout=5
+    )
     assert resp.status_code == 404 and "not found" in resp.json()["error"]
-    info = requests.get(kernel.endpoint + "/easlab/v1/kernel", timeout=5).json()
+    info = requests.get(
+        kernel.endpoint + "/easlab/v1/kernel", headers=kernel.admin_headers(), timeout=5
+    ).json()
     assert info["pid"] == kernel.pid and info["endpoint"] == kernel.endpoint
-    assert json.loads(requests.get(kernel.endpoint + "/easlab/v1/gpu", timeout=30).text)["source"]
+    assert json.loads(
+        requests.get(
+            kernel.endpoint + "/easlab/v1/gpu", headers=kernel.admin_headers(), timeout=30
+        ).text
+    )["source"]
 
 
 def test_lone_keep_alive_client_is_read_between_answers(kernel, echo):

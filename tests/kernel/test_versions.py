@@ -55,7 +55,10 @@ def test_modify_spec_makes_version_2_and_version_switches_back(kernel, make_app)
     assert desc["spec"]["metadata"]["rpc.keepalive"] == 3000
 
     resp = requests.post(
-        kernel.endpoint + "/easlab/v1/services/ver_svc/version", json={"version": 9}, timeout=10
+        kernel.endpoint + "/easlab/v1/services/ver_svc/version",
+        json={"version": 9},
+        headers=kernel.admin_headers(),
+        timeout=10,
     )
     assert resp.status_code == 404 and "no version 9" in resp.json()["error"]
 
