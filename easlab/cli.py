@@ -13,8 +13,7 @@ import argparse
 import json
 import os
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +73,35 @@ def _region(desc: dict[str, Any]) -> str:
     return str((spec.get("metadata") or {}).get("region") or "local")
 
 
-def format_services(services: list[dict[str, Any]]) -> str:
-    """``easlab ls``: one row per service, eascmd's columns."""
-    if not services:
-        return "no services (create one with `easlab create service.json`)"
-    rows = [
+SERVICE_COLUMNS = [
+    "NAME",
+    "REGION",
+    "INSTANCE",
+    "CPU",
+    "MEMORY",
+    "GPU",
+    "STATUS",
+    "WEIGHT",
+    "SERVICEPATH",
+    "CREATETIME",
+    "UPDATETIME",
+]
+WORKER_COLUMNS = [
+    "NAME",
+    "INNERIP",
+    "PID",
+    "STARTAT",
+    "RESTARTS",
+    "STATUS",
+    "READY",
+    "GPUS",
+    "REASON",
+]
+
+
+def service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
+    """``ls``'s rows (eascmd's columns, SERVICE_COLUMNS): the CLI's table and the magic's DataFrame."""
+    return [
         [
             d.get("name"),
             _region(d),
@@ -94,22 +117,13 @@ def format_services(services: list[dict[str, Any]]) -> str:
         ]
         for d in services
     ]
-    return format_table(
-        [
-            "NAME",
-            "REGION",
-            "INSTANCE",
-            "CPU",
-            "MEMORY",
-            "GPU",
-            "STATUS",
-            "WEIGHT",
-            "SERVICEPATH",
-            "CREATETIME",
-            "UPDATETIME",
-        ],
-        rows,
-    )
+
+
+def format_services(services: list[dict[str, Any]]) -> str:
+    """``easlab ls``: one row per service, eascmd's columns."""
+    if not services:
+        return "no services (create one with `easlab create service.json`)"
+    return format_table(SERVICE_COLUMNS, service_rows(services))
 
 
 def format_desc(desc: dict[str, Any]) -> str:
@@ -144,11 +158,9 @@ def format_desc(desc: dict[str, Any]) -> str:
     return format_table(None, rows)
 
 
-def format_workers(workers: list[dict[str, Any]]) -> str:
-    """``easlab w``: one row per instance."""
-    if not workers:
-        return "no instances"
-    rows = [
+def worker_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
+    """``w``'s rows (WORKER_COLUMNS), for the CLI's table and the magic's DataFrame."""
+    return [
         [
             w.get("name", ""),
             f"{w.get('ip', '')}:{w.get('port')}" if w.get("port") else w.get("ip", ""),
@@ -162,9 +174,13 @@ def format_workers(workers: list[dict[str, Any]]) -> str:
         ]
         for w in workers
     ]
-    return format_table(
-        ["NAME", "INNERIP", "PID", "STARTAT", "RESTARTS", "STATUS", "READY", "GPUS", "REASON"], rows
-    )
+
+
+def format_workers(workers: list[dict[str, Any]]) -> str:
+    """``easlab w``: one row per instance."""
+    if not workers:
+        return "no instances"
+    return format_table(WORKER_COLUMNS, worker_rows(workers))
 
 
 def _endpoint_table(desc: dict[str, Any]) -> str:
@@ -174,23 +190,31 @@ def _endpoint_table(desc: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- commands
 
 
-def _wait_final(kernel: Any, desc: dict[str, Any], timeout: float, quiet: bool) -> dict[str, Any]:
-    """Poll ``desc`` until the service runs, fails or stops, printing eascmd's Waiting lines."""
-    last = ""
-    deadline = time.monotonic() + timeout
-    while desc.get("status") not in _FINAL:
+class _Waiting:
+    """eascmd's progress while a service settles: the endpoint first, then Waiting lines."""
+
+    def __init__(self, quiet: bool, endpoint_first: bool = False) -> None:
+        self.quiet = quiet
+        self.endpoint_first = endpoint_first
+        self.headed = False
+        self.last = ""
+
+    def header(self, desc: dict[str, Any]) -> None:
+        """The endpoint (create) and the warnings (a mistyped key is kept: say so), once."""
+        if self.headed or self.quiet:
+            return
+        self.headed = True
+        if self.endpoint_first:
+            print(_endpoint_table(desc))
+        for warning in desc.get("warnings") or []:
+            print(f"[WARN] {warning}")
+
+    def __call__(self, desc: dict[str, Any]) -> None:
+        self.header(desc)
         line = f"[OK] Waiting {_instances(desc)}"
-        if line != last and not quiet:
+        if line != self.last and not self.quiet:
             print(line, flush=True)
-            last = line
-        if time.monotonic() > deadline:
-            raise _CliError(
-                f"service {desc.get('name')} is still {desc.get('status')} after {timeout:g} s; "
-                f"see `easlab desc {desc.get('name')}` and `easlab logs {desc.get('name')}`"
-            )
-        time.sleep(0.2)  # polling a remote status, not synchronising threads
-        desc = kernel.describe(desc["name"])
-    return desc
+            self.last = line
 
 
 def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) -> int:
@@ -219,156 +243,92 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_create(args: argparse.Namespace) -> int:
-    kernel = _client(args)
-    svc = kernel.create(
-        args.spec,
-        blue_green=args.r,
-        allow_cpu_fallback=args.allow_cpu_fallback,
-        wait=False,
-    )
-    desc = svc.desc
-    if not args.json:
-        print(_endpoint_table(desc))
-        for warning in desc.get("warnings") or []:
-            print(f"[WARN] {warning}")
-    desc = _wait_final(kernel, desc, args.timeout, quiet=args.json)
-    return _report_final(desc, args, "[OK] Service is running")
-
-
-def cmd_ls(args: argparse.Namespace) -> int:
-    services = _client(args).list()
-    if args.json:
-        _print_json(services)
-    else:
-        print(format_services(services))
-    return 0
-
-
-def cmd_desc(args: argparse.Namespace) -> int:
-    desc = _client(args).describe(args.name)
-    if args.json:
-        _print_json(desc)
-    else:
-        print(format_desc(desc))
-    return 0
-
-
-def cmd_workers(args: argparse.Namespace) -> int:
-    workers = _client(args).workers(args.name)
-    if args.json:
-        _print_json(workers)
-    else:
-        print(format_workers(workers))
-    return 0
-
-
-def cmd_modify(args: argparse.Namespace) -> int:
-    overrides: dict[str, str] = {}
-    for item in args.D or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise _CliError(f"-D{item}: write -Dkey=value, e.g. -Dmetadata.instance=2")
-        overrides[key.strip()] = value
-    if bool(overrides) == bool(args.s):
-        raise _CliError("modify takes -Dkey=value overrides or -s <json>, one of the two")
-    kernel = _client(args)
-    if overrides:
-        desc = kernel.modify(args.name, set=overrides)
-    else:
-        desc = kernel.modify(args.name, spec=args.s)
-    if not args.json:
-        # as create does: a mistyped key (-Dmetadata.instanse=2) is kept, so say so
-        for warning in desc.get("warnings") or []:
-            print(f"[WARN] {warning}")
-    desc = _wait_final(kernel, desc, args.timeout, quiet=args.json)
-    return _report_final(
-        desc,
-        args,
-        f"[OK] Service [{desc.get('name')}] is updated: version {desc.get('current_version')} "
-        f"of {desc.get('latest_version')}, {_instances(desc)}",
-    )
-
-
-def cmd_version(args: argparse.Namespace) -> int:
-    kernel = _client(args)
-    desc = kernel.version(args.name, args.version, force=args.f)
-    desc = _wait_final(kernel, desc, args.timeout, quiet=args.json)
-    return _report_final(
-        desc, args, f"[OK] Service [{desc.get('name')}] is at version {desc.get('current_version')}"
-    )
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    desc = _client(args).stop(args.name)
-    if args.json:
-        _print_json(desc)
-    else:
-        print(f"[OK] Service [{args.name}] is {str(desc.get('status', 'stopped')).lower()}")
-    return 0
-
-
-def cmd_start(args: argparse.Namespace) -> int:
-    kernel = _client(args)
-    desc = _wait_final(kernel, kernel.start(args.name), args.timeout, quiet=args.json)
-    return _report_final(desc, args, f"[OK] Service [{args.name}] is running")
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    kernel = _client(args)
-    if not _confirm(f"Are you sure to delete the service [{args.name}]?", args.y):
-        print("[CANCELLED] nothing deleted")
-        return 1
-    result = kernel.delete(args.name)
+def _show_value(result: Any, args: argparse.Namespace, text: Callable[[Any], str]) -> int:
     if args.json:
         _print_json(result)
     else:
-        print(f"[OK] Service [{args.name}] was deleted successfully")
+        print(text(result))
     return 0
 
 
-def cmd_release(args: argparse.Namespace) -> int:
-    if not 0 <= args.w <= 100:
-        raise _CliError(f"-w {args.w}: the weight is a percentage between 0 and 100")
-    kernel = _client(args)
-    if not _confirm(f"Confirmed to release this service at weight [{args.w}%]?", args.y):
-        print("[CANCELLED] traffic unchanged")
+def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
+    from easlab.ops import SpecDiff
+
+    if isinstance(desc, SpecDiff):
+        return _show_value(vars(desc), args, lambda _: str(desc))
+    if hasattr(desc, "desc"):  # a Service from create
+        desc = desc.desc
+    name = desc.get("name")
+    ok = {
+        "create": "[OK] Service is running",
+        "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "
+        f"of {desc.get('latest_version')}, {_instances(desc)}",
+        "version": f"[OK] Service [{name}] is at version {desc.get('current_version')}",
+        "start": f"[OK] Service [{name}] is running",
+    }[verb]
+    return _report_final(desc, args, ok)
+
+
+def gpu_text(data: dict[str, Any]) -> str:
+    """``gpu``'s table, or "no GPU found" with the reason."""
+    from easlab.kernel.gpu import GpuInfo, GpuReport, format_gpu_table
+
+    report = GpuReport(
+        [GpuInfo(**gpu) for gpu in data.get("gpus", [])],
+        data.get("source", "none"),
+        data.get("message", ""),
+    )
+    return format_gpu_table(report)
+
+
+#: how the CLI shows each verb's value (the magic has its own, easlab/notebook/magics.py)
+_RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
+    "ls": lambda r, a: _show_value(r, a, format_services),
+    "desc": lambda r, a: _show_value(r, a, format_desc),
+    "w": lambda r, a: _show_value(r, a, format_workers),
+    "stop": lambda r, a: _show_value(
+        r, a, lambda d: f"[OK] Service [{a.name}] is {str(d.get('status', 'stopped')).lower()}"
+    ),
+    "delete": lambda r, a: _show_value(
+        r, a, lambda _: f"[OK] Service [{a.name}] was deleted successfully"
+    ),
+    "release": lambda r, a: _show_value(
+        r, a, lambda _: f"[OK] Service [{a.name}] is weighted to {a.weight}% now"
+    ),
+    "logs": lambda r, a: _show_value(r, a, "\n".join),
+    "gpu": lambda r, a: _show_value(r, a, gpu_text),
+}
+
+
+def run_verb(verb_name: str, args: argparse.Namespace) -> int:
+    """Run one verb of the table (easlab/verbs.py) and print its result as eascmd does."""
+    from easlab.verbs import call_kwargs, verb_named
+
+    verb = verb_named(verb_name)
+    assert verb is not None
+    kwargs = call_kwargs(verb, args, "cli")
+    if verb.name == "delete" and not _confirm(
+        f"Are you sure to delete the service [{args.name}]?", args.y
+    ):
+        print("[CANCELLED] nothing deleted")
         return 1
-    desc = kernel.release(args.name, args.w)
-    if args.json:
-        _print_json(desc)
-    else:
-        print(f"[OK] Service [{args.name}] is weighted to {args.w}% now")
-    return 0
-
-
-def cmd_logs(args: argparse.Namespace) -> int:
-    lines = _client(args).logs(args.name, args.n)
-    if args.json:
-        _print_json(lines)
-    else:
-        for line in lines:
-            print(line)
-    return 0
-
-
-def cmd_gpu(args: argparse.Namespace) -> int:
-    from easlab.kernel.gpu import GpuInfo, GpuReport, detect_gpus, format_gpu_table
-
-    if args.endpoint:
-        data = _client(args).gpu()
-        report = GpuReport(
-            [GpuInfo(**gpu) for gpu in data.get("gpus", [])],
-            data.get("source", "none"),
-            data.get("message", ""),
-        )
-    else:
-        report = detect_gpus()
-    if args.json:
-        _print_json(report.to_dict())
-    else:
-        print(format_gpu_table(report))
-    return 0
+    if verb.name == "release":
+        if not 0 <= args.weight <= 100:
+            raise ValueError(f"weight must be a percentage between 0 and 100, got {args.weight}")
+        if not _confirm(f"Send {args.weight}% of the traffic to [{args.name}]?", args.y):
+            print("[CANCELLED] nothing changed")
+            return 1
+    waiting = _Waiting(args.json, endpoint_first=verb.name == "create")
+    if verb.waits:
+        kwargs["progress"] = waiting
+    if verb.name != "gpu" or args.endpoint:
+        kwargs["kernel"] = _client(args)
+    result = verb.resolve()(**kwargs)
+    if verb.waits:
+        if hasattr(result, "desc") or isinstance(result, dict):
+            waiting.header(getattr(result, "desc", result))
+        return _show_settled(verb.name, result, args)
+    return _RENDER[verb.name](result, args)
 
 
 def _stop_on_terminate() -> None:
@@ -428,39 +388,64 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
+#: eascmd verbs that have no meaning here, and what to use instead
+_ELSEWHERE = {
+    "config": "easlab's local kernel needs no cloud credentials; for PAI-EAS itself use "
+    "eascmd config (or the Alibaba Cloud console)",
+    "upload": "the local kernel reads model_path / processor_path straight from your disk "
+    "(or an http(s) URL); nothing needs uploading. For PAI-EAS, use eascmd upload or ossutil",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    from easlab.kernel.guard import add_security_arguments
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options every verb takes, before or after the verb (``easlab --json ls``, ``easlab ls --json``).
+
+    On the verbs' parsers they default to SUPPRESS, so a value given before the
+    verb is not reset by the verb's own parser.
+    """
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
         "--endpoint",
+        default=default,
         help="kernel URL, e.g. http://127.0.0.1:8080 (default: $EASLAB_ENDPOINT or the running kernel)",
     )
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument(
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print machine-readable JSON",
+    )
+    parser.add_argument(
         "--admin-token",
+        default=default,
         metavar="TOKEN",
         help="the kernel's control-API token (default: $EASLAB_ADMIN_TOKEN, or read from the "
         "runtime file of a kernel on this machine); with serve, the token it requires",
     )
-    wait = argparse.ArgumentParser(add_help=False)
-    wait.add_argument(
-        "--timeout", type=float, default=600, help="seconds to wait for the service (default 600)"
-    )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``easlab`` parser: ``serve`` and ``test``, then every CLI verb of easlab/verbs.py."""
+    from easlab import __version__
+    from easlab.kernel.guard import add_security_arguments
+    from easlab.verbs import VERBS, add_arguments
+
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
     parser = argparse.ArgumentParser(
         prog="easlab",
         description="A local PAI-EAS: serve models and manage services like eascmd, without Docker.",
     )
+    parser.add_argument("--version", action="version", version=f"easlab {__version__}")
+    _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     def add(
-        name: str, func: Any, help: str, aliases: Sequence[str] = (), parents: Sequence[Any] = ()
+        name: str, func: Any, help: str, aliases: Sequence[str] = ()
     ) -> argparse.ArgumentParser:  # noqa: A002
         p = sub.add_parser(
-            name, help=help, description=help, aliases=list(aliases), parents=[common, *parents]
+            name, help=help, description=help, aliases=list(aliases), parents=[common]
         )
         p.set_defaults(func=func)
         return p
@@ -478,62 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_security_arguments(p, token=False)
 
-    p = add(
-        "create", cmd_create, "create a service from a service.json / YAML file", parents=[wait]
-    )
-    p.add_argument("spec", help="service description (.json or .yaml)")
-    p.add_argument("-r", action="store_true", help="create a blue-green sibling <name>_<suffix>")
-    p.add_argument(
-        "--allow-cpu-fallback",
-        action="store_true",
-        help="run a GPU service on CPU when the host lacks GPUs",
-    )
-
-    add("ls", cmd_ls, "list services", aliases=["list"])
-
-    p = add("desc", cmd_desc, "describe a service")
-    p.add_argument("name")
-
-    p = add("w", cmd_workers, "show a service's instances", aliases=["showworkers"])
-    p.add_argument("name")
-
-    p = add(
-        "modify",
-        cmd_modify,
-        "change a service: -Dmetadata.instance=N ... or -s <json>",
-        parents=[wait],
-    )
-    p.add_argument("name")
-    p.add_argument("-D", action="append", metavar="KEY=VALUE", help="e.g. -Dmetadata.instance=2")
-    p.add_argument(
-        "-s",
-        metavar="JSON",
-        help="partial service description; model/processor fields make a new version",
-    )
-
-    p = add("version", cmd_version, "switch a service to another version", parents=[wait])
-    p.add_argument("name")
-    p.add_argument("version", type=int)
-    p.add_argument("-f", action="store_true", help="force the switch")
-
-    p = add("stop", cmd_stop, "stop a service")
-    p.add_argument("name")
-
-    p = add("start", cmd_start, "start a stopped service", parents=[wait])
-    p.add_argument("name")
-
-    p = add("delete", cmd_delete, "delete a service (asks Y/n)")
-    p.add_argument("name")
-    p.add_argument("-y", action="store_true", help="do not ask")
-
-    p = add(
-        "release",
-        cmd_release,
-        "send a percentage of the original endpoint's traffic to a blue-green service",
-    )
-    p.add_argument("name", help="the new (blue-green) service")
-    p.add_argument("-w", type=int, required=True, metavar="PERCENT")
-    p.add_argument("-y", action="store_true", help="do not ask")
+    for verb in VERBS:
+        if "cli" not in verb.fronts:
+            continue
+        p = add(
+            verb.name, lambda args, name=verb.name: run_verb(name, args), verb.help, verb.aliases
+        )
+        add_arguments(p, verb, "cli")
 
     p = add("test", cmd_test, "serve one service in the foreground for a local debug")
     p.add_argument("spec", help="service description (.json or .yaml)")
@@ -541,27 +477,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--state-dir", type=Path, default=None)
     p.add_argument("--allow-cpu-fallback", action="store_true")
-
-    add("gpu", cmd_gpu, "list GPUs (NVML, else nvidia-smi)")
-
-    p = add("logs", cmd_logs, "show a service's last log lines")
-    p.add_argument("name")
-    p.add_argument("-n", type=int, default=50, help="how many lines (default 50; 0 for all)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``easlab`` command; returns the exit status."""
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    if verb in _ELSEWHERE:
+        print(f"easlab {verb}: not an easlab command: {_ELSEWHERE[verb]}", file=sys.stderr)
+        return 2
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except _CliError as exc:
         print(f"easlab {args.command}: {exc}", file=sys.stderr)
         return 2
-    except EaslabError as exc:
+    except EaslabError as exc:  # SpecError is a ValueError too: it is the kernel's answer kind
         print(f"easlab {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a usage mistake found before anything was sent
+        print(f"easlab {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130

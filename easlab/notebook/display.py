@@ -104,7 +104,13 @@ class ServiceSummary:
             ("request format", str(_get(d, "request_format", "") or "-")),
             ("GPU", f"{gpu}" + (" (CPU fallback)" if _get(d, "cpu_fallback", False) else "")),
             ("version", f"{_get(d, 'current_version', '')}/{_get(d, 'latest_version', '')}"),
+            ("weight", f"{_get(d, 'weight', 100)}%"),
+            ("created", str(_get(d, "create_time", "") or "")),
+            ("updated", str(_get(d, "update_time", "") or "")),
         ]
+        traffic = _get(d, "traffic", None)
+        if traffic:
+            rows.append(("traffic", ", ".join(f"{k}: {v}%" for k, v in traffic.items())))
         message = _get(d, "message", "")
         if message:
             rows.append(("message", str(message)))
@@ -196,3 +202,20 @@ def hexdump(data: bytes, limit: int = 512) -> str:
     if len(data) > limit:
         lines.append(f"… {len(data) - limit} more bytes")
     return "\n".join(lines)
+
+
+class ServiceDescription(dict):  # type: ignore[type-arg]
+    """A service's description: the control API's dict, shown as a ``ServiceSummary``."""
+
+    def __init__(self, desc: dict[str, Any], show_token: bool = False, title: str = "") -> None:
+        super().__init__(desc)
+        self.summary = ServiceSummary(dict(desc), show_token, title)
+
+    def __repr__(self) -> str:
+        return repr(self.summary)
+
+    def _repr_html_(self) -> str:
+        return self.summary._repr_html_()
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self.summary))

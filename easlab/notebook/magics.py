@@ -12,21 +12,25 @@ wrong shape, no kernel) print one red line, not a traceback.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
-import threading
 import time
-from collections.abc import Callable
-from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Unicode
 
 from easlab.errors import EaslabError, PredictException
+from easlab.verbs import VERBS, Verb, add_arguments, call_kwargs, verb_named
 
-__all__ = ["EasMagic", "load_ipython_extension", "unload_ipython_extension", "substitute"]
+__all__ = [
+    "EasMagic",
+    "EasMagicError",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "substitute",
+]
 
 
 # ----------------------------------------------------------------------------- cell templating
@@ -59,250 +63,71 @@ def substitute(text: str, namespace: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- argument parsers
-# One parser per subcommand; the functions only carry the decorators' parsers.
+# Generated from the verb table (easlab/verbs.py), as the CLI's are: the same
+# arguments, the same function. Magic-only: the destination variable (VAR, or
+# -o VAR) and --target/--endpoint.
 
 
-@magic_arguments(name="%eas create")
-@argument("var", nargs="?", metavar="VAR", help="variable that receives the Service")
-@argument(
-    "--dry-run",
-    action="store_true",
-    help="validate and diff against the deployed service; deploy nothing",
-)
-@argument("--target", help="'local' (default) or a kernel URL such as http://127.0.0.1:8080")
-@argument(
-    "-r", "--blue-green", action="store_true", help="create a blue-green sibling (eascmd create -r)"
-)
-@argument(
-    "--allow-cpu-fallback", action="store_true", help="run a GPU service on CPU if there is no GPU"
-)
-@argument("-h", "--help", action="store_true", help="show this help")
-def _create_args() -> None:
-    """Create a service from the cell body: a service.json in JSON or YAML, with
-    $var / {var} filled in from the notebook's variables."""
+class _VerbParser(argparse.ArgumentParser):
+    """argparse for one magic verb: a mistake raises (shown as one line), never exits."""
+
+    def error(self, message: str) -> NoReturn:
+        from IPython.core.error import UsageError
+
+        raise UsageError(message)
+
+    def parse_argstring(self, line: str) -> argparse.Namespace:
+        from IPython.utils.process import arg_split
+
+        return self.parse_args(arg_split(line, strict=True))
 
 
-@magic_arguments(name="eas ls")
-@argument("-o", "--output", metavar="VAR", help="store the table (DataFrame) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _ls_args() -> None:
-    """List the services of the kernel (eascmd ls)."""
+def _parser(verb: Verb) -> _VerbParser:
+    prog = f"%%eas {verb.name}" if verb.cell == "required" else f"%eas {verb.name}"
+    parser = _VerbParser(prog=prog, description=verb.help, add_help=False)
+    add_arguments(parser, verb, "magic")
+    if verb.produces:
+        parser.add_argument(
+            "var", nargs="?", metavar="VAR", help="variable that receives the result"
+        )
+        parser.add_argument(
+            "-o", "--output", metavar="VAR", help="the same as VAR (as %%timeit -o does)"
+        )
+    parser.add_argument(
+        "--target",
+        "--endpoint",
+        dest="target",
+        help="'local' (default) or a kernel URL such as http://127.0.0.1:8080",
+    )
+    parser.add_argument("-h", "--help", action="store_true", help="show this help")
+    return parser
 
 
-# Positional arguments come in the CLI's order (``easlab <cmd> --help``, itself
-# eascmd's): %eas version NAME ID, %eas release NAME -w P, %eas logs NAME -n 50.
-# ``@argument`` lines are listed top to bottom in that order.
+_PARSERS: dict[str, _VerbParser] = {}
+for _verb in VERBS:
+    if "magic" in _verb.fronts:
+        _PARSERS[_verb.name] = _parser(_verb)
+        for _alias in _verb.aliases:
+            _PARSERS[_alias] = _PARSERS[_verb.name]
 
 
-@magic_arguments(name="eas desc")
-@argument("name", metavar="NAME", help="service name")
-@argument("-o", "--output", metavar="VAR", help="store the description (dict) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _desc_args() -> None:
-    """Describe a service (eascmd desc)."""
-
-
-@magic_arguments(name="eas w")
-@argument("name", metavar="NAME", help="service name")
-@argument("-o", "--output", metavar="VAR", help="store the table (DataFrame) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _w_args() -> None:
-    """Show a service's instances (eascmd w / showworkers)."""
-
-
-@magic_arguments(name="eas stop")
-@argument("name", metavar="NAME", help="service name")
-@argument("-o", "--output", metavar="VAR", help="store the description (dict) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _stop_args() -> None:
-    """Stop a service's instances; it keeps its name and versions (eascmd stop)."""
-
-
-@magic_arguments(name="eas start")
-@argument("name", metavar="NAME", help="service name")
-@argument("-o", "--output", metavar="VAR", help="store the description (dict) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _start_args() -> None:
-    """Start a stopped service (eascmd start)."""
-
-
-@magic_arguments(name="eas delete")
-@argument("name", metavar="NAME", help="service name")
-@argument("-o", "--output", metavar="VAR", help="store the kernel's answer in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _delete_args() -> None:
-    """Delete a service; no confirmation (eascmd delete -y)."""
-
-
-@magic_arguments(name="eas modify")
-@argument("name", metavar="NAME", help="service name")
-@argument(
-    "-D",
-    dest="overrides",
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="field to set, e.g. -Dmetadata.instance=2 (repeatable)",
-)
-@argument(
-    "-s",
-    dest="spec",
-    metavar="JSON",
-    help="partial service.json (a file, or JSON text); model/processor fields make a new version",
-)
-@argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _modify_args() -> None:
-    """Change a service (eascmd modify): %eas modify NAME -Dmetadata.instance=2,
-    %eas modify NAME -s service.json, or %%eas modify NAME with a partial
-    service.json (JSON or YAML, $var / {var} filled in) as the cell body.
-    Changed model or processor fields make a new version."""
-
-
-@magic_arguments(name="eas version")
-@argument("name", metavar="NAME", help="service name")
-@argument("version", type=int, metavar="ID", help="version id, as listed by %%eas desc NAME")
-@argument("-f", "--force", action="store_true", help="force the switch")
-@argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _version_args() -> None:
-    """Switch a service to another of its versions (eascmd version NAME ID)."""
-
-
-@magic_arguments(name="eas release")
-@argument("name", metavar="NAME", help="the blue-green service (created with %%%%eas create -r)")
-@argument(
-    "-w",
-    "--weight",
-    type=int,
-    required=True,
-    metavar="PERCENT",
-    help="percent of the entry endpoint's traffic, 0-100",
-)
-@argument("-o", "--output", metavar="VAR", help="store the new description (dict) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _release_args() -> None:
-    """Send a share of the entry endpoint's traffic to a blue-green service (eascmd release)."""
-
-
-@magic_arguments(name="eas logs")
-@argument("name", metavar="NAME", help="service name")
-@argument("-n", type=int, default=50, help="number of lines (default 50)")
-@argument("-o", "--output", metavar="VAR", help="store the lines (list of str) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _logs_args() -> None:
-    """Show the last lines of a service's logs."""
-
-
-@magic_arguments(name="eas gpu")
-@argument("-o", "--output", metavar="VAR", help="store the table (DataFrame) in VAR")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _gpu_args() -> None:
-    """Show the GPUs the kernel sees."""
-
-
-@magic_arguments(name="%eas predict")
-@argument(
-    "service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service"
-)
-@argument(
-    "var",
-    nargs="?",
-    metavar="VAR",
-    help="variable that receives the answer (numpy dict, DataFrame, JSON ...)",
-)
-@argument("--signature", help="signature name for TF/Blade requests")
-@argument("--fetch", help="comma-separated outputs to fetch, e.g. scores,classes")
-@argument(
-    "--raw",
-    action="store_true",
-    help="send the cell text byte for byte and keep the answer as bytes",
-)
-@argument("-h", "--help", action="store_true", help="show this help")
-def _predict_args() -> None:
-    """Call a service. The body is JSON/text sent as-is, or a Python expression:
-    a dict of numpy arrays (encoded from the service signature), a DataFrame
-    (PMML JSON), bytes or str."""
-
-
-@magic_arguments(name="eas bench")
-@argument(
-    "service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service"
-)
-@argument("--body", required=True, help="variable or expression giving the request body")
-@argument("-n", type=int, default=1000, help="requests per concurrency level (default 1000)")
-@argument("-c", "--concurrency", type=int, default=8, help="parallel connections (default 8)")
-@argument("--duration", help="run for a time instead of -n requests, e.g. 10s")
-@argument("--sweep", help="concurrency levels to run in turn, e.g. 1,2,4,8,16")
-@argument("-o", "--output", metavar="VAR", help="store the BenchResult in VAR and return it")
-@argument("-h", "--help", action="store_true", help="show this help")
-def _bench_args() -> None:
-    """Load-test a service: latency percentiles, throughput, errors and plots."""
-
-
-@magic_arguments(name="eas debug")
-@argument(
-    "service", metavar="SERVICE", help="service name on the kernel, or a variable holding a Service"
-)
-@argument("-h", "--help", action="store_true", help="show this help")
-def _debug_args() -> None:
-    """Open the interactive debug widget for a service."""
-
-
-_PARSERS: dict[str, Any] = {
-    "create": _create_args,
-    "ls": _ls_args,
-    "list": _ls_args,
-    "desc": _desc_args,
-    "w": _w_args,
-    "showworkers": _w_args,
-    "stop": _stop_args,
-    "start": _start_args,
-    "delete": _delete_args,
-    "modify": _modify_args,
-    "version": _version_args,
-    "release": _release_args,
-    "logs": _logs_args,
-    "gpu": _gpu_args,
-    "predict": _predict_args,
-    "bench": _bench_args,
-    "debug": _debug_args,
-}
-
-
-def _help_text(parser: Any) -> str:
-    """A subcommand's help, starting ``usage: %eas ...``.
-
-    IPython's formatter writes usage as a reST literal block (``::``) for
-    docstrings; in a cell's output a plain ``usage:`` line reads better.
-    """
-    text = str(parser.parser.format_help())
-    if text.startswith("::"):
-        text = "usage: " + text[2:].lstrip("\n ")
-    return text
+def _help_text(parser: _VerbParser) -> str:
+    """A subcommand's help, starting ``usage: %eas ...``."""
+    return str(parser.format_help())
 
 
 def _usage() -> str:
-    seen: list[Any] = []
     lines = ["Subcommands (%eas SUBCOMMAND --help, or %eas help SUBCOMMAND, shows one):", ""]
-    for parser in _PARSERS.values():
-        if parser in seen:
+    for verb in VERBS:
+        if "magic" not in verb.fronts:
             continue
-        seen.append(parser)
-        first = _help_text(parser).split("\n\n")
-        usage = " ".join(first[0][len("usage: ") :].split())
-        description = " ".join(first[1].split()) if len(first) > 1 else ""
-        summary = re.split(r"(?<=[a-z)])[.:] ", description + " ", maxsplit=1)[0].rstrip(". ")
-        lines.append(f"  {usage}\n      {summary}")
+        usage = " ".join(_PARSERS[verb.name].format_usage()[len("usage: ") :].split())
+        lines.append(f"  {usage}\n      {verb.help}")
     return "\n".join(lines)
 
 
-# subcommands whose handler receives the cell body (None when used as a line magic)
-_TAKES_CELL = ("create", "predict", "modify")
-
-
-def _one_line_usage(parser: Any) -> str:
-    return " ".join(_help_text(parser).split("\n\n")[0][len("usage: ") :].split())
+def _one_line_usage(parser: _VerbParser) -> str:
+    return " ".join(parser.format_usage()[len("usage: ") :].split())
 
 
 def _wants_help(rest: str) -> bool:
@@ -315,6 +140,23 @@ def _wants_help(rest: str) -> bool:
     except ValueError:  # unbalanced quotes: let the parser report them
         return False
     return any(t in ("-h", "--help") for t in tokens)
+
+
+class EasMagicError(Exception):
+    """A ``%eas`` failure the user can fix: shown as one red line, no traceback.
+
+    It is raised (not printed), so the cell fails: Run All, nbclient and
+    papermill stop at it instead of running on into ``NameError``s.
+    """
+
+    def __init__(self, message: str) -> None:
+        # one line: the first thing it says is what went wrong
+        self.message = " ".join(str(message).split())
+        super().__init__(self.message)
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback
+        return [f"\x1b[31measlab error: {self.message}\x1b[0m"]
 
 
 # ----------------------------------------------------------------------------- the magics
@@ -357,7 +199,12 @@ class EasMagic(Magics):
     # -- entry point ----------------------------------------------------------------------
     @line_cell_magic
     def eas(self, line: str, cell: str | None = None) -> Any:
-        """Work with easlab services: %eas SUBCOMMAND ... or %%eas SUBCOMMAND ... (see below)."""
+        """Work with easlab services: %eas SUBCOMMAND ... or %%eas SUBCOMMAND ... (see below).
+
+        A verb that gives a value stores it in VAR (``%eas ls df``, or ``-o df``)
+        and returns it, so ``df = %eas ls`` works too. A failure raises
+        ``EasMagicError``: one red line, and the cell stops.
+        """
         from IPython.core.error import UsageError
 
         sub, _, rest = line.strip().partition(" ")
@@ -366,38 +213,50 @@ class EasMagic(Magics):
             if topic in _PARSERS:
                 print(_help_text(_PARSERS[topic]))
             elif topic:
-                self._error(f"no subcommand {topic!r}; one of: {', '.join(sorted(_PARSERS))}")
+                raise EasMagicError(
+                    f"no subcommand {topic!r}; one of: {', '.join(sorted(_PARSERS))}"
+                )
             else:
                 print(EasMagic.eas.__doc__)
             return None
         parser = _PARSERS.get(sub)
-        if parser is None:
-            self._error(
+        verb = verb_named(sub)
+        if parser is None or verb is None:
+            raise EasMagicError(
                 f"unknown subcommand {sub!r}; one of: {', '.join(sorted(_PARSERS))} (%eas help)"
             )
-            return None
         if _wants_help(rest):
             print(_help_text(parser))
             return None
         try:
-            args = parse_argstring(parser, rest)
+            args = parser.parse_argstring(rest)
         except UsageError as exc:
-            self._error(f"%eas {sub}: {exc} (usage: {_one_line_usage(parser)})")
-            return None
-        handler = getattr(self, f"_do_{sub.replace('showworkers', 'w').replace('list', 'ls')}")
-        if sub in ("create", "predict") and cell is None:
-            self._error(f"{sub} takes a cell body: write it as %%eas {sub} ... on the first line")
-            return None
+            raise EasMagicError(f"%eas {sub}: {exc} (usage: {_one_line_usage(parser)})") from None
+        if verb.produces:
+            if args.var and args.output and args.var != args.output:
+                raise EasMagicError(
+                    f"%eas {sub}: give the variable once, as VAR or -o VAR, not both"
+                )
+            args.var = args.output = args.var or args.output
+        if verb.cell == "required" and cell is None:
+            raise EasMagicError(
+                f"{sub} takes a cell body: write it as %%eas {sub} ... on the first line"
+            )
         try:
-            return handler(args, cell) if sub in _TAKES_CELL else handler(args)
+            if verb.name in ("predict", "bench", "debug"):
+                handler = getattr(self, f"_do_{verb.name}")
+                value = handler(args, cell) if verb.cell else handler(args)
+            else:
+                value = self._run_verb(verb, args, cell)
         except (EaslabError, ValueError) as exc:
-            self._error(str(exc))
+            if verb.produces and args.var:
+                self._ns.pop(args.var, None)  # a failed call leaves no stale value behind
+            raise EasMagicError(str(exc)) from None
+        if verb.produces and args.var and verb.name not in ("predict", "bench"):
+            self._store(args.var, value)
+            _show(value)
             return None
-
-    def _error(self, message: str) -> None:
-        from easlab.notebook.display import ErrorLine
-
-        _show(ErrorLine(message))
+        return value
 
     # -- helpers --------------------------------------------------------------------------
     @property
@@ -434,203 +293,96 @@ class EasMagic(Magics):
         self._store(output, df)
         _show(df)
 
-    # -- create ---------------------------------------------------------------------------
-    def _do_create(self, args: Any, cell: str) -> Any:
-        from easlab.kernel.spec import diff_specs, load_spec_source, parse_spec
-        from easlab.notebook.display import ServiceSummary
-
-        text = substitute(cell, self._ns)
-        data, _ = load_spec_source(text)
-        spec = parse_spec(data)  # SpecError names the field before anything is sent
-        if args.dry_run:
-            return self._dry_run(args, spec, diff_specs)
-        kernel = self._kernel(args.target, start=True)
-        service = self._with_progress(
-            kernel,
-            spec.name,
-            lambda: kernel.create(
-                data, blue_green=args.blue_green, allow_cpu_fallback=args.allow_cpu_fallback
-            ),
-        )
-        self._store(args.var, service)
-        title = f"service {service.name} created"
-        if service.desc.get("status") == "Failed":
-            title = f"service {service.name} failed to start"
-        _show(ServiceSummary(service.desc, self.show_token, title))
-        return None
-
-    def _with_progress(self, kernel: Any, name: str, call: Callable[[], Any]) -> Any:
-        """Run ``call`` (create, modify, version, start) while a live status line shows
-        how the instances come up; return its result once the service has settled."""
-        progress = _Progress(kernel, name)
-        result: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                result["value"] = call()
-                _wait_settled(kernel, name)
-            except BaseException as exc:  # handed to the notebook thread below
-                result["error"] = exc
-
-        worker = threading.Thread(target=run, name="easlab-progress", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(timeout=0.3)
-            progress.poll()
-        progress.finish(failed="error" in result)
-        if "error" in result:
-            raise result["error"]
-        return result["value"]
-
-    def _dry_run(self, args: Any, spec: Any, diff_specs: Callable[..., list[str]]) -> None:
-        from easlab.errors import KernelError
-        from easlab.notebook.display import escape
-
-        new = spec.to_dict()
-        try:
-            old = self._kernel(args.target).describe(spec.name).get("spec") or {}
-            verb = "would update"
-        except KernelError as exc:
-            if getattr(exc, "status", 0) not in (0, 404):
-                raise
-            old, verb = {}, "would create"
-        changes = diff_specs(old, new) if old else [f"+ {line}" for line in _flat_lines(new)]
-        warnings = [f"warning: {w}" for w in spec.warnings]
-        head = f"{spec.name}: valid; {verb} ({len(changes)} change{'s' * (len(changes) != 1)})"
-        if old and not changes:
-            head = f"{spec.name}: valid; no change against the deployed service"
-        text = "\n".join([head, *changes, *warnings])
-        colours = {"+": "#1e7d32", "-": "#b3261e", "~": "#8a6d00", "w": "#8a6d00"}
-        rows = "".join(
-            f"<div style='color:{colours.get(line[:1], 'inherit')}'>{escape(line)}</div>"
-            for line in [*changes, *warnings]
-        )
-        _show(_Html(f"<b>{escape(head)}</b><pre>{rows}</pre>", text))
-        self._store(args.var, changes)
-
-    # -- control verbs --------------------------------------------------------------------
-    def _do_ls(self, args: Any) -> None:
-        import pandas as pd
-
-        rows = [
-            {
-                "NAME": d.get("name"),
-                "STATUS": d.get("status"),
-                "INSTANCES": f"{d.get('running_instance', 0)}/{d.get('total_instance', 0)}",
-                "WEIGHT": d.get("weight", 100),
-                "PROCESSOR": d.get("processor"),
-                "VERSION": d.get("current_version"),
-                "SERVICEPATH": d.get("service_path"),
-                "CREATED": d.get("create_time"),
-            }
-            for d in self._kernel().list()
-        ]
-        df = pd.DataFrame(
-            rows,
-            columns=[
-                "NAME",
-                "STATUS",
-                "INSTANCES",
-                "WEIGHT",
-                "PROCESSOR",
-                "VERSION",
-                "SERVICEPATH",
-                "CREATED",
-            ],
-        )
-        self._table(df, args.output)
-
-    def _summary(self, desc: dict[str, Any], args: Any, title: str = "") -> None:
-        from easlab.notebook.display import ServiceSummary
-
-        self._store(args.output, desc)
-        _show(ServiceSummary(desc, self.show_token, title))
-
-    def _do_desc(self, args: Any) -> None:
-        self._summary(self._kernel().describe(args.name), args)
-
-    def _do_w(self, args: Any) -> None:
-        import pandas as pd
-
-        self._table(pd.DataFrame(self._kernel().workers(args.name)), args.output)
-
-    def _do_stop(self, args: Any) -> None:
-        self._summary(self._kernel().stop(args.name), args, f"service {args.name} stopped")
-
-    def _do_start(self, args: Any) -> None:
-        kernel = self._kernel()
-        self._with_progress(kernel, args.name, lambda: kernel.start(args.name))
-        self._summary(kernel.describe(args.name), args, f"service {args.name} started")
-
-    def _do_delete(self, args: Any) -> None:
-        answer = self._kernel().delete(args.name)
-        self._store(args.output, answer)
-        print(f"deleted service {answer.get('deleted', args.name)}")
-
-    def _do_modify(self, args: Any, cell: str | None = None) -> None:
-        overrides: dict[str, str] = {}
-        for item in args.overrides:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"-D{item}: expected -DKEY=VALUE, e.g. -Dmetadata.instance=2")
-            overrides[key.strip()] = value
+    # -- the control verbs (easlab/ops.py) ---------------------------------------------------
+    def _run_verb(self, verb: Verb, args: Any, cell: str | None) -> Any:
+        """Call the verb's function with the same keywords as the CLI; the value to show."""
+        kwargs = call_kwargs(verb, args, "magic")
         body = cell if cell is not None and cell.strip() else None
-        given = [
-            what
-            for what, value in (("-D fields", overrides), ("-s", args.spec), ("a cell body", body))
-            if value
-        ]
-        if len(given) != 1:
-            how = "nothing" if not given else " and ".join(given)
-            raise ValueError(
-                f"modify takes one of -DKEY=VALUE, -s <json file or text>, or a cell body "
-                f"(%%eas modify {args.name}); got {how}"
-            )
-        kernel = self._kernel()
-        before = kernel.describe(args.name).get("current_version")
-        if overrides:
-            change = partial(kernel.modify, args.name, set=overrides)
+        if verb.name == "create":
+            kwargs["spec"] = substitute(cell or "", self._ns)
+        elif verb.name == "modify" and body is not None:
+            if args.spec or args.overrides:
+                raise ValueError(
+                    f"modify takes one of -DKEY=VALUE, -s <json file or text>, or a cell body "
+                    f"(%%eas modify {args.name}); got more than one"
+                )
+            kwargs["spec"] = substitute(body, self._ns)  # a partial service.json
+        dry_run = bool(kwargs.get("dry_run"))
+        if verb.name == "create" and dry_run:
+            # validating needs no kernel; the diff uses one if it runs
+            kernel = self._kernel_if_running(args.target)
         else:
-            # a cell is a partial service.json, filled in like %%eas create's
-            spec = args.spec if body is None else substitute(body, self._ns)
-            change = partial(kernel.modify, args.name, spec=spec)
-        self._with_progress(kernel, args.name, change)
-        desc = kernel.describe(args.name)
-        after = desc.get("current_version")
-        title = f"service {args.name} modified"
-        if after != before:
-            title = f"service {args.name} modified: now at version {after}"
-        if desc.get("status") == "Failed":
-            title = f"service {args.name} failed after the change"
-        self._summary(desc, args, title)
+            kernel = self._kernel(args.target, start=verb.name == "create")
+        if verb.name != "gpu" or kernel is not None:
+            kwargs["kernel"] = kernel
+        function = verb.resolve()
+        if verb.waits and not dry_run:
+            name = getattr(args, "name", None) or _spec_name(kwargs.get("spec"))
+            progress = _Progress(kernel, name)
+            kwargs["progress"] = progress.poll
+            try:
+                result = function(**kwargs)
+            except BaseException:
+                progress.finish(failed=True)
+                raise
+            progress.finish()
+        else:
+            result = function(**kwargs)
+        return self._render(verb, args, result)
 
-    def _do_version(self, args: Any) -> None:
-        kernel = self._kernel()
-        self._with_progress(
-            kernel, args.name, lambda: kernel.version(args.name, args.version, force=args.force)
-        )
-        desc = kernel.describe(args.name)
-        self._summary(desc, args, f"service {args.name} now at version {args.version}")
+    def _kernel_if_running(self, target: str | None) -> Any:
+        from easlab.errors import KernelNotRunning
 
-    def _do_release(self, args: Any) -> None:
-        desc = self._kernel().release(args.name, args.weight)
-        self._summary(desc, args, f"{args.name} receives {args.weight}% of the traffic")
+        try:
+            return self._kernel(target)
+        except KernelNotRunning:
+            return None
 
-    def _do_logs(self, args: Any) -> None:
-        lines = self._kernel().logs(args.name, args.n)
-        self._store(args.output, lines)
-        print("\n".join(lines) if lines else f"(no log lines for {args.name})")
+    def _render(self, verb: Verb, args: Any, result: Any) -> Any:
+        """What a verb's value looks like in a notebook (the same data as the CLI's)."""
+        from easlab.cli import SERVICE_COLUMNS, WORKER_COLUMNS, gpu_text, service_rows, worker_rows
+        from easlab.notebook.display import ServiceDescription
 
-    def _do_gpu(self, args: Any) -> None:
-        import pandas as pd
+        if verb.name in ("ls", "w"):
+            import pandas as pd
 
-        info = self._kernel().gpu()
-        df = pd.DataFrame(info.get("gpus", []))
-        if df.empty:
-            print(f"no GPU found (source: {info.get('source', 'none')})")
-            self._store(args.output, df)
-            return
-        self._table(df, args.output)
+            columns, rows = (
+                (SERVICE_COLUMNS, service_rows(result))
+                if verb.name == "ls"
+                else (WORKER_COLUMNS, worker_rows(result))
+            )
+            return pd.DataFrame(rows, columns=columns)
+        if verb.name == "gpu":
+            if not result.get("gpus"):
+                return _Text(gpu_text(result), result)
+            import pandas as pd
+
+            return pd.DataFrame(result["gpus"])
+        if verb.name == "logs":
+            return LogLines(result, args.name)
+        if verb.name == "delete":
+            print(f"deleted service {result.get('deleted', args.name)}")
+            return result
+        if verb.name == "create" and hasattr(result, "desc"):
+            title = f"service {result.name} created"
+            if result.status == "Failed":
+                title = f"service {result.name} failed to start"
+            _show(ServiceDescription(result.desc, self.show_token, title))
+            return result
+        if isinstance(result, dict):
+            titles = {
+                "stop": f"service {args.name} stopped",
+                "start": f"service {args.name} started",
+                "version": f"service {args.name} now at version {result.get('current_version')}",
+                "release": f"{args.name} receives {getattr(args, 'weight', '?')}% of the traffic",
+                "modify": f"service {args.name} modified: now at version "
+                f"{result.get('current_version')} (latest {result.get('latest_version')})",
+            }
+            title = titles.get(verb.name, "")
+            if result.get("status") == "Failed":
+                title = f"service {args.name} failed: {result.get('message') or 'see its logs'}"
+            return ServiceDescription(result, self.show_token, title)
+        return result  # SpecDiff (dry run): shows itself
 
     # -- predict --------------------------------------------------------------------------
     def _do_predict(self, args: Any, cell: str) -> None:
@@ -700,34 +452,39 @@ def _missing_name(exc: NameError) -> str:
     return str(getattr(exc, "name", None) or exc)
 
 
-def _flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
-    lines = []
-    for key, value in spec.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            lines += _flat_lines(value, path + ".")
-        else:
-            shown = "****" if key == "token" else json.dumps(value, default=str)
-            lines.append(f"{path}: {shown}")
-    return lines
+def _spec_name(spec: Any) -> str:
+    from easlab.kernel.spec import load_spec_source
+
+    try:
+        data, _ = load_spec_source(spec)
+    except (EaslabError, ValueError):
+        return "service"
+    return str(data.get("name") or "service")
 
 
-# statuses a service stays in until someone acts (eascmd waits for one of them too)
-_SETTLED = ("Running", "Failed", "Stopped")
-_SETTLE_TIMEOUT_S = 600.0
+class _Text:
+    """Plain text shown as is (``%eas gpu`` with no GPU: the reason), carrying its data."""
+
+    def __init__(self, text: str, data: Any) -> None:
+        self.text = text
+        self.data = data
+
+    def __repr__(self) -> str:
+        return self.text
 
 
-def _wait_settled(kernel: Any, name: str) -> None:
-    """Poll the service until it runs, has failed or is stopped (instances roll over
-    after ``modify``/``version`` answer)."""
-    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
-    while kernel.describe(name).get("status") not in _SETTLED:
-        if time.monotonic() > deadline:
-            raise EaslabError(
-                f"service {name} has not settled after {_SETTLE_TIMEOUT_S:.0f} s; "
-                f"see %eas desc {name} and %eas logs {name}"
-            )
-        time.sleep(0.2)  # polling a remote status, not synchronising threads
+class LogLines(list[str]):
+    """A service's log lines: a list, shown as the log reads."""
+
+    def __init__(self, lines: list[str], name: str) -> None:
+        super().__init__(lines)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return "\n".join(self) if self else f"(no log lines for {self.name})"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
 
 
 class _Progress:
@@ -750,7 +507,8 @@ class _Progress:
     def _line(self, text: str) -> _Html:
         return _Html(f"<span style='font-family:monospace'>{text}</span>", text)
 
-    def poll(self) -> None:
+    def poll(self, desc: dict[str, Any] | None = None) -> None:
+        """Update the line from ``desc`` (easlab.ops' progress callback) or a fresh describe."""
         from easlab.errors import KernelError
 
         now = time.monotonic()
@@ -758,7 +516,7 @@ class _Progress:
             return
         self.last_poll = now
         try:
-            d = self.kernel.describe(self.name)
+            d = desc if desc is not None else self.kernel.describe(self.name)
             state = (
                 f"{d.get('status', '?')}, {d.get('running_instance', 0)}/"
                 f"{d.get('total_instance', 0)} instances running"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,25 @@ metadata:
 """,
     )
     return shell.user_ns["affine_svc"]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failing(shell: Any, capsys: Any, source: str) -> str:
+    """Run ``source`` as a cell that must fail with one easlab error line; that line.
+
+    The magic raises ``EasMagicError`` (so Run All stops there) and IPython
+    shows it as one red line, without a traceback.
+    """
+    from easlab.notebook.magics import EasMagicError
+
+    result = shell.run_cell(source)
+    assert isinstance(result.error_in_exec, EasMagicError), repr(result.error_in_exec)
+    out = capsys.readouterr()
+    text = _ANSI.sub("", out.out + out.err).strip()
+    assert "Traceback" not in text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("easlab error: ")
+    return lines[0]

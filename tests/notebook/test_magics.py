@@ -7,17 +7,7 @@ import pytest
 
 from easlab.notebook.loadtest import BenchResult
 
-from .conftest import B, W
-
-
-def one_error_line(capsys) -> str:
-    out = capsys.readouterr()
-    text = (out.out + out.err).strip()
-    assert "Traceback" not in text
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    assert len(lines) == 1, text
-    assert lines[0].startswith("easlab error: ")
-    return lines[0]
+from .conftest import B, W, failing
 
 
 def test_create_from_json_cell(echo, shell, capsys):
@@ -53,7 +43,7 @@ metadata:
     )
     out = capsys.readouterr().out
     assert "nb_echo: valid; would update" in out
-    assert "~ metadata.instance: 1 -> 2" in shell.user_ns["changes"]
+    assert "~ metadata.instance: 1 -> 2" in shell.user_ns["changes"].changes
     shell.run_line_magic("eas", "desc nb_echo -o d")
     assert shell.user_ns["d"]["total_instance"] == 1  # nothing deployed
 
@@ -78,27 +68,24 @@ def test_predict_numpy_reshapes_outputs(affine, shell, capsys):
 def test_predict_errors_are_one_line(affine, echo, shell, capsys):
     capsys.readouterr()
     shell.user_ns["bad"] = np.zeros((2, 3), np.float32)
-    shell.run_cell_magic("eas", "predict nb_affine", '{"x": bad}')
-    assert "x" in one_error_line(capsys)
+    assert "x" in failing(shell, capsys, "%%eas predict nb_affine\n" + '{"x": bad}')
 
-    shell.run_cell_magic("eas", "predict no_such_service", "hi")
-    assert "no_such_service" in one_error_line(capsys)
+    assert "no_such_service" in failing(shell, capsys, "%%eas predict no_such_service\n" + "hi")
 
     from easlab.client.control import Service
 
     shell.user_ns["wrong"] = Service(echo.kernel, dict(echo.desc, token="wrong-token-0000"))
-    shell.run_cell_magic("eas", "predict wrong", "'hi'")
-    assert "401" in one_error_line(capsys)
+    assert "401" in failing(shell, capsys, "%%eas predict wrong\n" + "'hi'")
 
     # numpy inputs with a wrong token: the 401, not "publishes no tensor signature"
     shell.user_ns["wrong_aff"] = Service(affine.kernel, dict(affine.desc, token="wrong-0000"))
     shell.user_ns["ok"] = np.zeros((1, 4), np.float32)
-    shell.run_cell_magic("eas", "predict wrong_aff", '{"x": ok}')
-    line = one_error_line(capsys)
+    line = failing(shell, capsys, '%%eas predict wrong_aff\n{"x": ok}')
     assert "401" in line and "publishes no tensor signature" not in line
 
-    shell.run_line_magic("eas", "bench nb_echo --body undefined_variable_xyz -n 1")
-    assert "undefined_variable_xyz" in one_error_line(capsys)
+    assert "undefined_variable_xyz" in failing(
+        shell, capsys, "%eas bench nb_echo --body undefined_variable_xyz -n 1"
+    )
 
 
 def test_predict_text_that_names_no_variable_is_sent_as_text(echo, shell, capsys):
@@ -133,8 +120,7 @@ def test_control_verbs(echo, shell, capsys):
     shell.run_line_magic("eas", "gpu -o g")
     shell.run_line_magic("eas", "modify nb_echo -Dmetadata.nosuchkey=1")
     capsys.readouterr()
-    shell.run_line_magic("eas", "desc nb_missing")
-    assert "nb_missing" in one_error_line(capsys)
+    assert "nb_missing" in failing(shell, capsys, "%eas desc nb_missing")
 
 
 def test_debug_magic_shows_the_widget(affine, shell, capsys):
@@ -206,7 +192,6 @@ metadata:
         assert shell.user_ns["d"]["running_instance"] == 2  # waited for the new instance
         # a bad version id is one clear line
         capsys.readouterr()
-        shell.run_line_magic("eas", "version nb_greeter 9")
-        assert "9" in one_error_line(capsys)
+        assert "9" in failing(shell, capsys, "%eas version nb_greeter 9")
     finally:
         shell.run_line_magic("eas", "delete nb_greeter")

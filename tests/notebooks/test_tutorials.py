@@ -50,6 +50,7 @@ def _text(cell: Any) -> str:
     for output in cell.outputs:
         data = output.get("data", {})
         parts += [output.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")]
+        parts += output.get("traceback", [])  # an error output: the magic's one line
     return "\n".join(parts)
 
 

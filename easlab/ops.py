@@ -1,0 +1,332 @@
+"""eascmd's verbs as Python functions: ``easlab.create(spec)``, ``easlab.modify(name, ...)``.
+
+These are the functions the ``easlab`` command and the ``%eas`` magics call
+(easlab/verbs.py declares each verb once and builds both parsers from it);
+each talks to a kernel's control API through a ``KernelClient``.
+
+>>> svc = easlab.create("service.json")                      # doctest: +SKIP
+>>> easlab.modify("mnist", ["metadata.instance=2"])          # doctest: +SKIP
+>>> print(easlab.create("v2.json", dry_run=True))            # doctest: +SKIP
+mnist: valid; would update (1 change)
+~ model_path: "./v1.onnx" -> "./v2.onnx"
+
+``kernel`` (a ``KernelClient``) defaults to ``easlab.connect()``; ``progress``
+is called with each description polled while a service settles.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easlab.errors import EaslabError, KernelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from easlab.client.control import KernelClient, Service
+
+__all__ = [
+    "SpecDiff",
+    "create",
+    "delete",
+    "desc",
+    "gpu",
+    "logs",
+    "ls",
+    "modify",
+    "parse_overrides",
+    "release",
+    "start",
+    "stop",
+    "version",
+    "w",
+    "wait_settled",
+]
+
+#: statuses a service stays in until someone acts (eascmd waits for one of them too)
+SETTLED = ("Running", "Failed", "Stopped")
+DEFAULT_TIMEOUT_S = 600.0
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _kernel(kernel: KernelClient | None, start: bool = False) -> KernelClient:
+    if kernel is not None:
+        return kernel
+    from easlab.client.control import connect
+
+    return connect(start=start)
+
+
+def parse_overrides(items: Mapping[str, Any] | Iterable[str] | None) -> dict[str, str]:
+    """eascmd's ``-Dkey=value`` list (or a dict) → ``{"metadata.instance": "2"}``."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in items.items()}
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"-D{item}: write -Dkey=value, e.g. -Dmetadata.instance=2")
+        out[key.strip()] = value
+    return out
+
+
+def wait_settled(
+    kernel: KernelClient,
+    desc: dict[str, Any],
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Poll the service until it runs, has failed or is stopped; its last description.
+
+    Instances come up (or roll over after ``modify``/``version``) after the
+    control call has answered; this is eascmd's "Waiting [Total: ...]" loop.
+    """
+    name = str(desc["name"])
+    deadline = time.monotonic() + timeout
+    while desc.get("status") not in SETTLED:
+        if progress is not None:
+            progress(desc)
+        if time.monotonic() > deadline:
+            raise EaslabError(
+                f"service {name} is still {desc.get('status')} after {timeout:g} s; "
+                f"look at `easlab desc {name}` / `easlab logs {name}` (%eas desc, %eas logs)"
+            )
+        time.sleep(0.2)  # polling a remote status, not synchronising threads
+        desc = kernel.describe(name)
+    return desc
+
+
+# ----------------------------------------------------------------------------- dry run
+
+
+def _flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
+    lines = []
+    for key, value in spec.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            lines += _flat_lines(value, path + ".")
+        else:
+            shown = "****" if key == "token" else json.dumps(value, default=str)
+            lines.append(f"{path}: {shown}")
+    return lines
+
+
+@dataclass(repr=False)
+class SpecDiff:
+    """What a create or modify would change, without changing it (``dry_run=True``)."""
+
+    name: str
+    verb: str  # "would create" | "would update"
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deployed: bool = False
+
+    @property
+    def headline(self) -> str:
+        if self.deployed and not self.changes:
+            return f"{self.name}: valid; no change against the deployed service"
+        count = len(self.changes)
+        return f"{self.name}: valid; {self.verb} ({count} change{'s' * (count != 1)})"
+
+    def lines(self) -> list[str]:
+        return [*self.changes, *(f"warning: {w}" for w in self.warnings)]
+
+    def __str__(self) -> str:
+        return "\n".join([self.headline, *self.lines()])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        colours = {"+": "#1e7d32", "-": "#b3261e", "~": "#8a6d00", "w": "#8a6d00"}
+        rows = "".join(
+            f"<div style='color:{colours.get(line[:1], 'inherit')}'>{html.escape(line)}</div>"
+            for line in self.lines()
+        )
+        return f"<b>{html.escape(self.headline)}</b><pre>{rows}</pre>"
+
+
+def _diff_against_deployed(kernel: KernelClient | None, spec: Any) -> SpecDiff:
+    from easlab.kernel.spec import diff_specs
+
+    new = spec.to_dict()
+    try:
+        old = _kernel(kernel).describe(spec.name).get("spec") or {}
+    except KernelError as exc:
+        if getattr(exc, "status", 0) not in (0, 404):  # 0: no kernel runs, nothing deployed
+            raise
+        old = {}
+    if old:
+        return SpecDiff(spec.name, "would update", diff_specs(old, new), spec.warnings, True)
+    return SpecDiff(
+        spec.name, "would create", [f"+ {line}" for line in _flat_lines(new)], spec.warnings
+    )
+
+
+# ----------------------------------------------------------------------------- the verbs
+
+
+def create(
+    spec: dict[str, Any] | str | Path,
+    *,
+    blue_green: bool = False,
+    allow_cpu_fallback: bool = False,
+    dry_run: bool = False,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: Progress | None = None,
+    kernel: KernelClient | None = None,
+) -> Service | SpecDiff:
+    """Create a service from a service.json / YAML file, text or dict (eascmd ``create``).
+
+    ``blue_green`` is ``create -r``; ``dry_run`` validates and returns the
+    ``SpecDiff`` against the deployed service instead; with ``wait`` it returns
+    once the service runs or has failed (``status``, ``message`` say why). With
+    no ``kernel``, a background kernel starts if none runs.
+    """
+    from easlab.kernel.spec import parse_spec
+
+    parsed = parse_spec(spec)  # SpecError names the field before anything is sent
+    if dry_run:
+        return _diff_against_deployed(kernel, parsed)
+    client = _kernel(kernel, start=True)
+    service = client.create(
+        spec, blue_green=blue_green, allow_cpu_fallback=allow_cpu_fallback, wait=False
+    )
+    if wait:
+        service.desc = wait_settled(client, service.desc, timeout, progress)
+    return service
+
+
+def ls(*, kernel: KernelClient | None = None) -> list[dict[str, Any]]:
+    """Every service's description (eascmd ``ls``)."""
+    return _kernel(kernel).list()
+
+
+def desc(name: str, *, kernel: KernelClient | None = None) -> dict[str, Any]:
+    """One service's description (eascmd ``desc``)."""
+    return _kernel(kernel).describe(name)
+
+
+def w(name: str, *, kernel: KernelClient | None = None) -> list[dict[str, Any]]:
+    """A service's instances (eascmd ``w`` / ``showworkers``)."""
+    return _kernel(kernel).workers(name)
+
+
+def modify(
+    name: str,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    spec: dict[str, Any] | str | Path | None = None,
+    *,
+    dry_run: bool = False,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: Progress | None = None,
+    kernel: KernelClient | None = None,
+) -> dict[str, Any] | SpecDiff:
+    """Change a service (eascmd ``modify``): ``overrides`` (``-Dkey=value``) or a partial ``spec``.
+
+    ``modify("mnist", ["metadata.instance=3"])``, ``modify("mnist", {"metadata.instance": 3})``
+    or ``modify("mnist", spec="v2.json")``; model or processor fields make a new version.
+    """
+    fields = parse_overrides(overrides)
+    if bool(fields) == bool(spec):
+        raise ValueError(
+            "modify takes -Dkey=value overrides or -s <json> (a partial service.json; in a "
+            f"notebook also a cell body), one of the two; got {'both' if fields else 'neither'}"
+        )
+    client = _kernel(kernel)
+    if dry_run:
+        from easlab.kernel.spec import apply_overrides, load_spec_source, parse_spec
+
+        current = client.describe(name).get("spec") or {}
+        if fields:
+            new = apply_overrides(current, fields)
+        else:
+            assert spec is not None
+            update, _ = load_spec_source(spec)
+            new = _merge(current, update)
+        return _diff_against_deployed(client, parse_spec({**new, "name": name}))
+    if fields:
+        answer = client.modify(name, set=fields)
+    else:
+        answer = client.modify(name, spec=spec)
+    return wait_settled(client, answer, timeout, progress) if wait else answer
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def version(
+    name: str,
+    version: int,
+    *,
+    force: bool = False,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: Progress | None = None,
+    kernel: KernelClient | None = None,
+) -> dict[str, Any]:
+    """Switch a service to another of its versions (eascmd ``version NAME ID``)."""
+    client = _kernel(kernel)
+    answer = client.version(name, version, force=force)
+    return wait_settled(client, answer, timeout, progress) if wait else answer
+
+
+def stop(name: str, *, kernel: KernelClient | None = None) -> dict[str, Any]:
+    """Stop a service's instances; it keeps its name and versions (eascmd ``stop``)."""
+    return _kernel(kernel).stop(name)
+
+
+def start(
+    name: str,
+    *,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: Progress | None = None,
+    kernel: KernelClient | None = None,
+) -> dict[str, Any]:
+    """Start a stopped service (eascmd ``start``)."""
+    client = _kernel(kernel)
+    answer = client.start(name)
+    return wait_settled(client, answer, timeout, progress) if wait else answer
+
+
+def delete(name: str, *, kernel: KernelClient | None = None) -> dict[str, Any]:
+    """Delete a service, without asking (the CLI asks first unless ``-y``)."""
+    return _kernel(kernel).delete(name)
+
+
+def release(name: str, weight: int, *, kernel: KernelClient | None = None) -> dict[str, Any]:
+    """Send ``weight`` % of the entry endpoint's traffic to blue-green service ``name``."""
+    return _kernel(kernel).release(name, weight)
+
+
+def logs(name: str, n: int = 50, *, kernel: KernelClient | None = None) -> list[str]:
+    """The last ``n`` log lines of a service (0 for all)."""
+    if n < 0:
+        raise ValueError(f"n must be a number of lines (0 for all), got {n}")
+    return _kernel(kernel).logs(name, n)
+
+
+def gpu(*, kernel: KernelClient | None = None) -> dict[str, Any]:
+    """The GPUs the kernel sees (``{"gpus": [...], "source", "message"}``); with no
+    kernel given, this machine's (NVML, else nvidia-smi)."""
+    if kernel is not None:
+        return kernel.gpu()
+    from easlab.kernel.gpu import detect_gpus
+
+    return detect_gpus().to_dict()  # type: ignore[no-any-return]

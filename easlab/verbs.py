@@ -1,0 +1,272 @@
+"""Every verb declared once: name, arguments, help, and the function that does the work.
+
+The ``easlab`` command's argparse parser and the ``%eas`` magic's parser are
+both generated from ``VERBS``; an argument is shared unless marked for one
+front only (``cli``: a file path where the magic has its cell body, ``-y``;
+``magic``: the destination variable). Both fronts call ``Verb.function``
+(easlab/ops.py, or a notebook function) with the shared arguments as keywords,
+so a verb behaves the same wherever it is typed; only the rendering differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Arg", "Verb", "VERBS", "verb_named", "add_arguments", "call_kwargs"]
+
+BOTH = frozenset({"cli", "magic"})
+CLI = frozenset({"cli"})
+MAGIC = frozenset({"magic"})
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: argparse's flags and keywords, and the fronts that have it."""
+
+    flags: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    fronts: frozenset[str] = BOTH
+    #: passed to the verb's function under this keyword (None: front-only, not passed)
+    keyword: str | None = None
+
+    @property
+    def dest(self) -> str:
+        if "dest" in self.options:
+            return str(self.options["dest"])
+        long = next((f for f in self.flags if f.startswith("--")), self.flags[0])
+        return long.lstrip("-").replace("-", "_")
+
+
+def arg(*flags: str, fronts: frozenset[str] = BOTH, passed: bool = True, **options: Any) -> Arg:
+    a = Arg(tuple(flags), options, fronts)
+    return Arg(a.flags, a.options, a.fronts, a.dest if passed else None)
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One verb of both the CLI and the magic."""
+
+    name: str
+    help: str
+    #: "module:attribute" of the public function that does the work, imported when the
+    #: verb runs (predict, bench, debug need the notebook's namespace: the magic turns the
+    #: cell into that function's arguments)
+    function: str
+    args: tuple[Arg, ...] = ()
+    aliases: tuple[str, ...] = ()
+    fronts: frozenset[str] = BOTH
+    #: the magic takes a cell body: "required", "optional" or None
+    cell: str | None = None
+    #: the verb gives a value: the magic stores it in VAR / -o VAR and returns it
+    produces: bool = True
+    #: the verb waits for the service to settle (--timeout)
+    waits: bool = False
+
+    def resolve(self) -> Callable[..., Any]:
+        module, _, attr = self.function.partition(":")
+        target: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            target = getattr(target, part)
+        return target  # type: ignore[no-any-return]
+
+    def args_for(self, front: str) -> list[Arg]:
+        own = [a for a in self.args if front in a.fronts]
+        if self.waits:
+            own.append(
+                arg(
+                    "--timeout",
+                    type=float,
+                    default=600.0,
+                    help="seconds to wait for the service to settle (default 600)",
+                )
+            )
+        return own
+
+
+NAME = arg("name", metavar="NAME", help="service name")
+DRY_RUN = arg(
+    "--dry-run",
+    action="store_true",
+    help="validate and show the changes against the deployed service; change nothing",
+)
+YES = arg("-y", action="store_true", help="do not ask", fronts=CLI, passed=False)
+
+VERBS: tuple[Verb, ...] = (
+    Verb(
+        "create",
+        "create a service from a service.json / YAML description",
+        "easlab.ops:create",
+        (
+            arg("spec", help="service description (.json or .yaml)", fronts=CLI),
+            arg(
+                "-r",
+                "--blue-green",
+                action="store_true",
+                help="create a blue-green sibling <name>_<suffix> (eascmd create -r)",
+            ),
+            arg(
+                "--allow-cpu-fallback",
+                action="store_true",
+                help="run a GPU service on CPU when the host lacks GPUs",
+            ),
+            DRY_RUN,
+        ),
+        cell="required",
+        waits=True,
+    ),
+    Verb("ls", "list services", "easlab.ops:ls", aliases=("list",)),
+    Verb("desc", "describe a service", "easlab.ops:desc", (NAME,)),
+    Verb("w", "show a service's instances", "easlab.ops:w", (NAME,), aliases=("showworkers",)),
+    Verb(
+        "modify",
+        "change a service: -Dmetadata.instance=N ..., -s <json>, or (magic) a cell body",
+        "easlab.ops:modify",
+        (
+            NAME,
+            arg(
+                "-D",
+                dest="overrides",
+                action="append",
+                default=None,
+                metavar="KEY=VALUE",
+                help="field to set, e.g. -Dmetadata.instance=2 (repeatable)",
+            ),
+            arg(
+                "-s",
+                dest="spec",
+                metavar="JSON",
+                help="partial service description (file or JSON text); model/processor "
+                "fields make a new version",
+            ),
+            DRY_RUN,
+        ),
+        cell="optional",
+        waits=True,
+    ),
+    Verb(
+        "version",
+        "switch a service to another of its versions",
+        "easlab.ops:version",
+        (
+            NAME,
+            arg("version", type=int, metavar="ID", help="version id, as `desc` lists them"),
+            arg("-f", "--force", action="store_true", help="force the switch"),
+        ),
+        waits=True,
+    ),
+    Verb("stop", "stop a service; it keeps its name and versions", "easlab.ops:stop", (NAME,)),
+    Verb("start", "start a stopped service", "easlab.ops:start", (NAME,), waits=True),
+    Verb(
+        "delete",
+        "delete a service (the CLI asks Y/n unless -y)",
+        "easlab.ops:delete",
+        (NAME, YES),
+    ),
+    Verb(
+        "release",
+        "send a percentage of the entry endpoint's traffic to a blue-green service",
+        "easlab.ops:release",
+        (
+            arg("name", metavar="NAME", help="the blue-green service (create -r)"),
+            arg(
+                "-w",
+                "--weight",
+                type=int,
+                required=True,
+                metavar="PERCENT",
+                help="percent of the entry endpoint's traffic, 0-100",
+            ),
+            YES,
+        ),
+    ),
+    Verb(
+        "logs",
+        "show a service's last log lines",
+        "easlab.ops:logs",
+        (NAME, arg("-n", type=int, default=50, help="how many lines (default 50; 0 for all)")),
+    ),
+    Verb("gpu", "list the GPUs the kernel sees (NVML, else nvidia-smi)", "easlab.ops:gpu"),
+    Verb(
+        "predict",
+        "call a service with the cell body: JSON/text as written, or a Python expression "
+        "(a dict of numpy arrays, a DataFrame, bytes, str)",
+        "easlab.client.predict_client:PredictClient.predict",
+        (
+            arg(
+                "service",
+                metavar="SERVICE",
+                help="service name on the kernel, or a variable holding a Service",
+            ),
+            arg("--signature", help="signature name for TF/Blade requests"),
+            arg("--fetch", help="comma-separated outputs to fetch, e.g. scores,classes"),
+            arg(
+                "--raw",
+                action="store_true",
+                help="send the cell text byte for byte and keep the answer as bytes",
+            ),
+        ),
+        fronts=MAGIC,
+        cell="required",
+    ),
+    Verb(
+        "bench",
+        "load-test a service: latency percentiles, throughput, errors and plots",
+        "easlab.notebook.loadtest:bench",
+        (
+            arg(
+                "service",
+                metavar="SERVICE",
+                help="service name on the kernel, or a variable holding a Service",
+            ),
+            arg("--body", required=True, help="variable or expression giving the request body"),
+            arg("-n", type=int, default=1000, help="requests per concurrency level (default 1000)"),
+            arg(
+                "-c", "--concurrency", type=int, default=8, help="parallel connections (default 8)"
+            ),
+            arg("--duration", help="run for a time instead of -n requests, e.g. 10s"),
+            arg("--sweep", help="concurrency levels to run in turn, e.g. 1,2,4,8,16"),
+        ),
+        fronts=MAGIC,
+    ),
+    Verb(
+        "debug",
+        "open the interactive debug widget for a service",
+        "easlab.notebook.widget:debug",
+        (
+            arg(
+                "service",
+                metavar="SERVICE",
+                help="service name on the kernel, or a variable holding a Service",
+            ),
+        ),
+        fronts=MAGIC,
+        produces=False,
+    ),
+)
+
+
+def verb_named(name: str) -> Verb | None:
+    """The verb called ``name`` or one of its aliases."""
+    for verb in VERBS:
+        if name == verb.name or name in verb.aliases:
+            return verb
+    return None
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: Verb, front: str) -> None:
+    """Add ``verb``'s arguments for ``front`` ("cli" or "magic") to ``parser``."""
+    for a in verb.args_for(front):
+        parser.add_argument(*a.flags, **a.options)
+
+
+def call_kwargs(verb: Verb, args: argparse.Namespace, front: str) -> dict[str, Any]:
+    """The keywords ``verb.function`` gets from parsed arguments: the same on both fronts."""
+    out: dict[str, Any] = {}
+    for a in verb.args_for(front):
+        if a.keyword is not None and hasattr(args, a.dest):
+            out[a.keyword] = getattr(args, a.dest)
+    return out
