@@ -205,6 +205,7 @@ def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) 
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from easlab.kernel.limits import HttpLimits
     from easlab.kernel.server import serve_forever
 
     serve_forever(
@@ -215,6 +216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         allow_hosts=tuple(args.allow_host or ()),
         allow_origins=tuple(args.allow_origin or ()),
+        limits=HttpLimits.from_args(args),
     )
     return 0
 
@@ -431,6 +433,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from easlab.kernel.guard import add_security_arguments
+    from easlab.kernel.limits import add_arguments as add_limit_arguments
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -477,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body accepted (413 above)",
     )
     add_security_arguments(p, token=False)
+    add_limit_arguments(p)
 
     p = add(
         "create", cmd_create, "create a service from a service.json / YAML file", parents=[wait]
