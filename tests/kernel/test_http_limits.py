@@ -186,11 +186,11 @@ def test_a_stalled_body_is_answered_408(limited):
 
 def test_idle_keep_alive_is_closed_but_a_busy_one_is_not(limited):
     with socket.create_connection(address(limited), timeout=10) as sock:
-        # Requests 0.4 s apart for 2 s, past the 1 s idle timeout: the connection is
+        # Requests 0.3 s apart for 2 s, past the 1 s idle timeout: the connection is
         # never idle that long, so it stays open (pacing the client, not synchronising).
-        for _ in range(5):
+        for _ in range(7):
             ping(sock)
-            time.sleep(0.4)
+            time.sleep(0.3)
         ping(sock)
         answered = time.monotonic()
         assert until_closed(sock, answered + T + SLACK) == b""  # closed quietly
@@ -264,6 +264,21 @@ def test_oversized_heads_are_refused_as_they_arrive(limited):
             assert rss_kb(limited.pid) - before < 32 * 1024
         wait_for(lambda: len(other.times) >= 5, what="answers to the other client")
     assert max(other.times) < 2.0  # the other client was never held up for long
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"Content-Length: -1\r\n\r\n",
+        b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    ],
+    ids=["length-and-chunked", "negative-length", "two-lengths", "bad-chunk-size"],
+)
+def test_ambiguous_framing_is_still_400(limited, head):
+    answer = refused(limited, b"POST /api/predict/x HTTP/1.1\r\nHost: x\r\n" + head)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
 
 
 def test_connections_past_the_cap_get_503(easlab_home, tmp_path):
