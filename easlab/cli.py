@@ -229,6 +229,7 @@ def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) 
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from easlab.kernel.limits import HttpLimits
     from easlab.kernel.server import serve_forever
 
     serve_forever(
@@ -239,6 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         allow_hosts=tuple(args.allow_host or ()),
         allow_origins=tuple(args.allow_origin or ()),
+        limits=HttpLimits.from_args(args),
     )
     return 0
 
@@ -428,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``easlab`` parser: ``serve`` and ``test``, then every CLI verb of easlab/verbs.py."""
     from easlab import __version__
     from easlab.kernel.guard import add_security_arguments
+    from easlab.kernel.limits import add_arguments as add_limit_arguments
     from easlab.verbs import VERBS, add_arguments
 
     common = argparse.ArgumentParser(add_help=False)
@@ -462,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body accepted (413 above)",
     )
     add_security_arguments(p, token=False)
+    add_limit_arguments(p)
 
     for verb in VERBS:
         if "cli" not in verb.fronts:

@@ -3,6 +3,9 @@
 The admin token comes from ``$EASLAB_ADMIN_TOKEN`` (preferred: a command line
 is visible to every user of the machine) or ``--admin-token``; without
 either, a loopback kernel makes one up and records it in its runtime file.
+
+The HTTP limits are the flags of ``HttpLimits`` (``--header-timeout``,
+``--max-header-size`` ...), the same as ``easlab serve``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from easlab.kernel.guard import add_security_arguments
+    from easlab.kernel.limits import HttpLimits, add_arguments
     from easlab.kernel.server import DEFAULT_MAX_BODY, serve_forever
 
     parser = argparse.ArgumentParser(prog="python -m easlab.kernel", description=__doc__)
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         help="largest request body in bytes (413 above)",
     )
     add_security_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(argv)
     serve_forever(
         args.host,
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_token=args.admin_token,
         allow_hosts=tuple(args.allow_host or ()),
         allow_origins=tuple(args.allow_origin or ()),
+        limits=HttpLimits.from_args(args),
     )
     return 0
 

@@ -26,6 +26,7 @@ from easlab.kernel import runtime
 
 if TYPE_CHECKING:
     from easlab.client.control import KernelClient, Service
+    from easlab.kernel.limits import HttpLimits
 
 _LISTENING = re.compile(rb"easlab kernel listening on (http://\S+)")
 _background: list[LocalKernel] = []  # kernels started for connect(start=True); never stopped by us
@@ -39,8 +40,8 @@ class LocalKernel:
     """A kernel process on this machine: started here (``LocalKernel()``) or found (``attach()``).
 
     ``port=0`` picks a free port; ``state_dir`` holds logs and the model cache
-    (default ``$EASLAB_HOME/state``). Use it as a context manager to stop the
-    kernel on exit.
+    (default ``$EASLAB_HOME/state``); ``limits`` (``HttpLimits``) sets the HTTP
+    timeouts and sizes. Use it as a context manager to stop the kernel on exit.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class LocalKernel:
         state_dir: str | Path | None = None,
         *,
         max_body: int | None = None,
+        limits: HttpLimits | None = None,
         timeout: float = 30.0,
         start: bool = True,
         admin_token: str | None = None,
@@ -58,6 +60,7 @@ class LocalKernel:
         self.requested_port = port
         self.state_dir = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
         self.max_body = max_body
+        self.limits = limits
         self.timeout = timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None
@@ -92,6 +95,8 @@ class LocalKernel:
         ]
         if self.max_body is not None:
             cmd += ["--max-body", str(int(self.max_body))]
+        if self.limits is not None:
+            cmd += self.limits.to_args()
         with open(self.log_path, "ab") as log:
             offset = log.tell()
             self.process = subprocess.Popen(

@@ -4,6 +4,11 @@ One asyncio event loop, ``httptools`` (llhttp, in C) for parsing, keep-alive
 and pipelining (answers leave in request order). Prediction bodies go to the
 service's instances as they arrived: the token is checked on the bytes, and
 nothing is copied or decoded on the way (BENCH-ANCHORS.md).
+
+What a client may hold is bounded by ``HttpLimits`` (limits.py): head sizes are
+counted as the bytes arrive, and one sweep a second (not a timer per request)
+closes connections that stall or sit idle; a connection whose request is at a
+processor is never timed out.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from easlab._auth import verify
 from easlab.kernel.control import API, Kernel, handle
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.instance import Call
+from easlab.kernel.limits import HttpLimits
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PIPELINE = 32
@@ -39,6 +45,11 @@ _CLIENT_POLL_RETRY = 64
 #: requests in a row from one connection after which it counts as the only client at work
 _ALONE_AFTER = 8
 _READ_SIZE = 65536
+# Where a connection is in reading its client's next request (HttpConnection.stage);
+# the sweep (KernelServer._sweep) applies the timeout of that stage.
+_HEAD = 0  # connected, or a request began: its head is not complete (header_timeout)
+_BODY = 1  # the head is complete, the body is not (body_timeout)
+_IDLE = 2  # between requests (keepalive_timeout)
 
 _REASONS = {
     100: "Continue",
@@ -51,7 +62,9 @@ _REASONS = {
     408: "Request Timeout",
     409: "Conflict",
     413: "Payload Too Large",
+    414: "URI Too Long",
     415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
     450: "Queue Full",
     500: "Internal Server Error",
     501: "Not Implemented",
@@ -119,17 +132,40 @@ class HttpConnection(asyncio.Protocol):
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
         self._size = 0
+        # limits (limits.py): the size caps as plain ints for the callbacks below
+        limits = app.limits
+        self.max_url_size = limits.cap("max_url_size")
+        self.max_header_size = limits.cap("max_header_size")
+        self.max_headers = limits.cap("max_headers")
+        # a read no larger than this cannot by itself hold a head past a size limit
+        self._small_read = min(self.max_url_size, self.max_header_size)
+        self.stage = _HEAD
+        self.requests = 0  # requests begun on this connection
+        self._read = 0  # size of the read being parsed
+        self._spanning = False  # the current head came in more than one read
+        self._partial = 0  # bytes read since the head last grew (a header httptools holds)
+        self._fed = (0, 0, 0)  # (requests, header bytes, URL bytes) after the last partial read
+        self._mark: tuple[int, int, int] | None = None  # what the last sweep saw ...
+        self._since = 0.0  # ... and since when (time.monotonic())
 
     # -- asyncio -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        app = self.app
+        if len(app.connections) >= app.max_connections:
+            # Past the cap: a clear answer rather than a silent drop, then close. The
+            # lingering close in _fail lets the client send its request and read this.
+            self._fail(503, app.limits.too_many_connections())
+            return
+        app.connections.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
+        self.app.connections.discard(self)
         self.fd = -1
         self.pipeline.clear()
 
@@ -181,12 +217,58 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self._read = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(400, "protocol upgrades (websocket) are not served here")
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {exc}")
+        if self.stage == _HEAD:  # rare: a head split across reads
+            self._count_partial_head()
+
+    # -- head limits ---------------------------------------------------------------
+    # Nothing is counted per header: one read holds at most its own size, so a head
+    # that came in one small read (the usual request) cannot be past a size limit.
+    # Heads in several reads or in a big one are measured (a dict of at most
+    # max_headers entries) after each read and when complete; what httptools still
+    # holds of an unfinished header is bounded by the reads that brought no new one.
+
+    def _head_size(self) -> int:
+        """Bytes of the current head's header names and values; -1 once it is refused."""
+        if len(self._url) > self.max_url_size:
+            self._fail(414, self.app.limits.url_too_long(len(self._url)))
+            return -1
+        if len(self._headers) > self.max_headers:
+            self._fail(431, self.app.limits.too_many_headers())
+            return -1
+        size = sum(len(name) + len(value) for name, value in self._headers.items())
+        if size > self.max_header_size:
+            self._fail(431, self.app.limits.headers_too_big(size))
+            return -1
+        return size
+
+    def _count_partial_head(self) -> None:
+        """After a read that left a head unfinished: refuse it as soon as it is too big.
+
+        httptools hands a header over only once it is complete; until then it keeps
+        the bytes itself. When a read brought no new header (nor URL bytes), all of it
+        belongs to that one header, so it counts toward ``max_header_size`` now:
+        a 96 MB header is refused after the limit and a read, not buffered.
+        """
+        if self.closed:
+            return
+        self._spanning = True
+        size = self._head_size()
+        if size < 0:
+            return
+        fed = (self.requests, size, len(self._url))
+        if fed != self._fed:
+            self._fed, self._partial = fed, 0  # the head grew: what is held began in this read
+            return
+        self._partial += self._read
+        if size + self._partial > self.max_header_size:
+            self._fail(431, self.app.limits.headers_too_big(size + self._partial))
 
     # -- httptools callbacks --------------------------------------------------------
 
@@ -195,6 +277,8 @@ class HttpConnection(asyncio.Protocol):
         self._headers = {}
         self._body = []
         self._size = 0
+        self.stage = _HEAD
+        self.requests += 1
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -203,8 +287,15 @@ class HttpConnection(asyncio.Protocol):
         self._headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
+        self.stage = _BODY
         if self.closed:
             return
+        if (
+            self._read > self._small_read or self._spanning or len(self._headers) > self.max_headers
+        ):  # see "head limits" above
+            self._spanning = False
+            if self._head_size() < 0:
+                return
         length = self._headers.get(b"content-length")
         if length is not None:
             try:
@@ -228,6 +319,7 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self.stage = _IDLE
         if self.closed:
             return
         chunks = self._body
@@ -277,11 +369,51 @@ class HttpConnection(asyncio.Protocol):
             )
             if self.transport.can_write_eof():
                 # Lingering close: the client may still be sending the body we refuse;
-                # closing now would reset the connection and lose our answer.
+                # closing now would reset the connection and lose our answer. After
+                # LINGER_S it goes, read or not (abort: a client that does not read
+                # would otherwise hold it open).
                 self.transport.write_eof()
-                asyncio.get_running_loop().call_later(LINGER_S, self.transport.close)
+                asyncio.get_running_loop().call_later(LINGER_S, self.transport.abort)
             else:
                 self.transport.close()
+        self._forget()
+
+    def check_timeouts(self, now: float) -> None:
+        """Close the connection if it has waited on its client past the limit of its stage.
+
+        Called by the server's sweep; the wait counts from the first sweep that saw the
+        connection where it is now (stage, request, body bytes), so a timeout fires
+        within one sweep interval after its value. Nothing here runs per request.
+        """
+        if self.closed or self.current is not None or self.pipeline:
+            self._mark = None  # answered or being answered: not waiting on the client
+            return
+        mark = (self.stage, self.requests, self._size)
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+            return
+        waited = now - self._since
+        limits = self.app.limits
+        stage = self.stage
+        if stage == _IDLE:
+            if limits.keepalive_timeout and waited >= limits.keepalive_timeout:
+                self._close_quietly()
+        elif stage == _HEAD:
+            if limits.header_timeout and waited >= limits.header_timeout:
+                if self.requests:  # a request began: tell its client why
+                    self._fail(408, limits.head_timed_out())
+                else:  # connected and sent nothing: no request to answer
+                    self._close_quietly()
+        elif limits.body_timeout and waited >= limits.body_timeout:
+            self._fail(408, limits.body_timed_out())
+
+    def _close_quietly(self) -> None:
+        transport = self.transport
+        if transport is not None and not self.closed:
+            if transport.get_write_buffer_size():
+                transport.abort()  # its client reads nothing: a flush would never end
+            else:
+                transport.close()
         self._forget()
 
     def respond(
@@ -351,16 +483,38 @@ class KernelServer:
     """Routes parsed requests: predictions, built-ins, discovery and control."""
 
     def __init__(
-        self, kernel: Kernel, guard: ControlGuard, max_body: int = DEFAULT_MAX_BODY
+        self,
+        kernel: Kernel,
+        guard: ControlGuard,
+        max_body: int = DEFAULT_MAX_BODY,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.kernel = kernel
         self.guard = guard
         self.max_body = max_body
+        self.limits = limits or HttpLimits()
+        self.max_connections = self.limits.cap("max_connections")
+        self.connections: set[HttpConnection] = set()  # open and served (not refused)
+        self._sweep_s = self.limits.sweep_interval
+        if self._sweep_s is not None:
+            kernel.loop.call_later(self._sweep_s, self._sweep)
         self.in_flight = 0  # requests parsed and not yet answered, all connections
         self.last_sender = 0  # id() of the connection the last request came on
         self.streak = 0  # requests in a row before it on that same connection
         self.answers = 0  # keep-alive answers with nothing pipelined behind them
         self.poll_misses = 0  # client waits (CLIENT_POLL_S) in a row without a request
+
+    def _sweep(self) -> None:
+        """Close stalled and idle connections (HttpConnection.check_timeouts), then again later.
+
+        One pass over the open connections every ``sweep_interval`` costs less than
+        a timer per request on the keep-alive path, and reads no clock per request.
+        """
+        now = time.monotonic()
+        for conn in tuple(self.connections):
+            conn.check_timeouts(now)
+        assert self._sweep_s is not None
+        self.kernel.loop.call_later(self._sweep_s, self._sweep)
 
     def too_big_message(self, size: int) -> str:
         return (
@@ -533,6 +687,30 @@ def reuse_freed_memory() -> None:
     mallopt(m_trim_threshold, 256 * 1024 * 1024)
 
 
+def allow_open_files(connections: int) -> None:
+    """Raise the soft open-file limit (up to the hard one) so ``connections`` fit in it.
+
+    Past the soft limit accept() fails and a client gets no answer at all, not the
+    503 that max_connections promises; Go raises this limit at start for the same
+    reason. Room is kept for the instances' sockets, logs and models.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + 256
+    if soft == resource.RLIM_INFINITY or (soft >= want) or connections == 0:
+        return
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if want > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (OSError, ValueError):
+            pass
+
+
 def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
@@ -577,8 +755,12 @@ async def serve(
     admin_token: str | None = None,
     allow_hosts: tuple[str, ...] = (),
     allow_origins: tuple[str, ...] = (),
+    limits: HttpLimits | None = None,
 ) -> None:
-    """Run the kernel in the current event loop until shutdown is requested."""
+    """Run the kernel in the current event loop until shutdown is requested.
+
+    ``limits``: the HTTP timeouts and sizes (``HttpLimits``; its defaults when None).
+    """
     from easlab.kernel import runtime
 
     token = admin_token_setting(host, admin_token)
@@ -587,7 +769,7 @@ async def serve(
     runtime.private_dir(state)
     kernel = Kernel(state.resolve(), loop)
     guard = ControlGuard(token, host, allow_hosts, allow_origins)
-    app = KernelServer(kernel, guard, max_body)
+    app = KernelServer(kernel, guard, max_body, limits)
     server = await loop.create_server(
         lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
     )
@@ -640,13 +822,16 @@ def serve_forever(
     admin_token: str | None = None,
     allow_hosts: tuple[str, ...] = (),
     allow_origins: tuple[str, ...] = (),
+    limits: HttpLimits | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM or ``POST /easlab/v1/shutdown`` (``easlab serve``).
 
     Prints ``easlab kernel listening on http://HOST:PORT`` once it accepts
-    requests; ``port=0`` picks a free port.
+    requests; ``port=0`` picks a free port. ``limits``: see ``HttpLimits``.
     """
+    limits = limits or HttpLimits()
     reuse_freed_memory()
+    allow_open_files(limits.max_connections)
     try:
         # Once serving, what exists lives as long as the kernel process: keep it out of
         # the collector's full passes, whose pauses would show in the latency tail.
@@ -663,6 +848,7 @@ def serve_forever(
                     admin_token=admin_token,
                     allow_hosts=allow_hosts,
                     allow_origins=allow_origins,
+                    limits=limits,
                 )
             )
         finally:

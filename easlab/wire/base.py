@@ -22,6 +22,7 @@ from easlab.errors import DTypeError, EaslabError, ShapeError
 
 __all__ = [
     "WireError",
+    "InconsistentMessage",
     "Request",
     "Response",
     "Buffer",
@@ -44,6 +45,16 @@ VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
 
 class WireError(EaslabError, ValueError):
     """Bytes that are not a well-formed message of the expected format."""
+
+
+class InconsistentMessage(WireError):
+    """A well-formed message of the expected format whose parts contradict each
+    other, e.g. a shape that needs more values than the message carries.
+
+    Unlike a plain WireError, it says the body *is* of that format: a processor
+    that accepts several formats reports it before "not a message of format X"
+    (processors/tensor.py, ``decode_first``).
+    """
 
 
 class NeedsFallback(Exception):

@@ -22,6 +22,7 @@ from easlab.wire.base import (
     LEN,
     VARINT,
     Buffer,
+    InconsistentMessage,
     Request,
     WireError,
     check_shape,
@@ -146,12 +147,14 @@ def _decode_tensor(data: bytes, start: int, stop: int, label: str) -> tuple[str,
     dtype = np.dtype(d.ONNX_TO_NUMPY[code]).newbyteorder("<")
     size = raw[1] - raw[0]
     if size % dtype.itemsize:
-        raise WireError(f"{label}: raw_data of {size} bytes is not a whole number of {dtype.name}")
+        raise InconsistentMessage(
+            f"{label}: raw_data of {size} bytes is not a whole number of {dtype.name}"
+        )
     values = np.frombuffer(data, dtype, size // dtype.itemsize, raw[0]).astype(
         dtype.newbyteorder("=")
     )
     if any(x < 0 for x in dims) or math.prod(dims) != values.size:
-        raise WireError(
+        raise InconsistentMessage(
             f"{label}: dims {dims} need {math.prod(dims)} values, raw_data holds {values.size}"
         )
     return name, WireTensor(code, dims, values)
@@ -166,8 +169,12 @@ def _decode(data: bytes, what: str) -> dict[str, WireTensor]:
         ):
             name, tensor = _decode_tensor(data, a, b, f"tensor {i}")
             if name in out:
-                raise WireError(f"tensor {name!r} appears twice")
+                raise InconsistentMessage(f"tensor {name!r} appears twice")
             out[name] = tensor
+    except InconsistentMessage as exc:
+        raise InconsistentMessage(
+            f"ONNX {what} (hie.processor.DataProto) is inconsistent: {exc}"
+        ) from None
     except WireError as exc:
         raise WireError(f"body is not an ONNX {what} (hie.processor.DataProto): {exc}") from None
     return out

@@ -20,6 +20,7 @@ from easlab.wire.base import (
     LEN,
     VARINT,
     Buffer,
+    InconsistentMessage,
     NeedsFallback,
     WireError,
     check_count,
@@ -69,7 +70,7 @@ class WireTensor:
             # SPEC §3: a scalar may come with no array_shape at all
             return self.values.reshape(()) if count == 1 else self.values
         if math.prod(self.shape) != count:
-            raise WireError(
+            raise InconsistentMessage(
                 f"{label}: shape {self.shape} needs {math.prod(self.shape)} values, "
                 f"the message carries {count}"
             )

@@ -26,6 +26,7 @@ from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
     Buffer,
+    InconsistentMessage,
     NeedsFallback,
     Request,
     Response,
@@ -360,7 +361,7 @@ def parse_tf_request(data: bytes) -> TFRequestData:
     try:
         inputs = {k: t.to_numpy(f"input {k!r}") for k, t in tensors.items()}
     except WireError as exc:
-        raise WireError(f"TensorFlow PredictRequest is inconsistent: {exc}") from None
+        raise InconsistentMessage(f"TensorFlow PredictRequest is inconsistent: {exc}") from None
     return TFRequestData(signature, inputs, fetch)
 
 

@@ -201,3 +201,81 @@ def test_official_tf_and_onnx_requests(auto, run_official):
     )
     np.testing.assert_allclose(out["y"], X @ W + B)
     np.testing.assert_array_equal(out["sq"], X * X)
+
+
+# -- which error wins when a body is neither format (issue 17, item 6) -------------
+
+
+def impossible_tf_request(signature_name: str = "serving_default") -> bytes:
+    """A TF request for input 'x' whose shape [2**31, 2**31] needs far more than its 4 values."""
+    from easlab.wire.proto import tf_predict_pb2
+
+    req = tf_predict_pb2.PredictRequest(signature_name=signature_name)
+    x = req.inputs["x"]
+    x.dtype = 1  # DT_FLOAT
+    x.array_shape.dim.extend([2**31, 2**31])
+    x.float_val.extend([1.0, 2.0, 3.0, 4.0])
+    return req.SerializeToString()
+
+
+IMPOSSIBLE = (
+    "cannot parse the tf request: TensorFlow PredictRequest is inconsistent: input 'x': "
+    "shape [2147483648, 2147483648] needs 4611686018427387904 values, the message carries 4"
+)
+
+
+def test_an_inconsistent_tf_request_is_told_about_its_shape_not_onnx(auto):
+    # With a signature name the body is no DataProto (wire type 3); without one it is an
+    # empty DataProto. Either way the TF decoder's own message is the answer.
+    assert rejects(auto, impossible_tf_request()) == IMPOSSIBLE
+    assert rejects(auto, impossible_tf_request("")) == IMPOSSIBLE
+    assert auto.process_batch([impossible_tf_request()]) == [(IMPOSSIBLE.encode(), 400)]
+
+
+def test_an_inconsistent_dataproto_is_told_about_its_dims(auto):
+    from easlab.wire.proto import onnx_predict_pb2
+
+    msg = onnx_predict_pb2.DataProto()
+    t = msg.tensors.add(name="x", data_type=1, raw_data=np.zeros(4, np.float32).tobytes())
+    t.dims.extend([2, 4])
+    assert rejects(auto, msg.SerializeToString()) == (
+        "cannot parse the onnx request: ONNX request (hie.processor.DataProto) is "
+        "inconsistent: tensor 0 'x': dims [2, 4] need 8 values, raw_data holds 4"
+    )
+
+
+def test_a_body_of_no_format_names_each_format_tried(auto):
+    message = rejects(auto, b"\xff\xff\xff\xff")
+    assert message.startswith("cannot parse the request as any of tf, onnx: as tf: body is not")
+    assert "; as onnx: body is not an ONNX request" in message
+
+
+@pytest.fixture(scope="module")
+def onnx_service(kernel, model_dir):
+    svc = kernel.create(
+        {
+            "name": "onnx_which_error",
+            "processor": "onnx",
+            "model_path": str(model_dir),
+            "token": "onnx-which-error-token",
+            "metadata": {"instance": 1},
+        }
+    )
+    assert svc.status == "Running", svc.desc.get("message")
+    yield svc
+    kernel.delete(svc.name)
+
+
+def test_served_onnx_answers_the_tf_decoders_message(onnx_service):
+    import requests
+
+    headers = {"Authorization": "onnx-which-error-token"}
+    resp = requests.post(
+        onnx_service.url, data=impossible_tf_request(), headers=headers, timeout=30
+    )
+    assert resp.status_code == 400
+    assert resp.text == IMPOSSIBLE
+    ok = TFRequest.from_numpy("serving_default", {"x": X}).to_string()
+    resp = requests.post(onnx_service.url, data=ok, headers=headers, timeout=30)
+    assert resp.status_code == 200
+    np.testing.assert_allclose(TFResponse(resp.content)["y"], X @ W + B)

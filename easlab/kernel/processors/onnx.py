@@ -9,9 +9,11 @@ Two request protocols (SPEC §3):
   answer is then a ``DataProto`` too.
 
 ``model_config`` picks one with ``{"protocol": "tf"}`` or ``{"protocol":
-"onnx"}``; by default (``"auto"``) a body that parses as a TF request with
-inputs is one, anything else is read as a ``DataProto``, and each request is
-answered in its own protocol. The signature comes from the session's inputs
+"onnx"}``; by default (``"auto"``) both are tried, TF first, by the tensor
+processors' one rule (``decode_first`` in tensor.py: the first that reads the
+body with inputs wins, else the most specific error, so a TF request with an
+impossible shape is told about its shape), and each request is answered in
+its own protocol. The signature comes from the session's inputs
 and outputs; symbolic or unknown dimensions are published as ``-1``.
 
 The CPU provider runs the model; the CUDA provider is put first when the
@@ -31,15 +33,14 @@ from easlab.kernel.processors.tensor import (
     TensorRequest,
     TensorSignature,
     TensorSpec,
-    decode_onnx,
-    decode_tf,
+    decode_first,
     find_model_file,
     model_config,
 )
-from easlab.wire.base import WireError
 from easlab.wire.dtypes import is_string_dtype
 
 ONNX_SUFFIXES = (".onnx",)
+_AUTO_FORMATS = ("tf", "onnx")  # TF first: the format the signature advertises
 SIGNATURE_NAME = "serving_default"
 
 # onnxruntime's type strings ("tensor(float)") → numpy
@@ -147,24 +148,7 @@ class OnnxProcessor(TensorProcessor):
     def decode(self, data: bytes) -> TensorRequest:
         if self.protocol != "auto":
             return super().decode(data)
-        tf_request: TensorRequest | None = None
-        try:
-            tf_request = decode_tf(data)
-            if tf_request.inputs:
-                return tf_request
-        except WireError:
-            pass
-        try:
-            onnx_request = decode_onnx(data)
-            if onnx_request.inputs or tf_request is None:
-                return onnx_request
-        except WireError as exc:
-            if tf_request is None:
-                raise ProcessorError(
-                    400,
-                    f"cannot parse the request as a TF PredictRequest nor an ONNX DataProto: {exc}",
-                ) from None
-        return tf_request
+        return decode_first(data, _AUTO_FORMATS)
 
     def select_signature(self, request: TensorRequest) -> TensorSignature:
         return self.signatures[SIGNATURE_NAME]  # one graph, one signature (module doc)

@@ -5,7 +5,13 @@ describes its signatures and implements :meth:`TensorProcessor.run` on numpy
 arrays. Everything between the wire and ``run`` lives here:
 
 * decoding the request of the processor's wire format (SPEC §3) with the
-  server-side codecs in ``easlab/wire``;
+  server-side codecs in ``easlab/wire``. A processor that accepts several
+  formats (ONNX's ``auto``: TF, then DataProto) follows one rule,
+  :func:`decode_first`: the formats are tried in their order and the first
+  that reads the body and finds inputs in it wins. When none does, the most
+  specific failure is answered: a message that parsed but contradicts itself
+  (``input 'x': shape [2, 3] needs 6 values, the message carries 4``) before a
+  message with no inputs, before bytes that are no message of any format;
 * checking every input against the signature, TF Serving style: an unknown
   input name, a missing input, a wrong dtype or a shape that does not fit
   (``-1`` matches any size) answers 400 naming the input, what was expected and
@@ -38,7 +44,7 @@ from easlab.wire import blade as blade_wire
 from easlab.wire import onnx as onnx_wire
 from easlab.wire import tf as tf_wire
 from easlab.wire import torch as torch_wire
-from easlab.wire.base import WireError
+from easlab.wire.base import InconsistentMessage, WireError
 from easlab.wire.dtypes import NUMPY_TO_TF, TF_DTYPE_NAMES, TF_WIRE, is_string_dtype, numpy_dtype
 
 
@@ -277,11 +283,7 @@ class TensorProcessor(Processor):
 
     def decode(self, data: bytes) -> TensorRequest:
         """Parse the request bytes of this processor's wire format; bad bytes → 400."""
-        fmt = self.request_format or "tf"
-        try:
-            return _DECODERS[fmt](data)
-        except WireError as exc:
-            raise ProcessorError(400, f"cannot parse the {fmt} request: {exc}") from None
+        return decode_first(data, (self.request_format or "tf",))
 
     def encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
         """Serialize the outputs in the request's wire format."""
@@ -445,6 +447,45 @@ def decode_onnx(data: bytes) -> TensorRequest:
 
 
 _DECODERS = {"tf": decode_tf, "torch": decode_torch, "blade": decode_blade, "onnx": decode_onnx}
+
+
+def decode_first(data: bytes, formats: Sequence[str]) -> TensorRequest:
+    """Decode a body that may be in any of ``formats``, tried in that order (module doc).
+
+    The first format that reads the body and finds inputs wins. Otherwise the
+    answer is, in this order: a 400 with the first format's message that parsed
+    but is inconsistent (it names the input and its shape); the first request
+    that parsed with no inputs (the signature check then names what is missing);
+    a 400 with why the body is none of the formats.
+    """
+    inconsistent: tuple[str, WireError] | None = None
+    empty: TensorRequest | None = None
+    unreadable: list[tuple[str, WireError]] = []
+    for fmt in formats:
+        try:
+            request = _DECODERS[fmt](data)
+        except InconsistentMessage as exc:
+            inconsistent = inconsistent or (fmt, exc)
+            continue
+        except WireError as exc:
+            unreadable.append((fmt, exc))
+            continue
+        if request.inputs:
+            return request
+        empty = empty or request
+    if inconsistent is not None:
+        raise ProcessorError(400, f"cannot parse the {inconsistent[0]} request: {inconsistent[1]}")
+    if empty is not None:
+        return empty
+    if len(unreadable) == 1:
+        raise ProcessorError(
+            400, f"cannot parse the {unreadable[0][0]} request: {unreadable[0][1]}"
+        )
+    raise ProcessorError(
+        400,
+        f"cannot parse the request as any of {', '.join(formats)}: "
+        + "; ".join(f"as {fmt}: {error}" for fmt, error in unreadable),
+    )
 
 
 # -- per-format encoding helpers ------------------------------------------------

@@ -1,0 +1,190 @@
+"""``HttpLimits``: what one client may hold of the kernel's HTTP server, and for how long.
+
+The defaults are those of production servers, chosen so that a normal client
+never meets them while a slow or hostile one cannot hold connections or memory
+without bound (issue 17):
+
+================== ======== ==========================================================
+limit              default  what it follows
+================== ======== ==========================================================
+header_timeout     60 s     nginx ``client_header_timeout`` 60 s, Node ``headersTimeout`` 60 s
+body_timeout       60 s     nginx ``client_body_timeout`` 60 s (time between two reads)
+keepalive_timeout  75 s     nginx ``keepalive_timeout`` 75 s; longer than clients keep an
+                            idle pooled connection (httpx 5 s, aiohttp 15 s), so the client
+                            closes first and never sends on a connection being closed
+max_url_size       8 KiB    nginx ``large_client_header_buffers`` (8 KiB a line, else 414),
+                            Apache ``LimitRequestLine`` 8190
+max_header_size    64 KiB   tornado (Jupyter's server) ``max_header_size`` 64 KiB; nginx 32
+                            KiB in all, Node and h11 16 KiB
+max_headers        100      Apache ``LimitRequestFields`` and gunicorn 100 (Node 2000)
+max_connections    1000     nginx's shipped ``worker_connections 1024`` (a load test at
+                            16 connections is far below); ``easlab serve`` raises the
+                            open-file limit to fit it, so the answer past it can be sent
+================== ======== ==========================================================
+
+``0`` turns a limit off. A request the kernel is working on (waiting for the
+model) is never timed out: only a stalled read or an idle keep-alive
+connection is closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+def _limit(default: float, metavar: str, help: str) -> Any:  # noqa: A002
+    return field(default=default, metadata={"metavar": metavar, "help": help})
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """Timeouts and sizes the kernel's HTTP server enforces; ``0`` turns one off.
+
+    >>> LocalKernel(port=0, limits=HttpLimits(header_timeout=5))   # doctest: +SKIP
+    """
+
+    header_timeout: float = _limit(
+        60.0,
+        "SECONDS",
+        "close a connection whose request head (request line and headers) is not complete "
+        "this long after its first byte, or after connecting (408 once a request began)",
+    )
+    body_timeout: float = _limit(
+        60.0,
+        "SECONDS",
+        "answer 408 and close when a request body stalls this long between two reads",
+    )
+    keepalive_timeout: float = _limit(
+        75.0, "SECONDS", "close a keep-alive connection idle this long between requests"
+    )
+    max_url_size: int = _limit(
+        8 * 1024, "BYTES", "longest request target (path and query) accepted (414 above)"
+    )
+    max_header_size: int = _limit(
+        64 * 1024,
+        "BYTES",
+        "largest total of header names and values in one request (431 above)",
+    )
+    max_headers: int = _limit(
+        100, "COUNT", "most header fields (distinct names) in one request (431 above)"
+    )
+    max_connections: int = _limit(
+        1000,
+        "COUNT",
+        "most client connections open at once; past it a new one is answered 503 and closed",
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            count = isinstance(f.default, int)  # a size or a count, not seconds
+            if isinstance(value, float) and count and value.is_integer():
+                value = int(value)
+                object.__setattr__(self, f.name, value)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int if count else (int, float))
+                or value < 0
+            ):
+                kind = "a whole number" if count else "a number of seconds"
+                raise ValueError(
+                    f"HttpLimits.{f.name} must be {kind} >= 0 (0 turns it off), got {value!r}"
+                )
+
+    # -- how the server reads them -------------------------------------------------
+
+    def cap(self, name: str) -> int:
+        """A size limit as a plain bound for the hot path: off (0) is no bound."""
+        value = int(getattr(self, name))
+        return value if value > 0 else sys.maxsize
+
+    @property
+    def sweep_interval(self) -> float | None:
+        """How often the server looks for stalled and idle connections (None: never).
+
+        A timeout then fires between its value and its value plus this interval.
+        """
+        timeouts = [
+            t for t in (self.header_timeout, self.body_timeout, self.keepalive_timeout) if t
+        ]
+        return min(1.0, min(timeouts) / 4) if timeouts else None
+
+    # -- what clients are told (the flag that raises each limit is named) ----------
+
+    def url_too_long(self, size: int) -> str:
+        return (
+            f"request target of {size} bytes or more is above the kernel's limit of "
+            f"{self.max_url_size} bytes; send the data in the body, or start the kernel "
+            "with a larger --max-url-size (easlab serve --max-url-size BYTES)"
+        )
+
+    def headers_too_big(self, size: int) -> str:
+        return (
+            f"request headers of {size} bytes or more are above the kernel's limit of "
+            f"{self.max_header_size} bytes (header names and values together); send fewer or "
+            "smaller headers, or start the kernel with a larger --max-header-size "
+            "(easlab serve --max-header-size BYTES)"
+        )
+
+    def too_many_headers(self) -> str:
+        return (
+            f"request has more than {self.max_headers} header fields, the kernel's limit; send "
+            "fewer, or start the kernel with a larger --max-headers (easlab serve --max-headers N)"
+        )
+
+    def head_timed_out(self) -> str:
+        return (
+            f"request head (request line and headers) not complete after "
+            f"{self.header_timeout:g} s; the kernel closes stalled connections (easlab serve "
+            "--header-timeout SECONDS)"
+        )
+
+    def body_timed_out(self) -> str:
+        return (
+            f"request body stalled: no bytes for {self.body_timeout:g} s; the kernel closes "
+            "stalled connections (easlab serve --body-timeout SECONDS)"
+        )
+
+    def too_many_connections(self) -> str:
+        return (
+            f"the kernel already holds {self.max_connections} connections, its limit; retry "
+            "later, reuse connections (keep-alive), or start the kernel with a larger "
+            "--max-connections (easlab serve --max-connections N)"
+        )
+
+    # -- one declaration for `easlab serve`, `python -m easlab.kernel` and LocalKernel --
+
+    def to_args(self) -> list[str]:
+        """The command-line flags that give these limits to ``python -m easlab.kernel``."""
+        return [arg for f in fields(self) for arg in (_flag(f.name), str(getattr(self, f.name)))]
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> HttpLimits:
+        """The limits parsed by :func:`add_arguments` (defaults for flags not given)."""
+        given = {
+            f.name: getattr(args, f.name)
+            for f in fields(cls)
+            if getattr(args, f.name, None) is not None
+        }
+        return replace(cls(), **given)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per limit (``--header-timeout`` ... ``--max-connections``) to a parser."""
+    defaults = HttpLimits()
+    for f in fields(HttpLimits):
+        default = getattr(defaults, f.name)
+        parser.add_argument(
+            _flag(f.name),
+            type=float if isinstance(default, float) else int,
+            default=None,
+            metavar=f.metadata["metavar"],
+            help=f"{f.metadata['help']} (default {default:g}; 0 turns it off)",
+        )
