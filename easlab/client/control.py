@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from easlab.client.predict_client import PredictClient
 
-__all__ = ["KernelClient", "Service", "connect"]
+__all__ = ["KernelClient", "KernelEnvironmentWarning", "Service", "connect"]
 
 _API = "/easlab/v1"
 _HOW_TO_START = (
@@ -397,6 +397,38 @@ class Service:
         return f"<table>{body}</table>"
 
 
+class KernelEnvironmentWarning(UserWarning):
+    """The kernel runs in another Python or easlab version than this notebook."""
+
+
+def _check_environment(info: dict[str, Any]) -> None:
+    """Warn when the kernel found is not this environment's: creates would then fail
+    far from the cause (a runtime installed here but not there)."""
+    import sys
+    import warnings
+
+    from easlab import __version__
+
+    differences = []
+    python, prefix = info.get("python"), info.get("prefix")
+    if prefix and os.path.realpath(str(prefix)) != os.path.realpath(sys.prefix):
+        differences.append(f"its Python is {python}, this notebook's is {sys.executable}")
+    if info.get("version") and info["version"] != __version__:
+        differences.append(f"it runs easlab {info['version']}, this is easlab {__version__}")
+    if differences:
+        missing = [name for name, ok in (info.get("runtimes") or {}).items() if not ok]
+        lacks = f"; it cannot load {', '.join(missing)}" if missing else ""
+        warnings.warn(
+            KernelEnvironmentWarning(
+                f"the easlab kernel at {info.get('endpoint')} was started from another "
+                f"environment: {'; '.join(differences)}{lacks}. Processors run with the "
+                "kernel's packages; to use this environment's, stop it "
+                "(easlab.connect().shutdown()) and connect(start=True) again"
+            ),
+            stacklevel=3,
+        )
+
+
 def _from_runtime_file() -> KernelClient | None:
     """A client of the kernel recorded in the runtime file, if it is alive and answers."""
     from easlab.kernel.runtime import read_runtime
@@ -408,9 +440,10 @@ def _from_runtime_file() -> KernelClient | None:
         str(data["endpoint"]), timeout=3, admin_token=data.get("admin_token") or None
     )
     try:
-        client.info()
+        info = client.info()
     except KernelError:
         return None
+    _check_environment(info)
     client.timeout = 60
     return client
 

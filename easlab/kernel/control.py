@@ -145,9 +145,10 @@ class Kernel:
 
     async def _build_version(self, spec: Any, number: int) -> Version:
         from easlab.kernel.fetch import resolve_path
-        from easlab.kernel.processors import processor_target
+        from easlab.kernel.processors import check_runtime, processor_target
 
         target = processor_target(spec.processor, spec.processor_type, spec.processor_entry)
+        check_runtime(target, spec.processor)
         cache = self.state_dir / "cache"
         base = spec.base_dir
         model_path: Path | None = None
@@ -380,12 +381,19 @@ class Kernel:
             svc.close_log()
 
     def info(self) -> dict[str, Any]:
+        """The kernel and its environment: which Python, which easlab, which runtimes load."""
+        import sys
+
         from easlab import __version__
+        from easlab.kernel.processors import available_runtimes
 
         return {
             "pid": os.getpid(),
             "endpoint": self.endpoint,
             "version": __version__,
+            "python": sys.executable,
+            "prefix": sys.prefix,  # the environment: venvs share one interpreter binary
+            "runtimes": available_runtimes(),
             "state_dir": str(self.state_dir),
             "started_at": iso(self.started_at),
         }

@@ -609,7 +609,11 @@ class KernelServer:
                 200, {name: svc.stats.to_dict() for name, svc in kernel.services.items()}
             )
         elif what in ("prop", "eastool"):
-            info = kernel.info()
+            # unauthenticated, as on EAS: what a health check needs, not where files live
+            full = kernel.info()
+            info: dict[str, Any] = {
+                k: full[k] for k in ("pid", "endpoint", "version", "started_at")
+            }
             info["services"] = {
                 name: {"status": svc.status, "instances": len(svc.instances)}
                 for name, svc in kernel.services.items()

