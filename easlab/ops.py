@@ -177,6 +177,7 @@ def create(
     *,
     blue_green: bool = False,
     allow_cpu_fallback: bool = False,
+    allow_unknown_keys: bool = False,
     dry_run: bool = False,
     wait: bool = True,
     timeout: float = DEFAULT_TIMEOUT_S,
@@ -192,12 +193,17 @@ def create(
     """
     from easlab.kernel.spec import parse_spec
 
-    parsed = parse_spec(spec)  # SpecError names the field before anything is sent
+    # SpecError names the field (and a typo's intended key) before anything is sent
+    parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
     if dry_run:
         return _diff_against_deployed(kernel, parsed)
     client = _kernel(kernel, start=True)
     service = client.create(
-        spec, blue_green=blue_green, allow_cpu_fallback=allow_cpu_fallback, wait=False
+        spec,
+        blue_green=blue_green,
+        allow_cpu_fallback=allow_cpu_fallback,
+        wait=False,
+        allow_unknown_keys=allow_unknown_keys,
     )
     if wait:
         service.desc = wait_settled(client, service.desc, timeout, progress)
@@ -224,6 +230,7 @@ def modify(
     overrides: Mapping[str, Any] | Iterable[str] | None = None,
     spec: dict[str, Any] | str | Path | None = None,
     *,
+    allow_unknown_keys: bool = False,
     dry_run: bool = False,
     wait: bool = True,
     timeout: float = DEFAULT_TIMEOUT_S,
@@ -243,20 +250,25 @@ def modify(
         )
     client = _kernel(kernel)
     if dry_run:
-        from easlab.kernel.spec import apply_overrides, load_spec_source, parse_spec
+        from easlab.kernel.spec import apply_overrides, check_typos, load_spec_source, parse_spec
 
         current = client.describe(name).get("spec") or {}
+        update: dict[str, Any] = {}
         if fields:
             new = apply_overrides(current, fields)
         else:
             assert spec is not None
             update, _ = load_spec_source(spec)
             new = _merge(current, update)
-        return _diff_against_deployed(client, parse_spec({**new, "name": name}))
+        if not allow_unknown_keys:
+            check_typos(apply_overrides({}, fields) if fields else update)
+        return _diff_against_deployed(
+            client, parse_spec({**new, "name": name}, allow_unknown_keys=True)
+        )
     if fields:
-        answer = client.modify(name, set=fields)
+        answer = client.modify(name, set=fields, allow_unknown_keys=allow_unknown_keys)
     else:
-        answer = client.modify(name, spec=spec)
+        answer = client.modify(name, spec=spec, allow_unknown_keys=allow_unknown_keys)
     return wait_settled(client, answer, timeout, progress) if wait else answer
 
 

@@ -88,6 +88,11 @@ class Verb:
 
 
 NAME = arg("name", metavar="NAME", help="service name")
+UNKNOWN_KEYS = arg(
+    "--allow-unknown-keys",
+    action="store_true",
+    help="keep keys that look like typos of known ones (a field easlab does not know yet)",
+)
 DRY_RUN = arg(
     "--dry-run",
     action="store_true",
@@ -113,6 +118,7 @@ VERBS: tuple[Verb, ...] = (
                 action="store_true",
                 help="run a GPU service on CPU when the host lacks GPUs",
             ),
+            UNKNOWN_KEYS,
             DRY_RUN,
         ),
         cell="required",
@@ -142,6 +148,7 @@ VERBS: tuple[Verb, ...] = (
                 help="partial service description (file or JSON text); model/processor "
                 "fields make a new version",
             ),
+            UNKNOWN_KEYS,
             DRY_RUN,
         ),
         cell="optional",

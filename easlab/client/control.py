@@ -179,6 +179,7 @@ class KernelClient:
         *,
         wait: bool = True,
         timeout: float | None = None,
+        allow_unknown_keys: bool = False,
     ) -> Service:
         """Create a service from a service.json dict, path, or JSON/YAML text.
 
@@ -190,12 +191,13 @@ class KernelClient:
         """
         from easlab.kernel.spec import parse_spec
 
-        parsed = parse_spec(spec)
+        parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
         body = {
             "spec": _absolutize(parsed.to_dict(), parsed.base_dir),
             "blue_green": blue_green,
             "allow_cpu_fallback": allow_cpu_fallback,
             "wait": wait,
+            "allow_unknown_keys": allow_unknown_keys,
         }
         # waiting covers model loading, which may take minutes (TF, torch)
         desc = self._call("POST", "/services", body, timeout=timeout or max(self.timeout, 600))
@@ -218,6 +220,8 @@ class KernelClient:
         name: str,
         set: dict[str, Any] | None = None,  # noqa: A002 - eascmd's word
         spec: dict[str, Any] | str | Path | None = None,
+        *,
+        allow_unknown_keys: bool = False,
     ) -> dict[str, Any]:
         """eascmd ``modify``: ``set={"metadata.instance": 3}`` (``-D``) or a partial ``spec`` (``-s``).
 
@@ -235,6 +239,7 @@ class KernelClient:
             assert spec is not None
             data, base_dir = load_spec_source(spec)
             body = {"spec": _absolutize(data, base_dir)}
+        body["allow_unknown_keys"] = allow_unknown_keys
         return self._call(  # type: ignore[no-any-return]
             "PATCH", f"/services/{self._name(name)}", body, timeout=max(self.timeout, 600)
         )

@@ -199,7 +199,7 @@ class Kernel:
         raw = body.get("spec")
         if not isinstance(raw, dict):
             raise ControlError(400, 'the body needs "spec": the service.json as an object')
-        spec = parse_spec(raw)
+        spec = parse_spec(raw, allow_unknown_keys=bool(body.get("allow_unknown_keys")))
         blue_green_of = None
         if body.get("blue_green"):
             original = self.get(spec.name)
@@ -207,7 +207,7 @@ class Kernel:
             new_name = f"{spec.name}_{secrets.token_hex(2)}"
             while new_name in self.services:
                 new_name = f"{spec.name}_{secrets.token_hex(2)}"
-            spec = parse_spec({**raw, "name": new_name})
+            spec = parse_spec({**raw, "name": new_name}, allow_unknown_keys=True)
         elif spec.name in self.services:
             raise ControlError(
                 409,
@@ -236,7 +236,12 @@ class Kernel:
         return self.describe(service)
 
     async def modify(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
-        from easlab.kernel.spec import apply_overrides, has_model_changes, parse_spec
+        from easlab.kernel.spec import (
+            apply_overrides,
+            check_typos,
+            has_model_changes,
+            parse_spec,
+        )
 
         old_raw = service.spec.raw
         if isinstance(body.get("set"), dict):
@@ -254,7 +259,12 @@ class Kernel:
             new_raw = _deep_merge(old_raw, changes)
         else:
             raise ControlError(400, 'the body needs "set" ({"metadata.instance": "2"}) or "spec"')
-        spec = parse_spec(new_raw)
+        if not body.get("allow_unknown_keys"):
+            # only what this call changes: keys the service was created with were accepted then
+            check_typos(
+                apply_overrides({}, overrides) if isinstance(body.get("set"), dict) else changes
+            )
+        spec = parse_spec(new_raw, allow_unknown_keys=True)
         spec.base_dir = service.spec.base_dir
         if service.status == "Failed" or has_model_changes(old_raw, changes):
             number = max(service.versions) + 1

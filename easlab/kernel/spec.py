@@ -4,12 +4,15 @@ The rules follow SPEC §5 and eascmd: ``name`` and ``metadata.instance`` are
 required, numbers may be written as strings ("4"), ``workers`` is
 ``rpc.worker_threads``, and unknown keys (``rpc.enable_jemalloc``,
 ``eas.handlers.disable_failure_handler`` ...) are kept and reported as
-warnings, never rejected: a file EAS accepts must load here too.
+warnings, never rejected: a file EAS accepts must load here too. A key one
+letter away from a known one (``procesor``, ``rpc.batchng``) is a typo and an
+error naming the key it meant, unless ``allow_unknown_keys``.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ __all__ = [
     "Metadata",
     "ServiceSpec",
     "apply_overrides",
+    "check_typos",
     "diff_specs",
     "has_model_changes",
     "load_spec_source",
@@ -250,11 +254,49 @@ def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any
 # ----------------------------------------------------------------------------- validation
 
 
-def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
+#: how close an unknown key must be to a known one to count as its typo (difflib ratio)
+_TYPO_CUTOFF = 0.8
+_ALLOW_HINT = (
+    "to keep a field easlab does not know yet, create with allow_unknown_keys=True "
+    "(--allow-unknown-keys)"
+)
+
+
+def check_typos(raw: dict[str, Any]) -> None:
+    """SpecError for the first key that is a near miss of a known one (``procesor``,
+    ``metadata.instnace``, ``rpc.batchng``), with the key it probably meant.
+
+    Keys that resemble nothing known (``rpc.enable_jemalloc``, real EAS keys
+    the local kernel does not use) stay warnings: a file EAS accepts must load.
+    """
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=_TYPO_CUTOFF)
+            if match:
+                raise SpecError(key, f"unknown key: did you mean {match[0]!r}? ({_ALLOW_HINT})")
+    meta = raw.get("metadata")
+    if not isinstance(meta, dict):
+        return
+    known = sorted(_METADATA_FIELDS)
+    for key in _flatten_metadata(meta):
+        if key not in _METADATA_FIELDS:
+            match = difflib.get_close_matches(key, known, n=1, cutoff=_TYPO_CUTOFF)
+            if match:
+                raise SpecError(
+                    f"metadata.{key}",
+                    f"unknown key: did you mean 'metadata.{match[0]}'? ({_ALLOW_HINT})",
+                )
+
+
+def parse_spec(
+    source: str | Path | dict[str, Any], *, allow_unknown_keys: bool = False
+) -> ServiceSpec:
     """Parse and validate a service description (SPEC §5).
 
     ``source``: a dict, a path to a .json/.yaml file, or JSON/YAML text.
-    Raises ``SpecError(field, message)`` naming the field and how to fix it.
+    Raises ``SpecError(field, message)`` naming the field and how to fix it; a
+    key that is a near miss of a known one is an error (did you mean ...?)
+    unless ``allow_unknown_keys``.
 
     >>> parse_spec({"name": "echo", "processor_type": "python",
     ...             "processor_path": "./app", "processor_entry": "app.py",
@@ -263,6 +305,9 @@ def parse_spec(source: str | Path | dict[str, Any]) -> ServiceSpec:
     """
     raw, base_dir = load_spec_source(source)
     warnings: list[str] = []
+    if not allow_unknown_keys:
+        # before the required-field checks: `procesor: onnx` is a typo, not a missing processor
+        check_typos(raw)
 
     name = raw.get("name")
     if name is None or name == "":

@@ -39,14 +39,18 @@ def test_a_second_kernel_does_not_take_over_a_live_kernels_record(home, tmp_path
     assert runtime.read_runtime()["endpoint"] == "http://127.0.0.1:2222"
 
 
-def test_modify_d_shows_the_warning_for_a_mistyped_key(kernel, python_service, capsys):
+def test_modify_d_refuses_a_mistyped_key_and_says_which_was_meant(kernel, python_service, capsys):
     python_service("review_typo", ECHO_APP)
-    code = cli.main(
-        ["modify", "review_typo", "-Dmetadata.instanse=1", "--endpoint", kernel.endpoint]
-    )
+    e = ("--endpoint", kernel.endpoint)
+    code = cli.main(["modify", "review_typo", "-Dmetadata.instanse=2", *e])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "metadata.instanse: unknown key: did you mean 'metadata.instance'?" in err
+    assert kernel.client.describe("review_typo")["spec"]["metadata"] == {"instance": 1}
+    # the explicit opt-out keeps it, with the warning as before
+    code = cli.main(["modify", "review_typo", "-Dmetadata.instanse=2", "--allow-unknown-keys", *e])
     out = capsys.readouterr().out
-    assert code == 0
-    assert "[WARN] unknown key 'metadata.instanse'" in out
+    assert code == 0 and "[WARN] unknown key 'metadata.instanse'" in out
 
 
 def test_easlab_test_stops_its_kernel_on_sigterm(home, tmp_path, make_app):

@@ -195,6 +195,42 @@ def test_unknown_keys_are_kept_with_a_warning():
     assert out["metadata"]["rpc.enable_jemalloc"] == 1 and out["extra_top"] == 1
 
 
+@pytest.mark.parametrize(
+    ("typo", "field", "meant"),
+    [
+        ({"procesor": "onnx"}, "procesor", "'processor'"),
+        ({"model_pth": "./m"}, "model_pth", "'model_path'"),
+        ({"metadata": {"instnace": 1}}, "metadata.instnace", "'metadata.instance'"),
+        ({"metadata": {"instance": 1, "rpc.batchng": True}}, "metadata.rpc.batchng", "batching"),
+        (
+            {"metadata": {"instance": 1, "rpc": {"batchng": True}}},
+            "metadata.rpc.batchng",
+            "batching",
+        ),
+    ],
+    ids=["procesor", "model_pth", "instnace", "rpc.batchng", "nested rpc"],
+)
+def test_a_near_miss_key_is_an_error_naming_the_key_it_meant(typo, field, meant):
+    doc = {
+        "name": "typo",
+        "processor": "onnx",
+        "model_path": "./m.onnx",
+        "metadata": {"instance": 1},
+    }
+    if "procesor" in typo:
+        del doc["processor"]  # "processor: required" would hide the cause
+    doc.update(typo)
+    with pytest.raises(SpecError) as info:
+        parse_spec(doc)
+    assert info.value.field == field
+    assert "did you mean" in str(info.value) and meant in str(info.value)
+    assert "allow_unknown_keys" in str(info.value)
+    # the explicit opt-out keeps it, as a warning (and the required-field check then speaks)
+    if "procesor" not in typo and "instnace" not in str(typo):
+        kept = parse_spec(doc, allow_unknown_keys=True)
+        assert any(field in w for w in kept.warnings)
+
+
 def test_to_dict_normalises_values_and_keeps_what_was_written():
     doc = with_(PY, metadata={"instance": "3", "rpc": {"batching": "true"}, "custom": "x"})
     out = parse_spec(doc).to_dict()
