@@ -183,6 +183,50 @@ def format_workers(workers: list[dict[str, Any]]) -> str:
     return format_table(WORKER_COLUMNS, worker_rows(workers))
 
 
+KERNEL_COLUMNS = [
+    "ENDPOINT",
+    "PID",
+    "DEFAULT",
+    "STATE",
+    "SERVICES",
+    "IDLESTOP",
+    "PYTHON",
+    "STARTED",
+]
+
+
+def kernel_rows(kernels: list[dict[str, Any]]) -> list[list[Any]]:
+    """``kernel status``'s rows (KERNEL_COLUMNS), for the CLI's table and the magic's DataFrame."""
+    return [
+        [
+            k.get("endpoint"),
+            k.get("pid") or "-",
+            "yes" if k.get("default") else "",
+            k.get("state"),
+            k.get("services", "-"),
+            f"{k['idle_timeout']:g} s" if k.get("idle_timeout") else "never",
+            k.get("python") or "-",
+            k.get("started_at") or "-",
+        ]
+        for k in kernels
+    ]
+
+
+def format_kernels(kernels: list[dict[str, Any]], action: str = "status") -> str:
+    """``easlab kernel``: the kernels seen, stopped or started."""
+    if action == "status":
+        if not kernels:
+            return (
+                "no easlab kernel running (start one with `easlab serve`, or "
+                "easlab.connect(start=True) in Python)"
+            )
+        return format_table(KERNEL_COLUMNS, kernel_rows(kernels))
+    if not kernels:
+        return "no easlab kernel running: nothing to stop"
+    lines = [f"[OK] kernel {k['endpoint']} (pid {k.get('pid')}) {k['state']}" for k in kernels]
+    return "\n".join(lines)
+
+
 def _endpoint_table(desc: dict[str, Any]) -> str:
     return format_table(None, [["Endpoint", desc.get("url")], ["Token", desc.get("token") or ""]])
 
@@ -241,6 +285,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_hosts=tuple(args.allow_host or ()),
         allow_origins=tuple(args.allow_origin or ()),
         limits=HttpLimits.from_args(args),
+        idle_timeout=args.idle_timeout,
     )
     return 0
 
@@ -299,6 +344,7 @@ _RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     ),
     "logs": lambda r, a: _show_value(r, a, "\n".join),
     "gpu": lambda r, a: _show_value(r, a, gpu_text),
+    "kernel": lambda r, a: _show_value(r, a, lambda rows: format_kernels(rows, a.action)),
 }
 
 
@@ -323,7 +369,7 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     waiting = _Waiting(args.json, endpoint_first=verb.name == "create")
     if verb.waits:
         kwargs["progress"] = waiting
-    if verb.name != "gpu" or args.endpoint:
+    if verb.name not in ("gpu", "kernel") or args.endpoint:
         kwargs["kernel"] = _client(args)
     result = verb.resolve()(**kwargs)
     if verb.waits:
@@ -429,6 +475,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``easlab`` parser: ``serve`` and ``test``, then every CLI verb of easlab/verbs.py."""
     from easlab import __version__
+    from easlab.kernel import idle
     from easlab.kernel.guard import add_security_arguments
     from easlab.kernel.limits import add_arguments as add_limit_arguments
     from easlab.verbs import VERBS, add_arguments
@@ -466,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_security_arguments(p, token=False)
     add_limit_arguments(p)
+    idle.add_arguments(p)
 
     for verb in VERBS:
         if "cli" not in verb.fronts:

@@ -35,6 +35,7 @@ __all__ = [
     "delete",
     "desc",
     "gpu",
+    "kernel",
     "logs",
     "ls",
     "modify",
@@ -317,9 +318,22 @@ def start(
     return wait_settled(client, answer, timeout, progress) if wait else answer
 
 
-def delete(name: str, *, kernel: KernelClient | None = None) -> dict[str, Any]:
-    """Delete a service, without asking (the CLI asks first unless ``-y``)."""
-    return _kernel(kernel).delete(name)
+def delete(
+    name: str, *, missing_ok: bool = False, kernel: KernelClient | None = None
+) -> dict[str, Any]:
+    """Delete a service, without asking (the CLI asks first unless ``-y``).
+
+    ``missing_ok``: a service that does not exist (or no kernel at all) is not an
+    error: clean-up code deletes what it may have made.
+    """
+    from easlab.errors import KernelNotRunning
+
+    try:
+        return _kernel(kernel).delete(name)
+    except (KernelError, KernelNotRunning) as exc:
+        if missing_ok and (isinstance(exc, KernelNotRunning) or exc.status == 404):
+            return {"deleted": None, "missing": name}
+        raise
 
 
 def release(name: str, weight: int, *, kernel: KernelClient | None = None) -> dict[str, Any]:
@@ -342,3 +356,96 @@ def gpu(*, kernel: KernelClient | None = None) -> dict[str, Any]:
     from easlab.kernel.gpu import detect_gpus
 
     return detect_gpus().to_dict()  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------- the kernel itself
+
+
+def kernel(
+    action: str = "status",
+    *,
+    all: bool = False,
+    kernel: KernelClient | None = None,  # noqa: A002
+) -> list[dict[str, Any]]:
+    """See and control the serving kernels of this ``$EASLAB_HOME`` (``easlab kernel ...``).
+
+    ``status``: every live kernel (endpoint, pid, Python, services, idle timeout);
+    ``stop``: stop the default kernel (or ``kernel``'s, or ``all`` of them);
+    ``restart``: stop it and start a background one from this environment.
+    Returns the kernels acted on, one dict each.
+    """
+    from easlab.client.control import KernelClient
+    from easlab.kernel import runtime
+
+    if action not in ("status", "stop", "restart"):
+        raise ValueError(f"kernel takes status, stop or restart, not {action!r}")
+    found = runtime.live_kernels()
+    default = runtime.read_runtime()
+    if kernel is not None:
+        chosen = [k for k in found if runtime.same_endpoint(str(k["endpoint"]), kernel.endpoint)]
+        if not chosen:  # a kernel elsewhere: only its own answer tells about it
+            chosen = [{"endpoint": kernel.endpoint, "admin_token": kernel.admin_token}]
+    elif all or action == "status":
+        chosen = found
+    else:
+        chosen = found[:1] if default is not None else []
+    rows = []
+    for record in chosen:
+        client = kernel or KernelClient(
+            str(record["endpoint"]), timeout=5, admin_token=record.get("admin_token")
+        )
+        rows.append(_kernel_row(client, record, default))
+    if action == "status":
+        return rows
+    for row, record in zip(rows, chosen, strict=True):
+        if row["state"] == "running":
+            (
+                kernel or KernelClient(row["endpoint"], admin_token=record.get("admin_token"))
+            ).shutdown()
+            _wait_gone(row)
+        row["state"] = "stopped"
+    if action == "restart":
+        from easlab.kernel.local import start_background
+
+        state_dir = next((r.get("state_dir") for r in chosen if r.get("state_dir")), None)
+        endpoint, token = start_background(state_dir=state_dir)
+        fresh = KernelClient(endpoint, admin_token=token)
+        rows.append(_kernel_row(fresh, {"endpoint": endpoint}, runtime.read_runtime()))
+    return rows
+
+
+def _kernel_row(
+    client: KernelClient, record: dict[str, Any], default: dict[str, Any] | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "endpoint": str(record["endpoint"]),
+        "pid": record.get("pid"),
+        "default": default is not None and default.get("pid") == record.get("pid"),
+        "state": "running",
+    }
+    try:
+        info = client.info()
+        services = client.list()
+    except KernelError as exc:
+        row["state"] = f"not answering: {exc}"
+        return row
+    row.update(
+        pid=info.get("pid"),
+        python=info.get("python"),
+        started_at=info.get("started_at"),
+        services=len(services),
+        idle_timeout=info.get("idle_timeout"),
+        state_dir=info.get("state_dir"),
+    )
+    if default is not None and default.get("pid") == info.get("pid"):
+        row["default"] = True
+    return row
+
+
+def _wait_gone(row: dict[str, Any], timeout: float = 30.0) -> None:
+    from easlab.kernel.runtime import pid_alive
+
+    pid = row.get("pid")
+    deadline = time.monotonic() + timeout
+    while pid and pid_alive(int(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for another process to exit

@@ -198,6 +198,21 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb("gpu", "list the GPUs the kernel sees (NVML, else nvidia-smi)", "easlab.ops:gpu"),
     Verb(
+        "kernel",
+        "see or control the serving kernels: status (every live one), stop, restart",
+        "easlab.ops:kernel",
+        (
+            arg(
+                "action",
+                nargs="?",
+                default="status",
+                choices=("status", "stop", "restart"),
+                help="status (default), stop or restart",
+            ),
+            arg("--all", action="store_true", help="stop every kernel of this EASLAB_HOME"),
+        ),
+    ),
+    Verb(
         "predict",
         "call a service with the cell body: JSON/text as written, or a Python expression "
         "(a dict of numpy arrays, a DataFrame, bytes, str)",

@@ -24,6 +24,8 @@ def _sample(a: Arg) -> list[str]:
     """Arguments that give ``a`` a non-default value."""
     opts = a.options
     if not a.flags[0].startswith("-"):
+        if opts.get("choices"):
+            return [str(opts["choices"][-1])]
         return ["3" if opts.get("type") is int else f"v_{a.dest}"]
     flag = a.flags[0]
     if opts.get("action") == "store_true":

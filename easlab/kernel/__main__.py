@@ -15,6 +15,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from easlab.kernel import idle
     from easlab.kernel.guard import add_security_arguments
     from easlab.kernel.limits import HttpLimits, add_arguments
     from easlab.kernel.server import DEFAULT_MAX_BODY, serve_forever
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_security_arguments(parser)
     add_arguments(parser)
+    idle.add_arguments(parser)
     args = parser.parse_args(argv)
     serve_forever(
         args.host,
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         allow_hosts=tuple(args.allow_host or ()),
         allow_origins=tuple(args.allow_origin or ()),
         limits=HttpLimits.from_args(args),
+        idle_timeout=args.idle_timeout,
     )
     return 0
 

@@ -66,6 +66,7 @@ class Kernel:
         self.port = 0
         self.endpoint = ""
         self.started_at = time.time()
+        self.idle_timeout = 0.0  # seconds without services and requests before it stops
         self.shutdown_requested = asyncio.Event()
         self._gpu_report: Any = None
         self._gpus_used: set[int] = set()
@@ -406,6 +407,7 @@ class Kernel:
             "runtimes": available_runtimes(),
             "state_dir": str(self.state_dir),
             "started_at": iso(self.started_at),
+            "idle_timeout": self.idle_timeout,
         }
 
 

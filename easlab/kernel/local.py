@@ -41,7 +41,9 @@ class LocalKernel:
 
     ``port=0`` picks a free port; ``state_dir`` holds logs and the model cache
     (default ``$EASLAB_HOME/state``); ``limits`` (``HttpLimits``) sets the HTTP
-    timeouts and sizes. Use it as a context manager to stop the kernel on exit.
+    timeouts and sizes; ``idle_timeout`` stops it after that many seconds with no
+    services and no requests (0: never). Use it as a context manager to stop the
+    kernel on exit.
     """
 
     def __init__(
@@ -55,8 +57,10 @@ class LocalKernel:
         timeout: float = 30.0,
         start: bool = True,
         admin_token: str | None = None,
+        idle_timeout: float = 0.0,
     ) -> None:
         self.host = host
+        self.idle_timeout = idle_timeout
         self.requested_port = port
         self.state_dir = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
         self.max_body = max_body
@@ -95,6 +99,8 @@ class LocalKernel:
         ]
         if self.max_body is not None:
             cmd += ["--max-body", str(int(self.max_body))]
+        if self.idle_timeout:
+            cmd += ["--idle-timeout", str(float(self.idle_timeout))]
         if self.limits is not None:
             cmd += self.limits.to_args()
         with open(self.log_path, "ab") as log:
@@ -253,6 +259,27 @@ def start_background(state_dir: str | Path | None = None) -> tuple[str, str | No
             return endpoint, token
         except KernelError:
             pass
-    kernel = LocalKernel(port=0, state_dir=state_dir)
+    note = runtime.take_stop_note()
+    if note is not None:
+        # say why there is a new kernel: the old one's services are gone with it
+        print(
+            f"easlab: the background kernel at {note.get('endpoint')} {note.get('reason')} "
+            f"at {note.get('at')}; starting a new one",
+            flush=True,
+        )
+    kernel = LocalKernel(port=0, state_dir=state_dir, idle_timeout=background_idle_timeout())
     _background.append(kernel)
     return kernel.endpoint, kernel.admin_token
+
+
+def background_idle_timeout() -> float:
+    """A background kernel's idle timeout: ``$EASLAB_IDLE_TIMEOUT`` seconds, default 1 h."""
+    from easlab.kernel.idle import BACKGROUND_IDLE_S
+
+    raw = os.environ.get("EASLAB_IDLE_TIMEOUT", "").strip()
+    try:
+        return float(raw) if raw else BACKGROUND_IDLE_S
+    except ValueError:
+        raise KernelError(
+            0, f"EASLAB_IDLE_TIMEOUT={raw!r} is not a number of seconds (0 for never)"
+        ) from None

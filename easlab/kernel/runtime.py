@@ -65,6 +65,7 @@ def private_dir(path: Path) -> Path:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,7 +74,12 @@ def pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            # "pid (comm) S ...": the state follows the last ')' (comm may hold one)
+            return stat_file.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all there is
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
@@ -157,7 +163,7 @@ def live_kernels() -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def _same_endpoint(a: str, b: str) -> bool:
+def same_endpoint(a: str, b: str) -> bool:
     def norm(url: str) -> str:
         url = url.strip().rstrip("/")
         if "://" not in url:
@@ -172,7 +178,7 @@ def _same_endpoint(a: str, b: str) -> bool:
 def admin_token_for(endpoint: str) -> str | None:
     """The admin token of the live kernel at ``endpoint`` recorded on this machine, if any."""
     for data in live_kernels():
-        if _same_endpoint(str(data["endpoint"]), endpoint) and data.get("admin_token"):
+        if same_endpoint(str(data["endpoint"]), endpoint) and data.get("admin_token"):
             return str(data["admin_token"])
     return None
 
@@ -193,3 +199,28 @@ def remove_runtime(pid: int) -> None:
             path.unlink()
         except OSError:
             pass
+
+
+def stop_note_file() -> Path:
+    """Why the last kernel of this ``$EASLAB_HOME`` stopped by itself (idle shutdown)."""
+    return easlab_home() / "last-stop.json"
+
+
+def note_stop(endpoint: str, reason: str) -> None:
+    """Leave a note for the next ``connect(start=True)`` (kernel/idle.py)."""
+    import time
+
+    private_dir(easlab_home())
+    data = {"endpoint": endpoint, "reason": reason, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    _write_private(stop_note_file(), data)
+
+
+def take_stop_note() -> dict[str, Any] | None:
+    """The note left by a kernel that stopped by itself, removed once read."""
+    path = stop_note_file()
+    try:
+        data = json.loads(path.read_text())
+        path.unlink()
+    except (OSError, ValueError):
+        return None
+    return dict(data) if isinstance(data, dict) else None

@@ -343,6 +343,7 @@ class HttpConnection(asyncio.Protocol):
         )
         app = self.app
         app.in_flight += 1
+        app.requests += 1
         if app.last_sender == id(self):
             app.streak += 1
         else:
@@ -499,6 +500,7 @@ class KernelServer:
         if self._sweep_s is not None:
             kernel.loop.call_later(self._sweep_s, self._sweep)
         self.in_flight = 0  # requests parsed and not yet answered, all connections
+        self.requests = 0  # requests parsed since start (the idle watch compares it)
         self.last_sender = 0  # id() of the connection the last request came on
         self.streak = 0  # requests in a row before it on that same connection
         self.answers = 0  # keep-alive answers with nothing pipelined behind them
@@ -760,18 +762,22 @@ async def serve(
     allow_hosts: tuple[str, ...] = (),
     allow_origins: tuple[str, ...] = (),
     limits: HttpLimits | None = None,
+    idle_timeout: float = 0.0,
 ) -> None:
     """Run the kernel in the current event loop until shutdown is requested.
 
     ``limits``: the HTTP timeouts and sizes (``HttpLimits``; its defaults when None).
+    ``idle_timeout``: stop after that many seconds without services and requests
+    (kernel/idle.py; 0 never).
     """
-    from easlab.kernel import runtime
+    from easlab.kernel import idle, runtime
 
     token = admin_token_setting(host, admin_token)
     loop = asyncio.get_running_loop()
     state = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
     runtime.private_dir(state)
     kernel = Kernel(state.resolve(), loop)
+    kernel.idle_timeout = idle_timeout  # reported by info(): `easlab kernel status`
     guard = ControlGuard(token, host, allow_hosts, allow_origins)
     app = KernelServer(kernel, guard, max_body, limits)
     server = await loop.create_server(
@@ -798,8 +804,10 @@ async def serve(
     )
     if ready is not None:
         ready(kernel)
+    watcher = loop.create_task(idle.watch(kernel, app, idle_timeout))
     try:
         await kernel.shutdown_requested.wait()
+        watcher.cancel()
     finally:
         server.close()
         await kernel.stop_all()
@@ -827,6 +835,7 @@ def serve_forever(
     allow_hosts: tuple[str, ...] = (),
     allow_origins: tuple[str, ...] = (),
     limits: HttpLimits | None = None,
+    idle_timeout: float = 0.0,
 ) -> None:
     """Serve until SIGINT/SIGTERM or ``POST /easlab/v1/shutdown`` (``easlab serve``).
 
@@ -853,6 +862,7 @@ def serve_forever(
                     allow_hosts=allow_hosts,
                     allow_origins=allow_origins,
                     limits=limits,
+                    idle_timeout=idle_timeout,
                 )
             )
         finally:

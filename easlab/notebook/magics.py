@@ -311,9 +311,13 @@ class EasMagic(Magics):
         if verb.name == "create" and dry_run:
             # validating needs no kernel; the diff uses one if it runs
             kernel = self._kernel_if_running(args.target)
+        elif verb.name == "kernel":
+            # every kernel of this EASLAB_HOME unless one is named
+            target = args.target if args.target is not None else self.target
+            kernel = self._kernel(target) if target not in ("", "local") else None
         else:
             kernel = self._kernel(args.target, start=verb.name == "create")
-        if verb.name != "gpu" or kernel is not None:
+        if verb.name not in ("gpu", "kernel") or kernel is not None:
             kwargs["kernel"] = kernel
         function = verb.resolve()
         if verb.waits and not dry_run:
@@ -360,6 +364,14 @@ class EasMagic(Magics):
             return pd.DataFrame(result["gpus"])
         if verb.name == "logs":
             return LogLines(result, args.name)
+        if verb.name == "kernel":
+            from easlab.cli import KERNEL_COLUMNS, format_kernels, kernel_rows
+
+            if args.action == "status":
+                import pandas as pd
+
+                return pd.DataFrame(kernel_rows(result), columns=KERNEL_COLUMNS)
+            return _Text(format_kernels(result, args.action), result)
         if verb.name == "delete":
             print(f"deleted service {result.get('deleted', args.name)}")
             return result

@@ -91,6 +91,28 @@ def easlab_error_lines(nb: Any) -> list[str]:
     return found
 
 
+def leftover_services(easlab_home: Path) -> dict[str, list[str]]:
+    """``{kernel endpoint: [service names]}`` for every live kernel recorded in ``easlab_home``.
+
+    Tutorials share the one serving kernel of the environment and delete only what
+    they made: after one, its kernel is still listed (visible to ``easlab kernel
+    status``) and holds no service of theirs.
+    """
+    import json
+
+    from easlab.client.control import KernelClient
+    from easlab.kernel.runtime import pid_alive
+
+    found: dict[str, list[str]] = {}
+    for path in sorted((easlab_home / "runtime").glob("kernel-*.json")):
+        data = json.loads(path.read_text())
+        if not pid_alive(int(data["pid"])):
+            continue
+        client = KernelClient(data["endpoint"], timeout=10, admin_token=data["admin_token"])
+        found[data["endpoint"]] = [svc["name"] for svc in client.list()]
+    return found
+
+
 def easlab_processes(easlab_home: Path) -> list[int]:
     """Pids of processes (kernels, instances) running with ``EASLAB_HOME=easlab_home``."""
     marker = f"EASLAB_HOME={easlab_home}".encode()
