@@ -33,6 +33,7 @@ from easlab.kernel.control import API, Kernel, handle
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.instance import Call
 from easlab.kernel.limits import HttpLimits
+from easlab.kernel.processors.http import HTTP_AWARE, HttpRequest
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PIPELINE = 32
@@ -584,6 +585,10 @@ class KernelServer:
         if service is None:
             conn.respond(503, f"service '{route.name}' has no backend with weight > 0".encode())
             return
+        if service.current.target in HTTP_AWARE:
+            # the component's own REST contract under the service path (processors/http.py)
+            self._submit_http(conn, req, service, route.name)
+            return
         if req.method == b"GET" and service.current.signature is not None:
             sig = dict(service.current.signature)
             sig.setdefault("format", service.current.request_format or "tf")
@@ -601,6 +606,27 @@ class KernelServer:
                 conn.respond(status, body, _TEXT, status in (408, 450))
 
         service.submit(Call(req.body, answer))
+
+    def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
+        """Hand an HTTP-aware processor the method, sub-path, query and body."""
+        sub_path = req.path[len(_PREDICT) + len(entry) :]
+        envelope = HttpRequest(
+            req.method.decode("latin-1"),
+            sub_path,
+            req.query,
+            req.header(b"content-type"),
+            req.body,
+        ).encode()
+        started = req.started
+        stats = service.stats
+
+        def answer(status: int, body: bytes | bytearray) -> None:
+            stats.record(status, started, time.monotonic())
+            # the kernel's own refusals (408, 450, 503) are text; the component's are JSON
+            kernel_made = status in (408, 450, 503) and bytes(body[:1]) not in (b"{", b"[")
+            conn.respond(status, body, _TEXT if kernel_made else _JSON, status in (408, 450))
+
+        service.submit(Call(envelope, answer))
 
     def builtin(self, conn: HttpConnection, req: Request, what: str) -> None:
         kernel = self.kernel

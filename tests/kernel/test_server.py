@@ -289,3 +289,11 @@ def test_lone_keep_alive_client_is_read_between_answers(kernel, echo):
         assert sock.recv(65536).startswith(b"HTTP/1.1 401")
         sock.sendall(b"\x00garbage\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 400")
+
+
+def test_an_http_aware_request_round_trips():
+    from easlab.kernel.processors.http import HttpRequest
+
+    req = HttpRequest("POST", "/api/v1.0/predictions", "a=1", "application/json", b'{"x"\n: 1}')
+    assert HttpRequest.decode(req.encode()) == req
+    assert HttpRequest.decode(HttpRequest("GET", "", "", None, b"").encode()).content_type is None
