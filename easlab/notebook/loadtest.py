@@ -154,22 +154,27 @@ class BenchResult:
         """A one-column table: requests, throughput, latency percentiles (ms), errors."""
         import pandas as pd
 
-        errors = ", ".join(f"{code}: {count}" for code, count in self.errors.items()) or "none"
-        rows = {
-            "requests": f"{self.n}",
-            "concurrency": ", ".join(str(c) for c in (self.sweep or sorted(self.wall_s))),
-            "wall time (s)": f"{sum(self.wall_s.values()):.2f}",
-            "throughput (req/s)": f"{self.throughput:.1f}",
-            "mean (ms)": f"{self.mean:.2f}",
-            "p50 (ms)": f"{self.p50:.2f}",
-            "p90 (ms)": f"{self.p90:.2f}",
-            "p99 (ms)": f"{self.p99:.2f}",
-            "max (ms)": f"{self.max:.2f}",
-            "errors": errors,
-        }
+        errors = ", ".join(f"HTTP {code}: {count}" for code, count in self.errors.items())
+        rows = {"requests": f"{self.n}", "errors": errors or "none"}
         if self.first_error is not None:
             rows["first error"] = self.first_error
+        pooled = " (all levels)" if self.sweep and len(self.sweep) > 1 else ""
+        rows["concurrency"] = ", ".join(str(c) for c in (self.sweep or sorted(self.wall_s)))
+        rows["wall time (s)"] = f"{sum(self.wall_s.values()):.2f}"
+        if self.succeeded:
+            # latencies of failed requests would read as the service's speed: none when all failed
+            rows[f"throughput (req/s){pooled}"] = f"{self.throughput:.1f}"
+            rows[f"mean (ms){pooled}"] = f"{self.mean:.2f}"
+            rows[f"p50 (ms){pooled}"] = f"{self.p50:.2f}"
+            rows[f"p90 (ms){pooled}"] = f"{self.p90:.2f}"
+            rows[f"p99 (ms){pooled}"] = f"{self.p99:.2f}"
+            rows[f"max (ms){pooled}"] = f"{self.max:.2f}"
         return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
+
+    @property
+    def succeeded(self) -> int:
+        """How many requests were answered with 200."""
+        return int((self.df["status"] == 200).sum()) if not self.df.empty else 0
 
     # -- display ------------------------------------------------------------
     def plot(self, show: bool | None = None) -> Any:
@@ -181,20 +186,31 @@ class BenchResult:
     def _repr_html_(self) -> str:
         from easlab.notebook import display, plots
 
-        parts = [
-            f"<b>easlab bench</b> {display.escape(self.target)}",
-            self.summary().to_html(header=False, border=0),
-        ]
-        if not self.df.empty:
+        parts = [f"<b>easlab bench</b> {display.escape(self.target)}"]
+        if self.sweep and len(self.sweep) > 1:
+            # per level first: pooled percentiles mix different loads
+            sweep = self.sweep_df
+            assert sweep is not None
+            parts.append(sweep.to_html(index=False, border=0, float_format="%.2f"))
+        parts.append(self.summary().to_html(header=False, border=0))
+        if self.succeeded:
             parts.append(display.png_img(plots.plot_latency(self, show=False).png()))
             if self.sweep and len(self.sweep) > 1:
-                sweep = self.sweep_df
-                assert sweep is not None
-                parts.append(sweep.to_html(index=False, border=0, float_format="%.2f"))
                 parts.append(display.png_img(plots.plot_sweep(self, show=False).png()))
+        elif not self.df.empty:
+            parts.append(
+                "<p style='color:#b3261e'>No request succeeded: no latency to plot. "
+                "The errors above say why; the service's logs say more.</p>"
+            )
         return "<div class='easlab-bench'>" + "".join(parts) + "</div>"
 
     def __repr__(self) -> str:
+        if not self.succeeded:
+            return (
+                f"<BenchResult {self.n} requests, all failed: {self.errors or 'no answer'}"
+                + (f" ({self.first_error})" if self.first_error else "")
+                + ">"
+            )
         return (
             f"<BenchResult {self.n} requests, {self.throughput:.1f} req/s, "
             f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors={self.errors or 'none'}"

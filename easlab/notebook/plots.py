@@ -133,38 +133,106 @@ def _frame(result: Any) -> Any:
     return df
 
 
+#: a latency axis ends at this percentile when a few outliers would squash the rest
+CLIP_PERCENTILE = 99.5
+#: ... which it does when the slowest request is this many times that percentile
+_OUTLIER_RATIO = 3.0
+_LEVEL_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink"]
+
+
+def _outside_legend(ax: Axes, **kwargs: Any) -> None:
+    """A legend beside the axes, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", **kwargs)
+
+
+def _clip_at(values: Any) -> float | None:
+    """Where a latency axis should end, or None to show everything.
+
+    One slow request (a 200 ms GC pause among 1 ms answers) would otherwise put
+    every other request into a single histogram bar and a vertical CDF.
+    """
+    import numpy as np
+
+    if len(values) < 20:
+        return None
+    edge = float(np.percentile(values, CLIP_PERCENTILE))
+    top = float(values.max())
+    return edge if edge > 0 and top > _OUTLIER_RATIO * edge else None
+
+
+def _no_success_message(df: Any) -> str:
+    counts = df["status"].value_counts()
+    summary = ", ".join(f"HTTP {int(code)} × {int(n)}" for code, n in counts.items())
+    return (
+        f"no successful request to plot: all {len(df)} failed ({summary}); "
+        "look at result.errors and the service's logs"
+    )
+
+
 def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) -> Plot:
     """Latency histogram with its CDF and p50/p90/p99 lines, and latency over time.
 
-    With ``ax`` given, only the distribution is drawn there (with the CDF on a
-    twin axis). Returns a ``Plot`` of ``[distribution_ax, cdf_ax, over_time_ax]``
-    (the last one absent when ``ax`` was given). ``show``: display the figure
-    at the end of the notebook cell; by default only when easlab made the
-    figure (no ``ax``) and runs in a Jupyter kernel.
+    The distribution is of the successful requests (failures are marked on the
+    timeline); a sweep gets one colour per concurrency level. When a few
+    outliers would squash the rest, the latency axes end at p99.5 and the
+    title says how many requests lie beyond. With ``ax`` given, only the
+    distribution is drawn there (with the CDF on a twin axis). Returns a
+    ``Plot`` of ``[distribution_ax, cdf_ax, over_time_ax]`` (the last one absent
+    when ``ax`` was given). ``show``: display the figure at the end of the
+    notebook cell; by default only when easlab made the figure (no ``ax``) and
+    runs in a Jupyter kernel.
     """
     import numpy as np
 
     df = _frame(result)
-    total = df["total_ms"].to_numpy(dtype=float)
+    status = df["status"] if "status" in df.columns else None
+    ok = (status == 200).to_numpy() if status is not None else np.ones(len(df), dtype=bool)
+    if not ok.any():
+        raise ValueError(_no_success_message(df))
+    good = df[ok]
+    total = good["total_ms"].to_numpy(dtype=float)
+    levels = (
+        sorted(int(c) for c in df["concurrency"].unique()) if "concurrency" in df.columns else []
+    )
     axes: list[Axes] = []
     if ax is None:
-        fig = _new_figure(11, 4)
+        fig = _new_figure(12, 4.2)
         ax, ax_time = fig.subplots(1, 2, width_ratios=[1.1, 1])
     else:
         ax_time = None
 
-    lo, hi = float(total.min()), float(total.max())
-    bins = np.linspace(lo, hi if hi > lo else lo + 1e-3, min(60, max(10, len(total) // 10)))
-    ax.hist(total, bins=list(bins), color="tab:blue", alpha=0.55, label="requests")
+    clip = _clip_at(total)
+    shown = total[total <= clip] if clip is not None else total
+    lo, hi = float(shown.min()), float(shown.max())
+    bins = np.linspace(lo, hi if hi > lo else lo + 1e-3, min(60, max(10, len(shown) // 10)))
+    if len(levels) > 1:
+        for i, level in enumerate(levels):
+            part = good["total_ms"][good["concurrency"] == level].to_numpy(dtype=float)
+            ax.hist(
+                part[part <= hi] if clip is not None else part,
+                bins=list(bins),
+                color=_LEVEL_COLOURS[i % len(_LEVEL_COLOURS)],
+                alpha=0.45,
+                label=f"concurrency {level}",
+            )
+    else:
+        ax.hist(shown, bins=list(bins), color="tab:blue", alpha=0.55, label="requests")
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("requests")
-    ax.set_title(f"Latency distribution ({len(total)} requests)")
+    title = f"Latency distribution ({len(total)} successful requests)"
+    if clip is not None:
+        beyond = int((total > clip).sum())
+        title += f"\naxis ends at p{CLIP_PERCENTILE:g} = {clip:.2f} ms; {beyond} slower not shown"
+        ax.set_xlim(right=clip)
+    ax.set_title(title, fontsize="medium")
 
     cdf_ax = ax.twinx()
     xs = np.sort(total)
     cdf_ax.plot(xs, np.arange(1, len(xs) + 1) / len(xs), color="black", lw=1.2, label="CDF")
     cdf_ax.set_ylim(0, 1.02)
     cdf_ax.set_ylabel("cumulative fraction of requests")
+    if clip is not None:
+        cdf_ax.set_xlim(right=clip)
 
     for q, colour in PERCENTILES.items():
         value = float(np.quantile(total, q / 100.0))  # linear, as pandas' quantile
@@ -173,28 +241,73 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
         )
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = cdf_ax.get_legend_handles_labels()
-    ax.legend(handles + h2, labels + l2, loc="center right", fontsize="small")
+    # below the axes: beside them would sit on the CDF's own axis labels
+    ax.legend(
+        handles + h2,
+        labels + l2,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        ncol=3,
+        fontsize="small",
+    )
     axes += [ax, cdf_ax]
 
     if ax_time is not None:
-        ok = df["status"] == 200 if "status" in df.columns else np.ones(len(df), dtype=bool)
-        start = (
-            df["start_s"].to_numpy(dtype=float) if "start_s" in df.columns else np.arange(len(df))
-        )
-        if ok.any():  # an empty series would still put "200" in the legend
-            ax_time.scatter(start[ok], total[ok], s=6, alpha=0.5, color="tab:blue", label="200")
-        if (~ok).any():
-            ax_time.scatter(
-                start[~ok], total[~ok], s=12, marker="x", color="tab:red", label="error"
-            )
-        p99 = float(np.quantile(total, 0.99))
-        ax_time.axhline(p99, color=PERCENTILES[99], ls="--", lw=1.2, label=f"p99 = {p99:.2f} ms")
-        ax_time.set_xlabel("time since start (s)")
-        ax_time.set_ylabel("latency (ms)")
-        ax_time.set_title("Latency over time")
-        ax_time.legend(loc="upper right", fontsize="small")
+        _draw_timeline(ax_time, df, ok, levels, clip)
         axes.append(ax_time)
     return _show_at_end_of_cell(Plot(axes), show, own_figure=ax_time is not None)
+
+
+def _draw_timeline(ax: Axes, df: Any, ok: Any, levels: list[int], clip: float | None) -> None:
+    """Latency over the run: one colour per concurrency level, levels one after another,
+    failures as crosses labelled with their status."""
+    import numpy as np
+
+    total = df["total_ms"].to_numpy(dtype=float)
+    start = df["start_s"].to_numpy(dtype=float) if "start_s" in df.columns else np.arange(len(df))
+    start = start.astype(float).copy()
+    if len(levels) > 1:
+        # each level's clock starts at 0: lay the levels end to end
+        offset = 0.0
+        for level in levels:
+            mine = (df["concurrency"] == level).to_numpy()
+            start[mine] += offset
+            offset = float(start[mine].max()) + 0.05 * max(offset, 1e-3)
+        for i, level in enumerate(levels):
+            mine = (df["concurrency"] == level).to_numpy() & ok
+            ax.scatter(
+                start[mine],
+                total[mine],
+                s=6,
+                alpha=0.5,
+                color=_LEVEL_COLOURS[i % len(_LEVEL_COLOURS)],
+                label=f"HTTP 200, concurrency {level}",
+            )
+    else:
+        ax.scatter(start[ok], total[ok], s=6, alpha=0.5, color="tab:blue", label="HTTP 200")
+    if "status" in df.columns:
+        codes = df["status"].to_numpy()
+        for j, code in enumerate(sorted(set(codes[~ok].tolist()))):
+            mine = codes == code
+            ax.scatter(
+                start[mine],
+                total[mine],
+                s=14,
+                marker="x",
+                color=["tab:red", "darkred", "magenta"][j % 3],
+                label=f"HTTP {int(code)}" if int(code) else "no answer",
+            )
+    good = total[ok]
+    p99 = float(np.quantile(good, 0.99))
+    ax.axhline(p99, color=PERCENTILES[99], ls="--", lw=1.2, label=f"p99 = {p99:.2f} ms")
+    ax.set_xlabel("time since start (s)")
+    ax.set_ylabel("latency (ms)")
+    title = "Latency over time"
+    if clip is not None:
+        ax.set_ylim(0, clip * 1.05)
+        title += f" (axis ends at p{CLIP_PERCENTILE:g})"
+    ax.set_title(title, fontsize="medium")
+    _outside_legend(ax)
 
 
 def plot_sweep(result: Any, show: bool | None = None) -> Plot:
@@ -221,7 +334,7 @@ def plot_sweep(result: Any, show: bool | None = None) -> Plot:
     ax_lat.set_ylabel("latency (ms)")
     ax_lat.set_title("Latency vs concurrency")
     ax_lat.set_ylim(bottom=0)
-    ax_lat.legend(fontsize="small")
+    _outside_legend(ax_lat)
     for a in (ax_tp, ax_lat):
         if len(c) > 2 and c.min() > 0 and c.max() / c.min() >= 8:
             a.set_xscale("log", base=2)  # sweeps double the concurrency: space them evenly

@@ -56,18 +56,21 @@ def test_plot_latency_axes_lines_and_extents():
     assert over_time.get_ylabel() == "latency (ms)"
     lines = {ln.get_gid(): ln for ln in hist.get_lines() if ln.get_gid()}
     assert set(lines) == {"p50", "p90", "p99"}
+    ok = r.df[r.df["status"] == 200]["total_ms"]  # the distribution is of the answers
     for q in (50, 90, 99):
         x = lines[f"p{q}"].get_xdata()[0]
-        assert x == pytest.approx(np.percentile(r.df["total_ms"], q))
+        assert x == pytest.approx(np.percentile(ok, q))
         assert f"p{q} = {x:.2f} ms" in [t.get_text() for t in hist.get_legend().get_texts()]
     lo, hi = hist.get_xlim()
-    assert lo <= r.df["total_ms"].min() and hi >= r.df["total_ms"].max()
+    assert lo <= ok.min() and hi >= ok.max()
     # the CDF ends at 1 at the largest latency
     cdf_line = cdf.get_lines()[0]
     assert cdf_line.get_ydata()[-1] == pytest.approx(1.0)
-    assert cdf_line.get_xdata()[-1] == pytest.approx(r.max)
-    # errors are drawn apart on the time plot
+    assert cdf_line.get_xdata()[-1] == pytest.approx(ok.max())
+    # errors are drawn apart on the time plot, labelled with their status
     assert len(over_time.collections) == 2
+    labels = over_time.get_legend_handles_labels()[1]
+    assert "HTTP 200" in labels and "HTTP 503" in labels
     png = figure_png(hist.figure)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -137,9 +140,75 @@ def test_outside_a_kernel_nothing_is_queued_for_display():
     assert plots._pending == {}
 
 
-def test_all_failed_bench_has_no_empty_200_legend_entry():
+def test_all_failed_bench_has_no_latency_plot_but_the_error_summary():
     r = _result()
     r.df["status"] = 400
-    _, _, ax_time = plot_latency(r, show=False)
-    labels = ax_time.get_legend_handles_labels()[1]
-    assert "200" not in labels and "error" in labels
+    with pytest.raises(ValueError, match=r"all 300 failed \(HTTP 400 × 300\)"):
+        plot_latency(r, show=False)
+
+
+def _legend_inside(ax) -> bool:
+    """Whether the axes' legend box overlaps the axes' own drawing area."""
+    fig = ax.figure
+    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend()
+    return legend is not None and legend.get_window_extent(renderer).overlaps(
+        ax.get_window_extent(renderer)
+    )
+
+
+def test_a_sweep_has_one_colour_and_label_per_level():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    r = _result(sweep=True)
+    hist, _, over_time = plot_latency(r, show=False)
+    FigureCanvasAgg(hist.figure.figure)
+    labels = hist.get_legend_handles_labels()[1]
+    for level in (1, 2, 4, 8):
+        assert f"concurrency {level}" in labels
+    colours = {tuple(p.get_facecolor()[:3]) for p in hist.patches}
+    assert len(colours) == 4
+    time_labels = over_time.get_legend_handles_labels()[1]
+    assert [lab for lab in time_labels if lab.startswith("HTTP 200, concurrency")] == [
+        f"HTTP 200, concurrency {c}" for c in (1, 2, 4, 8)
+    ]
+    # levels follow each other on the timeline instead of overlaying one another
+    spans = [
+        (c.get_offsets()[:, 0].min(), c.get_offsets()[:, 0].max())
+        for c in over_time.collections[:4]
+    ]
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert not _legend_inside(over_time) and not _legend_inside(hist)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "latency-sweep.png").write_bytes(figure_png(hist.figure))
+
+
+def test_an_outlier_does_not_squash_the_distribution():
+    r = _result()
+    r.df.loc[5, "total_ms"] = 200.0  # one GC pause among ~2 ms answers
+    r.df.loc[5, "status"] = 200
+    hist, cdf, over_time = plot_latency(r, show=False)
+    right = hist.get_xlim()[1]
+    assert right < 50  # the axis ends at p99.5, not at the outlier
+    assert "axis ends at p99.5" in hist.get_title() and "slower not shown" in hist.get_title()
+    assert over_time.get_ylim()[1] < 50 and "axis ends at p99.5" in over_time.get_title()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "latency-outlier.png").write_bytes(figure_png(hist.figure))
+
+
+def test_a_bench_where_everything_failed_shows_the_errors_not_latencies():
+    r = _result()
+    r.df["status"] = 401
+    summary = r.summary()
+    assert list(summary.index[:2]) == ["requests", "errors"]
+    assert summary.loc["errors", "value"] == "HTTP 401: 300"
+    assert not any("p50" in row for row in summary.index)
+    html = r._repr_html_()
+    assert "No request succeeded" in html and "<img" not in html
+    assert "all failed" in repr(r)
+
+
+def test_a_sweep_shows_per_level_numbers_before_the_pooled_ones():
+    html = _result(sweep=True)._repr_html_()
+    assert html.index("<th>concurrency</th>") < html.index("(all levels)")
