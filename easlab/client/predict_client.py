@@ -305,7 +305,13 @@ class PredictClient:
 
     # -- calls -------------------------------------------------------------------------
 
-    def predict(self, request: Any) -> Any:
+    def predict(
+        self,
+        request: Any,
+        *,
+        signature_name: str | None = None,
+        fetch: list[Any] | None = None,
+    ) -> Any:
         """Send one request; return its parsed response with ``.latency`` attached.
 
         ``request`` is a request object (``to_string()`` / ``parse_response()``),
@@ -313,7 +319,8 @@ class PredictClient:
         of arrays (torch) for a tensor service (its signature is read once from
         the service), or a DataFrame / list of dicts for a JSON (PMML-style) service.
         A dict is a tensor request built from the signature when the service has a
-        tensor signature, and JSON otherwise (``easlab.wire.build.to_request``).
+        tensor signature, and JSON otherwise (``easlab.wire.build.to_request``);
+        ``signature_name`` and ``fetch`` go into a tensor request built so.
         Raises ``PredictException(code, message)``: the server's status and
         answer, or 500 when no attempt reached the service.
         """
@@ -321,7 +328,9 @@ class PredictClient:
 
         self._init_once()
         started = time.perf_counter()
-        request = to_request(request, self.get_signature)
+        request = to_request(
+            request, self.get_signature, signature_name=signature_name, fetch=fetch
+        )
         body = _to_bytes(request.to_string())
         serialize_s = time.perf_counter() - started
         resp, attempts, sign_s = self._send("POST", body)
