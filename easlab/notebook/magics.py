@@ -456,7 +456,7 @@ class EasMagic(Magics):
             name = _missing_name(exc)
             if strict:
                 raise ValueError(f"--body: {exc} in the notebook") from None
-            raise NameError(
+            raise UndefinedName(
                 f"name {name!r} is not defined: the %%eas predict cell is a Python expression "
                 f"evaluated in the notebook; define {name} first, or quote text to send it "
                 f"as text ('{name}'), or use --raw",
@@ -494,6 +494,14 @@ class EasMagic(Magics):
 
 def _missing_name(exc: NameError) -> str:
     return str(getattr(exc, "name", None) or exc)
+
+
+class UndefinedName(NameError):
+    """A ``%%eas predict`` cell names a variable the notebook does not have: the cell
+    stops, as a Python cell would, with one red line instead of a traceback into easlab."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[31mNameError: {self}\x1b[0m"]
 
 
 def _spec_name(spec: Any) -> str:

@@ -101,10 +101,18 @@ def test_predict_undefined_name_raises_and_quoted_text_is_sent(echo, shell, caps
     assert shell.user_ns["answer"] == "echo:hello"
 
 
-def test_predict_tensor_body_with_an_undefined_name_raises(affine, shell):
+def test_predict_tensor_body_with_an_undefined_name_raises(affine, shell, capsys):
     shell.user_ns.pop("xx", None)
     with pytest.raises(NameError, match="'xx' is not defined"):
         shell.run_cell_magic("eas", "predict nb_affine out", '{"x": xx}')
+    # in a notebook the cell stops with one line, not a traceback into easlab
+    capsys.readouterr()
+    result = shell.run_cell('%%eas predict nb_affine out\n{"x": xx}')
+    assert isinstance(result.error_in_exec, NameError)
+    out = capsys.readouterr()
+    text = (out.out + out.err).strip()
+    assert "Traceback" not in text and "magics.py" not in text
+    assert len(text.splitlines()) == 1 and "NameError: name 'xx' is not defined" in text
 
 
 @pytest.mark.parametrize(
