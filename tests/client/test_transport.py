@@ -214,3 +214,13 @@ def test_official_tf_answers_parse_through_the_mock():
     client = PredictClient("http://eas.test", "m", transport=MockTransport(service))
     resp = client.predict([[1, 2, 3, 4]])  # a list, converted by the signature
     assert resp["y"].tolist() == [2.5] and resp.headers["x-served-by"] == "mock"
+
+
+def test_the_transport_names_resolve_from_easlab_client():
+    import easlab.client
+    from easlab.client import transport
+
+    assert easlab.client.MockTransport is transport.MockTransport
+    assert easlab.client.HTTPTransport is HTTPTransport
+    assert easlab.client.EasAuth is EasAuth
+    assert {"Transport", "TransportError"} <= set(easlab.client.__all__)
