@@ -35,6 +35,7 @@ Where easlab deliberately differs from the official 0.36 client (SPEC.md §1):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -437,7 +438,7 @@ class PredictClient:
         """The request as it goes out: URL, extra headers, content type, then auth."""
         # http.client (the official transport) sends an int value as its decimal
         # text: so does easlab, whatever the transport.
-        headers = Headers({"User-Agent": f"easlab/{_version()}"})
+        headers = Headers({"User-Agent": _user_agent()})
         for key, value in self.headers.items():
             headers[key] = str(value) if isinstance(value, int) else value
         if self.content_type:
@@ -523,7 +524,8 @@ def _to_bytes(data: Any) -> bytes:
     raise TypeError(f"request.to_string() must return bytes or str, got {type(data).__name__}")
 
 
-def _version() -> str:
+@functools.cache
+def _user_agent() -> str:
     from easlab import __version__
 
-    return __version__
+    return f"easlab/{__version__}"
