@@ -214,8 +214,9 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb(
         "predict",
-        "call a service with the cell body: JSON/text as written, or a Python expression "
-        "(a dict of numpy arrays, a DataFrame, bytes, str)",
+        "call a service with the cell body: a Python expression (a dict: a tensor request "
+        "from the service's signature, JSON for a service without one; a DataFrame, bytes, "
+        "'quoted text'), JSON, or text that is not Python; an undefined name is a NameError",
         "easlab.client.predict_client:PredictClient.predict",
         (
             arg(

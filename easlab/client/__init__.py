@@ -1,5 +1,8 @@
 """Clients of an EAS service: ``PredictClient`` (data plane) and the kernel's control API.
 
+``PredictClient`` keeps the policy (endpoint choice, signing, retries) and sends through a
+``Transport`` (``HTTPTransport`` by default, ``MockTransport`` in tests).
+
 Names resolve lazily, so importing this package costs nothing until a client is used.
 """
 
@@ -15,6 +18,11 @@ _EXPORTS: dict[str, str] = {
     "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",
     "ENDPOINT_TYPE_VIPSERVER": "easlab.client.predict_client",
     "Latency": "easlab.client.latency",
+    "Transport": "easlab.client.transport",
+    "HTTPTransport": "easlab.client.transport",
+    "MockTransport": "easlab.client.transport",
+    "TransportError": "easlab.client.transport",
+    "EasAuth": "easlab.client.auth",
 }
 
 __all__ = sorted(_EXPORTS)

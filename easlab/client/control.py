@@ -351,25 +351,22 @@ class Service:
         return self.client().predict(request)
 
     def signature(self) -> dict[str, Any]:
-        """The tensor signature served on ``GET /api/predict/{name}`` (SPEC §1)."""
-        import requests
+        """The tensor signature served on ``GET /api/predict/{name}`` (SPEC §1).
 
-        headers = {"Authorization": self.token} if self.token else {}
-        try:
-            resp = self.kernel.session.get(self.url, headers=headers, timeout=self.kernel.timeout)
-        except requests.ConnectionError:
-            raise KernelNotRunning(
-                f"no easlab kernel answers at {self.endpoint}: {_HOW_TO_START}"
-            ) from None
-        if resp.status_code != 200:
-            raise KernelError(resp.status_code, resp.text.strip() or resp.reason)
-        try:
-            return resp.json()  # type: ignore[no-any-return]
-        except ValueError:
-            raise KernelError(
-                resp.status_code,
-                f"service {self.name} has no JSON signature (not a tensor service?)",
-            ) from None
+        Read by ``PredictClient.get_signature``, the one reader of signatures.
+        """
+        from easlab.client.transport import TransportError
+        from easlab.errors import PredictException
+
+        with self.client(retry_count=1, timeout=self.kernel.timeout * 1000) as client:
+            try:
+                return client.get_signature()
+            except PredictException as exc:
+                if isinstance(exc.__cause__, TransportError):
+                    raise KernelNotRunning(
+                        f"no easlab kernel answers at {self.endpoint}: {_HOW_TO_START}"
+                    ) from None
+                raise KernelError(exc.code, exc.message) from None
 
     def __repr__(self) -> str:
         return (

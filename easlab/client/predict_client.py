@@ -11,8 +11,14 @@ Code written for the official client runs after changing only its import line::
 
 On top of the official surface, ``predict`` takes numpy arrays for a tensor
 service (``client.predict({'images': x})``), a DataFrame or a list of dicts for a
-JSON service, or raw bytes/str, and every response carries ``.latency``
+JSON service, or raw bytes/str (``easlab.wire.build.to_request`` has the one
+rule), and every response carries ``.latency``
 (:class:`~easlab.client.latency.Latency`), ``.status_code`` and ``.headers``.
+
+The client keeps the policy (endpoint choice, retries, signing through
+:class:`~easlab.client.auth.EasAuth`) and hands each prepared request to its
+:class:`~easlab.client.transport.Transport`, which sends it once and times it;
+``PredictClient(..., transport=MockTransport(handler))`` replaces the network.
 
 Where easlab deliberately differs from the official 0.36 client (SPEC.md §1):
 
@@ -29,20 +35,15 @@ Where easlab deliberately differs from the official 0.36 client (SPEC.md §1):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-import sys
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
-import requests
-from requests.structures import CaseInsensitiveDict
-
-from easlab import _auth
-from easlab.client import latency as _latency
+from easlab.client.auth import EasAuth
 from easlab.client.discovery import (
     DEFAULT_REFRESH_S,
     Backend,
@@ -51,6 +52,14 @@ from easlab.client.discovery import (
     VipServerSource,
 )
 from easlab.client.latency import Latency
+from easlab.client.transport import (
+    Headers,
+    HTTPTransport,
+    Request,
+    Response,
+    Transport,
+    TransportError,
+)
 from easlab.errors import PredictException
 
 # Same string values as eas_prediction 0.36; GATEWAY is easlab's clearer alias.
@@ -59,14 +68,6 @@ ENDPOINT_TYPE_GATEWAY = ENDPOINT_TYPE_DEFAULT
 ENDPOINT_TYPE_DIRECT = "DIRECT"
 ENDPOINT_TYPE_VIPSERVER = "VIPSERVER"
 _ENDPOINT_TYPES = ("", ENDPOINT_TYPE_DEFAULT, ENDPOINT_TYPE_DIRECT, ENDPOINT_TYPE_VIPSERVER)
-
-# Transport failures worth another attempt: refused/reset connections, timeouts,
-# a body cut short. Anything else (a malformed URL...) is raised at once.
-_RETRYABLE = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
 
 
 def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str:
@@ -128,13 +129,22 @@ class PredictClient:
     service_name : the service to call, e.g. ``mnist``.
     custom_url : a full URL to POST to instead of ``{endpoint}/api/predict/{service}``;
         the token is then sent as is, not as a signature.
+    transport : what sends the requests (keyword only); by default an
+        ``HTTPTransport`` made at ``init()``; a ``MockTransport`` in unit tests.
 
     Setters change settings; ``init()`` applies the endpoint, endpoint type and
     pool size (the token, timeout, retries and headers are read at each call).
     ``predict`` calls ``init()`` itself when it was never called.
     """
 
-    def __init__(self, endpoint: str = "", service_name: str = "", custom_url: str = "") -> None:
+    def __init__(
+        self,
+        endpoint: str = "",
+        service_name: str = "",
+        custom_url: str = "",
+        *,
+        transport: Transport | None = None,
+    ) -> None:
         self.endpoint_name = endpoint
         self.service_name = service_name
         self.custom_url = custom_url
@@ -150,9 +160,11 @@ class PredictClient:
         self.logger = logging.getLogger(f"easlab.client.{service_name or 'predict'}")
         #: Latency of the most recent successful call (from any thread).
         self.last_latency: Latency | None = None
-        self._session: requests.Session | None = None
+        self._given_transport = transport
+        self._transport: Transport | None = None
         self._discovery: ServiceDiscovery | None = None
-        self._signature: dict[str, Any] | None = None
+        # (signature or None, status to report when there is none, why); None: not read yet
+        self._signature: tuple[dict[str, Any] | None, int, str] | None = None
         # Serializes init()/destroy(): threads whose first predict() runs the lazy
         # init at once must not stop each other's session or discovery thread.
         self._lifecycle = threading.RLock()
@@ -203,6 +215,15 @@ class PredictClient:
         """How often direct mode refreshes its backend list (3 s by default); at ``init()``."""
         self.discovery_interval_s = seconds
 
+    def set_transport(self, transport: Transport | None) -> None:
+        """What sends the requests (None: an ``HTTPTransport``); takes effect at ``init()``."""
+        self._given_transport = transport
+
+    @property
+    def transport(self) -> Transport | None:
+        """The transport in use (None before ``init()`` and after ``destroy()``)."""
+        return self._transport
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def init(self) -> None:
@@ -212,9 +233,9 @@ class PredictClient:
 
     def _init_once(self) -> None:
         """``init()`` unless done already (the lazy init of the first call, thread-safe)."""
-        if self._session is None:
+        if self._transport is None:
             with self._lifecycle:
-                if self._session is None:
+                if self._transport is None:
                     self._init()
 
     def _init(self) -> None:
@@ -252,20 +273,10 @@ class PredictClient:
             self._discovery.start()
             endpoint = DiscoveredEndpoint(self._discovery)
 
-        session = requests.Session()
-        session.trust_env = False
-        session.headers["User-Agent"] = f"easlab/{_version()} {session.headers['User-Agent']}"
-        adapter = _latency.TimedAdapter(
-            pool_connections=16,
-            pool_maxsize=max(1, int(self.max_connection_count)),
-            max_retries=0,  # easlab counts attempts itself
-            pool_block=False,
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        # endpoint first: a thread that sees the session (_init_once) uses both
+        transport = self._given_transport or HTTPTransport(self.max_connection_count)
+        # endpoint first: a thread that sees the transport (_init_once) uses both
         self.endpoint = endpoint
-        self._session = session
+        self._transport = transport
         self._signature = None  # the endpoint may now lead to another deployment
 
     def destroy(self) -> None:
@@ -277,9 +288,9 @@ class PredictClient:
         if self._discovery is not None:
             self._discovery.stop()
             self._discovery = None
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
         self.endpoint = None
 
     def __enter__(self) -> PredictClient:
@@ -295,31 +306,44 @@ class PredictClient:
 
     # -- calls -------------------------------------------------------------------------
 
-    def predict(self, request: Any) -> Any:
+    def predict(
+        self,
+        request: Any,
+        *,
+        signature_name: str | None = None,
+        fetch: list[Any] | None = None,
+    ) -> Any:
         """Send one request; return its parsed response with ``.latency`` attached.
 
         ``request`` is a request object (``to_string()`` / ``parse_response()``),
         ``bytes``/``str`` (sent as is), a numpy array, ``{name: array}`` or a list
         of arrays (torch) for a tensor service (its signature is read once from
         the service), or a DataFrame / list of dicts for a JSON (PMML-style) service.
+        A dict is a tensor request built from the signature when the service has a
+        tensor signature, and JSON otherwise (``easlab.wire.build.to_request``);
+        ``signature_name`` and ``fetch`` go into a tensor request built so.
         Raises ``PredictException(code, message)``: the server's status and
         answer, or 500 when no attempt reached the service.
         """
+        from easlab.wire.build import to_request
+
         self._init_once()
         started = time.perf_counter()
-        request = self._as_request(request)
+        request = to_request(
+            request, self.get_signature, signature_name=signature_name, fetch=fetch
+        )
         body = _to_bytes(request.to_string())
         serialize_s = time.perf_counter() - started
-        resp, content, timing, attempts = self._exchange("POST", body)
+        resp, attempts, sign_s = self._send("POST", body)
         parse_start = time.perf_counter()
-        result = request.parse_response(content)
+        result = request.parse_response(resp.body)
         done = time.perf_counter()
-        sign_s, send_s, first_byte_s, read_s = timing
+        timing = resp.timing
         latency = Latency(
             serialize_ms=(serialize_s + sign_s) * 1000,
-            send_ms=send_s * 1000,
-            first_byte_ms=first_byte_s * 1000,
-            read_ms=read_s * 1000,
+            send_ms=timing.send_ms,
+            first_byte_ms=timing.first_byte_ms,
+            read_ms=timing.read_ms,
             parse_ms=(done - parse_start) * 1000,
             total_ms=(done - started) * 1000,
             attempts=attempts,
@@ -327,7 +351,7 @@ class PredictClient:
         self.last_latency = latency
         try:
             result.latency = latency
-            result.status_code = resp.status_code
+            result.status_code = resp.status
             result.headers = resp.headers
         except (AttributeError, TypeError):
             # A user-defined request may parse into an object that takes no
@@ -335,62 +359,64 @@ class PredictClient:
             pass
         return result
 
-    def get_signature(self, refresh: bool = False) -> dict[str, Any]:
+    def send(self, body: bytes, method: str = "POST") -> Response:
+        """One attempt, no retries: pick the endpoint, sign, send ``body``; the response
+        whatever its status (``TransportError`` when none came).
+
+        What the notebook's ``%%eas predict``, ``easlab.bench`` and the debug widget
+        use to show every exchange, failed ones too.
+        """
+        self._init_once()
+        endpoint = self.endpoint
+        backend = endpoint.pick() if isinstance(endpoint, DiscoveredEndpoint) else None
+        response, _ = self._attempt(method, bytes(body), backend)
+        return response
+
+    @overload
+    def get_signature(
+        self, refresh: bool = ..., required: Literal[True] = ...
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def get_signature(self, refresh: bool = ..., *, required: bool) -> dict[str, Any] | None: ...
+
+    def get_signature(self, refresh: bool = False, required: bool = True) -> dict[str, Any] | None:
         """The service's signature (``GET /api/predict/<service>``, SPEC.md §1), read once.
 
-        Its ``"format"`` key names the request kind (tf, torch, blade, onnx; absent: tf).
+        Its ``"format"`` key names the request kind (tf, torch, blade, onnx, json;
+        absent: tf). A service without one (python or custom processors: their GET
+        reaches the processor) raises ``PredictException`` naming why, or gives None
+        with ``required=False``. A 401/403 (the token) and failures to reach the
+        service always raise. This is the one reader of signatures: ``predict``,
+        ``Service.signature`` and the notebook all call it.
         """
-        if self._signature is not None and not refresh:
-            return self._signature
-        self._init_once()
-        _, content, _, _ = self._exchange("GET", b"", purpose="reading the signature")
-        try:
-            signature = json.loads(content)
-        except ValueError as e:
+        if self._signature is None or refresh:
+            self._init_once()
+            self._signature = self._read_signature()
+        signature, status, why = self._signature
+        if signature is None and required:
             raise PredictException(
-                500,
-                f"service {self.service_name!r} answered GET with no JSON signature "
-                f"({content[:100]!r}): numpy inputs need a tensor service (tf, torch, blade, "
-                "onnx); send a request object or bytes instead",
-            ) from e
-        if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
-            raise PredictException(
-                500,
-                f"service {self.service_name!r} has no tensor signature (got {signature!r:.200}): "
-                "numpy inputs need a tensor service; send a request object or bytes instead",
+                status,
+                f"service {self.service_name!r} has no tensor signature ({why}): numpy inputs "
+                "need a tensor service (tf, torch, blade, onnx); send a request object, bytes, "
+                "or a dict (sent as JSON) instead",
             )
-        self._signature = signature
         return signature
 
-    def _as_request(self, request: Any) -> Any:
-        if hasattr(request, "to_string") and hasattr(request, "parse_response"):
-            return request
-        if isinstance(request, (bytes, bytearray, memoryview, str)):
-            from easlab.wire.string import StringRequest
-
-            return StringRequest(bytes(request) if not isinstance(request, str) else request)
-        if _is_dataframe(request) or (
-            isinstance(request, list) and request and all(isinstance(r, Mapping) for r in request)
-        ):
-            from easlab.wire.build import build_request
-
-            return build_request("json", request)
-        import numpy as np
-
-        arrays = isinstance(request, (list, tuple)) and all(
-            isinstance(x, np.ndarray) for x in request
-        )
-        if isinstance(request, (np.ndarray, Mapping)) or (arrays and request):
-            from easlab.wire.build import request_from_signature
-
-            # The signature says which request kind to build (its "format") and
-            # lets the inputs be checked before anything is sent.
-            return request_from_signature(self.get_signature(), request)
-        raise TypeError(
-            f"predict() cannot send a {type(request).__name__}: pass a request object "
-            "(TFRequest, StringRequest, ...), bytes or str, a numpy array or {name: array}, "
-            "or a DataFrame / list of dicts"
-        )
+    def _read_signature(self) -> tuple[dict[str, Any] | None, int, str]:
+        resp, _, _ = self._send("GET", b"", purpose="reading the signature", any_status=True)
+        answer = resp.text.strip()
+        if resp.status in (401, 403):
+            raise PredictException(resp.status, answer)
+        if resp.status != 200:
+            return None, resp.status, f"GET answered {resp.status}: {answer[:100]}"
+        try:
+            signature = json.loads(resp.body)
+        except ValueError:
+            return None, 500, f"GET answered no JSON signature: {resp.body[:100]!r}"
+        if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
+            return None, 500, f"GET answered {answer[:200]}"
+        return signature, 200, ""
 
     def _url(self, backend: Backend | None) -> str:
         if self.custom_url:
@@ -408,89 +434,69 @@ class PredictClient:
             raise PredictException(500, "the client was destroyed meanwhile: call init() again")
         return self.endpoint.get()
 
-    def _headers(self, method: str, body: bytes) -> CaseInsensitiveDict[str]:
+    def _prepare(self, method: str, body: bytes, backend: Backend | None) -> Request:
+        """The request as it goes out: URL, extra headers, content type, then auth."""
         # http.client (the official transport) sends an int value as its decimal
-        # text; requests would refuse it, so convert it here.
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
-            {k: str(v) if isinstance(v, int) else v for k, v in self.headers.items()}
-        )
+        # text: so does easlab, whatever the transport.
+        headers = Headers({"User-Agent": _user_agent()})
+        for key, value in self.headers.items():
+            headers[key] = str(value) if isinstance(value, int) else value
         if self.content_type:
             headers["Content-Type"] = self.content_type
-        if not self.token:
-            return headers
-        if method != "POST" or self.custom_url:
-            # The signature covers POST bodies only; the plain token is the other
-            # accepted form (SPEC.md §1), and what the official client sends to a custom_url.
-            headers["Authorization"] = self.token
-            if method == "POST":
-                headers["Date"] = _auth.http_date()
-                headers.setdefault("Content-Type", _auth.DEFAULT_CONTENT_TYPE)
-            return headers
-        content_type = headers.get("Content-Type") or _auth.DEFAULT_CONTENT_TYPE
-        headers.update(_auth.signed_headers(self.token, body, self.service_name, content_type))
-        return headers
+        request = Request(method, self._url(backend), headers, body)
+        auth = EasAuth(self.token, self.service_name, signed=not self.custom_url)
+        return auth.apply(request)
 
-    def _exchange(
-        self, method: str, body: bytes, purpose: str = "predict"
-    ) -> tuple[requests.Response, bytes, tuple[float, float, float, float], int]:
-        """Send with retries; return (response, body, (sign, send, first byte, read) s, attempts).
+    def _attempt(self, method: str, body: bytes, backend: Backend | None) -> tuple[Response, float]:
+        """One prepared, signed exchange: (response, seconds spent preparing and signing)."""
+        transport = self._transport
+        if transport is None:
+            raise PredictException(500, "the client was destroyed meanwhile: call init() again")
+        started = time.perf_counter()
+        request = self._prepare(method, body, backend)
+        prepared = time.perf_counter()
+        response = transport.send(request, self.timeout / 1000.0)
+        return response, prepared - started
+
+    def _send(
+        self, method: str, body: bytes, purpose: str = "predict", any_status: bool = False
+    ) -> tuple[Response, int, float]:
+        """Send with retries; return (response, attempts, sign seconds of the last attempt).
 
         Attempts: ``retry_count`` in total, as the official client counts them.
-        Retried: transport errors and timeouts, every 5xx, and 450 in direct mode
-        on another backend (SPEC.md §1). Every other non-200 is raised at once.
+        Retried: failures to get an answer (refused, reset, timed out), and unless
+        ``any_status`` every 5xx, and 450 in direct mode on another backend
+        (SPEC.md §1); every other non-200 is raised at once. With ``any_status``
+        the first answer is returned whatever its status.
         """
-        session = self._session
-        if session is None:
-            raise PredictException(500, "the client was destroyed meanwhile: call init() again")
         endpoint = self.endpoint
         attempts = max(1, int(self.retry_count))
-        timeout_s = self.timeout / 1000.0
         failed: list[Backend] = []
         last: PredictException | None = None
         for attempt in range(1, attempts + 1):
             backend = endpoint.pick(failed) if isinstance(endpoint, DiscoveredEndpoint) else None
-            url = self._url(backend)
-            sign_start = time.perf_counter()
-            headers = self._headers(method, body)
-            send_start = _latency.start_send()
             try:
-                resp = session.request(
-                    method,
-                    url,
-                    data=body if method == "POST" else None,
-                    headers=headers,
-                    timeout=(timeout_s, timeout_s),
-                    stream=True,
-                    allow_redirects=False,
-                )
-                first_byte = time.perf_counter()
-                content = resp.content
-                read_done = time.perf_counter()
-            except _RETRYABLE as e:
-                cause = _root_cause(e)
-                if _is_timeout(e):
+                resp, sign_s = self._attempt(method, body, backend)
+            except TransportError as exc:
+                cause = exc.reason
+                if exc.timeout:
                     cause = f"no answer within {self.timeout} ms (set_timeout): {cause}"
                 elif backend is not None and isinstance(endpoint, DiscoveredEndpoint):
                     # It refused or dropped the connection: leave it aside for a while.
                     endpoint.discovery.balancer.mark_failed(backend)
-                last = PredictException(500, f"url: {url}, error: {cause}")
+                error = PredictException(500, f"url: {exc.url}, error: {cause}")
+                error.__cause__ = exc
+                if not exc.retryable:
+                    raise error from exc
+                last = error
                 self.logger.debug("%s attempt %d/%d failed: %s", purpose, attempt, attempts, cause)
                 if backend is not None:
                     failed.append(backend)
                 continue
-            except requests.exceptions.RequestException as e:
-                raise PredictException(500, f"url: {url}, error: {_root_cause(e)}") from e
-            status = resp.status_code
-            if status == 200:
-                sent = _latency.sent_at() or send_start
-                timing = (
-                    send_start - sign_start,
-                    sent - send_start,
-                    first_byte - sent,
-                    read_done - first_byte,
-                )
-                return resp, content, timing, attempt
-            message = content.decode("utf-8", errors="replace")
+            status = resp.status
+            if status == 200 or any_status:
+                return resp, attempt, sign_s
+            message = resp.text
             if status >= 500 or (status == 450 and backend is not None):
                 # 450: this backend's queue is full; another may take it (SPEC.md §1).
                 last = PredictException(status, message)
@@ -518,39 +524,8 @@ def _to_bytes(data: Any) -> bytes:
     raise TypeError(f"request.to_string() must return bytes or str, got {type(data).__name__}")
 
 
-def _causes(error: BaseException) -> list[BaseException]:
-    """A requests/urllib3 error and the errors it wraps, outermost first."""
-    chain: list[BaseException] = [error]
-    cause: BaseException = error
-    while True:
-        inner = getattr(cause, "reason", None)
-        if not isinstance(inner, BaseException) and cause.args:
-            inner = cause.args[0] if isinstance(cause.args[0], BaseException) else None
-        if not isinstance(inner, BaseException) or any(inner is c for c in chain):
-            return chain
-        chain.append(inner)
-        cause = inner
-
-
-def _root_cause(error: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error (``[Errno 111] Connection refused``...)."""
-    return str(_causes(error)[-1])
-
-
-def _is_timeout(error: BaseException) -> bool:
-    """A timeout, also when requests reports a body read timeout as a ConnectionError."""
-    import urllib3.exceptions
-
-    kinds = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
-    return any(isinstance(c, kinds) for c in _causes(error))
-
-
-def _is_dataframe(obj: object) -> bool:
-    pandas = sys.modules.get("pandas")  # a DataFrame can exist only if pandas is imported
-    return pandas is not None and isinstance(obj, pandas.DataFrame)
-
-
-def _version() -> str:
+@functools.cache
+def _user_agent() -> str:
     from easlab import __version__
 
-    return __version__
+    return f"easlab/{__version__}"

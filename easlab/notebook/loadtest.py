@@ -1,8 +1,11 @@
 """Load tests from a notebook: ``easlab.bench`` and the ``BenchResult`` it returns.
 
-Each worker thread owns one keep-alive connection and times every request in
-three phases (send, first byte = network + server, receive). Requests carry the
-EAS signature computed from the service token, as the official client sends.
+The body is encoded once, as ``PredictClient.predict`` would encode it
+(``easlab.wire.build.to_request`` with the service's signature). Worker threads
+then send it through one ``PredictClient`` (one attempt per request, a
+keep-alive connection per worker in its transport's pool), signed with the
+service token as the official client signs it, and each request's timing is the
+transport's split: send, first byte (network + server), receive.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from easlab.notebook import _http, _target
+from easlab.notebook import _target
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -219,15 +222,13 @@ class BenchResult:
         )
 
 
-def _error_text(ex: Any) -> str:
-    """Why a request failed, for the ``error`` column: the transport error, or the status
-    and the start of the server's answer (so a bench of a failing service says why)."""
-    if ex.error:
-        return str(ex.error)
-    if ex.status == 200:
+def _error_text(resp: Any) -> str:
+    """Why a request failed, for the ``error`` column: the status and the start of the
+    server's answer (so a bench of a failing service says why); empty for a 200."""
+    if resp.status == 200:
         return ""
-    reason = bytes(ex.response_body[:120]).decode("utf-8", "replace").strip()
-    return f"HTTP {ex.status}: {reason}" if reason else f"HTTP {ex.status}"
+    reason = bytes(resp.body[:120]).decode("utf-8", "replace").strip()
+    return f"HTTP {resp.status}: {reason}" if reason else f"HTTP {resp.status}"
 
 
 class _Progress:
@@ -282,9 +283,8 @@ def _in_notebook_frontend() -> bool:
 
 
 def _run_level(
-    target: _target.Target,
+    client: Any,
     body: bytes,
-    content_type: str | None,
     n: int,
     concurrency: int,
     duration: float | None,
@@ -310,34 +310,37 @@ def _run_level(
             return True
 
     def worker(index: int) -> None:
+        from easlab.client.transport import TransportError
+
         nonlocal done
-        conn = _http.connect(target.url, target.timeout)
         local: list[tuple[Any, ...]] = []
         try:
             while take():
-                headers = _http.request_headers(
-                    target.token, body, target.service_name, content_type
-                )
                 t = time.perf_counter() - start
-                ex = _http.post(conn, target.url, body, headers)
-                local.append(
-                    (
-                        concurrency,
-                        index,
-                        t,
-                        ex.send_ms,
-                        ex.server_ms,
-                        ex.receive_ms,
-                        ex.total_ms,
-                        ex.status,
-                        len(ex.response_body),
-                        _error_text(ex),
+                try:
+                    resp = client.send(body)
+                except TransportError as exc:  # no answer: status 0, the wait as "server"
+                    ms = exc.elapsed_ms
+                    local.append((concurrency, index, t, 0.0, ms, 0.0, ms, 0, 0, str(exc)))
+                else:
+                    tm = resp.timing
+                    local.append(
+                        (
+                            concurrency,
+                            index,
+                            t,
+                            tm.send_ms,
+                            tm.first_byte_ms,
+                            tm.read_ms,
+                            tm.total_ms,
+                            resp.status,
+                            len(resp.body),
+                            _error_text(resp),
+                        )
                     )
-                )
                 with lock:
                     done += 1
         finally:
-            conn.close()
             with lock:
                 rows.extend(local)
 
@@ -377,8 +380,9 @@ def bench(
 
     service_or_url: a ``Service``, a service name on the local kernel, or a
         prediction URL (then pass ``token``).
-    body: bytes, text, a dict of numpy arrays (encoded from the service
-        signature), a DataFrame (PMML), or an easlab request object.
+    body: what ``PredictClient.predict`` takes, encoded the same way: bytes, text,
+        a dict (a tensor request from the service's signature, or JSON for a
+        service without one), a DataFrame (PMML), or an easlab request object.
     n: requests per concurrency level (ignored when ``duration`` is given).
     duration: run each level for this long instead (``"10s"``, ``30``).
     sweep: concurrency levels to run one after another, e.g. ``[1, 2, 4, 8]``.
@@ -388,6 +392,9 @@ def bench(
     """
     import pandas as pd
 
+    from easlab.notebook._record import body_of
+    from easlab.wire.build import to_request
+
     levels = _levels(sweep) if sweep is not None else [int(concurrency)]
     if any(c < 1 for c in levels):
         raise ValueError(f"concurrency must be at least 1, got {levels}")
@@ -395,15 +402,21 @@ def bench(
         raise ValueError(f"n must be at least 1, got {n}")
     seconds = parse_duration(duration)
     target = _target.resolve(service_or_url, token=token, timeout=timeout)
-    payload = _target.encode(body, target)
     rows: list[tuple[Any, ...]] = []
     walls: dict[int, float] = {}
-    for level in levels:
-        level_rows, wall = _run_level(
-            target, payload.body, payload.content_type, n, level, seconds, progress
-        )
-        rows.extend(level_rows)
-        walls[level] = walls.get(level, 0.0) + wall
+    try:
+        payload = body_of(to_request(body, target.signature_source))
+        client = target.client
+        if client.max_connection_count < max(levels):
+            client.set_max_connection_count(max(levels))  # a pooled connection per worker
+            client.init()
+        for level in levels:
+            level_rows, wall = _run_level(client, payload, n, level, seconds, progress)
+            rows.extend(level_rows)
+            walls[level] = walls.get(level, 0.0) + wall
+    finally:
+        if target is not service_or_url:  # made here: let its connections go
+            target.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     df = df.sort_values(["concurrency", "start_s"], kind="stable").reset_index(drop=True)
     df["status"] = df["status"].astype("int64")

@@ -269,6 +269,11 @@ class EasMagic(Magics):
                 raise ValueError(f"{var!r} is not a valid variable name")
             self._ns[var] = value
 
+    def _forget(self, var: str | None) -> None:
+        """Remove ``var`` from the notebook (after a failed call that was to set it)."""
+        if var and var.isidentifier():
+            self._ns.pop(var, None)
+
     def _kernel(self, target: str | None = None, start: bool = False) -> Any:
         from easlab.client.control import connect
 
@@ -398,56 +403,83 @@ class EasMagic(Magics):
 
     # -- predict --------------------------------------------------------------------------
     def _do_predict(self, args: Any, cell: str) -> None:
-        from easlab.notebook import _call
+        from easlab.notebook._record import call
 
-        target = self._resolve(args.service)
-        fetch = [f.strip() for f in args.fetch.split(",") if f.strip()] if args.fetch else None
-        text = cell.strip("\n")
-        value = text.encode("utf-8") if args.raw else self._body_value(text)
-        record = _call.call(target, value, args.signature, fetch)
-        if record.status != 200:
-            raise PredictException(record.status, record.message())
+        try:
+            target = self._resolve(args.service)
+            try:
+                fetch = (
+                    [f.strip() for f in args.fetch.split(",") if f.strip()] if args.fetch else None
+                )
+                text = cell.strip("\n")
+                value = text.encode("utf-8") if args.raw else self._body_value(text, target=target)
+                record = call(target, value, args.signature, fetch)
+            finally:
+                target.close()
+            if record.status != 200:
+                raise PredictException(record.status, record.message())
+        except BaseException:
+            # the variable must not keep an earlier answer that looks like this one's
+            self._forget(args.var)
+            raise
         self._store(args.var, record.value)
         _show(record)
 
-    def _body_value(self, text: str, strict: bool = False) -> Any:
-        """JSON text is sent as written; otherwise a Python expression in the notebook's
-        namespace; text that is not valid Python (or names no variable) is sent as text,
-        unless ``strict`` (``bench --body`` must name a value)."""
+    def _body_value(self, text: str, strict: bool = False, target: Any = None) -> Any:
+        """What a ``%%eas predict`` cell (or ``bench --body``) sends.
+
+        JSON text is sent as written to a service without a tensor signature, and
+        read as a value (a dict of lists ...) for a tensor service, whose signature
+        converts it. Otherwise the text is a Python expression evaluated in the
+        notebook: a name it uses that is not defined raises ``NameError`` (quote text
+        to send text). Text that is not Python is sent as text; ``strict``
+        (``bench --body``) wants a value.
+        """
         stripped = text.strip()
         try:
-            json.loads(stripped)
-            return stripped
+            parsed = json.loads(stripped)
         except ValueError:
             pass
+        else:
+            return parsed if target is not None and target.is_tensor else stripped
         try:
             code = compile(stripped, "<%%eas predict>", "eval")
         except SyntaxError:
             if strict:
                 raise ValueError(f"--body {text!r} is not a Python expression") from None
+            # not Python, so it can only be text; sent without asking the service for its
+            # signature (a GET that reaches a python processor's process())
             return text
         try:
             return eval(code, self._ns)  # noqa: S307 - the user's own notebook expression
         except NameError as exc:
+            name = _missing_name(exc)
             if strict:
                 raise ValueError(f"--body: {exc} in the notebook") from None
-            print(f"(no variable {_missing_name(exc)!r} in the notebook: sent the cell as text)")
-            return text
+            raise UndefinedName(
+                f"name {name!r} is not defined: the %%eas predict cell is a Python expression "
+                f"evaluated in the notebook; define {name} first, or quote text to send it "
+                f"as text ('{name}'), or use --raw",
+                name=name,
+            ) from None
 
     # -- bench / debug --------------------------------------------------------------------
     def _do_bench(self, args: Any) -> Any:
         from easlab.notebook.loadtest import bench
 
         target = self._resolve(args.service)
-        body = self._body_value(args.body, strict=True)
-        result = bench(
-            target,
-            body,
-            n=args.n,
-            concurrency=args.concurrency,
-            duration=args.duration,
-            sweep=args.sweep,
-        )
+        try:
+            body = self._body_value(args.body, strict=True, target=target)
+            result = bench(
+                target,
+                body,
+                n=args.n,
+                concurrency=args.concurrency,
+                duration=args.duration,
+                sweep=args.sweep,
+            )
+        finally:
+            target.close()
         if args.output:
             self._store(args.output, result)
             return result  # displayed by IPython, like %timeit -o
@@ -462,6 +494,14 @@ class EasMagic(Magics):
 
 def _missing_name(exc: NameError) -> str:
     return str(getattr(exc, "name", None) or exc)
+
+
+class UndefinedName(NameError):
+    """A ``%%eas predict`` cell names a variable the notebook does not have: the cell
+    stops, as a Python cell would, with one red line instead of a traceback into easlab."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[31mNameError: {self}\x1b[0m"]
 
 
 def _spec_name(spec: Any) -> str:

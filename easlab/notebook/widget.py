@@ -224,13 +224,13 @@ def _latency_html(record: Any) -> str:
         f"width:{max(1.0, 300 * ms / total):.0f}px'></div>"
         for name, ms, c in parts
     )
-    ex = record.exchange
+    t = record.timing
     rows = "".join(
         f"<tr><td>{n}</td><td style='text-align:right'>{ms:.3f} ms</td></tr>" for n, ms, _ in parts
     )
     rows += (
         f"<tr><td>&nbsp;&nbsp;send / first byte / read</td><td style='text-align:right'>"
-        f"{ex.send_ms:.3f} / {ex.server_ms:.3f} / {ex.receive_ms:.3f} ms</td></tr>"
+        f"{t.send_ms:.3f} / {t.first_byte_ms:.3f} / {t.read_ms:.3f} ms</td></tr>"
     )
     rows += f"<tr><th>total</th><th style='text-align:right'>{record.total_ms:.3f} ms</th></tr>"
     return f"<div>{bar}</div><table>{rows}</table>"

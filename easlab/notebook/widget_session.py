@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from easlab.notebook import _call, _target, snippets
+from easlab.notebook import _record, _target, snippets
 
 __all__ = ["DebugSession", "InputField", "numpy_dtype_for"]
 
@@ -73,17 +73,18 @@ class DebugSession:
         self.target = _target.resolve(target, token=token, timeout=timeout)
         self.namespace = namespace if namespace is not None else {}
         self.signature = self.target.signature()
+        # a form per input for a tensor service; other bodies (PMML's JSON too) are text
+        inputs = (self.signature or {}).get("inputs", []) if self.target.is_tensor else []
         self.fields = [
             InputField(
                 str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT"))
             )
-            for i in (self.signature or {}).get("inputs", [])
+            for i in inputs
         ]
         self.raw_text = ""
-        self.content_type: str | None = None
         self.signature_name: str | None = None
         self.fetch: list[str] | None = None
-        self.history: list[_call.CallRecord] = []
+        self.history: list[_record.CallRecord] = []
         self._body_dir: str | None = None
 
     # -- the body ---------------------------------------------------------------------------
@@ -161,14 +162,14 @@ class DebugSession:
         return self.raw_text
 
     # -- sending ----------------------------------------------------------------------------
-    def send(self) -> _call.CallRecord:
+    def send(self) -> _record.CallRecord:
         """Send the current body; the record is appended to ``history`` (errors too)."""
-        record = _call.call(self.target, self.body_value(), self.signature_name, self.fetch)
+        record = _record.call(self.target, self.body_value(), self.signature_name, self.fetch)
         self.history.append(record)
         return record
 
     @property
-    def last(self) -> _call.CallRecord | None:
+    def last(self) -> _record.CallRecord | None:
         return self.history[-1] if self.history else None
 
     def history_df(self) -> Any:
@@ -181,8 +182,8 @@ class DebugSession:
                 "status": r.status,
                 "total ms": round(r.total_ms, 2),
                 "network+server ms": round(r.network_ms, 2),
-                "request bytes": len(r.exchange.request_body),
-                "response bytes": len(r.exchange.response_body),
+                "request bytes": len(r.sent.body),
+                "response bytes": len(r.response.body) if r.response is not None else 0,
                 "body": _describe_body(r),
             }
             for i, r in enumerate(self.history)
@@ -203,54 +204,61 @@ class DebugSession:
 
     # -- rendering --------------------------------------------------------------------------
     @staticmethod
-    def request_text(record: _call.CallRecord, show_token: bool = False) -> str:
+    def request_text(record: _record.CallRecord, show_token: bool = False) -> str:
         """The request as it went out: request line, headers, body (text or a hex dump)."""
         from easlab.notebook.display import hexdump, mask_token
 
-        ex = record.exchange
-        lines = [ex.request_line, f"Host: {ex.url.split('://', 1)[1].split('/', 1)[0]}"]
-        for key, value in ex.request_headers.items():
+        sent = record.sent
+        lines = [f"{sent.method} {sent.target} HTTP/1.1", f"Host: {sent.host}"]
+        for key, value in sent.headers.items():
             if key.lower() == "authorization" and not value.startswith("EAS ") and not show_token:
                 value = mask_token(value)
             lines.append(f"{key}: {value}")
         lines.append("")
-        lines.append(_body_text(ex.request_body, record.payload.kind != "tensor", hexdump))
+        lines.append(_body_text(sent.body, record.kind != "tensor", hexdump))
         return "\n".join(lines)
 
     @staticmethod
-    def response_text(record: _call.CallRecord) -> str:
+    def response_text(record: _record.CallRecord) -> str:
         """Status line, headers and the body (JSON pretty-printed, binary as hex)."""
         from easlab.notebook.display import hexdump
 
-        ex = record.exchange
-        if ex.error:
-            return f"(no response) {ex.error}"
-        lines = [f"HTTP/1.1 {ex.status} {ex.reason}"]
-        lines += [f"{k}: {v}" for k, v in ex.response_headers.items()]
+        resp = record.response
+        if resp is None:
+            return f"(no response) {record.error}"
+        lines = [f"HTTP/1.1 {resp.status} {resp.reason}"]
+        lines += [f"{k}: {v}" for k, v in resp.headers.items()]
         lines.append("")
-        lines.append(_body_text(ex.response_body, record.payload.request is None, hexdump))
+        lines.append(_body_text(resp.body, record.kind not in ("tensor", "request"), hexdump))
         return "\n".join(lines)
 
     # -- copy as ----------------------------------------------------------------------------
-    def _snippet_record(self) -> tuple[bytes, dict[str, Any] | None, str | None]:
+    def _snippet_record(self) -> tuple[bytes, dict[str, Any] | None]:
+        """The body and the named arrays of the last call, else of the current body."""
         if self.last is not None:
-            p = self.last.payload
-            return p.body, p.inputs, p.content_type
-        p = _target.encode(self.body_value(), self.target, self.signature_name, self.fetch)
-        return p.body, p.inputs, p.content_type
+            return self.last.sent.body, self.last.inputs
+        from easlab.wire.build import to_request
+
+        request = to_request(
+            self.body_value(),
+            self.target.signature_source,
+            signature_name=self.signature_name,
+            fetch=self.fetch,
+        )
+        return _record.body_of(request), request.named_inputs
 
     def _body_file(self, body: bytes) -> str:
         return snippets.write_body(body)
 
     def curl(self) -> str:
         """A curl command sending the last request's bytes (inline text, else a temp file)."""
-        body, _, ctype = self._snippet_record()
+        body, _ = self._snippet_record()
         text = snippets.inline_text(body)
         path = None if text is not None else self._body_file(body)
-        return snippets.curl_command(self.target.url, self.target.token, path, ctype, inline=text)
+        return snippets.curl_command(self.target.url, self.target.token, path, inline=text)
 
     def python_easlab(self) -> str:
-        body, inputs, _ = self._snippet_record()
+        body, inputs = self._snippet_record()
         path = self._body_file(body) if len(body) > 512 and inputs is None else None
         return snippets.python_easlab(
             self.target.endpoint,
@@ -264,7 +272,7 @@ class DebugSession:
         )
 
     def python_official(self) -> str:
-        body, inputs, _ = self._snippet_record()
+        body, inputs = self._snippet_record()
         path = self._body_file(body) if len(body) > 512 else None
         return snippets.python_official(
             self.target.endpoint,
@@ -280,11 +288,11 @@ class DebugSession:
         )
 
 
-def _describe_body(record: _call.CallRecord) -> str:
-    if record.payload.inputs:
-        return ", ".join(f"{k}{list(v.shape)}" for k, v in record.payload.inputs.items())
-    text = record.exchange.request_body[:40].decode("utf-8", "replace")
-    return text + ("…" if len(record.exchange.request_body) > 40 else "")
+def _describe_body(record: _record.CallRecord) -> str:
+    if record.inputs:
+        return ", ".join(f"{k}{list(v.shape)}" for k, v in record.inputs.items())
+    body = record.sent.body
+    return body[:40].decode("utf-8", "replace") + ("…" if len(body) > 40 else "")
 
 
 def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:

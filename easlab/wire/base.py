@@ -267,6 +267,10 @@ def refuse_dtype(name: str, dtype: Any, fmt: str, supported: Iterable[str], hint
 class Request:
     """Base of every request: ``to_string()`` gives the body bytes."""
 
+    #: The arrays by input name when the request was built from a signature
+    #: (``easlab.wire.build``), as they were sent; None otherwise.
+    named_inputs: dict[str, np.ndarray] | None = None
+
     def to_string(self) -> bytes:
         raise NotImplementedError
 

@@ -1,25 +1,141 @@
-"""One entry point from numpy / DataFrame / bytes to a request object.
+"""From what a user has in hand to a request object: the one encoder of every call.
 
-``build_request("tf", {"images": x}, signature_name="predict_images")`` and
-``request_from_signature(signature_json, x)`` are what ``PredictClient.predict``,
-the ``%%eas predict`` magic and the debug widget call.
+``to_request(value, signature)`` is what ``PredictClient.predict``, ``%%eas
+predict``, ``easlab.bench`` and the debug widget call, so the same value becomes
+the same bytes everywhere. Below it, ``request_from_signature(signature_json, x)``
+builds (and checks) the request a tensor service's signature asks for, and
+``build_request("tf", {"images": x}, signature_name="predict_images")`` one of a
+given format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
 
 import numpy as np
 
 from easlab.errors import DTypeError, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import Request
-from easlab.wire.tensor import as_array
+from easlab.wire.tensor import as_array, content_array
 
-__all__ = ["FORMATS", "build_request", "request_from_signature"]
+__all__ = [
+    "FORMATS",
+    "TENSOR_FORMATS",
+    "build_request",
+    "is_tensor_signature",
+    "request_from_signature",
+    "to_request",
+]
 
 FORMATS = ("tf", "torch", "blade", "onnx", "json", "string")
+#: the formats whose requests carry tensors; a signature of another format (PMML's
+#: ``"json"``) describes JSON fields
+TENSOR_FORMATS = ("tf", "torch", "blade", "onnx")
+
+#: A signature (the ``GET /api/predict/<service>`` JSON), None for a service without
+#: one, or a callable ``source(required=...)`` that reads it only when a value needs it
+#: (``required=True``: numpy arrays, which mean nothing without one; the source may
+#: then raise its own error).
+SignatureSource = Union[Mapping[str, Any], None, Callable[..., Union[Mapping[str, Any], None]]]
+
+
+def is_tensor_signature(signature: Mapping[str, Any] | None) -> bool:
+    """True for the signature of a tensor service (format tf, torch, blade or onnx)."""
+    if not signature or not isinstance(signature.get("inputs"), list):
+        return False
+    return str(signature.get("format") or "tf").lower() in TENSOR_FORMATS
+
+
+def _read(source: SignatureSource, required: bool) -> Mapping[str, Any] | None:
+    if callable(source):
+        return source(required=required)
+    return source
+
+
+def _is_dataframe(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # a DataFrame can exist only if pandas is imported
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def _is_records(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(r, Mapping) for r in value)
+    )
+
+
+def _is_arrays(value: Any) -> bool:
+    """A numpy array, or a non-empty list/tuple of them (positional inputs)."""
+    if isinstance(value, np.ndarray):
+        return True
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(x, np.ndarray) for x in value)
+    )
+
+
+_PLAIN = (list, tuple, bool, int, float, complex, np.generic)
+
+
+def to_request(
+    value: Any,
+    signature: SignatureSource = None,
+    *,
+    signature_name: str | None = None,
+    fetch: list[Any] | None = None,
+) -> Request:
+    """The request for ``value``, sent to a service with ``signature``: one rule everywhere.
+
+    * a request object (anything with ``to_string`` and ``parse_response``): itself;
+    * ``bytes`` / ``str``: a ``StringRequest``, sent as is;
+    * a DataFrame or a list of dicts: a ``JsonRequest`` of records;
+    * a **dict**: against a tensor service (a signature of format tf, torch,
+      blade or onnx), the tensor request built from the signature, each value
+      (array, list or scalar) checked or converted by its input's dtype and
+      shape; against a service without one (python, custom or PMML
+      processors), a ``JsonRequest`` (arrays become nested lists);
+    * a numpy array, or a list of arrays (positional, torch): the tensor request
+      built from the signature; there must be one;
+    * another list, a number: the value of a one-input tensor service
+      (converted as above), else JSON.
+
+    ``signature`` is the signature JSON, None, or a callable ``source(required=...)``
+    called only for values that need it. ``signature_name`` / ``fetch`` pass to
+    tensor requests. Raises ``RequestError`` (``ShapeError``, ``DTypeError``)
+    naming the input when a value cannot become what the service takes, and
+    ``TypeError`` for a value nothing can send.
+    """
+    if hasattr(value, "to_string") and hasattr(value, "parse_response"):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, (bytes, bytearray, memoryview, str)):
+        from easlab.wire.string import StringRequest
+
+        return StringRequest(value if isinstance(value, (bytes, str)) else bytes(value))
+    if _is_dataframe(value) or _is_records(value):
+        return build_request("json", value)
+    arrays = _is_arrays(value)
+    if not (arrays or isinstance(value, Mapping) or isinstance(value, _PLAIN)):
+        raise TypeError(
+            f"cannot send a {type(value).__name__}: pass a request object (TFRequest, "
+            "StringRequest, ...), bytes or str, a dict of input name -> numpy array, a numpy "
+            "array, or a DataFrame / list of dicts"
+        )
+    sig = _read(signature, required=arrays)
+    if is_tensor_signature(sig):
+        assert sig is not None
+        return request_from_signature(sig, value, signature_name=signature_name, fetch=fetch)
+    if arrays:
+        why = "has no signature" if sig is None else f"takes {sig.get('format')} requests"
+        raise RequestError(
+            f"numpy inputs need a tensor service (tf, torch, blade, onnx), and this one {why}: "
+            "send a dict (sent as JSON), bytes, str, or a request object instead"
+        )
+    return build_request("json", value)
 
 
 def _named(fmt: str, inputs: Any) -> Mapping[str, Any]:
@@ -117,20 +233,81 @@ def _expected_dtype(type_name: Any) -> np.dtype[Any] | str | None:
         return None
 
 
+def _fit_shape(want: list[int], size: int) -> tuple[int, ...] | None:
+    """``want`` with its one ``-1`` (if any) resolved for ``size`` values; None if impossible."""
+    known = 1
+    for w in want:
+        if w >= 0:
+            known *= w
+    free = [i for i, w in enumerate(want) if w < 0]
+    if len(free) > 1 or (not free and known != size) or (free and (known == 0 or size % known)):
+        return None
+    fitted = list(want)
+    for i in free:
+        fitted[i] = size // known
+    return tuple(fitted)
+
+
+def _shape_ok(want: list[int], got: tuple[int, ...]) -> bool:
+    return len(want) == len(got) and all(w < 0 or w == g for w, g in zip(want, got, strict=True))
+
+
+def _signature_shape(spec: Mapping[str, Any]) -> list[int] | None:
+    shape = spec.get("shape")
+    if isinstance(shape, Sequence) and not isinstance(shape, str):
+        return [int(s) for s in shape]
+    return None
+
+
+def _convert(name: str, spec: Mapping[str, Any], x: Any, expected: Any) -> np.ndarray:
+    """A list or scalar (no dtype intent) as an array of the input's dtype and shape.
+
+    A flat list (or a scalar) takes the declared shape when its values fit it,
+    as the official client's flat ``add_feed`` values do; nested lists keep theirs.
+    """
+    hint = "; pass a numpy array" + (
+        f", e.g. np.asarray(value, dtype=np.{expected.name})"
+        if isinstance(expected, np.dtype)
+        else ""
+    )
+    try:
+        src = as_array(x)
+    except ValueError as exc:  # ragged nesting
+        raise ShapeError(
+            f"input {name!r}: cannot make an array of this value ({exc}){hint}"
+        ) from None
+    arr = src
+    if isinstance(expected, np.dtype):
+        if src.dtype.kind == "O":
+            raise DTypeError(
+                f"input {name!r}: expected {spec.get('type')} ({expected}), the value holds "
+                f"{type(src.ravel()[0]).__name__ if src.size else 'object'} items{hint}"
+            )
+        try:
+            arr = content_array(name, src, expected).reshape(src.shape)
+        except RequestError as exc:
+            raise DTypeError(f"{exc}{hint}") from None
+    want = _signature_shape(spec)
+    if want is not None and not _shape_ok(want, arr.shape) and arr.ndim <= 1:
+        fitted = _fit_shape(want, arr.size)
+        if fitted is not None:
+            arr = arr.reshape(fitted)
+    if want is not None and not _shape_ok(want, arr.shape):
+        kind = "a scalar" if src.ndim == 0 else f"a list of shape {list(src.shape)}"
+        dtype = f" and dtype {expected}" if isinstance(expected, np.dtype) else ""
+        raise ShapeError(
+            f"input {name!r}: expected shape {want} (-1 is any size), received {kind} "
+            f"that does not fit it; pass a numpy array of that shape{dtype}"
+        )
+    return arr
+
+
 def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
     expected = _expected_dtype(spec.get("type"))
-    if isinstance(x, np.ndarray):
-        arr = x
-    elif isinstance(expected, np.dtype):
+    if not isinstance(x, np.ndarray):
         # a list or scalar carries no dtype intent: take the signature's
-        try:
-            arr = np.asarray(x, dtype=expected)
-        except (ValueError, TypeError) as exc:
-            raise DTypeError(
-                f"input {name!r}: expected {spec.get('type')}, cannot convert: {exc}"
-            ) from None
-    else:
-        arr = as_array(x)
+        x = _convert(name, spec, x, expected)
+    arr = x
     if expected == "string":
         if not d.is_string_dtype(arr.dtype):
             raise DTypeError(
@@ -141,34 +318,39 @@ def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
             f"input {name!r}: expected {spec.get('type')} ({expected}), received {arr.dtype}; "
             f"cast it, e.g. x.astype(np.{expected.name})"
         )
-    shape = spec.get("shape")
-    if isinstance(shape, Sequence) and not isinstance(shape, str):
-        want = [int(s) for s in shape]
-        ok = len(want) == arr.ndim and all(
-            w < 0 or w == g for w, g in zip(want, arr.shape, strict=False)
+    want = _signature_shape(spec)
+    if want is not None and not _shape_ok(want, arr.shape):
+        raise ShapeError(
+            f"input {name!r}: expected shape {want} (-1 is any size), received {list(arr.shape)}"
         )
-        if not ok:
-            raise ShapeError(
-                f"input {name!r}: expected shape {want} (-1 is any size), received {list(arr.shape)}"
-            )
     return arr
 
 
-def request_from_signature(signature_json: Mapping[str, Any], inputs: Any) -> Request:
+def request_from_signature(
+    signature_json: Mapping[str, Any],
+    inputs: Any,
+    signature_name: str | None = None,
+    fetch: list[Any] | None = None,
+) -> Request:
     """Build the request a tensor service's signature asks for, checking the inputs.
 
     ``signature_json`` is the ``GET /api/predict/<service>`` answer (SPEC §1;
     ``"format"`` defaults to "tf"). ``inputs`` is a dict name→array, or a
-    single array when the signature has one input (a list for torch).
-    Missing or unknown names raise ShapeError, wrong dtypes DTypeError, shapes
-    that do not match (``-1`` matches any size) ShapeError.
+    single array when the signature has one input (a list of arrays for torch).
+    Lists and scalars are converted to the input's dtype (and a flat list to
+    its shape). Missing or unknown names raise ShapeError, wrong dtypes
+    DTypeError, shapes that do not match (``-1`` matches any size) ShapeError.
+    ``signature_name`` other than the published one sends that model signature
+    unchecked (the service publishes only its default); ``fetch`` names outputs.
+
+    The request's ``named_inputs`` holds the arrays as sent, by input name.
     """
     fmt = str(signature_json.get("format") or "tf").lower()
     specs = list(signature_json.get("inputs") or [])
     names = [str(s.get("name", i)) for i, s in enumerate(specs)]
     if fmt in ("json", "string"):
         return build_request(fmt, inputs)
-    if fmt == "torch" and not isinstance(inputs, Mapping):
+    if fmt == "torch" and not isinstance(inputs, Mapping) and _is_arrays(inputs):
         inputs = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
         inputs = {names[i] if i < len(names) else str(i): x for i, x in enumerate(inputs)}
     elif not isinstance(inputs, Mapping):
@@ -178,6 +360,13 @@ def request_from_signature(signature_json: Mapping[str, Any], inputs: Any) -> Re
             )
         inputs = {names[0]: inputs}
     given = {str(k): v for k, v in inputs.items()}
+    published = signature_json.get("signature_name")
+    if signature_name and published and signature_name != published:
+        # another model signature than the published one: nothing to check against
+        checked = {n: as_array(x) for n, x in given.items()}
+        request = build_request(fmt, checked, signature_name=signature_name, fetch=fetch)
+        request.named_inputs = checked
+        return request
     missing = [n for n in names if n not in given]
     unknown = [n for n in given if n not in names]
     if specs and (missing or unknown):
@@ -195,5 +384,10 @@ def request_from_signature(signature_json: Mapping[str, Any], inputs: Any) -> Re
     if fmt == "torch":
         # torch signatures name inputs by position ("0", "1", ...) or by name in order
         ordered = [checked[n] for n in names] if specs else list(checked.values())
-        return build_request("torch", ordered)
-    return build_request(fmt, checked, signature_name=signature_json.get("signature_name"))
+        request = build_request("torch", ordered, fetch=fetch)
+    else:
+        request = build_request(
+            fmt, checked, signature_name=signature_name or published, fetch=fetch
+        )
+    request.named_inputs = checked
+    return request

@@ -55,12 +55,13 @@ def records(data: Any) -> Any:
         return [_plain(row) for row in data.to_dict(orient="records")]
     if hasattr(data, "to_dict") and hasattr(data, "index"):  # a Series: one record
         return _plain(data.to_dict())
-    if isinstance(data, (Mapping, list, tuple)):
+    if isinstance(data, (Mapping, list, tuple, bool, int, float)):
         return _plain(data)
-    if hasattr(data, "tolist"):  # a 2-D array: list of lists
+    if hasattr(data, "tolist"):  # a 2-D array: list of lists; a numpy scalar: a number
         return _plain(data.tolist())
     raise RequestError(
-        f"JsonRequest takes a DataFrame, a list of dicts, a dict or a list of lists; got {type(data).__name__}"
+        f"JsonRequest takes a DataFrame, a list of dicts, a dict, a list of lists or a number; "
+        f"got {type(data).__name__}"
     )
 
 

@@ -410,10 +410,10 @@ def test_one_client_serves_many_threads(stub_server):
 
     server = stub_server(echo)
     client = client_for(server, max_connection_count=4)
-    adapter = client._session.get_adapter(server.url)
-    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 4
+    assert client.transport.max_connections == 4
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda i: client.predict(TextRequest(str(i))), range(200)))
     assert [r.data for r in responses] == [str(i).encode() for i in range(200)]
     assert all(r.latency.attempts == 1 and r.latency.total_ms > 0 for r in responses)
+    assert 1 <= client.transport.idle_connections() <= 4  # the pool keeps at most 4
     client.destroy()

@@ -1,7 +1,8 @@
-"""A tiny real EAS-like HTTP server for load-test tests: checks the token, echoes the body."""
+"""A tiny real EAS-like HTTP server for notebook tests: checks the token, echoes the body."""
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -9,14 +10,28 @@ from easlab import _auth
 
 
 class EchoServer:
-    """``POST /api/predict/<name>`` → the body back (401 on a bad token, 503 every Nth call)."""
+    """``POST /api/predict/<name>`` → the body back (401 on a bad token, 503 every Nth call).
 
-    def __init__(self, token: str = "secret-token", fail_every: int = 0) -> None:
+    With ``signature``, ``GET`` answers it (a tensor service); without, ``GET`` gets
+    an empty 200, as a python processor's would. ``reply`` replaces the echo.
+    ``received`` keeps every (method, body).
+    """
+
+    def __init__(
+        self,
+        token: str = "secret-token",
+        fail_every: int = 0,
+        signature: dict | None = None,
+        reply: bytes | None = None,
+    ) -> None:
         self.token = token
         self.fail_every = fail_every
+        self.signature = signature
+        self.reply = reply
         self.calls = 0
         self.lock = threading.Lock()
         self.signed = 0
+        self.received: list[tuple[str, bytes]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,8 +40,24 @@ class EchoServer:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802
+                ok = _auth.verify(
+                    outer.token, self.headers.get("Authorization"), b"", None, None, ""
+                )
+                with outer.lock:
+                    outer.received.append(("GET", b""))
+                out = json.dumps(outer.signature).encode() if outer.signature else b""
+                if not ok:
+                    out = b"wrong token"
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    outer.received.append(("POST", body))
                 auth = self.headers.get("Authorization")
                 ok = _auth.verify(
                     outer.token,
@@ -45,7 +76,7 @@ class EchoServer:
                 elif outer.fail_every and n % outer.fail_every == 0:
                     status, out = 503, b"busy"
                 else:
-                    status, out = 200, body
+                    status, out = 200, body if outer.reply is None else outer.reply
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()

@@ -88,10 +88,68 @@ def test_predict_errors_are_one_line(affine, echo, shell, capsys):
     )
 
 
-def test_predict_text_that_names_no_variable_is_sent_as_text(echo, shell, capsys):
-    shell.run_cell_magic("eas", "predict nb_echo answer", "hello")
+def test_predict_undefined_name_raises_and_quoted_text_is_sent(echo, shell, capsys):
+    # No silent fallback to text: an undefined name stops the cell (issue 18).
+    shell.user_ns.pop("hello", None)
+    shell.user_ns["answer"] = "an earlier answer"
+    with pytest.raises(NameError, match=r"'hello' is not defined.*quote text") as info:
+        shell.run_cell_magic("eas", "predict nb_echo answer", "hello")
+    assert info.value.name == "hello"
+    assert "answer" not in shell.user_ns  # not left holding the earlier answer
+    # text is explicit: a quoted string (or --raw, or text that is not Python)
+    shell.run_cell_magic("eas", "predict nb_echo answer", "'hello'")
     assert shell.user_ns["answer"] == "echo:hello"
-    assert "no variable 'hello' in the notebook: sent the cell as text" in capsys.readouterr().out
+
+
+def test_predict_tensor_body_with_an_undefined_name_raises(affine, shell, capsys):
+    shell.user_ns.pop("xx", None)
+    with pytest.raises(NameError, match="'xx' is not defined"):
+        shell.run_cell_magic("eas", "predict nb_affine out", '{"x": xx}')
+    # in a notebook the cell stops with one line, not a traceback into easlab
+    capsys.readouterr()
+    result = shell.run_cell('%%eas predict nb_affine out\n{"x": xx}')
+    assert isinstance(result.error_in_exec, NameError)
+    out = capsys.readouterr()
+    text = (out.out + out.err).strip()
+    assert "Traceback" not in text and "magics.py" not in text
+    assert len(text.splitlines()) == 1 and "NameError: name 'xx' is not defined" in text
+
+
+@pytest.mark.parametrize(
+    "cell", ['{"x": [[1, 2, 3, 4]]}', "{'x': [[1, 2, 3, 4]]}", "[[1, 2, 3, 4]]"]
+)
+def test_predict_lists_are_converted_by_the_signature(affine, shell, capsys, cell):
+    # JSON or Python, a list body takes the input's dtype (float32) and shape
+    shell.run_cell_magic("eas", "predict nb_affine out", cell)
+    out = shell.user_ns["out"]
+    x = np.array([[1, 2, 3, 4]], np.float32)
+    assert out["y"].dtype == np.float32
+    np.testing.assert_allclose(out["y"], x @ W + B)
+    assert "HTTP 200" in capsys.readouterr().out
+
+
+def test_predict_a_list_that_does_not_fit_is_refused_by_name(affine, shell, capsys):
+    capsys.readouterr()
+    shell.user_ns["out"] = {"y": np.zeros((1, 2), np.float32)}  # an earlier answer
+    line = failing(shell, capsys, '%%eas predict nb_affine out\n{"x": [[1, 2, 3]]}')
+    assert "'x'" in line and "pass a numpy array" in line and "[-1, 4]" in line
+    assert "out" not in shell.user_ns  # a failed predict leaves no stale answer behind
+
+    line = failing(shell, capsys, '%%eas predict nb_affine out\n{"x": [["a", "b", "c", "d"]]}')
+    assert "'x'" in line and "pass a numpy array" in line
+
+
+def test_a_failed_predict_removes_the_variable(echo, shell, capsys):
+    from easlab.client.control import Service
+
+    shell.user_ns["wrong_echo"] = Service(echo.kernel, dict(echo.desc, token="wrong-token-0000"))
+    shell.user_ns["said"] = "an earlier answer"
+    assert "401" in failing(shell, capsys, "%%eas predict wrong_echo said\n'hi'")
+    assert "said" not in shell.user_ns
+    # the body may use the variable it replaces
+    shell.user_ns["said"] = "again"
+    shell.run_cell_magic("eas", "predict nb_echo said", "said")
+    assert shell.user_ns["said"] == "echo:again"
 
 
 def test_bench_returns_per_request_frame(echo, shell):

@@ -65,7 +65,7 @@ def test_send_fills_every_pane(tensor_widget, affine):
     request = w.request_pane.value
     assert "POST /api/predict/nb_affine HTTP/1.1" in request
     record = w.session.last
-    headers = record.exchange.request_headers
+    headers = record.sent.headers
     assert headers["Authorization"].startswith("EAS ")
     expected = _auth.signature(
         affine.token,

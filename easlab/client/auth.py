@@ -1,0 +1,52 @@
+"""How a request to an EAS service carries its token: the one place that builds auth headers.
+
+Like httpx's ``Auth``, :class:`EasAuth` decides when and how to sign; clients
+call ``apply(request)`` on a prepared request and nothing else writes
+``Authorization``. The signature itself is ``easlab._auth`` (shared with the kernel).
+"""
+
+from __future__ import annotations
+
+from easlab import _auth
+from easlab.client.transport import Request
+
+__all__ = ["EasAuth"]
+
+
+class EasAuth:
+    """The service token, sent as the official client sends it (SPEC.md §1).
+
+    * no token: no auth headers;
+    * a POST to ``/api/predict/<service>``: ``Content-MD5``, ``Date``,
+      ``Content-Type`` (``application/octet-stream`` unless set), ``Content-Length``
+      and ``Authorization: EAS <HMAC-SHA1 signature>``;
+    * a GET (the signature covers POST bodies only), or any call to a custom URL
+      (``signed=False``): the plain token, the other form EAS accepts; a POST
+      also gets ``Date`` and a default ``Content-Type``.
+    """
+
+    def __init__(self, token: str | None, service_name: str, signed: bool = True) -> None:
+        self.token = token or ""
+        self.service_name = service_name
+        self.signed = signed
+
+    def apply(self, request: Request) -> Request:
+        """Add the auth headers to ``request`` (in place) and return it."""
+        if not self.token:
+            return request
+        headers = request.headers
+        if request.method != "POST" or not self.signed:
+            headers["Authorization"] = self.token
+            if request.method == "POST":
+                headers["Date"] = _auth.http_date()
+                headers.setdefault("Content-Type", _auth.DEFAULT_CONTENT_TYPE)
+            return request
+        content_type = headers.get("Content-Type") or _auth.DEFAULT_CONTENT_TYPE
+        headers.update(
+            _auth.signed_headers(self.token, request.body, self.service_name, content_type)
+        )
+        return request
+
+    def __repr__(self) -> str:
+        shown = "****" + self.token[-4:] if len(self.token) > 8 else ("****" if self.token else "")
+        return f"EasAuth({shown!r}, {self.service_name!r}, signed={self.signed})"

@@ -1,0 +1,335 @@
+"""The one HTTP exchange every easlab call makes: a prepared request in, a timed response out.
+
+As in httpx's ``_transports``, the cut is strict: clients keep the policy
+(endpoint choice, signing through :class:`~easlab.client.auth.EasAuth`,
+retries) and hand a prepared :class:`Request` to a :class:`Transport`, which
+sends it once and returns the :class:`Response` whatever its status, with the
+time split into send → first byte → body read. ``PredictClient``, ``%%eas
+predict``, ``easlab.bench`` and the debug widget all go through it, and a
+:class:`MockTransport` replaces the network in unit tests::
+
+    def handler(request: Request) -> Response:
+        return Response(200, b"echo:" + request.body)
+
+    client = PredictClient("http://eas.test", "echo", transport=MockTransport(handler))
+
+:class:`HTTPTransport` keeps HTTP/1.1 keep-alive connections (stdlib
+``http.client``: the same socket calls urllib3 makes, without its per-call
+overhead), at most ``max_connections`` idle ones per host.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from easlab.errors import EaslabError
+
+__all__ = [
+    "Headers",
+    "Request",
+    "Response",
+    "Timing",
+    "Transport",
+    "TransportError",
+    "HTTPTransport",
+    "MockTransport",
+]
+
+
+class Headers(MutableMapping[str, str]):
+    """HTTP headers: case-insensitive lookup, the spelling and order they were set in."""
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for name, value in pairs:
+            lower = name.lower()
+            if lower in self._items:  # a repeated response header: one comma-joined value
+                value = f"{self._items[lower][1]}, {value}"
+            self._items[lower] = (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items[name.lower()] = (name, value)
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass
+class Request:
+    """What goes on the wire: method, full URL, headers (the signature included), body."""
+
+    method: str
+    url: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    @property
+    def target(self) -> str:
+        """The request target of the request line: path and query."""
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` as the ``Host`` header carries it."""
+        return urlsplit(self.url).netloc
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where the time of one exchange went, in milliseconds.
+
+    ``send_ms``: opening a connection when none was pooled, and writing the request;
+    ``first_byte_ms``: request written → status line and headers (network + server);
+    ``read_ms``: headers → the whole body read.
+    """
+
+    send_ms: float = 0.0
+    first_byte_ms: float = 0.0
+    read_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.send_ms + self.first_byte_ms + self.read_ms
+
+
+@dataclass
+class Response:
+    """The answer to one request, whatever its status, with its timing.
+
+    ``request`` is the request as sent (a transport fills it in).
+    """
+
+    status: int
+    body: bytes = b""
+    headers: Headers = field(default_factory=Headers)
+    reason: str = ""
+    timing: Timing = field(default_factory=Timing)
+    request: Request | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class TransportError(EaslabError):
+    """No HTTP answer came back: the connection was refused or dropped, or it timed out.
+
+    ``request`` is the request as it was being sent; ``elapsed_ms`` how long the
+    attempt took; ``timeout`` tells a timeout from a refused or dropped
+    connection; ``retryable`` is False when another attempt cannot help (a URL
+    that is not http(s)).
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        cause: BaseException | str,
+        elapsed_ms: float = 0.0,
+        *,
+        timeout: bool = False,
+        retryable: bool = True,
+    ) -> None:
+        self.request = request
+        self.cause = cause
+        self.elapsed_ms = elapsed_ms
+        self.timeout = timeout
+        self.retryable = retryable
+        #: the innermost reason, e.g. ``[Errno 111] Connection refused``
+        self.reason = str(cause) or type(cause).__name__
+        text = self.reason if isinstance(cause, str) else f"{type(cause).__name__}: {self.reason}"
+        super().__init__(text)
+
+    @property
+    def url(self) -> str:
+        return self.request.url
+
+
+class Transport:
+    """Sends one prepared request and returns its response; raises :class:`TransportError`
+    when no response came. Subclasses: :class:`HTTPTransport`, :class:`MockTransport`."""
+
+    def send(self, request: Request, timeout: float) -> Response:
+        """Send ``request`` once; ``timeout`` (seconds) bounds connecting and each read."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of the connections (a later ``send`` opens new ones)."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MockTransport(Transport):
+    """A transport that calls ``handler(request)`` instead of the network (for tests).
+
+    ``handler`` returns a :class:`Response` (its ``request`` and ``timing`` are
+    filled in when left empty) or raises :class:`TransportError`. Every request
+    is kept in ``requests``.
+    """
+
+    def __init__(self, handler: Callable[[Request], Response]) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+
+    def send(self, request: Request, timeout: float) -> Response:
+        with self._lock:
+            self.requests.append(request)
+        started = time.perf_counter()
+        response = self.handler(request)
+        if response.request is None:
+            response.request = request
+        if response.timing == Timing():
+            elapsed = (time.perf_counter() - started) * 1000.0
+            response.timing = Timing(first_byte_ms=elapsed)
+        return response
+
+
+# Reading a connection that the server closed while it sat in the pool fails
+# before any answer arrives; like xmlrpc.client, such a connection is retried
+# once on a fresh one (the request cannot have been processed).
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+_Key = tuple[str, str, int]
+
+
+class HTTPTransport(Transport):
+    """HTTP/1.1 with keep-alive over stdlib ``http.client``; safe to share between threads.
+
+    ``max_connections``: idle connections kept per host (more may be open at
+    once; the extra ones are closed after their request). Environment proxies
+    and ``.netrc`` are ignored, as urllib3 (the official client's transport) does.
+    """
+
+    def __init__(self, max_connections: int = 100) -> None:
+        self.max_connections = max(1, int(max_connections))
+        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def idle_connections(self) -> int:
+        """How many connections wait in the pool now."""
+        with self._lock:
+            return sum(len(conns) for conns in self._idle.values())
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+    # -- the pool -------------------------------------------------------------------------
+    def _checkout(self, key: _Key, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        while True:
+            with self._lock:
+                conns = self._idle.get(key)
+                conn = conns.pop() if conns else None
+            if conn is None:
+                scheme, host, port = key
+                cls = (
+                    http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+                )
+                return cls(host, port, timeout=timeout), False
+            if conn.sock is None or _dropped(conn.sock):
+                conn.close()  # the server closed it while it waited: take another
+                continue
+            conn.timeout = timeout
+            conn.sock.settimeout(timeout)
+            return conn, True
+
+    def _checkin(self, key: _Key, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            conns = self._idle.setdefault(key, [])
+            if len(conns) < self.max_connections:
+                conns.append(conn)
+                return
+        conn.close()
+
+    # -- one exchange ---------------------------------------------------------------------
+    def send(self, request: Request, timeout: float) -> Response:
+        parts = urlsplit(request.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TransportError(
+                request,
+                f"not an http(s) URL: {request.url!r}; expected e.g. "
+                "http://127.0.0.1:8080/api/predict/NAME",
+                retryable=False,
+            )
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:  # a port that is not a number
+            raise TransportError(request, f"{exc} in {request.url!r}", retryable=False) from None
+        key = (parts.scheme, parts.hostname, port)
+        body = request.body if request.body or request.method not in ("GET", "HEAD") else None
+        started = time.perf_counter()
+        while True:
+            conn, reused = self._checkout(key, timeout)
+            t0 = time.perf_counter()
+            stage = "send"
+            try:
+                conn.request(request.method, request.target, body=body, headers=request.headers)
+                t1 = time.perf_counter()
+                stage = "wait"
+                resp = conn.getresponse()
+                t2 = time.perf_counter()
+                stage = "read"
+                data = resp.read()
+                t3 = time.perf_counter()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if reused and stage != "read" and isinstance(exc, _STALE):
+                    continue
+                elapsed = (time.perf_counter() - started) * 1000.0
+                raise TransportError(
+                    request, exc, elapsed, timeout=isinstance(exc, TimeoutError)
+                ) from exc
+            break
+        if resp.will_close:
+            conn.close()
+        else:
+            self._checkin(key, conn)
+        return Response(
+            resp.status,
+            data,
+            Headers(resp.getheaders()),
+            resp.reason,
+            Timing((t1 - t0) * 1000.0, (t2 - t1) * 1000.0, (t3 - t2) * 1000.0),
+            request,
+        )
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """True when a pooled socket is readable: the server closed it (or sent garbage)."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
+    except (OSError, ValueError):
+        return True

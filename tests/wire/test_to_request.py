@@ -1,0 +1,155 @@
+"""to_request: the one rule from a user value (+ the service's signature) to a request."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from easlab.errors import DTypeError, RequestError, ShapeError
+from easlab.wire.build import request_from_signature, to_request
+from easlab.wire.json import JsonRequest
+from easlab.wire.string import StringRequest
+from easlab.wire.tf import TFRequest, parse_tf_request
+from easlab.wire.torch import TorchRequest, parse_torch_request
+
+TF_SIG = {
+    "signature_name": "serving_default",
+    "inputs": [{"name": "x", "shape": [-1, 4], "type": "DT_FLOAT"}],
+    "outputs": [{"name": "y", "shape": [-1, 2], "type": "DT_FLOAT"}],
+}
+PMML_SIG = {"format": "json", "inputs": [{"name": "sex", "type": "double"}], "outputs": []}
+
+
+class Source:
+    """A signature source that counts how often, and how, it was asked."""
+
+    def __init__(self, signature):
+        self.signature = signature
+        self.asked: list[bool] = []
+
+    def __call__(self, required: bool):
+        self.asked.append(required)
+        return self.signature
+
+
+def test_a_dict_against_a_tensor_service_is_a_tensor_request():
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    req = to_request({"x": x}, TF_SIG)
+    assert isinstance(req, TFRequest)
+    assert req.to_string() == request_from_signature(TF_SIG, {"x": x}).to_string()
+    data = parse_tf_request(req.to_string())
+    assert data.signature_name == "serving_default"
+    np.testing.assert_array_equal(data.inputs["x"], x)
+    assert req.named_inputs is not None and req.named_inputs["x"] is x
+
+
+@pytest.mark.parametrize("signature", [None, PMML_SIG])
+def test_a_dict_against_a_service_without_a_tensor_signature_is_json(signature):
+    value = {"sex": 1, "x": np.array([1.5, 2.0])}
+    req = to_request(value, signature)
+    assert isinstance(req, JsonRequest)
+    assert json.loads(req.to_string()) == {"sex": 1, "x": [1.5, 2.0]}
+
+
+def test_lists_and_scalars_take_the_signature_dtype_and_shape():
+    nested = to_request({"x": [[1, 2, 3, 4]]}, TF_SIG)
+    got = parse_tf_request(nested.to_string()).inputs["x"]
+    assert got.dtype == np.float32 and got.shape == (1, 4)
+    assert got.tolist() == [[1.0, 2.0, 3.0, 4.0]]
+    # a flat list takes the declared shape, as the official client's flat add_feed values
+    flat = parse_tf_request(to_request({"x": [1, 2, 3, 4, 5, 6, 7, 8]}, TF_SIG).to_string())
+    assert flat.inputs["x"].shape == (2, 4)
+    # a one-input service takes the bare list too
+    bare = parse_tf_request(to_request([[0, 0, 0, 1]], TF_SIG).to_string()).inputs["x"]
+    assert bare.dtype == np.float32 and bare.tolist() == [[0.0, 0.0, 0.0, 1.0]]
+    scalar_sig = {"inputs": [{"name": "k", "shape": [-1], "type": "DT_INT64"}]}
+    k = parse_tf_request(to_request({"k": 7}, scalar_sig).to_string()).inputs["k"]
+    assert k.dtype == np.int64 and k.tolist() == [7]
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "needle"),
+    [
+        ({"x": [[1, 2, 3]]}, ShapeError, r"'x'.*expected shape \[-1, 4\].*list of shape \[1, 3\]"),
+        ({"x": [1, 2, 3]}, ShapeError, r"'x'.*list of shape \[3\]"),
+        ({"x": 5}, ShapeError, r"'x'.*a scalar"),
+        ({"x": [["a", "b", "c", "d"]]}, DTypeError, r"'x'.*DT_FLOAT.*str"),
+        ({"x": [[1, 2], [3]]}, ShapeError, r"'x'.*cannot make an array"),
+    ],
+)
+def test_a_list_that_cannot_be_converted_is_refused_by_name(value, error, needle):
+    with pytest.raises(error, match=needle) as info:
+        to_request(value, TF_SIG)
+    assert "pass a numpy array" in str(info.value)
+
+
+def test_integer_inputs_refuse_fractions_and_overflow():
+    sig = {"inputs": [{"name": "ids", "shape": [-1], "type": "DT_INT32"}]}
+    with pytest.raises(DTypeError, match=r"'ids'.*non-integer.*numpy array"):
+        to_request({"ids": [1.5, 2]}, sig)
+    with pytest.raises(DTypeError, match=r"'ids'.*do not fit int32"):
+        to_request({"ids": [2**40]}, sig)
+    ids = parse_tf_request(to_request({"ids": [1.0, 2]}, sig).to_string()).inputs["ids"]
+    assert ids.dtype == np.int32 and ids.tolist() == [1, 2]
+
+
+def test_arrays_keep_their_dtype_intent():
+    # an array says what it holds: a float64 array is refused, not silently cast
+    with pytest.raises(DTypeError, match=r"'x'.*received float64; cast it"):
+        to_request({"x": np.zeros((1, 4))}, TF_SIG)
+
+
+def test_numpy_arrays_need_a_tensor_service():
+    source = Source(None)
+    with pytest.raises(RequestError, match="numpy inputs need a tensor service"):
+        to_request(np.zeros((1, 4), np.float32), source)
+    assert source.asked == [True]  # arrays require the signature; dicts only ask for it
+    to_request({"a": 1}, source)
+    assert source.asked == [True, False]
+
+
+def test_values_that_need_no_signature_never_read_it():
+    source = Source(TF_SIG)
+    assert to_request(b"\x00raw", source).to_string() == b"\x00raw"
+    assert isinstance(to_request("text", source), StringRequest)
+    records = [{"sex": 0}, {"sex": 1}]
+    assert json.loads(to_request(records, source).to_string()) == records
+    assert json.loads(to_request(pd.DataFrame(records), source).to_string()) == records
+    own = TFRequest("s")
+    assert to_request(own, source) is own
+    assert source.asked == []
+
+
+def test_what_nothing_can_send_is_a_type_error():
+    for value in ({1, 2}, None, object()):
+        with pytest.raises(TypeError, match="cannot send a"):
+            to_request(value, TF_SIG)
+
+
+def test_other_values_without_a_signature_are_json():
+    assert to_request([1, 2, 3], None).to_string() == b"[1,2,3]"
+    assert to_request(5, None).to_string() == b"5"
+    assert to_request(np.float32(0.5), None).to_string() == b"0.5"
+
+
+def test_signature_name_and_fetch():
+    x = np.zeros((1, 4), np.float32)
+    data = parse_tf_request(to_request({"x": x}, TF_SIG, fetch=["y"]).to_string())
+    assert (data.signature_name, data.output_filter) == ("serving_default", ["y"])
+    # another model signature than the published one: sent unchecked
+    other = to_request({"images": np.zeros(3)}, TF_SIG, signature_name="predict_images")
+    data = parse_tf_request(other.to_string())
+    assert data.signature_name == "predict_images" and data.inputs["images"].shape == (3,)
+
+
+def test_torch_takes_positional_arrays_or_one_nested_list():
+    sig = {"format": "torch", "inputs": [{"name": "0", "shape": [-1, 3], "type": "DT_FLOAT"}]}
+    a = np.ones((2, 3), np.float32)
+    by_list = to_request([a], sig)
+    assert isinstance(by_list, TorchRequest)
+    assert to_request({"0": a}, sig).to_string() == by_list.to_string()
+    nested = parse_torch_request(to_request([[1, 2, 3]], sig).to_string())
+    assert nested.inputs[0].dtype == np.float32 and nested.inputs[0].shape == (1, 3)
