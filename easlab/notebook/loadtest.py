@@ -71,6 +71,8 @@ class BenchResult:
     wall_s: dict[int, float]
     target: str = ""
     sweep: list[int] | None = None
+    #: stopped early (Ctrl-C, the notebook's stop button): ``df`` holds what was measured
+    interrupted: bool = False
     _figures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- statistics ---------------------------------------------------------
@@ -159,6 +161,8 @@ class BenchResult:
 
         errors = ", ".join(f"HTTP {code}: {count}" for code, count in self.errors.items())
         rows = {"requests": f"{self.n}", "errors": errors or "none"}
+        if self.interrupted:
+            rows["stopped"] = "interrupted: a partial result"
         if self.first_error is not None:
             rows["first error"] = self.first_error
         pooled = " (all levels)" if self.sweep and len(self.sweep) > 1 else ""
@@ -232,46 +236,41 @@ def _error_text(resp: Any) -> str:
 
 
 class _Progress:
-    """An ipywidgets bar in a notebook front-end, a text line on stderr elsewhere."""
+    """tqdm's bar: a notebook widget in Jupyter, a terminal line elsewhere, with the
+    count, the rate and the time left."""
 
-    def __init__(self, total: int | None, label: str, enabled: bool) -> None:
-        self.total = total
-        self.label = label
-        self.enabled = enabled
+    def __init__(self, total: int | None, label: str, enabled: bool, seconds: float | None) -> None:
         self.bar: Any = None
-        self.last = 0.0
-        if enabled and _in_notebook_frontend():
-            import ipywidgets
-            from IPython.display import display
-
-            self.bar = ipywidgets.IntProgress(
-                value=0, min=0, max=total or 100, description=label, bar_style="info"
-            )
-            display(self.bar)
-
-    def update(self, done: int, fraction: float) -> None:
-        if not self.enabled:
+        self.seconds = seconds
+        self.last = 0
+        if not enabled:
             return
-        now = time.monotonic()
-        if now - self.last < 0.1:
-            return
-        self.last = now
-        if self.bar is not None:
-            self.bar.value = done if self.total else int(fraction * 100)
+        if _in_notebook_frontend():
+            from tqdm.notebook import tqdm
         else:
-            total = f"/{self.total}" if self.total else f" ({fraction:.0%})"
-            sys.stderr.write(f"\r{self.label}: {done}{total} requests")
-            sys.stderr.flush()
-
-    def close(self, done: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.value = self.bar.max
-            self.bar.bar_style = "success"
+            from tqdm import tqdm
+        if seconds:  # a timed run: the bar counts seconds, the postfix requests
+            self.bar = tqdm(total=round(seconds, 1), desc=label, unit="s", leave=True)
         else:
-            sys.stderr.write(f"\r{self.label}: {done} requests done\n")
-            sys.stderr.flush()
+            self.bar = tqdm(total=total, desc=label, unit="req", leave=True)
+
+    def update(self, done: int, elapsed: float) -> None:
+        if self.bar is None:
+            return
+        if self.seconds:
+            self.bar.n = round(min(elapsed, self.seconds), 1)
+            self.bar.set_postfix_str(f"{done} requests", refresh=False)
+            self.bar.refresh()
+        else:
+            self.bar.update(done - self.last)
+            self.last = done
+
+    def close(self, done: int, interrupted: bool = False) -> None:
+        if self.bar is None:
+            return
+        if interrupted:
+            self.bar.set_postfix_str(f"interrupted after {done} requests", refresh=False)
+        self.bar.close()
 
 
 def _in_notebook_frontend() -> bool:
@@ -289,18 +288,27 @@ def _run_level(
     concurrency: int,
     duration: float | None,
     progress: bool,
-) -> tuple[list[tuple[Any, ...]], float]:
-    """Run one concurrency level; return its rows and its wall time in seconds."""
+) -> tuple[list[tuple[Any, ...]], float, bool]:
+    """Run one concurrency level; return its rows, its wall time in seconds, and whether
+    it was interrupted (Ctrl-C, the notebook's stop button): then the requests in
+    flight finish, and what was measured is kept."""
     lock = threading.Lock()
     issued = 0
     done = 0
+    stop = threading.Event()
+    # waited on instead of Thread.join: a KeyboardInterrupt inside join() can leave a
+    # live thread looking finished (CPython gh-90882), and its rows would be lost
+    finished = threading.Event()
+    running = concurrency
     rows: list[tuple[Any, ...]] = []
-    bar = _Progress(None if duration else n, f"c={concurrency}", progress)
+    bar = _Progress(None if duration else n, f"concurrency {concurrency}", progress, duration)
     start = time.perf_counter()
     deadline = start + duration if duration else None
 
     def take() -> bool:
         nonlocal issued
+        if stop.is_set():
+            return False
         with lock:
             if deadline is not None:
                 return time.perf_counter() < deadline
@@ -341,8 +349,12 @@ def _run_level(
                 with lock:
                     done += 1
         finally:
+            nonlocal running
             with lock:
                 rows.extend(local)
+                running -= 1
+                if running == 0:
+                    finished.set()
 
     threads = [
         threading.Thread(target=worker, args=(i,), name=f"easlab-bench-{i}", daemon=True)
@@ -350,19 +362,18 @@ def _run_level(
     ]
     for th in threads:
         th.start()
-    while True:
-        alive = [th for th in threads if th.is_alive()]
-        if not alive:
-            break
-        alive[0].join(timeout=0.1)
-        elapsed = time.perf_counter() - start
-        fraction = min(1.0, elapsed / duration) if duration else done / max(n, 1)
-        bar.update(done, fraction)
-    for th in threads:
-        th.join()
+    interrupted = False
+    while not finished.is_set():
+        try:
+            finished.wait(timeout=0.1)
+            bar.update(done, time.perf_counter() - start)
+        except KeyboardInterrupt:
+            # no new requests; the ones in flight end (each within the client's timeout)
+            interrupted = True
+            stop.set()
     wall = time.perf_counter() - start
-    bar.close(len(rows))
-    return rows, wall
+    bar.close(len(rows), interrupted)
+    return rows, wall, interrupted
 
 
 def bench(
@@ -404,6 +415,7 @@ def bench(
     target = _target.resolve(service_or_url, token=token, timeout=timeout)
     rows: list[tuple[Any, ...]] = []
     walls: dict[int, float] = {}
+    interrupted = False
     try:
         payload = body_of(to_request(body, target.signature_source))
         client = target.client
@@ -411,16 +423,26 @@ def bench(
             client.set_max_connection_count(max(levels))  # a pooled connection per worker
             client.init()
         for level in levels:
-            level_rows, wall = _run_level(client, payload, n, level, seconds, progress)
+            level_rows, wall, interrupted = _run_level(client, payload, n, level, seconds, progress)
             rows.extend(level_rows)
             walls[level] = walls.get(level, 0.0) + wall
+            if interrupted:
+                break
     finally:
         if target is not service_or_url:  # made here: let its connections go
             target.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     df = df.sort_values(["concurrency", "start_s"], kind="stable").reset_index(drop=True)
     df["status"] = df["status"].astype("int64")
-    return BenchResult(df, walls, target.url, levels if sweep is not None else None)
+    result = BenchResult(df, walls, target.url, levels if sweep is not None else None)
+    result.interrupted = interrupted
+    if interrupted:
+        print(
+            f"bench interrupted: keeping the {len(df)} requests measured so far "
+            f"(levels run: {', '.join(map(str, walls))})",
+            file=sys.stderr,
+        )
+    return result
 
 
 def _levels(sweep: list[int] | str) -> list[int]:

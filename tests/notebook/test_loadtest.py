@@ -128,3 +128,31 @@ def test_bench_refuses_bad_arguments():
         bench("http://127.0.0.1:9/api/predict/x", b"", sweep=[0, 1], progress=False)
     with pytest.raises(ValueError, match="not a prediction URL"):
         bench("http://127.0.0.1:9/other", b"", progress=False)
+
+
+def test_ctrl_c_ends_the_run_and_keeps_the_partial_result(capsys):
+    import _thread
+    import threading
+
+    with EchoServer() as server:
+        timer = threading.Timer(0.5, _thread.interrupt_main)  # what Ctrl-C / ■ stop sends
+        timer.start()
+        try:
+            r = bench(
+                server.url, b"x", duration="30s", sweep="1,2", token=server.token, progress=True
+            )
+        finally:
+            timer.cancel()
+    assert r.interrupted and 0 < r.n and list(r.wall_s) == [1]  # level 2 never started
+    assert sum(r.wall_s.values()) < 10
+    err = capsys.readouterr().err
+    assert "bench interrupted: keeping the" in err and "Traceback" not in err
+    assert "interrupted after" in err  # the progress line says so too
+    assert r.summary().loc["stopped", "value"] == "interrupted: a partial result"
+
+
+def test_progress_shows_count_rate_and_eta(capsys):
+    with EchoServer() as server:
+        bench(server.url, b"x", n=50, concurrency=2, token=server.token, progress=True)
+    err = capsys.readouterr().err
+    assert "concurrency 2" in err and "50/50" in err and "req/s" in err
