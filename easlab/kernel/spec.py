@@ -53,6 +53,7 @@ KNOWN_KEYS = frozenset(
         "processor_type",
         "data_image",
         "metadata",
+        "seldon",
     }
 )
 
@@ -355,7 +356,9 @@ def parse_spec(
     processor_mainclass = raw.get("processor_mainclass") or None
     model_path = raw.get("model_path") or None
 
-    if processor:
+    if processor and processor.lower() == "seldon":
+        _check_seldon(raw, processor_path, processor_mainclass)
+    elif processor:
         if processor_path or processor_type:
             warnings.append(
                 f"processor_path/processor_type are ignored: the built-in processor {processor!r} is used"
@@ -427,6 +430,47 @@ def parse_spec(
         warnings=warnings,
         base_dir=base_dir,
     )
+
+
+_SELDON_SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER")
+
+
+def _check_seldon(raw: dict[str, Any], processor_path: str | None, mainclass: str | None) -> None:
+    """``"processor": "seldon"``: the component's folder and class, and the optional
+    ``seldon`` object (service_type, parameters, graph) — SPEC §6."""
+    if not processor_path:
+        raise SpecError(
+            "processor_path",
+            "required for a seldon processor — the folder, archive or URL holding the "
+            'component module, e.g. "processor_path": "./model" with MyModel.py inside',
+        )
+    seldon = raw.get("seldon") or {}
+    if not isinstance(seldon, dict):
+        raise SpecError("seldon", f"must be an object, got {type(seldon).__name__}")
+    if not mainclass and not seldon.get("graph"):
+        raise SpecError(
+            "processor_mainclass",
+            'required for a seldon processor — the component class, e.g. "processor_mainclass": '
+            '"MyModel" (loaded from MyModel.py, as seldon-core-microservice MyModel does)',
+        )
+    kind = seldon.get("service_type")
+    if kind is not None and str(kind).upper() not in _SELDON_SERVICE_TYPES:
+        raise SpecError(
+            "seldon.service_type",
+            f"unknown service_type {kind!r}; use one of {', '.join(_SELDON_SERVICE_TYPES)}",
+        )
+    params = seldon.get("parameters", [])
+    if not isinstance(params, list) or not all(
+        isinstance(p, dict) and {"name", "value", "type"} <= set(p) for p in params
+    ):
+        raise SpecError(
+            "seldon.parameters",
+            'must be a list of {"name", "value", "type"} objects, e.g. '
+            '[{"name": "alpha", "value": "0.5", "type": "FLOAT"}]',
+        )
+    graph = seldon.get("graph")
+    if graph is not None and not isinstance(graph, dict):
+        raise SpecError("seldon.graph", "must be an object with name, type and children")
 
 
 def _infer_processor_type(entry: str | None, mainclass: str | None) -> str:

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from easlab.errors import SpecError
+from easlab.kernel.processors.http import HTTP_AWARE
 
 PYTHON = "easlab.kernel.processors.python:PythonProcessor"
 CPP = "easlab.kernel.processors.cpp:CppProcessor"
@@ -21,6 +22,7 @@ PYTORCH = "easlab.kernel.processors.pytorch:PyTorchProcessor"
 BLADE = "easlab.kernel.processors.blade:BladeProcessor"
 ONNX = "easlab.kernel.processors.onnx:OnnxProcessor"
 PMML = "easlab.kernel.processors.pmml:PmmlProcessor"
+SELDON = "easlab.kernel.processors.seldon:SeldonProcessor"
 
 # processor code prefix -> class; the first match wins (SPEC §5 built-in codes).
 _PREFIXES: list[tuple[str, str]] = [
@@ -30,7 +32,10 @@ _PREFIXES: list[tuple[str, str]] = [
     ("blade_", BLADE),
     ("onnx", ONNX),
 ]
-_EXACT: dict[str, str] = {"pmml": PMML, "python": PYTHON, "cpp": CPP}
+_EXACT: dict[str, str] = {"pmml": PMML, "python": PYTHON, "cpp": CPP, "seldon": SELDON}
+
+# Seldon components answer their own REST paths under the service (processors/http.py).
+HTTP_AWARE.add(SELDON)
 
 # Built-in EAS codes the local kernel knows about but cannot run.
 _UNSUPPORTED = (
@@ -56,6 +61,8 @@ def processor_target(
     """
     kind = (processor_type or "").strip().lower()
     entry = (processor_entry or "").strip().lower()
+    if (processor or "").strip().lower() == "seldon":  # its processor_entry is a .py too
+        return SELDON
     if kind == "python" or (not kind and entry.endswith(".py")):
         return PYTHON
     if kind in ("cpp", "c", "c++") or (not kind and entry.endswith(".so")):

@@ -1,0 +1,210 @@
+"""The Seldon microservice's REST contract as a route table over one component
+(SPEC §6): transport-free — a request's method, path, query, content type and body
+in; ``(status, body, content_type)`` out. The kernel's seldon processor and the
+standalone ``easlab seldon`` server both drive it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from easlab.seldon import methods
+from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.metrics import SeldonMetrics
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+TEXT = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = JSON
+
+
+def _json(value: Any, status: int = 200) -> Answer:
+    return Answer(status, json.dumps(value).encode() + b"\n")
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:
+    """A multipart/form-data body as seldon-core reads it: ``strData`` as text, other
+    text fields as JSON, files base64 (``binData``) or text."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload: Any = part.get_payload(decode=True) or b""
+        if not isinstance(name, str):
+            continue
+        if part.get_filename() is not None:
+            fields[name] = (
+                base64.b64encode(payload) if name == "binData" else payload.decode("utf-8")
+            )
+        elif name == "strData":
+            fields[name] = payload.decode("utf-8")
+        else:
+            fields[name] = json.loads(payload)
+    return fields
+
+
+def parse_request(query: str, content_type: str | None, body: bytes) -> Any:
+    """The SeldonMessage dict of a request: multipart form, a ``json`` form field or
+    query argument, else a JSON body (``Content-Type: application/json``)."""
+    ctype = (content_type or "").lower()
+    if "multipart/form-data" in ctype:
+        return _form_fields(content_type or "", body)
+    j_str: str | None = None
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        j_str = next(iter(parse_qs(body.decode("latin-1")).get("json", [])), None)
+    if not j_str:
+        j_str = next(iter(parse_qs(query).get("json", [])), None)
+    if j_str:
+        return json.loads(j_str)
+    mimetype = ctype.split(";")[0].strip()
+    if not (
+        mimetype == JSON or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+    ):
+        raise SeldonMicroserviceException("Can't find JSON in data")
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise SeldonMicroserviceException("Can't find JSON in data") from None
+    if message is None:
+        raise SeldonMicroserviceException("Can't find JSON in data")
+    return message
+
+
+class SeldonApp:
+    """One component behind the Seldon REST paths."""
+
+    def __init__(self, user_model: Any, metrics: SeldonMetrics | None = None) -> None:
+        self.user_model = user_model
+        self.metrics = metrics or SeldonMetrics()
+        self.unit_id = os.environ.get("PREDICTIVE_UNIT_ID", "0")
+        self.metadata = methods.init_metadata(user_model)
+        self._flask: Any = None
+        post = ("GET", "POST")
+        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+            "/predict": (post, self._predict),
+            "/api/v1.0/predictions": (("POST",), self._predict),
+            "/api/v0.1/predictions": (("POST",), self._predict),
+            "/send-feedback": (post, self._feedback),
+            "/api/v1.0/feedback": (("POST",), self._feedback),
+            "/api/v0.1/feedback": (("POST",), self._feedback),
+            "/transform-input": (post, self._call(methods.transform_input)),
+            "/transform-output": (post, self._call(methods.transform_output)),
+            "/route": (post, self._call(methods.route)),
+            "/aggregate": (post, self._call(methods.aggregate)),
+            "/health/ping": (("GET",), lambda _: Answer(200, b"pong", TEXT)),
+            "/health/status": (("GET",), lambda _: _json(self.health())),
+            "/api/v1.0/health/status": (("GET",), lambda _: _json(self.health())),
+            "/metadata": (("GET",), self._metadata),
+            "/api/v1.0/metadata": (("GET",), self._metadata),
+        }
+
+    # -- endpoints -----------------------------------------------------------------
+
+    def _call(self, method: Callable[[Any, Any, SeldonMetrics], Any]) -> Callable[[Any], Answer]:
+        def endpoint(request: Any) -> Answer:
+            return _json(method(self.user_model, request, self.metrics))
+
+        return endpoint
+
+    def _predict(self, request: Any) -> Answer:
+        response = methods.predict(self.user_model, request, self.metrics)
+        status = 200
+        # a predict_raw answer carrying status.code sets the HTTP status (seldon-core does so)
+        if isinstance(response, dict) and "code" in (response.get("status") or {}):
+            status = int(response["status"]["code"])
+        return _json(response, status)
+
+    def _feedback(self, request: Any) -> Answer:
+        return _json(methods.send_feedback(self.user_model, request, self.metrics, self.unit_id))
+
+    def _metadata(self, _: Any) -> Answer:
+        if self.metadata is None:
+            raise SeldonMicroserviceException(
+                "Model metadata unavailable", status_code=500, reason="MICROSERVICE_BAD_METADATA"
+            )
+        return _json(self.metadata)
+
+    def health(self) -> Any:
+        return methods.health_status(self.user_model, self.metrics)
+
+    # -- dispatch ------------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
+    ) -> Answer:
+        """Answer one request; errors become seldon-core's JSON error bodies."""
+        path = path or "/predict"
+        route = self.routes.get(path.rstrip("/") or "/predict")
+        if route is None:
+            return _json({"status": {"status": 1, "info": f"not found: {path}", "code": -1,
+                                     "reason": "NOT_FOUND"}}, 404)  # fmt: skip
+        allowed, endpoint = route
+        if method.upper() not in allowed:
+            return _json({"status": {"status": 1, "info": f"method {method} not allowed on {path}",
+                                     "code": -1, "reason": "METHOD_NOT_ALLOWED"}}, 405)  # fmt: skip
+        try:
+            request = None
+            if endpoint not in (self._metadata,) and path not in (
+                "/health/ping",
+                "/health/status",
+                "/api/v1.0/health/status",
+            ):
+                request = parse_request(query, content_type, bytes(body))
+            return endpoint(request)
+        except Exception as exc:
+            return self.error_answer(exc)
+
+    def error_answer(self, exc: BaseException) -> Answer:
+        """The component's own handler (``model_error_handler``) first, then seldon-core's."""
+        custom = self._custom_handler(exc)
+        if custom is not None:
+            return custom
+        if isinstance(exc, SeldonMicroserviceException):
+            logger.error("%s", exc.to_dict())
+            return _json(exc.to_dict(), exc.status_code)
+        error = SeldonMicroserviceException(
+            str(exc), status_code=500, reason="MICROSERVICE_INTERNAL_ERROR"
+        )
+        logger.error("%s", error.to_dict(), exc_info=exc)
+        return _json(error.to_dict(), 500)
+
+    def _custom_handler(self, exc: BaseException) -> Answer | None:
+        blueprint = getattr(self.user_model, "model_error_handler", None)
+        if blueprint is None:
+            return None
+        try:
+            import flask
+        except ImportError:  # no flask: an exception with to_dict() and status_code
+            if hasattr(exc, "to_dict") and hasattr(exc, "status_code"):
+                return _json(exc.to_dict(), int(exc.status_code))
+            return None
+        if self._flask is None:
+            app = flask.Flask("easlab.seldon")
+            app.register_blueprint(blueprint)
+            self._flask = app
+        app = self._flask
+        handler = app._find_error_handler(exc, [])  # noqa: SLF001  (flask's own lookup)
+        if handler is None:
+            return None
+        with app.test_request_context("/predict", method="POST"):
+            response = app.make_response(handler(exc))
+            return Answer(response.status_code, response.get_data(), response.content_type or JSON)

@@ -1,0 +1,122 @@
+"""An inference graph of components in one service, run as Seldon's orchestrator runs
+a SeldonDeployment graph: transformer → model → output transformer chains, a router
+sending to the child its ``route()`` picks, a combiner calling ``aggregate()`` over its
+children's answers. ``meta.requestPath`` names the nodes that ran (node → class).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from easlab.seldon import methods
+from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
+from easlab.seldon.component import build_component, load_component_class
+from easlab.seldon.errors import SeldonMicroserviceException
+
+_PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
+
+
+@dataclass
+class GraphNode:
+    name: str
+    type: str  # MODEL, ROUTER, COMBINER, TRANSFORMER, OUTPUT_TRANSFORMER
+    cls_name: str
+    app: SeldonApp
+    children: list[GraphNode] = field(default_factory=list)
+
+
+def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
+    name = node.get("name")
+    if not name:
+        raise SeldonMicroserviceException("every graph node needs a name", status_code=500)
+    cls_name = node.get("class") or node.get("implementation") or name
+    cls = load_component_class(folder, cls_name)
+    app = SeldonApp(build_component(cls, node.get("parameters") or []))
+    children = [_build(child, folder, entry) for child in node.get("children") or []]
+    kind = str(node.get("type") or "MODEL").upper()
+    return GraphNode(name, kind, cls_name, app, children)
+
+
+def _mark(message: Any, node: GraphNode) -> Any:
+    if isinstance(message, dict):
+        meta = message.setdefault("meta", {})
+        meta.setdefault("requestPath", {})[node.name] = node.cls_name
+    return message
+
+
+class GraphApp:
+    """The graph behind the prediction paths; health paths ask every node."""
+
+    def __init__(self, root: GraphNode) -> None:
+        self.root = root
+
+    @classmethod
+    def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
+        return cls(_build(graph, Path(folder), entry))
+
+    def run(self, node: GraphNode, message: Any) -> Any:
+        user, metrics = node.app.user_model, node.app.metrics
+        path = dict((message.get("meta") or {}).get("requestPath") or {})
+        if node.type in ("MODEL", "TRANSFORMER"):
+            call = methods.predict if node.type == "MODEL" else methods.transform_input
+            message = call(user, message, metrics)
+        elif node.type == "ROUTER":
+            routed = methods.route(user, message, metrics)
+            data = routed["data"]
+            index = int(
+                (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
+            )
+            if not 0 <= index < len(node.children):
+                raise SeldonMicroserviceException(
+                    f"router {node.name} picked child {index} of {len(node.children)}"
+                )
+            message = self.run(node.children[index], _with_path(message, path, node))
+            message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
+            return _mark(message, node)
+        elif node.type == "COMBINER":
+            answers = [self.run(child, _copy(message)) for child in node.children]
+            message = methods.aggregate(user, {"seldonMessages": answers}, metrics)
+            return _mark(_with_path(message, path, node), node)
+        message = _with_path(message, path, node)
+        if node.children:
+            message = self.run(node.children[0], message)
+        if node.type == "OUTPUT_TRANSFORMER":
+            message = methods.transform_output(user, message, metrics)
+            message = _with_path(message, path, node)
+        return _mark(message, node)
+
+    def handle(
+        self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
+    ) -> Answer:
+        if path == "/health/ping":
+            return Answer(200, b"pong", TEXT)
+        if path in ("/health/status", "/api/v1.0/health/status"):
+            return _json(self.root.app.health())
+        if path.rstrip("/") not in _PREDICT_PATHS:
+            return self.root.app.handle(method, path, query, content_type, body)
+        try:
+            request = parse_request(query, content_type, bytes(body))
+            if not isinstance(request, dict):
+                raise SeldonMicroserviceException(f"Invalid request data type: {request}")
+            return _json(self.run(self.root, request))
+        except Exception as exc:
+            return self.root.app.error_answer(exc)
+
+
+def _copy(message: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(message)
+
+
+def _with_path(message: Any, path: dict[str, Any], node: GraphNode) -> Any:
+    """Keep the requestPath gathered so far on an answer (components drop it)."""
+    if isinstance(message, dict):
+        meta = message.setdefault("meta", {})
+        meta["requestPath"] = {**path, **meta.get("requestPath", {}), node.name: node.cls_name}
+    return message
+
+
+__all__ = ["JSON", "GraphApp", "GraphNode"]

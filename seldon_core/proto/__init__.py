@@ -1,0 +1,1 @@
+"""``seldon_core.proto``: names for annotations only (over REST the hooks get dicts)."""

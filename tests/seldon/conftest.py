@@ -1,0 +1,107 @@
+"""Seldon fixtures: the real seldon-core 1.18.2 (its own venv, `make seldon-venv`)
+serving the same component classes as easlab, one microservice per class."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPONENTS = Path(__file__).resolve().parent / "components"
+SELDON_VENV = ROOT / ".venv-seldon"
+
+
+def _seldon_python() -> Path:
+    exe = SELDON_VENV / "bin" / "python"
+    if not exe.exists():
+        subprocess.run(["make", "-C", str(ROOT), "seldon-venv"], check=True)
+    return exe
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, deadline: float = 60) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {deadline}s")
+
+
+class RealSeldon:
+    """Starts ``seldon-core-microservice <Class>`` once per (class, parameters)."""
+
+    def __init__(self) -> None:
+        self.procs: dict[tuple[str, str], tuple[subprocess.Popen, str]] = {}
+
+    def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
+        key = (cls, parameters)
+        if key not in self.procs:
+            exe = _seldon_python()
+            http, metrics = free_port(), free_port()
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            proc = subprocess.Popen(
+                [
+                    str(exe.parent / "seldon-core-microservice"),
+                    cls,
+                    "--service-type",
+                    service_type,
+                    "--http-port",
+                    str(http),
+                    "--metrics-port",
+                    str(metrics),
+                    "--grpc-workers",
+                    "0",
+                    "--single-threaded",
+                    "1",
+                    "--parameters",
+                    parameters,
+                ],
+                cwd=COMPONENTS,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            base = f"http://127.0.0.1:{http}"
+            wait_http(base + "/health/ping", proc)
+            self.procs[key] = (proc, base)
+        return self.procs[key][1]
+
+    def close(self) -> None:
+        for proc, _ in self.procs.values():
+            proc.terminate()
+        for proc, _ in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def real_seldon():
+    server = RealSeldon()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def components_dir() -> Path:
+    if str(COMPONENTS) not in sys.path:
+        sys.path.insert(0, str(COMPONENTS))
+    return COMPONENTS

@@ -1,0 +1,136 @@
+"""Seldon components through the kernel: the service path, its token, isolation."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+COMPONENTS = Path(__file__).resolve().parent / "components"
+
+PREDICT = "/api/v1.0/predictions"
+META = {"metadata": {"instance": 1}}
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    from easlab.kernel.local import LocalKernel
+
+    home = tmp_path_factory.mktemp("easlab_home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    with LocalKernel(port=0, state_dir=tmp_path_factory.mktemp("state")) as k:
+        yield k
+    if old is None:
+        os.environ.pop("EASLAB_HOME", None)
+    else:
+        os.environ["EASLAB_HOME"] = old
+
+
+def seldon_service(kernel, name: str, cls: str, parameters=None, token="tok-seldon-1234"):
+    spec = {
+        "name": name,
+        "processor": "seldon",
+        "processor_path": str(COMPONENTS),
+        "processor_mainclass": cls,
+        "token": token,
+        "metadata": {"instance": 1},
+        "seldon": {"service_type": "MODEL", "parameters": parameters or []},
+    }
+    service = kernel.create(spec)
+    assert service.status == "Running", service.message
+    return service
+
+
+def canon(response: requests.Response) -> tuple[int, str]:
+    if "json" not in response.headers.get("Content-Type", ""):
+        return response.status_code, response.text
+    return response.status_code, json.dumps(response.json(), sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    ("cls", "method", "path", "payload"),
+    [
+        ("MyModel", "POST", PREDICT, {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}}),
+        ("MyModel", "POST", "/predict", {"data": {"tensor": {"shape": [2], "values": [1, 2]}}}),
+        ("MyModel", "GET", "/health/status", None),
+        ("MyModel", "GET", "/metadata", None),
+        ("MyModel", "POST", "/route", {"data": {"ndarray": [1]}}),
+        ("TagsMetrics", "POST", PREDICT, {"data": {"ndarray": [[1, 2]]}}),
+        ("CustomError", "POST", PREDICT, {"data": {"ndarray": [[1]]}}),
+        ("BadMeta", "GET", "/metadata", None),
+    ],
+)
+def test_same_answers_as_seldon_core(kernel, real_seldon, cls, method, path, payload):
+    service = (
+        seldon_service(kernel, f"sk_{cls.lower()}", cls)
+        if not hasattr(kernel, f"_svc_{cls}")
+        else getattr(kernel, f"_svc_{cls}")
+    )
+    setattr(kernel, f"_svc_{cls}", service)
+    headers = {"Authorization": service.token}
+    ours = requests.request(method, service.url + path, json=payload, headers=headers, timeout=30)
+    theirs = requests.request(method, real_seldon.url(cls) + path, json=payload, timeout=30)
+    assert canon(ours) == canon(theirs)
+
+
+def test_plain_post_is_a_prediction(kernel):
+    service = seldon_service(kernel, "sk_plain", "MyModel")
+    answer = requests.post(
+        service.url, json={"data": {"ndarray": [[1]]}}, headers={"Authorization": service.token}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["data"] == {"names": ["t:0"], "ndarray": [[1]]}
+    assert (
+        requests.get(service.url + "/health/ping", headers={"Authorization": service.token}).text
+        == "pong"
+    )
+
+
+def test_without_token_401_and_component_never_runs(kernel, tmp_path):
+    calls = tmp_path / "calls.txt"
+    service = seldon_service(
+        kernel, "sk_counter", "Counter", [{"name": "path", "value": str(calls), "type": "STRING"}]
+    )
+    body = {"data": {"ndarray": [1]}}
+    assert requests.post(service.url + PREDICT, json=body).status_code == 401
+    wrong = {"Authorization": "wrong"}
+    assert requests.post(service.url + PREDICT, json=body, headers=wrong).status_code == 401
+    assert not calls.exists()
+    ok = requests.post(service.url + PREDICT, json=body, headers={"Authorization": service.token})
+    assert ok.status_code == 200 and calls.read_text() == "call\n"
+
+
+def test_failing_component_leaves_other_services_alone(kernel):
+    good = seldon_service(kernel, "sk_good", "MyModel")
+    bad = seldon_service(kernel, "sk_dies", "Dies")
+    body = {"data": {"ndarray": [1]}}
+    raised = requests.post(bad.url + PREDICT, json=body, headers={"Authorization": bad.token})
+    assert raised.status_code == 500
+    assert raised.json()["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
+    died = requests.post(
+        bad.url + PREDICT, json={"data": {"ndarray": [2]}}, headers={"Authorization": bad.token}
+    )
+    assert died.status_code >= 500
+    answer = requests.post(good.url + PREDICT, json=body, headers={"Authorization": good.token})
+    assert answer.status_code == 200 and answer.json()["data"]["ndarray"] == [1]
+
+
+def test_spec_needs_path_and_class():
+    from easlab.errors import SpecError
+    from easlab.kernel.spec import parse_spec
+
+    with pytest.raises(SpecError) as err:
+        parse_spec({"name": "x", "processor": "seldon", "processor_path": ".", **META})
+    assert err.value.field == "processor_mainclass"
+    with pytest.raises(SpecError) as err:
+        parse_spec({"name": "x", "processor": "seldon", "processor_mainclass": "M", **META})
+    assert err.value.field == "processor_path"
+    spec = parse_spec(
+        {"name": "x", "processor": "seldon", "processor_path": ".", "processor_mainclass": "M",
+         "seldon": {"service_type": "MODEL"}, **META}
+    )  # fmt: skip
+    assert not [w for w in spec.warnings if "seldon" in w]

@@ -1,0 +1,218 @@
+"""easlab's Seldon REST contract against the real seldon-core 1.18.2, request for request.
+
+Each case sends the same request to seldon-core-microservice and to easlab's
+SeldonApp serving the same class; status and body must match exactly (JSON
+types included: 1 and 1.0 differ), ignoring only meta.puid.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from easlab.seldon.app import SeldonApp
+from easlab.seldon.component import build_component, load_component_class
+
+_apps: dict[tuple[str, str], SeldonApp] = {}
+
+
+def easlab_app(components_dir, cls: str, parameters: str) -> SeldonApp:
+    key = (cls, parameters)
+    if key not in _apps:
+        klass = load_component_class(components_dir, cls)
+        _apps[key] = SeldonApp(build_component(klass, parameters))
+    return _apps[key]
+
+
+def canon(body: bytes, ctype: str) -> str:
+    if "json" not in ctype:
+        return body.decode()
+    value = json.loads(body)
+    if isinstance(value, dict) and isinstance(value.get("meta"), dict):
+        value["meta"].pop("puid", None)
+    return json.dumps(value, sort_keys=True)
+
+
+def both(real_seldon, components_dir, cls, method, path, parameters="[]", **kw):
+    base = real_seldon.url(cls, parameters)
+    theirs = requests.request(method, base + path, timeout=30, **kw)
+    prepared = requests.Request(method, "http://x" + path, **kw).prepare()
+    url = urlsplit(prepared.url)
+    body = prepared.body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    ours = easlab_app(components_dir, cls, parameters).handle(
+        method, url.path, url.query, prepared.headers.get("Content-Type"), body
+    )
+    return (
+        (theirs.status_code, canon(theirs.content, theirs.headers.get("Content-Type", ""))),
+        (ours.status, canon(ours.body, ours.content_type)),
+    )
+
+
+def check(real_seldon, components_dir, cls, method, path, parameters="[]", **kw):
+    theirs, ours = both(real_seldon, components_dir, cls, method, path, parameters, **kw)
+    assert ours == theirs
+    return theirs
+
+
+PREDICT = "/api/v1.0/predictions"
+
+CASES = [
+    ("MyModel", {"data": {"names": ["a", "b"], "ndarray": [[1, 2], [3, 4]]}}),
+    ("MyModel", {"data": {"ndarray": [1.5, 2, 3]}}),
+    ("MyModel", {"data": {"tensor": {"shape": [2, 2], "values": [1, 2, 3, 4]}}}),
+    ("MyModel", {"data": {"ndarray": [["x", "y"]]}}),
+    ("MyModel", {"data": {"names": ["a"]}}),
+    ("MyModel", {"meta": {"puid": "abc", "tags": {"t": 1}}, "data": {"ndarray": [[1]]}}),
+    ("Payloads", {"strData": "hello"}),
+    ("Payloads", {"binData": "aGVsbG8="}),
+    ("Payloads", {"jsonData": {"k": [1, 2.5, "s"]}}),
+    ("ClassNames", {"data": {"ndarray": [[1, 2], [3, 4]]}}),
+    ("ClassNames", {"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}}),
+    ("TagsMetrics", {"data": {"ndarray": [[1, 2]]}}),
+    ("BadMetric", {"data": {"ndarray": [[1]]}}),
+    ("Raw", {"data": {"ndarray": [1, 2, 3]}}),
+    ("Raw", {"data": {"ndarray": "fail"}}),
+    ("Plain", {"data": {"ndarray": [[1]]}}),
+    ("MyModel", {"nodata": 1}),
+    ("MyModel", [1, 2]),
+]
+
+
+@pytest.mark.parametrize(("cls", "payload"), CASES)
+def test_predict(real_seldon, components_dir, cls, payload):
+    check(real_seldon, components_dir, cls, "POST", PREDICT, json=payload)
+    check(real_seldon, components_dir, cls, "POST", "/predict", json=payload)
+
+
+def test_load_called_once(real_seldon, components_dir):
+    _, body = check(
+        real_seldon, components_dir, "MyModel", "POST", PREDICT, json={"data": {"ndarray": [1]}}
+    )
+    assert json.loads(body)["meta"]["tags"] == {"loads": 1}
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"data": b"not json", "headers": {"Content-Type": "application/json"}},
+        {"data": b'{"data": {"ndarray": [1]}}', "headers": {"Content-Type": "text/plain"}},
+        {"data": b"null", "headers": {"Content-Type": "application/json"}},
+        {"data": {"json": json.dumps({"data": {"ndarray": [[1, 2]]}})}},
+        {"params": {"json": json.dumps({"strData": "q"})}},
+        {"files": {"strData": ("s.txt", b"file text")}},
+        {"files": {"binData": ("b.bin", b"\x00\x01")}},
+        {"data": {"strData": "form text"}, "files": {"x": ("x", b"")}},
+    ],
+)
+def test_request_forms(real_seldon, components_dir, kw):
+    check(real_seldon, components_dir, "Payloads", "POST", PREDICT, **kw)
+
+
+@pytest.mark.parametrize("cls", ["MyModel", "Health", "TagsMetrics"])
+def test_health(real_seldon, components_dir, cls):
+    check(real_seldon, components_dir, cls, "GET", "/health/ping")
+    check(real_seldon, components_dir, cls, "GET", "/health/status")
+
+
+@pytest.mark.parametrize("cls", ["MyModel", "GoodMeta", "BadMeta"])
+def test_metadata(real_seldon, components_dir, cls):
+    status, _ = check(real_seldon, components_dir, cls, "GET", "/metadata")
+    assert status == (500 if cls == "BadMeta" else 200)
+
+
+def test_custom_exception_402(real_seldon, components_dir):
+    status, body = check(
+        real_seldon,
+        components_dir,
+        "CustomError",
+        "POST",
+        PREDICT,
+        json={"data": {"ndarray": [[1]]}},
+    )
+    assert status == 402 and json.loads(body)["status"]["app_code"] == 1402
+    status, _ = check(
+        real_seldon,
+        components_dir,
+        "CustomError",
+        "POST",
+        PREDICT,
+        json={"data": {"ndarray": [[0]]}},
+    )
+    assert status == 500
+
+
+@pytest.mark.parametrize(
+    ("cls", "payload"),
+    [
+        ("Router", {"data": {"ndarray": [[1]]}}),
+        ("Router", {"data": {"ndarray": [[9]]}}),
+        ("Router", {"data": {"ndarray": [[-1]]}}),
+        ("MyModel", {"data": {"ndarray": [[1]]}}),
+    ],
+)
+def test_route(real_seldon, components_dir, cls, payload):
+    check(real_seldon, components_dir, cls, "POST", "/route", json=payload)
+
+
+@pytest.mark.parametrize(
+    ("cls", "payload"),
+    [
+        (
+            "Combiner",
+            {
+                "seldonMessages": [
+                    {"data": {"ndarray": [[1, 2]]}, "meta": {"tags": {"a": 1}}},
+                    {"data": {"ndarray": [[3, 5]]}, "meta": {"tags": {"b": 2}}},
+                ]
+            },
+        ),
+        ("Combiner", [{"data": {"tensor": {"shape": [2], "values": [1, 2]}}}] * 2),
+        ("Combiner", {"data": {"ndarray": [1]}}),
+        ("MyModel", {"seldonMessages": [{"data": {"ndarray": [1]}}]}),
+    ],
+)
+def test_aggregate(real_seldon, components_dir, cls, payload):
+    check(real_seldon, components_dir, cls, "POST", "/aggregate", json=payload)
+
+
+@pytest.mark.parametrize("path", ["/transform-input", "/transform-output"])
+@pytest.mark.parametrize("cls", ["Transformer", "MyModel"])
+def test_transform(real_seldon, components_dir, cls, path):
+    payload = {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}}
+    check(real_seldon, components_dir, cls, "POST", path, json=payload)
+
+
+def test_send_feedback(real_seldon, components_dir):
+    payload = {
+        "request": {"data": {"ndarray": [[1, 2]]}},
+        "response": {"data": {"ndarray": [[1, 2]]}},
+        "reward": 1,
+    }
+    check(real_seldon, components_dir, "MyModel", "POST", "/send-feedback", json=payload)
+
+
+def test_parameters_of_each_type(real_seldon, components_dir):
+    params = json.dumps(
+        [
+            {"name": "i", "value": "3", "type": "INT"},
+            {"name": "f", "value": "0.5", "type": "FLOAT"},
+            {"name": "d", "value": "2", "type": "DOUBLE"},
+            {"name": "s", "value": "hi", "type": "STRING"},
+            {"name": "b", "value": "true", "type": "BOOL"},
+        ]
+    )
+    _, body = check(
+        real_seldon,
+        components_dir,
+        "Params",
+        "POST",
+        PREDICT,
+        params,
+        json={"data": {"ndarray": [1]}},
+    )
+    assert json.loads(body)["jsonData"]["d"] == ["float", 2.0]
