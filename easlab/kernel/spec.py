@@ -355,7 +355,15 @@ def parse_spec(
     processor_mainclass = raw.get("processor_mainclass") or None
     model_path = raw.get("model_path") or None
 
-    if processor:
+    if processor and processor.strip().lower() == "aiges":
+        # an aiges wrapper.py: the code is in processor_path, there is no model_path
+        if not processor_path:
+            raise SpecError(
+                "processor_path",
+                "required for an aiges service — the folder, archive or URL holding wrapper.py, "
+                'e.g. "processor_path": "./wrapper"',
+            )
+    elif processor:
         if processor_path or processor_type:
             warnings.append(
                 f"processor_path/processor_type are ignored: the built-in processor {processor!r} is used"

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from easlab.errors import SpecError
+from easlab.kernel.processors.http import HTTP_AWARE
 
 PYTHON = "easlab.kernel.processors.python:PythonProcessor"
 CPP = "easlab.kernel.processors.cpp:CppProcessor"
@@ -21,6 +22,8 @@ PYTORCH = "easlab.kernel.processors.pytorch:PyTorchProcessor"
 BLADE = "easlab.kernel.processors.blade:BladeProcessor"
 ONNX = "easlab.kernel.processors.onnx:OnnxProcessor"
 PMML = "easlab.kernel.processors.pmml:PmmlProcessor"
+AIGES = "easlab.kernel.processors.aiges:AigesProcessor"
+HTTP_AWARE.add(AIGES)  # webgate JSON in and out, schema on GET
 
 # processor code prefix -> class; the first match wins (SPEC §5 built-in codes).
 _PREFIXES: list[tuple[str, str]] = [
@@ -30,7 +33,7 @@ _PREFIXES: list[tuple[str, str]] = [
     ("blade_", BLADE),
     ("onnx", ONNX),
 ]
-_EXACT: dict[str, str] = {"pmml": PMML, "python": PYTHON, "cpp": CPP}
+_EXACT: dict[str, str] = {"pmml": PMML, "python": PYTHON, "cpp": CPP, "aiges": AIGES}
 
 # Built-in EAS codes the local kernel knows about but cannot run.
 _UNSUPPORTED = (
@@ -54,6 +57,8 @@ def processor_target(
     A custom processor (``processor_type`` or an ``app.py`` / ``.so`` entry)
     wins over a built-in code.
     """
+    if (processor or "").strip().lower() == "aiges":
+        return AIGES  # its wrapper.py comes from processor_path
     kind = (processor_type or "").strip().lower()
     entry = (processor_entry or "").strip().lower()
     if kind == "python" or (not kind and entry.endswith(".py")):
