@@ -5,7 +5,7 @@ VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 PROTODIR := easlab/wire/proto
 
-.PHONY: lab test bench proto lint venv official-venv browser-deps clean
+.PHONY: lab test bench proto lint venv official-venv aiges-venv browser-deps clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,13 @@ official-venv: .venv-official/.installed
 	.venv-official/bin/pip install -q 'eas-prediction==0.36'
 	touch $@
 
+# The real iFlytek aiges SDK, for the side-by-side tests (tests/aiges/); its CLI needs setuptools<70.
+aiges-venv: .venv-aiges/.installed
+.venv-aiges/.installed:
+	test -x .venv-aiges/bin/python || $(PY) -m venv .venv-aiges
+	.venv-aiges/bin/pip install -q 'aiges==0.16.0' 'setuptools<70'
+	touch $@
+
 # Chromium for the real-browser notebook test; Debian's package (Playwright cannot download one here).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
@@ -33,7 +40,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
-test: $(STAMP) official-venv browser-deps
+test: $(STAMP) official-venv aiges-venv browser-deps
 	$(VENV)/bin/ruff check easlab tests benchmarks
 	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
@@ -55,4 +62,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy easlab
 
 clean:
-	rm -rf $(VENV) .venv-official .venv-proto .venv-binder .venv-bench .pytest_cache
+	rm -rf $(VENV) .venv-official .venv-aiges .venv-proto .venv-binder .venv-bench .pytest_cache
