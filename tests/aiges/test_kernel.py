@@ -179,3 +179,32 @@ def test_fini_runs_on_delete_and_config_comes_from_model_config(kernel, tmp_path
     assert json.loads(record.read_text().splitlines()[0])["config"] == {"greeting": "hello"}
     kernel.delete("aiges_cm")
     wait_for(lambda: events()[-1:] == ["fini"], what="wrapperFini after delete")
+
+
+def test_debug_builds_its_form_from_the_schema_and_decodes_the_answer(echo_svc, served):
+    import easlab
+    from easlab.notebook.aiges_debug import AigesDebugSession
+
+    box = easlab.debug(echo_svc, namespace={})
+    session = box.session
+    assert isinstance(session, AigesDebugSession)
+    kinds = {c.key: (c.kind, c.options) for c in session.controls()}
+    assert kinds == {
+        "case": ("dropdown", ("upper", "lower")),
+        "repeat": ("number", ()),
+        "shout": ("checkbox", ()),
+        "text": ("textarea", ()),
+    }
+    case, repeat = box.controls["case"][1], box.controls["repeat"][1]
+    case.value, repeat.value = "lower", 2
+    box.controls["text"][1].value = "ABC"
+    box.send()
+    status, answer = session.history[-1]
+    assert status == 200 and session.decoded(answer) == {"echo": "abc abc"}
+    image = served("aiges_image_dbg", "image")
+    img_session = easlab.debug(image, namespace={}).session
+    controls = {c.key: c for c in img_session.controls()}
+    assert controls["img"].kind == "file" and controls["size"].required
+    status, answer = img_session.send({"size": 7}, {"img": b"\x01\x02\x03"})
+    assert status == 200
+    assert img_session.decoded(answer) == {"out_img": b"\x03\x02\x01", "info": "size=7 bytes=3"}
