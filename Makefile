@@ -5,7 +5,7 @@ VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 PROTODIR := easlab/wire/proto
 
-.PHONY: lab test bench proto lint venv official-venv seldon-venv browser-deps clean
+.PHONY: lab test bench proto lint venv official-venv seldon-venv aiges-venv browser-deps clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,12 @@ seldon-venv: .venv-seldon/.installed
 .venv-seldon/.installed:
 	test -x .venv-seldon/bin/python || $(PY) -m venv .venv-seldon
 	.venv-seldon/bin/pip install -q 'seldon-core==1.18.2' 'setuptools<81'
+
+# The real iFlytek aiges SDK, for the side-by-side tests (tests/aiges/); its CLI needs setuptools<70.
+aiges-venv: .venv-aiges/.installed
+.venv-aiges/.installed:
+	test -x .venv-aiges/bin/python || $(PY) -m venv .venv-aiges
+	.venv-aiges/bin/pip install -q 'aiges==0.16.0' 'setuptools<70'
 	touch $@
 
 # Chromium for the real-browser notebook test; Debian's package (Playwright cannot download one here).
@@ -40,7 +46,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
-test: $(STAMP) official-venv seldon-venv browser-deps
+test: $(STAMP) official-venv seldon-venv aiges-venv browser-deps
 	$(VENV)/bin/ruff check easlab tests benchmarks
 	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
@@ -62,4 +68,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy easlab
 
 clean:
-	rm -rf $(VENV) .venv-official .venv-seldon .venv-proto .venv-binder .venv-bench .pytest_cache
+	rm -rf $(VENV) .venv-official .venv-seldon .venv-aiges .venv-proto .venv-binder .venv-bench .pytest_cache

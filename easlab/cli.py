@@ -369,6 +369,8 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     waiting = _Waiting(args.json, endpoint_first=verb.name == "create")
     if verb.waits:
         kwargs["progress"] = waiting
+    if verb.local:  # a tool that needs no kernel (easlab aiges ...)
+        return int(verb.resolve()(**kwargs))
     if verb.name not in ("gpu", "kernel") or args.endpoint:
         kwargs["kernel"] = _client(args)
     result = verb.resolve()(**kwargs)

@@ -65,6 +65,8 @@ class Verb:
     produces: bool = True
     #: the verb waits for the service to settle (--timeout)
     waits: bool = False
+    #: the verb needs no kernel: its function prints and returns the exit code
+    local: bool = False
 
     def resolve(self) -> Callable[..., Any]:
         module, _, attr = self.function.partition(":")
@@ -211,6 +213,37 @@ VERBS: tuple[Verb, ...] = (
             ),
             arg("--all", action="store_true", help="stop every kernel of this EASLAB_HOME"),
         ),
+    ),
+    Verb(
+        "aiges",
+        "iFlytek aiges wrappers: schema (the webgate JSON), run (init, exec, fini once), "
+        "create (a new wrapper project)",
+        "easlab.aiges.tools:aiges",
+        (
+            arg("action", choices=("schema", "run", "create"), help="schema, run or create"),
+            arg("target", nargs="?", metavar="WRAPPER", help="wrapper.py or its folder"),
+            arg("-n", "--name", help="create: the project name"),
+            arg("--path", default=".", help="create: the folder to create it in (default .)"),
+            arg(
+                "--param",
+                action="append",
+                metavar="KEY=VALUE",
+                help="run: a parameter instead of its declared test value (repeatable)",
+            ),
+            arg(
+                "--input",
+                action="append",
+                metavar="KEY=FILE",
+                help="run: an input's data from FILE instead of its declared test value",
+            ),
+            arg("--out", default=".", help="run: folder for binary outputs (default .)"),
+            arg(
+                "--config",
+                help="run: wrapperInit's config (JSON text or file; default: the class's config)",
+            ),
+        ),
+        fronts=CLI,
+        local=True,
     ),
     Verb(
         "predict",

@@ -358,6 +358,14 @@ def parse_spec(
 
     if processor and processor.lower() == "seldon":
         _check_seldon(raw, processor_path, processor_mainclass)
+    elif processor and processor.strip().lower() == "aiges":
+        # an aiges wrapper.py: the code is in processor_path, there is no model_path
+        if not processor_path:
+            raise SpecError(
+                "processor_path",
+                "required for an aiges service — the folder, archive or URL holding wrapper.py, "
+                'e.g. "processor_path": "./wrapper"',
+            )
     elif processor:
         if processor_path or processor_type:
             warnings.append(

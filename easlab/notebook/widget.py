@@ -254,4 +254,11 @@ def debug(
 
         shell = get_ipython()
         namespace = shell.user_ns if shell is not None else {}
+    from easlab.notebook._target import resolve
+    from easlab.notebook.aiges_debug import AigesDebugSession, aiges_widget, fetch_schema
+
+    target = resolve(service_or_endpoint, token)
+    schema = fetch_schema(target)  # an aiges service answers its webgate schema on GET
+    if schema is not None:
+        return aiges_widget(AigesDebugSession(target, schema))  # type: ignore[no-any-return]
     return DebugWidget(DebugSession(service_or_endpoint, token=token, namespace=namespace))

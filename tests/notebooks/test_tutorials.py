@@ -17,6 +17,7 @@ SERIES = [
     "04-latency-and-batching",
     "05-versions-and-blue-green",
     "06-gpu-and-pai-eas",
+    "07-aiges-wrappers",
 ]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -114,6 +115,13 @@ def _gpu(nb: Any) -> None:
     assert "oss://examplebucket" in _text(_cell(nb, "import pandas as pd"))
 
 
+def _aiges(nb: Any) -> None:
+    assert "wrapper.py verified" in _text(_cell(nb, "def sh(*args)"))
+    answers = _text(_cell(nb, "import requests"))
+    assert "200 served: HELLO" in answers and "parameter.echo.mode" in answers and "empty text" in answers
+    assert "('img', 'file')" in _text(_cell(nb, "flip = kernel.create"))
+
+
 CHECKS: dict[str, Callable[[Any], None]] = {
     "01-quickstart": _quickstart,
     "02-building-requests": _requests,
@@ -121,6 +129,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "04-latency-and-batching": _latency,
     "05-versions-and-blue-green": _versions,
     "06-gpu-and-pai-eas": _gpu,
+    "07-aiges-wrappers": _aiges,
 }
 
 

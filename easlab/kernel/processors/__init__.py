@@ -23,6 +23,8 @@ BLADE = "easlab.kernel.processors.blade:BladeProcessor"
 ONNX = "easlab.kernel.processors.onnx:OnnxProcessor"
 PMML = "easlab.kernel.processors.pmml:PmmlProcessor"
 SELDON = "easlab.kernel.processors.seldon:SeldonProcessor"
+AIGES = "easlab.kernel.processors.aiges:AigesProcessor"
+HTTP_AWARE.add(AIGES)  # webgate JSON in and out, schema on GET
 
 # processor code prefix -> class; the first match wins (SPEC §5 built-in codes).
 _PREFIXES: list[tuple[str, str]] = [
@@ -32,7 +34,13 @@ _PREFIXES: list[tuple[str, str]] = [
     ("blade_", BLADE),
     ("onnx", ONNX),
 ]
-_EXACT: dict[str, str] = {"pmml": PMML, "python": PYTHON, "cpp": CPP, "seldon": SELDON}
+_EXACT: dict[str, str] = {
+    "pmml": PMML,
+    "python": PYTHON,
+    "cpp": CPP,
+    "seldon": SELDON,
+    "aiges": AIGES,
+}
 
 # Seldon components answer their own REST paths under the service (processors/http.py).
 HTTP_AWARE.add(SELDON)
@@ -59,6 +67,8 @@ def processor_target(
     A custom processor (``processor_type`` or an ``app.py`` / ``.so`` entry)
     wins over a built-in code.
     """
+    if (processor or "").strip().lower() == "aiges":
+        return AIGES  # its wrapper.py comes from processor_path
     kind = (processor_type or "").strip().lower()
     entry = (processor_entry or "").strip().lower()
     if (processor or "").strip().lower() == "seldon":  # its processor_entry is a .py too

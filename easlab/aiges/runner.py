@@ -1,0 +1,161 @@
+"""Run a wrapper once locally: init → exec → fini, show the answer, say what failed.
+
+What aiges 0.16.0's ``Wrapper().run()`` does (the class ``config`` to
+``wrapperInit``, the declared test values as params and one DataListNode per
+input, the same response checks) plus what it leaves out: ``wrapperFini`` is
+called, the response is shown (text printed, binary saved to files), and the
+exit code says whether anything failed.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+from easlab.aiges.check import is_response, problems
+from easlab.aiges.dto import DataListCls, DataListNode
+from easlab.aiges.fields import BooleanParamField, IntegerParamField, NumberParamField, ParamField
+from easlab.aiges.hooks import call_hook
+from easlab.aiges.schema import Declared, declared
+from easlab.aiges.types import DataText, Once
+from easlab.aiges.webgate import RequestInvalid, _check_param
+
+
+class RunError(Exception):
+    """A bad ``--param`` / ``--input`` given to the runner."""
+
+
+def parse_param(field: ParamField, text: str) -> Any:
+    """A ``--param key=value`` value as the field's type."""
+    try:
+        if isinstance(field, BooleanParamField):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if isinstance(field, IntegerParamField):
+            return int(text)
+        if isinstance(field, NumberParamField):
+            number = float(text)
+            return int(number) if number.is_integer() and "." not in text else number
+    except ValueError:
+        raise RunError(f"--param {field.key}={text}: not a {field.data_type}") from None
+    return text
+
+
+def build_call(
+    fields: Declared, params: dict[str, str] | None = None, inputs: dict[str, Path] | None = None
+) -> tuple[dict[str, Any], DataListCls]:
+    """The params and reqData of a local run: declared test values, with overrides."""
+    values: dict[str, Any] = {p.key: p.test_value for p in fields.params}
+    for key, text in (params or {}).items():
+        field = fields.param(key)
+        if field is None:
+            allowed = ", ".join(p.key for p in fields.params) or "none"
+            raise RunError(f"--param {key}: not declared in requestCls (declared: {allowed})")
+        value = parse_param(field, text)
+        try:
+            values[key] = _check_param(field, value, key)
+        except RequestInvalid as exc:
+            raise RunError(f"--param {exc.field}: {exc.message}") from None
+    overrides = dict(inputs or {})
+    for key in overrides:
+        if fields.input(key) is None:
+            allowed = ", ".join(p.key for p in fields.inputs)
+            raise RunError(f"--input {key}: not declared in requestCls (declared: {allowed})")
+    nodes = []
+    for body in fields.inputs:
+        node = DataListNode()
+        node.key = body.key
+        node.data = overrides[body.key].read_bytes() if body.key in overrides else body.test_value
+        node.len = len(node.data)
+        node.type = body.data_type
+        node.status = Once
+        nodes.append(node)
+    req = DataListCls()
+    req.list = nodes
+    return values, req
+
+
+def _show(resp: Any, fields: Declared, out_dir: Path, out: TextIO) -> None:
+    for d in resp.list:
+        data = d.data.encode() if isinstance(d.data, str) else bytes(d.data or b"")
+        if d.type == DataText:
+            try:
+                print(f"{d.key} (text, {len(data)} bytes): {data.decode('utf-8')}", file=out)
+                continue
+            except UnicodeDecodeError:
+                pass
+        accept = fields.accept(d.key)
+        ext = (getattr(accept, "encoding", "") or "bin").lstrip(".")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{d.key}.{ext}"
+        path.write_bytes(data)
+        print(f"{d.key} ({len(data)} bytes) saved to {path}", file=out)
+
+
+def run_wrapper(
+    wrapper: Any,
+    config: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+    inputs: dict[str, Path] | None = None,
+    out_dir: Path | str = ".",
+    out: TextIO | None = None,
+) -> int:
+    """init → exec → fini once; prints the answer and problems; 0 when everything passed."""
+    import sys
+
+    out = out or sys.stdout
+    fields = declared(type(wrapper))
+    failed = False
+    if config is None:
+        config = dict(getattr(type(wrapper), "config", None) or {})
+    try:
+        call_params, req = build_call(fields, params, inputs)
+    except RunError as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    try:
+        ret = call_hook(wrapper, "wrapperInit", config)
+    except Exception:
+        print(f"wrapperInit raised:\n{traceback.format_exc()}", file=out)
+        return 1
+    if ret not in (0, None):
+        print(f"wrapperInit returned {ret}: {_message(wrapper, ret)}", file=out)
+        return 1
+    try:
+        try:
+            resp = call_hook(wrapper, "wrapperOnceExec", call_params, req)
+        except Exception:
+            print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
+            return 1
+        found = problems(resp, fields)
+        for problem in found:
+            print(f"invalid response: {problem}", file=out)
+        failed = bool(found)
+        if is_response(resp) and resp.error_code:
+            code = resp.error_code
+            print(f"wrapper answered error {code}: {_message(wrapper, code)}", file=out)
+            failed = True
+        elif not found:
+            _show(resp, fields, Path(out_dir), out)
+    finally:
+        try:
+            fini = call_hook(wrapper, "wrapperFini")
+            if fini not in (0, None):
+                print(f"wrapperFini returned {fini}", file=out)
+                failed = True
+        except Exception:
+            print(f"wrapperFini raised:\n{traceback.format_exc()}", file=out)
+            failed = True
+    if not failed:
+        print("wrapper.py verified: init, exec and fini passed, response valid", file=out)
+    return 1 if failed else 0
+
+
+def _message(wrapper: Any, code: Any) -> str:
+    try:
+        text = call_hook(wrapper, "wrapperError", code)
+    except Exception as exc:
+        return f"(wrapperError raised {type(exc).__name__}: {exc})"
+    return str(text) if text else "(wrapperError gave no message)"

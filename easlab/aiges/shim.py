@@ -1,0 +1,70 @@
+"""Make a wrapper's ``aiges.*`` imports resolve to easlab's implementation.
+
+Installed only where easlab runs a wrapper (an aiges kernel instance, ``easlab
+aiges run`` / ``schema``), never on ``import easlab``: the real SDK installed
+in the same environment stays what every other program imports.
+
+``aiges``, ``aiges.sdk``, ``aiges.dto``, ``aiges.core``, ``aiges.core.types``,
+``aiges.utils``, ``aiges.utils.log`` and ``aiges_embed`` (the C++ loader's
+module) are provided; any other ``aiges.*`` module is an ImportError naming
+what is available.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from typing import Any
+
+#: module a wrapper imports -> easlab module that implements it (None: a bare package)
+SURFACE: dict[str, str | None] = {
+    "aiges": None,
+    "aiges.sdk": "easlab.aiges.sdk",
+    "aiges.dto": "easlab.aiges.dto",
+    "aiges.core": None,
+    "aiges.core.types": "easlab.aiges.types",
+    "aiges.utils": None,
+    "aiges.utils.log": "easlab.aiges.log",
+    "aiges_embed": "easlab.aiges.dto",
+}
+
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    """Stops ``aiges.<anything else>`` from falling through to a real SDK on sys.path."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname.startswith("aiges.") and fullname not in SURFACE:
+            raise ModuleNotFoundError(
+                f"{fullname} is not part of easlab's aiges surface (available: "
+                f"{', '.join(sorted(k for k in SURFACE if SURFACE[k]))})",
+                name=fullname,
+            )
+        return None
+
+
+_installed = False
+
+
+def install() -> None:
+    """Alias the aiges modules to easlab's (idempotent; for this process)."""
+    global _installed
+    if _installed:
+        return
+    for name in [n for n in sys.modules if n == "aiges" or n.startswith("aiges.")]:
+        del sys.modules[name]  # a real SDK imported earlier is replaced for the wrapper
+    for name, target in SURFACE.items():
+        if target is None:
+            module = types.ModuleType(name, f"easlab's aiges surface: {name}")
+            module.__path__ = []  # a package, so submodules can be imported
+            module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        else:
+            module = importlib.import_module(target)
+        sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, module)
+    sys.meta_path.insert(0, _Refuse())
+    _installed = True

@@ -1,0 +1,262 @@
+"""The webgate JSON an aiges service speaks over HTTP, checked against the declared fields.
+
+Request (``POST /api/predict/<name>``)::
+
+    {"header": {"appid": ..., ...},
+     "parameter": {"<serviceId>": {"<param>": value, ...}},
+     "payload": {"<input key>": {"encoding": ..., "status": 3, "<text|image|audio>": base64}}}
+
+Answer: ``{"header": {"code": 0, "message": "success", "sid": ...},
+"payload": {"<output key>": {"encoding", "status", "<text|image|audio>": base64}}}``.
+Media values are base64 as on iFlytek's webgate; a ``text`` value that is not
+valid base64 is taken as the text itself. Pure functions, no server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Any
+
+from easlab.aiges.dto import DataListCls, DataListNode
+from easlab.aiges.fields import (
+    TYPE_NAMES,
+    BooleanParamField,
+    IntegerParamField,
+    NumberParamField,
+    ParamField,
+    PayloadField,
+    StringParamField,
+)
+from easlab.aiges.schema import Declared, payload_schema
+from easlab.aiges.types import STRING, Once
+
+#: header.code of a request refused before the wrapper ran (webgate's "invalid parameter")
+INVALID_CODE = 10163
+#: header.code when the wrapper raised or answered something the platform cannot send
+WRAPPER_FAILED = 10010
+
+
+class RequestInvalid(Exception):
+    """A request that does not match the declared fields; ``field`` is its dotted path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _allowed(names: Any) -> str:
+    return ", ".join(repr(n) for n in names) or "none"
+
+
+def _check_param(field: ParamField, value: Any, where: str) -> Any:
+    if isinstance(field, BooleanParamField):
+        if not isinstance(value, bool):
+            raise RequestInvalid(where, f"must be true or false, got {value!r}")
+        return value
+    if isinstance(field, StringParamField):
+        if not isinstance(value, str):
+            raise RequestInvalid(where, f"must be a string, got {type(value).__name__} {value!r}")
+        if field.enums:
+            if value not in field.enums:
+                raise RequestInvalid(
+                    where, f"{value!r} is not allowed; use one of {_allowed(field.enums)}"
+                )
+        elif not field.min_length <= len(value) <= field.max_length:
+            raise RequestInvalid(
+                where,
+                f"length {len(value)} is out of range; allowed {field.min_length}..{field.max_length} characters",
+            )
+        return value
+    if isinstance(field, (NumberParamField, IntegerParamField)):
+        is_int = isinstance(field, IntegerParamField)
+        ok = isinstance(value, int) if is_int else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok:
+            kind = "an integer" if is_int else "a number"
+            raise RequestInvalid(where, f"must be {kind}, got {type(value).__name__} {value!r}")
+        if field.enums:
+            if value not in field.enums:
+                raise RequestInvalid(
+                    where, f"{value!r} is not allowed; use one of {_allowed(field.enums)}"
+                )
+        elif not field.minimum <= value <= field.maximum:
+            raise RequestInvalid(
+                where, f"{value!r} is out of range; allowed {field.minimum}..{field.maximum}"
+            )
+        return value
+    return value
+
+
+def _default(field: ParamField) -> Any:
+    return field.default if isinstance(field, BooleanParamField) else getattr(field, "value", None)
+
+
+def parse_params(parameter: Any, fields: Declared, service_id: str) -> dict[str, Any]:
+    """``parameter.<serviceId>`` checked; declared optional params that are absent get their
+    declared value (so ``params['mode']`` works as in a local run)."""
+    if parameter is None:
+        parameter = {}
+    if not isinstance(parameter, dict):
+        raise RequestInvalid("parameter", f"must be an object {{{service_id!r}: {{...}}}}")
+    extra = [k for k in parameter if k != service_id]
+    if extra:
+        raise RequestInvalid(
+            f"parameter.{extra[0]}", f"undeclared key; the parameters go under {service_id!r}"
+        )
+    given = parameter.get(service_id) or {}
+    if not isinstance(given, dict):
+        raise RequestInvalid(f"parameter.{service_id}", "must be an object of parameters")
+    params: dict[str, Any] = {}
+    for key, value in given.items():
+        field = fields.param(key)
+        if field is None:
+            raise RequestInvalid(
+                f"parameter.{service_id}.{key}",
+                f"undeclared parameter; declared: {_allowed(p.key for p in fields.params)}",
+            )
+        params[key] = _check_param(field, value, f"parameter.{service_id}.{key}")
+    for field in fields.params:
+        if field.key in params:
+            continue
+        if field.required:
+            raise RequestInvalid(
+                f"parameter.{service_id}.{field.key}", "required parameter is missing"
+            )
+        params[field.key] = _default(field)
+    return params
+
+
+def _decode_data(field: PayloadField, value: Any, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise RequestInvalid(where, f"must be a base64 string, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        if field.data_type == STRING:
+            return value.encode("utf-8")
+        raise RequestInvalid(where, "is not valid base64") from None
+
+
+def parse_payload(payload: Any, fields: Declared) -> DataListCls:
+    """``payload`` checked and decoded: one DataListNode per declared input, in declared order."""
+    if not isinstance(payload, dict):
+        raise RequestInvalid(
+            "payload", f"must be an object with {_allowed(f.key for f in fields.inputs)}"
+        )
+    for key in payload:
+        if fields.input(key) is None:
+            raise RequestInvalid(
+                f"payload.{key}",
+                f"undeclared input; declared: {_allowed(f.key for f in fields.inputs)}",
+            )
+    nodes: list[DataListNode] = []
+    for field in fields.inputs:
+        entry = payload.get(field.key)
+        data_key = TYPE_NAMES.get(field.data_type, "text")
+        where = f"payload.{field.key}"
+        if entry is None:
+            raise RequestInvalid(
+                where, f"required input is missing; send {{{data_key!r}: <base64>}}"
+            )
+        if not isinstance(entry, dict):
+            raise RequestInvalid(
+                where, f"must be an object with {data_key!r}, 'encoding', 'status'"
+            )
+        schema = payload_schema(field) or {"properties": {}}
+        props = schema["properties"]
+        for key, value in entry.items():
+            prop = props.get(key)
+            if prop is None and key != data_key:
+                raise RequestInvalid(
+                    f"{where}.{key}", f"undeclared key; allowed: {_allowed([data_key, *props])}"
+                )
+            enum = list((prop or {}).get("enum") or [])
+            if key == "encoding" and field.encoding:
+                enum.append(field.encoding)  # what the field itself declares is always fine
+            if enum and key != data_key and value not in enum:
+                raise RequestInvalid(
+                    f"{where}.{key}", f"{value!r} is not allowed; use one of {_allowed(enum)}"
+                )
+        if data_key not in entry:
+            raise RequestInvalid(f"{where}.{data_key}", "missing: the input's data (base64)")
+        node = DataListNode()
+        node.key = field.key
+        node.data = _decode_data(field, entry[data_key], f"{where}.{data_key}")
+        node.len = len(node.data)
+        node.type = field.data_type
+        node.status = int(entry.get("status", Once))
+        nodes.append(node)
+    req = DataListCls()
+    req.list = nodes
+    return req
+
+
+def parse_request(
+    body: bytes, fields: Declared, service_id: str
+) -> tuple[dict[str, Any], DataListCls]:
+    """The ``(params, reqData)`` a request asks for, or RequestInvalid naming the field."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise RequestInvalid("body", f"not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise RequestInvalid("body", "must be a JSON object with header, parameter and payload")
+    for key in doc:
+        if key not in ("header", "parameter", "payload"):
+            raise RequestInvalid(key, "undeclared key; allowed: 'header', 'parameter', 'payload'")
+    if not isinstance(doc.get("header", {}), dict):
+        raise RequestInvalid("header", "must be an object")
+    params = parse_params(doc.get("parameter"), fields, service_id)
+    return params, parse_payload(doc.get("payload"), fields)
+
+
+def sid_of(body: bytes) -> str:
+    """The request's ``header.sid`` if it sent one, else a new id."""
+    try:
+        sid = json.loads(body).get("header", {}).get("sid")
+    except (ValueError, AttributeError):
+        sid = None
+    return str(sid) if sid else uuid.uuid4().hex
+
+
+def error_answer(code: int, message: str, sid: str) -> dict[str, Any]:
+    return {"header": {"code": code, "message": message, "sid": sid}}
+
+
+def output_entry(field: PayloadField | None, data: bytes, status: int) -> dict[str, Any]:
+    """One payload output: the declared field's encoding and the data as base64."""
+    name = TYPE_NAMES.get(field.data_type, "text") if field else "text"
+    entry: dict[str, Any] = {"encoding": (field.encoding if field else "") or "utf8"}
+    if name == "text":
+        entry["compress"] = "raw"
+        entry["format"] = getattr(field, "format", "plain") or "plain"
+    entry["status"] = status
+    entry[name] = base64.b64encode(data).decode("ascii")
+    return entry
+
+
+def request_of(
+    params: dict[str, Any], inputs: dict[str, bytes], fields: Declared, service_id: str
+) -> dict[str, Any]:
+    """A request body for ``params`` and raw input bytes (what the notebook and tests send)."""
+    payload: dict[str, Any] = {}
+    for key, data in inputs.items():
+        field = fields.input(key)
+        entry = output_entry(field, data, Once)
+        entry.pop("compress", None)
+        entry.pop("format", None)
+        payload[key] = entry
+    return {"header": {"appid": "easlab"}, "parameter": {service_id: params}, "payload": payload}
+
+
+def decode_answer(answer: dict[str, Any]) -> dict[str, bytes]:
+    """The outputs of an answer as bytes: ``{"output_text": b"..."}``."""
+    out: dict[str, bytes] = {}
+    for key, entry in (answer.get("payload") or {}).items():
+        for name in ("text", "image", "audio", "video"):
+            if name in entry:
+                out[key] = base64.b64decode(entry[name])
+    return out

@@ -1,0 +1,142 @@
+"""aiges processors: an iFlytek aiges ``wrapper.py`` run unchanged (SPEC §6, aiges).
+
+``"processor": "aiges"`` with ``processor_path`` holding ``wrapper.py``. The
+instance loads the Wrapper with easlab's ``aiges`` surface, calls
+``wrapperInit(model_config)`` once, ``wrapperOnceExec`` per request and
+``wrapperFini`` when it stops. The service speaks webgate JSON
+(easlab/aiges/webgate.py): ``POST`` runs the wrapper, ``GET`` answers its
+schema document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from easlab.aiges.check import is_response
+from easlab.aiges.hooks import call_hook
+from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
+from easlab.aiges.schema import Declared, declared, schema_document
+from easlab.aiges.webgate import (
+    INVALID_CODE,
+    WRAPPER_FAILED,
+    RequestInvalid,
+    error_answer,
+    output_entry,
+    parse_request,
+    sid_of,
+)
+from easlab.kernel.processors.base import Processor, ProcessorError
+from easlab.kernel.processors.http import HttpRequest
+
+
+def _json(doc: Any, status: int) -> tuple[bytes, int]:
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8"), status
+
+
+class AigesProcessor(Processor):
+    """Drives one Wrapper instance per kernel instance."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.wrapper: Any = None
+        self.fields = Declared((), (), ())
+        self.service_id = ctx.service_name
+        self.schema: dict[str, Any] | None = None
+
+    def initialize(self) -> None:
+        folder = self.ctx.processor_path
+        if folder is None:
+            raise ProcessorError(
+                400, "an aiges service needs `processor_path` (the wrapper.py folder)"
+            )
+        entry = folder / (self.ctx.processor_entry or "wrapper.py") if folder.is_dir() else folder
+        os.chdir(entry.parent)  # relative paths in the wrapper, as in aiges
+        try:
+            cls = load_wrapper_class(entry)
+            config = init_config(self.ctx.model_config, cls)
+        except WrapperLoadError as exc:
+            raise ProcessorError(400, str(exc)) from None
+        self.fields = declared(cls)
+        self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
+        try:
+            self.schema = schema_document(cls)
+        except (AttributeError, ValueError):
+            self.schema = None  # a wrapper without serviceId/version still serves
+        self.wrapper = cls()
+        ret = call_hook(self.wrapper, "wrapperInit", config)
+        if ret not in (0, None):
+            raise RuntimeError(f"wrapperInit returned {ret}: {self._message(ret)}")
+
+    def _message(self, code: Any) -> str:
+        try:
+            text = call_hook(self.wrapper, "wrapperError", code)
+        except Exception as exc:  # the message is a courtesy; the code is the answer
+            text = f"(wrapperError({code}) raised {type(exc).__name__}: {exc})"
+        return str(text) if text else f"wrapper error {code}"
+
+    def signature(self) -> dict[str, Any] | None:
+        return None
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        request = HttpRequest.decode(data)
+        if request.path not in ("", "/"):
+            return _json(
+                error_answer(404, f"no route {request.path!r}: POST or GET the service path", ""),
+                404,
+            )
+        if request.method == "GET":
+            if self.schema is None:
+                return _json(
+                    error_answer(404, "this wrapper has no serviceId/version: no schema", ""), 404
+                )
+            return _json(self.schema, 200)
+        if request.method != "POST":
+            return _json(
+                error_answer(
+                    405, f"{request.method} not allowed: use POST (or GET for the schema)", ""
+                ),
+                405,
+            )
+        sid = sid_of(request.body)
+        try:
+            params, req = parse_request(request.body, self.fields, self.service_id)
+        except RequestInvalid as exc:
+            return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
+        try:
+            resp = call_hook(self.wrapper, "wrapperOnceExec", params, req)
+        except Exception as exc:
+            message = f"wrapperOnceExec raised {type(exc).__name__}: {exc}"
+            return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+        return self._answer(resp, sid)
+
+    def _answer(self, resp: Any, sid: str) -> tuple[bytes, int]:
+        if not is_response(resp):
+            message = f"wrapperOnceExec returned {type(resp).__name__}, not a Response"
+            return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+        if resp.error_code:
+            code = resp.error_code
+            return _json(error_answer(code, self._message(code), sid), 500)
+        payload: dict[str, Any] = {}
+        for d in resp.list:
+            field = self.fields.accept(d.key)
+            if field is None:
+                allowed = ", ".join(repr(a.key) for a in self.fields.accepts)
+                message = f"the wrapper answered output {d.key!r}, which responseCls does not declare ({allowed})"
+                return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+            value = d.data
+            if isinstance(value, str):
+                value = value.encode("utf-8")  # the guide's `l.data = r.text`
+            if not isinstance(value, (bytes, bytearray, memoryview)):
+                message = f"output {d.key!r}: data must be bytes, got {type(value).__name__}"
+                return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+            payload[d.key] = output_entry(field, bytes(value), d.status)
+        return _json(
+            {"header": {"code": 0, "message": "success", "sid": sid}, "payload": payload}, 200
+        )
+
+    def close(self) -> None:
+        if self.wrapper is not None:
+            call_hook(self.wrapper, "wrapperFini")
+            self.wrapper = None

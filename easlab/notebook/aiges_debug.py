@@ -1,0 +1,210 @@
+"""The debug form of an aiges service, built from the schema its service answers on GET.
+
+``AigesDebugSession`` holds the logic (controls from the schema, the webgate
+request from the form's values, the answer decoded) and is driven by tests
+without a browser; ``AigesDebugWidget`` renders it with ipywidgets: enum
+parameters as dropdowns, numbers, checkboxes, a text box for text inputs and
+file pickers for audio and image inputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from easlab.notebook import _http
+from easlab.notebook._target import Target
+
+#: the key holding an input's data, by the schema's dataType
+_DATA_KEY = {"text": "text", "audio": "audio", "image": "image", "video": "video"}
+
+
+@dataclass(frozen=True)
+class Control:
+    """One form control: a parameter or an input."""
+
+    key: str
+    kind: str  # dropdown, integer, number, checkbox, text, textarea, file
+    options: tuple[Any, ...] = ()
+    default: Any = None
+    required: bool = False
+    data_type: str = ""  # inputs: text, audio, image
+    limits: dict[str, Any] = field(default_factory=dict)
+
+
+def fetch_schema(target: Target) -> dict[str, Any] | None:
+    """The aiges schema document the service answers on GET, or None if it is not one."""
+    conn = _http.connect(target.url, target.timeout)
+    _, _, _, path = _http.split_url(target.url)
+    try:
+        conn.request("GET", path, headers={"Authorization": target.token} if target.token else {})
+        resp = conn.getresponse()
+        data = resp.read()
+    except OSError:
+        return None
+    finally:
+        conn.close()
+    if resp.status != 200:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and "schemainput" in doc and "meta" in doc:
+        return doc
+    return None
+
+
+class AigesDebugSession:
+    """Builds and sends webgate requests for one aiges service."""
+
+    def __init__(self, target: Target, schema: dict[str, Any]) -> None:
+        self.target = target
+        self.schema = schema
+        self.service_id = str(schema["meta"]["serviceId"])
+        self.history: list[tuple[int, dict[str, Any]]] = []
+
+    def controls(self) -> list[Control]:
+        """The parameters, then the inputs, in declared order."""
+        props = self.schema["schemainput"]["properties"]
+        param = props["parameter"]["properties"][self.service_id]
+        required = set(param.get("required") or [])
+        out: list[Control] = []
+        for key, spec in (param.get("properties") or {}).items():
+            kind = {"integer": "integer", "number": "number", "boolean": "checkbox"}.get(
+                spec.get("type"), "text"
+            )
+            if spec.get("enum"):
+                out.append(
+                    Control(key, "dropdown", tuple(spec["enum"]), spec["enum"][0], key in required)
+                )
+                continue
+            default = spec.get("default", False if kind == "checkbox" else None)
+            limits = {k: spec[k] for k in ("maximum", "maxLength") if k in spec}
+            out.append(Control(key, kind, (), default, key in required, limits=limits))
+        inputs = self.schema["meta"][self.service_id]["input"]
+        for key, info in inputs.items():
+            data_type = info.get("dataType", "text")
+            kind = "textarea" if data_type == "text" else "file"
+            out.append(Control(key, kind, (), None, True, data_type))
+        return out
+
+    def request(self, values: dict[str, Any], inputs: dict[str, bytes]) -> dict[str, Any]:
+        """The webgate body for the form: params given (None left out), inputs as base64."""
+        params = {k: v for k, v in values.items() if v is not None and v != ""}
+        payload: dict[str, Any] = {}
+        by_key = {c.key: c for c in self.controls()}
+        for key, data in inputs.items():
+            data_type = by_key[key].data_type if key in by_key else "text"
+            entry: dict[str, Any] = {"status": 3}
+            entry[_DATA_KEY.get(data_type, "text")] = base64.b64encode(data).decode("ascii")
+            payload[key] = entry
+        return {
+            "header": {"appid": "easlab"},
+            "parameter": {self.service_id: params},
+            "payload": payload,
+        }
+
+    def send(self, values: dict[str, Any], inputs: dict[str, bytes]) -> tuple[int, dict[str, Any]]:
+        """POST the form; ``(HTTP status, answer JSON)``."""
+        body = json.dumps(self.request(values, inputs)).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.target.token:
+            headers["Authorization"] = self.target.token
+        conn = _http.connect(self.target.url, self.target.timeout)
+        try:
+            ex = _http.post(conn, self.target.url, body, headers)
+        finally:
+            conn.close()
+        try:
+            answer = json.loads(ex.response_body or b"{}")
+        except ValueError:
+            answer = {"header": {"message": ex.response_body.decode("utf-8", "replace")}}
+        if ex.status == 0:
+            answer = {"header": {"message": ex.error}}
+        self.history.append((ex.status, answer))
+        return ex.status, answer
+
+    @staticmethod
+    def decoded(answer: dict[str, Any]) -> dict[str, Any]:
+        """The outputs of an answer: text as str, anything else as bytes."""
+        out: dict[str, Any] = {}
+        for key, entry in (answer.get("payload") or {}).items():
+            for name in ("text", "image", "audio", "video"):
+                if name in entry:
+                    data = base64.b64decode(entry[name])
+                    if name == "text":
+                        try:
+                            out[key] = data.decode("utf-8")
+                            continue
+                        except UnicodeDecodeError:
+                            pass
+                    out[key] = data
+        return out
+
+
+def aiges_widget(session: AigesDebugSession) -> Any:
+    """The ipywidgets form for ``session``: controls, Send, and the decoded answer."""
+    import ipywidgets as w
+
+    widgets: dict[str, Any] = {}
+    rows = []
+    for c in session.controls():
+        desc = c.key + (" *" if c.required else "")
+        if c.kind == "dropdown":
+            widget: Any = w.Dropdown(options=list(c.options), value=c.default, description=desc)
+        elif c.kind == "integer":
+            widget = w.IntText(value=c.default or 0, description=desc)
+        elif c.kind == "number":
+            widget = w.FloatText(value=c.default or 0, description=desc)
+        elif c.kind == "checkbox":
+            widget = w.Checkbox(value=bool(c.default), description=desc)
+        elif c.kind == "file":
+            widget = w.FileUpload(accept=f"{c.data_type}/*", multiple=False, description=desc)
+        elif c.kind == "textarea":
+            widget = w.Textarea(placeholder=f"{c.key} (text)", description=desc)
+        else:
+            widget = w.Text(value=c.default or "", description=desc)
+        widgets[c.key] = (c, widget)
+        rows.append(widget)
+    status = w.HTML()
+    answer_box = w.VBox()
+    send = w.Button(description="Send", button_style="primary")
+
+    def on_send(_button: Any = None) -> None:
+        values: dict[str, Any] = {}
+        inputs: dict[str, bytes] = {}
+        for key, (c, widget) in widgets.items():
+            if c.kind == "file":
+                files = list(widget.value)
+                if files:
+                    inputs[key] = bytes(files[0]["content"])
+            elif c.kind == "textarea":
+                inputs[key] = widget.value.encode("utf-8")
+            else:
+                values[key] = widget.value
+        code, answer = session.send(values, inputs)
+        header = answer.get("header") or {}
+        colour = "#1e7d32" if code == 200 else "#b3261e"
+        status.value = (
+            f"<b style='color:{colour}'>HTTP {code}</b> code {header.get('code')}: "
+            f"{header.get('message', '')}"
+        )
+        shown: list[Any] = []
+        for key, value in session.decoded(answer).items():
+            if isinstance(value, str):
+                shown.append(w.HTML(f"<b>{key}</b>: <pre>{value}</pre>"))
+            else:
+                shown.append(w.HTML(f"<b>{key}</b> ({len(value)} bytes)"))
+                shown.append(w.Image(value=value))
+        answer_box.children = tuple(shown)
+
+    send.on_click(on_send)
+    title = w.HTML(f"<b>aiges service</b> {session.service_id} — {session.target.url}")
+    box = w.VBox([title, *rows, send, status, answer_box])
+    box.session = session  # type: ignore[attr-defined]
+    box.send = on_send  # type: ignore[attr-defined]
+    box.controls = widgets  # type: ignore[attr-defined]
+    return box

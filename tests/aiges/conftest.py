@@ -1,0 +1,47 @@
+"""Fixtures for the aiges tests: the test wrappers and the real SDK's virtualenv."""
+
+from __future__ import annotations
+
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.kernel.conftest import easlab_home, kernel  # noqa: F401  (a real kernel)
+
+ROOT = Path(__file__).resolve().parents[2]
+WRAPPERS = Path(__file__).resolve().parent / "wrappers"
+AIGES_VENV = ROOT / ".venv-aiges"
+
+
+def aiges_python() -> Path:
+    """The python of a venv holding the real aiges 0.16.0 (made once, like .venv-official)."""
+    py = AIGES_VENV / "bin" / "python"
+    stamp = AIGES_VENV / ".installed"
+    if not stamp.exists():
+        if not py.exists():
+            venv.EnvBuilder(with_pip=True).create(AIGES_VENV)
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "aiges==0.16.0", "setuptools<70"], check=True
+        )
+        stamp.touch()
+    return py
+
+
+@pytest.fixture(scope="session")
+def real_aiges() -> Path:
+    return aiges_python()
+
+
+@pytest.fixture()
+def wrapper_dir(tmp_path):
+    """A fresh copy of a test wrapper folder: ``wrapper_dir("echo")``."""
+    import shutil
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(WRAPPERS / name, target)
+        return target
+
+    return copy

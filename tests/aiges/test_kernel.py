@@ -1,0 +1,210 @@
+"""aiges wrappers served by the kernel: webgate JSON, validation, errors, lifecycle."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import pytest
+import requests
+
+from tests.aiges.conftest import WRAPPERS
+from tests.kernel.kernel_helpers import wait_for
+
+TOKEN = "tok-aiges-" + "x" * 8
+
+
+@pytest.fixture(scope="module")
+def served(kernel, tmp_path_factory):
+    """Create aiges services from the test wrappers; deleted at the end."""
+    made: list[str] = []
+
+    def create(name: str, wrapper: str, model_config=None, **extra):
+        folder = tmp_path_factory.mktemp(f"aiges_{name}")
+        shutil.copytree(WRAPPERS / wrapper, folder, dirs_exist_ok=True)
+        spec = {
+            "name": name,
+            "processor": "aiges",
+            "processor_path": str(folder),
+            "token": TOKEN,
+            "metadata": {"instance": 1},
+        }
+        if model_config is not None:
+            spec["model_config"] = model_config
+        spec.update(extra)
+        svc = kernel.create(spec)
+        made.append(name)
+        return svc
+
+    yield create
+    for name in made:
+        try:
+            kernel.delete(name)
+        except Exception:
+            pass
+
+
+def post(svc, doc, token=TOKEN):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = token
+    return requests.post(svc.url, data=json.dumps(doc), headers=headers, timeout=30)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def echo_request(**params):
+    return {
+        "header": {"appid": "test"},
+        "parameter": {"echo": params},
+        "payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"Hi There")}},
+    }
+
+
+@pytest.fixture(scope="module")
+def echo_svc(served):
+    return served("aiges_echo", "echo", model_config={"suffix": "?!"})
+
+
+def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
+    svc = echo_svc
+    assert svc.status == "Running", svc.desc.get("message")
+    r = post(svc, echo_request(case="lower", repeat=3, shout=True))
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["header"]["code"] == 0 and answer["header"]["sid"]
+    out = answer["payload"]["echo"]
+    assert base64.b64decode(out["text"]) == b"hi there hi there hi there?!"
+    assert out["status"] == 3 and out["encoding"] == "utf8"
+    # absent optional params get their declared values; plain text is accepted for text
+    doc = echo_request()
+    doc["payload"]["text"]["text"] = "plain words!"
+    r = post(svc, doc)
+    assert base64.b64decode(r.json()["payload"]["echo"]["text"]) == b"PLAIN WORDS! PLAIN WORDS!"
+    assert post(svc, echo_request(), token=None).status_code == 401
+    # GET answers the schema document
+    r = requests.get(svc.url, headers={"Authorization": TOKEN}, timeout=30)
+    assert r.status_code == 200 and r.json()["meta"]["serviceId"] == "echo"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (
+            lambda d: d["parameter"]["echo"].update(case="title"),
+            "parameter.echo.case",
+            "'upper', 'lower'",
+        ),
+        (lambda d: d["parameter"]["echo"].update(repeat=9), "parameter.echo.repeat", "1..3"),
+        (lambda d: d["parameter"]["echo"].update(repeat="2"), "parameter.echo.repeat", "number"),
+        (lambda d: d["parameter"]["echo"].update(volume=1), "parameter.echo.volume", "'case'"),
+        (lambda d: d["payload"].pop("text"), "payload.text", "missing"),
+        (lambda d: d["payload"].update(other={"text": "x"}), "payload.other", "'text'"),
+        (lambda d: d["payload"]["text"].update(status=7), "payload.text.status", "0, 1, 2, 3"),
+        (lambda d: d.update(extra=1), "extra", "'payload'"),
+    ],
+)
+def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, words):
+    svc = echo_svc
+    doc = echo_request(case="upper")
+    mutate(doc)
+    r = post(svc, doc)
+    assert r.status_code == 400, r.text
+    message = r.json()["header"]["message"]
+    assert message.startswith(field + ":"), message
+    assert words in message, message
+
+
+def test_required_param_and_image_roundtrip(served):
+    svc = served("aiges_image", "image")
+    image = bytes(range(40))
+    doc = {
+        "header": {"appid": "t"},
+        "parameter": {"imgsvc": {}},
+        "payload": {"img": {"encoding": "png", "status": 3, "image": b64(image)}},
+    }
+    r = post(svc, doc)
+    assert r.status_code == 400 and "parameter.imgsvc.size" in r.json()["header"]["message"]
+    doc["parameter"]["imgsvc"]["size"] = 128
+    r = post(svc, doc)
+    assert r.status_code == 200, r.text
+    payload = r.json()["payload"]
+    assert base64.b64decode(payload["out_img"]["image"]) == bytes(reversed(image))
+    assert payload["out_img"]["encoding"] == "png"
+    assert base64.b64decode(payload["info"]["text"]) == b"size=128 bytes=40"
+
+
+def test_errors_are_clear_and_other_services_keep_serving(served, echo_svc):
+    bad = served("aiges_err", "err")
+    doc = {"payload": {"text": {"text": b64(b"anything")}}}
+    r = post(bad, doc)
+    assert r.status_code == 500
+    assert r.json()["header"] == {**r.json()["header"], "code": 1001, "message": "识别无结果"}
+    r = post(bad, {"payload": {"text": {"text": b64(b"boom")}}})
+    assert r.status_code == 500
+    assert "ValueError: the wrapper blew up" in r.json()["header"]["message"]
+    # the failing service still answers, and so does another one
+    assert post(bad, doc).json()["header"]["code"] == 1001
+    assert post(echo_svc, echo_request()).status_code == 200
+
+
+def test_init_failure_fails_the_service_with_the_wrapper_message(served):
+    svc = served("aiges_broken", "broken_init")
+    assert svc.status == "Failed"
+    assert "wrapperInit returned 42: model file missing" in (svc.desc.get("message") or "")
+
+
+def test_fini_runs_on_delete_and_config_comes_from_model_config(kernel, tmp_path):
+    folder = tmp_path / "classm"
+    shutil.copytree(WRAPPERS / "classm", folder)
+    record = tmp_path / "record.jsonl"
+    (folder / "RECORD_TO").write_text(str(record))
+    spec = {
+        "name": "aiges_cm",
+        "processor": "aiges",
+        "processor_path": str(folder),
+        "model_config": json.dumps({"greeting": "hello"}),
+        "token": TOKEN,
+        "metadata": {"instance": 1},
+    }
+    svc = kernel.create(spec)
+    assert svc.status == "Running", svc.desc.get("message")
+    r = post(svc, {"parameter": {"cm": {"lang": "fr"}}, "payload": {"text": {"text": b64(b"xyz")}}})
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"hello fr xyz"
+    events = lambda: [json.loads(line)["event"] for line in record.read_text().splitlines()]  # noqa: E731
+    assert events() == ["init", "exec"]
+    assert json.loads(record.read_text().splitlines()[0])["config"] == {"greeting": "hello"}
+    kernel.delete("aiges_cm")
+    wait_for(lambda: events()[-1:] == ["fini"], what="wrapperFini after delete")
+
+
+def test_debug_builds_its_form_from_the_schema_and_decodes_the_answer(echo_svc, served):
+    import easlab
+    from easlab.notebook.aiges_debug import AigesDebugSession
+
+    box = easlab.debug(echo_svc, namespace={})
+    session = box.session
+    assert isinstance(session, AigesDebugSession)
+    kinds = {c.key: (c.kind, c.options) for c in session.controls()}
+    assert kinds == {
+        "case": ("dropdown", ("upper", "lower")),
+        "repeat": ("number", ()),
+        "shout": ("checkbox", ()),
+        "text": ("textarea", ()),
+    }
+    case, repeat = box.controls["case"][1], box.controls["repeat"][1]
+    case.value, repeat.value = "lower", 2
+    box.controls["text"][1].value = "ABC"
+    box.send()
+    status, answer = session.history[-1]
+    assert status == 200 and session.decoded(answer) == {"echo": "abc abc"}
+    image = served("aiges_image_dbg", "image")
+    img_session = easlab.debug(image, namespace={}).session
+    controls = {c.key: c for c in img_session.controls()}
+    assert controls["img"].kind == "file" and controls["size"].required
+    status, answer = img_session.send({"size": 7}, {"img": b"\x01\x02\x03"})
+    assert status == 200
+    assert img_session.decoded(answer) == {"out_img": b"\x03\x02\x01", "info": "size=7 bytes=3"}

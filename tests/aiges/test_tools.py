@@ -1,0 +1,123 @@
+"""easlab aiges create / run / schema, the import shim and the hook calling forms."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from easlab.aiges.dto import Response, ResponseData
+from easlab.aiges.hooks import call_hook
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def easlab_aiges(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_create_makes_a_project_that_runs_as_generated(tmp_path):
+    made = easlab_aiges(tmp_path, "create", "-n", "demo")
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "demo"
+    assert {p.name for p in folder.iterdir()} >= {"wrapper.py", "README.md", "service.json"}
+    assert not (folder / "Dockerfile").exists()
+    ran = easlab_aiges(folder, "run", "wrapper.py", "--param", "mode=lower")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "result (text, 23 bytes): demo: hello from aiges" in ran.stdout
+    other = tmp_path / "other.txt"
+    other.write_text("   ")
+    failed = easlab_aiges(folder, "run", ".", "--input", f"text={other}")
+    assert failed.returncode == 1 and "wrapper answered error 1001: empty text" in failed.stdout
+    bad = easlab_aiges(folder, "run", ".", "--param", "mode=title")
+    assert bad.returncode == 2 and "'title' is not allowed" in bad.stdout
+    schema = json.loads(easlab_aiges(folder, "schema", ".").stdout)
+    assert schema["schemainput"]["properties"]["parameter"]["properties"]["demo"]["properties"] == {
+        "mode": {"type": "string", "enum": ["upper", "lower"]}
+    }
+    again = easlab_aiges(tmp_path, "create", "-n", "demo")
+    assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_run_saves_binary_outputs_and_fails_on_a_raising_init(tmp_path):
+    import shutil
+
+    from tests.aiges.conftest import WRAPPERS
+
+    folder = tmp_path / "image"
+    shutil.copytree(WRAPPERS / "image", folder)
+    ran = easlab_aiges(folder, "run", ".", "--out", str(tmp_path / "out"))
+    assert ran.returncode == 0, ran.stdout
+    saved = tmp_path / "out" / "out_img.png"
+    assert saved.read_bytes() == bytes(reversed((folder / "test.png").read_bytes()))
+    broken = tmp_path / "broken"
+    shutil.copytree(WRAPPERS / "broken_init", broken)
+    ran = easlab_aiges(broken, "run", ".")
+    assert ran.returncode == 1 and "wrapperInit returned 42: model file missing" in ran.stdout
+
+
+def test_the_real_sdk_is_not_shadowed_outside_aiges_instances(tmp_path):
+    """``import easlab`` leaves ``aiges`` alone; ``shim.install()`` swaps it in one process."""
+    real = ROOT / ".venv-aiges" / "bin" / "python"
+    from tests.aiges.conftest import aiges_python
+
+    aiges_python()
+    code = (
+        "import easlab, easlab.aiges.sdk, aiges.sdk; print(aiges.sdk.__file__)\n"
+        "from easlab.aiges import shim; shim.install()\n"
+        "import aiges.sdk, aiges_embed; print(aiges.sdk.__file__, aiges_embed.__name__)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [str(real), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    first, second = [line for line in out.stdout.splitlines() if "sdk.py" in line]
+    assert "site-packages/aiges/sdk.py" in first
+    assert second.startswith(str(ROOT / "easlab" / "aiges" / "sdk.py"))
+    assert second.endswith("easlab.aiges.dto")
+
+
+class _Forms:
+    def plain(self, x):
+        return ("plain", type(self).__name__, x)
+
+    def cls_first(cls, x):  # the guide's form: called on an instance, cls is the instance
+        return ("cls_first", x)
+
+    def bare():  # the guide's wrapperFini: no argument at all
+        return "bare"
+
+    @classmethod
+    def klass(cls, x):
+        return ("klass", cls.__name__, x)
+
+    @staticmethod
+    def static(x):
+        return ("static", x)
+
+
+def test_hooks_are_called_in_every_form():
+    obj = _Forms()
+    assert call_hook(obj, "plain", 1) == ("plain", "_Forms", 1)
+    assert call_hook(obj, "cls_first", 2) == ("cls_first", 2)
+    assert call_hook(obj, "bare") == "bare"
+    assert call_hook(obj, "klass", 3) == ("klass", "_Forms", 3)
+    assert call_hook(obj, "static", 4) == ("static", 4)
+
+
+def test_response_data_takes_both_styles():
+    a = ResponseData()
+    a.setData(b"abc")
+    assert (a.data, a.len) == (b"abc", 3)
+    b = ResponseData()
+    b.data, b.len = b"xy", 2
+    assert (b.data, b.len) == (b"xy", 2)
+    assert Response().response_err(7).error_code == 7
