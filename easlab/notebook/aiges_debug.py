@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from easlab.notebook import _http
 from easlab.notebook._target import Target
 
 #: the key holding an input's data, by the schema's dataType
@@ -36,20 +35,16 @@ class Control:
 
 def fetch_schema(target: Target) -> dict[str, Any] | None:
     """The aiges schema document the service answers on GET, or None if it is not one."""
-    conn = _http.connect(target.url, target.timeout)
-    _, _, _, path = _http.split_url(target.url)
+    from easlab.client.transport import TransportError
+
     try:
-        conn.request("GET", path, headers={"Authorization": target.token} if target.token else {})
-        resp = conn.getresponse()
-        data = resp.read()
-    except OSError:
+        resp = target.client.send(b"", method="GET")  # the client's one path, token included
+    except TransportError:
         return None
-    finally:
-        conn.close()
     if resp.status != 200:
         return None
     try:
-        doc = json.loads(data)
+        doc = json.loads(resp.body)
     except ValueError:
         return None
     if isinstance(doc, dict) and "schemainput" in doc and "meta" in doc:
@@ -109,23 +104,21 @@ class AigesDebugSession:
 
     def send(self, values: dict[str, Any], inputs: dict[str, bytes]) -> tuple[int, dict[str, Any]]:
         """POST the form; ``(HTTP status, answer JSON)``."""
+        from easlab.client.transport import TransportError
+
         body = json.dumps(self.request(values, inputs)).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.target.token:
-            headers["Authorization"] = self.target.token
-        conn = _http.connect(self.target.url, self.target.timeout)
         try:
-            ex = _http.post(conn, self.target.url, body, headers)
-        finally:
-            conn.close()
+            resp = self.target.client.send(body)  # signed by the client, as every request
+        except TransportError as exc:
+            answer: dict[str, Any] = {"header": {"message": str(exc)}}
+            self.history.append((0, answer))
+            return 0, answer
         try:
-            answer = json.loads(ex.response_body or b"{}")
+            answer = json.loads(resp.body or b"{}")
         except ValueError:
-            answer = {"header": {"message": ex.response_body.decode("utf-8", "replace")}}
-        if ex.status == 0:
-            answer = {"header": {"message": ex.error}}
-        self.history.append((ex.status, answer))
-        return ex.status, answer
+            answer = {"header": {"message": bytes(resp.body).decode("utf-8", "replace")}}
+        self.history.append((resp.status, answer))
+        return resp.status, answer
 
     @staticmethod
     def decoded(answer: dict[str, Any]) -> dict[str, Any]:
