@@ -276,7 +276,7 @@ class PaiClient:
         )
         uploads: list[Upload] = []
         sent = _absolutize(local, parsed.base_dir)
-        if self.oss and not report.blocking:
+        if self.oss:
             from easlab.cloud.upload import parse_oss, plan_uploads
 
             sent, uploads = plan_uploads(
@@ -322,6 +322,9 @@ class PaiClient:
             allow_cpu_fallback=allow_cpu_fallback,
             allow_unknown_keys=allow_unknown_keys,
         )
+        from easlab.cloud.upload import cleanup
+
+        cleanup(uploads)  # the packed folders were needed only for their hash
         return CloudPlan(
             name=str(sent.get("name")),
             verb="would create",
@@ -357,8 +360,13 @@ class PaiClient:
             allow_cpu_fallback=allow_cpu_fallback,
             allow_unknown_keys=allow_unknown_keys,
         )
-        self._refuse(report)
-        self._upload(uploads)
+        from easlab.cloud.upload import cleanup
+
+        try:
+            self._refuse(report)
+            self._upload(uploads)
+        finally:
+            cleanup(uploads)
         request = self._models().CreateServiceRequest(body=json.dumps(sent, ensure_ascii=False))
         answer = self._call("CreateService", "create_service", request)
         name = str(answer.get("ServiceName") or sent["name"])
@@ -471,12 +479,15 @@ class PaiClient:
             self._refuse(report)
             partial = _absolutize(data, base_dir)
             if self.oss:
-                from easlab.cloud.upload import parse_oss, plan_uploads
+                from easlab.cloud.upload import cleanup, parse_oss, plan_uploads
 
                 partial, uploads = plan_uploads(
                     data, parse_oss(self.oss), base_dir, f"oss-{self.region}-internal.aliyuncs.com"
                 )
-                self._upload(uploads)
+                try:
+                    self._upload(uploads)
+                finally:
+                    cleanup(uploads)
         request = self._models().UpdateServiceRequest(body=json.dumps(partial, ensure_ascii=False))
         self._call("UpdateService", "update_service", self.region, name, request)
         return self.describe(name)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from easlab.cloud.errors import PaiError, PaiSetupError
 from easlab.cloud.portability import is_local_path
 
-__all__ = ["OssLocation", "Upload", "plan_uploads", "perform_uploads", "parse_oss"]
+__all__ = ["OssLocation", "Upload", "cleanup", "plan_uploads", "perform_uploads", "parse_oss"]
 
 _PATH_FIELDS = ("model_path", "processor_path")
 #: progress(upload, bytes sent so far, total)
@@ -63,6 +63,8 @@ class Upload:
     source: str
     #: None: not checked yet; True: already on OSS (skipped); False: sent
     existed: bool | None = None
+    #: ``source`` is a temporary archive of a folder (removed by ``cleanup``)
+    packed: bool = False
 
     @property
     def uri(self) -> str:
@@ -134,7 +136,8 @@ def plan_uploads(
         path = Path(str(value)).expanduser()
         if not path.is_absolute():
             path = ((base_dir or Path.cwd()) / path).resolve()
-        if path.is_dir():
+        packed = path.is_dir()
+        if packed:
             source = _pack_folder(path)
             name = f"{path.name or 'folder'}.tar.gz"
         elif path.is_file():
@@ -150,6 +153,7 @@ def plan_uploads(
             os.path.getsize(source),
             digest,
             source,
+            packed=packed,
         )
         uploads.append(upload)
         out[key] = upload.uri
@@ -219,3 +223,10 @@ def perform_uploads(
                 action="PutObject",
                 request_id=getattr(exc, "request_id", None),
             ) from None
+
+
+def cleanup(uploads: list[Upload]) -> None:
+    """Remove the temporary archives of packed folders."""
+    for upload in uploads:
+        if upload.packed:
+            Path(upload.source).unlink(missing_ok=True)
