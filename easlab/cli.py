@@ -32,6 +32,18 @@ class _CliError(EaslabError):
 def _client(args: argparse.Namespace) -> Any:
     from easlab.client.control import connect
 
+    if getattr(args, "target", None) == "pai":
+        client = connect(
+            target="pai",
+            region=getattr(args, "region", None),
+            pai_endpoint=getattr(args, "pai_endpoint", None),
+            oss=getattr(args, "oss", None),
+        )
+        if not args.json:
+            from easlab.cloud.progress import print_upload_progress
+
+            client.upload_progress = print_upload_progress  # type: ignore[attr-defined]
+        return client
     return connect(args.endpoint, admin_token=getattr(args, "admin_token", None))
 
 
@@ -70,7 +82,7 @@ def _gpu(desc: dict[str, Any]) -> str:
 
 def _region(desc: dict[str, Any]) -> str:
     spec = desc.get("spec") or {}
-    return str((spec.get("metadata") or {}).get("region") or "local")
+    return str(desc.get("region") or (spec.get("metadata") or {}).get("region") or "local")
 
 
 SERVICE_COLUMNS = [
@@ -471,6 +483,30 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         metavar="TOKEN",
         help="the kernel's control-API token (default: $EASLAB_ADMIN_TOKEN, or read from the "
         "runtime file of a kernel on this machine); with serve, the token it requires",
+    )
+    # PAI-EAS itself as the target (easlab/cloud): the same verbs, over the official SDK
+    parser.add_argument(
+        "--target",
+        choices=("local", "pai"),
+        default=argparse.SUPPRESS if suppress else "local",
+        help="local (the easlab kernel, default) or pai (PAI-EAS, credentials from the "
+        "standard Alibaba Cloud chain)",
+    )
+    parser.add_argument(
+        "--region", default=default, help="PAI-EAS region, e.g. cn-hangzhou ($EASLAB_PAI_REGION)"
+    )
+    parser.add_argument(
+        "--pai-endpoint",
+        default=default,
+        metavar="HOST[:PORT]",
+        help="PAI-EAS API host (default: pai-eas.<region>.aliyuncs.com; $EASLAB_PAI_ENDPOINT; "
+        "http only for loopback)",
+    )
+    parser.add_argument(
+        "--oss",
+        default=default,
+        metavar="oss://BUCKET/PREFIX",
+        help="where local model_path/processor_path are uploaded for PAI-EAS ($EASLAB_OSS)",
     )
 
 

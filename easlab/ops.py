@@ -197,6 +197,14 @@ def create(
     # SpecError names the field (and a typo's intended key) before anything is sent
     parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
     if dry_run:
+        plan = getattr(kernel, "plan_create", None)  # PAI-EAS: the service.json it would send
+        if plan is not None:
+            return plan(  # type: ignore[no-any-return]
+                spec,
+                blue_green=blue_green,
+                allow_cpu_fallback=allow_cpu_fallback,
+                allow_unknown_keys=allow_unknown_keys,
+            )
         return _diff_against_deployed(kernel, parsed)
     client = _kernel(kernel, start=True)
     service = client.create(

@@ -451,9 +451,21 @@ def _from_runtime_file() -> KernelClient | None:
 
 
 def connect(
-    endpoint: str | None = None, start: bool = False, *, admin_token: str | None = None
+    endpoint: str | None = None,
+    start: bool = False,
+    *,
+    admin_token: str | None = None,
+    target: str | None = None,
+    region: str | None = None,
+    pai_endpoint: str | None = None,
+    oss: str | None = None,
 ) -> KernelClient:
-    """A client of the local kernel.
+    """A client of the local kernel, or of PAI-EAS itself with ``target="pai"``.
+
+    ``connect(target="pai", region="cn-hangzhou", oss="oss://bucket/prefix")`` (or
+    ``connect("pai://cn-hangzhou")``) returns an ``easlab.cloud.PaiClient`` with the
+    same verbs, over the official SDK (easlab/cloud/client.py; ``pai_endpoint``
+    overrides the API host).
 
     Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
     ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
@@ -461,6 +473,14 @@ def connect(
     ``KernelNotRunning``. The control API's ``admin_token`` is found the same
     way (``$EASLAB_ADMIN_TOKEN``, else the kernel's runtime file) unless given.
     """
+    if target == "pai" or (endpoint or "").startswith("pai://"):
+        from easlab.cloud.client import connect_pai
+
+        if endpoint and endpoint.startswith("pai://"):
+            region = region or endpoint[len("pai://") :].strip("/") or None
+        return connect_pai(region, endpoint=pai_endpoint, oss=oss)  # type: ignore[return-value]
+    if target not in (None, "", "local"):
+        raise ValueError(f"target is 'local' or 'pai', not {target!r}")
     if endpoint:
         return KernelClient(endpoint, admin_token=admin_token)
     env = os.environ.get("EASLAB_ENDPOINT", "").strip()

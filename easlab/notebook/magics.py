@@ -195,6 +195,13 @@ class EasMagic(Magics):
     show_token = Bool(False, help="Show service tokens in clear instead of masked.").tag(
         config=True
     )
+    # PAI-EAS as the target (``%eas target pai --region R`` sets these; easlab/cloud)
+    pai_endpoint = Unicode(
+        "", help="PAI-EAS API host[:port] override (default: the region's public endpoint)."
+    ).tag(config=True)
+    oss = Unicode("", help="oss://bucket/prefix where local model paths are uploaded.").tag(
+        config=True
+    )
 
     # -- entry point ----------------------------------------------------------------------
     @line_cell_magic
@@ -219,6 +226,8 @@ class EasMagic(Magics):
             else:
                 print(EasMagic.eas.__doc__)
             return None
+        if sub == "target":
+            return self._set_target(rest)
         parser = _PARSERS.get(sub)
         verb = verb_named(sub)
         if parser is None or verb is None:
@@ -280,7 +289,32 @@ class EasMagic(Magics):
         endpoint = target if target is not None else self.target
         if endpoint in ("", "local"):
             return connect(None, start=start)
+        if endpoint.startswith("pai://"):
+            return connect(endpoint, pai_endpoint=self.pai_endpoint or None, oss=self.oss or None)
         return connect(endpoint)
+
+    def _set_target(self, rest: str) -> str:
+        """``%eas target local | pai --region R [--pai-endpoint H] [--oss URI] | URL``."""
+        from IPython.utils.process import arg_split
+
+        parser = _VerbParser(prog="%eas target", add_help=False)
+        parser.add_argument("where", nargs="?", default=None)
+        parser.add_argument("--region")
+        parser.add_argument("--pai-endpoint", default="")
+        parser.add_argument("--oss", default="")
+        try:
+            args = parser.parse_args(arg_split(rest, strict=True))
+        except Exception as exc:
+            raise EasMagicError(f"%eas target: {exc}") from None
+        if args.where == "pai":
+            if not args.region:
+                raise EasMagicError("%eas target pai needs --region, e.g. --region cn-hangzhou")
+            self.target = f"pai://{args.region}"
+            self.pai_endpoint, self.oss = args.pai_endpoint, args.oss
+        elif args.where is not None:
+            self.target = "" if args.where == "local" else args.where
+        shown = self.target or "local"
+        return f"%eas talks to {shown}" + (f" (uploads to {self.oss})" if self.oss else "")
 
     def _resolve(self, service: str) -> Any:
         """A ``Target`` for a service name or a notebook variable holding a Service/URL."""

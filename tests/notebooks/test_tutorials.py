@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .nbrun import easlab_error_lines, leftover_services, execute, notebook_paths
+from .nbrun import easlab_error_lines, execute, leftover_services, notebook_paths
 
 SERIES = [
     "01-quickstart",
@@ -110,9 +110,26 @@ def _versions(nb: Any) -> None:
 
 
 def _gpu(nb: Any) -> None:
-    assert "valid; would create" in _text(_cell(nb, "%%eas create --dry-run"))
+    local_dry_run = "%%eas create --dry-run\nname: which_device\nprocessor_type: python\n"
+    assert "valid; would create" in _text(
+        _cell(
+            nb,
+            local_dry_run
+            + "processor_path: $app_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n  gpu: 1\n  cpu",
+        )
+    )
     assert "GPUs visible to this instance" in _text(_cell(nb, 'if "svc" not in globals()'))
     assert "oss://examplebucket" in _text(_cell(nb, "import pandas as pd"))
+    # the same file against PAI-EAS, dry run: nothing sent, no cloud account needed
+    plan = _text(
+        _cell(
+            nb,
+            "%%eas create --dry-run\nname: which_device\nprocessor_type: python\nprocessor_path: $app_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n  gpu: 1\n  resource",
+        )
+    )
+    assert "CreateService on PAI-EAS cn-shanghai" in plan and "would upload" in plan
+    assert "oss://examplebucket/easlab/" in plan and "note: metadata.resource" in plan
+    assert "CreateService on PAI-EAS cn-shanghai" in _text(_cell(nb, "%eas target local"))
 
 
 def _aiges(nb: Any) -> None:

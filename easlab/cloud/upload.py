@@ -1,0 +1,232 @@
+"""Local ``model_path``/``processor_path`` → OSS objects under content-hash keys.
+
+A folder is packed as a deterministic ``.tar.gz`` (sorted entries, zero
+mtimes and owners), a file (a model or an archive) is sent as it is; the key
+is ``<prefix>/<sha256[:16]>/<name>``, so an unchanged model maps to the same
+key and is not uploaded twice. Uploads go through the official
+``alibabacloud-oss-v2`` SDK with the standard credential chain.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from easlab.cloud.errors import PaiError, PaiSetupError
+from easlab.cloud.portability import is_local_path
+
+__all__ = ["OssLocation", "Upload", "cleanup", "plan_uploads", "perform_uploads", "parse_oss"]
+
+_PATH_FIELDS = ("model_path", "processor_path")
+#: progress(upload, bytes sent so far, total)
+UploadProgress = Callable[["Upload", int, int], None]
+
+
+@dataclass(frozen=True)
+class OssLocation:
+    """``oss://bucket/prefix``."""
+
+    bucket: str
+    prefix: str
+
+    def key(self, *parts: str) -> str:
+        return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
+
+
+def parse_oss(uri: str) -> OssLocation:
+    """``oss://bucket/some/prefix`` → ``OssLocation("bucket", "some/prefix")``."""
+    parts = urlsplit(uri.strip())
+    if parts.scheme != "oss" or not parts.netloc:
+        raise ValueError(f"--oss takes oss://bucket[/prefix], got {uri!r}")
+    return OssLocation(parts.netloc, parts.path.strip("/"))
+
+
+@dataclass
+class Upload:
+    """One local path and the OSS object it becomes."""
+
+    field: str
+    local: str
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    #: the bytes to send (a packed folder lives in a temporary file until sent)
+    source: str
+    #: None: not checked yet; True: already on OSS (skipped); False: sent
+    existed: bool | None = None
+    #: ``source`` is a temporary archive of a folder (removed by ``cleanup``)
+    packed: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"oss://{self.bucket}/{self.key}"
+
+    def line(self) -> str:
+        state = {None: "would upload", True: "unchanged, not uploaded", False: "uploaded"}
+        return (
+            f"{self.field}: {self.local} -> {self.uri} ({_size(self.size)}, "
+            f"sha256 {self.sha256[:16]}): {state[self.existed]}"
+        )
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def _pack_folder(folder: Path) -> str:
+    """A reproducible .tar.gz of ``folder``'s contents (the same bytes for the same files)."""
+    fd, path = tempfile.mkstemp(suffix=".tar.gz", prefix="easlab-pack-")
+    os.close(fd)
+    with open(path, "wb") as raw:
+        # gzip's header carries a timestamp and a file name: both fixed
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for file in sorted(p for p in folder.rglob("*")):
+                    if "__pycache__" in file.parts:
+                        continue
+                    info = tar.gettarinfo(str(file), arcname=str(file.relative_to(folder)))
+                    info.mtime = 0
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    if file.is_file():
+                        with open(file, "rb") as fh:
+                            tar.addfile(info, fh)
+                    elif file.is_dir():
+                        tar.addfile(info)
+    return path
+
+
+def _digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def plan_uploads(
+    spec: dict[str, Any],
+    oss: OssLocation,
+    base_dir: Path | None,
+    oss_endpoint: str,
+) -> tuple[dict[str, Any], list[Upload]]:
+    """The service.json EAS gets (local paths → oss:// URLs, ``oss_endpoint`` set) and the uploads.
+
+    Nothing is sent; folders are packed to temporary files to know their hash.
+    """
+    out = dict(spec)
+    uploads = []
+    for key in _PATH_FIELDS:
+        value = spec.get(key)
+        if not is_local_path(value):
+            continue
+        path = Path(str(value)).expanduser()
+        if not path.is_absolute():
+            path = ((base_dir or Path.cwd()) / path).resolve()
+        packed = path.is_dir()
+        if packed:
+            source = _pack_folder(path)
+            name = f"{path.name or 'folder'}.tar.gz"
+        elif path.is_file():
+            source, name = str(path), path.name
+        else:
+            raise ValueError(f"{key}: {value!r} does not exist (resolved to {path})")
+        digest = _digest(source)
+        upload = Upload(
+            key,
+            str(path),
+            oss.bucket,
+            oss.key(digest[:16], name),
+            os.path.getsize(source),
+            digest,
+            source,
+            packed=packed,
+        )
+        uploads.append(upload)
+        out[key] = upload.uri
+    if uploads and not out.get("oss_endpoint"):
+        out["oss_endpoint"] = oss_endpoint
+    return out, uploads
+
+
+def oss_client(region: str, endpoint: str | None, credentials: Any) -> Any:
+    """An ``alibabacloud_oss_v2.Client`` for ``region`` (``endpoint``: host[:port] override;
+    plain http only for loopback, as for the EAS endpoint)."""
+    try:
+        import alibabacloud_oss_v2 as oss
+    except ImportError:
+        raise PaiSetupError(
+            "uploading to OSS needs the OSS SDK: pip install 'easlab[pai]'"
+        ) from None
+    from easlab.cloud.client import resolve_endpoint
+
+    cfg = oss.config.load_default()
+    cfg.credentials_provider = credentials
+    cfg.region = region
+    if endpoint:
+        scheme, host = resolve_endpoint(endpoint, what="OSS endpoint")
+        cfg.endpoint = host
+        if scheme == "http":
+            cfg.disable_ssl = True
+            cfg.use_path_style = True  # a loopback host has no bucket subdomains
+    return oss.Client(cfg)
+
+
+def perform_uploads(
+    uploads: list[Upload], client: Any, progress: UploadProgress | None = None
+) -> None:
+    """Send each upload unless an object with its content-hash key is there already."""
+    import alibabacloud_oss_v2 as oss
+
+    for upload in uploads:
+        try:
+            upload.existed = bool(client.is_object_exist(upload.bucket, upload.key))
+            if upload.existed:
+                continue
+            with open(upload.source, "rb") as body:
+                client.put_object(
+                    oss.PutObjectRequest(
+                        bucket=upload.bucket,
+                        key=upload.key,
+                        body=body,
+                        progress_fn=(
+                            (lambda n, sent, total, u=upload: progress(u, sent, total))
+                            if progress
+                            else None
+                        ),
+                    )
+                )
+            upload.existed = False
+        except PaiError:
+            raise
+        except Exception as exc:
+            status = int(getattr(exc, "status_code", 0) or 0)
+            code = str(getattr(exc, "code", "") or type(exc).__name__)
+            message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
+            raise PaiError(
+                status,
+                code,
+                f"uploading {upload.local} to {upload.uri}: {message}",
+                action="PutObject",
+                request_id=getattr(exc, "request_id", None),
+            ) from None
+
+
+def cleanup(uploads: list[Upload]) -> None:
+    """Remove the temporary archives of packed folders."""
+    for upload in uploads:
+        if upload.packed:
+            Path(upload.source).unlink(missing_ok=True)

@@ -1,0 +1,92 @@
+"""A loopback STAND-IN for OSS (path-style), enough for easlab's uploads; not the real service.
+
+It records each PUT object (bucket, key, bytes, headers) and answers HEAD
+(``GetObjectMeta``, how ``is_object_exist`` asks) with 200 or 404. A request
+without an ``Authorization`` header signed by the SDK (``OSS4-HMAC-SHA256``
+with the test's AccessKey id) is refused 403, as OSS would.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from eas_standin import ACCESS_KEY_ID
+
+
+@dataclass
+class OssStandIn:
+    objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    puts: list[dict[str, Any]] = field(default_factory=list)
+    heads: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _target(self) -> tuple[str, str]:
+            path = unquote(urlsplit(self.path).path).lstrip("/")
+            bucket, _, key = path.partition("/")
+            return bucket, key
+
+        def _reply(self, status: int, body: bytes = b"", head: bool = False) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-oss-request-id", "5F0000000000000000000000")
+            if body:
+                self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            if body and not head:
+                self.wfile.write(body)
+
+        def _signed(self) -> bool:
+            auth = self.headers.get("Authorization", "")
+            return auth.startswith("OSS4-HMAC-SHA256 ") and f"Credential={ACCESS_KEY_ID}/" in auth
+
+        def _error(self, status: int, code: str, message: str, head: bool = False) -> None:
+            body = (
+                f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+                f"<Message>{message}</Message><RequestId>5F00</RequestId></Error>"
+            ).encode()
+            self._reply(status, body, head)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            bucket, key = self._target()
+            with standin.lock:
+                standin.heads.append((bucket, key))
+            if not self._signed():
+                return self._error(403, "AccessDenied", "no signature", head=True)
+            found = (bucket, key) in standin.objects
+            self._reply(200 if found else 404, head=True)
+
+        do_GET = do_HEAD  # GetObjectMeta may come as HEAD or GET ?objectMeta
+
+        def do_PUT(self) -> None:  # noqa: N802
+            bucket, key = self._target()
+            length = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(length) if length else b""
+            if not self._signed():
+                return self._error(403, "AccessDenied", "no signature")
+            with standin.lock:
+                standin.objects[(bucket, key)] = data
+                standin.puts.append(
+                    {
+                        "bucket": bucket,
+                        "key": key,
+                        "size": len(data),
+                        "authorization": self.headers.get("Authorization", ""),
+                    }
+                )
+            self._reply(200)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"127.0.0.1:{server.server_address[1]}"

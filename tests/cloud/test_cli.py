@@ -1,0 +1,174 @@
+"""The ``easlab`` command with ``--target pai``: every verb against the stand-ins."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from easlab.cli import main
+
+
+@pytest.fixture
+def cli(eas, oss, monkeypatch, capsys):
+    """Run ``easlab --target pai ...`` against the stand-ins; (exit status, stdout, stderr)."""
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    common = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", eas[1]]
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main([argv[0], *common, "--oss", "oss://models/easlab", *argv[1:]])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    folder = tmp_path / "echo"
+    folder.mkdir()
+    (folder / "app.py").write_text("import allspark\n")
+    (folder / "weights.bin").write_bytes(b"\0" * 4096)
+    spec = {
+        "name": "echo",
+        "processor": "pmml",
+        "model_path": "./echo",
+        "metadata": {"instance": 1},
+        "cloud": {"computing": {"instance_type": "ecs.c6.large"}},
+    }
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_every_verb_through_the_cli(cli, eas, oss, model_dir):
+    standin, _ = eas
+    code, out, err = cli("create", str(model_dir), "--timeout", "10")
+    assert code == 0, err
+    assert "[OK] Service is running" in out
+    assert "Uploading oss://models/easlab/" in err  # the progress bar
+    sent = [r for r in standin.requests if r.action == "CreateService"][-1].json()
+    assert sent["model_path"].startswith("oss://models/easlab/")
+    assert sent["model_path"].endswith("/echo.tar.gz")
+    assert sent["oss_endpoint"] == "oss-cn-hangzhou-internal.aliyuncs.com"
+    assert len(oss[0].puts) == 1 and oss[0].puts[0]["authorization"].startswith("OSS4-HMAC")
+
+    code, out, _ = cli("desc", "echo")
+    assert code == 0 and "Running" in out and "cn-hangzhou" in out and "ServiceConfig" in out
+    code, out, _ = cli("ls")
+    assert code == 0 and "echo" in out and "cn-hangzhou" in out
+    code, out, _ = cli("w", "echo")
+    assert code == 0 and "echo-0" in out and "10.0.0.1:8080" in out
+    code, out, _ = cli("logs", "echo", "-n", "2")
+    assert code == 0 and out.splitlines() == ["[echo] log line 0", "[echo] log line 1"]
+    code, out, _ = cli("modify", "echo", "-Dmetadata.instance=2", "--timeout", "10")
+    assert code == 0 and "[Total: 2, Pending: 0, Running: 2]" in out
+    code, out, _ = cli("version", "echo", "1", "--timeout", "10")
+    assert code == 0 and "is at version 1" in out
+    code, out, _ = cli("stop", "echo")
+    assert code == 0 and "is stopped" in out
+    code, out, _ = cli("start", "echo", "--timeout", "10")
+    assert code == 0 and "is running" in out
+    code, out, _ = cli("release", "echo", "-w", "20", "-y")
+    assert code == 0 and "weighted to 20%" in out
+    assert [r for r in standin.requests if r.action == "ReleaseService"][-1].json() == {
+        "Weight": 20
+    }
+    code, out, _ = cli("desc", "echo", "--json")
+    assert json.loads(out)["weight"] == 20
+    code, out, _ = cli("delete", "echo", "-y")
+    assert code == 0 and "deleted successfully" in out
+    assert standin.services == {}
+
+
+def test_unchanged_model_is_not_uploaded_twice(cli, oss, model_dir):
+    assert cli("create", str(model_dir), "--timeout", "10")[0] == 0
+    assert cli("delete", "echo", "-y")[0] == 0
+    code, _, err = cli("create", str(model_dir), "--timeout", "10")
+    assert code == 0, err
+    assert len(oss[0].puts) == 1  # same bytes, same content-hash key: skipped
+    assert "Uploading" not in err
+
+
+def test_failure_answer_shows_eas_code_and_message(cli, model_dir):
+    code, out, err = cli("modify", "nothere", "-Dmetadata.instance=2")
+    assert code == 1
+    assert "InvalidService.NotFound" in err and "Service nothere is not found" in err
+    code, out, err = cli("version", "nothere", "1")
+    assert code == 1 and "UpdateServiceVersion" in err
+
+
+def test_failed_service_reports_eas_message(cli, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "broken",
+                "processor": "pmml",
+                "model_path": "oss://models/broken.pmml",
+                "oss_endpoint": "oss-cn-hangzhou-internal.aliyuncs.com",
+                "metadata": {"instance": 1},
+            }
+        )
+    )
+    code, out, err = cli("create", str(path), "--timeout", "10")
+    assert code == 1
+    assert "[FAILED] Service broken failed to start" in err and "Failed to load model" in err
+
+
+def test_dry_run_shows_the_service_json_and_uploads_and_sends_nothing(cli, eas, oss, model_dir):
+    code, out, err = cli("create", str(model_dir), "--dry-run")
+    assert code == 0, err
+    assert "CreateService on PAI-EAS cn-hangzhou" in out
+    assert "upload: model_path:" in out and "would upload" in out
+    assert '"model_path": "oss://models/easlab/' in out
+    assert "~ model_path:" in out and "+ oss_endpoint:" in out  # the diff against the local one
+    assert "note: cloud.computing.instance_type" in out
+    assert eas[0].requests == [] and oss[0].puts == []
+    code, out, _ = cli("create", str(model_dir), "--dry-run", "--json")
+    plan = json.loads(out)
+    assert plan["service_json"]["model_path"].startswith("oss://models/easlab/")
+
+
+def test_dry_run_reports_what_eas_would_refuse(cli, eas, tmp_path):
+    path = tmp_path / "seldon.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "sel",
+                "processor": "pmml",
+                "model_path": "m.pmml",
+                "metadata": {"instance": 1, "resource": "eas-r-123"},
+            }
+        )
+    )
+    (tmp_path / "m.pmml").write_text("<PMML/>")
+    code = main(
+        [
+            "create",
+            "--target",
+            "pai",
+            "--region",
+            "cn-hangzhou",
+            "--pai-endpoint",
+            eas[1],
+            str(path),
+            "--dry-run",
+            "--allow-cpu-fallback",
+        ]
+    )
+    assert code == 0
+    code = main(
+        [
+            "create",
+            "--target",
+            "pai",
+            "--region",
+            "cn-hangzhou",
+            "--pai-endpoint",
+            eas[1],
+            str(path),
+        ]
+    )
+    assert code != 0
+    assert eas[0].requests == []

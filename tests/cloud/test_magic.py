@@ -1,0 +1,52 @@
+"""``%eas target pai --region R``: the notebook's verbs against the EAS stand-in."""
+
+from __future__ import annotations
+
+import pytest
+
+SPEC = """
+name: mnist
+model_path: oss://models/mnist.tar.gz
+oss_endpoint: oss-cn-hangzhou-internal.aliyuncs.com
+processor: tensorflow_cpu_1.15
+metadata:
+  instance: 1
+"""
+
+
+@pytest.fixture
+def shell(eas):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "easlab")
+    yield ip
+    ip.run_line_magic("eas", "target local")
+    ip.run_line_magic("unload_ext", "easlab")
+
+
+def test_target_pai_then_the_verbs(shell, eas):
+    standin, host = eas
+    said = shell.run_line_magic("eas", f"target pai --region cn-hangzhou --pai-endpoint {host}")
+    assert said == "%eas talks to pai://cn-hangzhou"
+    shell.run_cell_magic("eas", "create svc --timeout 10", SPEC)
+    svc = shell.user_ns["svc"]
+    assert svc.status == "Running" and svc.desc["region"] == "cn-hangzhou"
+    assert "CreateService" in standin.actions()
+    shell.run_line_magic("eas", "ls df")
+    assert list(shell.user_ns["df"]["NAME"]) == ["mnist"]
+    shell.run_line_magic("eas", "desc mnist d")
+    assert shell.user_ns["d"]["status"] == "Running"
+    shell.run_line_magic("eas", "release mnist -w 10")
+    assert standin.services["mnist"]["Weight"] == 10
+    plan = shell.run_cell_magic("eas", "create --dry-run", SPEC.replace("mnist", "mnist2"))
+    assert "CreateService on PAI-EAS cn-hangzhou" in str(plan)
+    shell.run_line_magic("eas", "delete mnist")
+    assert standin.services == {}
+
+
+def test_target_pai_without_region_is_one_line(shell):
+    from easlab.notebook.magics import EasMagicError
+
+    with pytest.raises(EasMagicError, match="--region"):
+        shell.run_line_magic("eas", "target pai")
