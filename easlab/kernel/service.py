@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from easlab.kernel.batching import BatchQueue
 from easlab.kernel.instance import Call, Instance
+from easlab.kernel.worker import KERNEL_PID_ENV
 
 if TYPE_CHECKING:
     from easlab.kernel.control import Kernel
@@ -161,6 +162,8 @@ class Service:
         env["PYTHONUNBUFFERED"] = "1"
         env["EASLAB_SERVICE"] = self.name
         env["EASLAB_INSTANCE"] = str(instance.index)
+        # the worker dies with this process (worker.die_with_parent)
+        env[KERNEL_PID_ENV] = str(os.getpid())
         folder = instance.version.processor_dir
         if folder is not None:
             # SPEC §6: the processor's folder is on LD_LIBRARY_PATH.
