@@ -8,6 +8,7 @@ control API lists, and none may outlive the kernel.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import random
 import signal
@@ -85,6 +86,13 @@ def service_processes(kernel_pid: int, name: str) -> set[int]:
     return found
 
 
+def own_client(kernel):
+    """A KernelClient for another thread: its own requests.Session, the same credentials."""
+    client = copy.copy(kernel.client)
+    client._session = None
+    return client
+
+
 def starting_pid(kernel, name: str) -> int:
     """The pid of the service's instance in initialize(), once `w` lists it."""
     ws = wait_for(
@@ -118,10 +126,8 @@ def test_a_hung_initialize_is_listed_and_stop_and_delete_abort_it_at_once(kernel
     assert not alive(pid)
 
     def start_again() -> None:  # a stopped service starts again, and hangs again
-        from easlab.client.control import KernelClient
-
         with contextlib.suppress(KernelError):  # 409: deleted while starting
-            KernelClient(kernel.endpoint).start("life_hung")
+            own_client(kernel).start("life_hung")
 
     threading.Thread(target=start_again, daemon=True).start()
     pid = starting_pid(kernel, "life_hung")
@@ -200,13 +206,11 @@ def test_racing_create_delete_modify_leave_no_stray_process_or_unsettled_count(k
     # waiting forever, holding the service's lock.)
     name = "life_race"
     folder = make_app(name, ECHO_APP)
-    client = kernel.client  # one requests.Session per thread below
+    client = kernel.client
     errors: list[BaseException] = []
 
     def rounds(seed: int) -> None:
-        from easlab.client.control import KernelClient
-
-        me = KernelClient(client.endpoint)
+        me = own_client(kernel)
         rng = random.Random(seed)
         try:
             for i in range(20):
