@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from easlab.kernel.batching import BatchQueue
 from easlab.kernel.instance import STARTUP_TIMEOUT_S, Call, Instance
+from easlab.kernel.runtime import ADMIN_TOKEN_ENV
 from easlab.kernel.worker import KERNEL_PID_ENV
 
 if TYPE_CHECKING:
@@ -180,6 +181,8 @@ class Service:
 
     def instance_env(self, instance: Instance) -> dict[str, str]:
         env = dict(os.environ)
+        # The processor is the user's code: it gets no key to the control plane.
+        env.pop(ADMIN_TOKEN_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"
         env["EASLAB_SERVICE"] = self.name
         env["EASLAB_INSTANCE"] = str(instance.index)

@@ -102,6 +102,15 @@ def starting_pid(kernel, name: str) -> int:
     return int(ws[0]["pid"])
 
 
+def test_an_instance_knows_its_kernel_but_not_the_admin_token(kernel, make_app):
+    kernel.create(spec("life_env", make_app("life_env", ECHO_APP)))
+    pid = kernel.client.workers("life_env")[0]["pid"]
+    env = psutil.Process(pid).environ()
+    assert env["EASLAB_KERNEL_PID"] == str(kernel.pid)
+    assert "EASLAB_ADMIN_TOKEN" not in env
+    kernel.client.delete("life_env")
+
+
 def test_a_hung_initialize_is_listed_and_stop_and_delete_abort_it_at_once(kernel, make_app):
     # Issue 17.3: the service showed Creating with an empty message and no worker, and
     # DELETE got no answer for 5 minutes (it waited for the start's lock).
