@@ -8,10 +8,12 @@ the control API of ARCHITECTURE.md onto it. Errors answer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import time
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -70,6 +72,9 @@ class Kernel:
         self.shutdown_requested = asyncio.Event()
         self._gpu_report: Any = None
         self._gpus_used: set[int] = set()
+        self._locks: dict[str, asyncio.Lock] = {}  # one per service name (see _lock)
+        self._tasks: set[asyncio.Task[None]] = set()  # background starts
+        self.closing = False  # stop_all has begun: no new service or instance
 
     # -- GPUs ------------------------------------------------------------------------
 
@@ -192,51 +197,177 @@ class Kernel:
         }
         return Version(number, spec, target, config, processor_dir)
 
+    # -- serialization -----------------------------------------------------------------
+    #
+    # Every control call that changes a service (create, modify, version, release,
+    # start, stop, delete) holds that name's lock for its whole length, so no two
+    # interleave. Two exceptions keep the API responsive while an instance hangs in
+    # initialize(): stop and delete first abort the start under way (Service.abort
+    # kills its starting instances, so the call holding the lock returns at once),
+    # and a modify that only changes live settings during Creating is applied without
+    # waiting (the start reaches the new instance count when it is done). After every
+    # await, a call checks that its service is still the registered one: a service
+    # deleted meanwhile never gets new instances.
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
+
+    def _check_current(self, service: Service, doing: str) -> None:
+        """ControlError unless ``service`` is still the one registered under its name."""
+        if self.services.get(service.name) is not service:
+            raise ControlError(
+                409,
+                f"service '{service.name}' was deleted while {doing} was under way; "
+                "nothing was changed (create it again if you need it)",
+            )
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, service: Service, doing: str) -> AsyncIterator[None]:
+        async with self._lock(service.name):
+            self._check_current(service, doing)
+            yield
+
+    def _closing_check(self) -> None:
+        if self.closing:
+            raise ControlError(
+                503, "the kernel is shutting down; start it again to create services"
+            )
+
     # -- operations --------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         from easlab.kernel.spec import parse_spec
 
+        self._closing_check()
         raw = body.get("spec")
         if not isinstance(raw, dict):
             raise ControlError(400, 'the body needs "spec": the service.json as an object')
         spec = parse_spec(raw, allow_unknown_keys=bool(body.get("allow_unknown_keys")))
-        blue_green_of = None
+        original: Service | None = None
         if body.get("blue_green"):
             original = self.get(spec.name)
-            blue_green_of = original.name
             new_name = f"{spec.name}_{secrets.token_hex(2)}"
             while new_name in self.services:
                 new_name = f"{spec.name}_{secrets.token_hex(2)}"
             spec = parse_spec({**raw, "name": new_name}, allow_unknown_keys=True)
-        elif spec.name in self.services:
+        self._check_free(spec.name)
+        lock = self._lock(spec.name)
+        await lock.acquire()
+        handed_over = False
+        try:
+            self._check_free(spec.name)  # created while this call waited
+            cpu_fallback = self.check_gpus(
+                spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
+            )
+            version = await self._build_version(spec, 1)
+            self._closing_check()
+            self._check_free(spec.name)
+            if original is not None:
+                self._check_current(original, f"creating its blue-green sibling {spec.name}")
+            token = spec.token or secrets.token_urlsafe(30)
+            service = Service(
+                self,
+                spec.name,
+                token,
+                version,
+                cpu_fallback,
+                original.name if original is not None else None,
+            )
+            for warning in spec.warnings:
+                service.log("kernel", f"warning: {warning}")
+            if cpu_fallback:
+                service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
+            self.services[spec.name] = service
+            self.router.open(service)
+            if not body.get("wait", True):
+                # The start goes on in the background and keeps the lock until it is done.
+                self._background(self._start_then_release(service, lock))
+                handed_over = True
+                return self.describe(service)
+            await service.start()
+            self._check_current(service, "its start")
+            return self.describe(service)
+        finally:
+            if not handed_over:
+                lock.release()
+
+    def _check_free(self, name: str) -> None:
+        if name in self.services:
             raise ControlError(
                 409,
-                f"service '{spec.name}' already exists; delete it first, change it with "
+                f"service '{name}' already exists; delete it first, change it with "
                 "`modify`, or create a blue-green sibling with `create -r`",
                 "name",
             )
-        cpu_fallback = self.check_gpus(
-            spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
-        )
-        version = await self._build_version(spec, 1)
-        if spec.name in self.services:  # created meanwhile by a concurrent call
-            raise ControlError(409, f"service '{spec.name}' already exists", "name")
-        token = spec.token or secrets.token_urlsafe(30)
-        service = Service(self, spec.name, token, version, cpu_fallback, blue_green_of)
-        for warning in spec.warnings:
-            service.log("kernel", f"warning: {warning}")
-        if cpu_fallback:
-            service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
-        self.services[spec.name] = service
-        self.router.open(service)
-        if body.get("wait", True):
-            await service.start()
-        else:
-            self.loop.create_task(service.start())
-        return self.describe(service)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(work)
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_then_release(self, service: Service, lock: asyncio.Lock) -> None:
+        try:
+            if self.services.get(service.name) is service:
+                await service.start()
+        except Exception as exc:  # a bug must not leave the name locked forever
+            service.status, service.message = "Failed", f"start failed: {exc!r}"
+            service.log("kernel", service.message)
+        finally:
+            lock.release()
 
     async def modify(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
+        self._closing_check()
+        if service.status == "Creating":
+            plan = self._plan_modify(service, body)
+            if plan[1] == "live":
+                # A start is under way (it holds the lock, perhaps for minutes): take the
+                # new settings now; the start reaches the new instance count when done.
+                self._apply_live(service, plan[0])
+                return self.describe(service)
+        async with self._locked(service, "this modify"):
+            spec, kind = self._plan_modify(service, body)  # against the state now
+            if kind == "version":
+                number = max(service.versions) + 1
+                cpu = self.check_gpus(
+                    spec,
+                    spec.metadata.instance,
+                    service.cpu_fallback,
+                    held=sum(len(i.gpus) for i in service.instances),
+                )
+                version = await self._build_version(spec, number)
+                self._check_current(service, "this modify")
+                service.cpu_fallback = service.cpu_fallback or cpu
+                service.versions[number] = version
+                if service.status in ("Stopped", "Failed"):
+                    service.current = version
+                    service.apply_rpc()
+                    await service.start()
+                else:
+                    await service.roll_to(version)
+                self._check_current(service, "this modify")
+                return self.describe(service)
+            self._take_token(service, spec)
+            if kind == "restart" and service.status == "Running":
+                self.check_gpus(
+                    spec,
+                    spec.metadata.instance,
+                    service.cpu_fallback,
+                    held=sum(len(i.gpus) for i in service.instances),
+                )
+                await service.roll_to(self._same_version(service, spec))
+                self._check_current(service, "this modify")
+                return self.describe(service)
+            self._apply_live(service, spec)
+            if service.status == "Running":
+                await self._scale(service, spec.metadata.instance)
+                self._check_current(service, "this modify")
+            return self.describe(service)
+
+    def _plan_modify(self, service: Service, body: dict[str, Any]) -> tuple[Any, str]:
+        """The new spec and what it takes: "version" (new version), "restart" or "live"."""
         from easlab.kernel.spec import (
             apply_overrides,
             check_typos,
@@ -268,67 +399,65 @@ class Kernel:
         spec = parse_spec(new_raw, allow_unknown_keys=True)
         spec.base_dir = service.spec.base_dir
         if service.status == "Failed" or has_model_changes(old_raw, changes):
-            number = max(service.versions) + 1
-            cpu = self.check_gpus(
-                spec,
-                spec.metadata.instance,
-                service.cpu_fallback,
-                held=sum(len(i.gpus) for i in service.instances),
-            )
-            service.cpu_fallback = service.cpu_fallback or cpu
-            version = await self._build_version(spec, number)
-            service.versions[number] = version
-            if service.status in ("Stopped", "Failed"):
-                service.current = version
-                service.apply_rpc()
-                await service.start()
-            else:
-                await service.roll_to(version)
-            return self.describe(service)
-        if spec.token and spec.token != service.token:
-            service.token = spec.token
-            route = self.router.routes.get(service.name)
-            if route is not None:
-                route.token = spec.token
+            return spec, "version"
         old_meta, new_meta = service.spec.metadata, spec.metadata
         restart = any(
             getattr(old_meta, key) != getattr(new_meta, key)
             for key in ("worker_threads", "gpu", "cpu", "memory", "cuda")
         )
+        return spec, "restart" if restart else "live"
+
+    @staticmethod
+    def _same_version(service: Service, spec: Any) -> Version:
+        """The current version with a changed spec (no new model or processor)."""
+        current = service.current
         version = Version(
-            service.current.number,
+            current.number,
             spec,
-            service.current.target,
+            current.target,
             {
-                **service.current.worker_config,
+                **current.worker_config,
                 "spec": spec.to_dict(),
-                "worker_threads": new_meta.worker_threads,
+                "worker_threads": spec.metadata.worker_threads,
             },
-            service.current.processor_dir,
-            service.current.created,
-            service.current.signature,
-            service.current.request_format,
+            current.processor_dir,
+            current.created,
+            current.signature,
+            current.request_format,
         )
         service.versions[version.number] = version
-        if restart and service.status == "Running":
-            self.check_gpus(
-                spec,
-                new_meta.instance,
-                service.cpu_fallback,
-                held=sum(len(i.gpus) for i in service.instances),
-            )
-            await service.roll_to(version)
-            return self.describe(service)
-        extra = new_meta.instance - len(service.instances)
-        if extra > 0 and service.status == "Running":
+        return version
+
+    def _take_token(self, service: Service, spec: Any) -> None:
+        if spec.token and spec.token != service.token:
+            service.token = spec.token
+            route = self.router.routes.get(service.name)
+            if route is not None:
+                route.token = spec.token
+
+    def _apply_live(self, service: Service, spec: Any) -> None:
+        """Take settings that need no restart (instance count, ``rpc.*``, token, timeout).
+
+        The instance count itself is reached by ``_scale`` (Running) or by the start
+        under way (Creating).
+        """
+        have = (
+            len(service.instances)
+            if service.status == "Running"
+            else service.spec.metadata.instance
+        )
+        extra = spec.metadata.instance - have
+        if extra > 0 and service.status in ("Running", "Creating"):
             self.check_gpus(spec, extra, service.cpu_fallback)
-        service.current = version
+        self._take_token(service, spec)
+        service.current = self._same_version(service, spec)
         service.apply_rpc()
-        if service.status == "Running":
-            failure = await service.scale(new_meta.instance)
-            service.message = f"scaling failed: {failure}" if failure else ""
         service.update_time = time.time()
-        return self.describe(service)
+
+    async def _scale(self, service: Service, count: int) -> None:
+        failure = await service.scale(count)
+        service.message = f"scaling failed: {failure}" if failure else ""
+        service.update_time = time.time()
 
     async def switch_version(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -337,36 +466,64 @@ class Kernel:
             raise ControlError(
                 400, 'the body needs "version": a version number', "version"
             ) from None
-        version = service.versions.get(number)
-        if version is None:
-            known = ", ".join(str(n) for n in sorted(service.versions))
-            raise ControlError(
-                404,
-                f"service '{service.name}' has no version {number} (versions: {known})",
-                "version",
-            )
-        if number == service.current.number and not body.get("force"):
+        self._closing_check()
+        async with self._locked(service, "this version switch"):
+            version = service.versions.get(number)
+            if version is None:
+                known = ", ".join(str(n) for n in sorted(service.versions))
+                raise ControlError(
+                    404,
+                    f"service '{service.name}' has no version {number} (versions: {known})",
+                    "version",
+                )
+            if number == service.current.number and not body.get("force"):
+                return self.describe(service)
+            if service.status in ("Stopped", "Failed"):
+                service.current = version
+                service.apply_rpc()
+                await service.start()
+            else:
+                await service.roll_to(version)
+            self._check_current(service, "this version switch")
             return self.describe(service)
-        if service.status in ("Stopped", "Failed"):
-            service.current = version
-            service.apply_rpc()
-            await service.start()
-        else:
-            await service.roll_to(version)
-        return self.describe(service)
+
+    async def start_service(self, service: Service) -> dict[str, Any]:
+        """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""
+        self._closing_check()
+        async with self._locked(service, "this start"):
+            if service.status in ("Stopped", "Failed"):
+                await service.start()
+            self._check_current(service, "this start")
+            return self.describe(service)
+
+    async def stop_service(self, service: Service) -> dict[str, Any]:
+        """``POST .../stop``: abort a start under way at once, then stop every instance."""
+        reason = "the service was stopped"
+        service.abort(reason)
+        try:
+            async with self._locked(service, "this stop"):
+                await service.stop()
+                return self.describe(service)
+        finally:
+            service.abort_done(reason)
 
     async def delete(self, service: Service) -> dict[str, Any]:
-        self.services.pop(service.name, None)
+        """Unregister the service at once, abort its start, stop its instances."""
+        if self.services.get(service.name) is not service:
+            raise ControlError(404, f"service '{service.name}' not found")
+        self.services.pop(service.name)
         # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
             if survivor.name not in self.router.routes:
                 self.router.open(survivor)
-        await service.stop()
+        service.abort("the service was deleted")  # never cleared: it gets no instance again
+        async with self._lock(service.name):
+            await service.stop()
         service.close_log()
         return {"deleted": service.name}
 
-    def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    async def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
         try:
             weight = int(body.get("weight"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -381,14 +538,20 @@ class Kernel:
                 f"service '{service.name}' is not a blue-green sibling; create one with "
                 "`create -r` (blue_green: true) and release that",
             )
-        entry = self.get(service.blue_green_of)
-        self.router.release(entry, service, weight)
-        service.released_into = entry.name
-        return self.describe(service)
+        async with self._locked(service, "this release"):
+            entry = self.get(service.blue_green_of)
+            self.router.release(entry, service, weight)
+            service.released_into = entry.name
+            return self.describe(service)
 
     async def stop_all(self) -> None:
-        await asyncio.gather(*(svc.stop() for svc in list(self.services.values())))
-        for svc in self.services.values():
+        """Stop every service (kernel shutdown): starts under way are killed at once."""
+        self.closing = True
+        services = list(self.services.values())
+        for svc in services:
+            svc.abort("the kernel is shutting down")
+        await asyncio.gather(*(svc.stop() for svc in services))
+        for svc in services:
             svc.close_log()
 
     def info(self) -> dict[str, Any]:
@@ -476,14 +639,11 @@ async def _route(kernel: Kernel, method: str, path: str, query: str, body: bytes
             return {"lines": lines[-n:] if n > 0 else lines}
         elif method == "POST":
             if rest == ["stop"]:
-                await service.stop()
-                return kernel.describe(service)
+                return await kernel.stop_service(service)
             if rest == ["start"]:
-                if service.status in ("Stopped", "Failed"):
-                    await service.start()
-                return kernel.describe(service)
+                return await kernel.start_service(service)
             if rest == ["version"]:
                 return await kernel.switch_version(service, _json_body(body))
             if rest == ["release"]:
-                return kernel.release(service, _json_body(body))
+                return await kernel.release(service, _json_body(body))
     raise ControlError(404, f"no control call {method} {path}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import os
 import signal
 import socket
@@ -38,8 +39,30 @@ from easlab.kernel.worker import (
 if TYPE_CHECKING:
     from easlab.kernel.service import Service, Version
 
-#: seconds an instance may take in initialize() before its start counts as failed
-STARTUP_TIMEOUT_S = float(os.environ.get("EASLAB_STARTUP_TIMEOUT", "300"))
+
+def _default_startup_timeout() -> float:
+    raw = os.environ.get("EASLAB_STARTUP_TIMEOUT", "").strip()
+    if not raw:
+        return 300.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and math.isfinite(value)):
+        print(
+            f"easlab kernel: EASLAB_STARTUP_TIMEOUT={raw!r} is not a number of seconds > 0; "
+            "using 300",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 300.0
+    return value
+
+
+#: seconds an instance may take to start (spawn + ``initialize()``) before it is killed
+#: and its start counts as failed, unless its service.json sets metadata.startup_timeout:
+#: ``$EASLAB_STARTUP_TIMEOUT`` as the kernel starts, default 300
+STARTUP_TIMEOUT_S = _default_startup_timeout()
 _HEADER_SIZE = HEADER.size
 _RID_MASK = 0xFFFFFFFF
 #: an answer within this many seconds of its frame's send marks the processor quick:
@@ -378,8 +401,15 @@ class Instance:
         self._proc: asyncio.subprocess.Process | None = None
         self._ready: asyncio.Future[str | None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._started_at = 0.0  # monotonic time the current process was spawned
+        self._cancelled: str | None = None  # why its start was aborted (cancel_start)
 
     # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def starting(self) -> bool:
+        """Its process is being spawned or is still in ``initialize()``."""
+        return self.status in ("Pending", "Starting")
 
     def launch(self) -> asyncio.Future[str | None]:
         """Start supervising; the future resolves at the first start (None = ready)."""
@@ -389,6 +419,29 @@ class Instance:
         return self.started
 
     async def _supervise(self) -> None:
+        try:
+            await self._supervise_loop()
+        except asyncio.CancelledError:
+            # stop() gave up waiting for this task: never leave the process behind.
+            self.kill()
+            raise
+        except Exception as exc:  # a bug here must not leave a process nobody supervises
+            self.kill()
+            self.status = "Failed"
+            self.reason = f"kernel fault while supervising the instance: {exc!r}"
+            self.service.log(self.name, self.reason)
+            self._resolve_started(self.reason)
+            raise
+        finally:
+            # Whoever awaits the first start gets an answer, whatever ended this task
+            # (e.g. a stop before the loop ever ran).
+            self._resolve_started(self._aborted())
+
+    def _resolve_started(self, failure: str | None) -> None:
+        if self.started is not None and not self.started.done():
+            self.started.set_result(failure)
+
+    async def _supervise_loop(self) -> None:
         delay = 0.2
         assert self.started is not None
         while not self.stopping:
@@ -434,14 +487,21 @@ class Instance:
             await asyncio.sleep(0.05)
         self.status = "Stopped"
 
+    def _aborted(self) -> str:
+        return f"start aborted: {self._cancelled or 'instance stopped'}"
+
     async def _start_once(self) -> str | None:
         """Spawn the worker and wait for READY; a failure message otherwise."""
+        if self.stopping:
+            return self._aborted()
         loop = asyncio.get_running_loop()
         parent, child = socket.socketpair()
         config = dict(self.version.worker_config)
         config["instance_index"] = self.index
         config["gpu_devices"] = self.gpus
         self.status = "Pending"
+        self.pid = None
+        self.start_time = None
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -463,21 +523,36 @@ class Instance:
         self._proc = proc
         self.pid = proc.pid
         self.start_time = time.time()
+        self._started_at = time.monotonic()
+        self.status = "Starting"
         self._ready = loop.create_future()
         channel = _Channel(loop, parent, self)
         self._channel = channel
+        if self.stopping:  # stopped or aborted while the process was being spawned
+            self.kill()
+            self._ready.set_result(self._aborted())
         channel.write(encode_frame(CONFIG, 0, 0, json.dumps(config).encode()))
         assert proc.stdout is not None
         loop.create_task(self._pump_logs(proc.stdout))
         exited = loop.create_task(proc.wait())
         waiting: set[asyncio.Future[Any]] = {self._ready, exited}
-        done, _ = await asyncio.wait(
-            waiting, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        if self._ready in done:
+        limit = self.service.startup_timeout_s(self.version)
+        while True:
+            # Re-read the limit each second: `modify -Dmetadata.startup_timeout=...`
+            # applies to a start already under way.
+            limit = self.service.startup_timeout_s(self.version)
+            left = self._started_at + limit - time.monotonic()
+            if left <= 0:
+                break
+            done, _ = await asyncio.wait(
+                waiting, timeout=min(left, 1.0), return_when=asyncio.FIRST_COMPLETED
+            )
+            if done:
+                break
+        if self._ready.done():
             exited.cancel()
             return self._ready.result()
-        if exited in done:
+        if exited.done():
             # Give the pipe a moment to deliver the last lines (an import error's traceback).
             await asyncio.sleep(0.05)
             tail = "\n".join(self.recent)
@@ -486,7 +561,20 @@ class Instance:
             )
         exited.cancel()
         self.kill()
-        return f"initialize() did not finish within {STARTUP_TIMEOUT_S:.0f} s"
+        self.service.log(
+            self.name,
+            f"initialize() still running after {limit:g} s (startup timeout); "
+            f"killing instance pid {proc.pid}",
+        )
+        tail = "\n".join(list(self.recent)[-10:])
+        return (
+            f"initialize() of instance {self.name} (pid {proc.pid}) did not finish within "
+            f"{limit:g} s, so it was killed. If the model needs longer to load, raise "
+            f"metadata.startup_timeout (seconds; the kernel's default is "
+            f"{STARTUP_TIMEOUT_S:g} s, from $EASLAB_STARTUP_TIMEOUT); otherwise see where "
+            f"initialize() hangs with `easlab logs {self.service.name}`"
+            + (f"; last output:\n{tail}" if tail else "")
+        )
 
     async def _pump_logs(self, stream: asyncio.StreamReader) -> None:
         while True:
@@ -511,8 +599,28 @@ class Instance:
             except ProcessLookupError:
                 pass
 
+    def cancel_start(self, reason: str) -> None:
+        """Abort this instance's start at once (stop, delete, kernel shutdown).
+
+        Kills the process, even in the middle of ``initialize()``, and ends the
+        wait for it: the start reports ``start aborted: <reason>`` and nothing is
+        restarted. The caller still ``stop()``s the instance to reap it.
+        """
+        self.stopping = True
+        if self._cancelled is None:
+            self._cancelled = reason
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(self._aborted())
+        self.kill()
+
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Stop taking calls, let in-flight calls finish, then end the process."""
+        """Stop taking calls, let in-flight calls finish, then end the process.
+
+        An instance still starting has nothing to finish (and its ``initialize()``
+        may never return): it is killed at once.
+        """
+        if self.starting:
+            self.cancel_start("instance stopped")
         self.stopping = True
         self.ready = False
         if self._channel is not None:
@@ -531,8 +639,12 @@ class Instance:
                 await asyncio.wait_for(self._task, 2.0)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
-        if self.started is not None and not self.started.done():
-            self.started.set_result("instance stopped before it was ready")
+        # the task may have spawned a process while we waited (a restart): end it too
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            self.kill()
+            await proc.wait()
+        self._resolve_started("instance stopped before it was ready")
         self.status = "Stopped"
 
     def _channel_close(self) -> None:
@@ -615,8 +727,9 @@ class Instance:
             self.service.pump()
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
-            self.version.signature = info.get("signature")
-            self.version.request_format = info.get("request_format")
+            self.service.record_signature(
+                self.version, info.get("signature"), info.get("request_format")
+            )
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
         elif kind == FAILED:
@@ -636,22 +749,39 @@ class Instance:
             )
             self.kill()
 
+    def waiting_for(self) -> str:
+        """What a starting instance is waiting for, with how long it has waited; else ""."""
+        if self.status == "Pending":
+            text = "starting its process"
+        elif self.status == "Starting" and self.start_time is not None:
+            limit = self.service.startup_timeout_s(self.version)
+            waited = time.time() - self.start_time
+            text = f"in initialize() for {waited:.0f} s (killed after {limit:g} s)"
+        else:
+            return ""
+        last = self.reason
+        if last:
+            text += "; " + (last if last.startswith("last exit: ") else "last exit: " + last)
+        return text
+
     def describe(self, ip: str, port: int) -> dict[str, Any]:
         started = (
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.start_time))
             if self.start_time
             else None
         )
+        elapsed = round(time.time() - self.start_time, 1) if self.start_time else None
         return {
             "name": self.name,
             "ip": ip,
             "port": port,
             "pid": self.pid,
             "start_time": started,
+            "elapsed_s": elapsed,
             "restarts": self.restarts,
             "status": self.status,
             "ready": self.ready,
-            "reason": self.reason,
+            "reason": self.waiting_for() or self.reason,
             "gpus": list(self.gpus),
             "version": self.version.number,
             "in_flight": len(self.calls),

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from easlab.kernel.batching import BatchQueue
-from easlab.kernel.instance import Call, Instance
+from easlab.kernel.instance import STARTUP_TIMEOUT_S, Call, Instance
+from easlab.kernel.runtime import ADMIN_TOKEN_ENV
+from easlab.kernel.worker import KERNEL_PID_ENV
 
 if TYPE_CHECKING:
     from easlab.kernel.control import Kernel
@@ -136,6 +138,10 @@ class Service:
         self._expiry: asyncio.TimerHandle | None = None
         self._next_index = 0
         self._lock = asyncio.Lock()
+        #: instances launched and not yet serving (a start, a scale-up, a new version)
+        self.starting: list[Instance] = []
+        #: stop/delete calls under way: while any is, starts are aborted and none begins
+        self._aborts: list[str] = []
 
     # -- configuration -----------------------------------------------------------
 
@@ -146,6 +152,23 @@ class Service:
     @property
     def keepalive_s(self) -> float:
         return self.spec.metadata.keepalive_ms / 1000.0
+
+    def startup_timeout_s(self, version: Version | None = None) -> float:
+        """Seconds an instance of ``version`` (default: the current one) may take to start."""
+        spec = version.spec if version is not None else self.spec
+        if version is not None and version.number == self.current.number:
+            spec = self.spec  # a live `modify` of the timeout applies to its instances too
+        return spec.metadata.startup_timeout or STARTUP_TIMEOUT_S
+
+    def record_signature(
+        self, version: Version, signature: dict[str, Any] | None, request_format: str | None
+    ) -> None:
+        """An instance of ``version`` is ready and told its signature and request format."""
+        # `modify` may have replaced the version object while the instance started
+        same = self.versions.get(version.number)
+        for target in (version,) if same is None or same is version else (version, same):
+            target.signature = signature
+            target.request_format = request_format
 
     def apply_rpc(self) -> None:
         """Take the current spec's kernel-side ``rpc.*`` settings (no restart needed)."""
@@ -158,9 +181,13 @@ class Service:
 
     def instance_env(self, instance: Instance) -> dict[str, str]:
         env = dict(os.environ)
+        # The processor is the user's code: it gets no key to the control plane.
+        env.pop(ADMIN_TOKEN_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"
         env["EASLAB_SERVICE"] = self.name
         env["EASLAB_INSTANCE"] = str(instance.index)
+        # the worker dies with this process (worker.die_with_parent)
+        env[KERNEL_PID_ENV] = str(os.getpid())
         folder = instance.version.processor_dir
         if folder is not None:
             # SPEC §6: the processor's folder is on LD_LIBRARY_PATH.
@@ -347,6 +374,20 @@ class Service:
 
     # -- lifecycle -----------------------------------------------------------------
 
+    def abort(self, reason: str) -> None:
+        """A stop or delete is under way: kill every instance still starting, now.
+
+        The start, scale-up or new version they belong to returns at once with
+        ``start aborted: <reason>``, and no instance starts until ``abort_done``.
+        """
+        self._aborts.append(reason)
+        for inst in list(self.starting):
+            inst.cancel_start(reason)
+
+    def abort_done(self, reason: str) -> None:
+        """The stop or delete that called ``abort(reason)`` is over."""
+        self._aborts.remove(reason)
+
     def _gpus_for_new_instance(self) -> list[int]:
         return self.kernel.allocate_gpus(self, self.kernel.gpu_need(self.spec, self.cpu_fallback))
 
@@ -356,10 +397,33 @@ class Service:
         return Instance(self, index, version, self._gpus_for_new_instance())
 
     async def _launch(self, count: int, version: Version) -> tuple[list[Instance], str | None]:
-        """Start ``count`` instances of ``version``; the first failure message, if any."""
+        """Start ``count`` instances of ``version``; the first failure message, if any.
+
+        While they start they are listed in ``starting`` (``w`` shows them, with
+        their pids; ``abort`` kills them).
+        """
+        if self._aborts:
+            return [], f"start aborted: {self._aborts[-1]}"
         new = [self._new_instance(version) for _ in range(count)]
-        results = await asyncio.gather(*(inst.launch() for inst in new))
-        failure = next((r for r in results if r is not None), None)
+        self.starting.extend(new)
+        failure: str | None = None
+        try:
+            waiting = {inst.launch(): inst for inst in new}
+            while waiting:
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    inst = waiting.pop(future)
+                    result = future.result()
+                    if result is None or failure is not None:
+                        continue
+                    failure = result
+                    # the start has failed: do not wait for the others' initialize()
+                    for other in waiting.values():
+                        other.cancel_start(f"instance {inst.name} failed to start")
+        finally:
+            self.starting = [inst for inst in self.starting if inst not in new]
+        if failure is None and self._aborts:
+            failure = f"start aborted: {self._aborts[-1]}"
         return new, failure
 
     async def _retire(self, instances: list[Instance]) -> None:
@@ -370,26 +434,43 @@ class Service:
             self.kernel.release_gpus(inst.gpus)
 
     async def start(self) -> None:
-        """Start ``metadata.instance`` instances; Failed with the reason if any cannot start."""
+        """Start ``metadata.instance`` instances; Failed with the reason if any cannot start.
+
+        A ``modify`` of the instance count while starting applies once the first
+        instances run; a stop or delete (``abort``) ends the start at once, Stopped.
+        """
         async with self._lock:
             self.status = "Creating"
             self.message = ""
+            self.update_time = time.time()
             new, failure = await self._launch(self.spec.metadata.instance, self.current)
             if failure is not None:
                 await self._retire(new)
-                self.status = "Failed"
+                self.status = "Stopped" if self._aborts else "Failed"
                 self.message = failure
-                self.log("kernel", f"service failed to start: {failure}")
+                self.log("kernel", f"service did not start: {failure}")
             else:
                 self.instances = new
                 self.status = "Running"
                 self.log("kernel", f"service running with {len(new)} instance(s)")
+                await self._settle()
             self.update_time = time.time()
+
+    async def _settle(self) -> None:
+        """Reach the current spec's instance count (a scale asked for while starting)."""
+        while not self._aborts and len(self.instances) != self.spec.metadata.instance:
+            count = self.spec.metadata.instance
+            failure = await self._scale_locked(count)
+            if failure is not None:
+                self.message = f"scaling to {count} instance(s) failed: {failure}"
+                self.log("kernel", self.message)
+                return
 
     async def stop(self) -> None:
         async with self._lock:
             old, self.instances = self.instances, []
             self.status = "Stopped"
+            self.message = ""
             for call in self.queue.drain():
                 call.finish(503, f"service '{self.name}' was stopped".encode())
             await self._retire(old)
@@ -398,22 +479,25 @@ class Service:
     async def scale(self, count: int) -> str | None:
         """Add or remove instances without touching the others; a failure message if any."""
         async with self._lock:
-            running = list(self.instances)
-            if count > len(running):
-                new, failure = await self._launch(count - len(running), self.current)
-                if failure is not None:
-                    await self._retire(new)
-                    return failure
-                self.instances = running + new
-                self.pump()
-            elif count < len(running):
-                # remove the least busy ones (newest first on ties)
-                order = sorted(running, key=lambda i: (i.busy, -i.index))
-                gone = order[: len(running) - count]
-                self.instances = [i for i in running if i not in gone]
-                await self._retire(gone)
-            self.update_time = time.time()
-            return None
+            return await self._scale_locked(count)
+
+    async def _scale_locked(self, count: int) -> str | None:
+        running = list(self.instances)
+        if count > len(running):
+            new, failure = await self._launch(count - len(running), self.current)
+            if failure is not None:
+                await self._retire(new)
+                return failure
+            self.instances = self.instances + new
+            self.pump()
+        elif count < len(running):
+            # remove the least busy ones (newest first on ties)
+            order = sorted(running, key=lambda i: (i.busy, -i.index))
+            gone = order[: len(running) - count]
+            self.instances = [i for i in self.instances if i not in gone]
+            await self._retire(gone)
+        self.update_time = time.time()
+        return None
 
     async def roll_to(self, version: Version) -> str | None:
         """Replace every instance by instances of ``version``; keep the old ones on failure."""
@@ -441,6 +525,26 @@ class Service:
             self.log("kernel", f"now serving version {version.number}")
             return None
 
+    def startup_message(self) -> str:
+        """What a start under way waits for: which instances, their pids, for how long."""
+        waiting = [inst for inst in self.starting if inst.starting]
+        if not waiting:
+            return ""
+        now = time.time()
+        names = ", ".join(
+            f"{inst.name} (pid {inst.pid}, {now - inst.start_time:.0f} s)"
+            if inst.pid is not None and inst.start_time is not None
+            else f"{inst.name} (process starting)"
+            for inst in waiting
+        )
+        limit = self.startup_timeout_s(waiting[0].version)
+        return (
+            f"waiting for {len(waiting)} instance(s) to finish initialize(): {names}; "
+            f"one still starting after {limit:g} s is killed (metadata.startup_timeout). "
+            f"`easlab w {self.name}` lists them, `easlab logs {self.name}` shows their output, "
+            f"`easlab stop {self.name}` or `easlab delete {self.name}` aborts the start"
+        )
+
     # -- description ---------------------------------------------------------------
 
     def describe(
@@ -451,10 +555,14 @@ class Service:
         running = sum(1 for i in self.instances if i.ready)
         total = meta.instance if self.status not in ("Stopped",) else 0
         path = f"/api/predict/{self.name}"
+        message = self.message
+        waiting = self.startup_message()
+        if waiting:
+            message = f"{waiting}. {message}" if message else waiting
         return {
             "name": self.name,
             "status": self.status,
-            "message": self.message,
+            "message": message,
             "endpoint": endpoint,
             "service_path": path,
             "url": endpoint + path,
@@ -467,6 +575,7 @@ class Service:
             "cpu": meta.cpu,
             "gpu": meta.gpu,
             "memory": meta.memory,
+            "startup_timeout": self.startup_timeout_s(),
             "latest_version": max(self.versions),
             "current_version": self.current.number,
             "weight": weight,
@@ -483,4 +592,6 @@ class Service:
         }
 
     def workers(self, ip: str, port: int) -> list[dict[str, Any]]:
-        return [inst.describe(ip, port) for inst in self.instances]
+        """The serving instances, then those still starting (eascmd ``w``)."""
+        listed = self.instances + [inst for inst in self.starting if inst not in self.instances]
+        return [inst.describe(ip, port) for inst in listed]

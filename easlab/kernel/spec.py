@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,8 @@ MODEL_FIELDS = (
     "processor_type",
 )
 
-# metadata key -> (Metadata attribute, kind, minimum); kind is "int", "number", "bool", "str"
+# metadata key -> (Metadata attribute, kind, minimum); kind is "int", "number", "bool", "str",
+# "memory" (MB, "4G" accepted) or "seconds" (a number > 0)
 _METADATA_FIELDS: dict[str, tuple[str, str, float | None]] = {
     "instance": ("instance", "int", 0),
     "cpu": ("cpu", "number", 0),
@@ -90,6 +92,8 @@ _METADATA_FIELDS: dict[str, tuple[str, str, float | None]] = {
     "rpc.keepalive": ("keepalive_ms", "int", 1),
     "rpc.io_threads": ("io_threads", "int", 1),
     "rpc.max_queue_size": ("max_queue_size", "int", 1),
+    # easlab's own (the EAS manual has no startup limit for processors): see ARCHITECTURE.md
+    "startup_timeout": ("startup_timeout", "seconds", None),
 }
 
 _EXAMPLES = {
@@ -105,6 +109,7 @@ _EXAMPLES = {
     "rpc.keepalive": "5000 (milliseconds)",
     "rpc.io_threads": "4",
     "rpc.max_queue_size": "64",
+    "startup_timeout": "600, seconds an instance may spend in initialize()",
 }
 
 
@@ -126,6 +131,9 @@ class Metadata:
     keepalive_ms: int = 5000
     io_threads: int = 4
     max_queue_size: int = 64
+    #: seconds an instance may spend starting (initialize()); None: the kernel's
+    #: default, $EASLAB_STARTUP_TIMEOUT or 300
+    startup_timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown metadata keys, kept
 
 
@@ -573,12 +581,16 @@ def _coerce_metadata(key: str, value: Any, kind: str, minimum: float | None) -> 
             raise SpecError(dotted, f"must be a number, got {value!r} —{hint}") from None
     else:
         raise SpecError(dotted, f"must be a number, got {type(value).__name__} —{hint}")
+    if not math.isfinite(number):
+        raise SpecError(dotted, f"must be a finite number, got {value!r} —{hint}")
     if kind in ("int", "memory"):
         if number != int(number):
             raise SpecError(dotted, f"must be a whole number, got {value!r} —{hint}")
         number = int(number)
     elif number == int(number):
         number = int(number)
+    if kind == "seconds" and number <= 0:
+        raise SpecError(dotted, f"must be a number of seconds > 0, got {value!r} —{hint}")
     if minimum is not None and number < minimum:
         at_least = "≥ 0" if minimum == 0 else f"≥ {minimum:g}"
         raise SpecError(dotted, f"must be {at_least}, got {value!r} —{hint}")

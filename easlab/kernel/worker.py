@@ -9,6 +9,11 @@ a frame also processes it, so no request is handed between threads.
 
 Frame (both directions): ``!BIiI`` header = kind, request id, status, payload
 length, then the payload. No pickling: bodies travel as raw bytes.
+
+A worker dies with its kernel in every state, ``initialize()`` included: on
+Linux the kernel's death sends it SIGKILL (``PR_SET_PDEATHSIG``), armed before
+any user code is imported; elsewhere a watchdog thread exits when the parent
+process changes.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ FAILED = 6  # worker -> kernel: the traceback of a failed start
 _READ_BUFFER = 256 * 1024
 #: socket buffers (a 600 KB body crosses in one send; capped by the system's wmem_max)
 SOCKET_BUFFER = 4 * 1024 * 1024
+#: environment variable naming the kernel's pid (set by the kernel for its instances)
+KERNEL_PID_ENV = "EASLAB_KERNEL_PID"
+#: how often the watchdog (platforms without PR_SET_PDEATHSIG) checks the parent pid
+WATCHDOG_S = 0.5
+_PR_SET_PDEATHSIG = 1
 #: answers wait for the next buffered frame only while processing takes less than this
 _GATHER_S = 50e-6
 #: and at most this many answers wait together
@@ -330,6 +340,57 @@ def build_processor(config: dict[str, Any]) -> Any:
     return cls(ctx)
 
 
+def _set_pdeathsig() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
+    except (OSError, AttributeError):  # no libc symbol, or a sandbox that forbids prctl
+        return False
+
+
+def watch_parent(parent: int, interval: float = WATCHDOG_S) -> threading.Thread:
+    """Exit this process (code 70) as soon as its parent is no longer ``parent``.
+
+    A daemon thread polling ``os.getppid()``: an orphan is re-parented (to init or a
+    subreaper), so a changed parent pid means the kernel is gone.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(70)
+
+    thread = threading.Thread(target=watch, name="easlab-parent-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def die_with_parent(parent: int | None = None) -> str:
+    """Make sure this worker does not outlive the kernel that started it.
+
+    ``parent``: the kernel's pid (default: ``$EASLAB_KERNEL_PID``, else the current
+    parent). Returns how: ``"pdeathsig"`` or ``"watchdog"``. Exits at once if the
+    kernel died before the guard was armed.
+    """
+    if parent is None:
+        try:
+            parent = int(os.environ.get(KERNEL_PID_ENV) or os.getppid())
+        except ValueError:
+            parent = os.getppid()
+    armed = _set_pdeathsig()
+    if os.getppid() != parent:  # the kernel died before prctl took effect
+        os._exit(70)
+    if armed:
+        return "pdeathsig"
+    watch_parent(parent)
+    return "watchdog"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
@@ -376,4 +437,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # First of all, before any user code is imported (and may hang in initialize()):
+    # an instance process must never outlive its kernel.
+    die_with_parent()
     sys.exit(main())
