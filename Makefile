@@ -50,6 +50,7 @@ test: $(STAMP) official-venv seldon-venv aiges-venv browser-deps
 	$(VENV)/bin/ruff check easlab tests benchmarks
 	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
+	$(VENV)/bin/lint-imports
 	$(VPY) -m pytest -q tests
 
 ## Benchmarks, side by side in one run; results go to BENCHMARKS.md.
@@ -66,6 +67,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check easlab tests benchmarks
 	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .venv-official .venv-seldon .venv-aiges .venv-proto .venv-binder .venv-bench .pytest_cache

@@ -7,8 +7,9 @@ when a notebook actually needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from easlab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -47,10 +48,10 @@ _EXPORTS: dict[str, str] = {
     "ENDPOINT_TYPE_VIPSERVER": "easlab.client.predict_client",
     "Latency": "easlab.client.latency",
     # local kernel and its control plane
-    "LocalKernel": "easlab.kernel.local",
+    "LocalKernel": "easlab.client.local",
     "KernelClient": "easlab.client.control",
     "Service": "easlab.client.control",
-    "connect": "easlab.client.control",
+    "connect": "easlab.client.connect",
     # eascmd's verbs as functions (the CLI and the magics call these)
     "create": "easlab.ops",
     "ls": "easlab.ops",
@@ -80,19 +81,6 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'easlab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
-
-
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.errors import (  # noqa: F401
         DTypeError,
@@ -103,3 +91,5 @@ if TYPE_CHECKING:  # pragma: no cover
         ShapeError,
         SpecError,
     )
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, tuple(__all__))

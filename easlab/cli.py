@@ -30,7 +30,7 @@ class _CliError(EaslabError):
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from easlab.client.control import connect
+    from easlab.client.connect import connect
 
     if getattr(args, "target", None) == "pai":
         client = connect(
@@ -409,8 +409,8 @@ def _stop_on_terminate() -> None:
 def cmd_test(args: argparse.Namespace) -> int:
     """Serve one service in the foreground (eascmd ``test``, without Docker)."""
     from easlab.client.control import _absolutize
-    from easlab.kernel.local import LocalKernel
-    from easlab.kernel.spec import load_spec_source, parse_spec
+    from easlab.client.local import LocalKernel
+    from easlab.spec import load_spec_source, parse_spec
 
     data, base_dir = load_spec_source(Path(args.spec) if Path(args.spec).is_file() else args.spec)
     if "metadata" not in data:

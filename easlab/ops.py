@@ -16,15 +16,15 @@ is called with each description polled while a service settles.
 
 from __future__ import annotations
 
-import html
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from easlab.errors import EaslabError, KernelError
+from easlab.client.control import Progress, wait_settled
+from easlab.errors import KernelError
+from easlab.spec import SpecDiff, flat_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.control import KernelClient, Service
@@ -48,17 +48,13 @@ __all__ = [
     "wait_settled",
 ]
 
-#: statuses a service stays in until someone acts (eascmd waits for one of them too)
-SETTLED = ("Running", "Failed", "Stopped")
 DEFAULT_TIMEOUT_S = 600.0
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 def _kernel(kernel: KernelClient | None, start: bool = False) -> KernelClient:
     if kernel is not None:
         return kernel
-    from easlab.client.control import connect
+    from easlab.client.connect import connect
 
     return connect(start=start)
 
@@ -78,83 +74,11 @@ def parse_overrides(items: Mapping[str, Any] | Iterable[str] | None) -> dict[str
     return out
 
 
-def wait_settled(
-    kernel: KernelClient,
-    desc: dict[str, Any],
-    timeout: float = DEFAULT_TIMEOUT_S,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Poll the service until it runs, has failed or is stopped; its last description.
-
-    Instances come up (or roll over after ``modify``/``version``) after the
-    control call has answered; this is eascmd's "Waiting [Total: ...]" loop.
-    """
-    name = str(desc["name"])
-    deadline = time.monotonic() + timeout
-    while desc.get("status") not in SETTLED:
-        if progress is not None:
-            progress(desc)
-        if time.monotonic() > deadline:
-            raise EaslabError(
-                f"service {name} is still {desc.get('status')} after {timeout:g} s; "
-                f"look at `easlab desc {name}` / `easlab logs {name}` (%eas desc, %eas logs)"
-            )
-        time.sleep(0.2)  # polling a remote status, not synchronising threads
-        desc = kernel.describe(name)
-    return desc
-
-
 # ----------------------------------------------------------------------------- dry run
 
 
-def _flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
-    lines = []
-    for key, value in spec.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            lines += _flat_lines(value, path + ".")
-        else:
-            shown = "****" if key == "token" else json.dumps(value, default=str)
-            lines.append(f"{path}: {shown}")
-    return lines
-
-
-@dataclass(repr=False)
-class SpecDiff:
-    """What a create or modify would change, without changing it (``dry_run=True``)."""
-
-    name: str
-    verb: str  # "would create" | "would update"
-    changes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    deployed: bool = False
-
-    @property
-    def headline(self) -> str:
-        if self.deployed and not self.changes:
-            return f"{self.name}: valid; no change against the deployed service"
-        count = len(self.changes)
-        return f"{self.name}: valid; {self.verb} ({count} change{'s' * (count != 1)})"
-
-    def lines(self) -> list[str]:
-        return [*self.changes, *(f"warning: {w}" for w in self.warnings)]
-
-    def __str__(self) -> str:
-        return "\n".join([self.headline, *self.lines()])
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        colours = {"+": "#1e7d32", "-": "#b3261e", "~": "#8a6d00", "w": "#8a6d00"}
-        rows = "".join(
-            f"<div style='color:{colours.get(line[:1], 'inherit')}'>{html.escape(line)}</div>"
-            for line in self.lines()
-        )
-        return f"<b>{html.escape(self.headline)}</b><pre>{rows}</pre>"
-
-
 def _diff_against_deployed(kernel: KernelClient | None, spec: Any) -> SpecDiff:
-    from easlab.kernel.spec import diff_specs
+    from easlab.spec import diff_specs
 
     new = spec.to_dict()
     try:
@@ -166,7 +90,7 @@ def _diff_against_deployed(kernel: KernelClient | None, spec: Any) -> SpecDiff:
     if old:
         return SpecDiff(spec.name, "would update", diff_specs(old, new), spec.warnings, True)
     return SpecDiff(
-        spec.name, "would create", [f"+ {line}" for line in _flat_lines(new)], spec.warnings
+        spec.name, "would create", [f"+ {line}" for line in flat_lines(new)], spec.warnings
     )
 
 
@@ -192,7 +116,7 @@ def create(
     once the service runs or has failed (``status``, ``message`` say why). With
     no ``kernel``, a background kernel starts if none runs.
     """
-    from easlab.kernel.spec import parse_spec
+    from easlab.spec import parse_spec
 
     # SpecError names the field (and a typo's intended key) before anything is sent
     parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
@@ -259,7 +183,7 @@ def modify(
         )
     client = _kernel(kernel)
     if dry_run:
-        from easlab.kernel.spec import apply_overrides, check_typos, load_spec_source, parse_spec
+        from easlab.spec import apply_overrides, check_typos, load_spec_source, parse_spec
 
         current = client.describe(name).get("spec") or {}
         update: dict[str, Any] = {}
@@ -382,8 +306,8 @@ def kernel(
     ``restart``: stop it and start a background one from this environment.
     Returns the kernels acted on, one dict each.
     """
+    from easlab import runtime
     from easlab.client.control import KernelClient
-    from easlab.kernel import runtime
 
     if action not in ("status", "stop", "restart"):
         raise ValueError(f"kernel takes status, stop or restart, not {action!r}")
@@ -413,7 +337,7 @@ def kernel(
             _wait_gone(row)
         row["state"] = "stopped"
     if action == "restart":
-        from easlab.kernel.local import start_background
+        from easlab.client.local import start_background
 
         state_dir = next((r.get("state_dir") for r in chosen if r.get("state_dir")), None)
         endpoint, token = start_background(state_dir=state_dir)
@@ -451,7 +375,7 @@ def _kernel_row(
 
 
 def _wait_gone(row: dict[str, Any], timeout: float = 30.0) -> None:
-    from easlab.kernel.runtime import pid_alive
+    from easlab.runtime import pid_alive
 
     pid = row.get("pid")
     deadline = time.monotonic() + timeout

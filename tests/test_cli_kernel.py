@@ -26,7 +26,7 @@ class EchoProcessor(allspark.BaseProcessor):
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory) -> Iterator[str]:
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     home = tmp_path_factory.mktemp("easlab-home")
     old = os.environ.get("EASLAB_HOME")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from easlab import cli, ops
-from easlab.kernel import runtime
-from easlab.kernel.local import LocalKernel
+from easlab import cli, ops, runtime
+from easlab.client.local import LocalKernel
 
 APP = """
 import allspark

@@ -8,8 +8,7 @@ Names resolve lazily, so importing this package costs nothing until a client is 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from easlab._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "PredictClient": "easlab.client.predict_client",
@@ -27,9 +26,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'easlab.client' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, tuple(__all__))

@@ -13,18 +13,20 @@ import builtins
 import html
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from easlab.errors import KernelError, KernelNotRunning, SpecError
+from easlab.errors import EaslabError, KernelError, KernelNotRunning, SpecError
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
     from easlab.client.predict_client import PredictClient
 
-__all__ = ["KernelClient", "KernelEnvironmentWarning", "Service", "connect"]
+__all__ = ["KernelClient", "Service"]
 
 _API = "/easlab/v1"
 _HOW_TO_START = (
@@ -76,7 +78,7 @@ class KernelClient:
         """The control API's token: given, else ``$EASLAB_ADMIN_TOKEN``, else the runtime
         file of the kernel at this endpoint (``$EASLAB_HOME/runtime/kernel-<pid>.json``)."""
         if not self._admin_token:
-            from easlab.kernel.runtime import ADMIN_TOKEN_ENV, admin_token_for
+            from easlab.runtime import ADMIN_TOKEN_ENV, admin_token_for
 
             self._admin_token = os.environ.get(ADMIN_TOKEN_ENV, "").strip() or admin_token_for(
                 self.endpoint
@@ -189,7 +191,7 @@ class KernelClient:
         call returns once the service runs or has failed (``status ==
         "Failed"`` and ``message`` say why).
         """
-        from easlab.kernel.spec import parse_spec
+        from easlab.spec import parse_spec
 
         parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
         body = {
@@ -234,7 +236,7 @@ class KernelClient:
                 "set": {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
             }
         else:
-            from easlab.kernel.spec import load_spec_source
+            from easlab.spec import load_spec_source
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)
@@ -399,106 +401,33 @@ class Service:
         return f"<table>{body}</table>"
 
 
-class KernelEnvironmentWarning(UserWarning):
-    """The kernel runs in another Python or easlab version than this notebook."""
+#: statuses a service stays in until someone acts (eascmd waits for one of them too)
+SETTLED = ("Running", "Failed", "Stopped")
+#: called with each description polled while a service settles
+Progress = Callable[[dict[str, Any]], None]
 
 
-def _check_environment(info: dict[str, Any]) -> None:
-    """Warn when the kernel found is not this environment's: creates would then fail
-    far from the cause (a runtime installed here but not there)."""
-    import sys
-    import warnings
+def wait_settled(
+    kernel: Any,
+    desc: dict[str, Any],
+    timeout: float = 600.0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Poll the service until it runs, has failed or is stopped; its last description.
 
-    from easlab import __version__
-
-    differences = []
-    python, prefix = info.get("python"), info.get("prefix")
-    if prefix and os.path.realpath(str(prefix)) != os.path.realpath(sys.prefix):
-        differences.append(f"its Python is {python}, this notebook's is {sys.executable}")
-    if info.get("version") and info["version"] != __version__:
-        differences.append(f"it runs easlab {info['version']}, this is easlab {__version__}")
-    if differences:
-        missing = [name for name, ok in (info.get("runtimes") or {}).items() if not ok]
-        lacks = f"; it cannot load {', '.join(missing)}" if missing else ""
-        warnings.warn(
-            KernelEnvironmentWarning(
-                f"the easlab kernel at {info.get('endpoint')} was started from another "
-                f"environment: {'; '.join(differences)}{lacks}. Processors run with the "
-                "kernel's packages; to use this environment's, stop it "
-                "(easlab.connect().shutdown()) and connect(start=True) again"
-            ),
-            stacklevel=3,
-        )
-
-
-def _from_runtime_file() -> KernelClient | None:
-    """A client of the kernel recorded in the runtime file, if it is alive and answers."""
-    from easlab.kernel.runtime import read_runtime
-
-    data = read_runtime()  # None when absent, unreadable or its pid is dead
-    if data is None:
-        return None
-    client = KernelClient(
-        str(data["endpoint"]), timeout=3, admin_token=data.get("admin_token") or None
-    )
-    try:
-        info = client.info()
-    except KernelError:
-        return None
-    _check_environment(info)
-    client.timeout = 60
-    return client
-
-
-def connect(
-    endpoint: str | None = None,
-    start: bool = False,
-    *,
-    admin_token: str | None = None,
-    target: str | None = None,
-    region: str | None = None,
-    pai_endpoint: str | None = None,
-    oss: str | None = None,
-) -> KernelClient:
-    """A client of the local kernel, or of PAI-EAS itself with ``target="pai"``.
-
-    ``connect(target="pai", region="cn-hangzhou", oss="oss://bucket/prefix")`` (or
-    ``connect("pai://cn-hangzhou")``) returns an ``easlab.cloud.PaiClient`` with the
-    same verbs, over the official SDK (easlab/cloud/client.py; ``pai_endpoint``
-    overrides the API host).
-
-    Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
-    ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
-    background kernel (it outlives the notebook until ``shutdown()``) → else
-    ``KernelNotRunning``. The control API's ``admin_token`` is found the same
-    way (``$EASLAB_ADMIN_TOKEN``, else the kernel's runtime file) unless given.
+    Instances come up (or roll over after ``modify``/``version``) after the
+    control call has answered; this is eascmd's "Waiting [Total: ...]" loop.
     """
-    if target == "pai" or (endpoint or "").startswith("pai://"):
-        from easlab.cloud.client import connect_pai
-
-        if endpoint and endpoint.startswith("pai://"):
-            region = region or endpoint[len("pai://") :].strip("/") or None
-        return connect_pai(region, endpoint=pai_endpoint, oss=oss)  # type: ignore[return-value]
-    if target not in (None, "", "local"):
-        raise ValueError(f"target is 'local' or 'pai', not {target!r}")
-    if endpoint:
-        return KernelClient(endpoint, admin_token=admin_token)
-    env = os.environ.get("EASLAB_ENDPOINT", "").strip()
-    if env:
-        return KernelClient(env, admin_token=admin_token)
-    found = _from_runtime_file()
-    if found:
-        if admin_token:
-            found._admin_token = admin_token
-        return found
-    if start:
-        from easlab.kernel.local import start_background
-
-        endpoint, token = start_background()
-        return KernelClient(endpoint, admin_token=token)
-    from easlab.kernel.runtime import runtime_file
-
-    raise KernelNotRunning(
-        f"no running easlab kernel found (no live kernel in {runtime_file()}, "
-        f"EASLAB_ENDPOINT unset): {_HOW_TO_START}"
-    )
+    name = str(desc["name"])
+    deadline = time.monotonic() + timeout
+    while desc.get("status") not in SETTLED:
+        if progress is not None:
+            progress(desc)
+        if time.monotonic() > deadline:
+            raise EaslabError(
+                f"service {name} is still {desc.get('status')} after {timeout:g} s; "
+                f"look at `easlab desc {name}` / `easlab logs {name}` (%eas desc, %eas logs)"
+            )
+        time.sleep(0.2)  # polling a remote status, not synchronising threads
+        desc = kernel.describe(name)
+    return desc

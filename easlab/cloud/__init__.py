@@ -10,14 +10,14 @@ cloud call is made.
 
 from __future__ import annotations
 
+from easlab._lazy import lazy_exports
 from easlab.cloud.errors import PaiError
 
 __all__ = ["PaiClient", "PaiError", "connect_pai"]
 
 
-def __getattr__(name: str) -> object:
-    if name in ("PaiClient", "connect_pai"):
-        from easlab.cloud import client
-
-        return getattr(client, name)
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"PaiClient": "easlab.cloud.client", "connect_pai": "easlab.cloud.client"},
+    ("PaiError",),
+)

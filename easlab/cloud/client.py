@@ -18,19 +18,18 @@ release → ReleaseService; logs → DescribeServiceLog.
 from __future__ import annotations
 
 import builtins
-import ipaddress
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from easlab.cloud.endpoint import is_loopback, resolve_endpoint
 from easlab.cloud.errors import PaiError, PaiSetupError
 from easlab.cloud.mapping import service_desc, worker_row
 from easlab.cloud.portability import Portability, check_portability
-from easlab.ops import SpecDiff
+from easlab.spec import SpecDiff
 
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.control import Service
@@ -44,38 +43,6 @@ OSS_ENV = "EASLAB_OSS"
 OSS_ENDPOINT_ENV = "EASLAB_OSS_ENDPOINT"
 #: what PaiClient.version() reports (the OpenAPI version the SDK speaks)
 API_VERSION = "2021-07-01"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def resolve_endpoint(value: str, *, what: str = "PAI-EAS endpoint") -> tuple[str, str]:
-    """``host[:port]`` or ``scheme://host[:port]`` → ``(scheme, "host:port")``.
-
-    https everywhere; plain http only for a loopback host (a stand-in on this
-    machine), which is also the default scheme there.
-    """
-    text = value.strip().rstrip("/")
-    parts = urlsplit(text if "://" in text else "//" + text)
-    host = parts.hostname or ""
-    if not host or (parts.path not in ("", "/")):
-        raise PaiSetupError(f"{what} takes host[:port] (or https://host[:port]), got {value!r}")
-    loopback = _is_loopback(host)
-    scheme = parts.scheme or ("http" if loopback else "https")
-    if scheme not in ("http", "https"):
-        raise PaiSetupError(f"{what} {value!r}: only https (and http on loopback) is spoken")
-    if scheme == "http" and not loopback:
-        raise PaiSetupError(
-            f"{what} {value!r}: plain http is allowed only for a loopback host "
-            "(credentials and tokens would cross the network in clear); use https"
-        )
-    return scheme, parts.netloc
 
 
 @dataclass(repr=False)
@@ -193,7 +160,7 @@ class PaiClient:
             )
             if self.signature_algorithm:  # "v2": the older `acs <AccessKeyId>:<signature>` ROA form
                 config.signature_algorithm = self.signature_algorithm
-            if _is_loopback(self.host.rsplit(":", 1)[0]):
+            if is_loopback(self.host.rsplit(":", 1)[0]):
                 config.no_proxy = self.host  # a stand-in on this machine: never via a proxy
             self._sdk = Client(config)
         return self._sdk
@@ -264,7 +231,7 @@ class PaiClient:
     ) -> tuple[dict[str, Any], dict[str, Any], list[Upload], Portability, list[str]]:
         """(local service.json, the one EAS gets, uploads, portability, warnings); nothing sent."""
         from easlab.client.control import _absolutize
-        from easlab.kernel.spec import parse_spec
+        from easlab.spec import parse_spec
 
         parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
         local = parsed.to_dict()
@@ -314,7 +281,7 @@ class PaiClient:
         allow_unknown_keys: bool = False,
     ) -> CloudPlan:
         """``create --dry-run``: what would be uploaded and sent; nothing is."""
-        from easlab.kernel.spec import diff_specs
+        from easlab.spec import diff_specs
 
         local, sent, uploads, report, warnings = self._prepare(
             spec,
@@ -373,7 +340,7 @@ class PaiClient:
         desc = self.describe(name)
         desc["warnings"] = warnings + [f"{f}: {m}" for f, m in report.notes]
         if wait:
-            from easlab.ops import wait_settled
+            from easlab.client.control import wait_settled
 
             desc = wait_settled(self, desc, timeout or 1800)  # type: ignore[arg-type]
         return Service(self, desc)  # type: ignore[arg-type]
@@ -464,14 +431,14 @@ class PaiClient:
         if (set is None) == (spec is None):
             raise ValueError("modify() takes exactly one of set= (-D overrides) or spec= (-s)")
         if set is not None:
-            from easlab.kernel.spec import apply_overrides
+            from easlab.spec import apply_overrides
 
             partial = apply_overrides(
                 {}, {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
             )
         else:
             from easlab.client.control import _absolutize
-            from easlab.kernel.spec import load_spec_source
+            from easlab.spec import load_spec_source
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)

@@ -171,7 +171,7 @@ def oss_client(region: str, endpoint: str | None, credentials: Any) -> Any:
         raise PaiSetupError(
             "uploading to OSS needs the OSS SDK: pip install 'easlab[pai]'"
         ) from None
-    from easlab.cloud.client import resolve_endpoint
+    from easlab.cloud.endpoint import resolve_endpoint
 
     cfg = oss.config.load_default()
     cfg.credentials_provider = credentials

@@ -1,26 +1,24 @@
-"""The control plane: the kernel's services and the ``/easlab/v1`` JSON API.
+"""The control plane's state: ``Kernel`` owns the services, the router and the GPUs.
 
-``Kernel`` owns the services, the router and the GPU pool; ``handle`` maps
-the control API of ARCHITECTURE.md onto it. Errors answer
-``{"error": message, "field": dotted field or null}``.
+Its operations (create, modify, version, release, stop, start, delete) are
+what the ``/easlab/v1`` JSON API (kernel/api.py) calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
 from easlab.errors import SpecError
 from easlab.kernel.router import Router
 from easlab.kernel.service import Service, Version, iso
+from easlab.runtime import client_host
 
 API = "/easlab/v1"
 
@@ -86,7 +84,7 @@ class Kernel:
         return self._gpu_report
 
     def gpu_need(self, spec: Any, cpu_fallback: bool) -> int:
-        from easlab.kernel.spec import wants_gpu
+        from easlab.spec import wants_gpu
 
         return 0 if cpu_fallback else wants_gpu(spec)
 
@@ -98,7 +96,7 @@ class Kernel:
         self, spec: Any, instances: int, allow_cpu_fallback: bool, held: int = 0
     ) -> bool:
         """Whether the service must run on CPU; SpecError when GPUs are short and no fallback."""
-        from easlab.kernel.spec import wants_gpu
+        from easlab.spec import wants_gpu
 
         need = wants_gpu(spec)
         if need == 0:
@@ -132,7 +130,7 @@ class Kernel:
 
     def host_for_clients(self) -> str:
         """The address clients reach this kernel at (discovery answers, ``w``)."""
-        return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return client_host(self.host)
 
     def get(self, name: str) -> Service:
         service = self.services.get(name)
@@ -239,7 +237,7 @@ class Kernel:
     # -- operations --------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        from easlab.kernel.spec import parse_spec
+        from easlab.spec import parse_spec
 
         self._closing_check()
         raw = body.get("spec")
@@ -368,7 +366,7 @@ class Kernel:
 
     def _plan_modify(self, service: Service, body: dict[str, Any]) -> tuple[Any, str]:
         """The new spec and what it takes: "version" (new version), "restart" or "live"."""
-        from easlab.kernel.spec import (
+        from easlab.spec import (
             apply_overrides,
             check_typos,
             has_model_changes,
@@ -572,78 +570,3 @@ class Kernel:
             "started_at": iso(self.started_at),
             "idle_timeout": self.idle_timeout,
         }
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise ControlError(400, f"the request body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ControlError(400, "the request body must be a JSON object")
-    return data
-
-
-async def handle(
-    kernel: Kernel, method: str, path: str, query: str, body: bytes
-) -> tuple[int, dict[str, Any]]:
-    """Answer one control call: ``(status, JSON object)``."""
-    try:
-        return 200, await _route(kernel, method, path, query, body)
-    except ControlError as exc:
-        return exc.status, {"error": exc.message, "field": exc.field}
-    except SpecError as exc:
-        return 400, {"error": str(exc), "field": exc.field or None}
-
-
-async def _route(kernel: Kernel, method: str, path: str, query: str, body: bytes) -> dict[str, Any]:
-    parts = [unquote(p) for p in path[len(API) :].strip("/").split("/") if p]
-    if parts == ["kernel"] and method == "GET":
-        return kernel.info()
-    if parts == ["shutdown"] and method == "POST":
-        kernel.loop.call_soon(kernel.shutdown_requested.set)
-        return {"ok": True}
-    if parts == ["gpu"] and method == "GET":
-        report = await asyncio.to_thread(kernel.gpu_report)
-        return report.to_dict()  # type: ignore[no-any-return]
-    if parts == ["services"]:
-        if method == "GET":
-            return {"services": [kernel.describe(s) for s in kernel.services.values()]}
-        if method == "POST":
-            return await kernel.create(_json_body(body))
-    if len(parts) >= 2 and parts[0] == "services":
-        service = kernel.get(parts[1])
-        rest = parts[2:]
-        if not rest:
-            if method == "GET":
-                return kernel.describe(service)
-            if method == "PATCH":
-                return await kernel.modify(service, _json_body(body))
-            if method == "DELETE":
-                return await kernel.delete(service)
-        elif rest == ["workers"] and method == "GET":
-            return {"workers": service.workers(kernel.host_for_clients(), kernel.port)}
-        elif rest == ["logs"] and method == "GET":
-            raw = (parse_qs(query).get("n") or ["50"])[0]
-            try:
-                n = int(raw)
-            except ValueError:
-                n = -1
-            if n < 0:
-                raise ControlError(
-                    400, f"n must be a number of lines (0 for all), got {raw!r}", "n"
-                )
-            lines = list(service.lines)
-            return {"lines": lines[-n:] if n > 0 else lines}
-        elif method == "POST":
-            if rest == ["stop"]:
-                return await kernel.stop_service(service)
-            if rest == ["start"]:
-                return await kernel.start_service(service)
-            if rest == ["version"]:
-                return await kernel.switch_version(service, _json_body(body))
-            if rest == ["release"]:
-                return await kernel.release(service, _json_body(body))
-    raise ControlError(404, f"no control call {method} {path}")

@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from easlab.kernel.runtime import ADMIN_TOKEN_ENV
+from easlab.runtime import ADMIN_TOKEN_ENV, WILDCARD_HOSTS
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 _BEARER = ("bearer ", "token ")
@@ -82,9 +82,7 @@ class ControlGuard:
         hosts = {_host_name(h) for h in allow_hosts if h.strip()}
         self.any_host = "*" in hosts
         bind = _host_name(bind_host)
-        self.hosts = (
-            _LOOPBACK_NAMES | hosts | ({bind} if bind not in ("", "0.0.0.0", "::") else set())
-        )
+        self.hosts = _LOOPBACK_NAMES | hosts | ({bind} if bind not in WILDCARD_HOSTS else set())
         self.origins = {o.strip().rstrip("/").lower() for o in allow_origins if o.strip()}
 
     def refuse(

@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import Any
 
-from easlab.kernel import runtime
+from easlab import runtime
 
 #: default idle timeout of a background kernel, seconds ($EASLAB_IDLE_TIMEOUT overrides)
 BACKGROUND_IDLE_S = 3600.0

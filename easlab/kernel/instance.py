@@ -21,10 +21,10 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from easlab.kernel.worker import (
+from easlab.kernel.call import Call
+from easlab.kernel.frames import (
     BATCH,
     CONFIG,
     FAILED,
@@ -34,6 +34,7 @@ from easlab.kernel.worker import (
     RESPONSE,
     encode_batch_index,
     encode_frame,
+    tune_socket,
 )
 
 if TYPE_CHECKING:
@@ -76,50 +77,6 @@ PROMPT_S = 200e-6
 _POLL_RETRY = 64
 
 
-class Call:
-    """One request in flight through the kernel: its body and where its answer goes."""
-
-    __slots__ = (
-        "body",
-        "respond",
-        "done",
-        "deadline",
-        "retried",
-        "instance",
-        "batch",
-        "queued_at",
-        "rid",
-        "sent",
-    )
-
-    def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
-        self.body = body
-        self.respond = respond
-        self.done = False
-        self.deadline = 0.0  # loop time of its 408 (rpc.keepalive after arrival)
-        self.retried = False
-        self.instance: Instance | None = None
-        self.batch: list[int] | None = None
-        self.queued_at = 0.0
-        self.rid = 0
-        self.sent = (
-            0.0  # perf_counter() when it left for its instance (uvloop's clock has ms steps)
-        )
-
-    def finish(self, status: int, body: bytes | bytearray) -> None:
-        """Answer the caller once; later answers (after a 408) are dropped."""
-        if self.done:
-            return
-        self.done = True
-        respond, self.respond = self.respond, _answered
-        self.body = b""  # the service may hold the call a while longer; not its body
-        respond(status, body)
-
-
-def _answered(status: int, body: bytes | bytearray) -> None:
-    """A finished call's respond: later answers go nowhere."""
-
-
 def _exit_reason(code: int | None) -> str:
     if code is None:
         return "exited"
@@ -135,18 +92,6 @@ def _exit_reason(code: int | None) -> str:
 _READ_BUFFER = 256 * 1024
 #: buffers per sendmsg call (the system's IOV_MAX is 1024)
 _IOV_MAX = 512
-#: socket buffers of the instance channel: a 600 KB body crosses in one send, not
-#: in a ping-pong of 200 KB pieces between the two processes (capped by wmem_max)
-SOCKET_BUFFER = 4 * 1024 * 1024
-
-
-def tune_socket(sock: socket.socket) -> None:
-    """Large socket buffers for a kernel/instance channel (best effort)."""
-    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
-        except OSError:
-            pass
 
 
 class _Channel:

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from easlab.kernel.batching import BatchQueue
-from easlab.kernel.instance import STARTUP_TIMEOUT_S, Call, Instance
-from easlab.kernel.runtime import ADMIN_TOKEN_ENV
-from easlab.kernel.worker import KERNEL_PID_ENV
+from easlab.kernel.call import Call
+from easlab.kernel.frames import KERNEL_PID_ENV
+from easlab.kernel.instance import STARTUP_TIMEOUT_S, Instance
+from easlab.runtime import ADMIN_TOKEN_ENV
 
 if TYPE_CHECKING:
     from easlab.kernel.control import Kernel
-    from easlab.kernel.spec import ServiceSpec
+    from easlab.spec import ServiceSpec
 
 LOG_RING = 2000
 #: frames an instance may hold beyond its worker threads while its processor is

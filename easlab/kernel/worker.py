@@ -23,29 +23,28 @@ import json
 import os
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
 import traceback
 from typing import Any
 
-HEADER = struct.Struct("!BIiI")
-_HEADER_SIZE = HEADER.size
-
-CONFIG = 1  # kernel -> worker: JSON worker config (first frame)
-REQUEST = 2  # kernel -> worker: one request body
-BATCH = 3  # kernel -> worker: !I count, count x !II (id, length), then the bodies
-RESPONSE = 4  # worker -> kernel: status + body for one request id
-READY = 5  # worker -> kernel: JSON {"signature", "request_format", "pid"}
-FAILED = 6  # worker -> kernel: the traceback of a failed start
+from easlab.kernel.frames import (
+    _HEADER_SIZE,
+    BATCH,
+    CONFIG,
+    FAILED,
+    HEADER,
+    KERNEL_PID_ENV,
+    READY,
+    REQUEST,
+    RESPONSE,
+    decode_batch,
+    tune_socket,
+)
 
 #: bytes of the worker's read buffer; a larger frame is received on its own
 _READ_BUFFER = 256 * 1024
-#: socket buffers (a 600 KB body crosses in one send; capped by the system's wmem_max)
-SOCKET_BUFFER = 4 * 1024 * 1024
-#: environment variable naming the kernel's pid (set by the kernel for its instances)
-KERNEL_PID_ENV = "EASLAB_KERNEL_PID"
 #: how often the watchdog (platforms without PR_SET_PDEATHSIG) checks the parent pid
 WATCHDOG_S = 0.5
 _PR_SET_PDEATHSIG = 1
@@ -53,40 +52,6 @@ _PR_SET_PDEATHSIG = 1
 _GATHER_S = 50e-6
 #: and at most this many answers wait together
 _GATHER_MAX = 64
-
-
-def encode_frame(kind: int, rid: int, status: int, payload: bytes) -> bytes:
-    return HEADER.pack(kind, rid, status, len(payload)) + payload
-
-
-def encode_batch_index(ids: list[int], sizes: list[int]) -> bytes:
-    """The start of a BATCH payload; the bodies follow it, in order, uncopied."""
-    return struct.pack("!I", len(ids)) + b"".join(
-        struct.pack("!II", rid, size) for rid, size in zip(ids, sizes, strict=True)
-    )
-
-
-def encode_batch(ids: list[int], bodies: list[bytes]) -> bytes:
-    """Payload of a BATCH frame."""
-    return encode_batch_index(ids, [len(body) for body in bodies]) + b"".join(bodies)
-
-
-def decode_batch(payload: bytes) -> tuple[list[int], list[bytes]]:
-    (count,) = struct.unpack_from("!I", payload, 0)
-    pos = 4
-    ids: list[int] = []
-    sizes: list[int] = []
-    for _ in range(count):
-        rid, size = struct.unpack_from("!II", payload, pos)
-        ids.append(rid)
-        sizes.append(size)
-        pos += 8
-    view = memoryview(payload)
-    bodies: list[bytes] = []
-    for size in sizes:
-        bodies.append(bytes(view[pos : pos + size]))
-        pos += size
-    return ids, bodies
 
 
 def normalize_status(status: Any) -> int:
@@ -100,14 +65,6 @@ def normalize_status(status: Any) -> int:
     if 100 <= code <= 599:
         return code
     return 400
-
-
-def tune_socket(sock: socket.socket) -> None:
-    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
-        except OSError:
-            pass
 
 
 class _Channel:

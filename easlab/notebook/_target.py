@@ -119,7 +119,7 @@ def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0
                 )
             return Target(url, url.split(PREDICT_PREFIX, 1)[1], token, timeout)
         # a bare name: look it up on the running local kernel
-        from easlab.client.control import connect
+        from easlab.client.connect import connect
 
         desc = connect().describe(service_or_url)
         return Target(

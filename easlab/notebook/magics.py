@@ -284,7 +284,7 @@ class EasMagic(Magics):
             self._ns.pop(var, None)
 
     def _kernel(self, target: str | None = None, start: bool = False) -> Any:
-        from easlab.client.control import connect
+        from easlab.client.connect import connect
 
         endpoint = target if target is not None else self.target
         if endpoint in ("", "local"):
@@ -539,7 +539,7 @@ class UndefinedName(NameError):
 
 
 def _spec_name(spec: Any) -> str:
-    from easlab.kernel.spec import load_spec_source
+    from easlab.spec import load_spec_source
 
     try:
         data, _ = load_spec_source(spec)

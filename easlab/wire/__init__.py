@@ -8,9 +8,7 @@ lazily so ``import easlab.wire`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from easlab._lazy import lazy_exports
 from easlab.wire.base import WireError
 
 _EXPORTS: dict[str, str] = {
@@ -35,15 +33,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = ["WireError", *sorted(_EXPORTS)]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'easlab.wire' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, tuple(__all__))

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from easlab.client.control import KernelClient, Service, connect
+from easlab.client.connect import connect
+from easlab.client.control import KernelClient, Service
 from easlab.errors import KernelNotRunning, SpecError
-from easlab.kernel.runtime import runtime_file
+from easlab.runtime import runtime_file
 
 
 def free_port() -> int:

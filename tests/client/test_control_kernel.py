@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from easlab.client.control import KernelClient, Service, connect
+from easlab.client.connect import connect
+from easlab.client.control import KernelClient, Service
 from easlab.errors import KernelError, SpecError
 
 APP = """\
@@ -55,7 +56,7 @@ def echo_spec(name: str, path: str, **meta) -> dict:
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory) -> Iterator[KernelClient]:
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     home = tmp_path_factory.mktemp("easlab-home")
     old = os.environ.get("EASLAB_HOME")

@@ -27,7 +27,7 @@ def easlab_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def kernel(easlab_home, tmp_path_factory):
     """One LocalKernel for the session (port 0, its own state dir, a small --max-body)."""
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     state = tmp_path_factory.mktemp("kernel_state")
     with LocalKernel(port=0, state_dir=state, max_body=1024 * 1024) as k:

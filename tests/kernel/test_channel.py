@@ -13,7 +13,7 @@ TOKEN = "tok-" + "x" * 8
 @pytest.fixture(scope="module")
 def big_kernel(easlab_home, tmp_path_factory):
     """A kernel whose --max-body admits bodies above the channel's socket buffers."""
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     state = tmp_path_factory.mktemp("big_kernel_state")
     with LocalKernel(port=0, state_dir=state, max_body=32 * 1024 * 1024) as k:

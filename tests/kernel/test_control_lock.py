@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from easlab.kernel import runtime
+from easlab import runtime
 
 MARKER_APP = """
 import allspark, pathlib
@@ -211,7 +211,7 @@ def test_a_kernel_open_to_the_network_needs_an_explicit_token(tmp_path):
 
 def test_an_explicit_token_and_allowed_host_reach_a_kernel_on_all_interfaces(tmp_path):
     from easlab.client.control import KernelClient
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     token = "lan-token-" + "z" * 24
     with LocalKernel(port=0, host="0.0.0.0", state_dir=tmp_path / "s", admin_token=token) as remote:

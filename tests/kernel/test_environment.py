@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from easlab.client.control import KernelClient, KernelEnvironmentWarning, connect
+from easlab import runtime
+from easlab.client.connect import KernelEnvironmentWarning, connect
+from easlab.client.control import KernelClient
 from easlab.errors import SpecError
-from easlab.kernel import runtime
 
 TOKEN = "other-env-admin-token-0123456789"
 

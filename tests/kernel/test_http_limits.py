@@ -15,8 +15,8 @@ import pytest
 from kernel_helpers import wait_for
 
 from easlab.cli import build_parser
+from easlab.client.local import LocalKernel
 from easlab.kernel.limits import HttpLimits
-from easlab.kernel.local import LocalKernel
 
 TOKEN = "limits-token"
 T = 1.0  # every timeout of the limited kernel, in seconds

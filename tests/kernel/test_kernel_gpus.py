@@ -12,8 +12,8 @@ import stat
 import pytest
 from kernel_helpers import post
 
+from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
-from easlab.kernel.local import LocalKernel
 
 TOKEN = "gpu-token-123"
 

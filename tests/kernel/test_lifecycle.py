@@ -22,8 +22,8 @@ import psutil
 import pytest
 from kernel_helpers import ECHO_APP, post, wait_for
 
+from easlab.client.local import LocalKernel
 from easlab.errors import KernelError
-from easlab.kernel.local import LocalKernel
 
 TOKEN = "tok-" + "x" * 8
 
@@ -356,7 +356,7 @@ def test_the_watchdog_ends_a_worker_whose_parent_died(tmp_path):
 
 def test_startup_timeout_is_checked_in_the_spec():
     from easlab.errors import SpecError
-    from easlab.kernel.spec import parse_spec
+    from easlab.spec import parse_spec
 
     base = spec("life_spec", "/tmp")
     assert parse_spec(base).metadata.startup_timeout is None
@@ -376,7 +376,7 @@ def test_an_instance_stopped_before_its_supervisor_ran_still_answers_its_start(t
     from easlab.kernel.control import Kernel
     from easlab.kernel.instance import Instance
     from easlab.kernel.service import Service, Version
-    from easlab.kernel.spec import parse_spec
+    from easlab.spec import parse_spec
 
     async def main() -> tuple[str | None, str, str]:
         kernel = Kernel(tmp_path, asyncio.get_running_loop())

@@ -14,8 +14,8 @@ import pytest
 import requests
 from kernel_helpers import ECHO_APP, post, wait_for
 
-from easlab.kernel import runtime
-from easlab.kernel.local import LocalKernel, start_background
+from easlab import runtime
+from easlab.client.local import LocalKernel, start_background
 
 
 @pytest.fixture

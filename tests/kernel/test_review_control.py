@@ -9,9 +9,8 @@ import sys
 import pytest
 from kernel_helpers import ECHO_APP
 
-from easlab import cli
+from easlab import cli, runtime
 from easlab.client.control import KernelClient
-from easlab.kernel import runtime
 
 
 @pytest.fixture

@@ -297,3 +297,13 @@ def test_an_http_aware_request_round_trips():
     req = HttpRequest("POST", "/api/v1.0/predictions", "a=1", "application/json", b'{"x"\n: 1}')
     assert HttpRequest.decode(req.encode()) == req
     assert HttpRequest.decode(HttpRequest("GET", "", "", None, b"").encode()).content_type is None
+
+
+def test_a_control_path_with_the_wrong_method_answers_405(kernel):
+    api = kernel.endpoint + "/easlab/v1"
+    resp = requests.put(api + "/services", json={}, headers=kernel.admin_headers(), timeout=5)
+    assert resp.status_code == 405 and "takes GET, POST, not PUT" in resp.json()["error"]
+    resp = requests.get(api + "/shutdown", headers=kernel.admin_headers(), timeout=5)
+    assert resp.status_code == 405 and "POST" in resp.json()["error"]
+    resp = requests.get(api + "/nothing/here", headers=kernel.admin_headers(), timeout=5)
+    assert resp.status_code == 404

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from easlab.errors import SpecError
-from easlab.kernel.spec import (
+from easlab.spec import (
     ServiceSpec,
     apply_overrides,
     diff_specs,

@@ -57,7 +57,7 @@ def easlab_home(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def kernel(easlab_home) -> Iterator[Any]:
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     with LocalKernel(port=0, state_dir=easlab_home / "state") as k:
         yield k

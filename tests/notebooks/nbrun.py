@@ -101,7 +101,7 @@ def leftover_services(easlab_home: Path) -> dict[str, list[str]]:
     import json
 
     from easlab.client.control import KernelClient
-    from easlab.kernel.runtime import pid_alive
+    from easlab.runtime import pid_alive
 
     found: dict[str, list[str]] = {}
     for path in sorted((easlab_home / "runtime").glob("kernel-*.json")):

@@ -17,7 +17,7 @@ META = {"metadata": {"instance": 1}}
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     home = tmp_path_factory.mktemp("easlab_home")
     old = os.environ.get("EASLAB_HOME")
@@ -121,7 +121,7 @@ def test_failing_component_leaves_other_services_alone(kernel):
 
 def test_spec_needs_path_and_class():
     from easlab.errors import SpecError
-    from easlab.kernel.spec import parse_spec
+    from easlab.spec import parse_spec
 
     with pytest.raises(SpecError) as err:
         parse_spec({"name": "x", "processor": "seldon", "processor_path": ".", **META})

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from easlab import runtime
 from easlab.errors import KernelError, KernelNotRunning
-from easlab.kernel import runtime
 
 if TYPE_CHECKING:
     from easlab.client.control import KernelClient, Service
@@ -33,7 +33,7 @@ _background: list[LocalKernel] = []  # kernels started for connect(start=True); 
 
 
 def _client_endpoint(url: str) -> str:
-    return url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://127.0.0.1:")
+    return runtime.client_url(url)
 
 
 class LocalKernel:

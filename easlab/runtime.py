@@ -163,6 +163,22 @@ def live_kernels() -> list[dict[str, Any]]:
     return list(found.values())
 
 
+#: bind addresses meaning "every interface": clients reach such a kernel at 127.0.0.1
+WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
+
+
+def client_host(host: str) -> str:
+    """The address a client on this machine uses for a kernel bound to ``host``."""
+    return "127.0.0.1" if host in WILDCARD_HOSTS else host
+
+
+def client_url(url: str) -> str:
+    """``url`` with a wildcard bind address replaced by 127.0.0.1."""
+    for wildcard in ("0.0.0.0", "[::]"):
+        url = url.replace(f"://{wildcard}:", "://127.0.0.1:")
+    return url
+
+
 def same_endpoint(a: str, b: str) -> bool:
     def norm(url: str) -> str:
         url = url.strip().rstrip("/")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import html
 import json
 import math
 import re
@@ -26,7 +27,9 @@ __all__ = [
     "Metadata",
     "ServiceSpec",
     "apply_overrides",
+    "SpecDiff",
     "check_typos",
+    "flat_lines",
     "diff_specs",
     "has_model_changes",
     "load_spec_source",
@@ -770,3 +773,50 @@ def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 f"~ {path}: {_show(path, flat_old[path])} -> {_show(path, flat_new[path])}"
             )
     return lines
+
+
+def flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
+    """``["metadata.instance: 2", "token: ****", ...]``: a description, one field a line."""
+    lines = []
+    for key, value in spec.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            lines += flat_lines(value, path + ".")
+        else:
+            shown = "****" if key == "token" else json.dumps(value, default=str)
+            lines.append(f"{path}: {shown}")
+    return lines
+
+
+@dataclass(repr=False)
+class SpecDiff:
+    """What a create or modify would change, without changing it (``dry_run=True``)."""
+
+    name: str
+    verb: str  # "would create" | "would update"
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deployed: bool = False
+
+    @property
+    def headline(self) -> str:
+        if self.deployed and not self.changes:
+            return f"{self.name}: valid; no change against the deployed service"
+        count = len(self.changes)
+        return f"{self.name}: valid; {self.verb} ({count} change{'s' * (count != 1)})"
+
+    def lines(self) -> list[str]:
+        return [*self.changes, *(f"warning: {w}" for w in self.warnings)]
+
+    def __str__(self) -> str:
+        return "\n".join([self.headline, *self.lines()])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        colours = {"+": "#1e7d32", "-": "#b3261e", "~": "#8a6d00", "w": "#8a6d00"}
+        rows = "".join(
+            f"<div style='color:{colours.get(line[:1], 'inherit')}'>{html.escape(line)}</div>"
+            for line in self.lines()
+        )
+        return f"<b>{html.escape(self.headline)}</b><pre>{rows}</pre>"

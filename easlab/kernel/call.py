@@ -1,0 +1,53 @@
+"""``Call``: one request in flight through the kernel, from the HTTP side to an instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from easlab.kernel.instance import Instance
+
+
+def _answered(status: int, body: bytes | bytearray) -> None:
+    """A finished call's respond: later answers go nowhere."""
+
+
+class Call:
+    """One request in flight through the kernel: its body and where its answer goes."""
+
+    __slots__ = (
+        "body",
+        "respond",
+        "done",
+        "deadline",
+        "retried",
+        "instance",
+        "batch",
+        "queued_at",
+        "rid",
+        "sent",
+    )
+
+    def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
+        self.body = body
+        self.respond = respond
+        self.done = False
+        self.deadline = 0.0  # loop time of its 408 (rpc.keepalive after arrival)
+        self.retried = False
+        self.instance: Instance | None = None
+        self.batch: list[int] | None = None
+        self.queued_at = 0.0
+        self.rid = 0
+        self.sent = (
+            0.0  # perf_counter() when it left for its instance (uvloop's clock has ms steps)
+        )
+
+    def finish(self, status: int, body: bytes | bytearray) -> None:
+        """Answer the caller once; later answers (after a 408) are dropped."""
+        if self.done:
+            return
+        self.done = True
+        respond, self.respond = self.respond, _answered
+        self.body = b""  # the service may hold the call a while longer; not its body
+        respond(status, body)

@@ -1,0 +1,464 @@
+"""HTTP/1.1 connections: parsing, keep-alive, pipelining, limits, answers in order.
+
+One asyncio ``Protocol`` per client over ``httptools`` (llhttp, in C). What a
+client may hold is bounded by ``HttpLimits`` (limits.py): head sizes are
+counted as the bytes arrive, and one sweep a second (``KernelServer._sweep``,
+not a timer per request) closes connections that stall or sit idle; a
+connection whose request is at a processor is never timed out. What a request
+means is routes.py's business; this module only reads requests and writes
+answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+
+if TYPE_CHECKING:
+    from easlab.kernel.routes import KernelServer
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+MAX_PIPELINE = 32
+LINGER_S = 2.0
+#: how long the kernel waits awake for a lone client's next request after answering
+#: it; after two waits in a row that ended without one, it waits only on every
+#: _CLIENT_POLL_RETRY-th answer (see HttpConnection._await_next)
+CLIENT_POLL_S = 50e-6
+_CLIENT_POLL_RETRY = 64
+#: requests in a row from one connection after which it counts as the only client at work
+_ALONE_AFTER = 8
+_READ_SIZE = 65536
+# Where a connection is in reading its client's next request (HttpConnection.stage);
+# the sweep (KernelServer._sweep) applies the timeout of that stage.
+_HEAD = 0  # connected, or a request began: its head is not complete (header_timeout)
+_BODY = 1  # the head is complete, the body is not (body_timeout)
+_IDLE = 2  # between requests (keepalive_timeout)
+
+_REASONS = {
+    100: "Continue",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
+    450: "Queue Full",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+TEXT_PLAIN = b"text/plain; charset=utf-8"
+APPLICATION_JSON = b"application/json"
+OCTET_STREAM = b"application/octet-stream"
+
+
+def _status_line(status: int) -> bytes:
+    return f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n".encode()
+
+
+_STATUS_LINES = {code: _status_line(code) for code in _REASONS}
+
+
+class Request:
+    """One parsed HTTP request."""
+
+    __slots__ = ("method", "path", "query", "headers", "body", "keep_alive", "started")
+
+    def __init__(
+        self,
+        method: bytes,
+        path: str,
+        query: str,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        keep_alive: bool,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+        self.started = time.monotonic()
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return value.decode("latin-1") if value is not None else None
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection: parses requests and writes answers in order."""
+
+    def __init__(self, app: KernelServer) -> None:
+        self.app = app
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.closed = False
+        self.current: Request | None = None
+        self.pipeline: deque[Request] = deque()
+        self.paused = False
+        self.fd = -1  # the socket's descriptor, read directly by _await_next
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._body: list[bytes] = []
+        self._size = 0
+        # limits (limits.py): the size caps as plain ints for the callbacks below
+        limits = app.limits
+        self.max_url_size = limits.cap("max_url_size")
+        self.max_header_size = limits.cap("max_header_size")
+        self.max_headers = limits.cap("max_headers")
+        # a read no larger than this cannot by itself hold a head past a size limit
+        self._small_read = min(self.max_url_size, self.max_header_size)
+        self.stage = _HEAD
+        self.requests = 0  # requests begun on this connection
+        self._read = 0  # size of the read being parsed
+        self._spanning = False  # the current head came in more than one read
+        self._partial = 0  # bytes read since the head last grew (a header httptools holds)
+        self._fed = (0, 0, 0)  # (requests, header bytes, URL bytes) after the last partial read
+        self._mark: tuple[int, int, int] | None = None  # what the last sweep saw ...
+        self._since = 0.0  # ... and since when (time.monotonic())
+
+    # -- asyncio -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        app = self.app
+        if len(app.connections) >= app.max_connections:
+            # Past the cap: a clear answer rather than a silent drop, then close. The
+            # lingering close in _fail lets the client send its request and read this.
+            self._fail(503, app.limits.too_many_connections())
+            return
+        app.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+        self.app.connections.discard(self)
+        self.fd = -1
+        self.pipeline.clear()
+
+    def _forget(self) -> None:
+        """Mark the connection closed; its unanswered requests stop counting as in flight."""
+        if not self.closed:
+            self.closed = True
+            self.app.in_flight -= (self.current is not None) + len(self.pipeline)
+
+    def _await_next(self, seconds: float) -> None:
+        """Wait up to ``seconds`` awake for the client's next request.
+
+        A client at concurrency 1 sends its next request microseconds after our
+        answer; reading it here skips the event loop's sleep and wake-up. The event
+        loop's reader stays registered (level-triggered), so whatever this leaves
+        unread is still read there.
+        """
+        fd = self.fd
+        transport = self.transport
+        if (
+            fd < 0
+            or self.closed
+            or self.current is not None
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size()  # the answer must be out first
+        ):
+            return
+        app = self.app
+        end = time.perf_counter() + seconds
+        read = os.read
+        while True:
+            try:
+                data = read(fd, _READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                if time.perf_counter() >= end:
+                    app.poll_misses += 1  # the client is slower than the wait
+                    return
+                os.sched_yield()  # a client sharing this core runs now, not after the wait
+                continue
+            except OSError:
+                return  # the event loop's reader sees the error and closes
+            if not data:
+                return  # end of stream: left to the event loop, as above
+            app.poll_misses = 0
+            self.data_received(data)
+            return
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self._read = len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "protocol upgrades (websocket) are not served here")
+        except httptools.HttpParserError as exc:
+            self._fail(400, f"malformed HTTP request: {exc}")
+        if self.stage == _HEAD:  # rare: a head split across reads
+            self._count_partial_head()
+
+    # -- head limits ---------------------------------------------------------------
+    # Nothing is counted per header: one read holds at most its own size, so a head
+    # that came in one small read (the usual request) cannot be past a size limit.
+    # Heads in several reads or in a big one are measured (a dict of at most
+    # max_headers entries) after each read and when complete; what httptools still
+    # holds of an unfinished header is bounded by the reads that brought no new one.
+
+    def _head_size(self) -> int:
+        """Bytes of the current head's header names and values; -1 once it is refused."""
+        if len(self._url) > self.max_url_size:
+            self._fail(414, self.app.limits.url_too_long(len(self._url)))
+            return -1
+        if len(self._headers) > self.max_headers:
+            self._fail(431, self.app.limits.too_many_headers())
+            return -1
+        size = sum(len(name) + len(value) for name, value in self._headers.items())
+        if size > self.max_header_size:
+            self._fail(431, self.app.limits.headers_too_big(size))
+            return -1
+        return size
+
+    def _count_partial_head(self) -> None:
+        """After a read that left a head unfinished: refuse it as soon as it is too big.
+
+        httptools hands a header over only once it is complete; until then it keeps
+        the bytes itself. When a read brought no new header (nor URL bytes), all of it
+        belongs to that one header, so it counts toward ``max_header_size`` now:
+        a 96 MB header is refused after the limit and a read, not buffered.
+        """
+        if self.closed:
+            return
+        self._spanning = True
+        size = self._head_size()
+        if size < 0:
+            return
+        fed = (self.requests, size, len(self._url))
+        if fed != self._fed:
+            self._fed, self._partial = fed, 0  # the head grew: what is held began in this read
+            return
+        self._partial += self._read
+        if size + self._partial > self.max_header_size:
+            self._fail(431, self.app.limits.headers_too_big(size + self._partial))
+
+    # -- httptools callbacks --------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = []
+        self._size = 0
+        self.stage = _HEAD
+        self.requests += 1
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_headers_complete(self) -> None:
+        self.stage = _BODY
+        if self.closed:
+            return
+        if (
+            self._read > self._small_read or self._spanning or len(self._headers) > self.max_headers
+        ):  # see "head limits" above
+            self._spanning = False
+            if self._head_size() < 0:
+                return
+        length = self._headers.get(b"content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                self._fail(400, "Content-Length is not a number")
+                return
+            if size > self.app.max_body:
+                self._fail(413, self.app.too_big_message(size))
+                return
+        if self._headers.get(b"expect", b"").lower() == b"100-continue" and self.transport:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self.closed:
+            return
+        self._size += len(body)
+        if self._size > self.app.max_body:
+            self._fail(413, self.app.too_big_message(self._size))
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.stage = _IDLE
+        if self.closed:
+            return
+        chunks = self._body
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        url = self._url
+        qpos = url.find(b"?")
+        if qpos >= 0:
+            raw_path, query = url[:qpos], url[qpos + 1 :].decode("latin-1")
+        else:
+            raw_path, query = url, ""
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path)
+        request = Request(
+            self.parser.get_method(),
+            path,
+            query,
+            self._headers,
+            body,
+            self.parser.should_keep_alive(),
+        )
+        app = self.app
+        app.in_flight += 1
+        app.requests += 1
+        if app.last_sender == id(self):
+            app.streak += 1
+        else:
+            app.last_sender, app.streak = id(self), 0
+        if self.current is None:
+            self.current = request
+            self.app.handle(self, request)
+        else:
+            self.pipeline.append(request)
+            if len(self.pipeline) >= MAX_PIPELINE and self.transport and not self.paused:
+                self.paused = True
+                self.transport.pause_reading()
+
+    # -- answers ---------------------------------------------------------------------
+
+    def _fail(self, status: int, message: str) -> None:
+        """Answer a request that cannot be parsed or read, then close."""
+        if self.transport is not None and not self.closed:
+            body = message.encode()
+            self.transport.write(
+                _STATUS_LINES[status]
+                + b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n" % len(body) + body
+            )
+            if self.transport.can_write_eof():
+                # Lingering close: the client may still be sending the body we refuse;
+                # closing now would reset the connection and lose our answer. After
+                # LINGER_S it goes, read or not (abort: a client that does not read
+                # would otherwise hold it open).
+                self.transport.write_eof()
+                asyncio.get_running_loop().call_later(LINGER_S, self.transport.abort)
+            else:
+                self.transport.close()
+        self._forget()
+
+    def check_timeouts(self, now: float) -> None:
+        """Close the connection if it has waited on its client past the limit of its stage.
+
+        Called by the server's sweep; the wait counts from the first sweep that saw the
+        connection where it is now (stage, request, body bytes), so a timeout fires
+        within one sweep interval after its value. Nothing here runs per request.
+        """
+        if self.closed or self.current is not None or self.pipeline:
+            self._mark = None  # answered or being answered: not waiting on the client
+            return
+        mark = (self.stage, self.requests, self._size)
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+            return
+        waited = now - self._since
+        limits = self.app.limits
+        stage = self.stage
+        if stage == _IDLE:
+            if limits.keepalive_timeout and waited >= limits.keepalive_timeout:
+                self._close_quietly()
+        elif stage == _HEAD:
+            if limits.header_timeout and waited >= limits.header_timeout:
+                if self.requests:  # a request began: tell its client why
+                    self._fail(408, limits.head_timed_out())
+                else:  # connected and sent nothing: no request to answer
+                    self._close_quietly()
+        elif limits.body_timeout and waited >= limits.body_timeout:
+            self._fail(408, limits.body_timed_out())
+
+    def _close_quietly(self) -> None:
+        transport = self.transport
+        if transport is not None and not self.closed:
+            if transport.get_write_buffer_size():
+                transport.abort()  # its client reads nothing: a flush would never end
+            else:
+                transport.close()
+        self._forget()
+
+    def respond(
+        self,
+        status: int,
+        body: bytes | bytearray,
+        content_type: bytes = TEXT_PLAIN,
+        close: bool = False,
+        extra: bytes = b"",
+    ) -> None:
+        """Answer the current request; then start the next pipelined one."""
+        request = self.current
+        transport = self.transport
+        if request is None or transport is None or self.closed:
+            return
+        app = self.app
+        app.in_flight -= 1
+        keep = request.keep_alive and not close
+        head = (
+            _STATUS_LINES.get(status) or _status_line(status)
+        ) + b"Content-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n" % (
+            content_type,
+            len(body),
+            extra,
+            b"" if keep else b"Connection: close\r\n",
+        )
+        if request.method == b"HEAD":
+            transport.write(head)
+        elif len(body) > 65536:
+            transport.write(head)
+            # A view: what the socket does not take at once is copied once, not sliced first.
+            transport.write(memoryview(body))
+        else:
+            transport.write(head + body)
+        if not keep:
+            self.current = None
+            transport.close()
+            self._forget()
+            return
+        self.current = None
+        if not self.pipeline:
+            app.answers += 1
+            if (
+                app.in_flight == 0
+                and app.streak >= _ALONE_AFTER
+                and len(body) <= _READ_SIZE  # a big exchange takes longer than the wait
+                and (app.poll_misses < 2 or app.answers % _CLIENT_POLL_RETRY == 0)
+            ):
+                # Nothing else in flight: at the end of this loop pass, wait for this
+                # client's next request awake rather than in the event loop's poll (as
+                # for an instance's answer, Instance.send). With more clients at work
+                # the loop is busy and never waits.
+                app.kernel.loop.call_soon(self._await_next, CLIENT_POLL_S)
+        else:
+            nxt = self.pipeline.popleft()
+            if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
+                self.paused = False
+                transport.resume_reading()
+            self.current = nxt
+            self.app.handle(self, nxt)
+
+    def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
+        self.respond(status, json.dumps(obj).encode(), APPLICATION_JSON, close)

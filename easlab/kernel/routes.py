@@ -1,0 +1,254 @@
+"""The kernel's routes: predictions, built-ins, discovery and the control API.
+
+Prediction bodies go to the service's instances as they arrived: the token is
+checked on the bytes, and nothing is copied or decoded on the way
+(BENCH-ANCHORS.md). Control calls pass the lock (guard.py) and go to api.py.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+from easlab._auth import verify
+from easlab.kernel.api import API, handle
+from easlab.kernel.call import Call
+from easlab.kernel.control import Kernel
+from easlab.kernel.guard import ControlGuard
+from easlab.kernel.http import (
+    APPLICATION_JSON,
+    DEFAULT_MAX_BODY,
+    OCTET_STREAM,
+    TEXT_PLAIN,
+    HttpConnection,
+    Request,
+)
+from easlab.kernel.limits import HttpLimits
+from easlab.kernel.processors.http import HTTP_AWARE, HttpRequest
+from easlab.runtime import WILDCARD_HOSTS
+
+_PREDICT = "/api/predict/"
+_BUILTIN = "/api/builtin/"
+_DISCOVERY = (
+    "/api/v1/servicediscovery/upstreams/",
+    "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/",
+)
+
+
+class KernelServer:
+    """Routes parsed requests: predictions, built-ins, discovery and control."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        guard: ControlGuard,
+        max_body: int = DEFAULT_MAX_BODY,
+        limits: HttpLimits | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.guard = guard
+        self.max_body = max_body
+        self.limits = limits or HttpLimits()
+        self.max_connections = self.limits.cap("max_connections")
+        self.connections: set[HttpConnection] = set()  # open and served (not refused)
+        self._sweep_s = self.limits.sweep_interval
+        if self._sweep_s is not None:
+            kernel.loop.call_later(self._sweep_s, self._sweep)
+        self.in_flight = 0  # requests parsed and not yet answered, all connections
+        self.requests = 0  # requests parsed since start (the idle watch compares it)
+        self.last_sender = 0  # id() of the connection the last request came on
+        self.streak = 0  # requests in a row before it on that same connection
+        self.answers = 0  # keep-alive answers with nothing pipelined behind them
+        self.poll_misses = 0  # client waits (CLIENT_POLL_S) in a row without a request
+
+    def _sweep(self) -> None:
+        """Close stalled and idle connections (HttpConnection.check_timeouts), then again later.
+
+        One pass over the open connections every ``sweep_interval`` costs less than
+        a timer per request on the keep-alive path, and reads no clock per request.
+        """
+        now = time.monotonic()
+        for conn in tuple(self.connections):
+            conn.check_timeouts(now)
+        assert self._sweep_s is not None
+        self.kernel.loop.call_later(self._sweep_s, self._sweep)
+
+    def too_big_message(self, size: int) -> str:
+        return (
+            f"request body of {size} bytes is above the kernel's limit of {self.max_body} bytes; "
+            "send less, or start the kernel with a larger --max-body"
+        )
+
+    def handle(self, conn: HttpConnection, req: Request) -> None:
+        path = req.path
+        try:
+            if path.startswith(_PREDICT):
+                self.predict(conn, req, path[len(_PREDICT) :])
+            elif path.startswith(_BUILTIN):
+                self.builtin(conn, req, path[len(_BUILTIN) :])
+            elif path.startswith(_DISCOVERY):
+                self.discovery(conn, req)
+            elif path == API or path.startswith(API + "/"):
+                refused = self.guard.refuse(
+                    req.method,
+                    req.header(b"host"),
+                    req.header(b"origin"),
+                    req.header(b"content-type"),
+                    req.header(b"authorization"),
+                    bool(req.body),
+                )
+                if refused is not None:
+                    conn.respond_json(refused[0], {"error": refused[1], "field": None})
+                    return
+                self.kernel.loop.create_task(self.control(conn, req))
+            else:
+                conn.respond_json(
+                    404,
+                    {"error": f"no route {path}; predictions go to /api/predict/<service>"},
+                )
+        except Exception:  # a kernel fault: answer 500, keep serving
+            traceback.print_exc()
+            conn.respond(500, b"internal error in the easlab kernel (see its log)", close=True)
+
+    def _not_found(self, name: str) -> bytes:
+        known = ", ".join(self.kernel.router.names()) or "none"
+        return f"service '{name}' not found (services: {known})".encode()
+
+    def predict(self, conn: HttpConnection, req: Request, name: str) -> None:
+        route = self.kernel.router.lookup(name)
+        if route is None:
+            conn.respond(404, self._not_found(name))
+            return
+        auth = req.headers.get(b"authorization")
+        if auth is None or not verify(
+            route.token,
+            auth.decode("latin-1"),
+            req.body,
+            req.header(b"content-type"),
+            req.header(b"date"),
+            req.path,
+        ):
+            why = "missing" if auth is None else "wrong"
+            conn.respond(
+                401,
+                f"{why} token for service '{route.name}': send the service token as the "
+                "Authorization header, or an EAS signature (client.set_token)".encode(),
+            )
+            return
+        service = route.pick()
+        if service is None:
+            conn.respond(503, f"service '{route.name}' has no backend with weight > 0".encode())
+            return
+        if service.current.target in HTTP_AWARE:
+            # the component's own REST contract under the service path (processors/http.py)
+            self._submit_http(conn, req, service, route.name)
+            return
+        if req.method == b"GET" and service.current.signature is not None:
+            sig = dict(service.current.signature)
+            sig.setdefault("format", service.current.request_format or "tf")
+            conn.respond_json(200, sig)
+            return
+        started = req.started
+        stats = service.stats
+
+        def answer(status: int, body: bytes | bytearray) -> None:
+            stats.record(status, started, time.monotonic())
+            if status == 200:
+                conn.respond(200, body, OCTET_STREAM)
+            else:
+                # SPEC §1: 408 and 450 also close the connection.
+                conn.respond(status, body, TEXT_PLAIN, status in (408, 450))
+
+        service.submit(Call(req.body, answer))
+
+    def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
+        """Hand an HTTP-aware processor the method, sub-path, query and body."""
+        sub_path = req.path[len(_PREDICT) + len(entry) :]
+        envelope = HttpRequest(
+            req.method.decode("latin-1"),
+            sub_path,
+            req.query,
+            req.header(b"content-type"),
+            req.body,
+        ).encode()
+        started = req.started
+        stats = service.stats
+
+        def answer(status: int, body: bytes | bytearray) -> None:
+            stats.record(status, started, time.monotonic())
+            # the kernel's own refusals (408, 450, 503) are text; the component's are JSON
+            kernel_made = status in (408, 450, 503) and bytes(body[:1]) not in (b"{", b"[")
+            conn.respond(
+                status, body, TEXT_PLAIN if kernel_made else APPLICATION_JSON, status in (408, 450)
+            )
+
+        service.submit(Call(envelope, answer))
+
+    def builtin(self, conn: HttpConnection, req: Request, what: str) -> None:
+        kernel = self.kernel
+        if what == "ping":
+            conn.respond(200, b"pong")
+        elif what in ("monitor", "realtime_metrics"):
+            conn.respond_json(
+                200, {name: svc.stats.to_dict() for name, svc in kernel.services.items()}
+            )
+        elif what in ("prop", "eastool"):
+            # unauthenticated, as on EAS: what a health check needs, not where files live
+            full = kernel.info()
+            info: dict[str, Any] = {
+                k: full[k] for k in ("pid", "endpoint", "version", "started_at")
+            }
+            info["services"] = {
+                name: {"status": svc.status, "instances": len(svc.instances)}
+                for name, svc in kernel.services.items()
+            }
+            conn.respond_json(200, info)
+        elif what in ("call", "tell", "term"):
+            conn.respond_json(
+                400,
+                {
+                    "error": f"/api/builtin/{what} drives EAS's internal runtime and has no "
+                    "meaning in the local kernel; use /api/predict/<service> and the "
+                    "/easlab/v1 control API"
+                },
+            )
+        else:
+            conn.respond_json(404, {"error": f"unknown built-in endpoint /api/builtin/{what}"})
+
+    def discovery(self, conn: HttpConnection, req: Request) -> None:
+        prefix = next(p for p in _DISCOVERY if req.path.startswith(p))
+        name = req.path[len(prefix) :].split("/", 1)[0]
+        route = self.kernel.router.lookup(name)
+        if route is None:
+            conn.respond(404, self._not_found(name))
+            return
+        ip = self.kernel.host_for_clients()
+        if conn.transport is not None:
+            sock = conn.transport.get_extra_info("sockname")
+            if sock and sock[0] not in WILDCARD_HOSTS:
+                ip = sock[0]
+        conn.respond_json(
+            200,
+            {
+                "correlative": [route.name],
+                "endpoints": {
+                    "items": [
+                        {"app": route.name, "ip": ip, "port": self.kernel.port, "weight": 100}
+                    ]
+                },
+            },
+        )
+
+    async def control(self, conn: HttpConnection, req: Request) -> None:
+        try:
+            status, obj = await handle(
+                self.kernel, req.method.decode(), req.path, req.query, req.body
+            )
+        except Exception as exc:
+            traceback.print_exc()
+            status, obj = (
+                500,
+                {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None},
+            )
+        conn.respond_json(status, obj)
