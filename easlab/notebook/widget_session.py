@@ -85,7 +85,6 @@ class DebugSession:
         self.signature_name: str | None = None
         self.fetch: list[str] | None = None
         self.history: list[_record.CallRecord] = []
-        self._body_dir: str | None = None
 
     # -- the body ---------------------------------------------------------------------------
     @property
@@ -247,19 +246,14 @@ class DebugSession:
         )
         return _record.body_of(request), request.named_inputs
 
-    def _body_file(self, body: bytes) -> str:
-        return snippets.write_body(body)
-
     def curl(self) -> str:
-        """A curl command sending the last request's bytes (inline text, else a temp file)."""
+        """A curl command sending the last request's bytes, carried in the command itself."""
         body, _ = self._snippet_record()
-        text = snippets.inline_text(body)
-        path = None if text is not None else self._body_file(body)
-        return snippets.curl_command(self.target.url, self.target.token, path, inline=text)
+        return snippets.curl_command(self.target.url, self.target.token, body)
 
     def python_easlab(self) -> str:
+        """easlab code making the same call (numpy inputs, or the raw body)."""
         body, inputs = self._snippet_record()
-        path = self._body_file(body) if len(body) > 512 and inputs is None else None
         return snippets.python_easlab(
             self.target.endpoint,
             self.target.service_name,
@@ -268,12 +262,11 @@ class DebugSession:
             inputs=inputs,
             signature_name=self.signature_name,
             fetch=self.fetch,
-            body_path=path,
         )
 
     def python_official(self) -> str:
+        """Code for the official ``eas_prediction`` client making the same call."""
         body, inputs = self._snippet_record()
-        path = self._body_file(body) if len(body) > 512 else None
         return snippets.python_official(
             self.target.endpoint,
             self.target.service_name,
@@ -284,7 +277,6 @@ class DebugSession:
             signature=self.signature,
             signature_name=self.signature_name,
             fetch=self.fetch,
-            body_path=path,
         )
 
 
