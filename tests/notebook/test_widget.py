@@ -151,13 +151,6 @@ def test_raw_text_service(echo):
         assert out.strip() == 'b\'echo:{"q": "hi"}\''
 
 
-def test_token_masked_until_revealed(echo):
-    w = debug(echo, namespace={})
-    assert echo.token not in w.token_box.text.value
-    w.token_box.toggle.value = True
-    assert echo.token in w.token_box.text.value
-
-
 def test_wrong_token_shows_401_in_the_panes(echo):
     w = debug(echo.url, token="wrong-token-0000", namespace={})
     w.editor.raw.value = "x"
