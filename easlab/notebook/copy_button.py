@@ -50,7 +50,7 @@ function render({ model, el }) {
   const paint = () => {
     button.textContent = flash ?? model.get("label");
     button.disabled = model.get("disabled");
-    button.title = model.get("tooltip");
+    button.title = model.get("hint");
   };
   button.addEventListener("click", async () => {
     const ok = await copy(model.get("text"));
@@ -61,7 +61,7 @@ function render({ model, el }) {
   });
   model.on("change:label", paint);
   model.on("change:disabled", paint);
-  model.on("change:tooltip", paint);
+  model.on("change:hint", paint);
   paint();
   el.appendChild(button);
 }
@@ -73,11 +73,12 @@ export default { render };
 class CopyButton(anywidget.AnyWidget):  # type: ignore[misc]
     """A button labelled ``label`` that copies ``text`` to the clipboard when clicked."""
 
-    _esm = traitlets.Unicode(_ESM).tag(sync=True)
+    _esm = _ESM
+    _css = ".easlab-copy { white-space: nowrap; }"
     label = traitlets.Unicode("Copy").tag(sync=True)
     text = traitlets.Unicode("").tag(sync=True)
     disabled = traitlets.Bool(False).tag(sync=True)
-    tooltip = traitlets.Unicode("").tag(sync=True)
+    hint = traitlets.Unicode("").tag(sync=True)  # shown on hover
     copies = traitlets.Int(0)  # clicks the browser reported, copied or not
     last_ok = traitlets.Bool(False)  # whether the last click reached the clipboard
 

@@ -353,10 +353,10 @@ class DebugWidget(w.VBox):
         for kind, button in self.copy_buttons.items():
             try:
                 button.text = self._snippet(kind)
-                button.disabled, button.tooltip = False, f"copy the {kind} snippet"
+                button.disabled, button.hint = False, f"copy the {kind} snippet"
             except (EaslabError, ValueError, KeyError) as exc:
                 button.text = ""
-                button.disabled, button.tooltip = True, f"cannot build it yet: {exc}"
+                button.disabled, button.hint = True, f"cannot build it yet: {exc}"
 
     def _on_copied(self, kind: str, button: CopyButton) -> None:
         self.snippet.value = button.text

@@ -33,7 +33,7 @@ def test_copy_buttons_have_full_labels_and_copy_what_was_sent(affine):
     assert labels == ["Copy as curl", "Copy as Python (easlab)", "Copy as Python (eas_prediction)"]
     # nothing to copy before an input is filled: the buttons say so instead of copying junk
     assert all(b.disabled for b in w.copy_buttons.values())
-    assert "fill input" in w.copy_buttons["curl"].tooltip
+    assert "fill input" in w.copy_buttons["curl"].hint
 
     row = w.editor.rows[0]
     row.source.value = "variable x"
