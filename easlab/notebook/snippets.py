@@ -6,14 +6,13 @@ widget shows their output, and tests run it to check all three get one answer.
 
 from __future__ import annotations
 
-import os
+import base64
 import shlex
-import tempfile
 from typing import Any
 
-__all__ = ["write_body", "curl_command", "python_easlab", "python_official", "INLINE_LIMIT"]
+__all__ = ["curl_command", "inline_text", "python_easlab", "python_official", "INLINE_LIMIT"]
 
-# tensors up to this many values are written into the snippet; bigger ones go to a file
+# tensors up to this many values are written as lists; bigger ones as base64 of their bytes
 INLINE_LIMIT = 256
 
 # numpy dtype name -> the dtype constant's name on the official request classes
@@ -38,23 +37,17 @@ _TORCH_DTYPES = {
 }
 
 
-def write_body(body: bytes, directory: str | None = None, suffix: str = ".bin") -> str:
-    """Write a request body to a new temp file and return its path (for ``--data-binary @``)."""
-    fd, path = tempfile.mkstemp(prefix="easlab-body-", suffix=suffix, dir=directory)
-    with os.fdopen(fd, "wb") as f:
-        f.write(body)
-    return path
-
-
 INLINE_TEXT_LIMIT = 2000
+# base64 lines in a curl command are wrapped at this width (``base64 --decode`` ignores newlines)
+B64_WIDTH = 76
 
 
 def inline_text(body: bytes) -> str | None:
-    """The body as text to put in the command itself, or None when it needs a file.
+    """The body as text to put in the command itself, or None when it needs base64.
 
-    Short printable UTF-8 (JSON, a sentence) reads better inline and keeps working
-    after the temp file is gone; binary bodies, long ones, and text starting with
-    ``@`` (curl would read it as a file name) go through a file.
+    Short printable UTF-8 (JSON, a sentence) reads best as it is; binary bodies,
+    long ones, and text starting with ``@`` (curl would read it as a file name)
+    are carried as base64 instead.
     """
     if len(body) > INLINE_TEXT_LIMIT or body.startswith(b"@"):
         return None
@@ -70,29 +63,28 @@ def inline_text(body: bytes) -> str | None:
 def curl_command(
     url: str,
     token: str | None,
-    body_path: str | None,
+    body: bytes,
     content_type: str | None = None,
-    inline: str | None = None,
 ) -> str:
-    """A ``curl`` call sending the body byte for byte with the plain-token header.
+    """A ``curl`` call sending ``body`` byte for byte with the plain-token header.
 
-    The body is ``inline`` text when given (see ``inline_text``), else the file at
-    ``body_path``. The kernel (like EAS) accepts the plain token in
-    ``Authorization`` (SPEC.md §1), so the command needs no signature and can be
-    rerun at any time.
+    The body travels inside the command, so it runs on any machine: short text
+    as a quoted argument, anything else as base64 decoded into curl's stdin
+    (``printf %s '…' | base64 --decode | curl … --data-binary @-``). The kernel
+    (like EAS) accepts the plain token in ``Authorization`` (SPEC.md §1), so the
+    command needs no signature and can be rerun at any time.
     """
     parts = ["curl", "-sS", "-X", "POST", shlex.quote(url)]
     if token:
         parts += ["-H", shlex.quote(f"Authorization: {token}")]
     if content_type:
         parts += ["-H", shlex.quote(f"Content-Type: {content_type}")]
-    if inline is not None:
-        parts += ["--data-binary", shlex.quote(inline)]
-    elif body_path is not None:
-        parts += ["--data-binary", shlex.quote("@" + body_path)]
-    else:
-        raise ValueError("curl_command needs inline text or a body_path")
-    return " ".join(parts)
+    text = inline_text(body)
+    if text is not None:
+        return " ".join([*parts, "--data-binary", shlex.quote(text)])
+    encoded = base64.b64encode(body).decode("ascii")
+    # the base64 alphabet (A-Z a-z 0-9 + / =) needs no quoting inside single quotes
+    return f"printf %s '{encoded}' | base64 --decode | " + " ".join([*parts, "--data-binary", "@-"])
 
 
 def _dtype_name(arr: Any) -> str:
@@ -102,31 +94,39 @@ def _dtype_name(arr: Any) -> str:
     return str(arr.dtype)
 
 
-def _array_literal(name: str, arr: Any, data_dir: str | None) -> tuple[str, str | None]:
-    """Python source that rebuilds ``arr`` (inline when small, else ``np.load`` of a .npy)."""
+def _array_literal(arr: Any) -> str:
+    """Python source that rebuilds ``arr``: a list when small, else base64 of its bytes."""
     import numpy as np
 
     a = np.asarray(arr)
+    shape = tuple(a.shape)
+    if a.dtype.kind in "SOU":
+        items = [x if isinstance(x, bytes) else str(x).encode() for x in a.reshape(-1)]
+        return f"np.array({items!r}, dtype=object).reshape({shape!r})"
     if a.size <= INLINE_LIMIT and a.dtype.kind in "biuf":
         values = repr(a.reshape(-1).tolist())
-        return (
-            f"np.array({values}, dtype=np.{a.dtype.name}).reshape({tuple(a.shape)!r})",
-            None,
-        )
-    if a.dtype.kind in "SOU" and a.size <= INLINE_LIMIT:
-        items = [x if isinstance(x, bytes) else str(x).encode() for x in a.reshape(-1)]
-        return f"np.array({items!r}, dtype=object).reshape({tuple(a.shape)!r})", None
-    fd, path = tempfile.mkstemp(prefix=f"easlab-{name}-", suffix=".npy", dir=data_dir)
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, a, allow_pickle=a.dtype.kind == "O")
-    pickle = ", allow_pickle=True" if a.dtype.kind == "O" else ""
-    return f"np.load({path!r}{pickle})", path
+        return f"np.array({values}, dtype=np.{a.dtype.name}).reshape({shape!r})"
+    # little-endian bytes with an explicit dtype string: the same array on any machine
+    le = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    data = base64.b64encode(np.ascontiguousarray(le).tobytes()).decode("ascii")
+    return (
+        f"np.frombuffer(base64.b64decode({data!r}), dtype={le.dtype.str!r})"
+        f".reshape({shape!r}).astype(np.{a.dtype.name})"
+    )
 
 
-def _body_source(body: bytes, body_path: str | None) -> str:
-    if len(body) <= 512 or body_path is None:
+def _body_source(body: bytes) -> str:
+    """Python source for the body bytes: a literal when short, else base64."""
+    if len(body) <= 512:
         return repr(body)
-    return f"open({body_path!r}, 'rb').read()"
+    return f"base64.b64decode({base64.b64encode(body).decode('ascii')!r})"
+
+
+def _finish(lines: list[str]) -> str:
+    """Join the snippet, importing base64 when an inline body or array uses it."""
+    if any("base64.b64decode(" in line for line in lines):
+        lines = ["import base64", *lines]
+    return "\n".join(lines) + "\n"
 
 
 def _client_lines(endpoint: str, service_name: str, token: str | None) -> list[str]:
@@ -147,8 +147,6 @@ def python_easlab(
     inputs: dict[str, Any] | None = None,
     signature_name: str | None = None,
     fetch: list[str] | None = None,
-    body_path: str | None = None,
-    data_dir: str | None = None,
 ) -> str:
     """easlab code making the same call; ``resp`` holds the answer, and it is printed.
 
@@ -165,7 +163,7 @@ def python_easlab(
         names = []
         for name, arr in inputs.items():
             var = _identifier(name)
-            source, _ = _array_literal(name, arr, data_dir)
+            source = _array_literal(arr)
             lines.append(f"{var} = {source}")
             names.append(f"{name!r}: {var}")
         extra = ""
@@ -177,9 +175,9 @@ def python_easlab(
         lines.append("outputs = resp.to_numpy()  # {output name: numpy array}")
         lines.append("print(outputs)")
     else:
-        lines.append(f"resp = client.predict(StringRequest({_body_source(body, body_path)}))")
+        lines.append(f"resp = client.predict(StringRequest({_body_source(body)}))")
         lines.append("print(resp.response_data)")
-    return "\n".join(lines) + "\n"
+    return _finish(lines)
 
 
 def python_official(
@@ -192,8 +190,6 @@ def python_official(
     signature: dict[str, Any] | None = None,
     signature_name: str | None = None,
     fetch: list[str] | None = None,
-    body_path: str | None = None,
-    data_dir: str | None = None,
 ) -> str:
     """Code for the official ``eas_prediction`` client making the same call.
 
@@ -202,16 +198,16 @@ def python_official(
     """
     if inputs is not None and fmt in ("tf", "torch") and _official_can_feed(inputs, fmt):
         return _official_tensor(
-            endpoint, service_name, token, inputs, fmt, signature, signature_name, fetch, data_dir
+            endpoint, service_name, token, inputs, fmt, signature, signature_name, fetch
         )
     lines = [
         "from eas_prediction import PredictClient, StringRequest",
         "",
         *_client_lines(endpoint, service_name, token),
-        f"resp = client.predict(StringRequest({_body_source(body, body_path)}))",
+        f"resp = client.predict(StringRequest({_body_source(body)}))",
         "print(resp.response_data)",
     ]
-    return "\n".join(lines) + "\n"
+    return _finish(lines)
 
 
 def _official_can_feed(inputs: dict[str, Any], fmt: str) -> bool:
@@ -228,7 +224,6 @@ def _official_tensor(
     signature: dict[str, Any] | None,
     signature_name: str | None,
     fetch: list[str] | None,
-    data_dir: str | None,
 ) -> str:
     cls = "TFRequest" if fmt == "tf" else "TorchRequest"
     lines = ["import numpy as np", f"from eas_prediction import PredictClient, {cls}", ""]
@@ -241,7 +236,7 @@ def _official_tensor(
         lines.append("req = TorchRequest()")
     for name, arr in inputs.items():
         var = _identifier(name)
-        source, _ = _array_literal(name, arr, data_dir)
+        source = _array_literal(arr)
         lines.append(f"{var} = {source}")
         dtype = _TF_DTYPES[_dtype_name(arr)]
         values = f"{var}.ravel().tolist()"
@@ -264,7 +259,7 @@ def _official_tensor(
             "for i in range(len(resp.response.outputs)):",
             "    print(i, resp.get_tensor_shape(i), list(resp.get_values(i)))",
         ]
-    return "\n".join(lines) + "\n"
+    return _finish(lines)
 
 
 def _identifier(name: str) -> str:
@@ -290,4 +285,5 @@ _TAKEN = {
     "TFRequest",
     "TorchRequest",
     "json",
+    "base64",
 }

@@ -9,16 +9,23 @@ state lives in traitlets; every decision is made by ``DebugSession``
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import ipywidgets as w
 import traitlets
 
-from easlab.notebook.display import escape, mask_token, value_html
+from easlab.notebook.copy_button import CopyButton
+from easlab.notebook.display import escape, value_html
 from easlab.notebook.widget_session import DebugSession, InputField
 
 __all__ = ["debug", "DebugWidget", "DebugSession", "TokenBox", "InputRow"]
 
+_SNIPPET_LABELS = {
+    "curl": "curl",
+    "easlab": "Python (easlab)",
+    "official": "Python (eas_prediction)",
+}
 _MONO = "font-family:monospace;font-size:12px;white-space:pre-wrap;margin:0"
 
 
@@ -27,25 +34,46 @@ def _pre(text: str) -> str:
 
 
 class TokenBox(w.HBox):
-    """The token, masked until the eye is toggled."""
+    """The token, editable: masked until the eye is toggled; Enter (or "use token") applies it."""
 
-    token = traitlets.Unicode("")
+    token = traitlets.Unicode("")  # the token in use: changes when the user applies a new one
     revealed = traitlets.Bool(False)
 
     def __init__(self, token: str | None) -> None:
-        self.text = w.HTML()
+        layout = w.Layout(width="360px")
+        self.hidden = w.Password(placeholder="token", continuous_update=False, layout=layout)
+        self.plain = w.Text(placeholder="token", continuous_update=False, layout=layout)
+        traitlets.link((self.hidden, "value"), (self.plain, "value"))
         self.toggle = w.ToggleButton(
-            value=False, description="show", icon="eye", layout=w.Layout(width="80px")
+            value=False, description="show", icon="eye", layout=w.Layout(width="auto")
         )
-        super().__init__([w.HTML("<b>token</b>&nbsp;"), self.text, self.toggle])
+        self.apply_button = w.Button(
+            description="use token", tooltip="sign the next requests with this token",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        self.label = w.HTML("<b>token</b>&nbsp;")
+        super().__init__([self.label, self.hidden, self.toggle, self.apply_button])
         traitlets.link((self.toggle, "value"), (self, "revealed"))
-        self.observe(self._render, names=["token", "revealed"])
+        self.observe(self._render, names=["revealed"])
+        self.hidden.value = token or ""
         self.token = token or ""
+        # Enter or leaving the field (continuous_update=False), or the button, applies it
+        self.hidden.observe(self.apply, names=["value"])
+        self.apply_button.on_click(self.apply)
         self._render()
 
+    @property
+    def value(self) -> str:
+        """What the field holds now (applied or not)."""
+        return str(self.hidden.value)
+
+    def apply(self, _change: Any = None) -> None:
+        """Make the field's text the token in use (observers of ``token`` re-sign)."""
+        self.token = self.value.strip()
+
     def _render(self, _change: Any = None) -> None:
-        shown = self.token if self.revealed else mask_token(self.token)
-        self.text.value = f"<code>{escape(shown)}</code>"
+        field = self.plain if self.revealed else self.hidden
+        self.children = (self.label, field, self.toggle, self.apply_button)
         self.toggle.description = "hide" if self.revealed else "show"
 
 
@@ -124,7 +152,18 @@ class DebugWidget(w.VBox):
         self.session = session
         t = session.target
         self.token_box = TokenBox(t.token)
+        self.token_box.observe(self._on_token, names=["token"])
         self.editor = BodyEditor(session)
+        self.editor_box = w.VBox([self.editor])
+        self.kernel_note = w.HTML()
+        self.start_button = w.Button(
+            description="Start the kernel", button_style="warning", icon="play",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        self.start_button.on_click(self.start_kernel)
+        self.kernel_banner = w.HBox(
+            [self.kernel_note, self.start_button], layout=w.Layout(display="none")
+        )
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.status_line = w.HTML()
         self.request_pane = w.HTML()
@@ -133,20 +172,19 @@ class DebugWidget(w.VBox):
         self.latency_pane = w.HTML()
         self.history_pane = w.HTML()
         self.snippet = w.Textarea(layout=w.Layout(width="100%", height="180px"))
+        self.copy_note = w.HTML()
         self.copy_buttons = {
-            "curl": w.Button(description="curl"),
-            "easlab": w.Button(description="Python (easlab)"),
-            "official": w.Button(description="Python (eas_prediction)"),
+            kind: CopyButton(f"Copy as {label}") for kind, label in _SNIPPET_LABELS.items()
         }
         for kind, button in self.copy_buttons.items():
-            button.on_click(lambda _b, kind=kind: self.copy_as(kind))
+            button.on_copy(functools.partial(self._on_copied, kind))
         self.send_button.on_click(self._on_send)
         self.observe(self._render_status, names=["status"])
-        if t.signature_error is not None:
-            self.status = (
-                f"<span style='color:#b3261e'>✖ cannot read the signature: "
-                f"{escape(t.signature_error)}; the body is sent as written</span>"
-            )
+        for row in self.editor.rows:
+            row.observe(self.refresh_snippets, names=["filled"])
+        self.editor.raw.observe(self.refresh_snippets, names=["value"])
+        self._show_signature_state()
+        self.refresh_snippets()
 
         self.tabs = w.Tab(
             [
@@ -154,7 +192,7 @@ class DebugWidget(w.VBox):
                 w.VBox([self.response_pane, self.decoded_pane]),
                 self.latency_pane,
                 self.history_pane,
-                w.VBox([w.HBox(list(self.copy_buttons.values())), self.snippet]),
+                w.VBox([w.HBox(list(self.copy_buttons.values())), self.copy_note, self.snippet]),
             ]
         )
         for i, title in enumerate(["Request", "Response", "Latency", "History", "Copy as"]):
@@ -163,8 +201,9 @@ class DebugWidget(w.VBox):
         super().__init__(
             [
                 header,
+                self.kernel_banner,
                 self.token_box,
-                self.editor,
+                self.editor_box,
                 w.HBox([self.send_button, self.status_line]),
                 self.tabs,
             ]
@@ -180,6 +219,8 @@ class DebugWidget(w.VBox):
         try:
             self.editor.sync()
             record = self.session.send()
+            if record.response is None and self.session.kernel_is_down():
+                record = self._follow_kernel(record)
         except (EaslabError, ValueError) as exc:
             self.status = f"<span style='color:#b3261e'>✖ {escape(exc)}</span>"
             return
@@ -195,21 +236,149 @@ class DebugWidget(w.VBox):
             f"<b style='color:{colour}'>HTTP {record.status or 'error'}</b> "
             f"in {record.total_ms:.2f} ms"
         )
+        if record.response is None and self.kernel_banner.layout.display != "none":
+            self.status = "<b style='color:#b3261e'>✖ the kernel is not running</b>"
+        self.refresh_snippets()
         self.tabs.selected_index = 1
 
-    def copy_as(self, kind: str) -> str:
-        """Fill the snippet box with ``curl``, ``easlab`` or ``official`` code; return it."""
+    # -- the kernel -------------------------------------------------------------------------
+    def _follow_kernel(self, record: Any) -> Any:
+        """The local kernel refused: if a running kernel has the service, send there again;
+        else show the "kernel is not running" banner. Returns the record to show."""
+        from easlab.errors import KernelNotRunning
+
+        try:
+            note = self.session.relocate(start=False)
+        except KernelNotRunning:
+            self._show_kernel_down(
+                f"the easlab kernel is not running ({escape(self.session.target.endpoint)} "
+                "refuses connections): start it, then create the service again"
+            )
+            return record
+        if self.session.kernel_is_down():  # a kernel runs, but not with this service
+            self._show_kernel_down(escape(note))
+            return record
+        self._hide_kernel_banner()
+        self._after_target_change()
+        return self.session.send()
+
+    def _show_kernel_down(self, html: str) -> None:
+        self.kernel_note.value = (
+            f"<span style='color:#b3261e'><b>✖ kernel is not running</b> — {html}</span>&nbsp;"
+        )
+        self.start_button.disabled = False
+        self.kernel_banner.layout.display = "flex"
+
+    def _hide_kernel_banner(self) -> None:
+        self.kernel_banner.layout.display = "none"
+        self.kernel_note.value = ""
+
+    def start_kernel(self, _button: Any = None) -> str:
+        """The banner's button: start the local kernel (or find the running one), then
+        follow the service there; returns what happened, also shown in the status line."""
+        from easlab.errors import EaslabError
+
+        self.start_button.disabled = True
+        self.status = "starting the easlab kernel …"
+        try:
+            note = self.session.relocate(start=True)
+        except EaslabError as exc:
+            self.start_button.disabled = False
+            self.status = f"<span style='color:#b3261e'>✖ {escape(exc)}</span>"
+            return str(exc)
+        if self.session.kernel_is_down():
+            self._show_kernel_down(escape(note))
+            self.start_button.disabled = True
+            self.kernel_note.value = (
+                f"<span style='color:#9a6700'><b>kernel started</b> — {escape(note)}</span>"
+            )
+        else:
+            self._hide_kernel_banner()
+            self._after_target_change()
+        self.status = escape(note)
+        return note
+
+    # -- the token --------------------------------------------------------------------------
+    def _on_token(self, change: Any) -> None:
+        """A new token: re-sign from now on, reread the signature, rebuild the form."""
+        self.session.set_token(change["new"] or None)
+        self._after_target_change()
+        if self.session.target.signature_error is None:
+            self.status = "<span style='color:#1e7d32'>✓ token applied</span>"
+
+    def _after_target_change(self) -> None:
+        text = self.editor.raw.value
+        self.editor = BodyEditor(self.session)
+        self.editor.raw.value = text  # a text body survives a new token or kernel
+        for row in self.editor.rows:
+            row.observe(self.refresh_snippets, names=["filled"])
+        self.editor.raw.observe(self.refresh_snippets, names=["value"])
+        self.editor_box.children = (self.editor,)
+        self._show_signature_state()
+        self.refresh_snippets()
+
+    def _show_signature_state(self) -> None:
+        error = self.session.target.signature_error
+        if error is None:
+            return
+        if self.session.kernel_is_down():
+            self._show_kernel_down(
+                f"{escape(self.session.target.endpoint)} refuses connections: start it, "
+                "then create the service again"
+            )
+            return
+        hint = ""
+        if getattr(error, "status", None) in (401, 403) or "401" in str(error):
+            hint = " — the token is wrong: fix it in the token field above and press Enter"
+        self.status = (
+            f"<span style='color:#b3261e'>✖ cannot read the signature: "
+            f"{escape(error)}{hint}; meanwhile the body is sent as written</span>"
+        )
+
+    # -- copy as ----------------------------------------------------------------------------
+    def _snippet(self, kind: str) -> str:
         makers = {
             "curl": self.session.curl,
             "easlab": self.session.python_easlab,
             "official": self.session.python_official,
         }
+        if not self.editor.rows:
+            self.session.raw_text = self.editor.raw.value
+        return makers[kind]()
+
+    def refresh_snippets(self, _change: Any = None) -> None:
+        """Compute each "copy as" text now, so that a click can put it on the clipboard."""
+        from easlab.errors import EaslabError
+
+        for kind, button in self.copy_buttons.items():
+            try:
+                button.text = self._snippet(kind)
+                button.disabled, button.hint = False, f"copy the {kind} snippet"
+            except (EaslabError, ValueError, KeyError) as exc:
+                button.text = ""
+                button.disabled, button.hint = True, f"cannot build it yet: {exc}"
+
+    def _on_copied(self, kind: str, button: CopyButton) -> None:
+        self.snippet.value = button.text
+        label = _SNIPPET_LABELS[kind]
+        self.copy_note.value = (
+            f"<small>✓ {escape(label)} copied to the clipboard</small>"
+            if button.last_ok
+            else "<small>✖ the browser refused the clipboard: select the text below</small>"
+        )
+        self.tabs.selected_index = 4
+
+    def copy_as(self, kind: str) -> str:
+        """Fill the snippet box with ``curl``, ``easlab`` or ``official`` code; return it.
+
+        (Clicking a "Copy as" button does this and also puts it on the clipboard.)
+        """
         try:
-            self.snippet.value = makers[kind]()
+            self.snippet.value = self._snippet(kind)
         except (ValueError, KeyError) as exc:
             self.snippet.value = f"# cannot build the snippet: {exc}"
         self.tabs.selected_index = 4
-        return self.snippet.value
+        return str(self.snippet.value)
 
 
 def _latency_html(record: Any) -> str:

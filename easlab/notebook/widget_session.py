@@ -72,20 +72,92 @@ class DebugSession:
     ) -> None:
         self.target = _target.resolve(target, token=token, timeout=timeout)
         self.namespace = namespace if namespace is not None else {}
+        self.signature: dict[str, Any] | None = None
+        self.fields: list[InputField] = []
+        self._read_signature()
+        self.raw_text = ""
+        self.signature_name: str | None = None
+        self.fetch: list[str] | None = None
+        self.history: list[_record.CallRecord] = []
+
+    def _read_signature(self) -> None:
+        """(Re)read the signature and build one form field per input of a tensor service."""
         self.signature = self.target.signature()
         # a form per input for a tensor service; other bodies (PMML's JSON too) are text
         inputs = (self.signature or {}).get("inputs", []) if self.target.is_tensor else []
+        old = {f.name: f for f in self.fields}
         self.fields = [
             InputField(
                 str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT"))
             )
             for i in inputs
         ]
-        self.raw_text = ""
-        self.signature_name: str | None = None
-        self.fetch: list[str] | None = None
-        self.history: list[_record.CallRecord] = []
-        self._body_dir: str | None = None
+        for f in self.fields:  # keep values already filled for inputs that stay the same
+            before = old.get(f.name)
+            if before is not None and before.value is not None and f.accepts(before.value):
+                f.value, f.source = before.value, before.source
+
+    # -- the token and the kernel -----------------------------------------------------------
+    def set_token(self, token: str | None) -> None:
+        """Use ``token`` from now on: later sends are signed with it, the signature is reread.
+
+        After a 401 on the signature (a wrong token) this is how the form comes back.
+        """
+        self.target.close()
+        self.target.token = token or None
+        self.target.signature_error = None
+        self._read_signature()
+
+    def kernel_is_down(self) -> bool:
+        """True when the service is on this machine and nothing listens on its port.
+
+        That is a local kernel that was stopped (a tutorial's clean-up cell, a
+        restart); a remote endpoint that refuses is a network problem, not this.
+        """
+        import socket
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.target.url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+            return False
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=1.0):
+                return False
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+
+    def relocate(self, start: bool = False) -> str:
+        """Find the service on the running local kernel (starting one with ``start``).
+
+        Returns what happened, in a sentence. When the kernel has the service
+        (its URL may have changed), the session follows it: same token unless
+        the kernel gives one, signature reread. A new kernel starts empty, so
+        the sentence then says to run the cell that creates the service.
+        """
+        from easlab.client.control import connect
+        from easlab.errors import EaslabError, KernelNotRunning
+
+        kernel = connect(start=start)
+        name = self.target.service_name
+        try:
+            desc = kernel.describe(name)
+        except KernelNotRunning:
+            raise
+        except EaslabError:
+            return (
+                f"the kernel at {kernel.endpoint} is running, but has no service {name!r} "
+                "(a new kernel starts empty): run the cell that creates it, then Send"
+            )
+        url = desc.get("url") if isinstance(desc, dict) else getattr(desc, "url", None)
+        token = desc.get("token") if isinstance(desc, dict) else getattr(desc, "token", None)
+        self.target.close()
+        if url:
+            self.target.url = str(url).rstrip("/")
+        self.set_token(token or self.target.token)
+        return f"service {name!r} is running on the kernel at {kernel.endpoint}"
 
     # -- the body ---------------------------------------------------------------------------
     @property
@@ -247,19 +319,14 @@ class DebugSession:
         )
         return _record.body_of(request), request.named_inputs
 
-    def _body_file(self, body: bytes) -> str:
-        return snippets.write_body(body)
-
     def curl(self) -> str:
-        """A curl command sending the last request's bytes (inline text, else a temp file)."""
+        """A curl command sending the last request's bytes, carried in the command itself."""
         body, _ = self._snippet_record()
-        text = snippets.inline_text(body)
-        path = None if text is not None else self._body_file(body)
-        return snippets.curl_command(self.target.url, self.target.token, path, inline=text)
+        return snippets.curl_command(self.target.url, self.target.token, body)
 
     def python_easlab(self) -> str:
+        """easlab code making the same call (numpy inputs, or the raw body)."""
         body, inputs = self._snippet_record()
-        path = self._body_file(body) if len(body) > 512 and inputs is None else None
         return snippets.python_easlab(
             self.target.endpoint,
             self.target.service_name,
@@ -268,12 +335,11 @@ class DebugSession:
             inputs=inputs,
             signature_name=self.signature_name,
             fetch=self.fetch,
-            body_path=path,
         )
 
     def python_official(self) -> str:
+        """Code for the official ``eas_prediction`` client making the same call."""
         body, inputs = self._snippet_record()
-        path = self._body_file(body) if len(body) > 512 else None
         return snippets.python_official(
             self.target.endpoint,
             self.target.service_name,
@@ -284,7 +350,6 @@ class DebugSession:
             signature=self.signature,
             signature_name=self.signature_name,
             fetch=self.fetch,
-            body_path=path,
         )
 
 

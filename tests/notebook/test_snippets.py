@@ -4,35 +4,64 @@ from __future__ import annotations
 
 import ast
 import shlex
+import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from easlab.notebook import snippets
 
 
-def test_curl_sends_the_file_with_the_plain_token(tmp_path):
-    path = snippets.write_body(b"\x00\x01binary", directory=str(tmp_path))
-    assert Path(path).read_bytes() == b"\x00\x01binary"
-    cmd = snippets.curl_command(
-        "http://127.0.0.1:8080/api/predict/echo", "tok en", path, "application/json"
+def _run_in_empty_dir(command: str, tmp_path: Path, stdin_server: str) -> bytes:
+    """Run ``command`` with bash in a new empty folder, curl replaced by a recorder."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "curl"
+    # a stand-in curl that writes its stdin (for @-) or its last argument to stdout
+    fake.write_text(stdin_server)
+    fake.chmod(0o755)
+    work = tmp_path / "empty"
+    work.mkdir()
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=work,
+        capture_output=True,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        timeout=30,
     )
-    argv = shlex.split(cmd)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+FAKE_CURL = """#!/bin/sh
+last=""
+for a in "$@"; do last="$a"; done
+if [ "$last" = "@-" ]; then cat; else printf %s "$last"; fi
+"""
+
+
+def test_curl_carries_binary_bodies_as_base64(tmp_path):
+    body = bytes(range(256)) * 5 + b"\x00@'\""
+    cmd = snippets.curl_command("http://127.0.0.1:8080/api/predict/echo", "tok en", body)
+    assert "base64 --decode" in cmd and cmd.endswith("--data-binary @-")
+    assert "/tmp" not in cmd and "easlab-body" not in cmd  # no file a colleague lacks
+    curl_part = cmd.split(" | ")[-1]
+    argv = shlex.split(curl_part)
     assert argv[:5] == ["curl", "-sS", "-X", "POST", "http://127.0.0.1:8080/api/predict/echo"]
-    assert "Authorization: tok en" in argv and "Content-Type: application/json" in argv
-    assert argv[-2:] == ["--data-binary", "@" + path]
+    assert "Authorization: tok en" in argv
+    assert _run_in_empty_dir(cmd, tmp_path, FAKE_CURL) == body
 
 
-def test_short_text_bodies_go_inline_and_binary_ones_through_a_file():
+def test_short_text_bodies_go_inline_and_others_as_base64(tmp_path):
     assert snippets.inline_text(b'{"a": [1, 2]}\n') == '{"a": [1, 2]}\n'
     assert snippets.inline_text("héllo wörld".encode()) == "héllo wörld"
     for body in (b"\x00\x01binary", b"\xff\xfe", b"@/etc/passwd", b"x" * 5000, b"a\rb"):
         assert snippets.inline_text(body) is None, body
-    cmd = snippets.curl_command("http://h:1/api/predict/e", None, None, inline="it's {1}")
+    cmd = snippets.curl_command("http://h:1/api/predict/e", None, b"it's {1}")
     assert shlex.split(cmd)[-2:] == ["--data-binary", "it's {1}"]
-    with pytest.raises(ValueError):
-        snippets.curl_command("http://h:1/api/predict/e", None, None)
+    # text curl would take for a file name goes as base64
+    cmd = snippets.curl_command("http://h:1/api/predict/e", None, b"@/etc/passwd")
+    assert _run_in_empty_dir(cmd, tmp_path, FAKE_CURL) == b"@/etc/passwd"
 
 
 def test_python_easlab_raw_body_is_valid_python():
@@ -54,14 +83,13 @@ def test_python_easlab_numpy_inputs_round_trip():
     assert "client.predict({'in-put': in_put}, fetch=['y'])" in code
 
 
-def test_large_arrays_go_to_a_npy_file(tmp_path):
-    x = np.ones((10, 100), dtype=np.int64)
-    code = snippets.python_easlab(
-        "http://h:1", "m", None, b"", inputs={"x": x}, data_dir=str(tmp_path)
-    )
-    (npy,) = tmp_path.glob("*.npy")
-    assert f"np.load({str(npy)!r})" in code
-    assert np.array_equal(np.load(npy), x)
+def test_large_arrays_are_carried_inline_as_base64():
+    x = (np.arange(1000, dtype=np.int64) * 3 - 7).reshape(10, 100)
+    code = snippets.python_easlab("http://h:1", "m", None, b"", inputs={"x": x})
+    assert "np.load" not in code and code.startswith("import base64\n")
+    ns: dict = {}
+    exec(code.split("client =")[0] + code.split("client.init()\n")[1].split("resp =")[0], ns)
+    assert np.array_equal(ns["x"], x) and ns["x"].dtype == np.int64
 
 
 def test_python_official_tf_uses_add_feed():
@@ -92,11 +120,14 @@ def test_python_official_torch_feeds_by_position():
     assert "req.add_feed(0, list(a.shape), TorchRequest.DT_DOUBLE" in code
 
 
-def test_python_official_other_formats_send_the_same_bytes(tmp_path):
+def test_python_official_other_formats_send_the_same_bytes():
     body = bytes(range(256)) * 3
-    path = snippets.write_body(body, directory=str(tmp_path))
     code = snippets.python_official(
-        "http://h:1", "m", None, body, inputs={"x": np.zeros(1)}, fmt="blade", body_path=path
+        "http://h:1", "m", None, body, inputs={"x": np.zeros(1)}, fmt="blade"
     )
     ast.parse(code)
-    assert f"StringRequest(open({path!r}, 'rb').read())" in code
+    assert "open(" not in code
+    source = code.split("client.predict(StringRequest(", 1)[1].rsplit("))", 1)[0]
+    import base64
+
+    assert eval(source, {"base64": base64}) == body

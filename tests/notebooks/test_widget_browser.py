@@ -1,0 +1,118 @@
+"""The debug widget in a real browser: "Copy as curl" puts the command on the clipboard.
+
+JupyterLab headless, Debian's Chromium driven by Playwright (as test_browser.py).
+A notebook creates an echo service and shows the widget; the test clicks Send,
+then "Copy as curl", reads the clipboard, runs that command with bash in an
+empty folder, and saves tests/artifacts/widget-copy.png.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .nbrun import ROOT
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, _run_menu, _start_session
+from .test_browser import lab as lab  # noqa: F401  (the fixture)
+
+ECHO_APP = """\
+import allspark
+
+
+class Echo(allspark.BaseProcessor):
+    def process(self, data):
+        return b"echo:" + data, 200
+"""
+
+CELLS = [
+    # this checkout's easlab, whatever the venv's editable install points at
+    f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+    "import pathlib, easlab\n"
+    "k = easlab.connect(start=True)\n"
+    "app = pathlib.Path('echo_app'); app.mkdir(exist_ok=True)\n"
+    f"(app / 'app.py').write_text({ECHO_APP!r})\n"
+    "svc = k.create({'name': 'widget_echo', 'token': 'widget-token-0001',\n"
+    "                'processor_type': 'python', 'processor_path': str(app.resolve()),\n"
+    "                'processor_entry': 'app.py', 'metadata': {'instance': 1}})",
+    "w = easlab.debug(svc)\nw.editor.raw.value = '{\"q\": \"hi\"}'\nw",
+    "wrong = easlab.debug(svc.url, token='wrong-token')\nwrong",
+]
+
+
+def _notebook(path: Path) -> None:
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
+        for src in CELLS
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb))
+
+
+@pytest.mark.timeout(300)
+def test_copy_as_curl_reaches_the_clipboard(lab: Lab):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    _notebook(lab.root / "widget.ipynb")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": 1400, "height": 1100},
+                permissions=["clipboard-read", "clipboard-write"],
+            )
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            _start_session(lab, "widget.ipynb")
+            page.goto(lab.page_url("widget.ipynb"))
+            expect(
+                page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+            ).to_be_visible(timeout=60_000)
+            _run_menu(page, "Run All Cells")
+
+            widget = (
+                page.locator(".jp-OutputArea-output")
+                .filter(has=page.locator("button", has_text="Send"))
+                .first
+            )
+            expect(widget).to_be_visible(timeout=120_000)
+            widget.locator("button", has_text="Send").click()
+            expect(widget).to_contain_text("HTTP 200", timeout=30_000)
+
+            widget.get_by_role("tab", name="Copy as").click()
+            copy = widget.locator("button.easlab-copy", has_text="Copy as curl")
+            expect(copy).to_be_visible()
+            expect(widget.locator("button.easlab-copy")).to_have_count(3)
+            copy.click()
+            expect(widget).to_contain_text("copied to the clipboard", timeout=10_000)
+            copied = page.evaluate("navigator.clipboard.readText()")
+            widget.scroll_into_view_if_needed()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "widget-copy.png"))
+
+            wrong = page.locator(".jp-OutputArea-output").filter(has_text="token is wrong")
+            expect(wrong).to_be_visible(timeout=30_000)
+            wrong.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "widget-wrong-token.png"))
+        except Exception:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "widget-failure.png"))
+            raise
+        finally:
+            browser.close()
+
+    assert copied.startswith("curl ") and "widget-token-0001" in copied
+    with tempfile.TemporaryDirectory() as fresh:
+        proc = subprocess.run(["bash", "-c", copied], cwd=fresh, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == b'echo:{"q": "hi"}'
