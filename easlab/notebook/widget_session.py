@@ -137,7 +137,7 @@ class DebugSession:
         the kernel gives one, signature reread. A new kernel starts empty, so
         the sentence then says to run the cell that creates the service.
         """
-        from easlab.client.control import connect
+        from easlab.client.connect import connect
         from easlab.errors import EaslabError, KernelNotRunning
 
         kernel = connect(start=start)

@@ -101,7 +101,7 @@ def test_wrong_token_keeps_a_field_to_fix_it_and_the_form_comes_back(affine):
 @pytest.mark.timeout(180)
 def test_stopped_kernel_shows_a_start_state_and_follows_the_service(tmp_path, app_dir, monkeypatch):
     from easlab.client.control import KernelClient
-    from easlab.kernel.local import LocalKernel
+    from easlab.client.local import LocalKernel
 
     first = LocalKernel(port=0, state_dir=tmp_path / "first")
     svc = KernelClient(first.endpoint, admin_token=first.admin_token).create(
