@@ -283,3 +283,22 @@ def background_idle_timeout() -> float:
         raise KernelError(
             0, f"EASLAB_IDLE_TIMEOUT={raw!r} is not a number of seconds (0 for never)"
         ) from None
+
+
+def kernel_is_down(url: str) -> bool:
+    """True when ``url`` is on this machine and nothing listens on its port: a local
+    kernel that was stopped. A remote endpoint that refuses is a network problem."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=1.0):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import signal
 import socket
@@ -196,23 +197,81 @@ def _as_bytes(body: Any) -> bytes:
     raise TypeError(f"a processor must answer bytes or str, got {type(body).__name__}")
 
 
-def _error_answer(exc: BaseException) -> tuple[bytes, int]:
-    from easlab.kernel.processors.base import ProcessorError
+def _easlab_dirs() -> tuple[str, ...]:
+    import allspark
+    import easlab
 
-    if isinstance(exc, ProcessorError):
-        return exc.message.encode("utf-8", "replace"), normalize_status(exc.status)
-    # Any other exception is the request's fault as far as the caller can tell (SPEC §6: 400).
-    message = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {message}".encode("utf-8", "replace"), 400
+    return tuple(
+        os.path.dirname(os.path.abspath(module.__file__ or "")) + os.sep
+        for module in (easlab, allspark)
+    )
+
+
+def user_traceback(exc: BaseException, heading: str) -> str:
+    """``exc``'s traceback with the user's frames only (their file and line), under ``heading``.
+
+    easlab's own frames (the worker, the processor adapters) say nothing to the
+    author of app.py; when the error is easlab's own, every frame is kept.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = _easlab_dirs()
+    mine = [f for f in frames if not os.path.abspath(f.filename).startswith(ours)]
+    shown = traceback.format_list(mine or frames)
+    last = traceback.format_exception_only(type(exc), exc)
+    return heading + "\n" + "".join(["Traceback (most recent call last):\n", *shown, *last])
+
+
+class _ErrorLog:
+    """Tracebacks of failing requests into the service log, without flooding it.
+
+    The first failure at each place (exception type, file, line) is logged with
+    its traceback; repeats are counted, and logged as one line at 1, 10, 100 ...
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.seen: dict[tuple[str, str, int], int] = {}
+        self.lock = threading.Lock()
+
+    def answer(self, exc: BaseException, what: str) -> tuple[bytes, int]:
+        from easlab.kernel.processors.base import ProcessorError
+
+        if isinstance(exc, ProcessorError):  # the processor's own answer, on purpose
+            return exc.message.encode("utf-8", "replace"), normalize_status(exc.status)
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = frames[-1] if frames else None
+        key = (
+            type(exc).__name__,
+            where.filename if where else "",
+            where.lineno or 0 if where else 0,
+        )
+        with self.lock:
+            count = self.seen[key] = self.seen.get(key, 0) + 1
+        if count == 1:
+            text = user_traceback(exc, f"{what} raised {type(exc).__name__}:")
+        elif math.log10(count).is_integer():
+            text = f"{what} raised {type(exc).__name__} again ({count} times so far): {exc}"
+        else:
+            text = ""
+        if text:
+            sys.stderr.write(text.rstrip("\n") + "\n")
+            sys.stderr.flush()
+        # The caller learns what went wrong and where the traceback is (SPEC §6: 400).
+        message = str(exc) or type(exc).__name__
+        return (
+            f"{type(exc).__name__}: {message} (traceback in the service log: "
+            f"easlab logs {self.service})"
+        ).encode("utf-8", "replace"), 400
 
 
 class Worker:
     """Serves frames for one processor until the kernel closes the socket."""
 
-    def __init__(self, channel: _Channel, processor: Any, threads: int) -> None:
+    def __init__(self, channel: _Channel, processor: Any, threads: int, service: str = "") -> None:
         self.channel = channel
         self.processor = processor
         self.threads = max(1, threads)
+        self.errors = _ErrorLog(service or "SERVICE")
 
     def serve(self) -> None:
         pool = [
@@ -252,7 +311,7 @@ class Worker:
             body, status = self.processor.process(payload)
             answer = (_as_bytes(body), normalize_status(status))
         except Exception as exc:  # a bad request must never end the instance
-            answer = _error_answer(exc)
+            answer = self.errors.answer(exc, "process()")
         self.channel.queue(RESPONSE, rid, answer[1], answer[0])
 
     def _batch(self, payload: bytes) -> None:
@@ -265,7 +324,7 @@ class Worker:
                 )
             answers = [(_as_bytes(body), normalize_status(status)) for body, status in results]
         except Exception as exc:
-            answers = [_error_answer(exc)] * len(ids)
+            answers = [self.errors.answer(exc, "process_batch()")] * len(ids)
         for rid, (body, status) in zip(ids, answers, strict=False):
             self.channel.queue(RESPONSE, rid, status, body)
 
@@ -373,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
             "pid": os.getpid(),
         }
         payload = json.dumps(ready).encode()
-    except BaseException:
-        text = traceback.format_exc()
+    except BaseException as exc:
+        text = user_traceback(exc, f"initialize() failed with {type(exc).__name__}:")
         sys.stderr.write(text)
         sys.stderr.flush()
         channel.send(FAILED, 0, 0, text.encode("utf-8", "replace"))
@@ -384,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     # collector's full passes (a large model would otherwise pause requests).
     gc.freeze()
     try:
-        Worker(channel, processor, int(config.get("worker_threads") or 5)).serve()
+        Worker(
+            channel, processor, int(config.get("worker_threads") or 5), str(config.get("service"))
+        ).serve()
     finally:
         try:
             processor.close()

@@ -114,20 +114,9 @@ class DebugSession:
         That is a local kernel that was stopped (a tutorial's clean-up cell, a
         restart); a remote endpoint that refuses is a network problem, not this.
         """
-        import socket
-        from urllib.parse import urlsplit
+        from easlab.client.local import kernel_is_down
 
-        parts = urlsplit(self.target.url)
-        if parts.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
-            return False
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parts.hostname, port), timeout=1.0):
-                return False
-        except ConnectionRefusedError:
-            return True
-        except OSError:
-            return False
+        return kernel_is_down(self.target.url)
 
     def relocate(self, start: bool = False) -> str:
         """Find the service on the running local kernel (starting one with ``start``).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shlex
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -79,8 +79,9 @@ def test_a_dict_of_arrays_for_a_tensor_service_is_one_tensor_request(shell):
         ast.parse(code)
         exec(compile(code, "<snippet>", "exec"), {})
         bodies.append(posts(server)[-1])
-        curl = shlex.split(session.curl())
-        bodies.append(Path(curl[-1].lstrip("@")).read_bytes())
+        # the curl snippet, run as a user would paste it (the body travels inline)
+        subprocess.run(["bash", "-c", session.curl()], check=True, capture_output=True, timeout=30)
+        bodies.append(posts(server)[-1])
     assert len(bodies) == 7
     assert all(body == expected for body in bodies), [len(b) for b in bodies]
 

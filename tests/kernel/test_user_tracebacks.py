@@ -1,0 +1,77 @@
+"""The user's traceback, where they look: a processor's exception is in the service log
+with their file and line (easlab's own frames left out), and the answer says where."""
+
+from __future__ import annotations
+
+import requests
+from kernel_helpers import wait_for
+
+RAISES = """\
+import allspark
+
+
+class App(allspark.BaseProcessor):
+    def initialize(self):
+        self.table = {"a": 1}
+
+    def process(self, data):
+        key = data.decode()
+        return str(self.table[key]).encode(), 200  # line 10: KeyError for an unknown key
+"""
+
+FAILS_TO_START = """\
+import allspark
+
+
+class App(allspark.BaseProcessor):
+    def initialize(self):
+        open("/nonexistent/model.bin")  # line 6
+
+    def process(self, data):
+        return data, 200
+"""
+
+
+def test_a_raising_process_logs_the_users_frames_and_answers_where(kernel, python_service):
+    svc = python_service("tb_raises", RAISES, token="tb-token-" + "x" * 10)
+    headers = {"Authorization": svc.token}
+    resp = requests.post(svc.url, data=b"a", headers=headers, timeout=10)
+    assert resp.status_code == 200 and resp.content == b"1"
+    resp = requests.post(svc.url, data=b"b", headers=headers, timeout=10)
+    assert resp.status_code == 400
+    assert resp.text == "KeyError: 'b' (traceback in the service log: easlab logs tb_raises)"
+
+    def logged() -> str:
+        return "\n".join(kernel.client.logs("tb_raises", 0))
+
+    wait_for(lambda: "line 10, in process" in logged(), what="the traceback in the log")
+    text = logged()
+    assert "process() raised KeyError:" in text and 'app.py", line 10, in process' in text
+    assert "self.table[key]" in text and "KeyError: 'b'" in text
+    assert "easlab/kernel" not in text  # none of easlab's own frames
+    for _ in range(9):  # repeats are counted, not logged again in full
+        requests.post(svc.url, data=b"b", headers=headers, timeout=10)
+    wait_for(lambda: "again (10 times so far)" in logged(), what="the repeat count")
+    assert logged().count("line 10, in process") == 1
+    kernel.client.delete("tb_raises")
+
+
+def test_a_failing_initialize_shows_the_users_frames(kernel, make_app):
+    folder = make_app("tb_init", FAILS_TO_START)
+    svc = kernel.create(
+        {
+            "name": "tb_init",
+            "processor_type": "python",
+            "processor_path": str(folder),
+            "processor_entry": "app.py",
+            "metadata": {"instance": 1},
+        }
+    )
+    try:
+        assert svc.status == "Failed"
+        message = svc.desc["message"]
+        assert "initialize() failed with FileNotFoundError" in message
+        assert 'app.py", line 6, in initialize' in message
+        assert "easlab/kernel" not in message
+    finally:
+        kernel.client.delete("tb_init")
