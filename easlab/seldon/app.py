@@ -215,3 +215,25 @@ class SeldonApp:
         with app.test_request_context("/predict", method="POST"):
             response = app.make_response(handler(exc))
             return Answer(response.status_code, response.get_data(), response.content_type or JSON)
+
+
+def seldon_signature(app: Any) -> bytes:
+    """The JSON a plain ``GET /api/predict/{name}`` answers for a Seldon service (a
+    ``SeldonApp`` or a ``GraphApp``): ``{"format": "seldon", "inputs": [...], "outputs":
+    [...], "metadata": ...}``, inputs and outputs from the component's ``init_metadata()``
+    (empty without). Format ``seldon`` is what tells clients (easlab/wire/seldon.py) to
+    send a DataFrame or array as a Seldon ``data.ndarray`` with ``names``.
+    """
+    root = getattr(app, "root", None)
+    single = root.app if root is not None else app
+    metadata = getattr(single, "metadata", None)
+    meta = metadata if isinstance(metadata, dict) else {}
+    signature: dict[str, Any] = {
+        "format": "seldon",
+        "signature_name": "seldon",
+        "inputs": list(meta.get("inputs") or []),
+        "outputs": list(meta.get("outputs") or []),
+        "metadata": metadata,
+        "graph": root is not None,
+    }
+    return json.dumps(signature).encode()
