@@ -102,6 +102,29 @@ DRY_RUN = arg(
 )
 YES = arg("-y", action="store_true", help="do not ask", fronts=CLI, passed=False)
 
+#: seldon-core-microservice's service types, and OUTPUT_TRANSFORMER (easlab/seldon/serve.py)
+SELDON_SERVICE_TYPES = (
+    "MODEL",
+    "ROUTER",
+    "TRANSFORMER",
+    "COMBINER",
+    "OUTPUT_TRANSFORMER",
+    "OUTLIER_DETECTOR",
+)
+#: seldon-core-microservice arguments easlab accepts and ignores (easlab/seldon/serve.py)
+SELDON_IGNORED: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("--persistence", "deprecated in seldon-core too", {"nargs": "?", "type": int, "const": 1}),
+    ("--tracing", "no Jaeger tracing", {"nargs": "?", "type": int, "const": 1}),
+    ("--workers", "one process serves; see --threads", {"type": int}),
+    ("--max-requests", "no gunicorn worker recycling", {"type": int}),
+    ("--max-requests-jitter", "no gunicorn worker recycling", {"type": int}),
+    ("--keepalive", "HTTP/1.1 keep-alive always on", {"type": int}),
+    ("--grpc-port", "REST only", {"type": int}),
+    ("--grpc-threads", "REST only", {"type": int}),
+    ("--grpc-workers", "REST only", {"type": int}),
+    ("--metrics-port", "no Prometheus port; metrics come back in meta.metrics", {"type": int}),
+)
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "create",
@@ -240,6 +263,50 @@ VERBS: tuple[Verb, ...] = (
             arg(
                 "--config",
                 help="run: wrapperInit's config (JSON text or file; default: the class's config)",
+            ),
+        ),
+        fronts=CLI,
+        local=True,
+    ),
+    Verb(
+        "seldon",
+        "serve a Seldon Core Python component standalone, at the root, as "
+        "seldon-core-microservice does (its arguments; gunicorn/gRPC/metrics ones ignored)",
+        "easlab.seldon.serve:seldon",
+        (
+            arg("interface_name", metavar="MyModel", help="the class, from ./MyModel.py"),
+            arg("--service-type", default="MODEL", choices=SELDON_SERVICE_TYPES),
+            arg(
+                "--parameters",
+                default=None,
+                metavar="JSON",
+                help='[{"name", "value", "type"}] for __init__ ($PREDICTIVE_UNIT_PARAMETERS)',
+            ),
+            arg(
+                "--http-port",
+                type=int,
+                default=None,
+                help="REST port (default $PREDICTIVE_UNIT_HTTP_SERVICE_PORT or 9000; 0: a free one)",
+            ),
+            arg(
+                "--host",
+                default="127.0.0.1",
+                help="easlab only: address to bind (default 127.0.0.1; seldon-core binds 0.0.0.0)",
+            ),
+            arg("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+            arg("--debug", nargs="?", type=bool, const=True, default=None, help="log DEBUG"),
+            arg(
+                "--threads",
+                type=int,
+                default=None,
+                help="requests served at once (default $GUNICORN_THREADS or 1)",
+            ),
+            arg("--single-threaded", type=int, default=None, help="1: one request at a time"),
+            arg("--access-log", nargs="?", type=bool, const=True, default=None),
+            arg("--pidfile", default=None, help="write the process id there while serving"),
+            *(
+                arg(flag, help="accepted, ignored: " + why, **options)
+                for flag, why, options in SELDON_IGNORED
             ),
         ),
         fronts=CLI,

@@ -27,7 +27,8 @@ class CallRecord:
     decoded answer and the timings (ms).
 
     ``kind`` is what the value was: ``tensor``, ``json``, ``pmml`` (a DataFrame),
-    ``text``, ``bytes`` or ``request`` (a request object).
+    ``text``, ``bytes``, ``request`` (a request object) or ``seldon`` (a Seldon message;
+    an ndarray/tensor answer becomes a DataFrame, columns from its ``names``).
     """
 
     target: Target
@@ -99,9 +100,12 @@ class CallRecord:
 
 def _kind(value: Any, request: Any) -> str:
     from easlab.wire.json import JsonRequest
+    from easlab.wire.seldon import SeldonRequest
 
     if value is request:
         return "request"
+    if isinstance(request, SeldonRequest):
+        return "seldon"
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "bytes"
     if isinstance(value, str):
@@ -164,6 +168,12 @@ def _decode(kind: str, request: Any, body: bytes) -> Any:
     if kind in ("tensor", "request"):
         resp = request.parse_response(body)
         return resp.to_numpy() if hasattr(resp, "to_numpy") else resp
+    if kind == "seldon":  # a Seldon ndarray/tensor answer: a DataFrame, columns from names
+        answer = request.parse_response(body)
+        payload = answer.data.get("data") if isinstance(answer.data, dict) else None
+        if isinstance(payload, dict) and ("ndarray" in payload or "tensor" in payload):
+            return answer.to_dataframe()
+        return answer.data
     if kind == "bytes":
         return body
     try:

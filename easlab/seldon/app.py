@@ -89,6 +89,11 @@ def parse_request(query: str, content_type: str | None, body: bytes) -> Any:
     return message
 
 
+def _internal(info: str) -> dict[str, Any]:
+    return {"status": {"status": 1, "info": info, "code": -1,
+                       "reason": "MICROSERVICE_INTERNAL_ERROR"}}  # fmt: skip
+
+
 class SeldonApp:
     """One component behind the Seldon REST paths."""
 
@@ -154,13 +159,15 @@ class SeldonApp:
         """Answer one request; errors become seldon-core's JSON error bodies."""
         path = path or "/predict"
         route = self.routes.get(path.rstrip("/") or "/predict")
+        # seldon-core's error handler turns flask's own 404/405 into a 500 body too
         if route is None:
-            return _json({"status": {"status": 1, "info": f"not found: {path}", "code": -1,
-                                     "reason": "NOT_FOUND"}}, 404)  # fmt: skip
+            return _json(_internal("404 Not Found: The requested URL was not found on the "
+                                   "server. If you entered the URL manually please check "
+                                   "your spelling and try again."), 500)  # fmt: skip
         allowed, endpoint = route
         if method.upper() not in allowed:
-            return _json({"status": {"status": 1, "info": f"method {method} not allowed on {path}",
-                                     "code": -1, "reason": "METHOD_NOT_ALLOWED"}}, 405)  # fmt: skip
+            return _json(_internal("405 Method Not Allowed: The method is not allowed for "
+                                   "the requested URL."), 500)  # fmt: skip
         try:
             request = None
             if endpoint not in (self._metadata,) and path not in (
@@ -208,3 +215,25 @@ class SeldonApp:
         with app.test_request_context("/predict", method="POST"):
             response = app.make_response(handler(exc))
             return Answer(response.status_code, response.get_data(), response.content_type or JSON)
+
+
+def seldon_signature(app: Any) -> bytes:
+    """The JSON a plain ``GET /api/predict/{name}`` answers for a Seldon service (a
+    ``SeldonApp`` or a ``GraphApp``): ``{"format": "seldon", "inputs": [...], "outputs":
+    [...], "metadata": ...}``, inputs and outputs from the component's ``init_metadata()``
+    (empty without). Format ``seldon`` is what tells clients (easlab/wire/seldon.py) to
+    send a DataFrame or array as a Seldon ``data.ndarray`` with ``names``.
+    """
+    root = getattr(app, "root", None)
+    single = root.app if root is not None else app
+    metadata = getattr(single, "metadata", None)
+    meta = metadata if isinstance(metadata, dict) else {}
+    signature: dict[str, Any] = {
+        "format": "seldon",
+        "signature_name": "seldon",
+        "inputs": list(meta.get("inputs") or []),
+        "outputs": list(meta.get("outputs") or []),
+        "metadata": metadata,
+        "graph": root is not None,
+    }
+    return json.dumps(signature).encode()

@@ -102,7 +102,12 @@ def to_request(
     * a numpy array, or a list of arrays (positional, torch): the tensor request
       built from the signature; there must be one;
     * another list, a number: the value of a one-input tensor service
-      (converted as above), else JSON.
+      (converted as above), else JSON;
+    * to a **Seldon** service (a signature of format ``seldon``): a DataFrame,
+      records, a numpy array or a list becomes the message
+      ``{"data": {"names": [...], "ndarray": [...]}}`` and a dict is a SeldonMessage
+      sent as is, both as a ``SeldonRequest`` whose answer reads back as a DataFrame
+      (``easlab.wire.seldon``).
 
     ``signature`` is the signature JSON, None, or a callable ``source(required=...)``
     called only for values that need it. ``signature_name`` / ``fetch`` pass to
@@ -116,16 +121,23 @@ def to_request(
         from easlab.wire.string import StringRequest
 
         return StringRequest(value if isinstance(value, (bytes, str)) else bytes(value))
-    if _is_dataframe(value) or _is_records(value):
-        return build_request("json", value)
     arrays = _is_arrays(value)
-    if not (arrays or isinstance(value, Mapping) or isinstance(value, _PLAIN)):
+    frame = _is_dataframe(value) or _is_records(value)
+    if not (frame or arrays or isinstance(value, Mapping) or isinstance(value, _PLAIN)):
         raise TypeError(
             f"cannot send a {type(value).__name__}: pass a request object (TFRequest, "
             "StringRequest, ...), bytes or str, a dict of input name -> numpy array, a numpy "
             "array, or a DataFrame / list of dicts"
         )
     sig = _read(signature, required=arrays)
+    if sig is not None and not isinstance(value, (bool, int, float, complex, np.generic)):
+        from easlab.wire.seldon import SeldonRequest, is_seldon_signature, seldon_message
+
+        if is_seldon_signature(sig):  # a dict is a SeldonMessage, sent as written
+            message = value if isinstance(value, Mapping) else seldon_message(value, sig)
+            return SeldonRequest(message)
+    if frame:
+        return build_request("json", value)
     if is_tensor_signature(sig):
         assert sig is not None
         return request_from_signature(sig, value, signature_name=signature_name, fetch=fetch)

@@ -102,12 +102,14 @@ def test_records_become_a_json_body(stub_server):
     client = PredictClient(server.url, "pmml")
     records = [{"sex": 0, "cp": 1}, {"sex": 1, "cp": 0}]
     resp = client.predict(records)
-    assert json.loads(server.seen[0].body) == records
+    # the signature is read once (a Seldon service would take records as data.ndarray)
+    assert [s.method for s in server.seen] == ["GET", "POST"]
+    assert json.loads(server.seen[1].body) == records
     assert resp.status_code == 200
     import pandas as pd
 
     client.predict(pd.DataFrame(records))
-    assert json.loads(server.seen[1].body) == records
+    assert json.loads(server.seen[2].body) == records
     client.destroy()
 
 

@@ -18,6 +18,7 @@ SERIES = [
     "05-versions-and-blue-green",
     "06-gpu-and-pai-eas",
     "07-aiges-wrappers",
+    "08-seldon-components",
 ]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -139,6 +140,21 @@ def _aiges(nb: Any) -> None:
     assert "('img', 'file')" in _text(_cell(nb, "flip = kernel.create"))
 
 
+def _seldon(nb: Any) -> None:
+    shown = _text(_cell(nb, 'print(list(probs.columns)'))
+    assert "['no', 'yes'] {'model': 'scorer'}" in shown and "'key': 'scored'" in shown
+    rest = _text(_cell(nb, "auth = {"))
+    assert "200 {" in rest and "'names': ['no', 'yes']" in rest and "pong" in rest
+    assert "400 MICROSERVICE_BAD_DATA" in rest and "401 without the token" in rest
+    standalone = _text(_cell(nb, "with socket.socket() as s:"))
+    assert "same answer as the service: True" in standalone
+    assert "--grpc-workers ignored" in standalone
+    paths = _text(_cell(nb, 'print("a >= 0:"'))
+    assert "NaN" not in paths  # both branches answer columns no/yes
+    assert "'router': 'parts.ByFirst', 'scorer': 'Scorer'" in paths
+    assert "'ensemble': 'parts.Average'" in paths and "'low': 'Scorer'" in paths
+
+
 CHECKS: dict[str, Callable[[Any], None]] = {
     "01-quickstart": _quickstart,
     "02-building-requests": _requests,
@@ -147,6 +163,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "05-versions-and-blue-green": _versions,
     "06-gpu-and-pai-eas": _gpu,
     "07-aiges-wrappers": _aiges,
+    "08-seldon-components": _seldon,
 }
 
 

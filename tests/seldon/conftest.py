@@ -105,3 +105,61 @@ def components_dir() -> Path:
     if str(COMPONENTS) not in sys.path:
         sys.path.insert(0, str(COMPONENTS))
     return COMPONENTS
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """A serving kernel of its own (its own EASLAB_HOME) for one test module."""
+    from easlab.client.local import LocalKernel
+
+    home = tmp_path_factory.mktemp("easlab_home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    with LocalKernel(port=0, state_dir=tmp_path_factory.mktemp("state")) as k:
+        yield k
+    if old is None:
+        os.environ.pop("EASLAB_HOME", None)
+    else:
+        os.environ["EASLAB_HOME"] = old
+
+
+class EaslabSeldon:
+    """Starts ``easlab seldon <Class>`` (the standalone command) once per (class, parameters),
+    with the same arguments as the real microservice."""
+
+    def __init__(self) -> None:
+        self.procs: dict[tuple[str, str], tuple[subprocess.Popen, str]] = {}
+
+    def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
+        key = (cls, parameters)
+        if key not in self.procs:
+            http = free_port()
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "easlab.cli", "seldon", cls,
+                 "--service-type", service_type, "--http-port", str(http),
+                 "--metrics-port", str(free_port()), "--grpc-workers", "0",
+                 "--single-threaded", "1", "--parameters", parameters],
+                cwd=COMPONENTS, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            base = f"http://127.0.0.1:{http}"
+            wait_http(base + "/health/ping", proc)
+            self.procs[key] = (proc, base)
+        return self.procs[key][1]
+
+    def close(self) -> None:
+        for proc, _ in self.procs.values():
+            proc.terminate()
+        for proc, _ in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def easlab_seldon():
+    server = EaslabSeldon()
+    yield server
+    server.close()

@@ -66,3 +66,43 @@ def test_graph_errors_are_seldon_errors():
     status, body = predict(app, {"data": {"ndarray": [[-5, 1]]}})  # router returns a str
     assert status == 400 and body["status"]["reason"] == "MICROSERVICE_BAD_DATA"
     assert app.handle("GET", "/health/ping").body == b"pong"
+
+
+def test_graph_through_the_kernel(kernel):
+    """A service with ``seldon.graph``: the same graph at /api/predict/{name}, with its token."""
+    import requests
+
+    service = kernel.create(
+        {
+            "name": "sg_graph",
+            "processor": "seldon",
+            "processor_path": str(COMPONENTS),
+            "processor_mainclass": "Transformer",
+            "token": "tok-graph-1234",
+            "metadata": {"instance": 1},
+            "seldon": {"graph": GRAPH},
+        }
+    )
+    assert service.status == "Running", service.message
+    token = {"Authorization": "tok-graph-1234"}
+    url = service.url + "/api/v1.0/predictions"
+    one = requests.post(url, json={"data": {"ndarray": [[1, 2]]}}, headers=token, timeout=30)
+    assert one.status_code == 200
+    assert one.json()["data"]["ndarray"] == [[2, 3]]
+    assert one.json()["meta"]["requestPath"] == {
+        "input": "Transformer",
+        "router": "Router",
+        "identity": "MyModel",
+    }
+    two = requests.post(
+        service.url, json={"data": {"ndarray": [[9, 1]]}}, headers=token, timeout=30
+    )
+    assert two.status_code == 200 and two.json()["data"]["ndarray"] == [[15.0, 3.0]]
+    assert two.json()["meta"]["requestPath"] == {
+        "input": "Transformer",
+        "router": "Router",
+        "combine": "Combiner",
+        "m1": "MyModel",
+        "m2": "ClassNames",
+    }
+    assert requests.post(url, json={"data": {"ndarray": [[1]]}}, timeout=30).status_code == 401

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,6 @@ COMPONENTS = Path(__file__).resolve().parent / "components"
 
 PREDICT = "/api/v1.0/predictions"
 META = {"metadata": {"instance": 1}}
-
-
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
-    from easlab.client.local import LocalKernel
-
-    home = tmp_path_factory.mktemp("easlab_home")
-    old = os.environ.get("EASLAB_HOME")
-    os.environ["EASLAB_HOME"] = str(home)
-    with LocalKernel(port=0, state_dir=tmp_path_factory.mktemp("state")) as k:
-        yield k
-    if old is None:
-        os.environ.pop("EASLAB_HOME", None)
-    else:
-        os.environ["EASLAB_HOME"] = old
 
 
 def seldon_service(kernel, name: str, cls: str, parameters=None, token="tok-seldon-1234"):

@@ -2,7 +2,8 @@
 them) behind the Seldon REST contract under the service's path (SPEC §6).
 
 HTTP-aware (processors/http.py): it gets the method, sub-path, query and body, and
-answers JSON; the kernel keeps the token check, queueing and instance supervision.
+answers JSON; a plain ``GET`` of the service path answers the signature
+``{"format": "seldon", ...}`` (easlab/seldon/app.py ``seldon_signature``); the kernel keeps the token check, queueing and instance supervision.
 """
 
 from __future__ import annotations
@@ -53,7 +54,23 @@ class SeldonProcessor(Processor):
 
     def process(self, data: bytes) -> tuple[bytes, int]:
         request = HttpRequest.decode(data)
+        if request.method == "GET" and request.path in ("", "/") and not request.query:
+            # GET /api/predict/{name}: the service's signature, as every EAS service has
+            # one; format "seldon" is how clients know to send Seldon messages
+            # (easlab/wire/seldon.py). Seldon's own paths are all below it.
+            from easlab.seldon.app import seldon_signature
+
+            return seldon_signature(self.app), 200
+        content_type = request.content_type
+        if request.path in ("", "/") and (content_type or "").split(";")[0].strip() in (
+            "",
+            "application/octet-stream",
+        ):
+            # a plain POST to the service path, as EAS clients send it (no content type,
+            # or the SDK's octet-stream): the body is read as the JSON it is. Seldon's own
+            # paths keep seldon-core's rule (application/json, else 400).
+            content_type = "application/json"
         answer = self.app.handle(
-            request.method, request.path, request.query, request.content_type, request.body
+            request.method, request.path, request.query, content_type, request.body
         )
         return answer.body, answer.status

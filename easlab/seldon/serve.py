@@ -1,0 +1,162 @@
+"""``easlab seldon MyModel --service-type MODEL --http-port 9000``: one component served
+standalone, at the root, as ``seldon-core-microservice`` serves it (SPEC §6).
+
+A small threaded HTTP server over :class:`easlab.seldon.app.SeldonApp`: the same paths
+(``/api/v1.0/predictions``, ``/predict``, ``/health/ping``, ``/metadata``, ...), status
+codes and bodies, so scripts and ``SeldonClient(microservice_endpoint=...)`` work with
+only the command changed. The arguments are ``seldon-core-microservice``'s, with its
+environment defaults (``PREDICTIVE_UNIT_PARAMETERS``, ``PREDICTIVE_UNIT_HTTP_SERVICE_PORT``,
+``GUNICORN_THREADS``, ``FLASK_SINGLE_THREADED``); those about gunicorn, gRPC, Prometheus
+and tracing are accepted and ignored, and :func:`seldon` says so on stderr
+(:data:`IGNORED`, one line each).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from easlab.verbs import SELDON_IGNORED, SELDON_SERVICE_TYPES
+
+#: the service types (seldon-core-microservice's and OUTPUT_TRANSFORMER) and the
+#: arguments accepted and ignored, with why, are declared with the verb in easlab/verbs.py.
+#: Over REST every type serves every path, as in seldon-core 1.18, so the type only
+#: names the component in the startup line.
+SERVICE_TYPES = SELDON_SERVICE_TYPES
+IGNORED = {flag[2:].replace("-", "_"): why for flag, why, _ in SELDON_IGNORED}
+
+logger = logging.getLogger("easlab.seldon.serve")
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "easlab-seldon"
+    app: Any = None
+    lock: threading.Lock | None = None
+    access_log = False
+
+    def _serve(self) -> None:
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if self.lock is not None:
+            with self.lock:
+                answer = self.app.handle(
+                    self.command, path, query, self.headers.get("Content-Type"), body
+                )
+        else:
+            answer = self.app.handle(
+                self.command, path, query, self.headers.get("Content-Type"), body
+            )
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Access-Control-Allow-Origin", "*")  # flask_cors, as seldon-core
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        if self.access_log:
+            logger.info("%s - %s", self.address_string(), format % args)
+
+
+def make_server(
+    app: Any, host: str = "127.0.0.1", port: int = 9000, threads: int = 1, access_log: bool = False
+) -> HTTPServer:
+    """An HTTP server answering every request with ``app.handle``; with ``threads`` <= 1
+    requests run one at a time (gunicorn's default of one thread per worker)."""
+    handler = type(
+        "SeldonHandler",
+        (_Handler,),
+        {"app": app, "lock": threading.Lock() if threads <= 1 else None, "access_log": access_log},
+    )
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def seldon(
+    interface_name: str,
+    service_type: str = "MODEL",
+    parameters: str | None = None,
+    http_port: int | None = None,
+    host: str = "127.0.0.1",
+    log_level: str = "INFO",
+    debug: bool | None = None,
+    threads: int | None = None,
+    single_threaded: int | None = None,
+    access_log: bool | None = None,
+    pidfile: str | None = None,
+    **ignored: Any,
+) -> int:
+    """Serve the component class ``interface_name`` (``MyModel`` from ``./MyModel.py``, or
+    ``module.Class``) until interrupted; returns the exit code."""
+    from easlab.seldon.app import SeldonApp
+    from easlab.seldon.component import build_component, load_component_class
+
+    debug = bool(debug) or os.environ.get("SELDON_DEBUG", "").lower() in ("1", "true", "yes")
+    level = os.environ.get("SELDON_LOG_LEVEL", "DEBUG" if debug else log_level).upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s - %(name)s - %(levelname)s:  %(message)s",
+    )
+    for name, value in ignored.items():
+        if name in IGNORED and value is not None:
+            print(f"[WARN] --{name.replace('_', '-')} ignored: {IGNORED[name]}", file=sys.stderr)
+    if service_type not in SERVICE_TYPES:
+        raise ValueError(f"--service-type {service_type}: choose from {', '.join(SERVICE_TYPES)}")
+    if parameters is None:
+        parameters = os.environ.get("PREDICTIVE_UNIT_PARAMETERS", "[]")
+    if http_port is None:
+        http_port = _env_int("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", 9000)
+    if threads is None:
+        threads = _env_int("GUNICORN_THREADS", 1)
+    if single_threaded is None:
+        single_threaded = _env_int("FLASK_SINGLE_THREADED", 0)
+    if single_threaded:
+        threads = 1
+    # seldon-core-microservice imports the class from the current folder
+    cls = load_component_class(Path.cwd(), interface_name)
+    app = SeldonApp(build_component(cls, parameters))
+    server = make_server(app, host, http_port, threads, bool(access_log))
+    if pidfile:
+        Path(pidfile).write_text(f"{os.getpid()}\n")
+    bound_host, bound_port = server.server_address[:2]
+    print(
+        f"[OK] {service_type} {interface_name} serving at http://{bound_host!s}:{bound_port} "
+        "(Ctrl-C stops)",
+        flush=True,
+    )
+    _stop_on_terminate()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if pidfile:
+            Path(pidfile).unlink(missing_ok=True)
+    return 0
+
+
+def _stop_on_terminate() -> None:
+    """SIGTERM stops the server as Ctrl-C does (a clean exit, pidfile removed)."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, interrupt)
