@@ -246,6 +246,31 @@ VERBS: tuple[Verb, ...] = (
         local=True,
     ),
     Verb(
+        "pysdk",
+        "python processors as in the EAS manual: init (ENV with allspark, app.py, app.json), "
+        "pack (DIR.tar.gz with ENV/ and the code at its root)",
+        "easlab.pysdk:pysdk",
+        (
+            arg("action", choices=("init", "pack"), help="init or pack"),
+            arg("directory", metavar="DIR", help="the project folder"),
+            arg(
+                "--python",
+                metavar="VERSION",
+                help="init: ENV's Python, a version (3.11) or an interpreter "
+                "(default: asks; Enter keeps easlab's)",
+            ),
+            arg("--force", action="store_true", help="init: write into a non-empty DIR"),
+            arg(
+                "--without-pip",
+                action="store_true",
+                help="init: no pip in ENV (faster; install packages some other way)",
+            ),
+            arg("-o", "--output", metavar="FILE", help="pack: the archive (default DIR.tar.gz)"),
+        ),
+        fronts=CLI,
+        local=True,
+    ),
+    Verb(
         "predict",
         "call a service with the cell body: a Python expression (a dict: a tensor request "
         "from the service's signature, JSON for a service without one; a DataFrame, bytes, "
