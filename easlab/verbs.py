@@ -198,6 +198,14 @@ VERBS: tuple[Verb, ...] = (
         "easlab.ops:logs",
         (NAME, arg("-n", type=int, default=50, help="how many lines (default 50; 0 for all)")),
     ),
+    Verb(
+        "upload",
+        "upload a file to OSS for PAI-EAS, printing its oss:// path (--target pai --oss "
+        "oss://BUCKET/PREFIX; a folder is packed); the local kernel reads local paths directly",
+        "easlab.ops:upload",
+        (arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),),
+        fronts=CLI,
+    ),
     Verb("gpu", "list the GPUs the kernel sees (NVML, else nvidia-smi)", "easlab.ops:gpu"),
     Verb(
         "kernel",
@@ -247,8 +255,8 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb(
         "pysdk",
-        "python processors as in the EAS manual: init (ENV with allspark, app.py, app.json), "
-        "pack (DIR.tar.gz with ENV/ and the code at its root)",
+        "python processor projects, as eascmd pysdk: init (ENV with allspark, app.py, "
+        "app.json) and pack (DIR.tar.gz holding ENV/ and the code at its root)",
         "easlab.pysdk:pysdk",
         (
             arg("action", choices=("init", "pack"), help="init or pack"),
