@@ -123,3 +123,14 @@ def test_without_env_the_kernel_python_runs_the_processor(python_service):
     )
     assert post(svc.url, b"x", TOKEN).text == sys.executable
     assert svc.desc["python"] is None
+
+
+def test_the_app_json_template_deploys_the_packed_archive(kernel, package):
+    app_json = package.parent / "envapp" / "app.json"
+    svc = kernel.create(app_json)
+    try:
+        assert svc.desc["status"] == "Running", svc.desc.get("message")
+        assert svc.desc["python"].endswith("/ENV/bin/python")
+        assert post(svc.url, b"ok", svc.token).text == "env says ok"
+    finally:
+        kernel.delete("envapp")
