@@ -3,6 +3,10 @@
 ``class P(allspark.BaseProcessor)`` with ``initialize()`` and ``process(data)``
 runs unchanged inside the easlab kernel (see processors/python.py), and
 ``P().run()`` serves it standalone on ``0.0.0.0:8080`` like the original SDK.
+
+This file imports nothing but the standard library: ``easlab pysdk init`` copies it
+into a package's ``ENV`` as that environment's ``allspark`` (easlab/pysdk/env.py),
+where easlab itself is not importable.
 """
 
 from __future__ import annotations
@@ -21,14 +25,40 @@ def answer_of(result: Any) -> tuple[bytes, int]:
     ``(data, status)``: 0 and 200 are success, other HTTP codes pass through,
     anything else is 400. A bare bytes/str return is taken as a success.
     """
-    from easlab.kernel.worker import _as_bytes, normalize_status
-
     if isinstance(result, tuple) and len(result) == 2:
         body, status = result
-        return _as_bytes(body), normalize_status(status)
+        return _as_bytes(body), _normalize_status(status)
     if isinstance(result, (bytes, bytearray, memoryview, str)):
         return _as_bytes(result), 200
     raise TypeError(f"process() must return (data, status_code), got {type(result).__name__}")
+
+
+def _as_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    if body is None:
+        return b""
+    raise TypeError(f"a processor must answer bytes or str, got {type(body).__name__}")
+
+
+def _normalize_status(status: Any) -> int:
+    """0 and 200 are success; any other HTTP status passes; anything else is 400 (SPEC §6).
+
+    The same rule as the kernel's worker (``easlab.kernel.worker.normalize_status``).
+    """
+    try:
+        code = int(status)
+    except (TypeError, ValueError):
+        return 400
+    if code in (0, 200):
+        return 200
+    if 100 <= code <= 599:
+        return code
+    return 400
 
 
 class BaseProcessor:

@@ -356,6 +356,7 @@ _RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     ),
     "logs": lambda r, a: _show_value(r, a, "\n".join),
     "gpu": lambda r, a: _show_value(r, a, gpu_text),
+    "upload": lambda r, a: _show_value(r, a, lambda uri: f"[OK] Uploaded {a.file}\n{uri}"),
     "kernel": lambda r, a: _show_value(r, a, lambda rows: format_kernels(rows, a.action)),
 }
 
@@ -383,6 +384,11 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
         kwargs["progress"] = waiting
     if verb.local:  # a tool that needs no kernel (easlab aiges ...)
         return int(verb.resolve()(**kwargs))
+    if verb.name == "upload" and getattr(args, "target", None) != "pai":
+        from easlab.ops import LOCAL_UPLOAD
+
+        print(f"[OK] nothing to upload: {LOCAL_UPLOAD}")
+        return 0
     if verb.name not in ("gpu", "kernel") or args.endpoint:
         kwargs["kernel"] = _client(args)
     result = verb.resolve()(**kwargs)
@@ -454,8 +460,6 @@ def cmd_test(args: argparse.Namespace) -> int:
 _ELSEWHERE = {
     "config": "easlab's local kernel needs no cloud credentials; for PAI-EAS itself use "
     "eascmd config (or the Alibaba Cloud console)",
-    "upload": "the local kernel reads model_path / processor_path straight from your disk "
-    "(or an http(s) URL); nothing needs uploading. For PAI-EAS, use eascmd upload or ossutil",
 }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "release",
     "start",
     "stop",
+    "upload",
     "version",
     "w",
     "wait_settled",
@@ -288,6 +289,26 @@ def gpu(*, kernel: KernelClient | None = None) -> dict[str, Any]:
     from easlab.kernel.gpu import detect_gpus
 
     return detect_gpus().to_dict()  # type: ignore[no-any-return]
+
+
+#: what `easlab upload` says with the local kernel, which needs no upload
+LOCAL_UPLOAD = (
+    "the local kernel reads model_path / processor_path straight from your disk (or an "
+    "http(s) URL): put the local path in service.json, nothing needs uploading. To upload "
+    "for PAI-EAS: easlab upload FILE --target pai --oss oss://BUCKET/PREFIX"
+)
+
+
+def upload(file: str, *, kernel: Any = None) -> str:
+    """Upload a local file (a folder is packed first) to OSS for PAI-EAS; its ``oss://`` path.
+
+    eascmd's ``upload``: the key is ``<--oss prefix>/<sha256[:16]>/<name>``, so an
+    unchanged file is not sent twice. Needs ``connect(target="pai", oss=...)``.
+    """
+    send = getattr(kernel, "upload", None)
+    if not callable(send):
+        raise ValueError(LOCAL_UPLOAD)
+    return str(send(file))
 
 
 # ----------------------------------------------------------------------------- the kernel itself

@@ -221,6 +221,14 @@ VERBS: tuple[Verb, ...] = (
         "easlab.ops:logs",
         (NAME, arg("-n", type=int, default=50, help="how many lines (default 50; 0 for all)")),
     ),
+    Verb(
+        "upload",
+        "upload a file to OSS for PAI-EAS, printing its oss:// path (--target pai --oss "
+        "oss://BUCKET/PREFIX; a folder is packed); the local kernel reads local paths directly",
+        "easlab.ops:upload",
+        (arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),),
+        fronts=CLI,
+    ),
     Verb("gpu", "list the GPUs the kernel sees (NVML, else nvidia-smi)", "easlab.ops:gpu"),
     Verb(
         "kernel",
@@ -308,6 +316,31 @@ VERBS: tuple[Verb, ...] = (
                 arg(flag, help="accepted, ignored: " + why, **options)
                 for flag, why, options in SELDON_IGNORED
             ),
+        ),
+        fronts=CLI,
+        local=True,
+    ),
+    Verb(
+        "pysdk",
+        "python processor projects, as eascmd pysdk: init (ENV with allspark, app.py, "
+        "app.json) and pack (DIR.tar.gz holding ENV/ and the code at its root)",
+        "easlab.pysdk:pysdk",
+        (
+            arg("action", choices=("init", "pack"), help="init or pack"),
+            arg("directory", metavar="DIR", help="the project folder"),
+            arg(
+                "--python",
+                metavar="VERSION",
+                help="init: ENV's Python, a version (3.11) or an interpreter "
+                "(default: asks; Enter keeps easlab's)",
+            ),
+            arg("--force", action="store_true", help="init: write into a non-empty DIR"),
+            arg(
+                "--without-pip",
+                action="store_true",
+                help="init: no pip in ENV (faster; install packages some other way)",
+            ),
+            arg("-o", "--output", metavar="FILE", help="pack: the archive (default DIR.tar.gz)"),
         ),
         fronts=CLI,
         local=True,

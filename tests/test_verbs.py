@@ -144,7 +144,7 @@ def test_version_flag(capsys):
     assert capsys.readouterr().out.strip() == f"easlab {easlab.__version__}"
 
 
-@pytest.mark.parametrize("verb", ["config", "upload"])
+@pytest.mark.parametrize("verb", ["config"])
 def test_eascmd_verbs_easlab_does_not_have_say_what_to_use(verb, capsys):
     assert cli.main([verb, "whatever"]) == 2
     err = capsys.readouterr().err

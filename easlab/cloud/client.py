@@ -345,6 +345,28 @@ class PaiClient:
             desc = wait_settled(self, desc, timeout or 1800)  # type: ignore[arg-type]
         return Service(self, desc)  # type: ignore[arg-type]
 
+    def upload(self, path: str | Path) -> str:
+        """Upload one local file (a folder is packed) under ``oss``; its ``oss://`` URL
+        (eascmd ``upload``). An object already there under the same content hash is kept."""
+        if not self.oss:
+            raise PaiSetupError(
+                "easlab upload needs where to put the file: --oss oss://BUCKET/PREFIX "
+                f"(or ${OSS_ENV})"
+            )
+        from easlab.cloud.upload import cleanup, parse_oss, plan_uploads
+
+        _, uploads = plan_uploads(
+            {"processor_path": str(Path(path).expanduser().resolve())},
+            parse_oss(self.oss),
+            None,
+            f"oss-{self.region}-internal.aliyuncs.com",
+        )
+        try:
+            self._upload(uploads)
+        finally:
+            cleanup(uploads)
+        return uploads[0].uri
+
     def _upload(self, uploads: list[Upload]) -> None:
         if not uploads:
             return

@@ -149,7 +149,8 @@ class Kernel:
 
     async def _build_version(self, spec: Any, number: int) -> Version:
         from easlab.kernel.fetch import resolve_path
-        from easlab.kernel.processors import check_runtime, processor_target
+        from easlab.kernel.packaged_env import check_python, package_python
+        from easlab.kernel.processors import PYTHON, check_runtime, processor_target
 
         target = processor_target(spec.processor, spec.processor_type, spec.processor_entry)
         check_runtime(target, spec.processor)
@@ -193,7 +194,14 @@ class Kernel:
             "processor_entry": entry,
             "worker_threads": spec.metadata.worker_threads,
         }
-        return Version(number, spec, target, config, processor_dir)
+        python = None
+        if target == PYTHON:
+            # a package with ENV/ runs with that environment's Python (packaged_env.py)
+            python = package_python(processor_dir)
+            if python is not None:
+                version = await asyncio.to_thread(check_python, python)
+                config["python"] = f"{python} (Python {version})"
+        return Version(number, spec, target, config, processor_dir, python=python)
 
     # -- serialization -----------------------------------------------------------------
     #
@@ -422,6 +430,7 @@ class Kernel:
             current.created,
             current.signature,
             current.request_format,
+            current.python,
         )
         service.versions[version.number] = version
         return version

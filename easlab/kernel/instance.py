@@ -449,7 +449,8 @@ class Instance:
         self.start_time = None
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
+                # a package that brings ENV/ runs under its Python (kernel/packaged_env.py)
+                str(self.version.python or sys.executable),
                 "-m",
                 "easlab.kernel.worker",
                 str(child.fileno()),
@@ -730,4 +731,5 @@ class Instance:
             "gpus": list(self.gpus),
             "version": self.version.number,
             "in_flight": len(self.calls),
+            "python": str(self.version.python or sys.executable),
         }

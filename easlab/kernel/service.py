@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from easlab.kernel import packaged_env
 from easlab.kernel.batching import BatchQueue
 from easlab.kernel.call import Call
 from easlab.kernel.frames import KERNEL_PID_ENV
@@ -55,6 +56,8 @@ class Version:
     created: float = field(default_factory=time.time)
     signature: dict[str, Any] | None = None
     request_format: str | None = None
+    #: the package's ENV/bin/python that runs its instances (None: the kernel's own)
+    python: Path | None = None
 
 
 class Stats:
@@ -194,6 +197,9 @@ class Service:
             # SPEC §6: the processor's folder is on LD_LIBRARY_PATH.
             old = env.get("LD_LIBRARY_PATH")
             env["LD_LIBRARY_PATH"] = str(folder) + (os.pathsep + old if old else "")
+        python = instance.version.python
+        if python is not None:
+            env = packaged_env.instance_env(env, python, self.work_dir)
         if instance.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in instance.gpus)
         elif self.cpu_fallback:
@@ -585,6 +591,8 @@ class Service:
             "create_time": iso(self.create_time),
             "update_time": iso(self.update_time),
             "signature": self.current.signature,
+            # the interpreter of the instances: a package's ENV, else the kernel's
+            "python": str(self.current.python) if self.current.python else None,
             "warnings": list(spec.warnings),
             "spec": spec.to_dict(),
             "blue_green_of": self.blue_green_of,

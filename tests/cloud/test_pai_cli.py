@@ -172,3 +172,30 @@ def test_dry_run_reports_what_eas_would_refuse(cli, eas, tmp_path):
     )
     assert code != 0
     assert eas[0].requests == []
+
+
+def test_upload_prints_the_oss_path_and_does_not_send_twice(cli, oss, tmp_path):
+    archive = tmp_path / "demo.tar.gz"
+    archive.write_bytes(b"not really a tarball, bytes all the same" * 100)
+    code, out, err = cli("upload", str(archive))
+    assert code == 0, err
+    uri = out.strip().splitlines()[-1]
+    assert uri.startswith("oss://models/easlab/") and uri.endswith("/demo.tar.gz")
+    assert len(oss[0].puts) == 1
+    code, again, _ = cli("upload", str(archive))
+    assert code == 0 and again.strip().splitlines()[-1] == uri and len(oss[0].puts) == 1
+
+
+def test_upload_with_the_local_kernel_explains_local_paths_are_used(capsys, tmp_path):
+    assert main(["upload", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to upload" in out and "straight from your disk" in out
+
+
+def test_upload_without_oss_says_how_to_set_it(pai, tmp_path, monkeypatch):
+    from easlab.cloud.errors import PaiSetupError
+
+    monkeypatch.delenv("EASLAB_OSS", raising=False)
+    pai.oss = None
+    with pytest.raises(PaiSetupError, match="--oss oss://BUCKET/PREFIX"):
+        pai.upload(tmp_path)

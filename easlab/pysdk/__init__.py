@@ -1,0 +1,60 @@
+"""``easlab pysdk init|pack``: the EAS manual's python processor loop (eascmd pysdk).
+
+``init DIR`` makes ``DIR/ENV`` (a virtual environment with ``allspark``), ``app.py`` and
+``app.json``; the user installs the model's dependencies with ``DIR/ENV/bin/pip``, tests
+with ``DIR/ENV/bin/python app.py``; ``pack DIR`` makes ``DIR.tar.gz`` whose root holds
+``ENV/`` and the code, the package a service's ``processor_path`` names.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = ["pysdk"]
+
+
+def pysdk(
+    action: str,
+    directory: str,
+    python: str | None = None,
+    force: bool = False,
+    output: str | None = None,
+    without_pip: bool = False,
+) -> int:
+    """Run one pysdk tool; prints what it did and returns the exit code."""
+    folder = Path(directory)
+    if action == "init":
+        from easlab.pysdk.init import init_project
+
+        if python is None and sys.stdin.isatty():
+            # eascmd asks for the version; Enter keeps the one easlab runs on
+            own = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            python = input(f"Python version (default {own}): ").strip() or None
+        made = init_project(folder, python=python, force=force, with_pip=not without_pip)
+        print(f"[PYSDK] Created {made.env} (Python {made.version}, allspark installed)")
+        print(f"[PYSDK] Created {made.app} and {made.app_json}")
+        print("Next steps:")
+        print(f"  {made.env}/bin/pip install <your model's dependencies>")
+        print(f"  cd {folder} && ENV/bin/python app.py      # serves on 0.0.0.0:8080")
+        print("  curl http://127.0.0.1:8080/test -d '10 20'")
+        print(f"  easlab pysdk pack {folder}                # makes {folder}.tar.gz")
+        print(f"  easlab create {folder}/app.json           # processor_path: the package")
+        return 0
+    if action == "pack":
+        from easlab.pysdk.pack import pack_project
+
+        target = Path(output) if output else None
+        archive, size = pack_project(folder, target, progress=sys.stderr.isatty())
+        print(f"[PYSDK] Created package: {archive.resolve()} ({_human(size)})")
+        return 0
+    raise ValueError(f"unknown pysdk action {action!r}: use init or pack")
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

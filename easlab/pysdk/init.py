@@ -1,0 +1,122 @@
+"""``pysdk init``: a project folder with ``ENV`` (venv + allspark), ``app.py``, ``app.json``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from easlab.pysdk.templates import APP_PY, app_json
+
+__all__ = ["Project", "init_project", "resolve_python", "install_allspark", "env_python"]
+
+
+@dataclass(frozen=True)
+class Project:
+    env: Path
+    app: Path
+    app_json: Path
+    version: str
+
+
+def resolve_python(python: str | None) -> str:
+    """The interpreter to build ENV from: a version (``3.11``), a command or a path."""
+    if not python:
+        return sys.executable
+    if python[0].isdigit():
+        found = shutil.which(f"python{python}")
+        if found is None:
+            raise ValueError(
+                f"--python {python}: no python{python} on PATH; install it (pyenv, uv python "
+                "install, apt) or pass the interpreter's path"
+            )
+        return found
+    found = shutil.which(python)
+    if found is None:
+        raise ValueError(f"--python {python}: no such interpreter")
+    return found
+
+
+def env_python(env: Path) -> Path:
+    return env / "bin" / "python"
+
+
+def install_allspark(env: Path) -> None:
+    """Put the ``allspark`` SDK into ``env`` (easlab's standalone allspark, stdlib only)."""
+    import easlab
+    from easlab import allspark as sdk
+
+    site = subprocess.run(
+        [
+            str(env_python(env)),
+            "-I",
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    package = Path(site) / "allspark"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(Path(sdk.__file__).read_text())
+    info = Path(site) / f"allspark-{easlab.__version__}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: allspark\nVersion: {easlab.__version__}\n"
+        "Summary: PAI-EAS python processor SDK (easlab's standalone allspark)\n"
+    )
+    (info / "INSTALLER").write_text("easlab\n")
+    (info / "RECORD").write_text(
+        f"allspark/__init__.py,,\n{info.name}/METADATA,,\n{info.name}/INSTALLER,,\n"
+        f"{info.name}/RECORD,,\n"
+    )
+
+
+def _env_version(env: Path) -> str:
+    done = subprocess.run(
+        [
+            str(env_python(env)),
+            "-I",
+            "-c",
+            "import sys, allspark; print('%d.%d.%d' % sys.version_info[:3])",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{env_python(env)} does not work: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def init_project(
+    folder: Path, python: str | None = None, force: bool = False, with_pip: bool = True
+) -> Project:
+    """Create ``folder/ENV``, ``folder/app.py`` and ``folder/app.json`` (the manual's layout).
+
+    ENV is made with ``python -m venv --copies`` (no Conda needed; copies, not links,
+    so the packed ENV holds its interpreter rather than a link to this machine's).
+    """
+    if folder.exists() and any(folder.iterdir()) and not force:
+        raise ValueError(f"{folder} is not empty; choose a new folder or pass --force")
+    interpreter = resolve_python(python)
+    folder.mkdir(parents=True, exist_ok=True)
+    env = folder / "ENV"
+    command = [interpreter, "-m", "venv", "--copies", "--clear"]
+    if not with_pip:
+        command.append("--without-pip")
+    done = subprocess.run([*command, str(env)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"creating {env} failed: {done.stderr.strip() or done.stdout.strip()}")
+    install_allspark(env)
+    version = _env_version(env)
+    app = folder / "app.py"
+    if force or not app.exists():
+        app.write_text(APP_PY)
+    spec = folder / "app.json"
+    if force or not spec.exists():
+        spec.write_text(json.dumps(app_json(folder.resolve().name), indent=2) + "\n")
+    return Project(env, app, spec, version)

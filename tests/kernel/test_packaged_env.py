@@ -1,0 +1,136 @@
+"""A python processor whose package brings ``ENV/`` runs under that ENV's Python.
+
+The package is made the manual's way (``pysdk init`` without pip, then ``pysdk
+pack``); "installing" a dependency writes a small pure-Python module into ENV's
+site-packages, exactly where ``ENV/bin/pip install`` would put it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from kernel_helpers import post
+
+from easlab.errors import EaslabError
+from easlab.pysdk.init import env_python, init_project
+from easlab.pysdk.pack import pack_project
+
+TOKEN = "tok-" + "x" * 8
+APP = """
+import sys
+import allspark
+import only_in_env  # installed into ENV alone
+
+
+class App(allspark.BaseProcessor):
+    def process(self, data):
+        if data == b"python":
+            return sys.executable.encode(), 200
+        if data == b"easlab":
+            import importlib.util
+            return str(importlib.util.find_spec("numpy") is not None).encode(), 200
+        return only_in_env.answer(data), 200
+"""
+
+
+def _site_packages(env: Path) -> Path:
+    out = subprocess.run(
+        [
+            str(env_python(env)),
+            "-I",
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return Path(out)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("penv") / "envapp"
+    init_project(folder, with_pip=False)
+    (folder / "app.py").write_text(textwrap.dedent(APP))
+    (_site_packages(folder / "ENV") / "only_in_env.py").write_text(
+        "def answer(data):\n    return b'env says ' + data\n"
+    )
+    archive, _ = pack_project(folder)
+    return archive
+
+
+def test_service_from_the_archive_runs_under_the_packages_env_python(kernel, package):
+    assert importlib.util.find_spec("only_in_env") is None  # not in easlab's environment
+    spec = {
+        "name": "penv_app",
+        "processor_type": "python",
+        "processor_entry": "./app.py",
+        "processor_path": str(package),
+        "metadata": {"instance": 1},
+        "token": TOKEN,
+    }
+    svc = kernel.create(spec)
+    try:
+        assert svc.desc["status"] == "Running", svc.desc.get("message")
+        assert post(svc.url, b"hi", TOKEN).text == "env says hi"
+        python = post(svc.url, b"python", TOKEN).text
+        assert python != sys.executable and python.endswith("/ENV/bin/python")
+        # easlab's own dependencies (numpy) are not visible to the processor
+        assert post(svc.url, b"easlab", TOKEN).text == "False"
+        assert svc.desc["python"].endswith("/ENV/bin/python")
+        workers = kernel.client.workers("penv_app")
+        assert workers[0]["python"] == svc.desc["python"]
+    finally:
+        kernel.delete("penv_app")
+
+
+def test_a_package_whose_env_lacks_allspark_is_refused_at_create(kernel, tmp_path):
+    folder = tmp_path / "noallspark"
+    folder.mkdir()
+    (folder / "app.py").write_text(textwrap.dedent(APP))
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "ENV")], check=True)
+    spec = {
+        "name": "penv_broken",
+        "processor_type": "python",
+        "processor_entry": "./app.py",
+        "processor_path": str(folder),
+        "metadata": {"instance": 1},
+    }
+    try:
+        svc = kernel.create(spec)
+        message = str(svc.desc.get("message"))
+        assert svc.desc["status"] == "Failed"
+    except EaslabError as exc:
+        message = str(exc)
+    assert "cannot import allspark" in message and "ENV" in message
+
+
+def test_without_env_the_kernel_python_runs_the_processor(python_service):
+    svc = python_service(
+        "penv_none",
+        """
+        import sys, allspark
+        class App(allspark.BaseProcessor):
+            def process(self, data):
+                return sys.executable.encode(), 200
+        """,
+    )
+    assert post(svc.url, b"x", TOKEN).text == sys.executable
+    assert svc.desc["python"] is None
+
+
+def test_the_app_json_template_deploys_the_packed_archive(kernel, package):
+    app_json = package.parent / "envapp" / "app.json"
+    svc = kernel.create(app_json)
+    try:
+        assert svc.desc["status"] == "Running", svc.desc.get("message")
+        assert svc.desc["python"].endswith("/ENV/bin/python")
+        assert post(svc.url, b"ok", svc.token).text == "env says ok"
+    finally:
+        kernel.delete("envapp")

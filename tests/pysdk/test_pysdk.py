@@ -1,0 +1,131 @@
+"""``easlab pysdk init|pack``: the manual's ENV / app.py / app.json loop, for real.
+
+One project is initialised per session (a real ``python -m venv``, without pip to
+keep it to a second); the template app is served by ``ENV/bin/python app.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from easlab.cli import main
+from easlab.pysdk.init import env_python, init_project
+from easlab.pysdk.pack import pack_project
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("pysdk") / "demo"
+    init_project(folder, with_pip=False)
+    return folder
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def test_init_makes_env_whose_python_imports_allspark_but_not_easlab(project, tmp_path):
+    python = env_python(project / "ENV")
+    code = "import allspark, importlib.util as u; print(allspark.__file__, u.find_spec('easlab'))"
+    out = subprocess.run(
+        [str(python), "-c", code],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert str(project / "ENV") in out and out.strip().endswith("None")
+    spec = json.loads((project / "app.json").read_text())
+    assert spec["processor_type"] == "python" and spec["processor_entry"] == "./app.py"
+    assert spec["processor_path"] == "../demo.tar.gz" and spec["metadata"]["instance"] == 1
+
+
+def test_init_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        init_project(tmp_path, with_pip=False)
+    assert main(["pysdk", "init", str(tmp_path), "--without-pip", "--python", "3.11"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_template_app_serves_standalone_and_answers_a_curl(project, tmp_path):
+    port = _free_port()
+    app = (project / "app.py").read_text()
+    # the template listens on 8080; the test moves it to a free port
+    (tmp_path / "app.py").write_text(
+        app.replace("MyProcessor(worker_threads=10)", f"MyProcessor(10, 1, '127.0.0.1:{port}')")
+    )
+    proc = subprocess.Popen(
+        [str(env_python(project / "ENV")), "app.py"],
+        cwd=tmp_path,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert b"listening" in proc.stdout.readline()
+        url = f"http://127.0.0.1:{port}/test"
+        yes = requests.post(url, data=b"10 20", timeout=10)
+        no = requests.post(url, data=b"10 200", timeout=10)
+        assert (yes.status_code, yes.text) == (200, "True")
+        assert (no.status_code, no.text) == (400, "False")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pack_is_reproducible_and_its_root_is_env_and_the_code(project, tmp_path):
+    (project / "__pycache__").mkdir(exist_ok=True)
+    (project / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"cache")
+    first, size = pack_project(project, tmp_path / "a.tar.gz")
+    os.utime(project / "app.py", (time.time() + 100, time.time() + 100))
+    second, _ = pack_project(project, tmp_path / "b.tar.gz")
+    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second)]
+    assert digest[0] == digest[1] and size == first.stat().st_size
+    with tarfile.open(first) as tar:
+        names = tar.getnames()
+        roots = {n.split("/")[0] for n in names}
+        assert roots == {"ENV", "app.py", "app.json"}
+        assert "ENV/bin/python" in names and not any("__pycache__" in n for n in names)
+        assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
+
+
+def test_pack_default_is_dir_tar_gz_beside_it_and_prints_the_size(project, capsys):
+    assert main(["pysdk", "pack", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert f"Created package: {project.parent / 'demo.tar.gz'}" in out
+    assert " KB)" in out or " MB)" in out
+    assert (project.parent / "demo.tar.gz").is_file()
+
+
+def test_pack_refuses_without_env_or_without_allspark(tmp_path, project, capsys):
+    (tmp_path / "app.py").write_text("print(1)\n")
+    with pytest.raises(ValueError, match="no ENV/bin/python"):
+        pack_project(tmp_path)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    subprocess.run(
+        [str(project / "ENV" / "bin" / "python"), "-m", "venv", "--without-pip", str(bare / "ENV")],
+        check=True,
+    )
+    with pytest.raises(ValueError, match="cannot import allspark"):
+        pack_project(bare)
+    assert main(["pysdk", "pack", str(bare)]) == 2
+    assert "cannot import allspark" in capsys.readouterr().err
