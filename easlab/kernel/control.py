@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from easlab.errors import SpecError
+from easlab.kernel.async_inference import Feeder
+from easlab.kernel.queue import QueueHub, queue_desc, queue_kind, settings_of
 from easlab.kernel.router import Router
 from easlab.kernel.service import Service, Version, iso
 from easlab.runtime import client_host
@@ -73,6 +75,7 @@ class Kernel:
         self._locks: dict[str, asyncio.Lock] = {}  # one per service name (see _lock)
         self._tasks: set[asyncio.Task[None]] = set()  # background starts
         self.closing = False  # stop_all has begun: no new service or instance
+        self.queues = QueueHub(state_dir / "queues")  # queue services and async services' queues
 
     # -- GPUs ------------------------------------------------------------------------
 
@@ -243,6 +246,10 @@ class Kernel:
         raw = body.get("spec")
         if not isinstance(raw, dict):
             raise ControlError(400, 'the body needs "spec": the service.json as an object')
+        kind = queue_kind(raw)
+        if kind == "queue":
+            return self.create_queue(raw)
+        raw = {k: v for k, v in raw.items() if k != "queue"}  # queue limits: queue.py
         spec = parse_spec(raw, allow_unknown_keys=bool(body.get("allow_unknown_keys")))
         original: Service | None = None
         if body.get("blue_green"):
@@ -285,12 +292,38 @@ class Kernel:
                 self._background(self._start_then_release(service, lock))
                 handed_over = True
                 return self.describe(service)
+            if kind == "async":
+                self.attach_queues(service, body["spec"])
             await service.start()
             self._check_current(service, "its start")
             return self.describe(service)
         finally:
             if not handed_over:
                 lock.release()
+
+    # -- queue services (queue.py, async_inference.py) ---------------------------------
+
+    def create_queue(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A standalone queue service (``metadata.type: Queue``)."""
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise ControlError(400, 'a queue service needs "name"', "name")
+        if name in self.services or self.queues.get(name) is not None:
+            raise ControlError(409, f"service '{name}' already exists")
+        token = raw.get("token") or secrets.token_urlsafe(30)
+        queue = self.queues.open(name, token, settings_of(raw, "source"))
+        return queue_desc(queue, self.endpoint)
+
+    def attach_queues(self, service: Service, raw: dict[str, Any]) -> None:
+        """An async service's input queue (its own path) and sink (``NAME/sink``), and its feeder."""
+        source = self.queues.open(service.name, service.token, settings_of(raw, "source"))
+        sink = self.queues.open(service.name + "/sink", service.token, settings_of(raw, "sink"))
+        spec = service.spec
+        meta = spec.metadata
+        # enough in flight to keep every worker busy, never past the service's own queue (450)
+        window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
+        service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
+        service.feeder.start()  # type: ignore[attr-defined]
 
     def _check_free(self, name: str) -> None:
         if name in self.services:
@@ -519,6 +552,11 @@ class Kernel:
         async with self._lock(service.name):
             await service.stop()
         service.close_log()
+        feeder = getattr(service, "feeder", None)
+        if feeder is not None:
+            feeder.stop()
+            self.queues.remove(service.name)
+            self.queues.remove(service.name + "/sink")
         return {"deleted": service.name}
 
     async def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
