@@ -20,6 +20,7 @@ from easlab.kernel.async_inference import Feeder
 from easlab.kernel.queue import QueueHub, queue_desc, queue_kind, settings_of
 from easlab.kernel.router import Router
 from easlab.kernel.service import Service, Version, iso
+from easlab.kernel.state import ServiceRecords
 from easlab.runtime import client_host
 
 API = "/easlab/v1"
@@ -76,6 +77,7 @@ class Kernel:
         self._tasks: set[asyncio.Task[None]] = set()  # background starts
         self.closing = False  # stop_all has begun: no new service or instance
         self.queues = QueueHub(state_dir / "queues")  # queue services and async services' queues
+        self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
 
     # -- GPUs ------------------------------------------------------------------------
 
@@ -287,6 +289,7 @@ class Kernel:
                 service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
             self.services[spec.name] = service
             self.router.open(service)
+            self.records.save(spec.name, {**body["spec"], "name": spec.name}, token)
             if not body.get("wait", True):
                 # The start goes on in the background and keeps the lock until it is done.
                 self._background(self._start_then_release(service, lock))
@@ -312,7 +315,22 @@ class Kernel:
             raise ControlError(409, f"service '{name}' already exists")
         token = raw.get("token") or secrets.token_urlsafe(30)
         queue = self.queues.open(name, token, settings_of(raw, "source"))
+        self.records.save(name, raw, token)
         return queue_desc(queue, self.endpoint)
+
+    async def restore(self) -> None:
+        """Create again the services a previous kernel on this state dir had (state.py)."""
+        for record in self.records.load():
+            spec = record.get("spec") or {}
+            try:
+                if queue_kind(spec) == "queue":
+                    self.create_queue(spec)
+                    continue
+                await self.create({"spec": spec, "allow_unknown_keys": True})
+                if not record.get("running", True):
+                    await self.stop_service(self.get(spec["name"]))
+            except Exception as exc:  # one broken record must not keep the others away
+                print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
 
     def attach_queues(self, service: Service, raw: dict[str, Any]) -> None:
         """An async service's input queue (its own path) and sink (``NAME/sink``), and its feeder."""
@@ -524,6 +542,7 @@ class Kernel:
         async with self._locked(service, "this start"):
             if service.status in ("Stopped", "Failed"):
                 await service.start()
+            self.records.set_running(service.name, True)
             self._check_current(service, "this start")
             return self.describe(service)
 
@@ -534,6 +553,7 @@ class Kernel:
         try:
             async with self._locked(service, "this stop"):
                 await service.stop()
+                self.records.set_running(service.name, False)
                 return self.describe(service)
         finally:
             service.abort_done(reason)
@@ -552,6 +572,7 @@ class Kernel:
         async with self._lock(service.name):
             await service.stop()
         service.close_log()
+        self.records.remove(service.name)
         feeder = getattr(service, "feeder", None)
         if feeder is not None:
             feeder.stop()
