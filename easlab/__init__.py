@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "OnnxResponse": "easlab.wire.onnx",
     # client
     "PredictClient": "easlab.client.predict_client",
+    "QueueClient": "easlab.client.queue",
+    "Watcher": "easlab.client.queue",
     "ENDPOINT_TYPE_DEFAULT": "easlab.client.predict_client",
     "ENDPOINT_TYPE_GATEWAY": "easlab.client.predict_client",
     "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",

@@ -298,6 +298,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_origins=tuple(args.allow_origin or ()),
         limits=HttpLimits.from_args(args),
         idle_timeout=args.idle_timeout,
+        fresh=args.fresh,
     )
     return 0
 
@@ -552,6 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="BYTES",
         help="largest request body accepted (413 above)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: forget the services (and queue contents) an earlier kernel had here",
     )
     add_security_arguments(p, token=False)
     add_limit_arguments(p)

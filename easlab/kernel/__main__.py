@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_BODY,
         help="largest request body in bytes (413 above)",
     )
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget the services an earlier kernel had here"
+    )
     add_security_arguments(parser)
     add_arguments(parser)
     idle.add_arguments(parser)
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         allow_origins=tuple(args.allow_origin or ()),
         limits=HttpLimits.from_args(args),
         idle_timeout=args.idle_timeout,
+        fresh=args.fresh,
     )
     return 0
 

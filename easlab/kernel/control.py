@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from easlab.errors import SpecError
+from easlab.kernel.async_inference import Feeder
+from easlab.kernel.queue import QueueHub, queue_desc, queue_kind, settings_of
 from easlab.kernel.router import Router
 from easlab.kernel.service import Service, Version, iso
+from easlab.kernel.state import ServiceRecords
 from easlab.runtime import client_host
 
 API = "/easlab/v1"
@@ -73,6 +76,8 @@ class Kernel:
         self._locks: dict[str, asyncio.Lock] = {}  # one per service name (see _lock)
         self._tasks: set[asyncio.Task[None]] = set()  # background starts
         self.closing = False  # stop_all has begun: no new service or instance
+        self.queues = QueueHub(state_dir / "queues")  # queue services and async services' queues
+        self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
 
     # -- GPUs ------------------------------------------------------------------------
 
@@ -251,6 +256,10 @@ class Kernel:
         raw = body.get("spec")
         if not isinstance(raw, dict):
             raise ControlError(400, 'the body needs "spec": the service.json as an object')
+        kind = queue_kind(raw)
+        if kind == "queue":
+            return self.create_queue(raw)
+        raw = {k: v for k, v in raw.items() if k != "queue"}  # queue limits: queue.py
         spec = parse_spec(raw, allow_unknown_keys=bool(body.get("allow_unknown_keys")))
         original: Service | None = None
         if body.get("blue_green"):
@@ -288,17 +297,59 @@ class Kernel:
                 service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
             self.services[spec.name] = service
             self.router.open(service)
+            self.records.save(spec.name, {**body["spec"], "name": spec.name}, token)
             if not body.get("wait", True):
                 # The start goes on in the background and keeps the lock until it is done.
                 self._background(self._start_then_release(service, lock))
                 handed_over = True
                 return self.describe(service)
+            if kind == "async":
+                self.attach_queues(service, body["spec"])
             await service.start()
             self._check_current(service, "its start")
             return self.describe(service)
         finally:
             if not handed_over:
                 lock.release()
+
+    # -- queue services (queue.py, async_inference.py) ---------------------------------
+
+    def create_queue(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A standalone queue service (``metadata.type: Queue``)."""
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise ControlError(400, 'a queue service needs "name"', "name")
+        if name in self.services or self.queues.get(name) is not None:
+            raise ControlError(409, f"service '{name}' already exists")
+        token = raw.get("token") or secrets.token_urlsafe(30)
+        queue = self.queues.open(name, token, settings_of(raw, "source"))
+        self.records.save(name, raw, token)
+        return queue_desc(queue, self.endpoint)
+
+    async def restore(self) -> None:
+        """Create again the services a previous kernel on this state dir had (state.py)."""
+        for record in self.records.load():
+            spec = record.get("spec") or {}
+            try:
+                if queue_kind(spec) == "queue":
+                    self.create_queue(spec)
+                    continue
+                await self.create({"spec": spec, "allow_unknown_keys": True})
+                if not record.get("running", True):
+                    await self.stop_service(self.get(spec["name"]))
+            except Exception as exc:  # one broken record must not keep the others away
+                print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
+
+    def attach_queues(self, service: Service, raw: dict[str, Any]) -> None:
+        """An async service's input queue (its own path) and sink (``NAME/sink``), and its feeder."""
+        source = self.queues.open(service.name, service.token, settings_of(raw, "source"))
+        sink = self.queues.open(service.name + "/sink", service.token, settings_of(raw, "sink"))
+        spec = service.spec
+        meta = spec.metadata
+        # enough in flight to keep every worker busy, never past the service's own queue (450)
+        window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
+        service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
+        service.feeder.start()  # type: ignore[attr-defined]
 
     def _check_free(self, name: str) -> None:
         if name in self.services:
@@ -500,6 +551,7 @@ class Kernel:
         async with self._locked(service, "this start"):
             if service.status in ("Stopped", "Failed"):
                 await service.start()
+            self.records.set_running(service.name, True)
             self._check_current(service, "this start")
             return self.describe(service)
 
@@ -510,6 +562,7 @@ class Kernel:
         try:
             async with self._locked(service, "this stop"):
                 await service.stop()
+                self.records.set_running(service.name, False)
                 return self.describe(service)
         finally:
             service.abort_done(reason)
@@ -528,6 +581,12 @@ class Kernel:
         async with self._lock(service.name):
             await service.stop()
         service.close_log()
+        self.records.remove(service.name)
+        feeder = getattr(service, "feeder", None)
+        if feeder is not None:
+            feeder.stop()
+            self.queues.remove(service.name)
+            self.queues.remove(service.name + "/sink")
         return {"deleted": service.name}
 
     async def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.closed = False
+        self.upgraded = False  # handed over to another protocol (detach)
         self.current: Request | None = None
         self.pipeline: deque[Request] = deque()
         self.paused = False
@@ -152,6 +153,20 @@ class HttpConnection(asyncio.Protocol):
         self.app.connections.discard(self)
         self.fd = -1
         self.pipeline.clear()
+
+    def detach(self) -> asyncio.Transport | None:
+        """Hand the connection over to another protocol (a websocket) after its current request.
+
+        The request counts as answered; the sweep no longer sees the connection.
+        """
+        transport = self.transport
+        if transport is None or self.closed or self.pipeline:
+            return None
+        self._forget()
+        self.upgraded = True
+        self.current = None
+        self.app.connections.discard(self)
+        return transport
 
     def _forget(self) -> None:
         """Mark the connection closed; its unanswered requests stop counting as in flight."""
@@ -205,6 +220,8 @@ class HttpConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
+            if self.upgraded:
+                return  # the connection now speaks websocket (detach)
             self._fail(400, "protocol upgrades (websocket) are not served here")
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {exc}")

@@ -26,6 +26,7 @@ from easlab.kernel.http import (
 )
 from easlab.kernel.limits import HttpLimits
 from easlab.kernel.processors.http import HTTP_AWARE, HttpRequest
+from easlab.kernel.queue_http import serve as serve_queue
 from easlab.runtime import WILDCARD_HOSTS
 
 _PREDICT = "/api/predict/"
@@ -116,6 +117,10 @@ class KernelServer:
         return f"service '{name}' not found (services: {known})".encode()
 
     def predict(self, conn: HttpConnection, req: Request, name: str) -> None:
+        queue = self.kernel.queues.get(name)
+        if queue is not None:  # a queue service, or an async service's input or sink
+            serve_queue(conn, req, queue, self.kernel.loop)
+            return
         route = self.kernel.router.lookup(name)
         if route is None:
             conn.respond(404, self._not_found(name))

@@ -19,6 +19,7 @@ from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import DEFAULT_MAX_BODY, HttpConnection
 from easlab.kernel.limits import HttpLimits
 from easlab.kernel.routes import KernelServer
+from easlab.kernel.state import forget_everything
 from easlab.runtime import client_host
 
 __all__ = ["DEFAULT_MAX_BODY", "serve", "serve_forever"]
@@ -116,8 +117,12 @@ async def serve(
     allow_origins: tuple[str, ...] = (),
     limits: HttpLimits | None = None,
     idle_timeout: float = 0.0,
+    fresh: bool = False,
 ) -> None:
     """Run the kernel in the current event loop until shutdown is requested.
+
+    The services a kernel had on this state dir come back (kernel/state.py) unless
+    ``fresh``, which forgets them and their queues' contents.
 
     ``limits``: the HTTP timeouts and sizes (``HttpLimits``; its defaults when None).
     ``idle_timeout``: stop after that many seconds without services and requests
@@ -130,6 +135,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     state = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
     runtime.private_dir(state)
+    if fresh:
+        forget_everything(state)
     kernel = Kernel(state.resolve(), loop)
     kernel.idle_timeout = idle_timeout  # reported by info(): `easlab kernel status`
     guard = ControlGuard(token, host, allow_hosts, allow_origins)
@@ -156,6 +163,7 @@ async def serve(
         f"{runtime.kernel_file(os.getpid())}",
         flush=True,
     )
+    kernel._background(kernel.restore())
     if ready is not None:
         ready(kernel)
     watcher = loop.create_task(idle.watch(kernel, app, idle_timeout))
@@ -190,6 +198,7 @@ def serve_forever(
     allow_origins: tuple[str, ...] = (),
     limits: HttpLimits | None = None,
     idle_timeout: float = 0.0,
+    fresh: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM or ``POST /easlab/v1/shutdown`` (``easlab serve``).
 
@@ -217,6 +226,7 @@ def serve_forever(
                     allow_origins=allow_origins,
                     limits=limits,
                     idle_timeout=idle_timeout,
+                    fresh=fresh,
                 )
             )
         finally:

@@ -1,0 +1,415 @@
+"""Queue services: a durable stream of records, consumer groups and watchers (SPEC §4).
+
+A ``Queue`` keeps its records in SQLite (WAL, ``synchronous=FULL``): a put is
+acknowledged with its index only once it is on disk, so a kernel killed right
+after still has it. Records are also held in memory (index order) for gets,
+searches and deliveries. Each consumer group (``gid``) sees every record;
+inside a group, records go round robin to its watchers (one per ``uid``), at
+most ``window`` uncommitted ones per watcher; a watcher that goes away hands
+its uncommitted records back to the group, which delivers them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from easlab.wire.proto import queue_pb2
+
+DEFAULT_MAX_LENGTH = 1_000_000
+DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
+REQUEST_ID = "requestId"
+
+
+class QueueError(Exception):
+    """A queue call refused with an HTTP status (the text is the answer's body)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Record:
+    index: int
+    tags: dict[str, str]
+    data: bytes
+
+    @property
+    def request_id(self) -> str:
+        return self.tags.get(REQUEST_ID, "")
+
+    def proto(self, index_only: bool = False) -> Any:
+        df = queue_pb2.DataFrameProto(index=self.index)  # type: ignore[attr-defined]
+        df.tags.update(self.tags)
+        if not index_only:
+            df.data = self.data
+        return df
+
+
+class Consumer(Protocol):
+    """Who a group delivers to: a websocket watcher or an async service's feeder."""
+
+    uid: str
+    window: int
+    index_only: bool
+    auto_commit: bool
+    pending: set[int]
+
+    def deliver(self, record: Record) -> None: ...
+
+
+@dataclass
+class Group:
+    gid: str
+    cursor: int = 0  # records below this index were delivered once in this group
+    consumers: list[Consumer] = field(default_factory=list)
+    pending: dict[int, Consumer] = field(default_factory=dict)
+    redeliver: list[int] = field(default_factory=list)  # sorted
+    turn: int = 0
+
+
+class Queue:
+    """One queue: its store, its records in memory, its groups and long-polling gets."""
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        token: str,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.token = token
+        self.max_length = max_length
+        self.max_payload = max_payload
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        os.chmod(path, 0o600)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS records (idx INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "request_id TEXT UNIQUE, tags TEXT NOT NULL, data BLOB NOT NULL)"
+        )
+        self.records: dict[int, Record] = {}
+        self.order: list[int] = []
+        self.by_request: dict[str, int] = {}
+        for idx, tags, data in self.db.execute("SELECT idx, tags, data FROM records ORDER BY idx"):
+            self._remember(Record(idx, json.loads(tags), bytes(data)))
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+        self.last_index = int(row[0]) if row else 0
+        self.groups: dict[str, Group] = {}
+        self._changed = asyncio.Event()
+        self.puts = 0
+
+    def _remember(self, record: Record) -> None:
+        self.records[record.index] = record
+        self.order.append(record.index)
+        if record.request_id:
+            self.by_request[record.request_id] = record.index
+
+    def close(self) -> None:
+        for group in self.groups.values():
+            for consumer in list(group.consumers):
+                closer = getattr(consumer, "close", None)
+                if closer is not None:
+                    closer()
+        self.db.close()
+
+    # -- writes ----------------------------------------------------------------------
+
+    def put(self, data: bytes, tags: dict[str, str]) -> Record:
+        """Store one record (on disk before this returns); idempotent per ``requestId`` tag."""
+        request_id = tags.get(REQUEST_ID)
+        if request_id and request_id in self.by_request:
+            # the official client retries every non-2xx: a retried put is the same record
+            return self.records[self.by_request[request_id]]
+        if len(data) > self.max_payload:
+            raise QueueError(
+                413,
+                f"record of {len(data)} bytes is above queue '{self.name}''s limit of "
+                f"{self.max_payload} bytes (queue.max_payload_size_kb in service.json)",
+            )
+        if len(self.records) >= self.max_length:
+            raise QueueError(
+                450,
+                f"queue '{self.name}' is full ({self.max_length} records, queue.max_length): "
+                "consume or truncate it, or raise the limit",
+            )
+        tags = dict(tags)
+        tags[REQUEST_ID] = request_id or str(uuid.uuid4())
+        cur = self.db.execute(
+            "INSERT INTO records (request_id, tags, data) VALUES (?, ?, ?)",
+            (tags[REQUEST_ID], json.dumps(tags), data),
+        )
+        index = int(cur.lastrowid or 0)
+        self.last_index = index
+        record = Record(index, tags, data)
+        self._remember(record)
+        self.puts += 1
+        self._wake()
+        return record
+
+    def delete(self, indexes: list[int], dispatch: bool = True) -> int:
+        gone = [i for i in indexes if i in self.records]
+        if gone:
+            self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
+        for i in gone:
+            record = self.records.pop(i)
+            self.by_request.pop(record.request_id, None)
+            pos = bisect.bisect_left(self.order, i)
+            if pos < len(self.order) and self.order[pos] == i:
+                del self.order[pos]
+            for group in self.groups.values():
+                consumer = group.pending.pop(i, None)
+                if consumer is not None:
+                    consumer.pending.discard(i)
+        if gone and dispatch:
+            self._wake()
+        return len(gone)
+
+    def truncate(self, index: int) -> int:
+        return self.delete(self.order[: bisect.bisect_left(self.order, index)])
+
+    # -- reads -----------------------------------------------------------------------
+
+    def select(
+        self, index: int, length: int, request_id: str | None, tags: dict[str, str]
+    ) -> list[Record]:
+        start = bisect.bisect_left(self.order, max(index, 0))
+        if request_id is not None:
+            # The official server scans [index, index+length); easlab looks at every
+            # record from index on, which finds whatever it would find.
+            found = self.by_request.get(request_id)
+            if found is None or found < index:
+                return []
+            candidates = [self.records[found]]
+        else:
+            candidates = [self.records[i] for i in self.order[start:]]
+        out = []
+        for record in candidates:
+            if all(record.tags.get(k) == v for k, v in tags.items()):
+                out.append(record)
+                if len(out) >= length:
+                    break
+        return out
+
+    async def get(
+        self,
+        index: int,
+        length: int,
+        timeout: float,
+        auto_delete: bool,
+        request_id: str | None,
+        tags: dict[str, str],
+    ) -> list[Record]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self.select(index, length, request_id, tags)
+            left = deadline - loop.time()
+            if found or left <= 0:
+                break
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        if found and auto_delete:
+            self.delete([r.index for r in found])
+        return found
+
+    def attributes(self) -> dict[str, str]:
+        first = self.order[0] if self.order else 0
+        return {
+            "meta.name": self.name,
+            "meta.maxPayloadBytes": str(self.max_payload),
+            "meta.maxLength": str(self.max_length),
+            "stream.length": str(len(self.records)),
+            "stream.firstEntry": str(first),
+            "stream.lastEntry": str(self.last_index),
+            "stream.approxMaxLength": str(self.max_length),
+            "stream.groups": str(len(self.groups)),
+            "stream.consumers": str(sum(len(g.consumers) for g in self.groups.values())),
+            "stream.pending": str(sum(len(g.pending) for g in self.groups.values())),
+        }
+
+    def search(self, index: int) -> dict[str, Any] | None:
+        if index not in self.records:
+            return None
+        for group in self.groups.values():
+            consumer = group.pending.get(index)
+            if consumer is not None:
+                return {"ConsumerId": consumer.uid, "IsPending": True, "WaitCount": 0}
+        pending = {i for g in self.groups.values() for i in g.pending}
+        ahead = bisect.bisect_left(self.order, index)
+        wait = ahead - sum(1 for i in pending if i < index)
+        return {"ConsumerId": "", "IsPending": False, "WaitCount": wait}
+
+    # -- groups ------------------------------------------------------------------------
+
+    def attach(self, gid: str, consumer: Consumer, index: int) -> None:
+        group = self.groups.get(gid)
+        if group is None:
+            group = self.groups[gid] = Group(gid, cursor=max(index, 0))
+        group.consumers.append(consumer)
+        self._dispatch(group)
+
+    def detach(self, gid: str, consumer: Consumer) -> None:
+        group = self.groups.get(gid)
+        if group is None or consumer not in group.consumers:
+            return
+        group.consumers.remove(consumer)
+        back = sorted(consumer.pending)
+        consumer.pending.clear()
+        for i in back:
+            group.pending.pop(i, None)
+            bisect.insort(group.redeliver, i)
+        self._dispatch(group)
+
+    def commit(self, gid: str, indexes: list[int]) -> int:
+        """Mark records processed in ``gid``; records every group has committed are deleted."""
+        group = self.groups.get(gid)
+        done = []
+        for i in indexes:
+            if group is not None:
+                consumer = group.pending.pop(i, None)
+                if consumer is not None:
+                    consumer.pending.discard(i)
+            done.append(i)
+        self._collect(done)
+        if group is not None:
+            self._dispatch(group)
+        return len(done)
+
+    def _collect(self, indexes: list[int]) -> None:
+        # A record committed by one group is kept while another group has yet to pass it.
+        groups = self.groups.values()
+        self.delete(
+            [
+                i
+                for i in indexes
+                if all(g.cursor > i and i not in g.pending and i not in g.redeliver for g in groups)
+            ],
+            dispatch=False,
+        )
+
+    def _wake(self) -> None:
+        self._changed.set()
+        for group in self.groups.values():
+            self._dispatch(group)
+
+    def _dispatch(self, group: Group) -> None:
+        """Deliver what the group's watchers have room for, round robin by uid."""
+        consumers = group.consumers
+        if not consumers:
+            return
+        while True:
+            ready = [c for c in consumers if len(c.pending) < c.window]
+            if not ready:
+                return
+            index = self._next_for(group)
+            if index is None:
+                return
+            consumer = ready[group.turn % len(ready)]
+            group.turn += 1
+            record = self.records[index]
+            if consumer.auto_commit:
+                consumer.deliver(record)
+                self._collect([index])
+                continue
+            consumer.pending.add(index)
+            group.pending[index] = consumer
+            consumer.deliver(record)
+
+    def _next_for(self, group: Group) -> int | None:
+        while group.redeliver:
+            index = group.redeliver.pop(0)
+            if index in self.records:
+                return index
+        pos = bisect.bisect_left(self.order, group.cursor)
+        if pos >= len(self.order):
+            return None
+        index = self.order[pos]
+        group.cursor = index + 1
+        return index
+
+
+class QueueHub:
+    """Every queue of a kernel, by the path its clients address (``NAME``, ``NAME/sink``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.queues: dict[str, Queue] = {}
+
+    def get(self, path: str) -> Queue | None:
+        return self.queues.get(path.strip("/"))
+
+    def open(self, path: str, token: str, settings: dict[str, Any] | None = None) -> Queue:
+        settings = settings or {}
+        max_length = int(settings.get("max_length", DEFAULT_MAX_LENGTH))
+        kb = settings.get("max_payload_size_kb")
+        max_payload = int(kb) * 1024 if kb is not None else DEFAULT_MAX_PAYLOAD
+        file = self.folder / (path.replace("/", "__") + ".sqlite")
+        queue = Queue(path, file, token, max_length, max_payload)
+        self.queues[path] = queue
+        return queue
+
+    def remove(self, path: str, drop: bool = True) -> None:
+        queue = self.queues.pop(path, None)
+        if queue is None:
+            return
+        queue.close()
+        if drop:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(queue.path) + suffix).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for queue in self.queues.values():
+            queue.close()
+
+
+def settings_of(raw: dict[str, Any], which: str) -> dict[str, Any]:
+    """Queue limits from service.json: ``queue.{max_length,max_payload_size_kb}``, per ``source``/``sink``."""
+    conf = raw.get("queue") or {}
+    meta = raw.get("metadata") or {}
+    out: dict[str, Any] = {}
+    for key in ("max_length", "max_payload_size_kb"):
+        for source in (meta, conf, conf.get(which) or {}):
+            if isinstance(source, dict):
+                value = source.get(
+                    key, source.get(f"queue.{key}", source.get(f"queue.{which}.{key}"))
+                )
+                if value is not None:
+                    out[key] = value
+    return out
+
+
+def queue_kind(raw: dict[str, Any]) -> str | None:
+    """``"queue"`` or ``"async"`` for a queue service or an async service's service.json."""
+    meta = raw.get("metadata")
+    kind = meta.get("type") if isinstance(meta, dict) else None
+    return kind.lower() if isinstance(kind, str) and kind.lower() in ("queue", "async") else None
+
+
+def queue_desc(queue: Queue, endpoint: str) -> dict[str, Any]:
+    """A queue service as the control API describes it."""
+    return {
+        "name": queue.name,
+        "status": "Running",
+        "type": "Queue",
+        "endpoint": f"{endpoint}/api/predict/{queue.name}",
+        "token": queue.token,
+        "attributes": queue.attributes(),
+    }

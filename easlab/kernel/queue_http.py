@@ -1,0 +1,231 @@
+"""The queue service's HTTP and websocket protocol (SPEC §4) over a ``Queue``.
+
+Parses what the official ``QueueClient`` sends (query flags such as ``_index_``,
+``_attrs_``, ``_watch_``; identity headers) and answers as EAS does: the index as
+text with the request id in ``X-Eas-Queueservice-Request-Id``, records as a
+DataFrameListProto, a 404 ``no data in stream`` for a search that finds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import traceback
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from easlab._auth import verify
+from easlab.kernel.http import APPLICATION_JSON, OCTET_STREAM, HttpConnection, Request
+from easlab.kernel.queue import Queue, QueueError, Record
+from easlab.kernel.websocket import WebSocket, handshake
+from easlab.wire.proto import queue_pb2
+
+if TYPE_CHECKING:
+    pass
+
+UID = b"x-eas-queueservice-redis-uid"
+GID = b"x-eas-queueservice-redis-gid"
+REQUEST_ID_HEADER = b"X-Eas-Queueservice-Request-Id"
+PROTOBUF = b"application/vnd.google.protobuf"
+#: an empty long poll is answered this long before its ``_timeout_``: the official
+#: client's HTTP timeout (5000 ms) equals the default ``_timeout_=5s`` (SPEC §4)
+EARLY_S = 0.5
+_FLAGS = {
+    "_index_",
+    "_length_",
+    "_timeout_",
+    "_raw_",
+    "_auto_delete_",
+    "_attrs_",
+    "_search_",
+    "_trunc_",
+    "_indexes_",
+    "_watch_",
+    "_window_",
+    "_index_only_",
+    "_auto_commit_",
+}
+
+
+def _seconds(text: str) -> float:
+    """``5s``, ``500ms``, ``1m`` or a plain number of seconds."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|m|h)?\s*", text or "")
+    if not m:
+        raise QueueError(400, f"_timeout_={text!r} is not a duration such as 5s or 500ms")
+    value = float(m.group(1))
+    return value * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
+
+
+def _int(query: dict[str, str], key: str, default: int) -> int:
+    text = query.get(key)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise QueueError(400, f"{key}={text!r} is not an integer") from None
+
+
+def _indexes(query: dict[str, str]) -> list[int]:
+    # commas arrive as %2C (urlencode); parse_qsl has decoded them already
+    text = query.get("_indexes_", "")
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise QueueError(400, f"_indexes_={text!r} is not a list of integers") from None
+
+
+def _true(query: dict[str, str], key: str, default: bool = False) -> bool:
+    text = query.get(key)
+    return default if text is None else text.lower() in ("true", "1", "yes")
+
+
+def _frames(records: list[Record]) -> bytes:
+    out = queue_pb2.DataFrameListProto()  # type: ignore[attr-defined]
+    out.index.extend(r.proto() for r in records)
+    return out.SerializeToString()
+
+
+def serve(
+    conn: HttpConnection, req: Request, queue: Queue, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Answer one queue call (or upgrade it to a watch)."""
+    auth = req.header(b"authorization")
+    if queue.token and (
+        not auth
+        or not verify(
+            queue.token,
+            auth,
+            req.body,
+            req.header(b"content-type"),
+            req.header(b"date"),
+            req.path,
+        )
+    ):
+        conn.respond(401, f"missing or wrong token for queue '{queue.name}'".encode())
+        return
+    query = dict(parse_qsl(req.query, keep_blank_values=True))
+    tags = {k: v for k, v in query.items() if k not in _FLAGS and k != "requestId"}
+    method = req.method
+    try:
+        if method == b"POST":
+            record = queue.put(req.body, {k: v for k, v in query.items() if k not in _FLAGS})
+            conn.respond(
+                200,
+                str(record.index).encode(),
+                extra=REQUEST_ID_HEADER + b": " + record.request_id.encode() + b"\r\n",
+            )
+        elif method == b"GET" and _true(query, "_watch_"):
+            _watch(conn, req, queue, query, tags)
+        elif method == b"GET" and _true(query, "_attrs_"):
+            conn.respond(200, json.dumps(queue.attributes()).encode(), APPLICATION_JSON)
+        elif method == b"GET" and _true(query, "_search_"):
+            found = queue.search(_int(query, "_index_", 0))
+            if found is None:
+                conn.respond(404, b"no data in stream")
+            else:
+                conn.respond(200, json.dumps(found).encode(), APPLICATION_JSON)
+        elif method == b"GET":
+            timeout = max(_seconds(query.get("_timeout_", "0s")) - EARLY_S, 0.0)
+            loop.create_task(
+                _get(
+                    conn,
+                    queue,
+                    _int(query, "_index_", 0),
+                    max(_int(query, "_length_", 1), 1),
+                    timeout,
+                    _true(query, "_auto_delete_", True),
+                    query.get("requestId"),
+                    tags,
+                )
+            )
+        elif method == b"DELETE" and _true(query, "_trunc_"):
+            n = queue.truncate(_int(query, "_index_", 0))
+            conn.respond(200, f"truncated {n}".encode())
+        elif method == b"DELETE":
+            n = queue.delete(_indexes(query))
+            conn.respond(200, f"deleted {n}".encode())
+        elif method == b"PUT":
+            gid = req.header(GID) or "eas"
+            n = queue.commit(gid, _indexes(query))
+            conn.respond(200, f"committed {n}".encode())
+        else:
+            conn.respond(405, f"{method.decode()} is not a queue call".encode())
+    except QueueError as exc:
+        conn.respond(exc.status, exc.message.encode())
+
+
+async def _get(conn: HttpConnection, queue: Queue, *args: object) -> None:
+    try:
+        records = await queue.get(*args)  # type: ignore[arg-type]
+    except QueueError as exc:
+        conn.respond(exc.status, exc.message.encode())
+        return
+    except Exception:
+        traceback.print_exc()
+        conn.respond(500, b"internal error in the easlab kernel's queue (see its log)")
+        return
+    conn.respond(200, _frames(records), PROTOBUF)
+
+
+class Watcher:
+    """One websocket watch: a consumer of its group with a window of uncommitted records."""
+
+    def __init__(
+        self, queue: Queue, gid: str, uid: str, window: int, index_only: bool, auto_commit: bool
+    ) -> None:
+        self.queue = queue
+        self.gid = gid
+        self.uid = uid
+        self.window = max(window, 1)
+        self.index_only = index_only
+        self.auto_commit = auto_commit
+        self.pending: set[int] = set()
+        self.socket: WebSocket | None = None
+
+    def deliver(self, record: Record) -> None:
+        if self.socket is not None:
+            self.socket.send_binary(record.proto(self.index_only).SerializeToString())
+
+    def gone(self, _socket: WebSocket) -> None:
+        self.queue.detach(self.gid, self)
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close(1001, "queue closed")
+
+
+def _watch(
+    conn: HttpConnection, req: Request, queue: Queue, query: dict[str, str], tags: dict[str, str]
+) -> None:
+    key = req.header(b"sec-websocket-key")
+    if not key or (req.header(b"upgrade") or "").lower() != "websocket":
+        raise QueueError(400, "_watch_=true needs a websocket upgrade (ws:// URL)")
+    gid = req.header(GID) or "eas"
+    uid = req.header(UID) or ""
+    group = queue.groups.get(gid)
+    if group is not None:
+        # the official Watcher reconnects with the same uid: the old socket is gone
+        for old in [c for c in group.consumers if c.uid == uid and isinstance(c, Watcher)]:
+            queue.detach(gid, old)
+            old.close()
+    watcher = Watcher(
+        queue,
+        gid,
+        uid,
+        _int(query, "_window_", 1),
+        _true(query, "_index_only_"),
+        _true(query, "_auto_commit_"),
+    )
+    transport = conn.detach()
+    if transport is None:
+        return
+    transport.write(handshake(key))
+    socket = WebSocket(transport, watcher.gone)
+    transport.set_protocol(socket)
+    watcher.socket = socket
+    queue.attach(gid, watcher, _int(query, "_index_", 0))
+
+
+__all__ = ["serve", "OCTET_STREAM"]

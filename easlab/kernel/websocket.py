@@ -1,0 +1,119 @@
+"""Server side of RFC 6455 websockets: the handshake answer and frames.
+
+Only what the queue service's watch needs (SPEC §4): the server pushes binary
+frames, answers pings with pongs and closes cleanly; text and binary frames
+from the client are handed to ``on_message``. Client frames are masked (the
+RFC requires it), server frames are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import struct
+from collections.abc import Callable
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+MAX_FRAME = 1 << 20  # a client sends pings and little else
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value for a client's ``Sec-WebSocket-Key``."""
+    return base64.b64encode(hashlib.sha1(key.strip().encode() + _GUID).digest()).decode()
+
+
+def handshake(key: str) -> bytes:
+    """The 101 answer that switches a connection to the websocket protocol."""
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept_key(key).encode()
+    )
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked, final server frame."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+class WebSocket(asyncio.Protocol):
+    """One upgraded connection; the transport is handed over by http.py."""
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        on_close: Callable[[WebSocket], None],
+        on_message: Callable[[WebSocket, bytes], None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.on_close = on_close
+        self.on_message = on_message
+        self.closed = False
+        self._buf = bytearray()
+
+    def send_binary(self, payload: bytes) -> None:
+        if not self.closed:
+            self.transport.write(frame(OP_BINARY, payload))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.transport.write(frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120]))
+        self.transport.close()
+        self._lost()
+
+    def _lost(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_close(self)
+
+    # -- asyncio -------------------------------------------------------------------
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        while True:
+            if len(buf) < 2:
+                return
+            b0, b1 = buf[0], buf[1]
+            opcode, masked, n = b0 & 0x0F, b1 & 0x80, b1 & 0x7F
+            pos = 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                (n,) = struct.unpack_from("!H", buf, 2)
+                pos = 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                (n,) = struct.unpack_from("!Q", buf, 2)
+                pos = 10
+            if n > MAX_FRAME or not masked:
+                self.close(1002 if not masked else 1009, "unmasked or oversized frame")
+                return
+            if len(buf) < pos + 4 + n:
+                return
+            mask = buf[pos : pos + 4]
+            raw = bytes(buf[pos + 4 : pos + 4 + n])
+            del buf[: pos + 4 + n]
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(raw)) if n else b""
+            if opcode == OP_PING:
+                if not self.closed:
+                    self.transport.write(frame(OP_PONG, payload))
+            elif opcode == OP_CLOSE:
+                self.close()
+                return
+            elif opcode in (OP_TEXT, OP_BINARY, OP_CONT) and self.on_message is not None:
+                self.on_message(self, payload)

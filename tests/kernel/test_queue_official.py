@@ -1,0 +1,202 @@
+"""The official eas_prediction QueueClient and Watcher (their own venv) against the kernel's queues."""
+
+from __future__ import annotations
+
+import json
+
+from kernel_helpers import ECHO_APP
+
+TOKEN = "qtok-" + "y" * 8
+
+
+def _queue(kernel, name: str, **extra) -> dict:
+    spec = {"name": name, "token": TOKEN, "metadata": {"type": "Queue"}, **extra}
+    return kernel.client._call("POST", "/services", {"spec": spec})
+
+
+PRELUDE = """
+import json, threading
+from eas_prediction import QueueClient
+def client(name, uid=None, gid="eas"):
+    q = QueueClient({endpoint!r}, name)
+    q.set_token({token!r})
+    q.init(uid=uid, gid=gid)
+    return q
+"""
+
+
+def _run(run_official, kernel, body: str):
+    code = PRELUDE.format(endpoint=kernel.endpoint, token=TOKEN) + body
+    return json.loads(run_official(code, timeout=60))
+
+
+def test_put_get_attributes_search_delete_truncate(kernel, run_official):
+    _queue(kernel, "q_basic")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_basic")
+puts = [q.put(b"hello %d" % i, tags={"k": str(i % 2)}) for i in range(6)]
+attrs = q.attributes()
+search = q.search(puts[2][0])
+missing = q.search(999999)
+got = q.get(index=0, length=2, timeout="1s", auto_delete=False)
+by_id = q.get(request_id=puts[3][1], auto_delete=True)
+tagged = q.get(index=0, length=10, auto_delete=False, tags={"k": "1"})
+q.delete([puts[0][0], puts[1][0]])
+q.commit(puts[4][0])
+q.truncate(int(puts[5][0]))
+after = q.attributes()
+empty = q.get(index=0, timeout="5s")
+print(json.dumps({
+  "puts": puts, "attrs": attrs, "search": search, "missing": missing,
+  "got": [(g.index, g.data.decode(), dict(g.tags)) for g in got],
+  "by_id": [(g.index, g.data.decode()) for g in by_id],
+  "tagged": [g.data.decode() for g in tagged],
+  "after": after, "empty": len(empty)}))
+""",
+    )
+    indexes = [int(i) for i, _ in out["puts"]]
+    assert indexes == sorted(indexes) and len(set(indexes)) == 6
+    assert out["attrs"]["stream.length"] == "6"
+    assert out["attrs"]["stream.lastEntry"] == str(indexes[-1])
+    assert out["search"] == {"ConsumerId": "", "IsPending": False, "WaitCount": 2}
+    assert out["missing"] == {}
+    assert [g[1] for g in out["got"]] == ["hello 0", "hello 1"]
+    assert out["got"][0][2]["requestId"] == out["puts"][0][1]
+    assert out["by_id"] == [[indexes[3], "hello 3"]]
+    assert out["tagged"] == ["hello 1", "hello 5"]  # hello 3 was auto-deleted
+    assert out["after"]["stream.length"] == "1"  # only hello 5 is left
+    assert out["empty"] == 1
+
+
+def test_wrong_token_is_refused(kernel, run_official):
+    _queue(kernel, "q_token")
+    out = run_official(
+        f"""
+from eas_prediction import QueueClient
+q = QueueClient({kernel.endpoint!r}, "q_token")
+q.set_token("wrong")
+q.init()
+try:
+    q.put(b"x")
+except Exception as exc:
+    print(exc.code if hasattr(exc, "code") else exc)
+"""
+    )
+    assert b"401" in out
+
+
+def test_watch_manual_commit_two_groups_and_window(kernel, run_official):
+    _queue(kernel, "q_watch")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_watch")
+import time
+results = {}
+def read(gid, n, auto):
+    w = client("q_watch", gid=gid)
+    watcher = w.watch(0, 3, auto_commit=auto)
+    seen = []
+    for df in watcher.run():
+        seen.append(df.data.decode())
+        if not auto:
+            w.commit(df.index)
+        if len(seen) == n:
+            break
+    watcher.close()
+    results[gid] = seen
+ts = [threading.Thread(target=read, args=a, daemon=True) for a in (("ga", 10, False), ("gb", 10, True))]
+[t.start() for t in ts]
+# both groups watch before the records come: each group then gets every record
+while q.attributes()["stream.consumers"] != "2":
+    time.sleep(0.02)
+for i in range(10):
+    q.put(b"r%d" % i)
+[t.join(20) for t in ts]
+a, b = results.get("ga"), results.get("gb")
+print(json.dumps({"a": a, "b": b, "left": q.attributes()["stream.length"]}))
+""",
+    )
+    assert out["a"] == [f"r{i}" for i in range(10)]
+    assert out["b"] == [f"r{i}" for i in range(10)]
+    assert out["left"] == "0"  # both groups committed every record
+
+
+def test_two_consumers_share_a_group_and_redelivery(kernel, run_official):
+    _queue(kernel, "q_share")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_share")
+for i in range(6):
+    q.put(b"s%d" % i)
+# a consumer takes a window of 2 and dies without committing
+dead = client("q_share", uid="dead", gid="g")
+dw = dead.watch(0, 2)
+it = dw.run()
+lost = [next(it).data.decode(), next(it).data.decode()]
+pending = q.search(int(q.get(index=0, length=1, auto_delete=False)[0].index))
+dw.close()
+seen = []
+c1, c2 = client("q_share", uid="u1", gid="g"), client("q_share", uid="u2", gid="g")
+lock = threading.Lock()
+def run(c):
+    w = c.watch(0, 2)
+    for df in w.run():
+        with lock:
+            seen.append((c.uid, df.data.decode()))
+            c.commit(df.index)
+            if len(seen) >= 6:
+                break
+    w.close()
+ts = [threading.Thread(target=run, args=(c,), daemon=True) for c in (c1, c2)]
+[t.start() for t in ts]
+import time
+end = time.time() + 20
+while time.time() < end and len(seen) < 6:
+    time.sleep(0.05)
+print(json.dumps({"lost": lost, "pending": pending, "seen": seen}))
+""",
+    )
+    assert out["lost"] == ["s0", "s1"]
+    assert out["pending"]["IsPending"] is True and out["pending"]["ConsumerId"] == "dead"
+    assert sorted(d for _, d in out["seen"]) == [f"s{i}" for i in range(6)]
+
+
+def test_async_service_inputs_come_back_in_the_sink(kernel, make_app, run_official):
+    folder = make_app("async_echo", ECHO_APP)
+    spec = {
+        "name": "async_echo",
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "type": "Async"},
+    }
+    kernel.client._call("POST", "/services", {"spec": spec}, timeout=120)
+    out = _run(
+        run_official,
+        kernel,
+        """
+src = client("async_echo")
+sink = client("async_echo/sink")
+ids = {}
+for i in range(1000):
+    index, rid = src.put(b"job %d" % i)
+    ids[rid] = "job %d" % i
+w = sink.watch(0, 50, auto_commit=True)
+got = {}
+for df in w.run():
+    got[df.tags["requestId"]] = df.data.decode()
+    if len(got) == 1000:
+        break
+w.close()
+print(json.dumps({"match": got == ids, "n": len(got)}))
+""",
+    )
+    assert out == {"match": True, "n": 1000}
