@@ -182,3 +182,32 @@ def test_prometheus_metrics_are_locked_and_parse(kernel, checker):
         "mon_checker-0"
     ]
     assert "easlab_queue_depth" in families and "easlab_requests_per_second" in families
+
+
+def test_resource_sampler_reads_cpu_memory_and_nvml_gpu():
+    import os
+    from types import SimpleNamespace
+
+    from easlab.kernel.resources import ResourceSampler
+
+    sampler = ResourceSampler()
+    first = sampler.sample(os.getpid(), [])
+    assert first["cpu_percent"] == 0.0 and first["rss_bytes"] > 0 and first["gpu_util"] is None
+    assert sampler.sample(os.getpid(), [])["cpu_percent"] >= 0.0
+
+    # NVML as nvidia-ml-py answers it (no GPU on the test machine): device utilisation,
+    # averaged over the instance's GPUs, and the memory its own process holds there
+    fake = SimpleNamespace(
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetUtilizationRates=lambda h: SimpleNamespace(gpu=40 + 20 * h),
+        nvmlDeviceGetComputeRunningProcesses=lambda h: [
+            SimpleNamespace(pid=os.getpid(), usedGpuMemory=2**30),
+            SimpleNamespace(pid=1, usedGpuMemory=5 * 2**30),
+        ],
+    )
+    sampler._nvml = fake
+    got = sampler.sample(os.getpid(), [0, 1])
+    assert got["gpu_util"] == 50.0 and got["gpu_memory_bytes"] == 2 * 2**30
+    sampler.forget(set())
+    assert sampler._procs == {}
+    assert sampler.sample(None, [0])["rss_bytes"] is None
