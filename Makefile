@@ -5,7 +5,8 @@ VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 PROTODIR := easlab/wire/proto
 
-.PHONY: lab test bench proto lint venv official-venv seldon-venv aiges-venv browser-deps clean
+# the panel's front end (extensions/easlab-lab) built into easlab/lab/labextension
+.PHONY: labextension lab-install lab test bench proto lint venv official-venv seldon-venv aiges-venv browser-deps clean
 
 venv: $(STAMP)
 
@@ -40,8 +41,21 @@ aiges-venv: .venv-aiges/.installed
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-## Open the tutorials in JupyterLab, with the local serving kernel available.
-lab: $(STAMP)
+## Build the "EAS services" panel (TypeScript, Node.js 20 + npm); the result is committed.
+labextension: extensions/easlab-lab/node_modules/.installed
+	cd extensions/easlab-lab && PATH=$(abspath $(VENV))/bin:$$PATH npm run build
+extensions/easlab-lab/node_modules/.installed: extensions/easlab-lab/package.json
+	cd extensions/easlab-lab && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Install and enable the panel in .venv (an editable install gets no data files).
+lab-install: $(STAMP)
+	mkdir -p $(VENV)/share/jupyter/labextensions $(VENV)/etc/jupyter/jupyter_server_config.d
+	ln -sfn $(abspath easlab/lab/labextension) $(VENV)/share/jupyter/labextensions/easlab-lab
+	cp easlab/lab/jupyter-config/easlab.json $(VENV)/etc/jupyter/jupyter_server_config.d/easlab.json
+
+## Open the tutorials in JupyterLab, with the local serving kernel and the EAS services panel.
+lab: $(STAMP) lab-install
 	@$(VPY) -c "import easlab; print('easlab kernel running at', easlab.connect(start=True).endpoint)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 

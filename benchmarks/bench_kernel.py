@@ -536,7 +536,7 @@ class Echo(allspark.BaseProcessor):
 """
 
 
-def start_kernel(tmp: Path) -> tuple[ServerProcess, int]:
+def start_kernel(tmp: Path, env: dict[str, str] | None = None) -> tuple[ServerProcess, int]:
     """``easlab serve`` on a free port, in its own state dir; returns once its API answers."""
     port = free_port()
     argv = [
@@ -555,7 +555,7 @@ def start_kernel(tmp: Path) -> tuple[ServerProcess, int]:
         argv,
         ROOT,
         tmp / "easlab.log",
-        {"EASLAB_HOME": str(tmp / "easlab-home"), "EASLAB_ADMIN_TOKEN": ADMIN_TOKEN},
+        {"EASLAB_HOME": str(tmp / "easlab-home"), "EASLAB_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
     )
     _wait_for(server, lambda: _get_status(port, "/easlab/v1/kernel") == 200, "its control API")
     return server, port
@@ -589,9 +589,9 @@ def create_python_service(
     return str(desc.get("service_path") or f"/api/predict/{name}")
 
 
-def start_easlab(tmp: Path) -> Bench:
+def start_easlab(tmp: Path, env: dict[str, str] | None = None) -> Bench:
     """A local kernel with one identity python-processor instance behind token auth."""
-    server, port = start_kernel(tmp)
+    server, port = start_kernel(tmp, env)
     path = create_python_service(
         port, "echo", ECHO_APP, tmp, {"instance": 1, "rpc.worker_threads": 1}
     )
@@ -605,6 +605,11 @@ def start_easlab(tmp: Path) -> Bench:
         headers={"Authorization": EASLAB_TOKEN},
         check=_echo_check,
     )
+
+
+def start_easlab_unmonitored(tmp: Path) -> Bench:
+    """The same kernel with its request monitor off (``EASLAB_MONITOR=0``): what it costs."""
+    return start_easlab(tmp, {"EASLAB_MONITOR": "0"})
 
 
 def _check_easlab_setup(port: int, path: str) -> None:
@@ -734,8 +739,17 @@ PEERS = [
 ]
 RAW_ASGI = PEERS[1]
 EASLAB = PEERS[-1]
+#: the monitor's cost (issue 14: within 5% of the monitored row), run right after it
+EASLAB_UNMONITORED = Peer(
+    "easlab kernel as above, request monitor off (EASLAB_MONITOR=0)",
+    None,
+    None,
+    False,
+    start_easlab_unmonitored,
+)
+PEERS.append(EASLAB_UNMONITORED)
 # easlab runs right after the raw uvicorn echo, so the ratio that decides compares neighbours.
-RUN_ORDER = [PEERS[0], RAW_ASGI, EASLAB, *PEERS[2:-1]]
+RUN_ORDER = [PEERS[0], RAW_ASGI, EASLAB, EASLAB_UNMONITORED, *PEERS[2:-2]]
 #: other names accepted by EASLAB_BENCH_PEERS
 _PEER_ALIASES = {"uvicorn": "asgi", "mlserver": "mlserver_single"}
 
@@ -871,7 +885,20 @@ def _checks(rows: list[Row], easlab: Row, raw: Row) -> list[Check]:
     easlab_p99 = _good(easlab.c1)
     best_c1, best_c1_name = best("c1")
     best_c16, best_c16_name = best("c16")
-    return [
+    off_label = EASLAB_UNMONITORED.label
+    off = next((row for row in rows if row.label == off_label), None)
+    monitor = [
+        Check(
+            f"c={n} req/s, monitor on",
+            rps(easlab, column),
+            rps(off, column) if off is not None else None,
+            "the same kernel, monitor off",
+            "≥ 0.95×",
+            lambda r: r >= 0.95,
+        )
+        for n, column in ((1, "c1"), (16, "c16"))
+    ]
+    return monitor + [
         Check(
             "c=1 req/s",
             rps(easlab, "c1"),

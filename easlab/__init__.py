@@ -71,6 +71,8 @@ _EXPORTS: dict[str, str] = {
     # notebook layer
     "debug": "easlab.notebook.widget",
     "bench": "easlab.notebook.loadtest",
+    "monitor": "easlab.notebook.monitor",
+    "Monitor": "easlab.notebook.monitor",
     "BenchResult": "easlab.notebook.loadtest",
     "plot_latency": "easlab.notebook.plots",
     "plot_sweep": "easlab.notebook.plots",

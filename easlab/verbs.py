@@ -389,6 +389,20 @@ VERBS: tuple[Verb, ...] = (
         fronts=MAGIC,
     ),
     Verb(
+        "monitor",
+        "plot a service's traffic as the kernel counts it: requests/s, status mix, latency "
+        "percentiles, CPU/memory per instance; live while the cell's output is shown",
+        "easlab.notebook.monitor:monitor",
+        (
+            arg("service", metavar="SERVICE", help="service name on the kernel"),
+            arg("--window", type=int, default=60, help="seconds shown, 1 to 900 (default 60)"),
+            arg("--interval", type=float, default=1.0, help="seconds between redraws (default 1)"),
+            arg("--duration", type=float, default=None, help="stop redrawing after N seconds"),
+            arg("--once", action="store_true", help="draw a snapshot; do not update"),
+        ),
+        fronts=MAGIC,
+    ),
+    Verb(
         "debug",
         "open the interactive debug widget for a service",
         "easlab.notebook.widget:debug",

@@ -283,6 +283,15 @@ class KernelClient:
         data = self._call("GET", f"/services/{self._name(name)}/logs", params={"n": int(n)})
         return list(data.get("lines", []))
 
+    def metrics(self, name: str, window: int = 60) -> dict[str, Any]:
+        """The kernel's monitor of one service: windows, instances, per-second series."""
+        path = f"/services/{self._name(name)}/metrics"
+        return self._call("GET", path, params={"window": int(window)})  # type: ignore[no-any-return]
+
+    def metrics_all(self, window: int = 60) -> dict[str, Any]:
+        """Every service's monitor summary and its QPS/p99 series of the last ``window`` s."""
+        return self._call("GET", "/metrics", params={"window": int(window)})  # type: ignore[no-any-return]
+
     def service(self, name: str) -> Service:
         """A ``Service`` handle of an existing service."""
         return Service(self, self.describe(name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, unquote
 
 from easlab.errors import SpecError
 from easlab.kernel.control import API, ControlError, Kernel
+from easlab.kernel.monitor import HISTORY_S, WINDOWS
 
 __all__ = ["API", "ROUTES", "handle"]
 
@@ -140,6 +142,89 @@ async def _release(call: Call) -> dict[str, Any]:
     return await call.kernel.release(call.service(), call.json())
 
 
+def _window(call: Call) -> int:
+    raw = (parse_qs(call.query).get("window") or ["60"])[0]
+    try:
+        window = int(raw)
+    except ValueError:
+        window = 0
+    if not 1 <= window <= HISTORY_S:
+        raise ControlError(
+            400, f"window must be whole seconds from 1 to {HISTORY_S}, got {raw!r}", "window"
+        )
+    return window
+
+
+def service_metrics(kernel: Kernel, service: Any, window: int) -> dict[str, Any]:
+    """The monitor's view of one service: windows, versions, instances, per-second series."""
+    kernel.fold_all()
+    stats = service.stats
+    windows = {f"{w}s": stats.window(w) for w in WINDOWS}
+    versions = {
+        str(v): {f"{w}s": stats.window(w, version=v) for w in WINDOWS}
+        for v in sorted(set(stats.instance_version.values()))
+    }
+    live = {inst.index: inst for inst in service.instances}
+    latest = stats.buckets[-1].resources if stats.buckets else {}
+    instances = []
+    for index in sorted(stats.instance_name):
+        inst = live.get(index)
+        recent = stats.window(window, instance=index)
+        if inst is None and not recent["requests"]:
+            continue  # an instance gone before this window
+        instances.append(
+            {
+                "name": stats.instance_name[index],
+                "version": stats.instance_version[index],
+                "pid": inst.pid if inst is not None else None,
+                "ready": bool(inst is not None and inst.ready),
+                "in_flight": inst.busy if inst is not None else 0,
+                "windows": {f"{w}s": stats.window(w, instance=index) for w in WINDOWS},
+                "resources": latest.get(index, {}),
+            }
+        )
+    return {
+        "name": service.name,
+        "status": service.status,
+        "time": time.time(),
+        "window": window,
+        "totals": {
+            "requests": stats.requests,
+            "by_status": {str(k): v for k, v in sorted(stats.by_status.items())},
+            "batches": stats.batches,
+            "batch_sizes": {str(k): v for k, v in sorted(stats.batch_sizes.items())},
+            "dropped": stats.dropped,
+        },
+        "queue_depth": service.queue_depth(),
+        "windows": windows,
+        "versions": versions,
+        "instances": instances,
+        "series": stats.series(window),
+        "resources": stats.resource_series(window),
+    }
+
+
+async def _metrics(call: Call) -> dict[str, Any]:
+    return service_metrics(call.kernel, call.service(), _window(call))
+
+
+async def _all_metrics(call: Call) -> dict[str, Any]:
+    """Every service's short summary (the panel's list), with the last ``window`` s series."""
+    kernel = call.kernel
+    window = _window(call)
+    kernel.fold_all()
+    out = {}
+    for name, service in kernel.services.items():
+        stats = service.stats
+        out[name] = {
+            "windows": {f"{w}s": stats.window(w) for w in WINDOWS},
+            "series": [
+                {"t": r["t"], "qps": r["qps"], "p99_ms": r["p99_ms"]} for r in stats.series(window)
+            ],
+        }
+    return {"time": time.time(), "window": window, "services": out}
+
+
 ROUTES: tuple[Route, ...] = (
     Route(("kernel",), {"GET": _info}),
     Route(("shutdown",), {"POST": _shutdown}),
@@ -148,6 +233,8 @@ ROUTES: tuple[Route, ...] = (
     Route(("services", "{name}"), {"GET": _describe, "PATCH": _modify, "DELETE": _delete}),
     Route(("services", "{name}", "workers"), {"GET": _workers}),
     Route(("services", "{name}", "logs"), {"GET": _logs}),
+    Route(("services", "{name}", "metrics"), {"GET": _metrics}),
+    Route(("metrics",), {"GET": _all_metrics}),
     Route(("services", "{name}", "stop"), {"POST": _stop}),
     Route(("services", "{name}", "start"), {"POST": _start}),
     Route(("services", "{name}", "version"), {"POST": _version}),

@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import time
+import traceback
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,39 @@ class Kernel:
         self.closing = False  # stop_all has begun: no new service or instance
         self.queues = QueueHub(state_dir / "queues")  # queue services and async services' queues
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
+        #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
+        self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
+        self._sampler: Any = None
+        self._tick: asyncio.TimerHandle | None = None
+
+    # -- monitoring --------------------------------------------------------------------
+
+    def start_monitor(self) -> None:
+        """Fold every service's request ring and read its instances' resources, each second."""
+        if self.monitor and self._tick is None:
+            self._tick = self.loop.call_later(1.0, self._monitor_tick)
+
+    def _monitor_tick(self) -> None:
+        self._tick = self.loop.call_later(1.0, self._monitor_tick)
+        try:
+            self.fold_all()
+        except Exception:  # never let the monitor stop the kernel
+            traceback.print_exc()
+
+    def fold_all(self) -> None:
+        from easlab.kernel.resources import ResourceSampler
+
+        if self._sampler is None:
+            self._sampler = ResourceSampler()
+        live: set[int] = set()
+        for service in self.services.values():
+            resources = {}
+            for inst in service.instances:
+                if inst.pid is not None:
+                    live.add(inst.pid)
+                    resources[inst.index] = self._sampler.sample(inst.pid, inst.gpus)
+            service.stats.fold(service.queue_depth(), resources)
+        self._sampler.forget(live)
 
     # -- GPUs ------------------------------------------------------------------------
 

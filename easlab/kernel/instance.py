@@ -659,7 +659,6 @@ class Instance:
             call = self.calls.pop(rid, None)
             if call is None:
                 return
-            call.instance = None
             if call.batch is None:
                 self.busy -= 1
                 took = time.perf_counter() - call.sent
@@ -669,7 +668,8 @@ class Instance:
                 call.batch[0] -= 1
                 if call.batch[0] == 0:
                     self.busy -= 1
-            call.finish(status, payload)
+            call.finish(status, payload)  # its answer reads call.instance (the monitor)
+            call.instance = None
             self.service.pump()
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)

@@ -31,6 +31,7 @@ from easlab.runtime import WILDCARD_HOSTS
 
 _PREDICT = "/api/predict/"
 _BUILTIN = "/api/builtin/"
+_METRICS = "/metrics"
 _DISCOVERY = (
     "/api/v1/servicediscovery/upstreams/",
     "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/",
@@ -91,18 +92,19 @@ class KernelServer:
             elif path.startswith(_DISCOVERY):
                 self.discovery(conn, req)
             elif path == API or path.startswith(API + "/"):
-                refused = self.guard.refuse(
-                    req.method,
-                    req.header(b"host"),
-                    req.header(b"origin"),
-                    req.header(b"content-type"),
-                    req.header(b"authorization"),
-                    bool(req.body),
-                )
-                if refused is not None:
-                    conn.respond_json(refused[0], {"error": refused[1], "field": None})
+                if self._refused(conn, req):
                     return
                 self.kernel.loop.create_task(self.control(conn, req))
+            elif path == _METRICS:
+                # Prometheus text; locked like the control plane (a scrape sends the token)
+                if self._refused(conn, req):
+                    return
+                if req.method != b"GET":
+                    conn.respond_json(405, {"error": "/metrics takes GET", "field": None})
+                    return
+                from easlab.kernel.prometheus import CONTENT_TYPE_LATEST, exposition
+
+                conn.respond(200, exposition(self.kernel), CONTENT_TYPE_LATEST.encode())
             else:
                 conn.respond_json(
                     404,
@@ -111,6 +113,21 @@ class KernelServer:
         except Exception:  # a kernel fault: answer 500, keep serving
             traceback.print_exc()
             conn.respond(500, b"internal error in the easlab kernel (see its log)", close=True)
+
+    def _refused(self, conn: HttpConnection, req: Request) -> bool:
+        """Answer and say True when the control plane's lock refuses the call (guard.py)."""
+        refused = self.guard.refuse(
+            req.method,
+            req.header(b"host"),
+            req.header(b"origin"),
+            req.header(b"content-type"),
+            req.header(b"authorization"),
+            bool(req.body),
+        )
+        if refused is None:
+            return False
+        conn.respond_json(refused[0], {"error": refused[1], "field": None})
+        return True
 
     def _not_found(self, name: str) -> bytes:
         known = ", ".join(self.kernel.router.names()) or "none"
@@ -135,6 +152,9 @@ class KernelServer:
             req.path,
         ):
             why = "missing" if auth is None else "wrong"
+            entry = self.kernel.services.get(route.name)
+            if entry is not None:  # the monitor's 401 count
+                entry.stats.record(401, req.started, time.monotonic())
             conn.respond(
                 401,
                 f"{why} token for service '{route.name}': send the service token as the "
@@ -158,14 +178,16 @@ class KernelServer:
         stats = service.stats
 
         def answer(status: int, body: bytes | bytearray) -> None:
-            stats.record(status, started, time.monotonic())
+            inst = call.instance
+            stats.record(status, started, time.monotonic(), -1 if inst is None else inst.index)
             if status == 200:
                 conn.respond(200, body, OCTET_STREAM)
             else:
                 # SPEC §1: 408 and 450 also close the connection.
                 conn.respond(status, body, TEXT_PLAIN, status in (408, 450))
 
-        service.submit(Call(req.body, answer))
+        call = Call(req.body, answer)
+        service.submit(call)
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
         """Hand an HTTP-aware processor the method, sub-path, query and body."""
@@ -181,14 +203,16 @@ class KernelServer:
         stats = service.stats
 
         def answer(status: int, body: bytes | bytearray) -> None:
-            stats.record(status, started, time.monotonic())
+            inst = call.instance
+            stats.record(status, started, time.monotonic(), -1 if inst is None else inst.index)
             # the kernel's own refusals (408, 450, 503) are text; the component's are JSON
             kernel_made = status in (408, 450, 503) and bytes(body[:1]) not in (b"{", b"[")
             conn.respond(
                 status, body, TEXT_PLAIN if kernel_made else APPLICATION_JSON, status in (408, 450)
             )
 
-        service.submit(Call(envelope, answer))
+        call = Call(envelope, answer)
+        service.submit(call)
 
     def builtin(self, conn: HttpConnection, req: Request, what: str) -> None:
         kernel = self.kernel

@@ -139,6 +139,7 @@ async def serve(
         forget_everything(state)
     kernel = Kernel(state.resolve(), loop)
     kernel.idle_timeout = idle_timeout  # reported by info(): `easlab kernel status`
+    kernel.start_monitor()
     guard = ControlGuard(token, host, allow_hosts, allow_origins)
     app = KernelServer(kernel, guard, max_body, limits)
     server = await loop.create_server(

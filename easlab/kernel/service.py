@@ -22,6 +22,7 @@ from easlab.kernel.batching import BatchQueue
 from easlab.kernel.call import Call
 from easlab.kernel.frames import KERNEL_PID_ENV
 from easlab.kernel.instance import STARTUP_TIMEOUT_S, Instance
+from easlab.kernel.monitor import Stats
 from easlab.runtime import ADMIN_TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -60,44 +61,6 @@ class Version:
     python: Path | None = None
 
 
-class Stats:
-    """Request counters for ``/api/builtin/monitor`` and ``realtime_metrics``."""
-
-    __slots__ = ("requests", "ok", "errors", "latency_s", "by_status", "window")
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.ok = 0
-        self.errors = 0
-        self.latency_s = 0.0
-        self.by_status: dict[int, int] = {}
-        self.window: deque[float] = deque(maxlen=10000)  # arrival times, for qps
-
-    def record(self, status: int, started: float, now: float) -> None:
-        self.requests += 1
-        if status == 200:
-            self.ok += 1
-        else:
-            self.errors += 1
-        self.by_status[status] = self.by_status.get(status, 0) + 1
-        self.latency_s += now - started
-        self.window.append(now)
-
-    def to_dict(self) -> dict[str, Any]:
-        now = time.monotonic()
-        recent = sum(1 for t in self.window if now - t <= 10.0)
-        return {
-            "requests": self.requests,
-            "ok": self.ok,
-            "errors": self.errors,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
-            "avg_latency_ms": round(1000 * self.latency_s / self.requests, 3)
-            if self.requests
-            else 0.0,
-            "qps": round(recent / 10.0, 2),
-        }
-
-
 class Service:
     """A named service of the kernel."""
 
@@ -130,7 +93,7 @@ class Service:
             meta.max_batch_size if meta.batching else 1,
             meta.max_batch_timeout_ms,
         )
-        self.stats = Stats()
+        self.stats = Stats(getattr(kernel, "monitor", True))
         self.lines: deque[str] = deque(maxlen=LOG_RING)
         self.work_dir = kernel.state_dir
         self.log_path = kernel.state_dir / "logs" / f"{name}.log"
@@ -311,6 +274,10 @@ class Service:
             return None
         return best
 
+    def queue_depth(self) -> int:
+        """Calls waiting: in the kernel's queue and behind instances' busy threads."""
+        return len(self.queue) + self._waiting_in_instances()
+
     def _waiting_in_instances(self) -> int:
         """Frames that instances hold beyond their threads (they count as queued)."""
         limit = self.spec.metadata.worker_threads
@@ -335,6 +302,7 @@ class Service:
             if single:
                 inst.send(calls[0])
             else:
+                self.stats.record_batch(len(calls))
                 inst.send_batch(calls)
 
     def _arm_batch_timer(self) -> None:
@@ -401,6 +369,7 @@ class Service:
     def _new_instance(self, version: Version) -> Instance:
         index = self._next_index
         self._next_index += 1
+        self.stats.add_instance(index, f"{self.name}-{index}", version.number)
         return Instance(self, index, version, self._gpus_for_new_instance())
 
     async def _launch(self, count: int, version: Version) -> tuple[list[Instance], str | None]:

@@ -1,0 +1,101 @@
+"""What the panel may ask of the kernel: a short allow-list over ``KernelClient``.
+
+The panel never sees the control API itself: each call here is one of a few
+operations (list with traffic, start/stop/delete/scale a service, start a
+kernel), run with the admin token the Jupyter server reads from the kernel's
+runtime file. Kept free of tornado so tests drive it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from easlab.errors import EaslabError, KernelError, KernelNotRunning
+
+__all__ = ["PanelBackend", "PanelError"]
+
+#: the ServiceDesc fields the panel shows (no spec, signature or admin material)
+_FIELDS = (
+    "name",
+    "status",
+    "message",
+    "url",
+    "token",
+    "processor",
+    "total_instance",
+    "running_instance",
+    "pending_instance",
+    "current_version",
+    "latest_version",
+)
+
+
+class PanelError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class PanelBackend:
+    """The panel's operations; ``connect`` gives a ``KernelClient`` (or raises KernelNotRunning)."""
+
+    def __init__(self, connect: Callable[[bool], Any] | None = None) -> None:
+        self._connect = connect or _default_connect
+
+    def state(self, window: int = 60) -> dict[str, Any]:
+        """Whether a kernel runs, and its services with their traffic of the last ``window`` s."""
+        try:
+            kernel = self._connect(False)
+            services = kernel.list()
+            metrics = kernel.metrics_all(window)["services"]
+        except KernelNotRunning as exc:
+            return {"kernel": None, "message": str(exc), "services": []}
+        rows = []
+        for desc in services:
+            row = {k: desc.get(k) for k in _FIELDS}
+            m = metrics.get(desc["name"], {})
+            row["windows"] = m.get("windows", {})
+            row["series"] = m.get("series", [])
+            rows.append(row)
+        return {"kernel": {"endpoint": kernel.endpoint}, "services": rows}
+
+    def start_kernel(self) -> dict[str, Any]:
+        kernel = self._connect(True)
+        return {"kernel": {"endpoint": kernel.endpoint}}
+
+    def act(self, name: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``stop``, ``start``, ``delete`` or ``scale`` (``{"instances": n}``) one service."""
+        kernel = self._kernel()
+        try:
+            if action == "stop":
+                return dict(kernel.stop(name))
+            if action == "start":
+                return dict(kernel.start(name))
+            if action == "delete":
+                return dict(kernel.delete(name))
+            if action == "scale":
+                n = body.get("instances")
+                if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 64:
+                    raise PanelError(400, f"instances must be a whole number 0..64, got {n!r}")
+                return dict(kernel.modify(name, set={"metadata.instance": str(n)}))
+            if action == "workers":
+                return {"workers": kernel.workers(name)}
+        except KernelError as exc:
+            raise PanelError(exc.status or 502, str(exc)) from None
+        except EaslabError as exc:
+            raise PanelError(502, str(exc)) from None
+        raise PanelError(404, f"unknown action {action!r}")
+
+    def _kernel(self) -> Any:
+        try:
+            return self._connect(False)
+        except KernelNotRunning as exc:
+            raise PanelError(503, str(exc)) from None
+
+
+def _default_connect(start: bool) -> Any:
+    from easlab.client.connect import connect
+
+    return connect(None, start=start)

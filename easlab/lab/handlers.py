@@ -1,0 +1,73 @@
+"""Jupyter Server handlers under ``/easlab-lab/api``: the panel's calls, proxied to the kernel.
+
+Jupyter's own login and XSRF checks guard them (``APIHandler`` +
+``@authenticated``); the kernel's admin token is added here, server side.
+Blocking client calls run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from easlab.lab.backend import PanelBackend, PanelError
+
+__all__ = ["setup_handlers"]
+
+
+class _Base(APIHandler):
+    backend: PanelBackend
+
+    def initialize(self, backend: PanelBackend) -> None:
+        self.backend = backend
+
+    async def _answer(self, fn: Any, *args: Any) -> None:
+        try:
+            result = await asyncio.to_thread(fn, *args)
+        except PanelError as exc:
+            self.set_status(exc.status)
+            result = {"error": exc.message}
+        self.finish(json.dumps(result))
+
+
+class StateHandler(_Base):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        window = int(self.get_argument("window", "60"))
+        await self._answer(self.backend.state, max(1, min(window, 900)))
+
+
+class KernelHandler(_Base):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        await self._answer(self.backend.start_kernel)
+
+
+class ServiceHandler(_Base):
+    @tornado.web.authenticated
+    async def post(self, name: str, action: str) -> None:
+        body = json.loads(self.request.body or b"{}") if self.request.body else {}
+        await self._answer(self.backend.act, name, action, body)
+
+
+def setup_handlers(web_app: Any, backend: PanelBackend | None = None) -> None:
+    backend = backend or PanelBackend()
+    base = url_path_join(web_app.settings["base_url"], "easlab-lab", "api")
+    args = {"backend": backend}
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "state"), StateHandler, args),
+            (url_path_join(base, "kernel"), KernelHandler, args),
+            (
+                url_path_join(base, r"services/([^/]+)/(stop|start|delete|scale|workers)"),
+                ServiceHandler,
+                args,
+            ),
+        ],
+    )

@@ -1,0 +1,288 @@
+"""``easlab.monitor(name)`` / ``%eas monitor NAME``: a service's traffic, live or as a snapshot.
+
+The numbers are the kernel's own (``GET /easlab/v1/services/<name>/metrics``,
+kernel/monitor.py): nothing is counted in the notebook. Shown in a notebook, a
+``Monitor`` draws four panels (requests per second, status mix, latency
+percentiles, CPU and memory per instance) and, when ``live``, redraws them each
+``interval`` seconds from a background thread, so the plot moves while another
+cell runs ``%eas bench``. It stops when its ``duration`` is over, on
+``stop()``, when the same cell (or the same service, outside JupyterLab) starts
+a new monitor, or when the kernel stops answering; the last frame stays.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from easlab.client.control import KernelClient
+    from easlab.notebook.plots import Plot
+
+__all__ = ["Monitor", "monitor", "plot_monitor"]
+
+#: live monitors by the cell (or service) that made them; a new one stops the old
+_live: dict[str, Monitor] = {}
+_live_lock = threading.Lock()
+
+_STATUS_COLOURS = {"2xx": "tab:green", "4xx": "tab:orange", "5xx": "tab:red"}
+_NAMED_COLOURS = {"401": "tab:purple", "408": "tab:brown", "450": "tab:pink"}
+
+
+class Monitor:
+    """A service's monitor: ``snapshot()``, ``to_dataframe()``, ``plot()``; live in a notebook."""
+
+    def __init__(
+        self,
+        name: str,
+        kernel: KernelClient,
+        window: int = 60,
+        interval: float = 1.0,
+        live: bool = True,
+        duration: float | None = None,
+    ) -> None:
+        self.name = name
+        self.kernel = kernel
+        self.window = int(window)
+        self.interval = float(interval)
+        self.live = live
+        self.duration = duration
+        self.last: dict[str, Any] | None = None
+        self.stopped_because: str | None = None
+        self.frames = 0  # redraws done by the live thread
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- data ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The kernel's monitor JSON for this service, now (see ARCHITECTURE.md)."""
+        self.last = self.kernel.metrics(self.name, self.window)
+        return self.last
+
+    def to_dataframe(self, data: dict[str, Any] | None = None) -> pd.DataFrame:
+        """One row per second of the window: requests, qps, status counts, p50/p90/p99 (ms),
+        queue depth, mean batch size; indexed by time (UTC)."""
+        import pandas as pd
+
+        data = data or self.snapshot()
+        rows = [{k: v for k, v in row.items() if k != "by_status"} for row in data["series"]]
+        df = pd.DataFrame(rows)
+        if df.empty:
+            return df
+        df.index = pd.to_datetime(df.pop("t"), unit="s", utc=True)
+        df.index.name = "time"
+        return df
+
+    def resources(self, data: dict[str, Any] | None = None) -> pd.DataFrame:
+        """CPU (%), memory (bytes) and GPU per instance and second."""
+        import pandas as pd
+
+        data = data or self.snapshot()
+        df = pd.DataFrame(data["resources"])
+        if not df.empty:
+            df["time"] = pd.to_datetime(df.pop("t"), unit="s", utc=True)
+        return df
+
+    def plot(self, data: dict[str, Any] | None = None) -> Plot:
+        """The four panels of the monitor, from ``data`` (default: a fresh snapshot)."""
+        return plot_monitor(data or self.snapshot(), show=False)
+
+    # -- live ------------------------------------------------------------------------
+
+    def start(self, display_id: Any = None) -> None:
+        """Redraw each ``interval`` seconds into ``display_id`` (an IPython DisplayHandle)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, args=(display_id,), name=f"easlab-monitor-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, why: str = "stopped") -> None:
+        """Stop redrawing (the last frame stays)."""
+        if self.stopped_because is None:
+            self.stopped_because = why
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self, handle: Any) -> None:
+        from easlab.errors import EaslabError
+
+        ends = None if self.duration is None else time.monotonic() + self.duration
+        while not self._stop.wait(self.interval):
+            if ends is not None and time.monotonic() >= ends:
+                self.stopped_because = self.stopped_because or "duration over"
+                break
+            try:
+                data = self.snapshot()
+            except EaslabError as exc:  # the kernel went away, or the service did
+                self.stopped_because = self.stopped_because or f"stopped: {exc}"
+                break
+            self.frames += 1
+            if handle is not None:
+                handle.update(_image(plot_monitor(data, show=False)))
+        if handle is not None and self.last is not None:
+            note = self.stopped_because or "stopped"
+            handle.update(_image(plot_monitor(self.last, show=False, note=note)))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        data = self.snapshot()
+        handle = display(_image(plot_monitor(data, show=False)), display_id=True)
+        if self.live:
+            key = _cell_key() or f"service:{self.name}"
+            with _live_lock:
+                old = _live.pop(key, None)
+                _live[key] = self
+            if old is not None:
+                old.stop("the cell ran again")
+            self.start(handle)
+
+    def __repr__(self) -> str:
+        state = "live" if self.running else (self.stopped_because or "snapshot")
+        return f"<easlab Monitor {self.name!r} window={self.window}s {state}>"
+
+
+def _cell_key() -> str | None:
+    """JupyterLab's id of the running cell (sent in the execute request's metadata)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        kernel = getattr(shell, "kernel", None)
+        parent = kernel.get_parent() if kernel is not None else None
+    except Exception:
+        return None
+    cell = (parent or {}).get("metadata", {}).get("cellId")
+    return f"cell:{cell}" if cell else None
+
+
+def _image(plot: Plot) -> Any:
+    from IPython.display import Image
+
+    return Image(data=plot.png(dpi=80), format="png")
+
+
+def monitor(
+    service: Any,
+    window: int = 60,
+    interval: float = 1.0,
+    once: bool = False,
+    duration: float | None = None,
+    *,
+    kernel: KernelClient | None = None,
+) -> Monitor:
+    """A service's monitor: shown in a notebook it plots live; ``.to_dataframe()`` for analysis.
+
+    ``service``: a name on the local kernel or a ``Service``; ``window``: seconds
+    shown (1 to 900); ``once``: draw a snapshot and do not update; ``duration``:
+    stop updating after that many seconds.
+
+    >>> m = easlab.monitor("echo", window=120)   # doctest: +SKIP
+    >>> m.to_dataframe()[["qps", "p99_ms"]].tail()   # doctest: +SKIP
+    """
+    if not 1 <= int(window) <= 900:
+        raise ValueError(f"window must be whole seconds from 1 to 900, got {window!r}")
+    name = getattr(service, "name", service)
+    if kernel is None:
+        kernel = getattr(service, "kernel", None)
+    if kernel is None:
+        from easlab.client.connect import connect
+
+        kernel = connect(None)
+    else:
+        # the live thread gets its own HTTP session (requests sessions are not thread-safe)
+        from easlab.client.control import KernelClient
+
+        kernel = KernelClient(kernel.endpoint, admin_token=kernel.admin_token)
+    return Monitor(str(name), kernel, int(window), interval, not once, duration)
+
+
+def plot_monitor(data: dict[str, Any], show: bool | None = None, note: str | None = None) -> Plot:
+    """Requests/s, status mix, latency percentiles and CPU/memory of a monitor snapshot."""
+    import numpy as np
+
+    from easlab.notebook.plots import Plot, _new_figure, _show_at_end_of_cell
+
+    series = data.get("series") or []
+    t0 = series[-1]["t"] if series else time.time()
+    x = np.array([row["t"] - t0 for row in series], dtype=float)
+    fig = _new_figure(11, 6)
+    axes = fig.subplots(2, 2, sharex=True)
+    qps_ax, mix_ax, lat_ax, res_ax = axes.ravel()
+
+    qps_ax.plot(x, [row["requests"] for row in series], color="tab:blue")
+    qps_ax.fill_between(x, [row["requests"] for row in series], alpha=0.2, color="tab:blue")
+    w = data.get("windows", {})
+    one_min = w.get("60s", {})
+    qps_ax.set_title(
+        f"requests/s (1 min: {one_min.get('qps', 0):.1f}/s, 1 s: {w.get('1s', {}).get('qps', 0):.0f}/s)"
+    )
+    qps_ax.set_ylabel("requests/s")
+
+    bottom = np.zeros(len(series))
+    for key, colour in _STATUS_COLOURS.items():
+        values = np.array([row[key] for row in series], dtype=float)
+        mix_ax.bar(x, values, bottom=bottom, width=1.0, color=colour, label=key, align="edge")
+        bottom += values
+    for key, colour in _NAMED_COLOURS.items():
+        values = np.array([row[key] for row in series], dtype=float)
+        if values.any():
+            mix_ax.plot(x, values, color=colour, label=key, linewidth=1.2)
+    totals = data.get("totals", {}).get("by_status", {})
+    mix_ax.set_title("status mix  (" + ", ".join(f"{k}: {v}" for k, v in totals.items()) + ")")
+    mix_ax.legend(loc="upper left", fontsize="small", ncol=3)
+
+    for q, colour in ((50, "tab:green"), (90, "tab:orange"), (99, "tab:red")):
+        pct = [np.nan if row[f"p{q}_ms"] is None else row[f"p{q}_ms"] for row in series]
+        lat_ax.plot(x, pct, color=colour, label=f"p{q}", marker=".", markersize=3)
+    lat_ax.set_title(
+        "latency (1 min p50/p90/p99: "
+        + "/".join(_ms(one_min.get(f"p{q}_ms")) for q in (50, 90, 99))
+        + " ms)"
+    )
+    lat_ax.set_ylabel("ms")
+    lat_ax.set_xlabel("seconds (0 = now)")
+    lat_ax.legend(loc="upper left", fontsize="small")
+
+    mem_ax = res_ax.twinx()
+    by_instance: dict[str, list[dict[str, Any]]] = {}
+    for row in data.get("resources") or []:
+        by_instance.setdefault(row["instance"], []).append(row)
+    for i, (inst, rows) in enumerate(sorted(by_instance.items())):
+        colour = f"C{i}"
+        rx = [r["t"] - t0 for r in rows]
+        cpu = [np.nan if r.get("cpu_percent") is None else r["cpu_percent"] for r in rows]
+        mem = [np.nan if r.get("rss_bytes") is None else r["rss_bytes"] / 2**20 for r in rows]
+        res_ax.plot(rx, cpu, color=colour, label=f"{inst} CPU")
+        mem_ax.plot(rx, mem, color=colour, linestyle="--", label=f"{inst} MiB")
+    res_ax.set_title("CPU % (solid) and memory MiB (dashed) per instance")
+    res_ax.set_ylabel("CPU %")
+    mem_ax.set_ylabel("MiB")
+    res_ax.set_xlabel("seconds (0 = now)")
+    if by_instance:
+        res_ax.legend(loc="upper left", fontsize="small")
+    for ax in (qps_ax, mix_ax, lat_ax, res_ax):
+        ax.set_xlim(-(data.get("window") or len(series)), 1)
+        ax.grid(alpha=0.3)
+    title = f"service {data.get('name')} — {data.get('status')}, queue {data.get('queue_depth', 0)}"
+    if note:
+        title += f"  [{note}]"
+    fig.suptitle(title)
+    plot = Plot([qps_ax, mix_ax, lat_ax, res_ax])
+    return _show_at_end_of_cell(plot, show, True)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"

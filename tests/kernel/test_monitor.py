@@ -1,0 +1,217 @@
+"""Service monitoring: the request ring (no server), and the JSON and /metrics views over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from easlab.kernel.monitor import RING, Stats
+from tests.kernel.kernel_helpers import post, wait_for
+
+CHECKER_APP = """
+import allspark
+
+class Checker(allspark.BaseProcessor):
+    def process(self, data):
+        if data == b"bad":
+            return b"bad body", 400
+        return data, 200
+"""
+
+
+# -- the ring, without a server ------------------------------------------------------------
+
+
+def test_windows_count_every_answer_and_percentiles_follow_latency():
+    stats = Stats()
+    stats.add_instance(0, "svc-0", 1)
+    now = time.monotonic()
+    for _ in range(1000):
+        stats.record(200, now - 0.010, now, 0)  # 10 ms
+    for _ in range(10):
+        stats.record(200, now - 1.0, now, 0)  # 1 s: the slow 1%
+    for code in (401, 401, 400, 408, 450, 503):
+        stats.record(code, now - 0.001, now, -1 if code in (401, 450, 503) else 0)
+    stats.fold()
+    w = stats.window(60)
+    assert w["requests"] == 1016
+    assert (w["2xx"], w["4xx"], w["5xx"]) == (1010, 5, 1)
+    assert (w["401"], w["408"], w["450"]) == (2, 1, 1)
+    assert w["p50_ms"] == pytest.approx(10, rel=0.07)
+    assert w["p99_ms"] == pytest.approx(10, rel=0.07)  # 1% + 6 answers above: still 10 ms
+    assert stats.window(60, instance=0)["requests"] == 1012
+    assert stats.window(60, version=1)["requests"] == 1012
+    assert stats.to_dict()["by_status"] == {
+        "200": 1010,
+        "400": 1,
+        "401": 2,
+        "408": 1,
+        "450": 1,
+        "503": 1,
+    }
+
+
+def test_memory_is_fixed_and_an_overflow_is_counted_not_grown():
+    stats = Stats()
+    sizes = (len(stats._t), len(stats._lat), len(stats._code), len(stats._inst))
+    now = time.monotonic()
+    for _ in range(RING + 500):
+        stats.record(200, now, now, 0)
+    stats.fold()
+    assert (len(stats._t), len(stats._lat), len(stats._code), len(stats._inst)) == sizes
+    assert stats.dropped == 500
+    assert stats.window(60)["requests"] == RING
+    assert stats.requests == RING + 500  # the totals stay exact
+    for _ in range(2000):  # the per-second buckets are bounded too
+        stats._bucket(stats.buckets[-1].second + 1)
+    assert len(stats.buckets) == 900
+
+
+def test_disabled_monitor_keeps_the_totals():
+    stats = Stats(enabled=False)
+    now = time.monotonic()
+    for _ in range(10):
+        stats.record(200, now, now, 0)
+    stats.fold()
+    assert stats.requests == 10 and stats.to_dict()["ok"] == 10
+    assert stats.window(60)["requests"] == 0
+
+
+# -- through real HTTP ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checker(python_service):
+    desc = python_service("mon_checker", CHECKER_APP, token="tok-monitor-1234").desc
+    assert desc["status"] == "Running", desc
+    return desc
+
+
+def test_counts_match_what_was_sent(kernel, checker):
+    url = checker["url"]
+    good, wrong, bad = 40, 7, 5
+    with requests.Session() as s:
+        for _ in range(good):
+            assert s.post(url, data=b"hi", headers={"Authorization": checker["token"]}).ok
+        for _ in range(wrong):
+            r = s.post(url, data=b"hi", headers={"Authorization": "nope"})
+            assert r.status_code == 401
+        for _ in range(bad):
+            r = s.post(url, data=b"bad", headers={"Authorization": checker["token"]})
+            assert r.status_code == 400
+    r = requests.get(
+        f"{kernel.endpoint}/easlab/v1/services/mon_checker/metrics?window=60",
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    m = r.json()
+    assert m["totals"]["by_status"] == {"200": good, "400": bad, "401": wrong}
+    w = m["windows"]["900s"]
+    assert (w["requests"], w["2xx"], w["4xx"], w["401"]) == (52, good, 12, wrong)
+    assert w["p50_ms"] is not None and w["p99_ms"] >= w["p50_ms"]
+    assert m["versions"]["1"]["900s"]["requests"] == good + bad  # 401s reach no version
+    (inst,) = m["instances"]
+    assert inst["name"] == "mon_checker-0" and inst["windows"]["900s"]["requests"] == 45
+    assert len(m["series"]) == 60 and sum(row["requests"] for row in m["series"]) == 52
+    # the monitor's 1 Hz tick reads the instance's CPU and memory
+    wait_for(
+        lambda: (
+            requests.get(
+                f"{kernel.endpoint}/easlab/v1/services/mon_checker/metrics",
+                headers=kernel.admin_headers(),
+                timeout=10,
+            )
+            .json()["instances"][0]["resources"]
+            .get("rss_bytes")
+        ),
+        what="an instance memory reading",
+    )
+    listing = requests.get(
+        f"{kernel.endpoint}/easlab/v1/metrics?window=10", headers=kernel.admin_headers(), timeout=10
+    ).json()
+    assert listing["services"]["mon_checker"]["windows"]["900s"]["requests"] == 52
+    assert len(listing["services"]["mon_checker"]["series"]) == 10
+
+
+def test_metrics_route_checks_its_window(kernel, checker):
+    r = requests.get(
+        f"{kernel.endpoint}/easlab/v1/services/mon_checker/metrics?window=abc",
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    assert r.status_code == 400 and r.json()["field"] == "window"
+
+
+def test_prometheus_metrics_are_locked_and_parse(kernel, checker):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    post(checker["url"], b"hi", checker["token"])
+    assert requests.get(f"{kernel.endpoint}/metrics", timeout=10).status_code == 401
+    wrong = requests.get(
+        f"{kernel.endpoint}/metrics", headers={"Authorization": "Bearer nope"}, timeout=10
+    )
+    assert wrong.status_code == 401
+    foreign = requests.get(
+        f"{kernel.endpoint}/metrics",
+        headers={**kernel.admin_headers(), "Origin": "http://evil.example"},
+        timeout=10,
+    )
+    assert foreign.status_code == 403
+    r = requests.get(f"{kernel.endpoint}/metrics", headers=kernel.admin_headers(), timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    total = {
+        s.labels["code"]: s.value
+        for s in families["easlab_requests"].samples
+        if s.labels["service"] == "mon_checker" and s.name == "easlab_requests_total"
+    }
+    sent = requests.get(
+        f"{kernel.endpoint}/easlab/v1/services/mon_checker",
+        headers=kernel.admin_headers(),
+        timeout=10,
+    ).json()["stats"]["by_status"]
+    assert total == {k: float(v) for k, v in sent.items()}
+    hist = families["easlab_request_latency_seconds"]
+    count = next(
+        s.value
+        for s in hist.samples
+        if s.name.endswith("_count") and s.labels["service"] == "mon_checker"
+    )
+    assert count == sum(sent.values())
+    memory = families["easlab_instance_memory_bytes"].samples
+    assert [s.labels["instance"] for s in memory if s.labels["service"] == "mon_checker"] == [
+        "mon_checker-0"
+    ]
+    assert "easlab_queue_depth" in families and "easlab_requests_per_second" in families
+
+
+def test_resource_sampler_reads_cpu_memory_and_nvml_gpu():
+    import os
+    from types import SimpleNamespace
+
+    from easlab.kernel.resources import ResourceSampler
+
+    sampler = ResourceSampler()
+    first = sampler.sample(os.getpid(), [])
+    assert first["cpu_percent"] == 0.0 and first["rss_bytes"] > 0 and first["gpu_util"] is None
+    assert sampler.sample(os.getpid(), [])["cpu_percent"] >= 0.0
+
+    # NVML as nvidia-ml-py answers it (no GPU on the test machine): device utilisation,
+    # averaged over the instance's GPUs, and the memory its own process holds there
+    fake = SimpleNamespace(
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetUtilizationRates=lambda h: SimpleNamespace(gpu=40 + 20 * h),
+        nvmlDeviceGetComputeRunningProcesses=lambda h: [
+            SimpleNamespace(pid=os.getpid(), usedGpuMemory=2**30),
+            SimpleNamespace(pid=1, usedGpuMemory=5 * 2**30),
+        ],
+    )
+    sampler._nvml = fake
+    got = sampler.sample(os.getpid(), [0, 1])
+    assert got["gpu_util"] == 50.0 and got["gpu_memory_bytes"] == 2 * 2**30
+    sampler.forget(set())
+    assert sampler._procs == {}
+    assert sampler.sample(None, [0])["rss_bytes"] is None

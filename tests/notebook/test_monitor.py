@@ -1,0 +1,123 @@
+"""``easlab.monitor`` / ``%eas monitor``: the kernel's numbers agree with a load test's own."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import easlab
+from easlab.notebook.monitor import Monitor, plot_monitor
+
+CHECKER_APP = """\
+import allspark
+
+
+class Checker(allspark.BaseProcessor):
+    def process(self, data):
+        if data == b"bad":
+            return b"bad body", 400
+        return data, 200
+"""
+
+
+def _wait(condition, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def checker(shell, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("checker_app")
+    (folder / "app.py").write_text(CHECKER_APP)
+    shell.user_ns["checker_dir"] = str(folder)
+    shell.run_cell_magic(
+        "eas",
+        "create mon_svc",
+        """
+name: nb_monitor
+token: monitor-token-123456
+processor_type: python
+processor_path: $checker_dir
+processor_entry: app.py
+metadata:
+  instance: 1
+""",
+    )
+    svc = shell.user_ns["mon_svc"]
+    assert svc.status == "Running"
+    return svc
+
+
+def test_counts_agree_with_bench(shell, kernel, checker, tmp_path):
+    shell.user_ns["good"] = b"hello"
+    shell.user_ns["bad"] = b"bad"
+    shell.run_line_magic("eas", "bench nb_monitor --body good -n 2000 -c 4 -o good_run")
+    shell.run_line_magic("eas", "bench nb_monitor --body bad -n 150 -c 2 -o bad_run")
+    with requests.Session() as s:
+        for _ in range(25):
+            r = s.post(checker.url, data=b"x", headers={"Authorization": "wrong"})
+            assert r.status_code == 401
+    good, bad = shell.user_ns["good_run"], shell.user_ns["bad_run"]
+    assert good.ok == 2000 and (bad.df["status"] == 400).sum() == 150
+
+    m = easlab.monitor("nb_monitor", window=900, kernel=kernel.client)
+    data = m.snapshot()
+    assert data["totals"]["by_status"] == {"200": 2000, "400": 150, "401": 25}
+    df = m.to_dataframe(data)
+    assert int(df["requests"].sum()) == 2175
+    assert (int(df["2xx"].sum()), int(df["4xx"].sum()), int(df["401"].sum())) == (2000, 175, 25)
+    assert {"qps", "p50_ms", "p90_ms", "p99_ms", "queue", "batch_mean"} <= set(df.columns)
+    w = data["windows"]["900s"]
+    assert w["requests"] == 2175 and w["p50_ms"] <= w["p90_ms"] <= w["p99_ms"]
+    # the kernel's latency covers the bench's own server-side view: same order of magnitude
+    assert w["p50_ms"] < 10 * max(good.df["total_ms"].median(), 1.0)
+
+    plot = m.plot(data)
+    assert len(plot) == 4
+    out = Path(__file__).resolve().parents[2] / "build" / "monitor.png"
+    out.parent.mkdir(exist_ok=True)
+    plot.savefig(out, dpi=80)
+    assert out.stat().st_size > 10_000
+
+
+def test_live_monitor_redraws_and_stops_on_rerun_and_kernel_gone(shell, kernel, checker):
+    shell.run_line_magic("eas", "monitor nb_monitor --window 30 --interval 0.1 -o live")
+    first: Monitor = shell.user_ns["live"]
+    assert first.running
+    with requests.Session() as s:
+        for _ in range(20):
+            s.post(checker.url, data=b"x", headers={"Authorization": checker.token})
+    _wait(lambda: first.frames >= 3, what="three redraws")
+    # the same cell run again (here: the same service, no JupyterLab cell id) stops the first
+    shell.run_line_magic("eas", "monitor nb_monitor --window 30 --interval 0.1 -o again")
+    second: Monitor = shell.user_ns["again"]
+    _wait(lambda: not first.running, what="the first monitor to stop")
+    assert first.stopped_because == "the cell ran again" and second.running
+    second.stop()
+    assert not second.running
+
+    # a kernel that goes away: the thread ends by itself, the last frame stays
+    from easlab.client.control import KernelClient
+
+    gone = Monitor("nb_monitor", KernelClient("http://127.0.0.1:9", admin_token="x"), 30, 0.05)
+    gone.last = second.last
+    gone.start()
+    _wait(lambda: not gone.running, what="the monitor of a dead kernel to stop")
+    assert "no easlab kernel answers" in (gone.stopped_because or "")
+
+
+def test_duration_and_window_checks(shell, kernel, checker):
+    m = easlab.monitor("nb_monitor", window=10, interval=0.05, duration=0.3, kernel=kernel.client)
+    m.start()
+    _wait(lambda: not m.running, what="the duration to end")
+    assert m.stopped_because == "duration over"
+    with pytest.raises(ValueError, match="window"):
+        easlab.monitor("nb_monitor", window=0, kernel=kernel.client)
+    p = plot_monitor(m.snapshot(), show=False, note="stopped")
+    assert "stopped" in p.figure._suptitle.get_text()
