@@ -32,7 +32,10 @@ def _wait(condition, timeout=20.0, what="condition"):
 
 
 @pytest.fixture(scope="module")
-def checker(shell, tmp_path_factory):
+def checker(shell, kernel, tmp_path_factory):
+    # other modules' fixtures load and unload the extension on the one shared shell
+    shell.run_line_magic("load_ext", "easlab")
+    shell.run_line_magic("config", f"EasMagic.target = {kernel.endpoint!r}")
     folder = tmp_path_factory.mktemp("checker_app")
     (folder / "app.py").write_text(CHECKER_APP)
     shell.user_ns["checker_dir"] = str(folder)
