@@ -40,6 +40,10 @@ _EXPORTS: dict[str, str] = {
     "JsonResponse": "easlab.wire.json",
     "OnnxRequest": "easlab.wire.onnx",
     "OnnxResponse": "easlab.wire.onnx",
+    "EasyRecRequest": "easlab.wire.easyrec",
+    "EasyRecResponse": "easlab.wire.easyrec",
+    "TorchRecRequest": "easlab.wire.torchrec",
+    "TorchRecResponse": "easlab.wire.torchrec",
     # client
     "PredictClient": "easlab.client.predict_client",
     "QueueClient": "easlab.client.queue",
