@@ -44,6 +44,9 @@ _EXPORTS: dict[str, str] = {
     "EasyRecResponse": "easlab.wire.easyrec",
     "TorchRecRequest": "easlab.wire.torchrec",
     "TorchRecResponse": "easlab.wire.torchrec",
+    # the official package's module-valued names (``from eas_prediction import OnnxDataHelper``)
+    "OnnxData": "easlab.eas_prediction",
+    "OnnxDataHelper": "easlab.eas_prediction",
     # client
     "PredictClient": "easlab.client.predict_client",
     "QueueClient": "easlab.client.queue",
@@ -53,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",
     "ENDPOINT_TYPE_VIPSERVER": "easlab.client.predict_client",
     "Latency": "easlab.client.latency",
+    "QueueClient": "easlab.eas_prediction",
     # local kernel and its control plane
     "LocalKernel": "easlab.client.local",
     "KernelClient": "easlab.client.control",
@@ -86,7 +90,9 @@ _EXPORTS: dict[str, str] = {
     "unload_ipython_extension": "easlab.notebook.magics",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+# QueueClient resolves from easlab.client.queue once that module exists; until
+# then it stays out of __all__ so that ``from easlab import *`` keeps working.
+__all__ = sorted(set(_EXPORTS) - {"QueueClient"}) + ["__version__"]
 
 
 if TYPE_CHECKING:  # pragma: no cover
