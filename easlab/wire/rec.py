@@ -45,11 +45,13 @@ def map_entry(
 ) -> bytes:
     """One map entry, as protobuf's Python implementation writes it: key and value
     always, even when equal to their defaults (a message value, ``value_kind``
-    None, is given as its bytes)."""
+    None, is given as its bytes); a float zero as +0.0."""
     parts = scalar_field(1, key_kind, key)
     if value_kind is None:
         parts += b"".join(len_field(2, [value]))
     else:
+        if value_kind in ("float", "double") and value == 0:
+            value = 0.0  # it writes a zero value as its default: -0.0 loses its sign
         parts += scalar_field(2, value_kind, value)
     return b"".join(len_field(field, [parts]))
 

@@ -8,6 +8,7 @@ official generated modules, then decoded by easlab.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,7 @@ EASYREC: dict[str, list[list[Any]]] = {
         ["add_user_fea_int", "big", 2**31 - 1],
         ["add_user_fea_flt", "tiny", 1e-40],
         ["add_user_fea_flt", "huge", 3.0e38],
+        ["add_user_fea_flt", "negative-zero", -0.0],
         ["add_user_fea_str", "num", 12.5],
     ],
     "overwrite-keeps-position": [
@@ -178,6 +180,10 @@ TORCHREC_FEATURES: list[tuple[str, Any]] = [
     ("MAP<STRING,FLOAT>", {"w": 0.75}),
     ("MAP<STRING,DOUBLE>", {"v": -0.5}),
     ("MAP<STRING,INT>", {}),
+    ("MAP<INT,FLOAT>", {"1": -0.0}),  # a map's float zero goes out as +0.0
+    ("MAP<STRING,DOUBLE>", {"a": -0.0, "b": 0.0}),
+    ("FLOAT", -0.0),  # a oneof member keeps the sign
+    ("LIST<DOUBLE>", [-0.0]),
     ("ARRAY<ARRAY<FLOAT>>", [[1.0, 2.0], [], [3.0]]),
     ("LIST<LIST<FLOAT>>", [[0.5]]),
 ]
@@ -220,6 +226,47 @@ TORCHREC["feed-then-add"] = [
     ["add_item_fea", "price", 1.0, "DOUBLE"],
     ["add_user_fea", "new", {"3": "x", "1": "y"}, "MAP<INT,STRING>"],
 ]
+
+
+def _random_requests(seed: int, count: int) -> dict[str, list[list[Any]]]:
+    """Seeded random TorchRec requests: many features, maps of random key order, odd floats."""
+    rng = random.Random(seed)
+    floats = [0.0, -0.0, 1e-45, 3.4e38, 0.1, -2.5, 1e300]
+
+    def value(dtype: str) -> Any:
+        if dtype.startswith("MAP<"):
+            key_t = dtype[4:].split(",")[0]
+            keys = [rng.randint(-(2**31), 2**31 - 1) for _ in range(rng.randint(1, 5))]
+            keys = [str(k) if key_t != "STRING" else f"k{k}" for k in keys]
+            return {k: value(dtype.split(",")[1][:-1]) for k in keys}
+        if dtype.startswith(("LIST<", "ARRAY<")):
+            return [value(dtype[dtype.index("<") + 1 : -1]) for _ in range(rng.randint(1, 4))]
+        if dtype == "STRING":
+            return rng.choice(["", "a", "é€", "x" * 200])
+        if dtype in ("FLOAT", "DOUBLE"):
+            return rng.choice(floats) if dtype == "DOUBLE" else rng.choice(floats[:-1])
+        bits = 31 if dtype == "INT" else 63
+        return rng.randint(-(2**bits), 2**bits - 1)
+
+    dtypes = [t for t, _ in TORCHREC_FEATURES if "<" not in t or "LIST<LIST" not in t]
+    dtypes = [t for t in dtypes if t != "ARRAY<ARRAY<FLOAT>>"]
+    out: dict[str, list[list[Any]]] = {}
+    for n in range(count):
+        ops: list[list[Any]] = []
+        for _ in range(rng.randint(1, 12)):
+            dtype = rng.choice(dtypes).upper()
+            method = rng.choice(["add_user_fea", "add_context_fea", "add_item_fea"])
+            ops.append([method, f"f{rng.randint(0, 6)}", value(dtype), dtype])
+        ops += [["add_item_id", rng.randint(0, 99)] for _ in range(rng.randint(0, 3))]
+        ops += [
+            ["add_meta_data", f"m{rng.randint(0, 3)}", value("STRING")]
+            for _ in range(rng.randint(0, 2))
+        ]
+        out[f"random-{seed}-{n}"] = ops
+    return out
+
+
+TORCHREC.update(_random_requests(seed=19, count=40))
 TORCHREC["debug-level-zero"] = [["set_debug_level", 5], ["set_debug_level"]]
 TORCHREC_ERRORS: dict[str, list[list[Any]]] = {
     "unknown-dtype": [["add_user_fea", "f", 1, "UINT8"]],
