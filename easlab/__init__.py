@@ -56,7 +56,6 @@ _EXPORTS: dict[str, str] = {
     "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",
     "ENDPOINT_TYPE_VIPSERVER": "easlab.client.predict_client",
     "Latency": "easlab.client.latency",
-    "QueueClient": "easlab.eas_prediction",
     # local kernel and its control plane
     "LocalKernel": "easlab.client.local",
     "KernelClient": "easlab.client.control",
@@ -90,9 +89,7 @@ _EXPORTS: dict[str, str] = {
     "unload_ipython_extension": "easlab.notebook.magics",
 }
 
-# QueueClient resolves from easlab.client.queue once that module exists; until
-# then it stays out of __all__ so that ``from easlab import *`` keeps working.
-__all__ = sorted(set(_EXPORTS) - {"QueueClient"}) + ["__version__"]
+__all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -32,11 +32,9 @@ _EXPORTS: dict[str, str] = {
     "OnnxResponse": "easlab.wire.onnx",
     "OnnxData": "easlab.eas_prediction.onnx_request",
     "OnnxDataHelper": "easlab.eas_prediction._modules",
-    "QueueClient": "easlab.eas_prediction.queue_client",
+    "QueueClient": "easlab.client.queue",
 }
 
-# QueueClient resolves from easlab.client.queue once that module exists (queue_client.py);
-# until then it stays out of __all__ so that a star import keeps working.
-__all__ = sorted(set(_EXPORTS) - {"QueueClient"})
+__all__ = sorted(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

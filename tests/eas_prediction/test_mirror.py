@@ -19,7 +19,6 @@ numbers, enums and constants the official values.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import json
 import types
@@ -129,29 +128,20 @@ def _check_kind(where: str, ours: Any, theirs: dict[str, Any]) -> str | None:
     return None  # a descriptor or a table: resolving is the check
 
 
-QUEUE_MODULE = "easlab.client.queue"
-# QueueClient, Watcher and the queue's DataFrame forms resolve from easlab's queue
-# client, built on another branch: until it is merged, they are expected missing.
-QUEUE_PENDING = importlib.util.find_spec(QUEUE_MODULE) is None
-
-
-def _failures(
-    pairs: list[tuple[str, str, dict[str, Any]]],
-) -> tuple[list[str], list[str], list[str]]:
-    """(missing, wrong kind, waiting for easlab.client.queue)."""
-    missing, wrong, waiting = [], [], []
+def _failures(pairs: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[str], list[str]]:
+    """(missing, wrong kind)."""
+    missing, wrong = [], []
     for module_name, name, theirs in pairs:
         where = f"{module_name}.{name}"
         try:
             ours = _resolve(module_name, name)
         except (AttributeError, ImportError) as exc:
-            pending = isinstance(exc, ModuleNotFoundError) and exc.name == QUEUE_MODULE
-            (waiting if pending else missing).append(f"{where} ({type(exc).__name__}: {exc})")
+            missing.append(f"{where} ({type(exc).__name__}: {exc})")
             continue
         problem = _check_kind(where, ours, theirs)
         if problem:
             wrong.append(problem)
-    return missing, wrong, waiting
+    return missing, wrong
 
 
 def _top_pairs(official: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -173,24 +163,14 @@ def test_the_official_package_was_enumerated(official):
 
 
 def test_every_official_top_level_name_is_importable_from_easlab(official):
-    missing, wrong, _ = _failures(_top_pairs(official))
+    missing, wrong = _failures(_top_pairs(official))
     assert not missing and not wrong, "\n".join(missing + wrong)
 
 
 def test_every_official_module_name_resolves_under_easlab_eas_prediction(official):
     pairs = _module_pairs(official)
-    missing, wrong, _ = _failures(pairs)
+    missing, wrong = _failures(pairs)
     assert not missing and not wrong, (
         f"{len(missing)} missing, {len(wrong)} wrong of {len(pairs)}:\n"
         + "\n".join(missing + wrong)
     )
-
-
-@pytest.mark.xfail(
-    QUEUE_PENDING,
-    reason=f"{QUEUE_MODULE} is not merged yet: the queue names cannot resolve",
-    strict=True,
-)
-def test_the_queue_names_resolve_from_easlab_queue_client(official):
-    _, _, waiting = _failures(_top_pairs(official) + _module_pairs(official))
-    assert not waiting, f"{len(waiting)} names wait for {QUEUE_MODULE}:\n" + "\n".join(waiting)
