@@ -40,6 +40,13 @@ _EXPORTS: dict[str, str] = {
     "JsonResponse": "easlab.wire.json",
     "OnnxRequest": "easlab.wire.onnx",
     "OnnxResponse": "easlab.wire.onnx",
+    "EasyRecRequest": "easlab.wire.easyrec",
+    "EasyRecResponse": "easlab.wire.easyrec",
+    "TorchRecRequest": "easlab.wire.torchrec",
+    "TorchRecResponse": "easlab.wire.torchrec",
+    # the official package's module-valued names (``from eas_prediction import OnnxDataHelper``)
+    "OnnxData": "easlab.eas_prediction",
+    "OnnxDataHelper": "easlab.eas_prediction",
     # client
     "PredictClient": "easlab.client.predict_client",
     "QueueClient": "easlab.client.queue",

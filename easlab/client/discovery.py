@@ -188,14 +188,18 @@ class VipServerSource:
         self._http = requests.Session()
         self._http.trust_env = False
 
-    def __call__(self) -> list[Backend]:
+    def server(self) -> str:
+        """A VIPServer server, at random from ``serverlist_url``."""
         resp = self._http.get(self.url, timeout=self.timeout_s)
         if resp.status_code != 200:
             raise ValueError(f"VIPServer list {self.url}: HTTP {resp.status_code}")
         servers = _SERVER.findall(resp.text)
         if not servers:
             raise ValueError(f"VIPServer list {self.url} names no server: {resp.text[:200]!r}")
-        server = random.choice(servers)
+        return str(random.choice(servers))
+
+    def __call__(self) -> list[Backend]:
+        server = self.server()
         hosts_url = f"http://{server}/vipserver/api/srvIPXT"
         resp = self._http.get(
             hosts_url,

@@ -447,6 +447,20 @@ class PredictClient:
         auth = EasAuth(self.token, self.service_name, signed=not self.custom_url)
         return auth.apply(request)
 
+    def generate_singaure(self, request_data: bytes) -> dict[str, str]:
+        """The auth headers of a POST of ``request_data`` (the official client's method, its spelling kept).
+
+        Signed (``Content-MD5``, ``Date``, ``Content-Type``, ``Content-Length``,
+        ``Authorization: EAS ...``) unless the client posts to a ``custom_url``,
+        which gets the plain token; as ``predict`` sends them.
+        """
+        body = bytes(request_data)
+        content_type = self.content_type or self.headers.get("Content-Type", "")
+        headers = Headers({"Content-Type": content_type} if content_type else {})
+        request = Request("POST", self.custom_url or "http://signature/", headers, body)
+        EasAuth(self.token, self.service_name, signed=not self.custom_url).apply(request)
+        return {**dict(request.headers.items()), "Content-Length": str(len(body))}
+
     def _attempt(self, method: str, body: bytes, backend: Backend | None) -> tuple[Response, float]:
         """One prepared, signed exchange: (response, seconds spent preparing and signing)."""
         transport = self._transport

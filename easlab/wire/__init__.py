@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "JsonResponse": "easlab.wire.json",
     "OnnxRequest": "easlab.wire.onnx",
     "OnnxResponse": "easlab.wire.onnx",
+    "EasyRecRequest": "easlab.wire.easyrec",
+    "EasyRecResponse": "easlab.wire.easyrec",
+    "TorchRecRequest": "easlab.wire.torchrec",
+    "TorchRecResponse": "easlab.wire.torchrec",
     "build_request": "easlab.wire.build",
     "request_from_signature": "easlab.wire.build",
 }

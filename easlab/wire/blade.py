@@ -8,6 +8,7 @@ official ``blade_tf_request.TFRequest``: TF-style calls on the Blade wire format
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,6 +184,10 @@ class _BladeBase(Request):
 
     def parse_response(self, response_data: bytes) -> BladeResponse:
         return BladeResponse(response_data)
+
+    def volume(self, shape: Any) -> int:
+        """The number of values a tensor of ``shape`` holds (the official helper)."""
+        return math.prod(shape)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(signature_name={self.signature_name!r}, inputs={list(self._inputs)}, fetch={[n for n, _ in self._outputs]})"

@@ -68,6 +68,11 @@ def _quickstart(nb: Any) -> None:
 def _requests(nb: Any) -> None:
     assert "True" in _text(_cell(nb, "TFRequest = easlab.TFRequest"))  # same bytes as official
     assert "a + a = [[0.0, 2.0], [4.0, 6.0]]" in _text(_cell(nb, "try:"))  # torch is installed here
+    # EasyRec: the DataFrame form gives the official calls' bytes; TorchRec: the answer as a table
+    assert "True" in _text(_cell(nb, "from easlab.eas_prediction.easyrec_request"))
+    ranked = _text(_cell(nb, "from easlab.eas_prediction import pytorch_predict_pb2"))
+    assert "item features: ['price']" in ranked and "probs" in ranked
+    assert ranked.index("i2") < ranked.index("i3") < ranked.index("i1")  # sorted by probability
     mistakes = _text(_cell(nb, "client = mixed.client(retry_count=1)"))
     for error in ("ShapeError", "RequestError", "DTypeError", "PredictException"):
         assert error in mistakes

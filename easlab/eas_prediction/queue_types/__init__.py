@@ -1,0 +1,1 @@
+"""``eas_prediction.queue_types``: the queue-service messages (``queueservice_pb2``)."""

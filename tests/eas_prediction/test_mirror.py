@@ -1,0 +1,176 @@
+"""Every public name of the official eas-prediction 0.36 resolves in easlab.
+
+The list is read from the official package at test time (in its own venv),
+never written by hand. Two rules:
+
+1. every name of the official package's top level is importable from ``easlab``;
+2. every public name of every official module ``eas_prediction.M`` (its tests
+   and demo script aside) is importable from ``easlab.eas_prediction.M``.
+
+A module's *public names* are those without a leading underscore, except
+stdlib and third-party objects it merely imports (``urllib3``'s errors,
+``threading.Lock``, ``functools.reduce``, ``import json``); the package's own
+modules bound under a name count (``OnnxData``, ``tf_pb``). "Importable" has
+``from M import name`` semantics: an attribute, or a submodule of that name.
+Each name is also checked for kind: messages have the official fields and
+numbers, enums and constants the official values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import types
+from typing import Any
+
+import pytest
+
+ENUMERATE = r"""
+import importlib, inspect, json, pkgutil, sys, types
+import eas_prediction as pkg
+from google.protobuf.message import Message
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
+def own(obj):
+    name = getattr(obj, "__name__", "") if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", "")
+    return name == "eas_prediction" or name.startswith("eas_prediction.")
+
+def external(obj):
+    # a class or function (or module) of the stdlib or a third-party package
+    if isinstance(obj, types.ModuleType):
+        return not own(obj)
+    if inspect.isclass(obj) or inspect.isroutine(obj):
+        if isinstance(obj, type) and issubclass(obj, Message):
+            return False  # generated messages name a bare module (e.g. "blade_pb2")
+        module = getattr(obj, "__module__", None) or "builtins"
+        return module in sys.modules and not own(sys.modules[module])
+    return False
+
+def describe(obj):
+    if isinstance(obj, types.ModuleType):
+        return {"kind": "module", "messages": sorted(n for n, v in vars(obj).items()
+                if isinstance(v, type) and issubclass(v, Message))}
+    if isinstance(obj, type) and issubclass(obj, Message):
+        return {"kind": "message", "fields": {f.name: f.number for f in obj.DESCRIPTOR.fields}}
+    if isinstance(obj, EnumTypeWrapper):
+        return {"kind": "enum", "values": dict(obj.items())}
+    if inspect.isclass(obj):
+        methods = [n for n, v in vars(obj).items() if not n.startswith("_")
+                   and (inspect.isroutine(v) or isinstance(v, (classmethod, staticmethod, property)))]
+        return {"kind": "class", "methods": sorted(methods)}
+    if inspect.isroutine(obj):
+        return {"kind": "function"}
+    if isinstance(obj, (bool, int, float, str)):
+        return {"kind": "value", "value": obj}
+    return {"kind": type(obj).__name__}
+
+def public(module, skip_own_submodules=False):
+    out = {}
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("_") or external(value):
+            continue
+        if skip_own_submodules and isinstance(value, types.ModuleType) and value.__name__ == f"{module.__name__}.{name}":
+            continue  # a submodule under its own name: rule 2's business
+        out[name] = describe(value)
+    return out
+
+modules = {}
+for info in pkgutil.walk_packages(pkg.__path__, "eas_prediction."):
+    leaf = info.name.rsplit(".", 1)[1]
+    if leaf.startswith("test_") or leaf.endswith("_demo"):
+        continue
+    modules[info.name] = public(importlib.import_module(info.name))
+print(json.dumps({"top": public(pkg, skip_own_submodules=True), "modules": modules}))
+"""
+
+
+@pytest.fixture(scope="module")
+def official(run_official) -> dict[str, Any]:
+    return json.loads(run_official(ENUMERATE))
+
+
+def _resolve(module_name: str, name: str) -> Any:
+    """``from module_name import name``: the attribute, else the submodule."""
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, name)
+    except AttributeError as missing:
+        if not hasattr(module, "__path__"):  # a plain module has no submodules
+            raise missing from None
+        return importlib.import_module(f"{module_name}.{name}")
+
+
+def _check_kind(where: str, ours: Any, theirs: dict[str, Any]) -> str | None:
+    """None when ``ours`` is the same kind of thing as the official description, else why not."""
+    kind = theirs["kind"]
+    if kind == "module":
+        if not isinstance(ours, types.ModuleType):
+            return f"{where}: a module officially, {type(ours).__name__} here"
+        missing = [m for m in theirs["messages"] if not hasattr(ours, m)]
+        return f"{where}: messages {missing} missing" if missing else None
+    if kind == "message":
+        fields = getattr(getattr(ours, "DESCRIPTOR", None), "fields", None)
+        got = {f.name: f.number for f in fields} if fields is not None else None
+        return None if got == theirs["fields"] else f"{where}: fields {got} != {theirs['fields']}"
+    if kind == "enum":
+        got = dict(ours.items()) if hasattr(ours, "items") else None
+        return None if got == theirs["values"] else f"{where}: enum {got} != {theirs['values']}"
+    if kind == "class":
+        if not inspect.isclass(ours):
+            return f"{where}: a class officially, {type(ours).__name__} here"
+        missing = [m for m in theirs["methods"] if not hasattr(ours, m)]
+        return f"{where}: methods {missing} missing" if missing else None
+    if kind == "function":
+        return None if callable(ours) else f"{where}: not callable"
+    if kind == "value":
+        return None if ours == theirs["value"] else f"{where}: {ours!r} != {theirs['value']!r}"
+    return None  # a descriptor or a table: resolving is the check
+
+
+def _failures(pairs: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[str], list[str]]:
+    """(missing, wrong kind)."""
+    missing, wrong = [], []
+    for module_name, name, theirs in pairs:
+        where = f"{module_name}.{name}"
+        try:
+            ours = _resolve(module_name, name)
+        except (AttributeError, ImportError) as exc:
+            missing.append(f"{where} ({type(exc).__name__}: {exc})")
+            continue
+        problem = _check_kind(where, ours, theirs)
+        if problem:
+            wrong.append(problem)
+    return missing, wrong
+
+
+def _top_pairs(official: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [("easlab", n, d) for n, d in official["top"].items()]
+
+
+def _module_pairs(official: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        ("easlab." + module, name, d)
+        for module, names in official["modules"].items()
+        for name, d in names.items()
+    ]
+
+
+def test_the_official_package_was_enumerated(official):
+    assert "PredictClient" in official["top"]
+    assert "eas_prediction.torchrec_predict_pb2" in official["modules"]
+    assert sum(map(len, official["modules"].values())) > 130
+
+
+def test_every_official_top_level_name_is_importable_from_easlab(official):
+    missing, wrong = _failures(_top_pairs(official))
+    assert not missing and not wrong, "\n".join(missing + wrong)
+
+
+def test_every_official_module_name_resolves_under_easlab_eas_prediction(official):
+    pairs = _module_pairs(official)
+    missing, wrong = _failures(pairs)
+    assert not missing and not wrong, (
+        f"{len(missing)} missing, {len(wrong)} wrong of {len(pairs)}:\n"
+        + "\n".join(missing + wrong)
+    )
