@@ -103,6 +103,12 @@ class ServiceSummary:
             ("processor", str(_get(d, "processor", "") or "")),
             ("request format", str(_get(d, "request_format", "") or "-")),
             ("GPU", f"{gpu}" + (" (CPU fallback)" if _get(d, "cpu_fallback", False) else "")),
+            ("CPU", str(_get(d, "cpu", None) if _get(d, "cpu", None) is not None else "-")),
+            ("memory", f"{_get(d, 'memory', None)}M" if _get(d, "memory", None) else "-"),
+            (
+                "region",
+                str(((_get(d, "spec", None) or {}).get("metadata") or {}).get("region") or "local"),
+            ),
             ("version", f"{_get(d, 'current_version', '')}/{_get(d, 'latest_version', '')}"),
             ("weight", f"{_get(d, 'weight', 100)}%"),
             ("created", str(_get(d, "create_time", "") or "")),
