@@ -84,6 +84,29 @@ def _processors(nb: Any) -> None:
     assert "counted" in _text(_cell(nb, "%eas logs wordcount"))
     assert "'HELLO FROM A C PROCESSOR'" in _text(_cell(nb, "shout"))
     assert WIDGET in _kinds(_cell(nb, "%eas debug upper"))
+    # the pysdk loop: init, a dependency in ENV only, standalone, pack, the archive deployed
+    made = _text(_cell(nb, "import sys"))
+    assert "[PYSDK] Created" in made and "'ENV', 'app.json', 'app.py'" in made
+    only_env = _text(_cell(nb, "import importlib.util"))
+    assert "'words': 3" in only_env and "this notebook:  None" in only_env
+    standalone = _text(_cell(nb, "import http.client"))
+    assert 'standalone: 200 {"words": 4, "mean_length": 4.0' in standalone
+    assert "pysdk_demo/ENV/bin/python" in standalone
+    packed = _text(_cell(nb, "import tarfile"))
+    assert (
+        "[PYSDK] Created package" in packed
+        and "archive root: ['ENV', 'app.json', 'app.py']" in packed
+    )
+    assert "pysdk_demo Running" in _text(_cell(nb, 'print((project / "app.json")'))
+    lines = dict(
+        line.split(":", 1)
+        for line in _text(_cell(nb, 'print("answered by:')).splitlines()
+        if ":" in line
+    )
+    answered, described, own = (
+        lines[k].strip() for k in ("answered by", "desc's python", "easlab's own")
+    )
+    assert answered == described and answered.endswith("/ENV/bin/python") and answered != own
 
 
 def _latency(nb: Any) -> None:
