@@ -359,9 +359,12 @@ class PredictClient:
             pass
         return result
 
-    def send(self, body: bytes, method: str = "POST") -> Response:
+    def send(self, body: bytes, method: str = "POST", path: str = "") -> Response:
         """One attempt, no retries: pick the endpoint, sign, send ``body``; the response
         whatever its status (``TransportError`` when none came).
+
+        ``path`` (e.g. ``/metadata``) is appended to the service's URL: a Seldon
+        service answers its REST paths under ``/api/predict/{name}``.
 
         What the notebook's ``%%eas predict``, ``easlab.bench`` and the debug widget
         use to show every exchange, failed ones too.
@@ -369,7 +372,7 @@ class PredictClient:
         self._init_once()
         endpoint = self.endpoint
         backend = endpoint.pick() if isinstance(endpoint, DiscoveredEndpoint) else None
-        response, _ = self._attempt(method, bytes(body), backend)
+        response, _ = self._attempt(method, bytes(body), backend, path)
         return response
 
     @overload
@@ -434,7 +437,9 @@ class PredictClient:
             raise PredictException(500, "the client was destroyed meanwhile: call init() again")
         return self.endpoint.get()
 
-    def _prepare(self, method: str, body: bytes, backend: Backend | None) -> Request:
+    def _prepare(
+        self, method: str, body: bytes, backend: Backend | None, path: str = ""
+    ) -> Request:
         """The request as it goes out: URL, extra headers, content type, then auth."""
         # http.client (the official transport) sends an int value as its decimal
         # text: so does easlab, whatever the transport.
@@ -443,7 +448,7 @@ class PredictClient:
             headers[key] = str(value) if isinstance(value, int) else value
         if self.content_type:
             headers["Content-Type"] = self.content_type
-        request = Request(method, self._url(backend), headers, body)
+        request = Request(method, self._url(backend) + path, headers, body)
         auth = EasAuth(self.token, self.service_name, signed=not self.custom_url)
         return auth.apply(request)
 
@@ -461,13 +466,15 @@ class PredictClient:
         EasAuth(self.token, self.service_name, signed=not self.custom_url).apply(request)
         return {**dict(request.headers.items()), "Content-Length": str(len(body))}
 
-    def _attempt(self, method: str, body: bytes, backend: Backend | None) -> tuple[Response, float]:
+    def _attempt(
+        self, method: str, body: bytes, backend: Backend | None, path: str = ""
+    ) -> tuple[Response, float]:
         """One prepared, signed exchange: (response, seconds spent preparing and signing)."""
         transport = self._transport
         if transport is None:
             raise PredictException(500, "the client was destroyed meanwhile: call init() again")
         started = time.perf_counter()
-        request = self._prepare(method, body, backend)
+        request = self._prepare(method, body, backend, path)
         prepared = time.perf_counter()
         response = transport.send(request, self.timeout / 1000.0)
         return response, prepared - started

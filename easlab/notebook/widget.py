@@ -153,7 +153,7 @@ class DebugWidget(w.VBox):
         t = session.target
         self.token_box = TokenBox(t.token)
         self.token_box.observe(self._on_token, names=["token"])
-        self.editor = BodyEditor(session)
+        self.editor = self._make_editor()
         self.editor_box = w.VBox([self.editor])
         self.kernel_note = w.HTML()
         self.start_button = w.Button(
@@ -209,6 +209,35 @@ class DebugWidget(w.VBox):
             ]
         )
 
+    def _make_editor(self) -> BodyEditor:
+        """The body editor for the session: a Seldon service has its own (its /metadata)."""
+        from easlab.notebook.seldon_debug import SeldonDebugSession, SeldonEditor
+
+        if isinstance(self.session, SeldonDebugSession):
+            return SeldonEditor(self.session)
+        return BodyEditor(self.session)
+
+    def _answer_html(self, record: Any) -> str:
+        """The decoded answer under the response (a Seldon service adds its meta)."""
+        from easlab.notebook.seldon_debug import SeldonDebugSession, seldon_answer_html
+
+        if isinstance(self.session, SeldonDebugSession):
+            return seldon_answer_html(self.session, record)
+        return value_html(record.value) if record.status == 200 else ""
+
+    def _follow_format(self) -> None:
+        """A signature read only now (a new token, another kernel) that says ``seldon``:
+        the session becomes a Seldon one (form from /metadata), history kept."""
+        from easlab.notebook.seldon_debug import SeldonDebugSession
+        from easlab.wire.seldon import is_seldon_signature
+
+        old = self.session
+        if isinstance(old, SeldonDebugSession) or not is_seldon_signature(old.signature):
+            return
+        new = SeldonDebugSession(old.target, namespace=old.namespace)
+        new.history = old.history
+        self.session = new
+
     def _render_status(self, _change: Any = None) -> None:
         self.status_line.value = self.status
 
@@ -228,7 +257,7 @@ class DebugWidget(w.VBox):
         show = self.token_box.revealed
         self.request_pane.value = _pre(self.session.request_text(record, show_token=show))
         self.response_pane.value = _pre(self.session.response_text(record))
-        self.decoded_pane.value = value_html(record.value) if record.status == 200 else ""
+        self.decoded_pane.value = self._answer_html(record)
         self.latency_pane.value = _latency_html(record)
         self.history_pane.value = self.session.history_df().to_html(index=False, border=0)
         colour = "#1e7d32" if record.status == 200 else "#b3261e"
@@ -259,6 +288,7 @@ class DebugWidget(w.VBox):
             self._show_kernel_down(escape(note))
             return record
         self._hide_kernel_banner()
+        self._follow_format()
         self._after_target_change()
         return self.session.send()
 
@@ -294,6 +324,7 @@ class DebugWidget(w.VBox):
             )
         else:
             self._hide_kernel_banner()
+            self._follow_format()
             self._after_target_change()
         self.status = escape(note)
         return note
@@ -302,13 +333,14 @@ class DebugWidget(w.VBox):
     def _on_token(self, change: Any) -> None:
         """A new token: re-sign from now on, reread the signature, rebuild the form."""
         self.session.set_token(change["new"] or None)
+        self._follow_format()
         self._after_target_change()
         if self.session.target.signature_error is None:
             self.status = "<span style='color:#1e7d32'>✓ token applied</span>"
 
     def _after_target_change(self) -> None:
         text = self.editor.raw.value
-        self.editor = BodyEditor(self.session)
+        self.editor = self._make_editor()
         self.editor.raw.value = text  # a text body survives a new token or kernel
         for row in self.editor.rows:
             row.observe(self.refresh_snippets, names=["filled"])
@@ -430,4 +462,8 @@ def debug(
     schema = fetch_schema(target)  # an aiges service answers its webgate schema on GET
     if schema is not None:
         return aiges_widget(AigesDebugSession(target, schema))  # type: ignore[no-any-return]
+    from easlab.notebook.seldon_debug import is_seldon_target, seldon_widget
+
+    if is_seldon_target(target):  # "format": "seldon": a form from its /metadata
+        return seldon_widget(target, namespace=namespace)
     return DebugWidget(DebugSession(service_or_endpoint, token=token, namespace=namespace))
