@@ -132,8 +132,12 @@ def test_bench_refuses_bad_arguments():
 
 def test_ctrl_c_ends_the_run_and_keeps_the_partial_result(capsys):
     import _thread
+    import signal
     import threading
 
+    # A process started in the background by a non-interactive shell ignores SIGINT, and
+    # then interrupt_main() does nothing: give this test the handler a notebook kernel has.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
     with EchoServer() as server:
         timer = threading.Timer(0.5, _thread.interrupt_main)  # what Ctrl-C / ■ stop sends
         timer.start()
@@ -143,6 +147,7 @@ def test_ctrl_c_ends_the_run_and_keeps_the_partial_result(capsys):
             )
         finally:
             timer.cancel()
+            signal.signal(signal.SIGINT, old)
     assert r.interrupted and 0 < r.n and list(r.wall_s) == [1]  # level 2 never started
     assert sum(r.wall_s.values()) < 10
     err = capsys.readouterr().err
