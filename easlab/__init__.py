@@ -76,7 +76,7 @@ _EXPORTS: dict[str, str] = {
     "gpu": "easlab.ops",
     "SpecDiff": "easlab.ops",
     # notebook layer
-    "debug": "easlab.notebook.widget",
+    "debug": "easlab.notebook.debug",
     "bench": "easlab.notebook.loadtest",
     "monitor": "easlab.notebook.monitor",
     "Monitor": "easlab.notebook.monitor",

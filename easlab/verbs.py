@@ -405,7 +405,7 @@ VERBS: tuple[Verb, ...] = (
     Verb(
         "debug",
         "open the interactive debug widget for a service",
-        "easlab.notebook.widget:debug",
+        "easlab.notebook.debug:debug",
         (
             arg(
                 "service",

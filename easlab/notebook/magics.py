@@ -521,7 +521,7 @@ class EasMagic(Magics):
         return None
 
     def _do_debug(self, args: Any) -> None:
-        from easlab.notebook.widget import debug
+        from easlab.notebook.debug import debug
 
         _show(debug(self._resolve(args.service), namespace=self._ns))
 

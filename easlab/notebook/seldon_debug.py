@@ -21,7 +21,7 @@ import traitlets
 
 from easlab.notebook import _record
 from easlab.notebook.display import escape, value_html
-from easlab.notebook.widget import BodyEditor, DebugWidget
+from easlab.notebook.widget import SESSION_UPGRADES, BodyEditor, DebugWidget
 from easlab.notebook.widget_session import DebugSession
 
 __all__ = ["SeldonDebugSession", "SeldonDebugWidget", "SeldonField", "is_seldon_target"]
@@ -133,6 +133,14 @@ class SeldonDebugSession(DebugSession):
     metadata: dict[str, Any] | None
     metadata_error: str | None
     seldon_fields: list[SeldonField]
+
+    def editor(self) -> SeldonEditor:
+        """The widget's body editor for this session (``DebugWidget._make_editor``)."""
+        return SeldonEditor(self)
+
+    def answer_html(self, record: Any) -> str:
+        """What the widget shows under an answer (``DebugWidget._answer_html``)."""
+        return seldon_answer_html(self, record)
 
     def _read_signature(self) -> None:
         self.signature = self.target.signature()
@@ -421,3 +429,15 @@ def seldon_widget(
 ) -> SeldonDebugWidget:
     """The debug widget of a Seldon service (``easlab.debug`` routes here)."""
     return SeldonDebugWidget(SeldonDebugSession(target, token=token, namespace=namespace))
+
+
+def _upgrade(session: Any) -> SeldonDebugSession | None:
+    """A generic session whose signature turns out to say ``seldon``, as a Seldon one."""
+    from easlab.wire.seldon import is_seldon_signature
+
+    if isinstance(session, SeldonDebugSession) or not is_seldon_signature(session.signature):
+        return None
+    return SeldonDebugSession(session.target, namespace=session.namespace)
+
+
+SESSION_UPGRADES.append(_upgrade)

@@ -10,6 +10,7 @@ state lives in traitlets; every decision is made by ``DebugSession``
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
@@ -19,7 +20,7 @@ from easlab.notebook.copy_button import CopyButton
 from easlab.notebook.display import escape, value_html
 from easlab.notebook.widget_session import DebugSession, InputField
 
-__all__ = ["debug", "DebugWidget", "DebugSession", "TokenBox", "InputRow"]
+__all__ = ["DebugWidget", "DebugSession", "TokenBox", "InputRow", "SESSION_UPGRADES"]
 
 _SNIPPET_LABELS = {
     "curl": "curl",
@@ -31,6 +32,12 @@ _MONO = "font-family:monospace;font-size:12px;white-space:pre-wrap;margin:0"
 
 def _pre(text: str) -> str:
     return f"<pre style='{_MONO}'>{escape(text)}</pre>"
+
+
+#: functions that turn a generic session into a kind's own once its signature says so
+#: (a token fixed, another kernel); each returns the new session or None.
+#: easlab/notebook/seldon_debug.py registers Seldon's.
+SESSION_UPGRADES: list[Callable[[Any], Any]] = []
 
 
 class TokenBox(w.HBox):
@@ -210,33 +217,28 @@ class DebugWidget(w.VBox):
         )
 
     def _make_editor(self) -> BodyEditor:
-        """The body editor for the session: a Seldon service has its own (its /metadata)."""
-        from easlab.notebook.seldon_debug import SeldonDebugSession, SeldonEditor
-
-        if isinstance(self.session, SeldonDebugSession):
-            return SeldonEditor(self.session)
-        return BodyEditor(self.session)
+        """The body editor for the session; a session kind with its own form (Seldon's,
+        from /metadata) provides it as ``session.editor()``."""
+        own = getattr(self.session, "editor", None)
+        return own() if own is not None else BodyEditor(self.session)  # type: ignore[no-any-return]
 
     def _answer_html(self, record: Any) -> str:
-        """The decoded answer under the response (a Seldon service adds its meta)."""
-        from easlab.notebook.seldon_debug import SeldonDebugSession, seldon_answer_html
-
-        if isinstance(self.session, SeldonDebugSession):
-            return seldon_answer_html(self.session, record)
+        """The decoded answer under the response (``session.answer_html`` when the kind
+        shows more, e.g. Seldon's meta)."""
+        own = getattr(self.session, "answer_html", None)
+        if own is not None:
+            return own(record)  # type: ignore[no-any-return]
         return value_html(record.value) if record.status == 200 else ""
 
     def _follow_format(self) -> None:
         """A signature read only now (a new token, another kernel) that says ``seldon``:
         the session becomes a Seldon one (form from /metadata), history kept."""
-        from easlab.notebook.seldon_debug import SeldonDebugSession
-        from easlab.wire.seldon import is_seldon_signature
-
-        old = self.session
-        if isinstance(old, SeldonDebugSession) or not is_seldon_signature(old.signature):
-            return
-        new = SeldonDebugSession(old.target, namespace=old.namespace)
-        new.history = old.history
-        self.session = new
+        for upgrade in SESSION_UPGRADES:
+            new = upgrade(self.session)
+            if new is not None:
+                new.history = self.session.history
+                self.session = new
+                return
 
     def _render_status(self, _change: Any = None) -> None:
         self.status_line.value = self.status
@@ -435,35 +437,3 @@ def _latency_html(record: Any) -> str:
     )
     rows += f"<tr><th>total</th><th style='text-align:right'>{record.total_ms:.3f} ms</th></tr>"
     return f"<div>{bar}</div><table>{rows}</table>"
-
-
-def debug(
-    service_or_endpoint: Any,
-    token: str | None = None,
-    namespace: dict[str, Any] | None = None,
-) -> DebugWidget:
-    """The interactive debug widget for a service.
-
-    ``service_or_endpoint``: a ``Service``, a service name on the local kernel,
-    or a prediction URL (then give ``token``). ``namespace`` offers arrays to
-    fill inputs from (default: the notebook's variables).
-
-    >>> easlab.debug(svc)   # doctest: +SKIP
-    """
-    if namespace is None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        namespace = shell.user_ns if shell is not None else {}
-    from easlab.notebook._target import resolve
-    from easlab.notebook.aiges_debug import AigesDebugSession, aiges_widget, fetch_schema
-
-    target = resolve(service_or_endpoint, token)
-    schema = fetch_schema(target)  # an aiges service answers its webgate schema on GET
-    if schema is not None:
-        return aiges_widget(AigesDebugSession(target, schema))  # type: ignore[no-any-return]
-    from easlab.notebook.seldon_debug import is_seldon_target, seldon_widget
-
-    if is_seldon_target(target):  # "format": "seldon": a form from its /metadata
-        return seldon_widget(target, namespace=namespace)
-    return DebugWidget(DebugSession(service_or_endpoint, token=token, namespace=namespace))

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from easlab import _auth
-from easlab.notebook.widget import DebugWidget, debug
+from easlab.notebook.debug import debug
+from easlab.notebook.widget import DebugWidget
 from easlab.wire.tf import TFResponse
 
 from .conftest import B, W

@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from easlab.notebook.widget import debug
+from easlab.notebook.debug import debug
 from easlab.wire.tf import TFResponse
 
 from .conftest import B, W

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from easlab.notebook.debug import debug
 from easlab.notebook.seldon_debug import SeldonDebugSession, SeldonDebugWidget
-from easlab.notebook.widget import debug
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
 TOKEN = "tok-seldon-widget"
