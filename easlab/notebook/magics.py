@@ -261,11 +261,14 @@ class EasMagic(Magics):
             if verb.produces and args.var:
                 self._ns.pop(args.var, None)  # a failed call leaves no stale value behind
             raise EasMagicError(str(exc)) from None
+        # a created service's titled summary is already shown (_render): once is enough
+        shown = verb.name == "create" and hasattr(value, "desc")
         if verb.produces and args.var and verb.name not in ("predict", "bench"):
             self._store(args.var, value)
-            _show(value)
+            if not shown:
+                _show(value)
             return None
-        return value
+        return None if shown else value
 
     # -- helpers --------------------------------------------------------------------------
     @property

@@ -253,3 +253,25 @@ metadata:
         assert "9" in failing(shell, capsys, "%eas version nb_greeter 9")
     finally:
         shell.run_line_magic("eas", "delete nb_greeter")
+
+
+def test_create_shows_its_summary_once(shell, app_dir):
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    shell.user_ns["app_dir"] = str(app_dir)
+    try:
+        result = shell.run_cell_magic(
+            "eas",
+            "create once_svc",
+            "name: nb_once\nprocessor_type: python\nprocessor_path: $app_dir\n"
+            "processor_entry: app.py\nmetadata:\n  instance: 1\n",
+        )
+    finally:
+        del shell.display_pub.publish
+    try:
+        assert result is None and shell.user_ns["once_svc"].name == "nb_once"
+        summaries = [d for d in shown if "name: nb_once" in d.get("text/plain", "")]
+        assert len(summaries) == 1, shown
+        assert "service nb_once created" in summaries[0]["text/plain"]
+    finally:
+        shell.run_line_magic("eas", "delete nb_once")
