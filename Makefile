@@ -38,8 +38,10 @@ aiges-venv: .venv-aiges/.installed
 	touch $@
 
 # Chromium for the real-browser notebook test; Debian's package (Playwright cannot download one here).
+# and curl: the tests run the debug widget's "copy as curl" snippets as a user would.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl >/dev/null)
 
 ## Build the "EAS services" panel (TypeScript, Node.js 20 + npm); the result is committed.
 labextension: extensions/easlab-lab/node_modules/.installed

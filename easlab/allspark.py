@@ -27,13 +27,14 @@ def answer_of(result: Any) -> tuple[bytes, int]:
     """
     if isinstance(result, tuple) and len(result) == 2:
         body, status = result
-        return _as_bytes(body), _normalize_status(status)
+        return as_bytes(body), normalize_status(status)
     if isinstance(result, (bytes, bytearray, memoryview, str)):
-        return _as_bytes(result), 200
+        return as_bytes(result), 200
     raise TypeError(f"process() must return (data, status_code), got {type(result).__name__}")
 
 
-def _as_bytes(body: Any) -> bytes:
+def as_bytes(body: Any) -> bytes:
+    """A processor's answer body as bytes (str is UTF-8, None is empty)."""
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
@@ -45,10 +46,11 @@ def _as_bytes(body: Any) -> bytes:
     raise TypeError(f"a processor must answer bytes or str, got {type(body).__name__}")
 
 
-def _normalize_status(status: Any) -> int:
+def normalize_status(status: Any) -> int:
     """0 and 200 are success; any other HTTP status passes; anything else is 400 (SPEC §6).
 
-    The same rule as the kernel's worker (``easlab.kernel.worker.normalize_status``).
+    The kernel's worker uses this same function (stdlib-only, so a packaged ENV's
+    Python can import it too).
     """
     try:
         code = int(status)

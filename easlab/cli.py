@@ -285,22 +285,9 @@ def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) 
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from easlab.kernel.limits import HttpLimits
-    from easlab.kernel.server import serve_forever
+    from easlab.kernel.__main__ import serve_from_args
 
-    serve_forever(
-        args.host,
-        args.port,
-        args.state_dir,
-        max_body=args.max_body,
-        admin_token=args.admin_token,
-        allow_hosts=tuple(args.allow_host or ()),
-        allow_origins=tuple(args.allow_origin or ()),
-        limits=HttpLimits.from_args(args),
-        idle_timeout=args.idle_timeout,
-        fresh=args.fresh,
-    )
-    return 0
+    return serve_from_args(args)
 
 
 def _show_value(result: Any, args: argparse.Namespace, text: Callable[[Any], str]) -> int:
@@ -518,9 +505,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``easlab`` parser: ``serve`` and ``test``, then every CLI verb of easlab/verbs.py."""
     from easlab import __version__
-    from easlab.kernel import idle
-    from easlab.kernel.guard import add_security_arguments
-    from easlab.kernel.limits import add_arguments as add_limit_arguments
+    from easlab.kernel.__main__ import add_serve_arguments
     from easlab.verbs import VERBS, add_arguments
 
     common = argparse.ArgumentParser(add_help=False)
@@ -544,24 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("serve", cmd_serve, "run a kernel in the foreground")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    p.add_argument("--state-dir", type=Path, default=None, help="where services and caches live")
-    p.add_argument(
-        "--max-body",
-        type=int,
-        default=None,
-        metavar="BYTES",
-        help="largest request body accepted (413 above)",
-    )
-    p.add_argument(
-        "--fresh",
-        action="store_true",
-        help="start empty: forget the services (and queue contents) an earlier kernel had here",
-    )
-    add_security_arguments(p, token=False)
-    add_limit_arguments(p)
-    idle.add_arguments(p)
+    add_serve_arguments(p, token=False)
 
     for verb in VERBS:
         if "cli" not in verb.fronts:

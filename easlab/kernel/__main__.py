@@ -14,31 +14,46 @@ import argparse
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_serve_arguments(parser: argparse.ArgumentParser, token: bool = True) -> None:
+    """Every setting of a kernel: ``easlab serve`` and ``python -m easlab.kernel`` share them.
+
+    ``token=False`` when the parser already has ``--admin-token`` (the CLI's global
+    options, where it also names the token of the kernel to talk to).
+    """
     from easlab.kernel import idle
     from easlab.kernel.guard import add_security_arguments
-    from easlab.kernel.limits import HttpLimits, add_arguments
-    from easlab.kernel.server import DEFAULT_MAX_BODY, serve_forever
+    from easlab.kernel.limits import add_arguments as add_limit_arguments
+    from easlab.kernel.server import DEFAULT_MAX_BODY
 
-    parser = argparse.ArgumentParser(prog="python -m easlab.kernel", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument(
-        "--state-dir", default=None, help="logs and model cache (default $EASLAB_HOME/state)"
+        "--state-dir",
+        default=None,
+        help="logs, model cache and services (default $EASLAB_HOME/state)",
     )
     parser.add_argument(
         "--max-body",
         type=int,
         default=DEFAULT_MAX_BODY,
-        help="largest request body in bytes (413 above)",
+        metavar="BYTES",
+        help="largest request body accepted (413 above)",
     )
     parser.add_argument(
-        "--fresh", action="store_true", help="forget the services an earlier kernel had here"
+        "--fresh",
+        action="store_true",
+        help="start empty: forget the services (and queue contents) an earlier kernel had here",
     )
-    add_security_arguments(parser)
-    add_arguments(parser)
+    add_security_arguments(parser, token=token)
+    add_limit_arguments(parser)
     idle.add_arguments(parser)
-    args = parser.parse_args(argv)
+
+
+def serve_from_args(args: argparse.Namespace) -> int:
+    """Run a kernel with the settings ``add_serve_arguments`` parsed, until it stops."""
+    from easlab.kernel.limits import HttpLimits
+    from easlab.kernel.server import serve_forever
+
     serve_forever(
         args.host,
         args.port,
@@ -52,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         fresh=args.fresh,
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m easlab.kernel", description=__doc__)
+    add_serve_arguments(parser)
+    return serve_from_args(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

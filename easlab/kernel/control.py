@@ -432,12 +432,7 @@ class Kernel:
                 self._check_current(service, "this modify")
                 service.cpu_fallback = service.cpu_fallback or cpu
                 service.versions[number] = version
-                if service.status in ("Stopped", "Failed"):
-                    service.current = version
-                    service.apply_rpc()
-                    await service.start()
-                else:
-                    await service.roll_to(version)
+                await self._switch_to(service, version)
                 self._check_current(service, "this modify")
                 return self.describe(service)
             self._take_token(service, spec)
@@ -570,14 +565,18 @@ class Kernel:
                 )
             if number == service.current.number and not body.get("force"):
                 return self.describe(service)
-            if service.status in ("Stopped", "Failed"):
-                service.current = version
-                service.apply_rpc()
-                await service.start()
-            else:
-                await service.roll_to(version)
+            await self._switch_to(service, version)
             self._check_current(service, "this version switch")
             return self.describe(service)
+
+    async def _switch_to(self, service: Service, version: Version) -> None:
+        """Serve ``version``: a stopped or failed service starts on it, a running one rolls."""
+        if service.status in ("Stopped", "Failed"):
+            service.current = version
+            service.apply_rpc()
+            await service.start()
+        else:
+            await service.roll_to(version)
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""

@@ -30,6 +30,7 @@ import time
 import traceback
 from typing import Any
 
+from easlab.allspark import as_bytes, normalize_status
 from easlab.kernel.frames import (
     _HEADER_SIZE,
     BATCH,
@@ -53,19 +54,6 @@ _PR_SET_PDEATHSIG = 1
 _GATHER_S = 50e-6
 #: and at most this many answers wait together
 _GATHER_MAX = 64
-
-
-def normalize_status(status: Any) -> int:
-    """0 and 200 are success; any other HTTP status passes; anything else is 400 (SPEC §6)."""
-    try:
-        code = int(status)
-    except (TypeError, ValueError):
-        return 400
-    if code in (0, 200):
-        return 200
-    if 100 <= code <= 599:
-        return code
-    return 400
 
 
 class _Channel:
@@ -185,18 +173,6 @@ def _send_all(sock: socket.socket, parts: list[bytes | memoryview]) -> None:
             parts[0] = memoryview(parts[0])[sent:]
 
 
-def _as_bytes(body: Any) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    if body is None:
-        return b""
-    raise TypeError(f"a processor must answer bytes or str, got {type(body).__name__}")
-
-
 def _easlab_dirs() -> tuple[str, ...]:
     import allspark
     import easlab
@@ -309,7 +285,7 @@ class Worker:
     def _one(self, rid: int, payload: bytes) -> None:
         try:
             body, status = self.processor.process(payload)
-            answer = (_as_bytes(body), normalize_status(status))
+            answer = (as_bytes(body), normalize_status(status))
         except Exception as exc:  # a bad request must never end the instance
             answer = self.errors.answer(exc, "process()")
         self.channel.queue(RESPONSE, rid, answer[1], answer[0])
@@ -322,7 +298,7 @@ class Worker:
                 raise RuntimeError(
                     f"process_batch answered {len(results)} results for {len(bodies)} requests"
                 )
-            answers = [(_as_bytes(body), normalize_status(status)) for body, status in results]
+            answers = [(as_bytes(body), normalize_status(status)) for body, status in results]
         except Exception as exc:
             answers = [self.errors.answer(exc, "process_batch()")] * len(ids)
         for rid, (body, status) in zip(ids, answers, strict=False):
