@@ -34,14 +34,21 @@ def real_aiges() -> Path:
     return aiges_python()
 
 
+def copy_wrapper(name: str, target: Path) -> Path:
+    """A runnable copy of test wrapper ``name`` in ``target``, with the shared record.py
+    every test wrapper imports (one file, not one per wrapper)."""
+    import shutil
+
+    shutil.copytree(WRAPPERS / name, target, dirs_exist_ok=True)
+    shutil.copy(WRAPPERS / "record.py", target / "record.py")
+    return target
+
+
 @pytest.fixture()
 def wrapper_dir(tmp_path):
     """A fresh copy of a test wrapper folder: ``wrapper_dir("echo")``."""
-    import shutil
 
     def copy(name: str) -> Path:
-        target = tmp_path / name
-        shutil.copytree(WRAPPERS / name, target)
-        return target
+        return copy_wrapper(name, tmp_path / name)
 
     return copy

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 
 import pytest
 import requests
 
-from tests.aiges.conftest import WRAPPERS
+from tests.aiges.conftest import copy_wrapper
 from tests.kernel.kernel_helpers import wait_for
 
 TOKEN = "tok-aiges-" + "x" * 8
@@ -22,7 +21,7 @@ def served(kernel, tmp_path_factory):
 
     def create(name: str, wrapper: str, model_config=None, **extra):
         folder = tmp_path_factory.mktemp(f"aiges_{name}")
-        shutil.copytree(WRAPPERS / wrapper, folder, dirs_exist_ok=True)
+        copy_wrapper(wrapper, folder)
         spec = {
             "name": name,
             "processor": "aiges",
@@ -159,7 +158,7 @@ def test_init_failure_fails_the_service_with_the_wrapper_message(served):
 
 def test_fini_runs_on_delete_and_config_comes_from_model_config(kernel, tmp_path):
     folder = tmp_path / "classm"
-    shutil.copytree(WRAPPERS / "classm", folder)
+    copy_wrapper("classm", folder)
     record = tmp_path / "record.jsonl"
     (folder / "RECORD_TO").write_text(str(record))
     spec = {

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.aiges.conftest import WRAPPERS
+from tests.aiges.conftest import copy_wrapper
 
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
 NAMES = ["guide", "echo", "image", "err", "classm", "badresp"]
@@ -25,7 +24,7 @@ NAMES = ["guide", "echo", "image", "err", "classm", "badresp"]
 
 def _copy(tmp_path: Path, name: str, side: str) -> Path:
     folder = tmp_path / side / name
-    shutil.copytree(WRAPPERS / name, folder)
+    copy_wrapper(name, folder)
     return folder
 
 

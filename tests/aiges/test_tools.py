@@ -48,18 +48,17 @@ def test_create_makes_a_project_that_runs_as_generated(tmp_path):
 
 
 def test_run_saves_binary_outputs_and_fails_on_a_raising_init(tmp_path):
-    import shutil
 
-    from tests.aiges.conftest import WRAPPERS
+    from tests.aiges.conftest import copy_wrapper
 
     folder = tmp_path / "image"
-    shutil.copytree(WRAPPERS / "image", folder)
+    copy_wrapper("image", folder)
     ran = easlab_aiges(folder, "run", ".", "--out", str(tmp_path / "out"))
     assert ran.returncode == 0, ran.stdout
     saved = tmp_path / "out" / "out_img.png"
     assert saved.read_bytes() == bytes(reversed((folder / "test.png").read_bytes()))
     broken = tmp_path / "broken"
-    shutil.copytree(WRAPPERS / "broken_init", broken)
+    copy_wrapper("broken_init", broken)
     ran = easlab_aiges(broken, "run", ".")
     assert ran.returncode == 1 and "wrapperInit returned 42: model file missing" in ran.stdout
 
