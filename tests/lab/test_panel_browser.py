@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 import requests
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LABEXTENSION = ROOT / "easlab" / "lab" / "labextension"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 NOTEBOOK = {
     "cells": [

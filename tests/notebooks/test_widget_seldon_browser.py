@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from .nbrun import ROOT
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, _run_menu, _start_session
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, write_notebook
+
+from .test_browser import ARTIFACTS, Lab, _run_menu, _start_session
 from .test_browser import lab as lab  # noqa: F401  (the fixture)
 
 COMPONENTS = ROOT / "tests" / "seldon" / "components"
@@ -29,25 +31,13 @@ CELLS = [
 ]
 
 
-def _notebook(path: Path) -> None:
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-        for src in CELLS
-    ]
-    nb = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb))
 
 
 @pytest.mark.timeout(300)
 def test_seldon_form_and_meta_in_the_browser(lab: Lab):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
-    _notebook(lab.root / "seldon_widget.ipynb")
+    write_notebook(lab.root / "seldon_widget.ipynb", CELLS)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
