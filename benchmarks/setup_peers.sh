@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Install what the kernel benchmark runs against: wrk and nginx (apt), and one
+# Install what the benchmarks run against: wrk, nginx and redis-server (apt), and one
 # virtualenv per Python peer under .venv-bench/<peer> (ignored by git).
 # Idempotent: a venv whose .installed stamp exists is left alone.
 #
 # Usage: benchmarks/setup_peers.sh [peer ...]   (default: every peer)
-# Peers: asgi (uvicorn + FastAPI), mlserver, seldon, litserve, bentoml.
+# Peers: asgi (uvicorn + FastAPI), mlserver, seldon, litserve, bentoml, redis (redis-py).
 # A peer whose install fails is reported and skipped; the script still exits 0
 # when at least wrk and nginx are present, so the bench runs with what it has.
 set -u
@@ -22,13 +22,16 @@ declare -A PEER_PACKAGES=(
   [seldon]="seldon-core==1.18.2 setuptools<81"
   [litserve]="litserve==0.2.19"
   [bentoml]="bentoml==1.4.40"
+  # the queue benchmark's anchor: Redis streams through redis-py with the hiredis parser
+  [redis]="redis==8.1.0 hiredis"
 )
-ALL_PEERS=(asgi mlserver seldon litserve bentoml)
+ALL_PEERS=(asgi mlserver seldon litserve bentoml redis)
 
 install_tools() {
   local missing=()
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "setup_peers: apt-get install ${missing[*]}"
   if ! apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
@@ -38,6 +41,8 @@ install_tools() {
       return 1
     }
   fi
+  # Debian starts a system redis-server on install; the bench starts its own per run.
+  case " ${missing[*]} " in *" redis-server "*) service redis-server stop >/dev/null 2>&1 || true ;; esac
 }
 
 install_peer() {
