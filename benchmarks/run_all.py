@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel] [--quick]
+    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel,models] [--quick]
 
 Every ``benchmarks/bench_<name>.py`` module is a section: its ``run() -> str``
 returns Markdown (``run(quick=True)`` when it accepts ``quick``; the
@@ -30,7 +30,13 @@ from types import ModuleType
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-PREFERRED_ORDER = ["wire", "import", "kernel"]
+PREFERRED_ORDER = ["wire", "import", "kernel", "batching", "models"]
+#: the peers' venvs (benchmarks/setup_peers.sh) a section loads; None: every peer
+SECTION_PEERS: dict[str, list[str] | None] = {
+    "kernel": None,
+    "models": ["mlserver", "litserve"],
+    "queue": ["redis"],
+}
 
 
 def discover() -> dict[str, Path]:
@@ -79,10 +85,23 @@ def run_section(name: str, path: Path, quick: bool) -> str:
     return text + f"\n_Section `{name}` took {elapsed:.0f} s._\n"
 
 
-def setup_peers() -> str | None:
-    """Install wrk, nginx and the peers' venvs if missing; a note when that failed."""
+def peers_for(sections: list[str]) -> list[str] | None:
+    """The peers the chosen sections need: None for none, [] for every peer."""
+    wanted = [SECTION_PEERS[name] for name in sections if name in SECTION_PEERS]
+    if not wanted:
+        return None
+    if any(peers is None for peers in wanted):
+        return []
+    return sorted({peer for peers in wanted for peer in peers or []})
+
+
+def setup_peers(peers: list[str]) -> str | None:
+    """Install wrk, nginx and the peers' venvs (all when ``peers`` is empty) if missing;
+    a note when that failed."""
     script = BENCH_DIR / "setup_peers.sh"
-    done = subprocess.run(["bash", str(script)], cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
+    done = subprocess.run(
+        ["bash", str(script), *peers], cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr
+    )
     if done.returncode != 0:
         return (
             f"`benchmarks/setup_peers.sh` exited {done.returncode}: wrk or nginx may be "
@@ -165,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     parts = [header(chosen, args.quick)]
-    if "kernel" in chosen:
-        note = setup_peers()
+    peers = peers_for(chosen)
+    if peers is not None:
+        note = setup_peers(peers)
         if note:
             parts.append(f"> {note}\n")
     for name in chosen:

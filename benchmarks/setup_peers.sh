@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what the benchmarks run against: wrk, nginx and redis-server (apt), and one
-# virtualenv per Python peer under .venv-bench/<peer> (ignored by git).
-# Idempotent: a venv whose .installed stamp exists is left alone.
+# Install what the benchmarks run against: wrk, nginx and redis-server (apt),
+# and one virtualenv per Python peer under .venv-bench/<peer> (ignored by git).
+# Idempotent: a venv whose .installed stamp lists the same packages is left alone;
+# when the list changed (e.g. onnxruntime added), the packages are installed into it.
 #
 # Usage: benchmarks/setup_peers.sh [peer ...]   (default: every peer)
 # Peers: asgi (uvicorn + FastAPI), mlserver, seldon, litserve, bentoml, redis (redis-py).
@@ -17,10 +18,11 @@ PY="${PY:-python3}"
 declare -A PEER_PACKAGES=(
   [asgi]="uvicorn==0.54.0 uvloop httptools fastapi==0.165.0"
   # uvloop 0.22+ kills MLServer's inference worker at start ("There is no current event loop").
-  [mlserver]="mlserver==1.7.1 uvloop<0.22"
+  # onnxruntime (the version easlab's own venv runs) for the models bench's ONNX runtimes.
+  [mlserver]="mlserver==1.7.1 uvloop<0.22 onnxruntime==1.32.0"
   # gunicorn 20.1 (pulled by seldon-core) imports pkg_resources, gone from setuptools 81.
   [seldon]="seldon-core==1.18.2 setuptools<81"
-  [litserve]="litserve==0.2.19"
+  [litserve]="litserve==0.2.19 onnxruntime==1.32.0"
   [bentoml]="bentoml==1.4.40"
   # the queue benchmark's anchor: Redis streams through redis-py with the hiredis parser
   [redis]="redis==8.1.0 hiredis"
@@ -47,18 +49,24 @@ install_tools() {
 
 install_peer() {
   local peer="$1" venv="$BENCH_VENVS/$1"
-  [ -f "$venv/.installed" ] && return 0
   local packages="${PEER_PACKAGES[$peer]:-}"
   if [ -z "$packages" ]; then
     echo "setup_peers: unknown peer '$peer' (known: ${ALL_PEERS[*]})" >&2
     return 1
   fi
-  echo "setup_peers: creating $venv ($packages)"
-  rm -rf "$venv"
-  "$PY" -m venv "$venv" || return 1
+  # The stamp holds the package list it was installed with (older stamps are empty).
+  [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$packages" ] && return 0
+  if [ -f "$venv/.installed" ] && [ -x "$venv/bin/pip" ]; then
+    echo "setup_peers: updating $venv ($packages)"
+    rm -f "$venv/.installed"
+  else
+    echo "setup_peers: creating $venv ($packages)"
+    rm -rf "$venv"
+    "$PY" -m venv "$venv" || return 1
+  fi
   # shellcheck disable=SC2086  # word splitting of the package list is intended
   if "$venv/bin/pip" install -q --disable-pip-version-check $packages >"$venv.log" 2>&1; then
-    touch "$venv/.installed"
+    printf '%s' "$packages" >"$venv/.installed"
   else
     echo "setup_peers: pip install for '$peer' failed; see $venv.log" >&2
     return 1

@@ -1,0 +1,158 @@
+"""The real-models benchmark's pure parts: batch-size deltas, the floor at the kernel's
+batch mix, the official client's timing output, and the targets' met / not met
+(no servers, no models, no timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_test_{name}", BENCH_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_kernel = _load("bench_kernel")
+bench_models = _load("bench_models")
+
+MODELS = [("mlp", "MLP")]
+
+
+def wrk(rps: float, p50_ms: float, p99_ms: float, non_2xx: int = 0) -> object:
+    return bench_kernel.WrkResult(rps, p50_ms, p99_ms, requests=int(rps * 5), non_2xx=non_2xx)
+
+
+def easlab_row(runtime: str, batching: bool, connections: int, result: object, mix=None):
+    return bench_models.Row(
+        "mlp",
+        "easlab",
+        runtime,
+        batching,
+        connections,
+        result,
+        dict({1: 100} if mix is None else mix),
+    )
+
+
+def test_batch_size_delta_keeps_only_the_batches_formed_in_between() -> None:
+    before = {"3": 1, "16": 10}
+    after = {"3": 1, "7": 2, "16": 25}
+    assert bench_models.batch_size_delta(before, after) == {7: 2, 16: 15}
+    assert bench_models.batch_size_delta({}, {}) == {}
+    assert bench_models.mean_batch({16: 3, 8: 1}) == pytest.approx(14.0)
+    assert bench_models.mean_batch({}) is None
+
+
+def test_floor_rows_per_s_weighs_each_batch_size_by_how_often_the_kernel_formed_it() -> None:
+    seconds = {8: 0.0006, 16: 0.001}
+    # 10 batches of 16 and 2 of 8: 176 rows in 11.2 ms
+    assert bench_models.floor_rows_per_s({16: 10, 8: 2}, seconds) == pytest.approx(176 / 0.0112)
+    assert bench_models.floor_rows_per_s({}, seconds) is None
+
+
+def test_floor_is_batch_one_at_c1_and_missing_without_batch_sizes() -> None:
+    floors = {("mlp", "onnx"): {1: 0.0001, 16: 0.0004}}
+    lone = easlab_row("onnx", True, 1, wrk(150, 6.0, 8.0), {16: 3})
+    assert bench_models.floor_for(lone, floors) == pytest.approx(10_000)
+    batched = easlab_row("onnx", True, 16, wrk(2000, 5.0, 20.0), {16: 10})
+    assert bench_models.floor_for(batched, floors) == pytest.approx(40_000)
+    # batched at c=16 but the kernel's batch sizes were not read: no floor, not batch 1
+    assert bench_models.floor_for(easlab_row("onnx", True, 16, None, {}), floors) is None
+    # a batch size the floor did not time
+    assert bench_models.floor_for(easlab_row("onnx", True, 16, None, {9: 1}), floors) is None
+
+
+def test_official_timing_output_is_the_last_json_line() -> None:
+    found = bench_models.parse_official(
+        'a warning\n{"encode_s": 0.001, "decode_s": 9e-05, "request_bytes": 3174, '
+        '"protobuf": "python"}\n'
+    )
+    assert found["protobuf"] == "python" and found["encode_s"] == 0.001
+    with pytest.raises(ValueError, match="printed no JSON"):
+        bench_models.parse_official("Traceback ...\n")
+    with pytest.raises(ValueError, match="lacks decode_s"):
+        bench_models.parse_official(json.dumps({"encode_s": 1, "protobuf": "python"}))
+
+
+def _rows() -> list:
+    return [
+        easlab_row("onnx", False, 1, wrk(5000, 0.18, 0.40)),
+        easlab_row("onnx", False, 16, wrk(8000, 2.0, 5.0)),
+        easlab_row("onnx", True, 1, wrk(180, 5.5, 6.0)),
+        easlab_row("onnx", True, 16, wrk(9000, 1.8, 4.0), {16: 500, 12: 10}),
+        bench_models.Row("mlp", "identity", "onnx", False, 16, wrk(10_000, 1.5, 3.0)),
+        bench_models.Row("mlp", "MLServer 1.7.1, 1 process", "onnx", True, 1, wrk(110, 8, 16.8)),
+        bench_models.Row("mlp", "MLServer 1.7.1, 1 process", "onnx", True, 16, wrk(500, 26, 61)),
+        bench_models.Row("mlp", "LitServe 0.2.19", "onnx", True, 1, wrk(70, 14.8, 5.0)),
+        bench_models.Row("mlp", "LitServe 0.2.19", "onnx", True, 16, failure="skipped: no venv"),
+    ]
+
+
+FLOORS = {("mlp", "onnx"): {1: 0.00005, 12: 0.0002, 16: 0.00025}}
+
+
+def test_targets_use_the_lower_ceiling_and_say_met_or_not() -> None:
+    checks = {(t.what, t.subject): t for t in bench_models.targets(MODELS, _rows(), FLOORS)}
+    ceiling = checks[("c=16 batched req/s ≥ 85% of min(identity ceiling, floor)", "MLP, onnx")]
+    # floor at 16×500 + 12×10 is ~64k rows/s: the identity echo (10k) is the lower ceiling
+    assert ceiling.reference == "10,000 (identity)"
+    assert (ceiling.ratio, ceiling.met) == ("0.90×", True)
+    off = checks[("c=1 p50 within 0.15 ms of the in-process call, batching off", "MLP, onnx")]
+    assert (off.ratio, off.met) == ("+0.130 ms", True)
+    on = checks[("c=1 p50 within 0.15 ms of the in-process call, batching on", "MLP, onnx")]
+    assert on.met is False
+    peers = checks[("c=16 batched req/s ≥ 3× the best peer", "MLP, onnx")]
+    # LitServe's c=16 failed: the best measured peer is MLServer
+    assert (peers.reference, peers.ratio, peers.met) == ("500 (MLServer 1.7.1)", "18.00×", True)
+    p99 = checks[("c=1 p99 (batching on) lower than the best peer's", "MLP, onnx")]
+    assert (p99.reference, p99.met) == ("5.00 ms (LitServe 0.2.19)", False)
+    # nothing served by the pytorch processor: not measured, never "no"
+    torch = checks[("c=16 batched req/s ≥ 85% of min(identity ceiling, floor)", "MLP, pytorch")]
+    assert torch.met is None
+
+
+def test_report_is_a_table_with_ratios_verdicts_and_what_was_not_measured() -> None:
+    cost = bench_models.ClientCost("MLP", 3174, 24e-6, 26e-6, 1340e-6, 90e-6, "python")
+    text = bench_models.report(
+        MODELS, _rows(), FLOORS, [cost], bench_models.QUICK, cores=2, wrk_version="4.1.0"
+    )
+    assert text.startswith("## Real models")
+    assert "Machine: 2 cores" in text and "side by side in this one run" in text
+    assert "intra-op thread" in text and "`make bench`" in text
+    line = next(
+        ln for ln in text.splitlines() if ln.startswith("| MLP | onnx (TF request) | on | 16")
+    )
+    # 9,000 req/s against the floor's ~64k rows/s at the kernel's batch mix
+    assert "| 9,000 |" in line and "15.9 (12×10, 16×500)" in line and "0.14×" in line
+    assert "### Issue 16's targets: 3 of 5 measured met" in text
+    assert "| **no** |" in text and "| not measured |" in text
+    assert "1,340.0 / 90.0 (protobuf: python) | 24.0 / 26.0 | 28.6×" in text
+    assert "- mlp / LitServe 0.2.19 / onnx: skipped: no venv" in text
+    # a wrk run with errors is shown as errors, never as a speed
+    rows = _rows()
+    rows[3] = easlab_row("onnx", True, 16, wrk(9000, 1.8, 4.0, non_2xx=12), {16: 500})
+    text = bench_models.report(MODELS, rows, FLOORS, [], bench_models.QUICK, cores=2)
+    line = next(
+        ln for ln in text.splitlines() if ln.startswith("| MLP | onnx (TF request) | on | 16")
+    )
+    assert "⚠ errors: 12 non-2xx" in line and "9,000" not in line
+
+
+def test_run_all_installs_only_the_peers_the_chosen_sections_load() -> None:
+    run_all = _load("run_all")
+    assert run_all.peers_for(["wire", "import"]) is None
+    assert run_all.peers_for(["models"]) == ["litserve", "mlserver"]
+    assert run_all.peers_for(["models", "kernel"]) == []  # the kernel section loads every peer
+    assert "models" in run_all.discover()
