@@ -184,7 +184,6 @@ class Kernel:
                     f"'{name}' is a queue service (metadata.type Queue): it has no instances "
                     f"or versions, so {what} does not apply to it. `desc {name}` describes it, "
                     f"`queue {name}` shows its depth, `delete {name}` removes it and its records",
-                    "name",
                 )
             known = ", ".join(sorted([*self.services, *self.queue_services])) or "none"
             raise ControlError(404, f"service '{name}' not found (services: {known})")
