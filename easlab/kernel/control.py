@@ -430,13 +430,13 @@ class Kernel:
         service's feeder carries on from its group's saved cursor (queue.py).
         """
         records = self.records.load()
+        self.restore_queues(records)
         starts = []
         for record in records:
             spec = record.get("spec") or {}
+            if queue_kind(spec) == "queue":
+                continue
             try:
-                if queue_kind(spec) == "queue":
-                    self.create_queue(spec, created=float(record.get("created") or time.time()))
-                    continue
                 service = await self._restore_service(record)
                 if record.get("running", True):
                     starts.append(service)
@@ -449,6 +449,23 @@ class Kernel:
                 self.router.release(entry, sibling, int(record.get("weight") or 0))
                 sibling.released_into = entry.name
         await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
+        """Open the queues of the recorded services at once (before the kernel listens):
+        queue clients are answered from the first request, while services still build."""
+        for record in self.records.load() if records is None else records:
+            spec = record.get("spec") or {}
+            name = spec.get("name")
+            try:
+                kind = queue_kind(spec)
+                if kind == "queue" and name not in self.queue_services:
+                    self.create_queue(spec, created=float(record.get("created") or time.time()))
+                elif kind == "async" and self.queues.get(str(name)) is None:
+                    token = record.get("token") or spec.get("token") or ""
+                    self.queues.open(str(name), token, settings_of(spec, "source"))
+                    self.queues.open(f"{name}/sink", token, settings_of(spec, "sink"))
+            except Exception as exc:  # one broken record must not keep the others away
+                print(f"easlab kernel: could not restore queue {name!r}: {exc}", flush=True)
 
     async def _restore_service(self, record: dict[str, Any]) -> Service:
         from easlab.spec import parse_spec
@@ -514,8 +531,14 @@ class Kernel:
 
     def attach_queues(self, service: Service, raw: dict[str, Any]) -> None:
         """An async service's input queue (its own path) and sink (``NAME/sink``), and its feeder."""
-        source = self.queues.open(service.name, service.token, settings_of(raw, "source"))
-        sink = self.queues.open(service.name + "/sink", service.token, settings_of(raw, "sink"))
+        # already open when restored (restore_queues); the service's token guards them
+        source = self.queues.get(service.name) or self.queues.open(
+            service.name, service.token, settings_of(raw, "source")
+        )
+        sink = self.queues.get(service.name + "/sink") or self.queues.open(
+            service.name + "/sink", service.token, settings_of(raw, "sink")
+        )
+        source.token = sink.token = service.token
         spec = service.spec
         meta = spec.metadata
         # enough in flight to keep every worker busy, never past the service's own queue (450)
@@ -664,6 +687,9 @@ class Kernel:
             route = self.router.routes.get(service.name)
             if route is not None:
                 route.token = spec.token
+            feeder = getattr(service, "feeder", None)
+            if feeder is not None:  # an async service's queues take the service's token
+                feeder.source.token = feeder.sink.token = spec.token
 
     def _apply_live(self, service: Service, spec: Any) -> None:
         """Take settings that need no restart (instance count, ``rpc.*``, token, timeout).
