@@ -520,8 +520,8 @@ class Kernel:
             weight=weight,
             cpu_fallback=service.cpu_fallback,
             token=service.token,  # modify may change it
+            running=service.status != "Stopped",
         )
-        self.records.update(service.name, running=service.status != "Stopped")
 
     def _feed(self, service: Service) -> None:
         """An async service consumes its input queue while it serves (async_inference.py)."""
