@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "release": "easlab.ops",
     "logs": "easlab.ops",
     "gpu": "easlab.ops",
+    "queue": "easlab.ops",
     "SpecDiff": "easlab.ops",
     # notebook layer
     "debug": "easlab.notebook.debug",

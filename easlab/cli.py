@@ -95,6 +95,7 @@ SERVICE_COLUMNS = [
     "STATUS",
     "WEIGHT",
     "SERVICEPATH",
+    "TYPE",
     "CREATETIME",
     "UPDATETIME",
 ]
@@ -124,6 +125,7 @@ def service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
             d.get("status"),
             d.get("weight", 100),
             d.get("service_path") or f"/api/predict/{d.get('name')}",
+            d.get("type") or "Standard",
             d.get("create_time") or "",
             d.get("update_time") or "",
         ]
@@ -160,6 +162,19 @@ def format_desc(desc: dict[str, Any]) -> str:
         ["Message", desc.get("message") or ""],
         ["Endpoint", desc.get("url") or desc.get("endpoint")],
     ]
+    queues = desc.get("queues")
+    if queues:
+        rows.append(["Type", desc.get("type") or ""])
+        rows.append(
+            [
+                "Queues",
+                "\n".join(
+                    f"{path}: length {q.get('length')}, in flight {q.get('in_flight')}, "
+                    f"puts {q.get('puts')}, consumed {q.get('consumed')}"
+                    for path, q in queues.items()
+                ),
+            ]
+        )
     traffic = desc.get("traffic")
     if traffic:
         rows.append(["Traffic", "\n".join(f"{k}: {v}%" for k, v in traffic.items())])
@@ -346,7 +361,33 @@ _RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "gpu": lambda r, a: _show_value(r, a, gpu_text),
     "upload": lambda r, a: _show_value(r, a, lambda uri: f"[OK] Uploaded {a.file}\n{uri}"),
     "kernel": lambda r, a: _show_value(r, a, lambda rows: format_kernels(rows, a.action)),
+    "queue": lambda r, a: _show_queue(r, a),
 }
+
+
+def _show_queue(view: Any, args: argparse.Namespace) -> int:
+    """``easlab queue NAME``: the table once; ``--watch``: again each --interval (--seconds)."""
+    import time
+
+    if args.json:
+        _print_json(view.rows)
+    else:
+        print(view.text(), flush=True)
+    if not args.watch:
+        return 0
+    ends = None if view.seconds is None else time.monotonic() + view.seconds
+    try:
+        while ends is None or time.monotonic() < ends:
+            time.sleep(view.interval)  # the pace of a terminal display, not a synchronisation
+            view.poll()
+            if args.json:
+                _print_json(view.rows)
+            else:
+                print(f"\n{time.strftime('%H:%M:%S')}  {view.name} ({view.status})")
+                print(view.text(), flush=True)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends the watch, not an error
+    return 0
 
 
 def run_verb(verb_name: str, args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from easlab.spec import SpecDiff, flat_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.control import KernelClient, Service
+    from easlab.client.queue_view import QueueView
 
 __all__ = [
     "SpecDiff",
@@ -40,6 +41,7 @@ __all__ = [
     "ls",
     "modify",
     "parse_overrides",
+    "queue",
     "release",
     "start",
     "stop",
@@ -279,6 +281,31 @@ def logs(name: str, n: int = 50, *, kernel: KernelClient | None = None) -> list[
     if n < 0:
         raise ValueError(f"n must be a number of lines (0 for all), got {n}")
     return _kernel(kernel).logs(name, n)
+
+
+def queue(
+    name: str,
+    interval: float = 1.0,
+    seconds: float | None = None,
+    *,
+    kernel: KernelClient | None = None,
+) -> QueueView:
+    """A service's queues now: depth, in flight, throughput, oldest record's age.
+
+    ``name``: a queue service or an asynchronous service (its input queue and
+    ``NAME/sink``). The view is polled once; ``view.poll()`` polls again and gives
+    throughput from the difference. In a notebook ``%eas queue NAME`` updates
+    live each ``interval`` seconds (for ``seconds``, if given); ``easlab queue
+    NAME --watch`` keeps printing.
+
+    >>> easlab.queue("jobs").rows[0]["depth"]   # doctest: +SKIP
+    12
+    """
+    from easlab.client.queue_view import QueueView
+
+    view = QueueView(name, _kernel(kernel), interval, seconds)
+    view.poll()
+    return view
 
 
 def gpu(*, kernel: KernelClient | None = None) -> dict[str, Any]:

@@ -46,6 +46,7 @@ KNOWN_KEYS = frozenset(
         "name",
         "token",
         "generate_token",
+        "queue",  # queue limits of a queue or async service (kernel/queue.py)
         "model_path",
         "oss_endpoint",
         "model_entry",
@@ -334,6 +335,10 @@ def parse_spec(
             f"{name!r} is not a valid service name: use lowercase letters, digits and _, "
             'starting with a letter, e.g. "my_service_v2"',
         )
+    # a queue service (metadata.type Queue) has no processor and no instances
+    meta_raw = raw.get("metadata")
+    kind = meta_raw.get("type") if isinstance(meta_raw, dict) else None
+    queue_service = isinstance(kind, str) and kind.lower() == "queue"
 
     token = raw.get("token")
     if token is not None:
@@ -388,7 +393,7 @@ def parse_spec(
                 f"required for the built-in processor {processor!r} — the model's local "
                 'folder, file, archive or http(s) URL, e.g. "model_path": "./model.tar.gz"',
             )
-    else:
+    elif not (queue_service and not processor_type and not processor_path):
         if not processor_type and not processor_path:
             raise SpecError(
                 "processor",
@@ -427,7 +432,7 @@ def parse_spec(
                 '"processor_mainclass": "com.example.MyProcessor"',
             )
 
-    metadata = _parse_metadata(raw, warnings)
+    metadata = _parse_metadata(raw, warnings, queue_service)
 
     for key in raw:
         if key not in KNOWN_KEYS:
@@ -521,7 +526,7 @@ def _flatten_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _parse_metadata(raw: dict[str, Any], warnings: list[str]) -> Metadata:
+def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = False) -> Metadata:
     meta = raw.get("metadata")
     if meta is None:
         raise SpecError(
@@ -533,6 +538,8 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str]) -> Metadata:
             "metadata", f'must be an object, e.g. {{"instance": 1}}, got {type(meta).__name__}'
         )
     flat = _flatten_metadata(meta)
+    if queue:
+        flat.setdefault("instance", 0)
     if flat.get("instance") is None:
         raise SpecError(
             "metadata.instance",
@@ -544,6 +551,8 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str]) -> Metadata:
         spec_field = _METADATA_FIELDS.get(key)
         if spec_field is None:
             extra[key] = value
+            if key == "type":  # Queue / Async: the kernel's queue services read it
+                continue
             warnings.append(f"unknown key 'metadata.{key}' kept but not used by the local kernel")
             continue
         attr, kind, minimum = spec_field

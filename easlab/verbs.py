@@ -229,6 +229,29 @@ VERBS: tuple[Verb, ...] = (
         (arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),),
         fronts=CLI,
     ),
+    Verb(
+        "queue",
+        "show a queue service's or async service's queues: depth, in flight, puts/s, "
+        "consumed/s, oldest record's age (live in a notebook; --watch in a terminal)",
+        "easlab.ops:queue",
+        (
+            arg("name", metavar="NAME", help="queue service or asynchronous service"),
+            arg("--interval", type=float, default=1.0, help="seconds between polls (default 1)"),
+            arg(
+                "--seconds",
+                type=float,
+                default=None,
+                help="stop updating after N seconds (default: until stopped)",
+            ),
+            arg(
+                "--watch",
+                action="store_true",
+                help="keep printing every --interval seconds (Ctrl-C stops)",
+                fronts=CLI,
+                passed=False,
+            ),
+        ),
+    ),
     Verb("gpu", "list the GPUs the kernel sees (NVML, else nvidia-smi)", "easlab.ops:gpu"),
     Verb(
         "kernel",

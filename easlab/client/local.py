@@ -42,7 +42,9 @@ class LocalKernel:
     ``port=0`` picks a free port; ``state_dir`` holds logs and the model cache
     (default ``$EASLAB_HOME/state``); ``limits`` (``HttpLimits``) sets the HTTP
     timeouts and sizes; ``idle_timeout`` stops it after that many seconds with no
-    services and no requests (0: never). Use it as a context manager to stop the
+    services and no requests (0: never); ``fresh`` starts it empty, forgetting the
+    services and queue contents an earlier kernel left in ``state_dir`` (a kernel
+    started again on the same ``state_dir`` otherwise brings them back). Use it as a context manager to stop the
     kernel on exit.
     """
 
@@ -58,9 +60,12 @@ class LocalKernel:
         start: bool = True,
         admin_token: str | None = None,
         idle_timeout: float = 0.0,
+        fresh: bool = False,
     ) -> None:
         self.host = host
         self.idle_timeout = idle_timeout
+        #: start empty (``easlab serve --fresh``): forget the services of an earlier kernel
+        self.fresh = fresh
         self.requested_port = port
         self.state_dir = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
         self.max_body = max_body
@@ -101,6 +106,8 @@ class LocalKernel:
             cmd += ["--max-body", str(int(self.max_body))]
         if self.idle_timeout:
             cmd += ["--idle-timeout", str(float(self.idle_timeout))]
+        if self.fresh:
+            cmd.append("--fresh")
         if self.limits is not None:
             cmd += self.limits.to_args()
         with open(self.log_path, "ab") as log:

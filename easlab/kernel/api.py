@@ -44,8 +44,14 @@ class Call:
             raise ControlError(400, "the request body must be a JSON object")
         return data
 
-    def service(self) -> Any:
-        return self.kernel.get(self.params["name"])
+    def service(self, doing: str | None = None) -> Any:
+        """The named service; a queue service answers why ``doing`` does not apply to it."""
+        return self.kernel.get(self.params["name"], doing)
+
+    def queue_service(self) -> str | None:
+        """The name, if it is a standalone queue service (``metadata.type: Queue``)."""
+        name = self.params["name"]
+        return name if name in self.kernel.queue_services else None
 
 
 Handler = Callable[[Call], Awaitable[dict[str, Any]]]
@@ -89,7 +95,7 @@ async def _gpu(call: Call) -> dict[str, Any]:
 
 async def _list(call: Call) -> dict[str, Any]:
     kernel = call.kernel
-    return {"services": [kernel.describe(s) for s in kernel.services.values()]}
+    return {"services": kernel.describe_all()}
 
 
 async def _create(call: Call) -> dict[str, Any]:
@@ -97,24 +103,30 @@ async def _create(call: Call) -> dict[str, Any]:
 
 
 async def _describe(call: Call) -> dict[str, Any]:
+    queue = call.queue_service()
+    if queue is not None:
+        return call.kernel.describe_queue(queue)
     return call.kernel.describe(call.service())
 
 
 async def _modify(call: Call) -> dict[str, Any]:
-    return await call.kernel.modify(call.service(), call.json())
+    return await call.kernel.modify(call.service("modify"), call.json())
 
 
 async def _delete(call: Call) -> dict[str, Any]:
+    queue = call.queue_service()
+    if queue is not None:
+        return call.kernel.delete_queue(queue)
     return await call.kernel.delete(call.service())
 
 
 async def _workers(call: Call) -> dict[str, Any]:
     kernel = call.kernel
-    return {"workers": call.service().workers(kernel.host_for_clients(), kernel.port)}
+    return {"workers": call.service("w").workers(kernel.host_for_clients(), kernel.port)}
 
 
 async def _logs(call: Call) -> dict[str, Any]:
-    service = call.service()
+    service = call.service("logs")
     raw = (parse_qs(call.query).get("n") or ["50"])[0]
     try:
         n = int(raw)
@@ -127,19 +139,19 @@ async def _logs(call: Call) -> dict[str, Any]:
 
 
 async def _stop(call: Call) -> dict[str, Any]:
-    return await call.kernel.stop_service(call.service())
+    return await call.kernel.stop_service(call.service("stop"))
 
 
 async def _start(call: Call) -> dict[str, Any]:
-    return await call.kernel.start_service(call.service())
+    return await call.kernel.start_service(call.service("start"))
 
 
 async def _version(call: Call) -> dict[str, Any]:
-    return await call.kernel.switch_version(call.service(), call.json())
+    return await call.kernel.switch_version(call.service("version"), call.json())
 
 
 async def _release(call: Call) -> dict[str, Any]:
-    return await call.kernel.release(call.service(), call.json())
+    return await call.kernel.release(call.service("release"), call.json())
 
 
 def _window(call: Call) -> int:
@@ -205,7 +217,7 @@ def service_metrics(kernel: Kernel, service: Any, window: int) -> dict[str, Any]
 
 
 async def _metrics(call: Call) -> dict[str, Any]:
-    return service_metrics(call.kernel, call.service(), _window(call))
+    return service_metrics(call.kernel, call.service("monitor"), _window(call))
 
 
 async def _all_metrics(call: Call) -> dict[str, Any]:

@@ -6,6 +6,14 @@ the input's ``requestId`` (SPEC §4). Here a ``Feeder`` is one consumer of the
 input queue's group ``easlab-async``: it sends each record to the service as a
 prediction call and, once answered, puts the answer into the sink and commits
 the input record; at most ``window`` records are at the service at once.
+
+The feeder consumes only while the service serves (the kernel starts it once
+the service is Running and stops it with the service): a record is never
+answered "service is Creating". An answer the service gives because it cannot
+take the record now (450 queue full, 503 not serving) is not a result: the record
+goes back to the group and is delivered again a little later. The group's cursor
+is on disk (queue.py), so after a restart the feeder carries on where it was and
+records delivered but not answered before the kill are fed again.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ if TYPE_CHECKING:
     from easlab.kernel.service import Service
 
 GROUP = "easlab-async"
+#: answers that mean "not now" rather than a result, and how long until the record comes back
+RETRY_STATUSES = frozenset({450, 503})
+RETRY_AFTER_S = 0.2
 
 
 class Feeder:
@@ -35,24 +46,35 @@ class Feeder:
         self.uid = f"{service.name}-feeder"
         self.pending: set[int] = set()
         self.answered = 0
+        self.attached = False
 
     def start(self) -> None:
-        self.source.attach(GROUP, self, 0)
+        """Consume the input queue (again); nothing if already consuming."""
+        if not self.attached:
+            self.attached = True
+            self.source.attach(GROUP, self, 0)
 
     def stop(self) -> None:
-        self.source.detach(GROUP, self)
+        """Stop consuming; records at the service go back to the group."""
+        if self.attached:
+            self.attached = False
+            self.source.detach(GROUP, self)
 
     def deliver(self, record: Record) -> None:
         index, request_id, tags = record.index, record.request_id, record.tags
 
         def answer(status: int, body: bytes | bytearray) -> None:
+            if status in RETRY_STATUSES:
+                self.source.release(GROUP, self, index, RETRY_AFTER_S)
+                return
             out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
             out.update({k: v for k, v in tags.items() if k not in out})
             try:
                 self.sink.put(bytes(body), out)
             except QueueError as exc:
-                # the sink is full: the input record stays pending and is retried later
+                # the sink is full: the input record goes back and is fed again later
                 self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
+                self.source.release(GROUP, self, index, 1.0)
                 return
             self.answered += 1
             self.source.commit(GROUP, [index])

@@ -78,6 +78,8 @@ class Kernel:
         self._tasks: set[asyncio.Task[None]] = set()  # background starts
         self.closing = False  # stop_all has begun: no new service or instance
         self.queues = QueueHub(state_dir / "queues")  # queue services and async services' queues
+        #: standalone queue services (metadata.type Queue): name -> create time
+        self.queue_services: dict[str, float] = {}
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
         #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
@@ -171,20 +173,58 @@ class Kernel:
         """The address clients reach this kernel at (discovery answers, ``w``)."""
         return client_host(self.host)
 
-    def get(self, name: str) -> Service:
+    def get(self, name: str, doing: str | None = None) -> Service:
+        """The service ``name``; 404 naming the known ones, or why ``doing`` skips a queue."""
         service = self.services.get(name)
         if service is None:
-            known = ", ".join(sorted(self.services)) or "none"
+            if name in self.queue_services:
+                what = f"`{doing}`" if doing else "this call"
+                raise ControlError(
+                    400,
+                    f"'{name}' is a queue service (metadata.type Queue): it has no instances "
+                    f"or versions, so {what} does not apply to it. `desc {name}` describes it, "
+                    f"`queue {name}` shows its depth, `delete {name}` removes it and its records",
+                )
+            known = ", ".join(sorted([*self.services, *self.queue_services])) or "none"
             raise ControlError(404, f"service '{name}' not found (services: {known})")
         return service
 
     def describe(self, service: Service) -> dict[str, Any]:
         route = self.router.entry_of(service)
         if route is None:
-            return service.describe(self.endpoint)
-        weights = route.weights()
-        traffic = weights if route.name == service.name else None
-        return service.describe(self.endpoint, weights.get(service.name, 100), traffic)
+            desc = service.describe(self.endpoint)
+        else:
+            weights = route.weights()
+            traffic = weights if route.name == service.name else None
+            desc = service.describe(self.endpoint, weights.get(service.name, 100), traffic)
+        feeder = getattr(service, "feeder", None)
+        if feeder is not None:
+            desc["type"] = "Async"
+            desc["queues"] = {q.name: q.stats() for q in (feeder.source, feeder.sink)}
+        else:
+            desc["type"] = "Standard"
+        return desc
+
+    def describe_all(self) -> list[dict[str, Any]]:
+        """Every service and queue service (``ls``), oldest first."""
+        out = [self.describe(s) for s in self.services.values()]
+        for name in self.queue_services:
+            out.append(self.describe_queue(name))
+        return out
+
+    def describe_queue(self, name: str) -> dict[str, Any]:
+        queue = self.queues.get(name)
+        if queue is None or name not in self.queue_services:
+            raise ControlError(404, f"queue service '{name}' not found")
+        return queue_desc(queue, self.endpoint, iso(self.queue_services[name]))
+
+    def delete_queue(self, name: str) -> dict[str, Any]:
+        """Remove a queue service, its SQLite files and its record."""
+        if self.queue_services.pop(name, None) is None:
+            raise ControlError(404, f"queue service '{name}' not found")
+        self.queues.remove(name, drop=True)
+        self.records.remove(name)
+        return {"deleted": name}
 
     async def _build_version(self, spec: Any, number: int) -> Version:
         from easlab.kernel.fetch import resolve_path
@@ -332,15 +372,17 @@ class Kernel:
             self.services[spec.name] = service
             self.router.open(service)
             self.records.save(spec.name, {**body["spec"], "name": spec.name}, token)
+            self._record(service)
+            if kind == "async":
+                self.attach_queues(service, body["spec"])
             if not body.get("wait", True):
                 # The start goes on in the background and keeps the lock until it is done.
                 self._background(self._start_then_release(service, lock))
                 handed_over = True
                 return self.describe(service)
-            if kind == "async":
-                self.attach_queues(service, body["spec"])
             await service.start()
             self._check_current(service, "its start")
+            self._feed(service)
             return self.describe(service)
         finally:
             if not handed_over:
@@ -348,45 +390,163 @@ class Kernel:
 
     # -- queue services (queue.py, async_inference.py) ---------------------------------
 
-    def create_queue(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def create_queue(self, raw: dict[str, Any], created: float | None = None) -> dict[str, Any]:
         """A standalone queue service (``metadata.type: Queue``)."""
+        from easlab.spec import NAME_RE
+
         name = raw.get("name")
-        if not isinstance(name, str) or not name:
-            raise ControlError(400, 'a queue service needs "name"', "name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ControlError(
+                400,
+                f"a queue service needs a name of lowercase letters, digits and _, starting "
+                f"with a letter; got {name!r}",
+                "name",
+            )
         if name in self.services or self.queues.get(name) is not None:
-            raise ControlError(409, f"service '{name}' already exists")
+            raise ControlError(
+                409, f"service '{name}' already exists; delete it first or pick another name"
+            )
         token = raw.get("token") or secrets.token_urlsafe(30)
-        queue = self.queues.open(name, token, settings_of(raw, "source"))
-        self.records.save(name, raw, token)
-        return queue_desc(queue, self.endpoint)
+        settings = settings_of(raw, "source")
+        try:
+            self.queues.open(name, token, settings)
+        except (TypeError, ValueError):
+            raise ControlError(
+                400,
+                f"queue limits must be whole numbers (queue.max_length, "
+                f"queue.max_payload_size_kb); got {settings}",
+                "queue",
+            ) from None
+        self.queue_services[name] = created if created is not None else time.time()
+        if created is None:
+            self.records.save(name, raw, token)
+        return self.describe_queue(name)
 
     async def restore(self) -> None:
-        """Create again the services a previous kernel on this state dir had (state.py)."""
-        for record in self.records.load():
+        """Create again the services a previous kernel on this state dir had (state.py).
+
+        Each comes back with its versions, current version, token, blue-green weights
+        and status (Running where it ran, Stopped where it was stopped); an async
+        service's feeder carries on from its group's saved cursor (queue.py).
+        """
+        records = self.records.load()
+        self.restore_queues(records)
+        starts = []
+        for record in records:
             spec = record.get("spec") or {}
+            if queue_kind(spec) == "queue":
+                continue
             try:
-                if queue_kind(spec) == "queue":
-                    self.create_queue(spec)
-                    continue
-                await self.create({"spec": spec, "allow_unknown_keys": True})
-                if not record.get("running", True):
-                    await self.stop_service(self.get(spec["name"]))
+                service = await self._restore_service(record)
+                if record.get("running", True):
+                    starts.append(service)
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
+        for record in records:
+            sibling = self.services.get(str((record.get("spec") or {}).get("name")))
+            entry = self.services.get(str(record.get("released_into")))
+            if sibling is not None and entry is not None:
+                self.router.release(entry, sibling, int(record.get("weight") or 0))
+                sibling.released_into = entry.name
+        await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
+        """Open the queues of the recorded services at once (before the kernel listens):
+        queue clients are answered from the first request, while services still build."""
+        for record in self.records.load() if records is None else records:
+            spec = record.get("spec") or {}
+            name = spec.get("name")
+            try:
+                kind = queue_kind(spec)
+                if kind == "queue" and name not in self.queue_services:
+                    self.create_queue(spec, created=float(record.get("created") or time.time()))
+                elif kind == "async" and self.queues.get(str(name)) is None:
+                    token = record.get("token") or spec.get("token") or ""
+                    self.queues.open(str(name), token, settings_of(spec, "source"))
+                    self.queues.open(f"{name}/sink", token, settings_of(spec, "sink"))
+            except Exception as exc:  # one broken record must not keep the others away
+                print(f"easlab kernel: could not restore queue {name!r}: {exc}", flush=True)
+
+    async def _restore_service(self, record: dict[str, Any]) -> Service:
+        from easlab.spec import parse_spec
+
+        raw = record["spec"]
+        name = raw["name"]
+        self._check_free(name)
+        base = record.get("base_dir")
+        first = {k: v for k, v in raw.items() if k != "queue"}
+        versions_raw = record.get("versions") or {"1": first}
+        versions: dict[int, Version] = {}
+        for number, version_raw in sorted(versions_raw.items(), key=lambda kv: int(kv[0])):
+            spec = parse_spec({**version_raw, "name": name}, allow_unknown_keys=True)
+            spec.base_dir = Path(base) if base else None
+            versions[int(number)] = await self._build_version(spec, int(number))
+        current = versions.get(int(record.get("current") or 0)) or versions[max(versions)]
+        service = Service(
+            self,
+            name,
+            record.get("token") or raw.get("token") or secrets.token_urlsafe(30),
+            current,
+            bool(record.get("cpu_fallback")),
+            record.get("blue_green_of"),
+        )
+        service.versions = versions
+        service.create_time = float(record.get("created") or service.create_time)
+        service.status = "Stopped"
+        self._check_free(name)
+        self.services[name] = service
+        self.router.open(service)
+        if queue_kind(raw) == "async":
+            self.attach_queues(service, raw)
+        return service
+
+    async def _restart(self, service: Service) -> None:
+        async with self._lock(service.name):
+            if self.services.get(service.name) is service and service.status == "Stopped":
+                await service.start()
+                self._feed(service)
+
+    def _record(self, service: Service) -> None:
+        """Write down what a restart needs: versions, current one, weights, running (state.py)."""
+        route = self.router.entry_of(service)
+        weight = route.weights().get(service.name, 100) if route is not None else 100
+        self.records.update(
+            service.name,
+            versions={str(n): v.spec.raw for n, v in service.versions.items()},
+            current=service.current.number,
+            base_dir=str(service.spec.base_dir) if service.spec.base_dir else None,
+            blue_green_of=service.blue_green_of,
+            released_into=service.released_into,
+            weight=weight,
+            cpu_fallback=service.cpu_fallback,
+            token=service.token,  # modify may change it
+            running=service.status != "Stopped",
+        )
+
+    def _feed(self, service: Service) -> None:
+        """An async service consumes its input queue while it serves (async_inference.py)."""
+        feeder = getattr(service, "feeder", None)
+        if feeder is not None and service.status in ("Running", "Updating"):
+            feeder.start()
 
     def attach_queues(self, service: Service, raw: dict[str, Any]) -> None:
         """An async service's input queue (its own path) and sink (``NAME/sink``), and its feeder."""
-        source = self.queues.open(service.name, service.token, settings_of(raw, "source"))
-        sink = self.queues.open(service.name + "/sink", service.token, settings_of(raw, "sink"))
+        # already open when restored (restore_queues); the service's token guards them
+        source = self.queues.get(service.name) or self.queues.open(
+            service.name, service.token, settings_of(raw, "source")
+        )
+        sink = self.queues.get(service.name + "/sink") or self.queues.open(
+            service.name + "/sink", service.token, settings_of(raw, "sink")
+        )
+        source.token = sink.token = service.token
         spec = service.spec
         meta = spec.metadata
         # enough in flight to keep every worker busy, never past the service's own queue (450)
         window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
         service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
-        service.feeder.start()  # type: ignore[attr-defined]
 
     def _check_free(self, name: str) -> None:
-        if name in self.services:
+        if name in self.services or name in self.queue_services:
             raise ControlError(
                 409,
                 f"service '{name}' already exists; delete it first, change it with "
@@ -403,6 +563,7 @@ class Kernel:
         try:
             if self.services.get(service.name) is service:
                 await service.start()
+                self._feed(service)
         except Exception as exc:  # a bug must not leave the name locked forever
             service.status, service.message = "Failed", f"start failed: {exc!r}"
             service.log("kernel", service.message)
@@ -417,6 +578,7 @@ class Kernel:
                 # A start is under way (it holds the lock, perhaps for minutes): take the
                 # new settings now; the start reaches the new instance count when done.
                 self._apply_live(service, plan[0])
+                self._record(service)
                 return self.describe(service)
         async with self._locked(service, "this modify"):
             spec, kind = self._plan_modify(service, body)  # against the state now
@@ -434,6 +596,8 @@ class Kernel:
                 service.versions[number] = version
                 await self._switch_to(service, version)
                 self._check_current(service, "this modify")
+                self._record(service)
+                self._feed(service)
                 return self.describe(service)
             self._take_token(service, spec)
             if kind == "restart" and service.status == "Running":
@@ -445,11 +609,13 @@ class Kernel:
                 )
                 await service.roll_to(self._same_version(service, spec))
                 self._check_current(service, "this modify")
+                self._record(service)
                 return self.describe(service)
             self._apply_live(service, spec)
             if service.status == "Running":
                 await self._scale(service, spec.metadata.instance)
                 self._check_current(service, "this modify")
+            self._record(service)
             return self.describe(service)
 
     def _plan_modify(self, service: Service, body: dict[str, Any]) -> tuple[Any, str]:
@@ -521,6 +687,9 @@ class Kernel:
             route = self.router.routes.get(service.name)
             if route is not None:
                 route.token = spec.token
+            feeder = getattr(service, "feeder", None)
+            if feeder is not None:  # an async service's queues take the service's token
+                feeder.source.token = feeder.sink.token = spec.token
 
     def _apply_live(self, service: Service, spec: Any) -> None:
         """Take settings that need no restart (instance count, ``rpc.*``, token, timeout).
@@ -567,6 +736,8 @@ class Kernel:
                 return self.describe(service)
             await self._switch_to(service, version)
             self._check_current(service, "this version switch")
+            self._record(service)
+            self._feed(service)
             return self.describe(service)
 
     async def _switch_to(self, service: Service, version: Version) -> None:
@@ -584,8 +755,9 @@ class Kernel:
         async with self._locked(service, "this start"):
             if service.status in ("Stopped", "Failed"):
                 await service.start()
-            self.records.set_running(service.name, True)
             self._check_current(service, "this start")
+            self.records.set_running(service.name, True)
+            self._feed(service)
             return self.describe(service)
 
     async def stop_service(self, service: Service) -> dict[str, Any]:
@@ -594,6 +766,9 @@ class Kernel:
         service.abort(reason)
         try:
             async with self._locked(service, "this stop"):
+                feeder = getattr(service, "feeder", None)
+                if feeder is not None:
+                    feeder.stop()  # its records at the service go back to the queue
                 await service.stop()
                 self.records.set_running(service.name, False)
                 return self.describe(service)
@@ -610,6 +785,7 @@ class Kernel:
             survivor.released_into = None
             if survivor.name not in self.router.routes:
                 self.router.open(survivor)
+            self._record(survivor)
         service.abort("the service was deleted")  # never cleared: it gets no instance again
         async with self._lock(service.name):
             await service.stop()
@@ -641,6 +817,8 @@ class Kernel:
             entry = self.get(service.blue_green_of)
             self.router.release(entry, service, weight)
             service.released_into = entry.name
+            self._record(service)
+            self._record(entry)
             return self.describe(service)
 
     async def stop_all(self) -> None:
@@ -648,10 +826,14 @@ class Kernel:
         self.closing = True
         services = list(self.services.values())
         for svc in services:
+            feeder = getattr(svc, "feeder", None)
+            if feeder is not None:
+                feeder.stop()
             svc.abort("the kernel is shutting down")
         await asyncio.gather(*(svc.stop() for svc in services))
         for svc in services:
             svc.close_log()
+        self.queues.close()  # saves every group's cursor
 
     def info(self) -> dict[str, Any]:
         """The kernel and its environment: which Python, which easlab, which runtimes load."""

@@ -31,7 +31,7 @@ async def watch(kernel: Any, app: Any, idle_timeout: float) -> None:
     idle_since = time.monotonic()
     while not kernel.shutdown_requested.is_set():
         await asyncio.sleep(step)
-        busy = kernel.services or app.in_flight or app.requests != seen
+        busy = kernel.services or kernel.queue_services or app.in_flight or app.requests != seen
         seen = app.requests
         now = time.monotonic()
         if busy:

@@ -7,6 +7,13 @@ searches and deliveries. Each consumer group (``gid``) sees every record;
 inside a group, records go round robin to its watchers (one per ``uid``), at
 most ``window`` uncommitted ones per watcher; a watcher that goes away hands
 its uncommitted records back to the group, which delivers them again.
+
+What a restart must not lose is on disk too: each record's put time, each
+group's cursor (table ``groups``) and, for records one group has committed while
+another still needs them, that group's acknowledgement (table ``acks``). A
+kernel started again delivers, per group, every record below the cursor that is
+still stored and not acknowledged: delivered-but-uncommitted records come again
+(at least once), committed ones do not.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import bisect
 import json
 import os
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +50,7 @@ class Record:
     index: int
     tags: dict[str, str]
     data: bytes
+    put_at: float = 0.0  # time.time() of the put
 
     @property
     def request_id(self) -> str:
@@ -100,18 +109,61 @@ class Queue:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS records (idx INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "request_id TEXT UNIQUE, tags TEXT NOT NULL, data BLOB NOT NULL)"
+            "request_id TEXT UNIQUE, tags TEXT NOT NULL, data BLOB NOT NULL, put_at REAL)"
+        )
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(records)")}
+        if "put_at" not in columns:
+            # a queue file from before put times were kept: its records count from now
+            self.db.execute("ALTER TABLE records ADD COLUMN put_at REAL")
+            self.db.execute("UPDATE records SET put_at = ?", (time.time(),))
+        self.db.execute("CREATE TABLE IF NOT EXISTS groups (gid TEXT PRIMARY KEY, cursor INTEGER)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS acks (gid TEXT, idx INTEGER, PRIMARY KEY (gid, idx))"
         )
         self.records: dict[int, Record] = {}
         self.order: list[int] = []
         self.by_request: dict[str, int] = {}
-        for idx, tags, data in self.db.execute("SELECT idx, tags, data FROM records ORDER BY idx"):
-            self._remember(Record(idx, json.loads(tags), bytes(data)))
+        rows = self.db.execute("SELECT idx, tags, data, put_at FROM records ORDER BY idx")
+        for idx, tags, data, put_at in rows:
+            self._remember(Record(idx, json.loads(tags), bytes(data), float(put_at or 0.0)))
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
         self.last_index = int(row[0]) if row else 0
         self.groups: dict[str, Group] = {}
+        self._restore_groups()
         self._changed = asyncio.Event()
-        self.puts = 0
+        self._saved_cursor: dict[str, int] = {g.gid: g.cursor for g in self.groups.values()}
+
+    def _restore_groups(self) -> None:
+        """Groups as a previous kernel left them: what each has yet to see, or to see again."""
+        acked: dict[str, set[int]] = {}
+        for gid, idx in self.db.execute("SELECT gid, idx FROM acks"):
+            acked.setdefault(gid, set()).add(int(idx))
+        for gid, cursor in self.db.execute("SELECT gid, cursor FROM groups"):
+            group = Group(gid, cursor=int(cursor))
+            done = acked.get(gid, set())
+            # delivered before the restart and never committed: delivered again
+            group.redeliver = [i for i in self.order if i < group.cursor and i not in done]
+            self.groups[gid] = group
+
+    @property
+    def puts(self) -> int:
+        """Records ever accepted (indexes are never reused, SQLite AUTOINCREMENT)."""
+        return self.last_index
+
+    def stats(self) -> dict[str, Any]:
+        """Depth, in flight, oldest record's age and totals: what ``%eas queue`` shows."""
+        oldest = self.records[self.order[0]].put_at if self.order else None
+        return {
+            "length": len(self.records),
+            "in_flight": sum(len(g.pending) for g in self.groups.values()),
+            "oldest_age_s": None if oldest is None else round(max(time.time() - oldest, 0.0), 3),
+            "puts": self.puts,
+            # every record accepted is stored until committed, deleted or truncated
+            "consumed": self.puts - len(self.records),
+            "last_index": self.last_index,
+            "max_length": self.max_length,
+            "max_payload_bytes": self.max_payload,
+        }
 
     def _remember(self, record: Record) -> None:
         self.records[record.index] = record
@@ -125,6 +177,13 @@ class Queue:
                 closer = getattr(consumer, "close", None)
                 if closer is not None:
                     closer()
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                for group in self.groups.values():
+                    self._write_cursor(group)
+        except sqlite3.Error:
+            pass  # the cursors saved at the last commit stand
         self.db.close()
 
     # -- writes ----------------------------------------------------------------------
@@ -149,22 +208,32 @@ class Queue:
             )
         tags = dict(tags)
         tags[REQUEST_ID] = request_id or str(uuid.uuid4())
+        now = time.time()
         cur = self.db.execute(
-            "INSERT INTO records (request_id, tags, data) VALUES (?, ?, ?)",
-            (tags[REQUEST_ID], json.dumps(tags), data),
+            "INSERT INTO records (request_id, tags, data, put_at) VALUES (?, ?, ?, ?)",
+            (tags[REQUEST_ID], json.dumps(tags), data, now),
         )
         index = int(cur.lastrowid or 0)
         self.last_index = index
-        record = Record(index, tags, data)
+        record = Record(index, tags, data, now)
         self._remember(record)
-        self.puts += 1
         self._wake()
         return record
 
     def delete(self, indexes: list[int], dispatch: bool = True) -> int:
         gone = [i for i in indexes if i in self.records]
         if gone:
-            self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
+            with self.db:  # one transaction: one fsync
+                self.db.execute("BEGIN")
+                self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
+                self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
+        self._forget(gone)
+        if gone and dispatch:
+            self._wake()
+        return len(gone)
+
+    def _forget(self, gone: list[int]) -> None:
+        """Drop deleted records from memory (and from every group's pending)."""
         for i in gone:
             record = self.records.pop(i)
             self.by_request.pop(record.request_id, None)
@@ -175,9 +244,6 @@ class Queue:
                 consumer = group.pending.pop(i, None)
                 if consumer is not None:
                     consumer.pending.discard(i)
-        if gone and dispatch:
-            self._wake()
-        return len(gone)
 
     def truncate(self, index: int) -> int:
         return self.delete(self.order[: bisect.bisect_left(self.order, index)])
@@ -263,6 +329,7 @@ class Queue:
         group = self.groups.get(gid)
         if group is None:
             group = self.groups[gid] = Group(gid, cursor=max(index, 0))
+            self._save_cursor(group)  # a group outlives a restart, as on EAS
         group.consumers.append(consumer)
         self._dispatch(group)
 
@@ -278,6 +345,16 @@ class Queue:
             bisect.insort(group.redeliver, i)
         self._dispatch(group)
 
+    def release(self, gid: str, consumer: Consumer, index: int, delay: float) -> None:
+        """``consumer`` gives a record back uncommitted: delivered again after ``delay`` s."""
+        group = self.groups.get(gid)
+        if group is None or group.pending.get(index) is not consumer:
+            return
+        del group.pending[index]
+        consumer.pending.discard(index)
+        bisect.insort(group.redeliver, index)
+        asyncio.get_running_loop().call_later(delay, self._dispatch, group)
+
     def commit(self, gid: str, indexes: list[int]) -> int:
         """Mark records processed in ``gid``; records every group has committed are deleted."""
         group = self.groups.get(gid)
@@ -288,22 +365,54 @@ class Queue:
                 if consumer is not None:
                     consumer.pending.discard(i)
             done.append(i)
-        self._collect(done)
+        self._collect(done, group)
         if group is not None:
             self._dispatch(group)
         return len(done)
 
-    def _collect(self, indexes: list[int]) -> None:
-        # A record committed by one group is kept while another group has yet to pass it.
+    def _collect(self, indexes: list[int], group: Group | None) -> None:
+        """Delete what every group has committed; remember ``group``'s commit of the rest.
+
+        A record committed by one group is kept while another group has yet to pass
+        it; the commit is written down (``acks``) so that a restart does not deliver
+        it to this group again. The group's cursor is saved in the same transaction.
+        """
         groups = self.groups.values()
-        self.delete(
-            [
-                i
-                for i in indexes
-                if all(g.cursor > i and i not in g.pending and i not in g.redeliver for g in groups)
-            ],
-            dispatch=False,
+        gone, kept = [], []
+        for i in indexes:
+            if i not in self.records:
+                continue
+            if all(g.cursor > i and i not in g.pending and i not in g.redeliver for g in groups):
+                gone.append(i)
+            else:
+                kept.append(i)
+        acks = [(group.gid, i) for i in kept] if group is not None else []
+        cursor = group is not None and self._saved_cursor.get(group.gid) != group.cursor
+        if not (gone or acks or cursor):
+            return
+        with self.db:  # one transaction: one fsync
+            self.db.execute("BEGIN")
+            if gone:
+                self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
+                self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
+            if acks:
+                self.db.executemany("INSERT OR IGNORE INTO acks (gid, idx) VALUES (?, ?)", acks)
+            if cursor and group is not None:
+                self._write_cursor(group)
+        if group is not None:
+            self._saved_cursor[group.gid] = group.cursor
+        self._forget(gone)
+
+    def _write_cursor(self, group: Group) -> None:
+        self.db.execute(
+            "INSERT INTO groups (gid, cursor) VALUES (?, ?) "
+            "ON CONFLICT(gid) DO UPDATE SET cursor = excluded.cursor",
+            (group.gid, group.cursor),
         )
+
+    def _save_cursor(self, group: Group) -> None:
+        self._write_cursor(group)
+        self._saved_cursor[group.gid] = group.cursor
 
     def _wake(self) -> None:
         self._changed.set()
@@ -327,7 +436,7 @@ class Queue:
             record = self.records[index]
             if consumer.auto_commit:
                 consumer.deliver(record)
-                self._collect([index])
+                self._collect([index], group)
                 continue
             consumer.pending.add(index)
             group.pending[index] = consumer
@@ -403,13 +512,25 @@ def queue_kind(raw: dict[str, Any]) -> str | None:
     return kind.lower() if isinstance(kind, str) and kind.lower() in ("queue", "async") else None
 
 
-def queue_desc(queue: Queue, endpoint: str) -> dict[str, Any]:
-    """A queue service as the control API describes it."""
+def queue_desc(queue: Queue, endpoint: str, create_time: str | None = None) -> dict[str, Any]:
+    """A queue service as the control API describes it (``ls``, ``desc``)."""
+    path = f"/api/predict/{queue.name}"
     return {
         "name": queue.name,
         "status": "Running",
         "type": "Queue",
-        "endpoint": f"{endpoint}/api/predict/{queue.name}",
+        "message": "",
+        "endpoint": endpoint,
+        "service_path": path,
+        "url": endpoint + path,
         "token": queue.token,
+        "processor": "queue",
+        "total_instance": 0,
+        "running_instance": 0,
+        "pending_instance": 0,
+        "weight": 100,
+        "create_time": create_time,
+        "update_time": create_time,
         "attributes": queue.attributes(),
+        "queues": {queue.name: queue.stats()},
     }

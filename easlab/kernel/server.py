@@ -140,6 +140,7 @@ async def serve(
     kernel = Kernel(state.resolve(), loop)
     kernel.idle_timeout = idle_timeout  # reported by info(): `easlab kernel status`
     kernel.start_monitor()
+    kernel.restore_queues()  # queue clients get answers from the first request
     guard = ControlGuard(token, host, allow_hosts, allow_origins)
     app = KernelServer(kernel, guard, max_body, limits)
     server = await loop.create_server(

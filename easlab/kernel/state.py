@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,13 @@ from easlab.runtime import _write_private, private_dir
 
 
 class ServiceRecords:
-    """The service records of one state dir."""
+    """The service records of one state dir.
+
+    A record is ``{"spec": service.json as created (with its token), "running",
+    "created": sequence, "versions": {number: service.json}, "current": number,
+    "blue_green_of", "released_into", "weight"}``; a queue service's has only
+    ``spec``, ``running`` and ``created``.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.folder = state_dir / "services"
@@ -27,18 +34,25 @@ class ServiceRecords:
         return self.folder / (name.replace("/", "__") + ".json")
 
     def save(self, name: str, spec: dict[str, Any], token: str, running: bool = True) -> None:
+        """A new record (create): the spec as created, its token, running."""
         private_dir(self.folder)
         _write_private(
             self._file(name),
-            {"spec": {**spec, "token": token}, "running": running},
+            {"spec": {**spec, "token": token}, "running": running, "created": time.time()},
         )
 
-    def set_running(self, name: str, running: bool) -> None:
+    def update(self, name: str, **fields: Any) -> None:
+        """Change fields of an existing record (a deleted service's record stays gone)."""
         file = self._file(name)
-        if file.exists():
+        try:
             data = json.loads(file.read_text())
-            data["running"] = running
-            _write_private(file, data)
+        except (OSError, ValueError):
+            return
+        data.update(fields)
+        _write_private(file, data)
+
+    def set_running(self, name: str, running: bool) -> None:
+        self.update(name, running=running)
 
     def remove(self, name: str) -> None:
         self._file(name).unlink(missing_ok=True)
@@ -47,13 +61,16 @@ class ServiceRecords:
         """Every record, oldest first (siblings after what they were created from)."""
         if not self.folder.is_dir():
             return []
-        files = sorted(self.folder.glob("*.json"), key=lambda f: f.stat().st_mtime)
         out = []
-        for file in files:
+        for file in self.folder.glob("*.json"):
             try:
-                out.append(json.loads(file.read_text()))
+                data = json.loads(file.read_text())
             except (OSError, ValueError):
                 continue  # a half-written record cannot exist (atomic writes); a foreign file
+            if isinstance(data, dict):
+                data.setdefault("created", file.stat().st_mtime)
+                out.append(data)
+        out.sort(key=lambda r: float(r.get("created") or 0))
         return out
 
 

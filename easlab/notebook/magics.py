@@ -406,6 +406,10 @@ class EasMagic(Magics):
             return pd.DataFrame(result["gpus"])
         if verb.name == "logs":
             return LogLines(result, args.name)
+        if verb.name == "queue":
+            from easlab.notebook.queue_view import LiveQueue
+
+            return LiveQueue(result)
         if verb.name == "kernel":
             from easlab.cli import KERNEL_COLUMNS, format_kernels, kernel_rows
 

@@ -1,0 +1,116 @@
+"""``Queue`` on its SQLite file: statistics, put times, and what survives a kill.
+
+A second ``Queue`` opened on the file of one that was never closed is a kernel
+started again after SIGKILL: every write was on disk before its call returned.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+
+from easlab.kernel.queue import Queue, Record
+
+
+@dataclass
+class Taker:
+    """A consumer that keeps what it is given (a watcher without a socket)."""
+
+    uid: str
+    window: int = 100
+    index_only: bool = False
+    auto_commit: bool = False
+    pending: set[int] = field(default_factory=set)
+    got: list[int] = field(default_factory=list)
+
+    def deliver(self, record: Record) -> None:
+        self.got.append(record.index)
+
+
+def test_stats_count_puts_consumed_in_flight_and_age(tmp_path):
+    q = Queue("s", tmp_path / "s.sqlite", "")
+    assert q.stats()["oldest_age_s"] is None and q.stats()["length"] == 0
+    for i in range(5):
+        q.put(b"%d" % i, {})
+    taker = Taker("u", window=2)
+    q.attach("g", taker, 0)
+    assert taker.got == [1, 2]
+    q.commit("g", [1])
+    q.delete([5])
+    stats = q.stats()
+    assert stats["length"] == 3  # 2, 3, 4 (3 delivered after the commit made room)
+    assert stats["in_flight"] == 2
+    assert stats["puts"] == 5 and stats["consumed"] == 2 and stats["last_index"] == 5
+    assert 0 <= stats["oldest_age_s"] < 60
+    q.close()
+
+
+def test_a_queue_file_without_put_times_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE records (idx INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "request_id TEXT UNIQUE, tags TEXT NOT NULL, data BLOB NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO records (request_id, tags, data) VALUES (?, ?, ?)",
+        ("r1", json.dumps({"requestId": "r1"}), b"old"),
+    )
+    db.commit()
+    db.close()
+    before = time.time()
+    q = Queue("old", path, "")
+    assert q.records[1].data == b"old" and q.records[1].put_at >= before
+    assert q.stats()["length"] == 1 and q.stats()["oldest_age_s"] is not None
+    q.put(b"new", {})
+    q.close()
+    again = Queue("old", path, "")
+    assert [r.data for r in again.records.values()] == [b"old", b"new"]
+    again.close()
+
+
+def test_group_cursor_survives_a_kill_and_uncommitted_records_come_again(tmp_path):
+    path = tmp_path / "k.sqlite"
+    first = Queue("k", path, "")
+    for i in range(6):
+        first.put(b"%d" % i, {})
+    taker = Taker("u", window=4)
+    first.attach("g", taker, 0)
+    assert taker.got == [1, 2, 3, 4]
+    first.commit("g", [1, 2])  # 3 and 4 are delivered, never committed
+    assert taker.got == [1, 2, 3, 4, 5, 6]
+    first.commit("g", [5])
+    # killed here: `first` is never closed
+    second = Queue("k", path, "")
+    again = Taker("u2")
+    second.attach("g", again, 0)
+    # at least once: 3, 4, 6 were delivered and not committed; 1, 2, 5 do not come back
+    assert sorted(again.got) == [3, 4, 6]
+    second.put(b"later", {})
+    assert again.got[-1] == 7  # the cursor carried on after the restart
+    first.db.close()
+    second.close()
+
+
+def test_a_commit_kept_for_another_group_is_not_delivered_again(tmp_path):
+    path = tmp_path / "two.sqlite"
+    first = Queue("two", path, "")
+    a, b = Taker("a"), Taker("b")
+    first.attach("ga", a, 0)
+    first.attach("gb", b, 0)
+    for i in range(3):
+        first.put(b"%d" % i, {})
+    first.commit("ga", [1, 2, 3])  # gb has not committed: the records stay for it
+    first.commit("gb", [1])  # both groups done with 1: deleted
+    second = Queue("two", path, "")
+    a2, b2 = Taker("a2"), Taker("b2")
+    second.attach("ga", a2, 0)
+    second.attach("gb", b2, 0)
+    assert a2.got == [] and sorted(b2.got) == [2, 3]
+    assert sorted(second.records) == [2, 3]
+    second.commit("gb", [2, 3])
+    assert second.records == {}
+    first.db.close()
+    second.close()
