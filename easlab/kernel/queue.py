@@ -132,6 +132,11 @@ class Queue:
         self._restore_groups()
         self._changed = asyncio.Event()
         self._saved_cursor: dict[str, int] = {g.gid: g.cursor for g in self.groups.values()}
+        # consumed in memory, not yet in the file (_write_consumption_soon)
+        self._unwritten_gone: list[int] = []
+        self._unwritten_acks: list[tuple[str, int]] = []
+        self._unwritten_cursors: set[str] = set()
+        self._write_scheduled = False
 
     def _restore_groups(self) -> None:
         """Groups as a previous kernel left them: what each has yet to see, or to see again."""
@@ -178,10 +183,8 @@ class Queue:
                 if closer is not None:
                     closer()
         try:
-            with self.db:
-                self.db.execute("BEGIN")
-                for group in self.groups.values():
-                    self._write_cursor(group)
+            self._unwritten_cursors.update(self.groups)
+            self._write_consumption()
         except sqlite3.Error:
             pass  # the cursors saved at the last commit stand
         self.db.close()
@@ -386,22 +389,57 @@ class Queue:
                 gone.append(i)
             else:
                 kept.append(i)
-        acks = [(group.gid, i) for i in kept] if group is not None else []
-        cursor = group is not None and self._saved_cursor.get(group.gid) != group.cursor
-        if not (gone or acks or cursor):
-            return
-        with self.db:  # one transaction: one fsync
-            self.db.execute("BEGIN")
-            if gone:
-                self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
-                self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
-            if acks:
-                self.db.executemany("INSERT OR IGNORE INTO acks (gid, idx) VALUES (?, ?)", acks)
-            if cursor and group is not None:
-                self._write_cursor(group)
         if group is not None:
-            self._saved_cursor[group.gid] = group.cursor
+            self._unwritten_acks += [(group.gid, i) for i in kept]
+            if self._saved_cursor.get(group.gid) != group.cursor:
+                self._unwritten_cursors.add(group.gid)
+        self._unwritten_gone += gone
         self._forget(gone)
+        self._write_consumption_soon()
+
+    def _write_consumption_soon(self) -> None:
+        """Write what was consumed at the end of this loop pass, in one transaction.
+
+        A put is on disk before its index is answered; a commit need not be: one
+        lost in a crash only means the record is delivered again (at least once,
+        as EAS promises). So the commits of one loop pass (a watcher's window,
+        auto-committed deliveries) share one transaction, written without its own
+        fsync (``synchronous=NORMAL``: the next put's fsync carries it along).
+        """
+        if self._write_scheduled or not (
+            self._unwritten_gone or self._unwritten_acks or self._unwritten_cursors
+        ):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the kernel's loop (a tool, a test): write now
+            self._write_consumption()
+            return
+        self._write_scheduled = True
+        loop.call_soon(self._write_consumption)
+
+    def _write_consumption(self) -> None:
+        self._write_scheduled = False
+        gone, acks, gids = self._unwritten_gone, self._unwritten_acks, self._unwritten_cursors
+        self._unwritten_gone, self._unwritten_acks, self._unwritten_cursors = [], [], set()
+        groups = [self.groups[gid] for gid in gids if gid in self.groups]
+        if not (gone or acks or groups):
+            return
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                if gone:
+                    self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
+                    self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
+                if acks:
+                    self.db.executemany("INSERT OR IGNORE INTO acks (gid, idx) VALUES (?, ?)", acks)
+                for group in groups:
+                    self._write_cursor(group)
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
+        for group in groups:
+            self._saved_cursor[group.gid] = group.cursor
 
     def _write_cursor(self, group: Group) -> None:
         self.db.execute(
