@@ -173,10 +173,3 @@ class AigesDebugSession(FollowsKernel):
                             pass
                     out[key] = data
         return out
-
-
-def aiges_widget(session: AigesDebugSession) -> Any:
-    """The ipywidgets form for ``session`` (an ``AigesDebugWidget``)."""
-    from easlab.notebook.aiges_widget import AigesDebugWidget
-
-    return AigesDebugWidget(session)
