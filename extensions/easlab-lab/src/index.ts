@@ -143,6 +143,13 @@ export class ServicesPanel extends Widget {
   private render(state: IState): void {
     this.header.replaceChildren();
     this.list.replaceChildren();
+    // a revealed token is forgotten with its service (a new one of that name has its own)
+    const names = new Set(state.services.map(s => s.name));
+    for (const name of [...this.revealed.keys()]) {
+      if (!names.has(name)) {
+        this.revealed.delete(name);
+      }
+    }
     if (!state.kernel) {
       const box = el('div', 'easlab-nokernel');
       box.append(el('p', '', 'No easlab kernel is running.'));
