@@ -607,11 +607,6 @@ def start_easlab(tmp: Path, env: dict[str, str] | None = None) -> Bench:
     )
 
 
-def start_easlab_unmonitored(tmp: Path) -> Bench:
-    """The same kernel with its request monitor off (``EASLAB_MONITOR=0``): what it costs."""
-    return start_easlab(tmp, {"EASLAB_MONITOR": "0"})
-
-
 def _check_easlab_setup(port: int, path: str) -> None:
     """The row must measure what the targets name: token auth on, one separate instance process."""
     status, _ = post(port, path, SMALL_BODY, {"Content-Type": "application/octet-stream"})
@@ -739,17 +734,8 @@ PEERS = [
 ]
 RAW_ASGI = PEERS[1]
 EASLAB = PEERS[-1]
-#: the monitor's cost (issue 14: within 5% of the monitored row), run right after it
-EASLAB_UNMONITORED = Peer(
-    "easlab kernel as above, request monitor off (EASLAB_MONITOR=0)",
-    None,
-    None,
-    False,
-    start_easlab_unmonitored,
-)
-PEERS.append(EASLAB_UNMONITORED)
 # easlab runs right after the raw uvicorn echo, so the ratio that decides compares neighbours.
-RUN_ORDER = [PEERS[0], RAW_ASGI, EASLAB, EASLAB_UNMONITORED, *PEERS[2:-2]]
+RUN_ORDER = [PEERS[0], RAW_ASGI, EASLAB, *PEERS[2:-1]]
 #: other names accepted by EASLAB_BENCH_PEERS
 _PEER_ALIASES = {"uvicorn": "asgi", "mlserver": "mlserver_single"}
 
@@ -885,20 +871,7 @@ def _checks(rows: list[Row], easlab: Row, raw: Row) -> list[Check]:
     easlab_p99 = _good(easlab.c1)
     best_c1, best_c1_name = best("c1")
     best_c16, best_c16_name = best("c16")
-    off_label = EASLAB_UNMONITORED.label
-    off = next((row for row in rows if row.label == off_label), None)
-    monitor = [
-        Check(
-            f"c={n} req/s, monitor on",
-            rps(easlab, column),
-            rps(off, column) if off is not None else None,
-            "the same kernel, monitor off",
-            "≥ 0.95×",
-            lambda r: r >= 0.95,
-        )
-        for n, column in ((1, "c1"), (16, "c16"))
-    ]
-    return monitor + [
+    return [
         Check(
             "c=1 req/s",
             rps(easlab, "c1"),

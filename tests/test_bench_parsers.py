@@ -124,3 +124,35 @@ def test_a_section_gets_a_heading_and_quick_when_it_accepts_it(tmp_path: Path) -
     module.write_text("def run(quick=False):\n    return f'quick={quick}'\n")
     text = run_all.run_section("fine", module, quick=True)
     assert text.startswith("## fine\n\nquick=True\n")
+
+
+bench_monitor = _load("bench_monitor")
+
+
+@pytest.mark.parametrize(
+    ("on", "off", "word"),
+    [
+        ([100, 101, 99], [100, 100, 100], "**met**"),
+        ([80, 81, 79], [100, 100, 100], "**not met**"),
+        # the medians and the pairs disagree: noise larger than the effect, said so
+        (
+            [8324, 4521, 4905, 6501, 5201, 7957, 7712],
+            [5809, 5358, 5839, 5667, 6200, 9443, 5273],
+            "**not established",
+        ),
+    ],
+)
+def test_monitor_verdict_is_met_not_met_or_not_established(on, off, word) -> None:
+    outcome = bench_monitor.Outcome(on=on, off=off)
+    ratio, words = bench_monitor.verdict(outcome)
+    assert ratio == pytest.approx(sorted(on)[len(on) // 2] / sorted(off)[len(off) // 2])
+    assert words.startswith(word)
+    text = bench_monitor.report(outcome, bench_monitor.QUICK)
+    assert "| **median** |" in text and "`wrk -t2 -c16 -d2s`" in text
+
+
+def test_monitor_section_reports_what_was_not_measured() -> None:
+    text = bench_monitor.report(
+        bench_monitor.Outcome(failures=["RuntimeError: no wrk"]), bench_monitor.QUICK
+    )
+    assert "### Not measured" in text and "RuntimeError: no wrk" in text

@@ -3,9 +3,10 @@
 Read once a second by the kernel's monitor tick (control.py), never per
 request. A process's CPU percentage is the time it used since the previous
 reading (psutil's ``cpu_percent(None)``), so the sampler keeps one
-``psutil.Process`` per pid. GPU readings are per device (utilisation, memory
-in use) plus the memory the instance's own process holds there, when NVML
-can say; with no NVML (no driver, ``EASLAB_DISABLE_NVML``) they are None.
+``psutil.Process`` per pid. GPU readings are the mean utilisation of the instance's devices and the
+memory its own process holds there (the devices' memory in use when NVML
+cannot see the process, as in a container); with no NVML (no driver,
+``EASLAB_DISABLE_NVML``) or no GPU for the instance they are None.
 """
 
 from __future__ import annotations
@@ -59,17 +60,43 @@ class ResourceSampler:
         nvml = self._nvml_module()
         if not nvml:
             return {}
-        util = used = 0.0
-        try:
-            for index in gpus:
+        utils: list[float] = []
+        used: float | None = None
+        for index in gpus:
+            try:
                 handle = nvml.nvmlDeviceGetHandleByIndex(index)
-                util += nvml.nvmlDeviceGetUtilizationRates(handle).gpu
-                for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
-                    if proc.pid == pid and proc.usedGpuMemory is not None:
-                        used += proc.usedGpuMemory
+            except Exception:  # the device went away, or NVML did
+                continue
+            try:
+                utils.append(float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu))
+            except Exception:  # NVMLError_NotSupported on some boards
+                pass
+            held = self._held(nvml, handle, pid)
+            if held is not None:
+                used = (used or 0.0) + held
+        return {
+            "gpu_util": round(sum(utils) / len(utils), 1) if utils else None,
+            "gpu_memory_bytes": used,
+        }
+
+    @staticmethod
+    def _held(nvml: Any, handle: Any, pid: int) -> float | None:
+        """The GPU memory ``pid`` holds on one device, or the device's memory in use.
+
+        In a container NVML lists processes by the host's pids, so the instance's
+        own process is often not found; the kernel gives each instance devices of
+        its own (control.py), so what the device has in use is then the instance's.
+        """
+        try:
+            for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid == pid and proc.usedGpuMemory is not None:
+                    return float(proc.usedGpuMemory)
+        except Exception:  # not supported here: fall back to the device's memory
+            pass
+        try:
+            return float(nvml.nvmlDeviceGetMemoryInfo(handle).used)
         except Exception:
-            return {}
-        return {"gpu_util": util / len(gpus), "gpu_memory_bytes": used}
+            return None
 
     def _nvml_module(self) -> Any:
         if self._nvml is None:

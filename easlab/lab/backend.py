@@ -1,9 +1,12 @@
 """What the panel may ask of the kernel: a short allow-list over ``KernelClient``.
 
 The panel never sees the control API itself: each call here is one of a few
-operations (list with traffic, start/stop/delete/scale a service, start a
-kernel), run with the admin token the Jupyter server reads from the kernel's
-runtime file. Kept free of tornado so tests drive it directly.
+operations (list with traffic, start/stop/delete/scale a service, reveal one
+service's token, start a kernel), run with the admin token the Jupyter server
+reads from the kernel's runtime file. No answer carries the admin token, and a
+service's token only the explicit ``token`` action's answer (the panel's
+"reveal token"): lists and service descriptions say ``has_token`` instead.
+Kept free of tornado so tests drive it directly.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ from easlab.errors import EaslabError, KernelError, KernelNotRunning
 
 __all__ = ["PanelBackend", "PanelError"]
 
-#: the ServiceDesc fields the panel shows (no spec, signature or admin material)
+#: the ServiceDesc fields the panel shows (no spec, signature, token or admin material)
 _FIELDS = (
     "name",
     "status",
     "message",
     "url",
-    "token",
     "processor",
     "total_instance",
     "running_instance",
@@ -54,7 +56,7 @@ class PanelBackend:
             return {"kernel": None, "message": str(exc), "services": []}
         rows = []
         for desc in services:
-            row = {k: desc.get(k) for k in _FIELDS}
+            row = _shown(desc)
             m = metrics.get(desc["name"], {})
             row["windows"] = m.get("windows", {})
             row["series"] = m.get("series", [])
@@ -66,20 +68,23 @@ class PanelBackend:
         return {"kernel": {"endpoint": kernel.endpoint}}
 
     def act(self, name: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``stop``, ``start``, ``delete`` or ``scale`` (``{"instances": n}``) one service."""
+        """``stop``, ``start``, ``delete``, ``scale`` (``{"instances": n}``), ``workers`` or
+        ``token`` (the service's token: the one answer that carries it) for one service."""
         kernel = self._kernel()
         try:
             if action == "stop":
-                return dict(kernel.stop(name))
+                return _shown(kernel.stop(name))
             if action == "start":
-                return dict(kernel.start(name))
+                return _shown(kernel.start(name))
             if action == "delete":
-                return dict(kernel.delete(name))
+                return {"deleted": kernel.delete(name).get("deleted", name)}
+            if action == "token":
+                return {"name": name, "token": kernel.describe(name).get("token")}
             if action == "scale":
                 n = body.get("instances")
                 if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 64:
                     raise PanelError(400, f"instances must be a whole number 0..64, got {n!r}")
-                return dict(kernel.modify(name, set={"metadata.instance": str(n)}))
+                return _shown(kernel.modify(name, set={"metadata.instance": str(n)}))
             if action == "workers":
                 return {"workers": kernel.workers(name)}
         except KernelError as exc:
@@ -93,6 +98,13 @@ class PanelBackend:
             return self._connect(False)
         except KernelNotRunning as exc:
             raise PanelError(503, str(exc)) from None
+
+
+def _shown(desc: Any) -> dict[str, Any]:
+    """What the panel may see of a ServiceDesc: ``_FIELDS``, and whether it has a token."""
+    row = {k: desc.get(k) for k in _FIELDS}
+    row["has_token"] = bool(desc.get("token"))
+    return row
 
 
 def _default_connect(start: bool) -> Any:

@@ -1,7 +1,8 @@
 """Jupyter Server handlers under ``/easlab-lab/api``: the panel's calls, proxied to the kernel.
 
 Jupyter's own login and XSRF checks guard them (``APIHandler`` +
-``@authenticated``); the kernel's admin token is added here, server side.
+``@authenticated``; every action, revealing a token included, is a POST, so it
+needs the XSRF token too); the kernel's admin token is added here, server side.
 Blocking client calls run in a worker thread.
 """
 
@@ -65,7 +66,7 @@ def setup_handlers(web_app: Any, backend: PanelBackend | None = None) -> None:
             (url_path_join(base, "state"), StateHandler, args),
             (url_path_join(base, "kernel"), KernelHandler, args),
             (
-                url_path_join(base, r"services/([^/]+)/(stop|start|delete|scale|workers)"),
+                url_path_join(base, r"services/([^/]+)/(stop|start|delete|scale|workers|token)"),
                 ServiceHandler,
                 args,
             ),

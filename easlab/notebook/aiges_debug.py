@@ -1,10 +1,13 @@
 """The debug form of an aiges service, built from the schema its service answers on GET.
 
 ``AigesDebugSession`` holds the logic (controls from the schema, the webgate
-request from the form's values, the answer decoded) and is driven by tests
-without a browser; ``AigesDebugWidget`` renders it with ipywidgets: enum
-parameters as dropdowns, numbers, checkboxes, a text box for text inputs and
-file pickers for audio and image inputs.
+request from the form's values, the answer decoded, the token, "copy as"
+snippets) and is driven by tests without a browser; ``AigesDebugWidget``
+renders it with ipywidgets: enum parameters as dropdowns, numbers, checkboxes,
+a text box for text inputs and file pickers for audio and image inputs. The
+token field, the "kernel is not running" banner and the "Copy as" buttons are
+the generic debug widget's own pieces (widget.py: ``TokenBox``,
+``KernelBanner``, ``CopyAsPane``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from easlab.notebook import snippets
 from easlab.notebook._target import Target
+from easlab.notebook.widget_session import FollowsKernel
 
 #: the key holding an input's data, by the schema's dataType
 _DATA_KEY = {"text": "text", "audio": "audio", "image": "image", "video": "video"}
@@ -52,7 +57,7 @@ def fetch_schema(target: Target) -> dict[str, Any] | None:
     return None
 
 
-class AigesDebugSession:
+class AigesDebugSession(FollowsKernel):
     """Builds and sends webgate requests for one aiges service."""
 
     def __init__(self, target: Target, schema: dict[str, Any]) -> None:
@@ -76,7 +81,10 @@ class AigesDebugSession:
                     Control(key, "dropdown", tuple(spec["enum"]), spec["enum"][0], key in required)
                 )
                 continue
-            default = spec.get("default", False if kind == "checkbox" else None)
+            # no default: start a number at its minimum, so the untouched form is valid
+            default = spec.get(
+                "default", spec.get("minimum", False if kind == "checkbox" else None)
+            )
             limits = {k: spec[k] for k in ("maximum", "maxLength") if k in spec}
             out.append(Control(key, kind, (), default, key in required, limits=limits))
         inputs = self.schema["meta"][self.service_id]["input"]
@@ -102,11 +110,40 @@ class AigesDebugSession:
             "payload": payload,
         }
 
+    def set_token(self, token: str | None) -> None:
+        """Sign the next requests with ``token``; the schema is read again with it."""
+        self.target.close()
+        self.target.token = token or None
+        schema = fetch_schema(self.target)
+        if schema is not None:
+            self.schema = schema
+            self.service_id = str(schema["meta"]["serviceId"])
+
+    def body(self, values: dict[str, Any], inputs: dict[str, bytes]) -> bytes:
+        """The bytes ``send`` posts for the form."""
+        return json.dumps(self.request(values, inputs)).encode()
+
+    def curl(self, values: dict[str, Any], inputs: dict[str, bytes]) -> str:
+        """A curl command posting the form's webgate JSON, with the token header."""
+        return snippets.curl_command(
+            self.target.url,
+            self.target.token,
+            self.body(values, inputs),
+            content_type="application/json",
+        )
+
+    def python_easlab(self, values: dict[str, Any], inputs: dict[str, bytes]) -> str:
+        """easlab code posting the same webgate JSON."""
+        t = self.target
+        return snippets.python_easlab(
+            t.endpoint, t.service_name, t.token, self.body(values, inputs)
+        )
+
     def send(self, values: dict[str, Any], inputs: dict[str, bytes]) -> tuple[int, dict[str, Any]]:
         """POST the form; ``(HTTP status, answer JSON)``."""
         from easlab.client.transport import TransportError
 
-        body = json.dumps(self.request(values, inputs)).encode()
+        body = self.body(values, inputs)
         try:
             resp = self.target.client.send(body)  # signed by the client, as every request
         except TransportError as exc:
@@ -136,68 +173,3 @@ class AigesDebugSession:
                             pass
                     out[key] = data
         return out
-
-
-def aiges_widget(session: AigesDebugSession) -> Any:
-    """The ipywidgets form for ``session``: controls, Send, and the decoded answer."""
-    import ipywidgets as w
-
-    widgets: dict[str, Any] = {}
-    rows = []
-    for c in session.controls():
-        desc = c.key + (" *" if c.required else "")
-        if c.kind == "dropdown":
-            widget: Any = w.Dropdown(options=list(c.options), value=c.default, description=desc)
-        elif c.kind == "integer":
-            widget = w.IntText(value=c.default or 0, description=desc)
-        elif c.kind == "number":
-            widget = w.FloatText(value=c.default or 0, description=desc)
-        elif c.kind == "checkbox":
-            widget = w.Checkbox(value=bool(c.default), description=desc)
-        elif c.kind == "file":
-            widget = w.FileUpload(accept=f"{c.data_type}/*", multiple=False, description=desc)
-        elif c.kind == "textarea":
-            widget = w.Textarea(placeholder=f"{c.key} (text)", description=desc)
-        else:
-            widget = w.Text(value=c.default or "", description=desc)
-        widgets[c.key] = (c, widget)
-        rows.append(widget)
-    status = w.HTML()
-    answer_box = w.VBox()
-    send = w.Button(description="Send", button_style="primary")
-
-    def on_send(_button: Any = None) -> None:
-        values: dict[str, Any] = {}
-        inputs: dict[str, bytes] = {}
-        for key, (c, widget) in widgets.items():
-            if c.kind == "file":
-                files = list(widget.value)
-                if files:
-                    inputs[key] = bytes(files[0]["content"])
-            elif c.kind == "textarea":
-                inputs[key] = widget.value.encode("utf-8")
-            else:
-                values[key] = widget.value
-        code, answer = session.send(values, inputs)
-        header = answer.get("header") or {}
-        colour = "#1e7d32" if code == 200 else "#b3261e"
-        status.value = (
-            f"<b style='color:{colour}'>HTTP {code}</b> code {header.get('code')}: "
-            f"{header.get('message', '')}"
-        )
-        shown: list[Any] = []
-        for key, value in session.decoded(answer).items():
-            if isinstance(value, str):
-                shown.append(w.HTML(f"<b>{key}</b>: <pre>{value}</pre>"))
-            else:
-                shown.append(w.HTML(f"<b>{key}</b> ({len(value)} bytes)"))
-                shown.append(w.Image(value=value))
-        answer_box.children = tuple(shown)
-
-    send.on_click(on_send)
-    title = w.HTML(f"<b>aiges service</b> {session.service_id} — {session.target.url}")
-    box = w.VBox([title, *rows, send, status, answer_box])
-    box.session = session  # type: ignore[attr-defined]
-    box.send = on_send  # type: ignore[attr-defined]
-    box.controls = widgets  # type: ignore[attr-defined]
-    return box

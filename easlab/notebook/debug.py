@@ -32,12 +32,14 @@ def debug(
         shell = get_ipython()
         namespace = shell.user_ns if shell is not None else {}
     from easlab.notebook._target import resolve
-    from easlab.notebook.aiges_debug import AigesDebugSession, aiges_widget, fetch_schema
+    from easlab.notebook.aiges_debug import AigesDebugSession, fetch_schema
 
     target = resolve(service_or_endpoint, token)
     schema = fetch_schema(target)  # an aiges service answers its webgate schema on GET
     if schema is not None:
-        return aiges_widget(AigesDebugSession(target, schema))  # type: ignore[no-any-return]
+        from easlab.notebook.aiges_widget import AigesDebugWidget
+
+        return AigesDebugWidget(AigesDebugSession(target, schema))  # type: ignore[return-value]
     from easlab.notebook.seldon_debug import is_seldon_target, seldon_widget  # registers it
 
     if is_seldon_target(target):  # "format": "seldon": a form from its /metadata

@@ -30,6 +30,8 @@ _live_lock = threading.Lock()
 
 _STATUS_COLOURS = {"2xx": "tab:green", "4xx": "tab:orange", "5xx": "tab:red"}
 _NAMED_COLOURS = {"401": "tab:purple", "408": "tab:brown", "450": "tab:pink"}
+#: the per-instance resource readings (kernel/resources.py), as to_dataframe names its columns
+RESOURCES = ("cpu_percent", "rss_bytes", "gpu_util", "gpu_memory_bytes")
 
 
 class Monitor:
@@ -65,7 +67,10 @@ class Monitor:
 
     def to_dataframe(self, data: dict[str, Any] | None = None) -> pd.DataFrame:
         """One row per second of the window: requests, qps, status counts, p50/p90/p99 (ms),
-        queue depth, mean batch size; indexed by time (UTC)."""
+        queue depth, mean batch size, and each instance's resources as ``cpu_percent[NAME]``,
+        ``rss_bytes[NAME]``, ``gpu_util[NAME]``, ``gpu_memory_bytes[NAME]`` (a resource no
+        instance reports, such as GPU on a host without one, has no column); indexed by time
+        (UTC)."""
         import pandas as pd
 
         data = data or self.snapshot()
@@ -73,6 +78,14 @@ class Monitor:
         df = pd.DataFrame(rows)
         if df.empty:
             return df
+        res = pd.DataFrame(data.get("resources") or [])
+        if not res.empty:
+            for metric in RESOURCES:
+                if metric not in res or res[metric].isna().all():
+                    continue
+                wide = res.pivot_table(index="t", columns="instance", values=metric, aggfunc="last")
+                wide.columns = [f"{metric}[{name}]" for name in wide.columns]
+                df = df.join(wide, on="t")
         df.index = pd.to_datetime(df.pop("t"), unit="s", utc=True)
         df.index.name = "time"
         return df

@@ -20,7 +20,15 @@ from easlab.notebook.copy_button import CopyButton
 from easlab.notebook.display import escape, value_html
 from easlab.notebook.widget_session import DebugSession, InputField
 
-__all__ = ["DebugWidget", "DebugSession", "TokenBox", "InputRow", "SESSION_UPGRADES"]
+__all__ = [
+    "CopyAsPane",
+    "DebugSession",
+    "DebugWidget",
+    "InputRow",
+    "KernelBanner",
+    "SESSION_UPGRADES",
+    "TokenBox",
+]
 
 _SNIPPET_LABELS = {
     "curl": "curl",
@@ -149,6 +157,144 @@ class BodyEditor(w.VBox):
                 row.fill()
 
 
+class CopyAsPane(w.VBox):
+    """ "Copy as" buttons (curl, Python …) over a text box showing what was copied.
+
+    ``makers`` gives each kind's snippet; ``refresh`` computes them all now so a
+    click can put one on the clipboard (``CopyButton``), and a kind that cannot be
+    built yet is disabled with the reason as its hint. ``on_shown`` is called when
+    a snippet is put in the box (the widget then shows this pane).
+    """
+
+    def __init__(
+        self,
+        makers: dict[str, Callable[[], str]],
+        on_shown: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.makers = makers
+        self.on_shown = on_shown
+        self.snippet = w.Textarea(layout=w.Layout(width="100%", height="180px"))
+        self.note = w.HTML()
+        self.buttons = {kind: CopyButton(f"Copy as {_SNIPPET_LABELS[kind]}") for kind in makers}
+        for kind, button in self.buttons.items():
+            button.on_copy(functools.partial(self._on_copied, kind))
+        super().__init__([w.HBox(list(self.buttons.values())), self.note, self.snippet])
+
+    def refresh(self, _change: Any = None) -> None:
+        """Compute each snippet now, so that a click can put it on the clipboard."""
+        from easlab.errors import EaslabError
+
+        for kind, button in self.buttons.items():
+            try:
+                button.text = self.makers[kind]()
+                button.disabled, button.hint = False, f"copy the {kind} snippet"
+            except (EaslabError, ValueError, KeyError) as exc:
+                button.text = ""
+                button.disabled, button.hint = True, f"cannot build it yet: {exc}"
+
+    def _on_copied(self, kind: str, button: CopyButton) -> None:
+        self.snippet.value = button.text
+        label = _SNIPPET_LABELS[kind]
+        self.note.value = (
+            f"<small>✓ {escape(label)} copied to the clipboard</small>"
+            if button.last_ok
+            else "<small>✖ the browser refused the clipboard: select the text below</small>"
+        )
+        self.on_shown()
+
+    def copy_as(self, kind: str) -> str:
+        """Fill the text box with ``kind``'s snippet (no clipboard); return it."""
+        try:
+            self.snippet.value = self.makers[kind]()
+        except (ValueError, KeyError) as exc:
+            self.snippet.value = f"# cannot build the snippet: {exc}"
+        self.on_shown()
+        return str(self.snippet.value)
+
+
+class KernelBanner(w.HBox):
+    """The "kernel is not running" state of a debug widget, with "Start the kernel".
+
+    Shared by every kind of debug widget: ``follow`` (after a refused send) and
+    ``start`` (the button) move the widget's session (``session_of()``, a
+    ``FollowsKernel``: a widget may swap its session) to the running kernel and
+    call ``on_follow`` once the service is found there.
+    """
+
+    def __init__(self, session_of: Callable[[], Any], on_follow: Callable[[], None]) -> None:
+        self.session_of = session_of
+        self.on_follow = on_follow
+        self.note = w.HTML()
+        self.button = w.Button(
+            description="Start the kernel", button_style="warning", icon="play",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        super().__init__([self.note, self.button], layout=w.Layout(display="none"))
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.layout.display != "none")
+
+    def show(self, html: str) -> None:
+        self.note.value = (
+            f"<span style='color:#b3261e'><b>✖ kernel is not running</b> — {html}</span>&nbsp;"
+        )
+        self.button.disabled = False
+        self.layout.display = "flex"
+
+    def hide(self) -> None:
+        self.layout.display = "none"
+        self.note.value = ""
+
+    def show_refused(self) -> None:
+        self.show(
+            f"{escape(self.session_of().target.endpoint)} refuses connections: start it, "
+            "then create the service again"
+        )
+
+    def follow(self) -> bool:
+        """After a send the local kernel refused: True when a running kernel has the
+        service (the session now points there), else the banner says what is wrong."""
+        from easlab.errors import KernelNotRunning
+
+        session = self.session_of()
+        try:
+            note = session.relocate(start=False)
+        except KernelNotRunning:
+            self.show(
+                f"the easlab kernel is not running ({escape(session.target.endpoint)} "
+                "refuses connections): start it, then create the service again"
+            )
+            return False
+        if session.kernel_is_down():  # a kernel runs, but not with this service
+            self.show(escape(note))
+            return False
+        self.hide()
+        self.on_follow()
+        return True
+
+    def start(self) -> str:
+        """Start the local kernel (or find the running one) and follow the service there;
+        what happened, in a sentence (``EaslabError`` when the kernel cannot start)."""
+        session = self.session_of()
+        self.button.disabled = True
+        try:
+            note = session.relocate(start=True)
+        except Exception:
+            self.button.disabled = False
+            raise
+        if session.kernel_is_down():  # started, but without the service yet
+            self.show(escape(note))
+            self.button.disabled = True
+            self.note.value = (
+                f"<span style='color:#9a6700'><b>kernel started</b> — {escape(note)}</span>"
+            )
+            return str(note)
+        self.hide()
+        self.on_follow()
+        return str(note)
+
+
 class DebugWidget(w.VBox):
     """Endpoint, token, body editor, Send, and the exchange panes (request, response, ...)."""
 
@@ -162,15 +308,9 @@ class DebugWidget(w.VBox):
         self.token_box.observe(self._on_token, names=["token"])
         self.editor = self._make_editor()
         self.editor_box = w.VBox([self.editor])
-        self.kernel_note = w.HTML()
-        self.start_button = w.Button(
-            description="Start the kernel", button_style="warning", icon="play",
-            layout=w.Layout(width="auto"),
-        )  # fmt: skip
-        self.start_button.on_click(self.start_kernel)
-        self.kernel_banner = w.HBox(
-            [self.kernel_note, self.start_button], layout=w.Layout(display="none")
-        )
+        self.kernel_banner = KernelBanner(lambda: self.session, self._on_follow)
+        self.kernel_banner.button.on_click(self.start_kernel)
+        self.kernel_note, self.start_button = self.kernel_banner.note, self.kernel_banner.button
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.status_line = w.HTML()
         self.request_pane = w.HTML()
@@ -178,13 +318,12 @@ class DebugWidget(w.VBox):
         self.decoded_pane = w.HTML()
         self.latency_pane = w.HTML()
         self.history_pane = w.HTML()
-        self.snippet = w.Textarea(layout=w.Layout(width="100%", height="180px"))
-        self.copy_note = w.HTML()
-        self.copy_buttons = {
-            kind: CopyButton(f"Copy as {label}") for kind, label in _SNIPPET_LABELS.items()
-        }
-        for kind, button in self.copy_buttons.items():
-            button.on_copy(functools.partial(self._on_copied, kind))
+        self.copy_pane = CopyAsPane(
+            {kind: functools.partial(self._snippet, kind) for kind in _SNIPPET_LABELS},
+            on_shown=self._show_copy_tab,
+        )
+        self.copy_buttons = self.copy_pane.buttons
+        self.snippet, self.copy_note = self.copy_pane.snippet, self.copy_pane.note
         self.send_button.on_click(self._on_send)
         self.observe(self._render_status, names=["status"])
         for row in self.editor.rows:
@@ -199,7 +338,7 @@ class DebugWidget(w.VBox):
                 w.VBox([self.response_pane, self.decoded_pane]),
                 self.latency_pane,
                 self.history_pane,
-                w.VBox([w.HBox(list(self.copy_buttons.values())), self.copy_note, self.snippet]),
+                self.copy_pane,
             ]
         )
         for i, title in enumerate(["Request", "Response", "Latency", "History", "Copy as"]):
@@ -267,7 +406,7 @@ class DebugWidget(w.VBox):
             f"<b style='color:{colour}'>HTTP {record.status or 'error'}</b> "
             f"in {record.total_ms:.2f} ms"
         )
-        if record.response is None and self.kernel_banner.layout.display != "none":
+        if record.response is None and self.kernel_banner.shown:
             self.status = "<b style='color:#b3261e'>✖ the kernel is not running</b>"
         self.refresh_snippets()
         self.tabs.selected_index = 1
@@ -276,58 +415,24 @@ class DebugWidget(w.VBox):
     def _follow_kernel(self, record: Any) -> Any:
         """The local kernel refused: if a running kernel has the service, send there again;
         else show the "kernel is not running" banner. Returns the record to show."""
-        from easlab.errors import KernelNotRunning
+        return self.session.send() if self.kernel_banner.follow() else record
 
-        try:
-            note = self.session.relocate(start=False)
-        except KernelNotRunning:
-            self._show_kernel_down(
-                f"the easlab kernel is not running ({escape(self.session.target.endpoint)} "
-                "refuses connections): start it, then create the service again"
-            )
-            return record
-        if self.session.kernel_is_down():  # a kernel runs, but not with this service
-            self._show_kernel_down(escape(note))
-            return record
-        self._hide_kernel_banner()
+    def _on_follow(self) -> None:
+        """The session now points at the service on a running kernel."""
         self._follow_format()
         self._after_target_change()
-        return self.session.send()
-
-    def _show_kernel_down(self, html: str) -> None:
-        self.kernel_note.value = (
-            f"<span style='color:#b3261e'><b>✖ kernel is not running</b> — {html}</span>&nbsp;"
-        )
-        self.start_button.disabled = False
-        self.kernel_banner.layout.display = "flex"
-
-    def _hide_kernel_banner(self) -> None:
-        self.kernel_banner.layout.display = "none"
-        self.kernel_note.value = ""
 
     def start_kernel(self, _button: Any = None) -> str:
         """The banner's button: start the local kernel (or find the running one), then
         follow the service there; returns what happened, also shown in the status line."""
         from easlab.errors import EaslabError
 
-        self.start_button.disabled = True
         self.status = "starting the easlab kernel …"
         try:
-            note = self.session.relocate(start=True)
+            note = self.kernel_banner.start()
         except EaslabError as exc:
-            self.start_button.disabled = False
             self.status = f"<span style='color:#b3261e'>✖ {escape(exc)}</span>"
             return str(exc)
-        if self.session.kernel_is_down():
-            self._show_kernel_down(escape(note))
-            self.start_button.disabled = True
-            self.kernel_note.value = (
-                f"<span style='color:#9a6700'><b>kernel started</b> — {escape(note)}</span>"
-            )
-        else:
-            self._hide_kernel_banner()
-            self._follow_format()
-            self._after_target_change()
         self.status = escape(note)
         return note
 
@@ -356,10 +461,7 @@ class DebugWidget(w.VBox):
         if error is None:
             return
         if self.session.kernel_is_down():
-            self._show_kernel_down(
-                f"{escape(self.session.target.endpoint)} refuses connections: start it, "
-                "then create the service again"
-            )
+            self.kernel_banner.show_refused()
             return
         hint = ""
         if getattr(error, "status", None) in (401, 403) or "401" in str(error):
@@ -382,24 +484,9 @@ class DebugWidget(w.VBox):
 
     def refresh_snippets(self, _change: Any = None) -> None:
         """Compute each "copy as" text now, so that a click can put it on the clipboard."""
-        from easlab.errors import EaslabError
+        self.copy_pane.refresh()
 
-        for kind, button in self.copy_buttons.items():
-            try:
-                button.text = self._snippet(kind)
-                button.disabled, button.hint = False, f"copy the {kind} snippet"
-            except (EaslabError, ValueError, KeyError) as exc:
-                button.text = ""
-                button.disabled, button.hint = True, f"cannot build it yet: {exc}"
-
-    def _on_copied(self, kind: str, button: CopyButton) -> None:
-        self.snippet.value = button.text
-        label = _SNIPPET_LABELS[kind]
-        self.copy_note.value = (
-            f"<small>✓ {escape(label)} copied to the clipboard</small>"
-            if button.last_ok
-            else "<small>✖ the browser refused the clipboard: select the text below</small>"
-        )
+    def _show_copy_tab(self) -> None:
         self.tabs.selected_index = 4
 
     def copy_as(self, kind: str) -> str:
@@ -407,12 +494,7 @@ class DebugWidget(w.VBox):
 
         (Clicking a "Copy as" button does this and also puts it on the clipboard.)
         """
-        try:
-            self.snippet.value = self._snippet(kind)
-        except (ValueError, KeyError) as exc:
-            self.snippet.value = f"# cannot build the snippet: {exc}"
-        self.tabs.selected_index = 4
-        return str(self.snippet.value)
+        return self.copy_pane.copy_as(kind)
 
 
 def _latency_html(record: Any) -> str:

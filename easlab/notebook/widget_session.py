@@ -55,7 +55,60 @@ class InputField:
         return all(d < 0 or d == s for d, s in zip(self.shape, shape, strict=True))
 
 
-class DebugSession:
+class FollowsKernel:
+    """What a debug session of any kind needs when the local kernel goes away: tell that
+    it is down, and find the service again on the running (or a new) kernel.
+
+    A session using it has ``target`` (``_target.Target``) and ``set_token(token)``.
+    """
+
+    target: _target.Target
+
+    def set_token(self, token: str | None) -> None:  # pragma: no cover - each kind has one
+        raise NotImplementedError
+
+    def kernel_is_down(self) -> bool:
+        """True when the service is on this machine and nothing listens on its port.
+
+        That is a local kernel that was stopped (a tutorial's clean-up cell, a
+        restart); a remote endpoint that refuses is a network problem, not this.
+        """
+        from easlab.client.local import kernel_is_down
+
+        return kernel_is_down(self.target.url)
+
+    def relocate(self, start: bool = False) -> str:
+        """Find the service on the running local kernel (starting one with ``start``).
+
+        Returns what happened, in a sentence. When the kernel has the service
+        (its URL may have changed), the session follows it: same token unless
+        the kernel gives one, signature reread. A new kernel starts empty, so
+        the sentence then says to run the cell that creates the service.
+        """
+        from easlab.client.connect import connect
+        from easlab.errors import EaslabError, KernelNotRunning
+
+        kernel = connect(start=start)
+        name = self.target.service_name
+        try:
+            desc = kernel.describe(name)
+        except KernelNotRunning:
+            raise
+        except EaslabError:
+            return (
+                f"the kernel at {kernel.endpoint} is running, but has no service {name!r} "
+                "(a new kernel starts empty): run the cell that creates it, then Send"
+            )
+        url = desc.get("url") if isinstance(desc, dict) else getattr(desc, "url", None)
+        token = desc.get("token") if isinstance(desc, dict) else getattr(desc, "token", None)
+        self.target.close()
+        if url:
+            self.target.url = str(url).rstrip("/")
+        self.set_token(token or self.target.token)
+        return f"service {name!r} is running on the kernel at {kernel.endpoint}"
+
+
+class DebugSession(FollowsKernel):
     """Build a request for a service, send it, and keep every exchange.
 
     ``target`` is a ``Service``, a predict URL (with ``token``) or a service
@@ -107,46 +160,6 @@ class DebugSession:
         self.target.token = token or None
         self.target.signature_error = None
         self._read_signature()
-
-    def kernel_is_down(self) -> bool:
-        """True when the service is on this machine and nothing listens on its port.
-
-        That is a local kernel that was stopped (a tutorial's clean-up cell, a
-        restart); a remote endpoint that refuses is a network problem, not this.
-        """
-        from easlab.client.local import kernel_is_down
-
-        return kernel_is_down(self.target.url)
-
-    def relocate(self, start: bool = False) -> str:
-        """Find the service on the running local kernel (starting one with ``start``).
-
-        Returns what happened, in a sentence. When the kernel has the service
-        (its URL may have changed), the session follows it: same token unless
-        the kernel gives one, signature reread. A new kernel starts empty, so
-        the sentence then says to run the cell that creates the service.
-        """
-        from easlab.client.connect import connect
-        from easlab.errors import EaslabError, KernelNotRunning
-
-        kernel = connect(start=start)
-        name = self.target.service_name
-        try:
-            desc = kernel.describe(name)
-        except KernelNotRunning:
-            raise
-        except EaslabError:
-            return (
-                f"the kernel at {kernel.endpoint} is running, but has no service {name!r} "
-                "(a new kernel starts empty): run the cell that creates it, then Send"
-            )
-        url = desc.get("url") if isinstance(desc, dict) else getattr(desc, "url", None)
-        token = desc.get("token") if isinstance(desc, dict) else getattr(desc, "token", None)
-        self.target.close()
-        if url:
-            self.target.url = str(url).rstrip("/")
-        self.set_token(token or self.target.token)
-        return f"service {name!r} is running on the kernel at {kernel.endpoint}"
 
     # -- the body ---------------------------------------------------------------------------
     @property

@@ -46,3 +46,12 @@ def app_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("checker_app")
     (folder / "app.py").write_text(CHECKER_APP)
     return folder
+
+
+@pytest.fixture
+def lab(tmp_path: Path, easlab_home: Path, app_dir: Path) -> Iterator[dict[str, Any]]:
+    """A JupyterLab with the panel on loopback (tests/lab/lab_server.py), no kernel at first."""
+    from tests.lab.lab_server import start_lab
+
+    with start_lab(tmp_path, app_dir) as info:
+        yield info

@@ -30,8 +30,12 @@ def test_state_lists_services_with_traffic_and_no_admin_token(kernel, app_dir):
     assert row["status"] == "Running" and row["running_instance"] == 1
     assert row["windows"]["60s"]["requests"] == 30 and len(row["series"]) == 30
     assert kernel.admin_token not in repr(state)
+    # a service's token only through the explicit reveal
+    assert "lab-token-123456" not in repr(state) and row["has_token"] is True
+    assert backend.act("lab_svc", "token", {}) == {"name": "lab_svc", "token": "lab-token-123456"}
 
-    assert backend.act("lab_svc", "scale", {"instances": 2})["total_instance"] == 2
+    scaled = backend.act("lab_svc", "scale", {"instances": 2})
+    assert scaled["total_instance"] == 2 and "lab-token-123456" not in repr(scaled)
     assert len(backend.act("lab_svc", "workers", {})["workers"]) == 2
     with pytest.raises(PanelError, match="whole number"):
         backend.act("lab_svc", "scale", {"instances": "9; rm -rf"})

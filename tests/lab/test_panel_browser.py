@@ -8,169 +8,25 @@ is never in the page. Screenshots go to tests/artifacts/panel-*.png.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.lab.lab_server import kernel_client
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-LABEXTENSION = ROOT / "easlab" / "lab" / "labextension"
-
-NOTEBOOK = {
-    "cells": [
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "execution_count": None,
-            "outputs": [],
-            "source": "%load_ext easlab",
-        },
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "execution_count": None,
-            "outputs": [],
-            "source": "%%eas create svc\n"
-            "name: panel_svc\n"
-            "token: panel-token-123456\n"
-            "processor_type: python\n"
-            "processor_path: {app_dir}\n"
-            "processor_entry: app.py\n"
-            "metadata:\n"
-            "  instance: 1\n",
-        },
-    ],
-    "metadata": {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-    },
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def lab(tmp_path: Path, easlab_home: Path, app_dir: Path) -> Iterator[dict[str, Any]]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's Chromium")
-    if not (LABEXTENSION / "package.json").exists():
-        pytest.fail("the panel is not built: `make labextension`")
-    home = tmp_path / "home"
-    home.mkdir()
-    root = tmp_path / "nb"
-    root.mkdir()
-    nb = json.loads(json.dumps(NOTEBOOK).replace("{app_dir}", str(app_dir)))
-    (root / "panel.ipynb").write_text(json.dumps(nb))
-    jpath = tmp_path / "jupyter_path"
-    (jpath / "labextensions").mkdir(parents=True)
-    (jpath / "labextensions" / "easlab-lab").symlink_to(LABEXTENSION)
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"easlab.lab": True}}})
-    )
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
-    env = dict(os.environ)
-    env.pop("EASLAB_ENDPOINT", None)
-    env.update(
-        EASLAB_HOME=str(home),
-        PYTHONPATH=str(ROOT),
-        JUPYTER_PATH=str(jpath),
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
-    )
-    port, token = _free_port(), secrets.token_hex(16)
-    log = tmp_path / "lab.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyterlab",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={port}",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={root}",
-                "--LabApp.news_url=",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                *(["--allow-root"] if os.geteuid() == 0 else []),
-            ],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{url}/api/status?token={token}", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise AssertionError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield {"url": url, "token": token, "home": home, "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        _stop_kernels(home)
-
-
-def _kernel_client(home: Path) -> Any:
-    from easlab.client.connect import connect
-
-    old = os.environ.get("EASLAB_HOME")
-    os.environ["EASLAB_HOME"] = str(home)
-    try:
-        return connect(None)
-    finally:
-        if old is None:
-            os.environ.pop("EASLAB_HOME", None)
-        else:
-            os.environ["EASLAB_HOME"] = old
-
-
-def _stop_kernels(home: Path) -> None:
-    try:
-        _kernel_client(home).shutdown()
-    except Exception:
-        pass
 
 
 @pytest.mark.timeout(300)
 def test_panel_lists_scales_loads_and_deletes(lab):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's Chromium")
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -190,7 +46,7 @@ def test_panel_lists_scales_loads_and_deletes(lab):
             expect(panel.locator(".easlab-kernel")).to_contain_text(
                 "kernel http://", timeout=60_000
             )
-            kernel = _kernel_client(lab["home"])
+            kernel = kernel_client(lab["home"])
 
             # the notebook creates the service; the panel lists it
             expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle")).to_be_visible(

@@ -2,7 +2,8 @@
  * The "EAS services" side panel: the easlab kernel's services, their state and traffic.
  *
  * Every call goes to the Jupyter server's /easlab-lab/api (easlab/lab/handlers.py),
- * which adds the kernel's admin token server side: no token is ever in this page.
+ * which adds the kernel's admin token server side: the admin token is never in this
+ * page, and a service's token only after its "reveal token" button asks for it.
  */
 import {
   ILabShell,
@@ -27,7 +28,7 @@ interface IService {
   status: string;
   message: string;
   url: string;
-  token: string | null;
+  has_token: boolean;
   processor: string;
   total_instance: number;
   running_instance: number;
@@ -101,6 +102,8 @@ export class ServicesPanel extends Widget {
   private header: HTMLDivElement;
   private timer: number | undefined;
   private busy = false;
+  /** tokens the user asked to see, kept across the refreshes that rebuild the cards */
+  private revealed = new Map<string, string>();
 
   constructor(private notebooks: INotebookTracker | null) {
     super();
@@ -140,6 +143,13 @@ export class ServicesPanel extends Widget {
   private render(state: IState): void {
     this.header.replaceChildren();
     this.list.replaceChildren();
+    // a revealed token is forgotten with its service (a new one of that name has its own)
+    const names = new Set(state.services.map(s => s.name));
+    for (const name of [...this.revealed.keys()]) {
+      if (!names.has(name)) {
+        this.revealed.delete(name);
+      }
+    }
     if (!state.kernel) {
       const box = el('div', 'easlab-nokernel');
       box.append(el('p', '', 'No easlab kernel is running.'));
@@ -196,11 +206,26 @@ export class ServicesPanel extends Widget {
     const token = el('div', 'easlab-token');
     const shown = el('code', 'easlab-token-value', '••••••••');
     const reveal = el('button', 'easlab-reveal jp-mod-styled', 'reveal token');
-    reveal.onclick = () => {
-      shown.textContent = svc.token ?? '(none)';
-      reveal.remove();
+    // the list never carries tokens: one is fetched on the click that asks for it
+    reveal.onclick = async () => {
+      try {
+        const data = await api(`services/${encodeURIComponent(svc.name)}/token`, {
+          method: 'POST'
+        });
+        this.revealed.set(svc.name, data.token ?? '(none)');
+        shown.textContent = this.revealed.get(svc.name) ?? '';
+        reveal.remove();
+      } catch (err) {
+        shown.textContent = `could not read the token: ${(err as Error).message}`;
+      }
     };
-    token.append(shown, reveal);
+    const known = this.revealed.get(svc.name);
+    if (!svc.has_token || known !== undefined) {
+      shown.textContent = svc.has_token ? (known ?? '') : '(none)';
+      token.append(shown);
+    } else {
+      token.append(shown, reveal);
+    }
     card.append(token);
     if (svc.message) {
       card.append(el('div', 'easlab-message', svc.message));
