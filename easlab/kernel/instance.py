@@ -348,6 +348,8 @@ class Instance:
         self._task: asyncio.Task[None] | None = None
         self._started_at = 0.0  # monotonic time the current process was spawned
         self._cancelled: str | None = None  # why its start was aborted (cancel_start)
+        #: the model runtime's threads, as the processor reported them at READY
+        self.threads: dict[str, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -444,6 +446,10 @@ class Instance:
         config = dict(self.version.worker_config)
         config["instance_index"] = self.index
         config["gpu_devices"] = self.gpus
+        # for the model runtime's thread count (processors/base.py model_threads); an
+        # instance keeps what it chose at its start when the service is scaled later
+        config["instance_count"] = self.version.spec.metadata.instance
+        config["model_threads"] = self.version.spec.metadata.model_threads
         self.status = "Pending"
         self.pid = None
         self.start_time = None
@@ -673,6 +679,7 @@ class Instance:
             self.service.pump()
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
+            self.threads = info.get("threads")
             self.service.record_signature(
                 self.version, info.get("signature"), info.get("request_format")
             )
@@ -731,5 +738,6 @@ class Instance:
             "gpus": list(self.gpus),
             "version": self.version.number,
             "in_flight": len(self.calls),
+            "threads": self.threads,
             "python": str(self.version.python or sys.executable),
         }

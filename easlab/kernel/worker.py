@@ -327,6 +327,8 @@ def build_processor(config: dict[str, Any]) -> Any:
         worker_threads=int(config.get("worker_threads") or 5),
         instance_index=int(config.get("instance_index") or 0),
         gpu_devices=list(config.get("gpu_devices") or []),
+        instance_count=int(config.get("instance_count") or 1),
+        model_threads=int(config["model_threads"]) if config.get("model_threads") else None,
     )
     cls = load_class(config["target"])
     return cls(ctx)
@@ -406,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             "signature": processor.signature(),
             "request_format": getattr(processor, "request_format", None),
             "pid": os.getpid(),
+            # the intra-op threads a model runtime chose (onnx, pytorch), shown by `w`
+            "threads": getattr(processor, "threads", None),
         }
         payload = json.dumps(ready).encode()
     except BaseException as exc:
