@@ -44,6 +44,7 @@ from easlab.kernel.frames import (
     decode_batch,
     tune_socket,
 )
+from easlab.kernel.shm import SHM, SHM_MIN, SLOT, Ring
 
 #: bytes of the worker's read buffer; a larger frame is received on its own
 _READ_BUFFER = 256 * 1024
@@ -78,6 +79,17 @@ class _Channel:
         self._end = 0
         self._out: list[bytes | memoryview] = []
         self._answers = 0
+        #: the shared-memory rings of large bodies (shm.py): requests in, answers out
+        self.rx: Ring | None = None
+        self.tx: Ring | None = None
+
+    def attach_rings(self, shm: dict[str, int] | None) -> None:
+        """Map the rings the kernel made for this instance (the CONFIG frame's ``shm``)."""
+        if shm:
+            self.rx = Ring(int(shm["requests"]), int(shm["size"]))
+            self.tx = Ring(int(shm["answers"]), int(shm["size"]))
+            os.close(int(shm["requests"]))  # mapped: the descriptors are not needed
+            os.close(int(shm["answers"]))
 
     # -- reading -----------------------------------------------------------------
 
@@ -92,21 +104,31 @@ class _Channel:
     def read(self) -> tuple[int, int, int, bytes] | None:
         """The next frame, or None at the end of the stream."""
         with self.read_lock:
-            view = self._view
-            while self._end - self._start < _HEADER_SIZE:
-                if not self._fill():
-                    return None
-            kind, rid, status, size = HEADER.unpack_from(view, self._start)
-            begin = self._start + _HEADER_SIZE
-            if size > len(self._buf) - _HEADER_SIZE:
-                big = self._read_big(begin, size)
-                return None if big is None else (kind, rid, status, big)
-            while self._end - begin < size:
-                if not self._fill():
-                    return None
-                begin = self._start + _HEADER_SIZE  # _fill may move the frame to the front
-            self._start = begin + size
-            return kind, rid, status, bytes(view[begin : begin + size])
+            frame = self._read()
+            if frame is not None and frame[0] & SHM and self.rx is not None:
+                # the body waits in the requests' ring; taking it in frame order (under
+                # the read lock) frees the ring in order (shm.py)
+                kind, rid, status, slot = frame
+                return kind & ~SHM, rid, status, self.rx.take(slot)
+            return frame
+
+    def _read(self) -> tuple[int, int, int, bytes] | None:
+        """The next frame as it came on the socket (read holds the lock)."""
+        view = self._view
+        while self._end - self._start < _HEADER_SIZE:
+            if not self._fill():
+                return None
+        kind, rid, status, size = HEADER.unpack_from(view, self._start)
+        begin = self._start + _HEADER_SIZE
+        if size > len(self._buf) - _HEADER_SIZE:
+            big = self._read_big(begin, size)
+            return None if big is None else (kind, rid, status, big)
+        while self._end - begin < size:
+            if not self._fill():
+                return None
+            begin = self._start + _HEADER_SIZE  # _fill may move the frame to the front
+        self._start = begin + size
+        return kind, rid, status, bytes(view[begin : begin + size])
 
     def _fill(self) -> bool:
         """Receive more bytes (blocking); False at the end of the stream."""
@@ -137,11 +159,17 @@ class _Channel:
 
     def queue(self, kind: int, rid: int, status: int, payload: bytes) -> None:
         """Add an answer to the queue; ``flush`` sends it."""
-        head = HEADER.pack(kind, rid, status, len(payload))
         with self.write_lock:
-            self._out.append(head)
-            if payload:
-                self._out.append(payload)
+            # A large answer goes into the answers' ring, in the order of the frames
+            # (allocation and queueing under one lock: shm.py's one-reader order).
+            slot = self.tx.put((payload,)) if len(payload) >= SHM_MIN and self.tx else None
+            if slot is None:
+                self._out.append(HEADER.pack(kind, rid, status, len(payload)))
+                if payload:
+                    self._out.append(payload)
+            else:
+                self._out.append(HEADER.pack(kind | SHM, rid, status, SLOT.size))
+                self._out.append(slot)
             self._answers += 1
 
     def pending(self) -> int:
@@ -401,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         print("easlab worker: the kernel sent no configuration", file=sys.stderr)
         return 2
     config = json.loads(first[3])
+    channel.attach_rings(config.get("shm"))
     try:
         processor = build_processor(config)
         processor.initialize()
