@@ -23,6 +23,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from easlab.kernel import awake
 from easlab.kernel.call import Call
 from easlab.kernel.frames import (
     BATCH,
@@ -72,10 +73,9 @@ _RID_MASK = 0xFFFFFFFF
 QUICK_S = 0.002
 #: how long the kernel waits awake for the answer of a frame sent to an idle instance
 #: whose last answer came back within PROMPT_S (see Instance.send); after two waits in
-#: a row that ended without the answer, it waits only on every _POLL_RETRY-th send
+#: a row that ended without the answer, it waits only now and then (awake.py)
 POLL_S = 50e-6
 PROMPT_S = 200e-6
-_POLL_RETRY = 64
 
 
 def _exit_reason(code: int | None) -> str:
@@ -676,11 +676,7 @@ class Instance:
             channel.write(HEADER.pack(REQUEST | SHM, rid, 0, SLOT.size), slot, gather=self.busy > 0)
         self.busy += 1
         self._sends += 1
-        if (
-            self.busy == 1
-            and self.prompt
-            and (self.poll_misses < 2 or self._sends % _POLL_RETRY == 0)
-        ):
+        if self.busy == 1 and self.prompt and awake.due(self.poll_misses, self._sends):
             # A lone request to a processor that answers within microseconds: at the end
             # of this loop pass, wait for its answer awake rather than in the event loop's
             # poll. Falling asleep and being woken costs more than the wait (~20% of a
