@@ -5,7 +5,9 @@ pair inherited from the kernel. The kernel sends a CONFIG frame first; the
 worker builds the processor, calls ``initialize()`` once and answers READY (or
 FAILED with the traceback). Then it serves REQUEST and BATCH frames with
 ``worker_threads`` threads in a leader/follower pattern: the thread that reads
-a frame also processes it, so no request is handed between threads.
+a frame also processes it, so no request is handed between threads; it hands
+the reading to a follower only when another frame is already there or the
+processor is slow enough for the next one to come meanwhile (``Worker._loop``).
 
 Frame (both directions): ``!BIiI`` header = kind, request id, status, payload
 length, then the payload. No pickling: bodies travel as raw bytes.
@@ -276,6 +278,11 @@ class Worker:
         self.processor = processor
         self.threads = max(1, threads)
         self.errors = _ErrorLog(service or "SERVICE")
+        # The lead: held by the one thread that reads the socket (the leader).
+        self.lead = threading.Lock()
+        # Whether the last frame took longer than _GATHER_S to process; until one was
+        # measured, assume so (the reading is handed over, as always before).
+        self.slow = True
 
     def serve(self) -> None:
         pool = [
@@ -289,26 +296,56 @@ class Worker:
             thread.join()
 
     def _loop(self) -> None:
+        self.lead.acquire()
+        try:
+            self._serve_frames()
+        finally:
+            # the end of the stream, or an error that ends this thread: the next thread
+            # reads on (the end of the stream again, so every thread ends)
+            self.lead.release()
+
+    def _serve_frames(self) -> None:
+        """Read and process frames while holding the lead; returns holding it."""
         channel = self.channel
+        lead = self.lead
         while True:
             frame = channel.read()
             if frame is None:
                 channel.flush()
                 return
+            # Hand the reading to a follower only when it has work meanwhile: a frame
+            # already here, or a processor slow enough that the next frame may come
+            # before this one is done. A quick processor at low concurrency keeps its
+            # thread as the reader: handing over on every frame woke a follower and
+            # passed the GIL back and forth, ~4.5 context switches per request at
+            # concurrency 1 instead of ~1, each a chance to be kept off a busy core
+            # (a cause of the identity p99's jumps, issue 16).
+            handed = self.slow or channel.buffered()
+            if handed:
+                lead.release()
             kind, rid, _status, payload = frame
             started = time.perf_counter()
-            if kind == REQUEST:
-                self._one(rid, payload)
-            elif kind == BATCH:
-                self._batch(payload)
+            try:
+                if kind == REQUEST:
+                    self._one(rid, payload)
+                elif kind == BATCH:
+                    self._batch(payload)
+            except BaseException:
+                if handed:  # the caller's finally releases the lead: take it back first
+                    lead.acquire()
+                raise
+            self.slow = time.perf_counter() - started > _GATHER_S
             # A quick processor's answer waits for the next frame already here, so that
-            # both leave in one send; a slow one's answer leaves at once.
+            # both leave in one send; a slow one's answer leaves at once. (The reader
+            # flushes before it blocks, so an answer never waits for a new request.)
             if (
                 not channel.buffered()
                 or time.perf_counter() - started > _GATHER_S
                 or channel.pending() >= _GATHER_MAX
             ):
                 channel.flush()
+            if handed:
+                lead.acquire()  # back in line to read (after the answer is out)
 
     def _one(self, rid: int, payload: bytes) -> None:
         try:
