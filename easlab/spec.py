@@ -98,6 +98,8 @@ _METADATA_FIELDS: dict[str, tuple[str, str, float | None]] = {
     "rpc.max_queue_size": ("max_queue_size", "int", 1),
     # easlab's own (the EAS manual has no startup limit for processors): see ARCHITECTURE.md
     "startup_timeout": ("startup_timeout", "seconds", None),
+    # easlab's own: intra-op threads of an instance's model runtime (onnxruntime, torch)
+    "model_threads": ("model_threads", "int", 1),
 }
 
 _EXAMPLES = {
@@ -114,6 +116,7 @@ _EXAMPLES = {
     "rpc.io_threads": "4",
     "rpc.max_queue_size": "64",
     "startup_timeout": "600, seconds an instance may spend in initialize()",
+    "model_threads": "2, intra-op threads of each instance's onnxruntime / torch",
 }
 
 
@@ -138,6 +141,9 @@ class Metadata:
     #: seconds an instance may spend starting (initialize()); None: the kernel's
     #: default, $EASLAB_STARTUP_TIMEOUT or 300
     startup_timeout: float | None = None
+    #: intra-op threads of each instance's model runtime; None: the cores the instance
+    #: may use divided by the instances (processors/base.py, model_threads)
+    model_threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown metadata keys, kept
 
 

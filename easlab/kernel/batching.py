@@ -2,8 +2,20 @@
 
 Requests wait here when every instance slot is busy. ``rpc.max_queue_size``
 bounds the waiting requests (beyond it the kernel answers 450). With batching
-on, ``take`` hands out up to ``max_batch_size`` requests at once, but only
-when that many are waiting or the oldest has waited ``max_batch_timeout``.
+on, ``take`` hands out up to ``max_batch_size`` requests at once, when that
+many are waiting, when the oldest has waited ``max_batch_timeout``, or at once
+when an instance sits idle (the service asks with ``ready(idle=True)``).
+
+Why the idle rule (adaptive batching): a batch is worth waiting for only while
+the model is busy, since the calls that arrive meanwhile would wait anyway.
+With an idle instance, waiting for company makes a lone caller pay the whole
+``max_batch_timeout`` on every call (the benchmark measured 95 req/s against
+187 without batching). So the batch closes as soon as the calls that arrived
+in the same pass of the event loop are in (the service defers its pump to the
+pass's end) and goes to the idle instance; under load the instances are busy,
+calls pile up while they work and go as one batch the moment one is free (or
+when ``max_batch_size`` are in, or after ``max_batch_timeout``).
+``closes`` counts why each batch closed, so tests and the metrics can tell.
 """
 
 from __future__ import annotations
@@ -21,6 +33,10 @@ class BatchQueue:
         self.batch_size = max(1, int(batch_size))
         self.timeout_s = max(0.0, float(timeout_ms) / 1000.0)
         self._items: deque[Any] = deque()
+        #: why each batch closed: full (max_batch_size in), timeout (the oldest
+        #: waited max_batch_timeout), idle (an instance was idle: no waiting)
+        self.closes: dict[str, int] = {"full": 0, "timeout": 0, "idle": 0}
+        self._why = "idle"
 
     def configure(self, max_size: int, batch_size: int, timeout_ms: float) -> None:
         self.max_size = max(1, int(max_size))
@@ -56,17 +72,28 @@ class BatchQueue:
         """Put back a call whose instance died (it goes first, over the limit if need be)."""
         self._items.appendleft(call)
 
-    def ready(self, now: float | None = None) -> bool:
-        """True when ``take`` would hand out a batch now."""
+    def ready(self, now: float | None = None, idle: bool = False) -> bool:
+        """True when ``take`` should hand out a batch now.
+
+        ``idle``: an instance has nothing in flight, so a partial batch goes at once
+        (module doc).
+        """
         self._prune()
         if not self._items:
             return False
         if self.batch_size == 1:
             return True
         if len(self._items) >= self.batch_size and len(self) >= self.batch_size:
+            self._why = "full"
             return True
         now = time.monotonic() if now is None else now
-        return now - self._items[0].queued_at >= self.timeout_s
+        if now - self._items[0].queued_at >= self.timeout_s:
+            self._why = "timeout"
+            return True
+        if idle:
+            self._why = "idle"
+            return True
+        return False
 
     def deadline(self) -> float | None:
         """When the oldest waiting call's batch is due (monotonic seconds)."""
@@ -83,6 +110,8 @@ class BatchQueue:
             call = items.popleft()
             if not call.done:
                 batch.append(call)
+        if batch and self.batch_size > 1:
+            self.closes[self._why] += 1
         return batch
 
     def drain(self) -> list[Any]:

@@ -1,7 +1,9 @@
 """The frames the kernel and its instance processes exchange over a socket pair.
 
 Both directions: a ``!BIiI`` header (kind, request id, status, payload length),
-then the payload. No pickling: bodies travel as raw bytes. Shared by the
+then the payload. No pickling: bodies travel as raw bytes. A kind with
+shm.py's ``SHM`` flag (0x80) carries, instead of a body of 64 KiB or more,
+that body's place in a shared-memory ring. Shared by the
 kernel (instance.py) and the instance process (worker.py), which import this
 and nothing of each other.
 """

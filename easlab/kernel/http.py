@@ -21,6 +21,8 @@ from urllib.parse import unquote
 
 import httptools
 
+from easlab.kernel import awake
+
 if TYPE_CHECKING:
     from easlab.kernel.routes import KernelServer
 
@@ -28,10 +30,9 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PIPELINE = 32
 LINGER_S = 2.0
 #: how long the kernel waits awake for a lone client's next request after answering
-#: it; after two waits in a row that ended without one, it waits only on every
-#: _CLIENT_POLL_RETRY-th answer (see HttpConnection._await_next)
+#: it; after two waits in a row that ended without one, it waits only now and then
+#: (awake.py; see HttpConnection._await_next)
 CLIENT_POLL_S = 50e-6
-_CLIENT_POLL_RETRY = 64
 #: requests in a row from one connection after which it counts as the only client at work
 _ALONE_AFTER = 8
 _READ_SIZE = 65536
@@ -462,7 +463,7 @@ class HttpConnection(asyncio.Protocol):
                 app.in_flight == 0
                 and app.streak >= _ALONE_AFTER
                 and len(body) <= _READ_SIZE  # a big exchange takes longer than the wait
-                and (app.poll_misses < 2 or app.answers % _CLIENT_POLL_RETRY == 0)
+                and awake.due(app.poll_misses, app.answers)
             ):
                 # Nothing else in flight: at the end of this loop pass, wait for this
                 # client's next request awake rather than in the event loop's poll (as

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from easlab.kernel import awake
 from easlab.kernel.call import Call
 from easlab.kernel.frames import (
     BATCH,
@@ -36,6 +37,7 @@ from easlab.kernel.frames import (
     encode_frame,
     tune_socket,
 )
+from easlab.kernel.shm import RING_SIZE, SHM, SHM_MIN, SLOT, Ring
 
 if TYPE_CHECKING:
     from easlab.kernel.service import Service, Version
@@ -71,10 +73,9 @@ _RID_MASK = 0xFFFFFFFF
 QUICK_S = 0.002
 #: how long the kernel waits awake for the answer of a frame sent to an idle instance
 #: whose last answer came back within PROMPT_S (see Instance.send); after two waits in
-#: a row that ended without the answer, it waits only on every _POLL_RETRY-th send
+#: a row that ended without the answer, it waits only now and then (awake.py)
 POLL_S = 50e-6
 PROMPT_S = 200e-6
-_POLL_RETRY = 64
 
 
 def _exit_reason(code: int | None) -> str:
@@ -128,6 +129,9 @@ class _Channel:
         self._out: deque[memoryview] = deque()  # unsent rest, waiting for the writer
         self._gather: list[bytes | bytearray | memoryview] = []
         self._flush_scheduled = False
+        #: the shared-memory rings of large bodies (shm.py): requests out, answers in
+        self.tx: Ring | None = None
+        self.rx: Ring | None = None
         loop.add_reader(self.fd, self._readable)
 
     # -- writing -------------------------------------------------------------------
@@ -221,6 +225,10 @@ class _Channel:
         self._out.clear()
         self._gather.clear()
         self.sock.close()
+        # unmap our side of the rings; the memory goes once the instance's side is gone
+        for ring in (self.tx, self.rx):
+            if ring is not None:
+                ring.close()
 
     # -- reading -------------------------------------------------------------------
 
@@ -286,7 +294,15 @@ class _Channel:
             have = self._end - begin
             if have >= size:
                 self._start = begin + size
-                on_frame(kind, rid, status, bytes(view[begin : begin + size]))
+                payload = bytes(view[begin : begin + size])
+                if kind & SHM:  # the body waits in the answers' ring (shm.py)
+                    if self.rx is None:
+                        self.close()
+                        return
+                    kind &= ~SHM
+                    payload = self.rx.take(payload)
+                    self.instance.shm_answers += 1
+                on_frame(kind, rid, status, payload)
                 continue
             if size + _HEADER_SIZE > len(self._buf):
                 # Too large for the read buffer: it gets a buffer of its own size.
@@ -348,6 +364,11 @@ class Instance:
         self._task: asyncio.Task[None] | None = None
         self._started_at = 0.0  # monotonic time the current process was spawned
         self._cancelled: str | None = None  # why its start was aborted (cancel_start)
+        #: the model runtime's threads, as the processor reported them at READY
+        self.threads: dict[str, Any] | None = None
+        #: bodies that crossed in shared memory (shm.py), since the instance was made
+        self.shm_requests = 0
+        self.shm_answers = 0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -441,9 +462,28 @@ class Instance:
             return self._aborted()
         loop = asyncio.get_running_loop()
         parent, child = socket.socketpair()
+        # large bodies cross in shared memory (shm.py): one ring each way
+        rings = [Ring.create(f"easlab-{self.name}-{way}") for way in ("requests", "answers")]
+        shared = [made for made in rings if made is not None]
+        if len(shared) == 2:
+            config_shm: dict[str, int] | None = {
+                "requests": shared[0][1],
+                "answers": shared[1][1],
+                "size": RING_SIZE,
+            }
+        else:
+            config_shm = None
+            for ring, _ in shared:
+                ring.close()
+            shared = []
         config = dict(self.version.worker_config)
         config["instance_index"] = self.index
         config["gpu_devices"] = self.gpus
+        config["shm"] = config_shm
+        # for the model runtime's thread count (processors/base.py model_threads); an
+        # instance keeps what it chose at its start when the service is scaled later
+        config["instance_count"] = self.version.spec.metadata.instance
+        config["model_threads"] = self.version.spec.metadata.model_threads
         self.status = "Pending"
         self.pid = None
         self.start_time = None
@@ -454,7 +494,7 @@ class Instance:
                 "-m",
                 "easlab.kernel.worker",
                 str(child.fileno()),
-                pass_fds=(child.fileno(),),
+                pass_fds=(child.fileno(), *(fd for _, fd in shared)),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -463,9 +503,13 @@ class Instance:
             )
         except OSError as exc:
             parent.close()
+            for ring, _ in shared:
+                ring.close()
             return f"cannot start the instance process: {exc}"
         finally:
             child.close()
+            for _, fd in shared:
+                os.close(fd)  # the mappings stay; the instance has its own descriptors
         self._proc = proc
         self.pid = proc.pid
         self.start_time = time.time()
@@ -473,6 +517,8 @@ class Instance:
         self.status = "Starting"
         self._ready = loop.create_future()
         channel = _Channel(loop, parent, self)
+        if shared:
+            channel.tx, channel.rx = shared[0][0], shared[1][0]
         self._channel = channel
         if self.stopping:  # stopped or aborted while the process was being spawned
             self.kill()
@@ -621,14 +667,16 @@ class Instance:
         assert channel is not None
         # An idle instance gets the frame at once (latency); a busy one gets the frames
         # of this loop pass together (throughput: one send, one wake-up for many).
-        channel.write(HEADER.pack(REQUEST, rid, 0, len(call.body)), call.body, gather=self.busy > 0)
+        body = call.body
+        slot = channel.tx.put((body,)) if len(body) >= SHM_MIN and channel.tx else None
+        if slot is None:
+            channel.write(HEADER.pack(REQUEST, rid, 0, len(body)), body, gather=self.busy > 0)
+        else:
+            self.shm_requests += 1
+            channel.write(HEADER.pack(REQUEST | SHM, rid, 0, SLOT.size), slot, gather=self.busy > 0)
         self.busy += 1
         self._sends += 1
-        if (
-            self.busy == 1
-            and self.prompt
-            and (self.poll_misses < 2 or self._sends % _POLL_RETRY == 0)
-        ):
+        if self.busy == 1 and self.prompt and awake.due(self.poll_misses, self._sends):
             # A lone request to a processor that answers within microseconds: at the end
             # of this loop pass, wait for its answer awake rather than in the event loop's
             # poll. Falling asleep and being woken costs more than the wait (~20% of a
@@ -646,13 +694,17 @@ class Instance:
             self.calls[rid] = call
             ids.append(rid)
         self.busy += 1
-        assert self._channel is not None
+        channel = self._channel
+        assert channel is not None
         index = encode_batch_index(ids, [len(call.body) for call in calls])
-        self._channel.write(
-            HEADER.pack(BATCH, 0, 0, len(index) + sum(len(call.body) for call in calls)),
-            index,
-            *(call.body for call in calls),
-        )
+        parts = [index, *(call.body for call in calls)]
+        size = sum(len(part) for part in parts)
+        slot = channel.tx.put(parts) if size >= SHM_MIN and channel.tx else None
+        if slot is None:
+            channel.write(HEADER.pack(BATCH, 0, 0, size), *parts)
+        else:
+            self.shm_requests += 1
+            channel.write(HEADER.pack(BATCH | SHM, 0, 0, SLOT.size), slot)
 
     def on_frame(self, kind: int, rid: int, status: int, payload: bytes | bytearray) -> None:
         if kind == RESPONSE:
@@ -673,6 +725,7 @@ class Instance:
             self.service.pump()
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
+            self.threads = info.get("threads")
             self.service.record_signature(
                 self.version, info.get("signature"), info.get("request_format")
             )
@@ -731,5 +784,7 @@ class Instance:
             "gpus": list(self.gpus),
             "version": self.version.number,
             "in_flight": len(self.calls),
+            "threads": self.threads,
+            "shm": {"requests": self.shm_requests, "answers": self.shm_answers},
             "python": str(self.version.python or sys.executable),
         }

@@ -99,6 +99,7 @@ class Service:
         self.log_path = kernel.state_dir / "logs" / f"{name}.log"
         self._log_file: Any = None
         self._batch_timer: asyncio.TimerHandle | None = None
+        self._pump_scheduled = False
         # Calls not yet answered, by deadline: one timer for the earliest 408 instead
         # of a timer per request (answered calls leave from the front as it advances).
         self._inflight: deque[Call] = deque()
@@ -209,6 +210,18 @@ class Service:
                 f"(rpc.max_queue_size={queue.max_size}); retry later".encode(),
             )
             return
+        if queue.batch_size > 1:
+            # Batching: the calls read in this pass of the event loop join one batch
+            # (pump at the pass's end); a lone caller's batch then leaves at once for
+            # an idle instance instead of waiting rpc.max_batch_timeout (batching.py).
+            if not self._pump_scheduled:
+                self._pump_scheduled = True
+                self.kernel.loop.call_soon(self._scheduled_pump)
+            return
+        self.pump()
+
+    def _scheduled_pump(self) -> None:
+        self._pump_scheduled = False
         self.pump()
 
     def _track(self, call: Call) -> None:
@@ -251,6 +264,10 @@ class Service:
                 best = inst
         return best
 
+    def _idle_instance(self) -> bool:
+        """Whether a ready instance has nothing in flight (a batch need not wait for it)."""
+        return any(inst.ready and inst.busy == 0 for inst in self.instances)
+
     def _pipeline_instance(self, new: bool = True) -> Instance | None:
         """A quick instance with room for a frame that waits behind its busy threads.
 
@@ -287,10 +304,10 @@ class Service:
         """Move queued calls (or batches) to free instances."""
         queue = self.queue
         while queue:
-            if not queue.ready():
+            single = queue.batch_size == 1
+            if not queue.ready(idle=not single and self._idle_instance()):
                 self._arm_batch_timer()
                 return
-            single = queue.batch_size == 1
             inst = self._free_instance()
             if inst is None and single:
                 inst = self._pipeline_instance(new=False)

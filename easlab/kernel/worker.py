@@ -5,7 +5,9 @@ pair inherited from the kernel. The kernel sends a CONFIG frame first; the
 worker builds the processor, calls ``initialize()`` once and answers READY (or
 FAILED with the traceback). Then it serves REQUEST and BATCH frames with
 ``worker_threads`` threads in a leader/follower pattern: the thread that reads
-a frame also processes it, so no request is handed between threads.
+a frame also processes it, so no request is handed between threads; it hands
+the reading to a follower only when another frame is already there or the
+processor is slow enough for the next one to come meanwhile (``Worker._loop``).
 
 Frame (both directions): ``!BIiI`` header = kind, request id, status, payload
 length, then the payload. No pickling: bodies travel as raw bytes.
@@ -44,6 +46,7 @@ from easlab.kernel.frames import (
     decode_batch,
     tune_socket,
 )
+from easlab.kernel.shm import SHM, SHM_MIN, SLOT, Ring
 
 #: bytes of the worker's read buffer; a larger frame is received on its own
 _READ_BUFFER = 256 * 1024
@@ -78,6 +81,17 @@ class _Channel:
         self._end = 0
         self._out: list[bytes | memoryview] = []
         self._answers = 0
+        #: the shared-memory rings of large bodies (shm.py): requests in, answers out
+        self.rx: Ring | None = None
+        self.tx: Ring | None = None
+
+    def attach_rings(self, shm: dict[str, int] | None) -> None:
+        """Map the rings the kernel made for this instance (the CONFIG frame's ``shm``)."""
+        if shm:
+            self.rx = Ring(int(shm["requests"]), int(shm["size"]))
+            self.tx = Ring(int(shm["answers"]), int(shm["size"]))
+            os.close(int(shm["requests"]))  # mapped: the descriptors are not needed
+            os.close(int(shm["answers"]))
 
     # -- reading -----------------------------------------------------------------
 
@@ -92,21 +106,31 @@ class _Channel:
     def read(self) -> tuple[int, int, int, bytes] | None:
         """The next frame, or None at the end of the stream."""
         with self.read_lock:
-            view = self._view
-            while self._end - self._start < _HEADER_SIZE:
-                if not self._fill():
-                    return None
-            kind, rid, status, size = HEADER.unpack_from(view, self._start)
-            begin = self._start + _HEADER_SIZE
-            if size > len(self._buf) - _HEADER_SIZE:
-                big = self._read_big(begin, size)
-                return None if big is None else (kind, rid, status, big)
-            while self._end - begin < size:
-                if not self._fill():
-                    return None
-                begin = self._start + _HEADER_SIZE  # _fill may move the frame to the front
-            self._start = begin + size
-            return kind, rid, status, bytes(view[begin : begin + size])
+            frame = self._read()
+            if frame is not None and frame[0] & SHM and self.rx is not None:
+                # the body waits in the requests' ring; taking it in frame order (under
+                # the read lock) frees the ring in order (shm.py)
+                kind, rid, status, slot = frame
+                return kind & ~SHM, rid, status, self.rx.take(slot)
+            return frame
+
+    def _read(self) -> tuple[int, int, int, bytes] | None:
+        """The next frame as it came on the socket (read holds the lock)."""
+        view = self._view
+        while self._end - self._start < _HEADER_SIZE:
+            if not self._fill():
+                return None
+        kind, rid, status, size = HEADER.unpack_from(view, self._start)
+        begin = self._start + _HEADER_SIZE
+        if size > len(self._buf) - _HEADER_SIZE:
+            big = self._read_big(begin, size)
+            return None if big is None else (kind, rid, status, big)
+        while self._end - begin < size:
+            if not self._fill():
+                return None
+            begin = self._start + _HEADER_SIZE  # _fill may move the frame to the front
+        self._start = begin + size
+        return kind, rid, status, bytes(view[begin : begin + size])
 
     def _fill(self) -> bool:
         """Receive more bytes (blocking); False at the end of the stream."""
@@ -137,11 +161,17 @@ class _Channel:
 
     def queue(self, kind: int, rid: int, status: int, payload: bytes) -> None:
         """Add an answer to the queue; ``flush`` sends it."""
-        head = HEADER.pack(kind, rid, status, len(payload))
         with self.write_lock:
-            self._out.append(head)
-            if payload:
-                self._out.append(payload)
+            # A large answer goes into the answers' ring, in the order of the frames
+            # (allocation and queueing under one lock: shm.py's one-reader order).
+            slot = self.tx.put((payload,)) if len(payload) >= SHM_MIN and self.tx else None
+            if slot is None:
+                self._out.append(HEADER.pack(kind, rid, status, len(payload)))
+                if payload:
+                    self._out.append(payload)
+            else:
+                self._out.append(HEADER.pack(kind | SHM, rid, status, SLOT.size))
+                self._out.append(slot)
             self._answers += 1
 
     def pending(self) -> int:
@@ -248,6 +278,11 @@ class Worker:
         self.processor = processor
         self.threads = max(1, threads)
         self.errors = _ErrorLog(service or "SERVICE")
+        # The lead: held by the one thread that reads the socket (the leader).
+        self.lead = threading.Lock()
+        # Whether the last frame took longer than _GATHER_S to process; until one was
+        # measured, assume so (the reading is handed over, as always before).
+        self.slow = True
 
     def serve(self) -> None:
         pool = [
@@ -261,26 +296,56 @@ class Worker:
             thread.join()
 
     def _loop(self) -> None:
+        self.lead.acquire()
+        try:
+            self._serve_frames()
+        finally:
+            # the end of the stream, or an error that ends this thread: the next thread
+            # reads on (the end of the stream again, so every thread ends)
+            self.lead.release()
+
+    def _serve_frames(self) -> None:
+        """Read and process frames while holding the lead; returns holding it."""
         channel = self.channel
+        lead = self.lead
         while True:
             frame = channel.read()
             if frame is None:
                 channel.flush()
                 return
+            # Hand the reading to a follower only when it has work meanwhile: a frame
+            # already here, or a processor slow enough that the next frame may come
+            # before this one is done. A quick processor at low concurrency keeps its
+            # thread as the reader: handing over on every frame woke a follower and
+            # passed the GIL back and forth, ~4.5 context switches per request at
+            # concurrency 1 instead of ~1, each a chance to be kept off a busy core
+            # (a cause of the identity p99's jumps, issue 16).
+            handed = self.slow or channel.buffered()
+            if handed:
+                lead.release()
             kind, rid, _status, payload = frame
             started = time.perf_counter()
-            if kind == REQUEST:
-                self._one(rid, payload)
-            elif kind == BATCH:
-                self._batch(payload)
+            try:
+                if kind == REQUEST:
+                    self._one(rid, payload)
+                elif kind == BATCH:
+                    self._batch(payload)
+            except BaseException:
+                if handed:  # the caller's finally releases the lead: take it back first
+                    lead.acquire()
+                raise
+            self.slow = time.perf_counter() - started > _GATHER_S
             # A quick processor's answer waits for the next frame already here, so that
-            # both leave in one send; a slow one's answer leaves at once.
+            # both leave in one send; a slow one's answer leaves at once. (The reader
+            # flushes before it blocks, so an answer never waits for a new request.)
             if (
                 not channel.buffered()
                 or time.perf_counter() - started > _GATHER_S
                 or channel.pending() >= _GATHER_MAX
             ):
                 channel.flush()
+            if handed:
+                lead.acquire()  # back in line to read (after the answer is out)
 
     def _one(self, rid: int, payload: bytes) -> None:
         try:
@@ -327,6 +392,8 @@ def build_processor(config: dict[str, Any]) -> Any:
         worker_threads=int(config.get("worker_threads") or 5),
         instance_index=int(config.get("instance_index") or 0),
         gpu_devices=list(config.get("gpu_devices") or []),
+        instance_count=int(config.get("instance_count") or 1),
+        model_threads=int(config["model_threads"]) if config.get("model_threads") else None,
     )
     cls = load_class(config["target"])
     return cls(ctx)
@@ -399,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         print("easlab worker: the kernel sent no configuration", file=sys.stderr)
         return 2
     config = json.loads(first[3])
+    channel.attach_rings(config.get("shm"))
     try:
         processor = build_processor(config)
         processor.initialize()
@@ -406,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
             "signature": processor.signature(),
             "request_format": getattr(processor, "request_format", None),
             "pid": os.getpid(),
+            # the intra-op threads a model runtime chose (onnx, pytorch), shown by `w`
+            "threads": getattr(processor, "threads", None),
         }
         payload = json.dumps(ready).encode()
     except BaseException as exc:

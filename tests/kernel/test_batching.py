@@ -67,3 +67,81 @@ def test_lone_request_waits_at_most_the_batch_timeout(python_service):
     resp = post(svc.url, b"solo", TOKEN)
     assert resp.status_code == 200 and resp.content == b"answer to solo"
     assert resp.elapsed.total_seconds() < 2
+
+
+SLOW_BATCH_APP = """
+import json, time
+import allspark
+
+class Batcher(allspark.BaseProcessor):
+    def initialize(self):
+        self.sizes = []
+
+    def process(self, data):
+        return self.process_batch([data])[0]
+
+    def process_batch(self, datas):
+        if datas == [b"sizes"]:
+            return [(json.dumps(self.sizes).encode(), 200)]
+        self.sizes.append(len(datas))
+        time.sleep(0.02)  # a model whose every call costs the same: worth batching
+        return [(b"answer to " + d, 200) for d in datas]
+"""
+
+
+def _batch_totals(kernel, name):
+    import requests
+
+    resp = requests.get(
+        f"{kernel.endpoint}/easlab/v1/services/{name}/metrics",
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()["totals"]
+
+
+def test_lone_caller_is_batched_without_waiting_for_the_timeout(kernel, python_service):
+    # Issue 16: a lone caller with batching on used to wait the whole max_batch_timeout
+    # on every call. With an idle instance the batch closes at once (counted as "idle"),
+    # so none of these calls waits for the 2 s timeout.
+    svc = python_service(
+        "batch_adaptive_lone",
+        SLOW_BATCH_APP,
+        **{"rpc__batching": True, "rpc__max_batch_size": 16, "rpc__max_batch_timeout": 2000},
+    )
+    calls = 8
+    for i in range(calls):
+        resp = post(svc.url, b"solo-%d" % i, TOKEN)
+        assert resp.status_code == 200 and resp.content == b"answer to solo-%d" % i
+    totals = _batch_totals(kernel, "batch_adaptive_lone")
+    assert totals["batch_closes"]["timeout"] == 0
+    assert totals["batch_closes"]["idle"] == calls
+    assert totals["batch_sizes"] == {"1": calls}
+
+
+def test_concurrent_callers_still_form_large_batches(kernel, python_service):
+    svc = python_service(
+        "batch_adaptive_busy",
+        SLOW_BATCH_APP,
+        **{
+            "rpc__batching": True,
+            "rpc__max_batch_size": 16,
+            "rpc__max_batch_timeout": 2000,
+            "rpc__worker_threads": 1,
+        },
+    )
+    bodies = [b"req-%d" % i for i in range(48)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda b: post(svc.url, b, TOKEN), bodies))
+    for body, resp in zip(bodies, answers, strict=True):
+        assert resp.status_code == 200 and resp.content == b"answer to " + body
+    import json
+
+    sizes = json.loads(post(svc.url, b"sizes", TOKEN).content)
+    assert sum(sizes) == len(bodies)
+    # calls that arrive while the model works go together: far fewer batches than calls
+    assert len(sizes) < len(bodies) // 2
+    assert max(sizes) > 4
+    totals = _batch_totals(kernel, "batch_adaptive_busy")
+    assert totals["batch_closes"]["timeout"] == 0  # nobody waited the 2 s

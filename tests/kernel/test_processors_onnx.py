@@ -279,3 +279,66 @@ def test_served_onnx_answers_the_tf_decoders_message(onnx_service):
     resp = requests.post(onnx_service.url, data=ok, headers=headers, timeout=30)
     assert resp.status_code == 200
     np.testing.assert_allclose(TFResponse(resp.content)["y"], X @ W + B)
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def test_session_threads_default_to_a_share_of_the_cores_and_a_setting_wins(model_dir):
+    def session_threads(**ctx):
+        proc = OnnxProcessor(
+            ProcessorContext("o", {"processor": "onnx"}, model_path=model_dir, **ctx)
+        )
+        proc.initialize()
+        options = proc.model.session.get_session_options()
+        return proc.threads, options.intra_op_num_threads, options.inter_op_num_threads
+
+    threads, intra, inter = session_threads(instance_count=2)
+    assert intra == threads["intra_op"] == max(1, _cores() // 2)
+    assert inter == 1
+    assert threads["why"] == f"{_cores()} cores / 2 instance(s)"
+    threads, intra, _ = session_threads(instance_count=2, model_threads=3)
+    assert intra == threads["intra_op"] == 3
+    assert threads["why"] == "metadata.model_threads"
+
+
+def test_two_served_instances_report_the_threads_they_chose(kernel, model_dir):
+    svc = kernel.create(
+        {
+            "name": "onnx_threads",
+            "processor": "onnx",
+            "model_path": str(model_dir),
+            "token": "onnx-threads-token",
+            "metadata": {"instance": 2},
+        }
+    )
+    try:
+        assert svc.status == "Running", svc.desc.get("message")
+        workers = kernel.client.workers("onnx_threads")
+        assert len(workers) == 2
+        for worker in workers:
+            assert worker["threads"]["runtime"] == "onnxruntime"
+            assert worker["threads"]["intra_op"] == max(1, _cores() // 2)
+        logs = "\n".join(kernel.client.logs("onnx_threads", 200))
+        assert logs.count("onnxruntime: ") == 2 and "intra-op thread(s)" in logs
+    finally:
+        kernel.delete("onnx_threads")
+    svc = kernel.create(
+        {
+            "name": "onnx_threads_set",
+            "processor": "onnx",
+            "model_path": str(model_dir),
+            "token": "onnx-threads-token",
+            "metadata": {"instance": 2, "model_threads": 3},
+        }
+    )
+    try:
+        assert svc.status == "Running", svc.desc.get("message")
+        workers = kernel.client.workers("onnx_threads_set")
+        assert [w["threads"]["intra_op"] for w in workers] == [3, 3]
+        assert {w["threads"]["why"] for w in workers} == {"metadata.model_threads"}
+    finally:
+        kernel.delete("onnx_threads_set")

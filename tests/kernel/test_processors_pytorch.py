@@ -218,3 +218,27 @@ def test_a_file_that_is_not_torchscript_fails_to_load(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"not a model")
     with pytest.raises(RuntimeError, match="cannot load .* as TorchScript"):
         make(tmp_path)
+
+
+def test_torch_threads_default_to_a_share_of_the_cores_and_a_setting_wins(model_dir):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+
+    def threads(**ctx):
+        proc = PyTorchProcessor(
+            ProcessorContext("t", {"processor": "pytorch_cpu_1.6"}, model_path=model_dir, **ctx)
+        )
+        proc.initialize()
+        return proc.threads
+
+    try:
+        chosen = threads(instance_count=2)
+        assert chosen["intra_op"] == torch.get_num_threads() == max(1, cores // 2)
+        assert chosen["why"] == f"{cores} cores / 2 instance(s)"
+        chosen = threads(instance_count=2, model_threads=3)
+        assert chosen["intra_op"] == torch.get_num_threads() == 3
+        assert chosen["why"] == "metadata.model_threads"
+    finally:
+        torch.set_num_threads(before)  # the setter is process-wide

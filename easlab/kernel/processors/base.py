@@ -7,6 +7,7 @@ router, batching and instance supervision live elsewhere (easlab/kernel/).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,36 @@ class ProcessorContext:
     worker_threads: int = 5
     instance_index: int = 0
     gpu_devices: list[int] = field(default_factory=list)
+    instance_count: int = 1  # instances of the service (metadata.instance)
+    model_threads: int | None = None  # metadata.model_threads, if set
+
+
+def model_threads(ctx: ProcessorContext) -> tuple[int, str]:
+    """Intra-op threads for this instance's model runtime, and why that many.
+
+    onnxruntime and torch each start one compute thread per core by default, in
+    every instance. With ``n`` instances on ``c`` cores that is ``n * c`` busy
+    threads fighting over ``c`` cores, on top of the worker threads and the
+    kernel: each run is slowed by context switches and the threads of one
+    runtime wait for each other at every parallel section (a stalled thread
+    stalls the operator). ``cores // instances`` (at least 1) lets the instances
+    run side by side without oversubscribing the machine; ``metadata.cpu``,
+    the cores EAS gives an instance, caps it; ``metadata.model_threads`` wins.
+    """
+    if ctx.model_threads:
+        return int(ctx.model_threads), "metadata.model_threads"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    instances = max(1, ctx.instance_count)
+    threads = max(1, cores // instances)
+    why = f"{cores} cores / {instances} instance(s)"
+    cpu = (ctx.spec.get("metadata") or {}).get("cpu")
+    if isinstance(cpu, (int, float)) and not isinstance(cpu, bool) and 1 <= cpu < threads:
+        threads = int(cpu)
+        why += f", capped by metadata.cpu={cpu:g}"
+    return threads, why
 
 
 class ProcessorError(Exception):

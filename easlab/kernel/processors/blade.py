@@ -30,8 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from easlab.kernel.processors.base import model_threads
 from easlab.kernel.processors.onnx import ONNX_SUFFIXES, OnnxModel
-from easlab.kernel.processors.pytorch import TORCHSCRIPT_SUFFIXES, TorchScriptModel
+from easlab.kernel.processors.pytorch import (
+    TORCHSCRIPT_SUFFIXES,
+    TorchScriptModel,
+    set_torch_threads,
+)
 from easlab.kernel.processors.tensor import (
     TensorProcessor,
     TensorRequest,
@@ -61,9 +66,17 @@ class BladeProcessor(TensorProcessor):
         self._torch: TorchScriptModel | None = None
         self._output_names: list[str] = []
         if path.suffix.lower() in ONNX_SUFFIXES:
-            self._onnx = OnnxModel(path, self.ctx.gpu_devices)
+            threads, why = model_threads(self.ctx)
+            self._onnx = OnnxModel(path, self.ctx.gpu_devices, threads)
+            self.threads = {
+                "runtime": "onnxruntime",
+                "intra_op": threads,
+                "inter_op": 1,
+                "why": why,
+            }
             inputs, outputs = self._onnx.inputs, self._onnx.outputs
         else:
+            self.threads = set_torch_threads(self.ctx)
             self._torch = TorchScriptModel(path, self.ctx.gpu_devices)
             if self._torch.dict_input:
                 raise RuntimeError(

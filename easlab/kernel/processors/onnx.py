@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.kernel.processors.base import ProcessorError
+from easlab.kernel.processors.base import ProcessorError, model_threads
 from easlab.kernel.processors.tensor import (
     TensorProcessor,
     TensorRequest,
@@ -77,14 +77,23 @@ def _ort_shape(shape: Any) -> tuple[int, ...] | None:
 class OnnxModel:
     """An onnxruntime session with its inputs and outputs as TensorSpecs (shared with Blade)."""
 
-    def __init__(self, path: Path, gpu_devices: list[int]) -> None:
+    def __init__(self, path: Path, gpu_devices: list[int], threads: int = 0) -> None:
         import onnxruntime as ort
 
         providers = ["CPUExecutionProvider"]
         if gpu_devices and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        if threads > 0:
+            # base.model_threads says why: one pool per instance, sized to its share of
+            # the cores. Inter-op threads only serve the parallel execution mode, which
+            # the session does not use (sequential): one is enough.
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(path), providers=providers)
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=providers
+            )
         except Exception as exc:
             raise RuntimeError(f"onnxruntime cannot load {path}: {exc}") from exc
         self.inputs = tuple(
@@ -139,7 +148,10 @@ class OnnxProcessor(TensorProcessor):
         if self.protocol == "onnx":
             self.request_format = "onnx"
         path = find_model_file(self.ctx, ONNX_SUFFIXES, "an ONNX model (.onnx)")
-        self.model = OnnxModel(path, self.ctx.gpu_devices)
+        threads, why = model_threads(self.ctx)
+        self.model = OnnxModel(path, self.ctx.gpu_devices, threads)
+        self.threads = {"runtime": "onnxruntime", "intra_op": threads, "inter_op": 1, "why": why}
+        print(f"onnxruntime: {threads} intra-op thread(s), 1 inter-op ({why})", flush=True)
         self.signatures = {
             SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, self.model.inputs, self.model.outputs)
         }

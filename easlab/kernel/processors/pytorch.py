@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.kernel.processors.base import ProcessorError
+from easlab.kernel.processors.base import ProcessorContext, ProcessorError, model_threads
 from easlab.kernel.processors.tensor import (
     TensorProcessor,
     TensorSignature,
@@ -118,6 +118,26 @@ class TorchScriptModel:
         )
 
 
+def set_torch_threads(ctx: ProcessorContext) -> dict[str, Any]:
+    """Size torch's thread pools for this instance (``base.model_threads`` says why).
+
+    torch's pools are per process, so the process-wide setters are the right
+    place; the inter-op pool (``torch.jit.fork``) gets one thread, which must be
+    set before any parallel work starts.
+    """
+    import torch
+
+    threads, why = model_threads(ctx)
+    torch.set_num_threads(threads)
+    inter = 1
+    try:
+        torch.set_num_interop_threads(inter)
+    except RuntimeError:  # already started (a model loaded earlier in this process)
+        inter = torch.get_num_interop_threads()
+    print(f"torch: {threads} intra-op thread(s), {inter} inter-op ({why})", flush=True)
+    return {"runtime": "torch", "intra_op": torch.get_num_threads(), "inter_op": inter, "why": why}
+
+
 class PyTorchProcessor(TensorProcessor):
     """Serve a TorchScript model (processor codes ``pytorch_cpu_*``, ``pytorch_gpu_*``)."""
 
@@ -125,6 +145,7 @@ class PyTorchProcessor(TensorProcessor):
 
     def initialize(self) -> None:
         path = find_model_file(self.ctx, TORCHSCRIPT_SUFFIXES, "a TorchScript model (.pt)")
+        self.threads = set_torch_threads(self.ctx)
         self.model = TorchScriptModel(path, self.ctx.gpu_devices)
         cfg = model_config(self.ctx)
         if self.model.dict_input:

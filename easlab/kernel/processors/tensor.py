@@ -377,7 +377,7 @@ class TensorProcessor(Processor):
             sizes = [next(iter(inputs.values())).shape[0] for _, _, inputs in members]
             total = sum(sizes)
             joined = {
-                name: np.concatenate([inputs[name] for _, _, inputs in members], axis=0)
+                name: join_rows([inputs[name] for _, _, inputs in members], total)
                 for name in members[0][2]
             }
             try:
@@ -387,10 +387,12 @@ class TensorProcessor(Processor):
             if outputs is not None and all(
                 o.ndim > 0 and o.shape[0] == total for o in outputs.values()
             ):
-                cuts = np.cumsum(sizes)[:-1]
-                parts = {n: np.split(o, cuts, axis=0) for n, o in outputs.items()}
-                for k, (i, request, _) in enumerate(members):
-                    yield i, self._answer(sig, {n: p[k] for n, p in parts.items()}, request)
+                start = 0
+                for size, (i, request, _) in zip(sizes, members, strict=True):
+                    # each caller's rows are a view of the batch's output: no copy before encode
+                    part = {n: o[start : start + size] for n, o in outputs.items()}
+                    start += size
+                    yield i, self._answer(sig, part, request)
                 return
         for i, request, inputs in members:
             try:
@@ -405,6 +407,24 @@ class TensorProcessor(Processor):
             return self._encode(self.fetch(sig, outputs, request), request), 200
         except ProcessorError as exc:
             return exc.message.encode(), exc.status
+
+
+def join_rows(arrays: Sequence[np.ndarray], total: int) -> np.ndarray:
+    """Stack arrays of equal row shape and dtype along axis 0 into one new buffer.
+
+    One ``np.empty`` of all the rows, each request copied into its place: one
+    allocation and one copy per request, where ``np.concatenate`` of many small
+    arrays first checks and promotes every part (issue 16). String inputs (object
+    arrays of bytes) are joined the same way, by reference.
+    """
+    first = arrays[0]
+    out = np.empty((total,) + first.shape[1:], dtype=first.dtype)
+    start = 0
+    for arr in arrays:
+        end = start + arr.shape[0]
+        out[start:end] = arr
+        start = end
+    return out
 
 
 # -- per-format decoding --------------------------------------------------------
