@@ -26,17 +26,6 @@ from easlab.runtime import client_host
 
 API = "/easlab/v1"
 
-# metadata keys the kernel applies live, without restarting instances
-_LIVE_KEYS = {
-    "instance",
-    "keepalive_ms",
-    "max_queue_size",
-    "batching",
-    "max_batch_size",
-    "max_batch_timeout_ms",
-    "io_threads",
-}
-
 
 class ControlError(Exception):
     """A control call refused with an HTTP status."""
@@ -655,7 +644,8 @@ class Kernel:
         old_meta, new_meta = service.spec.metadata, spec.metadata
         restart = any(
             getattr(old_meta, key) != getattr(new_meta, key)
-            for key in ("worker_threads", "gpu", "cpu", "memory", "cuda")
+            # what an instance takes at its start (threads, devices, limits)
+            for key in ("worker_threads", "model_threads", "gpu", "cpu", "memory", "cuda")
         )
         return spec, "restart" if restart else "live"
 

@@ -340,5 +340,9 @@ def test_two_served_instances_report_the_threads_they_chose(kernel, model_dir):
         workers = kernel.client.workers("onnx_threads_set")
         assert [w["threads"]["intra_op"] for w in workers] == [3, 3]
         assert {w["threads"]["why"] for w in workers} == {"metadata.model_threads"}
+        # threads are chosen at an instance's start: a modify restarts the instances
+        kernel.client.modify("onnx_threads_set", {"metadata.model_threads": "1"})
+        workers = kernel.client.workers("onnx_threads_set")
+        assert [w["threads"]["intra_op"] for w in workers] == [1, 1]
     finally:
         kernel.delete("onnx_threads_set")
