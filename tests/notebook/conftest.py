@@ -79,7 +79,7 @@ def onnx_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shell(kernel) -> Iterator[Any]:
+def session_shell(kernel) -> Iterator[Any]:
     from IPython.core.interactiveshell import InteractiveShell
 
     ip = InteractiveShell.instance()
@@ -89,9 +89,26 @@ def shell(kernel) -> Iterator[Any]:
     ip.run_line_magic("unload_ext", "easlab")
 
 
+def _aimed(ip: Any, kernel: Any) -> Any:
+    ip.run_line_magic("load_ext", "easlab")
+    ip.run_line_magic("config", f"EasMagic.target = {kernel.endpoint!r}")
+    return ip
+
+
+@pytest.fixture
+def shell(session_shell, kernel) -> Any:
+    """The process's one IPython shell, with easlab loaded and aimed at the test kernel.
+
+    Set again for every test: a test that points the magic elsewhere (a dead port)
+    or unloads the extension must not change what the next test talks to.
+    """
+    return _aimed(session_shell, kernel)
+
+
 @pytest.fixture(scope="session")
-def echo(shell, app_dir) -> Any:
+def echo(session_shell, kernel, app_dir) -> Any:
     """A python echo service created through the magic (JSON cell, {var} substitution)."""
+    shell = _aimed(session_shell, kernel)
     shell.user_ns["app_dir"] = str(app_dir)
     shell.run_cell_magic(
         "eas",
@@ -111,8 +128,9 @@ def echo(shell, app_dir) -> Any:
 
 
 @pytest.fixture(scope="session")
-def affine(shell, onnx_dir) -> Any:
+def affine(session_shell, kernel, onnx_dir) -> Any:
     """An ONNX tensor service created through the magic (YAML cell, $var substitution)."""
+    shell = _aimed(session_shell, kernel)
     shell.user_ns["onnx_dir"] = str(onnx_dir)
     shell.run_cell_magic(
         "eas",

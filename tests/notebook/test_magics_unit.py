@@ -40,9 +40,12 @@ def test_parsers_document_themselves():
 @pytest.fixture()
 def shell():
     ip = InteractiveShell.instance()
+    # the shell is one per process: leave easlab loaded for the session's fixture if it was
+    was_loaded = "easlab" in ip.extension_manager.loaded
     ip.run_line_magic("load_ext", "easlab")
     yield ip
-    ip.run_line_magic("unload_ext", "easlab")
+    if not was_loaded:
+        ip.run_line_magic("unload_ext", "easlab")
 
 
 def test_help_and_unknown_subcommand(shell, capsys):
@@ -71,8 +74,12 @@ def test_bad_field_prints_one_line_without_deploying(shell, capsys):
 
 
 def test_kernel_not_running_is_one_line(shell, capsys):
+    before = shell.config.EasMagic.get("target")
     shell.run_line_magic("config", "EasMagic.target = 'http://127.0.0.1:9'")
-    line = failing(shell, capsys, "%eas ls")
+    try:
+        line = failing(shell, capsys, "%eas ls")
+    finally:  # one shell per process: later tests talk to their own kernel
+        shell.run_line_magic("config", f"EasMagic.target = {before or ''!r}")
     assert line.startswith("easlab error: no easlab kernel answers at http://127.0.0.1:9")
 
 

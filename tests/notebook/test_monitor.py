@@ -32,8 +32,9 @@ def _wait(condition, timeout=20.0, what="condition"):
 
 
 @pytest.fixture(scope="module")
-def checker(shell, kernel, tmp_path_factory):
+def checker(session_shell, kernel, tmp_path_factory):
     # other modules' fixtures load and unload the extension on the one shared shell
+    shell = session_shell
     shell.run_line_magic("load_ext", "easlab")
     shell.run_line_magic("config", f"EasMagic.target = {kernel.endpoint!r}")
     folder = tmp_path_factory.mktemp("checker_app")

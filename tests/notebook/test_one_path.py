@@ -33,9 +33,12 @@ X = np.arange(8, dtype=np.float32).reshape(2, 4) / 3
 @pytest.fixture()
 def shell():
     ip = InteractiveShell.instance()
+    # the shell is one per process: leave easlab loaded for the session's fixture if it was
+    was_loaded = "easlab" in ip.extension_manager.loaded
     ip.run_line_magic("load_ext", "easlab")
     yield ip
-    ip.run_line_magic("unload_ext", "easlab")
+    if not was_loaded:
+        ip.run_line_magic("unload_ext", "easlab")
 
 
 def posts(server: EchoServer) -> list[bytes]:
