@@ -246,6 +246,7 @@ def test_async_service_carries_on_after_sigkill(easlab_home, make_app, tmp_path)
         # at least once: an input answered just before the kill may be answered twice,
         # never more than the inputs that were at the service then
         assert len(sink) - n <= 64
+
         # the last answer in may be one given before the kill, for an input fed again
         # (at least once): the inputs are all consumed a moment later
         def inputs_consumed() -> bool:
