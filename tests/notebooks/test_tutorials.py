@@ -189,7 +189,8 @@ def _async(nb: Any) -> None:
     answers = _text(_cell(nb, "answers = {}"))
     assert answers.count("label ") == 6 and "scores [" in answers  # decoded TFResponses
     failed = _text(_cell(nb, "wrong = easlab.TFRequest"))
-    assert "HTTP 400" in failed and "unexpected answer" not in failed
+    assert "HTTP 400" in failed and "unknown input 'features'" in failed
+    assert "seen before: False" not in failed  # only the redelivered answer comes before it
     assert "same as above: True" in _text(_cell(nb, "signature = scorer.desc"))
     refused = _text(_cell(nb, 'easlab.AsyncPredictor(endpoint, "async_scorer", "not-the-token")'))
     assert "PredictException" in refused and "token" in refused
