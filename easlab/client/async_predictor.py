@@ -38,10 +38,11 @@ class AsyncPredictor:
     service_name : the async service (``"metadata": {"type": "Async"}``); its input
         queue is at its own path, its answers at ``NAME/sink``.
     token : the service's token.
-    signature : the service's signature (the JSON a synchronous tensor service
-        answers to ``GET /api/predict/NAME``), to build tensor requests from numpy
-        dicts and arrays; an async service's own GET is its queue, so it cannot be
-        read from there. Without it a dict is sent as JSON.
+    signature : the service's signature, to build tensor requests from numpy dicts
+        and arrays: ``svc.desc["signature"]`` on the local kernel (on EAS, what the
+        model answers to ``GET /api/predict/NAME`` when served synchronously); an
+        async service's own GET is its queue, so it is not read from there. Without
+        it a dict is sent as JSON.
     response : how to decode every answer (a request object, a response class such
         as ``easlab.TFResponse``, or a function of the bytes); by default the answer
         is decoded as the request sent asks (``TFRequest`` → ``TFResponse``), and
@@ -148,9 +149,9 @@ class AsyncPredictor:
             raise PredictException(
                 400,
                 f"numpy inputs to the async service {self.service_name!r} need its signature: "
-                "pass AsyncPredictor(..., signature=...) (what the model's synchronous "
-                "service answers to GET /api/predict/NAME), or a request object such as "
-                "easlab.TFRequest.from_numpy(...)",
+                "pass AsyncPredictor(..., signature=svc.desc['signature']) (on EAS, what the "
+                "model answers to GET /api/predict/NAME when served synchronously), or a "
+                "request object such as easlab.TFRequest.from_numpy(...)",
             )
         return self.signature
 
