@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "PredictClient": "easlab.client.predict_client",
     "QueueClient": "easlab.client.queue",
     "Watcher": "easlab.client.queue",
+    "AsyncPredictor": "easlab.client.async_predictor",
     "ENDPOINT_TYPE_DEFAULT": "easlab.client.predict_client",
     "ENDPOINT_TYPE_GATEWAY": "easlab.client.predict_client",
     "ENDPOINT_TYPE_DIRECT": "easlab.client.predict_client",

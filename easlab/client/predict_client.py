@@ -308,14 +308,15 @@ class PredictClient:
 
     def predict(
         self,
-        request: Any,
+        req: Any,
         *,
         signature_name: str | None = None,
         fetch: list[Any] | None = None,
     ) -> Any:
         """Send one request; return its parsed response with ``.latency`` attached.
 
-        ``request`` is a request object (``to_string()`` / ``parse_response()``),
+        ``req`` (named as the official client names it) is a request object
+        (``to_string()`` / ``parse_response()``),
         ``bytes``/``str`` (sent as is), a numpy array, ``{name: array}`` or a list
         of arrays (torch) for a tensor service (its signature is read once from
         the service), or a DataFrame / list of dicts for a JSON (PMML-style) service.
@@ -329,8 +330,8 @@ class PredictClient:
 
         self._init_once()
         started = time.perf_counter()
-        request = to_request(
-            request, self.get_signature, signature_name=signature_name, fetch=fetch
+        request: Any = to_request(
+            req, self.get_signature, signature_name=signature_name, fetch=fetch
         )
         body = _to_bytes(request.to_string())
         serialize_s = time.perf_counter() - started

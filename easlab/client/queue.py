@@ -1,7 +1,10 @@
 """``QueueClient`` and ``Watcher``: easlab's drop-in for ``eas_prediction``'s queue client (SPEC §2, §4).
 
-Same calls and answers as the official client; ``put`` also takes any easlab
-request object (``TFRequest``, ``TorchRequest`` ...), str or bytes.
+Same calls and answers as the official client (a ``QueueClient`` is a
+``PredictClient``, as there: ``set_endpoint_type``, ``set_retry_count`` ... all
+apply); ``put`` also takes any easlab request object (``TFRequest``,
+``TorchRequest`` ...), str or bytes, and ``results()`` reads a sink's records back
+as decoded responses.
 
 >>> q = QueueClient("http://127.0.0.1:8080", "my_queue")
 >>> q.set_token("...")
@@ -12,18 +15,100 @@ request object (``TFRequest``, ``TorchRequest`` ...), str or bytes.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 from urllib.parse import urlencode
 
+from easlab.client.auth import EasAuth
+from easlab.client.predict_client import PredictClient
+from easlab.client.transport import Headers, Request, Response, TransportError
 from easlab.errors import PredictException
 from easlab.wire.proto import queue_pb2
 
 UID_HEADER = "X-EAS-QueueService-Redis-Uid"
 GID_HEADER = "X-EAS-QueueService-Redis-Gid"
 REQUEST_ID_HEADER = "X-Eas-Queueservice-Request-Id"
+PROTOBUF = "application/vnd.google.protobuf"
+#: seconds between the Watcher's pings, as the official client (SPEC §4)
+PING_INTERVAL_S = 2.0
+
+Decoder = Callable[[bytes], Any]
+
+# request id -> how to decode its answer, for records put as request objects: the
+# sink is read by another client (often another QueueClient) than the one that put.
+_KINDS: OrderedDict[str, Decoder] = OrderedDict()
+_KINDS_LOCK = threading.Lock()
+_KINDS_MAX = 100_000
+
+
+def remember_kind(request_id: str, decoder: Decoder) -> None:
+    """Note how the answer to ``request_id`` decodes (the oldest are forgotten past 100,000)."""
+    with _KINDS_LOCK:
+        _KINDS[request_id] = decoder
+        while len(_KINDS) > _KINDS_MAX:
+            _KINDS.popitem(last=False)
+
+
+def _take_kind(request_id: str) -> Decoder | None:
+    with _KINDS_LOCK:
+        return _KINDS.pop(request_id, None)
+
+
+def decoder_for(response: Any) -> Decoder | None:
+    """How to decode answers given ``response=``: a request object (its ``parse_response``),
+    a response class (``easlab.TFResponse``) or any callable taking the bytes."""
+    if response is None:
+        return None
+    parse = getattr(response, "parse_response", None)
+    if parse is not None and not isinstance(response, type):
+        return parse  # type: ignore[no-any-return]
+    if callable(response):
+        return response  # type: ignore[no-any-return]
+    raise TypeError(
+        f"response= takes a request object (TFRequest(...)), a response class "
+        f"(easlab.TFResponse) or a function of the bytes, not {type(response).__name__}"
+    )
+
+
+def answer_status(tags: Any) -> int:
+    """The HTTP status of the service's answer a sink record carries (200 when untagged).
+
+    easlab's kernel tags it ``status``; EAS tags failed answers ``lastCode``.
+    """
+    text = tags.get("status") or tags.get("lastCode") or "200"
+    try:
+        return int(text)
+    except ValueError:
+        return 500
+
+
+def decode_record(frame: Any, response: Any = None) -> tuple[str, Any]:
+    """``(request_id, answer)`` of one sink record; raises ``PredictException`` for a failed one.
+
+    The answer is decoded with ``response`` (see ``decoder_for``), else as the request
+    put with that id asks (a ``TFRequest`` gives a ``TFResponse`` ...), else raw bytes.
+    """
+    tags = frame.tags
+    request_id = tags.get("requestId", "")
+    data = bytes(frame.data)
+    decoder = decoder_for(response)
+    remembered = _take_kind(request_id) if request_id else None
+    status = answer_status(tags)
+    if status not in (0, 200):
+        error = PredictException(
+            status,
+            f"request {request_id or '(no requestId)'} failed in the service with HTTP "
+            f"{status}: {data.decode('utf-8', 'replace')}",
+        )
+        error.request_id = request_id  # type: ignore[attr-defined]
+        error.index = frame.index  # type: ignore[attr-defined]
+        raise error
+    decoder = decoder or remembered
+    return request_id, decoder(data) if decoder is not None else data
 
 
 def _body(data: Any) -> bytes:
@@ -33,75 +118,155 @@ def _body(data: Any) -> bytes:
         return data.encode()
     to_string = getattr(data, "to_string", None)
     if to_string is not None:
-        return bytes(to_string())
+        body = to_string()
+        return body.encode() if isinstance(body, str) else bytes(body)
     raise TypeError(
-        f"put() takes bytes, str or an easlab request object, not {type(data).__name__}"
+        f"put() takes bytes, str or an easlab request object (TFRequest, TorchRequest, ...), "
+        f"not {type(data).__name__}; build one with easlab.wire.build.to_request(x, signature)"
     )
 
 
-class QueueClient:
-    """A client of one queue (``NAME`` or an async service's ``NAME/sink``)."""
+def _index_list(index: Any) -> str:
+    items = index if isinstance(index, (list, tuple)) else [index]
+    return ",".join(str(i) for i in items)
 
-    def __init__(self, endpoint: str = "", queue_name: str = "") -> None:
-        self.endpoint = endpoint if "://" in endpoint else f"http://{endpoint}"
-        self.queue_name = queue_name
-        self.token = ""
-        self.timeout_ms = 5000
-        self.retry_count = 5
+
+class QueueClient(PredictClient):
+    """A client of one queue (``NAME``, or an async service's ``NAME/sink``).
+
+    ``QueueClient(endpoint, queue_name)``, ``set_token``, ``init(uid, gid)``, then
+    ``put`` / ``get`` / ``attributes`` / ``search`` / ``delete`` / ``truncate`` /
+    ``commit`` / ``watch``, as ``eas_prediction.QueueClient``. Settings inherited from
+    ``PredictClient`` (timeout, retries, endpoint type, extra headers) apply too.
+    """
+
+    def __init__(self, endpoint: str = "", service_name: str = "", custom_url: str = "") -> None:
+        super().__init__(endpoint, service_name, custom_url)
         self.uid = ""
         self.gid = "eas"
-        self._session: Any = None
+        self.path_suffix = ""
+        self.watch_sock: Any = None
         self.watch_lock = threading.Lock()
         self.watcher: Watcher | None = None
+        #: True once ``destroy()`` ran (the official client's flag)
+        self.stop = False
 
-    def set_token(self, token: str) -> None:
-        self.token = token
+    @property
+    def queue_name(self) -> str:
+        return self.service_name
 
-    def set_timeout(self, timeout_ms: int) -> None:
-        self.timeout_ms = timeout_ms
+    @property
+    def connection_pool(self) -> Any:
+        """The pooled connections (the official client's urllib3 pool; here the transport)."""
+        return self._transport
 
-    def set_logger(self, logger: Any = None) -> None:
-        self.logger = logger
+    def destroy(self) -> None:
+        """Close the watcher, if any, and the connections; a later call opens them again."""
+        self.stop = True
+        watcher = self.watcher
+        if watcher is not None:
+            watcher.close()
+        super().destroy()
 
     def init(
         self, uid: str | None = None, gid: str = "eas", custom_url: str = "", path_suffix: str = ""
     ) -> None:
-        import requests
-
-        self.uid = uid or str(uuid.uuid4())
+        """Apply the settings; ``uid`` names this consumer (a new one by default) in group ``gid``."""
+        self.uid = str(uuid.uuid4()) if uid is None else uid
         self.gid = gid
-        self.url = custom_url or f"{self.endpoint.rstrip('/')}/api/predict/{self.queue_name}"
-        if path_suffix:
-            self.url += "/" + path_suffix
-        self._session = requests.Session()
+        if custom_url:
+            self.custom_url = custom_url
+        self.path_suffix = path_suffix
+        self.stop = False
+        super().init()
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": self.token, UID_HEADER: self.uid, GID_HEADER: self.gid}
+    def set_logger(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger  # type: ignore[assignment]
 
-    def _request(self, method: str, query: dict[str, Any], body: bytes | None = None) -> Any:
-        if self._session is None:
-            self.init()
-        resp = None
-        for _ in range(self.retry_count + 1):
-            resp = self._session.request(
-                method,
-                self.url,
-                params=query,
-                data=body,
-                headers=self._headers(),
-                timeout=self.timeout_ms / 1000 + 1,
+    def _queue_url(self) -> str:
+        if self.custom_url:
+            return self.custom_url
+        if not self.service_name:
+            raise PredictException(
+                500, "no queue name: pass QueueClient(endpoint, 'NAME') or set_service_name()"
             )
-            if resp.status_code // 100 == 2 or resp.status_code in (400, 401, 403, 404, 413):
-                break  # a refusal that a retry cannot change
-        assert resp is not None
-        if resp.status_code // 100 != 2:
-            raise PredictException(resp.status_code, resp.text)
-        return resp
+        pick = getattr(self.endpoint, "pick", None)
+        if pick is not None:  # direct mode: a backend from discovery
+            base = "http://" + pick().address
+        else:
+            base = self._static_base()
+        url = f"{base}/api/predict/{self.service_name}"
+        return url + ("/" + self.path_suffix if self.path_suffix else "")
+
+    def _identity(self) -> Headers:
+        headers = Headers()
+        for key, value in self.headers.items():
+            headers[key] = str(value)
+        if self.content_type:
+            headers["Content-Type"] = self.content_type
+        headers[UID_HEADER] = self.uid
+        headers[GID_HEADER] = self.gid
+        return headers
+
+    def _request(
+        self,
+        method: str,
+        query: dict[str, Any],
+        body: bytes = b"",
+        *,
+        wait_s: float = 0.0,
+        accept: str = "",
+    ) -> Response:
+        """One queue call with retries of transport errors and 5xx; any other non-2xx raises."""
+        if not self.uid or self._transport is None:
+            with self._lifecycle:
+                if not self.uid or self._transport is None:
+                    self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+        url = self._queue_url()
+        if query:
+            url += "?" + urlencode(query)
+        attempts = max(1, int(self.retry_count) + 1)
+        last: PredictException | None = None
+        for _ in range(attempts):
+            headers = self._identity()
+            if accept:
+                headers["Accept"] = accept
+            request = EasAuth(self.token, self.service_name, signed=False).apply(
+                Request(method, url, headers, body)
+            )
+            transport = self._transport
+            if transport is None:
+                raise PredictException(500, "the client was destroyed meanwhile: call init() again")
+            try:
+                # a long poll answers within _timeout_: the HTTP timeout must outlast it
+                resp = transport.send(request, max(self.timeout / 1000.0, wait_s + 2.0))
+            except TransportError as exc:
+                last = PredictException(502, f"url: {exc.url}, error: {exc.reason}")
+                if not exc.retryable:
+                    raise last from exc
+                continue
+            if resp.status // 100 == 2:
+                return resp
+            last = PredictException(resp.status, _refusal(self.service_name, resp))
+            if resp.status < 500:
+                break  # a refusal that another attempt cannot change
+        assert last is not None
+        raise last
 
     def put(self, data: Any, tags: dict[str, str] | None = None) -> tuple[str, str]:
-        """Put one record; returns ``(index, request_id)`` (the index as a string)."""
+        """Put one record; returns ``(index, request_id)`` (the index as a string, as the official client)."""
         resp = self._request("POST", dict(tags or {}), _body(data))
-        return resp.text, resp.headers[REQUEST_ID_HEADER]
+        request_id = resp.headers.get(REQUEST_ID_HEADER)
+        if request_id is None:
+            raise PredictException(
+                502,
+                f"{self._queue_url()} answered a put without the {REQUEST_ID_HEADER} header: "
+                "is this a queue service (metadata.type Queue or Async)?",
+            )
+        parse = getattr(data, "parse_response", None)
+        if parse is not None:
+            remember_kind(request_id, parse)
+        return resp.text, request_id
 
     def get(
         self,
@@ -123,35 +288,41 @@ class QueueClient:
         if request_id is not None:
             query["requestId"] = request_id
         query.update(tags or {})
+        resp = self._request("GET", query, wait_s=_duration_s(timeout), accept=PROTOBUF)
         frames = queue_pb2.DataFrameListProto()  # type: ignore[attr-defined]
-        frames.ParseFromString(self._request("GET", query).content)
+        frames.ParseFromString(resp.body)
         return list(frames.index)
 
     def attributes(self) -> dict[str, str]:
-        return dict(json.loads(self._request("GET", {"_attrs_": "true"}).text or "{}"))
+        """The queue's attributes (``stream.length``, ``stream.lastEntry`` ...)."""
+        text = self._request("GET", {"_attrs_": "true"}).text.strip()
+        return dict(json.loads(text)) if text else {}
 
-    def search(self, index: int | str) -> dict[str, Any]:
+    def search(self, index: Any) -> dict[str, Any]:
+        """``{ConsumerId, IsPending, WaitCount}`` of the record at ``index``; ``{}`` when there is none."""
         try:
             if int(index) <= 0:
                 return {}
-            return dict(
-                json.loads(self._request("GET", {"_search_": "true", "_index_": str(index)}).text)
-            )
+            resp = self._request("GET", {"_search_": "true", "_index_": str(index)})
+        except (ValueError, TypeError):
+            return {}
         except PredictException as exc:
             if exc.code == 404:
                 return {}
             raise
+        return dict(json.loads(resp.text))
 
-    def truncate(self, index: int) -> str:
-        return str(self._request("DELETE", {"_index_": index, "_trunc_": "true"}).text)
+    def truncate(self, index: int) -> bytes:
+        """Drop every record before ``index``."""
+        return self._request("DELETE", {"_index_": index, "_trunc_": "true"}).body
 
-    def delete(self, indexes: Any) -> str:
-        items = indexes if isinstance(indexes, list) else [indexes]
-        return str(self._request("DELETE", {"_indexes_": ",".join(map(str, items))}).text)
+    def delete(self, index: Any) -> str:
+        """Delete the record(s) at ``index`` (an index or a list of them)."""
+        return self._request("DELETE", {"_indexes_": _index_list(index)}).text
 
-    def commit(self, indexes: Any) -> str:
-        items = indexes if isinstance(indexes, list) else [indexes]
-        return str(self._request("PUT", {"_indexes_": ",".join(map(str, items))}).text)
+    def commit(self, index: Any) -> bytes:
+        """Mark the record(s) at ``index`` processed in this client's group."""
+        return self._request("PUT", {"_indexes_": _index_list(index)}).body
 
     def watch(
         self,
@@ -162,7 +333,7 @@ class QueueClient:
         tags: dict[str, str] | None = None,
     ) -> Watcher:
         """A ``Watcher`` pushing records from ``index`` on, at most ``window`` uncommitted."""
-        query = {
+        query: dict[str, Any] = {
             "_watch_": "true",
             "_index_": index,
             "_window_": window,
@@ -170,56 +341,239 @@ class QueueClient:
             "_auto_commit_": str(auto_commit).lower(),
         }
         query.update(tags or {})
-        url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        return Watcher(self, f"{url}?{urlencode(query)}")
+        if not self.uid or self._transport is None:
+            self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+        url = self._queue_url().replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        if not url.startswith(("ws://", "wss://")):
+            url = "ws://" + url
+        headers = dict(self._identity().items())
+        headers["Accept"] = PROTOBUF
+        if self.token:
+            headers["Authorization"] = self.token
+        watcher = Watcher(self, f"{url}?{urlencode(query)}", headers, self.logger)
+        watcher.auto_commit = auto_commit
+        return watcher
+
+    def results(
+        self,
+        index: int = 0,
+        window: int = 64,
+        *,
+        response: Any = None,
+        errors: Literal["raise", "yield"] = "raise",
+        tags: dict[str, str] | None = None,
+    ) -> Iterator[tuple[str, Any]]:
+        """Watch this queue (a sink) and yield ``(request_id, answer)``; see ``Watcher.results``.
+
+        The watcher is closed when the loop ends (a ``break`` included).
+        """
+        watcher = self.watch(index, window, tags=tags)
+        try:
+            yield from watcher.results(response=response, errors=errors)
+        finally:
+            watcher.close()
+
+    def __repr__(self) -> str:
+        where = self.custom_url or self.endpoint_name or "(no endpoint)"
+        return f"QueueClient({where!r}, {self.service_name!r}, gid={self.gid!r})"
+
+
+def _duration_s(text: Any) -> float:
+    value = str(text).strip()
+    for suffix, scale in (("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if value.endswith(suffix):
+            try:
+                return float(value[: -len(suffix)]) * scale
+            except ValueError:
+                return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
+def _refusal(name: str, resp: Response) -> str:
+    text = resp.text.strip()
+    if resp.status == 401:
+        return f"{text or 'unauthorized'}: check the token given to set_token() for queue {name!r}"
+    if resp.status == 404:
+        return f"{text or 'not found'} (queue {name!r})"
+    return text
 
 
 class Watcher:
-    """Records pushed over a websocket; one per client (``close()`` before the next)."""
+    """Records pushed over a websocket; one per client (``close()`` before the next).
 
-    def __init__(self, queue: QueueClient, url: str) -> None:
+    ``run()`` yields each record as it comes (pinging every 2 s, reconnecting with the
+    same uid when the connection drops, as the official Watcher); ``results()``
+    yields them decoded. Both may be called again after a ``break``: the connection
+    stays until ``close()``.
+    """
+
+    def __init__(
+        self,
+        queue: QueueClient,
+        url: str,
+        headers: dict[str, str] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self.queue = queue
         self.url = url
-        self.socket: Any = None
+        self.headers = dict(headers or {})
+        self.logger = logger
+        self.event = threading.Event()
         self.closed = False
+        self.auto_commit = "_auto_commit_=true" in url
+        self._ping_thread: threading.Thread | None = None
 
-    def run(self) -> Iterator[Any]:
-        """Yield each pushed record (a DataFrameProto: ``index``, ``tags``, ``data``)."""
+    def _open(self) -> Any:
         import websocket
 
+        header = [f"{k}: {v}" for k, v in self.headers.items()]
+        try:
+            return websocket.create_connection(self.url, header=header, enable_multithread=True)
+        except websocket.WebSocketBadStatusException as exc:
+            body = (exc.resp_body or b"").decode("utf-8", "replace").strip()
+            where = self.url.split("?", 1)[0]
+            hint = " (check the token given to set_token())" if exc.status_code == 401 else ""
+            raise PredictException(
+                exc.status_code, f"watch {where} refused: {body or exc}{hint}"
+            ) from None
+
+    def connect(self) -> None:
+        """Open the websocket now (``run()`` does it on first use); raises ``PredictException``."""
         with self.queue.watch_lock:
-            if self.queue.watcher is not None:
-                raise PredictException(400, "Another watcher is already running")
+            if self.closed:
+                raise PredictException(
+                    400, "this Watcher is closed: call QueueClient.watch() again"
+                )
+            if self.queue.watcher is self and self.queue.watch_sock is not None:
+                return
+            if self.queue.watch_sock is not None:
+                raise PredictException(
+                    400,
+                    "Another watcher is already running: close() it, or watch from another "
+                    "QueueClient (one watcher per client)",
+                )
+            self.queue.watch_sock = self._open()
             self.queue.watcher = self
-            headers = [f"{k}: {v}" for k, v in self.queue._headers().items()]
-            self.socket = websocket.create_connection(self.url, header=headers)
-        while not self.closed:
+        self._ping_thread = threading.Thread(
+            target=self._ping, name="easlab-watch-ping", daemon=True
+        )
+        self._ping_thread.start()
+
+    def _ping(self) -> None:
+        while not self.event.wait(PING_INTERVAL_S):
+            with self.queue.watch_lock:
+                sock = self.queue.watch_sock if self.queue.watcher is self else None
+            if sock is None:
+                return
             try:
-                raw = self.socket.recv()
-            except Exception:
+                sock.ping("ping")
+            except Exception as exc:  # the receiving loop reconnects
+                if self.logger:
+                    self.logger.debug("watch ping failed: %s", exc)
+
+    def _reconnect(self) -> bool:
+        """Open the connection again (same uid) until it works or the watcher is closed."""
+        delay = 0.2
+        while not self.event.is_set():
+            try:
+                sock = self._open()
+            except PredictException as exc:
+                if exc.code in (401, 403):
+                    raise
+                if self.logger:
+                    self.logger.warning("watch reconnect failed (%s), retrying", exc)
+            except Exception as exc:
+                if self.logger:
+                    self.logger.warning("watch reconnect failed (%s), retrying", exc)
+            else:
+                with self.queue.watch_lock:
+                    if self.closed:
+                        sock.abort()
+                        return False
+                    self.queue.watch_sock = sock
+                return True
+            self.event.wait(delay)
+            delay = min(delay * 2, 2.0)
+        return False
+
+    def run(self) -> Iterator[Any]:
+        """Yield each pushed record (a DataFrameProto: ``index``, ``tags``, ``data``) until ``close()``."""
+        self.connect()
+        while not self.closed:
+            sock = self.queue.watch_sock
+            try:
+                if sock is None:
+                    raise ConnectionError("no connection")
+                raw = sock.recv()
+                if not raw:
+                    raise ConnectionError("connection closed by the server")
+            except Exception as exc:
                 if self.closed:
                     return
-                self.socket = websocket.create_connection(
-                    self.url, header=[f"{k}: {v}" for k, v in self.queue._headers().items()]
-                )
+                if self.logger:
+                    self.logger.warning("connection closed (%s), try to reconnect", exc)
+                if not self._reconnect():
+                    return
                 continue
             frame = queue_pb2.DataFrameProto()  # type: ignore[attr-defined]
-            frame.ParseFromString(raw)
+            frame.ParseFromString(raw if isinstance(raw, bytes) else raw.encode())
             yield frame
 
-    def results(self) -> Iterator[tuple[str, bytes]]:
-        """``(request_id, data)`` of each pushed record.
+    def results(
+        self, response: Any = None, errors: Literal["raise", "yield"] = "raise"
+    ) -> Iterator[tuple[str, Any]]:
+        """``(request_id, answer)`` of each pushed record of a sink, decoded.
 
-        A record is committed when the caller asks for the next one (at least once:
-        a record whose processing was cut short is delivered again).
+        The answer is decoded with ``response`` (a request object, a response class
+        such as ``easlab.TFResponse``, or a function of the bytes), else as the
+        request put with that id asks (a ``TFRequest`` put from this process gives a
+        ``TFResponse`` with numpy outputs), else it is the raw bytes.
+
+        A record whose ``status`` tag is not 200 (the service failed on that input)
+        raises ``PredictException(status, body text)``; with ``errors="yield"`` the
+        exception is yielded as the answer instead. Either way the loop may go on:
+        call ``results()`` again after an exception.
+
+        Without ``auto_commit`` a record is committed when the next one is asked for
+        (at least once: a record whose processing was cut short comes again).
         """
+        pending: int | None = None
         for frame in self.run():
-            yield frame.tags.get("requestId", ""), bytes(frame.data)
-            self.queue.commit(frame.index)
+            if pending is not None:
+                self.queue.commit(pending)
+                pending = None
+            if not self.auto_commit:
+                pending = frame.index
+            try:
+                answer = decode_record(frame, response)
+            except PredictException as exc:
+                if errors != "yield":
+                    if pending is not None:  # the failure is reported: done with it
+                        self.queue.commit(pending)
+                    raise
+                answer = (getattr(exc, "request_id", ""), exc)
+            yield answer
 
     def close(self) -> None:
+        """Stop watching: ``run()`` ends, uncommitted records go to another consumer."""
         with self.queue.watch_lock:
             self.closed = True
-            if self.socket is not None:
-                self.socket.abort()
-            self.queue.watcher = None
+            self.event.set()
+            if self.queue.watcher is self or self.queue.watcher is None:
+                sock, self.queue.watch_sock = self.queue.watch_sock, None
+                self.queue.watcher = None
+                if sock is not None:
+                    try:
+                        sock.abort()
+                        sock.close()
+                    except Exception:  # already gone
+                        pass
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import easlab
 
 TOKEN = "ctok-" + "q" * 8
@@ -33,3 +35,31 @@ def test_put_get_watch_commit(kernel):
     assert q.attributes()["stream.length"] == "1"
     assert [g.data for g in q.get(timeout="1s")] == [b"m4"]
     assert q.get(timeout="1s") == []
+
+
+def test_watcher_reconnects_after_a_dropped_connection_and_is_one_per_client(kernel):
+    import socket
+
+    kernel.client._call(
+        "POST",
+        "/services",
+        {"spec": {"name": "eq_drop", "token": TOKEN, "metadata": {"type": "Queue"}}},
+    )
+    q = easlab.QueueClient(kernel.endpoint, "eq_drop")
+    q.set_token(TOKEN)
+    q.init()
+    # manual commits: a record sent into the dropped connection is redelivered, never lost
+    watcher = q.watch(0, 10)
+    records = watcher.run()
+    q.put(b"before")
+    first = next(records)
+    assert first.data == b"before"
+    q.commit(first.index)
+    second = q.watch(0, 10)
+    with pytest.raises(easlab.PredictException, match="Another watcher is already running"):
+        next(second.run())
+    q.watch_sock.sock.shutdown(socket.SHUT_RDWR)  # the connection drops under the watcher
+    q.put(b"after")
+    assert next(records).data == b"after"  # reconnected with the same uid
+    watcher.close()
+    assert q.watch_sock is None and q.watcher is None

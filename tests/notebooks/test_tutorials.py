@@ -19,6 +19,7 @@ SERIES = [
     "06-gpu-and-pai-eas",
     "07-aiges-wrappers",
     "08-seldon-components",
+    "09-async-inference",
 ]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -183,6 +184,20 @@ def _seldon(nb: Any) -> None:
     assert "'ensemble': 'parts.Average'" in paths and "'low': 'Scorer'" in paths
 
 
+def _async(nb: Any) -> None:
+    assert "put 6 requests" in _text(_cell(nb, "endpoint, token = scorer.endpoint"))
+    answers = _text(_cell(nb, "answers = {}"))
+    assert answers.count("label ") == 6 and "scores [" in answers  # decoded TFResponses
+    failed = _text(_cell(nb, "wrong = easlab.TFRequest"))
+    assert "HTTP 400" in failed and "unknown input 'features'" in failed
+    assert "seen before: False" not in failed  # only the redelivered answer comes before it
+    assert "same as above: True" in _text(_cell(nb, "signature = scorer.desc"))
+    refused = _cell(nb, 'easlab.AsyncPredictor(endpoint, "async_scorer", "not-the-token")')
+    (error,) = [o for o in refused.outputs if o.output_type == "error"]
+    assert error.ename == "PredictException" and "refused the token" in error.evalue
+    assert "not-the-token" not in error.evalue  # a token is never echoed
+
+
 CHECKS: dict[str, Callable[[Any], None]] = {
     "01-quickstart": _quickstart,
     "02-building-requests": _requests,
@@ -192,6 +207,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "06-gpu-and-pai-eas": _gpu,
     "07-aiges-wrappers": _aiges,
     "08-seldon-components": _seldon,
+    "09-async-inference": _async,
 }
 
 

@@ -1,0 +1,213 @@
+"""Decoded sink results and AsyncPredictor against a real async service on the kernel."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numpy as np
+import pytest
+
+import easlab
+from easlab.errors import PredictException
+
+TOKEN = "atok-" + "z" * 10
+NAME = "async_doubler"
+
+# Doubles a TF request's "x" into "y"; "txt:..." is echoed upper-cased; "boom" raises;
+# "wait:PATH" answers once PATH exists (a request that stays in flight until the test says).
+APP = """
+import os
+import time
+
+import allspark
+from easlab.wire.proto import tf_predict_pb2 as pb
+
+
+class Doubler(allspark.BaseProcessor):
+    def process(self, data):
+        if data.startswith(b"txt:"):
+            return data.upper(), 200
+        if data.startswith(b"boom"):
+            raise ValueError("boom is not a number")
+        if data.startswith(b"wait:"):
+            while not os.path.exists(data[5:].decode()):
+                time.sleep(0.02)
+            return b"released", 200
+        req = pb.PredictRequest()
+        req.ParseFromString(data)
+        x = req.inputs["x"]
+        out = pb.PredictResponse()
+        y = out.outputs["y"]
+        y.dtype = x.dtype
+        y.array_shape.dim.extend(x.array_shape.dim)
+        y.float_val.extend(v * 2 for v in x.float_val)
+        return out.SerializeToString(), 200
+"""
+
+SIGNATURE = {
+    "signature_name": "double",
+    "inputs": [{"name": "x", "shape": [-1, 2], "type": "DT_FLOAT"}],
+    "outputs": [{"name": "y", "shape": [-1, 2], "type": "DT_FLOAT"}],
+}
+
+
+@pytest.fixture(scope="module")
+def service(kernel, make_app):
+    folder = make_app(NAME, APP)
+    spec = {
+        "name": NAME,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "type": "Async", "rpc.worker_threads": 8},
+    }
+    kernel.client._call("POST", "/services", {"spec": spec}, timeout=120)
+    yield kernel
+    kernel.client.delete(NAME)
+
+
+def _client(kernel, path: str, gid: str = "eas") -> easlab.QueueClient:
+    q = easlab.QueueClient(kernel.endpoint, path)
+    q.set_token(TOKEN)
+    q.init(gid=gid)
+    return q
+
+
+def _fresh_sink(kernel) -> tuple[easlab.QueueClient, int]:
+    """A sink reader in a group of its own, and the index where this test's answers start."""
+    sink = _client(kernel, f"{NAME}/sink", gid=f"t-{uuid.uuid4().hex[:8]}")
+    return sink, int(sink.attributes().get("stream.lastEntry", "0")) + 1
+
+
+def _x(i: int) -> np.ndarray:
+    return np.array([[i, i + 0.5]], np.float32)
+
+
+def test_results_decode_by_what_was_put(service):
+    source = _client(service, NAME)
+    sink, start = _fresh_sink(service)
+    kinds = {}
+    for i in range(3):
+        req = easlab.TFRequest.from_numpy("double", {"x": _x(i)})
+        kinds[source.put(req)[1]] = ("tf", i)
+    kinds[source.put(b"txt:hello")[1]] = ("raw", None)
+    kinds[source.put(b"boom")[1]] = ("error", None)
+
+    got = {}
+    for request_id, answer in sink.results(start, window=8, errors="yield"):
+        if request_id in kinds:
+            got[request_id] = answer
+        if len(got) == len(kinds):
+            break
+    for request_id, (kind, i) in kinds.items():
+        answer = got[request_id]
+        if kind == "tf":
+            assert isinstance(answer, easlab.TFResponse)
+            np.testing.assert_array_equal(answer["y"], 2 * _x(i))  # numpy, shaped (1, 2)
+        elif kind == "raw":
+            assert answer == b"TXT:HELLO"
+        else:
+            assert isinstance(answer, PredictException)
+            assert answer.code == 400 and "ValueError: boom is not a number" in answer.message
+            assert request_id in answer.message
+
+
+def test_a_failed_answer_raises_and_the_loop_goes_on(service):
+    source = _client(service, NAME)
+    sink, start = _fresh_sink(service)
+    _, bad = source.put(b"boom")
+    watcher = sink.watch(start, 4)
+    try:
+        with pytest.raises(PredictException) as failed:
+            for _ in watcher.results():
+                pass
+        assert failed.value.code == 400 and bad in failed.value.message
+        assert "ValueError: boom is not a number" in failed.value.message
+        # the same watcher goes on: the next answer comes through results() again
+        _, good = source.put(b"txt:after")
+        assert next(iter(watcher.results())) == (good, b"TXT:AFTER")
+    finally:
+        watcher.close()
+
+
+def test_results_with_an_explicit_response_kind(service):
+    source = _client(service, NAME)
+    sink, start = _fresh_sink(service)
+    body = easlab.TFRequest.from_numpy("double", {"x": _x(7)}).to_string()
+    _, request_id = source.put(body)  # bytes: nothing tells the sink reader its kind
+    for rid, answer in sink.results(start, response=easlab.TFResponse):
+        assert rid == request_id
+        np.testing.assert_array_equal(answer["y"], 2 * _x(7))
+        break
+
+
+def test_two_hundred_concurrent_predictions_resolve_with_their_answers(service):
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN, signature=SIGNATURE) as p:
+        with ThreadPoolExecutor(8) as pool:
+            futures = list(pool.map(lambda i: (i, p.predict_async({"x": _x(i)})), range(200)))
+        done, not_done = wait([f for _, f in futures], timeout=300)  # a hang guard only
+        assert not not_done
+        for i, future in futures:
+            np.testing.assert_array_equal(future.result()["y"], 2 * _x(i))
+        assert p.predict(b"txt:sync") == b"TXT:SYNC"
+        assert p.pending == 0
+
+
+def test_a_model_that_raises_fails_the_future_with_its_error(service):
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN) as p:
+        future = p.predict_async(b"boom")
+        error = future.exception(timeout=120)
+        assert isinstance(error, PredictException) and error.code == 400
+        assert "ValueError: boom is not a number" in error.message
+        assert NAME in error.message
+
+
+def test_closing_fails_the_pending_futures_and_stops_the_watcher(service, tmp_path):
+    flag = tmp_path / "release"
+    p = easlab.AsyncPredictor(service.endpoint, NAME, TOKEN)
+    try:
+        futures = [p.predict_async(f"wait:{flag}".encode()) for _ in range(3)]
+        p.close()
+        assert not p._thread.is_alive()
+        for future in futures:
+            error = future.exception(timeout=0)
+            assert isinstance(error, PredictException) and error.code == 499
+            assert "closed" in error.message and f"{NAME}/sink" in error.message
+        with pytest.raises(PredictException, match="is closed"):
+            p.predict_async(b"txt:late")
+    finally:
+        flag.write_text("go")  # the instance finishes the three requests
+        p.close()
+
+
+def test_a_wrong_token_is_a_clear_error_at_once(service):
+    with pytest.raises(PredictException) as refused:
+        easlab.AsyncPredictor(service.endpoint, NAME, "not-the-token")
+    assert refused.value.code == 401
+    assert "token" in refused.value.message and "not-the-token" not in refused.value.message
+
+
+def test_numpy_without_a_signature_says_what_to_pass(service):
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN) as p:
+        with pytest.raises(PredictException, match="signature="):
+            p.predict_async(_x(1))
+
+
+def test_answers_come_back_across_threads_once(service):
+    """Many callers share one predictor: each future gets its own answer, none twice."""
+    results: dict[int, bytes] = {}
+    lock = threading.Lock()
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN) as p:
+
+        def call(i: int) -> None:
+            answer = p.predict(f"txt:n{i}".encode(), timeout=300)
+            with lock:
+                results[i] = answer
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(20)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+    assert results == {i: f"TXT:N{i}".encode() for i in range(20)}
