@@ -186,8 +186,15 @@ def iter_fields(data: Buffer, start: int, end: int) -> Iterator[tuple[int, int, 
             raise WireError(f"unsupported wire type {wire_type} (field {field})")
 
 
+#: packed varints up to this many bytes are decoded in plain Python: a shape such as
+#: [1, 784] is three bytes, and numpy's fifteen calls would cost ~40 µs for them
+SMALL_VARINTS = 48
+
+
 def decode_varints(data: bytes, start: int, stop: int) -> np.ndarray:
     """Decode packed varints in ``data[start:stop]`` to a uint64 array, vectorised."""
+    if stop - start <= SMALL_VARINTS:
+        return np.array(_small_varints(data, start, stop), np.uint64)
     buf = np.frombuffer(data, np.uint8, stop - start, start)
     if buf.size == 0:
         return np.zeros(0, np.uint64)
@@ -207,6 +214,24 @@ def decode_varints(data: bytes, start: int, stop: int) -> np.ndarray:
     for k in range(int(lengths.max())):
         live = lengths > k
         out[live] |= (buf[starts[live] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+    return out
+
+
+def _small_varints(data: bytes, start: int, stop: int) -> list[int]:
+    out: list[int] = []
+    value = shift = 0
+    for pos in range(start, stop):
+        byte = data[pos]
+        if shift > 63:
+            raise WireError("varint longer than 10 bytes")
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            out.append(value & 0xFFFFFFFFFFFFFFFF)
+            value = shift = 0
+        else:
+            shift += 7
+    if shift:
+        raise WireError("truncated packed varint field")
     return out
 
 

@@ -232,3 +232,29 @@ def test_caffe_takes_big_endian_and_strided_float32():
     got = data.inputs["data"]
     assert got.dtype == np.float32 and got.shape == (3, 2)
     assert got.tolist() == x.astype(np.float32).tolist()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+@pytest.mark.parametrize("count", [1, 3, 6, 40, 200])
+def test_packed_varints_decode_the_same_short_and_long(count):
+    """Short fields (shapes) take a plain-Python loop, long ones numpy: same numbers, same errors."""
+    from easlab.wire.base import WireError, decode_varints
+
+    rng = np.random.default_rng(count)
+    values = [0, 1, 127, 128, 300, 2**31, 2**63 - 1, 2**64 - 1]
+    values += [int(v) for v in rng.integers(0, 2**63, size=count)]
+    values = values[:count]
+    data = b"ab" + b"".join(_varint(v) for v in values) + b"cd"
+    got = decode_varints(data, 2, len(data) - 2)
+    assert got.dtype == np.uint64 and got.tolist() == values
+    for bad, message in ((data[2:-3] + b"\x80", "truncated"), (b"\xff" * 11 + b"\x01", "longer")):
+        with pytest.raises(WireError, match=message):
+            decode_varints(bad, 0, len(bad))
