@@ -34,6 +34,8 @@ from easlab.wire.proto import queue_pb2
 DEFAULT_MAX_LENGTH = 1_000_000
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
 REQUEST_ID = "requestId"
+#: a group with no watcher for this long stops holding records back (see _expire_idle)
+GROUP_IDLE_EXPIRY_S = 600.0
 
 
 class QueueError(Exception):
@@ -84,6 +86,7 @@ class Group:
     pending: dict[int, Consumer] = field(default_factory=dict)
     redeliver: list[int] = field(default_factory=list)  # sorted
     turn: int = 0
+    idle_since: float | None = None  # time.monotonic() when its last watcher left
 
 
 class Queue:
@@ -137,6 +140,8 @@ class Queue:
         self._unwritten_acks: list[tuple[str, int]] = []
         self._unwritten_cursors: set[str] = set()
         self._write_scheduled = False
+        self.group_expiry = GROUP_IDLE_EXPIRY_S
+        self._expiry_check_at = 0.0
 
     def _restore_groups(self) -> None:
         """Groups as a previous kernel left them: what each has yet to see, or to see again."""
@@ -148,6 +153,7 @@ class Queue:
             done = acked.get(gid, set())
             # delivered before the restart and never committed: delivered again
             group.redeliver = [i for i in self.order if i < group.cursor and i not in done]
+            group.idle_since = time.monotonic()  # no watcher yet in this kernel
             self.groups[gid] = group
 
     @property
@@ -209,6 +215,7 @@ class Queue:
                 f"queue '{self.name}' is full ({self.max_length} records, queue.max_length): "
                 "consume or truncate it, or raise the limit",
             )
+        self._expire_idle()
         tags = dict(tags)
         tags[REQUEST_ID] = request_id or str(uuid.uuid4())
         now = time.time()
@@ -334,6 +341,7 @@ class Queue:
             group = self.groups[gid] = Group(gid, cursor=max(index, 0))
             self._save_cursor(group)  # a group outlives a restart, as on EAS
         group.consumers.append(consumer)
+        group.idle_since = None
         self._dispatch(group)
 
     def detach(self, gid: str, consumer: Consumer) -> None:
@@ -346,6 +354,8 @@ class Queue:
         for i in back:
             group.pending.pop(i, None)
             bisect.insort(group.redeliver, i)
+        if not group.consumers:
+            group.idle_since = time.monotonic()
         self._dispatch(group)
 
     def release(self, gid: str, consumer: Consumer, index: int, delay: float) -> None:
@@ -360,6 +370,7 @@ class Queue:
 
     def commit(self, gid: str, indexes: list[int]) -> int:
         """Mark records processed in ``gid``; records every group has committed are deleted."""
+        self._expire_idle()
         group = self.groups.get(gid)
         done = []
         for i in indexes:
@@ -440,6 +451,40 @@ class Queue:
             self.db.execute("PRAGMA synchronous=FULL")
         for group in groups:
             self._saved_cursor[group.gid] = group.cursor
+
+    def _expire_idle(self) -> None:
+        """Forget groups nobody has watched for ``group_expiry`` seconds.
+
+        Every group sees every record, so a record is deleted only once each group
+        has committed it. A group whose clients are gone for good (an
+        ``AsyncPredictor`` closed, a script that ended) would hold every later
+        record forever and fill the queue; after ``group_expiry`` seconds without a
+        watcher it no longer counts. Checked at most once a second, from puts and
+        commits.
+        """
+        now = time.monotonic()
+        if now < self._expiry_check_at:
+            return
+        self._expiry_check_at = now + 1.0
+        stale = [
+            g
+            for g in self.groups.values()
+            if not g.consumers
+            and g.idle_since is not None
+            and now - g.idle_since >= self.group_expiry
+        ]
+        for group in stale:
+            del self.groups[group.gid]
+            self._saved_cursor.pop(group.gid, None)
+            self._unwritten_cursors.discard(group.gid)
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.execute("DELETE FROM groups WHERE gid = ?", (group.gid,))
+                self.db.execute("DELETE FROM acks WHERE gid = ?", (group.gid,))
+            if self.groups:
+                # what only this group was holding back goes now; with no group left,
+                # records wait for the next watcher as any unwatched record does
+                self._collect(list(self.order), None)
 
     def _write_cursor(self, group: Group) -> None:
         self.db.execute(

@@ -114,3 +114,41 @@ def test_a_commit_kept_for_another_group_is_not_delivered_again(tmp_path):
     assert second.records == {}
     first.db.close()
     second.close()
+
+
+def test_a_group_without_watchers_stops_holding_records_back(tmp_path):
+    """A closed client's group (an AsyncPredictor's) must not make the queue grow forever."""
+    path = tmp_path / "sink.sqlite"
+    q = Queue("sink", path, "")
+    live, gone = Taker("live", auto_commit=True), Taker("gone")
+    q.attach("live-group", live, 0)
+    q.attach("gone-group", gone, 0)
+    for i in range(4):
+        q.put(b"%d" % i, {})
+    q.commit("gone-group", [1])  # it saw 1..4, committed 1, then its client went away
+    q.detach("gone-group", gone)
+    for i in range(4, 6):
+        q.put(b"%d" % i, {})
+    assert live.got == [1, 2, 3, 4, 5, 6]
+    assert q.stats()["length"] == 5  # 2..6: held back by the group that is gone
+    q.group_expiry = 0.0
+    q._expiry_check_at = 0.0
+    q.put(b"next", {})  # puts and commits check for idle groups
+    assert set(q.groups) == {"live-group"}
+    assert q.stats()["length"] == 0 and live.got[-1] == 7
+    q.close()
+    again = Queue("sink", path, "")
+    assert set(again.groups) == {"live-group"}  # forgotten on disk too
+    assert again.stats()["length"] == 0
+    again.close()
+
+
+def test_a_watched_group_is_never_expired(tmp_path):
+    q = Queue("w", tmp_path / "w.sqlite", "")
+    slow = Taker("slow", window=1)
+    q.attach("slow-group", slow, 0)
+    q.group_expiry = 0.0
+    for i in range(3):
+        q.put(b"%d" % i, {})
+    assert set(q.groups) == {"slow-group"} and q.stats()["length"] == 3
+    q.close()
