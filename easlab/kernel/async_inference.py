@@ -64,6 +64,8 @@ class Feeder:
         index, request_id, tags = record.index, record.request_id, record.tags
 
         def answer(status: int, body: bytes | bytearray) -> None:
+            if not self.attached:
+                return  # stopped (or deleted) meanwhile: detach gave the record back already
             if status in RETRY_STATUSES:
                 self.source.release(GROUP, self, index, RETRY_AFTER_S)
                 return

@@ -777,13 +777,14 @@ class Kernel:
                 self.router.open(survivor)
             self._record(survivor)
         service.abort("the service was deleted")  # never cleared: it gets no instance again
+        feeder = getattr(service, "feeder", None)
+        if feeder is not None:
+            feeder.stop()  # before the instances stop: a backlog is not fed to a dying service
         async with self._lock(service.name):
             await service.stop()
         service.close_log()
         self.records.remove(service.name)
-        feeder = getattr(service, "feeder", None)
         if feeder is not None:
-            feeder.stop()
             self.queues.remove(service.name)
             self.queues.remove(service.name + "/sink")
         return {"deleted": service.name}

@@ -247,3 +247,52 @@ print(json.dumps({{"got": got, "bad": bad_answer}}))
         np.testing.assert_allclose(y, (x @ W + B).ravel())
     assert out["bad"][0] == "400" and "expected shape [-1, 4]" in out["bad"][1]
     easlab.delete("qs_async_onnx", kernel=kernel.client)
+
+
+SLOW_APP = """
+import time
+import allspark
+
+
+class Slow(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        time.sleep(0.005)
+        return data, 200
+"""
+
+
+@pytest.mark.parametrize("verb", ["stop", "delete"])
+def test_an_async_service_with_a_backlog_stops_and_deletes_at_once(kernel, make_app, verb):
+    """The feeder lets go first: a backlog is not pushed through instances that are stopping."""
+    name = f"qs_backlog_{verb}"
+    folder = make_app(name, SLOW_APP)
+    spec = {
+        "name": name,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "type": "Async", "rpc.worker_threads": 4},
+    }
+    easlab.create(spec, kernel=kernel.client)
+    session = requests.Session()
+    for i in range(300):
+        resp = session.post(
+            f"{kernel.endpoint}/api/predict/{name}",
+            data=b"%d" % i,
+            headers={"Authorization": TOKEN},
+        )
+        assert resp.status_code == 200
+    client = type(kernel.client)(kernel.endpoint, timeout=20)  # a hang fails, not waits
+    if verb == "stop":
+        client.stop(name)
+        queues = client.describe(name)["queues"]
+        assert queues[name]["in_flight"] == 0  # what was at the service went back to the queue
+        answered = queues[f"{name}/sink"]["length"]
+        assert queues[name]["length"] + answered >= 300  # nothing lost
+    client.delete(name)
+    assert name not in [d["name"] for d in client.list()]
+    assert _put(kernel, name, b"late").status_code == 404

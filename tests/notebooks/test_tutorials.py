@@ -196,6 +196,8 @@ def _async(nb: Any) -> None:
     (error,) = [o for o in refused.outputs if o.output_type == "error"]
     assert error.ename == "PredictException" and "refused the token" in error.evalue
     assert "not-the-token" not in error.evalue  # a token is never echoed
+    live = _text(_cell(nb, "burst = [easlab.TFRequest"))
+    assert "DEPTH" in live and "IN_FLIGHT" in live and "async_scorer/sink" in live
 
 
 CHECKS: dict[str, Callable[[Any], None]] = {
