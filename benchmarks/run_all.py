@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel,models] [--quick]
+    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel,tail,models] [--quick]
 
 Every ``benchmarks/bench_<name>.py`` module is a section: its ``run() -> str``
 returns Markdown (``run(quick=True)`` when it accepts ``quick``; the
@@ -30,10 +30,11 @@ from types import ModuleType
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-PREFERRED_ORDER = ["wire", "import", "kernel", "batching", "models"]
+PREFERRED_ORDER = ["wire", "import", "kernel", "tail", "batching", "models"]
 #: the peers' venvs (benchmarks/setup_peers.sh) a section loads; None: every peer
 SECTION_PEERS: dict[str, list[str] | None] = {
     "kernel": None,
+    "tail": ["asgi"],
     "models": ["mlserver", "litserve"],
     "queue": ["redis"],
 }
