@@ -200,3 +200,62 @@ print(json.dumps({"match": got == ids, "n": len(got)}))
 """,
     )
     assert out == {"match": True, "n": 1000}
+
+
+def test_a_watcher_killed_mid_window_has_its_records_redelivered(
+    kernel, official_python, run_official
+):
+    """SIGKILL, not close(): the socket just drops, and the window goes to the group's next watcher."""
+    import os
+    import signal
+    import subprocess
+    import textwrap
+
+    _queue(kernel, "q_killed")
+    watcher_code = PRELUDE.format(endpoint=kernel.endpoint, token=TOKEN) + textwrap.dedent(
+        """
+        import sys, time
+        c = client("q_killed", uid="doomed", gid="g")
+        for df in c.watch(0, 3).run():
+            print(df.data.decode(), flush=True)  # taken, never committed
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    doomed = subprocess.Popen(
+        [str(official_python), "-c", watcher_code], stdout=subprocess.PIPE, env=env, cwd="/"
+    )
+    try:
+        _run(
+            run_official,
+            kernel,
+            """
+q = client("q_killed")
+for i in range(8):
+    q.put(b"k%d" % i)
+print(json.dumps(None))
+""",
+        )
+        assert doomed.stdout is not None
+        taken = [doomed.stdout.readline().decode().strip() for _ in range(3)]
+        assert taken == ["k0", "k1", "k2"]
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    out = _run(
+        run_official,
+        kernel,
+        """
+c = client("q_killed", uid="heir", gid="g")
+w = c.watch(0, 4)
+seen = []
+for df in w.run():
+    seen.append(df.data.decode())
+    c.commit(df.index)
+    if len(seen) == 8:
+        break
+w.close()
+print(json.dumps({"seen": seen, "left": c.attributes()["stream.length"]}))
+""",
+    )
+    assert sorted(out["seen"]) == [f"k{i}" for i in range(8)]  # the killed window included
+    assert out["left"] == "0"
