@@ -71,14 +71,24 @@ class Feeder:
                 return
             out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
             out.update({k: v for k, v in tags.items() if k not in out})
-            try:
-                self.sink.put(bytes(body), out)
-            except QueueError as exc:
+
+            def stored(record: Record | QueueError) -> None:
+                if isinstance(record, QueueError):
+                    refused(record)
+                    return
+                self.answered += 1
+                self.source.commit(GROUP, [index])  # the answer is on disk: the input is done
+
+            def refused(exc: QueueError) -> None:
                 # the sink is full: the input record goes back and is fed again later
                 self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
-                self.source.release(GROUP, self, index, 1.0)
-                return
-            self.answered += 1
-            self.source.commit(GROUP, [index])
+                if self.attached:
+                    self.source.release(GROUP, self, index, 1.0)
+
+            try:
+                # the answers of one loop pass share one fsync (queue.py, put_soon)
+                self.sink.put_soon(bytes(body), out, stored)
+            except QueueError as exc:
+                refused(exc)
 
         self.service.submit(Call(record.data, answer))

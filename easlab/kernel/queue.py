@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from easlab.wire.proto import queue_pb2
@@ -64,6 +65,10 @@ class Record:
         if not index_only:
             df.data = self.data
         return df
+
+
+#: what ``Queue.put_soon`` calls once the record is on disk (or could not be written)
+PutDone = Callable[[Record | QueueError], None]
 
 
 class Consumer(Protocol):
@@ -141,6 +146,8 @@ class Queue:
         self._unwritten_cursors: set[str] = set()
         self._write_scheduled = False
         self.group_expiry = GROUP_IDLE_EXPIRY_S
+        self._pending_puts: list[tuple[bytes, dict[str, str], PutDone]] = []
+        self.put_writes = 0  # transactions that stored puts (group commit: fewer than puts)
         self._expiry_check_at = 0.0
 
     def _restore_groups(self) -> None:
@@ -189,6 +196,7 @@ class Queue:
                 if closer is not None:
                     closer()
         try:
+            self._write_puts()  # clients waiting for their index get it
             self._unwritten_cursors.update(self.groups)
             self._write_consumption()
         except sqlite3.Error:
@@ -199,36 +207,95 @@ class Queue:
 
     def put(self, data: bytes, tags: dict[str, str]) -> Record:
         """Store one record (on disk before this returns); idempotent per ``requestId`` tag."""
+        known = self._admit(data, tags)
+        if known is not None:
+            return known
+        with self.db:
+            self.db.execute("BEGIN")
+            record = self._insert(data, tags)
+        self.put_writes += 1
+        self._accept([record])
+        return record
+
+    def put_soon(self, data: bytes, tags: dict[str, str], done: PutDone) -> None:
+        """Store one record, calling ``done(record)`` once it is on disk.
+
+        The puts of one event-loop pass (several clients' requests read together)
+        share one transaction and so one fsync: group commit, as databases do.
+        Every put is still on disk before it is answered. A refused put raises
+        QueueError at once, as ``put`` does; a write that fails calls
+        ``done(QueueError(500, ...))``.
+        """
+        known = self._admit(data, tags)
+        if known is not None:
+            done(known)
+            return
+        first = not self._pending_puts
+        self._pending_puts.append((data, dict(tags), done))
+        if first:
+            try:
+                asyncio.get_running_loop().call_soon(self._write_puts)
+            except RuntimeError:  # outside the kernel's loop (a tool, a test): write now
+                self._write_puts()
+
+    def _admit(self, data: bytes, tags: dict[str, str]) -> Record | None:
+        """The record this put repeats (same ``requestId``), or None; QueueError if refused."""
         request_id = tags.get(REQUEST_ID)
         if request_id and request_id in self.by_request:
             # the official client retries every non-2xx: a retried put is the same record
             return self.records[self.by_request[request_id]]
+        if request_id and any(t.get(REQUEST_ID) == request_id for _, t, _ in self._pending_puts):
+            raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
             raise QueueError(
                 413,
                 f"record of {len(data)} bytes is above queue '{self.name}''s limit of "
                 f"{self.max_payload} bytes (queue.max_payload_size_kb in service.json)",
             )
-        if len(self.records) >= self.max_length:
+        if len(self.records) + len(self._pending_puts) >= self.max_length:
             raise QueueError(
                 450,
                 f"queue '{self.name}' is full ({self.max_length} records, queue.max_length): "
                 "consume or truncate it, or raise the limit",
             )
         self._expire_idle()
+        return None
+
+    def _insert(self, data: bytes, tags: dict[str, str]) -> Record:
+        """INSERT one record inside the caller's transaction."""
         tags = dict(tags)
-        tags[REQUEST_ID] = request_id or str(uuid.uuid4())
+        tags[REQUEST_ID] = tags.get(REQUEST_ID) or str(uuid.uuid4())
         now = time.time()
         cur = self.db.execute(
             "INSERT INTO records (request_id, tags, data, put_at) VALUES (?, ?, ?, ?)",
             (tags[REQUEST_ID], json.dumps(tags), data, now),
         )
-        index = int(cur.lastrowid or 0)
-        self.last_index = index
-        record = Record(index, tags, data, now)
-        self._remember(record)
+        return Record(int(cur.lastrowid or 0), tags, data, now)
+
+    def _write_puts(self) -> None:
+        pending, self._pending_puts = self._pending_puts, []
+        if not pending:
+            return
+        try:
+            with self.db:  # one transaction, one fsync for every put of this pass
+                self.db.execute("BEGIN")
+                records = [self._insert(data, tags) for data, tags, _ in pending]
+            self.put_writes += 1
+        except sqlite3.Error as exc:  # disk full, file gone: each waiting client is told
+            failure = QueueError(500, f"queue '{self.name}' could not store the record: {exc}")
+            for _, _, done in pending:
+                done(failure)
+            return
+        self._accept(records)
+        for record, (_, _, done) in zip(records, pending, strict=True):
+            done(record)
+
+    def _accept(self, records: list[Record]) -> None:
+        """Records now on disk become visible: gets, watchers, stats."""
+        for record in records:
+            self.last_index = record.index
+            self._remember(record)
         self._wake()
-        return record
 
     def delete(self, indexes: list[int], dispatch: bool = True) -> int:
         gone = [i for i in indexes if i in self.records]

@@ -110,12 +110,19 @@ def serve(
     method = req.method
     try:
         if method == b"POST":
-            record = queue.put(req.body, {k: v for k, v in query.items() if k not in _FLAGS})
-            conn.respond(
-                200,
-                str(record.index).encode(),
-                extra=REQUEST_ID_HEADER + b": " + record.request_id.encode() + b"\r\n",
-            )
+
+            def stored(record: Record | QueueError) -> None:
+                if isinstance(record, QueueError):
+                    conn.respond(record.status, record.message.encode())
+                    return
+                conn.respond(
+                    200,
+                    str(record.index).encode(),
+                    extra=REQUEST_ID_HEADER + b": " + record.request_id.encode() + b"\r\n",
+                )
+
+            # answered once on disk, with the other puts of this loop pass (group commit)
+            queue.put_soon(req.body, {k: v for k, v in query.items() if k not in _FLAGS}, stored)
         elif method == b"GET" and _true(query, "_watch_"):
             _watch(conn, req, queue, query, tags)
         elif method == b"GET" and _true(query, "_attrs_"):

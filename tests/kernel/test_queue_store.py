@@ -152,3 +152,34 @@ def test_a_watched_group_is_never_expired(tmp_path):
         q.put(b"%d" % i, {})
     assert set(q.groups) == {"slow-group"} and q.stats()["length"] == 3
     q.close()
+
+
+def test_puts_of_one_loop_pass_share_one_write(tmp_path):
+    """Group commit: each put is answered once on disk, the puts read together in one fsync."""
+    import asyncio
+
+    from easlab.kernel.queue import QueueError
+
+    path = tmp_path / "g.sqlite"
+    q = Queue("g", path, "", max_length=6)
+    answered: list = []
+
+    async def clients() -> None:
+        for i in range(5):
+            q.put_soon(b"%d" % i, {"requestId": f"r{i}"}, answered.append)
+        assert answered == [] and q.stats()["length"] == 0  # not on disk yet: not answered
+        try:
+            q.put_soon(b"x", {}, answered.append)
+            q.put_soon(b"y", {}, answered.append)  # the 7th: the 5 waiting ones count
+        except QueueError as exc:
+            assert exc.status == 450
+        await asyncio.sleep(0)
+
+    asyncio.run(clients())
+    assert [r.index for r in answered] == [1, 2, 3, 4, 5, 6]
+    assert q.put_writes == 1 and q.stats()["length"] == 6
+    # on disk: a second Queue on the file (a kernel after SIGKILL) has all of them
+    again = Queue("g", path, "")
+    assert again.stats()["length"] == 6 and again.by_request["r4"] == 5
+    again.close()
+    q.close()
