@@ -347,13 +347,34 @@ def _decode_shape(data: bytes, start: int, stop: int) -> list[int]:
     return dims
 
 
-def decode_array_proto(
-    data: bytes, start: int, stop: int, wire: Mapping[int, tuple[str, int]], label: str
-) -> WireTensor:
-    """Decode one ArrayProto found at ``data[start:stop]``.
+@dataclass
+class ArrayLayout:
+    """Where one ArrayProto's parts lie in a body: what ``decode_array_proto`` reads
+    before it touches the packed values (those it only locates, as ``spans``)."""
 
-    Raises NeedsFallback for unpacked repeated numbers (the caller then parses
-    with the generated module), WireError for malformed bytes.
+    code: int
+    shape: list[int] | None
+    spans: dict[int, list[tuple[int, int]]]
+    strings: list[bytes]
+    label: str
+
+    def decode(self, data: bytes, wire: Mapping[int, tuple[str, int]]) -> WireTensor:
+        """The tensor, its values read from ``data`` at ``spans``."""
+        raws = {f: _raw_field(data, f, s, self.label) for f, s in self.spans.items()}
+        return WireTensor(
+            self.code, self.shape, finish_values(self.code, raws, self.strings, wire, self.label)
+        )
+
+
+def numeric_only(layouts: Iterable[ArrayLayout]) -> bool:
+    """No string tensor among them (a string tensor's bytes are no value span)."""
+    return not any(t.strings or t.code == d.DT_STRING for t in layouts)
+
+
+def scan_array_proto(data: bytes, start: int, stop: int, label: str) -> ArrayLayout:
+    """Read the ArrayProto at ``data[start:stop]`` up to its packed values (which are located).
+
+    Raises NeedsFallback for unpacked repeated numbers, WireError for malformed bytes.
     """
     code = 0
     shape: list[int] | None = None
@@ -370,8 +391,18 @@ def decode_array_proto(
             if wt != LEN:
                 raise NeedsFallback(label)
             spans.setdefault(field, []).append((a, b))
-    raws = {f: _raw_field(data, f, s, label) for f, s in spans.items()}
-    return WireTensor(code, shape, finish_values(code, raws, strings, wire, label))
+    return ArrayLayout(code, shape, spans, strings, label)
+
+
+def decode_array_proto(
+    data: bytes, start: int, stop: int, wire: Mapping[int, tuple[str, int]], label: str
+) -> WireTensor:
+    """Decode one ArrayProto found at ``data[start:stop]``.
+
+    Raises NeedsFallback for unpacked repeated numbers (the caller then parses
+    with the generated module), WireError for malformed bytes.
+    """
+    return scan_array_proto(data, start, stop, label).decode(data, wire)
 
 
 def from_pb(pb: Any, wire: Mapping[int, tuple[str, int]], label: str) -> WireTensor:

@@ -36,13 +36,17 @@ from easlab.wire.base import (
     pb_message,
     text,
 )
+from easlab.wire.layout import RequestLayout
 from easlab.wire.tensor import (
+    ArrayLayout,
     WireTensor,
     as_array,
     decode_array_proto,
     encode_flat,
     encode_numpy,
     from_pb,
+    numeric_only,
+    scan_array_proto,
 )
 
 __all__ = [
@@ -50,7 +54,9 @@ __all__ = [
     "TFResponse",
     "TFRequestData",
     "parse_tf_request",
+    "parse_tf_request_layout",
     "encode_tf_response",
+    "tf_response_parts",
     "parse_tf_response",
 ]
 
@@ -333,7 +339,18 @@ def _pb_parse(message: Any, data: bytes, what: str) -> Any:
 
 def parse_tf_request(data: bytes) -> TFRequestData:
     """Parse a TensorFlow PredictRequest body into arrays (WireError when malformed)."""
+    return parse_tf_request_layout(data)[0]
+
+
+def parse_tf_request_layout(data: bytes) -> tuple[TFRequestData, RequestLayout | None]:
+    """``parse_tf_request`` and the body's layout (``wire/layout.py``), whose ``read``
+    gives the inputs of a body shaped the same, in ``inputs`` order.
+
+    The layout is None where no cache applies: string inputs, an input named
+    twice, or a body only the generated module reads.
+    """
     data = bytes(data)
+    layouts: list[ArrayLayout] | None = []
     try:
         signature = ""
         spans: list[tuple[str, tuple[int, int]]] = []
@@ -349,20 +366,27 @@ def parse_tf_request(data: bytes) -> TFRequestData:
                 spans.append(_parse_map(data, a, b, "input"))
             elif f == 3:
                 fetch.append(text(data, a, b, "output_filter"))
-        tensors = _decode_tensors(data, spans, "input")
+        tensors: dict[str, WireTensor] = {}
+        for key, (a, b) in spans:
+            layout = scan_array_proto(data, a, b, f"input {key!r}")
+            tensors[key] = layout.decode(data, d.TF_WIRE)
+            layouts.append(layout)  # type: ignore[union-attr]
     except NeedsFallback:
         msg = _pb_parse(
             pb_message("tf_predict_pb2", "PredictRequest"), data, "TensorFlow PredictRequest"
         )
         signature, fetch = msg.signature_name, list(msg.output_filter)
         tensors = _pb_tensors(msg.inputs, "input")
+        layouts = None
     except WireError as exc:
         raise WireError(f"body is not a TensorFlow PredictRequest: {exc}") from None
     try:
         inputs = {k: t.to_numpy(f"input {k!r}") for k, t in tensors.items()}
     except WireError as exc:
         raise InconsistentMessage(f"TensorFlow PredictRequest is inconsistent: {exc}") from None
-    return TFRequestData(signature, inputs, fetch)
+    cacheable = layouts is not None and len(layouts) == len(inputs) and numeric_only(layouts)
+    request_layout = RequestLayout(data, layouts, d.TF_WIRE) if cacheable else None  # type: ignore[arg-type]
+    return TFRequestData(signature, inputs, fetch), request_layout
 
 
 def parse_tf_response(data: bytes) -> dict[str, WireTensor]:
@@ -397,9 +421,14 @@ def server_array(name: str, x: Any) -> np.ndarray:
     return arr
 
 
-def encode_tf_response(outputs: Mapping[str, Any]) -> bytes:
-    """Serialize ``{name: array}`` as a TensorFlow PredictResponse."""
+def tf_response_parts(outputs: Mapping[str, Any]) -> list[Buffer]:
+    """The parts of a TensorFlow PredictResponse for ``{name: array}`` (joined once)."""
     parts: list[Buffer] = []
     for name, x in outputs.items():
         parts += _map_entry(1, name, _encode_tf_array(name, server_array(name, x)))
-    return b"".join(parts)
+    return parts
+
+
+def encode_tf_response(outputs: Mapping[str, Any]) -> bytes:
+    """Serialize ``{name: array}`` as a TensorFlow PredictResponse."""
+    return b"".join(tf_response_parts(outputs))

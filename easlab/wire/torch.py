@@ -30,13 +30,17 @@ from easlab.wire.base import (
     tag,
     varint,
 )
+from easlab.wire.layout import RequestLayout
 from easlab.wire.tensor import (
+    ArrayLayout,
     WireTensor,
     as_array,
     decode_array_proto,
     encode_flat,
     encode_numpy,
     from_pb,
+    numeric_only,
+    scan_array_proto,
 )
 from easlab.wire.tf import TensorResponse, _map_entry, _parse_map, _pb_parse, server_array
 
@@ -45,7 +49,9 @@ __all__ = [
     "TorchResponse",
     "TorchRequestData",
     "parse_torch_request",
+    "parse_torch_request_layout",
     "encode_torch_response",
+    "torch_response_parts",
 ]
 
 _FMT = "PyTorch"
@@ -216,7 +222,7 @@ def _int32(v: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-def _parse_request(data: bytes) -> TorchRequestData:
+def _parse_request(data: bytes) -> tuple[TorchRequestData, list[ArrayLayout]]:
     spans: list[tuple[int, int]] = []
     map_spans: list[tuple[str, tuple[int, int]]] = []
     fetch: list[int] = []
@@ -234,14 +240,16 @@ def _parse_request(data: bytes) -> TorchRequestData:
             debug = _int32(a)
         elif f in (1, 2, 3, 100):
             raise WireError(f"field {f} has unexpected wire type {wt}")
-    inputs = [
-        decode_array_proto(data, a, b, d.TORCH_WIRE, f"input {i}") for i, (a, b) in enumerate(spans)
-    ]
-    named = {
-        k: decode_array_proto(data, a, b, d.TORCH_WIRE, f"map input {k!r}")
-        for k, (a, b) in map_spans
-    }
-    return _to_numpy(inputs, named, fetch, debug)
+    layouts: list[ArrayLayout] = []
+    inputs = []
+    for i, (a, b) in enumerate(spans):
+        layouts.append(scan_array_proto(data, a, b, f"input {i}"))
+        inputs.append(layouts[-1].decode(data, d.TORCH_WIRE))
+    named = {}
+    for k, (a, b) in map_spans:
+        layouts.append(scan_array_proto(data, a, b, f"map input {k!r}"))
+        named[k] = layouts[-1].decode(data, d.TORCH_WIRE)
+    return _to_numpy(inputs, named, fetch, debug), layouts
 
 
 def _to_numpy(
@@ -255,14 +263,14 @@ def _to_numpy(
     )
 
 
-def _parse_request_any(data: bytes) -> TorchRequestData:
+def _parse_request_any(data: bytes) -> tuple[TorchRequestData, list[ArrayLayout] | None]:
     try:
         return _parse_request(data)
     except NeedsFallback:
         msg = _pb_parse(
             pb_message("torch_predict_pb2", "PredictRequest"), data, "PyTorch PredictRequest"
         )
-        return _to_numpy(
+        parsed = _to_numpy(
             [from_pb(t, d.TORCH_WIRE, f"input {i}") for i, t in enumerate(msg.inputs)],
             {
                 k: from_pb(msg.map_inputs[k], d.TORCH_WIRE, f"map input {k!r}")
@@ -271,6 +279,7 @@ def _parse_request_any(data: bytes) -> TorchRequestData:
             list(msg.output_filter),
             msg.debug_level,
         )
+        return parsed, None
 
 
 def parse_torch_request(data: bytes) -> TorchRequestData:
@@ -280,12 +289,25 @@ def parse_torch_request(data: bytes) -> TorchRequestData:
     marker, so a body that does not parse, or parses to nothing, is tried
     decompressed.
     """
+    return parse_torch_request_layout(data)[0]
+
+
+def parse_torch_request_layout(data: bytes) -> tuple[TorchRequestData, RequestLayout | None]:
+    """``parse_torch_request`` and the body's layout (``wire/layout.py``), whose ``read``
+    gives a body shaped the same's ``inputs`` then ``map_inputs``, in order.
+
+    The layout is None where no cache applies: a snappy body, string inputs, a
+    map input named twice, or a body only the generated module reads.
+    """
     data = bytes(data)
     error: WireError | None = None
     try:
-        parsed = _parse_request_any(data)
+        parsed, layouts = _parse_request_any(data)
         if parsed.inputs or parsed.map_inputs or not data:
-            return parsed
+            count = len(parsed.inputs) + len(parsed.map_inputs)
+            cacheable = layouts is not None and len(layouts) == count and numeric_only(layouts)
+            layout = RequestLayout(data, layouts, d.TORCH_WIRE) if cacheable else None  # type: ignore[arg-type]
+            return parsed, layout
     except WireError as exc:
         error = exc
         parsed = None  # type: ignore[assignment]
@@ -295,15 +317,15 @@ def parse_torch_request(data: bytes) -> TorchRequestData:
         plain = bytes(cramjam.snappy.decompress_raw(data))
     except Exception:  # not snappy either: report the protobuf problem
         if parsed is not None:
-            return parsed
+            return parsed, None
         raise WireError(
             f"body is not a PyTorch PredictRequest (nor snappy-compressed one): {error}"
         ) from None
     try:
-        return _parse_request_any(plain)
+        return _parse_request_any(plain)[0], None
     except WireError as exc:
         if parsed is not None:
-            return parsed
+            return parsed, None
         raise WireError(
             f"body is not a PyTorch PredictRequest (snappy-decompressed): {exc}"
         ) from None
@@ -344,13 +366,20 @@ def _torch_output(name: str, x: Any) -> list[Buffer]:
     return _encode_torch_array(name, arr)
 
 
-def encode_torch_response(
+def torch_response_parts(
     outputs: Sequence[Any], map_outputs: Mapping[str, Any] | None = None
-) -> bytes:
-    """Serialize positional outputs (and named ``map_outputs``) as a PyTorch PredictResponse."""
+) -> list[Buffer]:
+    """The parts of a PyTorch PredictResponse: positional outputs, then ``map_outputs``."""
     parts: list[Buffer] = []
     for i, x in enumerate(outputs):
         parts += len_field(1, _torch_output(f"output {i}", x))
     for name, x in (map_outputs or {}).items():
         parts += _map_entry(2, name, _torch_output(name, x))
-    return b"".join(parts)
+    return parts
+
+
+def encode_torch_response(
+    outputs: Sequence[Any], map_outputs: Mapping[str, Any] | None = None
+) -> bytes:
+    """Serialize positional outputs (and named ``map_outputs``) as a PyTorch PredictResponse."""
+    return b"".join(torch_response_parts(outputs, map_outputs))

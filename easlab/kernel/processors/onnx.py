@@ -160,7 +160,7 @@ class OnnxProcessor(TensorProcessor):
     def decode(self, data: bytes) -> TensorRequest:
         if self.protocol != "auto":
             return super().decode(data)
-        return decode_first(data, _AUTO_FORMATS)
+        return decode_first(data, _AUTO_FORMATS, self._decoders)
 
     def select_signature(self, request: TensorRequest) -> TensorSignature:
         return self.signatures[SIGNATURE_NAME]  # one graph, one signature (module doc)

@@ -173,6 +173,7 @@ class PyTorchProcessor(TensorProcessor):
             for i, c in enumerate(config_specs(cfg, "outputs"))
         ]
         name = "serving_default"
+        self._trimmed: dict[tuple[str, int], tuple[TensorSignature, TensorSignature]] = {}
         self.signatures = {name: TensorSignature(name, tuple(specs), tuple(outputs))}
         self.default_signature = name
 
@@ -188,7 +189,12 @@ class PyTorchProcessor(TensorProcessor):
             if self.model.required <= given < len(sig.inputs) and all(
                 str(i) in request.inputs for i in range(given)
             ):
-                sig = TensorSignature(sig.name, sig.inputs[:given], sig.outputs)
+                # one object per count: check()'s cache is keyed on the signature
+                trimmed = self._trimmed.get((sig.name, given))
+                if trimmed is None or trimmed[0] is not sig:
+                    trimmed = (sig, TensorSignature(sig.name, sig.inputs[:given], sig.outputs))
+                    self._trimmed[(sig.name, given)] = trimmed
+                sig = trimmed[1]
         return super().check(sig, request)
 
     def run(

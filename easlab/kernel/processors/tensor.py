@@ -32,7 +32,7 @@ arrays. Everything between the wire and ``run`` lives here:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,16 +46,24 @@ from easlab.wire import tf as tf_wire
 from easlab.wire import torch as torch_wire
 from easlab.wire.base import InconsistentMessage, WireError
 from easlab.wire.dtypes import NUMPY_TO_TF, TF_DTYPE_NAMES, TF_WIRE, is_string_dtype, numpy_dtype
+from easlab.wire.layout import AnswerCache
+
+_DTYPE_NAMES: dict[np.dtype[Any], str] = {}
 
 
 def dtype_name(dtype: np.dtype[Any] | None) -> str:
     """The TF name of a numpy dtype (``DT_FLOAT``); what signatures and messages show."""
     if dtype is None:
         return "any dtype"
-    if is_string_dtype(dtype):
-        return "DT_STRING"
-    code = NUMPY_TO_TF.get(dtype.name)
-    return TF_DTYPE_NAMES[code] if code is not None else f"numpy {dtype.name}"
+    name = _DTYPE_NAMES.get(dtype)  # dtype.name and the string test cost microseconds
+    if name is None:
+        if is_string_dtype(dtype):
+            name = "DT_STRING"
+        else:
+            code = NUMPY_TO_TF.get(dtype.name)
+            name = TF_DTYPE_NAMES[code] if code is not None else f"numpy {dtype.name}"
+        _DTYPE_NAMES[dtype] = name
+    return name
 
 
 def numpy_dtype_of(name: str) -> np.dtype[Any]:
@@ -201,31 +209,103 @@ def _fits(spec_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
 
 def conform(spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
     """Check one input against its spec; cast it when the cast is allowed (module doc)."""
-    mismatch = ProcessorError(
-        400, f"input {spec.name!r}: expected shape {spec.describe()}, got {describe_array(arr)}"
-    )
-    if spec.shape is not None and not _fits(spec.shape, arr.shape):
-        raise mismatch
+    return apply_conform(spec, arr, conform_plan(spec, arr.shape, arr.dtype))
+
+
+# What conform does to an array of a given shape and dtype (conform_plan): pass it
+# through, cast it, or check its values' range and then cast it.
+_PASS, _CAST, _RANGE_CAST = 0, 1, 2
+
+
+def _mismatch(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> ProcessorError:
+    got = "[" + ", ".join(map(str, shape)) + "] " + dtype_name(dtype)
+    return ProcessorError(400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}")
+
+
+def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
+    """What ``conform`` does to an array of ``shape`` and ``dtype`` (a 400 when it refuses).
+
+    Everything here depends on the shape and dtype only, so processors cache it;
+    the one value-dependent step (the range of integers narrowed) is ``_RANGE_CAST``.
+    """
+    if spec.shape is not None and not _fits(spec.shape, shape):
+        raise _mismatch(spec, shape, dtype)
     want = spec.dtype
-    if want is None or arr.dtype == want:
+    if want is None or dtype == want:
+        return _PASS
+    if is_string_dtype(want) or is_string_dtype(dtype):
+        if is_string_dtype(want) and is_string_dtype(dtype):
+            return _PASS
+        raise _mismatch(spec, shape, dtype)
+    if np.can_cast(dtype, want, "safe"):
+        return _CAST
+    if dtype.kind == want.kind:
+        return _RANGE_CAST if want.kind in "iu" else _CAST
+    raise _mismatch(spec, shape, dtype)
+
+
+def apply_conform(spec: TensorSpec, arr: np.ndarray, plan: int) -> np.ndarray:
+    """Do what ``conform_plan`` decided for ``arr``."""
+    if plan == _PASS:
         return arr
-    if is_string_dtype(want) or is_string_dtype(arr.dtype):
-        if is_string_dtype(want) and is_string_dtype(arr.dtype):
-            return arr
-        raise mismatch
-    if np.can_cast(arr.dtype, want, "safe"):
-        return arr.astype(want)
-    if arr.dtype.kind == want.kind:
-        if want.kind in "iu" and arr.size:
-            info = np.iinfo(want)
-            if arr.min() < info.min or arr.max() > info.max:
-                raise ProcessorError(
-                    400,
-                    f"input {spec.name!r}: values out of range for {dtype_name(want)} "
-                    f"(got {dtype_name(arr.dtype)} from {arr.min()} to {arr.max()})",
+    want = spec.dtype
+    assert want is not None
+    if plan == _RANGE_CAST and arr.size:
+        info = np.iinfo(want)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ProcessorError(
+                400,
+                f"input {spec.name!r}: values out of range for {dtype_name(want)} "
+                f"(got {dtype_name(arr.dtype)} from {arr.min()} to {arr.max()})",
+            )
+    return arr.astype(want)
+
+
+# how many (signature, inputs) layouts check() and _batch_key() remember per processor
+_PLAN_CACHE_SIZE = 256
+
+
+class CachedDecoder:
+    """One wire format's decoder with the request-layout cache (``easlab/wire/layout.py``).
+
+    It remembers the layout of the last body it parsed with the full parser,
+    with what that body decoded to besides its arrays (format, signature name,
+    fetch list, input names). A body the layout reads is answered from it;
+    any other takes the full parser, whose layout then replaces the cached one.
+    """
+
+    def __init__(self, parse: Any) -> None:
+        # parse(data) -> (TensorRequest, RequestLayout | None), the layout reading the
+        # request's inputs in their dict order
+        self._parse = parse
+        self._last: tuple[Any, TensorRequest, tuple[str, ...]] | None = None
+        self.hits = 0
+
+    def __call__(self, data: bytes) -> TensorRequest:
+        last = self._last
+        if last is not None:
+            layout, template, names = last
+            arrays = layout.read(data)
+            if arrays is not None:
+                self.hits += 1
+                return TensorRequest(
+                    template.fmt,
+                    dict(zip(names, arrays, strict=True)),
+                    template.signature_name,
+                    list(template.fetch),
+                    dict(template.fetch_dtypes),
                 )
-        return arr.astype(want)
-    raise mismatch
+        request, layout = self._parse(data)
+        if layout is not None and request.inputs and len(layout.slots) == len(request.inputs):
+            template = TensorRequest(
+                request.fmt,
+                {},
+                request.signature_name,
+                list(request.fetch),
+                dict(request.fetch_dtypes),
+            )
+            self._last = (layout, template, tuple(request.inputs))
+        return request
 
 
 class TensorProcessor(Processor):
@@ -237,6 +317,26 @@ class TensorProcessor(Processor):
         super().__init__(ctx)
         self.signatures: dict[str, TensorSignature] = {}
         self.default_signature: str = ""
+        # the layout caches (wire/layout.py) and what check/_batch_key work out per
+        # (signature, input names, shapes, dtypes): a repeat request looks them up
+        self._decoders: dict[str, Any] = {
+            **_DECODERS,
+            "tf": CachedDecoder(decode_tf_layout),
+            "torch": CachedDecoder(decode_torch_layout),
+        }
+        self._answers = {"tf": AnswerCache(), "torch": AnswerCache()}
+        self._check_plans: dict[Any, tuple[TensorSignature, list[tuple[TensorSpec, int]]]] = {}
+        self._batch_keys: dict[Any, tuple[TensorSignature, Any]] = {}
+
+    @property
+    def decode_cache_hits(self) -> int:
+        """Requests decoded by the request-layout cache (for tests and benchmarks)."""
+        return sum(c.hits for c in self._decoders.values() if isinstance(c, CachedDecoder))
+
+    @property
+    def encode_cache_hits(self) -> int:
+        """Answers encoded by the answer-layout cache."""
+        return sum(c.hits for c in self._answers.values())
 
     # -- what subclasses implement -------------------------------------------
 
@@ -283,17 +383,23 @@ class TensorProcessor(Processor):
 
     def decode(self, data: bytes) -> TensorRequest:
         """Parse the request bytes of this processor's wire format; bad bytes → 400."""
-        return decode_first(data, (self.request_format or "tf",))
+        return decode_first(data, (self.request_format or "tf",), self._decoders)
 
     def encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
         """Serialize the outputs in the request's wire format."""
         if request.fmt == "torch":
-            return encode_torch_outputs(outputs)
+            listed, named = torch_outputs(outputs)
+            return self._answers["torch"].encode(
+                [*enumerate(listed), *named.items()],
+                lambda: torch_wire.torch_response_parts(listed, map_outputs=named or None),
+            )
         if request.fmt == "blade":
             return blade_wire.encode_blade_response(blade_outputs(outputs, request.fetch_dtypes))
         if request.fmt == "onnx":
             return onnx_wire.encode_onnx_response(outputs)
-        return tf_wire.encode_tf_response(outputs)
+        return self._answers["tf"].encode(
+            list(outputs.items()), lambda: tf_wire.tf_response_parts(outputs)
+        )
 
     def select_signature(self, request: TensorRequest) -> TensorSignature:
         name = request.signature_name or self.default_signature
@@ -307,6 +413,19 @@ class TensorProcessor(Processor):
 
     def check(self, sig: TensorSignature, request: TensorRequest) -> dict[str, np.ndarray]:
         """Every input known, present, and of a fitting shape and dtype (module doc)."""
+        key = (sig.name, tuple((n, a.shape, a.dtype) for n, a in request.inputs.items()))
+        cached = self._check_plans.get(key)
+        if cached is None or cached[0] is not sig:
+            cached = (sig, self._check_plan(sig, request))
+            if len(self._check_plans) >= _PLAN_CACHE_SIZE:
+                self._check_plans.clear()
+            self._check_plans[key] = cached
+        inputs = request.inputs
+        return {spec.name: apply_conform(spec, inputs[spec.name], plan) for spec, plan in cached[1]}
+
+    def _check_plan(
+        self, sig: TensorSignature, request: TensorRequest
+    ) -> list[tuple[TensorSpec, int]]:
         specs = {s.name: s for s in sig.inputs}
         for name in request.inputs:
             if name not in specs:
@@ -314,7 +433,7 @@ class TensorProcessor(Processor):
                     400,
                     f"unknown input {name!r}; signature {sig.name!r} takes: {sig.input_names()}",
                 )
-        checked = {}
+        plans: list[tuple[TensorSpec, int]] = []
         for spec in sig.inputs:
             arr = request.inputs.get(spec.name)
             if arr is None:
@@ -323,8 +442,16 @@ class TensorProcessor(Processor):
                     f"missing input {spec.name!r} (expected shape {spec.describe()}); "
                     f"signature {sig.name!r} takes: {sig.input_names()}",
                 )
-            checked[spec.name] = conform(spec, arr)
-        return checked
+            try:
+                plan = conform_plan(spec, arr.shape, arr.dtype)
+            except ProcessorError:
+                # inputs are checked in signature order: an earlier input's
+                # out-of-range values are reported first, as conform() one by one does
+                for earlier, p in plans:
+                    apply_conform(earlier, request.inputs[earlier.name], p)
+                raise
+            plans.append((spec, plan))
+        return plans
 
     def fetch(
         self, sig: TensorSignature, outputs: dict[str, np.ndarray], request: TensorRequest
@@ -364,9 +491,21 @@ class TensorProcessor(Processor):
             ) from exc
 
     def _batch_key(self, sig: TensorSignature, inputs: dict[str, np.ndarray], index: int) -> Any:
+        shapes = tuple((n, a.shape, a.dtype) for n, a in inputs.items())
+        cached = self._batch_keys.get((sig.name, shapes))
+        if cached is None or cached[0] is not sig:
+            cached = (sig, self._group_key(sig, inputs))
+            if len(self._batch_keys) >= _PLAN_CACHE_SIZE:
+                self._batch_keys.clear()
+            self._batch_keys[(sig.name, shapes)] = cached
+        return cached[1] if cached[1] is not None else ("alone", index)
+
+    @staticmethod
+    def _group_key(sig: TensorSignature, inputs: dict[str, np.ndarray]) -> Any:
+        """What requests batched together share; None: cannot be concatenated with others."""
         sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
         if not sig.batchable or len(sizes) != 1:
-            return ("alone", index)  # cannot be concatenated with others
+            return None
         return (sig.name,) + tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items()))
 
     def _run_group(
@@ -431,24 +570,36 @@ def join_rows(arrays: Sequence[np.ndarray], total: int) -> np.ndarray:
 
 
 def decode_tf(data: bytes) -> TensorRequest:
-    req = tf_wire.parse_tf_request(data)
-    return TensorRequest(
+    return decode_tf_layout(data)[0]
+
+
+def decode_tf_layout(data: bytes) -> tuple[TensorRequest, Any]:
+    """``decode_tf`` and the body's layout (``CachedDecoder``)."""
+    req, layout = tf_wire.parse_tf_request_layout(data)
+    request = TensorRequest(
         fmt="tf",
         inputs=dict(req.inputs),
         signature_name=req.signature_name or None,
         fetch=list(req.output_filter),
     )
+    return request, layout
 
 
 def decode_torch(data: bytes) -> TensorRequest:
     """Torch inputs are positional: input i is named ``str(i)``; ``map_inputs`` keep their names."""
-    req = torch_wire.parse_torch_request(data)
+    return decode_torch_layout(data)[0]
+
+
+def decode_torch_layout(data: bytes) -> tuple[TensorRequest, Any]:
+    """``decode_torch`` and the body's layout (``CachedDecoder``)."""
+    req, layout = torch_wire.parse_torch_request_layout(data)
     inputs = {str(i): arr for i, arr in enumerate(req.inputs)}
     for name, arr in req.map_inputs.items():
         if name in inputs:
             raise ProcessorError(400, f"map input {name!r} clashes with positional input {name}")
         inputs[name] = arr
-    return TensorRequest(fmt="torch", inputs=inputs, fetch=[str(i) for i in req.output_filter])
+    request = TensorRequest(fmt="torch", inputs=inputs, fetch=[str(i) for i in req.output_filter])
+    return request, layout
 
 
 def decode_blade(data: bytes) -> TensorRequest:
@@ -469,21 +620,25 @@ def decode_onnx(data: bytes) -> TensorRequest:
 _DECODERS = {"tf": decode_tf, "torch": decode_torch, "blade": decode_blade, "onnx": decode_onnx}
 
 
-def decode_first(data: bytes, formats: Sequence[str]) -> TensorRequest:
+def decode_first(
+    data: bytes, formats: Sequence[str], decoders: Mapping[str, Any] | None = None
+) -> TensorRequest:
     """Decode a body that may be in any of ``formats``, tried in that order (module doc).
 
     The first format that reads the body and finds inputs wins. Otherwise the
     answer is, in this order: a 400 with the first format's message that parsed
     but is inconsistent (it names the input and its shape); the first request
     that parsed with no inputs (the signature check then names what is missing);
-    a 400 with why the body is none of the formats.
+    a 400 with why the body is none of the formats. ``decoders`` (default: the
+    full parsers) may replace a format's decoder by its ``CachedDecoder``.
     """
+    table = _DECODERS if decoders is None else decoders
     inconsistent: tuple[str, WireError] | None = None
     empty: TensorRequest | None = None
     unreadable: list[tuple[str, WireError]] = []
     for fmt in formats:
         try:
-            request = _DECODERS[fmt](data)
+            request = table[fmt](data)
         except InconsistentMessage as exc:
             inconsistent = inconsistent or (fmt, exc)
             continue
@@ -511,7 +666,7 @@ def decode_first(data: bytes, formats: Sequence[str]) -> TensorRequest:
 # -- per-format encoding helpers ------------------------------------------------
 
 
-def encode_torch_outputs(outputs: dict[str, np.ndarray]) -> bytes:
+def torch_outputs(outputs: dict[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Ordinal names ("0", "1", ...) go in ``outputs``, any other name in ``map_outputs``.
 
     The list keeps the dict's order: the model's order, or the fetch order when
@@ -519,6 +674,12 @@ def encode_torch_outputs(outputs: dict[str, np.ndarray]) -> bytes:
     """
     listed = [a for n, a in outputs.items() if n.isdigit()]
     named = {n: a for n, a in outputs.items() if not n.isdigit()}
+    return listed, named
+
+
+def encode_torch_outputs(outputs: dict[str, np.ndarray]) -> bytes:
+    """The Torch answer for ``outputs`` (``torch_outputs`` says where each goes)."""
+    listed, named = torch_outputs(outputs)
     return torch_wire.encode_torch_response(listed, map_outputs=named or None)
 
 
