@@ -947,7 +947,9 @@ def report(
         f"processor with a one-row TF request, the `{TORCH_PROCESSOR}` processor with a one-row "
         "Torch request (bodies built once by easlab's `TFRequest` / `TorchRequest`); batching "
         f"off, and on (`rpc.batching`, max {MAX_BATCH}, `max_batch_timeout` {BATCH_TIMEOUT_MS} "
-        "ms). The processors run onnxruntime / torch with their own thread defaults.",
+        "ms). The processors run onnxruntime / torch with the kernel's per-instance default: "
+        f"cores // instances intra-op threads ({len(os.sched_getaffinity(0))} here), one "
+        "inter-op thread.",
         f"- **floor**: the same runtime in the bench process on the same row, "
         f"{INTRA_OP_THREADS} intra-op thread(s) and 1 inter-op thread (so that the HTTP side "
         "of every server keeps a core), median of repeated calls "
