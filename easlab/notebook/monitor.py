@@ -12,9 +12,10 @@ a new monitor, or when the kernel stops answering; the last frame stays.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Any
+
+from easlab.notebook.live import LiveDisplay
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -24,17 +25,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Monitor", "monitor", "plot_monitor"]
 
-#: live monitors by the cell (or service) that made them; a new one stops the old
-_live: dict[str, Monitor] = {}
-_live_lock = threading.Lock()
-
 _STATUS_COLOURS = {"2xx": "tab:green", "4xx": "tab:orange", "5xx": "tab:red"}
 _NAMED_COLOURS = {"401": "tab:purple", "408": "tab:brown", "450": "tab:pink"}
 #: the per-instance resource readings (kernel/resources.py), as to_dataframe names its columns
 RESOURCES = ("cpu_percent", "rss_bytes", "gpu_util", "gpu_memory_bytes")
 
 
-class Monitor:
+class Monitor(LiveDisplay):
     """A service's monitor: ``snapshot()``, ``to_dataframe()``, ``plot()``; live in a notebook."""
 
     def __init__(
@@ -46,17 +43,17 @@ class Monitor:
         live: bool = True,
         duration: float | None = None,
     ) -> None:
+        super().__init__(interval, duration, f"easlab-monitor-{name}")
         self.name = name
         self.kernel = kernel
         self.window = int(window)
-        self.interval = float(interval)
         self.live = live
-        self.duration = duration
         self.last: dict[str, Any] | None = None
-        self.stopped_because: str | None = None
-        self.frames = 0  # redraws done by the live thread
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    @property
+    def frames(self) -> int:
+        """Redraws done by the live thread."""
+        return self.updates
 
     # -- data ------------------------------------------------------------------------
 
@@ -104,81 +101,28 @@ class Monitor:
         """The four panels of the monitor, from ``data`` (default: a fresh snapshot)."""
         return plot_monitor(data or self.snapshot(), show=False)
 
-    # -- live ------------------------------------------------------------------------
+    # -- live (notebook/live.py) -----------------------------------------------------
 
-    def start(self, display_id: Any = None) -> None:
-        """Redraw each ``interval`` seconds into ``display_id`` (an IPython DisplayHandle)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(
-            target=self._run, args=(display_id,), name=f"easlab-monitor-{self.name}", daemon=True
-        )
-        self._thread.start()
+    def poll(self) -> None:
+        self.snapshot()
 
-    def stop(self, why: str = "stopped") -> None:
-        """Stop redrawing (the last frame stays)."""
-        if self.stopped_because is None:
-            self.stopped_because = why
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self, handle: Any) -> None:
-        from easlab.errors import EaslabError
-
-        ends = None if self.duration is None else time.monotonic() + self.duration
-        while not self._stop.wait(self.interval):
-            if ends is not None and time.monotonic() >= ends:
-                self.stopped_because = self.stopped_because or "duration over"
-                break
-            try:
-                data = self.snapshot()
-            except EaslabError as exc:  # the kernel went away, or the service did
-                self.stopped_because = self.stopped_because or f"stopped: {exc}"
-                break
-            self.frames += 1
-            if handle is not None:
-                handle.update(_image(plot_monitor(data, show=False)))
-        if handle is not None and self.last is not None:
-            note = self.stopped_because or "stopped"
-            handle.update(_image(plot_monitor(self.last, show=False, note=note)))
+    def frame(self, note: str | None = None) -> Any:
+        if self.last is None:
+            return None
+        return _image(plot_monitor(self.last, show=False, note=note))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        data = self.snapshot()
-        handle = display(_image(plot_monitor(data, show=False)), display_id=True)
+        self.snapshot()
         if self.live:
-            key = _cell_key() or f"service:{self.name}"
-            with _live_lock:
-                old = _live.pop(key, None)
-                _live[key] = self
-            if old is not None:
-                old.stop("the cell ran again")
-            self.start(handle)
+            self.show(f"service:{self.name}")
+        else:
+            display(self.frame())
 
     def __repr__(self) -> str:
         state = "live" if self.running else (self.stopped_because or "snapshot")
         return f"<easlab Monitor {self.name!r} window={self.window}s {state}>"
-
-
-def _cell_key() -> str | None:
-    """JupyterLab's id of the running cell (sent in the execute request's metadata)."""
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        kernel = getattr(shell, "kernel", None)
-        parent = kernel.get_parent() if kernel is not None else None
-    except Exception:
-        return None
-    cell = (parent or {}).get("metadata", {}).get("cellId")
-    return f"cell:{cell}" if cell else None
 
 
 def _image(plot: Plot) -> Any:

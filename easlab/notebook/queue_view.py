@@ -3,7 +3,7 @@
 The numbers come from ``easlab.queue`` (a ``QueueView``, easlab/client/queue_view.py).
 Shown in a notebook, a ``LiveQueue`` puts one table in the cell's output and, from
 a background thread, updates that same display (one handle) each ``interval``
-seconds, as ``%eas monitor`` does. It stops when its ``seconds`` are over, on
+seconds (notebook/live.py, shared with ``%eas monitor``). It stops when its ``seconds`` are over, on
 ``stop()``, when the same cell runs again (or another live view of the same
 service starts, outside JupyterLab), or when the kernel stops answering; the
 last table stays with a note saying why it stopped.
@@ -12,92 +12,44 @@ last table stays with a note saying why it stopped.
 from __future__ import annotations
 
 import html
-import threading
 import time
 from typing import Any
 
 from easlab.client.queue_view import QUEUE_COLUMNS, QueueView
+from easlab.notebook.live import LiveDisplay
 
 __all__ = ["LiveQueue"]
 
-#: live views by the cell (or service) that made them; a new one stops the old
-_live: dict[str, LiveQueue] = {}
-_live_lock = threading.Lock()
 
-
-class LiveQueue:
+class LiveQueue(LiveDisplay):
     """A ``QueueView`` that keeps its display up to date from a background thread."""
 
+    over = "time over"
+
     def __init__(self, view: QueueView) -> None:
+        super().__init__(view.interval, view.seconds, f"easlab-queue-{view.name}")
         self.view = view
-        self.stopped_because: str | None = None
-        self.updates = 0  # display updates done by the live thread
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def rows(self) -> list[dict[str, Any]]:
         return self.view.rows
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self, handle: Any) -> None:
-        """Poll and update ``handle`` (an IPython DisplayHandle) each interval."""
-        if self._thread is not None:
-            return
+    def prepare_thread(self) -> None:
         from easlab.client.control import KernelClient
 
         kernel = self.view.kernel
         # the live thread gets its own HTTP session (requests sessions are not thread-safe)
         if isinstance(kernel, KernelClient):
             self.view.kernel = KernelClient(kernel.endpoint, admin_token=kernel.admin_token)
-        self._thread = threading.Thread(
-            target=self._run, args=(handle,), name=f"easlab-queue-{self.view.name}", daemon=True
-        )
-        self._thread.start()
 
-    def stop(self, why: str = "stopped") -> None:
-        """Stop updating (the last table stays)."""
-        if self.stopped_because is None:
-            self.stopped_because = why
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
+    def poll(self) -> None:
+        self.view.poll()
 
-    def _run(self, handle: Any) -> None:
-        from easlab.errors import EaslabError
-
-        view = self.view
-        ends = None if view.seconds is None else time.monotonic() + view.seconds
-        while not self._stop.wait(view.interval):
-            if ends is not None and time.monotonic() >= ends:
-                self.stopped_because = self.stopped_because or "time over"
-                break
-            try:
-                view.poll()
-            except (EaslabError, ValueError) as exc:  # the kernel or the service went away
-                self.stopped_because = self.stopped_because or f"stopped: {exc}"
-                break
-            self.updates += 1
-            handle.update(_Table(view))
-        handle.update(_Table(view, self.stopped_because or "stopped"))
+    def frame(self, note: str | None = None) -> Any:
+        return _Table(self.view, note)
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        from easlab.notebook.monitor import _cell_key
-
-        handle = display(_Table(self.view), display_id=True)
-        key = _cell_key() or f"queue:{self.view.name}"
-        with _live_lock:
-            old = _live.pop(key, None)
-            _live[key] = self
-        if old is not None:
-            old.stop("the cell ran again")
-        self.start(handle)
+        self.show(f"queue:{self.view.name}")
 
     def __repr__(self) -> str:
         state = "live" if self.running else (self.stopped_because or "snapshot")
