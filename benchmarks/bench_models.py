@@ -37,7 +37,6 @@ official-venv``) unless ``EASLAB_BENCH_OFFICIAL_PYTHON`` names another.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import shutil
@@ -86,16 +85,9 @@ QUICK = Durations(warmup_s=1, run_s=2)
 
 def _bench_kernel() -> ModuleType:
     """bench_kernel.py (the same directory): its wrk, server and kernel helpers."""
-    loaded = sys.modules.get("bench_kernel")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location("bench_kernel", BENCH_DIR / "bench_kernel.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {BENCH_DIR / 'bench_kernel.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_kernel"] = module
-    spec.loader.exec_module(module)
-    return module
+    import bench_kernel  # benchmarks/ is on sys.path: run_all.py's folder (tests/bench_sections.py)
+
+    return bench_kernel
 
 
 # ---------------------------------------------------------------- the models

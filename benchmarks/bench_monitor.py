@@ -17,7 +17,6 @@ them into a share of one core at the measured rate.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import statistics
@@ -48,16 +47,9 @@ QUICK = Plan(pairs=3, warmup_s=1, run_s=2)
 
 def _kernel_module() -> ModuleType:
     """bench_kernel's servers, wrk runner and parser (loaded once, shared with its section)."""
-    loaded = sys.modules.get("bench_kernel")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location("bench_kernel", BENCH_DIR / "bench_kernel.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {BENCH_DIR / 'bench_kernel.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_kernel"] = module
-    spec.loader.exec_module(module)
-    return module
+    import bench_kernel  # benchmarks/ is on sys.path: run_all.py's folder (tests/bench_sections.py)
+
+    return bench_kernel
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ easlab, the Redis peer venv for Redis); ``make bench`` installs redis-server
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -58,16 +57,9 @@ QUICK = Sizes(put_s=1.5, drain=1_500, async_calls=600)
 
 def _bench_kernel() -> ModuleType:
     """bench_kernel.py (the same directory): its kernel and server helpers."""
-    loaded = sys.modules.get("bench_kernel")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location("bench_kernel", BENCH_DIR / "bench_kernel.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {BENCH_DIR / 'bench_kernel.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_kernel"] = module
-    spec.loader.exec_module(module)
-    return module
+    import bench_kernel  # benchmarks/ is on sys.path: run_all.py's folder (tests/bench_sections.py)
+
+    return bench_kernel
 
 
 @dataclass

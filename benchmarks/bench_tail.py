@@ -19,7 +19,6 @@ latency.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -57,16 +56,9 @@ QUICK = Plan(rounds=ROUNDS, warmup_s=1, run_s=3)
 
 def _kernel_module() -> ModuleType:
     """bench_kernel's servers, wrk script and parser (loaded once, shared with its section)."""
-    loaded = sys.modules.get("bench_kernel")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location("bench_kernel", BENCH_DIR / "bench_kernel.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {BENCH_DIR / 'bench_kernel.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_kernel"] = module
-    spec.loader.exec_module(module)
-    return module
+    import bench_kernel  # benchmarks/ is on sys.path: run_all.py's folder (tests/bench_sections.py)
+
+    return bench_kernel
 
 
 # ---------------------------------------------------------------- wrk script and its output

@@ -49,13 +49,11 @@ def discover() -> dict[str, Path]:
 
 
 def load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The section's module, imported once: sections import each other (``import
+    bench_kernel``) from this folder, which is on sys.path as this script's own."""
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    return importlib.import_module(path.stem)
 
 
 def run_section(name: str, path: Path, quick: bool) -> str:
