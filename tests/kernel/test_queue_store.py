@@ -183,3 +183,31 @@ def test_puts_of_one_loop_pass_share_one_write(tmp_path):
     assert again.stats()["length"] == 6 and again.by_request["r4"] == 5
     again.close()
     q.close()
+
+
+def test_a_put_that_cannot_be_written_is_answered_with_the_error(tmp_path):
+    """No client waits forever: a failed group write answers every put of the pass with 500."""
+    import asyncio
+
+    from easlab.kernel.queue import QueueError
+
+    q = Queue("broken", tmp_path / "b.sqlite", "")
+    answered: list = []
+
+    async def clients() -> None:
+        q.put_soon(b"a", {"requestId": "same"}, answered.append)
+        try:  # the official client's retry of a put still being written
+            q.put_soon(b"a", {"requestId": "same"}, answered.append)
+        except QueueError as exc:
+            assert exc.status == 409 and "being written" in exc.message
+        else:
+            raise AssertionError("a second put of a request id in flight was taken")
+        q.put_soon(b"b", {}, answered.append)
+        q.db.close()  # the file goes away under the queue
+        await asyncio.sleep(0)
+
+    asyncio.run(clients())
+    assert len(answered) == 2
+    assert all(isinstance(a, QueueError) and a.status == 500 for a in answered)
+    assert "could not store the record" in answered[0].message
+    assert q.stats()["length"] == 0  # nothing shown that is not on disk

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import session_kernel
+
+# the shared session fixtures (tests/session_kernel.py)
+easlab_home = session_kernel.easlab_home
+kernel = session_kernel.kernel
 
 CHECKER_APP = """\
 import allspark
@@ -19,26 +24,6 @@ class Checker(allspark.BaseProcessor):
             return b"bad body", 400
         return data, 200
 """
-
-
-@pytest.fixture(scope="session")
-def easlab_home(tmp_path_factory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("easlab_home")
-    old = os.environ.get("EASLAB_HOME")
-    os.environ["EASLAB_HOME"] = str(home)
-    yield home
-    if old is None:
-        os.environ.pop("EASLAB_HOME", None)
-    else:
-        os.environ["EASLAB_HOME"] = old
-
-
-@pytest.fixture(scope="session")
-def kernel(easlab_home) -> Iterator[Any]:
-    from easlab.client.local import LocalKernel
-
-    with LocalKernel(port=0, state_dir=easlab_home / "state") as k:
-        yield k
 
 
 @pytest.fixture(scope="session")

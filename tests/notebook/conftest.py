@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests import session_kernel
+
+# the shared session fixtures (tests/session_kernel.py)
+easlab_home = session_kernel.easlab_home
+kernel = session_kernel.kernel
 
 ECHO_APP = """\
 import allspark
@@ -41,26 +46,6 @@ def affine_onnx() -> bytes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return model.SerializeToString()
-
-
-@pytest.fixture(scope="session")
-def easlab_home(tmp_path_factory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("easlab_home")
-    old = os.environ.get("EASLAB_HOME")
-    os.environ["EASLAB_HOME"] = str(home)
-    yield home
-    if old is None:
-        os.environ.pop("EASLAB_HOME", None)
-    else:
-        os.environ["EASLAB_HOME"] = old
-
-
-@pytest.fixture(scope="session")
-def kernel(easlab_home) -> Iterator[Any]:
-    from easlab.client.local import LocalKernel
-
-    with LocalKernel(port=0, state_dir=easlab_home / "state") as k:
-        yield k
 
 
 @pytest.fixture(scope="session")

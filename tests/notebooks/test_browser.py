@@ -8,6 +8,7 @@ checks the kernel is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, write_notebook
 
 from .nbrun import (
     NOTEBOOK_DIR,
@@ -168,6 +169,53 @@ def _run_menu(page: Any, item: str) -> None:
     entry = page.get_by_role("menuitem", name=item, exact=True)
     expect(entry).to_be_enabled(timeout=30_000)
     entry.click()
+
+
+@contextlib.contextmanager
+def widget_in_lab(
+    lab: Lab, notebook: str, cells: list[str], failure_shot: str, **context: Any
+) -> Iterator[tuple[Any, Any]]:
+    """Write ``cells`` as ``notebook``, Run All in Chromium, and yield ``(page, widget)``:
+    the first output with a Send button (a debug widget). A failure inside saves
+    ``ARTIFACTS/failure_shot``; the browser closes either way."""
+    from playwright.sync_api import expect, sync_playwright
+
+    write_notebook(lab.root / notebook, cells)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_context(
+                viewport={"width": 1400, "height": 1100}, **context
+            ).new_page()
+            page.set_default_timeout(30_000)
+            try:
+                _start_session(lab, notebook)
+                page.goto(lab.page_url(notebook))
+                expect(
+                    page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
+                ).to_be_visible(timeout=60_000)
+                _run_menu(page, "Run All Cells")
+                widget = (
+                    page.locator(".jp-OutputArea-output")
+                    .filter(has=page.locator("button", has_text="Send"))
+                    .first
+                )
+                expect(widget).to_be_visible(timeout=120_000)
+                yield page, widget
+            except Exception:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / failure_shot))
+                raise
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, widget: Any, name: str) -> None:
+    widget.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 @pytest.mark.timeout(300)

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from .nbrun import ROOT
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, write_notebook
 
-from .test_browser import ARTIFACTS, Lab, _run_menu, _start_session
+from .test_browser import Lab, screenshot, widget_in_lab
 from .test_browser import lab as lab  # noqa: F401  (the fixture)
 
 ECHO_APP = """\
@@ -49,57 +48,30 @@ CELLS = [
 
 @pytest.mark.timeout(300)
 def test_copy_as_curl_reaches_the_clipboard(lab: Lab):  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    write_notebook(lab.root / "widget.ipynb", CELLS)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context = browser.new_context(
-                viewport={"width": 1400, "height": 1100},
-                permissions=["clipboard-read", "clipboard-write"],
-            )
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            _start_session(lab, "widget.ipynb")
-            page.goto(lab.page_url("widget.ipynb"))
-            expect(
-                page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")
-            ).to_be_visible(timeout=60_000)
-            _run_menu(page, "Run All Cells")
+    with widget_in_lab(
+        lab,
+        "widget.ipynb",
+        CELLS,
+        "widget-failure.png",
+        permissions=["clipboard-read", "clipboard-write"],
+    ) as (page, widget):
+        widget.locator("button", has_text="Send").click()
+        expect(widget).to_contain_text("HTTP 200", timeout=30_000)
 
-            widget = (
-                page.locator(".jp-OutputArea-output")
-                .filter(has=page.locator("button", has_text="Send"))
-                .first
-            )
-            expect(widget).to_be_visible(timeout=120_000)
-            widget.locator("button", has_text="Send").click()
-            expect(widget).to_contain_text("HTTP 200", timeout=30_000)
+        widget.get_by_role("tab", name="Copy as").click()
+        copy = widget.locator("button.easlab-copy", has_text="Copy as curl")
+        expect(copy).to_be_visible()
+        expect(widget.locator("button.easlab-copy")).to_have_count(3)
+        copy.click()
+        expect(widget).to_contain_text("copied to the clipboard", timeout=10_000)
+        copied = page.evaluate("navigator.clipboard.readText()")
+        screenshot(page, widget, "widget-copy.png")
 
-            widget.get_by_role("tab", name="Copy as").click()
-            copy = widget.locator("button.easlab-copy", has_text="Copy as curl")
-            expect(copy).to_be_visible()
-            expect(widget.locator("button.easlab-copy")).to_have_count(3)
-            copy.click()
-            expect(widget).to_contain_text("copied to the clipboard", timeout=10_000)
-            copied = page.evaluate("navigator.clipboard.readText()")
-            widget.scroll_into_view_if_needed()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "widget-copy.png"))
-
-            wrong = page.locator(".jp-OutputArea-output").filter(has_text="token is wrong")
-            expect(wrong).to_be_visible(timeout=30_000)
-            wrong.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "widget-wrong-token.png"))
-        except Exception:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "widget-failure.png"))
-            raise
-        finally:
-            browser.close()
+        wrong = page.locator(".jp-OutputArea-output").filter(has_text="token is wrong")
+        expect(wrong).to_be_visible(timeout=30_000)
+        screenshot(page, wrong, "widget-wrong-token.png")
 
     assert copied.startswith("curl ") and "widget-token-0001" in copied
     with tempfile.TemporaryDirectory() as fresh:
