@@ -74,8 +74,8 @@ class Target:
 
     def load(self, mode: str, name: str, *extra: str) -> subprocess.Popen[str]:
         argv = [self.python, str(LOAD), mode, "--target", self.kind, "--port", str(self.port)]
-        argv += ["--name", name, "--token", self.token, *extra]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        argv += ["--name", name, *extra]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "QUEUE_TOKEN": self.token}
         return subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )

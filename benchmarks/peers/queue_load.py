@@ -5,8 +5,8 @@ keep-alive ``http.client`` connection, its websocket through easlab's
 ``QueueClient``) or in the Redis peer venv (``--target redis``: redis-py with
 hiredis). Prints one JSON line: ``{"count": N, "seconds": S}``.
 
-    queue_load.py put   --target easlab --port P --name Q --token T --seconds 5 --size 1024
-    queue_load.py put   --target easlab --port P --name SVC --token T --echo   (a predict)
+    QUEUE_TOKEN=T queue_load.py put --target easlab --port P --name Q --seconds 5 --size 1024
+    QUEUE_TOKEN=T queue_load.py put --target easlab --port P --name SVC --echo   (a predict)
     queue_load.py drain --target redis  --port P --name S --count 20000 --commit each|auto
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import time
 
 GROUP = "bench"
@@ -99,7 +100,6 @@ def main() -> None:
     parser.add_argument("--target", choices=("easlab", "redis"), required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--token", default="")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--count", type=int, default=10**9, help="stop after this many")
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--commit", choices=("each", "auto"), default="each")
     args = parser.parse_args()
+    args.token = os.environ.get("QUEUE_TOKEN", "")  # not in argv, where ps shows it
     started = time.monotonic()
     if args.mode == "put":
         body = b"q" * args.size
