@@ -176,8 +176,8 @@ def per_call_s(call: Callable[[], object], budget_s: float = 0.3, min_calls: int
     return times[len(times) // 2]
 
 
-def floor_seconds(model: Model, runtime: str, sizes: set[int]) -> dict[int, float]:
-    """Median seconds per in-process call of ``runtime`` ("onnx"/"pytorch") at each batch size."""
+def runtime_calls(model: Model, runtime: str, sizes: set[int]) -> dict[int, Callable[[], object]]:
+    """One in-process call of ``runtime`` ("onnx"/"pytorch") per batch size, on copies of the row."""
     batches = {n: np.ascontiguousarray(np.repeat(model.x, n, axis=0)) for n in sorted(sizes)}
     if runtime == "onnx":
         import onnxruntime as ort
@@ -188,7 +188,7 @@ def floor_seconds(model: Model, runtime: str, sizes: set[int]) -> dict[int, floa
         session = ort.InferenceSession(
             str(model.onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        return {n: per_call_s(partial(session.run, None, {"x": b})) for n, b in batches.items()}
+        return {n: partial(session.run, None, {"x": b}) for n, b in batches.items()}
     import torch
 
     torch.set_num_threads(INTRA_OP_THREADS)
@@ -201,7 +201,34 @@ def floor_seconds(model: Model, runtime: str, sizes: set[int]) -> dict[int, floa
         with torch.inference_mode():
             return module(torch.from_numpy(b)).numpy()
 
-    return {n: per_call_s(partial(run, b)) for n, b in batches.items()}
+    return {n: partial(run, b) for n, b in batches.items()}
+
+
+def floor_seconds(model: Model, runtime: str, sizes: set[int]) -> dict[int, float]:
+    """Median seconds per in-process call of ``runtime`` at each batch size, back to back."""
+    return {n: per_call_s(call) for n, call in runtime_calls(model, runtime, sizes).items()}
+
+
+def paced_call_s(call: Callable[[], object], pause_s: float, calls: int = 400) -> float:
+    """Median seconds of ``call()`` when each call follows a pause of ``pause_s``.
+
+    A served model is called once per round trip: between two calls it idles while
+    the answer travels back and the next request comes in. Measured on this
+    2-core VM, the same call then takes longer than back to back (MLP, onnxruntime:
+    0.15-0.2 ms back to back, 0.22-0.26 ms after a pause of 0.3-1 ms): what the
+    core held for the model is gone by the next call. This is
+    the in-process call at the served pace, to tell the model's own share of a
+    served call from the kernel's.
+    """
+    call()
+    times = []
+    for _ in range(calls):
+        time.sleep(pause_s)
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return times[len(times) // 2]
 
 
 def floor_rows_per_s(mix: dict[int, int], seconds: dict[int, float]) -> float | None:
@@ -831,6 +858,7 @@ def targets(
     models: list[tuple[str, str]],
     rows: list[Row],
     floors: dict[tuple[str, str], dict[int, float]],
+    paced: dict[tuple[str, str], tuple[float, float]] | None = None,
 ) -> list[Target]:
     """Issue 16's targets, one line per model (and processor) each applies to."""
     out: list[Target] = []
@@ -874,13 +902,20 @@ def targets(
                     out.append(Target(what, subject, _num(p50, " ms"), "—", "—", need, None))
                     continue
                 extra = p50 - call_s * 1000
+                reference = f"{call_s * 1000:.3f} ms (in-process)"
+                ratio = f"+{extra:.3f} ms"
+                at_pace = (paced or {}).get((key, runtime))
+                if at_pace is not None:
+                    # the verdict stays against the back-to-back call (the issue's floor)
+                    reference += f"; {at_pace[1] * 1000:.3f} ms at the served pace"
+                    ratio += f" (+{p50 - at_pace[1] * 1000:.3f} ms over the paced call)"
                 out.append(
                     Target(
                         what,
                         subject,
                         f"{p50:.3f} ms",
-                        f"{call_s * 1000:.3f} ms (in-process)",
-                        f"+{extra:.3f} ms",
+                        reference,
+                        ratio,
                         need,
                         extra <= C1_EXTRA_MS,
                     )
@@ -922,6 +957,7 @@ def report(
     durations: Durations,
     cores: int,
     wrk_version: str = "",
+    paced: dict[tuple[str, str], tuple[float, float]] | None = None,
 ) -> str:
     """The Markdown section: easlab vs the floor, the identity ceiling, the peers, the targets."""
     out = [
@@ -940,8 +976,8 @@ def report(
         "Torch request (bodies built once by easlab's `TFRequest` / `TorchRequest`); batching "
         f"off, and on (`rpc.batching`, max {MAX_BATCH}, `max_batch_timeout` {BATCH_TIMEOUT_MS} "
         "ms). The processors run onnxruntime / torch with the kernel's per-instance default: "
-        f"cores // instances intra-op threads ({len(os.sched_getaffinity(0))} here), one "
-        "inter-op thread.",
+        "(cores - 1) // instances intra-op threads, one core kept for the kernel "
+        f"({max(1, len(os.sched_getaffinity(0)) - 1)} here), one inter-op thread.",
         f"- **floor**: the same runtime in the bench process on the same row, "
         f"{INTRA_OP_THREADS} intra-op thread(s) and 1 inter-op thread (so that the HTTP side "
         "of every server keeps a core), median of repeated calls "
@@ -988,6 +1024,25 @@ def report(
             if floors.get((key, runtime), {}).get(1)
         )
         + ".",
+    ]
+    paced = paced or {}
+    if paced:
+        out += [
+            "",
+            "The same call at the served pace (each call after a pause as long as the rest of "
+            "easlab's c=1 round trip, batching off; `paced_call_s`): "
+            + "; ".join(
+                f"{label} {runtime} {paced[(key, runtime)][1] * 1000:.3f} ms after "
+                f"{paced[(key, runtime)][0] * 1000:.2f} ms"
+                for key, label in models
+                for runtime in ("onnx", "pytorch")
+                if (key, runtime) in paced
+            )
+            + ". A served model is called once per round trip and idles in between; on this "
+            "machine that alone makes its call slower than back to back. easlab's own share of "
+            "a c=1 call is the p50 minus this paced call (the targets table shows both).",
+        ]
+    out += [
         "",
         "### Identity ceiling (allspark echo, same bodies, c=16)",
         "",
@@ -1022,7 +1077,7 @@ def report(
             out.append(
                 f"| {label} | {name} | {body} | {row.connections} | {_rps(row)} | {_lat(row)} |"
             )
-    checks = targets(models, rows, floors)
+    checks = targets(models, rows, floors, paced)
     met = sum(1 for t in checks if t.met)
     measured = sum(1 for t in checks if t.met is not None)
     out += [
@@ -1108,14 +1163,28 @@ def run(quick: bool = False) -> str:
         server = None
         rows += measure_peers(models, durations, tmp)
         print("bench_models: the floor, in-process", file=sys.stderr, flush=True)
-        floors = {}
+        floors: dict[tuple[str, str], dict[int, float]] = {}
+        paced: dict[tuple[str, str], tuple[float, float]] = {}
         for model in models:
             for runtime in ("onnx", "pytorch"):
                 sizes = {1}
                 for row in rows:
                     if (row.model, row.server, row.runtime) == (model.key, "easlab", runtime):
                         sizes |= set(row.batch_sizes) if row.connections > 1 else set()
-                floors[(model.key, runtime)] = floor_seconds(model, runtime, sizes)
+                calls = runtime_calls(model, runtime, sizes)
+                floors[(model.key, runtime)] = {n: per_call_s(c) for n, c in calls.items()}
+                lone = _find(
+                    rows,
+                    model=model.key,
+                    server="easlab",
+                    runtime=runtime,
+                    batching=False,
+                    connections=1,
+                )
+                if lone is not None and lone.p50() is not None:
+                    # the model idles between two served calls for the rest of the round trip
+                    pause = max(0.0, lone.p50() / 1000 - floors[(model.key, runtime)][1])
+                    paced[(model.key, runtime)] = (pause, paced_call_s(calls[1], pause))
         costs = [client_cost(m, answers[m.key], tmp) for m in models if m.key in answers]
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return report(
@@ -1126,6 +1195,7 @@ def run(quick: bool = False) -> str:
             durations,
             cores or 0,
             bk._wrk_version(),
+            paced=paced,
         )
     finally:
         if server is not None:

@@ -109,6 +109,24 @@ def test_targets_use_the_lower_ceiling_and_say_met_or_not() -> None:
     assert torch.met is None
 
 
+def test_the_c1_targets_show_the_call_at_the_served_pace_but_judge_by_the_issues_floor() -> None:
+    paced = {("mlp", "onnx"): (0.00012, 0.00011)}  # 0.11 ms after a 0.12 ms pause
+    checks = {(t.what, t.subject): t for t in bench_models.targets(MODELS, _rows(), FLOORS, paced)}
+    on = checks[("c=1 p50 within 0.15 ms of the in-process call, batching on", "MLP, onnx")]
+    assert on.reference == "0.050 ms (in-process); 0.110 ms at the served pace"
+    assert "over the paced call" in on.ratio
+    assert on.met is False  # the verdict is against the back-to-back call, as before
+    text = bench_models.report(MODELS, _rows(), FLOORS, [], bench_models.QUICK, 2, paced=paced)
+    assert "MLP onnx 0.110 ms after 0.12 ms" in text
+
+
+def test_paced_call_pauses_before_every_timed_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(bench_models.time, "sleep", pauses.append)
+    assert bench_models.paced_call_s(lambda: None, 0.0003, calls=25) >= 0
+    assert pauses == [0.0003] * 25
+
+
 def test_report_is_a_table_with_ratios_verdicts_and_what_was_not_measured() -> None:
     cost = bench_models.ClientCost("MLP", 3174, 24e-6, 26e-6, 1340e-6, 90e-6, "python")
     text = bench_models.report(

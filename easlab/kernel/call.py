@@ -36,7 +36,7 @@ class Call:
         self.deadline = 0.0  # loop time of its 408 (rpc.keepalive after arrival)
         self.retried = False
         self.instance: Instance | None = None
-        self.batch: list[int] | None = None
+        self.batch: list[int] | None = None  # its batch's flag, [1] until the batch is answered
         self.queued_at = 0.0
         self.rid = 0
         self.sent = (

@@ -684,7 +684,7 @@ class Instance:
             self.service.kernel.loop.call_soon(channel.poll, POLL_S)
 
     def send_batch(self, calls: list[Call]) -> None:
-        counter = [len(calls)]
+        counter = [1]  # shared by the batch's calls: 1 while the batch is in the instance
         ids = []
         for call in calls:
             rid = self._next_rid()
@@ -716,10 +716,14 @@ class Instance:
                 took = time.perf_counter() - call.sent
                 self.quick = took < QUICK_S
                 self.prompt = took < PROMPT_S
-            else:
-                call.batch[0] -= 1
-                if call.batch[0] == 0:
-                    self.busy -= 1
+            elif call.batch[0]:
+                # The worker answers a batch once process_batch has returned, all of its
+                # answers in one send: the first one frees the instance. The next batch
+                # leaves now, before this one's callers are answered, so that the model
+                # does not wait for the kernel's HTTP writes (issue 16).
+                call.batch[0] = 0
+                self.busy -= 1
+                self.service.pump()
             call.finish(status, payload)  # its answer reads call.instance (the monitor)
             call.instance = None
             self.service.pump()

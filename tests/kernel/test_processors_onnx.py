@@ -297,9 +297,9 @@ def test_session_threads_default_to_a_share_of_the_cores_and_a_setting_wins(mode
         return proc.threads, options.intra_op_num_threads, options.inter_op_num_threads
 
     threads, intra, inter = session_threads(instance_count=2)
-    assert intra == threads["intra_op"] == max(1, _cores() // 2)
+    assert intra == threads["intra_op"] == max(1, (_cores() - 1) // 2)
     assert inter == 1
-    assert threads["why"] == f"{_cores()} cores / 2 instance(s)"
+    assert threads["why"] == f"({_cores()} cores - 1 for the kernel) / 2 instance(s)"
     threads, intra, _ = session_threads(instance_count=2, model_threads=3)
     assert intra == threads["intra_op"] == 3
     assert threads["why"] == "metadata.model_threads"
@@ -321,7 +321,7 @@ def test_two_served_instances_report_the_threads_they_chose(kernel, model_dir):
         assert len(workers) == 2
         for worker in workers:
             assert worker["threads"]["runtime"] == "onnxruntime"
-            assert worker["threads"]["intra_op"] == max(1, _cores() // 2)
+            assert worker["threads"]["intra_op"] == max(1, (_cores() - 1) // 2)
         logs = "\n".join(kernel.client.logs("onnx_threads", 200))
         assert logs.count("onnxruntime: ") == 2 and "intra-op thread(s)" in logs
     finally:

@@ -235,8 +235,8 @@ def test_torch_threads_default_to_a_share_of_the_cores_and_a_setting_wins(model_
 
     try:
         chosen = threads(instance_count=2)
-        assert chosen["intra_op"] == torch.get_num_threads() == max(1, cores // 2)
-        assert chosen["why"] == f"{cores} cores / 2 instance(s)"
+        assert chosen["intra_op"] == torch.get_num_threads() == max(1, (cores - 1) // 2)
+        assert chosen["why"] == f"({cores} cores - 1 for the kernel) / 2 instance(s)"
         chosen = threads(instance_count=2, model_threads=3)
         assert chosen["intra_op"] == torch.get_num_threads() == 3
         assert chosen["why"] == "metadata.model_threads"
