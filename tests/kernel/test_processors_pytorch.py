@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -242,3 +245,35 @@ def test_torch_threads_default_to_a_share_of_the_cores_and_a_setting_wins(model_
         assert chosen["why"] == "metadata.model_threads"
     finally:
         torch.set_num_threads(before)  # the setter is process-wide
+
+
+OMP_PROBE = """
+import ctypes, os, threading
+from easlab.kernel.processors.base import ProcessorContext
+from easlab.kernel.processors.pytorch import set_torch_threads
+
+set_torch_threads(ProcessorContext("t", {"processor": "pytorch_cpu_1.6"}, model_threads=1))
+maps = open(f"/proc/{os.getpid()}/maps").read().split()
+gomp = ctypes.CDLL(sorted({p for p in maps if "libgomp" in p})[0])
+seen = []
+# a worker thread, before any torch op of its own: the team size OpenMP starts it with
+worker = threading.Thread(target=lambda: seen.append(gomp.omp_get_max_threads()))
+worker.start()
+worker.join()
+print(seen[0])
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads libgomp from /proc/self/maps"
+)
+def test_worker_threads_start_with_the_instances_openmp_team_size():
+    # torch.set_num_threads sizes OpenMP for the calling thread only; the instance's
+    # worker threads started with one OpenMP thread per core, and on 2 cores some
+    # TorchScript ops spun beside the kernel (calls of 4-12 ms, p99 6-10 ms at c=1).
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    probe = subprocess.run(
+        [sys.executable, "-c", OMP_PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split()[-1] == "1"

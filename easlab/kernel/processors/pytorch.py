@@ -22,6 +22,8 @@ on the CPU.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -121,13 +123,21 @@ class TorchScriptModel:
 def set_torch_threads(ctx: ProcessorContext) -> dict[str, Any]:
     """Size torch's thread pools for this instance (``base.model_threads`` says why).
 
-    torch's pools are per process, so the process-wide setters are the right
-    place; the inter-op pool (``torch.jit.fork``) gets one thread, which must be
-    set before any parallel work starts.
+    ``torch.set_num_threads`` sets OpenMP's team size for the calling thread, but
+    the instance runs the model in its worker threads, where OpenMP starts from its
+    default, one thread per core: some TorchScript ops then ran a 2-thread team
+    beside the kernel on 2 cores and spun at its barrier for whole scheduler ticks
+    (served MLP: calls of 4-12 ms, 1-2% of them, p99 6-10 ms at c=1; 0.95 ms with
+    the team sized for every thread). ``OMP_NUM_THREADS``, read when libgomp loads,
+    sizes it for every thread, so it is set before torch is first imported here.
+    The inter-op pool (``torch.jit.fork``) gets one thread, which must be set
+    before any parallel work starts.
     """
+    threads, why = model_threads(ctx)
+    if "torch" not in sys.modules:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
-    threads, why = model_threads(ctx)
     torch.set_num_threads(threads)
     inter = 1
     try:
