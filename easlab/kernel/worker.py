@@ -283,6 +283,8 @@ class Worker:
         # Whether the last frame took longer than _GATHER_S to process; until one was
         # measured, assume so (the reading is handed over, as always before).
         self.slow = True
+        # A batch of this processor keeps the cores busy by itself (base.Processor)
+        self.batch_fills_cores = bool(getattr(processor, "batch_fills_cores", False))
 
     def serve(self) -> None:
         pool = [
@@ -320,10 +322,16 @@ class Worker:
             # passed the GIL back and forth, ~4.5 context switches per request at
             # concurrency 1 instead of ~1, each a chance to be kept off a busy core
             # (a cause of the identity p99's jumps, issue 16).
-            handed = self.slow or channel.buffered()
+            # A batch of a processor whose batch fills the cores keeps its reader even
+            # when slow: nothing could run beside it, and the kernel closes the next batch
+            # when this one is answered, so a woken follower would only wait. A batch that
+            # comes meanwhile (full, or past max_batch_timeout) waits in the socket until
+            # this one is done, as it would for the cores.
+            kind, rid, _status, payload = frame
+            keep = kind == BATCH and self.batch_fills_cores
+            handed = (self.slow and not keep) or channel.buffered()
             if handed:
                 lead.release()
-            kind, rid, _status, payload = frame
             started = time.perf_counter()
             try:
                 if kind == REQUEST:

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 
-from easlab.kernel.frames import HEADER, REQUEST, RESPONSE
+from easlab.kernel.frames import BATCH, HEADER, REQUEST, RESPONSE, encode_batch
 from easlab.kernel.worker import Worker, _Channel
 
 
@@ -90,6 +90,69 @@ def test_a_slow_processor_still_runs_requests_side_by_side():
         time.sleep(0.001)
     kernel.sendall(HEADER.pack(REQUEST, 7, 0, 1) + b"w")
     assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [6, 7]
+    kernel.shutdown(socket.SHUT_WR)
+    server.join(10)
+    assert not server.is_alive()
+    assert processor.most == 2
+
+
+class SlowBatches:
+    """A batch takes 2 ms (slow: past _GATHER_S); records which thread ran it."""
+
+    def __init__(self, fills_cores: bool) -> None:
+        self.batch_fills_cores = fills_cores
+        self.threads: list[str] = []
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def process_batch(self, bodies: list[bytes]) -> list[tuple[bytes, int]]:
+        self.threads.append(threading.current_thread().name)
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.002)
+        with self.lock:
+            self.running -= 1
+        return [(body, 200) for body in bodies]
+
+
+def _batch_frame(first_rid: int, bodies: list[bytes]) -> bytes:
+    ids = list(range(first_rid, first_rid + len(bodies)))
+    payload = encode_batch(ids, bodies)
+    return HEADER.pack(BATCH, 0, 0, len(payload)) + payload
+
+
+def _switches(names: list[str]) -> int:
+    return sum(1 for a, b in zip(names, names[1:], strict=False) if a != b)
+
+
+def test_a_slow_batch_that_fills_the_cores_keeps_its_reading_thread():
+    # Issue 16: waking a follower for every batch (it could only wait: the kernel
+    # sends the next batch when this one is answered) cost 10-30% of c=16 throughput.
+    processor = SlowBatches(fills_cores=True)
+    kernel, _, server = _serve(processor, threads=5)
+    for n in range(40):
+        rid = 1 + 2 * n
+        kernel.sendall(_batch_frame(rid, [b"a%d" % n, b"b%d" % n]))
+        assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [rid, rid + 1]
+    kernel.shutdown(socket.SHUT_WR)
+    server.join(10)
+    assert not server.is_alive()
+    assert _switches(processor.threads) <= 5, processor.threads
+
+
+def test_slow_batches_of_other_processors_are_still_handed_over_and_run_side_by_side():
+    processor = SlowBatches(fills_cores=False)  # e.g. an app.py that waits on I/O
+    kernel, _, server = _serve(processor, threads=5)
+    for n in range(40):
+        rid = 1 + 2 * n
+        kernel.sendall(_batch_frame(rid, [b"a%d" % n, b"b%d" % n]))
+        assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [rid, rid + 1]
+    assert _switches(processor.threads) >= 20  # the reading moves on at every batch
+    # two batches sent together run side by side, whichever the processor
+    kernel.sendall(_batch_frame(101, [b"x"]) + _batch_frame(102, [b"y"]))
+    assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [101, 102]
     kernel.shutdown(socket.SHUT_WR)
     server.join(10)
     assert not server.is_alive()

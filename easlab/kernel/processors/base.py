@@ -79,6 +79,11 @@ class Processor:
     #: wire format of tensor processors, published in the GET signature as "format"
     #: ("tf", "torch", "blade", "onnx", "json"); None for byte-in/byte-out processors.
     request_format: str | None = None
+    #: whether one batch keeps the instance's cores busy on its own (a model runtime's
+    #: intra-op threads): the worker then keeps reading in the thread that runs a
+    #: batch instead of waking another thread for the next frame (worker.py). False for
+    #: code that may wait on I/O, whose batches gain from running side by side.
+    batch_fills_cores: bool = False
 
     def __init__(self, ctx: ProcessorContext) -> None:
         self.ctx = ctx
