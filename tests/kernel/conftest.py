@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,18 +9,10 @@ from typing import Any
 
 import pytest
 
+from tests import session_kernel
 
-@pytest.fixture(scope="session")
-def easlab_home(tmp_path_factory) -> Path:
-    """EASLAB_HOME for the whole session: never the user's ~/.easlab."""
-    home = tmp_path_factory.mktemp("easlab_home")
-    old = os.environ.get("EASLAB_HOME")
-    os.environ["EASLAB_HOME"] = str(home)
-    yield home
-    if old is None:
-        os.environ.pop("EASLAB_HOME", None)
-    else:
-        os.environ["EASLAB_HOME"] = old
+# EASLAB_HOME for the whole session, never the user's ~/.easlab (tests/session_kernel.py)
+easlab_home = session_kernel.easlab_home
 
 
 @pytest.fixture(scope="session")

@@ -24,18 +24,25 @@ class Quick:
 
 
 class Slow:
+    """Sleeps in every call; counts how many calls ran at once (``most``)."""
+
+    pause_s = 0.05
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.running = 0
         self.most = 0
 
-    def process(self, data: bytes) -> tuple[bytes, int]:
+    def _slow_call(self) -> None:
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
-        time.sleep(0.05)
+        time.sleep(self.pause_s)
         with self.lock:
             self.running -= 1
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        self._slow_call()
         return data, 200
 
 
@@ -96,24 +103,19 @@ def test_a_slow_processor_still_runs_requests_side_by_side():
     assert processor.most == 2
 
 
-class SlowBatches:
+class SlowBatches(Slow):
     """A batch takes 2 ms (slow: past _GATHER_S); records which thread ran it."""
 
+    pause_s = 0.002
+
     def __init__(self, fills_cores: bool) -> None:
+        super().__init__()
         self.batch_fills_cores = fills_cores
         self.threads: list[str] = []
-        self.lock = threading.Lock()
-        self.running = 0
-        self.most = 0
 
     def process_batch(self, bodies: list[bytes]) -> list[tuple[bytes, int]]:
         self.threads.append(threading.current_thread().name)
-        with self.lock:
-            self.running += 1
-            self.most = max(self.most, self.running)
-        time.sleep(0.002)
-        with self.lock:
-            self.running -= 1
+        self._slow_call()
         return [(body, 200) for body in bodies]
 
 
