@@ -102,17 +102,45 @@ class RequestLayout:
         self.fixed = tuple(fixed)
         self.slots = tuple(_Slot(t, wire) for t in tensors)
 
-    def read(self, data: bytes) -> list[np.ndarray] | None:
-        """The tensors of ``data`` in layout order, or None when ``data`` has another layout."""
+    def matches(self, data: bytes) -> bool:
+        """``data`` has this layout: same length, same bytes outside the value spans."""
         if len(data) != self.size:
-            return None
+            return False
         for a, b, chunk in self.fixed:
             if data[a:b] != chunk:  # a bytes comparison: memcmp
-                return None
+                return False
+        return True
+
+    def read(self, data: bytes) -> list[np.ndarray] | None:
+        """The tensors of ``data`` in layout order, or None when ``data`` has another layout."""
+        if not self.matches(data):
+            return None
         try:
             return [slot.read(data) for slot in self.slots]
         except WireError:  # e.g. packed varints that hold another count: the full parser says
             return None
+
+    def read_joined(self, bodies: Sequence[bytes]) -> list[np.ndarray] | None:
+        """Each tensor of all ``bodies`` stacked along axis 0, in layout order; None unless
+        every body has this layout and every tensor is a fixed-width one (``_Slot.fast``).
+
+        What ``read`` of each body and then stacking the results give, with one copy
+        per body and tensor: the packed values go straight from the body into their
+        rows of one new array (a batch of one client's requests, issue 16).
+        """
+        fast = [slot.fast for slot in self.slots]
+        if not bodies or any(f is None or not f[4] for f in fast):
+            return None
+        if not all(self.matches(data) for data in bodies):
+            return None
+        joined = []
+        for wire_dtype, native, count, a, shape in fast:  # type: ignore[misc]
+            out = np.empty((shape[0] * len(bodies),) + shape[1:], native)
+            rows = out.reshape(len(bodies), count)  # one row of values per body: a view
+            for i, data in enumerate(bodies):
+                rows[i] = np.frombuffer(data, wire_dtype, count, a)
+            joined.append(out)
+        return joined
 
 
 def _answer_key(arrays: Sequence[tuple[Hashable, Any]]) -> tuple[Any, ...] | None:
@@ -156,6 +184,36 @@ class AnswerCache:
         if key is not None:
             self._learn(key, arrays, built)
         return b"".join(built)
+
+    def encode_rows(self, arrays: Sequence[tuple[Hashable, Any]], size: int) -> list[bytes] | None:
+        """The answers for rows ``[0:size]``, ``[size:2*size]``, ... of ``arrays`` (whole
+        batch outputs, in encoder order), when such a part has the cached layout:
+        what ``encode`` of each part gives, the headers and wire dtypes looked up once.
+        None when the cache holds another layout (the caller encodes each part)."""
+        last = self._last
+        key = _answer_key([(k, x[:size]) for k, x in arrays])
+        if key is None or last is None or last[0] != key:
+            return None
+        headers, wire_dtypes = last[1], last[2]
+        total = arrays[0][1].shape[0]
+        if any(x.shape[0] != total for _, x in arrays) or total % size:
+            return None
+        # each output's values in wire order, as bytes: a part is a slice of them
+        values = [
+            np.ascontiguousarray(x, wire_dtype).data.cast("B")
+            for (_, x), wire_dtype in zip(arrays, wire_dtypes, strict=True)
+        ]
+        steps = [len(v) // total * size for v in values]
+        answers = []
+        for row in range(0, total, size):
+            parts: list[Any] = []
+            for header, v, step in zip(headers, values, steps, strict=False):
+                at = row // size * step
+                parts += (header, v[at : at + step])
+            parts.append(headers[-1])
+            answers.append(b"".join(parts))
+        self.hits += len(answers)
+        return answers
 
     def _learn(
         self, key: tuple[Any, ...], arrays: Sequence[tuple[Hashable, Any]], parts: list[Buffer]

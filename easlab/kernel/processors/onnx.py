@@ -33,7 +33,6 @@ from easlab.kernel.processors.tensor import (
     TensorRequest,
     TensorSignature,
     TensorSpec,
-    decode_first,
     find_model_file,
     model_config,
 )
@@ -157,10 +156,9 @@ class OnnxProcessor(TensorProcessor):
         }
         self.default_signature = SIGNATURE_NAME
 
-    def decode(self, data: bytes) -> TensorRequest:
-        if self.protocol != "auto":
-            return super().decode(data)
-        return decode_first(data, _AUTO_FORMATS, self._decoders)
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return _AUTO_FORMATS if self.protocol == "auto" else super().formats
 
     def select_signature(self, request: TensorRequest) -> TensorSignature:
         return self.signatures[SIGNATURE_NAME]  # one graph, one signature (module doc)

@@ -307,6 +307,26 @@ class CachedDecoder:
             self._last = (layout, template, tuple(request.inputs))
         return request
 
+    def read_joined(self, bodies: Sequence[bytes]) -> TensorRequest | None:
+        """One request holding every body's inputs stacked along axis 0, when all bodies
+        have the cached layout and fixed-width tensors (``RequestLayout.read_joined``);
+        each body alone would decode to the same request with its own rows. Else None."""
+        last = self._last
+        if last is None:
+            return None
+        layout, template, names = last
+        arrays = layout.read_joined(bodies)
+        if arrays is None:
+            return None
+        self.hits += len(bodies)
+        return TensorRequest(
+            template.fmt,
+            dict(zip(names, arrays, strict=True)),
+            template.signature_name,
+            list(template.fetch),
+            dict(template.fetch_dtypes),
+        )
+
 
 class TensorProcessor(Processor):
     """Base of the tensor processors: subclasses fill ``signatures`` and implement ``run``."""
@@ -364,6 +384,16 @@ class TensorProcessor(Processor):
         return self._encode(self.fetch(sig, outputs, request), request), 200
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
+        if len(requests) > 1:
+            answers = self._process_uniform(requests)
+            if answers is not None:
+                return answers
+        return self._process_grouped(requests, join=True)
+
+    def _process_grouped(self, requests: list[bytes], join: bool) -> list[tuple[bytes, int]]:
+        """Any batch: each request decoded and checked alone (a bad one gets its own
+        answer), the rest grouped by what can be joined and, with ``join``, run once
+        per group."""
         answers: list[tuple[bytes, int] | None] = [None] * len(requests)
         groups: dict[Any, list[tuple[int, TensorRequest, dict[str, np.ndarray]]]] = {}
         for i, data in enumerate(requests):
@@ -374,7 +404,8 @@ class TensorProcessor(Processor):
             except ProcessorError as exc:
                 answers[i] = (exc.message.encode(), exc.status)
                 continue
-            groups.setdefault(self._batch_key(sig, inputs, i), []).append((i, request, inputs))
+            key = self._batch_key(sig, inputs, i) if join else ("alone", i)
+            groups.setdefault(key, []).append((i, request, inputs))
         for members in groups.values():
             for i, answer in self._run_group(members):
                 answers[i] = answer
@@ -383,27 +414,111 @@ class TensorProcessor(Processor):
             for a in answers
         ]
 
+    def _process_uniform(self, requests: list[bytes]) -> list[tuple[bytes, int]] | None:
+        """The common batch, one client's requests: every body laid out like the last
+        one the decoder learnt (same signature, inputs, shapes, fetch list; only the
+        values differ). Its inputs are read straight into the joined buffers, and
+        the decode, check and batch key are done once for the batch instead of once
+        per request: 10-15 µs a row in the worker (issue 16). None when the batch is
+        not uniform; ``_process_grouped`` then answers it, request by request.
+
+        Every body matching the layout decodes to the same request but for its
+        values (``CachedDecoder``), so the checks of one are the checks of all; the
+        joined request differs from each only in its first dimension, which the
+        batch key's signature leaves free (``-1``).
+        """
+        decoder = self._decoders.get(self.formats[0])
+        if not isinstance(decoder, CachedDecoder):
+            return None
+        joined = decoder.read_joined(requests)
+        if joined is None:
+            return None
+        try:
+            sig = self.select_signature(joined)
+            inputs = self.check(sig, joined)
+        except ProcessorError:
+            return None  # the general path answers each request with its own message
+        total = next(iter(inputs.values())).shape[0]
+        if self._batch_key(sig, inputs, -1) == ("alone", -1) or total % len(requests):
+            return None
+        try:
+            outputs = self._run(sig, inputs)
+        except ProcessorError:
+            outputs = None
+        if outputs is None or not all(o.ndim > 0 and o.shape[0] == total for o in outputs.values()):
+            # the batch broke (one request?) or its outputs are not per row: each alone
+            return self._process_grouped(requests, join=False)
+        callers = len(requests)
+        try:
+            bodies = self._encode_rows(self.fetch(sig, outputs, joined), joined, callers)
+            return [(body, 200) for body in bodies]
+        except ProcessorError:  # each caller's answer says it, as the general path does
+            size = total // callers
+            return [
+                self._answer(
+                    sig, {n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, joined
+                )
+                for i in range(callers)
+            ]
+
     # -- steps, overridable per format --------------------------------------
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The wire formats ``decode`` tries, in order (``decode_first``)."""
+        return (self.request_format or "tf",)
 
     def decode(self, data: bytes) -> TensorRequest:
         """Parse the request bytes of this processor's wire format; bad bytes → 400."""
-        return decode_first(data, (self.request_format or "tf",), self._decoders)
+        return decode_first(data, self.formats, self._decoders)
 
     def encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
         """Serialize the outputs in the request's wire format."""
-        if request.fmt == "torch":
-            listed, named = torch_outputs(outputs)
-            return self._answers["torch"].encode(
-                [*enumerate(listed), *named.items()],
-                lambda: torch_wire.torch_response_parts(listed, map_outputs=named or None),
-            )
         if request.fmt == "blade":
             return blade_wire.encode_blade_response(blade_outputs(outputs, request.fetch_dtypes))
         if request.fmt == "onnx":
             return onnx_wire.encode_onnx_response(outputs)
-        return self._answers["tf"].encode(
-            list(outputs.items()), lambda: tf_wire.tf_response_parts(outputs)
+        cache, arrays, build = self._cached_answer(outputs, request)
+        return cache.encode(arrays, build)
+
+    def _cached_answer(
+        self, outputs: dict[str, np.ndarray], request: TensorRequest
+    ) -> tuple[AnswerCache, list[tuple[Any, np.ndarray]], Any]:
+        """For the formats with an answer cache (Torch, TF): the cache, the outputs as
+        ``(key, array)`` in the order its encoder writes them, and the full encoder."""
+        if request.fmt == "torch":
+            listed, named = torch_outputs(outputs)
+            return (
+                self._answers["torch"],
+                [*enumerate(listed), *named.items()],
+                lambda: torch_wire.torch_response_parts(listed, map_outputs=named or None),
+            )
+        return (
+            self._answers["tf"],
+            list(outputs.items()),
+            lambda: tf_wire.tf_response_parts(outputs),
         )
+
+    def _encode_rows(
+        self, outputs: dict[str, np.ndarray], request: TensorRequest, callers: int
+    ) -> list[bytes]:
+        """The answers of a uniform batch's ``callers``, each its share of the rows of
+        ``outputs``: what ``encode`` gives for each caller's rows, with the answer
+        cache's headers looked up once for the batch instead of once per caller."""
+        total = next(iter(outputs.values())).shape[0] if outputs else 0
+        size = total // callers
+        if request.fmt in ("tf", "torch") and size:
+            cache, arrays, _ = self._cached_answer(outputs, request)
+            answers = cache.encode_rows(arrays, size)
+            if answers is None:  # the cache holds another layout: learn this one
+                self.encode({n: o[:size] for n, o in outputs.items()}, request)
+                answers = cache.encode_rows(arrays, size)
+            if answers is not None:
+                return answers
+        return [
+            self.encode({n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, request)
+            for i in range(callers)
+        ]
 
     def select_signature(self, request: TensorRequest) -> TensorSignature:
         name = request.signature_name or self.default_signature
