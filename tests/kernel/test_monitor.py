@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import requests
 
@@ -51,6 +52,44 @@ def test_windows_count_every_answer_and_percentiles_follow_latency():
         "450": 1,
         "503": 1,
     }
+
+
+@pytest.mark.parametrize("order", ["one instance", "sorted runs", "shuffled"])
+def test_the_fold_counts_each_second_instance_and_status_as_a_plain_count_does(order):
+    """The fold groups answers without sorting when they come in time order from one
+    instance (monitor._groups); whatever the order, its buckets hold plain counts."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    # three wall-clock seconds in time order, each answer well inside its second (the
+    # fold converts monotonic readings to wall time: keep every one off a boundary)
+    offset = time.time() - time.monotonic()
+    wall = int(time.time()) + rng.integers(0, 3, n) + rng.uniform(0.1, 0.9, n)
+    now = np.sort(wall) - offset
+    inst = np.zeros(n, int) if order == "one instance" else rng.integers(0, 3, n)
+    status = rng.choice([200, 200, 200, 400, 408, 503], n)
+    if order == "sorted runs":
+        inst = np.sort(inst)
+    if order == "shuffled":  # answers of late instances recorded out of time order
+        now = rng.permutation(now)
+    stats = Stats()
+    for t, i, code in zip(now.tolist(), inst.tolist(), status.tolist(), strict=True):
+        stats.record(code, t - 1e-4, t, i)
+    stats.fold()
+    want: dict[tuple[int, int, int], int] = {}
+    for t, i, code in zip(now.tolist(), inst.tolist(), status.tolist(), strict=True):
+        key = (int(np.floor(t + offset)), i, code)
+        want[key] = want.get(key, 0) + 1
+    got = {
+        (b.second, i, code): k
+        for b in stats.buckets
+        for i, (_, by, _) in b.instances.items()
+        for code, k in by.items()
+    }
+    assert got == want
+    assert sum(b.count for b in stats.buckets) == n
+    for b in stats.buckets:
+        assert int(b.hist.sum()) == b.count == sum(c for c, _, _ in b.instances.values())
+        assert sum(int(h.sum()) for _, _, h in b.instances.values()) == b.count
 
 
 def test_memory_is_fixed_and_an_overflow_is_counted_not_grown():
