@@ -366,6 +366,8 @@ class Instance:
         self._cancelled: str | None = None  # why its start was aborted (cancel_start)
         #: the model runtime's threads, as the processor reported them at READY
         self.threads: dict[str, Any] | None = None
+        #: whether its processor answers a batch of one as a plain request (READY)
+        self.lone_batch_is_process = False
         #: bodies that crossed in shared memory (shm.py), since the instance was made
         self.shm_requests = 0
         self.shm_answers = 0
@@ -730,6 +732,7 @@ class Instance:
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
             self.threads = info.get("threads")
+            self.lone_batch_is_process = bool(info.get("lone_batch_is_process"))
             self.service.record_signature(
                 self.version, info.get("signature"), info.get("request_format")
             )

@@ -316,10 +316,13 @@ class Service:
             calls = queue.take()
             if not calls:
                 continue
-            if single:
+            if not single:
+                self.stats.record_batch(len(calls))
+            if single or (len(calls) == 1 and inst.lone_batch_is_process):
+                # a lone caller's batch of a processor that answers it as process()
+                # does: a plain request, without the batch frame and its index
                 inst.send(calls[0])
             else:
-                self.stats.record_batch(len(calls))
                 inst.send_batch(calls)
 
     def _arm_batch_timer(self) -> None:

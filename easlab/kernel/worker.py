@@ -484,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
             "pid": os.getpid(),
             # the intra-op threads a model runtime chose (onnx, pytorch), shown by `w`
             "threads": getattr(processor, "threads", None),
+            # a lone caller's batch may come as a plain request (base.Processor)
+            "lone_batch_is_process": bool(getattr(processor, "lone_batch_is_process", False)),
         }
         payload = json.dumps(ready).encode()
     except BaseException as exc:

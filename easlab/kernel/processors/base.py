@@ -99,6 +99,14 @@ class Processor:
         """Answer a batch gathered by ``rpc.batching``; default: one at a time."""
         return [self.process(data) for data in requests]
 
+    @property
+    def lone_batch_is_process(self) -> bool:
+        """Whether ``process_batch([x])`` answers what ``process(x)`` does. The kernel
+        then sends a lone caller's batch as a plain request, which skips the batch
+        path on both sides (issue 16); true when ``process_batch`` is this default.
+        A processor with its own ``process_batch`` says so itself."""
+        return type(self).process_batch is Processor.process_batch
+
     def signature(self) -> dict[str, Any] | None:
         """The signature JSON served on ``GET /api/predict/{name}``, if any."""
         return None

@@ -84,6 +84,11 @@ class PythonProcessor(Processor):
             return [self.process(data) for data in requests]
         return [answer_of(result) for result in batch(requests)]
 
+    @property
+    def lone_batch_is_process(self) -> bool:
+        # an app's own process_batch may treat a list differently from one call
+        return not callable(getattr(self.app, "process_batch", None))
+
     def close(self) -> None:
         closer = getattr(self.app, "close", None)
         if callable(closer):

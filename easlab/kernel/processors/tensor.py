@@ -336,6 +336,8 @@ class TensorProcessor(Processor):
     # second batch at the same time only fights over them (measured: no gain), while
     # waking a thread for it on every batch cost 10-30% of c=16 throughput (issue 16).
     batch_fills_cores = True
+    # process_batch([x]) == process(x), byte for byte (tests/kernel/test_batch_assembly.py)
+    lone_batch_is_process = True
 
     def __init__(self, ctx: ProcessorContext) -> None:
         super().__init__(ctx)
