@@ -288,13 +288,7 @@ class CachedDecoder:
             arrays = layout.read(data)
             if arrays is not None:
                 self.hits += 1
-                return TensorRequest(
-                    template.fmt,
-                    dict(zip(names, arrays, strict=True)),
-                    template.signature_name,
-                    list(template.fetch),
-                    dict(template.fetch_dtypes),
-                )
+                return _filled(template, names, arrays)
         request, layout = self._parse(data)
         if layout is not None and request.inputs and len(layout.slots) == len(request.inputs):
             template = TensorRequest(
@@ -319,13 +313,18 @@ class CachedDecoder:
         if arrays is None:
             return None
         self.hits += len(bodies)
-        return TensorRequest(
-            template.fmt,
-            dict(zip(names, arrays, strict=True)),
-            template.signature_name,
-            list(template.fetch),
-            dict(template.fetch_dtypes),
-        )
+        return _filled(template, names, arrays)
+
+
+def _filled(template: TensorRequest, names: Sequence[str], arrays: list[Any]) -> TensorRequest:
+    """The cached request ``template`` with these input arrays (its lists copied)."""
+    return TensorRequest(
+        template.fmt,
+        dict(zip(names, arrays, strict=True)),
+        template.signature_name,
+        list(template.fetch),
+        dict(template.fetch_dtypes),
+    )
 
 
 class TensorProcessor(Processor):
