@@ -217,3 +217,25 @@ def test_an_app_with_its_own_process_batch_gets_a_lone_caller_as_a_batch_of_one(
     for i in range(3):
         resp = post(svc.url, b"solo-%d" % i, TOKEN)
         assert resp.status_code == 200 and resp.content == b"process_batch of 1"
+
+
+RAISING_APP = """
+import allspark
+
+class Model(allspark.BaseProcessor):
+    def process(self, data):
+        if data == b"boom":
+            raise ValueError("cannot score this row")
+        return b"ok " + data, 200
+"""
+
+
+def test_a_lone_callers_plain_request_that_raises_gets_a_400_and_the_service_goes_on(
+    python_service,
+):
+    svc = python_service("batch_lone_raises", RAISING_APP, **{"rpc__batching": True})
+    resp = post(svc.url, b"boom", TOKEN)
+    assert resp.status_code == 400
+    assert b"ValueError: cannot score this row" in resp.content
+    resp = post(svc.url, b"next", TOKEN)
+    assert resp.status_code == 200 and resp.content == b"ok next"

@@ -169,3 +169,15 @@ def test_outputs_that_are_not_per_row_are_computed_per_request():
     proc.runs.clear()
     assert proc.process_batch(bodies) == alone
     assert proc.runs == [3, 1, 1, 1]
+
+
+def test_a_uniform_batch_of_the_wrong_shape_gets_each_caller_its_own_400():
+    dtype = np.dtype(np.float32)
+    proc = Counted("tf", dtype)
+    bodies = [body("tf", np.zeros((1, 4), np.float32) + s) for s in range(3)]
+    with pytest.raises(ProcessorError) as alone:
+        proc.process(bodies[0])  # learns the layout, refused
+    answers = proc.process_batch(bodies)
+    assert answers == [(alone.value.message.encode(), 400)] * 3
+    assert b"expected shape [-1, 3] DT_FLOAT, got [1, 4] DT_FLOAT" in answers[0][0]
+    assert proc.runs == []
