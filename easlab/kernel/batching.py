@@ -15,6 +15,9 @@ in the same pass of the event loop are in (the service defers its pump to the
 pass's end) and goes to the idle instance; under load the instances are busy,
 calls pile up while they work and go as one batch the moment one is free (or
 when ``max_batch_size`` are in, or after ``max_batch_timeout``).
+While callers come one at a time (the last batch held one call), the service
+skips even the end-of-pass wait: a call that finds the queue empty and an
+instance idle goes to it at once, as that batch of one (``Service.submit``).
 ``closes`` counts why each batch closed, so tests and the metrics can tell.
 """
 

@@ -100,6 +100,9 @@ class Service:
         self._log_file: Any = None
         self._batch_timer: asyncio.TimerHandle | None = None
         self._pump_scheduled = False
+        #: batching on and the last batch held one call: callers come one at a time
+        #: (see submit)
+        self._lone_callers = True
         # Calls not yet answered, by deadline: one timer for the earliest 408 instead
         # of a timer per request (answered calls leave from the front as it advances).
         self._inflight: deque[Call] = deque()
@@ -197,11 +200,22 @@ class Service:
             return
         self._track(call)
         queue = self.queue
-        if queue.batch_size == 1 and not queue:
-            inst = self._free_instance() or self._pipeline_instance()
-            if inst is not None:
-                inst.send(call)
-                return
+        if not queue:
+            if queue.batch_size == 1:
+                inst = self._free_instance() or self._pipeline_instance()
+                if inst is not None:
+                    inst.send(call)
+                    return
+            elif self._lone_callers:
+                # Batching, and callers come one at a time (the last batch held one):
+                # an idle instance gets this call now, as the batch of one it would get
+                # at the end of the loop pass, without the queue and the deferred pump.
+                # Under load batches hold more than one call and this path is off.
+                inst = self._idle_instance()
+                if inst is not None:
+                    queue.closes["idle"] += 1
+                    self._dispatch(inst, [call])
+                    return
         call.queued_at = time.monotonic()
         if not queue.push(call, self._waiting_in_instances()):
             call.finish(
@@ -264,9 +278,12 @@ class Service:
                 best = inst
         return best
 
-    def _idle_instance(self) -> bool:
-        """Whether a ready instance has nothing in flight (a batch need not wait for it)."""
-        return any(inst.ready and inst.busy == 0 for inst in self.instances)
+    def _idle_instance(self) -> Instance | None:
+        """A ready instance with nothing in flight (a batch need not wait for it)."""
+        for inst in self.instances:
+            if inst.ready and inst.busy == 0:
+                return inst
+        return None
 
     def _pipeline_instance(self, new: bool = True) -> Instance | None:
         """A quick instance with room for a frame that waits behind its busy threads.
@@ -305,7 +322,7 @@ class Service:
         queue = self.queue
         while queue:
             single = queue.batch_size == 1
-            if not queue.ready(idle=not single and self._idle_instance()):
+            if not queue.ready(idle=not single and self._idle_instance() is not None):
                 self._arm_batch_timer()
                 return
             inst = self._free_instance()
@@ -316,14 +333,21 @@ class Service:
             calls = queue.take()
             if not calls:
                 continue
-            if not single:
-                self.stats.record_batch(len(calls))
-            if single or (len(calls) == 1 and inst.lone_batch_is_process):
-                # a lone caller's batch of a processor that answers it as process()
-                # does: a plain request, without the batch frame and its index
+            if single:
                 inst.send(calls[0])
             else:
-                inst.send_batch(calls)
+                self._lone_callers = len(calls) == 1
+                self._dispatch(inst, calls)
+
+    def _dispatch(self, inst: Instance, calls: list[Call]) -> None:
+        """Send a batch (batching on) to ``inst``, counted in the batch sizes."""
+        self.stats.record_batch(len(calls))
+        if len(calls) == 1 and inst.lone_batch_is_process:
+            # a lone caller's batch of a processor that answers it as process()
+            # does: a plain request, without the batch frame and its index
+            inst.send(calls[0])
+        else:
+            inst.send_batch(calls)
 
     def _arm_batch_timer(self) -> None:
         deadline = self.queue.deadline()
