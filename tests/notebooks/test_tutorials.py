@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,14 @@ def _latency(nb: Any) -> None:
     throughput = table.splitlines()[1].split()  # "throughput (req/s)  180.2  912.5"
     plain, batched = float(throughput[-2]), float(throughput[-1])
     assert batched > 1.5 * plain, f"the text promises batching wins here: {table}"
+    # a lone caller's calls each go at once as a batch of one (counted, not timed)
+    (line,) = [
+        ln
+        for ln in _text(_cell(nb, "closes = lambda")).splitlines()
+        if ln.startswith("the lone calls' batches")
+    ]
+    closed = ast.literal_eval(line.split(":", 1)[1].strip())
+    assert closed["full"] == 0 and closed["timeout"] == 0 and closed["idle"] >= 50, line
 
 
 def _versions(nb: Any) -> None:
