@@ -41,7 +41,7 @@ class Plan:
     run_s: int
 
 
-FULL = Plan(pairs=7, warmup_s=2, run_s=5)
+FULL = Plan(pairs=12, warmup_s=2, run_s=3)
 QUICK = Plan(pairs=3, warmup_s=1, run_s=2)
 
 
@@ -100,12 +100,23 @@ class Outcome:
 
     on: list[float] = field(default_factory=list)
     off: list[float] = field(default_factory=list)
+    #: which kernel ran first in each whole pair ("on"/"off"); empty: the alternation
+    firsts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     hot: HotPath | None = None
 
     def ratios(self) -> list[float]:
         """on/off of each pair (the off run right after its on run)."""
         return [a / b for a, b in zip(self.on, self.off, strict=True) if b > 0]
+
+
+def first_then_second(index: int) -> tuple[str, str]:
+    """The order of pair ``index`` (0-based): on first, then off first, and so on.
+
+    A run right after the other kernel's load may find the machine warmer or
+    busier; alternating who goes first spreads that over both kernels alike.
+    """
+    return ("on", "off") if index % 2 == 0 else ("off", "on")
 
 
 def verdict(outcome: Outcome) -> tuple[float | None, str]:
@@ -142,19 +153,21 @@ def report(outcome: Outcome, plan: Plan) -> str:
         f"Two kernels side by side, each with the identity python service of the kernel section "
         "(1 instance, 1 worker thread, token auth, ~50 B body); one with `EASLAB_MONITOR=0`. "
         f"After a {plan.warmup_s} s warm-up of each, {plan.pairs} pairs of "
-        f"`wrk -t{THREADS} -c{CONNECTIONS} -d{plan.run_s}s` alternate on, off, on, off, … so "
-        "the machine's drifts hit both alike. Target (issue 14): monitor on within 5% of off; "
+        f"`wrk -t{THREADS} -c{CONNECTIONS} -d{plan.run_s}s` alternate on, off, off, on, on, "
+        "off, … (which kernel goes first alternates from pair to pair), so the machine's "
+        "drifts, and whatever a run leaves behind for the next, hit both alike. Target (issue 14): monitor on within 5% of off; "
         "met when the ratio of the medians and the median of the per-pair ratios both reach it.",
         "",
-        "| pair | monitor on req/s | monitor off req/s | on / off |",
-        "|---|---:|---:|---:|",
+        "| pair | first | monitor on req/s | monitor off req/s | on / off |",
+        "|---|---|---:|---:|---:|",
     ]
-    for i, (a, b) in enumerate(zip(outcome.on, outcome.off, strict=False), 1):
-        out.append(f"| {i} | {a:,.0f} | {b:,.0f} | {a / b:.3f} |")
+    for i, (a, b) in enumerate(zip(outcome.on, outcome.off, strict=False)):
+        first = outcome.firsts[i] if i < len(outcome.firsts) else first_then_second(i)[0]
+        out.append(f"| {i + 1} | {first} | {a:,.0f} | {b:,.0f} | {a / b:.3f} |")
     ratio, words = verdict(outcome)
     if ratio is not None:
         on_m, off_m = statistics.median(outcome.on), statistics.median(outcome.off)
-        out.append(f"| **median** | **{on_m:,.0f}** | **{off_m:,.0f}** | **{ratio:.3f}** |")
+        out.append(f"| **median** | | **{on_m:,.0f}** | **{off_m:,.0f}** | **{ratio:.3f}** |")
         out += ["", f"Monitor on / off, medians: **{ratio:.3f}×** (target ≥ {TARGET}×): {words}."]
     hot = outcome.hot
     if hot is not None:
@@ -202,9 +215,9 @@ def run(quick: bool = False) -> str:
         for kind in ("on", "off"):
             b = benches[kind]
             bk.run_wrk(b.url, b.script, THREADS, CONNECTIONS, plan.warmup_s)
-        for _ in range(plan.pairs):
+        for index in range(plan.pairs):
             pair = {}
-            for kind in ("on", "off"):
+            for kind in first_then_second(index):
                 b = benches[kind]
                 result = bk.run_wrk(b.url, b.script, THREADS, CONNECTIONS, plan.run_s)
                 if result.ok:
@@ -214,6 +227,7 @@ def run(quick: bool = False) -> str:
             if len(pair) == 2:  # a pair counts only whole
                 outcome.on.append(pair["on"])
                 outcome.off.append(pair["off"])
+                outcome.firsts.append(first_then_second(index)[0])
     except Exception as exc:  # reported in the section, as bench_kernel does per peer
         outcome.failures.append(f"{type(exc).__name__}: {exc}")
     finally:

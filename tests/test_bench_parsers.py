@@ -138,6 +138,15 @@ def test_monitor_verdict_is_met_not_met_or_not_established(on, off, word) -> Non
     assert "| **median** |" in text and "`wrk -t2 -c16 -d2s`" in text
 
 
+def test_monitor_pairs_alternate_which_kernel_runs_first() -> None:
+    orders = [bench_monitor.first_then_second(i) for i in range(4)]
+    assert orders == [("on", "off"), ("off", "on"), ("on", "off"), ("off", "on")]
+    text = bench_monitor.report(
+        bench_monitor.Outcome(on=[100, 90, 110], off=[100, 100, 100]), bench_monitor.QUICK
+    )
+    assert "| 1 | on | 100 | 100 | 1.000 |" in text and "| 2 | off | 90 | 100 | 0.900 |" in text
+
+
 def test_monitor_section_reports_what_was_not_measured() -> None:
     text = bench_monitor.report(
         bench_monitor.Outcome(failures=["RuntimeError: no wrk"]), bench_monitor.QUICK
