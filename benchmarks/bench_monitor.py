@@ -100,7 +100,7 @@ class Outcome:
 
     on: list[float] = field(default_factory=list)
     off: list[float] = field(default_factory=list)
-    #: which kernel ran first in each whole pair ("on"/"off"); empty: the alternation
+    #: which kernel ran first in each whole pair ("on"/"off")
     firsts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     hot: HotPath | None = None
@@ -162,7 +162,7 @@ def report(outcome: Outcome, plan: Plan) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for i, (a, b) in enumerate(zip(outcome.on, outcome.off, strict=False)):
-        first = outcome.firsts[i] if i < len(outcome.firsts) else first_then_second(i)[0]
+        first = outcome.firsts[i] if i < len(outcome.firsts) else "—"
         out.append(f"| {i + 1} | {first} | {a:,.0f} | {b:,.0f} | {a / b:.3f} |")
     ratio, words = verdict(outcome)
     if ratio is not None:

@@ -142,7 +142,8 @@ def test_monitor_pairs_alternate_which_kernel_runs_first() -> None:
     orders = [bench_monitor.first_then_second(i) for i in range(4)]
     assert orders == [("on", "off"), ("off", "on"), ("on", "off"), ("off", "on")]
     text = bench_monitor.report(
-        bench_monitor.Outcome(on=[100, 90, 110], off=[100, 100, 100]), bench_monitor.QUICK
+        bench_monitor.Outcome(on=[100, 90, 110], off=[100, 100, 100], firsts=["on", "off", "on"]),
+        bench_monitor.QUICK,
     )
     assert "| 1 | on | 100 | 100 | 1.000 |" in text and "| 2 | off | 90 | 100 | 0.900 |" in text
 

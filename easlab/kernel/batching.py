@@ -105,6 +105,10 @@ class BatchQueue:
             return None
         return float(self._items[0].queued_at) + self.timeout_s
 
+    def closed_idle(self) -> None:
+        """Count a batch of one that went to an idle instance without being queued."""
+        self.closes["idle"] += 1
+
     def take(self) -> list[Any]:
         """Up to ``batch_size`` waiting calls, oldest first."""
         batch: list[Any] = []

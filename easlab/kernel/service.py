@@ -213,7 +213,7 @@ class Service:
                 # Under load batches hold more than one call and this path is off.
                 inst = self._idle_instance()
                 if inst is not None:
-                    queue.closes["idle"] += 1
+                    queue.closed_idle()
                     self._dispatch(inst, [call])
                     return
         call.queued_at = time.monotonic()
