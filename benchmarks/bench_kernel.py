@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS_DIR = ROOT / "benchmarks" / "peers"
@@ -41,6 +43,8 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 READY_TIMEOUT_S = 240.0  # BentoML and MLServer import a lot; the machine is shared
 STOP_TIMEOUT_S = 15.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,76 @@ def run_wrk(url: str, script: Path, threads: int, connections: int, seconds: int
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
     return parse_wrk(done.stdout)
+
+
+# ---------------------------------------------------------------- CPU accounting
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # fields[0] is the state (stat field 3): pgrp is field 5, utime 14, stime 15
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def parse_proc_stat(text: str) -> tuple[float, float, float]:
+    """(busy, steal, all) CPU seconds of every core since boot, from ``/proc/stat``.
+
+    Its first line counts clock ticks: user nice system idle iowait irq softirq
+    steal (guest time is already inside user). Busy is what ran here: user, nice,
+    system and interrupts; steal is what the hypervisor gave to other guests.
+    """
+    first = text.split("\n", 1)[0].split()
+    if not first or first[0] != "cpu" or len(first) < 9:
+        raise ValueError(f"/proc/stat starts with {text[:80]!r}, not the 'cpu' totals")
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = user + nice + system + irq + softirq
+    return busy / tick, steal / tick, (busy + idle + iowait + steal) / tick
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Where every core's time went while one wrk run measured a server (seconds)."""
+
+    machine_s: float  # all that ran on the machine: user, system, interrupts
+    capacity_s: float  # all the cores had in that time, idle and stolen included
+    server_s: float  # the server's process group: the kernel and its instances
+    client_s: float  # wrk
+    steal_s: float = 0.0
+
+    @property
+    def busy_share(self) -> float:
+        return self.machine_s / self.capacity_s if self.capacity_s else 0.0
+
+    @property
+    def other_s(self) -> float:
+        """The rest of the machine: this bench process, the host's own work."""
+        return max(0.0, self.machine_s - self.server_s - self.client_s)
+
+
+def measured_cpu(pgid: int, run: Callable[[], T]) -> tuple[T, CpuUse]:
+    """``run()`` (a wrk run, a subprocess waited for), and the CPU it and the server
+    ``pgid`` used meanwhile. wrk's share is this process's waited-for children's
+    (``RUSAGE_CHILDREN``), so nothing else may exit in between."""
+    proc_stat = Path("/proc/stat")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy, steal, total = parse_proc_stat(proc_stat.read_text())
+    server = group_cpu_s(pgid)
+    result = run()
+    server = group_cpu_s(pgid) - server
+    busy2, steal2, total2 = parse_proc_stat(proc_stat.read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    return result, CpuUse(busy2 - busy, total2 - total, server, client, steal2 - steal)
 
 
 # ---------------------------------------------------------------- servers

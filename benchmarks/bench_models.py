@@ -370,6 +370,7 @@ class Row:
     batch_sizes: dict[int, int] = field(default_factory=dict)
     body_bytes: int = 0
     failure: str | None = None
+    cpu: Any = None  # bench_kernel.CpuUse during the wrk run (easlab and identity rows)
 
     def rps(self) -> float | None:
         return self.wrk.requests_per_sec if self.wrk is not None and self.wrk.ok else None
@@ -489,9 +490,10 @@ def _check_answer(who: str, got: Any, model: Model) -> None:
 
 
 def measure_easlab(
-    port: int, models: list[Model], durations: Durations, tmp: Path
+    port: int, pgid: int, models: list[Model], durations: Durations, tmp: Path
 ) -> tuple[list[Row], dict[str, bytes]]:
-    """Every model × processor × batching, one service at a time; also each ONNX answer."""
+    """Every model × processor × batching, one service at a time; also each ONNX answer.
+    ``pgid``: the kernel's process group, whose CPU each run records."""
     bk = _bench_kernel()
     rows: list[Row] = []
     answers: dict[str, bytes] = {}
@@ -519,13 +521,15 @@ def measure_easlab(
                     _wrk(url, script, 16, durations.warmup_s)
                     for connections in CONNECTIONS:
                         before = batch_sizes(port, name)
-                        result = _wrk(url, script, connections, durations.run_s)
+                        result, cpu = bk.measured_cpu(
+                            pgid, partial(_wrk, url, script, connections, durations.run_s)
+                        )
                         mix = batch_size_delta(before, batch_sizes(port, name))
                         if not batching:
                             mix = {1: result.requests}  # no batches: every call is one row
-                        done.append(
-                            Row(model.key, "easlab", runtime, batching, connections, result, mix)
-                        )
+                        row = Row(model.key, "easlab", runtime, batching, connections, result, mix)
+                        row.cpu = cpu
+                        done.append(row)
                 except Exception as exc:  # one broken service must not sink the section
                     measured = {row.connections for row in done}
                     done += [
@@ -542,7 +546,9 @@ def measure_easlab(
     return rows, answers
 
 
-def measure_identity(port: int, models: list[Model], durations: Durations, tmp: Path) -> list[Row]:
+def measure_identity(
+    port: int, pgid: int, models: list[Model], durations: Durations, tmp: Path
+) -> list[Row]:
     """The kernel's allspark echo service at c=16 with each of the models' bodies."""
     bk = _bench_kernel()
     print("bench_models: easlab identity", file=sys.stderr, flush=True)
@@ -563,7 +569,9 @@ def measure_identity(port: int, models: list[Model], durations: Durations, tmp: 
                 name = f"identity-{model.key}-{runtime}"
                 script = _script(tmp, name, body, "application/octet-stream", auth)
                 _wrk(url, script, 16, durations.warmup_s)
-                row.wrk = _wrk(url, script, 16, durations.run_s)
+                row.wrk, row.cpu = bk.measured_cpu(
+                    pgid, partial(_wrk, url, script, 16, durations.run_s)
+                )
             except Exception as exc:
                 row.failure = f"identity echo: {exc}"
             rows.append(row)
@@ -949,6 +957,163 @@ def targets(
     return out
 
 
+@dataclass(frozen=True)
+class CpuBudget:
+    """The c=16 target against the CPU the machine's cores can give it.
+
+    Every served request costs CPU in three places: wrk, easlab (kernel and
+    instance, outside the model) and the model. On ``cores`` cores no server can
+    answer more than ``cores`` seconds of CPU a second divided by what one request
+    costs, so the target needs easlab's share to fit in :attr:`budget_us`. The
+    empty echo is what easlab spends on a request that does nothing; a batched
+    request also travels to the instance in a shared frame, so its share can in
+    principle sit a little under the echo's, but not far from it: the HTTP side
+    is the same.
+    """
+
+    subject: str
+    target_rps: float
+    cores: int
+    model_us: float  # the runtime alone, a row at the kernel's batches (the floor)
+    client_us: float  # wrk, a request, in the served run
+    served_us: float  # easlab's process group, a request, in the served run (model included)
+    echo_us: float  # easlab's process group, a request, serving the empty echo
+
+    @property
+    def budget_us(self) -> float:
+        """What easlab may spend on a request, beside the model, to reach the target."""
+        return self.cores * 1e6 / self.target_rps - self.client_us - self.model_us
+
+    @property
+    def served_less_model_us(self) -> float:
+        return self.served_us - self.model_us
+
+    @property
+    def at_echo_cost_rps(self) -> float:
+        """The most the cores serve if easlab spent on a model request what it spends on
+        the empty echo, and nothing else ran on the machine."""
+        return self.cores * 1e6 / (self.client_us + self.echo_us + self.model_us)
+
+    @property
+    def reachable(self) -> bool:
+        return self.at_echo_cost_rps >= self.target_rps
+
+
+def _us_per_request(seconds: float, row: Row) -> float | None:
+    return seconds / row.wrk.requests * 1e6 if row.wrk is not None and row.wrk.requests else None
+
+
+def cpu_budgets(
+    models: list[tuple[str, str]],
+    rows: list[Row],
+    floors: dict[tuple[str, str], dict[int, float]],
+    cores: int,
+) -> list[CpuBudget]:
+    """One :class:`CpuBudget` per model and processor whose c=16 runs recorded their CPU."""
+    out = []
+    for key, label in models:
+        for runtime in ("onnx", "pytorch"):
+            served = _find(
+                rows, model=key, server="easlab", runtime=runtime, batching=True, connections=16
+            )
+            echo = _find(rows, model=key, server="identity", runtime=runtime)
+            if served is None or echo is None or served.cpu is None or echo.cpu is None:
+                continue
+            floor, identity = floor_for(served, floors), echo.rps()
+            served_us = _us_per_request(served.cpu.server_s, served)
+            client_us = _us_per_request(served.cpu.client_s, served)
+            echo_us = _us_per_request(echo.cpu.server_s, echo)
+            if not (floor and identity and served.rps()) or None in (served_us, client_us, echo_us):
+                continue
+            out.append(
+                CpuBudget(
+                    f"{label}, {runtime}",
+                    CEILING_SHARE * min(floor, identity),
+                    cores,
+                    1e6 / floor,
+                    client_us or 0.0,
+                    served_us or 0.0,
+                    echo_us or 0.0,
+                )
+            )
+    return out
+
+
+def cpu_report(
+    rows: list[Row], budgets: list[CpuBudget], models: list[tuple[str, str]], cores: int
+) -> list[str]:
+    """The CPU tables: where each c=16 run's CPU went, and each target against the cores."""
+    out = [
+        "",
+        f"### Where the CPU went at c=16, and what {cores} cores allow",
+        "",
+        "CPU a request during each c=16 run (the same runs as above): easlab's is its process "
+        "group's (the kernel and the instance, from `/proc/<pid>/stat`), wrk's its own "
+        "(`RUSAGE_CHILDREN`), the machine's from `/proc/stat` (user, system and interrupts on "
+        "every core); the rest of the machine is this bench process and whatever else ran.",
+        "",
+        "| model, processor | served | req/s | machine busy | CPU µs a request: easlab / wrk "
+        "/ rest of the machine |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in models:
+        for runtime in ("onnx", "pytorch"):
+            for server, batching in (("identity", False), ("easlab", True)):
+                row = _find(
+                    rows,
+                    model=key,
+                    server=server,
+                    runtime=runtime,
+                    batching=batching,
+                    connections=16,
+                )
+                if row is None or row.cpu is None or not row.wrk or not row.wrk.requests:
+                    continue
+                cpu = row.cpu
+                parts = " / ".join(
+                    f"{_us_per_request(v, row) or 0:.1f}"
+                    for v in (cpu.server_s, cpu.client_s, cpu.other_s)
+                )
+                steal = (
+                    f", {cpu.steal_s / cpu.capacity_s:.0%} stolen"
+                    if cpu.steal_s > 0.005 * cpu.capacity_s
+                    else ""
+                )
+                what = "empty echo" if server == "identity" else "the model, batching on"
+                out.append(
+                    f"| {label}, {runtime} | {what} | {_rps(row)} | {cpu.busy_share:.0%}{steal} "
+                    f"| {parts} |"
+                )
+    if not budgets:
+        return out
+    out += [
+        "",
+        f"The c=16 target against the CPU: at the target rate, the {cores} cores have "
+        f"{cores} × 10⁶ / target µs a request; wrk and the model (the floor's time a row at the "
+        "kernel's batches) take theirs, and what is left is **easlab's budget**. If easlab spent "
+        "on a model request what it spends on the empty echo, and nothing else ran, the cores "
+        "would serve at most *at the echo's cost*; where that is under the target, the target "
+        "needs easlab to serve a real model for less CPU than an empty request.",
+        "",
+        "| model, processor | target req/s | model µs a row | wrk µs a request | easlab µs a "
+        "request beside the model: served / empty echo | easlab's budget µs | at the echo's "
+        "cost req/s | within reach of the cores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b in budgets:
+        reach = (
+            "yes"
+            if b.reachable
+            else f"**no**: the budget is {max(0.0, b.budget_us) / b.echo_us:.2f}× the echo's cost"
+        )
+        out.append(
+            f"| {b.subject} | {b.target_rps:,.0f} | {b.model_us:.1f} | {b.client_us:.1f} "
+            f"| {b.served_less_model_us:.1f} / {b.echo_us:.1f} | {b.budget_us:.1f} "
+            f"| {b.at_echo_cost_rps:,.0f} | {reach} |"
+        )
+    return out
+
+
 def report(
     models: list[tuple[str, str]],
     rows: list[Row],
@@ -1093,6 +1258,7 @@ def report(
             f"| {t.what} | {t.subject} | {t.easlab} | {t.reference} | {t.ratio} | {t.needed} "
             f"| {verdict} |"
         )
+    out += cpu_report(rows, cpu_budgets(models, rows, floors, cores), models, cores)
     out += [
         "",
         "### Client side: encode + decode of the same TF request",
@@ -1157,8 +1323,8 @@ def run(quick: bool = False) -> str:
     try:
         models = build_models(tmp / "models")
         server, port = bk.start_kernel(tmp)
-        rows, answers = measure_easlab(port, models, durations, tmp)
-        rows += measure_identity(port, models, durations, tmp)
+        rows, answers = measure_easlab(port, server.proc.pid, models, durations, tmp)
+        rows += measure_identity(port, server.proc.pid, models, durations, tmp)
         server.stop()  # the peers run on a machine without the kernel
         server = None
         rows += measure_peers(models, durations, tmp)

@@ -285,21 +285,6 @@ def report(rounds: list[Round], plan: Plan, uvicorn_label: str, failures: list[s
     return "\n".join(out) + "\n"
 
 
-def group_cpu_s(pgid: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        # fields[0] is the state (stat field 3): pgrp is field 5, utime 14, stime 15
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
 def _load_average() -> float | None:
     try:
         return os.getloadavg()[0]
@@ -345,9 +330,9 @@ def run(quick: bool = False) -> str:
                 other = benches[EASLAB if name == UVICORN else UVICORN].server.proc.pid
                 try:
                     run_tail_wrk(url, script, plan.warmup_s)
-                    before, started = group_cpu_s(other), time.monotonic()
+                    before, started = bk.group_cpu_s(other), time.monotonic()
                     r.runs[name] = run_tail_wrk(url, script, plan.run_s)
-                    spent = group_cpu_s(other) - before
+                    spent = bk.group_cpu_s(other) - before
                     r.idle_cpu[name] = spent / (time.monotonic() - started)
                 except Exception as exc:  # one failed run is reported, the rounds go on
                     r.failures[name] = f"{type(exc).__name__}: {exc}"

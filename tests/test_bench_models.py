@@ -160,3 +160,59 @@ def test_run_all_installs_only_the_peers_the_chosen_sections_load() -> None:
     assert run_all.peers_for(["models"]) == ["litserve", "mlserver"]
     assert run_all.peers_for(["models", "kernel"]) == []  # the kernel section loads every peer
     assert "models" in run_all.discover()
+
+
+def cpu_row(server: str, rps: float, easlab_us: float, wrk_us: float, mix=None):
+    """A c=16 row whose run recorded easlab's and wrk's CPU a request (5 s of wrk)."""
+    result = wrk(rps, 1.0, 2.0)
+    n = result.requests
+    row = bench_models.Row("mlp", server, "onnx", server == "easlab", 16, result, dict(mix or {}))
+    row.cpu = bench_kernel.CpuUse(
+        machine_s=n * (easlab_us + wrk_us + 1) / 1e6,
+        capacity_s=12.0,
+        server_s=n * easlab_us / 1e6,
+        client_s=n * wrk_us / 1e6,
+    )
+    return row
+
+
+def test_cpu_budget_says_when_the_target_needs_less_than_an_empty_requests_cpu() -> None:
+    # 24k req/s of the empty echo at 63 + 20 µs a request keeps 2 cores busy; the model
+    # costs 27 µs a row at batch 8 (37k rows/s), so the target is 0.85 × 24k = 20.4k
+    floors = {("mlp", "onnx"): {8: 8 / 37_000}}
+    rows = [
+        cpu_row("identity", 24_000, 63.0, 20.0),
+        cpu_row("easlab", 14_600, 95.0, 21.0, {8: 1000}),
+    ]
+    (budget,) = bench_models.cpu_budgets(MODELS, rows, floors, cores=2)
+    assert budget.target_rps == pytest.approx(20_400)
+    assert budget.model_us == pytest.approx(1e6 / 37_000)
+    assert (budget.client_us, budget.echo_us) == (pytest.approx(21.0), pytest.approx(63.0))
+    assert budget.served_less_model_us == pytest.approx(95.0 - 1e6 / 37_000)
+    # 2 cores give 98.0 µs a request at 20.4k: 21 for wrk, 27 for the model, 50 for easlab
+    assert budget.budget_us == pytest.approx(2e6 / 20_400 - 21.0 - 1e6 / 37_000)
+    assert budget.at_echo_cost_rps == pytest.approx(2e6 / (21.0 + 63.0 + 1e6 / 37_000))
+    assert not budget.reachable
+    # on 8 cores the same costs are within reach
+    (wide,) = bench_models.cpu_budgets(MODELS, rows, floors, cores=8)
+    assert wide.reachable
+    text = "\n".join(bench_models.cpu_report(rows, [budget, wide], MODELS, 2))
+    assert "### Where the CPU went at c=16, and what 2 cores allow" in text
+    assert "| MLP, onnx | empty echo | 24,000 | 84% | 63.0 / 20.0 / 1.0 |" in text
+    assert "| MLP, onnx | the model, batching on | 14,600 |" in text
+    assert "**no**: the budget is 0.79× the echo's cost" in text
+    assert text.rstrip().endswith("| yes |")
+
+
+def test_cpu_budget_needs_both_runs_cpu_and_a_floor() -> None:
+    floors = {("mlp", "onnx"): {8: 8 / 37_000}}
+    echo = cpu_row("identity", 24_000, 63.0, 20.0)
+    served = cpu_row("easlab", 14_600, 95.0, 21.0, {8: 1000})
+    assert bench_models.cpu_budgets(MODELS, [echo], floors, 2) == []
+    served_without_cpu = cpu_row("easlab", 14_600, 95.0, 21.0, {8: 1000})
+    served_without_cpu.cpu = None
+    assert bench_models.cpu_budgets(MODELS, [echo, served_without_cpu], floors, 2) == []
+    assert bench_models.cpu_budgets(MODELS, [echo, served], {}, 2) == []
+    # the report of a run without CPU readings has the first table's heading and no budgets
+    text = "\n".join(bench_models.cpu_report([echo], [], MODELS, 2))
+    assert "empty echo" in text and "easlab's budget" not in text

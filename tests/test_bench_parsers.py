@@ -3,6 +3,10 @@ run_all's handling of a section that fails (no servers, no timings)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +157,44 @@ def test_monitor_section_reports_what_was_not_measured() -> None:
         bench_monitor.Outcome(failures=["RuntimeError: no wrk"]), bench_monitor.QUICK
     )
     assert "### Not measured" in text and "RuntimeError: no wrk" in text
+
+
+def test_proc_stat_gives_busy_steal_and_all_cpu_seconds() -> None:
+    tick = os.sysconf("SC_CLK_TCK")
+    text = "cpu  100 10 50 800 20 3 7 10 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+    busy, steal, total = bench_kernel.parse_proc_stat(text)
+    # busy: user + nice + system + irq + softirq; all: busy + idle + iowait + steal
+    assert busy == pytest.approx(170 / tick)
+    assert steal == pytest.approx(10 / tick)
+    assert total == pytest.approx(1000 / tick)
+    with pytest.raises(ValueError, match="not the 'cpu' totals"):
+        bench_kernel.parse_proc_stat("intr 1 2 3\n")
+
+
+BURN = "import time\nwhile time.process_time() < {s}: pass\n"
+
+
+def test_measured_cpu_splits_the_server_group_from_the_client(tmp_path: Path) -> None:
+    # a "server" in its own process group and a "client" the measured call waits for,
+    # each burning a known amount of CPU time (CPU seconds, not wall time)
+    server = subprocess.Popen(
+        [sys.executable, "-c", BURN.format(s=0.6) + "time.sleep(60)\n"], start_new_session=True
+    )
+    try:
+
+        def client() -> str:
+            subprocess.run([sys.executable, "-c", BURN.format(s=0.3)], check=True)
+            deadline = time.monotonic() + 30
+            while bench_kernel.group_cpu_s(server.pid) < 0.55 and time.monotonic() < deadline:
+                time.sleep(0.05)  # until the server's burn is over, so it falls in the window
+            return "done"
+
+        result, cpu = bench_kernel.measured_cpu(server.pid, client)
+    finally:
+        server.kill()
+        server.wait()
+    assert result == "done"
+    assert cpu.client_s >= 0.3 and cpu.server_s >= 0.3  # the server burned part before
+    assert cpu.client_s < 1.0 and cpu.server_s <= 0.8  # neither counts the other's
+    assert cpu.machine_s >= cpu.client_s and cpu.capacity_s >= cpu.machine_s
+    assert 0 < cpu.busy_share <= 1
