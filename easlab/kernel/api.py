@@ -205,7 +205,8 @@ def service_metrics(kernel: Kernel, service: Any, window: int) -> dict[str, Any]
             "by_status": {str(k): v for k, v in sorted(stats.by_status.items())},
             "batches": stats.batches,
             "batch_sizes": {str(k): v for k, v in sorted(stats.batch_sizes.items())},
-            # why batches closed: full, timeout (waited rpc.max_batch_timeout), idle
+            # why batches closed: full, timeout (waited rpc.max_batch_timeout), idle, next
+            # (batching.py)
             "batch_closes": dict(service.queue.closes),
             "dropped": stats.dropped,
         },

@@ -347,6 +347,7 @@ class Instance:
         self.pid: int | None = None
         self.start_time: float | None = None
         self.busy = 0  # frames being processed (a batch is one frame)
+        self.batch_rows = 0  # calls in the last frame sent (Service._running_batch)
         # Whether the last answer came back within QUICK_S of its send; until one has,
         # the instance takes no more frames than it has threads.
         self.quick = False
@@ -665,6 +666,7 @@ class Instance:
         call.batch = None
         call.sent = time.perf_counter()
         self.calls[rid] = call
+        self.batch_rows = 1
         channel = self._channel
         assert channel is not None
         # An idle instance gets the frame at once (latency); a busy one gets the frames
@@ -696,6 +698,7 @@ class Instance:
             self.calls[rid] = call
             ids.append(rid)
         self.busy += 1
+        self.batch_rows = len(calls)
         channel = self._channel
         assert channel is not None
         index = encode_batch_index(ids, [len(call.body) for call in calls])

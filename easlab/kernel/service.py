@@ -285,6 +285,14 @@ class Service:
                 return inst
         return None
 
+    def _running_batch(self) -> Instance | None:
+        """A ready instance running one batch of several calls, with nothing behind it:
+        the next batch may wait there (batching.py)."""
+        for inst in self.instances:
+            if inst.ready and inst.busy == 1 and inst.batch_rows > 1:
+                return inst
+        return None
+
     def _pipeline_instance(self, new: bool = True) -> Instance | None:
         """A quick instance with room for a frame that waits behind its busy threads.
 
@@ -322,10 +330,14 @@ class Service:
         queue = self.queue
         while queue:
             single = queue.batch_size == 1
-            if not queue.ready(idle=not single and self._idle_instance() is not None):
+            idle = not single and self._idle_instance() is not None
+            running = None if single or idle else self._running_batch()
+            if not queue.ready(idle=idle, behind=running.batch_rows if running else 0):
                 self._arm_batch_timer()
                 return
-            inst = self._free_instance()
+            # a batch closed while an instance runs one waits behind that one, whatever
+            # closed it (next, full, timeout), as many worker threads as it has or not
+            inst = running or self._free_instance()
             if inst is None and single:
                 inst = self._pipeline_instance(new=False)
             if inst is None:

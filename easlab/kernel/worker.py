@@ -323,13 +323,13 @@ class Worker:
             # concurrency 1 instead of ~1, each a chance to be kept off a busy core
             # (a cause of the identity p99's jumps, issue 16).
             # A batch of a processor whose batch fills the cores keeps its reader even
-            # when slow: nothing could run beside it, and the kernel closes the next batch
-            # when this one is answered, so a woken follower would only wait. A batch that
-            # comes meanwhile (full, or past max_batch_timeout) waits in the socket until
-            # this one is done, as it would for the cores.
+            # when slow, and even with a frame already here: nothing could run beside it.
+            # The batch the kernel sends meanwhile (batching.py: the next one, or a full
+            # one) waits in the socket until this one is done, as it would for the cores,
+            # and is read the moment it is.
             kind, rid, _status, payload = frame
             keep = kind == BATCH and self.batch_fills_cores
-            handed = (self.slow and not keep) or channel.buffered()
+            handed = not keep and (self.slow or channel.buffered())
             if handed:
                 lead.release()
             started = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from kernel_helpers import post
+from kernel_helpers import post, wait_for
 
 TOKEN = "tok-" + "x" * 8
 
@@ -95,7 +95,8 @@ class Batcher(allspark.BaseProcessor):
 """
 
 
-def _batch_totals(kernel, name):
+def _metrics(kernel, name):
+    """The service's metrics (GET /easlab/v1/services/NAME/metrics)."""
     import requests
 
     resp = requests.get(
@@ -104,7 +105,11 @@ def _batch_totals(kernel, name):
         timeout=10,
     )
     assert resp.status_code == 200, resp.text
-    return resp.json()["totals"]
+    return resp.json()
+
+
+def _batch_totals(kernel, name):
+    return _metrics(kernel, name)["totals"]
 
 
 def test_lone_caller_is_batched_without_waiting_for_the_timeout(kernel, python_service):
@@ -239,3 +244,91 @@ def test_a_lone_callers_plain_request_that_raises_gets_a_400_and_the_service_goe
     assert b"ValueError: cannot score this row" in resp.content
     resp = post(svc.url, b"next", TOKEN)
     assert resp.status_code == 200 and resp.content == b"ok next"
+
+
+# Each batch waits in process_batch until the test creates its go-N file, and says it
+# started (and with which calls) in started-N: the test decides when batches end.
+GATED_APP = """
+import os, time
+import allspark
+
+GATES = __GATES__
+
+class Gated(allspark.BaseProcessor):
+    def initialize(self):
+        self.batches = 0
+
+    def process(self, data):
+        return self.process_batch([data])[0]
+
+    def process_batch(self, datas):
+        self.batches += 1
+        n = self.batches
+        with open(os.path.join(GATES, "started-%d" % n), "wb") as f:
+            f.write(b",".join(datas))
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.path.join(GATES, "go-%d" % n)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("batch %d was never let go" % n)
+            time.sleep(0.005)
+        return [(b"%s in batch %d" % (d, n), 200) for d in datas]
+"""
+
+
+def test_the_next_batch_waits_in_the_instance_behind_the_running_one(
+    kernel, python_service, tmp_path
+):
+    # Issue 16: while the model runs a batch, the next closes once as many calls wait
+    # and goes to the instance, so the model does not wait for the kernel between two
+    # batches; one batch at most waits there, and every caller gets its own answer.
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    name = "batch_next"
+    svc = python_service(
+        name,
+        GATED_APP.replace("__GATES__", repr(str(gates))),
+        **{
+            "rpc__batching": True,
+            "rpc__max_batch_size": 16,
+            "rpc__max_batch_timeout": 30000,
+            "rpc__worker_threads": 1,
+        },
+    )
+
+    def started(n: int) -> set[bytes] | None:
+        """The calls of batch ``n`` (in whatever order they arrived), once it started."""
+        path = gates / f"started-{n}"
+        return set(path.read_bytes().split(b",")) if path.exists() else None
+
+    def metrics():
+        return _metrics(kernel, name)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = {b"a": pool.submit(post, svc.url, b"a", TOKEN)}
+        wait_for(lambda: started(1), what="batch 1 in the model")
+        answers |= {b: pool.submit(post, svc.url, b, TOKEN) for b in (b"b", b"c")}
+        wait_for(lambda: metrics()["queue_depth"] == 2, what="b and c queued")
+        (gates / "go-1").touch()
+        assert wait_for(lambda: started(2), what="batch 2") == {b"b", b"c"}
+        answers |= {b: pool.submit(post, svc.url, b, TOKEN) for b in (b"d", b"e")}
+        # as many as the running batch holds: they go to wait in the instance
+        wait_for(lambda: metrics()["totals"]["batch_closes"]["next"] == 1, what="d,e behind")
+        now = metrics()
+        assert now["instances"][0]["in_flight"] == 2
+        assert started(3) is None  # one worker thread: batch 3 waits for batch 2
+        answers |= {b: pool.submit(post, svc.url, b, TOKEN) for b in (b"f", b"g")}
+        # f and g wait in the kernel (1 batch frame beyond the thread + 2 queued)
+        wait_for(lambda: metrics()["queue_depth"] == 3, what="f and g queued")
+        assert metrics()["totals"]["batch_closes"]["next"] == 1
+        for n in (2, 3, 4):
+            (gates / f"go-{n}").touch()
+        got = {body: future.result() for body, future in answers.items()}
+    batch_of = {b"a": 1, b"b": 2, b"c": 2, b"d": 3, b"e": 3, b"f": 4, b"g": 4}
+    for body, resp in got.items():
+        assert resp.status_code == 200, resp.text
+        assert resp.content == b"%s in batch %d" % (body, batch_of[body])
+    assert started(3) == {b"d", b"e"} and started(4) == {b"f", b"g"}
+    totals = metrics()["totals"]
+    assert totals["batch_sizes"] == {"1": 1, "2": 3}
+    # f,g went behind d,e once those ran: both later batches closed as "next"
+    assert totals["batch_closes"] == {"full": 0, "timeout": 0, "idle": 2, "next": 2}

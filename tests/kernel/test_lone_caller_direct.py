@@ -11,60 +11,16 @@ no timing).
 
 from __future__ import annotations
 
-import asyncio
-from types import SimpleNamespace
+from service_standin import call as _call
+from service_standin import instance as _instance
+from service_standin import run as _run
+from service_standin import service as _svc
 
-from easlab.kernel.call import Call
 from easlab.kernel.control import Kernel
-from easlab.kernel.service import Service, Version
-from easlab.spec import parse_spec
-
-TOKEN = "tok-" + "x" * 8
 
 
-def _service(kernel: Kernel, folder) -> Service:
-    spec = parse_spec(
-        {
-            "name": "lone_direct",
-            "token": TOKEN,
-            "processor_type": "python",
-            "processor_path": str(folder),
-            "processor_entry": "app.py",
-            "metadata": {
-                "instance": 1,
-                "rpc": {"batching": True, "max_batch_size": 16, "max_batch_timeout": 2000},
-            },
-        }
-    )
-    service = Service(kernel, "lone_direct", TOKEN, Version(1, spec, "app:P", {}))
-    service.status = "Running"
-    return service
-
-
-def _instance(sent: list[str], lone_batch_is_process: bool = True) -> SimpleNamespace:
-    inst = SimpleNamespace(ready=True, busy=0, lone_batch_is_process=lone_batch_is_process)
-
-    def send(call: Call) -> None:
-        inst.busy += 1
-        sent.append(f"request {call.body.decode()}")
-
-    def send_batch(calls: list[Call]) -> None:
-        inst.busy += 1
-        sent.append("batch " + ",".join(call.body.decode() for call in calls))
-
-    inst.send, inst.send_batch = send, send_batch
-    return inst
-
-
-def _call(name: str) -> Call:
-    return Call(name.encode(), lambda status, body: None)
-
-
-def _run(test) -> None:
-    async def main() -> None:
-        test(asyncio.get_running_loop())
-
-    asyncio.run(main())
+def _service(kernel, folder):
+    return _svc(kernel, folder, "lone_direct")
 
 
 def test_a_lone_caller_goes_to_the_idle_instance_without_the_queue(tmp_path):
@@ -78,7 +34,7 @@ def test_a_lone_caller_goes_to_the_idle_instance_without_the_queue(tmp_path):
         assert not service.queue and not service._pump_scheduled
         # it counts as the batch of one it is, closed because the instance was idle
         assert service.stats.batch_sizes == {1: 1}
-        assert service.queue.closes == {"full": 0, "timeout": 0, "idle": 1}
+        assert service.queue.closes == {"full": 0, "timeout": 0, "idle": 1, "next": 0}
 
     _run(test)
 

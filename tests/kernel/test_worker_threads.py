@@ -138,10 +138,16 @@ def test_a_slow_batch_that_fills_the_cores_keeps_its_reading_thread():
         rid = 1 + 2 * n
         kernel.sendall(_batch_frame(rid, [b"a%d" % n, b"b%d" % n]))
         assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [rid, rid + 1]
+    assert _switches(processor.threads) <= 5, processor.threads
+    # two batches sent together (the next one waits behind the running one, kernel
+    # side: batching.py) run one after the other, both answered
+    processor.most = 0
+    kernel.sendall(_batch_frame(101, [b"x", b"y"]) + _batch_frame(103, [b"z", b"w"]))
+    assert sorted(_recv_answer(kernel)[0] for _ in range(4)) == [101, 102, 103, 104]
+    assert processor.most == 1
     kernel.shutdown(socket.SHUT_WR)
     server.join(10)
     assert not server.is_alive()
-    assert _switches(processor.threads) <= 5, processor.threads
 
 
 def test_slow_batches_of_other_processors_are_still_handed_over_and_run_side_by_side():
@@ -152,7 +158,7 @@ def test_slow_batches_of_other_processors_are_still_handed_over_and_run_side_by_
         kernel.sendall(_batch_frame(rid, [b"a%d" % n, b"b%d" % n]))
         assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [rid, rid + 1]
     assert _switches(processor.threads) >= 20  # the reading moves on at every batch
-    # two batches sent together run side by side, whichever the processor
+    # two batches sent together run side by side
     kernel.sendall(_batch_frame(101, [b"x"]) + _batch_frame(102, [b"y"]))
     assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [101, 102]
     kernel.shutdown(socket.SHUT_WR)
