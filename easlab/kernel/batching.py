@@ -108,7 +108,7 @@ class BatchQueue:
         if idle:
             self.closing = "idle"
             return True
-        if behind > 1 and len(self) >= behind:
+        if behind > 1 and len(self._items) >= behind and len(self) >= behind:
             self.closing = "next"
             return True
         return False

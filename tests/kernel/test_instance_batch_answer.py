@@ -37,15 +37,16 @@ def test_the_first_answer_of_a_batch_frees_the_instance_before_answering():
     inst.busy = 1  # a batch is one frame
 
     inst.on_frame(RESPONSE, 1, 200, b"a")
-    assert events == ["pump", "answer r1 200 b'a'", "pump"]  # freed, pumped, then answered
+    assert events == ["pump", "answer r1 200 b'a'"]  # freed, pumped, then answered
     assert inst.busy == 0 and batch == [0]
 
     events.clear()
     inst.on_frame(RESPONSE, 2, 200, b"b")
     inst.on_frame(RESPONSE, 3, 400, b"c")
-    # the rest only answer: the instance was freed once, not three times
-    assert events == ["answer r2 200 b'b'", "pump", "answer r3 400 b'c'", "pump"]
+    # the rest only answer: the instance was freed once, and pumped once
+    assert events == ["answer r2 200 b'b'", "answer r3 400 b'c'"]
     assert inst.busy == 0 and inst.calls == {}
+    assert all(call.instance is None for call in calls.values())
 
 
 def test_a_single_request_frees_its_slot_once_and_is_answered():
