@@ -17,7 +17,8 @@ In the same run:
   before and after the wrk run), so "rows/s" is what the runtime alone needs
   for the very batches the kernel ran;
 - **the identity ceiling**: the kernel's allspark echo service at c=16 with
-  the same bodies;
+  the same bodies, and at c=1 the round trip of that body (where a c=1 call's
+  time goes: the echo, the model's call at the served pace, the rest);
 - **the peers**, serving the same ONNX file with onnxruntime and their own
   batching (MLServer's adaptive batching, LitServe's ``max_batch_size``),
   with their native JSON bodies;
@@ -549,7 +550,8 @@ def measure_easlab(
 def measure_identity(
     port: int, pgid: int, models: list[Model], durations: Durations, tmp: Path
 ) -> list[Row]:
-    """The kernel's allspark echo service at c=16 with each of the models' bodies."""
+    """The kernel's allspark echo service with each of the models' bodies: at c=16 the
+    ceiling, at c=1 the round trip a served call of that body cannot beat."""
     bk = _bench_kernel()
     print("bench_models: easlab identity", file=sys.stderr, flush=True)
     path = bk.create_python_service(
@@ -561,7 +563,10 @@ def measure_identity(
     for model in models:
         for runtime in ("onnx", "pytorch"):
             body = request_body(model, runtime)
-            row = Row(model.key, "identity", runtime, False, 16, body_bytes=len(body))
+            done = [
+                Row(model.key, "identity", runtime, False, c, body_bytes=len(body))
+                for c in CONNECTIONS
+            ]
             try:
                 status, answer = bk.post(port, path, body, auth)
                 if status != 200 or answer != body:
@@ -569,12 +574,15 @@ def measure_identity(
                 name = f"identity-{model.key}-{runtime}"
                 script = _script(tmp, name, body, "application/octet-stream", auth)
                 _wrk(url, script, 16, durations.warmup_s)
-                row.wrk, row.cpu = bk.measured_cpu(
-                    pgid, partial(_wrk, url, script, 16, durations.run_s)
-                )
+                for row in done:
+                    row.wrk, row.cpu = bk.measured_cpu(
+                        pgid, partial(_wrk, url, script, row.connections, durations.run_s)
+                    )
             except Exception as exc:
-                row.failure = f"identity echo: {exc}"
-            rows.append(row)
+                for row in done:
+                    if row.wrk is None:
+                        row.failure = f"identity echo: {exc}"
+            rows += done
     return rows
 
 
@@ -879,7 +887,7 @@ def targets(
         for runtime in ("onnx", "pytorch"):
             subject = f"{label}, {runtime}"
             batched = mine.get((runtime, True, 16))
-            identity = _find(rows, model=key, server="identity", runtime=runtime)
+            identity = _find(rows, model=key, server="identity", runtime=runtime, connections=16)
             ceilings = [
                 (value, name)
                 for value, name in (
@@ -1016,7 +1024,7 @@ def cpu_budgets(
             served = _find(
                 rows, model=key, server="easlab", runtime=runtime, batching=True, connections=16
             )
-            echo = _find(rows, model=key, server="identity", runtime=runtime)
+            echo = _find(rows, model=key, server="identity", runtime=runtime, connections=16)
             if served is None or echo is None or served.cpu is None or echo.cpu is None:
                 continue
             floor, identity = floor_for(served, floors), echo.rps()
@@ -1114,6 +1122,53 @@ def cpu_report(
     return out
 
 
+def c1_report(
+    models: list[tuple[str, str]],
+    rows: list[Row],
+    floors: dict[tuple[str, str], dict[int, float]],
+    paced: dict[tuple[str, str], tuple[float, float]],
+) -> list[str]:
+    """Where a c=1 call's p50 goes, batching off: the empty echo's round trip with the
+    same body, the model's call at the served pace, and the rest."""
+    out = [
+        "",
+        "### Where a c=1 call's time goes (batching off, p50 ms)",
+        "",
+        "The same body through the empty echo is the round trip no served call of it can "
+        "beat (HTTP in and out, the hop to the instance and back); the model's own call "
+        "is the in-process call at the served pace (above); the rest is what serving a "
+        "model adds around it: decoding, checking and encoding in the instance, and the "
+        "wake-ups of the instance and of the kernel while the model runs. The target "
+        f"(p50 within {C1_EXTRA_MS} ms of the back-to-back call) leaves the echo and the "
+        f"rest together {C1_EXTRA_MS} ms plus the back-to-back call minus the paced one.",
+        "",
+        "| model, processor | served p50 | empty echo p50, same body | the model's call at "
+        "the served pace | the rest | the target leaves echo + rest |",
+        "|---|---|---|---|---|---|",
+    ]
+    shown = False
+    for key, label in models:
+        for runtime in ("onnx", "pytorch"):
+            served = _find(
+                rows, model=key, server="easlab", runtime=runtime, batching=False, connections=1
+            )
+            echo = _find(rows, model=key, server="identity", runtime=runtime, connections=1)
+            call_s = floors.get((key, runtime), {}).get(1)
+            at_pace = paced.get((key, runtime))
+            if served is None or echo is None or call_s is None or at_pace is None:
+                continue
+            p50, echo_p50 = served.p50(), echo.p50()
+            if p50 is None or echo_p50 is None:
+                continue
+            model_ms, call_ms = at_pace[1] * 1000, call_s * 1000
+            out.append(
+                f"| {label}, {runtime} | {p50:.3f} | {echo_p50:.3f} | {model_ms:.3f} "
+                f"| {p50 - echo_p50 - model_ms:.3f} | {C1_EXTRA_MS + call_ms - model_ms:.3f} |"
+            )
+            shown = True
+    return out if shown else []
+
+
 def report(
     models: list[tuple[str, str]],
     rows: list[Row],
@@ -1150,7 +1205,8 @@ def report(
         "`batch_sizes`); the floor's rows/s is what the runtime alone spends on those very "
         "batches.",
         "- **identity ceiling**: the kernel's allspark echo service (1 instance, 1 worker "
-        "thread) at c=16 with the same bodies.",
+        "thread) at c=16 with the same bodies; the same echo at c=1 is the round trip of "
+        "that body (the c=1 table).",
         f"- **peers**: the same ONNX file by onnxruntime, {INTRA_OP_THREADS} intra-op thread(s) "
         f"and 1 inter-op thread, batching max {MAX_BATCH} / {BATCH_TIMEOUT_MS} ms: MLServer "
         "(custom runtime, `MLSERVER_PARALLEL_WORKERS=0`, adaptive batching "
@@ -1216,7 +1272,7 @@ def report(
     ]
     for key, label in models:
         for row in rows:
-            if row.model == key and row.server == "identity":
+            if row.model == key and row.server == "identity" and row.connections == 16:
                 body = "TF request" if row.runtime == "onnx" else "Torch request"
                 out.append(f"| {label}, {body} | {row.body_bytes:,} | {_rps(row)} | {_lat(row)} |")
     out += [
@@ -1258,6 +1314,7 @@ def report(
             f"| {t.what} | {t.subject} | {t.easlab} | {t.reference} | {t.ratio} | {t.needed} "
             f"| {verdict} |"
         )
+    out += c1_report(models, rows, floors, paced)
     out += cpu_report(rows, cpu_budgets(models, rows, floors, cores), models, cores)
     out += [
         "",

@@ -216,3 +216,24 @@ def test_cpu_budget_needs_both_runs_cpu_and_a_floor() -> None:
     # the report of a run without CPU readings has the first table's heading and no budgets
     text = "\n".join(bench_models.cpu_report([echo], [], MODELS, 2))
     assert "empty echo" in text and "easlab's budget" not in text
+
+
+def test_c1_report_splits_the_served_p50_into_echo_model_and_the_rest() -> None:
+    rows = [
+        # the echo of the same body at c=1, before the c=16 one (the ceiling the targets
+        # use), as measure_identity lists them
+        bench_models.Row("mlp", "identity", "onnx", False, 1, wrk(14_000, 0.07, 0.12)),
+        *_rows(),
+    ]
+    paced = {("mlp", "onnx"): (0.00012, 0.00006)}  # 0.06 ms after a 0.12 ms pause
+    lines = bench_models.c1_report(MODELS, rows, FLOORS, paced)
+    assert lines[1] == "### Where a c=1 call's time goes (batching off, p50 ms)"
+    # served 0.18 = echo 0.07 + model 0.06 + the rest 0.05; the target leaves
+    # 0.15 + 0.05 (back to back) - 0.06 (paced) = 0.14 for echo and rest together
+    assert lines[-1] == "| MLP, onnx | 0.180 | 0.070 | 0.060 | 0.050 | 0.140 |"
+    # the c=1 echo is not the c=16 ceiling the targets divide by
+    checks = {(t.what, t.subject): t for t in bench_models.targets(MODELS, rows, FLOORS)}
+    ceiling = checks[("c=16 batched req/s ≥ 85% of min(identity ceiling, floor)", "MLP, onnx")]
+    assert ceiling.reference == "10,000 (identity)"
+    # without the c=1 echo there is nothing to split
+    assert bench_models.c1_report(MODELS, _rows(), FLOORS, paced) == []
