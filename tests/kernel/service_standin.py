@@ -16,7 +16,9 @@ from easlab.spec import parse_spec
 TOKEN = "tok-" + "x" * 8
 
 
-def service(kernel: Kernel, folder: Any, name: str, max_batch_size: int = 16) -> Service:
+def service(
+    kernel: Kernel, folder: Any, name: str, max_batch_size: int = 16, max_queue_size: int = 64
+) -> Service:
     """A Running python service with batching on (max_batch_timeout 2 s) and no instance."""
     spec = parse_spec(
         {
@@ -31,6 +33,7 @@ def service(kernel: Kernel, folder: Any, name: str, max_batch_size: int = 16) ->
                     "batching": True,
                     "max_batch_size": max_batch_size,
                     "max_batch_timeout": 2000,
+                    "max_queue_size": max_queue_size,
                 },
             },
         }
@@ -61,8 +64,14 @@ def instance(sent: list[str], lone_batch_is_process: bool = True) -> SimpleNames
     return inst
 
 
-def call(name: str) -> Call:
-    return Call(name.encode(), lambda status, body: None)
+def call(name: str, answers: list[tuple[str, int]] | None = None) -> Call:
+    """A call whose body is ``name``; ``answers`` collects (name, status) when answered."""
+
+    def respond(status: int, body: bytes) -> None:
+        if answers is not None:
+            answers.append((name, status))
+
+    return Call(name.encode(), respond)
 
 
 def run(test: Callable[[asyncio.AbstractEventLoop], None]) -> None:

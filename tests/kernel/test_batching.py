@@ -271,19 +271,17 @@ class Gated(allspark.BaseProcessor):
             if time.monotonic() > deadline:
                 raise RuntimeError("batch %d was never let go" % n)
             time.sleep(0.005)
+        if b"boom" in datas:
+            raise ValueError("the model cannot take boom")
         return [(b"%s in batch %d" % (d, n), 200) for d in datas]
 """
 
 
-def test_the_next_batch_waits_in_the_instance_behind_the_running_one(
-    kernel, python_service, tmp_path
-):
-    # Issue 16: while the model runs a batch, the next closes once as many calls wait
-    # and goes to the instance, so the model does not wait for the kernel between two
-    # batches; one batch at most waits there, and every caller gets its own answer.
+def _gated_service(python_service, name, tmp_path):
+    """GATED_APP as a service batching up to 16 calls on one worker thread; its gates
+    folder (the test creates go-N to let batch N end)."""
     gates = tmp_path / "gates"
     gates.mkdir()
-    name = "batch_next"
     svc = python_service(
         name,
         GATED_APP.replace("__GATES__", repr(str(gates))),
@@ -294,6 +292,17 @@ def test_the_next_batch_waits_in_the_instance_behind_the_running_one(
             "rpc__worker_threads": 1,
         },
     )
+    return svc, gates
+
+
+def test_the_next_batch_waits_in_the_instance_behind_the_running_one(
+    kernel, python_service, tmp_path
+):
+    # Issue 16: while the model runs a batch, the next closes once as many calls wait
+    # and goes to the instance, so the model does not wait for the kernel between two
+    # batches; one batch at most waits there, and every caller gets its own answer.
+    name = "batch_next"
+    svc, gates = _gated_service(python_service, name, tmp_path)
 
     def started(n: int) -> set[bytes] | None:
         """The calls of batch ``n`` (in whatever order they arrived), once it started."""
@@ -332,3 +341,41 @@ def test_the_next_batch_waits_in_the_instance_behind_the_running_one(
     assert totals["batch_sizes"] == {"1": 1, "2": 3}
     # f,g went behind d,e once those ran: both later batches closed as "next"
     assert totals["batch_closes"] == {"full": 0, "timeout": 0, "idle": 2, "next": 2}
+
+
+def test_a_batch_that_raises_behind_the_running_one_answers_its_callers_and_the_rest_go_on(
+    kernel, python_service, tmp_path
+):
+    # The batch waiting in the instance is answered like any batch: a process_batch
+    # that raises gets each of its callers a 400 naming the error and where its
+    # traceback is; the batch ahead of it and the calls after it are answered as usual.
+    name = "batch_next_raises"
+    svc, gates = _gated_service(python_service, name, tmp_path)
+
+    def closes():
+        return _metrics(kernel, name)["totals"]["batch_closes"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = {b"a": pool.submit(post, svc.url, b"a", TOKEN)}
+        wait_for(lambda: (gates / "started-1").exists(), what="batch 1 in the model")
+        answers |= {b: pool.submit(post, svc.url, b, TOKEN) for b in (b"b", b"c")}
+        wait_for(lambda: _metrics(kernel, name)["queue_depth"] == 2, what="b and c queued")
+        (gates / "go-1").touch()
+        wait_for(lambda: (gates / "started-2").exists(), what="batch 2")
+        answers |= {b: pool.submit(post, svc.url, b, TOKEN) for b in (b"boom", b"d")}
+        wait_for(lambda: closes()["next"] == 1, what="boom,d behind batch 2")
+        for n in (2, 3):
+            (gates / f"go-{n}").touch()
+        got = {body: future.result() for body, future in answers.items()}
+    for body, batch in ((b"a", 1), (b"b", 2), (b"c", 2)):
+        assert got[body].status_code == 200 and got[body].content == b"%s in batch %d" % (
+            body,
+            batch,
+        )
+    for body in (b"boom", b"d"):
+        assert got[body].status_code == 400, got[body].text
+        assert "ValueError: the model cannot take boom" in got[body].text
+        assert f"traceback in the service log: easlab logs {name}" in got[body].text
+    (gates / "go-4").touch()
+    after = post(svc.url, b"after", TOKEN)
+    assert after.status_code == 200 and after.content == b"after in batch 4"
