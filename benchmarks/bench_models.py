@@ -79,10 +79,11 @@ SIGNATURE = "serving_default"
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-#: rounds of the interleaved c=16 measurement (measure_paired), and the time the floor
-#: may take per batch size in each
+#: rounds of the interleaved c=16 measurement (measure_paired), and the pause before the
+#: floor in each: timed the moment wrk stops, the in-process call came out up to 40% slower
+#: in some rounds (MLP pytorch: 19.7k rows/s, then 35.0k one second later)
 PAIR_ROUNDS = 3
-PAIR_FLOOR_BUDGET_S = 0.1
+PAIR_SETTLE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -654,8 +655,8 @@ def _paired_round(
     seconds: int,
     echo_first: bool,
 ) -> PairedRound:
-    """easlab and the echo at c=16 one after the other (``echo_first`` or not), then the
-    floor in-process at the batch sizes easlab formed meanwhile."""
+    """easlab and the echo at c=16 one after the other (``echo_first`` or not), then,
+    after ``PAIR_SETTLE_S``, the floor in-process at the batch sizes easlab formed."""
     found = PairedRound()
 
     def run_served() -> None:
@@ -670,7 +671,8 @@ def _paired_round(
 
     for step in (run_echo, run_served) if echo_first else (run_served, run_echo):
         step()
-    times = {n: per_call_s(calls[n], PAIR_FLOOR_BUDGET_S) for n in found.mix if n in calls}
+    time.sleep(PAIR_SETTLE_S)
+    times = {n: per_call_s(calls[n]) for n in found.mix if n in calls}
     if len(times) == len(found.mix):
         found.floor_rows_s = floor_rows_per_s(found.mix, times)
     return found
@@ -1350,7 +1352,8 @@ def paired_report(
         "tables above measure easlab, the echo and the floor minutes apart. So the c=16 "
         f"target is measured again in {PAIR_ROUNDS} rounds: easlab batched and the echo "
         f"at c=16 for {durations.pair_s} s each, the one first in a round the other first in "
-        "the next, then the floor in-process at the batch sizes easlab formed in that round. "
+        f"the next, then (after a {PAIR_SETTLE_S:g} s pause) the floor in-process at the "
+        "batch sizes easlab formed in that round. "
         "The target is judged on the median round's ratio.",
         "",
         "| model, processor | round | easlab req/s | echo req/s | floor rows/s at easlab's "

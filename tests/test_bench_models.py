@@ -321,17 +321,22 @@ def test_a_round_alternates_which_runs_first_and_times_the_floor_at_the_batches_
 
     timed: list[object] = []
 
-    def per_call_s(call: object, budget_s: float) -> float:
+    def per_call_s(call: object) -> float:
         timed.append(call)
+        order.append("floor")
         return 0.001
 
     monkeypatch.setattr(bench_models, "_wrk", run_wrk)
     monkeypatch.setattr(bench_models, "per_call_s", per_call_s)
+    monkeypatch.setattr(bench_models.time, "sleep", lambda s: order.append(f"pause {s:g} s"))
     calls = {n: n for n in range(1, 17)}
     served, echo = ("served", None), ("echo", None)
     first = bench_models._paired_round(0, "svc", served, echo, calls, 3, echo_first=False)
     second = bench_models._paired_round(0, "svc", served, echo, calls, 3, echo_first=True)
-    assert order == ["served", "echo", "echo", "served"]
+    # the floor after a pause that lets the machine settle from wrk, one call per batch size
+    pause = f"pause {bench_models.PAIR_SETTLE_S:g} s"
+    floor = ["floor", "floor"]
+    assert order == ["served", "echo", pause, *floor, "echo", "served", pause, *floor]
     assert first.mix == {8: 20, 4: 2} and sorted(timed[:2]) == [4, 8]
     # 168 rows in 22 calls of 1 ms: the floor at this round's batches, under the echo
     assert first.floor_rows_s == pytest.approx(168 / 0.022)
