@@ -80,7 +80,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 #: rounds of the interleaved c=16 measurement (measure_paired), and the pause before the
-#: floor in each: timed the moment wrk stops, the in-process call came out up to 40% slower
+#: floor in each: timed the moment wrk stops, the in-process call came out up to 44% slower
 #: in some rounds (MLP pytorch: 19.7k rows/s, then 35.0k one second later)
 PAIR_ROUNDS = 3
 PAIR_SETTLE_S = 1.0
