@@ -1036,8 +1036,9 @@ def targets(
     paired: list[Paired] | None = None,
 ) -> list[Target]:
     """Issue 16's targets, one line per model (and processor) each applies to. The c=16
-    target is judged on the interleaved rounds' median where they were measured
-    (``measure_paired``), else on the tables' one-off runs."""
+    target is judged on the interleaved rounds' median where they were run
+    (``measure_paired``; not measured when no round measured it), else on the
+    tables' one-off runs."""
     out: list[Target] = []
     rounds = {(p.model, p.runtime): p for p in paired or []}
     for key, label in models:
@@ -1063,6 +1064,20 @@ def targets(
             middle = pair.median() if pair else None
             if pair is not None and middle is not None:
                 out.append(_median_target(what, subject, pair, middle))
+            elif pair is not None:
+                # rounds were run but none measured easlab and both ceilings (errors, a
+                # failed service): no verdict, rather than one from the one-off runs
+                out.append(
+                    Target(
+                        what,
+                        subject,
+                        "—",
+                        "no interleaved round measured",
+                        "—",
+                        f"≥ {CEILING_SHARE:g}×",
+                        None,
+                    )
+                )
             else:
                 out.append(
                     _ratio_target(

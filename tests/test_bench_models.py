@@ -291,6 +291,14 @@ def test_the_c16_target_is_judged_on_the_median_interleaved_round_where_there_is
     )
     # no rounds for the pytorch processor: its target stays on the one-off runs
     assert checks[(what, "MLP, pytorch")].met is None
+    # rounds run but none measured (wrk errors): no verdict, not the one-off runs' "met"
+    failed = [bench_models.Paired("mlp", "onnx", [_round(None, 10_000, 40_000)])]
+    c16 = next(
+        t
+        for t in bench_models.targets(MODELS, _rows(), FLOORS, paired=failed)
+        if (t.what, t.subject) == (what, "MLP, onnx")
+    )
+    assert (c16.reference, c16.met) == ("no interleaved round measured", None)
 
 
 def test_the_report_shows_every_interleaved_round_and_a_failed_one_as_not_measured() -> None:
@@ -342,3 +350,22 @@ def test_a_round_alternates_which_runs_first_and_times_the_floor_at_the_batches_
     assert first.floor_rows_s == pytest.approx(168 / 0.022)
     assert (second.served_rps, second.echo_rps) == (9_000, 10_000)
     assert second.ceiling() == (pytest.approx(168 / 0.022), "floor")
+
+
+def test_a_round_whose_wrk_run_had_errors_gives_no_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    metrics = iter([{"8": 10}, {"8": 30}])
+    monkeypatch.setattr(bench_models, "batch_sizes", lambda port, name: next(metrics))
+    monkeypatch.setattr(
+        bench_models,
+        "_wrk",
+        lambda url, script, c, s: wrk(9_000, 1.0, 2.0, non_2xx=5 if url == "served" else 0),
+    )
+    monkeypatch.setattr(bench_models, "per_call_s", lambda call: 0.001)
+    monkeypatch.setattr(bench_models.time, "sleep", lambda s: None)
+    calls = {n: n for n in range(1, 17)}
+    found = bench_models._paired_round(
+        0, "svc", ("served", None), ("echo", None), calls, 3, echo_first=False
+    )
+    # 9,000 req/s of which some answered non-2xx is no speed: the round has no ratio
+    assert found.served_rps is None and found.echo_rps == 9_000
+    assert found.ratio() is None
