@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Sequence
+
+from easlab.kernel.packed import Packed
 
 #: socket buffers (a 600 KB body crosses in one send; capped by the system's wmem_max)
 SOCKET_BUFFER = 4 * 1024 * 1024
@@ -27,6 +30,12 @@ BATCH = 3  # kernel -> worker: !I count, count x !II (id, length), then the bodi
 RESPONSE = 4  # worker -> kernel: status + body for one request id
 READY = 5  # worker -> kernel: JSON {"signature", "request_format", "pid"}
 FAILED = 6  # worker -> kernel: the traceback of a failed start
+ANSWERS = 7  # worker -> kernel: a BATCH's answers: !I count, count x !IiI (id, status,
+#   length), then the bodies (one frame for the batch: one header for the kernel to read)
+
+_COUNT = struct.Struct("!I")
+_BATCH_ENTRY = struct.Struct("!II")
+_ANSWER_ENTRY = struct.Struct("!IiI")
 
 
 def encode_frame(kind: int, rid: int, status: int, payload: bytes) -> bytes:
@@ -35,8 +44,9 @@ def encode_frame(kind: int, rid: int, status: int, payload: bytes) -> bytes:
 
 def encode_batch_index(ids: list[int], sizes: list[int]) -> bytes:
     """The start of a BATCH payload; the bodies follow it, in order, uncopied."""
-    return struct.pack("!I", len(ids)) + b"".join(
-        struct.pack("!II", rid, size) for rid, size in zip(ids, sizes, strict=True)
+    entry = _BATCH_ENTRY.pack
+    return _COUNT.pack(len(ids)) + b"".join(
+        entry(rid, size) for rid, size in zip(ids, sizes, strict=True)
     )
 
 
@@ -45,22 +55,44 @@ def encode_batch(ids: list[int], bodies: list[bytes]) -> bytes:
     return encode_batch_index(ids, [len(body) for body in bodies]) + b"".join(bodies)
 
 
-def decode_batch(payload: bytes) -> tuple[list[int], list[bytes]]:
-    (count,) = struct.unpack_from("!I", payload, 0)
-    pos = 4
-    ids: list[int] = []
-    sizes: list[int] = []
-    for _ in range(count):
-        rid, size = struct.unpack_from("!II", payload, pos)
-        ids.append(rid)
-        sizes.append(size)
-        pos += 8
+def read_batch(payload: bytes) -> tuple[list[int], Packed]:
+    """A BATCH payload's request ids and bodies (the bodies in place, uncopied)."""
+    (count,) = _COUNT.unpack_from(payload, 0)
+    entries = list(_BATCH_ENTRY.iter_unpack(memoryview(payload)[4 : 4 + 8 * count]))
+    start = 4 + 8 * count
+    return [rid for rid, _ in entries], Packed(
+        [memoryview(payload)[start:]], [size for _, size in entries]
+    )
+
+
+def answers_index(ids: Sequence[int], statuses: Sequence[int], sizes: Sequence[int]) -> bytes:
+    """The start of an ANSWERS payload; the bodies follow it, in order, uncopied."""
+    entry = _ANSWER_ENTRY.pack
+    return _COUNT.pack(len(ids)) + b"".join(
+        entry(rid, status, size) for rid, status, size in zip(ids, statuses, sizes, strict=True)
+    )
+
+
+def read_answers(payload: bytes | bytearray | memoryview) -> list[tuple[int, int, bytes]]:
+    """An ANSWERS payload's ``(request id, status, body)``, each body its own ``bytes``.
+
+    Raises ValueError when the index and the bodies do not add up to the payload.
+    """
     view = memoryview(payload)
-    bodies: list[bytes] = []
-    for size in sizes:
-        bodies.append(bytes(view[pos : pos + size]))
+    if len(view) < 4:
+        raise ValueError(f"an ANSWERS frame of {len(view)} bytes has no count")
+    (count,) = _COUNT.unpack_from(view, 0)
+    pos = 4 + 12 * count
+    if pos > len(view):
+        raise ValueError(f"an ANSWERS frame of {len(view)} bytes cannot index {count} answers")
+    entries = list(_ANSWER_ENTRY.iter_unpack(view[4:pos]))
+    if pos + sum(size for _, _, size in entries) != len(view):
+        raise ValueError(f"the {count} answers' sizes do not add up to their frame")
+    answers = []
+    for rid, status, size in entries:
+        answers.append((rid, status, bytes(view[pos : pos + size])))
         pos += size
-    return ids, bodies
+    return answers
 
 
 def tune_socket(sock: socket.socket) -> None:

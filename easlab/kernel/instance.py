@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from easlab.kernel import awake
 from easlab.kernel.call import Call
 from easlab.kernel.frames import (
+    ANSWERS,
     BATCH,
     CONFIG,
     FAILED,
@@ -35,6 +36,7 @@ from easlab.kernel.frames import (
     RESPONSE,
     encode_batch_index,
     encode_frame,
+    read_answers,
     tune_socket,
 )
 from easlab.kernel.shm import RING_SIZE, SHM, SHM_MIN, SLOT, Ring
@@ -712,31 +714,18 @@ class Instance:
             channel.write(HEADER.pack(BATCH | SHM, 0, 0, SLOT.size), slot)
 
     def on_frame(self, kind: int, rid: int, status: int, payload: bytes | bytearray) -> None:
-        if kind == RESPONSE:
-            call = self.calls.pop(rid, None)
-            if call is None:
+        if kind == ANSWERS:
+            # A batch's answers, all in one frame once process_batch has returned
+            try:
+                answers = read_answers(payload)
+            except ValueError as exc:  # not our worker's frame: the channel is unusable
+                self.service.log(self.name, f"killing the instance: {exc}")
+                self.kill()
                 return
-            if call.batch is None:
-                self.busy -= 1
-                took = time.perf_counter() - call.sent
-                self.quick = took < QUICK_S
-                self.prompt = took < PROMPT_S
-                call.finish(status, payload)  # its answer reads call.instance (the monitor)
-                call.instance = None
-                self.service.pump()  # its slot is free
-                return
-            if call.batch[0]:
-                # The worker answers a batch once process_batch has returned, all of its
-                # answers in one send: the first one frees the instance. The next batch
-                # leaves now, before this one's callers are answered, so that the model
-                # does not wait for the kernel's HTTP writes (issue 16). The batch's
-                # other answers free nothing: no pump for them (a pump that finds the
-                # next batch not ready still costs ~2 µs, 8 times a batch).
-                call.batch[0] = 0
-                self.busy -= 1
-                self.service.pump()
-            call.finish(status, payload)
-            call.instance = None
+            for rid, status, body in answers:
+                self._answer(rid, status, body)
+        elif kind == RESPONSE:
+            self._answer(rid, status, payload)
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
             self.threads = info.get("threads")
@@ -749,6 +738,31 @@ class Instance:
         elif kind == FAILED:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(payload.decode("utf-8", "replace"))
+
+    def _answer(self, rid: int, status: int, payload: bytes | bytearray) -> None:
+        call = self.calls.pop(rid, None)
+        if call is None:
+            return
+        if call.batch is None:
+            self.busy -= 1
+            took = time.perf_counter() - call.sent
+            self.quick = took < QUICK_S
+            self.prompt = took < PROMPT_S
+            call.finish(status, payload)  # its answer reads call.instance (the monitor)
+            call.instance = None
+            self.service.pump()  # its slot is free
+            return
+        if call.batch[0]:
+            # The first answer of a batch frees the instance. The next batch leaves
+            # now, before this one's callers are answered, so that the model does not
+            # wait for the kernel's HTTP writes (issue 16). The batch's other answers
+            # free nothing: no pump for them (a pump that finds the next batch not
+            # ready still costs ~2 µs, 8 times a batch).
+            call.batch[0] = 0
+            self.busy -= 1
+            self.service.pump()
+        call.finish(status, payload)
+        call.instance = None
 
     def on_channel_closed(self) -> None:
         # The process's exit is what the supervisor acts on; nothing to do here.

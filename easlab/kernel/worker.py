@@ -10,7 +10,9 @@ the reading to a follower only when another frame is already there or the
 processor is slow enough for the next one to come meanwhile (``Worker._loop``).
 
 Frame (both directions): ``!BIiI`` header = kind, request id, status, payload
-length, then the payload. No pickling: bodies travel as raw bytes.
+length, then the payload. No pickling: bodies travel as raw bytes. A BATCH
+frame's answers go back together as one ANSWERS frame (frames.py), made by the
+processor's ``answer_batch`` from the bodies as the frame holds them.
 
 A worker dies with its kernel in every state, ``initialize()`` included: on
 Linux the kernel's death sends it SIGKILL (``PR_SET_PDEATHSIG``), armed before
@@ -35,6 +37,7 @@ from typing import Any
 from easlab.allspark import as_bytes, normalize_status
 from easlab.kernel.frames import (
     _HEADER_SIZE,
+    ANSWERS,
     BATCH,
     CONFIG,
     FAILED,
@@ -43,9 +46,11 @@ from easlab.kernel.frames import (
     READY,
     REQUEST,
     RESPONSE,
-    decode_batch,
+    answers_index,
+    read_batch,
     tune_socket,
 )
+from easlab.kernel.packed import Packed
 from easlab.kernel.shm import SHM, SHM_MIN, SLOT, Ring
 
 #: bytes of the worker's read buffer; a larger frame is received on its own
@@ -161,18 +166,28 @@ class _Channel:
 
     def queue(self, kind: int, rid: int, status: int, payload: bytes) -> None:
         """Add an answer to the queue; ``flush`` sends it."""
+        self._queue(kind, rid, status, (payload,) if payload else (), len(payload), 1)
+
+    def queue_answers(self, ids: list[int], statuses: list[int], answers: Packed) -> None:
+        """Add a batch's answers to the queue, as one ANSWERS frame (frames.py)."""
+        index = answers_index(ids, statuses, answers.sizes)
+        parts = (index, *answers.parts)
+        self._queue(ANSWERS, 0, 0, parts, len(index) + answers.nbytes, len(ids))
+
+    def _queue(
+        self, kind: int, rid: int, status: int, parts: tuple[Any, ...], size: int, answers: int
+    ) -> None:
         with self.write_lock:
-            # A large answer goes into the answers' ring, in the order of the frames
+            # A large frame goes into the answers' ring, in the order of the frames
             # (allocation and queueing under one lock: shm.py's one-reader order).
-            slot = self.tx.put((payload,)) if len(payload) >= SHM_MIN and self.tx else None
+            slot = self.tx.put(parts) if size >= SHM_MIN and self.tx else None
             if slot is None:
-                self._out.append(HEADER.pack(kind, rid, status, len(payload)))
-                if payload:
-                    self._out.append(payload)
+                self._out.append(HEADER.pack(kind, rid, status, size))
+                self._out.extend(parts)
             else:
                 self._out.append(HEADER.pack(kind | SHM, rid, status, SLOT.size))
                 self._out.append(slot)
-            self._answers += 1
+            self._answers += answers
 
     def pending(self) -> int:
         return self._answers
@@ -364,18 +379,13 @@ class Worker:
         self.channel.queue(RESPONSE, rid, answer[1], answer[0])
 
     def _batch(self, payload: bytes) -> None:
-        ids, bodies = decode_batch(payload)
+        ids, bodies = read_batch(payload)
         try:
-            results = self.processor.process_batch(bodies)
-            if len(results) != len(bodies):
-                raise RuntimeError(
-                    f"process_batch answered {len(results)} results for {len(bodies)} requests"
-                )
-            answers = [(as_bytes(body), normalize_status(status)) for body, status in results]
+            statuses, answers = self.processor.answer_batch(bodies)
         except Exception as exc:
-            answers = [self.errors.answer(exc, "process_batch()")] * len(ids)
-        for rid, (body, status) in zip(ids, answers, strict=False):
-            self.channel.queue(RESPONSE, rid, status, body)
+            body, status = self.errors.answer(exc, "process_batch()")
+            statuses, answers = [status] * len(ids), Packed.of([body] * len(ids))
+        self.channel.queue_answers(ids, statuses, answers)
 
 
 def build_processor(config: dict[str, Any]) -> Any:

@@ -112,6 +112,58 @@ def test_large_bodies_cross_in_shared_memory_small_ones_on_the_socket(kernel, py
     assert _memfd_fds(kernel.pid, "shm_echo") == 0
 
 
+SLOW_BATCH_APP = """
+import time
+import allspark
+
+class SlowBatch(allspark.BaseProcessor):
+    def process(self, data):
+        return data[::-1], 200
+
+    def process_batch(self, bodies):
+        if any(body.startswith(b"slow") for body in bodies):
+            time.sleep(1)
+        return [(body[::-1], 200) for body in bodies]
+"""
+
+
+def test_a_batch_whose_answers_are_large_together_sends_them_in_shared_memory(
+    kernel, python_service
+):
+    # Each body and answer is under SHM_MIN; four together are over it. The batch's
+    # answers leave as one ANSWERS frame (frames.py), so they cross through the
+    # answers' ring in one slot, as the batch itself crossed through the requests'.
+    svc = python_service(
+        "shm_batch",
+        SLOW_BATCH_APP,
+        rpc__batching=True,
+        rpc__max_batch_size=4,
+        rpc__max_batch_timeout=5000,
+    )
+    bodies = [bytes([65 + i]) * (SHM_MIN // 3) + os.urandom(100) for i in range(4)]
+    answers: dict[int, object] = {}
+    slow = threading.Thread(target=lambda: answers.setdefault(-1, post(svc.url, b"slow", TOKEN)))
+    slow.start()
+    wait_for(
+        lambda: kernel.client.workers("shm_batch")[0]["in_flight"] == 1,
+        what="the slow call to reach the instance",
+    )
+    # the four wait in the queue while the instance sleeps, then go as one batch
+    callers = [
+        threading.Thread(target=lambda i=i: answers.setdefault(i, post(svc.url, bodies[i], TOKEN)))
+        for i in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in [slow, *callers]:
+        caller.join(30)
+    assert answers[-1].status_code == 200 and answers[-1].content == b"wols"
+    for i, body in enumerate(bodies):
+        assert answers[i].status_code == 200 and answers[i].content == body[::-1]
+    (worker,) = kernel.client.workers("shm_batch")
+    assert worker["shm"] == {"requests": 1, "answers": 1}
+
+
 def test_a_sigkilled_instance_leaves_no_shared_memory_behind(kernel, python_service):
     before = _dev_shm()
     svc = python_service("shm_kill", SLOW_ECHO_APP)

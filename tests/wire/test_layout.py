@@ -289,3 +289,74 @@ def test_torch_answers_are_byte_identical_to_the_full_encoder():
         )
         assert got == encode_torch_response(listed, named)
     assert positional.hits == 5 and mixed.hits == 5
+
+
+# -- whole batches: bodies back to back, answers as the rows of one array -------
+
+
+def _packed_tf(count: int, seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [
+        tf_body({"a": rng.random((2, 3), np.float32), "b": rng.random((2, 5))})
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("offset", [0, 1])  # an unaligned buffer reads the same
+def test_packed_bodies_read_as_each_body_read_then_stacked(offset):
+    bodies = _packed_tf(5)
+    _, layout = parse_tf_request_layout(bodies[0])
+    assert layout is not None
+    buffer = memoryview(b"\0" * offset + b"".join(bodies))[offset:]
+    joined = layout.read_packed(buffer, len(bodies))
+    assert joined is not None
+    each = [layout.read(body) for body in bodies]
+    for i, arr in enumerate(joined):
+        same_array(arr, np.concatenate([arrays[i] for arrays in each]))
+        assert arr.flags.c_contiguous and arr.flags.aligned and arr.flags.writeable
+    assert [a.dtype for a in joined] == [np.float32, np.float64]
+
+
+def test_packed_bodies_of_another_layout_or_size_are_not_read():
+    bodies = _packed_tf(4)
+    _, layout = parse_tf_request_layout(bodies[0])
+    assert layout is not None
+    # one body with another signature name of the same length: a byte outside the spans
+    other = tf_body(
+        {"a": np.ones((2, 3), np.float32), "b": np.ones((2, 5))}, signature="serving_defaulx"
+    )
+    assert len(other) == len(bodies[0])
+    assert layout.read_packed(b"".join([*bodies[:3], other]), 4) is None
+    assert layout.read_packed(b"".join(bodies), 3) is None  # sizes do not add up
+    assert layout.read_packed(b"".join(bodies)[:-1], 4) is None
+    assert layout.read_packed(b"", 0) is None
+    # an int tensor (packed varints) is never read in one go
+    ints = [tf_body({"a": np.arange(4, dtype=np.int64)}) for _ in range(2)]
+    _, int_layout = parse_tf_request_layout(ints[0])
+    assert int_layout is not None and int_layout.read_packed(b"".join(ints), 2) is None
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_packed_answers_are_each_part_encoded_alone(rows):
+    callers = 4
+    outputs = {
+        "y": RNG.random((rows * callers, 10), np.float32),
+        "z": RNG.random((rows * callers, 2)),
+    }
+    parts = [{n: o[i * rows : (i + 1) * rows] for n, o in outputs.items()} for i in range(callers)]
+    tf_cache, torch_cache = AnswerCache(), AnswerCache()
+    assert tf_cache.encode_packed(list(outputs.items()), rows) is None  # nothing learnt yet
+    tf_cache.encode(list(parts[0].items()), lambda: tf_response_parts(parts[0]))
+    packed = tf_cache.encode_packed(list(outputs.items()), rows)
+    assert packed is not None and packed.dtype == np.uint8 and packed.shape[0] == callers
+    assert [row.tobytes() for row in packed] == [encode_tf_response(p) for p in parts]
+    listed = list(outputs.values())
+    first = [o[:rows] for o in listed]
+    torch_cache.encode(list(enumerate(first)), lambda: torch_response_parts(first))
+    packed = torch_cache.encode_packed(list(enumerate(listed)), rows)
+    assert packed is not None
+    assert [row.tobytes() for row in packed] == [
+        encode_torch_response(list(p.values())) for p in parts
+    ]
+    # parts of another shape than the cached one: the caller encodes each part
+    assert tf_cache.encode_packed(list(outputs.items()), rows * 2) is None

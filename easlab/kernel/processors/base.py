@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from easlab.allspark import as_bytes, normalize_status
+from easlab.kernel.packed import Packed
+
 
 @dataclass
 class ProcessorContext:
@@ -64,6 +67,13 @@ def model_threads(ctx: ProcessorContext) -> tuple[int, str]:
     return threads, why
 
 
+def packed_answers(results: list[tuple[Any, Any]]) -> tuple[list[int], Packed]:
+    """``(body, status)`` answers as ``answer_batch`` returns them (bytes, HTTP statuses)."""
+    return [normalize_status(status) for _, status in results], Packed.of(
+        [as_bytes(body) for body, _ in results]
+    )
+
+
 class ProcessorError(Exception):
     """Raised by a processor to answer a specific status with a message."""
 
@@ -98,6 +108,21 @@ class Processor:
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         """Answer a batch gathered by ``rpc.batching``; default: one at a time."""
         return [self.process(data) for data in requests]
+
+    def answer_batch(self, batch: Packed) -> tuple[list[int], Packed]:
+        """A batch's statuses and answer bodies, from its bodies as the frame holds them.
+
+        What the instance calls (worker.py): ``process_batch`` on the bodies as
+        ``bytes``, its answers checked and normalized. The tensor processors read and
+        write a uniform batch in place instead (tensor.py).
+        """
+        bodies = batch.bodies()
+        results = self.process_batch(bodies)
+        if len(results) != len(bodies):
+            raise RuntimeError(
+                f"process_batch answered {len(results)} results for {len(bodies)} requests"
+            )
+        return packed_answers(results)
 
     @property
     def lone_batch_is_process(self) -> bool:

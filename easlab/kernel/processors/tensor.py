@@ -39,7 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
+from easlab.kernel.packed import Packed
+from easlab.kernel.processors.base import (
+    Processor,
+    ProcessorContext,
+    ProcessorError,
+    packed_answers,
+)
 from easlab.wire import blade as blade_wire
 from easlab.wire import onnx as onnx_wire
 from easlab.wire import tf as tf_wire
@@ -301,18 +307,20 @@ class CachedDecoder:
             self._last = (layout, template, tuple(request.inputs))
         return request
 
-    def read_joined(self, bodies: Sequence[bytes]) -> TensorRequest | None:
+    def read_packed(self, batch: Packed) -> TensorRequest | None:
         """One request holding every body's inputs stacked along axis 0, when all bodies
-        have the cached layout and fixed-width tensors (``RequestLayout.read_joined``);
+        have the cached layout and fixed-width tensors (``RequestLayout.read_packed``);
         each body alone would decode to the same request with its own rows. Else None."""
         last = self._last
         if last is None:
             return None
         layout, template, names = last
-        arrays = layout.read_joined(bodies)
+        if batch.width() != layout.size:
+            return None
+        arrays = layout.read_packed(batch.joined(), len(batch))
         if arrays is None:
             return None
-        self.hits += len(bodies)
+        self.hits += len(batch)
         return _filled(template, names, arrays)
 
 
@@ -385,11 +393,15 @@ class TensorProcessor(Processor):
         return self._encode(self.fetch(sig, outputs, request), request), 200
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
-        if len(requests) > 1:
-            answers = self._process_uniform(requests)
+        statuses, answers = self.answer_batch(Packed.of(requests))
+        return list(zip(answers.bodies(), statuses, strict=True))
+
+    def answer_batch(self, batch: Packed) -> tuple[list[int], Packed]:
+        if len(batch) > 1:
+            answers = self._answer_uniform(batch)
             if answers is not None:
                 return answers
-        return self._process_grouped(requests, join=True)
+        return packed_answers(self._process_grouped(batch.bodies(), join=True))
 
     def _process_grouped(self, requests: list[bytes], join: bool) -> list[tuple[bytes, int]]:
         """Any batch: each request decoded and checked alone (a bad one gets its own
@@ -415,13 +427,14 @@ class TensorProcessor(Processor):
             for a in answers
         ]
 
-    def _process_uniform(self, requests: list[bytes]) -> list[tuple[bytes, int]] | None:
+    def _answer_uniform(self, batch: Packed) -> tuple[list[int], Packed] | None:
         """The common batch, one client's requests: every body laid out like the last
         one the decoder learnt (same signature, inputs, shapes, fetch list; only the
-        values differ). Its inputs are read straight into the joined buffers, and
-        the decode, check and batch key are done once for the batch instead of once
-        per request: 10-15 µs a row in the worker (issue 16). None when the batch is
-        not uniform; ``_process_grouped`` then answers it, request by request.
+        values differ). Its inputs are read from the frame's buffer straight into the
+        joined ones, the decode, check and batch key are done once for the batch
+        instead of once per request, and the answers are written into one array
+        (issue 16). None when the batch is not uniform; ``_process_grouped`` then
+        answers it, request by request.
 
         Every body matching the layout decodes to the same request but for its
         values (``CachedDecoder``), so the checks of one are the checks of all; the
@@ -431,7 +444,7 @@ class TensorProcessor(Processor):
         decoder = self._decoders.get(self.formats[0])
         if not isinstance(decoder, CachedDecoder):
             return None
-        joined = decoder.read_joined(requests)
+        joined = decoder.read_packed(batch)
         if joined is None:
             return None
         try:
@@ -439,8 +452,9 @@ class TensorProcessor(Processor):
             inputs = self.check(sig, joined)
         except ProcessorError:
             return None  # the general path answers each request with its own message
+        callers = len(batch)
         total = next(iter(inputs.values())).shape[0]
-        if self._batch_key(sig, inputs, -1) == ("alone", -1) or total % len(requests):
+        if self._batch_key(sig, inputs, -1) == ("alone", -1) or total % callers:
             return None
         try:
             outputs = self._run(sig, inputs)
@@ -448,19 +462,21 @@ class TensorProcessor(Processor):
             outputs = None
         if outputs is None or not all(o.ndim > 0 and o.shape[0] == total for o in outputs.values()):
             # the batch broke (one request?) or its outputs are not per row: each alone
-            return self._process_grouped(requests, join=False)
-        callers = len(requests)
+            return packed_answers(self._process_grouped(batch.bodies(), join=False))
         try:
-            bodies = self._encode_rows(self.fetch(sig, outputs, joined), joined, callers)
-            return [(body, 200) for body in bodies]
+            return [200] * callers, self._encode_rows(
+                self.fetch(sig, outputs, joined), joined, callers
+            )
         except ProcessorError:  # each caller's answer says it, as the general path does
             size = total // callers
-            return [
-                self._answer(
-                    sig, {n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, joined
-                )
-                for i in range(callers)
-            ]
+            return packed_answers(
+                [
+                    self._answer(
+                        sig, {n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, joined
+                    )
+                    for i in range(callers)
+                ]
+            )
 
     # -- steps, overridable per format --------------------------------------
 
@@ -502,24 +518,26 @@ class TensorProcessor(Processor):
 
     def _encode_rows(
         self, outputs: dict[str, np.ndarray], request: TensorRequest, callers: int
-    ) -> list[bytes]:
+    ) -> Packed:
         """The answers of a uniform batch's ``callers``, each its share of the rows of
-        ``outputs``: what ``encode`` gives for each caller's rows, with the answer
-        cache's headers looked up once for the batch instead of once per caller."""
+        ``outputs``: what ``encode`` gives for each caller's rows, written into one
+        array with the answer cache's headers (``AnswerCache.encode_packed``)."""
         total = next(iter(outputs.values())).shape[0] if outputs else 0
         size = total // callers
         if request.fmt in ("tf", "torch") and size:
             cache, arrays, _ = self._cached_answer(outputs, request)
-            answers = cache.encode_rows(arrays, size)
-            if answers is None:  # the cache holds another layout: learn this one
+            rows = cache.encode_packed(arrays, size)
+            if rows is None:  # the cache holds another layout: learn this one
                 self.encode({n: o[:size] for n, o in outputs.items()}, request)
-                answers = cache.encode_rows(arrays, size)
-            if answers is not None:
-                return answers
-        return [
-            self.encode({n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, request)
-            for i in range(callers)
-        ]
+                rows = cache.encode_packed(arrays, size)
+            if rows is not None:
+                return Packed([rows], [rows.shape[1]] * callers)
+        return Packed.of(
+            [
+                self.encode({n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, request)
+                for i in range(callers)
+            ]
+        )
 
     def select_signature(self, request: TensorRequest) -> TensorSignature:
         name = request.signature_name or self.default_signature
