@@ -104,16 +104,14 @@ class OnnxModel:
             for o in self.session.get_outputs()
         )
         self._output_types = {o.name: o.type for o in self.session.get_outputs()}
+        self._output_names = [o.name for o in self.outputs]
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feeds = {}
-        for name, arr in inputs.items():
-            if is_string_dtype(arr.dtype):
-                # The wire carries bytes; onnxruntime's string tensors take str.
-                arr = np.vectorize(_text, otypes=[object])(arr) if arr.size else arr.astype(object)
-            feeds[name] = arr
-        names = [o.name for o in self.outputs]
-        values = self.session.run(names, feeds)
+        if any(is_string_dtype(arr.dtype) for arr in inputs.values()):
+            # The wire carries bytes; onnxruntime's string tensors take str.
+            inputs = {name: _texts(arr) for name, arr in inputs.items()}
+        names = self._output_names
+        values = self.session.run(names, inputs)
         return {name: self._array(name, v) for name, v in zip(names, values, strict=True)}
 
     def _array(self, name: str, value: Any) -> np.ndarray:
@@ -130,6 +128,13 @@ class OnnxModel:
 
 def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _texts(arr: np.ndarray) -> np.ndarray:
+    """A string input as onnxruntime takes it (str objects); any other input as it is."""
+    if not is_string_dtype(arr.dtype):
+        return arr
+    return np.vectorize(_text, otypes=[object])(arr) if arr.size else arr.astype(object)
 
 
 class OnnxProcessor(TensorProcessor):
