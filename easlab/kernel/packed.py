@@ -17,8 +17,8 @@ Buffer = Any  # bytes, bytearray, memoryview, or a C-contiguous uint8 numpy arra
 
 
 def as_bytes_view(buffer: Buffer) -> memoryview:
-    """``buffer`` as a flat memoryview of bytes (a numpy array's too)."""
-    view = memoryview(buffer)
+    """``buffer`` as a flat memoryview of bytes (a numpy array's too); one already is."""
+    view = buffer if type(buffer) is memoryview else memoryview(buffer)
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 

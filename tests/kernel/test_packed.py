@@ -66,3 +66,10 @@ def test_a_process_batch_with_too_few_answers_is_an_error_naming_both_counts():
     _, packed = read_batch(encode_batch([1, 2], [b"ab", b"cd"]))
     with pytest.raises(RuntimeError, match="^process_batch answered 1 results for 2 requests$"):
         _Short().answer_batch(packed)
+
+
+def test_a_flat_byte_view_is_taken_as_it_is_and_any_other_buffer_is_flattened():
+    view = memoryview(b"abcd")
+    assert Packed.of([view]).parts[0] is view  # Packed.of and __init__ wrap it once, not twice
+    words = memoryview(np.arange(3, dtype=np.uint16))
+    assert Packed.of([words]).sizes == [6]  # bytes, not items
