@@ -17,9 +17,27 @@ processes (same core or not), so p99 at c=1 came out bimodal from run to run
 128 up to 4096 requests: a run that keeps missing spends at most 0.8%, then
 quickly under 0.1%, of its requests on tries, out of the p99, while a hit
 resets the count and waiting resumes at once.
+
+A caller alone in the kernel (the only request in flight, from a connection
+that has sent ``ALONE_AFTER`` requests in a row: a client at concurrency 1)
+has its instance's answer waited for awake even when the model takes longer
+than the 50 µs wait: up to twice the instance's last answer time plus 50 µs,
+and never more than ``LONG_WAIT_S`` (instance.py ``Instance.awake_wait``).
+Asleep, the kernel reads the answer only once the event loop's poll has
+woken it; awake, the moment it comes (on the 2-core VM of BENCHMARKS.md, the
+served p50 at concurrency 1 came out 5-18% lower for three of four models).
+The wait blocks the event loop, which is why it is kept for a caller alone: a
+request from another client during it waits at most until the answer, and
+makes the next caller no longer alone.
 """
 
 from __future__ import annotations
+
+#: requests in a row on one connection before its requests count as a lone client's
+ALONE_AFTER = 8
+#: the longest wait awake for a lone caller's answer (instance.py); a model slower
+#: than this is answered through the event loop's poll, as before
+LONG_WAIT_S = 1e-3
 
 #: misses in a row after which the kernel stops waiting on every request
 MISSES = 2

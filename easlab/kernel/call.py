@@ -27,6 +27,7 @@ class Call:
         "queued_at",
         "rid",
         "sent",
+        "alone",
     )
 
     def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
@@ -42,6 +43,7 @@ class Call:
         self.sent = (
             0.0  # perf_counter() when it left for its instance (uvloop's clock has ms steps)
         )
+        self.alone = False  # the kernel's only request, from a lone client (awake.py)
 
     def finish(self, status: int, body: bytes | bytearray) -> None:
         """Answer the caller once; later answers (after a 408) are dropped."""

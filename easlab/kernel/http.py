@@ -33,8 +33,6 @@ LINGER_S = 2.0
 #: it; after two waits in a row that ended without one, it waits only now and then
 #: (awake.py; see HttpConnection._await_next)
 CLIENT_POLL_S = 50e-6
-#: requests in a row from one connection after which it counts as the only client at work
-_ALONE_AFTER = 8
 _READ_SIZE = 65536
 # Where a connection is in reading its client's next request (HttpConnection.stage);
 # the sweep (KernelServer._sweep) applies the timeout of that stage.
@@ -461,7 +459,7 @@ class HttpConnection(asyncio.Protocol):
             app.answers += 1
             if (
                 app.in_flight == 0
-                and app.streak >= _ALONE_AFTER
+                and app.streak >= awake.ALONE_AFTER
                 and len(body) <= _READ_SIZE  # a big exchange takes longer than the wait
                 and awake.due(app.poll_misses, app.answers)
             ):

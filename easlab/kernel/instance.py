@@ -74,8 +74,8 @@ _RID_MASK = 0xFFFFFFFF
 #: frames may then wait inside the instance, behind its busy threads (see Service)
 QUICK_S = 0.002
 #: how long the kernel waits awake for the answer of a frame sent to an idle instance
-#: whose last answer came back within PROMPT_S (see Instance.send); after two waits in
-#: a row that ended without the answer, it waits only now and then (awake.py)
+#: whose last answer came back within PROMPT_S (see Instance.awake_wait); after two
+#: waits in a row that ended without the answer, it waits only now and then (awake.py)
 POLL_S = 50e-6
 PROMPT_S = 200e-6
 
@@ -239,6 +239,7 @@ class _Channel:
         if self.closed or self._big_view is not None or self._end != self._start:
             return
         instance = self.instance
+        instance.awake_waits += 1
         end = time.perf_counter() + seconds
         recv_into = self.sock.recv_into
         view = self._view
@@ -259,6 +260,7 @@ class _Channel:
                 self.close()
                 return
             instance.poll_misses = 0
+            instance.awake_answers += 1
             self._start, self._end = 0, got
             self._frames()
             return
@@ -353,7 +355,7 @@ class Instance:
         # Whether the last answer came back within QUICK_S of its send; until one has,
         # the instance takes no more frames than it has threads.
         self.quick = False
-        self.prompt = False  # the last answer came within PROMPT_S: worth waiting awake for
+        self.answer_s: float | None = None  # the last lone frame's send to answer (awake_wait)
         self.poll_misses = 0  # waits (POLL_S) in a row that ended without the answer
         self._sends = 0
         self.calls: dict[int, Call] = {}
@@ -374,6 +376,9 @@ class Instance:
         #: bodies that crossed in shared memory (shm.py), since the instance was made
         self.shm_requests = 0
         self.shm_answers = 0
+        #: waits awake for an answer (Instance.awake_wait), and those it came in
+        self.awake_waits = 0
+        self.awake_answers = 0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -433,7 +438,8 @@ class Instance:
                 self.restarts += 1
                 continue
             delay = 0.2
-            self.quick = self.prompt = False  # a fresh process: its speed is not known yet
+            self.quick = False  # a fresh process: its speed is not known yet
+            self.answer_s = None
             self.poll_misses = 0
             self.ready = True
             self.status = "Running"
@@ -682,12 +688,30 @@ class Instance:
             channel.write(HEADER.pack(REQUEST | SHM, rid, 0, SLOT.size), slot, gather=self.busy > 0)
         self.busy += 1
         self._sends += 1
-        if self.busy == 1 and self.prompt and awake.due(self.poll_misses, self._sends):
-            # A lone request to a processor that answers within microseconds: at the end
-            # of this loop pass, wait for its answer awake rather than in the event loop's
-            # poll. Falling asleep and being woken costs more than the wait (~20% of a
-            # request at concurrency 1); at high concurrency the instance is never idle.
-            self.service.kernel.loop.call_soon(channel.poll, POLL_S)
+        if self.busy == 1 and awake.due(self.poll_misses, self._sends):
+            # A lone request: at the end of this loop pass, wait for its answer awake
+            # rather than in the event loop's poll. Falling asleep and being woken costs
+            # more than the wait (~20% of a request at concurrency 1); at high
+            # concurrency the instance is never idle.
+            wait = self.awake_wait(call)
+            if wait:
+                self.service.kernel.loop.call_soon(channel.poll, wait)
+
+    def awake_wait(self, call: Call) -> float:
+        """Seconds to wait awake for ``call``'s answer after sending it (0: do not).
+
+        A processor that answers within microseconds: POLL_S, for every caller. A
+        slower one, up to awake.LONG_WAIT_S: only for a caller alone in the kernel
+        (awake.py), twice its last answer time plus POLL_S.
+        """
+        took = self.answer_s
+        if took is None:
+            return 0.0
+        if took < PROMPT_S:
+            return POLL_S
+        if call.alone and took < awake.LONG_WAIT_S:
+            return min(awake.LONG_WAIT_S, POLL_S + 2 * took)
+        return 0.0
 
     def send_batch(self, calls: list[Call]) -> None:
         counter = [1]  # shared by the batch's calls: 1 while the batch is in the instance
@@ -747,7 +771,7 @@ class Instance:
             self.busy -= 1
             took = time.perf_counter() - call.sent
             self.quick = took < QUICK_S
-            self.prompt = took < PROMPT_S
+            self.answer_s = took
             call.finish(status, payload)  # its answer reads call.instance (the monitor)
             call.instance = None
             self.service.pump()  # its slot is free
@@ -815,5 +839,6 @@ class Instance:
             "in_flight": len(self.calls),
             "threads": self.threads,
             "shm": {"requests": self.shm_requests, "answers": self.shm_answers},
+            "awake": {"waits": self.awake_waits, "answered": self.awake_answers},
             "python": str(self.version.python or sys.executable),
         }

@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 from easlab._auth import verify
+from easlab.kernel import awake
 from easlab.kernel.api import API, handle
 from easlab.kernel.call import Call
 from easlab.kernel.control import Kernel
@@ -187,6 +188,7 @@ class KernelServer:
                 conn.respond(status, body, TEXT_PLAIN, status in (408, 450))
 
         call = Call(req.body, answer)
+        call.alone = self._alone()
         service.submit(call)
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
@@ -212,7 +214,12 @@ class KernelServer:
             )
 
         call = Call(envelope, answer)
+        call.alone = self._alone()
         service.submit(call)
+
+    def _alone(self) -> bool:
+        """Whether the request just parsed is a lone client's, the only one in flight (awake.py)."""
+        return self.in_flight == 1 and self.streak >= awake.ALONE_AFTER
 
     def builtin(self, conn: HttpConnection, req: Request, what: str) -> None:
         kernel = self.kernel
