@@ -355,8 +355,8 @@ class Instance:
         # Whether the last answer came back within QUICK_S of its send; until one has,
         # the instance takes no more frames than it has threads.
         self.quick = False
-        self.answer_s: float | None = None  # the last lone frame's send to answer (awake_wait)
-        self.poll_misses = 0  # waits (POLL_S) in a row that ended without the answer
+        self.answer_s: float | None = None  # its last REQUEST frame's send to answer (awake_wait)
+        self.poll_misses = 0  # awake waits in a row that ended without the answer
         self._sends = 0
         self.calls: dict[int, Call] = {}
         self.stopping = False
