@@ -2,8 +2,7 @@
 
 At concurrency 1 the kernel used to wait awake (instance.py ``_Channel.poll``) only
 for a processor whose last answer came within 200 µs, so a real model's answer
-always found the kernel asleep, and waking it cost 50-100 µs a request on a 2-core
-VM (issue 16). ``Instance.awake_wait`` now also waits, up to awake.LONG_WAIT_S, for
+always found the kernel asleep in its event loop's poll (issue 16). ``Instance.awake_wait`` now also waits, up to awake.LONG_WAIT_S, for
 a caller alone in the kernel; not for one among others, where blocking the event
 loop would delay them. Checked by the rule itself and by counting the waits a real
 kernel reports (``w``: ``awake``), never by timing.
@@ -33,6 +32,22 @@ import allspark
 class Slow(allspark.BaseProcessor):
     def process(self, data):
         time.sleep(0.0003)
+        return data[::-1], 200
+"""
+
+
+# The same, but "exit" ends the process while the kernel waits for its answer.
+EXITING_APP = """
+import os
+import time
+
+import allspark
+
+class Exiting(allspark.BaseProcessor):
+    def process(self, data):
+        time.sleep(0.0003)
+        if data == b"exit":
+            os._exit(7)
         return data[::-1], 200
 """
 
@@ -134,3 +149,33 @@ def test_a_request_from_another_client_during_a_wait_is_answered(kernel, python_
         thread.join(60)
     assert len(answers) == 30
     assert all(status == 200 and content == body[::-1] for status, content, body in answers)
+
+
+def test_an_instance_that_exits_during_a_wait_fails_only_its_call(kernel, python_service):
+    # The wait reads the end of the instance's socket (poll: got == 0) and leaves the
+    # call to the supervisor: retried once on the restarted instance (which exits
+    # again), then answered 502; the kernel and the service go on.
+    svc = python_service("awake_exit", EXITING_APP)
+    pid = kernel.client.workers("awake_exit")[0]["pid"]
+    headers = {"Authorization": TOKEN}
+    with requests.Session() as lone:
+        for i in range(20):
+            body = b"lone %d" % i
+            assert lone.post(svc.url, data=body, headers=headers, timeout=30).content == body[::-1]
+        # (no `w` here: a request on another connection would end the lone streak)
+        resp = lone.post(svc.url, data=b"exit", headers=headers, timeout=60)
+    assert resp.status_code == 502
+    assert "exited with code 7 while processing this request" in resp.text
+    # The lone requests were answered in awake waits, and one wait (the exit's) ended
+    # at the end of the socket instead of with an answer; the retry went to a fresh
+    # process, whose speed is not known, so it got no wait.
+    awake_counts = _awake(kernel, "awake_exit")
+    assert awake_counts["answered"] >= 1
+    assert awake_counts["waits"] > awake_counts["answered"]
+    wait_for(
+        lambda: (w := kernel.client.workers("awake_exit")[0])["ready"] and w["pid"] != pid,
+        what="the instance to come back",
+    )
+    resp = requests.post(svc.url, data=b"after", headers=headers, timeout=30)
+    assert resp.status_code == 200 and resp.content == b"retfa"
+    assert kernel.client.workers("awake_exit")[0]["restarts"] == 2
