@@ -221,6 +221,16 @@ class AnswerCache:
         self.hits += parts
         return out
 
+    def learnt(
+        self, arrays: Sequence[tuple[Hashable, Any]]
+    ) -> tuple[tuple[bytes, ...], tuple[str, ...]] | None:
+        """The cached headers and wire dtypes when they are for ``arrays``'s layout."""
+        key = _answer_key(arrays)
+        last = self._last
+        if key is None or last is None or last[0] != key:
+            return None
+        return last[1], last[2]
+
     def _learn(
         self, key: tuple[Any, ...], arrays: Sequence[tuple[Hashable, Any]], parts: list[Buffer]
     ) -> None:

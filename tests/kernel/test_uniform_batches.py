@@ -58,11 +58,16 @@ def test_a_uniform_batch_is_checked_once_and_answers_as_alone(fmt, dtype_name, r
     bodies = _same_layout(fmt, dtype, rows, 8)
     alone = [proc.process(data) for data in bodies]  # learns the layouts
     proc.runs.clear()
-    checks, encodes = proc.checks, proc.encodes
+    proc._shortcut = None  # the layout's steps not learnt yet: test_shortcut.py has them
+    checks, encodes, hits = proc.checks, proc.encodes, proc.shortcut_hits
     assert proc.process_batch(bodies) == alone
     assert proc.runs == [8 * rows]  # one run
     assert proc.checks - checks == 1  # the joined request, not each of the 8
     assert proc.encodes - encodes == 0  # headers from the answer cache
+    # that batch taught the shortcut: the next is neither checked nor encoded
+    assert proc.process_batch(bodies) == alone
+    assert proc.runs == [8 * rows] * 2
+    assert (proc.checks, proc.encodes, proc.shortcut_hits) == (checks + 1, encodes, hits + 8)
 
 
 @pytest.mark.parametrize("fmt", ["tf", "torch"])

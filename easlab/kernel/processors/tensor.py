@@ -46,6 +46,7 @@ from easlab.kernel.processors.base import (
     ProcessorError,
     packed_answers,
 )
+from easlab.kernel.processors.shortcut import Shortcut
 from easlab.wire import blade as blade_wire
 from easlab.wire import onnx as onnx_wire
 from easlab.wire import tf as tf_wire
@@ -360,16 +361,23 @@ class TensorProcessor(Processor):
         self._answers = {"tf": AnswerCache(), "torch": AnswerCache()}
         self._check_plans: dict[Any, tuple[TensorSignature, list[tuple[TensorSpec, int]]]] = {}
         self._batch_keys: dict[Any, tuple[TensorSignature, Any]] = {}
+        # the steps learnt for the last request layout (shortcut.py), and the
+        # requests it answered
+        self._shortcut: Shortcut | None = None
+        self.shortcut_hits = 0
 
     @property
     def decode_cache_hits(self) -> int:
-        """Requests decoded by the request-layout cache (for tests and benchmarks)."""
-        return sum(c.hits for c in self._decoders.values() if isinstance(c, CachedDecoder))
+        """Requests decoded by the request-layout cache, the shortcut's included (for
+        tests and benchmarks): the shortcut reads a body by its layout too."""
+        decoders = self._decoders.values()
+        return sum(c.hits for c in decoders if isinstance(c, CachedDecoder)) + self.shortcut_hits
 
     @property
     def encode_cache_hits(self) -> int:
-        """Answers encoded by the answer-layout cache."""
-        return sum(c.hits for c in self._answers.values())
+        """Answers encoded by the answer-layout cache, the shortcut's included (it
+        writes the cache's headers)."""
+        return sum(c.hits for c in self._answers.values()) + self.shortcut_hits
 
     # -- what subclasses implement -------------------------------------------
 
@@ -386,11 +394,27 @@ class TensorProcessor(Processor):
         return sig.to_json(self.request_format or "tf") if sig is not None else None
 
     def process(self, data: bytes) -> tuple[bytes, int]:
+        shortcut = self._shortcut
+        if shortcut is not None:
+            inputs = shortcut.read(data, 1)
+            if inputs is not None:
+                self.shortcut_hits += 1
+                outputs = self._run(shortcut.sig, inputs)
+                answer = shortcut.write(outputs, 1)
+                if answer is not None:
+                    return answer, 200
+                request = _filled(shortcut.template, shortcut.names, shortcut.arrays(inputs))
+                return self._encode(self.fetch(shortcut.sig, outputs, request), request), 200
         request = self.decode(data)
         sig = self.select_signature(request)
         inputs = self.check(sig, request)
         outputs = self._run(sig, inputs)
-        return self._encode(self.fetch(sig, outputs, request), request), 200
+        fetched = self.fetch(sig, outputs, request)
+        answer = self._encode(fetched, request)
+        last = self._layout_of(data, request)
+        if last is not None:
+            self._learn(last, request, sig, inputs, outputs, fetched, 1)
+        return answer, 200
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         statuses, answers = self.answer_batch(Packed.of(requests))
@@ -441,6 +465,21 @@ class TensorProcessor(Processor):
         joined request differs from each only in its first dimension, which the
         batch key's signature leaves free (``-1``).
         """
+        callers = len(batch)
+        shortcut = self._shortcut
+        if shortcut is not None and shortcut.batchable and batch.width() == shortcut.size:
+            inputs = shortcut.read(batch.joined(), callers)
+            if inputs is not None:
+                self.shortcut_hits += callers
+                try:
+                    outputs = self._run(shortcut.sig, inputs)
+                except ProcessorError:
+                    outputs = None
+                rows = shortcut.write(outputs, callers) if outputs is not None else None
+                if rows is not None:
+                    return [200] * callers, Packed([rows], [len(rows) // callers] * callers)
+                request = _filled(shortcut.template, shortcut.names, shortcut.arrays(inputs))
+                return self._uniform_answers(batch, shortcut.sig, request, inputs, outputs)
         decoder = self._decoders.get(self.formats[0])
         if not isinstance(decoder, CachedDecoder):
             return None
@@ -452,7 +491,6 @@ class TensorProcessor(Processor):
             inputs = self.check(sig, joined)
         except ProcessorError:
             return None  # the general path answers each request with its own message
-        callers = len(batch)
         total = next(iter(inputs.values())).shape[0]
         if self._batch_key(sig, inputs, -1) == ("alone", -1) or total % callers:
             return None
@@ -460,6 +498,23 @@ class TensorProcessor(Processor):
             outputs = self._run(sig, inputs)
         except ProcessorError:
             outputs = None
+        answers = self._uniform_answers(batch, sig, joined, inputs, outputs)
+        if decoder._last is not None and answers[0][0] == 200:
+            self._learn(decoder._last, joined, sig, inputs, outputs, None, callers)
+        return answers
+
+    def _uniform_answers(
+        self,
+        batch: Packed,
+        sig: TensorSignature,
+        joined: TensorRequest,
+        inputs: dict[str, np.ndarray],
+        outputs: dict[str, np.ndarray] | None,
+    ) -> tuple[list[int], Packed]:
+        """The answers of a uniform batch whose model call gave ``outputs`` (None: it
+        failed), as the general path writes them."""
+        callers = len(batch)
+        total = next(iter(inputs.values())).shape[0]
         if outputs is None or not all(o.ndim > 0 and o.shape[0] == total for o in outputs.values()):
             # the batch broke (one request?) or its outputs are not per row: each alone
             return packed_answers(self._process_grouped(batch.bodies(), join=False))
@@ -609,6 +664,71 @@ class TensorProcessor(Processor):
         return picked
 
     # -- internals -----------------------------------------------------------
+
+    def _layout_of(self, data: bytes, request: TensorRequest) -> Any:
+        """The decoder's cached (layout, template, names) when ``data`` has that layout
+        and ``decode`` read it in the format a batch is read in (``formats[0]``)."""
+        if request.fmt != self.formats[0] or request.fmt not in self._answers:
+            return None
+        decoder = self._decoders.get(request.fmt)
+        last = decoder._last if isinstance(decoder, CachedDecoder) else None
+        return last if last is not None and last[0].matches(data) else None
+
+    def _learn(
+        self,
+        last: tuple[Any, TensorRequest, tuple[str, ...]],
+        request: TensorRequest,
+        sig: TensorSignature,
+        inputs: dict[str, np.ndarray],
+        outputs: dict[str, np.ndarray] | None,
+        fetched: dict[str, np.ndarray] | None,
+        callers: int,
+    ) -> None:
+        """Remember the steps a request of ``last``'s layout took (``Shortcut``), when the
+        shortcut gives the same answer: ``check`` passed the request's own arrays, every
+        input is a fixed-width float span, and the answer cache holds the headers of
+        float outputs written as they lie in memory."""
+        if request.fmt not in self._answers or outputs is None:
+            return
+        layout, template, names = last
+        if len(names) != len(request.inputs) or len(inputs) != len(names):
+            return
+        given = [request.inputs.get(name) for name in names]
+        reads = []
+        for run_name, arr in inputs.items():
+            index = next((j for j, a in enumerate(given) if a is arr), None)
+            if index is None:  # cast or rebuilt by check: not the request's own array
+                return
+            fast = layout.slots[index].fast
+            if fast is None or not fast[4]:
+                return
+            reads.append((run_name, index, *fast))
+        if sorted(read[1] for read in reads) != list(range(len(names))):
+            return
+        if fetched is None:
+            try:
+                fetched = self.fetch(sig, outputs, request)
+            except ProcessorError:
+                return
+        cache, arrays, _ = self._cached_answer(fetched, request)
+        if not all(isinstance(x, np.ndarray) and x.ndim for _, x in arrays):
+            return  # an output with no rows to share out
+        one = [(k, x[: x.shape[0] // callers]) for k, x in arrays] if callers > 1 else arrays
+        learnt = cache.learnt(one)
+        if learnt is None:
+            return
+        headers, wire_dtypes = learnt
+        writes = []
+        for (_, x), (_, part), wire in zip(arrays, one, wire_dtypes, strict=True):
+            name = next((n for n, o in fetched.items() if o is x), None)
+            if name is None or x.dtype != np.dtype(wire):
+                return  # a byte order or type the wire rewrites: the general path does
+            writes.append((name, x.dtype, part.shape))
+        order = None if request.fetch else tuple(outputs)
+        batchable = self._batch_key(sig, inputs, -1) != ("alone", -1)
+        self._shortcut = Shortcut(
+            sig, layout, reads, writes, headers, order, batchable, template, names
+        )
 
     def _run(self, sig: TensorSignature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
