@@ -610,8 +610,11 @@ class Echo(allspark.BaseProcessor):
 """
 
 
-def start_kernel(tmp: Path, env: dict[str, str] | None = None) -> tuple[ServerProcess, int]:
-    """``easlab serve`` on a free port, in its own state dir; returns once its API answers."""
+def start_kernel(
+    tmp: Path, env: dict[str, str] | None = None, root: Path = ROOT
+) -> tuple[ServerProcess, int]:
+    """``easlab serve`` on a free port, in its own state dir; returns once its API answers.
+    ``root``: the source tree it runs in (``ab_trees.py`` starts one of another commit)."""
     port = free_port()
     argv = [
         sys.executable,
@@ -627,7 +630,7 @@ def start_kernel(tmp: Path, env: dict[str, str] | None = None) -> tuple[ServerPr
     server = ServerProcess(
         "easlab",
         argv,
-        ROOT,
+        root,
         tmp / "easlab.log",
         {"EASLAB_HOME": str(tmp / "easlab-home"), "EASLAB_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
     )
