@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from easlab.kernel.processors.base import ProcessorContext, ProcessorError  # noqa: E402
-from easlab.kernel.processors.onnx import OnnxProcessor  # noqa: E402
+from easlab.kernel.processors.onnx import OnnxModel, OnnxProcessor  # noqa: E402
 from easlab.wire.onnx import OnnxRequest, OnnxResponse  # noqa: E402
 from easlab.wire.tf import TFRequest, TFResponse  # noqa: E402
 
@@ -346,3 +346,49 @@ def test_two_served_instances_report_the_threads_they_chose(kernel, model_dir):
         assert [w["threads"]["intra_op"] for w in workers] == [1, 1]
     finally:
         kernel.delete("onnx_threads_set")
+
+
+def _tf(x: np.ndarray, fetch: list[str] | None = None) -> bytes:
+    return TFRequest.from_numpy("serving_default", {"x": x}, fetch or []).to_string()
+
+
+@pytest.mark.parametrize("fetch", [None, ["sq"]])
+def test_the_shortcut_calls_the_session_plainly_and_answers_as_the_full_path(
+    model_dir, monkeypatch, fetch
+):
+    from tests.kernel.test_layout_caches import uncached
+
+    proc, full = make(model_dir), uncached(make(model_dir))
+    rng = np.random.default_rng(3)
+    bodies = [_tf(rng.standard_normal((2, 4)).astype(np.float32), fetch) for _ in range(6)]
+    assert proc.process(bodies[0]) == full.process(bodies[0])  # learnt here
+    # from now on the session's own call: OnnxModel.__call__ is not in the way
+    calls = []
+    wrapped = OnnxModel.__call__
+    monkeypatch.setattr(
+        OnnxModel, "__call__", lambda self, i: calls.append(self) or wrapped(self, i)
+    )
+    for data in bodies[1:]:
+        assert proc.process(data) == full.process(data)
+    assert proc.process_batch(bodies) == full.process_batch(bodies)
+    assert proc.shortcut_hits == 5 + 6
+    assert proc.model not in calls and full.model in calls
+
+
+def test_the_plain_call_is_for_sessions_of_numeric_tensors_only(model_dir, tmp_path):
+    assert make(model_dir).model.plain_call() is not None
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["s"], ["t"])],
+        "strings",
+        [helper.make_tensor_value_info("s", TensorProto.STRING, ["batch"])],
+        [helper.make_tensor_value_info("t", TensorProto.STRING, ["batch"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    (tmp_path / "strings.onnx").write_bytes(model.SerializeToString())
+    proc = make(tmp_path)
+    assert proc.model.plain_call() is None
+    # and its string requests are answered by the full path, as always
+    request = TFRequest.from_numpy("serving_default", {"s": np.array([b"a", b"bc"], object)})
+    answer = TFResponse(proc.process(request.to_string())[0])
+    assert list(answer["t"]) == [b"a", b"bc"]

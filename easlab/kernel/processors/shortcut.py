@@ -35,6 +35,7 @@ What makes a request's steps the same as the learnt one's:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ class Shortcut:
 
     __slots__ = (
         "sig",
+        "run",
         "size",
         "fixed",
         "reads",
@@ -73,6 +75,7 @@ class Shortcut:
     def __init__(
         self,
         sig: Any,
+        run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
         layout: RequestLayout,
         reads: list[tuple[str, int, str, Any, int, int, tuple[int, ...]]],
         writes: list[tuple[str, np.dtype[Any], tuple[int, ...]]],
@@ -83,6 +86,8 @@ class Shortcut:
         names: tuple[str, ...],
     ) -> None:
         self.sig = sig
+        #: the model call (``TensorProcessor.runner``)
+        self.run = run
         self.size = layout.size
         self.fixed = layout.fixed
         self.reads = reads

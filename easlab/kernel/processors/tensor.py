@@ -32,8 +32,9 @@ arrays. Everything between the wire and ``run`` lives here:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,11 @@ def apply_conform(spec: TensorSpec, arr: np.ndarray, plan: int) -> np.ndarray:
     return arr.astype(want)
 
 
+def model_failed(exc: Exception) -> ProcessorError:
+    """The 400 for a model call that raised: the runtime refused these inputs."""
+    return ProcessorError(400, f"the model failed on this request: {type(exc).__name__}: {exc}")
+
+
 # how many (signature, inputs) layouts check() and _batch_key() remember per processor
 _PLAN_CACHE_SIZE = 256
 
@@ -387,6 +393,14 @@ class TensorProcessor(Processor):
         """Run the model on checked inputs; every output by name."""
         raise NotImplementedError
 
+    def runner(
+        self, signature: TensorSignature
+    ) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        """The model call the shortcut makes for requests of ``signature`` (shortcut.py):
+        ``run`` itself, unless the processor has a leaner call giving the same outputs
+        for the inputs the shortcut passes (fixed-width floats, checked once)."""
+        return partial(self.run, signature)
+
     # -- the interface -------------------------------------------------------
 
     def signature(self) -> dict[str, Any] | None:
@@ -399,7 +413,7 @@ class TensorProcessor(Processor):
             inputs = shortcut.read(data, 1)
             if inputs is not None:
                 self.shortcut_hits += 1
-                outputs = self._run(shortcut.sig, inputs)
+                outputs = self._run_shortcut(shortcut, inputs)
                 answer = shortcut.write(outputs, 1)
                 if answer is not None:
                     return answer, 200
@@ -472,7 +486,7 @@ class TensorProcessor(Processor):
             if inputs is not None:
                 self.shortcut_hits += callers
                 try:
-                    outputs = self._run(shortcut.sig, inputs)
+                    outputs = self._run_shortcut(shortcut, inputs)
                 except ProcessorError:
                     outputs = None
                 rows = shortcut.write(outputs, callers) if outputs is not None else None
@@ -727,7 +741,7 @@ class TensorProcessor(Processor):
         order = None if request.fetch else tuple(outputs)
         batchable = self._batch_key(sig, inputs, -1) != ("alone", -1)
         self._shortcut = Shortcut(
-            sig, layout, reads, writes, headers, order, batchable, template, names
+            sig, self.runner(sig), layout, reads, writes, headers, order, batchable, template, names
         )
 
     def _run(self, sig: TensorSignature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -736,9 +750,17 @@ class TensorProcessor(Processor):
         except ProcessorError:
             raise
         except Exception as exc:  # the runtime refused the inputs: tell the caller why
-            raise ProcessorError(
-                400, f"the model failed on this request: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise model_failed(exc) from exc
+
+    def _run_shortcut(
+        self, shortcut: Shortcut, inputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        try:
+            return shortcut.run(inputs)
+        except ProcessorError:
+            raise
+        except Exception as exc:  # as _run says it
+            raise model_failed(exc) from exc
 
     def _encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
         try:
