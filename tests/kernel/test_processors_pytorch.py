@@ -277,3 +277,51 @@ def test_worker_threads_start_with_the_instances_openmp_team_size():
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split()[-1] == "1"
+
+
+class Doubled(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+@pytest.mark.parametrize("which", ["two in, a tuple out", "one in, a tensor out"])
+@pytest.mark.parametrize("config", [True, False])
+def test_the_shortcut_calls_the_module_plainly_and_answers_as_the_full_path(
+    tmp_path, monkeypatch, which, config
+):
+    from easlab.kernel.processors.pytorch import TorchScriptModel
+    from tests.kernel.test_layout_caches import uncached
+
+    two = which.startswith("two")
+    module = TwoInTwoOut() if two else Doubled()
+    torch.jit.save(torch.jit.script(module), str(tmp_path / "model.pt"))
+    settings = (CONFIG if two else {"inputs": CONFIG["inputs"][:1]}) if config else None
+    proc = make(tmp_path, settings and json.dumps(settings))
+    full = uncached(make(tmp_path, settings and json.dumps(settings)))
+    rng = np.random.default_rng(5)
+
+    def body() -> bytes:
+        arrays = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2 if two else 1)]
+        return TorchRequest.from_numpy(arrays).to_string()
+
+    first = body()
+    assert proc.process(first) == full.process(first)  # learnt here
+    calls = []
+    wrapped = TorchScriptModel.__call__
+    monkeypatch.setattr(
+        TorchScriptModel, "__call__", lambda self, a: calls.append(self) or wrapped(self, a)
+    )
+    bodies = [body() for _ in range(5)]
+    for data in bodies:
+        assert proc.process(data) == full.process(data)
+    assert proc.model not in calls and full.model in calls
+    assert proc.process_batch(bodies) == full.process_batch(bodies)
+    # without a signature the requests are not joined (module doc): a batch takes the
+    # general path, request by request
+    assert proc.shortcut_hits == (10 if config else 5)
+    assert (proc.model in calls) == (not config)
+
+
+def test_a_dict_model_has_no_plain_call(tmp_path):
+    torch.jit.save(torch.jit.script(DictInDictOut()), str(tmp_path / "dict.pt"))
+    assert make(tmp_path).model.plain_call() is None
