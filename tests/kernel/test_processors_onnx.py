@@ -361,17 +361,18 @@ def test_the_shortcut_calls_the_session_plainly_and_answers_as_the_full_path(
     proc, full = make(model_dir), uncached(make(model_dir))
     rng = np.random.default_rng(3)
     bodies = [_tf(rng.standard_normal((2, 4)).astype(np.float32), fetch) for _ in range(6)]
-    assert proc.process(bodies[0]) == full.process(bodies[0])  # learnt here
+    for data in bodies[:2]:  # the second of a layout teaches the shortcut
+        assert proc.process(data) == full.process(data)
     # from now on the session's own call: OnnxModel.__call__ is not in the way
     calls = []
     wrapped = OnnxModel.__call__
     monkeypatch.setattr(
         OnnxModel, "__call__", lambda self, i: calls.append(self) or wrapped(self, i)
     )
-    for data in bodies[1:]:
+    for data in bodies[2:]:
         assert proc.process(data) == full.process(data)
     assert proc.process_batch(bodies) == full.process_batch(bodies)
-    assert proc.shortcut_hits == 5 + 6
+    assert proc.shortcut_hits == 4 + 6
     assert proc.model not in calls and full.model in calls
 
 
