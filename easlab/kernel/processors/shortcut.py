@@ -13,11 +13,12 @@ of their own, but added 50 µs to each call of a loop that also ran the model
 (one request: 210 µs against the model's 150 µs); for a batch of 8 the general
 path added 110 µs to the model's 190 µs.
 
-So, once a request has gone through the general path, :class:`Shortcut`
-remembers what that path worked out for its layout, and a later body of the
-same layout takes the fewest steps that give the same answer, byte for byte:
-compare the bytes around the values, read the values, run the model, write
-the answer cache's headers around the output values. Anything the shortcut did
+So, once a request has gone through the general path (the second of its layout
+in a row: ``TensorProcessor._layout_of``), :class:`Shortcut` remembers what that
+path worked out for its layout, and a later body of the same layout takes the
+fewest steps that give the same answer, byte for byte: compare the bytes around
+the values, read the values, run the model, write the answer cache's headers
+around the output values. Anything the shortcut did
 not learn (another layout, a cast, an output of another shape or dtype) takes
 the general path, which the processor finishes with the same outputs.
 
