@@ -58,6 +58,10 @@ class Moody(Doubler):
             return {**outputs, "w": outputs[z][:, :1].copy()}
         if self.mood == "scalar":  # a 0-d output: no rows to share out
             return {y: np.array(outputs[y].sum(), outputs[y].dtype), z: outputs[z]}
+        if self.mood == "half rows":  # one output row per two input rows
+            return {y: outputs[y][::2].copy(), z: outputs[z][::2].copy()}
+        if self.mood == "y one row":  # z per row, y not: a batch is not split back
+            return {y: outputs[y][:1].copy(), z: outputs[z]}
         if self.mood == "one row":  # not one output row per input row
             return {y: outputs[y][:1].copy(), z: outputs[z][:1].copy()}
         return outputs
@@ -193,7 +197,9 @@ def test_a_batch_of_an_unlearnt_size_is_not_read_by_the_shortcut():
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("mood", ["big-endian", "transposed", "float64", "extra", "scalar"])
+@pytest.mark.parametrize(
+    "mood", ["big-endian", "transposed", "float64", "extra", "scalar", "half rows"]
+)
 def test_a_model_that_always_answers_so_answers_the_same(fmt, mood):
     # learnt from such answers in the first place: the wire rewrites big-endian
     # values, so the shortcut must not learn to copy their bytes
@@ -221,3 +227,19 @@ def test_layouts_taking_turns_are_not_learnt(fmt):
     assert proc.process(one[0]) == full.process(one[0])
     assert proc.process(one[1]) == full.process(one[1])  # twice in a row: learnt
     assert proc._shortcut is not None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_batch_whose_unfetched_output_is_not_per_row_runs_each_alone(fmt):
+    # the general path splits a joined batch only when every output has a row per
+    # input row, fetched or not; the shortcut must not split it on the fetched ones
+    proc, full = _pair(fmt)
+    proc.mood = full.mood = "y one row"
+    bodies = _bodies(fmt, np.dtype(np.float32), 1, 4, fetch=True)
+    for data in bodies:
+        assert proc.process(data) == full.process(data)
+    hits = proc.shortcut_hits
+    for _ in range(2):
+        assert proc.process_batch(bodies) == full.process_batch(bodies)
+    assert proc.runs == full.runs  # the joined call, then each request alone, twice
+    assert proc.shortcut_hits == hits + 8

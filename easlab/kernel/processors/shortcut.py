@@ -71,6 +71,7 @@ class Shortcut:
         "batchable",
         "template",
         "names",
+        "rows",
     )
 
     def __init__(
@@ -85,6 +86,7 @@ class Shortcut:
         batchable: bool,
         template: Any,
         names: tuple[str, ...],
+        rows: int,
     ) -> None:
         self.sig = sig
         #: the model call (``TensorProcessor.runner``)
@@ -100,6 +102,9 @@ class Shortcut:
         #: order: with ``arrays`` they rebuild the request the general path decodes
         self.template = template
         self.names = names
+        #: the rows of a request's first input: a batch's outputs must have that many
+        #: a request, every one of them, to be split back (else each runs alone)
+        self.rows = rows
 
     def read(self, buffer: Buffer, count: int) -> dict[str, np.ndarray] | None:
         """The model's inputs for ``count`` bodies of ``size`` bytes back to back in
@@ -138,6 +143,11 @@ class Shortcut:
             arrays.append(x)
         if self.order is not None and tuple(outputs) != self.order:
             return None  # the answer carries every output, in the model's order
+        if count > 1:  # the general path splits a batch only when every output is per row
+            total = self.rows * count
+            for x in outputs.values():
+                if type(x) is not np.ndarray or not x.ndim or x.shape[0] != total:
+                    return None
         headers = self.headers
         last = headers[-1]
         if count == 1:

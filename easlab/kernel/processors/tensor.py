@@ -269,11 +269,6 @@ def apply_conform(spec: TensorSpec, arr: np.ndarray, plan: int) -> np.ndarray:
     return arr.astype(want)
 
 
-def model_failed(exc: Exception) -> ProcessorError:
-    """The 400 for a model call that raised: the runtime refused these inputs."""
-    return ProcessorError(400, f"the model failed on this request: {type(exc).__name__}: {exc}")
-
-
 # how many (signature, inputs) layouts check() and _batch_key() remember per processor
 _PLAN_CACHE_SIZE = 256
 
@@ -333,6 +328,11 @@ class CachedDecoder:
             return None
         self.hits += len(batch)
         return _filled(template, names, arrays)
+
+
+def _per_row(outputs: dict[str, np.ndarray], rows: int) -> bool:
+    """Every output has one row per input row: a joined batch's can be split back."""
+    return all(o.ndim > 0 and o.shape[0] == rows for o in outputs.values())
 
 
 def _filled(template: TensorRequest, names: Sequence[str], arrays: list[Any]) -> TensorRequest:
@@ -517,7 +517,7 @@ class TensorProcessor(Processor):
         except ProcessorError:
             outputs = None
         answers = self._uniform_answers(batch, sig, joined, inputs, outputs)
-        if decoder._last is not None and answers[0][0] == 200:
+        if decoder._last is not None and outputs is not None and _per_row(outputs, total):
             self._learn(decoder._last, joined, sig, inputs, outputs, None, callers)
         return answers
 
@@ -533,7 +533,7 @@ class TensorProcessor(Processor):
         failed), as the general path writes them."""
         callers = len(batch)
         total = next(iter(inputs.values())).shape[0]
-        if outputs is None or not all(o.ndim > 0 and o.shape[0] == total for o in outputs.values()):
+        if outputs is None or not _per_row(outputs, total):
             # the batch broke (one request?) or its outputs are not per row: each alone
             return packed_answers(self._process_grouped(batch.bodies(), join=False))
         try:
@@ -750,26 +750,37 @@ class TensorProcessor(Processor):
         order = None if request.fetch else tuple(outputs)
         batchable = self._batch_key(sig, inputs, -1) != ("alone", -1)
         self._shortcut = Shortcut(
-            sig, self.runner(sig), layout, reads, writes, headers, order, batchable, template, names
+            sig,
+            self.runner(sig),
+            layout,
+            reads,
+            writes,
+            headers,
+            order,
+            batchable,
+            template,
+            names,
+            rows=reads[0][-1][0],
         )
 
     def _run(self, sig: TensorSignature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
-            return self.run(sig, inputs)
-        except ProcessorError:
-            raise
-        except Exception as exc:  # the runtime refused the inputs: tell the caller why
-            raise model_failed(exc) from exc
+        return self._call_model(self.run, sig, inputs)
 
     def _run_shortcut(
         self, shortcut: Shortcut, inputs: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
+        return self._call_model(shortcut.run, inputs)
+
+    @staticmethod
+    def _call_model(run: Callable[..., dict[str, np.ndarray]], *args: Any) -> dict[str, np.ndarray]:
         try:
-            return shortcut.run(inputs)
+            return run(*args)
         except ProcessorError:
             raise
-        except Exception as exc:  # as _run says it
-            raise model_failed(exc) from exc
+        except Exception as exc:  # the runtime refused the inputs: tell the caller why
+            raise ProcessorError(
+                400, f"the model failed on this request: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
         try:
