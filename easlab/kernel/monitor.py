@@ -2,7 +2,8 @@
 
 Per request the kernel does what ``Stats.record`` does and nothing more: bump
 a counter and write four numbers into preallocated arrays (arrival-to-answer
-time, latency, status, instance index). Once a second, and before any read,
+time, latency, status, instance index). Every 50 ms (``control.FOLD_S``: short
+pauses of the event loop, not one long one a second) and before any read,
 ``fold`` moves what was written since into per-second buckets (counts by
 status, a log-spaced latency histogram, by instance) with numpy; the buckets
 keep 15 minutes. Memory is fixed: the ring (``RING`` entries, 2 MiB) plus at
@@ -141,6 +142,11 @@ class Stats:
     def add_instance(self, index: int, name: str, version: int) -> None:
         self.instance_version[index] = version
         self.instance_name[index] = name
+
+    @property
+    def unfolded(self) -> bool:
+        """Whether answers or batches were recorded since the last fold."""
+        return self.requests != self._folded or self.batches != self._batches_folded
 
     def fold(
         self, queue: int | None = None, resources: dict[int, dict[str, Any]] | None = None

@@ -254,3 +254,58 @@ def test_resource_sampler_reads_cpu_memory_and_nvml_gpu():
     sampler.forget(set())
     assert sampler._procs == {}
     assert sampler.sample(None, [0])["rss_bytes"] is None
+
+
+def test_the_tick_folds_often_and_reads_resources_once_a_second(tmp_path):
+    """The ring is folded every FOLD_S (short pauses of the event loop), the instances'
+    resources are read every SAMPLE_S, and an idle service is not folded at all."""
+    from types import SimpleNamespace
+
+    from easlab.kernel import control
+    from easlab.kernel.control import FOLD_S, SAMPLE_S, Kernel
+
+    class Loop:  # the event loop's timer and clock, moved by the test
+        def __init__(self) -> None:
+            self.now = 100.0
+            self.delays: list[float] = []
+
+        def time(self) -> float:
+            return self.now
+
+        def call_later(self, delay: float, callback: object) -> None:
+            self.delays.append(delay)
+
+    loop = Loop()
+    kernel = Kernel(tmp_path, loop)  # type: ignore[arg-type]
+    folds: list[bool] = []  # per fold: whether it brought resource readings
+
+    class CountedStats(Stats):
+        def fold(self, queue: int | None = None, resources: dict | None = None) -> None:
+            folds.append(resources is not None)
+            super().fold(queue, resources)
+
+    stats = CountedStats()
+    instance = SimpleNamespace(pid=4242, index=0, gpus=[])
+    service = SimpleNamespace(stats=stats, instances=[instance], queue_depth=lambda: 0)
+    kernel.services["svc"] = service  # type: ignore[assignment]
+    read: list[int] = []
+    kernel._sampler = SimpleNamespace(
+        sample=lambda pid, gpus: read.append(pid) or {"cpu_percent": 1.0},
+        forget=lambda live: None,
+    )
+
+    ticks = int(round(2 * SAMPLE_S / FOLD_S))
+    for tick in range(ticks):
+        loop.now = 100.0 + tick * FOLD_S
+        if tick % 2 == 0:  # answers in every other tick only
+            answered = time.monotonic()
+            stats.record(200, answered - 0.001, answered, 0)
+        kernel._monitor_tick()
+    assert loop.delays == [FOLD_S] * ticks
+    assert read == [4242, 4242]  # the first tick, and SAMPLE_S later
+    assert folds.count(True) == 2
+    # the ticks with answers fold, one of them with the second reading; the first tick
+    # read too; the ticks without answers (and no reading due) skip the fold
+    assert folds.count(False) == ticks // 2 - 2
+    assert stats.window(60)["requests"] == ticks // 2  # every answer folded
+    assert control.FOLD_S < control.SAMPLE_S
