@@ -256,6 +256,51 @@ def test_resource_sampler_reads_cpu_memory_and_nvml_gpu():
     assert sampler.sample(None, [0])["rss_bytes"] is None
 
 
+def test_proc_readings_match_psutil_and_the_cpu_percent_is_cpu_over_wall():
+    """/proc read with the files kept open gives what psutil gives; a reader of a process
+    that has gone is dropped, its files closed, and the readings are None."""
+    import os
+    import subprocess
+    import sys
+
+    import psutil
+
+    from easlab.kernel.resources import ProcReader, ResourceSampler, cpu_percent
+
+    assert cpu_percent((2.0, 10.0), (2.5, 11.0)) == 50.0  # half a core for a second
+    assert cpu_percent((2.0, 10.0), (4.0, 11.0)) == 200.0  # two cores
+    assert cpu_percent((2.0, 10.0), (2.0, 10.0)) == 0.0  # no time between them
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        proc = psutil.Process(child.pid)
+        reader = ProcReader(child.pid)
+        for _ in range(50):  # until the child's start-up is over: nothing moves
+            cpu, rss = reader.read()
+            times = proc.cpu_times()
+            if rss == proc.memory_info().rss and cpu == times.user + times.system:
+                break
+        else:
+            raise AssertionError(
+                f"/proc gave {reader.read()}, psutil {times}, {proc.memory_info()}"
+            )
+        reader.close()
+
+        sampler = ResourceSampler()
+        assert sampler.sample(child.pid, [])["cpu_percent"] == 0.0
+        fds = len(os.listdir("/proc/self/fd"))
+        assert sampler.sample(child.pid, [])["rss_bytes"] == proc.memory_info().rss
+        assert len(os.listdir("/proc/self/fd")) == fds  # the files stay open, none added
+        child.kill()
+        child.wait()
+        gone = sampler.sample(child.pid, [])
+        assert gone["cpu_percent"] is None and gone["rss_bytes"] is None
+        assert sampler._procs == {} and len(os.listdir("/proc/self/fd")) == fds - 2
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_the_tick_folds_often_and_reads_resources_once_a_second(tmp_path):
     """The ring is folded every FOLD_S (short pauses of the event loop), the instances'
     resources are read every SAMPLE_S, and an idle service is not folded at all."""
