@@ -275,6 +275,8 @@ def test_proc_readings_match_psutil_and_the_cpu_percent_is_cpu_over_wall():
     try:
         proc = psutil.Process(child.pid)
         reader = ProcReader(child.pid)
+        # an instance started later must not inherit the kernel's view of another process
+        assert not os.get_inheritable(reader.stat) and not os.get_inheritable(reader.statm)
         for _ in range(50):  # until the child's start-up is over: nothing moves
             cpu, rss = reader.read()
             times = proc.cpu_times()

@@ -46,6 +46,15 @@ from easlab.wire.layout import RequestLayout
 Buffer = Any  # bytes, or a memoryview of a BATCH frame's bodies
 
 
+def per_row(outputs: dict[str, Any], rows: int) -> bool:
+    """Every output has one row per input row, so that a joined batch's answers can
+    be split back by rows; else each request of the batch runs alone. The one rule
+    for the general path (tensor.py) and the shortcut."""
+    return all(
+        isinstance(x, np.ndarray) and x.ndim > 0 and x.shape[0] == rows for x in outputs.values()
+    )
+
+
 class Shortcut:
     """The learnt steps for one request layout (module doc).
 
@@ -143,11 +152,8 @@ class Shortcut:
             arrays.append(x)
         if self.order is not None and tuple(outputs) != self.order:
             return None  # the answer carries every output, in the model's order
-        if count > 1:  # the general path splits a batch only when every output is per row
-            total = self.rows * count
-            for x in outputs.values():
-                if type(x) is not np.ndarray or not x.ndim or x.shape[0] != total:
-                    return None
+        if count > 1 and not per_row(outputs, self.rows * count):
+            return None  # the general path runs each request alone: so must this
         headers = self.headers
         last = headers[-1]
         if count == 1:

@@ -47,7 +47,7 @@ from easlab.kernel.processors.base import (
     ProcessorError,
     packed_answers,
 )
-from easlab.kernel.processors.shortcut import Shortcut
+from easlab.kernel.processors.shortcut import Shortcut, per_row
 from easlab.wire import blade as blade_wire
 from easlab.wire import onnx as onnx_wire
 from easlab.wire import tf as tf_wire
@@ -330,11 +330,6 @@ class CachedDecoder:
         return _filled(template, names, arrays)
 
 
-def _per_row(outputs: dict[str, np.ndarray], rows: int) -> bool:
-    """Every output has one row per input row: a joined batch's can be split back."""
-    return all(o.ndim > 0 and o.shape[0] == rows for o in outputs.values())
-
-
 def _filled(template: TensorRequest, names: Sequence[str], arrays: list[Any]) -> TensorRequest:
     """The cached request ``template`` with these input arrays (its lists copied)."""
     return TensorRequest(
@@ -517,7 +512,7 @@ class TensorProcessor(Processor):
         except ProcessorError:
             outputs = None
         answers = self._uniform_answers(batch, sig, joined, inputs, outputs)
-        if decoder._last is not None and outputs is not None and _per_row(outputs, total):
+        if decoder._last is not None and outputs is not None and per_row(outputs, total):
             self._learn(decoder._last, joined, sig, inputs, outputs, None, callers)
         return answers
 
@@ -533,7 +528,7 @@ class TensorProcessor(Processor):
         failed), as the general path writes them."""
         callers = len(batch)
         total = next(iter(inputs.values())).shape[0]
-        if outputs is None or not _per_row(outputs, total):
+        if outputs is None or not per_row(outputs, total):
             # the batch broke (one request?) or its outputs are not per row: each alone
             return packed_answers(self._process_grouped(batch.bodies(), join=False))
         try:
