@@ -10,10 +10,9 @@ verdict compares the medians; the spread of the per-pair ratios says how far
 that verdict can be trusted.
 
 Beside wrk, the section times what the monitor adds per request in-process
-(``Stats.record`` with the ring on vs off, and the ``fold`` every
-``control.FOLD_S`` per answer, ``FOLD_ANSWERS`` answers a fold) — small,
-steady numbers that wrk's noise cannot hide — and converts them into a share
-of one core at the measured rate.
+(``Stats.record`` with the counts on vs off, and closing a second of answers into
+its bucket, once a second) — small, steady numbers that wrk's noise cannot hide —
+and converts them into a share of one core at the measured rate.
 """
 
 from __future__ import annotations
@@ -29,8 +28,8 @@ from types import ModuleType
 
 BENCH_DIR = Path(__file__).resolve().parent
 TARGET = 0.95  # monitor on ≥ 95% of monitor off
-#: answers a fold takes in: what 30k req/s (the identity's c=16 rate) leaves in FOLD_S
-FOLD_ANSWERS = 1_500
+#: answers in the second that is closed: the identity's c=16 rate
+SECOND_ANSWERS = 30_000
 CONNECTIONS = 16
 THREADS = 2
 
@@ -57,21 +56,24 @@ def _kernel_module() -> ModuleType:
 
 @dataclass(frozen=True)
 class HotPath:
-    """Microseconds per answer: ``record`` with the ring on and off, and ``fold``."""
+    """Microseconds: ``record`` per answer with the counts on and off, and closing one
+    second (``close_us``, once a second)."""
 
     record_on_us: float
     record_off_us: float
-    fold_us: float
+    close_us: float
 
     @property
     def extra_us(self) -> float:
-        return max(0.0, self.record_on_us - self.record_off_us) + self.fold_us
+        """Per answer, at ``SECOND_ANSWERS`` a second."""
+        return max(0.0, self.record_on_us - self.record_off_us) + self.close_us / SECOND_ANSWERS
 
 
 def time_hot_path(
-    answers: int = 20_000, repeat: int = 7, fold_answers: int = FOLD_ANSWERS
+    answers: int = 20_000, repeat: int = 7, second_answers: int = SECOND_ANSWERS
 ) -> HotPath:
-    """Best-of-``repeat`` cost of recording one answer, monitor on and off, and of folding it."""
+    """Best-of-``repeat`` cost of recording one answer, monitor on and off, and of
+    closing a second of ``second_answers`` answers into its bucket."""
     import time
     import timeit
 
@@ -88,15 +90,15 @@ def time_hot_path(
     on, off = record_cost(True), record_cost(False)
     stats = Stats()
     stats.add_instance(0, "bench-0", 1)
-    folds = []
+    closes = []
     for _ in range(repeat):
         t = time.monotonic()
-        for i in range(fold_answers):
+        for i in range(second_answers):
             stats.record(200 if i % 10 else 401, t, t + 0.0005, 0)
         started = time.perf_counter()
-        stats.fold(0)
-        folds.append(time.perf_counter() - started)
-    return HotPath(on, off, 1e6 * min(folds) / fold_answers)
+        stats.fold()  # what the first answer of the next second does
+        closes.append(time.perf_counter() - started)
+    return HotPath(on, off, 1e6 * min(closes))
 
 
 @dataclass
@@ -176,16 +178,14 @@ def report(outcome: Outcome, plan: Plan) -> str:
         out += ["", f"Monitor on / off, medians: **{ratio:.3f}×** (target ≥ {TARGET}×): {words}."]
     hot = outcome.hot
     if hot is not None:
-        from easlab.kernel.control import FOLD_S
-
         rate = statistics.median(outcome.on) if outcome.on else None
         share = f"{hot.extra_us * rate / 1e4:.1f}%" if rate else "—"
         out += [
             "",
-            f"In-process, per answer (best of 7, `Stats.record` and `Stats.fold`): record "
-            f"{hot.record_on_us:.2f} µs with the ring on, {hot.record_off_us:.2f} µs off (the "
-            f"totals only); the fold every {FOLD_S * 1000:.0f} ms, {FOLD_ANSWERS:,} answers at a time, "
-            f"{hot.fold_us:.2f} µs. The monitor adds "
+            f"In-process (best of 7): `Stats.record` takes {hot.record_on_us:.2f} µs an answer "
+            f"with the per-second counts on, {hot.record_off_us:.2f} µs off (the totals only); "
+            f"closing a second of {SECOND_ANSWERS:,} answers into its bucket, once a second, "
+            f"{hot.close_us:.0f} µs. The monitor adds "
             f"**{hot.extra_us:.2f} µs per request**: at the median monitored rate above that is "
             f"**{share} of one core** — the kernel's event loop is one thread, so this bounds "
             "the monitor's throughput cost independently of wrk's noise.",

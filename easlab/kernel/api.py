@@ -208,7 +208,6 @@ def service_metrics(kernel: Kernel, service: Any, window: int) -> dict[str, Any]
             # why batches closed: full, timeout (waited rpc.max_batch_timeout), idle, next
             # (batching.py)
             "batch_closes": dict(service.queue.closes),
-            "dropped": stats.dropped,
         },
         "queue_depth": service.queue_depth(),
         "windows": windows,

@@ -25,15 +25,9 @@ from easlab.kernel.state import ServiceRecords
 from easlab.runtime import client_host
 
 API = "/easlab/v1"
-#: how often the request monitor folds each service's ring (monitor.py), in seconds.
-#: Often, so that each fold is short: the fold runs in the event loop, and a request
-#: in flight waits for it. Folded once a second, a fold took 4-14 ms on the 2-core VM
-#: of BENCHMARKS.md, where memory not touched for a few hundred milliseconds is slow to
-#: touch again (0.02 ms of numpy took 2 ms after a 0.5 s pause). wrk counts a pause
-#: as the requests it held back (its latency correction adds one sample per expected
-#: interval), so that one pause a second became the identity p99 at c=1 (issue 16).
-FOLD_S = 0.05
-#: how often the monitor reads the instances' CPU, memory and GPU use, in seconds
+#: how often the monitor reads the instances' CPU, memory and GPU use and the queue
+#: depth, in seconds. Answers are counted as they are recorded (monitor.py): this tick
+#: is the monitor's only work in the event loop, once a second.
 SAMPLE_S = 1.0
 
 
@@ -84,36 +78,26 @@ class Kernel:
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
         self._sampler: Any = None
         self._tick: asyncio.TimerHandle | None = None
-        self._next_sample = 0.0  # loop time of the next resource reading
 
     # -- monitoring --------------------------------------------------------------------
 
     def start_monitor(self) -> None:
-        """Fold every service's request ring every FOLD_S, and read its instances'
-        resources every SAMPLE_S."""
+        """Read every service's queue depth and its instances' resources every SAMPLE_S."""
         if self.monitor and self._tick is None:
-            self._tick = self.loop.call_later(FOLD_S, self._monitor_tick)
+            self._tick = self.loop.call_later(SAMPLE_S, self._monitor_tick)
 
     def _monitor_tick(self) -> None:
-        self._tick = self.loop.call_later(FOLD_S, self._monitor_tick)
-        now = self.loop.time()
-        sample = now >= self._next_sample
-        if sample:
-            self._next_sample = now + SAMPLE_S
+        self._tick = self.loop.call_later(SAMPLE_S, self._monitor_tick)
         try:
-            self.fold_all(sample)
+            self.fold_all()
         except Exception:  # never let the monitor stop the kernel
             traceback.print_exc()
 
-    def fold_all(self, sample: bool = True) -> None:
-        """Fold every service's ring; ``sample``: also read its instances' resources."""
+    def fold_all(self) -> None:
+        """Bring every service's buckets up to date, with its queue depth and its
+        instances' resources read now (before a read of the monitor, and every SAMPLE_S)."""
         from easlab.kernel.resources import ResourceSampler
 
-        if not sample:
-            for service in self.services.values():
-                if service.stats.unfolded:
-                    service.stats.fold(service.queue_depth())
-            return
         if self._sampler is None:
             self._sampler = ResourceSampler()
         live: set[int] = set()

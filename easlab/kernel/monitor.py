@@ -1,16 +1,15 @@
-"""Service monitoring: a request ring written on the hot path, aggregated on read.
+"""Service monitoring: each answer counted into its second as it is recorded.
 
-Per request the kernel does what ``Stats.record`` does and nothing more: bump
-a counter and write four numbers into preallocated arrays (arrival-to-answer
-time, latency, status, instance index). Every 50 ms (``control.FOLD_S``: short
-pauses of the event loop, not one long one a second) and before any read,
-``fold`` moves what was written since into per-second buckets (counts by
-status, a log-spaced latency histogram, by instance) with numpy; the buckets
-keep 15 minutes. Memory is fixed: the ring (``RING`` entries, 2 MiB) plus at
-most ``HISTORY_S`` buckets, whatever the traffic and however long the kernel
-runs. Should more than ``RING`` answers arrive between two folds, the oldest
-are counted in ``dropped`` and left out of the windows (the totals by status
-stay exact: they are the hot path's own counters).
+Per request the kernel does what ``Stats.record`` does and nothing more: bump the
+totals, and count the answer into the open second, by instance, status and
+latency bin (a few dict and list steps). When an answer belongs to a later
+second, the open one is closed into a per-second bucket (counts by status, a
+log-spaced latency histogram, by instance); reads close it too (``fold``). There
+is no periodic pass over the answers: such a pass runs in the kernel's event loop,
+and any request that comes meanwhile waits for it (issue 16: a fold every 50 ms
+was the identity p99 at c=1 once the machine woke fast). Memory is fixed: the
+open second's counts (one histogram per instance) plus at most ``HISTORY_S``
+buckets, whatever the traffic and however long the kernel runs.
 
 Latency percentiles come from the histogram: bins grow by 12% (``_RATIO``),
 so a percentile is within about 6% of the exact value.
@@ -20,17 +19,14 @@ from __future__ import annotations
 
 import math
 import time
-from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["RING", "HISTORY_S", "WINDOWS", "Stats", "Bucket", "summarize"]
+__all__ = ["HISTORY_S", "WINDOWS", "Stats", "Bucket", "summarize"]
 
-RING = 1 << 17  # answers between two folds before any is dropped (~4 s at 30k req/s)
-_MASK = RING - 1
 HISTORY_S = 900  # 15 minutes of per-second buckets
 WINDOWS = (1, 60, 900)  # the sliding windows every summary reports, in seconds
 #: the status codes counted on their own besides the classes (SPEC §1: 401 token,
@@ -41,11 +37,20 @@ _LO = 1e-5  # 10 µs: the first bin's upper edge
 _RATIO = 1.12
 _BINS = 160  # up to _LO * _RATIO**159 ≈ 680 s
 _LOG_LO = math.log(_LO)
-_LOG_RATIO = math.log(_RATIO)
+_PER_LOG = 1 / math.log(_RATIO)
 #: a bin's representative latency (geometric middle), seconds
 _MID = np.array([_LO * _RATIO ** (i - 0.5) for i in range(_BINS)])
 _MID[0] = _LO / 2
+_log, _ceil = math.log, math.ceil
 _NO_INSTANCE = -1  # answered by the kernel itself (450, 503) or before reaching one
+
+
+def _bin(took: float) -> int:
+    """The histogram bin of a latency in seconds: bin i holds (_LO·_RATIO^(i-1), _LO·_RATIO^i]."""
+    if took <= _LO:
+        return 0
+    i = math.ceil((math.log(took) - _LOG_LO) * _PER_LOG)
+    return i if i < _BINS else _BINS - 1
 
 
 @dataclass
@@ -65,6 +70,16 @@ class Bucket:
     resources: dict[int, dict[str, float | None]] = field(default_factory=dict)
 
 
+class _Open:
+    """One instance's answers in the open second: counts by status, latency bins."""
+
+    __slots__ = ("by_status", "hist")
+
+    def __init__(self) -> None:
+        self.by_status: dict[int, int] = {}
+        self.hist = [0] * _BINS
+
+
 class Stats:
     """One service's request record (see the module docstring)."""
 
@@ -75,14 +90,12 @@ class Stats:
         "batches",
         "batched",
         "batch_sizes",
-        "_t",
-        "_lat",
-        "_code",
-        "_inst",
-        "_folded",
-        "_batches_folded",
-        "_batched_folded",
-        "dropped",
+        "_second",
+        "_starts",
+        "_ends",
+        "_open",
+        "_open_batches",
+        "_open_batched",
         "buckets",
         "cumulative",
         "cumulative_hist",
@@ -93,23 +106,22 @@ class Stats:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.requests = 0  # answers recorded (the ring's write position)
+        self.requests = 0  # answers recorded
         self.latency_s = 0.0
         self.by_status: dict[int, int] = {}
         self.batches = 0
-        self.batched = 0
+        self.batched = 0  # calls in those batches
         self.batch_sizes: dict[int, int] = {}
-        size = RING if enabled else 1
-        self._t = array("d", bytes(8 * size))  # answer time, time.time()
-        self._lat = array("d", bytes(8 * size))
-        self._code = array("H", bytes(2 * size))
-        self._inst = array("i", bytes(4 * size))
-        self._folded = 0
-        self._batches_folded = 0
-        self._batched_folded = 0
-        self.dropped = 0
+        # the open second: its wall-clock second and its bounds in time.monotonic()
+        # (nothing open yet: every reading falls outside)
+        self._second = 0
+        self._starts = math.inf
+        self._ends = -math.inf
+        self._open: dict[int, _Open] = {}  # instance index → its answers in the open second
+        self._open_batches = 0
+        self._open_batched = 0
         self.buckets: deque[Bucket] = deque(maxlen=HISTORY_S)
-        #: (instance index, status) → answers, since the service began (from the folds)
+        #: (instance index, status) → answers, since the service began (from the buckets)
         self.cumulative: dict[tuple[int, int], int] = {}
         self.cumulative_hist = np.zeros(_BINS, np.int64)
         self.instance_version: dict[int, int] = {}
@@ -119,23 +131,30 @@ class Stats:
 
     def record(self, status: int, started: float, now: float, instance: int = -1) -> None:
         """One answer: ``started``/``now`` are ``time.monotonic()`` readings."""
-        n = self.requests
-        self.requests = n + 1
+        self.requests += 1
         by = self.by_status
         by[status] = by.get(status, 0) + 1
         took = now - started
         self.latency_s += took
-        if self.enabled:
-            i = n & _MASK
-            self._t[i] = now
-            self._lat[i] = took
-            self._code[i] = status
-            self._inst[i] = instance
+        if not self.enabled:
+            return
+        if not self._starts <= now < self._ends:  # (an answer of an earlier second, from
+            self._open_second(now)  # a clock read before another's, reopens that second)
+        cell = self._open.get(instance)
+        if cell is None:
+            cell = self._open[instance] = _Open()
+        by = cell.by_status
+        by[status] = by.get(status, 0) + 1
+        # _bin, inlined: a call costs as much as the rest of the step
+        i = _ceil((_log(took) - _LOG_LO) * _PER_LOG) if took > _LO else 0
+        cell.hist[i if i < _BINS else _BINS - 1] += 1
 
     def record_batch(self, size: int) -> None:
         self.batches += 1
         self.batched += size
         self.batch_sizes[size] = self.batch_sizes.get(size, 0) + 1
+        self._open_batches += 1
+        self._open_batched += size
 
     # -- aggregation (off the hot path) ----------------------------------------------
 
@@ -143,76 +162,77 @@ class Stats:
         self.instance_version[index] = version
         self.instance_name[index] = name
 
-    @property
-    def unfolded(self) -> bool:
-        """Whether answers or batches were recorded since the last fold."""
-        return self.requests != self._folded or self.batches != self._batches_folded
+    def _open_second(self, now: float) -> None:
+        """Close the open second into its bucket and open the one ``now`` falls in."""
+        self._close()
+        # monotonic → wall clock, read again each second: the buckets are stamped in
+        # seconds since the epoch, and the wall clock may be stepped
+        offset = time.time() - time.monotonic()
+        second = math.floor(now + offset)
+        self._second = second
+        self._starts = second - offset
+        self._ends = second + 1 - offset
+
+    def _close(self) -> None:
+        """Move the open second's counts into its bucket (the second stays open)."""
+        if self._open:
+            self._merge(self._bucket(self._second), self._open)
+            self._open = {}
+        if self._open_batches:
+            bucket = self._bucket(self._second)
+            bucket.batches += self._open_batches
+            bucket.batched += self._open_batched
+            self._open_batches = self._open_batched = 0
 
     def fold(
         self, queue: int | None = None, resources: dict[int, dict[str, Any]] | None = None
     ) -> None:
-        """Move the answers written since the last fold into per-second buckets."""
-        end = self.requests
-        start = self._folded
-        if end - start > RING:
-            self.dropped += end - start - RING
-            start = end - RING
-        self._folded = end
-        # monotonic → wall clock: the buckets are stamped in seconds since the epoch
-        offset = time.time() - time.monotonic()
-        if end > start and self.enabled:
-            a, b = start & _MASK, end & _MASK
-            idx = np.arange(a, a + (end - start)) & _MASK if b <= a else slice(a, b)
-            t = np.frombuffer(self._t, np.float64)[idx] + offset
-            lat = np.frombuffer(self._lat, np.float64)[idx]
-            code = np.frombuffer(self._code, np.uint16)[idx].astype(np.int64)
-            inst = np.frombuffer(self._inst, np.int32)[idx].astype(np.int64)
-            bins = _bin_of(lat)
-            secs = np.floor(t).astype(np.int64)
-            for sec, sel in _groups(secs):
-                self._add(self._bucket(sec), code[sel], bins[sel], inst[sel])
-        now_s = int(time.time())
-        bucket = self._bucket(now_s)
+        """Bring the buckets up to date (before a read), and note the queue depth and
+        the instances' resources in the current second's."""
+        self._close()
+        if queue is None and not resources:
+            return
+        bucket = self._bucket(int(time.time()))
         if queue is not None:
             bucket.queue = max(bucket.queue, queue)
         if resources:
             bucket.resources.update(resources)
-        bucket.batches += self.batches - self._batches_folded
-        bucket.batched += self.batched - self._batched_folded
-        self._batches_folded, self._batched_folded = self.batches, self.batched
 
     def _bucket(self, second: int) -> Bucket:
+        """The bucket of ``second``, made where it belongs in time order if missing."""
         buckets = self.buckets
-        if buckets and buckets[-1].second == second:
-            return buckets[-1]
-        if buckets and buckets[-1].second > second:  # a late answer of an earlier second
-            for bucket in reversed(buckets):
-                if bucket.second == second:
-                    return bucket
-            return buckets[-1]
+        if not buckets or buckets[-1].second < second:
+            bucket = Bucket(second)
+            buckets.append(bucket)
+            return bucket
+        at = len(buckets)
+        while at > 0 and buckets[at - 1].second > second:  # an answer of an earlier second
+            at -= 1
+        if at > 0 and buckets[at - 1].second == second:
+            return buckets[at - 1]
+        if len(buckets) == buckets.maxlen:
+            if at == 0:  # older than all of a full history: counted in its oldest second
+                return buckets[0]
+            buckets.popleft()
+            at -= 1
         bucket = Bucket(second)
-        buckets.append(bucket)
+        buckets.insert(at, bucket)
         return bucket
 
-    def _add(self, bucket: Bucket, code: np.ndarray, bins: np.ndarray, inst: np.ndarray) -> None:
-        bucket.count += len(code)
-        hist = np.bincount(bins, minlength=_BINS)
-        bucket.hist += hist
-        self.cumulative_hist += hist
-        for i, sel in _groups(inst):
-            per_code = np.bincount(code[sel])  # status codes are < 1000: a short count
-            codes = np.flatnonzero(per_code)
-            count, by, ihist = bucket.instances.get(i) or (0, {}, np.zeros(_BINS, np.int64))
-            for c, k in zip(codes.tolist(), per_code[codes].tolist(), strict=True):
-                by[c] = by.get(c, 0) + k
+    def _merge(self, bucket: Bucket, cells: dict[int, _Open]) -> None:
+        for i, cell in cells.items():
+            hist = np.array(cell.hist, np.int64)
+            count = sum(cell.by_status.values())
+            bucket.count += count
+            bucket.hist += hist
+            self.cumulative_hist += hist
+            icount, iby, ihist = bucket.instances.get(i) or (0, {}, np.zeros(_BINS, np.int64))
+            for c, k in cell.by_status.items():
+                iby[c] = iby.get(c, 0) + k
                 bucket.by_status[c] = bucket.by_status.get(c, 0) + k
                 self.cumulative[(i, c)] = self.cumulative.get((i, c), 0) + k
-            ihist += (
-                hist
-                if isinstance(sel, slice) and sel == _ALL
-                else np.bincount(bins[sel], minlength=_BINS)
-            )
-            bucket.instances[i] = (count + int(per_code.sum()), by, ihist)
+            ihist += hist
+            bucket.instances[i] = (icount + count, iby, ihist)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -289,35 +309,6 @@ class Stats:
         """Cumulative (upper edge in seconds, answers at or under it) since the start."""
         cum = np.cumsum(self.cumulative_hist)
         return [(_LO * _RATIO**i, int(c)) for i, c in enumerate(cum.tolist())]
-
-
-_ALL = slice(None)
-
-
-def _groups(keys: np.ndarray) -> list[tuple[int, slice | np.ndarray]]:
-    """Each distinct key of ``keys`` with what selects its entries.
-
-    The fold runs in the kernel's event loop, so a request in flight waits for it:
-    ``np.unique`` sorts, ~0.4 ms for a second's 13k answers, several times per
-    fold (a 1.7 ms stall once a second, the identity p99.9 at c=1; issue 16). The
-    keys are seconds in time order and instance indexes, nearly always one value
-    or sorted runs: those are found in one pass, and only keys in any other order
-    are sorted.
-    """
-    first = keys[0]
-    if keys[-1] == first and not (keys != first).any():
-        return [(int(first), _ALL)]
-    steps = np.diff(keys)
-    if (steps >= 0).all():
-        bounds = [0, *(np.flatnonzero(steps) + 1).tolist(), len(keys)]
-        return [(int(keys[a]), slice(a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
-    return [(int(k), keys == k) for k in np.unique(keys)]
-
-
-def _bin_of(lat: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.ceil((np.log(np.maximum(lat, 1e-9)) - _LOG_LO) / _LOG_RATIO)
-    return np.clip(raw, 0, _BINS - 1).astype(np.int64)
 
 
 def _percentile(hist: np.ndarray, q: float) -> float | None:

@@ -1,4 +1,4 @@
-"""Service monitoring: the request ring (no server), and the JSON and /metrics views over HTTP."""
+"""Service monitoring: the per-second counts (no server), and the JSON and /metrics views over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import requests
 
-from easlab.kernel.monitor import RING, Stats
+from easlab.kernel.monitor import HISTORY_S, Stats, _bin
 from tests.kernel.kernel_helpers import post, wait_for
 
 CHECKER_APP = """
@@ -22,7 +22,7 @@ class Checker(allspark.BaseProcessor):
 """
 
 
-# -- the ring, without a server ------------------------------------------------------------
+# -- the counts, without a server ------------------------------------------------------------
 
 
 def test_windows_count_every_answer_and_percentiles_follow_latency():
@@ -55,13 +55,13 @@ def test_windows_count_every_answer_and_percentiles_follow_latency():
 
 
 @pytest.mark.parametrize("order", ["one instance", "sorted runs", "shuffled"])
-def test_the_fold_counts_each_second_instance_and_status_as_a_plain_count_does(order):
-    """The fold groups answers without sorting when they come in time order from one
-    instance (monitor._groups); whatever the order, its buckets hold plain counts."""
+def test_the_buckets_count_each_second_instance_and_status_as_a_plain_count_does(order):
+    """Answers are counted into their second as they are recorded; whatever the order of
+    instances and times, the buckets hold plain counts."""
     rng = np.random.default_rng(7)
     n = 5000
     # three wall-clock seconds in time order, each answer well inside its second (the
-    # fold converts monotonic readings to wall time: keep every one off a boundary)
+    # monotonic readings are stamped in wall time: keep every one off a boundary)
     offset = time.time() - time.monotonic()
     wall = int(time.time()) + rng.integers(0, 3, n) + rng.uniform(0.1, 0.9, n)
     now = np.sort(wall) - offset
@@ -92,20 +92,48 @@ def test_the_fold_counts_each_second_instance_and_status_as_a_plain_count_does(o
         assert sum(int(h.sum()) for _, _, h in b.instances.values()) == b.count
 
 
-def test_memory_is_fixed_and_an_overflow_is_counted_not_grown():
+def test_memory_is_fixed_whatever_the_traffic():
+    """One open second of counts per instance, and at most HISTORY_S buckets."""
     stats = Stats()
-    sizes = (len(stats._t), len(stats._lat), len(stats._code), len(stats._inst))
     now = time.monotonic()
-    for _ in range(RING + 500):
-        stats.record(200, now, now, 0)
+    for i in range(20_000):  # 20 seconds of answers from 3 instances
+        stats.record(200, now, now + i / 1000, i % 3)
+        assert len(stats._open) <= 3 and all(len(c.hist) == 160 for c in stats._open.values())
     stats.fold()
-    assert (len(stats._t), len(stats._lat), len(stats._code), len(stats._inst)) == sizes
-    assert stats.dropped == 500
-    assert stats.window(60)["requests"] == RING
-    assert stats.requests == RING + 500  # the totals stay exact
-    for _ in range(2000):  # the per-second buckets are bounded too
+    assert sum(b.count for b in stats.buckets) == stats.requests == 20_000
+    for _ in range(2000):  # the per-second buckets are bounded
         stats._bucket(stats.buckets[-1].second + 1)
-    assert len(stats.buckets) == 900
+    assert len(stats.buckets) == HISTORY_S
+
+
+def test_each_answer_lands_in_its_latency_bin():
+    """The bin record() computes inline is monitor._bin's, bin edges included."""
+    edges = [1e-5 * 1.12**i for i in range(0, 170, 7)]
+    latencies = [0.0, 1e-9, 5e-6, *edges, *(e * 1.0001 for e in edges), 1e3, 1e6]
+    now = time.monotonic()
+    for took in latencies:
+        stats = Stats()
+        stats.record(200, now - took, now, 0)
+        hist = stats._open[0].hist
+        assert hist.index(1) == _bin(now - (now - took)), took
+    assert _bin(1e-5) == 0 and _bin(1.12e-5) == 1 and _bin(1e6) == 159
+
+
+def test_a_read_closes_the_open_second_and_later_answers_still_count():
+    stats = Stats()
+    now = time.monotonic()
+    stats.record(200, now - 0.01, now, 0)
+    stats.fold()  # a read: the open second goes into its bucket, and stays open
+    stats.record(500, now - 0.01, now, 0)
+    stats.record(200, now - 0.01, now, 1)
+    stats.record_batch(2)
+    stats.fold()
+    bucket = stats.buckets[-1]
+    assert len(stats.buckets) == 1 and bucket.count == 3
+    assert bucket.by_status == {200: 2, 500: 1}
+    assert (bucket.batches, bucket.batched) == (1, 2)
+    assert stats.cumulative == {(0, 200): 1, (0, 500): 1, (1, 200): 1}
+    assert int(stats.cumulative_hist.sum()) == 3
 
 
 def test_disabled_monitor_keeps_the_totals():
@@ -303,13 +331,12 @@ def test_proc_readings_match_psutil_and_the_cpu_percent_is_cpu_over_wall():
         child.wait()
 
 
-def test_the_tick_folds_often_and_reads_resources_once_a_second(tmp_path):
-    """The ring is folded every FOLD_S (short pauses of the event loop), the instances'
-    resources are read every SAMPLE_S, and an idle service is not folded at all."""
+def test_the_tick_reads_resources_once_a_second_and_nothing_else_folds(tmp_path):
+    """The monitor's only work in the event loop is the tick every SAMPLE_S (queue depth
+    and resources); the answers are in their buckets without it."""
     from types import SimpleNamespace
 
-    from easlab.kernel import control
-    from easlab.kernel.control import FOLD_S, SAMPLE_S, Kernel
+    from easlab.kernel.control import SAMPLE_S, Kernel
 
     class Loop:  # the event loop's timer and clock, moved by the test
         def __init__(self) -> None:
@@ -324,35 +351,44 @@ def test_the_tick_folds_often_and_reads_resources_once_a_second(tmp_path):
 
     loop = Loop()
     kernel = Kernel(tmp_path, loop)  # type: ignore[arg-type]
-    folds: list[bool] = []  # per fold: whether it brought resource readings
-
-    class CountedStats(Stats):
-        def fold(self, queue: int | None = None, resources: dict | None = None) -> None:
-            folds.append(resources is not None)
-            super().fold(queue, resources)
-
-    stats = CountedStats()
+    stats = Stats()
     instance = SimpleNamespace(pid=4242, index=0, gpus=[])
-    service = SimpleNamespace(stats=stats, instances=[instance], queue_depth=lambda: 0)
+    service = SimpleNamespace(stats=stats, instances=[instance], queue_depth=lambda: 3)
     kernel.services["svc"] = service  # type: ignore[assignment]
     read: list[int] = []
     kernel._sampler = SimpleNamespace(
         sample=lambda pid, gpus: read.append(pid) or {"cpu_percent": 1.0},
         forget=lambda live: None,
     )
+    kernel.start_monitor()
+    answered = time.monotonic()
+    for _ in range(5):
+        stats.record(200, answered - 0.001, answered, 0)
+    assert stats.window(60)["requests"] == 0  # counted, in the open second
+    kernel._monitor_tick()
+    kernel._monitor_tick()
+    assert loop.delays == [SAMPLE_S] * 3  # the start, and each tick re-arms
+    assert read == [4242, 4242]
+    assert stats.window(60)["requests"] == 5
+    assert stats.buckets[-1].queue == 3
+    assert stats.buckets[-1].resources == {0: {"cpu_percent": 1.0}}
 
-    ticks = int(round(2 * SAMPLE_S / FOLD_S))
-    for tick in range(ticks):
-        loop.now = 100.0 + tick * FOLD_S
-        if tick % 2 == 0:  # answers in every other tick only
-            answered = time.monotonic()
-            stats.record(200, answered - 0.001, answered, 0)
-        kernel._monitor_tick()
-    assert loop.delays == [FOLD_S] * ticks
-    assert read == [4242, 4242]  # the first tick, and SAMPLE_S later
-    assert folds.count(True) == 2
-    # the ticks with answers fold, one of them with the second reading; the first tick
-    # read too; the ticks without answers (and no reading due) skip the fold
-    assert folds.count(False) == ticks // 2 - 2
-    assert stats.window(60)["requests"] == ticks // 2  # every answer folded
-    assert control.FOLD_S < control.SAMPLE_S
+
+def test_an_earlier_second_gets_its_own_bucket_in_time_order():
+    stats = Stats()
+    for second in (10, 12, 11, 9, 12, 13):
+        stats._bucket(second).count += 1
+    assert [(b.second, b.count) for b in stats.buckets] == [
+        (9, 1),
+        (10, 1),
+        (11, 1),
+        (12, 2),
+        (13, 1),
+    ]
+    for second in range(14, 14 + HISTORY_S - 5):  # fill the history
+        stats._bucket(second)
+    assert len(stats.buckets) == HISTORY_S and stats.buckets[0].second == 9
+    stats._bucket(8).count += 1  # older than all of a full history: its oldest second
+    assert stats.buckets[0].second == 9 and stats.buckets[0].count == 2
+    assert stats._bucket(20) is stats.buckets[20 - 9]  # inside it: found, not made
+    assert len(stats.buckets) == HISTORY_S
