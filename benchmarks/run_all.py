@@ -2,13 +2,17 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel,tail,models] [--quick]
+    .venv/bin/python benchmarks/run_all.py --output BENCHMARKS.md [--only wire,import,kernel,tail,models] [--quick] [--halt-poll-ns N|keep]
 
 Every ``benchmarks/bench_<name>.py`` module is a section: its ``run() -> str``
 returns Markdown (``run(quick=True)`` when it accepts ``quick``; the
 ``EASLAB_BENCH_QUICK=1`` environment variable says the same to any section).
 A section that raises is reported in the file with its traceback; the others
 still run.
+
+The run sets the machine's guest halt polling to Linux's default (``machine.py``
+says why; ``--halt-poll-ns keep`` leaves it as found), says so in the header and
+puts back what it found.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+
+import machine
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -35,6 +42,7 @@ PREFERRED_ORDER = ["wire", "import", "kernel", "tail", "batching", "models"]
 SECTION_PEERS: dict[str, list[str] | None] = {
     "kernel": None,
     "tail": ["asgi"],
+    "machine": ["asgi"],
     "models": ["mlserver", "litserve"],
     "queue": ["redis"],
 }
@@ -128,7 +136,7 @@ def command_line() -> str:
     return shlex.join([shown, script_shown, *sys.argv[1:]])
 
 
-def header(sections: list[str], quick: bool) -> str:
+def header(sections: list[str], quick: bool, settings: Sequence[str] = ()) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     lines = [
@@ -140,6 +148,7 @@ def header(sections: list[str], quick: bool) -> str:
         f"- Python {platform.python_version()} ({sys.executable})",
         f"- command: `{command_line()}`" + (" (quick: short runs, rough numbers)" if quick else ""),
         f"- sections: {', '.join(sections)}",
+        *(f"- {line}" for line in settings),
         "",
         "Numbers from one machine and one run; other work on the machine moves them. "
         "Compare within this file, not across files.",
@@ -164,7 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="short runs: a smoke test of the harness, not numbers to quote",
     )
+    parser.add_argument(
+        "--halt-poll-ns",
+        default=str(machine.LINUX_DEFAULT_NS),
+        help="the guest halt-poll window for the run, in ns, or 'keep' to leave it as found "
+        f"(default: Linux's default, {machine.LINUX_DEFAULT_NS})",
+    )
     args = parser.parse_args(argv)
+    if args.halt_poll_ns != "keep" and not args.halt_poll_ns.isdigit():
+        parser.error(f"--halt-poll-ns takes a number of ns or 'keep', not {args.halt_poll_ns!r}")
+    halt_poll = None if args.halt_poll_ns == "keep" else int(args.halt_poll_ns)
 
     chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(available)
     unknown = [name for name in chosen if name not in available]
@@ -182,14 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     # SystemExit unwinds through the sections' finally blocks and atexit hooks.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
-    parts = [header(chosen, args.quick)]
     peers = peers_for(chosen)
+    notes = []
     if peers is not None:
         note = setup_peers(peers)
         if note:
-            parts.append(f"> {note}\n")
-    for name in chosen:
-        parts.append(run_section(name, available[name], args.quick))
+            notes.append(f"> {note}\n")
+    found = machine.halt_poll_ns()
+    if found is not None:  # bench_machine compares against the setting the run found
+        os.environ["EASLAB_BENCH_HALT_POLL_FOUND"] = str(found)
+    with machine.halt_polling(halt_poll) as polling:
+        parts = [header(chosen, args.quick, [polling]), *notes]
+        for name in chosen:
+            parts.append(run_section(name, available[name], args.quick))
     total = time.monotonic() - started
     parts.append(f"_Whole run: {total / 60:.1f} min._\n")
 
