@@ -29,9 +29,21 @@ served p50 at concurrency 1 came out 5-18% lower for three of four models).
 The wait blocks the event loop, which is why it is kept for a caller alone: a
 request from another client during it waits at most until the answer, and
 makes the next caller no longer alone.
+
+Whether an idle CPU wakes fast (``wakes_fast``) decides one more thing: a lone
+caller's frame to an idle instance is marked ``frames.ALONE``, so that the
+instance keeps its reading thread instead of handing it over (worker.py). Where
+idle CPUs wake within microseconds that took 14-18% off a served model's c=1
+p50 (BENCHMARKS.md). On a VM whose idle vCPUs halt at once, the hand-over keeps
+the instance's core busy a few microseconds past its answer, and the client
+woken by that answer then runs beside the kernel instead of on a halted vCPU
+(~45 µs to wake there): keeping the reader cost 18-27% there, so it is not done.
 """
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
 
 #: requests in a row on one connection before its requests count as a lone client's
 ALONE_AFTER = 8
@@ -57,3 +69,26 @@ def gap(misses: int) -> int:
 def due(misses: int, count: int) -> bool:
     """Whether to wait awake for event number ``count`` after ``misses`` misses in a row."""
     return misses < MISSES or count % gap(misses) == 0
+
+
+#: the guest halt-poll window of a KVM guest with the haltpoll cpuidle driver
+HALT_POLL_NS = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+
+
+@functools.cache
+def wakes_fast(halt_poll: Path = HALT_POLL_NS, cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether an idle CPU here wakes within microseconds: a KVM guest whose idle
+    vCPUs poll before they halt (guest halt polling on), or a machine that is no
+    virtual machine at all. False where idle vCPUs halt at once, and where it cannot
+    be told (not Linux)."""
+    try:
+        return int(halt_poll.read_text().strip()) > 0
+    except (OSError, ValueError):
+        pass
+    try:
+        flags = next(
+            (line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), ""
+        )
+    except OSError:
+        return False
+    return "hypervisor" not in flags.split()

@@ -33,6 +33,12 @@ FAILED = 6  # worker -> kernel: the traceback of a failed start
 ANSWERS = 7  # worker -> kernel: a BATCH's answers: !I count, count x !IiI (id, status,
 #   length), then the bodies (one frame for the batch: one header for the kernel to read)
 
+#: a REQUEST frame's status: the caller is alone (a client at concurrency 1, nothing
+#: else in flight in the kernel) and the instance had nothing else to do, so the next
+#: frame comes after this one's answer: worker.py keeps its reader (set only where idle
+#: CPUs wake fast: awake.wakes_fast)
+ALONE = 1
+
 _COUNT = struct.Struct("!I")
 _BATCH_ENTRY = struct.Struct("!II")
 _ANSWER_ENTRY = struct.Struct("!IiI")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from easlab.kernel import awake
 from easlab.kernel.call import Call
 from easlab.kernel.frames import (
+    ALONE,
     ANSWERS,
     BATCH,
     CONFIG,
@@ -680,12 +681,15 @@ class Instance:
         # An idle instance gets the frame at once (latency); a busy one gets the frames
         # of this loop pass together (throughput: one send, one wake-up for many).
         body = call.body
+        alone = ALONE if call.alone and not self.busy and awake.wakes_fast() else 0
         slot = channel.tx.put((body,)) if len(body) >= SHM_MIN and channel.tx else None
         if slot is None:
-            channel.write(HEADER.pack(REQUEST, rid, 0, len(body)), body, gather=self.busy > 0)
+            channel.write(HEADER.pack(REQUEST, rid, alone, len(body)), body, gather=self.busy > 0)
         else:
             self.shm_requests += 1
-            channel.write(HEADER.pack(REQUEST | SHM, rid, 0, SLOT.size), slot, gather=self.busy > 0)
+            channel.write(
+                HEADER.pack(REQUEST | SHM, rid, alone, SLOT.size), slot, gather=self.busy > 0
+            )
         self.busy += 1
         self._sends += 1
         if self.busy == 1 and awake.due(self.poll_misses, self._sends):

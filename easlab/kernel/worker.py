@@ -37,6 +37,7 @@ from typing import Any
 from easlab.allspark import as_bytes, normalize_status
 from easlab.kernel.frames import (
     _HEADER_SIZE,
+    ALONE,
     ANSWERS,
     BATCH,
     CONFIG,
@@ -62,6 +63,9 @@ _PR_SET_PDEATHSIG = 1
 _GATHER_S = 50e-6
 #: and at most this many answers wait together
 _GATHER_MAX = 64
+#: a lone caller's frame (frames.ALONE) keeps its reader while processing takes less
+#: than this: a request that comes meanwhile from a new client waits at most this long
+_KEEP_ALONE_S = 1e-3
 
 
 class _Channel:
@@ -295,9 +299,9 @@ class Worker:
         self.errors = _ErrorLog(service or "SERVICE")
         # The lead: held by the one thread that reads the socket (the leader).
         self.lead = threading.Lock()
-        # Whether the last frame took longer than _GATHER_S to process; until one was
-        # measured, assume so (the reading is handed over, as always before).
-        self.slow = True
+        # How long the last frame took to process; until one was measured, assume
+        # long (the reading is handed over, as always before).
+        self.took = math.inf
         # A batch of this processor keeps the cores busy by itself (base.Processor)
         self.batch_fills_cores = bool(getattr(processor, "batch_fills_cores", False))
 
@@ -342,9 +346,20 @@ class Worker:
             # The batch the kernel sends meanwhile (batching.py: the next one, or a full
             # one) waits in the socket until this one is done, as it would for the cores,
             # and is read the moment it is.
-            kind, rid, _status, payload = frame
-            keep = kind == BATCH and self.batch_fills_cores
-            handed = not keep and (self.slow or channel.buffered())
+            # A lone caller's frame (the kernel had nothing else in flight for this
+            # instance: frames.ALONE) keeps its reader too, unless a frame is already
+            # here or the processor is slow: the next frame comes after its answer, and
+            # handing over on every such frame cost a served model at concurrency 1
+            # 14-18% of its p50 where idle CPUs wake fast (the kernel marks frames
+            # only there: awake.wakes_fast says why). A new client's request that
+            # comes meanwhile waits at most _KEEP_ALONE_S.
+            kind, rid, status, payload = frame
+            if kind == BATCH and self.batch_fills_cores:
+                handed = False
+            elif kind == REQUEST and status == ALONE and self.took < _KEEP_ALONE_S:
+                handed = channel.buffered()
+            else:
+                handed = self.took > _GATHER_S or channel.buffered()
             if handed:
                 lead.release()
             started = time.perf_counter()
@@ -357,7 +372,7 @@ class Worker:
                 if handed:  # the caller's finally releases the lead: take it back first
                     lead.acquire()
                 raise
-            self.slow = time.perf_counter() - started > _GATHER_S
+            self.took = time.perf_counter() - started
             # A quick processor's answer waits for the next frame already here, so that
             # both leave in one send; a slow one's answer leaves at once. (The reader
             # flushes before it blocks, so an answer never waits for a new request.)

@@ -19,6 +19,7 @@ from kernel_helpers import wait_for
 
 from easlab.kernel import awake
 from easlab.kernel.call import Call
+from easlab.kernel.frames import ALONE, HEADER, REQUEST
 from easlab.kernel.instance import POLL_S, PROMPT_S, Instance
 
 TOKEN = "tok-" + "x" * 8
@@ -179,3 +180,45 @@ def test_an_instance_that_exits_during_a_wait_fails_only_its_call(kernel, python
     resp = requests.post(svc.url, data=b"after", headers=headers, timeout=30)
     assert resp.status_code == 200 and resp.content == b"retfa"
     assert kernel.client.workers("awake_exit")[0]["restarts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("alone", "busy", "fast", "flag"),
+    [
+        (True, 0, True, ALONE),
+        (True, 1, True, 0),
+        (False, 0, True, 0),
+        (False, 1, True, 0),
+        (True, 0, False, 0),  # idle vCPUs halt at once here: the hand-over is kept
+    ],
+)
+def test_a_lone_callers_frame_to_an_idle_instance_is_marked_alone(
+    monkeypatch, alone, busy, fast, flag
+):
+    """The REQUEST frame's status tells the worker that the next frame comes after this
+    one's answer (worker.py keeps its reading thread): only for a caller alone in the
+    kernel whose instance had nothing else in flight, where idle CPUs wake fast."""
+    monkeypatch.setattr(awake, "wakes_fast", lambda: fast)
+    inst = _instance()
+    sent: list[bytes] = []
+    inst._channel = SimpleNamespace(  # type: ignore[assignment]
+        tx=None, write=lambda head, body, gather: sent.append(head)
+    )
+    inst.busy = busy
+    inst.send(_call(alone))
+    kind, _, status, size = HEADER.unpack(sent[0])
+    assert (kind, status, size) == (REQUEST, flag, len(b"body"))
+
+
+def test_idle_cpus_wake_fast_where_vcpus_poll_or_on_a_machine_that_is_no_vm(tmp_path):
+    knob, cpuinfo = tmp_path / "guest_halt_poll_ns", tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu vme hypervisor avx2\n")
+    check = awake.wakes_fast.__wrapped__  # the function itself, not the kernel's cached answer
+    knob.write_text("0\n")
+    assert check(knob, cpuinfo) is False  # a KVM guest booted with halt polling off
+    knob.write_text("200000\n")
+    assert check(knob, cpuinfo) is True  # Linux's default
+    assert check(tmp_path / "absent", cpuinfo) is False  # a VM without the driver
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu vme avx2\n")
+    assert check(tmp_path / "absent", cpuinfo) is True  # bare metal
+    assert check(tmp_path / "absent", tmp_path / "absent") is False  # cannot tell

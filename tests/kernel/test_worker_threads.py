@@ -11,6 +11,7 @@ import threading
 import time
 
 from easlab.kernel.frames import (
+    ALONE,
     ANSWERS,
     BATCH,
     HEADER,
@@ -106,6 +107,54 @@ def test_a_slow_processor_still_runs_requests_side_by_side():
         time.sleep(0.001)
     kernel.sendall(HEADER.pack(REQUEST, 7, 0, 1) + b"w")
     assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [6, 7]
+    kernel.shutdown(socket.SHUT_WR)
+    server.join(10)
+    assert not server.is_alive()
+    assert processor.most == 2
+
+
+class Spinning(Quick):
+    """A processor slower than _GATHER_S (a small model's call) and far under 1 ms."""
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        self.threads.append(threading.current_thread().name)
+        end = time.perf_counter() + 200e-6
+        while time.perf_counter() < end:
+            pass
+        return data, 200
+
+
+def test_a_lone_callers_frames_keep_one_reading_thread_for_a_slower_processor():
+    # Issue 16: a model's call (~0.2 ms) is past _GATHER_S, so each of its frames
+    # handed the reading over: at concurrency 1 a served MLP then spent 14% of its
+    # p50 on waking the follower and passing the GIL. A frame the kernel marks ALONE
+    # keeps its reader; the same frames unmarked are handed over every time.
+    for status, most, least in ((ALONE, 10, 0), (0, 200, 50)):
+        processor = Spinning()
+        kernel, _, server = _serve(processor, threads=5)
+        for rid in range(1, 201):
+            body = b"req-%d" % rid
+            kernel.sendall(HEADER.pack(REQUEST, rid, status, len(body)) + body)
+            assert _recv_answer(kernel) == (rid, body)
+        kernel.shutdown(socket.SHUT_WR)
+        server.join(10)
+        assert not server.is_alive()
+        assert least <= _switches(processor.threads) <= most, (status, processor.threads)
+
+
+def test_a_lone_callers_frame_of_a_slow_processor_is_still_handed_over():
+    # past _KEEP_ALONE_S (1 ms) a new client's request must not wait for it: a frame
+    # that comes meanwhile runs side by side, as for any other caller
+    processor = Slow()
+    kernel, _, server = _serve(processor, threads=4)
+    kernel.sendall(HEADER.pack(REQUEST, 1, ALONE, 1) + b"a")
+    assert _recv_answer(kernel)[0] == 1  # its time is now known: 50 ms
+    kernel.sendall(HEADER.pack(REQUEST, 2, ALONE, 1) + b"b")
+    deadline = time.monotonic() + 10
+    while processor.running == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    kernel.sendall(HEADER.pack(REQUEST, 3, 0, 1) + b"c")
+    assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [2, 3]
     kernel.shutdown(socket.SHUT_WR)
     server.join(10)
     assert not server.is_alive()
