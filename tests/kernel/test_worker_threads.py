@@ -100,13 +100,19 @@ def test_a_slow_processor_still_runs_requests_side_by_side():
     assert processor.most == 4
     # A frame that comes while another is being processed is read at once by a
     # follower (the processor is known to be slow): both run side by side.
+    _frame_during_another_runs_beside_it(kernel, server, processor, (6, 0), (7, 0))
+
+
+def _frame_during_another_runs_beside_it(kernel, server, processor, first, second) -> None:
+    """Send the REQUEST frame ``first`` (request id, status), then ``second`` once the
+    processor runs the first: both are answered, the two calls side by side."""
     processor.most = 0
-    kernel.sendall(HEADER.pack(REQUEST, 6, 0, 1) + b"z")
+    kernel.sendall(HEADER.pack(REQUEST, *first, 1) + b"z")
     deadline = time.monotonic() + 10
     while processor.running == 0 and time.monotonic() < deadline:
         time.sleep(0.001)
-    kernel.sendall(HEADER.pack(REQUEST, 7, 0, 1) + b"w")
-    assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [6, 7]
+    kernel.sendall(HEADER.pack(REQUEST, *second, 1) + b"w")
+    assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == sorted([first[0], second[0]])
     kernel.shutdown(socket.SHUT_WR)
     server.join(10)
     assert not server.is_alive()
@@ -149,16 +155,7 @@ def test_a_lone_callers_frame_of_a_slow_processor_is_still_handed_over():
     kernel, _, server = _serve(processor, threads=4)
     kernel.sendall(HEADER.pack(REQUEST, 1, ALONE, 1) + b"a")
     assert _recv_answer(kernel)[0] == 1  # its time is now known: 50 ms
-    kernel.sendall(HEADER.pack(REQUEST, 2, ALONE, 1) + b"b")
-    deadline = time.monotonic() + 10
-    while processor.running == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    kernel.sendall(HEADER.pack(REQUEST, 3, 0, 1) + b"c")
-    assert sorted(_recv_answer(kernel)[0] for _ in range(2)) == [2, 3]
-    kernel.shutdown(socket.SHUT_WR)
-    server.join(10)
-    assert not server.is_alive()
-    assert processor.most == 2
+    _frame_during_another_runs_beside_it(kernel, server, processor, (2, ALONE), (3, 0))
 
 
 def _recv_batch_answers(sock: socket.socket) -> list[int]:
