@@ -80,7 +80,8 @@ def wakes_fast(halt_poll: Path = HALT_POLL_NS, cpuinfo: Path = Path("/proc/cpuin
     """Whether an idle CPU here wakes within microseconds: a KVM guest whose idle
     vCPUs poll before they halt (guest halt polling on), or a machine that is no
     virtual machine at all. False where idle vCPUs halt at once, and where it cannot
-    be told (not Linux)."""
+    be told (not Linux). Read once per kernel: a later change of the setting counts
+    from the next kernel on."""
     try:
         return int(halt_poll.read_text().strip()) > 0
     except (OSError, ValueError):
