@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-HALT_POLL_NS = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+from easlab.kernel.awake import HALT_POLL_NS  # the kernel reads the same setting (wakes_fast)
+
 #: Linux's own default for guest_halt_poll_ns (drivers/cpuidle/governors/haltpoll.c)
 LINUX_DEFAULT_NS = 200_000
 

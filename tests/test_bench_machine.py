@@ -75,3 +75,43 @@ def test_the_header_names_the_setting_the_run_used() -> None:
 def test_run_all_rejects_a_window_that_is_not_a_number() -> None:
     with pytest.raises(SystemExit):
         run_all.main(["--only", "wire", "--halt-poll-ns", "fast"])
+
+
+bench_machine = _load("bench_machine")
+bench_kernel = _load("bench_kernel")
+
+
+def _wrk(rate: float, p50: float, p99: float, non_2xx: int = 0):
+    return bench_kernel.WrkResult(rate, p50, p99, 1000, non_2xx)
+
+
+def test_the_machine_section_shows_both_settings_medians_and_a_failed_run_as_errors():
+    lone = bench_machine.Target("echo", 1, "http://x", Path("s"))
+    busy = bench_machine.Target("model", 16, "http://y", Path("s"))
+    readings = {
+        ("echo", 0): bench_machine.Readings([_wrk(9e3, 0.10, 0.4), _wrk(9e3, 0.12, 0.5)]),
+        ("echo", 200_000): bench_machine.Readings([_wrk(3e4, 0.03, 0.1), _wrk(1, 9.0, 9.0, 5)]),
+        ("model", 0): bench_machine.Readings([_wrk(1e4, 1, 2), _wrk(2e4, 1, 2)]),
+        ("model", 200_000): bench_machine.Readings([_wrk(3e4, 1, 2)]),
+    }
+    text = bench_machine.report([lone, busy], readings, 0, 200_000, 3, 2)
+    echo = next(line for line in text.splitlines() if line.startswith("| echo |"))
+    # the medians of the good runs only: the run with non-2xx answers is no latency
+    assert "p50 0.110 ms (0.100, 0.120); p99 0.450" in echo
+    assert "p50 0.030 ms (0.030, errors); p99 0.100" in echo
+    assert "0.27× (p50)" in echo
+    model = next(line for line in text.splitlines() if line.startswith("| model |"))
+    assert "15,000 req/s (10,000, 20,000)" in model and "2.00× (req/s)" in model
+    assert "0 ns (as booted)" in text and "200,000 ns (Linux's default)" in text
+
+
+def test_the_machine_section_compares_the_booted_window_with_linux_default(monkeypatch):
+    monkeypatch.setattr(bench_machine.machine, "booted_halt_poll_ns", lambda: 0)
+    assert bench_machine._settings() == (0, 200_000)
+    # a machine that boots with Linux's default has nothing to compare
+    monkeypatch.setattr(bench_machine.machine, "booted_halt_poll_ns", lambda: 200_000)
+    assert bench_machine._settings() is None
+    # no window on the command line: the one run_all.py found before it changed it
+    monkeypatch.setattr(bench_machine.machine, "booted_halt_poll_ns", lambda: None)
+    monkeypatch.setenv("EASLAB_BENCH_HALT_POLL_FOUND", "50000")
+    assert bench_machine._settings() == (50_000, 200_000)
