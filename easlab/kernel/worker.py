@@ -35,6 +35,7 @@ import traceback
 from typing import Any
 
 from easlab.allspark import as_bytes, normalize_status
+from easlab.kernel.allocator import keep_model_memory
 from easlab.kernel.frames import (
     _HEADER_SIZE,
     ALONE,
@@ -500,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = json.loads(first[3])
     channel.attach_rings(config.get("shm"))
+    # before the model's first allocation: its buffers stay between calls
+    print(keep_model_memory(), flush=True)
     try:
         processor = build_processor(config)
         processor.initialize()

@@ -108,6 +108,8 @@ def test_an_instance_knows_its_kernel_but_not_the_admin_token(kernel, make_app):
     env = psutil.Process(pid).environ()
     assert env["EASLAB_KERNEL_PID"] == str(kernel.pid)
     assert "EASLAB_ADMIN_TOKEN" not in env
+    # and it fixed its malloc thresholds before loading the app (allocator.py)
+    assert any("malloc: blocks from 16 MiB" in line for line in kernel.client.logs("life_env"))
     kernel.client.delete("life_env")
 
 
