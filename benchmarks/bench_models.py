@@ -15,7 +15,8 @@ In the same run:
   at batch 1 (for c=1) and at every batch size the kernel formed at c=16 (read
   from the service's ``/easlab/v1/services/<name>/metrics`` ``batch_sizes``
   before and after the wrk run), so "rows/s" is what the runtime alone needs
-  for the very batches the kernel ran;
+  for the very batches the kernel ran (their time in all, ``back_to_back_s``,
+  as easlab's requests/s is; the c=1 targets use the median call);
 - **the identity ceiling**: the kernel's allspark echo service at c=16 with
   the same bodies, and at c=1 the round trip of that body (where a c=1 call's
   time goes: the echo, the model's call at the served pace, the rest);
@@ -190,6 +191,25 @@ def per_call_s(call: Callable[[], object], budget_s: float = 0.3, min_calls: int
     return times[len(times) // 2]
 
 
+def back_to_back_s(call: Callable[[], object], budget_s: float = 0.3, min_calls: int = 20) -> float:
+    """Seconds per ``call()`` over ``budget_s`` seconds of calls back to back (at least
+    ``min_calls``): the time the calls took in all, over their number.
+
+    The floor's rows/s is a throughput, set against easlab's requests/s, which is
+    wrk's count over the whole run: both must include the slow calls. The median
+    (``per_call_s``) leaves them out, and put the floor 0-8% above what the runtime
+    sustains back to back (BENCHMARKS.md, 2026-12-02 fourth session).
+    """
+    call()  # first-call allocations are not the steady state
+    calls = 0
+    started = time.perf_counter()
+    deadline = started + budget_s
+    while calls < min_calls or time.perf_counter() < deadline:
+        call()
+        calls += 1
+    return (time.perf_counter() - started) / calls
+
+
 def runtime_calls(model: Model, runtime: str, sizes: set[int]) -> dict[int, Callable[[], object]]:
     """One in-process call of ``runtime`` ("onnx"/"pytorch") per batch size, on copies of the row."""
     batches = {n: np.ascontiguousarray(np.repeat(model.x, n, axis=0)) for n in sorted(sizes)}
@@ -219,8 +239,9 @@ def runtime_calls(model: Model, runtime: str, sizes: set[int]) -> dict[int, Call
 
 
 def floor_seconds(model: Model, runtime: str, sizes: set[int]) -> dict[int, float]:
-    """Median seconds per in-process call of ``runtime`` at each batch size, back to back."""
-    return {n: per_call_s(call) for n, call in runtime_calls(model, runtime, sizes).items()}
+    """Seconds per in-process call of ``runtime`` at each batch size, back to back
+    (``back_to_back_s``: the floor's throughput)."""
+    return {n: back_to_back_s(call) for n, call in runtime_calls(model, runtime, sizes).items()}
 
 
 def paced_call_s(call: Callable[[], object], pause_s: float, calls: int = 400) -> float:
@@ -672,7 +693,7 @@ def _paired_round(
     for step in (run_echo, run_served) if echo_first else (run_served, run_echo):
         step()
     time.sleep(PAIR_SETTLE_S)
-    times = {n: per_call_s(calls[n]) for n in found.mix if n in calls}
+    times = {n: back_to_back_s(calls[n]) for n in found.mix if n in calls}
     if len(times) == len(found.mix):
         found.floor_rows_s = floor_rows_per_s(found.mix, times)
     return found
@@ -968,6 +989,19 @@ def _find(rows: list[Row], **match: Any) -> Row | None:
     return None
 
 
+def lone_call_s(
+    floors: dict[tuple[str, str], dict[int, float]],
+    lone_calls: dict[tuple[str, str], float] | None,
+    key: str,
+    runtime: str,
+) -> float | None:
+    """The in-process call at batch 1 that a c=1 p50 is set against: its median
+    (``per_call_s``, a latency) where measured, else the floor's batch 1."""
+    if lone_calls is not None and (key, runtime) in lone_calls:
+        return lone_calls[(key, runtime)]
+    return floors.get((key, runtime), {}).get(1)
+
+
 def floor_for(row: Row, floors: dict[tuple[str, str], dict[int, float]]) -> float | None:
     """The floor's rows/s for an easlab row: batch 1 at c=1, the kernel's batches at c=16."""
     seconds = floors.get((row.model, row.runtime))
@@ -1034,6 +1068,7 @@ def targets(
     floors: dict[tuple[str, str], dict[int, float]],
     paced: dict[tuple[str, str], tuple[float, float]] | None = None,
     paired: list[Paired] | None = None,
+    lone_calls: dict[tuple[str, str], float] | None = None,
 ) -> list[Target]:
     """Issue 16's targets, one line per model (and processor) each applies to. The c=16
     target is judged on the interleaved rounds' median where they were run
@@ -1088,7 +1123,7 @@ def targets(
                         CEILING_SHARE,
                     )
                 )
-            call_s = floors.get((key, runtime), {}).get(1)
+            call_s = lone_call_s(floors, lone_calls, key, runtime)
             for batching in (False, True):
                 lone = mine.get((runtime, batching, 1))
                 p50 = lone.p50() if lone else None
@@ -1310,6 +1345,7 @@ def c1_report(
     rows: list[Row],
     floors: dict[tuple[str, str], dict[int, float]],
     paced: dict[tuple[str, str], tuple[float, float]],
+    lone_calls: dict[tuple[str, str], float] | None = None,
 ) -> list[str]:
     """Where a c=1 call's p50 goes, batching off: the empty echo's round trip with the
     same body, the model's call at the served pace, and the rest."""
@@ -1336,7 +1372,7 @@ def c1_report(
                 rows, model=key, server="easlab", runtime=runtime, batching=False, connections=1
             )
             echo = _find(rows, model=key, server="identity", runtime=runtime, connections=1)
-            call_s = floors.get((key, runtime), {}).get(1)
+            call_s = lone_call_s(floors, lone_calls, key, runtime)
             at_pace = paced.get((key, runtime))
             if served is None or echo is None or call_s is None or at_pace is None:
                 continue
@@ -1401,6 +1437,7 @@ def report(
     wrk_version: str = "",
     paced: dict[tuple[str, str], tuple[float, float]] | None = None,
     paired: list[Paired] | None = None,
+    lone_calls: dict[tuple[str, str], float] | None = None,
 ) -> str:
     """The Markdown section: easlab vs the floor, the identity ceiling, the peers, the targets."""
     out = [
@@ -1423,10 +1460,12 @@ def report(
         f"({max(1, len(os.sched_getaffinity(0)) - 1)} here), one inter-op thread.",
         f"- **floor**: the same runtime in the bench process on the same row, "
         f"{INTRA_OP_THREADS} intra-op thread(s) and 1 inter-op thread (so that the HTTP side "
-        "of every server keeps a core), median of repeated calls "
-        "at batch 1 and at each batch size the kernel formed at c=16 (its metrics' "
-        "`batch_sizes`); the floor's rows/s is what the runtime alone spends on those very "
-        "batches.",
+        "of every server keeps a core), called back to back at batch 1 and at each batch "
+        "size the kernel formed at c=16 (its metrics' `batch_sizes`); the floor's rows/s is "
+        "what the runtime alone spends on those very batches: their rows over the time the "
+        "calls took in all (`back_to_back_s`), as wrk counts easlab's requests over the whole "
+        "run. The c=1 targets set easlab's p50 against the median call at batch 1 "
+        "(`per_call_s`).",
         "- **identity ceiling**: the kernel's allspark echo service (1 instance, 1 worker "
         "thread) at c=16 with the same bodies; the same echo at c=1 is the round trip of "
         "that body (the c=1 table).",
@@ -1460,12 +1499,12 @@ def report(
             )
     out += [
         "",
-        "In-process call at batch 1 (the c=1 floor): "
+        "In-process call at batch 1 (the c=1 floor, the median call): "
         + "; ".join(
-            f"{label} {runtime} {floors[(key, runtime)][1] * 1000:.3f} ms"
+            f"{label} {runtime} {call_s * 1000:.3f} ms"
             for key, label in models
             for runtime in ("onnx", "pytorch")
-            if floors.get((key, runtime), {}).get(1)
+            if (call_s := lone_call_s(floors, lone_calls, key, runtime))
         )
         + ".",
     ]
@@ -1522,7 +1561,7 @@ def report(
             out.append(
                 f"| {label} | {name} | {body} | {row.connections} | {_rps(row)} | {_lat(row)} |"
             )
-    checks = targets(models, rows, floors, paced, paired)
+    checks = targets(models, rows, floors, paced, paired, lone_calls)
     met = sum(1 for t in checks if t.met)
     measured = sum(1 for t in checks if t.met is not None)
     out += [
@@ -1538,7 +1577,7 @@ def report(
             f"| {t.what} | {t.subject} | {t.easlab} | {t.reference} | {t.ratio} | {t.needed} "
             f"| {verdict} |"
         )
-    out += c1_report(models, rows, floors, paced)
+    out += c1_report(models, rows, floors, paced, lone_calls)
     out += cpu_report(rows, cpu_budgets(models, rows, floors, cores), models, cores)
     out += [
         "",
@@ -1616,6 +1655,7 @@ def run(quick: bool = False) -> str:
         print("bench_models: the floor, in-process", file=sys.stderr, flush=True)
         floors: dict[tuple[str, str], dict[int, float]] = {}
         paced: dict[tuple[str, str], tuple[float, float]] = {}
+        lone_calls: dict[tuple[str, str], float] = {}
         for model in models:
             for runtime in ("onnx", "pytorch"):
                 sizes = {1}
@@ -1623,7 +1663,8 @@ def run(quick: bool = False) -> str:
                     if (row.model, row.server, row.runtime) == (model.key, "easlab", runtime):
                         sizes |= set(row.batch_sizes) if row.connections > 1 else set()
                 calls = runtime_calls(model, runtime, sizes)
-                floors[(model.key, runtime)] = {n: per_call_s(c) for n, c in calls.items()}
+                floors[(model.key, runtime)] = {n: back_to_back_s(c) for n, c in calls.items()}
+                lone_calls[(model.key, runtime)] = per_call_s(calls[1])
                 lone = _find(
                     rows,
                     model=model.key,
@@ -1634,7 +1675,7 @@ def run(quick: bool = False) -> str:
                 )
                 if lone is not None and lone.p50() is not None:
                     # the model idles between two served calls for the rest of the round trip
-                    pause = max(0.0, lone.p50() / 1000 - floors[(model.key, runtime)][1])
+                    pause = max(0.0, lone.p50() / 1000 - lone_calls[(model.key, runtime)])
                     paced[(model.key, runtime)] = (pause, paced_call_s(calls[1], pause))
         costs = [client_cost(m, answers[m.key], tmp) for m in models if m.key in answers]
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -1648,6 +1689,7 @@ def run(quick: bool = False) -> str:
             bk._wrk_version(),
             paced=paced,
             paired=paired,
+            lone_calls=lone_calls,
         )
     finally:
         if server is not None:

@@ -1,10 +1,11 @@
 """The real-models benchmark's pure parts: batch-size deltas, the floor at the kernel's
 batch mix, the official client's timing output, and the targets' met / not met
-(no servers, no models, no timings)."""
+(no servers, no models; the floor's two timers on a call that sleeps)."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -118,6 +119,36 @@ def test_the_c1_targets_show_the_call_at_the_served_pace_but_judge_by_the_issues
     assert on.met is False  # the verdict is against the back-to-back call, as before
     text = bench_models.report(MODELS, _rows(), FLOORS, [], bench_models.QUICK, 2, paced=paced)
     assert "MLP onnx 0.110 ms after 0.12 ms" in text
+
+
+def test_the_c1_targets_use_the_median_lone_call_and_the_c16_floor_the_calls_time_in_all() -> None:
+    # the floor's batch 1 is a throughput (0.05 ms a call back to back); the median
+    # lone call (0.04 ms) is what a c=1 p50 is set against where it was measured
+    lone = {("mlp", "onnx"): 0.00004}
+    checks = {
+        (t.what, t.subject): t
+        for t in bench_models.targets(MODELS, _rows(), FLOORS, lone_calls=lone)
+    }
+    off = checks[("c=1 p50 within 0.15 ms of the in-process call, batching off", "MLP, onnx")]
+    assert (off.reference, off.ratio) == ("0.040 ms (in-process)", "+0.140 ms")
+    text = bench_models.report(MODELS, _rows(), FLOORS, [], bench_models.QUICK, 2, lone_calls=lone)
+    assert "MLP onnx 0.040 ms" in text
+    # the rows/s of the c=1 row stay the floor's: 1 / 0.05 ms
+    assert "| 20,000 | 0.25× |" in text
+
+
+def test_back_to_back_time_counts_the_slow_calls_the_median_leaves_out() -> None:
+    made = []
+
+    def call() -> None:  # every fourth call is slow, as a runtime's now and then is
+        made.append(1)
+        if len(made) % 4 == 0:
+            time.sleep(0.004)
+
+    median = bench_models.per_call_s(call, budget_s=0.05)
+    made.clear()
+    in_all = bench_models.back_to_back_s(call, budget_s=0.05)
+    assert median < 0.001 < in_all  # about a quarter of 4 ms a call, in all
 
 
 def test_paced_call_pauses_before_every_timed_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,13 +360,13 @@ def test_a_round_alternates_which_runs_first_and_times_the_floor_at_the_batches_
 
     timed: list[object] = []
 
-    def per_call_s(call: object) -> float:
+    def back_to_back_s(call: object) -> float:
         timed.append(call)
         order.append("floor")
         return 0.001
 
     monkeypatch.setattr(bench_models, "_wrk", run_wrk)
-    monkeypatch.setattr(bench_models, "per_call_s", per_call_s)
+    monkeypatch.setattr(bench_models, "back_to_back_s", back_to_back_s)
     monkeypatch.setattr(bench_models.time, "sleep", lambda s: order.append(f"pause {s:g} s"))
     calls = {n: n for n in range(1, 17)}
     served, echo = ("served", None), ("echo", None)
@@ -360,7 +391,7 @@ def test_a_round_whose_wrk_run_had_errors_gives_no_speed(monkeypatch: pytest.Mon
         "_wrk",
         lambda url, script, c, s: wrk(9_000, 1.0, 2.0, non_2xx=5 if url == "served" else 0),
     )
-    monkeypatch.setattr(bench_models, "per_call_s", lambda call: 0.001)
+    monkeypatch.setattr(bench_models, "back_to_back_s", lambda call: 0.001)
     monkeypatch.setattr(bench_models.time, "sleep", lambda s: None)
     calls = {n: n for n in range(1, 17)}
     found = bench_models._paired_round(
