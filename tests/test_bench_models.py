@@ -400,3 +400,69 @@ def test_a_round_whose_wrk_run_had_errors_gives_no_speed(monkeypatch: pytest.Mon
     # 9,000 req/s of which some answered non-2xx is no speed: the round has no ratio
     assert found.served_rps is None and found.echo_rps == 9_000
     assert found.ratio() is None
+
+
+def _lone(*rounds: tuple[float | None, float | None], batching: bool = False) -> object:
+    return bench_models.LonePaired(
+        "mlp",
+        "onnx",
+        batching,
+        [bench_models.LoneRound(p50, call) for p50, call in rounds],
+    )
+
+
+def test_a_lone_round_runs_easlab_at_c1_then_times_the_call_after_a_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order: list[str] = []
+
+    def run_wrk(url: str, script: object, connections: int, seconds: int) -> object:
+        order.append(f"wrk c={connections} {seconds} s")
+        return wrk(5_000, 0.2, 0.4)
+
+    def per_call_s(call: object) -> float:
+        order.append("call")
+        return 0.00005
+
+    monkeypatch.setattr(bench_models, "_wrk", run_wrk)
+    monkeypatch.setattr(bench_models, "per_call_s", per_call_s)
+    monkeypatch.setattr(bench_models.time, "sleep", lambda s: order.append(f"pause {s:g} s"))
+    found = bench_models._lone_round(("served", None), lambda: None, 3)
+    assert order == ["wrk c=1 3 s", f"pause {bench_models.PAIR_SETTLE_S:g} s", "call"]
+    assert (found.p50_ms, found.call_s) == (0.2, 0.00005)
+    assert found.extra_ms() == pytest.approx(0.15)
+    # a run with non-2xx answers gives no p50: the round measured nothing
+    monkeypatch.setattr(bench_models, "_wrk", lambda *a: wrk(5_000, 0.2, 0.4, non_2xx=3))
+    assert bench_models._lone_round(("served", None), lambda: None, 3).extra_ms() is None
+
+
+def test_the_c1_targets_are_judged_on_the_median_interleaved_round_where_there_is_one() -> None:
+    # the one-off c=1 row (0.18 ms against 0.05 ms) would meet the off target; the
+    # interleaved rounds (+0.20, +0.16, +0.10 ms) do not
+    off = _lone((0.25, 0.00005), (0.21, 0.00005), (0.14, 0.00004))
+    failed = _lone((None, 0.00005), batching=True)
+    checks = {
+        (t.what, t.subject): t
+        for t in bench_models.targets(MODELS, _rows(), FLOORS, lone=[off, failed])
+    }
+    target = checks[("c=1 p50 within 0.15 ms of the in-process call, batching off", "MLP, onnx")]
+    assert (target.easlab, target.ratio, target.met) == ("0.210 ms", "+0.160 ms", False)
+    assert "the median of 3 interleaved rounds (+0.200, +0.160, +0.100 ms)" in target.reference
+    # rounds were run but none measured: no verdict, not the one-off row's
+    on = checks[("c=1 p50 within 0.15 ms of the in-process call, batching on", "MLP, onnx")]
+    assert (on.reference, on.met) == ("no interleaved round measured", None)
+    # without rounds the one-off rows still decide (the pytorch lines are not measured)
+    plain = {(t.what, t.subject): t for t in bench_models.targets(MODELS, _rows(), FLOORS)}
+    assert plain[("c=1 p50 within 0.15 ms of the in-process call, batching off", "MLP, onnx")].met
+
+
+def test_the_report_shows_every_c1_round_its_median_and_a_failed_service() -> None:
+    off = _lone((0.25, 0.00005), (0.21, 0.00005), (0.14, 0.00004))
+    broken = bench_models.LonePaired("mlp", "pytorch", True, [], "mlp_pytorch_batched: 500")
+    text = bench_models.report(
+        MODELS, _rows(), FLOORS, [], bench_models.QUICK, 2, lone=[off, broken]
+    )
+    assert "### The c=1 targets, interleaved" in text
+    assert "| MLP, onnx | off | 2 | 0.210 | 0.050 | **+0.160 ms**, the median |" in text
+    assert "| MLP, onnx | off | 3 | 0.140 | 0.040 | +0.100 ms |" in text
+    assert "| MLP, pytorch | on | — | mlp_pytorch_batched: 500 | — | — |" in text
