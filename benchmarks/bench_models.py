@@ -1233,8 +1233,8 @@ def targets(
                 )
             call_s = lone_call_s(floors, lone_calls, key, runtime)
             for batching in (False, True):
-                lone = mine.get((runtime, batching, 1))
-                p50 = lone.p50() if lone else None
+                one_off = mine.get((runtime, batching, 1))
+                p50 = one_off.p50() if one_off else None
                 what = (
                     f"c=1 p50 within {C1_EXTRA_MS} ms of the in-process call, "
                     f"batching {'on' if batching else 'off'}"
@@ -1805,7 +1805,7 @@ def run(quick: bool = False) -> str:
         echo_path = create_echo(port, tmp)
         rows += measure_identity(port, server.proc.pid, echo_path, models, durations, tmp)
         paired = measure_paired(port, echo_path, models, durations, tmp)
-        lone = measure_lone_paired(port, models, durations, tmp)
+        lone_rounds = measure_lone_paired(port, models, durations, tmp)
         server.stop()  # the peers run on a machine without the kernel
         server = None
         rows += measure_peers(models, durations, tmp)
@@ -1822,7 +1822,7 @@ def run(quick: bool = False) -> str:
                 calls = runtime_calls(model, runtime, sizes)
                 floors[(model.key, runtime)] = {n: back_to_back_s(c) for n, c in calls.items()}
                 lone_calls[(model.key, runtime)] = per_call_s(calls[1])
-                lone = _find(
+                single = _find(
                     rows,
                     model=model.key,
                     server="easlab",
@@ -1830,9 +1830,10 @@ def run(quick: bool = False) -> str:
                     batching=False,
                     connections=1,
                 )
-                if lone is not None and lone.p50() is not None:
+                p50 = single.p50() if single is not None else None
+                if p50 is not None:
                     # the model idles between two served calls for the rest of the round trip
-                    pause = max(0.0, lone.p50() / 1000 - lone_calls[(model.key, runtime)])
+                    pause = max(0.0, p50 / 1000 - lone_calls[(model.key, runtime)])
                     paced[(model.key, runtime)] = (pause, paced_call_s(calls[1], pause))
         costs = [client_cost(m, answers[m.key], tmp) for m in models if m.key in answers]
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -1847,7 +1848,7 @@ def run(quick: bool = False) -> str:
             paced=paced,
             paired=paired,
             lone_calls=lone_calls,
-            lone=lone,
+            lone=lone_rounds,
         )
     finally:
         if server is not None:
