@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -628,6 +628,15 @@ def measure_identity(
     return rows
 
 
+Round = TypeVar("Round")
+
+
+def median_round(rounds: list[Round], value: Callable[[Round], float]) -> Round | None:
+    """The round of median ``value`` (of an even count, the lower of the middle two)."""
+    done = sorted(rounds, key=value)
+    return done[(len(done) - 1) // 2] if done else None
+
+
 @dataclass
 class PairedRound:
     """One interleaved round of the c=16 target: easlab batched, the echo with the same
@@ -665,9 +674,8 @@ class Paired:
         return [r for r in self.rounds if r.ratio() is not None]
 
     def median(self) -> PairedRound | None:
-        """The round with the median ratio (of an even count, the lower of the middle two)."""
-        done = sorted(self.measured(), key=lambda r: r.ratio() or 0.0)
-        return done[(len(done) - 1) // 2] if done else None
+        """The round with the median ratio."""
+        return median_round(self.measured(), lambda r: r.ratio() or 0.0)
 
 
 def _paired_round(
@@ -779,9 +787,8 @@ class LonePaired:
         return [r for r in self.rounds if r.extra_ms() is not None]
 
     def median(self) -> LoneRound | None:
-        """The round with the median extra time (of an even count, the lower middle)."""
-        done = sorted(self.measured(), key=lambda r: r.extra_ms() or 0.0)
-        return done[(len(done) - 1) // 2] if done else None
+        """The round with the median extra time."""
+        return median_round(self.measured(), lambda r: r.extra_ms() or 0.0)
 
 
 def _lone_round(served: tuple[str, Path], call: Callable[[], object], seconds: int) -> LoneRound:
