@@ -241,12 +241,6 @@ def runtime_calls(model: Model, runtime: str, sizes: set[int]) -> dict[int, Call
     return {n: partial(run, b) for n, b in batches.items()}
 
 
-def floor_seconds(model: Model, runtime: str, sizes: set[int]) -> dict[int, float]:
-    """Seconds per in-process call of ``runtime`` at each batch size, back to back
-    (``back_to_back_s``: the floor's throughput)."""
-    return {n: back_to_back_s(call) for n, call in runtime_calls(model, runtime, sizes).items()}
-
-
 def paced_call_s(call: Callable[[], object], pause_s: float, calls: int = 400) -> float:
     """Median seconds of ``call()`` when each call follows a pause of ``pause_s``.
 
@@ -807,7 +801,7 @@ def measure_lone_paired(
     batching (``_lone_round``): the tables' c=1 runs and the in-process call are
     minutes apart, and on this VM a call's time moves by half from one quarter hour
     to the next (the same MLP pytorch service: a c=1 p50 of 0.18-0.20 ms, then
-    0.31-0.33 ms; BENCHMARKS.md, 2026-12-02 fourth session), so a verdict on them
+    0.27-0.34 ms; BENCHMARKS.md, 2026-12-02 fourth session), so a verdict on them
     judged the machine's minute as much as easlab."""
     bk = _bench_kernel()
     auth = {"Authorization": bk.EASLAB_TOKEN}
