@@ -120,6 +120,7 @@ def write_runtime(
     }
     private_dir(easlab_home())
     private_dir(runtime_dir())
+    prune_dead_kernels()
     _write_private(kernel_file(pid), data)
     path = runtime_file()
     current = read_runtime()
@@ -197,6 +198,26 @@ def admin_token_for(endpoint: str) -> str | None:
         if same_endpoint(str(data["endpoint"]), endpoint) and data.get("admin_token"):
             return str(data["admin_token"])
     return None
+
+
+def prune_dead_kernels() -> list[int]:
+    """Remove the files of kernels that died without removing their own (a SIGKILL, a
+    power cut): each holds its admin token, which nothing may use any more. Returns
+    the pids whose files went."""
+    gone: list[int] = []
+    try:
+        paths = list(runtime_dir().glob("kernel-*.json"))
+    except OSError:
+        return gone
+    for path in paths:
+        try:
+            pid = int(path.stem.removeprefix("kernel-"))
+        except ValueError:
+            continue
+        if not pid_alive(pid):
+            remove_runtime(pid)
+            gone.append(pid)
+    return gone
 
 
 def remove_runtime(pid: int) -> None:

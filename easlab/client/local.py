@@ -110,7 +110,11 @@ class LocalKernel:
             cmd.append("--fresh")
         if self.limits is not None:
             cmd += self.limits.to_args()
-        with open(self.log_path, "ab") as log:
+        # the kernel's log is the user's business only (it names services and paths)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if hasattr(os, "fchmod"):  # a log made by an older easlab may be 0644
+            os.fchmod(fd, 0o600)
+        with open(fd, "ab") as log:
             offset = log.tell()
             self.process = subprocess.Popen(
                 cmd,

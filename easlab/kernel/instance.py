@@ -757,6 +757,8 @@ class Instance:
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
             self.threads = info.get("threads")
+            if info.get("malloc"):  # the worker's allocator settings (allocator.py)
+                self.service.log(self.name, str(info["malloc"]))
             self.lone_batch_is_process = bool(info.get("lone_batch_is_process"))
             self.service.record_signature(
                 self.version, info.get("signature"), info.get("request_format")

@@ -233,18 +233,38 @@ def _easlab_dirs() -> tuple[str, ...]:
     )
 
 
+def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of ``exc``'s traceback outside easlab (the user's code)."""
+    ours = _easlab_dirs()
+    return [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not os.path.abspath(f.filename).startswith(ours)
+    ]
+
+
 def user_traceback(exc: BaseException, heading: str) -> str:
     """``exc``'s traceback with the user's frames only (their file and line), under ``heading``.
 
     easlab's own frames (the worker, the processor adapters) say nothing to the
     author of app.py; when the error is easlab's own, every frame is kept.
     """
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = _easlab_dirs()
-    mine = [f for f in frames if not os.path.abspath(f.filename).startswith(ours)]
-    shown = traceback.format_list(mine or frames)
+    shown = traceback.format_list(_user_frames(exc) or traceback.extract_tb(exc.__traceback__))
     last = traceback.format_exception_only(type(exc), exc)
     return heading + "\n" + "".join(["Traceback (most recent call last):\n", *shown, *last])
+
+
+def start_failure(exc: BaseException, heading: str, service: str) -> str:
+    """What the caller of create sees when an instance cannot start.
+
+    The user's own frames when their code raised (user_traceback). When only
+    easlab's code did, a built-in processor refusing the model ("onnxruntime cannot
+    load ..."), its frames say nothing to the user: the message alone, with the
+    traceback left in the service log for a bug report.
+    """
+    if _user_frames(exc):
+        return user_traceback(exc, heading)
+    return f"{heading} {exc}\n(traceback in the service log: easlab logs {service})"
 
 
 class _ErrorLog:
@@ -501,8 +521,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = json.loads(first[3])
     channel.attach_rings(config.get("shm"))
-    # before the model's first allocation: its buffers stay between calls
-    print(keep_model_memory(), flush=True)
+    # before the model's first allocation: its buffers stay between calls; the kernel
+    # logs what was done when the instance is ready (not output of the user's code)
+    malloc = keep_model_memory()
     try:
         processor = build_processor(config)
         processor.initialize()
@@ -514,13 +535,15 @@ def main(argv: list[str] | None = None) -> int:
             "threads": getattr(processor, "threads", None),
             # a lone caller's batch may come as a plain request (base.Processor)
             "lone_batch_is_process": bool(getattr(processor, "lone_batch_is_process", False)),
+            "malloc": malloc,
         }
         payload = json.dumps(ready).encode()
     except BaseException as exc:
-        text = user_traceback(exc, f"initialize() failed with {type(exc).__name__}:")
-        sys.stderr.write(text)
+        heading = f"initialize() failed with {type(exc).__name__}:"
+        sys.stderr.write(user_traceback(exc, heading))
         sys.stderr.flush()
-        channel.send(FAILED, 0, 0, text.encode("utf-8", "replace"))
+        message = start_failure(exc, heading, str(config.get("service")))
+        channel.send(FAILED, 0, 0, message.encode("utf-8", "replace"))
         return 1
     channel.send(READY, 0, 0, payload)
     # The processor and its model live as long as the process: keep them out of the

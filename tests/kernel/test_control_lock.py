@@ -180,6 +180,7 @@ def test_runtime_files_and_state_dir_are_private(kernel, easlab_home):
 
 
 def test_logs_never_show_a_token_in_full(kernel, victim):
+    assert _mode(kernel.log_path) == 0o600  # the user's business only
     log = kernel.log_path.read_text()
     assert kernel.admin_token not in log
     assert victim["token"] not in log

@@ -38,6 +38,18 @@ def test_a_second_kernel_does_not_take_over_a_live_kernels_record(home, tmp_path
     assert runtime.read_runtime()["endpoint"] == "http://127.0.0.1:2222"
 
 
+def test_a_dead_kernels_record_and_its_admin_token_go_when_a_kernel_starts(home, tmp_path):
+    # A SIGKILLed kernel cannot remove its own file, which holds its admin token.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    runtime.write_runtime("http://127.0.0.1:1111", dead.pid, tmp_path, None, "dead-admin-token")
+    assert runtime.kernel_file(dead.pid).exists()
+    runtime.write_runtime("http://127.0.0.1:2222", os.getpid(), tmp_path, None, "live-token")
+    assert not runtime.kernel_file(dead.pid).exists()
+    assert runtime.kernel_file(os.getpid()).exists()  # the live one stays
+    runtime.remove_runtime(os.getpid())
+
+
 def test_modify_d_refuses_a_mistyped_key_and_says_which_was_meant(kernel, python_service, capsys):
     python_service("review_typo", ECHO_APP)
     e = ("--endpoint", kernel.endpoint)

@@ -75,3 +75,62 @@ def test_a_failing_initialize_shows_the_users_frames(kernel, make_app):
         assert "easlab/kernel" not in message
     finally:
         kernel.client.delete("tb_init")
+
+
+NO_PROCESSOR_CLASS = """\
+import allspark
+
+TABLE = {"a": 1}
+"""
+
+
+def test_a_model_that_a_built_in_processor_refuses_shows_its_message_alone(kernel, tmp_path):
+    # A text file named .onnx: onnxruntime refuses it in easlab's onnx processor. Its
+    # frames are easlab's own and say nothing to the user: the message alone, and the
+    # traceback in the service log.
+    folder = tmp_path / "bad_onnx"
+    folder.mkdir()
+    (folder / "model.onnx").write_text("not a model\n")
+    svc = kernel.create(
+        {
+            "name": "tb_bad_onnx",
+            "processor": "onnx",
+            "model_path": str(folder),
+            "metadata": {"instance": 1},
+        }
+    )
+    try:
+        assert svc.status == "Failed"
+        message = svc.desc["message"]
+        assert "initialize() failed with RuntimeError: onnxruntime cannot load" in message
+        assert "Traceback" not in message and "easlab/kernel" not in message
+        assert "(traceback in the service log: easlab logs tb_bad_onnx)" in message
+
+        def logged() -> str:
+            return "\n".join(kernel.client.logs("tb_bad_onnx", 0))
+
+        wait_for(lambda: "Traceback" in logged(), what="the traceback in the log")
+        assert "easlab/kernel/processors/onnx.py" in logged()
+    finally:
+        kernel.client.delete("tb_bad_onnx")
+
+
+def test_an_app_without_a_processor_class_gets_the_message_alone(kernel, make_app):
+    folder = make_app("tb_noclass", NO_PROCESSOR_CLASS)
+    svc = kernel.create(
+        {
+            "name": "tb_noclass",
+            "processor_type": "python",
+            "processor_path": str(folder),
+            "processor_entry": "app.py",
+            "metadata": {"instance": 1},
+        }
+    )
+    try:
+        assert svc.status == "Failed"
+        message = svc.desc["message"]
+        assert message.startswith("initialize() failed with ProcessorError: ")
+        assert "app.py defines no subclass of allspark.BaseProcessor" in message
+        assert "Traceback" not in message and "easlab.kernel" not in message
+    finally:
+        kernel.client.delete("tb_noclass")
