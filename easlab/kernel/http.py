@@ -7,6 +7,16 @@ not a timer per request) closes connections that stall or sit idle; a
 connection whose request is at a processor is never timed out. What a request
 means is routes.py's business; this module only reads requests and writes
 answers.
+
+What a client without a token can make the kernel hold is bounded three ways:
+a request its head already refuses (routes.py ``KernelServer.refusal``: an
+unknown service, a missing or wrong plain token, a control call without the
+admin token) is answered before its body is read, and the body is never kept;
+the bodies held at once, all connections together, are capped
+(``HttpLimits.max_body_buffer``); and a body must keep coming at
+``HttpLimits.min_body_rate``. A closed connection lets go of its buffers at
+once: the parser, which holds the connection's bound methods (a reference
+cycle), goes with it, so nothing waits for the cyclic collector.
 """
 
 from __future__ import annotations
@@ -16,12 +26,14 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import httptools
 
 from easlab.kernel import awake
+from easlab.kernel.limits import ADMIN_RESERVE
 
 if TYPE_CHECKING:
     from easlab.kernel.routes import KernelServer
@@ -29,6 +41,11 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PIPELINE = 32
 LINGER_S = 2.0
+#: a refused request's body up to this size is read and dropped, so that the
+#: connection stays open for the client's next request; a larger one (or a chunked
+#: one, of unknown size) is not read: the answer closes the connection. Go's
+#: net/http draws the same line (maxPostHandlerReadBytes, 256 KiB).
+DRAIN_MAX = 256 * 1024
 #: how long the kernel waits awake for a lone client's next request after answering
 #: it; after two waits in a row that ended without one, it waits only now and then
 #: (awake.py; see HttpConnection._await_next)
@@ -64,6 +81,13 @@ TEXT_PLAIN = b"text/plain; charset=utf-8"
 APPLICATION_JSON = b"application/json"
 OCTET_STREAM = b"application/octet-stream"
 
+#: an answer made without the app: (status, body, content type)
+Answer = tuple[int, bytes, bytes]
+#: how the app refuses a request from its head (KernelServer.refusal): the answer,
+#: given whether the body turned out to be non-empty (known only at the end of a
+#: chunked one)
+Refusal = Callable[[bool], Answer]
+
 
 def _status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n".encode()
@@ -75,7 +99,16 @@ _STATUS_LINES = {code: _status_line(code) for code in _REASONS}
 class Request:
     """One parsed HTTP request."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "keep_alive", "started")
+    __slots__ = (
+        "method",
+        "path",
+        "query",
+        "headers",
+        "body",
+        "keep_alive",
+        "started",
+        "refusal",
+    )
 
     def __init__(
         self,
@@ -93,6 +126,9 @@ class Request:
         self.body = body
         self.keep_alive = keep_alive
         self.started = time.monotonic()
+        #: the answer when its head already refused it (its body was dropped): given
+        #: in its turn, behind the requests before it
+        self.refusal: Answer | None = None
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -105,7 +141,9 @@ class HttpConnection(asyncio.Protocol):
     def __init__(self, app: KernelServer) -> None:
         self.app = app
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
+        # None once the connection is lost: the parser holds this object's bound
+        # methods, so keeping it would make a cycle that only the collector frees
+        self.parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self.closed = False
         self.upgraded = False  # handed over to another protocol (detach)
         self.current: Request | None = None
@@ -113,9 +151,17 @@ class HttpConnection(asyncio.Protocol):
         self.paused = False
         self.fd = -1  # the socket's descriptor, read directly by _await_next
         self._url = b""
+        self._path = ""
+        self._query = ""
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
         self._size = 0
+        self._keep_body = True  # False: a refused request's body, counted and dropped
+        self._answered = False  # the current request was answered from its head
+        self._refusal: Refusal | None = None  # its head refused it: answer in its turn
+        self._held = 0  # bytes of bodies this connection holds (KernelServer.body_bytes)
+        self.in_reserve = False  # admitted past max_connections (limits.ADMIN_RESERVE) ...
+        self.admin = False  # ... and has shown the admin token
         # limits (limits.py): the size caps as plain ints for the callbacks below
         limits = app.limits
         self.max_url_size = limits.cap("max_url_size")
@@ -131,27 +177,59 @@ class HttpConnection(asyncio.Protocol):
         self._fed = (0, 0, 0)  # (requests, header bytes, URL bytes) after the last partial read
         self._mark: tuple[int, int, int] | None = None  # what the last sweep saw ...
         self._since = 0.0  # ... and since when (time.monotonic())
+        # (request, time, body bytes) when a sweep first saw the current body: its rate
+        self._body_mark: tuple[int, float, int] | None = None
 
     # -- asyncio -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         app = self.app
-        if len(app.connections) >= app.max_connections:
-            # Past the cap: a clear answer rather than a silent drop, then close. The
-            # lingering close in _fail lets the client send its request and read this.
-            self._fail(503, app.limits.too_many_connections())
-            return
+        if len(app.connections) - len(app.reserve) >= app.max_connections:
+            if not self._take_reserve():
+                # Past the cap: a clear answer rather than a silent drop, then close. The
+                # lingering close in _fail lets the client send its request and read this.
+                self._fail(503, app.limits.too_many_connections())
+                return
         app.connections.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
 
+    def _take_reserve(self) -> bool:
+        """Past max_connections: take one of the connections kept for the owner.
+
+        It is served only for a request with the admin token (on_headers_complete).
+        When all are taken, the oldest that has not shown the token yet makes room
+        (answered the 503 it would get anyway), so connections that never send a
+        head cannot keep the owner out for a whole header_timeout.
+        """
+        app = self.app
+        reserve = app.reserve
+        if len(reserve) >= ADMIN_RESERVE:
+            victim = next((conn for conn in reserve if not conn.admin), None)
+            if victim is None:
+                return False
+            victim._fail(503, app.limits.too_many_connections())
+            del reserve[victim]
+            app.connections.discard(victim)
+        reserve[self] = None
+        self.in_reserve = True
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
-        self.app.connections.discard(self)
+        app = self.app
+        app.connections.discard(self)
+        app.reserve.pop(self, None)
         self.fd = -1
-        self.pipeline.clear()
+        # Let go of everything a request held, and of the parser: it holds this
+        # object's bound methods, a cycle that would keep all of it until a full
+        # collection (which a frozen, long-lived kernel may not run for a long time).
+        self.current = None
+        self._headers = {}
+        self._url = b""
+        self.parser = None
 
     def detach(self) -> asyncio.Transport | None:
         """Hand the connection over to another protocol (a websocket) after its current request.
@@ -168,10 +246,20 @@ class HttpConnection(asyncio.Protocol):
         return transport
 
     def _forget(self) -> None:
-        """Mark the connection closed; its unanswered requests stop counting as in flight."""
+        """Mark the connection closed; its unanswered requests stop counting as in flight.
+
+        The bodies it holds are dropped at once (not when the lingering close ends)
+        and no longer count toward max_body_buffer. A request already at a processor
+        keeps its body there until it is answered.
+        """
         if not self.closed:
             self.closed = True
-            self.app.in_flight -= (self.current is not None) + len(self.pipeline)
+            app = self.app
+            app.in_flight -= (self.current is not None) + len(self.pipeline)
+            app.body_bytes -= self._held
+            self._held = 0
+            self._body = []
+            self.pipeline.clear()
 
     def _await_next(self, seconds: float) -> None:
         """Wait up to ``seconds`` awake for the client's next request.
@@ -213,11 +301,12 @@ class HttpConnection(asyncio.Protocol):
             return
 
     def data_received(self, data: bytes) -> None:
-        if self.closed:
+        parser = self.parser
+        if self.closed or parser is None:
             return
         self._read = len(data)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             if self.upgraded:
                 return  # the connection now speaks websocket (detach)
@@ -277,6 +366,9 @@ class HttpConnection(asyncio.Protocol):
         self._headers = {}
         self._body = []
         self._size = 0
+        self._keep_body = True
+        self._answered = False
+        self._refusal = None
         self.stage = _HEAD
         self.requests += 1
 
@@ -296,51 +388,117 @@ class HttpConnection(asyncio.Protocol):
             self._spanning = False
             if self._head_size() < 0:
                 return
-        length = self._headers.get(b"content-length")
+        app = self.app
+        headers = self._headers
+        if self.in_reserve and not self.admin:
+            # past max_connections, on a connection kept for the owner (_take_reserve)
+            auth = headers.get(b"authorization")
+            if auth is None or not app.guard.token_ok(auth.decode("latin-1")):
+                self._fail(503, app.limits.too_many_connections())
+                return
+            self.admin = True
+        length = headers.get(b"content-length")
+        size = 0
         if length is not None:
             try:
                 size = int(length)
             except ValueError:
                 self._fail(400, "Content-Length is not a number")
                 return
-            if size > self.app.max_body:
-                self._fail(413, self.app.too_big_message(size))
+            if size > app.max_body:
+                self._fail(413, app.too_big_message(size))
                 return
-        if self._headers.get(b"expect", b"").lower() == b"100-continue" and self.transport:
+        self._parse_target()
+        chunked = b"transfer-encoding" in headers
+        # Only a request with a body is screened: one without has nothing to hold, and
+        # its answer keeps the connection as before. With both Content-Length and
+        # Transfer-Encoding, llhttp refuses the request itself (400) right after this.
+        if (size or chunked) and (length is None or not chunked):
+            parser = self.parser
+            assert parser is not None  # called from within parser.feed_data
+            refusal = app.refusal(parser.get_method(), self._path, headers, bool(size) or None)
+            if refusal is not None:
+                self._keep_body = False  # never kept: counted for the limits, then dropped
+                if size and self.current is None and not self.pipeline:
+                    self._answer_head(refusal(True), size, parser.should_keep_alive())
+                    return
+                # A chunked body (whether it is empty is known at its end) or one behind
+                # unanswered requests (answers go out in order): answered in its turn.
+                self._refusal = refusal
+            elif size and app.body_bytes + size > app.max_body_buffer:
+                self._fail(
+                    503, app.limits.body_buffer_full(app.body_bytes, size, app.max_body_buffer)
+                )
+                return
+        if headers.get(b"expect", b"").lower() == b"100-continue" and self.transport:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _parse_target(self) -> None:
+        """The request target as ``self._path`` (percent-decoded) and ``self._query``."""
+        url = self._url
+        qpos = url.find(b"?")
+        if qpos >= 0:
+            raw_path, self._query = url[:qpos], url[qpos + 1 :].decode("latin-1")
+        else:
+            raw_path, self._query = url, ""
+        path = raw_path.decode("latin-1")
+        self._path = unquote(path) if "%" in path else path
+
+    def _answer_head(self, answer: Answer, size: int, keep_alive: bool) -> None:
+        """Answer a request from its head alone, before its ``size`` bytes of body arrive.
+
+        A body up to DRAIN_MAX is then read and dropped, and the connection serves
+        the client's next request; a larger one is not read: the answer closes the
+        connection. So does any ``Expect`` header: such a client may never send the
+        body we would wait for (RFC 9110 §10.1.1).
+        """
+        self.app.requests += 1  # a request all the same (the idle watch counts them)
+        status, body, content_type = answer
+        if size > DRAIN_MAX or not keep_alive or b"expect" in self._headers:
+            self._send(status, body, content_type, close=True)
+            return
+        self._answered = True
+        self._send(status, body, content_type, close=False)
 
     def on_body(self, body: bytes) -> None:
         if self.closed:
             return
-        self._size += len(body)
-        if self._size > self.app.max_body:
-            self._fail(413, self.app.too_big_message(self._size))
+        app = self.app
+        n = len(body)
+        self._size += n
+        if self._size > app.max_body:
+            self._fail(413, app.too_big_message(self._size))
             return
+        if not self._keep_body:
+            return  # a refused request's body (on_headers_complete): nothing is kept
+        if app.body_bytes + n > app.max_body_buffer:
+            held = app.body_bytes - (self._size - n)  # what the others hold
+            self._fail(
+                503, app.limits.body_buffer_full(held, self._size, app.max_body_buffer, True)
+            )
+            return
+        app.body_bytes += n
+        self._held += n
         self._body.append(body)
 
     def on_message_complete(self) -> None:
         self.stage = _IDLE
-        if self.closed:
+        parser = self.parser
+        if self.closed or self._answered or parser is None:
             return
         chunks = self._body
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        url = self._url
-        qpos = url.find(b"?")
-        if qpos >= 0:
-            raw_path, query = url[:qpos], url[qpos + 1 :].decode("latin-1")
-        else:
-            raw_path, query = url, ""
-        path = raw_path.decode("latin-1")
-        if "%" in path:
-            path = unquote(path)
+        self._body = []  # the pieces go now, not when the next request begins
         request = Request(
-            self.parser.get_method(),
-            path,
-            query,
+            parser.get_method(),
+            self._path,
+            self._query,
             self._headers,
             body,
-            self.parser.should_keep_alive(),
+            parser.should_keep_alive(),
         )
+        if self._refusal is not None:
+            request.refusal = self._refusal(self._size > 0)
         app = self.app
         app.in_flight += 1
         app.requests += 1
@@ -350,7 +508,10 @@ class HttpConnection(asyncio.Protocol):
             app.last_sender, app.streak = id(self), 0
         if self.current is None:
             self.current = request
-            self.app.handle(self, request)
+            if request.refusal is None:
+                app.handle(self, request)
+            else:
+                self.respond(*request.refusal)
         else:
             self.pipeline.append(request)
             if len(self.pipeline) >= MAX_PIPELINE and self.transport and not self.paused:
@@ -361,22 +522,31 @@ class HttpConnection(asyncio.Protocol):
 
     def _fail(self, status: int, message: str) -> None:
         """Answer a request that cannot be parsed or read, then close."""
-        if self.transport is not None and not self.closed:
-            body = message.encode()
-            self.transport.write(
-                _STATUS_LINES[status]
-                + b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
-                b"Connection: close\r\n\r\n" % len(body) + body
-            )
-            if self.transport.can_write_eof():
-                # Lingering close: the client may still be sending the body we refuse;
-                # closing now would reset the connection and lose our answer. After
-                # LINGER_S it goes, read or not (abort: a client that does not read
-                # would otherwise hold it open).
-                self.transport.write_eof()
-                asyncio.get_running_loop().call_later(LINGER_S, self.transport.abort)
-            else:
-                self.transport.close()
+        self._send(status, message.encode(), TEXT_PLAIN, close=True)
+        self._forget()
+
+    def _send(self, status: int, body: bytes, content_type: bytes, close: bool) -> None:
+        """Write an answer the app did not make (a parse error, a refusal from the head)."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        transport.write(
+            (_STATUS_LINES.get(status) or _status_line(status))
+            + b"Content-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
+            % (content_type, len(body), b"Connection: close\r\n" if close else b"")
+            + body
+        )
+        if not close:
+            return
+        if transport.can_write_eof():
+            # Lingering close: the client may still be sending the body we refuse;
+            # closing now would reset the connection and lose our answer. After
+            # LINGER_S it goes, read or not (abort: a client that does not read
+            # would otherwise hold it open).
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_S, transport.abort)
+        else:
+            transport.close()
         self._forget()
 
     def check_timeouts(self, now: float) -> None:
@@ -387,15 +557,18 @@ class HttpConnection(asyncio.Protocol):
         within one sweep interval after its value. Nothing here runs per request.
         """
         if self.closed or self.current is not None or self.pipeline:
-            self._mark = None  # answered or being answered: not waiting on the client
+            # answered or being answered: not waiting on the client
+            self._mark = self._body_mark = None
             return
-        mark = (self.stage, self.requests, self._size)
-        if mark != self._mark:
-            self._mark, self._since = mark, now
-            return
-        waited = now - self._since
         limits = self.app.limits
         stage = self.stage
+        mark = (stage, self.requests, self._size)
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+            if stage == _BODY and limits.min_body_rate:
+                self._check_rate(now)
+            return
+        waited = now - self._since
         if stage == _IDLE:
             if limits.keepalive_timeout and waited >= limits.keepalive_timeout:
                 self._close_quietly()
@@ -406,7 +579,33 @@ class HttpConnection(asyncio.Protocol):
                 else:  # connected and sent nothing: no request to answer
                     self._close_quietly()
         elif limits.body_timeout and waited >= limits.body_timeout:
-            self._fail(408, limits.body_timed_out())
+            self._body_failed(limits.body_timed_out())
+        elif limits.min_body_rate:
+            self._check_rate(now)
+
+    def _check_rate(self, now: float) -> None:
+        """Answer 408 and close when a body, past its first body_timeout seconds, is too slow.
+
+        body_timeout alone counts only the gap between two reads, so a byte a second
+        would hold the connection for ever. The rate is the body's average since the
+        sweep first saw it (at most a sweep after its head), against min_body_rate
+        (limits.py says why its value).
+        """
+        first = self._body_mark
+        if first is None or first[0] != self.requests:
+            self._body_mark = (self.requests, now, self._size)
+            return
+        limits = self.app.limits
+        seconds = now - first[1]
+        received = self._size - first[2]
+        if seconds >= limits.body_timeout and received < limits.min_body_rate * seconds:
+            self._body_failed(limits.body_too_slow(received, seconds))
+
+    def _body_failed(self, message: str) -> None:
+        if self._answered:  # refused from its head and answered already: nothing to add
+            self._close_quietly()
+        else:
+            self._fail(408, message)
 
     def _close_quietly(self) -> None:
         transport = self.transport
@@ -432,6 +631,9 @@ class HttpConnection(asyncio.Protocol):
             return
         app = self.app
         app.in_flight -= 1
+        held = len(request.body)  # its body no longer counts toward max_body_buffer
+        app.body_bytes -= held
+        self._held -= held
         keep = request.keep_alive and not close
         head = (
             _STATUS_LINES.get(status) or _status_line(status)
@@ -474,7 +676,10 @@ class HttpConnection(asyncio.Protocol):
                 self.paused = False
                 transport.resume_reading()
             self.current = nxt
-            self.app.handle(self, nxt)
+            if nxt.refusal is None:
+                self.app.handle(self, nxt)
+            else:
+                self.respond(*nxt.refusal)
 
     def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
         self.respond(status, json.dumps(obj).encode(), APPLICATION_JSON, close)

@@ -9,6 +9,11 @@ limit              default  what it follows
 ================== ======== ==========================================================
 header_timeout     60 s     nginx ``client_header_timeout`` 60 s, Node ``headersTimeout`` 60 s
 body_timeout       60 s     nginx ``client_body_timeout`` 60 s (time between two reads)
+min_body_rate      64 KiB/s after a body's first ``body_timeout`` seconds, its average since
+                            then; Kestrel ``MinRequestBodyDataRate`` (240 B/s after a 5 s
+                            grace) and Apache ``mod_reqtimeout`` (``body=20,MinRate=500``)
+                            are the model, at a rate for the networks a kernel serves (see
+                            the field)
 keepalive_timeout  75 s     nginx ``keepalive_timeout`` 75 s; longer than clients keep an
                             idle pooled connection (httpx 5 s, aiohttp 15 s), so the client
                             closes first and never sends on a connection being closed
@@ -17,9 +22,15 @@ max_url_size       8 KiB    nginx ``large_client_header_buffers`` (8 KiB a line,
 max_header_size    64 KiB   tornado (Jupyter's server) ``max_header_size`` 64 KiB; nginx 32
                             KiB in all, Node and h11 16 KiB
 max_headers        100      Apache ``LimitRequestFields`` and gunicorn 100 (Node 2000)
+max_body_buffer    512 MiB  all request bodies held at once, every connection together
+                            (8 bodies of the default ``--max-body``; never below it), so
+                            that clients without a token cannot run the kernel out of
+                            memory with many large bodies (503 above)
 max_connections    1000     nginx's shipped ``worker_connections 1024`` (a load test at
                             16 connections is far below); ``easlab serve`` raises the
-                            open-file limit to fit it, so the answer past it can be sent
+                            open-file limit to fit it, so the answer past it can be sent.
+                            ``ADMIN_RESERVE`` more are kept for calls with the admin
+                            token, so that the owner can still act when it is reached
 ================== ======== ==========================================================
 
 ``0`` turns a limit off. A request the kernel is working on (waiting for the
@@ -33,6 +44,12 @@ import argparse
 import sys
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+#: connections past ``max_connections`` kept for the owner: one is served only for a
+#: request that carries the admin token, anything else there gets the same 503 as
+#: past the cap (HttpConnection.connection_made). A handful suffice: the owner needs
+#: one call (``easlab kernel status``, ``stop``) to see and end what fills the kernel.
+ADMIN_RESERVE = 8
 
 
 def _limit(default: float, metavar: str, help: str) -> Any:  # noqa: A002
@@ -57,6 +74,19 @@ class HttpLimits:
         "SECONDS",
         "answer 408 and close when a request body stalls this long between two reads",
     )
+    # Why 64 KiB/s: the kernel serves this machine (loopback, GB/s) or a LAN, where any
+    # client sends far faster (1 Mbit/s is 122 KiB/s); a body of --max-body's default
+    # 64 MiB then gets at most body_timeout + 17 min. A sender of one byte a second,
+    # which body_timeout alone never closes (it counts only the gap between two reads),
+    # is closed one body_timeout after its head. Servers on the internet use lower rates
+    # (Kestrel 240 B/s) because their clients are phones on bad links.
+    min_body_rate: int = _limit(
+        64 * 1024,
+        "BYTES_PER_S",
+        "answer 408 and close when a request body, after its first --body-timeout seconds, "
+        "has averaged fewer bytes a second than this, so a slow sender cannot hold a "
+        "connection for ever",
+    )
     keepalive_timeout: float = _limit(
         75.0, "SECONDS", "close a keep-alive connection idle this long between requests"
     )
@@ -71,10 +101,17 @@ class HttpLimits:
     max_headers: int = _limit(
         100, "COUNT", "most header fields (distinct names) in one request (431 above)"
     )
+    max_body_buffer: int = _limit(
+        512 * 1024 * 1024,
+        "BYTES",
+        "most bytes of request bodies the kernel holds at once, all connections together "
+        "(never below --max-body); a body that would pass it is answered 503",
+    )
     max_connections: int = _limit(
         1000,
         "COUNT",
-        "most client connections open at once; past it a new one is answered 503 and closed",
+        "most client connections open at once; past it a new one is answered 503 and closed "
+        f"(unless it calls with the admin token: {ADMIN_RESERVE} more are kept for those)",
     )
 
     def __post_init__(self) -> None:
@@ -110,7 +147,9 @@ class HttpLimits:
         timeouts = [
             t for t in (self.header_timeout, self.body_timeout, self.keepalive_timeout) if t
         ]
-        return min(1.0, min(timeouts) / 4) if timeouts else None
+        if timeouts:
+            return min(1.0, min(timeouts) / 4)
+        return 1.0 if self.min_body_rate else None
 
     # -- what clients are told (the flag that raises each limit is named) ----------
 
@@ -148,11 +187,29 @@ class HttpLimits:
             "stalled connections (easlab serve --body-timeout SECONDS)"
         )
 
+    def body_too_slow(self, received: int, seconds: float) -> str:
+        return (
+            f"request body too slow: {received} bytes in {seconds:.0f} s, below the kernel's "
+            f"minimum of {self.min_body_rate} bytes a second once a body has taken "
+            f"{self.body_timeout:g} s; send the body at once, or start the kernel with a "
+            "smaller --min-body-rate (easlab serve --min-body-rate BYTES_PER_S; 0 turns it off)"
+        )
+
+    def body_buffer_full(self, held: int, size: int, limit: int, so_far: bool = False) -> str:
+        what = f"{size} bytes so far" if so_far else f"{size} bytes"
+        return (
+            f"the kernel already holds {held} bytes of request bodies, and this body "
+            f"({what}) would pass its limit of {limit} bytes for all connections together; "
+            "retry later, send smaller bodies, or start the kernel with a larger "
+            "--max-body-buffer (easlab serve --max-body-buffer BYTES)"
+        )
+
     def too_many_connections(self) -> str:
         return (
             f"the kernel already holds {self.max_connections} connections, its limit; retry "
             "later, reuse connections (keep-alive), or start the kernel with a larger "
-            "--max-connections (easlab serve --max-connections N)"
+            "--max-connections (easlab serve --max-connections N); past the limit only calls "
+            "with the admin token are served"
         )
 
     # -- one declaration for `easlab serve`, `python -m easlab.kernel` and LocalKernel --
@@ -172,6 +229,11 @@ class HttpLimits:
         return replace(cls(), **given)
 
 
+def _shown(value: float) -> str:
+    """A default as the help shows it: seconds as given, sizes in whole bytes (not 5.4e+08)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -186,5 +248,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=float if isinstance(default, float) else int,
             default=None,
             metavar=f.metadata["metavar"],
-            help=f"{f.metadata['help']} (default {default:g}; 0 turns it off)",
+            help=f"{f.metadata['help']} (default {_shown(default)}; 0 turns it off)",
         )

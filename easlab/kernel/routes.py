@@ -3,10 +3,13 @@
 Prediction bodies go to the service's instances as they arrived: the token is
 checked on the bytes, and nothing is copied or decoded on the way
 (BENCH-ANCHORS.md). Control calls pass the lock (guard.py) and go to api.py.
+What a request's head alone already refuses is answered before its body is
+read (``KernelServer.refusal``), with the same answer as after it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from typing import Any
@@ -22,7 +25,9 @@ from easlab.kernel.http import (
     DEFAULT_MAX_BODY,
     OCTET_STREAM,
     TEXT_PLAIN,
+    Answer,
     HttpConnection,
+    Refusal,
     Request,
 )
 from easlab.kernel.limits import HttpLimits
@@ -55,6 +60,12 @@ class KernelServer:
         self.limits = limits or HttpLimits()
         self.max_connections = self.limits.cap("max_connections")
         self.connections: set[HttpConnection] = set()  # open and served (not refused)
+        # those of them admitted past max_connections, oldest first (limits.ADMIN_RESERVE)
+        self.reserve: dict[HttpConnection, None] = {}
+        # request bodies held (being received, or parsed and not yet answered), all
+        # connections together, and their cap: never below one body of max_body
+        self.body_bytes = 0
+        self.max_body_buffer = max(self.limits.cap("max_body_buffer"), max_body)
         self._sweep_s = self.limits.sweep_interval
         if self._sweep_s is not None:
             kernel.loop.call_later(self._sweep_s, self._sweep)
@@ -107,13 +118,89 @@ class KernelServer:
 
                 conn.respond(200, exposition(self.kernel), CONTENT_TYPE_LATEST.encode())
             else:
-                conn.respond_json(
-                    404,
-                    {"error": f"no route {path}; predictions go to /api/predict/<service>"},
-                )
+                conn.respond_json(404, self._no_route(path))
         except Exception:  # a kernel fault: answer 500, keep serving
             traceback.print_exc()
             conn.respond(500, b"internal error in the easlab kernel (see its log)", close=True)
+
+    @staticmethod
+    def _no_route(path: str) -> dict[str, Any]:
+        return {"error": f"no route {path}; predictions go to /api/predict/<service>"}
+
+    def refusal(
+        self, method: bytes, path: str, headers: dict[bytes, bytes], has_body: bool | None
+    ) -> Refusal | None:
+        """How to refuse a request from its head alone, or None when it may need its body.
+
+        Called when the head of a request with a body is complete (HttpConnection),
+        so that a client without a token makes the kernel hold nothing: the answer
+        goes out before the body is read, and the body is dropped. Only what is
+        certain without the body is refused, with the answer ``handle`` would give
+        after it: an unknown service (404), a missing or wrong plain token (401; an
+        EAS signature covers the body, SPEC §1, so it waits for it), a control call
+        the lock refuses (guard.py), a path with no route. ``has_body`` is None for a
+        chunked body, whose emptiness is known only at its end: the returned
+        function takes it then.
+        """
+        if path.startswith(_PREDICT):
+            return self._predict_refusal(path[len(_PREDICT) :], headers)
+        if path == API or path.startswith(API + "/") or path == _METRICS:
+            return self._guard_refusal(method, headers, has_body)
+        if path.startswith(_BUILTIN) or path.startswith(_DISCOVERY):
+            return None
+        body = json.dumps(self._no_route(path)).encode()
+        return lambda _: (404, body, APPLICATION_JSON)
+
+    def _predict_refusal(self, name: str, headers: dict[bytes, bytes]) -> Refusal | None:
+        raw = headers.get(b"authorization")
+        auth = raw.decode("latin-1") if raw is not None else None
+        queue = self.kernel.queues.get(name)
+        if queue is not None:  # as queue_http.serve, which checks the same after the body
+            if not queue.token or _may_pass(queue.token, auth):
+                return None
+            answer: Answer = (
+                401,
+                f"missing or wrong token for queue '{queue.name}'".encode(),
+                TEXT_PLAIN,
+            )
+            return lambda _: answer
+        route = self.kernel.router.lookup(name)
+        if route is None:
+            answer = (404, self._not_found(name), TEXT_PLAIN)
+            return lambda _: answer
+        if _may_pass(route.token, auth):
+            return None
+        entry = self.kernel.services.get(route.name)
+        if entry is not None:  # the monitor's 401 count
+            now = time.monotonic()
+            entry.stats.record(401, now, now)
+        answer = (401, self._bad_token(route.name, auth is None), TEXT_PLAIN)
+        return lambda _: answer
+
+    def _guard_refusal(
+        self, method: bytes, headers: dict[bytes, bytes], has_body: bool | None
+    ) -> Refusal | None:
+        def header(name: bytes) -> str | None:
+            value = headers.get(name)
+            return value.decode("latin-1") if value is not None else None
+
+        args = (
+            method,
+            header(b"host"),
+            header(b"origin"),
+            header(b"content-type"),
+            header(b"authorization"),
+        )
+        answers: dict[bool, Answer] = {}
+        for body in (True, False) if has_body is None else (has_body,):
+            refused = self.guard.refuse(*args, body)
+            if refused is None:
+                # the lock lets it through (with such a body): the body is read, and
+                # the lock checks again once it has it (handle)
+                return None
+            error = json.dumps({"error": refused[1], "field": None}).encode()
+            answers[body] = (refused[0], error, APPLICATION_JSON)
+        return lambda body: answers.get(body) or next(iter(answers.values()))
 
     def _refused(self, conn: HttpConnection, req: Request) -> bool:
         """Answer and say True when the control plane's lock refuses the call (guard.py)."""
@@ -134,6 +221,14 @@ class KernelServer:
         known = ", ".join(self.kernel.router.names()) or "none"
         return f"service '{name}' not found (services: {known})".encode()
 
+    @staticmethod
+    def _bad_token(name: str, missing: bool) -> bytes:
+        why = "missing" if missing else "wrong"
+        return (
+            f"{why} token for service '{name}': send the service token as the "
+            "Authorization header, or an EAS signature (client.set_token)"
+        ).encode()
+
     def predict(self, conn: HttpConnection, req: Request, name: str) -> None:
         queue = self.kernel.queues.get(name)
         if queue is not None:  # a queue service, or an async service's input or sink
@@ -152,15 +247,10 @@ class KernelServer:
             req.header(b"date"),
             req.path,
         ):
-            why = "missing" if auth is None else "wrong"
             entry = self.kernel.services.get(route.name)
             if entry is not None:  # the monitor's 401 count
                 entry.stats.record(401, req.started, time.monotonic())
-            conn.respond(
-                401,
-                f"{why} token for service '{route.name}': send the service token as the "
-                "Authorization header, or an EAS signature (client.set_token)".encode(),
-            )
+            conn.respond(401, self._bad_token(route.name, auth is None))
             return
         service = route.pick()
         if service is None:
@@ -288,3 +378,17 @@ class KernelServer:
                 {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None},
             )
         conn.respond_json(status, obj)
+
+
+def _may_pass(token: str, authorization: str | None) -> bool:
+    """Whether ``verify`` (easlab/_auth.py) may accept this Authorization, body unseen.
+
+    Only an EAS signature covers the body (SPEC §1); no header, or a plain token
+    that is not the service's, is refused whatever the body: verify never reads
+    the body for those.
+    """
+    if not authorization:
+        return False
+    if authorization.startswith("EAS "):
+        return True
+    return verify(token, authorization, b"", None, None, "")
