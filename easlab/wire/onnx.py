@@ -36,7 +36,7 @@ from easlab.wire.base import (
     text,
     varint,
 )
-from easlab.wire.tensor import WireTensor
+from easlab.wire.tensor import WireTensor, negative_dims
 from easlab.wire.tf import TensorResponse
 
 __all__ = ["OnnxRequest", "OnnxResponse", "parse_onnx_request", "encode_onnx_response"]
@@ -153,7 +153,9 @@ def _decode_tensor(data: bytes, start: int, stop: int, label: str) -> tuple[str,
     values = np.frombuffer(data, dtype, size // dtype.itemsize, raw[0]).astype(
         dtype.newbyteorder("=")
     )
-    if any(x < 0 for x in dims) or math.prod(dims) != values.size:
+    if any(x < 0 for x in dims):
+        raise InconsistentMessage(negative_dims(label, dims))
+    if math.prod(dims) != values.size:
         raise InconsistentMessage(
             f"{label}: dims {dims} need {math.prod(dims)} values, raw_data holds {values.size}"
         )

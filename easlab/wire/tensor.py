@@ -55,6 +55,14 @@ _FIELD_DEFAULT = {
 }
 
 
+def negative_dims(label: str, dims: list[int]) -> str:
+    """What a decoder says of a request shape with a negative dimension."""
+    return (
+        f"{label}: dims {dims}: a dimension cannot be negative; send the array's real "
+        "shape (-1 marks the batch dimension of a signature, never of a request)"
+    )
+
+
 @dataclass
 class WireTensor:
     """One decoded ArrayProto: wire dtype code, wire shape (None: absent), flat values."""
@@ -69,6 +77,11 @@ class WireTensor:
         if self.shape is None:
             # SPEC §3: a scalar may come with no array_shape at all
             return self.values.reshape(()) if count == 1 else self.values
+        if any(n < 0 for n in self.shape):
+            # SPEC §1: -1 is the batch dimension of a *signature*; a request carries
+            # its array's real shape. Refused before the count check, which two
+            # negative dims can pass ((-2) * (-2) == 4 values) and reshape cannot.
+            raise InconsistentMessage(negative_dims(label, self.shape))
         if math.prod(self.shape) != count:
             raise InconsistentMessage(
                 f"{label}: shape {self.shape} needs {math.prod(self.shape)} values, "

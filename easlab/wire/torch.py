@@ -19,6 +19,7 @@ from easlab.wire.base import (
     LEN,
     VARINT,
     Buffer,
+    InconsistentMessage,
     NeedsFallback,
     Request,
     WireError,
@@ -318,6 +319,8 @@ def parse_torch_request_layout(data: bytes) -> tuple[TorchRequestData, RequestLa
     except Exception:  # not snappy either: report the protobuf problem
         if parsed is not None:
             return parsed, None
+        if isinstance(error, InconsistentMessage):  # it is a PredictRequest: say what is wrong
+            raise InconsistentMessage(f"PyTorch PredictRequest is inconsistent: {error}") from None
         raise WireError(
             f"body is not a PyTorch PredictRequest (nor snappy-compressed one): {error}"
         ) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from easlab.kernel.packed import Packed
 from easlab.kernel.processors.base import ProcessorContext
 from easlab.kernel.processors.tensor import (
     TensorProcessor,
@@ -132,3 +133,80 @@ def test_a_request_of_another_shape_is_refused_alone_and_the_rest_still_batch():
     assert proc.runs == [3]  # the two good requests ran as one batch
     assert answers[0] == proc.process(_request("tf", good[0]))
     assert answers[2] == proc.process(_request("tf", good[1]))
+
+
+def _tf_body(dims: list[int], count: int) -> bytes:
+    """A TF PredictRequest for input ``x`` with any dims, as a foreign client may send."""
+    from easlab.wire.proto import tf_predict_pb2
+
+    req = tf_predict_pb2.PredictRequest(signature_name="serving_default")
+    req.inputs["x"].dtype = d.DT_FLOAT
+    req.inputs["x"].array_shape.dim.extend(dims)
+    req.inputs["x"].float_val.extend([1.0] * count)
+    return req.SerializeToString()
+
+
+@pytest.mark.parametrize("dims, count", [([-2, -2], 4), ([0, -5], 0), ([-1, -3], 3)])
+@pytest.mark.parametrize("learnt", [False, True], ids=["cold", "layout-learnt"])
+def test_negative_dims_get_their_sender_a_400_and_the_rest_of_the_batch_200(dims, count, learnt):
+    """``[-2, -2]`` with 4 values passed the count check and np.reshape's
+    ValueError failed every caller of the batch."""
+    proc = Identity("tf", np.dtype(np.float32))
+    good = [_request("tf", np.full((1, 3), i, np.float32)) for i in range(4)]
+    if learnt:  # the layout cache and the shortcut know the good bodies' layout
+        for body in good:
+            proc.process(body)
+    alone = [proc.process(body) for body in good]
+    proc.runs.clear()
+    bodies = [*good[:2], _tf_body(dims, count), *good[2:]]
+    statuses, answers = proc.answer_batch(Packed.of(bodies))
+    assert statuses == [200, 200, 400, 200, 200]
+    got = answers.bodies()
+    assert [got[i] for i in (0, 1, 3, 4)] == [body for body, _ in alone]
+    assert got[2].startswith(b"cannot parse the tf request")
+    assert f"input 'x': dims {dims}: a dimension cannot be negative".encode() in got[2]
+    assert proc.runs == [4]  # the valid ones still ran as one batch
+
+
+def test_a_decoder_that_raises_on_one_body_answers_that_body_alone(capsys):
+    """Whatever a decoder raises for one body (here a stand-in bug), the other
+    callers of the batch get their answers; the body's sender gets a 400 saying it."""
+    proc = Identity("torch", np.dtype(np.float32))
+    good = [_request("torch", np.full((1, 3), i, np.float32)) for i in range(3)]
+    poison = b"\x0a\x00poison"
+    decode = proc.decode
+
+    def buggy(data):
+        if data == poison:
+            raise IndexError("a decoder bug")
+        return decode(data)
+
+    proc.decode = buggy
+    for body in good:  # learns the layout: the uniform path is tried first
+        proc.process(body)
+    statuses, answers = proc.answer_batch(Packed.of([good[0], poison, good[1], good[2]]))
+    assert statuses == [200, 400, 200, 200]
+    assert answers.bodies()[1] == b"cannot read this request: IndexError: a decoder bug"
+    assert answers.bodies()[0] == proc.process(good[0])[0]
+    assert "IndexError: a decoder bug" in capsys.readouterr().err  # the traceback, in the log
+
+
+def test_the_onnx_processor_answers_only_the_bad_body_of_a_batch_400(tmp_path):
+    """As it was met: the onnx processor (TF-style bodies), a batch of valid
+    callers and one ``[-2, -2]`` body, decoded by the real processor's decoders."""
+    pytest.importorskip("onnxruntime")
+    from tests.kernel.test_processors_onnx import affine_model, make
+
+    (tmp_path / "affine.onnx").write_bytes(affine_model())
+    proc = make(tmp_path)
+    good = [
+        TFRequest.from_numpy("", {"x": np.full((1, 4), i, np.float32)}).to_string()
+        for i in range(3)
+    ]
+    alone = [proc.process(body) for body in good]  # and the layout is learnt
+    bad = _tf_body([-2, -2], 4)
+    statuses, answers = proc.answer_batch(Packed.of([good[0], bad, good[1], good[2]]))
+    assert statuses == [200, 400, 200, 200]
+    got = answers.bodies()
+    assert [got[0], got[2], got[3]] == [body for body, _ in alone]
+    assert b"input 'x': dims [-2, -2]: a dimension cannot be negative" in got[1]

@@ -32,6 +32,8 @@ arrays. Everything between the wire and ``run`` lives here:
 from __future__ import annotations
 
 import json
+import sys
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -454,6 +456,11 @@ class TensorProcessor(Processor):
             except ProcessorError as exc:
                 answers[i] = (exc.message.encode(), exc.status)
                 continue
+            except Exception as exc:  # noqa: BLE001 - one body's fault, answered to it alone
+                # A decoder bug met by one caller's body must not fail the batch: the
+                # other callers' requests are valid.
+                answers[i] = unreadable_answer(exc)
+                continue
             key = self._batch_key(sig, inputs, i) if join else ("alone", i)
             groups.setdefault(key, []).append((i, request, inputs))
         for members in groups.values():
@@ -481,7 +488,7 @@ class TensorProcessor(Processor):
         callers = len(batch)
         shortcut = self._shortcut
         if shortcut is not None and shortcut.batchable and batch.width() == shortcut.size:
-            inputs = shortcut.read(batch.joined(), callers)
+            inputs = _read_or_none(shortcut.read, batch.joined(), callers)
             if inputs is not None:
                 self.shortcut_hits += callers
                 try:
@@ -496,7 +503,7 @@ class TensorProcessor(Processor):
         decoder = self._decoders.get(self.formats[0])
         if not isinstance(decoder, CachedDecoder):
             return None
-        joined = decoder.read_packed(batch)
+        joined = _read_or_none(decoder.read_packed, batch)
         if joined is None:
             return None
         try:
@@ -841,6 +848,25 @@ class TensorProcessor(Processor):
             return self._encode(self.fetch(sig, outputs, request), request), 200
         except ProcessorError as exc:
             return exc.message.encode(), exc.status
+
+
+def _read_or_none(read: Callable[..., Any], *args: Any) -> Any:
+    """``read(*args)``, or None when it raises: a uniform batch whose bodies the
+    cached layout cannot read goes down the general path, where each body is
+    decoded alone and a body that breaks its decoder gets its own 400."""
+    try:
+        return read(*args)
+    except Exception:  # noqa: BLE001 - never the batch's answer
+        return None
+
+
+def unreadable_answer(exc: Exception) -> tuple[bytes, int]:
+    """The 400 of one body whose decoding raised something other than a ProcessorError
+    (a decoder bug): that caller's answer alone, with the traceback in the service log
+    (an instance's stderr), as the worker does for a request alone."""
+    traceback.print_exception(exc, file=sys.stderr)
+    message = f"cannot read this request: {type(exc).__name__}: {exc}"
+    return message.encode("utf-8", "replace"), 400
 
 
 def join_rows(arrays: Sequence[np.ndarray], total: int) -> np.ndarray:
