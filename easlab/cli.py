@@ -289,14 +289,23 @@ class _Waiting:
 
 
 def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) -> int:
+    failed = desc.get("status") == "Failed" or bool(desc.get("failed"))
     if args.json:
         _print_json(desc)
     elif desc.get("status") == "Failed":
         print(f"[FAILED] Service {desc.get('name')} failed to start:", file=sys.stderr)
         print(desc.get("message") or "(no message)", file=sys.stderr)
+    elif desc.get("failed"):
+        # the change did not take; the service goes on as before (control.py: _outcome)
+        print(
+            f"[FAILED] Service {desc.get('name')} was not changed: it still serves version "
+            f"{desc.get('current_version')}, {_instances(desc)}:",
+            file=sys.stderr,
+        )
+        print(desc["failed"], file=sys.stderr)
     else:
         print(ok_line)
-    return 1 if desc.get("status") == "Failed" else 0
+    return 1 if failed else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ __all__ = [
     "Metadata",
     "ServiceSpec",
     "apply_overrides",
+    "check_name",
     "SpecDiff",
     "check_typos",
     "flat_lines",
@@ -38,7 +39,20 @@ __all__ = [
     "wants_gpu",
 ]
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: SPEC §5: lowercase letters, digits and _, starting with a letter. Used with
+#: ``fullmatch`` (``check_name``): ``$`` would also match before a trailing newline,
+#: and "echo\n" became a second service printed as "echo".
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+#: The longest service name. Neither SPEC nor the manuals give EAS's figure; 63 is the
+#: longest DNS label (RFC 1035), which the gateway host built from the name must fit
+#: (``{service-name-with-dashes}.{NAMESPACE}``, SPEC §1), and it keeps the kernel's
+#: files named after the service (``state/services/NAME.json``, ``logs/NAME.log``)
+#: far below the 255-byte file name limit, past which a create failed with a 500.
+NAME_MAX = 63
+#: what a valid name looks like, for messages
+NAME_RULE = (
+    f"lowercase letters, digits and _, starting with a letter, at most {NAME_MAX} characters"
+)
 
 #: top-level keys EAS documents (SPEC §5); anything else is kept with a warning
 KNOWN_KEYS = frozenset(
@@ -307,6 +321,32 @@ def check_typos(raw: dict[str, Any]) -> None:
                 )
 
 
+def check_name(name: Any) -> str:
+    """``name`` if it is a valid service name (``NAME_RULE``); SpecError on ``name`` if not.
+
+    >>> check_name("my_service_v2")
+    'my_service_v2'
+    """
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise SpecError(
+            "name",
+            f'{_short(name)} is not a valid service name: use {NAME_RULE}, e.g. "my_service_v2"',
+        )
+    if len(name) > NAME_MAX:
+        raise SpecError(
+            "name",
+            f"{_short(name)} is {len(name)} characters long; a service name has at most "
+            f"{NAME_MAX} (it names the service's files and its gateway host): shorten it",
+        )
+    return name
+
+
+def _short(name: Any) -> str:
+    """``repr(name)``, its middle left out when it is long (a message stays one line)."""
+    text = repr(name)
+    return text if len(text) <= 80 else f"{text[:40]}...{text[-20:]}"
+
+
 def parse_spec(
     source: str | Path | dict[str, Any], *, allow_unknown_keys: bool = False
 ) -> ServiceSpec:
@@ -332,15 +372,9 @@ def parse_spec(
     if name is None or name == "":
         raise SpecError(
             "name",
-            'required — the service name, e.g. "name": "my_service" '
-            "(lowercase letters, digits and _, starting with a letter)",
+            f'required — the service name, e.g. "name": "my_service" ({NAME_RULE})',
         )
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SpecError(
-            "name",
-            f"{name!r} is not a valid service name: use lowercase letters, digits and _, "
-            'starting with a letter, e.g. "my_service_v2"',
-        )
+    check_name(name)
     # a queue service (metadata.type Queue) has no processor and no instances
     meta_raw = raw.get("metadata")
     kind = meta_raw.get("type") if isinstance(meta_raw, dict) else None

@@ -82,10 +82,6 @@ class BatchQueue:
         self._items.append(call)
         return True
 
-    def push_front(self, call: Any) -> None:
-        """Put back a call whose instance died (it goes first, over the limit if need be)."""
-        self._items.appendleft(call)
-
     def ready(self, now: float | None = None, idle: bool = False, behind: int = 0) -> bool:
         """True when ``take`` should hand out a batch now; ``closing`` says why.
 

@@ -319,7 +319,7 @@ class Kernel:
     # -- operations --------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        from easlab.spec import parse_spec
+        from easlab.spec import NAME_MAX, parse_spec
 
         self._closing_check()
         raw = body.get("spec")
@@ -333,6 +333,15 @@ class Kernel:
         original: Service | None = None
         if body.get("blue_green"):
             original = self.get(spec.name)
+            if len(spec.name) + 5 > NAME_MAX:
+                raise ControlError(
+                    400,
+                    f"name: the blue-green sibling of '{spec.name}' would be named "
+                    f"'{spec.name}_xxxx', {len(spec.name) + 5} characters, past the "
+                    f"{NAME_MAX} a service name may have; a service whose name has at most "
+                    f"{NAME_MAX - 5} characters can have one",
+                    "name",
+                )
             new_name = f"{spec.name}_{secrets.token_hex(2)}"
             while new_name in self.services:
                 new_name = f"{spec.name}_{secrets.token_hex(2)}"
@@ -352,6 +361,16 @@ class Kernel:
             if original is not None:
                 self._check_current(original, f"creating its blue-green sibling {spec.name}")
             token = spec.token or secrets.token_urlsafe(30)
+            # The record first, then the tables: a save that fails (a full disk, a name
+            # the file system refuses) leaves no service half-made, stuck in Creating.
+            try:
+                self.records.save(spec.name, {**body["spec"], "name": spec.name}, token)
+            except OSError as exc:
+                raise ControlError(
+                    500,
+                    f"cannot save the record of service '{spec.name}' in "
+                    f"{self.records.folder}: {exc.strerror or exc}; nothing was created",
+                ) from None
             service = Service(
                 self,
                 spec.name,
@@ -360,16 +379,22 @@ class Kernel:
                 cpu_fallback,
                 original.name if original is not None else None,
             )
+            had_queues = {
+                q: self.queues.get(q) is not None for q in (spec.name, f"{spec.name}/sink")
+            }
+            try:
+                self.services[spec.name] = service
+                self.router.open(service)
+                self._record(service)
+                if kind == "async":
+                    self.attach_queues(service, body["spec"])
+            except Exception:
+                self._unmake(service, [q for q, had in had_queues.items() if not had])
+                raise
             for warning in spec.warnings:
                 service.log("kernel", f"warning: {warning}")
             if cpu_fallback:
                 service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
-            self.services[spec.name] = service
-            self.router.open(service)
-            self.records.save(spec.name, {**body["spec"], "name": spec.name}, token)
-            self._record(service)
-            if kind == "async":
-                self.attach_queues(service, body["spec"])
             if not body.get("wait", True):
                 # The start goes on in the background and keeps the lock until it is done.
                 self._background(self._start_then_release(service, lock))
@@ -383,20 +408,28 @@ class Kernel:
             if not handed_over:
                 lock.release()
 
+    def _unmake(self, service: Service, queues: list[str]) -> None:
+        """Undo a create that failed before its service started: out of the tables,
+        its record and the queues it opened (``queues``) gone."""
+        if self.services.get(service.name) is service:
+            del self.services[service.name]
+        self.router.forget(service)
+        with contextlib.suppress(OSError):  # the error being raised is the one to report
+            self.records.remove(service.name)
+        for name in queues:
+            self.queues.remove(name)
+        service.close_log()
+
     # -- queue services (queue.py, async_inference.py) ---------------------------------
 
     def create_queue(self, raw: dict[str, Any], created: float | None = None) -> dict[str, Any]:
         """A standalone queue service (``metadata.type: Queue``)."""
-        from easlab.spec import NAME_RE
+        from easlab.spec import check_name
 
-        name = raw.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise ControlError(
-                400,
-                f"a queue service needs a name of lowercase letters, digits and _, starting "
-                f"with a letter; got {name!r}",
-                "name",
-            )
+        try:
+            name = check_name(raw.get("name"))
+        except SpecError as exc:
+            raise ControlError(400, f"a queue service's {exc}", "name") from None
         if name in self.services or self.queues.get(name) is not None:
             raise ControlError(
                 409, f"service '{name}' already exists; delete it first or pick another name"
@@ -589,11 +622,11 @@ class Kernel:
                 self._check_current(service, "this modify")
                 service.cpu_fallback = service.cpu_fallback or cpu
                 service.versions[number] = version
-                await self._switch_to(service, version)
+                failure = await self._switch_to(service, version)
                 self._check_current(service, "this modify")
                 self._record(service)
                 self._feed(service)
-                return self.describe(service)
+                return self._outcome(service, failure)
             self._take_token(service, spec)
             if kind == "restart" and service.status == "Running":
                 self.check_gpus(
@@ -602,16 +635,27 @@ class Kernel:
                     service.cpu_fallback,
                     held=sum(len(i.gpus) for i in service.instances),
                 )
-                await service.roll_to(self._same_version(service, spec))
+                failure = await service.roll_to(self._same_version(service, spec))
                 self._check_current(service, "this modify")
                 self._record(service)
-                return self.describe(service)
+                return self._outcome(service, failure)
             self._apply_live(service, spec)
+            failure = None
             if service.status == "Running":
-                await self._scale(service, spec.metadata.instance)
+                failure = await self._scale(service, spec.metadata.instance)
                 self._check_current(service, "this modify")
             self._record(service)
-            return self.describe(service)
+            return self._outcome(service, failure)
+
+    def _outcome(self, service: Service, failure: str | None) -> dict[str, Any]:
+        """A change's answer: the service's description, and under ``failed`` what the
+        change could not do while the service went on as before (a new version that
+        did not start, a scale-up short of instances), so that a caller can tell
+        (the CLI's [FAILED] and exit code 1, a notebook cell that fails)."""
+        desc = self.describe(service)
+        if failure is not None and service.status != "Failed":
+            desc["failed"] = service.message or failure
+        return desc
 
     def _plan_modify(self, service: Service, body: dict[str, Any]) -> tuple[Any, str]:
         """The new spec and what it takes: "version" (new version), "restart" or "live"."""
@@ -706,10 +750,11 @@ class Kernel:
         service.apply_rpc()
         service.update_time = time.time()
 
-    async def _scale(self, service: Service, count: int) -> None:
+    async def _scale(self, service: Service, count: int) -> str | None:
         failure = await service.scale(count)
         service.message = f"scaling failed: {failure}" if failure else ""
         service.update_time = time.time()
+        return failure
 
     async def switch_version(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -730,20 +775,21 @@ class Kernel:
                 )
             if number == service.current.number and not body.get("force"):
                 return self.describe(service)
-            await self._switch_to(service, version)
+            failure = await self._switch_to(service, version)
             self._check_current(service, "this version switch")
             self._record(service)
             self._feed(service)
-            return self.describe(service)
+            return self._outcome(service, failure)
 
-    async def _switch_to(self, service: Service, version: Version) -> None:
-        """Serve ``version``: a stopped or failed service starts on it, a running one rolls."""
+    async def _switch_to(self, service: Service, version: Version) -> str | None:
+        """Serve ``version``: a stopped or failed service starts on it, a running one rolls.
+        A failure message when a running service stays on its version."""
         if service.status in ("Stopped", "Failed"):
             service.current = version
             service.apply_rpc()
             await service.start()
-        else:
-            await service.roll_to(version)
+            return None  # a start that fails leaves the service Failed: its status says so
+        return await service.roll_to(version)
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""

@@ -45,6 +45,10 @@ def _deadline_of(call: Call) -> float:
     return call.deadline
 
 
+def _busy(inst: Instance) -> int:
+    return inst.busy
+
+
 @dataclass
 class Version:
     """One version of a service: its spec and how to build its processor."""
@@ -180,8 +184,12 @@ class Service:
         self.lines.append(line)
         try:
             if self._log_file is None:
-                self.log_path.parent.mkdir(parents=True, exist_ok=True)
-                self._log_file = open(self.log_path, "a", buffering=1, encoding="utf-8")
+                self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                # what a processor prints is its owner's business only (0600, like the records)
+                fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                if hasattr(os, "fchmod"):  # a log made by an older easlab may be 0644
+                    os.fchmod(fd, 0o600)
+                self._log_file = open(fd, "a", buffering=1, encoding="utf-8")
             self._log_file.write(line + "\n")
         except OSError:
             pass  # the ring still has it; a full disk must not break serving
@@ -197,6 +205,10 @@ class Service:
         """Send a call to a free instance, or queue it; answers 450/503 itself."""
         if self.status not in ("Running", "Updating"):
             call.finish(503, f"service '{self.name}' is {self.status}".encode())
+            return
+        if not self.instances and self.spec.metadata.instance == 0:
+            # scaled to zero: no instance will come for the call to wait for
+            call.finish(503, self.no_instances_message().encode())
             return
         self._track(call)
         queue = self.queue
@@ -372,23 +384,51 @@ class Service:
         self._batch_timer = None
         self.pump()
 
+    def no_instances_message(self) -> str:
+        """Why a call to a service scaled to zero is answered 503 at once."""
+        return (
+            f"service '{self.name}' has no instances (metadata.instance is 0); scale it up: "
+            f"easlab modify {self.name} -Dmetadata.instance=1"
+        )
+
     def _timeout(self, call: Call) -> None:
         inst = call.instance
-        call.finish(
-            408,
-            f"request to service '{self.name}' took longer than rpc.keepalive "
-            f"({self.spec.metadata.keepalive_ms} ms)".encode(),
-        )
+        keepalive = self.spec.metadata.keepalive_ms
+        if inst is not None:
+            text = (
+                f"request to service '{self.name}' took longer than rpc.keepalive "
+                f"({keepalive} ms) in instance {inst.name}"
+            )
+        else:
+            # It never reached an instance: say so, the processor is not what was slow.
+            why = (
+                "every instance stayed busy"
+                if any(i.ready for i in self.instances)
+                else "no instance was ready to take it"
+            )
+            text = (
+                f"request to service '{self.name}' waited in the queue for rpc.keepalive "
+                f"({keepalive} ms) and never ran: {why}; add instances "
+                "(metadata.instance) or raise rpc.keepalive"
+            )
+        call.finish(408, text.encode())
         if inst is not None:
             self.kernel.loop.call_later(self.keepalive_s, inst.check_stuck, call.rid, inst.pid)
 
     def on_calls_orphaned(self, instance: Instance, calls: list[Call], reason: str) -> None:
-        """An instance died holding calls: retry each once elsewhere, then 502."""
+        """An instance died holding calls: retry each once on another instance, else 502.
+
+        Never on the instance that died: one of its calls may be what killed it, and
+        with one instance "elsewhere" would be that instance restarted, so one request
+        would crash it twice. With no other ready instance the callers get
+        the 502 at once.
+        """
+        others = [inst for inst in self.instances if inst is not instance and inst.ready]
         for call in calls:
             call.instance = None
             if call.done:
                 continue
-            if call.retried or self.status not in ("Running", "Updating"):
+            if call.retried or not others or self.status not in ("Running", "Updating"):
                 call.finish(
                     502,
                     f"instance {instance.name} of service '{self.name}' {reason} "
@@ -396,8 +436,13 @@ class Service:
                 )
                 continue
             call.retried = True
-            call.queued_at = time.monotonic()
-            self.queue.push_front(call)
+            # straight to the least busy other instance: through the queue, the
+            # restarted instance could take it again
+            target = min(others, key=_busy)
+            if self.queue.batch_size > 1:
+                self._dispatch(target, [call])
+            else:
+                target.send(call)
         self.pump()
 
     def on_instance_ready(self, instance: Instance) -> None:
@@ -527,6 +572,10 @@ class Service:
             order = sorted(running, key=lambda i: (i.busy, -i.index))
             gone = order[: len(running) - count]
             self.instances = [i for i in self.instances if i not in gone]
+            if not self.instances:
+                # scaled to zero: the queued calls have no instance to wait for
+                for call in self.queue.drain():
+                    call.finish(503, self.no_instances_message().encode())
             await self._retire(gone)
         self.update_time = time.time()
         return None

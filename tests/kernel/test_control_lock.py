@@ -185,6 +185,8 @@ def test_logs_never_show_a_token_in_full(kernel, victim):
     assert kernel.admin_token not in log
     assert victim["token"] not in log
     assert "admin token ****" + kernel.admin_token[-4:] in log
+    service_log = kernel.state_dir / "logs" / "lock_victim.log"
+    assert _mode(service_log) == 0o600
     lines = "\n".join(kernel.client.logs("lock_victim", 0))
     assert victim["token"] not in lines and kernel.admin_token not in lines
 

@@ -117,7 +117,7 @@ def test_segfault_kills_only_its_instance(kernel, echo_lib, python_service):
     neighbour = python_service("cpp_neighbour", ECHO_APP)
     pid = kernel.client.workers("cpp_crash")[0]["pid"]
     resp = post(svc.url, b"boom", TOKEN)
-    # retried once on the restarted instance, which crashes again: 502, never the kernel
+    # 502 at once (no retry on the instance it crashed), never the kernel
     assert resp.status_code == 502
     assert "SIGSEGV" in resp.text
     assert post(neighbour.url, b"still here", TOKEN).content == b"still here"
@@ -125,7 +125,7 @@ def test_segfault_kills_only_its_instance(kernel, echo_lib, python_service):
         lambda: (w := kernel.client.workers("cpp_crash")[0])["ready"] and w["pid"] != pid,
         what="the crashed cpp instance to restart",
     )
-    assert kernel.client.workers("cpp_crash")[0]["restarts"] >= 1
+    assert kernel.client.workers("cpp_crash")[0]["restarts"] == 1
     assert post(svc.url, b"after", TOKEN).content == b"cfg:after"
 
 

@@ -86,6 +86,10 @@ def test_custom_python_processor_needs_no_model_path():
         (with_(PY, name="1abc"), "name", "starting with a letter"),
         (with_(PY, name="my-service"), "name", "not a valid service name"),
         (with_(PY, name=7), "name", "not a valid service name"),
+        # `$` matched before a final newline, and no length was checked
+        (with_(PY, name="echo\n"), "name", "'echo\\n' is not a valid service name"),
+        (with_(PY, name="a" * 64), "name", "64 characters long; a service name has at most 63"),
+        (with_(PY, name="a" * 300), "name", "at most 63"),
         (with_(PY, metadata=...), "metadata", '"metadata": {"instance": 1'),
         (with_(PY, metadata=[1]), "metadata", "must be an object"),
         (with_(PY, meta_instance=...), "metadata.instance", '"metadata": {"instance": 1}'),
@@ -383,3 +387,36 @@ def test_processor_kind_and_wants_gpu(doc, kind, gpus):
     assert processor_kind(spec) == kind
     assert wants_gpu(spec) == gpus
     assert processor_kind(doc) == kind and wants_gpu(doc) == gpus
+
+
+def test_a_name_of_63_characters_is_the_longest_accepted():
+    assert parse_spec(with_(PY, name="a" * 63)).name == "a" * 63
+
+
+@pytest.mark.parametrize("name", ["echo\n", "echo\r\n", "\necho", "ec ho", "echo\x00"])
+def test_a_name_with_a_line_break_or_blank_is_refused(name):
+    with pytest.raises(SpecError) as info:
+        parse_spec(with_(PY, name=name))
+    assert info.value.field == "name"
+
+
+def test_a_long_name_is_shortened_in_the_message():
+    with pytest.raises(SpecError) as info:
+        parse_spec(with_(PY, name="b" * 300))
+    assert len(str(info.value)) < 300 and "300 characters" in str(info.value)
+
+
+def test_a_mistyped_processor_code_is_refused_with_the_code_meant():
+    from easlab.kernel.processors import ONNX, processor_target
+
+    assert processor_target("onnx") == processor_target("onnx_cu118") == ONNX
+    for typo, meant in [
+        ("onnxx", "onnx"),  # was taken for onnx without a word
+        ("pytorch", "pytorch_cpu_1.10"),  # a family name alone, not "python"
+        ("tensorflow", "tensorflow_cpu_2.15"),
+        ("pmm", "pmml"),
+    ]:
+        with pytest.raises(SpecError) as err:
+            processor_target(typo)
+        assert err.value.field == "processor"
+        assert f"unknown processor code {typo!r} (did you mean {meant!r}?)" in str(err.value)

@@ -69,7 +69,28 @@ def test_failed_new_version_keeps_the_old_one_serving(kernel, make_app):
     desc = kernel.client.modify("ver_keep", spec={"processor_path": str(broken)})
     assert desc["status"] == "Running" and desc["current_version"] == 1
     assert "version 2 failed" in desc["message"]
+    # the answer says the change did not take (the CLI's [FAILED], a failing cell)
+    assert desc["failed"].startswith("version 2 failed to start: ")
     assert post(svc.url, b"x", TOKEN).content == b"old:x"
+    # a change that takes says nothing of the sort
+    desc = kernel.client.modify("ver_keep", spec={"metadata": {"rpc.keepalive": 4000}})
+    assert "failed" not in desc
+
+
+def test_cli_modify_to_a_version_that_fails_exits_1(kernel, make_app, capsys, monkeypatch):
+    from easlab import cli
+
+    kernel.create(spec("ver_cli", tagged(make_app, "old")))
+    broken = make_app("broken_cli", "import allspark\nraise SystemExit('broken build')\n")
+    part = make_app("ver_cli_part", "")  # a folder for the partial spec file
+    (part / "patch.json").write_text(f'{{"processor_path": "{broken}"}}')
+    monkeypatch.setenv("EASLAB_ENDPOINT", kernel.endpoint)
+    monkeypatch.setenv("EASLAB_ADMIN_TOKEN", kernel.admin_token)
+    code = cli.main(["modify", "ver_cli", "-s", str(part / "patch.json")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "[FAILED] Service ver_cli was not changed: it still serves version 1" in err
+    assert "version 2 failed to start" in err
 
 
 def test_blue_green_release_splits_traffic_by_weight(kernel, make_app):

@@ -7,6 +7,7 @@ process that serves it, never by the kernel.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
@@ -32,9 +33,10 @@ _PREFIXES: list[tuple[str, str]] = [
     ("tensorflow_gpu_", TENSORFLOW),
     ("pytorch_", PYTORCH),
     ("blade_", BLADE),
-    ("onnx", ONNX),
+    ("onnx_", ONNX),
 ]
 _EXACT: dict[str, str] = {
+    "onnx": ONNX,
     "pmml": PMML,
     "python": PYTHON,
     "cpp": CPP,
@@ -107,11 +109,31 @@ def processor_target(
             "supported: pmml, tensorflow_cpu_*/tensorflow_gpu_*, pytorch_*, blade_*, onnx, "
             "and custom python/cpp processors",
         )
+    # a family name alone (pytorch) first: "python" is the closer string, not the meant one
+    close = [example for example in _EXAMPLE_CODES if example.startswith(code + "_")]
+    close = close or difflib.get_close_matches(code, _EXAMPLE_CODES, n=1, cutoff=0.6)
     raise SpecError(
         "processor",
-        f"unknown processor code {processor!r}; supported: pmml, tensorflow_cpu_*, "
+        f"unknown processor code {processor!r}"
+        + (f" (did you mean {close[0]!r}?)" if close else "")
+        + "; supported: pmml, tensorflow_cpu_*, "
         "tensorflow_gpu_*, pytorch_cpu_*, pytorch_gpu_*, blade_*, onnx, python, cpp",
     )
+
+
+#: a code of each kind, for "did you mean" (a family name alone, ``pytorch``, lacks
+#: the device and version EAS codes carry)
+_EXAMPLE_CODES = (
+    "onnx",
+    "pmml",
+    "python",
+    "cpp",
+    "seldon",
+    "aiges",
+    "pytorch_cpu_1.10",
+    "tensorflow_cpu_2.15",
+    "blade_cpu",
+)
 
 
 #: what each built-in processor imports in its instance: (module, pip requirement, extra)
