@@ -8,17 +8,19 @@ implies; ``%%eas predict`` and the debug widget display the ``CallRecord``.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from easlab.errors import RequestError
 from easlab.notebook._target import Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.transport import Request, Response, Timing
 
-__all__ = ["CallRecord", "call", "body_of"]
+__all__ = ["CallRecord", "call", "body_of", "fit_body", "tensors_text"]
 
 
 @dataclass
@@ -42,6 +44,9 @@ class CallRecord:
     serialize_ms: float
     deserialize_ms: float
     when: datetime
+    #: no answer came within the target's timeout (``Target.timeout``, the notebook's
+    #: ``EasMagic.timeout``): the service may still be working on the call
+    timed_out: bool = False
 
     @property
     def status(self) -> int:
@@ -136,6 +141,7 @@ def call(
     from easlab.client.transport import Timing, TransportError
     from easlab.wire.build import to_request
 
+    value = fit_body(value, target)
     t0 = time.perf_counter()
     request = to_request(value, target.signature_source, signature_name=signature_name, fetch=fetch)
     body = body_of(request)
@@ -144,11 +150,13 @@ def call(
     when = datetime.now()
     response: Response | None
     error: str | None
+    timed_out = False
     try:
         response = target.client.send(body)
     except TransportError as exc:
         response, error, sent = None, str(exc), exc.request
         timing = Timing(first_byte_ms=exc.elapsed_ms)
+        timed_out = exc.timeout
     else:
         assert response.request is not None
         error, sent, timing = None, response.request, response.timing
@@ -159,8 +167,113 @@ def call(
     deserialize_ms = (time.perf_counter() - t1) * 1000.0
     return CallRecord(
         target, kind, request, sent, response, error, timing, decoded, serialize_ms,
-        deserialize_ms, when,
+        deserialize_ms, when, timed_out,
     )  # fmt: skip
+
+
+def fit_body(value: Any, target: Target) -> Any:
+    """``value`` as ``to_request`` should take it for ``target``'s service.
+
+    A DataFrame sent to a tensor service becomes its inputs: a frame whose
+    columns are the input names gives one input per column; a one-input
+    service otherwise takes the frame's values (rows x columns) in the input's
+    dtype. A frame that fits neither is refused before anything is sent, naming
+    the inputs. Anything else comes back unchanged.
+    """
+    from easlab.wire.build import is_tensor_signature
+
+    pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas is imported
+    if pandas is None or not isinstance(value, pandas.DataFrame):
+        return value
+    signature = target.signature()
+    if not is_tensor_signature(signature):
+        return value  # a PMML (JSON records) or Seldon service takes the frame as is
+    assert signature is not None
+    specs = [s for s in signature.get("inputs") or [] if isinstance(s, dict)]
+    if not specs:
+        return value
+    names = [str(s.get("name", i)) for i, s in enumerate(specs)]
+    columns = [str(c) for c in value.columns]
+    takes = f"service {target.service_name!r} takes tensors {tensors_text(signature)}"
+    if set(columns) == set(names) and len(columns) == len(names):
+        # one input per column, each converted (and checked) by its input's dtype and shape
+        return {
+            name: value[column].tolist()
+            for name, column in zip(columns, value.columns, strict=True)
+        }
+    if len(specs) == 1:
+        return {names[0]: _frame_values(value, specs[0], names[0], takes)}
+    missing = [n for n in names if n not in columns]
+    extra = [c for c in columns if c not in names]
+    wrong = "; ".join(
+        part for part in (missing and f"no column {missing}", extra and f"no input {extra}") if part
+    )
+    example = ", ".join(f"{n!r}: array" for n in names)
+    raise RequestError(
+        f"{takes}; a DataFrame fills them by column name, and this one has columns "
+        f"{columns} ({wrong}): rename or select its columns, or pass a dict {{{example}}}"
+    )
+
+
+def _frame_values(frame: Any, spec: dict[str, Any], name: str, takes: str) -> Any:
+    """A whole DataFrame as the one input ``name``: its values, in the input's dtype."""
+    raw = spec.get("shape")
+    shape = [int(d) for d in raw] if isinstance(raw, list) else None
+    rows, cols = frame.shape
+    if shape is not None and len(shape) == 2 and 0 <= shape[1] != cols:
+        raise RequestError(
+            f"{takes}; the DataFrame has {cols} column{'s' if cols != 1 else ''} "
+            f"({', '.join(map(str, frame.columns))}), so its rows cannot be input {name!r}: "
+            f"give it {shape[1]} columns, or pass a dict {{{name!r}: array}}"
+        )
+    values = frame.to_numpy()
+    if shape is not None and len(shape) == 1 and cols == 1:
+        values = values.reshape(rows)  # one column as a 1-D input
+    dtype = _numpy_dtype(spec.get("type"))
+    if dtype is not None and values.dtype.kind in "biuf" and dtype.kind in "biuf":
+        from easlab.wire.tensor import content_array
+
+        # converted (and checked: no fractions into integers) as a list would be
+        return content_array(name, values, dtype).reshape(values.shape)
+    return values.tolist()  # the signature's check converts it, or refuses it by name
+
+
+def _numpy_dtype(type_name: Any) -> Any:
+    """The numpy dtype of a signature's ``type`` (``DT_FLOAT``, ``tensor(float)``,
+    ``float32``); None for strings and names it does not know."""
+    import numpy as np
+
+    from easlab.wire import dtypes
+
+    name = str(type_name or "").strip()
+    if name.startswith("tensor(") and name.endswith(")"):
+        name = {"float": "float32", "double": "float64"}.get(name[7:-1], name[7:-1])
+    if name.upper().startswith("DT_"):
+        code = next((c for c, n in dtypes.TF_DTYPE_NAMES.items() if n == name.upper()), None)
+        wire = dtypes.TF_WIRE.get(code) if code is not None else None
+        if wire is None or wire[0] == "object":
+            return None
+        try:
+            return dtypes.numpy_dtype(wire[0])
+        except (TypeError, ValueError):  # bfloat16 without ml_dtypes
+            return None
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        return None
+    return None if dtype.kind in "OSU" else dtype
+
+
+def tensors_text(signature: dict[str, Any]) -> str:
+    """A tensor signature's inputs as ``{x: float32[-1,4]}``."""
+    parts = []
+    for i, spec in enumerate(signature.get("inputs") or []):
+        dtype = _numpy_dtype(spec.get("type"))
+        kind = str(dtype) if dtype is not None else str(spec.get("type") or "?").lower()
+        shape = spec.get("shape")
+        dims = "[" + ",".join(str(d) for d in shape) + "]" if isinstance(shape, list) else ""
+        parts.append(f"{spec.get('name', i)}: {kind}{dims}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _decode(kind: str, request: Any, body: bytes) -> Any:

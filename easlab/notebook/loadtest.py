@@ -226,13 +226,27 @@ class BenchResult:
         )
 
 
+#: the most of a failed request's answer the ``error`` column keeps
+ERROR_CHARS = 300
+
+
 def _error_text(resp: Any) -> str:
-    """Why a request failed, for the ``error`` column: the status and the start of the
-    server's answer (so a bench of a failing service says why); empty for a 200."""
+    """Why a request failed, for the ``error`` column: the status and the server's answer
+    on one line, cut at a word past ``ERROR_CHARS`` (so a bench of a failing service says
+    why); empty for a 200."""
     if resp.status == 200:
         return ""
-    reason = bytes(resp.body[:120]).decode("utf-8", "replace").strip()
+    reason = bytes(resp.body[: ERROR_CHARS * 4]).decode("utf-8", "replace")
+    reason = _shorten(" ".join(reason.split()), ERROR_CHARS)
     return f"HTTP {resp.status}: {reason}" if reason else f"HTTP {resp.status}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text``, or its start cut at a word with `` …`` when longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:") + " …"
 
 
 class _Progress:
@@ -393,7 +407,9 @@ def bench(
         prediction URL (then pass ``token``).
     body: what ``PredictClient.predict`` takes, encoded the same way: bytes, text,
         a dict (a tensor request from the service's signature, or JSON for a
-        service without one), a DataFrame (PMML), or an easlab request object.
+        service without one), a DataFrame (JSON records; for a tensor service its
+        columns, or its values for a one-input service, fill the inputs), or an easlab
+        request object. A str for a tensor service is refused before anything is sent.
     n: requests per concurrency level (ignored when ``duration`` is given).
     duration: run each level for this long instead (``"10s"``, ``30``).
     sweep: concurrency levels to run one after another, e.g. ``[1, 2, 4, 8]``.
@@ -403,7 +419,8 @@ def bench(
     """
     import pandas as pd
 
-    from easlab.notebook._record import body_of
+    from easlab.errors import RequestError
+    from easlab.notebook._record import body_of, fit_body, tensors_text
     from easlab.wire.build import to_request
 
     levels = _levels(sweep) if sweep is not None else [int(concurrency)]
@@ -417,7 +434,15 @@ def bench(
     walls: dict[int, float] = {}
     interrupted = False
     try:
-        payload = body_of(to_request(body, target.signature_source))
+        if isinstance(body, str) and target.is_tensor:
+            signature = target.signature()
+            assert signature is not None
+            raise RequestError(
+                f"the body is a str ({_shorten(body, 60)!r}), and service "
+                f"{target.service_name!r} takes tensors {tensors_text(signature)}: pass a dict "
+                "of input name -> array (bytes are sent as they are)"
+            )
+        payload = body_of(to_request(fit_body(body, target), target.signature_source))
         client = target.client
         if client.max_connection_count < max(levels):
             client.set_max_connection_count(max(levels))  # a pooled connection per worker

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import time
 from typing import Any, NoReturn
@@ -35,31 +36,72 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- cell templating
 
-_DOLLAR = re.compile(r"\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)")
-_BRACES = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}")
+# One pass, left to right, so a substituted value is never read again as a placeholder.
+_PLACEHOLDER = re.compile(
+    r"\$\$"  # a literal $
+    r"|\$\{(?P<braced>[A-Za-z_]\w*)\}"  # ${name}
+    r"|\$(?P<bare>[A-Za-z_]\w*)"  # $name
+    r"|(?<![{$])\{(?P<loose>[A-Za-z_]\w*)\}"  # {name}, only for a variable the notebook has
+)
+# A double-quoted string on one line: JSON's, or YAML's double-quoted scalar.
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 
 
 def substitute(text: str, namespace: dict[str, Any]) -> str:
     """Replace ``$var``, ``${var}`` and ``{var}`` with values from ``namespace``.
 
-    ``{name}`` is replaced only when ``name`` is a variable in the namespace,
-    so JSON braces and unknown words stay as written; ``$name`` with an
-    unknown name is an error (it can only be a typo).
+    A string (or a path) goes in as written. Any other value
+    goes in as JSON (``json.dumps``), which YAML reads too as flow style: a dict
+    ``$cfg`` becomes ``{"threshold": 0.5}``, ``True`` becomes ``true``. Inside a
+    double-quoted string a value goes in as its text (``str``). ``$$`` is a
+    literal ``$``. ``{name}`` is replaced only when ``name`` is a variable in the
+    namespace, so JSON braces and unknown words stay as written; ``$name`` with
+    an unknown name is an error (it can only be a typo).
+
+    >>> substitute('{"model_config": $cfg, "price": "in $$USD"}', {"cfg": {"a": True}})
+    '{"model_config": {"a": true}, "price": "in $USD"}'
     """
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
 
-    def dollar(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2)
+    def replace(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group("braced") or m.group("bare") or m.group("loose")
         if name not in namespace:
+            if m.group("loose"):
+                return m.group(0)
             raise ValueError(
-                f"${name} in the cell: no variable {name!r} in the notebook; define it first"
+                f"${name} in the cell: no variable {name!r} in the notebook; define it first "
+                f"(or write $${name} for a literal ${name})"
             )
-        return str(namespace[name])
+        in_string = any(start < m.start() < end for start, end in quoted)
+        return _cell_text(name, namespace[name], in_string)
 
-    def braces(m: re.Match[str]) -> str:
-        name = m.group(1)
-        return str(namespace[name]) if name in namespace else m.group(0)
+    return _PLACEHOLDER.sub(replace, text)
 
-    return _BRACES.sub(braces, _DOLLAR.sub(dollar, text))
+
+def _cell_text(name: str, value: Any, in_string: bool) -> str:
+    """How the value of ``$name`` reads in a JSON or YAML cell."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike) or in_string:
+        return str(value)
+    try:
+        return json.dumps(value, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"${name} in the cell: a {type(value).__name__} cannot be written into a JSON/YAML "
+            f"cell ({exc}); give {name} a str, number, bool, None, list or dict"
+        ) from None
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays as Python numbers and lists; paths as text."""
+    if isinstance(value, os.PathLike):
+        return str(value)
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # ----------------------------------------------------------------------------- argument parsers
@@ -257,12 +299,15 @@ class EasMagic(Magics):
                 value = handler(args, cell) if verb.cell else handler(args)
             else:
                 value = self._run_verb(verb, args, cell)
-        except (EaslabError, ValueError) as exc:
+        except (EaslabError, ValueError, EasMagicError) as exc:
             if verb.produces and args.var:
                 self._ns.pop(args.var, None)  # a failed call leaves no stale value behind
+            if isinstance(exc, EasMagicError):
+                raise exc from None
             raise EasMagicError(str(exc)) from None
-        # a created service's titled summary is already shown (_render): once is enough
-        shown = verb.name == "create" and hasattr(value, "desc")
+        # a created service's titled summary, a deletion's line, are already shown
+        # (_render): once is enough
+        shown = (verb.name == "create" and hasattr(value, "desc")) or verb.name == "delete"
         if verb.produces and args.var and verb.name not in ("predict", "bench"):
             self._store(args.var, value)
             if not shown:
@@ -371,7 +416,27 @@ class EasMagic(Magics):
             except BaseException:
                 progress.finish(failed=True)
                 raise
-            progress.finish()
+            failed = _failed_desc(result)
+            progress.finish(failed=failed is not None)
+            if failed is not None:
+                # the description says what state it is in; the cell then fails, as the
+                # CLI exits 1 ([FAILED]), so Run All stops here and not at the next call
+                shown = self._render(verb, args, result)
+                if verb.name != "create":  # create's summary is shown by _render
+                    _show(shown)
+                name = failed.get("name") or name
+                unchanged = failed.get("status") != "Failed"  # the change did not take
+                why = _failure_line(failed.get("failed") if unchanged else failed.get("message"))
+                # in a notebook the log is one magic away: name that, once
+                why = why.replace(f"easlab logs {name}", f"%eas logs {name}")
+                if f"%eas logs {name}" not in why:
+                    why += f" (%eas logs {name} shows its log)"
+                if unchanged:
+                    raise EasMagicError(
+                        f"service {name} was not changed (it still serves version "
+                        f"{failed.get('current_version')}): {why}"
+                    )
+                raise EasMagicError(f"service {name} failed to start: {why}")
         else:
             result = function(**kwargs)
         return self._render(verb, args, result)
@@ -419,6 +484,7 @@ class EasMagic(Magics):
                 return pd.DataFrame(kernel_rows(result), columns=KERNEL_COLUMNS)
             return _Text(format_kernels(result, args.action), result)
         if verb.name == "delete":
+            # printed, so the line shows even when the magic is not the cell's last line
             print(f"deleted service {result.get('deleted', args.name)}")
             return result
         if verb.name == "create" and hasattr(result, "desc"):
@@ -437,8 +503,8 @@ class EasMagic(Magics):
                 f"{result.get('current_version')} (latest {result.get('latest_version')})",
             }
             title = titles.get(verb.name, "")
-            if result.get("status") == "Failed":
-                title = f"service {args.name} failed: {result.get('message') or 'see its logs'}"
+            if result.get("status") == "Failed":  # the message is a field of the summary
+                title = f"service {args.name} failed to start"
             return ServiceDescription(result, self.show_token, title)
         return result  # SpecDiff (dry run): shows itself
 
@@ -457,6 +523,8 @@ class EasMagic(Magics):
                 record = call(target, value, args.signature, fetch)
             finally:
                 target.close()
+            if record.timed_out:
+                raise EasMagicError(_timeout_text(target.service_name, self.timeout))
             if record.status != 200:
                 raise PredictException(record.status, record.message())
         except BaseException:
@@ -511,6 +579,8 @@ class EasMagic(Magics):
         target = self._resolve(args.service)
         try:
             body = self._body_value(args.body, strict=True, target=target)
+            if isinstance(body, str) and target.is_tensor:
+                raise ValueError(_str_body_text(args.body, body, target))
             result = bench(
                 target,
                 body,
@@ -533,6 +603,43 @@ class EasMagic(Magics):
         _show(debug(self._resolve(args.service), namespace=self._ns))
 
 
+def _str_body_text(text: str, body: str, target: Any) -> str:
+    """Why ``%eas bench --body '...'`` is refused for a tensor service: the quotes made a str."""
+    from IPython.utils.process import arg_split
+
+    from easlab.notebook._record import tensors_text
+
+    signature = target.signature()
+    assert signature is not None
+    text = text.strip()
+    quoted = text[:1] in ("'", '"') and text[-1:] == text[:1]
+    fix = "pass a variable holding a dict of input name -> array"
+    if quoted:
+        try:
+            compact = json.dumps(json.loads(body), separators=(",", ":"))
+        except ValueError:
+            compact = ""
+        # the suggestion must stay one argument of the magic's line
+        if compact and arg_split(compact, strict=False) == [compact]:
+            fix = f"drop the quotes (--body {compact}), or {fix}"
+        else:
+            fix = f"drop the quotes, or {fix}"
+    return (
+        f"--body is a str{f' ({text} is in quotes)' if quoted else ''}, and service "
+        f"{target.service_name!r} takes tensors {tensors_text(signature)}: {fix}"
+    )
+
+
+def _timeout_text(service: str, timeout: float) -> str:
+    """Why ``%%eas predict`` stopped waiting: the notebook's own timeout, not the service's."""
+    more = max(120, round(timeout * 4))
+    return (
+        f"no answer from {service!r} within {timeout:g} s (the notebook's timeout, "
+        f"EasMagic.timeout); the kernel may still be working on the call. To wait longer: "
+        f"%config EasMagic.timeout = {more}"
+    )
+
+
 def _missing_name(exc: NameError) -> str:
     return str(getattr(exc, "name", None) or exc)
 
@@ -553,6 +660,37 @@ def _spec_name(spec: Any) -> str:
     except (EaslabError, ValueError):
         return "service"
     return str(data.get("name") or "service")
+
+
+def _failed_desc(result: Any) -> dict[str, Any] | None:
+    """The description of a service a waiting verb left Failed, or whose change did not
+    take (``failed``: a new version that did not start); None otherwise."""
+    desc = getattr(result, "desc", result)
+    if isinstance(desc, dict) and (desc.get("status") == "Failed" or desc.get("failed")):
+        return desc
+    return None
+
+
+def _failure_line(message: Any) -> str:
+    """A start failure's message as one line: a traceback shrinks to its last line.
+
+    ``initialize() failed with RuntimeError:`` + traceback + ``RuntimeError: no model``
+    reads ``initialize() failed with RuntimeError: no model``; the description
+    shown above the line keeps the whole message.
+    """
+    text = str(message or "").strip()
+    if not text:
+        return "no message; see its log"
+    head, marker, trace = text.partition("Traceback (most recent call last):")
+    if not marker:
+        return text
+    lines = [ln.strip() for ln in trace.splitlines() if ln.strip()]
+    last = lines[-1] if lines else ""
+    head = head.strip()
+    kind, sep, what = last.partition(": ")
+    if sep and head.endswith(f"{kind}:"):
+        last = what  # the exception's name is already in the head
+    return f"{head} {last}".strip()
 
 
 class _Text:

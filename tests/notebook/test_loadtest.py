@@ -56,6 +56,30 @@ def test_failing_service_says_why():
     assert "HTTP 401: " in repr(r)
 
 
+def test_a_long_error_is_kept_whole_or_cut_at_a_word():
+    from types import SimpleNamespace
+
+    from easlab.notebook.loadtest import ERROR_CHARS, _error_text
+
+    short = "cannot parse the request as any of tf, onnx: unsupported wire type 3 (field 11)"
+    assert _error_text(SimpleNamespace(status=400, body=short.encode())) == f"HTTP 400: {short}"
+    long = " ".join(["unsupported wire type 3 (field 11)"] * 20)
+    text = _error_text(SimpleNamespace(status=400, body=long.encode()))
+    assert text.endswith(" …") and len(text) <= len("HTTP 400: ") + ERROR_CHARS + 2
+    kept = text[len("HTTP 400: ") : -2]
+    assert long.startswith(kept) and long[len(kept)] == " "  # cut between words
+
+
+def test_a_str_body_for_a_tensor_service_is_refused_before_sending():
+    from easlab.errors import RequestError
+
+    signature = {"inputs": [{"name": "x", "shape": [-1, 4], "type": "DT_FLOAT"}], "format": "tf"}
+    with EchoServer(signature=signature) as server:
+        with pytest.raises(RequestError, match=r"takes tensors \{x: float32\[-1,4\]\}"):
+            bench(server.url, '{"x": [[1, 2, 3, 4]]}', n=5, token=server.token, progress=False)
+        assert [m for m, _ in server.received] == ["GET"]  # nothing was sent
+
+
 def test_sweep_has_one_row_per_concurrency():
     with EchoServer() as server:
         r = bench(server.url, b"x", n=40, sweep="1,2,4", token=server.token, progress=False)

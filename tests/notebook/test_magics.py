@@ -275,3 +275,322 @@ def test_create_shows_its_summary_once(shell, app_dir):
         assert "service nb_once created" in summaries[0]["text/plain"]
     finally:
         shell.run_line_magic("eas", "delete nb_once")
+
+
+# ----------------------------------------------------------------------------- a failed start
+
+BOOM = """\
+import allspark
+
+
+class Boom(allspark.BaseProcessor):
+    def initialize(self):
+        raise RuntimeError("no model here")
+
+    def process(self, data):
+        return data, 200
+"""
+
+
+def test_a_service_that_fails_to_start_fails_the_cell(shell, tmp_path):
+    """A Failed create stops Run All at this cell (the CLI exits 1), its summary shown."""
+    from easlab.notebook.magics import EasMagicError
+
+    (tmp_path / "app.py").write_text(BOOM)
+    shell.user_ns["boom_dir"] = str(tmp_path)
+    shell.user_ns["boom"] = "an earlier value"
+    shown: list[dict] = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    try:
+        result = shell.run_cell(
+            "%%eas create boom\nname: nb_boom\nprocessor_type: python\n"
+            "processor_path: $boom_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+        )
+    finally:
+        del shell.display_pub.publish
+    try:
+        error = result.error_in_exec
+        assert isinstance(error, EasMagicError), repr(error)
+        assert error.message.startswith("service nb_boom failed to start: ")
+        assert "no model here" in error.message and "Traceback" not in error.message
+        assert "%eas logs nb_boom" in error.message
+        summaries = [d for d in shown if "name: nb_boom" in d.get("text/plain", "")]
+        assert len(summaries) == 1, shown  # the description, once, with the whole message
+        assert "service nb_boom failed to start" in summaries[0]["text/plain"]
+        assert "boom" not in shell.user_ns  # no stale value behind a failed cell
+    finally:
+        shell.run_line_magic("eas", "delete nb_boom")
+
+
+def test_start_of_a_service_that_fails_again_fails_the_cell(shell, tmp_path, capsys):
+    """start (and modify, version) share create's path: a Failed result is a red line."""
+    from easlab.notebook.magics import EasMagicError
+
+    (tmp_path / "app.py").write_text(BOOM)
+    shell.user_ns["boom_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_boom2\nprocessor_type: python\n"
+        "processor_path: $boom_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    try:
+        capsys.readouterr()
+        result = shell.run_cell("%eas start nb_boom2 d")
+        error = result.error_in_exec
+        assert isinstance(error, EasMagicError), repr(error)
+        assert error.message.startswith("service nb_boom2 failed to start: ")
+        assert "no model here" in error.message
+        out = capsys.readouterr().out
+        assert "service nb_boom2 failed to start" in out and "status: Failed" in out
+        assert "d" not in shell.user_ns
+    finally:
+        shell.run_line_magic("eas", "delete nb_boom2")
+
+
+def test_a_modify_whose_new_version_fails_fails_the_cell(shell, tmp_path):
+    """The old version goes on serving, and the cell says the change did not take (the
+    CLI: [FAILED], exit 1), so Run All does not go on as if it had."""
+    from easlab.notebook.magics import EasMagicError
+
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "app.py").write_text(GREETER.replace("{version}", "v1"))
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "app.py").write_text(BOOM)
+    shell.user_ns["mod_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_modfail\nprocessor_type: python\n"
+        "processor_path: $mod_dir/v1\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    try:
+        result = shell.run_cell("%%eas modify nb_modfail -o d\nprocessor_path: $mod_dir/v2\n")
+        error = result.error_in_exec
+        assert isinstance(error, EasMagicError), repr(error)
+        assert error.message.startswith(
+            "service nb_modfail was not changed (it still serves version 1): "
+            "version 2 failed to start: "
+        )
+        assert "no model here" in error.message and "%eas logs nb_modfail" in error.message
+        assert "d" not in shell.user_ns
+        shell.run_cell_magic("eas", "predict nb_modfail said --raw", "hi")
+        assert bytes(shell.user_ns["said"]).decode() == "v1: hi"
+    finally:
+        shell.run_line_magic("eas", "delete nb_modfail")
+
+
+def test_the_progress_line_says_failed_after(monkeypatch, shell):
+    from easlab.notebook.magics import _Progress
+
+    monkeypatch.setattr(_Progress, "DELAY_S", 0.0)
+    shown: list[dict] = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    try:
+        progress = _Progress(None, "nb_slow")
+        progress.poll({"status": "Waiting", "running_instance": 0, "total_instance": 1})
+        progress.finish(failed=True)
+    finally:
+        del shell.display_pub.publish
+    texts = [d.get("text/plain", "") for d in shown]
+    assert any("Waiting, 0/1 instances running" in t for t in texts)
+    assert "nb_slow: failed after" in texts[-1] and "done in" not in texts[-1]
+
+
+# ----------------------------------------------------------------------------- delete
+
+
+def test_delete_shows_its_result_once(shell, app_dir, capsys):
+    shell.user_ns["app_dir"] = str(app_dir)
+    for name in ("nb_gone", "nb_gone2"):
+        shell.run_cell_magic(
+            "eas",
+            "create",
+            f"name: {name}\nprocessor_type: python\nprocessor_path: $app_dir\n"
+            "processor_entry: app.py\nmetadata:\n  instance: 1\n",
+        )
+    capsys.readouterr()
+    shell.run_cell("%eas delete nb_gone")
+    out = capsys.readouterr().out
+    assert out.count("deleted service nb_gone") == 1 and "{'deleted'" not in out, out
+    shell.run_cell("%eas delete nb_gone2 gone")
+    out = capsys.readouterr().out
+    assert out.count("deleted service nb_gone2") == 1 and "{'deleted'" not in out, out
+    assert shell.user_ns["gone"] == {"deleted": "nb_gone2"}  # the answer, as a dict
+    # not the cell's last line (the tutorials' clean-up cell): the line shows all the same
+    shell.run_cell_magic(
+        "eas",
+        "create",
+        "name: nb_gone3\nprocessor_type: python\nprocessor_path: $app_dir\n"
+        "processor_entry: app.py\nmetadata:\n  instance: 1\n",
+    )
+    capsys.readouterr()
+    shell.run_cell("%eas delete nb_gone3\nx_after_delete = 1")
+    assert capsys.readouterr().out.count("deleted service nb_gone3") == 1
+
+
+# ----------------------------------------------------------------------------- the notebook's timeout
+
+SLOW = """\
+import time
+
+import allspark
+
+
+class Slow(allspark.BaseProcessor):
+    def process(self, data):
+        if data == b"sleep":
+            time.sleep(3)
+        return b"awake", 200
+"""
+
+
+def test_the_notebooks_own_timeout_says_so(shell, tmp_path, capsys):
+    (tmp_path / "app.py").write_text(SLOW)
+    shell.user_ns["slow_dir"] = str(tmp_path)
+    shell.run_cell_magic(
+        "eas",
+        "create",
+        "name: nb_slow\nprocessor_type: python\nprocessor_path: $slow_dir\n"
+        "processor_entry: app.py\nmetadata:\n  instance: 1\n",
+    )
+    before = shell.run_line_magic("config", "EasMagic.timeout")
+    shell.run_line_magic("config", "EasMagic.timeout = 0.5")
+    try:
+        capsys.readouterr()
+        line = failing(shell, capsys, "%%eas predict nb_slow r\n'sleep'")
+        assert "no answer from 'nb_slow' within 0.5 s" in line
+        assert "the notebook's timeout, EasMagic.timeout" in line
+        assert "may still be working" in line
+        assert line.endswith("%config EasMagic.timeout = 120")
+        assert "Code: 0" not in line and "TimeoutError" not in line
+    finally:
+        shell.run_line_magic("config", f"EasMagic.timeout = {before}")
+        shell.run_line_magic("eas", "delete nb_slow")
+
+
+# ----------------------------------------------------------------------------- $var in a create cell
+
+
+def test_create_cell_takes_dicts_and_bools_as_json(shell, app_dir, capsys):
+    shell.user_ns.update(
+        app_dir=str(app_dir), cfg={"threshold": 0.5, "labels": ["a", "b"]}, flag=True, n=2
+    )
+    json_cell = (
+        '{"name": "nb_vars", "processor_type": "python", "processor_path": "$app_dir",\n'
+        ' "processor_entry": "app.py", "model_config": $cfg, "generate_token": $flag,\n'
+        ' "metadata": {"instance": $n}, "description": "price in $$USD"}'
+    )
+    yaml_cell = (
+        "name: nb_vars\nprocessor_type: python\nprocessor_path: $app_dir\n"
+        "processor_entry: app.py\nmodel_config: $cfg\ngenerate_token: $flag\n"
+        "metadata:\n  instance: $n\ndescription: price in $$USD\n"
+    )
+    for cell in (json_cell, yaml_cell):
+        capsys.readouterr()
+        shell.run_cell_magic("eas", "create plan --dry-run", cell)
+        changes = shell.user_ns["plan"].changes
+        assert "+ model_config.threshold: 0.5" in changes, changes
+        assert '+ model_config.labels: ["a", "b"]' in changes
+        assert "+ generate_token: true" in changes and "+ metadata.instance: 2" in changes
+        assert '+ description: "price in $USD"' in changes
+        assert "easlab error" not in capsys.readouterr().out
+
+
+def test_a_value_json_cannot_hold_names_its_variable(shell, capsys):
+    shell.user_ns["tags"] = {"a", "b"}
+    line = failing(shell, capsys, '%%eas create --dry-run\n{"name": "nb_x", "model_config": $tags}')
+    assert line.startswith("easlab error: $tags in the cell: a set cannot be written")
+
+
+# ----------------------------------------------------------------------------- bodies that are not a dict
+
+
+def test_predict_a_dataframe_fills_the_one_input(affine, shell, capsys):
+    import pandas as pd
+
+    x = np.arange(8).reshape(2, 4)  # int64: the signature's dtype (float32) is taken
+    shell.user_ns["frame"] = pd.DataFrame(x, columns=list("abcd"))
+    shell.run_cell_magic("eas", "predict nb_affine out", "frame")
+    out = shell.user_ns["out"]
+    assert out["y"].dtype == np.float32
+    np.testing.assert_allclose(out["y"], x.astype(np.float32) @ W + B)
+    assert "HTTP 200" in capsys.readouterr().out
+
+
+def test_predict_a_dataframe_that_does_not_fit_is_refused_before_sending(affine, shell, capsys):
+    import pandas as pd
+
+    shell.user_ns["frame3"] = pd.DataFrame(np.zeros((2, 3), np.float32), columns=list("abc"))
+    line = failing(shell, capsys, "%%eas predict nb_affine out\nframe3")
+    assert "service 'nb_affine' takes tensors {x: float32[-1,4]}" in line
+    assert "3 columns (a, b, c)" in line and "Code: 400" not in line
+
+
+def two_input_onnx() -> bytes:
+    """y = a + b, inputs a and b: float32 [batch]."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["y"])],
+        "add",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch"]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch"]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_predict_a_dataframe_fills_inputs_by_column(shell, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    import pandas as pd
+
+    (tmp_path / "add.onnx").write_bytes(two_input_onnx())
+    shell.user_ns["add_dir"] = str(tmp_path)
+    shell.run_cell_magic(
+        "eas",
+        "create",
+        "name: nb_add\nprocessor: onnx\nmodel_path: $add_dir\nmetadata:\n  instance: 1\n",
+    )
+    try:
+        shell.user_ns["ab"] = pd.DataFrame({"b": [10, 20], "a": [1.5, 2.5]})
+        shell.run_cell_magic("eas", "predict nb_add out", "ab")
+        np.testing.assert_allclose(shell.user_ns["out"]["y"], [11.5, 22.5])
+        capsys.readouterr()
+        shell.user_ns["ac"] = pd.DataFrame({"a": [1.0], "c": [2.0]})
+        line = failing(shell, capsys, "%%eas predict nb_add out\nac")
+        assert "takes tensors {a: float32[-1], b: float32[-1]}" in line
+        assert "no column ['b']" in line and "no input ['c']" in line
+        assert "{'a': array, 'b': array}" in line
+    finally:
+        shell.run_line_magic("eas", "delete nb_add")
+
+
+def test_bench_a_quoted_body_for_a_tensor_service_is_refused(affine, shell, capsys):
+    capsys.readouterr()
+    line = failing(shell, capsys, """%eas bench nb_affine --body '{"x": [[1,2,3,4]]}' -n 5""")
+    assert "--body is a str" in line and "in quotes" in line
+    assert "takes tensors {x: float32[-1,4]}" in line
+    assert 'drop the quotes (--body {"x":[[1,2,3,4]]})' in line
+    # the suggestion works
+    result = shell.run_line_magic("eas", 'bench nb_affine --body {"x":[[1,2,3,4]]} -n 5 -o r')
+    assert result.errors == {}
+
+
+def test_bench_a_dataframe_and_refuse_a_str_in_python(affine, shell):
+    import pandas as pd
+
+    from easlab.errors import RequestError
+    from easlab.notebook.loadtest import bench
+
+    frame = pd.DataFrame(np.ones((3, 4), np.float32))
+    result = bench(affine, frame, n=5, concurrency=1, progress=False)
+    assert result.errors == {}
+    with pytest.raises(RequestError, match=r"body is a str .*takes tensors \{x: float32\[-1,4\]\}"):
+        bench(affine, '{"x": [[1, 2, 3, 4]]}', n=5, concurrency=1, progress=False)
+
+
+def test_predict_raw_text_to_a_tensor_service_is_sent(affine, shell, capsys):
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine --raw\nhello")
+    assert "400" in line  # raw is raw: the kernel's answer

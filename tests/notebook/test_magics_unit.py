@@ -26,6 +26,89 @@ def test_substitute_unknown_dollar_is_an_error():
         substitute("path: $nope", {})
 
 
+SUBSTITUTED = {"cfg": {"threshold": 0.5, "labels": ["a", "b"]}, "flag": True, "n": 2, "x": 0.25}
+
+
+def test_substitute_puts_values_in_as_json_in_a_json_cell():
+    import json
+
+    cell = (
+        '{"model_config": $cfg, "generate_token": $flag, "metadata": {"instance": $n},'
+        ' "rate": ${x}, "path": "$dir/v1", "note": "price in $$USD", "none": $nothing}'
+    )
+    text = substitute(cell, {**SUBSTITUTED, "dir": "/m", "nothing": None})
+    assert json.loads(text) == {
+        "model_config": {"threshold": 0.5, "labels": ["a", "b"]},
+        "generate_token": True,
+        "metadata": {"instance": 2},
+        "rate": 0.25,
+        "path": "/m/v1",  # a string goes in as written
+        "note": "price in $USD",
+        "none": None,
+    }
+
+
+def test_substitute_puts_values_in_as_yaml_flow_in_a_yaml_cell():
+    import yaml
+
+    cell = (
+        "model_config: $cfg\ngenerate_token: $flag\nmetadata:\n  instance: {n}\n"
+        "rate: $x\nmodel_path: $dir/model.onnx\nnote: price in $$USD\n"
+    )
+    text = substitute(cell, {**SUBSTITUTED, "dir": "/m"})
+    assert yaml.safe_load(text) == {
+        "model_config": {"threshold": 0.5, "labels": ["a", "b"]},
+        "generate_token": True,
+        "metadata": {"instance": 2},
+        "rate": 0.25,
+        "model_path": "/m/model.onnx",
+        "note": "price in $USD",
+    }
+
+
+def test_substitute_inside_a_string_puts_the_text_in():
+    assert substitute('{"name": "run_$n", "on": "$flag"}', SUBSTITUTED) == (
+        '{"name": "run_2", "on": "True"}'
+    )
+
+
+def test_substitute_paths_and_numpy_values():
+    from pathlib import Path
+
+    import numpy as np
+
+    ns = {"p": Path("/models/a"), "k": np.int64(3), "w": np.array([0.5, 1.5])}
+    assert substitute("model_path: $p\nk: $k\nw: $w", ns) == (
+        "model_path: /models/a\nk: 3\nw: [0.5, 1.5]"
+    )
+
+
+def test_substitute_dollar_dollar_is_a_literal_dollar():
+    assert substitute("a: $$USD\nb: $${n}\nc: $$$n", {"n": 2}) == "a: $USD\nb: ${n}\nc: $2"
+    with pytest.raises(ValueError, match=r"write \$\$USD for a literal \$USD"):
+        substitute("price: $USD", {})
+
+
+def test_substitute_a_value_json_cannot_hold_names_the_variable():
+    with pytest.raises(ValueError, match=r"^\$tags in the cell: a set cannot be written"):
+        substitute("tags: $tags", {"tags": {"a"}})
+    with pytest.raises(ValueError, match=r"^\$ratio in the cell: a float"):
+        substitute("ratio: $ratio", {"ratio": float("nan")})
+
+
+def test_a_start_failure_is_one_line_ending_with_the_error():
+    from easlab.notebook.magics import _failure_line
+
+    message = (
+        "initialize() failed with RuntimeError:\nTraceback (most recent call last):\n"
+        '  File "app.py", line 6, in initialize\n    raise RuntimeError("no model")\n'
+        "RuntimeError: no model here\n"
+    )
+    assert _failure_line(message) == "initialize() failed with RuntimeError: no model here"
+    assert _failure_line("model file missing") == "model file missing"
+    assert _failure_line(None) == "no message; see its log"
+
+
 def test_parsers_document_themselves():
     create = _PARSERS["create"]
     args = create.parse_argstring("svc --dry-run --target local -r")
