@@ -19,6 +19,18 @@ class Echo(allspark.BaseProcessor):
         return self.prefix + data, 200
 """
 
+#: hangs (an hour) for the body "hang", answers "fine" otherwise
+HANG_APP = """
+import time
+import allspark
+
+class Hang(allspark.BaseProcessor):
+    def process(self, data):
+        if data == b"hang":
+            time.sleep(3600)
+        return b"fine", 200
+"""
+
 
 def post(url: str, body: bytes = b"", token: str | None = None, **kw: Any) -> requests.Response:
     headers = dict(kw.pop("headers", {}))

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from kernel_helpers import ECHO_APP, post, wait_for
+from kernel_helpers import ECHO_APP, HANG_APP, post, wait_for
 
 TOKEN = "tok-" + "x" * 8
 
@@ -21,17 +21,6 @@ class Pid(allspark.BaseProcessor):
         if data.startswith(b"sleep "):
             time.sleep(float(data.split()[1]))
         return str(os.getpid()).encode(), 200
-"""
-
-HANG_APP = """
-import time
-import allspark
-
-class Hang(allspark.BaseProcessor):
-    def process(self, data):
-        if data == b"hang":
-            time.sleep(3600)
-        return b"fine", 200
 """
 
 

@@ -13,24 +13,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
-from kernel_helpers import ECHO_APP, post, wait_for
+from kernel_helpers import ECHO_APP, HANG_APP, post, wait_for
 from service_standin import call as _call
 from service_standin import service as _service
 
 from easlab.kernel.control import Kernel
 
 TOKEN = "tok-" + "x" * 8
-
-HANG_APP = """
-import time
-import allspark
-
-class Hang(allspark.BaseProcessor):
-    def process(self, data):
-        if data == b"hang":
-            time.sleep(3600)
-        return b"fine", 200
-"""
 
 
 def test_a_service_scaled_to_zero_answers_503_at_once_with_the_fix(kernel, python_service):

@@ -56,25 +56,31 @@ def test_a_raising_process_logs_the_users_frames_and_answers_where(kernel, pytho
     kernel.client.delete("tb_raises")
 
 
-def test_a_failing_initialize_shows_the_users_frames(kernel, make_app):
-    folder = make_app("tb_init", FAILS_TO_START)
-    svc = kernel.create(
-        {
-            "name": "tb_init",
-            "processor_type": "python",
-            "processor_path": str(folder),
-            "processor_entry": "app.py",
-            "metadata": {"instance": 1},
-        }
-    )
+def app_spec(name: str, folder) -> dict:
+    return {
+        "name": name,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1},
+    }
+
+
+def start_failure(kernel, spec: dict) -> str:
+    """The message of a service that fails to start (deleted again)."""
+    svc = kernel.create(spec)
     try:
         assert svc.status == "Failed"
-        message = svc.desc["message"]
-        assert "initialize() failed with FileNotFoundError" in message
-        assert 'app.py", line 6, in initialize' in message
-        assert "easlab/kernel" not in message
+        return str(svc.desc["message"])
     finally:
-        kernel.client.delete("tb_init")
+        kernel.client.delete(spec["name"])
+
+
+def test_a_failing_initialize_shows_the_users_frames(kernel, make_app):
+    message = start_failure(kernel, app_spec("tb_init", make_app("tb_init", FAILS_TO_START)))
+    assert "initialize() failed with FileNotFoundError" in message
+    assert 'app.py", line 6, in initialize' in message
+    assert "easlab/kernel" not in message
 
 
 NO_PROCESSOR_CLASS = """\
@@ -91,14 +97,8 @@ def test_a_model_that_a_built_in_processor_refuses_shows_its_message_alone(kerne
     folder = tmp_path / "bad_onnx"
     folder.mkdir()
     (folder / "model.onnx").write_text("not a model\n")
-    svc = kernel.create(
-        {
-            "name": "tb_bad_onnx",
-            "processor": "onnx",
-            "model_path": str(folder),
-            "metadata": {"instance": 1},
-        }
-    )
+    spec = {"name": "tb_bad_onnx", "processor": "onnx", "model_path": str(folder)}
+    svc = kernel.create({**spec, "metadata": {"instance": 1}})
     try:
         assert svc.status == "Failed"
         message = svc.desc["message"]
@@ -117,20 +117,7 @@ def test_a_model_that_a_built_in_processor_refuses_shows_its_message_alone(kerne
 
 def test_an_app_without_a_processor_class_gets_the_message_alone(kernel, make_app):
     folder = make_app("tb_noclass", NO_PROCESSOR_CLASS)
-    svc = kernel.create(
-        {
-            "name": "tb_noclass",
-            "processor_type": "python",
-            "processor_path": str(folder),
-            "processor_entry": "app.py",
-            "metadata": {"instance": 1},
-        }
-    )
-    try:
-        assert svc.status == "Failed"
-        message = svc.desc["message"]
-        assert message.startswith("initialize() failed with ProcessorError: ")
-        assert "app.py defines no subclass of allspark.BaseProcessor" in message
-        assert "Traceback" not in message and "easlab.kernel" not in message
-    finally:
-        kernel.client.delete("tb_noclass")
+    message = start_failure(kernel, app_spec("tb_noclass", folder))
+    assert message.startswith("initialize() failed with ProcessorError: ")
+    assert "app.py defines no subclass of allspark.BaseProcessor" in message
+    assert "Traceback" not in message and "easlab.kernel" not in message
