@@ -230,6 +230,12 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
         path = Path(text).expanduser()
         if path.is_file():
             return _load_file(path), path.resolve().parent
+        if path.is_dir():
+            raise SpecError(
+                "",
+                f"{path} is a folder; give its service description file "
+                "(e.g. service.json), or put model_path: {path} in one",
+            )
         if path.suffix.lower() in (".json", ".yaml", ".yml") or ":" not in text:
             raise SpecError(
                 "",

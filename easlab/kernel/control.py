@@ -575,9 +575,17 @@ class Kernel:
 
     def _check_free(self, name: str) -> None:
         if name in self.services or name in self.queue_services:
+            entry = self.services.get(name)
+            # a create that failed left its service: the usual next step is to fix the
+            # cell and run it again, which meets this
+            state = (
+                " (it failed to start: desc and logs say why)"
+                if entry and entry.status == "Failed"
+                else ""
+            )
             raise ControlError(
                 409,
-                f"service '{name}' already exists; delete it first, change it with "
+                f"service '{name}' already exists{state}; delete it first, change it with "
                 "`modify`, or create a blue-green sibling with `create -r`",
                 "name",
             )

@@ -93,7 +93,23 @@ def test_transport_errors_are_retried_then_reported_with_the_url():
     assert info.value.code == 500 and len(calls) == 3
     assert "url: http://eas.test/api/predict/m" in info.value.message
     assert "Connection refused" in info.value.message and "after 3 attempts" in info.value.message
+    assert "easlab kernel" not in info.value.message  # not this machine: no kernel to look for
     assert isinstance(info.value.__cause__, TransportError)
+
+
+def test_a_refused_local_connection_says_to_look_for_the_kernel():
+    import socket
+
+    with socket.socket() as sock:  # a port that nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = PredictClient(f"http://127.0.0.1:{port}", "m")
+    client.set_retry_count(2)
+    with pytest.raises(PredictException) as info:
+        client.predict(b"x")
+    message = info.value.message
+    assert "Connection refused: nothing listens there" in message
+    assert "`easlab kernel status`" in message and "after 2 attempts" in message
 
 
 def test_send_is_one_attempt_whatever_the_status():

@@ -420,3 +420,11 @@ def test_a_mistyped_processor_code_is_refused_with_the_code_meant():
             processor_target(typo)
         assert err.value.field == "processor"
         assert f"unknown processor code {typo!r} (did you mean {meant!r}?)" in str(err.value)
+
+
+def test_a_folder_given_as_the_service_description_says_so(tmp_path):
+    from easlab.spec import load_spec_source
+
+    with pytest.raises(SpecError) as err:
+        load_spec_source(str(tmp_path))
+    assert f"{tmp_path} is a folder; give its service description file" in str(err.value)

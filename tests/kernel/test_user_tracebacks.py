@@ -3,8 +3,11 @@ with their file and line (easlab's own frames left out), and the answer says whe
 
 from __future__ import annotations
 
+import pytest
 import requests
 from kernel_helpers import wait_for
+
+from easlab.errors import KernelError
 
 RAISES = """\
 import allspark
@@ -74,6 +77,21 @@ def start_failure(kernel, spec: dict) -> str:
         return str(svc.desc["message"])
     finally:
         kernel.client.delete(spec["name"])
+
+
+def test_creating_again_over_a_failed_create_says_it_failed(kernel, make_app):
+    # the usual next step after a failed create: fix the cell, run it again
+    spec = app_spec("tb_again", make_app("tb_again", FAILS_TO_START))
+    assert kernel.create(spec).status == "Failed"
+    try:
+        with pytest.raises(KernelError) as info:
+            kernel.create(spec)
+        assert info.value.status == 409
+        assert "service 'tb_again' already exists (it failed to start: desc and logs say why)" in (
+            info.value.message
+        )
+    finally:
+        kernel.client.delete("tb_again")
 
 
 def test_a_failing_initialize_shows_the_users_frames(kernel, make_app):
