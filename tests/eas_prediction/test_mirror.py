@@ -52,7 +52,9 @@ def describe(obj):
         return {"kind": "module", "messages": sorted(n for n, v in vars(obj).items()
                 if isinstance(v, type) and issubclass(v, Message))}
     if isinstance(obj, type) and issubclass(obj, Message):
-        return {"kind": "message", "fields": {f.name: f.number for f in obj.DESCRIPTOR.fields}}
+        return {"kind": "message", "fields": {f.name: f.number for f in obj.DESCRIPTOR.fields},
+                "enums": {e.name: {v.name: v.number for v in e.values}
+                          for e in obj.DESCRIPTOR.enum_types}}
     if isinstance(obj, EnumTypeWrapper):
         return {"kind": "enum", "values": dict(obj.items())}
     if inspect.isclass(obj):
@@ -110,9 +112,20 @@ def _check_kind(where: str, ours: Any, theirs: dict[str, Any]) -> str | None:
         missing = [m for m in theirs["messages"] if not hasattr(ours, m)]
         return f"{where}: messages {missing} missing" if missing else None
     if kind == "message":
-        fields = getattr(getattr(ours, "DESCRIPTOR", None), "fields", None)
+        descriptor = getattr(ours, "DESCRIPTOR", None)
+        fields = getattr(descriptor, "fields", None)
         got = {f.name: f.number for f in fields} if fields is not None else None
-        return None if got == theirs["fields"] else f"{where}: fields {got} != {theirs['fields']}"
+        if got != theirs["fields"]:
+            return f"{where}: fields {got} != {theirs['fields']}"
+        # nested enums (OnnxData.TensorProto.FLOAT): the official values, reachable as
+        # the message's attributes
+        enums = {
+            e.name: {v.name: v.number for v in e.values}
+            for e in getattr(descriptor, "enum_types", ())
+        }
+        if enums != theirs["enums"]:
+            return f"{where}: enums {enums} != {theirs['enums']}"
+        return None
     if kind == "enum":
         got = dict(ours.items()) if hasattr(ours, "items") else None
         return None if got == theirs["values"] else f"{where}: enum {got} != {theirs['values']}"

@@ -14,15 +14,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12onnx_predict.proto\x12\rhie.processor\"N\n\x0bTensorProto\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64ims\x18\x02 \x03(\x03\x12\x11\n\tdata_type\x18\x03 \x01(\x05\x12\x10\n\x08raw_data\x18\x05 \x01(\x0c\"8\n\tDataProto\x12+\n\x07tensors\x18\x01 \x03(\x0b\x32\x1a.hie.processor.TensorProtob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12onnx_predict.proto\x12\rhie.processor\"\xe8\x01\n\x0bTensorProto\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64ims\x18\x02 \x03(\x03\x12\x11\n\tdata_type\x18\x03 \x01(\x05\x12\x10\n\x08raw_data\x18\x05 \x01(\x0c\"\x97\x01\n\x08\x44\x61taType\x12\r\n\tUNDEFINED\x10\x00\x12\t\n\x05\x46LOAT\x10\x01\x12\t\n\x05UINT8\x10\x02\x12\x08\n\x04INT8\x10\x03\x12\n\n\x06UINT16\x10\x04\x12\t\n\x05INT16\x10\x05\x12\t\n\x05INT32\x10\x06\x12\t\n\x05INT64\x10\x07\x12\x0b\n\x07\x46LOAT16\x10\n\x12\n\n\x06\x44OUBLE\x10\x0b\x12\n\n\x06UINT32\x10\x0c\x12\n\n\x06UINT64\x10\r\"8\n\tDataProto\x12+\n\x07tensors\x18\x01 \x03(\x0b\x32\x1a.hie.processor.TensorProtob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'onnx_predict_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TENSORPROTO']._serialized_start=37
-  _globals['_TENSORPROTO']._serialized_end=115
-  _globals['_DATAPROTO']._serialized_start=117
-  _globals['_DATAPROTO']._serialized_end=173
+  _globals['_TENSORPROTO']._serialized_start=38
+  _globals['_TENSORPROTO']._serialized_end=270
+  _globals['_TENSORPROTO_DATATYPE']._serialized_start=119
+  _globals['_TENSORPROTO_DATATYPE']._serialized_end=270
+  _globals['_DATAPROTO']._serialized_start=272
+  _globals['_DATAPROTO']._serialized_end=328
 # @@protoc_insertion_point(module_scope)
