@@ -1,8 +1,10 @@
 """Checking what ``wrapperOnceExec`` returned, as aiges 0.16.0's checker does.
 
 ``problems()`` lists what the SDK's ``check_resp`` would reject (empty: the
-response is accepted), each with the key and the fix; the local runner and
-the tests use it, the kernel uses the same rules to refuse a bad answer.
+response is accepted), each naming the rule broken and the fix. It is the one
+check of a response: ``easlab aiges run`` prints its findings and the kernel's
+aiges processor answers them as a webgate error instead of serving the
+response (the real loader, aiges serve.py, fails an empty list too).
 """
 
 from __future__ import annotations
@@ -19,15 +21,29 @@ def is_response(value: Any) -> bool:
     return hasattr(value, "list") and hasattr(value, "error_code")
 
 
+def _type_name(data_type: Any) -> str:
+    name = TYPE_NAMES.get(data_type, "?") if isinstance(data_type, int) else "?"
+    return f"{name} ({data_type!r})"
+
+
 def problems(resp: Any, fields: Declared) -> list[str]:
-    """Why the SDK's checker would reject ``resp``; ``[]`` when it accepts it."""
+    """Why the SDK's checker would reject ``resp``; ``[]`` when it accepts it.
+
+    The rules, in the SDK's order (it stops at the first rule broken): a
+    Response; a non-empty ``list`` (an error response included); then, unless
+    ``error_code`` is set, bytes ``data`` whose length is ``len``, unique keys,
+    status ``Once`` (3), and keys and types that ``responseCls`` declares.
+    """
     if not is_response(resp):
         return [
             f"wrapperOnceExec returned {type(resp).__name__}, not a Response: "
             "return a Response (or res.response_err(code))"
         ]
     if not resp.list:
-        return ["Response.list is empty: put at least one ResponseData in it"]
+        return [
+            "Response.list is empty: put at least one ResponseData in it "
+            "(for a failure, return res.response_err(code))"
+        ]
     if resp.error_code != 0:
         return []  # an error answer is a valid answer; its message comes from wrapperError
     found: list[str] = []
@@ -46,20 +62,30 @@ def problems(resp: Any, fields: Declared) -> list[str]:
         return found
     keys = [d.key for d in resp.list]
     if len(keys) != len(set(keys)):
-        return [f"output keys must be unique, got {keys}"]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        return [
+            f"output keys must be unique, got {keys}: answer each of "
+            f"{', '.join(repr(k) for k in repeated)} once (one ResponseData per key)"
+        ]
     for d in resp.list:
         if d.status != Once:
-            found.append(f"output {d.key!r}: status is {d.status}, must be {Once} (DataOnce)")
+            found.append(
+                f"output {d.key!r}: status is {d.status}, must be {Once} (DataOnce): "
+                "set status = Once"
+            )
     if found:
         return found
     for d in resp.list:
         accept = fields.accept(d.key)
         if accept is None:
-            allowed = ", ".join(repr(a.key) for a in fields.accepts)
-            found.append(f"output {d.key!r} is not declared in responseCls (declared: {allowed})")
+            allowed = ", ".join(repr(a.key) for a in fields.accepts) or "none"
+            found.append(
+                f"output {d.key!r} is not declared in responseCls (declared: {allowed}): "
+                "use a declared key or declare it"
+            )
         elif d.type != accept.data_type:
             found.append(
-                f"output {d.key!r}: type is {d.type} but responseCls declares it "
-                f"{TYPE_NAMES.get(accept.data_type, accept.data_type)} ({accept.data_type})"
+                f"output {d.key!r}: type is {_type_name(d.type)} but responseCls declares it "
+                f"{_type_name(accept.data_type)}: setDataType({accept.data_type})"
             )
     return found

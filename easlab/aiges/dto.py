@@ -2,7 +2,9 @@
 
 ``ResponseData`` accepts both styles found in the wild: aiges 0.16.0's
 ``setData()`` / ``setDataType()`` (its ``data`` and ``len`` are read-only
-there) and the guide's plain ``l.data = ...; l.len = ...`` assignment.
+there) and the guide's plain ``l.data = ...; l.len = ...`` assignment. The
+data must be bytes either way: the guide's ``l.data = r.text`` (a str) is
+refused by the response check (easlab/aiges/check.py), as the SDK refuses it.
 """
 
 from __future__ import annotations

@@ -51,11 +51,25 @@ def load_wrapper_class(path: str | Path) -> type:
     return candidates[-1]
 
 
-def init_config(model_config: Any, wrapper_cls: type) -> dict[str, Any]:
-    """The ``config`` wrapperInit gets: the service's model_config, else the class's ``config``."""
+def loader_string(value: Any) -> str:
+    """A config value as the aiges loader hands it over: a string (JSON spelling for
+    numbers, booleans and nested values, so ``json.loads`` reads them back)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def init_config(model_config: Any, wrapper_cls: type) -> dict[str, str]:
+    """The ``config`` wrapperInit gets: the service's model_config, else the class's ``config``.
+
+    The real loader receives ``map<string, string>`` (aiges_inner.proto
+    ``InitRequest.config``), so every value arrives as a string here too:
+    ``{"n": 3}`` gives ``{"n": "3"}`` and the wrapper converts what it needs
+    (``int(config["n"])``), as it must on the platform.
+    """
     if model_config is None or model_config == "":
-        return dict(getattr(wrapper_cls, "config", None) or {})
-    if isinstance(model_config, str):
+        value = dict(getattr(wrapper_cls, "config", None) or {})
+    elif isinstance(model_config, str):
         try:
             value = json.loads(model_config)
         except ValueError:
@@ -69,4 +83,4 @@ def init_config(model_config: Any, wrapper_cls: type) -> dict[str, Any]:
         raise WrapperLoadError(
             f"model_config must be a JSON object for an aiges service, got {type(value).__name__}"
         )
-    return value
+    return {str(k): loader_string(v) for k, v in value.items()}

@@ -9,13 +9,20 @@ exit code says whether anything failed.
 
 from __future__ import annotations
 
+import os
 import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
 from easlab.aiges.check import is_response, problems
 from easlab.aiges.dto import DataListCls, DataListNode
-from easlab.aiges.fields import BooleanParamField, IntegerParamField, NumberParamField, ParamField
+from easlab.aiges.fields import (
+    BooleanParamField,
+    IntegerParamField,
+    NumberParamField,
+    ParamField,
+    PayloadField,
+)
 from easlab.aiges.hooks import call_hook
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.types import DataText, Once
@@ -67,7 +74,7 @@ def build_call(
     for body in fields.inputs:
         node = DataListNode()
         node.key = body.key
-        node.data = overrides[body.key].read_bytes() if body.key in overrides else body.test_value
+        node.data = overrides[body.key].read_bytes() if body.key in overrides else _test_data(body)
         node.len = len(node.data)
         node.type = body.data_type
         node.status = Once
@@ -75,6 +82,33 @@ def build_call(
     req = DataListCls()
     req.list = nodes
     return values, req
+
+
+def _test_data(body: PayloadField) -> Any:
+    """The declared test value of an input; a declared test file that is missing is an error
+    (the SDK would send a placeholder and let the wrapper fail on it)."""
+    path = getattr(body, "path", None)
+    if path and not os.path.exists(path):
+        raise RunError(
+            f"input {body.key!r}: the test file {path!r} that {type(body).__name__}(path=...) "
+            f"declares was not found (looked in {Path.cwd()}; `easlab aiges run` and the "
+            f"kernel run a wrapper in its own folder): add the file, or pass "
+            f"--input {body.key}=FILE"
+        )
+    return body.test_value
+
+
+def _placeholder_notes(fields: Declared, inputs: dict[str, Path] | None = None) -> list[str]:
+    """A line per input that declares no test file and gets the SDK's placeholder instead."""
+    notes = []
+    for body in fields.inputs:
+        if body.key in (inputs or {}) or getattr(body, "path", None) != "":
+            continue
+        notes.append(
+            f"note: input {body.key!r} declares no test file (path=''), so it gets "
+            f"{body.test_value!r}; pass --input {body.key}=FILE to send real data"
+        )
+    return notes
 
 
 def _show(resp: Any, fields: Declared, out_dir: Path, out: TextIO) -> None:
@@ -115,6 +149,8 @@ def run_wrapper(
     except RunError as exc:
         print(f"error: {exc}", file=out)
         return 2
+    for note in _placeholder_notes(fields, inputs):
+        print(note, file=out)
     try:
         ret = call_hook(wrapper, "wrapperInit", config)
     except Exception:

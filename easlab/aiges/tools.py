@@ -1,9 +1,16 @@
-"""``easlab aiges schema|run|create``: the SDK's tools, run with easlab's aiges surface."""
+"""``easlab aiges schema|run|create``: the SDK's tools, run with easlab's aiges surface.
+
+``schema`` and ``run`` load and run the wrapper in its own folder (as the
+kernel does); ``--input``, ``--out`` and ``--config`` paths are the caller's.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,26 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
             raise ValueError(f"{what} {item!r}: write KEY=VALUE")
         out[key] = value
     return out
+
+
+@contextlib.contextmanager
+def _in_folder(folder: Path) -> Iterator[None]:
+    # contextlib.chdir is 3.11+; easlab supports 3.10
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _load(entry: Path) -> type:
+    from easlab.aiges.loader import WrapperLoadError, load_wrapper_class
+
+    try:
+        return load_wrapper_class(entry)
+    except WrapperLoadError as exc:
+        raise ValueError(str(exc)) from None  # a usage mistake: one line, no traceback
 
 
 def aiges(
@@ -39,13 +66,18 @@ def aiges(
         return 0
     if not target:
         raise ValueError(f"easlab aiges {action} needs the wrapper.py (or its folder)")
-    from easlab.aiges.loader import load_wrapper_class
-
-    cls = load_wrapper_class(target)
+    # what the caller names is relative to where they are; then the wrapper runs
+    # in its own folder, as the kernel runs it (the SDK's template opens
+    # test_data/... relative to it)
+    entry = Path(target).resolve()
+    folder = entry if entry.is_dir() else entry.parent
+    if not folder.is_dir():
+        _load(entry)  # raises the loader's "not found" message
     if action == "schema":
         from easlab.aiges.schema import schema_text
 
-        print(schema_text(cls))
+        with _in_folder(folder):
+            print(schema_text(_load(entry)))
         return 0
     from easlab.aiges.runner import run_wrapper
 
@@ -53,16 +85,18 @@ def aiges(
     if config:
         text = Path(config).read_text() if Path(config).is_file() else config
         init_config = json.loads(text)
-    inputs = {k: Path(v) for k, v in _pairs(input, "--input").items()}
+    inputs = {k: Path(v).resolve() for k, v in _pairs(input, "--input").items()}
     for key, file in inputs.items():
         if not file.is_file():
             raise ValueError(f"--input {key}={file}: no such file")
-    code = run_wrapper(
-        cls(),
-        config=init_config,
-        params=_pairs(param, "--param"),
-        inputs=inputs,
-        out_dir=out,
-        out=sys.stdout,
-    )
-    return code
+    out_dir = Path(out).resolve()
+    with _in_folder(folder):
+        cls = _load(entry)
+        return run_wrapper(
+            cls(),
+            config=init_config,
+            params=_pairs(param, "--param"),
+            inputs=inputs,
+            out_dir=out_dir,
+            out=sys.stdout,
+        )

@@ -8,8 +8,8 @@ Request (``POST /api/predict/<name>``)::
 
 Answer: ``{"header": {"code": 0, "message": "success", "sid": ...},
 "payload": {"<output key>": {"encoding", "status", "<text|image|audio>": base64}}}``.
-Media values are base64 as on iFlytek's webgate; a ``text`` value that is not
-valid base64 is taken as the text itself. Pure functions, no server.
+Every payload value (text too) is base64, as on iFlytek's webgate; line breaks
+in it are skipped. Pure functions, no server.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from easlab.aiges.fields import (
     StringParamField,
 )
 from easlab.aiges.schema import Declared, payload_schema
-from easlab.aiges.types import STRING, Once
+from easlab.aiges.types import Once
 
 #: header.code of a request refused before the wrapper ran (webgate's "invalid parameter")
 INVALID_CODE = 10163
@@ -130,14 +130,33 @@ def parse_params(parameter: Any, fields: Declared, service_id: str) -> dict[str,
 
 
 def _decode_data(field: PayloadField, value: Any, where: str) -> bytes:
+    """The bytes a payload value carries: base64 whatever the input's dataType.
+
+    SPEC does not say how a webgate value is encoded; this follows the SDK and
+    the webgate: the schema names the data key by dataType (text, audio, image,
+    video), and every such value is base64 (the SDK's client encodes text files
+    as it encodes images, its ws/sample.json sends ``"encoding": "utf8"`` text
+    as base64, and easlab's answers do the same). ``encoding`` says what the
+    decoded bytes are (utf8 text, png ...), never whether they are base64, so
+    the content is not guessed at: plain words are refused, not passed on.
+    Line breaks are skipped as Go's base64 decoder on the webgate skips them
+    (``base64.encodebytes`` / MIME wrapping).
+    """
+    kind = TYPE_NAMES.get(field.data_type, "text")
+    source = "text.encode()" if kind == "text" else "data"
+    example = f"base64.b64encode({source}).decode()"
     if not isinstance(value, str):
-        raise RequestInvalid(where, f"must be a base64 string, got {type(value).__name__}")
+        raise RequestInvalid(
+            where, f"must be a base64 string, got {type(value).__name__}: send {example}"
+        )
     try:
-        return base64.b64decode(value, validate=True)
+        return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
     except (binascii.Error, ValueError):
-        if field.data_type == STRING:
-            return value.encode("utf-8")
-        raise RequestInvalid(where, "is not valid base64") from None
+        raise RequestInvalid(
+            where,
+            f"is not valid base64: the webgate carries every {kind} value base64-encoded; "
+            f"send {example}",
+        ) from None
 
 
 def parse_payload(payload: Any, fields: Declared) -> DataListCls:

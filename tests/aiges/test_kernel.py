@@ -78,11 +78,9 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
     out = answer["payload"]["echo"]
     assert base64.b64decode(out["text"]) == b"hi there hi there hi there?!"
     assert out["status"] == 3 and out["encoding"] == "utf8"
-    # absent optional params get their declared values; plain text is accepted for text
-    doc = echo_request()
-    doc["payload"]["text"]["text"] = "plain words!"
-    r = post(svc, doc)
-    assert base64.b64decode(r.json()["payload"]["echo"]["text"]) == b"PLAIN WORDS! PLAIN WORDS!"
+    # absent optional params get their declared values
+    r = post(svc, echo_request())
+    assert base64.b64decode(r.json()["payload"]["echo"]["text"]) == b"HI THERE HI THERE"
     assert post(svc, echo_request(), token=None).status_code == 401
     # GET answers the schema document
     r = requests.get(svc.url, headers={"Authorization": TOKEN}, timeout=30)
@@ -117,6 +115,63 @@ def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, word
     assert words in message, message
 
 
+def test_text_is_base64_as_the_webgate_declares_not_guessed_from_the_content(echo_svc):
+    """Every payload value is base64 (the webgate's rule, text included): words that
+    happen to be base64 are not special, plain words are refused with the fix, and
+    line-wrapped base64 (base64.encodebytes, which the webgate's Go decoder takes) is
+    decoded before the wrapper sees it."""
+
+    def echoed(value):
+        doc = echo_request(repeat=1)
+        doc["payload"]["text"]["text"] = value
+        return post(echo_svc, doc)
+
+    for word in ("test", "good"):
+        r = echoed(b64(word.encode()))
+        assert r.status_code == 200, r.text
+        assert base64.b64decode(r.json()["payload"]["echo"]["text"]) == word.upper().encode()
+    wrapped = base64.encodebytes(b"x" * 100).decode()
+    assert "\n" in wrapped
+    r = echoed(wrapped)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["echo"]["text"]) == b"X" * 100
+    r = echoed(wrapped.replace("\n", "\r\n"))
+    assert base64.b64decode(r.json()["payload"]["echo"]["text"]) == b"X" * 100
+    r = echoed("plain words!")
+    assert r.status_code == 400, r.text
+    message = r.json()["header"]["message"]
+    assert message.startswith("payload.text.text: is not valid base64"), message
+    assert "base64.b64encode(text.encode()).decode()" in message
+
+
+def test_webgate_decoding_rules_without_a_server():
+    from easlab.aiges.schema import declared
+    from easlab.aiges.sdk import ImageBodyField, StringBodyField, WrapperBase
+    from easlab.aiges.webgate import RequestInvalid, parse_payload
+
+    class Req:
+        text = StringBodyField(key="t", value=b"x")
+        img = ImageBodyField(key="i", encoding="png")
+
+    class Wrapper(WrapperBase):
+        requestCls = Req()
+
+    fields = declared(Wrapper)
+    image = bytes(range(256)) * 2
+    req = parse_payload(
+        {"t": {"text": "dGVzdA=="}, "i": {"image": base64.encodebytes(image).decode()}}, fields
+    )
+    assert [n.data for n in req.list] == [b"test", image]
+    for bad, where in (
+        ({"t": {"text": "test words"}, "i": {"image": b64(b"x")}}, "payload.t.text"),
+        ({"t": {"text": b64(b"x")}, "i": {"image": "not base64!"}}, "payload.i.image"),
+        ({"t": {"text": b64(b"x")}, "i": {"image": "eA"}}, "payload.i.image"),  # no padding
+    ):
+        with pytest.raises(RequestInvalid) as caught:
+            parse_payload(bad, fields)
+        assert caught.value.field == where and "not valid base64" in caught.value.message
+
+
 def test_required_param_and_image_roundtrip(served):
     svc = served("aiges_image", "image")
     image = bytes(range(40))
@@ -134,6 +189,12 @@ def test_required_param_and_image_roundtrip(served):
     assert base64.b64decode(payload["out_img"]["image"]) == bytes(reversed(image))
     assert payload["out_img"]["encoding"] == "png"
     assert base64.b64decode(payload["info"]["text"]) == b"size=128 bytes=40"
+    # line-wrapped base64 is an image too (it was refused as "not valid base64")
+    big = bytes(range(256)) * 3
+    doc["payload"]["img"]["image"] = base64.encodebytes(big).decode()
+    r = post(svc, doc)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out_img"]["image"]) == bytes(reversed(big))
 
 
 def test_errors_are_clear_and_other_services_keep_serving(served, echo_svc):
@@ -148,6 +209,75 @@ def test_errors_are_clear_and_other_services_keep_serving(served, echo_svc):
     # the failing service still answers, and so does another one
     assert post(bad, doc).json()["header"]["code"] == 1001
     assert post(echo_svc, echo_request()).status_code == 200
+
+
+BAD_KINDS = [
+    "empty_list",
+    "dup_keys",
+    "bad_status",
+    "wrong_type",
+    "len_mismatch",
+    "str_data",
+    "undeclared_key",
+    "not_response",
+]
+
+
+def test_responses_the_checker_rejects_are_errors_not_answers(served, tmp_path):
+    """The kernel refuses what `easlab aiges run` (and the SDK's check_resp) refuses,
+    with the same words: the rule broken and the fix, in a webgate error."""
+    import subprocess
+    import sys
+
+    svc = served("aiges_badresp", "badresp")
+    folder = copy_wrapper("badresp", tmp_path / "badresp")
+
+    def served_answer(kind):
+        doc = {"parameter": {"bad": {"kind": kind}}, "payload": {"text": {"text": b64(b"x")}}}
+        return post(svc, doc)
+
+    ok = served_answer("ok")
+    assert ok.status_code == 200 and base64.b64decode(ok.json()["payload"]["out"]["text"]) == (
+        b"fine"
+    )
+    rules = {
+        "empty_list": "Response.list is empty",
+        "dup_keys": "output keys must be unique",
+        "bad_status": "status is 0, must be 3",
+        "wrong_type": "type is image (2) but responseCls declares it text (0): setDataType(0)",
+        "len_mismatch": "len is 99 but data has 4 bytes",
+        "str_data": "data must be bytes, got str",
+        "undeclared_key": "output 'nope' is not declared in responseCls",
+        "not_response": "returned dict, not a Response",
+    }
+    for kind in BAD_KINDS:
+        r = served_answer(kind)
+        assert r.status_code == 500, (kind, r.text)
+        header = r.json()["header"]
+        assert header["code"] == 10010 and "payload" not in r.json(), (kind, r.text)
+        assert rules[kind] in header["message"], (kind, header["message"])
+        ran = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "easlab",
+                "aiges",
+                "run",
+                str(folder),
+                "--param",
+                f"kind={kind}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        printed = [
+            line.removeprefix("invalid response: ")
+            for line in ran.stdout.splitlines()
+            if line.startswith("invalid response: ")
+        ]
+        assert ran.returncode == 1 and printed, (kind, ran.stdout)
+        assert all(p in header["message"] for p in printed), (kind, printed, header["message"])
 
 
 def test_init_failure_fails_the_service_with_the_wrapper_message(served):
@@ -165,7 +295,8 @@ def test_fini_runs_on_delete_and_config_comes_from_model_config(kernel, tmp_path
         "name": "aiges_cm",
         "processor": "aiges",
         "processor_path": str(folder),
-        "model_config": json.dumps({"greeting": "hello"}),
+        # typed values arrive as strings: the real loader's config is map<string, string>
+        "model_config": json.dumps({"greeting": "hello", "n": 3, "on": True, "deep": {"a": 1}}),
         "token": TOKEN,
         "metadata": {"instance": 1},
     }
@@ -175,7 +306,12 @@ def test_fini_runs_on_delete_and_config_comes_from_model_config(kernel, tmp_path
     assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"hello fr xyz"
     events = lambda: [json.loads(line)["event"] for line in record.read_text().splitlines()]  # noqa: E731
     assert events() == ["init", "exec"]
-    assert json.loads(record.read_text().splitlines()[0])["config"] == {"greeting": "hello"}
+    assert json.loads(record.read_text().splitlines()[0])["config"] == {
+        "greeting": "hello",
+        "n": "3",
+        "on": "true",
+        "deep": '{"a":1}',
+    }
     kernel.delete("aiges_cm")
     wait_for(lambda: events()[-1:] == ["fini"], what="wrapperFini after delete")
 

@@ -122,3 +122,30 @@ def test_plain_assignment_is_accepted_where_the_sdk_raises(real_aiges, tmp_path)
     assert not verdict["verified"] and "has no setter" in verdict["log"]
     got = ours(_copy(tmp_path, "badresp", "easlab"), "run", ".", "--param", "kind=assign_bytes")
     assert got.returncode == 0 and "out (text, 8 bytes): assigned" in got.stdout
+
+
+def test_run_from_the_parent_runs_the_sdk_template_in_its_folder(real_aiges, tmp_path):
+    """`easlab aiges run FOLDER` runs the wrapper in FOLDER, as the kernel does: the SDK's
+    own template declares ImageBodyField(path="test_data/test.png"), relative to it."""
+    made = subprocess.run(
+        [str(real_aiges), "-m", "aiges", "create", "-n", "proj"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "proj" / "wrapper"
+    png = folder / "test_data" / "test.png"
+    got = ours(tmp_path, "run", "proj/wrapper", "--out", "out")
+    assert got.returncode == 0, got.stdout + got.stderr
+    # the template answers its first input: the real test file, not the SDK's placeholder
+    saved = tmp_path / "out" / "result.jpg"  # --out is the caller's path
+    assert f"result ({png.stat().st_size} bytes) saved to {saved}" in got.stdout
+    assert saved.read_bytes() == png.read_bytes() and "verified" in got.stdout
+    assert ours(tmp_path, "schema", "proj/wrapper/wrapper.py").returncode == 0
+    png.unlink()
+    missing = ours(tmp_path, "run", "proj/wrapper")
+    assert missing.returncode == 2, missing.stdout
+    assert "input 'data': the test file 'test_data/test.png'" in missing.stdout
+    assert f"looked in {folder}" in missing.stdout and "--input data=FILE" in missing.stdout

@@ -63,6 +63,62 @@ def test_run_saves_binary_outputs_and_fails_on_a_raising_init(tmp_path):
     assert ran.returncode == 1 and "wrapperInit returned 42: model file missing" in ran.stdout
 
 
+NO_TEST_FILE = """
+from aiges.sdk import WrapperBase, ImageBodyField
+from aiges.dto import Response, ResponseData
+from aiges.core.types import DataImage
+
+MODEL = open("model.txt").read()  # relative to the wrapper's folder, at import
+
+
+class UserRequest(object):
+    img = ImageBodyField(key="img", path="", encoding="png")
+
+
+class UserResponse(object):
+    out = ImageBodyField(key="out", encoding="png")
+
+
+class Wrapper(WrapperBase):
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+
+    def wrapperInit(self, config):
+        return 0 if MODEL == "m" else 1
+
+    def wrapperOnceExec(self, params, reqData):
+        r = ResponseData(key="out", type=DataImage)
+        r.setData(reqData.list[0].data[::-1])
+        res = Response()
+        res.list = [r]
+        return res
+"""
+
+
+def test_run_is_in_the_wrappers_folder_and_the_callers_paths_stay_the_callers(tmp_path):
+    folder = tmp_path / "flip"
+    folder.mkdir()
+    (folder / "wrapper.py").write_text(NO_TEST_FILE)
+    (folder / "model.txt").write_text("m")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "in.png").write_bytes(b"\x01\x02\x03")
+    ran = easlab_aiges(elsewhere, "run", "../flip", "--input", "img=in.png", "--out", "out")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (elsewhere / "out" / "out.png").read_bytes() == b"\x03\x02\x01"
+    assert "note:" not in ran.stdout
+    # no test file declared: the SDK's placeholder is sent, and the run says so
+    ran = easlab_aiges(elsewhere, "run", str(folder), "--out", "out")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (
+        "note: input 'img' declares no test file (path=''), so it gets "
+        "b'<your image base64 here>'; pass --input img=FILE" in ran.stdout
+    )
+    gone = easlab_aiges(elsewhere, "run", "nowhere/wrapper.py")
+    assert gone.returncode == 2 and "Traceback" not in gone.stderr
+    assert "nowhere/wrapper.py not found" in gone.stderr
+
+
 def test_the_real_sdk_is_not_shadowed_outside_aiges_instances(tmp_path):
     """``import easlab`` leaves ``aiges`` alone; ``shim.install()`` swaps it in one process."""
     real = ROOT / ".venv-aiges" / "bin" / "python"

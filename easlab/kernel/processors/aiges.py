@@ -2,10 +2,12 @@
 
 ``"processor": "aiges"`` with ``processor_path`` holding ``wrapper.py``. The
 instance loads the Wrapper with easlab's ``aiges`` surface, calls
-``wrapperInit(model_config)`` once, ``wrapperOnceExec`` per request and
-``wrapperFini`` when it stops. The service speaks webgate JSON
-(easlab/aiges/webgate.py): ``POST`` runs the wrapper, ``GET`` answers its
-schema document.
+``wrapperInit(model_config)`` once (string values, as the real loader's
+``map<string, string>``), ``wrapperOnceExec`` per request and ``wrapperFini``
+when it stops. The service speaks webgate JSON (easlab/aiges/webgate.py):
+``POST`` runs the wrapper, ``GET`` answers its schema document. A Response is
+checked by easlab/aiges/check.py, as ``easlab aiges run`` checks it; one that
+breaks a rule is answered as a webgate error naming the rule, never served.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import os
 from typing import Any
 
-from easlab.aiges.check import is_response
+from easlab.aiges.check import problems
 from easlab.aiges.hooks import call_hook
 from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
 from easlab.aiges.schema import Declared, declared, schema_document
@@ -112,26 +114,18 @@ class AigesProcessor(Processor):
         return self._answer(resp, sid)
 
     def _answer(self, resp: Any, sid: str) -> tuple[bytes, int]:
-        if not is_response(resp):
-            message = f"wrapperOnceExec returned {type(resp).__name__}, not a Response"
+        # the same checks as `easlab aiges run` (check.problems): a response the
+        # aiges loader would refuse is an error here too, never served
+        found = problems(resp, self.fields)
+        if found:
+            message = "the wrapper's Response breaks the aiges response rules: " + "; ".join(found)
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         if resp.error_code:
             code = resp.error_code
             return _json(error_answer(code, self._message(code), sid), 500)
         payload: dict[str, Any] = {}
         for d in resp.list:
-            field = self.fields.accept(d.key)
-            if field is None:
-                allowed = ", ".join(repr(a.key) for a in self.fields.accepts)
-                message = f"the wrapper answered output {d.key!r}, which responseCls does not declare ({allowed})"
-                return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
-            value = d.data
-            if isinstance(value, str):
-                value = value.encode("utf-8")  # the guide's `l.data = r.text`
-            if not isinstance(value, (bytes, bytearray, memoryview)):
-                message = f"output {d.key!r}: data must be bytes, got {type(value).__name__}"
-                return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
-            payload[d.key] = output_entry(field, bytes(value), d.status)
+            payload[d.key] = output_entry(self.fields.accept(d.key), bytes(d.data), d.status)
         return _json(
             {"header": {"code": 0, "message": "success", "sid": sid}, "payload": payload}, 200
         )
