@@ -168,6 +168,7 @@ class PredictClient:
         # Serializes init()/destroy(): threads whose first predict() runs the lazy
         # init at once must not stop each other's session or discovery thread.
         self._lifecycle = threading.RLock()
+        self._stopped = False
 
     # -- settings (official surface) ------------------------------------------------
 
@@ -224,6 +225,29 @@ class PredictClient:
         """The transport in use (None before ``init()`` and after ``destroy()``)."""
         return self._transport
 
+    @property
+    def connection_pool(self) -> Transport | None:
+        """The pooled connections (the official client's urllib3 ``PoolManager``): here the
+        transport, which also answers ``request(method, url, ...)`` and ``clear()``.
+        None before ``init()`` and after ``destroy()``."""
+        return self._transport
+
+    @property
+    def stop(self) -> bool:
+        """True once ``destroy()`` ran: the official client's flag (an attribute, not a method).
+
+        As there, setting it True stops refreshing the backend list (direct and
+        VIPServer mode; the last list stays in use); ``destroy()`` also closes the
+        connections.
+        """
+        return self._stopped
+
+    @stop.setter
+    def stop(self, value: bool) -> None:
+        self._stopped = bool(value)
+        if value and self._discovery is not None:
+            self._discovery.stop()
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def init(self) -> None:
@@ -278,10 +302,13 @@ class PredictClient:
         self.endpoint = endpoint
         self._transport = transport
         self._signature = None  # the endpoint may now lead to another deployment
+        self._stopped = False
 
     def destroy(self) -> None:
-        """Stop discovery and close the connections; a later ``predict`` calls ``init()`` again."""
+        """Stop discovery and close the connections (``stop`` becomes True); a later
+        ``predict`` calls ``init()`` again."""
         with self._lifecycle:
+            self._stopped = True
             self._shutdown()
 
     def _shutdown(self) -> None:

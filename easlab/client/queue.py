@@ -27,6 +27,7 @@ from easlab.client.auth import EasAuth
 from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
 from easlab.errors import PredictException
+from easlab.wire.dataframe import DataFrame
 from easlab.wire.proto import queue_pb2
 
 UID_HEADER = "X-EAS-QueueService-Redis-Uid"
@@ -148,21 +149,13 @@ class QueueClient(PredictClient):
         self.watch_sock: Any = None
         self.watch_lock = threading.Lock()
         self.watcher: Watcher | None = None
-        #: True once ``destroy()`` ran (the official client's flag)
-        self.stop = False
 
     @property
     def queue_name(self) -> str:
         return self.service_name
 
-    @property
-    def connection_pool(self) -> Any:
-        """The pooled connections (the official client's urllib3 pool; here the transport)."""
-        return self._transport
-
     def destroy(self) -> None:
         """Close the watcher, if any, and the connections; a later call opens them again."""
-        self.stop = True
         watcher = self.watcher
         if watcher is not None:
             watcher.close()
@@ -177,7 +170,6 @@ class QueueClient(PredictClient):
         if custom_url:
             self.custom_url = custom_url
         self.path_suffix = path_suffix
-        self.stop = False
         super().init()
 
     def set_logger(self, logger: logging.Logger | None = None) -> None:
@@ -276,8 +268,12 @@ class QueueClient(PredictClient):
         timeout: str = "5s",
         auto_delete: bool = True,
         tags: dict[str, str] | None = None,
-    ) -> list[Any]:
-        """Records from ``index`` on (or the one with ``request_id``), waiting up to ``timeout``."""
+    ) -> list[DataFrame]:
+        """Records from ``index`` on (or the one with ``request_id``), waiting up to ``timeout``.
+
+        Each is a ``DataFrame`` (``index``, ``tags``, ``data``, ``message``, and the
+        ``DataFrameProto`` as ``raw_data``), as the official client returns them.
+        """
         query: dict[str, Any] = {
             "_index_": str(index),
             "_length_": str(length),
@@ -291,7 +287,7 @@ class QueueClient(PredictClient):
         resp = self._request("GET", query, wait_s=_duration_s(timeout), accept=PROTOBUF)
         frames = queue_pb2.DataFrameListProto()  # type: ignore[attr-defined]
         frames.ParseFromString(resp.body)
-        return list(frames.index)
+        return [DataFrame(frame) for frame in frames.index]
 
     def attributes(self) -> dict[str, str]:
         """The queue's attributes (``stream.length``, ``stream.lastEntry`` ...)."""
@@ -499,8 +495,9 @@ class Watcher:
             delay = min(delay * 2, 2.0)
         return False
 
-    def run(self) -> Iterator[Any]:
-        """Yield each pushed record (a DataFrameProto: ``index``, ``tags``, ``data``) until ``close()``."""
+    def run(self) -> Iterator[DataFrame]:
+        """Yield each pushed record until ``close()``: a ``DataFrame`` (``index``, ``tags``,
+        ``data``, ``message``; the ``DataFrameProto`` as ``raw_data``), as the official Watcher."""
         self.connect()
         while not self.closed:
             sock = self.queue.watch_sock
@@ -520,7 +517,7 @@ class Watcher:
                 continue
             frame = queue_pb2.DataFrameProto()  # type: ignore[attr-defined]
             frame.ParseFromString(raw if isinstance(raw, bytes) else raw.encode())
-            yield frame
+            yield DataFrame(frame)
 
     def results(
         self, response: Any = None, errors: Literal["raise", "yield"] = "raise"

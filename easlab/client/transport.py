@@ -131,6 +131,11 @@ class Response:
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
 
+    @property
+    def data(self) -> bytes:
+        """The body (urllib3's name for it)."""
+        return self.body
+
 
 class TransportError(EaslabError):
     """No HTTP answer came back: the connection was refused or dropped, or it timed out.
@@ -175,6 +180,32 @@ class Transport:
 
     def close(self) -> None:
         """Let go of the connections (a later ``send`` opens new ones)."""
+
+    # -- what code written for the official client calls on its ``connection_pool``
+    # (a urllib3 PoolManager)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retries: object = None,
+    ) -> Response:
+        """One exchange as urllib3's ``PoolManager.request``: the answer (``status``,
+        ``data``, ``headers``) whatever its status; ``timeout`` in seconds (30 by default).
+
+        ``retries`` is taken and ignored: one attempt. No answer raises ``TransportError``.
+        """
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        request = Request(method.upper(), url, Headers(headers or {}), data)
+        return self.send(request, 30.0 if timeout is None else float(timeout))
+
+    def clear(self) -> None:
+        """``close()`` under urllib3's ``PoolManager`` name."""
+        self.close()
 
     def __enter__(self) -> Transport:
         return self

@@ -24,6 +24,7 @@ __all__ = [
     "WireError",
     "InconsistentMessage",
     "Request",
+    "MessageRequest",
     "Response",
     "Buffer",
     "varint",
@@ -304,6 +305,73 @@ class Request:
 
     def __bytes__(self) -> bytes:
         return self.to_string()
+
+
+class MessageRequest(Request):
+    """A request of a protobuf format that easlab encodes by hand, with the official
+    client's ``request_data``: the request as the generated protobuf message.
+
+    Until ``request_data`` is first read, ``to_string()`` joins easlab's encoded parts
+    (``_encode``). Reading it parses those bytes into the message once; from then on
+    the message *is* the request, as in the official client: changes made to it are
+    sent, and later ``add_*``/``set_*`` calls write into it too (``_message``).
+    """
+
+    #: the generated module (``easlab.wire.proto.<module>``) and message of the request
+    _pb_request: tuple[str, str]
+    #: the message once ``request_data`` was read (None: easlab's own parts are the request)
+    _message: Any = None
+
+    def _encode(self) -> bytes:
+        """The body from easlab's own parts (what ``request_data`` starts from)."""
+        raise NotImplementedError
+
+    @property
+    def request_data(self) -> Any:
+        """The request as its generated protobuf message (the official attribute); see the class."""
+        if self._message is None:
+            message = pb_message(*self._pb_request)
+            # Partial: a proto2 message (Blade) is checked where it is sent, not here.
+            message.MergeFromString(self._encode())
+            self._message = message
+        return self._message
+
+    @request_data.setter
+    def request_data(self, message: Any) -> None:
+        self._message = message
+
+    def to_string(self) -> bytes:
+        message = self._message
+        if message is None:
+            return self._encode()
+        try:
+            own = self._encode()
+        except EaslabError:  # e.g. a Torch input index left out, which the message allows
+            own = None
+        if own is not None:
+            unchanged = pb_message(*self._pb_request)
+            unchanged.MergeFromString(own)
+            if unchanged == message:
+                # Only read: easlab's bytes, whose map entries keep the order they were
+                # added in (as the official client's); upb would serialize them reordered.
+                return own
+        return bytes(message.SerializeToString())
+
+
+#: "not given" for an argument that has an official alias (None is a value there)
+UNSET: Any = object()
+
+
+def one_of(what: str, value: Any, official_name: str, official_value: Any) -> Any:
+    """The argument given under easlab's name or under the official client's, e.g.
+    ``batch_size`` / ``batchsize``; TypeError when both or neither are given."""
+    if official_value is UNSET:
+        if value is UNSET:
+            raise TypeError(f"{what} is missing (also accepted as {official_name}=)")
+        return value
+    if value is not UNSET:
+        raise TypeError(f"{what} was given twice: as {what}= and as {official_name}=")
+    return official_value
 
 
 class Response:

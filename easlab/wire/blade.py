@@ -19,10 +19,11 @@ from easlab.errors import DTypeError, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
+    UNSET,
     VARINT,
     Buffer,
+    MessageRequest,
     NeedsFallback,
-    Request,
     WireError,
     check_count,
     check_shape,
@@ -31,6 +32,7 @@ from easlab.wire.base import (
     iter_fields,
     le_view,
     len_field,
+    one_of,
     pb_message,
     tag,
     text,
@@ -128,13 +130,27 @@ def _flat_array(name: str, batchsize: int, shape: Any, code: int, content: Any) 
     )
 
 
+def _output_info(name: str, code: int) -> bytes:
+    """An ``OutputInfo`` message: both names (equal, as the official client sets them), the dtype."""
+    key = name.encode("utf-8")
+    return b"".join([*len_field(1, [key]), *len_field(2, [key]), tag(3, VARINT), varint(code)])
+
+
 def _check_name(name: Any, what: str = "input") -> str:
     if not isinstance(name, str) or not name:
         raise RequestError(f"{what} name must be a non-empty string, got {name!r}")
     return name
 
 
-class _BladeBase(Request):
+class _BladeBase(MessageRequest):
+    """What ``BladeRequest`` and ``BladeTFRequest`` share.
+
+    ``request_data`` is the request as a generated ``blade.Request``, as in the
+    official client (see ``MessageRequest``).
+    """
+
+    _pb_request = ("blade_pb2", "Request")
+
     DT_UNKNOWN = d.BLADE_DT_UNKNOWN
     DT_FLOAT = d.BLADE_DT_FLOAT
     DT_INT32 = d.BLADE_DT_INT32
@@ -148,9 +164,25 @@ class _BladeBase(Request):
 
     def set_signature_name(self, signature_name: str | None) -> None:
         self.signature_name = signature_name
+        if self._message is not None:
+            if signature_name is None:
+                self._message.ClearField("tf_signature_name")
+            else:
+                self._message.tf_signature_name = signature_name
+
+    @property
+    def tf_signature_name(self) -> str | None:
+        """The signature (the official client's name for ``signature_name``)."""
+        return self.signature_name
+
+    @tf_signature_name.setter
+    def tf_signature_name(self, signature_name: str | None) -> None:
+        self.signature_name = signature_name
 
     def _add(self, name: str, payload: bytes) -> None:
         self._inputs[name] = payload
+        if self._message is not None:
+            self._message.inputs.add().MergeFromString(payload)
 
     def _claim(self, name: Any) -> str:
         name = _check_name(name)
@@ -165,8 +197,10 @@ class _BladeBase(Request):
                 f"output {name!r}: unknown Blade dtype {code!r}; use one of {list(_DT_NAMES.values())}"
             )
         self._outputs.append((name, code))
+        if self._message is not None:
+            self._message.output_info.add().MergeFromString(_output_info(name, code))
 
-    def to_string(self) -> bytes:
+    def _encode(self) -> bytes:
         """The serialized ``blade.Request``, byte-identical to the official client's."""
         parts: list[Buffer] = []
         # proto2 optional: written whenever set, even to "" (the official client
@@ -176,10 +210,7 @@ class _BladeBase(Request):
         for payload in self._inputs.values():
             parts += len_field(2, [payload])
         for name, code in self._outputs:
-            key = name.encode("utf-8")
-            parts += len_field(
-                3, [*len_field(1, [key]), *len_field(2, [key]), tag(3, VARINT), varint(code)]
-            )
+            parts += len_field(3, [_output_info(name, code)])
         return b"".join(parts)
 
     def parse_response(self, response_data: bytes) -> BladeResponse:
@@ -199,12 +230,20 @@ class BladeRequest(_BladeBase):
     def add_feed(
         self,
         input_name: str,
-        batch_size: int,
-        shape: Any,
+        batch_size: int = UNSET,
+        shape: Any = UNSET,
         content_type: int | None = None,
         content: Any = None,
+        *,
+        batchsize: int = UNSET,
     ) -> BladeRequest:
-        """Add one input: ``(name, batch_size, shape, dtype, flat)`` or ``(name, batch_size, array)``."""
+        """Add one input: ``(name, batch_size, shape, dtype, flat)`` or ``(name, batch_size, array)``.
+
+        ``batchsize=`` is the official client's name for ``batch_size``.
+        """
+        batch_size = one_of("batch_size", batch_size, "batchsize", batchsize)
+        if shape is UNSET:
+            raise TypeError("add_feed() needs the shape (or the array) after the batch size")
         name = self._claim(input_name)
         if (
             isinstance(batch_size, bool)

@@ -27,7 +27,6 @@ from easlab.wire.base import (
     iter_fields,
     le_view,
     len_field,
-    pb_message,
     text,
 )
 from easlab.wire.tensor import WireTensor, content_array
@@ -162,16 +161,11 @@ def _parse(
 class CaffeResponse(TensorResponse):
     """A Caffe PredictResponse: ``resp['prob']`` → float32 array."""
 
+    _pb_message = ("caffe_predict_pb2", "PredictResponse")
+
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         self._tensors, _ = _parse(self._data, 1, 2, "PredictResponse", "output")
-
-    def to_string(self) -> str:
-        msg = pb_message("caffe_predict_pb2", "PredictResponse")
-        msg.ParseFromString(self._data)
-        return str(msg)
-
-    __str__ = to_string
 
 
 @dataclass

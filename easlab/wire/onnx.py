@@ -23,7 +23,7 @@ from easlab.wire.base import (
     VARINT,
     Buffer,
     InconsistentMessage,
-    Request,
+    MessageRequest,
     WireError,
     check_shape,
     decode_varints,
@@ -31,7 +31,6 @@ from easlab.wire.base import (
     iter_fields,
     le_view,
     len_field,
-    pb_message,
     tag,
     text,
     varint,
@@ -70,11 +69,30 @@ def encode_tensor(name: str, x: Any, what: str = "input") -> bytes:
     return _tensor_bytes(name, dims, code, le_view(le, le.dtype.str))
 
 
-class OnnxRequest(Request):
-    """A request to an ONNX service: named tensors with raw little-endian data."""
+class OnnxRequest(MessageRequest):
+    """A request to an ONNX service: named tensors with raw little-endian data.
+
+    As in the official client, ``name_index_map`` gives each tensor's position by
+    name, and ``request_data`` is the request as a generated ``DataProto`` (see
+    ``MessageRequest``).
+    """
+
+    _pb_request = ("onnx_predict_pb2", "DataProto")
 
     def __init__(self) -> None:
         self._tensors: dict[str, bytes] = {}
+        self.name_index_map: dict[str, int] = {}
+
+    def _put(self, name: str, payload: bytes) -> int:
+        """Add tensor ``name``, or replace it in place; its index."""
+        index = self.name_index_map.setdefault(name, len(self._tensors))
+        self._tensors[name] = payload
+        if self._message is not None:
+            tensors = self._message.tensors
+            tensor = tensors[index] if index < len(tensors) else tensors.add()
+            tensor.Clear()
+            tensor.MergeFromString(payload)
+        return index
 
     def add_tensor(self, tensor: Any) -> int:
         """Add a TensorProto (``name``, ``dims``, ``data_type``, ``raw_data``); returns its index.
@@ -92,17 +110,16 @@ class OnnxRequest(Request):
                     f"input {name!r}: dims {dims} of {d.ONNX_TO_NUMPY[code]} need {need} bytes "
                     f"of raw_data, got {len(raw)}"
                 )
-        self._tensors[name] = _tensor_bytes(name, dims, code, raw)
-        return list(self._tensors).index(name)
+        return self._put(name, _tensor_bytes(name, dims, code, raw))
 
     def add_feed(self, name: str, x: Any) -> OnnxRequest:
         """Add one named input from an array."""
         if name in self._tensors:
             raise RequestError(f"input {name!r} was already added; each input is fed once")
-        self._tensors[name] = encode_tensor(name, x)
+        self._put(name, encode_tensor(name, x))
         return self
 
-    def to_string(self) -> bytes:
+    def _encode(self) -> bytes:
         parts: list[Buffer] = []
         for payload in self._tensors.values():
             parts += len_field(1, [payload])
@@ -185,6 +202,8 @@ def _decode(data: bytes, what: str) -> dict[str, WireTensor]:
 class OnnxResponse(TensorResponse):
     """An ONNX DataProto response: ``resp['name']`` or ``resp[i]``; official ``get_size/get_name/get_tensor``."""
 
+    _pb_message = ("onnx_predict_pb2", "DataProto")
+
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         self._tensors = _decode(self._data, "response")
@@ -214,17 +233,8 @@ class OnnxResponse(TensorResponse):
 
     def get_tensor(self, output_index: int) -> Any:
         """The tensor as a generated ``TensorProto`` (name, dims, data_type, raw_data)."""
-        msg = pb_message("onnx_predict_pb2", "DataProto")
-        msg.ParseFromString(self._data)
         index = list(self._tensors).index(self._key(output_index))
-        return msg.tensors[index]
-
-    def to_string(self) -> str:
-        msg = pb_message("onnx_predict_pb2", "DataProto")
-        msg.ParseFromString(self._data)
-        return str(msg)
-
-    __str__ = to_string
+        return self.response.tensors[index]
 
     def __repr__(self) -> str:
         return f"OnnxResponse(outputs={list(self._tensors)})"

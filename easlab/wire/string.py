@@ -19,10 +19,14 @@ class StringRequest(Request):
                 f"StringRequest takes bytes or str, got {type(request_data).__name__}; "
                 "use JsonRequest for objects or TFRequest/TorchRequest for arrays"
             )
-        self.request_data = b"" if request_data is None else request_data
+        self.request_data = "" if request_data is None else request_data
 
-    def to_string(self) -> bytes:
-        """The body bytes (the official client returns the object as given; easlab always gives bytes)."""
+    def to_string(self) -> bytes | bytearray | str:  # type: ignore[override]
+        """The body as given (a str stays str, as the official client returns it); it is
+        sent UTF-8 encoded. ``bytes(request)`` is the body as bytes either way."""
+        return self.request_data
+
+    def __bytes__(self) -> bytes:
         data = self.request_data
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 

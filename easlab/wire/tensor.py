@@ -8,7 +8,7 @@ Both follow SPEC.md §3 for where each dtype travels.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +158,40 @@ def as_array(x: Any) -> np.ndarray:
     return arr
 
 
+def listed(content: Any) -> Any:
+    """``content`` with a one-pass iterable (generator, ``map``, ``dict.values()``, set)
+    read into a list, as the official client's ``extend`` reads it; numpy would make
+    a 0-d object array of it. Sequences, arrays and scalars are returned as they are."""
+    if (
+        isinstance(content, Iterable)
+        and not isinstance(content, (Sequence, np.ndarray, str, bytes, bytearray))
+        and not hasattr(content, "__array__")
+        and not hasattr(content, "__array_interface__")
+    ):
+        return list(content)
+    return content
+
+
+def _not_numbers(name: str, content: Any, src: np.ndarray, target: np.dtype[Any]) -> str:
+    """Why ``content`` (``src`` as numpy read it) cannot be values of ``target``."""
+    if src.dtype.kind == "O" and src.ndim == 0:
+        return (
+            f"input {name!r}: content is of type {type(content).__name__}, not a flat list "
+            f"of {target} values"
+        )
+    if src.dtype.kind == "O":
+        for i, v in enumerate(src.ravel().tolist()):
+            if not isinstance(v, (int, float, complex, np.number, np.bool_)):
+                return (
+                    f"input {name!r}: content element {i} is {type(v).__name__} ({v!r:.40}) "
+                    f"but the dtype says {target}; pass a flat list of numbers"
+                )
+    return f"input {name!r}: content holds {src.dtype} values but the dtype says {target}"
+
+
 def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
-    """Flat content (list, scalar or array) as a 1-D array of ``target``, checked."""
+    """Flat content (list, any iterable, scalar or array) as a 1-D array of ``target``, checked."""
+    content = listed(content)
     if target.kind == "O":
         strings = to_strings(name, as_array(content).ravel().tolist())
         out = np.empty(len(strings), dtype=object)
@@ -167,9 +199,7 @@ def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
         return out
     src = np.asarray(content)
     if src.dtype.kind in "OSUV":
-        raise DTypeError(
-            f"input {name!r}: content holds {src.dtype} values but the dtype says {target}"
-        )
+        raise DTypeError(_not_numbers(name, content, src, target))
     flat = src.reshape(-1)
     if target.kind in "iu":
         if flat.dtype.kind == "f" and flat.size and not np.all(np.floor(flat) == flat):

@@ -15,6 +15,7 @@ kernel's TensorFlow processor uses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,14 +26,16 @@ from easlab.errors import RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
+    UNSET,
     Buffer,
     InconsistentMessage,
+    MessageRequest,
     NeedsFallback,
-    Request,
     Response,
     WireError,
     iter_fields,
     len_field,
+    one_of,
     pb_message,
     text,
 )
@@ -71,8 +74,14 @@ def _map_entry(field_no: int, key: str, payload: list[Buffer]) -> list[Buffer]:
     return len_field(field_no, [*len_field(1, [key.encode("utf-8")]), *len_field(2, payload)])
 
 
-class TFRequest(Request):
-    """A request to a TensorFlow service (PredictRequest protobuf)."""
+class TFRequest(MessageRequest):
+    """A request to a TensorFlow service (PredictRequest protobuf).
+
+    ``request_data`` is the request as a generated ``PredictRequest``, as in the
+    official client (see ``MessageRequest``).
+    """
+
+    _pb_request = ("tf_predict_pb2", "PredictRequest")
 
     DT_INVALID = d.DT_INVALID
     DT_FLOAT = d.DT_FLOAT
@@ -103,9 +112,14 @@ class TFRequest(Request):
         self._inputs: dict[str, list[Buffer]] = {}
         self._fetch: list[str] = []
 
-    def set_signature_name(self, signature_name: str) -> None:
-        """Set the model signature to call."""
-        self.signature_name = signature_name
+    def set_signature_name(
+        self, signature_name: str | None = UNSET, *, singature_name: str | None = UNSET
+    ) -> None:
+        """Set the model signature to call (``singature_name=``: the official client's spelling)."""
+        name = one_of("signature_name", signature_name, "singature_name", singature_name)
+        self.signature_name = name
+        if self._message is not None:
+            self._message.signature_name = name or ""
 
     def add_feed(
         self,
@@ -129,25 +143,30 @@ class TFRequest(Request):
             )
         if content is None:
             x = shape if content_type is None else _as_code(input_name, shape, content_type)
-            self._inputs[input_name] = _encode_tf_array(input_name, x)
+            payload = _encode_tf_array(input_name, x)
         else:
             if content_type is None:
                 raise RequestError(f"input {input_name!r}: give the dtype, e.g. TFRequest.DT_FLOAT")
-            self._inputs[input_name] = encode_flat(
+            payload = encode_flat(
                 input_name, shape, content_type, content, wire=d.TF_WIRE, fmt=_FMT
             )
+        self._inputs[input_name] = payload
+        if self._message is not None:
+            self._message.inputs[input_name].MergeFromString(b"".join(payload))
         return self
 
     def add_fetch(self, output_name: str) -> TFRequest:
         """Ask for one output (with none, a SavedModel service returns all outputs)."""
         self._fetch.append(output_name)
+        if self._message is not None:
+            self._message.output_filter.append(output_name)
         return self
 
     @property
     def input_names(self) -> list[str]:
         return list(self._inputs)
 
-    def to_string(self) -> bytes:
+    def _encode(self) -> bytes:
         """The serialized PredictRequest, byte-identical to the official client's."""
         parts: list[Buffer] = []
         if self.signature_name:
@@ -202,12 +221,18 @@ class TensorResponse(Response):
     #: the generated module and message that ``to_string`` renders as protobuf text
     _pb_message: tuple[str, str]
 
-    def to_string(self) -> str:
-        """The message in protobuf text format (as the official client's ``to_string``)."""
+    @functools.cached_property
+    def response(self) -> Any:
+        """The answer as its generated protobuf message (the official client's attribute),
+        parsed on first use: ``resp.response.outputs['scores'].float_val``."""
         msg = pb_message(*self._pb_message)
         # Partial: a proto2 message (Blade) may lack a required field and still render.
         msg.MergeFromString(self._data)
-        return str(msg)
+        return msg
+
+    def to_string(self) -> str:
+        """The message in protobuf text format (as the official client's ``to_string``)."""
+        return str(self.response)
 
     def __str__(self) -> str:
         return self.to_string()
@@ -289,6 +314,14 @@ class TFResponse(TensorResponse):
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         self._tensors = parse_tf_response(self._data)
+
+    def get_tensor_shape(self, output_name: str) -> list[int]:
+        """The output's shape as the message states it."""
+        return super().get_tensor_shape(output_name)
+
+    def get_values(self, output_name: str) -> list[Any]:
+        """The output's values as a flat list (every dtype decoded, unlike the official client)."""
+        return super().get_values(output_name)
 
 
 # ---------------------------------------------------------------- server-side codec

@@ -20,8 +20,8 @@ from easlab.wire.base import (
     VARINT,
     Buffer,
     InconsistentMessage,
+    MessageRequest,
     NeedsFallback,
-    Request,
     WireError,
     decode_varints,
     encode_varints,
@@ -62,8 +62,14 @@ def _encode_torch_array(name: str, x: Any) -> list[Buffer]:
     return encode_numpy(name, x, wire=d.TORCH_WIRE, numpy_to_code=d.NUMPY_TO_TORCH, fmt=_FMT)
 
 
-class TorchRequest(Request):
-    """A request to a PyTorch service (inputs by position, optional named ``map_inputs``)."""
+class TorchRequest(MessageRequest):
+    """A request to a PyTorch service (inputs by position, optional named ``map_inputs``).
+
+    ``request_data`` is the request as a generated ``PredictRequest``, as in the
+    official client (see ``MessageRequest``); ``flag`` compresses what is sent.
+    """
+
+    _pb_request = ("torch_predict_pb2", "PredictRequest")
 
     DT_FLOAT = d.DT_FLOAT
     DT_DOUBLE = d.DT_DOUBLE
@@ -86,8 +92,10 @@ class TorchRequest(Request):
 
     def set_debug_level(self, dbg_lvl: int = 0) -> None:
         self.debug_level = int(dbg_lvl)
+        if self._message is not None:
+            self._message.debug_level = self.debug_level
 
-    def _encode(
+    def _encode_input(
         self, label: str, shape: Any, content_type: int | None, content: Any
     ) -> list[Buffer]:
         if content is None:
@@ -120,7 +128,13 @@ class TorchRequest(Request):
                 f"input {index} was already added; each index is fed once "
                 "(the official client would concatenate both feeds)"
             )
-        self._inputs[index] = self._encode(str(index), shape, content_type, content)
+        payload = self._encode_input(str(index), shape, content_type, content)
+        self._inputs[index] = payload
+        if self._message is not None:
+            # as the official client: a higher index adds empty inputs below it
+            while len(self._message.inputs) <= index:
+                self._message.inputs.add()
+            self._message.inputs[index].MergeFromString(b"".join(payload))
         return self
 
     def add_feed_map(
@@ -129,16 +143,30 @@ class TorchRequest(Request):
         """Set a named input (``map_inputs``); same argument forms as ``add_feed``."""
         if index in self._map_inputs:
             raise RequestError(f"map input {index!r} was already added; each name is fed once")
-        self._map_inputs[index] = self._encode(repr(index), shape, content_type, content)
+        payload = self._encode_input(repr(index), shape, content_type, content)
+        self._map_inputs[index] = payload
+        if self._message is not None:
+            self._message.map_inputs[index].MergeFromString(b"".join(payload))
         return self
 
     def add_fetch(self, output_index: int) -> TorchRequest:
         """Ask for one output by index (with none, all outputs come back)."""
         self._fetch.append(int(output_index))
+        if self._message is not None:
+            self._message.output_filter.append(int(output_index))
         return self
 
     def to_string(self) -> bytes:
         """The serialized PredictRequest (snappy-compressed when ``flag`` is set)."""
+        data = super().to_string()
+        if self.flag:
+            import cramjam
+
+            data = bytes(cramjam.snappy.compress_raw(data))
+        return data
+
+    def _encode(self) -> bytes:
+        """The serialized PredictRequest, uncompressed."""
         count = max(self._inputs) + 1 if self._inputs else 0
         missing = [i for i in range(count) if i not in self._inputs]
         if missing:
@@ -155,12 +183,7 @@ class TorchRequest(Request):
             parts += _map_entry(3, name, payload)
         if self.debug_level:
             parts += [tag(100, VARINT), varint(self.debug_level)]
-        data = b"".join(parts)
-        if self.flag:
-            import cramjam
-
-            data = bytes(cramjam.snappy.compress_raw(data))
-        return data
+        return b"".join(parts)
 
     def parse_response(self, response_data: bytes) -> TorchResponse:
         return TorchResponse(response_data)
@@ -197,6 +220,14 @@ class TorchResponse(TensorResponse):
         self._data = bytes(response_data or b"")
         outputs, map_outputs = _parse_response(self._data)
         self._tensors = {**dict(enumerate(outputs)), **map_outputs}
+
+    def get_tensor_shape(self, output_index: Any) -> list[int]:
+        """Output ``output_index``'s shape as the message states it."""
+        return super().get_tensor_shape(output_index)
+
+    def get_values(self, output_index: Any) -> list[Any]:
+        """Output ``output_index``'s values as a flat list (every dtype decoded)."""
+        return super().get_values(output_index)
 
     def get_tensor_shape_map(self, output_index: str) -> list[int]:
         return self.get_tensor_shape(output_index)

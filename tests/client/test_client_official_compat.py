@@ -153,3 +153,30 @@ def test_official_tf_snippet_runs_unchanged_on_easlab(stub_server, run_official)
     easlab_out = run_with_easlab(snippet)
     assert official_out == easlab_out == "[1, 3]\n[0.1, 0.2, 0.7]\n"
     assert server.seen[0].body == server.seen[1].body  # byte-identical requests
+
+
+POOL_SNIPPET = """
+from eas_prediction import PredictClient, StringRequest
+
+client = PredictClient('{url}', 'echo')
+print('before init', client.connection_pool is None, client.stop)
+client.init()
+print('after init', client.connection_pool is not None, client.stop)
+answer = client.connection_pool.request('POST', '{url}/api/predict/echo', body=b'raw', retries=0)
+print('pool request', answer.status, answer.data)
+print('predict', client.predict(StringRequest('x')).response_data)
+client.connection_pool.clear()
+print('predict after clear', client.predict(StringRequest('y')).response_data)
+client.destroy()
+print('after destroy', client.stop)
+"""
+
+
+def test_connection_pool_and_stop_as_official_code_uses_them(stub_server, run_official):
+    """REPORT D4: ``connection_pool`` (its ``request`` and ``clear``) and the ``stop`` flag."""
+    server = stub_server(lambda seen: Reply(200, seen.body))
+    snippet = POOL_SNIPPET.format(url=server.url)
+    official_out = run_official(snippet).decode()
+    easlab_out = run_with_easlab(snippet)
+    assert official_out == easlab_out
+    assert official_out.splitlines()[-1] == "after destroy True"

@@ -397,6 +397,50 @@ def test_connections_are_reused(stub_server):
     client.destroy()
 
 
+def test_stop_and_connection_pool_as_the_official_client_has_them(stub_server):
+    """REPORT D4: ``connection_pool`` holds the connections, ``stop`` is the official flag
+    (False until ``destroy()``), and ``destroy()`` lets the connections go."""
+    server = stub_server(echo)
+    client = PredictClient(server.url, "echo")
+    assert client.connection_pool is None and client.stop is False
+    client.init()
+    pool = client.connection_pool
+    client.predict(easlab.StringRequest("x"))
+    assert pool is client.transport and pool.idle_connections() == 1
+    answer = pool.request("POST", f"{server.url}/api/predict/echo", body=b"raw", retries=0)
+    assert (answer.status, answer.data) == (200, b"raw")
+    client.destroy()
+    assert client.stop is True and client.connection_pool is None
+    assert pool.idle_connections() == 0
+    client.predict(easlab.StringRequest("again"))  # starts over, as after any destroy()
+    assert client.stop is False
+    client.connection_pool.clear()
+    assert client.connection_pool.idle_connections() == 0
+    client.destroy()
+
+
+def test_setting_stop_ends_the_backend_refresh_as_officially():
+    client = PredictClient("127.0.0.1:1", "svc")
+    client.set_endpoint_type(easlab.ENDPOINT_TYPE_DIRECT)
+    client.init()
+    discovery = client._discovery
+    assert discovery is not None and discovery._thread is not None
+    client.stop = True
+    assert client.stop is True and discovery._thread is None and discovery._stop.is_set()
+    client.destroy()
+
+
+def test_string_request_str_is_sent_utf8(stub_server):
+    """REPORT D8: ``to_string()`` keeps a str as given; what is sent is its UTF-8 bytes."""
+    server = stub_server(echo)
+    client = client_for(server)
+    request = easlab.StringRequest("héllo")
+    assert request.to_string() == "héllo"
+    assert client.predict(request).data == "héllo".encode()
+    assert server.seen[-1].body == "héllo".encode()
+    client.destroy()
+
+
 def test_predict_rejects_what_it_cannot_send(stub_server):
     server = stub_server(echo)
     client = client_for(server)

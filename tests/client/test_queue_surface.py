@@ -101,3 +101,115 @@ def test_the_official_surface_was_read(official):
         assert name in methods
     assert {"run", "close"} <= set(official["Watcher"]["methods"])
     assert "watch_lock" in official["QueueClient"]["attributes"]
+
+
+# ---- what get() and Watcher.run() give (REPORT D2): the official DataFrame wrapper
+
+RECORDS = r"""
+import base64, json, sys
+from eas_prediction.queue_client import DataFrameListCodec
+
+body = base64.b64decode(sys.stdin.read())
+out = []
+for df in DataFrameListCodec.decode(body).get_list():
+    attrs = {n: type(v).__name__ for n, v in vars(df).items()}
+    attrs["raw_data"] = type(df.raw_data).DESCRIPTOR.full_name
+    methods = sorted(n for n in dir(df) if n.startswith("set_"))
+    out.append({"attributes": attrs, "methods": methods, "index": df.index,
+                "data": df.data.decode(), "tags": dict(df.tags), "message": df.message})
+print(json.dumps(out))
+"""
+
+
+def _records_body() -> bytes:
+    from easlab.wire.proto import queue_pb2
+
+    frames = queue_pb2.DataFrameListProto()
+    for i, tags in enumerate([{"requestId": "r-1"}, {}], start=1):
+        frame = frames.index.add()
+        frame.index, frame.data, frame.message = i, f"payload-{i}".encode(), "ok"
+        frame.tags.update(tags)
+    return frames.SerializeToString()
+
+
+def _described(df) -> dict:
+    attrs = {n: type(v).__name__ for n, v in vars(df).items()}
+    attrs["raw_data"] = type(df.raw_data).DESCRIPTOR.full_name
+    methods = sorted(n for n in dir(df) if n.startswith("set_"))
+    return {
+        "attributes": attrs,
+        "methods": methods,
+        "index": df.index,
+        "data": df.data.decode(),
+        "tags": dict(df.tags),
+        "message": df.message,
+    }
+
+
+def _same_as_official(ours: list, theirs: list) -> None:
+    assert [_described(df) | {"attributes": None} for df in ours] == [
+        t | {"attributes": None} for t in theirs
+    ]
+    for df, t in zip(ours, theirs, strict=True):
+        attrs = _described(df)["attributes"]
+        # tags: a dict here, the message's map (ScalarMapContainer) officially
+        assert {k: v for k, v in attrs.items() if k != "tags"} == {
+            k: v for k, v in t["attributes"].items() if k != "tags"
+        }
+        assert set(attrs) == set(t["attributes"])
+
+
+@pytest.fixture(scope="module")
+def official_records(run_official):
+    import base64
+
+    return json.loads(run_official(RECORDS, stdin=base64.b64encode(_records_body())))
+
+
+def test_get_returns_the_official_dataframes(official_records):
+    import easlab
+    from easlab.client.transport import MockTransport, Response
+    from easlab.eas_prediction.queue_client import DataFrame
+
+    q = easlab.QueueClient("http://127.0.0.1:9", "q")
+    q.set_transport(MockTransport(lambda request: Response(200, _records_body())))
+    q.init()
+    records = q.get(index=0, length=2, auto_delete=False)
+    assert all(isinstance(df, DataFrame) for df in records)
+    _same_as_official(records, official_records)
+    first = records[0]
+    first.set_data(b"changed")
+    first.set_tags({"k": "v"})
+    assert (first.data, first.tags, first.raw_data.data) == (b"changed", {"k": "v"}, b"payload-1")
+
+
+def test_watcher_run_yields_the_official_dataframes(official_records, monkeypatch):
+    import easlab
+    from easlab.eas_prediction.queue_client import DataFrame
+    from easlab.wire.proto import queue_pb2
+
+    frames = queue_pb2.DataFrameListProto.FromString(_records_body())
+    pushed = [frame.SerializeToString() for frame in frames.index]
+
+    class Socket:
+        def recv(self) -> bytes:
+            return pushed.pop(0)
+
+        def ping(self, payload: str) -> None:
+            pass
+
+        def abort(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    q = easlab.QueueClient("http://127.0.0.1:9", "q")
+    q.init()
+    watcher = q.watch(0, 5)
+    monkeypatch.setattr(watcher, "_open", Socket)
+    records = watcher.run()
+    got = [next(records), next(records)]
+    watcher.close()
+    assert all(isinstance(df, DataFrame) for df in got)
+    _same_as_official(got, official_records)

@@ -187,3 +187,140 @@ def test_every_official_module_name_resolves_under_easlab_eas_prediction(officia
         f"{len(missing)} missing, {len(wrong)} wrong of {len(pairs)}:\n"
         + "\n".join(missing + wrong)
     )
+
+
+# ---- the classes' own surface: every official keyword name and instance attribute
+# (REPORT D4, D6). The official side is read in its venv, never written by hand.
+
+SURFACE = r"""
+import inspect, json
+from google.protobuf.message import Message
+import eas_prediction as ep
+from eas_prediction.blade_tf_request import TFRequest as BladeTF, TFResponse as BladeTFResponse
+
+def params(fn):
+    return [{"name": p.name, "kind": p.kind.name,
+             "has_default": p.default is not inspect.Parameter.empty}
+            for p in list(inspect.signature(fn).parameters.values())[1:]]  # self
+
+def kind(value):
+    if isinstance(value, Message):
+        return "message " + type(value).DESCRIPTOR.full_name
+    if value is None or isinstance(value, (bool, int, float, str, bytes, dict, list)):
+        return type(value).__name__
+    return "other"
+
+def surface(cls, instance):
+    methods = {n: params(getattr(cls, n)) for n in dir(cls)
+               if not n.startswith("_") and inspect.isroutine(getattr(cls, n))}
+    attributes = {n: kind(v) for n, v in vars(instance).items() if not n.startswith("_")}
+    return {"methods": methods, "attributes": attributes}
+
+client = ep.PredictClient("http://127.0.0.1:9", "svc")
+client.init()
+objects = {
+    "TFRequest": ep.TFRequest("s"), "TorchRequest": ep.TorchRequest(),
+    "BladeRequest": ep.BladeRequest("s"), "BladeTFRequest": BladeTF("s"),
+    "OnnxRequest": ep.OnnxRequest(), "StringRequest": ep.StringRequest("a"),
+    "TFResponse": ep.TFResponse(b""), "TorchResponse": ep.TorchResponse(b""),
+    "BladeResponse": ep.BladeResponse(b""), "BladeTFResponse": BladeTFResponse(b""),
+    "OnnxResponse": ep.OnnxResponse(b""), "StringResponse": ep.StringResponse(b"a"),
+    "PredictClient": client,
+}
+print(json.dumps({k: surface(type(o), o) for k, o in objects.items()}))
+"""
+
+
+def _ours() -> dict[str, Any]:
+    import easlab.eas_prediction as ep
+    from easlab.eas_prediction.blade_tf_request import TFRequest as BladeTF
+    from easlab.eas_prediction.blade_tf_request import TFResponse as BladeTFResponse
+
+    client = ep.PredictClient("http://127.0.0.1:9", "svc")
+    client.init()
+    return {
+        "TFRequest": ep.TFRequest("s"),
+        "TorchRequest": ep.TorchRequest(),
+        "BladeRequest": ep.BladeRequest("s"),
+        "BladeTFRequest": BladeTF("s"),
+        "OnnxRequest": ep.OnnxRequest(),
+        "StringRequest": ep.StringRequest("a"),
+        "TFResponse": ep.TFResponse(b""),
+        "TorchResponse": ep.TorchResponse(b""),
+        "BladeResponse": ep.BladeResponse(b""),
+        "BladeTFResponse": BladeTFResponse(b""),
+        "OnnxResponse": ep.OnnxResponse(b""),
+        "StringResponse": ep.StringResponse(b"a"),
+        "PredictClient": client,
+    }
+
+
+def _kind(value: Any) -> str:
+    from google.protobuf.message import Message
+
+    if isinstance(value, Message):
+        return "message " + type(value).DESCRIPTOR.full_name
+    if value is None or isinstance(value, (bool, int, float, str, bytes, dict, list)):
+        return type(value).__name__
+    return "other"
+
+
+@pytest.fixture(scope="module")
+def official_surface(run_official) -> dict[str, Any]:
+    return json.loads(run_official(SURFACE))
+
+
+def test_every_official_attribute_is_there_with_the_official_type(official_surface):
+    ours = _ours()
+    problems = []
+    for name, theirs in official_surface.items():
+        for attr, kind in theirs["attributes"].items():
+            if not hasattr(ours[name], attr):
+                problems.append(f"{name}.{attr} is missing")
+            elif kind != "other" and _kind(getattr(ours[name], attr)) != kind:
+                got = _kind(getattr(ours[name], attr))
+                problems.append(f"{name}.{attr} is {got}, officially {kind}")
+    assert problems == []
+
+
+def test_every_official_call_works_with_its_keyword_names(official_surface):
+    """Each official parameter is accepted under its official name, positional calls
+    reach the same parameters, and easlab requires nothing the official call may leave out."""
+    ours = _ours()
+    problems = []
+    for name, theirs in official_surface.items():
+        for method, want in theirs["methods"].items():
+            fn = getattr(type(ours[name]), method, None)
+            if fn is None or not callable(fn):
+                problems.append(f"{name}.{method} is missing")
+                continue
+            have = list(inspect.signature(fn).parameters.values())[1:]
+            if any(p.kind is p.VAR_KEYWORD for p in have):
+                continue
+            by_name = {p.name: p for p in have if p.kind is not p.POSITIONAL_ONLY}
+            positional = [p for p in have if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            takes_varargs = any(p.kind is p.VAR_POSITIONAL for p in have)
+            official_positional = [p for p in want if p["kind"] == "POSITIONAL_OR_KEYWORD"]
+            for p in want:
+                if (
+                    p["kind"] in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")
+                    and p["name"] not in by_name
+                ):
+                    problems.append(f"{name}.{method}: no keyword {p['name']!r}")
+            if len(positional) < len(official_positional) and not takes_varargs:
+                problems.append(f"{name}.{method}: takes fewer positional arguments")
+            required_there = sum(not p["has_default"] for p in official_positional)
+            required_here = [
+                p.name
+                for p in have
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
+            if len(required_here) > required_there:
+                problems.append(f"{name}.{method}: requires {required_here}")
+    assert problems == []
+
+
+def test_the_class_surface_was_read(official_surface):
+    assert "add_feed" in official_surface["BladeRequest"]["methods"]
+    assert official_surface["TFResponse"]["attributes"]["response"].startswith("message ")
+    assert "connection_pool" in official_surface["PredictClient"]["attributes"]

@@ -63,6 +63,116 @@ def test_a_script_changed_only_in_its_imports_sends_the_same_bytes(run_official,
     assert not differ, differ
 
 
+# Official calls the audit of easlab (REPORT D3, D4, D6, D8) found failing: iterable
+# content, the official keyword names, the protobuf messages behind requests and
+# responses, and StringRequest.to_string() giving back what it was given.
+OFFICIAL_FORMS = r"""
+import base64, json
+from eas_prediction import TFRequest, TorchRequest, BladeRequest, OnnxRequest, StringRequest
+from eas_prediction import TFResponse, TorchResponse, BladeResponse, OnnxResponse
+from eas_prediction import OnnxDataHelper
+from eas_prediction.blade_tf_request import TFRequest as BladeTF
+from eas_prediction.tf_request_pb2 import PredictRequest, PredictResponse
+from eas_prediction import pytorch_predict_pb2 as pt_pb, blade_pb2
+from eas_prediction import onnx_processor_data_pb2 as onnx_pb
+import numpy as np
+
+out = {}
+b64 = lambda b: base64.b64encode(b).decode()
+
+# D3: any iterable content, as protobuf's extend() reads it
+r = TFRequest("s")
+r.add_feed("f", [3], TFRequest.DT_FLOAT, map(float, "1.5 2 3".split()))
+r.add_feed("i", [2], TFRequest.DT_INT32, map(int, ["4", "-5"]))
+r.add_feed("l", [2], TFRequest.DT_INT64, {"a": 2**40, "b": -1}.values())
+r.add_feed("w", [2], TFRequest.DT_STRING, (w.encode() for w in ["ab", "c"]))
+r.add_feed("b", [2], TFRequest.DT_BOOL, (v for v in [True, False]))
+r.add_feed("d", [1], TFRequest.DT_DOUBLE, iter([0.25]))
+out["tf_iter"] = b64(r.to_string())
+t = TorchRequest()
+t.add_feed(0, [2], TorchRequest.DT_FLOAT, (x / 2 for x in range(2)))
+t.add_feed(1, [2], TorchRequest.DT_INT64, map(int, "7 8".split()))
+t.add_feed_map("m", [1], TorchRequest.DT_UINT8, {3: None}.keys())
+out["torch_iter"] = b64(t.to_string())
+
+# D6: the official keyword names
+r = TFRequest("x")
+r.set_signature_name(singature_name="renamed")
+r.add_feed(input_name="v", shape=[1], content_type=TFRequest.DT_FLOAT, content=[1.0])
+out["tf_kw"] = b64(r.to_string())
+b = BladeRequest("sig")
+b.add_feed(input_name="x", batchsize=1, shape=[1, 2], content_type=BladeRequest.DT_FLOAT,
+           content=[1.0, 2.0])
+b.add_fetch(output_name="y", output_type=BladeRequest.DT_FLOAT)
+out["blade_kw"] = b64(b.to_string())
+
+# D4: request_data is the request's message (read, edited, and sent as edited)
+r = TFRequest("s")
+r.add_feed("x", [2], TFRequest.DT_FLOAT, [1.0, 2.0])
+out["tf_data"] = [type(r.request_data).__name__, r.request_data.signature_name,
+                  list(r.request_data.inputs["x"].float_val)]
+r.request_data.output_filter.append("edited")
+out["tf_edited"] = b64(r.to_string())
+t = TorchRequest()
+t.add_feed(0, [1], TorchRequest.DT_INT32, [3])
+out["torch_data"] = [type(t.request_data).__name__, list(t.request_data.inputs[0].int_val)]
+b = BladeRequest("sig")
+b.add_feed("x", 1, [1], BladeRequest.DT_INT64, [5])
+out["blade_data"] = [type(b.request_data).__name__, b.tf_signature_name,
+                     b.request_data.tf_signature_name, list(b.request_data.inputs[0].int64_val)]
+bt = BladeTF("tfsig")
+bt.add_feed("x", [1], BladeTF.DT_FLOAT, [0.5])
+out["bladetf_data"] = [type(bt.request_data).__name__, bt.tf_signature_name,
+                       list(bt.request_data.inputs[0].float_val)]
+o = OnnxRequest()
+o.add_tensor(OnnxDataHelper.from_array(np.ones((1, 2), np.float32), "a"))
+o.add_tensor(OnnxDataHelper.from_array(np.zeros(3, np.int64), "b"))
+o.add_tensor(OnnxDataHelper.from_array(np.ones(2, np.float32), "a"))  # replaces "a" in place
+out["onnx_data"] = [type(o.request_data).__name__, o.name_index_map,
+                    [t.name for t in o.request_data.tensors], list(o.request_data.tensors[0].dims)]
+out["onnx_bytes"] = b64(o.to_string())
+
+# D4: response is the answer's message
+m = PredictResponse()
+m.outputs["y"].dtype = 1; m.outputs["y"].array_shape.dim.extend([2]); m.outputs["y"].float_val.extend([0.5, 1.5])
+resp = TFResponse(m.SerializeToString())
+out["tf_resp"] = [type(resp.response).__name__, list(resp.response.outputs["y"].float_val),
+                  list(resp.response.outputs["y"].array_shape.dim)]
+pm = pt_pb.PredictResponse()
+o0 = pm.outputs.add(); o0.dtype = pt_pb.DT_INT64; o0.int64_val.extend([9])
+resp = TorchResponse(pm.SerializeToString())
+out["torch_resp"] = [type(resp.response).__name__, list(resp.response.outputs[0].int64_val)]
+bm = blade_pb2.Response()
+a0 = bm.outputs.add(); a0.name_in_dl_model = "p"; a0.batchsize = 1; a0.float_val.extend([0.25])
+resp = BladeResponse(bm.SerializeToString())
+out["blade_resp"] = [type(resp.response).__name__, resp.response.outputs[0].name_in_dl_model,
+                     list(resp.response.outputs[0].float_val)]
+dm = onnx_pb.DataProto()
+dm.tensors.add().CopyFrom(OnnxDataHelper.from_array(np.arange(2, dtype=np.float32), "z"))
+resp = OnnxResponse(dm.SerializeToString())
+out["onnx_resp"] = [type(resp.response).__name__, resp.response.tensors[0].name,
+                    resp.get_tensor(0).name]
+
+# D8: to_string() gives back what StringRequest was given
+out["string"] = [repr(StringRequest("abc").to_string()), repr(StringRequest().to_string()),
+                 repr(StringRequest(b"raw").to_string())]
+print(json.dumps(out))
+"""
+
+
+def test_official_forms_give_the_same_results(run_official):
+    theirs = json.loads(run_official(OFFICIAL_FORMS))
+    ours_script = OFFICIAL_FORMS.replace("from eas_prediction", "from easlab.eas_prediction")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(ours_script)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads(proc.stdout)
+    assert set(ours) == set(theirs)
+    differ = {k: (ours[k], theirs[k]) for k in theirs if ours[k] != theirs[k]}
+    assert not differ, differ
+
+
 def test_gateway_endpoint_as_the_official_one():
     from easlab.eas_prediction.gateway_endpoint import GatewayEndpoint
 

@@ -177,8 +177,12 @@ def test_json_response():
 
 
 def test_string_request_response():
-    assert StringRequest("héllo").to_string() == "héllo".encode()
+    # to_string() gives back what was given, as the official client; bytes() is the body
+    assert StringRequest("héllo").to_string() == "héllo"
+    assert bytes(StringRequest("héllo")) == "héllo".encode()
     assert StringRequest(b"\x00\x01").to_string() == b"\x00\x01"
+    assert bytes(StringRequest(b"\x00\x01")) == b"\x00\x01"
+    assert StringRequest().to_string() == "" and bytes(StringRequest()) == b""
     resp = StringRequest().parse_response(b'{"ok": true}')
     assert (
         isinstance(resp, StringResponse)
@@ -201,7 +205,7 @@ def test_build_request_every_format():
     assert len(named.inputs) == 1 and "m" in named.map_inputs
     assert isinstance(build_request("blade", {"x": x}), BladeRequest)
     assert isinstance(build_request("onnx", {"x": x}), OnnxRequest)
-    assert build_request("string", "abc").to_string() == b"abc"
+    assert bytes(build_request("string", "abc")) == b"abc"
     with pytest.raises(RequestError, match="unknown request format 'xml'.*tf, torch"):
         build_request("xml", {})
     with pytest.raises(RequestError, match="dict of input name"):

@@ -14,7 +14,7 @@ import cramjam
 import ml_dtypes
 import numpy as np
 import pytest
-from wire_helpers import b64, strings, unb64
+from wire_helpers import WRAPS, b64, strings, unb64, wrap
 
 from easlab.wire.blade import BladeRequest, BladeResponse, BladeTFRequest, encode_blade_response
 from easlab.wire.onnx import OnnxRequest, OnnxResponse, encode_onnx_response
@@ -145,6 +145,31 @@ _add(
     "message",
 )
 
+# REPORT D3: content handed over as a one-pass iterable (a generator, map(), dict.values()),
+# which the official client's protobuf extend() reads as a list
+for _how in WRAPS:
+    for _id, _code, _vals, _np in TF_FEEDS:
+        _add(
+            f"tf-{_how}-{_id}",
+            {
+                "kind": "tf",
+                "sig": "s",
+                "feeds": [["x", [len(_vals)], _code, {"values": _vals, "wrap": _how}]],
+            },
+            lambda c=_code, v=_vals, h=_how: (
+                TFRequest("s").add_feed("x", [len(v)], c, wrap(v, h)).to_string()
+            ),
+        )
+    _add(
+        f"tf-{_how}-string",
+        {
+            "kind": "tf",
+            "sig": "s",
+            "feeds": [["w", [4], T.DT_STRING, {**strings(STRINGS), "wrap": _how}]],
+        },
+        lambda h=_how: TFRequest("s").add_feed("w", [4], T.DT_STRING, wrap(STRINGS, h)).to_string(),
+    )
+
 PT = TorchRequest
 TORCH_FEEDS = [
     ("float", PT.DT_FLOAT, [1.5, -2.0], "float32"),
@@ -165,6 +190,26 @@ for _id, _code, _vals, _np in TORCH_FEEDS:
         f"torch-numpy-{_id}",
         {"kind": "torch", "feeds": [[0, [1, 2], _code, _vals]]},
         lambda v=_vals, n=_np: TorchRequest().add_feed(0, np.array([v], dtype=n)).to_string(),
+    )
+for _how in WRAPS:
+    for _id, _code, _vals, _np in TORCH_FEEDS:
+        _add(
+            f"torch-{_how}-{_id}",
+            {"kind": "torch", "feeds": [[0, [2], _code, {"values": _vals, "wrap": _how}]]},
+            lambda c=_code, v=_vals, h=_how: (
+                TorchRequest().add_feed(0, [2], c, wrap(v, h)).to_string()
+            ),
+        )
+    _add(
+        f"torch-map-{_how}",
+        {
+            "kind": "torch",
+            "map_feeds": [["m", [2], PT.DT_INT64, {"values": [5, -6], "wrap": _how}]],
+            "feeds": [],
+        },
+        lambda h=_how: (
+            TorchRequest().add_feed_map("m", [2], PT.DT_INT64, wrap([5, -6], h)).to_string()
+        ),
     )
 _add(
     "torch-everything",
@@ -543,3 +588,70 @@ def test_server_responses_round_trip_easlab():
     assert blade["p"].dtype == np.float32 and blade.get_batch_size("p") == 1
     onnx = OnnxResponse(encode_onnx_response({"o": np.array([1, 2], np.uint32)}))
     assert onnx["o"].dtype == np.uint32
+
+
+# ---- request_data (REPORT D4): the request as its generated message, as officially
+
+
+def test_reading_request_data_changes_no_byte():
+    req = TFRequest("s")
+    for name in ["x", "a", "zz", "b", "q", "images", "m", "k"]:
+        req.add_feed(name, [1], T.DT_FLOAT, [1.0])
+    before = req.to_string()
+    from easlab.eas_prediction import tf_request_pb2
+
+    assert isinstance(req.request_data, tf_request_pb2.PredictRequest)
+    assert list(req.request_data.inputs) and req.to_string() == before  # map order kept
+
+
+def test_request_data_is_what_is_sent_after_it_was_read():
+    from easlab.wire.proto import blade_pb2, onnx_predict_pb2, tf_predict_pb2, torch_predict_pb2
+
+    tf = TFRequest("s").add_feed("x", [1], T.DT_FLOAT, [1.0])
+    tf.request_data.output_filter.append("edited")
+    tf.add_feed("later", [2], T.DT_INT64, [1, 2]).add_fetch("y")
+    tf.set_signature_name(singature_name="t")
+    sent = tf_predict_pb2.PredictRequest.FromString(tf.to_string())
+    assert sent == tf.request_data and sent.signature_name == "t"
+    assert list(sent.output_filter) == ["edited", "y"] and list(sent.inputs["later"].int64_val) == [
+        1,
+        2,
+    ]
+
+    torch = TorchRequest(flag=True).add_feed(0, [1], PT.DT_FLOAT, [0.5])
+    assert len(torch.request_data.inputs) == 1
+    torch.add_feed(2, [1], PT.DT_INT64, [7])  # officially: input 1 is left empty
+    torch.set_debug_level(3)
+    plain = bytes(cramjam.snappy.decompress_raw(torch.to_string()))
+    sent = torch_predict_pb2.PredictRequest.FromString(plain)
+    assert sent == torch.request_data and len(sent.inputs) == 3 and sent.debug_level == 3
+
+    blade = BladeRequest("s").add_feed("x", 1, [1], B.DT_FLOAT, [1.0])
+    assert blade.request_data.tf_signature_name == "s" == blade.tf_signature_name
+    blade.set_signature_name(None)
+    blade.add_feed("y", batchsize=2, shape=[2], content_type=B.DT_INT32, content=[3, 4])
+    sent = blade_pb2.Request.FromString(blade.to_string())
+    assert not sent.HasField("tf_signature_name") and [a.batchsize for a in sent.inputs] == [1, 2]
+
+    onnx = OnnxRequest().add_feed("a", np.ones(2, np.float32)).add_feed("b", np.zeros(1, np.int64))
+    assert [t.name for t in onnx.request_data.tensors] == ["a", "b"]
+    replaced = onnx_predict_pb2.TensorProto(name="a", dims=[1], data_type=7)
+    replaced.raw_data = np.array([9], "<i8").tobytes()
+    assert onnx.add_tensor(replaced) == 0 and onnx.name_index_map == {"a": 0, "b": 1}
+    sent = onnx_predict_pb2.DataProto.FromString(onnx.to_string())
+    assert sent == onnx.request_data and sent.tensors[0] == replaced
+
+
+def test_iterable_content_is_read_and_bad_content_is_named():
+    from easlab.errors import DTypeError
+
+    with pytest.raises(DTypeError, match="element 1 is NoneType"):
+        TFRequest("s").add_feed("x", [2], T.DT_FLOAT, [1.0, None])
+    with pytest.raises(DTypeError, match="content is of type object"):
+        TFRequest("s").add_feed("x", [1], T.DT_FLOAT, object())
+    # a one-pass iterable is read once, whatever the format
+    req = BladeRequest("s").add_feed("x", 1, [2], B.DT_FLOAT, (v for v in [1.0, 2.0]))
+    assert (
+        req.to_string()
+        == BladeRequest("s").add_feed("x", 1, [2], B.DT_FLOAT, [1.0, 2.0]).to_string()
+    )

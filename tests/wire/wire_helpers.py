@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
+from typing import Any
 
 OFFICIAL_SNIPPET = r"""
 import base64, json, sys
@@ -16,10 +18,21 @@ from eas_prediction.onnx_processor_data_helper import from_array
 b64 = lambda b: base64.b64encode(b).decode()
 unb64 = lambda s: base64.b64decode(s)
 
+def wrap(values, how):
+    # one-pass iterables, as code reading a file or a dict hands them over
+    if how == "generator":
+        return (v for v in values)
+    if how == "map":
+        return map(lambda v: v, values)
+    if how == "dict_values":
+        return dict(enumerate(values)).values()
+    return values
+
 def content(c):
-    # strings come as {"b64": [...]}
+    # strings come as {"b64": [...]}; {"wrap": how, ...} hands the values over as an iterable
     if isinstance(c, dict):
-        return [unb64(x) for x in c["b64"]]
+        values = [unb64(x) for x in c["b64"]] if "b64" in c else c["values"]
+        return wrap(values, c.get("wrap"))
     return c
 
 def values(arr_pb, fields):
@@ -161,3 +174,17 @@ def unb64(text: str) -> bytes:
 def strings(values: list[bytes]) -> dict[str, list[str]]:
     """String content for the snippet (JSON cannot carry bytes)."""
     return {"b64": [b64(v) for v in values]}
+
+
+WRAPS = ("generator", "map", "dict_values")
+
+
+def wrap(values: list[Any], how: str) -> Iterable[Any]:
+    """``values`` handed over as a one-pass iterable, as the snippet's ``wrap`` does."""
+    if how == "generator":
+        return (v for v in values)
+    if how == "map":
+        return map(lambda v: v, values)
+    if how == "dict_values":
+        return dict(enumerate(values)).values()
+    raise ValueError(how)
