@@ -153,19 +153,34 @@ class SeldonApp:
 
     # -- dispatch ------------------------------------------------------------------
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods of ``path`` as flask's ``Allow`` header lists them: the route's,
+        and GET, HEAD, OPTIONS of the static route seldon-core's app has on every path."""
+        route = self.routes.get((path or "/predict").rstrip("/") or "/predict")
+        return sorted({"GET", "HEAD", "OPTIONS", *(route[0] if route is not None else ())})
+
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
         """Answer one request; errors become seldon-core's JSON error bodies."""
         path = path or "/predict"
+        method = method.upper()
+        if method == "OPTIONS":
+            # flask answers OPTIONS itself on every path (its static route catches the
+            # rest): 200, empty; the server adds Allow and the CORS headers
+            return Answer(200, b"", TEXT)
         route = self.routes.get(path.rstrip("/") or "/predict")
-        # seldon-core's error handler turns flask's own 404/405 into a 500 body too
-        if route is None:
-            return _json(_internal("404 Not Found: The requested URL was not found on the "
-                                   "server. If you entered the URL manually please check "
-                                   "your spelling and try again."), 500)  # fmt: skip
-        allowed, endpoint = route
-        if method.upper() not in allowed:
+        allowed, endpoint = route if route is not None else ((), None)
+        if method == "HEAD" and "GET" in allowed:
+            method = "GET"  # flask serves HEAD wherever GET is; the server drops the body
+        # seldon-core's error handler turns flask's own 404/405 into a 500 body too. Its
+        # app has a static route on every path: GET or HEAD that no route takes looks
+        # for a file (404), any other method not taken is a 405
+        if endpoint is None or method not in allowed:
+            if method in ("GET", "HEAD"):
+                return _json(_internal("404 Not Found: The requested URL was not found on "
+                                       "the server. If you entered the URL manually please "
+                                       "check your spelling and try again."), 500)  # fmt: skip
             return _json(_internal("405 Method Not Allowed: The method is not allowed for "
                                    "the requested URL."), 500)  # fmt: skip
         try:

@@ -56,13 +56,22 @@ class GraphApp:
     def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
         return cls(_build(graph, Path(folder), entry))
 
+    @classmethod
+    def one_node(cls, name: str, kind: str, cls_name: str, app: SeldonApp) -> GraphApp:
+        """One component as a graph of one node of type ``kind``: what a service with
+        ``seldon.service_type`` (and no ``seldon.graph``) runs, as the orchestrator runs
+        a one-node SeldonDeployment."""
+        return cls(GraphNode(name, kind.upper(), cls_name, app))
+
     def run(self, node: GraphNode, message: Any) -> Any:
         user, metrics = node.app.user_model, node.app.metrics
         path = dict((message.get("meta") or {}).get("requestPath") or {})
         if node.type in ("MODEL", "TRANSFORMER"):
             call = methods.predict if node.type == "MODEL" else methods.transform_input
             message = call(user, message, metrics)
-        elif node.type == "ROUTER":
+        # the orchestrator routes and aggregates only over children: a ROUTER or
+        # COMBINER with none passes the message through (seldon-core's executor)
+        elif node.type == "ROUTER" and node.children:
             routed = methods.route(user, message, metrics)
             data = routed["data"]
             index = int(
@@ -75,7 +84,7 @@ class GraphApp:
             message = self.run(node.children[index], _with_path(message, path, node))
             message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
             return _mark(message, node)
-        elif node.type == "COMBINER":
+        elif node.type == "COMBINER" and node.children:
             answers = [self.run(child, _copy(message)) for child in node.children]
             message = methods.aggregate(user, {"seldonMessages": answers}, metrics)
             return _mark(_with_path(message, path, node), node)
@@ -94,7 +103,7 @@ class GraphApp:
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
             return _json(self.root.app.health())
-        if path.rstrip("/") not in _PREDICT_PATHS:
+        if path.rstrip("/") not in _PREDICT_PATHS or method.upper() == "OPTIONS":
             return self.root.app.handle(method, path, query, content_type, body)
         try:
             request = parse_request(query, content_type, bytes(body))

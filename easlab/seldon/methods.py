@@ -15,10 +15,12 @@ import numpy as np
 
 from easlab.seldon import metrics as tags_of
 from easlab.seldon.errors import SeldonMicroserviceException, SeldonNotImplementedError
+from easlab.seldon.messages import DefaultData, Feedback, as_proto, floats
 from easlab.seldon.metadata import SeldonInvalidMetadataError, validate_model_metadata
-from easlab.seldon.metrics import SeldonMetrics
+from easlab.seldon.metrics import SeldonMetrics, valid_raw_metrics
 from easlab.seldon.payload import construct_response, extract_request_parts, names_of
 from easlab.seldon.user_model import (
+    bad_metric,
     client_aggregate,
     client_custom_metrics,
     client_health_status,
@@ -43,9 +45,11 @@ def _raw(user_model: Any, hook: str, request: Any, metrics: SeldonMetrics, metho
         return None
     if isinstance(response, dict):
         found = response.get("meta", {}).get("metrics", [])
+        if not valid_raw_metrics(found):
+            raise bad_metric(found)
         if found and not include_metrics_in_client_response():
             del response["meta"]["metrics"]
-        metrics.update(found, method)
+        metrics.update(list(found), method)
     return response if response is not None else {}
 
 
@@ -151,48 +155,44 @@ def aggregate(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
     )
 
 
-def _floats(value: Any) -> Any:
-    """What a protobuf round trip does to JSON numbers (Value/double): ints become floats."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, list):
-        return [_floats(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _floats(v) for k, v in value.items()}
-    return value
+def _feedback_array(datadef: DefaultData) -> Any:
+    """A Feedback's ``request.data`` or ``truth.data`` as seldon-core hands it to
+    ``send_feedback``: an array of the tensor or ndarray, else an empty float array
+    (no data, or a strData/jsonData/binData message)."""
+    kind = datadef.WhichOneof("data_oneof")
+    if kind == "tensor":
+        return np.array(datadef.tensor.values, dtype=np.float64).reshape(datadef.tensor.shape)
+    if kind == "ndarray":
+        return np.array(datadef.ndarray)
+    if kind == "tftensor":
+        return extract_request_parts({"data": {"tftensor": datadef.tftensor}})[0]
+    return np.array([])
 
 
 def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id: str) -> Any:
     """``/send-feedback``: seldon-core parses the body into a Feedback proto first, so
-    numbers arrive (and leave) as floats and empty fields are dropped."""
+    numbers arrive (and leave) as proto types, empty fields are dropped,
+    ``send_feedback_raw`` gets a :class:`~easlab.seldon.messages.Feedback` and
+    ``send_feedback`` arrays (empty ones for what was not sent)."""
     if not isinstance(request, dict):
         raise SeldonMicroserviceException(f"Invalid request data type: {request}")
-    reward = float(request.get("reward", 0.0) or 0.0)
+    feedback = as_proto(Feedback, request)
+    reward = float(feedback.reward or 0.0)
     metrics.update_reward(reward)
-    inner = request.get("request") or {}
-    raw = _raw(user_model, "send_feedback_raw", request, metrics, "send_feedback")
+    raw = _raw(user_model, "send_feedback_raw", feedback, metrics, "send_feedback")
     if raw is not None:
-        return raw
-    inner_data = inner.get("data") if isinstance(inner, dict) else None
-    features: Any = None
-    names: Any = []
-    if inner_data is not None:
-        features, _, datadef, _ = extract_request_parts(_floats(inner))
-        names = names_of(datadef)
-    elif isinstance(inner, dict) and any(k in inner for k in ("jsonData", "strData", "binData")):
-        features, _, _, _ = extract_request_parts(inner)
-    truth_msg = request.get("truth") or {}
-    truth: Any = None
-    if isinstance(truth_msg, dict) and truth_msg:
-        truth, _, _, _ = extract_request_parts(_floats(truth_msg))
-    routing = ((request.get("response") or {}).get("meta") or {}).get("routing", {}).get(unit_id)
+        return _proto_json(raw) if isinstance(raw, dict) else raw
+    features = _feedback_array(feedback.request.data)
+    truth = _feedback_array(feedback.truth.data)
+    names = list(feedback.request.data.names)
+    routing = feedback.response.meta.routing.get(unit_id)
     answer = client_send_feedback(user_model, features, names, reward, truth, routing)
     custom = client_custom_metrics(user_model, metrics, "send_feedback", answer.metrics)
     data = answer.data if answer.data is not None else np.array([])
-    base = inner if isinstance(inner, dict) else {}
-    out = construct_response(user_model, False, base, data, None, custom, answer.tags)
+    base = feedback.get("request")
+    out = construct_response(
+        user_model, False, base if isinstance(base, dict) else {}, data, None, custom, answer.tags
+    )
     return _proto_json(out)
 
 
@@ -200,25 +200,20 @@ def _proto_json(message: dict[str, Any]) -> dict[str, Any]:
     """JSON as protobuf's MessageToDict writes a SeldonMessage: floats, no empty fields."""
     out: dict[str, Any] = {}
     for key, value in message.items():
-        if key == "data":
+        if key == "data" and isinstance(value, dict):
             data = {k: v for k, v in value.items() if not (k == "names" and not v)}
-            if "tensor" in data:
-                data["tensor"] = {
-                    k: v
-                    for k, v in {
-                        "shape": value["tensor"]["shape"],
-                        "values": _floats(value["tensor"]["values"]),
-                    }.items()
-                    if v
-                }
+            tensor = data.get("tensor")
+            if isinstance(tensor, dict):
+                shape, values = tensor.get("shape"), floats(tensor.get("values"))
+                data["tensor"] = {k: v for k, v in (("shape", shape), ("values", values)) if v}
             if "ndarray" in data:
-                data["ndarray"] = _floats(data["ndarray"])
+                data["ndarray"] = floats(data["ndarray"])
             out[key] = data
-        elif key == "meta":
+        elif key == "meta" and isinstance(value, dict):
             meta = {k: v for k, v in value.items() if v not in ([], {}, None, "")}
             for field in ("metrics", "tags"):
                 if field in meta:
-                    meta[field] = _floats(meta[field])
+                    meta[field] = floats(meta[field])
             out[key] = meta
         else:
             out[key] = value

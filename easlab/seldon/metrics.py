@@ -23,18 +23,34 @@ HEALTH_METRIC_METHOD_TAG = "health_status"
 
 def validate_metrics(metrics: Any) -> bool:
     """True when ``metrics`` is a list of ``{"type", "key", "value"}`` with a known type
-    and a numeric value; anything that is not a list passes, as in seldon-core."""
-    if isinstance(metrics, list):
-        for metric in metrics:
-            if not ("key" in metric and "value" in metric and "type" in metric):
-                return False
-            if metric["type"] not in (COUNTER, GAUGE, TIMER):
-                return False
-            try:
-                metric["value"] + 1
-            except TypeError:
-                return False
+    and a numeric value. Anything else is refused, as in seldon-core: a tuple too (the
+    guide's own runtime-metrics example has a trailing comma that makes one), or a
+    single metric dict not wrapped in a list."""
+    if not isinstance(metrics, list):
+        return False
+    for metric in metrics:
+        if not isinstance(metric, dict):
+            return False
+        if not ("key" in metric and "value" in metric and "type" in metric):
+            return False
+        if metric["type"] not in (COUNTER, GAUGE, TIMER):
+            return False
+        try:
+            metric["value"] + 1
+        except TypeError:
+            return False
     return True
+
+
+def valid_raw_metrics(metrics: Any) -> bool:
+    """Whether a ``*_raw`` answer's ``meta.metrics`` can be recorded: a list (or tuple)
+    of dicts with a ``key`` and a ``value``. seldon-core does not validate these, it
+    records them; what it cannot record fails there as a 500 MICROSERVICE_INTERNAL_ERROR
+    with a Python message ("'str' object has no attribute 'get'"), here as the 500
+    MICROSERVICE_BAD_METRIC its other metric checks answer."""
+    return isinstance(metrics, (list, tuple)) and all(
+        isinstance(m, dict) and "key" in m and "value" in m for m in metrics
+    )
 
 
 class SeldonMetrics:

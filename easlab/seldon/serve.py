@@ -37,35 +37,58 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
 
 
+#: the methods ``flask_cors.CORS(app)`` (seldon-core's setup, all defaults) allows
+CORS_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def cors_headers(method: str, headers: Any, allowed: list[str]) -> list[tuple[str, str]]:
+    """The headers seldon-core's ``CORS(app)`` adds to an answer (flask_cors defaults: any
+    origin, any header, no credentials): the request's ``Origin`` echoed (``*`` without
+    one); for a preflight ``OPTIONS`` also ``Allow`` (the path's methods, as flask's
+    automatic OPTIONS answer), the allowed methods and the requested headers.
+    """
+    origin = headers.get("Origin")
+    out = [("Access-Control-Allow-Origin", origin or "*")]
+    if method.upper() == "OPTIONS":
+        out.insert(0, ("Allow", ", ".join(allowed)))
+        wanted = (headers.get("Access-Control-Request-Method") or "").upper()
+        if wanted in CORS_METHODS:
+            asked = headers.get("Access-Control-Request-Headers")
+            if asked:
+                names = sorted(h.strip() for h in asked.split(",") if h.strip())
+                out.append(("Access-Control-Allow-Headers", ", ".join(names)))
+            out.append(("Access-Control-Allow-Methods", ", ".join(CORS_METHODS)))
+    if origin:
+        out.append(("Vary", "Origin"))
+    return out
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "easlab-seldon"
     app: Any = None
-    lock: threading.Lock | None = None
+    slots: threading.BoundedSemaphore = threading.BoundedSemaphore(1)
     access_log = False
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        if self.lock is not None:
-            with self.lock:
-                answer = self.app.handle(
-                    self.command, path, query, self.headers.get("Content-Type"), body
-                )
-        else:
+        with self.slots:
             answer = self.app.handle(
                 self.command, path, query, self.headers.get("Content-Type"), body
             )
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
-        self.send_header("Access-Control-Allow-Origin", "*")  # flask_cors, as seldon-core
+        allowed = self.app.allowed_methods(path) if hasattr(self.app, "allowed_methods") else []
+        for name, value in cors_headers(self.command, self.headers, allowed):
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if self.access_log:
@@ -75,12 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
 def make_server(
     app: Any, host: str = "127.0.0.1", port: int = 9000, threads: int = 1, access_log: bool = False
 ) -> HTTPServer:
-    """An HTTP server answering every request with ``app.handle``; with ``threads`` <= 1
-    requests run one at a time (gunicorn's default of one thread per worker)."""
+    """An HTTP server answering every request with ``app.handle``, at most ``threads``
+    at once (gunicorn's threads per worker; 1, its default, runs them one at a time)."""
+    slots = threading.BoundedSemaphore(max(1, threads))
     handler = type(
-        "SeldonHandler",
-        (_Handler,),
-        {"app": app, "lock": threading.Lock() if threads <= 1 else None, "access_log": access_log},
+        "SeldonHandler", (_Handler,), {"app": app, "slots": slots, "access_log": access_log}
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

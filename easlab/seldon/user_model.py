@@ -183,7 +183,8 @@ def client_health_status(user_model: Any) -> Any:
         return "not implemented - assuming healthy"
 
 
-def _bad_metric(metrics: Any) -> SeldonMicroserviceException:
+def bad_metric(metrics: Any) -> SeldonMicroserviceException:
+    """The 500 MICROSERVICE_BAD_METRIC error seldon-core answers for ``metrics``."""
     return SeldonMicroserviceException(
         f"Bad metric created during request: {json.dumps(metrics)}",
         status_code=500,
@@ -201,7 +202,7 @@ def client_custom_metrics(
     client sees (empty when INCLUDE_METRICS_IN_CLIENT_RESPONSE is false)."""
     runtime = runtime_metrics if runtime_metrics is not None else []
     if not validate_metrics(runtime):
-        raise _bad_metric(runtime)
+        raise bad_metric(runtime)
     seldon_metrics.update(runtime, method)
     include = include_metrics_in_client_response()
     if hasattr(user_model, "metrics"):
@@ -211,7 +212,7 @@ def client_custom_metrics(
             pass
         else:
             if not validate_metrics(static):
-                raise _bad_metric(static)
+                raise bad_metric(static)
             seldon_metrics.update(static, method)
             return static + runtime if include else []
     return runtime if include else []

@@ -118,3 +118,112 @@ def test_spec_needs_path_and_class():
          "seldon": {"service_type": "MODEL"}, **META}
     )  # fmt: skip
     assert not [w for w in spec.warnings if "seldon" in w]
+
+
+def _peak(url: str, headers: dict[str, str] | None = None, calls: int = 6) -> int:
+    """The most calls Concurrency.predict saw at once during ``calls`` parallel requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> requests.Response:
+        return requests.post(url, json={"data": {"ndarray": [1]}}, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(calls) as pool:
+        answers = list(pool.map(one, range(calls)))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    return max(a.json()["jsonData"]["peak"] for a in answers)
+
+
+def test_component_called_one_at_a_time_as_seldon_core(kernel, real_seldon):
+    """seldon-core's microservice (one gunicorn worker, GUNICORN_THREADS=1) never runs two
+    calls of a component at once; nor does the service, although the kernel has
+    rpc.worker_threads (5) threads per instance."""
+    assert _peak(real_seldon.url("Concurrency") + PREDICT) == 1
+    service = seldon_service(kernel, "sk_serial", "Concurrency")
+    assert _peak(service.url + PREDICT, {"Authorization": service.token}) == 1
+
+
+def test_seldon_threads_opts_into_concurrent_calls(kernel):
+    spec = {
+        "name": "sk_threads",
+        "processor": "seldon",
+        "processor_path": str(COMPONENTS),
+        "processor_mainclass": "Concurrency",
+        "token": "tok-threads-1234",
+        "metadata": {"instance": 1},
+        "seldon": {"threads": 3},
+    }
+    service = kernel.create(spec)
+    assert service.status == "Running", service.message
+    assert 1 < _peak(service.url + PREDICT, {"Authorization": "tok-threads-1234"}) <= 3
+
+
+def test_seldon_threads_must_be_a_whole_number(kernel):
+    spec = {
+        "name": "sk_threads_bad",
+        "processor": "seldon",
+        "processor_path": str(COMPONENTS),
+        "processor_mainclass": "Concurrency",
+        "metadata": {"instance": 1},
+        "seldon": {"threads": 0},
+    }
+    service = kernel.create(spec)
+    assert service.status == "Failed"
+    assert "seldon.threads" in service.desc["message"]
+    kernel.client.delete("sk_threads_bad")
+
+
+def _typed_service(kernel, name: str, cls: str, kind: str):
+    spec = {
+        "name": name,
+        "processor": "seldon",
+        "processor_path": str(COMPONENTS),
+        "processor_mainclass": cls,
+        "token": "tok-typed-1234",
+        "metadata": {"instance": 1},
+        "seldon": {"service_type": kind},
+    }
+    service = kernel.create(spec)
+    assert service.status == "Running", service.message
+    return service
+
+
+@pytest.mark.parametrize(
+    ("cls", "kind", "expected"),
+    [
+        ("Transformer", "TRANSFORMER", [[2, 3]]),  # transform_input: +1
+        ("Transformer", "OUTPUT_TRANSFORMER", [[10, 20]]),  # transform_output: *10
+        ("Router", "ROUTER", [[1, 2]]),  # no children: passed through, as the executor does
+        ("Combiner", "COMBINER", [[1, 2]]),
+    ],
+)
+def test_service_type_at_the_service_root(kernel, cls, kind, expected):
+    """``seldon.service_type`` runs the class as a one-node graph of that type: the
+    service root (%%eas predict, PredictClient) and /api/v1.0/predictions both answer
+    what a one-node ``seldon.graph`` does, not an empty predict."""
+    name = f"sk_{kind.lower()}"
+    service = _typed_service(kernel, name, cls, kind)
+    graph = kernel.create(
+        {
+            "name": f"{name}_graph",
+            "processor": "seldon",
+            "processor_path": str(COMPONENTS),
+            "token": "tok-typed-1234",
+            "metadata": {"instance": 1},
+            "seldon": {"graph": {"name": name, "type": kind, "class": cls}},
+        }
+    )
+    assert graph.status == "Running", graph.message
+    token = {"Authorization": "tok-typed-1234"}
+    body = {"data": {"ndarray": [[1, 2]]}}
+    root = requests.post(service.url, json=body, headers=token, timeout=30)
+    assert root.status_code == 200, root.text
+    assert root.json()["data"]["ndarray"] == expected
+    assert root.json()["meta"]["requestPath"] == {name: cls}
+    for url in (service.url + PREDICT, graph.url, graph.url + PREDICT):
+        same = requests.post(url, json=body, headers=token, timeout=30)
+        assert canon(same) == canon(root), url
+    # the component's own paths answer as the microservice's do
+    own = requests.post(service.url + "/transform-input", json=body, headers=token, timeout=30)
+    assert own.status_code == 200
+    for svc in (name, f"{name}_graph"):
+        kernel.client.delete(svc)

@@ -79,6 +79,61 @@ def test_standalone_parameters(real_seldon, easlab_seldon):
     assert ours.json()["jsonData"]["i"] == ["int", 3]
 
 
+CORS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
+        "Access-Control-Allow-Methods", "Access-Control-Allow-Credentials", "Vary")  # fmt: skip
+
+
+def cors(response: requests.Response) -> dict[str, object]:
+    """The CORS part of an answer; Allow as a set (flask lists a route's methods in
+    set order)."""
+    seen: dict[str, object] = {name: response.headers.get(name) for name in CORS}
+    seen["Allow"] = set((response.headers.get("Allow") or "").replace(" ", "").split(","))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        # a browser's preflight before a JSON POST with a token
+        ("OPTIONS", PREDICT, {"Origin": "http://nb.example", "Access-Control-Request-Method": "POST",
+                              "Access-Control-Request-Headers": "Content-Type,Authorization"}),
+        ("OPTIONS", PREDICT, {"Origin": "http://nb.example", "Access-Control-Request-Method": "post"}),
+        ("OPTIONS", PREDICT, {"Origin": "http://nb.example", "Access-Control-Request-Method": "TRACE"}),
+        ("OPTIONS", PREDICT, {}),
+        ("OPTIONS", "/health/ping", {"Origin": "http://nb.example"}),
+        ("OPTIONS", "/send-feedback", {"Access-Control-Request-Method": "POST"}),
+        ("OPTIONS", "/nowhere", {"Origin": "http://nb.example", "Access-Control-Request-Method": "GET"}),
+        ("POST", PREDICT, {"Origin": "http://nb.example"}),
+        ("POST", PREDICT, {}),
+        ("GET", "/health/ping", {"Origin": "http://nb.example"}),
+        ("HEAD", "/health/ping", {}),
+        ("HEAD", "/health/status", {}),
+        ("HEAD", PREDICT, {}),  # flask's static route: 404
+        ("GET", PREDICT, {}),
+        ("POST", "/nowhere", {"Origin": "http://nb.example"}),  # the static route: 405
+    ],
+)  # fmt: skip
+def test_standalone_cors_same_as_seldon_core(real_seldon, easlab_seldon, method, path, headers):
+    """seldon-core's ``CORS(app)``: a preflight answers 200 with the CORS headers, and
+    every answer echoes the Origin (or ``*`` without one)."""
+    body = {"json": {"data": {"ndarray": [[1]]}}} if method == "POST" else {}
+    theirs = requests.request(
+        method, real_seldon.url("MyModel") + path, headers=headers, timeout=30, **body
+    )
+    ours = requests.request(
+        method, easlab_seldon.url("MyModel") + path, headers=headers, timeout=30, **body
+    )
+    if method == "HEAD":  # no body to compare
+        assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
+            theirs.status_code,
+            theirs.headers["Content-Type"],
+            theirs.content,
+        )
+    else:
+        assert canon(ours) == canon(theirs)
+    assert cors(ours) == cors(theirs)
+
+
 def test_standalone_warns_ignored_arguments_and_stops_on_sigterm(tmp_path):
     import os
     import socket

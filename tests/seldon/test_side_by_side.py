@@ -216,3 +216,106 @@ def test_parameters_of_each_type(real_seldon, components_dir):
         json={"data": {"ndarray": [1]}},
     )
     assert json.loads(body)["jsonData"]["d"] == ["float", 2.0]
+
+
+FEEDBACKS = [
+    {
+        "request": {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}},
+        "response": {"meta": {"routing": {"0": 1}}},
+        "reward": 1,
+        "truth": {"data": {"ndarray": [[0, 1]]}},
+    },
+    {
+        "request": {"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}},
+        "reward": 0.1,  # a proto float: 32 bits
+        "truth": {"data": {"tensor": {"shape": [2], "values": [3, 4]}}},
+    },
+    {"request": {"data": {"ndarray": [[1, 2]]}}, "truth": {"data": {"tensor": {"shape": [1, 1], "values": [7]}}}},
+    {"request": {"strData": "hi"}, "reward": 2},
+    {"request": {"jsonData": {"a": 1}}, "reward": 3, "truth": {"strData": "t"}},
+    {"request": {"binData": "aGk="}, "reward": 3},
+    {"request": {"data": {"names": ["a"]}}, "reward": 1},
+    {"reward": 1},
+    {},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("feedback", FEEDBACKS)
+def test_send_feedback_arguments(real_seldon, components_dir, feedback):
+    """The answer, and what send_feedback(features, names, reward, truth, routing) got:
+    arrays (empty ones for no data or a str/json/bin message), as seldon-core passes them."""
+    check(real_seldon, components_dir, "FeedbackSeen", "POST", "/send-feedback", json=feedback)
+    _, seen = check(
+        real_seldon, components_dir, "FeedbackSeen", "POST", PREDICT, json={"strData": "x"}
+    )
+    assert "sizes" in json.loads(seen)["jsonData"]
+
+
+@pytest.mark.parametrize("feedback", FEEDBACKS[1:3])
+@pytest.mark.parametrize("cls", ["MyModel", "Plain"])
+def test_send_feedback_tensor_without_send_feedback(real_seldon, components_dir, cls, feedback):
+    status, _ = check(real_seldon, components_dir, cls, "POST", "/send-feedback", json=feedback)
+    assert status == 200
+
+
+@pytest.mark.parametrize("feedback", FEEDBACKS)
+def test_send_feedback_raw_reads_a_feedback_message(real_seldon, components_dir, feedback):
+    """``feedback.reward``, ``feedback.request.data.names`` ... and a SeldonMessage back."""
+    status, _ = check(
+        real_seldon, components_dir, "FeedbackRaw", "POST", "/send-feedback", json=feedback
+    )
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("cls", "kind"),
+    [
+        ("MetricShapes", 1),  # the guide's trailing comma: a tuple
+        ("MetricShapes", 2),  # one metric, not in a list
+        ("MetricShapes", 3),  # a list holding a non-dict
+        ("MetricShapes", 4),
+        ("MetricShapes.StaticTuple", 1),  # metrics() returning a tuple
+        ("MetricShapes.StaticDict", 1),  # metrics() returning one dict
+        ("MetricShapes.RawMetrics", 1),  # predict_raw: a tuple is recorded, as seldon-core does
+        ("MetricShapes.RawMetrics", 3),
+    ],
+)
+def test_metrics_not_a_list(real_seldon, components_dir, cls, kind):
+    status, body = check(
+        real_seldon, components_dir, cls, "POST", PREDICT, json={"data": {"ndarray": [kind]}}
+    )
+    if kind in (1, 2, 3) and cls != "MetricShapes.RawMetrics":
+        assert (status, json.loads(body)["status"]["reason"]) == (500, "MICROSERVICE_BAD_METRIC")
+
+
+@pytest.mark.parametrize("kind", [2, 4, 5])
+def test_raw_metrics_it_cannot_record(real_seldon, components_dir, kind):
+    """A predict_raw ``meta.metrics`` that is one dict, or holds a non-metric: seldon-core
+    fails recording it (500 MICROSERVICE_INTERNAL_ERROR with a Python message such as
+    "'str' object has no attribute 'get'"); easlab answers the same status and body
+    shape, with the reason and message of seldon-core's other metric checks."""
+    theirs, ours = both(
+        real_seldon,
+        components_dir,
+        "MetricShapes.RawMetrics",
+        "POST",
+        PREDICT,
+        json={"data": {"ndarray": [kind]}},
+    )
+    assert ours[0] == theirs[0] == 500
+    mine, real = json.loads(ours[1])["status"], json.loads(theirs[1])["status"]
+    assert set(mine) == set(real) and (mine["status"], mine["code"]) == (
+        real["status"],
+        real["code"],
+    )
+    assert mine["reason"] == "MICROSERVICE_BAD_METRIC"
+    assert mine["info"].startswith("Bad metric created during request: ")
+
+
+@pytest.mark.parametrize("path", [PREDICT, "/health/ping", "/nowhere"])
+def test_options_answers_200_empty(real_seldon, components_dir, path):
+    headers = {"Origin": "http://x", "Access-Control-Request-Method": "POST"}
+    assert check(real_seldon, components_dir, "MyModel", "OPTIONS", path, headers=headers) == (
+        200,
+        "",
+    )

@@ -3,17 +3,50 @@ them) behind the Seldon REST contract under the service's path (SPEC §6).
 
 HTTP-aware (processors/http.py): it gets the method, sub-path, query and body, and
 answers JSON; a plain ``GET`` of the service path answers the signature
-``{"format": "seldon", ...}`` (easlab/seldon/app.py ``seldon_signature``); the kernel keeps the token check, queueing and instance supervision.
+``{"format": "seldon", ...}`` (easlab/seldon/app.py ``seldon_signature``); the kernel keeps
+the token check, queueing and instance supervision.
+
+``seldon.service_type`` other than MODEL runs the class as a one-node ``seldon.graph``
+of that type (easlab/seldon/graph.py), as Seldon's orchestrator runs a one-node
+SeldonDeployment: a TRANSFORMER's ``transform_input`` answers the predictions paths
+(the service root included), an OUTPUT_TRANSFORMER's ``transform_output``; a ROUTER
+or COMBINER with no children passes the request through. The component's own paths
+(``/transform-input``, ``/route``, ...) answer as always.
+
+Concurrency: seldon-core's microservice calls a component one request at a time (one
+gunicorn worker with ``GUNICORN_THREADS=1``), and components are written for that
+(TF1 sessions, ``self.n += 1``). The kernel runs ``rpc.worker_threads`` (5) requests
+of an instance at once, so this processor lets at most ``seldon.threads`` of them into
+the component at a time: 1 unless the service opts in, e.g.
+``"seldon": {"threads": 4}`` (gunicorn's ``--threads``; ``rpc.worker_threads`` still
+caps it). More copies of the component, each serial, are ``metadata.instance``
+(gunicorn's ``--workers``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
 from easlab.kernel.processors.http import HttpRequest
+
+#: calls let into the component at once unless ``seldon.threads`` says otherwise
+#: (seldon-core's GUNICORN_THREADS default)
+DEFAULT_THREADS = 1
+
+
+def _threads(seldon: dict[str, Any]) -> int:
+    threads = seldon.get("threads", DEFAULT_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ProcessorError(
+            400,
+            f"seldon.threads: how many calls may run in the component at once, a whole "
+            f"number >= 1 (1, seldon-core's default, runs them one at a time); got {threads!r}",
+        )
+    return threads
 
 
 class SeldonProcessor(Processor):
@@ -23,13 +56,16 @@ class SeldonProcessor(Processor):
     def __init__(self, ctx: ProcessorContext) -> None:
         super().__init__(ctx)
         self.app: Any = None
+        self.slots = threading.BoundedSemaphore(DEFAULT_THREADS)
 
     def initialize(self) -> None:
         from easlab.seldon.app import SeldonApp
         from easlab.seldon.component import build_component, load_component_class
+        from easlab.seldon.graph import GraphApp
 
         spec = self.ctx.spec
         seldon = spec.get("seldon") or {}
+        self.slots = threading.BoundedSemaphore(_threads(seldon))
         folder = self.ctx.processor_path
         if folder is None:
             raise ProcessorError(
@@ -42,15 +78,18 @@ class SeldonProcessor(Processor):
         os.chdir(folder)
         graph = seldon.get("graph")
         if graph:
-            from easlab.seldon.graph import GraphApp
-
             self.app = GraphApp.from_spec(graph, folder, self.ctx.processor_entry)
             return
         main = spec.get("processor_mainclass")
         if not main:
             raise ProcessorError(400, "a seldon processor needs `processor_mainclass` (the class)")
         cls = load_component_class(folder, main, self.ctx.processor_entry)
-        self.app = SeldonApp(build_component(cls, seldon.get("parameters") or []))
+        app = SeldonApp(build_component(cls, seldon.get("parameters") or []))
+        kind = str(seldon.get("service_type") or "MODEL").upper()
+        # a MODEL answers as the microservice itself; any other type as a graph of one node
+        self.app = (
+            app if kind == "MODEL" else GraphApp.one_node(self.ctx.service_name, kind, main, app)
+        )
 
     def process(self, data: bytes) -> tuple[bytes, int]:
         request = HttpRequest.decode(data)
@@ -70,7 +109,8 @@ class SeldonProcessor(Processor):
             # or the SDK's octet-stream): the body is read as the JSON it is. Seldon's own
             # paths keep seldon-core's rule (application/json, else 400).
             content_type = "application/json"
-        answer = self.app.handle(
-            request.method, request.path, request.query, content_type, request.body
-        )
+        with self.slots:  # seldon.threads calls in the component at once (1 by default)
+            answer = self.app.handle(
+                request.method, request.path, request.query, content_type, request.body
+            )
         return answer.body, answer.status
