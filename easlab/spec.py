@@ -541,6 +541,20 @@ def _check_seldon(raw: dict[str, Any], processor_path: str | None, mainclass: st
     graph = seldon.get("graph")
     if graph is not None and not isinstance(graph, dict):
         raise SpecError("seldon.graph", "must be an object with name, type and children")
+    seldon_threads(seldon)
+
+
+def seldon_threads(seldon: dict[str, Any]) -> int:
+    """``seldon.threads``: the calls let into a Seldon component at once; 1 by default,
+    as seldon-core's microservice runs one gunicorn thread (GUNICORN_THREADS)."""
+    threads = seldon.get("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise SpecError(
+            "seldon.threads",
+            "how many calls may run in the component at once, a whole number >= 1 "
+            f"(1, seldon-core's default, runs them one at a time); got {threads!r}",
+        )
+    return threads
 
 
 def _infer_processor_type(entry: str | None, mainclass: str | None) -> str:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from easlab.errors import SpecError
+
 COMPONENTS = Path(__file__).resolve().parent / "components"
 
 PREDICT = "/api/v1.0/predictions"
@@ -166,10 +168,16 @@ def test_seldon_threads_must_be_a_whole_number(kernel):
         "metadata": {"instance": 1},
         "seldon": {"threads": 0},
     }
-    service = kernel.create(spec)
-    assert service.status == "Failed"
-    assert "seldon.threads" in service.desc["message"]
-    kernel.client.delete("sk_threads_bad")
+    # refused when the description is read, before any instance starts (the client
+    # reads it first; the kernel reads it again)
+    with pytest.raises(SpecError) as info:
+        kernel.create(spec)
+    assert info.value.field == "seldon.threads"
+    assert "how many calls may run in the component at once" in str(info.value)
+    with pytest.raises(SpecError) as refused:  # the kernel's 400 naming the field
+        kernel.client._call("POST", "/services", {"spec": spec})
+    assert refused.value.field == "seldon.threads"
+    assert "sk_threads_bad" not in [s["name"] for s in kernel.client.list()]
 
 
 def _typed_service(kernel, name: str, cls: str, kind: str):

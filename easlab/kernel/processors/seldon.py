@@ -32,21 +32,7 @@ from typing import Any
 
 from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
 from easlab.kernel.processors.http import HttpRequest
-
-#: calls let into the component at once unless ``seldon.threads`` says otherwise
-#: (seldon-core's GUNICORN_THREADS default)
-DEFAULT_THREADS = 1
-
-
-def _threads(seldon: dict[str, Any]) -> int:
-    threads = seldon.get("threads", DEFAULT_THREADS)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ProcessorError(
-            400,
-            f"seldon.threads: how many calls may run in the component at once, a whole "
-            f"number >= 1 (1, seldon-core's default, runs them one at a time); got {threads!r}",
-        )
-    return threads
+from easlab.spec import seldon_threads
 
 
 class SeldonProcessor(Processor):
@@ -56,7 +42,7 @@ class SeldonProcessor(Processor):
     def __init__(self, ctx: ProcessorContext) -> None:
         super().__init__(ctx)
         self.app: Any = None
-        self.slots = threading.BoundedSemaphore(DEFAULT_THREADS)
+        self.slots = threading.BoundedSemaphore(1)  # initialize() sizes it: seldon.threads
 
     def initialize(self) -> None:
         from easlab.seldon.app import SeldonApp
@@ -65,7 +51,7 @@ class SeldonProcessor(Processor):
 
         spec = self.ctx.spec
         seldon = spec.get("seldon") or {}
-        self.slots = threading.BoundedSemaphore(_threads(seldon))
+        self.slots = threading.BoundedSemaphore(seldon_threads(seldon))
         folder = self.ctx.processor_path
         if folder is None:
             raise ProcessorError(
