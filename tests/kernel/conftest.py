@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests import session_kernel
+from tests.kernel.kernel_helpers import app_spec
 
 # EASLAB_HOME for the whole session, never the user's ~/.easlab (tests/session_kernel.py)
 easlab_home = session_kernel.easlab_home
@@ -42,16 +43,7 @@ def python_service(kernel, make_app) -> Callable[..., Any]:
     """Create a python-processor service from app code: ``python_service(name, code, **metadata)``."""
 
     def create(name: str, code: str, token: str | None = "tok-" + "x" * 8, **metadata: Any):
-        folder = make_app(name, code)
-        meta = {"instance": 1}
-        meta.update({k.replace("__", "."): v for k, v in metadata.items()})
-        spec = {
-            "name": name,
-            "processor_type": "python",
-            "processor_path": str(folder),
-            "processor_entry": "app.py",
-            "metadata": meta,
-        }
+        spec = app_spec(name, make_app(name, code), **metadata)
         if token:
             spec["token"] = token
         return kernel.create(spec)

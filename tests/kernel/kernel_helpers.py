@@ -32,6 +32,21 @@ class Hang(allspark.BaseProcessor):
 """
 
 
+def app_spec(name: str, folder: Any, **metadata: Any) -> dict[str, Any]:
+    """A python-processor service.json for the app.py in ``folder``; ``metadata`` as
+    keyword arguments (``rpc__keepalive=600`` for ``rpc.keepalive``), one instance
+    unless they say otherwise."""
+    meta: dict[str, Any] = {"instance": 1}
+    meta.update({k.replace("__", "."): v for k, v in metadata.items()})
+    return {
+        "name": name,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": meta,
+    }
+
+
 def post(url: str, body: bytes = b"", token: str | None = None, **kw: Any) -> requests.Response:
     headers = dict(kw.pop("headers", {}))
     if token:

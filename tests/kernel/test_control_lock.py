@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from kernel_helpers import app_spec
 
 from easlab import runtime
 
@@ -31,16 +32,6 @@ class App(allspark.BaseProcessor):
     def process(self, data):
         return data, 200
 """
-
-
-def _spec(name: str, folder: Path) -> dict:
-    return {
-        "name": name,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1},
-    }
 
 
 @pytest.fixture
@@ -87,7 +78,7 @@ def _calls(kernel, body: dict) -> list[tuple[str, str, dict | None]]:
 def test_control_calls_without_the_admin_token_are_refused(kernel, victim, evil_app, auth):
     folder, marker = evil_app
     headers = {"Authorization": auth} if auth else {}
-    for method, url, body in _calls(kernel, {"spec": _spec("lock_evil", folder)}):
+    for method, url, body in _calls(kernel, {"spec": app_spec("lock_evil", folder)}):
         resp = requests.request(method, url, json=body, headers=headers, timeout=10)
         assert resp.status_code == 401, (method, url, resp.text)
         error = resp.json()["error"]
@@ -149,7 +140,7 @@ def test_foreign_host_and_origin_get_403(kernel, victim):
 
 def test_a_body_that_is_not_json_gets_415(kernel, evil_app):
     folder, marker = evil_app
-    body = json.dumps({"spec": _spec("lock_plain", folder)})
+    body = json.dumps({"spec": app_spec("lock_plain", folder)})
     for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
         headers = dict(kernel.admin_headers())
         if content_type:

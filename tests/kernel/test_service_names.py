@@ -16,18 +16,13 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from kernel_helpers import app_spec
 
 from easlab.kernel.control import ControlError, Kernel
 
 
 def _spec(name: str, folder) -> dict:
-    return {
-        "name": name,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 0},  # nothing to start: the tests are about the name
-    }
+    return app_spec(name, folder, instance=0)  # nothing to start: the tests are about the name
 
 
 @pytest.fixture(scope="module")

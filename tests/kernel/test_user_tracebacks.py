@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from kernel_helpers import wait_for
+from kernel_helpers import app_spec, wait_for
 
 from easlab.errors import KernelError
 
@@ -57,16 +57,6 @@ def test_a_raising_process_logs_the_users_frames_and_answers_where(kernel, pytho
     wait_for(lambda: "again (10 times so far)" in logged(), what="the repeat count")
     assert logged().count("line 10, in process") == 1
     kernel.client.delete("tb_raises")
-
-
-def app_spec(name: str, folder) -> dict:
-    return {
-        "name": name,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1},
-    }
 
 
 def start_failure(kernel, spec: dict) -> str:
