@@ -13,7 +13,10 @@ a request its head already refuses (routes.py ``KernelServer.refusal``: an
 unknown service, a missing or wrong plain token, a control call without the
 admin token) is answered before its body is read, and the body is never kept;
 the bodies held at once, all connections together, are capped
-(``HttpLimits.max_body_buffer``); and a body must keep coming at
+(``HttpLimits.max_body_buffer``), and those that alone can tell whether their
+caller has the token (an EAS signature without Content-MD5:
+``KernelServer.caller_unknown``) to a quarter of that while they arrive, so that
+false signatures cannot fill the buffer for everyone; and a body must keep coming at
 ``HttpLimits.min_body_rate``. A closed connection lets go of its buffers at
 once: the parser, which holds the connection's bound methods (a reference
 cycle), goes with it, so nothing waits for the cyclic collector.
@@ -160,6 +163,8 @@ class HttpConnection(asyncio.Protocol):
         self._answered = False  # the current request was answered from its head
         self._refusal: Refusal | None = None  # its head refused it: answer in its turn
         self._held = 0  # bytes of bodies this connection holds (KernelServer.body_bytes)
+        self._unchecked = False  # the body coming is one only it can authenticate ...
+        self._unchecked_held = 0  # ... and has this much in (KernelServer.unchecked_bytes)
         self.in_reserve = False  # admitted past max_connections (limits.ADMIN_RESERVE) ...
         self.admin = False  # ... and has shown the admin token
         # limits (limits.py): the size caps as plain ints for the callbacks below
@@ -257,7 +262,8 @@ class HttpConnection(asyncio.Protocol):
             app = self.app
             app.in_flight -= (self.current is not None) + len(self.pipeline)
             app.body_bytes -= self._held
-            self._held = 0
+            app.unchecked_bytes -= self._unchecked_held
+            self._held = self._unchecked_held = 0
             self._body = []
             self.pipeline.clear()
 
@@ -369,6 +375,7 @@ class HttpConnection(asyncio.Protocol):
         self._keep_body = True
         self._answered = False
         self._refusal = None
+        self._unchecked = False
         self.stage = _HEAD
         self.requests += 1
 
@@ -430,6 +437,16 @@ class HttpConnection(asyncio.Protocol):
                     503, app.limits.body_buffer_full(app.body_bytes, size, app.max_body_buffer)
                 )
                 return
+            elif app.caller_unknown(self._path, headers):
+                self._unchecked = True
+                if size and app.unchecked_bytes + size > app.max_unchecked:
+                    self._fail(
+                        503,
+                        app.limits.unchecked_bodies_full(
+                            app.unchecked_bytes, size, app.max_unchecked
+                        ),
+                    )
+                    return
         if headers.get(b"expect", b"").lower() == b"100-continue" and self.transport:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -477,6 +494,15 @@ class HttpConnection(asyncio.Protocol):
                 503, app.limits.body_buffer_full(held, self._size, app.max_body_buffer, True)
             )
             return
+        if self._unchecked:
+            if app.unchecked_bytes + n > app.max_unchecked:
+                held = app.unchecked_bytes - self._unchecked_held  # what the others hold
+                self._fail(
+                    503, app.limits.unchecked_bodies_full(held, self._size, app.max_unchecked, True)
+                )
+                return
+            app.unchecked_bytes += n
+            self._unchecked_held += n
         app.body_bytes += n
         self._held += n
         self._body.append(body)
@@ -486,6 +512,10 @@ class HttpConnection(asyncio.Protocol):
         parser = self.parser
         if self.closed or self._answered or parser is None:
             return
+        # in whole, the body is checked in its turn (behind at most MAX_PIPELINE others)
+        app = self.app
+        app.unchecked_bytes -= self._unchecked_held
+        self._unchecked_held = 0
         chunks = self._body
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._body = []  # the pieces go now, not when the next request begins
@@ -499,7 +529,6 @@ class HttpConnection(asyncio.Protocol):
         )
         if self._refusal is not None:
             request.refusal = self._refusal(self._size > 0)
-        app = self.app
         app.in_flight += 1
         app.requests += 1
         if app.last_sender == id(self):

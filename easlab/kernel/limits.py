@@ -204,6 +204,16 @@ class HttpLimits:
             "--max-body-buffer (easlab serve --max-body-buffer BYTES)"
         )
 
+    def unchecked_bodies_full(self, held: int, size: int, limit: int, so_far: bool = False) -> str:
+        what = f"{size} bytes so far" if so_far else f"{size} bytes"
+        return (
+            f"the kernel already holds {held} bytes of bodies whose EAS signature it can check "
+            f"only once they are in, and this body ({what}) would pass its limit of {limit} "
+            "bytes for such bodies (a quarter of --max-body-buffer); send the Content-MD5 "
+            "header (the hex md5 of the body) with the signature, as the official client "
+            "does: the kernel then checks the signature before it reads the body"
+        )
+
     def too_many_connections(self) -> str:
         return (
             f"the kernel already holds {self.max_connections} connections, its limit; retry "

@@ -9,12 +9,13 @@ read (``KernelServer.refusal``), with the same answer as after it.
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 import traceback
 from typing import Any
 
-from easlab._auth import verify
+from easlab._auth import DEFAULT_CONTENT_TYPE, signature, verify
 from easlab.kernel import awake
 from easlab.kernel.api import API, handle
 from easlab.kernel.call import Call
@@ -66,6 +67,9 @@ class KernelServer:
         # connections together, and their cap: never below one body of max_body
         self.body_bytes = 0
         self.max_body_buffer = max(self.limits.cap("max_body_buffer"), max_body)
+        # of them, those arriving that only their body can authenticate (caller_unknown)
+        self.unchecked_bytes = 0
+        self.max_unchecked = max(self.max_body_buffer // 4, max_body)
         self._sweep_s = self.limits.sweep_interval
         if self._sweep_s is not None:
             kernel.loop.call_later(self._sweep_s, self._sweep)
@@ -136,14 +140,14 @@ class KernelServer:
         so that a client without a token makes the kernel hold nothing: the answer
         goes out before the body is read, and the body is dropped. Only what is
         certain without the body is refused, with the answer ``handle`` would give
-        after it: an unknown service (404), a missing or wrong plain token (401; an
-        EAS signature covers the body, SPEC §1, so it waits for it), a control call
-        the lock refuses (guard.py), a path with no route. ``has_body`` is None for a
+        after it: an unknown service (404), a missing or wrong token (401; an EAS
+        signature is checked against its Content-MD5 header: ``_may_pass``), a
+        control call the lock refuses (guard.py), a path with no route. ``has_body`` is None for a
         chunked body, whose emptiness is known only at its end: the returned
         function takes it then.
         """
         if path.startswith(_PREDICT):
-            return self._predict_refusal(path[len(_PREDICT) :], headers)
+            return self._predict_refusal(path, headers)
         if path == API or path.startswith(API + "/") or path == _METRICS:
             return self._guard_refusal(method, headers, has_body)
         if path.startswith(_BUILTIN) or path.startswith(_DISCOVERY):
@@ -151,12 +155,13 @@ class KernelServer:
         body = json.dumps(self._no_route(path)).encode()
         return lambda _: (404, body, APPLICATION_JSON)
 
-    def _predict_refusal(self, name: str, headers: dict[bytes, bytes]) -> Refusal | None:
+    def _predict_refusal(self, path: str, headers: dict[bytes, bytes]) -> Refusal | None:
+        name = path[len(_PREDICT) :]
         raw = headers.get(b"authorization")
         auth = raw.decode("latin-1") if raw is not None else None
         queue = self.kernel.queues.get(name)
         if queue is not None:  # as queue_http.serve, which checks the same after the body
-            if not queue.token or _may_pass(queue.token, auth):
+            if not queue.token or _may_pass(queue.token, auth, headers, path):
                 return None
             answer: Answer = (
                 401,
@@ -168,7 +173,7 @@ class KernelServer:
         if route is None:
             answer = (404, self._not_found(name), TEXT_PLAIN)
             return lambda _: answer
-        if _may_pass(route.token, auth):
+        if _may_pass(route.token, auth, headers, path):
             return None
         entry = self.kernel.services.get(route.name)
         if entry is not None:  # the monitor's 401 count
@@ -176,6 +181,20 @@ class KernelServer:
             entry.stats.record(401, now, now)
         answer = (401, self._bad_token(route.name, auth is None), TEXT_PLAIN)
         return lambda _: answer
+
+    def caller_unknown(self, path: str, headers: dict[bytes, bytes]) -> bool:
+        """Whether only this request's body can tell if its caller has the token: a
+        predict call with an EAS signature and no usable Content-MD5 header (``_may_pass``).
+        http.py holds such bodies within a share of max_body_buffer of their own, so that
+        callers who sign falsely cannot fill it for everyone."""
+        if not path.startswith(_PREDICT):
+            return False
+        auth = headers.get(b"authorization")
+        return (
+            auth is not None
+            and auth.startswith(b"EAS ")
+            and _hex_md5(headers.get(b"content-md5")) is None
+        )
 
     def _guard_refusal(
         self, method: bytes, headers: dict[bytes, bytes], has_body: bool | None
@@ -380,15 +399,40 @@ class KernelServer:
         conn.respond_json(status, obj)
 
 
-def _may_pass(token: str, authorization: str | None) -> bool:
+def _hex_md5(value: bytes | None) -> str | None:
+    """A Content-MD5 header as the md5 hex an EAS signature signs (SPEC §1), else None."""
+    if value is None or len(value) != 32:
+        return None
+    text = value.decode("latin-1").lower()
+    return text if all(c in "0123456789abcdef" for c in text) else None
+
+
+def _may_pass(
+    token: str, authorization: str | None, headers: dict[bytes, bytes], path: str
+) -> bool:
     """Whether ``verify`` (easlab/_auth.py) may accept this Authorization, body unseen.
 
-    Only an EAS signature covers the body (SPEC §1); no header, or a plain token
-    that is not the service's, is refused whatever the body: verify never reads
-    the body for those.
+    No header, or a plain token that is not the service's, is refused whatever the
+    body: verify never reads the body for those. An EAS signature signs the body's
+    md5 (SPEC §1), which the official client also sends as ``Content-MD5``: checked
+    against that header now, a signature that does not match it is refused, and
+    one that does passes only with a body of that md5, since verify recomputes it
+    from the body. Without a usable header only the body can tell.
     """
     if not authorization:
         return False
-    if authorization.startswith("EAS "):
+    if not authorization.startswith("EAS "):
+        return verify(token, authorization, b"", None, None, "")
+    md5 = _hex_md5(headers.get(b"content-md5"))
+    if md5 is None:
         return True
-    return verify(token, authorization, b"", None, None, "")
+    content_type = headers.get(b"content-type")
+    date = headers.get(b"date")
+    expected = signature(
+        token,
+        md5,
+        content_type.decode("latin-1") if content_type is not None else DEFAULT_CONTENT_TYPE,
+        date.decode("latin-1") if date is not None else "",
+        path,
+    )
+    return hmac.compare_digest(authorization.strip().encode(), expected.encode())

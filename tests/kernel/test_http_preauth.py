@@ -128,6 +128,8 @@ def _refusals(kernel: LocalKernel) -> list[tuple[str, bytes | None, bytes, int]]
         ("/api/predict/nosuch", None, b"", 404),
         (f"/api/predict/{SERVICE}", None, b"", 401),
         (f"/api/predict/{SERVICE}", b"wrong-token", b"", 401),
+        # a signature that does not match the md5 it came with: no body can make it pass
+        (f"/api/predict/{SERVICE}", FAKE_SIGNATURE, b"Content-MD5: %s\r\n" % (b"0" * 32), 401),
         ("/easlab/v1/services", None, json_type, 401),
         ("/easlab/v1/services", b"Bearer wrong", json_type, 401),
         ("/easlab/v1/services", bearer, b"Content-Type: text/plain\r\n", 415),
@@ -273,6 +275,75 @@ def test_bodies_held_at_once_are_capped_and_freed(guarded, echo):
     assert b"wrong token" in answer
 
 
+@pytest.fixture(scope="module")
+def roomy(easlab_home, tmp_path_factory, make_app) -> Iterator[LocalKernel]:
+    """A kernel whose buffer holds 8 bodies of --max-body, with the echo service."""
+    with LocalKernel(
+        port=0,
+        state_dir=tmp_path_factory.mktemp("roomy"),
+        max_body=MAX_BODY,
+        limits=HttpLimits(max_body_buffer=8 * MAX_BODY),
+    ) as k:
+        svc = k.create(
+            {
+                "name": SERVICE,
+                "processor_type": "python",
+                "processor_path": str(make_app(SERVICE + "_roomy", ECHO_APP)),
+                "processor_entry": "app.py",
+                "token": TOKEN,
+                "metadata": {"instance": 1},
+            }
+        )
+        assert svc.status == "Running", svc.desc.get("message")
+        yield k
+
+
+def test_bodies_only_their_body_can_check_hold_a_quarter_of_the_buffer(roomy):
+    """False signatures without Content-MD5 cannot take the buffer from callers with the token."""
+    path = f"/api/predict/{SERVICE}"
+    share = 2 * MAX_BODY  # a quarter of the buffer
+
+    def refused_at_its_head(extra: bytes = b"") -> bytes | None:
+        with socket.create_connection(address(roomy), timeout=SLACK) as sock:
+            sock.sendall(head(path, 800_000, FAKE_SIGNATURE, extra))
+            sock.settimeout(0.3)  # not refused: the kernel waits for the body; ask again
+            try:
+                return answer_of(sock)
+            except TimeoutError:
+                return None
+
+    holders = [socket.create_connection(address(roomy), timeout=SLACK) for _ in range(2)]
+    try:
+        for sock in holders:  # 1.8 MB of bodies only their end can check: within the share
+            sock.sendall(head(path, 1_000_000, FAKE_SIGNATURE) + b"h" * 900_000)
+        refused = wait_for(refused_at_its_head, what="a third such body refused at its head")
+        assert refused.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), refused
+        assert b"limit of %d bytes for such bodies" % share in refused, refused
+        assert b"send the Content-MD5 header" in refused
+        # the same false signature with a Content-MD5 is refused for what it is, at once
+        assert (refused_at_its_head(b"Content-MD5: %s\r\n" % (b"0" * 32)) or b"").startswith(
+            b"HTTP/1.1 401"
+        )
+        # callers with the token still get the rest of the buffer: signed, and plain
+        body = b"s" * 800_000
+        signed = signed_headers(TOKEN, body, SERVICE)
+        extra = b"".join(
+            b"%s: %s\r\n" % (k.encode(), v.encode())
+            for k, v in signed.items()
+            if k not in ("Authorization", "Content-Length")
+        )
+        with socket.create_connection(address(roomy), timeout=SLACK) as sock:
+            sock.sendall(head(path, len(body), signed["Authorization"].encode(), extra) + body)
+            answer = answer_of(sock)
+            assert answer.startswith(b"HTTP/1.1 200") and body_of(answer) == body
+            sock.sendall(head(path, len(body), TOKEN.encode()) + body)
+            answer = answer_of(sock)
+            assert answer.startswith(b"HTTP/1.1 200") and body_of(answer) == body
+    finally:
+        for sock in holders:
+            sock.close()
+
+
 # -- D2 (b): a closed connection frees its buffers at once ---------------------------
 
 
@@ -295,7 +366,7 @@ def test_a_closed_connections_body_is_freed_without_the_collector():
     conn.connection_made(_Transport())
     # a body that looks signed: kept while it arrives
     conn.data_received(head("/api/predict/svc", MAX_BODY, FAKE_SIGNATURE) + b"x" * (512 << 10))
-    assert app.body_bytes == 512 << 10
+    assert app.body_bytes == app.unchecked_bytes == 512 << 10
     gone = weakref.ref(conn)
     gc.disable()  # what matters: freed by reference counting, at once
     try:
@@ -304,7 +375,7 @@ def test_a_closed_connections_body_is_freed_without_the_collector():
         assert gone() is None, "the closed connection (and its body) waits for the collector"
     finally:
         gc.enable()
-    assert app.body_bytes == 0 and not app.connections
+    assert app.body_bytes == app.unchecked_bytes == 0 and not app.connections
 
 
 # -- D3: a body must keep coming; the owner gets in past the cap ---------------------
