@@ -122,7 +122,6 @@ SELDON_IGNORED: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--grpc-port", "REST only", {"type": int}),
     ("--grpc-threads", "REST only", {"type": int}),
     ("--grpc-workers", "REST only", {"type": int}),
-    ("--metrics-port", "no Prometheus port; metrics come back in meta.metrics", {"type": int}),
 )
 
 VERBS: tuple[Verb, ...] = (
@@ -302,7 +301,7 @@ VERBS: tuple[Verb, ...] = (
     Verb(
         "seldon",
         "serve a Seldon Core Python component standalone, at the root, as "
-        "seldon-core-microservice does (its arguments; gunicorn/gRPC/metrics ones ignored)",
+        "seldon-core-microservice does (its arguments; gunicorn/gRPC ones ignored)",
         "easlab.seldon.serve:seldon",
         (
             arg("interface_name", metavar="MyModel", help="the class, from ./MyModel.py"),
@@ -323,6 +322,13 @@ VERBS: tuple[Verb, ...] = (
                 "--host",
                 default="127.0.0.1",
                 help="easlab only: address to bind (default 127.0.0.1; seldon-core binds 0.0.0.0)",
+            ),
+            arg(
+                "--metrics-port",
+                type=int,
+                default=None,
+                help="Prometheus port: GET /metrics, the custom metrics (default "
+                "$PREDICTIVE_UNIT_METRICS_SERVICE_PORT or 6000; 0: a free one)",
             ),
             arg("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
             arg("--debug", nargs="?", type=bool, const=True, default=None, help="log DEBUG"),

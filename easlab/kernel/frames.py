@@ -32,6 +32,8 @@ READY = 5  # worker -> kernel: JSON {"signature", "request_format", "pid"}
 FAILED = 6  # worker -> kernel: the traceback of a failed start
 ANSWERS = 7  # worker -> kernel: a BATCH's answers: !I count, count x !IiI (id, status,
 #   length), then the bodies (one frame for the batch: one header for the kernel to read)
+METRICS = 8  # worker -> kernel: JSON, the processor's custom metrics as they stand now
+#   (its take_metrics(); sent only after a call that changed them, ahead of its answer)
 
 #: a REQUEST frame's status: the caller is alone (a client at concurrency 1, nothing
 #: else in flight in the kernel) and the instance had nothing else to do, so the next

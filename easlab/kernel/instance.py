@@ -32,6 +32,7 @@ from easlab.kernel.frames import (
     CONFIG,
     FAILED,
     HEADER,
+    METRICS,
     READY,
     REQUEST,
     RESPONSE,
@@ -380,6 +381,9 @@ class Instance:
         #: waits awake for an answer (Instance.awake_wait), and those it came in
         self.awake_waits = 0
         self.awake_answers = 0
+        #: its processor's custom metrics (frames.METRICS, JSON), read when /metrics is
+        #: scraped (prometheus.py); None until its current process sends some
+        self.custom_metrics: bytes | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -498,6 +502,7 @@ class Instance:
         config["model_threads"] = self.version.spec.metadata.model_threads
         self.status = "Pending"
         self.pid = None
+        self.custom_metrics = None  # a new process starts its metrics from nothing
         self.start_time = None
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -754,6 +759,8 @@ class Instance:
                 self._answer(rid, status, body)
         elif kind == RESPONSE:
             self._answer(rid, status, payload)
+        elif kind == METRICS:
+            self.custom_metrics = bytes(payload)
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
             self.threads = info.get("threads")

@@ -4,12 +4,19 @@ A collector reads the services' ``Stats`` when scraped (nothing is kept in
 prometheus_client's own metric objects, so the hot path never touches it).
 Answers pass the control plane's lock first (routes.py): a scrape config sends
 the admin token with ``authorization: {credentials: <token>}``.
+
+A processor's custom metrics (a Seldon component's ``metrics()``: SPEC §6) follow the
+kernel's own, under the names the component gave them (seldon-core's: a COUNTER
+``<key>_total``, a TIMER a histogram), labelled with their tags, ``service`` and
+``instance``. Each instance sends them when they change (frames.METRICS); they are
+read here only when scraped. A name of the kernel's own (``easlab_*``) is left out.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -146,6 +153,28 @@ class _KernelCollector(Collector):
             gpu_util,
             gpu_mem,
         )
+        yield from _custom(kernel)
+
+
+def _custom(kernel: Kernel) -> Iterator[Metric]:
+    """The instances' custom metrics, one family per name and type."""
+    found: dict[tuple[str, str], list[tuple[dict[str, str], dict[str, Any]]]] = {}
+    for name, service in kernel.services.items():
+        for inst in service.instances:
+            raw = inst.custom_metrics
+            if not raw:
+                continue
+            for item in json.loads(raw):
+                if str(item["name"]).startswith("easlab_"):
+                    continue
+                labels = {**item["labels"], "service": name, "instance": inst.name}
+                found.setdefault((item["type"], item["name"]), []).append((labels, item))
+    if not found:
+        return
+    from easlab.seldon.metrics import family
+
+    for (kind, metric), samples in found.items():
+        yield family(kind, metric, samples)
 
 
 def exposition(kernel: Kernel) -> bytes:

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from easlab.allspark import as_bytes, normalize_status
@@ -45,6 +46,7 @@ from easlab.kernel.frames import (
     FAILED,
     HEADER,
     KERNEL_PID_ENV,
+    METRICS,
     READY,
     REQUEST,
     RESPONSE,
@@ -325,6 +327,12 @@ class Worker:
         self.took = math.inf
         # A batch of this processor keeps the cores busy by itself (base.Processor)
         self.batch_fills_cores = bool(getattr(processor, "batch_fills_cores", False))
+        # A processor with custom metrics (processors/seldon.py) hands them over after a
+        # call that changed them; one without has no take_metrics and costs nothing here.
+        self.take_metrics: Callable[[], bytes | None] | None = getattr(
+            processor, "take_metrics", None
+        )
+        self.metrics_lock = threading.Lock()
 
     def serve(self) -> None:
         pool = [
@@ -412,6 +420,8 @@ class Worker:
             answer = (as_bytes(body), normalize_status(status))
         except Exception as exc:  # a bad request must never end the instance
             answer = self.errors.answer(exc, "process()")
+        if self.take_metrics is not None:
+            self._queue_metrics()
         self.channel.queue(RESPONSE, rid, answer[1], answer[0])
 
     def _batch(self, payload: bytes) -> None:
@@ -421,7 +431,25 @@ class Worker:
         except Exception as exc:
             body, status = self.errors.answer(exc, "process_batch()")
             statuses, answers = [status] * len(ids), Packed.of([body] * len(ids))
+        if self.take_metrics is not None:
+            self._queue_metrics()
         self.channel.queue_answers(ids, statuses, answers)
+
+    def _queue_metrics(self) -> None:
+        """Queue the processor's custom metrics, if they changed, ahead of the answer:
+        the kernel then has them when the caller has the answer. Taking and queueing
+        under one lock keeps a thread whose change another thread took from sending its
+        answer before that thread's METRICS frame."""
+        take = self.take_metrics
+        assert take is not None  # called only for a processor that has it
+        with self.metrics_lock:
+            try:
+                payload = take()
+            except Exception:  # metrics must never cost an answer
+                traceback.print_exc()
+                return
+            if payload:
+                self.channel.queue(METRICS, 0, 0, payload)
 
 
 def build_processor(config: dict[str, Any]) -> Any:

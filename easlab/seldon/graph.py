@@ -63,6 +63,15 @@ class GraphApp:
         a one-node SeldonDeployment."""
         return cls(GraphNode(name, kind.upper(), cls_name, app))
 
+    def nodes(self) -> list[GraphNode]:
+        """Every node of the graph, root first."""
+        found, todo = [], [self.root]
+        while todo:
+            node = todo.pop(0)
+            found.append(node)
+            todo.extend(node.children)
+        return found
+
     def run(self, node: GraphNode, message: Any) -> Any:
         user, metrics = node.app.user_model, node.app.metrics
         path = dict((message.get("meta") or {}).get("requestPath") or {})

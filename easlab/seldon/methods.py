@@ -179,7 +179,9 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     feedback = as_proto(Feedback, request)
     reward = float(feedback.reward or 0.0)
     metrics.update_reward(reward)
-    raw = _raw(user_model, "send_feedback_raw", feedback, metrics, "send_feedback")
+    raw = _raw(
+        user_model, "send_feedback_raw", feedback, metrics, tags_of.FEEDBACK_METRIC_METHOD_TAG
+    )
     if raw is not None:
         return _proto_json(raw) if isinstance(raw, dict) else raw
     features = _feedback_array(feedback.request.data)
@@ -187,7 +189,9 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     names = list(feedback.request.data.names)
     routing = feedback.response.meta.routing.get(unit_id)
     answer = client_send_feedback(user_model, features, names, reward, truth, routing)
-    custom = client_custom_metrics(user_model, metrics, "send_feedback", answer.metrics)
+    custom = client_custom_metrics(
+        user_model, metrics, tags_of.FEEDBACK_METRIC_METHOD_TAG, answer.metrics
+    )
     data = answer.data if answer.data is not None else np.array([])
     base = feedback.get("request")
     out = construct_response(
@@ -214,10 +218,21 @@ def _proto_json(message: dict[str, Any]) -> dict[str, Any]:
             for field in ("metrics", "tags"):
                 if field in meta:
                     meta[field] = floats(meta[field])
+            if isinstance(meta.get("metrics"), list):
+                meta["metrics"] = [_proto_metric(m) for m in meta["metrics"]]
             out[key] = meta
         else:
             out[key] = value
     return out
+
+
+def _proto_metric(metric: Any) -> Any:
+    """A ``Metric`` as MessageToDict writes it: its defaults left out (type COUNTER, the
+    enum's first value; a zero value; no tags)."""
+    if not isinstance(metric, dict):
+        return metric
+    defaults = {"type": "COUNTER", "value": 0.0, "tags": {}, "key": ""}
+    return {k: v for k, v in metric.items() if not (k in defaults and v == defaults[k])}
 
 
 def health_status(user_model: Any, metrics: SeldonMetrics) -> Any:

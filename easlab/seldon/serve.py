@@ -6,9 +6,15 @@ A small threaded HTTP server over :class:`easlab.seldon.app.SeldonApp`: the same
 codes and bodies, so scripts and ``SeldonClient(microservice_endpoint=...)`` work with
 only the command changed. The arguments are ``seldon-core-microservice``'s, with its
 environment defaults (``PREDICTIVE_UNIT_PARAMETERS``, ``PREDICTIVE_UNIT_HTTP_SERVICE_PORT``,
-``GUNICORN_THREADS``, ``FLASK_SINGLE_THREADED``); those about gunicorn, gRPC, Prometheus
-and tracing are accepted and ignored, and :func:`seldon` says so on stderr
-(:data:`IGNORED`, one line each).
+``GUNICORN_THREADS``, ``FLASK_SINGLE_THREADED``); those about gunicorn, gRPC and tracing
+are accepted and ignored, and :func:`seldon` says so on stderr (:data:`IGNORED`, one line
+each).
+
+The custom metrics are served for Prometheus as seldon-core serves them: on their own
+port (``--metrics-port``, ``PREDICTIVE_UNIT_METRICS_SERVICE_PORT``, 6000), at
+``GET /metrics`` (``PREDICTIVE_UNIT_METRICS_ENDPOINT``), in the text
+:meth:`easlab.seldon.metrics.SeldonMetrics.exposition` writes. A metrics port already in
+use is said on stderr and the component is served without it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from easlab.seldon.metrics import (
+    DEFAULT_METRICS_ENDPOINT,
+    DEFAULT_METRICS_PORT,
+    METRICS_ENDPOINT_ENV,
+    METRICS_PORT_ENV,
+)
 from easlab.verbs import SELDON_IGNORED, SELDON_SERVICE_TYPES
 
 #: the service types (seldon-core-microservice's and OUTPUT_TRANSFORMER) and the
@@ -109,11 +121,75 @@ def make_server(
     return server
 
 
+class _MetricsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "easlab-seldon"
+    metrics: Any = None
+    path_served = DEFAULT_METRICS_ENDPOINT
+
+    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        if self.path.partition("?")[0] == self.path_served:
+            self._answer(200, self.metrics.exposition(), _TEXT_0_0_4)
+        else:  # flask's own 404 page: the metrics app has no seldon error handler
+            self._answer(404, _NOT_FOUND, "text/html; charset=utf-8")
+
+    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return  # seldon-core filters its metrics endpoint's access lines too
+
+
+#: the text format version seldon-core's prometheus_client (0.8) writes and says
+_TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
+_NOT_FOUND = (
+    b"<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
+    b"<p>The requested URL was not found on the server. If you entered the URL manually "
+    b"please check your spelling and try again.</p>\n"
+)
+
+
+def make_metrics_server(metrics: Any, host: str = "127.0.0.1", port: int = 6000) -> HTTPServer:
+    """The metrics server: ``GET <PREDICTIVE_UNIT_METRICS_ENDPOINT>`` (``/metrics``)
+    answers ``metrics.exposition()`` (a :class:`~easlab.seldon.metrics.SeldonMetrics`)."""
+    endpoint = os.environ.get(METRICS_ENDPOINT_ENV, DEFAULT_METRICS_ENDPOINT)
+    handler = type(
+        "SeldonMetricsHandler", (_MetricsHandler,), {"metrics": metrics, "path_served": endpoint}
+    )
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def _serve_metrics(metrics: Any, host: str, port: int) -> HTTPServer | None:
+    """Start the metrics server in a thread; None (said on stderr) when it cannot bind."""
+    try:
+        server = make_metrics_server(metrics, host, port)
+    except OSError as exc:
+        why = exc.strerror or exc
+        print(f"[WARN] --metrics-port {port}: {why}; no Prometheus metrics", file=sys.stderr)
+        return None
+    serve = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.2},
+        daemon=True,
+        name="easlab-seldon-metrics",
+    )
+    serve.start()
+    return server
+
+
 def seldon(
     interface_name: str,
     service_type: str = "MODEL",
     parameters: str | None = None,
     http_port: int | None = None,
+    metrics_port: int | None = None,
     host: str = "127.0.0.1",
     log_level: str = "INFO",
     debug: bool | None = None,
@@ -143,6 +219,8 @@ def seldon(
         parameters = os.environ.get("PREDICTIVE_UNIT_PARAMETERS", "[]")
     if http_port is None:
         http_port = _env_int("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", 9000)
+    if metrics_port is None:
+        metrics_port = _env_int(METRICS_PORT_ENV, DEFAULT_METRICS_PORT)
     if threads is None:
         threads = _env_int("GUNICORN_THREADS", 1)
     if single_threaded is None:
@@ -153,6 +231,7 @@ def seldon(
     cls = load_component_class(Path.cwd(), interface_name)
     app = SeldonApp(build_component(cls, parameters))
     server = make_server(app, host, http_port, threads, bool(access_log))
+    metrics_server = _serve_metrics(app.metrics, host, metrics_port)
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n")
     bound_host, bound_port = server.server_address[:2]
@@ -161,6 +240,10 @@ def seldon(
         "(Ctrl-C stops)",
         flush=True,
     )
+    if metrics_server is not None:
+        m_host, m_port = metrics_server.server_address[:2]
+        endpoint = os.environ.get(METRICS_ENDPOINT_ENV, DEFAULT_METRICS_ENDPOINT)
+        print(f"[OK] metrics at http://{m_host!s}:{m_port}{endpoint}", flush=True)
     _stop_on_terminate()
     try:
         server.serve_forever(poll_interval=0.2)
@@ -168,6 +251,9 @@ def seldon(
         pass
     finally:
         server.server_close()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         if pidfile:
             Path(pidfile).unlink(missing_ok=True)
     return 0

@@ -49,6 +49,12 @@ class RealSeldon:
 
     def __init__(self) -> None:
         self.procs: dict[tuple[str, str], tuple[subprocess.Popen, str]] = {}
+        self.metrics: dict[tuple[str, str], str] = {}
+
+    def metrics_url(self, cls: str, parameters: str = "[]") -> str:
+        """The class's Prometheus text: ``GET /metrics`` on its metrics port."""
+        self.url(cls, parameters)
+        return self.metrics[(cls, parameters)]
 
     def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
         key = (cls, parameters)
@@ -81,6 +87,7 @@ class RealSeldon:
             base = f"http://127.0.0.1:{http}"
             wait_http(base + "/health/ping", proc)
             self.procs[key] = (proc, base)
+            self.metrics[key] = f"http://127.0.0.1:{metrics}/metrics"
         return self.procs[key][1]
 
     def close(self) -> None:
@@ -129,16 +136,22 @@ class EaslabSeldon:
 
     def __init__(self) -> None:
         self.procs: dict[tuple[str, str], tuple[subprocess.Popen, str]] = {}
+        self.metrics: dict[tuple[str, str], str] = {}
+
+    def metrics_url(self, cls: str, parameters: str = "[]") -> str:
+        """The class's Prometheus text: ``GET /metrics`` on its metrics port."""
+        self.url(cls, parameters)
+        return self.metrics[(cls, parameters)]
 
     def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
         key = (cls, parameters)
         if key not in self.procs:
-            http = free_port()
+            http, metrics = free_port(), free_port()
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             proc = subprocess.Popen(
                 [sys.executable, "-m", "easlab.cli", "seldon", cls,
                  "--service-type", service_type, "--http-port", str(http),
-                 "--metrics-port", str(free_port()), "--grpc-workers", "0",
+                 "--metrics-port", str(metrics), "--grpc-workers", "0",
                  "--single-threaded", "1", "--parameters", parameters],
                 cwd=COMPONENTS, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -146,6 +159,7 @@ class EaslabSeldon:
             base = f"http://127.0.0.1:{http}"
             wait_http(base + "/health/ping", proc)
             self.procs[key] = (proc, base)
+            self.metrics[key] = f"http://127.0.0.1:{metrics}/metrics"
         return self.procs[key][1]
 
     def close(self) -> None:

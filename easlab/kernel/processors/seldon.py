@@ -21,10 +21,20 @@ the component at a time: 1 unless the service opts in, e.g.
 ``"seldon": {"threads": 4}`` (gunicorn's ``--threads``; ``rpc.worker_threads`` still
 caps it). More copies of the component, each serial, are ``metadata.instance``
 (gunicorn's ``--workers``).
+
+Custom metrics (``metrics()``, ``SeldonResponse(metrics=...)``, feedback rewards) are
+recorded as seldon-core records them (easlab/seldon/metrics.py) and reach the kernel's
+``/metrics`` by :meth:`SeldonProcessor.take_metrics`: after a call that recorded some,
+the worker sends the instance's series to the kernel ahead of the call's answer
+(worker.py, frames.METRICS). A graph's nodes are told apart by ``model_name`` (the node's
+name: seldon-core's label for a graph unit). A component without custom metrics sends
+nothing.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
 import threading
@@ -33,6 +43,8 @@ from typing import Any
 from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
 from easlab.kernel.processors.http import HttpRequest
 from easlab.spec import seldon_threads
+
+logger = logging.getLogger(__name__)
 
 
 class SeldonProcessor(Processor):
@@ -43,6 +55,9 @@ class SeldonProcessor(Processor):
         super().__init__(ctx)
         self.app: Any = None
         self.slots = threading.BoundedSemaphore(1)  # initialize() sizes it: seldon.threads
+        #: the custom metrics' stores, each with the labels that tell it apart
+        self._stores: list[tuple[dict[str, str], Any]] = []
+        self._sent = 0  # the stores' version last taken (take_metrics)
 
     def initialize(self) -> None:
         from easlab.seldon.app import SeldonApp
@@ -65,12 +80,16 @@ class SeldonProcessor(Processor):
         graph = seldon.get("graph")
         if graph:
             self.app = GraphApp.from_spec(graph, folder, self.ctx.processor_entry)
+            self._stores = [
+                ({"model_name": node.name}, node.app.metrics) for node in self.app.nodes()
+            ]
             return
         main = spec.get("processor_mainclass")
         if not main:
             raise ProcessorError(400, "a seldon processor needs `processor_mainclass` (the class)")
         cls = load_component_class(folder, main, self.ctx.processor_entry)
         app = SeldonApp(build_component(cls, seldon.get("parameters") or []))
+        self._stores = [({}, app.metrics)]
         kind = str(seldon.get("service_type") or "MODEL").upper()
         # a MODEL answers as the microservice itself; any other type as a graph of one node
         self.app = (
@@ -100,3 +119,21 @@ class SeldonProcessor(Processor):
                 request.method, request.path, request.query, content_type, request.body
             )
         return answer.body, answer.status
+
+    def take_metrics(self) -> bytes | None:
+        """The custom metrics' series as JSON (``SeldonMetrics.series``, with the stores'
+        labels) when something was recorded since the last call, else None."""
+        version = sum(store.version for _, store in self._stores)
+        if version == self._sent:
+            return None
+        self._sent = version
+        series = [
+            {**item, "labels": {**item["labels"], **labels}}
+            for labels, store in self._stores
+            for item in store.series()
+        ]
+        try:
+            return json.dumps(series, default=float).encode()
+        except (TypeError, ValueError) as exc:  # a value that is no number (np.int64 is)
+            logger.error("custom metrics left out of the kernel's /metrics: %s", exc)
+            return None
