@@ -30,7 +30,10 @@ Where easlab deliberately differs from the official 0.36 client (SPEC.md §1):
 * extra headers are never changed by a call (the official client writes the
   signature headers into them);
 * a content type given with ``set_content_type`` is sent even without a token;
-* environment proxies and ``.netrc`` are ignored, as urllib3 (the official transport) does.
+* environment proxies and ``.netrc`` are ignored, as urllib3 (the official transport) does;
+* a gzip or deflate answer is decoded as urllib3 decodes it, but to 256 MiB at most
+  (``HTTPTransport(max_decoded_bytes=...)``; urllib3 inflates a decompression bomb
+  whole), and a cut stream is an error rather than a shorter answer.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from easlab.client.auth import EasAuth
+from easlab.client.content_encoding import ContentDecodingError
 from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
 from easlab.errors import PredictException
@@ -234,7 +235,9 @@ class QueueClient(PredictClient):
                 resp = transport.send(request, max(self.timeout / 1000.0, wait_s + 2.0))
             except TransportError as exc:
                 last = PredictException(502, f"url: {exc.url}, error: {exc.reason}")
-                if not exc.retryable:
+                # An answer that came but does not decode is not retried: urllib3's
+                # retries (the official client's) cover only getting an answer.
+                if not exc.retryable or isinstance(exc.__cause__, ContentDecodingError):
                     raise last from exc
                 continue
             if resp.status // 100 == 2:

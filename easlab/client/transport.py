@@ -15,7 +15,9 @@ predict``, ``easlab.bench`` and the debug widget all go through it, and a
 
 :class:`HTTPTransport` keeps HTTP/1.1 keep-alive connections (stdlib
 ``http.client``: the same socket calls urllib3 makes, without its per-call
-overhead), at most ``max_connections`` idle ones per host.
+overhead), at most ``max_connections`` idle ones per host. Like urllib3, it
+undoes a gzip or deflate ``Content-Encoding`` (a gateway that compresses), up
+to ``max_decoded_bytes`` (:mod:`easlab.client.content_encoding`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from easlab.client.content_encoding import (
+    DEFAULT_MAX_DECODED_BYTES,
+    ContentDecodingError,
+    decode_content,
+)
 from easlab.errors import EaslabError
 
 __all__ = [
@@ -101,7 +108,7 @@ class Timing:
 
     ``send_ms``: opening a connection when none was pooled, and writing the request;
     ``first_byte_ms``: request written → status line and headers (network + server);
-    ``read_ms``: headers → the whole body read.
+    ``read_ms``: headers → the whole body read (and decoded, when it came compressed).
     """
 
     send_ms: float = 0.0
@@ -117,6 +124,8 @@ class Timing:
 class Response:
     """The answer to one request, whatever its status, with its timing.
 
+    ``body`` is decoded (an ``HTTPTransport`` undoes gzip and deflate, as urllib3
+    does); ``headers`` are as received, ``Content-Encoding`` included.
     ``request`` is the request as sent (a transport fills it in).
     """
 
@@ -254,10 +263,19 @@ class HTTPTransport(Transport):
     ``max_connections``: idle connections kept per host (more may be open at
     once; the extra ones are closed after their request). Environment proxies
     and ``.netrc`` are ignored, as urllib3 (the official client's transport) does.
+
+    An answer with ``Content-Encoding: gzip`` (``x-gzip``, ``deflate``, or a
+    list of them) is decoded, as urllib3 decodes it, although the request says
+    ``Accept-Encoding: identity`` as the official client's does. It may decode
+    to ``max_decoded_bytes`` at most (256 MiB by default); more, or a body that
+    is not what its header says, raises :class:`TransportError`.
     """
 
-    def __init__(self, max_connections: int = 100) -> None:
+    def __init__(
+        self, max_connections: int = 100, *, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    ) -> None:
         self.max_connections = max(1, int(max_connections))
+        self.max_decoded_bytes = int(max_decoded_bytes)
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
 
@@ -329,7 +347,6 @@ class HTTPTransport(Transport):
                 t2 = time.perf_counter()
                 stage = "read"
                 data = resp.read()
-                t3 = time.perf_counter()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 if reused and stage != "read" and isinstance(exc, _STALE):
@@ -342,11 +359,23 @@ class HTTPTransport(Transport):
         if resp.will_close:
             conn.close()
         else:
-            self._checkin(key, conn)
+            self._checkin(key, conn)  # the body was read whole: the connection is free
+        headers = Headers(resp.getheaders())
+        encoding = headers.get("Content-Encoding")
+        if encoding:
+            try:
+                data = decode_content(data, encoding, self.max_decoded_bytes)
+            except ContentDecodingError as exc:
+                elapsed = (time.perf_counter() - started) * 1000.0
+                # the official client retries an answer urllib3 cannot decode; one too large would come again
+                raise TransportError(
+                    request, str(exc), elapsed, retryable=not exc.too_large
+                ) from exc
+        t3 = time.perf_counter()  # reading the body includes decoding it, as in urllib3
         return Response(
             resp.status,
             data,
-            Headers(resp.getheaders()),
+            headers,
             resp.reason,
             Timing((t1 - t0) * 1000.0, (t2 - t1) * 1000.0, (t3 - t2) * 1000.0),
             request,
