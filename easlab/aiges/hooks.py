@@ -10,7 +10,10 @@ instance, plain otherwise.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
+
+from easlab.aiges.params import loader_params
 
 
 def call_hook(wrapper: Any, name: str, *args: Any) -> Any:
@@ -30,6 +33,13 @@ def call_hook(wrapper: Any, name: str, *args: Any) -> Any:
     if takes_many or len(positional) > len(args):
         return raw(wrapper, *args)
     return raw(*args)
+
+
+def once_exec(wrapper: Any, params: Mapping[str, Any], req: Any) -> Any:
+    """``wrapperOnceExec`` as the aiges loader calls it: every param value a string
+    (easlab/aiges/params.py). The kernel and ``easlab aiges run`` both call it here,
+    so a wrapper that does ``range(params["n"])`` fails under easlab as on the platform."""
+    return call_hook(wrapper, "wrapperOnceExec", loader_params(params), req)
 
 
 def has_own_hook(wrapper: Any, name: str, base: type) -> bool:

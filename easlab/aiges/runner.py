@@ -4,7 +4,10 @@ What aiges 0.16.0's ``Wrapper().run()`` does (the class ``config`` to
 ``wrapperInit``, the declared test values as params and one DataListNode per
 input, the same response checks) plus what it leaves out: ``wrapperFini`` is
 called, the response is shown (text printed, binary saved to files), and the
-exit code says whether anything failed.
+exit code says whether anything failed. One difference on purpose: the SDK's
+``run()`` hands the params over typed (``2``, ``False``), its loader on the
+platform as strings (``"2"``, ``"false"``); easlab passes strings here as in
+the kernel (easlab/aiges/params.py), so a missing ``int(...)`` fails locally.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from easlab.aiges.fields import (
     ParamField,
     PayloadField,
 )
-from easlab.aiges.hooks import call_hook
+from easlab.aiges.hooks import call_hook, once_exec
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
@@ -53,7 +56,10 @@ def parse_param(field: ParamField, text: str) -> Any:
 def build_call(
     fields: Declared, params: dict[str, str] | None = None, inputs: dict[str, Path] | None = None
 ) -> tuple[dict[str, Any], DataListCls]:
-    """The params and reqData of a local run: declared test values, with overrides."""
+    """The params and reqData of a local run: declared test values, with overrides.
+
+    The params are typed and checked here; ``once_exec`` hands them to the wrapper
+    as the loader's strings."""
     values: dict[str, Any] = {p.key: p.test_value for p in fields.params}
     for key, text in (params or {}).items():
         field = fields.param(key)
@@ -161,7 +167,7 @@ def run_wrapper(
         return 1
     try:
         try:
-            resp = call_hook(wrapper, "wrapperOnceExec", call_params, req)
+            resp = once_exec(wrapper, call_params, req)
         except Exception:
             print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
             return 1

@@ -59,6 +59,8 @@ class Wrapper(WrapperBase):
         text = reqData.get("text").data.decode("utf-8")
         if not text.strip():
             return Response().response_err(1001)
+        # every params value is a string, as the platform's loader passes it:
+        # convert numbers and booleans yourself (int(params["n"]), params["b"] == "true")
         text = text.upper() if params["mode"] == "upper" else text.lower()
         out = ResponseData(key="result", type=DataText, status=Once)
         out.setData((self.prefix + text).encode("utf-8"))

@@ -96,7 +96,8 @@ def _default(field: ParamField) -> Any:
 
 def parse_params(parameter: Any, fields: Declared, service_id: str) -> dict[str, Any]:
     """``parameter.<serviceId>`` checked; declared optional params that are absent get their
-    declared value (so ``params['mode']`` works as in a local run)."""
+    declared value (so ``params['mode']`` works as in a local run). The values stay typed
+    (JSON's) for the checks; the wrapper gets them as strings (easlab/aiges/params.py)."""
     if parameter is None:
         parameter = {}
     if not isinstance(parameter, dict):

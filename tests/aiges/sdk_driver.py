@@ -1,8 +1,12 @@
-"""Run inside .venv-aiges (the real aiges 0.16.0): ``python sdk_driver.py FOLDER schema|run OUT [PARAMS_JSON]``.
+"""Run inside .venv-aiges (the real aiges 0.16.0): ``python sdk_driver.py FOLDER schema|run|serve OUT [PARAMS_JSON]``.
 
 schema: writes the SDK's ``Wrapper().schema()`` text to OUT.
 run: sets the declared test values of the params given, runs ``Wrapper().run()``
 and writes ``{"verified": bool}`` to OUT (the SDK only logs its verdict).
+serve: calls the wrapper through the SDK's loader service (``aiges.serve``'s
+``WrapperServiceServicer``, what the platform's loader talks gRPC to) with a
+``Request`` whose ``params`` map holds PARAMS_JSON (strings, as the webgate
+makes them) and the declared test inputs; writes ``{"ret", "answers"}`` to OUT.
 """
 
 import io
@@ -22,6 +26,28 @@ w = wrapper.Wrapper()
 if mode == "schema":
     with open(out, "w") as f:
         f.write(w.schema())
+    sys.exit(0)
+if mode == "serve":
+    import queue
+
+    from aiges.aiges_inner import aiges_inner_pb2 as pb
+    from aiges.sdk import type_map
+    from aiges.serve import WrapperServiceServicer
+
+    answers: queue.Queue = queue.Queue()
+    service = WrapperServiceServicer(answers)
+    ret = service.wrapperInit(pb.InitRequest(config={}), None).ret
+    fields, _ = w._parse_inputs()
+    nodes = [
+        pb.RequestData(
+            key=k, data=v, len=len(v), type=type_map.get(fields[k]["dataType"]), status=3
+        )
+        for k, v in w.inputs_test_values.items()
+    ]
+    service.wrapperOnceExec(pb.Request(params=params, list=nodes), None)
+    got = [] if answers.empty() else [d.data.decode() for d in answers.get().list]
+    with open(out, "w") as f:
+        json.dump({"ret": ret, "answers": got}, f)
     sys.exit(0)
 for field in vars(type(wrapper.Wrapper.requestCls)).values():
     if getattr(field, "key", None) in params:

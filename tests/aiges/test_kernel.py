@@ -343,3 +343,41 @@ def test_debug_builds_its_form_from_the_schema_and_decodes_the_answer(echo_svc, 
     status, answer = img_session.send({"size": 7}, {"img": b"\x01\x02\x03"})
     assert status == 200
     assert img_session.decoded(answer) == {"out_img": b"\x03\x02\x01", "info": "size=7 bytes=3"}
+
+
+def test_params_reach_the_wrapper_as_strings_defaults_too(served):
+    """The aiges loader passes ``map<string, string>``: a wrapper that forgets ``int()``
+    fails here as it would on the platform, and the declared defaults are strings too."""
+    svc = served("aiges_params_kernel", "params")
+    assert svc.status == "Running", svc.desc.get("message")
+    text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
+    r = post(svc, {"parameter": {"params": {"times": 3, "ratio": 2.5}}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    # absent optional params get their declared values (2 / 0.5 / True / "ada"), as strings
+    assert seen == {
+        "times": ["str", "3"],
+        "ratio": ["str", "2.5"],
+        "loud": ["str", "true"],
+        "name": ["str", "ada"],
+    }
+
+
+def test_a_wrapper_using_a_param_as_a_number_fails_as_on_the_platform(served, tmp_path):
+    folder = copy_wrapper("params", tmp_path / "typed")
+    source = (folder / "wrapper.py").read_text()
+    typed = source.replace(
+        "        seen = {",
+        '        list(range(params["times"]))  # no int(): a str\n        seen = {',
+    )
+    assert typed != source
+    (folder / "wrapper.py").write_text(typed)
+    svc = served("aiges_params_typed", "params", processor_path=str(folder))
+    body = {
+        "parameter": {"params": {"times": 2}},
+        "payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}},
+    }
+    r = post(svc, body)
+    assert r.status_code == 500, r.text
+    message = r.json()["header"]["message"]
+    assert message.startswith("wrapperOnceExec raised TypeError"), message

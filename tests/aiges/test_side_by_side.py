@@ -3,11 +3,14 @@
 The same wrappers go through the SDK's ``schema()`` / ``run()`` and through
 ``easlab aiges schema`` / ``easlab aiges run``: the schema documents are equal
 to the character, the wrapper is called with the same config, params and input
-data (it records them), and both accept or reject the same responses.
+data (it records them), and both accept or reject the same responses. The
+params a wrapper sees under the kernel and ``easlab aiges run`` equal, types
+included, what it sees under the SDK's loader service: strings.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.aiges.conftest import copy_wrapper
 
@@ -78,6 +82,11 @@ def test_run_calls_the_wrapper_as_the_sdk_does(real_aiges, tmp_path, name):
     verdict = json.loads(sdk(real_aiges, _copy(tmp_path, name, "sdk"), "run", record=theirs_rec))
     got = ours(_copy(tmp_path, name, "easlab"), "run", "wrapper.py", record=ours_rec)
     theirs_calls, our_calls = records(theirs_rec), records(ours_rec)
+    for call in theirs_calls:
+        if "params" in call:
+            # the SDK's run() passes the declared values typed (2, false); its loader,
+            # and easlab everywhere, pass strings ("2", "false")
+            call["params"] = {k: _spelled(v) for k, v in call["params"].items()}
     # the SDK never calls wrapperFini; easlab does (when the wrapper defines it)
     assert [c for c in our_calls if c["event"] != "fini"] == theirs_calls
     assert "invalid response" not in got.stdout
@@ -89,6 +98,74 @@ def test_run_calls_the_wrapper_as_the_sdk_does(real_aiges, tmp_path, name):
         assert "verified" in got.stdout
     if name in ("guide", "classm"):
         assert our_calls[-1]["event"] == "fini"
+
+
+def _spelled(value):
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+#: webgate params and the strings the webgate hands the loader for them: Go's
+#: ConvertToString (iflytek/aiges AtheGateway/common/data_util.go) — numbers are
+#: float64, written FormatFloat(v, 'f', -1, 64); bools true/false; strings as they are
+WEBGATE_STRINGS = [
+    (
+        {"times": 2, "ratio": 0.25, "loud": True, "name": "ada"},
+        {"times": "2", "ratio": "0.25", "loud": "true", "name": "ada"},
+    ),
+    (
+        {"times": 0, "ratio": 3.0, "loud": False, "name": ""},
+        {"times": "0", "ratio": "3", "loud": "false", "name": ""},
+    ),
+    (
+        {"times": 5, "ratio": 1e-07, "loud": False, "name": "007"},
+        {"times": "5", "ratio": "0.0000001", "loud": "false", "name": "007"},
+    ),
+]
+
+
+def sdk_loader_sees(real_aiges: Path, tmp_path: Path, strings: dict[str, str]) -> dict:
+    """What the params wrapper answers when the SDK's loader service calls it with ``strings``."""
+    got = json.loads(sdk(real_aiges, _copy(tmp_path, "params", "sdk"), "serve", strings))
+    assert got["ret"] == 0 and len(got["answers"]) == 1, got
+    return json.loads(got["answers"][0])
+
+
+@pytest.fixture(scope="module")
+def params_svc(kernel, tmp_path_factory):
+    folder = copy_wrapper("params", tmp_path_factory.mktemp("aiges_params"))
+    spec = {"name": "aiges_params", "processor": "aiges", "processor_path": str(folder)}
+    svc = kernel.create({**spec, "token": "tok-params-xxxx", "metadata": {"instance": 1}})
+    assert svc.status == "Running", svc.desc.get("message")
+    yield svc
+    kernel.delete("aiges_params")
+
+
+@pytest.mark.parametrize(("sent", "strings"), WEBGATE_STRINGS)
+def test_the_kernel_passes_params_as_the_sdks_loader_does(
+    real_aiges, tmp_path, params_svc, sent, strings
+):
+    body = {
+        "parameter": {"params": sent},
+        "payload": {"text": {"encoding": "utf8", "status": 3, "text": "aGk="}},
+    }
+    r = requests.post(
+        params_svc.url, json=body, headers={"Authorization": "tok-params-xxxx"}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    text = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    assert text == sdk_loader_sees(real_aiges, tmp_path, strings)
+    assert text == {k: ["str", v] for k, v in strings.items()}
+
+
+@pytest.mark.parametrize(("sent", "strings"), WEBGATE_STRINGS)
+def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, sent, strings):
+    args = []
+    for key, value in sent.items():
+        args += ["--param", f"{key}={_spelled(value)}"]
+    got = ours(_copy(tmp_path, "params", "easlab"), "run", ".", *args)
+    assert got.returncode == 0, got.stdout + got.stderr
+    shown = got.stdout.split("seen (text, ", 1)[1].split(": ", 1)[1].splitlines()[0]
+    assert json.loads(shown) == sdk_loader_sees(real_aiges, tmp_path, strings)
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 ``"processor": "aiges"`` with ``processor_path`` holding ``wrapper.py``. The
 instance loads the Wrapper with easlab's ``aiges`` surface, calls
 ``wrapperInit(model_config)`` once (string values, as the real loader's
-``map<string, string>``), ``wrapperOnceExec`` per request and ``wrapperFini``
-when it stops. The service speaks webgate JSON (easlab/aiges/webgate.py):
+``map<string, string>``), ``wrapperOnceExec`` per request (params as strings
+too, easlab/aiges/params.py) and ``wrapperFini`` when it stops. The service speaks webgate JSON (easlab/aiges/webgate.py):
 ``POST`` runs the wrapper, ``GET`` answers its schema document. A Response is
 checked by easlab/aiges/check.py, as ``easlab aiges run`` checks it; one that
 breaks a rule is answered as a webgate error naming the rule, never served.
@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from easlab.aiges.check import problems
-from easlab.aiges.hooks import call_hook
+from easlab.aiges.hooks import call_hook, once_exec
 from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.webgate import (
@@ -107,7 +107,7 @@ class AigesProcessor(Processor):
         except RequestInvalid as exc:
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
         try:
-            resp = call_hook(self.wrapper, "wrapperOnceExec", params, req)
+            resp = once_exec(self.wrapper, params, req)
         except Exception as exc:
             message = f"wrapperOnceExec raised {type(exc).__name__}: {exc}"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)

@@ -28,6 +28,8 @@ def record(event, **values):
                 }
                 for n in value.list
             ]
+        elif hasattr(value, "keys") and not isinstance(value, dict):
+            value = dict(value)  # the real loader's params/config: a protobuf map
         out[key] = value
     with open(path, "a") as f:
         f.write(json.dumps(out, sort_keys=True) + "\n")

@@ -41,7 +41,10 @@ class Wrapper(WrapperBase):
         record("exec", params=params, reqData=reqData)
         text = reqData.get("text").data.decode()
         text = text.upper() if params["case"] == "upper" else text.lower()
-        text = " ".join([text] * int(params["repeat"])) + (self.suffix if params["shout"] else "")
+        # the loader passes every param as a string ("false" is truthy): compare the
+        # text (str() as well, since the SDK's own run() passes the declared False)
+        shout = str(params["shout"]).lower() == "true"
+        text = " ".join([text] * int(params["repeat"])) + (self.suffix if shout else "")
         r = ResponseData()
         r.key = "echo"
         r.setDataType(DataText)
