@@ -175,7 +175,9 @@ def _aiges(nb: Any) -> None:
     assert "wrapper.py verified" in _text(_cell(nb, "def sh(*args)"))
     answers = _text(_cell(nb, "import requests"))
     assert "200 served: HELLO" in answers and "parameter.echo.mode" in answers and "empty text" in answers
-    assert "('img', 'file')" in _text(_cell(nb, "flip = kernel.create"))
+    flipped = _text(_cell(nb, "flip = kernel.create"))
+    assert "('img', 'file')" in flipped
+    assert "\n200 " in flipped and "setyb-GNP" in flipped, flipped  # its param, as a string
 
 
 def _seldon(nb: Any) -> None:
