@@ -11,9 +11,16 @@ The feeder consumes only while the service serves (the kernel starts it once
 the service is Running and stops it with the service): a record is never
 answered "service is Creating". An answer the service gives because it cannot
 take the record now (450 queue full, 503 not serving) is not a result: the record
-goes back to the group and is delivered again a little later. The group's cursor
-is on disk (queue.py), so after a restart the feeder carries on where it was and
-records delivered but not answered before the kill are fed again.
+goes back to the group and is delivered again a little later. Neither is an
+instance that died holding the record: as the manual says, the record is fed
+again (one record at a time until those it held are through, at most
+INSTANCE_DEATH_RETRIES times). An answer the sink refuses for good (413, above
+its max_payload_size_kb) is replaced by a short failure record with that status,
+so the client hears of it; one refused for now (450 full) is fed again later.
+
+The group's cursor is on disk (queue.py), so after a restart the feeder carries
+on where it was and records delivered but not answered before the kill are fed
+again.
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ GROUP = "easlab-async"
 #: answers that mean "not now" rather than a result, and how long until the record comes back
 RETRY_STATUSES = frozenset({450, 503})
 RETRY_AFTER_S = 0.2
+#: sink refusals that mean "not now" (409 that requestId being written, 450 full, 500 not
+#: written): the input is fed again later. Any other (413: the answer is above the sink's
+#: max_payload_size_kb) would come again every time: a failure record takes its place.
+SINK_RETRY_STATUSES = frozenset({409, 450, 500})
+SINK_RETRY_AFTER_S = 1.0
+#: how many times a record is fed again after the instance holding it died
+INSTANCE_DEATH_RETRIES = 3
 
 
 class Feeder:
@@ -42,11 +56,15 @@ class Feeder:
         self.service = service
         self.source = source
         self.sink = sink
-        self.window = max(window, 1)
+        self.full_window = max(window, 1)
+        #: what the group may have at the service now: 1 while ``deaths`` holds records
+        self.window = self.full_window
         self.uid = f"{service.name}-feeder"
         self.pending: set[int] = set()
         self.answered = 0
         self.attached = False
+        #: records an instance died holding, and how many times
+        self.deaths: dict[int, int] = {}
 
     def start(self) -> None:
         """Consume the input queue (again); nothing if already consuming."""
@@ -61,7 +79,9 @@ class Feeder:
             self.source.detach(GROUP, self)
 
     def deliver(self, record: Record) -> None:
-        index, request_id, tags = record.index, record.request_id, record.tags
+        index = record.index
+        if self.deaths:
+            self._settle(*[i for i in self.deaths if i not in self.source.records])
 
         def answer(status: int, body: bytes | bytearray) -> None:
             if not self.attached:
@@ -69,26 +89,92 @@ class Feeder:
             if status in RETRY_STATUSES:
                 self.source.release(GROUP, self, index, RETRY_AFTER_S)
                 return
-            out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
-            out.update({k: v for k, v in tags.items() if k not in out})
-
-            def stored(record: Record | QueueError) -> None:
-                if isinstance(record, QueueError):
-                    refused(record)
+            if call.orphaned:  # the instance died holding it: no answer of the model's
+                died = self.deaths.get(index, 0) + 1
+                if died <= INSTANCE_DEATH_RETRIES:
+                    self._feed_again(index, died)
                     return
-                self.answered += 1
-                self.source.commit(GROUP, [index])  # the answer is on disk: the input is done
+                body = (
+                    bytes(body)
+                    + (
+                        f" (the instance died each of the {died} times this record was fed; "
+                        "it is not fed again)"
+                    ).encode()
+                )
+            self._store(index, record.request_id, record.tags, status, body, failure=False)
 
-            def refused(exc: QueueError) -> None:
-                # the sink is full: the input record goes back and is fed again later
-                self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
+        call = Call(record.data, answer)
+        self.service.submit(call)
+
+    def _feed_again(self, index: int, died: int) -> None:
+        """The instance died holding record ``index``: the manual's "dispatched to other
+        instances". Until the records it held are answered they go one at a time, so a
+        record that kills the instance dies alone and the others come through; after
+        INSTANCE_DEATH_RETRIES deaths the record's answer is the 502 (a poison input
+        does not loop forever)."""
+        self.deaths[index] = died
+        self.window = 1
+        self.service.log(
+            "kernel",
+            f"async: the instance died holding record {index}; feeding it again "
+            f"({died} of {INSTANCE_DEATH_RETRIES})",
+        )
+        self.source.release(GROUP, self, index, RETRY_AFTER_S)
+
+    def _settle(self, *indexes: int) -> None:
+        """Records done with (answered, or gone from the queue): full window once none died."""
+        for index in indexes:
+            self.deaths.pop(index, None)
+        if not self.deaths:
+            self.window = self.full_window
+
+    def _store(
+        self,
+        index: int,
+        request_id: str,
+        tags: dict[str, str],
+        status: int,
+        body: bytes | bytearray,
+        failure: bool,
+    ) -> None:
+        """Put the answer to record ``index`` into the sink, then commit the record.
+
+        ``failure``: this is the failure record that stands for an answer the sink
+        refused for good.
+        """
+        out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
+        out.update({k: v for k, v in tags.items() if k not in out})
+
+        def stored(record: Record | QueueError) -> None:
+            if isinstance(record, QueueError):
+                refused(record)
+                return
+            self.answered += 1
+            self._settle(index)
+            self.source.commit(GROUP, [index])  # the answer is on disk: the input is done
+
+        def refused(exc: QueueError) -> None:
+            self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
+            if exc.status in SINK_RETRY_STATUSES:
+                # not now (the sink is full): the input record goes back and is fed again later
                 if self.attached:
-                    self.source.release(GROUP, self, index, 1.0)
+                    self.source.release(GROUP, self, index, SINK_RETRY_AFTER_S)
+            elif failure:
+                # even the short failure record does not fit (a sink limit under a KB)
+                self._settle(index)
+                self.source.commit(GROUP, [index])
+            else:
+                # never: fed again, the record would be answered and refused again forever
+                text = (
+                    f"the answer to record {index} (status {status}, {len(body)} bytes) "
+                    f"could not be stored in the sink: {exc.message}"
+                ).encode()
+                self._store(
+                    index, request_id, tags, exc.status, text[: self.sink.max_payload], True
+                )
 
-            try:
-                # the answers of one loop pass share one fsync (queue.py, put_soon)
-                self.sink.put_soon(bytes(body), out, stored)
-            except QueueError as exc:
-                refused(exc)
-
-        self.service.submit(Call(record.data, answer))
+        try:
+            # the answers of one loop pass share one fsync (queue.py, put_soon)
+            self.sink.put_soon(bytes(body), out, stored)
+        except QueueError as exc:
+            refused(exc)

@@ -28,6 +28,7 @@ class Call:
         "rid",
         "sent",
         "alone",
+        "orphaned",
     )
 
     def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
@@ -44,6 +45,9 @@ class Call:
             0.0  # perf_counter() when it left for its instance (uvloop's clock has ms steps)
         )
         self.alone = False  # the kernel's only request, from a lone client (awake.py)
+        #: answered 502 because its instance died holding it (Service.on_calls_orphaned):
+        #: no answer of the model's; an async feeder feeds it again
+        self.orphaned = False
 
     def finish(self, status: int, body: bytes | bytearray) -> None:
         """Answer the caller once; later answers (after a 408) are dropped."""

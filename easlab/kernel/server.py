@@ -19,7 +19,7 @@ from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import DEFAULT_MAX_BODY, HttpConnection
 from easlab.kernel.limits import HttpLimits
 from easlab.kernel.routes import KernelServer
-from easlab.kernel.state import forget_everything
+from easlab.kernel.state import StateDirInUse, StateLock, forget_everything
 from easlab.runtime import client_host
 
 __all__ = ["DEFAULT_MAX_BODY", "serve", "serve_forever"]
@@ -122,7 +122,9 @@ async def serve(
     """Run the kernel in the current event loop until shutdown is requested.
 
     The services a kernel had on this state dir come back (kernel/state.py) unless
-    ``fresh``, which forgets them and their queues' contents.
+    ``fresh``, which forgets them and their queues' contents. One kernel at a time
+    serves a state dir: with another one on it, this raises KernelConfigError
+    naming that kernel (state.py, ``StateLock``).
 
     ``limits``: the HTTP timeouts and sizes (``HttpLimits``; its defaults when None).
     ``idle_timeout``: stop after that many seconds without services and requests
@@ -135,48 +137,57 @@ async def serve(
     loop = asyncio.get_running_loop()
     state = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
     runtime.private_dir(state)
-    if fresh:
-        forget_everything(state)
-    kernel = Kernel(state.resolve(), loop)
-    kernel.idle_timeout = idle_timeout  # reported by info(): `easlab kernel status`
-    kernel.start_monitor()
-    kernel.restore_queues()  # queue clients get answers from the first request
-    guard = ControlGuard(token, host, allow_hosts, allow_origins)
-    app = KernelServer(kernel, guard, max_body, limits)
-    server = await loop.create_server(
-        lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
-    )
-    bound = server.sockets[0].getsockname()[1]
-    kernel.host, kernel.port = host, bound
-    kernel.endpoint = f"http://{_display_host(host)}:{bound}"
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, kernel.shutdown_requested.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
-    runtime.write_runtime(
-        kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"], token
-    )
-    from easlab.kernel.guard import mask
-
-    print(f"easlab kernel listening on http://{host}:{bound}", flush=True)
-    print(
-        f"control API admin token {mask(token)}; clients on this machine read it from "
-        f"{runtime.kernel_file(os.getpid())}",
-        flush=True,
-    )
-    kernel._background(kernel.restore())
-    if ready is not None:
-        ready(kernel)
-    watcher = loop.create_task(idle.watch(kernel, app, idle_timeout))
+    lock = StateLock(state)
     try:
-        await kernel.shutdown_requested.wait()
-        watcher.cancel()
+        lock.acquire()  # before --fresh: never wipe the state of a kernel serving it
+    except StateDirInUse as exc:
+        raise KernelConfigError(str(exc)) from None
+    try:
+        if fresh:
+            forget_everything(state)
+        kernel = Kernel(state.resolve(), loop)
+        kernel.idle_timeout = idle_timeout  # reported by info(): `easlab kernel status`
+        kernel.start_monitor()
+        kernel.restore_queues()  # queue clients get answers from the first request
+        guard = ControlGuard(token, host, allow_hosts, allow_origins)
+        app = KernelServer(kernel, guard, max_body, limits)
+        server = await loop.create_server(
+            lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
+        )
+        bound = server.sockets[0].getsockname()[1]
+        kernel.host, kernel.port = host, bound
+        kernel.endpoint = f"http://{_display_host(host)}:{bound}"
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, kernel.shutdown_requested.set)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        runtime.write_runtime(
+            kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"], token
+        )
+        lock.note(kernel.endpoint)  # a second kernel on this state dir names us
+        from easlab.kernel.guard import mask
+
+        print(f"easlab kernel listening on http://{host}:{bound}", flush=True)
+        print(
+            f"control API admin token {mask(token)}; clients on this machine read it from "
+            f"{runtime.kernel_file(os.getpid())}",
+            flush=True,
+        )
+        kernel._background(kernel.restore())
+        if ready is not None:
+            ready(kernel)
+        watcher = loop.create_task(idle.watch(kernel, app, idle_timeout))
+        try:
+            await kernel.shutdown_requested.wait()
+            watcher.cancel()
+        finally:
+            server.close()
+            await kernel.stop_all()
+            runtime.remove_runtime(os.getpid())
+            print("easlab kernel stopped", flush=True)
     finally:
-        server.close()
-        await kernel.stop_all()
-        runtime.remove_runtime(os.getpid())
-        print("easlab kernel stopped", flush=True)
+        lock.release()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

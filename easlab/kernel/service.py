@@ -429,6 +429,7 @@ class Service:
             if call.done:
                 continue
             if call.retried or not others or self.status not in ("Running", "Updating"):
+                call.orphaned = True
                 call.finish(
                     502,
                     f"instance {instance.name} of service '{self.name}' {reason} "
