@@ -28,12 +28,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from easlab.kernel.call import Call
-from easlab.kernel.queue import REQUEST_ID, Queue, QueueError, Record
+from easlab.kernel.queue import FEEDER_GROUP, REQUEST_ID, Queue, QueueError, Record
 
 if TYPE_CHECKING:
     from easlab.kernel.service import Service
 
-GROUP = "easlab-async"
+GROUP = FEEDER_GROUP  # the consumer group a feeder reads in (never expired: queue.py)
 #: answers that mean "not now" rather than a result, and how long until the record comes back
 RETRY_STATUSES = frozenset({450, 503})
 RETRY_AFTER_S = 0.2

@@ -18,7 +18,7 @@ from typing import Any
 
 from easlab.errors import SpecError
 from easlab.kernel.async_inference import Feeder
-from easlab.kernel.queue import QueueHub, queue_desc, queue_kind, settings_of
+from easlab.kernel.queue import QueueError, QueueHub, queue_desc, queue_kind, settings_of
 from easlab.kernel.router import Router
 from easlab.kernel.service import Service, Version, iso
 from easlab.kernel.state import ServiceRecords
@@ -144,12 +144,33 @@ class Kernel:
             return True
         report = self.gpu_report()
         why = f" ({report.message})" if getattr(report, "message", "") else ""
+        short = (
+            f"needs {need} GPU(s) per instance x {instances} instance(s), but this host has "
+            f"{len(report.gpus)} GPU(s), {len(self._free_gpus())} free{why}"
+        )
+        fallback = "create with --allow-cpu-fallback (allow_cpu_fallback: true) to run on CPU"
+        code = str(spec.processor or "")
+        if need > int(spec.metadata.gpu or 0):
+            # the need comes from the processor code (pytorch_gpu_1.6), not metadata.gpu
+            lowered = code.lower()
+            cpu = (
+                lowered.replace("_gpu", "_cpu", 1)
+                if "_gpu" in lowered
+                else "blade_cpu"
+                if lowered.startswith("blade_cuda")
+                else None
+            )
+            instead = f"use its CPU code '{cpu}'" if cpu else "run it on a host with a GPU"
+            raise SpecError(
+                "processor",
+                f"service '{spec.name}': processor '{code}' runs on a GPU (metadata.gpu "
+                f"{spec.metadata.gpu or 0} does not change that): it {short}. "
+                f"Either {instead}, or {fallback}",
+            )
         raise SpecError(
             "metadata.gpu",
-            f"service '{spec.name}' needs {need} GPU(s) per instance x {instances} instance(s), "
-            f"but this host has {len(report.gpus)} GPU(s), {len(self._free_gpus())} free{why}. "
-            "Lower metadata.gpu/metadata.instance, free GPUs, or create with "
-            "--allow-cpu-fallback (allow_cpu_fallback: true) to run on CPU",
+            f"service '{spec.name}' {short}. Lower metadata.gpu/metadata.instance, free GPUs, "
+            f"or {fallback}",
         )
 
     def allocate_gpus(self, service: Service, count: int) -> list[int]:
@@ -328,6 +349,12 @@ class Kernel:
         kind = queue_kind(raw)
         if kind == "queue":
             return self.create_queue(raw)
+        if kind == "async":
+            for which in ("source", "sink"):  # refused before anything is built
+                try:
+                    settings_of(raw, which)
+                except QueueError as exc:
+                    raise ControlError(exc.status, exc.message, "queue") from None
         raw = {k: v for k, v in raw.items() if k != "queue"}  # queue limits: queue.py
         spec = parse_spec(raw, allow_unknown_keys=bool(body.get("allow_unknown_keys")))
         original: Service | None = None
@@ -434,16 +461,22 @@ class Kernel:
             raise ControlError(
                 409, f"service '{name}' already exists; delete it first or pick another name"
             )
-        token = raw.get("token") or secrets.token_urlsafe(30)
-        settings = settings_of(raw, "source")
-        try:
-            self.queues.open(name, token, settings)
-        except (TypeError, ValueError):
+        file = self.queues.file_for(name)
+        if created is None and file.exists():
+            # no service owns it (a delete removes its file): adopting it would show
+            # this queue another queue's records
             raise ControlError(
-                400,
-                f"queue limits must be whole numbers (queue.max_length, "
-                f"queue.max_payload_size_kb); got {settings}",
-                "queue",
+                409,
+                f"the state dir already has a queue file for '{name}' ({file}) that no "
+                "service owns; move or delete that file, or pick another name",
+                "name",
+            )
+        token = raw.get("token") or secrets.token_urlsafe(30)
+        try:
+            self.queues.open(name, token, settings_of(raw, "source"))
+        except QueueError as exc:
+            raise ControlError(
+                exc.status, exc.message, "queue" if exc.status == 400 else "name"
             ) from None
         self.queue_services[name] = created if created is not None else time.time()
         if created is None:
@@ -574,6 +607,15 @@ class Kernel:
         service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
 
     def _check_free(self, name: str) -> None:
+        for path in (name, f"{name}/sink"):  # the queues an async service would open
+            other = self.queues.clash(path)
+            if other is not None:
+                raise ControlError(
+                    409,
+                    f"service '{name}' would keep its queue '{path}' in the file of queue "
+                    f"'{other}'; pick another name",
+                    "name",
+                )
         if name in self.services or name in self.queue_services:
             entry = self.services.get(name)
             # a create that failed left its service: the usual next step is to fix the

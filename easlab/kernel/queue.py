@@ -2,8 +2,11 @@
 
 A ``Queue`` keeps its records in SQLite (WAL, ``synchronous=FULL``): a put is
 acknowledged with its index only once it is on disk, so a kernel killed right
-after still has it. Records are also held in memory (index order) for gets,
-searches and deliveries. Each consumer group (``gid``) sees every record;
+after still has it. The kernel keeps each record's index, tags and size in
+memory (``Entry``, index order) for gets, searches and deliveries; its data stays
+on disk and is read when the record is delivered, so a full queue does not fill
+the kernel's memory (a record just put is handed to its watchers from memory).
+Each consumer group (``gid``) sees every record;
 inside a group, records go round robin to its watchers (one per ``uid``), at
 most ``window`` uncommitted ones per watcher; a watcher that goes away hands
 its uncommitted records back to the group, which delivers them again.
@@ -37,6 +40,15 @@ DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
 REQUEST_ID = "requestId"
 #: a group with no watcher for this long stops holding records back (see _expire_idle)
 GROUP_IDLE_EXPIRY_S = 600.0
+#: the group an async service's feeder consumes its input queue in
+#: (async_inference.GROUP): it never expires, a stopped service still needs its inputs
+FEEDER_GROUP = "easlab-async"
+#: a long-polling get whose client has gone looks again this often, then ends (Queue.get)
+GONE_CHECK_S = 1.0
+#: the bounds of an index, a length or a window: SQLite's INTEGER (int64)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: how many records one SELECT reads back (SQLite's limit on parameters is 32766)
+_LOAD_CHUNK = 500
 
 
 class QueueError(Exception):
@@ -48,8 +60,24 @@ class QueueError(Exception):
         self.message = message
 
 
+@dataclass(slots=True)
+class Entry:
+    """What the kernel keeps in memory of a stored record; its data stays on disk."""
+
+    index: int
+    tags: dict[str, str]
+    size: int  # bytes of data
+    put_at: float = 0.0  # time.time() of the put
+
+    @property
+    def request_id(self) -> str:
+        return self.tags.get(REQUEST_ID, "")
+
+
 @dataclass
 class Record:
+    """A record with its data, as a get, a watcher or a feeder receives it."""
+
     index: int
     tags: dict[str, str]
     data: bytes
@@ -95,7 +123,7 @@ class Group:
 
 
 class Queue:
-    """One queue: its store, its records in memory, its groups and long-polling gets."""
+    """One queue: its store, its records' index in memory, its groups and long-polling gets."""
 
     def __init__(
         self,
@@ -128,12 +156,15 @@ class Queue:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS acks (gid TEXT, idx INTEGER, PRIMARY KEY (gid, idx))"
         )
-        self.records: dict[int, Record] = {}
+        self.records: dict[int, Entry] = {}
         self.order: list[int] = []
         self.by_request: dict[str, int] = {}
-        rows = self.db.execute("SELECT idx, tags, data, put_at FROM records ORDER BY idx")
-        for idx, tags, data, put_at in rows:
-            self._remember(Record(idx, json.loads(tags), bytes(data), float(put_at or 0.0)))
+        # length() of a BLOB is read from the row's header: the data stays on disk
+        rows = self.db.execute("SELECT idx, tags, length(data), put_at FROM records ORDER BY idx")
+        for idx, tags, size, put_at in rows:
+            self._remember(Entry(idx, json.loads(tags), int(size or 0), float(put_at or 0.0)))
+        # records just put, handed to watchers from memory while _accept dispatches them
+        self._fresh: dict[int, Record] = {}
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
         self.last_index = int(row[0]) if row else 0
         self.groups: dict[str, Group] = {}
@@ -183,11 +214,35 @@ class Queue:
             "max_payload_bytes": self.max_payload,
         }
 
-    def _remember(self, record: Record) -> None:
-        self.records[record.index] = record
-        self.order.append(record.index)
-        if record.request_id:
-            self.by_request[record.request_id] = record.index
+    def _remember(self, entry: Entry) -> None:
+        self.records[entry.index] = entry
+        self.order.append(entry.index)
+        if entry.request_id:
+            self.by_request[entry.request_id] = entry.index
+
+    def load(self, entries: list[Entry]) -> list[Record]:
+        """The records of ``entries`` with their data, read from disk (in their order).
+
+        A record deleted meanwhile is left out. A record is in memory only once it
+        is on disk, and leaves memory before its row is deleted, so every entry a
+        caller holds without yielding to the loop has its row.
+        """
+        fresh = self._fresh
+        data: dict[int, bytes] = {}
+        wanted = [e.index for e in entries if e.index not in fresh]
+        for start in range(0, len(wanted), _LOAD_CHUNK):
+            chunk = wanted[start : start + _LOAD_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT idx, data FROM records WHERE idx IN ({marks})", chunk)
+            data.update((int(idx), bytes(blob)) for idx, blob in rows)
+        out = []
+        for e in entries:
+            record = fresh.get(e.index)
+            if record is None and e.index in data:
+                record = Record(e.index, e.tags, data[e.index], e.put_at)
+            if record is not None:
+                out.append(record)
+        return out
 
     def close(self) -> None:
         for group in self.groups.values():
@@ -243,7 +298,9 @@ class Queue:
         request_id = tags.get(REQUEST_ID)
         if request_id and request_id in self.by_request:
             # the official client retries every non-2xx: a retried put is the same record
-            return self.records[self.by_request[request_id]]
+            known = self.load([self.records[self.by_request[request_id]]])
+            if known:
+                return known[0]
         if request_id and any(t.get(REQUEST_ID) == request_id for _, t, _ in self._pending_puts):
             raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
@@ -294,8 +351,13 @@ class Queue:
         """Records now on disk become visible: gets, watchers, stats."""
         for record in records:
             self.last_index = record.index
-            self._remember(record)
-        self._wake()
+            self._remember(Entry(record.index, record.tags, len(record.data), record.put_at))
+        # the watchers that take them now get them without reading them back
+        self._fresh = {record.index: record for record in records}
+        try:
+            self._wake()
+        finally:
+            self._fresh = {}
 
     def delete(self, indexes: list[int], dispatch: bool = True) -> int:
         gone = [i for i in indexes if i in self.records]
@@ -329,7 +391,7 @@ class Queue:
 
     def select(
         self, index: int, length: int, request_id: str | None, tags: dict[str, str]
-    ) -> list[Record]:
+    ) -> list[Entry]:
         start = bisect.bisect_left(self.order, max(index, 0))
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
@@ -356,22 +418,35 @@ class Queue:
         auto_delete: bool,
         request_id: str | None,
         tags: dict[str, str],
+        gone: Callable[[], bool] | None = None,
     ) -> list[Record]:
+        """Up to ``length`` records from ``index`` on, waiting up to ``timeout`` s for one.
+
+        ``gone`` tells whether the caller has gone away (its connection closed):
+        then the wait ends with nothing taken. It is asked again right before the
+        records are read and deleted (nothing yields in between), so a long poll its
+        client gave up never deletes a record nobody will receive.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            if gone is not None and gone():
+                return []
             found = self.select(index, length, request_id, tags)
             left = deadline - loop.time()
             if found or left <= 0:
                 break
             self._changed.clear()
+            # with nobody to tell us the connection closed, look again now and then
+            wait = left if gone is None else min(left, GONE_CHECK_S)
             try:
-                await asyncio.wait_for(self._changed.wait(), left)
+                await asyncio.wait_for(self._changed.wait(), wait)
             except asyncio.TimeoutError:
                 pass
-        if found and auto_delete:
-            self.delete([r.index for r in found])
-        return found
+        records = self.load(found)
+        if records and auto_delete:
+            self.delete([r.index for r in records])
+        return records
 
     def attributes(self) -> dict[str, str]:
         first = self.order[0] if self.order else 0
@@ -440,12 +515,14 @@ class Queue:
         self._expire_idle()
         group = self.groups.get(gid)
         done = []
-        for i in indexes:
-            if group is not None:
-                consumer = group.pending.pop(i, None)
-                if consumer is not None:
-                    consumer.pending.discard(i)
-            done.append(i)
+        for i in dict.fromkeys(indexes):
+            consumer = group.pending.pop(i, None) if group is not None else None
+            if consumer is not None:
+                consumer.pending.discard(i)
+            # an index never put or already gone is not counted ("committed 0"), as
+            # delete answers "deleted 0" for it
+            if i in self.records:
+                done.append(i)
         self._collect(done, group)
         if group is not None:
             self._dispatch(group)
@@ -527,7 +604,8 @@ class Queue:
         ``AsyncPredictor`` closed, a script that ended) would hold every later
         record forever and fill the queue; after ``group_expiry`` seconds without a
         watcher it no longer counts. Checked at most once a second, from puts and
-        commits.
+        commits. An async service's feeder group (``FEEDER_GROUP``) never expires: a
+        service stopped for a while still has to answer what was put meanwhile.
         """
         now = time.monotonic()
         if now < self._expiry_check_at:
@@ -536,7 +614,8 @@ class Queue:
         stale = [
             g
             for g in self.groups.values()
-            if not g.consumers
+            if g.gid != FEEDER_GROUP  # a stopped async service's inputs wait for it
+            and not g.consumers
             and g.idle_since is not None
             and now - g.idle_since >= self.group_expiry
         ]
@@ -583,7 +662,10 @@ class Queue:
                 return
             consumer = ready[group.turn % len(ready)]
             group.turn += 1
-            record = self.records[index]
+            loaded = self.load([self.records[index]])
+            if not loaded:
+                continue  # its row is gone (cannot happen while memory follows the file)
+            record = loaded[0]
             if consumer.auto_commit:
                 consumer.deliver(record)
                 self._collect([index], group)
@@ -615,15 +697,59 @@ class QueueHub:
     def get(self, path: str) -> Queue | None:
         return self.queues.get(path.strip("/"))
 
+    def file_for(self, path: str) -> Path:
+        """The SQLite file of the queue at ``path``: ``NAME.sqlite``, ``NAME.sink.sqlite``.
+
+        A service name has no ``.`` (``[a-z][a-z0-9_]*``), so no two paths share a
+        file (``asy/sink`` and a queue service ``asy__sink`` once did).
+        """
+        return self.folder / (path.replace("/", ".") + ".sqlite")
+
+    def clash(self, path: str) -> str | None:
+        """The open queue, other than ``path``'s own, whose file ``path`` would use."""
+        file = self.file_for(path)
+        return next(
+            (q.name for q in self.queues.values() if q.path == file and q.name != path), None
+        )
+
     def open(self, path: str, token: str, settings: dict[str, Any] | None = None) -> Queue:
+        """Open (or create) the queue at ``path``; QueueError 400 for a bad limit."""
         settings = settings or {}
-        max_length = int(settings.get("max_length", DEFAULT_MAX_LENGTH))
+        max_length = _limit(settings.get("max_length", DEFAULT_MAX_LENGTH), "queue.max_length")
         kb = settings.get("max_payload_size_kb")
-        max_payload = int(kb) * 1024 if kb is not None else DEFAULT_MAX_PAYLOAD
-        file = self.folder / (path.replace("/", "__") + ".sqlite")
+        max_payload = (
+            _limit(kb, "queue.max_payload_size_kb") * 1024
+            if kb is not None
+            else DEFAULT_MAX_PAYLOAD
+        )
+        other = self.clash(path)
+        if other is not None:
+            raise QueueError(
+                409,
+                f"queue '{path}' would share the file {self.file_for(path)} with queue '{other}'",
+            )
+        file = self.file_for(path)
+        self._migrate(path, file)
         queue = Queue(path, file, token, max_length, max_payload)
         self.queues[path] = queue
         return queue
+
+    def _migrate(self, path: str, file: Path) -> None:
+        """Rename a sink's file from the old naming (``NAME__sink.sqlite``) to ``file``.
+
+        A state dir written before the naming changed keeps its sinks' records. The
+        old file is left alone while a queue has it open: then it is that queue's
+        (a queue service named ``NAME__sink``), not the sink's.
+        """
+        if "/" not in path or file.exists():
+            return
+        old = self.folder / (path.replace("/", "__") + ".sqlite")
+        if not old.exists() or any(q.path == old for q in self.queues.values()):
+            return
+        for suffix in ("-wal", "-shm", ""):  # the main file last: it is what marks "migrated"
+            source = Path(str(old) + suffix)
+            if source.exists():
+                source.rename(Path(str(file) + suffix))
 
     def remove(self, path: str, drop: bool = True) -> None:
         queue = self.queues.pop(path, None)
@@ -639,20 +765,47 @@ class QueueHub:
             queue.close()
 
 
-def settings_of(raw: dict[str, Any], which: str) -> dict[str, Any]:
-    """Queue limits from service.json: ``queue.{max_length,max_payload_size_kb}``, per ``source``/``sink``."""
+def settings_of(raw: dict[str, Any], which: str) -> dict[str, int]:
+    """Queue limits from service.json: ``queue.{max_length,max_payload_size_kb}``, per ``source``/``sink``.
+
+    Each is a positive whole number; QueueError 400 naming the field if not.
+
+    >>> settings_of({"queue": {"max_length": 100, "sink": {"max_length": 5}}}, "sink")
+    {'max_length': 5}
+    """
     conf = raw.get("queue") or {}
     meta = raw.get("metadata") or {}
-    out: dict[str, Any] = {}
+    out: dict[str, int] = {}
     for key in ("max_length", "max_payload_size_kb"):
-        for source in (meta, conf, conf.get(which) or {}):
-            if isinstance(source, dict):
-                value = source.get(
-                    key, source.get(f"queue.{key}", source.get(f"queue.{which}.{key}"))
-                )
-                if value is not None:
-                    out[key] = value
+        sources = [(meta, "metadata."), (conf, "queue.")]
+        if isinstance(conf, dict):
+            sources.append((conf.get(which) or {}, f"queue.{which}."))
+        for source, prefix in sources:
+            if not isinstance(source, dict):
+                continue
+            for spelling in (key, f"queue.{key}", f"queue.{which}.{key}"):
+                if source.get(spelling) is not None:
+                    out[key] = _limit(source[spelling], prefix + spelling)
+                    break
     return out
+
+
+def _limit(value: Any, name: str) -> int:
+    """``value`` as a positive whole number: a queue limit (``name``); QueueError 400 if not."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
+        number = int(value.strip())
+    if number is None or not 0 < number <= INT64_MAX:
+        raise QueueError(
+            400,
+            f"{name} must be a positive whole number (at least 1), got {value!r}: "
+            f'e.g. "queue": {{"max_length": 10000, "max_payload_size_kb": 8192}}',
+        )
+    return number
 
 
 def queue_kind(raw: dict[str, Any]) -> str | None:

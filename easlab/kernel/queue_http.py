@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import traceback
 from typing import TYPE_CHECKING
@@ -17,12 +18,13 @@ from urllib.parse import parse_qsl
 
 from easlab._auth import verify
 from easlab.kernel.http import APPLICATION_JSON, OCTET_STREAM, HttpConnection, Request
-from easlab.kernel.queue import Queue, QueueError, Record
+from easlab.kernel.queue import INT64_MAX, INT64_MIN, Queue, QueueError, Record
 from easlab.kernel.websocket import WebSocket, handshake
 from easlab.wire.proto import queue_pb2
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Coroutine
+    from typing import Any
 
 UID = b"x-eas-queueservice-redis-uid"
 GID = b"x-eas-queueservice-redis-gid"
@@ -48,32 +50,44 @@ _FLAGS = {
 }
 
 
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s|m|h)?\s*")
+
+
 def _seconds(text: str) -> float:
-    """``5s``, ``500ms``, ``1m`` or a plain number of seconds."""
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|m|h)?\s*", text or "")
-    if not m:
-        raise QueueError(400, f"_timeout_={text!r} is not a duration such as 5s or 500ms")
-    value = float(m.group(1))
+    """``5s``, ``500ms``, ``1m`` or a plain number of seconds; QueueError 400 if not one."""
+    m = _DURATION.fullmatch(text or "")
+    value = float(m.group(1)) if m else math.nan
+    if not m or not math.isfinite(value):  # "1..s", ".", 400 nines
+        raise QueueError(400, f"_timeout_={text[:40]!r} is not a duration such as 5s or 500ms")
     return value * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
 
 
 def _int(query: dict[str, str], key: str, default: int) -> int:
+    """An integer flag, within SQLite's INTEGER (an index above it cannot be stored)."""
     text = query.get(key)
     if text is None or text == "":
         return default
+    return _int64(text, key)
+
+
+def _int64(text: str, key: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise QueueError(400, f"{key}={text!r} is not an integer") from None
+        raise QueueError(400, f"{key}={text[:40]!r} is not an integer") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise QueueError(400, f"{key}={text[:40]!r} is out of range (at most {INT64_MAX})")
+    return value
 
 
 def _indexes(query: dict[str, str]) -> list[int]:
     # commas arrive as %2C (urlencode); parse_qsl has decoded them already
     text = query.get("_indexes_", "")
+    parts = [part for part in text.replace(" ", "").split(",") if part]
     try:
-        return [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise QueueError(400, f"_indexes_={text!r} is not a list of integers") from None
+        return [_int64(part, "_indexes_") for part in parts]
+    except QueueError:
+        raise QueueError(400, f"_indexes_={text[:80]!r} is not a list of integers") from None
 
 
 def _true(query: dict[str, str], key: str, default: bool = False) -> bool:
@@ -135,18 +149,18 @@ def serve(
                 conn.respond(200, json.dumps(found).encode(), APPLICATION_JSON)
         elif method == b"GET":
             timeout = max(_seconds(query.get("_timeout_", "0s")) - EARLY_S, 0.0)
-            loop.create_task(
-                _get(
-                    conn,
-                    queue,
-                    _int(query, "_index_", 0),
-                    max(_int(query, "_length_", 1), 1),
-                    timeout,
-                    _true(query, "_auto_delete_", True),
-                    query.get("requestId"),
-                    tags,
-                )
+            wait = queue.get(
+                _int(query, "_index_", 0),
+                max(_int(query, "_length_", 1), 1),
+                timeout,
+                _true(query, "_auto_delete_", True),
+                query.get("requestId"),
+                tags,
+                # a client that gave up (the official one retries after its HTTP
+                # timeout) must not have the next record taken for nobody
+                gone=lambda: conn.closed,
             )
+            loop.create_task(_get(conn, wait))
         elif method == b"DELETE" and _true(query, "_trunc_"):
             n = queue.truncate(_int(query, "_index_", 0))
             conn.respond(200, f"truncated {n}".encode())
@@ -163,9 +177,9 @@ def serve(
         conn.respond(exc.status, exc.message.encode())
 
 
-async def _get(conn: HttpConnection, queue: Queue, *args: object) -> None:
+async def _get(conn: HttpConnection, wait: Coroutine[Any, Any, list[Record]]) -> None:
     try:
-        records = await queue.get(*args)  # type: ignore[arg-type]
+        records = await wait
     except QueueError as exc:
         conn.respond(exc.status, exc.message.encode())
         return
@@ -211,6 +225,10 @@ def _watch(
         raise QueueError(400, "_watch_=true needs a websocket upgrade (ws:// URL)")
     gid = req.header(GID) or "eas"
     uid = req.header(UID) or ""
+    # every flag is read before the upgrade: once it is sent, a bad one could only
+    # close the websocket without a word
+    index = _int(query, "_index_", 0)
+    window = _int(query, "_window_", 1)
     group = queue.groups.get(gid)
     if group is not None:
         # the official Watcher reconnects with the same uid: the old socket is gone
@@ -218,12 +236,7 @@ def _watch(
             queue.detach(gid, old)
             old.close()
     watcher = Watcher(
-        queue,
-        gid,
-        uid,
-        _int(query, "_window_", 1),
-        _true(query, "_index_only_"),
-        _true(query, "_auto_commit_"),
+        queue, gid, uid, window, _true(query, "_index_only_"), _true(query, "_auto_commit_")
     )
     transport = conn.detach()
     if transport is None:
@@ -232,7 +245,7 @@ def _watch(
     socket = WebSocket(transport, watcher.gone)
     transport.set_protocol(socket)
     watcher.socket = socket
-    queue.attach(gid, watcher, _int(query, "_index_", 0))
+    queue.attach(gid, watcher, index)
 
 
 __all__ = ["serve", "OCTET_STREAM"]

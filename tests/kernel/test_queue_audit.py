@@ -1,0 +1,380 @@
+"""Queue defects an audit found, each with the test that would have caught it.
+
+A long poll whose client went away takes nothing; queue files never collide and
+old sink files are migrated; records' data stays on disk; limits and flags are
+checked (400, never 500 or a dead websocket); commits count what exists; an async
+service's feeder group never expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import requests
+from kernel_helpers import ECHO_APP, app_spec, wait_for
+
+import easlab
+from easlab.client.local import LocalKernel
+from easlab.errors import KernelError, SpecError
+from easlab.kernel import async_inference
+from easlab.kernel.queue import FEEDER_GROUP, Queue, QueueError, QueueHub, Record, settings_of
+from easlab.wire.proto import queue_pb2
+
+TOKEN = "qatok-" + "a" * 8
+
+
+def _create(kernel, spec: dict) -> dict:
+    return kernel.client._call("POST", "/services", {"spec": {"token": TOKEN, **spec}}, timeout=120)
+
+
+def _queue(kernel, name: str, **queue) -> dict:
+    spec = {"name": name, "metadata": {"type": "Queue"}}
+    if queue:
+        spec["queue"] = queue
+    return _create(kernel, spec)
+
+
+def _url(kernel, name: str) -> str:
+    return f"{kernel.endpoint}/api/predict/{name}"
+
+
+def _put(kernel, name: str, data: bytes) -> int:
+    resp = requests.post(
+        _url(kernel, name), data=data, headers={"Authorization": TOKEN}, timeout=30
+    )
+    assert resp.status_code == 200, resp.text
+    return int(resp.text)
+
+
+def _peek(kernel, name: str) -> list:
+    """Every record of the queue, none taken."""
+    resp = requests.get(
+        _url(kernel, name),
+        params={"_index_": "0", "_length_": "1000", "_timeout_": "0s", "_auto_delete_": "false"},
+        headers={"Authorization": TOKEN},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    frames = queue_pb2.DataFrameListProto()
+    frames.ParseFromString(resp.content)
+    return [bytes(df.data) for df in frames.index]
+
+
+def _attrs(kernel, name: str) -> dict:
+    resp = requests.get(
+        _url(kernel, name), params={"_attrs_": "true"}, headers={"Authorization": TOKEN}, timeout=30
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def _raw(kernel, head: str) -> socket.socket:
+    """A connection that has sent ``head`` (a request without a body) and reads nothing yet."""
+    host, port = kernel.endpoint.rsplit("/", 1)[1].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(head.encode())
+    return sock
+
+
+def _status_line(sock: socket.socket) -> str:
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+# -- 1. a long poll whose client is gone takes nothing -------------------------------------
+
+
+def test_a_long_poll_whose_client_left_does_not_take_the_next_record(kernel):
+    _queue(kernel, "qa_ghost")
+    path = "/api/predict/qa_ghost?_index_=0&_length_=1&_timeout_=60s&_auto_delete_=true"
+    ghost = _raw(kernel, f"GET {path} HTTP/1.1\r\nHost: k\r\nAuthorization: {TOKEN}\r\n\r\n")
+    _attrs(kernel, "qa_ghost")  # a round trip: the kernel has read the ghost's request
+    ghost.close()  # the client gives up (the official client after its HTTP timeout)
+    _attrs(kernel, "qa_ghost")  # ... and the kernel has read the close
+    _put(kernel, "qa_ghost", b"important")
+    _attrs(kernel, "qa_ghost")  # the ghost's wait has woken up by now
+    assert _peek(kernel, "qa_ghost") == [b"important"]
+    # a client that is still there gets it, and takes it
+    resp = requests.get(
+        _url(kernel, "qa_ghost"),
+        params={"_index_": "0", "_length_": "1", "_timeout_": "0s", "_auto_delete_": "true"},
+        headers={"Authorization": TOKEN},
+        timeout=30,
+    )
+    frames = queue_pb2.DataFrameListProto()
+    frames.ParseFromString(resp.content)
+    assert [bytes(df.data) for df in frames.index] == [b"important"]
+    assert _peek(kernel, "qa_ghost") == []
+
+
+def test_queue_get_for_a_caller_gone_deletes_nothing(tmp_path):
+    async def main() -> tuple[list[Record], int]:
+        q = Queue("g", tmp_path / "g.sqlite", "")
+        q.put(b"keep", {})
+        try:
+            got = await q.get(0, 1, 0.0, True, None, {}, gone=lambda: True)
+            return got, len(q.records)
+        finally:
+            q.close()
+
+    assert asyncio.run(main()) == ([], 1)
+
+
+# -- 2. queue files never collide -----------------------------------------------------------
+
+
+def test_a_sink_and_a_queue_named_like_its_old_file_keep_apart(tmp_path, easlab_home, make_app):
+    state = tmp_path / "state"
+    folder = make_app("qa_asy", ECHO_APP)
+    with LocalKernel(port=0, state_dir=state) as k:
+        _create(k, app_spec("qa_asy", folder, type="Async"))
+        _queue(k, "qa_asy__sink")  # once the sink's own file name
+        _put(k, "qa_asy__sink", b"for the queue service")
+        _put(k, "qa_asy", b"hello")
+        wait_for(lambda: _peek(k, "qa_asy/sink"), what="the async answer in the sink")
+        assert _peek(k, "qa_asy/sink") == [b"hello"]
+        assert _peek(k, "qa_asy__sink") == [b"for the queue service"]
+    with LocalKernel(port=0, state_dir=state) as k:
+        assert _peek(k, "qa_asy/sink") == [b"hello"]
+        assert _peek(k, "qa_asy__sink") == [b"for the queue service"]
+        k.client._call("DELETE", "/services/qa_asy__sink")
+        _put(k, "qa_asy/sink", b"more")  # the sink's file was not removed with it
+    with LocalKernel(port=0, state_dir=state) as k:
+        assert _peek(k, "qa_asy/sink") == [b"hello", b"more"]
+
+
+def test_a_sink_file_of_the_old_naming_is_migrated_at_open(tmp_path):
+    folder = tmp_path / "queues"
+    hub = QueueHub(folder)
+    hub.open("old/sink", "").put(b"answer", {})
+    hub.close()
+    new = hub.file_for("old/sink")
+    for suffix in ("", "-wal", "-shm"):  # as a kernel before the change left it
+        if Path(f"{new}{suffix}").exists():
+            Path(f"{new}{suffix}").rename(folder / f"old__sink.sqlite{suffix}")
+    again = QueueHub(folder)
+    sink = again.open("old/sink", "")
+    assert [r.data for r in sink.load(list(sink.records.values()))] == [b"answer"]
+    assert new.exists() and not (folder / "old__sink.sqlite").exists()
+    again.close()
+
+
+def test_an_old_file_open_as_a_queue_service_is_not_taken_by_a_sink(tmp_path):
+    folder = tmp_path / "queues"
+    hub = QueueHub(folder)
+    hub.open("svc__sink", "").put(b"the queue service's", {})
+    sink = hub.open("svc/sink", "")
+    assert len(sink.records) == 0
+    assert hub.get("svc__sink") is not None and len(hub.get("svc__sink").records) == 1
+    hub.close()
+
+
+def test_create_refuses_a_queue_whose_file_another_left(kernel):
+    info = kernel.client._call("GET", "/kernel")
+    stray = Path(info["state_dir"]) / "queues" / "qa_stray.sqlite"
+    QueueHub(stray.parent).open("qa_stray", "").put(b"someone else's", {})
+    with pytest.raises(KernelError) as err:
+        _queue(kernel, "qa_stray")
+    assert err.value.status == 409 and "qa_stray.sqlite" in str(err.value)
+
+
+# -- 3. records' data stays on disk -----------------------------------------------------------
+
+
+def test_queued_data_is_not_held_in_memory_and_is_read_when_delivered(tmp_path):
+    path = tmp_path / "big.sqlite"
+    blob = b"x" * (1 << 20)
+    q = Queue("big", path, "")
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(20):
+            q.put(blob + bytes([i]), {})
+        held = tracemalloc.get_traced_memory()[0] - base
+        q.close()
+        base = tracemalloc.get_traced_memory()[0]
+        again = Queue("big", path, "")  # a restart reads the index, not the data
+        loaded = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert held < 4 << 20 and loaded < 4 << 20, (held, loaded)  # 20 MB queued
+    assert [len(e.tags) for e in again.records.values()] == [1] * 20
+
+    async def get() -> list[Record]:
+        return await again.get(5, 2, 0.0, True, None, {})
+
+    got = asyncio.run(get())
+    assert [r.data for r in got] == [blob + b"\x04", blob + b"\x05"]
+    assert 5 not in again.records and len(again.records) == 18
+    again.close()
+
+
+def test_a_watcher_gets_the_data_of_records_put_and_of_records_stored(tmp_path):
+    class Taker:  # a Consumer (queue.py's protocol), as a websocket watcher is
+        uid, window, index_only, auto_commit = "t", 10, False, True
+
+        def __init__(self) -> None:
+            self.pending: set[int] = set()
+            self.got: list[bytes] = []
+
+        def deliver(self, record: Record) -> None:
+            self.got.append(record.data)
+
+    path = tmp_path / "w.sqlite"
+    q = Queue("w", path, "")
+    q.put(b"stored", {})
+    q.close()
+    q = Queue("w", path, "")
+    taker = Taker()
+    q.attach("g", taker, 0)
+    q.put(b"fresh", {})
+    assert taker.got == [b"stored", b"fresh"]
+    q.close()
+
+
+# -- 4. queue limits are checked ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("queue", "field"),
+    [
+        ({"max_length": "lots"}, "queue.max_length"),
+        ({"max_length": 0}, "queue.max_length"),
+        ({"max_length": -1}, "queue.max_length"),
+        ({"sink": {"max_payload_size_kb": 0}}, "queue.sink.max_payload_size_kb"),
+        ({"max_payload_size_kb": "big"}, "queue.max_payload_size_kb"),
+    ],
+)
+def test_an_async_service_with_a_bad_queue_limit_is_refused(kernel, make_app, queue, field):
+    spec = app_spec("qa_badq", make_app("qa_badq", ECHO_APP), type="Async")
+    with pytest.raises(SpecError) as err:
+        _create(kernel, {**spec, "queue": queue})
+    assert err.value.field == "queue" and field in str(err.value)
+    assert "qa_badq" not in [d["name"] for d in easlab.ls(kernel=kernel.client)]
+
+
+@pytest.mark.parametrize(
+    "queue", [{"max_length": 0}, {"max_length": -1}, {"max_payload_size_kb": 0}]
+)
+def test_a_queue_service_with_a_limit_below_one_is_refused(kernel, queue):
+    with pytest.raises(SpecError) as err:
+        _queue(kernel, "qa_zero", **queue)
+    assert err.value.field == "queue" and f"queue.{next(iter(queue))}" in str(err.value)
+
+
+def test_limits_as_whole_numbers_are_accepted():
+    raw = {"queue": {"max_length": "100", "sink": {"max_payload_size_kb": 2.0}}}
+    assert settings_of(raw, "sink") == {"max_length": 100, "max_payload_size_kb": 2}
+    with pytest.raises(QueueError) as err:
+        settings_of({"queue": {"max_length": True}}, "source")
+    assert err.value.status == 400
+
+
+# -- 5. flags are checked before anything is done ---------------------------------------------
+
+
+def test_a_malformed_timeout_is_a_400(kernel):
+    _queue(kernel, "qa_timeout")
+    for timeout in ("1..s", ".", "9" * 400 + "h"):
+        resp = requests.get(
+            _url(kernel, "qa_timeout"),
+            params={"_timeout_": timeout},
+            headers={"Authorization": TOKEN},
+            timeout=30,
+        )
+        assert resp.status_code == 400 and "_timeout_" in resp.text, (timeout, resp.text)
+
+
+def test_a_watch_from_an_index_past_int64_is_a_400_before_the_upgrade(kernel):
+    _queue(kernel, "qa_huge")
+    _put(kernel, "qa_huge", b"a")
+    huge = str(2**63)
+    sock = _raw(
+        kernel,
+        f"GET /api/predict/qa_huge?_watch_=true&_index_={huge}&_window_=1 HTTP/1.1\r\n"
+        f"Host: k\r\nAuthorization: {TOKEN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "X-EAS-QueueService-Redis-Gid: g1\r\nX-EAS-QueueService-Redis-Uid: u\r\n\r\n",
+    )
+    try:
+        assert _status_line(sock).split(" ", 2)[1] == "400"
+    finally:
+        sock.close()
+    assert _attrs(kernel, "qa_huge")["stream.groups"] == "0"  # no half-made group
+    resp = requests.delete(
+        _url(kernel, "qa_huge"),
+        params={"_trunc_": "true", "_index_": huge},
+        headers={"Authorization": TOKEN},
+        timeout=30,
+    )
+    assert resp.status_code == 400 and "_index_" in resp.text
+
+
+# -- 6. commits count what exists ---------------------------------------------------------------
+
+
+def test_a_commit_counts_only_records_that_exist(kernel):
+    _queue(kernel, "qa_commit")
+    index = _put(kernel, "qa_commit", b"one")
+
+    def commit(indexes: str) -> str:
+        resp = requests.put(
+            _url(kernel, "qa_commit"),
+            params={"_indexes_": indexes},
+            headers={"Authorization": TOKEN},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.text
+
+    assert commit("123456,7") == "committed 0"
+    assert commit(f"{index},{index},123456") == "committed 1"
+    assert commit(str(index)) == "committed 0"  # gone with its commit (the only group)
+
+
+# -- 7. an async service's feeder group never expires --------------------------------------------
+
+
+def test_a_stopped_async_services_group_does_not_expire(tmp_path):
+    assert FEEDER_GROUP == async_inference.GROUP
+
+    class Watcher:  # a Consumer (queue.py's protocol), as a websocket watcher is
+        index_only, auto_commit = False, False
+
+        def __init__(self, uid: str) -> None:
+            self.uid, self.window = uid, 100
+            self.pending: set[int] = set()
+            self.got: list[int] = []
+
+        def deliver(self, record: Record) -> None:
+            self.got.append(record.index)
+
+    q = Queue("asy", tmp_path / "asy.sqlite", "")
+    feeder = Watcher("asy-feeder")
+    q.attach(FEEDER_GROUP, feeder, 0)  # the service ran ...
+    q.detach(FEEDER_GROUP, feeder)  # ... and was stopped
+    monitor = Watcher("mon")
+    q.attach("monitor", monitor, 0)  # another group reads the inputs too
+    for i in range(5):
+        q.put(b"job%d" % i, {})
+    q.commit("monitor", list(monitor.got))
+    q.group_expiry = 0.0  # stands for GROUP_IDLE_EXPIRY_S passing
+    q._expiry_check_at = 0.0
+    q.put(b"job5", {})
+    assert FEEDER_GROUP in q.groups and len(q.records) == 6
+    q.close()
+    # after a restart too (a restored group has no watcher yet)
+    q = Queue("asy", tmp_path / "asy.sqlite", "")
+    q.group_expiry = 0.0
+    q.put(b"job6", {})
+    assert FEEDER_GROUP in q.groups and len(q.records) == 7
+    q.close()
