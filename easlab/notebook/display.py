@@ -80,6 +80,18 @@ def _get(desc: Any, name: str, default: Any = None) -> Any:
     return getattr(desc, name, default)
 
 
+def _region(desc: Any) -> str:
+    """Where the service runs: PAI-EAS's region (the description's own field), else the
+    region its service.json names, else ``local``."""
+    spec = _get(desc, "spec", None) or {}
+    metadata = spec.get("metadata") if isinstance(spec, Mapping) else None
+    return str(
+        _get(desc, "region", None)
+        or (metadata.get("region") if isinstance(metadata, Mapping) else None)
+        or "local"
+    )
+
+
 class ServiceSummary:
     """A service's essentials: name, status, endpoint, token (masked), instances, GPU."""
 
@@ -105,10 +117,7 @@ class ServiceSummary:
             ("GPU", f"{gpu}" + (" (CPU fallback)" if _get(d, "cpu_fallback", False) else "")),
             ("CPU", str(_get(d, "cpu", None) if _get(d, "cpu", None) is not None else "-")),
             ("memory", f"{_get(d, 'memory', None)}M" if _get(d, "memory", None) else "-"),
-            (
-                "region",
-                str(((_get(d, "spec", None) or {}).get("metadata") or {}).get("region") or "local"),
-            ),
+            ("region", _region(d)),
             ("version", f"{_get(d, 'current_version', '')}/{_get(d, 'latest_version', '')}"),
             ("weight", f"{_get(d, 'weight', 100)}%"),
             ("created", str(_get(d, "create_time", "") or "")),

@@ -139,8 +139,15 @@ def _parser(verb: Verb) -> _VerbParser:
         "--target",
         "--endpoint",
         dest="target",
-        help="'local' (default) or a kernel URL such as http://127.0.0.1:8080",
+        help="'local' (default), a kernel URL such as http://127.0.0.1:8080, or 'pai' "
+        "(PAI-EAS, as the CLI's: --target pai --region cn-hangzhou [--pai-endpoint "
+        "HOST[:PORT]] [--oss oss://BUCKET/PREFIX]; without --region, the region of "
+        "%%eas target pai)",
     )
+    # the CLI's PAI-EAS options, for one call (%eas target pai sets them for every call);
+    # described under --target, so that every verb's usage line stays short
+    for flag in ("--region", "--pai-endpoint", "--oss"):
+        parser.add_argument(flag, help=argparse.SUPPRESS)
     parser.add_argument("-h", "--help", action="store_true", help="show this help")
     return parser
 
@@ -331,15 +338,64 @@ class EasMagic(Magics):
         if var and var.isidentifier():
             self._ns.pop(var, None)
 
-    def _kernel(self, target: str | None = None, start: bool = False) -> Any:
+    def _kernel(self, args: Any = None, start: bool = False) -> Any:
+        """The client a verb talks to: its own ``--target`` (with ``--region``,
+        ``--pai-endpoint``, ``--oss`` for ``pai``) if given, else ``EasMagic.target``."""
         from easlab.client.connect import connect
 
+        target = getattr(args, "target", None)
+        pai_options = {
+            key: getattr(args, key, None) or None for key in ("region", "pai_endpoint", "oss")
+        }
         endpoint = target if target is not None else self.target
+        if endpoint == "pai" or endpoint.startswith("pai://"):
+            return self._pai(endpoint, **pai_options)
+        given = [f"--{k.replace('_', '-')}" for k, v in pai_options.items() if v]
+        if given:
+            raise EasMagicError(
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for PAI-EAS, and this "
+                f"call goes to {endpoint or 'local'}: add --target pai, or set PAI-EAS for "
+                "every call with %eas target pai --region cn-hangzhou"
+            )
         if endpoint in ("", "local"):
             return connect(None, start=start)
-        if endpoint.startswith("pai://"):
-            return connect(endpoint, pai_endpoint=self.pai_endpoint or None, oss=self.oss or None)
         return connect(endpoint)
+
+    def _pai(
+        self,
+        endpoint: str,
+        region: str | None = None,
+        pai_endpoint: str | None = None,
+        oss: str | None = None,
+    ) -> Any:
+        """A PAI-EAS client, as the CLI's ``--target pai``; the settings of ``%eas target
+        pai`` fill in what the call does not give, for the same region."""
+        from easlab.client.connect import connect
+        from easlab.notebook.upload_progress import UploadProgress
+
+        configured = (
+            self.target[len("pai://") :].strip("/") if self.target.startswith("pai://") else ""
+        )
+        if endpoint.startswith("pai://"):
+            region = region or endpoint[len("pai://") :].strip("/") or None
+        region = region or configured or None
+        if region is not None and region == configured:
+            pai_endpoint = pai_endpoint or self.pai_endpoint or None
+            oss = oss or self.oss or None
+        if region is None and not any(
+            os.environ.get(name, "").strip()
+            for name in ("EASLAB_PAI_REGION", "ALIBABA_CLOUD_REGION_ID")
+        ):
+            raise EasMagicError(
+                "--target pai needs a region: add --region cn-hangzhou to the call, or set "
+                "PAI-EAS once for every call with %eas target pai --region cn-hangzhou "
+                "[--oss oss://BUCKET/PREFIX] (or $EASLAB_PAI_REGION)"
+            )
+        client = connect(target="pai", region=region, pai_endpoint=pai_endpoint, oss=oss)
+        if hasattr(client, "upload_progress"):
+            # local model files go to OSS first: show each one's bar in the cell
+            client.upload_progress = UploadProgress()
+        return client
 
     def _set_target(self, rest: str) -> str:
         """``%eas target local | pai --region R [--pai-endpoint H] [--oss URI] | URL``."""
@@ -354,23 +410,39 @@ class EasMagic(Magics):
             args = parser.parse_args(arg_split(rest, strict=True))
         except Exception as exc:
             raise EasMagicError(f"%eas target: {exc}") from None
-        if args.where == "pai":
-            if not args.region:
+        where = args.where
+        if where == "pai" or (where or "").startswith("pai://"):
+            region = args.region or (where or "")[len("pai://") :].strip("/")
+            if not region:
                 raise EasMagicError("%eas target pai needs --region, e.g. --region cn-hangzhou")
-            self.target = f"pai://{args.region}"
+            self.target = f"pai://{region}"
             self.pai_endpoint, self.oss = args.pai_endpoint, args.oss
-        elif args.where is not None:
-            self.target = "" if args.where == "local" else args.where
+        elif args.region or args.pai_endpoint or args.oss:
+            if where is not None or not self.target.startswith("pai://"):
+                raise EasMagicError(
+                    "%eas target: --region, --pai-endpoint and --oss are for PAI-EAS: "
+                    "%eas target pai --region cn-hangzhou [--oss oss://BUCKET/PREFIX]"
+                )
+            # %eas target --oss URI: change one setting of the PAI-EAS target
+            if args.region:
+                self.target = f"pai://{args.region}"
+            self.pai_endpoint = args.pai_endpoint or self.pai_endpoint
+            self.oss = args.oss or self.oss
+        elif where is not None:
+            self.target = "" if where == "local" else where
+            # the PAI-EAS settings belong to that target: a kernel reads local paths itself
+            self.pai_endpoint = self.oss = ""
         shown = self.target or "local"
         return f"%eas talks to {shown}" + (f" (uploads to {self.oss})" if self.oss else "")
 
-    def _resolve(self, service: str) -> Any:
-        """A ``Target`` for a service name or a notebook variable holding a Service/URL."""
+    def _resolve(self, service: str, args: Any = None) -> Any:
+        """A ``Target`` for a service name (on the verb's target) or a notebook variable
+        holding a Service/URL."""
         from easlab.notebook import _target
 
         value = self._ns.get(service, service) if service.isidentifier() else service
         if isinstance(value, str) and "://" not in value:
-            desc = self._kernel().describe(value)
+            desc = self._kernel(args).describe(value)
             return _target.Target(
                 str(desc["url"]), str(desc["name"]), desc.get("token"), self.timeout
             )
@@ -397,13 +469,13 @@ class EasMagic(Magics):
         dry_run = bool(kwargs.get("dry_run"))
         if verb.name == "create" and dry_run:
             # validating needs no kernel; the diff uses one if it runs
-            kernel = self._kernel_if_running(args.target)
+            kernel = self._kernel_if_running(args)
         elif verb.name == "kernel":
             # every kernel of this EASLAB_HOME unless one is named
             target = args.target if args.target is not None else self.target
-            kernel = self._kernel(target) if target not in ("", "local") else None
+            kernel = self._kernel(args) if target not in ("", "local") else None
         else:
-            kernel = self._kernel(args.target, start=verb.name == "create")
+            kernel = self._kernel(args, start=verb.name == "create")
         if verb.name not in ("gpu", "kernel") or kernel is not None:
             kwargs["kernel"] = kernel
         function = verb.resolve()
@@ -441,11 +513,11 @@ class EasMagic(Magics):
             result = function(**kwargs)
         return self._render(verb, args, result)
 
-    def _kernel_if_running(self, target: str | None) -> Any:
+    def _kernel_if_running(self, args: Any) -> Any:
         from easlab.errors import KernelNotRunning
 
         try:
-            return self._kernel(target)
+            return self._kernel(args)
         except KernelNotRunning:
             return None
 
@@ -513,7 +585,7 @@ class EasMagic(Magics):
         from easlab.notebook._record import call
 
         try:
-            target = self._resolve(args.service)
+            target = self._resolve(args.service, args)
             try:
                 fetch = (
                     [f.strip() for f in args.fetch.split(",") if f.strip()] if args.fetch else None
@@ -576,7 +648,7 @@ class EasMagic(Magics):
     def _do_bench(self, args: Any) -> Any:
         from easlab.notebook.loadtest import bench
 
-        target = self._resolve(args.service)
+        target = self._resolve(args.service, args)
         try:
             body = self._body_value(args.body, strict=True, target=target)
             if isinstance(body, str) and target.is_tensor:
@@ -600,7 +672,7 @@ class EasMagic(Magics):
     def _do_debug(self, args: Any) -> None:
         from easlab.notebook.debug import debug
 
-        _show(debug(self._resolve(args.service), namespace=self._ns))
+        _show(debug(self._resolve(args.service, args), namespace=self._ns))
 
 
 def _str_body_text(text: str, body: str, target: Any) -> str:

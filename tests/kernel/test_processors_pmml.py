@@ -143,3 +143,37 @@ def test_a_directory_without_a_pmml_file_fails_to_load(tmp_path):
     proc = PmmlProcessor(ProcessorContext("x", {}, model_path=tmp_path, model_entry=tmp_path))
     with pytest.raises(Exception, match="PMML file"):
         proc.initialize()
+
+
+NOT_XML = "sex,cp,fbs,thal\n1,2,true,fixed\n"  # a CSV saved as .pmml
+
+
+def test_a_file_that_is_not_xml_fails_to_load_saying_what_and_where(tmp_path):
+    (tmp_path / "model.pmml").write_text(NOT_XML)
+    proc = PmmlProcessor(ProcessorContext("x", {}, model_path=tmp_path, model_entry=tmp_path))
+    with pytest.raises(RuntimeError) as info:
+        proc.initialize()
+    message = str(info.value)
+    # JPype's .message is a method: its repr ("<bound method ...>") is no message
+    assert "bound method" not in message and "JException" not in message
+    assert "line 1, column 1: Content is not allowed in prolog." in message
+    assert "not well-formed XML" in message and "<PMML>" in message
+
+
+def test_a_service_from_a_file_that_is_not_xml_fails_with_the_java_message(kernel, tmp_path):
+    (tmp_path / "model.pmml").write_text(NOT_XML)
+    svc = kernel.create(
+        {
+            "name": "pmml_not_xml",
+            "processor": "pmml",
+            "model_path": str(tmp_path / "model.pmml"),
+            "metadata": {"instance": 1},
+        }
+    )
+    try:
+        assert svc.status == "Failed", svc.desc
+        message = str(svc.desc.get("message"))
+        assert "cannot load PMML model" in message and "bound method" not in message
+        assert "Content is not allowed in prolog." in message
+    finally:
+        kernel.delete("pmml_not_xml")

@@ -70,7 +70,15 @@ class PmmlProcessor(Processor):
         try:
             evaluator = make_evaluator(str(path), backend=self._backend).verify()
         except Exception as exc:
-            raise RuntimeError(f"cannot load PMML model {path}: {_java_message(exc)}") from exc
+            hint = (
+                " (the file is not well-formed XML; a PMML model is an XML document "
+                "whose root element is <PMML>)"
+                if _is_xml_error(exc)
+                else ""
+            )
+            raise RuntimeError(
+                f"cannot load PMML model {path}: {_java_message(exc)}{hint}"
+            ) from exc
         self._evaluator = evaluator
         self._inputs = [
             PmmlField(
@@ -281,9 +289,45 @@ def _strip_java_class(message: str) -> str:
     return rest if sep and "." in head and " " not in head else message
 
 
+_MESSAGE_CHARS = 300
+
+
+def _java_chain(exc: BaseException) -> list[Any]:
+    """A Java exception and its causes, outermost first (a Python exception alone)."""
+    chain: list[Any] = []
+    current: Any = exc
+    while current is not None and len(chain) < 8:  # Java stops a cycle; the cap is a guard
+        chain.append(current)
+        cause = getattr(current, "getCause", None)
+        current = cause() if callable(cause) else None
+    return chain
+
+
 def _java_message(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return _strip_java_class(str(message))
+    """What went wrong, in words: a Java exception's message and its causes' messages.
+
+    JPype's ``message`` is a method, and a JAXB ``UnmarshalException`` has no message
+    of its own (its cause, a ``SAXParseException``, says what is wrong and where), so
+    the chain is read with ``getMessage()``.
+    """
+    if not callable(getattr(exc, "getMessage", None)):  # a Python exception
+        return _strip_java_class(str(exc))
+    texts: list[str] = []
+    for java in _java_chain(exc):
+        text = _strip_java_class(str(java.getMessage() or "").strip())
+        line = getattr(java, "getLineNumber", None)  # a SAXParseException's position
+        if text and callable(line) and int(line()) > 0:
+            text = f"line {int(line())}, column {int(java.getColumnNumber())}: {text}"
+        if len(text) > _MESSAGE_CHARS:  # JAXB lists every element it would have taken
+            text = text[:_MESSAGE_CHARS].rstrip() + " …"
+        if text and not any(text in earlier for earlier in texts):
+            texts.append(text)
+    return ": ".join(texts) or _strip_java_class(str(exc).splitlines()[0])
+
+
+def _is_xml_error(exc: BaseException) -> bool:
+    """The file is not well-formed XML (a SAXParseException among the causes)."""
+    return any("SAXParseException" in type(java).__name__ for java in _java_chain(exc))
 
 
 def _java_homes() -> list[Path]:
