@@ -283,6 +283,8 @@ class _Waiting:
     def __call__(self, desc: dict[str, Any]) -> None:
         self.header(desc)
         line = f"[OK] Waiting {_instances(desc)}"
+        if desc.get("message"):  # why it waits (EAS: "Insufficient resources ..."), as eascmd
+            line += f" {desc['message']}"
         if line != self.last and not self.quiet:
             print(line, flush=True)
             self.last = line
@@ -326,7 +328,9 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
     from easlab.ops import SpecDiff
 
     if isinstance(desc, SpecDiff):
-        return _show_value(vars(desc), args, lambda _: str(desc))
+        _show_value(vars(desc), args, lambda _: str(desc))
+        # a dry run is a gate (CI): what create would refuse exits as a refused create does
+        return 1 if plan_refused(desc) else 0
     if hasattr(desc, "desc"):  # a Service from create
         desc = desc.desc
     name = desc.get("name")
@@ -338,6 +342,14 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
         "start": f"[OK] Service [{name}] is running",
     }[verb]
     return _report_final(desc, args, ok)
+
+
+def plan_refused(plan: Any) -> bool:
+    """Whether a dry run's plan says the create would be refused: the local kernel's
+    (``LocalPlan.refused``) or PAI-EAS's (``error:`` lines of ``CloudPlan.portability``)."""
+    if getattr(plan, "refused", ""):
+        return True
+    return any(str(line).startswith("error:") for line in getattr(plan, "portability", []))
 
 
 def gpu_text(data: dict[str, Any]) -> str:
@@ -427,7 +439,15 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
 
         print(f"[OK] nothing to upload: {LOCAL_UPLOAD}")
         return 0
-    if verb.name not in ("gpu", "kernel") or args.endpoint:
+    if verb.name == "create" and kwargs.get("dry_run") and getattr(args, "target", None) != "pai":
+        # validating needs no kernel (as the magic's dry run): the plan says what was not checked
+        from easlab.errors import KernelNotRunning
+
+        try:
+            kwargs["kernel"] = _client(args)
+        except KernelNotRunning:
+            kwargs["kernel"] = None
+    elif verb.name not in ("gpu", "kernel") or args.endpoint:
         kwargs["kernel"] = _client(args)
     result = verb.resolve()(**kwargs)
     if verb.waits:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.queue_view import QueueView
 
 __all__ = [
+    "LocalPlan",
     "SpecDiff",
     "create",
     "delete",
@@ -80,20 +82,129 @@ def parse_overrides(items: Mapping[str, Any] | Iterable[str] | None) -> dict[str
 # ----------------------------------------------------------------------------- dry run
 
 
-def _diff_against_deployed(kernel: KernelClient | None, spec: Any) -> SpecDiff:
+@dataclass(repr=False)
+class LocalPlan(SpecDiff):
+    """A dry run against the local kernel: the ``SpecDiff``, and what the kernel would say.
+
+    ``refused``: why ``create`` would be refused (the service exists, the host lacks
+    the GPUs); the CLI then exits 1. ``unchecked``: why no kernel was asked (the
+    description was only validated), empty when one answered.
+    """
+
+    refused: str = ""
+    unchecked: str = ""
+
+    @property
+    def headline(self) -> str:
+        return f"{self.name}: valid, but {self.refused}" if self.refused else super().headline
+
+    def lines(self) -> list[str]:
+        note = [f"note: {self.unchecked}"] if self.unchecked else []
+        return [*note, *super().lines()]
+
+
+def _gpu_refusal(client: KernelClient, spec: Any, allow_cpu_fallback: bool) -> tuple[str, str]:
+    """(refusal, warning) of the kernel's GPU check (control.py check_gpus) for a new
+    service: only what is certain from the host's GPU count (the kernel also counts
+    the GPUs other services hold)."""
+    from easlab.spec import wants_gpu
+
+    need = wants_gpu(spec)
+    if need == 0:
+        return "", ""
+    report = client.gpu()
+    have = len(report.get("gpus") or [])
+    instances = int(spec.metadata.instance or 0)
+    if need * instances <= have:
+        return "", ""
+    why = f" ({report['message']})" if report.get("message") else ""
+    short = (
+        f"{need} GPU(s) per instance x {instances} instance(s) asked for, this host has {have}{why}"
+    )
+    if allow_cpu_fallback:
+        return "", f"{short}: it would run on CPU (--allow-cpu-fallback)"
+    fallback = "or create with --allow-cpu-fallback to run on CPU"
+    if need > int(spec.metadata.gpu or 0):
+        from easlab.cloud.portability import cpu_code_for
+
+        cpu = cpu_code_for(str(spec.processor))
+        instead = f"use its CPU code '{cpu}'" if cpu else "run it on a host with a GPU"
+        return (
+            f"create would be refused: processor '{spec.processor}' runs on a GPU: {short}. "
+            f"Either {instead}, {fallback}",
+            "",
+        )
+    return (
+        f"create would be refused: metadata.gpu: {short}. Lower metadata.gpu/metadata.instance, "
+        f"{fallback}",
+        "",
+    )
+
+
+def _diff_against_deployed(
+    kernel: KernelClient | None,
+    spec: Any,
+    *,
+    creating: bool = False,
+    blue_green: bool = False,
+    allow_cpu_fallback: bool = False,
+) -> LocalPlan:
+    """The dry run of a create (``creating``) or modify: the diff against the deployed
+    service and, for a create, the kernel's refusals (it exists: 409; GPUs short).
+    With no kernel running, the description is only validated, and the plan says so."""
+    from easlab.client.control import _absolutize
     from easlab.spec import diff_specs
 
-    new = spec.to_dict()
+    # as KernelClient.create sends it: relative local paths resolved (the kernel stores them so)
+    new = _absolutize(spec.to_dict(), spec.base_dir)
+    unchecked = ""
+    client: KernelClient | None = None
     try:
-        old = _kernel(kernel).describe(spec.name).get("spec") or {}
+        client = _kernel(kernel)
+        old = client.describe(spec.name).get("spec") or {}
     except KernelError as exc:
-        if getattr(exc, "status", 0) not in (0, 404):  # 0: no kernel runs, nothing deployed
+        if exc.status == 404:
+            old = {}
+        elif exc.status == 0:  # no kernel runs (KernelNotRunning) or none answers
+            from easlab.errors import KernelNotRunning
+
+            where = (
+                "no easlab kernel runs"
+                if isinstance(exc, KernelNotRunning) or client is None
+                else f"no kernel answers at {client.endpoint}"
+            )
+            old, client = {}, None
+            unchecked = (
+                f"{where}: validated only, not checked against a kernel (whether "
+                f"'{spec.name}' exists, whether this host has the GPUs it asks for)"
+            )
+        else:
             raise
-        old = {}
+    refused = warning = ""
+    if creating and old and not blue_green:
+        refused = (
+            f"'{spec.name}' exists: create would be refused (409); use "
+            f"`modify {spec.name} -s FILE` (the changes below) or create -r for a sibling"
+        )
+    elif creating and client is not None:
+        refused, warning = _gpu_refusal(client, spec, allow_cpu_fallback)
+    warnings = [*spec.warnings, *([warning] if warning else [])]
     if old:
-        return SpecDiff(spec.name, "would update", diff_specs(old, new), spec.warnings, True)
-    return SpecDiff(
-        spec.name, "would create", [f"+ {line}" for line in flat_lines(new)], spec.warnings
+        return LocalPlan(
+            spec.name,
+            "would update",
+            diff_specs(old, new),
+            warnings,
+            True,
+            refused=refused,
+        )
+    return LocalPlan(
+        spec.name,
+        "would create",
+        [f"+ {line}" for line in flat_lines(new)],
+        warnings,
+        refused=refused,
+        unchecked=unchecked,
     )
 
 
@@ -123,6 +234,12 @@ def create(
 
     # SpecError names the field (and a typo's intended key) before anything is sent
     parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
+    if getattr(kernel, "target", "local") != "local" and parsed.base_dir is not None:
+        # PAI-EAS: local paths relative to the service.json's folder, not the current one
+        # (the portability check looks inside a local package; the upload packs it)
+        from easlab.client.control import _absolutize
+
+        spec = {**_absolutize(parsed.to_dict(), parsed.base_dir)}
     if dry_run:
         plan = getattr(kernel, "plan_create", None)  # PAI-EAS: the service.json it would send
         if plan is not None:
@@ -132,7 +249,13 @@ def create(
                 allow_cpu_fallback=allow_cpu_fallback,
                 allow_unknown_keys=allow_unknown_keys,
             )
-        return _diff_against_deployed(kernel, parsed)
+        return _diff_against_deployed(
+            kernel,
+            parsed,
+            creating=True,
+            blue_green=blue_green,
+            allow_cpu_fallback=allow_cpu_fallback,
+        )
     client = _kernel(kernel, start=True)
     service = client.create(
         spec,

@@ -414,6 +414,9 @@ class Service:
 SETTLED = ("Running", "Failed", "Stopped")
 #: called with each description polled while a service settles
 Progress = Callable[[dict[str, Any]], None]
+#: ``wait_settled``'s polls of a kernel with no ``poll_interval`` of its own (the local one):
+#: (first wait s, growth, longest wait s)
+LOCAL_POLL_INTERVAL = (0.2, 1.0, 0.2)
 
 
 def wait_settled(
@@ -425,18 +428,27 @@ def wait_settled(
     """Poll the service until it runs, has failed or is stopped; its last description.
 
     Instances come up (or roll over after ``modify``/``version``) after the
-    control call has answered; this is eascmd's "Waiting [Total: ...]" loop.
+    control call has answered; this is eascmd's "Waiting [Total: ...]" loop. The
+    kernel says how often to ask (``poll_interval``: first wait, growth, longest wait;
+    PAI-EAS backs off from 1 s to 10 s, a call on the account's rate limit each); the
+    local kernel is asked every 0.2 s.
     """
     name = str(desc["name"])
+    first, growth, longest = getattr(kernel, "poll_interval", LOCAL_POLL_INTERVAL)
+    delay = first
     deadline = time.monotonic() + timeout
     while desc.get("status") not in SETTLED:
         if progress is not None:
             progress(desc)
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            message = desc.get("message")
+            said = f" ({message})" if message else ""
             raise EaslabError(
-                f"service {name} is still {desc.get('status')} after {timeout:g} s; "
+                f"service {name} is still {desc.get('status')}{said} after {timeout:g} s; "
                 f"look at `easlab desc {name}` / `easlab logs {name}` (%eas desc, %eas logs)"
             )
-        time.sleep(0.2)  # polling a remote status, not synchronising threads
+        time.sleep(min(delay, left))  # polling a remote status, not synchronising threads
+        delay = min(delay * growth, longest)
         desc = kernel.describe(name)
     return desc

@@ -43,6 +43,28 @@ OSS_ENV = "EASLAB_OSS"
 OSS_ENDPOINT_ENV = "EASLAB_OSS_ENDPOINT"
 #: what PaiClient.version() reports (the OpenAPI version the SDK speaks)
 API_VERSION = "2021-07-01"
+#: ``PaiClient.poll_interval``: DescribeService after 1 s, then 1.5 times longer each, at most 10 s
+POLL_INTERVAL = (1.0, 1.5, 10.0)
+#: regions with PAI-EAS (its endpoint list), named when a region's API host does not resolve
+PAI_EAS_REGIONS = (
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-beijing",
+    "cn-shenzhen",
+    "cn-zhangjiakou",
+    "cn-wulanchabu",
+    "cn-chengdu",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-northeast-1",
+    "ap-south-1",
+    "us-west-1",
+    "us-east-1",
+    "eu-central-1",
+    "me-east-1",
+)
 
 
 @dataclass(repr=False)
@@ -86,6 +108,10 @@ class PaiClient:
     """
 
     target = "pai"
+    #: how often ``wait_settled`` asks DescribeService: (first wait s, growth, longest wait s).
+    #: Every poll is an OpenAPI call on the account's rate limit, and a service waiting for
+    #: resources may wait for long; tests set it small
+    poll_interval: tuple[float, float, float] = POLL_INTERVAL
 
     def __init__(
         self,
@@ -116,8 +142,11 @@ class PaiClient:
         self.vpc = vpc
         self.signature_algorithm = signature_algorithm
         self._credential = credential
+        #: which credentials answered, in words for an error's hint (resolved before a call)
+        self._credentials_used: str | None = None
         self._sdk: Any = None
-        #: progress(upload, sent, total) while uploading; the CLI and magic set it
+        #: progress(upload, sent, total) while uploading, and once (size, size) for an
+        #: object already on OSS (``upload.existed``); the CLI and magic set it
         self.upload_progress: UploadProgress | None = None
 
     @property
@@ -165,14 +194,25 @@ class PaiClient:
             self._sdk = Client(config)
         return self._sdk
 
+    def _check_credentials(self) -> str:
+        """Resolve the credential chain once, before anything is sent: none found is a
+        ``PaiSetupError`` saying how to set them (not "no answer from" the endpoint); found,
+        which source answered, in words (never a secret) for the hints of refusals."""
+        if self._credentials_used is None:
+            from easlab.cloud.credentials import describe_source, resolve_source
+
+            self._credentials_used = describe_source(*resolve_source(self.credential))
+        return self._credentials_used
+
     def _call(self, action: str, method: str, *args: Any) -> dict[str, Any]:
         """One SDK call (``<method>_with_options``), its body as a dict; errors → PaiError."""
         from alibabacloud_tea_util import models as util_models
 
+        sdk = self.sdk  # first: a missing SDK says "pip install", not "no credentials"
+        self._check_credentials()
         runtime = util_models.RuntimeOptions(
             autoretry=False, read_timeout=int(self.timeout * 1000), connect_timeout=10_000
         )
-        sdk = self.sdk
         try:
             response = getattr(sdk, f"{method}_with_options")(*args, {}, runtime)
         except PaiError:
@@ -183,11 +223,41 @@ class PaiClient:
         return body.to_map() if body is not None else {}
 
     def _error(self, exc: Exception, action: str) -> PaiError:
+        inner = getattr(exc, "inner_exception", None) or exc
+        if type(inner).__module__.startswith("alibabacloud_credentials"):
+            # the chain failed while signing (credentials gone since they were resolved)
+            from easlab.cloud.credentials import no_credentials
+
+            return no_credentials(inner)
         if getattr(exc, "data", None) or getattr(exc, "code", None):
-            return PaiError.from_sdk(exc, action)
+            return PaiError.from_sdk(exc, action, self._credentials_used or "")
         # no answer at all (connection refused, DNS, TLS): the SDK wraps it; say where
-        text = " ".join(str(getattr(exc, "inner_exception", None) or exc).split())[:300]
-        return PaiError(0, "NoAnswer", f"no answer from {self.endpoint}: {text}", action=action)
+        text = " ".join(str(getattr(inner, "message", None) or inner).split())
+        if _unresolved(text):
+            return PaiError(
+                0,
+                "NoAnswer",
+                f"no answer from {self.endpoint}: its host {self.host} does not resolve",
+                action=action,
+                hint=self._unresolved_hint(),
+            )
+        cut = text[:300] + ("..." if len(text) > 300 else "")
+        return PaiError(0, "NoAnswer", f"no answer from {self.endpoint}: {cut}", action=action)
+
+    def _unresolved_hint(self) -> str:
+        if self.host != f"pai-eas.{self.region}.aliyuncs.com":  # an endpoint given by hand
+            return (
+                f"is the endpoint right? (--pai-endpoint / ${ENDPOINT_ENV}); "
+                "and the network or proxy of this machine"
+            )
+        import difflib
+
+        close = difflib.get_close_matches(self.region, PAI_EAS_REGIONS, n=1, cutoff=0.6)
+        meant = f"; did you mean {close[0]}?" if close else ""
+        return (
+            f"no such region {self.region!r}? (--region / ${REGION_ENV}; PAI-EAS regions: "
+            f"{', '.join(PAI_EAS_REGIONS)}){meant} Else check this machine's DNS and network"
+        )
 
     def _models(self) -> Any:
         from alibabacloud_eas20210701 import models
@@ -240,6 +310,7 @@ class PaiClient:
             oss_configured=bool(self.oss),
             allow_cpu_fallback=allow_cpu_fallback,
             region=self.region,
+            base_dir=parsed.base_dir,
         )
         uploads: list[Upload] = []
         sent = _absolutize(local, parsed.base_dir)
@@ -378,7 +449,12 @@ class PaiClient:
             self.oss_upload_endpoint or f"oss-{self.region}.aliyuncs.com",
             oss_credentials_provider(self.credential),
         )
+        self._check_credentials()  # no credentials: say how to set them, not "PutObject failed"
         perform_uploads(uploads, client, self.upload_progress)
+        if self.upload_progress is not None:
+            for upload in uploads:
+                if upload.existed:  # skipped: the progress says so (upload.existed is True)
+                    self.upload_progress(upload, upload.size, upload.size)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -418,17 +494,39 @@ class PaiClient:
         return [worker_row(i) for i in body.get("Instances") or []]
 
     def logs(self, name: str, n: int = 50) -> builtins.list[str]:
-        """The service's last ``n`` log lines (``DescribeServiceLog``; 0: up to 500)."""
+        """The service's last ``n`` log lines (``DescribeServiceLog``; 0: the last 500).
+
+        EAS pages the log oldest first: the first page says how many pages there are,
+        then the last one (and the one before, when the last is short) is fetched.
+        """
         models = self._models()
-        body = self._call(
-            "DescribeServiceLog",
-            "describe_service_log",
-            self.region,
-            name,
-            models.DescribeServiceLogRequest(page_num=1, page_size=int(n) or 500),
-        )
-        lines = [str(line) for line in body.get("Logs") or []]
-        return lines[-n:] if n else lines
+        size = int(n) or 500
+
+        def page(number: int) -> dict[str, Any]:
+            return self._call(
+                "DescribeServiceLog",
+                "describe_service_log",
+                self.region,
+                name,
+                models.DescribeServiceLogRequest(page_num=number, page_size=size),
+            )
+
+        first = page(1)
+        pages = int(first.get("TotalPageNum") or 0)
+        if not pages and first.get("TotalCount"):
+            pages = -(-int(first["TotalCount"]) // size)
+        lines = [str(line) for line in first.get("Logs") or []]
+        if pages > 1:
+            last = [str(line) for line in page(pages).get("Logs") or []]
+            before: builtins.list[str] = []
+            if len(last) < size:
+                before = (
+                    lines
+                    if pages == 2
+                    else [str(line) for line in page(pages - 1).get("Logs") or []]
+                )
+            lines = before + last
+        return lines[-size:]
 
     def service(self, name: str) -> Service:
         """A ``Service`` handle of an existing service (``svc.client()`` predicts on EAS)."""
@@ -452,19 +550,35 @@ class PaiClient:
         """
         if (set is None) == (spec is None):
             raise ValueError("modify() takes exactly one of set= (-D overrides) or spec= (-s)")
+        from easlab.spec import check_typos
+
         if set is not None:
             from easlab.spec import apply_overrides
 
             partial = apply_overrides(
                 {}, {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
             )
+            if not allow_unknown_keys:
+                # as the local kernel's modify: a near miss of a known key (did you mean ...?)
+                check_typos(partial)
         else:
             from easlab.client.control import _absolutize
+            from easlab.errors import SpecError
             from easlab.spec import load_spec_source
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)
-            report = check_portability(data, oss_configured=bool(self.oss), region=self.region)
+            if not allow_unknown_keys:
+                check_typos(data)
+            if data.get("name") not in (None, name):
+                raise SpecError("name", f"the spec names {data['name']!r}, not {name!r}")
+            report = check_portability(
+                data,
+                oss_configured=bool(self.oss),
+                region=self.region,
+                base_dir=base_dir,
+                partial=True,
+            )
             self._refuse(report)
             partial = _absolutize(data, base_dir)
             if self.oss:
@@ -515,6 +629,22 @@ class PaiClient:
 def _masked(spec: dict[str, Any]) -> dict[str, Any]:
     """The service.json as shown: a token is a secret, as in the local dry run."""
     return {**spec, "token": "****"} if spec.get("token") else spec
+
+
+#: what urllib3/socket say when a host name does not resolve (Linux, macOS, Windows)
+_UNRESOLVED = (
+    "failed to resolve",
+    "name or service not known",
+    "nodename nor servname",
+    "getaddrinfo failed",
+    "temporary failure in name resolution",
+    "no address associated",
+)
+
+
+def _unresolved(text: str) -> bool:
+    low = text.lower()
+    return any(marker in low for marker in _UNRESOLVED)
 
 
 def connect_pai(

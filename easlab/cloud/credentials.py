@@ -11,11 +11,21 @@ easlab holds only the SDK's credential client; the keys stay inside it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from easlab.cloud.errors import PaiSetupError
 
-__all__ = ["HOW_TO", "credential_client", "credential_source", "oss_credentials_provider"]
+__all__ = [
+    "HOW_TO",
+    "credential_client",
+    "credential_source",
+    "describe_source",
+    "no_credentials",
+    "oss_credentials_provider",
+    "quiet_sdk_log",
+    "resolve_source",
+]
 
 HOW_TO = (
     "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or write a "
@@ -34,22 +44,53 @@ def _require_sdk() -> None:
         ) from None
 
 
+#: what each link of the chain is, in the words a user fixes it with (``provider_name``'s parts)
+_SOURCES = {
+    "env": "the environment (ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)",
+    "oidc_role_arn": "the OIDC role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE)",
+    "cli_profile": "the aliyun CLI's profile (~/.aliyun/config.json)",
+    "profile": "the credentials file (~/.alibabacloud/credentials.ini or "
+    "$ALIBABA_CLOUD_CREDENTIALS_FILE)",
+    "ecs_ram_role": "the RAM role of this ECS/DSW instance",
+    "credential_uri": "the credentials URI (ALIBABA_CLOUD_CREDENTIALS_URI)",
+}
+
+
 def credential_client() -> Any:
     """The SDK's default-chain credential client (``alibabacloud_credentials.client.Client``)."""
     _require_sdk()
     from alibabacloud_credentials.client import Client
 
+    quiet_sdk_log()
     try:
         return Client()
     except Exception as exc:  # the chain may fail while building (a broken profile file)
         raise PaiSetupError(f"no Alibaba Cloud credentials: {_safe(exc)}; {HOW_TO}") from None
 
 
+def quiet_sdk_log() -> None:
+    """Silence the stderr handlers ``alibabacloud_credentials`` attaches to its own
+    ``credentials`` logger: each link of the chain that fails (no ECS metadata on a laptop)
+    prints a traceback there, dozens of lines before easlab's one-line answer (``no
+    credentials: set ...``). The records still reach the application's own logging."""
+    for handler in logging.getLogger("credentials").handlers:
+        if type(handler) is logging.StreamHandler:  # the SDK's own, not one a user added
+            handler.setLevel(logging.CRITICAL + 1)
+
+
+def no_credentials(exc: BaseException) -> PaiSetupError:
+    """The chain found nothing (``CredentialException``): what to set, then the SDK's reason."""
+    return PaiSetupError(
+        f"no Alibaba Cloud credentials found, nothing was sent: {HOW_TO} "
+        f"(the SDK's chain said: {_safe(exc)})"
+    )
+
+
 def _resolve(client: Any) -> Any:
     try:
         return client.get_credential()
     except Exception as exc:
-        raise PaiSetupError(f"no Alibaba Cloud credentials found: {_safe(exc)}; {HOW_TO}") from None
+        raise no_credentials(exc) from None
 
 
 def _safe(exc: BaseException) -> str:
@@ -62,8 +103,31 @@ def _safe(exc: BaseException) -> str:
 def credential_source(client: Any) -> str:
     """Which link of the chain answered (e.g. ``env``, ``profile``, ``ecs_ram_role``): a name,
     never a key. Resolving it checks that credentials exist at all."""
+    return resolve_source(client)[0]
+
+
+def resolve_source(client: Any) -> tuple[str, str]:
+    """(``credential_source``, the AccessKey ID masked as ``LTAI****Key``): what an error
+    message may say about the credentials in use. ``PaiSetupError`` (with how to set them)
+    when the chain finds none."""
     model = _resolve(client)
-    return str(getattr(model, "provider_name", None) or getattr(model, "type", None) or "unknown")
+    source = getattr(model, "provider_name", None) or getattr(model, "type", None) or "unknown"
+    return str(source), _mask_id(str(getattr(model, "access_key_id", "") or ""))
+
+
+def _mask_id(key_id: str) -> str:
+    # an AccessKey ID is no secret, yet a log needs only enough of it to tell two keys apart
+    return f"{key_id[:4]}****{key_id[-3:]}" if len(key_id) >= 12 else "****"
+
+
+def describe_source(source: str, key_id: str = "") -> str:
+    """Which credentials, for a hint: ``("default/env", "LTAI****Key")`` → "AccessKey
+    LTAI****Key, from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID / ...)"."""
+    words = next(
+        (_SOURCES[p] for p in source.split("/") if p in _SOURCES),
+        f"the credential source {source!r}",
+    )
+    return f"AccessKey {key_id}, from {words}" if key_id else words
 
 
 def oss_credentials_provider(client: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 from easlab.errors import KernelError
 
-__all__ = ["PaiError", "PaiSetupError", "field_named"]
+__all__ = ["PaiError", "PaiSetupError", "field_named", "hint_for"]
 
 #: service.json fields an EAS message may name (SPEC §5); the longest match wins
 _FIELD = re.compile(
@@ -18,9 +18,60 @@ _FIELD = re.compile(
 
 
 def field_named(message: str) -> str | None:
-    """The service.json field an EAS error message names, if any (``metadata.instance``)."""
-    found = _FIELD.findall(message or "")
+    """The service.json field an EAS error message names, if any (``metadata.instance``).
+
+    A field the message says is required or missing wins ("oss_endpoint is required
+    with an oss:// processor_path" blames oss_endpoint); else the longest one named.
+    """
+    text = message or ""
+    for match in _FIELD.finditer(text):
+        if re.match(r"\s+(is|are)\s+(required|missing)", text[match.end() :]):
+            return match.group(0)
+    found = _FIELD.findall(text)
     return max(found, key=len) if found else None
+
+
+def hint_for(code: str, message: str = "", action: str = "", credentials: str = "") -> str:
+    """What to check when EAS refuses a call with ``code`` ("" when EAS's words say it all).
+
+    ``credentials``: which credentials were used, in words (``describe_source``: the source
+    and the masked AccessKey ID), never a secret. E.g. ``InvalidAccessKeyId.NotFound`` →
+    "Alibaba Cloud knows no such AccessKey ID ...; used: AccessKey LTAI****Key, from ...".
+    """
+    used = f"; used: {credentials}" if credentials else ""
+    low = code.lower()
+    if low.startswith("invalidaccesskeyid"):
+        return (
+            "Alibaba Cloud knows no such AccessKey ID (mistyped, deleted or disabled, or one "
+            f"of the other site: aliyun.com and alibabacloud.com keys differ){used}. Check it "
+            "in the RAM console's AccessKey list"
+        )
+    if low.startswith(("signaturedoesnotmatch", "incompletesignature", "invalidsignature")):
+        return (
+            "the AccessKey secret does not match its ID (copied short or with a space, or "
+            f"another key's secret), or this machine's clock is off{used}. Copy the secret again"
+        )
+    if low.startswith(("invalidsecuritytoken", "securitytoken")):
+        return f"the STS token is expired or not valid{used}. Get a fresh one"
+    if low.startswith(("forbidden", "accessdenied", "noauth")) or "nopermission" in low:
+        what = f" {action}" if action else ""
+        return (
+            f"the RAM user or role of these credentials may not call{what} on EAS{used}. "
+            f"Attach AliyunPAIEASFullAccess (or a policy allowing eas:{action or '*'}) to it "
+            "in the RAM console, or use another AccessKey"
+        )
+    if low.startswith("throttling"):
+        return (
+            "EAS is throttling this account's OpenAPI calls: wait a minute, then retry; "
+            "fewer easlab commands polling at once help"
+        )
+    if "quota" in low or "quota" in message.lower():
+        return (
+            "a quota is used up (the account's, or the resource group's): ask for less "
+            "(metadata.instance, cpu, gpu, memory), stop or delete services you do not use, or "
+            "raise the quota in the PAI console"
+        )
+    return ""
 
 
 class PaiError(KernelError):
@@ -40,20 +91,27 @@ class PaiError(KernelError):
         action: str = "",
         request_id: str | None = None,
         field: str | None = None,
+        hint: str = "",
     ) -> None:
         self.code = code
         self.action = action
         self.request_id = request_id
         self.field = field
+        #: what to check, in easlab's words (EAS's own are in ``message``)
+        self.hint = hint
         where = f"{action}: " if action else ""
         named = f" [field {self.field}]" if self.field else ""
         rid = f"; request id {request_id}" if request_id else ""
         super().__init__(status, f"PAI-EAS {where}{code}: {message}{named}{rid}")
+        if hint:
+            self.args = (f"{self.args[0]}. Check: {hint}",)
         self.message = message
 
     @classmethod
-    def from_sdk(cls, exc: Any, action: str) -> PaiError:
-        """Turn the SDK's exception (Tea/Dara ``code``, ``data``) into a ``PaiError``."""
+    def from_sdk(cls, exc: Any, action: str, credentials: str = "") -> PaiError:
+        """Turn the SDK's exception (Tea/Dara ``code``, ``data``) into a ``PaiError``;
+        ``credentials`` (which ones were used, in words) goes into the hint of a refusal
+        that is about them (``InvalidAccessKeyId``, ``SignatureDoesNotMatch``, ``Forbidden``)."""
         data = getattr(exc, "data", None) or {}
         status = int(data.get("statusCode") or getattr(exc, "statusCode", 0) or 0)
         code = str(data.get("Code") or data.get("code") or getattr(exc, "code", "") or "Error")
@@ -63,7 +121,15 @@ class PaiError(KernelError):
         request_id = data.get("RequestId") or data.get("requestId")
         # only a refused request names a field (a 403 "token" is not service.json's token)
         field = field_named(message) if status == 400 else None
-        return cls(status, code, message, action=action, request_id=request_id, field=field)
+        return cls(
+            status,
+            code,
+            message,
+            action=action,
+            request_id=request_id,
+            field=field,
+            hint=hint_for(code, message, action, credentials),
+        )
 
 
 class PaiSetupError(PaiError):

@@ -7,10 +7,22 @@ change for the cloud.
 
 from __future__ import annotations
 
+import re
+import tarfile
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Portability", "check_portability", "is_local_path", "EASLAB_ONLY_PROCESSORS"]
+__all__ = [
+    "Portability",
+    "check_portability",
+    "cpu_code_for",
+    "env_problem",
+    "is_gpu_code",
+    "is_local_path",
+    "EASLAB_ONLY_PROCESSORS",
+]
 
 #: processor codes (or processor_type values) only easlab's kernel hosts
 EASLAB_ONLY_PROCESSORS = ("seldon", "aiges")
@@ -35,6 +47,30 @@ def is_local_path(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip()) and "://" not in value
 
 
+def is_gpu_code(code: Any) -> bool:
+    """A built-in processor code that runs only on a GPU (``pytorch_gpu_1.6``,
+    ``blade_cuda10.0_beta``, ``mediaflow``): the rule of easlab.spec.wants_gpu."""
+    text = str(code or "").strip().lower()
+    return "_gpu" in text or "cuda" in text or text == "mediaflow"
+
+
+def cpu_code_for(code: str) -> str | None:
+    """The CPU build of a GPU processor code, if EAS has one (``pytorch_gpu_1.6`` →
+    ``pytorch_cpu_1.6``, ``blade_cuda10.0_beta`` → ``blade_cpu``); None for ``mediaflow``."""
+    text = code.strip().lower()
+    if "_gpu" in text:
+        return text.replace("_gpu", "_cpu", 1)
+    if text.startswith("blade_cuda"):
+        return "blade_cpu"
+    return None
+
+
+#: Alibaba Cloud machine families with GPUs (ecs.gn6i-…, ecs.vgn…, ecs.ebmgn…, ml.gu7i…)
+_GPU_INSTANCE_TYPE = re.compile(r"^(ecs\.(ebm|s|v)?g[nia]\d|ml\.gu\d)", re.IGNORECASE)
+#: where a base interpreter sits in any Linux image, not only on this machine
+_SYSTEM_PYTHON_HOMES = ("/usr/bin", "/usr/local/bin", "/bin")
+
+
 def _get(spec: dict[str, Any], dotted: str) -> Any:
     node: Any = spec
     if dotted.startswith("metadata.") and isinstance(spec.get("metadata"), dict):
@@ -52,15 +88,20 @@ def _get(spec: dict[str, Any], dotted: str) -> Any:
 @dataclass
 class Portability:
     """``blocking``: EAS would refuse or misrun the service as written (fix before create);
-    ``notes``: fields EAS will act on that the local kernel ignored."""
+    ``warnings``: it may misrun there; ``notes``: fields EAS will act on that the local
+    kernel ignored."""
 
     blocking: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    #: likely to misrun or waste resources on EAS, not certain to (create goes ahead)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"error: {f}: {m}" for f, m in self.blocking] + [
-            f"note: {f}: {m}" for f, m in self.notes
-        ]
+        return (
+            [f"error: {f}: {m}" for f, m in self.blocking]
+            + [f"warning: {f}: {m}" for f, m in self.warnings]
+            + [f"note: {f}: {m}" for f, m in self.notes]
+        )
 
 
 def check_portability(
@@ -69,9 +110,18 @@ def check_portability(
     oss_configured: bool,
     allow_cpu_fallback: bool = False,
     region: str | None = None,
+    base_dir: Path | None = None,
+    partial: bool | None = None,
 ) -> Portability:
-    """Compare a service.json (as the local kernel accepted it) with what EAS takes."""
+    """Compare a service.json (as the local kernel accepted it) with what EAS takes.
+
+    ``base_dir``: the folder relative local paths are relative to (the service.json's
+    folder; default the current one), to look inside a local package. ``partial``: a
+    ``modify -s`` update, not a whole service (default: one without ``name`` is).
+    """
     report = Portability()
+    if partial is None:
+        partial = "name" not in spec
     for key in _PATH_FIELDS:
         if is_local_path(spec.get(key)) and not oss_configured:
             report.blocking.append(
@@ -82,17 +132,7 @@ def check_portability(
                     "or oss= in connect) or give an oss:// / http(s) URL",
                 )
             )
-    for key in _PATH_FIELDS:
-        value = spec.get(key)
-        if isinstance(value, str) and value.startswith("oss://") and not spec.get("oss_endpoint"):
-            report.notes.append(
-                (
-                    "oss_endpoint",
-                    f"{key} is on OSS and no oss_endpoint is given; EAS needs it "
-                    f"(e.g. oss-{region or '<region>'}-internal.aliyuncs.com)",
-                )
-            )
-            break
+    _check_oss_endpoint(spec, report, oss_configured=oss_configured, region=region, partial=partial)
     if allow_cpu_fallback:
         report.blocking.append(
             (
@@ -119,7 +159,202 @@ def check_portability(
         report.blocking.append(
             ("metadata.region", f"the service says {wanted!r}, the target is {region!r}")
         )
+    _check_gpu_fit(spec, report)
+    _check_package_env(spec, report, base_dir)
     for dotted, what in _CLOUD_ONLY:
         if _get(spec, dotted) not in (None, "", [], {}):
             report.notes.append((dotted, f"{what}; the local kernel ignored it, EAS will use it"))
     return report
+
+
+def _check_oss_endpoint(
+    spec: dict[str, Any],
+    report: Portability,
+    *,
+    oss_configured: bool,
+    region: str | None,
+    partial: bool,
+) -> None:
+    """An ``oss://`` path needs ``oss_endpoint`` (the EAS manual: 如果model_path使用OSS地址，
+    则必须指定该参数), or EAS refuses the create.
+
+    Not filled in by guessing: easlab cannot tell which region a bucket it did not
+    upload to lives in, and a wrong endpoint turns a refused create into a service
+    that fails while loading. Only when easlab uploads (into the target region's
+    bucket) does it set the region's internal endpoint, as plan_uploads does.
+    """
+    if spec.get("oss_endpoint"):
+        return
+    on_oss = [
+        key
+        for key in _PATH_FIELDS
+        if isinstance(spec.get(key), str) and str(spec[key]).strip().startswith("oss://")
+    ]
+    if not on_oss:
+        return
+    endpoint = f"oss-{region or '<region>'}-internal.aliyuncs.com"
+    key = on_oss[0]
+    uploading = oss_configured and any(is_local_path(spec.get(k)) for k in _PATH_FIELDS)
+    if uploading:
+        report.notes.append(
+            (
+                "oss_endpoint",
+                f"set to {endpoint} for the uploads; {key} {spec[key]!r} is read through it "
+                "too, so its bucket must be in that region (else give oss_endpoint)",
+            )
+        )
+    elif partial:
+        report.notes.append(
+            (
+                "oss_endpoint",
+                f"{key} is on OSS and the update gives no oss_endpoint: EAS keeps the "
+                "service's own; add one if the bucket is in another region",
+            )
+        )
+    else:
+        report.blocking.append(
+            (
+                "oss_endpoint",
+                f"required when {key} is an oss:// path ({spec[key]!r}): EAS reads the "
+                f'bucket through it. Add "oss_endpoint": "{endpoint}" (the bucket\'s region; '
+                "-internal from inside Alibaba Cloud)",
+            )
+        )
+
+
+def _instance_types(spec: dict[str, Any]) -> list[str]:
+    computing = _get(spec, "cloud.computing") or {}
+    if not isinstance(computing, dict):
+        return []
+    found = [computing.get("instance_type")]
+    for item in computing.get("instances") or []:
+        found.append(item.get("type") if isinstance(item, dict) else item)
+    return [str(t) for t in found if t]
+
+
+def _check_gpu_fit(spec: dict[str, Any], report: Portability) -> None:
+    """SPEC §5: a GPU processor on a CPU-only resource is a deployment error; GPUs asked
+    for by a CPU processor code only cost money."""
+    code = str(spec.get("processor") or "").strip()
+    meta: dict[str, Any] = spec.get("metadata") or {}
+    if not isinstance(meta, dict):
+        meta = {}
+    try:
+        gpus = int(float(meta.get("gpu") or 0))
+    except (TypeError, ValueError):
+        gpus = 0
+    types = _instance_types(spec)
+    gpu_types = [t for t in types if _GPU_INSTANCE_TYPE.match(t)]
+    if is_gpu_code(code) and gpus <= 0:
+        cpu = cpu_code_for(code)
+        instead = f", or use the CPU code {cpu!r}" if cpu else ""
+        if not types:
+            report.blocking.append(
+                (
+                    "processor",
+                    f"{code!r} runs only on a GPU, and the service asks for none "
+                    f"(metadata.gpu is {meta.get('gpu', 'not set')}): set metadata.gpu (with a "
+                    "GPU resource group in metadata.resource) or a GPU "
+                    f"cloud.computing.instance_type (ecs.gn6i-c4g1.xlarge …){instead}",
+                )
+            )
+        elif not gpu_types:
+            report.blocking.append(
+                (
+                    "processor",
+                    f"{code!r} runs only on a GPU, and cloud.computing {', '.join(types)} "
+                    "has none (not a GPU family: ecs.gn*, ecs.vgn*, ml.gu*): choose a GPU "
+                    f"machine type or set metadata.gpu{instead}",
+                )
+            )
+    elif gpus > 0 and types and not gpu_types:
+        report.warnings.append(
+            (
+                "metadata.gpu",
+                f"{gpus} GPU(s) per instance, on cloud.computing {', '.join(types)}, which "
+                "is not a GPU family (ecs.gn*, ecs.vgn*, ml.gu*): EAS would find no GPU there",
+            )
+        )
+    if code and "_cpu" in code.lower() and (gpus > 0 or gpu_types):
+        asked = f"metadata.gpu {gpus}" if gpus > 0 else f"GPU machine {gpu_types[0]}"
+        report.warnings.append(
+            (
+                "processor",
+                f"{code!r} runs on the CPU: the {asked} would stay idle. Use the GPU code "
+                f"({code.lower().replace('_cpu', '_gpu', 1)}) or drop the GPU",
+            )
+        )
+
+
+def env_problem(pyvenv_cfg: str, *, data_image: bool = False) -> tuple[bool, str]:
+    """(blocking, message) for a package whose ``ENV`` is a virtualenv (has ``pyvenv.cfg``).
+
+    A venv is not self-contained: ``ENV/bin/python`` starts only where its base
+    interpreter (``home`` in pyvenv.cfg) sits at the same path, with its libpython,
+    which an EAS instance does not have. ``data_image`` may provide it (blocking False).
+    """
+    home = ""
+    for line in pyvenv_cfg.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "home":
+            home = value.strip()
+    where = f"home = {home}" if home else "no home line"
+    system = home.rstrip("/") in _SYSTEM_PYTHON_HOMES
+    blocking = not (system or data_image)
+    tail = (
+        "it runs only if data_image provides that interpreter at the same path"
+        if data_image
+        else (
+            "it runs only if the processor image has the same Python at that path"
+            if system
+            else "that path exists on this machine only, so ENV/bin/python cannot start on EAS"
+        )
+    )
+    return blocking, (
+        f"the package's ENV is a virtualenv (ENV/pyvenv.cfg, {where}), not a self-contained "
+        f"environment: {tail}. Build ENV relocatable (conda create -p ENV, or conda-pack, "
+        "as the EAS manual does; or inside the EAS python image "
+        "registry.cn-shanghai.aliyuncs.com/eas/eas-python-base-image), or put the "
+        "environment in a data_image and package only the code"
+    )
+
+
+def _read_pyvenv_cfg(path: Path) -> str | None:
+    """``ENV/pyvenv.cfg`` of a package folder or archive (.tar[.gz|.bz2], .zip), if any."""
+    wanted = "ENV/pyvenv.cfg"
+    try:
+        if path.is_dir():
+            cfg = path / wanted
+            return cfg.read_text(errors="replace") if cfg.is_file() else None
+        if not path.is_file():
+            return None
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    if name.removeprefix("./") == wanted:
+                        return archive.read(name).decode(errors="replace")
+            return None
+        if tarfile.is_tarfile(path):
+            # a stream: the archive may be large, and one pass finds the member
+            with tarfile.open(path, mode="r|*") as tar:
+                for member in tar:
+                    if member.name.removeprefix("./") == wanted and member.isfile():
+                        body = tar.extractfile(member)
+                        return body.read().decode(errors="replace") if body else ""
+    except (OSError, tarfile.TarError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+def _check_package_env(spec: dict[str, Any], report: Portability, base_dir: Path | None) -> None:
+    value = spec.get("processor_path")
+    if not is_local_path(value):
+        return
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    cfg = _read_pyvenv_cfg(path)
+    if cfg is None:
+        return
+    blocking, message = env_problem(cfg, data_image=bool(spec.get("data_image")))
+    (report.blocking if blocking else report.warnings).append(("processor_path", message))

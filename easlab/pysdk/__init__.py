@@ -34,6 +34,13 @@ def pysdk(
         made = init_project(folder, python=python, force=force, with_pip=not without_pip)
         print(f"[PYSDK] Created {made.env} (Python {made.version}, allspark installed)")
         print(f"[PYSDK] Created {made.app} and {made.app_json}")
+        if made.name and made.name != folder.resolve().name:
+            from easlab.spec import NAME_RULE
+
+            print(
+                f"[PYSDK] Service name in app.json: {made.name} (a service name uses "
+                f"{NAME_RULE}; edit app.json to choose another)"
+            )
         print("Next steps:")
         print(f"  {made.env}/bin/pip install <your model's dependencies>")
         print(f"  cd {folder} && ENV/bin/python app.py      # serves on 0.0.0.0:8080")
@@ -42,11 +49,14 @@ def pysdk(
         print(f"  easlab create {folder}/app.json           # processor_path: the package")
         return 0
     if action == "pack":
-        from easlab.pysdk.pack import pack_project
+        from easlab.pysdk.pack import env_portability, pack_project
 
         target = Path(output) if output else None
         archive, size = pack_project(folder, target, progress=sys.stderr.isatty())
         print(f"[PYSDK] Created package: {archive.resolve()} ({_human(size)})")
+        problem = env_portability(folder)
+        if problem:
+            print(f"[WARN] for PAI-EAS: {problem}")
         return 0
     raise ValueError(f"unknown pysdk action {action!r}: use init or pack")
 

@@ -20,6 +20,8 @@ class Project:
     app: Path
     app_json: Path
     version: str
+    #: the service name written to app.json (the folder's name made valid); "" if kept
+    name: str = ""
 
 
 def resolve_python(python: str | None) -> str:
@@ -98,7 +100,10 @@ def init_project(
     """Create ``folder/ENV``, ``folder/app.py`` and ``folder/app.json`` (the manual's layout).
 
     ENV is made with ``python -m venv --copies`` (no Conda needed; copies, not links,
-    so the packed ENV holds its interpreter rather than a link to this machine's).
+    so the packed ENV holds its interpreter rather than a link to this machine's). It
+    still needs its base Python (``home`` in ENV/pyvenv.cfg) at the same path: the local
+    kernel runs it, PAI-EAS only where its image has that Python (``pysdk pack`` and the
+    cloud dry run say so).
     """
     if folder.exists() and any(folder.iterdir()) and not force:
         raise ValueError(f"{folder} is not empty; choose a new folder or pass --force")
@@ -117,6 +122,9 @@ def init_project(
     if force or not app.exists():
         app.write_text(APP_PY)
     spec = folder / "app.json"
+    name = ""
     if force or not spec.exists():
-        spec.write_text(json.dumps(app_json(folder.resolve().name), indent=2) + "\n")
-    return Project(env, app, spec, version)
+        written = app_json(folder.resolve().name)
+        spec.write_text(json.dumps(written, indent=2) + "\n")
+        name = str(written["name"])
+    return Project(env, app, spec, version, name)

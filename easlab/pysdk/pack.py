@@ -13,7 +13,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-__all__ = ["pack_project", "EXCLUDED"]
+__all__ = ["pack_project", "env_portability", "EXCLUDED"]
 
 #: names never packed: caches and tool folders
 EXCLUDED = frozenset(
@@ -129,6 +129,18 @@ def pack_project(
     if progress:
         print(file=sys.stderr)
     return archive, archive.stat().st_size
+
+
+def env_portability(folder: Path) -> str | None:
+    """Why the package's ENV would not start on PAI-EAS (a virtualenv tied to this
+    machine's interpreter), or None. The local kernel runs it all the same."""
+    from easlab.cloud.portability import env_problem
+
+    cfg = folder / "ENV" / "pyvenv.cfg"
+    if not cfg.is_file():
+        return None
+    _, message = env_problem(cfg.read_text(errors="replace"))
+    return message
 
 
 def _bar(done: int, total: int) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["APP_PY", "app_json"]
+__all__ = ["APP_PY", "app_json", "service_name"]
 
 APP_PY = '''\
 # -*- coding: utf-8 -*-
@@ -53,10 +54,26 @@ if __name__ == "__main__":
 '''
 
 
+def service_name(folder_name: str) -> str:
+    """A valid service name (easlab.spec.NAME_RULE, the kernel's and EAS's rule) from a
+    project folder's name: lowercase, other characters → ``_``, a letter first.
+
+    >>> service_name("My-Demo"), service_name("2demo"), service_name("demo.v2")
+    ('my_demo', 'pysdk_2demo', 'demo_v2')
+    """
+    from easlab.spec import NAME_MAX, check_name
+
+    name = re.sub(r"[^a-z0-9_]", "_", folder_name.strip().lower())
+    if not name[:1].isalpha() or not name[:1].isascii():
+        name = f"pysdk_{name}".rstrip("_") if name.strip("_") else "pysdk_demo"
+    return check_name(name[:NAME_MAX])
+
+
 def app_json(name: str) -> dict[str, Any]:
-    """The service.json template: the packed archive as the python processor."""
+    """The service.json template for project folder ``name``: the packed archive
+    (``../<name>.tar.gz``) as the python processor, under a valid service name."""
     return {
-        "name": name.replace("-", "_"),
+        "name": service_name(name),
         "processor_entry": "./app.py",
         "processor_type": "python",
         "processor_path": f"../{name}.tar.gz",

@@ -15,6 +15,15 @@ import eas_standin  # noqa: E402
 import oss_standin  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def fast_polls(monkeypatch):
+    """The stand-in settles in a few polls: ask it every 10-50 ms, not PaiClient's 1-10 s
+    (tests/cloud/test_waiting.py checks those with a fake clock)."""
+    from easlab.cloud.client import PaiClient
+
+    monkeypatch.setattr(PaiClient, "poll_interval", (0.01, 1.5, 0.05))
+
+
 @pytest.fixture
 def test_credentials(monkeypatch, tmp_path):
     """The stand-in's AccessKey in the environment, nothing else in the chain."""

@@ -13,7 +13,8 @@ answers in the shapes of the official SDK's models (``alibabacloud_eas20210701.m
   oss_endpoint or http(s), never a local path; processor codes EAS has).
 
 Services move Creating → Running after a few DescribeService calls (``Failed``
-when the model_path contains ``broken``), like a slow cloud.
+when the model_path contains ``broken``), like a slow cloud; with ``waiting_message``
+they stay ``Waiting`` with it, as EAS keeps a service whose resources are not there.
 """
 
 from __future__ import annotations
@@ -122,6 +123,12 @@ class StandIn:
     requests: list[Recorded] = field(default_factory=list)
     #: DescribeService calls a new or changed service stays Creating/Updating for
     settle_after: int = 2
+    #: set: a new or changed service stays Waiting with this message (EAS out of resources)
+    waiting_message: str | None = None
+    #: lines in each service's log
+    log_lines: int = 120
+    #: set: every signed call is refused so (status, code, message): Forbidden, Throttling ...
+    refuse: tuple[int, str, str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def actions(self) -> list[str]:
@@ -299,7 +306,10 @@ class StandIn:
         }
 
     def _settle(self, svc: dict[str, Any]) -> None:
-        if svc["Status"] not in ("Creating", "Updating", "Starting"):
+        if svc["Status"] not in ("Creating", "Updating", "Starting", "Waiting"):
+            return
+        if self.waiting_message is not None:
+            svc.update(Status="Waiting", Message=self.waiting_message)
             return
         svc["_polls"] += 1
         if svc["_polls"] < self.settle_after:
@@ -325,6 +335,8 @@ class StandIn:
 
     def answer(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
         self.check_signature(rec)
+        if self.refuse is not None:
+            raise Refused(*self.refuse)
         action, p = self.route(rec)
         rec.action = action
         rid = str(uuid.uuid4()).upper()
@@ -427,14 +439,15 @@ class StandIn:
                 "PageSize": 100,
             }
         if action == "DescribeServiceLog":
-            size = int(rec.query.get("PageSize", 100))
-            lines = [f"[{p['name']}] log line {i}" for i in range(120)]
+            # pages of PageSize lines, oldest first, as EAS pages a log
+            size, page = int(rec.query.get("PageSize", 100)), int(rec.query.get("PageNum", 1))
+            lines = [f"[{p['name']}] log line {i}" for i in range(self.log_lines)]
             return 200, {
                 "RequestId": rid,
-                "Logs": lines[:size],
-                "PageNum": 1,
+                "Logs": lines[(page - 1) * size : page * size],
+                "PageNum": page,
                 "TotalCount": len(lines),
-                "TotalPageNum": 1,
+                "TotalPageNum": -(-len(lines) // size),
             }
         raise AssertionError(action)
 
@@ -487,5 +500,6 @@ def serve(standin: StandIn) -> tuple[ThreadingHTTPServer, str]:
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # a short poll: shutdown() at each test's end waits for it
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return server, f"127.0.0.1:{server.server_address[1]}"

@@ -88,5 +88,6 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
             self._reply(200)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # a short poll: shutdown() at each test's end waits for it
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return server, f"127.0.0.1:{server.server_address[1]}"

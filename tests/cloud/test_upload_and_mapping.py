@@ -101,6 +101,7 @@ def test_portability_blocks_and_notes():
         "cloud.networking.vpc_id",
     ]
     packaged = check_portability(
-        {**spec, "data_image": "registry/x:1", "model_path": "oss://b/m"}, oss_configured=False
+        {**spec, "data_image": "registry/x:1", "model_path": "oss://b/m", "oss_endpoint": "e"},
+        oss_configured=False,
     )
     assert [f for f, _ in packaged.blocking] == []

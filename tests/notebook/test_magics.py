@@ -42,7 +42,8 @@ metadata:
 """,
     )
     out = capsys.readouterr().out
-    assert "nb_echo: valid; would update" in out
+    # it exists: a create would be refused (409); the diff is what modify would change
+    assert "nb_echo: valid, but 'nb_echo' exists: create would be refused (409)" in out
     assert "~ metadata.instance: 1 -> 2" in shell.user_ns["changes"].changes
     shell.run_line_magic("eas", "desc nb_echo -o d")
     assert shell.user_ns["d"]["total_instance"] == 1  # nothing deployed

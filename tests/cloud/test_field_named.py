@@ -1,0 +1,22 @@
+"""Which service.json field an EAS refusal blames (easlab/cloud/errors.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from easlab.cloud.errors import field_named
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        # the field said to be required wins over a longer one the message also names
+        ("oss_endpoint is required with an oss:// processor_path", "oss_endpoint"),
+        ("processor_path is missing", "processor_path"),
+        # otherwise the longest (the most specific) field named
+        ("metadata.instance must be positive; see processor", "metadata.instance"),
+        ("nothing of the service.json here", None),
+    ],
+)
+def test_the_field_an_eas_message_blames(message: str, field: str | None) -> None:
+    assert field_named(message) == field

@@ -1,0 +1,143 @@
+"""``easlab create --dry-run`` against the local kernel: what a real create would answer.
+
+A dry run with no kernel validates only (and says so); with one, it names the
+refusals the create would meet (the service exists: 409; the host lacks the GPUs)
+and exits 1 for them, as the create does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from easlab.cli import main
+from easlab.errors import SpecError
+
+APP = """\
+import allspark
+
+
+class EchoProcessor(allspark.BaseProcessor):
+    def process(self, data):
+        return data, 200
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory) -> Iterator[str]:
+    from easlab.client.local import LocalKernel
+
+    home = tmp_path_factory.mktemp("easlab-home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    try:
+        with LocalKernel(port=0) as local:
+            yield local.endpoint
+    finally:
+        if old is None:
+            os.environ.pop("EASLAB_HOME", None)
+        else:
+            os.environ["EASLAB_HOME"] = old
+
+
+def _service(folder: Path, name: str, **meta) -> Path:
+    (folder / "app").mkdir(exist_ok=True)
+    (folder / "app" / "app.py").write_text(APP)
+    spec = {
+        "name": name,
+        "processor_type": "python",
+        "processor_path": "./app",  # relative to the file: the kernel stores it absolute
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, **meta},
+    }
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_dry_run_without_a_kernel_validates_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EASLAB_ENDPOINT", raising=False)
+    path = _service(tmp_path, "dry_alone")
+    assert main(["create", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "dry_alone: valid; would create (5 changes)"
+    assert out[1].startswith("note: no easlab kernel runs: validated only")
+    # a bad description still fails, kernel or not
+    path.write_text(json.dumps({"name": "Bad-Name", "metadata": {"instance": 1}}))
+    assert main(["create", str(path), "--dry-run"]) == 1
+    assert "not a valid service name" in capsys.readouterr().err
+
+
+def test_dry_run_of_an_existing_service_says_create_would_be_refused(endpoint, tmp_path, capsys):
+    path = _service(tmp_path, "dry_exists")
+    assert main(["create", str(path), "--endpoint", endpoint]) == 0
+    capsys.readouterr()
+    try:
+        assert main(["create", str(path), "--dry-run", "--endpoint", endpoint]) == 1
+        out = capsys.readouterr().out
+        assert out.startswith(
+            "dry_exists: valid, but 'dry_exists' exists: create would be refused (409); use "
+            "`modify dry_exists -s FILE`"
+        )
+        assert "processor_path" not in out  # ./app is the deployed /abs/app: no change
+        assert main(["create", str(path), "--endpoint", endpoint]) == 1
+        assert "(HTTP 409)" in capsys.readouterr().err
+        # a blue-green sibling is no conflict
+        assert main(["create", str(path), "-r", "--dry-run", "--endpoint", endpoint]) == 0
+    finally:
+        main(["delete", "dry_exists", "-y", "--endpoint", endpoint])
+
+
+def test_dry_run_runs_the_kernels_gpu_check(endpoint, tmp_path, capsys):
+    # more GPUs than any test machine has: the kernel would refuse the create
+    path = _service(tmp_path, "dry_gpus", gpu=64)
+    assert main(["create", str(path), "--dry-run", "--endpoint", endpoint]) == 1
+    headline = capsys.readouterr().out.splitlines()[0]
+    assert headline.startswith("dry_gpus: valid, but create would be refused: metadata.gpu: 64")
+    assert "--allow-cpu-fallback" in headline
+    args = ["create", str(path), "--dry-run", "--allow-cpu-fallback", "--endpoint", endpoint]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dry_gpus: valid; would create")
+    assert "warning: 64 GPU(s) per instance" in out and "would run on CPU" in out
+
+    # the GPU need comes from the processor code: the refusal names it, and its CPU code
+    (tmp_path / "m.pt").write_bytes(b"not loaded by a dry run")
+    code = tmp_path / "code.json"
+    spec = {"name": "dry_code", "processor": "pytorch_gpu_1.6", "model_path": "./m.pt"}
+    code.write_text(json.dumps({**spec, "metadata": {"instance": 64, "gpu": 0}}))
+    assert main(["create", str(code), "--dry-run", "--endpoint", endpoint]) == 1
+    headline = capsys.readouterr().out.splitlines()[0]
+    assert "processor 'pytorch_gpu_1.6' runs on a GPU" in headline
+    assert "'pytorch_cpu_1.6'" in headline and "metadata.gpu" not in headline
+
+
+def _kernel_check(gpus: int, spec: dict) -> SpecError:
+    """The kernel's check_gpus on a host with ``gpus`` GPUs, none held."""
+    from easlab.kernel.control import Kernel
+    from easlab.spec import parse_spec
+
+    report = SimpleNamespace(gpus=list(range(gpus)), message="")
+    host = SimpleNamespace(gpu_report=lambda: report, _free_gpus=lambda: list(range(gpus)))
+    parsed = parse_spec(spec)
+    with pytest.raises(SpecError) as info:
+        Kernel.check_gpus(host, parsed, parsed.metadata.instance, False)  # type: ignore[arg-type]
+    return info.value
+
+
+def test_the_kernels_gpu_refusal_names_the_processor_when_its_code_needs_the_gpu():
+    base = {"name": "k", "model_path": "/m.pt", "metadata": {"instance": 1, "gpu": 0}}
+    error = _kernel_check(0, {**base, "processor": "pytorch_gpu_1.6"})
+    assert error.field == "processor"
+    assert "'pytorch_cpu_1.6'" in error.message and "--allow-cpu-fallback" in error.message
+    assert "Lower metadata.gpu" not in error.message  # it is 0 already
+    error = _kernel_check(0, {**base, "processor": "mediaflow"})
+    assert error.field == "processor" and "host with a GPU" in error.message
+    error = _kernel_check(1, {**base, "metadata": {"instance": 1, "gpu": 2}, "processor": "pmml"})
+    assert error.field == "metadata.gpu" and "Lower metadata.gpu" in error.message
