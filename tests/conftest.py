@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,21 @@ def run_official_json(run_official):
 @pytest.fixture(scope="session")
 def python_exe() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="module")
+def kernel_endpoint(tmp_path_factory) -> Iterator[str]:
+    """A local kernel for one test module, in its own EASLAB_HOME: its endpoint."""
+    from easlab.client.local import LocalKernel
+
+    home = tmp_path_factory.mktemp("easlab-home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    try:
+        with LocalKernel(port=0) as local:
+            yield local.endpoint
+    finally:
+        if old is None:
+            os.environ.pop("EASLAB_HOME", None)
+        else:
+            os.environ["EASLAB_HOME"] = old

@@ -8,8 +8,6 @@ and exits 1 for them, as the create does.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,20 +27,8 @@ class EchoProcessor(allspark.BaseProcessor):
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory) -> Iterator[str]:
-    from easlab.client.local import LocalKernel
-
-    home = tmp_path_factory.mktemp("easlab-home")
-    old = os.environ.get("EASLAB_HOME")
-    os.environ["EASLAB_HOME"] = str(home)
-    try:
-        with LocalKernel(port=0) as local:
-            yield local.endpoint
-    finally:
-        if old is None:
-            os.environ.pop("EASLAB_HOME", None)
-        else:
-            os.environ["EASLAB_HOME"] = old
+def endpoint(kernel_endpoint: str) -> str:
+    return kernel_endpoint  # conftest.py: a kernel of this module's own
 
 
 def _service(folder: Path, name: str, **meta) -> Path:
