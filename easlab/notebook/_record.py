@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from easlab.errors import RequestError
 from easlab.notebook._target import Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.transport import Request, Response, Timing
 
-__all__ = ["CallRecord", "call", "body_of", "fit_body", "tensors_text"]
+__all__ = ["CallRecord", "call", "body_of", "fit_body"]
 
 
 @dataclass
@@ -172,108 +171,21 @@ def call(
 
 
 def fit_body(value: Any, target: Target) -> Any:
-    """``value`` as ``to_request`` should take it for ``target``'s service.
-
-    A DataFrame sent to a tensor service becomes its inputs: a frame whose
-    columns are the input names gives one input per column; a one-input
-    service otherwise takes the frame's values (rows x columns) in the input's
-    dtype. A frame that fits neither is refused before anything is sent, naming
-    the inputs. Anything else comes back unchanged.
-    """
-    from easlab.wire.build import is_tensor_signature
+    """``value`` as ``to_request`` should take it for ``target``'s service: a DataFrame
+    sent to a tensor service becomes its inputs by ``easlab.wire.build.frame_inputs``'s
+    rule, refused before anything is sent with the service named. Anything else comes
+    back unchanged."""
+    from easlab.wire.build import frame_inputs, is_tensor_signature, tensors_text
 
     pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas is imported
     if pandas is None or not isinstance(value, pandas.DataFrame):
         return value
     signature = target.signature()
-    if not is_tensor_signature(signature):
+    if not is_tensor_signature(signature) or not (signature or {}).get("inputs"):
         return value  # a PMML (JSON records) or Seldon service takes the frame as is
     assert signature is not None
-    specs = [s for s in signature.get("inputs") or [] if isinstance(s, dict)]
-    if not specs:
-        return value
-    names = [str(s.get("name", i)) for i, s in enumerate(specs)]
-    columns = [str(c) for c in value.columns]
     takes = f"service {target.service_name!r} takes tensors {tensors_text(signature)}"
-    if set(columns) == set(names) and len(columns) == len(names):
-        # one input per column, each converted (and checked) by its input's dtype and shape
-        return {
-            name: value[column].tolist()
-            for name, column in zip(columns, value.columns, strict=True)
-        }
-    if len(specs) == 1:
-        return {names[0]: _frame_values(value, specs[0], names[0], takes)}
-    missing = [n for n in names if n not in columns]
-    extra = [c for c in columns if c not in names]
-    wrong = "; ".join(
-        part for part in (missing and f"no column {missing}", extra and f"no input {extra}") if part
-    )
-    example = ", ".join(f"{n!r}: array" for n in names)
-    raise RequestError(
-        f"{takes}; a DataFrame fills them by column name, and this one has columns "
-        f"{columns} ({wrong}): rename or select its columns, or pass a dict {{{example}}}"
-    )
-
-
-def _frame_values(frame: Any, spec: dict[str, Any], name: str, takes: str) -> Any:
-    """A whole DataFrame as the one input ``name``: its values, in the input's dtype."""
-    raw = spec.get("shape")
-    shape = [int(d) for d in raw] if isinstance(raw, list) else None
-    rows, cols = frame.shape
-    if shape is not None and len(shape) == 2 and 0 <= shape[1] != cols:
-        raise RequestError(
-            f"{takes}; the DataFrame has {cols} column{'s' if cols != 1 else ''} "
-            f"({', '.join(map(str, frame.columns))}), so its rows cannot be input {name!r}: "
-            f"give it {shape[1]} columns, or pass a dict {{{name!r}: array}}"
-        )
-    values = frame.to_numpy()
-    if shape is not None and len(shape) == 1 and cols == 1:
-        values = values.reshape(rows)  # one column as a 1-D input
-    dtype = _numpy_dtype(spec.get("type"))
-    if dtype is not None and values.dtype.kind in "biuf" and dtype.kind in "biuf":
-        from easlab.wire.tensor import content_array
-
-        # converted (and checked: no fractions into integers) as a list would be
-        return content_array(name, values, dtype).reshape(values.shape)
-    return values.tolist()  # the signature's check converts it, or refuses it by name
-
-
-def _numpy_dtype(type_name: Any) -> Any:
-    """The numpy dtype of a signature's ``type`` (``DT_FLOAT``, ``tensor(float)``,
-    ``float32``); None for strings and names it does not know."""
-    import numpy as np
-
-    from easlab.wire import dtypes
-
-    name = str(type_name or "").strip()
-    if name.startswith("tensor(") and name.endswith(")"):
-        name = {"float": "float32", "double": "float64"}.get(name[7:-1], name[7:-1])
-    if name.upper().startswith("DT_"):
-        code = next((c for c, n in dtypes.TF_DTYPE_NAMES.items() if n == name.upper()), None)
-        wire = dtypes.TF_WIRE.get(code) if code is not None else None
-        if wire is None or wire[0] == "object":
-            return None
-        try:
-            return dtypes.numpy_dtype(wire[0])
-        except (TypeError, ValueError):  # bfloat16 without ml_dtypes
-            return None
-    try:
-        dtype = np.dtype(name)
-    except TypeError:
-        return None
-    return None if dtype.kind in "OSU" else dtype
-
-
-def tensors_text(signature: dict[str, Any]) -> str:
-    """A tensor signature's inputs as ``{x: float32[-1,4]}``."""
-    parts = []
-    for i, spec in enumerate(signature.get("inputs") or []):
-        dtype = _numpy_dtype(spec.get("type"))
-        kind = str(dtype) if dtype is not None else str(spec.get("type") or "?").lower()
-        shape = spec.get("shape")
-        dims = "[" + ",".join(str(d) for d in shape) + "]" if isinstance(shape, list) else ""
-        parts.append(f"{spec.get('name', i)}: {kind}{dims}")
-    return "{" + ", ".join(parts) + "}"
+    return frame_inputs(value, signature, takes)
 
 
 def _decode(kind: str, request: Any, body: bytes) -> Any:

@@ -420,8 +420,8 @@ def bench(
     import pandas as pd
 
     from easlab.errors import RequestError
-    from easlab.notebook._record import body_of, fit_body, tensors_text
-    from easlab.wire.build import to_request
+    from easlab.notebook._record import body_of, fit_body
+    from easlab.wire.build import tensors_text, to_request
 
     levels = _levels(sweep) if sweep is not None else [int(concurrency)]
     if any(c < 1 for c in levels):

@@ -679,7 +679,7 @@ def _str_body_text(text: str, body: str, target: Any) -> str:
     """Why ``%eas bench --body '...'`` is refused for a tensor service: the quotes made a str."""
     from IPython.utils.process import arg_split
 
-    from easlab.notebook._record import tensors_text
+    from easlab.wire.build import tensors_text
 
     signature = target.signature()
     assert signature is not None

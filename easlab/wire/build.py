@@ -93,7 +93,11 @@ def to_request(
 
     * a request object (anything with ``to_string`` and ``parse_response``): itself;
     * ``bytes`` / ``str``: a ``StringRequest``, sent as is;
-    * a DataFrame or a list of dicts: a ``JsonRequest`` of records;
+    * a DataFrame or a list of dicts: a ``JsonRequest`` of records, but a
+      DataFrame sent to a tensor service is its inputs' values: a column per
+      input when its columns name them all, else the whole frame (rows ×
+      columns) as the one input of a one-input service, converted to the
+      input's dtype as lists are (``frame_inputs``);
     * a **dict**: against a tensor service (a signature of format tf, torch,
       blade or onnx), the tensor request built from the signature, each value
       (array, list or scalar) checked or converted by its input's dtype and
@@ -136,6 +140,11 @@ def to_request(
         if is_seldon_signature(sig):  # a dict is a SeldonMessage, sent as written
             message = value if isinstance(value, Mapping) else seldon_message(value, sig)
             return SeldonRequest(message)
+    if frame and _is_dataframe(value) and is_tensor_signature(sig) and (sig or {}).get("inputs"):
+        assert sig is not None
+        return request_from_signature(
+            sig, frame_inputs(value, sig), signature_name=signature_name, fetch=fetch
+        )
     if frame:
         return build_request("json", value)
     if is_tensor_signature(sig):
@@ -148,6 +157,75 @@ def to_request(
             "send a dict (sent as JSON), bytes, str, or a request object instead"
         )
     return build_request("json", value)
+
+
+def frame_inputs(
+    frame: Any, signature: Mapping[str, Any], takes: str | None = None
+) -> dict[str, Any]:
+    """A DataFrame as the inputs of a tensor service (``to_request``, ``%%eas predict``).
+
+    A tensor processor cannot read a JSON body, so a frame becomes its inputs: a frame
+    whose columns are the input names gives one input per column; a one-input service
+    otherwise takes the frame's values (rows x columns: 784 columns named 0..783 are
+    one input of shape [-1, 784]) in the input's dtype, converted as a list is (pandas'
+    floats are float64). A frame that fits neither is refused, naming the inputs;
+    ``takes`` opens the message (default: the signature's tensors).
+    """
+    specs = [s for s in signature.get("inputs") or [] if isinstance(s, Mapping)]
+    names = [str(s.get("name", i)) for i, s in enumerate(specs)]
+    columns = [str(c) for c in frame.columns]
+    takes = takes or f"the service takes tensors {tensors_text(signature)}"
+    if set(columns) == set(names) and len(columns) == len(names):
+        # one input per column, each converted (and checked) by its input's dtype and shape
+        return {
+            name: frame[column].tolist()
+            for name, column in zip(columns, frame.columns, strict=True)
+        }
+    if len(specs) == 1:
+        return {names[0]: _frame_values(frame, specs[0], names[0], takes)}
+    missing = [n for n in names if n not in columns]
+    extra = [c for c in columns if c not in names]
+    wrong = "; ".join(
+        part for part in (missing and f"no column {missing}", extra and f"no input {extra}") if part
+    )
+    example = ", ".join(f"{n!r}: array" for n in names)
+    raise RequestError(
+        f"{takes}; a DataFrame fills them by column name, and this one has columns "
+        f"{columns} ({wrong}): rename or select its columns, or pass a dict {{{example}}}"
+    )
+
+
+def _frame_values(frame: Any, spec: Mapping[str, Any], name: str, takes: str) -> Any:
+    """A whole DataFrame as the one input ``name``: its values, in the input's dtype."""
+    raw = spec.get("shape")
+    shape = [int(x) for x in raw] if isinstance(raw, list) else None
+    rows, cols = frame.shape
+    if shape is not None and len(shape) == 2 and 0 <= shape[1] != cols:
+        raise RequestError(
+            f"{takes}; the DataFrame has {cols} column{'s' if cols != 1 else ''} "
+            f"({', '.join(map(str, frame.columns))}), so its rows cannot be input {name!r}: "
+            f"give it {shape[1]} columns, or pass a dict {{{name!r}: array}}"
+        )
+    values = frame.to_numpy()
+    if shape is not None and len(shape) == 1 and cols == 1:
+        values = values.reshape(rows)  # one column as a 1-D input
+    dtype = _expected_dtype(spec.get("type"))
+    if isinstance(dtype, np.dtype) and values.dtype.kind in "biuf" and dtype.kind in "biuf":
+        # converted (and checked: no fractions into integers) as a list would be
+        return content_array(name, values, dtype).reshape(values.shape)
+    return values.tolist()  # the signature's check converts it, or refuses it by name
+
+
+def tensors_text(signature: Mapping[str, Any]) -> str:
+    """A tensor signature's inputs as ``{x: float32[-1,4]}`` (for messages)."""
+    parts = []
+    for i, spec in enumerate(signature.get("inputs") or []):
+        dtype = _expected_dtype(spec.get("type"))
+        kind = str(dtype) if isinstance(dtype, np.dtype) else str(spec.get("type") or "?").lower()
+        shape = spec.get("shape")
+        dims = "[" + ",".join(str(x) for x in shape) + "]" if isinstance(shape, list) else ""
+        parts.append(f"{spec.get('name', i)}: {kind}{dims}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _named(fmt: str, inputs: Any) -> Mapping[str, Any]:

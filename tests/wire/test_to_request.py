@@ -117,12 +117,15 @@ def test_values_that_need_no_signature_never_require_it():
     assert isinstance(to_request("text", source), StringRequest)
     records = [{"sex": 0}, {"sex": 1}]
     assert json.loads(to_request(records, source).to_string()) == records
-    assert json.loads(to_request(pd.DataFrame(records), source).to_string()) == records
     own = TFRequest("s")
     assert to_request(own, source) is own
     # records and DataFrames ask for it, as dicts do (not required): a Seldon service
-    # (format "seldon") takes them as data.ndarray with names (easlab/wire/seldon.py)
-    assert source.asked == [False, False]
+    # (format "seldon") takes them as data.ndarray with names (easlab/wire/seldon.py),
+    # a tensor service a DataFrame's values (test_dataframe_to_tensor.py)
+    assert source.asked == [False]
+    plain = Source(None)
+    assert json.loads(to_request(pd.DataFrame(records), plain).to_string()) == records
+    assert plain.asked == [False]
 
 
 def test_what_nothing_can_send_is_a_type_error():

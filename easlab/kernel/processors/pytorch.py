@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,19 @@ class PyTorchProcessor(TensorProcessor):
                     self._trimmed[(sig.name, given)] = trimmed
                 sig = trimmed[1]
         return super().check(sig, request)
+
+    def model_failure(self, exc: Exception, inputs: Mapping[str, np.ndarray]) -> str:
+        message = super().model_failure(exc, inputs)
+        sig = self.signatures[self.default_signature]
+        if self.open_inputs or any(s.shape is None or s.dtype is None for s in sig.inputs):
+            # A TorchScript file does not say what it takes (module doc): without
+            # model_config the runtime's complaint is all the caller can be told.
+            message += (
+                "; the model's inputs are not declared, so requests are not checked before "
+                'it runs: list them in model_config, e.g. {"inputs": [{"shape": [-1, 4], '
+                '"type": "DT_FLOAT"}]}'
+            )
+        return message
 
     def run(
         self, signature: TensorSignature, inputs: dict[str, np.ndarray]

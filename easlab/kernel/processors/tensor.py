@@ -211,6 +211,35 @@ def describe_array(arr: np.ndarray) -> str:
     return "[" + ", ".join(map(str, arr.shape)) + "] " + dtype_name(arr.dtype)
 
 
+def describe_inputs(inputs: Mapping[str, Any]) -> str:
+    """``'x' [2, 784] DT_DOUBLE, 'y' [2] DT_INT64``: what a model call was given."""
+    return ", ".join(
+        f"{name!r} {describe_array(arr)}" if isinstance(arr, np.ndarray) else repr(name)
+        for name, arr in inputs.items()
+    )
+
+
+_TORCHSCRIPT_TRACEBACK = "The following operation failed in the TorchScript interpreter"
+
+
+def runtime_reason(exc: BaseException) -> str:
+    """Why a model runtime refused a call, in one line a caller can act on.
+
+    TorchScript wraps the reason (``mat1 and mat2 must have the same dtype``, a
+    model's ``assert``) in both of its tracebacks, whose paths and code mean
+    nothing to the caller and bury the reason at the very end: the caller gets
+    the last line, and the whole traceback goes to the service log (the
+    instance's stderr).
+    """
+    text = str(exc)
+    if _TORCHSCRIPT_TRACEBACK in text:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            print(f"model call failed: {type(exc).__name__}: {text}", file=sys.stderr, flush=True)
+            return lines[-1]
+    return f"{type(exc).__name__}: {text}"
+
+
 def _fits(spec_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
     return len(spec_shape) == len(shape) and all(
         e in (-1, None) or e == g for e, g in zip(spec_shape, shape, strict=True)
@@ -773,16 +802,26 @@ class TensorProcessor(Processor):
     ) -> dict[str, np.ndarray]:
         return self._call_model(shortcut.run, inputs)
 
-    @staticmethod
-    def _call_model(run: Callable[..., dict[str, np.ndarray]], *args: Any) -> dict[str, np.ndarray]:
+    def _call_model(
+        self, run: Callable[..., dict[str, np.ndarray]], *args: Any
+    ) -> dict[str, np.ndarray]:
         try:
             return run(*args)
         except ProcessorError:
             raise
         except Exception as exc:  # the runtime refused the inputs: tell the caller why
-            raise ProcessorError(
-                400, f"the model failed on this request: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise ProcessorError(400, self.model_failure(exc, args[-1])) from exc
+
+    def model_failure(self, exc: Exception, inputs: Mapping[str, np.ndarray]) -> str:
+        """The 400 message of a model call that raised: the runtime's own reason and the
+        inputs it was given, so a caller sees what to change (a dtype, a shape).
+
+        Not in the request's path: only a failed call gets here.
+        """
+        return (
+            f"the model failed on this request: {runtime_reason(exc)} "
+            f"(inputs: {describe_inputs(inputs)})"
+        )
 
     def _encode(self, outputs: dict[str, np.ndarray], request: TensorRequest) -> bytes:
         try:
@@ -974,13 +1013,39 @@ def decode_first(
     if empty is not None:
         return empty
     if len(unreadable) == 1:
-        raise ProcessorError(
-            400, f"cannot parse the {unreadable[0][0]} request: {unreadable[0][1]}"
+        message = f"cannot parse the {unreadable[0][0]} request: {unreadable[0][1]}"
+    else:
+        message = f"cannot parse the request as any of {', '.join(formats)}: " + "; ".join(
+            f"as {fmt}: {error}" for fmt, error in unreadable
         )
-    raise ProcessorError(
-        400,
-        f"cannot parse the request as any of {', '.join(formats)}: "
-        + "; ".join(f"as {fmt}: {error}" for fmt, error in unreadable),
+    raise ProcessorError(400, message + _json_hint(data, formats))
+
+
+# what the serialized request of each format is built with (the hint for a JSON body)
+_REQUEST_CLASSES = {
+    "tf": "TFRequest",
+    "torch": "TorchRequest",
+    "blade": "BladeRequest",
+    "onnx": "OnnxRequest",
+}
+
+
+def _json_hint(data: bytes, formats: Sequence[str]) -> str:
+    """For a body that is JSON (a DataFrame or dict sent as JSON, a curl example of
+    another service): what a tensor service takes instead. Only failed bodies get here."""
+    head = bytes(data[:64]).lstrip()
+    if head[:1] not in (b"{", b"["):
+        return ""
+    try:
+        json.loads(bytes(data))
+    except ValueError:
+        return ""
+    classes = " / ".join(_REQUEST_CLASSES.get(fmt, fmt) for fmt in formats)
+    return (
+        f". The body is JSON; this tensor service takes a serialized protobuf request "
+        f"({classes}): send numpy arrays through easlab's client (e.g. "
+        "client.predict({name: array}) builds it from the service's signature) or build "
+        f"a {classes.split(' / ')[0]} with eas_prediction"
     )
 
 
