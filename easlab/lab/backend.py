@@ -54,6 +54,8 @@ class PanelBackend:
             metrics = kernel.metrics_all(window)["services"]
         except KernelNotRunning as exc:
             return {"kernel": None, "message": str(exc), "services": []}
+        except EaslabError as exc:  # it answers but refuses us (a stale admin token), or hangs
+            raise PanelError(_status(exc), str(exc)) from None
         rows = []
         for desc in services:
             row = _shown(desc)
@@ -64,7 +66,10 @@ class PanelBackend:
         return {"kernel": {"endpoint": kernel.endpoint}, "services": rows}
 
     def start_kernel(self) -> dict[str, Any]:
-        kernel = self._connect(True)
+        try:
+            kernel = self._connect(True)
+        except EaslabError as exc:
+            raise PanelError(_status(exc), f"could not start a kernel: {exc}") from None
         return {"kernel": {"endpoint": kernel.endpoint}}
 
     def act(self, name: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -87,10 +92,8 @@ class PanelBackend:
                 return _shown(kernel.modify(name, set={"metadata.instance": str(n)}))
             if action == "workers":
                 return {"workers": kernel.workers(name)}
-        except KernelError as exc:
-            raise PanelError(exc.status or 502, str(exc)) from None
         except EaslabError as exc:
-            raise PanelError(502, str(exc)) from None
+            raise PanelError(_status(exc), str(exc)) from None
         raise PanelError(404, f"unknown action {action!r}")
 
     def _kernel(self) -> Any:
@@ -98,6 +101,15 @@ class PanelBackend:
             return self._connect(False)
         except KernelNotRunning as exc:
             raise PanelError(503, str(exc)) from None
+
+
+def _status(exc: EaslabError) -> int:
+    """The panel's status for a kernel's refusal: the kernel's own for what the panel asked
+    wrongly (404 unknown service, 400 …); 502 when the kernel refused the Jupyter server
+    (401/403: the admin token it read is stale) or failed: the browser's login is fine,
+    and a 401 would read as "log in to Jupyter again"."""
+    status = exc.status if isinstance(exc, KernelError) else 0
+    return status if 400 <= status < 500 and status not in (401, 403) else 502
 
 
 def _shown(desc: Any) -> dict[str, Any]:

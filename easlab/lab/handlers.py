@@ -31,15 +31,25 @@ class _Base(APIHandler):
         try:
             result = await asyncio.to_thread(fn, *args)
         except PanelError as exc:
-            self.set_status(exc.status)
-            result = {"error": exc.message}
+            self._refuse(exc.status, exc.message)
+            return
         self.finish(json.dumps(result))
+
+    def _refuse(self, status: int, message: str) -> None:
+        # {"error": ...} is what the panel shows (extensions/easlab-lab: api())
+        self.set_status(status)
+        self.finish(json.dumps({"error": message}))
 
 
 class StateHandler(_Base):
     @tornado.web.authenticated
     async def get(self) -> None:
-        window = int(self.get_argument("window", "60"))
+        raw = self.get_argument("window", "60")
+        try:
+            window = int(raw)
+        except ValueError:
+            self._refuse(400, f"window must be whole seconds from 1 to 900, got {raw!r}")
+            return
         await self._answer(self.backend.state, max(1, min(window, 900)))
 
 
@@ -52,7 +62,14 @@ class KernelHandler(_Base):
 class ServiceHandler(_Base):
     @tornado.web.authenticated
     async def post(self, name: str, action: str) -> None:
-        body = json.loads(self.request.body or b"{}") if self.request.body else {}
+        try:
+            body = json.loads(self.request.body) if self.request.body else {}
+        except ValueError as exc:
+            self._refuse(400, f"the body of {action!r} must be a JSON object: {exc}")
+            return
+        if not isinstance(body, dict):
+            self._refuse(400, f"the body of {action!r} must be a JSON object, got {body!r:.40}")
+            return
         await self._answer(self.backend.act, name, action, body)
 
 

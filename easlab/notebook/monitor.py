@@ -163,7 +163,11 @@ def monitor(
         from easlab.client.control import KernelClient
 
         kernel = KernelClient(kernel.endpoint, admin_token=kernel.admin_token)
-    return Monitor(str(name), kernel, int(window), interval, not once, duration)
+    m = Monitor(str(name), kernel, int(window), interval, not once, duration)
+    # a first snapshot now: an unknown service (or a kernel that refuses us) fails this
+    # call, the cell with it, rather than the display, which IPython reports but lets pass
+    m.snapshot()
+    return m
 
 
 def plot_monitor(data: dict[str, Any], show: bool | None = None, note: str | None = None) -> Plot:
@@ -187,6 +191,20 @@ def plot_monitor(data: dict[str, Any], show: bool | None = None, note: str | Non
         f"requests/s (1 min: {one_min.get('qps', 0):.1f}/s, 1 s: {w.get('1s', {}).get('qps', 0):.0f}/s)"
     )
     qps_ax.set_ylabel("requests/s")
+    window = data.get("window") or len(series)
+    if not any(row["requests"] for row in series):
+        # no traffic: say so, rather than leave four flat lines around a negative axis
+        for ax in (qps_ax, mix_ax, lat_ax):
+            ax.text(
+                0.5,
+                0.5,
+                f"no requests in the last {window} s",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="grey",
+                gid="no-requests",
+            )
 
     bottom = np.zeros(len(series))
     for key, colour in _STATUS_COLOURS.items():
@@ -197,8 +215,8 @@ def plot_monitor(data: dict[str, Any], show: bool | None = None, note: str | Non
         values = np.array([row[key] for row in series], dtype=float)
         if values.any():
             mix_ax.plot(x, values, color=colour, label=key, linewidth=1.2)
-    totals = data.get("totals", {}).get("by_status", {})
-    mix_ax.set_title("status mix  (" + ", ".join(f"{k}: {v}" for k, v in totals.items()) + ")")
+    mix_ax.set_title(_mix_title(data.get("totals") or {}))
+    mix_ax.set_ylabel("answers/s")
     mix_ax.legend(loc="upper left", fontsize="small", ncol=3)
 
     for q, colour in ((50, "tab:green"), (90, "tab:orange"), (99, "tab:red")):
@@ -231,14 +249,28 @@ def plot_monitor(data: dict[str, Any], show: bool | None = None, note: str | Non
     if by_instance:
         res_ax.legend(loc="upper left", fontsize="small")
     for ax in (qps_ax, mix_ax, lat_ax, res_ax):
-        ax.set_xlim(-(data.get("window") or len(series)), 1)
+        ax.set_xlim(-window, 1)
+        ax.set_ylim(bottom=0)  # counts, latencies, CPU and memory are never negative
         ax.grid(alpha=0.3)
+    mem_ax.set_ylim(bottom=0)
     title = f"service {data.get('name')} — {data.get('status')}, queue {data.get('queue_depth', 0)}"
     if note:
         title += f"  [{note}]"
     fig.suptitle(title)
     plot = Plot([qps_ax, mix_ax, lat_ax, res_ax])
     return _show_at_end_of_cell(plot, show, True)
+
+
+def _mix_title(totals: dict[str, Any]) -> str:
+    """The status panel's title: answers by status since the service began, and the
+    share that failed (a few errors among many answers are a sliver of the bars)."""
+    by_status = totals.get("by_status") or {}
+    if not by_status:
+        return "status mix (no answers yet)"
+    answered = sum(by_status.values())
+    failed = sum(v for k, v in by_status.items() if not 200 <= int(k) < 300)
+    counts = ", ".join(f"{k}: {v}" for k, v in by_status.items())
+    return f"status since start ({counts}; {100.0 * failed / answered:.1f}% errors)"
 
 
 def _ms(value: float | None) -> str:

@@ -125,3 +125,12 @@ def test_duration_and_window_checks(shell, kernel, checker):
         easlab.monitor("nb_monitor", window=0, kernel=kernel.client)
     p = plot_monitor(m.snapshot(), show=False, note="stopped")
     assert "stopped" in p.figure._suptitle.get_text()
+
+
+def test_an_unknown_service_fails_the_call_not_the_display(kernel):
+    # before: monitor() returned a Monitor and the 404 surfaced only as a display
+    # traceback, which IPython prints but does not count as the cell failing
+    from easlab.errors import KernelError
+
+    with pytest.raises(KernelError, match="service 'no_such_svc' not found"):
+        easlab.monitor("no_such_svc", kernel=kernel.client)
