@@ -30,7 +30,19 @@ def answer_of(result: Any) -> tuple[bytes, int]:
         return as_bytes(body), normalize_status(status)
     if isinstance(result, (bytes, bytearray, memoryview, str)):
         return as_bytes(result), 200
-    raise TypeError(f"process() must return (data, status_code), got {type(result).__name__}")
+    raise TypeError(
+        f"process() must return (data, status_code), e.g. `return b'ok', 200`; "
+        f"it returned {_what_came(result)}"
+    )
+
+
+def _what_came(result: Any) -> str:
+    """A wrong answer, named so that its author sees the mistake."""
+    if result is None:
+        return "None (a missing return statement?)"
+    if isinstance(result, tuple):
+        return f"a tuple of {len(result)} item(s), not 2"
+    return type(result).__name__
 
 
 def as_bytes(body: Any) -> bytes:
@@ -60,7 +72,26 @@ def normalize_status(status: Any) -> int:
         return 200
     if 100 <= code <= 599:
         return code
+    _say_unknown_status(status)
     return 400
+
+
+_unknown_statuses: set[str] = set()
+
+
+def _say_unknown_status(status: Any) -> None:
+    """Tell the service log once per value why a processor's answer went out as 400:
+    the caller sees only the 400 and the processor's own body."""
+    key = repr(status)[:40]
+    if key in _unknown_statuses or len(_unknown_statuses) > 100:
+        return
+    _unknown_statuses.add(key)
+    sys.stderr.write(
+        f"a processor answered status {key}, not 0, 200 or an HTTP status (100-599): "
+        "the caller gets 400 with the processor's body; return e.g. (data, 200) or "
+        "(message, 500)\n"
+    )
+    sys.stderr.flush()
 
 
 class BaseProcessor:

@@ -642,7 +642,7 @@ class Instance:
                 self.kill()
                 await proc.wait()
         self._channel_close()
-        self._orphan_calls("instance stopped")
+        self._orphan_calls("was stopped")
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, 2.0)

@@ -35,6 +35,10 @@ LOG_RING = 2000
 #: so that many cross in one send and are answered in one (throughput at high
 #: concurrency); they count against rpc.max_queue_size like the queue itself
 PIPELINE = 32
+#: the longest a stop or delete waits for the calls in flight (as Kubernetes'
+#: terminationGracePeriodSeconds), whatever rpc.keepalive is; it then ends the
+#: instances and their callers get a 502 saying the service was stopped
+STOP_GRACE_S = 30.0
 
 
 def iso(ts: float | None) -> str | None:
@@ -204,7 +208,7 @@ class Service:
     def submit(self, call: Call) -> None:
         """Send a call to a free instance, or queue it; answers 450/503 itself."""
         if self.status not in ("Running", "Updating"):
-            call.finish(503, f"service '{self.name}' is {self.status}".encode())
+            call.finish(503, self.not_serving_message().encode())
             return
         if not self.instances and self.spec.metadata.instance == 0:
             # scaled to zero: no instance will come for the call to wait for
@@ -384,6 +388,21 @@ class Service:
         self._batch_timer = None
         self.pump()
 
+    def not_serving_message(self) -> str:
+        """Why a call to a service that is not Running is answered 503, and what to do."""
+        name, status = self.name, self.status
+        if status == "Stopped":
+            return f"service '{name}' is Stopped; start it: easlab start {name}"
+        if status == "Creating":
+            return (
+                f"service '{name}' is Creating (its instances are starting); retry in a "
+                f"moment, `easlab w {name}` shows them"
+            )
+        if status == "Failed":
+            why = f": {self.message}" if self.message else ""
+            return f"service '{name}' is Failed{why}; see `easlab logs {name}`"
+        return f"service '{name}' is {status}"
+
     def no_instances_message(self) -> str:
         """Why a call to a service scaled to zero is answered 503 at once."""
         return (
@@ -504,10 +523,13 @@ class Service:
             failure = f"start aborted: {self._aborts[-1]}"
         return new, failure
 
-    async def _retire(self, instances: list[Instance]) -> None:
+    async def _retire(self, instances: list[Instance], grace_s: float | None = None) -> None:
+        """Stop ``instances``, each letting its calls finish for ``grace_s`` (default:
+        rpc.keepalive, when they would be answered 408 anyway, plus a second)."""
         for inst in instances:
             inst.ready = False
-        await asyncio.gather(*(inst.stop(grace_s=self.keepalive_s + 1) for inst in instances))
+        grace = self.keepalive_s + 1 if grace_s is None else grace_s
+        await asyncio.gather(*(inst.stop(grace_s=grace) for inst in instances))
         for inst in instances:
             self.kernel.release_gpus(inst.gpus)
 
@@ -551,7 +573,10 @@ class Service:
             self.message = ""
             for call in self.queue.drain():
                 call.finish(503, f"service '{self.name}' was stopped".encode())
-            await self._retire(old)
+            # A stop or delete lets the calls in flight finish, but not for a long
+            # rpc.keepalive (10 min is common for large models): the control call
+            # would outlast its client's 60 s wait and the callers would hang on.
+            await self._retire(old, min(self.keepalive_s + 1, STOP_GRACE_S))
             self.update_time = time.time()
 
     async def scale(self, count: int) -> str | None:

@@ -47,6 +47,14 @@ def find_processor_class(module: Any) -> type:
     return candidates[-1]
 
 
+def _exit_in_request(exc: BaseException, where: str) -> RuntimeError:
+    what = type(exc).__name__ + (f"({exc})" if str(exc) else "")
+    return RuntimeError(
+        f"{where} raised {what}: the instance keeps serving; to refuse a request, "
+        "return (message, status), e.g. `return b'bad input', 400`"
+    )
+
+
 class PythonProcessor(Processor):
     """Loads ``processor_path/processor_entry`` and drives its allspark class."""
 
@@ -74,7 +82,12 @@ class PythonProcessor(Processor):
         self.app.initialize()
 
     def process(self, data: bytes) -> tuple[bytes, int]:
-        return answer_of(self.app.process(data))
+        try:
+            return answer_of(self.app.process(data))
+        except (SystemExit, KeyboardInterrupt) as exc:
+            # not an Exception: the worker thread would end with the call unanswered,
+            # its caller waiting for the 408 and the instance for the stuck-call kill
+            raise _exit_in_request(exc, "process()") from exc
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         """With ``rpc.batching``: the app's own ``process_batch(list)`` if it has one (an
@@ -82,7 +95,21 @@ class PythonProcessor(Processor):
         batch = getattr(self.app, "process_batch", None)
         if not callable(batch):
             return [self.process(data) for data in requests]
-        return [answer_of(result) for result in batch(requests)]
+        try:
+            results = batch(requests)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise _exit_in_request(exc, "process_batch()") from exc
+        if not isinstance(results, (list, tuple)) or len(results) != len(requests):
+            got = (
+                f"{len(results)} answer(s)"
+                if isinstance(results, (list, tuple))
+                else type(results).__name__
+            )
+            raise TypeError(
+                f"process_batch() must return a list of one (data, status_code) per "
+                f"request, in order: it got {len(requests)} request(s) and returned {got}"
+            )
+        return [answer_of(result) for result in results]
 
     @property
     def lone_batch_is_process(self) -> bool:
