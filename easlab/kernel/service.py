@@ -416,7 +416,8 @@ class Service:
         if inst is not None:
             text = (
                 f"request to service '{self.name}' took longer than rpc.keepalive "
-                f"({keepalive} ms) in instance {inst.name}"
+                f"({keepalive} ms) in instance {inst.name}; for a slower model raise it: "
+                f"easlab modify {self.name} -Dmetadata.rpc.keepalive={max(2 * keepalive, 1000)}"
             )
         else:
             # It never reached an instance: say so, the processor is not what was slow.

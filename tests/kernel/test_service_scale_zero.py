@@ -55,7 +55,8 @@ def test_a_408_says_whether_the_call_ran_or_only_waited_in_the_queue(kernel, pyt
     assert ran.status_code == waited.status_code == 408
     assert ran.text == (
         "request to service 'queued_408' took longer than rpc.keepalive (600 ms) "
-        "in instance queued_408-0"
+        "in instance queued_408-0; for a slower model raise it: "
+        "easlab modify queued_408 -Dmetadata.rpc.keepalive=1200"
     )
     assert waited.text.startswith(
         "request to service 'queued_408' waited in the queue for rpc.keepalive (600 ms) "
