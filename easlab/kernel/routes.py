@@ -237,7 +237,18 @@ class KernelServer:
         return True
 
     def _not_found(self, name: str) -> bytes:
-        known = ", ".join(self.kernel.router.names()) or "none"
+        router = self.kernel.router
+        released = self.kernel.services.get(name.split("/", 1)[0])
+        entry = router.entry_of(released) if released is not None else None
+        if entry is not None and released is not None:  # its own path closed at release
+            service = released.name
+            share = entry.weights().get(service, 0)
+            return (
+                f"service '{service}' has no path of its own since `easlab release`: it "
+                f"serves {share}% of /api/predict/{entry.name} (call that, with "
+                f"'{entry.name}''s token)"
+            ).encode()
+        known = ", ".join(router.names()) or "none"
         return f"service '{name}' not found (services: {known})".encode()
 
     @staticmethod

@@ -103,7 +103,8 @@ def test_blue_green_release_splits_traffic_by_weight(kernel, make_app):
     assert desc["weight"] == 20
     entry = kernel.client.describe("bg_svc")
     assert entry["weight"] == 80 and entry["traffic"] == {"bg_svc": 80, green.name: 20}
-    assert post(green.url, b"x", TOKEN).status_code == 404  # its own endpoint closed
+    closed = post(green.url, b"x", TOKEN)  # its own endpoint closed, and the 404 says where
+    assert closed.status_code == 404 and "serves 20% of /api/predict/bg_svc" in closed.text
 
     counts: Counter[bytes] = Counter()
     with requests.Session() as session:
