@@ -349,6 +349,7 @@ class Instance:
         self.status = "Pending"
         self.ready = False
         self.reason = ""
+        self._killed_for = ""  # why the kernel killed the process, when it did (check_stuck)
         self.restarts = 0
         self.pid: int | None = None
         self.start_time: float | None = None
@@ -459,7 +460,8 @@ class Instance:
             self.ready = False
             if self.stopping:
                 break
-            reason = _exit_reason(code)
+            reason = self._killed_for or _exit_reason(code)
+            self._killed_for = ""
             self.status = "Restarting"
             self.reason = reason
             self.service.log(self.name, f"instance {reason}; restarting")
@@ -812,6 +814,8 @@ class Instance:
                 self.name,
                 "a request is still running after 2x rpc.keepalive; killing the stuck instance",
             )
+            # what `w` shows as its last exit (not just "killed by SIGKILL")
+            self._killed_for = "killed as stuck: a request ran past 2x rpc.keepalive"
             self.kill()
 
     def waiting_for(self) -> str:

@@ -89,7 +89,10 @@ def test_hanging_processor_gets_408_and_is_restarted_while_others_serve(kernel, 
         what="the stuck instance to be replaced",
     )
     assert post(hang.url, b"ok", TOKEN).content == b"fine"
-    assert workers(kernel, "inst_hang")[0]["restarts"] == 1
+    w = workers(kernel, "inst_hang")[0]
+    assert w["restarts"] == 1
+    # `w` says why it was killed, not only how
+    assert w["reason"] == "last exit: killed as stuck: a request ran past 2x rpc.keepalive"
 
 
 def test_full_queue_answers_450_and_closes(kernel, python_service):
