@@ -299,8 +299,13 @@ def test_proc_readings_match_psutil_and_the_cpu_percent_is_cpu_over_wall():
     assert cpu_percent((2.0, 10.0), (4.0, 11.0)) == 200.0  # two cores
     assert cpu_percent((2.0, 10.0), (2.0, 10.0)) == 0.0  # no time between them
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        # its start-up over (a busy machine can still be exec'ing it): nothing moves now
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         proc = psutil.Process(child.pid)
         reader = ProcReader(child.pid)
         # an instance started later must not inherit the kernel's view of another process
@@ -329,6 +334,8 @@ def test_proc_readings_match_psutil_and_the_cpu_percent_is_cpu_over_wall():
     finally:
         child.kill()
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 def test_the_tick_reads_resources_once_a_second_and_nothing_else_folds(tmp_path):
