@@ -188,3 +188,30 @@ def test_portability_lines_order_errors_warnings_notes():
     }
     lines = check_portability(spec, oss_configured=False).lines()
     assert [line.split(":")[0] for line in lines] == ["error", "warning", "note"]
+
+
+def test_the_pai_client_itself_looks_in_a_package_beside_the_json(eas, oss, tmp_path, monkeypatch):
+    """PaiClient.plan_create / modify given a path (not the CLI, which makes the paths
+    absolute first) read the package relative to the service.json's folder."""
+    from easlab.cloud.client import PaiClient
+    from easlab.errors import EaslabError
+
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    folder = _venv_package(tmp_path / "demo")
+    spec = {
+        "name": "demo",
+        "processor_type": "python",
+        "processor_path": "./",  # the package is the json's own folder
+        "processor_entry": "./app.py",
+        "metadata": {"instance": 1},
+    }
+    (folder / "app.json").write_text(json.dumps(spec))
+    monkeypatch.chdir(tmp_path)  # not the json's folder
+    pai = PaiClient("cn-hangzhou", endpoint=eas[1], oss="oss://models/easlab")
+    plan = pai.plan_create(folder / "app.json")
+    assert any(
+        "processor_path: the package's ENV is a virtualenv" in line for line in plan.portability
+    ), plan.portability
+    with pytest.raises(EaslabError, match="ENV is a virtualenv"):
+        pai.modify("demo", spec=folder / "app.json")
+    assert oss[0].puts == [] and eas[0].requests == []
