@@ -138,6 +138,10 @@ class Request:
         return value.decode("latin-1") if value is not None else None
 
 
+def _nothing() -> None:
+    pass
+
+
 class HttpConnection(asyncio.Protocol):
     """One client connection: parses requests and writes answers in order."""
 
@@ -149,6 +153,7 @@ class HttpConnection(asyncio.Protocol):
         self.parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self.closed = False
         self.upgraded = False  # handed over to another protocol (detach)
+        self._closing_calls: list[Callable[[], None]] = []  # on_close
         self.current: Request | None = None
         self.pipeline: deque[Request] = deque()
         self.paused = False
@@ -250,6 +255,25 @@ class HttpConnection(asyncio.Protocol):
         self.app.connections.discard(self)
         return transport
 
+    def on_close(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` once, when the connection closes (at once if it has);
+        returns what unregisters it (a request that ended without needing it).
+
+        A request that waits for something else (a queue's long poll) learns at
+        once that its client left, instead of looking again now and then.
+        """
+        if self.closed:
+            callback()
+            return _nothing
+        calls = self._closing_calls
+        calls.append(callback)
+
+        def unregister() -> None:
+            if callback in calls:
+                calls.remove(callback)
+
+        return unregister
+
     def _forget(self) -> None:
         """Mark the connection closed; its unanswered requests stop counting as in flight.
 
@@ -266,6 +290,9 @@ class HttpConnection(asyncio.Protocol):
             self._held = self._unchecked_held = 0
             self._body = []
             self.pipeline.clear()
+            calls, self._closing_calls = self._closing_calls, []
+            for call in calls:
+                call()
 
     def _await_next(self, seconds: float) -> None:
         """Wait up to ``seconds`` awake for the client's next request.

@@ -43,8 +43,6 @@ GROUP_IDLE_EXPIRY_S = 600.0
 #: the group an async service's feeder consumes its input queue in
 #: (async_inference.GROUP): it never expires, a stopped service still needs its inputs
 FEEDER_GROUP = "easlab-async"
-#: a long-polling get whose client has gone looks again this often, then ends (Queue.get)
-GONE_CHECK_S = 1.0
 #: the bounds of an index, a length or a window: SQLite's INTEGER (int64)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: how many records one SELECT reads back (SQLite's limit on parameters is 32766)
@@ -423,7 +421,9 @@ class Queue:
         """Up to ``length`` records from ``index`` on, waiting up to ``timeout`` s for one.
 
         ``gone`` tells whether the caller has gone away (its connection closed):
-        then the wait ends with nothing taken. It is asked again right before the
+        then the wait ends with nothing taken. Whoever can tell that the caller left
+        calls ``wake_waiters`` then, so the wait ends at once (queue_http registers it
+        with the connection). ``gone`` is asked again right before the
         records are read and deleted (nothing yields in between), so a long poll its
         client gave up never deletes a record nobody will receive.
         """
@@ -437,10 +437,8 @@ class Queue:
             if found or left <= 0:
                 break
             self._changed.clear()
-            # with nobody to tell us the connection closed, look again now and then
-            wait = left if gone is None else min(left, GONE_CHECK_S)
             try:
-                await asyncio.wait_for(self._changed.wait(), wait)
+                await asyncio.wait_for(self._changed.wait(), left)
             except asyncio.TimeoutError:
                 pass
         records = self.load(found)
@@ -642,6 +640,10 @@ class Queue:
     def _save_cursor(self, group: Group) -> None:
         self._write_cursor(group)
         self._saved_cursor[group.gid] = group.cursor
+
+    def wake_waiters(self) -> None:
+        """Have every waiting ``get`` look again (a caller's connection closed)."""
+        self._changed.set()
 
     def _wake(self) -> None:
         self._changed.set()

@@ -23,7 +23,7 @@ from easlab.kernel.websocket import WebSocket, handshake
 from easlab.wire.proto import queue_pb2
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
     from typing import Any
 
 UID = b"x-eas-queueservice-redis-uid"
@@ -160,7 +160,8 @@ def serve(
                 # timeout) must not have the next record taken for nobody
                 gone=lambda: conn.closed,
             )
-            loop.create_task(_get(conn, wait))
+            # a client that leaves ends its wait at once
+            loop.create_task(_get(conn, wait, conn.on_close(queue.wake_waiters)))
         elif method == b"DELETE" and _true(query, "_trunc_"):
             n = queue.truncate(_int(query, "_index_", 0))
             conn.respond(200, f"truncated {n}".encode())
@@ -177,7 +178,11 @@ def serve(
         conn.respond(exc.status, exc.message.encode())
 
 
-async def _get(conn: HttpConnection, wait: Coroutine[Any, Any, list[Record]]) -> None:
+async def _get(
+    conn: HttpConnection,
+    wait: Coroutine[Any, Any, list[Record]],
+    unregister: Callable[[], None],
+) -> None:
     try:
         records = await wait
     except QueueError as exc:
@@ -187,6 +192,8 @@ async def _get(conn: HttpConnection, wait: Coroutine[Any, Any, list[Record]]) ->
         traceback.print_exc()
         conn.respond(500, b"internal error in the easlab kernel's queue (see its log)")
         return
+    finally:
+        unregister()  # the wait is over: a keep-alive connection need not call it later
     conn.respond(200, _frames(records), PROTOBUF)
 
 

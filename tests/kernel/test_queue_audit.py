@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import tracemalloc
+import types
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,12 @@ import easlab
 from easlab.client.local import LocalKernel
 from easlab.errors import KernelError, SpecError
 from easlab.kernel import async_inference
+from easlab.kernel.guard import ControlGuard
+from easlab.kernel.http import HttpConnection
+from easlab.kernel.limits import HttpLimits
 from easlab.kernel.queue import FEEDER_GROUP, Queue, QueueError, QueueHub, Record, settings_of
+from easlab.kernel.router import Router
+from easlab.kernel.routes import KernelServer
 from easlab.wire.proto import queue_pb2
 
 TOKEN = "qatok-" + "a" * 8
@@ -127,6 +133,65 @@ def test_queue_get_for_a_caller_gone_deletes_nothing(tmp_path):
             q.close()
 
     assert asyncio.run(main()) == ([], 1)
+
+
+class _QuietTransport:
+    """Just enough of an asyncio transport for a connection that is never answered."""
+
+    def get_extra_info(self, name: str) -> None:
+        return None
+
+
+def _connection() -> HttpConnection:
+    kernel = types.SimpleNamespace(loop=None, queues={}, router=Router(), services={})
+    off = HttpLimits(header_timeout=0, body_timeout=0, keepalive_timeout=0, min_body_rate=0)
+    conn = HttpConnection(
+        KernelServer(kernel, ControlGuard("a" * 32), max_body=1 << 20, limits=off)
+    )
+    conn.connection_made(_QuietTransport())
+    return conn
+
+
+def test_a_long_poll_ends_as_soon_as_its_connection_closes(tmp_path):
+    """The close itself ends the wait (no looking again a second later): after the
+    connection is lost, a few passes of the event loop see the get over, empty."""
+
+    async def main() -> tuple[list[Record], int, int]:
+        q = Queue("g", tmp_path / "g.sqlite", "")
+        conn = _connection()
+        try:
+            wait = q.get(0, 1, 60.0, True, None, {}, gone=lambda: conn.closed)
+            unregister = conn.on_close(q.wake_waiters)
+            task = asyncio.ensure_future(wait)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert not task.done()  # waiting for a record
+            conn.connection_lost(None)
+            passes = 0
+            while not task.done() and passes < 10:
+                await asyncio.sleep(0)
+                passes += 1
+            assert task.done(), "the long poll still waits after its connection closed"
+            unregister()
+            q.put(b"keep", {})  # for the next client: nobody took it
+            return task.result(), passes, len(q.records)
+        finally:
+            q.close()
+
+    got, passes, left = asyncio.run(main())
+    assert got == [] and left == 1 and passes <= 3
+
+
+def test_a_close_callback_runs_once_and_can_be_taken_back():
+    conn = _connection()
+    calls: list[str] = []
+    conn.on_close(lambda: calls.append("a"))
+    unregister = conn.on_close(lambda: calls.append("b"))
+    unregister()  # its request ended first: not called
+    conn.connection_lost(None)
+    conn.connection_lost(None)  # a second loss calls nothing again
+    conn.on_close(lambda: calls.append("late"))  # already closed: called at once
+    assert calls == ["a", "late"]
 
 
 # -- 2. queue files never collide -----------------------------------------------------------
