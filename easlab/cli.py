@@ -380,7 +380,8 @@ _RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     ),
     "logs": lambda r, a: _show_value(r, a, "\n".join),
     "gpu": lambda r, a: _show_value(r, a, gpu_text),
-    "upload": lambda r, a: _show_value(r, a, lambda uri: f"[OK] Uploaded {a.file}\n{uri}"),
+    # sent now or found there already (the progress on stderr says which): on OSS either way
+    "upload": lambda r, a: _show_value(r, a, lambda uri: f"[OK] {a.file} is on OSS\n{uri}"),
     "kernel": lambda r, a: _show_value(r, a, lambda rows: format_kernels(rows, a.action)),
     "queue": lambda r, a: _show_queue(r, a),
 }

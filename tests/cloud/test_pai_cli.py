@@ -182,8 +182,11 @@ def test_upload_prints_the_oss_path_and_does_not_send_twice(cli, oss, tmp_path):
     uri = out.strip().splitlines()[-1]
     assert uri.startswith("oss://models/easlab/") and uri.endswith("/demo.tar.gz")
     assert len(oss[0].puts) == 1
-    code, again, _ = cli("upload", str(archive))
+    assert "Uploaded" in err and "is on OSS" in out
+    code, again, again_err = cli("upload", str(archive))
     assert code == 0 and again.strip().splitlines()[-1] == uri and len(oss[0].puts) == 1
+    # the repeat sends nothing and says so: nothing on either stream claims an upload
+    assert "Already on OSS" in again_err and "Uploaded" not in again + again_err
 
 
 def test_upload_with_the_local_kernel_explains_local_paths_are_used(capsys, tmp_path):
