@@ -309,7 +309,13 @@ def modify(
         )
     client = _kernel(kernel)
     if dry_run:
-        from easlab.spec import apply_overrides, check_typos, load_spec_source, parse_spec
+        from easlab.spec import (
+            apply_overrides,
+            check_typos,
+            load_spec_source,
+            merge_specs,
+            parse_spec,
+        )
 
         current = client.describe(name).get("spec") or {}
         update: dict[str, Any] = {}
@@ -318,7 +324,7 @@ def modify(
         else:
             assert spec is not None
             update, _ = load_spec_source(spec)
-            new = _merge(current, update)
+            new = merge_specs(current, update)
         if not allow_unknown_keys:
             check_typos(apply_overrides({}, fields) if fields else update)
         return _diff_against_deployed(
@@ -329,16 +335,6 @@ def modify(
     else:
         answer = client.modify(name, spec=spec, allow_unknown_keys=allow_unknown_keys)
     return wait_settled(client, answer, timeout, progress) if wait else answer
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def version(

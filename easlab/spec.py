@@ -767,6 +767,18 @@ def coerce_value(text: str) -> Any:
     return text
 
 
+def merge_specs(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A partial service.json (``modify -s``) laid over a whole one: objects merge key
+    by key, any other value replaces what was there. Neither input is changed."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_specs(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
     """Apply eascmd ``-Dkey=value`` overrides to a copy of a service description.
 

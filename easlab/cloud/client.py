@@ -32,6 +32,8 @@ from easlab.cloud.portability import Portability, check_portability
 from easlab.spec import SpecDiff
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from easlab.client.control import Service
     from easlab.cloud.upload import Upload, UploadProgress
 
@@ -555,16 +557,16 @@ class PaiClient:
         if set is not None:
             from easlab.spec import apply_overrides
 
-            partial = apply_overrides(
-                {}, {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
-            )
+            overrides = {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
+            partial = apply_overrides({}, overrides)
             if not allow_unknown_keys:
                 # as the local kernel's modify: a near miss of a known key (did you mean ...?)
                 check_typos(partial)
+            self._check_change(name, lambda deployed: apply_overrides(deployed, overrides))
         else:
             from easlab.client.control import _absolutize
             from easlab.errors import SpecError
-            from easlab.spec import load_spec_source
+            from easlab.spec import load_spec_source, merge_specs
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)
@@ -581,6 +583,7 @@ class PaiClient:
             )
             self._refuse(report)
             partial = _absolutize(data, base_dir)
+            self._check_change(name, lambda deployed: merge_specs(deployed, partial))
             if self.oss:
                 from easlab.cloud.upload import cleanup, parse_oss, plan_uploads
 
@@ -594,6 +597,25 @@ class PaiClient:
         request = self._models().UpdateServiceRequest(body=json.dumps(partial, ensure_ascii=False))
         self._call("UpdateService", "update_service", self.region, name, request)
         return self.describe(name)
+
+    def _check_change(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Refuse a modify whose result is not a valid service.json, as the local kernel's
+        modify does (a count that is not a number, a batch size of 0, ...), before EAS
+        gets it: ``change`` applied to the deployed service.json (``DescribeService``)
+        must parse. A deployed one easlab cannot read itself (a field only EAS knows)
+        leaves the change for EAS to judge: the error would not be the change's.
+        """
+        from easlab.errors import SpecError
+        from easlab.spec import parse_spec
+
+        deployed = self.describe(name).get("spec")
+        if not isinstance(deployed, dict) or not deployed:
+            return
+        try:
+            parse_spec({**deployed, "name": name}, allow_unknown_keys=True)
+        except SpecError:
+            return
+        parse_spec({**change(deployed), "name": name}, allow_unknown_keys=True)
 
     def version(self, name: str, version: int, force: bool = False) -> dict[str, Any]:
         """Switch to another version (``UpdateServiceVersion``)."""

@@ -41,16 +41,6 @@ class ControlError(Exception):
         self.field = field
 
 
-def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class Kernel:
     """Services, routes and GPUs of one kernel process."""
 
@@ -713,6 +703,7 @@ class Kernel:
             apply_overrides,
             check_typos,
             has_model_changes,
+            merge_specs,
             parse_spec,
         )
 
@@ -729,7 +720,7 @@ class Kernel:
                 raise ControlError(
                     400, f"the spec names '{changes['name']}', not '{service.name}'", "name"
                 )
-            new_raw = _deep_merge(old_raw, changes)
+            new_raw = merge_specs(old_raw, changes)
         else:
             raise ControlError(400, 'the body needs "set" ({"metadata.instance": "2"}) or "spec"')
         if not body.get("allow_unknown_keys"):
