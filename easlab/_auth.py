@@ -15,6 +15,14 @@ import time
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
+def masked(token: str | None) -> str:
+    """A token as logs, reprs and answers may show it: ``****`` and its last 4
+    characters, which tell tokens apart without being enough to use one."""
+    if not token:
+        return "None"
+    return "****" + token[-4:] if len(token) > 8 else "****"
+
+
 def http_date(now: float | None = None) -> str:
     """An RFC 1123 date in GMT, the format EAS expects in the ``Date`` header."""
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))

@@ -48,5 +48,5 @@ class EasAuth:
         return request
 
     def __repr__(self) -> str:
-        shown = "****" + self.token[-4:] if len(self.token) > 8 else ("****" if self.token else "")
+        shown = _auth.masked(self.token) if self.token else ""
         return f"EasAuth({shown!r}, {self.service_name!r}, signed={self.signed})"

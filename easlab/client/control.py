@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from easlab._auth import masked
 from easlab.errors import EaslabError, KernelError, KernelNotRunning, SpecError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -297,13 +298,6 @@ class KernelClient:
         return Service(self, self.describe(name))
 
 
-def _mask(token: str | None) -> str:
-    if not token:
-        return "None"
-    # Same style as the notebook's mask: the last 4 characters tell tokens apart.
-    return "****" + token[-4:] if len(token) > 8 else "****"
-
-
 class Service:
     """A service of a local kernel: endpoint, token, and a ready ``PredictClient``."""
 
@@ -381,7 +375,7 @@ class Service:
 
     def __repr__(self) -> str:
         return (
-            f"<Service {self.name} {self.status or '?'} url={self.url} token={_mask(self.token)}>"
+            f"<Service {self.name} {self.status or '?'} url={self.url} token={masked(self.token)}>"
         )
 
     def _repr_html_(self) -> str:
@@ -389,7 +383,7 @@ class Service:
             ("name", self.name),
             ("status", self.status),
             ("url", self.url),
-            ("token", _mask(self.token)),
+            ("token", masked(self.token)),
             ("processor", self.desc.get("processor")),
             (
                 "instances",

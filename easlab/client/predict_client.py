@@ -536,12 +536,8 @@ class PredictClient:
                 elif backend is not None and isinstance(endpoint, DiscoveredEndpoint):
                     # It refused or dropped the connection: leave it aside for a while.
                     endpoint.discovery.balancer.mark_failed(backend)
-                elif isinstance(exc.cause, ConnectionRefusedError) and _is_local(exc.url):
-                    cause = (
-                        f"{cause}: nothing listens there; if it is an easlab kernel, "
-                        "`easlab kernel status` (%eas kernel in a notebook) shows whether "
-                        "one runs, and where"
-                    )
+                elif exc.hint:
+                    cause = f"{cause}: {exc.hint}"
                 error = PredictException(500, f"url: {exc.url}, error: {cause}")
                 error.__cause__ = exc
                 if not exc.retryable:
@@ -570,13 +566,6 @@ class PredictClient:
             last.message = f"{last.message} (after {attempts} attempts)"
             last.args = (last.code, last.message)
         raise last
-
-
-def _is_local(url: str) -> bool:
-    """Whether ``url`` points at this machine (where an easlab kernel would run)."""
-    from urllib.parse import urlsplit
-
-    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def _to_bytes(data: Any) -> bytes:

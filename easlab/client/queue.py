@@ -114,6 +114,8 @@ def decode_record(frame: Any, response: Any = None) -> tuple[str, Any]:
 
 
 def _body(data: Any) -> bytes:
+    if data is None:  # the official client sends no body: an empty record
+        return b""
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     if isinstance(data, str):

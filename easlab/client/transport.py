@@ -23,6 +23,7 @@ to ``max_decoded_bytes`` (:mod:`easlab.client.content_encoding`).
 from __future__ import annotations
 
 import http.client
+import re
 import select
 import socket
 import threading
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from easlab._auth import masked
 from easlab.client.content_encoding import (
     DEFAULT_MAX_DECODED_BYTES,
     ContentDecodingError,
@@ -78,7 +80,18 @@ class Headers(MutableMapping[str, str]):
         return len(self._items)
 
     def __repr__(self) -> str:
-        return f"Headers({dict(self.items())!r})"
+        # a repr ends up in logs and tracebacks: a plain token is shown masked
+        # (an ``EAS ...`` signature is good for one body and one minute only)
+        shown = dict(self.items())
+        for name, value in shown.items():
+            if name.lower() == "authorization" and not value.startswith("EAS "):
+                shown[name] = masked(value)
+        return f"Headers({shown!r})"
+
+
+#: what urllib3 percent-encodes in a path or query: characters outside RFC 3986's
+#: unreserved, sub-delims and ``:@/?``, and ``%`` (kept only where every one is a valid %XX)
+_NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%")
 
 
 @dataclass
@@ -92,9 +105,15 @@ class Request:
 
     @property
     def target(self) -> str:
-        """The request target of the request line: path and query."""
-        parts = urlsplit(self.url)
-        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        """The request target of the request line: path and query, percent-encoded
+        where the URL holds what a request line cannot (a space, non-ASCII, ``"``):
+        the official client's urllib3 encodes them, and ``http.client`` would refuse."""
+        if _NEEDS_ENCODING.search(self.url) is None:  # the usual URL: as it is
+            parts = urlsplit(self.url)
+            return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        from urllib3.util import parse_url
+
+        return str(parse_url(self.url).request_uri)
 
     @property
     def host(self) -> str:
@@ -177,6 +196,20 @@ class TransportError(EaslabError):
     @property
     def url(self) -> str:
         return self.request.url
+
+    @property
+    def hint(self) -> str:
+        """What to do about it, where easlab can tell: a refused connection to this
+        machine is a local kernel that is not running. Empty otherwise."""
+        from urllib.parse import urlsplit
+
+        local = (urlsplit(self.url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+        if isinstance(self.cause, ConnectionRefusedError) and local:
+            return (
+                "nothing listens there; if it is an easlab kernel, `easlab kernel status` "
+                "(%eas kernel in a notebook) shows whether one runs, and where"
+            )
+        return ""
 
 
 class Transport:

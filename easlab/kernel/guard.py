@@ -49,13 +49,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def mask(token: str | None) -> str:
-    """A token as logs and answers may show it: only its last 4 characters."""
-    if not token:
-        return "None"
-    return "****" + token[-4:] if len(token) > 8 else "****"
-
-
 def _host_name(value: str) -> str:
     """``Host``/netloc → host name without port, lower case, brackets dropped."""
     value = value.strip().lower()

@@ -166,11 +166,11 @@ async def serve(
             kernel.endpoint, os.getpid(), kernel.state_dir, kernel.info()["started_at"], token
         )
         lock.note(kernel.endpoint)  # a second kernel on this state dir names us
-        from easlab.kernel.guard import mask
+        from easlab._auth import masked
 
         print(f"easlab kernel listening on http://{host}:{bound}", flush=True)
         print(
-            f"control API admin token {mask(token)}; clients on this machine read it from "
+            f"control API admin token {masked(token)}; clients on this machine read it from "
             f"{runtime.kernel_file(os.getpid())}",
             flush=True,
         )

@@ -45,7 +45,7 @@ def parse_duration(value: str | float | int | None) -> float | None:
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|min)?\s*", value)
+        m = re.fullmatch(r"\s*(-?[0-9]*\.?[0-9]+)\s*(ms|s|m|min)?\s*", value)
         if not m:
             raise ValueError(f"duration {value!r}: expected a number with ms, s or m, e.g. 10s")
         number, unit = float(m.group(1)), m.group(2) or "s"
@@ -343,7 +343,8 @@ def _run_level(
                     resp = client.send(body)
                 except TransportError as exc:  # no answer: status 0, the wait as "server"
                     ms = exc.elapsed_ms
-                    local.append((concurrency, index, t, 0.0, ms, 0.0, ms, 0, 0, str(exc)))
+                    text = f"{exc}: {exc.hint}" if exc.hint else str(exc)
+                    local.append((concurrency, index, t, 0.0, ms, 0.0, ms, 0, 0, text))
                 else:
                     tm = resp.timing
                     local.append(

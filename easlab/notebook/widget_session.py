@@ -362,6 +362,11 @@ def _describe_body(record: _record.CallRecord) -> str:
     return body[:40].decode("utf-8", "replace") + ("…" if len(body) > 40 else "")
 
 
+#: the most of a text body a pane shows: a pane is HTML in the browser, and a body of
+#: megabytes would stall the page (the whole body stays in ``record.response``)
+PANE_TEXT_CHARS = 10_000
+
+
 def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
     if not body:
         return "(empty body)"
@@ -370,8 +375,15 @@ def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return hexdump(body)
-        try:
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            return text
+        if len(body) <= PANE_TEXT_CHARS * 4:  # pretty-printing a huge JSON is not worth it
+            try:
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            except ValueError:
+                pass
+        if len(text) > PANE_TEXT_CHARS:
+            rest = len(text) - PANE_TEXT_CHARS
+            text = (
+                f"{text[:PANE_TEXT_CHARS]}\n… {rest:,} more characters ({len(body):,} bytes in all)"
+            )
+        return text
     return hexdump(body)

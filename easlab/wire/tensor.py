@@ -218,6 +218,11 @@ def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
                 )
     if target.kind in "fb" and flat.dtype.kind == "c":
         raise DTypeError(f"input {name!r}: complex content for a {target} dtype")
+    if target.kind == "f":
+        # A float64 beyond float32's range becomes inf, as protobuf's own float
+        # field does for the official client; numpy would also warn about it.
+        with np.errstate(over="ignore"):
+            return flat.astype(target, copy=False)
     return flat.astype(target, copy=False)
 
 

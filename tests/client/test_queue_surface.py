@@ -213,3 +213,20 @@ def test_watcher_run_yields_the_official_dataframes(official_records, monkeypatc
     watcher.close()
     assert all(isinstance(df, DataFrame) for df in got)
     _same_as_official(got, official_records)
+
+
+def test_put_none_sends_an_empty_record_as_the_official_client():
+    import easlab
+    from easlab.client.transport import MockTransport, Response
+
+    sent: list[bytes] = []
+
+    def handler(request):
+        sent.append(request.body)
+        return Response(200, b"7", headers={"X-Eas-Queueservice-Request-Id": "rid-7"})
+
+    q = easlab.QueueClient("http://127.0.0.1:9", "q")
+    q.set_transport(MockTransport(handler))
+    q.init()
+    assert q.put(None) == ("7", "rid-7")
+    assert sent == [b""]

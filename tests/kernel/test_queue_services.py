@@ -42,6 +42,10 @@ def test_queue_service_is_listed_described_refused_and_deleted(kernel):
     assert row["url"] == f"{kernel.endpoint}/api/predict/qs_ctl"
     assert row["queues"]["qs_ctl"]["length"] == 0
 
+    # a wrong name's 404 lists the queue service with the others, as `easlab desc` does
+    missing = _put(kernel, "qs_ctl_typo", b"x")
+    assert missing.status_code == 404 and "qs_ctl" in missing.text.split("services:")[1]
+
     for i in range(3):
         assert _put(kernel, "qs_ctl", b"r%d" % i).status_code == 200
     taken = requests.get(

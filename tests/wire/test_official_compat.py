@@ -74,6 +74,13 @@ for _id, _code, _vals, _np in TF_FEEDS:
                 TFRequest("sig").add_feed("x", np.array(v, dtype=n).reshape(s)).to_string()
             ),
         )
+# Floats beyond float32 for a DT_FLOAT feed: protobuf's float field makes them inf,
+# and so does easlab, without numpy's "overflow encountered in cast" warning.
+_add(
+    "tf-float-beyond-float32",
+    {"kind": "tf", "sig": "s", "feeds": [["x", [1, 3], T.DT_FLOAT, [1e39, -1e300, 0.5]]]},
+    lambda: TFRequest("s").add_feed("x", [1, 3], T.DT_FLOAT, [1e39, -1e300, 0.5]).to_string(),
+)
 _add(
     "tf-string",
     {"kind": "tf", "sig": "s", "feeds": [["words", [2, 2], T.DT_STRING, strings(STRINGS)]]},
@@ -469,6 +476,7 @@ def official(official_batch) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("case_id", list(REQUESTS))
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. numpy's overflow in a cast
 def test_request_matches_official(official, case_id):
     case, ours, check = REQUESTS[case_id]
     result = official[case_id]
