@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
+import traitlets
 
 from easlab.notebook.aiges_debug import AigesDebugSession, Control
 from easlab.notebook.display import escape
@@ -57,8 +58,10 @@ class AigesDebugWidget(w.VBox):
             {
                 "curl": lambda: self.session.curl(*self.values()),
                 "easlab": lambda: self.session.python_easlab(*self.values()),
-            }
+            },
+            token_of=lambda: self.session.target.token,
         )
+        traitlets.dlink((self.token_box, "revealed"), (self.copy_pane, "revealed"))
         self.copy_buttons = self.copy_pane.buttons
         self._build_form()
         self.title = w.HTML()

@@ -10,6 +10,7 @@ state lives in traitlets; every decision is made by ``DebugSession``
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -49,15 +50,21 @@ SESSION_UPGRADES: list[Callable[[Any], Any]] = []
 
 
 class TokenBox(w.HBox):
-    """The token, editable: masked until the eye is toggled; Enter (or "use token") applies it."""
+    """The token, editable; the token in use stays in Python (``token``).
+
+    The page holds no token: the field starts empty, its placeholder says a token
+    is in use and how it ends. Typing another and Enter (or "use token") applies
+    it; applying an empty field keeps the token in use. The eye ("show") is the
+    one way to see it: the field shows the token in use until "hide" clears it.
+    """
 
     token = traitlets.Unicode("")  # the token in use: changes when the user applies a new one
     revealed = traitlets.Bool(False)
 
     def __init__(self, token: str | None) -> None:
-        layout = w.Layout(width="360px")
-        self.hidden = w.Password(placeholder="token", continuous_update=False, layout=layout)
-        self.plain = w.Text(placeholder="token", continuous_update=False, layout=layout)
+        layout = w.Layout(width="480px")
+        self.hidden = w.Password(continuous_update=False, layout=layout)
+        self.plain = w.Text(continuous_update=False, layout=layout)
         traitlets.link((self.hidden, "value"), (self.plain, "value"))
         self.toggle = w.ToggleButton(
             value=False, description="show", icon="eye", layout=w.Layout(width="auto")
@@ -68,28 +75,61 @@ class TokenBox(w.HBox):
         )  # fmt: skip
         self.label = w.HTML("<b>token</b>&nbsp;")
         super().__init__([self.label, self.hidden, self.toggle, self.apply_button])
+        self._setting_field = False  # the field changed by Python, not typed: apply nothing
+        self.token = token or ""
+        self._show_token_in_use()
         traitlets.link((self.toggle, "value"), (self, "revealed"))
         self.observe(self._render, names=["revealed"])
-        self.hidden.value = token or ""
-        self.token = token or ""
+        self.observe(self._show_token_in_use, names=["token"])
         # Enter or leaving the field (continuous_update=False), or the button, applies it
-        self.hidden.observe(self.apply, names=["value"])
+        self.hidden.observe(self._on_typed, names=["value"])
         self.apply_button.on_click(self.apply)
         self._render()
 
     @property
     def value(self) -> str:
-        """What the field holds now (applied or not)."""
+        """What the field holds now: typed and not applied yet, or the token while shown."""
         return str(self.hidden.value)
 
     def apply(self, _change: Any = None) -> None:
-        """Make the field's text the token in use (observers of ``token`` re-sign)."""
-        self.token = self.value.strip()
+        """Make the field's text the token in use (observers of ``token`` re-sign); an empty
+        field keeps the token in use. The field then goes back to holding no token."""
+        typed = self.value.strip()
+        if typed:
+            self.token = typed
+        self._show_token_in_use()
+
+    def _on_typed(self, _change: Any) -> None:
+        if not self._setting_field:
+            self.apply()
+
+    def _set_field(self, text: str) -> None:
+        self._setting_field = True
+        try:
+            self.hidden.value = text
+        finally:
+            self._setting_field = False
+
+    def _show_token_in_use(self, _change: Any = None) -> None:
+        """The field empty, its placeholder telling the token in use; the token itself
+        only while revealed."""
+        from easlab.notebook.display import mask_token
+
+        if self.token:
+            hint = (
+                f"token in use: {mask_token(self.token)} — "
+                "type another and press Enter to replace it"
+            )
+        else:
+            hint = "no token — type one and press Enter to use it"
+        self.hidden.placeholder = self.plain.placeholder = hint
+        self._set_field(self.token if self.revealed else "")
 
     def _render(self, _change: Any = None) -> None:
         field = self.plain if self.revealed else self.hidden
         self.children = (self.label, field, self.toggle, self.apply_button)
         self.toggle.description = "hide" if self.revealed else "show"
+        self._show_token_in_use()
 
 
 class InputRow(w.HBox):
@@ -160,56 +200,95 @@ class BodyEditor(w.VBox):
 class CopyAsPane(w.VBox):
     """ "Copy as" buttons (curl, Python …) over a text box showing what was copied.
 
-    ``makers`` gives each kind's snippet; ``refresh`` computes them all now so a
-    click can put one on the clipboard (``CopyButton``), and a kind that cannot be
-    built yet is disabled with the reason as its hint. ``on_shown`` is called when
-    a snippet is put in the box (the widget then shows this pane).
+    ``makers`` gives each kind's snippet; ``refresh`` computes them all now, so that
+    a click copies the current one, and a kind that cannot be built yet is disabled
+    with the reason as its hint. A snippet holds the token (``token_of()``): it stays
+    in Python, and what the page holds (each button's ``text``, the text box) has it
+    masked, except the box while ``revealed`` (the token box's eye). ``on_shown`` is
+    called when a snippet is put in the box (the widget then shows this pane).
     """
+
+    revealed = traitlets.Bool(False)  # the text box shows the token
 
     def __init__(
         self,
         makers: dict[str, Callable[[], str]],
         on_shown: Callable[[], None] = lambda: None,
+        token_of: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.makers = makers
         self.on_shown = on_shown
+        self.token_of = token_of
+        self.shown_text = ""  # the snippet in the box, token and all (Python only)
         self.snippet = w.Textarea(layout=w.Layout(width="100%", height="180px"))
         self.note = w.HTML()
         self.buttons = {kind: CopyButton(f"Copy as {_SNIPPET_LABELS[kind]}") for kind in makers}
         for kind, button in self.buttons.items():
             button.on_copy(functools.partial(self._on_copied, kind))
         super().__init__([w.HBox(list(self.buttons.values())), self.note, self.snippet])
+        self.observe(self._show_snippet, names=["revealed"])
+
+    def masked(self, text: str) -> str:
+        """``text`` with the token in use masked."""
+        return mask_secret(text, self.token_of())
 
     def refresh(self, _change: Any = None) -> None:
-        """Compute each snippet now, so that a click can put it on the clipboard."""
+        """Compute each snippet now, so that a click copies the current one."""
         from easlab.errors import EaslabError
 
         for kind, button in self.buttons.items():
             try:
-                button.text = self.makers[kind]()
+                text = self.makers[kind]()
+                button.set_text(text, shown=self.masked(text))
                 button.disabled, button.hint = False, f"copy the {kind} snippet"
             except (EaslabError, ValueError, KeyError) as exc:
-                button.text = ""
+                button.set_text("")
                 button.disabled, button.hint = True, f"cannot build it yet: {exc}"
 
+    def _show_snippet(self, _change: Any = None) -> None:
+        self.snippet.value = self.shown_text if self.revealed else self.masked(self.shown_text)
+
     def _on_copied(self, kind: str, button: CopyButton) -> None:
-        self.snippet.value = button.text
+        self.shown_text = button.full_text
+        self._show_snippet()
         label = _SNIPPET_LABELS[kind]
+        select = "select the text below"
+        if self.token_of() and not self.revealed:
+            select = "show the token (the eye above), then select the text below"
         self.note.value = (
             f"<small>✓ {escape(label)} copied to the clipboard</small>"
             if button.last_ok
-            else "<small>✖ the browser refused the clipboard: select the text below</small>"
+            else f"<small>✖ the browser refused the clipboard: {select}</small>"
         )
         self.on_shown()
 
     def copy_as(self, kind: str) -> str:
-        """Fill the text box with ``kind``'s snippet (no clipboard); return it."""
+        """Fill the text box with ``kind``'s snippet (no clipboard); return it, token and all."""
         try:
-            self.snippet.value = self.makers[kind]()
+            self.shown_text = self.makers[kind]()
         except (ValueError, KeyError) as exc:
-            self.snippet.value = f"# cannot build the snippet: {exc}"
+            self.shown_text = f"# cannot build the snippet: {exc}"
+        self._show_snippet()
         self.on_shown()
-        return str(self.snippet.value)
+        return self.shown_text
+
+
+def mask_secret(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` masked (``mask_token``) as a snippet writes it: plainly, in
+    a Python or JSON string literal, or in shell single quotes."""
+    from easlab.notebook.display import mask_token
+
+    if not secret:
+        return text
+    written = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        secret.replace("'", "'\"'\"'"),
+    }
+    for form in sorted(written, key=len, reverse=True):
+        text = text.replace(form, mask_token(secret))
+    return text
 
 
 class KernelBanner(w.HBox):
@@ -321,7 +400,10 @@ class DebugWidget(w.VBox):
         self.copy_pane = CopyAsPane(
             {kind: functools.partial(self._snippet, kind) for kind in _SNIPPET_LABELS},
             on_shown=self._show_copy_tab,
+            token_of=lambda: self.session.target.token,
         )
+        traitlets.dlink((self.token_box, "revealed"), (self.copy_pane, "revealed"))
+        self.token_box.observe(self._show_request, names=["revealed"])
         self.copy_buttons = self.copy_pane.buttons
         self.snippet, self.copy_note = self.copy_pane.snippet, self.copy_pane.note
         self.send_button.on_click(self._on_send)
@@ -395,8 +477,7 @@ class DebugWidget(w.VBox):
             self.status = f"<span style='color:#b3261e'>✖ {escape(exc)}</span>"
             return
         self.calls = len(self.session.history)
-        show = self.token_box.revealed
-        self.request_pane.value = _pre(self.session.request_text(record, show_token=show))
+        self._show_request()
         self.response_pane.value = _pre(self.session.response_text(record))
         self.decoded_pane.value = self._answer_html(record)
         self.latency_pane.value = _latency_html(record)
@@ -410,6 +491,13 @@ class DebugWidget(w.VBox):
             self.status = "<b style='color:#b3261e'>✖ the kernel is not running</b>"
         self.refresh_snippets()
         self.tabs.selected_index = 1
+
+    def _show_request(self, _change: Any = None) -> None:
+        """The last request, its token shown only while the token box is revealed."""
+        record = self.session.last
+        if record is not None:
+            show = self.token_box.revealed
+            self.request_pane.value = _pre(self.session.request_text(record, show_token=show))
 
     # -- the kernel -------------------------------------------------------------------------
     def _follow_kernel(self, record: Any) -> Any:

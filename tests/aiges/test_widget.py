@@ -15,6 +15,7 @@ import easlab
 from easlab.notebook.aiges_widget import AigesDebugWidget
 from easlab.notebook.widget import CopyAsPane, KernelBanner, TokenBox
 from tests.aiges.conftest import copy_wrapper
+from tests.notebook.widget_state import where_in_page
 
 TOKEN = "tok-aiges-widget-0001"
 
@@ -70,18 +71,22 @@ def test_the_form_is_built_from_the_generic_widgets_pieces(echo):
 def test_token_is_an_editable_masked_field_that_re_signs(echo):
     box = easlab.debug(echo, namespace={})
     assert box.token_box.hidden in box.token_box.children  # a password field: masked
-    assert box.token_box.value == TOKEN
+    assert box.token_box.token == TOKEN and box.token_box.value == ""  # the page holds none
+    assert "token in use: ••••••••0001" in box.token_box.hidden.placeholder
     box.token_box.toggle.value = True
     assert box.token_box.plain in box.token_box.children and box.token_box.plain.value == TOKEN
     box.token_box.toggle.value = False
+    assert box.token_box.value == "" and box.token_box.token == TOKEN
     _fill(box, text="xy")
 
     box.token_box.hidden.value = "wrong-token-0000"  # typing and pressing Enter
     assert "token applied" in box.status_line.value
+    assert box.token_box.value == ""
     assert box.controls["text"][1].value == "xy"  # the form keeps what was typed
     code, _ = box.send()
     assert code == 401 and "HTTP 401" in box.status_line.value
-    assert "wrong-token-0000" in box.copy_buttons["curl"].text
+    assert "wrong-token-0000" in box.copy_buttons["curl"].full_text
+    assert "wrong-token-0000" not in box.copy_buttons["curl"].text
 
     box.token_box.hidden.value = TOKEN
     code, answer = box.send()
@@ -97,11 +102,13 @@ def test_copy_as_curl_and_python_run_as_copied(echo):
     ]
     curl = box.copy_buttons["curl"]
     assert not curl.disabled and "Content-Type: application/json" in curl.text
-    assert TOKEN in curl.text and echo.url in curl.text
-    answer = json.loads(_run(curl.text))
-    assert base64.b64decode(answer["payload"]["echo"]["text"]) == b"COPY ME"
+    assert TOKEN not in curl.text and "••••••••0001" in curl.text  # what the page holds
+    assert echo.url in curl.text
 
-    curl.simulate_click(ok=True)  # what the front end reports after writing the clipboard
+    copied = curl.simulate_click(ok=True)  # a click: the text from Python, then "copied"
+    assert TOKEN in copied and copied == curl.full_text
+    answer = json.loads(_run(copied))
+    assert base64.b64decode(answer["payload"]["echo"]["text"]) == b"COPY ME"
     assert curl.copies == 1 and box.copy_pane.snippet.value == curl.text
     assert "curl copied to the clipboard" in box.copy_pane.note.value
     box.copy_buttons["easlab"].simulate_click(ok=False)
@@ -109,14 +116,25 @@ def test_copy_as_curl_and_python_run_as_copied(echo):
     assert "client.predict(" in box.copy_pane.snippet.value
 
     box.controls["text"][1].value = "changed"  # the snippets follow the form
-    assert (
-        "changed"
-        in base64.b64decode(
-            json.loads(_run(box.copy_buttons["curl"].text))["payload"]["echo"]["text"]
-        )
-        .decode()
-        .lower()
-    )
+    copied = box.copy_buttons["curl"].simulate_click(ok=True)
+    answer = json.loads(_run(copied))
+    assert base64.b64decode(answer["payload"]["echo"]["text"]).decode().lower() == "changed"
+
+
+def test_the_form_holds_no_token_in_the_page(echo):
+    box = easlab.debug(echo, namespace={})
+    assert where_in_page(box, TOKEN) == []  # created
+    _fill(box, text="secret-free")
+    code, _ = box.send()
+    assert code == 200 and where_in_page(box, TOKEN) == []  # sent
+    assert TOKEN in box.copy_pane.copy_as("curl")
+    box.copy_buttons["curl"].simulate_click(ok=True)
+    box.copy_buttons["easlab"].simulate_click(ok=False)
+    assert where_in_page(box, TOKEN) == []  # copied as
+    box.token_box.toggle.value = True  # the eye: an explicit reveal
+    assert {"Text.value", "Textarea.value"} <= set(where_in_page(box, TOKEN))
+    box.token_box.toggle.value = False
+    assert where_in_page(box, TOKEN) == [] and box.session.target.token == TOKEN
 
 
 @pytest.mark.timeout(240)

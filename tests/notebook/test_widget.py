@@ -107,6 +107,7 @@ def test_snippets_get_the_same_answer(tensor_widget):
 
     curl = w.copy_as("curl")
     assert curl.endswith("--data-binary @-") and "Authorization: affine-token-abcdef" in curl
+    assert w.snippet.value == curl.replace("affine-token-abcdef", "••••••••cdef")  # the box
     assert "/tmp" not in curl  # the body travels in the command, not in a local file
     np.testing.assert_allclose(TFResponse(run_curl(curl))["y"], expected)
 

@@ -41,18 +41,26 @@ def test_copy_buttons_have_full_labels_and_copy_what_was_sent(affine):
     assert not any(b.disabled for b in w.copy_buttons.values())
     w.send_button.click()
     curl = w.copy_buttons["curl"]
-    assert curl.text == w.session.curl()  # ready before the click: the browser copies it
-    curl.simulate_click(ok=True)  # what the front end reports after writing the clipboard
-    assert curl.copies == 1 and w.snippet.value == curl.text
+    # the page holds the command with the token masked; a click gets it whole from Python
+    assert curl.full_text == w.session.curl()
+    assert affine.token not in curl.text and "••••cdef" in curl.text
+    assert curl.text == curl.full_text.replace(affine.token, "••••••••cdef")
+    copied = curl.simulate_click(ok=True)  # ask Python for the text, report the copy
+    assert copied == w.session.curl()
+    assert curl.copies == 1 and w.snippet.value == curl.text  # shown masked
     assert "curl copied to the clipboard" in w.copy_note.value
     assert w.tabs.selected_index == 4
     w.copy_buttons["easlab"].simulate_click(ok=False)
-    assert "select the text below" in w.copy_note.value
-    assert "client.predict(" in w.snippet.value
+    assert "show the token (the eye above), then select the text below" in w.copy_note.value
+    assert "client.predict(" in w.snippet.value and affine.token not in w.snippet.value
+    w.token_box.toggle.value = True  # the eye: the text to select, token and all
+    assert w.snippet.value == w.session.python_easlab()
+    w.token_box.toggle.value = False
+    assert affine.token not in w.snippet.value
 
     # the copied curl runs anywhere: bash, a fresh empty folder, and the same answer
     with tempfile.TemporaryDirectory() as fresh:
-        proc = subprocess.run(["bash", "-c", curl.text], cwd=fresh, capture_output=True, timeout=60)
+        proc = subprocess.run(["bash", "-c", copied], cwd=fresh, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     np.testing.assert_allclose(TFResponse(proc.stdout)["y"], x @ W + B)
     np.testing.assert_allclose(TFResponse(proc.stdout)["y"], w.session.last.value["y"])
@@ -62,16 +70,28 @@ def test_text_body_snippet_follows_the_text_area(echo):
     w = debug(echo, namespace={})
     w.editor.raw.value = "hello there"
     assert "'hello there'" in w.copy_buttons["curl"].text
+    assert "'hello there'" in w.copy_buttons["curl"].full_text
 
 
-def test_token_is_an_editable_masked_field(echo):
+def test_token_is_an_editable_field_that_holds_no_token(echo):
     w = debug(echo, namespace={})
-    assert w.token_box.hidden in w.token_box.children  # a password field: masked
-    assert w.token_box.value == echo.token
-    w.token_box.toggle.value = True
-    assert w.token_box.plain in w.token_box.children and w.token_box.plain.value == echo.token
-    w.token_box.toggle.value = False
-    assert w.token_box.hidden in w.token_box.children
+    box = w.token_box
+    assert box.hidden in box.children  # a password field: masked
+    assert box.token == echo.token  # the token in use: in Python only
+    assert box.value == "" and box.plain.value == ""  # the page holds none
+    assert box.hidden.placeholder.startswith("token in use: ••••••••3456 — type another")
+
+    box.toggle.value = True  # the eye: an explicit reveal
+    assert box.plain in box.children and box.plain.value == echo.token
+    assert box.toggle.description == "hide"
+    box.toggle.value = False  # hidden again: cleared, nothing applied
+    assert box.hidden in box.children and box.value == "" and box.plain.value == ""
+    assert box.token == echo.token and w.session.target.token == echo.token
+
+    box.apply_button.click()  # "use token" on an empty field keeps the token in use
+    assert box.token == echo.token and w.session.target.token == echo.token
+    box.hidden.value = "   "  # Enter on blanks: the same
+    assert box.token == echo.token and box.value == ""
 
 
 def test_wrong_token_keeps_a_field_to_fix_it_and_the_form_comes_back(affine):
@@ -79,10 +99,12 @@ def test_wrong_token_keeps_a_field_to_fix_it_and_the_form_comes_back(affine):
     # the signature answered 401: no form yet, and the status line says where to fix it
     assert w.editor.rows == []
     assert "token is wrong" in w.status_line.value
-    assert w.token_box.value == "wrong-token-0000"
+    assert w.token_box.token == "wrong-token-0000" and w.token_box.value == ""
 
     w.token_box.hidden.value = affine.token  # typing the token and pressing Enter
-    assert w.session.target.token == affine.token
+    assert w.session.target.token == affine.token and w.token_box.token == affine.token
+    assert w.token_box.value == ""  # applied: the field holds no token again
+    assert "••••cdef" in w.token_box.hidden.placeholder
     assert [r.field.name for r in w.editor.rows] == ["x"]
     assert "token applied" in w.status_line.value
     w.editor.rows[0].fill()
@@ -90,7 +112,7 @@ def test_wrong_token_keeps_a_field_to_fix_it_and_the_form_comes_back(affine):
     assert "HTTP 200" in w.status_line.value
     headers = w.session.last.sent.headers
     assert headers["Authorization"].startswith("EAS ")  # signed with the new token
-    assert affine.token in w.copy_buttons["curl"].text
+    assert affine.token in w.copy_buttons["curl"].full_text
 
     w.token_box.hidden.value = "wrong-again-0000"
     w.token_box.apply_button.click()

@@ -3,12 +3,14 @@
 JupyterLab headless, Debian's Chromium driven by Playwright (as test_browser.py).
 A notebook creates an echo service and shows the widget; the test clicks Send,
 then "Copy as curl", reads the clipboard, runs that command with bash in an
-empty folder, and saves tests/artifacts/widget-copy.png.
+empty folder, and saves tests/artifacts/widget-copy.png. The token reaches the
+clipboard on the click (asked from Python), while the widget's page never holds it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -44,6 +46,10 @@ CELLS = [
 ]
 
 
+def page_text_of(widget) -> str:
+    """What the widget's page holds: its HTML (hover titles too) and its fields' values."""
+    values = widget.locator("input, textarea").evaluate_all("els => els.map(e => e.value)")
+    return widget.inner_html() + "\n".join(values)
 
 
 @pytest.mark.timeout(300)
@@ -57,6 +63,9 @@ def test_copy_as_curl_reaches_the_clipboard(lab: Lab):  # noqa: F811
         "widget-failure.png",
         permissions=["clipboard-read", "clipboard-write"],
     ) as (page, widget):
+        token = widget.locator("input[type=password]")
+        expect(token).to_have_value("")  # the token in use stays in Python
+        expect(token).to_have_attribute("placeholder", re.compile("token in use: •+0001"))
         widget.locator("button", has_text="Send").click()
         expect(widget).to_contain_text("HTTP 200", timeout=30_000)
 
@@ -67,12 +76,24 @@ def test_copy_as_curl_reaches_the_clipboard(lab: Lab):  # noqa: F811
         copy.click()
         expect(widget).to_contain_text("copied to the clipboard", timeout=10_000)
         copied = page.evaluate("navigator.clipboard.readText()")
+        expect(widget.locator("textarea").last).to_have_value(re.compile("^curl .*•+0001"))
+        in_page = page_text_of(widget)
         screenshot(page, widget, "widget-copy.png")
 
         wrong = page.locator(".jp-OutputArea-output").filter(has_text="token is wrong")
         expect(wrong).to_be_visible(timeout=30_000)
         screenshot(page, wrong, "widget-wrong-token.png")
+        # typing the right token and Enter applies it, and the field gives it back to Python
+        wrong = page.locator(".jp-OutputArea-output").filter(has=page.locator("button.easlab-copy"))
+        wrong = wrong.nth(1)  # the second debug widget: its text changes from here
+        field = wrong.locator("input[type=password]")
+        field.fill("widget-token-0001")
+        field.press("Enter")
+        expect(wrong).to_contain_text("token applied", timeout=30_000)
+        expect(field).to_have_value("")
+        expect(field).to_have_attribute("placeholder", re.compile("token in use: •+0001"))
 
+    assert "widget-token-0001" not in in_page and "•0001" in in_page
     assert copied.startswith("curl ") and "widget-token-0001" in copied
     with tempfile.TemporaryDirectory() as fresh:
         proc = subprocess.run(["bash", "-c", copied], cwd=fresh, capture_output=True, timeout=60)

@@ -14,6 +14,7 @@ import pytest
 
 from easlab.notebook.debug import debug
 from easlab.notebook.seldon_debug import SeldonDebugSession, SeldonDebugWidget
+from tests.notebook.widget_state import where_in_page
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
 TOKEN = "tok-seldon-widget"
@@ -177,8 +178,10 @@ def test_wrong_token_then_the_form_comes_back(metaform):
     w = debug(metaform.url, token="wrong", namespace={})
     # a 401 on the signature: the format is not known yet; the token field fixes it
     assert "token is wrong" in w.status_line.value and w.editor.rows == []
+    assert w.token_box.token == "wrong" and w.token_box.value == ""  # the page holds none
     w.token_box.hidden.value = TOKEN  # Enter in the token field
     assert "token applied" in w.status_line.value
+    assert w.token_box.token == TOKEN and w.token_box.value == ""  # the field is cleared
     assert isinstance(w.session, SeldonDebugSession)  # the signature says seldon now
     (row,) = w.editor.rows
     assert row.field.columns == ["x", "y"]
@@ -194,6 +197,7 @@ def test_token_field_rebuilds_the_seldon_form(metaform):
     assert w.editor.rows == []
     w.token_box.hidden.value = TOKEN
     assert "token applied" in w.status_line.value
+    assert w.session.target.token == TOKEN and w.token_box.value == ""
     (row,) = w.editor.rows
     assert row.field.columns == ["x", "y"]
     w.send_button.click()
@@ -216,6 +220,24 @@ def test_copy_as_curl_gets_the_same_answer(metaform):
     answer = json.loads(out.stdout)
     assert answer["data"] == json.loads(w.session.last.response.body)["data"]
     assert not w.copy_buttons["easlab"].disabled, w.copy_buttons["easlab"].hint
+    assert w.copy_buttons["curl"].simulate_click(ok=True) == command  # what a click copies
+
+
+def test_the_seldon_widget_holds_no_token_in_the_page(metaform):
+    w = debug(metaform, namespace={})
+    assert isinstance(w, SeldonDebugWidget)
+    assert where_in_page(w, TOKEN) == []  # created
+    (row,) = w.editor.rows
+    row.text.value = "[[1, 2]]"
+    w.send_button.click()
+    assert "HTTP 200" in w.status_line.value and where_in_page(w, TOKEN) == []  # sent
+    assert TOKEN in w.copy_as("curl")
+    assert TOKEN in w.copy_buttons["official"].simulate_click(ok=True)
+    assert where_in_page(w, TOKEN) == []  # copied as
+    w.token_box.toggle.value = True  # the eye: an explicit reveal
+    assert {"Text.value", "Textarea.value"} <= set(where_in_page(w, TOKEN))
+    w.token_box.toggle.value = False
+    assert where_in_page(w, TOKEN) == [] and w.session.target.token == TOKEN
 
 
 @pytest.mark.timeout(180)
