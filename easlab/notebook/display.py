@@ -39,16 +39,15 @@ def mask_token(token: str | None) -> str:
 
 
 def token_html(token: str | None, show: bool = False) -> str:
-    """The token masked, with a click-to-reveal toggle (``<details>``, no JavaScript)."""
+    """The token masked, and where to read it. Not in the HTML at all, even folded
+    away: a cell's output is page source, and is saved with the notebook."""
     if not token:
         return "<i>(none)</i>"
     if show:
         return f"<code>{escape(token)}</code>"
     return (
-        "<details style='display:inline-block'>"
-        f"<summary style='cursor:pointer'><code>{escape(mask_token(token))}</code> "
-        "<small>(show)</small></summary>"
-        f"<code>{escape(token)}</code></details>"
+        f"<code>{escape(mask_token(token))}</code> <small>(masked; "
+        "<code>%config EasMagic.show_token = True</code> shows tokens)</small>"
     )
 
 
