@@ -203,8 +203,13 @@ class Kernel:
             weights = route.weights()
             traffic = weights if route.name == service.name else None
             desc = service.describe(self.endpoint, weights.get(service.name, 100), traffic)
+            if traffic is not None:  # a GET on the entry goes to either side of the pair
+                desc["get_answered_by"] = _get_answered_by(
+                    [svc for svc, weight in route.backends if weight > 0]
+                )
         feeder = getattr(service, "feeder", None)
         if feeder is not None:
+            desc["get_answered_by"] = "queue"  # its path is the input queue's (routes.py)
             desc["type"] = "Async"
             desc["queues"] = {q.name: q.stats() for q in (feeder.source, feeder.sink)}
         else:
@@ -758,6 +763,7 @@ class Kernel:
             current.signature,
             current.request_format,
             current.python,
+            current.reported,
         )
         service.versions[version.number] = version
         return version
@@ -937,3 +943,13 @@ class Kernel:
             "started_at": iso(self.started_at),
             "idle_timeout": self.idle_timeout,
         }
+
+
+def _get_answered_by(services: list[Service]) -> str | None:
+    """``get_answered_by`` of a blue-green entry, whose GET goes to either side: "model"
+    when it may reach one side's model, else the sides' one answer (None when they
+    differ or one does not know yet)."""
+    answers = {svc.get_answered_by() for svc in services}
+    if "model" in answers:
+        return "model"
+    return answers.pop() if len(answers) == 1 else None

@@ -23,6 +23,7 @@ from easlab.kernel.call import Call
 from easlab.kernel.frames import KERNEL_PID_ENV
 from easlab.kernel.instance import STARTUP_TIMEOUT_S, Instance
 from easlab.kernel.monitor import Stats
+from easlab.kernel.processors.http import HTTP_AWARE
 from easlab.runtime import ADMIN_TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class Version:
     request_format: str | None = None
     #: the package's ENV/bin/python that runs its instances (None: the kernel's own)
     python: Path | None = None
+    #: an instance has said its signature (None included): until then a GET's fate is unknown
+    reported: bool = False
 
 
 class Service:
@@ -148,6 +151,7 @@ class Service:
         for target in (version,) if same is None or same is version else (version, same):
             target.signature = signature
             target.request_format = request_format
+            target.reported = True
 
     def apply_rpc(self) -> None:
         """Take the current spec's kernel-side ``rpc.*`` settings (no restart needed)."""
@@ -655,6 +659,21 @@ class Service:
 
     # -- description ---------------------------------------------------------------
 
+    def get_answered_by(self) -> str | None:
+        """Who answers ``GET /api/predict/{name}`` (routes.py), for clients that GET to
+        read a signature: ``"processor"`` (an HTTP-aware one, Seldon or aiges, answers its
+        own GET without the user's code), ``"kernel"`` (the signature an instance
+        reported), or ``"model"``: without a signature EAS passes the GET on to
+        ``process()`` as an empty request, which runs the user's model (and counts as a
+        request), so a client must not send it. None until an instance of the current
+        version has said whether it has a signature."""
+        current = self.current
+        if current.target in HTTP_AWARE:
+            return "processor"
+        if current.signature is not None:
+            return "kernel"
+        return "model" if current.reported else None
+
     def describe(
         self, endpoint: str, weight: int = 100, traffic: dict[str, int] | None = None
     ) -> dict[str, Any]:
@@ -692,6 +711,7 @@ class Service:
             "create_time": iso(self.create_time),
             "update_time": iso(self.update_time),
             "signature": self.current.signature,
+            "get_answered_by": self.get_answered_by(),
             # the interpreter of the instances: a package's ENV, else the kernel's
             "python": str(self.current.python) if self.current.python else None,
             "warnings": list(spec.warnings),

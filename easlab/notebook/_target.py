@@ -5,7 +5,8 @@ holds a ``PredictClient`` making one attempt per call (the notebook shows every
 exchange, failed ones too), so all three read the signature with
 ``PredictClient.get_signature``, encode with ``easlab.wire.build.to_request`` and
 send through the client's transport: the same value gives the same bytes as
-``PredictClient.predict``.
+``PredictClient.predict``. A service of the local kernel whose GET would run its model
+(``get_answered_by: "model"`` in its description) is not asked: it has no signature.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Target:
     # Why the signature could not be read (a 401/403: the token; no answer); None when
     # it was read, or the service has none.
     signature_error: PredictException | None = field(default=None, repr=False)
+    # True when the local kernel says a GET on the service runs its model (a python or
+    # cpp processor, SPEC.md §1): the service then has no signature, and no GET is sent.
+    get_runs_model: bool = False
     _client: PredictClient | None = field(default=None, repr=False)
 
     @property
@@ -58,7 +62,7 @@ class Target:
     def signature(self) -> dict[str, Any] | None:
         """The service's signature JSON (SPEC.md §1), or None: a service without one,
         or one whose signature could not be read (``signature_error`` says why)."""
-        if self.signature_error is not None:
+        if self.signature_error is not None or self.get_runs_model:
             return None
         try:
             return self.client.get_signature(required=False)
@@ -71,6 +75,8 @@ class Target:
         signature that could not be read, or a missing one that is ``required``, raises."""
         if self.signature_error is not None:
             raise self.signature_error
+        if self.get_runs_model:
+            return None  # to_request then says the service has no signature
         return self.client.get_signature(required=required)
 
     @property
@@ -127,12 +133,19 @@ def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0
             str(_field(desc, "name")),
             token or _field(desc, "token"),
             timeout,
+            get_runs_model=get_runs_model(desc),
         )
     svc_url = getattr(service_or_url, "url", None)
     svc_name = getattr(service_or_url, "name", None)
     if svc_url and svc_name:
         svc_token = token or getattr(service_or_url, "token", None)
-        return Target(str(svc_url), str(svc_name), svc_token, timeout)
+        return Target(
+            str(svc_url),
+            str(svc_name),
+            svc_token,
+            timeout,
+            get_runs_model=get_runs_model(_latest_desc(service_or_url)),
+        )
     raise TypeError(
         "expected a Service, a service name, or a URL like "
         f"http://host:port{PREDICT_PREFIX}NAME; got {type(service_or_url).__name__}"
@@ -144,3 +157,24 @@ def _field(desc: Any, name: str) -> Any:
     if isinstance(desc, dict):
         return desc.get(name)
     return getattr(desc, name, None)
+
+
+def get_runs_model(desc: Any) -> bool:
+    """Whether a kernel's description says a GET on the service runs its model
+    (``get_answered_by``); False when it does not say (PAI-EAS, an older kernel)."""
+    return _field(desc, "get_answered_by") == "model"
+
+
+def _latest_desc(service: Any) -> Any:
+    """A ``Service``'s description as its local kernel gives it now (a ``modify`` since
+    may have changed its processor), else the one it holds; None for other objects."""
+    from easlab.client.control import KernelClient
+    from easlab.errors import EaslabError
+
+    kernel = getattr(service, "kernel", None)
+    if isinstance(kernel, KernelClient):  # not PAI-EAS's client: a call on its rate limit
+        try:
+            return kernel.describe(str(service.name))
+        except EaslabError:
+            pass  # the kernel is down or lost the service: sending says so
+    return getattr(service, "desc", None)

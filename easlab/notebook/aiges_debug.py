@@ -42,6 +42,8 @@ def fetch_schema(target: Target) -> dict[str, Any] | None:
     """The aiges schema document the service answers on GET, or None if it is not one."""
     from easlab.client.transport import TransportError
 
+    if target.get_runs_model:
+        return None  # not an aiges service, and the GET would run the model
     try:
         resp = target.client.send(b"", method="GET")  # the client's one path, token included
     except TransportError:

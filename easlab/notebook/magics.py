@@ -444,7 +444,11 @@ class EasMagic(Magics):
         if isinstance(value, str) and "://" not in value:
             desc = self._kernel(args).describe(value)
             return _target.Target(
-                str(desc["url"]), str(desc["name"]), desc.get("token"), self.timeout
+                str(desc["url"]),
+                str(desc["name"]),
+                desc.get("token"),
+                self.timeout,
+                get_runs_model=_target.get_runs_model(desc),
             )
         return _target.resolve(value, timeout=self.timeout)
 

@@ -104,6 +104,7 @@ class FollowsKernel:
         self.target.close()
         if url:
             self.target.url = str(url).rstrip("/")
+        self.target.get_runs_model = _target.get_runs_model(desc)
         self.set_token(token or self.target.token)
         return f"service {name!r} is running on the kernel at {kernel.endpoint}"
 
