@@ -43,6 +43,7 @@ def execute(
     cwd: Path | None = None,
     timeout: int = CELL_TIMEOUT_S,
     kernel_name: str = "python3",
+    on_cell_executed: Any = None,
 ) -> Any:
     """Run every cell of ``path`` (cwd: the notebook's folder); return the executed notebook.
 
@@ -58,6 +59,7 @@ def execute(
         timeout=timeout,
         kernel_name=kernel_name,
         resources={"metadata": {"path": str(cwd or path.parent)}},
+        on_cell_executed=on_cell_executed,
     )
     client.execute(env=kernel_env(easlab_home))
     return nb
@@ -111,6 +113,26 @@ def leftover_services(easlab_home: Path) -> dict[str, list[str]]:
         client = KernelClient(data["endpoint"], timeout=10, admin_token=data["admin_token"])
         found[data["endpoint"]] = [svc["name"] for svc in client.list()]
     return found
+
+
+def live_tokens(easlab_home: Path) -> set[str]:
+    """The secrets a notebook could leak now: each live kernel's admin token and the
+    token of every service it holds (services come and go within a tutorial, so the
+    tests collect these after each cell)."""
+    import json
+
+    from easlab.client.control import KernelClient
+    from easlab.runtime import pid_alive
+
+    tokens: set[str] = set()
+    for path in sorted((easlab_home / "runtime").glob("kernel-*.json")):
+        data = json.loads(path.read_text())
+        if not pid_alive(int(data["pid"])):
+            continue
+        tokens.add(data["admin_token"])
+        client = KernelClient(data["endpoint"], timeout=10, admin_token=data["admin_token"])
+        tokens |= {svc["token"] for svc in client.list() if svc.get("token")}
+    return tokens
 
 
 def easlab_processes(easlab_home: Path) -> list[int]:

@@ -15,7 +15,9 @@ def test_a_failing_magic_stops_the_notebook_at_its_cell(tmp_path: Path, easlab_h
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext easlab\n%config EasMagic.target = 'http://127.0.0.1:9'"),
+        nbformat.v4.new_code_cell(
+            "%load_ext easlab\n%config EasMagic.target = 'http://127.0.0.1:9'"
+        ),
         nbformat.v4.new_code_cell('%%eas predict no_such_service out\n"hello"'),
         nbformat.v4.new_code_cell("print(out)  # would be a NameError if the run went on"),
     ]

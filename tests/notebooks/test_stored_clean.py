@@ -45,7 +45,9 @@ def test_plots_need_no_matplotlib_setup(path):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             for workaround in ("%matplotlib", "pyplot", ".figure\n"):
-                assert workaround not in cell.source + "\n", f"{path.name} cell {index}: {workaround}"
+                assert workaround not in cell.source + "\n", (
+                    f"{path.name} cell {index}: {workaround}"
+                )
 
 
 def test_shipped_data_is_small():

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .nbrun import easlab_error_lines, execute, leftover_services, notebook_paths
+from .nbrun import easlab_error_lines, execute, leftover_services, live_tokens, notebook_paths
 
 SERIES = [
     "01-quickstart",
@@ -180,14 +180,18 @@ def _gpu(nb: Any) -> None:
 def _aiges(nb: Any) -> None:
     assert "wrapper.py verified" in _text(_cell(nb, "def sh(*args)"))
     answers = _text(_cell(nb, "import requests"))
-    assert "200 served: HELLO" in answers and "parameter.echo.mode" in answers and "empty text" in answers
+    assert (
+        "200 served: HELLO" in answers
+        and "parameter.echo.mode" in answers
+        and "empty text" in answers
+    )
     flipped = _text(_cell(nb, "flip = kernel.create"))
     assert "('img', 'file')" in flipped
     assert "\n200 " in flipped and "setyb-GNP" in flipped, flipped  # its param, as a string
 
 
 def _seldon(nb: Any) -> None:
-    shown = _text(_cell(nb, 'print(list(probs.columns)'))
+    shown = _text(_cell(nb, "print(list(probs.columns)"))
     assert "['no', 'yes'] {'model': 'scorer'}" in shown and "'key': 'scored'" in shown
     rest = _text(_cell(nb, "auth = {"))
     assert "200 {" in rest and "'names': ['no', 'yes']" in rest and "pong" in rest
@@ -217,6 +221,26 @@ def _async(nb: Any) -> None:
     assert "DEPTH" in live and "IN_FLIGHT" in live and "async_scorer/sink" in live
 
 
+def _token_leaks(nb: Any, tokens: set[str]) -> list[str]:
+    """Where a token shows in what a saved notebook keeps: every cell output (every
+    MIME type, errors included) and the widget state nbclient stores, as JupyterLab
+    does with "save widget state". A cell's source may hold one the reader wrote."""
+    import json
+
+    places = [("widget state", json.dumps(nb.metadata.get("widgets", {})))]
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            first = cell.source.splitlines()[0] if cell.source else ""
+            places += [(f"cell {index} ({first})", json.dumps(o)) for o in cell.outputs]
+    written = "\n".join(cell.source for cell in nb.cells)
+    return [
+        f"{where}: ...{token[-4:]}"
+        for where, text in places
+        for token in tokens
+        if token in text and token not in written
+    ]
+
+
 CHECKS: dict[str, Callable[[Any], None]] = {
     "01-quickstart": _quickstart,
     "02-building-requests": _requests,
@@ -233,10 +257,18 @@ CHECKS: dict[str, Callable[[Any], None]] = {
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", SERIES)
 def test_tutorial_runs_top_to_bottom(name: str, easlab_home: Path):
-    nb = execute(_path(name), easlab_home)  # raises on the first failing cell, with its traceback
+    tokens: set[str] = set()
+
+    def collect_tokens(**_hook: Any) -> None:
+        tokens.update(live_tokens(easlab_home))
+
+    # raises on the first failing cell, with its traceback
+    nb = execute(_path(name), easlab_home, on_cell_executed=collect_tokens)
 
     assert easlab_error_lines(nb) == []
     CHECKS[name](nb)
+    assert tokens, "the tutorial's services and kernel have tokens"
+    assert _token_leaks(nb, tokens) == []
     # the last cell deletes what the tutorial made; the one serving kernel stays, visible
     kernels = leftover_services(easlab_home)
     assert len(kernels) == 1, f"{name} should use the one serving kernel, found {kernels}"

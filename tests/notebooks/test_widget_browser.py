@@ -9,16 +9,13 @@ clipboard on the click (asked from Python), while the widget's page never holds 
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 
 from .nbrun import ROOT
-
 from .test_browser import Lab, screenshot, widget_in_lab
 from .test_browser import lab as lab  # noqa: F401  (the fixture)
 
@@ -41,7 +38,7 @@ CELLS = [
     "svc = k.create({'name': 'widget_echo', 'token': 'widget-token-0001',\n"
     "                'processor_type': 'python', 'processor_path': str(app.resolve()),\n"
     "                'processor_entry': 'app.py', 'metadata': {'instance': 1}})",
-    "w = easlab.debug(svc)\nw.editor.raw.value = '{\"q\": \"hi\"}'\nw",
+    'w = easlab.debug(svc)\nw.editor.raw.value = \'{"q": "hi"}\'\nw',
     "wrong = easlab.debug(svc.url, token='wrong-token')\nwrong",
 ]
 

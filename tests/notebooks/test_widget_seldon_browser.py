@@ -6,13 +6,9 @@ JupyterLab headless, Debian's Chromium driven by Playwright (as test_widget_brow
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from .nbrun import ROOT
-
 from .test_browser import Lab, screenshot, widget_in_lab
 from .test_browser import lab as lab  # noqa: F401  (the fixture)
 
@@ -28,8 +24,6 @@ CELLS = [
     "w = easlab.debug(svc)\nw.editor.rows[0].source.value = 'variable frame'\n"
     "w.editor.rows[0].fill()\nw",
 ]
-
-
 
 
 @pytest.mark.timeout(300)
