@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from easlab.aiges import types as _types
 from easlab.aiges.types import (  # noqa: F401  (aiges.dto re-exports the type constants)
     AUDIO,
     IMAGE,
+    PROCESS_MODE,
     STRING,
+    THREAD_MODE,
     VIDEO,
     DataAudio,
     DataBegin,
@@ -122,7 +125,11 @@ def _plain(obj: Any) -> Any:
     return obj.__dict__
 
 
+#: the SDK's dto has no ``__all__``: ``from aiges.dto import *`` brings the type
+#: constants (``DataText``, ``Once`` ...) and ``json`` as well
 __all__ = [
+    *_types.__all__,
+    "json",
     "DataListNode",
     "DataListCls",
     "ResponseData",

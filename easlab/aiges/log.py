@@ -34,4 +34,5 @@ def getFileLogger(
 
 log = getLogger()
 
-__all__ = ["log", "getLogger", "getFileLogger"]
+#: as the SDK's module (no ``__all__``), a star import brings ``logging`` too
+__all__ = ["log", "getLogger", "getFileLogger", "logging"]

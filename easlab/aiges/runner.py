@@ -1,6 +1,6 @@
 """Run a wrapper once locally: init → exec → fini, show the answer, say what failed.
 
-What aiges 0.16.0's ``Wrapper().run()`` does (the class ``config`` to
+What aiges 0.16.0's ``Wrapper().run()`` does (the wrapper's ``config`` to
 ``wrapperInit``, the declared test values as params and one DataListNode per
 input, the same response checks) plus what it leaves out: ``wrapperFini`` is
 called, the response is shown (text printed, binary saved to files), and the
@@ -149,7 +149,8 @@ def run_wrapper(
     fields = declared(type(wrapper))
     failed = False
     if config is None:
-        config = dict(getattr(type(wrapper), "config", None) or {})
+        # the instance's, as the SDK's run() passes self.config (a wrapper may set it in __init__)
+        config = dict(getattr(wrapper, "config", None) or {})
     try:
         call_params, req = build_call(fields, params, inputs)
     except RunError as exc:
@@ -162,8 +163,8 @@ def run_wrapper(
     except Exception:
         print(f"wrapperInit raised:\n{traceback.format_exc()}", file=out)
         return 1
-    if ret not in (0, None):
-        print(f"wrapperInit returned {ret}: {_message(wrapper, ret)}", file=out)
+    if ret != 0:
+        print(f"wrapperInit returned {ret}: {init_failure(ret, _message(wrapper, ret))}", file=out)
         return 1
     try:
         try:
@@ -193,6 +194,14 @@ def run_wrapper(
     if not failed:
         print("wrapper.py verified: init, exec and fini passed, response valid", file=out)
     return 1 if failed else 0
+
+
+def init_failure(ret: Any, message: str) -> str:
+    """Why a ``wrapperInit`` return fails the start: the aiges loader takes only ``0``
+    (aiges serve.py's ``ret != 0``), so a forgotten ``return 0`` (None) fails there too."""
+    if ret is None:
+        return "return 0 when init succeeds (the aiges loader fails any other value)"
+    return message
 
 
 def _message(wrapper: Any, code: Any) -> str:

@@ -9,9 +9,16 @@ and with ``easlab aiges run``. Inside those, ``import aiges.sdk`` resolves here
 
 from __future__ import annotations
 
+import base64  # noqa: F401  (star-exported, as by the SDK)
+import json  # noqa: F401
+import os  # noqa: F401
+import queue  # noqa: F401
 import sys
+import threading  # noqa: F401
+import time  # noqa: F401
 from typing import Any
 
+from easlab.aiges import types as _types
 from easlab.aiges.check import problems
 from easlab.aiges.dto import (  # noqa: F401  (aiges.sdk re-exports the dto names)
     DataListCls,
@@ -109,6 +116,9 @@ class WrapperBase:
             sys.exit(code)
 
 
+#: ``from aiges.sdk import *``: the SDK's module has no ``__all__``, so a star import
+#: brings its dto and type names (and the stdlib modules it imports) too, and wrappers
+#: written that way use ``ResponseData``, ``DataText`` or ``json`` without importing them
 __all__ = [
     "WrapperBase",
     "Field",
@@ -123,5 +133,17 @@ __all__ = [
     "AudioBodyField",
     "ImageBodyField",
     "Response",
+    "ResponseData",
+    "DataListCls",
+    "DataListNode",
+    "SessionCreateResponse",
     "log",
+    *_types.__all__,
+    "base64",
+    "json",
+    "os",
+    "queue",
+    "sys",
+    "threading",
+    "time",
 ]

@@ -23,7 +23,7 @@ import requests
 from tests.aiges.conftest import copy_wrapper
 
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
-NAMES = ["guide", "echo", "image", "err", "classm", "badresp"]
+NAMES = ["guide", "echo", "image", "err", "classm", "badresp", "star"]
 
 
 def _copy(tmp_path: Path, name: str, side: str) -> Path:
@@ -76,7 +76,7 @@ def test_schema_equals_the_sdks(real_aiges, tmp_path, name):
     assert got.stdout.rstrip("\n") == expected
 
 
-@pytest.mark.parametrize("name", ["guide", "echo", "image", "err", "classm"])
+@pytest.mark.parametrize("name", ["guide", "echo", "image", "err", "classm", "star"])
 def test_run_calls_the_wrapper_as_the_sdk_does(real_aiges, tmp_path, name):
     theirs_rec, ours_rec = tmp_path / "theirs.jsonl", tmp_path / "ours.jsonl"
     verdict = json.loads(sdk(real_aiges, _copy(tmp_path, name, "sdk"), "run", record=theirs_rec))
@@ -98,6 +98,8 @@ def test_run_calls_the_wrapper_as_the_sdk_does(real_aiges, tmp_path, name):
         assert "verified" in got.stdout
     if name in ("guide", "classm"):
         assert our_calls[-1]["event"] == "fini"
+    if name == "star":  # the config the instance set in __init__, as the SDK's self.config
+        assert our_calls[0]["config"] == {"from": "instance"}
 
 
 def _spelled(value):
@@ -226,3 +228,34 @@ def test_run_from_the_parent_runs_the_sdk_template_in_its_folder(real_aiges, tmp
     assert missing.returncode == 2, missing.stdout
     assert "input 'data': the test file 'test_data/test.png'" in missing.stdout
     assert f"looked in {folder}" in missing.stdout and "--input data=FILE" in missing.stdout
+
+
+def test_an_init_that_does_not_return_0_fails_as_under_the_sdks_loader(
+    real_aiges, tmp_path, kernel
+):
+    """A wrapperInit that forgets ``return 0`` (None): the SDK's loader service fails the
+    start (``ret != 0``: USER_INIT_ERROR 30002); `easlab aiges run` and the kernel too."""
+
+    def no_return(side: str) -> Path:
+        folder = _copy(tmp_path, "params", side)
+        source = (folder / "wrapper.py").read_text()
+        changed = source.replace(
+            "    def wrapperInit(self, config):\n        return 0",
+            "    def wrapperInit(self, config):\n        self.ready = True",
+        )
+        assert changed != source
+        (folder / "wrapper.py").write_text(changed)
+        return folder
+
+    got = json.loads(sdk(real_aiges, no_return("sdk"), "serve", {"times": "1"}))
+    assert got["ret"] == 30002
+    ran = ours(no_return("easlab"), "run", ".")
+    assert ran.returncode == 1, ran.stdout
+    assert "wrapperInit returned None: return 0 when init succeeds" in ran.stdout
+    spec = {"name": "aiges_no_return", "processor": "aiges", "metadata": {"instance": 1}}
+    svc = kernel.create({**spec, "processor_path": str(no_return("kernel"))})
+    try:
+        assert svc.status == "Failed"
+        assert "wrapperInit returned None: return 0" in (svc.desc.get("message") or "")
+    finally:
+        kernel.delete("aiges_no_return")

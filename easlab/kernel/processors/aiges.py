@@ -19,6 +19,7 @@ from typing import Any
 from easlab.aiges.check import problems
 from easlab.aiges.hooks import call_hook, once_exec
 from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
+from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.webgate import (
     INVALID_CODE,
@@ -68,8 +69,10 @@ class AigesProcessor(Processor):
             self.schema = None  # a wrapper without serviceId/version still serves
         self.wrapper = cls()
         ret = call_hook(self.wrapper, "wrapperInit", config)
-        if ret not in (0, None):
-            raise RuntimeError(f"wrapperInit returned {ret}: {self._message(ret)}")
+        if ret != 0:  # None included: the aiges loader fails it (easlab/aiges/runner.py)
+            raise RuntimeError(
+                f"wrapperInit returned {ret}: {init_failure(ret, self._message(ret))}"
+            )
 
     def _message(self, code: Any) -> str:
         try:
