@@ -77,7 +77,9 @@ class GraphApp:
         path = dict((message.get("meta") or {}).get("requestPath") or {})
         if node.type in ("MODEL", "TRANSFORMER"):
             call = methods.predict if node.type == "MODEL" else methods.transform_input
+            # a *_raw hook's None (JSON null from the microservice) goes on as an empty message
             message = call(user, message, metrics)
+            message = {} if message is None else message
         # the orchestrator routes and aggregates only over children: a ROUTER or
         # COMBINER with none passes the message through (seldon-core's executor)
         elif node.type == "ROUTER" and node.children:
@@ -96,12 +98,14 @@ class GraphApp:
         elif node.type == "COMBINER" and node.children:
             answers = [self.run(child, _copy(message)) for child in node.children]
             message = methods.aggregate(user, {"seldonMessages": answers}, metrics)
+            message = {} if message is None else message
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
             message = self.run(node.children[0], message)
         if node.type == "OUTPUT_TRANSFORMER":
             message = methods.transform_output(user, message, metrics)
+            message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
 

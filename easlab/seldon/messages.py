@@ -215,6 +215,51 @@ def as_proto(kind: type[_Message], value: Any) -> Any:
     return out
 
 
+def parse_error(kind: type[_Message], value: Any, path: str = "") -> str | None:
+    """What protobuf's ``json_format.ParseDict`` says of ``value`` as a ``kind`` message, or
+    None when it parses. seldon-core parses a ``/send-feedback`` body so and answers 400
+    ``"Invalid JSON: " + this``: a field the message does not have (a typo such as
+    ``"rewards"``) or a ``float`` field given text that is no number. Other checks of
+    ParseDict's are left to the hooks."""
+    if not isinstance(value, dict):
+        return None
+    path = path or kind.__name__
+    fields = [*kind.FIELDS, *kind.REPEATED]
+    for name, field in value.items():
+        if name not in fields:
+            return (
+                f'Message type "seldon.protos.{kind.__name__}" has no field named "{name}" '
+                f'at "{path}".\n Available Fields(except extensions): "{fields}"'
+            )
+        default = kind.FIELDS.get(name)
+        inner: str | None = None
+        if isinstance(default, type) and issubclass(default, _Message):
+            inner = parse_error(default, field, f"{path}.{name}")
+        elif name in kind.REPEATED and isinstance(field, list):
+            inner = next(
+                (
+                    error
+                    for i, item in enumerate(field)
+                    if (error := parse_error(kind.REPEATED[name], item, f"{path}.{name}[{i}]"))
+                ),
+                None,
+            )
+        elif kind.CONVERT.get(name) is _float32 and isinstance(field, str):
+            if field == "nan":
+                inner = f'Couldn\'t parse float "nan", use "NaN" instead at {path}.{name}'
+            else:
+                try:
+                    float(field)
+                except ValueError:
+                    inner = f"Couldn't parse float: {field} at {path}.{name}"
+        if inner is not None:
+            # protobuf names the field it was parsing, unless the field is in a oneof
+            if any(name in group for group in kind.ONEOFS.values()):
+                return inner
+            return f"Failed to parse {name} field: {inner}."
+    return None
+
+
 __all__ = [
     "DefaultData",
     "Feedback",
@@ -226,4 +271,5 @@ __all__ = [
     "Tensor",
     "as_proto",
     "floats",
+    "parse_error",
 ]

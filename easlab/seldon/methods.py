@@ -15,7 +15,7 @@ import numpy as np
 
 from easlab.seldon import metrics as tags_of
 from easlab.seldon.errors import SeldonMicroserviceException, SeldonNotImplementedError
-from easlab.seldon.messages import DefaultData, Feedback, as_proto, floats
+from easlab.seldon.messages import DefaultData, Feedback, as_proto, floats, parse_error
 from easlab.seldon.metadata import SeldonInvalidMetadataError, validate_model_metadata
 from easlab.seldon.metrics import SeldonMetrics, valid_raw_metrics
 from easlab.seldon.payload import construct_response, extract_request_parts, names_of
@@ -35,14 +35,19 @@ from easlab.seldon.user_model import (
 logger = logging.getLogger(__name__)
 
 
+#: what :func:`_raw` answers for a component without the hook (None is a hook's answer)
+_NO_RAW: Any = object()
+
+
 def _raw(user_model: Any, hook: str, request: Any, metrics: SeldonMetrics, method: str) -> Any:
-    """The ``*_raw`` hook's answer, or None when the component has none."""
+    """The ``*_raw`` hook's answer (None too: seldon-core answers it as JSON ``null``), or
+    ``_NO_RAW`` when the component has no such hook."""
     if not hasattr(user_model, hook):
-        return None
+        return _NO_RAW
     try:
         response = getattr(user_model, hook)(request)
     except SeldonNotImplementedError:
-        return None
+        return _NO_RAW
     if isinstance(response, dict):
         found = response.get("meta", {}).get("metrics", [])
         if not valid_raw_metrics(found):
@@ -50,12 +55,12 @@ def _raw(user_model: Any, hook: str, request: Any, metrics: SeldonMetrics, metho
         if found and not include_metrics_in_client_response():
             del response["meta"]["metrics"]
         metrics.update(list(found), method)
-    return response if response is not None else {}
+    return response
 
 
 def _data_call(user_model: Any, request: Any, metrics: SeldonMetrics, hook: str, method: str):
     raw = _raw(user_model, f"{hook}_raw", request, metrics, method)
-    if raw is not None:
+    if raw is not _NO_RAW:
         return raw
     features, meta, datadef, _ = extract_request_parts(request)
     call = {
@@ -98,7 +103,7 @@ def route(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
     if hasattr(user_model, "route_rest"):
         return user_model.route_rest(request)
     raw = _raw(user_model, "route_raw", request, metrics, tags_of.ROUTER_METRIC_METHOD_TAG)
-    if raw is not None:
+    if raw is not _NO_RAW:
         return raw
     features, meta, datadef, _ = extract_request_parts(request)
     answer = client_route(user_model, features, names_of(datadef), meta=meta)
@@ -117,7 +122,7 @@ def aggregate(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
     if hasattr(user_model, "aggregate_rest"):
         return user_model.aggregate_rest(request)
     raw = _raw(user_model, "aggregate_raw", request, metrics, tags_of.AGGREGATE_METRIC_METHOD_TAG)
-    if raw is not None:
+    if raw is not _NO_RAW:
         return raw
     if isinstance(request, list):
         messages = request
@@ -176,14 +181,18 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     ``send_feedback`` arrays (empty ones for what was not sent)."""
     if not isinstance(request, dict):
         raise SeldonMicroserviceException(f"Invalid request data type: {request}")
+    error = parse_error(Feedback, request)
+    if error is not None:
+        raise SeldonMicroserviceException("Invalid JSON: " + error)
     feedback = as_proto(Feedback, request)
     reward = float(feedback.reward or 0.0)
     metrics.update_reward(reward)
     raw = _raw(
         user_model, "send_feedback_raw", feedback, metrics, tags_of.FEEDBACK_METRIC_METHOD_TAG
     )
-    if raw is not None:
-        return _proto_json(raw) if isinstance(raw, dict) else raw
+    if raw is not _NO_RAW:
+        # easlab's SeldonMessage is a dict; None stays the {} easlab always answered
+        return _proto_json(raw) if isinstance(raw, dict) else ({} if raw is None else raw)
     features = _feedback_array(feedback.request.data)
     truth = _feedback_array(feedback.truth.data)
     names = list(feedback.request.data.names)
@@ -221,9 +230,28 @@ def _proto_json(message: dict[str, Any]) -> dict[str, Any]:
             if isinstance(meta.get("metrics"), list):
                 meta["metrics"] = [_proto_metric(m) for m in meta["metrics"]]
             out[key] = meta
+        elif key == "jsonData":
+            out[key] = floats(value)  # a google.protobuf.Value: every number a double
         else:
             out[key] = value
     return out
+
+
+def _shortest_float32(value: Any) -> Any:
+    """A proto ``float`` field as MessageToDict writes it: held in 32 bits, printed with
+    the fewest digits that read back the same (protobuf's ToShortestFloat): 0.1 stays
+    0.1, 12345678901 becomes 12345679000.0; a numpy scalar is a plain float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return value
+    held = float(np.float32(value))
+    if not np.isfinite(held):
+        return held
+    precision = 6
+    while True:
+        shortest = float(f"{held:.{precision}g}")
+        if float(np.float32(shortest)) == held:
+            return shortest
+        precision += 1
 
 
 def _proto_metric(metric: Any) -> Any:
@@ -232,6 +260,9 @@ def _proto_metric(metric: Any) -> Any:
     if not isinstance(metric, dict):
         return metric
     defaults = {"type": "COUNTER", "value": 0.0, "tags": {}, "key": ""}
+    metric = (
+        {**metric, "value": _shortest_float32(metric["value"])} if "value" in metric else metric
+    )
     return {k: v for k, v in metric.items() if not (k in defaults and v == defaults[k])}
 
 

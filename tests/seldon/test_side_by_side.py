@@ -319,3 +319,58 @@ def test_options_answers_200_empty(real_seldon, components_dir, path):
         200,
         "",
     )
+
+
+@pytest.mark.parametrize(
+    "path", [PREDICT, "/predict", "/transform-input", "/transform-output", "/route", "/aggregate"]
+)
+def test_raw_hook_answering_none(real_seldon, components_dir, path):
+    """A ``*_raw`` hook's None is answered as JSON ``null`` (200), as flask's jsonify does,
+    not as ``{}``; /transform-output has no hook here and answers the request."""
+    payload = (
+        [{"data": {"ndarray": [[1]]}}] if path == "/aggregate" else {"data": {"ndarray": [[1]]}}
+    )
+    status, body = check(real_seldon, components_dir, "RawNone", "POST", path, json=payload)
+    assert status == 200 and (body == "null") == (path != "/transform-output")
+
+
+@pytest.mark.parametrize(
+    "feedback",
+    [
+        {"request": {"data": {"ndarray": [[1]]}}, "reward": 0.3},
+        {"reward": "1.5"},  # protobuf reads a number in a string
+        {"reward": None},
+        {},
+    ],
+)
+def test_send_feedback_answer_goes_through_protobuf(real_seldon, components_dir, feedback):
+    """The answer is a SeldonMessage read back by MessageToDict: jsonData numbers are
+    doubles (3 -> 3.0), a Metric value is a 32-bit float printed shortest (0.1 stays 0.1,
+    12345678901 -> 12345679000.0) and a numpy float32 value is fine."""
+    status, body = check(
+        real_seldon, components_dir, "FeedbackNumbers", "POST", "/send-feedback", json=feedback
+    )
+    assert status == 200 and json.loads(body)["jsonData"]["count"] == 3.0
+
+
+@pytest.mark.parametrize(
+    "feedback",
+    [
+        {"request": {"data": {"ndarray": [[1]]}}, "rewards": 1},
+        {"request": {"data": {"ndarray": [[1]]}, "meta": {"bogus": 1}}},
+        {"request": {"data": {"ndarray": [[1]], "tensorr": {}}}},
+        {"request": {"data": {"tensor": {"shape": [1], "values": [1], "x": 1}}}},
+        {"request": {"meta": {"metrics": [{"key": "a"}, {"key": "b", "bad": 1}]}}},
+        {"truth": {"strData": "t", "extra": None}},
+        {"reward": "high"},
+        {"reward": "nan"},
+    ],
+)
+def test_send_feedback_body_protobuf_refuses(real_seldon, components_dir, feedback):
+    """seldon-core parses the body with protobuf's ParseDict: a field the message lacks (a
+    typo) or a reward that is no number is a 400 MICROSERVICE_BAD_DATA "Invalid JSON: ...",
+    and the component never runs."""
+    status, body = check(
+        real_seldon, components_dir, "FeedbackNumbers", "POST", "/send-feedback", json=feedback
+    )
+    assert status == 400 and json.loads(body)["status"]["info"].startswith("Invalid JSON: ")
