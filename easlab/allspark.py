@@ -14,9 +14,18 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import traceback
 from typing import Any
 
 DEFAULT_ENDPOINT = "0.0.0.0:8080"
+
+
+class AnswerError(TypeError):
+    """``process()`` returned no ``(data, status_code)``: the app's mistake, whole in
+    its message (a traceback would show the SDK's frames only, not the app's)."""
+
+
+_BODIES = (bytes, bytearray, memoryview, str)
 
 
 def answer_of(result: Any) -> tuple[bytes, int]:
@@ -27,10 +36,17 @@ def answer_of(result: Any) -> tuple[bytes, int]:
     """
     if isinstance(result, tuple) and len(result) == 2:
         body, status = result
+        if body is not None and not isinstance(body, _BODIES):
+            raise AnswerError(
+                "process() must return (data, status_code) with data bytes or str, e.g. "
+                f"`return b'ok', 200`; it returned ({type(body).__name__}, "
+                f"{type(status).__name__})"
+                + (": the two swapped?" if isinstance(status, _BODIES) else "")
+            )
         return as_bytes(body), normalize_status(status)
-    if isinstance(result, (bytes, bytearray, memoryview, str)):
+    if isinstance(result, _BODIES):
         return as_bytes(result), 200
-    raise TypeError(
+    raise AnswerError(
         f"process() must return (data, status_code), e.g. `return b'ok', 200`; "
         f"it returned {_what_came(result)}"
     )
@@ -147,8 +163,13 @@ def _serve_standalone(processor: BaseProcessor) -> None:
             with slots:
                 try:
                     body, status = answer_of(processor.process(data))
+                except AnswerError as exc:
+                    body, status = f"TypeError: {exc}".encode(), 400
+                    print(exc, file=sys.stderr, flush=True)
                 except Exception as exc:  # a bad request must not end the server
                     body, status = f"{type(exc).__name__}: {exc}".encode(), 400
+                    # the file and line, in the terminal that runs app.py (the EAS log)
+                    traceback.print_exc()
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -160,7 +181,16 @@ def _serve_standalone(processor: BaseProcessor) -> None:
             return
 
     host, port = _parse_endpoint(processor.endpoint)
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        # one line, not a socketserver traceback: which port, and the two ways out
+        raise SystemExit(
+            f"allspark: cannot listen on {host}:{port}: {exc.strerror or exc}. Stop what "
+            f"holds port {port} (an earlier `python app.py`? an easlab kernel: `easlab "
+            "kernel status`), or pass another port: MyProcessor(worker_threads=10, "
+            "endpoint='0.0.0.0:8079')"
+        ) from None
     server.daemon_threads = True
     bound = server.server_address[1]
     children: list[int] = []

@@ -162,6 +162,10 @@ def format_desc(desc: dict[str, Any]) -> str:
         ["Message", desc.get("message") or ""],
         ["Endpoint", desc.get("url") or desc.get("endpoint")],
     ]
+    if desc.get("python"):
+        # a package's own ENV/bin/python runs it (README: desc shows which); JSON had it alone
+        after = next(i for i, row in enumerate(rows) if row[0] == "Processor") + 1
+        rows.insert(after, ["Python", desc["python"]])
     queues = desc.get("queues")
     if queues:
         rows.append(["Type", desc.get("type") or ""])

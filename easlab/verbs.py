@@ -363,7 +363,11 @@ VERBS: tuple[Verb, ...] = (
                 help="init: ENV's Python, a version (3.11) or an interpreter "
                 "(default: asks; Enter keeps easlab's)",
             ),
-            arg("--force", action="store_true", help="init: write into a non-empty DIR"),
+            arg(
+                "--force",
+                action="store_true",
+                help="init: write into a non-empty DIR (keeps its app.py and app.json)",
+            ),
             arg(
                 "--without-pip",
                 action="store_true",

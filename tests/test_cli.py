@@ -152,6 +152,11 @@ def test_desc_ls_and_workers_tables():
         "http://127.0.0.1:1/api/predict/echo",
     ):
         assert text in desc, text
+    assert "| Python " not in desc  # the kernel's own Python: no row
+    env = "/cache/ab12/ENV/bin/python"
+    lines = format_desc({**DESC, "processor": "python", "python": env}).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("| Processor "))
+    assert [c.strip() for c in lines[row + 1].split("|")[1:3]] == ["Python", env]
     ls = format_services([DESC])
     header = ls.splitlines()[1]
     assert [c.strip() for c in header.strip("|").split("|")][:9] == [

@@ -41,6 +41,29 @@ class ControlError(Exception):
         self.field = field
 
 
+def _entry_missing(entry: str, spec: Any, folder: Path) -> str:
+    """Why ``processor_entry`` is not in the package, naming the archive (not the cache
+    folder it was extracted to) and what its root holds; an archive made with ``tar czf
+    demo.tgz demo/`` holds one folder, where EAS reads ``ENV/`` and the code at the root."""
+    from easlab.kernel.fetch import is_archive
+
+    path = str(spec.processor_path)
+    where = f"the archive {path}" if is_archive(path.rsplit("?", 1)[0]) else str(folder)
+    roots = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    roots = [name for name in roots if not name.startswith(".easlab")]
+    top = folder / roots[0] if len(roots) == 1 and roots[0].endswith("/") else None
+    if top is not None and (top / entry).is_file():
+        return (
+            f"{entry!r} is not at the root of {where}, which holds one folder, {roots[0]}: "
+            "the package's root must hold the code and ENV/ (as `tar czf demo.tgz demo/` "
+            "does not). Repack from inside the folder: `easlab pysdk pack "
+            f"{roots[0].rstrip('/')}` or `cd {roots[0].rstrip('/')} && tar czf ../"
+            f"{Path(path).name} .`"
+        )
+    shown = ", ".join(roots[:8]) + (", ..." if len(roots) > 8 else "") or "nothing"
+    return f"{entry!r} not found in {where} (it holds {shown}); check processor_entry"
+
+
 class Kernel:
     """Services, routes and GPUs of one kernel process."""
 
@@ -262,9 +285,7 @@ class Kernel:
             processor_dir = processor_path.parent
             entry = entry or processor_path.name
         if entry and processor_dir is not None and not (processor_dir / entry).is_file():
-            raise SpecError(
-                "processor_entry", f"{entry!r} not found in {processor_dir}; check processor_entry"
-            )
+            raise SpecError("processor_entry", _entry_missing(entry, spec, processor_dir))
         if model_path is not None:
             model_entry: Path | None = (
                 model_path / spec.model_entry
@@ -655,6 +676,8 @@ class Kernel:
                 return self.describe(service)
         async with self._locked(service, "this modify"):
             spec, kind = self._plan_modify(service, body)  # against the state now
+            if kind != "version" and await asyncio.to_thread(self._repacked, service, body):
+                kind = "version"
             if kind == "version":
                 number = max(service.versions) + 1
                 cpu = self.check_gpus(
@@ -744,6 +767,29 @@ class Kernel:
             for key in ("worker_threads", "model_threads", "gpu", "cpu", "memory", "cuda")
         )
         return spec, "restart" if restart else "live"
+
+    @staticmethod
+    def _repacked(service: Service, body: dict[str, Any]) -> bool:
+        """Whether ``modify -s`` names the current version's local archive, whose bytes
+        changed since (``pysdk pack`` again after editing app.py): the same path string
+        but new code, which makes a new version as a new path does (was: "updated",
+        the old code still serving)."""
+        from easlab.kernel.fetch import is_archive, sha256_file
+
+        changes = body.get("spec")
+        if not isinstance(changes, dict):
+            return False
+        for field in ("processor_path", "model_path"):
+            location, extracted = changes.get(field), service.current.worker_config.get(field)
+            if not isinstance(location, str) or not extracted or "://" in location:
+                continue
+            path = Path(location).expanduser()
+            if not path.is_absolute():
+                path = (service.spec.base_dir or Path.cwd()) / path
+            if path.is_file() and is_archive(path.name):
+                if Path(extracted).name != sha256_file(path):  # the cache folder's name
+                    return True
+        return False
 
     @staticmethod
     def _same_version(service: Service, spec: Any) -> Version:

@@ -98,14 +98,14 @@ def resolve_path(
         )
     path = path.resolve()
     if path.is_file() and is_archive(path.name):
-        return _extract_cached(path, _sha256_file(path), cache_dir, field)
+        return _extract_cached(path, sha256_file(path), cache_dir, field)
     return path
 
 
 # ----------------------------------------------------------------------------- archives
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):

@@ -35,7 +35,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from easlab.allspark import as_bytes, normalize_status
+from easlab.allspark import AnswerError, as_bytes, normalize_status
 from easlab.kernel.allocator import keep_model_memory
 from easlab.kernel.frames import (
     _HEADER_SIZE,
@@ -236,12 +236,13 @@ def _easlab_dirs() -> tuple[str, ...]:
 
 
 def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
-    """The frames of ``exc``'s traceback outside easlab (the user's code)."""
+    """The frames of ``exc``'s traceback outside easlab and Python's import machinery
+    (``<frozen importlib._bootstrap>``): the user's code."""
     ours = _easlab_dirs()
     return [
         f
         for f in traceback.extract_tb(exc.__traceback__)
-        if not os.path.abspath(f.filename).startswith(ours)
+        if not os.path.abspath(f.filename).startswith(ours) and not f.filename.startswith("<")
     ]
 
 
@@ -251,8 +252,11 @@ def user_traceback(exc: BaseException, heading: str) -> str:
     easlab's own frames (the worker, the processor adapters) say nothing to the
     author of app.py; when the error is easlab's own, every frame is kept.
     """
-    shown = traceback.format_list(_user_frames(exc) or traceback.extract_tb(exc.__traceback__))
     last = traceback.format_exception_only(type(exc), exc)
+    if isinstance(exc, SyntaxError) and not _user_frames(exc):
+        # the file, line and caret are the exception's own, as `python app.py` shows them
+        return heading + "\n" + "".join(last)
+    shown = traceback.format_list(_user_frames(exc) or traceback.extract_tb(exc.__traceback__))
     return heading + "\n" + "".join(["Traceback (most recent call last):\n", *shown, *last])
 
 
@@ -264,7 +268,7 @@ def start_failure(exc: BaseException, heading: str, service: str) -> str:
     load ..."), its frames say nothing to the user: the message alone, with the
     traceback left in the service log for a bug report.
     """
-    if _user_frames(exc):
+    if _user_frames(exc) or isinstance(exc, SyntaxError):
         return user_traceback(exc, heading)
     return f"{heading} {exc}\n(traceback in the service log: easlab logs {service})"
 
@@ -295,7 +299,9 @@ class _ErrorLog:
         )
         with self.lock:
             count = self.seen[key] = self.seen.get(key, 0) + 1
-        if count == 1:
+        if count == 1 and isinstance(exc, AnswerError):
+            text = str(exc)  # whole in one line: the SDK's frames would say nothing more
+        elif count == 1:
             text = user_traceback(exc, f"{what} raised {type(exc).__name__}:")
         elif math.log10(count).is_integer():
             text = f"{what} raised {type(exc).__name__} again ({count} times so far): {exc}"
@@ -306,6 +312,8 @@ class _ErrorLog:
             sys.stderr.flush()
         # The caller learns what went wrong and where the traceback is (SPEC §6: 400).
         message = str(exc) or type(exc).__name__
+        if isinstance(exc, AnswerError):
+            return f"TypeError: {message}".encode("utf-8", "replace"), 400
         return (
             f"{type(exc).__name__}: {message} (traceback in the service log: "
             f"easlab logs {self.service})"
@@ -552,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     # before the model's first allocation: its buffers stay between calls; the kernel
     # logs what was done when the instance is ready (not output of the user's code)
     malloc = keep_model_memory()
+    processor = None
     try:
         processor = build_processor(config)
         processor.initialize()
@@ -567,7 +576,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         payload = json.dumps(ready).encode()
     except BaseException as exc:
-        heading = f"initialize() failed with {type(exc).__name__}:"
+        # what was under way: a python processor names loading its app.py apart
+        step = getattr(processor, "start_step", None) or "initialize()"
+        heading = f"{step} failed with {type(exc).__name__}:"
         sys.stderr.write(user_traceback(exc, heading))
         sys.stderr.flush()
         message = start_failure(exc, heading, str(config.get("service")))

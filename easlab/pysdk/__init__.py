@@ -33,7 +33,13 @@ def pysdk(
             python = input(f"Python version (default {own}): ").strip() or None
         made = init_project(folder, python=python, force=force, with_pip=not without_pip)
         print(f"[PYSDK] Created {made.env} (Python {made.version}, allspark installed)")
-        print(f"[PYSDK] Created {made.app} and {made.app_json}")
+        made_files = [p for p in (made.app, made.app_json) if p.name not in made.kept]
+        if made_files:
+            print(f"[PYSDK] Created {' and '.join(map(str, made_files))}")
+        if made.kept:
+            print(
+                f"[PYSDK] Kept your {' and '.join(made.kept)} (--force writes only what is missing)"
+            )
         if made.name and made.name != folder.resolve().name:
             from easlab.spec import NAME_RULE
 

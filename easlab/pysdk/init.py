@@ -22,6 +22,8 @@ class Project:
     version: str
     #: the service name written to app.json (the folder's name made valid); "" if kept
     name: str = ""
+    #: the files of the folder that ``--force`` kept as they were (app.py, app.json)
+    kept: tuple[str, ...] = ()
 
 
 def resolve_python(python: str | None) -> str:
@@ -103,10 +105,13 @@ def init_project(
     so the packed ENV holds its interpreter rather than a link to this machine's). It
     still needs its base Python (``home`` in ENV/pyvenv.cfg) at the same path: the local
     kernel runs it, PAI-EAS only where its image has that Python (``pysdk pack`` and the
-    cloud dry run say so).
+    cloud dry run say so). With ``force``, an existing app.py and app.json are kept.
     """
     if folder.exists() and any(folder.iterdir()) and not force:
-        raise ValueError(f"{folder} is not empty; choose a new folder or pass --force")
+        raise ValueError(
+            f"{folder} is not empty; choose a new folder, or pass --force to add ENV "
+            "(an app.py and app.json there are kept)"
+        )
     interpreter = resolve_python(python)
     folder.mkdir(parents=True, exist_ok=True)
     env = folder / "ENV"
@@ -119,12 +124,19 @@ def init_project(
     install_allspark(env)
     version = _env_version(env)
     app = folder / "app.py"
-    if force or not app.exists():
+    kept = []
+    # --force adds ENV to a folder with the code (what `pysdk pack` asks for): the
+    # user's app.py and app.json stay, never replaced by the templates
+    if app.exists():
+        kept.append(app.name)
+    else:
         app.write_text(APP_PY)
     spec = folder / "app.json"
     name = ""
-    if force or not spec.exists():
+    if spec.exists():
+        kept.append(spec.name)
+    else:
         written = app_json(folder.resolve().name)
         spec.write_text(json.dumps(written, indent=2) + "\n")
         name = str(written["name"])
-    return Project(env, app, spec, version, name)
+    return Project(env, app, spec, version, name, tuple(kept))

@@ -97,7 +97,8 @@ def pack_project(
     if python is None:
         raise ValueError(
             f"{folder} has no ENV/bin/python: the package's root must hold ENV "
-            f"(create it with `easlab pysdk init {folder}`)"
+            f"(create it with `easlab pysdk init {folder} --force`, which keeps your "
+            "app.py and app.json)"
         )
     try:
         check_python(python)

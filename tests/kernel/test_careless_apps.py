@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kernel_helpers import post
+from kernel_helpers import post, wait_for
 from service_standin import service as _service
 
 from easlab.allspark import answer_of, normalize_status
@@ -162,3 +162,31 @@ def test_stop_waits_for_calls_in_flight_at_most_the_stop_grace(tmp_path):
     asyncio.run(main())
     assert graces == [STOP_GRACE_S, 3.0]
     assert STOP_GRACE_S < 60  # under the control client's default wait for a stop
+
+
+SWAPPED_APP = """
+import allspark
+
+class Swapped(allspark.BaseProcessor):
+    def process(self, data):
+        return 200, b"ok"
+"""
+
+
+def test_a_swapped_answer_is_named_in_one_line_without_easlabs_frames(kernel, python_service):
+    # was "a processor must answer bytes or str, got int", and a traceback of easlab's
+    # own frames in the log that the answer sent the user to
+    svc = python_service("careless_swapped", SWAPPED_APP)
+    resp = post(svc.url, b"x", TOKEN)
+    assert resp.status_code == 400
+    assert resp.text == (
+        "TypeError: process() must return (data, status_code) with data bytes or str, "
+        "e.g. `return b'ok', 200`; it returned (int, bytes): the two swapped?"
+    )
+
+    def logged() -> str:
+        return "\n".join(kernel.client.logs("careless_swapped", 0))
+
+    wait_for(lambda: "it returned (int, bytes)" in logged(), what="the line in the log")
+    assert "Traceback" not in logged() and "easlab/kernel" not in logged()
+    kernel.delete("careless_swapped")

@@ -134,3 +134,57 @@ def test_the_app_json_template_deploys_the_packed_archive(kernel, package):
         assert post(svc.url, b"ok", svc.token).text == "env says ok"
     finally:
         kernel.delete("envapp")
+
+
+def test_modify_with_the_same_archive_path_repacked_makes_a_new_version(kernel, tmp_path):
+    folder = tmp_path / "repack"
+    init_project(folder, with_pip=False)
+    app = "import allspark\nclass App(allspark.BaseProcessor):\n    def process(self, d):\n"
+    (folder / "app.py").write_text(app + "        return b'old', 200\n")
+    archive, _ = pack_project(folder)
+    spec = {
+        "name": "penv_repack",
+        "processor_type": "python",
+        "processor_entry": "./app.py",
+        "processor_path": str(archive),
+        "metadata": {"instance": 1},
+        "token": TOKEN,
+    }
+    svc = kernel.create(spec)
+    try:
+        assert post(svc.url, b"x", TOKEN).text == "old"
+        assert kernel.client.modify("penv_repack", spec=spec)["current_version"] == 1
+        (folder / "app.py").write_text(app + "        return b'new', 200\n")
+        pack_project(folder)  # the same path, new bytes
+        desc = kernel.client.modify("penv_repack", spec=spec)
+        assert desc["current_version"] == 2 and desc["status"] == "Running"
+        assert post(svc.url, b"x", TOKEN).text == "new"
+    finally:
+        kernel.delete("penv_repack")
+
+
+def test_an_archive_with_an_extra_top_folder_says_what_eas_expects(kernel, package, tmp_path):
+    # `tar czf demo.tgz demo/`: was "'./app.py' not found in <the kernel's cache folder>"
+    import tarfile
+
+    folder = package.parent / "envapp"
+    archive = tmp_path / "envapp.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder / "app.py", "envapp/app.py")
+    spec = {
+        "name": "penv_top",
+        "processor_entry": "./app.py",
+        "processor_type": "python",
+        "metadata": {"instance": 1},
+    }
+    with pytest.raises(EaslabError) as info:
+        kernel.create({**spec, "processor_path": str(archive)})
+    message = str(info.value)
+    assert f"'./app.py' is not at the root of the archive {archive}" in message
+    assert "which holds one folder, envapp/" in message and "cache" not in message
+    assert "`cd envapp && tar czf ../envapp.tgz .`" in message
+    with pytest.raises(EaslabError) as info:
+        kernel.create({**spec, "processor_path": str(package), "processor_entry": "main.py"})
+    assert f"'main.py' not found in the archive {package} (it holds ENV/, app.json, app.py)" in (
+        str(info.value)
+    )

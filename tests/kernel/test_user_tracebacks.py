@@ -129,3 +129,29 @@ def test_an_app_without_a_processor_class_gets_the_message_alone(kernel, make_ap
     assert message.startswith("initialize() failed with ProcessorError: ")
     assert "app.py defines no subclass of allspark.BaseProcessor" in message
     assert "Traceback" not in message and "easlab.kernel" not in message
+
+
+SYNTAX_ERROR = """\
+import allspark
+
+
+class App(allspark.BaseProcessor):
+    def initialize(self)
+        pass
+"""
+
+
+def test_an_app_with_a_syntax_error_names_loading_it_and_the_line(kernel, make_app):
+    # was "initialize() failed", under frames of <frozen importlib._bootstrap_external>
+    message = start_failure(kernel, app_spec("tb_syntax", make_app("tb_syntax", SYNTAX_ERROR)))
+    assert message.startswith("loading app.py failed with SyntaxError:\n")
+    assert 'app.py", line 5' in message and "def initialize(self)" in message
+    assert "<frozen" not in message and "Traceback" not in message
+    assert "easlab/kernel" not in message
+
+
+def test_an_app_whose_import_fails_names_loading_it(kernel, make_app):
+    app = "import allspark\nimport not_installed_here  # line 2\n"
+    message = start_failure(kernel, app_spec("tb_import", make_app("tb_import", app)))
+    assert message.startswith("loading app.py failed with ModuleNotFoundError:")
+    assert 'app.py", line 2, in <module>' in message and "<frozen" not in message

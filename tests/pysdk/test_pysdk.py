@@ -91,6 +91,57 @@ def test_template_app_serves_standalone_and_answers_a_curl(project, tmp_path):
         proc.wait()
 
 
+def test_standalone_on_a_taken_port_says_so_in_one_line(project, tmp_path):
+    # was a socketserver traceback ending "OSError: [Errno 98] Address already in use"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = (project / "app.py").read_text()
+        (tmp_path / "app.py").write_text(
+            app.replace("MyProcessor(worker_threads=10)", f"MyProcessor(10, 1, '127.0.0.1:{port}')")
+        )
+        done = subprocess.run(
+            [str(env_python(project / "ENV")), "app.py"],
+            cwd=tmp_path,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"allspark: cannot listen on 127.0.0.1:{port}: ")
+    assert "easlab kernel status" in done.stderr and "endpoint='0.0.0.0:8079'" in done.stderr
+
+
+def test_standalone_prints_the_traceback_of_a_raising_process(project, tmp_path):
+    # the caller gets the one-line 400; the terminal running app.py, the file and line
+    port = _free_port()
+    (tmp_path / "app.py").write_text(
+        "import allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def process(self, data):\n"
+        "        return int(data), 200\n"
+        f"P(1, 1, '127.0.0.1:{port}').run()\n"
+    )
+    proc = subprocess.Popen(
+        [str(env_python(project / "ENV")), "app.py"],
+        cwd=tmp_path,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and "listening" in proc.stdout.readline()
+        resp = requests.post(f"http://127.0.0.1:{port}/test", data=b"ten", timeout=10)
+        assert resp.status_code == 400 and resp.text.startswith("ValueError: invalid literal")
+    finally:
+        proc.kill()
+        _, err = proc.communicate()
+    assert 'app.py", line 4, in process' in err and "ValueError: invalid literal" in err
+
+
 def test_pack_is_reproducible_and_its_root_is_env_and_the_code(project, tmp_path):
     (project / "__pycache__").mkdir(exist_ok=True)
     (project / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"cache")
@@ -129,3 +180,24 @@ def test_pack_refuses_without_env_or_without_allspark(tmp_path, project, capsys)
         pack_project(bare)
     assert main(["pysdk", "pack", str(bare)]) == 2
     assert "cannot import allspark" in capsys.readouterr().err
+
+
+def test_pack_without_env_points_to_an_init_that_keeps_the_code(tmp_path, capsys):
+    # pack said `pysdk init DIR`, which refused the folder; its --force replaced app.py
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "app.py").write_text("# my processor\n")
+    assert main(["pysdk", "pack", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"`easlab pysdk init {folder} --force`, which keeps your app.py" in err
+    assert main(["pysdk", "init", str(folder), "--without-pip", "--python", "3.11"]) == 2
+    assert "pass --force to add ENV (an app.py and app.json there are kept)" in (
+        capsys.readouterr().err
+    )
+    args = ["pysdk", "init", str(folder), "--force", "--without-pip", "--python", "3.11"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Kept your app.py" in out and f"Created {folder / 'app.json'}" in out
+    assert (folder / "app.py").read_text() == "# my processor\n"
+    assert main(args) == 0 and "Kept your app.py and app.json" in capsys.readouterr().out
+    assert main(["pysdk", "pack", str(folder)]) == 0

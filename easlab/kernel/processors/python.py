@@ -61,6 +61,8 @@ class PythonProcessor(Processor):
     def __init__(self, ctx: ProcessorContext) -> None:
         super().__init__(ctx)
         self.app: Any = None
+        #: what a start failure names (the worker's heading): the import, then initialize()
+        self.start_step = "initialize()"
 
     def initialize(self) -> None:
         path = _entry_file(self.ctx)
@@ -73,7 +75,9 @@ class PythonProcessor(Processor):
             raise ProcessorError(400, f"cannot load {path} as a Python module")
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module
+        self.start_step = f"loading {path.name}"  # a SyntaxError, a missing import
         spec.loader.exec_module(module)
+        self.start_step = "initialize()"
         cls = find_processor_class(module)
         try:
             self.app = cls(worker_threads=self.ctx.worker_threads)
