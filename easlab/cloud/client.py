@@ -252,14 +252,17 @@ class PaiClient:
                 f"is the endpoint right? (--pai-endpoint / ${ENDPOINT_ENV}); "
                 "and the network or proxy of this machine"
             )
+        return (
+            f"no such region {self.region!r}? (--region / ${REGION_ENV}; PAI-EAS regions: "
+            f"{', '.join(PAI_EAS_REGIONS)}){self._did_you_mean()} Else check this machine's "
+            "DNS and network"
+        )
+
+    def _did_you_mean(self) -> str:
         import difflib
 
         close = difflib.get_close_matches(self.region, PAI_EAS_REGIONS, n=1, cutoff=0.6)
-        meant = f"; did you mean {close[0]}?" if close else ""
-        return (
-            f"no such region {self.region!r}? (--region / ${REGION_ENV}; PAI-EAS regions: "
-            f"{', '.join(PAI_EAS_REGIONS)}){meant} Else check this machine's DNS and network"
-        )
+        return f"; did you mean {close[0]}?" if close else ""
 
     def _models(self) -> Any:
         from alibabacloud_eas20210701 import models
@@ -365,6 +368,17 @@ class PaiClient:
         from easlab.cloud.upload import cleanup
 
         cleanup(uploads)  # the packed folders were needed only for their hash
+        if self.region not in PAI_EAS_REGIONS:
+            # the dry run sends nothing, so a mistyped region would pass unseen until create
+            report.warnings.insert(
+                0,
+                (
+                    "region",
+                    f"{self.region!r} is not a PAI-EAS region easlab knows"
+                    f"{self._did_you_mean()} (--region / ${REGION_ENV}; PAI-EAS regions: "
+                    f"{', '.join(PAI_EAS_REGIONS)})",
+                ),
+            )
         return CloudPlan(
             name=str(sent.get("name")),
             verb="would create",

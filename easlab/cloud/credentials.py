@@ -79,11 +79,66 @@ def quiet_sdk_log() -> None:
 
 
 def no_credentials(exc: BaseException) -> PaiSetupError:
-    """The chain found nothing (``CredentialException``): what to set, then the SDK's reason."""
+    """The chain found nothing (``CredentialException``): what to set, then the SDK's reason.
+
+    A half-set pair of variables or an ``ALIBABA_CLOUD_PROFILE`` that names no profile is
+    said first: the SDK's own words for them are deep in its chain dump, cut short.
+    """
     return PaiSetupError(
-        f"no Alibaba Cloud credentials found, nothing was sent: {HOW_TO} "
+        f"no Alibaba Cloud credentials found, nothing was sent: {_likely_cause() or HOW_TO} "
         f"(the SDK's chain said: {_safe(exc)})"
     )
+
+
+def _likely_cause() -> str:
+    """The mistake a new user makes, from the environment and the profile files (their
+    names only, never a key): "" when none of them is it."""
+    import os
+
+    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "").strip()
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "").strip()
+    if bool(key_id) != bool(secret):
+        have, lack = (
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            if key_id
+            else ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID")
+        )
+        return f"{have} is set but {lack} is not: set both (or neither, to use a profile)"
+    profile = os.environ.get("ALIBABA_CLOUD_PROFILE", "").strip()
+    if profile:
+        known = sorted(_profile_names())
+        if profile not in known:
+            there = f"profiles there: {', '.join(known)}" if known else "no profile there"
+            return (
+                f"ALIBABA_CLOUD_PROFILE={profile!r} names no profile of ~/.aliyun/config.json "
+                f"or the credentials file ({there}): fix or unset it"
+            )
+    return ""
+
+
+def _profile_names() -> set[str]:
+    """The profile names of the aliyun CLI's config.json and the credentials.ini file."""
+    import configparser
+    import json
+    import os
+    from pathlib import Path
+
+    names: set[str] = set()
+    home = Path.home()
+    try:
+        config = json.loads((home / ".aliyun" / "config.json").read_text())
+        names |= {str(p.get("name")) for p in config.get("profiles") or [] if p.get("name")}
+    except (OSError, ValueError, AttributeError):
+        pass
+    ini = os.environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or str(
+        home / ".alibabacloud" / "credentials.ini"
+    )
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(ini)
+    except configparser.Error:
+        pass
+    return names | set(parser.sections())
 
 
 def _resolve(client: Any) -> Any:

@@ -60,6 +60,13 @@ def hint_for(code: str, message: str = "", action: str = "", credentials: str = 
             f"Attach AliyunPAIEASFullAccess (or a policy allowing eas:{action or '*'}) to it "
             "in the RAM console, or use another AccessKey"
         )
+    if action == "CreateService" and ("alreadyexist" in low or "already exist" in message.lower()):
+        # the local kernel's 409 says the same (easlab/kernel/control.py)
+        return (
+            "a service of this name is already in the region: change it with `easlab modify "
+            "NAME -s service.json` (or -Dmetadata.instance=N), create a blue-green sibling with "
+            "`create -r`, delete it first, or pick another name"
+        )
     if low.startswith("throttling"):
         return (
             "EAS is throttling this account's OpenAPI calls: wait a minute, then retry; "
@@ -103,6 +110,8 @@ class PaiError(KernelError):
         named = f" [field {self.field}]" if self.field else ""
         rid = f"; request id {request_id}" if request_id else ""
         super().__init__(status, f"PAI-EAS {where}{code}: {message}{named}{rid}")
+        if not status:  # no HTTP exchange (no answer, setup): no "(HTTP 0)" to puzzle over
+            self.args = (f"PAI-EAS {where}{code}: {message}{named}{rid}",)
         if hint:
             self.args = (f"{self.args[0]}. Check: {hint}",)
         self.message = message

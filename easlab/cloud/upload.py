@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -41,11 +42,30 @@ class OssLocation:
         return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
 
 
+#: OSS's bucket naming rule: 3-63 lowercase letters, digits and hyphens, no hyphen at an end
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
 def parse_oss(uri: str) -> OssLocation:
-    """``oss://bucket/some/prefix`` → ``OssLocation("bucket", "some/prefix")``."""
-    parts = urlsplit(uri.strip())
+    """``oss://bucket/some/prefix`` → ``OssLocation("bucket", "some/prefix")``.
+
+    A bucket name OSS does not allow is refused here, before anything is packed or sent
+    (OSS would answer with an error about the request, not the name).
+    """
+    text = uri.strip()
+    parts = urlsplit(text)
     if parts.scheme != "oss" or not parts.netloc:
-        raise ValueError(f"--oss takes oss://bucket[/prefix], got {uri!r}")
+        meant = (
+            f"; did you mean oss://{text.lstrip('/')}?"
+            if not parts.scheme and text.strip("/")
+            else ""
+        )
+        raise ValueError(f"--oss takes oss://bucket[/prefix], got {uri!r}{meant}")
+    if not _BUCKET.match(parts.netloc):
+        raise ValueError(
+            f"--oss {uri!r}: {parts.netloc!r} is not an OSS bucket name (3-63 lowercase "
+            "letters, digits and hyphens, starting and ending with a letter or digit)"
+        )
     return OssLocation(parts.netloc, parts.path.strip("/"))
 
 

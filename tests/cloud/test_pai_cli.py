@@ -202,3 +202,23 @@ def test_upload_without_oss_says_how_to_set_it(pai, tmp_path, monkeypatch):
     pai.oss = None
     with pytest.raises(PaiSetupError, match="--oss oss://BUCKET/PREFIX"):
         pai.upload(tmp_path)
+
+
+def test_creating_a_name_that_exists_says_what_to_do_instead(cli, model_dir):
+    assert cli("create", str(model_dir), "--timeout", "10")[0] == 0
+    code, _, err = cli("create", str(model_dir), "--timeout", "10")
+    assert code == 1 and "ServiceAlreadyExists" in err
+    assert "easlab modify" in err and "create -r" in err
+
+
+def test_dry_run_names_a_mistyped_region(eas, oss, monkeypatch, capsys, model_dir):
+    """The dry run sends nothing, so without this a typo would pass until create."""
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    argv = ["create", str(model_dir), "--dry-run", "--target", "pai", "--pai-endpoint", eas[1]]
+    code = main([*argv, "--oss", "oss://models/easlab", "--region", "cn-hangzou"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "warning: region: 'cn-hangzou' is not a PAI-EAS region" in out
+    assert "did you mean cn-hangzhou?" in out
+    main([*argv, "--oss", "oss://models/easlab", "--region", "cn-hangzhou"])
+    assert "warning: region" not in capsys.readouterr().out

@@ -194,3 +194,39 @@ def test_credentials_are_resolved_once(test_credentials, monkeypatch):
             pai.list()
         assert not isinstance(info.value, PaiSetupError) and info.value.code == "NoAnswer"
     assert calls == [1]
+
+
+def test_an_access_key_id_without_its_secret_says_which_variable_is_missing(eas, tmp_path):
+    standin, host = eas
+    pai = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", host]
+    code, err = _easlab(tmp_path, "ls", *pai, env={"ALIBABA_CLOUD_ACCESS_KEY_ID": ACCESS_KEY_ID})
+    assert code == 1
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is not" in err, (
+        err
+    )
+    assert standin.requests == []
+
+
+def test_a_profile_name_no_file_has_is_named_with_the_profiles_there(eas, tmp_path):
+    standin, host = eas
+    folder = tmp_path / ".alibabacloud"
+    folder.mkdir()
+    (folder / "credentials.ini").write_text(
+        "[default]\ntype = access_key\n"
+        f"access_key_id = {ACCESS_KEY_ID}\naccess_key_secret = {ACCESS_KEY_SECRET}\n"
+    )
+    pai = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", host]
+    code, err = _easlab(tmp_path, "ls", *pai, env={"ALIBABA_CLOUD_PROFILE": "work"})
+    assert code == 1
+    assert "ALIBABA_CLOUD_PROFILE='work' names no profile" in err, err
+    assert "profiles there: default" in err and ACCESS_KEY_SECRET not in err
+    assert standin.requests == []
+    code, err = _easlab(tmp_path, "ls", *pai, env={"ALIBABA_CLOUD_PROFILE": "default"})
+    assert code == 0, err
+
+
+def test_no_answer_says_no_http_status(test_credentials):
+    """No HTTP exchange happened: no "(HTTP 0)" at the end, as KernelNotRunning."""
+    with pytest.raises(PaiError) as info:
+        PaiClient("cn-hangzhou", endpoint="127.0.0.1:9").list()
+    assert info.value.status == 0 and "HTTP 0" not in str(info.value)

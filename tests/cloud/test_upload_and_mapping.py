@@ -43,11 +43,11 @@ def test_a_folder_packs_to_the_same_key_whatever_its_mtimes(tmp_path):
 def test_relative_paths_resolve_against_the_spec_folder_and_files_go_as_they_are(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"onnx")
     spec = {"name": "m", "model_path": "m.onnx", "oss_endpoint": "given", "metadata": {}}
-    sent, [up] = plan_uploads(spec, parse_oss("oss://b"), tmp_path, "x")
+    sent, [up] = plan_uploads(spec, parse_oss("oss://bkt"), tmp_path, "x")
     assert up.source == str(tmp_path / "m.onnx") and up.key.endswith("/m.onnx")
     assert sent["oss_endpoint"] == "given"
     with pytest.raises(ValueError, match="does not exist"):
-        plan_uploads({"model_path": "nope"}, parse_oss("oss://b"), tmp_path, "x")
+        plan_uploads({"model_path": "nope"}, parse_oss("oss://bkt"), tmp_path, "x")
     with pytest.raises(ValueError, match="oss://bucket"):
         parse_oss("s3://b/x")
 
@@ -105,3 +105,13 @@ def test_portability_blocks_and_notes():
         oss_configured=False,
     )
     assert [f for f, _ in packaged.blocking] == []
+
+
+def test_a_malformed_oss_says_what_was_meant():
+    """``--oss my-bucket/easlab`` (no scheme) suggests the oss:// form; a bucket name OSS does
+    not allow (upper case, _) is refused by name before anything is packed."""
+    with pytest.raises(ValueError, match="did you mean oss://my-bucket/easlab"):
+        parse_oss("my-bucket/easlab")
+    with pytest.raises(ValueError, match="'My_Bucket' is not an OSS bucket name"):
+        parse_oss("oss://My_Bucket/x")
+    assert parse_oss("oss://my-bucket-1/a/b/").prefix == "a/b"
