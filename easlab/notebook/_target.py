@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from easlab.errors import PredictException
 
@@ -123,6 +123,7 @@ def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0
                     f"{url!r} is not a prediction URL; expected "
                     f"<endpoint>{PREDICT_PREFIX}<service name>"
                 )
+            url, token = _token_of(url, token)
             return Target(url, url.split(PREDICT_PREFIX, 1)[1], token, timeout)
         # a bare name: look it up on the running local kernel
         from easlab.client.connect import connect
@@ -150,6 +151,24 @@ def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0
         "expected a Service, a service name, or a URL like "
         f"http://host:port{PREDICT_PREFIX}NAME; got {type(service_or_url).__name__}"
     )
+
+
+def _token_of(url: str, token: str | None) -> tuple[str, str | None]:
+    """A URL pasted with its token (``...?token=T``): the URL without it, and the token,
+    sent as the Authorization header. Otherwise the query would be taken for part of the
+    service's name, the service would answer "missing token", and the token would be
+    shown wherever the name is.
+
+    >>> _token_of("http://h:80/api/predict/echo?token=abc", None)
+    ('http://h:80/api/predict/echo', 'abc')
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    given = [value for key, value in query if key == "token"]
+    if not given:
+        return url, token
+    rest = urlencode([(key, value) for key, value in query if key != "token"])
+    return urlunsplit(parts._replace(query=rest)).rstrip("/"), token or given[-1]
 
 
 def _field(desc: Any, name: str) -> Any:

@@ -313,7 +313,9 @@ def _run_level(
     # waited on instead of Thread.join: a KeyboardInterrupt inside join() can leave a
     # live thread looking finished (CPython gh-90882), and its rows would be lost
     finished = threading.Event()
-    running = concurrency
+    # no more workers than requests: -c 100000 -n 5 starts 5 threads, not 100000 idle ones
+    workers = concurrency if duration else min(concurrency, n)
+    running = workers
     rows: list[tuple[Any, ...]] = []
     bar = _Progress(None if duration else n, f"concurrency {concurrency}", progress, duration)
     start = time.perf_counter()
@@ -373,7 +375,7 @@ def _run_level(
 
     threads = [
         threading.Thread(target=worker, args=(i,), name=f"easlab-bench-{i}", daemon=True)
-        for i in range(concurrency)
+        for i in range(workers)
     ]
     for th in threads:
         th.start()
@@ -426,7 +428,8 @@ def bench(
 
     levels = _levels(sweep) if sweep is not None else [int(concurrency)]
     if any(c < 1 for c in levels):
-        raise ValueError(f"concurrency must be at least 1, got {levels}")
+        given = levels if sweep is not None else levels[0]
+        raise ValueError(f"concurrency must be at least 1, got {given}")
     if n < 1 and duration is None:
         raise ValueError(f"n must be at least 1, got {n}")
     seconds = parse_duration(duration)
@@ -445,8 +448,9 @@ def bench(
             )
         payload = body_of(to_request(fit_body(body, target), target.signature_source))
         client = target.client
-        if client.max_connection_count < max(levels):
-            client.set_max_connection_count(max(levels))  # a pooled connection per worker
+        most = max(levels) if seconds else min(max(levels), n)  # _run_level's workers
+        if client.max_connection_count < most:
+            client.set_max_connection_count(most)  # a pooled connection per worker
             client.init()
         for level in levels:
             level_rows, wall, interrupted = _run_level(client, payload, n, level, seconds, progress)

@@ -280,8 +280,14 @@ class EasMagic(Magics):
         parser = _PARSERS.get(sub)
         verb = verb_named(sub)
         if parser is None or verb is None:
+            import difflib
+
+            # a typo (%eas delte x) names the subcommand it was meant to be
+            close = difflib.get_close_matches(sub, _PARSERS, n=1)
+            guess = f"did you mean %eas {close[0]}? " if close else ""
             raise EasMagicError(
-                f"unknown subcommand {sub!r}; one of: {', '.join(sorted(_PARSERS))} (%eas help)"
+                f"unknown subcommand {sub!r}; {guess}one of: {', '.join(sorted(_PARSERS))} "
+                "(%eas help)"
             )
         if _wants_help(rest):
             print(_help_text(parser))
@@ -311,7 +317,7 @@ class EasMagic(Magics):
                 self._ns.pop(args.var, None)  # a failed call leaves no stale value behind
             if isinstance(exc, EasMagicError):
                 raise exc from None
-            raise EasMagicError(str(exc)) from None
+            raise EasMagicError(_notebook_terms(str(exc))) from None
         # a created service's titled summary, a deletion's line, are already shown
         # (_render): once is enough
         shown = (verb.name == "create" and hasattr(value, "desc")) or verb.name == "delete"
@@ -438,11 +444,23 @@ class EasMagic(Magics):
     def _resolve(self, service: str, args: Any = None) -> Any:
         """A ``Target`` for a service name (on the verb's target) or a notebook variable
         holding a Service/URL."""
+        from easlab.errors import KernelError
         from easlab.notebook import _target
 
         value = self._ns.get(service, service) if service.isidentifier() else service
         if isinstance(value, str) and "://" not in value:
-            desc = self._kernel(args).describe(value)
+            try:
+                desc = self._kernel(args).describe(value)
+            except KernelError as exc:
+                if exc.status != 404 or service in self._ns or not service.isidentifier():
+                    raise
+                # after a restart of the notebook's kernel the variable of %%eas create
+                # svc is gone while its service runs on: the name alone then looks wrong
+                raise EasMagicError(
+                    f"{exc}; nor is {service} a variable of this notebook (after a restart "
+                    f"of the notebook's kernel, run the cell that set it again, or give the "
+                    f"service's name)"
+                ) from None
             return _target.Target(
                 str(desc["url"]),
                 str(desc["name"]),
@@ -602,7 +620,15 @@ class EasMagic(Magics):
             if record.timed_out:
                 raise EasMagicError(_timeout_text(target.service_name, self.timeout))
             if record.status != 200:
-                raise PredictException(record.status, record.message())
+                message = record.message()
+                if record.status in (401, 403) and not target.token:
+                    # {token} is IPython's expansion of a variable: the token stays out of
+                    # the cell's source and the notebook
+                    message += (
+                        " (this URL sends no token: give it as %%eas predict {url}?token={token},"
+                        " the token in a variable, or predict the service by its name)"
+                    )
+                raise PredictException(record.status, message)
         except BaseException:
             # the variable must not keep an earlier answer that looks like this one's
             self._forget(args.var)
@@ -704,6 +730,21 @@ def _str_body_text(text: str, body: str, target: Any) -> str:
         f"--body is a str{f' ({text} is in quotes)' if quoted else ''}, and service "
         f"{target.service_name!r} takes tensors {tensors_text(signature)}: {fix}"
     )
+
+
+# The CLI commands a kernel's message names, as the magic that does the same.
+_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify)((?: [\w.-]+)?)`?")
+
+
+def _notebook_terms(message: str) -> str:
+    """A kernel's message with its CLI commands as magics: in a notebook the log is
+    ``%eas logs NAME``, a change ``%%eas modify``, not a terminal command.
+
+    >>> _notebook_terms("ValueError: bad (traceback in the service log: easlab logs m)")
+    'ValueError: bad (traceback in the service log: %eas logs m)'
+    """
+    message = _CLI_TERMS.sub(r"%eas \1\2", message)
+    return message.replace("`modify`", "%%eas modify").replace("`create -r`", "%%eas create -r")
 
 
 def _timeout_text(service: str, timeout: float) -> str:

@@ -190,3 +190,27 @@ def test_progress_shows_count_rate_and_eta(capsys):
         bench(server.url, b"x", n=50, concurrency=2, token=server.token, progress=True)
     err = capsys.readouterr().err
     assert "concurrency 2" in err and "50/50" in err and "req/s" in err
+
+
+def test_more_concurrency_than_requests_starts_a_worker_per_request(monkeypatch):
+    import threading
+
+    started: list[str] = []
+
+    class Counted(threading.Thread):
+        def start(self) -> None:
+            if self.name.startswith("easlab-bench-"):
+                started.append(self.name)
+            super().start()
+
+    monkeypatch.setattr(threading, "Thread", Counted)
+    with EchoServer() as server:
+        r = bench(server.url, b"hi", n=3, concurrency=5000, token=server.token, progress=False)
+    assert len(r.df) == 3 and r.ok == 3
+    assert len(started) == 3  # not 5000 threads for 3 requests
+    assert set(r.df["concurrency"]) == {5000}  # the level is still the one asked for
+
+
+def test_a_bad_concurrency_is_said_as_given():
+    with pytest.raises(ValueError, match=r"concurrency must be at least 1, got 0$"):
+        bench("http://127.0.0.1:9/api/predict/x", b"", concurrency=0, progress=False)

@@ -595,3 +595,72 @@ def test_predict_raw_text_to_a_tensor_service_is_sent(affine, shell, capsys):
     capsys.readouterr()
     line = failing(shell, capsys, "%%eas predict nb_affine --raw\nhello")
     assert "400" in line  # raw is raw: the kernel's answer
+
+
+def test_predict_a_url_with_its_token_sends_the_token_and_never_shows_it(echo, shell, capsys):
+    # a URL pasted as it is shared, ?token=... and all: the token goes in the header
+    url = f"{echo.url}?token={echo.token}"
+    shell.run_cell_magic("eas", f"predict {url} said", "'hi'")
+    assert shell.user_ns["said"] == "echo:hi"
+    assert echo.token not in capsys.readouterr().out
+
+    line = failing(shell, capsys, f"%%eas predict {echo.url}?token=wrong-secret-42 said\n'hi'")
+    assert "401" in line and "wrong token" in line and "wrong-secret-42" not in line
+    # no token at all: the line says how to give one
+    line = failing(shell, capsys, f"%%eas predict {echo.url} said\n'hi'")
+    assert "missing token" in line and "?token={token}" in line
+    # as the line says: IPython puts a variable's token in, the cell's source holds none
+    shell.user_ns["token"], shell.user_ns["said"] = echo.token, None
+    shell.run_cell(f"%%eas predict {echo.url}?token={{token}} said\n'again'")
+    assert shell.user_ns["said"] == "echo:again"
+
+
+RAISES = """\
+import allspark
+
+
+class Raises(allspark.BaseProcessor):
+    def process(self, data):
+        raise ValueError("expected 3 features")
+"""
+
+
+def test_a_model_that_raises_names_the_magic_that_shows_its_log(shell, tmp_path, capsys):
+    (tmp_path / "app.py").write_text(RAISES)
+    shell.user_ns["raises_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_raises\nprocessor_type: python\n"
+        "processor_path: $raises_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    capsys.readouterr()
+    try:
+        line = failing(shell, capsys, "%%eas predict nb_raises\n'hi'")
+        assert "ValueError: expected 3 features" in line
+        assert "%eas logs nb_raises" in line and "easlab logs" not in line
+    finally:
+        shell.run_line_magic("eas", "delete nb_raises")
+
+
+def test_create_of_an_existing_service_says_what_to_run_in_the_notebook(
+    echo, shell, app_dir, capsys
+):
+    # Run All twice: the second create is refused, in magics, and the first still serves
+    shell.user_ns["app_dir2"] = str(app_dir)
+    line = failing(
+        shell,
+        capsys,
+        '%%eas create\n{"name": "nb_echo", "processor_type": "python", '
+        '"processor_path": "{app_dir2}", "processor_entry": "app.py", "metadata": {"instance": 1}}',
+    )
+    assert "already exists" in line and "%%eas modify" in line and "`modify`" not in line
+    shell.run_cell_magic("eas", "predict nb_echo said", "'still here'")
+    assert shell.user_ns["said"] == "echo:still here"
+
+
+def test_a_variable_lost_in_a_notebook_restart_is_said_so(affine, shell, capsys):
+    # %%eas create svc, then the notebook's kernel restarts: the service runs, svc is gone
+    shell.user_ns.pop("svc_before_restart", None)
+    line = failing(shell, capsys, "%%eas predict svc_before_restart\n[[1, 2, 3, 4]]")
+    assert "service 'svc_before_restart' not found" in line and "nb_affine" in line
+    assert "nor is svc_before_restart a variable of this notebook" in line
+    assert "run the cell that set it again" in line

@@ -261,3 +261,26 @@ def test_modify_wants_exactly_one_kind_of_change(shell, capsys):
     assert "got neither" in failing(shell, capsys, "%eas modify greeter")
     line = failing(shell, capsys, "%%eas modify greeter -Dmetadata.instance=2\nprocessor_path: /x")
     assert "got more than one" in line
+
+
+def test_a_subcommand_typo_names_the_one_meant(shell, capsys):
+    line = failing(shell, capsys, "%eas delte greeter")
+    assert line.startswith("easlab error: unknown subcommand 'delte'; did you mean %eas delete?")
+    assert "did you mean" not in failing(shell, capsys, "%eas frobnicate")
+
+
+def test_kernel_messages_name_magics_not_cli_commands():
+    from easlab.notebook.magics import _notebook_terms
+
+    assert _notebook_terms("ValueError: x (traceback in the service log: easlab logs m)") == (
+        "ValueError: x (traceback in the service log: %eas logs m)"
+    )
+    assert _notebook_terms("see `easlab logs my-svc.v2`") == "see %eas logs my-svc.v2"
+    assert _notebook_terms("raise it: easlab modify slow -Dmetadata.rpc.keepalive=10000") == (
+        "raise it: %eas modify slow -Dmetadata.rpc.keepalive=10000"
+    )
+    assert _notebook_terms(
+        "service 'm' already exists; delete it first, change it with `modify`, or create "
+        "a blue-green sibling with `create -r`"
+    ).endswith("change it with %%eas modify, or create a blue-green sibling with %%eas create -r")
+    assert _notebook_terms("start one with `easlab serve`") == "start one with `easlab serve`"
