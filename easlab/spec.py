@@ -611,7 +611,7 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = Fals
         spec_field = _METADATA_FIELDS.get(key)
         if spec_field is None:
             extra[key] = value
-            if key == "type":  # Queue / Async: the kernel's queue services read it
+            if key == "type" or key.split(".")[0] == "queue":  # the kernel's queues read them
                 continue
             warnings.append(f"unknown key 'metadata.{key}' kept but not used by the local kernel")
             continue

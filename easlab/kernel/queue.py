@@ -777,9 +777,14 @@ def settings_of(raw: dict[str, Any], which: str) -> dict[str, int]:
     """
     conf = raw.get("queue") or {}
     meta = raw.get("metadata") or {}
+    # "metadata": {"queue": {...}} nested, as "metadata": {"rpc": {...}} is
+    nested = meta.get("queue") if isinstance(meta, dict) else None
     out: dict[str, int] = {}
     for key in ("max_length", "max_payload_size_kb"):
         sources = [(meta, "metadata."), (conf, "queue.")]
+        if isinstance(nested, dict):
+            sources.insert(1, (nested, "metadata.queue."))
+            sources.insert(2, (nested.get(which) or {}, f"metadata.queue.{which}."))
         if isinstance(conf, dict):
             sources.append((conf.get(which) or {}, f"queue.{which}."))
         for source, prefix in sources:

@@ -443,3 +443,29 @@ def test_a_stopped_async_services_group_does_not_expire(tmp_path):
     q.put(b"job6", {})
     assert FEEDER_GROUP in q.groups and len(q.records) == 7
     q.close()
+
+
+def test_queue_limits_nested_in_metadata_are_applied():
+    # "metadata": {"queue": {...}} reads as "metadata": {"rpc": {...}} does: never ignored
+    raw = {"metadata": {"type": "Queue", "queue": {"max_length": 3, "sink": {"max_length": 7}}}}
+    assert settings_of(raw, "source") == {"max_length": 3}
+    assert settings_of(raw, "sink") == {"max_length": 7}
+    with pytest.raises(QueueError) as err:
+        settings_of({"metadata": {"queue": {"max_payload_size_kb": 0}}}, "source")
+    assert "metadata.queue.max_payload_size_kb" in err.value.message
+    # and the spec does not call them unused
+    from easlab.spec import parse_spec
+
+    spec = parse_spec({**app_spec("qa_nested", "/tmp", type="Async", queue={"max_length": 3})})
+    assert not [w for w in spec.warnings if "queue" in w], spec.warnings
+
+
+def test_a_queue_service_with_limits_nested_in_metadata_keeps_them(kernel):
+    spec = {
+        "name": "qa_nested",
+        "token": TOKEN,
+        "metadata": {"type": "Queue", "queue": {"max_length": 2}},
+    }
+    desc = kernel.client._call("POST", "/services", {"spec": spec})
+    assert desc["attributes"]["meta.maxLength"] == "2"
+    easlab.delete("qa_nested", kernel=kernel.client)
