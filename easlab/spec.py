@@ -594,9 +594,14 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = Fals
             'required — the resources of the service, e.g. "metadata": {"instance": 1, "cpu": 1}',
         )
     if not isinstance(meta, dict):
-        raise SpecError(
-            "metadata", f'must be an object, e.g. {{"instance": 1}}, got {type(meta).__name__}'
+        got = f"{type(meta).__name__} {meta!r}" if isinstance(meta, str) else type(meta).__name__
+        # YAML reads "  instance 1" (no colon) as the text 'instance 1'
+        colon = (
+            f" (a YAML line without its colon? write {meta.split()[0]}: {meta.split()[1]})"
+            if isinstance(meta, str) and len(meta.split()) >= 2 and ":" not in meta
+            else ""
         )
+        raise SpecError("metadata", f'must be an object, e.g. {{"instance": 1}}, got {got}{colon}')
     flat = _flatten_metadata(meta)
     if queue:
         flat.setdefault("instance", 0)

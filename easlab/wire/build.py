@@ -404,9 +404,16 @@ def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
                 f"input {name!r}: expected {spec.get('type')} (strings), received {arr.dtype}"
             )
     elif isinstance(expected, np.dtype) and arr.dtype != expected:
+        if arr.dtype.kind in "OSU":  # text where numbers go: a cast would not fix words
+            fix = (
+                f"this input takes numbers, not text: pass an array of them, e.g. "
+                f"np.asarray(values, dtype=np.{expected.name})"
+            )
+        else:
+            fix = f"cast it, e.g. x.astype(np.{expected.name})"
         raise DTypeError(
             f"input {name!r}: expected {spec.get('type')} ({expected}), received {arr.dtype}; "
-            f"cast it, e.g. x.astype(np.{expected.name})"
+            + fix
         )
     want = _signature_shape(spec)
     if want is not None and not _shape_ok(want, arr.shape):

@@ -141,6 +141,17 @@ def test_metadata_instance_message_is_the_documented_one():
     )
 
 
+def test_a_yaml_metadata_line_without_its_colon_is_named():
+    import yaml
+
+    text = "name: a\nprocessor: pmml\nmodel_path: ./m.pmml\nmetadata:\n  instance 1\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(yaml.safe_load(text))  # YAML reads the metadata as the text 'instance 1'
+    assert "got str 'instance 1' (a YAML line without its colon? write instance: 1)" in str(
+        info.value
+    )
+
+
 @pytest.mark.parametrize(
     "meta, attr, expected",
     [

@@ -100,6 +100,9 @@ def test_arrays_keep_their_dtype_intent():
     # an array says what it holds: a float64 array is refused, not silently cast
     with pytest.raises(DTypeError, match=r"'x'.*received float64; cast it"):
         to_request({"x": np.zeros((1, 4))}, TF_SIG)
+    # text where numbers go: a cast is not the fix, numbers are
+    with pytest.raises(DTypeError, match=r"'x'.*received <U3; this input takes numbers, not text"):
+        to_request({"x": np.array([["cat", "dog", "owl", "elk"]])}, TF_SIG)
 
 
 def test_numpy_arrays_need_a_tensor_service():
