@@ -232,7 +232,7 @@ class PaiClient:
 
             return no_credentials(inner)
         if getattr(exc, "data", None) or getattr(exc, "code", None):
-            return PaiError.from_sdk(exc, action, self._credentials_used or "")
+            return PaiError.from_sdk(exc, action, self._credentials_used or "", self.region)
         # no answer at all (connection refused, DNS, TLS): the SDK wraps it; say where
         text = " ".join(str(getattr(inner, "message", None) or inner).split())
         if _unresolved(text):

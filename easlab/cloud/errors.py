@@ -31,7 +31,9 @@ def field_named(message: str) -> str | None:
     return max(found, key=len) if found else None
 
 
-def hint_for(code: str, message: str = "", action: str = "", credentials: str = "") -> str:
+def hint_for(
+    code: str, message: str = "", action: str = "", credentials: str = "", region: str = ""
+) -> str:
     """What to check when EAS refuses a call with ``code`` ("" when EAS's words say it all).
 
     ``credentials``: which credentials were used, in words (``describe_source``: the source
@@ -66,6 +68,12 @@ def hint_for(code: str, message: str = "", action: str = "", credentials: str = 
             "a service of this name is already in the region: change it with `easlab modify "
             "NAME -s service.json` (or -Dmetadata.instance=N), create a blue-green sibling with "
             "`create -r`, delete it first, or pick another name"
+        )
+    if low == "invalidservice.notfound" and region:
+        # services live in one region: a right name in the wrong region reads as "not found"
+        return (
+            f"no service of that name in {region}: `easlab ls --target pai --region {region}` "
+            "lists the ones there; is it in another region (--region / $EASLAB_PAI_REGION)?"
         )
     if low.startswith("throttling"):
         return (
@@ -117,7 +125,7 @@ class PaiError(KernelError):
         self.message = message
 
     @classmethod
-    def from_sdk(cls, exc: Any, action: str, credentials: str = "") -> PaiError:
+    def from_sdk(cls, exc: Any, action: str, credentials: str = "", region: str = "") -> PaiError:
         """Turn the SDK's exception (Tea/Dara ``code``, ``data``) into a ``PaiError``;
         ``credentials`` (which ones were used, in words) goes into the hint of a refusal
         that is about them (``InvalidAccessKeyId``, ``SignatureDoesNotMatch``, ``Forbidden``)."""
@@ -137,7 +145,7 @@ class PaiError(KernelError):
             action=action,
             request_id=request_id,
             field=field,
-            hint=hint_for(code, message, action, credentials),
+            hint=hint_for(code, message, action, credentials, region),
         )
 
 

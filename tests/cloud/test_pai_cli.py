@@ -94,6 +94,8 @@ def test_failure_answer_shows_eas_code_and_message(cli, model_dir):
     code, out, err = cli("modify", "nothere", "-Dmetadata.instance=2")
     assert code == 1
     assert "InvalidService.NotFound" in err and "Service nothere is not found" in err
+    # services live in one region: the line names it and how to list what is there
+    assert "no service of that name in cn-hangzhou" in err and "easlab ls --target pai" in err
     code, out, err = cli("version", "nothere", "1")
     assert code == 1 and "UpdateServiceVersion" in err
 
