@@ -22,6 +22,7 @@ to ``max_decoded_bytes`` (:mod:`easlab.client.content_encoding`).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import re
 import select
@@ -94,6 +95,18 @@ class Headers(MutableMapping[str, str]):
 _NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%")
 
 
+@functools.lru_cache(maxsize=512)
+def _request_target(url: str) -> str:
+    """``Request.target`` of ``url``, kept: a client sends to the same few URLs again and
+    again, and this runs once per request."""
+    if _NEEDS_ENCODING.search(url) is None:  # the usual URL: as it is
+        parts = urlsplit(url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    from urllib3.util import parse_url
+
+    return str(parse_url(url).request_uri)
+
+
 @dataclass
 class Request:
     """What goes on the wire: method, full URL, headers (the signature included), body."""
@@ -108,12 +121,7 @@ class Request:
         """The request target of the request line: path and query, percent-encoded
         where the URL holds what a request line cannot (a space, non-ASCII, ``"``):
         the official client's urllib3 encodes them, and ``http.client`` would refuse."""
-        if _NEEDS_ENCODING.search(self.url) is None:  # the usual URL: as it is
-            parts = urlsplit(self.url)
-            return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        from urllib3.util import parse_url
-
-        return str(parse_url(self.url).request_uri)
+        return _request_target(self.url)
 
     @property
     def host(self) -> str:
