@@ -9,6 +9,7 @@ extracted when they are archives). ``oss://`` needs the remote PAI-EAS target.
 from __future__ import annotations
 
 import bz2
+import functools
 import hashlib
 import json
 import os
@@ -106,8 +107,17 @@ def resolve_path(
 
 
 def sha256_file(path: Path) -> str:
+    """The archive's sha256 hex (its cache folder's name). Read once per version of the
+    file: a modify's repack check (control.py) and the fetch that follows ask for the
+    same archive, which may be gigabytes."""
+    stat = path.stat()
+    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, _size: int, _mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()

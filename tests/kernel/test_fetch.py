@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import hashlib
 import http.server
 import io
 import tarfile
@@ -210,3 +211,16 @@ def test_unreachable_url_is_a_spec_error(tmp_path: Path):
         port = s.getsockname()[1]
     with pytest.raises(SpecError, match="cannot download"):
         resolve_path(f"http://127.0.0.1:{port}/m.tar.gz", tmp_path / "cache")
+
+
+def test_an_archive_is_hashed_once_per_version_of_the_file(tmp_path):
+    from easlab.kernel import fetch
+
+    archive = tmp_path / "demo.tar.gz"
+    archive.write_bytes(b"one")
+    first = fetch.sha256_file(archive)
+    before = fetch._sha256_of.cache_info()
+    assert fetch.sha256_file(archive) == first  # the repack check, then the fetch: one read
+    assert fetch._sha256_of.cache_info().hits == before.hits + 1
+    archive.write_bytes(b"two, repacked")  # another size and mtime: read again
+    assert fetch.sha256_file(archive) == hashlib.sha256(b"two, repacked").hexdigest() != first
