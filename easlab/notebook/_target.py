@@ -111,7 +111,8 @@ def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0
         return service_or_url
     if isinstance(service_or_url, str):
         if "://" in service_or_url:
-            url = service_or_url.rstrip("/")
+            # the token out first: the messages below show the URL
+            url, token = _token_of(service_or_url.rstrip("/"), token)
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(
@@ -123,19 +124,11 @@ def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0
                     f"{url!r} is not a prediction URL; expected "
                     f"<endpoint>{PREDICT_PREFIX}<service name>"
                 )
-            url, token = _token_of(url, token)
             return Target(url, url.split(PREDICT_PREFIX, 1)[1], token, timeout)
         # a bare name: look it up on the running local kernel
         from easlab.client.connect import connect
 
-        desc = connect().describe(service_or_url)
-        return Target(
-            str(_field(desc, "url")),
-            str(_field(desc, "name")),
-            token or _field(desc, "token"),
-            timeout,
-            get_runs_model=get_runs_model(desc),
-        )
+        return from_desc(connect().describe(service_or_url), token, timeout)
     svc_url = getattr(service_or_url, "url", None)
     svc_name = getattr(service_or_url, "name", None)
     if svc_url and svc_name:
@@ -176,6 +169,18 @@ def _field(desc: Any, name: str) -> Any:
     if isinstance(desc, dict):
         return desc.get(name)
     return getattr(desc, name, None)
+
+
+def from_desc(desc: Any, token: str | None = None, timeout: float = 30.0) -> Target:
+    """The ``Target`` of a service as a kernel describes it (its URL, its token unless
+    ``token`` is given, and whether a GET would run its model)."""
+    return Target(
+        str(_field(desc, "url")),
+        str(_field(desc, "name")),
+        token or _field(desc, "token"),
+        timeout,
+        get_runs_model=get_runs_model(desc),
+    )
 
 
 def get_runs_model(desc: Any) -> bool:

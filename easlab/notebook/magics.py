@@ -461,13 +461,7 @@ class EasMagic(Magics):
                     f"of the notebook's kernel, run the cell that set it again, or give the "
                     f"service's name)"
                 ) from None
-            return _target.Target(
-                str(desc["url"]),
-                str(desc["name"]),
-                desc.get("token"),
-                self.timeout,
-                get_runs_model=_target.get_runs_model(desc),
-            )
+            return _target.from_desc(desc, timeout=self.timeout)
         return _target.resolve(value, timeout=self.timeout)
 
     def _table(self, df: Any, output: str | None) -> Any:

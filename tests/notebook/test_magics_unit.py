@@ -284,3 +284,12 @@ def test_kernel_messages_name_magics_not_cli_commands():
         "a blue-green sibling with `create -r`"
     ).endswith("change it with %%eas modify, or create a blue-green sibling with %%eas create -r")
     assert _notebook_terms("start one with `easlab serve`") == "start one with `easlab serve`"
+
+
+def test_a_url_refused_for_its_shape_does_not_show_its_token():
+    from easlab.notebook import _target
+
+    for url in ("http://h:1/v1/models/echo?token=sekrit-token-9", "ftp://h/x?token=sekrit-token-9"):
+        with pytest.raises(ValueError) as info:
+            _target.resolve(url)
+        assert "sekrit-token-9" not in str(info.value)
