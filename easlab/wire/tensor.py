@@ -218,7 +218,7 @@ def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
                 )
     if target.kind in "fb" and flat.dtype.kind == "c":
         raise DTypeError(f"input {name!r}: complex content for a {target} dtype")
-    if target.kind == "f":
+    if target.kind == "f" and flat.dtype != target:  # no cast, no overflow: no errstate cost
         # A float64 beyond float32's range becomes inf, as protobuf's own float
         # field does for the official client; numpy would also warn about it.
         with np.errstate(over="ignore"):
