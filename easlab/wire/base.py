@@ -54,7 +54,7 @@ class InconsistentMessage(WireError):
 
     Unlike a plain WireError, it says the body *is* of that format: a processor
     that accepts several formats reports it before "not a message of format X"
-    (processors/tensor.py, ``decode_first``).
+    (processors/tensor_codecs.py, ``decode_first``).
     """
 
 

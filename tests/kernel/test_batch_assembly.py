@@ -13,12 +13,8 @@ import pytest
 
 from easlab.kernel.packed import Packed
 from easlab.kernel.processors.base import ProcessorContext
-from easlab.kernel.processors.tensor import (
-    TensorProcessor,
-    TensorSignature,
-    TensorSpec,
-    join_rows,
-)
+from easlab.kernel.processors.signature import TensorSignature, TensorSpec
+from easlab.kernel.processors.tensor import TensorProcessor, join_rows
 from easlab.wire import dtypes as d
 from easlab.wire.tf import TFRequest
 from easlab.wire.torch import TorchRequest

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from easlab.kernel.processors.base import ProcessorError
-from easlab.kernel.processors.tensor import decode_first
+from easlab.kernel.processors.tensor_codecs import decode_first
 
 
 @pytest.mark.parametrize("body", [b'{"images": [[1, 2]]}', b' [{"a": 1}, {"a": 2}]'])

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from easlab.kernel.processors import tensor
+from easlab.kernel.processors import tensor_codecs
 from easlab.kernel.processors.base import ProcessorContext, ProcessorError
-from easlab.kernel.processors.tensor import TensorProcessor, TensorSignature, TensorSpec
+from easlab.kernel.processors.signature import TensorSignature, TensorSpec
+from easlab.kernel.processors.tensor import TensorProcessor
 from easlab.wire import dtypes as d
 from easlab.wire.tf import TFRequest
 from easlab.wire.torch import TorchRequest
@@ -57,7 +58,7 @@ class _NoCache:
 
 def uncached(proc: TensorProcessor) -> TensorProcessor:
     """The same processor with the full parsers and encoders only (the answers before)."""
-    proc._decoders = dict(tensor._DECODERS)
+    proc._decoders = dict(tensor_codecs.DECODERS)
     proc._answers = {"tf": _NoCache(), "torch": _NoCache()}
     return proc
 

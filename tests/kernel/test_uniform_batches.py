@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from easlab.kernel.processors.base import ProcessorError
-from easlab.kernel.processors.tensor import TensorSignature, TensorSpec
+from easlab.kernel.processors.signature import TensorSignature, TensorSpec
 from easlab.wire.tf import TFRequest
 from tests.kernel.test_layout_caches import TF_DTYPES, TORCH_DTYPES, Doubler, body, uncached, values
 

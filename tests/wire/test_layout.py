@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from easlab.kernel.processors.base import ProcessorError
-from easlab.kernel.processors.tensor import (
+from easlab.kernel.processors.tensor_codecs import (
     CachedDecoder,
     TensorRequest,
     decode_tf,

@@ -37,15 +37,15 @@ from easlab.kernel.processors.pytorch import (
     TorchScriptModel,
     set_torch_threads,
 )
-from easlab.kernel.processors.tensor import (
-    TensorProcessor,
-    TensorRequest,
+from easlab.kernel.processors.signature import (
     TensorSignature,
     TensorSpec,
     config_specs,
     find_model_file,
     model_config,
 )
+from easlab.kernel.processors.tensor import TensorProcessor
+from easlab.kernel.processors.tensor_codecs import TensorRequest
 
 SIGNATURE_NAME = "serving_default"
 

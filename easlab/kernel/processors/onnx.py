@@ -10,7 +10,7 @@ Two request protocols (SPEC §3):
 
 ``model_config`` picks one with ``{"protocol": "tf"}`` or ``{"protocol":
 "onnx"}``; by default (``"auto"``) both are tried, TF first, by the tensor
-processors' one rule (``decode_first`` in tensor.py: the first that reads the
+processors' one rule (``decode_first`` in tensor_codecs.py: the first that reads the
 body with inputs wins, else the most specific error, so a TF request with an
 impossible shape is told about its shape), and each request is answered in
 its own protocol. The signature comes from the session's inputs
@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 
 from easlab.kernel.processors.base import ProcessorError, model_threads
-from easlab.kernel.processors.tensor import (
-    TensorProcessor,
-    TensorRequest,
+from easlab.kernel.processors.signature import (
     TensorSignature,
     TensorSpec,
     find_model_file,
     model_config,
 )
+from easlab.kernel.processors.tensor import TensorProcessor
+from easlab.kernel.processors.tensor_codecs import TensorRequest
 from easlab.wire.dtypes import is_string_dtype
 
 ONNX_SUFFIXES = (".onnx",)

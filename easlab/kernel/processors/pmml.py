@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from easlab.kernel.processors.base import Processor, ProcessorError
-from easlab.kernel.processors.tensor import find_model_file
+from easlab.kernel.processors.signature import find_model_file
 
 # SPEC §3: the EAS PMML processor's fill values when the model declares none.
 _MISSING_DEFAULTS: dict[str, Any] = {

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 
 from easlab.kernel.processors.base import ProcessorContext, ProcessorError, model_threads
-from easlab.kernel.processors.tensor import (
-    TensorProcessor,
+from easlab.kernel.processors.signature import (
     TensorSignature,
     TensorSpec,
     config_specs,
     find_model_file,
     model_config,
 )
+from easlab.kernel.processors.tensor import TensorProcessor
 from easlab.wire.dtypes import is_string_dtype
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript", ".jit")

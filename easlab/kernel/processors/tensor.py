@@ -4,23 +4,11 @@ A tensor processor (TensorFlow, PyTorch, Blade, ONNX) only loads its model,
 describes its signatures and implements :meth:`TensorProcessor.run` on numpy
 arrays. Everything between the wire and ``run`` lives here:
 
-* decoding the request of the processor's wire format (SPEC §3) with the
-  server-side codecs in ``easlab/wire``. A processor that accepts several
-  formats (ONNX's ``auto``: TF, then DataProto) follows one rule,
-  :func:`decode_first`: the formats are tried in their order and the first
-  that reads the body and finds inputs in it wins. When none does, the most
-  specific failure is answered: a message that parsed but contradicts itself
-  (``input 'x': shape [2, 3] needs 6 values, the message carries 4``) before a
-  message with no inputs, before bytes that are no message of any format;
-* checking every input against the signature, TF Serving style: an unknown
-  input name, a missing input, a wrong dtype or a shape that does not fit
-  (``-1`` matches any size) answers 400 naming the input, what was expected and
-  what came, e.g. ``input 'images': expected shape [-1, 784] DT_FLOAT, got
-  [1, 783] DT_FLOAT``. Dtypes are strict with one allowance: a value of the
-  same kind (float64 for a float32 input, int64 for int32 when every value
-  fits) or one numpy casts safely (uint8 → int32) is cast, so numpy users
-  need not spell float32 everywhere; float for int, int for bool and the
-  like are refused;
+* decoding the request of the processor's wire format (SPEC §3):
+  ``tensor_codecs.py``, with its one rule for a processor that accepts several
+  formats (``decode_first``);
+* checking every input against the signature, TF Serving style
+  (``signature.py``: a 400 names the input, what was expected and what came);
 * the fetch list (``output_filter``): empty means every output (SPEC §3), an
   unknown name answers 400 naming it;
 * batching (``rpc.batching``): requests with the same signature and the same
@@ -31,13 +19,10 @@ arrays. Everything between the wire and ``run`` lives here:
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,161 +35,30 @@ from easlab.kernel.processors.base import (
     packed_answers,
 )
 from easlab.kernel.processors.shortcut import Shortcut, per_row
+from easlab.kernel.processors.signature import (
+    TensorSignature,
+    TensorSpec,
+    apply_conform,
+    conform_plan,
+    dtype_name,
+)
+from easlab.kernel.processors.tensor_codecs import (
+    DECODERS,
+    CachedDecoder,
+    TensorRequest,
+    blade_outputs,
+    decode_first,
+    decode_tf_layout,
+    decode_torch_layout,
+    filled_request,
+    torch_outputs,
+)
 from easlab.wire import blade as blade_wire
 from easlab.wire import onnx as onnx_wire
 from easlab.wire import tf as tf_wire
 from easlab.wire import torch as torch_wire
-from easlab.wire.base import InconsistentMessage, WireError
-from easlab.wire.dtypes import NUMPY_TO_TF, TF_DTYPE_NAMES, TF_WIRE, is_string_dtype, numpy_dtype
+from easlab.wire.base import WireError
 from easlab.wire.layout import AnswerCache
-
-_DTYPE_NAMES: dict[np.dtype[Any], str] = {}
-
-
-def dtype_name(dtype: np.dtype[Any] | None) -> str:
-    """The TF name of a numpy dtype (``DT_FLOAT``); what signatures and messages show."""
-    if dtype is None:
-        return "any dtype"
-    name = _DTYPE_NAMES.get(dtype)  # dtype.name and the string test cost microseconds
-    if name is None:
-        if is_string_dtype(dtype):
-            name = "DT_STRING"
-        else:
-            code = NUMPY_TO_TF.get(dtype.name)
-            name = TF_DTYPE_NAMES[code] if code is not None else f"numpy {dtype.name}"
-        _DTYPE_NAMES[dtype] = name
-    return name
-
-
-def numpy_dtype_of(name: str) -> np.dtype[Any]:
-    """The numpy dtype of a TF dtype name (``"DT_FLOAT"`` → float32), for model_config."""
-    codes = {n: c for c, n in TF_DTYPE_NAMES.items()}
-    code = codes.get(name.upper())
-    if code is None or code not in TF_WIRE:
-        raise ValueError(f"unknown tensor type {name!r}; use one of {', '.join(sorted(codes))}")
-    return numpy_dtype(TF_WIRE[code][0])
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output: name, shape (``-1`` = any size, None = unknown rank), dtype."""
-
-    name: str
-    shape: tuple[int, ...] | None = None
-    dtype: np.dtype[Any] | None = None
-
-    def describe(self) -> str:
-        shape = (
-            "[" + ", ".join(map(str, self.shape)) + "]" if self.shape is not None else "any shape"
-        )
-        return f"{shape} {dtype_name(self.dtype)}"
-
-    def to_json(self) -> dict[str, Any]:
-        # SPEC §1: {"name", "shape", "type"}; unknown parts are null.
-        return {
-            "name": self.name,
-            "shape": list(self.shape) if self.shape is not None else None,
-            "type": dtype_name(self.dtype) if self.dtype is not None else None,
-        }
-
-    @staticmethod
-    def from_config(item: dict[str, Any], default_name: str) -> TensorSpec:
-        """A spec from ``model_config`` JSON: ``{"name"?, "shape": [-1, 4], "type": "DT_FLOAT"}``."""
-        shape = item.get("shape")
-        dtype = item.get("type") or item.get("dtype")
-        return TensorSpec(
-            name=str(item.get("name", default_name)),
-            shape=tuple(int(d) for d in shape) if shape is not None else None,
-            dtype=numpy_dtype_of(str(dtype)) if dtype else None,
-        )
-
-
-@dataclass(frozen=True)
-class TensorSignature:
-    """A named set of inputs and outputs the model can run."""
-
-    name: str
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...] = ()
-
-    def to_json(self, fmt: str) -> dict[str, Any]:
-        return {
-            "signature_name": self.name,
-            "inputs": [s.to_json() for s in self.inputs],
-            "outputs": [s.to_json() for s in self.outputs],
-            "format": fmt,
-        }
-
-    @property
-    def batchable(self) -> bool:
-        """Every input has a known shape whose first dim is the batch dim (-1)."""
-        return bool(self.inputs) and all(
-            s.shape is not None and len(s.shape) > 0 and s.shape[0] == -1 for s in self.inputs
-        )
-
-    def input_names(self) -> str:
-        return ", ".join(s.name for s in self.inputs) or "(none)"
-
-
-@dataclass
-class TensorRequest:
-    """A decoded request, whatever its wire format."""
-
-    fmt: str  # "tf", "torch", "blade", "onnx": how to answer
-    inputs: dict[str, np.ndarray]
-    signature_name: str | None = None
-    fetch: list[str] = field(default_factory=list)
-    fetch_dtypes: dict[str, int] = field(default_factory=dict)  # Blade output_info codes
-
-
-def find_model_file(ctx: ProcessorContext, suffixes: Sequence[str], what: str) -> Path:
-    """The model file of a service: ``model_entry``/``model_path`` itself, or the one file
-    with one of ``suffixes`` under that directory."""
-    path = ctx.model_entry or ctx.model_path
-    if path is None:
-        raise RuntimeError(f"this processor needs model_path pointing to {what}")
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        raise RuntimeError(f"model path {path} does not exist")
-    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-    if not found:
-        raise RuntimeError(
-            f"model path {path} holds no {what} (no {' / '.join(suffixes)} file); point "
-            "model_path or model_entry at the model file"
-        )
-    if len(found) > 1:
-        names = ", ".join(str(p.relative_to(path)) for p in found[:5])
-        raise RuntimeError(
-            f"model path {path} holds several candidates ({names}); set model_entry to the one to serve"
-        )
-    return found[0]
-
-
-def model_config(ctx: ProcessorContext) -> dict[str, Any]:
-    """``model_config`` as a dict: an object as given, a JSON text parsed, empty when absent."""
-    cfg = ctx.model_config
-    if cfg is None or cfg == "":
-        return {}
-    if isinstance(cfg, str):
-        try:
-            cfg = json.loads(cfg)
-        except ValueError as exc:
-            raise RuntimeError(f"model_config is not valid JSON: {exc}") from exc
-    if not isinstance(cfg, dict):
-        raise RuntimeError(f"model_config must be a JSON object, got {type(cfg).__name__}")
-    return cfg
-
-
-def config_specs(cfg: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """``model_config[key]`` (``"inputs"`` / ``"outputs"``) as a checked list of tensor entries."""
-    items = cfg.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise RuntimeError(
-            f'model_config.{key} must be a list of objects like {{"shape": [-1, 4], "type": "DT_FLOAT"}}'
-        )
-    return items
 
 
 def describe_array(arr: np.ndarray) -> str:
@@ -240,136 +94,8 @@ def runtime_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _fits(spec_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
-    return len(spec_shape) == len(shape) and all(
-        e in (-1, None) or e == g for e, g in zip(spec_shape, shape, strict=True)
-    )
-
-
-def conform(spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
-    """Check one input against its spec; cast it when the cast is allowed (module doc)."""
-    return apply_conform(spec, arr, conform_plan(spec, arr.shape, arr.dtype))
-
-
-# What conform does to an array of a given shape and dtype (conform_plan): pass it
-# through, cast it, or check its values' range and then cast it.
-_PASS, _CAST, _RANGE_CAST = 0, 1, 2
-
-
-def _mismatch(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> ProcessorError:
-    got = "[" + ", ".join(map(str, shape)) + "] " + dtype_name(dtype)
-    return ProcessorError(400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}")
-
-
-def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
-    """What ``conform`` does to an array of ``shape`` and ``dtype`` (a 400 when it refuses).
-
-    Everything here depends on the shape and dtype only, so processors cache it;
-    the one value-dependent step (the range of integers narrowed) is ``_RANGE_CAST``.
-    """
-    if spec.shape is not None and not _fits(spec.shape, shape):
-        raise _mismatch(spec, shape, dtype)
-    want = spec.dtype
-    if want is None or dtype == want:
-        return _PASS
-    if is_string_dtype(want) or is_string_dtype(dtype):
-        if is_string_dtype(want) and is_string_dtype(dtype):
-            return _PASS
-        raise _mismatch(spec, shape, dtype)
-    if np.can_cast(dtype, want, "safe"):
-        return _CAST
-    if dtype.kind == want.kind:
-        return _RANGE_CAST if want.kind in "iu" else _CAST
-    raise _mismatch(spec, shape, dtype)
-
-
-def apply_conform(spec: TensorSpec, arr: np.ndarray, plan: int) -> np.ndarray:
-    """Do what ``conform_plan`` decided for ``arr``."""
-    if plan == _PASS:
-        return arr
-    want = spec.dtype
-    assert want is not None
-    if plan == _RANGE_CAST and arr.size:
-        info = np.iinfo(want)
-        if arr.min() < info.min or arr.max() > info.max:
-            raise ProcessorError(
-                400,
-                f"input {spec.name!r}: values out of range for {dtype_name(want)} "
-                f"(got {dtype_name(arr.dtype)} from {arr.min()} to {arr.max()})",
-            )
-    return arr.astype(want)
-
-
 # how many (signature, inputs) layouts check() and _batch_key() remember per processor
 _PLAN_CACHE_SIZE = 256
-
-
-class CachedDecoder:
-    """One wire format's decoder with the request-layout cache (``easlab/wire/layout.py``).
-
-    It remembers the layout of the last body it parsed with the full parser,
-    with what that body decoded to besides its arrays (format, signature name,
-    fetch list, input names). A body the layout reads is answered from it;
-    any other takes the full parser, whose layout then replaces the cached one.
-    """
-
-    def __init__(self, parse: Any) -> None:
-        # parse(data) -> (TensorRequest, RequestLayout | None), the layout reading the
-        # request's inputs in their dict order
-        self._parse = parse
-        self._last: tuple[Any, TensorRequest, tuple[str, ...]] | None = None
-        self.hits = 0
-        #: whether the last body was read by the cached layout (a repeated layout)
-        self.repeated = False
-
-    def __call__(self, data: bytes) -> TensorRequest:
-        last = self._last
-        if last is not None:
-            layout, template, names = last
-            arrays = layout.read(data)
-            if arrays is not None:
-                self.hits += 1
-                self.repeated = True
-                return _filled(template, names, arrays)
-        self.repeated = False
-        request, layout = self._parse(data)
-        if layout is not None and request.inputs and len(layout.slots) == len(request.inputs):
-            template = TensorRequest(
-                request.fmt,
-                {},
-                request.signature_name,
-                list(request.fetch),
-                dict(request.fetch_dtypes),
-            )
-            self._last = (layout, template, tuple(request.inputs))
-        return request
-
-    def read_packed(self, batch: Packed) -> TensorRequest | None:
-        """One request holding every body's inputs stacked along axis 0, when all bodies
-        have the cached layout and fixed-width tensors (``RequestLayout.read_packed``);
-        each body alone would decode to the same request with its own rows. Else None."""
-        last = self._last
-        if last is None:
-            return None
-        layout, template, names = last
-        if batch.width() != layout.size:
-            return None
-        arrays = layout.read_packed(batch.joined(), len(batch))
-        if arrays is None:
-            return None
-        self.hits += len(batch)
-        return _filled(template, names, arrays)
-
-
-def _filled(template: TensorRequest, names: Sequence[str], arrays: list[Any]) -> TensorRequest:
-    """The cached request ``template`` with these input arrays (its lists copied)."""
-    return TensorRequest(
-        template.fmt,
-        dict(zip(names, arrays, strict=True)),
-        template.signature_name,
-        list(template.fetch),
-        dict(template.fetch_dtypes),
-    )
 
 
 class TensorProcessor(Processor):
@@ -390,7 +116,7 @@ class TensorProcessor(Processor):
         # the layout caches (wire/layout.py) and what check/_batch_key work out per
         # (signature, input names, shapes, dtypes): a repeat request looks them up
         self._decoders: dict[str, Any] = {
-            **_DECODERS,
+            **DECODERS,
             "tf": CachedDecoder(decode_tf_layout),
             "torch": CachedDecoder(decode_torch_layout),
         }
@@ -447,7 +173,7 @@ class TensorProcessor(Processor):
                 answer = shortcut.write(outputs, 1)
                 if answer is not None:
                     return answer, 200
-                request = _filled(shortcut.template, shortcut.names, shortcut.arrays(inputs))
+                request = filled_request(shortcut.template, shortcut.names, shortcut.arrays(inputs))
                 return self._encode(self.fetch(shortcut.sig, outputs, request), request), 200
         request = self.decode(data)
         sig = self.select_signature(request)
@@ -527,7 +253,7 @@ class TensorProcessor(Processor):
                 rows = shortcut.write(outputs, callers) if outputs is not None else None
                 if rows is not None:
                     return [200] * callers, Packed([rows], [len(rows) // callers] * callers)
-                request = _filled(shortcut.template, shortcut.names, shortcut.arrays(inputs))
+                request = filled_request(shortcut.template, shortcut.names, shortcut.arrays(inputs))
                 return self._uniform_answers(batch, shortcut.sig, request, inputs, outputs)
         decoder = self._decoders.get(self.formats[0])
         if not isinstance(decoder, CachedDecoder):
@@ -923,177 +649,4 @@ def join_rows(arrays: Sequence[np.ndarray], total: int) -> np.ndarray:
         end = start + arr.shape[0]
         out[start:end] = arr
         start = end
-    return out
-
-
-# -- per-format decoding --------------------------------------------------------
-
-
-def decode_tf(data: bytes) -> TensorRequest:
-    return decode_tf_layout(data)[0]
-
-
-def decode_tf_layout(data: bytes) -> tuple[TensorRequest, Any]:
-    """``decode_tf`` and the body's layout (``CachedDecoder``)."""
-    req, layout = tf_wire.parse_tf_request_layout(data)
-    request = TensorRequest(
-        fmt="tf",
-        inputs=dict(req.inputs),
-        signature_name=req.signature_name or None,
-        fetch=list(req.output_filter),
-    )
-    return request, layout
-
-
-def decode_torch(data: bytes) -> TensorRequest:
-    """Torch inputs are positional: input i is named ``str(i)``; ``map_inputs`` keep their names."""
-    return decode_torch_layout(data)[0]
-
-
-def decode_torch_layout(data: bytes) -> tuple[TensorRequest, Any]:
-    """``decode_torch`` and the body's layout (``CachedDecoder``)."""
-    req, layout = torch_wire.parse_torch_request_layout(data)
-    inputs = {str(i): arr for i, arr in enumerate(req.inputs)}
-    for name, arr in req.map_inputs.items():
-        if name in inputs:
-            raise ProcessorError(400, f"map input {name!r} clashes with positional input {name}")
-        inputs[name] = arr
-    request = TensorRequest(fmt="torch", inputs=inputs, fetch=[str(i) for i in req.output_filter])
-    return request, layout
-
-
-def decode_blade(data: bytes) -> TensorRequest:
-    req = blade_wire.parse_blade_request(data)
-    return TensorRequest(
-        fmt="blade",
-        inputs=dict(req.inputs),
-        signature_name=req.signature_name or None,
-        fetch=[name for name, _ in req.output_info],
-        fetch_dtypes={name: code for name, code in req.output_info},
-    )
-
-
-def decode_onnx(data: bytes) -> TensorRequest:
-    return TensorRequest(fmt="onnx", inputs=dict(onnx_wire.parse_onnx_request(data)))
-
-
-_DECODERS = {"tf": decode_tf, "torch": decode_torch, "blade": decode_blade, "onnx": decode_onnx}
-
-
-def decode_first(
-    data: bytes, formats: Sequence[str], decoders: Mapping[str, Any] | None = None
-) -> TensorRequest:
-    """Decode a body that may be in any of ``formats``, tried in that order (module doc).
-
-    The first format that reads the body and finds inputs wins. Otherwise the
-    answer is, in this order: a 400 with the first format's message that parsed
-    but is inconsistent (it names the input and its shape); the first request
-    that parsed with no inputs (the signature check then names what is missing);
-    a 400 with why the body is none of the formats. ``decoders`` (default: the
-    full parsers) may replace a format's decoder by its ``CachedDecoder``.
-    """
-    table = _DECODERS if decoders is None else decoders
-    inconsistent: tuple[str, WireError] | None = None
-    empty: TensorRequest | None = None
-    unreadable: list[tuple[str, WireError]] = []
-    for fmt in formats:
-        try:
-            request = table[fmt](data)
-        except InconsistentMessage as exc:
-            inconsistent = inconsistent or (fmt, exc)
-            continue
-        except WireError as exc:
-            unreadable.append((fmt, exc))
-            continue
-        if request.inputs:
-            return request
-        empty = empty or request
-    if inconsistent is not None:
-        raise ProcessorError(400, f"cannot parse the {inconsistent[0]} request: {inconsistent[1]}")
-    if empty is not None:
-        return empty
-    if len(unreadable) == 1:
-        message = f"cannot parse the {unreadable[0][0]} request: {unreadable[0][1]}"
-    else:
-        message = f"cannot parse the request as any of {', '.join(formats)}: " + "; ".join(
-            f"as {fmt}: {error}" for fmt, error in unreadable
-        )
-    raise ProcessorError(400, message + _json_hint(data, formats))
-
-
-# what the serialized request of each format is built with (the hint for a JSON body)
-_REQUEST_CLASSES = {
-    "tf": "TFRequest",
-    "torch": "TorchRequest",
-    "blade": "BladeRequest",
-    "onnx": "OnnxRequest",
-}
-
-
-def _json_hint(data: bytes, formats: Sequence[str]) -> str:
-    """For a body that is JSON (a DataFrame or dict sent as JSON, a curl example of
-    another service): what a tensor service takes instead. Only failed bodies get here."""
-    head = bytes(data[:64]).lstrip()
-    if head[:1] not in (b"{", b"["):
-        return ""
-    try:
-        json.loads(bytes(data))
-    except ValueError:
-        return ""
-    classes = " / ".join(_REQUEST_CLASSES.get(fmt, fmt) for fmt in formats)
-    return (
-        f". The body is JSON; this tensor service takes a serialized protobuf request "
-        f"({classes}): send numpy arrays through easlab's client (e.g. "
-        "client.predict({name: array}) builds it from the service's signature) or build "
-        f"a {classes.split(' / ')[0]} with eas_prediction"
-    )
-
-
-# -- per-format encoding helpers ------------------------------------------------
-
-
-def torch_outputs(outputs: dict[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    """Ordinal names ("0", "1", ...) go in ``outputs``, any other name in ``map_outputs``.
-
-    The list keeps the dict's order: the model's order, or the fetch order when
-    the request filtered (``add_fetch(2)`` answers a one-element list).
-    """
-    listed = [a for n, a in outputs.items() if n.isdigit()]
-    named = {n: a for n, a in outputs.items() if not n.isdigit()}
-    return listed, named
-
-
-def encode_torch_outputs(outputs: dict[str, np.ndarray]) -> bytes:
-    """The Torch answer for ``outputs`` (``torch_outputs`` says where each goes)."""
-    listed, named = torch_outputs(outputs)
-    return torch_wire.encode_torch_response(listed, map_outputs=named or None)
-
-
-# Blade's DataType codes (SPEC §3) → numpy; DT_UNKNOWN (0) leaves the choice to the encoder.
-_BLADE_CODE_DTYPE: dict[int, np.dtype[Any]] = {
-    1: np.dtype(np.float32),
-    2: np.dtype(np.int32),
-    3: np.dtype(np.int64),
-}
-_BLADE_STRING = 4
-
-
-def blade_outputs(outputs: dict[str, np.ndarray], dtypes: dict[str, int]) -> dict[str, np.ndarray]:
-    """Cast each output to the dtype its ``output_info`` asked for."""
-    out = {}
-    for name, arr in outputs.items():
-        code = dtypes.get(name, 0)
-        if code == _BLADE_STRING and not is_string_dtype(arr.dtype):
-            raise ProcessorError(
-                400,
-                f"output {name!r} is {dtype_name(arr.dtype)}; it cannot be fetched as DT_STRING",
-            )
-        want = _BLADE_CODE_DTYPE.get(code)
-        if want is not None and arr.dtype != want:
-            if is_string_dtype(arr.dtype):
-                raise ProcessorError(
-                    400, f"output {name!r} is DT_STRING; it cannot be fetched as {dtype_name(want)}"
-                )
-            arr = arr.astype(want)
-        out[name] = arr
     return out

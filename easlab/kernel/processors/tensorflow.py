@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from easlab.kernel.processors.tensor import TensorProcessor, TensorSignature, TensorSpec
+from easlab.kernel.processors.signature import TensorSignature, TensorSpec
+from easlab.kernel.processors.tensor import TensorProcessor
 from easlab.wire.dtypes import is_string_dtype
 
 DEFAULT_SIGNATURE = "serving_default"

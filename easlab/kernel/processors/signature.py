@@ -1,0 +1,225 @@
+"""A tensor model's signature and the check of every input against it.
+
+Checking is TF Serving's: an unknown input name, a missing input, a wrong
+dtype or a shape that does not fit (``-1`` matches any size) answers 400
+naming the input, what was expected and what came, e.g. ``input 'images':
+expected shape [-1, 784] DT_FLOAT, got [1, 783] DT_FLOAT``. Dtypes are strict
+with one allowance: a value of the same kind (float64 for a float32 input,
+int64 for int32 when every value fits) or one numpy casts safely (uint8 →
+int32) is cast, so numpy users need not spell float32 everywhere; float for
+int, int for bool and the like are refused. What ``conform`` does depends on
+the shape and dtype only (``conform_plan``), so processors cache it.
+
+A signature comes from the model file or from the service's ``model_config``
+(``model_config``, ``config_specs``, ``TensorSpec.from_config``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from easlab.kernel.processors.base import ProcessorContext, ProcessorError
+from easlab.wire.dtypes import NUMPY_TO_TF, TF_DTYPE_NAMES, TF_WIRE, is_string_dtype, numpy_dtype
+
+_DTYPE_NAMES: dict[np.dtype[Any], str] = {}
+
+
+def dtype_name(dtype: np.dtype[Any] | None) -> str:
+    """The TF name of a numpy dtype (``DT_FLOAT``); what signatures and messages show."""
+    if dtype is None:
+        return "any dtype"
+    name = _DTYPE_NAMES.get(dtype)  # dtype.name and the string test cost microseconds
+    if name is None:
+        if is_string_dtype(dtype):
+            name = "DT_STRING"
+        else:
+            code = NUMPY_TO_TF.get(dtype.name)
+            name = TF_DTYPE_NAMES[code] if code is not None else f"numpy {dtype.name}"
+        _DTYPE_NAMES[dtype] = name
+    return name
+
+
+def numpy_dtype_of(name: str) -> np.dtype[Any]:
+    """The numpy dtype of a TF dtype name (``"DT_FLOAT"`` → float32), for model_config."""
+    codes = {n: c for c, n in TF_DTYPE_NAMES.items()}
+    code = codes.get(name.upper())
+    if code is None or code not in TF_WIRE:
+        raise ValueError(f"unknown tensor type {name!r}; use one of {', '.join(sorted(codes))}")
+    return numpy_dtype(TF_WIRE[code][0])
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output: name, shape (``-1`` = any size, None = unknown rank), dtype."""
+
+    name: str
+    shape: tuple[int, ...] | None = None
+    dtype: np.dtype[Any] | None = None
+
+    def describe(self) -> str:
+        shape = (
+            "[" + ", ".join(map(str, self.shape)) + "]" if self.shape is not None else "any shape"
+        )
+        return f"{shape} {dtype_name(self.dtype)}"
+
+    def to_json(self) -> dict[str, Any]:
+        # SPEC §1: {"name", "shape", "type"}; unknown parts are null.
+        return {
+            "name": self.name,
+            "shape": list(self.shape) if self.shape is not None else None,
+            "type": dtype_name(self.dtype) if self.dtype is not None else None,
+        }
+
+    @staticmethod
+    def from_config(item: dict[str, Any], default_name: str) -> TensorSpec:
+        """A spec from ``model_config`` JSON: ``{"name"?, "shape": [-1, 4], "type": "DT_FLOAT"}``."""
+        shape = item.get("shape")
+        dtype = item.get("type") or item.get("dtype")
+        return TensorSpec(
+            name=str(item.get("name", default_name)),
+            shape=tuple(int(d) for d in shape) if shape is not None else None,
+            dtype=numpy_dtype_of(str(dtype)) if dtype else None,
+        )
+
+
+@dataclass(frozen=True)
+class TensorSignature:
+    """A named set of inputs and outputs the model can run."""
+
+    name: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...] = ()
+
+    def to_json(self, fmt: str) -> dict[str, Any]:
+        return {
+            "signature_name": self.name,
+            "inputs": [s.to_json() for s in self.inputs],
+            "outputs": [s.to_json() for s in self.outputs],
+            "format": fmt,
+        }
+
+    @property
+    def batchable(self) -> bool:
+        """Every input has a known shape whose first dim is the batch dim (-1)."""
+        return bool(self.inputs) and all(
+            s.shape is not None and len(s.shape) > 0 and s.shape[0] == -1 for s in self.inputs
+        )
+
+    def input_names(self) -> str:
+        return ", ".join(s.name for s in self.inputs) or "(none)"
+
+
+def find_model_file(ctx: ProcessorContext, suffixes: Sequence[str], what: str) -> Path:
+    """The model file of a service: ``model_entry``/``model_path`` itself, or the one file
+    with one of ``suffixes`` under that directory."""
+    path = ctx.model_entry or ctx.model_path
+    if path is None:
+        raise RuntimeError(f"this processor needs model_path pointing to {what}")
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise RuntimeError(f"model path {path} does not exist")
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not found:
+        raise RuntimeError(
+            f"model path {path} holds no {what} (no {' / '.join(suffixes)} file); point "
+            "model_path or model_entry at the model file"
+        )
+    if len(found) > 1:
+        names = ", ".join(str(p.relative_to(path)) for p in found[:5])
+        raise RuntimeError(
+            f"model path {path} holds several candidates ({names}); set model_entry to the one to serve"
+        )
+    return found[0]
+
+
+def model_config(ctx: ProcessorContext) -> dict[str, Any]:
+    """``model_config`` as a dict: an object as given, a JSON text parsed, empty when absent."""
+    cfg = ctx.model_config
+    if cfg is None or cfg == "":
+        return {}
+    if isinstance(cfg, str):
+        try:
+            cfg = json.loads(cfg)
+        except ValueError as exc:
+            raise RuntimeError(f"model_config is not valid JSON: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise RuntimeError(f"model_config must be a JSON object, got {type(cfg).__name__}")
+    return cfg
+
+
+def config_specs(cfg: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """``model_config[key]`` (``"inputs"`` / ``"outputs"``) as a checked list of tensor entries."""
+    items = cfg.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise RuntimeError(
+            f'model_config.{key} must be a list of objects like {{"shape": [-1, 4], "type": "DT_FLOAT"}}'
+        )
+    return items
+
+
+def _fits(spec_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    return len(spec_shape) == len(shape) and all(
+        e in (-1, None) or e == g for e, g in zip(spec_shape, shape, strict=True)
+    )
+
+
+def conform(spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
+    """Check one input against its spec; cast it when the cast is allowed (module doc)."""
+    return apply_conform(spec, arr, conform_plan(spec, arr.shape, arr.dtype))
+
+
+# What conform does to an array of a given shape and dtype (conform_plan): pass it
+# through, cast it, or check its values' range and then cast it.
+_PASS, _CAST, _RANGE_CAST = 0, 1, 2
+
+
+def _mismatch(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> ProcessorError:
+    got = "[" + ", ".join(map(str, shape)) + "] " + dtype_name(dtype)
+    return ProcessorError(400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}")
+
+
+def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
+    """What ``conform`` does to an array of ``shape`` and ``dtype`` (a 400 when it refuses).
+
+    Everything here depends on the shape and dtype only, so processors cache it;
+    the one value-dependent step (the range of integers narrowed) is ``_RANGE_CAST``.
+    """
+    if spec.shape is not None and not _fits(spec.shape, shape):
+        raise _mismatch(spec, shape, dtype)
+    want = spec.dtype
+    if want is None or dtype == want:
+        return _PASS
+    if is_string_dtype(want) or is_string_dtype(dtype):
+        if is_string_dtype(want) and is_string_dtype(dtype):
+            return _PASS
+        raise _mismatch(spec, shape, dtype)
+    if np.can_cast(dtype, want, "safe"):
+        return _CAST
+    if dtype.kind == want.kind:
+        return _RANGE_CAST if want.kind in "iu" else _CAST
+    raise _mismatch(spec, shape, dtype)
+
+
+def apply_conform(spec: TensorSpec, arr: np.ndarray, plan: int) -> np.ndarray:
+    """Do what ``conform_plan`` decided for ``arr``."""
+    if plan == _PASS:
+        return arr
+    want = spec.dtype
+    assert want is not None
+    if plan == _RANGE_CAST and arr.size:
+        info = np.iinfo(want)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ProcessorError(
+                400,
+                f"input {spec.name!r}: values out of range for {dtype_name(want)} "
+                f"(got {dtype_name(arr.dtype)} from {arr.min()} to {arr.max()})",
+            )
+    return arr.astype(want)
