@@ -78,6 +78,8 @@ KNOWN_KEYS = frozenset(
 
 #: custom processor languages (SPEC §5 ``processor_type``)
 CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
+#: ``processor`` codes that name a custom processor (its code in processor_path)
+CUSTOM_PROCESSOR_CODES = ("python", "cpp")
 
 #: fields whose change makes a new service version (SPEC §5: "model file and
 #: processor information" in ``modify -s``)
@@ -428,10 +430,11 @@ def parse_spec(
                 "required for an aiges service — the folder, archive or URL holding wrapper.py, "
                 'e.g. "processor_path": "./wrapper"',
             )
-    elif processor:
+    elif processor and not names_custom_processor(processor, processor_type, processor_entry):
         if processor_path or processor_type:
             warnings.append(
-                f"processor_path/processor_type are ignored: the built-in processor {processor!r} is used"
+                f"processor_path/processor_type are ignored: the built-in processor {processor!r} "
+                'is used (leave out "processor" for a custom processor)'
             )
         if not model_path:
             raise SpecError(
@@ -449,6 +452,8 @@ def parse_spec(
             )
         if processor_type:
             processor_type = processor_type.lower()
+        elif processor:  # "processor": "python" (or "cpp"): easlab's name for a custom one
+            processor_type = processor.strip().lower()
         else:
             processor_type = _infer_processor_type(processor_entry, processor_mainclass)
             warnings.append(f"processor_type not given: assuming {processor_type!r}")
@@ -503,6 +508,25 @@ def parse_spec(
 
 
 _SELDON_SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER")
+
+
+def names_custom_processor(
+    processor: str | None, processor_type: str | None, processor_entry: str | None
+) -> bool:
+    """Whether a service.json's processor is its own code rather than a built-in one.
+
+    A built-in ``processor`` code wins over custom fields given beside it (they
+    are ignored, with a warning); ``"python"`` and ``"cpp"`` are easlab's codes
+    for a custom processor. Without a code, a ``processor_type`` or an ``app.py``
+    / ``.so`` entry names a custom processor. The kernel serves by the same rule
+    (``processors.processor_target``), and ``processor_kind`` / ``wants_gpu`` read
+    the code first, as this does.
+    """
+    code = (processor or "").strip().lower()
+    if code:
+        return code in CUSTOM_PROCESSOR_CODES
+    entry = (processor_entry or "").strip().lower()
+    return bool((processor_type or "").strip()) or entry.endswith((".py", ".so"))
 
 
 def _check_seldon(raw: dict[str, Any], processor_path: str | None, mainclass: str | None) -> None:

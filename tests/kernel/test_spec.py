@@ -266,6 +266,43 @@ def test_builtin_processor_wins_over_custom_fields_with_warning():
     assert any("ignored" in w for w in spec.warnings)
 
 
+@pytest.mark.parametrize(
+    "fields, served, warned",
+    [
+        # a built-in code beside custom fields: the code is served, the fields ignored
+        ({"processor": "tensorflow_cpu_1.15", "model_path": "./m"}, "TensorFlow", True),
+        ({"processor": "pytorch_cpu_1.6", "model_path": "./m"}, "PyTorch", True),
+        # easlab's "python" code is a custom processor: no model_path, nothing ignored
+        ({"processor": "python"}, "Python", False),
+        ({}, "Python", False),
+        ({"processor_type": "cpp", "processor_entry": "libecho.so"}, "Cpp", False),
+    ],
+)
+def test_the_spec_check_and_the_kernel_agree_on_which_processor_serves(fields, served, warned):
+    # The spec check warned "processor_path/processor_type are ignored: the built-in
+    # processor is used" while the kernel served the custom app.py, and refused
+    # "processor": "python" for lacking a model_path the python processor never reads.
+    from easlab.kernel.processors import processor_target
+
+    spec = parse_spec({**PY, **fields})
+    target = processor_target(spec.processor, spec.processor_type, spec.processor_entry)
+    assert target.rsplit(":", 1)[1] == f"{served}Processor"
+    assert any("are ignored" in w for w in spec.warnings) == warned
+
+
+def test_an_unknown_code_beside_an_app_py_is_refused_with_the_code_meant():
+    # "python3.9" was served as the custom app.py under a warning that said the
+    # built-in processor 'python3.9' was used
+    from easlab.kernel.processors import processor_target
+
+    spec = parse_spec({**PY, "processor": "python3.9", "model_path": "./app"})
+    assert any("built-in processor 'python3.9' is used" in w for w in spec.warnings)
+    with pytest.raises(
+        SpecError, match=r"unknown processor code 'python3.9' \(did you mean 'python'\?\)"
+    ):
+        processor_target(spec.processor, spec.processor_type, spec.processor_entry)
+
+
 def test_yaml_text_and_files(tmp_path: Path):
     yaml_text = (
         "name: echo\nprocessor_type: python\nprocessor_path: ./app\n"

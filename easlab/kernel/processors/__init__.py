@@ -15,6 +15,7 @@ from typing import Any
 
 from easlab.errors import SpecError
 from easlab.kernel.processors.http import HTTP_AWARE
+from easlab.spec import names_custom_processor
 
 PYTHON = "easlab.kernel.processors.python:PythonProcessor"
 CPP = "easlab.kernel.processors.cpp:CppProcessor"
@@ -38,8 +39,6 @@ _PREFIXES: list[tuple[str, str]] = [
 _EXACT: dict[str, str] = {
     "onnx": ONNX,
     "pmml": PMML,
-    "python": PYTHON,
-    "cpp": CPP,
     "seldon": SELDON,
     "aiges": AIGES,
 }
@@ -66,30 +65,32 @@ def processor_target(
 ) -> str:
     """The ``"module:Class"`` serving a service, or SpecError saying why none can.
 
-    A custom processor (``processor_type`` or an ``app.py`` / ``.so`` entry)
-    wins over a built-in code.
+    A built-in code wins over custom fields given beside it; without one, a
+    ``processor_type`` or an ``app.py`` / ``.so`` entry names a custom processor
+    (``spec.names_custom_processor``, the rule the spec check warns by).
     """
-    if (processor or "").strip().lower() == "aiges":
+    code = (processor or "").strip().lower()
+    if code == "aiges":
         return AIGES  # its wrapper.py comes from processor_path
-    kind = (processor_type or "").strip().lower()
-    entry = (processor_entry or "").strip().lower()
-    if (processor or "").strip().lower() == "seldon":  # its processor_entry is a .py too
+    if code == "seldon":  # its processor_entry is a .py too
         return SELDON
-    if kind == "python" or (not kind and entry.endswith(".py")):
-        return PYTHON
-    if kind in ("cpp", "c", "c++") or (not kind and entry.endswith(".so")):
-        return CPP
-    if kind == "java" or (processor or "").lower() == "java":
+    if names_custom_processor(processor, processor_type, processor_entry):
+        kind = (processor_type or "").strip().lower() or code
+        entry = (processor_entry or "").strip().lower()
+        if kind == "python" or (not kind and entry.endswith(".py")):
+            return PYTHON
+        if kind in ("cpp", "c", "c++") or (not kind and entry.endswith(".so")):
+            return CPP
+        if kind != "java":
+            raise SpecError(
+                "processor_type", f"unknown processor_type {processor_type!r}; use python or cpp"
+            )
+    if (processor_type or processor or "").strip().lower() == "java":
         raise SpecError(
             "processor_type",
             "Java processors are not supported by the local kernel; "
             "use a python (app.py) or cpp (.so) processor, or deploy to PAI-EAS",
         )
-    if kind:
-        raise SpecError(
-            "processor_type", f"unknown processor_type {processor_type!r}; use python or cpp"
-        )
-    code = (processor or "").strip().lower()
     if not code:
         raise SpecError(
             "processor",
