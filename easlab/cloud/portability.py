@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from easlab.spec import CUSTOM_PROCESSOR_CODES
+
 __all__ = [
     "Portability",
     "check_portability",
@@ -154,6 +156,16 @@ def check_portability(
                     "python processor",
                 )
             )
+    code = str(spec.get("processor") or "").strip().lower()
+    if code in CUSTOM_PROCESSOR_CODES:
+        report.blocking.append(
+            (
+                "processor",
+                f'"processor": "{code}" is easlab\'s name for a custom processor, and no EAS '
+                f'code: EAS reads "processor_type": "{code}" (with processor_path and '
+                "processor_entry); write that and leave out processor",
+            )
+        )
     wanted = str((spec.get("metadata") or {}).get("region") or "")
     if region and wanted and wanted != region:
         report.blocking.append(

@@ -215,3 +215,22 @@ def test_the_pai_client_itself_looks_in_a_package_beside_the_json(eas, oss, tmp_
     with pytest.raises(EaslabError, match="ENV is a virtualenv"):
         pai.modify("demo", spec=folder / "app.json")
     assert oss[0].puts == [] and eas[0].requests == []
+
+
+@pytest.mark.parametrize("code", ["python", "cpp"])
+def test_easlabs_custom_processor_code_is_refused_with_what_eas_reads(code):
+    # the local kernel takes "processor": "python" as a custom processor; EAS has no
+    # such code, so the same file would not deploy there
+    spec = {
+        "name": "echo",
+        "processor": code,
+        "processor_path": "oss://bucket/app.tar.gz",
+        "processor_entry": "app.py",
+        "oss_endpoint": "oss-cn-shanghai.aliyuncs.com",
+        "metadata": {"instance": 1},
+    }
+    report = check_portability(spec, oss_configured=True)
+    assert _fields(report) == ["processor"]
+    assert f'"processor_type": "{code}"' in report.lines()[0]
+    spec["processor_type"] = spec.pop("processor")
+    assert check_portability(spec, oss_configured=True).lines() == []
