@@ -452,8 +452,14 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             kwargs["kernel"] = _client(args)
         except KernelNotRunning:
             kwargs["kernel"] = None
-    elif verb.name not in ("gpu", "kernel") or args.endpoint:
-        kwargs["kernel"] = _client(args)
+    else:
+        if verb.name == "create":
+            # the file's own faults first: they do not depend on which kernel is running
+            from easlab.spec import parse_spec
+
+            parse_spec(kwargs["spec"], allow_unknown_keys=kwargs.get("allow_unknown_keys", False))
+        if verb.name not in ("gpu", "kernel") or args.endpoint:
+            kwargs["kernel"] = _client(args)
     result = verb.resolve()(**kwargs)
     if verb.waits:
         if hasattr(result, "desc") or isinstance(result, dict):

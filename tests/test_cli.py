@@ -43,6 +43,15 @@ def test_invalid_spec_fails_before_contacting_the_kernel(nowhere: str, tmp_path:
     assert "line 2, column" in capsys.readouterr().err
 
 
+def test_a_missing_file_is_named_before_the_missing_kernel(nowhere: str, capsys):
+    # with no kernel found, `easlab create typo.json` said to start a kernel, and only
+    # once one ran, that the file is not there
+    assert main(["create", "no-such-service.json"]) == 1
+    err = capsys.readouterr().err
+    assert "service description file not found: no-such-service.json" in err
+    assert "easlab serve" not in err
+
+
 def test_delete_without_tty_or_y_refuses(nowhere: str, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert main(["delete", "echo", "--endpoint", nowhere]) == 2
