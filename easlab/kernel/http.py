@@ -474,7 +474,12 @@ class HttpConnection(asyncio.Protocol):
                         ),
                     )
                     return
-        if headers.get(b"expect", b"").lower() == b"100-continue" and self.transport:
+        if (
+            headers.get(b"expect", b"").lower() == b"100-continue"
+            and self.transport
+            and self.parser is not None
+            and self.parser.get_http_version() != "1.0"  # RFC 9110 §10.1.1: never to 1.0
+        ):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _parse_target(self) -> None:

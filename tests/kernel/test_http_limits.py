@@ -319,3 +319,24 @@ def test_limits_are_flags_of_easlab_serve():
     with pytest.raises(ValueError, match="max_headers must be a whole number >= 0"):
         HttpLimits(max_headers=-1)
     assert HttpLimits(max_connections=0).cap("max_connections") == sys.maxsize  # 0: off
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_expect_100_continue_is_answered_to_http_1_1_only(limited, slow, version):
+    # RFC 9110 §10.1.1: a server must not send a 100 (Continue) to an HTTP/1.0 client;
+    # the kernel sent one to every client that asked
+    with socket.create_connection(address(limited), timeout=SLACK) as sock:
+        sock.sendall(
+            f"POST /api/predict/limits_slow HTTP/{version}\r\nHost: x\r\n"
+            f"Authorization: {TOKEN}\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n".encode()
+        )
+        sock.settimeout(0.3)
+        try:
+            interim = sock.recv(65536)
+        except TimeoutError:
+            interim = b""
+        sock.settimeout(SLACK)
+        assert interim == (b"HTTP/1.1 100 Continue\r\n\r\n" if version == "1.1" else b"")
+        sock.sendall(b"0")
+        answer = answer_of(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"slept 0"), answer
