@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Coroutine
@@ -29,6 +30,34 @@ API = "/easlab/v1"
 #: depth, in seconds. Answers are counted as they are recorded (monitor.py): this tick
 #: is the monitor's only work in the event loop, once a second.
 SAMPLE_S = 1.0
+
+
+def _max_instances() -> int:
+    """``$EASLAB_MAX_INSTANCES`` as the kernel starts, else 8 per CPU core and at least 64."""
+    default = max(64, 8 * (os.cpu_count() or 1))
+    raw = os.environ.get("EASLAB_MAX_INSTANCES", "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        print(
+            f"easlab kernel: EASLAB_MAX_INSTANCES={raw!r} is not a whole number > 0; "
+            f"using {default}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return default
+    return value
+
+
+#: instance processes one kernel runs, all services together. EAS keeps a service
+#: Pending until its cluster has room; here every instance is a process on this
+#: machine, and a typo (``"instance": 1000`` for 10) started a thousand of them and
+#: ran the machine out of memory, kernel and all.
+MAX_INSTANCES = _max_instances()
 
 
 class ControlError(Exception):
@@ -184,6 +213,29 @@ class Kernel:
             "metadata.gpu",
             f"service '{spec.name}' {short}. Lower metadata.gpu/metadata.instance, free GPUs, "
             f"or {fallback}",
+        )
+
+    def check_instances(self, spec: Any, replacing: Service | None = None) -> None:
+        """SpecError when ``spec``'s instances would take the kernel past ``MAX_INSTANCES``.
+
+        ``replacing``: the service these instances replace (a modify), whose own do
+        not count. Stopped and failed services hold no instances.
+        """
+        others = sum(
+            int(service.spec.metadata.instance)
+            for service in self.services.values()
+            if service is not replacing and service.status in ("Creating", "Running", "Updating")
+        )
+        asked = int(spec.metadata.instance)
+        if others + asked <= MAX_INSTANCES:
+            return
+        held = f", {others} of them held by other services" if others else ""
+        raise SpecError(
+            "metadata.instance",
+            f"service '{spec.name}' asks for {asked} instance(s), each a process on this "
+            f"machine; this kernel runs at most {MAX_INSTANCES}{held}. Lower "
+            "metadata.instance, stop or scale down another service, or start the kernel "
+            "with EASLAB_MAX_INSTANCES set higher",
         )
 
     def allocate_gpus(self, service: Service, count: int) -> list[int]:
@@ -395,6 +447,7 @@ class Kernel:
         handed_over = False
         try:
             self._check_free(spec.name)  # created while this call waited
+            self.check_instances(spec)
             cpu_fallback = self.check_gpus(
                 spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
             )
@@ -680,6 +733,7 @@ class Kernel:
                 kind = "version"
             if kind == "version":
                 number = max(service.versions) + 1
+                self.check_instances(spec, replacing=service)
                 cpu = self.check_gpus(
                     spec,
                     spec.metadata.instance,
@@ -697,6 +751,7 @@ class Kernel:
                 return self._outcome(service, failure)
             self._take_token(service, spec)
             if kind == "restart" and service.status == "Running":
+                self.check_instances(spec, replacing=service)
                 self.check_gpus(
                     spec,
                     spec.metadata.instance,
@@ -837,6 +892,7 @@ class Kernel:
         )
         extra = spec.metadata.instance - have
         if extra > 0 and service.status in ("Running", "Creating"):
+            self.check_instances(spec, replacing=service)
             self.check_gpus(spec, extra, service.cpu_fallback)
         self._take_token(service, spec)
         service.current = self._same_version(service, spec)

@@ -1,0 +1,61 @@
+"""A kernel runs a bounded number of instance processes, all services together.
+
+``"instance": 1000`` (a typo for 10) started a thousand worker processes and ran the
+machine out of memory, kernel and all; ``99999999999999999999`` made the kernel grow
+without bound. Past ``EASLAB_MAX_INSTANCES`` (default 8 per core, at least 64) a
+create, a modify or a scale is refused with a 400 naming metadata.instance, and the
+kernel and its other services carry on.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kernel_helpers import ECHO_APP, post
+
+from easlab.client.local import LocalKernel
+from easlab.errors import EaslabError
+
+TOKEN = "cap-token-0123"
+
+
+def spec(name: str, folder, instance) -> dict:
+    return {
+        "name": name,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": instance},
+    }
+
+
+@pytest.fixture(scope="module")
+def capped(easlab_home, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EASLAB_MAX_INSTANCES", "3")
+        with LocalKernel(port=0, state_dir=tmp_path_factory.mktemp("capped")) as kernel:
+            yield kernel
+
+
+def test_instances_past_the_kernels_cap_are_refused_naming_the_field(capped, make_app):
+    app = make_app("cap_echo", ECHO_APP)
+    first = capped.create(spec("cap_a", app, 2))
+    assert first.status == "Running"
+    for asked in (2, 1000, 99999999999999999999):
+        with pytest.raises(EaslabError) as refused:
+            capped.create(spec("cap_b", app, asked))
+        message = str(refused.value)
+        assert "metadata.instance" in message
+        assert f"asks for {asked} instance(s)" in message
+        assert "at most 3, 2 of them held by other services" in message
+        assert "EASLAB_MAX_INSTANCES" in message
+    assert [s["name"] for s in capped.client.list()] == ["cap_a"]
+    # the kernel and the service that fits carry on
+    assert post(first.url, b"still here", TOKEN).content == b"still here"
+    # a service's own instances do not count against it: 2 -> 3 fits, 3 -> 4 does not
+    capped.client.modify("cap_a", set={"metadata.instance": 3})
+    with pytest.raises(EaslabError, match=r"asks for 4 instance\(s\).*at most 3"):
+        capped.client.modify("cap_a", set={"metadata.instance": 4})
+    # a stopped service holds none
+    capped.client.stop("cap_a")
+    assert capped.create(spec("cap_b", app, 3)).status == "Running"
