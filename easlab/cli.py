@@ -566,7 +566,10 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         "standard Alibaba Cloud chain)",
     )
     parser.add_argument(
-        "--region", default=default, help="PAI-EAS region, e.g. cn-hangzhou ($EASLAB_PAI_REGION)"
+        "--region",
+        default=default,
+        help="PAI-EAS region, e.g. cn-hangzhou (default: $EASLAB_PAI_REGION, "
+        "$ALIBABA_CLOUD_REGION_ID, then region_id of the aliyun CLI's profile)",
     )
     parser.add_argument(
         "--pai-endpoint",

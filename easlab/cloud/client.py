@@ -23,10 +23,10 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from easlab.cloud.endpoint import is_loopback, resolve_endpoint
-from easlab.cloud.errors import PaiError, PaiSetupError
+from easlab.cloud.errors import PaiError, PaiSetupError, hint_for
 from easlab.cloud.mapping import service_desc, worker_row
 from easlab.cloud.portability import Portability, check_portability
 from easlab.spec import SpecDiff
@@ -36,8 +36,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from easlab.client.control import Service
     from easlab.cloud.upload import Upload, UploadProgress
+    from easlab.spec import ServiceSpec
 
-__all__ = ["PaiClient", "CloudPlan", "connect_pai", "resolve_endpoint", "ENDPOINT_ENV"]
+__all__ = [
+    "PaiClient",
+    "CloudPlan",
+    "RegionFound",
+    "connect_pai",
+    "default_region",
+    "resolve_endpoint",
+    "ENDPOINT_ENV",
+]
 
 ENDPOINT_ENV = "EASLAB_PAI_ENDPOINT"
 REGION_ENV = "EASLAB_PAI_REGION"
@@ -79,6 +88,8 @@ class CloudPlan(SpecDiff):
     uploads: list[str] = field(default_factory=list)
     portability: list[str] = field(default_factory=list)
     action: str = "CreateService"
+    #: where the region came from when no region was given ("$EASLAB_PAI_REGION", ...)
+    region_source: str = ""
 
     @property
     def headline(self) -> str:
@@ -87,7 +98,8 @@ class CloudPlan(SpecDiff):
         return f"{self.name}: {self.action} on {self.target} ({verdict})"
 
     def lines(self) -> list[str]:
-        out = [*self.portability]
+        out = [f"region from {self.region_source}"] if self.region_source else []
+        out += self.portability
         out += [f"upload: {u}" for u in self.uploads] or ["upload: none"]
         out += ["diff against the local service.json:", *self.changes]
         out += ["service.json to send:"]
@@ -107,6 +119,8 @@ class PaiClient:
     service.json tells EAS the region's internal one. ``vpc``: predict through
     the VPC endpoint rather than the public one. Credentials come from the
     standard chain (easlab/cloud/credentials.py), ``credential`` to pass one.
+    ``region_source``: where ``region`` came from when it was not given, in words
+    (``connect_pai`` sets it: ``$EASLAB_PAI_REGION``, the aliyun CLI's profile ...).
     """
 
     target = "pai"
@@ -126,14 +140,15 @@ class PaiClient:
         vpc: bool = False,
         credential: Any = None,
         signature_algorithm: str | None = None,
+        region_source: str = "",
     ) -> None:
         region = (region or "").strip()
         if not region:
-            raise PaiSetupError(
-                "the PAI-EAS target needs a region: --region cn-hangzhou, "
-                f"connect(target='pai', region=...), or ${REGION_ENV}"
-            )
+            raise _no_region()
         self.region = region
+        #: where ``region`` came from when not given (``default_region``), in words, for the
+        #: dry run and the hints that name the region; "" when given
+        self.region_source = region_source
         override = endpoint or os.environ.get(ENDPOINT_ENV, "").strip() or None
         self.scheme, self.host = (
             resolve_endpoint(override) if override else ("https", f"pai-eas.{region}.aliyuncs.com")
@@ -232,7 +247,9 @@ class PaiClient:
 
             return no_credentials(inner)
         if getattr(exc, "data", None) or getattr(exc, "code", None):
-            return PaiError.from_sdk(exc, action, self._credentials_used or "", self.region)
+            return PaiError.from_sdk(
+                exc, action, self._credentials_used or "", self.region, self.region_source
+            )
         # no answer at all (connection refused, DNS, TLS): the SDK wraps it; say where
         text = " ".join(str(getattr(inner, "message", None) or inner).split())
         if _unresolved(text):
@@ -253,10 +270,13 @@ class PaiClient:
                 "and the network or proxy of this machine"
             )
         return (
-            f"no such region {self.region!r}? (--region / ${REGION_ENV}; PAI-EAS regions: "
-            f"{', '.join(PAI_EAS_REGIONS)}){self._did_you_mean()} Else check this machine's "
-            "DNS and network"
+            f"no such region {self.region!r}{self._region_from()}? (--region / ${REGION_ENV}; "
+            f"PAI-EAS regions: {', '.join(PAI_EAS_REGIONS)}){self._did_you_mean()} Else check "
+            "this machine's DNS and network"
         )
+
+    def _region_from(self) -> str:
+        return f" (region from {self.region_source})" if self.region_source else ""
 
     def _did_you_mean(self) -> str:
         import difflib
@@ -276,6 +296,7 @@ class PaiClient:
         return {
             "target": "pai",
             "region": self.region,
+            "region_source": self.region_source or "given",
             "endpoint": self.endpoint,
             "api_version": API_VERSION,
             "oss": self.oss,
@@ -296,27 +317,34 @@ class PaiClient:
 
     # -- creating ------------------------------------------------------------------------
 
-    def _prepare(
+    def _check(
         self,
         spec: dict[str, Any] | str | Path,
         *,
-        blue_green: bool,
         allow_cpu_fallback: bool,
         allow_unknown_keys: bool,
-    ) -> tuple[dict[str, Any], dict[str, Any], list[Upload], Portability, list[str]]:
-        """(local service.json, the one EAS gets, uploads, portability, warnings); nothing sent."""
-        from easlab.client.control import _absolutize
+    ) -> tuple[ServiceSpec, Portability]:
+        """The parsed service.json and what EAS would refuse; nothing packed or sent."""
         from easlab.spec import parse_spec
 
         parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
-        local = parsed.to_dict()
         report = check_portability(
-            local,
+            parsed.to_dict(),
             oss_configured=bool(self.oss),
             allow_cpu_fallback=allow_cpu_fallback,
             region=self.region,
             base_dir=parsed.base_dir,
         )
+        return parsed, report
+
+    def _prepare(
+        self, parsed: ServiceSpec, *, blue_green: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], list[Upload]]:
+        """(local service.json, the one EAS gets, uploads): local folders are packed (for
+        their hash) here, nothing is sent."""
+        from easlab.client.control import _absolutize
+
+        local = parsed.to_dict()
         uploads: list[Upload] = []
         sent = _absolutize(local, parsed.base_dir)
         if self.oss:
@@ -333,7 +361,7 @@ class PaiClient:
             meta = dict(sent.get("metadata") or {})
             meta.setdefault("group", parsed.name)
             sent = {**sent, "name": f"{parsed.name}_{secrets.token_hex(4)}", "metadata": meta}
-        return local, sent, uploads, report, list(parsed.warnings)
+        return local, sent, uploads
 
     @staticmethod
     def _refuse(report: Portability) -> None:
@@ -359,12 +387,10 @@ class PaiClient:
         """``create --dry-run``: what would be uploaded and sent; nothing is."""
         from easlab.spec import diff_specs
 
-        local, sent, uploads, report, warnings = self._prepare(
-            spec,
-            blue_green=blue_green,
-            allow_cpu_fallback=allow_cpu_fallback,
-            allow_unknown_keys=allow_unknown_keys,
+        parsed, report = self._check(
+            spec, allow_cpu_fallback=allow_cpu_fallback, allow_unknown_keys=allow_unknown_keys
         )
+        local, sent, uploads = self._prepare(parsed, blue_green=blue_green)
         from easlab.cloud.upload import cleanup
 
         cleanup(uploads)  # the packed folders were needed only for their hash
@@ -374,8 +400,8 @@ class PaiClient:
                 0,
                 (
                     "region",
-                    f"{self.region!r} is not a PAI-EAS region easlab knows"
-                    f"{self._did_you_mean()} (--region / ${REGION_ENV}; PAI-EAS regions: "
+                    f"{self.region!r}{self._region_from()} is not a PAI-EAS region easlab "
+                    f"knows{self._did_you_mean()} (--region / ${REGION_ENV}; PAI-EAS regions: "
                     f"{', '.join(PAI_EAS_REGIONS)})",
                 ),
             )
@@ -383,11 +409,12 @@ class PaiClient:
             name=str(sent.get("name")),
             verb="would create",
             changes=diff_specs(local, sent) or ["(the same as the local one)"],
-            warnings=warnings,
+            warnings=list(parsed.warnings),
             target=f"PAI-EAS {self.region} ({self.endpoint})",
             service_json=_masked(sent),
             uploads=[u.line() for u in uploads],
             portability=report.lines(),
+            region_source=self.region_source,
         )
 
     def create(
@@ -403,21 +430,23 @@ class PaiClient:
         """Upload local paths to OSS, then ``CreateService``; a ``Service`` handle.
 
         What EAS would refuse (a local path with no OSS, cpu fallback, an
-        easlab-only processor) raises ``SpecError`` before anything is sent.
+        easlab-only processor) raises ``SpecError`` before anything is sent; a name
+        the region has already (``DescribeService`` finds it) raises ``PaiError``
+        before anything is packed or uploaded.
         With ``wait`` it returns once the service runs or has failed.
         """
         from easlab.client.control import Service
 
-        _, sent, uploads, report, warnings = self._prepare(
-            spec,
-            blue_green=blue_green,
-            allow_cpu_fallback=allow_cpu_fallback,
-            allow_unknown_keys=allow_unknown_keys,
+        parsed, report = self._check(
+            spec, allow_cpu_fallback=allow_cpu_fallback, allow_unknown_keys=allow_unknown_keys
         )
+        self._refuse(report)
+        if not blue_green:  # a blue-green sibling gets a fresh name of its own
+            self._refuse_existing(parsed.name)
+        _, sent, uploads = self._prepare(parsed, blue_green=blue_green)
         from easlab.cloud.upload import cleanup
 
         try:
-            self._refuse(report)
             self._upload(uploads)
         finally:
             cleanup(uploads)
@@ -425,12 +454,34 @@ class PaiClient:
         answer = self._call("CreateService", "create_service", request)
         name = str(answer.get("ServiceName") or sent["name"])
         desc = self.describe(name)
-        desc["warnings"] = warnings + [f"{f}: {m}" for f, m in report.notes]
+        desc["warnings"] = list(parsed.warnings) + [f"{f}: {m}" for f, m in report.notes]
         if wait:
             from easlab.client.control import wait_settled
 
             desc = wait_settled(self, desc, timeout or 1800)  # type: ignore[arg-type]
         return Service(self, desc)  # type: ignore[arg-type]
+
+    def _refuse_existing(self, name: str) -> None:
+        """Refuse to create ``name`` when the region has a service of that name already
+        (``DescribeService`` answers; not found: go on), with the error and hint of EAS's own
+        refusal of ``CreateService``: EAS refuses only after the upload, maybe gigabytes.
+        Another client may still create it meanwhile; EAS then refuses as before."""
+        try:
+            body = self._call("DescribeService", "describe_service", self.region, name)
+        except PaiError as exc:
+            if exc.status == 404 or "notfound" in exc.code.lower():
+                return
+            raise
+        code = "ServiceAlreadyExists"
+        raise PaiError(
+            409,  # the local kernel's status for the same refusal
+            code,
+            f"Service {name} already exists in {self.region}{self._region_from()}; nothing "
+            "was uploaded or created",
+            action="CreateService",
+            request_id=body.get("RequestId"),
+            hint=hint_for(code, action="CreateService"),
+        )
 
     def upload(self, path: str | Path) -> str:
         """Upload one local file (a folder is packed) under ``oss``; its ``oss://`` URL
@@ -683,6 +734,47 @@ def _unresolved(text: str) -> bool:
     return any(marker in low for marker in _UNRESOLVED)
 
 
+class RegionFound(NamedTuple):
+    """``default_region``'s answer."""
+
+    #: "" when nothing names one
+    region: str
+    #: where it came from, in words: "$EASLAB_PAI_REGION", "the aliyun CLI's profile ..."
+    source: str = ""
+    #: why the aliyun CLI's profile gave none though its file is there (malformed ...)
+    problem: str = ""
+
+
+def default_region() -> RegionFound:
+    """The region when none is given: ``$EASLAB_PAI_REGION``, else
+    ``$ALIBABA_CLOUD_REGION_ID``, else the ``region_id`` of the aliyun CLI's profile
+    (``~/.aliyun/config.json``: the profile ``$ALIBABA_CLOUD_PROFILE`` names, else its
+    ``current``). No file is no region; a malformed one is said in ``problem``."""
+    for name in (REGION_ENV, "ALIBABA_CLOUD_REGION_ID"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return RegionFound(value, f"${name}")
+    from easlab.cloud.credentials import cli_profile_region
+
+    try:
+        found = cli_profile_region()
+    except ValueError as exc:
+        return RegionFound("", problem=f"the aliyun CLI's profile gave none: {exc}")
+    if found is None:
+        return RegionFound("")
+    region, profile = found
+    return RegionFound(region, f"the aliyun CLI's profile {profile!r} in ~/.aliyun/config.json")
+
+
+def _no_region(problem: str = "") -> PaiSetupError:
+    why = f" ({problem})" if problem else ""
+    return PaiSetupError(
+        "the PAI-EAS target needs a region: --region cn-hangzhou, "
+        f"connect(target='pai', region=...), ${REGION_ENV}, $ALIBABA_CLOUD_REGION_ID, or "
+        f"region_id in the aliyun CLI's profile (~/.aliyun/config.json){why}"
+    )
+
+
 def connect_pai(
     region: str | None = None,
     *,
@@ -691,10 +783,16 @@ def connect_pai(
     oss_endpoint: str | None = None,
     **options: Any,
 ) -> PaiClient:
-    """A ``PaiClient``: ``region`` given, else ``$EASLAB_PAI_REGION``, else ``$ALIBABA_CLOUD_REGION_ID``."""
-    region = (
-        region
-        or os.environ.get(REGION_ENV, "").strip()
-        or os.environ.get("ALIBABA_CLOUD_REGION_ID", "").strip()
+    """A ``PaiClient``: ``region`` given, else ``default_region()`` (``$EASLAB_PAI_REGION``,
+    ``$ALIBABA_CLOUD_REGION_ID``, the aliyun CLI's profile's ``region_id``)."""
+    found = RegionFound(region.strip()) if region and region.strip() else default_region()
+    if not found.region:
+        raise _no_region(found.problem)
+    return PaiClient(
+        found.region,
+        endpoint=endpoint,
+        oss=oss,
+        oss_endpoint=oss_endpoint,
+        region_source=found.source,
+        **options,
     )
-    return PaiClient(region or "", endpoint=endpoint, oss=oss, oss_endpoint=oss_endpoint, **options)

@@ -6,18 +6,25 @@ environment variables (``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
 role (``ALIBABA_CLOUD_ROLE_ARN`` ...), the ``aliyun`` CLI's profile
 (``~/.aliyun/config.json``), the credentials file (``~/.alibabacloud/credentials.ini``
 or ``ALIBABA_CLOUD_CREDENTIALS_FILE``), then the ECS/DSW instance's RAM role.
-easlab holds only the SDK's credential client; the keys stay inside it.
+easlab holds only the SDK's credential client; the keys stay inside it. The aliyun CLI's
+profile also names a region (``region_id``): ``cli_profile_region``, the last place
+``connect_pai`` looks for one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from easlab.cloud.errors import PaiSetupError
 
 __all__ = [
     "HOW_TO",
+    "cli_config",
+    "cli_profile_region",
     "credential_client",
     "credential_source",
     "describe_source",
@@ -93,8 +100,6 @@ def no_credentials(exc: BaseException) -> PaiSetupError:
 def _likely_cause() -> str:
     """The mistake a new user makes, from the environment and the profile files (their
     names only, never a key): "" when none of them is it."""
-    import os
-
     key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "").strip()
     secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "").strip()
     if bool(key_id) != bool(secret):
@@ -119,19 +124,15 @@ def _likely_cause() -> str:
 def _profile_names() -> set[str]:
     """The profile names of the aliyun CLI's config.json and the credentials.ini file."""
     import configparser
-    import json
-    import os
-    from pathlib import Path
 
     names: set[str] = set()
-    home = Path.home()
     try:
-        config = json.loads((home / ".aliyun" / "config.json").read_text())
+        config = cli_config() or {}
         names |= {str(p.get("name")) for p in config.get("profiles") or [] if p.get("name")}
-    except (OSError, ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):
         pass
     ini = os.environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or str(
-        home / ".alibabacloud" / "credentials.ini"
+        Path.home() / ".alibabacloud" / "credentials.ini"
     )
     parser = configparser.ConfigParser()
     try:
@@ -139,6 +140,58 @@ def _profile_names() -> set[str]:
     except configparser.Error:
         pass
     return names | set(parser.sections())
+
+
+def _cli_config_path() -> Path:
+    # where the chain's cli_profile link reads it: the home folder ($HOME), .aliyun/config.json
+    return Path.home() / ".aliyun" / "config.json"
+
+
+def cli_config() -> dict[str, Any] | None:
+    """The aliyun CLI's ``~/.aliyun/config.json`` as a dict: None when there is none or it
+    cannot be read. ``ValueError`` naming the file when it is not a JSON object; the message
+    never quotes the file (its profiles hold AccessKey secrets)."""
+    path = _cli_config_path()
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        config = json.loads(data)
+    except json.JSONDecodeError as exc:  # its msg and place, never the document
+        raise ValueError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is not a JSON object")
+    return config
+
+
+def cli_profile_region() -> tuple[str, str] | None:
+    """(``region_id``, profile name) of the aliyun CLI's profile: the one
+    ``$ALIBABA_CLOUD_PROFILE`` names, else the file's ``current`` (as the chain picks the
+    profile for keys). None when there is no ``~/.aliyun/config.json``; ``ValueError``
+    saying why when the file is there but gives no region (malformed, no such profile,
+    a profile without ``region_id``). Only names and the region leave this function."""
+    config = cli_config()
+    if config is None:
+        return None
+    path = _cli_config_path()
+    profiles = config.get("profiles")
+    if not isinstance(profiles, list):
+        raise ValueError(f"{path} has no list of profiles")
+    name = os.environ.get("ALIBABA_CLOUD_PROFILE", "").strip() or config.get("current")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{path} names no current profile (nor does $ALIBABA_CLOUD_PROFILE)")
+    profile = next((p for p in profiles if isinstance(p, dict) and p.get("name") == name), None)
+    if profile is None:
+        raise ValueError(f"{path} has no profile {name!r}")
+    region = profile.get("region_id")
+    if not isinstance(region, str) or not region.strip():
+        raise ValueError(f"the profile {name!r} of {path} has no region_id")
+    return region.strip(), name
 
 
 def _resolve(client: Any) -> Any:

@@ -32,13 +32,20 @@ def field_named(message: str) -> str | None:
 
 
 def hint_for(
-    code: str, message: str = "", action: str = "", credentials: str = "", region: str = ""
+    code: str,
+    message: str = "",
+    action: str = "",
+    credentials: str = "",
+    region: str = "",
+    region_source: str = "",
 ) -> str:
     """What to check when EAS refuses a call with ``code`` ("" when EAS's words say it all).
 
     ``credentials``: which credentials were used, in words (``describe_source``: the source
     and the masked AccessKey ID), never a secret. E.g. ``InvalidAccessKeyId.NotFound`` →
     "Alibaba Cloud knows no such AccessKey ID ...; used: AccessKey LTAI****Key, from ...".
+    ``region_source``: where ``region`` came from when it was not given
+    (``$EASLAB_PAI_REGION``, the aliyun CLI's profile ...).
     """
     used = f"; used: {credentials}" if credentials else ""
     low = code.lower()
@@ -71,9 +78,11 @@ def hint_for(
         )
     if low == "invalidservice.notfound" and region:
         # services live in one region: a right name in the wrong region reads as "not found"
+        where = f" (region from {region_source})" if region_source else ""
         return (
-            f"no service of that name in {region}: `easlab ls --target pai --region {region}` "
-            "lists the ones there; is it in another region (--region / $EASLAB_PAI_REGION)?"
+            f"no service of that name in {region}{where}: `easlab ls --target pai --region "
+            f"{region}` lists the ones there; is it in another region (--region / "
+            "$EASLAB_PAI_REGION)?"
         )
     if low.startswith("throttling"):
         return (
@@ -125,7 +134,9 @@ class PaiError(KernelError):
         self.message = message
 
     @classmethod
-    def from_sdk(cls, exc: Any, action: str, credentials: str = "", region: str = "") -> PaiError:
+    def from_sdk(
+        cls, exc: Any, action: str, credentials: str = "", region: str = "", region_source: str = ""
+    ) -> PaiError:
         """Turn the SDK's exception (Tea/Dara ``code``, ``data``) into a ``PaiError``;
         ``credentials`` (which ones were used, in words) goes into the hint of a refusal
         that is about them (``InvalidAccessKeyId``, ``SignatureDoesNotMatch``, ``Forbidden``)."""
@@ -145,7 +156,7 @@ class PaiError(KernelError):
             action=action,
             request_id=request_id,
             field=field,
-            hint=hint_for(code, message, action, credentials, region),
+            hint=hint_for(code, message, action, credentials, region, region_source),
         )
 
 

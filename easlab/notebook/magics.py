@@ -388,15 +388,18 @@ class EasMagic(Magics):
         if region is not None and region == configured:
             pai_endpoint = pai_endpoint or self.pai_endpoint or None
             oss = oss or self.oss or None
-        if region is None and not any(
-            os.environ.get(name, "").strip()
-            for name in ("EASLAB_PAI_REGION", "ALIBABA_CLOUD_REGION_ID")
-        ):
-            raise EasMagicError(
-                "--target pai needs a region: add --region cn-hangzhou to the call, or set "
-                "PAI-EAS once for every call with %eas target pai --region cn-hangzhou "
-                "[--oss oss://BUCKET/PREFIX] (or $EASLAB_PAI_REGION)"
-            )
+        if region is None:
+            from easlab.cloud.client import default_region
+
+            found = default_region()  # $EASLAB_PAI_REGION ..., the aliyun CLI's profile
+            if not found.region:
+                why = f"; {found.problem}" if found.problem else ""
+                raise EasMagicError(
+                    "--target pai needs a region: add --region cn-hangzhou to the call, or set "
+                    "PAI-EAS once for every call with %eas target pai --region cn-hangzhou "
+                    "[--oss oss://BUCKET/PREFIX] (or $EASLAB_PAI_REGION, or region_id in the "
+                    f"aliyun CLI's profile){why}"
+                )
         client = connect(target="pai", region=region, pai_endpoint=pai_endpoint, oss=oss)
         if hasattr(client, "upload_progress"):
             # local model files go to OSS first: show each one's bar in the cell

@@ -1,7 +1,9 @@
 """A loopback STAND-IN for OSS (path-style), enough for easlab's uploads; not the real service.
 
 It records each PUT object (bucket, key, bytes, headers) and answers HEAD
-(``GetObjectMeta``, how ``is_object_exist`` asks) with 200 or 404. A request
+(``GetObjectMeta``, how ``is_object_exist`` asks) with 200 or 404; ``requests`` has every
+request of any method (one it does not serve is answered 501), so a test can say that
+OSS was not called at all. A request
 without an ``Authorization`` header signed by the SDK (``OSS4-HMAC-SHA256``
 with the test's AccessKey id) is refused 403, as OSS would.
 """
@@ -22,6 +24,8 @@ class OssStandIn:
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     puts: list[dict[str, Any]] = field(default_factory=list)
     heads: list[tuple[str, str]] = field(default_factory=list)
+    #: (method, bucket, key) of every request, served or not
+    requests: list[tuple[str, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -35,6 +39,8 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
         def _target(self) -> tuple[str, str]:
             path = unquote(urlsplit(self.path).path).lstrip("/")
             bucket, _, key = path.partition("/")
+            with standin.lock:
+                standin.requests.append((self.command, bucket, key))
             return bucket, key
 
         def _reply(self, status: int, body: bytes = b"", head: bool = False) -> None:
@@ -86,6 +92,15 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
                     }
                 )
             self._reply(200)
+
+        def do_POST(self) -> None:  # noqa: N802 - multipart uploads, deletes: not served
+            self._target()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self._error(501, "NotImplemented", f"the stand-in serves no {self.command}")
+
+        do_DELETE = do_POST
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     # a short poll: shutdown() at each test's end waits for it

@@ -41,7 +41,10 @@ def test_create_sends_the_service_json_signed_and_waits_until_running(eas, pai):
     assert svc.desc["spec"]["processor"] == "tensorflow_cpu_1.15"
     client = svc.client()  # a PredictClient for EAS's endpoint and token
     assert client.endpoint.get().startswith("http://1234567890.") and client.token == svc.token
-    assert all(r.status == 200 for r in standin.requests)
+    # first whether the name is free (not found: go on), then the create and its polls
+    check, *rest = standin.requests
+    assert (check.action, check.status) == ("DescribeService", 404)
+    assert rest[0].action == "CreateService" and all(r.status == 200 for r in rest)
 
 
 def test_every_verb_maps_to_its_action_path_and_body(eas, pai):
@@ -101,7 +104,9 @@ def test_every_verb_maps_to_its_action_path_and_body(eas, pai):
     assert (delete.method, delete.path) == ("DELETE", "/api/v2/services/cn-hangzhou/mnist")
     assert "mnist" not in standin.services
     assert {r.signature for r in standin.requests} == {"ACS3-HMAC-SHA256"}
-    assert all(r.status == 200 for r in standin.requests)
+    # only create's name check was refused (not found: the name is free)
+    assert all(r.status == 200 for r in standin.requests[1:])
+    assert (standin.requests[0].action, standin.requests[0].status) == ("DescribeService", 404)
 
 
 def test_eas_refusal_surfaces_its_code_message_and_field(eas, pai, monkeypatch):

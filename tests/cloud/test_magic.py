@@ -50,3 +50,22 @@ def test_target_pai_without_region_is_one_line(shell):
 
     with pytest.raises(EasMagicError, match="--region"):
         shell.run_line_magic("eas", "target pai")
+
+
+def test_create_of_a_taken_name_uploads_nothing(shell, eas, oss, monkeypatch, tmp_path):
+    from easlab.notebook.magics import EasMagicError
+
+    standin, host = eas
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    shell.run_line_magic(
+        "eas", f"target pai --region cn-hangzhou --pai-endpoint {host} --oss oss://models/x"
+    )
+    shell.run_cell_magic("eas", "create --timeout 10", SPEC)
+    (tmp_path / "saved_model.pb").write_bytes(b"\0" * 1024)
+    local = SPEC.replace("oss://models/mnist.tar.gz", str(tmp_path)).replace(
+        "oss_endpoint: oss-cn-hangzhou-internal.aliyuncs.com\n", ""
+    )
+    with pytest.raises(EasMagicError) as info:
+        shell.run_cell_magic("eas", "create --timeout 10", local)
+    assert "already exists" in str(info.value) and "modify" in str(info.value)
+    assert oss[0].requests == [] and standin.actions().count("CreateService") == 1

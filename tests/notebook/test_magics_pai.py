@@ -5,6 +5,7 @@ upload progress of ``%%eas create``."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,24 @@ def test_per_verb_target_pai_without_a_region_says_how(shell, monkeypatch):
     message = info.value.message
     assert "http://pai" not in message and "no easlab kernel" not in message
     assert "--region cn-hangzhou" in message and "%eas target pai --region" in message
+
+
+def test_per_verb_target_pai_takes_the_region_of_the_aliyun_cli_profile(shell, eas, tmp_path):
+    """No --region and no %eas target pai: the aliyun CLI's profile names it (HOME is
+    tmp_path: the test credentials' fixture)."""
+    standin, host = eas
+    (tmp_path / ".aliyun").mkdir()
+    config = {"current": "default", "profiles": [{"name": "default", "region_id": "cn-hangzhou"}]}
+    (tmp_path / ".aliyun" / "config.json").write_text(json.dumps(config))
+    shell.run_line_magic("eas", "target local")
+    shell.run_line_magic("eas", f"ls df --target pai --pai-endpoint {host}")
+    assert standin.actions() == ["ListServices"]
+    (tmp_path / ".aliyun" / "config.json").write_text("{not json")
+    with pytest.raises(EasMagicError) as info:
+        shell.run_line_magic("eas", f"ls df --target pai --pai-endpoint {host}")
+    assert (
+        "--region cn-hangzhou" in info.value.message and "is not valid JSON" in info.value.message
+    )
 
 
 def test_pai_options_without_target_pai_are_refused(shell):
