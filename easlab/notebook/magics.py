@@ -422,10 +422,22 @@ class EasMagic(Magics):
         where = args.where
         if where == "pai" or (where or "").startswith("pai://"):
             region = args.region or (where or "")[len("pai://") :].strip("/")
+            source = ""
             if not region:
-                raise EasMagicError("%eas target pai needs --region, e.g. --region cn-hangzhou")
+                from easlab.cloud.client import default_region
+
+                found = default_region()  # $EASLAB_PAI_REGION ..., the aliyun CLI's profile
+                if not found.region:
+                    why = f" ({found.problem})" if found.problem else ""
+                    raise EasMagicError(
+                        "%eas target pai needs a region: --region cn-hangzhou, or "
+                        "$EASLAB_PAI_REGION, or region_id in the aliyun CLI's profile" + why
+                    )
+                region, source = found.region, f" (region from {found.source})"
             self.target = f"pai://{region}"
             self.pai_endpoint, self.oss = args.pai_endpoint, args.oss
+            shown = f"%eas talks to {self.target}{source}"
+            return shown + (f" (uploads to {self.oss})" if self.oss else "")
         elif args.region or args.pai_endpoint or args.oss:
             if where is not None or not self.target.startswith("pai://"):
                 raise EasMagicError(

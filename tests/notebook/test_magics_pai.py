@@ -242,3 +242,23 @@ def test_an_object_already_on_oss_is_said_to_be_so():
         "Already on OSS, not uploaded again: oss://b/p/abc/m.tar.gz (2.0 KiB)"
     ]
     assert "Uploaded" not in lines[0]._repr_html_()
+
+
+def test_target_pai_without_region_takes_the_environments_or_profiles(shell, monkeypatch, tmp_path):
+    """`%eas target pai` alone was refused although a per-call --target pai took
+    $EASLAB_PAI_REGION or the aliyun CLI's profile; both now read the same places."""
+    monkeypatch.delenv("ALIBABA_CLOUD_REGION_ID", raising=False)
+    monkeypatch.setenv("EASLAB_PAI_REGION", "cn-beijing")
+    shown = shell.run_line_magic("eas", "target pai")
+    assert magic(shell).target == "pai://cn-beijing"
+    assert "region from $EASLAB_PAI_REGION" in str(shown)
+    monkeypatch.delenv("EASLAB_PAI_REGION")
+    (tmp_path / ".aliyun").mkdir(exist_ok=True)
+    config = {"current": "default", "profiles": [{"name": "default", "region_id": "cn-shanghai"}]}
+    (tmp_path / ".aliyun" / "config.json").write_text(json.dumps(config))
+    shell.run_line_magic("eas", "target pai")
+    assert magic(shell).target == "pai://cn-shanghai"
+    (tmp_path / ".aliyun" / "config.json").unlink()
+    with pytest.raises(EasMagicError, match="needs a region: --region cn-hangzhou"):
+        shell.run_line_magic("eas", "target pai")
+    shell.run_line_magic("eas", "target local")
