@@ -58,6 +58,9 @@ def _max_instances() -> int:
 #: machine, and a typo (``"instance": 1000`` for 10) started a thousand of them and
 #: ran the machine out of memory, kernel and all.
 MAX_INSTANCES = _max_instances()
+#: worker threads one instance runs (``rpc.worker_threads``): EAS's default is 5, and an
+#: instance started every thread it was given (100000 took gigabytes before it answered)
+MAX_WORKER_THREADS = 1024
 
 
 class ControlError(Exception):
@@ -216,7 +219,8 @@ class Kernel:
         )
 
     def check_instances(self, spec: Any, replacing: Service | None = None) -> None:
-        """SpecError when ``spec``'s instances would take the kernel past ``MAX_INSTANCES``.
+        """SpecError when ``spec``'s instances would take the kernel past ``MAX_INSTANCES``,
+        or one instance past ``MAX_WORKER_THREADS`` threads.
 
         ``replacing``: the service these instances replace (a modify), whose own do
         not count. Stopped and failed services hold no instances.
@@ -226,6 +230,14 @@ class Kernel:
             for service in self.services.values()
             if service is not replacing and service.status in ("Creating", "Running", "Updating")
         )
+        threads = int(spec.metadata.worker_threads)
+        if threads > MAX_WORKER_THREADS:
+            raise SpecError(
+                "metadata.rpc.worker_threads",
+                f"service '{spec.name}' asks for {threads} worker threads in each instance; "
+                f"an instance here runs at most {MAX_WORKER_THREADS} (EAS's default is 5). "
+                "For more concurrency, add instances (metadata.instance)",
+            )
         asked = int(spec.metadata.instance)
         if others + asked <= MAX_INSTANCES:
             return
@@ -891,8 +903,10 @@ class Kernel:
             else service.spec.metadata.instance
         )
         extra = spec.metadata.instance - have
-        if extra > 0 and service.status in ("Running", "Creating"):
+        more_threads = spec.metadata.worker_threads > service.spec.metadata.worker_threads
+        if (extra > 0 or more_threads) and service.status in ("Running", "Creating"):
             self.check_instances(spec, replacing=service)
+        if extra > 0 and service.status in ("Running", "Creating"):
             self.check_gpus(spec, extra, service.cpu_fallback)
         self._take_token(service, spec)
         service.current = self._same_version(service, spec)

@@ -1,4 +1,5 @@
-"""A kernel runs a bounded number of instance processes, all services together.
+"""A kernel runs a bounded number of instance processes (all services together) and
+of worker threads in each.
 
 ``"instance": 1000`` (a typo for 10) started a thousand worker processes and ran the
 machine out of memory, kernel and all; ``99999999999999999999`` made the kernel grow
@@ -56,6 +57,19 @@ def test_instances_past_the_kernels_cap_are_refused_naming_the_field(capped, mak
     capped.client.modify("cap_a", set={"metadata.instance": 3})
     with pytest.raises(EaslabError, match=r"asks for 4 instance\(s\).*at most 3"):
         capped.client.modify("cap_a", set={"metadata.instance": 4})
+    with pytest.raises(EaslabError, match="metadata.rpc.worker_threads"):
+        capped.client.modify("cap_a", set={"metadata.rpc.worker_threads": 5000})
     # a stopped service holds none
     capped.client.stop("cap_a")
     assert capped.create(spec("cap_b", app, 3)).status == "Running"
+
+
+def test_worker_threads_past_the_cap_are_refused(capped, make_app):
+    app = make_app("cap_threads", ECHO_APP)
+    doc = spec("cap_threads", app, 1)
+    doc["metadata"]["rpc.worker_threads"] = 100000
+    with pytest.raises(EaslabError) as refused:
+        capped.create(doc)
+    assert "metadata.rpc.worker_threads" in str(refused.value)
+    assert "asks for 100000 worker threads in each instance" in str(refused.value)
+    assert "at most 1024" in str(refused.value)
