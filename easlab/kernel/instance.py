@@ -70,6 +70,10 @@ def _default_startup_timeout() -> float:
 #: and its start counts as failed, unless its service.json sets metadata.startup_timeout:
 #: ``$EASLAB_STARTUP_TIMEOUT`` as the kernel starts, default 300
 STARTUP_TIMEOUT_S = _default_startup_timeout()
+#: bytes of one line of an instance's output kept in its service's log (the rest of a
+#: longer line is counted, not kept: the log holds LOG_RING lines, service.py)
+LOG_LINE_MAX = 8192
+_LOG_READ = 64 * 1024
 _HEADER_SIZE = HEADER.size
 _RID_MASK = 0xFFFFFFFF
 #: an answer within this many seconds of its frame's send marks the processor quick:
@@ -588,13 +592,41 @@ class Instance:
         )
 
     async def _pump_logs(self, stream: asyncio.StreamReader) -> None:
+        """The instance's output, line by line, into its service's log.
+
+        Read in chunks, not ``readline``: a line longer than the reader's 64 KiB limit
+        (a model printing a large array) made ``readline`` raise, which ended this
+        task; the pipe then filled, and the instance hung in its next ``print`` until
+        it was killed as stuck. A line keeps its first ``LOG_LINE_MAX`` bytes.
+        """
+        pending = b""  # the start of a line whose end has not come yet
+        dropped = 0  # bytes of that line past LOG_LINE_MAX, not kept
         while True:
-            line = await stream.readline()
-            if not line:
+            chunk = await stream.read(_LOG_READ)
+            if not chunk:
+                if pending or dropped:
+                    self._log_line(pending, dropped)
                 return
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            self.recent.append(text)
-            self.service.log(self.name, text)
+            start = 0
+            while True:
+                newline = chunk.find(b"\n", start)
+                end = len(chunk) if newline < 0 else newline
+                room = LOG_LINE_MAX - len(pending)
+                if room > 0:
+                    pending += chunk[start : min(end, start + room)]
+                dropped += max(0, end - start - max(room, 0))
+                if newline < 0:
+                    break
+                self._log_line(pending, dropped)
+                pending, dropped = b"", 0
+                start = newline + 1
+
+    def _log_line(self, line: bytes, dropped: int) -> None:
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        if dropped:
+            text += f" ... ({dropped} more bytes of this line not kept)"
+        self.recent.append(text)
+        self.service.log(self.name, text)
 
     async def _reap(self) -> None:
         if self._proc is not None and self._proc.returncode is None:

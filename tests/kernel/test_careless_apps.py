@@ -190,3 +190,36 @@ def test_a_swapped_answer_is_named_in_one_line_without_easlabs_frames(kernel, py
     wait_for(lambda: "it returned (int, bytes)" in logged(), what="the line in the log")
     assert "Traceback" not in logged() and "easlab/kernel" not in logged()
     kernel.delete("careless_swapped")
+
+
+PRINTING_APP = """
+import sys
+import allspark
+
+class Printing(allspark.BaseProcessor):
+    def process(self, data):
+        n = int(data)
+        print("x" * n)  # a model printing a large array, on one line
+        print("done", n)
+        return b"printed", 200
+"""
+
+
+def test_a_huge_printed_line_is_logged_cut_and_the_instance_serves_on(kernel, python_service):
+    # A line past asyncio's 64 KiB readline limit ended the kernel's log reader: the
+    # instance's stdout pipe then filled, and its next large print hung until it was
+    # killed as stuck (408, then 502), with none of its later output in the log.
+    svc = python_service("careless_printer", PRINTING_APP, rpc__keepalive=20000)
+    for n in (200_000, 2_000_000, 10):
+        answer = post(svc.url, str(n).encode(), TOKEN)
+        assert (answer.status_code, answer.content) == (200, b"printed"), answer.text
+    wait_for(
+        lambda: any("done 10" in line for line in kernel.client.logs("careless_printer", n=20)),
+        what="the output after the huge lines in the log",
+    )
+    lines = kernel.client.logs("careless_printer", n=20)
+    cut = [line for line in lines if "more bytes of this line not kept" in line]
+    assert len(cut) == 2
+    assert cut[1].endswith(f"x ... ({2_000_000 - 8192} more bytes of this line not kept)")
+    assert any("done 2000000" in line for line in lines)
+    kernel.delete("careless_printer")
