@@ -89,3 +89,18 @@ def test_other_runtime_errors_keep_their_type_and_text():
     from easlab.kernel.processors.tensor import runtime_reason
 
     assert runtime_reason(ValueError("bad rank")) == "ValueError: bad rank"
+
+
+@pytest.mark.parametrize(
+    "where, said",
+    [("/dev/null", "is neither a file nor a folder"), ("/no/such/model", "does not exist")],
+)
+def test_a_model_path_that_is_no_file_says_which(where, said):
+    # /dev/null (or a FIFO) exists: "does not exist" sent the user looking for a typo
+    from types import SimpleNamespace
+
+    from easlab.kernel.processors.signature import find_model_file
+
+    ctx = SimpleNamespace(model_entry=None, model_path=where)
+    with pytest.raises(RuntimeError, match=f"model path {where} {said}"):
+        find_model_file(ctx, (".onnx",), "an ONNX model")

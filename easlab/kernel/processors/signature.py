@@ -125,6 +125,8 @@ def find_model_file(ctx: ProcessorContext, suffixes: Sequence[str], what: str) -
     if path.is_file():
         return path
     if not path.is_dir():
+        if path.exists():  # a device, a FIFO, a socket: nothing a runtime can load
+            raise RuntimeError(f"model path {path} is neither a file nor a folder")
         raise RuntimeError(f"model path {path} does not exist")
     found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not found:
