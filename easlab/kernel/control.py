@@ -225,11 +225,6 @@ class Kernel:
         ``replacing``: the service these instances replace (a modify), whose own do
         not count. Stopped and failed services hold no instances.
         """
-        others = sum(
-            int(service.spec.metadata.instance)
-            for service in self.services.values()
-            if service is not replacing and service.status in ("Creating", "Running", "Updating")
-        )
         threads = int(spec.metadata.worker_threads)
         if threads > MAX_WORKER_THREADS:
             raise SpecError(
@@ -238,6 +233,11 @@ class Kernel:
                 f"an instance here runs at most {MAX_WORKER_THREADS} (EAS's default is 5). "
                 "For more concurrency, add instances (metadata.instance)",
             )
+        others = sum(
+            int(service.spec.metadata.instance)
+            for service in self.services.values()
+            if service is not replacing and service.status in ("Creating", "Running", "Updating")
+        )
         asked = int(spec.metadata.instance)
         if others + asked <= MAX_INSTANCES:
             return
