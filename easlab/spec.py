@@ -118,6 +118,17 @@ _METADATA_FIELDS: dict[str, tuple[str, str, float | None]] = {
     "model_threads": ("model_threads", "int", 1),
 }
 
+#: the limits of a queue service's queue or an async service's two (kernel/queue.py
+#: ``settings_of``): for every queue, or for one side (``source``: the input queue,
+#: ``sink``: an async service's results). They are written in a top-level ``queue``
+#: block, nested in ``metadata.queue``, or flat (``metadata.queue.sink.max_length``).
+QUEUE_LIMITS = ("max_length", "max_payload_size_kb")
+QUEUE_SIDES = ("source", "sink")
+#: every queue setting, as its path inside a queue block
+_QUEUE_KEYS = frozenset(
+    [*QUEUE_LIMITS, *(f"{side}.{limit}" for side in QUEUE_SIDES for limit in QUEUE_LIMITS)]
+)
+
 _EXAMPLES = {
     "instance": "1, the number of instances (worker processes)",
     "cpu": "1, CPU quota per instance (1 quota = 1 core + 4 GB)",
@@ -315,18 +326,53 @@ def check_typos(raw: dict[str, Any]) -> None:
             match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(key, f"unknown key: did you mean {match[0]!r}? ({_ALLOW_HINT})")
+    for block, key in _unknown_queue_keys(raw):
+        match = difflib.get_close_matches(key, sorted(_QUEUE_KEYS), n=1, cutoff=_TYPO_CUTOFF)
+        if match:
+            raise SpecError(
+                f"{block}.{key}",
+                f"unknown key: did you mean '{block}.{match[0]}'? ({_ALLOW_HINT})",
+            )
     meta = raw.get("metadata")
     if not isinstance(meta, dict):
         return
     known = sorted(_METADATA_FIELDS)
     for key in _flatten_metadata(meta):
-        if key not in _METADATA_FIELDS:
+        if key not in _METADATA_FIELDS and key.split(".")[0] != "queue":
             match = difflib.get_close_matches(key, known, n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(
                     f"metadata.{key}",
                     f"unknown key: did you mean 'metadata.{match[0]}'? ({_ALLOW_HINT})",
                 )
+
+
+def _unknown_queue_keys(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """The keys inside the queue settings that are no queue setting, as (the block:
+    ``queue`` or ``metadata.queue``, the key's path in it: ``max_lenght``, ``sink.max_lenght``).
+
+    >>> _unknown_queue_keys({"metadata": {"queue": {"max_lenght": 3, "sink": {"max_length": 5}}}})
+    [('metadata.queue', 'max_lenght')]
+    """
+    # (block, its settings, whether an object in it is a side's own block)
+    blocks: list[tuple[str, dict[str, Any], bool]] = []
+    if isinstance(raw.get("queue"), dict):
+        blocks.append(("queue", raw["queue"], True))
+    meta = raw.get("metadata")
+    if isinstance(meta, dict):
+        if isinstance(meta.get("queue"), dict):
+            blocks.append(("metadata.queue", meta["queue"], True))
+        # flat: "metadata": {"queue.sink.max_length": 5}
+        flat = {k[len("queue.") :]: v for k, v in meta.items() if k.startswith("queue.")}
+        blocks.append(("metadata.queue", flat, False))
+    unknown = []
+    for block, settings, sides in blocks:
+        for key, value in settings.items():
+            # a side's own block ("sink": {...}), or a mistyped one ("snk": {...})
+            nested = sides and isinstance(value, dict)
+            paths = [f"{key}.{sub}" for sub in value] if nested else [key]
+            unknown += [(block, path) for path in paths if path not in _QUEUE_KEYS]
+    return unknown
 
 
 def check_name(name: Any) -> str:
@@ -488,6 +534,11 @@ def parse_spec(
     for key in raw:
         if key not in KNOWN_KEYS:
             warnings.append(f"unknown key {key!r} kept but not used by the local kernel")
+    for block, key in _unknown_queue_keys(raw):
+        warnings.append(
+            f"unknown key '{block}.{key}' kept but not used by the local kernel (a queue "
+            f"setting is one of {', '.join(sorted(_QUEUE_KEYS))})"
+        )
 
     return ServiceSpec(
         name=name,

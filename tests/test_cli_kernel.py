@@ -159,6 +159,25 @@ def test_cli_server_side_spec_error_is_one_line(endpoint: str, tmp_path: Path, c
     assert "processor_path" in err and "nowhere" in err
 
 
+def test_cli_create_names_a_mistyped_queue_setting(endpoint: str, tmp_path: Path, capsys):
+    # {"queue": {"max_lenght": 3}} was accepted without a word
+    spec = tmp_path / "queue.json"
+    meta = {"type": "Queue", "queue": {"max_lenght": 3}}
+    spec.write_text(json.dumps({"name": "cli_qtypo", "metadata": meta}))
+    code, _, err = run(capsys, "create", str(spec), "--endpoint", endpoint)
+    assert code == 1 and err.count("\n") == 1
+    assert (
+        "metadata.queue.max_lenght: unknown key: did you mean 'metadata.queue.max_length'?" in err
+    )
+    e = ("--endpoint", endpoint)
+    code, out, err = run(capsys, "create", str(spec), "--allow-unknown-keys", *e)
+    try:
+        assert code == 0, err
+        assert "[WARN] unknown key 'metadata.queue.max_lenght' kept but not used" in out
+    finally:
+        run(capsys, "delete", "cli_qtypo", "-y", *e)
+
+
 def _read_until(proc, pattern: str, timeout: float = 60) -> str:
     """Read the child's stdout until it matches ``pattern`` (with a deadline)."""
     import re

@@ -48,23 +48,27 @@ def _check_environment(info: dict[str, Any]) -> None:
         )
 
 
-def _from_runtime_file() -> KernelClient | None:
-    """A client of the kernel recorded in the runtime file, if it is alive and answers."""
-    from easlab.runtime import read_runtime
+def _from_runtime_file() -> tuple[KernelClient | None, str]:
+    """A client of the kernel recorded in the runtime file, if it is alive and answers;
+    else None and what was tried, for the message."""
+    from easlab.runtime import read_runtime, runtime_file
 
     data = read_runtime()  # None when absent, unreadable or its pid is dead
     if data is None:
-        return None
+        return None, f"no running easlab kernel is recorded in {runtime_file()}"
     client = KernelClient(
         str(data["endpoint"]), timeout=3, admin_token=data.get("admin_token") or None
     )
     try:
         info = client.info()
     except KernelError:
-        return None
+        return None, (
+            f"no easlab kernel answers at {client.endpoint}, the kernel {runtime_file()} "
+            f"records (pid {data['pid']})"
+        )
     _check_environment(info)
     client.timeout = 60
-    return client
+    return client, ""
 
 
 def connect(
@@ -103,7 +107,7 @@ def connect(
     env = os.environ.get("EASLAB_ENDPOINT", "").strip()
     if env:
         return KernelClient(env, admin_token=admin_token)
-    found = _from_runtime_file()
+    found, tried = _from_runtime_file()
     if found:
         if admin_token:
             found._admin_token = admin_token
@@ -113,9 +117,4 @@ def connect(
 
         endpoint, token = start_background()
         return KernelClient(endpoint, admin_token=token)
-    from easlab.runtime import runtime_file
-
-    raise KernelNotRunning(
-        f"no running easlab kernel found (no live kernel in {runtime_file()}, "
-        f"EASLAB_ENDPOINT unset): {_HOW_TO_START}"
-    )
+    raise KernelNotRunning(f"{tried}, and $EASLAB_ENDPOINT is unset: {_HOW_TO_START}")

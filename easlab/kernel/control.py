@@ -325,7 +325,7 @@ class Kernel:
         return {"deleted": name}
 
     async def _build_version(self, spec: Any, number: int) -> Version:
-        from easlab.kernel.fetch import resolve_path
+        from easlab.kernel.fetch import packed_from, resolve_path
         from easlab.kernel.packaged_env import check_python, package_python
         from easlab.kernel.processors import PYTHON, check_runtime, processor_target
 
@@ -366,6 +366,10 @@ class Kernel:
             "model_entry": str(model_entry) if model_entry else None,
             "model_config": spec.model_config,
             "processor_path": str(processor_dir) if processor_dir else None,
+            # an archive runs from its copy in the cache; tracebacks name the user's files
+            "processor_sources": [str(p) for p in packed_from(spec.processor_path, base)]
+            if spec.processor_path
+            else [],
             "processor_entry": entry,
             "worker_threads": spec.metadata.worker_threads,
         }
@@ -427,16 +431,20 @@ class Kernel:
         if not isinstance(raw, dict):
             raise ControlError(400, 'the body needs "spec": the service.json as an object')
         kind = queue_kind(raw)
+        allow_unknown_keys = bool(body.get("allow_unknown_keys"))
         if kind == "queue":
-            return self.create_queue(raw)
+            return self.create_queue(raw, allow_unknown_keys=allow_unknown_keys)
         if kind == "async":
             for which in ("source", "sink"):  # refused before anything is built
                 try:
                     settings_of(raw, which)
                 except QueueError as exc:
                     raise ControlError(exc.status, exc.message, "queue") from None
-        raw = {k: v for k, v in raw.items() if k != "queue"}  # queue limits: queue.py
-        spec = parse_spec(raw, allow_unknown_keys=bool(body.get("allow_unknown_keys")))
+        # with its queue block: a mistyped queue setting is named as other keys are
+        spec = parse_spec(raw, allow_unknown_keys=allow_unknown_keys)
+        # the queue limits are the queues' (queue.py), not the version's
+        spec.raw.pop("queue", None)
+        raw = {k: v for k, v in raw.items() if k != "queue"}
         original: Service | None = None
         if body.get("blue_green"):
             original = self.get(spec.name)
@@ -530,14 +538,22 @@ class Kernel:
 
     # -- queue services (queue.py, async_inference.py) ---------------------------------
 
-    def create_queue(self, raw: dict[str, Any], created: float | None = None) -> dict[str, Any]:
-        """A standalone queue service (``metadata.type: Queue``)."""
-        from easlab.spec import check_name
+    def create_queue(
+        self, raw: dict[str, Any], created: float | None = None, allow_unknown_keys: bool = False
+    ) -> dict[str, Any]:
+        """A standalone queue service (``metadata.type: Queue``); ``created``: restored."""
+        from easlab.spec import check_name, parse_spec
 
         try:
             name = check_name(raw.get("name"))
         except SpecError as exc:
             raise ControlError(400, f"a queue service's {exc}", "name") from None
+        # a new one's keys are checked as a service's are (a restored one's were then)
+        warnings = (
+            parse_spec(raw, allow_unknown_keys=allow_unknown_keys).warnings
+            if created is None
+            else []
+        )
         if name in self.services or self.queues.get(name) is not None:
             raise ControlError(
                 409, f"service '{name}' already exists; delete it first or pick another name"
@@ -562,7 +578,7 @@ class Kernel:
         self.queue_services[name] = created if created is not None else time.time()
         if created is None:
             self.records.save(name, raw, token)
-        return self.describe_queue(name)
+        return {**self.describe_queue(name), "warnings": warnings}
 
     async def restore(self) -> None:
         """Create again the services a previous kernel on this state dir had (state.py).

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 from easlab.errors import SpecError
 
-__all__ = ["ARCHIVE_SUFFIXES", "is_archive", "resolve_path"]
+__all__ = ["ARCHIVE_SUFFIXES", "is_archive", "packed_from", "resolve_path"]
 
 Progress = Callable[[int, int | None], None]
 
@@ -72,22 +72,13 @@ def resolve_path(
         )
     if scheme in ("http", "https"):
         return _resolve_url(location, cache_dir, progress, field)
-    if scheme == "file":
-        path = Path(
-            unquote(parsed.netloc + parsed.path)
-            if parsed.netloc not in ("", "localhost")
-            else unquote(parsed.path)
-        )
-    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
+    path = _local_path(location, base_dir)
+    if path is None:
         raise SpecError(
             field,
             f"{location}: the {scheme}:// scheme is not supported locally; give a local folder, "
             "file, archive or an http(s) URL",
         )
-    else:
-        path = Path(location).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
     if not path.exists():
         anchor = (
             f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
@@ -101,6 +92,44 @@ def resolve_path(
     if path.is_file() and is_archive(path.name):
         return _extract_cached(path, sha256_file(path), cache_dir, field)
     return path
+
+
+def _local_path(location: str, base_dir: Path | None) -> Path | None:
+    """``location`` (a path or ``file://`` URL) as a local path, relative ones anchored at
+    ``base_dir`` (default: the current directory); None for another URL scheme."""
+    parsed = urlparse(location)
+    scheme = parsed.scheme.lower()
+    if scheme == "file":
+        path = Path(
+            unquote(parsed.netloc + parsed.path)
+            if parsed.netloc not in ("", "localhost")
+            else unquote(parsed.path)
+        )
+    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
+        return None
+    else:
+        path = Path(location).expanduser()
+    return path if path.is_absolute() else (base_dir or Path.cwd()) / path
+
+
+def packed_from(location: str, base_dir: Path | None = None) -> list[Path]:
+    """The folders a local archive (``processor_path``) was likely packed from, for the
+    tracebacks of the copy extracted into the cache (worker.py ``own_file``).
+
+    ``easlab pysdk pack DIR`` writes ``DIR.tar.gz`` beside DIR, and the app.json it made
+    in DIR names ``../DIR.tar.gz``: the archive's namesake folder, and the service.json's
+    own folder. Only those that exist; none for a URL or a file that is no archive.
+    """
+    archive = _local_path(location.strip(), base_dir)
+    if archive is None or not is_archive(archive.name):
+        return []
+    name = archive.name
+    stem = name[: -len(next(s for s in ARCHIVE_SUFFIXES if name.lower().endswith(s)))]
+    found: list[Path] = []
+    for folder in (archive.parent / stem, base_dir):
+        if folder is not None and folder.is_dir() and folder.resolve() not in found:
+            found.append(folder.resolve())
+    return found
 
 
 # ----------------------------------------------------------------------------- archives

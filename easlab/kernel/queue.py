@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from easlab.spec import QUEUE_LIMITS
 from easlab.wire.proto import queue_pb2
 
 DEFAULT_MAX_LENGTH = 1_000_000
@@ -780,7 +781,7 @@ def settings_of(raw: dict[str, Any], which: str) -> dict[str, int]:
     # "metadata": {"queue": {...}} nested, as "metadata": {"rpc": {...}} is
     nested = meta.get("queue") if isinstance(meta, dict) else None
     out: dict[str, int] = {}
-    for key in ("max_length", "max_payload_size_kb"):
+    for key in QUEUE_LIMITS:  # the spec names any other key as unknown (spec.py)
         sources = [(meta, "metadata."), (conf, "queue.")]
         if isinstance(nested, dict):
             sources.insert(1, (nested, "metadata.queue."))

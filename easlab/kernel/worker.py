@@ -246,18 +246,63 @@ def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
     ]
 
 
+#: a packaged processor runs from the archive's copy in the kernel's cache (the CONFIG's
+#: ``processor_path``); ``processor_sources`` are the folders it was packed from
+#: (fetch.py ``packed_from``): (the copy's folder, those folders)
+_package: tuple[str, list[str]] = ("", [])
+
+
+def own_file(filename: str) -> str:
+    """``filename`` of a package's cached copy as the user's own file that was packed
+    (the one they edit), when that file still has the same bytes; else ``filename``,
+    whose lines are the ones that ran."""
+    copy, sources = _package
+    if not copy or not sources:
+        return filename
+    relative = os.path.relpath(os.path.abspath(filename), copy)
+    if relative.startswith(os.pardir):
+        return filename
+    try:
+        with open(filename, "rb") as fh:
+            ran = fh.read()
+    except OSError:
+        return filename
+    for folder in sources:
+        own = os.path.join(folder, relative)
+        try:
+            with open(own, "rb") as fh:
+                if fh.read() == ran:
+                    return own
+        except OSError:
+            continue
+    return filename
+
+
 def user_traceback(exc: BaseException, heading: str) -> str:
     """``exc``'s traceback with the user's frames only (their file and line), under ``heading``.
 
     easlab's own frames (the worker, the processor adapters) say nothing to the
-    author of app.py; when the error is easlab's own, every frame is kept.
+    author of app.py; when the error is easlab's own, every frame is kept. A file
+    of a package runs from its copy in the cache: the user's own file is named
+    instead where it is the same (``own_file``).
     """
     last = traceback.format_exception_only(type(exc), exc)
-    if isinstance(exc, SyntaxError) and not _user_frames(exc):
+    frames = _user_frames(exc)
+    if isinstance(exc, SyntaxError) and not frames:
         # the file, line and caret are the exception's own, as `python app.py` shows them
-        return heading + "\n" + "".join(last)
-    shown = traceback.format_list(_user_frames(exc) or traceback.extract_tb(exc.__traceback__))
-    return heading + "\n" + "".join(["Traceback (most recent call last):\n", *shown, *last])
+        text = heading + "\n" + "".join(last)
+    else:
+        frames = frames or traceback.extract_tb(exc.__traceback__)
+        shown = traceback.format_list(frames)
+        text = heading + "\n" + "".join(["Traceback (most recent call last):\n", *shown, *last])
+    files = {f.filename for f in frames}
+    if isinstance(exc, SyntaxError) and exc.filename:
+        files.add(exc.filename)
+    for name in files:
+        own = own_file(name)
+        if own != name:
+            text = text.replace(f'File "{name}"', f'File "{own}"')
+    return text
 
 
 def start_failure(exc: BaseException, heading: str, service: str) -> str:
@@ -556,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
         print("easlab worker: the kernel sent no configuration", file=sys.stderr)
         return 2
     config = json.loads(first[3])
+    global _package
+    _package = (str(config.get("processor_path") or ""), config.get("processor_sources") or [])
     channel.attach_rings(config.get("shm"))
     # before the model's first allocation: its buffers stay between calls; the kernel
     # logs what was done when the instance is ready (not output of the user's code)

@@ -22,7 +22,16 @@ from easlab.notebook import _target
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["bench", "BenchResult", "parse_duration"]
+__all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRENCY"]
+
+#: The most worker threads one load test starts. Each worker is a thread of this
+#: Python process, which runs one at a time (the GIL): past about a thousand, a
+#: request's measured time is mostly its thread waiting for its turn, so the
+#: percentiles describe this machine's thread switching, not the service. 1024 also
+#: matches the kernel's cap on an instance's worker threads (MAX_WORKER_THREADS) and
+#: is below nginx's shipped 1024 connections; -c 100000 --duration 10s started 100000
+#: threads before this cap.
+MAX_CONCURRENCY = 1024
 
 COLUMNS = [
     "concurrency",
@@ -426,13 +435,7 @@ def bench(
     from easlab.notebook._record import body_of, fit_body
     from easlab.wire.build import tensors_text, to_request
 
-    levels = _levels(sweep) if sweep is not None else [int(concurrency)]
-    if any(c < 1 for c in levels):
-        given = levels if sweep is not None else levels[0]
-        raise ValueError(f"concurrency must be at least 1, got {given}")
-    if n < 1 and duration is None:
-        raise ValueError(f"n must be at least 1, got {n}")
-    seconds = parse_duration(duration)
+    levels, seconds = check_load(n, concurrency, duration, sweep)
     target = _target.resolve(service_or_url, token=token, timeout=timeout)
     rows: list[tuple[Any, ...]] = []
     walls: dict[int, float] = {}
@@ -473,6 +476,39 @@ def bench(
             file=sys.stderr,
         )
     return result
+
+
+def check_load(
+    n: int,
+    concurrency: int,
+    duration: str | float | None = None,
+    sweep: list[int] | str | None = None,
+) -> tuple[list[int], float | None]:
+    """The concurrency levels and seconds a load test runs (``bench``'s arguments),
+    or ValueError saying which argument is wrong: nothing is started before this.
+
+    >>> check_load(100, 8, "10s")
+    ([8], 10.0)
+    """
+    levels = _levels(sweep) if sweep is not None else [int(concurrency)]
+    if any(c < 1 for c in levels):
+        given = levels if sweep is not None else levels[0]
+        raise ValueError(f"concurrency must be at least 1, got {given}")
+    if n < 1 and duration is None:
+        raise ValueError(f"n must be at least 1, got {n}")
+    seconds = parse_duration(duration)
+    most = max(levels)
+    threads = most if seconds else min(most, n)  # _run_level's workers
+    if threads > MAX_CONCURRENCY:
+        asked = f"sweep level {most}" if sweep is not None else f"concurrency {most}"
+        run = f"for {seconds:g} s" if seconds else f"for n={n} requests"
+        raise ValueError(
+            f"{asked} {run} would start {threads} threads; a local load test runs at most "
+            f"{MAX_CONCURRENCY}: with more threads than that it measures this machine's "
+            f"thread switching rather than the service. Use a concurrency of {MAX_CONCURRENCY} "
+            "or less (for more load, run load tests from several processes or machines)"
+        )
+    return levels, seconds
 
 
 def _levels(sweep: list[int] | str) -> list[int]:

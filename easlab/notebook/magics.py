@@ -685,8 +685,10 @@ class EasMagic(Magics):
 
     # -- bench / debug --------------------------------------------------------------------
     def _do_bench(self, args: Any) -> Any:
-        from easlab.notebook.loadtest import bench
+        from easlab.notebook.loadtest import bench, check_load
 
+        # refused before the service is looked up (bench checks again, the same way)
+        check_load(args.n, args.concurrency, args.duration, args.sweep)
         target = self._resolve(args.service, args)
         try:
             body = self._body_value(args.body, strict=True, target=target)

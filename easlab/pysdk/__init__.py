@@ -32,10 +32,10 @@ def pysdk(
             own = f"{sys.version_info[0]}.{sys.version_info[1]}"
             python = input(f"Python version (default {own}): ").strip() or None
         made = init_project(folder, python=python, force=force, with_pip=not without_pip)
-        print(f"[PYSDK] Created {made.env} (Python {made.version}, allspark installed)")
+        print(f"[PYSDK] Created {_shown(made.env)} (Python {made.version}, allspark installed)")
         made_files = [p for p in (made.app, made.app_json) if p.name not in made.kept]
         if made_files:
-            print(f"[PYSDK] Created {' and '.join(map(str, made_files))}")
+            print(f"[PYSDK] Created {' and '.join(map(_shown, made_files))}")
         if made.kept:
             print(
                 f"[PYSDK] Kept your {' and '.join(made.kept)} (--force writes only what is missing)"
@@ -48,11 +48,8 @@ def pysdk(
                 f"{NAME_RULE}; edit app.json to choose another)"
             )
         print("Next steps:")
-        print(f"  {made.env}/bin/pip install <your model's dependencies>")
-        print(f"  cd {folder} && ENV/bin/python app.py      # serves on 0.0.0.0:8080")
-        print("  curl http://127.0.0.1:8080/test -d '10 20'")
-        print(f"  easlab pysdk pack {folder}                # makes {folder}.tar.gz")
-        print(f"  easlab create {folder}/app.json           # processor_path: the package")
+        for step in _next_steps(folder):
+            print(f"  {step}")
         return 0
     if action == "pack":
         from easlab.pysdk.pack import env_portability, pack_project
@@ -65,6 +62,40 @@ def pysdk(
             print(f"[WARN] for PAI-EAS: {problem}")
         return 0
     raise ValueError(f"unknown pysdk action {action!r}: use init or pack")
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a shell command names it: relative to the current folder when inside
+    it, else absolute, quoted where it needs to be."""
+    import shlex
+
+    full = path.resolve()
+    try:
+        return shlex.quote(full.relative_to(Path.cwd().resolve()).as_posix())
+    except ValueError:
+        return shlex.quote(str(full))
+
+
+def _next_steps(folder: Path) -> list[str]:
+    """What to run after ``init``: every path from the current folder, as the shell
+    that runs them stays there (the test server runs in a subshell in the project's
+    folder, as EAS runs app.py in its package's)."""
+    shown = _shown(folder)
+
+    def inside(name: str) -> str:
+        return name if shown == "." else f"{shown}/{name}"
+
+    archive = _shown(folder.resolve().parent / f"{folder.resolve().name}.tar.gz")
+    serve = "ENV/bin/python app.py" if shown == "." else f"(cd {shown} && ENV/bin/python app.py)"
+    steps = [
+        (f"{inside('ENV/bin/pip')} install <your model's dependencies>", ""),
+        (serve, "serves on 0.0.0.0:8080"),
+        ("curl http://127.0.0.1:8080/test -d '10 20'", ""),
+        (f"easlab pysdk pack {shown}", f"makes {archive}"),
+        (f"easlab create {inside('app.json')}", "processor_path: the package"),
+    ]
+    width = max(len(command) for command, why in steps if why)
+    return [f"{command:<{width}}  # {why}" if why else command for command, why in steps]
 
 
 def _human(size: int) -> str:

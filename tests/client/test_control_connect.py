@@ -76,6 +76,39 @@ def test_stale_runtime_file_is_ignored(home: Path):
         connect()
 
 
+def test_a_recorded_kernel_that_does_not_answer_is_named_with_its_url(home: Path):
+    # was "no live kernel in kernel.json": the kernel it names there was not mentioned
+    home.mkdir(parents=True)
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    runtime_file().write_text(json.dumps({"endpoint": endpoint, "pid": os.getpid()}))
+    with pytest.raises(KernelNotRunning) as info:
+        connect()
+    assert str(info.value).startswith(
+        f"no easlab kernel answers at {endpoint}, the kernel {runtime_file()} records "
+        f"(pid {os.getpid()}), and $EASLAB_ENDPOINT is unset: start one with `easlab serve`"
+    )
+
+
+def test_connect_without_a_kernel_ends_in_ipython_with_the_whole_message(home: Path):
+    # what a notebook shows: the message, complete, as the last line of the error
+    import re
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with capture_output() as shown:
+        result = shell.run_cell("import easlab; easlab.connect()")
+    assert isinstance(result.error_in_exec, KernelNotRunning)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout + shown.stderr)
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    assert last == (
+        f"KernelNotRunning: no running easlab kernel is recorded in {runtime_file()}, and "
+        "$EASLAB_ENDPOINT is unset: start one with `easlab serve` in a terminal, or "
+        "`easlab.connect(start=True)` / `easlab.LocalKernel()` in Python"
+    )
+
+
 def test_connection_refused_is_kernel_not_running():
     client = KernelClient(f"http://127.0.0.1:{free_port()}", timeout=5)
     with pytest.raises(KernelNotRunning, match="no easlab kernel answers at http://127.0.0.1"):

@@ -188,3 +188,51 @@ def test_an_archive_with_an_extra_top_folder_says_what_eas_expects(kernel, packa
     assert f"'main.py' not found in the archive {package} (it holds ENV/, app.json, app.py)" in (
         str(info.value)
     )
+
+
+RAISES = """\
+import allspark
+
+
+class App(allspark.BaseProcessor):
+    def process(self, data):
+        return {"a": b"1"}[data.decode()], 200  # line 6: KeyError for another key
+"""
+
+
+def test_a_packaged_apps_traceback_names_the_users_own_file(kernel, tmp_path):
+    # the service log named the kernel's cached copy (state/cache/<sha256>/app.py)
+    from kernel_helpers import wait_for
+
+    folder = tmp_path / "tbpack"
+    init_project(folder, with_pip=False)
+    (folder / "app.py").write_text(RAISES)
+    pack_project(folder)
+    svc = kernel.create(folder / "app.json")  # the template: ../tbpack.tar.gz
+    try:
+        assert post(svc.url, b"b", svc.token).status_code == 400
+
+        def logged() -> str:
+            return "\n".join(kernel.client.logs("tbpack", 0))
+
+        wait_for(lambda: "line 6, in process" in logged(), what="the traceback in the log")
+        assert f'File "{folder.resolve() / "app.py"}", line 6, in process' in logged()
+        assert "cache" not in logged()
+    finally:
+        kernel.delete("tbpack")
+
+
+def test_a_cached_file_that_differs_from_the_users_keeps_its_own_path(tmp_path, monkeypatch):
+    # edited since it was packed: the lines shown are the copy's, so is the path
+    from easlab.kernel import worker
+
+    copy, own = tmp_path / "cache", tmp_path / "demo"
+    copy.mkdir()
+    own.mkdir()
+    (copy / "app.py").write_text("x = 1\n")
+    (own / "app.py").write_text("x = 1\n")
+    monkeypatch.setattr(worker, "_package", (str(copy), [str(own)]))
+    assert worker.own_file(str(copy / "app.py")) == str(own / "app.py")
+    (own / "app.py").write_text("# edited\nx = 1\n")
+    assert worker.own_file(str(copy / "app.py")) == str(copy / "app.py")
+    assert worker.own_file(str(tmp_path / "elsewhere.py")) == str(tmp_path / "elsewhere.py")

@@ -344,6 +344,40 @@ def test_limits_as_whole_numbers_are_accepted():
     assert err.value.status == 400
 
 
+def test_a_mistyped_queue_setting_is_refused_by_the_control_api_naming_the_one_meant(kernel):
+    # {"queue": {"max_lenght": 3}} made a queue of the default million records, silently
+    spec = {"name": "qa_typo", "metadata": {"type": "Queue", "queue": {"max_lenght": 3}}}
+    with pytest.raises(SpecError) as err:
+        _create(kernel, spec)
+    assert err.value.field == "metadata.queue.max_lenght"
+    assert "did you mean 'metadata.queue.max_length'?" in str(err.value)
+    assert "qa_typo" not in [d["name"] for d in easlab.ls(kernel=kernel.client)]
+    # kept on request, and the answer says it is not used
+    body = {"spec": {"token": TOKEN, **spec}, "allow_unknown_keys": True}
+    desc = kernel.client._call("POST", "/services", body)
+    try:
+        assert any("'metadata.queue.max_lenght' kept but not used" in w for w in desc["warnings"])
+        assert desc["attributes"]["meta.maxLength"] == "1000000"
+    finally:
+        easlab.delete("qa_typo", kernel=kernel.client)
+
+
+def test_an_async_services_mistyped_queue_block_is_named_in_its_description(kernel, make_app):
+    spec = app_spec("qa_asytypo", make_app("qa_asytypo", ECHO_APP), type="Async")
+    spec["queue"] = {"sink": {"max_lenght": 3}}
+    with pytest.raises(SpecError) as err:
+        _create(kernel, spec)
+    assert "did you mean 'queue.sink.max_length'?" in str(err.value)
+    body = {"spec": {"token": TOKEN, **spec}, "allow_unknown_keys": True}
+    kernel.client._call("POST", "/services", body, timeout=120)
+    try:
+        desc = easlab.desc("qa_asytypo", kernel=kernel.client)
+        assert any("'queue.sink.max_lenght' kept but not used" in w for w in desc["warnings"])
+        assert "queue" not in desc["spec"]  # the queues' limits, not the version's
+    finally:
+        easlab.delete("qa_asytypo", kernel=kernel.client)
+
+
 # -- 5. flags are checked before anything is done ---------------------------------------------
 
 

@@ -476,3 +476,67 @@ def test_a_folder_given_as_the_service_description_says_so(tmp_path):
     with pytest.raises(SpecError) as err:
         load_spec_source(str(tmp_path))
     assert f"{tmp_path} is a folder; give its service description file" in str(err.value)
+
+
+# -- the keys inside a queue or async service's queue settings --------------------------------
+
+QUEUE = {"name": "jobs", "metadata": {"type": "Queue"}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "meant"),
+    [
+        ({"queue": {"max_lenght": 3}}, "queue.max_lenght", "queue.max_length"),
+        ({"queue": {"sink": {"max_lenght": 3}}}, "queue.sink.max_lenght", "queue.sink.max_length"),
+        ({"queue": {"snk": {"max_length": 3}}}, "queue.snk.max_length", "queue.sink.max_length"),
+        (
+            {"metadata": {"type": "Queue", "queue": {"max_lenght": 3}}},
+            "metadata.queue.max_lenght",
+            "metadata.queue.max_length",
+        ),
+        (
+            {"metadata": {"type": "Queue", "queue.max_payload_size": 8}},
+            "metadata.queue.max_payload_size",
+            "metadata.queue.max_payload_size_kb",
+        ),
+        (
+            {"metadata": {"type": "Queue", "queue.sink.max_lenght": 3}},
+            "metadata.queue.sink.max_lenght",
+            "metadata.queue.sink.max_length",
+        ),
+    ],
+    ids=["top", "top sink", "top snk", "nested", "flat", "flat sink"],
+)
+def test_a_mistyped_queue_setting_is_named_with_the_one_it_meant(settings, field, meant):
+    # {"queue": {"max_lenght": 3}} was accepted without a word: the queue kept its default
+    doc = {**QUEUE, **settings}
+    with pytest.raises(SpecError) as info:
+        parse_spec(doc)
+    assert info.value.field == field
+    assert f"did you mean '{meant}'?" in str(info.value) and "allow_unknown_keys" in str(info.value)
+    kept = parse_spec(doc, allow_unknown_keys=True)
+    assert [w for w in kept.warnings if f"unknown key '{field}' kept but not used" in w]
+
+
+def test_queue_settings_that_resemble_nothing_are_kept_with_a_warning():
+    doc = {**QUEUE, "queue": {"retention": "7d"}}
+    doc["metadata"] = {"type": "Queue", "queue": {"sink": {"ttl": 5}}}
+    joined = "\n".join(parse_spec(doc).warnings)
+    assert "unknown key 'queue.retention' kept but not used" in joined
+    assert "unknown key 'metadata.queue.sink.ttl' kept but not used" in joined
+    assert "max_payload_size_kb" in joined  # what a queue setting can be
+
+
+def test_every_queue_setting_the_kernel_reads_passes_without_a_warning():
+    doc = {
+        **QUEUE,
+        "queue": {"max_length": 9, "source": {"max_payload_size_kb": 2}, "sink": {"max_length": 5}},
+        "metadata": {
+            "type": "Queue",
+            "queue": {"max_payload_size_kb": 4, "sink": {"max_payload_size_kb": 1}},
+            "queue.max_length": 3,
+            "queue.source.max_length": 2,
+            "queue.sink.max_payload_size_kb": 1,
+        },
+    }
+    assert parse_spec(doc).warnings == []

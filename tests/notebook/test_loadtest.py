@@ -214,3 +214,27 @@ def test_more_concurrency_than_requests_starts_a_worker_per_request(monkeypatch)
 def test_a_bad_concurrency_is_said_as_given():
     with pytest.raises(ValueError, match=r"concurrency must be at least 1, got 0$"):
         bench("http://127.0.0.1:9/api/predict/x", b"", concurrency=0, progress=False)
+
+
+def test_a_concurrency_past_the_cap_is_refused_before_a_thread_starts(monkeypatch):
+    # concurrency=100000 with a duration started 100000 threads
+    import threading
+
+    from easlab.notebook import _target
+    from easlab.notebook.loadtest import MAX_CONCURRENCY
+
+    def no(*args, **kwargs):
+        raise AssertionError("started something")
+
+    monkeypatch.setattr(threading.Thread, "start", no)
+    monkeypatch.setattr(_target, "resolve", no)  # not even the service is looked up
+    url = "http://127.0.0.1:9/api/predict/x"
+    with pytest.raises(ValueError) as info:
+        bench(url, b"", concurrency=100000, duration="10s", progress=False)
+    message = str(info.value)
+    assert message.startswith("concurrency 100000 for 10 s would start 100000 threads")
+    assert f"at most {MAX_CONCURRENCY}" in message and "thread switching" in message
+    with pytest.raises(ValueError, match="concurrency 2000 for n=5000 requests"):
+        bench(url, b"", n=5000, concurrency=2000, progress=False)
+    with pytest.raises(ValueError, match=f"sweep level {MAX_CONCURRENCY + 1} for 1 s"):
+        bench(url, b"", sweep=[1, MAX_CONCURRENCY + 1], duration=1, progress=False)

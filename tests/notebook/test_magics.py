@@ -278,6 +278,24 @@ def test_create_shows_its_summary_once(shell, app_dir):
         shell.run_line_magic("eas", "delete nb_once")
 
 
+def test_create_names_a_mistyped_queue_setting(shell):
+    from easlab.notebook.magics import EasMagicError
+
+    cell = "name: nb_qtypo\nmetadata:\n  type: Queue\n  queue:\n    max_lenght: 3\n"
+    with pytest.raises(EasMagicError) as info:
+        shell.run_cell_magic("eas", "create", cell)
+    assert "did you mean 'metadata.queue.max_length'?" in info.value.message
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    try:
+        shell.run_cell_magic("eas", "create --allow-unknown-keys", cell)
+    finally:
+        del shell.display_pub.publish
+        shell.run_line_magic("eas", "delete nb_qtypo")
+    text = "\n".join(d.get("text/plain", "") for d in shown)
+    assert "warning: unknown key 'metadata.queue.max_lenght' kept but not used" in text, shown
+
+
 # ----------------------------------------------------------------------------- a failed start
 
 BOOM = """\

@@ -293,3 +293,23 @@ def test_a_url_refused_for_its_shape_does_not_show_its_token():
         with pytest.raises(ValueError) as info:
             _target.resolve(url)
         assert "sekrit-token-9" not in str(info.value)
+
+
+def test_bench_past_the_concurrency_cap_is_one_line_before_the_service_is_looked_up(
+    shell, capsys, monkeypatch
+):
+    # %eas bench -c 100000 --duration 10s started 100000 threads
+    from easlab.notebook.loadtest import MAX_CONCURRENCY
+
+    def no(*args, **kwargs):
+        raise AssertionError("looked the service up")
+
+    monkeypatch.setattr(EasMagic, "_resolve", no)
+    line = failing(shell, capsys, "%eas bench nosuch --body b -c 100000 --duration 10s")
+    assert line == (
+        "easlab error: concurrency 100000 for 10 s would start 100000 threads; a local load "
+        f"test runs at most {MAX_CONCURRENCY}: with more threads than that it measures this "
+        "machine's thread switching rather than the service. Use a concurrency of "
+        f"{MAX_CONCURRENCY} or less (for more load, run load tests from several processes "
+        "or machines)"
+    )

@@ -48,3 +48,29 @@ def test_init_prints_the_name_it_chose_and_create_accepts_the_file(tmp_path, cap
     )
     assert code == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith("my_demo: valid; would create")
+
+
+def test_init_names_every_path_from_the_current_folder(tmp_path, capsys, monkeypatch):
+    # "demo/ENV/bin/pip" beside "cd demo && ENV/bin/python app.py" (which left the shell in
+    # demo, where "easlab pysdk pack demo" then missed); an absolute path inside the cwd
+    # stayed absolute
+    monkeypatch.chdir(tmp_path)
+    args = ["--without-pip", "--python", "3.11"]
+    assert main(["pysdk", "init", str(tmp_path / "demo"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "[PYSDK] Created demo/ENV (Python" in out
+    assert "[PYSDK] Created demo/app.py and demo/app.json" in out
+    steps = [line.split("#")[0].strip() for line in out.split("Next steps:\n")[1].splitlines()]
+    assert steps == [
+        "demo/ENV/bin/pip install <your model's dependencies>",
+        "(cd demo && ENV/bin/python app.py)",
+        "curl http://127.0.0.1:8080/test -d '10 20'",
+        "easlab pysdk pack demo",
+        "easlab create demo/app.json",
+    ]
+    assert "# makes demo.tar.gz" in out
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    monkeypatch.chdir(tmp_path / "demo")
+    assert main(["pysdk", "init", str(outside), *args]) == 0
+    out = capsys.readouterr().out
+    assert f"easlab create {outside}/app.json" in out and f"(cd {outside} && ENV/bin" in out
