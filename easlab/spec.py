@@ -323,6 +323,15 @@ def check_typos(raw: dict[str, Any]) -> None:
     """
     for key in raw:
         if key not in KNOWN_KEYS:
+            # a metadata field written at the top ("instance": 2, `modify -Dinstance=2`)
+            # was kept as an unknown key and the service left as it was
+            misplaced = [k for k in _flatten_metadata({key: raw[key]}) if k in _METADATA_FIELDS]
+            if misplaced:
+                raise SpecError(
+                    key,
+                    f"unknown key: {misplaced[0]!r} is a metadata field: did you mean "
+                    f"'metadata.{misplaced[0]}'? ({_ALLOW_HINT})",
+                )
             match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(key, f"unknown key: did you mean {match[0]!r}? ({_ALLOW_HINT})")

@@ -222,8 +222,21 @@ def test_unknown_keys_are_kept_with_a_warning():
             "metadata.rpc.batchng",
             "batching",
         ),
+        # a metadata field at the top was kept as an unknown key, the service unchanged
+        ({"instance": 2}, "instance", "'metadata.instance'"),
+        ({"rpc.batching": True}, "rpc.batching", "'metadata.rpc.batching'"),
+        ({"rpc": {"keepalive": 9000}}, "rpc", "'metadata.rpc.keepalive'"),
     ],
-    ids=["procesor", "model_pth", "instnace", "rpc.batchng", "nested rpc"],
+    ids=[
+        "procesor",
+        "model_pth",
+        "instnace",
+        "rpc.batchng",
+        "nested rpc",
+        "top instance",
+        "top rpc.batching",
+        "top rpc block",
+    ],
 )
 def test_a_near_miss_key_is_an_error_naming_the_key_it_meant(typo, field, meant):
     doc = {
