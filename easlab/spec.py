@@ -384,6 +384,16 @@ def _unknown_queue_keys(raw: dict[str, Any]) -> list[tuple[str, str]]:
     return unknown
 
 
+def _has_queue_settings(raw: dict[str, Any]) -> bool:
+    """Whether a service.json sets queue limits: a ``queue`` block, ``metadata.queue``
+    nested, or flat ``metadata.queue.*`` keys (``kernel/queue.py`` ``settings_of``)."""
+    meta = raw.get("metadata")
+    flat = isinstance(meta, dict) and any(
+        key == "queue" or key.startswith("queue.") for key in meta
+    )
+    return bool(raw.get("queue")) or flat
+
+
 def check_name(name: Any) -> str:
     """``name`` if it is a valid service name (``NAME_RULE``); SpecError on ``name`` if not.
 
@@ -547,6 +557,12 @@ def parse_spec(
         warnings.append(
             f"unknown key '{block}.{key}' kept but not used by the local kernel (a queue "
             f"setting is one of {', '.join(sorted(_QUEUE_KEYS))})"
+        )
+    queued = isinstance(kind, str) and kind.lower() in ("queue", "async")
+    if not queued and _has_queue_settings(raw):
+        warnings.append(
+            "the queue settings are not used: they apply to a queue service (metadata.type: "
+            "Queue) or an async service (metadata.type: Async), and this service is neither"
         )
 
     return ServiceSpec(

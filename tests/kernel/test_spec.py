@@ -553,3 +553,20 @@ def test_every_queue_setting_the_kernel_reads_passes_without_a_warning():
         },
     }
     assert parse_spec(doc).warnings == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"queue": {"max_length": 3}},
+        {"metadata": {"instance": 1, "queue": {"max_length": 3}}},
+        {"metadata": {"instance": 1, "queue.max_length": 3}},
+    ],
+)
+def test_queue_settings_on_a_service_without_queues_are_said_unused(settings):
+    # they were dropped without a word: only queue and async services have queues
+    doc = {**PY, **settings}
+    warned = [w for w in parse_spec(doc).warnings if "queue settings are not used" in w]
+    assert len(warned) == 1 and "metadata.type: Async" in warned[0]
+    doc["metadata"] = {**doc["metadata"], "type": "Async"}
+    assert not [w for w in parse_spec(doc).warnings if "queue settings are not used" in w]
