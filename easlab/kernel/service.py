@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from easlab.spec import ServiceSpec
 
 LOG_RING = 2000
+#: a service's log file past this many bytes is kept as NAME.log.1 (replacing the one
+#: before) and a new one begun: a model printing at every call filled the disk, since
+#: only the in-memory ring (LOG_RING lines) was bounded
+LOG_FILE_MAX = 64 * 1024 * 1024
 #: frames an instance may hold beyond its worker threads while its processor is
 #: quick (instance.QUICK_S): they wait in its socket instead of the kernel's queue,
 #: so that many cross in one send and are answered in one (throughput at high
@@ -109,6 +113,7 @@ class Service:
         self.work_dir = kernel.state_dir
         self.log_path = kernel.state_dir / "logs" / f"{name}.log"
         self._log_file: Any = None
+        self._log_bytes = 0  # the size of the log file being written
         self._batch_timer: asyncio.TimerHandle | None = None
         self._pump_scheduled = False
         #: batching on and the last batch held one call: callers come one at a time
@@ -198,7 +203,12 @@ class Service:
                 if hasattr(os, "fchmod"):  # a log made by an older easlab may be 0644
                     os.fchmod(fd, 0o600)
                 self._log_file = open(fd, "a", buffering=1, encoding="utf-8")
+                self._log_bytes = os.fstat(fd).st_size
             self._log_file.write(line + "\n")
+            self._log_bytes += len(line) + 1  # characters: bytes for the ASCII most logs are
+            if self._log_bytes > LOG_FILE_MAX:
+                self.close_log()
+                os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
         except OSError:
             pass  # the ring still has it; a full disk must not break serving
 

@@ -223,3 +223,22 @@ def test_a_huge_printed_line_is_logged_cut_and_the_instance_serves_on(kernel, py
     assert cut[1].endswith(f"x ... ({2_000_000 - 8192} more bytes of this line not kept)")
     assert any("done 2000000" in line for line in lines)
     kernel.delete("careless_printer")
+
+
+def test_a_services_log_file_is_bounded(tmp_path, monkeypatch):
+    # only the in-memory ring was bounded: a model printing at every call filled the disk
+    from easlab.kernel import service as service_module
+
+    monkeypatch.setattr(service_module, "LOG_FILE_MAX", 10_000)
+
+    async def main() -> None:
+        svc = _service(Kernel(tmp_path, asyncio.get_running_loop()), tmp_path, "chatty")
+        for i in range(2_000):
+            svc.log("chatty-0", f"line {i} " + "x" * 40)
+        svc.close_log()
+        current, previous = svc.log_path, svc.log_path.with_name("chatty.log.1")
+        assert current.stat().st_size <= 10_000 and previous.stat().st_size <= 10_100
+        assert current.read_text().splitlines()[-1].endswith("line 1999 " + "x" * 40)
+        assert len(svc.lines) == 2_000  # the ring, which `easlab logs` reads, is untouched
+
+    asyncio.run(main())
