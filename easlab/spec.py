@@ -716,7 +716,10 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = Fals
         spec_field = _METADATA_FIELDS.get(key)
         if spec_field is None:
             extra[key] = value
-            if key == "type" or key.split(".")[0] == "queue":  # the kernel's queues read them
+            # the kernel's queues read them (kernel/queue.py settings_of), a queue or an
+            # async service's limits also flat: "metadata": {"max_length": 5}
+            queued = str(flat.get("type") or "").lower() in ("queue", "async")
+            if key == "type" or key.split(".")[0] == "queue" or (queued and key in QUEUE_LIMITS):
                 continue
             warnings.append(f"unknown key 'metadata.{key}' kept but not used by the local kernel")
             continue

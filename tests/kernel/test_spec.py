@@ -570,3 +570,16 @@ def test_queue_settings_on_a_service_without_queues_are_said_unused(settings):
     assert len(warned) == 1 and "metadata.type: Async" in warned[0]
     doc["metadata"] = {**doc["metadata"], "type": "Async"}
     assert not [w for w in parse_spec(doc).warnings if "queue settings are not used" in w]
+
+
+@pytest.mark.parametrize("kind", ["Queue", "Async"])
+def test_a_queue_or_async_services_flat_limits_are_not_called_unused(kind):
+    # kernel/queue.py settings_of reads "metadata": {"max_length": 5}; the spec check
+    # warned that the kernel does not use it
+    doc = {"name": "flat_limits", "metadata": {"type": kind, "max_length": 5}}
+    if kind == "Async":
+        doc = {**PY, "name": "flat_limits", "metadata": {"instance": 1, **doc["metadata"]}}
+    assert parse_spec(doc).warnings == []
+    from easlab.kernel.queue import settings_of
+
+    assert settings_of(doc, "source") == {"max_length": 5}
