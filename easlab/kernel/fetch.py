@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from easlab.errors import SpecError
 
@@ -290,6 +290,23 @@ def _cached_result(cache_dir: Path, entry: dict[str, Any]) -> Path | None:
     return None
 
 
+def _shown_url(url: str) -> str:
+    """``url`` as messages show it: without its query and any ``user:password@``. A
+    presigned OSS or S3 URL carries its signature in the query, a bearer credential
+    that must not reach a notebook's saved output or a log."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "..." if parts.query else "", ""))
+
+
+def _without_query(exc: BaseException, url: str) -> str:
+    """``exc``'s text (requests names the URL it failed on) without ``url``'s query."""
+    text = str(exc)
+    query = urlsplit(url).query
+    return text.replace(query, "...") if query else text
+
+
 def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: str) -> Path:
     import requests
 
@@ -308,14 +325,16 @@ def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: st
     except requests.RequestException as exc:
         if cached is not None:
             return cached  # offline: the cached copy is the best we have
-        raise SpecError(field, f"cannot download {url}: {exc}") from None
+        raise SpecError(
+            field, f"cannot download {_shown_url(url)}: {_without_query(exc, url)}"
+        ) from None
     with resp:
         if resp.status_code == 304 and cached is not None:
             return cached
         if resp.status_code != 200:
             raise SpecError(
                 field,
-                f"cannot download {url}: HTTP {resp.status_code} {resp.reason}. "
+                f"cannot download {_shown_url(url)}: HTTP {resp.status_code} {resp.reason}. "
                 "Check the URL, or download the file and give its local path",
             )
         filename = _url_filename(url, resp.headers.get("Content-Disposition"))
@@ -338,7 +357,9 @@ def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: st
                         report(done, total)
             if total is not None and done != total:
                 raise SpecError(
-                    field, f"download of {url} was cut short: {done} of {total} bytes; try again"
+                    field,
+                    f"download of {_shown_url(url)} was cut short: {done} of {total} bytes; "
+                    "try again",
                 )
             sha = digest.hexdigest()
             if is_archive(filename):
@@ -353,7 +374,9 @@ def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: st
                 (folder / _DONE).write_text(filename)
                 result = folder / filename
         except requests.RequestException as exc:
-            raise SpecError(field, f"download of {url} failed: {exc}") from None
+            raise SpecError(
+                field, f"download of {_shown_url(url)} failed: {_without_query(exc, url)}"
+            ) from None
         finally:
             if isinstance(report, _TextBar):
                 report.finish()

@@ -224,3 +224,26 @@ def test_an_archive_is_hashed_once_per_version_of_the_file(tmp_path):
     assert fetch._sha256_of.cache_info().hits == before.hits + 1
     archive.write_bytes(b"two, repacked")  # another size and mtime: read again
     assert fetch.sha256_file(archive) == hashlib.sha256(b"two, repacked").hexdigest() != first
+
+
+SIGNED = "?Expires=1700000000&OSSAccessKeyId=LTAIexample&Signature=c2VjcmV0JTJGc2ln"
+
+
+def test_a_presigned_urls_signature_stays_out_of_the_messages(tmp_path: Path, file_server):
+    # a presigned OSS URL's query is a bearer credential; the create error showed it,
+    # and a notebook saves what a failed cell showed
+    import socket
+
+    _, base = file_server
+    with pytest.raises(SpecError) as missing:
+        resolve_path(f"{base}/missing.tar.gz{SIGNED}", tmp_path / "cache")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(SpecError) as unreachable:
+        resolve_path(f"http://user:pw@127.0.0.1:{port}/m.tar.gz{SIGNED}", tmp_path / "cache")
+    for info in (missing, unreachable):
+        message = info.value.message
+        assert "Signature" not in message and "LTAIexample" not in message, message
+        assert "pw@" not in message
+        assert ".tar.gz?..." in message
