@@ -11,7 +11,7 @@ kernel and its other services carry on.
 from __future__ import annotations
 
 import pytest
-from kernel_helpers import ECHO_APP, post
+from kernel_helpers import ECHO_APP, app_spec, post
 
 from easlab.client.local import LocalKernel
 from easlab.errors import EaslabError
@@ -20,14 +20,7 @@ TOKEN = "cap-token-0123"
 
 
 def spec(name: str, folder, instance) -> dict:
-    return {
-        "name": name,
-        "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": instance},
-    }
+    return {**app_spec(name, folder, instance=instance), "token": TOKEN}
 
 
 @pytest.fixture(scope="module")
