@@ -174,7 +174,13 @@ def cli_profile_region() -> tuple[str, str] | None:
     ``$ALIBABA_CLOUD_PROFILE`` names, else the file's ``current`` (as the chain picks the
     profile for keys). None when there is no ``~/.aliyun/config.json``; ``ValueError``
     saying why when the file is there but gives no region (malformed, no such profile,
-    a profile without ``region_id``). Only names and the region leave this function."""
+    a profile without ``region_id``). Only names and the region leave this function.
+
+    ``ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`` keeps the SDK's chain away from the file;
+    it keeps this function away too (None): a user who turned the profile off expects
+    none of it used, its region no more than its keys."""
+    if os.environ.get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "").strip().lower() == "true":
+        return None
     config = cli_config()
     if config is None:
         return None

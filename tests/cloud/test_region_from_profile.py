@@ -42,6 +42,9 @@ def home(test_credentials, monkeypatch) -> Path:
     """The temporary HOME (test_credentials set it), with no region in the environment."""
     for name in ("EASLAB_PAI_REGION", "ALIBABA_CLOUD_REGION_ID", "ALIBABA_CLOUD_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    # the region is read from the profile; the keys still come from the environment
+    # (test_credentials keeps the SDK's own profile lookup off)
+    monkeypatch.delenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")
     return Path(test_credentials["HOME"])
 
 
@@ -78,6 +81,16 @@ def test_the_profile_comes_last(home, monkeypatch):
     assert connect_pai().region == "cn-shanghai"
     given = connect_pai("ap-southeast-1")
     assert (given.region, given.region_source) == ("ap-southeast-1", "")
+
+
+def test_a_disabled_profile_gives_no_region(home, monkeypatch):
+    """ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true turns the whole profile off, its region too."""
+    _write(home, json.dumps(CONFIG))
+    monkeypatch.setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "TRUE")
+    with pytest.raises(PaiSetupError, match="needs a region"):
+        connect_pai()
+    monkeypatch.setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "false")
+    assert connect_pai().region == "cn-hangzhou"
 
 
 def test_no_file_is_no_region_and_no_error_of_its_own(home):

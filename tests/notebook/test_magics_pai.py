@@ -123,10 +123,13 @@ def test_per_verb_target_pai_without_a_region_says_how(shell, monkeypatch):
     assert "--region cn-hangzhou" in message and "%eas target pai --region" in message
 
 
-def test_per_verb_target_pai_takes_the_region_of_the_aliyun_cli_profile(shell, eas, tmp_path):
+def test_per_verb_target_pai_takes_the_region_of_the_aliyun_cli_profile(
+    shell, eas, tmp_path, monkeypatch
+):
     """No --region and no %eas target pai: the aliyun CLI's profile names it (HOME is
-    tmp_path: the test credentials' fixture)."""
+    tmp_path: the test credentials' fixture, which turns the profile off for the keys)."""
     standin, host = eas
+    monkeypatch.delenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")
     (tmp_path / ".aliyun").mkdir()
     config = {"current": "default", "profiles": [{"name": "default", "region_id": "cn-hangzhou"}]}
     (tmp_path / ".aliyun" / "config.json").write_text(json.dumps(config))
@@ -253,6 +256,7 @@ def test_target_pai_without_region_takes_the_environments_or_profiles(shell, mon
     assert magic(shell).target == "pai://cn-beijing"
     assert "region from $EASLAB_PAI_REGION" in str(shown)
     monkeypatch.delenv("EASLAB_PAI_REGION")
+    monkeypatch.delenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED")  # the profile's region is read
     (tmp_path / ".aliyun").mkdir(exist_ok=True)
     config = {"current": "default", "profiles": [{"name": "default", "region_id": "cn-shanghai"}]}
     (tmp_path / ".aliyun" / "config.json").write_text(json.dumps(config))
