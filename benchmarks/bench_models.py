@@ -201,7 +201,7 @@ def back_to_back_s(call: Callable[[], object], budget_s: float = 0.3, min_calls:
     The floor's rows/s is a throughput, set against easlab's requests/s, which is
     wrk's count over the whole run: both must include the slow calls. The median
     (``per_call_s``) leaves them out, and put the floor 0-8% above what the runtime
-    sustains back to back (BENCHMARKS.md, 2026-12-02 fourth session).
+    sustains back to back (benchmarks/FINDINGS.md, 2026-12-02 fourth session).
     """
     call()  # first-call allocations are not the steady state
     calls = 0
@@ -801,7 +801,7 @@ def measure_lone_paired(
     batching (``_lone_round``): the tables' c=1 runs and the in-process call are
     minutes apart, and on this VM a call's time moves by half from one quarter hour
     to the next (the same MLP pytorch service: a c=1 p50 of 0.18-0.20 ms, then
-    0.27-0.34 ms; BENCHMARKS.md, 2026-12-02 fourth session), so a verdict on them
+    0.27-0.34 ms; benchmarks/FINDINGS.md, 2026-12-02 fourth session), so a verdict on them
     judged the machine's minute as much as easlab."""
     bk = _bench_kernel()
     auth = {"Authorization": bk.EASLAB_TOKEN}

@@ -156,6 +156,15 @@ def header(sections: list[str], quick: bool, settings: Sequence[str] = ()) -> st
     return "\n".join(lines) + "\n"
 
 
+#: the last line of every report: this file is rewritten whole by each run, so what was
+#: learnt beyond its tables lives in a file of its own
+FINDINGS_POINTER = (
+    "What the sessions measured beyond these tables (profiles, changes tried and kept or "
+    "not, and why the numbers are what they are): "
+    "[benchmarks/FINDINGS.md](benchmarks/FINDINGS.md).\n"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     available = discover()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -215,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(run_section(name, available[name], args.quick))
     total = time.monotonic() - started
     parts.append(f"_Whole run: {total / 60:.1f} min._\n")
+    parts.append(FINDINGS_POINTER)
 
     output: Path = args.output
     partial = output.with_name(output.name + ".partial")

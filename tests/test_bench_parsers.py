@@ -198,3 +198,13 @@ def test_measured_cpu_splits_the_server_group_from_the_client(tmp_path: Path) ->
     assert cpu.client_s < 1.0 and cpu.server_s <= 0.8  # neither counts the other's
     assert cpu.machine_s >= cpu.client_s and cpu.capacity_s >= cpu.machine_s
     assert 0 < cpu.busy_share <= 1
+
+
+def test_the_report_ends_pointing_to_the_findings_it_does_not_rewrite() -> None:
+    """make bench rewrites BENCHMARKS.md whole; what sessions learnt lives in the file its
+    last line links to, which must exist (a link from the repository root)."""
+    root = Path(run_all.__file__).resolve().parent.parent
+    link = run_all.FINDINGS_POINTER.split("](", 1)[1].split(")", 1)[0]
+    assert (root / link).is_file()
+    report = (root / "BENCHMARKS.md").read_text()
+    assert report.rstrip().endswith(run_all.FINDINGS_POINTER.strip())

@@ -6,8 +6,8 @@ is given back to the system once more than the trim threshold of it is free. A
 model allocates and frees the same large buffers on every call (a CNN's
 activations at batch 8: several MiB). In an instance, whose worker threads take
 turns at reading (each thread with its own malloc arena), glibc gave those pages
-back after a call and the next call faulted them in again, zeroed: on the CNN of
-BENCHMARKS.md served by torch at c=16, 47,900 page faults in 5 s (about 10 a
+back after a call and the next call faulted them in again, zeroed: on the models
+bench's CNN served by torch at c=16, 47,900 page faults in 5 s (about 10 a
 batch) against 1,700 with the thresholds fixed. Interleaved with the code before
 (``benchmarks/ab_trees.py``, c=16, batching on), requests/s: that CNN +9% (9 of 10
 pairs; +2% in a first run of 6), the MLP served by torch +6% (6 of 6), the CNN

@@ -24,7 +24,7 @@ has its instance's answer waited for awake even when the model takes longer
 than the 50 µs wait: up to twice the instance's last answer time plus 50 µs,
 and never more than ``LONG_WAIT_S`` (instance.py ``Instance.awake_wait``).
 Asleep, the kernel reads the answer only once the event loop's poll has
-woken it; awake, the moment it comes (on the 2-core VM of BENCHMARKS.md, the
+woken it; awake, the moment it comes (on the 2-core VM of benchmarks/FINDINGS.md, the
 served p50 at concurrency 1 came out 5-18% lower for three of four models).
 The wait blocks the event loop, which is why it is kept for a caller alone: a
 request from another client during it waits at most until the answer, and
@@ -34,7 +34,7 @@ Whether an idle CPU wakes fast (``wakes_fast``) decides one more thing: a lone
 caller's frame to an idle instance is marked ``frames.ALONE``, so that the
 instance keeps its reading thread instead of handing it over (worker.py). Where
 idle CPUs wake within microseconds that took 14-18% off a served model's c=1
-p50 (BENCHMARKS.md). On a VM whose idle vCPUs halt at once, the hand-over keeps
+p50 (benchmarks/FINDINGS.md). On a VM whose idle vCPUs halt at once, the hand-over keeps
 the instance's core busy a few microseconds past its answer, and the client
 woken by that answer then runs beside the kernel instead of on a halted vCPU
 (~45 µs to wake there): keeping the reader cost 18-27% there, so it is not done.

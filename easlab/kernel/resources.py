@@ -4,7 +4,7 @@ Read once a second by the kernel's monitor tick (control.py), never per
 request, in the event loop: a request in flight waits for the reading. So on
 Linux a process's ``/proc/<pid>/stat`` and ``statm`` stay open and each reading
 is one ``pread`` of each; psutil (elsewhere) opened and parsed more files and took
-3-4 ms a reading on the 2-core VM of BENCHMARKS.md, against about 1 ms this way
+3-4 ms a reading on the 2-core VM of benchmarks/FINDINGS.md, against about 1 ms this way
 (issue 16: the identity p99 at c=1). A process's CPU percentage is the CPU time
 it used since the previous reading over the time between them (100 = one core, as
 psutil's ``cpu_percent(None)``), so the sampler keeps one reader per pid. GPU
