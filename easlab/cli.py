@@ -243,18 +243,37 @@ def kernel_rows(kernels: list[dict[str, Any]]) -> list[list[Any]]:
     ]
 
 
+def _duration(seconds: float) -> str:
+    """``3600`` as "1 h", ``600`` as "10 min", anything else in seconds."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def format_kernels(kernels: list[dict[str, Any]], action: str = "status") -> str:
     """``easlab kernel``: the kernels seen, stopped or started."""
     if action == "status":
         if not kernels:
             return (
-                "no easlab kernel running (start one with `easlab serve`, or "
-                "easlab.connect(start=True) in Python)"
+                "no easlab kernel running (start one with `easlab kernel start` in the "
+                "background, `easlab serve` in this terminal, or easlab.connect(start=True) "
+                "in Python)"
             )
         return format_table(KERNEL_COLUMNS, kernel_rows(kernels))
     if not kernels:
         return "no easlab kernel running: nothing to stop"
     lines = [f"[OK] kernel {k['endpoint']} (pid {k.get('pid')}) {k['state']}" for k in kernels]
+    if action == "start" and kernels[0]["state"] in ("started", "already running"):
+        idle = kernels[0].get("idle_timeout")
+        stops = (
+            f"it stops by itself after {_duration(idle)} with no services and no requests "
+            "($EASLAB_IDLE_TIMEOUT), or with "
+            if idle
+            else "it runs until "
+        )
+        lines.append(f"{stops}`easlab kernel stop`")
     return "\n".join(lines)
 
 

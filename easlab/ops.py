@@ -469,6 +469,8 @@ def kernel(
     """See and control the serving kernels of this ``$EASLAB_HOME`` (``easlab kernel ...``).
 
     ``status``: every live kernel (endpoint, pid, Python, services, idle timeout);
+    ``start``: a background kernel from this environment, unless the default one runs
+    (its ``state`` says which: "started" or "already running");
     ``stop``: stop the default kernel (or ``kernel``'s, or ``all`` of them);
     ``restart``: stop it and start a background one from this environment.
     Returns the kernels acted on, one dict each.
@@ -476,8 +478,15 @@ def kernel(
     from easlab import runtime
     from easlab.client.control import KernelClient
 
-    if action not in ("status", "stop", "restart"):
-        raise ValueError(f"kernel takes status, stop or restart, not {action!r}")
+    if action not in ("status", "start", "stop", "restart"):
+        raise ValueError(f"kernel takes status, start, stop or restart, not {action!r}")
+    if action == "start":
+        if kernel is not None:
+            raise ValueError(
+                "kernel start starts a background kernel on this machine; a kernel at "
+                "--endpoint is started where it runs (easlab serve there)"
+            )
+        return [_start_background()]
     found = runtime.live_kernels()
     default = runtime.read_runtime()
     if kernel is not None:
@@ -511,6 +520,22 @@ def kernel(
         fresh = KernelClient(endpoint, admin_token=token)
         rows.append(_kernel_row(fresh, {"endpoint": endpoint}, runtime.read_runtime()))
     return rows
+
+
+def _start_background() -> dict[str, Any]:
+    """The default kernel's row: the one running, else a background one started now."""
+    from easlab import runtime
+    from easlab.client.control import KernelClient
+    from easlab.client.local import start_background
+
+    before = runtime.read_runtime()  # None when there is none, or its pid is dead
+    endpoint, token = start_background()
+    now = runtime.read_runtime()
+    row = _kernel_row(KernelClient(endpoint, admin_token=token), {"endpoint": endpoint}, now)
+    if row["state"] == "running":
+        same = before is not None and now is not None and before.get("pid") == now.get("pid")
+        row["state"] = "already running" if same else "started"
+    return row
 
 
 def _kernel_row(

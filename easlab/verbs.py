@@ -254,15 +254,16 @@ VERBS: tuple[Verb, ...] = (
     Verb("gpu", "list the GPUs the kernel sees (NVML, else nvidia-smi)", "easlab.ops:gpu"),
     Verb(
         "kernel",
-        "see or control the serving kernels: status (every live one), stop, restart",
+        "see or control the serving kernels: status (every live one), start (in the "
+        "background), stop, restart",
         "easlab.ops:kernel",
         (
             arg(
                 "action",
                 nargs="?",
                 default="status",
-                choices=("status", "stop", "restart"),
-                help="status (default), stop or restart",
+                choices=("status", "start", "stop", "restart"),
+                help="status (default), start, stop or restart",
             ),
             arg("--all", action="store_true", help="stop every kernel of this EASLAB_HOME"),
         ),

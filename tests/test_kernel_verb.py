@@ -8,6 +8,7 @@ starts a kernel and goes away leaves one that ``easlab kernel status`` shows.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -139,3 +140,42 @@ def test_a_notebook_that_goes_away_leaves_a_visible_kernel(home, tmp_path, capsy
     finally:
         ops.kernel("stop", all=True)
     assert ops.kernel("status") == []
+
+
+def test_kernel_start_leaves_a_kernel_the_next_command_uses(home, tmp_path):
+    """`easlab kernel start` in a terminal: the kernel outlives the command, `create` and
+    the rest find it, and a second start says it runs already instead of starting another."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EASLAB_IDLE_TIMEOUT": "600"}
+
+    def easlab(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "easlab", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    missing = easlab("ls")
+    assert missing.returncode != 0 and "`easlab kernel start`" in missing.stderr
+    try:
+        started = easlab("kernel", "start")
+        assert started.returncode == 0, started.stderr
+        record = runtime.read_runtime()
+        assert record is not None  # the command has exited; its kernel runs on
+        assert f"[OK] kernel {record['endpoint']} (pid {record['pid']}) started" in started.stdout
+        assert "stops by itself after 10 min with no services and no requests" in started.stdout
+        spec = tmp_path / "service.json"
+        spec.write_text(json.dumps(_echo_spec(tmp_path, "started_echo")))
+        created = easlab("create", str(spec))
+        assert created.returncode == 0, created.stderr
+        again = easlab("kernel", "start")
+        assert f"(pid {record['pid']}) already running" in again.stdout
+        assert len(ops.kernel("status")) == 1
+    finally:
+        ops.kernel("stop", all=True)
+    with pytest.raises(ValueError, match="--endpoint is started where it runs"):
+        ops.kernel("start", kernel=object())  # type: ignore[arg-type]

@@ -99,6 +99,7 @@ The webgate schema for the platform:
 
 Serve it locally and call it with the webgate JSON:
 
+    easlab kernel start          # once: a local serving kernel, in the background
     easlab create service.json
     curl $URL -H "Authorization: $TOKEN" -d '{{"parameter": {{"{service_id}": {{"mode": "upper"}}}},
       "payload": {{"text": {{"encoding": "utf8", "status": 3, "text": "aGVsbG8="}}}}}}'

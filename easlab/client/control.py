@@ -31,8 +31,8 @@ __all__ = ["KernelClient", "Service"]
 
 _API = "/easlab/v1"
 _HOW_TO_START = (
-    "start one with `easlab serve` in a terminal, or `easlab.connect(start=True)` / "
-    "`easlab.LocalKernel()` in Python"
+    "start one with `easlab kernel start` (in the background) or `easlab serve` (in a "
+    "terminal), or `easlab.connect(start=True)` / `easlab.LocalKernel()` in Python"
 )
 #: local path fields made absolute before a spec leaves this machine's cwd
 _PATH_FIELDS = ("model_path", "processor_path")

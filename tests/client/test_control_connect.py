@@ -85,7 +85,7 @@ def test_a_recorded_kernel_that_does_not_answer_is_named_with_its_url(home: Path
         connect()
     assert str(info.value).startswith(
         f"no easlab kernel answers at {endpoint}, the kernel {runtime_file()} records "
-        f"(pid {os.getpid()}), and $EASLAB_ENDPOINT is unset: start one with `easlab serve`"
+        f"(pid {os.getpid()}), and $EASLAB_ENDPOINT is unset: start one with `easlab kernel start`"
     )
 
 
@@ -104,8 +104,9 @@ def test_connect_without_a_kernel_ends_in_ipython_with_the_whole_message(home: P
     last = [line for line in text.splitlines() if line.strip()][-1]
     assert last == (
         f"KernelNotRunning: no running easlab kernel is recorded in {runtime_file()}, and "
-        "$EASLAB_ENDPOINT is unset: start one with `easlab serve` in a terminal, or "
-        "`easlab.connect(start=True)` / `easlab.LocalKernel()` in Python"
+        "$EASLAB_ENDPOINT is unset: start one with `easlab kernel start` (in the background) "
+        "or `easlab serve` (in a terminal), or `easlab.connect(start=True)` / "
+        "`easlab.LocalKernel()` in Python"
     )
 
 
