@@ -29,6 +29,7 @@ seldon-venv: .venv-seldon/.installed
 .venv-seldon/.installed:
 	test -x .venv-seldon/bin/python || $(PY) -m venv .venv-seldon
 	.venv-seldon/bin/pip install -q 'seldon-core==1.18.2' 'setuptools<81'
+	touch $@
 
 # The real iFlytek aiges SDK, for the side-by-side tests (tests/aiges/); its CLI needs setuptools<70.
 aiges-venv: .venv-aiges/.installed

@@ -118,6 +118,7 @@ class Kernel:
         self.queues = QueueHub(state_dir / "queues")  # queue services and async services' queues
         #: standalone queue services (metadata.type Queue): name -> create time
         self.queue_services: dict[str, float] = {}
+        self._queue_warnings: dict[str, list[str]] = {}  # a queue service's spec warnings
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
         #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
@@ -314,12 +315,14 @@ class Kernel:
         queue = self.queues.get(name)
         if queue is None or name not in self.queue_services:
             raise ControlError(404, f"queue service '{name}' not found")
-        return queue_desc(queue, self.endpoint, iso(self.queue_services[name]))
+        desc = queue_desc(queue, self.endpoint, iso(self.queue_services[name]))
+        return {**desc, "warnings": self._queue_warnings.get(name, [])}
 
     def delete_queue(self, name: str) -> dict[str, Any]:
         """Remove a queue service, its SQLite files and its record."""
         if self.queue_services.pop(name, None) is None:
             raise ControlError(404, f"queue service '{name}' not found")
+        self._queue_warnings.pop(name, None)
         self.queues.remove(name, drop=True)
         self.records.remove(name)
         return {"deleted": name}
@@ -548,12 +551,16 @@ class Kernel:
             name = check_name(raw.get("name"))
         except SpecError as exc:
             raise ControlError(400, f"a queue service's {exc}", "name") from None
-        # a new one's keys are checked as a service's are (a restored one's were then)
-        warnings = (
-            parse_spec(raw, allow_unknown_keys=allow_unknown_keys).warnings
-            if created is None
-            else []
-        )
+        # a new one's keys are checked as a service's are; a restored one's were then, so
+        # its unknown keys come back as the warnings they were, and a check added since
+        # does not keep it away
+        warnings: list[str] = []
+        try:
+            unknown_ok = allow_unknown_keys or created is not None
+            warnings = parse_spec(raw, allow_unknown_keys=unknown_ok).warnings
+        except SpecError:
+            if created is None:
+                raise
         if name in self.services or self.queues.get(name) is not None:
             raise ControlError(
                 409, f"service '{name}' already exists; delete it first or pick another name"
@@ -576,9 +583,10 @@ class Kernel:
                 exc.status, exc.message, "queue" if exc.status == 400 else "name"
             ) from None
         self.queue_services[name] = created if created is not None else time.time()
+        self._queue_warnings[name] = list(warnings)  # `desc` repeats them, as a service's
         if created is None:
             self.records.save(name, raw, token)
-        return {**self.describe_queue(name), "warnings": warnings}
+        return self.describe_queue(name)
 
     async def restore(self) -> None:
         """Create again the services a previous kernel on this state dir had (state.py).
@@ -600,6 +608,7 @@ class Kernel:
                     starts.append(service)
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
+        starts = self._fit_cap(starts)
         for record in records:
             sibling = self.services.get(str((record.get("spec") or {}).get("name")))
             entry = self.services.get(str(record.get("released_into")))
@@ -607,6 +616,27 @@ class Kernel:
                 self.router.release(entry, sibling, int(record.get("weight") or 0))
                 sibling.released_into = entry.name
         await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def _fit_cap(self, services: list[Service]) -> list[Service]:
+        """The services, in order, whose instances fit under ``MAX_INSTANCES``; each other
+        one stays Stopped and says why (its record still says running, so a kernel
+        with a higher cap starts it)."""
+        fit: list[Service] = []
+        held = 0
+        for service in services:
+            asked = int(service.spec.metadata.instance)
+            if held + asked <= MAX_INSTANCES:
+                fit.append(service)
+                held += asked
+                continue
+            service.message = (
+                f"not started after the kernel restarted: its {asked} instance(s) would take "
+                f"this kernel past its cap of {MAX_INSTANCES} ({held} already started). "
+                "Stop or scale down another service and start this one, or restart the "
+                "kernel with EASLAB_MAX_INSTANCES set higher"
+            )
+            service.log("kernel", service.message)
+        return fit
 
     def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
         """Open the queues of the recorded services at once (before the kernel listens):
@@ -1014,6 +1044,7 @@ class Kernel:
         async with self._lock(service.name):
             await service.stop()
         service.close_log()
+        service.remove_log()  # a new service of this name starts a log of its own
         self.records.remove(service.name)
         if feeder is not None:
             self.queues.remove(service.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import os
 import time
 from collections import deque
@@ -216,6 +217,12 @@ class Service:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+    def remove_log(self) -> None:
+        """Delete the log files (NAME.log and the rotated NAME.log.1): the service is gone."""
+        for path in (self.log_path, self.log_path.with_name(self.log_path.name + ".1")):
+            with contextlib.suppress(OSError):  # a delete is not failed by a log file
+                path.unlink(missing_ok=True)
 
     # -- data plane (hot path) -----------------------------------------------------
 

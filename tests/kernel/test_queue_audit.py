@@ -358,6 +358,9 @@ def test_a_mistyped_queue_setting_is_refused_by_the_control_api_naming_the_one_m
     try:
         assert any("'metadata.queue.max_lenght' kept but not used" in w for w in desc["warnings"])
         assert desc["attributes"]["meta.maxLength"] == "1000000"
+        # `desc` repeats them later, as it does a service's
+        later = easlab.desc("qa_typo", kernel=kernel.client)
+        assert later["warnings"] == desc["warnings"]
     finally:
         easlab.delete("qa_typo", kernel=kernel.client)
 

@@ -1,0 +1,81 @@
+"""A restarted kernel keeps to its instance cap, and a deleted service's log goes with it.
+
+A kernel restarted with a lower ``EASLAB_MAX_INSTANCES`` (or on a smaller machine)
+started every recorded service and so ran past the cap that a create would have
+refused. Now the services that fit start, in record order; each other one stays
+Stopped and its description says why and what to do, and its record still says
+running, so a kernel with room starts it.
+
+A deleted service's ``NAME.log`` stayed in the state dir, and a new service of the
+same name appended to it: its log file showed the old service's lines.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kernel_helpers import ECHO_APP, app_spec, post, wait_for
+
+import easlab
+from easlab.client.local import LocalKernel
+
+TOKEN = "restore-cap-token"
+
+
+def _spec(name: str, folder, instance: int) -> dict:
+    return {**app_spec(name, folder, instance=instance), "token": TOKEN}
+
+
+def _statuses(kernel: LocalKernel) -> dict[str, str]:
+    return {d["name"]: d["status"] for d in kernel.client.list()}
+
+
+def _settled(kernel: LocalKernel) -> bool:
+    now = _statuses(kernel)
+    return set(now) == {"rc_a", "rc_b"} and all(s in ("Running", "Stopped") for s in now.values())
+
+
+def test_a_restarted_kernel_starts_only_what_fits_its_cap(easlab_home, make_app, tmp_path):
+    app = make_app("rc_echo", ECHO_APP)
+    state = tmp_path / "state"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EASLAB_MAX_INSTANCES", "4")
+        with LocalKernel(port=0, state_dir=state) as first:
+            first.create(_spec("rc_a", app, 2))
+            first.create(_spec("rc_b", app, 2))
+        mp.setenv("EASLAB_MAX_INSTANCES", "3")
+        with LocalKernel(port=0, state_dir=state) as capped:
+            wait_for(lambda: _settled(capped), 120, "the restored services settled")
+            # the older record starts first
+            assert _statuses(capped) == {"rc_a": "Running", "rc_b": "Stopped"}
+            stopped, running = "rc_b", "rc_a"
+            message = capped.client.describe(stopped)["message"]
+            assert "not started after the kernel restarted" in message
+            assert "cap of 3 (2 already started)" in message
+            assert "EASLAB_MAX_INSTANCES" in message
+            assert any(message in line for line in capped.client.logs(stopped, 0))
+            url = capped.client.describe(running)["url"]
+            assert post(url, b"fits", TOKEN).content == b"fits"
+        mp.setenv("EASLAB_MAX_INSTANCES", "4")
+        with LocalKernel(port=0, state_dir=state) as roomy:
+            # the record still said running: with room, both start again
+            wait_for(
+                lambda: _statuses(roomy) == {"rc_a": "Running", "rc_b": "Running"},
+                120,
+                "both restored services running",
+            )
+
+
+def test_a_deleted_services_log_file_goes_with_it(kernel, make_app):
+    app = make_app("rc_log", ECHO_APP)
+    kernel.create(_spec("rc_log", app, 1))
+    log = kernel.state_dir / "logs" / "rc_log.log"
+    assert "service running" in log.read_text()
+    log.with_name("rc_log.log.1").write_text("an older, rotated part\n")
+    easlab.delete("rc_log", kernel=kernel.client)
+    assert not log.exists() and not log.with_name("rc_log.log.1").exists()
+    # a new service of that name writes a log of its own
+    kernel.create(_spec("rc_log", app, 1))
+    try:
+        assert log.read_text().count("service running") == 1
+    finally:
+        easlab.delete("rc_log", kernel=kernel.client)
