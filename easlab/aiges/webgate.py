@@ -53,6 +53,9 @@ def _allowed(names: Any) -> str:
 
 
 def _check_param(field: ParamField, value: Any, where: str) -> Any:
+    # What the webgate checks is the schema document (schema.py), and the SDK's document
+    # carries a param's maximum and maxLength but not its minimum or minLength: a value
+    # below a declared minimum reaches the wrapper on the platform, so it does here.
     if isinstance(field, BooleanParamField):
         if not isinstance(value, bool):
             raise RequestInvalid(where, f"must be true or false, got {value!r}")
@@ -65,10 +68,9 @@ def _check_param(field: ParamField, value: Any, where: str) -> Any:
                 raise RequestInvalid(
                     where, f"{value!r} is not allowed; use one of {_allowed(field.enums)}"
                 )
-        elif not field.min_length <= len(value) <= field.max_length:
+        elif len(value) > field.max_length:
             raise RequestInvalid(
-                where,
-                f"length {len(value)} is out of range; allowed {field.min_length}..{field.max_length} characters",
+                where, f"is {len(value)} characters long; at most {field.max_length} are allowed"
             )
         return value
     if isinstance(field, (NumberParamField, IntegerParamField)):
@@ -82,10 +84,8 @@ def _check_param(field: ParamField, value: Any, where: str) -> Any:
                 raise RequestInvalid(
                     where, f"{value!r} is not allowed; use one of {_allowed(field.enums)}"
                 )
-        elif not field.minimum <= value <= field.maximum:
-            raise RequestInvalid(
-                where, f"{value!r} is out of range; allowed {field.minimum}..{field.maximum}"
-            )
+        elif value > field.maximum:
+            raise RequestInvalid(where, f"{value!r} is above the maximum; at most {field.maximum}")
         return value
     return value
 

@@ -95,7 +95,7 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
             "parameter.echo.case",
             "'upper', 'lower'",
         ),
-        (lambda d: d["parameter"]["echo"].update(repeat=9), "parameter.echo.repeat", "1..3"),
+        (lambda d: d["parameter"]["echo"].update(repeat=9), "parameter.echo.repeat", "at most 3"),
         (lambda d: d["parameter"]["echo"].update(repeat="2"), "parameter.echo.repeat", "number"),
         (lambda d: d["parameter"]["echo"].update(volume=1), "parameter.echo.volume", "'case'"),
         (lambda d: d["payload"].pop("text"), "payload.text", "missing"),
@@ -361,6 +361,21 @@ def test_params_reach_the_wrapper_as_strings_defaults_too(served):
         "loud": ["str", "true"],
         "name": ["str", "ada"],
     }
+    # The webgate checks the schema document, which carries maximum/maxLength only (the
+    # SDK's): below a declared minimum a value reaches the wrapper, above the maximum not.
+    r = post(svc, {"parameter": {"params": {"times": -1, "ratio": -0.5}}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    assert (seen["times"], seen["ratio"]) == (["str", "-1"], ["str", "-0.5"])
+    for params, words in (
+        ({"times": 6}, "parameter.params.times: 6 is above the maximum; at most 5"),
+        ({"name": "x" * 17}, "parameter.params.name: is 17 characters long; at most 16 are"),
+    ):
+        r = post(svc, {"parameter": {"params": params}, "payload": text})
+        assert r.status_code == 400 and words in r.json()["header"]["message"], r.text
+    schema = requests.get(svc.url, headers={"Authorization": TOKEN}, timeout=30).json()
+    declared = schema["schemainput"]["properties"]["parameter"]["properties"]["params"]
+    assert declared["properties"]["times"] == {"type": "integer", "maximum": 5}
 
 
 def test_a_wrapper_using_a_param_as_a_number_fails_as_on_the_platform(served, tmp_path):
