@@ -14,6 +14,7 @@ as decoded responses.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -402,6 +403,23 @@ def _refusal(name: str, resp: Response) -> str:
     return text
 
 
+@functools.cache
+def _watch_refused() -> Any:
+    """The error of a refused watch: a ``PredictException``, and also websocket-client's
+    ``WebSocketBadStatusException``, which the official Watcher lets out, so code
+    written for either catches it (made on first use: websocket-client loads lazily)."""
+    import websocket
+
+    class WatchRefused(PredictException, websocket.WebSocketBadStatusException):
+        def __init__(self, message: str, refused: websocket.WebSocketBadStatusException):
+            PredictException.__init__(self, refused.status_code, message)
+            self.status_code = refused.status_code
+            self.resp_headers = refused.resp_headers
+            self.resp_body = refused.resp_body
+
+    return WatchRefused
+
+
 class Watcher:
     """Records pushed over a websocket; one per client (``close()`` before the next).
 
@@ -437,9 +455,8 @@ class Watcher:
             body = (exc.resp_body or b"").decode("utf-8", "replace").strip()
             where = self.url.split("?", 1)[0]
             hint = " (check the token given to set_token())" if exc.status_code == 401 else ""
-            raise PredictException(
-                exc.status_code, f"watch {where} refused: {body or exc}{hint}"
-            ) from None
+            message = f"watch {where} refused: {body or exc}{hint}"
+            raise _watch_refused()(message, exc) from None
 
     def connect(self) -> None:
         """Open the websocket now (``run()`` does it on first use); raises ``PredictException``."""

@@ -63,3 +63,24 @@ def test_watcher_reconnects_after_a_dropped_connection_and_is_one_per_client(ker
     assert next(records).data == b"after"  # reconnected with the same uid
     watcher.close()
     assert q.watch_sock is None and q.watcher is None
+
+
+def test_a_refused_watch_is_the_error_either_client_catches(kernel):
+    """The official Watcher lets websocket-client's WebSocketBadStatusException out of a
+    refused watch; easlab's error is that and a PredictException, with the status."""
+    import websocket
+
+    kernel.client._call(
+        "POST",
+        "/services",
+        {"spec": {"name": "eq_refused", "token": TOKEN, "metadata": {"type": "Queue"}}},
+    )
+    q = easlab.QueueClient(kernel.endpoint, "eq_refused")
+    q.set_token("not-the-token")
+    q.init()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        next(q.watch(0, 2).run())
+    assert isinstance(refused.value, easlab.PredictException)
+    assert refused.value.status_code == refused.value.code == 401
+    assert "check the token given to set_token()" in str(refused.value)
+    assert "not-the-token" not in str(refused.value)
