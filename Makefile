@@ -53,9 +53,7 @@ extensions/easlab-lab/node_modules/.installed: extensions/easlab-lab/package.jso
 
 ## Install and enable the panel in .venv (an editable install gets no data files).
 lab-install: $(STAMP)
-	mkdir -p $(VENV)/share/jupyter/labextensions $(VENV)/etc/jupyter/jupyter_server_config.d
-	ln -sfn $(abspath easlab/lab/labextension) $(VENV)/share/jupyter/labextensions/easlab-lab
-	cp easlab/lab/jupyter-config/easlab.json $(VENV)/etc/jupyter/jupyter_server_config.d/easlab.json
+	$(VPY) -m easlab.lab.install
 
 ## Open the tutorials in JupyterLab, with the local serving kernel and the EAS services panel.
 lab: $(STAMP) lab-install

@@ -113,6 +113,20 @@ def test_quickstart_runs_in_a_fresh_binder_environment(easlab_home: Path):
         "postBuild must install this checkout"
     )
 
+    # the "EAS services" panel and its server extension (an editable install brings neither)
+    for what, words in (("labextension", "easlab-lab"), ("server extension", "easlab.lab")):
+        listed = subprocess.run(
+            [str(py), "-m", "jupyter", *what.split(), "list"],
+            cwd="/",
+            env={**_build_env(), "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [ln for ln in (listed.stdout + listed.stderr).splitlines() if words in ln]
+        assert any("enabled" in ln for ln in lines), f"jupyter {what} list:\n{listed.stderr}"
+        assert not any("disabled" in ln or "X" in ln.split() for ln in lines), lines
+
     notebook = ROOT / "notebooks" / "01-quickstart.ipynb"
     runner = Path(__file__).with_name("nbrun.py")
     proc = subprocess.run(

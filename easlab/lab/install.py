@@ -1,0 +1,57 @@
+"""Put the "EAS services" panel into this environment's Jupyter: ``python -m easlab.lab.install``.
+
+A wheel of easlab brings the panel's front end and the config that enables its
+server extension as data files (pyproject's ``[tool.setuptools.data-files]``); an
+editable install (``pip install -e``, as ``make`` and Binder's postBuild install
+easlab) brings neither, and JupyterLab then opens without the panel. This puts
+them under ``sys.prefix``: a link to the prebuilt ``labextension/`` (so a
+``make labextension`` shows at the next page load) and the
+``jupyter_server_config.d`` entry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from easlab.lab import HERE
+
+__all__ = ["install", "main"]
+
+
+def install(prefix: str | Path | None = None) -> list[Path]:
+    """Install into ``prefix`` (default ``sys.prefix``); the two paths written."""
+    root = Path(prefix) if prefix is not None else Path(sys.prefix)
+    built = HERE / "labextension"
+    if not (built / "package.json").is_file():
+        raise FileNotFoundError(
+            f"the panel is not built: {built} has no package.json; run `make labextension` "
+            "(Node.js 20 and npm) in the easlab checkout"
+        )
+    extension = root / "share" / "jupyter" / "labextensions" / "easlab-lab"
+    config = root / "etc" / "jupyter" / "jupyter_server_config.d" / "easlab.json"
+    extension.parent.mkdir(parents=True, exist_ok=True)
+    if extension.is_symlink() or extension.is_file():
+        extension.unlink()
+    elif extension.is_dir():  # a copy a wheel installed: the link replaces it
+        shutil.rmtree(extension)
+    extension.symlink_to(built.resolve(), target_is_directory=True)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HERE / "jupyter-config" / "easlab.json", config)
+    return [extension, config]
+
+
+def main() -> int:
+    try:
+        written = install()
+    except (FileNotFoundError, OSError) as exc:
+        print(f"[FAILED] {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"[OK] {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

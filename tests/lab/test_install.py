@@ -1,0 +1,68 @@
+"""``python -m easlab.lab.install``: the panel in an environment whose easlab is editable.
+
+``pip install -e`` (make, Binder's postBuild) brings no data files, so JupyterLab
+opened without the "EAS services" panel on Binder. The installer links the prebuilt
+front end and writes the server extension's config under the prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import easlab.lab.install as lab_install
+from easlab.lab import HERE
+
+
+def test_install_links_the_panel_and_enables_the_server_extension(tmp_path):
+    extension, config = lab_install.install(tmp_path)
+    assert extension == tmp_path / "share/jupyter/labextensions/easlab-lab"
+    assert extension.is_symlink() and extension.resolve() == (HERE / "labextension").resolve()
+    assert (extension / "package.json").is_file()
+    assert json.loads(config.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"easlab.lab": True}}
+    }
+    # again, and over a copy a wheel installed: the link replaces it
+    extension.unlink()
+    (extension / "static").mkdir(parents=True)
+    (extension / "package.json").write_text("{}")
+    assert lab_install.install(tmp_path) == [extension, config]
+    assert extension.is_symlink()
+
+
+def test_an_unbuilt_panel_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab_install, "HERE", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="make labextension"):
+        lab_install.install(tmp_path / "prefix")
+    assert not (tmp_path / "prefix").exists()
+
+
+def test_the_module_runs_as_a_command_into_sys_prefix(tmp_path):
+    # a venv of its own, so the test venv's Jupyter is not touched
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    root = HERE.parent.parent
+    (Path(site) / "easlab-src.pth").write_text(str(root) + "\n")
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "easlab.lab.install"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"[OK] {venv}/share/jupyter/labextensions/easlab-lab" in proc.stdout
+    assert (venv / "etc/jupyter/jupyter_server_config.d/easlab.json").is_file()
