@@ -1005,6 +1005,8 @@ class Kernel:
         self._closing_check()
         async with self._locked(service, "this start"):
             if service.status in ("Stopped", "Failed"):
+                # a stopped service holds no instances: starting it takes them again
+                self.check_instances(service.spec, replacing=service)
                 await service.start()
             self._check_current(service, "this start")
             self.records.set_running(service.name, True)

@@ -52,9 +52,14 @@ def test_instances_past_the_kernels_cap_are_refused_naming_the_field(capped, mak
         capped.client.modify("cap_a", set={"metadata.instance": 4})
     with pytest.raises(EaslabError, match="metadata.rpc.worker_threads"):
         capped.client.modify("cap_a", set={"metadata.rpc.worker_threads": 5000})
-    # a stopped service holds none
+    # a stopped service holds none, and starting it takes them again
     capped.client.stop("cap_a")
     assert capped.create(spec("cap_b", app, 3)).status == "Running"
+    with pytest.raises(EaslabError, match=r"asks for 3 instance\(s\).*3 of them held"):
+        capped.client.start("cap_a")
+    assert capped.client.describe("cap_a")["status"] == "Stopped"
+    capped.client.stop("cap_b")
+    assert capped.client.start("cap_a")["status"] == "Running"
 
 
 def test_worker_threads_past_the_cap_are_refused(capped, make_app):
