@@ -651,12 +651,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the global options (``_global_options``) that take a value: the word after one is
+#: that value, not the command
+_VALUED_GLOBALS = ("--endpoint", "--admin-token", "--target", "--region", "--pai-endpoint", "--oss")
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (``easlab --target pai ls`` -> ``ls``), if any."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED_GLOBALS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _commands() -> list[str]:
+    """Every command name and alias the parser takes."""
+    from easlab.verbs import VERBS
+
+    names = ["serve", "test"]
+    for verb in VERBS:
+        if "cli" in verb.fronts:
+            names += [verb.name, *verb.aliases]
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``easlab`` command; returns the exit status."""
     argv = list(argv) if argv is not None else sys.argv[1:]
-    verb = next((a for a in argv if not a.startswith("-")), None)
+    verb = _command_word(argv)
     if verb in _ELSEWHERE:
         print(f"easlab {verb}: not an easlab command: {_ELSEWHERE[verb]}", file=sys.stderr)
+        return 2
+    if verb is not None and verb not in _commands():
+        import difflib
+
+        close = difflib.get_close_matches(verb, _commands(), n=1)
+        guess = f"did you mean `easlab {close[0]}`? " if close else ""
+        print(
+            f"easlab: {verb!r} is not a command; {guess}`easlab -h` lists them", file=sys.stderr
+        )
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)

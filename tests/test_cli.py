@@ -80,6 +80,37 @@ def test_usage_errors_exit_2(capsys):
     assert info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["craete", "svc.json"], "'craete' is not a command; did you mean `easlab create`?"),
+        (["--target", "pai", "lss"], "'lss' is not a command; did you mean `easlab ls`?"),
+        (["--endpoint", "http://127.0.0.1:1", "zzzz"], "'zzzz' is not a command; `easlab -h`"),
+    ],
+)
+def test_a_mistyped_command_is_named_with_the_one_meant(argv, words, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1, err
+
+
+def test_the_command_word_skips_the_global_options_values():
+    import argparse
+
+    from easlab.cli import _VALUED_GLOBALS, _command_word, build_parser
+
+    parser = build_parser()
+    valued = {
+        opt
+        for action in parser._actions
+        if type(action) is argparse._StoreAction  # an option that takes a value
+        for opt in action.option_strings
+    }
+    assert set(_VALUED_GLOBALS) == valued
+    assert _command_word(["--region", "cn-ls", "--json", "desc", "x"]) == "desc"
+    assert _command_word(["--oss=oss://b/p", "ls"]) == "ls"
+
+
 def test_gpu_command_with_stand_in_nvidia_smi(monkeypatch, tmp_path: Path, capsys):
     # stand-in for nvidia-smi: no GPU exists on the test machine
     bin_dir = tmp_path / "bin"
