@@ -690,9 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         close = difflib.get_close_matches(verb, _commands(), n=1)
         guess = f"did you mean `easlab {close[0]}`? " if close else ""
-        print(
-            f"easlab: {verb!r} is not a command; {guess}`easlab -h` lists them", file=sys.stderr
-        )
+        print(f"easlab: {verb!r} is not a command; {guess}`easlab -h` lists them", file=sys.stderr)
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
