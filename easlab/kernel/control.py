@@ -1045,7 +1045,6 @@ class Kernel:
             feeder.stop()  # before the instances stop: a backlog is not fed to a dying service
         async with self._lock(service.name):
             await service.stop()
-        service.close_log()
         service.remove_log()  # a new service of this name starts a log of its own
         self.records.remove(service.name)
         if feeder is not None:

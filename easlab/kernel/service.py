@@ -114,6 +114,8 @@ class Service:
         self.work_dir = kernel.state_dir
         self.log_path = kernel.state_dir / "logs" / f"{name}.log"
         self._log_file: Any = None
+        # deleted: a late line (an instance's last output) stays in memory only
+        self._log_removed = False
         self._log_bytes = 0  # the size of the log file being written
         self._batch_timer: asyncio.TimerHandle | None = None
         self._pump_scheduled = False
@@ -196,6 +198,8 @@ class Service:
     def log(self, source: str, text: str) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{source}] {text}"
         self.lines.append(line)
+        if self._log_removed:
+            return
         try:
             if self._log_file is None:
                 self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -220,6 +224,8 @@ class Service:
 
     def remove_log(self) -> None:
         """Delete the log files (NAME.log and the rotated NAME.log.1): the service is gone."""
+        self._log_removed = True
+        self.close_log()
         for path in (self.log_path, self.log_path.with_name(self.log_path.name + ".1")):
             with contextlib.suppress(OSError):  # a delete is not failed by a log file
                 path.unlink(missing_ok=True)

@@ -79,3 +79,22 @@ def test_a_deleted_services_log_file_goes_with_it(kernel, make_app):
         assert log.read_text().count("service running") == 1
     finally:
         easlab.delete("rc_log", kernel=kernel.client)
+
+
+def test_a_line_logged_after_the_delete_stays_out_of_the_file(tmp_path):
+    """An instance's last output can arrive after the delete removed the log: it must not
+    make the file again, for the next service of that name to find."""
+    from service_standin import run, service
+
+    from easlab.kernel.control import Kernel
+
+    def test(loop):
+        svc = service(Kernel(tmp_path, loop), tmp_path, "rc_late")
+        svc.log("kernel", "service running")
+        assert svc.log_path.read_text().count("service running") == 1
+        svc.remove_log()
+        svc.log("rc_late-0", "a last line, after the delete")
+        assert not svc.log_path.exists()
+        assert "a last line, after the delete" in svc.lines[-1]  # still in memory
+
+    run(test)
