@@ -12,6 +12,9 @@ same name appended to it: its log file showed the old service's lines.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from kernel_helpers import ECHO_APP, app_spec, post, wait_for
 
@@ -95,6 +98,9 @@ def test_a_line_logged_after_the_delete_stays_out_of_the_file(tmp_path):
         svc.remove_log()
         svc.log("rc_late-0", "a last line, after the delete")
         assert not svc.log_path.exists()
+        # and no descriptor is left open on the deleted file (its space would stay taken)
+        fds = Path("/proc/self/fd")
+        assert not [fd for fd in fds.iterdir() if "rc_late.log" in os.path.realpath(fd)]
         assert "a last line, after the delete" in svc.lines[-1]  # still in memory
 
     run(test)
