@@ -36,7 +36,10 @@ def install(prefix: str | Path | None = None) -> list[Path]:
         extension.unlink()
     elif extension.is_dir():  # a copy a wheel installed: the link replaces it
         shutil.rmtree(extension)
-    extension.symlink_to(built.resolve(), target_is_directory=True)
+    try:
+        extension.symlink_to(built.resolve(), target_is_directory=True)
+    except OSError:  # no symlinks here (Windows without developer mode): a copy
+        shutil.copytree(built, extension)
     config.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(HERE / "jupyter-config" / "easlab.json", config)
     return [extension, config]

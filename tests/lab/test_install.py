@@ -34,6 +34,18 @@ def test_install_links_the_panel_and_enables_the_server_extension(tmp_path):
     assert extension.is_symlink()
 
 
+def test_where_links_cannot_be_made_the_panel_is_copied(tmp_path, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise OSError("symbolic links are not available")
+
+    monkeypatch.setattr(Path, "symlink_to", refuse)
+    extension, _ = lab_install.install(tmp_path)
+    assert not extension.is_symlink()
+    assert (extension / "package.json").read_bytes() == (
+        HERE / "labextension" / "package.json"
+    ).read_bytes()
+
+
 def test_an_unbuilt_panel_says_how_to_build_it(tmp_path, monkeypatch):
     monkeypatch.setattr(lab_install, "HERE", tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="make labextension"):
