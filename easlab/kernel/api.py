@@ -106,6 +106,8 @@ async def _describe(call: Call) -> dict[str, Any]:
     queue = call.queue_service()
     if queue is not None:
         return call.kernel.describe_queue(queue)
+    if call.params["name"] in call.kernel.unrestored:
+        return call.kernel.describe_unrestored(call.params["name"])
     return call.kernel.describe(call.service())
 
 
@@ -117,6 +119,8 @@ async def _delete(call: Call) -> dict[str, Any]:
     queue = call.queue_service()
     if queue is not None:
         return call.kernel.delete_queue(queue)
+    if call.params["name"] in call.kernel.unrestored:
+        return call.kernel.forget_unrestored(call.params["name"])
     return await call.kernel.delete(call.service())
 
 

@@ -119,6 +119,9 @@ class Kernel:
         #: standalone queue services (metadata.type Queue): name -> create time
         self.queue_services: dict[str, float] = {}
         self._queue_warnings: dict[str, list[str]] = {}  # a queue service's spec warnings
+        #: recorded services a restart could not bring back (their model folder gone, ...):
+        #: name -> (create time, why); listed as Failed until created again or deleted
+        self.unrestored: dict[str, tuple[float, str]] = {}
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
         #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
@@ -279,9 +282,44 @@ class Kernel:
                     f"or versions, so {what} does not apply to it. `desc {name}` describes it, "
                     f"`queue {name}` shows its depth, `delete {name}` removes it and its records",
                 )
+            if name in self.unrestored:
+                raise ControlError(409, self.unrestored_message(name))
             known = ", ".join(sorted([*self.services, *self.queue_services])) or "none"
             raise ControlError(404, f"service '{name}' not found (services: {known})")
         return service
+
+    def unrestored_message(self, name: str) -> str:
+        why = self.unrestored[name][1]
+        return (
+            f"service '{name}' was not restored when the kernel restarted: {why}. Fix that "
+            f"and create it again (its record is replaced), or `delete {name}` to forget it"
+        )
+
+    def describe_unrestored(self, name: str) -> dict[str, Any]:
+        """A recorded service the restart could not bring back, as ``ls``/``desc`` show it."""
+        created = iso(self.unrestored[name][0])
+        path = f"/api/predict/{name}"
+        return {
+            "name": name,
+            "status": "Failed",
+            "type": "Standard",
+            "message": self.unrestored_message(name),
+            "endpoint": self.endpoint,
+            "service_path": path,
+            "url": self.endpoint + path,
+            "total_instance": 0,
+            "running_instance": 0,
+            "pending_instance": 0,
+            "weight": 100,
+            "create_time": created,
+            "update_time": created,
+        }
+
+    def forget_unrestored(self, name: str) -> dict[str, Any]:
+        """``delete`` of a service the restart could not bring back: its record goes."""
+        self.unrestored.pop(name)
+        self.records.remove(name)
+        return {"deleted": name}
 
     def describe(self, service: Service) -> dict[str, Any]:
         route = self.router.entry_of(service)
@@ -309,6 +347,7 @@ class Kernel:
         out = [self.describe(s) for s in self.services.values()]
         for name in self.queue_services:
             out.append(self.describe_queue(name))
+        out.extend(self.describe_unrestored(name) for name in self.unrestored)
         return out
 
     def describe_queue(self, name: str) -> dict[str, Any]:
@@ -490,6 +529,7 @@ class Kernel:
                     f"cannot save the record of service '{spec.name}' in "
                     f"{self.records.folder}: {exc.strerror or exc}; nothing was created",
                 ) from None
+            self.unrestored.pop(spec.name, None)  # its record is this one now
             service = Service(
                 self,
                 spec.name,
@@ -586,6 +626,7 @@ class Kernel:
         self._queue_warnings[name] = list(warnings)  # `desc` repeats them, as a service's
         if created is None:
             self.records.save(name, raw, token)
+            self.unrestored.pop(name, None)  # its record is this one now
         return self.describe_queue(name)
 
     async def restore(self) -> None:
@@ -608,6 +649,7 @@ class Kernel:
                     starts.append(service)
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
+                self._unrestored(record, exc)
         starts = self._fit_cap(starts)
         for record in records:
             sibling = self.services.get(str((record.get("spec") or {}).get("name")))
@@ -616,6 +658,11 @@ class Kernel:
                 self.router.release(entry, sibling, int(record.get("weight") or 0))
                 sibling.released_into = entry.name
         await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def _unrestored(self, record: dict[str, Any], exc: Exception) -> None:
+        name = (record.get("spec") or {}).get("name")
+        if isinstance(name, str) and name not in self.services:
+            self.unrestored[name] = (float(record.get("created") or time.time()), str(exc))
 
     def _fit_cap(self, services: list[Service]) -> list[Service]:
         """The services, in order, whose instances fit under ``MAX_INSTANCES``; each other
@@ -654,6 +701,7 @@ class Kernel:
                     self.queues.open(f"{name}/sink", token, settings_of(spec, "sink"))
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore queue {name!r}: {exc}", flush=True)
+                self._unrestored(record, exc)
 
     async def _restore_service(self, record: dict[str, Any]) -> Service:
         from easlab.spec import parse_spec

@@ -290,7 +290,8 @@ def test_an_async_service_with_a_backlog_stops_and_deletes_at_once(kernel, make_
             headers={"Authorization": TOKEN},
         )
         assert resp.status_code == 200
-    client = type(kernel.client)(kernel.endpoint, timeout=20)  # a hang fails, not waits
+    # a hang fails, not waits; the token given: EASLAB_HOME may be another test's by now
+    client = type(kernel.client)(kernel.endpoint, timeout=20, admin_token=kernel.admin_token)
     if verb == "stop":
         client.stop(name)
         queues = client.describe(name)["queues"]

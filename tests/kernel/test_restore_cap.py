@@ -6,6 +6,10 @@ refused. Now the services that fit start, in record order; each other one stays
 Stopped and its description says why and what to do, and its record still says
 running, so a kernel with room starts it.
 
+A recorded service the restart cannot bring back (its model folder was deleted
+meanwhile) vanished from ``ls`` with a line in kernel.log only; now it is listed as
+Failed, saying why, until it is created again or deleted.
+
 A deleted service's ``NAME.log`` stayed in the state dir, and a new service of the
 same name appended to it: its log file showed the old service's lines.
 """
@@ -104,3 +108,51 @@ def test_a_line_logged_after_the_delete_stays_out_of_the_file(tmp_path):
         assert "a last line, after the delete" in svc.lines[-1]  # still in memory
 
     run(test)
+
+
+def test_a_service_the_restart_cannot_bring_back_is_listed_as_failed(
+    easlab_home, make_app, tmp_path
+):
+    import shutil
+
+    import requests
+
+    from easlab.errors import EaslabError
+
+    app = tmp_path / "app"
+    shutil.copytree(make_app("rc_gone", ECHO_APP), app)
+    state = tmp_path / "state"
+    with LocalKernel(port=0, state_dir=state) as first:
+        first.create(_spec("rc_gone", app, 1))
+        first.create(_spec("rc_kept", make_app("rc_kept", ECHO_APP), 1))
+    shutil.rmtree(app)  # the folder the record names is gone
+    with LocalKernel(port=0, state_dir=state) as second:
+        client = second.client
+        wait_for(
+            lambda: _statuses(second) == {"rc_gone": "Failed", "rc_kept": "Running"},
+            120,
+            "the restore done",
+        )
+        message = client.describe("rc_gone")["message"]
+        assert message.startswith("service 'rc_gone' was not restored when the kernel restarted")
+        assert "processor_path" in message and str(app) in message
+        assert "delete rc_gone" in message
+        with pytest.raises(EaslabError, match="was not restored") as refused:
+            client.start("rc_gone")
+        assert refused.value.status == 409
+        answer = requests.post(
+            f"{second.endpoint}/api/predict/rc_gone", data=b"x", headers={"Authorization": TOKEN}
+        )
+        assert answer.status_code == 404 and "was not restored" in answer.text
+        # created again (the folder back): it serves, and is no longer listed as failed
+        shutil.copytree(make_app("rc_gone2", ECHO_APP), app)
+        assert second.create(_spec("rc_gone", app, 1)).status == "Running"
+        assert _statuses(second)["rc_gone"] == "Running"
+        shutil.rmtree(app)
+    with LocalKernel(port=0, state_dir=state) as third:
+        wait_for(lambda: _statuses(third).get("rc_gone") == "Failed", 120, "the restore done")
+        assert third.client.delete("rc_gone") == {"deleted": "rc_gone"}
+        assert "rc_gone" not in _statuses(third)
+    with LocalKernel(port=0, state_dir=state) as fourth:  # the delete took its record
+        wait_for(lambda: "rc_kept" in _statuses(fourth), 60, "the restore done")
+        assert "rc_gone" not in _statuses(fourth)
