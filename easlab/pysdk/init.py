@@ -11,7 +11,14 @@ from pathlib import Path
 
 from easlab.pysdk.templates import APP_PY, app_json
 
-__all__ = ["Project", "init_project", "resolve_python", "install_allspark", "env_python"]
+__all__ = [
+    "Project",
+    "init_project",
+    "resolve_python",
+    "install_allspark",
+    "env_python",
+    "site_packages",
+]
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,9 @@ def env_python(env: Path) -> Path:
     return env / "bin" / "python"
 
 
-def install_allspark(env: Path) -> None:
-    """Put the ``allspark`` SDK into ``env`` (easlab's standalone allspark, stdlib only)."""
-    import easlab
-    from easlab import allspark as sdk
-
-    site = subprocess.run(
+def site_packages(env: Path) -> Path:
+    """The folder where ``env``'s own Python imports installed packages from."""
+    out = subprocess.run(
         [
             str(env_python(env)),
             "-I",
@@ -64,10 +68,19 @@ def install_allspark(env: Path) -> None:
         text=True,
         check=True,
     ).stdout.strip()
-    package = Path(site) / "allspark"
+    return Path(out)
+
+
+def install_allspark(env: Path) -> None:
+    """Put the ``allspark`` SDK into ``env`` (easlab's standalone allspark, stdlib only)."""
+    import easlab
+    from easlab import allspark as sdk
+
+    site = site_packages(env)
+    package = site / "allspark"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(Path(sdk.__file__).read_text())
-    info = Path(site) / f"allspark-{easlab.__version__}.dist-info"
+    info = site / f"allspark-{easlab.__version__}.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: allspark\nVersion: {easlab.__version__}\n"

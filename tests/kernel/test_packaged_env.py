@@ -17,7 +17,7 @@ import pytest
 from kernel_helpers import post
 
 from easlab.errors import EaslabError
-from easlab.pysdk.init import env_python, init_project
+from easlab.pysdk.init import init_project, site_packages
 from easlab.pysdk.pack import pack_project
 
 TOKEN = "tok-" + "x" * 8
@@ -38,27 +38,12 @@ class App(allspark.BaseProcessor):
 """
 
 
-def _site_packages(env: Path) -> Path:
-    out = subprocess.run(
-        [
-            str(env_python(env)),
-            "-I",
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('purelib'))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return Path(out)
-
-
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("penv") / "envapp"
     init_project(folder, with_pip=False)
     (folder / "app.py").write_text(textwrap.dedent(APP))
-    (_site_packages(folder / "ENV") / "only_in_env.py").write_text(
+    (site_packages(folder / "ENV") / "only_in_env.py").write_text(
         "def answer(data):\n    return b'env says ' + data\n"
     )
     archive, _ = pack_project(folder)

@@ -16,6 +16,7 @@ import pytest
 
 import easlab.lab.install as lab_install
 from easlab.lab import HERE
+from easlab.pysdk.init import site_packages
 
 
 def test_install_links_the_panel_and_enables_the_server_extension(tmp_path):
@@ -57,18 +58,9 @@ def test_the_module_runs_as_a_command_into_sys_prefix(tmp_path):
     # a venv of its own, so the test venv's Jupyter is not touched
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('purelib'))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    site = site_packages(venv)
     root = HERE.parent.parent
-    (Path(site) / "easlab-src.pth").write_text(str(root) + "\n")
+    (site / "easlab-src.pth").write_text(str(root) + "\n")
     proc = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "easlab.lab.install"],
         capture_output=True,
