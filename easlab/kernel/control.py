@@ -288,11 +288,18 @@ class Kernel:
             raise ControlError(404, f"service '{name}' not found (services: {known})")
         return service
 
-    def unrestored_message(self, name: str) -> str:
-        why = self.unrestored[name][1]
+    def unrestored_message(self, name: str, why: bool = True) -> str:
+        """Why ``name`` is not served; ``why=False`` leaves the reason out (it may name
+        the owner's files), for the data plane, which answers without a token."""
+        if not why:
+            return (
+                f"service '{name}' was not restored when the kernel restarted; "
+                f"`desc {name}` says why"
+            )
         return (
-            f"service '{name}' was not restored when the kernel restarted: {why}. Fix that "
-            f"and create it again (its record is replaced), or `delete {name}` to forget it"
+            f"service '{name}' was not restored when the kernel restarted: "
+            f"{self.unrestored[name][1]}. Fix that and create it again (its record is "
+            f"replaced), or `delete {name}` to forget it"
         )
 
     def describe_unrestored(self, name: str) -> dict[str, Any]:
@@ -691,8 +698,8 @@ class Kernel:
         for record in self.records.load() if records is None else records:
             spec = record.get("spec") or {}
             name = spec.get("name")
+            kind = queue_kind(spec)
             try:
-                kind = queue_kind(spec)
                 if kind == "queue" and name not in self.queue_services:
                     self.create_queue(spec, created=float(record.get("created") or time.time()))
                 elif kind == "async" and self.queues.get(str(name)) is None:
@@ -701,7 +708,8 @@ class Kernel:
                     self.queues.open(f"{name}/sink", token, settings_of(spec, "sink"))
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore queue {name!r}: {exc}", flush=True)
-                self._unrestored(record, exc)
+                if kind == "queue":  # an async service's own restore says whether it came back
+                    self._unrestored(record, exc)
 
     async def _restore_service(self, record: dict[str, Any]) -> Service:
         from easlab.spec import parse_spec

@@ -249,7 +249,7 @@ class KernelServer:
                 f"'{entry.name}''s token)"
             ).encode()
         if name in self.kernel.unrestored:
-            return self.kernel.unrestored_message(name).encode()
+            return self.kernel.unrestored_message(name, why=False).encode()
         # the same list as the control plane's 404: queue services have no route
         known = ", ".join(sorted({*router.names(), *self.kernel.queue_services})) or "none"
         return f"service '{name}' not found (services: {known})".encode()

@@ -48,7 +48,7 @@ def install(prefix: str | Path | None = None) -> list[Path]:
 def main() -> int:
     try:
         written = install()
-    except (FileNotFoundError, OSError) as exc:
+    except OSError as exc:  # FileNotFoundError (not built) included
         print(f"[FAILED] {exc}", file=sys.stderr)
         return 1
     for path in written:

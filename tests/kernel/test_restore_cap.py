@@ -144,6 +144,8 @@ def test_a_service_the_restart_cannot_bring_back_is_listed_as_failed(
             f"{second.endpoint}/api/predict/rc_gone", data=b"x", headers={"Authorization": TOKEN}
         )
         assert answer.status_code == 404 and "was not restored" in answer.text
+        # the data plane answers without a token: the reason (the owner's paths) stays out
+        assert str(app) not in answer.text and "`desc rc_gone` says why" in answer.text
         # created again (the folder back): it serves, and is no longer listed as failed
         shutil.copytree(make_app("rc_gone2", ECHO_APP), app)
         assert second.create(_spec("rc_gone", app, 1)).status == "Running"
@@ -156,3 +158,28 @@ def test_a_service_the_restart_cannot_bring_back_is_listed_as_failed(
     with LocalKernel(port=0, state_dir=state) as fourth:  # the delete took its record
         wait_for(lambda: "rc_kept" in _statuses(fourth), 60, "the restore done")
         assert "rc_gone" not in _statuses(fourth)
+
+
+def test_a_queue_service_the_restart_cannot_open_is_listed_as_failed(easlab_home, tmp_path):
+    import shutil
+
+    state = tmp_path / "state"
+    spec = {"name": "rc_q", "token": TOKEN, "metadata": {"type": "Queue"}}
+    with LocalKernel(port=0, state_dir=state) as first:
+        first.client._call("POST", "/services", {"spec": spec})
+    file = state / "queues" / "rc_q.sqlite"
+    assert file.is_file()
+    for extra in state.glob("queues/rc_q.sqlite*"):
+        extra.unlink()
+    file.mkdir()  # a queue file SQLite cannot open
+    with LocalKernel(port=0, state_dir=state) as second:
+        wait_for(lambda: _statuses(second).get("rc_q") == "Failed", 60, "the restore done")
+        assert (
+            "was not restored when the kernel restarted"
+            in (second.client.describe("rc_q")["message"])
+        )
+        assert second.client.delete("rc_q") == {"deleted": "rc_q"}
+        assert "rc_q" not in _statuses(second)
+    shutil.rmtree(file)
+    with LocalKernel(port=0, state_dir=state) as third:  # the delete took its record
+        assert third.client.list() == []
