@@ -54,6 +54,7 @@ from easlab.kernel.frames import (
     read_batch,
     tune_socket,
 )
+from easlab.kernel.own_files import own_file, use_package
 from easlab.kernel.packed import Packed
 from easlab.kernel.shm import SHM, SHM_MIN, SLOT, Ring
 
@@ -244,38 +245,6 @@ def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
         for f in traceback.extract_tb(exc.__traceback__)
         if not os.path.abspath(f.filename).startswith(ours) and not f.filename.startswith("<")
     ]
-
-
-#: a packaged processor runs from the archive's copy in the kernel's cache (the CONFIG's
-#: ``processor_path``); ``processor_sources`` are the folders it was packed from
-#: (fetch.py ``packed_from``): (the copy's folder, those folders)
-_package: tuple[str, list[str]] = ("", [])
-
-
-def own_file(filename: str) -> str:
-    """``filename`` of a package's cached copy as the user's own file that was packed
-    (the one they edit), when that file still has the same bytes; else ``filename``,
-    whose lines are the ones that ran."""
-    copy, sources = _package
-    if not copy or not sources:
-        return filename
-    relative = os.path.relpath(os.path.abspath(filename), copy)
-    if relative.startswith(os.pardir):
-        return filename
-    try:
-        with open(filename, "rb") as fh:
-            ran = fh.read()
-    except OSError:
-        return filename
-    for folder in sources:
-        own = os.path.join(folder, relative)
-        try:
-            with open(own, "rb") as fh:
-                if fh.read() == ran:
-                    return own
-        except OSError:
-            continue
-    return filename
 
 
 def user_traceback(exc: BaseException, heading: str) -> str:
@@ -601,8 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         print("easlab worker: the kernel sent no configuration", file=sys.stderr)
         return 2
     config = json.loads(first[3])
-    global _package
-    _package = (str(config.get("processor_path") or ""), config.get("processor_sources") or [])
+    use_package(str(config.get("processor_path") or ""), config.get("processor_sources") or [])
     channel.attach_rings(config.get("shm"))
     # before the model's first allocation: its buffers stay between calls; the kernel
     # logs what was done when the instance is ready (not output of the user's code)

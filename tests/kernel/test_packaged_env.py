@@ -209,15 +209,59 @@ def test_a_packaged_apps_traceback_names_the_users_own_file(kernel, tmp_path):
 
 def test_a_cached_file_that_differs_from_the_users_keeps_its_own_path(tmp_path, monkeypatch):
     # edited since it was packed: the lines shown are the copy's, so is the path
-    from easlab.kernel import worker
+    from easlab.kernel import own_files
 
     copy, own = tmp_path / "cache", tmp_path / "demo"
     copy.mkdir()
     own.mkdir()
     (copy / "app.py").write_text("x = 1\n")
     (own / "app.py").write_text("x = 1\n")
-    monkeypatch.setattr(worker, "_package", (str(copy), [str(own)]))
-    assert worker.own_file(str(copy / "app.py")) == str(own / "app.py")
+    monkeypatch.setattr(own_files, "_package", (str(copy), [str(own)]))
+    assert own_files.own_file(str(copy / "app.py")) == str(own / "app.py")
     (own / "app.py").write_text("# edited\nx = 1\n")
-    assert worker.own_file(str(copy / "app.py")) == str(copy / "app.py")
-    assert worker.own_file(str(tmp_path / "elsewhere.py")) == str(tmp_path / "elsewhere.py")
+    assert own_files.own_file(str(copy / "app.py")) == str(copy / "app.py")
+    assert own_files.own_file(str(tmp_path / "elsewhere.py")) == str(tmp_path / "elsewhere.py")
+
+
+PRINTS = """\
+import traceback
+
+import allspark
+import helper
+
+
+class App(allspark.BaseProcessor):
+    def process(self, data):
+        try:
+            return helper.parse(data), 200
+        except KeyError:
+            traceback.print_exc()  # line 12: the app's own report, in the service log
+            return b"unknown key", 400
+"""
+
+
+def test_a_traceback_the_app_prints_itself_names_the_users_own_files(kernel, tmp_path):
+    # traceback.print_exc() named the cached copy (state/cache/<sha256>/app.py and
+    # helper.py): only easlab's own report of a failure was mapped to the user's files
+    from kernel_helpers import wait_for
+
+    folder = tmp_path / "printpack"
+    init_project(folder, with_pip=False)
+    (folder / "app.py").write_text(PRINTS)
+    (folder / "helper.py").write_text('def parse(data):\n    return {"a": b"1"}[data.decode()]\n')
+    pack_project(folder)
+    svc = kernel.create(folder / "app.json")
+    try:
+        assert post(svc.url, b"a", svc.token).text == "1"
+        assert post(svc.url, b"b", svc.token).status_code == 400
+
+        def logged() -> str:
+            return "\n".join(kernel.client.logs("printpack", 0))
+
+        wait_for(lambda: "KeyError: 'b'" in logged(), what="the printed traceback in the log")
+        own = folder.resolve()
+        assert f'File "{own / "app.py"}", line 10, in process' in logged()
+        assert f'File "{own / "helper.py"}", line 2, in parse' in logged()
+        assert "cache" not in logged()
+    finally:
+        kernel.delete("printpack")

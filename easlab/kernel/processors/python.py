@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from easlab.allspark import answer_of
+from easlab.kernel.own_files import loader_for
 from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
 
 
@@ -70,7 +71,9 @@ class PythonProcessor(Processor):
         # The app imports its neighbours and opens relative files, as inside EAS.
         sys.path.insert(0, str(folder))
         os.chdir(folder)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
+        # a packaged app's tracebacks name the user's own file (own_files.py)
+        loader = loader_for(path.stem, str(path))
+        spec = importlib.util.spec_from_file_location(path.stem, path, loader=loader)
         if spec is None or spec.loader is None:
             raise ProcessorError(400, f"cannot load {path} as a Python module")
         module = importlib.util.module_from_spec(spec)
