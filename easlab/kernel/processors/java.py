@@ -155,7 +155,7 @@ class JavaProcessor(Processor):
     @staticmethod
     def _thrown(exc: Any, where: str) -> str:
         """What a start failure says; the Java stack trace goes to the service log."""
-        sys.stderr.write(f"{where} threw:\n{exc.stacktrace()}\n")
+        sys.stderr.write(f"{where} threw:\n{str(exc.stacktrace()).rstrip()}\n")
         return f"{where} threw {exc.getClass().getName()}: {java_message(exc)}"
 
     def process(self, data: bytes) -> tuple[bytes, int]:
@@ -193,7 +193,7 @@ class JavaProcessor(Processor):
         with self._lock:
             count = self._seen[key] = self._seen.get(key, 0) + 1
         if count == 1:
-            sys.stderr.write(f"Process threw (answered 400):\n{exc.stacktrace()}\n")
+            sys.stderr.write(f"Process threw (answered 400):\n{str(exc.stacktrace()).rstrip()}\n")
         elif math.log10(count).is_integer():
             sys.stderr.write(f"Process threw {key[0]} again ({count} times so far) at {where}\n")
         else:
