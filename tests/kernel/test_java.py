@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kernel_helpers import ECHO_APP, post, wait_for
@@ -42,7 +43,11 @@ public class EchoProcessor {
             throw new IllegalArgumentException("bad json format, send {\\"x\\": 1}");
         }
         if (text.equals("npe")) {
-            throw new NullPointerException();
+            String missing = null;
+            return missing.getBytes(StandardCharsets.UTF_8);  // HotSpot's own NPE (a SIGSEGV)
+        }
+        if (text.equals("silent")) {
+            throw new IllegalStateException();  // no message
         }
         if (text.equals("null")) {
             return null;
@@ -155,7 +160,9 @@ def test_the_manuals_java_processor_serves(kernel, jar_folder, tmp_path):
     bad = post(svc.url, b"bad", TOKEN)
     assert bad.status_code == 400 and bad.text == 'bad json format, send {"x": 1}'
     npe = post(svc.url, b"npe", TOKEN)
-    assert npe.status_code == 400 and npe.text == "java.lang.NullPointerException"
+    assert npe.status_code == 400 and npe.text.startswith('Cannot invoke "String.getBytes')
+    silent = post(svc.url, b"silent", TOKEN)
+    assert silent.status_code == 400 and silent.text == "java.lang.IllegalStateException"
 
     def logged() -> str:
         return "\n".join(kernel.client.logs("java_echo", 0))
@@ -164,6 +171,10 @@ def test_the_manuals_java_processor_serves(kernel, jar_folder, tmp_path):
     wait_for(lambda: "at com.example.EchoProcessor.Process" in logged(), what="the stack trace")
     assert "EchoProcessor loaded" in logged()  # System.out reaches the log too
     assert post(svc.url, b"after", TOKEN).content == b"cfg:after"
+    # the instance's worker threads call Process side by side, each attached to the JVM
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: post(svc.url, b"%d" % i, TOKEN).content, range(64)))
+    assert answers == [b"cfg:%d" % i for i in range(64)]
 
 
 def test_a_folder_of_classes_and_a_string_process(kernel, tmp_path_factory):
