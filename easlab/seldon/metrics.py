@@ -58,8 +58,9 @@ DEFAULT_METRICS_PORT = 6000
 
 #: seldon-core's TIMER bins, in seconds: 0, 50 edges spread logarithmically from 1 ms to
 #: 30 s (``numpy.logspace(-3, log10(30), 50)``), +Inf. Written out as seldon-core 1.18.2's
-#: numpy (1.26) computes them: numpy 2 differs in the last digit of some, and the edges
-#: are the buckets' ``le`` labels.
+#: numpy (1.26) computed them on one machine: the last digit of some depends on the numpy
+#: version and on the CPU's vector code (another machine's 1.26 gives 0.001879790561123359
+#: for the fourth), and the edges are the buckets' ``le`` labels.
 BINS = [
     0.0,
     0.001,
