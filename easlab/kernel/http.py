@@ -444,6 +444,16 @@ class HttpConnection(asyncio.Protocol):
                 return
         self._parse_target()
         chunked = b"transfer-encoding" in headers
+        if chunked and headers[b"transfer-encoding"].strip().lower() != b"chunked":
+            # llhttp frames "gzip, chunked" by its chunks and would hand on the coded
+            # bytes as the body; RFC 9112 6.1: a coding the server does not know is 501
+            coding = headers[b"transfer-encoding"].decode("latin-1")
+            self._fail(
+                501,
+                f"Transfer-Encoding {coding!r} is not supported: send the body as it is, "
+                "with a Content-Length or with Transfer-Encoding: chunked alone",
+            )
+            return
         # Only a request with a body is screened: one without has nothing to hold, and
         # its answer keeps the connection as before. With both Content-Length and
         # Transfer-Encoding, llhttp refuses the request itself (400) right after this.

@@ -307,3 +307,20 @@ def test_a_control_path_with_the_wrong_method_answers_405(kernel):
     assert resp.status_code == 405 and "POST" in resp.json()["error"]
     resp = requests.get(api + "/nothing/here", headers=kernel.admin_headers(), timeout=5)
     assert resp.status_code == 404
+
+
+def test_a_transfer_coding_other_than_chunked_is_501(kernel, recorder):
+    # "gzip, chunked" was framed by its chunks and the still-coded bytes went to the model
+    before = len(calls_of(recorder))
+    head = b"POST /api/predict/srv_recorder HTTP/1.1\r\nHost: x\r\nAuthorization: " + TOKEN.encode()
+    answer = raw(
+        kernel, head + b"\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 501 Not Implemented")
+    assert b"Transfer-Encoding 'gzip, chunked' is not supported" in answer
+    assert len(calls_of(recorder)) == before
+    plain = raw(
+        kernel,
+        head + b"\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    )
+    assert plain.startswith(b"HTTP/1.1 200") and plain.endswith(b"\r\n\r\ngot ok")
