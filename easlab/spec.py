@@ -271,13 +271,33 @@ def _load_file(path: Path) -> dict[str, Any]:
     return _parse_text(text, str(path), kind)
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` hook: a key written twice in one object is an error naming it.
+
+    JSON keeps only the last of them, so a hand-edited file with two ``metadata``
+    blocks silently lost the first one's ``instance`` and was then refused with
+    "metadata.instance: required" for a field the user could see in the file.
+    """
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            inside = ", ".join(f'"{k}"' for k in data)
+            raise SpecError(
+                str(key),
+                f"written twice in the same object (beside {inside}); JSON would keep "
+                "only the last one and silently drop the first: merge them into one",
+            )
+        data[key] = value
+    return data
+
+
 def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any]:
     if kind is None:
         kind = "json" if text.lstrip().startswith("{") else "yaml"
     data: Any
     if kind == "json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as exc:
             raise SpecError(
                 "",

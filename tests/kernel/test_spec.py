@@ -343,6 +343,22 @@ def test_json_syntax_error_gives_line_and_column(tmp_path: Path):
         parse_spec('{"name": "x" "metadata": 1}')
 
 
+def test_a_key_written_twice_is_named_not_silently_dropped(tmp_path: Path):
+    # two metadata blocks: JSON keeps the last, so "instance" vanished and the
+    # refusal was "metadata.instance: required" for a field visible in the file
+    f = tmp_path / "dup.json"
+    f.write_text(
+        '{"name": "x", "processor": "onnx", "model_path": "./m",\n'
+        ' "metadata": {"instance": 3},\n "metadata": {"cpu": 1}}\n'
+    )
+    with pytest.raises(SpecError) as info:
+        parse_spec(f)
+    assert info.value.field == "metadata"
+    assert "twice" in str(info.value) and "merge" in str(info.value)
+    with pytest.raises(SpecError, match="instance: written twice"):
+        parse_spec('{"name": "x", "metadata": {"instance": 1, "instance": 2}}')
+
+
 def test_yaml_syntax_error_gives_line():
     with pytest.raises(SpecError, match=r"invalid YAML .* at line \d+, column \d+"):
         parse_spec("name: x\nmetadata: {a: 1\n  b: [1, 2\n")
