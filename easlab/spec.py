@@ -281,10 +281,11 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in pairs:
         if key in data:
-            inside = ", ".join(f'"{k}"' for k in data)
+            others = ", ".join(f'"{k}"' for k in data if k != key)
+            beside = f" (beside {others})" if others else ""
             raise SpecError(
                 str(key),
-                f"written twice in the same object (beside {inside}); JSON would keep "
+                f"written twice in the same object{beside}; JSON would keep "
                 "only the last one and silently drop the first: merge them into one",
             )
         data[key] = value
@@ -299,10 +300,15 @@ def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any
         try:
             data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as exc:
+            hint = "JSON allows no comments and no trailing commas"
+            if exc.msg == "Expecting ',' delimiter":
+                # the missing comma belongs after the value before this point,
+                # usually at the end of the line above
+                hint = f"a comma is missing before this point, e.g. at the end of the value before it; {hint}"
             raise SpecError(
                 "",
                 f"invalid JSON in {where} at line {exc.lineno}, column {exc.colno}: {exc.msg} "
-                "(JSON allows no comments and no trailing commas)",
+                f"({hint})",
             ) from None
     else:
         import yaml

@@ -343,6 +343,14 @@ def test_json_syntax_error_gives_line_and_column(tmp_path: Path):
         parse_spec('{"name": "x" "metadata": 1}')
 
 
+def test_a_missing_comma_says_a_comma_is_missing():
+    with pytest.raises(SpecError, match="line 3, column 3.*a comma is missing before this point"):
+        parse_spec('{\n  "name": "x"\n  "metadata": {"instance": 1}\n}\n')
+    with pytest.raises(SpecError) as info:
+        parse_spec('{"name": "x", "metadata": {"instance": 1}, "metadata": {"cpu": 1}}')
+    assert 'beside "name")' in str(info.value) and '"metadata")' not in str(info.value)
+
+
 def test_a_key_written_twice_is_named_not_silently_dropped(tmp_path: Path):
     # two metadata blocks: JSON keeps the last, so "instance" vanished and the
     # refusal was "metadata.instance: required" for a field visible in the file
