@@ -506,6 +506,13 @@ class EasMagic(Magics):
             target = args.target if args.target is not None else self.target
             kernel = self._kernel(args) if target not in ("", "local") else None
         else:
+            if verb.name == "create":
+                # the cell's own faults first, before a kernel starts for it (as the CLI)
+                from easlab.spec import parse_spec
+
+                parse_spec(
+                    kwargs["spec"], allow_unknown_keys=bool(kwargs.get("allow_unknown_keys"))
+                )
             kernel = self._kernel(args, start=verb.name == "create")
         if verb.name not in ("gpu", "kernel") or kernel is not None:
             kwargs["kernel"] = kernel

@@ -145,9 +145,12 @@ def test_help_and_unknown_subcommand(shell, capsys):
 def test_config_reaches_the_magic(shell):
     shell.run_line_magic("config", "EasMagic.target = 'http://127.0.0.1:1'")
     shell.run_line_magic("config", "EasMagic.show_token = True")
-    magic = [c for c in shell.configurables if isinstance(c, EasMagic)][0]
-    assert magic.target == "http://127.0.0.1:1" and magic.show_token is True
-    assert shell.run_line_magic("config", "EasMagic.target") == "http://127.0.0.1:1"
+    try:
+        magic = [c for c in shell.configurables if isinstance(c, EasMagic)][0]
+        assert magic.target == "http://127.0.0.1:1" and magic.show_token is True
+        assert shell.run_line_magic("config", "EasMagic.target") == "http://127.0.0.1:1"
+    finally:  # one shell per process: a later test's summary must mask its token
+        shell.run_line_magic("config", "EasMagic.show_token = False")
 
 
 def test_bad_field_prints_one_line_without_deploying(shell, capsys):
@@ -313,3 +316,25 @@ def test_bench_past_the_concurrency_cap_is_one_line_before_the_service_is_looked
         f"{MAX_CONCURRENCY} or less (for more load, run load tests from several processes "
         "or machines)"
     )
+
+
+def test_a_cell_with_a_bad_field_starts_no_kernel(shell, capsys, tmp_path, monkeypatch):
+    # the magic started a background kernel for a cell it then refused (the CLI checks
+    # the file first): a kernel left running by a typo, for an hour
+    from easlab.client.connect import connect
+    from easlab.errors import KernelNotRunning
+
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path / "home"))
+    before = shell.config.EasMagic.get("target")
+    shell.run_line_magic("config", "EasMagic.target = 'local'")
+    try:
+        line = failing(shell, capsys, "%%eas create\nname: nb_typo\nmetadata:\n  instance: 1\n")
+        assert line.startswith("easlab error: processor: required")
+        with pytest.raises(KernelNotRunning):
+            connect(None)
+    finally:
+        shell.run_line_magic("config", f"EasMagic.target = {before or ''!r}")
+        try:
+            connect(None).shutdown()
+        except KernelNotRunning:
+            pass
