@@ -149,9 +149,13 @@ def serve(
                 conn.respond(200, json.dumps(found).encode(), APPLICATION_JSON)
         elif method == b"GET":
             timeout = max(_seconds(query.get("_timeout_", "0s")) - EARLY_S, 0.0)
+            length = _int(query, "_length_", 1)
+            if length < 1:
+                # taken as 1, a get(length=0, auto_delete=True) consumed a record
+                raise QueueError(400, f"_length_={length} must be at least 1 (records to get)")
             wait = queue.get(
                 _int(query, "_index_", 0),
-                max(_int(query, "_length_", 1), 1),
+                length,
                 timeout,
                 _true(query, "_auto_delete_", True),
                 query.get("requestId"),

@@ -259,3 +259,26 @@ print(json.dumps({"seen": seen, "left": c.attributes()["stream.length"]}))
     )
     assert sorted(out["seen"]) == [f"k{i}" for i in range(8)]  # the killed window included
     assert out["left"] == "0"
+
+
+def test_get_length_below_one_is_refused_and_consumes_nothing(kernel, run_official):
+    _queue(kernel, "q_len0")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_len0")
+q.put(b"keep me")
+errors = []
+for length in (0, -1):
+    try:
+        q.get(index=0, length=length, timeout="0s", auto_delete=True)
+    except Exception as e:
+        errors.append(str(e))
+print(json.dumps({"errors": errors, "length": q.attributes()["stream.length"]}))
+""",
+    )
+    assert len(out["errors"]) == 2
+    assert "_length_=0 must be at least 1" in out["errors"][0]
+    assert "_length_=-1 must be at least 1" in out["errors"][1]
+    assert out["length"] == "1"  # the record was not taken
