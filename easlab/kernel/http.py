@@ -59,6 +59,7 @@ _READ_SIZE = 65536
 _HEAD = 0  # connected, or a request began: its head is not complete (header_timeout)
 _BODY = 1  # the head is complete, the body is not (body_timeout)
 _IDLE = 2  # between requests (keepalive_timeout)
+_WRITE = 3  # its answers wait for the client to read them (pause_writing; body_timeout)
 
 _REASONS = {
     100: "Continue",
@@ -156,7 +157,10 @@ class HttpConnection(asyncio.Protocol):
         self._closing_calls: list[Callable[[], None]] = []  # on_close
         self.current: Request | None = None
         self.pipeline: deque[Request] = deque()
-        self.paused = False
+        self.paused = False  # reading paused: the pipeline is full
+        # asyncio's high-water mark: the client reads its answers slower than they come;
+        # reading and the pipeline wait (pause_writing)
+        self.write_paused = False
         self.fd = -1  # the socket's descriptor, read directly by _await_next
         self._url = b""
         self._path = ""
@@ -240,6 +244,30 @@ class HttpConnection(asyncio.Protocol):
         self._headers = {}
         self._url = b""
         self.parser = None
+
+    def pause_writing(self) -> None:
+        """The client does not read its answers as fast as they come: take no more work.
+
+        Without this a client that pipelines requests for large answers and reads
+        none made the kernel buffer every answer (an 8 MB answer times as many
+        requests as it sent, until the kernel ran out of memory). Now reading and
+        the pipeline wait until the client has read what is written
+        (resume_writing); one answer at most is buffered past the high-water mark,
+        and a client that reads nothing for body_timeout is closed (check_timeouts).
+        """
+        self.write_paused = True
+        if self.transport is not None and not self.paused:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        if not self.paused:
+            transport.resume_reading()
+        if self.current is None and self.pipeline:
+            self._next_in_line()
 
     def detach(self) -> asyncio.Transport | None:
         """Hand the connection over to another protocol (a websocket) after its current request.
@@ -577,7 +605,7 @@ class HttpConnection(asyncio.Protocol):
             app.streak += 1
         else:
             app.last_sender, app.streak = id(self), 0
-        if self.current is None:
+        if self.current is None and not self.write_paused:
             self.current = request
             if request.refusal is None:
                 app.handle(self, request)
@@ -627,13 +655,19 @@ class HttpConnection(asyncio.Protocol):
         connection where it is now (stage, request, body bytes), so a timeout fires
         within one sweep interval after its value. Nothing here runs per request.
         """
-        if self.closed or self.current is not None or self.pipeline:
+        limits = self.app.limits
+        transport = self.transport
+        if self.write_paused and self.current is None and transport is not None:
+            # its answers wait for the client to read them (pause_writing): a client that
+            # reads nothing for body_timeout is closed, as nginx's send_timeout does
+            stage, size = _WRITE, transport.get_write_buffer_size()
+        elif self.closed or self.current is not None or self.pipeline:
             # answered or being answered: not waiting on the client
             self._mark = self._body_mark = None
             return
-        limits = self.app.limits
-        stage = self.stage
-        mark = (stage, self.requests, self._size)
+        else:
+            stage, size = self.stage, self._size
+        mark = (stage, self.requests, size)
         if mark != self._mark:
             self._mark, self._since = mark, now
             if stage == _BODY and limits.min_body_rate:
@@ -642,6 +676,9 @@ class HttpConnection(asyncio.Protocol):
         waited = now - self._since
         if stage == _IDLE:
             if limits.keepalive_timeout and waited >= limits.keepalive_timeout:
+                self._close_quietly()
+        elif stage == _WRITE:
+            if limits.body_timeout and waited >= limits.body_timeout:
                 self._close_quietly()
         elif stage == _HEAD:
             if limits.header_timeout and waited >= limits.header_timeout:
@@ -741,16 +778,23 @@ class HttpConnection(asyncio.Protocol):
                 # for an instance's answer, Instance.send). With more clients at work
                 # the loop is busy and never waits.
                 app.kernel.loop.call_soon(self._await_next, CLIENT_POLL_S)
-        else:
-            nxt = self.pipeline.popleft()
-            if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
-                self.paused = False
+        elif not self.write_paused:  # else resume_writing starts the next one
+            self._next_in_line()
+
+    def _next_in_line(self) -> None:
+        """Start the first pipelined request."""
+        transport = self.transport
+        assert transport is not None
+        nxt = self.pipeline.popleft()
+        if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
+            self.paused = False
+            if not self.write_paused:
                 transport.resume_reading()
-            self.current = nxt
-            if nxt.refusal is None:
-                self.app.handle(self, nxt)
-            else:
-                self.respond(*nxt.refusal)
+        self.current = nxt
+        if nxt.refusal is None:
+            self.app.handle(self, nxt)
+        else:
+            self.respond(*nxt.refusal)
 
     def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
         self.respond(status, json.dumps(obj).encode(), APPLICATION_JSON, close)
