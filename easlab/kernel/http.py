@@ -523,6 +523,8 @@ class HttpConnection(asyncio.Protocol):
     def _parse_target(self) -> None:
         """The request target as ``self._path`` (percent-decoded) and ``self._query``."""
         url = self._url
+        if url[:1] != b"/" and url[:4].lower() == b"http":
+            url = self._origin_form(url)
         qpos = url.find(b"?")
         if qpos >= 0:
             raw_path, self._query = url[:qpos], url[qpos + 1 :].decode("latin-1")
@@ -530,6 +532,27 @@ class HttpConnection(asyncio.Protocol):
             raw_path, self._query = url, ""
         path = raw_path.decode("latin-1")
         self._path = unquote(path) if "%" in path else path
+
+    def _origin_form(self, url: bytes) -> bytes:
+        """``http://host:port/path?query`` (absolute-form) → ``/path?query``.
+
+        RFC 9112 §3.2.2: a server must accept the absolute-form (what a client sends
+        through a proxy), and use its host rather than the Host header; the kernel
+        answered 404 "no route http://host/api/predict/NAME".
+        """
+        scheme, sep, rest = url.partition(b"://")
+        if not sep or scheme.lower() not in (b"http", b"https"):
+            return url  # not absolute-form: routes.py answers 404 naming it
+        end = len(rest)
+        for mark in (b"/", b"?"):
+            found = rest.find(mark)
+            if 0 <= found < end:
+                end = found
+        authority, path = rest[:end], rest[end:]
+        if not path.startswith(b"/"):  # http://host or http://host?query
+            path = b"/" + path
+        self._headers[b"host"] = authority.rpartition(b"@")[2]
+        return path
 
     def _answer_head(self, answer: Answer, size: int, keep_alive: bool) -> None:
         """Answer a request from its head alone, before its ``size`` bytes of body arrive.

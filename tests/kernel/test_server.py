@@ -324,3 +324,25 @@ def test_a_transfer_coding_other_than_chunked_is_501(kernel, recorder):
         head + b"\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     )
     assert plain.startswith(b"HTTP/1.1 200") and plain.endswith(b"\r\n\r\ngot ok")
+
+
+def test_an_absolute_form_target_is_served_like_its_path(kernel, recorder):
+    # RFC 9112 3.2.2: a server must accept http://host/path (what a client sends via
+    # a proxy); the kernel answered 404 "no route http://127.0.0.1:PORT/api/predict/..."
+    origin = kernel.endpoint.encode()
+    answer = raw(
+        kernel,
+        b"POST %s/api/predict/srv_recorder?x=1 HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\nok" % (origin, TOKEN.encode()),
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot ok"), answer
+    answer = raw(kernel, b"GET %s HTTP/1.1\r\nConnection: close\r\n\r\n" % origin)
+    assert answer.startswith(b"HTTP/1.1 404") and b"no route /;" in answer, answer
+    # its host, not the Host header, is the one the control API's lock checks
+    auth = kernel.admin_headers()["Authorization"].encode()
+    answer = raw(
+        kernel,
+        b"GET HTTP://evil.example:80/easlab/v1/services HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: %s\r\nConnection: close\r\n\r\n" % auth,
+    )
+    assert answer.startswith(b"HTTP/1.1 403") and b"evil.example" in answer, answer
