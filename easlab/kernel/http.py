@@ -84,6 +84,7 @@ _REASONS = {
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 APPLICATION_JSON = b"application/json"
 OCTET_STREAM = b"application/octet-stream"
+KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
 
 #: an answer made without the app: (status, body, content type)
 Answer = tuple[int, bytes, bytes]
@@ -110,6 +111,7 @@ class Request:
         "headers",
         "body",
         "keep_alive",
+        "keep_alive_line",
         "started",
         "refusal",
     )
@@ -129,6 +131,9 @@ class Request:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+        #: what a kept connection's answer says of it: an HTTP/1.0 client that asked for
+        #: keep-alive is told it is kept (else it waits for the close that ends a 1.0 answer)
+        self.keep_alive_line = b""
         self.started = time.monotonic()
         #: the answer when its head already refused it (its body was dropped): given
         #: in its turn, behind the requests before it
@@ -620,6 +625,8 @@ class HttpConnection(asyncio.Protocol):
             body,
             parser.should_keep_alive(),
         )
+        if request.keep_alive and b"connection" in self._headers and self._http_1_0():
+            request.keep_alive_line = KEEP_ALIVE_LINE
         if self._refusal is not None:
             request.refusal = self._refusal(self._size > 0)
         app.in_flight += 1
@@ -647,6 +654,10 @@ class HttpConnection(asyncio.Protocol):
         self._send(status, message.encode(), TEXT_PLAIN, close=True)
         self._forget()
 
+    def _http_1_0(self) -> bool:
+        """Whether the request being read is HTTP/1.0."""
+        return self.parser is not None and self.parser.get_http_version() == "1.0"
+
     def _send(self, status: int, body: bytes, content_type: bytes, close: bool) -> None:
         """Write an answer the app did not make (a parse error, a refusal from the head)."""
         transport = self.transport
@@ -655,7 +666,13 @@ class HttpConnection(asyncio.Protocol):
         transport.write(
             (_STATUS_LINES.get(status) or _status_line(status))
             + b"Content-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
-            % (content_type, len(body), b"Connection: close\r\n" if close else b"")
+            % (
+                content_type,
+                len(body),
+                b"Connection: close\r\n"
+                if close
+                else (KEEP_ALIVE_LINE if self._http_1_0() else b""),
+            )
             + body
         )
         if not close:
@@ -772,7 +789,7 @@ class HttpConnection(asyncio.Protocol):
             content_type,
             len(body),
             extra,
-            b"" if keep else b"Connection: close\r\n",
+            request.keep_alive_line if keep else b"Connection: close\r\n",
         )
         if request.method == b"HEAD":
             transport.write(head)

@@ -346,3 +346,40 @@ def test_an_absolute_form_target_is_served_like_its_path(kernel, recorder):
         b"Authorization: %s\r\nConnection: close\r\n\r\n" % auth,
     )
     assert answer.startswith(b"HTTP/1.1 403") and b"evil.example" in answer, answer
+
+
+def test_an_http_1_0_keep_alive_client_is_told_its_connection_is_kept(kernel, echo):
+    # An HTTP/1.0 client keeps its connection only when the answer says so (RFC 9112
+    # 9.3 and appendix C.2.2); the kernel kept it without saying, so such a client
+    # (ab -k) waited for the close that ends a 1.0 answer, for keepalive_timeout.
+    host, port = kernel.endpoint.replace("http://", "").split(":")
+    one = (
+        b"POST /api/predict/srv_echo HTTP/1.0\r\nConnection: keep-alive\r\n"
+        b"Authorization: %s\r\nContent-Length: 2\r\n\r\n%s"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for body, token in ((b"k1", TOKEN), (b"k2", "wrong-token"), (b"k3", TOKEN)):
+            sock.sendall(one % (token.encode(), body))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            assert b"\r\nConnection: keep-alive" in head, head
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            while len(rest) < length:
+                rest += sock.recv(65536)
+            assert (rest == body) == (token == TOKEN), rest
+    # without keep-alive a 1.0 client's connection is closed after its answer, as before
+    answer = raw(
+        kernel,
+        b"POST /api/predict/srv_echo HTTP/1.0\r\nAuthorization: %s\r\nContent-Length: 2"
+        b"\r\n\r\nk4" % TOKEN.encode(),
+    )
+    assert b"\r\nConnection: close\r\n" in answer and answer.endswith(b"\r\n\r\nk4")
+    # an HTTP/1.1 answer says nothing of it (keep-alive is the default)
+    answer = raw(
+        kernel,
+        b"GET /api/builtin/ping HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+        read_until_close=False,
+    )
+    assert b"Connection" not in answer and answer.endswith(b"pong"), answer
