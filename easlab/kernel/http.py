@@ -378,6 +378,14 @@ class HttpConnection(asyncio.Protocol):
                 return  # the connection now speaks websocket (detach)
             self._fail(400, "protocol upgrades (websocket) are not served here")
         except httptools.HttpParserError as exc:
+            if self.current is not None and str(exc).startswith("Data after `Connection: close`"):
+                # RFC 9112 9.6: nothing after a request with "Connection: close" is read;
+                # its answer (which closes) still goes out. The 400 took its place while
+                # its model ran (a client that sent more body than its Content-Length).
+                # What comes is read and dropped (data_received), not left unread: closing
+                # with unread bytes would reset the connection and lose that answer.
+                self.parser = None
+                return
             self._fail(400, f"malformed HTTP request: {exc}")
         if self.stage == _HEAD:  # rare: a head split across reads
             self._count_partial_head()

@@ -383,3 +383,24 @@ def test_an_http_1_0_keep_alive_client_is_told_its_connection_is_kept(kernel, ec
         read_until_close=False,
     )
     assert b"Connection" not in answer and answer.endswith(b"pong"), answer
+
+
+def test_bytes_after_a_connection_close_request_do_not_replace_its_answer(kernel, recorder):
+    # A client sent more than its Content-Length (or another request) after a request
+    # with "Connection: close": the kernel answered 400 "Data after `Connection: close`"
+    # in place of that request's answer, while its model processed it all the same.
+    before = len(calls_of(recorder))
+    head = b"POST /api/predict/srv_recorder HTTP/1.1\r\nHost: x\r\nAuthorization: " + TOKEN.encode()
+    answer = raw(
+        kernel, head + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nokay, and more\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot ok"), answer
+    # what came after it is not read as a request (RFC 9112 9.6)
+    answer = raw(
+        kernel,
+        head + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nc1"
+        b"POST /api/predict/srv_recorder HTTP/1.1\r\nAuthorization: %s\r\n"
+        b"Content-Length: 2\r\n\r\nc2" % TOKEN.encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot c1"), answer
+    assert calls_of(recorder)[before:] == [b"ok", b"c1"]
