@@ -148,6 +148,10 @@ def _nothing() -> None:
     pass
 
 
+class _Unread(Exception):
+    """Raised in a parser callback: nothing more is read of this connection (_fail_in_turn)."""
+
+
 class HttpConnection(asyncio.Protocol):
     """One client connection: parses requests and writes answers in order."""
 
@@ -378,6 +382,8 @@ class HttpConnection(asyncio.Protocol):
                 return  # the connection now speaks websocket (detach)
             self._fail(400, "protocol upgrades (websocket) are not served here")
         except httptools.HttpParserError as exc:
+            if self.parser is None:
+                return  # _Unread: a request failed behind unanswered ones (_fail_in_turn)
             if self.current is not None and str(exc).startswith("Data after `Connection: close`"):
                 # RFC 9112 9.6: nothing after a request with "Connection: close" is read;
                 # its answer (which closes) still goes out. The 400 took its place while
@@ -436,6 +442,8 @@ class HttpConnection(asyncio.Protocol):
     # -- httptools callbacks --------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.parser is None:  # a request before this one failed (_fail_in_turn)
+            raise _Unread
         self._url = b""
         self._headers = {}
         self._body = []
@@ -659,8 +667,36 @@ class HttpConnection(asyncio.Protocol):
 
     def _fail(self, status: int, message: str) -> None:
         """Answer a request that cannot be parsed or read, then close."""
+        if (self.current is not None or self.pipeline) and not self.closed:
+            self._fail_in_turn(status, message)
+            return
         self._send(status, message.encode(), TEXT_PLAIN, close=True)
         self._forget()
+
+    def _fail_in_turn(self, status: int, message: str) -> None:
+        """Fail a request behind requests not answered yet: its answer goes in its turn.
+
+        Answers go out in the order of the requests (RFC 9112 9.3.2). The kernel wrote
+        the error at once and closed, so the client read it as the answer to an earlier
+        request, whose model ran all the same and whose answer was lost. Now nothing
+        more is parsed (the rest is read and dropped), what the failed request held is
+        let go, and the error closes the connection after the answers before it.
+        """
+        if self.parser is None:
+            return  # failed already
+        self.parser = None  # further reads are dropped; on_message_begin stops this one
+        app = self.app
+        partial = sum(len(piece) for piece in self._body)
+        app.body_bytes -= partial
+        self._held -= partial
+        app.unchecked_bytes -= self._unchecked_held
+        self._unchecked_held = 0
+        self._body = []
+        self._keep_body = False
+        failure = Request(b"", "", "", {}, b"", False)
+        failure.refusal = (status, message.encode(), TEXT_PLAIN)
+        app.in_flight += 1
+        self.pipeline.append(failure)
 
     def _http_1_0(self) -> bool:
         """Whether the request being read is HTTP/1.0."""
@@ -841,8 +877,12 @@ class HttpConnection(asyncio.Protocol):
         self.current = nxt
         if nxt.refusal is None:
             self.app.handle(self, nxt)
-        else:
+        elif nxt.method:
             self.respond(*nxt.refusal)
+        else:  # the request this connection could not read (_fail_in_turn): the last
+            self.current = None
+            self.app.in_flight -= 1
+            self._send(*nxt.refusal, close=True)
 
     def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
         self.respond(status, json.dumps(obj).encode(), APPLICATION_JSON, close)

@@ -404,3 +404,28 @@ def test_bytes_after_a_connection_close_request_do_not_replace_its_answer(kernel
     )
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot c1"), answer
     assert calls_of(recorder)[before:] == [b"ok", b"c1"]
+
+
+@pytest.mark.parametrize(
+    "bad, status",
+    [
+        (b"POST /api/predict/srv_recorder HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413),
+        (b"\x00garbage\r\n\r\n", 400),
+        (b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_a_bad_request_behind_a_good_one_is_answered_in_its_turn(kernel, recorder, bad, status):
+    # The error for a request the kernel cannot read went out at once and closed the
+    # connection, so the client read it as the answer to the request before it (whose
+    # model ran, and whose answer was lost): answers must keep the requests' order.
+    before = len(calls_of(recorder))
+    good = (
+        b"POST /api/predict/srv_recorder HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+        b"Content-Length: 5\r\n\r\nfirst" % TOKEN.encode()
+    )
+    answer = raw(kernel, good + bad + good)
+    first, _, rest = answer.partition(b"got first")
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection" not in first, answer
+    assert rest.startswith(b"HTTP/1.1 %d " % status) and b"Connection: close" in rest, rest
+    assert b"got first" not in rest  # nothing after the bad request is read
+    assert calls_of(recorder)[before:] == [b"first"]
