@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -146,6 +147,23 @@ class Request:
 
 def _nothing() -> None:
     pass
+
+
+_TOKEN = re.compile(rb"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_METHODS = (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH")
+
+
+def _unknown_method(data: bytes) -> str | None:
+    """The answer to a request line whose method llhttp does not know (RFC 9110 9.1: 501);
+    None when the read does not begin with that word (not HTTP, or a read that begins
+    with requests before the failed one): 400 as for any other malformed request."""
+    word = data.lstrip(b"\r\n").split(b" ", 1)[0][:40]
+    if word in _METHODS or not _TOKEN.fullmatch(word):
+        return None
+    return (
+        f"HTTP method {word.decode('latin-1')!r} not recognised: methods are case-sensitive upper-case words; "
+        "predictions are POST (GET for a service's signature)"
+    )
 
 
 class _Unread(Exception):
@@ -384,7 +402,10 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if self.parser is None:
                 return  # _Unread: a request failed behind unanswered ones (_fail_in_turn)
-            if self.current is not None and str(exc).startswith("Data after `Connection: close`"):
+            error = str(exc)
+            if (self.current is not None or self.pipeline) and error.startswith(
+                "Data after `Connection: close`"
+            ):
                 # RFC 9112 9.6: nothing after a request with "Connection: close" is read;
                 # its answer (which closes) still goes out. The 400 took its place while
                 # its model ran (a client that sent more body than its Content-Length).
@@ -392,7 +413,11 @@ class HttpConnection(asyncio.Protocol):
                 # with unread bytes would reset the connection and lose that answer.
                 self.parser = None
                 return
-            self._fail(400, f"malformed HTTP request: {exc}")
+            unknown = _unknown_method(data) if error.startswith("Invalid method") else None
+            if unknown is not None:
+                self._fail(501, unknown)
+                return
+            self._fail(400, f"malformed HTTP request: {error}")
         if self.stage == _HEAD:  # rare: a head split across reads
             self._count_partial_head()
 

@@ -429,3 +429,16 @@ def test_a_bad_request_behind_a_good_one_is_answered_in_its_turn(kernel, recorde
     assert rest.startswith(b"HTTP/1.1 %d " % status) and b"Connection: close" in rest, rest
     assert b"got first" not in rest  # nothing after the bad request is read
     assert calls_of(recorder)[before:] == [b"first"]
+
+
+@pytest.mark.parametrize("method", [b"post", b"FROB"])
+def test_an_unknown_method_is_501_naming_it(kernel, recorder, method):
+    # was 400 "malformed HTTP request: Invalid method encountered" (RFC 9110 9.1: 501)
+    answer = raw(
+        kernel,
+        method + b" /api/predict/srv_recorder HTTP/1.1\r\nAuthorization: %s\r\n"
+        b"Content-Length: 2\r\n\r\nok" % TOKEN.encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 501 Not Implemented"), answer
+    assert b"HTTP method '%s' not recognised" % method in answer
+    assert b"case-sensitive" in answer and b"POST" in answer
