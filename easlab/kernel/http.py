@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -59,6 +60,7 @@ _READ_SIZE = 65536
 _HEAD = 0  # connected, or a request began: its head is not complete (header_timeout)
 _BODY = 1  # the head is complete, the body is not (body_timeout)
 _IDLE = 2  # between requests (keepalive_timeout)
+_WRITE = 3  # its answers wait for the client to read them (pause_writing; body_timeout)
 
 _REASONS = {
     100: "Continue",
@@ -83,6 +85,7 @@ _REASONS = {
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 APPLICATION_JSON = b"application/json"
 OCTET_STREAM = b"application/octet-stream"
+KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
 
 #: an answer made without the app: (status, body, content type)
 Answer = tuple[int, bytes, bytes]
@@ -109,6 +112,7 @@ class Request:
         "headers",
         "body",
         "keep_alive",
+        "keep_alive_line",
         "started",
         "refusal",
     )
@@ -128,6 +132,9 @@ class Request:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+        #: what a kept connection's answer says of it: an HTTP/1.0 client that asked for
+        #: keep-alive is told it is kept (else it waits for the close that ends a 1.0 answer)
+        self.keep_alive_line = b""
         self.started = time.monotonic()
         #: the answer when its head already refused it (its body was dropped): given
         #: in its turn, behind the requests before it
@@ -140,6 +147,27 @@ class Request:
 
 def _nothing() -> None:
     pass
+
+
+_TOKEN = re.compile(rb"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_METHODS = (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH")
+
+
+def _unknown_method(data: bytes) -> str | None:
+    """The answer to a request line whose method llhttp does not know (RFC 9110 9.1: 501);
+    None when the read does not begin with that word (not HTTP, or a read that begins
+    with requests before the failed one): 400 as for any other malformed request."""
+    word = data.lstrip(b"\r\n").split(b" ", 1)[0][:40]
+    if word in _METHODS or not _TOKEN.fullmatch(word):
+        return None
+    return (
+        f"HTTP method {word.decode('latin-1')!r} not recognised: methods are case-sensitive upper-case words; "
+        "predictions are POST (GET for a service's signature)"
+    )
+
+
+class _Unread(Exception):
+    """Raised in a parser callback: nothing more is read of this connection (_fail_in_turn)."""
 
 
 class HttpConnection(asyncio.Protocol):
@@ -156,7 +184,10 @@ class HttpConnection(asyncio.Protocol):
         self._closing_calls: list[Callable[[], None]] = []  # on_close
         self.current: Request | None = None
         self.pipeline: deque[Request] = deque()
-        self.paused = False
+        self.paused = False  # reading paused: the pipeline is full
+        # asyncio's high-water mark: the client reads its answers slower than they come;
+        # reading and the pipeline wait (pause_writing)
+        self.write_paused = False
         self.fd = -1  # the socket's descriptor, read directly by _await_next
         self._url = b""
         self._path = ""
@@ -240,6 +271,30 @@ class HttpConnection(asyncio.Protocol):
         self._headers = {}
         self._url = b""
         self.parser = None
+
+    def pause_writing(self) -> None:
+        """The client does not read its answers as fast as they come: take no more work.
+
+        Without this a client that pipelines requests for large answers and reads
+        none made the kernel buffer every answer (an 8 MB answer times as many
+        requests as it sent, until the kernel ran out of memory). Now reading and
+        the pipeline wait until the client has read what is written
+        (resume_writing); one answer at most is buffered past the high-water mark,
+        and a client that reads nothing for body_timeout is closed (check_timeouts).
+        """
+        self.write_paused = True
+        if self.transport is not None and not self.paused:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        if not self.paused:
+            transport.resume_reading()
+        if self.current is None and self.pipeline:
+            self._next_in_line()
 
     def detach(self) -> asyncio.Transport | None:
         """Hand the connection over to another protocol (a websocket) after its current request.
@@ -345,7 +400,24 @@ class HttpConnection(asyncio.Protocol):
                 return  # the connection now speaks websocket (detach)
             self._fail(400, "protocol upgrades (websocket) are not served here")
         except httptools.HttpParserError as exc:
-            self._fail(400, f"malformed HTTP request: {exc}")
+            if self.parser is None:
+                return  # _Unread: a request failed behind unanswered ones (_fail_in_turn)
+            error = str(exc)
+            if (self.current is not None or self.pipeline) and error.startswith(
+                "Data after `Connection: close`"
+            ):
+                # RFC 9112 9.6: nothing after a request with "Connection: close" is read;
+                # its answer (which closes) still goes out. The 400 took its place while
+                # its model ran (a client that sent more body than its Content-Length).
+                # What comes is read and dropped (data_received), not left unread: closing
+                # with unread bytes would reset the connection and lose that answer.
+                self.parser = None
+                return
+            unknown = _unknown_method(data) if error.startswith("Invalid method") else None
+            if unknown is not None:
+                self._fail(501, unknown)
+                return
+            self._fail(400, f"malformed HTTP request: {error}")
         if self.stage == _HEAD:  # rare: a head split across reads
             self._count_partial_head()
 
@@ -395,6 +467,8 @@ class HttpConnection(asyncio.Protocol):
     # -- httptools callbacks --------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.parser is None:  # a request before this one failed (_fail_in_turn)
+            raise _Unread
         self._url = b""
         self._headers = {}
         self._body = []
@@ -495,6 +569,8 @@ class HttpConnection(asyncio.Protocol):
     def _parse_target(self) -> None:
         """The request target as ``self._path`` (percent-decoded) and ``self._query``."""
         url = self._url
+        if url[:1] != b"/" and url[:4].lower() == b"http":
+            url = self._origin_form(url)
         qpos = url.find(b"?")
         if qpos >= 0:
             raw_path, self._query = url[:qpos], url[qpos + 1 :].decode("latin-1")
@@ -502,6 +578,27 @@ class HttpConnection(asyncio.Protocol):
             raw_path, self._query = url, ""
         path = raw_path.decode("latin-1")
         self._path = unquote(path) if "%" in path else path
+
+    def _origin_form(self, url: bytes) -> bytes:
+        """``http://host:port/path?query`` (absolute-form) → ``/path?query``.
+
+        RFC 9112 §3.2.2: a server must accept the absolute-form (what a client sends
+        through a proxy), and use its host rather than the Host header; the kernel
+        answered 404 "no route http://host/api/predict/NAME".
+        """
+        scheme, sep, rest = url.partition(b"://")
+        if not sep or scheme.lower() not in (b"http", b"https"):
+            return url  # not absolute-form: routes.py answers 404 naming it
+        end = len(rest)
+        for mark in (b"/", b"?"):
+            found = rest.find(mark)
+            if 0 <= found < end:
+                end = found
+        authority, path = rest[:end], rest[end:]
+        if not path.startswith(b"/"):  # http://host or http://host?query
+            path = b"/" + path
+        self._headers[b"host"] = authority.rpartition(b"@")[2]
+        return path
 
     def _answer_head(self, answer: Answer, size: int, keep_alive: bool) -> None:
         """Answer a request from its head alone, before its ``size`` bytes of body arrive.
@@ -569,6 +666,8 @@ class HttpConnection(asyncio.Protocol):
             body,
             parser.should_keep_alive(),
         )
+        if request.keep_alive and b"connection" in self._headers and self._http_1_0():
+            request.keep_alive_line = KEEP_ALIVE_LINE
         if self._refusal is not None:
             request.refusal = self._refusal(self._size > 0)
         app.in_flight += 1
@@ -577,7 +676,7 @@ class HttpConnection(asyncio.Protocol):
             app.streak += 1
         else:
             app.last_sender, app.streak = id(self), 0
-        if self.current is None:
+        if self.current is None and not self.write_paused:
             self.current = request
             if request.refusal is None:
                 app.handle(self, request)
@@ -593,8 +692,40 @@ class HttpConnection(asyncio.Protocol):
 
     def _fail(self, status: int, message: str) -> None:
         """Answer a request that cannot be parsed or read, then close."""
+        if (self.current is not None or self.pipeline) and not self.closed:
+            self._fail_in_turn(status, message)
+            return
         self._send(status, message.encode(), TEXT_PLAIN, close=True)
         self._forget()
+
+    def _fail_in_turn(self, status: int, message: str) -> None:
+        """Fail a request behind requests not answered yet: its answer goes in its turn.
+
+        Answers go out in the order of the requests (RFC 9112 9.3.2). The kernel wrote
+        the error at once and closed, so the client read it as the answer to an earlier
+        request, whose model ran all the same and whose answer was lost. Now nothing
+        more is parsed (the rest is read and dropped), what the failed request held is
+        let go, and the error closes the connection after the answers before it.
+        """
+        if self.parser is None:
+            return  # failed already
+        self.parser = None  # further reads are dropped; on_message_begin stops this one
+        app = self.app
+        partial = sum(len(piece) for piece in self._body)
+        app.body_bytes -= partial
+        self._held -= partial
+        app.unchecked_bytes -= self._unchecked_held
+        self._unchecked_held = 0
+        self._body = []
+        self._keep_body = False
+        failure = Request(b"", "", "", {}, b"", False)
+        failure.refusal = (status, message.encode(), TEXT_PLAIN)
+        app.in_flight += 1
+        self.pipeline.append(failure)
+
+    def _http_1_0(self) -> bool:
+        """Whether the request being read is HTTP/1.0."""
+        return self.parser is not None and self.parser.get_http_version() == "1.0"
 
     def _send(self, status: int, body: bytes, content_type: bytes, close: bool) -> None:
         """Write an answer the app did not make (a parse error, a refusal from the head)."""
@@ -604,7 +735,13 @@ class HttpConnection(asyncio.Protocol):
         transport.write(
             (_STATUS_LINES.get(status) or _status_line(status))
             + b"Content-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
-            % (content_type, len(body), b"Connection: close\r\n" if close else b"")
+            % (
+                content_type,
+                len(body),
+                b"Connection: close\r\n"
+                if close
+                else (KEEP_ALIVE_LINE if self._http_1_0() else b""),
+            )
             + body
         )
         if not close:
@@ -627,13 +764,19 @@ class HttpConnection(asyncio.Protocol):
         connection where it is now (stage, request, body bytes), so a timeout fires
         within one sweep interval after its value. Nothing here runs per request.
         """
-        if self.closed or self.current is not None or self.pipeline:
+        limits = self.app.limits
+        transport = self.transport
+        if self.write_paused and self.current is None and transport is not None:
+            # its answers wait for the client to read them (pause_writing): a client that
+            # reads nothing for body_timeout is closed, as nginx's send_timeout does
+            stage, size = _WRITE, transport.get_write_buffer_size()
+        elif self.closed or self.current is not None or self.pipeline:
             # answered or being answered: not waiting on the client
             self._mark = self._body_mark = None
             return
-        limits = self.app.limits
-        stage = self.stage
-        mark = (stage, self.requests, self._size)
+        else:
+            stage, size = self.stage, self._size
+        mark = (stage, self.requests, size)
         if mark != self._mark:
             self._mark, self._since = mark, now
             if stage == _BODY and limits.min_body_rate:
@@ -642,6 +785,9 @@ class HttpConnection(asyncio.Protocol):
         waited = now - self._since
         if stage == _IDLE:
             if limits.keepalive_timeout and waited >= limits.keepalive_timeout:
+                self._close_quietly()
+        elif stage == _WRITE:
+            if limits.body_timeout and waited >= limits.body_timeout:
                 self._close_quietly()
         elif stage == _HEAD:
             if limits.header_timeout and waited >= limits.header_timeout:
@@ -712,7 +858,7 @@ class HttpConnection(asyncio.Protocol):
             content_type,
             len(body),
             extra,
-            b"" if keep else b"Connection: close\r\n",
+            request.keep_alive_line if keep else b"Connection: close\r\n",
         )
         if request.method == b"HEAD":
             transport.write(head)
@@ -741,16 +887,27 @@ class HttpConnection(asyncio.Protocol):
                 # for an instance's answer, Instance.send). With more clients at work
                 # the loop is busy and never waits.
                 app.kernel.loop.call_soon(self._await_next, CLIENT_POLL_S)
-        else:
-            nxt = self.pipeline.popleft()
-            if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
-                self.paused = False
+        elif not self.write_paused:  # else resume_writing starts the next one
+            self._next_in_line()
+
+    def _next_in_line(self) -> None:
+        """Start the first pipelined request."""
+        transport = self.transport
+        assert transport is not None
+        nxt = self.pipeline.popleft()
+        if self.paused and len(self.pipeline) < MAX_PIPELINE // 2:
+            self.paused = False
+            if not self.write_paused:
                 transport.resume_reading()
-            self.current = nxt
-            if nxt.refusal is None:
-                self.app.handle(self, nxt)
-            else:
-                self.respond(*nxt.refusal)
+        self.current = nxt
+        if nxt.refusal is None:
+            self.app.handle(self, nxt)
+        elif nxt.method:
+            self.respond(*nxt.refusal)
+        else:  # the request this connection could not read (_fail_in_turn): the last
+            self.current = None
+            self.app.in_flight -= 1
+            self._send(*nxt.refusal, close=True)
 
     def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
         self.respond(status, json.dumps(obj).encode(), APPLICATION_JSON, close)

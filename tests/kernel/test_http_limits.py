@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from kernel_helpers import wait_for
 
 from easlab.cli import build_parser
@@ -340,3 +341,53 @@ def test_expect_100_continue_is_answered_to_http_1_1_only(limited, slow, version
         sock.sendall(b"0")
         answer = answer_of(sock)
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"slept 0"), answer
+
+
+BIG_APP = """
+import allspark
+
+class Big(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        if data == b"big":
+            return b"x" * (8 * 1024 * 1024), 200
+        return data, 200
+"""
+
+
+def big_calls(kernel: LocalKernel) -> int:
+    url = kernel.endpoint + "/api/builtin/monitor"
+    return requests.get(url, timeout=SLACK).json()["limits_big"]["requests"]
+
+
+def test_a_client_that_reads_no_answers_stops_its_pipeline(limited, make_app):
+    # A client pipelined requests for 8 MB answers and read none: the kernel answered
+    # them all into its write buffer (60 such requests: +500 MB, unbounded), and
+    # served the next one as soon as one was written. Now the pipeline waits for the
+    # client to read (pause_writing): it holds about one answer, not all of them.
+    svc = limited.create(python_spec("limits_big", make_app("limits_big", BIG_APP)))
+    assert svc.status == "Running", svc.desc.get("message")
+    one = (
+        b"POST /api/predict/limits_big HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+        b"Content-Length: 3\r\n\r\nbig" % TOKEN.encode()
+    )
+    hog = socket.socket()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.settimeout(SLACK)
+    with hog:
+        hog.connect(address(limited))
+        hog.sendall(one * 12)
+        wait_for(lambda: big_calls(limited) >= 1, what="the first big answer")
+        # Another client's calls to the same one instance: each waits its turn behind
+        # what the hog's pipeline has submitted, so the hog had a dozen turns meanwhile.
+        with socket.create_connection(address(limited), timeout=SLACK) as other:
+            for i in range(12):
+                body = b"%d" % i
+                other.sendall(
+                    b"POST /api/predict/limits_big HTTP/1.1\r\nHost: x\r\nAuthorization: %s"
+                    b"\r\nContent-Length: %d\r\n\r\n%s" % (TOKEN.encode(), len(body), body)
+                )
+                assert answer_of(other).endswith(b"\r\n\r\n" + body)
+        assert big_calls(limited) - 12 <= 3  # the hog's answers: what its buffers hold

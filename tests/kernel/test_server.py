@@ -324,3 +324,121 @@ def test_a_transfer_coding_other_than_chunked_is_501(kernel, recorder):
         head + b"\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     )
     assert plain.startswith(b"HTTP/1.1 200") and plain.endswith(b"\r\n\r\ngot ok")
+
+
+def test_an_absolute_form_target_is_served_like_its_path(kernel, recorder):
+    # RFC 9112 3.2.2: a server must accept http://host/path (what a client sends via
+    # a proxy); the kernel answered 404 "no route http://127.0.0.1:PORT/api/predict/..."
+    origin = kernel.endpoint.encode()
+    answer = raw(
+        kernel,
+        b"POST %s/api/predict/srv_recorder?x=1 HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\nok" % (origin, TOKEN.encode()),
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot ok"), answer
+    answer = raw(kernel, b"GET %s HTTP/1.1\r\nConnection: close\r\n\r\n" % origin)
+    assert answer.startswith(b"HTTP/1.1 404") and b"no route /;" in answer, answer
+    # its host, not the Host header, is the one the control API's lock checks
+    auth = kernel.admin_headers()["Authorization"].encode()
+    answer = raw(
+        kernel,
+        b"GET HTTP://evil.example:80/easlab/v1/services HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: %s\r\nConnection: close\r\n\r\n" % auth,
+    )
+    assert answer.startswith(b"HTTP/1.1 403") and b"evil.example" in answer, answer
+
+
+def test_an_http_1_0_keep_alive_client_is_told_its_connection_is_kept(kernel, echo):
+    # An HTTP/1.0 client keeps its connection only when the answer says so (RFC 9112
+    # 9.3 and appendix C.2.2); the kernel kept it without saying, so such a client
+    # (ab -k) waited for the close that ends a 1.0 answer, for keepalive_timeout.
+    host, port = kernel.endpoint.replace("http://", "").split(":")
+    one = (
+        b"POST /api/predict/srv_echo HTTP/1.0\r\nConnection: keep-alive\r\n"
+        b"Authorization: %s\r\nContent-Length: 2\r\n\r\n%s"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for body, token in ((b"k1", TOKEN), (b"k2", "wrong-token"), (b"k3", TOKEN)):
+            sock.sendall(one % (token.encode(), body))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            assert b"\r\nConnection: keep-alive" in head, head
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            while len(rest) < length:
+                rest += sock.recv(65536)
+            assert (rest == body) == (token == TOKEN), rest
+    # without keep-alive a 1.0 client's connection is closed after its answer, as before
+    answer = raw(
+        kernel,
+        b"POST /api/predict/srv_echo HTTP/1.0\r\nAuthorization: %s\r\nContent-Length: 2"
+        b"\r\n\r\nk4" % TOKEN.encode(),
+    )
+    assert b"\r\nConnection: close\r\n" in answer and answer.endswith(b"\r\n\r\nk4")
+    # an HTTP/1.1 answer says nothing of it (keep-alive is the default)
+    answer = raw(
+        kernel,
+        b"GET /api/builtin/ping HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+        read_until_close=False,
+    )
+    assert b"Connection" not in answer and answer.endswith(b"pong"), answer
+
+
+def test_bytes_after_a_connection_close_request_do_not_replace_its_answer(kernel, recorder):
+    # A client sent more than its Content-Length (or another request) after a request
+    # with "Connection: close": the kernel answered 400 "Data after `Connection: close`"
+    # in place of that request's answer, while its model processed it all the same.
+    before = len(calls_of(recorder))
+    head = b"POST /api/predict/srv_recorder HTTP/1.1\r\nHost: x\r\nAuthorization: " + TOKEN.encode()
+    answer = raw(
+        kernel, head + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nokay, and more\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot ok"), answer
+    # what came after it is not read as a request (RFC 9112 9.6)
+    answer = raw(
+        kernel,
+        head + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nc1"
+        b"POST /api/predict/srv_recorder HTTP/1.1\r\nAuthorization: %s\r\n"
+        b"Content-Length: 2\r\n\r\nc2" % TOKEN.encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\ngot c1"), answer
+    assert calls_of(recorder)[before:] == [b"ok", b"c1"]
+
+
+@pytest.mark.parametrize(
+    "bad, status",
+    [
+        (b"POST /api/predict/srv_recorder HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413),
+        (b"\x00garbage\r\n\r\n", 400),
+        (b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_a_bad_request_behind_a_good_one_is_answered_in_its_turn(kernel, recorder, bad, status):
+    # The error for a request the kernel cannot read went out at once and closed the
+    # connection, so the client read it as the answer to the request before it (whose
+    # model ran, and whose answer was lost): answers must keep the requests' order.
+    before = len(calls_of(recorder))
+    good = (
+        b"POST /api/predict/srv_recorder HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+        b"Content-Length: 5\r\n\r\nfirst" % TOKEN.encode()
+    )
+    answer = raw(kernel, good + bad + good)
+    first, _, rest = answer.partition(b"got first")
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection" not in first, answer
+    assert rest.startswith(b"HTTP/1.1 %d " % status) and b"Connection: close" in rest, rest
+    assert b"got first" not in rest  # nothing after the bad request is read
+    assert calls_of(recorder)[before:] == [b"first"]
+
+
+@pytest.mark.parametrize("method", [b"post", b"FROB"])
+def test_an_unknown_method_is_501_naming_it(kernel, recorder, method):
+    # was 400 "malformed HTTP request: Invalid method encountered" (RFC 9110 9.1: 501)
+    answer = raw(
+        kernel,
+        method + b" /api/predict/srv_recorder HTTP/1.1\r\nAuthorization: %s\r\n"
+        b"Content-Length: 2\r\n\r\nok" % TOKEN.encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 501 Not Implemented"), answer
+    assert b"HTTP method '%s' not recognised" % method in answer
+    assert b"case-sensitive" in answer and b"POST" in answer
