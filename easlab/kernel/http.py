@@ -610,11 +610,14 @@ class HttpConnection(asyncio.Protocol):
         """
         self.app.requests += 1  # a request all the same (the idle watch counts them)
         status, body, content_type = answer
+        # the client of a HEAD reads no body: one here would begin its next answer
+        parser = self.parser
+        head = parser is not None and parser.get_method() == b"HEAD"
         if size > DRAIN_MAX or not keep_alive or b"expect" in self._headers:
-            self._send(status, body, content_type, close=True)
+            self._send(status, body, content_type, close=True, head=head)
             return
         self._answered = True
-        self._send(status, body, content_type, close=False)
+        self._send(status, body, content_type, close=False, head=head)
 
     def on_body(self, body: bytes) -> None:
         if self.closed:
@@ -727,8 +730,11 @@ class HttpConnection(asyncio.Protocol):
         """Whether the request being read is HTTP/1.0."""
         return self.parser is not None and self.parser.get_http_version() == "1.0"
 
-    def _send(self, status: int, body: bytes, content_type: bytes, close: bool) -> None:
-        """Write an answer the app did not make (a parse error, a refusal from the head)."""
+    def _send(
+        self, status: int, body: bytes, content_type: bytes, close: bool, head: bool = False
+    ) -> None:
+        """Write an answer the app did not make (a parse error, a refusal from the head);
+        ``head``: to a HEAD request, whose answer has no body (its Content-Length stays)."""
         transport = self.transport
         if transport is None or self.closed:
             return
@@ -742,7 +748,7 @@ class HttpConnection(asyncio.Protocol):
                 if close
                 else (KEEP_ALIVE_LINE if self._http_1_0() else b""),
             )
-            + body
+            + (b"" if head else body)
         )
         if not close:
             return

@@ -442,3 +442,17 @@ def test_an_unknown_method_is_501_naming_it(kernel, recorder, method):
     assert answer.startswith(b"HTTP/1.1 501 Not Implemented"), answer
     assert b"HTTP method '%s' not recognised" % method in answer
     assert b"case-sensitive" in answer and b"POST" in answer
+
+
+def test_a_head_refused_from_its_head_has_no_body(kernel, echo):
+    # A HEAD with a body, refused from its head (no token), was answered with the error
+    # text as a body on a kept connection: its client, which reads no body after a HEAD,
+    # took that text for the start of its next answer.
+    answer = raw(
+        kernel,
+        b"HEAD /api/predict/srv_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nxx"
+        b"GET /api/builtin/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401") and b"Content-Length: " in head, answer
+    assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"pong"), answer
