@@ -298,3 +298,24 @@ def test_test_command_serves_until_ctrl_c(project: Path):
             proc.wait()
     with pytest.raises(requests.ConnectionError):  # the kernel went away with the command
         requests.post(url, data=b"x", timeout=5)
+
+
+def test_delete_and_release_name_an_unknown_service_before_asking(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # `easlab delete typo` in a script said "pass -y", and with -y only then "not found";
+    # at a terminal it asked "Are you sure to delete the service [typo]?" first
+    e = ("--endpoint", endpoint)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    for argv in (("delete", "no_such_svc"), ("release", "no_such_svc", "-w", "50")):
+        code, out, err = run(capsys, *argv, *e)
+        assert code == 1, err
+        assert "service 'no_such_svc' not found" in err
+        assert "pass -y" not in err
+    monkeypatch.chdir(project)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    code, out, err = run(capsys, "delete", "cli_echo", *e)
+    assert code == 2 and "stdin is not a terminal: pass -y" in err
+    code, out, err = run(capsys, "delete", "cli_echo", "-y", *e)
+    assert code == 0, err
