@@ -319,3 +319,21 @@ def test_delete_and_release_name_an_unknown_service_before_asking(
     assert code == 2 and "stdin is not a terminal: pass -y" in err
     code, out, err = run(capsys, "delete", "cli_echo", "-y", *e)
     assert code == 0, err
+
+
+def test_modify_with_another_services_name_says_how_to_fix_it(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # it said only "the spec names 'other', not 'cli_echo'"
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    try:
+        (project / "other.json").write_text('{"name": "other", "metadata": {"instance": 1}}')
+        code, out, err = run(capsys, "modify", "cli_echo", "-s", "other.json", *e)
+        assert code == 1
+        assert "the spec names 'other', not 'cli_echo'" in err
+        assert "drop name from the file, or modify the service it names" in err
+    finally:
+        run(capsys, "delete", "cli_echo", "-y", *e)
