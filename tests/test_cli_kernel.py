@@ -337,3 +337,20 @@ def test_modify_with_another_services_name_says_how_to_fix_it(
         assert "drop name from the file, or modify the service it names" in err
     finally:
         run(capsys, "delete", "cli_echo", "-y", *e)
+
+
+def test_a_mistyped_key_in_modify_names_modifys_own_flag(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # the hint said "create with allow_unknown_keys=True" to someone running modify
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    try:
+        code, out, err = run(capsys, "modify", "cli_echo", "-Dmetadata.instanc=2", *e)
+        assert code == 1
+        assert "did you mean 'metadata.instance'?" in err
+        assert "pass --allow-unknown-keys to create or modify" in err
+    finally:
+        run(capsys, "delete", "cli_echo", "-y", *e)
