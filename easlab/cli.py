@@ -442,14 +442,18 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     verb = verb_named(verb_name)
     assert verb is not None
     kwargs = call_kwargs(verb, args, "cli")
+    if verb.name == "release" and not 0 <= args.weight <= 100:
+        raise ValueError(f"weight must be a percentage between 0 and 100, got {args.weight}")
+    if verb.name in ("delete", "release") and not args.y:
+        # the service must be there before its Y/n question: a typo answered "not
+        # found" only after the prompt (or after "pass -y" in a script)
+        _client(args).describe(args.name)
     if verb.name == "delete" and not _confirm(
         f"Are you sure to delete the service [{args.name}]?", args.y
     ):
         print("[CANCELLED] nothing deleted")
         return 1
     if verb.name == "release":
-        if not 0 <= args.weight <= 100:
-            raise ValueError(f"weight must be a percentage between 0 and 100, got {args.weight}")
         if not _confirm(f"Send {args.weight}% of the traffic to [{args.name}]?", args.y):
             print("[CANCELLED] nothing changed")
             return 1

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from easlab.client.control import Progress, wait_settled
 from easlab.errors import KernelError
-from easlab.spec import SpecDiff, flat_lines
+from easlab.spec import SpecDiff, SpecError, flat_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.client.control import KernelClient, Service
@@ -141,6 +141,23 @@ def _gpu_refusal(client: KernelClient, spec: Any, allow_cpu_fallback: bool) -> t
     )
 
 
+def _path_refusal(spec: Any) -> str:
+    """Why the local kernel would refuse ``model_path``/``processor_path`` (an OSS path,
+    a local path that is not there), found without fetching: "" when it would not. A
+    dry run said "valid; would create" and the create itself was refused."""
+    from easlab.kernel.fetch import check_location
+
+    for field in ("model_path", "processor_path"):
+        value = getattr(spec, field, None)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            check_location(value, spec.base_dir, field=field)
+        except SpecError as exc:
+            return f"create would be refused: {exc}"
+    return ""
+
+
 def _diff_against_deployed(
     kernel: KernelClient | None,
     spec: Any,
@@ -188,6 +205,8 @@ def _diff_against_deployed(
         )
     elif creating and client is not None:
         refused, warning = _gpu_refusal(client, spec, allow_cpu_fallback)
+    if creating and not refused:
+        refused = _path_refusal(spec)
     warnings = [*spec.warnings, *([warning] if warning else [])]
     if old:
         return LocalPlan(

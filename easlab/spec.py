@@ -335,8 +335,8 @@ def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any
 #: how close an unknown key must be to a known one to count as its typo (difflib ratio)
 _TYPO_CUTOFF = 0.8
 _ALLOW_HINT = (
-    "to keep a field easlab does not know yet, create with allow_unknown_keys=True "
-    "(--allow-unknown-keys)"
+    "to keep a field easlab does not know yet, pass --allow-unknown-keys to create or "
+    "modify (allow_unknown_keys=True in Python)"
 )
 
 

@@ -52,13 +52,6 @@ def test_a_missing_file_is_named_before_the_missing_kernel(nowhere: str, capsys)
     assert "easlab serve" not in err
 
 
-def test_delete_without_tty_or_y_refuses(nowhere: str, capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    assert main(["delete", "echo", "--endpoint", nowhere]) == 2
-    err = capsys.readouterr().err
-    assert "stdin is not a terminal: pass -y" in err
-
-
 def test_release_weight_range_checked(nowhere: str, capsys):
     assert main(["release", "echo_x", "-w", "120", "-y", "--endpoint", nowhere]) == 2
     assert "between 0 and 100" in capsys.readouterr().err

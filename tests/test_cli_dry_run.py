@@ -127,3 +127,24 @@ def test_the_kernels_gpu_refusal_names_the_processor_when_its_code_needs_the_gpu
     assert error.field == "processor" and "host with a GPU" in error.message
     error = _kernel_check(1, {**base, "metadata": {"instance": 1, "gpu": 2}, "processor": "pmml"})
     assert error.field == "metadata.gpu" and "Lower metadata.gpu" in error.message
+
+
+def test_dry_run_names_a_model_path_the_local_kernel_cannot_read(endpoint, tmp_path, capsys):
+    # both said "valid; would create", and the create itself was refused
+    spec = {"name": "dry_paths", "processor": "pmml", "metadata": {"instance": 1}}
+    path = tmp_path / "sub" / "svc.json"
+    path.parent.mkdir()
+    missing = f"no such file or directory: {path.parent / 'm.pmml'}"
+    for model_path, why, also in (
+        ("oss://bucket/m.pmml", "model_path: oss://bucket/m.pmml is an OSS path", "OSS path"),
+        ("m.pmml", f"model_path: m.pmml: {missing}", missing),
+    ):
+        path.write_text(json.dumps({**spec, "model_path": model_path}))
+        assert main(["create", str(path), "--dry-run", "--endpoint", endpoint]) == 1
+        headline = capsys.readouterr().out.splitlines()[0]
+        assert headline.startswith(f"dry_paths: valid, but create would be refused: {why}")
+        assert main(["create", str(path), "--endpoint", endpoint]) == 1
+        assert also in capsys.readouterr().err  # the create's own refusal
+    (path.parent / "m.pmml").write_text("<PMML/>")
+    assert main(["create", str(path), "--dry-run", "--endpoint", endpoint]) == 0
+    assert capsys.readouterr().out.startswith("dry_paths: valid; would create")

@@ -298,3 +298,59 @@ def test_test_command_serves_until_ctrl_c(project: Path):
             proc.wait()
     with pytest.raises(requests.ConnectionError):  # the kernel went away with the command
         requests.post(url, data=b"x", timeout=5)
+
+
+def test_delete_and_release_name_an_unknown_service_before_asking(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # `easlab delete typo` in a script said "pass -y", and with -y only then "not found";
+    # at a terminal it asked "Are you sure to delete the service [typo]?" first
+    e = ("--endpoint", endpoint)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    for argv in (("delete", "no_such_svc"), ("release", "no_such_svc", "-w", "50")):
+        code, out, err = run(capsys, *argv, *e)
+        assert code == 1, err
+        assert "service 'no_such_svc' not found" in err
+        assert "pass -y" not in err
+    monkeypatch.chdir(project)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    code, out, err = run(capsys, "delete", "cli_echo", *e)
+    assert code == 2 and "stdin is not a terminal: pass -y" in err
+    code, out, err = run(capsys, "delete", "cli_echo", "-y", *e)
+    assert code == 0, err
+
+
+def test_modify_with_another_services_name_says_how_to_fix_it(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # it said only "the spec names 'other', not 'cli_echo'"
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    try:
+        (project / "other.json").write_text('{"name": "other", "metadata": {"instance": 1}}')
+        code, out, err = run(capsys, "modify", "cli_echo", "-s", "other.json", *e)
+        assert code == 1
+        assert "the spec names 'other', not 'cli_echo'" in err
+        assert "drop name from the file, or modify the service it names" in err
+    finally:
+        run(capsys, "delete", "cli_echo", "-y", *e)
+
+
+def test_a_mistyped_key_in_modify_names_modifys_own_flag(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # the hint said "create with allow_unknown_keys=True" to someone running modify
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    try:
+        code, out, err = run(capsys, "modify", "cli_echo", "-Dmetadata.instanc=2", *e)
+        assert code == 1
+        assert "did you mean 'metadata.instance'?" in err
+        assert "pass --allow-unknown-keys to create or modify" in err
+    finally:
+        run(capsys, "delete", "cli_echo", "-y", *e)

@@ -157,9 +157,10 @@ def test_dry_run_is_the_same_in_python_cli_and_magic(tmp_path, shell, capsys):
     spec = {
         "name": "dry_one",
         "processor": "pmml",
-        "model_path": "m.pmml",
+        "model_path": str(tmp_path / "m.pmml"),  # a dry run checks that it is there
         "metadata": {"instance": 1},
     }
+    (tmp_path / "m.pmml").write_text("<PMML/>")
     (tmp_path / "s.json").write_text(json.dumps(spec))
     diff = easlab.create(spec, dry_run=True, kernel=None)
     assert isinstance(diff, easlab.SpecDiff) and diff.verb == "would create"

@@ -638,7 +638,11 @@ class PaiClient:
             if not allow_unknown_keys:
                 check_typos(data)
             if data.get("name") not in (None, name):
-                raise SpecError("name", f"the spec names {data['name']!r}, not {name!r}")
+                raise SpecError(
+                    "name",
+                    f"the spec names {data['name']!r}, not {name!r}: a service keeps its "
+                    "name; drop name from the file, or modify the service it names",
+                )
             report = check_portability(
                 data,
                 oss_configured=bool(self.oss),

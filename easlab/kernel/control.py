@@ -915,7 +915,10 @@ class Kernel:
             changes = dict(body["spec"])
             if changes.get("name") not in (None, service.name):
                 raise ControlError(
-                    400, f"the spec names '{changes['name']}', not '{service.name}'", "name"
+                    400,
+                    f"the spec names '{changes['name']}', not '{service.name}': a service "
+                    "keeps its name; drop name from the file, or modify the service it names",
+                    "name",
                 )
             new_raw = merge_specs(old_raw, changes)
         else:

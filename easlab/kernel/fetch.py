@@ -40,6 +40,45 @@ def is_archive(name: str) -> bool:
     return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
+def check_location(
+    location: str, base_dir: Path | None = None, *, field: str = "model_path"
+) -> Path | None:
+    """What ``resolve_path`` refuses before fetching anything (an OSS path, another
+    scheme, a local path that is not there), as the same ``SpecError``; the local path
+    (None for an http(s) URL). ``create --dry-run`` asks it too."""
+    location = (location or "").strip()
+    if not location:
+        raise SpecError(field, "is empty: give a local folder, file, archive or http(s) URL")
+    parsed = urlparse(location)
+    scheme = parsed.scheme.lower()
+    if scheme == "oss":
+        raise SpecError(
+            field,
+            f"{location} is an OSS path, which only the remote PAI-EAS target can read. "
+            "For the local kernel, download it first (e.g. `ossutil cp -r "
+            f"{location} ./model`) and give the local path, or an http(s) URL of the file",
+        )
+    if scheme in ("http", "https"):
+        return None
+    path = _local_path(location, base_dir)
+    if path is None:
+        raise SpecError(
+            field,
+            f"{location}: the {scheme}:// scheme is not supported locally; give a local folder, "
+            "file, archive or an http(s) URL",
+        )
+    if not path.exists():
+        anchor = (
+            f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
+        )
+        raise SpecError(
+            field,
+            f"{location}: no such file or directory: {path}{anchor}. Give an existing local "
+            "folder, file, archive (.tar.gz/.tar/.bz2/.zip) or an http(s) URL",
+        )
+    return path
+
+
 def resolve_path(
     location: str,
     cache_dir: Path,
@@ -58,36 +97,10 @@ def resolve_path(
     service.json field in errors.
     """
     location = (location or "").strip()
-    if not location:
-        raise SpecError(field, "is empty: give a local folder, file, archive or http(s) URL")
     cache_dir = Path(cache_dir)
-    parsed = urlparse(location)
-    scheme = parsed.scheme.lower()
-    if scheme == "oss":
-        raise SpecError(
-            field,
-            f"{location} is an OSS path, which only the remote PAI-EAS target can read. "
-            "For the local kernel, download it first (e.g. `ossutil cp -r "
-            f"{location} ./model`) and give the local path, or an http(s) URL of the file",
-        )
-    if scheme in ("http", "https"):
-        return _resolve_url(location, cache_dir, progress, field)
-    path = _local_path(location, base_dir)
+    path = check_location(location, base_dir, field=field)
     if path is None:
-        raise SpecError(
-            field,
-            f"{location}: the {scheme}:// scheme is not supported locally; give a local folder, "
-            "file, archive or an http(s) URL",
-        )
-    if not path.exists():
-        anchor = (
-            f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
-        )
-        raise SpecError(
-            field,
-            f"{location}: no such file or directory: {path}{anchor}. Give an existing local "
-            "folder, file, archive (.tar.gz/.tar/.bz2/.zip) or an http(s) URL",
-        )
+        return _resolve_url(location, cache_dir, progress, field)
     path = path.resolve()
     if path.is_file() and is_archive(path.name):
         return _extract_cached(path, sha256_file(path), cache_dir, field)

@@ -279,6 +279,18 @@ class EasMagic(Magics):
             return self._set_target(rest)
         parser = _PARSERS.get(sub)
         verb = verb_named(sub)
+        if (parser is None or verb is None) and sub.startswith("-"):
+            # options before the subcommand (%%eas --dry-run create), as a CLI allows for
+            # its global ones: name the line as the magic reads it
+            words = line.split()
+            found = next((w for w in words if w in _PARSERS), None)
+            if found is not None:
+                words.remove(found)
+                magic = "%%eas" if cell is not None else "%eas"
+                raise EasMagicError(
+                    f"{sub!r} comes before the subcommand; the subcommand goes first: "
+                    f"{magic} {found} {' '.join(words)}"
+                )
         if parser is None or verb is None:
             import difflib
 

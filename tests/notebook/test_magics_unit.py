@@ -272,6 +272,18 @@ def test_a_subcommand_typo_names_the_one_meant(shell, capsys):
     assert "did you mean" not in failing(shell, capsys, "%eas frobnicate")
 
 
+def test_options_before_the_subcommand_say_to_put_it_first(shell, capsys):
+    # "%%eas --dry-run create" said only: unknown subcommand '--dry-run'
+    line = failing(shell, capsys, "%%eas --dry-run create\n{}")
+    assert line == (
+        "easlab error: '--dry-run' comes before the subcommand; the subcommand goes first: "
+        "%%eas create --dry-run"
+    )
+    line = failing(shell, capsys, "%eas -o df ls")
+    assert line.endswith("the subcommand goes first: %eas ls -o df")
+    assert "unknown subcommand '--frob'" in failing(shell, capsys, "%eas --frob")
+
+
 def test_kernel_messages_name_magics_not_cli_commands():
     from easlab.notebook.magics import _notebook_terms
 
