@@ -79,6 +79,7 @@ _REASONS = {
     450: "Queue Full",
     500: "Internal Server Error",
     501: "Not Implemented",
+    505: "HTTP Version Not Supported",
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
@@ -412,6 +413,14 @@ class HttpConnection(asyncio.Protocol):
                 # What comes is read and dropped (data_received), not left unread: closing
                 # with unread bytes would reset the connection and lose that answer.
                 self.parser = None
+                return
+            if error.startswith("Pause on PRI"):
+                # HTTP/2's connection preface (an h2c client with prior knowledge, gRPC)
+                self._fail(
+                    505,
+                    "this kernel speaks HTTP/1.1 only; HTTP/2 (prior knowledge, gRPC) is not "
+                    "served: send HTTP/1.1 requests (curl without --http2-prior-knowledge)",
+                )
                 return
             unknown = _unknown_method(data) if error.startswith("Invalid method") else None
             if unknown is not None:

@@ -456,3 +456,11 @@ def test_a_head_refused_from_its_head_has_no_body(kernel, echo):
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 401") and b"Content-Length: " in head, answer
     assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"pong"), answer
+
+
+def test_an_http2_preface_is_505_saying_http_1_1(kernel, echo):
+    # "400 malformed HTTP request: Pause on PRI/Upgrade" said nothing to an h2c client
+    answer = raw(kernel, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
+    assert b"this kernel speaks HTTP/1.1 only" in answer
+    assert post(echo.url, b"alive", TOKEN).status_code == 200
