@@ -901,6 +901,14 @@ def coerce_value(text: str) -> Any:
     return text
 
 
+def renamed_in_modify(named: Any, service: str) -> str:
+    """The refusal of a modify whose partial spec names another service (local and PAI-EAS)."""
+    return (
+        f"the spec names {named!r}, not {service!r}: a service keeps its name; drop name "
+        "from the file, or modify the service it names"
+    )
+
+
 def merge_specs(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """A partial service.json (``modify -s``) laid over a whole one: objects merge key
     by key, any other value replaces what was there. Neither input is changed."""

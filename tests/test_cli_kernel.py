@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -321,36 +322,29 @@ def test_delete_and_release_name_an_unknown_service_before_asking(
     assert code == 0, err
 
 
-def test_modify_with_another_services_name_says_how_to_fix_it(
-    endpoint: str, project: Path, capsys, monkeypatch
-):
+@pytest.fixture
+def cli_echo(endpoint: str, project: Path, capsys, monkeypatch) -> Iterator[tuple[str, str]]:
+    """The project's cli_echo service, created by the CLI and deleted after the test."""
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
+    yield e
+    run(capsys, "delete", "cli_echo", "-y", *e)
+
+
+def test_modify_with_another_services_name_says_how_to_fix_it(cli_echo, project: Path, capsys):
     # it said only "the spec names 'other', not 'cli_echo'"
-    monkeypatch.chdir(project)
-    e = ("--endpoint", endpoint)
-    code, out, err = run(capsys, "create", "service.json", *e)
-    assert code == 0, err
-    try:
-        (project / "other.json").write_text('{"name": "other", "metadata": {"instance": 1}}')
-        code, out, err = run(capsys, "modify", "cli_echo", "-s", "other.json", *e)
-        assert code == 1
-        assert "the spec names 'other', not 'cli_echo'" in err
-        assert "drop name from the file, or modify the service it names" in err
-    finally:
-        run(capsys, "delete", "cli_echo", "-y", *e)
+    (project / "other.json").write_text('{"name": "other", "metadata": {"instance": 1}}')
+    code, out, err = run(capsys, "modify", "cli_echo", "-s", "other.json", *cli_echo)
+    assert code == 1
+    assert "the spec names 'other', not 'cli_echo'" in err
+    assert "drop name from the file, or modify the service it names" in err
 
 
-def test_a_mistyped_key_in_modify_names_modifys_own_flag(
-    endpoint: str, project: Path, capsys, monkeypatch
-):
+def test_a_mistyped_key_in_modify_names_modifys_own_flag(cli_echo, capsys):
     # the hint said "create with allow_unknown_keys=True" to someone running modify
-    monkeypatch.chdir(project)
-    e = ("--endpoint", endpoint)
-    code, out, err = run(capsys, "create", "service.json", *e)
-    assert code == 0, err
-    try:
-        code, out, err = run(capsys, "modify", "cli_echo", "-Dmetadata.instanc=2", *e)
-        assert code == 1
-        assert "did you mean 'metadata.instance'?" in err
-        assert "pass --allow-unknown-keys to create or modify" in err
-    finally:
-        run(capsys, "delete", "cli_echo", "-y", *e)
+    code, out, err = run(capsys, "modify", "cli_echo", "-Dmetadata.instanc=2", *cli_echo)
+    assert code == 1
+    assert "did you mean 'metadata.instance'?" in err
+    assert "pass --allow-unknown-keys to create or modify" in err

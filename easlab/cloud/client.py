@@ -631,18 +631,14 @@ class PaiClient:
         else:
             from easlab.client.control import _absolutize
             from easlab.errors import SpecError
-            from easlab.spec import load_spec_source, merge_specs
+            from easlab.spec import load_spec_source, merge_specs, renamed_in_modify
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)
             if not allow_unknown_keys:
                 check_typos(data)
             if data.get("name") not in (None, name):
-                raise SpecError(
-                    "name",
-                    f"the spec names {data['name']!r}, not {name!r}: a service keeps its "
-                    "name; drop name from the file, or modify the service it names",
-                )
+                raise SpecError("name", renamed_in_modify(data["name"], name))
             report = check_portability(
                 data,
                 oss_configured=bool(self.oss),

@@ -902,6 +902,7 @@ class Kernel:
             has_model_changes,
             merge_specs,
             parse_spec,
+            renamed_in_modify,
         )
 
         old_raw = service.spec.raw
@@ -914,12 +915,7 @@ class Kernel:
         elif isinstance(body.get("spec"), dict):
             changes = dict(body["spec"])
             if changes.get("name") not in (None, service.name):
-                raise ControlError(
-                    400,
-                    f"the spec names '{changes['name']}', not '{service.name}': a service "
-                    "keeps its name; drop name from the file, or modify the service it names",
-                    "name",
-                )
+                raise ControlError(400, renamed_in_modify(changes["name"], service.name), "name")
             new_raw = merge_specs(old_raw, changes)
         else:
             raise ControlError(400, 'the body needs "set" ({"metadata.instance": "2"}) or "spec"')

@@ -45,8 +45,10 @@ def test_a_mistyped_partial_spec_is_refused_before_sending(deployed, pai, tmp_pa
         pai.modify("d2", spec=str(path))
     with pytest.raises(SpecError, match="did you mean 'metadata.instance'"):
         pai.modify("d2", spec={"metadata": {"instnace": 2}})
-    with pytest.raises(SpecError, match="names 'other'"):
+    with pytest.raises(SpecError, match="names 'other'") as info:
         pai.modify("d2", spec={"name": "other", "metadata": {"instance": 2}})
+    # the same words as the local kernel's (spec.renamed_in_modify)
+    assert "drop name from the file, or modify the service it names" in str(info.value)
     assert _updates(deployed) == []
     assert json.loads(deployed.services["d2"]["ServiceConfig"]) == SPEC
 
