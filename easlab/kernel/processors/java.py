@@ -88,6 +88,7 @@ class JavaProcessor(Processor):
         self._takes_text = False
         self._gives_text = False
         self._to_java: Any = None
+        self._thrown_type: Any = None  # jpype.JException, kept off each request's imports
         self._seen: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -151,6 +152,7 @@ class JavaProcessor(Processor):
         else:
             print(f"{mainclass} has no Load(); nothing loaded before the first request")
         self._process = instance.Process
+        self._thrown_type = jpype.JException
 
     @staticmethod
     def _thrown(exc: Any, where: str) -> str:
@@ -159,8 +161,6 @@ class JavaProcessor(Processor):
         return f"{where} threw {exc.getClass().getName()}: {java_message(exc)}"
 
     def process(self, data: bytes) -> tuple[bytes, int]:
-        import jpype
-
         if self._takes_text:
             try:
                 arg = self._to_java(data.decode("utf-8"))
@@ -174,7 +174,7 @@ class JavaProcessor(Processor):
             arg = self._to_java(data)
         try:
             answer = self._process(arg)
-        except jpype.JException as exc:
+        except self._thrown_type as exc:
             # EAS: the exception's message, with 400 (SPEC §6)
             self._log(exc)
             return java_message(exc).encode("utf-8", "replace"), 400
