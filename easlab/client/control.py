@@ -63,6 +63,9 @@ class KernelClient:
         self, endpoint: str, timeout: float = 60, *, admin_token: str | None = None
     ) -> None:
         endpoint = endpoint.strip().rstrip("/")
+        # a bare word ("mnist") is more likely a service's name than a host: say so
+        # when nothing answers there (not_running)
+        self._bare_word = endpoint.isidentifier() and endpoint != "localhost"
         if "://" not in endpoint:
             endpoint = "http://" + endpoint
         self.endpoint = endpoint
@@ -125,9 +128,7 @@ class KernelClient:
                 timeout=timeout if timeout is not None else self.timeout,
             )
         except requests.ConnectionError:
-            raise KernelNotRunning(
-                f"no easlab kernel answers at {self.endpoint}: {_HOW_TO_START}"
-            ) from None
+            raise self.not_running() from None
         except requests.Timeout:
             raise KernelError(
                 0, f"the kernel at {self.endpoint} did not answer {method} {path} in time"
@@ -153,6 +154,17 @@ class KernelClient:
                 f"{self.endpoint} answered {method} {path} with non-JSON; is it an easlab kernel?",
             )
         return data
+
+    def not_running(self) -> KernelNotRunning:
+        """The error for a kernel that does not answer at this endpoint."""
+        if self._bare_word:
+            name = self.endpoint.removeprefix("http://")
+            return KernelNotRunning(
+                f"no easlab kernel answers at {self.endpoint}: connect()'s first argument is "
+                f"the kernel's endpoint (e.g. http://127.0.0.1:8080), not a service's name; "
+                f"for the service {name!r} write `easlab.connect().service({name!r})`"
+            )
+        return KernelNotRunning(f"no easlab kernel answers at {self.endpoint}: {_HOW_TO_START}")
 
     @staticmethod
     def _name(name: str) -> str:

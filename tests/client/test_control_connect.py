@@ -150,3 +150,19 @@ def test_service_repr_masks_the_token():
     html = svc._repr_html_()
     assert "supersecrettoken" not in html and "<table>" in html
     assert (svc.name, svc.endpoint, svc.token) == ("echo", "http://127.0.0.1:9", "supersecrettoken")
+
+
+def test_a_service_name_given_as_the_endpoint_is_named_as_such():
+    # connect("mnist") reads "mnist" as a host; nothing answers there, and the error
+    # says what connect() takes and how to reach the service instead
+    client = connect("mnist")
+    with pytest.raises(KernelNotRunning) as info:
+        client.list()
+    assert str(info.value) == (
+        "no easlab kernel answers at http://mnist: connect()'s first argument is the "
+        "kernel's endpoint (e.g. http://127.0.0.1:8080), not a service's name; for the "
+        "service 'mnist' write `easlab.connect().service('mnist')`"
+    )
+    # a host with a port or a dot is an endpoint: the usual advice
+    with pytest.raises(KernelNotRunning, match="start one with `easlab kernel start`"):
+        KernelClient(f"127.0.0.1:{free_port()}", timeout=5).list()
