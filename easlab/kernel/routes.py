@@ -39,6 +39,9 @@ from easlab.runtime import WILDCARD_HOSTS
 _PREDICT = "/api/predict/"
 _BUILTIN = "/api/builtin/"
 _METRICS = "/metrics"
+#: what a service path serves for an ordinary processor (SPEC §1): a prediction is a
+#: POST; a GET reads a tensor service's signature (or, without one, reaches process())
+_PREDICT_METHODS = b"POST, GET, HEAD, OPTIONS"
 _DISCOVERY = (
     "/api/v1/servicediscovery/upstreams/",
     "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/",
@@ -289,11 +292,16 @@ class KernelServer:
         if service is None:
             conn.respond(503, f"service '{route.name}' has no backend with weight > 0".encode())
             return
-        if service.current.target in HTTP_AWARE:
+        target = service.current.target
+        if target in HTTP_AWARE:
             # the component's own REST contract under the service path (processors/http.py)
             self._submit_http(conn, req, service, route.name)
             return
-        if req.method == b"GET" and service.current.signature is not None:
+        method = req.method
+        if method != b"POST" and method != b"GET" and method != b"HEAD":
+            self._not_predict_method(conn, req, route.name, service)
+            return
+        if method == b"GET" and service.current.signature is not None:
             sig = dict(service.current.signature)
             sig.setdefault("format", service.current.request_format or "tf")
             conn.respond_json(200, sig)
@@ -313,6 +321,25 @@ class KernelServer:
         call = Call(req.body, answer)
         call.alone = self._alone()
         service.submit(call)
+
+    @staticmethod
+    def _not_predict_method(conn: HttpConnection, req: Request, entry: str, service: Any) -> None:
+        """A method other than POST, GET, HEAD at a service path (SPEC §1): OPTIONS says
+        which are served; any other is 405, never handed to the processor as a
+        prediction. Queue services and HTTP-aware processors answer their own methods."""
+        allow = b"Allow: " + _PREDICT_METHODS + b"\r\n"
+        if req.method == b"OPTIONS":
+            # RFC 9110 9.3.7: an OPTIONS answer without content says Content-Length: 0
+            conn.respond(200, b"", TEXT_PLAIN, extra=allow)
+            return
+        method = req.method.decode("latin-1")
+        message = (
+            f"{method} is not served at /api/predict/{entry}: send the request to it with "
+            "POST (GET reads a tensor service's signature); the methods served there are "
+            + _PREDICT_METHODS.decode()
+        )
+        service.stats.record(405, req.started, time.monotonic())
+        conn.respond(405, message.encode(), TEXT_PLAIN, extra=allow)
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
         """Hand an HTTP-aware processor the method, sub-path, query and body."""
