@@ -352,7 +352,7 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
 
     if isinstance(desc, SpecDiff):
         _show_value(vars(desc), args, lambda _: str(desc))
-        # a dry run is a gate (CI): what create would refuse exits as a refused create does
+        # a dry run is a gate (CI): what the verb would refuse exits as its refusal does
         return 1 if plan_refused(desc) else 0
     if hasattr(desc, "desc"):  # a Service from create
         desc = desc.desc
@@ -368,7 +368,7 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
 
 
 def plan_refused(plan: Any) -> bool:
-    """Whether a dry run's plan says the create would be refused: the local kernel's
+    """Whether a dry run's plan says the create (or modify) would be refused: the local kernel's
     (``LocalPlan.refused``) or PAI-EAS's (``error:`` lines of ``CloudPlan.portability``)."""
     if getattr(plan, "refused", ""):
         return True

@@ -141,10 +141,11 @@ def _gpu_refusal(client: KernelClient, spec: Any, allow_cpu_fallback: bool) -> t
     )
 
 
-def _path_refusal(spec: Any) -> str:
+def _path_refusal(spec: Any, verb: str = "create") -> str:
     """Why the local kernel would refuse ``model_path``/``processor_path`` (an OSS path,
     a local path that is not there), found without fetching: "" when it would not. A
-    dry run said "valid; would create" and the create itself was refused."""
+    dry run said "valid; would create" (or "would update") and the ``verb`` itself was
+    refused."""
     from easlab.kernel.fetch import check_location
 
     for field in ("model_path", "processor_path"):
@@ -154,7 +155,7 @@ def _path_refusal(spec: Any) -> str:
         try:
             check_location(value, spec.base_dir, field=field)
         except SpecError as exc:
-            return f"create would be refused: {exc}"
+            return f"{verb} would be refused: {exc}"
     return ""
 
 
@@ -225,6 +226,52 @@ def _diff_against_deployed(
         refused=refused,
         unchecked=unchecked,
     )
+
+
+def _plan_modify(
+    client: KernelClient,
+    name: str,
+    fields: dict[str, str],
+    spec: dict[str, Any] | str | Path | None,
+    allow_unknown_keys: bool,
+) -> LocalPlan:
+    """The dry run of a modify: the diff against the deployed service and, for the
+    local kernel, its refusal of a new version's ``model_path``/``processor_path``."""
+    from easlab.client.control import _absolute_overrides, _absolutize
+    from easlab.spec import (
+        apply_overrides,
+        check_typos,
+        has_model_changes,
+        load_spec_source,
+        merge_specs,
+        parse_spec,
+    )
+
+    described = client.describe(name)
+    current = described.get("spec") or {}
+    base_dir: Path | None = None  # relative -D paths: from the current folder
+    if fields:
+        new = apply_overrides(current, fields)
+        typed = apply_overrides({}, fields)
+        # as KernelClient.modify sends them, which the kernel compares with the deployed
+        sent = apply_overrides(current, _absolute_overrides(fields))
+        changes = {key.split(".", 1)[0]: sent.get(key.split(".", 1)[0]) for key in fields}
+    else:
+        assert spec is not None
+        typed, base_dir = load_spec_source(spec)  # relative paths: from the file's folder
+        new = merge_specs(current, typed)
+        changes = _absolutize(typed, base_dir)
+    if not allow_unknown_keys:
+        check_typos(typed)
+    parsed = parse_spec({**new, "name": name}, allow_unknown_keys=True)
+    parsed.base_dir = base_dir  # as create's: the diff and the path check resolve from it
+    plan = _diff_against_deployed(client, parsed)
+    # the local kernel reads the paths when the modify makes a new version (as
+    # control.py's _plan_modify decides); PAI-EAS reads OSS and uploads local ones
+    new_version = has_model_changes(current, changes) or described.get("status") == "Failed"
+    if new_version and getattr(client, "target", "local") == "local":
+        plan.refused = _path_refusal(parsed, "modify")
+    return plan
 
 
 # ----------------------------------------------------------------------------- the verbs
@@ -328,27 +375,7 @@ def modify(
         )
     client = _kernel(kernel)
     if dry_run:
-        from easlab.spec import (
-            apply_overrides,
-            check_typos,
-            load_spec_source,
-            merge_specs,
-            parse_spec,
-        )
-
-        current = client.describe(name).get("spec") or {}
-        update: dict[str, Any] = {}
-        if fields:
-            new = apply_overrides(current, fields)
-        else:
-            assert spec is not None
-            update, _ = load_spec_source(spec)
-            new = merge_specs(current, update)
-        if not allow_unknown_keys:
-            check_typos(apply_overrides({}, fields) if fields else update)
-        return _diff_against_deployed(
-            client, parse_spec({**new, "name": name}, allow_unknown_keys=True)
-        )
+        return _plan_modify(client, name, fields, spec, allow_unknown_keys)
     if fields:
         answer = client.modify(name, set=fields, allow_unknown_keys=allow_unknown_keys)
     else:

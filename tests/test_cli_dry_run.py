@@ -148,3 +148,80 @@ def test_dry_run_names_a_model_path_the_local_kernel_cannot_read(endpoint, tmp_p
     (path.parent / "m.pmml").write_text("<PMML/>")
     assert main(["create", str(path), "--dry-run", "--endpoint", endpoint]) == 0
     assert capsys.readouterr().out.startswith("dry_paths: valid; would create")
+
+
+def test_modify_dry_run_names_a_path_the_local_kernel_cannot_read(
+    endpoint, tmp_path, monkeypatch, capsys
+):
+    # it said "valid; would update" and the modify itself was refused; relative paths
+    # were shown from the current folder, not from the partial spec's, as the modify reads them
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    path = _service(folder, "dry_modify")
+    assert main(["create", str(path), "--endpoint", endpoint]) == 0
+    monkeypatch.chdir(tmp_path)  # not the spec's folder
+    change = folder / "v2.json"
+    missing = f"no such file or directory: {folder / 'gone'}"
+    try:
+        for processor_path, why, also in (
+            ("oss://bucket/app", "processor_path: oss://bucket/app is an OSS path", "OSS path"),
+            ("./gone", f"processor_path: ./gone: {missing} (relative to {folder})", missing),
+        ):
+            change.write_text(json.dumps({"processor_path": processor_path}))
+            capsys.readouterr()
+            args = ["modify", "dry_modify", "-s", str(change), "--endpoint", endpoint]
+            assert main([*args, "--dry-run"]) == 1
+            headline = capsys.readouterr().out.splitlines()[0]
+            assert headline.startswith(f"dry_modify: valid, but modify would be refused: {why}")
+            assert main(args) == 1
+            assert also in capsys.readouterr().err  # the modify's own refusal
+        # the same from -D, whose relative paths are the current folder's
+        args = ["modify", "dry_modify", "-Dprocessor_path=./gone", "--dry-run"]
+        assert main([*args, "--endpoint", endpoint]) == 1
+        out = capsys.readouterr().out
+        assert out.startswith(
+            "dry_modify: valid, but modify would be refused: processor_path: ./gone: no such "
+            f"file or directory: {tmp_path / 'gone'} (relative to {tmp_path})"
+        )
+        # a path that is there, next to the spec: no refusal, and the diff shows it
+        (folder / "gone").mkdir()
+        (folder / "gone" / "app.py").write_text(APP)
+        args = ["modify", "dry_modify", "-s", str(change), "--dry-run", "--endpoint", endpoint]
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("dry_modify: valid; would update (1 change)")
+        assert f'-> "{folder / "gone"}"' in out
+        # a change that makes no new version does not look at the paths
+        (folder / "gone" / "app.py").unlink()
+        (folder / "gone").rmdir()
+        args = ["modify", "dry_modify", "-Dmetadata.instance=2", "--dry-run"]
+        assert main([*args, "--endpoint", endpoint]) == 0
+        assert "refused" not in capsys.readouterr().out
+        assert json.loads(_desc(endpoint, capsys))["current_version"] == 1  # nothing changed
+    finally:
+        main(["delete", "dry_modify", "-y", "--endpoint", endpoint])
+
+
+def test_modify_reads_a_relative_override_path_from_the_current_folder(
+    endpoint, tmp_path, monkeypatch, capsys
+):
+    # -Dprocessor_path=./v2 was sent as it was written, and the kernel read it from its
+    # own folder: refused with "no such file or directory: <the kernel's state>/v2"
+    path = _service(tmp_path, "dash_d_path")
+    assert main(["create", str(path), "--endpoint", endpoint]) == 0
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "app.py").write_text(APP)
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert main(["modify", "dash_d_path", "-Dprocessor_path=./v2", "--endpoint", endpoint]) == 0
+        desc = json.loads(_desc(endpoint, capsys, "dash_d_path"))
+        assert desc["current_version"] == 2
+        assert desc["spec"]["processor_path"] == str(tmp_path / "v2")
+    finally:
+        main(["delete", "dash_d_path", "-y", "--endpoint", endpoint])
+
+
+def _desc(endpoint: str, capsys, name: str = "dry_modify") -> str:
+    capsys.readouterr()
+    assert main(["desc", name, "--json", "--endpoint", endpoint]) == 0
+    return capsys.readouterr().out

@@ -52,6 +52,13 @@ def _absolutize(spec: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
     return out
 
 
+def _absolute_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``-Dmodel_path=./v2.onnx`` with the path made absolute from the current folder, as
+    ``_absolutize`` does for a spec given as text (the kernel has another cwd)."""
+    paths = {key: value for key, value in overrides.items() if key in _PATH_FIELDS}
+    return {**overrides, **_absolutize(paths, None)} if paths else dict(overrides)
+
+
 class KernelClient:
     """HTTP client of a local kernel's control API.
 
@@ -246,7 +253,9 @@ class KernelClient:
             raise ValueError("modify() takes exactly one of set= (-D overrides) or spec= (-s)")
         if set is not None:
             body: dict[str, Any] = {
-                "set": {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
+                "set": _absolute_overrides(
+                    {k: v if isinstance(v, str) else json.dumps(v) for k, v in set.items()}
+                )
             }
         else:
             from easlab.spec import load_spec_source

@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from easlab._auth import DEFAULT_CONTENT_TYPE, signature, verify
@@ -32,6 +33,7 @@ from easlab.kernel.http import (
     Request,
 )
 from easlab.kernel.limits import HttpLimits
+from easlab.kernel.processors import SELDON
 from easlab.kernel.processors.http import HTTP_AWARE, HttpRequest
 from easlab.kernel.queue_http import serve as serve_queue
 from easlab.runtime import WILDCARD_HOSTS
@@ -39,6 +41,11 @@ from easlab.runtime import WILDCARD_HOSTS
 _PREDICT = "/api/predict/"
 _BUILTIN = "/api/builtin/"
 _METRICS = "/metrics"
+#: what a service path serves for an ordinary processor (SPEC §1): a prediction is a
+#: POST; a GET reads a tensor service's signature (or, without one, reaches process())
+_PREDICT_METHODS = b"POST, GET, HEAD, OPTIONS"
+#: the content type flask gives an empty answer (seldon-core's OPTIONS)
+_SELDON_TEXT = b"text/html; charset=utf-8"
 _DISCOVERY = (
     "/api/v1/servicediscovery/upstreams/",
     "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/",
@@ -141,13 +148,14 @@ class KernelServer:
         goes out before the body is read, and the body is dropped. Only what is
         certain without the body is refused, with the answer ``handle`` would give
         after it: an unknown service (404), a missing or wrong token (401; an EAS
-        signature is checked against its Content-MD5 header: ``_may_pass``), a
-        control call the lock refuses (guard.py), a path with no route. ``has_body`` is None for a
-        chunked body, whose emptiness is known only at its end: the returned
-        function takes it then.
+        signature is checked against its Content-MD5 header: ``_may_pass``; a seldon
+        service's CORS preflight needs none: ``predict``), a control call the lock
+        refuses (guard.py), a path with no route. ``has_body`` is None for a chunked
+        body, whose emptiness is known only at its end: the returned function takes
+        it then.
         """
         if path.startswith(_PREDICT):
-            return self._predict_refusal(path, headers)
+            return self._predict_refusal(method, path, headers)
         if path == API or path.startswith(API + "/") or path == _METRICS:
             return self._guard_refusal(method, headers, has_body)
         if path.startswith(_BUILTIN) or path.startswith(_DISCOVERY):
@@ -155,7 +163,9 @@ class KernelServer:
         body = json.dumps(self._no_route(path)).encode()
         return lambda _: (404, body, APPLICATION_JSON)
 
-    def _predict_refusal(self, path: str, headers: dict[bytes, bytes]) -> Refusal | None:
+    def _predict_refusal(
+        self, method: bytes, path: str, headers: dict[bytes, bytes]
+    ) -> Refusal | None:
         name = path[len(_PREDICT) :]
         raw = headers.get(b"authorization")
         auth = raw.decode("latin-1") if raw is not None else None
@@ -175,6 +185,8 @@ class KernelServer:
             return lambda _: answer
         if _may_pass(route.token, auth, headers, path):
             return None
+        if method == b"OPTIONS" and _serves_seldon(route) and _is_preflight(headers):
+            return None  # answered without a token, as predict() answers it
         entry = self.kernel.services.get(route.name)
         if entry is not None:  # the monitor's 401 count
             now = time.monotonic()
@@ -271,6 +283,13 @@ class KernelServer:
         if route is None:
             conn.respond(404, self._not_found(name))
             return
+        if req.method == b"OPTIONS" and _serves_seldon(route) and _is_preflight(req.headers):
+            # A browser sends a CORS preflight without credentials, so no token can come
+            # with it: answered as seldon-core's CORS(app) answers it, by the kernel (the
+            # component never runs without the token). It tells no more than a 401
+            # would, but that the service speaks Seldon's REST paths.
+            self._seldon_options(conn, req, route.name)
+            return
         auth = req.headers.get(b"authorization")
         if auth is None or not verify(
             route.token,
@@ -289,11 +308,19 @@ class KernelServer:
         if service is None:
             conn.respond(503, f"service '{route.name}' has no backend with weight > 0".encode())
             return
-        if service.current.target in HTTP_AWARE:
+        target = service.current.target
+        if target in HTTP_AWARE:
             # the component's own REST contract under the service path (processors/http.py)
+            if target == SELDON and req.method == b"OPTIONS":
+                self._seldon_options(conn, req, route.name)  # flask's own answer
+                return
             self._submit_http(conn, req, service, route.name)
             return
-        if req.method == b"GET" and service.current.signature is not None:
+        method = req.method
+        if method != b"POST" and method != b"GET" and method != b"HEAD":
+            self._not_predict_method(conn, req, route.name, service)
+            return
+        if method == b"GET" and service.current.signature is not None:
             sig = dict(service.current.signature)
             sig.setdefault("format", service.current.request_format or "tf")
             conn.respond_json(200, sig)
@@ -314,9 +341,43 @@ class KernelServer:
         call.alone = self._alone()
         service.submit(call)
 
+    @staticmethod
+    def _not_predict_method(conn: HttpConnection, req: Request, entry: str, service: Any) -> None:
+        """A method other than POST, GET, HEAD at a service path (SPEC §1): OPTIONS says
+        which are served; any other is 405, never handed to the processor as a
+        prediction. Queue services and HTTP-aware processors answer their own methods."""
+        allow = b"Allow: " + _PREDICT_METHODS + b"\r\n"
+        if req.method == b"OPTIONS":
+            # RFC 9110 9.3.7: an OPTIONS answer without content says Content-Length: 0
+            conn.respond(200, b"", TEXT_PLAIN, extra=allow)
+            return
+        method = req.method.decode("latin-1")
+        message = (
+            f"{method} is not served at /api/predict/{entry}: send the request to it with "
+            "POST (GET reads a tensor service's signature); the methods served there are "
+            + _PREDICT_METHODS.decode()
+        )
+        service.stats.record(405, req.started, time.monotonic())
+        conn.respond(405, message.encode(), TEXT_PLAIN, extra=allow)
+
+    @staticmethod
+    def _seldon_options(conn: HttpConnection, req: Request, entry: str) -> None:
+        """An OPTIONS to a seldon service, answered as flask answers it in seldon-core's
+        microservice (200, empty), with the headers its ``CORS(app)`` adds (seldon/cors.py)."""
+        from easlab.seldon.cors import allowed_methods, cors_headers
+
+        sub_path = req.path[len(_PREDICT) + len(entry) :]
+        headers = cors_headers("OPTIONS", _header_of(req), allowed_methods(sub_path))
+        conn.respond(200, b"", _SELDON_TEXT, extra=_header_lines(headers))
+
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
         """Hand an HTTP-aware processor the method, sub-path, query and body."""
         sub_path = req.path[len(_PREDICT) + len(entry) :]
+        extra = b""
+        if service.current.target == SELDON:  # every answer, as seldon-core's CORS(app)
+            from easlab.seldon.cors import cors_headers
+
+            extra = _header_lines(cors_headers(req.method.decode("latin-1"), _header_of(req), []))
         envelope = HttpRequest(
             req.method.decode("latin-1"),
             sub_path,
@@ -333,7 +394,11 @@ class KernelServer:
             # the kernel's own refusals (408, 450, 503) are text; the component's are JSON
             kernel_made = status in (408, 450, 503) and bytes(body[:1]) not in (b"{", b"[")
             conn.respond(
-                status, body, TEXT_PLAIN if kernel_made else APPLICATION_JSON, status in (408, 450)
+                status,
+                body,
+                TEXT_PLAIN if kernel_made else APPLICATION_JSON,
+                status in (408, 450),
+                extra,
             )
 
         call = Call(envelope, answer)
@@ -411,6 +476,27 @@ class KernelServer:
                 {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None},
             )
         conn.respond_json(status, obj)
+
+
+def _serves_seldon(route: Any) -> bool:
+    """Whether every service that takes a share of ``route`` runs a seldon component."""
+    shares = [svc for svc, weight in route.backends if weight > 0]
+    return bool(shares) and all(svc.current.target == SELDON for svc in shares)
+
+
+def _is_preflight(headers: dict[bytes, bytes]) -> bool:
+    """A browser's CORS preflight (the Fetch standard's): an OPTIONS (the caller checks
+    the method) with ``Origin`` and ``Access-Control-Request-Method``."""
+    return b"origin" in headers and b"access-control-request-method" in headers
+
+
+def _header_of(req: Request) -> Callable[[str], str | None]:
+    """``req``'s header by its name as written (``"Origin"``), or None."""
+    return lambda name: req.header(name.lower().encode("latin-1"))
+
+
+def _header_lines(headers: list[tuple[str, str]]) -> bytes:
+    return b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
 
 
 def _hex_md5(value: bytes | None) -> str | None:

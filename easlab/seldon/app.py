@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from easlab.seldon import methods
+from easlab.seldon.cors import ROUTE_METHODS, route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.metrics import SeldonMetrics
 
@@ -103,23 +104,26 @@ class SeldonApp:
         self.unit_id = os.environ.get("PREDICTIVE_UNIT_ID", "0")
         self.metadata = methods.init_metadata(user_model)
         self._flask: Any = None
-        post = ("GET", "POST")
-        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
-            "/predict": (post, self._predict),
-            "/api/v1.0/predictions": (("POST",), self._predict),
-            "/api/v0.1/predictions": (("POST",), self._predict),
-            "/send-feedback": (post, self._feedback),
-            "/api/v1.0/feedback": (("POST",), self._feedback),
-            "/api/v0.1/feedback": (("POST",), self._feedback),
-            "/transform-input": (post, self._call(methods.transform_input)),
-            "/transform-output": (post, self._call(methods.transform_output)),
-            "/route": (post, self._call(methods.route)),
-            "/aggregate": (post, self._call(methods.aggregate)),
-            "/health/ping": (("GET",), lambda _: Answer(200, b"pong", TEXT)),
-            "/health/status": (("GET",), lambda _: _json(self.health())),
-            "/api/v1.0/health/status": (("GET",), lambda _: _json(self.health())),
-            "/metadata": (("GET",), self._metadata),
-            "/api/v1.0/metadata": (("GET",), self._metadata),
+        endpoints: dict[str, Callable[[Any], Answer]] = {
+            "/predict": self._predict,
+            "/api/v1.0/predictions": self._predict,
+            "/api/v0.1/predictions": self._predict,
+            "/send-feedback": self._feedback,
+            "/api/v1.0/feedback": self._feedback,
+            "/api/v0.1/feedback": self._feedback,
+            "/transform-input": self._call(methods.transform_input),
+            "/transform-output": self._call(methods.transform_output),
+            "/route": self._call(methods.route),
+            "/aggregate": self._call(methods.aggregate),
+            "/health/ping": lambda _: Answer(200, b"pong", TEXT),
+            "/health/status": self._health,
+            "/api/v1.0/health/status": self._health,
+            "/metadata": self._metadata,
+            "/api/v1.0/metadata": self._metadata,
+        }
+        #: path -> (its methods, its endpoint); the methods are cors.py's ROUTE_METHODS
+        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Answer]]] = {
+            path: (ROUTE_METHODS[path], endpoint) for path, endpoint in endpoints.items()
         }
 
     # -- endpoints -----------------------------------------------------------------
@@ -141,6 +145,9 @@ class SeldonApp:
     def _feedback(self, request: Any) -> Answer:
         return _json(methods.send_feedback(self.user_model, request, self.metrics, self.unit_id))
 
+    def _health(self, _: Any) -> Answer:
+        return _json(self.health())
+
     def _metadata(self, _: Any) -> Answer:
         if self.metadata is None:
             raise SeldonMicroserviceException(
@@ -153,12 +160,6 @@ class SeldonApp:
 
     # -- dispatch ------------------------------------------------------------------
 
-    def allowed_methods(self, path: str) -> list[str]:
-        """The methods of ``path`` as flask's ``Allow`` header lists them: the route's,
-        and GET, HEAD, OPTIONS of the static route seldon-core's app has on every path."""
-        route = self.routes.get((path or "/predict").rstrip("/") or "/predict")
-        return sorted({"GET", "HEAD", "OPTIONS", *(route[0] if route is not None else ())})
-
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
@@ -169,7 +170,7 @@ class SeldonApp:
             # flask answers OPTIONS itself on every path (its static route catches the
             # rest): 200, empty; the server adds Allow and the CORS headers
             return Answer(200, b"", TEXT)
-        route = self.routes.get(path.rstrip("/") or "/predict")
+        route = self.routes.get(route_key(path))
         allowed, endpoint = route if route is not None else ((), None)
         if method == "HEAD" and "GET" in allowed:
             method = "GET"  # flask serves HEAD wherever GET is; the server drops the body

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from easlab.seldon.cors import allowed_methods, cors_headers
 from easlab.seldon.metrics import (
     DEFAULT_METRICS_ENDPOINT,
     DEFAULT_METRICS_PORT,
@@ -49,32 +50,6 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
 
 
-#: the methods ``flask_cors.CORS(app)`` (seldon-core's setup, all defaults) allows
-CORS_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
-
-
-def cors_headers(method: str, headers: Any, allowed: list[str]) -> list[tuple[str, str]]:
-    """The headers seldon-core's ``CORS(app)`` adds to an answer (flask_cors defaults: any
-    origin, any header, no credentials): the request's ``Origin`` echoed (``*`` without
-    one); for a preflight ``OPTIONS`` also ``Allow`` (the path's methods, as flask's
-    automatic OPTIONS answer), the allowed methods and the requested headers.
-    """
-    origin = headers.get("Origin")
-    out = [("Access-Control-Allow-Origin", origin or "*")]
-    if method.upper() == "OPTIONS":
-        out.insert(0, ("Allow", ", ".join(allowed)))
-        wanted = (headers.get("Access-Control-Request-Method") or "").upper()
-        if wanted in CORS_METHODS:
-            asked = headers.get("Access-Control-Request-Headers")
-            if asked:
-                names = sorted(h.strip() for h in asked.split(",") if h.strip())
-                out.append(("Access-Control-Allow-Headers", ", ".join(names)))
-            out.append(("Access-Control-Allow-Methods", ", ".join(CORS_METHODS)))
-    if origin:
-        out.append(("Vary", "Origin"))
-    return out
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "easlab-seldon"
@@ -93,8 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
-        allowed = self.app.allowed_methods(path) if hasattr(self.app, "allowed_methods") else []
-        for name, value in cors_headers(self.command, self.headers, allowed):
+        for name, value in cors_headers(self.command, self.headers.get, allowed_methods(path)):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":

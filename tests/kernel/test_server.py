@@ -464,3 +464,40 @@ def test_an_http2_preface_is_505_saying_http_1_1(kernel, echo):
     assert answer.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
     assert b"this kernel speaks HTTP/1.1 only" in answer
     assert post(echo.url, b"alive", TOKEN).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_at_a_service_path_are_405_and_never_processed(recorder, method):
+    # they reached process() as predictions: a DELETE ran the model on its body
+    before = calls_of(recorder)
+    auth = {"Authorization": TOKEN}
+    resp = requests.request(method, recorder.url, data=b"body", headers=auth, timeout=10)
+    assert resp.status_code == 405
+    assert resp.headers["Allow"] == "POST, GET, HEAD, OPTIONS"
+    assert resp.text.startswith(
+        f"{method} is not served at /api/predict/srv_recorder: send the request to it with POST"
+    )
+    resp = requests.request(method, recorder.url + "/sub", headers=auth, timeout=10)
+    assert resp.status_code == 405  # a sub-path is the same service path
+    # the token first: without it the answer is a POST's 401, whatever the method
+    for headers in ({}, {"Authorization": "wrong"}):
+        refused = requests.request(method, recorder.url, data=b"body", headers=headers, timeout=10)
+        post_refused = requests.post(recorder.url, data=b"body", headers=headers, timeout=10)
+        assert (refused.status_code, refused.text) == (401, post_refused.text)
+        assert "Allow" not in refused.headers
+    assert calls_of(recorder) == before
+    assert post(recorder.url, b"still", TOKEN).content == b"got still"
+
+
+def test_options_at_a_service_path_names_the_methods(recorder):
+    before = calls_of(recorder)
+    resp = requests.options(recorder.url, headers={"Authorization": TOKEN}, timeout=10)
+    assert resp.status_code == 200 and resp.content == b""
+    assert resp.headers["Allow"] == "POST, GET, HEAD, OPTIONS"
+    assert resp.headers["Content-Length"] == "0"  # RFC 9110 9.3.7
+    # EAS services answer no CORS: a browser's preflight needs the token, as any call
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    preflight = {"Origin": "http://nb.example", "Access-Control-Request-Method": "POST"}
+    resp = requests.options(recorder.url, headers=preflight, timeout=10)
+    assert resp.status_code == 401 and "Allow" not in resp.headers
+    assert calls_of(recorder) == before

@@ -49,6 +49,19 @@ metadata:
     assert shell.user_ns["d"]["total_instance"] == 1  # nothing deployed
 
 
+def test_modify_dry_run_names_a_path_the_local_kernel_cannot_read(
+    echo, shell, tmp_path, monkeypatch
+):
+    # it said "valid; would update": the modify itself was refused (a cell's relative
+    # paths are the notebook's folder's)
+    monkeypatch.chdir(tmp_path)
+    plan = shell.run_cell_magic("eas", "modify nb_echo --dry-run", '{"processor_path": "./gone"}')
+    assert plan.headline.startswith(
+        "nb_echo: valid, but modify would be refused: processor_path: ./gone: no such file "
+        f"or directory: {tmp_path / 'gone'} (relative to {tmp_path})"
+    )
+
+
 def test_predict_text(echo, shell, capsys):
     shell.run_cell_magic("eas", "predict nb_echo answer", "hello world")
     assert shell.user_ns["answer"] == "echo:hello world"

@@ -90,6 +90,81 @@ def test_without_token_401_and_component_never_runs(kernel, tmp_path):
     assert ok.status_code == 200 and calls.read_text() == "call\n"
 
 
+CORS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
+        "Access-Control-Allow-Methods", "Access-Control-Allow-Credentials", "Vary")  # fmt: skip
+PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "Content-Type,Authorization"}  # fmt: skip
+
+
+def cors(response: requests.Response) -> dict[str, object]:
+    """The CORS part of an answer; Allow as a set (flask lists a route's methods in
+    set order)."""
+    seen: dict[str, object] = {name: response.headers.get(name) for name in CORS}
+    seen["Allow"] = set((response.headers.get("Allow") or "").replace(" ", "").split(","))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "token"),
+    [
+        # a browser's preflight: no credentials, so no token
+        ("OPTIONS", PREDICT, PREFLIGHT, False),
+        ("OPTIONS", "", PREFLIGHT, False),
+        ("OPTIONS", "/health/ping", {**PREFLIGHT, "Access-Control-Request-Method": "GET"}, False),
+        ("OPTIONS", PREDICT, {**PREFLIGHT, "Access-Control-Request-Method": "TRACE"}, False),
+        ("OPTIONS", "/nowhere", PREFLIGHT, False),
+        ("OPTIONS", PREDICT, {}, True),
+        ("OPTIONS", PREDICT, {"Origin": "http://nb.example"}, True),
+        ("POST", PREDICT, {"Origin": "http://nb.example"}, True),
+        ("POST", PREDICT, {}, True),
+        ("GET", "/health/status", {"Origin": "http://nb.example"}, True),
+        # the component's own 405 (as JSON, 500), not the kernel's: its paths, its methods
+        ("DELETE", PREDICT, {"Origin": "http://nb.example"}, True),
+        ("PUT", "/predict", {}, True),
+    ],
+)  # fmt: skip
+def test_cors_same_as_seldon_core(kernel, real_seldon, method, path, headers, token):
+    """seldon-core's ``CORS(app)`` through the kernel: a preflight answers 200 with the
+    CORS headers (without the token: a browser sends none with it), and every answer
+    echoes the Origin. The kernel answered the preflight 401, and no answer had them."""
+    service = getattr(kernel, "_svc_cors", None) or seldon_service(kernel, "sk_cors", "MyModel")
+    kernel._svc_cors = service
+    body = {"json": {"data": {"ndarray": [[1]]}}} if method == "POST" else {}
+    auth = {"Authorization": service.token} if token else {}
+    ours = requests.request(
+        method, service.url + path, headers={**headers, **auth}, timeout=30, **body
+    )
+    theirs = requests.request(
+        method, real_seldon.url("MyModel") + (path or PREDICT), headers=headers, timeout=30, **body
+    )
+    assert canon(ours) == canon(theirs)
+    assert cors(ours) == cors(theirs)
+    if method == "OPTIONS":
+        assert ours.headers["Content-Type"] == theirs.headers["Content-Type"]
+
+
+def test_a_preflight_without_a_token_never_runs_the_component(kernel, tmp_path):
+    calls = tmp_path / "calls.txt"
+    service = seldon_service(
+        kernel, "sk_preflight", "Counter", [{"name": "path", "value": str(calls), "type": "STRING"}]
+    )
+    url = service.url + PREDICT
+    for data in (None, b"{}"):  # one with a body is screened from its head: the same answer
+        answer = requests.options(url, headers=PREFLIGHT, data=data, timeout=30)
+        assert answer.status_code == 200 and answer.content == b"", data
+        assert answer.headers["Access-Control-Allow-Origin"] == "http://nb.example"
+    # only a preflight: any other request without the token is refused, OPTIONS included
+    for method, headers in (
+        ("POST", {"Origin": "http://nb.example"}),
+        ("OPTIONS", {"Origin": "http://nb.example"}),
+        ("OPTIONS", {"Access-Control-Request-Method": "POST"}),
+    ):
+        refused = requests.request(method, url, headers=headers, data=b"{}", timeout=30)
+        assert refused.status_code == 401, (method, headers)
+        assert "Access-Control-Allow-Origin" not in refused.headers
+    assert not calls.exists()
+
+
 def test_failing_component_leaves_other_services_alone(kernel):
     good = seldon_service(kernel, "sk_good", "MyModel")
     bad = seldon_service(kernel, "sk_dies", "Dies")
