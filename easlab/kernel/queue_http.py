@@ -253,7 +253,8 @@ def _watch(
     if transport is None:
         return
     transport.write(handshake(key))
-    socket = WebSocket(transport, watcher.gone)
+    # a client that reads nothing is closed after the time HTTP answers wait for theirs
+    socket = WebSocket(transport, watcher.gone, stall_timeout=conn.app.limits.body_timeout)
     transport.set_protocol(socket)
     watcher.socket = socket
     queue.attach(gid, watcher, index)

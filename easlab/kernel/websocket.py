@@ -6,6 +6,13 @@ from the client are handed to ``on_message``. Client frames are masked (the
 RFC requires it), server frames are not. A client frame above MAX_CLIENT_FRAME
 closes the connection with 1009 (message too big) from its header alone: a big
 frame would otherwise be buffered and unmasked on the kernel's one event loop.
+
+Flow control as for HTTP answers (http.py, ``pause_writing``): while the client
+reads slower than the kernel writes, no more of its frames are read (its pings
+back up in its own socket); one that reads nothing for ``stall_timeout`` seconds
+(``--body-timeout``) is closed with 1008, so a client that never reads holds
+about one read of frames past asyncio's high-water mark, not every pong the
+kernel would write it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import base64
 import hashlib
 import struct
 from collections.abc import Callable
+
+from easlab.kernel.http import LINGER_S
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: the largest frame a client may send: the watch protocol has it send pings, pongs and
@@ -64,18 +73,27 @@ def frame(opcode: int, payload: bytes) -> bytes:
 
 
 class WebSocket(asyncio.Protocol):
-    """One upgraded connection; the transport is handed over by http.py."""
+    """One upgraded connection; the transport is handed over by http.py.
+
+    ``stall_timeout`` (0: never) closes a client that reads nothing that long while
+    the kernel's frames wait for it.
+    """
 
     def __init__(
         self,
         transport: asyncio.Transport,
         on_close: Callable[[WebSocket], None],
         on_message: Callable[[WebSocket, bytes], None] | None = None,
+        stall_timeout: float = 0.0,
     ) -> None:
         self.transport = transport
         self.on_close = on_close
         self.on_message = on_message
+        self.stall_timeout = stall_timeout
         self.closed = False
+        #: the client reads slower than frames are written (asyncio's high-water mark)
+        self.write_paused = False
+        self._stall: asyncio.TimerHandle | None = None
         self._buf = bytearray()
 
     def send_binary(self, payload: bytes) -> None:
@@ -83,16 +101,75 @@ class WebSocket(asyncio.Protocol):
             self.transport.write(frame(OP_BINARY, payload))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame and end the connection (RFC 6455 7.1.1: the server first).
+
+        Lingering, as http.py's refusals: the client may still be sending, and closing
+        with its bytes unread would reset the connection and lose the close frame; after
+        LINGER_S it goes, read or not (a client that reads nothing would hold it open).
+        """
         if self.closed:
             return
-        self.transport.write(frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120]))
-        self.transport.close()
+        transport = self.transport
+        transport.write(frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120]))
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_S, transport.abort)
+        else:
+            transport.close()
         self._lost()
 
     def _lost(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
         if not self.closed:
             self.closed = True
             self.on_close(self)
+
+    # -- flow control ----------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        """The client does not read as fast as frames come: read and push no more.
+
+        Without this a client that sent pings and read no pongs (or watched a long
+        queue and read nothing) made the kernel buffer every frame it wrote, without
+        bound. Its own sends now back up in its socket.
+        """
+        self.write_paused = True
+        if self.closed:
+            return
+        self.transport.pause_reading()
+        if self.stall_timeout and self._stall is None:
+            self._arm(self.transport.get_write_buffer_size())
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+        if self.closed:
+            return
+        self.transport.resume_reading()
+        self._frames()  # those read before the pause and not yet answered
+
+    def _arm(self, size: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._stall = loop.call_later(self.stall_timeout, self._stalled, size)
+
+    def _stalled(self, size: int) -> None:
+        """``stall_timeout`` after a pause (or the last check): close if nothing was read.
+
+        As http.py's sweep for answers: the wait restarts whenever the client reads
+        some, so a slow reader is served; one that reads nothing is closed.
+        """
+        self._stall = None
+        if self.closed or not self.write_paused:
+            return
+        now = self.transport.get_write_buffer_size()
+        if now < size:
+            self._arm(now)
+            return
+        self.close(1008, f"the client read nothing for {self.stall_timeout:g} s (--body-timeout)")
 
     # -- asyncio -------------------------------------------------------------------
 
@@ -102,9 +179,14 @@ class WebSocket(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self._buf += data
+        if not self.write_paused:
+            self._frames()
+
+    def _frames(self) -> None:
+        """Act on the complete frames buffered, until the client stops reading (pause)."""
         buf = self._buf
-        buf += data
-        while True:
+        while not self.write_paused and not self.closed:
             if len(buf) < 2:
                 return
             b0, b1 = buf[0], buf[1]

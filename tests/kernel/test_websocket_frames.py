@@ -1,4 +1,5 @@
-"""Client websocket frames: unmasked as one int XOR, capped in size (audit E, defect 4).
+"""Client websocket frames: unmasked as one int XOR, capped in size (audit E, defect 4),
+and flow control: a client that reads nothing holds a bounded part of the kernel.
 
 A client's data frames are ignored by the watch; a large one used to be buffered
 and unmasked byte by byte on the kernel's event loop, stalling every other caller.
@@ -10,9 +11,17 @@ import base64
 import os
 import socket
 import struct
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import requests
+from kernel_helpers import wait_for
 
+from easlab.client.local import LocalKernel
+from easlab.kernel.limits import HttpLimits
 from easlab.kernel.websocket import MAX_CLIENT_FRAME, MAX_CONTROL_FRAME, unmask
 
 TOKEN = "wsframes-" + "k" * 8
@@ -63,24 +72,27 @@ def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
     return b0 & 0x0F, exactly(n)
 
 
-@pytest.fixture
-def watch(kernel):
-    """A raw websocket watch on a fresh queue service."""
-    spec = {"name": "ws_frames", "token": TOKEN, "metadata": {"type": "Queue"}}
+def _watches(kernel: LocalKernel, name: str) -> Iterator[Callable[..., socket.socket]]:
+    """Raw websocket watches on a fresh queue service ``name``; deleted at the end."""
+    spec = {"name": name, "token": TOKEN, "metadata": {"type": "Queue"}}
     kernel.client._call("POST", "/services", {"spec": spec})
     host, port = kernel.endpoint.split("//")[1].rsplit(":", 1)
     socks: list[socket.socket] = []
 
-    def connect() -> socket.socket:
-        sock = socket.create_connection((host, int(port)), timeout=20)
+    def connect(uid: str = "u", query: str = "_window_=1", rcvbuf: int = 0) -> socket.socket:
+        sock = socket.socket()
+        if rcvbuf:  # before connecting: it sets the window the kernel may fill
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(20)
+        sock.connect((host, int(port)))
         socks.append(sock)
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(
             (
-                "GET /api/predict/ws_frames?_watch_=true&_index_=0&_window_=1 HTTP/1.1\r\n"
+                f"GET /api/predict/{name}?_watch_=true&_index_=0&{query} HTTP/1.1\r\n"
                 f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                f"Authorization: {TOKEN}\r\n\r\n"
+                f"Authorization: {TOKEN}\r\nX-EAS-QueueService-Redis-Uid: {uid}\r\n\r\n"
             ).encode()
         )
         head = b""
@@ -92,7 +104,13 @@ def watch(kernel):
     yield connect
     for sock in socks:
         sock.close()
-    kernel.client._call("DELETE", "/services/ws_frames")
+    kernel.client._call("DELETE", f"/services/{name}")
+
+
+@pytest.fixture
+def watch(kernel):
+    """Raw websocket watches (``watch(uid)``) on a fresh queue service of the session kernel."""
+    yield from _watches(kernel, "ws_frames")
 
 
 def test_pings_of_any_size_up_to_125_come_back_unmasked(watch):
@@ -121,3 +139,123 @@ def test_a_control_frame_above_125_bytes_is_a_protocol_error(watch):
     sock.sendall(_client_frame(OP_PING, os.urandom(MAX_CONTROL_FRAME + 1)))
     opcode, payload = _read_frame(sock)
     assert opcode == OP_CLOSE and struct.unpack("!H", payload[:2])[0] == 1002
+
+
+# -- flow control: a client that reads nothing, on a kernel whose --body-timeout is T
+
+T = 1.0
+SLACK = 20.0  # generous: the machine may be busy; the bounds are what is tested
+
+
+@pytest.fixture(scope="module")
+def flowing(easlab_home, tmp_path_factory) -> Iterator[LocalKernel]:
+    limits = HttpLimits(body_timeout=T)
+    with LocalKernel(port=0, state_dir=tmp_path_factory.mktemp("ws_flow"), limits=limits) as k:
+        yield k
+
+
+@pytest.fixture
+def flow_watch(flowing):
+    yield from _watches(flowing, "ws_flow")
+
+
+def _attrs(kernel: LocalKernel, name: str) -> dict[str, str]:
+    url = f"{kernel.endpoint}/api/predict/{name}"
+    resp = requests.get(
+        url, params={"_attrs_": "true"}, headers={"Authorization": TOKEN}, timeout=SLACK
+    )
+    return resp.json()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _frames_until_closed(sock: socket.socket) -> list[tuple[int, bytes]]:
+    """Every frame the kernel sends until the connection ends (read in bulk: the
+    kernel lingers LINGER_S after its close frame, then resets the connection)."""
+    data = b""
+    sock.settimeout(SLACK)
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    frames, pos = [], 0
+    while pos + 2 <= len(data):
+        opcode, n = data[pos] & 0x0F, data[pos + 1] & 0x7F
+        pos += 2
+        if n == 126:
+            (n,) = struct.unpack_from("!H", data, pos)
+            pos += 2
+        elif n == 127:
+            (n,) = struct.unpack_from("!Q", data, pos)
+            pos += 8
+        frames.append((opcode, data[pos : pos + n]))
+        pos += n
+    return frames
+
+
+class Flood:
+    """Pings sent on ``sock`` from a thread, up to ``total`` bytes, until the kernel stops it."""
+
+    def __init__(self, sock: socket.socket, total: int = 64 << 20) -> None:
+        self.sock, self.total, self.sent = sock, total, 0
+        self.error: OSError | None = None
+        self.thread = threading.Thread(target=self._send, daemon=True)
+        self.thread.start()
+
+    def _send(self) -> None:
+        ping = _client_frame(OP_PING, b"p" * MAX_CONTROL_FRAME)
+        pings = ping * ((1 << 20) // len(ping))
+        try:
+            while self.sent < self.total:
+                self.sock.sendall(pings)
+                self.sent += len(pings)
+        except OSError as exc:  # the kernel closed the connection (or a timeout)
+            self.error = exc
+
+    @property
+    def done(self) -> bool:
+        return self.sent >= self.total
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_client_that_reads_no_pongs_is_not_read_and_then_closed_1008(flowing, flow_watch):
+    # It sent pings and read no pongs: the kernel read them all and buffered every
+    # pong (64 MB of pings: +95 MB). Now it stops reading the client while its pongs
+    # wait (the client's own sends back up), and closes it after --body-timeout.
+    neighbour = flow_watch("neighbour")
+    hog = flow_watch("hog", rcvbuf=4096)  # reads once the kernel has closed it
+    lurker = flow_watch("lurker", rcvbuf=4096)  # never reads
+    consumers = lambda: _attrs(flowing, "ws_flow")["stream.consumers"]  # noqa: E731
+    wait_for(lambda: consumers() == "3", what="three watchers")
+    before = _rss_kb(flowing.pid)
+    floods = [Flood(hog), Flood(lurker)]
+    wait_for(
+        lambda: any(f.done for f in floods) or consumers() == "1",
+        timeout=SLACK,
+        what="the pings all read, or both flooders closed",
+    )
+    grown_mb = (_rss_kb(flowing.pid) - before) / 1024
+    assert grown_mb < 16, f"the kernel grew {grown_mb:.0f} MB for clients that read nothing"
+    assert not any(f.done for f in floods)
+    frames = _frames_until_closed(hog)
+    assert {op for op, _ in frames[:-1]} == {OP_PONG}
+    opcode, payload = frames[-1]
+    assert opcode == OP_CLOSE and struct.unpack("!H", payload[:2])[0] == 1008, frames[-1]
+    assert b"read nothing" in payload and b"--body-timeout" in payload
+    # the kernel let go of the lurker too (a close that waited to flush would hold it
+    # for ever): its blocked send fails, reset
+    for flood in floods:
+        flood.thread.join(SLACK)
+        assert isinstance(flood.error, ConnectionError), flood.error
+    # the neighbour was served all along, and still is
+    neighbour.sendall(_client_frame(OP_PING, b"still here"))
+    assert _read_frame(neighbour) == (OP_PONG, b"still here")
