@@ -9,10 +9,10 @@ frame would otherwise be buffered and unmasked on the kernel's one event loop.
 
 Flow control as for HTTP answers (http.py, ``pause_writing``): while the client
 reads slower than the kernel writes, no more of its frames are read (its pings
-back up in its own socket); one that reads nothing for ``stall_timeout`` seconds
-(``--body-timeout``) is closed with 1008, so a client that never reads holds
-about one read of frames past asyncio's high-water mark, not every pong the
-kernel would write it.
+back up in its own socket) and nothing more is pushed to it (``on_flow``); one
+that reads nothing for ``stall_timeout`` seconds (``--body-timeout``) is closed
+with 1008, so a client that never reads holds about one read of frames past
+asyncio's high-water mark, not every pong and record the kernel would write it.
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def frame(opcode: int, payload: bytes) -> bytes:
 class WebSocket(asyncio.Protocol):
     """One upgraded connection; the transport is handed over by http.py.
 
-    ``stall_timeout`` (0: never) closes a client that reads nothing that long while
-    the kernel's frames wait for it.
+    ``on_flow`` is called when ``write_paused`` changes (the client stopped reading,
+    or has read what waited); ``stall_timeout`` (0: never) closes a client that
+    reads nothing that long while the kernel's frames wait for it.
     """
 
     def __init__(
@@ -84,11 +85,13 @@ class WebSocket(asyncio.Protocol):
         transport: asyncio.Transport,
         on_close: Callable[[WebSocket], None],
         on_message: Callable[[WebSocket, bytes], None] | None = None,
+        on_flow: Callable[[WebSocket], None] | None = None,
         stall_timeout: float = 0.0,
     ) -> None:
         self.transport = transport
         self.on_close = on_close
         self.on_message = on_message
+        self.on_flow = on_flow
         self.stall_timeout = stall_timeout
         self.closed = False
         #: the client reads slower than frames are written (asyncio's high-water mark)
@@ -141,6 +144,8 @@ class WebSocket(asyncio.Protocol):
         self.transport.pause_reading()
         if self.stall_timeout and self._stall is None:
             self._arm(self.transport.get_write_buffer_size())
+        if self.on_flow is not None:
+            self.on_flow(self)
 
     def resume_writing(self) -> None:
         self.write_paused = False
@@ -150,6 +155,8 @@ class WebSocket(asyncio.Protocol):
         if self.closed:
             return
         self.transport.resume_reading()
+        if self.on_flow is not None:
+            self.on_flow(self)
         self._frames()  # those read before the pause and not yet answered
 
     def _arm(self, size: int) -> None:

@@ -13,6 +13,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -259,3 +260,60 @@ def test_a_client_that_reads_no_pongs_is_not_read_and_then_closed_1008(flowing, 
     # the neighbour was served all along, and still is
     neighbour.sendall(_client_frame(OP_PING, b"still here"))
     assert _read_frame(neighbour) == (OP_PONG, b"still here")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_watch_that_reads_nothing_is_pushed_no_more_than_its_buffers_hold(flowing, flow_watch):
+    # An auto-commit watcher (a large window does the same) that read nothing had
+    # every record of the queue loaded and written to its socket's buffer at once
+    # (and committed: gone with the connection). Now delivery waits while the
+    # client does not read (pause_writing): the rest stays in the queue.
+    connect = flow_watch  # creates the queue
+    url = f"{flowing.endpoint}/api/predict/ws_flow"
+    records, size = 48, 1 << 20
+    for i in range(records):
+        resp = requests.post(
+            url, data=bytes([i]) * size, headers={"Authorization": TOKEN}, timeout=SLACK
+        )
+        assert resp.status_code == 200, resp.text
+    before = _rss_kb(flowing.pid)
+    connect("reads-nothing", query="_auto_commit_=true", rcvbuf=4096)
+    neighbour = connect("neighbour", query="_window_=1")
+    wait_for(
+        lambda: _attrs(flowing, "ws_flow")["stream.consumers"] == "1",
+        timeout=SLACK,
+        what="the watcher that reads nothing closed after --body-timeout",
+    )
+    delivered = records - int(_attrs(flowing, "ws_flow")["stream.length"])
+    grown_mb = (_rss_kb(flowing.pid) - before) / 1024
+    # what the sockets' buffers held (the kernel's send buffer, a few MB on loopback),
+    # plus one record past the high-water mark; the neighbour's one uncommitted record
+    # is not consumed
+    assert delivered <= 12, f"{delivered} of {records} records pushed to a client reading none"
+    assert grown_mb < 16, f"the kernel grew {grown_mb:.0f} MB for a client that reads nothing"
+    # the neighbour is served: a record comes (then, uncommitted with a window of 1, no more)
+    opcode, first = _read_frame(neighbour)
+    assert opcode == OP_BINARY and len(first) > size
+
+
+def test_a_watch_that_reads_slowly_gets_every_record_and_stays_open(flowing, flow_watch):
+    # The other side of the pause: delivery goes on as the client reads, and a client
+    # that reads, however slowly, is not closed (the wait restarts as it reads).
+    url = f"{flowing.endpoint}/api/predict/ws_flow"
+    records, size = 24, 1 << 20
+    for i in range(records):
+        resp = requests.post(
+            url, data=bytes([i]) * size, headers={"Authorization": TOKEN}, timeout=SLACK
+        )
+        assert resp.status_code == 200, resp.text
+    sock = flow_watch("slow", query="_auto_commit_=true", rcvbuf=4096)
+    got = []
+    for i in range(records):
+        if i < 8:
+            time.sleep(T / 2)  # the behaviour tested (a slow reader), not a synchronisation
+        opcode, payload = _read_frame(sock)
+        assert opcode == OP_BINARY
+        got.append(payload)
+    assert [p.count(bytes([i]) * size) for i, p in enumerate(got)] == [1] * records
+    sock.sendall(_client_frame(OP_PING, b"still here"))
+    assert _read_frame(sock) == (OP_PONG, b"still here")
