@@ -2,10 +2,11 @@
 
 Only what the queue service's watch needs (SPEC §4): the server pushes binary
 frames, answers pings with pongs and closes cleanly; text and binary frames
-from the client are handed to ``on_message``. Client frames are masked (the
-RFC requires it), server frames are not. A client frame above MAX_CLIENT_FRAME
-closes the connection with 1009 (message too big) from its header alone: a big
-frame would otherwise be buffered and unmasked on the kernel's one event loop.
+from the client are handed to ``on_message``, a message (its fragments joined)
+at a time. Client frames are masked (the RFC requires it), server frames are
+not. A client message above MAX_CLIENT_MESSAGE closes the connection with 1009
+(message too big) from the header of the frame that passes it: a big frame would
+otherwise be buffered and unmasked on the kernel's one event loop.
 
 Flow control as for HTTP answers (http.py, ``pause_writing``): while the client
 reads slower than the kernel writes, no more of its frames are read (its pings
@@ -26,9 +27,10 @@ from collections.abc import Callable
 from easlab.kernel.http import LINGER_S
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: the largest frame a client may send: the watch protocol has it send pings, pongs and
-#: a close, and ignores its data frames; a larger one closes the connection (1009)
-MAX_CLIENT_FRAME = 64 * 1024
+#: the largest data message (all its fragments) a client may send: the watch protocol
+#: has it send pings, pongs and a close, and ignores its data; a larger one closes the
+#: connection (1009)
+MAX_CLIENT_MESSAGE = 64 * 1024
 #: RFC 6455 §5.5: a control frame (close, ping, pong) carries at most 125 bytes
 MAX_CONTROL_FRAME = 125
 
@@ -98,6 +100,9 @@ class WebSocket(asyncio.Protocol):
         self.write_paused = False
         self._stall: asyncio.TimerHandle | None = None
         self._buf = bytearray()
+        self._message: int | None = None  # the opcode of a fragmented message begun
+        self._size = 0  # ... and its bytes so far
+        self._parts: list[bytes] = []  # ... and its fragments (for on_message)
 
     def send_binary(self, payload: bytes) -> None:
         if not self.closed:
@@ -191,13 +196,17 @@ class WebSocket(asyncio.Protocol):
             self._frames()
 
     def _frames(self) -> None:
-        """Act on the complete frames buffered, until the client stops reading (pause)."""
+        """Act on the complete frames buffered, until the client stops reading (pause).
+
+        A frame that breaks RFC 6455 closes the connection from its header, with the
+        code of 7.4.1 and a reason naming the rule: 1002 for framing, 1009 for size.
+        """
         buf = self._buf
         while not self.write_paused and not self.closed:
             if len(buf) < 2:
                 return
             b0, b1 = buf[0], buf[1]
-            opcode, masked, n = b0 & 0x0F, b1 & 0x80, b1 & 0x7F
+            opcode, n = b0 & 0x0F, b1 & 0x7F
             pos = 2
             if n == 126:
                 if len(buf) < 4:
@@ -209,25 +218,70 @@ class WebSocket(asyncio.Protocol):
                     return
                 (n,) = struct.unpack_from("!Q", buf, 2)
                 pos = 10
-            if not masked:
+            if b0 & 0x70:
+                self.close(
+                    1002, "reserved bits RSV1-3 set, and no extension was agreed (RFC 6455 5.2)"
+                )
+                return
+            if not b1 & 0x80:
                 self.close(1002, "client frames must be masked (RFC 6455 5.1)")
                 return
-            if opcode & 0x8 and n > MAX_CONTROL_FRAME:
-                self.close(1002, f"control frame of {n} bytes; at most {MAX_CONTROL_FRAME}")
+            if opcode >= OP_CLOSE:  # a control frame
+                if opcode > OP_PONG:
+                    self.close(1002, f"opcode {opcode:#x} is reserved (RFC 6455 5.2)")
+                    return
+                if n > MAX_CONTROL_FRAME:
+                    self.close(1002, f"control frame of {n} bytes; at most {MAX_CONTROL_FRAME}")
+                    return
+                if not b0 & 0x80:
+                    self.close(1002, "a control frame must not be fragmented (RFC 6455 5.5)")
+                    return
+            else:
+                if opcode > OP_BINARY:
+                    self.close(1002, f"opcode {opcode:#x} is reserved (RFC 6455 5.2)")
+                    return
+                if opcode == OP_CONT:
+                    if self._message is None:
+                        self.close(1002, "a continuation frame with no fragmented message begun")
+                        return
+                elif self._message is not None:
+                    self.close(
+                        1002, "a new message began before the fragmented one ended (continuation)"
+                    )
+                    return
+                if self._size + n > MAX_CLIENT_MESSAGE:
+                    # refused from its header, before its payload is buffered
+                    self.close(
+                        1009,
+                        f"message of {self._size + n} bytes or more; "
+                        f"a watch takes at most {MAX_CLIENT_MESSAGE}",
+                    )
+                    return
+            end = pos + 4 + n
+            if len(buf) < end:
                 return
-            if n > MAX_CLIENT_FRAME:
-                # refused from its header, before its payload is buffered
-                self.close(1009, f"frame of {n} bytes; a watch takes at most {MAX_CLIENT_FRAME}")
-                return
-            if len(buf) < pos + 4 + n:
-                return
-            payload = unmask(buf[pos : pos + 4], buf[pos + 4 : pos + 4 + n])
-            del buf[: pos + 4 + n]
+            if opcode < OP_CLOSE:
+                self._data(opcode, b0 & 0x80, buf, pos, end)
+                continue
+            payload = unmask(buf[pos : pos + 4], buf[pos + 4 : end])
+            del buf[:end]
             if opcode == OP_PING:
-                if not self.closed:
-                    self.transport.write(frame(OP_PONG, payload))
+                self.transport.write(frame(OP_PONG, payload))
             elif opcode == OP_CLOSE:
                 self.close()
                 return
-            elif opcode in (OP_TEXT, OP_BINARY, OP_CONT) and self.on_message is not None:
-                self.on_message(self, payload)
+
+    def _data(self, opcode: int, fin: int, buf: bytearray, pos: int, end: int) -> None:
+        """A data frame, whole in ``buf[:end]`` (its mask at ``pos``): a message or a part."""
+        if opcode != OP_CONT:
+            self._message = opcode
+        self._size += end - pos - 4
+        if self.on_message is not None:  # the watch ignores the client's data
+            self._parts.append(unmask(buf[pos : pos + 4], buf[pos + 4 : end]))
+        del buf[:end]
+        if fin:
+            self._message, self._size = None, 0
+            if self.on_message is not None:
+                message = b"".join(self._parts)
+                self._parts.clear()
+                self.on_message(self, message)

@@ -23,10 +23,10 @@ from kernel_helpers import wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.kernel.limits import HttpLimits
-from easlab.kernel.websocket import MAX_CLIENT_FRAME, MAX_CONTROL_FRAME, unmask
+from easlab.kernel.websocket import MAX_CLIENT_MESSAGE, MAX_CONTROL_FRAME, unmask
 
 TOKEN = "wsframes-" + "k" * 8
-OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x2, 0x8, 0x9, 0xA
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 def _reference(mask: bytes, payload: bytes) -> bytes:
@@ -41,15 +41,27 @@ def test_unmask_is_the_rfc_xor(n):
     assert unmask(mask, b"\x00" * n) == (mask * n)[:n]  # leading zero bytes are kept
 
 
-def _client_frame(opcode: int, payload: bytes, length: int | None = None) -> bytes:
-    """A masked, final client frame; ``length`` claims another size (header only)."""
+def _client_frame(
+    opcode: int,
+    payload: bytes,
+    length: int | None = None,
+    fin: bool = True,
+    rsv: int = 0,
+    masked: bool = True,
+) -> bytes:
+    """A masked, final client frame; ``length`` claims another size (header only),
+    ``fin=False`` makes it a fragment, ``rsv`` sets reserved bits (0x40, 0x20, 0x10)."""
     n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | rsv | opcode
+    m = 0x80 if masked else 0
     if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        head = struct.pack("!BB", b0, m | n)
     elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        head = struct.pack("!BBH", b0, m | 126, n)
     else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        head = struct.pack("!BBQ", b0, m | 127, n)
+    if not masked:
+        return head + payload
     mask = os.urandom(4)
     return head + mask + _reference(mask, payload)
 
@@ -121,25 +133,94 @@ def test_pings_of_any_size_up_to_125_come_back_unmasked(watch):
         sock.sendall(_client_frame(OP_PING, payload))
         assert _read_frame(sock) == (OP_PONG, payload)
     # a data frame up to the cap is taken (and ignored): the connection carries on
-    sock.sendall(_client_frame(OP_BINARY, os.urandom(MAX_CLIENT_FRAME)))
+    sock.sendall(_client_frame(OP_BINARY, os.urandom(MAX_CLIENT_MESSAGE)))
     sock.sendall(_client_frame(OP_PING, b"still here"))
     assert _read_frame(sock) == (OP_PONG, b"still here")
 
 
-def test_a_frame_above_the_cap_is_refused_from_its_header_with_1009(watch):
-    sock = watch()
+# -- RFC 6455 conformance: a client that breaks the protocol is closed with the code
+#    that says how (7.4.1) and a reason naming what was wrong; its neighbours carry on
+
+
+def _closed_with(sock: socket.socket) -> tuple[int, str]:
+    """The kernel's close frame (pongs before it skipped): its code and reason; then the
+    connection must end."""
+    while True:
+        opcode, payload = _read_frame(sock)
+        if opcode == OP_CLOSE:
+            break
+        assert opcode == OP_PONG, (opcode, payload)
+    assert len(payload) >= 2, payload
+    assert sock.recv(1) == b""
+    return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+
+
+def _still_open(sock: socket.socket) -> None:
+    sock.sendall(_client_frame(OP_PING, b"alive?"))
+    assert _read_frame(sock) == (OP_PONG, b"alive?")
+
+
+BAD_FRAMES = {
+    "unmasked": (_client_frame(OP_BINARY, b"x", masked=False), 1002, "masked"),
+    "rsv1": (_client_frame(OP_BINARY, b"x", rsv=0x40), 1002, "reserved bit"),
+    "rsv2": (_client_frame(OP_TEXT, b"x", rsv=0x20), 1002, "reserved bit"),
+    "rsv3": (_client_frame(OP_PING, b"x", rsv=0x10), 1002, "reserved bit"),
+    **{f"opcode-{op:#x}": (_client_frame(op, b"x"), 1002, "opcode") for op in (0x3, 0x7, 0xB, 0xF)},
+    "ping-above-125": (_client_frame(OP_PING, b"p" * 126), 1002, "125"),
+    "fragmented-ping": (_client_frame(OP_PING, b"p", fin=False), 1002, "fragment"),
+    "continuation-first": (_client_frame(OP_CONT, b"x"), 1002, "continuation"),
+    "new-message-inside-one": (
+        _client_frame(OP_TEXT, b"a", fin=False) + _client_frame(OP_BINARY, b"b"),
+        1002,
+        "continuation",
+    ),
+    # the cap is on a message, whatever its fragments: refused from the header that passes it
+    "message-above-the-cap": (
+        _client_frame(OP_BINARY, b"m" * (MAX_CLIENT_MESSAGE // 2 + 1), fin=False)
+        + _client_frame(OP_CONT, b"", length=MAX_CLIENT_MESSAGE // 2),
+        1009,
+        "message",
+    ),
     # only the header is sent: the kernel must not wait for (or buffer) a megabyte
-    sock.sendall(_client_frame(OP_BINARY, b"", length=(1 << 20) - 1))
-    opcode, payload = _read_frame(sock)
-    assert opcode == OP_CLOSE and struct.unpack("!H", payload[:2])[0] == 1009
-    assert sock.recv(1) == b""  # and the connection is closed
+    "frame-above-the-cap": (
+        _client_frame(OP_BINARY, b"", length=(1 << 20) - 1),
+        1009,
+        "message",
+    ),
+}
 
 
-def test_a_control_frame_above_125_bytes_is_a_protocol_error(watch):
+@pytest.mark.parametrize("name", list(BAD_FRAMES))
+def test_a_protocol_error_closes_with_its_code_and_reason(watch, name):
+    data, code, word = BAD_FRAMES[name]
+    neighbour = watch("neighbour")
     sock = watch()
-    sock.sendall(_client_frame(OP_PING, os.urandom(MAX_CONTROL_FRAME + 1)))
-    opcode, payload = _read_frame(sock)
-    assert opcode == OP_CLOSE and struct.unpack("!H", payload[:2])[0] == 1002
+    sock.sendall(data)
+    got, reason = _closed_with(sock)
+    assert (got, name) == (code, name) and word.lower() in reason.lower(), reason
+    _still_open(neighbour)  # one bad client does not affect another
+
+
+def test_a_fragmented_message_may_carry_pings_between_its_fragments(watch):
+    sock = watch()
+    # text split inside a character ("é" is c3 a9), pings between the fragments
+    sock.sendall(
+        _client_frame(OP_TEXT, b"caf\xc3", fin=False)
+        + _client_frame(OP_PING, b"one")
+        + _client_frame(OP_CONT, b"\xa9 ", fin=False)
+        + _client_frame(OP_PING, b"two")
+        + _client_frame(OP_CONT, "olé".encode())
+    )
+    assert _read_frame(sock) == (OP_PONG, b"one")
+    assert _read_frame(sock) == (OP_PONG, b"two")
+    # a message up to the cap in fragments is taken; then a new one may begin
+    half = MAX_CLIENT_MESSAGE // 2
+    sock.sendall(
+        _client_frame(OP_BINARY, b"m" * half, fin=False)
+        + _client_frame(OP_CONT, b"m" * (MAX_CLIENT_MESSAGE - half))
+        + _client_frame(OP_TEXT, b"next")
+    )
+    _still_open(sock)
 
 
 # -- flow control: a client that reads nothing, on a kernel whose --body-timeout is T
