@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import codecs
 import hashlib
 import struct
 from collections.abc import Callable
@@ -35,6 +36,8 @@ MAX_CLIENT_MESSAGE = 64 * 1024
 MAX_CONTROL_FRAME = 125
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+_utf8 = codecs.getincrementaldecoder("utf-8")
 
 
 def accept_key(key: str) -> str:
@@ -103,6 +106,7 @@ class WebSocket(asyncio.Protocol):
         self._message: int | None = None  # the opcode of a fragmented message begun
         self._size = 0  # ... and its bytes so far
         self._parts: list[bytes] = []  # ... and its fragments (for on_message)
+        self._text: codecs.IncrementalDecoder | None = None  # ... its UTF-8 check if text
 
     def send_binary(self, payload: bytes) -> None:
         if not self.closed:
@@ -272,15 +276,32 @@ class WebSocket(asyncio.Protocol):
                 return
 
     def _data(self, opcode: int, fin: int, buf: bytearray, pos: int, end: int) -> None:
-        """A data frame, whole in ``buf[:end]`` (its mask at ``pos``): a message or a part."""
+        """A data frame, whole in ``buf[:end]`` (its mask at ``pos``): a message or a part.
+
+        A text message must be UTF-8 (RFC 6455 8.1), checked as its fragments come (a
+        character may span two), so that a bad one is refused at its first bad byte.
+        """
         if opcode != OP_CONT:
             self._message = opcode
+            self._text = _utf8() if opcode == OP_TEXT else None
+        start = self._size
         self._size += end - pos - 4
-        if self.on_message is not None:  # the watch ignores the client's data
-            self._parts.append(unmask(buf[pos : pos + 4], buf[pos + 4 : end]))
+        text = self._text
+        if text is not None or self.on_message is not None:  # the watch ignores binary data
+            payload = unmask(buf[pos : pos + 4], buf[pos + 4 : end])
+            if text is not None:
+                held = len(text.getstate()[0])  # the start of a character the last part cut
+                try:
+                    text.decode(payload, final=bool(fin))
+                except UnicodeDecodeError as exc:
+                    at = start - held + exc.start
+                    self.close(1007, f"text message is not UTF-8 (RFC 6455 8.1) at its byte {at}")
+                    return
+            if self.on_message is not None:
+                self._parts.append(payload)
         del buf[:end]
         if fin:
-            self._message, self._size = None, 0
+            self._message, self._size, self._text = None, 0, None
             if self.on_message is not None:
                 message = b"".join(self._parts)
                 self._parts.clear()

@@ -187,6 +187,15 @@ BAD_FRAMES = {
         1009,
         "message",
     ),
+    "text-not-utf8": (_client_frame(OP_TEXT, b"ok \xff"), 1007, "at its byte 3"),
+    "text-ends-inside-a-character": (
+        _client_frame(OP_TEXT, b"caf\xc3", fin=False) + _client_frame(OP_CONT, b""),
+        1007,
+        "byte 3",
+    ),
+    # refused at the fragment, not at the end of a message that may never end
+    "text-fragment-not-utf8": (_client_frame(OP_TEXT, b"\xc0\xaf", fin=False), 1007, "UTF-8"),
+    "text-surrogate": (_client_frame(OP_TEXT, b"\xed\xa0\x80"), 1007, "UTF-8"),
 }
 
 
