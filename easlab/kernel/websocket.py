@@ -122,7 +122,9 @@ class WebSocket(asyncio.Protocol):
         if self.closed:
             return
         transport = self.transport
-        transport.write(frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120]))
+        # at most what a control frame holds, cut between characters: it must stay UTF-8
+        said = reason.encode()[: MAX_CONTROL_FRAME - 2].decode("utf-8", "ignore").encode()
+        transport.write(frame(OP_CLOSE, struct.pack("!H", code) + said))
         if transport.can_write_eof():
             transport.write_eof()
             asyncio.get_running_loop().call_later(LINGER_S, transport.abort)
@@ -272,8 +274,28 @@ class WebSocket(asyncio.Protocol):
             if opcode == OP_PING:
                 self.transport.write(frame(OP_PONG, payload))
             elif opcode == OP_CLOSE:
-                self.close()
+                self._close_received(payload)
                 return
+
+    def _close_received(self, payload: bytes) -> None:
+        """The client's close frame: answered 1000, or 1002 / 1007 when it is malformed."""
+        if len(payload) == 1:
+            self.close(1002, "a close frame of 1 byte: its code takes 2 (RFC 6455 5.5.1)")
+            return
+        if payload:
+            code = int.from_bytes(payload[:2], "big")
+            # 1004-1006 and 1015 are reserved, never sent; 1012-1014 are IANA's since
+            if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+                self.close(
+                    1002, f"close code {code} is not one an endpoint may send (RFC 6455 7.4)"
+                )
+                return
+            try:
+                payload[2:].decode()
+            except UnicodeDecodeError:
+                self.close(1007, "the close frame's reason is not UTF-8 (RFC 6455 5.5.1)")
+                return
+        self.close()
 
     def _data(self, opcode: int, fin: int, buf: bytearray, pos: int, end: int) -> None:
         """A data frame, whole in ``buf[:end]`` (its mask at ``pos``): a message or a part.

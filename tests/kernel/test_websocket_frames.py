@@ -7,6 +7,7 @@ and unmasked byte by byte on the kernel's event loop, stalling every other calle
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import socket
@@ -23,7 +24,7 @@ from kernel_helpers import wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.kernel.limits import HttpLimits
-from easlab.kernel.websocket import MAX_CLIENT_MESSAGE, MAX_CONTROL_FRAME, unmask
+from easlab.kernel.websocket import MAX_CLIENT_MESSAGE, MAX_CONTROL_FRAME, WebSocket, unmask
 
 TOKEN = "wsframes-" + "k" * 8
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -196,6 +197,16 @@ BAD_FRAMES = {
     # refused at the fragment, not at the end of a message that may never end
     "text-fragment-not-utf8": (_client_frame(OP_TEXT, b"\xc0\xaf", fin=False), 1007, "UTF-8"),
     "text-surrogate": (_client_frame(OP_TEXT, b"\xed\xa0\x80"), 1007, "UTF-8"),
+    "close-of-one-byte": (_client_frame(OP_CLOSE, b"\x03"), 1002, "1 byte"),
+    **{
+        f"close-code-{code}": (_client_frame(OP_CLOSE, struct.pack("!H", code)), 1002, str(code))
+        for code in (0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000)
+    },
+    "close-reason-not-utf8": (
+        _client_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye \xff"),
+        1007,
+        "UTF-8",
+    ),
 }
 
 
@@ -230,6 +241,41 @@ def test_a_fragmented_message_may_carry_pings_between_its_fragments(watch):
         + _client_frame(OP_TEXT, b"next")
     )
     _still_open(sock)
+
+
+@pytest.mark.parametrize("code", [None, 1000, 1001, 1011, 1014, 3000, 4999])
+def test_a_valid_close_is_answered_1000(watch, code):
+    sock = watch()
+    sock.sendall(
+        _client_frame(OP_CLOSE, b"" if code is None else struct.pack("!H", code) + "bye ✓".encode())
+    )
+    assert _closed_with(sock) == (1000, "")
+
+
+class _Written(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += bytes(data)
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_kernels_own_close_reason_is_cut_between_characters():
+    # a reason longer than a control frame holds was cut at a fixed byte, maybe
+    # inside a character: a close reason that is not UTF-8, which the client must refuse
+    transport = _Written()
+    WebSocket(transport, lambda _ws: None).close(1011, "x" + "é" * 100)
+    opcode, n = transport.data[0] & 0x0F, transport.data[1]
+    reason = transport.data[4:]
+    assert opcode == OP_CLOSE and n == len(reason) + 2 <= MAX_CONTROL_FRAME
+    assert reason.decode() == "x" + "é" * 61
 
 
 # -- flow control: a client that reads nothing, on a kernel whose --body-timeout is T
