@@ -651,6 +651,12 @@ class Queue:
         for group in self.groups.values():
             self._dispatch(group)
 
+    def dispatch(self, gid: str) -> None:
+        """Deliver what group ``gid`` has room for now (a watcher's client read what waited)."""
+        group = self.groups.get(gid)
+        if group is not None:
+            self._dispatch(group)
+
     def _dispatch(self, group: Group) -> None:
         """Deliver what the group's watchers have room for, round robin by uid."""
         consumers = group.consumers

@@ -210,7 +210,9 @@ class Watcher:
         self.queue = queue
         self.gid = gid
         self.uid = uid
-        self.window = max(window, 1)
+        self.full_window = max(window, 1)
+        #: what the group may deliver to it now: 0 while its client does not read (flow)
+        self.window = self.full_window
         self.index_only = index_only
         self.auto_commit = auto_commit
         self.pending: set[int] = set()
@@ -219,6 +221,18 @@ class Watcher:
     def deliver(self, record: Record) -> None:
         if self.socket is not None:
             self.socket.send_binary(record.proto(self.index_only).SerializeToString())
+
+    def flow(self, socket: WebSocket) -> None:
+        """Deliver nothing while the client does not read what was sent, then go on.
+
+        Without this a watcher with auto-commit (or a large window) that read nothing
+        had every record of the queue loaded and written to its socket's buffer.
+        """
+        if socket.write_paused:
+            self.window = 0
+        else:
+            self.window = self.full_window
+            self.queue.dispatch(self.gid)
 
     def gone(self, _socket: WebSocket) -> None:
         self.queue.detach(self.gid, self)
@@ -253,7 +267,10 @@ def _watch(
     if transport is None:
         return
     transport.write(handshake(key))
-    socket = WebSocket(transport, watcher.gone)
+    # a client that reads nothing is closed after the time HTTP answers wait for theirs
+    socket = WebSocket(
+        transport, watcher.gone, on_flow=watcher.flow, stall_timeout=conn.app.limits.body_timeout
+    )
     transport.set_protocol(socket)
     watcher.socket = socket
     queue.attach(gid, watcher, index)
