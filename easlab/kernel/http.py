@@ -227,7 +227,7 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         app = self.app
-        if len(app.connections) - len(app.reserve) >= app.max_connections:
+        if len(app.connections) + len(app.upgraded) - len(app.reserve) >= app.max_connections:
             if not self._take_reserve():
                 # Past the cap: a clear answer rather than a silent drop, then close. The
                 # lingering close in _fail lets the client send its request and read this.
@@ -309,6 +309,9 @@ class HttpConnection(asyncio.Protocol):
         self.upgraded = True
         self.current = None
         self.app.connections.discard(self)
+        # the new protocol counts itself (KernelServer.upgraded); a place kept for the
+        # owner is given back with the HTTP connection
+        self.app.reserve.pop(self, None)
         return transport
 
     def on_close(self, callback: Callable[[], None]) -> Callable[[], None]:

@@ -268,9 +268,15 @@ def _watch(
         return
     transport.write(handshake(key))
     # a client that reads nothing is closed after the time HTTP answers wait for theirs
-    socket = WebSocket(
-        transport, watcher.gone, on_flow=watcher.flow, stall_timeout=conn.app.limits.body_timeout
-    )
+    app = conn.app
+
+    def gone(ws: WebSocket) -> None:
+        app.upgraded.discard(ws)
+        watcher.gone(ws)
+
+    socket = WebSocket(transport, gone, on_flow=watcher.flow, stall_timeout=app.limits.body_timeout)
+    # held open as long as the watch lasts: counted against --max-connections
+    app.upgraded.add(socket)
     transport.set_protocol(socket)
     watcher.socket = socket
     queue.attach(gid, watcher, index)

@@ -68,6 +68,9 @@ class KernelServer:
         self.limits = limits or HttpLimits()
         self.max_connections = self.limits.cap("max_connections")
         self.connections: set[HttpConnection] = set()  # open and served (not refused)
+        # connections upgraded to a websocket (a queue's watch): no longer HTTP, still
+        # held open, so counted against max_connections with the HTTP ones
+        self.upgraded: set[object] = set()
         # those of them admitted past max_connections, oldest first (limits.ADMIN_RESERVE)
         self.reserve: dict[HttpConnection, None] = {}
         # request bodies held (being received, or parsed and not yet answered), all

@@ -451,3 +451,29 @@ def test_a_watch_that_reads_slowly_gets_every_record_and_stays_open(flowing, flo
     assert [p.count(bytes([i]) * size) for i, p in enumerate(got)] == [1] * records
     sock.sendall(_client_frame(OP_PING, b"still here"))
     assert _read_frame(sock) == (OP_PONG, b"still here")
+
+
+def test_watches_count_toward_max_connections(easlab_home, tmp_path):
+    # An upgraded connection left the kernel's count: anyone with a queue's token
+    # could hold any number of watches past --max-connections.
+    limits = HttpLimits(max_connections=3)
+    with LocalKernel(port=0, state_dir=tmp_path, limits=limits) as k:
+        connect = _watches(k, "ws_capped")
+        watch = next(connect)  # creates the queue service
+        k.client.close()  # the control API's pooled connection counts too
+        held = [watch(uid=f"u{i}") for i in range(3)]
+        url = f"{k.endpoint}/api/predict/ws_capped"
+        headers = {"Authorization": TOKEN, "Connection": "close"}
+        answer = requests.get(url, params={"_index_": "0"}, headers=headers, timeout=10)
+        assert answer.status_code == 503, answer.text
+        assert "holds 3 connections" in answer.text
+        held.pop().close()  # a watch that ends makes room
+
+        def served() -> bool:
+            again = requests.get(url, params={"_index_": "0"}, headers=headers, timeout=10)
+            return again.status_code != 503
+
+        wait_for(served, what="a connection once a watch closed")
+        for sock in held:
+            sock.close()
+        next(connect, None)  # deletes the service
