@@ -167,6 +167,61 @@ def _unknown_method(data: bytes) -> str | None:
     )
 
 
+#: Header fields the kernel reads to route a request, authenticate its caller or check
+#: its signature (routes.py, guard.py). Each holds one value (RFC 9110), and a request
+#: that repeats one is refused rather than read as its last line: with two Host or two
+#: Authorization lines, whatever stands before the kernel (a proxy, a log) may read the
+#: other one (RFC 9112 3.2: two Host lines are a 400). Content-Length is llhttp's:
+#: it refuses a second one itself (_PARSE_ERRORS).
+_ONCE = {
+    b"host": "Host",
+    b"authorization": "Authorization",
+    b"content-type": "Content-Type",
+    b"content-md5": "Content-MD5",
+    b"date": "Date",
+    b"origin": "Origin",
+}
+
+
+def _repeated(name: str) -> str:
+    return (
+        f"the {name} header came more than once: send it once (a request with two "
+        f"{name} lines can be read two ways, so the kernel refuses it; RFC 9110 5.3)"
+    )
+
+
+def _coding_not_supported(coding: bytes) -> str:
+    return (
+        f"Transfer-Encoding {coding.decode('latin-1')!r} is not supported: send the body as "
+        "it is, with a Content-Length or with Transfer-Encoding: chunked alone"
+    )
+
+
+#: llhttp's errors (the start of their text) that a client can fix, and what to tell it;
+#: any other is answered "malformed HTTP request: <llhttp's words>" (data_received)
+_PARSE_ERRORS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        # RFC 9112 6.3 lets a server take two equal Content-Lengths as one (a list of
+        # equal values), as a proxy may have doubled the line, or refuse them; llhttp,
+        # which frames the body, refuses them before the kernel sees the second one, and
+        # so does the kernel: no proxy that doubles lines stands before it, and one rule
+        # for every repeated framing header leaves no two readings of where a body ends.
+        ("Duplicate Content-Length",),
+        "the Content-Length header came more than once: send it once (two Content-Length "
+        "lines leave the body's length ambiguous even when they agree; RFC 9112 6.3)",
+    ),
+    (
+        (
+            "Transfer-Encoding can't be present with Content-Length",
+            "Content-Length can't be present with Transfer-Encoding",
+        ),
+        "the request has both Content-Length and Transfer-Encoding, which leave the body's "
+        "length ambiguous (RFC 9112 6.1; a request-smuggling vector): send one of them, "
+        "Content-Length for a body of known size or Transfer-Encoding: chunked alone",
+    ),
+)
+
+
 class _Unread(Exception):
     """Raised in a parser callback: nothing more is read of this connection (_fail_in_turn)."""
 
@@ -401,8 +456,10 @@ class HttpConnection(asyncio.Protocol):
                 return  # the connection now speaks websocket (detach)
             self._fail(400, "protocol upgrades (websocket) are not served here")
         except httptools.HttpParserError as exc:
-            if self.parser is None:
-                return  # _Unread: a request failed behind unanswered ones (_fail_in_turn)
+            if self.parser is None or self.closed:
+                # _Unread: a callback refused the request (and answered it, or will in its
+                # turn behind unanswered ones: _fail_in_turn)
+                return
             error = str(exc)
             if (self.current is not None or self.pipeline) and error.startswith(
                 "Data after `Connection: close`"
@@ -422,6 +479,10 @@ class HttpConnection(asyncio.Protocol):
                     "served: send HTTP/1.1 requests (curl without --http2-prior-knowledge)",
                 )
                 return
+            for starts, message in _PARSE_ERRORS:
+                if error.startswith(starts):
+                    self._fail(400, message)
+                    return
             unknown = _unknown_method(data) if error.startswith("Invalid method") else None
             if unknown is not None:
                 self._fail(501, unknown)
@@ -493,7 +554,31 @@ class HttpConnection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.lower()] = value
+        key = name.lower()
+        headers = self._headers
+        if key in headers:  # rare: a name the head has already
+            self._header_again(key, value)
+        else:
+            headers[key] = value
+
+    def _header_again(self, key: bytes, value: bytes) -> None:
+        """A header name seen before in the same head (on_header's rare path)."""
+        name = _ONCE.get(key)
+        if name is not None:
+            self._fail(400, _repeated(name))
+            raise _Unread
+        headers = self._headers
+        if key == b"transfer-encoding":
+            # "gzip" then "chunked" on two lines is "gzip, chunked" (RFC 9110 5.3), not
+            # supported (on_headers_complete); the last line alone passed for chunked, and
+            # the still-coded bytes reached the model as the body. (llhttp refuses chunked
+            # twice, or chunked before another coding, itself.)
+            self._fail(501, _coding_not_supported(headers[key] + b", " + value))
+            raise _Unread
+        # Any other field: its last line stands, as before. The kernel reads none of them
+        # as a list (llhttp reads each Connection line itself), and joining the lines would
+        # copy the value once per line: quadratic in a head that repeats one name.
+        headers[key] = value
 
     def on_headers_complete(self) -> None:
         self.stage = _BODY
@@ -530,16 +615,12 @@ class HttpConnection(asyncio.Protocol):
         if chunked and headers[b"transfer-encoding"].strip().lower() != b"chunked":
             # llhttp frames "gzip, chunked" by its chunks and would hand on the coded
             # bytes as the body; RFC 9112 6.1: a coding the server does not know is 501
-            coding = headers[b"transfer-encoding"].decode("latin-1")
-            self._fail(
-                501,
-                f"Transfer-Encoding {coding!r} is not supported: send the body as it is, "
-                "with a Content-Length or with Transfer-Encoding: chunked alone",
-            )
+            self._fail(501, _coding_not_supported(headers[b"transfer-encoding"]))
             return
         # Only a request with a body is screened: one without has nothing to hold, and
         # its answer keeps the connection as before. With both Content-Length and
-        # Transfer-Encoding, llhttp refuses the request itself (400) right after this.
+        # Transfer-Encoding, llhttp refuses the request before its head is complete
+        # (_PARSE_ERRORS).
         if (size or chunked) and (length is None or not chunked):
             parser = self.parser
             assert parser is not None  # called from within parser.feed_data

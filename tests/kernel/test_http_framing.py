@@ -1,0 +1,107 @@
+"""HTTP/1.1 framing over real loopback sockets: repeated headers, versions other than 1.1,
+100 Continue in a pipeline, trailers, and what llhttp refuses, each answered with what
+was wrong and what to send instead."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from kernel_helpers import ECHO_APP
+from test_http_limits import address, until_closed
+from test_http_preauth import body_of
+
+TOKEN = "tok-" + "x" * 8  # python_service's token
+ECHO = "/api/predict/framing_echo"
+SLACK = 10.0  # deadlines, generous for a busy machine
+
+
+@pytest.fixture(scope="module")
+def echo(python_service):
+    svc = python_service("framing_echo", ECHO_APP)
+    assert svc.status == "Running", svc.desc.get("message")
+    return svc
+
+
+def exchange(kernel, data: bytes) -> bytes:
+    """Send ``data`` and return all the kernel writes until it closes the connection."""
+    with socket.create_connection(address(kernel), timeout=SLACK) as sock:
+        sock.sendall(data)
+        return until_closed(sock, time.monotonic() + SLACK)
+
+
+def post(headers: bytes, body: bytes = b"hello", path: str = ECHO) -> bytes:
+    """A POST of ``body`` with ``headers`` (CRLF-ended lines) after the request line."""
+    return b"POST %s HTTP/1.1\r\n%s\r\n%s" % (path.encode(), headers, body)
+
+
+AUTH = b"Authorization: %s\r\n" % TOKEN.encode()
+
+
+# -- repeated headers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, name",
+    [
+        (b"Host: 127.0.0.1\r\nHost: evil.example\r\n" + AUTH + b"Content-Length: 5\r\n", b"Host"),
+        (b"Host: x\r\nHost: x\r\n" + AUTH + b"Content-Length: 5\r\n", b"Host"),
+        (
+            b"Host: x\r\nAuthorization: wrong\r\n" + AUTH + b"Content-Length: 5\r\n",
+            b"Authorization",
+        ),
+        (b"Host: x\r\n" + AUTH + b"Content-Length: 5\r\nContent-Length: 6\r\n", b"Content-Length"),
+        (b"Host: x\r\n" + AUTH + b"Content-Length: 5\r\nContent-Length: 5\r\n", b"Content-Length"),
+    ],
+    ids=["two-hosts", "same-host-twice", "two-authorizations", "two-lengths", "same-length-twice"],
+)
+def test_a_repeated_single_header_is_400_saying_send_it_once(kernel, echo, headers, name):
+    # Two Host or Authorization lines were read as their last one (a proxy before the
+    # kernel may read the first); two Content-Lengths were 400 "malformed HTTP request:
+    # Duplicate Content-Length", which said nothing of what to send
+    answer = exchange(kernel, post(headers))
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"Connection: close\r\n" in answer
+    assert b"the %s header came more than once: send it once" % name in body_of(answer), answer
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+    ],
+    ids=["length-first", "chunked-first"],
+)
+def test_content_length_with_transfer_encoding_is_400_saying_send_one(kernel, echo, headers):
+    # llhttp refused it already (request smuggling), with "malformed HTTP request:
+    # Transfer-Encoding can't be present with Content-Length"
+    answer = exchange(kernel, post(b"Host: x\r\n" + AUTH + headers, b"5\r\nhello\r\n0\r\n\r\n"))
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"both Content-Length and Transfer-Encoding" in answer, answer
+    assert b"send one of them" in answer
+
+
+def test_a_coding_before_chunked_on_its_own_line_is_501(kernel, echo):
+    # "Transfer-Encoding: gzip, chunked" is 501, but the same on two lines was read as
+    # its last line: chunked, and the still-gzipped bytes reached the model as the body
+    answer = exchange(
+        kernel,
+        post(
+            b"Host: x\r\n" + AUTH + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ),
+    )
+    assert answer.startswith(b"HTTP/1.1 501 Not Implemented\r\n"), answer
+    assert b"Transfer-Encoding 'gzip, chunked' is not supported" in answer, answer
+
+
+def test_a_repeated_header_behind_a_good_request_is_answered_in_its_turn(kernel, echo):
+    good = post(b"Host: x\r\n" + AUTH + b"Content-Length: 5\r\n", b"first")
+    bad = post(b"Host: x\r\nHost: y\r\n" + AUTH + b"Content-Length: 5\r\n")
+    answer = exchange(kernel, good + bad + good)
+    first, _, rest = answer.partition(b"\r\n\r\nfirst")
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+    assert rest.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"the Host header came more than once" in rest and b"first" not in rest
