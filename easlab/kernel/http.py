@@ -222,6 +222,20 @@ _PARSE_ERRORS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+def _only_http_1_1(what: str, how: str) -> str:
+    """The 505's words, for HTTP/2's preface and for any other version in a request line."""
+    return f"this kernel speaks HTTP/1.1 only; {what} is not served: send HTTP/1.1 requests{how}"
+
+
+_HTTP_2_PREFACE = _only_http_1_1(
+    "HTTP/2 (prior knowledge, gRPC)", " (curl without --http2-prior-knowledge)"
+)
+
+
+def _version_not_served(version: str) -> str:
+    return _only_http_1_1(f"HTTP/{version}", " (a request line ending in HTTP/1.1)")
+
+
 class _Unread(Exception):
     """Raised in a parser callback: nothing more is read of this connection (_fail_in_turn)."""
 
@@ -257,6 +271,8 @@ class HttpConnection(asyncio.Protocol):
         self._held = 0  # bytes of bodies this connection holds (KernelServer.body_bytes)
         self._unchecked = False  # the body coming is one only it can authenticate ...
         self._unchecked_held = 0  # ... and has this much in (KernelServer.unchecked_bytes)
+        self._keep_alive = True  # the request's head keeps the connection (llhttp)
+        self._version = "1.1"  # its version, when not plain 1.1 (on_headers_complete)
         self.in_reserve = False  # admitted past max_connections (limits.ADMIN_RESERVE) ...
         self.admin = False  # ... and has shown the admin token
         # limits (limits.py): the size caps as plain ints for the callbacks below
@@ -473,11 +489,16 @@ class HttpConnection(asyncio.Protocol):
                 return
             if error.startswith("Pause on PRI"):
                 # HTTP/2's connection preface (an h2c client with prior knowledge, gRPC)
-                self._fail(
-                    505,
-                    "this kernel speaks HTTP/1.1 only; HTTP/2 (prior knowledge, gRPC) is not "
-                    "served: send HTTP/1.1 requests (curl without --http2-prior-knowledge)",
-                )
+                self._fail(505, _HTTP_2_PREFACE)
+                return
+            version = parser.get_http_version()
+            if error.startswith("Invalid HTTP version") or (
+                error.startswith("Expected dot") and version[0] not in "01"
+            ):
+                # "HTTP/3.0", "HTTP/1.2", "HTTP/3" (read as 3.0): digits, but a version
+                # llhttp does not know (it knows 0.9, 1.0, 1.1 and 2.0; RFC 9110 6.2 would
+                # serve 1.2 as 1.1, which llhttp cannot); was 400 "malformed HTTP request"
+                self._fail(505, _version_not_served(version))
                 return
             for starts, message in _PARSE_ERRORS:
                 if error.startswith(starts):
@@ -592,6 +613,20 @@ class HttpConnection(asyncio.Protocol):
                 return
         app = self.app
         headers = self._headers
+        parser = self.parser
+        if parser is None:  # a request before this one failed (_fail_in_turn)
+            return
+        keep_alive = self._keep_alive = parser.should_keep_alive()
+        if not keep_alive or b"connection" in headers:
+            # llhttp keeps a connection by default for HTTP/1.1 alone, so a request of
+            # any other version comes here (as does one with a Connection header); a
+            # plain 1.1 request never pays for the version's lookup
+            version = self._version = parser.get_http_version()
+            if version != "1.1" and version != "1.0":
+                # "GET / HTTP/2.0" (or 0.9) typed as text: llhttp reads it, and the kernel
+                # answered it as 1.1. Not HTTP/2's preface, which is 505 already (data_received)
+                self._fail(505, _version_not_served(version))
+                return
         if self.in_reserve and not self.admin:
             # past max_connections, on a connection kept for the owner (_take_reserve)
             auth = headers.get(b"authorization")
@@ -622,13 +657,11 @@ class HttpConnection(asyncio.Protocol):
         # Transfer-Encoding, llhttp refuses the request before its head is complete
         # (_PARSE_ERRORS).
         if (size or chunked) and (length is None or not chunked):
-            parser = self.parser
-            assert parser is not None  # called from within parser.feed_data
             refusal = app.refusal(parser.get_method(), self._path, headers, bool(size) or None)
             if refusal is not None:
                 self._keep_body = False  # never kept: counted for the limits, then dropped
                 if size and self.current is None and not self.pipeline:
-                    self._answer_head(refusal(True), size, parser.should_keep_alive())
+                    self._answer_head(refusal(True), size, keep_alive)
                     return
                 # A chunked body (whether it is empty is known at its end) or one behind
                 # unanswered requests (answers go out in order): answered in its turn.
@@ -757,9 +790,10 @@ class HttpConnection(asyncio.Protocol):
             self._query,
             self._headers,
             body,
-            parser.should_keep_alive(),
+            self._keep_alive,
         )
-        if request.keep_alive and b"connection" in self._headers and self._http_1_0():
+        # a Connection header: on_headers_complete read the version (_version)
+        if request.keep_alive and b"connection" in self._headers and self._version == "1.0":
             request.keep_alive_line = KEEP_ALIVE_LINE
         if self._refusal is not None:
             request.refusal = self._refusal(self._size > 0)

@@ -105,3 +105,35 @@ def test_a_repeated_header_behind_a_good_request_is_answered_in_its_turn(kernel,
     assert first.startswith(b"HTTP/1.1 200 OK\r\n"), answer
     assert rest.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
     assert b"the Host header came more than once" in rest and b"first" not in rest
+
+
+# -- versions other than HTTP/1.1 and 1.0 ------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [b"2.0", b"3.0", b"0.9", b"1.2", b"3"])
+def test_a_request_line_of_another_version_is_505_as_the_http2_preface(kernel, version):
+    # "GET / HTTP/2.0" typed as text was answered as if it were 1.1, "HTTP/3.0" was 400
+    # "malformed HTTP request: Invalid HTTP version"; HTTP/2's binary preface was 505 already
+    answer = exchange(kernel, b"GET /api/builtin/ping HTTP/%s\r\nHost: x\r\n\r\n" % version)
+    assert answer.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"), answer
+    shown = version if b"." in version else version + b".0"  # llhttp reads "3" as 3.0
+    assert body_of(answer) == (
+        b"this kernel speaks HTTP/1.1 only; HTTP/%s is not served: send HTTP/1.1 requests "
+        b"(a request line ending in HTTP/1.1)" % shown
+    )
+    preface = exchange(kernel, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    assert body_of(preface).startswith(b"this kernel speaks HTTP/1.1 only; HTTP/2 ")
+
+
+def test_http_2_behind_a_good_request_is_answered_in_its_turn(kernel, echo):
+    good = post(b"Host: x\r\n" + AUTH + b"Content-Length: 5\r\n", b"first")
+    answer = exchange(
+        kernel,
+        good
+        + b"POST %s HTTP/2.0\r\nHost: x\r\n%sContent-Length: 5\r\n\r\nhello"
+        % (ECHO.encode(), AUTH),
+    )
+    first, _, rest = answer.partition(b"\r\n\r\nfirst")
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+    assert rest.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"), answer
+    assert b"Connection: close\r\n" in rest and b"hello" not in rest
