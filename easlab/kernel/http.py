@@ -87,6 +87,7 @@ TEXT_PLAIN = b"text/plain; charset=utf-8"
 APPLICATION_JSON = b"application/json"
 OCTET_STREAM = b"application/octet-stream"
 KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 #: an answer made without the app: (status, body, content type)
 Answer = tuple[int, bytes, bytes]
@@ -273,6 +274,7 @@ class HttpConnection(asyncio.Protocol):
         self._unchecked_held = 0  # ... and has this much in (KernelServer.unchecked_bytes)
         self._keep_alive = True  # the request's head keeps the connection (llhttp)
         self._version = "1.1"  # its version, when not plain 1.1 (on_headers_complete)
+        self._continue_for = 0  # the request owed 100 Continue after the answers before it
         self.in_reserve = False  # admitted past max_connections (limits.ADMIN_RESERVE) ...
         self.admin = False  # ... and has shown the admin token
         # limits (limits.py): the size caps as plain ints for the callbacks below
@@ -681,13 +683,41 @@ class HttpConnection(asyncio.Protocol):
                         ),
                     )
                     return
+        if b"expect" in headers:
+            self._expect(headers[b"expect"], parser)
+
+    def _expect(self, expect: bytes, parser: httptools.HttpRequestParser) -> None:
+        """``Expect: 100-continue``: answer 100 Continue once this request is the next answered.
+
+        Behind pipelined requests not answered yet, the interim answer waits for theirs
+        (respond, _continue_in_turn): written at once, it went out before them, and a
+        client that reads answers in order took it for the first one's. RFC 9110 10.1.1:
+        never to an HTTP/1.0 client, and none needed once the body has begun to come.
+        """
+        transport = self.transport
         if (
-            headers.get(b"expect", b"").lower() == b"100-continue"
-            and self.transport
-            and self.parser is not None
-            and self.parser.get_http_version() != "1.0"  # RFC 9110 §10.1.1: never to 1.0
+            expect.lower() != b"100-continue"
+            or transport is None
+            or parser.get_http_version() == "1.0"
         ):
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
+        if self.current is None and not self.pipeline:
+            transport.write(_CONTINUE)
+        else:
+            self._continue_for = self.requests
+
+    def _continue_in_turn(self) -> None:
+        """The answers before a request that expects 100 Continue are out: send it now,
+        unless its body has begun to come (or it is a request gone by)."""
+        transport = self.transport
+        if (
+            self._continue_for == self.requests
+            and self.stage == _BODY
+            and not self._size
+            and transport is not None
+        ):
+            transport.write(_CONTINUE)
+        self._continue_for = 0
 
     def _parse_target(self) -> None:
         """The request target as ``self._path`` (percent-decoded) and ``self._query``."""
@@ -1005,6 +1035,8 @@ class HttpConnection(asyncio.Protocol):
             return
         self.current = None
         if not self.pipeline:
+            if self._continue_for:  # rare: the request being read expects 100 Continue
+                self._continue_in_turn()
             app.answers += 1
             if (
                 app.in_flight == 0

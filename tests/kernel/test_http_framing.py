@@ -9,7 +9,7 @@ import time
 
 import pytest
 from kernel_helpers import ECHO_APP
-from test_http_limits import address, until_closed
+from test_http_limits import SLOW_APP, address, until_closed
 from test_http_preauth import body_of
 
 TOKEN = "tok-" + "x" * 8  # python_service's token
@@ -20,6 +20,14 @@ SLACK = 10.0  # deadlines, generous for a busy machine
 @pytest.fixture(scope="module")
 def echo(python_service):
     svc = python_service("framing_echo", ECHO_APP)
+    assert svc.status == "Running", svc.desc.get("message")
+    return svc
+
+
+@pytest.fixture(scope="module")
+def slow(python_service):
+    """Sleeps as many seconds as its body says, then answers "slept <body>"."""
+    svc = python_service("framing_slow", SLOW_APP)
     assert svc.status == "Running", svc.desc.get("message")
     return svc
 
@@ -137,3 +145,42 @@ def test_http_2_behind_a_good_request_is_answered_in_its_turn(kernel, echo):
     assert first.startswith(b"HTTP/1.1 200 OK\r\n"), answer
     assert rest.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"), answer
     assert b"Connection: close\r\n" in rest and b"hello" not in rest
+
+
+# -- 100 Continue in a pipeline ----------------------------------------------------------
+
+SLOW = "/api/predict/framing_slow"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def test_100_continue_waits_for_the_answers_before_it(kernel, slow):
+    # The 100 went out as soon as the second request's head was read, before the first
+    # request's answer: a client reading answers in order took it for the first one's
+    first = post(AUTH + b"Content-Length: 3\r\n", b"0.5", SLOW)
+    second = post(
+        AUTH + b"Expect: 100-continue\r\nContent-Length: 1\r\nConnection: close\r\n", b"", SLOW
+    )
+    with socket.create_connection(address(kernel), timeout=SLACK) as sock:
+        sock.sendall(first + second)  # the second's body waits for its 100
+        data = b""
+        while CONTINUE not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {data!r}"
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data
+        assert data.endswith(b"\r\n\r\nslept 0.5" + CONTINUE), data
+        sock.sendall(b"0")
+        answer = until_closed(sock, time.monotonic() + SLACK)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and body_of(answer) == b"slept 0", answer
+
+
+def test_no_100_continue_once_the_body_has_come(kernel, slow):
+    first = post(AUTH + b"Content-Length: 3\r\n", b"0.5", SLOW)
+    second = post(
+        AUTH + b"Expect: 100-continue\r\nContent-Length: 1\r\nConnection: close\r\n", b"0", SLOW
+    )
+    answers = exchange(kernel, first + second)
+    assert CONTINUE not in answers, answers
+    one, _, two = answers.partition(b"slept 0.5")
+    assert one.startswith(b"HTTP/1.1 200 OK\r\n") and two.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert two.endswith(b"\r\n\r\nslept 0"), answers
