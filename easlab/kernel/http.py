@@ -290,6 +290,8 @@ class HttpConnection(asyncio.Protocol):
         self._spanning = False  # the current head came in more than one read
         self._partial = 0  # bytes read since the head last grew (a header httptools holds)
         self._fed = (0, 0, 0)  # (requests, header bytes, URL bytes) after the last partial read
+        self._framing = 0  # bytes read since the body last grew (chunk framing, trailers)
+        self._body_fed = (0, 0)  # (requests, body bytes) after the last partial read of a body
         self._mark: tuple[int, int, int] | None = None  # what the last sweep saw ...
         self._since = 0.0  # ... and since when (time.monotonic())
         # (request, time, body bytes) when a sweep first saw the current body: its rate
@@ -513,6 +515,8 @@ class HttpConnection(asyncio.Protocol):
             self._fail(400, f"malformed HTTP request: {error}")
         if self.stage == _HEAD:  # rare: a head split across reads
             self._count_partial_head()
+        elif self.stage == _BODY:  # a body split across reads
+            self._count_partial_body()
 
     # -- head limits ---------------------------------------------------------------
     # Nothing is counted per header: one read holds at most its own size, so a head
@@ -557,6 +561,27 @@ class HttpConnection(asyncio.Protocol):
         if size + self._partial > self.max_header_size:
             self._fail(431, self.app.limits.headers_too_big(size + self._partial))
 
+    def _count_partial_body(self) -> None:
+        """After a read that left a body unfinished: refuse a chunked body's framing past the limit.
+
+        A read that brought no body bytes holds chunk framing: a chunk's size line (its
+        extensions unbounded) or the trailer fields after the last chunk. httptools keeps
+        an unfinished trailer itself, and copies it at every read, so these bytes count
+        toward ``max_header_size`` as a head's unfinished header does
+        (_count_partial_head): a 100 MB trailer held 166 MB and stalled every other
+        client for seconds at a time, until body_timeout. A body with Content-Length
+        grows at every read and never counts.
+        """
+        if self.closed:
+            return
+        fed = (self.requests, self._size)
+        if fed != self._body_fed:
+            self._body_fed, self._framing = fed, 0  # the body grew: what is held began here
+            return
+        self._framing += self._read
+        if self._framing > self.max_header_size:
+            self._fail(431, self.app.limits.trailers_too_big(self._framing))
+
     # -- httptools callbacks --------------------------------------------------------
 
     def on_message_begin(self) -> None:
@@ -579,13 +604,19 @@ class HttpConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.lower()
         headers = self._headers
-        if key in headers:  # rare: a name the head has already
+        if key in headers or self.stage:  # rare: a name the head has already, or a trailer
             self._header_again(key, value)
         else:
             headers[key] = value
 
     def _header_again(self, key: bytes, value: bytes) -> None:
-        """A header name seen before in the same head (on_header's rare path)."""
+        """A header name seen before in the same head, or a trailer field (on_header's rare path)."""
+        if self.stage != _HEAD:
+            # A trailer field, after a chunked body: dropped (RFC 9110 6.5.1 lets a recipient
+            # discard them, and never merge one into the header section unless its field's
+            # definition allows it). The kernel reads none, and one stored here took the
+            # place of a header already checked (Authorization, Host) and raised no limit.
+            return
         name = _ONCE.get(key)
         if name is not None:
             self._fail(400, _repeated(name))

@@ -10,7 +10,7 @@ import time
 import pytest
 from kernel_helpers import ECHO_APP
 from test_http_limits import SLOW_APP, address, until_closed
-from test_http_preauth import body_of
+from test_http_preauth import body_of, sent_in_background
 
 TOKEN = "tok-" + "x" * 8  # python_service's token
 ECHO = "/api/predict/framing_echo"
@@ -184,3 +184,36 @@ def test_no_100_continue_once_the_body_has_come(kernel, slow):
     one, _, two = answers.partition(b"slept 0.5")
     assert one.startswith(b"HTTP/1.1 200 OK\r\n") and two.startswith(b"HTTP/1.1 200 OK\r\n")
     assert two.endswith(b"\r\n\r\nslept 0"), answers
+
+
+# -- trailers ------------------------------------------------------------------------
+
+
+def test_a_trailer_never_stands_for_a_header(kernel, echo):
+    # Trailer fields were stored with the headers: "Authorization: wrong" after the body
+    # replaced the token its head had shown (401), and a trailer could be anything
+    answer = exchange(
+        kernel,
+        post(
+            b"Host: x\r\n" + AUTH + b"Transfer-Encoding: chunked\r\nConnection: close\r\n",
+            b"5\r\nhello\r\n0\r\nAuthorization: wrong\r\nHost: y\r\nX-Checksum: 1\r\n\r\n",
+        ),
+    )
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and body_of(answer) == b"hello", answer
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"5\r\nhello\r\n0\r\nX-Trailer: " + b"t" * (1 << 20), b"5;" + b"e" * (1 << 20)],
+    ids=["trailer", "chunk-extension"],
+)
+def test_chunk_framing_past_the_head_limit_is_431(kernel, echo, framing):
+    # httptools keeps an unfinished trailer itself and copies it at every read: a 100 MB
+    # one held 166 MB and stalled the kernel's loop for seconds, until --body-timeout
+    head = b"Host: x\r\n" + AUTH + b"Transfer-Encoding: chunked\r\n"
+    with socket.create_connection(address(kernel), timeout=SLACK) as sock:
+        sender = sent_in_background(sock, post(head, framing))
+        answer = until_closed(sock, time.monotonic() + SLACK)
+        sender.join(SLACK)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer
+    assert b"chunk extensions or trailer fields" in answer and b"--max-header-size" in answer
