@@ -220,6 +220,71 @@ _PARSE_ERRORS: tuple[tuple[tuple[str, ...], str], ...] = (
         "length ambiguous (RFC 9112 6.1; a request-smuggling vector): send one of them, "
         "Content-Length for a body of known size or Transfer-Encoding: chunked alone",
     ),
+    (
+        (
+            "Invalid `Transfer-Encoding` header value",
+            "Empty Transfer-Encoding",
+            "Request has invalid `Transfer-Encoding`",
+        ),
+        "Transfer-Encoding must name chunked once, and last (RFC 9112 6.1): send "
+        "Transfer-Encoding: chunked alone, or the body with a Content-Length",
+    ),
+    (
+        ("Invalid character in Content-Length", "Empty Content-Length", "Content-Length overflow"),
+        "Content-Length must be one number of bytes in decimal digits, sent once "
+        "(Content-Length: 42)",
+    ),
+    (
+        ("Unexpected whitespace after header value", "Unexpected space after start line"),
+        "a header line begins with a space or a tab: a header folded over several lines "
+        "(obs-fold) is not accepted (RFC 9112 5.2): put each header on one line",
+    ),
+    (
+        ("Invalid header token", "Invalid header field char"),
+        "a header name holds a character names cannot have, such as a space before its colon "
+        "(RFC 9112 5.1): write each header as 'Name: value', the name in letters, digits and '-'",
+    ),
+    (
+        ("Invalid header value char",),
+        "a header value holds a control character (NUL, or a CR or LF alone): values are "
+        "visible characters, spaces and tabs (RFC 9110 5.5)",
+    ),
+    (  # before the next: "Missing expected CR after chunk data" is a chunk's
+        (
+            "Invalid character in chunk",
+            "Invalid quoted-pair in chunk",
+            "Missing expected CR after chunk",
+            "Expected LF after chunk",
+        ),
+        "malformed chunked body: each chunk is its size in hex digits, CRLF, that many bytes "
+        "and CRLF, and the last is 0, CRLF, CRLF (RFC 9112 7.1)",
+    ),
+    (
+        ("Missing expected CR", "Missing expected LF", "Expected CRLF", "Expected LF"),
+        "a line of the request head does not end where it should: end the request line right "
+        "after HTTP/1.1, and every line with CRLF (\\r\\n), not a bare LF or CR (RFC 9112 2.2)",
+    ),
+    (
+        (
+            "Invalid characters in url",
+            "Invalid char in url",
+            "Unexpected start char in url",
+            "Unexpected char in url",
+        ),
+        "the request target holds a character it cannot: percent-encode spaces, control "
+        "characters and bytes above 127 (%20 for a space; RFC 3986 2.1)",
+    ),
+    (
+        (
+            "Expected HTTP/",
+            "Expected dot",
+            "Invalid major version",
+            "Invalid minor version",
+            "Expected space after",
+        ),
+        "the request line is not METHOD, a space, the target, a space and HTTP/1.1: a space "
+        "in the target (percent-encode it as %20), or a version other than HTTP/1.1",
+    ),
 )
 
 
@@ -512,7 +577,12 @@ class HttpConnection(asyncio.Protocol):
             if unknown is not None:
                 self._fail(501, unknown)
                 return
-            self._fail(400, f"malformed HTTP request: {error}")
+            self._fail(
+                400,
+                f"malformed HTTP request: {error}; send HTTP/1.1: a request line "
+                "(METHOD /path HTTP/1.1) and 'Name: value' headers, each line ending in CRLF, "
+                "then an empty line (RFC 9112)",
+            )
         if self.stage == _HEAD:  # rare: a head split across reads
             self._count_partial_head()
         elif self.stage == _BODY:  # a body split across reads
@@ -672,19 +742,31 @@ class HttpConnection(asyncio.Protocol):
         if length is not None:
             try:
                 size = int(length)
-            except ValueError:
-                self._fail(400, "Content-Length is not a number")
+            except ValueError:  # llhttp refuses any but digits (_PARSE_ERRORS): a safeguard
+                self._fail(400, "Content-Length is not a number: send it in decimal digits")
                 return
             if size > app.max_body:
                 self._fail(413, app.too_big_message(size))
                 return
         self._parse_target()
         chunked = b"transfer-encoding" in headers
-        if chunked and headers[b"transfer-encoding"].strip().lower() != b"chunked":
-            # llhttp frames "gzip, chunked" by its chunks and would hand on the coded
-            # bytes as the body; RFC 9112 6.1: a coding the server does not know is 501
-            self._fail(501, _coding_not_supported(headers[b"transfer-encoding"]))
-            return
+        if chunked:
+            if headers[b"transfer-encoding"].strip().lower() != b"chunked":
+                # llhttp frames "gzip, chunked" by its chunks and would hand on the coded
+                # bytes as the body; RFC 9112 6.1: a coding the server does not know is 501
+                self._fail(501, _coding_not_supported(headers[b"transfer-encoding"]))
+                return
+            if parser.get_http_version() == "1.0":
+                # RFC 9112 6.1: HTTP/1.0 has no chunked bodies, and a Transfer-Encoding in a
+                # 1.0 message is faulty framing: one that stands before the kernel and frames
+                # it as 1.0 (to the close) would see another request where the chunks end
+                self._fail(
+                    400,
+                    "Transfer-Encoding in an HTTP/1.0 request: HTTP/1.0 has no chunked bodies, "
+                    "so where this one ends is ambiguous (RFC 9112 6.1): send HTTP/1.1, or the "
+                    "body with a Content-Length",
+                )
+                return
         # Only a request with a body is screened: one without has nothing to hold, and
         # its answer keeps the connection as before. With both Content-Length and
         # Transfer-Encoding, llhttp refuses the request before its head is complete

@@ -217,3 +217,59 @@ def test_chunk_framing_past_the_head_limit_is_431(kernel, echo, framing):
         sender.join(SLACK)
     assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer
     assert b"chunk extensions or trailer fields" in answer and b"--max-header-size" in answer
+
+
+# -- what llhttp refuses says what to send ------------------------------------------------
+
+PING_LINE = b"GET /api/builtin/ping HTTP/1.1\r\n"
+
+
+@pytest.mark.parametrize(
+    "request_bytes, says",
+    [
+        (PING_LINE + b"Host: x\r\nX-A: a\r\n b\r\n\r\n", b"(obs-fold) is not accepted"),
+        (PING_LINE + b"Host : x\r\n\r\n", b"such as a space before its colon"),
+        (PING_LINE + b"Host: x\r\nX-A\t: a\r\n\r\n", b"such as a space before its colon"),
+        (b"GET /api/builtin/ping HTTP/1.1\nHost: x\n\n", b"not a bare LF or CR"),
+        (PING_LINE + b"Host: x\nX-A: a\r\n\r\n", b"not a bare LF or CR"),
+        (PING_LINE + b"Host: x\r\nX-A: a\x01b\r\n\r\n", b"holds a control character"),
+        (b"GET /api/builtin/ping me HTTP/1.1\r\nHost: x\r\n\r\n", b"percent-encode it as %20"),
+        (b"GET /api/\x01ping HTTP/1.1\r\nHost: x\r\n\r\n", b"percent-encode spaces, control"),
+        (b"GET /api/builtin/ping HTTP/1.x\r\nHost: x\r\n\r\n", b"a version other than HTTP/1.1"),
+        (post(b"Host: x\r\nContent-Length: 5x\r\n"), b"in decimal digits"),
+        (post(b"Host: x\r\nTransfer-Encoding: chunked\r\n", b"zz\r\nhello\r\n0\r\n\r\n"), b"hex"),
+        (post(b"Host: x\r\nTransfer-Encoding: chunked, gzip\r\n"), b"name chunked once, and last"),
+        (b"\x00garbage\r\n\r\n", b"send HTTP/1.1: a request line (METHOD /path HTTP/1.1)"),
+    ],
+    ids=[
+        "obs-fold",
+        "space-before-colon",
+        "tab-before-colon",
+        "bare-lf",
+        "bare-lf-in-headers",
+        "control-in-value",
+        "space-in-target",
+        "control-in-target",
+        "bad-version",
+        "bad-length",
+        "bad-chunk-size",
+        "chunked-not-last",
+        "garbage",
+    ],
+)
+def test_a_request_llhttp_refuses_is_400_saying_what_to_send(kernel, echo, request_bytes, says):
+    # These were 400 "malformed HTTP request: Invalid header token" (llhttp's words alone)
+    answer = exchange(kernel, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert says in body_of(answer), answer
+
+
+def test_transfer_encoding_in_http_1_0_is_400(kernel, echo):
+    # RFC 9112 6.1: faulty framing; it was served (chunks read as in 1.1)
+    answer = exchange(
+        kernel,
+        b"POST %s HTTP/1.0\r\n%sTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        % (ECHO.encode(), AUTH),
+    )
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"HTTP/1.0 has no chunked bodies" in answer and b"send HTTP/1.1" in answer
