@@ -340,6 +340,7 @@ class HttpConnection(asyncio.Protocol):
         self._keep_alive = True  # the request's head keeps the connection (llhttp)
         self._version = "1.1"  # its version, when not plain 1.1 (on_headers_complete)
         self._continue_for = 0  # the request owed 100 Continue after the answers before it
+        self._reread: bytes | None = None  # an Upgrade request's head, to read again
         self.in_reserve = False  # admitted past max_connections (limits.ADMIN_RESERVE) ...
         self.admin = False  # ... and has shown the admin token
         # limits (limits.py): the size caps as plain ints for the callbacks below
@@ -536,10 +537,22 @@ class HttpConnection(asyncio.Protocol):
         self._read = len(data)
         try:
             parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as exc:
             if self.upgraded:
                 return  # the connection now speaks websocket (detach)
-            self._fail(400, "protocol upgrades (websocket) are not served here")
+            # RFC 9110 7.8: a server may ignore an Upgrade (h2c from curl --http2, a
+            # websocket to a route that is none): the request is answered in HTTP/1.1, and
+            # what follows it is read as HTTP/1.1. Its answer was followed by an unasked-for
+            # 400 "protocol upgrades (websocket) are not served here", which the client
+            # read as the answer to its next request.
+            rest = data[exc.args[0] :]
+            head, self._reread = self._reread, None
+            if head is not None:  # its body is still to read: its head goes again first
+                self.parser = httptools.HttpRequestParser(self)
+                rest = head + rest
+            if rest:
+                self.data_received(rest)
+            return
         except httptools.HttpParserError as exc:
             if self.parser is None or self.closed:
                 # _Unread: a callback refused the request (and answered it, or will in its
@@ -730,6 +743,16 @@ class HttpConnection(asyncio.Protocol):
                 # answered it as 1.1. Not HTTP/2's preface, which is 505 already (data_received)
                 self._fail(505, _version_not_served(version))
                 return
+            if (
+                b"upgrade" in headers  # never in the head read again (not CONNECT's either)
+                and parser.should_upgrade()
+                and (
+                    b"transfer-encoding" in headers
+                    or headers.get(b"content-length", b"").strip(b" \t0")
+                )
+            ):
+                self._read_again_without_upgrade(version)
+                return
         if self.in_reserve and not self.admin:
             # past max_connections, on a connection kept for the owner (_take_reserve)
             auth = headers.get(b"authorization")
@@ -798,6 +821,35 @@ class HttpConnection(asyncio.Protocol):
                     return
         if b"expect" in headers:
             self._expect(headers[b"expect"], parser)
+
+    def _read_again_without_upgrade(self, version: str) -> None:
+        """An Upgrade request with a body: leave it, to be read again without its Upgrade.
+
+        httptools tells llhttp that a request with an Upgrade has no body (it returns 1
+        from on_headers_complete; MagicStack/httptools#124): the request came complete
+        at the end of its head, and its body was left as bytes of the new protocol. The
+        model got an empty body (``curl --http2 -d DATA`` sends Upgrade: h2c, a Java
+        RestClient a chunked one). The kernel serves no upgrade with a body (a websocket
+        handshake has none), so the head is written again without Upgrade, and
+        data_received has a fresh parser read it, then the body, when llhttp stops.
+        """
+        self._answered = True  # not handed on (on_message_complete)
+        parser = self.parser
+        assert parser is not None  # called from on_headers_complete
+        lines = [b"%s %s HTTP/%s" % (parser.get_method(), self._url, version.encode())]
+        for name, value in self._headers.items():
+            if name in (b"upgrade", b"http2-settings"):
+                continue
+            if name == b"connection":  # its other options (close) stand
+                value = b", ".join(
+                    option
+                    for option in (o.strip() for o in value.split(b","))
+                    if option.lower() not in (b"upgrade", b"http2-settings")
+                )
+                if not value:
+                    continue
+            lines.append(b"%s: %s" % (name, value))
+        self._reread = b"\r\n".join(lines) + b"\r\n\r\n"
 
     def _expect(self, expect: bytes, parser: httptools.HttpRequestParser) -> None:
         """``Expect: 100-continue``: answer 100 Continue once this request is the next answered.
