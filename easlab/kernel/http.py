@@ -199,7 +199,8 @@ def _coding_not_supported(coding: bytes) -> str:
 
 
 #: llhttp's errors (the start of their text) that a client can fix, and what to tell it;
-#: any other is answered "malformed HTTP request: <llhttp's words>" (data_received)
+#: any other is answered "malformed HTTP request: <llhttp's words>" and what a request must
+#: look like (data_received)
 _PARSE_ERRORS: tuple[tuple[tuple[str, ...], str], ...] = (
     (
         # RFC 9112 6.3 lets a server take two equal Content-Lengths as one (a list of
@@ -329,6 +330,7 @@ class HttpConnection(asyncio.Protocol):
         self._path = ""
         self._query = ""
         self._headers: dict[bytes, bytes] = {}
+        self._head_fields: dict[bytes, bytes] = {}  # the head's, while a chunk is read
         self._body: list[bytes] = []
         self._size = 0
         self._keep_body = True  # False: a refused request's body, counted and dropped
@@ -410,7 +412,7 @@ class HttpConnection(asyncio.Protocol):
         # object's bound methods, a cycle that would keep all of it until a full
         # collection (which a frozen, long-lived kernel may not run for a long time).
         self.current = None
-        self._headers = {}
+        self._headers = self._head_fields = {}
         self._url = b""
         self.parser = None
 
@@ -687,19 +689,15 @@ class HttpConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.lower()
         headers = self._headers
-        if key in headers or self.stage:  # rare: a name the head has already, or a trailer
+        if key in headers:  # rare: a name the head has already
             self._header_again(key, value)
         else:
             headers[key] = value
 
     def _header_again(self, key: bytes, value: bytes) -> None:
-        """A header name seen before in the same head, or a trailer field (on_header's rare path)."""
+        """A header name seen before in the same head (on_header's rare path)."""
         if self.stage != _HEAD:
-            # A trailer field, after a chunked body: dropped (RFC 9110 6.5.1 lets a recipient
-            # discard them, and never merge one into the header section unless its field's
-            # definition allows it). The kernel reads none, and one stored here took the
-            # place of a header already checked (Authorization, Host) and raised no limit.
-            return
+            return  # a trailer field, twice: dropped as all are (on_chunk_header)
         name = _ONCE.get(key)
         if name is not None:
             self._fail(400, _repeated(name))
@@ -716,6 +714,18 @@ class HttpConnection(asyncio.Protocol):
         # as a list (llhttp reads each Connection line itself), and joining the lines would
         # copy the value once per line: quadratic in a head that repeats one name.
         headers[key] = value
+
+    def on_chunk_header(self) -> None:
+        # A chunked body's trailer fields come after its last chunk's header, before that
+        # chunk's end: read into a dict of their own, then dropped. RFC 9110 6.5.1 lets a
+        # recipient discard them, and never merge one into the header section unless its
+        # field's definition allows it; the kernel reads none. They were stored with the
+        # headers: "Authorization: wrong" after the body took the place of the token the
+        # head had shown. Their bytes count as the body's framing (_count_partial_body).
+        self._head_fields, self._headers = self._headers, {}
+
+    def on_chunk_complete(self) -> None:
+        self._headers = self._head_fields
 
     def on_headers_complete(self) -> None:
         self.stage = _BODY

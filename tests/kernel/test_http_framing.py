@@ -12,6 +12,8 @@ from kernel_helpers import ECHO_APP
 from test_http_limits import SLOW_APP, address, until_closed
 from test_http_preauth import body_of, sent_in_background
 
+from easlab._auth import signed_headers
+
 TOKEN = "tok-" + "x" * 8  # python_service's token
 ECHO = "/api/predict/framing_echo"
 SLACK = 10.0  # deadlines, generous for a busy machine
@@ -189,14 +191,33 @@ def test_no_100_continue_once_the_body_has_come(kernel, slow):
 # -- trailers ------------------------------------------------------------------------
 
 
-def test_a_trailer_never_stands_for_a_header(kernel, echo):
+def _signed_without_content_type(body: bytes) -> bytes:
+    """An EAS signature's headers for ``body``, signed for the default Content-Type, not sent."""
+    signed = signed_headers(TOKEN, body, "framing_echo")
+    return b"".join(
+        b"%s: %s\r\n" % (k.encode(), v.encode())
+        for k, v in signed.items()
+        if k not in ("Content-Type", "Content-Length")
+    )
+
+
+@pytest.mark.parametrize(
+    "head, trailers",
+    [
+        (AUTH, b"Authorization: wrong\r\nHost: y\r\n"),
+        (_signed_without_content_type(b"hello"), b"Content-Type: text/plain\r\n"),
+    ],
+    ids=["replacing-a-header", "one-the-head-lacks"],
+)
+def test_a_trailer_never_stands_for_a_header(kernel, echo, head, trailers):
     # Trailer fields were stored with the headers: "Authorization: wrong" after the body
-    # replaced the token its head had shown (401), and a trailer could be anything
+    # replaced the token its head had shown, a Content-Type the head lacked changed what
+    # the signature was checked against (401 both)
     answer = exchange(
         kernel,
         post(
-            b"Host: x\r\n" + AUTH + b"Transfer-Encoding: chunked\r\nConnection: close\r\n",
-            b"5\r\nhello\r\n0\r\nAuthorization: wrong\r\nHost: y\r\nX-Checksum: 1\r\n\r\n",
+            b"Host: x\r\n" + head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n",
+            b"5\r\nhello\r\n0\r\n" + trailers + b"X-Checksum: 1\r\n\r\n",
         ),
     )
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and body_of(answer) == b"hello", answer
