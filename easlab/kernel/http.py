@@ -87,6 +87,7 @@ TEXT_PLAIN = b"text/plain; charset=utf-8"
 APPLICATION_JSON = b"application/json"
 OCTET_STREAM = b"application/octet-stream"
 KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 #: an answer made without the app: (status, body, content type)
 Answer = tuple[int, bytes, bytes]
@@ -167,6 +168,141 @@ def _unknown_method(data: bytes) -> str | None:
     )
 
 
+#: Header fields the kernel reads to route a request, authenticate its caller or check
+#: its signature (routes.py, guard.py). Each holds one value (RFC 9110), and a request
+#: that repeats one is refused rather than read as its last line: with two Host or two
+#: Authorization lines, whatever stands before the kernel (a proxy, a log) may read the
+#: other one (RFC 9112 3.2: two Host lines are a 400). Content-Length is llhttp's:
+#: it refuses a second one itself (_PARSE_ERRORS).
+_ONCE = {
+    b"host": "Host",
+    b"authorization": "Authorization",
+    b"content-type": "Content-Type",
+    b"content-md5": "Content-MD5",
+    b"date": "Date",
+    b"origin": "Origin",
+}
+
+
+def _repeated(name: str) -> str:
+    return (
+        f"the {name} header came more than once: send it once (a request with two "
+        f"{name} lines can be read two ways, so the kernel refuses it; RFC 9110 5.3)"
+    )
+
+
+def _coding_not_supported(coding: bytes) -> str:
+    return (
+        f"Transfer-Encoding {coding.decode('latin-1')!r} is not supported: send the body as "
+        "it is, with a Content-Length or with Transfer-Encoding: chunked alone"
+    )
+
+
+#: llhttp's errors (the start of their text) that a client can fix, and what to tell it;
+#: any other is answered "malformed HTTP request: <llhttp's words>" and what a request must
+#: look like (data_received)
+_PARSE_ERRORS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        # RFC 9112 6.3 lets a server take two equal Content-Lengths as one (a list of
+        # equal values), as a proxy may have doubled the line, or refuse them; llhttp,
+        # which frames the body, refuses them before the kernel sees the second one, and
+        # so does the kernel: no proxy that doubles lines stands before it, and one rule
+        # for every repeated framing header leaves no two readings of where a body ends.
+        ("Duplicate Content-Length",),
+        "the Content-Length header came more than once: send it once (two Content-Length "
+        "lines leave the body's length ambiguous even when they agree; RFC 9112 6.3)",
+    ),
+    (
+        (
+            "Transfer-Encoding can't be present with Content-Length",
+            "Content-Length can't be present with Transfer-Encoding",
+        ),
+        "the request has both Content-Length and Transfer-Encoding, which leave the body's "
+        "length ambiguous (RFC 9112 6.1; a request-smuggling vector): send one of them, "
+        "Content-Length for a body of known size or Transfer-Encoding: chunked alone",
+    ),
+    (
+        (
+            "Invalid `Transfer-Encoding` header value",
+            "Empty Transfer-Encoding",
+            "Request has invalid `Transfer-Encoding`",
+        ),
+        "Transfer-Encoding must name chunked once, and last (RFC 9112 6.1): send "
+        "Transfer-Encoding: chunked alone, or the body with a Content-Length",
+    ),
+    (
+        ("Invalid character in Content-Length", "Empty Content-Length", "Content-Length overflow"),
+        "Content-Length must be one number of bytes in decimal digits, sent once "
+        "(Content-Length: 42)",
+    ),
+    (
+        ("Unexpected whitespace after header value", "Unexpected space after start line"),
+        "a header line begins with a space or a tab: a header folded over several lines "
+        "(obs-fold) is not accepted (RFC 9112 5.2): put each header on one line",
+    ),
+    (
+        ("Invalid header token", "Invalid header field char"),
+        "a header name holds a character names cannot have, such as a space before its colon "
+        "(RFC 9112 5.1): write each header as 'Name: value', the name in letters, digits and '-'",
+    ),
+    (
+        ("Invalid header value char",),
+        "a header value holds a control character (NUL, or a CR or LF alone): values are "
+        "visible characters, spaces and tabs (RFC 9110 5.5)",
+    ),
+    (  # before the next: "Missing expected CR after chunk data" is a chunk's
+        (
+            "Invalid character in chunk",
+            "Invalid quoted-pair in chunk",
+            "Missing expected CR after chunk",
+            "Expected LF after chunk",
+        ),
+        "malformed chunked body: each chunk is its size in hex digits, CRLF, that many bytes "
+        "and CRLF, and the last is 0, CRLF, CRLF (RFC 9112 7.1)",
+    ),
+    (
+        ("Missing expected CR", "Missing expected LF", "Expected CRLF", "Expected LF"),
+        "a line of the request head does not end where it should: end the request line right "
+        "after HTTP/1.1, and every line with CRLF (\\r\\n), not a bare LF or CR (RFC 9112 2.2)",
+    ),
+    (
+        (
+            "Invalid characters in url",
+            "Invalid char in url",
+            "Unexpected start char in url",
+            "Unexpected char in url",
+        ),
+        "the request target holds a character it cannot: percent-encode spaces, control "
+        "characters and bytes above 127 (%20 for a space; RFC 3986 2.1)",
+    ),
+    (
+        (
+            "Expected HTTP/",
+            "Expected dot",
+            "Invalid major version",
+            "Invalid minor version",
+            "Expected space after",
+        ),
+        "the request line is not METHOD, a space, the target, a space and HTTP/1.1: a space "
+        "in the target (percent-encode it as %20), or a version other than HTTP/1.1",
+    ),
+)
+
+
+def _only_http_1_1(what: str, how: str) -> str:
+    """The 505's words, for HTTP/2's preface and for any other version in a request line."""
+    return f"this kernel speaks HTTP/1.1 only; {what} is not served: send HTTP/1.1 requests{how}"
+
+
+_HTTP_2_PREFACE = _only_http_1_1(
+    "HTTP/2 (prior knowledge, gRPC)", " (curl without --http2-prior-knowledge)"
+)
+
+
+def _version_not_served(version: str) -> str:
+    return _only_http_1_1(f"HTTP/{version}", " (a request line ending in HTTP/1.1)")
+
+
 class _Unread(Exception):
     """Raised in a parser callback: nothing more is read of this connection (_fail_in_turn)."""
 
@@ -194,6 +330,7 @@ class HttpConnection(asyncio.Protocol):
         self._path = ""
         self._query = ""
         self._headers: dict[bytes, bytes] = {}
+        self._head_fields: dict[bytes, bytes] = {}  # the head's, while a chunk is read
         self._body: list[bytes] = []
         self._size = 0
         self._keep_body = True  # False: a refused request's body, counted and dropped
@@ -202,6 +339,10 @@ class HttpConnection(asyncio.Protocol):
         self._held = 0  # bytes of bodies this connection holds (KernelServer.body_bytes)
         self._unchecked = False  # the body coming is one only it can authenticate ...
         self._unchecked_held = 0  # ... and has this much in (KernelServer.unchecked_bytes)
+        self._keep_alive = True  # the request's head keeps the connection (llhttp)
+        self._version = "1.1"  # its version, when not plain 1.1 (on_headers_complete)
+        self._continue_for = 0  # the request owed 100 Continue after the answers before it
+        self._reread: bytes | None = None  # an Upgrade request's head, to read again
         self.in_reserve = False  # admitted past max_connections (limits.ADMIN_RESERVE) ...
         self.admin = False  # ... and has shown the admin token
         # limits (limits.py): the size caps as plain ints for the callbacks below
@@ -217,6 +358,8 @@ class HttpConnection(asyncio.Protocol):
         self._spanning = False  # the current head came in more than one read
         self._partial = 0  # bytes read since the head last grew (a header httptools holds)
         self._fed = (0, 0, 0)  # (requests, header bytes, URL bytes) after the last partial read
+        self._framing = 0  # bytes read since the body last grew (chunk framing, trailers)
+        self._body_fed = (0, 0)  # (requests, body bytes) after the last partial read of a body
         self._mark: tuple[int, int, int] | None = None  # what the last sweep saw ...
         self._since = 0.0  # ... and since when (time.monotonic())
         # (request, time, body bytes) when a sweep first saw the current body: its rate
@@ -269,7 +412,7 @@ class HttpConnection(asyncio.Protocol):
         # object's bound methods, a cycle that would keep all of it until a full
         # collection (which a frozen, long-lived kernel may not run for a long time).
         self.current = None
-        self._headers = {}
+        self._headers = self._head_fields = {}
         self._url = b""
         self.parser = None
 
@@ -399,13 +542,27 @@ class HttpConnection(asyncio.Protocol):
         self._read = len(data)
         try:
             parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as exc:
             if self.upgraded:
                 return  # the connection now speaks websocket (detach)
-            self._fail(400, "protocol upgrades (websocket) are not served here")
+            # RFC 9110 7.8: a server may ignore an Upgrade (h2c from curl --http2, a
+            # websocket to a route that is none): the request is answered in HTTP/1.1, and
+            # what follows it is read as HTTP/1.1. Its answer was followed by an unasked-for
+            # 400 "protocol upgrades (websocket) are not served here", which the client
+            # read as the answer to its next request.
+            rest = data[exc.args[0] :]
+            head, self._reread = self._reread, None
+            if head is not None:  # its body is still to read: its head goes again first
+                self.parser = httptools.HttpRequestParser(self)
+                rest = head + rest
+            if rest:
+                self.data_received(rest)
+            return
         except httptools.HttpParserError as exc:
-            if self.parser is None:
-                return  # _Unread: a request failed behind unanswered ones (_fail_in_turn)
+            if self.parser is None or self.closed:
+                # _Unread: a callback refused the request (and answered it, or will in its
+                # turn behind unanswered ones: _fail_in_turn)
+                return
             error = str(exc)
             if (self.current is not None or self.pipeline) and error.startswith(
                 "Data after `Connection: close`"
@@ -419,19 +576,35 @@ class HttpConnection(asyncio.Protocol):
                 return
             if error.startswith("Pause on PRI"):
                 # HTTP/2's connection preface (an h2c client with prior knowledge, gRPC)
-                self._fail(
-                    505,
-                    "this kernel speaks HTTP/1.1 only; HTTP/2 (prior knowledge, gRPC) is not "
-                    "served: send HTTP/1.1 requests (curl without --http2-prior-knowledge)",
-                )
+                self._fail(505, _HTTP_2_PREFACE)
                 return
+            version = parser.get_http_version()
+            if error.startswith("Invalid HTTP version") or (
+                error.startswith("Expected dot") and version[0] not in "01"
+            ):
+                # "HTTP/3.0", "HTTP/1.2", "HTTP/3" (read as 3.0): digits, but a version
+                # llhttp does not know (it knows 0.9, 1.0, 1.1 and 2.0; RFC 9110 6.2 would
+                # serve 1.2 as 1.1, which llhttp cannot); was 400 "malformed HTTP request"
+                self._fail(505, _version_not_served(version))
+                return
+            for starts, message in _PARSE_ERRORS:
+                if error.startswith(starts):
+                    self._fail(400, message)
+                    return
             unknown = _unknown_method(data) if error.startswith("Invalid method") else None
             if unknown is not None:
                 self._fail(501, unknown)
                 return
-            self._fail(400, f"malformed HTTP request: {error}")
+            self._fail(
+                400,
+                f"malformed HTTP request: {error}; send HTTP/1.1: a request line "
+                "(METHOD /path HTTP/1.1) and 'Name: value' headers, each line ending in CRLF, "
+                "then an empty line (RFC 9112)",
+            )
         if self.stage == _HEAD:  # rare: a head split across reads
             self._count_partial_head()
+        elif self.stage == _BODY:  # a body split across reads
+            self._count_partial_body()
 
     # -- head limits ---------------------------------------------------------------
     # Nothing is counted per header: one read holds at most its own size, so a head
@@ -476,6 +649,27 @@ class HttpConnection(asyncio.Protocol):
         if size + self._partial > self.max_header_size:
             self._fail(431, self.app.limits.headers_too_big(size + self._partial))
 
+    def _count_partial_body(self) -> None:
+        """After a read that left a body unfinished: refuse a chunked body's framing past the limit.
+
+        A read that brought no body bytes holds chunk framing: a chunk's size line (its
+        extensions unbounded) or the trailer fields after the last chunk. httptools keeps
+        an unfinished trailer itself, and copies it at every read, so these bytes count
+        toward ``max_header_size`` as a head's unfinished header does
+        (_count_partial_head): a 100 MB trailer held 166 MB and stalled every other
+        client for seconds at a time, until body_timeout. A body with Content-Length
+        grows at every read and never counts.
+        """
+        if self.closed:
+            return
+        fed = (self.requests, self._size)
+        if fed != self._body_fed:
+            self._body_fed, self._framing = fed, 0  # the body grew: what is held began here
+            return
+        self._framing += self._read
+        if self._framing > self.max_header_size:
+            self._fail(431, self.app.limits.trailers_too_big(self._framing))
+
     # -- httptools callbacks --------------------------------------------------------
 
     def on_message_begin(self) -> None:
@@ -496,7 +690,45 @@ class HttpConnection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.lower()] = value
+        key = name.lower()
+        headers = self._headers
+        if key in headers:  # rare: a name the head has already
+            self._header_again(key, value)
+        else:
+            headers[key] = value
+
+    def _header_again(self, key: bytes, value: bytes) -> None:
+        """A header name seen before in the same head (on_header's rare path)."""
+        if self.stage != _HEAD:
+            return  # a trailer field, twice: dropped as all are (on_chunk_header)
+        name = _ONCE.get(key)
+        if name is not None:
+            self._fail(400, _repeated(name))
+            raise _Unread
+        headers = self._headers
+        if key == b"transfer-encoding":
+            # "gzip" then "chunked" on two lines is "gzip, chunked" (RFC 9110 5.3), not
+            # supported (on_headers_complete); the last line alone passed for chunked, and
+            # the still-coded bytes reached the model as the body. (llhttp refuses chunked
+            # twice, or chunked before another coding, itself.)
+            self._fail(501, _coding_not_supported(headers[key] + b", " + value))
+            raise _Unread
+        # Any other field: its last line stands, as before. The kernel reads none of them
+        # as a list (llhttp reads each Connection line itself), and joining the lines would
+        # copy the value once per line: quadratic in a head that repeats one name.
+        headers[key] = value
+
+    def on_chunk_header(self) -> None:
+        # A chunked body's trailer fields come after its last chunk's header, before that
+        # chunk's end: read into a dict of their own, then dropped. RFC 9110 6.5.1 lets a
+        # recipient discard them, and never merge one into the header section unless its
+        # field's definition allows it; the kernel reads none. They were stored with the
+        # headers: "Authorization: wrong" after the body took the place of the token the
+        # head had shown. Their bytes count as the body's framing (_count_partial_body).
+        self._head_fields, self._headers = self._headers, {}
+
+    def on_chunk_complete(self) -> None:
+        self._headers = self._head_fields
 
     def on_headers_complete(self) -> None:
         self.stage = _BODY
@@ -510,6 +742,30 @@ class HttpConnection(asyncio.Protocol):
                 return
         app = self.app
         headers = self._headers
+        parser = self.parser
+        if parser is None:  # a request before this one failed (_fail_in_turn)
+            return
+        keep_alive = self._keep_alive = parser.should_keep_alive()
+        if not keep_alive or b"connection" in headers:
+            # llhttp keeps a connection by default for HTTP/1.1 alone, so a request of
+            # any other version comes here (as does one with a Connection header); a
+            # plain 1.1 request never pays for the version's lookup
+            version = self._version = parser.get_http_version()
+            if version != "1.1" and version != "1.0":
+                # "GET / HTTP/2.0" (or 0.9) typed as text: llhttp reads it, and the kernel
+                # answered it as 1.1. Not HTTP/2's preface, which is 505 already (data_received)
+                self._fail(505, _version_not_served(version))
+                return
+            if (
+                b"upgrade" in headers  # never in the head read again (not CONNECT's either)
+                and parser.should_upgrade()
+                and (
+                    b"transfer-encoding" in headers
+                    or headers.get(b"content-length", b"").strip(b" \t0")
+                )
+            ):
+                self._read_again_without_upgrade(version)
+                return
         if self.in_reserve and not self.admin:
             # past max_connections, on a connection kept for the owner (_take_reserve)
             auth = headers.get(b"authorization")
@@ -522,35 +778,41 @@ class HttpConnection(asyncio.Protocol):
         if length is not None:
             try:
                 size = int(length)
-            except ValueError:
-                self._fail(400, "Content-Length is not a number")
+            except ValueError:  # llhttp refuses any but digits (_PARSE_ERRORS): a safeguard
+                self._fail(400, "Content-Length is not a number: send it in decimal digits")
                 return
             if size > app.max_body:
                 self._fail(413, app.too_big_message(size))
                 return
         self._parse_target()
         chunked = b"transfer-encoding" in headers
-        if chunked and headers[b"transfer-encoding"].strip().lower() != b"chunked":
-            # llhttp frames "gzip, chunked" by its chunks and would hand on the coded
-            # bytes as the body; RFC 9112 6.1: a coding the server does not know is 501
-            coding = headers[b"transfer-encoding"].decode("latin-1")
-            self._fail(
-                501,
-                f"Transfer-Encoding {coding!r} is not supported: send the body as it is, "
-                "with a Content-Length or with Transfer-Encoding: chunked alone",
-            )
-            return
+        if chunked:
+            if headers[b"transfer-encoding"].strip().lower() != b"chunked":
+                # llhttp frames "gzip, chunked" by its chunks and would hand on the coded
+                # bytes as the body; RFC 9112 6.1: a coding the server does not know is 501
+                self._fail(501, _coding_not_supported(headers[b"transfer-encoding"]))
+                return
+            if parser.get_http_version() == "1.0":
+                # RFC 9112 6.1: HTTP/1.0 has no chunked bodies, and a Transfer-Encoding in a
+                # 1.0 message is faulty framing: one that stands before the kernel and frames
+                # it as 1.0 (to the close) would see another request where the chunks end
+                self._fail(
+                    400,
+                    "Transfer-Encoding in an HTTP/1.0 request: HTTP/1.0 has no chunked bodies, "
+                    "so where this one ends is ambiguous (RFC 9112 6.1): send HTTP/1.1, or the "
+                    "body with a Content-Length",
+                )
+                return
         # Only a request with a body is screened: one without has nothing to hold, and
         # its answer keeps the connection as before. With both Content-Length and
-        # Transfer-Encoding, llhttp refuses the request itself (400) right after this.
+        # Transfer-Encoding, llhttp refuses the request before its head is complete
+        # (_PARSE_ERRORS).
         if (size or chunked) and (length is None or not chunked):
-            parser = self.parser
-            assert parser is not None  # called from within parser.feed_data
             refusal = app.refusal(parser.get_method(), self._path, headers, bool(size) or None)
             if refusal is not None:
                 self._keep_body = False  # never kept: counted for the limits, then dropped
                 if size and self.current is None and not self.pipeline:
-                    self._answer_head(refusal(True), size, parser.should_keep_alive())
+                    self._answer_head(refusal(True), size, keep_alive)
                     return
                 # A chunked body (whether it is empty is known at its end) or one behind
                 # unanswered requests (answers go out in order): answered in its turn.
@@ -570,13 +832,70 @@ class HttpConnection(asyncio.Protocol):
                         ),
                     )
                     return
+        if b"expect" in headers:
+            self._expect(headers[b"expect"], parser)
+
+    def _read_again_without_upgrade(self, version: str) -> None:
+        """An Upgrade request with a body: leave it, to be read again without its Upgrade.
+
+        httptools tells llhttp that a request with an Upgrade has no body (it returns 1
+        from on_headers_complete; MagicStack/httptools#124): the request came complete
+        at the end of its head, and its body was left as bytes of the new protocol. The
+        model got an empty body (``curl --http2 -d DATA`` sends Upgrade: h2c, a Java
+        RestClient a chunked one). The kernel serves no upgrade with a body (a websocket
+        handshake has none), so the head is written again without Upgrade, and
+        data_received has a fresh parser read it, then the body, when llhttp stops.
+        """
+        self._answered = True  # not handed on (on_message_complete)
+        parser = self.parser
+        assert parser is not None  # called from on_headers_complete
+        lines = [b"%s %s HTTP/%s" % (parser.get_method(), self._url, version.encode())]
+        for name, value in self._headers.items():
+            if name in (b"upgrade", b"http2-settings"):
+                continue
+            if name == b"connection":  # its other options (close) stand
+                value = b", ".join(
+                    option
+                    for option in (o.strip() for o in value.split(b","))
+                    if option.lower() not in (b"upgrade", b"http2-settings")
+                )
+                if not value:
+                    continue
+            lines.append(b"%s: %s" % (name, value))
+        self._reread = b"\r\n".join(lines) + b"\r\n\r\n"
+
+    def _expect(self, expect: bytes, parser: httptools.HttpRequestParser) -> None:
+        """``Expect: 100-continue``: answer 100 Continue once this request is the next answered.
+
+        Behind pipelined requests not answered yet, the interim answer waits for theirs
+        (respond, _continue_in_turn): written at once, it went out before them, and a
+        client that reads answers in order took it for the first one's. RFC 9110 10.1.1:
+        never to an HTTP/1.0 client, and none needed once the body has begun to come.
+        """
+        transport = self.transport
         if (
-            headers.get(b"expect", b"").lower() == b"100-continue"
-            and self.transport
-            and self.parser is not None
-            and self.parser.get_http_version() != "1.0"  # RFC 9110 §10.1.1: never to 1.0
+            expect.lower() != b"100-continue"
+            or transport is None
+            or parser.get_http_version() == "1.0"
         ):
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
+        if self.current is None and not self.pipeline:
+            transport.write(_CONTINUE)
+        else:
+            self._continue_for = self.requests
+
+    def _continue_in_turn(self) -> None:
+        """The answers before a request that expects 100 Continue are out: send it now,
+        unless its body has begun to come (or it is a request gone by)."""
+        transport = self.transport
+        if (
+            self._continue_for == self.requests
+            and self.stage == _BODY
+            and not self._size
+            and transport is not None
+        ):
+            transport.write(_CONTINUE)
+        self._continue_for = 0
 
     def _parse_target(self) -> None:
         """The request target as ``self._path`` (percent-decoded) and ``self._query``."""
@@ -679,9 +998,10 @@ class HttpConnection(asyncio.Protocol):
             self._query,
             self._headers,
             body,
-            parser.should_keep_alive(),
+            self._keep_alive,
         )
-        if request.keep_alive and b"connection" in self._headers and self._http_1_0():
+        # a Connection header: on_headers_complete read the version (_version)
+        if request.keep_alive and b"connection" in self._headers and self._version == "1.0":
             request.keep_alive_line = KEEP_ALIVE_LINE
         if self._refusal is not None:
             request.refusal = self._refusal(self._size > 0)
@@ -893,6 +1213,8 @@ class HttpConnection(asyncio.Protocol):
             return
         self.current = None
         if not self.pipeline:
+            if self._continue_for:  # rare: the request being read expects 100 Continue
+                self._continue_in_turn()
             app.answers += 1
             if (
                 app.in_flight == 0

@@ -168,6 +168,14 @@ class HttpLimits:
             "(easlab serve --max-header-size BYTES)"
         )
 
+    def trailers_too_big(self, size: int) -> str:
+        return (
+            f"chunked request body: {size} bytes or more of chunk extensions or trailer fields "
+            f"with no body data, above the kernel's limit of {self.max_header_size} bytes for "
+            "a head; the kernel reads no trailers: send the body without them, or start the "
+            "kernel with a larger --max-header-size (easlab serve --max-header-size BYTES)"
+        )
+
     def too_many_headers(self) -> str:
         return (
             f"request has more than {self.max_headers} header fields, the kernel's limit; send "
