@@ -397,19 +397,24 @@ def test_a_client_that_reads_no_pongs_is_not_read_and_then_closed_1008(flowing, 
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def _put_records(kernel: LocalKernel, name: str, records: int, size: int) -> None:
+    """``records`` records of ``size`` bytes into queue ``name``, record i all bytes i."""
+    url = f"{kernel.endpoint}/api/predict/{name}"
+    for i in range(records):
+        resp = requests.post(
+            url, data=bytes([i]) * size, headers={"Authorization": TOKEN}, timeout=SLACK
+        )
+        assert resp.status_code == 200, resp.text
+
+
 def test_a_watch_that_reads_nothing_is_pushed_no_more_than_its_buffers_hold(flowing, flow_watch):
     # An auto-commit watcher (a large window does the same) that read nothing had
     # every record of the queue loaded and written to its socket's buffer at once
     # (and committed: gone with the connection). Now delivery waits while the
     # client does not read (pause_writing): the rest stays in the queue.
     connect = flow_watch  # creates the queue
-    url = f"{flowing.endpoint}/api/predict/ws_flow"
     records, size = 48, 1 << 20
-    for i in range(records):
-        resp = requests.post(
-            url, data=bytes([i]) * size, headers={"Authorization": TOKEN}, timeout=SLACK
-        )
-        assert resp.status_code == 200, resp.text
+    _put_records(flowing, "ws_flow", records, size)
     before = _rss_kb(flowing.pid)
     connect("reads-nothing", query="_auto_commit_=true", rcvbuf=4096)
     neighbour = connect("neighbour", query="_window_=1")
@@ -433,13 +438,8 @@ def test_a_watch_that_reads_nothing_is_pushed_no_more_than_its_buffers_hold(flow
 def test_a_watch_that_reads_slowly_gets_every_record_and_stays_open(flowing, flow_watch):
     # The other side of the pause: delivery goes on as the client reads, and a client
     # that reads, however slowly, is not closed (the wait restarts as it reads).
-    url = f"{flowing.endpoint}/api/predict/ws_flow"
     records, size = 24, 1 << 20
-    for i in range(records):
-        resp = requests.post(
-            url, data=bytes([i]) * size, headers={"Authorization": TOKEN}, timeout=SLACK
-        )
-        assert resp.status_code == 200, resp.text
+    _put_records(flowing, "ws_flow", records, size)
     sock = flow_watch("slow", query="_auto_commit_=true", rcvbuf=4096)
     got = []
     for i in range(records):

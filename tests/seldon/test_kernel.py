@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from cors_check import cors
 
 from easlab.errors import SpecError
 
@@ -90,18 +91,8 @@ def test_without_token_401_and_component_never_runs(kernel, tmp_path):
     assert ok.status_code == 200 and calls.read_text() == "call\n"
 
 
-CORS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
-        "Access-Control-Allow-Methods", "Access-Control-Allow-Credentials", "Vary")  # fmt: skip
 PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "Content-Type,Authorization"}  # fmt: skip
-
-
-def cors(response: requests.Response) -> dict[str, object]:
-    """The CORS part of an answer; Allow as a set (flask lists a route's methods in
-    set order)."""
-    seen: dict[str, object] = {name: response.headers.get(name) for name in CORS}
-    seen["Allow"] = set((response.headers.get("Allow") or "").replace(" ", "").split(","))
-    return seen
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from cors_check import cors
 
 HERE = Path(__file__).resolve().parent
 COMPONENTS = HERE / "components"
@@ -77,18 +78,6 @@ def test_standalone_parameters(real_seldon, easlab_seldon):
     ours = requests.post(easlab_seldon.url("Params", PARAMS) + PREDICT, json=body, timeout=30)
     assert canon(ours) == canon(theirs)
     assert ours.json()["jsonData"]["i"] == ["int", 3]
-
-
-CORS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
-        "Access-Control-Allow-Methods", "Access-Control-Allow-Credentials", "Vary")  # fmt: skip
-
-
-def cors(response: requests.Response) -> dict[str, object]:
-    """The CORS part of an answer; Allow as a set (flask lists a route's methods in
-    set order)."""
-    seen: dict[str, object] = {name: response.headers.get(name) for name in CORS}
-    seen["Allow"] = set((response.headers.get("Allow") or "").replace(" ", "").split(","))
-    return seen
 
 
 @pytest.mark.parametrize(
