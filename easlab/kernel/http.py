@@ -75,6 +75,7 @@ _REASONS = {
     413: "Payload Too Large",
     414: "URI Too Long",
     415: "Unsupported Media Type",
+    426: "Upgrade Required",
     431: "Request Header Fields Too Large",
     450: "Queue Full",
     500: "Internal Server Error",

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from easlab._auth import verify
 from easlab.kernel.http import APPLICATION_JSON, OCTET_STREAM, HttpConnection, Request
 from easlab.kernel.queue import INT64_MAX, INT64_MIN, Queue, QueueError, Record
-from easlab.kernel.websocket import WebSocket, handshake
+from easlab.kernel.websocket import WS_VERSION, WebSocket, handshake
 from easlab.wire.proto import queue_pb2
 
 if TYPE_CHECKING:
@@ -248,6 +248,18 @@ def _watch(
     key = req.header(b"sec-websocket-key")
     if not key or (req.header(b"upgrade") or "").lower() != "websocket":
         raise QueueError(400, "_watch_=true needs a websocket upgrade (ws:// URL)")
+    version = (req.header(b"sec-websocket-version") or "").strip()
+    if version != WS_VERSION:
+        # RFC 6455 4.2.2: a version the server does not speak is refused with the
+        # versions it does, before anything is upgraded
+        conn.respond(
+            426,
+            f"Sec-WebSocket-Version {version or '(none)'} is not served: the watch speaks "
+            f"websocket version {WS_VERSION} (RFC 6455), which every current websocket "
+            "client sends".encode(),
+            extra=f"Sec-WebSocket-Version: {WS_VERSION}\r\n".encode(),
+        )
+        return
     gid = req.header(GID) or "eas"
     uid = req.header(UID) or ""
     # every flag is read before the upgrade: once it is sent, a bad one could only

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from easlab.kernel.http import LINGER_S
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: the one version RFC 6455 defines (Sec-WebSocket-Version), the one served
+WS_VERSION = "13"
 #: the largest data message (all its fragments) a client may send: the watch protocol
 #: has it send pings, pongs and a close, and ignores its data; a larger one closes the
 #: connection (1009)

@@ -477,3 +477,35 @@ def test_watches_count_toward_max_connections(easlab_home, tmp_path):
         for sock in held:
             sock.close()
         next(connect, None)  # deletes the service
+
+
+@pytest.mark.parametrize("version", ["8", "", "14"])
+def test_a_websocket_version_other_than_13_is_426_naming_13(kernel, watch, version):
+    # RFC 6455 4.2.2: refused before the upgrade, with the version the kernel speaks
+    # (it upgraded whatever a client said)
+    watch("first")  # creates the queue service
+    host, port = kernel.endpoint.split("//")[1].rsplit(":", 1)
+    line = f"Sec-WebSocket-Version: {version}\r\n" if version else ""
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(
+            (
+                "GET /api/predict/ws_frames?_watch_=true HTTP/1.1\r\n"
+                f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n{line}"
+                f"Authorization: {TOKEN}\r\n\r\n"
+            ).encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"client sends"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 426 Upgrade Required\r\n"), answer
+    assert b"\r\nSec-WebSocket-Version: 13" in head
+    shown = version or "(none)"
+    assert body.decode() == (
+        f"Sec-WebSocket-Version {shown} is not served: the watch speaks websocket version 13 "
+        "(RFC 6455), which every current websocket client sends"
+    )
