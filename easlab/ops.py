@@ -241,9 +241,10 @@ def _plan_modify(
     from easlab.spec import (
         apply_overrides,
         check_typos,
-        has_model_changes,
         load_spec_source,
+        makes_new_version,
         merge_specs,
+        overridden_fields,
         parse_spec,
     )
 
@@ -255,7 +256,7 @@ def _plan_modify(
         typed = apply_overrides({}, fields)
         # as KernelClient.modify sends them, which the kernel compares with the deployed
         sent = apply_overrides(current, _absolute_overrides(fields))
-        changes = {key.split(".", 1)[0]: sent.get(key.split(".", 1)[0]) for key in fields}
+        changes = overridden_fields(sent, fields)
     else:
         assert spec is not None
         typed, base_dir = load_spec_source(spec)  # relative paths: from the file's folder
@@ -266,9 +267,9 @@ def _plan_modify(
     parsed = parse_spec({**new, "name": name}, allow_unknown_keys=True)
     parsed.base_dir = base_dir  # as create's: the diff and the path check resolve from it
     plan = _diff_against_deployed(client, parsed)
-    # the local kernel reads the paths when the modify makes a new version (as
-    # control.py's _plan_modify decides); PAI-EAS reads OSS and uploads local ones
-    new_version = has_model_changes(current, changes) or described.get("status") == "Failed"
+    # the local kernel reads the paths when the modify makes a new version (its
+    # _plan_modify decides by the same rule); PAI-EAS reads OSS and uploads local ones
+    new_version = makes_new_version(str(described.get("status") or ""), current, changes)
     if new_version and getattr(client, "target", "local") == "local":
         plan.refused = _path_refusal(parsed, "modify")
     return plan

@@ -954,6 +954,19 @@ def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dic
     return out
 
 
+def overridden_fields(new: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The top-level fields ``-D`` overrides touch, with their values in ``new`` (the spec
+    the overrides made): what a modify changes, for ``has_model_changes``."""
+    return {key.split(".", 1)[0]: new.get(key.split(".", 1)[0]) for key in overrides}
+
+
+def makes_new_version(status: str, old: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Whether a modify of a service in ``status`` makes a new version: it changes the
+    model or processor, or the service failed (a new version is its retry). The local
+    kernel decides by it, and a dry run reads the paths the new version would."""
+    return status == "Failed" or has_model_changes(old, changes)
+
+
 def has_model_changes(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether ``new`` changes the model or processor, i.e. makes a new version (SPEC §5).
 

@@ -899,8 +899,9 @@ class Kernel:
         from easlab.spec import (
             apply_overrides,
             check_typos,
-            has_model_changes,
+            makes_new_version,
             merge_specs,
+            overridden_fields,
             parse_spec,
             renamed_in_modify,
         )
@@ -909,9 +910,7 @@ class Kernel:
         if isinstance(body.get("set"), dict):
             overrides = {str(k): v for k, v in body["set"].items()}
             new_raw = apply_overrides(old_raw, overrides)
-            changes: dict[str, Any] = {
-                k.split(".", 1)[0]: new_raw.get(k.split(".", 1)[0]) for k in overrides
-            }
+            changes: dict[str, Any] = overridden_fields(new_raw, overrides)
         elif isinstance(body.get("spec"), dict):
             changes = dict(body["spec"])
             if changes.get("name") not in (None, service.name):
@@ -926,7 +925,7 @@ class Kernel:
             )
         spec = parse_spec(new_raw, allow_unknown_keys=True)
         spec.base_dir = service.spec.base_dir
-        if service.status == "Failed" or has_model_changes(old_raw, changes):
+        if makes_new_version(service.status, old_raw, changes):
             return spec, "version"
         old_meta, new_meta = service.spec.metadata, spec.metadata
         restart = any(
