@@ -6,7 +6,7 @@ STAMP    := $(VENV)/.installed
 PROTODIR := easlab/wire/proto
 
 # the panel's front end (extensions/easlab-lab) built into easlab/lab/labextension
-.PHONY: labextension lab-install lab test bench proto lint venv official-venv seldon-venv aiges-venv browser-deps java-deps clean
+.PHONY: labextension lab-install lab test test-deps system-deps bench proto lint venv official-venv seldon-venv aiges-venv browser-deps java-deps clean
 
 venv: $(STAMP)
 
@@ -66,12 +66,21 @@ lab: $(STAMP) lab-install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## Run the whole test suite: lint, types, unit + end-to-end tests, notebooks, browser test.
-test: $(STAMP) official-venv seldon-venv aiges-venv browser-deps java-deps
+test: test-deps
 	$(VENV)/bin/ruff check easlab tests benchmarks
 	$(VENV)/bin/ruff format --check easlab tests benchmarks
 	$(VENV)/bin/mypy easlab
 	$(VENV)/bin/lint-imports
-	$(VPY) -m pytest -q tests
+	$(VPY) -m pytest -q -n 2 --dist loadfile tests
+
+# What the suite needs, the four venvs side by side (pip waits on downloads and unpacking
+# more than on a core) while apt installs the system packages, one at a time (one dpkg lock).
+test-deps:
+	$(MAKE) -j5 $(STAMP) official-venv seldon-venv aiges-venv system-deps
+
+system-deps:
+	$(MAKE) browser-deps
+	$(MAKE) java-deps
 
 ## Benchmarks, side by side in one run; results go to BENCHMARKS.md.
 bench: $(STAMP) official-venv

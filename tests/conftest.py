@@ -29,6 +29,21 @@ def _official_python() -> Path:
     return py
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_easlab_home(tmp_path_factory) -> Iterator[Path]:
+    """A private EASLAB_HOME from the session's first test on, never the user's ~/.easlab:
+    with pytest-xdist a worker may run tests that start kernels before any folder's
+    session kernel (tests/session_kernel.py) has set one."""
+    home = tmp_path_factory.mktemp("easlab_home")
+    old = os.environ.get("EASLAB_HOME")
+    os.environ["EASLAB_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("EASLAB_HOME", None)
+    else:
+        os.environ["EASLAB_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def official_python() -> Path:
     return _official_python()

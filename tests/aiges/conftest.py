@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import easlab_home, kernel  # noqa: F401  (a real kernel)
+from tests.kernel.conftest import easlab_home, in_kernel_home, kernel  # noqa: F401  (a real kernel)
 
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPERS = Path(__file__).resolve().parent / "wrappers"

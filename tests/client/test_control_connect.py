@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +15,7 @@ from easlab.client.connect import connect
 from easlab.client.control import KernelClient, Service
 from easlab.errors import KernelNotRunning, SpecError
 from easlab.runtime import runtime_file
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture

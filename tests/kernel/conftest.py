@@ -12,8 +12,9 @@ import pytest
 from tests import session_kernel
 from tests.kernel.kernel_helpers import app_spec
 
-# EASLAB_HOME for the whole session, never the user's ~/.easlab (tests/session_kernel.py)
+# the session's kernel home, each module run in it (tests/session_kernel.py)
 easlab_home = session_kernel.easlab_home
+in_kernel_home = session_kernel.in_kernel_home
 
 
 @pytest.fixture(scope="session")
@@ -22,8 +23,10 @@ def kernel(easlab_home, tmp_path_factory):
     from easlab.client.local import LocalKernel
 
     state = tmp_path_factory.mktemp("kernel_state")
-    with LocalKernel(port=0, state_dir=state, max_body=1024 * 1024) as k:
-        yield k
+    with session_kernel.home_set(easlab_home):  # its runtime file goes there
+        local = LocalKernel(port=0, state_dir=state, max_body=1024 * 1024)
+    with local:
+        yield local
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from tests import session_kernel
 # the shared session fixtures (tests/session_kernel.py)
 easlab_home = session_kernel.easlab_home
 kernel = session_kernel.kernel
+in_kernel_home = session_kernel.in_kernel_home
 
 CHECKER_APP = """\
 import allspark

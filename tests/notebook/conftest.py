@@ -15,6 +15,7 @@ from tests import session_kernel
 # the shared session fixtures (tests/session_kernel.py)
 easlab_home = session_kernel.easlab_home
 kernel = session_kernel.kernel
+in_kernel_home = session_kernel.in_kernel_home
 
 ECHO_APP = """\
 import allspark
@@ -91,14 +92,15 @@ def shell(session_shell, kernel) -> Any:
 
 
 @pytest.fixture(scope="session")
-def echo(session_shell, kernel, app_dir) -> Any:
+def echo(session_shell, kernel, easlab_home, app_dir) -> Any:
     """A python echo service created through the magic (JSON cell, {var} substitution)."""
     shell = _aimed(session_shell, kernel)
     shell.user_ns["app_dir"] = str(app_dir)
-    shell.run_cell_magic(
-        "eas",
-        "create echo_svc",
-        """
+    with session_kernel.home_set(easlab_home):  # made before the module's in_kernel_home
+        shell.run_cell_magic(
+            "eas",
+            "create echo_svc",
+            """
 {
   "name": "nb_echo",
   "token": "echo-token-123456",
@@ -108,19 +110,20 @@ def echo(session_shell, kernel, app_dir) -> Any:
   "metadata": {"instance": 1}
 }
 """,
-    )
+        )
     return shell.user_ns["echo_svc"]
 
 
 @pytest.fixture(scope="session")
-def affine(session_shell, kernel, onnx_dir) -> Any:
+def affine(session_shell, kernel, easlab_home, onnx_dir) -> Any:
     """An ONNX tensor service created through the magic (YAML cell, $var substitution)."""
     shell = _aimed(session_shell, kernel)
     shell.user_ns["onnx_dir"] = str(onnx_dir)
-    shell.run_cell_magic(
-        "eas",
-        "create affine_svc",
-        """
+    with session_kernel.home_set(easlab_home):  # made before the module's in_kernel_home
+        shell.run_cell_magic(
+            "eas",
+            "create affine_svc",
+            """
 name: nb_affine
 token: affine-token-abcdef
 processor: onnx
@@ -128,7 +131,7 @@ model_path: $onnx_dir
 metadata:
   instance: 1
 """,
-    )
+        )
     return shell.user_ns["affine_svc"]
 
 

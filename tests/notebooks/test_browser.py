@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, write_notebook
+from tests.ports import free_port
 
 from .nbrun import (
     NOTEBOOK_DIR,
@@ -47,12 +47,6 @@ class Lab:
 
     def page_url(self, notebook: str) -> str:
         return f"{self.url}/lab/tree/{notebook}?token={self.token}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
@@ -85,7 +79,7 @@ def lab(tmp_path: Path, easlab_home: Path) -> Iterator[Lab]:
         )
     root = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOK_DIR, root)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = kernel_env(easlab_home)
     # a private Jupyter config, settings and workspace: nothing of the user's lab leaks in
     for var, sub in [

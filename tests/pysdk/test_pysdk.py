@@ -21,6 +21,7 @@ import requests
 from easlab.cli import main
 from easlab.pysdk.init import env_python, init_project
 from easlab.pysdk.pack import pack_project
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -58,14 +59,8 @@ def test_init_refuses_a_non_empty_folder(tmp_path):
     assert main(["pysdk", "init", str(tmp_path), "--without-pip", "--python", "3.11"]) == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_template_app_serves_standalone_and_answers_a_curl(project, tmp_path):
-    port = _free_port()
+    port = free_port()
     app = (project / "app.py").read_text()
     # the template listens on 8080; the test moves it to a free port
     (tmp_path / "app.py").write_text(
@@ -116,7 +111,7 @@ def test_standalone_on_a_taken_port_says_so_in_one_line(project, tmp_path):
 
 def test_standalone_prints_the_traceback_of_a_raising_process(project, tmp_path):
     # the caller gets the one-line 400; the terminal running app.py, the file and line
-    port = _free_port()
+    port = free_port()
     (tmp_path / "app.py").write_text(
         "import allspark\n"
         "class P(allspark.BaseProcessor):\n"

@@ -4,7 +4,6 @@ serving the same component classes as easlab, one microservice per class."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = Path(__file__).resolve().parent / "components"
@@ -23,12 +24,6 @@ def _seldon_python() -> Path:
     if not exe.exists():
         subprocess.run(["make", "-C", str(ROOT), "seldon-venv"], check=True)
     return exe
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, deadline: float = 60) -> None:

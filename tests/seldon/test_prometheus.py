@@ -9,6 +9,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.seldon.conftest import EaslabSeldon, RealSeldon
 from tests.seldon.test_kernel import seldon_service
 
 PREDICT = "/api/v1.0/predictions"
@@ -116,13 +117,19 @@ def test_standalone_metrics_as_seldon_core(real_seldon, easlab_seldon):
     )
 
 
-def test_standalone_without_custom_metrics_has_none(real_seldon, easlab_seldon):
-    for server in (real_seldon, easlab_seldon):
-        requests.post(
-            server.url("MyModel") + PREDICT, json={"data": {"ndarray": [[1]]}}, timeout=30
-        )
-    theirs = requests.get(real_seldon.metrics_url("MyModel"), timeout=30).text
-    ours = requests.get(easlab_seldon.metrics_url("MyModel"), timeout=30).text
+def test_standalone_without_custom_metrics_has_none():
+    # servers of its own: the session's MyModel may have had feedback from another module
+    real_seldon, easlab_seldon = RealSeldon(), EaslabSeldon()
+    try:
+        for server in (real_seldon, easlab_seldon):
+            requests.post(
+                server.url("MyModel") + PREDICT, json={"data": {"ndarray": [[1]]}}, timeout=30
+            )
+        theirs = requests.get(real_seldon.metrics_url("MyModel"), timeout=30).text
+        ours = requests.get(easlab_seldon.metrics_url("MyModel"), timeout=30).text
+    finally:
+        real_seldon.close()
+        easlab_seldon.close()
     assert ours == theirs == ""
 
 
