@@ -22,6 +22,7 @@ from easlab.wire.base import (
     UNSET,
     VARINT,
     Buffer,
+    InconsistentMessage,
     MessageRequest,
     NeedsFallback,
     WireError,
@@ -537,6 +538,8 @@ def parse_blade_request(data: bytes) -> BladeRequestData:
                 raise WireError(f"{label} appears twice")
             inputs[arr.name] = arr.tensor(label).to_numpy(label)
             batch[arr.name] = arr.batchsize
+    except InconsistentMessage as exc:  # a Blade Request all the same: say what is wrong
+        raise InconsistentMessage(f"Blade Request is inconsistent: {exc}") from None
     except WireError as exc:
         raise WireError(f"body is not a Blade Request: {exc}") from None
     return BladeRequestData(signature, inputs, batch, outputs)

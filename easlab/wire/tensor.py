@@ -55,12 +55,41 @@ _FIELD_DEFAULT = {
 }
 
 
+def dims_text(dims: list[int]) -> str:
+    """A request's dims for an error message: a hostile body may declare a million of
+    them (each one byte), which the message must not echo back whole."""
+    if len(dims) <= _SHOWN_DIMS:
+        return str(dims)
+    return "[" + ", ".join(map(str, dims[:_SHOWN_DIMS])) + f", ... ({len(dims)} dims)]"
+
+
+_SHOWN_DIMS = 16
+
+
 def negative_dims(label: str, dims: list[int]) -> str:
     """What a decoder says of a request shape with a negative dimension."""
     return (
-        f"{label}: dims {dims}: a dimension cannot be negative; send the array's real "
-        "shape (-1 marks the batch dimension of a signature, never of a request)"
+        f"{label}: dims {dims_text(dims)}: a dimension cannot be negative; send the array's "
+        "real shape (-1 marks the batch dimension of a signature, never of a request)"
     )
+
+
+def shaped(values: np.ndarray, dims: list[int], label: str) -> np.ndarray:
+    """``values`` reshaped to a request's ``dims``, whose product the caller checked
+    against the value count; InconsistentMessage naming the input when numpy cannot
+    hold that shape at all: more than 64 dims, or an empty shape whose other dims
+    multiply past what an array may address (``[0, 2**63 - 1]`` carries no values,
+    so the count check passes, and numpy's own ValueError named no input)."""
+    try:
+        return values.reshape(dims)
+    except ValueError:
+        if len(dims) > 64:
+            why = f"it has {len(dims)} dimensions, an array at most 64"
+        else:
+            why = "its dimensions multiply past what an array can address"
+        raise InconsistentMessage(
+            f"{label}: shape {dims_text(dims)} cannot be held: {why}; send the array's real shape"
+        ) from None
 
 
 @dataclass
@@ -84,10 +113,10 @@ class WireTensor:
             raise InconsistentMessage(negative_dims(label, self.shape))
         if math.prod(self.shape) != count:
             raise InconsistentMessage(
-                f"{label}: shape {self.shape} needs {math.prod(self.shape)} values, "
+                f"{label}: shape {dims_text(self.shape)} needs {math.prod(self.shape)} values, "
                 f"the message carries {count}"
             )
-        return self.values.reshape(self.shape)
+        return shaped(self.values, self.shape, label)
 
 
 # ---------------------------------------------------------------- numpy -> wire
