@@ -525,7 +525,7 @@ def parse_blade_request(data: bytes) -> BladeRequestData:
                             model = text(data, ga, gb, "output name_in_dl_model")
                         elif g == 3 and gwt == VARINT:
                             code = ga
-                    outputs.append((blob or model, code))
+                    outputs.append((model or blob, code))  # as inputs and the fallback
         inputs: dict[str, np.ndarray] = {}
         batch: dict[str, int] = {}
         for i, arr in enumerate(arrays):
