@@ -101,6 +101,26 @@ def string_body(values: list[bytes]) -> bytes:
     return tf_body("s", 7, [1, 2], string_val=values)
 
 
+def uint64_model() -> bytes:
+    """u = uint64(x): a row of x at 1e19 gives a value past int64, which no tensor wire
+    format carries (wire/tf.py server_array)."""
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["u"], to=TensorProto.UINT64)],
+        "hashes",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
+        [helper.make_tensor_value_info("u", TensorProto.UINT64, ["batch", 2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def uint64_body(value: float) -> bytes:
+    x = np.full((1, 2), value, np.float32)
+    return TFRequest.from_numpy("serving_default", {"x": x}).to_string()
+
+
+PAST_INT64 = "output 'u': uint64 values above int64 range cannot be sent"
 NOT_UTF8 = "input 's': element 1 (b'\\xff\\xfe') is not UTF-8; the model's string inputs are text"
 
 
@@ -110,7 +130,9 @@ def model_dirs(tmp_path_factory):
     (affine / "affine.onnx").write_bytes(affine_model())
     strings = tmp_path_factory.mktemp("hostile_strings")
     (strings / "strings.onnx").write_bytes(string_model())
-    return affine, strings
+    hashes = tmp_path_factory.mktemp("hostile_hashes")
+    (hashes / "hashes.onnx").write_bytes(uint64_model())
+    return affine, strings, hashes
 
 
 def processor(folder) -> OnnxProcessor:
@@ -123,7 +145,8 @@ def processor(folder) -> OnnxProcessor:
 @pytest.fixture(scope="module")
 def services(kernel, model_dirs):
     made = []
-    for name, folder in zip(("hostile_affine", "hostile_strings"), model_dirs, strict=True):
+    names = ("hostile_affine", "hostile_strings", "hostile_hashes")
+    for name, folder in zip(names, model_dirs, strict=True):
         svc = kernel.create(
             {
                 "name": name,
@@ -196,3 +219,26 @@ def test_string_bytes_that_are_not_utf8_are_the_callers_to_fix(model_dirs, servi
     resp = post(services[1], bad)
     assert resp.status_code == 400 and resp.text.startswith(NOT_UTF8), resp.text
     assert post(services[1], good).status_code == 200
+
+
+def test_an_output_one_caller_cannot_be_sent_fails_that_caller_alone(model_dirs, services):
+    """A batch of one layout (the uniform path) whose outputs are split back per caller:
+    one caller's uint64 past int64 raised the wire's error out of the batch, and the
+    worker answered every caller of the batch "WireError: ..." with a 400 and a
+    traceback, though the others' rows were fine. Alone it is that caller's 500."""
+    proc = processor(model_dirs[2])
+    bodies = [uint64_body(1), uint64_body(1e19), uint64_body(3)]
+    proc.process_batch(bodies[:1] * 2)  # learn the layout: the next batch is uniform
+    answers = proc.process_batch(bodies)
+    assert [status for _, status in answers] == [200, 500, 200]
+    assert PAST_INT64 in answers[1][0].decode()
+    assert TFResponse(answers[2][0])["u"].tolist() == [[3, 3]]
+    calls = [uint64_body(1e19) if i % 4 == 0 else uint64_body(i) for i in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        over_http = list(pool.map(lambda b: post(services[2], b), calls))
+    for i, resp in enumerate(over_http):
+        if i % 4 == 0:
+            assert resp.status_code == 500 and PAST_INT64 in resp.text, resp.text
+        else:
+            assert resp.status_code == 200, resp.text
+            assert TFResponse(resp.content)["u"].tolist() == [[i, i]]
