@@ -352,9 +352,10 @@ class _BladeArray:
 
     def tensor(self, label: str) -> WireTensor:
         filled = [c for c, v in self.fields.items() if len(v)]
-        if len(filled) > 1:
-            raise WireError(
-                f"{label} fills several value fields ({[_DT_NAMES[c] for c in filled]})"
+        if len(filled) > 1:  # a Blade message all the same, one that contradicts itself
+            raise InconsistentMessage(
+                f"{label} fills several value fields ({[_DT_NAMES[c] for c in filled]}); "
+                "send its values in the one field of their dtype"
             )
         code = filled[0] if filled else next(iter(self.fields), d.BLADE_DT_FLOAT)
         values = self.fields.get(code, np.zeros(0, np.float32))

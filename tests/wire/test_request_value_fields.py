@@ -144,3 +144,22 @@ def test_a_field_written_empty_holds_no_values():
     body = b"\x12" + bytes([len(entry)]) + entry
     assert tf_predict_pb2.PredictRequest.FromString(body).inputs["x"].float_val[:] == FOUR
     assert parse_tf_request(body).inputs["x"].tolist() == [FOUR]
+
+
+def test_a_blade_input_in_two_value_fields_says_the_body_is_a_blade_request():
+    """It was "body is not a Blade Request: input 'x' fills several value fields": the
+    body is one, and contradicts itself."""
+    from easlab.wire.blade import parse_blade_request
+    from easlab.wire.proto import blade_pb2
+
+    req = blade_pb2.Request()
+    x = req.inputs.add(name_in_dl_model="x", batchsize=1)
+    x.shape.dim.extend([1, 4])
+    x.float_val.extend(FOUR)
+    x.int_val.extend([1, 2, 3, 4])
+    with pytest.raises(InconsistentMessage) as info:
+        parse_blade_request(req.SerializeToString())
+    assert str(info.value).startswith(
+        "Blade Request is inconsistent: input 'x' fills several value fields "
+        "(['DT_FLOAT', 'DT_INT32']); send its values in the one field of their dtype"
+    )
