@@ -383,8 +383,18 @@ def check_value_fields(label: str, code: int, filled: Collection[int], wire: Wir
     ran on half of what the client sent. ``filled``: the value fields that hold
     values. Only a request is held to this; a response is read as it comes.
     """
-    if len(filled) < 2 and (not filled or code not in wire or wire[code][1] in filled):
-        return  # the common case: one field, the dtype's own (or no dtype to say)
+    if code in wire:
+        if len(filled) < 2 and (not filled or wire[code][1] in filled):
+            return  # the common case: one field, the dtype's own
+    elif code != d.DT_INVALID:
+        # DT_RESOURCE, a code past the enum, DT_BOOL in a Torch request: the values were
+        # read from whatever field held them, as if no dtype had been given
+        raise InconsistentMessage(
+            f"{label}: dtype {d.TF_DTYPE_NAMES.get(code, code)} is not one this format "
+            f"carries; send one of {', '.join(d.TF_DTYPE_NAMES[c] for c in sorted(wire))}"
+        )
+    elif len(filled) < 2:
+        return  # no dtype: the one filled field says what the values are
     names = " and ".join(_FIELD_NAMES[f] for f in sorted(filled))
     if code not in wire:
         raise InconsistentMessage(
@@ -469,7 +479,7 @@ class ArrayLayout:
         """``check_value_fields`` for a request tensor's layout (a field written empty
         holds no values)."""
         spans, code = self.spans, self.code
-        if len(spans) == 1 and not self.strings and (code not in wire or wire[code][1] in spans):
+        if len(spans) == 1 and not self.strings and code in wire and wire[code][1] in spans:
             return  # the common case, without building a list
         filled = [f for f, parts in spans.items() if any(b > a for a, b in parts)]
         check_value_fields(self.label, code, filled + [d.STRING_VAL] * bool(self.strings), wire)

@@ -163,3 +163,21 @@ def test_a_blade_input_in_two_value_fields_says_the_body_is_a_blade_request():
         "Blade Request is inconsistent: input 'x' fills several value fields "
         "(['DT_FLOAT', 'DT_INT32']); send its values in the one field of their dtype"
     )
+
+
+@pytest.mark.parametrize(
+    "parse, body, label, code, name",
+    [
+        (parse_tf_request, tf_body, "input 'x'", 55, "55"),
+        (parse_tf_request, tf_body, "input 'x'", 20, "DT_RESOURCE"),
+        (parse_torch_request, torch_body, "input 0", 10, "DT_BOOL"),  # Torch has no bool_val
+    ],
+)
+def test_a_dtype_the_format_does_not_carry_is_refused(parse, body, label, code, name):
+    """The values were read from whatever field held them, as if no dtype were given: a
+    dtype 55 tensor of float_val ran as DT_FLOAT."""
+    with pytest.raises(InconsistentMessage) as info:
+        parse(body(code, float_val=FOUR))
+    assert f"{label}: dtype {name} is not one this format carries; send one of DT_FLOAT," in (
+        str(info.value)
+    )
