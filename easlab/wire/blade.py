@@ -22,6 +22,7 @@ from easlab.wire.base import (
     UNSET,
     VARINT,
     Buffer,
+    InconsistentMessage,
     MessageRequest,
     NeedsFallback,
     WireError,
@@ -351,9 +352,10 @@ class _BladeArray:
 
     def tensor(self, label: str) -> WireTensor:
         filled = [c for c, v in self.fields.items() if len(v)]
-        if len(filled) > 1:
-            raise WireError(
-                f"{label} fills several value fields ({[_DT_NAMES[c] for c in filled]})"
+        if len(filled) > 1:  # a Blade message all the same, one that contradicts itself
+            raise InconsistentMessage(
+                f"{label} fills several value fields ({[_DT_NAMES[c] for c in filled]}); "
+                "send its values in the one field of their dtype"
             )
         code = filled[0] if filled else next(iter(self.fields), d.BLADE_DT_FLOAT)
         values = self.fields.get(code, np.zeros(0, np.float32))
@@ -524,7 +526,7 @@ def parse_blade_request(data: bytes) -> BladeRequestData:
                             model = text(data, ga, gb, "output name_in_dl_model")
                         elif g == 3 and gwt == VARINT:
                             code = ga
-                    outputs.append((blob or model, code))
+                    outputs.append((model or blob, code))  # as inputs and the fallback
         inputs: dict[str, np.ndarray] = {}
         batch: dict[str, int] = {}
         for i, arr in enumerate(arrays):
@@ -537,6 +539,8 @@ def parse_blade_request(data: bytes) -> BladeRequestData:
                 raise WireError(f"{label} appears twice")
             inputs[arr.name] = arr.tensor(label).to_numpy(label)
             batch[arr.name] = arr.batchsize
+    except InconsistentMessage as exc:  # a Blade Request all the same: say what is wrong
+        raise InconsistentMessage(f"Blade Request is inconsistent: {exc}") from None
     except WireError as exc:
         raise WireError(f"body is not a Blade Request: {exc}") from None
     return BladeRequestData(signature, inputs, batch, outputs)

@@ -120,7 +120,7 @@ def _decode_blob(data: bytes, start: int, stop: int, label: str) -> WireTensor:
                 if g == 1 and gwt == LEN:
                     dims += decode_varints(data, ga, gb).view(np.int64).tolist()
                 elif g == 1 and gwt == VARINT:
-                    dims.append(ga)
+                    dims.append(ga - (1 << 64) if ga >= 1 << 63 else ga)
         elif f == 2 and wt == LEN:
             chunks.append(data[a:b])
         elif f == 2 and wt == I32:  # unpacked floats: legal protobuf

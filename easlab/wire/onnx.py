@@ -35,7 +35,7 @@ from easlab.wire.base import (
     text,
     varint,
 )
-from easlab.wire.tensor import WireTensor, negative_dims
+from easlab.wire.tensor import WireTensor, dims_text, negative_dims, shaped
 from easlab.wire.tf import TensorResponse
 
 __all__ = ["OnnxRequest", "OnnxResponse", "parse_onnx_request", "encode_onnx_response"]
@@ -174,7 +174,8 @@ def _decode_tensor(data: bytes, start: int, stop: int, label: str) -> tuple[str,
         raise InconsistentMessage(negative_dims(label, dims))
     if math.prod(dims) != values.size:
         raise InconsistentMessage(
-            f"{label}: dims {dims} need {math.prod(dims)} values, raw_data holds {values.size}"
+            f"{label}: dims {dims_text(dims)} need {math.prod(dims)} values, raw_data holds "
+            f"{values.size}"
         )
     return name, WireTensor(code, dims, values)
 
@@ -242,7 +243,13 @@ class OnnxResponse(TensorResponse):
 
 def parse_onnx_request(data: bytes) -> dict[str, np.ndarray]:
     """Parse a DataProto request body into ``{name: array}`` (WireError when malformed)."""
-    return {k: t.values.reshape(t.shape or ()) for k, t in _decode(data, "request").items()}
+    tensors = _decode(data, "request")
+    try:
+        return {k: shaped(t.values, t.shape or [], f"tensor {k!r}") for k, t in tensors.items()}
+    except InconsistentMessage as exc:
+        raise InconsistentMessage(
+            f"ONNX request (hie.processor.DataProto) is inconsistent: {exc}"
+        ) from None
 
 
 def encode_onnx_response(outputs: Mapping[str, Any]) -> bytes:

@@ -8,7 +8,7 @@ Both follow SPEC.md §3 for where each dtype travels.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,8 @@ from easlab.wire.base import (
     varint,
 )
 
+# a format's dtype code -> (numpy dtype name, value field) (dtypes.TF_WIRE, TORCH_WIRE)
+WireTable = Mapping[int, tuple[str, int]]
 _NUMERIC_FIELDS = (d.FLOAT_VAL, d.DOUBLE_VAL, d.INT_VAL, d.INT64_VAL, d.BOOL_VAL)
 _FIELD_NAMES = {
     d.FLOAT_VAL: "float_val",
@@ -55,12 +57,41 @@ _FIELD_DEFAULT = {
 }
 
 
+def dims_text(dims: list[int]) -> str:
+    """A request's dims for an error message: a hostile body may declare a million of
+    them (each one byte), which the message must not echo back whole."""
+    if len(dims) <= _SHOWN_DIMS:
+        return str(dims)
+    return "[" + ", ".join(map(str, dims[:_SHOWN_DIMS])) + f", ... ({len(dims)} dims)]"
+
+
+_SHOWN_DIMS = 16
+
+
 def negative_dims(label: str, dims: list[int]) -> str:
     """What a decoder says of a request shape with a negative dimension."""
     return (
-        f"{label}: dims {dims}: a dimension cannot be negative; send the array's real "
-        "shape (-1 marks the batch dimension of a signature, never of a request)"
+        f"{label}: dims {dims_text(dims)}: a dimension cannot be negative; send the array's "
+        "real shape (-1 marks the batch dimension of a signature, never of a request)"
     )
+
+
+def shaped(values: np.ndarray, dims: list[int], label: str) -> np.ndarray:
+    """``values`` reshaped to a request's ``dims``, whose product the caller checked
+    against the value count; InconsistentMessage naming the input when numpy cannot
+    hold that shape at all: more than 64 dims, or an empty shape whose other dims
+    multiply past what an array may address (``[0, 2**63 - 1]`` carries no values,
+    so the count check passes, and numpy's own ValueError named no input)."""
+    try:
+        return values.reshape(dims)
+    except ValueError:
+        if len(dims) > 64:
+            why = f"it has {len(dims)} dimensions, an array at most 64"
+        else:
+            why = "its dimensions multiply past what an array can address"
+        raise InconsistentMessage(
+            f"{label}: shape {dims_text(dims)} cannot be held: {why}; send the array's real shape"
+        ) from None
 
 
 @dataclass
@@ -84,10 +115,10 @@ class WireTensor:
             raise InconsistentMessage(negative_dims(label, self.shape))
         if math.prod(self.shape) != count:
             raise InconsistentMessage(
-                f"{label}: shape {self.shape} needs {math.prod(self.shape)} values, "
+                f"{label}: shape {dims_text(self.shape)} needs {math.prod(self.shape)} values, "
                 f"the message carries {count}"
             )
-        return self.values.reshape(self.shape)
+        return shaped(self.values, self.shape, label)
 
 
 # ---------------------------------------------------------------- numpy -> wire
@@ -343,6 +374,44 @@ def _raw_field(data: bytes, field: int, spans: list[tuple[int, int]], label: str
     return raw.view(np.int64)
 
 
+def check_value_fields(label: str, code: int, filled: Collection[int], wire: WireTable) -> None:
+    """A request tensor's values lie in the one field its dtype travels in (SPEC §3).
+
+    The decoder reads the dtype's own field only, so values sent in another field
+    were read as none ("shape [1, 4] needs 4 values, the message carries 0", though
+    it carries 4) and values in a second field were dropped without a word: the model
+    ran on half of what the client sent. ``filled``: the value fields that hold
+    values. Only a request is held to this; a response is read as it comes.
+    """
+    if code in wire:
+        if len(filled) < 2 and (not filled or wire[code][1] in filled):
+            return  # the common case: one field, the dtype's own
+    elif code != d.DT_INVALID:
+        # DT_RESOURCE, a code past the enum, DT_BOOL in a Torch request: the values were
+        # read from whatever field held them, as if no dtype had been given
+        raise InconsistentMessage(
+            f"{label}: dtype {d.TF_DTYPE_NAMES.get(code, code)} is not one this format "
+            f"carries; send one of {', '.join(d.TF_DTYPE_NAMES[c] for c in sorted(wire))}"
+        )
+    elif len(filled) < 2:
+        return  # no dtype: the one filled field says what the values are
+    names = " and ".join(_FIELD_NAMES[f] for f in sorted(filled))
+    if code not in wire:
+        raise InconsistentMessage(
+            f"{label}: values in {names} and no dtype that says which to read; "
+            "set the tensor's dtype"
+        )
+    dtype, own = d.TF_DTYPE_NAMES.get(code, str(code)), _FIELD_NAMES[wire[code][1]]
+    if len(filled) > 1:
+        raise InconsistentMessage(
+            f"{label}: values in {names}; a {dtype} tensor's values travel in {own} only"
+        )
+    raise InconsistentMessage(
+        f"{label}: {dtype} values travel in {own}, but this tensor's are in {names}; "
+        f"send them in {own}, or set the dtype whose values {names} carries"
+    )
+
+
 def finish_values(
     code: int,
     raws: Mapping[int, np.ndarray],
@@ -406,6 +475,15 @@ class ArrayLayout:
     strings: list[bytes]
     label: str
 
+    def check_fields(self, wire: WireTable) -> None:
+        """``check_value_fields`` for a request tensor's layout (a field written empty
+        holds no values)."""
+        spans, code = self.spans, self.code
+        if len(spans) == 1 and not self.strings and code in wire and wire[code][1] in spans:
+            return  # the common case, without building a list
+        filled = [f for f, parts in spans.items() if any(b > a for a, b in parts)]
+        check_value_fields(self.label, code, filled + [d.STRING_VAL] * bool(self.strings), wire)
+
     def decode(self, data: bytes, wire: Mapping[int, tuple[str, int]]) -> WireTensor:
         """The tensor, its values read from ``data`` at ``spans``."""
         raws = {f: _raw_field(data, f, s, self.label) for f, s in self.spans.items()}
@@ -453,8 +531,11 @@ def decode_array_proto(
     return scan_array_proto(data, start, stop, label).decode(data, wire)
 
 
-def from_pb(pb: Any, wire: Mapping[int, tuple[str, int]], label: str) -> WireTensor:
-    """A WireTensor from a generated-module ArrayProto (the slow, general path)."""
+def from_pb(
+    pb: Any, wire: Mapping[int, tuple[str, int]], label: str, request: bool = False
+) -> WireTensor:
+    """A WireTensor from a generated-module ArrayProto (the slow, general path); a
+    ``request`` tensor's values must lie in its dtype's field (``check_value_fields``)."""
     raws: dict[int, np.ndarray] = {}
     for field, fname in _FIELD_NAMES.items():
         if field == d.STRING_VAL or not hasattr(pb, fname):
@@ -465,6 +546,9 @@ def from_pb(pb: Any, wire: Mapping[int, tuple[str, int]], label: str) -> WireTen
                 field, np.int64
             )
             raws[field] = np.asarray(values, dtype=dtype)
+    if request:
+        filled = [*raws, d.STRING_VAL] if len(pb.string_val) else list(raws)
+        check_value_fields(label, int(pb.dtype), filled, wire)
     shape = list(pb.array_shape.dim) if pb.HasField("array_shape") else None
     return WireTensor(
         int(pb.dtype), shape, finish_values(int(pb.dtype), raws, list(pb.string_val), wire, label)

@@ -356,8 +356,18 @@ def _decode_tensors(
     }
 
 
-def _pb_tensors(pb_map: Any, label: str) -> dict[str, WireTensor]:
-    return {key: from_pb(pb_map[key], d.TF_WIRE, f"{label} {key!r}") for key in pb_map}
+def _pb_tensors(pb_map: Any, label: str, request: bool = False) -> dict[str, WireTensor]:
+    return {key: from_pb(pb_map[key], d.TF_WIRE, f"{label} {key!r}", request) for key in pb_map}
+
+
+_INCONSISTENT = "TensorFlow PredictRequest is inconsistent: "
+
+
+def _twice(what: str, key: str) -> str:
+    """A map key given twice in a request: protobuf keeps the last entry, so the model
+    would run on one of the two tensors the client sent, silently (as ONNX and Blade
+    requests, whose inputs are a list, refuse it)."""
+    return f"{what} {key!r} appears twice; send each input once"
 
 
 def _pb_parse(message: Any, data: bytes, what: str) -> Any:
@@ -401,7 +411,10 @@ def parse_tf_request_layout(data: bytes) -> tuple[TFRequestData, RequestLayout |
                 fetch.append(text(data, a, b, "output_filter"))
         tensors: dict[str, WireTensor] = {}
         for key, (a, b) in spans:
+            if key in tensors:  # a map's last entry would win: the client sent two values
+                raise InconsistentMessage(_twice("input", key))
             layout = scan_array_proto(data, a, b, f"input {key!r}")
+            layout.check_fields(d.TF_WIRE)
             tensors[key] = layout.decode(data, d.TF_WIRE)
             layouts.append(layout)  # type: ignore[union-attr]
     except NeedsFallback:
@@ -409,14 +422,19 @@ def parse_tf_request_layout(data: bytes) -> tuple[TFRequestData, RequestLayout |
             pb_message("tf_predict_pb2", "PredictRequest"), data, "TensorFlow PredictRequest"
         )
         signature, fetch = msg.signature_name, list(msg.output_filter)
-        tensors = _pb_tensors(msg.inputs, "input")
+        try:
+            tensors = _pb_tensors(msg.inputs, "input", request=True)
+        except InconsistentMessage as exc:
+            raise InconsistentMessage(_INCONSISTENT + str(exc)) from None
         layouts = None
+    except InconsistentMessage as exc:
+        raise InconsistentMessage(_INCONSISTENT + str(exc)) from None
     except WireError as exc:
         raise WireError(f"body is not a TensorFlow PredictRequest: {exc}") from None
     try:
         inputs = {k: t.to_numpy(f"input {k!r}") for k, t in tensors.items()}
     except WireError as exc:
-        raise InconsistentMessage(f"TensorFlow PredictRequest is inconsistent: {exc}") from None
+        raise InconsistentMessage(_INCONSISTENT + str(exc)) from None
     cacheable = layouts is not None and len(layouts) == len(inputs) and numeric_only(layouts)
     request_layout = RequestLayout(data, layouts, d.TF_WIRE) if cacheable else None  # type: ignore[arg-type]
     return TFRequestData(signature, inputs, fetch), request_layout

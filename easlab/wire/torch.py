@@ -43,7 +43,14 @@ from easlab.wire.tensor import (
     numeric_only,
     scan_array_proto,
 )
-from easlab.wire.tf import TensorResponse, _map_entry, _parse_map, _pb_parse, server_array
+from easlab.wire.tf import (
+    TensorResponse,
+    _map_entry,
+    _parse_map,
+    _pb_parse,
+    _twice,
+    server_array,
+)
 
 __all__ = [
     "TorchRequest",
@@ -276,10 +283,14 @@ def _parse_request(data: bytes) -> tuple[TorchRequestData, list[ArrayLayout]]:
     inputs = []
     for i, (a, b) in enumerate(spans):
         layouts.append(scan_array_proto(data, a, b, f"input {i}"))
+        layouts[-1].check_fields(d.TORCH_WIRE)
         inputs.append(layouts[-1].decode(data, d.TORCH_WIRE))
     named = {}
     for k, (a, b) in map_spans:
+        if k in named:
+            raise InconsistentMessage(_twice("map input", k))
         layouts.append(scan_array_proto(data, a, b, f"map input {k!r}"))
+        layouts[-1].check_fields(d.TORCH_WIRE)
         named[k] = layouts[-1].decode(data, d.TORCH_WIRE)
     return _to_numpy(inputs, named, fetch, debug), layouts
 
@@ -303,9 +314,9 @@ def _parse_request_any(data: bytes) -> tuple[TorchRequestData, list[ArrayLayout]
             pb_message("torch_predict_pb2", "PredictRequest"), data, "PyTorch PredictRequest"
         )
         parsed = _to_numpy(
-            [from_pb(t, d.TORCH_WIRE, f"input {i}") for i, t in enumerate(msg.inputs)],
+            [from_pb(t, d.TORCH_WIRE, f"input {i}", True) for i, t in enumerate(msg.inputs)],
             {
-                k: from_pb(msg.map_inputs[k], d.TORCH_WIRE, f"map input {k!r}")
+                k: from_pb(msg.map_inputs[k], d.TORCH_WIRE, f"map input {k!r}", True)
                 for k in msg.map_inputs
             },
             list(msg.output_filter),

@@ -110,7 +110,7 @@ class OnnxModel:
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if any(is_string_dtype(arr.dtype) for arr in inputs.values()):
             # The wire carries bytes; onnxruntime's string tensors take str.
-            inputs = {name: _texts(arr) for name, arr in inputs.items()}
+            inputs = {name: _texts(name, arr) for name, arr in inputs.items()}
         names = self._output_names
         values = self.session.run(names, inputs)
         return {name: self._array(name, v) for name, v in zip(names, values, strict=True)}
@@ -157,11 +157,32 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _texts(arr: np.ndarray) -> np.ndarray:
-    """A string input as onnxruntime takes it (str objects); any other input as it is."""
+def _texts(name: str, arr: np.ndarray) -> np.ndarray:
+    """A string input as onnxruntime takes it (str objects); any other input as it is.
+
+    Bytes that are not UTF-8 are the caller's to fix, named as such: the decode
+    error was answered as "the model failed on this request", which it never ran.
+    """
     if not is_string_dtype(arr.dtype):
         return arr
-    return np.vectorize(_text, otypes=[object])(arr) if arr.size else arr.astype(object)
+    try:
+        return np.vectorize(_text, otypes=[object])(arr) if arr.size else arr.astype(object)
+    except UnicodeDecodeError:
+        flat = arr.ravel().tolist()
+        i, value = next((i, v) for i, v in enumerate(flat) if not _is_utf8(v))
+        raise ProcessorError(
+            400,
+            f"input {name!r}: element {i} ({value[:40]!r}) is not UTF-8; the model's string "
+            "inputs are text: send it UTF-8 encoded",
+        ) from None
+
+
+def _is_utf8(value: Any) -> bool:
+    try:
+        _text(value)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class OnnxProcessor(TensorProcessor):

@@ -358,13 +358,15 @@ class TensorProcessor(Processor):
             cache, arrays, _ = self._cached_answer(outputs, request)
             rows = cache.encode_packed(arrays, size)
             if rows is None:  # the cache holds another layout: learn this one
-                self.encode({n: o[:size] for n, o in outputs.items()}, request)
+                self._encode({n: o[:size] for n, o in outputs.items()}, request)
                 rows = cache.encode_packed(arrays, size)
             if rows is not None:
                 return Packed([rows], [rows.shape[1]] * callers)
+        # _encode: an output one caller's rows cannot be sent as (uint64 past int64) is a
+        # ProcessorError, which _uniform_answers answers to that caller alone
         return Packed.of(
             [
-                self.encode({n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, request)
+                self._encode({n: o[i * size : (i + 1) * size] for n, o in outputs.items()}, request)
                 for i in range(callers)
             ]
         )
