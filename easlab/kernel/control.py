@@ -296,9 +296,12 @@ class Kernel:
                 f"service '{name}' was not restored when the kernel restarted; "
                 f"`desc {name}` says why"
             )
+        reason = self.unrestored[name][1]
+        if name in self.records.bad:  # its reason says how to fix its record
+            return f"service '{name}' was not restored when the kernel restarted: {reason}"
         return (
             f"service '{name}' was not restored when the kernel restarted: "
-            f"{self.unrestored[name][1]}. Fix that and create it again (its record is "
+            f"{reason}. Fix that and create it again (its record is "
             f"replaced), or `delete {name}` to forget it"
         )
 
@@ -644,6 +647,7 @@ class Kernel:
         service's feeder carries on from its group's saved cursor (queue.py).
         """
         records = self.records.load()
+        self._note_bad_records()
         self.restore_queues(records)
         starts = []
         for record in records:
@@ -665,6 +669,18 @@ class Kernel:
                 self.router.release(entry, sibling, int(record.get("weight") or 0))
                 sibling.released_into = entry.name
         await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def _note_bad_records(self) -> None:
+        """List the records ``load`` could not use as not restored, each saying why and
+        how to fix it, and say so in the kernel's log (their files stay as they are)."""
+        if self.records.unreadable is not None:
+            print(f"easlab kernel: {self.records.unreadable}", flush=True)
+        for bad in self.records.bad.values():
+            if bad.name in self.services or bad.name in self.queue_services:
+                continue
+            if bad.name not in self.unrestored:
+                print(f"easlab kernel: could not restore {bad.name!r}: {bad.why}", flush=True)
+            self.unrestored[bad.name] = (bad.created, bad.why)
 
     def _unrestored(self, record: dict[str, Any], exc: Exception) -> None:
         name = (record.get("spec") or {}).get("name")
@@ -695,7 +711,10 @@ class Kernel:
     def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
         """Open the queues of the recorded services at once (before the kernel listens):
         queue clients are answered from the first request, while services still build."""
-        for record in self.records.load() if records is None else records:
+        if records is None:
+            records = self.records.load()
+            self._note_bad_records()
+        for record in records:
             spec = record.get("spec") or {}
             name = spec.get("name")
             kind = queue_kind(spec)

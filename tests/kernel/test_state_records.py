@@ -1,0 +1,100 @@
+"""Service records a restarted kernel cannot use.
+
+A record edited by hand into a bad field (``"created": "yesterday"``) kept the
+kernel from starting at all (a ValueError sorting the records); one cut short,
+unreadable or not an object vanished from ``ls`` with no word anywhere; and a
+record from a newer easlab would have been read by this one's rules. Now the
+kernel starts, serves the others, lists each such service as Failed with its
+file, the field at fault and how to fix it, and never changes the file: a create
+of that name keeps it as ``NAME.json.bad``, a delete removes it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from kernel_helpers import ECHO_APP, app_spec, post, wait_for
+
+from easlab.client.local import LocalKernel
+
+TOKEN = "state-records-" + "s" * 12
+
+
+def _spec(name: str, folder, **meta) -> dict:
+    return {**app_spec(name, folder, **meta), "token": TOKEN}
+
+
+def _listed(kernel: LocalKernel) -> dict[str, dict]:
+    return {d["name"]: d for d in kernel.client.list()}
+
+
+def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make_app, tmp_path):
+    state = tmp_path / "state"
+    folder = make_app("sr_echo", ECHO_APP)
+    with LocalKernel(port=0, state_dir=state) as first:
+        first.create(_spec("sr_good", folder))
+    services = state / "services"
+    good = json.loads((services / "sr_good.json").read_text())
+
+    def record(name: str, **fields) -> dict:
+        data = json.loads(json.dumps(good))
+        data["spec"]["name"] = name
+        data["versions"] = {"1": {**data["versions"]["1"], "name": name}}
+        data["running"] = False
+        data.update(fields)
+        return data
+
+    def write(name: str, data: dict) -> None:
+        (services / f"{name}.json").write_text(json.dumps(data, indent=2))
+
+    text = json.dumps(record("sr_cut"), indent=2)
+    (services / "sr_cut.json").write_text(text[: len(text) // 2])  # a file cut short
+    write("sr_created", record("sr_created", created="yesterday"))
+    write("sr_weight", record("sr_weight", weight="lots"))
+    write("sr_token", record("sr_token", token=12345))
+    write("sr_newer", record("sr_newer", format=99, spec={**good["spec"], "name": "sr_newer"}))
+    (services / "sr_dir.json").mkdir()  # a file the kernel cannot read
+    before = {f.name: f.read_bytes() for f in services.iterdir() if f.is_file()}
+
+    expected = {
+        "sr_cut": "is not valid JSON",
+        "sr_created": "field 'created' is 'yesterday', expected a number",
+        "sr_weight": "field 'weight' is 'lots', expected a whole number 0-100",
+        "sr_token": "field 'token' is int, expected a string",
+        "sr_newer": "written by a newer easlab (record format 99",
+        "sr_dir": "cannot read its record",
+    }
+    with LocalKernel(port=0, state_dir=state) as second:
+        wait_for(
+            lambda: _listed(second).get("sr_good", {}).get("status") == "Running",
+            120,
+            "the good service running",
+        )
+        listed = _listed(second)
+        for name, why in expected.items():
+            assert listed[name]["status"] == "Failed", name
+            message = second.client.describe(name)["message"]
+            assert why in message, message
+            assert str(services / f"{name}.json") in message
+            assert f"`delete {name}`" in message
+            assert TOKEN not in message
+        assert post(listed["sr_good"]["url"], b"ok", TOKEN).content == b"ok"
+        # the files stay as they were: they are the user's only copy
+        assert {f.name: f.read_bytes() for f in services.iterdir() if f.is_file()} == before
+        log = second.log_path.read_text()
+        assert "could not restore 'sr_weight'" in log
+        assert TOKEN not in log
+        # a create of that name keeps the old file aside; a delete removes it
+        second.create(_spec("sr_cut", folder))
+        assert (services / "sr_cut.json.bad").read_bytes() == before["sr_cut.json"]
+        second.client.delete("sr_weight")
+        assert not (services / "sr_weight.json").exists()
+    with LocalKernel(port=0, state_dir=state) as third:
+        wait_for(
+            lambda: _listed(third).get("sr_cut", {}).get("status") == "Running",
+            120,
+            "the service created again running",
+        )
+        listed = _listed(third)
+        assert "sr_weight" not in listed
+        assert listed["sr_created"]["status"] == "Failed"
