@@ -668,6 +668,13 @@ class Kernel:
             if sibling is not None and entry is not None:
                 self.router.release(entry, sibling, int(record.get("weight") or 0))
                 sibling.released_into = entry.name
+        for record in records:
+            # the entry of a pair whose other side was deleted goes on to the survivor
+            survivor = self.services.get(str((record.get("spec") or {}).get("name")))
+            for entry_name, token in (record.get("entries") or {}).items():
+                taken = (self.services, self.queue_services, self.router.routes, self.unrestored)
+                if survivor is not None and not any(entry_name in t for t in taken):
+                    self.router.serve_as(entry_name, token, survivor)
         await asyncio.gather(*(self._restart(service) for service in starts))
 
     def _note_bad_records(self) -> None:
@@ -783,6 +790,7 @@ class Kernel:
             weight=weight,
             cpu_fallback=service.cpu_fallback,
             token=service.token,  # modify may change it
+            entries=self.router.entries_of(service),
             running=service.status != "Stopped",
         )
 
@@ -1106,6 +1114,9 @@ class Kernel:
         if self.services.get(service.name) is not service:
             raise ControlError(404, f"service '{service.name}' not found")
         self.services.pop(service.name)
+        # Its record goes now, with its name: a kernel killed while the instances stop
+        # (up to STOP_GRACE_S) must not bring back a service the API no longer had.
+        self.records.remove(service.name)
         # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
@@ -1119,7 +1130,6 @@ class Kernel:
         async with self._lock(service.name):
             await service.stop()
         service.remove_log()  # a new service of this name starts a log of its own
-        self.records.remove(service.name)
         if feeder is not None:
             self.queues.remove(service.name)
             self.queues.remove(service.name + "/sink")

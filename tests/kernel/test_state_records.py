@@ -1,4 +1,4 @@
-"""Service records a restarted kernel cannot use.
+"""Service records a restarted kernel cannot use, and what a delete leaves behind.
 
 A record edited by hand into a bad field (``"created": "yesterday"``) kept the
 kernel from starting at all (a ValueError sorting the records); one cut short,
@@ -7,17 +7,45 @@ record from a newer easlab would have been read by this one's rules. Now the
 kernel starts, serves the others, lists each such service as Failed with its
 file, the field at fault and how to fix it, and never changes the file: a create
 of that name keeps it as ``NAME.json.bad``, a delete removes it.
+
+A delete removed the record only once the instances had stopped (up to 30 s
+with calls in flight): a kernel killed meanwhile brought the deleted service
+back. And deleting the entry of a blue-green pair sent its traffic to the
+sibling only until the next restart, when the entry's name answered 404.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 
+import requests
 from kernel_helpers import ECHO_APP, app_spec, post, wait_for
 
 from easlab.client.local import LocalKernel
 
 TOKEN = "state-records-" + "s" * 12
+
+TAG_APP = """
+import allspark
+
+class Tag(allspark.BaseProcessor):
+    def process(self, data):
+        return b"%s:" + data, 200
+"""
+
+#: writes the file it names when a call reaches it, then takes an hour to answer
+STUCK_APP = """
+import pathlib
+import time
+import allspark
+
+class Stuck(allspark.BaseProcessor):
+    def process(self, data):
+        pathlib.Path(%r).write_text("in")
+        time.sleep(3600)
+        return b"", 200
+"""
 
 
 def _spec(name: str, folder, **meta) -> dict:
@@ -98,3 +126,76 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
         listed = _listed(third)
         assert "sr_weight" not in listed
         assert listed["sr_created"]["status"] == "Failed"
+
+
+def test_a_service_deleted_before_a_kill_stays_deleted(easlab_home, make_app, tmp_path):
+    state = tmp_path / "state"
+    marker = tmp_path / "in_process"
+    folder = make_app("sr_stuck", STUCK_APP % str(marker))
+    with LocalKernel(port=0, state_dir=state) as first:
+        # a call in flight keeps the delete waiting for the instance (up to 30 s)
+        svc = first.create(_spec("sr_gone", folder, rpc__keepalive=600_000))
+        first.create(_spec("sr_stays", folder))
+        threading.Thread(target=_quietly, args=(svc.url, b"stuck"), daemon=True).start()
+        wait_for(marker.exists, 60, "the call in flight")
+        deleting = threading.Thread(target=_quietly_delete, args=(first,), daemon=True)
+        deleting.start()
+        wait_for(lambda: "sr_gone" not in _listed(first), 60, "the delete under way")
+        assert deleting.is_alive()  # its instance still lets the call finish
+        assert first.process is not None
+        first.process.kill()  # before the delete answers
+        first.process.wait()
+    with LocalKernel(port=0, state_dir=state) as second:
+        wait_for(
+            lambda: _listed(second).get("sr_stays", {}).get("status") == "Running",
+            120,
+            "the other service back",
+        )
+        assert "sr_gone" not in _listed(second)
+        assert not (state / "services" / "sr_gone.json").exists()
+
+
+def _quietly(url: str, body: bytes) -> None:
+    try:
+        post(url, body, TOKEN, timeout=120)
+    except requests.RequestException:
+        pass  # the kernel was killed under it
+
+
+def _quietly_delete(kernel: LocalKernel) -> None:
+    try:
+        kernel.client.delete("sr_gone")
+    except Exception:  # the kernel was killed under it
+        pass
+
+
+def test_the_entry_of_a_pair_serves_its_survivor_after_a_restart(easlab_home, make_app, tmp_path):
+    state = tmp_path / "state"
+    blue = make_app("sr_blue", TAG_APP % "blue")
+    green = make_app("sr_green", TAG_APP % "green")
+    with LocalKernel(port=0, state_dir=state) as first:
+        entry = first.create(_spec("sr_pair", blue))
+        sibling = first.create(_spec("sr_pair", green), blue_green=True).name
+        first.client.release(sibling, 30)
+        first.client.delete("sr_pair")
+        # all of the entry's traffic goes to the sibling
+        assert post(entry.url, b"x", TOKEN).content == b"green:x"
+    with LocalKernel(port=0, state_dir=state) as second:
+        wait_for(
+            lambda: _listed(second).get(sibling, {}).get("status") == "Running",
+            120,
+            "the sibling back",
+        )
+        url = f"{second.endpoint}/api/predict/sr_pair"
+        assert post(url, b"x", TOKEN).content == b"green:x"
+        assert post(url, b"x", "wrong-token").status_code == 401
+        # a new service of the entry's name takes its name back, then and after a restart
+        second.create(_spec("sr_pair", blue))
+        assert post(url, b"y", TOKEN).content == b"blue:y"
+    with LocalKernel(port=0, state_dir=state) as third:
+        wait_for(
+            lambda: _listed(third).get("sr_pair", {}).get("status") == "Running",
+            120,
+            "the new service back",
+        )
+        assert post(f"{third.endpoint}/api/predict/sr_pair", b"z", TOKEN).content == b"blue:z"
