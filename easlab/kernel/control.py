@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -71,6 +72,27 @@ class ControlError(Exception):
         self.status = status
         self.message = message
         self.field = field
+
+
+def _whole_number(body: dict[str, Any], field: str, expected: str) -> int:
+    """``body[field]`` as a whole number: an int, an integral float (``30.0``) or its
+    digits as a string. Anything else (``30.5``, ``true``, ``"abc"``, missing) is a 400
+    naming the field, what came and what is expected; it was truncated (``30.5`` sent
+    30 %, ``true`` switched to version 1)."""
+    value = body.get(field)
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value)
+    if number is None:
+        came = "nothing" if field not in body else json.dumps(value)[:40]
+        raise ControlError(
+            400, f'"{field}" must be {expected}, got {came}; send e.g. {{"{field}": 1}}', field
+        )
+    return number
 
 
 def _entry_missing(entry: str, spec: Any, folder: Path) -> str:
@@ -1047,12 +1069,7 @@ class Kernel:
         return failure
 
     async def switch_version(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            number = int(body.get("version"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ControlError(
-                400, 'the body needs "version": a version number', "version"
-            ) from None
+        number = _whole_number(body, "version", "a version number (a whole number)")
         self._closing_check()
         async with self._locked(service, "this version switch"):
             version = service.versions.get(number)
@@ -1136,14 +1153,14 @@ class Kernel:
         return {"deleted": service.name}
 
     async def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            weight = int(body.get("weight"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ControlError(
-                400, 'the body needs "weight": a percentage 0-100', "weight"
-            ) from None
+        weight = _whole_number(body, "weight", "a whole percentage 0-100")
         if not 0 <= weight <= 100:
-            raise ControlError(400, f"weight must be between 0 and 100, got {weight}", "weight")
+            raise ControlError(
+                400,
+                f'"weight" must be a whole percentage between 0 and 100, got {weight}: the '
+                "share of the entry's traffic this sibling takes (0 sends it none)",
+                "weight",
+            )
         if service.blue_green_of is None:
             raise ControlError(
                 400,

@@ -12,6 +12,10 @@ A delete removed the record only once the instances had stopped (up to 30 s
 with calls in flight): a kernel killed meanwhile brought the deleted service
 back. And deleting the entry of a blue-green pair sent its traffic to the
 sibling only until the next restart, when the entry's name answered 404.
+
+A release weight or a version number that was not a whole number was truncated:
+``"weight": 30.5`` sent 30 %, ``true`` 1 %, and ``"version": 1.9`` switched to
+version 1. Now they are refused (400 naming the field), in the client as well.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 import requests
 from kernel_helpers import ECHO_APP, app_spec, post, wait_for
 
 from easlab.client.local import LocalKernel
+from easlab.errors import SpecError
 
 TOKEN = "state-records-" + "s" * 12
 
@@ -199,3 +205,41 @@ def test_the_entry_of_a_pair_serves_its_survivor_after_a_restart(easlab_home, ma
             "the new service back",
         )
         assert post(f"{third.endpoint}/api/predict/sr_pair", b"z", TOKEN).content == b"blue:z"
+
+
+@pytest.mark.parametrize(
+    ("name", "weight"),
+    [("sr_wfrac", 30.5), ("sr_wbool", True), ("sr_wword", "lots"), ("sr_wnone", None)],
+)
+def test_a_release_weight_must_be_a_whole_percentage(kernel, make_app, name, weight):
+    kernel.create(_spec(name, make_app(name, TAG_APP % "one")))
+    sibling = kernel.create(_spec(name, make_app(name + "g", TAG_APP % "two")), blue_green=True)
+    kernel.client.release(sibling.name, 20)
+    body = {} if weight is None else {"weight": weight}
+    with pytest.raises(SpecError) as err:
+        kernel.client._call("POST", f"/services/{sibling.name}/release", body)
+    assert err.value.field == "weight"
+    assert "whole percentage" in str(err.value)
+    # nothing changed: still 80 / 20
+    assert kernel.client.describe(name)["traffic"] == {name: 80, sibling.name: 20}
+    if not isinstance(weight, (str, type(None))):
+        with pytest.raises(ValueError, match="whole percentage"):
+            kernel.client.release(sibling.name, weight)
+    kernel.client.delete(sibling.name)
+    kernel.client.delete(name)
+
+
+def test_a_version_must_be_a_whole_number(kernel, make_app):
+    kernel.create(_spec("sr_ver", make_app("sr_ver1", TAG_APP % "one")))
+    kernel.client.modify(
+        "sr_ver", spec={"processor_path": str(make_app("sr_ver2", TAG_APP % "two"))}
+    )
+    assert kernel.client.describe("sr_ver")["current_version"] == 2
+    for version in (1.5, True, "first"):
+        with pytest.raises(SpecError) as err:
+            kernel.client._call("POST", "/services/sr_ver/version", {"version": version})
+        assert err.value.field == "version"
+        assert kernel.client.describe("sr_ver")["current_version"] == 2
+    with pytest.raises(ValueError, match="whole number"):
+        kernel.client.version("sr_ver", 1.5)  # type: ignore[arg-type]
+    kernel.client.delete("sr_ver")
