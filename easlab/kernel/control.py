@@ -144,6 +144,10 @@ class Kernel:
         #: recorded services a restart could not bring back (their model folder gone, ...):
         #: name -> (create time, why); listed as Failed until created again or deleted
         self.unrestored: dict[str, tuple[float, str]] = {}
+        #: recorded services a restart is still building (restore()): name -> create time.
+        #: A control call on one answers 503 (try again), a create of that name 409: it
+        #: was a 404, and a create replaced the record of the service being restored
+        self.restoring: dict[str, float] = {}
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
         #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
@@ -306,6 +310,8 @@ class Kernel:
                 )
             if name in self.unrestored:
                 raise ControlError(409, self.unrestored_message(name))
+            if name in self.restoring:
+                raise ControlError(503, self.restoring_message(name))
             known = ", ".join(sorted([*self.services, *self.queue_services])) or "none"
             raise ControlError(404, f"service '{name}' not found (services: {known})")
         return service
@@ -327,15 +333,27 @@ class Kernel:
             f"replaced), or `delete {name}` to forget it"
         )
 
+    def restoring_message(self, name: str) -> str:
+        return (
+            f"service '{name}' is being restored: the kernel restarted and is building its "
+            "versions again. Try again in a moment; `ls` shows it Running (or why not) "
+            "once it is back"
+        )
+
+    def describe_restoring(self, name: str) -> dict[str, Any]:
+        """A recorded service a restart is still bringing back, as ``ls``/``desc`` show it."""
+        return {**self.describe_unrestored(name), "status": "Creating"}
+
     def describe_unrestored(self, name: str) -> dict[str, Any]:
         """A recorded service the restart could not bring back, as ``ls``/``desc`` show it."""
-        created = iso(self.unrestored[name][0])
+        restoring = name in self.restoring and name not in self.unrestored
+        created = iso(self.restoring[name] if restoring else self.unrestored[name][0])
         path = f"/api/predict/{name}"
         return {
             "name": name,
             "status": "Failed",
             "type": "Standard",
-            "message": self.unrestored_message(name),
+            "message": self.restoring_message(name) if restoring else self.unrestored_message(name),
             "endpoint": self.endpoint,
             "service_path": path,
             "url": self.endpoint + path,
@@ -380,6 +398,11 @@ class Kernel:
         for name in self.queue_services:
             out.append(self.describe_queue(name))
         out.extend(self.describe_unrestored(name) for name in self.unrestored)
+        out.extend(
+            self.describe_restoring(name)
+            for name in self.restoring
+            if name not in self.services and name not in self.unrestored
+        )
         return out
 
     def describe_queue(self, name: str) -> dict[str, Any]:
@@ -536,6 +559,7 @@ class Kernel:
                 new_name = f"{spec.name}_{secrets.token_hex(2)}"
             spec = parse_spec({**raw, "name": new_name}, allow_unknown_keys=True)
         self._check_free(spec.name)
+        self._check_not_restoring(spec.name)
         lock = self._lock(spec.name)
         await lock.acquire()
         handed_over = False
@@ -637,6 +661,8 @@ class Kernel:
             raise ControlError(
                 409, f"service '{name}' already exists; delete it first or pick another name"
             )
+        if created is None:
+            self._check_not_restoring(name)
         file = self.queues.file_for(name)
         if created is None and file.exists():
             # no service owns it (a delete removes its file): adopting it would show
@@ -670,6 +696,7 @@ class Kernel:
         """
         records = self.records.load()
         self._note_bad_records()
+        self._mark_restoring(records)
         self.restore_queues(records)
         starts = []
         for record in records:
@@ -683,6 +710,8 @@ class Kernel:
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
                 self._unrestored(record, exc)
+            finally:
+                self.restoring.pop(str(spec.get("name")), None)
         starts = self._fit_cap(starts)
         for record in records:
             sibling = self.services.get(str((record.get("spec") or {}).get("name")))
@@ -698,6 +727,13 @@ class Kernel:
                 if survivor is not None and not any(entry_name in t for t in taken):
                     self.router.serve_as(entry_name, token, survivor)
         await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def _mark_restoring(self, records: list[dict[str, Any]]) -> None:
+        """The recorded services (not queue services) a restart is about to build."""
+        for record in records:
+            spec = record["spec"]
+            if queue_kind(spec) != "queue" and spec["name"] not in self.services:
+                self.restoring.setdefault(spec["name"], float(record["created"]))
 
     def _note_bad_records(self) -> None:
         """List the records ``load`` could not use as not restored, each saying why and
@@ -743,6 +779,7 @@ class Kernel:
         if records is None:
             records = self.records.load()
             self._note_bad_records()
+            self._mark_restoring(records)  # from before the kernel listens
         for record in records:
             spec = record.get("spec") or {}
             name = spec.get("name")
@@ -837,6 +874,17 @@ class Kernel:
         # enough in flight to keep every worker busy, never past the service's own queue (450)
         window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
         service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
+
+    def _check_not_restoring(self, name: str) -> None:
+        """409 for a create of a name whose recorded service a restart still builds: the
+        create would replace its record (versions, token, weights) with a new service."""
+        if name in self.restoring and name not in self.services:
+            raise ControlError(
+                409,
+                f"service '{name}' already exists: the kernel restarted and is restoring it. "
+                "Wait until `ls` shows it, then change it with `modify` or delete it first",
+                "name",
+            )
 
     def _check_free(self, name: str) -> None:
         for path in (name, f"{name}/sink"):  # the queues an async service would open

@@ -20,6 +20,7 @@ version 1. Now they are refused (400 naming the field), in the client as well.
 
 from __future__ import annotations
 
+import http.server
 import json
 import threading
 
@@ -28,7 +29,7 @@ import requests
 from kernel_helpers import ECHO_APP, app_spec, post, wait_for
 
 from easlab.client.local import LocalKernel
-from easlab.errors import SpecError
+from easlab.errors import KernelError, SpecError
 
 TOKEN = "state-records-" + "s" * 12
 
@@ -243,3 +244,65 @@ def test_a_version_must_be_a_whole_number(kernel, make_app):
     with pytest.raises(ValueError, match="whole number"):
         kernel.client.version("sr_ver", 1.5)  # type: ignore[arg-type]
     kernel.client.delete("sr_ver")
+
+
+class _StallingModel(http.server.BaseHTTPRequestHandler):
+    """Serves a small model file; once ``stall`` is set, each GET waits for ``go``."""
+
+    stall = threading.Event()
+    go = threading.Event()
+    asked = threading.Event()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.stall.is_set():
+            self.asked.set()
+            self.go.wait(120)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"model")
+        except OSError:
+            pass  # the kernel that asked was stopped meanwhile
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, make_app, tmp_path):
+    """While a restarted kernel still builds a recorded service (here: its model's
+    download hangs), a modify answered 404 "not found" and a create of that name
+    replaced the record being restored: its versions and token were gone."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    model = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+    state = tmp_path / "state"
+    first_app = make_app("sr_rest1", TAG_APP % "one")
+    try:
+        with LocalKernel(port=0, state_dir=state) as first:
+            first.create({**_spec("sr_rest", first_app), "model_path": model})
+            first.client.modify(
+                "sr_rest", spec={"processor_path": str(make_app("sr_rest2", TAG_APP % "two"))}
+            )
+        _StallingModel.stall.set()
+        with LocalKernel(port=0, state_dir=state) as second:
+            wait_for(_StallingModel.asked.is_set, 60, "the restore building the service")
+            client = second.client
+            with pytest.raises(KernelError) as err:
+                client.modify("sr_rest", set={"metadata.instance": "2"})
+            assert err.value.status == 503
+            assert "being restored" in str(err.value)
+            with pytest.raises(KernelError, match="restoring it") as err:
+                second.create(_spec("sr_rest", first_app))
+            assert err.value.status == 409
+            assert client.describe("sr_rest")["status"] == "Creating"
+            url = f"{second.endpoint}/api/predict/sr_rest"
+            assert post(url, b"x", TOKEN).status_code == 503
+            _StallingModel.go.set()
+            wait_for(lambda: client.describe("sr_rest")["status"] == "Running", 120, "the restore")
+            # the recorded service, with both its versions, not a new one
+            assert client.describe("sr_rest")["current_version"] == 2
+            assert post(url, b"x", TOKEN).content == b"two:x"
+    finally:
+        _StallingModel.go.set()
+        server.shutdown()
