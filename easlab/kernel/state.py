@@ -159,7 +159,9 @@ class ServiceRecords:
         for file in (self.folder / f for f in files):
             if file.name.startswith("."):
                 continue  # a temporary file of an atomic write (runtime._write_private)
-            name = file.name[: -len(".json")].replace("__", "/")
+            # the file's name is the service's ("/" stored as "__", a queue's old paths):
+            # a record that cannot be read is listed under it as it is
+            name = file.name[: -len(".json")]
             data, why = _read_record(file, name)
             if why is not None:
                 try:
@@ -216,7 +218,7 @@ def _read_record(file: Path, name: str) -> tuple[dict[str, Any] | None, str | No
             f"with that newer easlab (pip install -U easlab), or {forget}"
         )
     spec = data.get("spec")
-    if not isinstance(spec, dict) or spec.get("name") != name:
+    if not isinstance(spec, dict) or spec.get("name") not in (name, name.replace("__", "/")):
         got = spec.get("name") if isinstance(spec, dict) else None
         what = f"names {got!r}" if isinstance(got, str) else "has no name"
         return None, (
