@@ -227,8 +227,11 @@ def _read_record(file: Path, name: str) -> tuple[dict[str, Any] | None, str | No
         )
     for field, (expected, valid) in _FIELDS.items():
         if field in data and not valid(data[field]):
-            # a token's value is a secret: only its type is shown
-            shown = type(data[field]).__name__ if field == "token" else repr(data[field])
+            # a token's value is a secret, and an object may hold some (a version's
+            # service.json, "entries"): of those only the type is shown
+            value = data[field]
+            secret = field == "token" or isinstance(value, (dict, list))
+            shown = type(value).__name__ if secret else repr(value)
             if len(shown) > 60:
                 shown = shown[:57] + "..."
             return None, (

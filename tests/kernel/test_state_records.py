@@ -87,6 +87,7 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
     write("sr_created", record("sr_created", created="yesterday"))
     write("sr_weight", record("sr_weight", weight="lots"))
     write("sr_token", record("sr_token", token=12345))
+    write("sr_versions", record("sr_versions", versions={"first": {"token": TOKEN}}))
     write("sr_newer", record("sr_newer", format=99, spec={**good["spec"], "name": "sr_newer"}))
     (services / "sr_dir.json").mkdir()  # a file the kernel cannot read
     before = {f.name: f.read_bytes() for f in services.iterdir() if f.is_file()}
@@ -96,6 +97,7 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
         "sr_created": "field 'created' is 'yesterday', expected a number",
         "sr_weight": "field 'weight' is 'lots', expected a whole number 0-100",
         "sr_token": "field 'token' is int, expected a string",
+        "sr_versions": "field 'versions' is dict, expected an object of version number",
         "sr_newer": "written by a newer easlab (record format 99",
         "sr_dir": "cannot read its record",
     }
