@@ -144,10 +144,10 @@ class Kernel:
         #: recorded services a restart could not bring back (their model folder gone, ...):
         #: name -> (create time, why); listed as Failed until created again or deleted
         self.unrestored: dict[str, tuple[float, str]] = {}
-        #: recorded services a restart is still building (restore()): name -> create time.
+        #: recorded services a restart is still building (restore()): name -> record.
         #: A control call on one answers 503 (try again), a create of that name 409: it
         #: was a 404, and a create replaced the record of the service being restored
-        self.restoring: dict[str, float] = {}
+        self.restoring: dict[str, dict[str, Any]] = {}
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
         #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
@@ -341,13 +341,24 @@ class Kernel:
         )
 
     def describe_restoring(self, name: str) -> dict[str, Any]:
-        """A recorded service a restart is still bringing back, as ``ls``/``desc`` show it."""
-        return {**self.describe_unrestored(name), "status": "Creating"}
+        """A recorded service a restart is still bringing back, as ``ls``/``desc`` show it:
+        Creating, with the versions and weight its record gives."""
+        record = self.restoring[name]
+        latest = max((int(n) for n in record.get("versions") or {}), default=1)
+        return {
+            **self.describe_unrestored(name),
+            "status": "Creating",
+            "current_version": record.get("current") or latest,
+            "latest_version": latest,
+            "weight": record.get("weight", 100),
+        }
 
     def describe_unrestored(self, name: str) -> dict[str, Any]:
         """A recorded service the restart could not bring back, as ``ls``/``desc`` show it."""
         restoring = name in self.restoring and name not in self.unrestored
-        created = iso(self.restoring[name] if restoring else self.unrestored[name][0])
+        created = iso(
+            float(self.restoring[name]["created"]) if restoring else self.unrestored[name][0]
+        )
         path = f"/api/predict/{name}"
         return {
             "name": name,
@@ -733,7 +744,7 @@ class Kernel:
         for record in records:
             spec = record["spec"]
             if queue_kind(spec) != "queue" and spec["name"] not in self.services:
-                self.restoring.setdefault(spec["name"], float(record["created"]))
+                self.restoring.setdefault(spec["name"], record)
 
     def _note_bad_records(self) -> None:
         """List the records ``load`` could not use as not restored, each saying why and

@@ -297,7 +297,9 @@ def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, m
             with pytest.raises(KernelError, match="restoring it") as err:
                 second.create(_spec("sr_rest", first_app))
             assert err.value.status == 409
-            assert client.describe("sr_rest")["status"] == "Creating"
+            restoring = client.describe("sr_rest")
+            # what its record says, as a restored service's description has it
+            assert (restoring["status"], restoring["current_version"]) == ("Creating", 2)
             url = f"{second.endpoint}/api/predict/sr_rest"
             assert post(url, b"x", TOKEN).status_code == 503
             _StallingModel.go.set()
