@@ -59,6 +59,17 @@ def _absolute_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     return {**overrides, **_absolutize(paths, None)} if paths else dict(overrides)
 
 
+def _version_number(version: Any) -> int:
+    """``version`` as a whole number; int() truncated (1.9 went to version 1)."""
+    if isinstance(version, str) and version.strip().isdigit():
+        return int(version)
+    if isinstance(version, float) and version.is_integer():
+        return int(version)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"version must be a whole number, got {version!r}")
+    return version
+
+
 class KernelClient:
     """HTTP client of a local kernel's control API.
 
@@ -273,7 +284,7 @@ class KernelClient:
         return self._call(  # type: ignore[no-any-return]
             "POST",
             f"/services/{self._name(name)}/version",
-            {"version": int(version), "force": force},
+            {"version": _version_number(version), "force": force},
             timeout=max(self.timeout, 600),
         )
 
@@ -293,7 +304,14 @@ class KernelClient:
 
     def release(self, name: str, weight: int) -> dict[str, Any]:
         """Send ``weight`` % of the original endpoint's traffic to blue-green service ``name``."""
-        weight = int(weight)
+        given: Any = weight
+        if (isinstance(given, float) and given.is_integer()) or (
+            isinstance(given, str) and given.strip().isdigit()
+        ):
+            weight = int(given)
+        elif isinstance(given, bool) or not isinstance(given, int):
+            # int() truncated: release(name, 30.5) sent 30 %
+            raise ValueError(f"weight must be a whole percentage 0-100, got {given!r}")
         if not 0 <= weight <= 100:
             raise ValueError(f"weight must be a percentage between 0 and 100, got {weight}")
         return self._call(  # type: ignore[no-any-return]

@@ -108,6 +108,8 @@ async def _describe(call: Call) -> dict[str, Any]:
         return call.kernel.describe_queue(queue)
     if call.params["name"] in call.kernel.unrestored:
         return call.kernel.describe_unrestored(call.params["name"])
+    if call.params["name"] in call.kernel.restoring.keys() - call.kernel.services.keys():
+        return call.kernel.describe_restoring(call.params["name"])
     return call.kernel.describe(call.service())
 
 

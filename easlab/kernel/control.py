@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -73,6 +74,27 @@ class ControlError(Exception):
         self.field = field
 
 
+def _whole_number(body: dict[str, Any], field: str, expected: str) -> int:
+    """``body[field]`` as a whole number: an int, an integral float (``30.0``) or its
+    digits as a string. Anything else (``30.5``, ``true``, ``"abc"``, missing) is a 400
+    naming the field, what came and what is expected; it was truncated (``30.5`` sent
+    30 %, ``true`` switched to version 1)."""
+    value = body.get(field)
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value)
+    if number is None:
+        came = "nothing" if field not in body else json.dumps(value)[:40]
+        raise ControlError(
+            400, f'"{field}" must be {expected}, got {came}; send e.g. {{"{field}": 1}}', field
+        )
+    return number
+
+
 def _entry_missing(entry: str, spec: Any, folder: Path) -> str:
     """Why ``processor_entry`` is not in the package, naming the archive (not the cache
     folder it was extracted to) and what its root holds; an archive made with ``tar czf
@@ -122,6 +144,10 @@ class Kernel:
         #: recorded services a restart could not bring back (their model folder gone, ...):
         #: name -> (create time, why); listed as Failed until created again or deleted
         self.unrestored: dict[str, tuple[float, str]] = {}
+        #: recorded services a restart is still building (restore()): name -> record.
+        #: A control call on one answers 503 (try again), a create of that name 409: it
+        #: was a 404, and a create replaced the record of the service being restored
+        self.restoring: dict[str, dict[str, Any]] = {}
         self.records = ServiceRecords(state_dir)  # what a restarted kernel brings back (state.py)
         #: the request monitor (monitor.py); EASLAB_MONITOR=0 keeps only the totals
         self.monitor = os.environ.get("EASLAB_MONITOR", "1").strip() not in ("0", "false", "no")
@@ -284,6 +310,8 @@ class Kernel:
                 )
             if name in self.unrestored:
                 raise ControlError(409, self.unrestored_message(name))
+            if name in self.restoring:
+                raise ControlError(503, self.restoring_message(name))
             known = ", ".join(sorted([*self.services, *self.queue_services])) or "none"
             raise ControlError(404, f"service '{name}' not found (services: {known})")
         return service
@@ -296,21 +324,47 @@ class Kernel:
                 f"service '{name}' was not restored when the kernel restarted; "
                 f"`desc {name}` says why"
             )
+        reason = self.unrestored[name][1]
+        if name in self.records.bad:  # its reason says how to fix its record
+            return f"service '{name}' was not restored when the kernel restarted: {reason}"
         return (
             f"service '{name}' was not restored when the kernel restarted: "
-            f"{self.unrestored[name][1]}. Fix that and create it again (its record is "
+            f"{reason}. Fix that and create it again (its record is "
             f"replaced), or `delete {name}` to forget it"
         )
 
+    def restoring_message(self, name: str) -> str:
+        return (
+            f"service '{name}' is being restored: the kernel restarted and is building its "
+            "versions again. Try again in a moment; `ls` shows it Running (or why not) "
+            "once it is back"
+        )
+
+    def describe_restoring(self, name: str) -> dict[str, Any]:
+        """A recorded service a restart is still bringing back, as ``ls``/``desc`` show it:
+        Creating, with the versions and weight its record gives."""
+        record = self.restoring[name]
+        latest = max((int(n) for n in record.get("versions") or {}), default=1)
+        return {
+            **self.describe_unrestored(name),
+            "status": "Creating",
+            "current_version": record.get("current") or latest,
+            "latest_version": latest,
+            "weight": record.get("weight", 100),
+        }
+
     def describe_unrestored(self, name: str) -> dict[str, Any]:
         """A recorded service the restart could not bring back, as ``ls``/``desc`` show it."""
-        created = iso(self.unrestored[name][0])
+        restoring = name in self.restoring and name not in self.unrestored
+        created = iso(
+            float(self.restoring[name]["created"]) if restoring else self.unrestored[name][0]
+        )
         path = f"/api/predict/{name}"
         return {
             "name": name,
             "status": "Failed",
             "type": "Standard",
-            "message": self.unrestored_message(name),
+            "message": self.restoring_message(name) if restoring else self.unrestored_message(name),
             "endpoint": self.endpoint,
             "service_path": path,
             "url": self.endpoint + path,
@@ -355,6 +409,11 @@ class Kernel:
         for name in self.queue_services:
             out.append(self.describe_queue(name))
         out.extend(self.describe_unrestored(name) for name in self.unrestored)
+        out.extend(
+            self.describe_restoring(name)
+            for name in self.restoring
+            if name not in self.services and name not in self.unrestored
+        )
         return out
 
     def describe_queue(self, name: str) -> dict[str, Any]:
@@ -511,6 +570,7 @@ class Kernel:
                 new_name = f"{spec.name}_{secrets.token_hex(2)}"
             spec = parse_spec({**raw, "name": new_name}, allow_unknown_keys=True)
         self._check_free(spec.name)
+        self._check_not_restoring(spec.name)
         lock = self._lock(spec.name)
         await lock.acquire()
         handed_over = False
@@ -612,6 +672,8 @@ class Kernel:
             raise ControlError(
                 409, f"service '{name}' already exists; delete it first or pick another name"
             )
+        if created is None:
+            self._check_not_restoring(name)
         file = self.queues.file_for(name)
         if created is None and file.exists():
             # no service owns it (a delete removes its file): adopting it would show
@@ -644,6 +706,8 @@ class Kernel:
         service's feeder carries on from its group's saved cursor (queue.py).
         """
         records = self.records.load()
+        self._note_bad_records()
+        self._mark_restoring(records)
         self.restore_queues(records)
         starts = []
         for record in records:
@@ -657,6 +721,8 @@ class Kernel:
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore {spec.get('name')!r}: {exc}", flush=True)
                 self._unrestored(record, exc)
+            finally:
+                self.restoring.pop(str(spec.get("name")), None)
         starts = self._fit_cap(starts)
         for record in records:
             sibling = self.services.get(str((record.get("spec") or {}).get("name")))
@@ -664,7 +730,33 @@ class Kernel:
             if sibling is not None and entry is not None:
                 self.router.release(entry, sibling, int(record.get("weight") or 0))
                 sibling.released_into = entry.name
+        for record in records:
+            # the entry of a pair whose other side was deleted goes on to the survivor
+            survivor = self.services.get(str((record.get("spec") or {}).get("name")))
+            for entry_name, token in (record.get("entries") or {}).items():
+                taken = (self.services, self.queue_services, self.router.routes, self.unrestored)
+                if survivor is not None and not any(entry_name in t for t in taken):
+                    self.router.serve_as(entry_name, token, survivor)
         await asyncio.gather(*(self._restart(service) for service in starts))
+
+    def _mark_restoring(self, records: list[dict[str, Any]]) -> None:
+        """The recorded services (not queue services) a restart is about to build."""
+        for record in records:
+            spec = record["spec"]
+            if queue_kind(spec) != "queue" and spec["name"] not in self.services:
+                self.restoring.setdefault(spec["name"], record)
+
+    def _note_bad_records(self) -> None:
+        """List the records ``load`` could not use as not restored, each saying why and
+        how to fix it, and say so in the kernel's log (their files stay as they are)."""
+        if self.records.unreadable is not None:
+            print(f"easlab kernel: {self.records.unreadable}", flush=True)
+        for bad in self.records.bad.values():
+            if bad.name in self.services or bad.name in self.queue_services:
+                continue
+            if bad.name not in self.unrestored:
+                print(f"easlab kernel: could not restore {bad.name!r}: {bad.why}", flush=True)
+            self.unrestored[bad.name] = (bad.created, bad.why)
 
     def _unrestored(self, record: dict[str, Any], exc: Exception) -> None:
         name = (record.get("spec") or {}).get("name")
@@ -695,7 +787,11 @@ class Kernel:
     def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
         """Open the queues of the recorded services at once (before the kernel listens):
         queue clients are answered from the first request, while services still build."""
-        for record in self.records.load() if records is None else records:
+        if records is None:
+            records = self.records.load()
+            self._note_bad_records()
+            self._mark_restoring(records)  # from before the kernel listens
+        for record in records:
             spec = record.get("spec") or {}
             name = spec.get("name")
             kind = queue_kind(spec)
@@ -764,6 +860,7 @@ class Kernel:
             weight=weight,
             cpu_fallback=service.cpu_fallback,
             token=service.token,  # modify may change it
+            entries=self.router.entries_of(service),
             running=service.status != "Stopped",
         )
 
@@ -788,6 +885,17 @@ class Kernel:
         # enough in flight to keep every worker busy, never past the service's own queue (450)
         window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
         service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
+
+    def _check_not_restoring(self, name: str) -> None:
+        """409 for a create of a name whose recorded service a restart still builds: the
+        create would replace its record (versions, token, weights) with a new service."""
+        if name in self.restoring and name not in self.services:
+            raise ControlError(
+                409,
+                f"service '{name}' already exists: the kernel restarted and is restoring it. "
+                "Wait until `ls` shows it, then change it with `modify` or delete it first",
+                "name",
+            )
 
     def _check_free(self, name: str) -> None:
         for path in (name, f"{name}/sink"):  # the queues an async service would open
@@ -1020,12 +1128,7 @@ class Kernel:
         return failure
 
     async def switch_version(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            number = int(body.get("version"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ControlError(
-                400, 'the body needs "version": a version number', "version"
-            ) from None
+        number = _whole_number(body, "version", "a version number (a whole number)")
         self._closing_check()
         async with self._locked(service, "this version switch"):
             version = service.versions.get(number)
@@ -1087,6 +1190,9 @@ class Kernel:
         if self.services.get(service.name) is not service:
             raise ControlError(404, f"service '{service.name}' not found")
         self.services.pop(service.name)
+        # Its record goes now, with its name: a kernel killed while the instances stop
+        # (up to STOP_GRACE_S) must not bring back a service the API no longer had.
+        self.records.remove(service.name)
         # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
@@ -1100,21 +1206,20 @@ class Kernel:
         async with self._lock(service.name):
             await service.stop()
         service.remove_log()  # a new service of this name starts a log of its own
-        self.records.remove(service.name)
         if feeder is not None:
             self.queues.remove(service.name)
             self.queues.remove(service.name + "/sink")
         return {"deleted": service.name}
 
     async def release(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            weight = int(body.get("weight"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ControlError(
-                400, 'the body needs "weight": a percentage 0-100', "weight"
-            ) from None
+        weight = _whole_number(body, "weight", "a whole percentage 0-100")
         if not 0 <= weight <= 100:
-            raise ControlError(400, f"weight must be between 0 and 100, got {weight}", "weight")
+            raise ControlError(
+                400,
+                f'"weight" must be a whole percentage between 0 and 100, got {weight}: the '
+                "share of the entry's traffic this sibling takes (0 sends it none)",
+                "weight",
+            )
         if service.blue_green_of is None:
             raise ControlError(
                 400,

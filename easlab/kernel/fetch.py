@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from easlab.errors import SpecError
+from easlab.runtime import private_dir
 
 __all__ = ["ARCHIVE_SUFFIXES", "is_archive", "packed_from", "resolve_path"]
 
@@ -169,7 +170,7 @@ def _extract_cached(archive: Path, sha: str, cache_dir: Path, field: str) -> Pat
     target = cache_dir / sha
     if (target / _DONE).exists():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(cache_dir)  # urls.json holds presigned URLs: bearer credentials
     work = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=cache_dir))
     try:
         _extract(archive, work, field)
@@ -289,11 +290,19 @@ def _read_index(cache_dir: Path) -> dict[str, Any]:
 
 
 def _write_index(cache_dir: Path, url: str, entry: dict[str, Any]) -> None:
+    """Add ``url`` to the index, atomically. The index keys are whole URLs, a presigned
+    one's signature included: it is created 0600 (mkstemp) from its first byte, never
+    made with the umask's mode and tightened after."""
     index = _read_index(cache_dir)
     index[url] = entry
-    tmp = _index_path(cache_dir).with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(index, indent=1))
-    os.replace(tmp, _index_path(cache_dir))
+    fd, tmp = tempfile.mkstemp(prefix=".urls-", suffix=".tmp", dir=cache_dir)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(index, indent=1))
+        os.replace(tmp, _index_path(cache_dir))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _cached_result(cache_dir: Path, entry: dict[str, Any]) -> Path | None:
@@ -323,7 +332,7 @@ def _without_query(exc: BaseException, url: str) -> str:
 def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: str) -> Path:
     import requests
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(cache_dir)  # urls.json holds presigned URLs: bearer credentials
     entry = _read_index(cache_dir).get(url) or {}
     cached = _cached_result(cache_dir, entry) if entry else None
     headers = {}
@@ -377,12 +386,12 @@ def _resolve_url(url: str, cache_dir: Path, progress: Progress | None, field: st
             sha = digest.hexdigest()
             if is_archive(filename):
                 archive = cache_dir / "archives" / f"{sha}-{filename}"
-                archive.parent.mkdir(exist_ok=True)
+                archive.parent.mkdir(mode=0o700, exist_ok=True)
                 os.replace(tmp, archive)
                 result = _extract_cached(archive, sha, cache_dir, field)
             else:
                 folder = cache_dir / sha
-                folder.mkdir(exist_ok=True)
+                folder.mkdir(mode=0o700, exist_ok=True)
                 os.replace(tmp, folder / filename)
                 (folder / _DONE).write_text(filename)
                 result = folder / filename

@@ -138,8 +138,11 @@ class Queue:
         self.max_length = max_length
         self.max_payload = max_payload
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # 0600 from its first byte (sqlite would create it with the umask's mode; its
+        # -wal and -shm files take the database file's mode)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)  # a file made by an older easlab may be 0644
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        os.chmod(path, 0o600)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(

@@ -3,7 +3,8 @@
 Every service has a route under its own name. ``release`` turns the original
 service's route into a weighted pair (smooth weighted round robin, so 20% is
 exactly 1 request in 5) and closes the new service's own route; deleting
-either side of the pair sends all of the entry's traffic to the other.
+either side of the pair sends all of the entry's traffic to the other (the
+survivor's record keeps that route, ``entries_of``, for a restarted kernel).
 """
 
 from __future__ import annotations
@@ -97,6 +98,22 @@ class Router:
         route.set_backends([(entry, 100 - weight), (new, weight)])
         if new.name != entry.name:
             self.close(new.name)
+
+    def serve_as(self, entry: str, token: str, service: Service) -> None:
+        """Send all of ``entry``'s traffic to ``service`` (a restored survivor of a
+        blue-green pair whose other side, the entry, was deleted)."""
+        self.routes[entry] = Route(entry, token, [(service, 100)])
+
+    def entries_of(self, service: Service) -> dict[str, str]:
+        """The routes other than its own that send all their traffic to ``service``
+        (what its deleted blue-green partner left it): entry name -> token."""
+        return {
+            name: route.token
+            for name, route in self.routes.items()
+            if name != service.name
+            and route.backends
+            and all(svc is service for svc, _ in route.backends)
+        }
 
     def forget(self, service: Service) -> list[Service]:
         """Remove a deleted service from every route; the services that take its traffic."""

@@ -184,7 +184,7 @@ class KernelServer:
             return lambda _: answer
         route = self.kernel.router.lookup(name)
         if route is None:
-            answer = (404, self._not_found(name), TEXT_PLAIN)
+            answer = (self._missing_status(name), self._not_found(name), TEXT_PLAIN)
             return lambda _: answer
         if _may_pass(route.token, auth, headers, path):
             return None
@@ -251,6 +251,10 @@ class KernelServer:
         conn.respond_json(refused[0], {"error": refused[1], "field": None})
         return True
 
+    def _missing_status(self, name: str) -> int:
+        """503 (try again) for a service a restarted kernel is still restoring, else 404."""
+        return 503 if name.split("/", 1)[0] in self.kernel.restoring else 404
+
     def _not_found(self, name: str) -> bytes:
         router = self.kernel.router
         released = self.kernel.services.get(name.split("/", 1)[0])
@@ -265,6 +269,8 @@ class KernelServer:
             ).encode()
         if name in self.kernel.unrestored:
             return self.kernel.unrestored_message(name, why=False).encode()
+        if name.split("/", 1)[0] in self.kernel.restoring:
+            return self.kernel.restoring_message(name.split("/", 1)[0]).encode()
         # the same list as the control plane's 404: queue services have no route
         known = ", ".join(sorted({*router.names(), *self.kernel.queue_services})) or "none"
         return f"service '{name}' not found (services: {known})".encode()
@@ -284,7 +290,7 @@ class KernelServer:
             return
         route = self.kernel.router.lookup(name)
         if route is None:
-            conn.respond(404, self._not_found(name))
+            conn.respond(self._missing_status(name), self._not_found(name))
             return
         if req.method == b"OPTIONS" and _serves_seldon(route) and _is_preflight(req.headers):
             # A browser sends a CORS preflight without credentials, so no token can come
@@ -448,7 +454,7 @@ class KernelServer:
         name = req.path[len(prefix) :].split("/", 1)[0]
         route = self.kernel.router.lookup(name)
         if route is None:
-            conn.respond(404, self._not_found(name))
+            conn.respond(self._missing_status(name), self._not_found(name))
             return
         ip = self.kernel.host_for_clients()
         if conn.transport is not None:

@@ -18,23 +18,82 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from easlab.runtime import _write_private, private_dir
 
+#: the record format this easlab writes. A record of a newer format (a newer easlab
+#: wrote it) is left as it is and its service listed as not restored: read with this
+#: easlab's rules, its new fields would be dropped at the next write
+FORMAT = 1
+
+#: fields a kernel writes into a record: (what they must be, a check)
+_FIELDS: dict[str, tuple[str, Any]] = {
+    "created": ("a number (seconds since 1970)", lambda v: _is_number(v)),
+    "running": ("true or false", lambda v: isinstance(v, bool)),
+    "cpu_fallback": ("true or false", lambda v: isinstance(v, bool)),
+    "current": ("a version number", lambda v: v is None or _is_int(v)),
+    "weight": ("a whole number 0-100", lambda v: v is None or (_is_int(v) and 0 <= v <= 100)),
+    "blue_green_of": ("a service name or null", lambda v: v is None or isinstance(v, str)),
+    "released_into": ("a service name or null", lambda v: v is None or isinstance(v, str)),
+    "base_dir": ("a folder or null", lambda v: v is None or isinstance(v, str)),
+    "token": ("a string", lambda v: v is None or isinstance(v, str)),
+    "entries": (
+        "an object of entry name: token",
+        lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
+    ),
+    "versions": (
+        "an object of version number: service.json",
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, dict)
+                and all(k.isdigit() and isinstance(raw, dict) for k, raw in v.items())
+            )
+        ),
+    ),
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A service record a kernel cannot use: which service, its file, and why."""
+
+    name: str
+    file: Path
+    created: float  # the file's time: where ``ls`` lists the service
+    why: str  # what is wrong and how to fix it
+
 
 class ServiceRecords:
     """The service records of one state dir.
 
-    A record is ``{"spec": service.json as created (with its token), "running",
-    "created": sequence, "versions": {number: service.json}, "current": number,
-    "blue_green_of", "released_into", "weight"}``; a queue service's has only
-    ``spec``, ``running`` and ``created``.
+    A record is ``{"format", "spec": service.json as created (with its token),
+    "running", "created": sequence, "versions": {number: service.json}, "current":
+    number, "blue_green_of", "released_into", "weight", "entries"}``; a queue
+    service's has only ``format``, ``spec``, ``running`` and ``created``.
+
+    ``load`` never changes a file. A record it cannot use (cut short, edited into
+    something else, unreadable, from a newer easlab) is in ``bad`` after it, and
+    stays on disk as it is: a create of that name first moves it aside
+    (``NAME.json.bad``), a delete removes it.
     """
 
     def __init__(self, state_dir: Path) -> None:
         self.folder = state_dir / "services"
+        self.bad: dict[str, BadRecord] = {}
+        #: why the services folder itself could not be read (None when it could)
+        self.unreadable: str | None = None
 
     def _file(self, name: str) -> Path:
         return self.folder / (name.replace("/", "__") + ".json")
@@ -42,13 +101,29 @@ class ServiceRecords:
     def save(self, name: str, spec: dict[str, Any], token: str, running: bool = True) -> None:
         """A new record (create): the spec as created, its token, running."""
         private_dir(self.folder)
+        self._set_aside(name)
         _write_private(
             self._file(name),
-            {"spec": {**spec, "token": token}, "running": running, "created": time.time()},
+            {
+                "format": FORMAT,
+                "spec": {**spec, "token": token},
+                "running": running,
+                "created": time.time(),
+            },
         )
+
+    def _set_aside(self, name: str) -> None:
+        """Keep a record that could not be used as ``NAME.json.bad`` (the user's only copy)."""
+        if self.bad.pop(name, None) is None:
+            return
+        file = self._file(name)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(file, file.with_name(file.name + ".bad"))
 
     def update(self, name: str, **fields: Any) -> None:
         """Change fields of an existing record (a deleted service's record stays gone)."""
+        if name in self.bad:
+            return  # never rewritten: it is the user's to fix
         file = self._file(name)
         try:
             data = json.loads(file.read_text())
@@ -61,23 +136,108 @@ class ServiceRecords:
         self.update(name, running=running)
 
     def remove(self, name: str) -> None:
+        self.bad.pop(name, None)
         self._file(name).unlink(missing_ok=True)
 
     def load(self) -> list[dict[str, Any]]:
-        """Every record, oldest first (siblings after what they were created from)."""
-        if not self.folder.is_dir():
+        """Every usable record, oldest first (siblings after what they were created
+        from); the others in ``bad``, the folder's own trouble in ``unreadable``."""
+        self.bad = {}
+        self.unreadable = None
+        try:
+            files = sorted(f for f in os.listdir(self.folder) if f.endswith(".json"))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            self.unreadable = (
+                f"cannot read the services folder {self.folder}: {exc.strerror or exc}; no "
+                f"service was restored. Make it readable by this user (`chmod 700 "
+                f"{self.folder}`) and restart the kernel"
+            )
             return []
         out = []
-        for file in self.folder.glob("*.json"):
-            try:
-                data = json.loads(file.read_text())
-            except (OSError, ValueError):
-                continue  # a half-written record cannot exist (atomic writes); a foreign file
-            if isinstance(data, dict):
-                data.setdefault("created", file.stat().st_mtime)
-                out.append(data)
-        out.sort(key=lambda r: float(r.get("created") or 0))
+        for file in (self.folder / f for f in files):
+            if file.name.startswith("."):
+                continue  # a temporary file of an atomic write (runtime._write_private)
+            # the file's name is the service's ("/" stored as "__", a queue's old paths):
+            # a record that cannot be read is listed under it as it is
+            name = file.name[: -len(".json")]
+            data, why = _read_record(file, name)
+            if why is not None:
+                try:
+                    mtime = file.stat().st_mtime
+                except OSError:
+                    mtime = time.time()
+                self.bad[name] = BadRecord(name, file, mtime, why)
+                continue
+            assert data is not None
+            data.setdefault("created", file.stat().st_mtime)
+            out.append(data)
+        out.sort(key=lambda r: float(r["created"]))
         return out
+
+
+def _read_record(file: Path, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The record in ``file``, or why it cannot be used and how to fix that."""
+    forget = f"`delete {name}` to forget the service (the file goes with it)"
+    again = f"create it again (the file is kept as {file.name}.bad)"
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        return None, (
+            f"cannot read its record {file}: {exc.strerror or exc}. Make it readable by the "
+            f"user running the kernel (`chmod 600 {file}`) and restart the kernel, or {forget}"
+        )
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        return None, (
+            f"its record {file} is not valid JSON ({getattr(exc, 'msg', exc)}{where}): it was "
+            f"cut short or edited by hand. Fix the file and restart the kernel, {again}, "
+            f"or {forget}"
+        )
+    fix = f"Fix the file and restart the kernel, {again}, or {forget}"
+    if not isinstance(data, dict):
+        return None, f"its record {file} is not a JSON object. {fix}"
+    version = data.get("format", 1)
+    if not _is_int(version) or version < 1:
+        return None, (
+            f"its record {file} has format {version!r}, expected a whole number from 1. {fix}"
+        )
+    if version > FORMAT:
+        from easlab import __version__
+
+        return None, (
+            f"its record {file} was written by a newer easlab (record format {version}; "
+            f"easlab {__version__} reads format {FORMAT} and older). Serve this state dir "
+            f"with that newer easlab (pip install -U easlab), or {forget}"
+        )
+    spec = data.get("spec")
+    if not isinstance(spec, dict) or spec.get("name") not in (name, name.replace("__", "/")):
+        got = spec.get("name") if isinstance(spec, dict) else None
+        what = f"names {got!r}" if isinstance(got, str) else "has no name"
+        return None, (
+            f"its record {file}: field 'spec' must be the service.json, whose name is "
+            f"{name!r} as the file's, but it {what}. {fix}"
+        )
+    for field, (expected, valid) in _FIELDS.items():
+        if field in data and not valid(data[field]):
+            # a token's value is a secret, and an object may hold some (a version's
+            # service.json, "entries"): of those only the type is shown
+            value = data[field]
+            secret = field == "token" or isinstance(value, (dict, list))
+            shown = type(value).__name__ if secret else repr(value)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            return None, (
+                f"its record {file}: field '{field}' is {shown}, expected {expected}. {fix}"
+            )
+    return data, None
 
 
 def forget_everything(state_dir: Path) -> None:
