@@ -171,6 +171,69 @@ def test_failing_component_leaves_other_services_alone(kernel):
     assert answer.status_code == 200 and answer.json()["data"]["ndarray"] == [1]
 
 
+@pytest.mark.parametrize(
+    ("cls", "method", "path", "payload"),
+    [
+        ("MyModel", "GET", "/health/ping", None),
+        ("MyModel", "HEAD", "/health/ping", None),
+        ("MyModel", "POST", PREDICT, {"data": {"ndarray": [[1]]}}),
+        # the component's own 503 and 408 (its error handler's text), not the kernel's
+        ("TextError", "POST", PREDICT, {"data": {"ndarray": [503]}}),
+        ("TextError", "POST", PREDICT, {"data": {"ndarray": [408]}}),
+        ("TextError", "POST", PREDICT, {"data": {"ndarray": [418]}}),
+    ],
+)
+def test_content_type_same_as_seldon_core(kernel, real_seldon, cls, method, path, payload):
+    """An answer's content type is the component's (processors/http.py's HttpAnswer), as
+    seldon-core sends it: the kernel sent every answer as application/json (``pong``
+    included), and took a 408, 450 or 503 whose body did not start with ``{`` for its
+    own (text/plain, the connection closed)."""
+    service = getattr(kernel, f"_svc_ct_{cls}", None) or seldon_service(
+        kernel, f"sk_ct_{cls.lower()}", cls
+    )
+    setattr(kernel, f"_svc_ct_{cls}", service)
+    ours = requests.request(method, service.url + path, json=payload,
+                            headers={"Authorization": service.token}, timeout=30)  # fmt: skip
+    theirs = requests.request(method, real_seldon.url(cls) + path, json=payload, timeout=30)
+    seen = (ours.status_code, ours.headers["Content-Type"], ours.content)
+    assert seen == (theirs.status_code, theirs.headers["Content-Type"], theirs.content) or (
+        "json" in theirs.headers["Content-Type"] and canon(ours) == canon(theirs)
+    )
+    assert ours.headers["Content-Type"] == theirs.headers["Content-Type"]
+    assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
+
+
+def test_the_kernels_own_answers_are_text_with_cors(kernel):
+    """The kernel's own 408, 502 and 503 on a seldon service: its text, as text/plain, with
+    the CORS headers every answer there has (a browser reads the message, not a CORS
+    error). The 502 of an instance that died went out as application/json."""
+    origin = "http://nb.example"
+
+    def call(service, values):
+        headers = {"Authorization": service.token, "Origin": origin}
+        body = {"data": {"ndarray": values}}
+        return requests.post(service.url + PREDICT, json=body, headers=headers, timeout=30)
+
+    def kernels(answer, status, text):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert answer.headers["Access-Control-Allow-Origin"] == origin
+        assert text in answer.text
+
+    dies = seldon_service(kernel, "sk_own_dies", "Dies")
+    kernels(call(dies, [2]), 502, "while processing this request")
+    spec = {"name": "sk_own_slow", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "processor_mainclass": "Concurrency", "token": "tok-seldon-1234",
+            "metadata": {"instance": 1, "rpc.keepalive": 150}}  # fmt: skip
+    slow = kernel.create(spec)
+    assert slow.status == "Running", slow.message
+    timed_out = call(slow, [1])
+    kernels(timed_out, 408, "rpc.keepalive")
+    assert timed_out.headers["Connection"].lower() == "close"  # SPEC §1
+    kernel.client.stop("sk_own_slow")
+    kernels(call(slow, [1]), 503, "is Stopped")
+
+
 def test_spec_needs_path_and_class():
     from easlab.errors import SpecError
     from easlab.spec import parse_spec
