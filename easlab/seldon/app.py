@@ -34,7 +34,10 @@ class Answer:
 
 
 def _json(value: Any, status: int = 200) -> Answer:
-    return Answer(status, json.dumps(value).encode() + b"\n")
+    """``value`` as seldon-core's ``jsonify`` writes it (flask 2.2's JSON provider, not in
+    debug): compact, keys sorted, ASCII only, a newline at the end."""
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+    return Answer(status, text.encode() + b"\n")
 
 
 def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:

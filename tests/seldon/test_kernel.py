@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 from cors_check import cors
+from exact_cases import EXACT
 
 from easlab.errors import SpecError
 
@@ -171,35 +172,24 @@ def test_failing_component_leaves_other_services_alone(kernel):
     assert answer.status_code == 200 and answer.json()["data"]["ndarray"] == [1]
 
 
-@pytest.mark.parametrize(
-    ("cls", "method", "path", "payload"),
-    [
-        ("MyModel", "GET", "/health/ping", None),
-        ("MyModel", "HEAD", "/health/ping", None),
-        ("MyModel", "POST", PREDICT, {"data": {"ndarray": [[1]]}}),
-        # the component's own 503 and 408 (its error handler's text), not the kernel's
-        ("TextError", "POST", PREDICT, {"data": {"ndarray": [503]}}),
-        ("TextError", "POST", PREDICT, {"data": {"ndarray": [408]}}),
-        ("TextError", "POST", PREDICT, {"data": {"ndarray": [418]}}),
-    ],
-)
-def test_content_type_same_as_seldon_core(kernel, real_seldon, cls, method, path, payload):
-    """An answer's content type is the component's (processors/http.py's HttpAnswer), as
-    seldon-core sends it: the kernel sent every answer as application/json (``pong``
-    included), and took a 408, 450 or 503 whose body did not start with ``{`` for its
-    own (text/plain, the connection closed)."""
+@pytest.mark.parametrize(("cls", "method", "path", "kw"), EXACT)
+def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path, kw):
+    """Status, content type and body byte for byte as seldon-core sends them. The content
+    type is the component's (processors/http.py's HttpAnswer): the kernel sent every
+    answer as application/json (``pong`` included), and took a 408, 450 or 503 whose body
+    did not start with ``{`` for its own (text/plain, the connection closed). JSON is
+    written as flask's jsonify writes it (compact, keys sorted, ASCII): it had spaces
+    and the component's key order."""
     service = getattr(kernel, f"_svc_ct_{cls}", None) or seldon_service(
         kernel, f"sk_ct_{cls.lower()}", cls
     )
     setattr(kernel, f"_svc_ct_{cls}", service)
-    ours = requests.request(method, service.url + path, json=payload,
-                            headers={"Authorization": service.token}, timeout=30)  # fmt: skip
-    theirs = requests.request(method, real_seldon.url(cls) + path, json=payload, timeout=30)
-    seen = (ours.status_code, ours.headers["Content-Type"], ours.content)
-    assert seen == (theirs.status_code, theirs.headers["Content-Type"], theirs.content) or (
-        "json" in theirs.headers["Content-Type"] and canon(ours) == canon(theirs)
-    )
-    assert ours.headers["Content-Type"] == theirs.headers["Content-Type"]
+    kw = dict(kw or {})
+    auth = {**kw.pop("headers", {}), "Authorization": service.token}
+    ours = requests.request(method, service.url + path, headers=auth, timeout=30, **kw)
+    theirs = requests.request(method, real_seldon.url(cls) + path, headers=auth, timeout=30, **kw)
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
     assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
 
 

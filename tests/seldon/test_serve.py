@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from cors_check import cors
+from exact_cases import EXACT
 
 HERE = Path(__file__).resolve().parent
 COMPONENTS = HERE / "components"
@@ -70,6 +71,19 @@ def test_standalone_same_as_seldon_core_microservice(
     theirs = requests.request(method, real_seldon.url(cls) + path, timeout=30, **kw)
     ours = requests.request(method, easlab_seldon.url(cls) + path, timeout=30, **kw)
     assert canon(ours) == canon(theirs)
+
+
+@pytest.mark.parametrize(("cls", "method", "path", "kw"), EXACT)
+def test_standalone_answer_bytes_same_as_seldon_core(
+    real_seldon, easlab_seldon, cls, method, path, kw
+):
+    """Byte for byte, as through the kernel (test_kernel.py's EXACT): the JSON had spaces
+    and the component's key order, where flask's jsonify writes it compact, keys sorted."""
+    kw = dict(kw or {})
+    theirs = requests.request(method, real_seldon.url(cls) + path, timeout=30, **kw)
+    ours = requests.request(method, easlab_seldon.url(cls) + path, timeout=30, **kw)
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
 
 
 def test_standalone_parameters(real_seldon, easlab_seldon):

@@ -1,0 +1,24 @@
+"""Requests whose answers must be seldon-core's byte for byte (status, content type,
+body), through the kernel (test_kernel.py) and the standalone server (test_serve.py)."""
+
+from __future__ import annotations
+
+_PREDICT = "/api/v1.0/predictions"
+
+#: requests whose answers are compared byte for byte with seldon-core's
+EXACT = [
+    ("MyModel", "GET", "/health/ping", None),
+    ("MyModel", "HEAD", "/health/ping", None),
+    ("MyModel", "POST", _PREDICT, {"json": {"data": {"names": ["a"], "ndarray": [["é", 1]]}}}),
+    ("MyModel", "GET", "/health/status", None),
+    ("MyModel", "GET", "/metadata", None),
+    ("MyModel", "POST", _PREDICT, {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
+    ("MyModel", "POST", "/send-feedback", {"json": {"request": {"data": {"ndarray": [1]}}, "reward": 1}}),
+    ("BadMeta", "GET", "/metadata", None),
+    ("CustomError", "POST", _PREDICT, {"json": {"data": {"ndarray": [[1]]}}}),
+    ("CustomError", "POST", _PREDICT, {"json": {"data": {"ndarray": [[0]]}}}),
+    # the component's own 503 and 408 (its error handler's text), not the kernel's
+    ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [503]}}}),
+    ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [408]}}}),
+    ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [418]}}}),
+]  # fmt: skip
