@@ -372,7 +372,10 @@ class KernelServer:
         from easlab.seldon.cors import allowed_methods, cors_headers
 
         sub_path = req.path[len(_PREDICT) + len(entry) :]
-        headers = cors_headers("OPTIONS", _header_of(req), allowed_methods(sub_path))
+        root = sub_path == "/"  # the service root, as "": the predictions path
+        headers = cors_headers(
+            "OPTIONS", _header_of(req), allowed_methods("" if root else sub_path)
+        )
         conn.respond(200, b"", _SELDON_TEXT, extra=_header_lines(headers))
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:

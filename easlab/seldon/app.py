@@ -166,10 +166,14 @@ class SeldonApp:
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
-        """Answer one request; errors become seldon-core's JSON error bodies."""
+        """Answer one request; errors become seldon-core's JSON error bodies.
+
+        ``path`` "" is the kernel's service root, served as ``/predict``; "/" is the
+        microservice's root, which no rule of seldon-core's matches.
+        """
         path = path or "/predict"
         method = method.upper()
-        if method == "OPTIONS":
+        if method == "OPTIONS" and path != "/":
             # flask answers OPTIONS itself on every path (its static route catches the
             # rest): 200, empty; the server adds Allow and the CORS headers
             return Answer(200, b"", TEXT)
@@ -178,10 +182,10 @@ class SeldonApp:
         if method == "HEAD" and "GET" in allowed:
             method = "GET"  # flask serves HEAD wherever GET is; the server drops the body
         # seldon-core's error handler turns flask's own 404/405 into a 500 body too. Its
-        # app has a static route on every path: GET or HEAD that no route takes looks
-        # for a file (404), any other method not taken is a 405
+        # app has a static route on every path but "/": GET or HEAD that no route takes
+        # looks for a file (404), any other method not taken is a 405; "/" is a 404
         if endpoint is None or method not in allowed:
-            if method in ("GET", "HEAD"):
+            if method in ("GET", "HEAD") or path == "/":
                 return _json(_internal("404 Not Found: The requested URL was not found on "
                                        "the server. If you entered the URL manually please "
                                        "check your spelling and try again."), 500)  # fmt: skip

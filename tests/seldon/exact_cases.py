@@ -21,4 +21,18 @@ EXACT = [
     ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [503]}}}),
     ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [408]}}}),
     ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [418]}}}),
+    # flask's rules are strict: a trailing "/" is no route (the static route's 404 or 405)
+    ("MyModel", "GET", "/health/ping/", None),
+    ("MyModel", "GET", "/metadata/", None),
+    ("MyModel", "POST", _PREDICT + "/", {"json": {"data": {"ndarray": [1]}}}),
+    ("MyModel", "POST", "/predict/", {"json": {"data": {"ndarray": [1]}}}),
+    ("MyModel", "POST", "/send-feedback/", {"json": {"request": {"data": {"ndarray": [1]}}}}),
+]  # fmt: skip
+
+#: the microservice's root, which no rule of seldon-core's matches (through the kernel
+#: "/api/predict/<service>/" is the service root: a prediction, as without the "/")
+AT_ROOT = [
+    ("MyModel", "GET", "/", None),
+    ("MyModel", "POST", "/", {"json": {"data": {"ndarray": [1]}}}),
+    ("MyModel", "OPTIONS", "/", None),
 ]  # fmt: skip

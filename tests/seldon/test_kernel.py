@@ -72,6 +72,11 @@ def test_plain_post_is_a_prediction(kernel):
     )
     assert answer.status_code == 200
     assert answer.json()["data"] == {"names": ["t:0"], "ndarray": [[1]]}
+    slash = requests.post(  # the service root with its "/": the same prediction
+        service.url + "/", json={"data": {"ndarray": [[1]]}},
+        headers={"Authorization": service.token},
+    )  # fmt: skip
+    assert slash.status_code == 200 and slash.content == answer.content
     assert (
         requests.get(service.url + "/health/ping", headers={"Authorization": service.token}).text
         == "pong"
@@ -179,7 +184,8 @@ def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path
     answer as application/json (``pong`` included), and took a 408, 450 or 503 whose body
     did not start with ``{`` for its own (text/plain, the connection closed). JSON is
     written as flask's jsonify writes it (compact, keys sorted, ASCII): it had spaces
-    and the component's key order."""
+    and the component's key order. A sub-path with a trailing "/" is no route, as in
+    flask: it was served as the path without it."""
     service = getattr(kernel, f"_svc_ct_{cls}", None) or seldon_service(
         kernel, f"sk_ct_{cls.lower()}", cls
     )

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from cors_check import cors
-from exact_cases import EXACT
+from exact_cases import AT_ROOT, EXACT
 
 HERE = Path(__file__).resolve().parent
 COMPONENTS = HERE / "components"
@@ -73,12 +73,13 @@ def test_standalone_same_as_seldon_core_microservice(
     assert canon(ours) == canon(theirs)
 
 
-@pytest.mark.parametrize(("cls", "method", "path", "kw"), EXACT)
+@pytest.mark.parametrize(("cls", "method", "path", "kw"), EXACT + AT_ROOT)
 def test_standalone_answer_bytes_same_as_seldon_core(
     real_seldon, easlab_seldon, cls, method, path, kw
 ):
     """Byte for byte, as through the kernel (test_kernel.py's EXACT): the JSON had spaces
-    and the component's key order, where flask's jsonify writes it compact, keys sorted."""
+    and the component's key order, where flask's jsonify writes it compact, keys sorted;
+    a path with a trailing "/" was served as the path without it, and "/" as /predict."""
     kw = dict(kw or {})
     theirs = requests.request(method, real_seldon.url(cls) + path, timeout=30, **kw)
     ours = requests.request(method, easlab_seldon.url(cls) + path, timeout=30, **kw)

@@ -117,9 +117,12 @@ class SeldonProcessor(Processor):
             # or the SDK's octet-stream): the body is read as the JSON it is. Seldon's own
             # paths keep seldon-core's rule (application/json, else 400).
             content_type = "application/json"
+        # "/api/predict/{name}/" is the service root too; the app's "/" is the
+        # microservice's root, no route of seldon-core's
+        path = "" if request.path == "/" else request.path
         with self.slots:  # seldon.threads calls in the component at once (1 by default)
             answer = self.app.handle(
-                request.method, request.path, request.query, content_type, request.body
+                request.method, path, request.query, content_type, request.body
             )
         return HttpAnswer(answer.status, answer.content_type, answer.body).reply()
 
