@@ -13,7 +13,8 @@ EXACT = [
     ("MyModel", "GET", "/health/status", None),
     ("MyModel", "GET", "/metadata", None),
     ("MyModel", "POST", _PREDICT, {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
-    ("MyModel", "POST", "/send-feedback", {"json": {"request": {"data": {"ndarray": [1]}}, "reward": 1}}),
+    # feedback records seldon-core metrics: not MyModel, whose metrics must stay empty
+    ("Plain", "POST", "/send-feedback", {"json": {"request": {"data": {"ndarray": [1]}}, "reward": 1}}),
     ("BadMeta", "GET", "/metadata", None),
     ("CustomError", "POST", _PREDICT, {"json": {"data": {"ndarray": [[1]]}}}),
     ("CustomError", "POST", _PREDICT, {"json": {"data": {"ndarray": [[0]]}}}),
