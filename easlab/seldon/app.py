@@ -35,9 +35,40 @@ class Answer:
 
 def _json(value: Any, status: int = 200) -> Answer:
     """``value`` as seldon-core's ``jsonify`` writes it (flask 2.2's JSON provider, not in
-    debug): compact, keys sorted, ASCII only, a newline at the end."""
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+    debug): compact, keys sorted, ASCII only, a newline at the end, and what flask's
+    provider turns into JSON (:func:`_flask_default`)."""
+    text = json.dumps(
+        value, separators=(",", ":"), sort_keys=True, ensure_ascii=True, default=_flask_default
+    )
     return Answer(status, text.encode() + b"\n")
+
+
+def _flask_default(o: Any) -> Any:
+    """What flask's JSON provider writes for values JSON has no type for (its
+    ``_default``): a date as an HTTP date, a Decimal or UUID as text, a dataclass as
+    its dict, an object with ``__html__`` as that; anything else is the TypeError."""
+    import dataclasses
+    import datetime
+    import decimal
+    import uuid
+
+    if isinstance(o, datetime.date):
+        if not isinstance(o, datetime.datetime):
+            o = datetime.datetime.combine(o, datetime.time(), tzinfo=datetime.timezone.utc)
+        elif o.tzinfo is None:  # werkzeug's http_date takes a naive time as UTC
+            o = o.replace(tzinfo=datetime.timezone.utc)
+        else:
+            o = o.astimezone(datetime.timezone.utc)
+        from email.utils import format_datetime
+
+        return format_datetime(o, usegmt=True)
+    if isinstance(o, (decimal.Decimal, uuid.UUID)):
+        return str(o)
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if hasattr(o, "__html__"):
+        return str(o.__html__())
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:

@@ -22,6 +22,8 @@ EXACT = [
     ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [503]}}}),
     ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [408]}}}),
     ("TextError", "POST", _PREDICT, {"json": {"data": {"ndarray": [418]}}}),
+    # what flask's jsonify writes for a date, Decimal, UUID, dataclass (a set: its error)
+    *[("FlaskTypes", "POST", _PREDICT, {"json": {"data": {"ndarray": [i]}}}) for i in range(7)],
     # flask's rules are strict: a trailing "/" is no route (the static route's 404 or 405)
     ("MyModel", "GET", "/health/ping/", None),
     ("MyModel", "GET", "/metadata/", None),
