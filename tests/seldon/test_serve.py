@@ -87,6 +87,26 @@ def test_standalone_answer_bytes_same_as_seldon_core(
         theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
 
 
+def test_standalone_reads_a_chunked_body_as_seldon_core(real_seldon, easlab_seldon):
+    """A body sent in chunks (``requests`` with a generator): seldon-core (gunicorn) reads
+    it; the standalone server read Content-Length only, answered 400 'Can't find JSON'
+    and took the chunks for the next request on the connection (a broken answer)."""
+
+    def chunks():
+        yield b'{"data":'
+        yield b'{"ndarray":[7]}}'
+
+    seen = []
+    for base in (real_seldon.url("MyModel"), easlab_seldon.url("MyModel")):
+        with requests.Session() as session:
+            answer = session.post(base + PREDICT, data=chunks(), timeout=30,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+            ping = session.get(base + "/health/ping", timeout=30)  # the same connection
+            seen.append((answer.status_code, answer.content, ping.status_code, ping.content))
+    assert seen[1] == seen[0]
+    assert seen[0][0] == 200 and seen[0][2:] == (200, b"pong")
+
+
 def test_standalone_parameters(real_seldon, easlab_seldon):
     body = {"data": {"ndarray": [1]}}
     theirs = requests.post(real_seldon.url("Params", PARAMS) + PREDICT, json=body, timeout=30)
