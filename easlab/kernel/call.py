@@ -57,3 +57,25 @@ class Call:
         respond, self.respond = self.respond, _answered
         self.body = b""  # the service may hold the call a while longer; not its body
         respond(status, body)
+
+    def refuse(self, status: int, message: bytes) -> None:
+        """The kernel's own answer (408, 450, 502, 503): the call did not get, or will
+        not get, its processor's. The same as ``finish`` but for an ``HttpCall``."""
+        self.finish(status, message)
+
+
+class HttpCall(Call):
+    """A call to an HTTP-aware processor (processors/http.py): its processor answers an
+    ``HttpAnswer``, the kernel's refusals (``refuse``) a text; ``by_kernel`` tells which
+    answer the caller got, with no guess from the status or the body."""
+
+    __slots__ = ("by_kernel",)
+
+    def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
+        super().__init__(body, respond)
+        self.by_kernel = False
+
+    def refuse(self, status: int, message: bytes) -> None:
+        if not self.done:
+            self.by_kernel = True
+        self.finish(status, message)

@@ -19,7 +19,7 @@ from typing import Any
 from easlab._auth import DEFAULT_CONTENT_TYPE, signature, verify
 from easlab.kernel import awake
 from easlab.kernel.api import API, handle
-from easlab.kernel.call import Call
+from easlab.kernel.call import Call, HttpCall
 from easlab.kernel.control import Kernel
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import (
@@ -34,7 +34,7 @@ from easlab.kernel.http import (
 )
 from easlab.kernel.limits import HttpLimits
 from easlab.kernel.processors import SELDON
-from easlab.kernel.processors.http import HTTP_AWARE, HttpRequest
+from easlab.kernel.processors.http import HTTP_AWARE, HttpAnswer, HttpRequest
 from easlab.kernel.queue_http import serve as serve_queue
 from easlab.runtime import WILDCARD_HOSTS
 
@@ -315,7 +315,9 @@ class KernelServer:
             return
         service = route.pick()
         if service is None:
-            conn.respond(503, f"service '{route.name}' has no backend with weight > 0".encode())
+            message = f"service '{route.name}' has no backend with weight > 0".encode()
+            seldon = route.backends and all(s.current.target == SELDON for s, _ in route.backends)
+            conn.respond(503, message, TEXT_PLAIN, extra=_seldon_cors(req) if seldon else b"")
             return
         target = service.current.target
         if target in HTTP_AWARE:
@@ -376,17 +378,17 @@ class KernelServer:
         from easlab.seldon.cors import allowed_methods, cors_headers
 
         sub_path = req.path[len(_PREDICT) + len(entry) :]
-        headers = cors_headers("OPTIONS", _header_of(req), allowed_methods(sub_path))
+        root = sub_path == "/"  # the service root, as "": the predictions path
+        headers = cors_headers(
+            "OPTIONS", _header_of(req), allowed_methods("" if root else sub_path)
+        )
         conn.respond(200, b"", _SELDON_TEXT, extra=_header_lines(headers))
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
         """Hand an HTTP-aware processor the method, sub-path, query and body."""
         sub_path = req.path[len(_PREDICT) + len(entry) :]
-        extra = b""
-        if service.current.target == SELDON:  # every answer, as seldon-core's CORS(app)
-            from easlab.seldon.cors import cors_headers
-
-            extra = _header_lines(cors_headers(req.method.decode("latin-1"), _header_of(req), []))
+        # every answer, as seldon-core's CORS(app), the kernel's own refusals included
+        extra = _seldon_cors(req) if service.current.target == SELDON else b""
         envelope = HttpRequest(
             req.method.decode("latin-1"),
             sub_path,
@@ -400,17 +402,15 @@ class KernelServer:
         def answer(status: int, body: bytes | bytearray) -> None:
             inst = call.instance
             stats.record(status, started, time.monotonic(), -1 if inst is None else inst.index)
-            # the kernel's own refusals (408, 450, 503) are text; the component's are JSON
-            kernel_made = status in (408, 450, 503) and bytes(body[:1]) not in (b"{", b"[")
-            conn.respond(
-                status,
-                body,
-                TEXT_PLAIN if kernel_made else APPLICATION_JSON,
-                status in (408, 450),
-                extra,
-            )
+            if call.by_kernel:
+                # the kernel's own refusal (408, 450, 502, 503): its text, and SPEC §1's
+                # close after 408 and 450; with the CORS headers, so that a browser reads it
+                conn.respond(status, body, TEXT_PLAIN, status in (408, 450), extra)
+                return
+            reply = HttpAnswer.decode(status, body)  # the processor's: its content type
+            conn.respond(status, reply.body, reply.content_type.encode("latin-1"), False, extra)
 
-        call = Call(envelope, answer)
+        call = HttpCall(envelope, answer)
         call.alone = self._alone()
         service.submit(call)
 
@@ -502,6 +502,14 @@ def _is_preflight(headers: dict[bytes, bytes]) -> bool:
 def _header_of(req: Request) -> Callable[[str], str | None]:
     """``req``'s header by its name as written (``"Origin"``), or None."""
     return lambda name: req.header(name.lower().encode("latin-1"))
+
+
+def _seldon_cors(req: Request) -> bytes:
+    """The CORS header lines seldon-core's ``CORS(app)`` adds to an answer (not a
+    preflight's: ``_seldon_options``)."""
+    from easlab.seldon.cors import cors_headers
+
+    return _header_lines(cors_headers(req.method.decode("latin-1"), _header_of(req), []))
 
 
 def _header_lines(headers: list[tuple[str, str]]) -> bytes:

@@ -235,11 +235,11 @@ class Service:
     def submit(self, call: Call) -> None:
         """Send a call to a free instance, or queue it; answers 450/503 itself."""
         if self.status not in ("Running", "Updating"):
-            call.finish(503, self.not_serving_message().encode())
+            call.refuse(503, self.not_serving_message().encode())
             return
         if not self.instances and self.spec.metadata.instance == 0:
             # scaled to zero: no instance will come for the call to wait for
-            call.finish(503, self.no_instances_message().encode())
+            call.refuse(503, self.no_instances_message().encode())
             return
         self._track(call)
         queue = self.queue
@@ -261,7 +261,7 @@ class Service:
                     return
         call.queued_at = time.monotonic()
         if not queue.push(call, self._waiting_in_instances()):
-            call.finish(
+            call.refuse(
                 450,
                 f"request queue of service '{self.name}' is full "
                 f"(rpc.max_queue_size={queue.max_size}); retry later".encode(),
@@ -458,7 +458,7 @@ class Service:
                 f"({keepalive} ms) and never ran: {why}; add instances "
                 "(metadata.instance) or raise rpc.keepalive"
             )
-        call.finish(408, text.encode())
+        call.refuse(408, text.encode())
         if inst is not None:
             self.kernel.loop.call_later(self.keepalive_s, inst.check_stuck, call.rid, inst.pid)
 
@@ -477,7 +477,7 @@ class Service:
                 continue
             if call.retried or not others or self.status not in ("Running", "Updating"):
                 call.orphaned = True
-                call.finish(
+                call.refuse(
                     502,
                     f"instance {instance.name} of service '{self.name}' {reason} "
                     "while processing this request".encode(),
@@ -600,7 +600,7 @@ class Service:
             self.status = "Stopped"
             self.message = ""
             for call in self.queue.drain():
-                call.finish(503, f"service '{self.name}' was stopped".encode())
+                call.refuse(503, f"service '{self.name}' was stopped".encode())
             # A stop or delete lets the calls in flight finish, but not for a long
             # rpc.keepalive (10 min is common for large models): the control call
             # would outlast its client's 60 s wait and the callers would hang on.
@@ -629,7 +629,7 @@ class Service:
             if not self.instances:
                 # scaled to zero: the queued calls have no instance to wait for
                 for call in self.queue.drain():
-                    call.finish(503, self.no_instances_message().encode())
+                    call.refuse(503, self.no_instances_message().encode())
             await self._retire(gone)
         self.update_time = time.time()
         return None

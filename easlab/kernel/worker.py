@@ -56,6 +56,7 @@ from easlab.kernel.frames import (
 )
 from easlab.kernel.own_files import own_file, use_package
 from easlab.kernel.packed import Packed
+from easlab.kernel.processors.http import error_answer as http_error_answer
 from easlab.kernel.shm import SHM, SHM_MIN, SLOT, Ring
 
 #: bytes of the worker's read buffer; a larger frame is received on its own
@@ -355,6 +356,8 @@ class Worker:
             processor, "take_metrics", None
         )
         self.metrics_lock = threading.Lock()
+        # an HTTP-aware processor answers HttpAnswers: its failures are wrapped as one
+        self.http_aware = bool(getattr(processor, "http_aware", False))
 
     def serve(self) -> None:
         pool = [
@@ -442,6 +445,8 @@ class Worker:
             answer = (as_bytes(body), normalize_status(status))
         except Exception as exc:  # a bad request must never end the instance
             answer = self.errors.answer(exc, "process()")
+            if self.http_aware:
+                answer = (http_error_answer(answer[0]), answer[1])
         if self.take_metrics is not None:
             self._queue_metrics()
         self.channel.queue(RESPONSE, rid, answer[1], answer[0])
@@ -452,6 +457,8 @@ class Worker:
             statuses, answers = self.processor.answer_batch(bodies)
         except Exception as exc:
             body, status = self.errors.answer(exc, "process_batch()")
+            if self.http_aware:
+                body = http_error_answer(body)
             statuses, answers = [status] * len(ids), Packed.of([body] * len(ids))
         if self.take_metrics is not None:
             self._queue_metrics()

@@ -34,7 +34,41 @@ class Answer:
 
 
 def _json(value: Any, status: int = 200) -> Answer:
-    return Answer(status, json.dumps(value).encode() + b"\n")
+    """``value`` as seldon-core's ``jsonify`` writes it (flask 2.2's JSON provider, not in
+    debug): compact, keys sorted, ASCII only, a newline at the end, and what flask's
+    provider turns into JSON (:func:`_flask_default`)."""
+    text = json.dumps(
+        value, separators=(",", ":"), sort_keys=True, ensure_ascii=True, default=_flask_default
+    )
+    return Answer(status, text.encode() + b"\n")
+
+
+def _flask_default(o: Any) -> Any:
+    """What flask's JSON provider writes for values JSON has no type for (its
+    ``_default``): a date as an HTTP date, a Decimal or UUID as text, a dataclass as
+    its dict, an object with ``__html__`` as that; anything else is the TypeError."""
+    import dataclasses
+    import datetime
+    import decimal
+    import uuid
+
+    if isinstance(o, datetime.date):
+        if not isinstance(o, datetime.datetime):
+            o = datetime.datetime.combine(o, datetime.time(), tzinfo=datetime.timezone.utc)
+        elif o.tzinfo is None:  # werkzeug's http_date takes a naive time as UTC
+            o = o.replace(tzinfo=datetime.timezone.utc)
+        else:
+            o = o.astimezone(datetime.timezone.utc)
+        from email.utils import format_datetime
+
+        return format_datetime(o, usegmt=True)
+    if isinstance(o, (decimal.Decimal, uuid.UUID)):
+        return str(o)
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if hasattr(o, "__html__"):
+        return str(o.__html__())
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:
@@ -163,10 +197,14 @@ class SeldonApp:
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
-        """Answer one request; errors become seldon-core's JSON error bodies."""
+        """Answer one request; errors become seldon-core's JSON error bodies.
+
+        ``path`` "" is the kernel's service root, served as ``/predict``; "/" is the
+        microservice's root, which no rule of seldon-core's matches.
+        """
         path = path or "/predict"
         method = method.upper()
-        if method == "OPTIONS":
+        if method == "OPTIONS" and path != "/":
             # flask answers OPTIONS itself on every path (its static route catches the
             # rest): 200, empty; the server adds Allow and the CORS headers
             return Answer(200, b"", TEXT)
@@ -175,10 +213,10 @@ class SeldonApp:
         if method == "HEAD" and "GET" in allowed:
             method = "GET"  # flask serves HEAD wherever GET is; the server drops the body
         # seldon-core's error handler turns flask's own 404/405 into a 500 body too. Its
-        # app has a static route on every path: GET or HEAD that no route takes looks
-        # for a file (404), any other method not taken is a 405
+        # app has a static route on every path but "/": GET or HEAD that no route takes
+        # looks for a file (404), any other method not taken is a 405; "/" is a 404
         if endpoint is None or method not in allowed:
-            if method in ("GET", "HEAD"):
+            if method in ("GET", "HEAD") or path == "/":
                 return _json(_internal("404 Not Found: The requested URL was not found on "
                                        "the server. If you entered the URL manually please "
                                        "check your spelling and try again."), 500)  # fmt: skip

@@ -37,8 +37,10 @@ CORS_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def route_key(path: str) -> str:
-    """The ``ROUTE_METHODS`` key a request path falls under ("" is ``/predict``)."""
-    return (path or "/predict").rstrip("/") or "/predict"
+    """The ``ROUTE_METHODS`` key a request path falls under: the path itself, "" (the
+    kernel's service root) is ``/predict``. No trailing ``/`` is dropped: flask's rules
+    are strict, so ``/health/ping/`` is no route of seldon-core's (its static route's)."""
+    return path or "/predict"
 
 
 def allowed_methods(path: str) -> list[str]:

@@ -116,7 +116,7 @@ class GraphApp:
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
             return _json(self.root.app.health())
-        if path.rstrip("/") not in _PREDICT_PATHS or method.upper() == "OPTIONS":
+        if path not in _PREDICT_PATHS or method.upper() == "OPTIONS":
             return self.root.app.handle(method, path, query, content_type, body)
         try:
             request = parse_request(query, content_type, bytes(body))

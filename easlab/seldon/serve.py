@@ -59,8 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = self._body()
+        except ValueError as exc:  # a framing the body cannot be read by: no next request
+            self.close_connection = True
+            self.send_error(400, f"bad request body: {exc}")
+            return
         with self.slots:
             answer = self.app.handle(
                 self.command, path, query, self.headers.get("Content-Type"), body
@@ -73,6 +77,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
+
+    def _body(self) -> bytes:
+        """The request body: by its chunks with ``Transfer-Encoding: chunked`` (as
+        ``requests`` sends a generator; gunicorn reads them), else ``Content-Length``.
+        A chunked body left unread was taken for the next request on the connection."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline(1024).split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline(65536).strip():  # trailer fields: dropped
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                if self.rfile.readline(3).strip():
+                    raise ValueError("a chunk longer than its size")
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

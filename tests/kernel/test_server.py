@@ -299,6 +299,16 @@ def test_an_http_aware_request_round_trips():
     assert HttpRequest.decode(HttpRequest("GET", "", "", None, b"").encode()).content_type is None
 
 
+def test_an_http_aware_answer_round_trips():
+    from easlab.kernel.processors.http import TEXT_PLAIN, HttpAnswer, error_answer
+
+    answer = HttpAnswer(503, 'text/html; charset="utf-8"\n', b"busy\n\n{")
+    assert HttpAnswer.decode(503, answer.encode()) == answer
+    assert HttpAnswer.decode(503, bytearray(answer.encode())) == answer
+    failed = HttpAnswer.decode(400, error_answer(b"ValueError: no"))
+    assert (failed.content_type, failed.body) == (TEXT_PLAIN, b"ValueError: no")
+
+
 def test_a_control_path_with_the_wrong_method_answers_405(kernel):
     api = kernel.endpoint + "/easlab/v1"
     resp = requests.put(api + "/services", json={}, headers=kernel.admin_headers(), timeout=5)

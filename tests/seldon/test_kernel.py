@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 from cors_check import cors
+from exact_cases import EXACT
 
 from easlab.errors import SpecError
 
@@ -71,6 +72,11 @@ def test_plain_post_is_a_prediction(kernel):
     )
     assert answer.status_code == 200
     assert answer.json()["data"] == {"names": ["t:0"], "ndarray": [[1]]}
+    slash = requests.post(  # the service root with its "/": the same prediction
+        service.url + "/", json={"data": {"ndarray": [[1]]}},
+        headers={"Authorization": service.token},
+    )  # fmt: skip
+    assert slash.status_code == 200 and slash.content == answer.content
     assert (
         requests.get(service.url + "/health/ping", headers={"Authorization": service.token}).text
         == "pong"
@@ -169,6 +175,59 @@ def test_failing_component_leaves_other_services_alone(kernel):
     assert died.status_code >= 500
     answer = requests.post(good.url + PREDICT, json=body, headers={"Authorization": good.token})
     assert answer.status_code == 200 and answer.json()["data"]["ndarray"] == [1]
+
+
+@pytest.mark.parametrize(("cls", "method", "path", "kw"), EXACT)
+def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path, kw):
+    """Status, content type and body byte for byte as seldon-core sends them. The content
+    type is the component's (processors/http.py's HttpAnswer): the kernel sent every
+    answer as application/json (``pong`` included), and took a 408, 450 or 503 whose body
+    did not start with ``{`` for its own (text/plain, the connection closed). JSON is
+    written as flask's jsonify writes it (compact, keys sorted, ASCII): it had spaces
+    and the component's key order. A sub-path with a trailing "/" is no route, as in
+    flask: it was served as the path without it."""
+    service = getattr(kernel, f"_svc_ct_{cls}", None) or seldon_service(
+        kernel, f"sk_ct_{cls.lower()}", cls
+    )
+    setattr(kernel, f"_svc_ct_{cls}", service)
+    kw = dict(kw or {})
+    auth = {**kw.pop("headers", {}), "Authorization": service.token}
+    ours = requests.request(method, service.url + path, headers=auth, timeout=30, **kw)
+    theirs = requests.request(method, real_seldon.url(cls) + path, headers=auth, timeout=30, **kw)
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
+    assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
+
+
+def test_the_kernels_own_answers_are_text_with_cors(kernel):
+    """The kernel's own 408, 502 and 503 on a seldon service: its text, as text/plain, with
+    the CORS headers every answer there has (a browser reads the message, not a CORS
+    error). The 502 of an instance that died went out as application/json."""
+    origin = "http://nb.example"
+
+    def call(service, values):
+        headers = {"Authorization": service.token, "Origin": origin}
+        body = {"data": {"ndarray": values}}
+        return requests.post(service.url + PREDICT, json=body, headers=headers, timeout=30)
+
+    def kernels(answer, status, text):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert answer.headers["Access-Control-Allow-Origin"] == origin
+        assert text in answer.text
+
+    dies = seldon_service(kernel, "sk_own_dies", "Dies")
+    kernels(call(dies, [2]), 502, "while processing this request")
+    spec = {"name": "sk_own_slow", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "processor_mainclass": "Concurrency", "token": "tok-seldon-1234",
+            "metadata": {"instance": 1, "rpc.keepalive": 150}}  # fmt: skip
+    slow = kernel.create(spec)
+    assert slow.status == "Running", slow.message
+    timed_out = call(slow, [1])
+    kernels(timed_out, 408, "rpc.keepalive")
+    assert timed_out.headers["Connection"].lower() == "close"  # SPEC §1
+    kernel.client.stop("sk_own_slow")
+    kernels(call(slow, [1]), 503, "is Stopped")
 
 
 def test_spec_needs_path_and_class():

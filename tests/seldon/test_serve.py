@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from cors_check import cors
+from exact_cases import AT_ROOT, EXACT
 
 HERE = Path(__file__).resolve().parent
 COMPONENTS = HERE / "components"
@@ -70,6 +71,40 @@ def test_standalone_same_as_seldon_core_microservice(
     theirs = requests.request(method, real_seldon.url(cls) + path, timeout=30, **kw)
     ours = requests.request(method, easlab_seldon.url(cls) + path, timeout=30, **kw)
     assert canon(ours) == canon(theirs)
+
+
+@pytest.mark.parametrize(("cls", "method", "path", "kw"), EXACT + AT_ROOT)
+def test_standalone_answer_bytes_same_as_seldon_core(
+    real_seldon, easlab_seldon, cls, method, path, kw
+):
+    """Byte for byte, as through the kernel (test_kernel.py's EXACT): the JSON had spaces
+    and the component's key order, where flask's jsonify writes it compact, keys sorted;
+    a path with a trailing "/" was served as the path without it, and "/" as /predict."""
+    kw = dict(kw or {})
+    theirs = requests.request(method, real_seldon.url(cls) + path, timeout=30, **kw)
+    ours = requests.request(method, easlab_seldon.url(cls) + path, timeout=30, **kw)
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
+
+
+def test_standalone_reads_a_chunked_body_as_seldon_core(real_seldon, easlab_seldon):
+    """A body sent in chunks (``requests`` with a generator): seldon-core (gunicorn) reads
+    it; the standalone server read Content-Length only, answered 400 'Can't find JSON'
+    and took the chunks for the next request on the connection (a broken answer)."""
+
+    def chunks():
+        yield b'{"data":'
+        yield b'{"ndarray":[7]}}'
+
+    seen = []
+    for base in (real_seldon.url("MyModel"), easlab_seldon.url("MyModel")):
+        with requests.Session() as session:
+            answer = session.post(base + PREDICT, data=chunks(), timeout=30,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+            ping = session.get(base + "/health/ping", timeout=30)  # the same connection
+            seen.append((answer.status_code, answer.content, ping.status_code, ping.content))
+    assert seen[1] == seen[0]
+    assert seen[0][0] == 200 and seen[0][2:] == (200, b"pong")
 
 
 def test_standalone_parameters(real_seldon, easlab_seldon):

@@ -31,15 +31,20 @@ from easlab.aiges.webgate import (
     sid_of,
 )
 from easlab.kernel.processors.base import Processor, ProcessorError
-from easlab.kernel.processors.http import HttpRequest
+from easlab.kernel.processors.http import HttpAnswer, HttpRequest
+
+#: what webgate JSON goes out as (UTF-8, as JSON is: ensure_ascii=False)
+_JSON = "application/json"
 
 
 def _json(doc: Any, status: int) -> tuple[bytes, int]:
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8"), status
+    return HttpAnswer(status, _JSON, json.dumps(doc, ensure_ascii=False).encode("utf-8")).reply()
 
 
 class AigesProcessor(Processor):
     """Drives one Wrapper instance per kernel instance."""
+
+    http_aware = True
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

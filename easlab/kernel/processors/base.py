@@ -94,6 +94,10 @@ class Processor:
     #: batch instead of waking another thread for the next frame (worker.py). False for
     #: code that may wait on I/O, whose batches gain from running side by side.
     batch_fills_cores: bool = False
+    #: whether ``process`` takes an ``HttpRequest`` and answers an ``HttpAnswer``
+    #: (processors/http.py; the target is in ``HTTP_AWARE``): the worker then answers
+    #: an exception of ``process`` as an ``HttpAnswer`` too
+    http_aware: bool = False
 
     def __init__(self, ctx: ProcessorContext) -> None:
         self.ctx = ctx

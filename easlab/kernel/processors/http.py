@@ -1,19 +1,28 @@
-"""What an HTTP-aware processor gets: the method, the sub-path, the query and the body.
+"""What an HTTP-aware processor gets and gives: an ``HttpRequest`` in, an ``HttpAnswer`` out.
 
 Most processors take the request body only (EAS's contract). Components that
 bring their own REST contract under the service's path — Seldon's
 ``/api/v1.0/predictions``, ``/health/ping``, aiges' wrapper endpoints — are
 *HTTP-aware*: their target is listed in ``HTTP_AWARE`` and the kernel hands
 them an ``HttpRequest`` (encoded into the call's bytes) instead, with the
-part of the URL after ``/api/predict/<service>``; their answers go out as
-``application/json``. The token check, queueing, timeouts and instance
-supervision stay the kernel's, as for every service.
+part of the URL after ``/api/predict/<service>``. They answer an ``HttpAnswer``
+(encoded into the answer's bytes, the status in the frame as for every
+processor): its content type is the HTTP answer's (seldon-core's ``pong`` is
+``text/html; charset=utf-8``, its JSON ``application/json``). An exception in
+``process()`` is wrapped by the worker (:func:`error_answer`), so every answer
+of an HTTP-aware instance is an ``HttpAnswer``. The kernel's own refusals of
+such a call (408, 450, 502, 503: ``Call.refuse``) are not: the kernel knows
+them as its own and sends them as text. The token check, queueing, timeouts
+and instance supervision stay the kernel's, as for every service.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+#: the content type of an HTTP-aware processor's error the worker answers for it
+TEXT_PLAIN = "text/plain; charset=utf-8"
 
 #: processor targets ("module:Class") that get an HttpRequest; added to by their modules' owners
 HTTP_AWARE: set[str] = set()
@@ -53,3 +62,36 @@ class HttpRequest:
             fields.get("content_type"),
             body,
         )
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """One answer of an HTTP-aware processor: status, content type and body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    def encode(self) -> bytes:
+        """One line of JSON with the content type, then the body as it goes out."""
+        head = json.dumps({"content_type": self.content_type}, separators=(",", ":"))
+        return head.encode() + b"\n" + self.body
+
+    def reply(self) -> tuple[bytes, int]:
+        """What ``Processor.process`` returns for it: ``(encoded, status)``."""
+        return self.encode(), self.status
+
+    @classmethod
+    def decode(cls, status: int, data: bytes | bytearray) -> HttpAnswer:
+        """The answer ``encode`` wrote, with the status its frame carried."""
+        cut = data.find(b"\n")  # the end of the head line: JSON escapes its newlines
+        if cut < 0:
+            raise ValueError("not an HttpAnswer: no head line")
+        fields = json.loads(bytes(data[:cut]))
+        return cls(status, str(fields["content_type"]), bytes(data[cut + 1 :]))
+
+
+def error_answer(message: bytes) -> bytes:
+    """An HTTP-aware processor's failure (``process()`` raised) as the ``HttpAnswer``
+    body the worker sends for it: the worker's message, as text."""
+    return HttpAnswer(0, TEXT_PLAIN, message).encode()

@@ -2,7 +2,8 @@
 them) behind the Seldon REST contract under the service's path (SPEC §6).
 
 HTTP-aware (processors/http.py): it gets the method, sub-path, query and body, and
-answers JSON; a plain ``GET`` of the service path answers the signature
+answers with the status, content type and body the microservice would (``pong`` is
+``text/html; charset=utf-8`` as flask sends it, the rest JSON); a plain ``GET`` of the service path answers the signature
 ``{"format": "seldon", ...}`` (easlab/seldon/app.py ``seldon_signature``); the kernel keeps
 the token check, queueing and instance supervision.
 
@@ -41,7 +42,7 @@ import threading
 from typing import Any
 
 from easlab.kernel.processors.base import Processor, ProcessorContext, ProcessorError
-from easlab.kernel.processors.http import HttpRequest
+from easlab.kernel.processors.http import HttpAnswer, HttpRequest
 from easlab.spec import seldon_threads
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 class SeldonProcessor(Processor):
     """Loads ``processor_path/<processor_mainclass>.py``, builds the class with the
     ``seldon.parameters``, calls ``load()`` once, then serves the REST paths."""
+
+    http_aware = True
 
     def __init__(self, ctx: ProcessorContext) -> None:
         super().__init__(ctx)
@@ -104,7 +107,7 @@ class SeldonProcessor(Processor):
             # (easlab/wire/seldon.py). Seldon's own paths are all below it.
             from easlab.seldon.app import seldon_signature
 
-            return seldon_signature(self.app), 200
+            return HttpAnswer(200, "application/json", seldon_signature(self.app)).reply()
         content_type = request.content_type
         if request.path in ("", "/") and (content_type or "").split(";")[0].strip() in (
             "",
@@ -114,11 +117,14 @@ class SeldonProcessor(Processor):
             # or the SDK's octet-stream): the body is read as the JSON it is. Seldon's own
             # paths keep seldon-core's rule (application/json, else 400).
             content_type = "application/json"
+        # "/api/predict/{name}/" is the service root too; the app's "/" is the
+        # microservice's root, no route of seldon-core's
+        path = "" if request.path == "/" else request.path
         with self.slots:  # seldon.threads calls in the component at once (1 by default)
             answer = self.app.handle(
-                request.method, request.path, request.query, content_type, request.body
+                request.method, path, request.query, content_type, request.body
             )
-        return answer.body, answer.status
+        return HttpAnswer(answer.status, answer.content_type, answer.body).reply()
 
     def take_metrics(self) -> bytes | None:
         """The custom metrics' series as JSON (``SeldonMetrics.series``, with the stores'
