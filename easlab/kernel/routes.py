@@ -407,7 +407,12 @@ class KernelServer:
                 # close after 408 and 450; with the CORS headers, so that a browser reads it
                 conn.respond(status, body, TEXT_PLAIN, status in (408, 450), extra)
                 return
-            reply = HttpAnswer.decode(status, body)  # the processor's: its content type
+            try:
+                reply = HttpAnswer.decode(status, body)  # the processor's: its content type
+            except ValueError as exc:  # (a component's content type with a line break)
+                message = f"service '{entry}' gave an answer that cannot be sent: {exc}"
+                conn.respond(500, message.encode(), TEXT_PLAIN, False, extra)
+                return
             conn.respond(status, reply.body, reply.content_type.encode("latin-1"), False, extra)
 
         call = HttpCall(envelope, answer)

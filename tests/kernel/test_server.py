@@ -302,11 +302,23 @@ def test_an_http_aware_request_round_trips():
 def test_an_http_aware_answer_round_trips():
     from easlab.kernel.processors.http import TEXT_PLAIN, HttpAnswer, error_answer
 
-    answer = HttpAnswer(503, 'text/html; charset="utf-8"\n', b"busy\n\n{")
+    answer = HttpAnswer(503, 'text/html; charset="utf-8"; name=\u00e9', b"busy\n\n{")
     assert HttpAnswer.decode(503, answer.encode()) == answer
     assert HttpAnswer.decode(503, bytearray(answer.encode())) == answer
     failed = HttpAnswer.decode(400, error_answer(b"ValueError: no"))
     assert (failed.content_type, failed.body) == (TEXT_PLAIN, b"ValueError: no")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html\r\nSet-Cookie: a=b", "text/plain\n", "text/plain; n=\u4e2d"]
+)
+def test_an_http_aware_answer_whose_content_type_is_no_header_value_is_refused(content_type):
+    """The content type becomes a header line: a line break would start another header
+    (the kernel answers 500 saying so, routes.py), a character latin-1 lacks cannot be sent."""
+    from easlab.kernel.processors.http import HttpAnswer
+
+    with pytest.raises(ValueError, match="is no header value"):
+        HttpAnswer.decode(200, HttpAnswer(200, content_type, b"{}").encode())
 
 
 def test_a_control_path_with_the_wrong_method_answers_405(kernel):

@@ -88,7 +88,22 @@ class HttpAnswer:
         if cut < 0:
             raise ValueError("not an HttpAnswer: no head line")
         fields = json.loads(bytes(data[:cut]))
-        return cls(status, str(fields["content_type"]), bytes(data[cut + 1 :]))
+        content_type = fields.get("content_type") if isinstance(fields, dict) else None
+        if not isinstance(content_type, str):
+            raise ValueError("not an HttpAnswer: no content_type in its head line")
+        # it becomes a header line (latin-1, as flask writes one): a line break would end
+        # it and start another
+        if any(c in content_type for c in "\r\n\0") or not _latin1(content_type):
+            raise ValueError(f"content type {content_type!r} is no header value")
+        return cls(status, content_type, bytes(data[cut + 1 :]))
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def error_answer(message: bytes) -> bytes:
