@@ -589,7 +589,13 @@ class Kernel:
             # The record first, then the tables: a save that fails (a full disk, a name
             # the file system refuses) leaves no service half-made, stuck in Creating.
             try:
-                self.records.save(spec.name, {**body["spec"], "name": spec.name}, token)
+                self.records.save(
+                    spec.name,
+                    {**body["spec"], "name": spec.name},
+                    token,
+                    base_dir=str(spec.base_dir) if spec.base_dir else None,
+                    blue_green_of=original.name if original is not None else None,
+                )
             except OSError as exc:
                 raise ControlError(
                     500,

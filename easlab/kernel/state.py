@@ -98,8 +98,12 @@ class ServiceRecords:
     def _file(self, name: str) -> Path:
         return self.folder / (name.replace("/", "__") + ".json")
 
-    def save(self, name: str, spec: dict[str, Any], token: str, running: bool = True) -> None:
-        """A new record (create): the spec as created, its token, running."""
+    def save(
+        self, name: str, spec: dict[str, Any], token: str, running: bool = True, **fields: Any
+    ) -> None:
+        """A new record (create): the spec as created, its token, running, and ``fields``
+        a restore reads from the first write on (``base_dir``, ``blue_green_of``): the
+        create's later ``update`` may never come if the kernel is killed in between."""
         private_dir(self.folder)
         self._set_aside(name)
         _write_private(
@@ -109,6 +113,7 @@ class ServiceRecords:
                 "spec": {**spec, "token": token},
                 "running": running,
                 "created": time.time(),
+                **fields,
             },
         )
 

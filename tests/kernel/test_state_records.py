@@ -310,3 +310,18 @@ def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, m
     finally:
         _StallingModel.go.set()
         server.shutdown()
+
+
+def test_a_create_s_first_write_holds_what_a_restore_needs_of_a_sibling(tmp_path):
+    """A create writes its record, then (in the same step of the event loop) the fields
+    ``_record`` adds. A kernel killed between the two must not restore a blue-green
+    sibling as a plain service, nor read its relative paths from the wrong folder:
+    the first write already holds ``base_dir`` and ``blue_green_of``."""
+    from easlab.kernel.state import ServiceRecords
+
+    records = ServiceRecords(tmp_path)
+    spec = {"name": "sr_green", "processor_path": "./app", "metadata": {"instance": 1}}
+    records.save("sr_green", spec, "t0ken", base_dir="/work/proj", blue_green_of="sr_blue")
+    (loaded,) = records.load()
+    assert (loaded["base_dir"], loaded["blue_green_of"]) == ("/work/proj", "sr_blue")
+    assert loaded["spec"]["token"] == "t0ken"

@@ -173,7 +173,7 @@ def _gpu(nb: Any) -> None:
     assert "CreateService on PAI-EAS cn-shanghai" in plan and "would upload" in plan
     assert "oss://examplebucket/easlab/" in plan and "note: metadata.resource" in plan
     cloud_file_plan = _text(_cell(nb, "%eas target local"))
-    assert "CreateService on PAI-EAS cn-shanghai" in cloud_file_plan
+    assert "CreateService on PAI-EAS cn-shanghai" in cloud_file_plan, cloud_file_plan
     assert "error:" not in cloud_file_plan  # the file the notebook writes is deployable as is
 
 
