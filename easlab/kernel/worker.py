@@ -288,6 +288,12 @@ def start_failure(exc: BaseException, heading: str, service: str) -> str:
     return f"{heading} {exc}\n(traceback in the service log: easlab logs {service})"
 
 
+#: what the user's code may raise that the worker answers as a failed request: a
+#: ``sys.exit()`` (SystemExit) in a worker thread would otherwise end the thread without
+#: an answer: the caller waited for the 408 and the instance lost a thread for good
+_USER_ENDED = (Exception, SystemExit, KeyboardInterrupt)
+
+
 class _ErrorLog:
     """Tracebacks of failing requests into the service log, without flooding it.
 
@@ -443,7 +449,7 @@ class Worker:
         try:
             body, status = self.processor.process(payload)
             answer = (as_bytes(body), normalize_status(status))
-        except Exception as exc:  # a bad request must never end the instance
+        except _USER_ENDED as exc:  # a bad request must never end the instance
             answer = self.errors.answer(exc, "process()")
             if self.http_aware:
                 answer = (http_error_answer(answer[0]), answer[1])
@@ -455,7 +461,7 @@ class Worker:
         ids, bodies = read_batch(payload)
         try:
             statuses, answers = self.processor.answer_batch(bodies)
-        except Exception as exc:
+        except _USER_ENDED as exc:
             body, status = self.errors.answer(exc, "process_batch()")
             if self.http_aware:
                 body = http_error_answer(body)

@@ -103,7 +103,7 @@ def test_a_record_that_cannot_be_saved_leaves_no_service_behind(tmp_path, app_fo
         kernel = Kernel(tmp_path, asyncio.get_running_loop())
         seen: list[bool] = []
 
-        def save(name, spec, token, running=True):
+        def save(name, spec, token, running=True, **fields):
             seen.append(name in kernel.services or name in kernel.router.routes)
             raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -360,3 +360,19 @@ def test_service_type_at_the_service_root(kernel, cls, kind, expected):
     assert own.status_code == 200
     for svc in (name, f"{name}_graph"):
         kernel.client.delete(svc)
+
+
+def test_sys_exit_in_a_component_answers_and_the_instance_serves_on(kernel):
+    """``sys.exit()`` in a component's predict ended the instance's worker thread without
+    an answer: the caller waited for the 408, and after as many calls as the instance
+    had threads it answered nothing at all. Now each is answered, and the next served."""
+    seldon_service(kernel, "sk_exits", "Exits")
+    url = kernel.endpoint + "/api/predict/sk_exits" + PREDICT
+    headers = {"Authorization": "tok-seldon-1234"}
+    for _ in range(6):  # more than the instance's worker threads (5)
+        exited = requests.post(url, json={"data": {"ndarray": [0]}}, headers=headers, timeout=30)
+        assert exited.status_code >= 400 and exited.status_code != 408, exited.text
+        assert "SystemExit" in exited.text
+    served = requests.post(url, json={"data": {"ndarray": [7]}}, headers=headers, timeout=30)
+    assert served.status_code == 200 and served.json()["data"]["ndarray"] == [7]
+    kernel.delete("sk_exits")
