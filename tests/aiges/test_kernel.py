@@ -102,6 +102,13 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
         (lambda d: d["payload"].update(other={"text": "x"}), "payload.other", "'text'"),
         (lambda d: d["payload"]["text"].update(status=7), "payload.text.status", "0, 1, 2, 3"),
         (lambda d: d.update(extra=1), "extra", "'payload'"),
+        # what the schema document declares, type and length too (webgate.py _check_declared)
+        (lambda d: d["payload"]["text"].update(status=True), "payload.text.status", "integer"),
+        (lambda d: d["payload"]["text"].update(seq="1"), "payload.text.seq", "integer"),
+        (lambda d: d["header"].update(appid=7), "header.appid", "must be a string"),
+        (lambda d: d["header"].update(appid="a" * 51), "header.appid", "at most 50"),
+        (lambda d: d["parameter"].update(echo=[]), "parameter.echo", "object"),
+        (lambda d: d["parameter"].update(echo=0), "parameter.echo", "object"),
     ],
 )
 def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, words):
@@ -113,6 +120,30 @@ def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, word
     message = r.json()["header"]["message"]
     assert message.startswith(field + ":"), message
     assert words in message, message
+
+
+@pytest.mark.parametrize("word", ["NaN", "Infinity", "-Infinity"])
+def test_nan_is_not_json_and_never_reaches_the_wrapper(echo_svc, word):
+    """Python's json reads NaN and Infinity, JSON (and the webgate's Go decoder) does not:
+    the wrapper got the param as "NaN" and failed (a 500) where the platform answers a 400."""
+    body = json.dumps(echo_request(case="upper")).replace('"case": "upper"', f'"repeat": {word}')
+    assert word in body
+    r = requests.post(echo_svc.url, data=body, headers={"Authorization": TOKEN}, timeout=30)
+    assert r.status_code == 400, r.text
+    message = r.json()["header"]["message"]
+    assert message.startswith(f"body: not JSON ({word} is not a JSON value"), message
+    assert '"parameter": {"echo": {...}}' in message  # and what to send instead
+
+
+def test_a_missing_required_param_says_what_to_send(served):
+    svc = served("aiges_image_required", "image")
+    doc = {"parameter": {"imgsvc": {}}, "payload": {"img": {"image": b64(b"x")}}}
+    r = post(svc, doc)
+    assert r.status_code == 400, r.text
+    assert r.json()["header"]["message"] == (
+        'parameter.imgsvc.size: required parameter is missing; send it: "parameter": '
+        '{"imgsvc": {"size": 64}}'
+    )
 
 
 def test_text_is_base64_as_the_webgate_declares_not_guessed_from_the_content(echo_svc):
@@ -170,6 +201,12 @@ def test_webgate_decoding_rules_without_a_server():
         with pytest.raises(RequestInvalid) as caught:
             parse_payload(bad, fields)
         assert caught.value.field == where and "not valid base64" in caught.value.message
+    # the document's image is 1..10485760 characters of base64 (more than a kernel's
+    # --max-body in the tests, so checked here)
+    for text, words in (("", "is empty; at least 1"), ("A" * 10485764, "at most 10485760")):
+        with pytest.raises(RequestInvalid) as caught:
+            parse_payload({"t": {"text": "eA=="}, "i": {"image": text}}, fields)
+        assert caught.value.field == "payload.i.image" and words in caught.value.message
 
 
 def test_required_param_and_image_roundtrip(served):
