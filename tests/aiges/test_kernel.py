@@ -257,6 +257,8 @@ BAD_KINDS = [
     "str_data",
     "undeclared_key",
     "not_response",
+    "list_of_str",
+    "list_none",
 ]
 
 
@@ -286,6 +288,8 @@ def test_responses_the_checker_rejects_are_errors_not_answers(served, tmp_path):
         "str_data": "data must be bytes, got str",
         "undeclared_key": "output 'nope' is not declared in responseCls",
         "not_response": "returned dict, not a Response",
+        "list_of_str": "Response.list[0] is str 'fine', not a ResponseData",
+        "list_none": "Response.list is NoneType, not a list",
     }
     for kind in BAD_KINDS:
         r = served_answer(kind)

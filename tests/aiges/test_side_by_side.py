@@ -182,6 +182,8 @@ def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, s
         "dup_keys",
         "empty_list",
         "not_response",
+        "list_of_str",
+        "list_none",
     ],
 )
 def test_accepts_and_rejects_the_same_responses(real_aiges, tmp_path, kind):
