@@ -248,6 +248,30 @@ def test_errors_are_clear_and_other_services_keep_serving(served, echo_svc):
     assert post(echo_svc, echo_request()).status_code == 200
 
 
+def test_a_wrapper_that_exits_or_is_interrupted_answers_and_keeps_the_instance(served, echo_svc):
+    """sys.exit() in wrapperOnceExec or wrapperError, or a KeyboardInterrupt, is a webgate
+    error like any other exception (it ended the worker's thread: no answer until
+    rpc.keepalive, a 408, and one thread fewer each time); a message with a lone
+    surrogate (a surrogateescape'd file name) is sent, not a text/plain 400."""
+    bad = served("aiges_err_exit", "err")
+    # more calls than the instance has threads: none of them may use one up
+    for word, message in [
+        (b"exit", "wrapperOnceExec raised SystemExit: 3"),
+        (b"interrupt", "wrapperOnceExec raised KeyboardInterrupt"),
+        (b"exit in wrapperError", "(wrapperError(1002) raised SystemExit: no message)"),
+        (b"surrogate", "wrapperOnceExec raised ValueError: file ?.wav unreadable"),
+    ] * 2:
+        r = post(bad, {"payload": {"text": {"text": b64(word)}}})
+        assert r.status_code == 500, (word, r.status_code, r.text)
+        assert r.headers["Content-Type"].startswith("application/json"), r.text
+        assert r.json()["header"]["message"] == message, r.text
+    for _ in range(6):
+        assert post(bad, {"payload": {"text": {"text": b64(b"x")}}}).json()["header"]["code"] == (
+            1001
+        )
+    assert post(echo_svc, echo_request()).status_code == 200
+
+
 BAD_KINDS = [
     "empty_list",
     "dup_keys",
