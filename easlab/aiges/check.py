@@ -39,6 +39,12 @@ def problems(resp: Any, fields: Declared) -> list[str]:
             f"wrapperOnceExec returned {type(resp).__name__}, not a Response: "
             "return a Response (or res.response_err(code))"
         ]
+    if not isinstance(resp.list, (list, tuple)):
+        # the SDK's len(resp.list) raises on None or a number: its check fails
+        return [
+            f"Response.list is {type(resp.list).__name__}, not a list: "
+            "set res.list = [ResponseData, ...]"
+        ]
     if not resp.list:
         return [
             "Response.list is empty: put at least one ResponseData in it "
@@ -47,6 +53,15 @@ def problems(resp: Any, fields: Declared) -> list[str]:
     if resp.error_code != 0:
         return []  # an error answer is a valid answer; its message comes from wrapperError
     found: list[str] = []
+    for i, d in enumerate(resp.list):
+        # the SDK's check reads d.data, d.key ... and fails on what has none
+        if not all(hasattr(d, a) for a in ("key", "data", "len", "type", "status")):
+            found.append(
+                f"Response.list[{i}] is {type(d).__name__} {d!r:.40}, not a ResponseData: "
+                "put ResponseData objects in the list (r = ResponseData(); r.setData(...))"
+            )
+    if found:
+        return found
     for d in resp.list:
         if not isinstance(d.data, (bytes, memoryview)):
             found.append(
@@ -61,7 +76,11 @@ def problems(resp: Any, fields: Declared) -> list[str]:
     if found:
         return found
     keys = [d.key for d in resp.list]
-    if len(keys) != len(set(keys)):
+    try:
+        unique = len(set(keys)) == len(keys)
+    except TypeError:  # a list or dict key: the SDK's set(keys) raises, its check fails
+        return [f"output keys must be strings (the declared outputs' names), got {keys!r:.80}"]
+    if not unique:
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         return [
             f"output keys must be unique, got {keys}: answer each of "

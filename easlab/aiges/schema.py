@@ -101,6 +101,20 @@ _PAYLOADS = {
 }
 
 
+#: the header keys the document declares (the SDK's template), each a string of at most 50
+HEADER_KEYS: tuple[str, ...] = ("appid", "uid", "device_id", "device.imei", "device.imsi")
+HEADER_KEYS += ("device.mac", "device.other", "net.type", "net.isp", "app.ver")
+
+
+def header_schema() -> dict[str, Any]:
+    """The schema of a request's ``header``, as every wrapper's document has it."""
+    return {
+        "type": "object",
+        "properties": {k: {"type": "string", "maxLength": 50} for k in HEADER_KEYS},
+        "required": ["appid"],
+    }
+
+
 def payload_schema(field: PayloadField) -> dict[str, Any] | None:
     """The JSON schema of one payload entry, or None for a type the webgate has none for."""
     found = _PAYLOADS.get(field.data_type)
@@ -164,8 +178,6 @@ def schema_document(wrapper_cls: type) -> dict[str, Any]:
         if param.required:
             required.append(param.key)
         params.update(param._schema())
-    header_keys = ["appid", "uid", "device_id", "device.imei", "device.imsi", "device.mac"]
-    header_keys += ["device.other", "net.type", "net.isp", "app.ver"]
     return {
         "meta": {
             "serviceId": service_id,
@@ -182,11 +194,7 @@ def schema_document(wrapper_cls: type) -> dict[str, Any]:
         "schemainput": {
             "type": "object",
             "properties": {
-                "header": {
-                    "type": "object",
-                    "properties": {k: {"type": "string", "maxLength": 50} for k in header_keys},
-                    "required": ["appid"],
-                },
+                "header": header_schema(),
                 "parameter": {
                     "type": "object",
                     "properties": {

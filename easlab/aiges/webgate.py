@@ -9,7 +9,11 @@ Request (``POST /api/predict/<name>``)::
 Answer: ``{"header": {"code": 0, "message": "success", "sid": ...},
 "payload": {"<output key>": {"encoding", "status", "<text|image|audio>": base64}}}``.
 Every payload value (text too) is base64, as on iFlytek's webgate; line breaks
-in it are skipped. Pure functions, no server.
+in it are skipped. A request is checked against what the wrapper's schema
+document (schema.py) declares, as the webgate checks it: the types, enums and
+lengths of header, parameter and payload values, the body as JSON (no NaN), so
+a request the platform refuses with 400 never reaches the wrapper here either.
+Pure functions, no server.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from easlab.aiges.fields import (
     PayloadField,
     StringParamField,
 )
-from easlab.aiges.schema import Declared, payload_schema
+from easlab.aiges.schema import Declared, header_schema, payload_schema
 from easlab.aiges.types import Once
 
 #: header.code of a request refused before the wrapper ran (webgate's "invalid parameter")
@@ -75,7 +79,8 @@ def _check_param(field: ParamField, value: Any, where: str) -> Any:
         return value
     if isinstance(field, (NumberParamField, IntegerParamField)):
         is_int = isinstance(field, IntegerParamField)
-        ok = isinstance(value, int) if is_int else isinstance(value, (int, float))
+        ok = isinstance(value, (int, float)) and (not is_int or isinstance(value, int))
+        ok = ok or (is_int and _integral(value))  # 2.0: an integer to the schema, "2" to it
         if isinstance(value, bool) or not ok:
             kind = "an integer" if is_int else "a number"
             raise RequestInvalid(where, f"must be {kind}, got {type(value).__name__} {value!r}")
@@ -90,8 +95,63 @@ def _check_param(field: ParamField, value: Any, where: str) -> Any:
     return value
 
 
+#: JSON schema type -> the Python types json.loads gives for it (bool is no number there)
+_SCHEMA_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+}
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
+
+
+def _check_declared(prop: dict[str, Any], value: Any, where: str) -> None:
+    """``value`` against one property of the schema document (schema.py): its type, enum,
+    minLength and maxLength, as the webgate checks the request against the document."""
+    kind = prop.get("type")
+    types = _SCHEMA_TYPES.get(kind) if isinstance(kind, str) else None
+    if types is not None:
+        is_bool = isinstance(value, bool)
+        if kind == "integer" and _integral(value):
+            pass  # 3.0 is an integer to a JSON schema (and a float64 to the webgate)
+        elif not isinstance(value, types) or (is_bool and kind != "boolean"):
+            shown = "an integer" if kind == "integer" else f"a {kind}"
+            if kind == "object":
+                shown = "an object"
+            raise RequestInvalid(where, f"must be {shown}, got {type(value).__name__} {value!r}")
+    enum = prop.get("enum")
+    if enum and value not in enum:
+        raise RequestInvalid(where, f"{value!r} is not allowed; use one of {_allowed(enum)}")
+    if isinstance(value, str):
+        least, most = prop.get("minLength"), prop.get("maxLength")
+        if isinstance(least, int) and len(value) < least:
+            size = f"is {len(value)} characters long" if value else "is empty"
+            raise RequestInvalid(where, f"{size}; at least {least} characters are needed")
+        if isinstance(most, int) and len(value) > most:
+            raise RequestInvalid(
+                where, f"is {len(value)} characters long; at most {most} are allowed"
+            )
+
+
 def _default(field: ParamField) -> Any:
     return field.default if isinstance(field, BooleanParamField) else getattr(field, "value", None)
+
+
+def _example(field: ParamField) -> Any:
+    """A value the field takes, for a message: its first enum, else its declared value."""
+    enums = getattr(field, "enums", None)
+    if enums:
+        return enums[0]
+    value = _default(field)
+    if isinstance(field, BooleanParamField):
+        return bool(value)
+    if isinstance(field, StringParamField):
+        return value if isinstance(value, str) else ""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def parse_params(parameter: Any, fields: Declared, service_id: str) -> dict[str, Any]:
@@ -107,8 +167,10 @@ def parse_params(parameter: Any, fields: Declared, service_id: str) -> dict[str,
         raise RequestInvalid(
             f"parameter.{extra[0]}", f"undeclared key; the parameters go under {service_id!r}"
         )
-    given = parameter.get(service_id) or {}
-    if not isinstance(given, dict):
+    given = parameter.get(service_id)
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):  # [], "", 0 or false are no object of parameters either
         raise RequestInvalid(f"parameter.{service_id}", "must be an object of parameters")
     params: dict[str, Any] = {}
     for key, value in given.items():
@@ -123,8 +185,11 @@ def parse_params(parameter: Any, fields: Declared, service_id: str) -> dict[str,
         if field.key in params:
             continue
         if field.required:
+            example = json.dumps({field.key: _example(field)}, ensure_ascii=False)
             raise RequestInvalid(
-                f"parameter.{service_id}.{field.key}", "required parameter is missing"
+                f"parameter.{service_id}.{field.key}",
+                f'required parameter is missing; send it: "parameter": {{"{service_id}": '
+                f"{example}}}",
             )
         params[field.key] = _default(field)
     return params
@@ -190,21 +255,25 @@ def parse_payload(payload: Any, fields: Declared) -> DataListCls:
         for key, value in entry.items():
             prop = props.get(key)
             if prop is None and key != data_key:
-                raise RequestInvalid(
-                    f"{where}.{key}", f"undeclared key; allowed: {_allowed([data_key, *props])}"
-                )
-            enum = list((prop or {}).get("enum") or [])
-            if key == "encoding" and field.encoding:
-                enum.append(field.encoding)  # what the field itself declares is always fine
-            if enum and key != data_key and value not in enum:
-                raise RequestInvalid(
-                    f"{where}.{key}", f"{value!r} is not allowed; use one of {_allowed(enum)}"
-                )
+                allowed = _allowed(dict.fromkeys([data_key, *props]))
+                raise RequestInvalid(f"{where}.{key}", f"undeclared key; allowed: {allowed}")
+            if key == data_key:
+                continue  # checked as base64 below, its length after that
+            prop = dict(prop or {})
+            if key == "encoding" and field.encoding and prop.get("enum"):
+                # what the field itself declares is always fine
+                prop["enum"] = [*prop["enum"], field.encoding]
+            _check_declared(prop, value, f"{where}.{key}")
         if data_key not in entry:
             raise RequestInvalid(f"{where}.{data_key}", "missing: the input's data (base64)")
+        value = entry[data_key]
+        if isinstance(value, str):
+            # the document's minLength/maxLength of the data (an image's 1..10485760)
+            # count the base64 text, as the webgate counts it: before decoding it
+            _check_declared(props.get(data_key) or {}, value, f"{where}.{data_key}")
         node = DataListNode()
         node.key = field.key
-        node.data = _decode_data(field, entry[data_key], f"{where}.{data_key}")
+        node.data = _decode_data(field, value, f"{where}.{data_key}")
         node.len = len(node.data)
         node.type = field.data_type
         node.status = int(entry.get("status", Once))
@@ -218,19 +287,34 @@ def parse_request(
     body: bytes, fields: Declared, service_id: str
 ) -> tuple[dict[str, Any], DataListCls]:
     """The ``(params, reqData)`` a request asks for, or RequestInvalid naming the field."""
+    shape = (
+        f'send a JSON object {{"header": {{"appid": ...}}, "parameter": {{"{service_id}": '
+        '{...}}, "payload": {...}}'
+    )
     try:
-        doc = json.loads(body or b"{}")
+        # NaN, Infinity and -Infinity are Python's, not JSON's: the webgate (Go's
+        # encoding/json) refuses them, so a NaN never reaches a wrapper as "NaN"
+        doc = json.loads(body or b"{}", parse_constant=_not_json)
     except ValueError as exc:
-        raise RequestInvalid("body", f"not JSON ({exc})") from None
+        raise RequestInvalid("body", f"not JSON ({exc}): {shape}") from None
     if not isinstance(doc, dict):
-        raise RequestInvalid("body", "must be a JSON object with header, parameter and payload")
+        raise RequestInvalid("body", f"must be a JSON object: {shape}")
     for key in doc:
         if key not in ("header", "parameter", "payload"):
             raise RequestInvalid(key, "undeclared key; allowed: 'header', 'parameter', 'payload'")
-    if not isinstance(doc.get("header", {}), dict):
-        raise RequestInvalid("header", "must be an object")
+    header = doc.get("header", {})
+    if not isinstance(header, dict):
+        raise RequestInvalid("header", 'must be an object, e.g. {"appid": "my-app"}')
+    declared_header = header_schema()["properties"]
+    for key, value in header.items():
+        if key in declared_header:  # other keys (sid ...) are the caller's own
+            _check_declared(declared_header[key], value, f"header.{key}")
     params = parse_params(doc.get("parameter"), fields, service_id)
     return params, parse_payload(doc.get("payload"), fields)
+
+
+def _not_json(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON value; send a number, or a string")
 
 
 def sid_of(body: bytes) -> str:

@@ -102,6 +102,13 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
         (lambda d: d["payload"].update(other={"text": "x"}), "payload.other", "'text'"),
         (lambda d: d["payload"]["text"].update(status=7), "payload.text.status", "0, 1, 2, 3"),
         (lambda d: d.update(extra=1), "extra", "'payload'"),
+        # what the schema document declares, type and length too (webgate.py _check_declared)
+        (lambda d: d["payload"]["text"].update(status=True), "payload.text.status", "integer"),
+        (lambda d: d["payload"]["text"].update(seq="1"), "payload.text.seq", "integer"),
+        (lambda d: d["header"].update(appid=7), "header.appid", "must be a string"),
+        (lambda d: d["header"].update(appid="a" * 51), "header.appid", "at most 50"),
+        (lambda d: d["parameter"].update(echo=[]), "parameter.echo", "object"),
+        (lambda d: d["parameter"].update(echo=0), "parameter.echo", "object"),
     ],
 )
 def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, words):
@@ -113,6 +120,30 @@ def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, word
     message = r.json()["header"]["message"]
     assert message.startswith(field + ":"), message
     assert words in message, message
+
+
+@pytest.mark.parametrize("word", ["NaN", "Infinity", "-Infinity"])
+def test_nan_is_not_json_and_never_reaches_the_wrapper(echo_svc, word):
+    """Python's json reads NaN and Infinity, JSON (and the webgate's Go decoder) does not:
+    the wrapper got the param as "NaN" and failed (a 500) where the platform answers a 400."""
+    body = json.dumps(echo_request(case="upper")).replace('"case": "upper"', f'"repeat": {word}')
+    assert word in body
+    r = requests.post(echo_svc.url, data=body, headers={"Authorization": TOKEN}, timeout=30)
+    assert r.status_code == 400, r.text
+    message = r.json()["header"]["message"]
+    assert message.startswith(f"body: not JSON ({word} is not a JSON value"), message
+    assert '"parameter": {"echo": {...}}' in message  # and what to send instead
+
+
+def test_a_missing_required_param_says_what_to_send(served):
+    svc = served("aiges_image_required", "image")
+    doc = {"parameter": {"imgsvc": {}}, "payload": {"img": {"image": b64(b"x")}}}
+    r = post(svc, doc)
+    assert r.status_code == 400, r.text
+    assert r.json()["header"]["message"] == (
+        'parameter.imgsvc.size: required parameter is missing; send it: "parameter": '
+        '{"imgsvc": {"size": 64}}'
+    )
 
 
 def test_text_is_base64_as_the_webgate_declares_not_guessed_from_the_content(echo_svc):
@@ -170,6 +201,12 @@ def test_webgate_decoding_rules_without_a_server():
         with pytest.raises(RequestInvalid) as caught:
             parse_payload(bad, fields)
         assert caught.value.field == where and "not valid base64" in caught.value.message
+    # the document's image is 1..10485760 characters of base64 (more than a kernel's
+    # --max-body in the tests, so checked here)
+    for text, words in (("", "is empty; at least 1"), ("A" * 10485764, "at most 10485760")):
+        with pytest.raises(RequestInvalid) as caught:
+            parse_payload({"t": {"text": "eA=="}, "i": {"image": text}}, fields)
+        assert caught.value.field == "payload.i.image" and words in caught.value.message
 
 
 def test_required_param_and_image_roundtrip(served):
@@ -211,6 +248,30 @@ def test_errors_are_clear_and_other_services_keep_serving(served, echo_svc):
     assert post(echo_svc, echo_request()).status_code == 200
 
 
+def test_a_wrapper_that_exits_or_is_interrupted_answers_and_keeps_the_instance(served, echo_svc):
+    """sys.exit() in wrapperOnceExec or wrapperError, or a KeyboardInterrupt, is a webgate
+    error like any other exception (it ended the worker's thread: no answer until
+    rpc.keepalive, a 408, and one thread fewer each time); a message with a lone
+    surrogate (a surrogateescape'd file name) is sent, not a text/plain 400."""
+    bad = served("aiges_err_exit", "err")
+    # more calls than the instance has threads: none of them may use one up
+    for word, message in [
+        (b"exit", "wrapperOnceExec raised SystemExit: 3"),
+        (b"interrupt", "wrapperOnceExec raised KeyboardInterrupt"),
+        (b"exit in wrapperError", "(wrapperError(1002) raised SystemExit: no message)"),
+        (b"surrogate", "wrapperOnceExec raised ValueError: file ?.wav unreadable"),
+    ] * 2:
+        r = post(bad, {"payload": {"text": {"text": b64(word)}}})
+        assert r.status_code == 500, (word, r.status_code, r.text)
+        assert r.headers["Content-Type"].startswith("application/json"), r.text
+        assert r.json()["header"]["message"] == message, r.text
+    for _ in range(6):
+        assert post(bad, {"payload": {"text": {"text": b64(b"x")}}}).json()["header"]["code"] == (
+            1001
+        )
+    assert post(echo_svc, echo_request()).status_code == 200
+
+
 BAD_KINDS = [
     "empty_list",
     "dup_keys",
@@ -220,6 +281,8 @@ BAD_KINDS = [
     "str_data",
     "undeclared_key",
     "not_response",
+    "list_of_str",
+    "list_none",
 ]
 
 
@@ -249,6 +312,8 @@ def test_responses_the_checker_rejects_are_errors_not_answers(served, tmp_path):
         "str_data": "data must be bytes, got str",
         "undeclared_key": "output 'nope' is not declared in responseCls",
         "not_response": "returned dict, not a Response",
+        "list_of_str": "Response.list[0] is str 'fine', not a ResponseData",
+        "list_none": "Response.list is NoneType, not a list",
     }
     for kind in BAD_KINDS:
         r = served_answer(kind)

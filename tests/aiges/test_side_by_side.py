@@ -182,6 +182,8 @@ def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, s
         "dup_keys",
         "empty_list",
         "not_response",
+        "list_of_str",
+        "list_none",
     ],
 )
 def test_accepts_and_rejects_the_same_responses(real_aiges, tmp_path, kind):
@@ -259,3 +261,94 @@ def test_an_init_that_does_not_return_0_fails_as_under_the_sdks_loader(
         assert "wrapperInit returned None: return 0" in (svc.desc.get("message") or "")
     finally:
         kernel.delete("aiges_no_return")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+#: (wrapper, request body, the field the 400 names): bodies the SDK's own schema document
+#: refuses (type, minLength, maxLength), each sent to the kernel
+SCHEMA_REFUSES = [
+    ("image", {"payload": {"img": {"image": ""}}}, "payload.img.image"),
+    ("image", {"header": {"appid": 7}}, "header.appid"),
+    ("image", {"header": {"appid": "a" * 51}}, "header.appid"),
+    ("image", {"parameter": {"imgsvc": {"size": True}}}, "parameter.imgsvc.size"),
+    ("echo", {"payload": {"text": {"text": "aGk=", "status": True}}}, "payload.text.status"),
+    ("echo", {"payload": {"text": {"text": "aGk=", "seq": "1"}}}, "payload.text.seq"),
+    ("echo", {"parameter": {"echo": []}}, "parameter.echo"),
+]
+
+
+def _valid_base(name: str) -> dict:
+    if name == "image":
+        return {
+            "header": {"appid": "t"},
+            "parameter": {"imgsvc": {"size": 3}},
+            "payload": {"img": {"encoding": "png", "status": 3, "image": _b64(b"\x01\x02")}},
+        }
+    return {
+        "header": {"appid": "t"},
+        "parameter": {"echo": {}},
+        "payload": {"text": {"encoding": "utf8", "status": 3, "text": _b64(b"hi")}},
+    }
+
+
+def _merged(base: dict, change: dict) -> dict:
+    out = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture(scope="module")
+def schema_svcs(kernel, tmp_path_factory):
+    made = {}
+    for name in ("image", "echo"):
+        folder = copy_wrapper(name, tmp_path_factory.mktemp(f"schema_{name}"))
+        spec = {"name": f"aiges_schema_{name}", "processor": "aiges", "processor_path": str(folder)}
+        svc = kernel.create({**spec, "token": "tok-schema-xxxx", "metadata": {"instance": 1}})
+        assert svc.status == "Running", svc.desc.get("message")
+        made[name] = svc
+    yield made
+    for name in made:
+        kernel.delete(f"aiges_schema_{name}")
+
+
+def test_what_the_sdks_schema_refuses_the_kernel_refuses_naming_the_field(
+    real_aiges, tmp_path, schema_svcs
+):
+    """The webgate checks a request against the wrapper's schema document: the document the
+    real SDK makes (jsonschema judging it here) refuses these bodies, and the kernel answers
+    each with a 400 naming the field (it served them: an empty image, a numeric appid, a
+    boolean status went to the wrapper). 3.0 for an integer is valid to both."""
+    import jsonschema
+
+    documents = {
+        name: json.loads(sdk(real_aiges, _copy(tmp_path, name, "sdk"), "schema"))["schemainput"]
+        for name in ("image", "echo")
+    }
+
+    def send(name: str, body: dict) -> requests.Response:
+        return requests.post(
+            schema_svcs[name].url,
+            data=json.dumps(body),
+            headers={"Authorization": "tok-schema-xxxx"},
+            timeout=30,
+        )
+
+    for name, change, field in SCHEMA_REFUSES:
+        body = _merged(_valid_base(name), change)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(body, documents[name])
+        r = send(name, body)
+        assert r.status_code == 400, (change, r.text)
+        assert r.json()["header"]["message"].startswith(field + ":"), (change, r.text)
+    integral = _merged(_valid_base("image"), {"parameter": {"imgsvc": {"size": 3.0}}})
+    jsonschema.validate(integral, documents["image"])
+    r = send("image", integral)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["info"]["text"]) == b"size=3 bytes=2"

@@ -38,7 +38,17 @@ _JSON = "application/json"
 
 
 def _json(doc: Any, status: int) -> tuple[bytes, int]:
-    return HttpAnswer(status, _JSON, json.dumps(doc, ensure_ascii=False).encode("utf-8")).reply()
+    # "replace": a lone surrogate in a wrapper's message (text decoded with
+    # surrogateescape, a file name) has no UTF-8; it goes out as "?" rather than
+    # failing the answer into a text/plain 400
+    text = json.dumps(doc, ensure_ascii=False)
+    return HttpAnswer(status, _JSON, text.encode("utf-8", "replace")).reply()
+
+
+def _raised(exc: BaseException) -> str:
+    """``ValueError: the message``, or the bare name of an exception with none."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class AigesProcessor(Processor):
@@ -82,8 +92,8 @@ class AigesProcessor(Processor):
     def _message(self, code: Any) -> str:
         try:
             text = call_hook(self.wrapper, "wrapperError", code)
-        except Exception as exc:  # the message is a courtesy; the code is the answer
-            text = f"(wrapperError({code}) raised {type(exc).__name__}: {exc})"
+        except BaseException as exc:  # the message is a courtesy; the code is the answer
+            text = f"(wrapperError({code}) raised {_raised(exc)})"
         return str(text) if text else f"wrapper error {code}"
 
     def signature(self) -> dict[str, Any] | None:
@@ -116,8 +126,11 @@ class AigesProcessor(Processor):
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
         try:
             resp = once_exec(self.wrapper, params, req)
-        except Exception as exc:
-            message = f"wrapperOnceExec raised {type(exc).__name__}: {exc}"
+        # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
+        # to the worker, ended its thread with no answer: the caller waited for
+        # rpc.keepalive (408) and the instance had one thread fewer each time
+        except BaseException as exc:
+            message = f"wrapperOnceExec raised {_raised(exc)}"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         return self._answer(resp, sid)
 

@@ -16,6 +16,8 @@ KINDS = [
     "dup_keys",
     "empty_list",
     "not_response",
+    "list_of_str",
+    "list_none",
     "assign_bytes",
 ]
 
@@ -65,6 +67,10 @@ class Wrapper(WrapperBase):
             res.list = []
         elif kind == "not_response":
             return {"out": b"fine"}
+        elif kind == "list_of_str":
+            res.list = ["fine"]
+        elif kind == "list_none":
+            res.list = None
         elif kind == "assign_bytes":
             r.data = b"assigned"  # the guide's style: read-only in aiges 0.16.0
             r.len = 8
