@@ -1,0 +1,151 @@
+"""The mistakes a new user makes in the pysdk loop, each answered with what was wrong
+and how to fix it, the kernel serving on: an app.py written as a script, a class that
+is not a processor, a dependency missing from ENV, a package without its entry file,
+a model folder linked in from elsewhere.
+
+Real kernels on 127.0.0.1 (port 0, a private EASLAB_HOME); real ``pysdk init`` ENVs
+(without pip).
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+import requests
+
+from easlab.pysdk.init import init_project
+from easlab.pysdk.pack import pack_project
+from tests.ports import free_port
+
+TOKEN = "tok-" + "p" * 8
+
+
+@pytest.fixture(scope="module")
+def env_project(tmp_path_factory) -> Path:
+    """One ``pysdk init`` project, copied by each test that writes its own app.py."""
+    folder = tmp_path_factory.mktemp("mistakes") / "base"
+    init_project(folder, with_pip=False)
+    return folder
+
+
+def _project(env_project: Path, tmp_path: Path, app: str) -> Path:
+    import shutil
+
+    folder = tmp_path / "proj"
+    shutil.copytree(env_project, folder, symlinks=True)
+    (folder / "app.py").write_text(textwrap.dedent(app))
+    return folder
+
+
+def _create(kernel, name: str, path: Path, **metadata):
+    spec = {
+        "name": name,
+        "processor_type": "python",
+        "processor_entry": "./app.py",
+        "processor_path": str(path),
+        "metadata": {"instance": 1, **metadata},
+        "token": TOKEN,
+    }
+    return kernel.create(spec)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_an_app_that_calls_run_when_imported_is_served_by_the_kernel(kernel, env_project, tmp_path):
+    # was: the instance ran the SDK's own HTTP server (0.0.0.0:8080 by default) inside
+    # the kernel and never finished starting, until metadata.startup_timeout killed it
+    port = free_port()
+    folder = _project(
+        env_project,
+        tmp_path,
+        f"""
+        import allspark
+
+        class Echo(allspark.BaseProcessor):
+            def initialize(self):
+                self.prefix = b"echo:" + str(self.worker_threads).encode() + b":"
+
+            def process(self, data):
+                return self.prefix + data, 200
+
+        runner = Echo(worker_threads=3, endpoint="127.0.0.1:{port}")
+        runner.run()
+        """,
+    )
+    archive, _ = pack_project(folder)
+    for name, path in (("script_dir", folder), ("script_tar", archive)):
+        svc = _create(kernel, name, path, startup_timeout=30)
+        try:
+            assert svc.desc["status"] == "Running", svc.desc.get("message")
+            answer = requests.post(
+                svc.url, data=b"hi", headers={"Authorization": TOKEN}, timeout=30
+            )
+            # the app's own processor, built with its own arguments
+            assert (answer.status_code, answer.text) == (200, "echo:3:hi")
+            assert not _listening(port)
+        finally:
+            kernel.delete(name)
+
+
+def test_a_class_that_does_not_derive_from_base_processor_is_named(kernel, env_project, tmp_path):
+    # was: "initialize() failed with ProcessorError: ... defines no subclass", though
+    # initialize() never ran: what failed was finding the class
+    folder = _project(
+        env_project,
+        tmp_path,
+        """
+        import allspark
+
+        class MyProcessor:
+            def process(self, data):
+                return data, 200
+        """,
+    )
+    svc = _create(kernel, "no_base", folder)
+    try:
+        message = svc.desc.get("message") or ""
+        assert svc.desc["status"] == "Failed"
+        assert "finding the processor class in app.py failed" in message
+        assert "initialize() failed" not in message
+        assert "its class MyProcessor does not derive from it" in message
+        assert "`class MyProcessor(allspark.BaseProcessor):`" in message
+    finally:
+        kernel.delete("no_base")
+    assert isinstance(kernel.services(), list)  # the kernel still serves
+
+
+def test_a_dependency_missing_from_env_says_where_to_install_it(kernel, env_project, tmp_path):
+    # was: "No module named 'cv2'" alone, while `pip install` had put it in the
+    # user's own Python, not in the package's ENV that the instance runs
+    folder = _project(
+        env_project,
+        tmp_path,
+        """
+        import allspark
+        import cv2
+
+        class P(allspark.BaseProcessor):
+            def process(self, data):
+                return data, 200
+        """,
+    )
+    archive, _ = pack_project(folder)
+    for name, path in (("nodep_dir", folder), ("nodep_tar", archive)):
+        svc = _create(kernel, name, path)
+        try:
+            message = svc.desc.get("message") or ""
+            assert svc.desc["status"] == "Failed"
+            assert f'File "{folder / "app.py"}", line 3' in message
+            # the user's own ENV (not the kernel's cached copy of the archive), and
+            # the pip name of the manual's FAQ
+            install = f"`{folder / 'ENV'}/bin/python -m pip install opencv-python-headless`"
+            assert "No module named 'cv2'; the instance runs the package's ENV" in message
+            assert install in message
+        finally:
+            kernel.delete(name)
