@@ -10,12 +10,14 @@ Real kernels on 127.0.0.1 (port 0, a private EASLAB_HOME); real ``pysdk init`` E
 from __future__ import annotations
 
 import socket
+import tarfile
 import textwrap
 from pathlib import Path
 
 import pytest
 import requests
 
+from easlab.cli import main
 from easlab.pysdk.init import init_project
 from easlab.pysdk.pack import pack_project
 from tests.ports import free_port
@@ -149,3 +151,36 @@ def test_a_dependency_missing_from_env_says_where_to_install_it(kernel, env_proj
             assert install in message
         finally:
             kernel.delete(name)
+
+
+def test_pack_refuses_a_project_without_the_entry_its_app_json_names(env_project, tmp_path, capsys):
+    # was: a package without app.py, packed and uploaded; the create failed later
+    folder = _project(env_project, tmp_path, "import allspark\n")
+    (folder / "app.py").rename(folder / "service.py")
+    assert main(["pysdk", "pack", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder} has no ./app.py (processor_entry in {folder / 'app.json'}" in err
+    assert "set processor_entry in app.json" in err
+    assert not (tmp_path / "proj.tar.gz").exists()
+    spec = (folder / "app.json").read_text().replace("./app.py", "./service.py")
+    (folder / "app.json").write_text(spec)
+    assert main(["pysdk", "pack", str(folder)]) == 0
+
+
+def test_pack_holds_a_model_folder_linked_in_from_elsewhere(env_project, tmp_path):
+    # was: "links to /data/..., outside ...: recreate ENV with `easlab pysdk init`",
+    # for a model folder that has nothing to do with ENV
+    models = tmp_path / "data" / "resnet"
+    models.mkdir(parents=True)
+    (models / "weights.bin").write_bytes(b"w" * 10)
+    folder = _project(env_project, tmp_path, "import allspark\n")
+    (folder / "model").symlink_to(models, target_is_directory=True)
+    (folder / "local").symlink_to("model", target_is_directory=True)  # inside: a link
+    archive, _ = pack_project(folder)
+    with tarfile.open(archive) as tar:
+        assert tar.getmember("model").isdir()
+        assert tar.extractfile("model/weights.bin").read() == b"w" * 10  # type: ignore[union-attr]
+        assert tar.getmember("local").issym() and tar.getmember("local").linkname == "model"
+    (folder / "up").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValueError, match="a folder that holds the project itself"):
+        pack_project(folder)
