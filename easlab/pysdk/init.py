@@ -93,6 +93,36 @@ def install_allspark(env: Path) -> None:
     )
 
 
+def _check_interpreter(interpreter: str, asked: str | None) -> None:
+    """Refuse, before anything is written, an interpreter that does not run (a pyenv
+    shim of a version not selected) or is older than the kernel's worker needs."""
+    from easlab.kernel.packaged_env import MIN_PYTHON
+
+    flag = f"--python {asked}" if asked else interpreter
+    try:
+        done = subprocess.run(
+            [interpreter, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"{flag}: {interpreter} does not run: {exc}") from None
+    version = done.stdout.strip()
+    if done.returncode != 0 or not version:
+        why = (done.stderr.strip() or "no output").splitlines()[0]
+        raise ValueError(
+            f"{flag}: {interpreter} does not run ({why}); install that Python (pyenv "
+            "install, uv python install, apt) or pass the path of one that runs"
+        )
+    if tuple(int(p) for p in version.split(".")[:2]) < MIN_PYTHON:
+        raise ValueError(
+            f"{flag}: {interpreter} is Python {version}; the local kernel runs a package's "
+            f"ENV with its own Python, which easlab's worker needs at "
+            f"{'.'.join(map(str, MIN_PYTHON))} or newer: pass --python 3.11 (or 3.10+)"
+        )
+
+
 def _env_version(env: Path) -> str:
     done = subprocess.run(
         [
@@ -126,6 +156,8 @@ def init_project(
             "(an app.py and app.json there are kept)"
         )
     interpreter = resolve_python(python)
+    _check_interpreter(interpreter, python)
+    made_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     env = folder / "ENV"
     command = [interpreter, "-m", "venv", "--copies", "--clear"]
@@ -133,7 +165,13 @@ def init_project(
         command.append("--without-pip")
     done = subprocess.run([*command, str(env)], capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"creating {env} failed: {done.stderr.strip() or done.stdout.strip()}")
+        shutil.rmtree(env, ignore_errors=True)
+        if made_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        why = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise ValueError(
+            f"creating {env} with `{interpreter} -m venv` failed: {why[-1] if why else '?'}"
+        )
     install_allspark(env)
     version = _env_version(env)
     app = folder / "app.py"

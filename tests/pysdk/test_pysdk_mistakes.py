@@ -184,3 +184,27 @@ def test_pack_holds_a_model_folder_linked_in_from_elsewhere(env_project, tmp_pat
     (folder / "up").symlink_to(tmp_path, target_is_directory=True)
     with pytest.raises(ValueError, match="a folder that holds the project itself"):
         pack_project(folder)
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        # a pyenv shim of a version the shell has not selected
+        ("echo 'pyenv: python3.9: command not found' >&2; exit 127", "does not run (pyenv: "),
+        ("echo 3.9.18", "is Python 3.9.18; the local kernel runs a package's ENV"),
+    ],
+)
+def test_init_refuses_a_python_that_cannot_run_the_env_and_writes_nothing(
+    tmp_path, capsys, script, said
+):
+    # was: a RuntimeError traceback (and an empty folder left) for the shim; for 3.9, an
+    # ENV made, then refused by `pysdk pack` and `create` as too old
+    python = tmp_path / "python3.9"
+    python.write_text(f"#!/bin/sh\n{script}\n")
+    python.chmod(0o755)
+    folder = tmp_path / "demo"
+    args = ["pysdk", "init", str(folder), "--python", str(python), "--without-pip"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"easlab pysdk: --python {python}: {python} ") and said in err
+    assert "Traceback" not in err and not folder.exists()
