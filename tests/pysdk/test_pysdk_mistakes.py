@@ -208,3 +208,25 @@ def test_init_refuses_a_python_that_cannot_run_the_env_and_writes_nothing(
     err = capsys.readouterr().err
     assert err.startswith(f"easlab pysdk: --python {python}: {python} ") and said in err
     assert "Traceback" not in err and not folder.exists()
+
+
+def test_init_force_keeps_an_env_and_the_packages_installed_in_it(tmp_path, capsys):
+    # was: `venv --clear` emptied ENV (the user's pip installs gone) while init said
+    # "--force writes only what is missing"
+    from easlab.pysdk.init import site_packages
+
+    folder = tmp_path / "demo"
+    init_project(folder, with_pip=False)
+    installed = site_packages(folder / "ENV") / "my_dependency.py"
+    installed.write_text("ANSWER = 42\n")
+    args = ["pysdk", "init", str(folder), "--force", "--without-pip"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"Kept your {folder / 'ENV'} and the packages installed in it" in out
+    assert installed.read_text() == "ANSWER = 42\n"
+    # another Python asked for: refused, ENV as it was
+    other = "3.10" if (folder / "ENV" / "lib" / "python3.11").exists() else "3.11"
+    assert main([*args, "--python", other]) == 2
+    err = capsys.readouterr().err
+    assert "exists with Python" in err and f"remove it first (`rm -rf {folder / 'ENV'}`)" in err
+    assert installed.exists()
