@@ -230,3 +230,64 @@ def test_init_force_keeps_an_env_and_the_packages_installed_in_it(tmp_path, caps
     err = capsys.readouterr().err
     assert "exists with Python" in err and f"remove it first (`rm -rf {folder / 'ENV'}`)" in err
     assert installed.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            "def predict(self, data):\n        return data, 200",
+            "has no process(self, data); it defines predict: every request calls",
+        ),
+        (
+            "def process(self):\n        return b'x', 200",
+            "line 5: process() cannot take the request body: write `def process(self, data):`",
+        ),
+    ],
+)
+def test_a_process_no_request_could_call_fails_the_start(kernel, env_project, tmp_path, body, said):
+    # was: Running, then every request a 400 (NotImplementedError from the SDK's
+    # process, or "process() takes 1 positional argument but 2 were given")
+    folder = _project(
+        env_project,
+        tmp_path,
+        f"import allspark\n\n\nclass MyProcessor(allspark.BaseProcessor):\n    {body}\n",
+    )
+    svc = _create(kernel, "bad_process", folder)
+    try:
+        message = svc.desc.get("message") or ""
+        assert svc.desc["status"] == "Failed"
+        assert message.startswith("checking MyProcessor.process failed with ProcessorError: ")
+        assert f"MyProcessor ({folder / 'app.py'})" in message and said in message
+    finally:
+        kernel.delete("bad_process")
+
+
+def test_a_process_that_exits_is_logged_with_the_apps_line(kernel, env_project, tmp_path):
+    # was: the log's traceback held easlab's frames only (worker.py, python.py)
+    folder = _project(
+        env_project,
+        tmp_path,
+        """
+        import sys
+        import allspark
+
+        class P(allspark.BaseProcessor):
+            def process(self, data):
+                sys.exit(3)
+        """,
+    )
+    svc = _create(kernel, "exits", folder)
+    try:
+        answer = requests.post(svc.url, data=b"x", headers={"Authorization": TOKEN}, timeout=30)
+        assert answer.status_code == 400 and "raised SystemExit(3)" in answer.text
+
+        def logged() -> str:
+            return "\n".join(kernel.client.logs("exits", 0))
+
+        from tests.kernel.kernel_helpers import wait_for
+
+        wait_for(lambda: "RuntimeError: process() raised" in logged(), what="the log")
+        assert f'File "{folder / "app.py"}", line 7, in process' in logged()
+    finally:
+        kernel.delete("exits")

@@ -102,6 +102,44 @@ def _where_to_install(name: str) -> str:
     )
 
 
+def _check_process(app: Any) -> None:
+    """Refuse, at the start, an app whose process() every request would fail on: one the
+    class does not define (a ``predict``, a ``Process``), or one that takes no body."""
+    import inspect
+
+    import allspark
+    from easlab.kernel.own_files import own_file
+
+    cls = type(app)
+    source = inspect.getsourcefile(cls)
+    where = f"{cls.__name__} ({own_file(source) if source else '?'})"
+    if callable(getattr(cls, "process_batch", None)):
+        return  # an easlab batch app (rpc.batching) may answer through process_batch alone
+    if getattr(cls, "process", None) is allspark.BaseProcessor.process:
+        own = sorted(
+            name
+            for name, value in vars(cls).items()
+            if callable(value) and not name.startswith("__") and name != "initialize"
+        )
+        defines = f"; it defines {', '.join(own)}" if own else ""
+        raise ProcessorError(
+            400,
+            f"{where} has no process(self, data){defines}: every request calls "
+            "process(data) with the request body (bytes) and answers its (data, status_code)",
+        )
+    try:
+        inspect.signature(app.process).bind(b"")
+    except TypeError:
+        line = inspect.getsourcelines(cls.process)[1] if inspect.isfunction(cls.process) else 0
+        raise ProcessorError(
+            400,
+            f"{where}, line {line}: process{inspect.signature(app.process)} cannot take the "
+            "request body: write `def process(self, data):` (data: the body, bytes)",
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let the requests tell
+        return
+
+
 def _load_app(loader: Any, module: Any) -> Any:
     """Run app.py's module code; the processor it called ``run()`` on, if it did.
 
@@ -176,6 +214,8 @@ class PythonProcessor(Processor):
                 self.app = cls(worker_threads=self.ctx.worker_threads)
             except TypeError:  # an app that overrides __init__ without the SDK's arguments
                 self.app = cls()
+        self.start_step = f"checking {type(self.app).__name__}.process"
+        _check_process(self.app)
         self.start_step = "initialize()"
         self.app.initialize()
 
@@ -184,8 +224,9 @@ class PythonProcessor(Processor):
             return answer_of(self.app.process(data))
         except (SystemExit, KeyboardInterrupt) as exc:
             # not an Exception: the worker thread would end with the call unanswered,
-            # its caller waiting for the 408 and the instance for the stuck-call kill
-            raise _exit_in_request(exc, "process()") from exc
+            # its caller waiting for the 408 and the instance for the stuck-call kill;
+            # its frames (the app's line that exited) go with it to the service log
+            raise _exit_in_request(exc, "process()").with_traceback(exc.__traceback__) from exc
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         """With ``rpc.batching``: the app's own ``process_batch(list)`` if it has one (an
