@@ -367,7 +367,7 @@ VERBS: tuple[Verb, ...] = (
             arg(
                 "--force",
                 action="store_true",
-                help="init: write into a non-empty DIR (keeps its app.py and app.json)",
+                help="init: write into a non-empty DIR (keeps its ENV, app.py and app.json)",
             ),
             arg(
                 "--without-pip",

@@ -32,14 +32,19 @@ def pysdk(
             own = f"{sys.version_info[0]}.{sys.version_info[1]}"
             python = input(f"Python version (default {own}): ").strip() or None
         made = init_project(folder, python=python, force=force, with_pip=not without_pip)
-        print(f"[PYSDK] Created {_shown(made.env)} (Python {made.version}, allspark installed)")
+        if made.env.name in made.kept:
+            print(
+                f"[PYSDK] Kept your {_shown(made.env)} and the packages installed in it "
+                f"(Python {made.version}, allspark importable)"
+            )
+        else:
+            print(f"[PYSDK] Created {_shown(made.env)} (Python {made.version}, allspark installed)")
         made_files = [p for p in (made.app, made.app_json) if p.name not in made.kept]
         if made_files:
             print(f"[PYSDK] Created {' and '.join(map(_shown, made_files))}")
-        if made.kept:
-            print(
-                f"[PYSDK] Kept your {' and '.join(made.kept)} (--force writes only what is missing)"
-            )
+        files = [name for name in made.kept if name != made.env.name]
+        if files:
+            print(f"[PYSDK] Kept your {' and '.join(files)} (--force writes only what is missing)")
         if made.name and made.name != folder.resolve().name:
             from easlab.spec import NAME_RULE
 

@@ -93,6 +93,36 @@ def install_allspark(env: Path) -> None:
     )
 
 
+def _check_interpreter(interpreter: str, asked: str | None) -> None:
+    """Refuse, before anything is written, an interpreter that does not run (a pyenv
+    shim of a version not selected) or is older than the kernel's worker needs."""
+    from easlab.kernel.packaged_env import MIN_PYTHON
+
+    flag = f"--python {asked}" if asked else interpreter
+    try:
+        done = subprocess.run(
+            [interpreter, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"{flag}: {interpreter} does not run: {exc}") from None
+    version = done.stdout.strip()
+    if done.returncode != 0 or not version:
+        why = (done.stderr.strip() or "no output").splitlines()[0]
+        raise ValueError(
+            f"{flag}: {interpreter} does not run ({why}); install that Python (pyenv "
+            "install, uv python install, apt) or pass the path of one that runs"
+        )
+    if tuple(int(p) for p in version.split(".")[:2]) < MIN_PYTHON:
+        raise ValueError(
+            f"{flag}: {interpreter} is Python {version}; the local kernel runs a package's "
+            f"ENV with its own Python, which easlab's worker needs at "
+            f"{'.'.join(map(str, MIN_PYTHON))} or newer: pass --python 3.11 (or 3.10+)"
+        )
+
+
 def _env_version(env: Path) -> str:
     done = subprocess.run(
         [
@@ -118,26 +148,27 @@ def init_project(
     so the packed ENV holds its interpreter rather than a link to this machine's). It
     still needs its base Python (``home`` in ENV/pyvenv.cfg) at the same path: the local
     kernel runs it, PAI-EAS only where its image has that Python (``pysdk pack`` and the
-    cloud dry run say so). With ``force``, an existing app.py and app.json are kept.
+    cloud dry run say so). With ``force``, an existing ENV (with the packages installed
+    in it), app.py and app.json are kept; allspark is added to an ENV that lacks it.
     """
     if folder.exists() and any(folder.iterdir()) and not force:
         raise ValueError(
             f"{folder} is not empty; choose a new folder, or pass --force to add ENV "
             "(an app.py and app.json there are kept)"
         )
-    interpreter = resolve_python(python)
-    folder.mkdir(parents=True, exist_ok=True)
     env = folder / "ENV"
-    command = [interpreter, "-m", "venv", "--copies", "--clear"]
-    if not with_pip:
-        command.append("--without-pip")
-    done = subprocess.run([*command, str(env)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"creating {env} failed: {done.stderr.strip() or done.stdout.strip()}")
-    install_allspark(env)
+    kept = []
+    if env.is_dir():
+        # --force on a project that has its ENV (pack's advice, or init run twice): the
+        # packages installed in it stay; `venv --clear` would delete them
+        _keep_env(env, python)
+        kept.append(env.name)
+    else:
+        _make_env(folder, env, python, with_pip)
+    if not _imports_allspark(env):
+        install_allspark(env)
     version = _env_version(env)
     app = folder / "app.py"
-    kept = []
     # --force adds ENV to a folder with the code (what `pysdk pack` asks for): the
     # user's app.py and app.json stay, never replaced by the templates
     if app.exists():
@@ -153,3 +184,65 @@ def init_project(
         spec.write_text(json.dumps(written, indent=2) + "\n")
         name = str(written["name"])
     return Project(env, app, spec, version, name, tuple(kept))
+
+
+def _keep_env(env: Path, python: str | None) -> None:
+    """Check that an existing ENV can be kept: its Python runs, and is the one asked for."""
+    done = (
+        subprocess.run(
+            [
+                str(env_python(env)),
+                "-I",
+                "-c",
+                "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if env_python(env).exists()
+        else None
+    )
+    if done is None or done.returncode != 0 or not done.stdout.strip():
+        why = (
+            "no bin/python"
+            if done is None
+            else (done.stderr.strip() or "no output").splitlines()[-1]
+        )
+        raise ValueError(
+            f"{env} exists but its Python does not run ({why}): remove it (`rm -rf {env}`) "
+            "and run init again to make a new one (your app.py and app.json are kept)"
+        )
+    version = done.stdout.strip()
+    if python and python[0].isdigit() and not f"{version}.".startswith(f"{python}."):
+        raise ValueError(
+            f"{env} exists with Python {version}, not {python}: init keeps it and the "
+            f"packages installed in it; to make it with Python {python}, remove it first "
+            f"(`rm -rf {env}`) and install those packages again"
+        )
+
+
+def _make_env(folder: Path, env: Path, python: str | None, with_pip: bool) -> None:
+    interpreter = resolve_python(python)
+    _check_interpreter(interpreter, python)
+    made_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [interpreter, "-m", "venv", "--copies", "--clear"]
+    if not with_pip:
+        command.append("--without-pip")
+    done = subprocess.run([*command, str(env)], capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(env, ignore_errors=True)
+        if made_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        why = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise ValueError(
+            f"creating {env} with `{interpreter} -m venv` failed: {why[-1] if why else '?'}"
+        )
+
+
+def _imports_allspark(env: Path) -> bool:
+    """Whether ENV has an allspark already (easlab's, or the SDK wheel the manual installs)."""
+    done = subprocess.run(
+        [str(env_python(env)), "-I", "-c", "import allspark"], capture_output=True, text=True
+    )
+    return done.returncode == 0

@@ -34,26 +34,68 @@ _SUFFIXES = (".pyc", ".pyo")
 _MTIME = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
 
 
-def _entries(folder: Path, skip: Path | None) -> list[Path]:
-    out: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in EXCLUDED)
-        here = Path(root)
-        for d in dirs:
-            out.append(here / d)
-        for name in sorted(files):
-            if name in EXCLUDED or name.endswith(_SUFFIXES):
-                continue
-            path = here / name
-            if skip is not None and path.resolve() == skip:
-                continue
-            out.append(path)
-    return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
+def _entries(folder: Path, skip: Path | None) -> list[tuple[str, Path]]:
+    """``(name in the archive, path)`` of everything to pack, sorted by name.
+
+    A link to a folder elsewhere (``model -> /data/models/v2``, as model folders often
+    are) is packed as the folder it names, as a link to a file elsewhere is packed as
+    the file: the package must hold what the app opens. A link to a place inside the
+    project stays a link.
+    """
+    out: list[tuple[str, Path]] = []
+    root_real = folder.resolve()
+
+    def walk(top: Path, prefix: str, chain: tuple[Path, ...]) -> None:
+        for root, dirs, files in os.walk(top):
+            here = Path(root)
+            rel = here.relative_to(top).as_posix()
+            base = "/".join(p for p in (prefix, "" if rel == "." else rel) if p)
+            kept = []
+            for d in sorted(dirs):
+                if d in EXCLUDED:
+                    continue
+                path = here / d
+                name = f"{base}/{d}" if base else d
+                if path.is_symlink() and not _link_inside(path, root_real):
+                    target = path.resolve()
+                    if target in chain or root_real.is_relative_to(target):
+                        raise ValueError(
+                            f"{path} links to {os.readlink(path)}, a folder that holds the "
+                            "project itself: packing it would never end; remove the link"
+                        )
+                    out.append((name, target))
+                    walk(target, name, (*chain, target))
+                    continue
+                out.append((name, path))
+                kept.append(d)
+            dirs[:] = kept
+            for file in sorted(files):
+                if file in EXCLUDED or file.endswith(_SUFFIXES):
+                    continue
+                path = here / file
+                if skip is not None and path.resolve() == skip:
+                    continue
+                out.append((f"{base}/{file}" if base else file, path))
+
+    walk(folder, "", (root_real,))
+    return sorted(out, key=lambda entry: entry[0])
 
 
-def _info(path: Path, folder: Path) -> tuple[tarfile.TarInfo, Path | None]:
-    """The tar header for ``path`` and the file whose bytes follow it (None: none)."""
-    name = path.relative_to(folder).as_posix()
+def _link_inside(path: Path, folder: Path) -> bool:
+    """Whether the link ``path`` is relative and names a place inside ``folder`` (kept
+    as a link: it unpacks to the same place)."""
+    link = os.readlink(path)
+    if os.path.isabs(link):
+        return False
+    here = path.parent.resolve()
+    # by its text: a link to another link of the project stays a link
+    named = Path(os.path.normpath(here / link))
+    return here.is_relative_to(folder) and named.is_relative_to(folder)
+
+
+def _info(name: str, path: Path, folder: Path) -> tuple[tarfile.TarInfo, Path | None]:
+    """The tar header for ``path`` packed as ``name``, and the file whose bytes follow
+    it (None: none)."""
     info = tarfile.TarInfo(name)
     info.mtime = _MTIME
     info.uid = info.gid = 0
@@ -61,16 +103,20 @@ def _info(path: Path, folder: Path) -> tuple[tarfile.TarInfo, Path | None]:
     if path.is_symlink():
         link = os.readlink(path)
         target = (path.parent / link).resolve()
-        inside = not os.path.isabs(link) and target.is_relative_to(folder.resolve())
-        if inside:
+        if _link_inside(path, folder.resolve()):
             info.type = tarfile.SYMTYPE
             info.linkname = link
             info.mode = 0o777
             return info, None
-        if not target.is_file():
+        if not target.exists():
+            env_hint = (
+                ", or recreate ENV with `easlab pysdk init DIR --force` (copies, not links)"
+                if name.split("/")[0] == "ENV"
+                else ""
+            )
             raise ValueError(
-                f"{path} links to {link}, outside {folder}; the package must hold what it "
-                "needs: copy it in, or recreate ENV with `easlab pysdk init` (copies, not links)"
+                f"{path} links to {link}, which does not exist: the package must hold what "
+                f"it needs: copy the file in, or remove the link{env_hint}"
             )
         path = target  # a link to a file elsewhere: pack the file itself
     st = path.stat()
@@ -104,9 +150,10 @@ def pack_project(
         check_python(python)
     except SpecError as exc:
         raise ValueError(exc.message) from None
+    _check_entry(folder)
     archive = (output or folder.parent / f"{folder.name}.tar.gz").resolve()
     entries = _entries(folder, archive)
-    headers = [_info(path, folder) for path in entries]
+    headers = [_info(name, path, folder) for name, path in entries]
     total = sum(info.size for info, _ in headers)
     tmp = archive.with_name(f".{archive.name}.{os.getpid()}.tmp")
     done = 0
@@ -130,6 +177,27 @@ def pack_project(
     if progress:
         print(file=sys.stderr)
     return archive, archive.stat().st_size
+
+
+def _check_entry(folder: Path) -> None:
+    """Refuse a package without the file its service runs: ``processor_entry`` of the
+    project's app.json (``pysdk init`` writes ``./app.py``), else app.py."""
+    import json
+
+    spec = folder / "app.json"
+    entry, where = "app.py", f"{folder} has no app.json naming processor_entry"
+    try:
+        named = json.loads(spec.read_text()).get("processor_entry")
+    except (OSError, ValueError, AttributeError):
+        named = None
+    if isinstance(named, str) and named.strip():
+        entry, where = named.strip(), f"processor_entry in {spec} is {named!r}"
+    if not (folder / entry).is_file():
+        raise ValueError(
+            f"{folder} has no {entry} ({where}): the package must hold the file the service "
+            f"runs. Write it there (`easlab pysdk init {folder} --force` adds the template "
+            "app.py), or set processor_entry in app.json to your file's path in the folder"
+        )
 
 
 def env_portability(folder: Path) -> str | None:

@@ -126,7 +126,8 @@ def test_a_model_that_a_built_in_processor_refuses_shows_its_message_alone(kerne
 def test_an_app_without_a_processor_class_gets_the_message_alone(kernel, make_app):
     folder = make_app("tb_noclass", NO_PROCESSOR_CLASS)
     message = start_failure(kernel, app_spec("tb_noclass", folder))
-    assert message.startswith("initialize() failed with ProcessorError: ")
+    # initialize() never ran: what failed is finding the class (pysdk audit)
+    assert message.startswith("finding the processor class in app.py failed with ProcessorError: ")
     assert "app.py defines no subclass of allspark.BaseProcessor" in message
     assert "Traceback" not in message and "easlab.kernel" not in message
 

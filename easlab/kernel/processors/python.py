@@ -40,10 +40,24 @@ def find_processor_class(module: Any) -> type:
     own = [cls for cls in found if cls.__module__ == module.__name__]
     candidates = own or found
     if not candidates:
+        # the classes it does define: one of them is most likely meant to be the processor
+        classes = [
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and value.__module__ == module.__name__
+        ]
+        some = "its class {} does not" if len(classes) == 1 else "its classes {} do not"
+        named = (
+            f" ({some.format(', '.join(classes))} derive from it: the class line reads "
+            f"`class {classes[-1]}(allspark.BaseProcessor):`)"
+            if classes
+            else ""
+        )
         raise ProcessorError(
             400,
-            f"{module.__file__} defines no subclass of allspark.BaseProcessor; "
-            "write `class MyProcessor(allspark.BaseProcessor)` with initialize() and process()",
+            f"{module.__file__} defines no subclass of allspark.BaseProcessor{named}; "
+            "write `class MyProcessor(allspark.BaseProcessor)` with initialize() and process(), "
+            "or point processor_entry at the file that has it",
         )
     return candidates[-1]
 
@@ -56,6 +70,105 @@ def _exit_in_request(exc: BaseException, where: str) -> RuntimeError:
     )
 
 
+#: import names whose PyPI package is named otherwise (the manual's FAQ: cv2)
+_PIP_NAMES = {
+    "cv2": "opencv-python-headless",
+    "sklearn": "scikit-learn",
+    "PIL": "Pillow",
+    "yaml": "PyYAML",
+    "google.protobuf": "protobuf",
+}
+
+
+def _where_to_install(name: str) -> str:
+    """What to do about a module app.py imports that this Python lacks: install it into
+    the Python the instance runs (the package's ENV, named as the user's own folder)."""
+    from easlab.kernel.own_files import own_file
+
+    top = name.split(".")[0]
+    pip = _PIP_NAMES.get(name) or _PIP_NAMES.get(top) or top
+    if sys.prefix != sys.base_prefix and Path(sys.prefix, "pyvenv.cfg").is_file():
+        env = Path(own_file(str(Path(sys.prefix, "pyvenv.cfg")))).parent
+        return (
+            f"the instance runs the package's ENV ({env}/bin/python), which lacks it: "
+            f"`{env}/bin/python -m pip install {pip}` (a module of your own: put {top}.py "
+            "next to app.py), then `easlab pysdk pack` again if processor_path is the archive"
+        )
+    return (
+        f"the instance runs the kernel's Python ({sys.executable}), which lacks it: "
+        f"`{sys.executable} -m pip install {pip}`, or give the package its own ENV "
+        "(`easlab pysdk init DIR --force`) as on EAS (a module of your own: put "
+        f"{top}.py next to app.py)"
+    )
+
+
+def _check_process(app: Any) -> None:
+    """Refuse, at the start, an app whose process() every request would fail on: one the
+    class does not define (a ``predict``, a ``Process``), or one that takes no body."""
+    import inspect
+
+    import allspark
+    from easlab.kernel.own_files import own_file
+
+    cls = type(app)
+    source = inspect.getsourcefile(cls)
+    where = f"{cls.__name__} ({own_file(source) if source else '?'})"
+    if callable(getattr(cls, "process_batch", None)):
+        return  # an easlab batch app (rpc.batching) may answer through process_batch alone
+    if getattr(cls, "process", None) is allspark.BaseProcessor.process:
+        own = sorted(
+            name
+            for name, value in vars(cls).items()
+            if callable(value) and not name.startswith("__") and name != "initialize"
+        )
+        defines = f"; it defines {', '.join(own)}" if own else ""
+        raise ProcessorError(
+            400,
+            f"{where} has no process(self, data){defines}: every request calls "
+            "process(data) with the request body (bytes) and answers its (data, status_code)",
+        )
+    try:
+        inspect.signature(app.process).bind(b"")
+    except TypeError:
+        line = inspect.getsourcelines(cls.process)[1] if inspect.isfunction(cls.process) else 0
+        raise ProcessorError(
+            400,
+            f"{where}, line {line}: process{inspect.signature(app.process)} cannot take the "
+            "request body: write `def process(self, data):` (data: the body, bytes)",
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let the requests tell
+        return
+
+
+def _load_app(loader: Any, module: Any) -> Any:
+    """Run app.py's module code; the processor it called ``run()`` on, if it did.
+
+    An app.py written as a script (``MyProcessor(worker_threads=10).run()`` at module
+    level, no ``__main__`` guard) runs that way on EAS; imported here, the SDK's run()
+    would serve its own HTTP server on 0.0.0.0:8080 and never return, the instance
+    stuck in its start. While the module runs, ``BaseProcessor.run`` only records its
+    processor (the SDK's class: easlab's allspark or the ENV's copy of it).
+    """
+    import allspark
+
+    base = allspark.BaseProcessor
+    started: list[Any] = []
+    original = base.__dict__.get("run")
+
+    def run_in_kernel(self: Any, *args: Any, **kwargs: Any) -> None:
+        started.append(self)
+
+    base.run = run_in_kernel  # type: ignore[method-assign]
+    try:
+        loader.exec_module(module)
+    finally:
+        if original is None:
+            del base.run
+        else:
+            base.run = original  # type: ignore[method-assign]
+    return started[-1] if started else None
+
+
 class PythonProcessor(Processor):
     """Loads ``processor_path/processor_entry`` and drives its allspark class."""
 
@@ -66,6 +179,15 @@ class PythonProcessor(Processor):
         self.start_step = "initialize()"
 
     def initialize(self) -> None:
+        try:
+            self._start()
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.msg:
+                # same exception, same traceback: its message says where to install
+                exc.msg = f"{exc.msg}; {_where_to_install(exc.name)}"
+            raise
+
+    def _start(self) -> None:
         path = _entry_file(self.ctx)
         folder = path.parent
         # The app imports its neighbours and opens relative files, as inside EAS.
@@ -79,13 +201,22 @@ class PythonProcessor(Processor):
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module
         self.start_step = f"loading {path.name}"  # a SyntaxError, a missing import
-        spec.loader.exec_module(module)
+        started = _load_app(spec.loader, module)
+        if started is not None:
+            # app.py calls run() as it is imported (no `if __name__ == "__main__":`), as
+            # EAS runs it: that processor is the app, served by the kernel
+            self.app = started
+        else:
+            self.start_step = f"finding the processor class in {path.name}"
+            cls = find_processor_class(module)
+            self.start_step = f"{cls.__name__}(worker_threads=...)"
+            try:
+                self.app = cls(worker_threads=self.ctx.worker_threads)
+            except TypeError:  # an app that overrides __init__ without the SDK's arguments
+                self.app = cls()
+        self.start_step = f"checking {type(self.app).__name__}.process"
+        _check_process(self.app)
         self.start_step = "initialize()"
-        cls = find_processor_class(module)
-        try:
-            self.app = cls(worker_threads=self.ctx.worker_threads)
-        except TypeError:  # an app that overrides __init__ without the SDK's arguments
-            self.app = cls()
         self.app.initialize()
 
     def process(self, data: bytes) -> tuple[bytes, int]:
@@ -93,8 +224,9 @@ class PythonProcessor(Processor):
             return answer_of(self.app.process(data))
         except (SystemExit, KeyboardInterrupt) as exc:
             # not an Exception: the worker thread would end with the call unanswered,
-            # its caller waiting for the 408 and the instance for the stuck-call kill
-            raise _exit_in_request(exc, "process()") from exc
+            # its caller waiting for the 408 and the instance for the stuck-call kill;
+            # its frames (the app's line that exited) go with it to the service log
+            raise _exit_in_request(exc, "process()").with_traceback(exc.__traceback__) from exc
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         """With ``rpc.batching``: the app's own ``process_batch(list)`` if it has one (an
