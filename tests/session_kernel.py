@@ -1,6 +1,6 @@
 """Session fixtures for test folders that share one kernel: a private EASLAB_HOME, a
 LocalKernel started in it, and the folder's modules run in it (imported by the
-conftest.py of tests/kernel, tests/lab, tests/notebook and tests/aiges).
+conftest.py of tests/kernel, tests/lab, tests/notebook, tests/aiges and tests/pysdk).
 
 The home is set where it is needed, never left behind by whichever fixture ran last:
 under pytest-xdist a worker runs folders in any order, and a kernel started in, or a
