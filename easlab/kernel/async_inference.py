@@ -18,6 +18,9 @@ INSTANCE_DEATH_RETRIES times). An answer the sink refuses for good (413, above
 its max_payload_size_kb) is replaced by a short failure record with that status,
 so the client hears of it; one refused for now (450 full) is fed again later.
 
+A Seldon or aiges service (an HTTP-aware processor, processors/http.py) gets each
+record as a POST of its data to the service's path, and its sink the answer's body.
+
 The group's cursor is on disk (queue.py), so after a restart the feeder carries
 on where it was and records delivered but not answered before the kill are fed
 again.
@@ -27,7 +30,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from easlab.kernel.call import Call
+from easlab.kernel.call import Call, HttpCall
+from easlab.kernel.processors.http import HTTP_AWARE, HttpAnswer, HttpRequest
 from easlab.kernel.queue import FEEDER_GROUP, REQUEST_ID, Queue, QueueError, Record
 
 if TYPE_CHECKING:
@@ -44,6 +48,15 @@ SINK_RETRY_STATUSES = frozenset({409, 450, 500})
 SINK_RETRY_AFTER_S = 1.0
 #: how many times a record is fed again after the instance holding it died
 INSTANCE_DEATH_RETRIES = 3
+
+
+def _answer_body(status: int, body: bytes | bytearray) -> bytes | bytearray:
+    """The body of an HTTP-aware processor's answer (what a client of the service path
+    would have read); one that is no HttpAnswer is stored as it came."""
+    try:
+        return HttpAnswer.decode(status, body).body
+    except ValueError:
+        return body
 
 
 class Feeder:
@@ -101,9 +114,18 @@ class Feeder:
                         "it is not fed again)"
                     ).encode()
                 )
+            if isinstance(call, HttpCall) and not call.by_kernel:
+                body = _answer_body(status, body)
             self._store(index, record.request_id, record.tags, status, body, failure=False)
 
-        call = Call(record.data, answer)
+        # An HTTP-aware processor (Seldon, aiges) takes an HttpRequest and answers an
+        # HttpAnswer (processors/http.py): the record is a POST of its data to the
+        # service's path, as a client's request would be; the sink gets the answer's body.
+        if self.service.current.target in HTTP_AWARE:
+            envelope = HttpRequest("POST", "", "", None, bytes(record.data)).encode()
+            call: Call = HttpCall(envelope, answer)
+        else:
+            call = Call(record.data, answer)
         self.service.submit(call)
 
     def _feed_again(self, index: int, died: int) -> None:

@@ -242,6 +242,14 @@ def _read_record(file: Path, name: str) -> tuple[dict[str, Any] | None, str | No
             return None, (
                 f"its record {file}: field '{field}' is {shown}, expected {expected}. {fix}"
             )
+    current, versions = data.get("current"), data.get("versions")
+    if current and versions and str(current) not in versions:
+        # restored, it would serve another version than the one it last served
+        known = ", ".join(sorted(versions, key=int))
+        return None, (
+            f"its record {file}: field 'current' is {current}, but 'versions' holds "
+            f"{known}: set 'current' to one of them. {fix}"
+        )
     return data, None
 
 

@@ -89,6 +89,7 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
     write("sr_token", record("sr_token", token=12345))
     write("sr_versions", record("sr_versions", versions={"first": {"token": TOKEN}}))
     write("sr_newer", record("sr_newer", format=99, spec={**good["spec"], "name": "sr_newer"}))
+    write("sr_current", record("sr_current", current=3))  # restored, it served version 1
     (services / "sr_dir.json").mkdir()  # a file the kernel cannot read
     before = {f.name: f.read_bytes() for f in services.iterdir() if f.is_file()}
 
@@ -99,6 +100,7 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
         "sr_token": "field 'token' is int, expected a string",
         "sr_versions": "field 'versions' is dict, expected an object of version number",
         "sr_newer": "written by a newer easlab (record format 99",
+        "sr_current": "field 'current' is 3, but 'versions' holds 1: set 'current'",
         "sr_dir": "cannot read its record",
     }
     with LocalKernel(port=0, state_dir=state) as second:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -376,3 +377,39 @@ def test_sys_exit_in_a_component_answers_and_the_instance_serves_on(kernel):
     served = requests.post(url, json={"data": {"ndarray": [7]}}, headers=headers, timeout=30)
     assert served.status_code == 200 and served.json()["data"]["ndarray"] == [7]
     kernel.delete("sk_exits")
+
+
+def test_an_async_seldon_service_answers_each_record_into_its_sink(kernel):
+    """An async service (metadata.type Async) fed a Seldon component the raw record where
+    it takes an HttpRequest: every record failed, and the sink held the processor's
+    error. Now the record goes to the component as a POST of its data to the service
+    path would, and the sink holds the component's JSON answer."""
+    import easlab
+
+    spec = {
+        "name": "sk_async",
+        "processor": "seldon",
+        "processor_path": str(COMPONENTS),
+        "processor_mainclass": "MyModel",
+        "token": "tok-seldon-1234",
+        "metadata": {"instance": 1, "type": "Async"},
+        "seldon": {"service_type": "MODEL", "parameters": []},
+    }
+    kernel.client._call("POST", "/services", {"spec": spec, "wait": True}, timeout=120)
+    try:
+        source = easlab.QueueClient(kernel.endpoint, "sk_async")
+        sink = easlab.QueueClient(kernel.endpoint, "sk_async/sink")
+        for queue in (source, sink):
+            queue.set_token("tok-seldon-1234")
+            queue.init()
+        _, request_id = source.put(json.dumps({"data": {"ndarray": [[1, 2]]}}).encode())
+        deadline = time.monotonic() + 60
+        while not (got := sink.get(length=1, auto_delete=False, timeout="0s")):
+            assert time.monotonic() < deadline, "no answer in the sink"
+            time.sleep(0.1)
+        (record,) = got
+        assert record.tags["requestId"] == request_id
+        assert record.tags["status"] == "200", bytes(record.data)
+        assert json.loads(bytes(record.data))["data"]["ndarray"] == [[1, 2]]
+    finally:
+        kernel.delete("sk_async")
