@@ -13,6 +13,7 @@ requests (the batch is certain) and once over HTTP to the session kernel with
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,16 +86,22 @@ def good_body(i: int) -> tuple[bytes, np.ndarray]:
     return TFRequest.from_numpy("serving_default", {"x": x}).to_string(), x @ W + B
 
 
-def string_model() -> bytes:
+def one_node_model(node: Any, inputs: tuple[str, int], output: tuple[str, int]) -> bytes:
+    """An ONNX model of one node from input to output, each [batch, 2] of its type."""
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["s"], ["o"])],
-        "strings",
-        [helper.make_tensor_value_info("s", TensorProto.STRING, ["batch", 2])],
-        [helper.make_tensor_value_info("o", TensorProto.STRING, ["batch", 2])],
+        [node],
+        "one_node",
+        [helper.make_tensor_value_info(inputs[0], inputs[1], ["batch", 2])],
+        [helper.make_tensor_value_info(output[0], output[1], ["batch", 2])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return model.SerializeToString()
+
+
+def string_model() -> bytes:
+    node = helper.make_node("Identity", ["s"], ["o"])
+    return one_node_model(node, ("s", TensorProto.STRING), ("o", TensorProto.STRING))
 
 
 def string_body(values: list[bytes]) -> bytes:
@@ -104,15 +111,8 @@ def string_body(values: list[bytes]) -> bytes:
 def uint64_model() -> bytes:
     """u = uint64(x): a row of x at 1e19 gives a value past int64, which no tensor wire
     format carries (wire/tf.py server_array)."""
-    graph = helper.make_graph(
-        [helper.make_node("Cast", ["x"], ["u"], to=TensorProto.UINT64)],
-        "hashes",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
-        [helper.make_tensor_value_info("u", TensorProto.UINT64, ["batch", 2])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    node = helper.make_node("Cast", ["x"], ["u"], to=TensorProto.UINT64)
+    return one_node_model(node, ("x", TensorProto.FLOAT), ("u", TensorProto.UINT64))
 
 
 def uint64_body(value: float) -> bytes:

@@ -63,6 +63,10 @@ def _listed(kernel: LocalKernel) -> dict[str, dict]:
     return {d["name"]: d for d in kernel.client.list()}
 
 
+def _wait_running(kernel: LocalKernel, name: str, what: str) -> None:
+    wait_for(lambda: _listed(kernel).get(name, {}).get("status") == "Running", 120, what)
+
+
 def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make_app, tmp_path):
     state = tmp_path / "state"
     folder = make_app("sr_echo", ECHO_APP)
@@ -104,11 +108,7 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
         "sr_dir": "cannot read its record",
     }
     with LocalKernel(port=0, state_dir=state) as second:
-        wait_for(
-            lambda: _listed(second).get("sr_good", {}).get("status") == "Running",
-            120,
-            "the good service running",
-        )
+        _wait_running(second, "sr_good", "the good service running")
         listed = _listed(second)
         for name, why in expected.items():
             assert listed[name]["status"] == "Failed", name
@@ -129,11 +129,7 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
         second.client.delete("sr_weight")
         assert not (services / "sr_weight.json").exists()
     with LocalKernel(port=0, state_dir=state) as third:
-        wait_for(
-            lambda: _listed(third).get("sr_cut", {}).get("status") == "Running",
-            120,
-            "the service created again running",
-        )
+        _wait_running(third, "sr_cut", "the service created again running")
         listed = _listed(third)
         assert "sr_weight" not in listed
         assert listed["sr_created"]["status"] == "Failed"
@@ -157,11 +153,7 @@ def test_a_service_deleted_before_a_kill_stays_deleted(easlab_home, make_app, tm
         first.process.kill()  # before the delete answers
         first.process.wait()
     with LocalKernel(port=0, state_dir=state) as second:
-        wait_for(
-            lambda: _listed(second).get("sr_stays", {}).get("status") == "Running",
-            120,
-            "the other service back",
-        )
+        _wait_running(second, "sr_stays", "the other service back")
         assert "sr_gone" not in _listed(second)
         assert not (state / "services" / "sr_gone.json").exists()
 
@@ -192,11 +184,7 @@ def test_the_entry_of_a_pair_serves_its_survivor_after_a_restart(easlab_home, ma
         # all of the entry's traffic goes to the sibling
         assert post(entry.url, b"x", TOKEN).content == b"green:x"
     with LocalKernel(port=0, state_dir=state) as second:
-        wait_for(
-            lambda: _listed(second).get(sibling, {}).get("status") == "Running",
-            120,
-            "the sibling back",
-        )
+        _wait_running(second, sibling, "the sibling back")
         url = f"{second.endpoint}/api/predict/sr_pair"
         assert post(url, b"x", TOKEN).content == b"green:x"
         assert post(url, b"x", "wrong-token").status_code == 401
@@ -204,11 +192,7 @@ def test_the_entry_of_a_pair_serves_its_survivor_after_a_restart(easlab_home, ma
         second.create(_spec("sr_pair", blue))
         assert post(url, b"y", TOKEN).content == b"blue:y"
     with LocalKernel(port=0, state_dir=state) as third:
-        wait_for(
-            lambda: _listed(third).get("sr_pair", {}).get("status") == "Running",
-            120,
-            "the new service back",
-        )
+        _wait_running(third, "sr_pair", "the new service back")
         assert post(f"{third.endpoint}/api/predict/sr_pair", b"z", TOKEN).content == b"blue:z"
 
 
