@@ -72,6 +72,9 @@ MAX_BATCH = 16
 BATCH_TIMEOUT_MS = 5
 #: onnxruntime / torch intra-op threads in the floor and in the peers
 INTRA_OP_THREADS = 1
+#: ``metadata.model_threads`` for the kernel's services when set (``EASLAB_BENCH_MODEL_THREADS``):
+#: on a machine with many cores, the kernel's default pool against a pool the size of the floor's
+SERVED_MODEL_THREADS = int(os.environ.get("EASLAB_BENCH_MODEL_THREADS") or 0)
 CONNECTIONS = (1, 16)
 #: the targets of issue 16
 CEILING_SHARE = 0.85  # c=16 batched ≥ 85% of min(identity ceiling, floor rows/s)
@@ -455,6 +458,8 @@ def model_spec(model: Model, runtime: str, batching: bool) -> dict[str, Any]:
     """The service serving ``model`` by the onnx or pytorch processor, batching on or off."""
     bk = _bench_kernel()
     metadata: dict[str, Any] = {"instance": 1}
+    if SERVED_MODEL_THREADS:
+        metadata["model_threads"] = SERVED_MODEL_THREADS
     if batching:
         metadata.update(
             {
@@ -1611,9 +1616,15 @@ def report(
         f"processor with a one-row TF request, the `{TORCH_PROCESSOR}` processor with a one-row "
         "Torch request (bodies built once by easlab's `TFRequest` / `TorchRequest`); batching "
         f"off, and on (`rpc.batching`, max {MAX_BATCH}, `max_batch_timeout` {BATCH_TIMEOUT_MS} "
-        "ms). The processors run onnxruntime / torch with the kernel's per-instance default: "
-        "(cores - 1) // instances intra-op threads, one core kept for the kernel "
-        f"({max(1, len(os.sched_getaffinity(0)) - 1)} here), one inter-op thread.",
+        "ms). "
+        + (
+            f"The processors run onnxruntime / torch with `metadata.model_threads` "
+            f"{SERVED_MODEL_THREADS} (EASLAB_BENCH_MODEL_THREADS), one inter-op thread."
+            if SERVED_MODEL_THREADS
+            else "The processors run onnxruntime / torch with the kernel's per-instance default: "
+            "(cores - 1) // instances intra-op threads, one core kept for the kernel "
+            f"({max(1, len(os.sched_getaffinity(0)) - 1)} here), one inter-op thread."
+        ),
         f"- **floor**: the same runtime in the bench process on the same row, "
         f"{INTRA_OP_THREADS} intra-op thread(s) and 1 inter-op thread (so that the HTTP side "
         "of every server keeps a core), called back to back at batch 1 and at each batch "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 
 from tests.bench_sections import load as _load
@@ -466,3 +467,15 @@ def test_the_report_shows_every_c1_round_its_median_and_a_failed_service() -> No
     assert "| MLP, onnx | off | 2 | 0.210 | 0.050 | **+0.160 ms**, the median |" in text
     assert "| MLP, onnx | off | 3 | 0.140 | 0.040 | +0.100 ms |" in text
     assert "| MLP, pytorch | on | — | mlp_pytorch_batched: 500 | — | — |" in text
+
+
+def test_the_served_model_threads_are_the_kernels_default_unless_the_bench_names_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    model = bench_models.Model(
+        "mlp", "MLP", tmp_path / "m.onnx", tmp_path / "m.pt", np.zeros((1, 4)), np.zeros((1, 2))
+    )
+    assert "model_threads" not in bench_models.model_spec(model, "onnx", True)["metadata"]
+    monkeypatch.setattr(bench_models, "SERVED_MODEL_THREADS", 1)
+    metadata = bench_models.model_spec(model, "pytorch", False)["metadata"]
+    assert metadata["model_threads"] == 1
