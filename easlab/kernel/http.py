@@ -192,6 +192,12 @@ def _repeated(name: str) -> str:
     )
 
 
+_NO_HOST = (
+    "the request has no Host header: HTTP/1.1 requires one (RFC 9112 3.2); send the "
+    "kernel's address as it, e.g. 'Host: 127.0.0.1:8080' (HTTP clients add it themselves)"
+)
+
+
 def _coding_not_supported(coding: bytes) -> str:
     return (
         f"Transfer-Encoding {coding.decode('latin-1')!r} is not supported: send the body as "
@@ -786,6 +792,12 @@ class HttpConnection(asyncio.Protocol):
                 self._fail(413, app.too_big_message(size))
                 return
         self._parse_target()
+        if b"host" not in headers and parser.get_http_version() == "1.1":
+            # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400, as nginx (in front
+            # of EAS's services) answers it; the kernel served it. Every client sends one,
+            # so this is a hand-written request, and the check costs one dict lookup.
+            self._fail(400, _NO_HOST)
+            return
         chunked = b"transfer-encoding" in headers
         if chunked:
             if headers[b"transfer-encoding"].strip().lower() != b"chunked":

@@ -47,6 +47,7 @@ def post(headers: bytes, body: bytes = b"hello", path: str = ECHO) -> bytes:
 
 
 AUTH = b"Authorization: %s\r\n" % TOKEN.encode()
+HOST = b"Host: x\r\n"
 
 
 # -- repeated headers ----------------------------------------------------------------
@@ -117,6 +118,18 @@ def test_a_repeated_header_behind_a_good_request_is_answered_in_its_turn(kernel,
     assert b"the Host header came more than once" in rest and b"first" not in rest
 
 
+def test_an_http_1_1_request_without_host_is_400_and_a_1_0_one_is_served(kernel):
+    # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (as nginx, before EAS's
+    # services, answers it); the kernel served it. HTTP/1.0 has no Host of its own.
+    answer = exchange(kernel, post(AUTH + b"Content-Length: 5\r\n"))
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"the request has no Host header: HTTP/1.1 requires one" in answer
+    assert body_of(exchange(kernel, b"GET /api/builtin/ping HTTP/1.0\r\n\r\n")) == b"pong"
+    # the absolute form's authority is its host (RFC 9112 3.2.2)
+    absolute = b"GET http://127.0.0.1/api/builtin/ping HTTP/1.1\r\nConnection: close\r\n\r\n"
+    assert body_of(exchange(kernel, absolute)) == b"pong"
+
+
 # -- versions other than HTTP/1.1 and 1.0 ------------------------------------------------
 
 
@@ -158,9 +171,11 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 def test_100_continue_waits_for_the_answers_before_it(kernel, slow):
     # The 100 went out as soon as the second request's head was read, before the first
     # request's answer: a client reading answers in order took it for the first one's
-    first = post(AUTH + b"Content-Length: 3\r\n", b"0.5", SLOW)
+    first = post(HOST + AUTH + b"Content-Length: 3\r\n", b"0.5", SLOW)
     second = post(
-        AUTH + b"Expect: 100-continue\r\nContent-Length: 1\r\nConnection: close\r\n", b"", SLOW
+        HOST + AUTH + b"Expect: 100-continue\r\nContent-Length: 1\r\nConnection: close\r\n",
+        b"",
+        SLOW,
     )
     with socket.create_connection(address(kernel), timeout=SLACK) as sock:
         sock.sendall(first + second)  # the second's body waits for its 100
@@ -177,9 +192,11 @@ def test_100_continue_waits_for_the_answers_before_it(kernel, slow):
 
 
 def test_no_100_continue_once_the_body_has_come(kernel, slow):
-    first = post(AUTH + b"Content-Length: 3\r\n", b"0.5", SLOW)
+    first = post(HOST + AUTH + b"Content-Length: 3\r\n", b"0.5", SLOW)
     second = post(
-        AUTH + b"Expect: 100-continue\r\nContent-Length: 1\r\nConnection: close\r\n", b"0", SLOW
+        HOST + AUTH + b"Expect: 100-continue\r\nContent-Length: 1\r\nConnection: close\r\n",
+        b"0",
+        SLOW,
     )
     answers = exchange(kernel, first + second)
     assert CONTINUE not in answers, answers

@@ -182,7 +182,9 @@ def test_a_stalled_body_is_answered_408(limited):
     # a path whose body is read: a missing service is answered from the head alone
     # (test_http_preauth.py), before any body
     with socket.create_connection(address(limited), timeout=10) as sock:
-        sock.sendall(b"POST /api/builtin/ping HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123")
+        sock.sendall(
+            b"POST /api/builtin/ping HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123"
+        )
         answer = until_closed(sock, time.monotonic() + T + SLACK)
     assert answer.startswith(b"HTTP/1.1 408") and b"--body-timeout" in answer
 

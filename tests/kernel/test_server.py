@@ -401,7 +401,7 @@ def test_an_http_1_0_keep_alive_client_is_told_its_connection_is_kept(kernel, ec
     # an HTTP/1.1 answer says nothing of it (keep-alive is the default)
     answer = raw(
         kernel,
-        b"GET /api/builtin/ping HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+        b"GET /api/builtin/ping HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
         read_until_close=False,
     )
     assert b"Connection" not in answer and answer.endswith(b"pong"), answer
