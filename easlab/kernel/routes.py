@@ -413,7 +413,8 @@ class KernelServer:
                 message = f"service '{entry}' gave an answer that cannot be sent: {exc}"
                 conn.respond(500, message.encode(), TEXT_PLAIN, False, extra)
                 return
-            conn.respond(status, reply.body, reply.content_type.encode("latin-1"), False, extra)
+            own = extra + _header_lines(list(reply.headers)) if reply.headers else extra
+            conn.respond(status, reply.body, reply.content_type.encode("latin-1"), False, own)
 
         call = HttpCall(envelope, answer)
         call.alone = self._alone()

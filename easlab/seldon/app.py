@@ -31,6 +31,8 @@ class Answer:
     status: int
     body: bytes
     content_type: str = JSON
+    #: header fields besides the content type and length: a ``model_error_handler``'s own
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _json(value: Any, status: int = 200) -> Answer:
@@ -258,6 +260,8 @@ class SeldonApp:
             if hasattr(exc, "to_dict") and hasattr(exc, "status_code"):
                 return _json(exc.to_dict(), int(exc.status_code))
             return None
+        from easlab.kernel.processors.http import KERNELS_OWN
+
         if self._flask is None:
             app = flask.Flask("easlab.seldon")
             app.register_blueprint(blueprint)
@@ -268,7 +272,14 @@ class SeldonApp:
             return None
         with app.test_request_context("/predict", method="POST"):
             response = app.make_response(handler(exc))
-            return Answer(response.status_code, response.get_data(), response.content_type or JSON)
+            own = tuple(
+                (name, value)
+                for name, value in response.headers.items()
+                if name.lower() not in KERNELS_OWN  # flask's Content-Type and -Length
+            )
+            return Answer(
+                response.status_code, response.get_data(), response.content_type or JSON, own
+            )
 
 
 def seldon_signature(app: Any) -> bytes:

@@ -72,6 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
+        for name, value in answer.headers:  # a model_error_handler's own (Retry-After)
+            self.send_header(name, value)
         for name, value in cors_headers(self.command, self.headers.get, allowed_methods(path)):
             self.send_header(name, value)
         self.end_headers()

@@ -321,6 +321,27 @@ def test_an_http_aware_answer_whose_content_type_is_no_header_value_is_refused(c
         HttpAnswer.decode(200, HttpAnswer(200, content_type, b"{}").encode())
 
 
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ((("Retry-After", "3\r\nSet-Cookie: a=b"),), "is no header value"),
+        ((("Bad Name", "1"),), "is no HTTP field name"),
+        ((("", "1"),), "is no HTTP field name"),
+        ((("Content-Length", "1"),), "is the kernel's to write"),
+        ((("connection", "close"),), "is the kernel's to write"),
+    ],
+)
+def test_an_http_aware_answers_own_headers_are_checked_before_they_go_out(headers, why):
+    """A Seldon error handler's own headers (Retry-After) go out with its answer; one the
+    kernel could not write as it came, or that would change the framing, is refused."""
+    from easlab.kernel.processors.http import HttpAnswer
+
+    kept = HttpAnswer(503, "text/plain", b"busy", (("Retry-After", "3"), ("X-A", "\u00e9")))
+    assert HttpAnswer.decode(503, kept.encode()) == kept
+    with pytest.raises(ValueError, match=why):
+        HttpAnswer.decode(503, HttpAnswer(503, "text/plain", b"", headers).encode())
+
+
 def test_a_control_path_with_the_wrong_method_answers_405(kernel):
     api = kernel.endpoint + "/easlab/v1"
     resp = requests.put(api + "/services", json={}, headers=kernel.admin_headers(), timeout=5)

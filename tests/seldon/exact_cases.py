@@ -39,3 +39,8 @@ AT_ROOT = [
     ("MyModel", "POST", "/", {"json": {"data": {"ndarray": [1]}}}),
     ("MyModel", "OPTIONS", "/", None),
 ]  # fmt: skip
+
+
+def own_headers(response) -> dict[str, str]:
+    """The headers an error handler sets besides the content type (TextError's)."""
+    return {k: v for k, v in response.headers.items() if k in ("Retry-After", "X-Busy")}

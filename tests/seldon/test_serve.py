@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from cors_check import cors
-from exact_cases import AT_ROOT, EXACT
+from exact_cases import AT_ROOT, EXACT, own_headers
 
 HERE = Path(__file__).resolve().parent
 COMPONENTS = HERE / "components"
@@ -85,6 +85,7 @@ def test_standalone_answer_bytes_same_as_seldon_core(
     ours = requests.request(method, easlab_seldon.url(cls) + path, timeout=30, **kw)
     assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
         theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
+    assert own_headers(ours) == own_headers(theirs)  # an error handler's (TextError's)
 
 
 def test_standalone_reads_a_chunked_body_as_seldon_core(real_seldon, easlab_seldon):

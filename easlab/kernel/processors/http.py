@@ -64,17 +64,33 @@ class HttpRequest:
         )
 
 
+#: header fields the kernel writes itself (framing, the connection, the content type):
+#: an HttpAnswer's own ``headers`` cannot name them
+KERNELS_OWN = frozenset(
+    {"content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
+     "upgrade", "trailer", "te", "proxy-connection"}
+)  # fmt: skip
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
-    """One answer of an HTTP-aware processor: status, content type and body."""
+    """One answer of an HTTP-aware processor: status, content type, body, and any other
+    header fields it sets (a Seldon component's error handler's ``Retry-After``)."""
 
     status: int
     content_type: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
     def encode(self) -> bytes:
-        """One line of JSON with the content type, then the body as it goes out."""
-        head = json.dumps({"content_type": self.content_type}, separators=(",", ":"))
+        """One line of JSON with the content type (and headers), then the body as it goes out."""
+        fields: dict[str, object] = {"content_type": self.content_type}
+        if self.headers:
+            fields["headers"] = [list(pair) for pair in self.headers]
+        head = json.dumps(fields, separators=(",", ":"))
         return head.encode() + b"\n" + self.body
 
     def reply(self) -> tuple[bytes, int]:
@@ -88,14 +104,41 @@ class HttpAnswer:
         if cut < 0:
             raise ValueError("not an HttpAnswer: no head line")
         fields = json.loads(bytes(data[:cut]))
-        content_type = fields.get("content_type") if isinstance(fields, dict) else None
-        if not isinstance(content_type, str):
+        if not isinstance(fields, dict) or not isinstance(fields.get("content_type"), str):
             raise ValueError("not an HttpAnswer: no content_type in its head line")
-        # it becomes a header line (latin-1, as flask writes one): a line break would end
-        # it and start another
-        if any(c in content_type for c in "\r\n\0") or not _latin1(content_type):
+        content_type = fields["content_type"]
+        if not _header_value(content_type):
             raise ValueError(f"content type {content_type!r} is no header value")
-        return cls(status, content_type, bytes(data[cut + 1 :]))
+        return cls(status, content_type, bytes(data[cut + 1 :]), _headers(fields.get("headers")))
+
+
+def _headers(given: object) -> tuple[tuple[str, str], ...]:
+    """An answer's own header fields, each one the kernel can write as it came."""
+    if given is None:
+        return ()
+    if not isinstance(given, list):
+        raise ValueError("not an HttpAnswer: its headers are no list")
+    headers = []
+    for pair in given:
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            raise ValueError(f"header {pair!r} is no [name, value] pair of strings")
+        name, value = pair
+        if not name or not set(name) <= _TOKEN_CHARS:
+            raise ValueError(f"header name {name!r} is no HTTP field name")
+        if name.lower() in KERNELS_OWN:
+            raise ValueError(f"header {name!r} is the kernel's to write")
+        if not _header_value(value):
+            raise ValueError(f"header {name}'s value {value!r} is no header value")
+        headers.append((name, value))
+    return tuple(headers)
+
+
+def _header_value(text: str) -> bool:
+    # it becomes a header line (latin-1, as flask writes one): a line break would end
+    # it and start another
+    return not any(c in text for c in "\r\n\0") and _latin1(text)
 
 
 def _latin1(text: str) -> bool:

@@ -124,7 +124,7 @@ class SeldonProcessor(Processor):
             answer = self.app.handle(
                 request.method, path, request.query, content_type, request.body
             )
-        return HttpAnswer(answer.status, answer.content_type, answer.body).reply()
+        return HttpAnswer(answer.status, answer.content_type, answer.body, answer.headers).reply()
 
     def take_metrics(self) -> bytes | None:
         """The custom metrics' series as JSON (``SeldonMetrics.series``, with the stores'

@@ -14,7 +14,8 @@ class TextError:
 
     @model_error_handler.app_errorhandler(Busy)
     def handle_busy(error):
-        return f"busy ({error.status})", error.status
+        # a header of its own, as an API tells a client when to come back
+        return f"busy ({error.status})", error.status, {"Retry-After": "3", "X-Busy": "yes"}
 
     def predict(self, X, features_names, **kwargs):
         raise Busy(int(X[0]))
