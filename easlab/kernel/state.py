@@ -141,8 +141,14 @@ class ServiceRecords:
         self.update(name, running=running)
 
     def remove(self, name: str) -> None:
+        file = self._file(name)
+        if name in self.bad and file.is_dir():
+            # a folder where the record should be: not the kernel's to delete (it may
+            # hold the user's files), and unlink() failed the delete with a 500
+            self._set_aside(name)
+            return
         self.bad.pop(name, None)
-        self._file(name).unlink(missing_ok=True)
+        file.unlink(missing_ok=True)
 
     def load(self) -> list[dict[str, Any]]:
         """Every usable record, oldest first (siblings after what they were created

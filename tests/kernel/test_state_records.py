@@ -128,10 +128,14 @@ def test_bad_records_are_listed_kept_and_never_stop_the_kernel(easlab_home, make
         assert (services / "sr_cut.json.bad").read_bytes() == before["sr_cut.json"]
         second.client.delete("sr_weight")
         assert not (services / "sr_weight.json").exists()
+        # a folder in a record's place is set aside, not deleted (it was a 500)
+        second.client.delete("sr_dir")
+        assert (services / "sr_dir.json.bad").is_dir() and not (services / "sr_dir.json").exists()
+        assert "sr_dir" not in _listed(second)
     with LocalKernel(port=0, state_dir=state) as third:
         _wait_running(third, "sr_cut", "the service created again running")
         listed = _listed(third)
-        assert "sr_weight" not in listed
+        assert "sr_weight" not in listed and "sr_dir" not in listed
         assert listed["sr_created"]["status"] == "Failed"
 
 
