@@ -482,6 +482,13 @@ class Kernel:
             "worker_threads": spec.metadata.worker_threads,
         }
         python = None
+        if target == PYTHON and entry and processor_dir is not None:
+            from easlab.kernel.processors.python import app_worker_threads
+
+            found = await asyncio.to_thread(app_worker_threads, processor_dir / entry)
+            if found is not None:
+                config["app_worker_threads"] = [*found, Path(entry).as_posix()]
+                _adopt_app_threads(spec, config)
         if target == PYTHON:
             # a package with ENV/ runs with that environment's Python (packaged_env.py)
             python = package_python(processor_dir)
@@ -625,6 +632,15 @@ class Kernel:
                 raise
             for warning in spec.warnings:
                 service.log("kernel", f"warning: {warning}")
+            app_threads = service.current.worker_config.get("app_worker_threads")
+            if app_threads and not spec.writes(*_WORKER_THREADS_KEYS):
+                threads, line, entry = app_threads
+                service.log(
+                    "kernel",
+                    f"worker_threads {threads}, as {entry} line {line} passes it "
+                    "(the processor's constructor, as EAS runs the app); "
+                    "metadata.rpc.worker_threads sets another",
+                )
             if cpu_fallback:
                 service.log("kernel", "not enough GPUs: running on CPU (allow_cpu_fallback)")
             if not body.get("wait", True):
@@ -1076,15 +1092,14 @@ class Kernel:
     def _same_version(service: Service, spec: Any) -> Version:
         """The current version with a changed spec (no new model or processor)."""
         current = service.current
+        config = {**current.worker_config, "spec": spec.to_dict()}
+        _adopt_app_threads(spec, config)  # the app's own number, unless the new spec sets one
+        config["worker_threads"] = spec.metadata.worker_threads
         version = Version(
             current.number,
             spec,
             current.target,
-            {
-                **current.worker_config,
-                "spec": spec.to_dict(),
-                "worker_threads": spec.metadata.worker_threads,
-            },
+            config,
             current.processor_dir,
             current.created,
             current.signature,
@@ -1282,3 +1297,16 @@ def _get_answered_by(services: list[Service]) -> str | None:
     if "model" in answers:
         return "model"
     return answers.pop() if len(answers) == 1 else None
+
+
+#: the metadata keys that set an instance's worker threads (spec.py: the same field)
+_WORKER_THREADS_KEYS = ("rpc.worker_threads", "workers")
+
+
+def _adopt_app_threads(spec: Any, config: dict[str, Any]) -> None:
+    """A python app's own ``worker_threads=N`` (``app_worker_threads``) is the service's,
+    as on EAS, where the file sets no ``metadata.rpc.worker_threads`` (that one wins)."""
+    found = config.get("app_worker_threads")
+    if found and not spec.writes(*_WORKER_THREADS_KEYS):
+        spec.metadata.worker_threads = int(found[0])
+        config["worker_threads"] = int(found[0])

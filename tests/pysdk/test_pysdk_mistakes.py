@@ -291,3 +291,88 @@ def test_a_process_that_exits_is_logged_with_the_apps_line(kernel, env_project, 
         assert f'File "{folder / "app.py"}", line 7, in process' in logged()
     finally:
         kernel.delete("exits")
+
+
+APP_WITH_ITS_OWN_THREADS = """
+    import threading
+
+    import allspark
+
+    class MyProcessor(allspark.BaseProcessor):
+        def initialize(self):
+            # every request waits inside process() until 8 are there at once
+            self.together = threading.Barrier(8, timeout=30)
+
+        def process(self, data):
+            if data == b"threads":
+                return str(self.worker_threads).encode(), 200
+            try:
+                self.together.wait()
+            except threading.BrokenBarrierError:
+                return b"fewer than 8 at once", 500
+            return b"8 at once", 200
+
+    if __name__ == "__main__":
+        # worker_threads: how many requests are processed concurrently
+        runner = MyProcessor(worker_threads=8)
+        runner.run()
+"""
+
+
+def test_the_apps_own_worker_threads_are_the_services_as_on_eas(kernel, env_project, tmp_path):
+    # EAS runs `python app.py`, so the constructor's worker_threads under the __main__
+    # guard is how many requests the app processes at once (easlab init's template
+    # passes 10). The kernel never runs that block: it ran 5 (rpc.worker_threads' default)
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = _project(env_project, tmp_path, APP_WITH_ITS_OWN_THREADS)
+    svc = _create(kernel, "own_threads", folder)
+    try:
+        assert svc.desc["status"] == "Running", svc.desc.get("message")
+
+        def call(body: bytes) -> tuple[int, str]:
+            answer = requests.post(svc.url, data=body, headers={"Authorization": TOKEN}, timeout=60)
+            return answer.status_code, answer.text
+
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(call, [b"x"] * 8)) == [(200, "8 at once")] * 8
+        assert call(b"threads") == (200, "8")
+        # a modify of another setting keeps the app's number; one of worker_threads sets it
+        kernel.client.modify("own_threads", set={"metadata.rpc.keepalive": 20000})
+        assert call(b"threads") == (200, "8")
+        kernel.client.modify("own_threads", set={"metadata.rpc.worker_threads": 3})
+        assert call(b"threads") == (200, "3")
+        log = "\n".join(kernel.client.logs("own_threads", 0))
+        assert "worker_threads 8, as app.py line 22 passes it" in log, log
+    finally:
+        kernel.delete("own_threads")
+    # metadata.rpc.worker_threads, written in the service's file, wins
+    svc = _create(kernel, "spec_threads", folder, **{"rpc.worker_threads": 2})
+    try:
+        answer = requests.post(
+            svc.url, data=b"threads", headers={"Authorization": TOKEN}, timeout=30
+        )
+        assert (answer.status_code, answer.text) == (200, "2")
+    finally:
+        kernel.delete("spec_threads")
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("P(worker_threads=10).run()", (10, 1)),
+        ("if __name__ == '__main__':\n    r = P(worker_threads=7)\n    r.run()", (7, 2)),
+        ("def make():\n    return P(worker_threads=9)", None),  # not the app's start
+        ("class Q:\n    p = P(worker_threads=9)", None),
+        ("N = 4\nP(worker_threads=N).run()", None),  # a literal only: nothing is run
+        ("P(worker_threads=True).run()", None),
+        ("P(worker_threads=0).run()", None),
+        ("P(worker_threads=", None),  # the instance's start reports the syntax error
+    ],
+)
+def test_the_apps_worker_threads_are_read_from_its_start_as_a_literal(tmp_path, source, found):
+    from easlab.kernel.processors.python import app_worker_threads
+
+    app = tmp_path / "app.py"
+    app.write_text(source)
+    assert app_worker_threads(app) == found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import sys
@@ -24,6 +25,38 @@ def _entry_file(ctx: ProcessorContext) -> Path:
             400, f"processor_entry {entry!r} not found in {folder}; check processor_entry"
         )
     return path
+
+
+def app_worker_threads(path: Path) -> tuple[int, int] | None:
+    """``(N, line)`` where the app's own code calls ``X(worker_threads=N)`` at module level
+    or under ``if __name__ == "__main__":``, as EAS runs it (``python app.py``); else None.
+
+    On EAS that constructor argument is how many requests the app processes at once
+    (the SDK's manual; ``easlab init``'s template passes 10). The kernel builds the
+    processor itself and never runs the ``__main__`` block, so it reads the number from
+    the file: a literal only, the app's code is not run for it. Function and class
+    bodies are not read (a helper that builds another processor is not the app's start).
+    """
+    try:
+        tree = ast.parse(path.read_bytes(), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None  # the instance's start reports a file it cannot load
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for node in ast.walk(statement):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                value = keyword.value
+                if (
+                    keyword.arg == "worker_threads"
+                    and isinstance(value, ast.Constant)
+                    and type(value.value) is int
+                    and value.value >= 1
+                ):
+                    return value.value, node.lineno
+    return None
 
 
 def find_processor_class(module: Any) -> type:
