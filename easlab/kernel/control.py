@@ -1308,5 +1308,13 @@ def _adopt_app_threads(spec: Any, config: dict[str, Any]) -> None:
     as on EAS, where the file sets no ``metadata.rpc.worker_threads`` (that one wins)."""
     found = config.get("app_worker_threads")
     if found and not spec.writes(*_WORKER_THREADS_KEYS):
-        spec.metadata.worker_threads = int(found[0])
-        config["worker_threads"] = int(found[0])
+        threads, line, entry = found
+        if threads > MAX_WORKER_THREADS:  # as check_instances refuses the field's
+            raise SpecError(
+                "processor_entry",
+                f"{entry} line {line} asks for worker_threads={threads}; an instance here "
+                f"runs at most {MAX_WORKER_THREADS} (EAS's default is 5): pass fewer, and "
+                "for more concurrency add instances (metadata.instance)",
+            )
+        spec.metadata.worker_threads = int(threads)
+        config["worker_threads"] = int(threads)

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from easlab.cli import main
+from easlab.errors import SpecError
 from easlab.pysdk.init import init_project
 from easlab.pysdk.pack import pack_project
 from tests.ports import free_port
@@ -346,6 +347,17 @@ def test_the_apps_own_worker_threads_are_the_services_as_on_eas(kernel, env_proj
         assert "worker_threads 8, as app.py line 22 passes it" in log, log
     finally:
         kernel.delete("own_threads")
+    # more than an instance runs is refused, naming the line
+    many = _project(
+        env_project,
+        tmp_path / "many",
+        "import allspark\nallspark.BaseProcessor(worker_threads=5000).run()\n",
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"app.py line 2 asks for worker_threads=5000; an instance here runs at most 1024",
+    ):
+        _create(kernel, "many_threads", many)
     # metadata.rpc.worker_threads, written in the service's file, wins
     svc = _create(kernel, "spec_threads", folder, **{"rpc.worker_threads": 2})
     try:
