@@ -412,7 +412,10 @@ class Worker:
             # handing over on every such frame cost a served model at concurrency 1
             # 14-18% of its p50 where idle CPUs wake fast (the kernel marks frames
             # only there: awake.wakes_fast says why). A new client's request that
-            # comes meanwhile waits at most _KEEP_ALONE_S.
+            # comes meanwhile waits at most _KEEP_ALONE_S, while the call is as quick
+            # as the last one: a kept call that turns out slow (a quick app's rare long
+            # request) holds the frames that come behind it for its whole length, other
+            # threads idle. The reader is handed over only from the next frame on.
             kind, rid, status, payload = frame
             if kind == BATCH and self.batch_fills_cores:
                 handed = False
