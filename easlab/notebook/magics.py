@@ -657,6 +657,8 @@ class EasMagic(Magics):
                         " the token in a variable, or predict the service by its name)"
                     )
                 raise PredictException(record.status, message)
+            if record.decode_error is not None:
+                raise EasMagicError(record.decode_error)
         except BaseException:
             # the variable must not keep an earlier answer that looks like this one's
             self._forget(args.var)

@@ -447,6 +447,8 @@ class DebugWidget(w.VBox):
         """The decoded answer under the response (``session.answer_html`` when the kind
         shows more, e.g. Seldon's meta)."""
         own = getattr(self.session, "answer_html", None)
+        if record.decode_error is not None:
+            return ""  # said in the status line; the bytes are in the response pane
         if own is not None:
             return own(record)  # type: ignore[no-any-return]
         return value_html(record.value) if record.status == 200 else ""
@@ -487,6 +489,8 @@ class DebugWidget(w.VBox):
             f"<b style='color:{colour}'>HTTP {record.status or 'error'}</b> "
             f"in {record.total_ms:.2f} ms"
         )
+        if record.decode_error is not None:  # the raw answer is in the Response tab
+            self.status += f" <span style='color:#b3261e'>✖ {escape(record.decode_error)}</span>"
         if record.response is None and self.kernel_banner.shown:
             self.status = "<b style='color:#b3261e'>✖ the kernel is not running</b>"
         self.refresh_snippets()

@@ -1,0 +1,67 @@
+"""Answers a notebook cannot decode as the request implies: the debug widget and
+``%%eas predict`` show what came and say why it cannot be read, with no traceback."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from easlab.notebook.widget import DebugWidget
+from easlab.notebook.widget_session import DebugSession
+
+from .conftest import failing
+from .echo_server import EchoServer
+
+SIGNATURE = {
+    "signature_name": "serving_default",
+    "inputs": [{"name": "x", "shape": [-1, 4], "type": "DT_FLOAT"}],
+    "outputs": [{"name": "y", "shape": [-1, 2], "type": "DT_FLOAT"}],
+}
+NOT_A_TF_ANSWER = b"\xff\xfe<script>alert(1)</script>\x00"
+
+
+def test_a_200_answer_that_is_not_a_tensor_answer_is_shown_with_why():
+    with EchoServer(signature=SIGNATURE, reply=b"") as server:  # b"": an empty TF answer
+        widget = DebugWidget(DebugSession(server.url, token=server.token))
+        widget._on_send()
+        assert widget.session.last is not None and widget.session.last.value == {}
+        server.reply = NOT_A_TF_ANSWER
+        widget._on_send()
+
+    record = widget.session.last
+    assert len(widget.session.history) == 2, "the failed read is an exchange of the history"
+    assert record is not None and record.status == 200 and record.value is None
+    assert "'echo' answered HTTP 200" in (record.decode_error or "")
+    assert "not a TensorFlow PredictResponse" in record.decode_error
+    # the status line says why; the response pane has this answer's bytes, not the last one's
+    assert "not a TensorFlow PredictResponse" in widget.status
+    assert "ff fe 3c 73 63 72 69 70 74 3e" in widget.response_pane.value
+    assert "<script>" not in widget.response_pane.value + widget.status
+    assert widget.decoded_pane.value == ""
+    assert "not a TensorFlow PredictResponse" in record._repr_html_()
+
+
+def test_a_tensor_answer_whose_shape_its_values_do_not_fill_is_refused_with_the_shape():
+    from easlab.wire.proto import tf_predict_pb2
+
+    answer = tf_predict_pb2.PredictResponse()
+    y = answer.outputs["y"]
+    y.dtype = tf_predict_pb2.DT_FLOAT
+    y.array_shape.dim.extend([2**40, 2**30])  # no machine holds it, and no value came
+    with EchoServer(signature=SIGNATURE, reply=answer.SerializeToString()) as server:
+        session = DebugSession(server.url, token=server.token)
+        session.set_value("x", np.zeros((1, 4), np.float32))
+        record = session.send()
+    assert record.value is None
+    assert "shape [1099511627776, 1073741824]" in (record.decode_error or "")
+
+
+def test_the_magic_says_which_service_gave_an_answer_it_cannot_read(shell, capsys):
+    with EchoServer(signature=SIGNATURE, reply=NOT_A_TF_ANSWER) as server:
+        shell.user_ns["svc"] = SimpleNamespace(url=server.url, name="echo", token=server.token)
+        shell.user_ns.pop("out", None)
+        line = failing(shell, capsys, '%%eas predict svc out\n{"x": [[1, 2, 3, 4]]}')
+    assert "service 'echo' answered HTTP 200" in line
+    assert "not a TensorFlow PredictResponse" in line
+    assert "out" not in shell.user_ns
