@@ -152,10 +152,7 @@ class AigesDebugSession(FollowsKernel):
             answer: dict[str, Any] = {"header": {"message": str(exc)}}
             self.history.append((0, answer))
             return 0, answer
-        try:
-            answer = json.loads(resp.body or b"{}")
-        except ValueError:
-            answer = {"header": {"message": bytes(resp.body).decode("utf-8", "replace")}}
+        answer = _answer_document(bytes(resp.body))
         self.history.append((resp.status, answer))
         return resp.status, answer
 
@@ -163,10 +160,15 @@ class AigesDebugSession(FollowsKernel):
     def decoded(answer: dict[str, Any]) -> dict[str, Any]:
         """The outputs of an answer: text as str, anything else as bytes."""
         out: dict[str, Any] = {}
-        for key, entry in (answer.get("payload") or {}).items():
+        payload = answer.get("payload")
+        for key, entry in (payload if isinstance(payload, dict) else {}).items():
             for name in ("text", "image", "audio", "video"):
-                if name in entry:
-                    data = base64.b64decode(entry[name])
+                if isinstance(entry, dict) and name in entry:
+                    try:
+                        data = base64.b64decode(str(entry[name]))
+                    except ValueError:
+                        out[key] = f"(its {name} is not base64: {str(entry[name])[:200]!r})"
+                        continue
                     if name == "text":
                         try:
                             out[key] = data.decode("utf-8")
@@ -175,3 +177,16 @@ class AigesDebugSession(FollowsKernel):
                             pass
                     out[key] = data
         return out
+
+
+def _answer_document(body: bytes) -> dict[str, Any]:
+    """An aiges answer as a webgate document whose ``header`` is a dict: a body that is
+    not one (not JSON, a JSON list, a header that is no object) becomes the header's
+    ``message``, as text."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("header", {}), dict):
+        return doc
+    return {"header": {"message": body.decode("utf-8", "replace")}}

@@ -129,7 +129,8 @@ class AigesDebugWidget(w.VBox):
         header = answer.get("header") or {}
         colour = _OK if code == 200 else _ERR
         self.status_line.value = (
-            f"<b style='color:{colour}'>HTTP {code or 'error'}</b> code {header.get('code')}: "
+            f"<b style='color:{colour}'>HTTP {code or 'error'}</b> "
+            f"code {escape(header.get('code'))}: "
             f"{escape(header.get('message', ''))}"
         )
         shown: list[Any] = []

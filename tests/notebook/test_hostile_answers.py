@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
+import pytest
 
 from easlab.notebook.widget import DebugWidget
 from easlab.notebook.widget_session import DebugSession
@@ -65,3 +68,51 @@ def test_the_magic_says_which_service_gave_an_answer_it_cannot_read(shell, capsy
     assert "service 'echo' answered HTTP 200" in line
     assert "not a TensorFlow PredictResponse" in line
     assert "out" not in shell.user_ns
+
+
+# the least webgate schema an aiges service answers on GET: one text input, no parameters
+AIGES_SCHEMA = {
+    "meta": {"serviceId": "s1", "s1": {"input": {"text": {"dataType": "text"}}}},
+    "schemainput": {"properties": {"parameter": {"properties": {"s1": {"properties": {}}}}}},
+}
+
+
+def _aiges_send(reply: bytes) -> Any:
+    import easlab
+
+    with EchoServer(signature=AIGES_SCHEMA, reply=reply) as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        assert type(box).__name__ == "AigesDebugWidget"
+        box.controls["text"][1].value = "hi"
+        box.send()
+    return box
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b'["not", "a", "webgate", "answer"]',
+        b'{"header": "<b>a header that is no object</b>"}',
+        b'{"header": {"code": 0}, "payload": ["no", "outputs"]}',
+        b'{"header": {"code": 0}, "payload": {"result": "a text, no object"}}',
+    ],
+)
+def test_an_aiges_answer_that_is_no_webgate_document_is_shown_as_its_text(reply):
+    box = _aiges_send(reply)
+    assert "HTTP 200" in box.status_line.value
+    assert "<b>a header" not in box.status_line.value  # escaped, if shown
+    assert box.answer_box.children == ()
+
+
+def test_an_aiges_answers_code_and_outputs_are_escaped_and_bad_base64_said():
+    reply = json.dumps(
+        {
+            "header": {"code": "<img src=x onerror=alert(1)>", "message": "</pre><script>"},
+            "payload": {"result": {"text": "not base64 !"}},
+        }
+    ).encode()
+    box = _aiges_send(reply)
+    assert "<img" not in box.status_line.value and "<script>" not in box.status_line.value
+    assert "&lt;img src=x onerror=alert(1)&gt;" in box.status_line.value
+    [shown] = box.answer_box.children
+    assert "its text is not base64" in shown.value
