@@ -885,7 +885,10 @@ class _Progress:
         self.handle: Any = None
 
     def _line(self, text: str) -> _Html:
-        return _Html(f"<span style='font-family:monospace'>{text}</span>", text)
+        from easlab.notebook.display import escape
+
+        # the name and the state come from the cell and the kernel: text, not markup
+        return _Html(f"<span style='font-family:monospace'>{escape(text)}</span>", text)
 
     def poll(self, desc: dict[str, Any] | None = None) -> None:
         """Update the line from ``desc`` (easlab.ops' progress callback) or a fresh describe."""

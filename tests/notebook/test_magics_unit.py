@@ -350,3 +350,14 @@ def test_a_cell_with_a_bad_field_starts_no_kernel(shell, capsys, tmp_path, monke
             connect(None).shutdown()
         except KernelNotRunning:
             pass
+
+
+def test_the_progress_line_shows_the_name_and_state_as_text():
+    """A name from a variable (``%eas stop {name}``) or a state from the kernel is text."""
+    from easlab.notebook.magics import _Progress
+
+    progress = _Progress(kernel=None, name="<img src=x onerror=alert(1)>")
+    line = progress._line(f"⏳ {progress.name}: </span><script>alert(2)</script>")
+    assert "<img" not in line._repr_html_() and "<script>" not in line._repr_html_()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in line._repr_html_()
+    assert repr(line) == "⏳ <img src=x onerror=alert(1)>: </span><script>alert(2)</script>"
