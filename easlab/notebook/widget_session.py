@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from easlab.notebook import _record, _target, snippets
+from easlab.notebook import _record, _target, display, snippets
 
 __all__ = ["DebugSession", "InputField", "numpy_dtype_for"]
 
@@ -363,9 +363,8 @@ def _describe_body(record: _record.CallRecord) -> str:
     return body[:40].decode("utf-8", "replace") + ("…" if len(body) > 40 else "")
 
 
-#: the most of a text body a pane shows: a pane is HTML in the browser, and a body of
-#: megabytes would stall the page (the whole body stays in ``record.response``)
-PANE_TEXT_CHARS = 10_000
+#: the most of a text body a pane shows (the whole body stays in ``record.response``)
+PANE_TEXT_CHARS = display.TEXT_CHARS
 
 
 def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
@@ -381,10 +380,5 @@ def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
                 text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
             except ValueError:
                 pass
-        if len(text) > PANE_TEXT_CHARS:
-            rest = len(text) - PANE_TEXT_CHARS
-            text = (
-                f"{text[:PANE_TEXT_CHARS]}\n… {rest:,} more characters ({len(body):,} bytes in all)"
-            )
-        return text
+        return display.cut_text(text, f"{len(body):,} bytes in all")
     return hexdump(body)
