@@ -143,7 +143,7 @@ class InputRow(w.HBox):
         self.source = w.Dropdown(options=self._options(), layout=w.Layout(width="200px"))
         self.fill_button = w.Button(description="fill", layout=w.Layout(width="60px"))
         self.preview = w.HTML()
-        self.fill_button.on_click(self.fill)
+        self.fill_button.on_click(self._on_fill_click)
         super().__init__(
             [
                 w.HTML(f"<code>{escape(field.label)}</code>", layout=w.Layout(width="260px")),
@@ -158,6 +158,16 @@ class InputRow(w.HBox):
 
     def refresh_options(self) -> None:
         self.source.options = self._options()
+
+    def _on_fill_click(self, _button: Any = None) -> None:
+        """The fill button: what cannot be filled is said next to it (a click's exception
+        would only reach the browser's log)."""
+        from easlab.errors import EaslabError
+
+        try:
+            self.fill()
+        except (EaslabError, ValueError) as exc:
+            self.preview.value = f"<small style='color:#b3261e'>✖ {escape(exc)}</small>"
 
     def fill(self, _button: Any = None) -> None:
         choice = self.source.value or "random data"

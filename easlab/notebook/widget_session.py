@@ -181,11 +181,14 @@ class DebugSession(FollowsKernel):
         """Fill one input (or all) with random data of the declared shape and dtype."""
         import numpy as np
 
+        from easlab.wire.dtypes import numpy_dtype
+
         rng = np.random.default_rng(seed)
         for f in [self.field(name)] if name else self.fields:
             shape = f.concrete_shape(batch)
-            dtype = np.dtype(f.dtype)
-            if dtype.kind == "f":
+            # bfloat16 is ml_dtypes' (numpy has no name for it; its kind is "V"), else float32
+            dtype = numpy_dtype(f.dtype)
+            if dtype.kind == "f" or f.dtype == "bfloat16":
                 value = rng.standard_normal(shape).astype(dtype)
             elif dtype.kind in "iu":
                 value = rng.integers(0, 10, size=shape).astype(dtype)

@@ -116,3 +116,34 @@ def test_an_aiges_answers_code_and_outputs_are_escaped_and_bad_base64_said():
     assert "&lt;img src=x onerror=alert(1)&gt;" in box.status_line.value
     [shown] = box.answer_box.children
     assert "its text is not base64" in shown.value
+
+
+def _signature(wire_type: str) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": "x", "shape": [-1, 4], "type": wire_type}],
+        "outputs": [{"name": "y", "shape": [-1, 2], "type": "DT_FLOAT"}],
+    }
+
+
+def test_a_bfloat16_input_is_filled_with_random_data_and_sent():
+    import easlab
+
+    with EchoServer(signature=_signature("DT_BFLOAT16"), reply=b"") as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        box.editor.rows[0].fill_button.click()
+        assert "bfloat16[1, 4] from random" in box.editor.rows[0].preview.value
+        box._on_send()
+    record = box.session.last
+    assert record is not None and record.status == 200, box.status
+    assert record.inputs is not None and record.inputs["x"].shape == (1, 4)
+
+
+def test_an_input_of_a_type_the_form_cannot_fill_says_so_next_to_its_fill_button():
+    import easlab
+
+    with EchoServer(signature=_signature("FLOAT32"), reply=b"") as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        box.editor.rows[0].fill_button.click()
+    assert (
+        "signature type &#x27;FLOAT32&#x27; is not a TF dtype" in box.editor.rows[0].preview.value
+    )
