@@ -560,6 +560,12 @@ class DebugWidget(w.VBox):
 
     def _show_signature_state(self) -> None:
         error = self.session.target.signature_error
+        problem = getattr(self.session, "signature_problem", None)
+        if error is None and problem is not None:
+            self.status = (
+                f"<span style='color:#9a6700'>⚠ {escape(problem)}; the body is sent as "
+                "written</span>"
+            )
         if error is None:
             return
         if self.session.kernel_is_down():

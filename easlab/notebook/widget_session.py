@@ -55,6 +55,23 @@ class InputField:
         return all(d < 0 or d == s for d, s in zip(self.shape, shape, strict=True))
 
 
+def _input_field(n: int, spec: Any) -> InputField:
+    """The form field of the signature's ``n``-th input; ValueError saying what in it is not
+    an input (SPEC.md §1: a name, integer dims with -1 for the batch, a DT_ type)."""
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"input #{n} has no name: {spec!r}")
+    shape = spec.get("shape", [])
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in shape
+    ):
+        raise ValueError(
+            f"input {name!r} has shape {shape!r}: a shape is a list of integers, "
+            "-1 for the batch dimension"
+        )
+    return InputField(name, shape, str(spec.get("type", "DT_FLOAT")))
+
+
 class FollowsKernel:
     """What a debug session of any kind needs when the local kernel goes away: tell that
     it is down, and find the service again on the running (or a new) kernel.
@@ -128,6 +145,9 @@ class DebugSession(FollowsKernel):
         self.namespace = namespace if namespace is not None else {}
         self.signature: dict[str, Any] | None = None
         self.fields: list[InputField] = []
+        #: why the signature read makes no form (an input with no name, a dimension that
+        #: is no integer); the body is then sent as written
+        self.signature_problem: str | None = None
         self._read_signature()
         self.raw_text = ""
         self.signature_name: str | None = None
@@ -140,12 +160,15 @@ class DebugSession(FollowsKernel):
         # a form per input for a tensor service; other bodies (PMML's JSON too) are text
         inputs = (self.signature or {}).get("inputs", []) if self.target.is_tensor else []
         old = {f.name: f for f in self.fields}
-        self.fields = [
-            InputField(
-                str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT"))
+        self.signature_problem = None
+        try:
+            self.fields = [_input_field(n, i) for n, i in enumerate(inputs, 1)]
+        except ValueError as exc:  # a signature the form cannot follow: the body is text
+            self.fields = []
+            self.signature_problem = (
+                f"service {self.target.service_name!r} answers a signature the form cannot "
+                f"follow: {exc}"
             )
-            for i in inputs
-        ]
         for f in self.fields:  # keep values already filled for inputs that stay the same
             before = old.get(f.name)
             if before is not None and before.value is not None and f.accepts(before.value):

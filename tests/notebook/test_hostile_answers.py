@@ -147,3 +147,27 @@ def test_an_input_of_a_type_the_form_cannot_fill_says_so_next_to_its_fill_button
     assert (
         "signature type &#x27;FLOAT32&#x27; is not a TF dtype" in box.editor.rows[0].preview.value
     )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "said"),
+    [
+        (
+            [{"name": "x", "shape": ["batch", 4], "type": "DT_FLOAT"}],
+            "input &#x27;x&#x27; has shape",
+        ),
+        ([{"name": "x", "shape": [None, 4], "type": "DT_FLOAT"}], "input &#x27;x&#x27; has shape"),
+        ([{"shape": [-1, 4], "type": "DT_FLOAT"}], "input #1 has no name"),
+    ],
+)
+def test_a_signature_the_form_cannot_follow_opens_a_text_body_and_says_why(inputs, said):
+    import easlab
+
+    signature = {"inputs": inputs, "outputs": []}
+    with EchoServer(signature=signature) as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        assert said in box.status and "the body is sent as written" in box.status
+        box.editor.raw.value = "as written"
+        box._on_send()
+    assert box.session.last is not None and box.session.last.status == 200, box.status
+    assert box.session.last.value == "as written"
