@@ -7,7 +7,9 @@ widget shows their output, and tests run it to check all three get one answer.
 from __future__ import annotations
 
 import base64
+import keyword
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["curl_command", "inline_text", "python_easlab", "python_official", "INLINE_LIMIT"]
@@ -161,8 +163,9 @@ def python_easlab(
     lines += _client_lines(endpoint, service_name, token)
     if inputs is not None:
         names = []
+        variables = _variables(inputs)
         for name, arr in inputs.items():
-            var = _identifier(name)
+            var = variables[name]
             source = _array_literal(arr)
             lines.append(f"{var} = {source}")
             names.append(f"{name!r}: {var}")
@@ -234,8 +237,9 @@ def _official_tensor(
         lines.append(f"req = TFRequest({sig_name!r})")
     else:
         lines.append("req = TorchRequest()")
+    variables = _variables(inputs)
     for name, arr in inputs.items():
-        var = _identifier(name)
+        var = variables[name]
         source = _array_literal(arr)
         lines.append(f"{var} = {source}")
         dtype = _TF_DTYPES[_dtype_name(arr)]
@@ -262,13 +266,23 @@ def _official_tensor(
     return _finish(lines)
 
 
-def _identifier(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    if not cleaned or cleaned[0].isdigit():
-        cleaned = "x_" + cleaned
-    if cleaned in _TAKEN:
-        cleaned += "_input"
-    return cleaned
+def _variables(names: Iterable[str]) -> dict[str, str]:
+    """A distinct Python variable for each input name: ``input.1`` → ``input_1``, a
+    keyword (``class``) or a name the snippet uses (``client``) gets ``_input``, and
+    names that would clean to the same variable (``a-b``, ``a_b``) get ``_2``, ``_3``."""
+    out: dict[str, str] = {}
+    for name in names:
+        # a character that may continue an identifier stays (letters of any script, digits)
+        cleaned = "".join(c if f"x{c}".isidentifier() else "_" for c in name)
+        if not cleaned.isidentifier():  # empty, or starting with a digit
+            cleaned = "x_" + cleaned
+        if cleaned in _TAKEN or keyword.iskeyword(cleaned):
+            cleaned += "_input"
+        var, n = cleaned, 2
+        while var in out.values():
+            var, n = f"{cleaned}_{n}", n + 1
+        out[name] = var
+    return out
 
 
 # names the snippets themselves use: an input called "client" must not shadow them
