@@ -39,6 +39,16 @@ class Target:
     get_runs_model: bool = False
     _client: PredictClient | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        # a repr is shown in a cell's output and saved with the notebook: the token masked
+        from easlab._auth import masked
+
+        token = masked(self.token) if self.token else None
+        return (
+            f"Target(url={self.url!r}, service_name={self.service_name!r}, token={token!r}, "
+            f"timeout={self.timeout!r}, get_runs_model={self.get_runs_model!r})"
+        )
+
     @property
     def endpoint(self) -> str:
         """The base URL, without ``/api/predict/<name>``."""

@@ -62,3 +62,11 @@ def test_a_text_widget_with_a_wrong_token_then_a_typed_one_holds_neither(echo):
     w.token_box.toggle.value = False
     for token in (echo.token, "wrong-token-0000"):
         assert where_in_page(w, token) == [], token
+
+
+def test_the_session_target_shown_in_a_cell_has_its_token_masked(echo):
+    """``w.session.target`` as a cell's last line is saved with the notebook."""
+    w = debug(echo, namespace={})
+    shown = repr(w.session.target)
+    assert echo.token not in shown
+    assert f"token='****{echo.token[-4:]}'" in shown and repr(echo.url) in shown
