@@ -65,13 +65,27 @@ class AigesDebugSession(FollowsKernel):
     def __init__(self, target: Target, schema: dict[str, Any]) -> None:
         self.target = target
         self.schema = schema
-        self.service_id = str(schema["meta"]["serviceId"])
+        self.service_id = str(self._at("meta", "serviceId"))
         self.history: list[tuple[int, dict[str, Any]]] = []
+        self.controls()  # a schema the form cannot read is said now, not on the first click
+
+    def _at(self, *path: str) -> Any:
+        """The schema's entry at ``path``; ValueError naming the first key it lacks."""
+        entry: Any = self.schema
+        for depth, key in enumerate(path):
+            if not isinstance(entry, dict) or key not in entry:
+                where = ".".join(path[: depth + 1])
+                raise ValueError(
+                    f"service {self.target.service_name!r} answers an aiges schema without "
+                    f"{where}, which the debug form is built from: send the webgate JSON with "
+                    "%%eas predict, or easlab.PredictClient"
+                )
+            entry = entry[key]
+        return entry
 
     def controls(self) -> list[Control]:
         """The parameters, then the inputs, in declared order."""
-        props = self.schema["schemainput"]["properties"]
-        param = props["parameter"]["properties"][self.service_id]
+        param = self._at("schemainput", "properties", "parameter", "properties", self.service_id)
         required = set(param.get("required") or [])
         out: list[Control] = []
         for key, spec in (param.get("properties") or {}).items():
@@ -89,8 +103,8 @@ class AigesDebugSession(FollowsKernel):
             )
             limits = {k: spec[k] for k in ("maximum", "maxLength") if k in spec}
             out.append(Control(key, kind, (), default, key in required, limits=limits))
-        inputs = self.schema["meta"][self.service_id]["input"]
-        for key, info in inputs.items():
+        inputs = self._at("meta", self.service_id, "input")
+        for key, info in inputs.items() if isinstance(inputs, dict) else ():
             data_type = info.get("dataType", "text")
             kind = "textarea" if data_type == "text" else "file"
             out.append(Control(key, kind, (), None, True, data_type))

@@ -171,3 +171,23 @@ def test_a_signature_the_form_cannot_follow_opens_a_text_body_and_says_why(input
         box._on_send()
     assert box.session.last is not None and box.session.last.status == 200, box.status
     assert box.session.last.value == "as written"
+
+
+@pytest.mark.parametrize(
+    ("schema", "lacks"),
+    [
+        ({"meta": {}, "schemainput": {}}, "meta.serviceId"),
+        (
+            {"meta": {"serviceId": "s"}, "schemainput": {"properties": {}}},
+            "schemainput.properties.parameter",
+        ),
+        ({**AIGES_SCHEMA, "meta": {"serviceId": "s1", "s1": {}}}, "meta.s1.input"),
+    ],
+)
+def test_an_aiges_schema_the_form_cannot_read_is_one_line_naming_what_it_lacks(
+    schema, lacks, shell, capsys
+):
+    with EchoServer(signature=schema) as server:
+        shell.user_ns["u"] = f"{server.url}?token={server.token}"
+        line = failing(shell, capsys, "%eas debug {u}")
+    assert f"service 'echo' answers an aiges schema without {lacks}," in line
