@@ -191,3 +191,25 @@ def test_an_aiges_schema_the_form_cannot_read_is_one_line_naming_what_it_lacks(
         shell.user_ns["u"] = f"{server.url}?token={server.token}"
         line = failing(shell, capsys, "%eas debug {u}")
     assert f"service 'echo' answers an aiges schema without {lacks}," in line
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        [{"name": "x", "datatype": "FP32", "shape": ["batch", 2]}],
+        [{"messagetype": "ndarray", "schema": {"names": ["a", "b"], "shape": [None, 2]}}],
+    ],
+)
+def test_seldon_metadata_the_form_cannot_follow_opens_the_json_box_and_says_why(inputs):
+    import easlab
+
+    # the echo server answers every GET, /metadata too, with this document
+    metadata = {"format": "seldon", "inputs": inputs}
+    with EchoServer(signature=metadata) as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        assert type(box).__name__ == "SeldonDebugWidget"
+        assert "/metadata declares inputs the form cannot follow" in box.editor.children[0].value
+        assert "a shape is a list of integers" in box.editor.children[0].value
+        box.editor.raw.value = '{"data": {"ndarray": [[1, 2]]}}'
+        box._on_send()
+    assert box.session.last is not None and box.session.last.status == 200, box.status
