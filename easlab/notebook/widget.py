@@ -74,7 +74,8 @@ class TokenBox(w.HBox):
             layout=w.Layout(width="auto"),
         )  # fmt: skip
         self.label = w.HTML("<b>token</b>&nbsp;")
-        super().__init__([self.label, self.hidden, self.toggle, self.apply_button])
+        self.note = w.HTML()  # why a typed token was not applied
+        super().__init__([self.label, self.hidden, self.toggle, self.apply_button, self.note])
         self._setting_field = False  # the field changed by Python, not typed: apply nothing
         self.token = token or ""
         self._show_token_in_use()
@@ -94,9 +95,15 @@ class TokenBox(w.HBox):
     def apply(self, _change: Any = None) -> None:
         """Make the field's text the token in use (observers of ``token`` re-sign); an empty
         field keeps the token in use. The field then goes back to holding no token."""
+        from easlab.notebook._target import check_token
+
         typed = self.value.strip()
+        self.note.value = ""
         if typed:
-            self.token = typed
+            try:
+                self.token = check_token(typed)
+            except ValueError as exc:  # the token in use stays
+                self.note.value = f"<small style='color:#b3261e'>✖ {escape(exc)}</small>"
         self._show_token_in_use()
 
     def _on_typed(self, _change: Any) -> None:
@@ -127,7 +134,7 @@ class TokenBox(w.HBox):
 
     def _render(self, _change: Any = None) -> None:
         field = self.plain if self.revealed else self.hidden
-        self.children = (self.label, field, self.toggle, self.apply_button)
+        self.children = (self.label, field, self.toggle, self.apply_button, self.note)
         self.toggle.description = "hide" if self.revealed else "show"
         self._show_token_in_use()
 
