@@ -213,3 +213,19 @@ def test_seldon_metadata_the_form_cannot_follow_opens_the_json_box_and_says_why(
         box.editor.raw.value = '{"data": {"ndarray": [[1, 2]]}}'
         box._on_send()
     assert box.session.last is not None and box.session.last.status == 200, box.status
+
+
+def test_a_long_aiges_text_output_is_cut_in_the_page():
+    import base64
+
+    from easlab.notebook.display import TEXT_CHARS
+
+    text = "y" * (TEXT_CHARS * 3)
+    answer = {
+        "header": {"code": 0},
+        "payload": {"result": {"text": base64.b64encode(text.encode()).decode()}},
+    }
+    box = _aiges_send(json.dumps(answer).encode())
+    [shown] = box.answer_box.children
+    assert "more characters" in shown.value and len(shown.value) < TEXT_CHARS * 2
+    assert box.session.decoded(box.session.history[-1][1]) == {"result": text}
