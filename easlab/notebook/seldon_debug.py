@@ -358,6 +358,9 @@ class SeldonInputRow(w.HBox):
         )
         if field.value is not None:
             self.text.value = json.dumps(field.value)
+        #: why the rows typed last cannot be sent (Send refuses until they are fixed)
+        self.problem: str | None = None
+        self.note = w.HTML()
         self.fill_button.on_click(self.fill)
         self.text.observe(self._typed, names=["value"])
         super().__init__(
@@ -366,7 +369,14 @@ class SeldonInputRow(w.HBox):
                 self.text,
                 self.source,
                 self.fill_button,
+                self.note,
             ]
+        )
+
+    def _say(self, problem: str | None) -> None:
+        self.problem = problem
+        self.note.value = (
+            f"<small style='color:#b3261e'>✖ {escape(problem)}</small>" if problem else ""
         )
 
     def _options(self) -> list[str]:
@@ -380,10 +390,16 @@ class SeldonInputRow(w.HBox):
             self.session.fill_random(self.field.name)
         self.text.value = json.dumps(self.field.value)
         self.filled = f"{self.field.source} {self.text.value}"
+        self._say(None)
 
     def _typed(self, change: Any) -> None:
         if change["new"].strip() and change["new"] != json.dumps(self.field.value):
-            self.field.set_rows(change["new"], "typed")
+            try:
+                self.field.set_rows(change["new"], "typed")
+            except ValueError as exc:  # not JSON, or rows of another width: said, not sent
+                self._say(f"input {self.field.name!r}: the rows typed cannot be sent: {exc}")
+                return
+            self._say(None)
             self.filled = f"typed {change['new']}"
 
 
@@ -413,6 +429,8 @@ class SeldonEditor(BodyEditor):
         if not self.rows:
             self.session.raw_text = self.raw.value
         for row in self.rows:
+            if row.problem is not None:
+                raise ValueError(f"{row.problem} — fix them, or fill the input")
             if row.field.value is None:
                 row.fill()
 

@@ -229,3 +229,30 @@ def test_a_long_aiges_text_output_is_cut_in_the_page():
     [shown] = box.answer_box.children
     assert "more characters" in shown.value and len(shown.value) < TEXT_CHARS * 2
     assert box.session.decoded(box.session.history[-1][1]) == {"result": text}
+
+
+def test_seldon_rows_typed_that_cannot_be_sent_are_said_and_not_sent():
+    """A typo in a row box raised inside the observer (the browser's log only), and Send
+    then sent the rows from before."""
+    import easlab
+
+    metadata = {
+        "format": "seldon",
+        "inputs": [{"messagetype": "ndarray", "schema": {"names": ["a", "b"], "shape": [-1, 2]}}],
+    }
+    with EchoServer(signature=metadata) as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        (row,) = box.editor.rows
+        row.text.value = "[[5, 6]]"
+        box._on_send()
+        assert json.loads(box.session.last.sent.body)["data"]["ndarray"] == [[5, 6]]
+        for typed, said in [("[[7, 8]", "Expecting"), ("[[7, 8, 9]]", "takes 2 value(s) per row")]:
+            row.text.value = typed
+            assert "the rows typed cannot be sent" in row.note.value and said in row.note.value
+            box._on_send()
+            assert "input &#x27;input 0&#x27;: the rows typed cannot be sent" in box.status
+            assert len(box.session.history) == 1  # nothing sent
+        row.text.value = "[[7, 8]]"
+        assert row.note.value == ""
+        box._on_send()
+    assert json.loads(box.session.last.sent.body)["data"]["ndarray"] == [[7, 8]]
