@@ -632,6 +632,7 @@ class EasMagic(Magics):
 
     # -- predict --------------------------------------------------------------------------
     def _do_predict(self, args: Any, cell: str) -> None:
+        from easlab.client.local import kernel_is_down
         from easlab.notebook._record import call
 
         try:
@@ -647,6 +648,12 @@ class EasMagic(Magics):
                 target.close()
             if record.timed_out:
                 raise EasMagicError(_timeout_text(target.service_name, self.timeout))
+            if record.response is None and kernel_is_down(target.url):
+                raise EasMagicError(
+                    f"the easlab kernel that served {target.service_name!r} is not running "
+                    f"({target.endpoint} refuses connections): start one with "
+                    f"%eas kernel start, then create the service again"
+                )
             if record.status != 200:
                 message = record.message()
                 if record.status in (401, 403) and not target.token:
