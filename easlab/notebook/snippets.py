@@ -102,6 +102,9 @@ def _array_literal(arr: Any) -> str:
 
     a = np.asarray(arr)
     shape = tuple(a.shape)
+    if a.dtype.name == "bfloat16":
+        # numpy has no np.bfloat16: ml_dtypes' (which made this array), from float32, exactly
+        return f"{_array_literal(a.astype(np.float32))}.astype(ml_dtypes.bfloat16)"
     if a.dtype.kind in "SOU":
         items = [x if isinstance(x, bytes) else str(x).encode() for x in a.reshape(-1)]
         return f"np.array({items!r}, dtype=object).reshape({shape!r})"
@@ -125,7 +128,9 @@ def _body_source(body: bytes) -> str:
 
 
 def _finish(lines: list[str]) -> str:
-    """Join the snippet, importing base64 when an inline body or array uses it."""
+    """Join the snippet, importing base64 and ml_dtypes when an inline body or array uses them."""
+    if any("ml_dtypes." in line for line in lines):
+        lines = ["import ml_dtypes", *lines]
     if any("base64.b64decode(" in line for line in lines):
         lines = ["import base64", *lines]
     return "\n".join(lines) + "\n"
@@ -300,4 +305,5 @@ _TAKEN = {
     "TorchRequest",
     "json",
     "base64",
+    "ml_dtypes",
 }

@@ -256,3 +256,16 @@ def test_seldon_rows_typed_that_cannot_be_sent_are_said_and_not_sent():
         assert row.note.value == ""
         box._on_send()
     assert json.loads(box.session.last.sent.body)["data"]["ndarray"] == [[7, 8]]
+
+
+def test_the_easlab_snippet_of_a_bfloat16_input_sends_the_same_bytes():
+    """It wrote ``.astype(np.bfloat16)``: numpy has no such name (AttributeError)."""
+    import easlab
+
+    with EchoServer(signature=_signature("DT_BFLOAT16"), reply=b"") as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+        box.session.fill_random(batch=3, seed=7)
+        box._on_send()
+        exec(compile(box.session.python_easlab(), "<snippet>", "exec"), {})
+    sent = [body for method, body in server.received if method == "POST"]
+    assert len(sent) == 2 and sent[1] == sent[0] == box.session.last.sent.body
