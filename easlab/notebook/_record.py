@@ -46,6 +46,10 @@ class CallRecord:
     #: no answer came within the target's timeout (``Target.timeout``, the notebook's
     #: ``EasMagic.timeout``): the service may still be working on the call
     timed_out: bool = False
+    #: why a 200 answer could not be read as the request implies (a body that is not a
+    #: TF PredictResponse, a shape its values do not fill ...); ``value`` is then None and
+    #: the answer's bytes are in ``response``
+    decode_error: str | None = None
 
     @property
     def status(self) -> int:
@@ -85,6 +89,8 @@ class CallRecord:
         if isinstance(value, dict) and all(hasattr(v, "dtype") for v in value.values()):
             for name, arr in value.items():
                 lines.append(f"  {name}: {arr.dtype}{list(arr.shape)}")
+        elif self.decode_error is not None:
+            lines.append(f"  {self.decode_error}")
         elif value is not None:
             text = repr(value)
             lines.append("  " + (text if len(text) < 300 else text[:300] + " …"))
@@ -99,6 +105,8 @@ class CallRecord:
             f"<b style='color:{colour}'>HTTP {self.status}</b> "
             f"<small>{escape(self.latency_text())}</small></div>"
         )
+        if self.decode_error is not None:
+            return head + f"<div style='color:#b3261e'>✖ {escape(self.decode_error)}</div>"
         return head + value_html(self.value)
 
 
@@ -134,8 +142,9 @@ def call(
     """Encode ``value`` (``easlab.wire.build.to_request``, with the target's signature),
     send it once, signed, and decode a 200 answer.
 
-    Non-200 answers and transport failures come back as records with ``value = None``;
-    they do not raise. A value that cannot become a request raises before anything is sent.
+    Non-200 answers, transport failures and 200 answers that cannot be decoded
+    (``decode_error``) come back as records with ``value = None``; they do not raise.
+    A value that cannot become a request raises before anything is sent.
     """
     from easlab.client.transport import Timing, TransportError
     from easlab.wire.build import to_request
@@ -160,13 +169,20 @@ def call(
         assert response.request is not None
         error, sent, timing = None, response.request, response.timing
     decoded: Any = None
+    decode_error: str | None = None
     t1 = time.perf_counter()
     if response is not None and response.status == 200:
-        decoded = _decode(kind, request, response.body)
+        try:
+            decoded = _decode(kind, request, response.body)
+        except ValueError as exc:  # WireError, and numpy/pandas refusing the decoded shape
+            decode_error = (
+                f"service {target.service_name!r} answered HTTP 200, but its answer "
+                f"({len(response.body):,} bytes) cannot be read as a {kind} answer: {exc}"
+            )
     deserialize_ms = (time.perf_counter() - t1) * 1000.0
     return CallRecord(
         target, kind, request, sent, response, error, timing, decoded, serialize_ms,
-        deserialize_ms, when, timed_out,
+        deserialize_ms, when, timed_out, decode_error,
     )  # fmt: skip
 
 

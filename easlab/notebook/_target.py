@@ -39,6 +39,16 @@ class Target:
     get_runs_model: bool = False
     _client: PredictClient | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        # a repr is shown in a cell's output and saved with the notebook: the token masked
+        from easlab._auth import masked
+
+        token = masked(self.token) if self.token else None
+        return (
+            f"Target(url={self.url!r}, service_name={self.service_name!r}, token={token!r}, "
+            f"timeout={self.timeout!r}, get_runs_model={self.get_runs_model!r})"
+        )
+
     @property
     def endpoint(self) -> str:
         """The base URL, without ``/api/predict/<name>``."""
@@ -52,7 +62,7 @@ class Target:
 
             client = PredictClient(self.endpoint, self.service_name)
             if self.token:
-                client.set_token(self.token)
+                client.set_token(check_token(self.token))
             client.set_timeout(self.timeout * 1000.0)
             client.set_retry_count(1)
             client.init()
@@ -99,6 +109,20 @@ class Target:
         if self._client is not None:
             self._client.destroy()
             self._client = None
+
+
+def check_token(token: str) -> str:
+    """``token`` when an Authorization header can carry it (printable ASCII); else
+    ValueError naming the first character that cannot be sent, never the token."""
+    for i, ch in enumerate(token):
+        if not "!" <= ch <= "~" and not (ch == " " and 0 < i < len(token) - 1):
+            raise ValueError(
+                f"the token has {ch!r} (U+{ord(ch):04X}) at character {i + 1} of {len(token)}, "
+                "which an Authorization header cannot carry: a token is plain ASCII; copy it "
+                "again from the service's page (some copies bring curly quotes, spaces or "
+                "line breaks)"
+            )
+    return token
 
 
 def resolve(service_or_url: Any, token: str | None = None, timeout: float = 30.0) -> Target:

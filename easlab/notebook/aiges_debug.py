@@ -65,13 +65,27 @@ class AigesDebugSession(FollowsKernel):
     def __init__(self, target: Target, schema: dict[str, Any]) -> None:
         self.target = target
         self.schema = schema
-        self.service_id = str(schema["meta"]["serviceId"])
+        self.service_id = str(self._at("meta", "serviceId"))
         self.history: list[tuple[int, dict[str, Any]]] = []
+        self.controls()  # a schema the form cannot read is said now, not on the first click
+
+    def _at(self, *path: str) -> Any:
+        """The schema's entry at ``path``; ValueError naming the first key it lacks."""
+        entry: Any = self.schema
+        for depth, key in enumerate(path):
+            if not isinstance(entry, dict) or key not in entry:
+                where = ".".join(path[: depth + 1])
+                raise ValueError(
+                    f"service {self.target.service_name!r} answers an aiges schema without "
+                    f"{where}, which the debug form is built from: send the webgate JSON with "
+                    "%%eas predict, or easlab.PredictClient"
+                )
+            entry = entry[key]
+        return entry
 
     def controls(self) -> list[Control]:
         """The parameters, then the inputs, in declared order."""
-        props = self.schema["schemainput"]["properties"]
-        param = props["parameter"]["properties"][self.service_id]
+        param = self._at("schemainput", "properties", "parameter", "properties", self.service_id)
         required = set(param.get("required") or [])
         out: list[Control] = []
         for key, spec in (param.get("properties") or {}).items():
@@ -89,8 +103,8 @@ class AigesDebugSession(FollowsKernel):
             )
             limits = {k: spec[k] for k in ("maximum", "maxLength") if k in spec}
             out.append(Control(key, kind, (), default, key in required, limits=limits))
-        inputs = self.schema["meta"][self.service_id]["input"]
-        for key, info in inputs.items():
+        inputs = self._at("meta", self.service_id, "input")
+        for key, info in inputs.items() if isinstance(inputs, dict) else ():
             data_type = info.get("dataType", "text")
             kind = "textarea" if data_type == "text" else "file"
             out.append(Control(key, kind, (), None, True, data_type))
@@ -152,10 +166,7 @@ class AigesDebugSession(FollowsKernel):
             answer: dict[str, Any] = {"header": {"message": str(exc)}}
             self.history.append((0, answer))
             return 0, answer
-        try:
-            answer = json.loads(resp.body or b"{}")
-        except ValueError:
-            answer = {"header": {"message": bytes(resp.body).decode("utf-8", "replace")}}
+        answer = _answer_document(bytes(resp.body))
         self.history.append((resp.status, answer))
         return resp.status, answer
 
@@ -163,10 +174,15 @@ class AigesDebugSession(FollowsKernel):
     def decoded(answer: dict[str, Any]) -> dict[str, Any]:
         """The outputs of an answer: text as str, anything else as bytes."""
         out: dict[str, Any] = {}
-        for key, entry in (answer.get("payload") or {}).items():
+        payload = answer.get("payload")
+        for key, entry in (payload if isinstance(payload, dict) else {}).items():
             for name in ("text", "image", "audio", "video"):
-                if name in entry:
-                    data = base64.b64decode(entry[name])
+                if isinstance(entry, dict) and name in entry:
+                    try:
+                        data = base64.b64decode(str(entry[name]))
+                    except ValueError:
+                        out[key] = f"(its {name} is not base64: {str(entry[name])[:200]!r})"
+                        continue
                     if name == "text":
                         try:
                             out[key] = data.decode("utf-8")
@@ -175,3 +191,16 @@ class AigesDebugSession(FollowsKernel):
                             pass
                     out[key] = data
         return out
+
+
+def _answer_document(body: bytes) -> dict[str, Any]:
+    """An aiges answer as a webgate document whose ``header`` is a dict: a body that is
+    not one (not JSON, a JSON list, a header that is no object) becomes the header's
+    ``message``, as text."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("header", {}), dict):
+        return doc
+    return {"header": {"message": body.decode("utf-8", "replace")}}

@@ -12,7 +12,7 @@ import ipywidgets as w
 import traitlets
 
 from easlab.notebook.aiges_debug import AigesDebugSession, Control
-from easlab.notebook.display import escape
+from easlab.notebook.display import cut_text, escape
 from easlab.notebook.widget import CopyAsPane, KernelBanner, TokenBox
 
 __all__ = ["AigesDebugWidget"]
@@ -129,13 +129,15 @@ class AigesDebugWidget(w.VBox):
         header = answer.get("header") or {}
         colour = _OK if code == 200 else _ERR
         self.status_line.value = (
-            f"<b style='color:{colour}'>HTTP {code or 'error'}</b> code {header.get('code')}: "
+            f"<b style='color:{colour}'>HTTP {code or 'error'}</b> "
+            f"code {escape(header.get('code'))}: "
             f"{escape(header.get('message', ''))}"
         )
         shown: list[Any] = []
         for key, value in self.session.decoded(answer).items():
             if isinstance(value, str):
-                shown.append(w.HTML(f"<b>{escape(key)}</b>: <pre>{escape(value)}</pre>"))
+                text = cut_text(value)  # the whole text stays in the session's history
+                shown.append(w.HTML(f"<b>{escape(key)}</b>: <pre>{escape(text)}</pre>"))
             else:
                 shown.append(w.HTML(f"<b>{escape(key)}</b> ({len(value)} bytes)"))
                 shown.append(w.Image(value=value))

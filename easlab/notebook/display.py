@@ -21,6 +21,8 @@ __all__ = [
     "ServiceSummary",
     "array_html",
     "value_html",
+    "cut_text",
+    "TEXT_CHARS",
 ]
 
 _RED = "#b3261e"
@@ -192,8 +194,23 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: the most characters of a text answer an HTML rendering shows: it is page source in the
+#: browser (and saved with the notebook), and megabytes of it stall the page
+TEXT_CHARS = 10_000
+
+
+def cut_text(text: str, whole: str = "") -> str:
+    """``text``'s first ``TEXT_CHARS`` characters, then how many more there are (and
+    ``whole``, e.g. the byte count, in the note)."""
+    if len(text) <= TEXT_CHARS:
+        return text
+    rest = len(text) - TEXT_CHARS
+    return f"{text[:TEXT_CHARS]}\n… {rest:,} more characters{f' ({whole})' if whole else ''}"
+
+
 def value_html(value: Any) -> str:
-    """A decoded response body: arrays as tables, DataFrames as HTML, JSON pretty, bytes as hex."""
+    """A decoded response body: arrays as tables, DataFrames as HTML, JSON pretty, bytes as hex;
+    a long text or JSON is cut (``cut_text``): the value itself keeps all of it."""
     if isinstance(value, dict) and value and all(hasattr(v, "dtype") for v in value.values()):
         return "".join(f"<div>{array_html(k, v)}</div>" for k, v in value.items())
     if hasattr(value, "to_html") and hasattr(value, "columns"):
@@ -201,8 +218,8 @@ def value_html(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return f"<pre>{escape(hexdump(bytes(value)))}</pre>"
     if isinstance(value, (dict, list)):
-        return f"<pre>{escape(json.dumps(value, indent=2, ensure_ascii=False))}</pre>"
-    return f"<pre>{escape(value)}</pre>"
+        value = json.dumps(value, indent=2, ensure_ascii=False)
+    return f"<pre>{escape(cut_text(str(value)))}</pre>"
 
 
 def hexdump(data: bytes, limit: int = 512) -> str:

@@ -632,6 +632,7 @@ class EasMagic(Magics):
 
     # -- predict --------------------------------------------------------------------------
     def _do_predict(self, args: Any, cell: str) -> None:
+        from easlab.client.local import kernel_is_down
         from easlab.notebook._record import call
 
         try:
@@ -647,6 +648,12 @@ class EasMagic(Magics):
                 target.close()
             if record.timed_out:
                 raise EasMagicError(_timeout_text(target.service_name, self.timeout))
+            if record.response is None and kernel_is_down(target.url):
+                raise EasMagicError(
+                    f"the easlab kernel that served {target.service_name!r} is not running "
+                    f"({target.endpoint} refuses connections): start one with "
+                    f"%eas kernel start, then create the service again"
+                )
             if record.status != 200:
                 message = record.message()
                 if record.status in (401, 403) and not target.token:
@@ -657,6 +664,8 @@ class EasMagic(Magics):
                         " the token in a variable, or predict the service by its name)"
                     )
                 raise PredictException(record.status, message)
+            if record.decode_error is not None:
+                raise EasMagicError(record.decode_error)
         except BaseException:
             # the variable must not keep an earlier answer that looks like this one's
             self._forget(args.var)
@@ -883,7 +892,10 @@ class _Progress:
         self.handle: Any = None
 
     def _line(self, text: str) -> _Html:
-        return _Html(f"<span style='font-family:monospace'>{text}</span>", text)
+        from easlab.notebook.display import escape
+
+        # the name and the state come from the cell and the kernel: text, not markup
+        return _Html(f"<span style='font-family:monospace'>{escape(text)}</span>", text)
 
     def poll(self, desc: dict[str, Any] | None = None) -> None:
         """Update the line from ``desc`` (easlab.ops' progress callback) or a fresh describe."""

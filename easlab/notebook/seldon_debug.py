@@ -57,12 +57,12 @@ class SeldonField:
         if "messagetype" in spec:  # {"messagetype": "ndarray", "schema": {"names", "shape"}}
             schema = spec.get("schema") if isinstance(spec.get("schema"), dict) else {}
             names = [str(n) for n in schema.get("names") or []]
-            shape = [int(d) for d in schema.get("shape") or []]
+            shape = _dims(f"input {index}", schema.get("shape") or [])
             width = len(names) or (shape[-1] if shape and shape[-1] > 0 else 1)
             kind = str(spec["messagetype"])
             return cls(f"input {index}", shape, kind, names, width, v2=False)
         name = str(spec.get("name") or f"input {index}")  # V2: {"name", "datatype", "shape"}
-        shape = [int(d) for d in spec.get("shape") or []]
+        shape = _dims(name, spec.get("shape") or [])
         return cls(name, shape, str(spec.get("datatype") or "FP32"), [name], 1)
 
     @property
@@ -120,6 +120,17 @@ class SeldonField:
         self.source = source
 
 
+def _dims(name: str, shape: Any) -> list[int]:
+    """An input's declared shape; ValueError unless it is a list of integers."""
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in shape
+    ):
+        raise ValueError(
+            f"{name!r} has shape {shape!r}: a shape is a list of integers, -1 for the batch"
+        )
+    return shape
+
+
 def _plain(x: Any) -> Any:
     from easlab.wire.json import _plain as plain
 
@@ -147,7 +158,11 @@ class SeldonDebugSession(DebugSession):
         old = {f.name: f for f in getattr(self, "seldon_fields", [])}
         self.metadata, self.metadata_error = self._read_metadata()
         inputs = (self.metadata or {}).get("inputs") or []
-        self.seldon_fields = [SeldonField.from_metadata(i, s) for i, s in enumerate(inputs)]
+        try:
+            self.seldon_fields = [SeldonField.from_metadata(i, s) for i, s in enumerate(inputs)]
+        except (TypeError, ValueError) as exc:  # no form: the body is the JSON text box
+            self.seldon_fields = []
+            self.metadata_error = f"/metadata declares inputs the form cannot follow: {exc}"
         for f in self.seldon_fields:  # values already filled survive a new token or kernel
             before = old.get(f.name)
             if before is not None and before.value is not None and before.width == f.width:
@@ -343,6 +358,9 @@ class SeldonInputRow(w.HBox):
         )
         if field.value is not None:
             self.text.value = json.dumps(field.value)
+        #: why the rows typed last cannot be sent (Send refuses until they are fixed)
+        self.problem: str | None = None
+        self.note = w.HTML()
         self.fill_button.on_click(self.fill)
         self.text.observe(self._typed, names=["value"])
         super().__init__(
@@ -351,7 +369,14 @@ class SeldonInputRow(w.HBox):
                 self.text,
                 self.source,
                 self.fill_button,
+                self.note,
             ]
+        )
+
+    def _say(self, problem: str | None) -> None:
+        self.problem = problem
+        self.note.value = (
+            f"<small style='color:#b3261e'>✖ {escape(problem)}</small>" if problem else ""
         )
 
     def _options(self) -> list[str]:
@@ -365,10 +390,16 @@ class SeldonInputRow(w.HBox):
             self.session.fill_random(self.field.name)
         self.text.value = json.dumps(self.field.value)
         self.filled = f"{self.field.source} {self.text.value}"
+        self._say(None)
 
     def _typed(self, change: Any) -> None:
         if change["new"].strip() and change["new"] != json.dumps(self.field.value):
-            self.field.set_rows(change["new"], "typed")
+            try:
+                self.field.set_rows(change["new"], "typed")
+            except ValueError as exc:  # not JSON, or rows of another width: said, not sent
+                self._say(f"input {self.field.name!r}: the rows typed cannot be sent: {exc}")
+                return
+            self._say(None)
             self.filled = f"typed {change['new']}"
 
 
@@ -398,6 +429,8 @@ class SeldonEditor(BodyEditor):
         if not self.rows:
             self.session.raw_text = self.raw.value
         for row in self.rows:
+            if row.problem is not None:
+                raise ValueError(f"{row.problem} — fix them, or fill the input")
             if row.field.value is None:
                 row.fill()
 

@@ -7,7 +7,9 @@ widget shows their output, and tests run it to check all three get one answer.
 from __future__ import annotations
 
 import base64
+import keyword
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["curl_command", "inline_text", "python_easlab", "python_official", "INLINE_LIMIT"]
@@ -100,6 +102,9 @@ def _array_literal(arr: Any) -> str:
 
     a = np.asarray(arr)
     shape = tuple(a.shape)
+    if a.dtype.name == "bfloat16":
+        # numpy has no np.bfloat16: ml_dtypes' (which made this array), from float32, exactly
+        return f"{_array_literal(a.astype(np.float32))}.astype(ml_dtypes.bfloat16)"
     if a.dtype.kind in "SOU":
         items = [x if isinstance(x, bytes) else str(x).encode() for x in a.reshape(-1)]
         return f"np.array({items!r}, dtype=object).reshape({shape!r})"
@@ -123,7 +128,9 @@ def _body_source(body: bytes) -> str:
 
 
 def _finish(lines: list[str]) -> str:
-    """Join the snippet, importing base64 when an inline body or array uses it."""
+    """Join the snippet, importing base64 and ml_dtypes when an inline body or array uses them."""
+    if any("ml_dtypes." in line for line in lines):
+        lines = ["import ml_dtypes", *lines]
     if any("base64.b64decode(" in line for line in lines):
         lines = ["import base64", *lines]
     return "\n".join(lines) + "\n"
@@ -161,8 +168,9 @@ def python_easlab(
     lines += _client_lines(endpoint, service_name, token)
     if inputs is not None:
         names = []
+        variables = _variables(inputs)
         for name, arr in inputs.items():
-            var = _identifier(name)
+            var = variables[name]
             source = _array_literal(arr)
             lines.append(f"{var} = {source}")
             names.append(f"{name!r}: {var}")
@@ -234,8 +242,9 @@ def _official_tensor(
         lines.append(f"req = TFRequest({sig_name!r})")
     else:
         lines.append("req = TorchRequest()")
+    variables = _variables(inputs)
     for name, arr in inputs.items():
-        var = _identifier(name)
+        var = variables[name]
         source = _array_literal(arr)
         lines.append(f"{var} = {source}")
         dtype = _TF_DTYPES[_dtype_name(arr)]
@@ -262,13 +271,23 @@ def _official_tensor(
     return _finish(lines)
 
 
-def _identifier(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    if not cleaned or cleaned[0].isdigit():
-        cleaned = "x_" + cleaned
-    if cleaned in _TAKEN:
-        cleaned += "_input"
-    return cleaned
+def _variables(names: Iterable[str]) -> dict[str, str]:
+    """A distinct Python variable for each input name: ``input.1`` → ``input_1``, a
+    keyword (``class``) or a name the snippet uses (``client``) gets ``_input``, and
+    names that would clean to the same variable (``a-b``, ``a_b``) get ``_2``, ``_3``."""
+    out: dict[str, str] = {}
+    for name in names:
+        # a character that may continue an identifier stays (letters of any script, digits)
+        cleaned = "".join(c if f"x{c}".isidentifier() else "_" for c in name)
+        if not cleaned.isidentifier():  # empty, or starting with a digit
+            cleaned = "x_" + cleaned
+        if cleaned in _TAKEN or keyword.iskeyword(cleaned):
+            cleaned += "_input"
+        var, n = cleaned, 2
+        while var in out.values():
+            var, n = f"{cleaned}_{n}", n + 1
+        out[name] = var
+    return out
 
 
 # names the snippets themselves use: an input called "client" must not shadow them
@@ -286,4 +305,5 @@ _TAKEN = {
     "TorchRequest",
     "json",
     "base64",
+    "ml_dtypes",
 }

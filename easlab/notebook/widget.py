@@ -74,7 +74,8 @@ class TokenBox(w.HBox):
             layout=w.Layout(width="auto"),
         )  # fmt: skip
         self.label = w.HTML("<b>token</b>&nbsp;")
-        super().__init__([self.label, self.hidden, self.toggle, self.apply_button])
+        self.note = w.HTML()  # why a typed token was not applied
+        super().__init__([self.label, self.hidden, self.toggle, self.apply_button, self.note])
         self._setting_field = False  # the field changed by Python, not typed: apply nothing
         self.token = token or ""
         self._show_token_in_use()
@@ -94,9 +95,15 @@ class TokenBox(w.HBox):
     def apply(self, _change: Any = None) -> None:
         """Make the field's text the token in use (observers of ``token`` re-sign); an empty
         field keeps the token in use. The field then goes back to holding no token."""
+        from easlab.notebook._target import check_token
+
         typed = self.value.strip()
+        self.note.value = ""
         if typed:
-            self.token = typed
+            try:
+                self.token = check_token(typed)
+            except ValueError as exc:  # the token in use stays
+                self.note.value = f"<small style='color:#b3261e'>✖ {escape(exc)}</small>"
         self._show_token_in_use()
 
     def _on_typed(self, _change: Any) -> None:
@@ -127,7 +134,7 @@ class TokenBox(w.HBox):
 
     def _render(self, _change: Any = None) -> None:
         field = self.plain if self.revealed else self.hidden
-        self.children = (self.label, field, self.toggle, self.apply_button)
+        self.children = (self.label, field, self.toggle, self.apply_button, self.note)
         self.toggle.description = "hide" if self.revealed else "show"
         self._show_token_in_use()
 
@@ -143,7 +150,7 @@ class InputRow(w.HBox):
         self.source = w.Dropdown(options=self._options(), layout=w.Layout(width="200px"))
         self.fill_button = w.Button(description="fill", layout=w.Layout(width="60px"))
         self.preview = w.HTML()
-        self.fill_button.on_click(self.fill)
+        self.fill_button.on_click(self._on_fill_click)
         super().__init__(
             [
                 w.HTML(f"<code>{escape(field.label)}</code>", layout=w.Layout(width="260px")),
@@ -158,6 +165,16 @@ class InputRow(w.HBox):
 
     def refresh_options(self) -> None:
         self.source.options = self._options()
+
+    def _on_fill_click(self, _button: Any = None) -> None:
+        """The fill button: what cannot be filled is said next to it (a click's exception
+        would only reach the browser's log)."""
+        from easlab.errors import EaslabError
+
+        try:
+            self.fill()
+        except (EaslabError, ValueError) as exc:
+            self.preview.value = f"<small style='color:#b3261e'>✖ {escape(exc)}</small>"
 
     def fill(self, _button: Any = None) -> None:
         choice = self.source.value or "random data"
@@ -447,6 +464,8 @@ class DebugWidget(w.VBox):
         """The decoded answer under the response (``session.answer_html`` when the kind
         shows more, e.g. Seldon's meta)."""
         own = getattr(self.session, "answer_html", None)
+        if record.decode_error is not None:
+            return ""  # said in the status line; the bytes are in the response pane
         if own is not None:
             return own(record)  # type: ignore[no-any-return]
         return value_html(record.value) if record.status == 200 else ""
@@ -487,6 +506,8 @@ class DebugWidget(w.VBox):
             f"<b style='color:{colour}'>HTTP {record.status or 'error'}</b> "
             f"in {record.total_ms:.2f} ms"
         )
+        if record.decode_error is not None:  # the raw answer is in the Response tab
+            self.status += f" <span style='color:#b3261e'>✖ {escape(record.decode_error)}</span>"
         if record.response is None and self.kernel_banner.shown:
             self.status = "<b style='color:#b3261e'>✖ the kernel is not running</b>"
         self.refresh_snippets()
@@ -546,6 +567,12 @@ class DebugWidget(w.VBox):
 
     def _show_signature_state(self) -> None:
         error = self.session.target.signature_error
+        problem = getattr(self.session, "signature_problem", None)
+        if error is None and problem is not None:
+            self.status = (
+                f"<span style='color:#9a6700'>⚠ {escape(problem)}; the body is sent as "
+                "written</span>"
+            )
         if error is None:
             return
         if self.session.kernel_is_down():

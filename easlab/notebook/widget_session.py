@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from easlab.notebook import _record, _target, snippets
+from easlab.notebook import _record, _target, display, snippets
 
 __all__ = ["DebugSession", "InputField", "numpy_dtype_for"]
 
@@ -53,6 +53,23 @@ class InputField:
         if shape is None or len(shape) != len(self.shape):
             return False
         return all(d < 0 or d == s for d, s in zip(self.shape, shape, strict=True))
+
+
+def _input_field(n: int, spec: Any) -> InputField:
+    """The form field of the signature's ``n``-th input; ValueError saying what in it is not
+    an input (SPEC.md §1: a name, integer dims with -1 for the batch, a DT_ type)."""
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"input #{n} has no name: {spec!r}")
+    shape = spec.get("shape", [])
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in shape
+    ):
+        raise ValueError(
+            f"input {name!r} has shape {shape!r}: a shape is a list of integers, "
+            "-1 for the batch dimension"
+        )
+    return InputField(name, shape, str(spec.get("type", "DT_FLOAT")))
 
 
 class FollowsKernel:
@@ -128,6 +145,9 @@ class DebugSession(FollowsKernel):
         self.namespace = namespace if namespace is not None else {}
         self.signature: dict[str, Any] | None = None
         self.fields: list[InputField] = []
+        #: why the signature read makes no form (an input with no name, a dimension that
+        #: is no integer); the body is then sent as written
+        self.signature_problem: str | None = None
         self._read_signature()
         self.raw_text = ""
         self.signature_name: str | None = None
@@ -140,12 +160,15 @@ class DebugSession(FollowsKernel):
         # a form per input for a tensor service; other bodies (PMML's JSON too) are text
         inputs = (self.signature or {}).get("inputs", []) if self.target.is_tensor else []
         old = {f.name: f for f in self.fields}
-        self.fields = [
-            InputField(
-                str(i["name"]), [int(d) for d in i.get("shape", [])], str(i.get("type", "DT_FLOAT"))
+        self.signature_problem = None
+        try:
+            self.fields = [_input_field(n, i) for n, i in enumerate(inputs, 1)]
+        except ValueError as exc:  # a signature the form cannot follow: the body is text
+            self.fields = []
+            self.signature_problem = (
+                f"service {self.target.service_name!r} answers a signature the form cannot "
+                f"follow: {exc}"
             )
-            for i in inputs
-        ]
         for f in self.fields:  # keep values already filled for inputs that stay the same
             before = old.get(f.name)
             if before is not None and before.value is not None and f.accepts(before.value):
@@ -181,11 +204,14 @@ class DebugSession(FollowsKernel):
         """Fill one input (or all) with random data of the declared shape and dtype."""
         import numpy as np
 
+        from easlab.wire.dtypes import numpy_dtype
+
         rng = np.random.default_rng(seed)
         for f in [self.field(name)] if name else self.fields:
             shape = f.concrete_shape(batch)
-            dtype = np.dtype(f.dtype)
-            if dtype.kind == "f":
+            # bfloat16 is ml_dtypes' (numpy has no name for it; its kind is "V"), else float32
+            dtype = numpy_dtype(f.dtype)
+            if dtype.kind == "f" or f.dtype == "bfloat16":
                 value = rng.standard_normal(shape).astype(dtype)
             elif dtype.kind in "iu":
                 value = rng.integers(0, 10, size=shape).astype(dtype)
@@ -363,9 +389,8 @@ def _describe_body(record: _record.CallRecord) -> str:
     return body[:40].decode("utf-8", "replace") + ("…" if len(body) > 40 else "")
 
 
-#: the most of a text body a pane shows: a pane is HTML in the browser, and a body of
-#: megabytes would stall the page (the whole body stays in ``record.response``)
-PANE_TEXT_CHARS = 10_000
+#: the most of a text body a pane shows (the whole body stays in ``record.response``)
+PANE_TEXT_CHARS = display.TEXT_CHARS
 
 
 def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
@@ -381,10 +406,5 @@ def _body_text(body: bytes, maybe_text: bool, hexdump: Any) -> str:
                 text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
             except ValueError:
                 pass
-        if len(text) > PANE_TEXT_CHARS:
-            rest = len(text) - PANE_TEXT_CHARS
-            text = (
-                f"{text[:PANE_TEXT_CHARS]}\n… {rest:,} more characters ({len(body):,} bytes in all)"
-            )
-        return text
+        return display.cut_text(text, f"{len(body):,} bytes in all")
     return hexdump(body)

@@ -350,3 +350,31 @@ def test_a_cell_with_a_bad_field_starts_no_kernel(shell, capsys, tmp_path, monke
             connect(None).shutdown()
         except KernelNotRunning:
             pass
+
+
+def test_the_progress_line_shows_the_name_and_state_as_text():
+    """A name from a variable (``%eas stop {name}``) or a state from the kernel is text."""
+    from easlab.notebook.magics import _Progress
+
+    progress = _Progress(kernel=None, name="<img src=x onerror=alert(1)>")
+    line = progress._line(f"⏳ {progress.name}: </span><script>alert(2)</script>")
+    assert "<img" not in line._repr_html_() and "<script>" not in line._repr_html_()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in line._repr_html_()
+    assert repr(line) == "⏳ <img src=x onerror=alert(1)>: </span><script>alert(2)</script>"
+
+
+def test_predict_after_the_local_kernel_stopped_says_to_start_one(shell, capsys):
+    """It said ``Code: 0, Message: ConnectionRefusedError: [Errno 111] ...``."""
+    from types import SimpleNamespace
+
+    from .echo_server import EchoServer
+
+    with EchoServer() as server:
+        shell.user_ns["svc"] = SimpleNamespace(url=server.url, name="echo", token=server.token)
+        shell.run_cell_magic("eas", "predict svc out", '"hello"')
+        assert shell.user_ns["out"] == "hello"
+    capsys.readouterr()  # the answer shown
+    line = failing(shell, capsys, '%%eas predict svc out\n"hello again"')
+    assert "the easlab kernel that served 'echo' is not running" in line
+    assert "refuses connections): start one with %eas kernel start" in line
+    assert "out" not in shell.user_ns

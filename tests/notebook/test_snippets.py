@@ -131,3 +131,29 @@ def test_python_official_other_formats_send_the_same_bytes():
     import base64
 
     assert eval(source, {"base64": base64}) == body
+
+
+def test_input_names_that_clean_to_one_variable_or_a_keyword_each_send_their_array():
+    """``a-b`` and ``a_b`` (or ``input.1`` and ``input_1``) were one variable: the snippet
+    sent the last array for both; ``class`` was a SyntaxError."""
+    from easlab.wire.tf import TFRequest
+
+    from .echo_server import EchoServer
+
+    names = ["a-b", "a_b", "class", "x²", "input.1", "input_1"]
+    inputs = {n: np.full((1, 2), i, np.float32) for i, n in enumerate(names)}
+    signature = {
+        "signature_name": "serving_default",
+        "inputs": [{"name": n, "shape": [-1, 2], "type": "DT_FLOAT"} for n in names],
+        "outputs": [{"name": "y", "shape": [-1], "type": "DT_FLOAT"}],
+    }
+    expected = TFRequest.from_numpy("serving_default", inputs).to_string()
+    with EchoServer(signature=signature, reply=b"") as server:
+        endpoint = server.url.split("/api/predict/")[0]
+        code = snippets.python_easlab(endpoint, "echo", server.token, b"", inputs=inputs)
+        exec(compile(code, "<snippet>", "exec"), {})
+        official = snippets.python_official(
+            endpoint, "echo", server.token, b"", inputs=inputs, fmt="tf", signature=signature
+        )
+        ast.parse(official)
+    assert [body for method, body in server.received if method == "POST"] == [expected]

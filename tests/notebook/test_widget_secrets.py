@@ -5,9 +5,11 @@ unless the token box's eye shows it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from easlab.notebook.debug import debug
 
+from .echo_server import EchoServer
 from .widget_state import where_in_page, widgets_under
 
 
@@ -62,3 +64,30 @@ def test_a_text_widget_with_a_wrong_token_then_a_typed_one_holds_neither(echo):
     w.token_box.toggle.value = False
     for token in (echo.token, "wrong-token-0000"):
         assert where_in_page(w, token) == [], token
+
+
+def test_the_session_target_shown_in_a_cell_has_its_token_masked(echo):
+    """``w.session.target`` as a cell's last line is saved with the notebook."""
+    w = debug(echo, namespace={})
+    shown = repr(w.session.target)
+    assert echo.token not in shown
+    assert f"token='****{echo.token[-4:]}'" in shown and repr(echo.url) in shown
+
+
+def test_a_token_no_header_can_carry_is_refused_saying_where_and_never_shown():
+    """A token pasted with a curly quote or a line break: refused before anything is sent
+    (it was a UnicodeEncodeError traceback from http.client), the token never in the text."""
+    with EchoServer() as server:
+        with pytest.raises(ValueError, match=r"'€' \(U\+20AC\) at character 4 of 12") as info:
+            debug(server.url, token="tok€n-secret", namespace={})
+        assert "tok€n-secret" not in str(info.value)
+
+        w = debug(server.url, token=server.token, namespace={})
+        w.token_box.hidden.value = "‘pasted-secret’"  # typed, and Enter
+        assert "U+2018" in w.token_box.note.value and "pasted-secret" not in w.token_box.note.value
+        assert w.token_box.token == server.token  # the token in use stays
+        w.editor.raw.value = "still signed"
+        w._on_send()
+        assert w.session.last is not None and w.session.last.status == 200
+        w.token_box.hidden.value = "another-token"
+        assert w.token_box.note.value == "" and w.token_box.token == "another-token"
