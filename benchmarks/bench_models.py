@@ -104,6 +104,19 @@ FULL = Durations(warmup_s=1, run_s=5, pair_s=3)
 QUICK = Durations(warmup_s=1, run_s=2, pair_s=1)
 
 
+def _progress(
+    what: str, rps: float | None = None, p50: float | None = None, p99: float | None = None
+) -> None:
+    """A measured figure on stderr as soon as it is known: a run stopped before its
+    report (a lent machine's time limit) still leaves its numbers in the log."""
+
+    def ms(value: float | None) -> str:
+        return "—" if value is None else f"{value:.3f} ms"
+
+    figures = "" if rps is None else f": {rps:,.0f} req/s, p50 {ms(p50)}, p99 {ms(p99)}"
+    print(f"bench_models:   {what}{figures}", file=sys.stderr, flush=True)
+
+
 def _bench_kernel() -> ModuleType:
     """bench_kernel.py (the same directory): its wrk, server and kernel helpers."""
     import bench_kernel  # benchmarks/ is on sys.path: run_all.py's folder (tests/bench_sections.py)
@@ -567,6 +580,7 @@ def measure_easlab(
                         row = Row(model.key, "easlab", runtime, batching, connections, result, mix)
                         row.cpu = cpu
                         done.append(row)
+                        _progress(f"{name} c={connections}", row.rps(), row.p50(), row.p99())
                 except Exception as exc:  # one broken service must not sink the section
                     measured = {row.connections for row in done}
                     done += [
@@ -618,6 +632,12 @@ def measure_identity(
                 for row in done:
                     row.wrk, row.cpu = bk.measured_cpu(
                         pgid, partial(_wrk, url, script, row.connections, durations.run_s)
+                    )
+                    _progress(
+                        f"identity {model.key} {runtime} c={row.connections}",
+                        row.rps(),
+                        row.p50(),
+                        row.p99(),
                     )
             except Exception as exc:
                 for row in done:
@@ -749,6 +769,11 @@ def measure_paired(
                     paired.rounds.append(
                         _paired_round(port, name, served, echo, calls, durations.pair_s, n % 2 == 1)
                     )
+                    got = paired.rounds[-1]
+                    _progress(
+                        f"{name} c=16 round: {got.served_rps} req/s, echo {got.echo_rps}, "
+                        f"floor {got.floor_rows_s} rows/s, ratio {got.ratio()}"
+                    )
             except Exception as exc:  # one broken service must not sink the section
                 paired.failure = f"{name}, interleaved: {exc}"
             finally:
@@ -832,6 +857,11 @@ def measure_lone_paired(
                     _wrk(*served, 1, durations.warmup_s)
                     for _ in range(PAIR_ROUNDS):
                         lone.rounds.append(_lone_round(served, call, durations.pair_s))
+                        got = lone.rounds[-1]
+                        _progress(
+                            f"{name} c=1 round: p50 {got.p50_ms} ms, in-process "
+                            f"{(got.call_s or 0) * 1000:.3f} ms, extra {got.extra_ms()} ms"
+                        )
                 except Exception as exc:  # one broken service must not sink the section
                     lone.failure = f"{name}, c=1 interleaved: {exc}"
                 finally:
