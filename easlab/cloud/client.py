@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +253,20 @@ class PaiClient:
             )
         # no answer at all (connection refused, DNS, TLS): the SDK wraps it; say where
         text = " ".join(str(getattr(inner, "message", None) or inner).split())
+        page = _not_json(text)
+        if page is not None:
+            return PaiError(
+                0,
+                "NotEasAnswer",
+                f"{self.endpoint} answered with something that is not PAI-EAS's JSON: {page}",
+                action=action,
+                hint=(
+                    "a gateway or proxy between this machine and EAS failed (an HTML 502 or "
+                    "504 page), or the endpoint is not the PAI-EAS API: retry in a minute; "
+                    f"check --pai-endpoint / ${ENDPOINT_ENV} and this machine's proxy "
+                    "(HTTPS_PROXY)"
+                ),
+            )
         if _unresolved(text):
             return PaiError(
                 0,
@@ -727,6 +742,21 @@ _UNRESOLVED = (
     "temporary failure in name resolution",
     "no address associated",
 )
+
+
+#: how the SDK says an answer's body was not JSON (an HTML error page), the body after it
+_NOT_JSON = re.compile(r'^Failed to parse the value as json format, Value: "(.*)"\.?$', re.S)
+
+
+def _not_json(text: str) -> str | None:
+    """The body the SDK could not read as JSON, as text (tags dropped, cut short); None
+    when ``text`` is another error. The SDK keeps no status for such an answer, so the
+    page's own words ("502 Bad Gateway") are what says what happened."""
+    found = _NOT_JSON.match(text)
+    if found is None:
+        return None
+    words = " ".join(re.sub(r"<[^>]*>", " ", found.group(1)).split()) or "(an empty body)"
+    return words[:300] + ("..." if len(words) > 300 else "")
 
 
 def _unresolved(text: str) -> bool:

@@ -1,0 +1,47 @@
+"""What the PAI-EAS target says when the API's answer is not a plain refusal: a gateway's
+HTML error page instead of EAS's JSON, a server error (5xx), a request refused because this
+machine's clock is off. Against the tests' EAS STAND-IN (tests/cloud/eas_standin.py), not
+Alibaba Cloud."""
+
+from __future__ import annotations
+
+import pytest
+
+from easlab.cli import main
+from easlab.cloud.client import PaiClient
+from easlab.cloud.errors import PaiError
+
+
+def test_a_gateways_html_page_is_said_as_such_not_as_no_answer(eas, capsys):
+    standin, host = eas
+    standin.refuse = (502, "Bad Gateway", "Bad Gateway")
+    standin.refuse_as_page = True
+    code = main(["ls", "--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", host])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "not PAI-EAS's JSON: 502 Bad Gateway" in err, err
+    assert "<html>" not in err and "no answer from" not in err
+    assert "gateway or proxy" in err and "--pai-endpoint" in err
+    assert "Traceback" not in err
+
+
+def test_a_server_error_says_it_is_eass_and_to_retry(eas):
+    standin, host = eas
+    standin.refuse = (
+        503,
+        "ServiceUnavailable",
+        "The request has failed due to a temporary failure",
+    )
+    with pytest.raises(PaiError) as info:
+        PaiClient("cn-hangzhou", endpoint=host).list()
+    assert info.value.status == 503 and info.value.request_id
+    assert "failed on its side" in info.value.hint and "request id" in info.value.hint
+
+
+def test_a_clock_off_by_an_hour_says_to_set_the_clock(eas):
+    standin, host = eas
+    standin.clock_ahead = 3600  # the server's clock is an hour ahead of this machine's
+    with pytest.raises(PaiError) as info:
+        PaiClient("cn-hangzhou", endpoint=host).list()
+    assert info.value.code == "InvalidTimeStamp.Expired"
+    assert "clock is more than 15 minutes off" in str(info.value)
