@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -57,6 +58,11 @@ OSS_ENDPOINT_ENV = "EASLAB_OSS_ENDPOINT"
 API_VERSION = "2021-07-01"
 #: ``PaiClient.poll_interval``: DescribeService after 1 s, then 1.5 times longer each, at most 10 s
 POLL_INTERVAL = (1.0, 1.5, 10.0)
+#: the actions that change nothing, so a passing trouble may be met by asking again; a
+#: CreateService or UpdateService that may have been done is never sent twice
+READS = frozenset({"DescribeService", "ListServices", "ListServiceInstances", "DescribeServiceLog"})
+#: ``PaiClient.retry_delays``: three more tries of a read, after 1, 2 and 4 s
+RETRY_DELAYS = (1.0, 2.0, 4.0)
 #: regions with PAI-EAS (its endpoint list), named when a region's API host does not resolve
 PAI_EAS_REGIONS = (
     "cn-hangzhou",
@@ -129,6 +135,9 @@ class PaiClient:
     #: Every poll is an OpenAPI call on the account's rate limit, and a service waiting for
     #: resources may wait for long; tests set it small
     poll_interval: tuple[float, float, float] = POLL_INTERVAL
+    #: seconds to wait before each new try of a read (``READS``) that met a passing trouble
+    #: (a 5xx, throttling, a gateway's page, a connection reset); tests set them to 0
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
 
     def __init__(
         self,
@@ -231,12 +240,19 @@ class PaiClient:
         runtime = util_models.RuntimeOptions(
             autoretry=False, read_timeout=int(self.timeout * 1000), connect_timeout=10_000
         )
-        try:
-            response = getattr(sdk, f"{method}_with_options")(*args, {}, runtime)
-        except PaiError:
-            raise
-        except Exception as exc:
-            raise self._error(exc, action) from None
+        delays = list(self.retry_delays) if action in READS else []
+        while True:
+            try:
+                response = getattr(sdk, f"{method}_with_options")(*args, {}, runtime)
+                break
+            except PaiError:
+                raise
+            except Exception as exc:
+                error = self._error(exc, action)
+            if not (delays and _passing(error)):
+                raise error
+            # a 502 or a throttled poll must not end a wait of many minutes for a create
+            time.sleep(delays.pop(0))  # a remote API's back-off, not thread synchronisation
         body = getattr(response, "body", None)
         return body.to_map() if body is not None else {}
 
@@ -742,6 +758,20 @@ _UNRESOLVED = (
     "temporary failure in name resolution",
     "no address associated",
 )
+
+
+def _passing(error: PaiError) -> bool:
+    """A trouble that may be gone on the next try: EAS's own (5xx), throttling, a gateway's
+    page, a connection reset. Not a refusal of the request, nor a host that does not
+    resolve or refuses connections (the same next time)."""
+    code = error.code.lower()
+    return (
+        error.status >= 500
+        or error.status == 429
+        or code.startswith(("throttling", "serviceunavailable"))
+        or code == "noteasanswer"
+        or (code == "noanswer" and "reset by peer" in error.message.lower())
+    )
 
 
 #: how the SDK says an answer's body was not JSON (an HTML error page), the body after it

@@ -354,12 +354,12 @@ class StandIn:
 
     def answer(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
         self.check_signature(rec)
+        action, p = self.route(rec)
+        rec.action = action
         if self.refuse is not None and self.refuse_calls != 0:
             if self.refuse_calls is not None:
                 self.refuse_calls -= 1
             raise Refused(*self.refuse, page=self.refuse_as_page)
-        action, p = self.route(rec)
-        rec.action = action
         rid = str(uuid.uuid4()).upper()
         body = rec.json() if rec.body else None
         if action == "CreateService":

@@ -11,6 +11,14 @@ from easlab.cli import main
 from easlab.cloud.client import PaiClient
 from easlab.cloud.errors import PaiError
 
+SPEC = {
+    "name": "r",
+    "processor": "pmml",
+    "model_path": "oss://models/m.pmml",
+    "oss_endpoint": "oss-cn-hangzhou-internal.aliyuncs.com",
+    "metadata": {"instance": 1},
+}
+
 
 def test_a_gateways_html_page_is_said_as_such_not_as_no_answer(eas, capsys):
     standin, host = eas
@@ -45,3 +53,40 @@ def test_a_clock_off_by_an_hour_says_to_set_the_clock(eas):
         PaiClient("cn-hangzhou", endpoint=host).list()
     assert info.value.code == "InvalidTimeStamp.Expired"
     assert "clock is more than 15 minutes off" in str(info.value)
+
+
+def test_a_passing_502_during_the_wait_for_a_create_does_not_end_it(eas, pai):
+    """A read is asked again after a gateway's 502 or a 503: the create's wait goes on."""
+    from easlab.client.control import wait_settled
+
+    standin, _ = eas
+    svc = pai.create(SPEC, wait=False)
+    standin.refuse = (502, "Bad Gateway", "Bad Gateway")
+    standin.refuse_as_page = True
+    standin.refuse_calls = 2
+    desc = wait_settled(pai, pai.describe(svc.name))
+    assert desc["status"] == "Running"
+    assert standin.refuse_calls == 0  # both refusals were met, and asked past
+
+
+def test_a_call_that_changes_something_is_never_sent_twice(eas, pai):
+    standin, _ = eas
+    pai.create(SPEC, wait=False)
+    standin.refuse = (
+        503,
+        "ServiceUnavailable",
+        "The request has failed due to a temporary failure",
+    )
+    standin.refuse_calls = 1
+    with pytest.raises(PaiError) as info:
+        pai.stop("r")
+    assert info.value.status == 503
+    assert standin.actions().count("StopService") == 1
+
+
+def test_a_read_refused_for_good_is_not_asked_again(eas, pai):
+    standin, _ = eas
+    standin.refuse = (403, "Forbidden.RAM", "User not authorized to operate")
+    with pytest.raises(PaiError):
+        pai.list()
+    assert len(standin.requests) == 1
