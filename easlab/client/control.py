@@ -48,7 +48,8 @@ def _absolutize(spec: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
             continue
         path = Path(value).expanduser()
         if not path.is_absolute():
-            out[key] = str((base / path).resolve())
+            # abspath, not resolve(): a loop of links is the kernel's to report, not a crash
+            out[key] = os.path.abspath(base / path)
     return out
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from easlab.cloud.endpoint import is_loopback, resolve_endpoint
 from easlab.cloud.errors import PaiError, PaiSetupError, hint_for
 from easlab.cloud.mapping import service_desc, worker_row
-from easlab.cloud.portability import Portability, check_portability
+from easlab.cloud.portability import Portability, check_portability, local_path
 from easlab.spec import SpecDiff
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -525,7 +525,7 @@ class PaiClient:
         from easlab.cloud.upload import cleanup, parse_oss, plan_uploads
 
         _, uploads = plan_uploads(
-            {"processor_path": str(Path(path).expanduser().resolve())},
+            {"processor_path": str(local_path(str(path), None))},
             parse_oss(self.oss),
             None,
             f"oss-{self.region}-internal.aliyuncs.com",

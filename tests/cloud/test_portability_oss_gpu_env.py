@@ -26,7 +26,7 @@ def _fields(report, kind="blocking"):
     return [f for f, _ in getattr(report, kind)]
 
 
-def test_an_oss_path_without_oss_endpoint_is_an_error_naming_oss_endpoint():
+def test_an_oss_path_without_oss_endpoint_is_an_error_naming_oss_endpoint(tmp_path):
     report = check_portability(ON_OSS, oss_configured=False, region="cn-shanghai")
     assert _fields(report) == ["oss_endpoint"]
     message = dict(report.blocking)["oss_endpoint"]
@@ -39,8 +39,11 @@ def test_an_oss_path_without_oss_endpoint_is_an_error_naming_oss_endpoint():
     assert _fields(check_portability(update, oss_configured=False)) == []
     assert _fields(check_portability(update, oss_configured=False), "notes") == ["oss_endpoint"]
     # easlab uploads the model and sets the region's endpoint (plan_uploads): said, not refused
+    (tmp_path / "m.onnx").write_bytes(b"onnx")
     mixed = {**ON_OSS, "model_path": "./m.onnx"}
-    uploading = check_portability(mixed, oss_configured=True, region="cn-shanghai")
+    uploading = check_portability(
+        mixed, oss_configured=True, region="cn-shanghai", base_dir=tmp_path
+    )
     assert _fields(uploading) == [] and "oss_endpoint" in _fields(uploading, "notes")
     assert "set to oss-cn-shanghai-internal.aliyuncs.com" in dict(uploading.notes)["oss_endpoint"]
 
