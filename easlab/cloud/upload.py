@@ -259,14 +259,44 @@ def perform_uploads(
         except Exception as exc:
             status = int(getattr(exc, "status_code", 0) or 0)
             code = str(getattr(exc, "code", "") or type(exc).__name__)
-            message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
+            message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300].rstrip(".")
             raise PaiError(
                 status,
                 code,
                 f"uploading {upload.local} to {upload.uri}: {message}",
                 action="PutObject",
                 request_id=getattr(exc, "request_id", None),
+                hint=_failed_upload_hint(uploads, upload, code, status),
             ) from None
+
+
+def _failed_upload_hint(uploads: list[Upload], failed: Upload, code: str, status: int) -> str:
+    """What a failed upload left behind (nothing on EAS; the objects already on OSS) and
+    what to do: the bucket's refusal, or a network that dropped the upload halfway."""
+    low = code.lower()
+    if low == "nosuchbucket":
+        todo = (
+            f"there is no bucket {failed.bucket} (or it is in another region): create it in "
+            "the OSS console, or name another with --oss / $EASLAB_OSS"
+        )
+    elif status == 403 or low.startswith(("accessdenied", "invalidaccesskeyid", "signature")):
+        todo = (
+            f"these credentials may not write to the bucket {failed.bucket}: give their RAM "
+            "user or role oss:PutObject and oss:GetObject on it (AliyunOSSFullAccess), or name "
+            "another bucket with --oss"
+        )
+    else:
+        todo = (
+            "the upload did not finish (this machine's network, or the OSS endpoint when "
+            "$EASLAB_OSS_ENDPOINT sets one): run the command again"
+        )
+    there = [u for u in uploads if u is not failed and u.existed is not None]
+    kept = (
+        f"; {', '.join(f'{u.field} ({u.uri})' for u in there)} is on OSS and is not sent again"
+        if there
+        else ""
+    )
+    return f"nothing was sent to EAS{kept}; {todo}"
 
 
 def cleanup(uploads: list[Upload]) -> None:

@@ -10,6 +10,7 @@ with the test's AccessKey id) is refused 403, as OSS would.
 
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,9 @@ class OssStandIn:
     heads: list[tuple[str, str]] = field(default_factory=list)
     #: (method, bucket, key) of every request, served or not
     requests: list[tuple[str, str, str]] = field(default_factory=list)
+    #: set: every PUT is cut after this many bytes of its body (the connection closed, as a
+    #: network that drops halfway through an upload); nothing is stored
+    cut_puts_after: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -78,6 +82,11 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
         def do_PUT(self) -> None:  # noqa: N802
             bucket, key = self._target()
             length = int(self.headers.get("Content-Length") or 0)
+            if standin.cut_puts_after is not None:
+                self.rfile.read(min(length, standin.cut_puts_after))
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
             data = self.rfile.read(length) if length else b""
             if not self._signed():
                 return self._error(403, "AccessDenied", "no signature")
