@@ -155,6 +155,7 @@ class PaiClient:
         region = (region or "").strip()
         if not region:
             raise _no_region()
+        _check_region(region, region_source)
         self.region = region
         #: where ``region`` came from when not given (``default_region``), in words, for the
         #: dry run and the hints that name the region; "" when given
@@ -824,6 +825,32 @@ def default_region() -> RegionFound:
         return RegionFound("")
     region, profile = found
     return RegionFound(region, f"the aliyun CLI's profile {profile!r} in ~/.aliyun/config.json")
+
+
+#: a region ID's shape (cn-hangzhou, ap-southeast-1, us-east-1): a region easlab does not
+#: list yet is let through, a URL, a host name or "CN-Hangzhou" is not
+_REGION_ID = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+
+
+def _check_region(region: str, source: str = "") -> None:
+    """Refuse, before anything is built or sent, a region that is no region ID: it would
+    become the API's host name (pai-eas.REGION.aliyuncs.com) and fail as a DNS error."""
+    if _REGION_ID.match(region):
+        return
+    where = f" (region from {source})" if source else ""
+    if "." in region or "/" in region or ":" in region:
+        fix = (
+            "a region ID such as cn-hangzhou; an endpoint of the API goes in --pai-endpoint "
+            f"(${ENDPOINT_ENV}, connect(target='pai', pai_endpoint=...))"
+        )
+    elif _REGION_ID.match(close := "-".join(region.lower().split())):
+        fix = f"a region ID, in lowercase with hyphens: {close}"
+    else:
+        fix = "a region ID such as cn-hangzhou"
+    raise PaiSetupError(
+        f"{region!r}{where} is not a region: --region (${REGION_ENV}) takes {fix}; PAI-EAS "
+        f"regions: {', '.join(PAI_EAS_REGIONS)}"
+    )
 
 
 def _no_region(problem: str = "") -> PaiSetupError:
