@@ -29,7 +29,8 @@ class Target:
 
     url: str
     service_name: str
-    token: str | None = None
+    # a secret: never in the repr a notebook cell shows for ``widget.target`` or a log
+    token: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     # Why the signature could not be read (a 401/403: the token; no answer); None when
     # it was read, or the service has none.

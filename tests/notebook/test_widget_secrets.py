@@ -62,3 +62,15 @@ def test_a_text_widget_with_a_wrong_token_then_a_typed_one_holds_neither(echo):
     w.token_box.toggle.value = False
     for token in (echo.token, "wrong-token-0000"):
         assert where_in_page(w, token) == [], token
+
+
+def test_the_target_a_cell_shows_holds_no_token():
+    """``w.target`` (or any Target) in a cell shows its repr: the token is not in it."""
+    from easlab.notebook._target import resolve
+
+    for target in (
+        resolve("http://127.0.0.1:8080/api/predict/echo", token="S3cr3tT0ken"),
+        resolve("http://127.0.0.1:8080/api/predict/echo?token=S3cr3tT0ken"),
+    ):
+        assert target.token == "S3cr3tT0ken"
+        assert "S3cr3tT0ken" not in repr(target) and "echo" in repr(target)
