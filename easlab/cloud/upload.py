@@ -29,6 +29,9 @@ from easlab.errors import SpecError
 __all__ = ["OssLocation", "Upload", "cleanup", "plan_uploads", "perform_uploads", "parse_oss"]
 
 _PATH_FIELDS = ("model_path", "processor_path")
+#: files from this size up are sent to OSS in parts of this size (one PutObject takes at
+#: most 5 GB; parts also let a large model go up three parts at a time)
+MULTIPART_FROM = 64 * 1024 * 1024
 #: progress(upload, bytes sent so far, total)
 UploadProgress = Callable[["Upload", int, int], None]
 
@@ -240,23 +243,25 @@ def perform_uploads(
             upload.existed = bool(client.is_object_exist(upload.bucket, upload.key))
             if upload.existed:
                 continue
-            with open(upload.source, "rb") as body:
-                client.put_object(
-                    oss.PutObjectRequest(
-                        bucket=upload.bucket,
-                        key=upload.key,
-                        body=body,
-                        progress_fn=(
-                            (lambda n, sent, total, u=upload: progress(u, sent, total))
-                            if progress
-                            else None
-                        ),
-                    )
-                )
+            # one PutObject takes at most 5 GB: from MULTIPART_FROM up the uploader sends
+            # parts (a model of many GB); below, one PutObject as before
+            client.uploader(part_size=MULTIPART_FROM, parallel_num=3).upload_file(
+                oss.PutObjectRequest(
+                    bucket=upload.bucket,
+                    key=upload.key,
+                    progress_fn=(
+                        (lambda n, sent, total, u=upload: progress(u, sent, total))
+                        if progress
+                        else None
+                    ),
+                ),
+                filepath=upload.source,
+            )
             upload.existed = False
         except PaiError:
             raise
-        except Exception as exc:
+        except Exception as error:
+            exc = _detail(error)
             status = int(getattr(exc, "status_code", 0) or 0)
             code = str(getattr(exc, "code", "") or type(exc).__name__)
             message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300].rstrip(".")
@@ -268,6 +273,13 @@ def perform_uploads(
                 request_id=getattr(exc, "request_id", None),
                 hint=_failed_upload_hint(uploads, upload, code, status),
             ) from None
+
+
+def _detail(error: Exception) -> Exception:
+    """The OSS SDK's own error inside the uploader's wrapping (``UploadError.unwrap()``)."""
+    unwrap = getattr(error, "unwrap", None)
+    inner = unwrap() if callable(unwrap) else None
+    return inner if isinstance(inner, Exception) and inner is not error else error
 
 
 def _failed_upload_hint(uploads: list[Upload], failed: Upload, code: str, status: int) -> str:

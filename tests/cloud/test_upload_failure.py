@@ -5,6 +5,7 @@ tests' EAS and OSS STAND-INS (tests/cloud/*_standin.py), not Alibaba Cloud."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -72,3 +73,29 @@ def test_on_a_terminal_the_error_is_not_written_after_a_half_drawn_bar(
     assert "\r[OK] Uploading" in text  # a bar was drawn before the cut
     error = text.index("easlab upload: error:")
     assert text[error - 1] == "\n", repr(text[-400:])
+
+
+def test_a_model_past_the_multipart_size_goes_up_in_parts(eas, oss, pai, monkeypatch, tmp_path):
+    """One PutObject takes at most 5 GB: a larger model goes up in parts. Here the size
+    from which parts are used is made small (a test cannot write 5 GB)."""
+    from easlab.cloud import upload
+
+    monkeypatch.setattr(upload, "MULTIPART_FROM", 100 * 1024)
+    model = tmp_path / "model.onnx"
+    data = bytes(range(256)) * 1400  # 350 KiB: four parts
+    model.write_bytes(data)
+    seen: list[tuple[int, int]] = []
+    pai.upload_progress = lambda u, sent, total: seen.append((sent, total))
+    spec = {
+        "name": "big",
+        "processor": "onnx",
+        "model_path": str(model),
+        "metadata": {"instance": 1},
+    }
+    pai.create(spec, wait=False)
+    [(bucket, key, parts)] = oss[0].completed
+    assert parts == 4 and oss[0].objects[(bucket, key)] == data
+    assert oss[0].puts == [] and oss[0].multipart == {}  # no single PutObject, none left open
+    assert seen[-1] == (len(data), len(data))
+    created = json.loads(eas[0].services["big"]["ServiceConfig"])
+    assert created["model_path"] == f"oss://{bucket}/{key}"
