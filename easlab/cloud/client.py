@@ -251,7 +251,7 @@ class PaiClient:
             except Exception as exc:
                 error = self._error(exc, action)
             if not (delays and _passing(error)):
-                raise error
+                raise _maybe_done(error) if action not in READS else error
             # a 502 or a throttled poll must not end a wait of many minutes for a create
             time.sleep(delays.pop(0))  # a remote API's back-off, not thread synchronisation
         body = getattr(response, "body", None)
@@ -772,6 +772,33 @@ def _passing(error: PaiError) -> bool:
         or code.startswith(("throttling", "serviceunavailable"))
         or code == "noteasanswer"
         or (code == "noanswer" and "reset by peer" in error.message.lower())
+    )
+
+
+def _maybe_done(error: PaiError) -> PaiError:
+    """A change whose answer was lost (a 5xx, a gateway's page, a timeout, a reset) may
+    have been made all the same: ``error`` with a hint saying to look before doing it
+    again (a second CreateService would be refused, a second UpdateService done twice)."""
+    low = error.message.lower()
+    unsure = (
+        error.status >= 500
+        or error.code == "NotEasAnswer"
+        or (error.code == "NoAnswer" and "refused" not in low and not _unresolved(low))
+    )
+    if not unsure:
+        return error
+    look = (
+        f"{error.action} may have been done before its answer was lost: look with `easlab "
+        "ls --target pai` or `easlab desc NAME --target pai` before running it again"
+    )
+    return PaiError(
+        error.status,
+        error.code,
+        error.message,
+        action=error.action,
+        request_id=error.request_id,
+        field=error.field,
+        hint=f"{error.hint}; {look}" if error.hint else look,
     )
 
 

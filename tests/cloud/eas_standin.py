@@ -137,6 +137,9 @@ class StandIn:
     refuse_calls: int | None = None
     #: ``refuse`` comes as the HTML page of a gateway in front of the API (a 502 ...)
     refuse_as_page: bool = False
+    #: set: ``refuse`` refuses this action only, after doing it (its answer lost on the way
+    #: back, as a gateway's 504 after EAS created the service)
+    refuse_after: str | None = None
     #: seconds this server's clock is ahead of the machine's (a request dated more than
     #: 15 minutes off is refused, as Alibaba Cloud's API refuses it)
     clock_ahead: float = 0.0
@@ -356,10 +359,18 @@ class StandIn:
         self.check_signature(rec)
         action, p = self.route(rec)
         rec.action = action
+        if self.refuse_after is not None:
+            answer = self._answer(rec, action, p)
+            if action == self.refuse_after and self.refuse is not None:
+                raise Refused(*self.refuse, page=self.refuse_as_page)
+            return answer
         if self.refuse is not None and self.refuse_calls != 0:
             if self.refuse_calls is not None:
                 self.refuse_calls -= 1
             raise Refused(*self.refuse, page=self.refuse_as_page)
+        return self._answer(rec, action, p)
+
+    def _answer(self, rec: Recorded, action: str, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         rid = str(uuid.uuid4()).upper()
         body = rec.json() if rec.body else None
         if action == "CreateService":

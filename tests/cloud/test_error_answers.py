@@ -90,3 +90,26 @@ def test_a_read_refused_for_good_is_not_asked_again(eas, pai):
     with pytest.raises(PaiError):
         pai.list()
     assert len(standin.requests) == 1
+
+
+def test_a_create_whose_answer_is_lost_says_to_look_before_trying_again(eas, pai):
+    """EAS created the service, then a gateway answered 504: the service is there, and
+    the error says it may be."""
+    standin, _ = eas
+    standin.refuse = (504, "Gateway Timeout", "Gateway Timeout")
+    standin.refuse_as_page = True
+    standin.refuse_after = "CreateService"
+    with pytest.raises(PaiError) as info:
+        pai.create(SPEC, wait=False)
+    assert "CreateService may have been done" in info.value.hint
+    assert "easlab ls --target pai" in str(info.value)
+    assert "r" in standin.services  # it was
+
+
+def test_a_refused_create_is_not_said_to_maybe_have_been_done(eas, pai):
+    standin, _ = eas
+    standin.refuse = (400, "InvalidParameter", "metadata.instance must be a non-negative integer")
+    standin.refuse_after = "CreateService"
+    with pytest.raises(PaiError) as info:
+        pai.create(SPEC, wait=False)
+    assert "may have been done" not in str(info.value)
