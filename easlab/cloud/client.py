@@ -486,7 +486,11 @@ class PaiClient:
         answer = self._call("CreateService", "create_service", request)
         name = str(answer.get("ServiceName") or sent["name"])
         desc = self.describe(name)
-        desc["warnings"] = list(parsed.warnings) + [f"{f}: {m}" for f, m in report.notes]
+        # what EAS may misrun (report.warnings) is said on create as in the dry run, then
+        # the fields EAS acts on that the local kernel ignored (report.notes)
+        desc["warnings"] = list(parsed.warnings) + [
+            f"{f}: {m}" for f, m in [*report.warnings, *report.notes]
+        ]
         if wait:
             from easlab.client.control import wait_settled
 

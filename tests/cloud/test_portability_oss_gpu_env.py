@@ -237,3 +237,25 @@ def test_easlabs_custom_processor_code_is_refused_with_what_eas_reads(code):
     assert f'"processor_type": "{code}"' in report.lines()[0]
     spec["processor_type"] = spec.pop("processor")
     assert check_portability(spec, oss_configured=True).lines() == []
+
+
+def test_what_eas_may_misrun_is_said_on_create_not_only_in_the_dry_run(eas, pai, capsys):
+    """A CPU build on a GPU instance: create goes ahead, and says so as the dry run does."""
+    spec = {
+        "name": "idle_gpu",
+        "processor": "tensorflow_cpu_1.15",
+        "model_path": "oss://b/m",
+        "oss_endpoint": "oss-cn-hangzhou-internal.aliyuncs.com",
+        "metadata": {"instance": 1, "gpu": 1},
+    }
+    plan = pai.plan_create(spec)
+    [warning] = [line for line in plan.portability if line.startswith("warning: processor:")]
+    svc = pai.create(spec, wait=False)
+    assert warning.removeprefix("warning: ") in svc.desc["warnings"]
+    pai.delete("idle_gpu")
+    # and still after waiting until it runs (easlab.create, the CLI and the magic wait)
+    import easlab.ops as ops
+
+    svc = ops.create(spec, kernel=pai)
+    assert svc.desc["status"] == "Running"
+    assert warning.removeprefix("warning: ") in svc.desc["warnings"]
