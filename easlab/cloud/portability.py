@@ -203,6 +203,7 @@ def check_portability(
         )
     _check_gpu_fit(spec, report)
     _check_package_env(spec, report, base_dir)
+    _check_credential_files(spec, report, base_dir)
     for dotted, what in _CLOUD_ONLY:
         if _get(spec, dotted) not in (None, "", [], {}):
             report.notes.append((dotted, f"{what}; the local kernel ignored it, EAS will use it"))
@@ -397,3 +398,46 @@ def _check_package_env(spec: dict[str, Any], report: Portability, base_dir: Path
         return
     blocking, message = env_problem(cfg, data_image=bool(spec.get("data_image")))
     (report.blocking if blocking else report.warnings).append(("processor_path", message))
+
+
+#: files that hold Alibaba Cloud keys (or any secrets) by their usual names: the aliyun
+#: CLI's profile, the SDK's credentials file, ossutil's config, a dotenv file
+_CREDENTIAL_FILES = (
+    ".aliyun/config.json",
+    ".alibabacloud/credentials",
+    ".alibabacloud/credentials.ini",
+    ".ossutilconfig",
+    ".env",
+)
+#: how many entries of a folder are looked at for them (a model folder may hold many)
+_LOOK_AT = 20_000
+
+
+def _check_credential_files(
+    spec: dict[str, Any], report: Portability, base_dir: Path | None
+) -> None:
+    """A local folder to upload that holds a file of credentials (a ``.env``, a copy of
+    ``~/.aliyun``): it would be packed, put on OSS and unpacked on every instance."""
+    for key in _PATH_FIELDS:
+        value = spec.get(key)
+        if not is_local_path(value):
+            continue
+        folder = local_path(str(value), base_dir)
+        if not folder.is_dir():
+            continue
+        found = []
+        for seen, file in enumerate(folder.rglob("*")):
+            if seen >= _LOOK_AT:
+                break
+            rel = file.relative_to(folder).as_posix()
+            if any(rel == name or rel.endswith("/" + name) for name in _CREDENTIAL_FILES):
+                found.append(rel)
+        if found:
+            report.warnings.append(
+                (
+                    key,
+                    f"{', '.join(found[:5])} in {folder} looks like a file of credentials: "
+                    "it would be uploaded to OSS with the folder and reach every instance on "
+                    "EAS; move it out of the folder (EAS services get keys from a RAM role)",
+                )
+            )

@@ -97,3 +97,25 @@ def test_a_socket_in_the_model_folder_is_left_out(pai, eas, tmp_path):
         }
         svc = pai.create(spec, wait=False)
     assert eas[0].services[svc.name]
+
+
+def test_a_file_of_credentials_in_the_folder_is_warned_of(eas, oss, pai, tmp_path):
+    folder = tmp_path / "proc"
+    (folder / "conf" / ".aliyun").mkdir(parents=True)
+    (folder / "app.py").write_text("import allspark\n")
+    (folder / ".env").write_text("ALIBABA_CLOUD_ACCESS_KEY_SECRET=x\n")
+    (folder / "conf" / ".aliyun" / "config.json").write_text("{}")
+    spec = {
+        "name": "p1",
+        "processor_type": "python",
+        "processor_entry": "app.py",
+        "processor_path": str(folder),
+        "metadata": {"instance": 1},
+    }
+    plan = pai.plan_create(spec)
+    [warning] = [line for line in plan.portability if line.startswith("warning: processor_path")]
+    assert ".env" in warning and "conf/.aliyun/config.json" in warning
+    assert "looks like a file of credentials" in warning
+    (folder / ".env").unlink()
+    (folder / "conf" / ".aliyun" / "config.json").unlink()
+    assert not any("credentials" in line for line in pai.plan_create(spec).portability)
