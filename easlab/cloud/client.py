@@ -527,8 +527,12 @@ class PaiClient:
                 "easlab upload needs where to put the file: --oss oss://BUCKET/PREFIX "
                 f"(or ${OSS_ENV})"
             )
+        from easlab.cloud.portability import missing_local_path
         from easlab.cloud.upload import cleanup, parse_oss, plan_uploads
 
+        missing = missing_local_path(str(path), None)
+        if missing:  # said of the file given, not of a service.json field it is not in
+            raise ValueError(missing)
         _, uploads = plan_uploads(
             {"processor_path": str(local_path(str(path), None))},
             parse_oss(self.oss),
