@@ -113,3 +113,17 @@ def test_a_refused_create_is_not_said_to_maybe_have_been_done(eas, pai):
     with pytest.raises(PaiError) as info:
         pai.create(SPEC, wait=False)
     assert "may have been done" not in str(info.value)
+
+
+@pytest.mark.parametrize("signature", [None, "v2"])
+def test_names_with_unusual_characters_are_signed_right(eas, signature):
+    """The signature covers the path as sent (spaces, ~, *, +, %, /, unicode): the stand-in
+    recomputes it, so a wrong one would be SignatureDoesNotMatch, not the 404 of a name
+    that is not there."""
+    standin, host = eas
+    client = PaiClient("cn-hangzhou", endpoint=host, signature_algorithm=signature)
+    for name in ("my model", "x~y", "a*b", "a+b", "a%b", "a/b", "名字"):
+        with pytest.raises(PaiError) as info:
+            client.describe(name)
+        assert info.value.code == "InvalidService.NotFound", (name, str(info.value))
+        assert f"Service {name} is not found" in str(info.value)
