@@ -682,6 +682,18 @@ def _commands() -> list[str]:
     return names
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The command's function; a failure ends an upload's half-drawn progress line first,
+    so that the error is said on a line of its own."""
+    try:
+        return int(args.func(args))
+    except BaseException:
+        from easlab.cloud.progress import end_line
+
+        end_line()
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``easlab`` command; returns the exit status."""
     argv = list(argv) if argv is not None else sys.argv[1:]
@@ -699,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        return _run(args)
     except _CliError as exc:
         print(f"easlab {args.command}: {exc}", file=sys.stderr)
         return 2

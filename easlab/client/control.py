@@ -48,7 +48,8 @@ def _absolutize(spec: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
             continue
         path = Path(value).expanduser()
         if not path.is_absolute():
-            out[key] = str((base / path).resolve())
+            # abspath, not resolve(): a loop of links is the kernel's to report, not a crash
+            out[key] = os.path.abspath(base / path)
     return out
 
 
@@ -467,6 +468,9 @@ def wait_settled(
     local kernel is asked every 0.2 s.
     """
     name = str(desc["name"])
+    # what create said (a kept unknown key, what PAI-EAS may misrun): PAI-EAS's
+    # DescribeService does not say it again, so the last description keeps it
+    warned = list(desc.get("warnings") or [])
     first, growth, longest = getattr(kernel, "poll_interval", LOCAL_POLL_INTERVAL)
     delay = first
     deadline = time.monotonic() + timeout
@@ -484,4 +488,6 @@ def wait_settled(
         time.sleep(min(delay, left))  # polling a remote status, not synchronising threads
         delay = min(delay * growth, longest)
         desc = kernel.describe(name)
+    if warned and not desc.get("warnings"):
+        desc = {**desc, "warnings": warned}
     return desc

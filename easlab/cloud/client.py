@@ -20,7 +20,9 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from easlab.cloud.endpoint import is_loopback, resolve_endpoint
 from easlab.cloud.errors import PaiError, PaiSetupError, hint_for
 from easlab.cloud.mapping import service_desc, worker_row
-from easlab.cloud.portability import Portability, check_portability
+from easlab.cloud.portability import Portability, check_portability, local_path
 from easlab.spec import SpecDiff
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +58,11 @@ OSS_ENDPOINT_ENV = "EASLAB_OSS_ENDPOINT"
 API_VERSION = "2021-07-01"
 #: ``PaiClient.poll_interval``: DescribeService after 1 s, then 1.5 times longer each, at most 10 s
 POLL_INTERVAL = (1.0, 1.5, 10.0)
+#: the actions that change nothing, so a passing trouble may be met by asking again; a
+#: CreateService or UpdateService that may have been done is never sent twice
+READS = frozenset({"DescribeService", "ListServices", "ListServiceInstances", "DescribeServiceLog"})
+#: ``PaiClient.retry_delays``: three more tries of a read, after 1, 2 and 4 s
+RETRY_DELAYS = (1.0, 2.0, 4.0)
 #: regions with PAI-EAS (its endpoint list), named when a region's API host does not resolve
 PAI_EAS_REGIONS = (
     "cn-hangzhou",
@@ -128,6 +135,9 @@ class PaiClient:
     #: Every poll is an OpenAPI call on the account's rate limit, and a service waiting for
     #: resources may wait for long; tests set it small
     poll_interval: tuple[float, float, float] = POLL_INTERVAL
+    #: seconds to wait before each new try of a read (``READS``) that met a passing trouble
+    #: (a 5xx, throttling, a gateway's page, a connection reset); tests set them to 0
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
 
     def __init__(
         self,
@@ -145,6 +155,7 @@ class PaiClient:
         region = (region or "").strip()
         if not region:
             raise _no_region()
+        _check_region(region, region_source)
         self.region = region
         #: where ``region`` came from when not given (``default_region``), in words, for the
         #: dry run and the hints that name the region; "" when given
@@ -230,12 +241,19 @@ class PaiClient:
         runtime = util_models.RuntimeOptions(
             autoretry=False, read_timeout=int(self.timeout * 1000), connect_timeout=10_000
         )
-        try:
-            response = getattr(sdk, f"{method}_with_options")(*args, {}, runtime)
-        except PaiError:
-            raise
-        except Exception as exc:
-            raise self._error(exc, action) from None
+        delays = list(self.retry_delays) if action in READS else []
+        while True:
+            try:
+                response = getattr(sdk, f"{method}_with_options")(*args, {}, runtime)
+                break
+            except PaiError:
+                raise
+            except Exception as exc:
+                error = self._error(exc, action)
+            if not (delays and _passing(error)):
+                raise _maybe_done(error) if action not in READS else error
+            # a 502 or a throttled poll must not end a wait of many minutes for a create
+            time.sleep(delays.pop(0))  # a remote API's back-off, not thread synchronisation
         body = getattr(response, "body", None)
         return body.to_map() if body is not None else {}
 
@@ -252,6 +270,20 @@ class PaiClient:
             )
         # no answer at all (connection refused, DNS, TLS): the SDK wraps it; say where
         text = " ".join(str(getattr(inner, "message", None) or inner).split())
+        page = _not_json(text)
+        if page is not None:
+            return PaiError(
+                0,
+                "NotEasAnswer",
+                f"{self.endpoint} answered with something that is not PAI-EAS's JSON: {page}",
+                action=action,
+                hint=(
+                    "a gateway or proxy between this machine and EAS failed (an HTML 502 or "
+                    "504 page), or the endpoint is not the PAI-EAS API: retry in a minute; "
+                    f"check --pai-endpoint / ${ENDPOINT_ENV} and this machine's proxy "
+                    "(HTTPS_PROXY)"
+                ),
+            )
         if _unresolved(text):
             return PaiError(
                 0,
@@ -454,7 +486,11 @@ class PaiClient:
         answer = self._call("CreateService", "create_service", request)
         name = str(answer.get("ServiceName") or sent["name"])
         desc = self.describe(name)
-        desc["warnings"] = list(parsed.warnings) + [f"{f}: {m}" for f, m in report.notes]
+        # what EAS may misrun (report.warnings) is said on create as in the dry run, then
+        # the fields EAS acts on that the local kernel ignored (report.notes)
+        desc["warnings"] = list(parsed.warnings) + [
+            f"{f}: {m}" for f, m in [*report.warnings, *report.notes]
+        ]
         if wait:
             from easlab.client.control import wait_settled
 
@@ -491,10 +527,14 @@ class PaiClient:
                 "easlab upload needs where to put the file: --oss oss://BUCKET/PREFIX "
                 f"(or ${OSS_ENV})"
             )
+        from easlab.cloud.portability import missing_local_path
         from easlab.cloud.upload import cleanup, parse_oss, plan_uploads
 
+        missing = missing_local_path(str(path), None)
+        if missing:  # said of the file given, not of a service.json field it is not in
+            raise ValueError(missing)
         _, uploads = plan_uploads(
-            {"processor_path": str(Path(path).expanduser().resolve())},
+            {"processor_path": str(local_path(str(path), None))},
             parse_oss(self.oss),
             None,
             f"oss-{self.region}-internal.aliyuncs.com",
@@ -729,6 +769,62 @@ _UNRESOLVED = (
 )
 
 
+def _passing(error: PaiError) -> bool:
+    """A trouble that may be gone on the next try: EAS's own (5xx), throttling, a gateway's
+    page, a connection reset. Not a refusal of the request, nor a host that does not
+    resolve or refuses connections (the same next time)."""
+    code = error.code.lower()
+    return (
+        error.status >= 500
+        or error.status == 429
+        or code.startswith(("throttling", "serviceunavailable"))
+        or code == "noteasanswer"
+        or (code == "noanswer" and "reset by peer" in error.message.lower())
+    )
+
+
+def _maybe_done(error: PaiError) -> PaiError:
+    """A change whose answer was lost (a 5xx, a gateway's page, a timeout, a reset) may
+    have been made all the same: ``error`` with a hint saying to look before doing it
+    again (a second CreateService would be refused, a second UpdateService done twice)."""
+    low = error.message.lower()
+    unsure = (
+        error.status >= 500
+        or error.code == "NotEasAnswer"
+        or (error.code == "NoAnswer" and "refused" not in low and not _unresolved(low))
+    )
+    if not unsure:
+        return error
+    look = (
+        f"{error.action} may have been done before its answer was lost: look with `easlab "
+        "ls --target pai` or `easlab desc NAME --target pai` before running it again"
+    )
+    return PaiError(
+        error.status,
+        error.code,
+        error.message,
+        action=error.action,
+        request_id=error.request_id,
+        field=error.field,
+        hint=f"{error.hint}; {look}" if error.hint else look,
+    )
+
+
+#: how the SDK says an answer's body was not JSON (an HTML error page), the body after it
+_NOT_JSON = re.compile(r'^Failed to parse the value as json format, Value: "(.*)"\.?$', re.S)
+
+
+def _not_json(text: str) -> str | None:
+    """The body the SDK could not read as JSON, as text (tags dropped, cut short); None
+    when ``text`` is another error. The SDK keeps no status for such an answer, so the
+    page's own words ("502 Bad Gateway") are what says what happened."""
+    found = _NOT_JSON.match(text)
+    if found is None:
+        return None
+    words = " ".join(re.sub(r"<[^>]*>", " ", found.group(1)).split()) or "(an empty body)"
+    return words[:300] + ("..." if len(words) > 300 else "")
+
+
 def _unresolved(text: str) -> bool:
     low = text.lower()
     return any(marker in low for marker in _UNRESOLVED)
@@ -764,6 +860,32 @@ def default_region() -> RegionFound:
         return RegionFound("")
     region, profile = found
     return RegionFound(region, f"the aliyun CLI's profile {profile!r} in ~/.aliyun/config.json")
+
+
+#: a region ID's shape (cn-hangzhou, ap-southeast-1, us-east-1): a region easlab does not
+#: list yet is let through, a URL, a host name or "CN-Hangzhou" is not
+_REGION_ID = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+
+
+def _check_region(region: str, source: str = "") -> None:
+    """Refuse, before anything is built or sent, a region that is no region ID: it would
+    become the API's host name (pai-eas.REGION.aliyuncs.com) and fail as a DNS error."""
+    if _REGION_ID.match(region):
+        return
+    where = f" (region from {source})" if source else ""
+    if "." in region or "/" in region or ":" in region:
+        fix = (
+            "a region ID such as cn-hangzhou; an endpoint of the API goes in --pai-endpoint "
+            f"(${ENDPOINT_ENV}, connect(target='pai', pai_endpoint=...))"
+        )
+    elif _REGION_ID.match(close := "-".join(region.lower().split())):
+        fix = f"a region ID, in lowercase with hyphens: {close}"
+    else:
+        fix = "a region ID such as cn-hangzhou"
+    raise PaiSetupError(
+        f"{region!r}{where} is not a region: --region (${REGION_ENV}) takes {fix}; PAI-EAS "
+        f"regions: {', '.join(PAI_EAS_REGIONS)}"
+    )
 
 
 def _no_region(problem: str = "") -> PaiSetupError:

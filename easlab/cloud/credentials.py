@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,10 +208,17 @@ def _resolve(client: Any) -> Any:
         raise no_credentials(exc) from None
 
 
+#: where a parse error of an ini file quotes the line (configparser: ``[line  4]: '...'``)
+_QUOTED_LINE = re.compile(r"\[line\s+(\d+)\]:.*", re.S)
+
+
 def _safe(exc: BaseException) -> str:
-    """The SDK's reason, cut short: its messages name providers and files, never secrets,
-    but a long chain dump helps nobody."""
+    """The SDK's reason, cut short: its messages name providers and files, but a long
+    chain dump helps nobody. A malformed credentials file's parse error quotes the line
+    that did not parse, and that line may be ``access_key_secret <the secret>``: its number
+    is kept, its text and all after it dropped."""
     text = " ".join(str(exc).split())
+    text = _QUOTED_LINE.sub(r"[line \1] of the file (not shown: it may hold a key)", text)
     return text[:300] + ("..." if len(text) > 300 else "")
 
 

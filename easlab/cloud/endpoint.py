@@ -26,8 +26,18 @@ def resolve_endpoint(value: str, *, what: str = "PAI-EAS endpoint") -> tuple[str
     text = value.strip().rstrip("/")
     parts = urlsplit(text if "://" in text else "//" + text)
     host = parts.hostname or ""
-    if not host or (parts.path not in ("", "/")):
-        raise PaiSetupError(f"{what} takes host[:port] (or https://host[:port]), got {value!r}")
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here
+        odd = bool(parts.path or parts.query or parts.fragment or "@" in parts.netloc)
+    except ValueError:
+        odd = True
+    if not host or odd:
+        # a path, a query or user:password@ would be dropped or sent where no one expects:
+        # a user name and password in an endpoint would end up in every message naming it
+        shown = value if "@" not in value else "an endpoint with user:password@"
+        raise PaiSetupError(
+            f"{what} takes host[:port] (or https://host[:port]), nothing more; got {shown!r}"
+        )
     loopback = is_loopback(host)
     scheme = parts.scheme or ("http" if loopback else "https")
     if scheme not in ("http", "https"):

@@ -38,6 +38,7 @@ def hint_for(
     credentials: str = "",
     region: str = "",
     region_source: str = "",
+    status: int = 0,
 ) -> str:
     """What to check when EAS refuses a call with ``code`` ("" when EAS's words say it all).
 
@@ -45,7 +46,8 @@ def hint_for(
     and the masked AccessKey ID), never a secret. E.g. ``InvalidAccessKeyId.NotFound`` →
     "Alibaba Cloud knows no such AccessKey ID ...; used: AccessKey LTAI****Key, from ...".
     ``region_source``: where ``region`` came from when it was not given
-    (``$EASLAB_PAI_REGION``, the aliyun CLI's profile ...).
+    (``$EASLAB_PAI_REGION``, the aliyun CLI's profile ...). ``status``: the HTTP status
+    (a 5xx is EAS's own trouble, whatever its code).
     """
     used = f"; used: {credentials}" if credentials else ""
     low = code.lower()
@@ -59,6 +61,17 @@ def hint_for(
         return (
             "the AccessKey secret does not match its ID (copied short or with a space, or "
             f"another key's secret), or this machine's clock is off{used}. Copy the secret again"
+        )
+    if (
+        low.startswith(("invalidtimestamp", "requesttimetooskewed"))
+        or "time stamp or date value is expired" in message.lower()
+    ):
+        # each request carries this machine's time (x-acs-date); Alibaba Cloud refuses one
+        # more than 15 minutes off its own clock
+        return (
+            "this machine's clock is more than 15 minutes off Alibaba Cloud's (each request "
+            "is signed with its time): set the clock right (timedatectl set-ntp true, or "
+            "the system's time settings; in a container, the host's clock), then retry"
         )
     if low.startswith(("invalidsecuritytoken", "securitytoken")):
         return f"the STS token is expired or not valid{used}. Get a fresh one"
@@ -94,6 +107,11 @@ def hint_for(
             "a quota is used up (the account's, or the resource group's): ask for less "
             "(metadata.instance, cpu, gpu, memory), stop or delete services you do not use, or "
             "raise the quota in the PAI console"
+        )
+    if status >= 500 or low.startswith(("internalerror", "serviceunavailable")):
+        return (
+            "EAS failed on its side, not because of this request: retry in a minute; if it "
+            "keeps failing, see https://status.aliyun.com or open a ticket with the request id"
         )
     return ""
 
@@ -156,7 +174,7 @@ class PaiError(KernelError):
             action=action,
             request_id=request_id,
             field=field,
-            hint=hint_for(code, message, action, credentials, region, region_source),
+            hint=hint_for(code, message, action, credentials, region, region_source, status),
         )
 
 

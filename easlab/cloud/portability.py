@@ -7,6 +7,7 @@ change for the cloud.
 
 from __future__ import annotations
 
+import os
 import re
 import tarfile
 import zipfile
@@ -47,6 +48,32 @@ _CLOUD_ONLY = (
 def is_local_path(value: Any) -> bool:
     """A ``model_path``/``processor_path`` naming this machine's disk (no ``scheme://``)."""
     return isinstance(value, str) and bool(value.strip()) and "://" not in value
+
+
+def local_path(value: str, base_dir: Path | None) -> Path:
+    """A local ``model_path``/``processor_path`` as an absolute path: ``~`` expanded, a
+    relative one from ``base_dir`` (the service.json's folder; default the current one).
+    Links are not followed: a loop of them is reported (``missing_local_path``), not a crash."""
+    path = Path(value).expanduser()
+    return Path(os.path.abspath((base_dir or Path.cwd()) / path))
+
+
+def missing_local_path(value: str, base_dir: Path | None) -> str | None:
+    """Why a local path cannot be sent (it is not there, or is a link that
+    leads nowhere), in words that say where easlab looked; None when it is there."""
+    path = local_path(value, base_dir)
+    try:
+        if path.exists():
+            return None
+    except OSError as exc:  # a folder on the way this user may not enter
+        return f"{value!r} cannot be reached ({path}: {exc.strerror})"
+    if path.is_symlink():
+        return (
+            f"{value!r} is a symbolic link that leads nowhere ({path}: a loop of links, or "
+            "its target was moved or deleted); point it at the model, or name the model itself"
+        )
+    looked = "" if Path(value).expanduser().is_absolute() else f" (looked for {path})"
+    return f"{value!r} does not exist on this machine{looked}"
 
 
 def is_gpu_code(code: Any) -> bool:
@@ -125,7 +152,10 @@ def check_portability(
     if partial is None:
         partial = "name" not in spec
     for key in _PATH_FIELDS:
-        if is_local_path(spec.get(key)) and not oss_configured:
+        missing = is_local_path(spec.get(key)) and missing_local_path(spec[key], base_dir)
+        if missing:
+            report.blocking.append((key, missing))
+        elif is_local_path(spec.get(key)) and not oss_configured:
             report.blocking.append(
                 (
                     key,
@@ -173,6 +203,7 @@ def check_portability(
         )
     _check_gpu_fit(spec, report)
     _check_package_env(spec, report, base_dir)
+    _check_credential_files(spec, report, base_dir)
     for dotted, what in _CLOUD_ONLY:
         if _get(spec, dotted) not in (None, "", [], {}):
             report.notes.append((dotted, f"{what}; the local kernel ignored it, EAS will use it"))
@@ -362,11 +393,51 @@ def _check_package_env(spec: dict[str, Any], report: Portability, base_dir: Path
     value = spec.get("processor_path")
     if not is_local_path(value):
         return
-    path = Path(str(value)).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    cfg = _read_pyvenv_cfg(path)
+    cfg = _read_pyvenv_cfg(local_path(str(value), base_dir))
     if cfg is None:
         return
     blocking, message = env_problem(cfg, data_image=bool(spec.get("data_image")))
     (report.blocking if blocking else report.warnings).append(("processor_path", message))
+
+
+#: files that hold Alibaba Cloud keys (or any secrets) by their usual names: the aliyun
+#: CLI's profile, the SDK's credentials file, ossutil's config, a dotenv file
+_CREDENTIAL_FILES = (
+    ".aliyun/config.json",
+    ".alibabacloud/credentials",
+    ".alibabacloud/credentials.ini",
+    ".ossutilconfig",
+    ".env",
+)
+#: how many entries of a folder are looked at for them (a model folder may hold many)
+_LOOK_AT = 20_000
+
+
+def _check_credential_files(
+    spec: dict[str, Any], report: Portability, base_dir: Path | None
+) -> None:
+    """A local folder to upload that holds a file of credentials (a ``.env``, a copy of
+    ``~/.aliyun``): it would be packed, put on OSS and unpacked on every instance."""
+    for key in _PATH_FIELDS:
+        value = spec.get(key)
+        if not is_local_path(value):
+            continue
+        folder = local_path(str(value), base_dir)
+        if not folder.is_dir():
+            continue
+        found = []
+        for seen, file in enumerate(folder.rglob("*")):
+            if seen >= _LOOK_AT:
+                break
+            rel = file.relative_to(folder).as_posix()
+            if any(rel == name or rel.endswith("/" + name) for name in _CREDENTIAL_FILES):
+                found.append(rel)
+        if found:
+            report.warnings.append(
+                (
+                    key,
+                    f"{', '.join(found[:5])} in {folder} looks like a file of credentials: "
+                    "it would be uploaded to OSS with the folder and reach every instance on "
+                    "EAS; move it out of the folder (EAS services get keys from a RAM role)",
+                )
+            )

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from easlab.cloud.upload import Upload
 
-__all__ = ["print_upload_progress", "bar"]
+__all__ = ["print_upload_progress", "bar", "end_line"]
 
 #: uploads whose start line was printed (not a terminal: start and end lines only)
 _started: set[str] = set()
+#: a terminal's progress line is drawn and not ended (an upload under way)
+_drawing = False
 
 
 def bar(sent: int, total: int, width: int = 30) -> str:
@@ -37,8 +39,10 @@ def print_upload_progress(upload: Upload, sent: int, total: int) -> None:
         return
     done = sent >= total
     if _isatty(err):
+        global _drawing
         end = "\n" if done else ""
         print(f"\r[OK] Uploading {upload.uri} {bar(sent, total)}", end=end, file=err, flush=True)
+        _drawing = not done
         return
     if upload.uri not in _started:
         _started.add(upload.uri)
@@ -46,6 +50,15 @@ def print_upload_progress(upload: Upload, sent: int, total: int) -> None:
     if done:
         _started.discard(upload.uri)
         print(f"[OK] Uploaded {upload.uri}", file=err, flush=True)
+
+
+def end_line() -> None:
+    """End a progress line an upload left half drawn (it failed, or was interrupted), so
+    that the error is said on a line of its own, not after ``[####......]  40%``."""
+    global _drawing
+    if _drawing:
+        _drawing = False
+        print(file=sys.stderr, flush=True)
 
 
 def _size(n: float) -> str:

@@ -9,6 +9,7 @@ key and is not uploaded twice. Uploads go through the official
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -22,11 +23,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from easlab.cloud.errors import PaiError, PaiSetupError
-from easlab.cloud.portability import is_local_path
+from easlab.cloud.portability import is_local_path, local_path, missing_local_path
+from easlab.errors import SpecError
 
 __all__ = ["OssLocation", "Upload", "cleanup", "plan_uploads", "perform_uploads", "parse_oss"]
 
 _PATH_FIELDS = ("model_path", "processor_path")
+#: files from this size up are sent to OSS in parts of this size (one PutObject takes at
+#: most 5 GB; parts also let a large model go up three parts at a time)
+MULTIPART_FROM = 64 * 1024 * 1024
 #: progress(upload, bytes sent so far, total)
 UploadProgress = Callable[["Upload", int, int], None]
 
@@ -110,22 +115,28 @@ def _pack_folder(folder: Path) -> str:
     """A reproducible .tar.gz of ``folder``'s contents (the same bytes for the same files)."""
     fd, path = tempfile.mkstemp(suffix=".tar.gz", prefix="easlab-pack-")
     os.close(fd)
-    with open(path, "wb") as raw:
-        # gzip's header carries a timestamp and a file name: both fixed
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for file in sorted(p for p in folder.rglob("*")):
-                    if "__pycache__" in file.parts:
-                        continue
-                    info = tar.gettarinfo(str(file), arcname=str(file.relative_to(folder)))
-                    info.mtime = 0
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    if file.is_file():
-                        with open(file, "rb") as fh:
-                            tar.addfile(info, fh)
-                    elif file.is_dir():
-                        tar.addfile(info)
+    try:
+        with open(path, "wb") as raw:
+            # gzip's header carries a timestamp and a file name: both fixed
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+                with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    for file in sorted(p for p in folder.rglob("*")):
+                        if "__pycache__" in file.parts:
+                            continue
+                        info = tar.gettarinfo(str(file), arcname=str(file.relative_to(folder)))
+                        if info is None:  # a socket: no archive holds one, and no model is one
+                            continue
+                        info.mtime = 0
+                        info.uid = info.gid = 0
+                        info.uname = info.gname = ""
+                        if file.is_file():
+                            with open(file, "rb") as fh:
+                                tar.addfile(info, fh)
+                        elif file.is_dir():
+                            tar.addfile(info)
+    except BaseException:  # a full disk, an unreadable file: no half archive left behind
+        Path(path).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -148,29 +159,30 @@ def plan_uploads(
     Nothing is sent; folders are packed to temporary files to know their hash.
     """
     out = dict(spec)
-    uploads = []
+    uploads: list[Upload] = []
     for key in _PATH_FIELDS:
         value = spec.get(key)
         if not is_local_path(value):
             continue
-        path = Path(str(value)).expanduser()
-        if not path.is_absolute():
-            path = ((base_dir or Path.cwd()) / path).resolve()
+        missing = missing_local_path(str(value), base_dir)
+        if missing:
+            raise SpecError(key, missing)
+        path = local_path(str(value), base_dir)
         packed = path.is_dir()
-        if packed:
-            source = _pack_folder(path)
-            name = f"{path.name or 'folder'}.tar.gz"
-        elif path.is_file():
-            source, name = str(path), path.name
-        else:
-            raise ValueError(f"{key}: {value!r} does not exist (resolved to {path})")
-        digest = _digest(source)
+        source, name = str(path), path.name
+        try:
+            if packed:
+                source, name = _pack_folder(path), f"{path.name or 'folder'}.tar.gz"
+            digest, size = _digest(source), os.path.getsize(source)
+        except OSError as exc:
+            cleanup(uploads)
+            raise SpecError(key, _unreadable(value, path, packed, exc)) from None
         upload = Upload(
             key,
             str(path),
             oss.bucket,
             oss.key(digest[:16], name),
-            os.path.getsize(source),
+            size,
             digest,
             source,
             packed=packed,
@@ -180,6 +192,21 @@ def plan_uploads(
     if uploads and not out.get("oss_endpoint"):
         out["oss_endpoint"] = oss_endpoint
     return out, uploads
+
+
+def _unreadable(value: Any, path: Path, packed: bool, exc: OSError) -> str:
+    """Why a local path could not be read or packed, and what to do about it."""
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+    text = f"{value!r} could not be {'packed' if packed else 'read'}: {exc.strerror or exc}{where}"
+    if packed and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"{text}; a folder is packed into {tempfile.gettempdir()} before the upload: "
+            "free space there or set TMPDIR to a disk with room, or upload an archive of it "
+            "(.tar.gz) and name that"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{text}; give this user read access to it"
+    return text
 
 
 def oss_client(region: str, endpoint: str | None, credentials: Any) -> Any:
@@ -216,33 +243,72 @@ def perform_uploads(
             upload.existed = bool(client.is_object_exist(upload.bucket, upload.key))
             if upload.existed:
                 continue
-            with open(upload.source, "rb") as body:
-                client.put_object(
-                    oss.PutObjectRequest(
-                        bucket=upload.bucket,
-                        key=upload.key,
-                        body=body,
-                        progress_fn=(
-                            (lambda n, sent, total, u=upload: progress(u, sent, total))
-                            if progress
-                            else None
-                        ),
-                    )
-                )
+            # one PutObject takes at most 5 GB: from MULTIPART_FROM up the uploader sends
+            # parts (a model of many GB); below, one PutObject as before
+            client.uploader(part_size=MULTIPART_FROM, parallel_num=3).upload_file(
+                oss.PutObjectRequest(
+                    bucket=upload.bucket,
+                    key=upload.key,
+                    progress_fn=(
+                        (lambda n, sent, total, u=upload: progress(u, sent, total))
+                        if progress
+                        else None
+                    ),
+                ),
+                filepath=upload.source,
+            )
             upload.existed = False
         except PaiError:
             raise
-        except Exception as exc:
+        except Exception as error:
+            exc = _detail(error)
             status = int(getattr(exc, "status_code", 0) or 0)
             code = str(getattr(exc, "code", "") or type(exc).__name__)
-            message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
+            message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300].rstrip(".")
             raise PaiError(
                 status,
                 code,
                 f"uploading {upload.local} to {upload.uri}: {message}",
                 action="PutObject",
                 request_id=getattr(exc, "request_id", None),
+                hint=_failed_upload_hint(uploads, upload, code, status),
             ) from None
+
+
+def _detail(error: Exception) -> Exception:
+    """The OSS SDK's own error inside the uploader's wrapping (``UploadError.unwrap()``)."""
+    unwrap = getattr(error, "unwrap", None)
+    inner = unwrap() if callable(unwrap) else None
+    return inner if isinstance(inner, Exception) and inner is not error else error
+
+
+def _failed_upload_hint(uploads: list[Upload], failed: Upload, code: str, status: int) -> str:
+    """What a failed upload left behind (nothing on EAS; the objects already on OSS) and
+    what to do: the bucket's refusal, or a network that dropped the upload halfway."""
+    low = code.lower()
+    if low == "nosuchbucket":
+        todo = (
+            f"there is no bucket {failed.bucket} (or it is in another region): create it in "
+            "the OSS console, or name another with --oss / $EASLAB_OSS"
+        )
+    elif status == 403 or low.startswith(("accessdenied", "invalidaccesskeyid", "signature")):
+        todo = (
+            f"these credentials may not write to the bucket {failed.bucket}: give their RAM "
+            "user or role oss:PutObject and oss:GetObject on it (AliyunOSSFullAccess), or name "
+            "another bucket with --oss"
+        )
+    else:
+        todo = (
+            "the upload did not finish (this machine's network, or the OSS endpoint when "
+            "$EASLAB_OSS_ENDPOINT sets one): run the command again"
+        )
+    there = [u for u in uploads if u is not failed and u.existed is not None]
+    kept = (
+        f"; {', '.join(f'{u.field} ({u.uri})' for u in there)} is on OSS and is not sent again"
+        if there
+        else ""
+    )
+    return f"nothing was sent to EAS{kept}; {todo}"
 
 
 def cleanup(uploads: list[Upload]) -> None:

@@ -29,7 +29,7 @@ class Target:
 
     url: str
     service_name: str
-    token: str | None = None
+    token: str | None = None  # a secret: masked in the repr (__repr__)
     timeout: float = 30.0
     # Why the signature could not be read (a 401/403: the token; no answer); None when
     # it was read, or the service has none.

@@ -18,10 +18,11 @@ import oss_standin  # noqa: E402
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch):
     """The stand-in settles in a few polls: ask it every 10-50 ms, not PaiClient's 1-10 s
-    (tests/cloud/test_waiting.py checks those with a fake clock)."""
+    (tests/cloud/test_waiting.py checks those with a fake clock), and retry a read at once."""
     from easlab.cloud.client import PaiClient
 
     monkeypatch.setattr(PaiClient, "poll_interval", (0.01, 1.5, 0.05))
+    monkeypatch.setattr(PaiClient, "retry_delays", (0.0, 0.0, 0.0))
 
 
 @pytest.fixture

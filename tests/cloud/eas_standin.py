@@ -25,8 +25,10 @@ import hmac
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -96,9 +98,11 @@ _EAS_PROCESSORS = (
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, page: bool = False) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        #: answered as a gateway's HTML page, not the API's JSON
+        self.page = page
 
 
 @dataclass
@@ -129,6 +133,16 @@ class StandIn:
     log_lines: int = 120
     #: set: every signed call is refused so (status, code, message): Forbidden, Throttling ...
     refuse: tuple[int, str, str] | None = None
+    #: how many signed calls ``refuse`` refuses before answering again (None: every one)
+    refuse_calls: int | None = None
+    #: ``refuse`` comes as the HTML page of a gateway in front of the API (a 502 ...)
+    refuse_as_page: bool = False
+    #: set: ``refuse`` refuses this action only, after doing it (its answer lost on the way
+    #: back, as a gateway's 504 after EAS created the service)
+    refuse_after: str | None = None
+    #: seconds this server's clock is ahead of the machine's (a request dated more than
+    #: 15 minutes off is refused, as Alibaba Cloud's API refuses it)
+    clock_ahead: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def actions(self) -> list[str]:
@@ -164,6 +178,14 @@ class StandIn:
         }
         if not needed <= set(signed):
             raise Refused(400, "IncompleteSignature", f"signed headers lack {needed - set(signed)}")
+        sent = datetime.strptime(rec.headers.get("x-acs-date", ""), "%Y-%m-%dT%H:%M:%SZ")
+        if (
+            abs(time.time() + self.clock_ahead - sent.replace(tzinfo=timezone.utc).timestamp())
+            > 900
+        ):
+            raise Refused(
+                400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."
+            )
         payload = hashlib.sha256(rec.body).hexdigest()
         if rec.headers.get("x-acs-content-sha256") != payload:
             raise Refused(400, "ContentSHA256Mismatch", "x-acs-content-sha256 is not the body's")
@@ -335,10 +357,20 @@ class StandIn:
 
     def answer(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
         self.check_signature(rec)
-        if self.refuse is not None:
-            raise Refused(*self.refuse)
         action, p = self.route(rec)
         rec.action = action
+        if self.refuse_after is not None:
+            answer = self._answer(rec, action, p)
+            if action == self.refuse_after and self.refuse is not None:
+                raise Refused(*self.refuse, page=self.refuse_as_page)
+            return answer
+        if self.refuse is not None and self.refuse_calls != 0:
+            if self.refuse_calls is not None:
+                self.refuse_calls -= 1
+            raise Refused(*self.refuse, page=self.refuse_as_page)
+        return self._answer(rec, action, p)
+
+    def _answer(self, rec: Recorded, action: str, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         rid = str(uuid.uuid4()).upper()
         body = rec.json() if rec.body else None
         if action == "CreateService":
@@ -476,23 +508,26 @@ def serve(standin: StandIn) -> tuple[ThreadingHTTPServer, str]:
                 {k.lower(): v for k, v in self.headers.items()},
                 self.rfile.read(length) if length else b"",
             )
+            kind = "application/json;charset=utf-8"
             with standin.lock:
                 standin.requests.append(rec)
                 try:
                     status, body = standin.answer(rec)
+                    data = json.dumps(body).encode()
                 except Refused as exc:
-                    status, body = (
-                        exc.status,
-                        {
-                            "RequestId": str(uuid.uuid4()).upper(),
-                            "Code": exc.code,
-                            "Message": exc.message,
-                        },
-                    )
+                    status = exc.status
+                    refusal = {
+                        "RequestId": str(uuid.uuid4()).upper(),
+                        "Code": exc.code,
+                        "Message": exc.message,
+                    }
+                    data = json.dumps(refusal).encode()
+                    if exc.page:  # a gateway's page: HTML, no RequestId, no Code
+                        kind = "text/html"
+                        data = f"<html><body><h1>{status} {exc.message}</h1></body></html>".encode()
             rec.status = status
-            data = json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

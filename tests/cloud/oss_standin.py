@@ -1,6 +1,7 @@
 """A loopback STAND-IN for OSS (path-style), enough for easlab's uploads; not the real service.
 
-It records each PUT object (bucket, key, bytes, headers) and answers HEAD
+It records each PUT object (bucket, key, bytes, headers), takes an object in parts (a
+multipart upload: initiate, the parts, complete; abort) and answers HEAD
 (``GetObjectMeta``, how ``is_object_exist`` asks) with 200 or 404; ``requests`` has every
 request of any method (one it does not serve is answered 501), so a test can say that
 OSS was not called at all. A request
@@ -10,11 +11,15 @@ with the test's AccessKey id) is refused 403, as OSS would.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import socket
 import threading
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from eas_standin import ACCESS_KEY_ID
 
@@ -26,6 +31,13 @@ class OssStandIn:
     heads: list[tuple[str, str]] = field(default_factory=list)
     #: (method, bucket, key) of every request, served or not
     requests: list[tuple[str, str, str]] = field(default_factory=list)
+    #: set: every PUT is cut after this many bytes of its body (the connection closed, as a
+    #: network that drops halfway through an upload); nothing is stored
+    cut_puts_after: int | None = None
+    #: multipart uploads under way: upload id → (bucket, key, {part number: bytes})
+    multipart: dict[str, tuple[str, str, dict[int, bytes]]] = field(default_factory=dict)
+    #: (bucket, key, number of parts) of each multipart upload completed
+    completed: list[tuple[str, str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -43,8 +55,16 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
                 standin.requests.append((self.command, bucket, key))
             return bucket, key
 
-        def _reply(self, status: int, body: bytes = b"", head: bool = False) -> None:
+        def _reply(
+            self,
+            status: int,
+            body: bytes = b"",
+            head: bool = False,
+            extra: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("x-oss-request-id", "5F0000000000000000000000")
             if body:
@@ -78,9 +98,21 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
         def do_PUT(self) -> None:  # noqa: N802
             bucket, key = self._target()
             length = int(self.headers.get("Content-Length") or 0)
+            if standin.cut_puts_after is not None:
+                self.rfile.read(min(length, standin.cut_puts_after))
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
             data = self.rfile.read(length) if length else b""
             if not self._signed():
                 return self._error(403, "AccessDenied", "no signature")
+            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            if "uploadId" in query:  # UploadPart
+                with standin.lock:
+                    parts = standin.multipart[query["uploadId"]][2]
+                    parts[int(query["partNumber"])] = data
+                etag = '"' + hashlib.md5(data).hexdigest().upper() + '"'
+                return self._reply(200, extra={"ETag": etag})
             with standin.lock:
                 standin.objects[(bucket, key)] = data
                 standin.puts.append(
@@ -93,14 +125,40 @@ def serve(standin: OssStandIn) -> tuple[ThreadingHTTPServer, str]:
                 )
             self._reply(200)
 
-        def do_POST(self) -> None:  # noqa: N802 - multipart uploads, deletes: not served
-            self._target()
+        def do_POST(self) -> None:  # noqa: N802 - InitiateMultipartUpload, CompleteMultipartUpload
+            bucket, key = self._target()
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            self._error(501, "NotImplemented", f"the stand-in serves no {self.command}")
+            body = self.rfile.read(length) if length else b""
+            if not self._signed():
+                return self._error(403, "AccessDenied", "no signature")
+            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            head = f"<Bucket>{bucket}</Bucket><Key>{key}</Key>"
+            if "uploads" in query:
+                upload_id = uuid.uuid4().hex.upper()
+                with standin.lock:
+                    standin.multipart[upload_id] = (bucket, key, {})
+                xml = f"<InitiateMultipartUploadResult>{head}<UploadId>{upload_id}</UploadId>"
+                return self._reply(200, (xml + "</InitiateMultipartUploadResult>").encode())
+            if "uploadId" in query:
+                wanted = [int(n) for n in re.findall(rb"<PartNumber>(\d+)</PartNumber>", body)]
+                with standin.lock:
+                    _, _, parts = standin.multipart.pop(query["uploadId"])
+                    if sorted(wanted) != sorted(parts):
+                        return self._error(400, "InvalidPart", f"parts {wanted} of {sorted(parts)}")
+                    standin.objects[(bucket, key)] = b"".join(parts[n] for n in sorted(wanted))
+                    standin.completed.append((bucket, key, len(wanted)))
+                xml = f'<CompleteMultipartUploadResult>{head}<ETag>"X-{len(wanted)}"</ETag>'
+                return self._reply(200, (xml + "</CompleteMultipartUploadResult>").encode())
+            self._error(501, "NotImplemented", f"the stand-in serves no POST {self.path}")
 
-        do_DELETE = do_POST
+        def do_DELETE(self) -> None:  # noqa: N802 - AbortMultipartUpload
+            self._target()
+            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            if "uploadId" in query:
+                with standin.lock:
+                    standin.multipart.pop(query["uploadId"], None)
+                return self._reply(204)
+            self._error(501, "NotImplemented", f"the stand-in serves no DELETE {self.path}")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     # a short poll: shutdown() at each test's end waits for it

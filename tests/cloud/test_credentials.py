@@ -103,3 +103,23 @@ def test_the_cli_never_prints_the_secret(eas, capsys):
     out, err = capsys.readouterr()
     assert ACCESS_KEY_SECRET not in out + err
     assert "InvalidService.NotFound" in err
+
+
+def test_a_malformed_credentials_file_never_has_its_lines_shown(tmp_path):
+    """The SDK reads credentials.ini with configparser, whose parse error quotes the line
+    that did not parse: here the secret's own line (its '=' forgotten)."""
+    import configparser
+
+    from easlab.cloud.credentials import no_credentials
+
+    path = tmp_path / "c.ini"
+    path.write_text(f"[default]\ntype = access_key\naccess_key_secret {FILE_SECRET}\n")
+    with pytest.raises(configparser.Error) as info:
+        configparser.ConfigParser().read(path)
+    assert FILE_SECRET in str(info.value)  # configparser's own words hold it
+    text = str(no_credentials(info.value))
+    assert FILE_SECRET not in text
+    assert "[line 3] of the file (not shown" in text and str(path) in text
+    # and through the whole chain, in a fresh process
+    answer = _run(tmp_path, {"ALIBABA_CLOUD_CREDENTIALS_FILE": str(path)})
+    assert "error" in answer  # _run checks that FILE_SECRET is nowhere in its output

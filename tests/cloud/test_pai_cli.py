@@ -224,3 +224,10 @@ def test_dry_run_names_a_mistyped_region(eas, oss, monkeypatch, capsys, model_di
     assert "did you mean cn-hangzhou?" in out
     main([*argv, "--oss", "oss://models/easlab", "--region", "cn-hangzhou"])
     assert "warning: region" not in capsys.readouterr().out
+
+
+def test_upload_of_a_file_that_is_not_there_names_the_file_not_a_field(cli, oss, tmp_path):
+    code, _, err = cli("upload", str(tmp_path / "nothere.bin"))
+    assert code == 2
+    assert f"easlab upload: '{tmp_path / 'nothere.bin'}' does not exist on this machine" in err
+    assert "processor_path" not in err and oss[0].requests == []

@@ -26,7 +26,7 @@ def _fields(report, kind="blocking"):
     return [f for f, _ in getattr(report, kind)]
 
 
-def test_an_oss_path_without_oss_endpoint_is_an_error_naming_oss_endpoint():
+def test_an_oss_path_without_oss_endpoint_is_an_error_naming_oss_endpoint(tmp_path):
     report = check_portability(ON_OSS, oss_configured=False, region="cn-shanghai")
     assert _fields(report) == ["oss_endpoint"]
     message = dict(report.blocking)["oss_endpoint"]
@@ -39,8 +39,11 @@ def test_an_oss_path_without_oss_endpoint_is_an_error_naming_oss_endpoint():
     assert _fields(check_portability(update, oss_configured=False)) == []
     assert _fields(check_portability(update, oss_configured=False), "notes") == ["oss_endpoint"]
     # easlab uploads the model and sets the region's endpoint (plan_uploads): said, not refused
+    (tmp_path / "m.onnx").write_bytes(b"onnx")
     mixed = {**ON_OSS, "model_path": "./m.onnx"}
-    uploading = check_portability(mixed, oss_configured=True, region="cn-shanghai")
+    uploading = check_portability(
+        mixed, oss_configured=True, region="cn-shanghai", base_dir=tmp_path
+    )
     assert _fields(uploading) == [] and "oss_endpoint" in _fields(uploading, "notes")
     assert "set to oss-cn-shanghai-internal.aliyuncs.com" in dict(uploading.notes)["oss_endpoint"]
 
@@ -234,3 +237,25 @@ def test_easlabs_custom_processor_code_is_refused_with_what_eas_reads(code):
     assert f'"processor_type": "{code}"' in report.lines()[0]
     spec["processor_type"] = spec.pop("processor")
     assert check_portability(spec, oss_configured=True).lines() == []
+
+
+def test_what_eas_may_misrun_is_said_on_create_not_only_in_the_dry_run(eas, pai, capsys):
+    """A CPU build on a GPU instance: create goes ahead, and says so as the dry run does."""
+    spec = {
+        "name": "idle_gpu",
+        "processor": "tensorflow_cpu_1.15",
+        "model_path": "oss://b/m",
+        "oss_endpoint": "oss-cn-hangzhou-internal.aliyuncs.com",
+        "metadata": {"instance": 1, "gpu": 1},
+    }
+    plan = pai.plan_create(spec)
+    [warning] = [line for line in plan.portability if line.startswith("warning: processor:")]
+    svc = pai.create(spec, wait=False)
+    assert warning.removeprefix("warning: ") in svc.desc["warnings"]
+    pai.delete("idle_gpu")
+    # and still after waiting until it runs (easlab.create, the CLI and the magic wait)
+    import easlab.ops as ops
+
+    svc = ops.create(spec, kernel=pai)
+    assert svc.desc["status"] == "Running"
+    assert warning.removeprefix("warning: ") in svc.desc["warnings"]

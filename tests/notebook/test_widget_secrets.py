@@ -91,3 +91,15 @@ def test_a_token_no_header_can_carry_is_refused_saying_where_and_never_shown():
         assert w.session.last is not None and w.session.last.status == 200
         w.token_box.hidden.value = "another-token"
         assert w.token_box.note.value == "" and w.token_box.token == "another-token"
+
+
+def test_the_target_a_cell_shows_holds_no_token():
+    """``w.target`` (or any Target) in a cell shows its repr: the token is not in it."""
+    from easlab.notebook._target import resolve
+
+    for target in (
+        resolve("http://127.0.0.1:8080/api/predict/echo", token="S3cr3tT0ken"),
+        resolve("http://127.0.0.1:8080/api/predict/echo?token=S3cr3tT0ken"),
+    ):
+        assert target.token == "S3cr3tT0ken"
+        assert "S3cr3tT0ken" not in repr(target) and "echo" in repr(target)
