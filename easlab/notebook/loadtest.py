@@ -22,7 +22,7 @@ from easlab.notebook import _target
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRENCY"]
+__all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRENCY", "STOP_AFTER"]
 
 #: The most worker threads one load test starts. Each worker is a thread of this
 #: Python process, which runs one at a time (the GIL): past about a thousand, a
@@ -32,6 +32,15 @@ __all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRE
 #: is below nginx's shipped 1024 connections; -c 100000 --duration 10s started 100000
 #: threads before this cap.
 MAX_CONCURRENCY = 1024
+
+#: A load test stops once this many requests have failed while none has succeeded: a
+#: wrong token, a service that is down, a body it refuses fail every request alike, and
+#: 10,000 identical failures say no more than the first (with a timeout, they take hours).
+STOP_AFTER = 20
+#: Answers a service gives at once to shed load while it still serves other requests
+#: (429 rate limited; 450 queue full, SPEC §1): a result of the load, not a broken setup,
+#: so they do not count towards ``STOP_AFTER``.
+SHEDDING = (429, 450)
 
 COLUMNS = [
     "concurrency",
@@ -82,6 +91,9 @@ class BenchResult:
     sweep: list[int] | None = None
     #: stopped early (Ctrl-C, the notebook's stop button): ``df`` holds what was measured
     interrupted: bool = False
+    #: why the run stopped before its ``n`` or ``duration`` (``STOP_AFTER`` failures and
+    #: no success), None when it ran to its end
+    stopped: str | None = None
     _figures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- statistics ---------------------------------------------------------
@@ -172,6 +184,8 @@ class BenchResult:
         rows = {"requests": f"{self.n}", "errors": errors or "none"}
         if self.interrupted:
             rows["stopped"] = "interrupted: a partial result"
+        elif self.stopped:
+            rows["stopped"] = self.stopped
         if self.first_error is not None:
             rows["first error"] = self.first_error
         pooled = " (all levels)" if self.sweep and len(self.sweep) > 1 else ""
@@ -304,6 +318,27 @@ def _in_notebook_frontend() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+class _Failing:
+    """Whether a load test has failed ``STOP_AFTER`` times with no success yet (shared by
+    its levels; updated under a level's lock)."""
+
+    def __init__(self) -> None:
+        self.succeeded = False
+        self.failed = 0
+
+    def note(self, status: int) -> bool:
+        """Count one answer (0: none came); True when the load test should stop."""
+        if status == 200:
+            self.succeeded = True
+        elif status not in SHEDDING:
+            self.failed += 1
+        return self.stop
+
+    @property
+    def stop(self) -> bool:
+        return not self.succeeded and self.failed >= STOP_AFTER
+
+
 def _run_level(
     client: Any,
     body: bytes,
@@ -311,10 +346,13 @@ def _run_level(
     concurrency: int,
     duration: float | None,
     progress: bool,
+    failing: _Failing | None = None,
 ) -> tuple[list[tuple[Any, ...]], float, bool]:
     """Run one concurrency level; return its rows, its wall time in seconds, and whether
     it was interrupted (Ctrl-C, the notebook's stop button): then the requests in
-    flight finish, and what was measured is kept."""
+    flight finish, and what was measured is kept. With ``failing``, no new request
+    starts once it says stop (the ones in flight finish)."""
+    failing = failing or _Failing()
     lock = threading.Lock()
     issued = 0
     done = 0
@@ -356,7 +394,9 @@ def _run_level(
                     ms = exc.elapsed_ms
                     text = f"{exc}: {exc.hint}" if exc.hint else str(exc)
                     local.append((concurrency, index, t, 0.0, ms, 0.0, ms, 0, 0, text))
+                    status = 0
                 else:
+                    status = resp.status
                     tm = resp.timing
                     local.append(
                         (
@@ -374,6 +414,8 @@ def _run_level(
                     )
                 with lock:
                     done += 1
+                    if failing.note(status):
+                        stop.set()
         finally:
             nonlocal running
             with lock:
@@ -440,6 +482,7 @@ def bench(
     rows: list[tuple[Any, ...]] = []
     walls: dict[int, float] = {}
     interrupted = False
+    failing = _Failing()
     try:
         if isinstance(body, str) and target.is_tensor:
             signature = target.signature()
@@ -456,10 +499,12 @@ def bench(
             client.set_max_connection_count(most)  # a pooled connection per worker
             client.init()
         for level in levels:
-            level_rows, wall, interrupted = _run_level(client, payload, n, level, seconds, progress)
+            level_rows, wall, interrupted = _run_level(
+                client, payload, n, level, seconds, progress, failing
+            )
             rows.extend(level_rows)
             walls[level] = walls.get(level, 0.0) + wall
-            if interrupted:
+            if interrupted or failing.stop:
                 break
     finally:
         if target is not service_or_url:  # made here: let its connections go
@@ -473,6 +518,14 @@ def bench(
         print(
             f"bench interrupted: keeping the {len(df)} requests measured so far "
             f"(levels run: {', '.join(map(str, walls))})",
+            file=sys.stderr,
+        )
+    elif failing.stop:
+        result.stopped = f"after {result.n} requests: none succeeded"
+        errors = ", ".join(f"HTTP {code}: {count}" for code, count in result.errors.items())
+        print(
+            f"bench stopped after {result.n} requests: none succeeded ({errors}); the first "
+            f"error was {result.first_error}. Fix what it says and run the load test again.",
             file=sys.stderr,
         )
     return result

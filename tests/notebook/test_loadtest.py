@@ -238,3 +238,44 @@ def test_a_concurrency_past_the_cap_is_refused_before_a_thread_starts(monkeypatc
         bench(url, b"", n=5000, concurrency=2000, progress=False)
     with pytest.raises(ValueError, match=f"sweep level {MAX_CONCURRENCY + 1} for 1 s"):
         bench(url, b"", sweep=[1, MAX_CONCURRENCY + 1], duration=1, progress=False)
+
+
+def test_a_wrong_token_stops_the_load_test_after_a_few_failures(capsys):
+    from easlab.notebook.loadtest import STOP_AFTER
+
+    with EchoServer() as server:
+        r = bench(server.url, b"x", n=2000, concurrency=4, token="nope", progress=False)
+        sent = server.calls
+    # not 2000 identical 401s: it stops at STOP_AFTER, with those in flight then
+    assert STOP_AFTER <= r.n <= STOP_AFTER + 4
+    assert r.errors == {401: r.n} and sent == r.n  # every request sent is counted
+    assert r.stopped == f"after {r.n} requests: none succeeded"
+    assert r.summary().loc["stopped", "value"] == r.stopped
+    err = capsys.readouterr().err
+    assert f"bench stopped after {r.n} requests: none succeeded (HTTP 401: {r.n})" in err
+    assert "the first error was HTTP 401: wrong token" in err
+
+
+def test_a_kernel_that_is_not_running_stops_the_load_test():
+    from easlab.notebook.loadtest import STOP_AFTER
+    from tests.ports import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api/predict/none"
+    r = bench(url, b"x", n=5000, duration=None, concurrency=8, progress=False)
+    assert STOP_AFTER <= r.n <= STOP_AFTER + 8 and r.errors == {0: r.n}
+    assert r.stopped and "nothing listens there" in r.first_error
+
+
+def test_failures_after_a_success_or_load_shedding_do_not_stop_it():
+    from easlab.notebook.loadtest import STOP_AFTER
+
+    n = 3 * STOP_AFTER
+    # a service that worked once and then fails is measured to the end
+    with EchoServer(status_of=lambda i: 200 if i == 1 else 500) as server:
+        r = bench(server.url, b"x", n=n, concurrency=1, token=server.token, progress=False)
+    assert r.n == n and r.errors == {500: n - 1} and r.stopped is None
+    # 450 (queue full) answers at once while other requests are served: a load result
+    with EchoServer(status_of=lambda i: 450 if i <= 2 * STOP_AFTER else 200) as server:
+        r = bench(server.url, b"x", n=n, concurrency=2, token=server.token, progress=False)
+    assert r.n == n and r.errors == {450: 2 * STOP_AFTER} and r.ok == STOP_AFTER
+    assert r.stopped is None
