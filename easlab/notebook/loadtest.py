@@ -79,8 +79,12 @@ class BenchResult:
 
     ``df`` has one row per request (columns ``concurrency, worker, start_s,
     send_ms, server_ms, receive_ms, total_ms, status, bytes, error``); every
-    statistic below is computed from ``df``, so they always agree. Percentiles
-    cover every request, errors included (pandas' linear interpolation).
+    statistic below is computed from ``df``, so they always agree. Latencies (mean,
+    percentiles, max) are those of the successful (HTTP 200) requests, as in
+    ``plot_latency``: a failure's time says how fast the service refused, not how fast
+    it serves, and errors are counted apart (``errors``). Percentiles interpolate
+    linearly between the two nearest requests (pandas' and numpy's default); with one
+    request every percentile is its latency.
     ``error`` is empty for a 200, else ``HTTP <status>: <start of the answer>`` or
     the transport error (status 0).
     """
@@ -112,11 +116,16 @@ class BenchResult:
         wall = sum(self.wall_s.values())
         return self.ok / wall if wall > 0 else 0.0
 
+    @property
+    def _ok_ms(self) -> pd.Series:
+        """``total_ms`` of the successful requests."""
+        return self.df.loc[self.df["status"] == 200, "total_ms"]
+
     def percentile(self, q: float) -> float:
-        """The ``q``-th percentile (0–100) of ``total_ms``."""
-        if self.df.empty:
-            return float("nan")
-        return float(self.df["total_ms"].quantile(q / 100.0))
+        """The ``q``-th percentile (0–100) of the successful requests' ``total_ms``
+        (NaN when none succeeded)."""
+        ok = self._ok_ms
+        return float(ok.quantile(q / 100.0)) if not ok.empty else float("nan")
 
     @property
     def p50(self) -> float:
@@ -132,11 +141,13 @@ class BenchResult:
 
     @property
     def max(self) -> float:
-        return float(self.df["total_ms"].max()) if not self.df.empty else float("nan")
+        ok = self._ok_ms
+        return float(ok.max()) if not ok.empty else float("nan")
 
     @property
     def mean(self) -> float:
-        return float(self.df["total_ms"].mean()) if not self.df.empty else float("nan")
+        ok = self._ok_ms
+        return float(ok.mean()) if not ok.empty else float("nan")
 
     @property
     def errors(self) -> dict[int, int]:
@@ -152,26 +163,30 @@ class BenchResult:
 
     @property
     def sweep_df(self) -> pd.DataFrame | None:
-        """One row per concurrency level: throughput, p50, p90, p99, max, errors (None if no sweep)."""
+        """One row per concurrency level run: throughput, then p50, p90, p99 and max of
+        its successful requests, errors (None if no sweep). A level that never ran (the
+        run was interrupted or stopped before it) has no row."""
         if not self.sweep:
             return None
         import pandas as pd
 
         rows = []
         for level in self.sweep:
+            if level not in self.wall_s:
+                continue
             part = self.df[self.df["concurrency"] == level]
-            wall = self.wall_s.get(level, 0.0)
-            ok = int((part["status"] == 200).sum())
+            ok = part.loc[part["status"] == 200, "total_ms"]
+            wall = self.wall_s[level]
             rows.append(
                 {
                     "concurrency": level,
                     "requests": len(part),
-                    "throughput": ok / wall if wall > 0 else 0.0,
-                    "p50": float(part["total_ms"].quantile(0.5)),
-                    "p90": float(part["total_ms"].quantile(0.9)),
-                    "p99": float(part["total_ms"].quantile(0.99)),
-                    "max": float(part["total_ms"].max()),
-                    "errors": int((part["status"] != 200).sum()),
+                    "throughput": len(ok) / wall if wall > 0 else 0.0,
+                    "p50": float(ok.quantile(0.5)),
+                    "p90": float(ok.quantile(0.9)),
+                    "p99": float(ok.quantile(0.99)),
+                    "max": float(ok.max()),
+                    "errors": len(part) - len(ok),
                 }
             )
         return pd.DataFrame(rows)
@@ -192,7 +207,12 @@ class BenchResult:
         rows["concurrency"] = ", ".join(str(c) for c in (self.sweep or sorted(self.wall_s)))
         rows["wall time (s)"] = f"{sum(self.wall_s.values()):.2f}"
         if self.succeeded:
-            # latencies of failed requests would read as the service's speed: none when all failed
+            # latencies of failed requests would read as the service's speed: theirs are left out
+            if self.succeeded < self.n:
+                rows["latencies of"] = (
+                    f"the {self.succeeded} HTTP 200 answers ({self.n - self.succeeded} failed "
+                    "requests left out)"
+                )
             rows[f"throughput (req/s){pooled}"] = f"{self.throughput:.1f}"
             rows[f"mean (ms){pooled}"] = f"{self.mean:.2f}"
             rows[f"p50 (ms){pooled}"] = f"{self.p50:.2f}"

@@ -279,3 +279,57 @@ def test_failures_after_a_success_or_load_shedding_do_not_stop_it():
         r = bench(server.url, b"x", n=n, concurrency=2, token=server.token, progress=False)
     assert r.n == n and r.errors == {450: 2 * STOP_AFTER} and r.ok == STOP_AFTER
     assert r.stopped is None
+
+
+def _frame(total_ms: list[float], status: list[int], concurrency: int = 2) -> pd.DataFrame:
+    n = len(total_ms)
+    return pd.DataFrame(
+        {
+            "concurrency": concurrency,
+            "worker": 0,
+            "start_s": np.linspace(0, 1, n),
+            "send_ms": 0.0,
+            "server_ms": total_ms,
+            "receive_ms": 0.0,
+            "total_ms": total_ms,
+            "status": status,
+            "bytes": 1,
+            "error": ["" if s == 200 else f"HTTP {s}: busy" for s in status],
+        }
+    )
+
+
+def test_latencies_are_those_of_the_successes_as_the_plot_draws_them():
+    from easlab.notebook.plots import plot_latency
+
+    # ten answers of 10..19 ms, and ten refusals at 0.1 ms: p50 is the service's 14.5 ms,
+    # not ~5 ms halfway between a refusal and an answer
+    ok = [10.0 + i for i in range(10)]
+    df = _frame(ok + [0.1] * 10, [200] * 10 + [503] * 10)
+    r = BenchResult(df, {2: 1.0}, "http://h/api/predict/x")
+    assert r.p50 == pytest.approx(np.percentile(ok, 50)) == pytest.approx(14.5)
+    assert r.p99 == pytest.approx(np.percentile(ok, 99))
+    assert (r.mean, r.max) == (pytest.approx(14.5), 19.0)
+    assert r.errors == {503: 10} and r.throughput == 10.0
+    drawn = {line.get_gid(): line.get_xdata()[0] for line in plot_latency(r, show=False)[0].lines}
+    assert drawn["p50"] == pytest.approx(r.p50) and drawn["p99"] == pytest.approx(r.p99)
+    summary = r.summary()
+    assert summary.loc["p50 (ms)", "value"] == "14.50"
+    assert (
+        summary.loc["latencies of", "value"]
+        == "the 10 HTTP 200 answers (10 failed requests left out)"
+    )
+    # one request: every percentile is its latency
+    one = BenchResult(_frame([3.0], [200]), {2: 1.0})
+    assert one.p50 == one.p90 == one.p99 == one.max == 3.0
+
+
+def test_a_sweep_row_per_level_that_ran_with_the_latencies_of_its_successes():
+    df = pd.concat([_frame([1.0, 2.0, 3.0, 0.1], [200, 200, 200, 500], 1), _frame([5.0], [200], 2)])
+    # interrupted during level 2: level 4 never ran, and has no row saying 0 req/s
+    r = BenchResult(df, {1: 2.0, 2: 1.0}, sweep=[1, 2, 4])
+    sweep = r.sweep_df
+    assert list(sweep["concurrency"]) == [1, 2]
+    assert list(sweep["requests"]) == [4, 1] and list(sweep["errors"]) == [1, 0]
+    assert list(sweep["throughput"]) == [1.5, 1.0]
+    assert list(sweep["p50"]) == [2.0, 5.0] and list(sweep["max"]) == [3.0, 5.0]
