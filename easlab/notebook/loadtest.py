@@ -448,10 +448,16 @@ def _run_level(
         threading.Thread(target=worker, args=(i,), name=f"easlab-bench-{i}", daemon=True)
         for i in range(workers)
     ]
-    for th in threads:
-        th.start()
     interrupted = False
-    while not finished.is_set():
+    try:
+        for th in threads:
+            th.start()
+    except KeyboardInterrupt:  # while starting them: those started stop, the others never run
+        interrupted = True
+        stop.set()
+    # done when the workers say so, or (Ctrl-C while starting them: one never started never
+    # says so) when none started is alive
+    while not finished.is_set() and (not interrupted or any(th.is_alive() for th in threads)):
         try:
             finished.wait(timeout=0.1)
             bar.update(done, time.perf_counter() - start)

@@ -333,3 +333,28 @@ def test_a_sweep_row_per_level_that_ran_with_the_latencies_of_its_successes():
     assert list(sweep["requests"]) == [4, 1] and list(sweep["errors"]) == [1, 0]
     assert list(sweep["throughput"]) == [1.5, 1.0]
     assert list(sweep["p50"]) == [2.0, 5.0] and list(sweep["max"]) == [3.0, 5.0]
+
+
+def test_ctrl_c_while_the_workers_start_leaves_none_sending(monkeypatch):
+    # Ctrl-C came while the threads started: the exception left bench, and the workers
+    # already started went on sending for the whole duration, out of anyone's reach
+    import threading
+
+    real_start = threading.Thread.start
+    started: list[threading.Thread] = []
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("easlab-bench-"):
+            if len(started) == 3:
+                raise KeyboardInterrupt
+            started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with EchoServer() as server:
+        r = bench(
+            server.url, b"x", duration="60s", concurrency=8, token=server.token, progress=False
+        )
+        assert not any(th.is_alive() for th in started)  # nothing left sending
+        assert r.interrupted and r.n == server.calls  # every request sent is counted
+    assert set(r.df["worker"]) <= {0, 1, 2}
