@@ -10,6 +10,7 @@ transport's split: send, first byte (network + server), receive.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import threading
@@ -68,8 +69,8 @@ def parse_duration(value: str | float | int | None) -> float | None:
             raise ValueError(f"duration {value!r}: expected a number with ms, s or m, e.g. 10s")
         number, unit = float(m.group(1)), m.group(2) or "s"
         seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0}[unit]
-    if seconds <= 0:
-        raise ValueError(f"duration {value!r}: must be positive")
+    if not 0 < seconds < math.inf:  # (nan too: it ran no request)
+        raise ValueError(f"duration {value!r}: must be positive and finite")
     return seconds
 
 
@@ -503,7 +504,7 @@ def bench(
     from easlab.notebook._record import body_of, fit_body
     from easlab.wire.build import tensors_text, to_request
 
-    levels, seconds = check_load(n, concurrency, duration, sweep)
+    levels, seconds = check_load(n, concurrency, duration, sweep, timeout)
     target = _target.resolve(service_or_url, token=token, timeout=timeout)
     rows: list[tuple[Any, ...]] = []
     walls: dict[int, float] = {}
@@ -562,6 +563,7 @@ def check_load(
     concurrency: int,
     duration: str | float | None = None,
     sweep: list[int] | str | None = None,
+    timeout: float = 30.0,
 ) -> tuple[list[int], float | None]:
     """The concurrency levels and seconds a load test runs (``bench``'s arguments),
     or ValueError saying which argument is wrong: nothing is started before this.
@@ -569,13 +571,24 @@ def check_load(
     >>> check_load(100, 8, "10s")
     ([8], 10.0)
     """
-    levels = _levels(sweep) if sweep is not None else [int(concurrency)]
+    if sweep is not None:
+        levels = _levels(sweep)
+        if not levels:
+            raise ValueError(f"sweep {sweep!r} has no concurrency level; e.g. sweep=[1, 2, 4, 8]")
+    else:
+        levels = [_whole("concurrency", concurrency)]
     if any(c < 1 for c in levels):
         given = levels if sweep is not None else levels[0]
         raise ValueError(f"concurrency must be at least 1, got {given}")
-    if n < 1 and duration is None:
-        raise ValueError(f"n must be at least 1, got {n}")
+    if duration is None:
+        n = _whole("n", n)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
     seconds = parse_duration(duration)
+    if not (isinstance(timeout, (int, float)) and 0 < timeout < math.inf):
+        raise ValueError(
+            f"timeout {timeout!r}: expected the seconds one request may take, e.g. timeout=30"
+        )
     most = max(levels)
     threads = most if seconds else min(most, n)  # _run_level's workers
     if threads > MAX_CONCURRENCY:
@@ -590,12 +603,24 @@ def check_load(
     return levels, seconds
 
 
+def _whole(name: str, value: Any) -> int:
+    """``value`` as an int when it is a whole number (``8``, ``8.0``, ``"8"``), else
+    ValueError naming ``name``: ``n=2.5`` failed deep in a worker, ``concurrency=2.5`` ran 2."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
 def _levels(sweep: list[int] | str) -> list[int]:
     if isinstance(sweep, str):
         try:
-            return [int(part) for part in sweep.split(",") if part.strip()]
+            return [int(part) for part in sweep.split(",") if part.strip()]  # "2.5": refused
         except ValueError:
             raise ValueError(
                 f"sweep {sweep!r}: expected comma-separated integers, e.g. 1,2,4,8"
             ) from None
-    return [int(c) for c in sweep]
+    return [_whole("a sweep level", c) for c in sweep]

@@ -145,7 +145,11 @@ def test_parse_duration(text, seconds):
 
 @pytest.mark.parametrize(
     ("bad", "why"),
-    [("ten", "expected a number"), ("-1s", "must be positive"), ("0", "must be positive")],
+    [
+        ("ten", "expected a number"),
+        ("-1s", "must be positive"),
+        ("0", "must be positive and finite"),
+    ],
 )
 def test_parse_duration_rejects(bad, why):
     with pytest.raises(ValueError, match=f"duration .*{why}"):
@@ -358,3 +362,31 @@ def test_ctrl_c_while_the_workers_start_leaves_none_sending(monkeypatch):
         assert not any(th.is_alive() for th in started)  # nothing left sending
         assert r.interrupted and r.n == server.calls  # every request sent is counted
     assert set(r.df["worker"]) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # each of these ran: a traceback from max(), eight worker tracebacks and
+        # "<BenchResult 0 requests>", 23 "BlockingIOError" failures, a run of no request,
+        # a TypeError from range(), or 2 workers for 2.5
+        ({"sweep": []}, r"sweep \[\] has no concurrency level"),
+        ({"sweep": ""}, r"sweep '' has no concurrency level"),
+        ({"timeout": -1}, r"timeout -1: expected the seconds one request may take"),
+        ({"timeout": 0}, r"timeout 0: expected the seconds"),
+        ({"duration": float("nan")}, r"duration nan: must be positive and finite"),
+        ({"duration": float("inf")}, r"duration inf: must be positive and finite"),
+        ({"n": 2.5}, r"n must be a whole number, got 2.5"),
+        ({"concurrency": 2.5}, r"concurrency must be a whole number, got 2.5"),
+        ({"sweep": [1, 2.5]}, r"a sweep level must be a whole number, got 2.5"),
+    ],
+)
+def test_arguments_that_cannot_run_are_refused_before_sending(kwargs, message):
+    with EchoServer() as server:
+        with pytest.raises(ValueError, match=message):
+            bench(server.url, b"x", token=server.token, progress=False, **{"n": 30, **kwargs})
+        assert server.received == []  # nothing was sent, not even the signature's GET
+    # whole numbers in other types are fine
+    from easlab.notebook.loadtest import check_load
+
+    assert check_load(8.0, "4") == ([4], None)
