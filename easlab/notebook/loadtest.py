@@ -157,6 +157,17 @@ class BenchResult:
         return {int(k): int(v) for k, v in bad.value_counts().sort_index().items()}
 
     @property
+    def errors_text(self) -> str:
+        """``errors`` in words: ``HTTP 503: 10, no answer: 2`` (status 0), or ``none``."""
+        return (
+            ", ".join(
+                f"{'no answer' if code == 0 else f'HTTP {code}'}: {count}"
+                for code, count in self.errors.items()
+            )
+            or "none"
+        )
+
+    @property
     def first_error(self) -> str | None:
         """The reason of the first failed request (``HTTP 400: <body>``), None if none failed."""
         failed = self.df[self.df["status"] != 200]
@@ -196,8 +207,7 @@ class BenchResult:
         """A one-column table: requests, throughput, latency percentiles (ms), errors."""
         import pandas as pd
 
-        errors = ", ".join(f"HTTP {code}: {count}" for code, count in self.errors.items())
-        rows = {"requests": f"{self.n}", "errors": errors or "none"}
+        rows = {"requests": f"{self.n}", "errors": self.errors_text}
         if self.interrupted:
             rows["stopped"] = "interrupted: a partial result"
         elif self.stopped:
@@ -256,15 +266,17 @@ class BenchResult:
         return "<div class='easlab-bench'>" + "".join(parts) + "</div>"
 
     def __repr__(self) -> str:
+        if not self.n:
+            return "<BenchResult 0 requests>"
         if not self.succeeded:
             return (
-                f"<BenchResult {self.n} requests, all failed: {self.errors or 'no answer'}"
+                f"<BenchResult {self.n} requests, all failed ({self.errors_text})"
                 + (f" ({self.first_error})" if self.first_error else "")
                 + ">"
             )
         return (
             f"<BenchResult {self.n} requests, {self.throughput:.1f} req/s, "
-            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors={self.errors or 'none'}"
+            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors: {self.errors_text}"
             + (f" ({self.first_error})" if self.first_error else "")
             + ">"
         )
@@ -549,9 +561,8 @@ def bench(
         )
     elif failing.stop:
         result.stopped = f"after {result.n} requests: none succeeded"
-        errors = ", ".join(f"HTTP {code}: {count}" for code, count in result.errors.items())
         print(
-            f"bench stopped after {result.n} requests: none succeeded ({errors}); the first "
+            f"bench stopped after {result.n} requests: none succeeded ({result.errors_text}); the first "
             f"error was {result.first_error}. Fix what it says and run the load test again.",
             file=sys.stderr,
         )

@@ -175,7 +175,10 @@ def _count(n: int, noun: str) -> str:
 
 def _no_success_message(df: Any) -> str:
     counts = df["status"].value_counts()
-    summary = ", ".join(f"HTTP {int(code)} × {int(n)}" for code, n in counts.items())
+    summary = ", ".join(
+        f"{f'HTTP {int(code)}' if int(code) else 'no answer'} × {int(n)}"
+        for code, n in counts.items()
+    )
     return (
         f"no successful request to plot: all {len(df)} failed ({summary}); "
         "look at result.errors and the service's logs"

@@ -268,6 +268,8 @@ def test_a_kernel_that_is_not_running_stops_the_load_test():
     r = bench(url, b"x", n=5000, duration=None, concurrency=8, progress=False)
     assert STOP_AFTER <= r.n <= STOP_AFTER + 8 and r.errors == {0: r.n}
     assert r.stopped and "nothing listens there" in r.first_error
+    # status 0 is no HTTP answer at all: not "HTTP 0"
+    assert r.summary().loc["errors", "value"] == f"no answer: {r.n}"
 
 
 def test_failures_after_a_success_or_load_shedding_do_not_stop_it():
