@@ -141,3 +141,37 @@ def test_an_unknown_service_fails_the_call_not_the_display(kernel):
 
     with pytest.raises(KernelError, match="service 'no_such_svc' not found"):
         easlab.monitor("no_such_svc", kernel=kernel.client)
+
+
+def test_a_kernel_that_breaks_off_its_answer_stops_the_live_monitor_with_a_message():
+    # a kernel stopped while it answered a poll: the live thread died with a
+    # ChunkedEncodingError traceback, the display kept no note saying why
+    import socket
+    import threading
+
+    from easlab.client.control import KernelClient
+
+    server = socket.create_server(("127.0.0.1", 0))
+    broken = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(broken)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        kernel = KernelClient(f"http://127.0.0.1:{server.getsockname()[1]}", admin_token="t")
+        m = Monitor("svc", kernel, interval=0.05)
+        m.start(None)
+        _wait(lambda: not m.running, what="the live thread to stop")
+    finally:
+        server.close()
+    assert m.stopped_because is not None
+    assert "broke off its answer to GET /services/svc/metrics" in m.stopped_because
+    assert "easlab kernel status" in m.stopped_because
