@@ -114,7 +114,7 @@ class _KernelCollector(Collector):
                     count,
                 )
             buckets = stats.latency_buckets()
-            total = buckets[-1][1] if buckets else 0
+            total = int(stats.cumulative_hist.sum())
             if stats.enabled:
                 latency.add_metric(
                     [name],

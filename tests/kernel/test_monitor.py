@@ -435,3 +435,18 @@ def test_prometheus_with_the_monitor_off_counts_every_answer():
     assert not {service for service, _ in latency} - {"on"}  # no latencies were kept for "off"
     qps = {s.labels["service"] for s in families["easlab_requests_per_second"]}
     assert qps == {"on"}  # not a rate of 0 while it answers
+
+
+def test_a_latency_past_the_last_bin_is_only_in_the_inf_bucket():
+    # the last bin holds every latency past ~600 s: a 1000 s answer was counted under
+    # le="669.37", as if it had taken less
+    stats = Stats()
+    now = time.monotonic()
+    stats.record(200, now - 1000.0, now, 0)
+    stats.record(200, now - 0.002, now, 0)
+    stats.fold()
+    buckets = stats.latency_buckets()
+    edge, count = buckets[-1]
+    assert edge < 1000.0 and count == 1  # the 2 ms answer only
+    assert all(c <= 1 for _, c in buckets)
+    assert int(stats.cumulative_hist.sum()) == 2  # the +Inf bucket: both
