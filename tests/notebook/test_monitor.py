@@ -175,3 +175,20 @@ def test_a_kernel_that_breaks_off_its_answer_stops_the_live_monitor_with_a_messa
     assert m.stopped_because is not None
     assert "broke off its answer to GET /services/svc/metrics" in m.stopped_because
     assert "easlab kernel status" in m.stopped_because
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # interval 0 or below redrew without a pause (a CPU busy, the kernel polled
+        # as fast as it answered); window 2.5 was silently 2
+        ({"interval": 0}, "interval must be seconds between redraws, at least 0.05, got 0"),
+        ({"interval": -1}, "interval must be seconds between redraws"),
+        ({"interval": float("nan")}, "interval must be seconds between redraws"),
+        ({"duration": 0}, "duration must be a positive number of seconds, got 0"),
+        ({"window": 2.5}, "window must be whole seconds from 1 to 900, got 2.5"),
+    ],
+)
+def test_a_live_monitor_that_could_only_spin_is_refused(shell, kernel, checker, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        easlab.monitor("nb_monitor", kernel=kernel.client, **kwargs)
