@@ -152,6 +152,12 @@ class KernelClient:
             raise KernelError(
                 0, f"the kernel at {self.endpoint} did not answer {method} {path} in time"
             ) from None
+        except requests.RequestException as exc:  # an answer broken off: the kernel stopped
+            raise KernelError(
+                0,
+                f"the kernel at {self.endpoint} broke off its answer to {method} {path} "
+                f"({type(exc).__name__}); was it stopped? `easlab kernel status` says",
+            ) from None
         try:
             data = resp.json()
         except ValueError:

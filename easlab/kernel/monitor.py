@@ -306,8 +306,11 @@ class Stats:
         return rows
 
     def latency_buckets(self) -> list[tuple[float, int]]:
-        """Cumulative (upper edge in seconds, answers at or under it) since the start."""
-        cum = np.cumsum(self.cumulative_hist)
+        """Cumulative (upper edge in seconds, answers at or under it) since the start.
+
+        The last bin also holds every longer latency (``_bin``): it has no finite edge,
+        it is the ``+Inf`` bucket (the total) that the reader adds."""
+        cum = np.cumsum(self.cumulative_hist[:-1])
         return [(_LO * _RATIO**i, int(c)) for i, c in enumerate(cum.tolist())]
 
 

@@ -96,6 +96,12 @@ class _KernelCollector(Collector):
         )
         for name, service in kernel.services.items():
             stats = service.stats
+            if not stats.enabled:
+                # EASLAB_MONITOR=0 keeps only the totals: the answers by status, and none
+                # of what the per-second buckets give (by instance, latencies, windows),
+                # rather than a count of 0 beside a latency sum of every request
+                for code, count in sorted(stats.by_status.items()):
+                    requests.add_metric([name, "", "", str(code)], count)
             for (index, code), count in sorted(stats.cumulative.items()):
                 version = stats.instance_version.get(index)
                 requests.add_metric(
@@ -108,13 +114,14 @@ class _KernelCollector(Collector):
                     count,
                 )
             buckets = stats.latency_buckets()
-            total = buckets[-1][1] if buckets else 0
-            latency.add_metric(
-                [name],
-                [(repr(edge), count) for edge, count in buckets] + [("+Inf", total)],
-                sum_value=stats.latency_s,
-            )
-            for w in WINDOWS:
+            total = int(stats.cumulative_hist.sum())
+            if stats.enabled:
+                latency.add_metric(
+                    [name],
+                    [(repr(edge), count) for edge, count in buckets] + [("+Inf", total)],
+                    sum_value=stats.latency_s,
+                )
+            for w in WINDOWS if stats.enabled else ():
                 summary = stats.window(w)
                 qps.add_metric([name, f"{w}s"], summary["qps"])
                 for q in ("50", "90", "99"):

@@ -10,6 +10,7 @@ transport's split: send, first byte (network + server), receive.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import threading
@@ -22,7 +23,7 @@ from easlab.notebook import _target
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRENCY"]
+__all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRENCY", "STOP_AFTER"]
 
 #: The most worker threads one load test starts. Each worker is a thread of this
 #: Python process, which runs one at a time (the GIL): past about a thousand, a
@@ -32,6 +33,15 @@ __all__ = ["bench", "BenchResult", "check_load", "parse_duration", "MAX_CONCURRE
 #: is below nginx's shipped 1024 connections; -c 100000 --duration 10s started 100000
 #: threads before this cap.
 MAX_CONCURRENCY = 1024
+
+#: A load test stops once this many requests have failed while none has succeeded: a
+#: wrong token, a service that is down, a body it refuses fail every request alike, and
+#: 10,000 identical failures say no more than the first (with a timeout, they take hours).
+STOP_AFTER = 20
+#: Answers a service gives at once to shed load while it still serves other requests
+#: (429 rate limited; 450 queue full, SPEC §1): a result of the load, not a broken setup,
+#: so they do not count towards ``STOP_AFTER``.
+SHEDDING = (429, 450)
 
 COLUMNS = [
     "concurrency",
@@ -59,8 +69,8 @@ def parse_duration(value: str | float | int | None) -> float | None:
             raise ValueError(f"duration {value!r}: expected a number with ms, s or m, e.g. 10s")
         number, unit = float(m.group(1)), m.group(2) or "s"
         seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0}[unit]
-    if seconds <= 0:
-        raise ValueError(f"duration {value!r}: must be positive")
+    if not 0 < seconds < math.inf:  # (nan too: it ran no request)
+        raise ValueError(f"duration {value!r}: must be positive and finite")
     return seconds
 
 
@@ -70,8 +80,12 @@ class BenchResult:
 
     ``df`` has one row per request (columns ``concurrency, worker, start_s,
     send_ms, server_ms, receive_ms, total_ms, status, bytes, error``); every
-    statistic below is computed from ``df``, so they always agree. Percentiles
-    cover every request, errors included (pandas' linear interpolation).
+    statistic below is computed from ``df``, so they always agree. Latencies (mean,
+    percentiles, max) are those of the successful (HTTP 200) requests, as in
+    ``plot_latency``: a failure's time says how fast the service refused, not how fast
+    it serves, and errors are counted apart (``errors``). Percentiles interpolate
+    linearly between the two nearest requests (pandas' and numpy's default); with one
+    request every percentile is its latency.
     ``error`` is empty for a 200, else ``HTTP <status>: <start of the answer>`` or
     the transport error (status 0).
     """
@@ -82,6 +96,9 @@ class BenchResult:
     sweep: list[int] | None = None
     #: stopped early (Ctrl-C, the notebook's stop button): ``df`` holds what was measured
     interrupted: bool = False
+    #: why the run stopped before its ``n`` or ``duration`` (``STOP_AFTER`` failures and
+    #: no success), None when it ran to its end
+    stopped: str | None = None
     _figures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- statistics ---------------------------------------------------------
@@ -100,11 +117,16 @@ class BenchResult:
         wall = sum(self.wall_s.values())
         return self.ok / wall if wall > 0 else 0.0
 
+    @property
+    def _ok_ms(self) -> pd.Series:
+        """``total_ms`` of the successful requests."""
+        return self.df.loc[self.df["status"] == 200, "total_ms"]
+
     def percentile(self, q: float) -> float:
-        """The ``q``-th percentile (0–100) of ``total_ms``."""
-        if self.df.empty:
-            return float("nan")
-        return float(self.df["total_ms"].quantile(q / 100.0))
+        """The ``q``-th percentile (0–100) of the successful requests' ``total_ms``
+        (NaN when none succeeded)."""
+        ok = self._ok_ms
+        return float(ok.quantile(q / 100.0)) if not ok.empty else float("nan")
 
     @property
     def p50(self) -> float:
@@ -120,17 +142,30 @@ class BenchResult:
 
     @property
     def max(self) -> float:
-        return float(self.df["total_ms"].max()) if not self.df.empty else float("nan")
+        ok = self._ok_ms
+        return float(ok.max()) if not ok.empty else float("nan")
 
     @property
     def mean(self) -> float:
-        return float(self.df["total_ms"].mean()) if not self.df.empty else float("nan")
+        ok = self._ok_ms
+        return float(ok.mean()) if not ok.empty else float("nan")
 
     @property
     def errors(self) -> dict[int, int]:
         """Counts of non-200 answers by status code (0 = transport error)."""
         bad = self.df[self.df["status"] != 200]["status"]
         return {int(k): int(v) for k, v in bad.value_counts().sort_index().items()}
+
+    @property
+    def errors_text(self) -> str:
+        """``errors`` in words: ``HTTP 503: 10, no answer: 2`` (status 0), or ``none``."""
+        return (
+            ", ".join(
+                f"{'no answer' if code == 0 else f'HTTP {code}'}: {count}"
+                for code, count in self.errors.items()
+            )
+            or "none"
+        )
 
     @property
     def first_error(self) -> str | None:
@@ -140,26 +175,30 @@ class BenchResult:
 
     @property
     def sweep_df(self) -> pd.DataFrame | None:
-        """One row per concurrency level: throughput, p50, p90, p99, max, errors (None if no sweep)."""
+        """One row per concurrency level run: throughput, then p50, p90, p99 and max of
+        its successful requests, errors (None if no sweep). A level that never ran (the
+        run was interrupted or stopped before it) has no row."""
         if not self.sweep:
             return None
         import pandas as pd
 
         rows = []
         for level in self.sweep:
+            if level not in self.wall_s:
+                continue
             part = self.df[self.df["concurrency"] == level]
-            wall = self.wall_s.get(level, 0.0)
-            ok = int((part["status"] == 200).sum())
+            ok = part.loc[part["status"] == 200, "total_ms"]
+            wall = self.wall_s[level]
             rows.append(
                 {
                     "concurrency": level,
                     "requests": len(part),
-                    "throughput": ok / wall if wall > 0 else 0.0,
-                    "p50": float(part["total_ms"].quantile(0.5)),
-                    "p90": float(part["total_ms"].quantile(0.9)),
-                    "p99": float(part["total_ms"].quantile(0.99)),
-                    "max": float(part["total_ms"].max()),
-                    "errors": int((part["status"] != 200).sum()),
+                    "throughput": len(ok) / wall if wall > 0 else 0.0,
+                    "p50": float(ok.quantile(0.5)),
+                    "p90": float(ok.quantile(0.9)),
+                    "p99": float(ok.quantile(0.99)),
+                    "max": float(ok.max()),
+                    "errors": len(part) - len(ok),
                 }
             )
         return pd.DataFrame(rows)
@@ -168,17 +207,23 @@ class BenchResult:
         """A one-column table: requests, throughput, latency percentiles (ms), errors."""
         import pandas as pd
 
-        errors = ", ".join(f"HTTP {code}: {count}" for code, count in self.errors.items())
-        rows = {"requests": f"{self.n}", "errors": errors or "none"}
+        rows = {"requests": f"{self.n}", "errors": self.errors_text}
         if self.interrupted:
             rows["stopped"] = "interrupted: a partial result"
+        elif self.stopped:
+            rows["stopped"] = self.stopped
         if self.first_error is not None:
             rows["first error"] = self.first_error
         pooled = " (all levels)" if self.sweep and len(self.sweep) > 1 else ""
         rows["concurrency"] = ", ".join(str(c) for c in (self.sweep or sorted(self.wall_s)))
         rows["wall time (s)"] = f"{sum(self.wall_s.values()):.2f}"
         if self.succeeded:
-            # latencies of failed requests would read as the service's speed: none when all failed
+            # latencies of failed requests would read as the service's speed: theirs are left out
+            if self.succeeded < self.n:
+                rows["latencies of"] = (
+                    f"the {self.succeeded} HTTP 200 answers ({self.n - self.succeeded} failed "
+                    "requests left out)"
+                )
             rows[f"throughput (req/s){pooled}"] = f"{self.throughput:.1f}"
             rows[f"mean (ms){pooled}"] = f"{self.mean:.2f}"
             rows[f"p50 (ms){pooled}"] = f"{self.p50:.2f}"
@@ -221,15 +266,17 @@ class BenchResult:
         return "<div class='easlab-bench'>" + "".join(parts) + "</div>"
 
     def __repr__(self) -> str:
+        if not self.n:
+            return "<BenchResult 0 requests>"
         if not self.succeeded:
             return (
-                f"<BenchResult {self.n} requests, all failed: {self.errors or 'no answer'}"
+                f"<BenchResult {self.n} requests, all failed ({self.errors_text})"
                 + (f" ({self.first_error})" if self.first_error else "")
                 + ">"
             )
         return (
             f"<BenchResult {self.n} requests, {self.throughput:.1f} req/s, "
-            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors={self.errors or 'none'}"
+            f"p50={self.p50:.2f} ms p99={self.p99:.2f} ms, errors: {self.errors_text}"
             + (f" ({self.first_error})" if self.first_error else "")
             + ">"
         )
@@ -304,6 +351,27 @@ def _in_notebook_frontend() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+class _Failing:
+    """Whether a load test has failed ``STOP_AFTER`` times with no success yet (shared by
+    its levels; updated under a level's lock)."""
+
+    def __init__(self) -> None:
+        self.succeeded = False
+        self.failed = 0
+
+    def note(self, status: int) -> bool:
+        """Count one answer (0: none came); True when the load test should stop."""
+        if status == 200:
+            self.succeeded = True
+        elif status not in SHEDDING:
+            self.failed += 1
+        return self.stop
+
+    @property
+    def stop(self) -> bool:
+        return not self.succeeded and self.failed >= STOP_AFTER
+
+
 def _run_level(
     client: Any,
     body: bytes,
@@ -311,10 +379,13 @@ def _run_level(
     concurrency: int,
     duration: float | None,
     progress: bool,
+    failing: _Failing | None = None,
 ) -> tuple[list[tuple[Any, ...]], float, bool]:
     """Run one concurrency level; return its rows, its wall time in seconds, and whether
     it was interrupted (Ctrl-C, the notebook's stop button): then the requests in
-    flight finish, and what was measured is kept."""
+    flight finish, and what was measured is kept. With ``failing``, no new request
+    starts once it says stop (the ones in flight finish)."""
+    failing = failing or _Failing()
     lock = threading.Lock()
     issued = 0
     done = 0
@@ -356,7 +427,9 @@ def _run_level(
                     ms = exc.elapsed_ms
                     text = f"{exc}: {exc.hint}" if exc.hint else str(exc)
                     local.append((concurrency, index, t, 0.0, ms, 0.0, ms, 0, 0, text))
+                    status = 0
                 else:
+                    status = resp.status
                     tm = resp.timing
                     local.append(
                         (
@@ -374,6 +447,8 @@ def _run_level(
                     )
                 with lock:
                     done += 1
+                    if failing.note(status):
+                        stop.set()
         finally:
             nonlocal running
             with lock:
@@ -386,10 +461,16 @@ def _run_level(
         threading.Thread(target=worker, args=(i,), name=f"easlab-bench-{i}", daemon=True)
         for i in range(workers)
     ]
-    for th in threads:
-        th.start()
     interrupted = False
-    while not finished.is_set():
+    try:
+        for th in threads:
+            th.start()
+    except KeyboardInterrupt:  # while starting them: those started stop, the others never run
+        interrupted = True
+        stop.set()
+    # done when the workers say so, or (Ctrl-C while starting them: one never started never
+    # says so) when none started is alive
+    while not finished.is_set() and (not interrupted or any(th.is_alive() for th in threads)):
         try:
             finished.wait(timeout=0.1)
             bar.update(done, time.perf_counter() - start)
@@ -435,11 +516,12 @@ def bench(
     from easlab.notebook._record import body_of, fit_body
     from easlab.wire.build import tensors_text, to_request
 
-    levels, seconds = check_load(n, concurrency, duration, sweep)
+    levels, seconds = check_load(n, concurrency, duration, sweep, timeout)
     target = _target.resolve(service_or_url, token=token, timeout=timeout)
     rows: list[tuple[Any, ...]] = []
     walls: dict[int, float] = {}
     interrupted = False
+    failing = _Failing()
     try:
         if isinstance(body, str) and target.is_tensor:
             signature = target.signature()
@@ -456,10 +538,12 @@ def bench(
             client.set_max_connection_count(most)  # a pooled connection per worker
             client.init()
         for level in levels:
-            level_rows, wall, interrupted = _run_level(client, payload, n, level, seconds, progress)
+            level_rows, wall, interrupted = _run_level(
+                client, payload, n, level, seconds, progress, failing
+            )
             rows.extend(level_rows)
             walls[level] = walls.get(level, 0.0) + wall
-            if interrupted:
+            if interrupted or failing.stop:
                 break
     finally:
         if target is not service_or_url:  # made here: let its connections go
@@ -475,6 +559,13 @@ def bench(
             f"(levels run: {', '.join(map(str, walls))})",
             file=sys.stderr,
         )
+    elif failing.stop:
+        result.stopped = f"after {result.n} requests: none succeeded"
+        print(
+            f"bench stopped after {result.n} requests: none succeeded ({result.errors_text}); the first "
+            f"error was {result.first_error}. Fix what it says and run the load test again.",
+            file=sys.stderr,
+        )
     return result
 
 
@@ -483,6 +574,7 @@ def check_load(
     concurrency: int,
     duration: str | float | None = None,
     sweep: list[int] | str | None = None,
+    timeout: float = 30.0,
 ) -> tuple[list[int], float | None]:
     """The concurrency levels and seconds a load test runs (``bench``'s arguments),
     or ValueError saying which argument is wrong: nothing is started before this.
@@ -490,13 +582,24 @@ def check_load(
     >>> check_load(100, 8, "10s")
     ([8], 10.0)
     """
-    levels = _levels(sweep) if sweep is not None else [int(concurrency)]
+    if sweep is not None:
+        levels = _levels(sweep)
+        if not levels:
+            raise ValueError(f"sweep {sweep!r} has no concurrency level; e.g. sweep=[1, 2, 4, 8]")
+    else:
+        levels = [_whole("concurrency", concurrency)]
     if any(c < 1 for c in levels):
         given = levels if sweep is not None else levels[0]
         raise ValueError(f"concurrency must be at least 1, got {given}")
-    if n < 1 and duration is None:
-        raise ValueError(f"n must be at least 1, got {n}")
+    if duration is None:
+        n = _whole("n", n)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
     seconds = parse_duration(duration)
+    if not (isinstance(timeout, (int, float)) and 0 < timeout < math.inf):
+        raise ValueError(
+            f"timeout {timeout!r}: expected the seconds one request may take, e.g. timeout=30"
+        )
     most = max(levels)
     threads = most if seconds else min(most, n)  # _run_level's workers
     if threads > MAX_CONCURRENCY:
@@ -511,12 +614,24 @@ def check_load(
     return levels, seconds
 
 
+def _whole(name: str, value: Any) -> int:
+    """``value`` as an int when it is a whole number (``8``, ``8.0``, ``"8"``), else
+    ValueError naming ``name``: ``n=2.5`` failed deep in a worker, ``concurrency=2.5`` ran 2."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
 def _levels(sweep: list[int] | str) -> list[int]:
     if isinstance(sweep, str):
         try:
-            return [int(part) for part in sweep.split(",") if part.strip()]
+            return [int(part) for part in sweep.split(",") if part.strip()]  # "2.5": refused
         except ValueError:
             raise ValueError(
                 f"sweep {sweep!r}: expected comma-separated integers, e.g. 1,2,4,8"
             ) from None
-    return [int(c) for c in sweep]
+    return [_whole("a sweep level", c) for c in sweep]

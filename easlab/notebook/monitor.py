@@ -12,6 +12,7 @@ a new monitor, or when the kernel stops answering; the last frame stays.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ __all__ = ["Monitor", "monitor", "plot_monitor"]
 
 _STATUS_COLOURS = {"2xx": "tab:green", "4xx": "tab:orange", "5xx": "tab:red"}
 _NAMED_COLOURS = {"401": "tab:purple", "408": "tab:brown", "450": "tab:pink"}
+#: the shortest ``interval`` of a live monitor, in seconds (a redraw takes longer)
+MIN_INTERVAL = 0.05
 #: the per-instance resource readings (kernel/resources.py), as to_dataframe names its columns
 RESOURCES = ("cpu_percent", "rss_bytes", "gpu_util", "gpu_memory_bytes")
 
@@ -125,6 +128,10 @@ class Monitor(LiveDisplay):
         return f"<easlab Monitor {self.name!r} window={self.window}s {state}>"
 
 
+def _whole_float(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
+
+
 def _image(plot: Plot) -> Any:
     from IPython.display import Image
 
@@ -149,8 +156,20 @@ def monitor(
     >>> m = easlab.monitor("echo", window=120)   # doctest: +SKIP
     >>> m.to_dataframe()[["qps", "p99_ms"]].tail()   # doctest: +SKIP
     """
+    if isinstance(window, bool) or not (isinstance(window, int) or _whole_float(window)):
+        raise ValueError(f"window must be whole seconds from 1 to 900, got {window!r}")
     if not 1 <= int(window) <= 900:
         raise ValueError(f"window must be whole seconds from 1 to 900, got {window!r}")
+    # each redraw renders the four panels: at interval 0 the thread redrew without a
+    # pause, a CPU busy and the kernel polled as fast as it answered, until stopped
+    if not (isinstance(interval, (int, float)) and MIN_INTERVAL <= interval < math.inf):
+        raise ValueError(
+            f"interval must be seconds between redraws, at least {MIN_INTERVAL}, got {interval!r}"
+        )
+    if duration is not None and not (
+        isinstance(duration, (int, float)) and 0 < duration < math.inf
+    ):
+        raise ValueError(f"duration must be a positive number of seconds, got {duration!r}")
     name = getattr(service, "name", service)
     if kernel is None:
         kernel = getattr(service, "kernel", None)

@@ -160,9 +160,25 @@ def _clip_at(values: Any) -> float | None:
     return edge if edge > 0 and top > _OUTLIER_RATIO * edge else None
 
 
+def _spread(lo: float, hi: float) -> tuple[float, float]:
+    """A latency axis from ``lo`` to ``hi`` ms, widened around them when they are (nearly)
+    one value (one request, or identical latencies): 10% of the value each side."""
+    if hi - lo >= 0.02 * max(abs(hi), 1e-9):
+        return lo, hi
+    pad = max(0.1 * abs(hi), 1e-3)
+    return max(lo - pad, 0.0), hi + pad
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _no_success_message(df: Any) -> str:
     counts = df["status"].value_counts()
-    summary = ", ".join(f"HTTP {int(code)} × {int(n)}" for code, n in counts.items())
+    summary = ", ".join(
+        f"{f'HTTP {int(code)}' if int(code) else 'no answer'} × {int(n)}"
+        for code, n in counts.items()
+    )
     return (
         f"no successful request to plot: all {len(df)} failed ({summary}); "
         "look at result.errors and the service's logs"
@@ -203,8 +219,8 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
 
     clip = _clip_at(total)
     shown = total[total <= clip] if clip is not None else total
-    lo, hi = float(shown.min()), float(shown.max())
-    bins = np.linspace(lo, hi if hi > lo else lo + 1e-3, min(60, max(10, len(shown) // 10)))
+    lo, hi = _spread(float(shown.min()), float(shown.max()))
+    bins = np.linspace(lo, hi, min(60, max(10, len(shown) // 10)))
     if len(levels) > 1:
         for i, level in enumerate(levels):
             part = good["total_ms"][good["concurrency"] == level].to_numpy(dtype=float)
@@ -219,7 +235,7 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
         ax.hist(shown, bins=list(bins), color="tab:blue", alpha=0.55, label="requests")
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("requests")
-    title = f"Latency distribution ({len(total)} successful requests)"
+    title = f"Latency distribution ({_count(len(total), 'successful request')})"
     if clip is not None:
         beyond = int((total > clip).sum())
         title += f"\naxis ends at p{CLIP_PERCENTILE:g} = {clip:.2f} ms; {beyond} slower not shown"
@@ -234,6 +250,11 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
     if clip is not None:
         cdf_ax.set_xlim(right=clip)
 
+    for axis in (ax, cdf_ax):
+        # latencies read as they are: never "+1.658" beside ticks of 0.0002
+        axis.ticklabel_format(axis="x", style="plain", useOffset=False)
+    if clip is None:
+        ax.set_xlim(lo, hi)
     for q, colour in PERCENTILES.items():
         value = float(np.quantile(total, q / 100.0))  # linear, as pandas' quantile
         ax.axvline(
@@ -302,10 +323,17 @@ def _draw_timeline(ax: Axes, df: Any, ok: Any, levels: list[int], clip: float | 
     ax.axhline(p99, color=PERCENTILES[99], ls="--", lw=1.2, label=f"p99 = {p99:.2f} ms")
     ax.set_xlabel("time since start (s)")
     ax.set_ylabel("latency (ms)")
+    # the run from its start to its last answer, latencies from 0: a few requests (one)
+    # would otherwise get an axis zoomed onto them, ticks piled up on a range of µs
+    ends = start + total / 1000.0
+    ax.set_xlim(0, float(np.nanmax(ends)) * 1.02 if len(ends) else 1.0)
+    ax.locator_params(axis="x", nbins=5)
     title = "Latency over time"
     if clip is not None:
         ax.set_ylim(0, clip * 1.05)
         title += f" (axis ends at p{CLIP_PERCENTILE:g})"
+    else:
+        ax.set_ylim(0, float(np.nanmax(total)) * 1.1 or 1.0)
     ax.set_title(title, fontsize="medium")
     _outside_legend(ax)
 

@@ -399,3 +399,54 @@ def test_an_earlier_second_gets_its_own_bucket_in_time_order():
     assert stats.buckets[0].second == 9 and stats.buckets[0].count == 2
     assert stats._bucket(20) is stats.buckets[20 - 9]  # inside it: found, not made
     assert len(stats.buckets) == HISTORY_S
+
+
+def test_prometheus_with_the_monitor_off_counts_every_answer():
+    # EASLAB_MONITOR=0: /metrics had no easlab_requests_total sample at all while the
+    # service answered, and a latency histogram of count 0 with the sum of every answer
+    from types import SimpleNamespace
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from easlab.kernel.prometheus import exposition
+
+    def service(enabled: bool) -> SimpleNamespace:
+        stats = Stats(enabled=enabled)
+        stats.add_instance(0, "svc-0", 1)
+        now = time.monotonic()
+        for status in [200] * 7 + [400] * 2:
+            stats.record(status, now - 0.003, now, 0)
+        return SimpleNamespace(stats=stats, instances=[], starting=[], queue_depth=lambda: 0)
+
+    services = {"off": service(False), "on": service(True)}
+    kernel = SimpleNamespace(
+        services=services, fold_all=lambda: [s.stats.fold() for s in services.values()]
+    )
+    text = exposition(kernel).decode()
+    families = {f.name: f.samples for f in text_string_to_metric_families(text)}
+    counts = {
+        (s.labels["service"], s.labels["code"]): s.value
+        for s in families["easlab_requests"]
+        if s.name == "easlab_requests_total"
+    }
+    assert counts == {("off", "200"): 7, ("off", "400"): 2, ("on", "200"): 7, ("on", "400"): 2}
+    latency = {(s.labels["service"], s.name) for s in families["easlab_request_latency_seconds"]}
+    assert ("on", "easlab_request_latency_seconds_count") in latency
+    assert not {service for service, _ in latency} - {"on"}  # no latencies were kept for "off"
+    qps = {s.labels["service"] for s in families["easlab_requests_per_second"]}
+    assert qps == {"on"}  # not a rate of 0 while it answers
+
+
+def test_a_latency_past_the_last_bin_is_only_in_the_inf_bucket():
+    # the last bin holds every latency past ~600 s: a 1000 s answer was counted under
+    # le="669.37", as if it had taken less
+    stats = Stats()
+    now = time.monotonic()
+    stats.record(200, now - 1000.0, now, 0)
+    stats.record(200, now - 0.002, now, 0)
+    stats.fold()
+    buckets = stats.latency_buckets()
+    edge, count = buckets[-1]
+    assert edge < 1000.0 and count == 1  # the 2 ms answer only
+    assert all(c <= 1 for _, c in buckets)
+    assert int(stats.cumulative_hist.sum()) == 2  # the +Inf bucket: both

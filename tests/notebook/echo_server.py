@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from easlab import _auth
@@ -14,6 +15,8 @@ class EchoServer:
 
     With ``signature``, ``GET`` answers it (a tensor service); without, ``GET`` gets
     an empty 200, as a python processor's would. ``reply`` replaces the echo.
+    ``status_of(n)`` gives the status of the n-th POST (from 1) with a good token (the
+    body then is the echo for a 200, ``status <code>`` otherwise).
     ``received`` keeps every (method, body).
     """
 
@@ -23,11 +26,13 @@ class EchoServer:
         fail_every: int = 0,
         signature: dict | None = None,
         reply: bytes | None = None,
+        status_of: Callable[[int], int] | None = None,
     ) -> None:
         self.token = token
         self.fail_every = fail_every
         self.signature = signature
         self.reply = reply
+        self.status_of = status_of
         self.calls = 0
         self.lock = threading.Lock()
         self.signed = 0
@@ -73,6 +78,9 @@ class EchoServer:
                     outer.signed += bool(auth and auth.startswith("EAS "))
                 if not ok:
                     status, out = 401, b"wrong token"
+                elif outer.status_of is not None and outer.status_of(n) != 200:
+                    status = outer.status_of(n)
+                    out = f"status {status}".encode()
                 elif outer.fail_every and n % outer.fail_every == 0:
                     status, out = 503, b"busy"
                 else:

@@ -145,7 +145,11 @@ def test_parse_duration(text, seconds):
 
 @pytest.mark.parametrize(
     ("bad", "why"),
-    [("ten", "expected a number"), ("-1s", "must be positive"), ("0", "must be positive")],
+    [
+        ("ten", "expected a number"),
+        ("-1s", "must be positive"),
+        ("0", "must be positive and finite"),
+    ],
 )
 def test_parse_duration_rejects(bad, why):
     with pytest.raises(ValueError, match=f"duration .*{why}"):
@@ -238,3 +242,153 @@ def test_a_concurrency_past_the_cap_is_refused_before_a_thread_starts(monkeypatc
         bench(url, b"", n=5000, concurrency=2000, progress=False)
     with pytest.raises(ValueError, match=f"sweep level {MAX_CONCURRENCY + 1} for 1 s"):
         bench(url, b"", sweep=[1, MAX_CONCURRENCY + 1], duration=1, progress=False)
+
+
+def test_a_wrong_token_stops_the_load_test_after_a_few_failures(capsys):
+    from easlab.notebook.loadtest import STOP_AFTER
+
+    with EchoServer() as server:
+        r = bench(server.url, b"x", n=2000, concurrency=4, token="nope", progress=False)
+        sent = server.calls
+    # not 2000 identical 401s: it stops at STOP_AFTER, with those in flight then
+    assert STOP_AFTER <= r.n <= STOP_AFTER + 4
+    assert r.errors == {401: r.n} and sent == r.n  # every request sent is counted
+    assert r.stopped == f"after {r.n} requests: none succeeded"
+    assert r.summary().loc["stopped", "value"] == r.stopped
+    err = capsys.readouterr().err
+    assert f"bench stopped after {r.n} requests: none succeeded (HTTP 401: {r.n})" in err
+    assert "the first error was HTTP 401: wrong token" in err
+
+
+def test_a_kernel_that_is_not_running_stops_the_load_test():
+    from easlab.notebook.loadtest import STOP_AFTER
+    from tests.ports import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api/predict/none"
+    r = bench(url, b"x", n=5000, duration=None, concurrency=8, progress=False)
+    assert STOP_AFTER <= r.n <= STOP_AFTER + 8 and r.errors == {0: r.n}
+    assert r.stopped and "nothing listens there" in r.first_error
+    # status 0 is no HTTP answer at all: not "HTTP 0"
+    assert r.summary().loc["errors", "value"] == f"no answer: {r.n}"
+
+
+def test_failures_after_a_success_or_load_shedding_do_not_stop_it():
+    from easlab.notebook.loadtest import STOP_AFTER
+
+    n = 3 * STOP_AFTER
+    # a service that worked once and then fails is measured to the end
+    with EchoServer(status_of=lambda i: 200 if i == 1 else 500) as server:
+        r = bench(server.url, b"x", n=n, concurrency=1, token=server.token, progress=False)
+    assert r.n == n and r.errors == {500: n - 1} and r.stopped is None
+    # 450 (queue full) answers at once while other requests are served: a load result
+    with EchoServer(status_of=lambda i: 450 if i <= 2 * STOP_AFTER else 200) as server:
+        r = bench(server.url, b"x", n=n, concurrency=2, token=server.token, progress=False)
+    assert r.n == n and r.errors == {450: 2 * STOP_AFTER} and r.ok == STOP_AFTER
+    assert r.stopped is None
+
+
+def _frame(total_ms: list[float], status: list[int], concurrency: int = 2) -> pd.DataFrame:
+    n = len(total_ms)
+    return pd.DataFrame(
+        {
+            "concurrency": concurrency,
+            "worker": 0,
+            "start_s": np.linspace(0, 1, n),
+            "send_ms": 0.0,
+            "server_ms": total_ms,
+            "receive_ms": 0.0,
+            "total_ms": total_ms,
+            "status": status,
+            "bytes": 1,
+            "error": ["" if s == 200 else f"HTTP {s}: busy" for s in status],
+        }
+    )
+
+
+def test_latencies_are_those_of_the_successes_as_the_plot_draws_them():
+    from easlab.notebook.plots import plot_latency
+
+    # ten answers of 10..19 ms, and ten refusals at 0.1 ms: p50 is the service's 14.5 ms,
+    # not ~5 ms halfway between a refusal and an answer
+    ok = [10.0 + i for i in range(10)]
+    df = _frame(ok + [0.1] * 10, [200] * 10 + [503] * 10)
+    r = BenchResult(df, {2: 1.0}, "http://h/api/predict/x")
+    assert r.p50 == pytest.approx(np.percentile(ok, 50)) == pytest.approx(14.5)
+    assert r.p99 == pytest.approx(np.percentile(ok, 99))
+    assert (r.mean, r.max) == (pytest.approx(14.5), 19.0)
+    assert r.errors == {503: 10} and r.throughput == 10.0
+    drawn = {line.get_gid(): line.get_xdata()[0] for line in plot_latency(r, show=False)[0].lines}
+    assert drawn["p50"] == pytest.approx(r.p50) and drawn["p99"] == pytest.approx(r.p99)
+    summary = r.summary()
+    assert summary.loc["p50 (ms)", "value"] == "14.50"
+    assert (
+        summary.loc["latencies of", "value"]
+        == "the 10 HTTP 200 answers (10 failed requests left out)"
+    )
+    # one request: every percentile is its latency
+    one = BenchResult(_frame([3.0], [200]), {2: 1.0})
+    assert one.p50 == one.p90 == one.p99 == one.max == 3.0
+
+
+def test_a_sweep_row_per_level_that_ran_with_the_latencies_of_its_successes():
+    df = pd.concat([_frame([1.0, 2.0, 3.0, 0.1], [200, 200, 200, 500], 1), _frame([5.0], [200], 2)])
+    # interrupted during level 2: level 4 never ran, and has no row saying 0 req/s
+    r = BenchResult(df, {1: 2.0, 2: 1.0}, sweep=[1, 2, 4])
+    sweep = r.sweep_df
+    assert list(sweep["concurrency"]) == [1, 2]
+    assert list(sweep["requests"]) == [4, 1] and list(sweep["errors"]) == [1, 0]
+    assert list(sweep["throughput"]) == [1.5, 1.0]
+    assert list(sweep["p50"]) == [2.0, 5.0] and list(sweep["max"]) == [3.0, 5.0]
+
+
+def test_ctrl_c_while_the_workers_start_leaves_none_sending(monkeypatch):
+    # Ctrl-C came while the threads started: the exception left bench, and the workers
+    # already started went on sending for the whole duration, out of anyone's reach
+    import threading
+
+    real_start = threading.Thread.start
+    started: list[threading.Thread] = []
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("easlab-bench-"):
+            if len(started) == 3:
+                raise KeyboardInterrupt
+            started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with EchoServer() as server:
+        r = bench(
+            server.url, b"x", duration="60s", concurrency=8, token=server.token, progress=False
+        )
+        assert not any(th.is_alive() for th in started)  # nothing left sending
+        assert r.interrupted and r.n == server.calls  # every request sent is counted
+    assert set(r.df["worker"]) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # each of these ran: a traceback from max(), eight worker tracebacks and
+        # "<BenchResult 0 requests>", 23 "BlockingIOError" failures, a run of no request,
+        # a TypeError from range(), or 2 workers for 2.5
+        ({"sweep": []}, r"sweep \[\] has no concurrency level"),
+        ({"sweep": ""}, r"sweep '' has no concurrency level"),
+        ({"timeout": -1}, r"timeout -1: expected the seconds one request may take"),
+        ({"timeout": 0}, r"timeout 0: expected the seconds"),
+        ({"duration": float("nan")}, r"duration nan: must be positive and finite"),
+        ({"duration": float("inf")}, r"duration inf: must be positive and finite"),
+        ({"n": 2.5}, r"n must be a whole number, got 2.5"),
+        ({"concurrency": 2.5}, r"concurrency must be a whole number, got 2.5"),
+        ({"sweep": [1, 2.5]}, r"a sweep level must be a whole number, got 2.5"),
+    ],
+)
+def test_arguments_that_cannot_run_are_refused_before_sending(kwargs, message):
+    with EchoServer() as server:
+        with pytest.raises(ValueError, match=message):
+            bench(server.url, b"x", token=server.token, progress=False, **{"n": 30, **kwargs})
+        assert server.received == []  # nothing was sent, not even the signature's GET
+    # whole numbers in other types are fine
+    from easlab.notebook.loadtest import check_load
+
+    assert check_load(8.0, "4") == ([4], None)

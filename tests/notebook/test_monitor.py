@@ -68,17 +68,24 @@ def test_counts_agree_with_bench(shell, kernel, checker, tmp_path):
             r = s.post(checker.url, data=b"x", headers={"Authorization": "wrong"})
             assert r.status_code == 401
     good, bad = shell.user_ns["good_run"], shell.user_ns["bad_run"]
-    assert good.ok == 2000 and (bad.df["status"] == 400).sum() == 150
+    # every call of the bad body fails alike: the bench stops early (STOP_AFTER), and the
+    # monitor counts what it did send
+    refused = bad.n
+    assert good.ok == 2000 and bad.errors == {400: refused} and bad.stopped and refused < 150
 
     m = easlab.monitor("nb_monitor", window=900, kernel=kernel.client)
     data = m.snapshot()
-    assert data["totals"]["by_status"] == {"200": 2000, "400": 150, "401": 25}
+    assert data["totals"]["by_status"] == {"200": 2000, "400": refused, "401": 25}
     df = m.to_dataframe(data)
-    assert int(df["requests"].sum()) == 2175
-    assert (int(df["2xx"].sum()), int(df["4xx"].sum()), int(df["401"].sum())) == (2000, 175, 25)
+    assert int(df["requests"].sum()) == 2025 + refused
+    assert (int(df["2xx"].sum()), int(df["4xx"].sum()), int(df["401"].sum())) == (
+        2000,
+        refused + 25,
+        25,
+    )
     assert {"qps", "p50_ms", "p90_ms", "p99_ms", "queue", "batch_mean"} <= set(df.columns)
     w = data["windows"]["900s"]
-    assert w["requests"] == 2175 and w["p50_ms"] <= w["p90_ms"] <= w["p99_ms"]
+    assert w["requests"] == 2025 + refused and w["p50_ms"] <= w["p90_ms"] <= w["p99_ms"]
     # the kernel's latency covers the bench's own server-side view: same order of magnitude
     assert w["p50_ms"] < 10 * max(good.df["total_ms"].median(), 1.0)
 
@@ -134,3 +141,54 @@ def test_an_unknown_service_fails_the_call_not_the_display(kernel):
 
     with pytest.raises(KernelError, match="service 'no_such_svc' not found"):
         easlab.monitor("no_such_svc", kernel=kernel.client)
+
+
+def test_a_kernel_that_breaks_off_its_answer_stops_the_live_monitor_with_a_message():
+    # a kernel stopped while it answered a poll: the live thread died with a
+    # ChunkedEncodingError traceback, the display kept no note saying why
+    import socket
+    import threading
+
+    from easlab.client.control import KernelClient
+
+    server = socket.create_server(("127.0.0.1", 0))
+    broken = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(broken)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        kernel = KernelClient(f"http://127.0.0.1:{server.getsockname()[1]}", admin_token="t")
+        m = Monitor("svc", kernel, interval=0.05)
+        m.start(None)
+        _wait(lambda: not m.running, what="the live thread to stop")
+    finally:
+        server.close()
+    assert m.stopped_because is not None
+    assert "broke off its answer to GET /services/svc/metrics" in m.stopped_because
+    assert "easlab kernel status" in m.stopped_because
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # interval 0 or below redrew without a pause (a CPU busy, the kernel polled
+        # as fast as it answered); window 2.5 was silently 2
+        ({"interval": 0}, "interval must be seconds between redraws, at least 0.05, got 0"),
+        ({"interval": -1}, "interval must be seconds between redraws"),
+        ({"interval": float("nan")}, "interval must be seconds between redraws"),
+        ({"duration": 0}, "duration must be a positive number of seconds, got 0"),
+        ({"window": 2.5}, "window must be whole seconds from 1 to 900, got 2.5"),
+    ],
+)
+def test_a_live_monitor_that_could_only_spin_is_refused(shell, kernel, checker, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        easlab.monitor("nb_monitor", kernel=kernel.client, **kwargs)

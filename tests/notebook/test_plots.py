@@ -212,3 +212,23 @@ def test_a_bench_where_everything_failed_shows_the_errors_not_latencies():
 def test_a_sweep_shows_per_level_numbers_before_the_pooled_ones():
     html = _result(sweep=True)._repr_html_()
     assert html.index("<th>concurrency</th>") < html.index("(all levels)")
+
+
+def test_one_request_is_drawn_on_readable_axes():
+    # one request of 1.658 ms, 0.28 ms after the start: the histogram was a bar 0.0002 ms
+    # wide with "+1.658" beside the ticks, the timeline a pile of tick labels on µs
+    df = _result().df.iloc[:1].copy()
+    df["start_s"], df["total_ms"], df["status"] = 0.00028, 1.658, 200
+    hist, cdf, over_time = plot_latency(BenchResult(df, {4: 0.01}), show=False)
+    figure_png(hist.figure)  # drawn: the tick labels are made
+    assert hist.get_title() == "Latency distribution (1 successful request)"
+    lo, hi = hist.get_xlim()
+    assert lo < 1.658 < hi and hi - lo > 0.19 * 1.658  # a range around the value
+    assert hist.xaxis.get_offset_text().get_text() == ""
+    assert [p.get_width() for p in hist.patches if p.get_height()] == [
+        pytest.approx((hi - lo) / 9)  # the one bar, one bin of ten edges
+    ]
+    start, end = over_time.get_xlim()
+    assert start == 0 and end >= 0.00028 + 0.001658  # the run, from its start to its end
+    assert over_time.get_ylim()[0] == 0 and over_time.get_ylim()[1] > 1.658
+    assert len(over_time.get_xticks()) <= 7
