@@ -167,19 +167,29 @@ def test_ctrl_c_ends_the_run_and_keeps_the_partial_result(capsys):
     import _thread
     import signal
     import threading
+    import time
 
     # A process started in the background by a non-interactive shell ignores SIGINT, and
     # then interrupt_main() does nothing: give this test the handler a notebook kernel has.
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     with EchoServer() as server:
-        timer = threading.Timer(0.5, _thread.interrupt_main)  # what Ctrl-C / ■ stop sends
+
+        def stop_once_it_runs() -> None:
+            # what Ctrl-C / ■ stop sends, once requests are flowing: a fixed 0.5 s landed
+            # before bench() had begun on a loaded machine, and crashed the test's process
+            deadline = time.monotonic() + 60
+            while server.calls < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            _thread.interrupt_main()
+
+        timer = threading.Thread(target=stop_once_it_runs, daemon=True)
         timer.start()
         try:
             r = bench(
                 server.url, b"x", duration="30s", sweep="1,2", token=server.token, progress=True
             )
         finally:
-            timer.cancel()
+            timer.join()
             signal.signal(signal.SIGINT, old)
     assert r.interrupted and 0 < r.n and list(r.wall_s) == [1]  # level 2 never started
     assert sum(r.wall_s.values()) < 10
