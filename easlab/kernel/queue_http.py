@@ -13,6 +13,7 @@ import json
 import math
 import re
 import traceback
+import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -237,9 +238,9 @@ class Watcher:
     def gone(self, _socket: WebSocket) -> None:
         self.queue.detach(self.gid, self)
 
-    def close(self) -> None:
+    def close(self, reason: str = "queue closed") -> None:
         if self.socket is not None:
-            self.socket.close(1001, "queue closed")
+            self.socket.close(1001, reason)
 
 
 def _watch(
@@ -261,7 +262,9 @@ def _watch(
         )
         return
     gid = req.header(GID) or "eas"
-    uid = req.header(UID) or ""
+    # a watch is one consumer by its uid (a reconnect with the same uid replaces it):
+    # two clients that send none (the official one always does) are two consumers
+    uid = req.header(UID) or f"anonymous-{uuid.uuid4().hex[:12]}"
     # every flag is read before the upgrade: once it is sent, a bad one could only
     # close the websocket without a word
     index = _int(query, "_index_", 0)
@@ -271,7 +274,7 @@ def _watch(
         # the official Watcher reconnects with the same uid: the old socket is gone
         for old in [c for c in group.consumers if c.uid == uid and isinstance(c, Watcher)]:
             queue.detach(gid, old)
-            old.close()
+            old.close("replaced by a new watch with the same uid")
     watcher = Watcher(
         queue, gid, uid, window, _true(query, "_index_only_"), _true(query, "_auto_commit_")
     )

@@ -506,3 +506,30 @@ def test_a_queue_service_with_limits_nested_in_metadata_keeps_them(kernel):
     desc = kernel.client._call("POST", "/services", {"spec": spec})
     assert desc["attributes"]["meta.maxLength"] == "2"
     easlab.delete("qa_nested", kernel=kernel.client)
+
+
+def test_two_watchers_without_a_uid_are_two_consumers(kernel):
+    """A watch that sends no uid header once took the uid "": a second such watch in
+    the group closed the first ("queue closed") and was sent the record the first held."""
+    import websocket
+
+    _queue(kernel, "qa_nouid")
+    for i in range(3):
+        _put(kernel, "qa_nouid", b"r%d" % i)
+    url = _url(kernel, "qa_nouid").replace("http", "ws", 1) + "?_watch_=true&_window_=1"
+    first = websocket.create_connection(url, header={"Authorization": TOKEN}, timeout=30)
+    second = websocket.create_connection(url, header={"Authorization": TOKEN}, timeout=30)
+    try:
+        got = []
+        for ws in (first, second):
+            frame = queue_pb2.DataFrameProto()
+            frame.ParseFromString(ws.recv())
+            got.append(bytes(frame.data))
+        assert sorted(got) == [b"r0", b"r1"]  # one record each, none to both
+        first.ping(b"still here")
+        opcode, payload = first.recv_data(control_frame=True)
+        assert (opcode, payload) == (websocket.ABNF.OPCODE_PONG, b"still here")
+        assert _attrs(kernel, "qa_nouid")["stream.consumers"] == "2"
+    finally:
+        first.close()
+        second.close()
