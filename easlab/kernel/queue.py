@@ -521,6 +521,12 @@ class Queue:
             consumer = group.pending.pop(i, None) if group is not None else None
             if consumer is not None:
                 consumer.pending.discard(i)
+            elif group is not None and group.redeliver:
+                # given back by a watcher that went away, then committed by its client
+                # (commit is HTTP, not the websocket): it is done, not to be delivered again
+                pos = bisect.bisect_left(group.redeliver, i)
+                if pos < len(group.redeliver) and group.redeliver[pos] == i:
+                    del group.redeliver[pos]
             # an index never put or already gone is not counted ("committed 0"), as
             # delete answers "deleted 0" for it
             if i in self.records:

@@ -212,3 +212,22 @@ def test_a_put_that_cannot_be_written_is_answered_with_the_error(tmp_path):
     assert all(isinstance(a, QueueError) and a.status == 500 for a in answered)
     assert "could not store the record" in answered[0].message
     assert q.stats()["length"] == 0  # nothing shown that is not on disk
+
+
+def test_a_record_committed_after_its_watcher_left_is_not_delivered_again(tmp_path):
+    """A watcher's websocket drops while its client works on a record; the client then
+    commits it over HTTP. The record was delivered again to the group's next watcher
+    (and kept on disk) although it was committed."""
+    q = Queue("c", tmp_path / "c.sqlite", "")
+    for i in range(2):
+        q.put(b"%d" % i, {})
+    first = Taker("first", window=1)
+    q.attach("g", first, 0)
+    assert first.got == [1]
+    q.detach("g", first)  # its connection dropped: record 1 goes back to the group
+    assert q.commit("g", [1]) == 1
+    assert sorted(q.records) == [2]  # committed by the only group: deleted
+    second = Taker("second", window=5)
+    q.attach("g", second, 0)
+    assert second.got == [2]
+    q.close()
