@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import re
 import traceback
 import uuid
 from typing import TYPE_CHECKING
@@ -21,6 +19,7 @@ from easlab._auth import verify
 from easlab.kernel.http import APPLICATION_JSON, OCTET_STREAM, HttpConnection, Request
 from easlab.kernel.queue import INT64_MAX, INT64_MIN, Queue, QueueError, Record
 from easlab.kernel.websocket import WS_VERSION, WebSocket, handshake
+from easlab.wire.duration import duration_s
 from easlab.wire.proto import queue_pb2
 
 if TYPE_CHECKING:
@@ -51,16 +50,12 @@ _FLAGS = {
 }
 
 
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s|m|h)?\s*")
-
-
 def _seconds(text: str) -> float:
-    """``5s``, ``500ms``, ``1m`` or a plain number of seconds; QueueError 400 if not one."""
-    m = _DURATION.fullmatch(text or "")
-    value = float(m.group(1)) if m else math.nan
-    if not m or not math.isfinite(value):  # "1..s", ".", 400 nines
-        raise QueueError(400, f"_timeout_={text[:40]!r} is not a duration such as 5s or 500ms")
-    return value * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
+    """``_timeout_`` in seconds (a Go duration such as ``1m30s``); QueueError 400 if not one."""
+    try:
+        return duration_s(text or "")
+    except ValueError as exc:
+        raise QueueError(400, f"_timeout_={exc}") from None
 
 
 def _int(query: dict[str, str], key: str, default: int) -> int:

@@ -533,3 +533,21 @@ def test_two_watchers_without_a_uid_are_two_consumers(kernel):
     finally:
         first.close()
         second.close()
+
+
+def test_a_go_duration_timeout_is_taken(kernel):
+    """EAS's queue server reads ``_timeout_`` as a Go duration: ``1m30s``, ``100us`` were
+    refused with a 400 ("not a duration"), though a get with them works on EAS."""
+    _queue(kernel, "qa_godur")
+    _put(kernel, "qa_godur", b"a")
+    for timeout in ("0m0.1s", "100us", "1h0m0s", "2ms", "5 s"):
+        resp = requests.get(
+            _url(kernel, "qa_godur"),
+            params={"_index_": "0", "_timeout_": timeout, "_auto_delete_": "false"},
+            headers={"Authorization": TOKEN},
+            timeout=30,
+        )
+        assert resp.status_code == 200, (timeout, resp.text)
+        frames = queue_pb2.DataFrameListProto()
+        frames.ParseFromString(resp.content)
+        assert [bytes(df.data) for df in frames.index] == [b"a"]
