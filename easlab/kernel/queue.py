@@ -28,7 +28,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,9 @@ from easlab.wire.proto import queue_pb2
 
 DEFAULT_MAX_LENGTH = 1_000_000
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
+#: the most data one get answers (a get with a huge ``_length_`` read the whole queue
+#: into the kernel's memory, and into one answer); the client gets the rest next time
+MAX_GET_BYTES = 64 * 1024 * 1024
 REQUEST_ID = "requestId"
 #: a group with no watcher for this long stops holding records back (see _expire_idle)
 GROUP_IDLE_EXPIRY_S = 600.0
@@ -137,6 +140,7 @@ class Queue:
         self.token = token
         self.max_length = max_length
         self.max_payload = max_payload
+        self.max_get_bytes = MAX_GET_BYTES
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # 0600 from its first byte (sqlite would create it with the umask's mode; its
         # -wal and -shm files take the database file's mode)
@@ -394,20 +398,31 @@ class Queue:
     def select(
         self, index: int, length: int, request_id: str | None, tags: dict[str, str]
     ) -> list[Entry]:
-        start = bisect.bisect_left(self.order, max(index, 0))
+        """Up to ``length`` records from ``index`` on with ``tags``, their data at most
+        ``max_get_bytes`` together (one record at least: a get always makes progress).
+
+        The records are walked from ``index`` until enough are found, never all of
+        them: a get of one record from a deep queue is as cheap as from a short one.
+        """
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
             # record from index on, which finds whatever it would find.
             found = self.by_request.get(request_id)
             if found is None or found < index:
                 return []
-            candidates = [self.records[found]]
+            candidates: Iterable[Entry] = [self.records[found]]
         else:
-            candidates = [self.records[i] for i in self.order[start:]]
-        out = []
+            order, records = self.order, self.records
+            start = bisect.bisect_left(order, max(index, 0))
+            candidates = (records[order[pos]] for pos in range(start, len(order)))
+        out: list[Entry] = []
+        size = 0
         for record in candidates:
             if all(record.tags.get(k) == v for k, v in tags.items()):
+                if out and size + record.size > self.max_get_bytes:
+                    break  # the rest comes with the next get
                 out.append(record)
+                size += record.size
                 if len(out) >= length:
                     break
         return out
