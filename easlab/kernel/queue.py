@@ -9,7 +9,9 @@ the kernel's memory (a record just put is handed to its watchers from memory).
 Each consumer group (``gid``) sees every record;
 inside a group, records go round robin to its watchers (one per ``uid``), at
 most ``window`` uncommitted ones per watcher; a watcher that goes away hands
-its uncommitted records back to the group, which delivers them again.
+its uncommitted records back to the group, which delivers them again. A
+commit is the group's "done" whenever it comes: a record committed before the
+group delivered it (read by a get, say) is never delivered to that group.
 
 What a restart must not lose is on disk too: each record's put time, each
 group's cursor (table ``groups``) and, for records one group has committed while
@@ -120,6 +122,9 @@ class Group:
     consumers: list[Consumer] = field(default_factory=list)
     pending: dict[int, Consumer] = field(default_factory=dict)
     redeliver: list[int] = field(default_factory=list)  # sorted
+    #: records at or past the cursor that a client committed before they were delivered
+    #: in this group (read by get, say): done in this group, never delivered to it
+    ahead: set[int] = field(default_factory=set)
     turn: int = 0
     idle_since: float | None = None  # time.monotonic() when its last watcher left
 
@@ -197,6 +202,7 @@ class Queue:
             done = acked.get(gid, set())
             # delivered before the restart and never committed: delivered again
             group.redeliver = [i for i in self.order if i < group.cursor and i not in done]
+            group.ahead = {i for i in done if i >= group.cursor and i in self.records}
             group.idle_since = time.monotonic()  # no watcher yet in this kernel
             self.groups[gid] = group
 
@@ -389,6 +395,8 @@ class Queue:
                 consumer = group.pending.pop(i, None)
                 if consumer is not None:
                     consumer.pending.discard(i)
+                if group.ahead:
+                    group.ahead.discard(i)
 
     def truncate(self, index: int) -> int:
         return self.delete(self.order[: bisect.bisect_left(self.order, index)])
@@ -533,15 +541,20 @@ class Queue:
         group = self.groups.get(gid)
         done = []
         for i in dict.fromkeys(indexes):
-            consumer = group.pending.pop(i, None) if group is not None else None
-            if consumer is not None:
-                consumer.pending.discard(i)
-            elif group is not None and group.redeliver:
-                # given back by a watcher that went away, then committed by its client
-                # (commit is HTTP, not the websocket): it is done, not to be delivered again
-                pos = bisect.bisect_left(group.redeliver, i)
-                if pos < len(group.redeliver) and group.redeliver[pos] == i:
-                    del group.redeliver[pos]
+            if group is not None:
+                consumer = group.pending.pop(i, None)
+                if consumer is not None:
+                    consumer.pending.discard(i)
+                elif i >= group.cursor:
+                    # not delivered in this group yet: done, so never delivered to it
+                    if i in self.records:
+                        group.ahead.add(i)
+                elif group.redeliver:
+                    # given back by a watcher that went away, then committed by its client
+                    # (commit is HTTP, not the websocket): done, not to be delivered again
+                    pos = bisect.bisect_left(group.redeliver, i)
+                    if pos < len(group.redeliver) and group.redeliver[pos] == i:
+                        del group.redeliver[pos]
             # an index never put or already gone is not counted ("committed 0"), as
             # delete answers "deleted 0" for it
             if i in self.records:
@@ -563,7 +576,10 @@ class Queue:
         for i in indexes:
             if i not in self.records:
                 continue
-            if all(g.cursor > i and i not in g.pending and i not in g.redeliver for g in groups):
+            if all(
+                i in g.ahead or (g.cursor > i and i not in g.pending and i not in g.redeliver)
+                for g in groups
+            ):
                 gone.append(i)
             else:
                 kept.append(i)
@@ -712,12 +728,16 @@ class Queue:
             index = group.redeliver.pop(0)
             if index in self.records:
                 return index
-        pos = bisect.bisect_left(self.order, group.cursor)
-        if pos >= len(self.order):
-            return None
-        index = self.order[pos]
-        group.cursor = index + 1
-        return index
+        order = self.order
+        pos = bisect.bisect_left(order, group.cursor)
+        while pos < len(order):
+            index = order[pos]
+            group.cursor = index + 1
+            if not group.ahead or index not in group.ahead:
+                return index
+            group.ahead.discard(index)  # committed before its turn: passed over
+            pos += 1
+        return None
 
 
 class QueueHub:

@@ -273,3 +273,33 @@ def test_a_get_of_one_record_reads_one_entry_of_a_deep_queue(tmp_path):
     assert [e.index for e in q.select(50, 2, None, {})] == [50, 51]
     assert _CountingRecords.reads == 3
     q.close()
+
+
+def test_a_record_committed_before_its_delivery_is_never_delivered(tmp_path):
+    """A client that read a record by get (auto_delete=False) and committed it, while its
+    group's watchers had not reached it: with no other group the commit deleted the
+    record, but a queue with watchers kept it and delivered it to them all the same."""
+    path = tmp_path / "ahead.sqlite"
+    first = Queue("ahead", path, "")
+    for i in range(4):
+        first.put(b"%d" % i, {})
+    a, b = Taker("a", window=1), Taker("b", window=1)
+    first.attach("ga", a, 0)
+    first.attach("gb", b, 0)
+    assert a.got == [1] and b.got == [1]
+    assert first.commit("ga", [2, 3]) == 2  # ahead of ga's watcher; gb still needs them
+    assert sorted(first.records) == [1, 2, 3, 4]
+    first.commit("ga", [1])
+    assert a.got == [1, 4]  # 2 and 3 passed over
+    first.commit("gb", [1, 2])
+    assert b.got == [1, 3]
+    assert sorted(first.records) == [3, 4]  # 1 and 2 done in both groups
+    second = Queue("ahead", path, "")  # a restart: ga's commit of 3 still holds
+    a2 = Taker("a2")
+    second.attach("ga", a2, 0)
+    assert a2.got == [4]  # delivered before the restart, never committed: again
+    assert second.commit("ga", [4]) == 1
+    assert second.commit("gb", [4]) == 1  # ahead of gb, which ga has done: deleted
+    assert sorted(second.records) == [3]
+    first.db.close()
+    second.close()
