@@ -551,3 +551,17 @@ def test_a_go_duration_timeout_is_taken(kernel):
         frames = queue_pb2.DataFrameListProto()
         frames.ParseFromString(resp.content)
         assert [bytes(df.data) for df in frames.index] == [b"a"]
+
+
+def test_the_sink_of_a_queue_service_is_refused_saying_it_has_none(kernel):
+    """``NAME/sink`` of a queue service answered "service 'NAME/sink' not found
+    (services: ..., NAME, ...)": as if NAME were missing too."""
+    _queue(kernel, "qa_nosink")
+    q = easlab.QueueClient(kernel.endpoint, "qa_nosink/sink")
+    q.set_token(TOKEN)
+    q.init()
+    with pytest.raises(easlab.PredictException) as caught:
+        q.get(timeout="0s")
+    assert caught.value.code == 404
+    assert "queue service 'qa_nosink' has no sink" in str(caught.value)
+    assert "'qa_nosink' itself" in str(caught.value)
