@@ -364,13 +364,14 @@ class QueueClient(PredictClient):
         *,
         response: Any = None,
         errors: Literal["raise", "yield"] = "raise",
-        tags: dict[str, str] | None = None,
     ) -> Iterator[tuple[str, Any]]:
         """Watch this queue (a sink) and yield ``(request_id, answer)``; see ``Watcher.results``.
 
-        The watcher is closed when the loop ends (a ``break`` included).
+        The watcher is closed when the loop ends (a ``break`` included). Every answer
+        comes (a watch takes no tag filter): one request's answer is
+        ``get(request_id=...)``.
         """
-        watcher = self.watch(index, window, tags=tags)
+        watcher = self.watch(index, window)
         try:
             yield from watcher.results(response=response, errors=errors)
         finally:

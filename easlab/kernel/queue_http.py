@@ -134,7 +134,7 @@ def serve(
             # answered once on disk, with the other puts of this loop pass (group commit)
             queue.put_soon(req.body, {k: v for k, v in query.items() if k not in _FLAGS}, stored)
         elif method == b"GET" and _true(query, "_watch_"):
-            _watch(conn, req, queue, query, tags)
+            _watch(conn, req, queue, query)
         elif method == b"GET" and _true(query, "_attrs_"):
             conn.respond(200, json.dumps(queue.attributes()).encode(), APPLICATION_JSON)
         elif method == b"GET" and _true(query, "_search_"):
@@ -238,9 +238,7 @@ class Watcher:
             self.socket.close(1001, reason)
 
 
-def _watch(
-    conn: HttpConnection, req: Request, queue: Queue, query: dict[str, str], tags: dict[str, str]
-) -> None:
+def _watch(conn: HttpConnection, req: Request, queue: Queue, query: dict[str, str]) -> None:
     key = req.header(b"sec-websocket-key")
     if not key or (req.header(b"upgrade") or "").lower() != "websocket":
         raise QueueError(400, "_watch_=true needs a websocket upgrade (ws:// URL)")
@@ -256,6 +254,17 @@ def _watch(
             extra=f"Sec-WebSocket-Version: {WS_VERSION}\r\n".encode(),
         )
         return
+    filters = sorted(k for k in query if k not in _FLAGS)
+    if filters:
+        # Pushed as they were, each record would go to this watcher whatever its tags
+        # (and a commit of each, as Watcher.results does, take it from the watchers
+        # it was for); filtering a group's pushes by tag is not served.
+        raise QueueError(
+            400,
+            f"a watch takes no tag filter (got {', '.join(filters)[:200]}): every record "
+            "is pushed to the group's watchers; read by tag with get(tags=...), or give "
+            "these records a queue of their own",
+        )
     gid = req.header(GID) or "eas"
     # a watch is one consumer by its uid (a reconnect with the same uid replaces it):
     # two clients that send none (the official one always does) are two consumers
