@@ -30,6 +30,7 @@ from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
 from easlab.errors import PredictException
 from easlab.wire.dataframe import DataFrame
+from easlab.wire.duration import duration_s
 from easlab.wire.proto import queue_pb2
 
 UID_HEADER = "X-EAS-QueueService-Redis-Uid"
@@ -363,13 +364,14 @@ class QueueClient(PredictClient):
         *,
         response: Any = None,
         errors: Literal["raise", "yield"] = "raise",
-        tags: dict[str, str] | None = None,
     ) -> Iterator[tuple[str, Any]]:
         """Watch this queue (a sink) and yield ``(request_id, answer)``; see ``Watcher.results``.
 
-        The watcher is closed when the loop ends (a ``break`` included).
+        The watcher is closed when the loop ends (a ``break`` included). Every answer
+        comes (a watch takes no tag filter): one request's answer is
+        ``get(request_id=...)``.
         """
-        watcher = self.watch(index, window, tags=tags)
+        watcher = self.watch(index, window)
         try:
             yield from watcher.results(response=response, errors=errors)
         finally:
@@ -381,15 +383,9 @@ class QueueClient(PredictClient):
 
 
 def _duration_s(text: Any) -> float:
-    value = str(text).strip()
-    for suffix, scale in (("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if value.endswith(suffix):
-            try:
-                return float(value[: -len(suffix)]) * scale
-            except ValueError:
-                return 0.0
+    """How long a get may wait (the kernel refuses a bad ``_timeout_`` with a 400)."""
     try:
-        return float(value)
+        return duration_s(str(text))
     except ValueError:
         return 0.0
 

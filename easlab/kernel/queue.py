@@ -9,7 +9,9 @@ the kernel's memory (a record just put is handed to its watchers from memory).
 Each consumer group (``gid``) sees every record;
 inside a group, records go round robin to its watchers (one per ``uid``), at
 most ``window`` uncommitted ones per watcher; a watcher that goes away hands
-its uncommitted records back to the group, which delivers them again.
+its uncommitted records back to the group, which delivers them again. A
+commit is the group's "done" whenever it comes: a record committed before the
+group delivered it (read by a get, say) is never delivered to that group.
 
 What a restart must not lose is on disk too: each record's put time, each
 group's cursor (table ``groups``) and, for records one group has committed while
@@ -28,7 +30,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +40,9 @@ from easlab.wire.proto import queue_pb2
 
 DEFAULT_MAX_LENGTH = 1_000_000
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
+#: the most data one get answers (a get with a huge ``_length_`` read the whole queue
+#: into the kernel's memory, and into one answer); the client gets the rest next time
+MAX_GET_BYTES = 64 * 1024 * 1024
 REQUEST_ID = "requestId"
 #: a group with no watcher for this long stops holding records back (see _expire_idle)
 GROUP_IDLE_EXPIRY_S = 600.0
@@ -117,6 +122,9 @@ class Group:
     consumers: list[Consumer] = field(default_factory=list)
     pending: dict[int, Consumer] = field(default_factory=dict)
     redeliver: list[int] = field(default_factory=list)  # sorted
+    #: records at or past the cursor that a client committed before they were delivered
+    #: in this group (read by get, say): done in this group, never delivered to it
+    ahead: set[int] = field(default_factory=set)
     turn: int = 0
     idle_since: float | None = None  # time.monotonic() when its last watcher left
 
@@ -137,6 +145,7 @@ class Queue:
         self.token = token
         self.max_length = max_length
         self.max_payload = max_payload
+        self.max_get_bytes = MAX_GET_BYTES
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # 0600 from its first byte (sqlite would create it with the umask's mode; its
         # -wal and -shm files take the database file's mode)
@@ -193,6 +202,7 @@ class Queue:
             done = acked.get(gid, set())
             # delivered before the restart and never committed: delivered again
             group.redeliver = [i for i in self.order if i < group.cursor and i not in done]
+            group.ahead = {i for i in done if i >= group.cursor and i in self.records}
             group.idle_since = time.monotonic()  # no watcher yet in this kernel
             self.groups[gid] = group
 
@@ -385,6 +395,8 @@ class Queue:
                 consumer = group.pending.pop(i, None)
                 if consumer is not None:
                     consumer.pending.discard(i)
+                if group.ahead:
+                    group.ahead.discard(i)
 
     def truncate(self, index: int) -> int:
         return self.delete(self.order[: bisect.bisect_left(self.order, index)])
@@ -394,20 +406,31 @@ class Queue:
     def select(
         self, index: int, length: int, request_id: str | None, tags: dict[str, str]
     ) -> list[Entry]:
-        start = bisect.bisect_left(self.order, max(index, 0))
+        """Up to ``length`` records from ``index`` on with ``tags``, their data at most
+        ``max_get_bytes`` together (one record at least: a get always makes progress).
+
+        The records are walked from ``index`` until enough are found, never all of
+        them: a get of one record from a deep queue is as cheap as from a short one.
+        """
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
             # record from index on, which finds whatever it would find.
             found = self.by_request.get(request_id)
             if found is None or found < index:
                 return []
-            candidates = [self.records[found]]
+            candidates: Iterable[Entry] = [self.records[found]]
         else:
-            candidates = [self.records[i] for i in self.order[start:]]
-        out = []
+            order, records = self.order, self.records
+            start = bisect.bisect_left(order, max(index, 0))
+            candidates = (records[order[pos]] for pos in range(start, len(order)))
+        out: list[Entry] = []
+        size = 0
         for record in candidates:
             if all(record.tags.get(k) == v for k, v in tags.items()):
+                if out and size + record.size > self.max_get_bytes:
+                    break  # the rest comes with the next get
                 out.append(record)
+                size += record.size
                 if len(out) >= length:
                     break
         return out
@@ -518,9 +541,20 @@ class Queue:
         group = self.groups.get(gid)
         done = []
         for i in dict.fromkeys(indexes):
-            consumer = group.pending.pop(i, None) if group is not None else None
-            if consumer is not None:
-                consumer.pending.discard(i)
+            if group is not None:
+                consumer = group.pending.pop(i, None)
+                if consumer is not None:
+                    consumer.pending.discard(i)
+                elif i >= group.cursor:
+                    # not delivered in this group yet: done, so never delivered to it
+                    if i in self.records:
+                        group.ahead.add(i)
+                elif group.redeliver:
+                    # given back by a watcher that went away, then committed by its client
+                    # (commit is HTTP, not the websocket): done, not to be delivered again
+                    pos = bisect.bisect_left(group.redeliver, i)
+                    if pos < len(group.redeliver) and group.redeliver[pos] == i:
+                        del group.redeliver[pos]
             # an index never put or already gone is not counted ("committed 0"), as
             # delete answers "deleted 0" for it
             if i in self.records:
@@ -542,7 +576,10 @@ class Queue:
         for i in indexes:
             if i not in self.records:
                 continue
-            if all(g.cursor > i and i not in g.pending and i not in g.redeliver for g in groups):
+            if all(
+                i in g.ahead or (g.cursor > i and i not in g.pending and i not in g.redeliver)
+                for g in groups
+            ):
                 gone.append(i)
             else:
                 kept.append(i)
@@ -691,12 +728,16 @@ class Queue:
             index = group.redeliver.pop(0)
             if index in self.records:
                 return index
-        pos = bisect.bisect_left(self.order, group.cursor)
-        if pos >= len(self.order):
-            return None
-        index = self.order[pos]
-        group.cursor = index + 1
-        return index
+        order = self.order
+        pos = bisect.bisect_left(order, group.cursor)
+        while pos < len(order):
+            index = order[pos]
+            group.cursor = index + 1
+            if not group.ahead or index not in group.ahead:
+                return index
+            group.ahead.discard(index)  # committed before its turn: passed over
+            pos += 1
+        return None
 
 
 class QueueHub:

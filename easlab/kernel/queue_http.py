@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import re
 import traceback
+import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -20,6 +19,7 @@ from easlab._auth import verify
 from easlab.kernel.http import APPLICATION_JSON, OCTET_STREAM, HttpConnection, Request
 from easlab.kernel.queue import INT64_MAX, INT64_MIN, Queue, QueueError, Record
 from easlab.kernel.websocket import WS_VERSION, WebSocket, handshake
+from easlab.wire.duration import duration_s
 from easlab.wire.proto import queue_pb2
 
 if TYPE_CHECKING:
@@ -50,16 +50,12 @@ _FLAGS = {
 }
 
 
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s|m|h)?\s*")
-
-
 def _seconds(text: str) -> float:
-    """``5s``, ``500ms``, ``1m`` or a plain number of seconds; QueueError 400 if not one."""
-    m = _DURATION.fullmatch(text or "")
-    value = float(m.group(1)) if m else math.nan
-    if not m or not math.isfinite(value):  # "1..s", ".", 400 nines
-        raise QueueError(400, f"_timeout_={text[:40]!r} is not a duration such as 5s or 500ms")
-    return value * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
+    """``_timeout_`` in seconds (a Go duration such as ``1m30s``); QueueError 400 if not one."""
+    try:
+        return duration_s(text or "")
+    except ValueError as exc:
+        raise QueueError(400, f"_timeout_={exc}") from None
 
 
 def _int(query: dict[str, str], key: str, default: int) -> int:
@@ -138,7 +134,7 @@ def serve(
             # answered once on disk, with the other puts of this loop pass (group commit)
             queue.put_soon(req.body, {k: v for k, v in query.items() if k not in _FLAGS}, stored)
         elif method == b"GET" and _true(query, "_watch_"):
-            _watch(conn, req, queue, query, tags)
+            _watch(conn, req, queue, query)
         elif method == b"GET" and _true(query, "_attrs_"):
             conn.respond(200, json.dumps(queue.attributes()).encode(), APPLICATION_JSON)
         elif method == b"GET" and _true(query, "_search_"):
@@ -237,14 +233,12 @@ class Watcher:
     def gone(self, _socket: WebSocket) -> None:
         self.queue.detach(self.gid, self)
 
-    def close(self) -> None:
+    def close(self, reason: str = "queue closed") -> None:
         if self.socket is not None:
-            self.socket.close(1001, "queue closed")
+            self.socket.close(1001, reason)
 
 
-def _watch(
-    conn: HttpConnection, req: Request, queue: Queue, query: dict[str, str], tags: dict[str, str]
-) -> None:
+def _watch(conn: HttpConnection, req: Request, queue: Queue, query: dict[str, str]) -> None:
     key = req.header(b"sec-websocket-key")
     if not key or (req.header(b"upgrade") or "").lower() != "websocket":
         raise QueueError(400, "_watch_=true needs a websocket upgrade (ws:// URL)")
@@ -260,8 +254,21 @@ def _watch(
             extra=f"Sec-WebSocket-Version: {WS_VERSION}\r\n".encode(),
         )
         return
+    filters = sorted(k for k in query if k not in _FLAGS)
+    if filters:
+        # Pushed as they were, each record would go to this watcher whatever its tags
+        # (and a commit of each, as Watcher.results does, take it from the watchers
+        # it was for); filtering a group's pushes by tag is not served.
+        raise QueueError(
+            400,
+            f"a watch takes no tag filter (got {', '.join(filters)[:200]}): every record "
+            "is pushed to the group's watchers; read by tag with get(tags=...), or give "
+            "these records a queue of their own",
+        )
     gid = req.header(GID) or "eas"
-    uid = req.header(UID) or ""
+    # a watch is one consumer by its uid (a reconnect with the same uid replaces it):
+    # two clients that send none (the official one always does) are two consumers
+    uid = req.header(UID) or f"anonymous-{uuid.uuid4().hex[:12]}"
     # every flag is read before the upgrade: once it is sent, a bad one could only
     # close the websocket without a word
     index = _int(query, "_index_", 0)
@@ -271,7 +278,7 @@ def _watch(
         # the official Watcher reconnects with the same uid: the old socket is gone
         for old in [c for c in group.consumers if c.uid == uid and isinstance(c, Watcher)]:
             queue.detach(gid, old)
-            old.close()
+            old.close("replaced by a new watch with the same uid")
     watcher = Watcher(
         queue, gid, uid, window, _true(query, "_index_only_"), _true(query, "_auto_commit_")
     )

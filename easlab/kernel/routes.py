@@ -271,6 +271,13 @@ class KernelServer:
             return self.kernel.unrestored_message(name, why=False).encode()
         if name.split("/", 1)[0] in self.kernel.restoring:
             return self.kernel.restoring_message(name.split("/", 1)[0]).encode()
+        base, _, rest = name.partition("/")
+        if rest == "sink" and base in self.kernel.queue_services:
+            return (
+                f"queue service '{base}' has no sink: only an asynchronous service "
+                f"(metadata.type Async) has one; a queue service's records are read from "
+                f"'{base}' itself"
+            ).encode()
         # the same list as the control plane's 404: queue services have no route
         known = ", ".join(sorted({*router.names(), *self.kernel.queue_services})) or "none"
         return f"service '{name}' not found (services: {known})".encode()

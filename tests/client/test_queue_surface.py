@@ -230,3 +230,24 @@ def test_put_none_sends_an_empty_record_as_the_official_client():
     q.init()
     assert q.put(None) == ("7", "rid-7")
     assert sent == [b""]
+
+
+def test_a_get_with_a_go_duration_waits_as_long_as_it_asks():
+    """``get(timeout="1m30s")`` (a Go duration, as EAS reads ``_timeout_``) waited only the
+    client's own 5 s: the long poll was cut short with a 502 and retried."""
+    import easlab
+    from easlab.client.transport import MockTransport, Response
+
+    waits: list[float] = []
+
+    class Recording(MockTransport):
+        def send(self, request, timeout):
+            waits.append(timeout)
+            return super().send(request, timeout)
+
+    q = easlab.QueueClient("http://127.0.0.1:9", "q")
+    q.set_transport(Recording(lambda request: Response(200, b"")))
+    q.init()
+    for timeout in ("1m30s", "90s", "1h0m30s"):
+        assert q.get(timeout=timeout) == []
+    assert waits[0] >= 90 and waits[1] >= 90 and waits[2] >= 3630

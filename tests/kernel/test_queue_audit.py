@@ -506,3 +506,62 @@ def test_a_queue_service_with_limits_nested_in_metadata_keeps_them(kernel):
     desc = kernel.client._call("POST", "/services", {"spec": spec})
     assert desc["attributes"]["meta.maxLength"] == "2"
     easlab.delete("qa_nested", kernel=kernel.client)
+
+
+def test_two_watchers_without_a_uid_are_two_consumers(kernel):
+    """A watch that sends no uid header once took the uid "": a second such watch in
+    the group closed the first ("queue closed") and was sent the record the first held."""
+    import websocket
+
+    _queue(kernel, "qa_nouid")
+    for i in range(3):
+        _put(kernel, "qa_nouid", b"r%d" % i)
+    url = _url(kernel, "qa_nouid").replace("http", "ws", 1) + "?_watch_=true&_window_=1"
+    first = websocket.create_connection(url, header={"Authorization": TOKEN}, timeout=30)
+    second = websocket.create_connection(url, header={"Authorization": TOKEN}, timeout=30)
+    try:
+        got = []
+        for ws in (first, second):
+            frame = queue_pb2.DataFrameProto()
+            frame.ParseFromString(ws.recv())
+            got.append(bytes(frame.data))
+        assert sorted(got) == [b"r0", b"r1"]  # one record each, none to both
+        first.ping(b"still here")
+        opcode, payload = first.recv_data(control_frame=True)
+        assert (opcode, payload) == (websocket.ABNF.OPCODE_PONG, b"still here")
+        assert _attrs(kernel, "qa_nouid")["stream.consumers"] == "2"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_go_duration_timeout_is_taken(kernel):
+    """EAS's queue server reads ``_timeout_`` as a Go duration: ``1m30s``, ``100us`` were
+    refused with a 400 ("not a duration"), though a get with them works on EAS."""
+    _queue(kernel, "qa_godur")
+    _put(kernel, "qa_godur", b"a")
+    for timeout in ("0m0.1s", "100us", "1h0m0s", "2ms", "5 s"):
+        resp = requests.get(
+            _url(kernel, "qa_godur"),
+            params={"_index_": "0", "_timeout_": timeout, "_auto_delete_": "false"},
+            headers={"Authorization": TOKEN},
+            timeout=30,
+        )
+        assert resp.status_code == 200, (timeout, resp.text)
+        frames = queue_pb2.DataFrameListProto()
+        frames.ParseFromString(resp.content)
+        assert [bytes(df.data) for df in frames.index] == [b"a"]
+
+
+def test_the_sink_of_a_queue_service_is_refused_saying_it_has_none(kernel):
+    """``NAME/sink`` of a queue service answered "service 'NAME/sink' not found
+    (services: ..., NAME, ...)": as if NAME were missing too."""
+    _queue(kernel, "qa_nosink")
+    q = easlab.QueueClient(kernel.endpoint, "qa_nosink/sink")
+    q.set_token(TOKEN)
+    q.init()
+    with pytest.raises(easlab.PredictException) as caught:
+        q.get(timeout="0s")
+    assert caught.value.code == 404
+    assert "queue service 'qa_nosink' has no sink" in str(caught.value)
+    assert "'qa_nosink' itself" in str(caught.value)

@@ -84,3 +84,28 @@ def test_a_refused_watch_is_the_error_either_client_catches(kernel):
     assert refused.value.status_code == refused.value.code == 401
     assert "check the token given to set_token()" in str(refused.value)
     assert "not-the-token" not in str(refused.value)
+
+
+def test_a_watch_with_tags_is_refused_rather_than_pushing_every_record(kernel):
+    """``watch(tags=...)`` (and easlab's ``results(tags=...)``) sent the tags and the kernel
+    ignored them: the watcher was pushed every record, and results() committed (took)
+    records that other clients waited for."""
+    kernel.client._call(
+        "POST",
+        "/services",
+        {"spec": {"name": "qe_watch_tags", "token": TOKEN, "metadata": {"type": "Queue"}}},
+    )
+    q = easlab.QueueClient(kernel.endpoint, "qe_watch_tags")
+    q.set_token(TOKEN)
+    q.init()
+    q.put(b"mine", tags={"owner": "me"})
+    q.put(b"theirs", tags={"owner": "them"})
+    for watcher in (q.watch(0, 1, tags={"owner": "me"}), q.watch(0, 1, tags={"requestId": "r"})):
+        with pytest.raises(easlab.PredictException) as caught:
+            watcher.connect()
+        assert caught.value.code == 400 and "a watch takes no tag filter" in str(caught.value)
+        watcher.close()
+    assert q.attributes()["stream.length"] == "2"  # nothing was taken
+    with q.watch(0, 2) as watcher:  # without tags, as before
+        frames = watcher.run()
+        assert {next(frames).data, next(frames).data} == {b"mine", b"theirs"}
