@@ -9,13 +9,19 @@ import easlab
 TOKEN = "ctok-" + "q" * 8
 
 
-def test_put_get_watch_commit(kernel):
+def _queue(kernel, name: str, token: str = TOKEN) -> easlab.QueueClient:
+    """A new queue service ``name`` and an easlab QueueClient for it holding ``token``."""
     kernel.client._call(
-        "POST", "/services", {"spec": {"name": "eq", "token": TOKEN, "metadata": {"type": "Queue"}}}
+        "POST", "/services", {"spec": {"name": name, "token": TOKEN, "metadata": {"type": "Queue"}}}
     )
-    q = easlab.QueueClient(kernel.endpoint, "eq")
-    q.set_token(TOKEN)
+    q = easlab.QueueClient(kernel.endpoint, name)
+    q.set_token(token)
     q.init()
+    return q
+
+
+def test_put_get_watch_commit(kernel):
+    q = _queue(kernel, "eq")
     puts = [q.put(f"m{i}", tags={"n": str(i)}) for i in range(5)]
     assert q.attributes()["stream.length"] == "5"
     assert q.search(puts[1][0])["WaitCount"] == 1
@@ -40,14 +46,7 @@ def test_put_get_watch_commit(kernel):
 def test_watcher_reconnects_after_a_dropped_connection_and_is_one_per_client(kernel):
     import socket
 
-    kernel.client._call(
-        "POST",
-        "/services",
-        {"spec": {"name": "eq_drop", "token": TOKEN, "metadata": {"type": "Queue"}}},
-    )
-    q = easlab.QueueClient(kernel.endpoint, "eq_drop")
-    q.set_token(TOKEN)
-    q.init()
+    q = _queue(kernel, "eq_drop")
     # manual commits: a record sent into the dropped connection is redelivered, never lost
     watcher = q.watch(0, 10)
     records = watcher.run()
@@ -70,14 +69,7 @@ def test_a_refused_watch_is_the_error_either_client_catches(kernel):
     refused watch; easlab's error is that and a PredictException, with the status."""
     import websocket
 
-    kernel.client._call(
-        "POST",
-        "/services",
-        {"spec": {"name": "eq_refused", "token": TOKEN, "metadata": {"type": "Queue"}}},
-    )
-    q = easlab.QueueClient(kernel.endpoint, "eq_refused")
-    q.set_token("not-the-token")
-    q.init()
+    q = _queue(kernel, "eq_refused", "not-the-token")
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         next(q.watch(0, 2).run())
     assert isinstance(refused.value, easlab.PredictException)
@@ -90,14 +82,7 @@ def test_a_watch_with_tags_is_refused_rather_than_pushing_every_record(kernel):
     """``watch(tags=...)`` (and easlab's ``results(tags=...)``) sent the tags and the kernel
     ignored them: the watcher was pushed every record, and results() committed (took)
     records that other clients waited for."""
-    kernel.client._call(
-        "POST",
-        "/services",
-        {"spec": {"name": "qe_watch_tags", "token": TOKEN, "metadata": {"type": "Queue"}}},
-    )
-    q = easlab.QueueClient(kernel.endpoint, "qe_watch_tags")
-    q.set_token(TOKEN)
-    q.init()
+    q = _queue(kernel, "qe_watch_tags")
     q.put(b"mine", tags={"owner": "me"})
     q.put(b"theirs", tags={"owner": "them"})
     for watcher in (q.watch(0, 1, tags={"owner": "me"}), q.watch(0, 1, tags={"requestId": "r"})):
