@@ -404,13 +404,15 @@ def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
                 f"input {name!r}: expected {spec.get('type')} (strings), received {arr.dtype}"
             )
     elif isinstance(expected, np.dtype) and arr.dtype != expected:
+        # numpy has no np.bfloat16: ml_dtypes' is the one TF and JAX (and the wire) use
+        module = "ml_dtypes" if expected.name == "bfloat16" else "np"
         if arr.dtype.kind in "OSU":  # text where numbers go: a cast would not fix words
             fix = (
                 f"this input takes numbers, not text: pass an array of them, e.g. "
-                f"np.asarray(values, dtype=np.{expected.name})"
+                f"np.asarray(values, dtype={module}.{expected.name})"
             )
         else:
-            fix = f"cast it, e.g. x.astype(np.{expected.name})"
+            fix = f"cast it, e.g. x.astype({module}.{expected.name})"
         raise DTypeError(
             f"input {name!r}: expected {spec.get('type')} ({expected}), received {arr.dtype}; "
             + fix

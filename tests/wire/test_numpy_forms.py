@@ -262,3 +262,13 @@ def test_request_from_signature_other_formats():
         )
     with pytest.raises(ShapeError, match="takes 2 inputs"):
         request_from_signature(onnx_sig, np.zeros((1, 2), np.float32))
+
+
+def test_a_bfloat16_input_says_to_cast_with_ml_dtypes_which_has_the_type():
+    # the message said x.astype(np.bfloat16), which numpy has not (an AttributeError when
+    # the user follows it); ml_dtypes' bfloat16 is the one TF and JAX use
+    import ml_dtypes  # noqa: F401 - onnx's dependency: easlab's bfloat16 is ml_dtypes'
+
+    sig = {"inputs": [{"name": "x", "shape": [-1, 2], "type": "DT_BFLOAT16"}]}
+    with pytest.raises(DTypeError, match=r"cast it, e\.g\. x\.astype\(ml_dtypes\.bfloat16\)"):
+        request_from_signature(sig, np.zeros((1, 2), np.float32))
