@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +99,9 @@ class AigesDebugSession(FollowsKernel):
                 )
                 continue
             # no default: start a number at its minimum, so the untouched form is valid
-            default = spec.get(
-                "default", spec.get("minimum", False if kind == "checkbox" else None)
+            default = _fitting(
+                kind,
+                spec.get("default", spec.get("minimum", False if kind == "checkbox" else None)),
             )
             limits = {k: spec[k] for k in ("maximum", "maxLength") if k in spec}
             out.append(Control(key, kind, (), default, key in required, limits=limits))
@@ -191,6 +193,19 @@ class AigesDebugSession(FollowsKernel):
                             pass
                     out[key] = data
         return out
+
+
+def _fitting(kind: str, value: Any) -> Any:
+    """A schema's default as its field can hold it; None (the field's empty value) when it
+    cannot: ``"type": "number", "default": "x"`` stopped the form's build with a TraitError."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "integer":
+        return int(value) if numeric and float(value).is_integer() else None
+    if kind == "number":
+        return float(value) if numeric and math.isfinite(value) else None
+    if kind == "checkbox":
+        return value if isinstance(value, bool) else None
+    return value if isinstance(value, str) else None if value is None else str(value)
 
 
 def _answer_document(body: bytes) -> dict[str, Any]:

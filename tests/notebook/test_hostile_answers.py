@@ -269,3 +269,26 @@ def test_the_easlab_snippet_of_a_bfloat16_input_sends_the_same_bytes():
         exec(compile(box.session.python_easlab(), "<snippet>", "exec"), {})
     sent = [body for method, body in server.received if method == "POST"]
     assert len(sent) == 2 and sent[1] == sent[0] == box.session.last.sent.body
+
+
+def test_aiges_params_whose_defaults_their_fields_cannot_hold_start_empty():
+    # "type": "number", "default": "x" stopped the form's build with a traitlets TraitError
+    import easlab
+
+    params = {
+        "n": {"type": "number", "default": "x"},
+        "k": {"type": "integer", "default": 2.5},
+        "on": {"type": "boolean", "default": "yes"},
+        "name": {"type": "string", "default": 7},
+        "ok": {"type": "integer", "default": 3},
+    }
+    schema = {
+        **AIGES_SCHEMA,
+        "schemainput": {
+            "properties": {"parameter": {"properties": {"s1": {"properties": params}}}}
+        },
+    }
+    with EchoServer(signature=schema) as server:
+        box = easlab.debug(server.url, token=server.token, namespace={})
+    shown = {key: widget.value for key, (_, widget) in box.controls.items() if key in params}
+    assert shown == {"n": 0.0, "k": 0, "on": False, "name": "7", "ok": 3}
