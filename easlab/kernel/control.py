@@ -443,10 +443,8 @@ class Kernel:
         base = spec.base_dir
         model_path: Path | None = None
         processor_path: Path | None = None
-        if spec.model_path:
-            model_path = await asyncio.to_thread(
-                resolve_path, spec.model_path, cache, base, field="model_path"
-            )
+        # the processor first: a wrong processor_path or processor_entry (a typo, usually)
+        # is said before a model of many GB is downloaded for nothing
         if spec.processor_path:
             processor_path = await asyncio.to_thread(
                 resolve_path, spec.processor_path, cache, base, field="processor_path"
@@ -458,6 +456,10 @@ class Kernel:
             entry = entry or processor_path.name
         if entry and processor_dir is not None and not (processor_dir / entry).is_file():
             raise SpecError("processor_entry", _entry_missing(entry, spec, processor_dir))
+        if spec.model_path:
+            model_path = await asyncio.to_thread(
+                resolve_path, spec.model_path, cache, base, field="model_path"
+            )
         if model_path is not None:
             model_entry: Path | None = (
                 model_path / spec.model_entry

@@ -247,3 +247,28 @@ def test_a_presigned_urls_signature_stays_out_of_the_messages(tmp_path: Path, fi
         assert "Signature" not in message and "LTAIexample" not in message, message
         assert "pw@" not in message
         assert ".tar.gz?..." in message
+
+
+def test_a_create_says_a_wrong_processor_path_before_downloading_the_model(
+    kernel, tmp_path: Path, file_server
+):
+    # the model (of many GB, often) was downloaded first, then the create refused the typo
+    root, base = file_server
+    with tarfile.open(root / "model.tar.gz", "w:gz") as tar:
+        tar.add(make_model_dir(tmp_path), arcname="model")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("import allspark\n")
+    for where, field in ((tmp_path / "cdoe", "processor_path"), (code, "processor_entry")):
+        spec = {
+            "name": "fetch_order",
+            "processor_type": "python",
+            "processor_path": str(where),
+            "processor_entry": "ap.py" if where == code else "app.py",
+            "model_path": f"{base}/model.tar.gz",
+            "metadata": {"instance": 1},
+        }
+        with pytest.raises(SpecError) as info:
+            kernel.create(spec)
+        assert field in str(info.value)
+    assert _Counting.log == []  # nothing downloaded
