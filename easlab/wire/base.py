@@ -130,6 +130,19 @@ def pb_message(module: str, name: str) -> Any:
     return getattr(importlib.import_module(f"easlab.wire.proto.{module}"), name)()
 
 
+def pb_text(message: Any) -> str:
+    """``message`` in protobuf text format, as ``str(message)`` is under the official client.
+
+    The official client's protobuf (3.20, pure Python) writes map entries sorted by key
+    and floats at their shortest (``3.0``, ``0.33333334``); ``str()`` of a modern (upb)
+    message keeps the map's hash order and prints ``3``, ``0.333333343``. protobuf's
+    ``text_format`` still writes the official text.
+    """
+    from google.protobuf import text_format
+
+    return str(text_format.MessageToString(message))
+
+
 # ---------------------------------------------------------------- decoding
 
 

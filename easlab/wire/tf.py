@@ -37,6 +37,7 @@ from easlab.wire.base import (
     len_field,
     one_of,
     pb_message,
+    pb_text,
     text,
 )
 from easlab.wire.layout import RequestLayout
@@ -231,8 +232,8 @@ class TensorResponse(Response):
         return msg
 
     def to_string(self) -> str:
-        """The message in protobuf text format (as the official client's ``to_string``)."""
-        return str(self.response)
+        """The message in protobuf text format, the official client's ``to_string`` text."""
+        return pb_text(self.response)
 
     def __str__(self) -> str:
         return self.to_string()

@@ -30,6 +30,7 @@ from easlab.wire.base import (
     Response,
     iter_fields,
     len_field,
+    pb_text,
     tag,
     text,
     varint,
@@ -432,10 +433,11 @@ class TorchRecResponse(Response):
         return getattr(self.message, name)
 
     def __str__(self) -> str:
-        return str(self.message)
+        return pb_text(self.message)
 
     def to_string(self) -> str:
-        return str(self.message)
+        """The answer in protobuf text format, as ``str()`` of the official client's PBResponse."""
+        return pb_text(self.message)
 
     def SerializeToString(self) -> bytes:  # noqa: N802  (the protobuf method's name)
         return bytes(self.message.SerializeToString())

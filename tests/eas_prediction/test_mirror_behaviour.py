@@ -236,3 +236,80 @@ def test_generate_singaure_signs_as_predict_does():
         headers["Date"],
         "/api/predict/svc",
     )
+
+
+# Responses as text: the official protobuf (3.20, pure Python) writes map entries
+# sorted by key and floats at their shortest; str() of a upb message does neither.
+RESPONSE_TEXT = r"""
+import base64, json
+import numpy as np
+from eas_prediction import TFResponse, TorchResponse, BladeResponse, OnnxResponse, OnnxDataHelper
+from eas_prediction.tf_request_pb2 import PredictResponse
+from eas_prediction import pytorch_predict_pb2 as pt_pb, blade_pb2, onnx_processor_data_pb2 as onnx_pb
+from eas_prediction.easyrec_predict_pb2 import PBResponse as EasyRecAnswer
+from eas_prediction.torchrec_predict_pb2 import PBResponse as TorchRecAnswer
+
+def fill(array, i):
+    array.dtype = 1
+    array.array_shape.dim.extend([3])
+    array.float_val.extend([1 / 3, 3.0, 0.1 * i])
+
+tf = PredictResponse()
+for i, name in enumerate(["zeta", "alpha", "mid", "beta", "c"]):
+    fill(tf.outputs[name], i)
+tf.outputs["s"].dtype = 7
+tf.outputs["s"].string_val.extend([b"\xff\x00'", "é".encode()])
+tf.outputs["d"].dtype = 2
+tf.outputs["d"].double_val.extend([1 / 3, 1e300])
+torch = pt_pb.PredictResponse()
+fill(torch.outputs.add(), 1)
+for i, name in enumerate(["z", "a", "m"]):
+    fill(torch.map_outputs[name], i)
+blade = blade_pb2.Response()
+out = blade.outputs.add(); out.name_in_dl_model = "p"; out.batchsize = 1; out.float_val.extend([1 / 3, 2.0])
+onnx = onnx_pb.DataProto()
+onnx.tensors.add().CopyFrom(OnnxDataHelper.from_array(np.arange(2, dtype=np.float32), "z"))
+easyrec = EasyRecAnswer()
+for i, name in enumerate(["z", "a", "m"]):
+    fill(easyrec.tf_outputs[name], i)
+torchrec = TorchRecAnswer()
+for i, name in enumerate(["z", "a", "m"]):
+    fill(torchrec.map_outputs[name], i)
+
+out = {}
+for kind, message, cls in [("tf", tf, TFResponse), ("torch", torch, TorchResponse),
+                           ("blade", blade, BladeResponse), ("onnx", onnx, OnnxResponse)]:
+    data = message.SerializeToString()
+    resp = cls(data)
+    out[kind] = {"data": base64.b64encode(data).decode(), "str": str(resp),
+                 "to_string": resp.to_string() if hasattr(resp, "to_string") else None}
+for kind, message in [("easyrec", easyrec), ("torchrec", torchrec)]:
+    out[kind] = {"data": base64.b64encode(message.SerializeToString()).decode(), "str": str(message)}
+print(json.dumps(out))
+"""
+
+
+def test_responses_as_text_are_the_official_text(run_official):
+    from easlab.eas_prediction import BladeResponse, OnnxResponse, TFResponse, TorchResponse
+    from easlab.eas_prediction.easyrec_request import EasyRecRequest
+    from easlab.eas_prediction.torchrec_request import TorchRecRequest
+
+    theirs = json.loads(run_official(RESPONSE_TEXT))
+    assert theirs["tf"]["str"].index('key: "alpha"') < theirs["tf"]["str"].index('key: "zeta"')
+    differ = {}
+    for kind, cls in [
+        ("tf", TFResponse),
+        ("torch", TorchResponse),
+        ("blade", BladeResponse),
+        ("onnx", OnnxResponse),
+    ]:
+        resp = cls(base64.b64decode(theirs[kind]["data"]))
+        if str(resp) != theirs[kind]["str"]:
+            differ[kind + " str"] = (str(resp), theirs[kind]["str"])
+        if theirs[kind]["to_string"] is not None and resp.to_string() != theirs[kind]["to_string"]:
+            differ[kind + " to_string"] = (resp.to_string(), theirs[kind]["to_string"])
+    for kind, request in [("easyrec", EasyRecRequest()), ("torchrec", TorchRecRequest())]:
+        answer = request.parse_response(base64.b64decode(theirs[kind]["data"]))
+        if str(answer) != theirs[kind]["str"]:
+            differ[kind + " str"] = (str(answer), theirs[kind]["str"])
+    assert not differ, differ
