@@ -313,3 +313,51 @@ def test_responses_as_text_are_the_official_text(run_official):
         if str(answer) != theirs[kind]["str"]:
             differ[kind + " str"] = (str(answer), theirs[kind]["str"])
     assert not differ, differ
+
+
+GENERATE_SINGAURE = r"""
+import json
+from eas_prediction import PredictClient
+out = []
+for custom in ["", "http://127.0.0.1:1/custom"]:
+    for token in ["", "tok"]:
+        for content_type, extra in [("", {}), ("a/b", {}), ("", {"Content-Type": "c/d"})]:
+            client = PredictClient("127.0.0.1:1", "svc", custom_url=custom)
+            client.set_token(token)
+            client.set_content_type(content_type)
+            client.add_extra_headers(extra)
+            headers = client.generate_singaure(bytearray(b"body"))
+            out.append([custom, token, content_type, extra, headers])
+print(json.dumps(out))
+"""
+
+
+def test_generate_singaure_gives_the_official_headers_with_or_without_a_token(run_official):
+    """User code signs its own requests with it: the official method signs whether or not
+    a token is set, and always names the content type."""
+    from easlab import _auth
+    from easlab.eas_prediction import PredictClient
+
+    cases = json.loads(run_official(GENERATE_SINGAURE))
+    assert len(cases) == 12
+    for custom, token, content_type, extra, theirs in cases:
+        client = PredictClient("127.0.0.1:1", "svc", custom_url=custom)
+        client.set_token(token)
+        client.set_content_type(content_type)
+        client.add_extra_headers(extra)
+        ours = client.generate_singaure(bytearray(b"body"))
+        where = (custom, token, content_type, extra)
+        assert sorted(ours) == sorted(theirs), where
+        for key in ("Content-Type", "Content-Length", "Content-MD5"):
+            assert ours.get(key) == theirs.get(key), (where, key)
+        if custom:
+            assert ours["Authorization"] == theirs["Authorization"] == token
+        else:
+            assert _auth.verify(
+                token,
+                ours["Authorization"],
+                b"body",
+                ours["Content-Type"],
+                ours["Date"],
+                "/api/predict/svc",
+            ), where
