@@ -361,3 +361,57 @@ def test_generate_singaure_gives_the_official_headers_with_or_without_a_token(ru
                 ours["Date"],
                 "/api/predict/svc",
             ), where
+
+
+ONNX_HELPER_FAILURES = r"""
+import json
+import numpy as np
+from eas_prediction import OnnxRequest, OnnxDataHelper, OnnxData
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+undefined = OnnxData.TensorProto(); undefined.name = "u"
+unknown = OnnxData.TensorProto(); unknown.name = "k"; unknown.data_type = 8  # STRING
+request = OnnxRequest()
+request.add_tensor(OnnxDataHelper.from_array(np.arange(3, dtype=np.int64), "ids"))
+request.add_tensor(OnnxDataHelper.from_array(np.ones((1, 2), np.float32), "x"))
+print(json.dumps({
+    "from_array str": failure(lambda: OnnxDataHelper.from_array(np.array(["a"]), "s")),
+    "from_array complex": failure(lambda: OnnxDataHelper.from_array(np.ones(1, np.complex64), "c")),
+    "to_array undefined": failure(lambda: OnnxDataHelper.to_array(undefined)),
+    "to_array unknown": failure(lambda: OnnxDataHelper.to_array(unknown)),
+    "str(request)": str(request),
+}))
+"""
+
+
+def test_onnx_helper_failures_and_request_text_as_the_official_ones(run_official):
+    """Code catching the official helper's RuntimeError / TypeError / KeyError still
+    catches easlab's errors, and print(OnnxRequest) is the request's protobuf text."""
+    import builtins
+
+    from easlab.eas_prediction import OnnxData, OnnxDataHelper, OnnxRequest
+
+    theirs = json.loads(run_official(ONNX_HELPER_FAILURES))
+    undefined = OnnxData.TensorProto(name="u")
+    unknown = OnnxData.TensorProto(name="k", data_type=8)
+    calls = {
+        "from_array str": lambda: OnnxDataHelper.from_array(np.array(["a"]), "s"),
+        "from_array complex": lambda: OnnxDataHelper.from_array(np.ones(1, np.complex64), "c"),
+        "to_array undefined": lambda: OnnxDataHelper.to_array(undefined),
+        "to_array unknown": lambda: OnnxDataHelper.to_array(unknown),
+    }
+    for what, call in calls.items():
+        official = getattr(builtins, theirs[what])
+        with pytest.raises(official) as caught:
+            call()
+        assert "tensor" in str(caught.value) and not str(caught.value).startswith('"'), what
+    request = OnnxRequest()
+    request.add_tensor(OnnxDataHelper.from_array(np.arange(3, dtype=np.int64), "ids"))
+    request.add_tensor(OnnxDataHelper.from_array(np.ones((1, 2), np.float32), "x"))
+    assert str(request) == theirs["str(request)"]
