@@ -415,3 +415,54 @@ def test_onnx_helper_failures_and_request_text_as_the_official_ones(run_official
     request.add_tensor(OnnxDataHelper.from_array(np.arange(3, dtype=np.int64), "ids"))
     request.add_tensor(OnnxDataHelper.from_array(np.ones((1, 2), np.float32), "x"))
     assert str(request) == theirs["str(request)"]
+
+
+WRR_ORDER = r"""
+import json, logging
+from eas_prediction.weighted_round_robin import WRRScheduler
+from eas_prediction.endpoint import Endpoint
+
+def hosts(weights):
+    return [({"ip": "10.0.0.%d" % i, "port": 80 + i}, w) for i, w in enumerate(weights)]
+
+def picks(scheduler, n):
+    return [None if p is None else p[0]["ip"] for p in (scheduler.get_next() for _ in range(n))]
+
+WEIGHTS = [[1, 3], [3, 1], [2, 4, 6], [5, 0, 5], [1], [4, 6, 9], [100, 100, 50], [7, 3, 0, 2]]
+out = {"schedulers": [picks(WRRScheduler(hosts(w)), 20) for w in WEIGHTS]}
+s = WRRScheduler(hosts([1, 2])); s.get_next()
+s.set_data(hosts([2, 1]))
+out["after set_data"] = picks(s, 6)
+e = Endpoint(logging.getLogger("wrr"))
+e.set_endpoints(hosts([1, 3])[::-1])
+out["endpoint"] = [e.get() for _ in range(8)]
+print(json.dumps({"weights": WEIGHTS, **out}))
+"""
+
+
+def test_wrr_scheduler_picks_in_the_official_order(run_official):
+    """Code that builds a WRRScheduler or an Endpoint by hand gets the official sequence
+    of picks, not only the official shares."""
+    from easlab.eas_prediction.endpoint import Endpoint
+    from easlab.eas_prediction.weighted_round_robin import WRRScheduler
+
+    theirs = json.loads(run_official(WRR_ORDER))
+
+    def hosts(weights):
+        return [({"ip": f"10.0.0.{i}", "port": 80 + i}, w) for i, w in enumerate(weights)]
+
+    def picks(scheduler, n):
+        return [None if p is None else p[0]["ip"] for p in (scheduler.get_next() for _ in range(n))]
+
+    ours = [picks(WRRScheduler(hosts(w)), 20) for w in theirs["weights"]]
+    assert ours == theirs["schedulers"]
+    s = WRRScheduler(hosts([1, 2]))
+    s.get_next()
+    s.set_data(hosts([2, 1]))
+    assert picks(s, 6) == theirs["after set_data"]
+    e = Endpoint(logging.getLogger("wrr"))
+    e.set_endpoints(hosts([1, 3])[::-1])
+    assert [e.get() for _ in range(8)] == theirs["endpoint"]
+    # zero weights are no backend (SPEC.md §1), where the official scheduler alternates
+    # None with a zero-weight host
+    assert picks(WRRScheduler(hosts([0, 0])), 4) == [None] * 4
