@@ -27,6 +27,14 @@ class PredictException(EaslabError):
         return f"Code: {self.code}, Message: {self.message}"
 
 
+class OutputNotFound(EaslabError, KeyError):
+    """A response has no output of the name or index asked for; the message lists those it has.
+
+    The Torch and Blade responses raise subclasses that are also the official
+    client's ``IndexError`` and ``AssertionError``.
+    """
+
+
 class RequestError(EaslabError, ValueError):
     """A request cannot be built: caught before anything is sent."""
 

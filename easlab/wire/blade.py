@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import DTypeError, RequestError, ShapeError
+from easlab.errors import DTypeError, OutputNotFound, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -453,10 +453,15 @@ def _parse_arrays(
         return msg, [_from_pb(a) for a in repeated]
 
 
+class BladeOutputNotFound(OutputNotFound, AssertionError):
+    """No such Blade output: an ``AssertionError`` too, as the official ``BladeResponse`` raises."""
+
+
 class BladeResponse(TensorResponse):
     """A ``blade.Response``: outputs keyed by ``name_in_dl_model``."""
 
     _pb_message = ("blade_pb2", "Response")
+    _missing = BladeOutputNotFound
 
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")

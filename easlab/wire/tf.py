@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import RequestError
+from easlab.errors import OutputNotFound, RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -253,11 +253,14 @@ class TensorResponse(Response):
     def __len__(self) -> int:
         return len(self._tensors)
 
+    #: what a missing output raises (a KeyError; Torch and Blade add the official type)
+    _missing: type[OutputNotFound] = OutputNotFound
+
     def _tensor(self, key: Any) -> WireTensor:
         try:
             return self._tensors[key]
         except KeyError:
-            raise KeyError(
+            raise self._missing(
                 f"no {self._label} {key!r} in the response; it has {list(self._tensors)}"
             ) from None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import RequestError
+from easlab.errors import OutputNotFound, RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -218,15 +218,28 @@ class TorchRequest(MessageRequest):
         return f"TorchRequest(inputs={sorted(self._inputs)}, map_inputs={list(self._map_inputs)}, fetch={self._fetch})"
 
 
+class TorchOutputNotFound(OutputNotFound, IndexError):
+    """No such Torch output: an ``IndexError`` too, as the official ``TorchResponse`` raises."""
+
+
 class TorchResponse(TensorResponse):
     """A PyTorch PredictResponse: ``resp[0]`` for positional outputs, ``resp['name']`` for map outputs."""
 
     _pb_message = ("torch_predict_pb2", "PredictResponse")
+    _missing = TorchOutputNotFound
 
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         outputs, map_outputs = _parse_response(self._data)
+        self._positional = len(outputs)
         self._tensors = {**dict(enumerate(outputs)), **map_outputs}
+
+    def _tensor(self, key: Any) -> WireTensor:
+        # A negative index counts from the last positional output, as the official
+        # client's repeated field does (get_values(-1)).
+        if isinstance(key, int) and not isinstance(key, bool) and -self._positional <= key < 0:
+            key += self._positional
+        return super()._tensor(key)
 
     def get_tensor_shape(self, output_index: Any) -> list[int]:
         """Output ``output_index``'s shape as the message states it."""

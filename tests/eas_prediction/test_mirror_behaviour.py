@@ -466,3 +466,67 @@ def test_wrr_scheduler_picks_in_the_official_order(run_official):
     # zero weights are no backend (SPEC.md §1), where the official scheduler alternates
     # None with a zero-weight host
     assert picks(WRRScheduler(hosts([0, 0])), 4) == [None] * 4
+
+
+MISSING_OUTPUTS = r"""
+import base64, json
+from eas_prediction import TorchResponse, BladeResponse, BladeRequest
+from eas_prediction import pytorch_predict_pb2 as pt_pb, blade_pb2
+from eas_prediction.blade_tf_request import TFResponse as BladeTFResponse
+
+torch = pt_pb.PredictResponse()
+for i in range(3):
+    out = torch.outputs.add(); out.dtype = pt_pb.DT_INT64; out.array_shape.dim.extend([1]); out.int64_val.append(10 + i)
+blade = blade_pb2.Response()
+out = blade.outputs.add(); out.name_in_dl_model = "p"; out.batchsize = 1; out.float_val.append(0.5)
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+t = TorchResponse(torch.SerializeToString())
+b = BladeResponse(blade.SerializeToString())
+bt = BladeTFResponse(blade.SerializeToString())
+print(json.dumps({
+    "torch": base64.b64encode(torch.SerializeToString()).decode(),
+    "blade": base64.b64encode(blade.SerializeToString()).decode(),
+    "negative": [list(t.get_values(-1)), t.get_tensor_shape(-3)],
+    "failures": {
+        "torch get_values 3": failure(lambda: t.get_values(3)),
+        "torch get_tensor_shape -4": failure(lambda: t.get_tensor_shape(-4)),
+        "blade get_values q": failure(lambda: b.get_values("q", BladeRequest.DT_FLOAT)),
+        "blade get_tensor_shape q": failure(lambda: b.get_tensor_shape("q")),
+        "blade-tf get_values q": failure(lambda: bt.get_values("q")),
+    },
+}))
+"""
+
+
+def test_missing_outputs_raise_what_the_official_responses_raise(run_official):
+    """A loop reading Torch outputs until IndexError, or code catching Blade's
+    AssertionError, works unchanged; negative Torch indices count from the end."""
+    import builtins
+
+    from easlab.eas_prediction import BladeRequest, BladeResponse, TorchResponse
+    from easlab.eas_prediction.blade_tf_request import TFResponse as BladeTFResponse
+
+    theirs = json.loads(run_official(MISSING_OUTPUTS))
+    t = TorchResponse(base64.b64decode(theirs["torch"]))
+    b = BladeResponse(base64.b64decode(theirs["blade"]))
+    bt = BladeTFResponse(base64.b64decode(theirs["blade"]))
+    assert [t.get_values(-1), t.get_tensor_shape(-3)] == theirs["negative"]
+    calls = {
+        "torch get_values 3": lambda: t.get_values(3),
+        "torch get_tensor_shape -4": lambda: t.get_tensor_shape(-4),
+        "blade get_values q": lambda: b.get_values("q", BladeRequest.DT_FLOAT),
+        "blade get_tensor_shape q": lambda: b.get_tensor_shape("q"),
+        "blade-tf get_values q": lambda: bt.get_values("q"),
+    }
+    for what, call in calls.items():
+        with pytest.raises(getattr(builtins, theirs["failures"][what])) as caught:
+            call()
+        assert isinstance(caught.value, KeyError), what  # easlab's own type stays
+        assert "it has" in str(caught.value), what
