@@ -530,3 +530,65 @@ def test_missing_outputs_raise_what_the_official_responses_raise(run_official):
             call()
         assert isinstance(caught.value, KeyError), what  # easlab's own type stays
         assert "it has" in str(caught.value), what
+
+
+BLADE_FAILURES = r"""
+import json
+from eas_prediction import BladeRequest
+from eas_prediction.blade_tf_request import TFRequest as BladeTF
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+calls = {
+    "batch size 0": lambda: BladeRequest("s").add_feed("x", 0, [1], BladeRequest.DT_FLOAT, [1.0]),
+    "volume": lambda: BladeRequest("s").add_feed("x", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [1.0] * 7),
+    "volume int64": lambda: BladeRequest("s").add_feed("x", 1, [3], BladeRequest.DT_INT64, [1]),
+    "empty name": lambda: BladeRequest("s").add_feed("", 1, [1], BladeRequest.DT_FLOAT, [1.0]),
+    "shape not a list": lambda: BladeRequest("s").add_feed("x", 1, 1, BladeRequest.DT_FLOAT, [1.0]),
+    "fetch empty name": lambda: BladeRequest("s").add_fetch("", BladeRequest.DT_FLOAT),
+    "tf volume": lambda: BladeTF("s").add_feed("x", [3], BladeTF.DT_FLOAT, [1.0]),
+    "tf empty name": lambda: BladeTF("s").add_feed("", [1], BladeTF.DT_FLOAT, [1.0]),
+    "tf fetch empty name": lambda: BladeTF("s").add_fetch(""),
+}
+print(json.dumps({what: failure(call) for what, call in calls.items()}))
+"""
+
+
+def test_blade_request_errors_are_the_official_assertion_errors_too(run_official):
+    """The official Blade builders raise AssertionError for every bad argument; easlab's
+    ValueError naming the input (SPEC.md §2) is an AssertionError there as well."""
+    from easlab.eas_prediction import BladeRequest
+    from easlab.eas_prediction.blade_tf_request import TFRequest as BladeTF
+
+    theirs = json.loads(run_official(BLADE_FAILURES))
+    assert set(theirs.values()) == {"AssertionError"}
+    calls = {
+        "batch size 0": lambda: BladeRequest("s").add_feed(
+            "x", 0, [1], BladeRequest.DT_FLOAT, [1.0]
+        ),
+        "volume": lambda: BladeRequest("s").add_feed(
+            "x", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [1.0] * 7
+        ),
+        "volume int64": lambda: BladeRequest("s").add_feed("x", 1, [3], BladeRequest.DT_INT64, [1]),
+        "empty name": lambda: BladeRequest("s").add_feed("", 1, [1], BladeRequest.DT_FLOAT, [1.0]),
+        "shape not a list": lambda: BladeRequest("s").add_feed(
+            "x", 1, 1, BladeRequest.DT_FLOAT, [1.0]
+        ),
+        "fetch empty name": lambda: BladeRequest("s").add_fetch("", BladeRequest.DT_FLOAT),
+        "tf volume": lambda: BladeTF("s").add_feed("x", [3], BladeTF.DT_FLOAT, [1.0]),
+        "tf empty name": lambda: BladeTF("s").add_feed("", [1], BladeTF.DT_FLOAT, [1.0]),
+        "tf fetch empty name": lambda: BladeTF("s").add_fetch(""),
+    }
+    assert set(calls) == set(theirs)
+    for what, call in calls.items():
+        with pytest.raises(AssertionError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError), what
+        assert "name" in str(caught.value) or "'x'" in str(caught.value), what
+    with pytest.raises(AssertionError, match="holds 46080 values but the content has 7"):
+        calls["volume"]()
