@@ -47,6 +47,21 @@ class DTypeError(RequestError):
     """A dtype the wire format cannot carry."""
 
 
+class ArgumentTypeError(RequestError, TypeError):
+    """A request argument of the wrong type (an input name that is not text, an output
+    index that is not an int); a ``TypeError`` too, which the official client's protobuf
+    raises there."""
+
+
+class ContentTypeError(DTypeError, ArgumentTypeError):
+    """Content of the wrong kind for the dtype (text for DT_FLOAT, 1.5 for DT_INT32, a
+    number for DT_STRING); a ``TypeError`` too, as officially."""
+
+
+class DimensionTypeError(ShapeError, ArgumentTypeError):
+    """A shape dimension that is not an integer; a ``TypeError`` too, as officially."""
+
+
 class SpecError(EaslabError, ValueError):
     """A service description (service.json / YAML) is invalid.
 

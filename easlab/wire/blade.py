@@ -156,7 +156,7 @@ def _official_errors() -> Iterator[None]:
     """Raise a request error as its Blade form, so ``except AssertionError`` catches it."""
     try:
         yield
-    except AssertionError:
+    except (AssertionError, TypeError):  # content of the wrong kind: a TypeError, as officially
         raise
     except ShapeError as exc:
         raise BladeShapeError(*exc.args) from None

@@ -592,3 +592,71 @@ def test_blade_request_errors_are_the_official_assertion_errors_too(run_official
         assert "name" in str(caught.value) or "'x'" in str(caught.value), what
     with pytest.raises(AssertionError, match="holds 46080 values but the content has 7"):
         calls["volume"]()
+
+
+ARGUMENT_TYPES = r"""
+import json
+from eas_prediction import TFRequest, TorchRequest
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+calls = {
+    "tf int32 text": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, ["a"]),
+    "tf int32 1.5": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, [1.5]),
+    "tf float None": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_FLOAT, [None]),
+    "tf string 1": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_STRING, [1]),
+    "tf shape 1.5": lambda: TFRequest("s").add_feed("x", [1.5], TFRequest.DT_FLOAT, [1.0]),
+    "tf name None": lambda: TFRequest("s").add_feed(None, [1], TFRequest.DT_FLOAT, [1.0]),
+    "tf name 1": lambda: TFRequest("s").add_feed(1, [1], TFRequest.DT_FLOAT, [1.0]),
+    "tf fetch None": lambda: TFRequest("s").add_fetch(None),
+    "tf signature 5": lambda: TFRequest(5).add_feed("x", [1], TFRequest.DT_FLOAT, [1.0]),
+    "torch float text": lambda: TorchRequest().add_feed(0, [1], TorchRequest.DT_FLOAT, ["a"]),
+    "torch index text": lambda: TorchRequest().add_feed("a", [1], TorchRequest.DT_FLOAT, [1.0]),
+    "torch fetch text": lambda: TorchRequest().add_fetch("a"),
+    "torch map name 1": lambda: TorchRequest().add_feed_map(1, [1], TorchRequest.DT_FLOAT, [1.0]),
+    "torch debug text": lambda: TorchRequest().set_debug_level("a"),
+}
+print(json.dumps({what: failure(call) for what, call in calls.items()}))
+"""
+
+
+def test_arguments_of_the_wrong_type_raise_type_errors_as_officially(run_official):
+    """The official client's protobuf raises TypeError for a name, index or value of the
+    wrong type; easlab raises its RequestError that is a TypeError too, at the call
+    (a non-str name used to pass add_feed and fail in to_string with AttributeError)."""
+    from easlab.eas_prediction import TFRequest, TorchRequest
+
+    theirs = json.loads(run_official(ARGUMENT_TYPES))
+    assert set(theirs.values()) == {"TypeError"}
+    calls = {
+        "tf int32 text": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, ["a"]),
+        "tf int32 1.5": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, [1.5]),
+        "tf float None": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_FLOAT, [None]),
+        "tf string 1": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_STRING, [1]),
+        "tf shape 1.5": lambda: TFRequest("s").add_feed("x", [1.5], TFRequest.DT_FLOAT, [1.0]),
+        "tf name None": lambda: TFRequest("s").add_feed(None, [1], TFRequest.DT_FLOAT, [1.0]),
+        "tf name 1": lambda: TFRequest("s").add_feed(1, [1], TFRequest.DT_FLOAT, [1.0]),
+        "tf fetch None": lambda: TFRequest("s").add_fetch(None),
+        "tf signature 5": lambda: TFRequest(5).add_feed("x", [1], TFRequest.DT_FLOAT, [1.0]),
+        "torch float text": lambda: TorchRequest().add_feed(0, [1], TorchRequest.DT_FLOAT, ["a"]),
+        "torch index text": lambda: TorchRequest().add_feed("a", [1], TorchRequest.DT_FLOAT, [1.0]),
+        "torch fetch text": lambda: TorchRequest().add_fetch("a"),
+        "torch map name 1": lambda: TorchRequest().add_feed_map(
+            1, [1], TorchRequest.DT_FLOAT, [1.0]
+        ),
+        "torch debug text": lambda: TorchRequest().set_debug_level("a"),
+    }
+    assert set(calls) == set(theirs)
+    for what, call in calls.items():
+        with pytest.raises(TypeError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError), what  # still easlab's RequestError
+        assert "must be" in str(caught.value) or "input" in str(caught.value), what
+    # bytes names are text, as protobuf's string fields take them
+    ok = TFRequest(b"s").add_feed(b"x", [1], TFRequest.DT_FLOAT, [1.0]).add_fetch(b"y")
+    assert ok.to_string() == TFRequest("s").add_feed("x", [1], 1, [1.0]).add_fetch("y").to_string()
