@@ -660,3 +660,34 @@ def test_arguments_of_the_wrong_type_raise_type_errors_as_officially(run_officia
     # bytes names are text, as protobuf's string fields take them
     ok = TFRequest(b"s").add_feed(b"x", [1], TFRequest.DT_FLOAT, [1.0]).add_fetch(b"y")
     assert ok.to_string() == TFRequest("s").add_feed("x", [1], 1, [1.0]).add_fetch("y").to_string()
+
+
+TORCHREC_BOOLS = r"""
+import base64
+from eas_prediction.torchrec_request import TorchRecRequest
+r = TorchRecRequest()
+r.add_user_fea("is_new", True, "INT")
+r.add_user_fea("clicked", False, "BIGINT")
+r.add_context_fea("flags", [True, False, 1], "LIST<INT>")
+r.add_item_fea("seen", {"a": True, "b": 2}, "MAP<STRING,BIGINT>")
+r.add_user_fea("score", True, "DOUBLE")
+print(base64.b64encode(r.to_string()).decode())
+"""
+
+
+def test_torchrec_bool_features_and_mismatched_values_as_officially(run_official):
+    """True/False in an integer feature is 1/0 (the official protobuf 3.20 takes them; a
+    modern protobuf refused them); a value that fits no dtype is a TypeError naming it."""
+    from easlab.eas_prediction.torchrec_request import TorchRecRequest
+
+    theirs = base64.b64decode(run_official(TORCHREC_BOOLS))
+    r = TorchRecRequest()
+    r.add_user_fea("is_new", True, "INT")
+    r.add_user_fea("clicked", False, "BIGINT")
+    r.add_context_fea("flags", [True, False, 1], "LIST<INT>")
+    r.add_item_fea("seen", {"a": True, "b": 2}, "MAP<STRING,BIGINT>")
+    r.add_user_fea("score", True, "DOUBLE")
+    assert r.to_string() == theirs
+    for value, dtype in [(5, "STRING"), ("5", "INT"), ("1.5", "FLOAT"), (1.5, "BIGINT")]:
+        with pytest.raises(TypeError, match=f"feature value .* TorchRec dtype '{dtype}'"):
+            TorchRecRequest().add_user_fea("f", value, dtype)
