@@ -27,6 +27,14 @@ class PredictException(EaslabError):
         return f"Code: {self.code}, Message: {self.message}"
 
 
+class OutputNotFound(EaslabError, KeyError):
+    """A response has no output of the name or index asked for; the message lists those it has.
+
+    The Torch and Blade responses raise subclasses that are also the official
+    client's ``IndexError`` and ``AssertionError``.
+    """
+
+
 class RequestError(EaslabError, ValueError):
     """A request cannot be built: caught before anything is sent."""
 
@@ -37,6 +45,21 @@ class ShapeError(RequestError):
 
 class DTypeError(RequestError):
     """A dtype the wire format cannot carry."""
+
+
+class ArgumentTypeError(RequestError, TypeError):
+    """A request argument of the wrong type (an input name that is not text, an output
+    index that is not an int); a ``TypeError`` too, which the official client's protobuf
+    raises there."""
+
+
+class ContentTypeError(DTypeError, ArgumentTypeError):
+    """Content of the wrong kind for the dtype (text for DT_FLOAT, 1.5 for DT_INT32, a
+    number for DT_STRING); a ``TypeError`` too, as officially."""
+
+
+class DimensionTypeError(ShapeError, ArgumentTypeError):
+    """A shape dimension that is not an integer; a ``TypeError`` too, as officially."""
 
 
 class SpecError(EaslabError, ValueError):

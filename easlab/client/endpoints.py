@@ -2,21 +2,21 @@
 
 ``eas_prediction`` code sometimes builds an endpoint by hand
 (``GatewayEndpoint(domain, service, logger).get()``); these classes keep those
-constructors and methods. ``PredictClient`` itself uses ``StaticEndpoint`` and
-``DiscoveredEndpoint`` (predict_client.py); the round robin here is easlab's
-smooth weighted one (discovery.py), so the order of picks differs from the
-official scheduler while the shares follow the weights.
+constructors and methods, and ``WRRScheduler`` picks in the official order.
+``PredictClient`` itself uses ``StaticEndpoint`` and ``DiscoveredEndpoint``
+(predict_client.py), which balance with easlab's smooth round robin (discovery.py).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from easlab.client.discovery import Backend, UpstreamSource, VipServerSource, WeightedRoundRobin
+from easlab.client.discovery import Backend, UpstreamSource, VipServerSource
 from easlab.client.predict_client import gateway_base
 from easlab.errors import PredictException
 
@@ -39,29 +39,52 @@ def endpoint_sort_func(x: Item) -> str:
 
 
 class WRRScheduler:
-    """Weighted round robin over ``(host, weight)`` items: ``schedule()`` / ``get_next(n)``."""
+    """Interleaved weighted round robin over ``(host, weight)`` items, in the official
+    scheduler's order: ``schedule()`` / ``get_next(n)``.
+
+    Each round lowers a threshold from the largest weight by the weights' gcd and
+    takes, in list order, every item whose weight reaches it: weights 1:3 give
+    ``B B A B``. (``PredictClient`` balances with easlab's smooth round robin,
+    discovery.py; this class is for code that builds endpoints by hand.) No item
+    with a positive weight: None (the official scheduler then hands out zero-weight
+    items every other call; SPEC.md §1 counts zero weights as no backend).
+    """
 
     def __init__(self, s: Iterable[Item] | None = None) -> None:
-        self._wrr = WeightedRoundRobin()
         self.data_set: list[Item] = []
-        self._items: dict[Backend, Item] = {}
+        self.cw = 0
+        self.i = -1
+        self.max_s: int | None = None
+        self.gcd_s: int | None = None
+        self.len_s: int | None = None
         self.set_data(s)
 
     def set_data(self, s: Iterable[Item] | None) -> None:
+        """Schedule ``s`` from its start."""
         self.data_set = list(s or [])
-        self._items = {
-            Backend(str(host["ip"]), int(host["port"]), int(weight)): (host, weight)
-            for host, weight in self.data_set
-        }
-        self._wrr.set_backends(self._items)
+        weights = [int(weight) for _, weight in self.data_set]
+        self.cw, self.i = 0, -1
+        self.max_s = max(weights) if weights else None
+        self.gcd_s = math.gcd(*weights) if weights else None
+        self.len_s = len(weights) or None
 
     def reset(self) -> None:
         self.set_data(None)
 
     def schedule(self) -> Item | None:
         """The next item; None when there is none with a positive weight."""
-        backend = self._wrr.pick()
-        return None if backend is None else self._items[backend]
+        if not self.data_set or not self.max_s or self.max_s <= 0:
+            return None
+        assert self.gcd_s is not None and self.len_s is not None
+        while True:
+            self.i = (self.i + 1) % self.len_s
+            if self.i == 0:
+                self.cw -= self.gcd_s
+                if self.cw <= 0:
+                    self.cw = self.max_s
+            item = self.data_set[self.i]
+            if int(item[1]) >= self.cw:
+                return item
 
     def get_next(self, n: int = 1) -> Any:
         if n > 1:

@@ -46,6 +46,7 @@ import threading
 import time
 from typing import Any, Literal, overload
 
+from easlab import _auth
 from easlab.client.auth import EasAuth
 from easlab.client.discovery import (
     DEFAULT_REFRESH_S,
@@ -483,19 +484,28 @@ class PredictClient:
         auth = EasAuth(self.token, self.service_name, signed=not self.custom_url)
         return auth.apply(request)
 
-    def generate_singaure(self, request_data: bytes) -> dict[str, str]:
+    def generate_singaure(self, request_data: bytes | bytearray | str) -> dict[str, str]:
         """The auth headers of a POST of ``request_data`` (the official client's method, its spelling kept).
 
-        Signed (``Content-MD5``, ``Date``, ``Content-Type``, ``Content-Length``,
-        ``Authorization: EAS ...``) unless the client posts to a ``custom_url``,
-        which gets the plain token; as ``predict`` sends them.
+        As the official method, whether or not a token is set: ``Content-MD5``,
+        ``Date``, ``Content-Type``, ``Content-Length`` and ``Authorization: EAS ...``
+        (the signature), or for a ``custom_url`` client ``Date``, ``Content-Type``,
+        ``Content-Length`` and the plain token as ``Authorization``. The content
+        type is ``set_content_type``'s, else the extra headers', else
+        ``application/octet-stream``. A str body is signed as its UTF-8 bytes.
         """
-        body = bytes(request_data)
-        content_type = self.content_type or self.headers.get("Content-Type", "")
-        headers = Headers({"Content-Type": content_type} if content_type else {})
-        request = Request("POST", self.custom_url or "http://signature/", headers, body)
-        EasAuth(self.token, self.service_name, signed=not self.custom_url).apply(request)
-        return {**dict(request.headers.items()), "Content-Length": str(len(body))}
+        body = _to_bytes(request_data)
+        content_type = (
+            self.content_type or self.headers.get("Content-Type") or _auth.DEFAULT_CONTENT_TYPE
+        )
+        if self.custom_url:
+            return {
+                "Date": _auth.http_date(),
+                "Content-Type": content_type,
+                "Content-Length": str(len(body)),
+                "Authorization": self.token,
+            }
+        return _auth.signed_headers(self.token, body, self.service_name, content_type)
 
     def _attempt(
         self, method: str, body: bytes, backend: Backend | None, path: str = ""

@@ -18,7 +18,14 @@ from typing import Any, Union
 
 import numpy as np
 
-from easlab.errors import DTypeError, EaslabError, ShapeError
+from easlab.errors import (
+    ArgumentTypeError,
+    DimensionTypeError,
+    DTypeError,
+    EaslabError,
+    RequestError,
+    ShapeError,
+)
 
 __all__ = [
     "WireError",
@@ -128,6 +135,19 @@ def le_view(arr: Any, dtype: str) -> memoryview:
 def pb_message(module: str, name: str) -> Any:
     """A fresh message of the generated module ``easlab.wire.proto.<module>`` (the slow, general path)."""
     return getattr(importlib.import_module(f"easlab.wire.proto.{module}"), name)()
+
+
+def pb_text(message: Any) -> str:
+    """``message`` in protobuf text format, as ``str(message)`` is under the official client.
+
+    The official client's protobuf (3.20, pure Python) writes map entries sorted by key
+    and floats at their shortest (``3.0``, ``0.33333334``); ``str()`` of a modern (upb)
+    message keeps the map's hash order and prints ``3``, ``0.333333343``. protobuf's
+    ``text_format`` still writes the official text.
+    """
+    from google.protobuf import text_format
+
+    return str(text_format.MessageToString(message))
 
 
 # ---------------------------------------------------------------- decoding
@@ -258,7 +278,7 @@ def check_shape(name: str, shape: Iterable[Any]) -> list[int]:
             if isinstance(d, (float, np.floating)) and float(d).is_integer():
                 d = int(d)
             else:
-                raise ShapeError(
+                raise DimensionTypeError(
                     f"input {name!r}: shape {list(shape)} has a non-integer dimension {d!r}"
                 )
         if d < 0:
@@ -268,6 +288,27 @@ def check_shape(name: str, shape: Iterable[Any]) -> list[int]:
             )
         dims.append(int(d))
     return dims
+
+
+def text_arg(what: str, value: Any) -> str:
+    """A name argument as str (bytes UTF-8 decoded, as protobuf's string fields take them);
+    ``ArgumentTypeError`` (a TypeError) for anything else, before it reaches the wire."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError(f"{what} {value!r} is not UTF-8 text") from None
+    raise ArgumentTypeError(f"{what} must be a str, got {type(value).__name__} {value!r}")
+
+
+def int_arg(what: str, value: Any) -> int:
+    """An integer argument (an output index, a debug level) as int; ``ArgumentTypeError``
+    (a TypeError) for anything else, where ``int()`` would quietly truncate 1.5 or read "1"."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ArgumentTypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
 
 
 def check_count(name: str, shape: list[int], count: int) -> None:

@@ -8,14 +8,15 @@ official ``blade_tf_request.TFRequest``: TF-style calls on the Blade wire format
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from easlab.errors import DTypeError, RequestError, ShapeError
+from easlab.errors import DTypeError, OutputNotFound, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -137,6 +138,34 @@ def _output_info(name: str, code: int) -> bytes:
     return b"".join([*len_field(1, [key]), *len_field(2, [key]), tag(3, VARINT), varint(code)])
 
 
+class BladeRequestError(RequestError, AssertionError):
+    """A Blade request cannot be built; an ``AssertionError`` too, which the official
+    ``BladeRequest`` and Blade-TF request raise for every invalid argument."""
+
+
+class BladeShapeError(ShapeError, BladeRequestError):
+    """Blade content that does not fit its shape or batch size (also an ``AssertionError``)."""
+
+
+class BladeDTypeError(DTypeError, BladeRequestError):
+    """A dtype a Blade request cannot carry (also an ``AssertionError``)."""
+
+
+@contextlib.contextmanager
+def _official_errors() -> Iterator[None]:
+    """Raise a request error as its Blade form, so ``except AssertionError`` catches it."""
+    try:
+        yield
+    except (AssertionError, TypeError):  # content of the wrong kind: a TypeError, as officially
+        raise
+    except ShapeError as exc:
+        raise BladeShapeError(*exc.args) from None
+    except DTypeError as exc:
+        raise BladeDTypeError(*exc.args) from None
+    except RequestError as exc:
+        raise BladeRequestError(*exc.args) from None
+
+
 def _check_name(name: Any, what: str = "input") -> str:
     if not isinstance(name, str) or not name:
         raise RequestError(f"{what} name must be a non-empty string, got {name!r}")
@@ -192,11 +221,12 @@ class _BladeBase(MessageRequest):
         return name
 
     def _fetch(self, name: str, code: int) -> None:
-        _check_name(name, "output")
-        if code not in _DT_NAMES:
-            raise DTypeError(
-                f"output {name!r}: unknown Blade dtype {code!r}; use one of {list(_DT_NAMES.values())}"
-            )
+        with _official_errors():
+            _check_name(name, "output")
+            if code not in _DT_NAMES:
+                raise DTypeError(
+                    f"output {name!r}: unknown Blade dtype {code!r}; use one of {list(_DT_NAMES.values())}"
+                )
         self._outputs.append((name, code))
         if self._message is not None:
             self._message.output_info.add().MergeFromString(_output_info(name, code))
@@ -245,6 +275,12 @@ class BladeRequest(_BladeBase):
         batch_size = one_of("batch_size", batch_size, "batchsize", batchsize)
         if shape is UNSET:
             raise TypeError("add_feed() needs the shape (or the array) after the batch size")
+        with _official_errors():
+            return self._add_feed(input_name, batch_size, shape, content_type, content)
+
+    def _add_feed(
+        self, input_name: str, batch_size: Any, shape: Any, content_type: int | None, content: Any
+    ) -> BladeRequest:
         name = self._claim(input_name)
         if (
             isinstance(batch_size, bool)
@@ -311,6 +347,12 @@ class BladeTFRequest(_BladeBase):
         self, input_name: str, shape: Any, content_type: int | None = None, content: Any = None
     ) -> BladeTFRequest:
         """Add one input: ``(name, shape, dtype, flat)`` or ``(name, array)``."""
+        with _official_errors():
+            return self._add_feed(input_name, shape, content_type, content)
+
+    def _add_feed(
+        self, input_name: str, shape: Any, content_type: int | None, content: Any
+    ) -> BladeTFRequest:
         name = self._claim(input_name)
         if content is None and content_type is None:
             arr = as_array(shape)
@@ -453,10 +495,15 @@ def _parse_arrays(
         return msg, [_from_pb(a) for a in repeated]
 
 
+class BladeOutputNotFound(OutputNotFound, AssertionError):
+    """No such Blade output: an ``AssertionError`` too, as the official ``BladeResponse`` raises."""
+
+
 class BladeResponse(TensorResponse):
     """A ``blade.Response``: outputs keyed by ``name_in_dl_model``."""
 
     _pb_message = ("blade_pb2", "Response")
+    _missing = BladeOutputNotFound
 
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from easlab.wire import dtypes as d
-from easlab.wire.base import VARINT, Request, Response, tag, varint
+from easlab.wire.base import VARINT, Request, Response, pb_text, tag, varint
 from easlab.wire.rec import (
     feature_kind,
     keys_on_wire,
@@ -172,10 +172,11 @@ class EasyRecResponse(Response):
         return getattr(self.message, name)
 
     def __str__(self) -> str:
-        return str(self.message)
+        return pb_text(self.message)
 
     def to_string(self) -> str:
-        return str(self.message)
+        """The answer in protobuf text format, as ``str()`` of the official client's PBResponse."""
+        return pb_text(self.message)
 
     def SerializeToString(self) -> bytes:  # noqa: N802  (the protobuf method's name)
         return bytes(self.message.SerializeToString())

@@ -31,6 +31,7 @@ from easlab.wire.base import (
     iter_fields,
     le_view,
     len_field,
+    pb_text,
     tag,
     text,
     varint,
@@ -135,6 +136,10 @@ class OnnxRequest(MessageRequest):
         for name, x in inputs.items():
             req.add_feed(name, x)
         return req
+
+    def __str__(self) -> str:
+        """The request in protobuf text format, as ``str()`` of the official ``OnnxRequest``."""
+        return pb_text(self.request_data)
 
     def __repr__(self) -> str:
         return f"OnnxRequest(inputs={list(self._tensors)})"

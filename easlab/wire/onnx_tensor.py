@@ -22,7 +22,22 @@ __all__ = [
     "to_array",
     "from_array",
     "convert_endian",
+    "ArrayTypeError",
+    "ElementTypeError",
 ]
+
+
+class ArrayTypeError(DTypeError, RuntimeError):
+    """``from_array`` got a numpy dtype ONNX has no element type for; a ``RuntimeError``
+    as well, which the official helper raises there."""
+
+
+class ElementTypeError(DTypeError, TypeError, KeyError):
+    """``to_array`` got an element type with no numpy dtype; a ``TypeError`` (the official
+    helper's for UNDEFINED) and a ``KeyError`` (its for any other unknown code) as well."""
+
+    __str__ = DTypeError.__str__  # the message, not KeyError's quoted repr of it
+
 
 #: ONNX element type code → numpy dtype
 TENSOR_TYPE_TO_NP_TYPE: dict[int, np.dtype[Any]] = {
@@ -41,9 +56,10 @@ def to_array(tensor: Any) -> np.ndarray:
     code = int(tensor.data_type)
     dtype = TENSOR_TYPE_TO_NP_TYPE.get(code)
     if dtype is None:
-        raise DTypeError(
-            f"tensor {tensor.name!r}: element type {code} has no numpy dtype here; "
-            f"supported codes: {sorted(TENSOR_TYPE_TO_NP_TYPE)}"
+        what = "is not defined (0)" if code == 0 else f"{code} has no numpy dtype here"
+        raise ElementTypeError(
+            f"tensor {tensor.name!r}: element type {what}; set data_type to one of "
+            f"{sorted(TENSOR_TYPE_TO_NP_TYPE)} (OnnxData.TensorProto.FLOAT, ...)"
         )
     little = np.frombuffer(tensor.raw_data, dtype=dtype.newbyteorder("<"))
     return little.astype(dtype, copy=False).reshape(list(tensor.dims))
@@ -55,7 +71,7 @@ def from_array(arr: Any, name: str) -> Any:
     native = arr.dtype.newbyteorder("=")
     code = NP_TYPE_TO_TENSOR_TYPE.get(native)
     if code is None:
-        raise DTypeError(
+        raise ArrayTypeError(
             f"tensor {name!r}: numpy dtype {arr.dtype} has no ONNX element type; "
             f"supported: {', '.join(sorted(str(t) for t in NP_TYPE_TO_TENSOR_TYPE))}"
         )

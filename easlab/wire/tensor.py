@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import DTypeError
+from easlab.errors import ContentTypeError, DTypeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -168,7 +168,7 @@ def to_strings(name: str, values: Iterable[Any]) -> list[bytes]:
         elif isinstance(v, str):
             out.append(v.encode("utf-8"))
         else:
-            raise DTypeError(
+            raise ContentTypeError(
                 f"input {name!r}: element {i} of a string feed is {type(v).__name__}; "
                 "DT_STRING carries bytes or str"
             )
@@ -230,15 +230,17 @@ def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
         return out
     src = np.asarray(content)
     if src.dtype.kind in "OSUV":
-        raise DTypeError(_not_numbers(name, content, src, target))
+        raise ContentTypeError(_not_numbers(name, content, src, target))
     flat = src.reshape(-1)
     if target.kind in "iu":
         if flat.dtype.kind == "f" and flat.size and not np.all(np.floor(flat) == flat):
-            raise DTypeError(
+            raise ContentTypeError(
                 f"input {name!r}: content has non-integer values for an integer dtype ({target})"
             )
         if flat.dtype.kind == "c":
-            raise DTypeError(f"input {name!r}: complex content for an integer dtype ({target})")
+            raise ContentTypeError(
+                f"input {name!r}: complex content for an integer dtype ({target})"
+            )
         if flat.size and flat.dtype.kind in "iuf":
             info = np.iinfo(target)
             lo, hi = flat.min(), flat.max()
@@ -248,7 +250,7 @@ def content_array(name: str, content: Any, target: np.dtype[Any]) -> np.ndarray:
                     f"({info.min}..{info.max})"
                 )
     if target.kind in "fb" and flat.dtype.kind == "c":
-        raise DTypeError(f"input {name!r}: complex content for a {target} dtype")
+        raise ContentTypeError(f"input {name!r}: complex content for a {target} dtype")
     if target.kind == "f" and flat.dtype != target:  # no cast, no overflow: no errstate cost
         # A float64 beyond float32's range becomes inf, as protobuf's own float
         # field does for the official client; numpy would also warn about it.

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import RequestError
+from easlab.errors import OutputNotFound, RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -37,7 +37,9 @@ from easlab.wire.base import (
     len_field,
     one_of,
     pb_message,
+    pb_text,
     text,
+    text_arg,
 )
 from easlab.wire.layout import RequestLayout
 from easlab.wire.tensor import (
@@ -74,6 +76,10 @@ def _map_entry(field_no: int, key: str, payload: list[Buffer]) -> list[Buffer]:
     return len_field(field_no, [*len_field(1, [key.encode("utf-8")]), *len_field(2, payload)])
 
 
+def _signature(name: Any) -> str | None:
+    return None if name is None else text_arg("signature name", name)
+
+
 class TFRequest(MessageRequest):
     """A request to a TensorFlow service (PredictRequest protobuf).
 
@@ -106,7 +112,7 @@ class TFRequest(MessageRequest):
     TF_BOOL = d.DT_BOOL  # the manuals write TFRequest.TF_BOOL
 
     def __init__(self, signature_name: str | None = None) -> None:
-        self.signature_name = signature_name
+        self.signature_name = _signature(signature_name)
         # name -> encoded ArrayProto parts; a float array's part is a view of its
         # memory, read once at to_string() (one copy for the whole body)
         self._inputs: dict[str, list[Buffer]] = {}
@@ -116,7 +122,9 @@ class TFRequest(MessageRequest):
         self, signature_name: str | None = UNSET, *, singature_name: str | None = UNSET
     ) -> None:
         """Set the model signature to call (``singature_name=``: the official client's spelling)."""
-        name = one_of("signature_name", signature_name, "singature_name", singature_name)
+        name = _signature(
+            one_of("signature_name", signature_name, "singature_name", singature_name)
+        )
         self.signature_name = name
         if self._message is not None:
             self._message.signature_name = name or ""
@@ -136,6 +144,7 @@ class TFRequest(MessageRequest):
         A float array already in wire layout is not copied here: its memory is
         read once by ``to_string()``, so do not change it in between.
         """
+        input_name = text_arg("input name", input_name)
         if input_name in self._inputs:
             raise RequestError(
                 f"input {input_name!r} was already added; each input is fed once "
@@ -157,6 +166,7 @@ class TFRequest(MessageRequest):
 
     def add_fetch(self, output_name: str) -> TFRequest:
         """Ask for one output (with none, a SavedModel service returns all outputs)."""
+        output_name = text_arg("output name", output_name)
         self._fetch.append(output_name)
         if self._message is not None:
             self._message.output_filter.append(output_name)
@@ -231,8 +241,8 @@ class TensorResponse(Response):
         return msg
 
     def to_string(self) -> str:
-        """The message in protobuf text format (as the official client's ``to_string``)."""
-        return str(self.response)
+        """The message in protobuf text format, the official client's ``to_string`` text."""
+        return pb_text(self.response)
 
     def __str__(self) -> str:
         return self.to_string()
@@ -252,11 +262,14 @@ class TensorResponse(Response):
     def __len__(self) -> int:
         return len(self._tensors)
 
+    #: what a missing output raises (a KeyError; Torch and Blade add the official type)
+    _missing: type[OutputNotFound] = OutputNotFound
+
     def _tensor(self, key: Any) -> WireTensor:
         try:
             return self._tensors[key]
         except KeyError:
-            raise KeyError(
+            raise self._missing(
                 f"no {self._label} {key!r} in the response; it has {list(self._tensors)}"
             ) from None
 

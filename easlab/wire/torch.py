@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import RequestError
+from easlab.errors import OutputNotFound, RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -25,10 +25,12 @@ from easlab.wire.base import (
     WireError,
     decode_varints,
     encode_varints,
+    int_arg,
     iter_fields,
     len_field,
     pb_message,
     tag,
+    text_arg,
     varint,
 )
 from easlab.wire.layout import RequestLayout
@@ -98,7 +100,7 @@ class TorchRequest(MessageRequest):
         self.debug_level = 0
 
     def set_debug_level(self, dbg_lvl: int = 0) -> None:
-        self.debug_level = int(dbg_lvl)
+        self.debug_level = int_arg("debug level", dbg_lvl)
         if self._message is not None:
             self._message.debug_level = self.debug_level
 
@@ -127,9 +129,9 @@ class TorchRequest(MessageRequest):
         by ``to_string()``. As with ``TFRequest``, a float array's memory is read
         by ``to_string()`` (no copy before).
         """
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        index = int_arg("input index", index)
+        if index < 0:
             raise RequestError(f"input index must be an int >= 0, got {index!r}")
-        index = int(index)
         if index in self._inputs:
             raise RequestError(
                 f"input {index} was already added; each index is fed once "
@@ -148,6 +150,7 @@ class TorchRequest(MessageRequest):
         self, index: str, shape: Any, content_type: int | None = None, content: Any = None
     ) -> TorchRequest:
         """Set a named input (``map_inputs``); same argument forms as ``add_feed``."""
+        index = text_arg("map input name", index)
         if index in self._map_inputs:
             raise RequestError(f"map input {index!r} was already added; each name is fed once")
         payload = self._encode_input(repr(index), shape, content_type, content)
@@ -158,9 +161,10 @@ class TorchRequest(MessageRequest):
 
     def add_fetch(self, output_index: int) -> TorchRequest:
         """Ask for one output by index (with none, all outputs come back)."""
-        self._fetch.append(int(output_index))
+        output_index = int_arg("output index", output_index)
+        self._fetch.append(output_index)
         if self._message is not None:
-            self._message.output_filter.append(int(output_index))
+            self._message.output_filter.append(output_index)
         return self
 
     def to_string(self) -> bytes:
@@ -218,15 +222,28 @@ class TorchRequest(MessageRequest):
         return f"TorchRequest(inputs={sorted(self._inputs)}, map_inputs={list(self._map_inputs)}, fetch={self._fetch})"
 
 
+class TorchOutputNotFound(OutputNotFound, IndexError):
+    """No such Torch output: an ``IndexError`` too, as the official ``TorchResponse`` raises."""
+
+
 class TorchResponse(TensorResponse):
     """A PyTorch PredictResponse: ``resp[0]`` for positional outputs, ``resp['name']`` for map outputs."""
 
     _pb_message = ("torch_predict_pb2", "PredictResponse")
+    _missing = TorchOutputNotFound
 
     def __init__(self, response_data: bytes | None = None) -> None:
         self._data = bytes(response_data or b"")
         outputs, map_outputs = _parse_response(self._data)
+        self._positional = len(outputs)
         self._tensors = {**dict(enumerate(outputs)), **map_outputs}
+
+    def _tensor(self, key: Any) -> WireTensor:
+        # A negative index counts from the last positional output, as the official
+        # client's repeated field does (get_values(-1)).
+        if isinstance(key, int) and not isinstance(key, bool) and -self._positional <= key < 0:
+            key += self._positional
+        return super()._tensor(key)
 
     def get_tensor_shape(self, output_index: Any) -> list[int]:
         """Output ``output_index``'s shape as the message states it."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from easlab.errors import ArgumentTypeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -30,6 +31,7 @@ from easlab.wire.base import (
     Response,
     iter_fields,
     len_field,
+    pb_text,
     tag,
     text,
     varint,
@@ -74,9 +76,41 @@ _PB_KIND = {5: "int32", 3: "int64", 9: "string", 2: "float", 1: "double"}
 _FeatureKey = tuple[int, str, int]  # (request field, feature name, position; -1 for a user feature)
 
 
+_INTS = ("INT", "INT64", "BIGINT")
+
+
+def _int(v: Any) -> Any:
+    return int(v) if isinstance(v, (bool, np.bool_)) else v
+
+
+def _bools_as_ints(value: Any, dtype: str) -> Any:
+    """``value`` with True/False as 1/0 where ``dtype`` holds integers: the official client's
+    protobuf (3.20) stores them so, a modern one refuses a bool in an int field."""
+    elem = dtype[dtype.find("<") + 1 : -1] if dtype.endswith(">") else dtype
+    if dtype in _INTS:
+        return _int(value)
+    if dtype[:5] in ("LIST<", "ARRAY") and elem in _INTS and isinstance(value, list):
+        return [_int(v) for v in value]
+    if dtype.startswith("MAP<") and elem.split(",")[-1] in _INTS and isinstance(value, dict):
+        return {k: _int(v) for k, v in value.items()}
+    return value
+
+
 def _feature(value: Any, dtype: str) -> tuple[Any, list[Any] | None]:
-    """A PBFeature for ``value`` of TorchRec ``dtype`` (the official rules), and a map's key order."""
-    dtype = dtype.upper()
+    """A PBFeature for ``value`` of TorchRec ``dtype`` (the official rules), and a map's key order.
+
+    A value that does not fit the dtype raises ``ArgumentTypeError`` (a TypeError, as
+    the official client's protobuf raises) naming both.
+    """
+    try:
+        return _fill_feature(_bools_as_ints(value, dtype.upper()), dtype.upper())
+    except TypeError as exc:
+        raise ArgumentTypeError(
+            f"feature value {value!r:.80} does not fit TorchRec dtype {dtype!r}: {exc}"
+        ) from None
+
+
+def _fill_feature(value: Any, dtype: str) -> tuple[Any, list[Any] | None]:
     feat = pb.PBFeature()
     if value is None or (isinstance(value, (dict, list)) and len(value) == 0):
         feat.string_feature = ""
@@ -432,10 +466,11 @@ class TorchRecResponse(Response):
         return getattr(self.message, name)
 
     def __str__(self) -> str:
-        return str(self.message)
+        return pb_text(self.message)
 
     def to_string(self) -> str:
-        return str(self.message)
+        """The answer in protobuf text format, as ``str()`` of the official client's PBResponse."""
+        return pb_text(self.message)
 
     def SerializeToString(self) -> bytes:  # noqa: N802  (the protobuf method's name)
         return bytes(self.message.SerializeToString())

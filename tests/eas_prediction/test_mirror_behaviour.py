@@ -236,3 +236,458 @@ def test_generate_singaure_signs_as_predict_does():
         headers["Date"],
         "/api/predict/svc",
     )
+
+
+# Responses as text: the official protobuf (3.20, pure Python) writes map entries
+# sorted by key and floats at their shortest; str() of a upb message does neither.
+RESPONSE_TEXT = r"""
+import base64, json
+import numpy as np
+from eas_prediction import TFResponse, TorchResponse, BladeResponse, OnnxResponse, OnnxDataHelper
+from eas_prediction.tf_request_pb2 import PredictResponse
+from eas_prediction import pytorch_predict_pb2 as pt_pb, blade_pb2, onnx_processor_data_pb2 as onnx_pb
+from eas_prediction.easyrec_predict_pb2 import PBResponse as EasyRecAnswer
+from eas_prediction.torchrec_predict_pb2 import PBResponse as TorchRecAnswer
+
+def fill(array, i):
+    array.dtype = 1
+    array.array_shape.dim.extend([3])
+    array.float_val.extend([1 / 3, 3.0, 0.1 * i])
+
+tf = PredictResponse()
+for i, name in enumerate(["zeta", "alpha", "mid", "beta", "c"]):
+    fill(tf.outputs[name], i)
+tf.outputs["s"].dtype = 7
+tf.outputs["s"].string_val.extend([b"\xff\x00'", "é".encode()])
+tf.outputs["d"].dtype = 2
+tf.outputs["d"].double_val.extend([1 / 3, 1e300])
+torch = pt_pb.PredictResponse()
+fill(torch.outputs.add(), 1)
+for i, name in enumerate(["z", "a", "m"]):
+    fill(torch.map_outputs[name], i)
+blade = blade_pb2.Response()
+out = blade.outputs.add(); out.name_in_dl_model = "p"; out.batchsize = 1; out.float_val.extend([1 / 3, 2.0])
+onnx = onnx_pb.DataProto()
+onnx.tensors.add().CopyFrom(OnnxDataHelper.from_array(np.arange(2, dtype=np.float32), "z"))
+easyrec = EasyRecAnswer()
+for i, name in enumerate(["z", "a", "m"]):
+    fill(easyrec.tf_outputs[name], i)
+torchrec = TorchRecAnswer()
+for i, name in enumerate(["z", "a", "m"]):
+    fill(torchrec.map_outputs[name], i)
+
+out = {}
+for kind, message, cls in [("tf", tf, TFResponse), ("torch", torch, TorchResponse),
+                           ("blade", blade, BladeResponse), ("onnx", onnx, OnnxResponse)]:
+    data = message.SerializeToString()
+    resp = cls(data)
+    out[kind] = {"data": base64.b64encode(data).decode(), "str": str(resp),
+                 "to_string": resp.to_string() if hasattr(resp, "to_string") else None}
+for kind, message in [("easyrec", easyrec), ("torchrec", torchrec)]:
+    out[kind] = {"data": base64.b64encode(message.SerializeToString()).decode(), "str": str(message)}
+print(json.dumps(out))
+"""
+
+
+def test_responses_as_text_are_the_official_text(run_official):
+    from easlab.eas_prediction import BladeResponse, OnnxResponse, TFResponse, TorchResponse
+    from easlab.eas_prediction.easyrec_request import EasyRecRequest
+    from easlab.eas_prediction.torchrec_request import TorchRecRequest
+
+    theirs = json.loads(run_official(RESPONSE_TEXT))
+    assert theirs["tf"]["str"].index('key: "alpha"') < theirs["tf"]["str"].index('key: "zeta"')
+    differ = {}
+    for kind, cls in [
+        ("tf", TFResponse),
+        ("torch", TorchResponse),
+        ("blade", BladeResponse),
+        ("onnx", OnnxResponse),
+    ]:
+        resp = cls(base64.b64decode(theirs[kind]["data"]))
+        if str(resp) != theirs[kind]["str"]:
+            differ[kind + " str"] = (str(resp), theirs[kind]["str"])
+        if theirs[kind]["to_string"] is not None and resp.to_string() != theirs[kind]["to_string"]:
+            differ[kind + " to_string"] = (resp.to_string(), theirs[kind]["to_string"])
+    for kind, request in [("easyrec", EasyRecRequest()), ("torchrec", TorchRecRequest())]:
+        answer = request.parse_response(base64.b64decode(theirs[kind]["data"]))
+        if str(answer) != theirs[kind]["str"]:
+            differ[kind + " str"] = (str(answer), theirs[kind]["str"])
+    assert not differ, differ
+
+
+GENERATE_SINGAURE = r"""
+import json
+from eas_prediction import PredictClient
+out = []
+for custom in ["", "http://127.0.0.1:1/custom"]:
+    for token in ["", "tok"]:
+        for content_type, extra in [("", {}), ("a/b", {}), ("", {"Content-Type": "c/d"})]:
+            client = PredictClient("127.0.0.1:1", "svc", custom_url=custom)
+            client.set_token(token)
+            client.set_content_type(content_type)
+            client.add_extra_headers(extra)
+            headers = client.generate_singaure(bytearray(b"body"))
+            out.append([custom, token, content_type, extra, headers])
+print(json.dumps(out))
+"""
+
+
+def test_generate_singaure_gives_the_official_headers_with_or_without_a_token(run_official):
+    """User code signs its own requests with it: the official method signs whether or not
+    a token is set, and always names the content type."""
+    from easlab import _auth
+    from easlab.eas_prediction import PredictClient
+
+    cases = json.loads(run_official(GENERATE_SINGAURE))
+    assert len(cases) == 12
+    for custom, token, content_type, extra, theirs in cases:
+        client = PredictClient("127.0.0.1:1", "svc", custom_url=custom)
+        client.set_token(token)
+        client.set_content_type(content_type)
+        client.add_extra_headers(extra)
+        ours = client.generate_singaure(bytearray(b"body"))
+        where = (custom, token, content_type, extra)
+        assert sorted(ours) == sorted(theirs), where
+        for key in ("Content-Type", "Content-Length", "Content-MD5"):
+            assert ours.get(key) == theirs.get(key), (where, key)
+        if custom:
+            assert ours["Authorization"] == theirs["Authorization"] == token
+        else:
+            assert _auth.verify(
+                token,
+                ours["Authorization"],
+                b"body",
+                ours["Content-Type"],
+                ours["Date"],
+                "/api/predict/svc",
+            ), where
+
+
+ONNX_HELPER_FAILURES = r"""
+import json
+import numpy as np
+from eas_prediction import OnnxRequest, OnnxDataHelper, OnnxData
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+undefined = OnnxData.TensorProto(); undefined.name = "u"
+unknown = OnnxData.TensorProto(); unknown.name = "k"; unknown.data_type = 8  # STRING
+request = OnnxRequest()
+request.add_tensor(OnnxDataHelper.from_array(np.arange(3, dtype=np.int64), "ids"))
+request.add_tensor(OnnxDataHelper.from_array(np.ones((1, 2), np.float32), "x"))
+print(json.dumps({
+    "from_array str": failure(lambda: OnnxDataHelper.from_array(np.array(["a"]), "s")),
+    "from_array complex": failure(lambda: OnnxDataHelper.from_array(np.ones(1, np.complex64), "c")),
+    "to_array undefined": failure(lambda: OnnxDataHelper.to_array(undefined)),
+    "to_array unknown": failure(lambda: OnnxDataHelper.to_array(unknown)),
+    "str(request)": str(request),
+}))
+"""
+
+
+def test_onnx_helper_failures_and_request_text_as_the_official_ones(run_official):
+    """Code catching the official helper's RuntimeError / TypeError / KeyError still
+    catches easlab's errors, and print(OnnxRequest) is the request's protobuf text."""
+    import builtins
+
+    from easlab.eas_prediction import OnnxData, OnnxDataHelper, OnnxRequest
+
+    theirs = json.loads(run_official(ONNX_HELPER_FAILURES))
+    undefined = OnnxData.TensorProto(name="u")
+    unknown = OnnxData.TensorProto(name="k", data_type=8)
+    calls = {
+        "from_array str": lambda: OnnxDataHelper.from_array(np.array(["a"]), "s"),
+        "from_array complex": lambda: OnnxDataHelper.from_array(np.ones(1, np.complex64), "c"),
+        "to_array undefined": lambda: OnnxDataHelper.to_array(undefined),
+        "to_array unknown": lambda: OnnxDataHelper.to_array(unknown),
+    }
+    for what, call in calls.items():
+        official = getattr(builtins, theirs[what])
+        with pytest.raises(official) as caught:
+            call()
+        assert "tensor" in str(caught.value) and not str(caught.value).startswith('"'), what
+    request = OnnxRequest()
+    request.add_tensor(OnnxDataHelper.from_array(np.arange(3, dtype=np.int64), "ids"))
+    request.add_tensor(OnnxDataHelper.from_array(np.ones((1, 2), np.float32), "x"))
+    assert str(request) == theirs["str(request)"]
+
+
+WRR_ORDER = r"""
+import json, logging
+from eas_prediction.weighted_round_robin import WRRScheduler
+from eas_prediction.endpoint import Endpoint
+
+def hosts(weights):
+    return [({"ip": "10.0.0.%d" % i, "port": 80 + i}, w) for i, w in enumerate(weights)]
+
+def picks(scheduler, n):
+    return [None if p is None else p[0]["ip"] for p in (scheduler.get_next() for _ in range(n))]
+
+WEIGHTS = [[1, 3], [3, 1], [2, 4, 6], [5, 0, 5], [1], [4, 6, 9], [100, 100, 50], [7, 3, 0, 2]]
+out = {"schedulers": [picks(WRRScheduler(hosts(w)), 20) for w in WEIGHTS]}
+s = WRRScheduler(hosts([1, 2])); s.get_next()
+s.set_data(hosts([2, 1]))
+out["after set_data"] = picks(s, 6)
+e = Endpoint(logging.getLogger("wrr"))
+e.set_endpoints(hosts([1, 3])[::-1])
+out["endpoint"] = [e.get() for _ in range(8)]
+print(json.dumps({"weights": WEIGHTS, **out}))
+"""
+
+
+def test_wrr_scheduler_picks_in_the_official_order(run_official):
+    """Code that builds a WRRScheduler or an Endpoint by hand gets the official sequence
+    of picks, not only the official shares."""
+    from easlab.eas_prediction.endpoint import Endpoint
+    from easlab.eas_prediction.weighted_round_robin import WRRScheduler
+
+    theirs = json.loads(run_official(WRR_ORDER))
+
+    def hosts(weights):
+        return [({"ip": f"10.0.0.{i}", "port": 80 + i}, w) for i, w in enumerate(weights)]
+
+    def picks(scheduler, n):
+        return [None if p is None else p[0]["ip"] for p in (scheduler.get_next() for _ in range(n))]
+
+    ours = [picks(WRRScheduler(hosts(w)), 20) for w in theirs["weights"]]
+    assert ours == theirs["schedulers"]
+    s = WRRScheduler(hosts([1, 2]))
+    s.get_next()
+    s.set_data(hosts([2, 1]))
+    assert picks(s, 6) == theirs["after set_data"]
+    e = Endpoint(logging.getLogger("wrr"))
+    e.set_endpoints(hosts([1, 3])[::-1])
+    assert [e.get() for _ in range(8)] == theirs["endpoint"]
+    # zero weights are no backend (SPEC.md §1), where the official scheduler alternates
+    # None with a zero-weight host
+    assert picks(WRRScheduler(hosts([0, 0])), 4) == [None] * 4
+
+
+MISSING_OUTPUTS = r"""
+import base64, json
+from eas_prediction import TorchResponse, BladeResponse, BladeRequest
+from eas_prediction import pytorch_predict_pb2 as pt_pb, blade_pb2
+from eas_prediction.blade_tf_request import TFResponse as BladeTFResponse
+
+torch = pt_pb.PredictResponse()
+for i in range(3):
+    out = torch.outputs.add(); out.dtype = pt_pb.DT_INT64; out.array_shape.dim.extend([1]); out.int64_val.append(10 + i)
+blade = blade_pb2.Response()
+out = blade.outputs.add(); out.name_in_dl_model = "p"; out.batchsize = 1; out.float_val.append(0.5)
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+t = TorchResponse(torch.SerializeToString())
+b = BladeResponse(blade.SerializeToString())
+bt = BladeTFResponse(blade.SerializeToString())
+print(json.dumps({
+    "torch": base64.b64encode(torch.SerializeToString()).decode(),
+    "blade": base64.b64encode(blade.SerializeToString()).decode(),
+    "negative": [list(t.get_values(-1)), t.get_tensor_shape(-3)],
+    "failures": {
+        "torch get_values 3": failure(lambda: t.get_values(3)),
+        "torch get_tensor_shape -4": failure(lambda: t.get_tensor_shape(-4)),
+        "blade get_values q": failure(lambda: b.get_values("q", BladeRequest.DT_FLOAT)),
+        "blade get_tensor_shape q": failure(lambda: b.get_tensor_shape("q")),
+        "blade-tf get_values q": failure(lambda: bt.get_values("q")),
+    },
+}))
+"""
+
+
+def test_missing_outputs_raise_what_the_official_responses_raise(run_official):
+    """A loop reading Torch outputs until IndexError, or code catching Blade's
+    AssertionError, works unchanged; negative Torch indices count from the end."""
+    import builtins
+
+    from easlab.eas_prediction import BladeRequest, BladeResponse, TorchResponse
+    from easlab.eas_prediction.blade_tf_request import TFResponse as BladeTFResponse
+
+    theirs = json.loads(run_official(MISSING_OUTPUTS))
+    t = TorchResponse(base64.b64decode(theirs["torch"]))
+    b = BladeResponse(base64.b64decode(theirs["blade"]))
+    bt = BladeTFResponse(base64.b64decode(theirs["blade"]))
+    assert [t.get_values(-1), t.get_tensor_shape(-3)] == theirs["negative"]
+    calls = {
+        "torch get_values 3": lambda: t.get_values(3),
+        "torch get_tensor_shape -4": lambda: t.get_tensor_shape(-4),
+        "blade get_values q": lambda: b.get_values("q", BladeRequest.DT_FLOAT),
+        "blade get_tensor_shape q": lambda: b.get_tensor_shape("q"),
+        "blade-tf get_values q": lambda: bt.get_values("q"),
+    }
+    for what, call in calls.items():
+        with pytest.raises(getattr(builtins, theirs["failures"][what])) as caught:
+            call()
+        assert isinstance(caught.value, KeyError), what  # easlab's own type stays
+        assert "it has" in str(caught.value), what
+
+
+BLADE_FAILURES = r"""
+import json
+from eas_prediction import BladeRequest
+from eas_prediction.blade_tf_request import TFRequest as BladeTF
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+calls = {
+    "batch size 0": lambda: BladeRequest("s").add_feed("x", 0, [1], BladeRequest.DT_FLOAT, [1.0]),
+    "volume": lambda: BladeRequest("s").add_feed("x", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [1.0] * 7),
+    "volume int64": lambda: BladeRequest("s").add_feed("x", 1, [3], BladeRequest.DT_INT64, [1]),
+    "empty name": lambda: BladeRequest("s").add_feed("", 1, [1], BladeRequest.DT_FLOAT, [1.0]),
+    "shape not a list": lambda: BladeRequest("s").add_feed("x", 1, 1, BladeRequest.DT_FLOAT, [1.0]),
+    "fetch empty name": lambda: BladeRequest("s").add_fetch("", BladeRequest.DT_FLOAT),
+    "tf volume": lambda: BladeTF("s").add_feed("x", [3], BladeTF.DT_FLOAT, [1.0]),
+    "tf empty name": lambda: BladeTF("s").add_feed("", [1], BladeTF.DT_FLOAT, [1.0]),
+    "tf fetch empty name": lambda: BladeTF("s").add_fetch(""),
+}
+print(json.dumps({what: failure(call) for what, call in calls.items()}))
+"""
+
+
+def test_blade_request_errors_are_the_official_assertion_errors_too(run_official):
+    """The official Blade builders raise AssertionError for every bad argument; easlab's
+    ValueError naming the input (SPEC.md §2) is an AssertionError there as well."""
+    from easlab.eas_prediction import BladeRequest
+    from easlab.eas_prediction.blade_tf_request import TFRequest as BladeTF
+
+    theirs = json.loads(run_official(BLADE_FAILURES))
+    assert set(theirs.values()) == {"AssertionError"}
+    calls = {
+        "batch size 0": lambda: BladeRequest("s").add_feed(
+            "x", 0, [1], BladeRequest.DT_FLOAT, [1.0]
+        ),
+        "volume": lambda: BladeRequest("s").add_feed(
+            "x", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [1.0] * 7
+        ),
+        "volume int64": lambda: BladeRequest("s").add_feed("x", 1, [3], BladeRequest.DT_INT64, [1]),
+        "empty name": lambda: BladeRequest("s").add_feed("", 1, [1], BladeRequest.DT_FLOAT, [1.0]),
+        "shape not a list": lambda: BladeRequest("s").add_feed(
+            "x", 1, 1, BladeRequest.DT_FLOAT, [1.0]
+        ),
+        "fetch empty name": lambda: BladeRequest("s").add_fetch("", BladeRequest.DT_FLOAT),
+        "tf volume": lambda: BladeTF("s").add_feed("x", [3], BladeTF.DT_FLOAT, [1.0]),
+        "tf empty name": lambda: BladeTF("s").add_feed("", [1], BladeTF.DT_FLOAT, [1.0]),
+        "tf fetch empty name": lambda: BladeTF("s").add_fetch(""),
+    }
+    assert set(calls) == set(theirs)
+    for what, call in calls.items():
+        with pytest.raises(AssertionError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError), what
+        assert "name" in str(caught.value) or "'x'" in str(caught.value), what
+    with pytest.raises(AssertionError, match="holds 46080 values but the content has 7"):
+        calls["volume"]()
+
+
+ARGUMENT_TYPES = r"""
+import json
+from eas_prediction import TFRequest, TorchRequest
+
+def failure(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+calls = {
+    "tf int32 text": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, ["a"]),
+    "tf int32 1.5": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, [1.5]),
+    "tf float None": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_FLOAT, [None]),
+    "tf string 1": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_STRING, [1]),
+    "tf shape 1.5": lambda: TFRequest("s").add_feed("x", [1.5], TFRequest.DT_FLOAT, [1.0]),
+    "tf name None": lambda: TFRequest("s").add_feed(None, [1], TFRequest.DT_FLOAT, [1.0]),
+    "tf name 1": lambda: TFRequest("s").add_feed(1, [1], TFRequest.DT_FLOAT, [1.0]),
+    "tf fetch None": lambda: TFRequest("s").add_fetch(None),
+    "tf signature 5": lambda: TFRequest(5).add_feed("x", [1], TFRequest.DT_FLOAT, [1.0]),
+    "torch float text": lambda: TorchRequest().add_feed(0, [1], TorchRequest.DT_FLOAT, ["a"]),
+    "torch index text": lambda: TorchRequest().add_feed("a", [1], TorchRequest.DT_FLOAT, [1.0]),
+    "torch fetch text": lambda: TorchRequest().add_fetch("a"),
+    "torch map name 1": lambda: TorchRequest().add_feed_map(1, [1], TorchRequest.DT_FLOAT, [1.0]),
+    "torch debug text": lambda: TorchRequest().set_debug_level("a"),
+}
+print(json.dumps({what: failure(call) for what, call in calls.items()}))
+"""
+
+
+def test_arguments_of_the_wrong_type_raise_type_errors_as_officially(run_official):
+    """The official client's protobuf raises TypeError for a name, index or value of the
+    wrong type; easlab raises its RequestError that is a TypeError too, at the call
+    (a non-str name used to pass add_feed and fail in to_string with AttributeError)."""
+    from easlab.eas_prediction import TFRequest, TorchRequest
+
+    theirs = json.loads(run_official(ARGUMENT_TYPES))
+    assert set(theirs.values()) == {"TypeError"}
+    calls = {
+        "tf int32 text": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, ["a"]),
+        "tf int32 1.5": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, [1.5]),
+        "tf float None": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_FLOAT, [None]),
+        "tf string 1": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_STRING, [1]),
+        "tf shape 1.5": lambda: TFRequest("s").add_feed("x", [1.5], TFRequest.DT_FLOAT, [1.0]),
+        "tf name None": lambda: TFRequest("s").add_feed(None, [1], TFRequest.DT_FLOAT, [1.0]),
+        "tf name 1": lambda: TFRequest("s").add_feed(1, [1], TFRequest.DT_FLOAT, [1.0]),
+        "tf fetch None": lambda: TFRequest("s").add_fetch(None),
+        "tf signature 5": lambda: TFRequest(5).add_feed("x", [1], TFRequest.DT_FLOAT, [1.0]),
+        "torch float text": lambda: TorchRequest().add_feed(0, [1], TorchRequest.DT_FLOAT, ["a"]),
+        "torch index text": lambda: TorchRequest().add_feed("a", [1], TorchRequest.DT_FLOAT, [1.0]),
+        "torch fetch text": lambda: TorchRequest().add_fetch("a"),
+        "torch map name 1": lambda: TorchRequest().add_feed_map(
+            1, [1], TorchRequest.DT_FLOAT, [1.0]
+        ),
+        "torch debug text": lambda: TorchRequest().set_debug_level("a"),
+    }
+    assert set(calls) == set(theirs)
+    for what, call in calls.items():
+        with pytest.raises(TypeError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError), what  # still easlab's RequestError
+        assert "must be" in str(caught.value) or "input" in str(caught.value), what
+    # bytes names are text, as protobuf's string fields take them
+    ok = TFRequest(b"s").add_feed(b"x", [1], TFRequest.DT_FLOAT, [1.0]).add_fetch(b"y")
+    assert ok.to_string() == TFRequest("s").add_feed("x", [1], 1, [1.0]).add_fetch("y").to_string()
+
+
+TORCHREC_BOOLS = r"""
+import base64
+from eas_prediction.torchrec_request import TorchRecRequest
+r = TorchRecRequest()
+r.add_user_fea("is_new", True, "INT")
+r.add_user_fea("clicked", False, "BIGINT")
+r.add_context_fea("flags", [True, False, 1], "LIST<INT>")
+r.add_item_fea("seen", {"a": True, "b": 2}, "MAP<STRING,BIGINT>")
+r.add_user_fea("score", True, "DOUBLE")
+print(base64.b64encode(r.to_string()).decode())
+"""
+
+
+def test_torchrec_bool_features_and_mismatched_values_as_officially(run_official):
+    """True/False in an integer feature is 1/0 (the official protobuf 3.20 takes them; a
+    modern protobuf refused them); a value that fits no dtype is a TypeError naming it."""
+    from easlab.eas_prediction.torchrec_request import TorchRecRequest
+
+    theirs = base64.b64decode(run_official(TORCHREC_BOOLS))
+    r = TorchRecRequest()
+    r.add_user_fea("is_new", True, "INT")
+    r.add_user_fea("clicked", False, "BIGINT")
+    r.add_context_fea("flags", [True, False, 1], "LIST<INT>")
+    r.add_item_fea("seen", {"a": True, "b": 2}, "MAP<STRING,BIGINT>")
+    r.add_user_fea("score", True, "DOUBLE")
+    assert r.to_string() == theirs
+    for value, dtype in [(5, "STRING"), ("5", "INT"), ("1.5", "FLOAT"), (1.5, "BIGINT")]:
+        with pytest.raises(TypeError, match=f"feature value .* TorchRec dtype '{dtype}'"):
+            TorchRecRequest().add_user_fea("f", value, dtype)
