@@ -50,19 +50,29 @@ class PanelBackend:
         """Whether a kernel runs, and its services with their traffic of the last ``window`` s."""
         try:
             kernel = self._connect(False)
+        except KernelNotRunning as exc:
+            return {"kernel": None, "message": str(exc), "services": []}
+        except EaslabError as exc:
+            raise PanelError(_status(exc), str(exc)) from None
+        try:
             services = kernel.list()
             metrics = kernel.metrics_all(window)["services"]
-        except KernelNotRunning as exc:
+        except KernelNotRunning as exc:  # it stopped since connect
             return {"kernel": None, "message": str(exc), "services": []}
         except EaslabError as exc:  # it answers but refuses us (a stale admin token), or hangs
             raise PanelError(_status(exc), str(exc)) from None
-        rows = []
-        for desc in services:
-            row = _shown(desc)
-            m = metrics.get(desc["name"], {})
-            row["windows"] = m.get("windows", {})
-            row["series"] = m.get("series", [])
-            rows.append(row)
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise _not_easlab(kernel, exc) from None
+        try:
+            rows = []
+            for desc in services:
+                row = _shown(desc)
+                m = metrics.get(desc["name"], {})
+                row["windows"] = m.get("windows", {})
+                row["series"] = m.get("series", [])
+                rows.append(row)
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise _not_easlab(kernel, exc) from None
         return {"kernel": {"endpoint": kernel.endpoint}, "services": rows}
 
     def start_kernel(self) -> dict[str, Any]:
@@ -94,6 +104,8 @@ class PanelBackend:
                 return {"workers": kernel.workers(name)}
         except EaslabError as exc:
             raise PanelError(_status(exc), str(exc)) from None
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise _not_easlab(kernel, exc) from None
         raise PanelError(404, f"unknown action {action!r}")
 
     def _kernel(self) -> Any:
@@ -110,6 +122,18 @@ def _status(exc: EaslabError) -> int:
     and a 401 would read as "log in to Jupyter again"."""
     status = exc.status if isinstance(exc, KernelError) else 0
     return status if 400 <= status < 500 and status not in (401, 403) else 502
+
+
+def _not_easlab(kernel: Any, exc: Exception) -> PanelError:
+    """A 200 answer of the wrong shape: something other than an easlab kernel (of this
+    version) answers at the recorded endpoint, e.g. another program took a dead kernel's port."""
+    return PanelError(
+        502,
+        f"{kernel.endpoint} answered in a shape the panel does not know "
+        f"({type(exc).__name__}: {str(exc)[:80]}); is it an easlab kernel of this easlab? "
+        "`easlab kernel status` says which kernel runs; `easlab kernel stop` then "
+        "`easlab kernel start` starts a fresh one",
+    )
 
 
 def _shown(desc: Any) -> dict[str, Any]:
