@@ -45,12 +45,17 @@ class PanelBackend:
 
     def __init__(self, connect: Callable[[bool], Any] | None = None) -> None:
         self._connect = connect or _default_connect
+        # the recorded kernel's own probe goes with the default connect only
+        self._stuck: Callable[[], str | None] = _stuck_kernel if connect is None else _never
 
     def state(self, window: int = 60) -> dict[str, Any]:
         """Whether a kernel runs, and its services with their traffic of the last ``window`` s."""
         try:
             kernel = self._connect(False)
         except KernelNotRunning as exc:
+            stuck = self._stuck()
+            if stuck:  # not "no kernel" with a button that starts a second one
+                raise PanelError(504, stuck) from None
             return {"kernel": None, "message": str(exc), "services": []}
         except EaslabError as exc:
             raise PanelError(_status(exc), str(exc)) from None
@@ -76,6 +81,9 @@ class PanelBackend:
         return {"kernel": {"endpoint": kernel.endpoint}, "services": rows}
 
     def start_kernel(self) -> dict[str, Any]:
+        stuck = self._stuck()
+        if stuck:
+            raise PanelError(409, stuck)
         try:
             kernel = self._connect(True)
         except EaslabError as exc:
@@ -141,6 +149,40 @@ def _shown(desc: Any) -> dict[str, Any]:
     row = {k: desc.get(k) for k in _FIELDS}
     row["has_token"] = bool(desc.get("token"))
     return row
+
+
+def _never() -> str | None:
+    return None
+
+
+def _stuck_kernel() -> str | None:
+    """What to do when the recorded kernel's process lives and its port takes connections
+    but it does not answer (busy, hung): connect() reports it as no kernel, and a start
+    would run a second kernel beside it that nothing records as the default."""
+    from easlab.client.control import KernelClient
+    from easlab.client.local import kernel_is_down
+    from easlab.runtime import client_url, read_runtime, runtime_file
+
+    data = read_runtime()  # None when absent or its pid is dead
+    if data is None:
+        return None
+    endpoint = client_url(str(data["endpoint"]))
+    if kernel_is_down(endpoint):
+        return None
+    probe = KernelClient(endpoint, timeout=3, admin_token=data.get("admin_token") or None)
+    try:
+        probe.info()
+    except KernelNotRunning:
+        return None
+    except EaslabError as exc:
+        return (
+            f"the easlab kernel {runtime_file()} records (pid {data['pid']}) is alive but "
+            f"does not answer: {exc}. Wait if it is busy, or stop it (`easlab kernel stop`, "
+            f"else `kill {data['pid']}`) and start a new one"
+        )
+    finally:
+        probe.close()
+    return None
 
 
 def _default_connect(start: bool) -> Any:

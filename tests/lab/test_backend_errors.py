@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,3 +124,36 @@ def test_a_recorded_endpoint_that_is_not_a_kernel_answers_json_errors(lab):
             assert "easlab kernel status" in error and "admin-xyz-0000" not in error
             assert "Traceback" not in r.text
     (lab["home"] / "kernel.json").unlink()
+
+
+def test_a_recorded_kernel_that_does_not_answer_is_not_no_kernel(tmp_path, monkeypatch):
+    # a live kernel process whose port takes connections and never answers (busy, hung):
+    # the panel said "No easlab kernel is running" and its "Start a kernel" button started
+    # a second kernel that nothing records as the default, so the panel kept saying so
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # connections wait in the backlog: accepted by the OS, never answered
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("EASLAB_ENDPOINT", raising=False)
+    record = {"endpoint": endpoint, "pid": os.getpid(), "admin_token": "admin-hung-0000"}
+    (tmp_path / "kernel.json").write_text(json.dumps(record))
+    backend = PanelBackend()
+    try:
+        with pytest.raises(PanelError) as err:
+            backend.state()
+        assert err.value.status == 504
+        message = err.value.message
+        assert f"pid {os.getpid()}" in message and "does not answer" in message
+        assert "easlab kernel stop" in message and "admin-hung-0000" not in message
+        with pytest.raises(PanelError) as err:
+            backend.start_kernel()
+        assert err.value.status == 409 and "does not answer" in err.value.message
+        assert [p.name for p in tmp_path.glob("runtime/kernel-*.json")] == []  # none started
+    finally:
+        listener.close()
+        from easlab.client import local
+
+        for kernel in local._background:  # one started by the code before this fix
+            kernel.stop()
+        local._background.clear()
