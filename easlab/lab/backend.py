@@ -11,6 +11,7 @@ Kept free of tornado so tests drive it directly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,19 @@ class PanelBackend:
             raise PanelError(409, stuck)
         try:
             kernel = self._connect(True)
+            # connect() takes $EASLAB_ENDPOINT as given, without starting or asking anything:
+            # the panel said "started" and went on showing "No easlab kernel is running"
+            kernel.info()
+        except KernelNotRunning as exc:
+            where = os.environ.get("EASLAB_ENDPOINT", "").strip()
+            if where:
+                raise PanelError(
+                    502,
+                    f"the Jupyter server's environment sets EASLAB_ENDPOINT={where}, so the "
+                    f"panel uses that kernel and starts none; {exc}. Start the kernel there, "
+                    "or unset EASLAB_ENDPOINT and restart Jupyter",
+                ) from None
+            raise PanelError(502, f"could not start a kernel: {exc}") from None
         except EaslabError as exc:
             raise PanelError(_status(exc), f"could not start a kernel: {exc}") from None
         return {"kernel": {"endpoint": kernel.endpoint}}

@@ -157,3 +157,17 @@ def test_a_recorded_kernel_that_does_not_answer_is_not_no_kernel(tmp_path, monke
         for kernel in local._background:  # one started by the code before this fix
             kernel.stop()
         local._background.clear()
+
+
+def test_start_with_an_endpoint_set_where_nothing_runs_says_so(monkeypatch):
+    # EASLAB_ENDPOINT in Jupyter's environment: connect(start=True) takes it as given,
+    # so "Start a kernel" answered 200 and the panel went on saying no kernel runs
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens once it is closed
+    monkeypatch.setenv("EASLAB_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(PanelError) as err:
+        PanelBackend().start_kernel()
+    assert err.value.status == 502
+    assert f"EASLAB_ENDPOINT=http://127.0.0.1:{port}" in err.value.message
+    assert "unset EASLAB_ENDPOINT" in err.value.message
