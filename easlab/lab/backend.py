@@ -11,6 +11,7 @@ Kept free of tornado so tests drive it directly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -45,29 +46,60 @@ class PanelBackend:
 
     def __init__(self, connect: Callable[[bool], Any] | None = None) -> None:
         self._connect = connect or _default_connect
+        # the recorded kernel's own probe goes with the default connect only
+        self._stuck: Callable[[], str | None] = _stuck_kernel if connect is None else _never
 
     def state(self, window: int = 60) -> dict[str, Any]:
         """Whether a kernel runs, and its services with their traffic of the last ``window`` s."""
         try:
             kernel = self._connect(False)
+        except KernelNotRunning as exc:
+            stuck = self._stuck()
+            if stuck:  # not "no kernel" with a button that starts a second one
+                raise PanelError(504, stuck) from None
+            return {"kernel": None, "message": str(exc), "services": []}
+        except EaslabError as exc:
+            raise PanelError(_status(exc), str(exc)) from None
+        try:
             services = kernel.list()
             metrics = kernel.metrics_all(window)["services"]
-        except KernelNotRunning as exc:
+        except KernelNotRunning as exc:  # it stopped since connect
             return {"kernel": None, "message": str(exc), "services": []}
         except EaslabError as exc:  # it answers but refuses us (a stale admin token), or hangs
             raise PanelError(_status(exc), str(exc)) from None
-        rows = []
-        for desc in services:
-            row = _shown(desc)
-            m = metrics.get(desc["name"], {})
-            row["windows"] = m.get("windows", {})
-            row["series"] = m.get("series", [])
-            rows.append(row)
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise _not_easlab(kernel, exc) from None
+        try:
+            rows = []
+            for desc in services:
+                row = _shown(desc)
+                m = metrics.get(desc["name"], {})
+                row["windows"] = m.get("windows", {})
+                row["series"] = m.get("series", [])
+                rows.append(row)
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise _not_easlab(kernel, exc) from None
         return {"kernel": {"endpoint": kernel.endpoint}, "services": rows}
 
     def start_kernel(self) -> dict[str, Any]:
+        stuck = self._stuck()
+        if stuck:
+            raise PanelError(409, stuck)
         try:
             kernel = self._connect(True)
+            # connect() takes $EASLAB_ENDPOINT as given, without starting or asking anything:
+            # the panel said "started" and went on showing "No easlab kernel is running"
+            kernel.info()
+        except KernelNotRunning as exc:
+            where = os.environ.get("EASLAB_ENDPOINT", "").strip()
+            if where:
+                raise PanelError(
+                    502,
+                    f"the Jupyter server's environment sets EASLAB_ENDPOINT={where}, so the "
+                    f"panel uses that kernel and starts none; {exc}. Start the kernel there, "
+                    "or unset EASLAB_ENDPOINT and restart Jupyter",
+                ) from None
+            raise PanelError(502, f"could not start a kernel: {exc}") from None
         except EaslabError as exc:
             raise PanelError(_status(exc), f"could not start a kernel: {exc}") from None
         return {"kernel": {"endpoint": kernel.endpoint}}
@@ -94,6 +126,8 @@ class PanelBackend:
                 return {"workers": kernel.workers(name)}
         except EaslabError as exc:
             raise PanelError(_status(exc), str(exc)) from None
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise _not_easlab(kernel, exc) from None
         raise PanelError(404, f"unknown action {action!r}")
 
     def _kernel(self) -> Any:
@@ -112,11 +146,57 @@ def _status(exc: EaslabError) -> int:
     return status if 400 <= status < 500 and status not in (401, 403) else 502
 
 
+def _not_easlab(kernel: Any, exc: Exception) -> PanelError:
+    """A 200 answer of the wrong shape: something other than an easlab kernel (of this
+    version) answers at the recorded endpoint, e.g. another program took a dead kernel's port."""
+    return PanelError(
+        502,
+        f"{kernel.endpoint} answered in a shape the panel does not know "
+        f"({type(exc).__name__}: {str(exc)[:80]}); is it an easlab kernel of this easlab? "
+        "`easlab kernel status` says which kernel runs; `easlab kernel stop` then "
+        "`easlab kernel start` starts a fresh one",
+    )
+
+
 def _shown(desc: Any) -> dict[str, Any]:
     """What the panel may see of a ServiceDesc: ``_FIELDS``, and whether it has a token."""
     row = {k: desc.get(k) for k in _FIELDS}
     row["has_token"] = bool(desc.get("token"))
     return row
+
+
+def _never() -> str | None:
+    return None
+
+
+def _stuck_kernel() -> str | None:
+    """What to do when the recorded kernel's process lives and its port takes connections
+    but it does not answer (busy, hung): connect() reports it as no kernel, and a start
+    would run a second kernel beside it that nothing records as the default."""
+    from easlab.client.control import KernelClient
+    from easlab.client.local import kernel_is_down
+    from easlab.runtime import client_url, read_runtime, runtime_file
+
+    data = read_runtime()  # None when absent or its pid is dead
+    if data is None:
+        return None
+    endpoint = client_url(str(data["endpoint"]))
+    if kernel_is_down(endpoint):
+        return None
+    probe = KernelClient(endpoint, timeout=3, admin_token=data.get("admin_token") or None)
+    try:
+        probe.info()
+    except KernelNotRunning:
+        return None
+    except EaslabError as exc:
+        return (
+            f"the easlab kernel {runtime_file()} records (pid {data['pid']}) is alive but "
+            f"does not answer: {exc}. Wait if it is busy, or stop it (`easlab kernel stop`, "
+            f"else `kill {data['pid']}`) and start a new one"
+        )
+    finally:
+        probe.close()
+    return None
 
 
 def _default_connect(start: bool) -> Any:

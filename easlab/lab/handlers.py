@@ -33,6 +33,17 @@ class _Base(APIHandler):
         except PanelError as exc:
             self._refuse(exc.status, exc.message)
             return
+        except Exception as exc:  # a bug or an answer no check foresaw: JSON the panel shows
+            # Jupyter's own answer would be {"message": "Unhandled error"}, which the panel
+            # showed as a bare "HTTP 500"; the traceback goes to this server's log only
+            self.log.exception("easlab-lab: %s failed", self.request.path)
+            self._refuse(
+                500,
+                f"the panel's server side failed ({type(exc).__name__}); the Jupyter "
+                "server's log has the traceback. `easlab kernel status` says whether the "
+                "recorded kernel is an easlab kernel that answers",
+            )
+            return
         self.finish(json.dumps(result))
 
     def _refuse(self, status: int, message: str) -> None:

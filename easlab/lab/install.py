@@ -31,6 +31,28 @@ def install(prefix: str | Path | None = None) -> list[Path]:
         )
     extension = root / "share" / "jupyter" / "labextensions" / "easlab-lab"
     config = root / "etc" / "jupyter" / "jupyter_server_config.d" / "easlab.json"
+    # the server extension's config first, and taken back if the front end cannot follow:
+    # a front end without its server extension is a panel that only shows an error
+    had_config = config.exists()
+    step = config.parent
+    try:
+        config.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HERE / "jupyter-config" / "easlab.json", config)
+        step = extension
+        _link(built, extension)
+    except OSError as exc:
+        if step == extension and not had_config:
+            config.unlink(missing_ok=True)
+        raise OSError(
+            f"the panel is not installed into {root}: {step} could not be written "
+            f"({exc.strerror or exc}); run this as the owner of {root}, or in an "
+            "environment of your own (python -m venv)",
+        ) from exc
+    return [extension, config]
+
+
+def _link(built: Path, extension: Path) -> None:
+    """``extension`` becomes a link to ``built`` (a copy where links cannot be made)."""
     extension.parent.mkdir(parents=True, exist_ok=True)
     if extension.is_symlink() or extension.is_file():
         extension.unlink()
@@ -40,9 +62,6 @@ def install(prefix: str | Path | None = None) -> list[Path]:
         extension.symlink_to(built.resolve(), target_is_directory=True)
     except OSError:  # no symlinks here (Windows without developer mode): a copy
         shutil.copytree(built, extension)
-    config.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HERE / "jupyter-config" / "easlab.json", config)
-    return [extension, config]
 
 
 def main() -> int:

@@ -57,8 +57,11 @@ NOTEBOOK = {
 
 
 @contextmanager
-def start_lab(tmp_path: Path, app_dir: Path) -> Iterator[dict[str, Any]]:
-    """JupyterLab with the panel, its notebook folder holding panel.ipynb (creates a service)."""
+def start_lab(
+    tmp_path: Path, app_dir: Path, server_extension: bool = True
+) -> Iterator[dict[str, Any]]:
+    """JupyterLab with the panel, its notebook folder holding panel.ipynb (creates a service);
+    ``server_extension=False``: the front end alone, as when only the labextension got installed."""
     if not (LABEXTENSION / "package.json").exists():
         raise AssertionError("the panel is not built: `make labextension`")
     home = tmp_path / "home"
@@ -73,7 +76,7 @@ def start_lab(tmp_path: Path, app_dir: Path) -> Iterator[dict[str, Any]]:
     config = tmp_path / "config"
     config.mkdir()
     (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"easlab.lab": True}}})
+        json.dumps({"ServerApp": {"jpserver_extensions": {"easlab.lab": server_extension}}})
     )
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)

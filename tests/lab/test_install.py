@@ -70,3 +70,18 @@ def test_the_module_runs_as_a_command_into_sys_prefix(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"[OK] {venv}/share/jupyter/labextensions/easlab-lab" in proc.stdout
     assert (venv / "etc/jupyter/jupyter_server_config.d/easlab.json").is_file()
+
+
+@pytest.mark.parametrize("blocked", ["etc", "share"])
+def test_a_prefix_that_cannot_be_written_installs_nothing_and_says_why(tmp_path, blocked):
+    # a file where a folder must go stands for any unwritable place (the tests run as root,
+    # for whom permissions do not block); before, the front end was linked and then the
+    # config failed with a bare "[Errno 20] Not a directory": a panel without its server side
+    (tmp_path / blocked).write_text("")
+    with pytest.raises(OSError) as err:
+        lab_install.install(tmp_path)
+    message = str(err.value)
+    assert f"the panel is not installed into {tmp_path}" in message
+    assert f"owner of {tmp_path}" in message and "python -m venv" in message
+    assert not (tmp_path / "share/jupyter/labextensions/easlab-lab").exists()
+    assert not (tmp_path / "etc/jupyter/jupyter_server_config.d/easlab.json").exists()

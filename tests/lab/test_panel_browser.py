@@ -8,6 +8,9 @@ is never in the page. Screenshots go to tests/artifacts/panel-*.png.
 
 from __future__ import annotations
 
+import http.server
+import json
+import os
 import re
 import threading
 import time
@@ -104,3 +107,112 @@ def test_panel_lists_scales_loads_and_deletes(lab):
             raise
         finally:
             browser.close()
+
+
+@pytest.mark.timeout(240)
+def test_panel_without_its_server_extension_says_how_to_install_it(tmp_path, easlab_home, app_dir):
+    # the front end is installed but Jupyter loads no easlab.lab: /easlab-lab/api is
+    # Jupyter's HTML 404 page, which the panel showed as "easlab: Unexpected token '<' ..."
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's Chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.lab.lab_server import start_lab
+
+    with start_lab(tmp_path, app_dir, server_extension=False) as lab, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(f"{lab['url']}/lab?token={lab['token']}")
+            tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="easlab-services"]')
+            expect(tab).to_be_visible(timeout=60_000)
+            tab.click()
+            header = page.locator("#easlab-services .easlab-header")
+            expect(header).to_contain_text("server extension is not loaded")
+            expect(header).to_contain_text("python -m easlab.lab.install")
+        finally:
+            browser.close()
+
+
+HOSTILE = '<img src=x onerror="window.__easlabPwned=1">\nopen({marker!r}, "w").close()'
+
+
+def _posing_kernel(name: str) -> http.server.ThreadingHTTPServer:
+    """Something posing as a kernel at the recorded endpoint: one service named ``name``."""
+    service = {
+        "name": name,
+        "status": "Running",
+        "message": name,
+        "url": "http://127.0.0.1:1/api/predict/x",
+        "processor": "python",
+        "total_instance": 1,
+        "running_instance": 1,
+        "current_version": 1,
+    }
+    answers = {"/easlab/v1/info": {}, "/easlab/v1/services": {"services": [service]}}
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            body = json.dumps(answers.get(path, {"services": {}})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.timeout(240)
+def test_a_hostile_service_name_is_shown_as_text_and_never_run(lab, tmp_path):
+    # the panel puts `%eas debug NAME` into a cell and runs it: a name with a newline
+    # and code after it (an easlab kernel refuses such names; something posing as one
+    # at the recorded endpoint need not) ran that code in the user's notebook kernel
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's Chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    marker = tmp_path / "ran"
+    name = HOSTILE.format(marker=str(marker))
+    server = _posing_kernel(name)
+    record = {"endpoint": f"http://127.0.0.1:{server.server_port}", "pid": os.getpid()}
+    (lab["home"] / "kernel.json").write_text(json.dumps(record))
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            try:
+                page.goto(f"{lab['url']}/lab/tree/panel.ipynb?token={lab['token']}")
+                tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="easlab-services"]')
+                expect(tab).to_be_visible(timeout=60_000)
+                tab.click()
+                card = page.locator("#easlab-services .easlab-card")
+                expect(card).to_have_count(1)
+                # markup in the name and message is text, not elements
+                assert card.locator(".easlab-name").text_content() == name
+                assert card.locator("img").count() == 0
+                expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle")).to_be_visible(
+                    timeout=60_000
+                )
+                card.get_by_role("button", name="debug widget").click()
+                dialog = page.locator(".jp-Dialog")
+                expect(dialog).to_contain_text("is not a service name")
+                dialog.get_by_role("button", name="Ok").click()
+                assert page.evaluate("window.__easlabPwned") is None
+                cells = page.locator(".jp-Notebook .jp-Cell")
+                expect(cells).to_have_count(2)  # panel.ipynb's own two: nothing inserted
+            finally:
+                browser.close()
+        assert not marker.exists()
+    finally:
+        (lab["home"] / "kernel.json").unlink()
+        server.shutdown()
+        server.server_close()

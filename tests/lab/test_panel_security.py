@@ -73,6 +73,24 @@ def test_calls_need_login_and_xsrf_and_no_token_leaks(lab, app_dir):
         bodies.append(r.text)
     r = browser.post(f"{api}/services/secure_svc/token", timeout=10)
     assert r.status_code == 403 and SERVICE_TOKEN not in r.text
+    # a wrong XSRF token, and the right one from another origin (a page elsewhere)
+    r = browser.post(
+        f"{api}/services/secure_svc/token", headers={"X-XSRFToken": "forged"}, timeout=10
+    )
+    assert r.status_code == 403 and SERVICE_TOKEN not in r.text
+    for path in ("services/secure_svc/token", "services/secure_svc/delete", "kernel"):
+        r = browser.post(
+            f"{api}/{path}",
+            headers={**_xsrf(browser), "Origin": "http://evil.example"},
+            timeout=10,
+        )
+        assert r.status_code in (403, 404) and SERVICE_TOKEN not in r.text, (path, r.text)
+        assert "Access-Control-Allow-Origin" not in r.headers
+    r = browser.get(f"{api}/state", headers={"Origin": "http://evil.example"}, timeout=10)
+    assert r.status_code in (403, 404) and "secure_svc" not in r.text
+    # a token is revealed by POST only: a GET (a link, an <img>) is not an action
+    r = browser.get(f"{api}/services/secure_svc/token", timeout=10)
+    assert r.status_code == 405 and SERVICE_TOKEN not in r.text
     assert [s["status"] for s in kernel.list()] == ["Running"]  # nothing above took effect
 
     # with the cookie and the XSRF header, as the panel sends them
@@ -106,6 +124,8 @@ def test_calls_need_login_and_xsrf_and_no_token_leaks(lab, app_dir):
     for text in bodies:
         assert admin not in text
         assert SERVICE_TOKEN not in text
+    # nor in the Jupyter server's log, which also holds the kernel it started (POST /kernel)
+    assert admin not in lab["log"].read_text()
 
     # the one answer that carries a service token: the explicit reveal
     revealed = browser.post(f"{api}/services/secure_svc/token", headers=_xsrf(browser), timeout=30)

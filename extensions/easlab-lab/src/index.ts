@@ -47,11 +47,34 @@ async function api(path: string, init: RequestInit = {}): Promise<any> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'easlab-lab', 'api', path);
   const resp = await ServerConnection.makeRequest(url, init, settings);
-  const data = await resp.json();
+  const text = await resp.text();
+  let data: any;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // not our handlers' JSON: Jupyter's HTML 404 page when the server extension is not
+    // loaded (the front end alone installed), or a proxy's error page
+    if (resp.status === 404) {
+      throw new Error(
+        'the easlab server extension is not loaded in this Jupyter server ' +
+          `(${url} answered 404): run \`python -m easlab.lab.install\` in the ` +
+          'environment Jupyter runs from, then restart Jupyter'
+      );
+    }
+    throw new Error(
+      `HTTP ${resp.status} from ${url}, not JSON: ${text.slice(0, 200) || resp.statusText}`
+    );
+  }
   if (!resp.ok) {
-    throw new Error(data.error || `HTTP ${resp.status}`);
+    // {"error"}: ours (handlers.py); {"message"}: Jupyter's own (a 403 for an expired login)
+    throw new Error(data?.error || data?.message || `HTTP ${resp.status}`);
   }
   return data;
+}
+
+/** The API path of one service's action; the name is encoded as one path segment. */
+function action(name: string, verb: string): string {
+  return `services/${encodeURIComponent(name)}/${verb}`;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -209,7 +232,7 @@ export class ServicesPanel extends Widget {
     // the list never carries tokens: one is fetched on the click that asks for it
     reveal.onclick = async () => {
       try {
-        const data = await api(`services/${encodeURIComponent(svc.name)}/token`, {
+        const data = await api(action(svc.name, 'token'), {
           method: 'POST'
         });
         this.revealed.set(svc.name, data.token ?? '(none)');
@@ -238,9 +261,9 @@ export class ServicesPanel extends Widget {
       actions.append(b);
     };
     if (svc.status === 'Stopped') {
-      button('start', () => api(`services/${svc.name}/start`, { method: 'POST' }));
+      button('start', () => api(action(svc.name, 'start'), { method: 'POST' }));
     } else {
-      button('stop', () => api(`services/${svc.name}/stop`, { method: 'POST' }));
+      button('stop', () => api(action(svc.name, 'stop'), { method: 'POST' }));
     }
     button('scale', async () => {
       const got = await InputDialog.getNumber({
@@ -248,7 +271,7 @@ export class ServicesPanel extends Widget {
         value: svc.total_instance
       });
       if (got.button.accept && got.value !== null) {
-        return api(`services/${svc.name}/scale`, {
+        return api(action(svc.name, 'scale'), {
           method: 'POST',
           body: JSON.stringify({ instances: Math.round(got.value) })
         });
@@ -261,7 +284,7 @@ export class ServicesPanel extends Widget {
         buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
       });
       if (ok.button.accept) {
-        return api(`services/${svc.name}/delete`, { method: 'POST' });
+        return api(action(svc.name, 'delete'), { method: 'POST' });
       }
     });
     button('debug widget', async () => this.debug(svc.name));
@@ -274,6 +297,16 @@ export class ServicesPanel extends Widget {
     const panel = this.notebooks?.currentWidget;
     if (!panel) {
       await showDialog({ title: 'No notebook', body: 'Open a notebook first.', buttons: [Dialog.okButton()] });
+      return;
+    }
+    // the name goes into a code cell that runs: only a name the kernel accepts (SPEC §5),
+    // never one with a newline and code after it from something posing as a kernel
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) {
+      await showDialog({
+        title: 'easlab',
+        body: `${JSON.stringify(name)} is not a service name (a-z, 0-9, _): not run`,
+        buttons: [Dialog.okButton()]
+      });
       return;
     }
     const notebook = panel.content;
