@@ -393,3 +393,27 @@ def test_the_plain_call_is_for_sessions_of_numeric_tensors_only(model_dir, tmp_p
     request = TFRequest.from_numpy("serving_default", {"s": np.array([b"a", b"bc"], object)})
     answer = TFResponse(proc.process(request.to_string())[0])
     assert list(answer["t"]) == [b"a", b"bc"]
+
+
+@pytest.mark.parametrize("kind", ["input", "output"])
+def test_a_bfloat16_graph_tensor_fails_the_create_naming_it(tmp_path, kind):
+    # onnxruntime's Python API has no numpy type for bfloat16: such a model loaded and
+    # then failed every request with a 400 blaming the caller ("No corresponding Numpy
+    # type for Tensor Type. bfloat16")
+    x_type = TensorProto.BFLOAT16 if kind == "input" else TensorProto.FLOAT
+    y_type = TensorProto.FLOAT if kind == "input" else TensorProto.BFLOAT16
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["y"], to=y_type)],
+        "bf16",
+        [helper.make_tensor_value_info("x", x_type, ["batch"])],
+        [helper.make_tensor_value_info("y", y_type, ["batch"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    (tmp_path / "bf16.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(RuntimeError) as caught:
+        make(tmp_path)
+    message = str(caught.value)
+    name = "x" if kind == "input" else "y"
+    assert f"graph {kind} {name!r} is a tensor(bfloat16)" in message
+    assert "bf16.onnx" in message and "float32" in message
