@@ -156,7 +156,15 @@ class TorchScriptModel:
                 value = value.cpu()
             if value.dtype == torch.bfloat16:
                 value = value.float()
-            return value.numpy()
+            try:
+                return value.numpy()
+            except TypeError as exc:  # float8, complex32, a sparse layout: none is numpy's
+                raise ProcessorError(
+                    500,
+                    f"output {name!r} is a {value.dtype} tensor ({value.layout}), which "
+                    f"cannot be sent ({exc}); have the model return it as a dense tensor "
+                    "of a numpy dtype (e.g. .float() or .to_dense())",
+                ) from None
         if isinstance(value, (int, float, bool)):
             return np.asarray(value)
         raise ProcessorError(
