@@ -417,3 +417,30 @@ def test_a_bfloat16_graph_tensor_fails_the_create_naming_it(tmp_path, kind):
     name = "x" if kind == "input" else "y"
     assert f"graph {kind} {name!r} is a tensor(bfloat16)" in message
     assert "bf16.onnx" in message and "float32" in message
+
+
+def test_a_torchscript_file_given_to_onnx_says_which_processor_serves_it(tmp_path):
+    # model_entry names the file whatever its suffix: a TorchScript (zip) file got
+    # "Protobuf parsing failed" and no word of what it was
+    torch = pytest.importorskip("torch")
+    module = torch.jit.script(torch.nn.Linear(2, 1))
+    torch.jit.save(module, str(tmp_path / "model.pt"))
+    proc = OnnxProcessor(
+        ProcessorContext(
+            "o", {}, model_path=tmp_path, model_entry=tmp_path / "model.pt", model_threads=1
+        )
+    )
+    with pytest.raises(RuntimeError) as caught:
+        proc.initialize()
+    message = str(caught.value)
+    assert "onnxruntime cannot load" in message
+    assert message.endswith(
+        "; model.pt is a zip archive, as torch.jit.save writes (a TorchScript model): "
+        "serve it with processor pytorch_cpu_1.6 (or pytorch_gpu_*)"
+    )
+
+
+def test_an_empty_onnx_file_says_it_is_empty(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"")
+    with pytest.raises(RuntimeError, match="model.onnx is empty"):
+        make(tmp_path)

@@ -344,3 +344,15 @@ def test_an_output_numpy_cannot_hold_is_the_models_500_naming_it(tmp_path):
     message = caught.value.message
     assert message.startswith("output '1' is a torch.float8_e4m3fn tensor (torch.strided)")
     assert "the model failed on this request" not in message and ".float()" in message
+
+
+def test_an_onnx_file_given_to_pytorch_says_which_processor_serves_it(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x08\x12\x07pytorch")
+    proc = PyTorchProcessor(
+        ProcessorContext("t", {}, model_path=tmp_path, model_entry=tmp_path / "model.onnx")
+    )
+    with pytest.raises(RuntimeError) as caught:
+        proc.initialize()
+    message = str(caught.value)
+    assert message.startswith(f"cannot load {tmp_path / 'model.onnx'} as TorchScript (")
+    assert message.endswith("; model.onnx is named as an ONNX model: serve it with processor onnx")

@@ -34,6 +34,7 @@ from easlab.kernel.processors.signature import (
     TensorSpec,
     find_model_file,
     model_config,
+    other_model_kind,
 )
 from easlab.kernel.processors.tensor import TensorProcessor
 from easlab.kernel.processors.tensor_codecs import TensorRequest
@@ -112,7 +113,9 @@ class OnnxModel:
                 str(path), sess_options=options, providers=providers
             )
         except Exception as exc:
-            raise RuntimeError(f"onnxruntime cannot load {path}: {exc}") from exc
+            raise RuntimeError(
+                f"onnxruntime cannot load {path}: {exc}" + other_model_kind(path, "onnx")
+            ) from exc
         _refuse_unservable_types(path, self.session)
         self.inputs = tuple(
             TensorSpec(i.name, _ort_shape(i.shape), _ort_dtype(i.type))

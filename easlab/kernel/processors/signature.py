@@ -142,6 +142,41 @@ def find_model_file(ctx: ProcessorContext, suffixes: Sequence[str], what: str) -
     return found[0]
 
 
+def other_model_kind(path: Path, wanted: str) -> str:
+    """For a model file its runtime refused: what the file looks like when it is a
+    model of another processor (or empty), and which processor serves it, as
+    ``"; <path> is ..."``; empty when nothing is known. Only a failed load gets here."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError:
+        return ""
+    if not head:
+        return f"; {path.name} is empty (a copy or upload that did not finish?)"
+    kinds = [
+        (
+            "torch",
+            head.startswith(b"PK\x03\x04"),
+            "a zip archive, as torch.jit.save writes (a TorchScript model): serve it "
+            "with processor pytorch_cpu_1.6 (or pytorch_gpu_*)",
+        ),
+        (
+            "pmml",
+            b"<PMML" in head or head.lstrip().startswith(b"<?xml"),
+            "an XML (PMML) document: serve it with processor pmml",
+        ),
+        (
+            "onnx",
+            path.suffix.lower() == ".onnx",
+            "named as an ONNX model: serve it with processor onnx",
+        ),
+    ]
+    for kind, matches, what in kinds:
+        if matches and kind != wanted:
+            return f"; {path.name} is {what}"
+    return ""
+
+
 def model_config(ctx: ProcessorContext) -> dict[str, Any]:
     """``model_config`` as a dict: an object as given, a JSON text parsed, empty when absent."""
     cfg = ctx.model_config
