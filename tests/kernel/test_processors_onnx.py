@@ -444,3 +444,27 @@ def test_an_empty_onnx_file_says_it_is_empty(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"")
     with pytest.raises(RuntimeError, match="model.onnx is empty"):
         make(tmp_path)
+
+
+@pytest.mark.parametrize("unsigned", [TensorProto.UINT32, TensorProto.UINT64])
+def test_an_unsigned_input_no_wire_carries_takes_signed_integers_that_fit(tmp_path, unsigned):
+    # No tensor wire format carries uint32 or uint64 (the client refuses them), and the
+    # int64 a caller can send was refused ("expected ... numpy uint32, got ... DT_INT64"):
+    # such a model could not be served at all
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "unsigned",
+        [helper.make_tensor_value_info("x", unsigned, ["batch", 3])],
+        [helper.make_tensor_value_info("y", unsigned, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    (tmp_path / "unsigned.onnx").write_bytes(model.SerializeToString())
+    proc = make(tmp_path)
+    for dtype in (np.int64, np.int32):
+        x = np.array([[1, 2, 3], [4, 5, 6]], dtype)
+        body = TFRequest.from_numpy("serving_default", {"x": x}).to_string()
+        assert TFResponse(proc.process(body)[0])["y"].tolist() == x.tolist()
+    negative = TFRequest.from_numpy("serving_default", {"x": np.array([[1, -2, 3]])})
+    message = rejects(proc, negative.to_string())
+    assert message.startswith("input 'x': values out of range for numpy uint") and "-2" in message

@@ -242,6 +242,10 @@ def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any])
         return _CAST
     if dtype.kind == want.kind:
         return _RANGE_CAST if want.kind in "iu" else _CAST
+    if dtype.kind == "i" and want.kind == "u":
+        # signed integers for an unsigned input, their values checked: the only way to
+        # feed a uint32 or uint64 input, which no tensor wire format carries
+        return _RANGE_CAST
     raise _mismatch(spec, shape, dtype)
 
 
