@@ -468,3 +468,43 @@ def test_an_unsigned_input_no_wire_carries_takes_signed_integers_that_fit(tmp_pa
     negative = TFRequest.from_numpy("serving_default", {"x": np.array([[1, -2, 3]])})
     message = rejects(proc, negative.to_string())
     assert message.startswith("input 'x': values out of range for numpy uint") and "-2" in message
+
+
+def nonzero_model() -> bytes:
+    """d = 2x per row, and nz = the [2, n] indices of x's nonzero values (not per row)."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "x"], ["d"]),
+            helper.make_node("NonZero", ["x"], ["nz"]),
+        ],
+        "nonzero",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [
+            helper.make_tensor_value_info("d", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("nz", TensorProto.INT64, [2, "n"]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("layout_learnt", [False, True])
+def test_a_batch_of_as_many_rows_as_an_outputs_fixed_dim_is_not_split_by_rows(
+    tmp_path, layout_learnt
+):
+    # Two callers of one row joined: NonZero's [2, n] output has 2 rows, as many as the
+    # batch, and was split "by rows": each caller got half of the joined indices, one
+    # computed from the other caller's input, where alone it gets its own [2, k]
+    (tmp_path / "nonzero.onnx").write_bytes(nonzero_model())
+    proc = make(tmp_path)
+    bodies = [
+        TFRequest.from_numpy("serving_default", {"x": np.array([x], np.float32)}).to_string()
+        for x in ([1, 0, 3], [0, 5, 0])
+    ]
+    if layout_learnt:  # the uniform batch path reads the bodies by the learnt layout
+        proc.process(bodies[0])
+        proc.process(bodies[0])
+    alone = [proc.process(body) for body in bodies]
+    assert proc.process_batch(bodies) == alone
+    assert TFResponse(alone[1][0])["nz"].tolist() == [[0], [1]]

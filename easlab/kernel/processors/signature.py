@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,17 @@ class TensorSignature:
             "outputs": [s.to_json() for s in self.outputs],
             "format": fmt,
         }
+
+    @cached_property
+    def fixed_rows(self) -> frozenset[int]:
+        """The fixed first dims the outputs declare (``[2, -1]``: 2). A joined batch of
+        that many rows cannot tell such an output (NonZero's indices) from one row per
+        input row, so it is not split back by rows (``shortcut.per_row``)."""
+        return frozenset(
+            s.shape[0]
+            for s in self.outputs
+            if s.shape and s.shape[0] is not None and s.shape[0] >= 0
+        )
 
     @property
     def batchable(self) -> bool:

@@ -274,7 +274,11 @@ class TensorProcessor(Processor):
         except ProcessorError:
             outputs = None
         answers = self._uniform_answers(batch, sig, joined, inputs, outputs)
-        if decoder._last is not None and outputs is not None and per_row(outputs, total):
+        if (
+            decoder._last is not None
+            and outputs is not None
+            and per_row(outputs, total, sig.fixed_rows)
+        ):
             self._learn(decoder._last, joined, sig, inputs, outputs, None, callers)
         return answers
 
@@ -290,7 +294,7 @@ class TensorProcessor(Processor):
         failed), as the general path writes them."""
         callers = len(batch)
         total = next(iter(inputs.values())).shape[0]
-        if outputs is None or not per_row(outputs, total):
+        if outputs is None or not per_row(outputs, total, sig.fixed_rows):
             # the batch broke (one request?) or its outputs are not per row: each alone
             return packed_answers(self._process_grouped(batch.bodies(), join=False))
         try:
@@ -592,9 +596,7 @@ class TensorProcessor(Processor):
                 outputs = self._run(sig, joined)
             except ProcessorError:
                 outputs = None  # one request broke the batch: answer each on its own below
-            if outputs is not None and all(
-                o.ndim > 0 and o.shape[0] == total for o in outputs.values()
-            ):
+            if outputs is not None and per_row(outputs, total, sig.fixed_rows):
                 start = 0
                 for size, (i, request, _) in zip(sizes, members, strict=True):
                     # each caller's rows are a view of the batch's output: no copy before encode
