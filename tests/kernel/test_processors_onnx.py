@@ -468,6 +468,8 @@ def test_an_unsigned_input_no_wire_carries_takes_signed_integers_that_fit(tmp_pa
     negative = TFRequest.from_numpy("serving_default", {"x": np.array([[1, -2, 3]])})
     message = rejects(proc, negative.to_string())
     assert message.startswith("input 'x': values out of range for numpy uint") and "-2" in message
+    floats = TFRequest.from_numpy("serving_default", {"x": np.ones((1, 3), np.float32)})
+    assert rejects(proc, floats.to_string()).endswith(": send DT_INT64 values that fit")
 
 
 def nonzero_model() -> bytes:

@@ -232,7 +232,14 @@ _PASS, _CAST, _RANGE_CAST = 0, 1, 2
 
 def _mismatch(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> ProcessorError:
     got = "[" + ", ".join(map(str, shape)) + "] " + dtype_name(dtype)
-    return ProcessorError(400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}")
+    hint = ""
+    want = spec.dtype
+    if want is not None and want.kind == "u" and want.name not in NUMPY_TO_TF:
+        # uint32/uint64: what a caller can send instead (conform_plan casts it)
+        hint = f"; no TF or Torch request carries {want.name}: send DT_INT64 values that fit"
+    return ProcessorError(
+        400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}{hint}"
+    )
 
 
 def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
