@@ -59,6 +59,10 @@ def _busy(inst: Instance) -> int:
     return inst.busy
 
 
+# how many of a dead instance's requests the service log describes
+_ORPHANS_LOGGED = 4
+
+
 @dataclass
 class Version:
     """One version of a service: its spec and how to build its processor."""
@@ -471,6 +475,8 @@ class Service:
         the 502 at once.
         """
         others = [inst for inst in self.instances if inst is not instance and inst.ready]
+        if calls:
+            self._log_orphans(instance, calls, reason)
         for call in calls:
             call.instance = None
             if call.done:
@@ -492,6 +498,22 @@ class Service:
             else:
                 target.send(call)
         self.pump()
+
+    def _log_orphans(self, instance: Instance, calls: list[Call], reason: str) -> None:
+        """Which requests the dead instance held, in the service log: one of them may
+        be what crashed it (a model that aborts on some shape), and the caller's 502
+        cannot say which. Up to ``_ORPHANS_LOGGED`` of them, by size and inputs."""
+        from easlab.kernel.processors.tensor_codecs import describe_body
+
+        fmt = self.current.request_format
+        held = [describe_body(c.body, fmt) for c in calls[:_ORPHANS_LOGGED] if not c.done]
+        if not held:
+            return
+        more = "; ..." if len(calls) > _ORPHANS_LOGGED else ""
+        self.log(
+            instance.name,
+            f"instance {reason} holding {len(calls)} request(s): " + "; ".join(held) + more,
+        )
 
     def on_instance_ready(self, instance: Instance) -> None:
         self.pump()

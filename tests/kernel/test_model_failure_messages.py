@@ -104,3 +104,17 @@ def test_a_model_path_that_is_no_file_says_which(where, said):
     ctx = SimpleNamespace(model_entry=None, model_path=where)
     with pytest.raises(RuntimeError, match=f"model path {where} {said}"):
         find_model_file(ctx, (".onnx",), "an ONNX model")
+
+
+def test_a_repeated_failure_logs_its_traceback_once_then_counts(tmp_path, capfd):
+    # every failing call printed both TorchScript tracebacks (~20 lines), a batch's
+    # twice (joined, then alone): a client repeating a bad request flooded the log
+    proc = _processor(_save(tmp_path, NonNegative()), BATCHED)
+    bad = _body(-np.ones((1, 4), np.float32))
+    for _ in range(10):
+        with pytest.raises(ProcessorError, match="AssertionError: negative input"):
+            proc.process(bad)
+    assert [status for _, status in proc.process_batch([bad, bad])] == [400, 400]
+    err = capfd.readouterr().err
+    assert err.count("TorchScript interpreter") == 1
+    assert "model call failed again (10 times so far): RuntimeError: AssertionError: " in err

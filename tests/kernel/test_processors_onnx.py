@@ -393,3 +393,120 @@ def test_the_plain_call_is_for_sessions_of_numeric_tensors_only(model_dir, tmp_p
     request = TFRequest.from_numpy("serving_default", {"s": np.array([b"a", b"bc"], object)})
     answer = TFResponse(proc.process(request.to_string())[0])
     assert list(answer["t"]) == [b"a", b"bc"]
+
+
+@pytest.mark.parametrize("kind", ["input", "output"])
+def test_a_bfloat16_graph_tensor_fails_the_create_naming_it(tmp_path, kind):
+    # onnxruntime's Python API has no numpy type for bfloat16: such a model loaded and
+    # then failed every request with a 400 blaming the caller ("No corresponding Numpy
+    # type for Tensor Type. bfloat16")
+    x_type = TensorProto.BFLOAT16 if kind == "input" else TensorProto.FLOAT
+    y_type = TensorProto.FLOAT if kind == "input" else TensorProto.BFLOAT16
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["y"], to=y_type)],
+        "bf16",
+        [helper.make_tensor_value_info("x", x_type, ["batch"])],
+        [helper.make_tensor_value_info("y", y_type, ["batch"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    (tmp_path / "bf16.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(RuntimeError) as caught:
+        make(tmp_path)
+    message = str(caught.value)
+    name = "x" if kind == "input" else "y"
+    assert f"graph {kind} {name!r} is a tensor(bfloat16)" in message
+    assert "bf16.onnx" in message and "float32" in message
+
+
+def test_a_torchscript_file_given_to_onnx_says_which_processor_serves_it(tmp_path):
+    # model_entry names the file whatever its suffix: a TorchScript (zip) file got
+    # "Protobuf parsing failed" and no word of what it was
+    torch = pytest.importorskip("torch")
+    module = torch.jit.script(torch.nn.Linear(2, 1))
+    torch.jit.save(module, str(tmp_path / "model.pt"))
+    proc = OnnxProcessor(
+        ProcessorContext(
+            "o", {}, model_path=tmp_path, model_entry=tmp_path / "model.pt", model_threads=1
+        )
+    )
+    with pytest.raises(RuntimeError) as caught:
+        proc.initialize()
+    message = str(caught.value)
+    assert "onnxruntime cannot load" in message
+    assert message.endswith(
+        "; model.pt is a zip archive, as torch.jit.save writes (a TorchScript model): "
+        "serve it with processor pytorch_cpu_1.6 (or pytorch_gpu_*)"
+    )
+
+
+def test_an_empty_onnx_file_says_it_is_empty(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"")
+    with pytest.raises(RuntimeError, match="model.onnx is empty"):
+        make(tmp_path)
+
+
+@pytest.mark.parametrize("unsigned", [TensorProto.UINT32, TensorProto.UINT64])
+def test_an_unsigned_input_no_wire_carries_takes_signed_integers_that_fit(tmp_path, unsigned):
+    # No tensor wire format carries uint32 or uint64 (the client refuses them), and the
+    # int64 a caller can send was refused ("expected ... numpy uint32, got ... DT_INT64"):
+    # such a model could not be served at all
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "unsigned",
+        [helper.make_tensor_value_info("x", unsigned, ["batch", 3])],
+        [helper.make_tensor_value_info("y", unsigned, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    (tmp_path / "unsigned.onnx").write_bytes(model.SerializeToString())
+    proc = make(tmp_path)
+    for dtype in (np.int64, np.int32):
+        x = np.array([[1, 2, 3], [4, 5, 6]], dtype)
+        body = TFRequest.from_numpy("serving_default", {"x": x}).to_string()
+        assert TFResponse(proc.process(body)[0])["y"].tolist() == x.tolist()
+    negative = TFRequest.from_numpy("serving_default", {"x": np.array([[1, -2, 3]])})
+    message = rejects(proc, negative.to_string())
+    assert message.startswith("input 'x': values out of range for numpy uint") and "-2" in message
+    floats = TFRequest.from_numpy("serving_default", {"x": np.ones((1, 3), np.float32)})
+    assert rejects(proc, floats.to_string()).endswith(": send DT_INT64 values that fit")
+
+
+def nonzero_model() -> bytes:
+    """d = 2x per row, and nz = the [2, n] indices of x's nonzero values (not per row)."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "x"], ["d"]),
+            helper.make_node("NonZero", ["x"], ["nz"]),
+        ],
+        "nonzero",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [
+            helper.make_tensor_value_info("d", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("nz", TensorProto.INT64, [2, "n"]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("layout_learnt", [False, True])
+def test_a_batch_of_as_many_rows_as_an_outputs_fixed_dim_is_not_split_by_rows(
+    tmp_path, layout_learnt
+):
+    # Two callers of one row joined: NonZero's [2, n] output has 2 rows, as many as the
+    # batch, and was split "by rows": each caller got half of the joined indices, one
+    # computed from the other caller's input, where alone it gets its own [2, k]
+    (tmp_path / "nonzero.onnx").write_bytes(nonzero_model())
+    proc = make(tmp_path)
+    bodies = [
+        TFRequest.from_numpy("serving_default", {"x": np.array([x], np.float32)}).to_string()
+        for x in ([1, 0, 3], [0, 5, 0])
+    ]
+    if layout_learnt:  # the uniform batch path reads the bodies by the learnt layout
+        proc.process(bodies[0])
+        proc.process(bodies[0])
+    alone = [proc.process(body) for body in bodies]
+    assert proc.process_batch(bodies) == alone
+    assert TFResponse(alone[1][0])["nz"].tolist() == [[0], [1]]

@@ -325,3 +325,34 @@ def test_the_shortcut_calls_the_module_plainly_and_answers_as_the_full_path(
 def test_a_dict_model_has_no_plain_call(tmp_path):
     torch.jit.save(torch.jit.script(DictInDictOut()), str(tmp_path / "dict.pt"))
     assert make(tmp_path).model.plain_call() is None
+
+
+class Float8Out(torch.nn.Module):
+    def forward(self, x: torch.Tensor):
+        return x * 2, x.to(torch.float8_e4m3fn)
+
+
+def test_an_output_numpy_cannot_hold_is_the_models_500_naming_it(tmp_path):
+    # torch's float8 tensors have no numpy dtype: the call answered 400 "the model
+    # failed on this request: TypeError: Got unsupported ScalarType", as if the caller
+    # had sent something wrong
+    torch.jit.save(torch.jit.script(Float8Out()), str(tmp_path / "model.pt"))
+    proc = make(tmp_path)
+    with pytest.raises(ProcessorError) as caught:
+        proc.process(TorchRequest.from_numpy([X]).to_string())
+    assert caught.value.status == 500
+    message = caught.value.message
+    assert message.startswith("output '1' is a torch.float8_e4m3fn tensor (torch.strided)")
+    assert "the model failed on this request" not in message and ".float()" in message
+
+
+def test_an_onnx_file_given_to_pytorch_says_which_processor_serves_it(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x08\x12\x07pytorch")
+    proc = PyTorchProcessor(
+        ProcessorContext("t", {}, model_path=tmp_path, model_entry=tmp_path / "model.onnx")
+    )
+    with pytest.raises(RuntimeError) as caught:
+        proc.initialize()
+    message = str(caught.value)
+    assert message.startswith(f"cannot load {tmp_path / 'model.onnx'} as TorchScript (")
+    assert message.endswith("; model.onnx is named as an ONNX model: serve it with processor onnx")

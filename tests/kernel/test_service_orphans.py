@@ -14,12 +14,15 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
+import numpy as np
 from kernel_helpers import post, wait_for
 from service_standin import call as _call
 from service_standin import run as _run
 from service_standin import service as _service
 
+from easlab.kernel.call import Call
 from easlab.kernel.control import Kernel
+from easlab.wire.torch import TorchRequest
 
 TOKEN = "tok-" + "x" * 8
 
@@ -63,6 +66,9 @@ def test_one_request_that_kills_the_only_instance_crashes_it_once_and_gets_502(
     )
     assert _workers(kernel, "orphan_one")[0]["restarts"] == 1  # one request, one crash
     assert _crashes(kernel, "orphan_one") == 1
+    # the log says which request the instance died holding (the 502 cannot say more)
+    logs = kernel.client.logs("orphan_one", 200)
+    assert any("exited with code 3 holding 1 request(s): 4 bytes" in line for line in logs)
     assert post(svc.url, b"after", TOKEN).status_code == 200
     assert _workers(kernel, "orphan_one")[0]["restarts"] == 1
     kernel.delete("orphan_one")
@@ -140,3 +146,26 @@ def test_the_calls_go_to_the_least_busy_other_instance(tmp_path):
     busy, idle = _instance("orphans-1", busy=3), _instance("orphans-2")
     assert _orphan(tmp_path, [dying, busy, idle], dying, ["a"]) == []
     assert idle.sent == ["a"] and busy.sent == [] and dying.sent == []
+
+
+def test_the_log_names_the_inputs_of_the_tensor_requests_a_dead_instance_held(tmp_path):
+    # A model that aborts on some shape: the callers get 502s that cannot say which
+    # request did it; the service log says what each held request was.
+    request = TorchRequest()
+    request.add_feed(0, np.zeros((3, 5), np.float32))
+    lines: list[str] = []
+
+    def test(loop):
+        svc = _service(Kernel(tmp_path, loop), tmp_path, "orphans", max_batch_size=1)
+        svc.current.request_format = "torch"
+        dying = _instance("orphans-0", ready=False)
+        svc.instances = [dying]
+        calls = [Call(request.to_string(), lambda *_: None), Call(b"\xff" * 7, lambda *_: None)]
+        svc.on_calls_orphaned(dying, calls, "was killed by SIGSEGV")
+        lines.extend(svc.lines)
+
+    _run(test)
+    [line] = [line for line in lines if "holding" in line]
+    assert "[orphans-0] instance was killed by SIGSEGV holding 2 request(s): " in line
+    assert "torch inputs '0' [3, 5] DT_FLOAT" in line
+    assert line.endswith("; 7 bytes")  # a body no format reads: its size

@@ -34,6 +34,7 @@ from easlab.kernel.processors.signature import (
     TensorSpec,
     find_model_file,
     model_config,
+    other_model_kind,
 )
 from easlab.kernel.processors.tensor import TensorProcessor
 from easlab.kernel.processors.tensor_codecs import TensorRequest
@@ -74,6 +75,23 @@ def _ort_shape(shape: Any) -> tuple[int, ...] | None:
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in shape)
 
 
+def _refuse_unservable_types(path: Path, session: Any) -> None:
+    """A graph input or output whose tensor type onnxruntime's Python API cannot pass
+    as a numpy array (``tensor(bfloat16)``, the float8 and 4-bit types): the model
+    would load, then fail every request with a runtime message that blamed the
+    caller (``No corresponding Numpy type``, ``Numpy_type 256 can't be converted``).
+    The create fails instead, naming the tensor and what to change in the graph."""
+    for kind, metas in (("input", session.get_inputs()), ("output", session.get_outputs())):
+        for meta in metas:
+            if meta.type.startswith("tensor(") and _ort_dtype(meta.type) is None:
+                raise RuntimeError(
+                    f"{path.name}: graph {kind} {meta.name!r} is a {meta.type}, which "
+                    "onnxruntime cannot take or give as a numpy array, so no request could "
+                    f"be served; export the model with a {kind} of float32 or float16 "
+                    f"(a Cast node {'after' if kind == 'input' else 'before'} it)"
+                )
+
+
 class OnnxModel:
     """An onnxruntime session with its inputs and outputs as TensorSpecs (shared with Blade)."""
 
@@ -95,7 +113,10 @@ class OnnxModel:
                 str(path), sess_options=options, providers=providers
             )
         except Exception as exc:
-            raise RuntimeError(f"onnxruntime cannot load {path}: {exc}") from exc
+            raise RuntimeError(
+                f"onnxruntime cannot load {path}: {exc}" + other_model_kind(path, "onnx")
+            ) from exc
+        _refuse_unservable_types(path, self.session)
         self.inputs = tuple(
             TensorSpec(i.name, _ort_shape(i.shape), _ort_dtype(i.type))
             for i in self.session.get_inputs()

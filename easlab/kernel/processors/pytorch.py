@@ -38,11 +38,13 @@ from easlab.kernel.processors.signature import (
     config_specs,
     find_model_file,
     model_config,
+    other_model_kind,
 )
 from easlab.kernel.processors.tensor import TensorProcessor
 from easlab.wire.dtypes import is_string_dtype
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript", ".jit")
+_SAVE_HOW = "torch.jit.save(torch.jit.script(model) or torch.jit.trace(model, example), path)"
 
 
 class TorchScriptModel:
@@ -61,9 +63,10 @@ class TorchScriptModel:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 self.module = torch.jit.load(str(path), map_location=self.device)
         except Exception as exc:
+            other = other_model_kind(path, "torch")  # an ONNX or PMML file, an empty one
             raise RuntimeError(
-                f"cannot load {path} as TorchScript ({exc}); save the model with "
-                "torch.jit.save(torch.jit.script(model) or torch.jit.trace(model, example), path)"
+                f"cannot load {path} as TorchScript ({exc})"
+                + (other or f"; save the model with {_SAVE_HOW}")
             ) from exc
         self.module.eval()
         self.arg_names: list[str] = []  # the tensor arguments of forward, in order
@@ -156,7 +159,15 @@ class TorchScriptModel:
                 value = value.cpu()
             if value.dtype == torch.bfloat16:
                 value = value.float()
-            return value.numpy()
+            try:
+                return value.numpy()
+            except TypeError as exc:  # float8, complex32, a sparse layout: none is numpy's
+                raise ProcessorError(
+                    500,
+                    f"output {name!r} is a {value.dtype} tensor ({value.layout}), which "
+                    f"cannot be sent ({exc}); have the model return it as a dense tensor "
+                    "of a numpy dtype (e.g. .float() or .to_dense())",
+                ) from None
         if isinstance(value, (int, float, bool)):
             return np.asarray(value)
         raise ProcessorError(

@@ -46,11 +46,13 @@ from easlab.wire.layout import RequestLayout
 Buffer = Any  # bytes, or a memoryview of a BATCH frame's bodies
 
 
-def per_row(outputs: dict[str, Any], rows: int) -> bool:
+def per_row(outputs: dict[str, Any], rows: int, fixed: frozenset[int] = frozenset()) -> bool:
     """Every output has one row per input row, so that a joined batch's answers can
     be split back by rows; else each request of the batch runs alone. The one rule
-    for the general path (tensor.py) and the shortcut."""
-    return all(
+    for the general path (tensor.py) and the shortcut. ``fixed``: the signature's
+    ``fixed_rows``; a batch of that many rows is ambiguous, so never split (each
+    caller would get rows computed from the others' inputs)."""
+    return rows not in fixed and all(
         isinstance(x, np.ndarray) and x.ndim > 0 and x.shape[0] == rows for x in outputs.values()
     )
 
@@ -152,7 +154,7 @@ class Shortcut:
             arrays.append(x)
         if self.order is not None and tuple(outputs) != self.order:
             return None  # the answer carries every output, in the model's order
-        if count > 1 and not per_row(outputs, self.rows * count):
+        if count > 1 and not per_row(outputs, self.rows * count, self.sig.fixed_rows):
             return None  # the general path runs each request alone: so must this
         headers = self.headers
         last = headers[-1]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,17 @@ class TensorSignature:
             "format": fmt,
         }
 
+    @cached_property
+    def fixed_rows(self) -> frozenset[int]:
+        """The fixed first dims the outputs declare (``[2, -1]``: 2). A joined batch of
+        that many rows cannot tell such an output (NonZero's indices) from one row per
+        input row, so it is not split back by rows (``shortcut.per_row``)."""
+        return frozenset(
+            s.shape[0]
+            for s in self.outputs
+            if s.shape and s.shape[0] is not None and s.shape[0] >= 0
+        )
+
     @property
     def batchable(self) -> bool:
         """Every input has a known shape whose first dim is the batch dim (-1)."""
@@ -140,6 +152,41 @@ def find_model_file(ctx: ProcessorContext, suffixes: Sequence[str], what: str) -
             f"model path {path} holds several candidates ({names}); set model_entry to the one to serve"
         )
     return found[0]
+
+
+def other_model_kind(path: Path, wanted: str) -> str:
+    """For a model file its runtime refused: what the file looks like when it is a
+    model of another processor (or empty), and which processor serves it, as
+    ``"; <path> is ..."``; empty when nothing is known. Only a failed load gets here."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError:
+        return ""
+    if not head:
+        return f"; {path.name} is empty (a copy or upload that did not finish?)"
+    kinds = [
+        (
+            "torch",
+            head.startswith(b"PK\x03\x04"),
+            "a zip archive, as torch.jit.save writes (a TorchScript model): serve it "
+            "with processor pytorch_cpu_1.6 (or pytorch_gpu_*)",
+        ),
+        (
+            "pmml",
+            b"<PMML" in head or head.lstrip().startswith(b"<?xml"),
+            "an XML (PMML) document: serve it with processor pmml",
+        ),
+        (
+            "onnx",
+            path.suffix.lower() == ".onnx",
+            "named as an ONNX model: serve it with processor onnx",
+        ),
+    ]
+    for kind, matches, what in kinds:
+        if matches and kind != wanted:
+            return f"; {path.name} is {what}"
+    return ""
 
 
 def model_config(ctx: ProcessorContext) -> dict[str, Any]:
@@ -185,7 +232,14 @@ _PASS, _CAST, _RANGE_CAST = 0, 1, 2
 
 def _mismatch(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> ProcessorError:
     got = "[" + ", ".join(map(str, shape)) + "] " + dtype_name(dtype)
-    return ProcessorError(400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}")
+    hint = ""
+    want = spec.dtype
+    if want is not None and want.kind == "u" and want.name not in NUMPY_TO_TF:
+        # uint32/uint64: what a caller can send instead (conform_plan casts it)
+        hint = f"; no TF or Torch request carries {want.name}: send DT_INT64 values that fit"
+    return ProcessorError(
+        400, f"input {spec.name!r}: expected shape {spec.describe()}, got {got}{hint}"
+    )
 
 
 def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
@@ -207,6 +261,10 @@ def conform_plan(spec: TensorSpec, shape: tuple[int, ...], dtype: np.dtype[Any])
         return _CAST
     if dtype.kind == want.kind:
         return _RANGE_CAST if want.kind in "iu" else _CAST
+    if dtype.kind == "i" and want.kind == "u":
+        # signed integers for an unsigned input, their values checked: the only way to
+        # feed a uint32 or uint64 input, which no tensor wire format carries
+        return _RANGE_CAST
     raise _mismatch(spec, shape, dtype)
 
 

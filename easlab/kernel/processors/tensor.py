@@ -19,6 +19,7 @@ arrays. Everything between the wire and ``run`` lives here:
 
 from __future__ import annotations
 
+import math
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,21 +77,35 @@ def describe_inputs(inputs: Mapping[str, Any]) -> str:
 _TORCHSCRIPT_TRACEBACK = "The following operation failed in the TorchScript interpreter"
 
 
-def runtime_reason(exc: BaseException) -> str:
+def runtime_reason(exc: BaseException, seen: dict[str, int] | None = None) -> str:
     """Why a model runtime refused a call, in one line a caller can act on.
 
     TorchScript wraps the reason (``mat1 and mat2 must have the same dtype``, a
     model's ``assert``) in both of its tracebacks, whose paths and code mean
     nothing to the caller and bury the reason at the very end: the caller gets
     the last line, and the whole traceback goes to the service log (the
-    instance's stderr).
+    instance's stderr). With ``seen`` (reason -> count, the processor's), a
+    reason's traceback is logged the first time only, then a line at its 10th,
+    100th ... time, as the worker logs a processor's exceptions: a client
+    repeating a bad request (and a batch, which fails joined, then alone) wrote
+    some 20 lines a call.
     """
     text = str(exc)
     if _TORCHSCRIPT_TRACEBACK in text:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if lines:
-            print(f"model call failed: {type(exc).__name__}: {text}", file=sys.stderr, flush=True)
-            return lines[-1]
+            reason = lines[-1]
+            count = 1
+            if seen is not None:
+                if len(seen) >= _PLAN_CACHE_SIZE and reason not in seen:
+                    seen.clear()
+                count = seen[reason] = seen.get(reason, 0) + 1
+            if count == 1:
+                print(f"model call failed: {type(exc).__name__}: {text}", file=sys.stderr)
+            elif math.log10(count).is_integer():
+                print(f"model call failed again ({count} times so far): {reason}", file=sys.stderr)
+            sys.stderr.flush()
+            return reason
     return f"{type(exc).__name__}: {text}"
 
 
@@ -127,6 +142,8 @@ class TensorProcessor(Processor):
         # requests it answered
         self._shortcut: Shortcut | None = None
         self.shortcut_hits = 0
+        # how often each model failure's reason was met (runtime_reason logs it once)
+        self._failures: dict[str, int] = {}
 
     @property
     def decode_cache_hits(self) -> int:
@@ -274,7 +291,11 @@ class TensorProcessor(Processor):
         except ProcessorError:
             outputs = None
         answers = self._uniform_answers(batch, sig, joined, inputs, outputs)
-        if decoder._last is not None and outputs is not None and per_row(outputs, total):
+        if (
+            decoder._last is not None
+            and outputs is not None
+            and per_row(outputs, total, sig.fixed_rows)
+        ):
             self._learn(decoder._last, joined, sig, inputs, outputs, None, callers)
         return answers
 
@@ -290,7 +311,7 @@ class TensorProcessor(Processor):
         failed), as the general path writes them."""
         callers = len(batch)
         total = next(iter(inputs.values())).shape[0]
-        if outputs is None or not per_row(outputs, total):
+        if outputs is None or not per_row(outputs, total, sig.fixed_rows):
             # the batch broke (one request?) or its outputs are not per row: each alone
             return packed_answers(self._process_grouped(batch.bodies(), join=False))
         try:
@@ -547,7 +568,7 @@ class TensorProcessor(Processor):
         Not in the request's path: only a failed call gets here.
         """
         return (
-            f"the model failed on this request: {runtime_reason(exc)} "
+            f"the model failed on this request: {runtime_reason(exc, self._failures)} "
             f"(inputs: {describe_inputs(inputs)})"
         )
 
@@ -592,9 +613,7 @@ class TensorProcessor(Processor):
                 outputs = self._run(sig, joined)
             except ProcessorError:
                 outputs = None  # one request broke the batch: answer each on its own below
-            if outputs is not None and all(
-                o.ndim > 0 and o.shape[0] == total for o in outputs.values()
-            ):
+            if outputs is not None and per_row(outputs, total, sig.fixed_rows):
                 start = 0
                 for size, (i, request, _) in zip(sizes, members, strict=True):
                     # each caller's rows are a view of the batch's output: no copy before encode

@@ -207,6 +207,31 @@ def decode_first(
     raise ProcessorError(400, message + _json_hint(data, formats))
 
 
+# the largest body describe_body decodes: the kernel's event loop does it
+_DESCRIBE_LIMIT = 4 << 20
+
+
+def describe_body(data: bytes, request_format: str | None) -> str:
+    """What a request was, for the service log when its instance died holding it
+    (``Service.on_calls_orphaned``): its size and, for a tensor service's body that
+    decodes, each input's name, shape and dtype (``'x' [2, 4] DT_FLOAT``), so the
+    request that crashed a model can be told from the others. Only a dead instance's
+    requests get here."""
+    size = f"{len(data)} bytes"
+    if request_format not in DECODERS or len(data) > _DESCRIBE_LIMIT:
+        return size
+    formats = (request_format, "onnx") if request_format == "tf" else (request_format,)
+    try:
+        request = decode_first(data, formats)
+    except Exception:  # noqa: BLE001 - a body no format reads: its size says what there is
+        return size
+    shapes = ", ".join(
+        f"{name!r} [{', '.join(map(str, arr.shape))}] {dtype_name(arr.dtype)}"
+        for name, arr in request.inputs.items()
+    )
+    return f"{size}, {request.fmt} inputs {shapes or '(none)'}"
+
+
 # what the serialized request of each format is built with (the hint for a JSON body)
 _REQUEST_CLASSES = {
     "tf": "TFRequest",
