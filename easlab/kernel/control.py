@@ -1249,6 +1249,21 @@ class Kernel:
             )
         async with self._locked(service, "this release"):
             entry = self.get(service.blue_green_of)
+            route = self.router.routes.get(entry.name)
+            others = [
+                svc.name
+                for svc, _ in (route.backends if route is not None else [])
+                if svc is not entry and svc is not service
+            ]
+            if others:
+                # a second split would drop the released sibling from every route
+                raise ControlError(
+                    409,
+                    f"'{entry.name}' already splits its traffic with '{others[0]}'; an entry "
+                    f"has one blue-green pair at a time: `delete {others[0]}` first (its "
+                    f"share goes back to '{entry.name}'), then release '{service.name}'",
+                    "weight",
+                )
             self.router.release(entry, service, weight)
             service.released_into = entry.name
             self._record(service)

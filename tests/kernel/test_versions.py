@@ -145,3 +145,30 @@ def test_a_stopped_side_of_a_release_gets_no_traffic_while_the_other_serves(kern
     assert resp.status_code == 503 and b"Stopped" in resp.content
     kernel.client.delete(green.name)
     kernel.client.delete("bg_stop")
+
+
+def test_a_second_sibling_is_not_released_over_the_first(kernel, make_app):
+    blue = kernel.create(spec("bg_pair", tagged(make_app, "b4")))
+    green = kernel.create(spec("bg_pair", tagged(make_app, "g4")), blue_green=True)
+    other = kernel.create(spec("bg_pair", tagged(make_app, "o4")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services/{other.name}/release",
+        json={"weight": 30},
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    # was: the entry's split became bg_pair/other and green, released, lost every route
+    assert resp.status_code == 409, resp.text
+    error = resp.json()["error"]
+    assert green.name in error and f"delete {green.name}" in error
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"b4:x", b"g4:x"}
+    assert post(other.url, b"x", TOKEN).content == b"o4:x"  # its own endpoint stays open
+    # the released one may change its weight
+    assert kernel.client.release(green.name, 100)["weight"] == 100
+    kernel.client.delete(green.name)
+    assert kernel.client.release(other.name, 30)["weight"] == 30
+    counts = Counter(post(blue.url, b"x", TOKEN).content for _ in range(10))
+    assert counts == {b"b4:x": 7, b"o4:x": 3}
+    for name in (other.name, "bg_pair"):
+        kernel.client.delete(name)
