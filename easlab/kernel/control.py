@@ -1172,11 +1172,19 @@ class Kernel:
         """Serve ``version``: a stopped or failed service starts on it, a running one rolls.
         A failure message when a running service stays on its version."""
         if service.status in ("Stopped", "Failed"):
+            self._check_gpus_to_start(service, version.spec)
             service.current = version
             service.apply_rpc()
             await service.start()
             return None  # a start that fails leaves the service Failed: its status says so
         return await service.roll_to(version)
+
+    def _check_gpus_to_start(self, service: Service, spec: Any) -> None:
+        """SpecError when the devices a stopped or failed service gave back are taken: an
+        instance given none would see every GPU, those of other services too."""
+        if service.cpu_fallback or service.instances:
+            return
+        self.check_gpus(spec, spec.metadata.instance, False)
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""
@@ -1185,6 +1193,7 @@ class Kernel:
             if service.status in ("Stopped", "Failed"):
                 # a stopped service holds no instances: starting it takes them again
                 self.check_instances(service.spec, replacing=service)
+                self._check_gpus_to_start(service, service.spec)
                 await service.start()
             self._check_current(service, "this start")
             self.records.set_running(service.name, True)
