@@ -1257,6 +1257,21 @@ class Kernel:
                 "`create -r` (blue_green: true) and release that",
             )
         async with self._locked(service, "this release"):
+            if service.blue_green_of not in self.services:
+                # was: 404 "service '<entry>' not found", as if the name given were wrong
+                entry_name = service.blue_green_of
+                route = self.router.routes.get(entry_name)
+                serves = (
+                    f"it already answers all of /api/predict/{entry_name}"
+                    if route is not None and route.single is service
+                    else "there is no entry to split"
+                )
+                raise ControlError(
+                    409,
+                    f"'{entry_name}', the service '{service.name}' is the blue-green sibling "
+                    f"of, was deleted: {serves}, so there is nothing to release. To try "
+                    f"another version, `create -r` a sibling of '{service.name}' and release that",
+                )
             entry = self.get(service.blue_green_of)
             route = self.router.routes.get(entry.name)
             others = [

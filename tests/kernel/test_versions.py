@@ -172,3 +172,23 @@ def test_a_second_sibling_is_not_released_over_the_first(kernel, make_app):
     assert counts == {b"b4:x": 7, b"o4:x": 3}
     for name in (other.name, "bg_pair"):
         kernel.client.delete(name)
+
+
+def test_release_of_a_sibling_whose_entry_was_deleted_says_so(kernel, make_app):
+    blue = kernel.create(spec("bg_gone", tagged(make_app, "b5")))
+    green = kernel.create(spec("bg_gone", tagged(make_app, "g5")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    kernel.client.delete("bg_gone")
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services/{green.name}/release",
+        json={"weight": 30},
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    # was: 404 "service 'bg_gone' not found", of a call naming the sibling
+    assert resp.status_code == 409, resp.text
+    error = resp.json()["error"]
+    assert "'bg_gone', the service" in error and "was deleted" in error
+    assert "already answers all of /api/predict/bg_gone" in error and "create -r" in error
+    assert post(blue.url, b"x", TOKEN).content == b"g5:x"
+    kernel.client.delete(green.name)
