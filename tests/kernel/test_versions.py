@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import requests
@@ -192,3 +193,58 @@ def test_release_of_a_sibling_whose_entry_was_deleted_says_so(kernel, make_app):
     assert "already answers all of /api/predict/bg_gone" in error and "create -r" in error
     assert post(blue.url, b"x", TOKEN).content == b"g5:x"
     kernel.client.delete(green.name)
+
+
+SLOW_APP = """
+import time
+import allspark
+
+class Slow(allspark.BaseProcessor):
+    def process(self, data):
+        time.sleep(0.05)
+        return b"%s:" + data, 200
+"""
+
+
+def test_no_call_is_lost_while_versions_switch_and_instances_scale(kernel, make_app):
+    one = make_app("slow_one", SLOW_APP.replace("%s", "one"))
+    two = make_app("slow_two", SLOW_APP.replace("%s", "two"))
+    svc = kernel.create(spec("ver_busy", one, instance=3, **{"rpc.worker_threads": 2}))
+    answers: list[tuple[int, bytes]] = []
+    stop = threading.Event()
+    seen = threading.Condition()
+
+    def caller() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                resp = session.post(svc.url, data=b"x", headers={"Authorization": TOKEN})
+                with seen:
+                    answers.append((resp.status_code, resp.content))
+                    seen.notify_all()
+
+    def after_more(count: int) -> None:
+        with seen:
+            target = len(answers) + count
+            assert seen.wait_for(lambda: len(answers) >= target, timeout=120)
+
+    callers = [threading.Thread(target=caller) for _ in range(12)]
+    for thread in callers:
+        thread.start()
+    try:
+        after_more(30)
+        kernel.client.modify("ver_busy", spec={"processor_path": str(two)})  # version 2
+        after_more(30)
+        kernel.client.modify("ver_busy", set={"metadata.instance": "1"})  # scale down
+        after_more(30)
+        kernel.client.version("ver_busy", 1)
+        after_more(30)
+        kernel.client.modify("ver_busy", set={"metadata.instance": "3"})
+        after_more(30)
+    finally:
+        stop.set()
+        for thread in callers:
+            thread.join()
+    # every call answered, by one version or the other: none refused by a retiring instance
+    assert [a for a in answers if a not in ((200, b"one:x"), (200, b"two:x"))] == []
+    assert {a[1] for a in answers} == {b"one:x", b"two:x"}
+    kernel.client.delete("ver_busy")
