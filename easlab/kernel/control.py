@@ -1039,6 +1039,15 @@ class Kernel:
         old_raw = service.spec.raw
         if isinstance(body.get("set"), dict):
             overrides = {str(k): v for k, v in body["set"].items()}
+            if overrides.get("name", service.name) != service.name:
+                # was taken: the service went on as '<name>' but its spec, desc and
+                # messages named the other
+                raise ControlError(
+                    400,
+                    f"-Dname={overrides['name']}: a service keeps its name ('{service.name}'); "
+                    "to serve under another name, create a service of that name",
+                    "name",
+                )
             new_raw = apply_overrides(old_raw, overrides)
             changes: dict[str, Any] = overridden_fields(new_raw, overrides)
         elif isinstance(body.get("spec"), dict):

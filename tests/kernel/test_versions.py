@@ -248,3 +248,21 @@ def test_no_call_is_lost_while_versions_switch_and_instances_scale(kernel, make_
     assert [a for a in answers if a not in ((200, b"one:x"), (200, b"two:x"))] == []
     assert {a[1] for a in answers} == {b"one:x", b"two:x"}
     kernel.client.delete("ver_busy")
+
+
+def test_modify_d_name_is_refused_as_a_spec_naming_another_service(kernel, make_app):
+    svc = kernel.create(spec("ver_named", tagged(make_app, "n")))
+    resp = requests.patch(
+        f"{kernel.endpoint}/easlab/v1/services/ver_named",
+        json={"set": {"name": "other_name"}},
+        headers=kernel.admin_headers(),
+        timeout=30,
+    )
+    # was: 200, and the service's spec, desc and later refusals named 'other_name'
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["field"] == "name" and "keeps its name ('ver_named')" in resp.text
+    assert kernel.client.describe("ver_named")["spec"]["name"] == "ver_named"
+    # its own name is no change
+    kernel.client.modify("ver_named", set={"name": "ver_named", "metadata.instance": 1})
+    assert post(svc.url, b"x", TOKEN).content == b"n:x"
+    kernel.client.delete("ver_named")
