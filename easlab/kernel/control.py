@@ -563,6 +563,16 @@ class Kernel:
         original: Service | None = None
         if body.get("blue_green"):
             original = self.get(spec.name)
+            if original.blue_green_of in self.services:
+                # was: its sibling's release split the sibling's own route, which a
+                # release had closed, and so opened it again
+                raise ControlError(
+                    409,
+                    f"name: '{spec.name}' is itself the blue-green sibling of "
+                    f"'{original.blue_green_of}'; a sibling comes from the entry: set name "
+                    f"to '{original.blue_green_of}' in the file and create -r again",
+                    "name",
+                )
             if len(spec.name) + 5 > NAME_MAX:
                 raise ControlError(
                     400,

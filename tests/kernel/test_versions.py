@@ -266,3 +266,27 @@ def test_modify_d_name_is_refused_as_a_spec_naming_another_service(kernel, make_
     kernel.client.modify("ver_named", set={"name": "ver_named", "metadata.instance": 1})
     assert post(svc.url, b"x", TOKEN).content == b"n:x"
     kernel.client.delete("ver_named")
+
+
+def test_a_blue_green_sibling_of_a_sibling_is_refused(kernel, make_app):
+    blue = kernel.create(spec("bg_nest", tagged(make_app, "b6")))
+    green = kernel.create(spec("bg_nest", tagged(make_app, "g6")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services",
+        json={"spec": spec(green.name, tagged(make_app, "t6")), "blue_green": True},
+        headers=kernel.admin_headers(),
+        timeout=60,
+    )
+    # was: created, and its release opened green's own endpoint again, split with it
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["field"] == "name"
+    assert "sibling of 'bg_nest'" in resp.text and "set name to 'bg_nest'" in resp.text
+    assert post(green.url, b"x", TOKEN).status_code == 404  # still closed
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(4)} == {b"b6:x", b"g6:x"}
+    assert [s["name"] for s in kernel.client.list() if s["name"].startswith("bg_nest")] == [
+        "bg_nest",
+        green.name,
+    ]
+    kernel.client.delete(green.name)
+    kernel.client.delete("bg_nest")
