@@ -447,7 +447,13 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     if verb.name in ("delete", "release") and not args.y:
         # the service must be there before its Y/n question: a typo answered "not
         # found" only after the prompt (or after "pass -y" in a script)
-        _client(args).describe(args.name)
+        desc = _client(args).describe(args.name)
+        if verb.name == "release" and "blue_green_of" in desc and desc["blue_green_of"] is None:
+            # the local kernel refuses it: say so before asking (was: after the Y)
+            raise EaslabError(
+                f"service '{args.name}' is not a blue-green sibling, so it has no traffic to "
+                "take; create one with `create -r` and release that"
+            )
     if verb.name == "delete" and not _confirm(
         f"Are you sure to delete the service [{args.name}]?", args.y
     ):

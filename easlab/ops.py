@@ -246,6 +246,7 @@ def _plan_modify(
         merge_specs,
         overridden_fields,
         parse_spec,
+        renamed_in_modify,
     )
 
     described = client.describe(name)
@@ -262,6 +263,9 @@ def _plan_modify(
         typed, base_dir = load_spec_source(spec)  # relative paths: from the file's folder
         new = merge_specs(current, typed)
         changes = _absolutize(typed, base_dir)
+    if typed.get("name", name) != name:
+        # as the modify itself is refused (was: "valid", the name quietly dropped)
+        raise SpecError("name", renamed_in_modify(typed["name"], name))
     if not allow_unknown_keys:
         check_typos(typed)
     parsed = parse_spec({**new, "name": name}, allow_unknown_keys=True)

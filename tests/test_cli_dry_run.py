@@ -225,3 +225,21 @@ def _desc(endpoint: str, capsys, name: str = "dry_modify") -> str:
     capsys.readouterr()
     assert main(["desc", name, "--json", "--endpoint", endpoint]) == 0
     return capsys.readouterr().out
+
+
+def test_modify_dry_run_refuses_another_name_as_the_modify_does(endpoint, tmp_path, capsys):
+    path = _service(tmp_path, "dry_rename")
+    assert main(["create", str(path), "--endpoint", endpoint]) == 0
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"name": "dry_other", "metadata": {"instance": 2}}))
+    try:
+        for change in (["-Dname=dry_other"], ["-s", str(other)]):
+            args = ["modify", "dry_rename", *change, "--endpoint", endpoint]
+            capsys.readouterr()
+            # was: "valid; would update", the name quietly dropped, and the modify refused
+            assert main([*args, "--dry-run"]) == 1
+            assert "keeps its name" in capsys.readouterr().err
+            assert main(args) == 1
+            assert "keeps its name" in capsys.readouterr().err
+    finally:
+        main(["delete", "dry_rename", "-y", "--endpoint", endpoint])

@@ -316,6 +316,10 @@ def test_delete_and_release_name_an_unknown_service_before_asking(
     monkeypatch.chdir(project)
     code, out, err = run(capsys, "create", "service.json", *e)
     assert code == 0, err
+    # a service that is no blue-green sibling: said before asking (was: after the Y)
+    code, out, err = run(capsys, "release", "cli_echo", "-w", "50", *e)
+    assert code == 1 and "not a blue-green sibling" in err and "create -r" in err, err
+    assert "pass -y" not in err
     code, out, err = run(capsys, "delete", "cli_echo", *e)
     assert code == 2 and "stdin is not a terminal: pass -y" in err
     code, out, err = run(capsys, "delete", "cli_echo", "-y", *e)

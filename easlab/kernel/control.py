@@ -565,6 +565,16 @@ class Kernel:
         original: Service | None = None
         if body.get("blue_green"):
             original = self.get(spec.name)
+            if original.blue_green_of in self.services:
+                # was: its sibling's release split the sibling's own route, which a
+                # release had closed, and so opened it again
+                raise ControlError(
+                    409,
+                    f"name: '{spec.name}' is itself the blue-green sibling of "
+                    f"'{original.blue_green_of}'; a sibling comes from the entry: set name "
+                    f"to '{original.blue_green_of}' in the file and create -r again",
+                    "name",
+                )
             if len(spec.name) + 5 > NAME_MAX:
                 raise ControlError(
                     400,
@@ -1041,6 +1051,15 @@ class Kernel:
         old_raw = service.spec.raw
         if isinstance(body.get("set"), dict):
             overrides = {str(k): v for k, v in body["set"].items()}
+            if overrides.get("name", service.name) != service.name:
+                # was taken: the service went on as '<name>' but its spec, desc and
+                # messages named the other
+                raise ControlError(
+                    400,
+                    f"-Dname={overrides['name']}: a service keeps its name ('{service.name}'); "
+                    "to serve under another name, create a service of that name",
+                    "name",
+                )
             new_raw = apply_overrides(old_raw, overrides)
             changes: dict[str, Any] = overridden_fields(new_raw, overrides)
         elif isinstance(body.get("spec"), dict):
@@ -1174,11 +1193,19 @@ class Kernel:
         """Serve ``version``: a stopped or failed service starts on it, a running one rolls.
         A failure message when a running service stays on its version."""
         if service.status in ("Stopped", "Failed"):
+            self._check_gpus_to_start(service, version.spec)
             service.current = version
             service.apply_rpc()
             await service.start()
             return None  # a start that fails leaves the service Failed: its status says so
         return await service.roll_to(version)
+
+    def _check_gpus_to_start(self, service: Service, spec: Any) -> None:
+        """SpecError when the devices a stopped or failed service gave back are taken: an
+        instance given none would see every GPU, those of other services too."""
+        if service.cpu_fallback or service.instances:
+            return
+        self.check_gpus(spec, spec.metadata.instance, False)
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""
@@ -1187,6 +1214,7 @@ class Kernel:
             if service.status in ("Stopped", "Failed"):
                 # a stopped service holds no instances: starting it takes them again
                 self.check_instances(service.spec, replacing=service)
+                self._check_gpus_to_start(service, service.spec)
                 await service.start()
             self._check_current(service, "this start")
             self.records.set_running(service.name, True)
@@ -1250,7 +1278,37 @@ class Kernel:
                 "`create -r` (blue_green: true) and release that",
             )
         async with self._locked(service, "this release"):
+            if service.blue_green_of not in self.services:
+                # was: 404 "service '<entry>' not found", as if the name given were wrong
+                entry_name = service.blue_green_of
+                route = self.router.routes.get(entry_name)
+                serves = (
+                    f"it already answers all of /api/predict/{entry_name}"
+                    if route is not None and route.single is service
+                    else "there is no entry to split"
+                )
+                raise ControlError(
+                    409,
+                    f"'{entry_name}', the service '{service.name}' is the blue-green sibling "
+                    f"of, was deleted: {serves}, so there is nothing to release. To try "
+                    f"another version, `create -r` a sibling of '{service.name}' and release that",
+                )
             entry = self.get(service.blue_green_of)
+            route = self.router.routes.get(entry.name)
+            others = [
+                svc.name
+                for svc, _ in (route.backends if route is not None else [])
+                if svc is not entry and svc is not service
+            ]
+            if others:
+                # a second split would drop the released sibling from every route
+                raise ControlError(
+                    409,
+                    f"'{entry.name}' already splits its traffic with '{others[0]}'; an entry "
+                    f"has one blue-green pair at a time: `delete {others[0]}` first (its "
+                    f"share goes back to '{entry.name}'), then release '{service.name}'",
+                    "weight",
+                )
             self.router.release(entry, service, weight)
             service.released_into = entry.name
             self._record(service)

@@ -97,3 +97,29 @@ def test_instances_get_disjoint_devices_and_shortage_is_refused(gpu_kernel, make
     gpu_kernel.client.delete("gpu_two")  # frees both devices
     again = gpu_kernel.create(spec("gpu_again", app, gpu=1))
     assert again.status == "Running" and gpu_kernel.client.workers("gpu_again")[0]["gpus"] == [0]
+
+
+def test_start_of_a_stopped_service_is_refused_while_its_gpus_are_taken(gpu_kernel, make_app):
+    app = make_app("gpu_restart", ENV_APP)
+    for name in [s["name"] for s in gpu_kernel.client.list()]:
+        gpu_kernel.client.delete(name)
+    gpu_kernel.create(spec("gpu_stopped", app, instance=2, gpu=1))
+    gpu_kernel.client.stop("gpu_stopped")  # gives both devices back
+    taker = gpu_kernel.create(spec("gpu_taker", app, gpu=1))
+    assert gpu_kernel.client.workers("gpu_taker")[0]["gpus"] == [0]
+
+    # was: it started, its second instance with no device and no CUDA_VISIBLE_DEVICES,
+    # so that it saw (and used) gpu_taker's device
+    with pytest.raises(SpecError) as info:
+        gpu_kernel.client.start("gpu_stopped")
+    assert info.value.field == "metadata.gpu" and "2 GPU(s), 1 free" in str(info.value)
+    assert gpu_kernel.client.describe("gpu_stopped")["status"] == "Stopped"
+    with pytest.raises(SpecError, match="1 free"):  # a version switch starts it too
+        gpu_kernel.client.version("gpu_stopped", 1, force=True)
+    assert post(taker.url, b"x", TOKEN).text == "'0'"
+
+    gpu_kernel.client.delete("gpu_taker")
+    desc = gpu_kernel.client.start("gpu_stopped")
+    assert desc["status"] == "Running"
+    assert sorted(w["gpus"] for w in gpu_kernel.client.workers("gpu_stopped")) == [[0], [1]]
+    gpu_kernel.client.delete("gpu_stopped")

@@ -396,3 +396,42 @@ def test_an_instance_stopped_before_its_supervisor_ran_still_answers_its_start(t
     first, status, message = asyncio.run(main())
     assert first == "start aborted: the service was stopped"
     assert status == "Stopped" and message == "start aborted: the service was stopped"
+
+
+def test_stop_or_delete_during_a_hung_new_version_keeps_the_old_one_and_answers_why(
+    kernel, make_app
+):
+    svc = kernel.create(spec("life_roll", make_app("life_roll_v1", ECHO_APP)))
+    hung = make_app("life_roll_v2", HUNG_APP)
+    answers: list = []
+
+    def modify() -> None:
+        try:
+            answers.append(
+                own_client(kernel).modify("life_roll", spec={"processor_path": str(hung)})
+            )
+        except KernelError as exc:
+            answers.append(exc)
+
+    thread = threading.Thread(target=modify)
+    thread.start()
+    starting_pid(kernel, "life_roll")  # version 2 hangs in initialize()
+    assert kernel.client.describe("life_roll")["status"] == "Updating"
+    assert post(svc.url, b"x", TOKEN).content == b"x"  # version 1 serves meanwhile
+    desc = kernel.client.stop("life_roll")
+    thread.join()
+    assert (desc["status"], desc["current_version"], desc["latest_version"]) == ("Stopped", 1, 2)
+    assert (
+        answers[-1]["failed"] == "version 2 failed to start: start aborted: the service was stopped"
+    )
+    assert kernel.client.start("life_roll")["current_version"] == 1
+    assert post(svc.url, b"x", TOKEN).content == b"x"
+
+    thread = threading.Thread(target=modify)
+    thread.start()
+    starting_pid(kernel, "life_roll")
+    assert kernel.client.delete("life_roll") == {"deleted": "life_roll"}
+    thread.join()
+    assert isinstance(answers[-1], KernelError) and answers[-1].status == 409
+    assert "was deleted while this modify was under way" in str(answers[-1])
+    assert service_processes(kernel.pid, "life_roll") == set()

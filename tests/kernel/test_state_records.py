@@ -315,3 +315,49 @@ def test_a_create_s_first_write_holds_what_a_restore_needs_of_a_sibling(tmp_path
     (loaded,) = records.load()
     assert (loaded["base_dir"], loaded["blue_green_of"]) == ("/work/proj", "sr_blue")
     assert loaded["spec"]["token"] == "t0ken"
+
+
+def test_versions_tokens_weights_and_stopped_come_back_after_a_restart(
+    easlab_home, make_app, tmp_path
+):
+    state = tmp_path / "state"
+    one, two = make_app("rs_one", TAG_APP % "one"), make_app("rs_two", TAG_APP % "two")
+    green = make_app("rs_green", TAG_APP % "green")
+    new_token = "rs-new-token-" + "q" * 10
+
+    def shown(kernel: LocalKernel) -> dict[str, tuple]:
+        keys = ("status", "current_version", "latest_version", "weight", "traffic")
+        return {n: (*(d[k] for k in keys), d["total_instance"]) for n, d in _listed(kernel).items()}
+
+    with LocalKernel(port=0, state_dir=state) as first:
+        first.create(_spec("rs_ver", one))
+        first.client.modify("rs_ver", spec={"processor_path": str(two)})
+        first.client.version("rs_ver", 1)
+        first.client.modify("rs_ver", set={"metadata.instance": "2", "token": new_token})
+        first.create(_spec("rs_stop", one))
+        first.client.stop("rs_stop")
+        first.create(_spec("rs_pair", one))
+        sibling = first.create(_spec("rs_pair", green), blue_green=True).name
+        first.client.release(sibling, 30)
+        before = shown(first)
+    assert before["rs_ver"] == ("Running", 1, 2, 100, None, 2)
+    assert before["rs_stop"][0] == "Stopped"
+    assert before["rs_pair"][4] == {"rs_pair": 70, sibling: 30}
+    with LocalKernel(port=0, state_dir=state) as second:
+        wait_for(
+            lambda: (
+                {d["status"] for d in _listed(second).values()} <= {"Running", "Stopped"}
+                and len(_listed(second)) == 4
+            ),
+            120,
+            "the four services back",
+        )
+        assert shown(second) == before
+        ver = f"{second.endpoint}/api/predict/rs_ver"
+        assert post(ver, b"x", new_token).content == b"one:x"
+        assert post(ver, b"x", TOKEN).status_code == 401
+        assert len(second.client.workers("rs_ver")) == 2
+        # smooth weighted round robin: 30 % is exactly 3 answers in 10
+        url = f"{second.endpoint}/api/predict/rs_pair"
+        answers = [post(url, b"x", TOKEN).content for _ in range(10)]
+        assert answers.count(b"green:x") == 3 and answers.count(b"one:x") == 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import requests
@@ -145,3 +146,147 @@ def test_a_stopped_side_of_a_release_gets_no_traffic_while_the_other_serves(kern
     assert resp.status_code == 503 and b"Stopped" in resp.content
     kernel.client.delete(green.name)
     kernel.client.delete("bg_stop")
+
+
+def test_a_second_sibling_is_not_released_over_the_first(kernel, make_app):
+    blue = kernel.create(spec("bg_pair", tagged(make_app, "b4")))
+    green = kernel.create(spec("bg_pair", tagged(make_app, "g4")), blue_green=True)
+    other = kernel.create(spec("bg_pair", tagged(make_app, "o4")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services/{other.name}/release",
+        json={"weight": 30},
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    # was: the entry's split became bg_pair/other and green, released, lost every route
+    assert resp.status_code == 409, resp.text
+    error = resp.json()["error"]
+    assert green.name in error and f"delete {green.name}" in error
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(10)} == {b"b4:x", b"g4:x"}
+    assert post(other.url, b"x", TOKEN).content == b"o4:x"  # its own endpoint stays open
+    # the released one may change its weight
+    assert kernel.client.release(green.name, 100)["weight"] == 100
+    kernel.client.delete(green.name)
+    assert kernel.client.release(other.name, 30)["weight"] == 30
+    counts = Counter(post(blue.url, b"x", TOKEN).content for _ in range(10))
+    assert counts == {b"b4:x": 7, b"o4:x": 3}
+    for name in (other.name, "bg_pair"):
+        kernel.client.delete(name)
+
+
+def test_release_of_a_sibling_whose_entry_was_deleted_says_so(kernel, make_app):
+    blue = kernel.create(spec("bg_gone", tagged(make_app, "b5")))
+    green = kernel.create(spec("bg_gone", tagged(make_app, "g5")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    kernel.client.delete("bg_gone")
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services/{green.name}/release",
+        json={"weight": 30},
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    # was: 404 "service 'bg_gone' not found", of a call naming the sibling
+    assert resp.status_code == 409, resp.text
+    error = resp.json()["error"]
+    assert "'bg_gone', the service" in error and "was deleted" in error
+    assert "already answers all of /api/predict/bg_gone" in error and "create -r" in error
+    assert post(blue.url, b"x", TOKEN).content == b"g5:x"
+    kernel.client.delete(green.name)
+
+
+SLOW_APP = """
+import time
+import allspark
+
+class Slow(allspark.BaseProcessor):
+    def process(self, data):
+        time.sleep(0.05)
+        return b"%s:" + data, 200
+"""
+
+
+def test_no_call_is_lost_while_versions_switch_and_instances_scale(kernel, make_app):
+    one = make_app("slow_one", SLOW_APP.replace("%s", "one"))
+    two = make_app("slow_two", SLOW_APP.replace("%s", "two"))
+    svc = kernel.create(spec("ver_busy", one, instance=3, **{"rpc.worker_threads": 2}))
+    answers: list[tuple[int, bytes]] = []
+    stop = threading.Event()
+    seen = threading.Condition()
+
+    def caller() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                resp = session.post(svc.url, data=b"x", headers={"Authorization": TOKEN})
+                with seen:
+                    answers.append((resp.status_code, resp.content))
+                    seen.notify_all()
+
+    def after_more(count: int) -> None:
+        with seen:
+            target = len(answers) + count
+            assert seen.wait_for(lambda: len(answers) >= target, timeout=120)
+
+    callers = [threading.Thread(target=caller) for _ in range(12)]
+    for thread in callers:
+        thread.start()
+    try:
+        after_more(30)
+        kernel.client.modify("ver_busy", spec={"processor_path": str(two)})  # version 2
+        after_more(30)
+        kernel.client.modify("ver_busy", set={"metadata.instance": "1"})  # scale down
+        after_more(30)
+        kernel.client.version("ver_busy", 1)
+        after_more(30)
+        kernel.client.modify("ver_busy", set={"metadata.instance": "3"})
+        after_more(30)
+    finally:
+        stop.set()
+        for thread in callers:
+            thread.join()
+    # every call answered, by one version or the other: none refused by a retiring instance
+    assert [a for a in answers if a not in ((200, b"one:x"), (200, b"two:x"))] == []
+    assert {a[1] for a in answers} == {b"one:x", b"two:x"}
+    kernel.client.delete("ver_busy")
+
+
+def test_modify_d_name_is_refused_as_a_spec_naming_another_service(kernel, make_app):
+    svc = kernel.create(spec("ver_named", tagged(make_app, "n")))
+    resp = requests.patch(
+        f"{kernel.endpoint}/easlab/v1/services/ver_named",
+        json={"set": {"name": "other_name"}},
+        headers=kernel.admin_headers(),
+        timeout=30,
+    )
+    # was: 200, and the service's spec, desc and later refusals named 'other_name'
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["field"] == "name" and "keeps its name ('ver_named')" in resp.text
+    assert kernel.client.describe("ver_named")["spec"]["name"] == "ver_named"
+    # its own name is no change
+    kernel.client.modify("ver_named", set={"name": "ver_named", "metadata.instance": 1})
+    assert post(svc.url, b"x", TOKEN).content == b"n:x"
+    kernel.client.delete("ver_named")
+
+
+def test_a_blue_green_sibling_of_a_sibling_is_refused(kernel, make_app):
+    blue = kernel.create(spec("bg_nest", tagged(make_app, "b6")))
+    green = kernel.create(spec("bg_nest", tagged(make_app, "g6")), blue_green=True)
+    kernel.client.release(green.name, 50)
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services",
+        json={"spec": spec(green.name, tagged(make_app, "t6")), "blue_green": True},
+        headers=kernel.admin_headers(),
+        timeout=60,
+    )
+    # was: created, and its release opened green's own endpoint again, split with it
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["field"] == "name"
+    assert "sibling of 'bg_nest'" in resp.text and "set name to 'bg_nest'" in resp.text
+    assert post(green.url, b"x", TOKEN).status_code == 404  # still closed
+    assert {post(blue.url, b"x", TOKEN).content for _ in range(4)} == {b"b6:x", b"g6:x"}
+    assert [s["name"] for s in kernel.client.list() if s["name"].startswith("bg_nest")] == [
+        "bg_nest",
+        green.name,
+    ]
+    kernel.client.delete(green.name)
+    kernel.client.delete("bg_nest")
