@@ -10,6 +10,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
@@ -532,18 +533,32 @@ def test_missing_outputs_raise_what_the_official_responses_raise(run_official):
         assert "it has" in str(caught.value), what
 
 
-BLADE_FAILURES = r"""
-import json
-from eas_prediction import BladeRequest
-from eas_prediction.blade_tf_request import TFRequest as BladeTF
-
+FAILURE = """
 def failure(fn):
     try:
         fn()
     except Exception as exc:
         return type(exc).__name__
     return None
+"""
 
+
+def official_failures(imports: str, calls: str) -> str:
+    """A script for the official venv: each of ``calls``' table's exception type names."""
+    return (
+        f"import json\n{imports}\n{FAILURE}\n{calls}\n"
+        "print(json.dumps({what: failure(call) for what, call in calls.items()}))\n"
+    )
+
+
+def easlab_calls(calls: str, **classes: object) -> dict[str, Any]:
+    """The same ``calls`` table with easlab's classes under the official names."""
+    namespace: dict[str, Any] = dict(classes)
+    exec(calls, namespace)  # the table's source is this file's own
+    return namespace["calls"]
+
+
+BLADE_CALLS = r"""
 calls = {
     "batch size 0": lambda: BladeRequest("s").add_feed("x", 0, [1], BladeRequest.DT_FLOAT, [1.0]),
     "volume": lambda: BladeRequest("s").add_feed("x", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [1.0] * 7),
@@ -555,8 +570,11 @@ calls = {
     "tf empty name": lambda: BladeTF("s").add_feed("", [1], BladeTF.DT_FLOAT, [1.0]),
     "tf fetch empty name": lambda: BladeTF("s").add_fetch(""),
 }
-print(json.dumps({what: failure(call) for what, call in calls.items()}))
 """
+BLADE_IMPORTS = (
+    "from eas_prediction import BladeRequest\n"
+    "from eas_prediction.blade_tf_request import TFRequest as BladeTF"
+)
 
 
 def test_blade_request_errors_are_the_official_assertion_errors_too(run_official):
@@ -565,25 +583,9 @@ def test_blade_request_errors_are_the_official_assertion_errors_too(run_official
     from easlab.eas_prediction import BladeRequest
     from easlab.eas_prediction.blade_tf_request import TFRequest as BladeTF
 
-    theirs = json.loads(run_official(BLADE_FAILURES))
+    theirs = json.loads(run_official(official_failures(BLADE_IMPORTS, BLADE_CALLS)))
     assert set(theirs.values()) == {"AssertionError"}
-    calls = {
-        "batch size 0": lambda: BladeRequest("s").add_feed(
-            "x", 0, [1], BladeRequest.DT_FLOAT, [1.0]
-        ),
-        "volume": lambda: BladeRequest("s").add_feed(
-            "x", 1, [1, 360, 128], BladeRequest.DT_FLOAT, [1.0] * 7
-        ),
-        "volume int64": lambda: BladeRequest("s").add_feed("x", 1, [3], BladeRequest.DT_INT64, [1]),
-        "empty name": lambda: BladeRequest("s").add_feed("", 1, [1], BladeRequest.DT_FLOAT, [1.0]),
-        "shape not a list": lambda: BladeRequest("s").add_feed(
-            "x", 1, 1, BladeRequest.DT_FLOAT, [1.0]
-        ),
-        "fetch empty name": lambda: BladeRequest("s").add_fetch("", BladeRequest.DT_FLOAT),
-        "tf volume": lambda: BladeTF("s").add_feed("x", [3], BladeTF.DT_FLOAT, [1.0]),
-        "tf empty name": lambda: BladeTF("s").add_feed("", [1], BladeTF.DT_FLOAT, [1.0]),
-        "tf fetch empty name": lambda: BladeTF("s").add_fetch(""),
-    }
+    calls = easlab_calls(BLADE_CALLS, BladeRequest=BladeRequest, BladeTF=BladeTF)
     assert set(calls) == set(theirs)
     for what, call in calls.items():
         with pytest.raises(AssertionError) as caught:
@@ -594,17 +596,7 @@ def test_blade_request_errors_are_the_official_assertion_errors_too(run_official
         calls["volume"]()
 
 
-ARGUMENT_TYPES = r"""
-import json
-from eas_prediction import TFRequest, TorchRequest
-
-def failure(fn):
-    try:
-        fn()
-    except Exception as exc:
-        return type(exc).__name__
-    return None
-
+ARGUMENT_CALLS = r"""
 calls = {
     "tf int32 text": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, ["a"]),
     "tf int32 1.5": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, [1.5]),
@@ -621,7 +613,6 @@ calls = {
     "torch map name 1": lambda: TorchRequest().add_feed_map(1, [1], TorchRequest.DT_FLOAT, [1.0]),
     "torch debug text": lambda: TorchRequest().set_debug_level("a"),
 }
-print(json.dumps({what: failure(call) for what, call in calls.items()}))
 """
 
 
@@ -631,26 +622,10 @@ def test_arguments_of_the_wrong_type_raise_type_errors_as_officially(run_officia
     (a non-str name used to pass add_feed and fail in to_string with AttributeError)."""
     from easlab.eas_prediction import TFRequest, TorchRequest
 
-    theirs = json.loads(run_official(ARGUMENT_TYPES))
+    imports = "from eas_prediction import TFRequest, TorchRequest"
+    theirs = json.loads(run_official(official_failures(imports, ARGUMENT_CALLS)))
     assert set(theirs.values()) == {"TypeError"}
-    calls = {
-        "tf int32 text": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, ["a"]),
-        "tf int32 1.5": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_INT32, [1.5]),
-        "tf float None": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_FLOAT, [None]),
-        "tf string 1": lambda: TFRequest("s").add_feed("x", [1], TFRequest.DT_STRING, [1]),
-        "tf shape 1.5": lambda: TFRequest("s").add_feed("x", [1.5], TFRequest.DT_FLOAT, [1.0]),
-        "tf name None": lambda: TFRequest("s").add_feed(None, [1], TFRequest.DT_FLOAT, [1.0]),
-        "tf name 1": lambda: TFRequest("s").add_feed(1, [1], TFRequest.DT_FLOAT, [1.0]),
-        "tf fetch None": lambda: TFRequest("s").add_fetch(None),
-        "tf signature 5": lambda: TFRequest(5).add_feed("x", [1], TFRequest.DT_FLOAT, [1.0]),
-        "torch float text": lambda: TorchRequest().add_feed(0, [1], TorchRequest.DT_FLOAT, ["a"]),
-        "torch index text": lambda: TorchRequest().add_feed("a", [1], TorchRequest.DT_FLOAT, [1.0]),
-        "torch fetch text": lambda: TorchRequest().add_fetch("a"),
-        "torch map name 1": lambda: TorchRequest().add_feed_map(
-            1, [1], TorchRequest.DT_FLOAT, [1.0]
-        ),
-        "torch debug text": lambda: TorchRequest().set_debug_level("a"),
-    }
+    calls = easlab_calls(ARGUMENT_CALLS, TFRequest=TFRequest, TorchRequest=TorchRequest)
     assert set(calls) == set(theirs)
     for what, call in calls.items():
         with pytest.raises(TypeError) as caught:
