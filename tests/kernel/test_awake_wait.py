@@ -157,28 +157,43 @@ def test_an_instance_that_exits_during_a_wait_fails_only_its_call(kernel, python
     # call to the supervisor: answered 502 at once (the only instance is the one it
     # killed: no retry there); the kernel and the service go on.
     svc = python_service("awake_exit", EXITING_APP)
-    pid = kernel.client.workers("awake_exit")[0]["pid"]
     headers = {"Authorization": TOKEN}
-    with requests.Session() as lone:
-        for i in range(20):
-            body = b"lone %d" % i
-            assert lone.post(svc.url, data=body, headers=headers, timeout=30).content == body[::-1]
-        # (no `w` here: a request on another connection would end the lone streak)
-        resp = lone.post(svc.url, data=b"exit", headers=headers, timeout=60)
-    assert resp.status_code == 502
-    assert "exited with code 7 while processing this request" in resp.text
-    # The lone requests were answered in awake waits, and one wait (the exit's) ended
-    # at the end of the socket instead of with an answer.
-    awake_counts = _awake(kernel, "awake_exit")
-    assert awake_counts["answered"] >= 1
-    assert awake_counts["waits"] > awake_counts["answered"]
-    wait_for(
-        lambda: (w := kernel.client.workers("awake_exit")[0])["ready"] and w["pid"] != pid,
-        what="the instance to come back",
-    )
+
+    def back(pid: int) -> bool:
+        worker = kernel.client.workers("awake_exit")[0]
+        return bool(worker["ready"]) and worker["pid"] != pid
+
+    # Whether the exit's own request is waited for awake depends on the waits before it:
+    # two that missed (answers slower than the wait, on a loaded machine) stop the
+    # waiting for a while (awake.py). So the scenario runs again until it was: each
+    # time the caller gets its 502 and the instance comes back.
+    runs = 0
+    for _ in range(5):
+        runs += 1
+        pid = kernel.client.workers("awake_exit")[0]["pid"]
+        before = _awake(kernel, "awake_exit")
+        with requests.Session() as lone:
+            for i in range(20):
+                body = b"lone %d" % i
+                answer = lone.post(svc.url, data=body, headers=headers, timeout=30)
+                assert answer.content == body[::-1]
+            # (no `w` here: a request on another connection would end the lone streak)
+            resp = lone.post(svc.url, data=b"exit", headers=headers, timeout=60)
+        assert resp.status_code == 502
+        assert "exited with code 7 while processing this request" in resp.text
+        after = _awake(kernel, "awake_exit")
+        wait_for(lambda pid=pid: back(pid), what="the instance to come back")
+        # the lone requests were answered in awake waits, and one wait (the exit's)
+        # ended at the end of the socket instead of with an answer
+        assert after["answered"] > before["answered"]
+        if after["waits"] - before["waits"] > after["answered"] - before["answered"]:
+            break
+    else:
+        pytest.fail("in 5 runs the exit's request was never waited for awake")
     resp = requests.post(svc.url, data=b"after", headers=headers, timeout=30)
     assert resp.status_code == 200 and resp.content == b"retfa"
-    assert kernel.client.workers("awake_exit")[0]["restarts"] == 1  # one request, one exit
+    # one exit a run, one restart each: the call that killed it was not retried
+    assert kernel.client.workers("awake_exit")[0]["restarts"] == runs
 
 
 @pytest.mark.parametrize(
