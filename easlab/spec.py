@@ -199,10 +199,11 @@ class ServiceSpec:
         """True for a custom processor (``processor_path``/``processor_type``)."""
         return not self.processor
 
-    def writes(self, *keys: str) -> bool:
-        """Whether the file as written sets one of these ``metadata`` keys (flat or nested)."""
+    def writes(self, attr: str) -> bool:
+        """Whether the file as written sets the ``Metadata`` field ``attr`` under any of its
+        keys (``worker_threads``: ``rpc.worker_threads`` or ``workers``; flat or nested)."""
         written = _flatten_metadata(self.raw.get("metadata") or {})
-        return any(key in written for key in keys)
+        return any(_METADATA_FIELDS.get(key, ("",))[0] == attr for key in written)
 
     def to_dict(self) -> dict[str, Any]:
         """The service.json as a dict: the keys written, with normalised values."""

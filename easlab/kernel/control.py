@@ -645,7 +645,7 @@ class Kernel:
             for warning in spec.warnings:
                 service.log("kernel", f"warning: {warning}")
             app_threads = service.current.worker_config.get("app_worker_threads")
-            if app_threads and not spec.writes(*_WORKER_THREADS_KEYS):
+            if app_threads and not spec.writes("worker_threads"):
                 threads, line, entry = app_threads
                 service.log(
                     "kernel",
@@ -1359,15 +1359,11 @@ def _get_answered_by(services: list[Service]) -> str | None:
     return answers.pop() if len(answers) == 1 else None
 
 
-#: the metadata keys that set an instance's worker threads (spec.py: the same field)
-_WORKER_THREADS_KEYS = ("rpc.worker_threads", "workers")
-
-
 def _adopt_app_threads(spec: Any, config: dict[str, Any]) -> None:
     """A python app's own ``worker_threads=N`` (``app_worker_threads``) is the service's,
     as on EAS, where the file sets no ``metadata.rpc.worker_threads`` (that one wins)."""
     found = config.get("app_worker_threads")
-    if found and not spec.writes(*_WORKER_THREADS_KEYS):
+    if found and not spec.writes("worker_threads"):
         threads, line, entry = found
         if threads > MAX_WORKER_THREADS:  # as check_instances refuses the field's
             raise SpecError(

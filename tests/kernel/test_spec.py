@@ -607,3 +607,18 @@ def test_a_queue_or_async_services_flat_limits_are_not_called_unused(kind):
     from easlab.kernel.queue import settings_of
 
     assert settings_of(doc, "source") == {"max_length": 5}
+
+
+def test_writes_says_whether_the_file_sets_a_field_under_any_of_its_keys():
+    # the kernel takes a python app's own worker_threads unless the file sets one
+    from easlab.spec import parse_spec
+
+    def spec(metadata: dict) -> object:
+        return parse_spec(
+            {"name": "w", "processor": "onnx", "model_path": "/m", "metadata": metadata}
+        )
+
+    assert spec({"instance": 1, "rpc.worker_threads": 3}).writes("worker_threads")
+    assert spec({"instance": 1, "rpc": {"worker_threads": 3}}).writes("worker_threads")
+    assert spec({"instance": 1, "workers": 3}).writes("worker_threads")
+    assert not spec({"instance": 1, "rpc.keepalive": 9000}).writes("worker_threads")
