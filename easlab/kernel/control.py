@@ -1051,24 +1051,19 @@ class Kernel:
         old_raw = service.spec.raw
         if isinstance(body.get("set"), dict):
             overrides = {str(k): v for k, v in body["set"].items()}
-            if overrides.get("name", service.name) != service.name:
-                # was taken: the service went on as '<name>' but its spec, desc and
-                # messages named the other
-                raise ControlError(
-                    400,
-                    f"-Dname={overrides['name']}: a service keeps its name ('{service.name}'); "
-                    "to serve under another name, create a service of that name",
-                    "name",
-                )
+            named = overrides.get("name")
             new_raw = apply_overrides(old_raw, overrides)
             changes: dict[str, Any] = overridden_fields(new_raw, overrides)
         elif isinstance(body.get("spec"), dict):
             changes = dict(body["spec"])
-            if changes.get("name") not in (None, service.name):
-                raise ControlError(400, renamed_in_modify(changes["name"], service.name), "name")
+            named = changes.get("name")
             new_raw = merge_specs(old_raw, changes)
         else:
             raise ControlError(400, 'the body needs "set" ({"metadata.instance": "2"}) or "spec"')
+        if named not in (None, service.name):
+            # -Dname=OTHER was taken: the service went on as its name while its spec, desc
+            # and messages named the other; one refusal for -D and -s, as the dry run's
+            raise ControlError(400, renamed_in_modify(named, service.name), "name")
         if not body.get("allow_unknown_keys"):
             # only what this call changes: keys the service was created with were accepted then
             check_typos(

@@ -260,7 +260,8 @@ def test_modify_d_name_is_refused_as_a_spec_naming_another_service(kernel, make_
     )
     # was: 200, and the service's spec, desc and later refusals named 'other_name'
     assert resp.status_code == 400, resp.text
-    assert resp.json()["field"] == "name" and "keeps its name ('ver_named')" in resp.text
+    assert resp.json()["field"] == "name"
+    assert "names 'other_name', not 'ver_named': a service keeps its name" in resp.text
     assert kernel.client.describe("ver_named")["spec"]["name"] == "ver_named"
     # its own name is no change
     kernel.client.modify("ver_named", set={"name": "ver_named", "metadata.instance": 1})
