@@ -169,7 +169,8 @@ class Metadata:
     #: default, $EASLAB_STARTUP_TIMEOUT or 300
     startup_timeout: float | None = None
     #: intra-op threads of each instance's model runtime; None: the cores the instance
-    #: may use divided by the instances (processors/base.py, model_threads)
+    #: may use divided by the instances and the calls each runs at once, at most 4
+    #: (processors/base.py, model_threads)
     model_threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown metadata keys, kept
 

@@ -1076,8 +1076,17 @@ class Kernel:
         old_meta, new_meta = service.spec.metadata, spec.metadata
         restart = any(
             getattr(old_meta, key) != getattr(new_meta, key)
-            # what an instance takes at its start (threads, devices, limits)
-            for key in ("worker_threads", "model_threads", "gpu", "cpu", "memory", "cuda")
+            # what an instance takes at its start (threads, devices, limits; batching
+            # sizes its model runtime's threads, processors/base.py model_threads)
+            for key in (
+                "worker_threads",
+                "model_threads",
+                "batching",
+                "gpu",
+                "cpu",
+                "memory",
+                "cuda",
+            )
         )
         return spec, "restart" if restart else "live"
 

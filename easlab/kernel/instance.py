@@ -506,6 +506,7 @@ class Instance:
         # instance keeps what it chose at its start when the service is scaled later
         config["instance_count"] = self.version.spec.metadata.instance
         config["model_threads"] = self.version.spec.metadata.model_threads
+        config["batching"] = self.version.spec.metadata.batching
         self.status = "Pending"
         self.pid = None
         self.custom_metrics = None  # a new process starts its metrics from nothing

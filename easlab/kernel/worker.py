@@ -514,6 +514,7 @@ def build_processor(config: dict[str, Any]) -> Any:
         gpu_devices=list(config.get("gpu_devices") or []),
         instance_count=int(config.get("instance_count") or 1),
         model_threads=int(config["model_threads"]) if config.get("model_threads") else None,
+        batching=bool(config.get("batching")),
     )
     cls = load_class(config["target"])
     return cls(ctx)

@@ -13,7 +13,11 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from easlab.kernel.processors.base import ProcessorContext, ProcessorError  # noqa: E402
+from easlab.kernel.processors.base import (  # noqa: E402
+    ProcessorContext,
+    ProcessorError,
+    share_of_cores,
+)
 from easlab.kernel.processors.onnx import OnnxModel, OnnxProcessor  # noqa: E402
 from easlab.wire.onnx import OnnxRequest, OnnxResponse  # noqa: E402
 from easlab.wire.tf import TFRequest, TFResponse  # noqa: E402
@@ -297,9 +301,11 @@ def test_session_threads_default_to_a_share_of_the_cores_and_a_setting_wins(mode
         return proc.threads, options.intra_op_num_threads, options.inter_op_num_threads
 
     threads, intra, inter = session_threads(instance_count=2)
-    assert intra == threads["intra_op"] == max(1, (_cores() - 1) // 2)
+    assert (intra, threads["why"]) == share_of_cores(_cores(), 2, 5)  # 5 worker threads
+    assert intra == threads["intra_op"]
     assert inter == 1
-    assert threads["why"] == f"({_cores()} cores - 1 for the kernel) / 2 instance(s)"
+    threads, intra, _ = session_threads(instance_count=2, batching=True)
+    assert (intra, threads["why"]) == share_of_cores(_cores(), 2, 1)  # one batch at a time
     threads, intra, _ = session_threads(instance_count=2, model_threads=3)
     assert intra == threads["intra_op"] == 3
     assert threads["why"] == "metadata.model_threads"
@@ -321,9 +327,16 @@ def test_two_served_instances_report_the_threads_they_chose(kernel, model_dir):
         assert len(workers) == 2
         for worker in workers:
             assert worker["threads"]["runtime"] == "onnxruntime"
-            assert worker["threads"]["intra_op"] == max(1, (_cores() - 1) // 2)
+            assert worker["threads"]["intra_op"] == share_of_cores(_cores(), 2, 5)[0]
+            assert "/ 5 calls at once" in worker["threads"]["why"]
         logs = "\n".join(kernel.client.logs("onnx_threads", 200))
         assert logs.count("onnxruntime: ") == 2 and "intra-op thread(s)" in logs
+        # with batching an instance runs one batch at a time: the share is not split
+        kernel.client.modify("onnx_threads", {"metadata.rpc.batching": "true"})
+        for worker in kernel.client.workers("onnx_threads"):
+            assert (worker["threads"]["intra_op"], worker["threads"]["why"]) == share_of_cores(
+                _cores(), 2, 1
+            )
     finally:
         kernel.delete("onnx_threads")
     svc = kernel.create(
@@ -346,6 +359,29 @@ def test_two_served_instances_report_the_threads_they_chose(kernel, model_dir):
         assert [w["threads"]["intra_op"] for w in workers] == [1, 1]
     finally:
         kernel.delete("onnx_threads_set")
+
+
+def test_the_default_share_of_the_cores_on_a_many_core_machine():
+    # the lent 16-core machine (benchmarks/FINDINGS.md): 15 threads lost to 1 everywhere
+    assert share_of_cores(16, 1, 1) == (
+        4,
+        "(16 cores - 1 for the kernel) / 1 instance(s), at most 4 unless "
+        "metadata.model_threads says more",
+    )
+    assert share_of_cores(16, 1, 5)[0] == 3  # 5 worker threads, no batching: 15 // 5
+    assert share_of_cores(16, 2, 1)[0] == 4  # 7 each, capped
+    assert share_of_cores(16, 4, 1)[0] == 3
+    assert share_of_cores(16, 1, 1, cpu=2) == (
+        2,
+        "(16 cores - 1 for the kernel) / 1 instance(s), at most 4 unless "
+        "metadata.model_threads says more, capped by metadata.cpu=2",
+    )
+    assert share_of_cores(2, 1, 5) == (
+        1,
+        "(2 cores - 1 for the kernel) / 1 instance(s) / 5 calls at once "
+        "(worker_threads, no batching)",
+    )
+    assert share_of_cores(64, 16, 8)[0] == 1  # never 0
 
 
 def _tf(x: np.ndarray, fetch: list[str] | None = None) -> bytes:

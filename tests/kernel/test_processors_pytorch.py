@@ -13,7 +13,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from easlab.kernel.processors.base import ProcessorContext, ProcessorError  # noqa: E402
+from easlab.kernel.processors.base import (  # noqa: E402
+    ProcessorContext,
+    ProcessorError,
+    share_of_cores,
+)
 from easlab.kernel.processors.pytorch import PyTorchProcessor  # noqa: E402
 from easlab.wire.torch import TorchRequest, TorchResponse  # noqa: E402
 
@@ -237,9 +241,9 @@ def test_torch_threads_default_to_a_share_of_the_cores_and_a_setting_wins(model_
         return proc.threads
 
     try:
-        chosen = threads(instance_count=2)
-        assert chosen["intra_op"] == torch.get_num_threads() == max(1, (cores - 1) // 2)
-        assert chosen["why"] == f"({cores} cores - 1 for the kernel) / 2 instance(s)"
+        chosen = threads(instance_count=2, batching=True)
+        assert chosen["intra_op"] == torch.get_num_threads()
+        assert (chosen["intra_op"], chosen["why"]) == share_of_cores(cores, 2, 1)
         chosen = threads(instance_count=2, model_threads=3)
         assert chosen["intra_op"] == torch.get_num_threads() == 3
         assert chosen["why"] == "metadata.model_threads"

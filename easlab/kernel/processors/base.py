@@ -32,6 +32,12 @@ class ProcessorContext:
     gpu_devices: list[int] = field(default_factory=list)
     instance_count: int = 1  # instances of the service (metadata.instance)
     model_threads: int | None = None  # metadata.model_threads, if set
+    batching: bool = False  # rpc.batching: the instance runs one batch at a time
+
+
+#: the most intra-op threads an instance takes unless ``metadata.model_threads`` says
+#: more (``model_threads`` says why)
+DEFAULT_THREADS_CAP = 4
 
 
 def model_threads(ctx: ProcessorContext) -> tuple[int, str]:
@@ -48,8 +54,18 @@ def model_threads(ctx: ProcessorContext) -> tuple[int, str]:
     request's path. On 2 cores a pool of 2 threads measured a c=1 p99 of 5 ms
     (its second thread waiting for a core the kernel held) against 0.5 ms with
     1, and 25% fewer requests/s at c=16 (BENCHMARKS.md, "Real models").
-    ``(cores - 1) // instances`` (at least 1); ``metadata.cpu``, the cores EAS
-    gives an instance, caps it; ``metadata.model_threads`` wins.
+
+    The share is split again between the calls an instance runs at once: its
+    ``worker_threads`` without batching (each runs the model on its own
+    request), one batch at a time with ``rpc.batching``. And it stops at
+    ``DEFAULT_THREADS_CAP``: on a 16-core machine (benchmarks/FINDINGS.md,
+    2026-12-04) a pool of 15 threads lost to a pool of 1 on every figure of the
+    benchmark's models (calls of 0.05-0.5 ms): c=1 p99 3.05 ms against 0.37 ms,
+    c=16 batched 14.3k against 22.9k req/s (MLP, onnx), as a pool's threads
+    spin between operators on cores the kernel and the decoding threads need.
+    A model whose calls take many milliseconds gains from more threads:
+    ``metadata.model_threads`` sets them (and wins over all of this);
+    ``metadata.cpu``, the cores EAS gives an instance, caps the default too.
     """
     if ctx.model_threads:
         return int(ctx.model_threads), "metadata.model_threads"
@@ -57,11 +73,25 @@ def model_threads(ctx: ProcessorContext) -> tuple[int, str]:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    instances = max(1, ctx.instance_count)
-    threads = max(1, (cores - 1) // instances)
-    why = f"({cores} cores - 1 for the kernel) / {instances} instance(s)"
+    calls = 1 if ctx.batching else max(1, ctx.worker_threads)
     cpu = (ctx.spec.get("metadata") or {}).get("cpu")
-    if isinstance(cpu, (int, float)) and not isinstance(cpu, bool) and 1 <= cpu < threads:
+    if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu < 1:
+        cpu = None
+    return share_of_cores(cores, max(1, ctx.instance_count), calls, cpu)
+
+
+def share_of_cores(
+    cores: int, instances: int, calls: int, cpu: float | None = None
+) -> tuple[int, str]:
+    """``(cores - 1) // (instances * calls)``, at least 1, at most the cap and ``cpu``."""
+    threads = max(1, (cores - 1) // (instances * calls))
+    why = f"({cores} cores - 1 for the kernel) / {instances} instance(s)"
+    if calls > 1:
+        why += f" / {calls} calls at once (worker_threads, no batching)"
+    if threads > DEFAULT_THREADS_CAP:
+        threads = DEFAULT_THREADS_CAP
+        why += f", at most {DEFAULT_THREADS_CAP} unless metadata.model_threads says more"
+    if cpu is not None and cpu < threads:
         threads = int(cpu)
         why += f", capped by metadata.cpu={cpu:g}"
     return threads, why
