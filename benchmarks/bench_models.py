@@ -1631,6 +1631,8 @@ def report(
     lone: list[LonePaired] | None = None,
 ) -> str:
     """The Markdown section: easlab vs the floor, the identity ceiling, the peers, the targets."""
+    from easlab.kernel.processors.base import share_of_cores
+
     out = [
         "## Real models: easlab vs the in-process floor vs peers",
         "",
@@ -1652,8 +1654,10 @@ def report(
             f"{SERVED_MODEL_THREADS} (EASLAB_BENCH_MODEL_THREADS), one inter-op thread."
             if SERVED_MODEL_THREADS
             else "The processors run onnxruntime / torch with the kernel's per-instance default: "
-            "(cores - 1) // instances intra-op threads, one core kept for the kernel "
-            f"({max(1, len(os.sched_getaffinity(0)) - 1)} here), one inter-op thread."
+            "cores - 1 (one core kept for the kernel) split between the instances and the "
+            "calls each runs at once (5 worker threads without batching, one batch with it), "
+            f"at most 4 intra-op threads ({share_of_cores(cores, 1, 5)[0]} without batching, "
+            f"{share_of_cores(cores, 1, 1)[0]} with it, here), one inter-op thread."
         ),
         f"- **floor**: the same runtime in the bench process on the same row, "
         f"{INTRA_OP_THREADS} intra-op thread(s) and 1 inter-op thread (so that the HTTP side "
