@@ -84,6 +84,10 @@ QUICK_S = 0.002
 #: waits in a row that ended without the answer, it waits only now and then (awake.py)
 POLL_S = 50e-6
 PROMPT_S = 200e-6
+#: frames waiting behind a call and no answer for this long: nudge the instance, whose
+#: thread may have kept the reading through a call that turned out slow (worker.py
+#: ``Worker._hear_nudges``); at most once until the next answer
+NUDGE_S = 0.002
 
 
 def _exit_reason(code: int | None) -> str:
@@ -365,6 +369,10 @@ class Instance:
         self.answer_s: float | None = None  # its last REQUEST frame's send to answer (awake_wait)
         self.poll_misses = 0  # awake waits in a row that ended without the answer
         self._sends = 0
+        self._answers = 0  # answer frames heard (the nudge's silence check)
+        self._nudges: socket.socket | None = None  # the kernel's end of the nudge pair
+        self._nudge_timer: asyncio.TimerHandle | None = None
+        self._nudged_at = -1  # self._answers when the last nudge went (one per silence)
         self.calls: dict[int, Call] = {}
         self.stopping = False
         self.started: asyncio.Future[str | None] | None = None  # None = ready, str = failure
@@ -484,6 +492,8 @@ class Instance:
             return self._aborted()
         loop = asyncio.get_running_loop()
         parent, child = socket.socketpair()
+        nudges, nudges_child = socket.socketpair()
+        nudges.setblocking(False)
         # large bodies cross in shared memory (shm.py): one ring each way
         rings = [Ring.create(f"easlab-{self.name}-{way}") for way in ("requests", "answers")]
         shared = [made for made in rings if made is not None]
@@ -518,7 +528,8 @@ class Instance:
                 "-m",
                 "easlab.kernel.worker",
                 str(child.fileno()),
-                pass_fds=(child.fileno(), *(fd for _, fd in shared)),
+                str(nudges_child.fileno()),
+                pass_fds=(child.fileno(), nudges_child.fileno(), *(fd for _, fd in shared)),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -527,11 +538,13 @@ class Instance:
             )
         except OSError as exc:
             parent.close()
+            nudges.close()
             for ring, _ in shared:
                 ring.close()
             return f"cannot start the instance process: {exc}"
         finally:
             child.close()
+            nudges_child.close()
             for _, fd in shared:
                 os.close(fd)  # the mappings stay; the instance has its own descriptors
         self._proc = proc
@@ -541,6 +554,7 @@ class Instance:
         self.status = "Starting"
         self._ready = loop.create_future()
         channel = _Channel(loop, parent, self)
+        self._nudges = nudges
         if shared:
             channel.tx, channel.rx = shared[0][0], shared[1][0]
         self._channel = channel
@@ -695,6 +709,12 @@ class Instance:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        if self._nudge_timer is not None:
+            self._nudge_timer.cancel()
+            self._nudge_timer = None
+        if self._nudges is not None:
+            self._nudges.close()
+            self._nudges = None
 
     def _orphan_calls(self, reason: str) -> None:
         calls = list(self.calls.values())
@@ -732,6 +752,8 @@ class Instance:
             )
         self.busy += 1
         self._sends += 1
+        if self.busy > 1 and self._nudge_timer is None:
+            self._watch_silence()
         if self.busy == 1 and awake.due(self.poll_misses, self._sends):
             # A lone request: at the end of this loop pass, wait for its answer awake
             # rather than in the event loop's poll. Falling asleep and being woken costs
@@ -740,6 +762,27 @@ class Instance:
             wait = self.awake_wait(call)
             if wait:
                 self.service.kernel.loop.call_soon(channel.poll, wait)
+
+    def _watch_silence(self) -> None:
+        """Nudge the instance if it stays silent with frames waiting (``NUDGE_S``).
+
+        One timer per instance while frames wait behind others, none at concurrency
+        1: under load answers keep coming and the check only looks at a counter."""
+        self._nudge_timer = self.service.kernel.loop.call_later(
+            NUDGE_S, self._check_silence, self._answers
+        )
+
+    def _check_silence(self, answers: int) -> None:
+        self._nudge_timer = None
+        if self.busy < 2 or self._nudges is None:
+            return  # nothing waits behind a call: nothing to run beside it
+        if answers == self._answers and self._nudged_at != answers:
+            self._nudged_at = answers
+            try:
+                self._nudges.send(b"!")
+            except OSError:  # full (nudges already wait) or the instance is ending
+                pass
+        self._watch_silence()
 
     def awake_wait(self, call: Call) -> float:
         """Seconds to wait awake for ``call``'s answer after sending it (0: do not).
@@ -768,6 +811,8 @@ class Instance:
             self.calls[rid] = call
             ids.append(rid)
         self.busy += 1
+        if self.busy > 1 and self._nudge_timer is None:
+            self._watch_silence()  # behind a lone caller's request the worker may keep
         self.batch_rows = len(calls)
         channel = self._channel
         assert channel is not None
@@ -812,6 +857,7 @@ class Instance:
                 self._ready.set_result(payload.decode("utf-8", "replace"))
 
     def _answer(self, rid: int, status: int, payload: bytes | bytearray) -> None:
+        self._answers += 1
         call = self.calls.pop(rid, None)
         if call is None:
             return

@@ -1,7 +1,8 @@
 """The instance process: builds one processor and serves frames from the kernel.
 
-Run as ``python -m easlab.kernel.worker FD`` where FD is one end of a socket
-pair inherited from the kernel. The kernel sends a CONFIG frame first; the
+Run as ``python -m easlab.kernel.worker FD [NUDGE_FD]`` where FD is one end of a
+socket pair inherited from the kernel (NUDGE_FD: a second pair's, on which the
+kernel says when frames wait behind a call that kept the reading: ``Worker``). The kernel sends a CONFIG frame first; the
 worker builds the processor, calls ``initialize()`` once and answers READY (or
 FAILED with the traceback). Then it serves REQUEST and BATCH frames with
 ``worker_threads`` threads in a leader/follower pattern: the thread that reads
@@ -344,13 +345,30 @@ class _ErrorLog:
 class Worker:
     """Serves frames for one processor until the kernel closes the socket."""
 
-    def __init__(self, channel: _Channel, processor: Any, threads: int, service: str = "") -> None:
+    def __init__(
+        self,
+        channel: _Channel,
+        processor: Any,
+        threads: int,
+        service: str = "",
+        nudges: socket.socket | None = None,
+    ) -> None:
         self.channel = channel
         self.processor = processor
         self.threads = max(1, threads)
         self.errors = _ErrorLog(service or "SERVICE")
         # The lead: held by the one thread that reads the socket (the leader).
         self.lead = threading.Lock()
+        # The kernel's nudges (a second socket; None: no nudges): a byte when frames
+        # wait behind a call and the instance has been silent for a while. If that call
+        # is one whose thread kept the reading (below), the reading is taken from it,
+        # so that the frames behind a quick app's rare slow call run beside it.
+        self.nudges = nudges if self.threads > 1 else None
+        self._kept_lock = threading.Lock()
+        # the thread (ident) that runs a call it kept the reading through, until it is
+        # done or a nudge hands the reading to a follower (then None, or the follower's
+        # own kept call: only a nudge lets another thread lead meanwhile)
+        self._kept_by: int | None = None
         # How long the last frame took to process; until one was measured, assume
         # long (the reading is handed over, as always before).
         self.took = math.inf
@@ -366,6 +384,8 @@ class Worker:
         self.http_aware = bool(getattr(processor, "http_aware", False))
 
     def serve(self) -> None:
+        if self.nudges is not None:
+            threading.Thread(target=self._hear_nudges, name="easlab-nudges", daemon=True).start()
         pool = [
             threading.Thread(target=self._loop, name=f"easlab-worker-{i}", daemon=True)
             for i in range(self.threads - 1)
@@ -415,7 +435,8 @@ class Worker:
             # comes meanwhile waits at most _KEEP_ALONE_S, while the call is as quick
             # as the last one: a kept call that turns out slow (a quick app's rare long
             # request) holds the frames that come behind it for its whole length, other
-            # threads idle. The reader is handed over only from the next frame on.
+            # threads idle, unless the kernel nudges (``_hear_nudges``): then the reading
+            # is taken from the kept call and the frames behind it run beside it.
             kind, rid, status, payload = frame
             if kind == BATCH and self.batch_fills_cores:
                 handed = False
@@ -423,8 +444,11 @@ class Worker:
                 handed = channel.buffered()
             else:
                 handed = self.took > _GATHER_S or channel.buffered()
+            kept = not handed and kind == REQUEST and self.nudges is not None
             if handed:
                 lead.release()
+            elif kept:
+                me = self._kept_by = threading.get_ident()
             started = time.perf_counter()
             try:
                 if kind == REQUEST:
@@ -432,9 +456,12 @@ class Worker:
                 elif kind == BATCH:
                     self._batch(payload)
             except BaseException:
-                if handed:  # the caller's finally releases the lead: take it back first
+                # the caller's finally releases the lead: take it back first
+                if handed or (kept and self._taken_from(me)):
                     lead.acquire()
                 raise
+            if kept:
+                handed = self._taken_from(me)  # taken meanwhile: back in line, as if handed
             self.took = time.perf_counter() - started
             # A quick processor's answer waits for the next frame already here, so that
             # both leave in one send; a slow one's answer leaves at once. (The reader
@@ -447,6 +474,38 @@ class Worker:
                 channel.flush()
             if handed:
                 lead.acquire()  # back in line to read (after the answer is out)
+
+    def _taken_from(self, me: int) -> bool:
+        """Thread ``me``'s kept call is done: whether a nudge took the reading from it."""
+        with self._kept_lock:
+            if self._kept_by == me:
+                self._kept_by = None
+                return False
+            return True
+
+    def _hear_nudges(self) -> None:
+        """Take the reading from a kept call when the kernel says frames wait behind it.
+
+        A thread keeps the reading through a call it expects to be quick (``_loop``):
+        waking a follower for every frame cost more than the call. When the call turns
+        out slow, nothing reads the frames behind it. The kernel sees that (frames in
+        flight, no answer for ``instance.NUDGE_S``) and sends a byte here; releasing
+        the lead for the kept call lets a follower read on (a ``threading.Lock`` may be
+        released by any thread). Nothing else listens, so this costs the quick path
+        one uncontended lock per kept call and no wake-up.
+        """
+        assert self.nudges is not None
+        while True:
+            try:
+                data = self.nudges.recv(64)
+            except OSError:
+                return
+            if not data:
+                return  # the kernel closed its end: the instance is ending
+            with self._kept_lock:
+                if self._kept_by is not None:
+                    self._kept_by = None
+                    self.lead.release()
 
     def _one(self, rid: int, payload: bytes) -> None:
         try:
@@ -573,9 +632,9 @@ def die_with_parent(parent: int | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
+    if len(args) not in (1, 2):
         print(
-            "usage: python -m easlab.kernel.worker FD (started by the easlab kernel)",
+            "usage: python -m easlab.kernel.worker FD [NUDGE_FD] (started by the easlab kernel)",
             file=sys.stderr,
         )
         return 2
@@ -622,7 +681,11 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     try:
         Worker(
-            channel, processor, int(config.get("worker_threads") or 5), str(config.get("service"))
+            channel,
+            processor,
+            int(config.get("worker_threads") or 5),
+            str(config.get("service")),
+            nudges=socket.socket(fileno=int(args[1])) if len(args) == 2 else None,
         ).serve()
     finally:
         try:

@@ -230,3 +230,54 @@ def test_slow_batches_of_other_processors_are_still_handed_over_and_run_side_by_
     server.join(10)
     assert not server.is_alive()
     assert processor.most == 2
+
+
+class Waits(Quick):
+    """Quick, but the call b"wait" waits (up to 10 s) until a call b"go" has run: the
+    rare slow request of a quick app, which only the frame behind it can end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.waiting = threading.Event()
+
+    def process(self, data: bytes) -> tuple[bytes, int]:
+        if data == b"wait":
+            self.waiting.set()
+            return (b"waited" if self.go.wait(10) else b"nobody came"), 200
+        if data == b"go":
+            self.go.set()
+        return super().process(data)
+
+
+def test_a_nudge_takes_the_reading_from_a_kept_call_that_turned_out_slow():
+    # A quick app's thread keeps the reading through each call (no follower woken).
+    # When one call turns out slow, the frames behind it were not read until it ended,
+    # the other threads idle; the kernel's nudge now hands the reading to a follower.
+    for status in (0, ALONE):  # kept as a quick call, or as a lone caller's
+        processor = Waits()
+        kernel, child = socket.socketpair()
+        nudges, nudged = socket.socketpair()
+        worker = Worker(_Channel(child), processor, 3, nudges=nudged)
+        server = threading.Thread(target=worker.serve, daemon=True)
+        server.start()
+        for rid in range(1, 21):  # known quick: each frame keeps its reader
+            kernel.sendall(HEADER.pack(REQUEST, rid, status, 1) + b"q")
+            assert _recv_answer(kernel) == (rid, b"q")
+        kernel.sendall(HEADER.pack(REQUEST, 21, status, 4) + b"wait")
+        assert processor.waiting.wait(10)
+        kernel.sendall(HEADER.pack(REQUEST, 22, 0, 2) + b"go")
+        nudges.send(b"!")  # as the kernel does after instance.NUDGE_S of silence
+        assert _recv_answer(kernel) == (22, b"go")
+        assert _recv_answer(kernel) == (21, b"waited")
+        # the kept thread is back in line: the frames after it are served as before
+        for rid in range(23, 43):
+            kernel.sendall(HEADER.pack(REQUEST, rid, status, 1) + b"q")
+            assert _recv_answer(kernel) == (rid, b"q")
+        nudges.send(b"!")  # a nudge with no kept call running changes nothing
+        kernel.sendall(HEADER.pack(REQUEST, 43, status, 1) + b"q")
+        assert _recv_answer(kernel) == (43, b"q")
+        kernel.shutdown(socket.SHUT_WR)
+        server.join(10)
+        assert not server.is_alive()
+        nudges.close()
