@@ -160,7 +160,7 @@ def aggregate(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
     )
 
 
-def _feedback_array(datadef: DefaultData) -> Any:
+def feedback_array(datadef: DefaultData) -> Any:
     """A Feedback's ``request.data`` or ``truth.data`` as seldon-core hands it to
     ``send_feedback``: an array of the tensor or ndarray, else an empty float array
     (no data, or a strData/jsonData/binData message)."""
@@ -192,9 +192,9 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     )
     if raw is not _NO_RAW:
         # easlab's SeldonMessage is a dict; None stays the {} easlab always answered
-        return _proto_json(raw) if isinstance(raw, dict) else ({} if raw is None else raw)
-    features = _feedback_array(feedback.request.data)
-    truth = _feedback_array(feedback.truth.data)
+        return proto_json(raw) if isinstance(raw, dict) else ({} if raw is None else raw)
+    features = feedback_array(feedback.request.data)
+    truth = feedback_array(feedback.truth.data)
     names = list(feedback.request.data.names)
     routing = feedback.response.meta.routing.get(unit_id)
     answer = client_send_feedback(user_model, features, names, reward, truth, routing)
@@ -206,10 +206,10 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     out = construct_response(
         user_model, False, base if isinstance(base, dict) else {}, data, None, custom, answer.tags
     )
-    return _proto_json(out)
+    return proto_json(out)
 
 
-def _proto_json(message: dict[str, Any]) -> dict[str, Any]:
+def proto_json(message: dict[str, Any]) -> dict[str, Any]:
     """JSON as protobuf's MessageToDict writes a SeldonMessage: floats, no empty fields."""
     out: dict[str, Any] = {}
     for key, value in message.items():
