@@ -88,11 +88,15 @@ class GraphApp:
             index = int(
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
             )
-            if not 0 <= index < len(node.children):
+            if index == -1:  # the executor's "every child": the first one answers
+                message = self._every_child(node, _with_path(message, path, node))
+            elif not 0 <= index < len(node.children):
                 raise SeldonMicroserviceException(
-                    f"router {node.name} picked child {index} of {len(node.children)}"
+                    f"router {node.name} picked child {index} of {len(node.children)} "
+                    f"(route() answers a child's index, or -1 for every child)"
                 )
-            message = self.run(node.children[index], _with_path(message, path, node))
+            else:
+                message = self.run(node.children[index], _with_path(message, path, node))
             message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
@@ -102,12 +106,18 @@ class GraphApp:
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
-            message = self.run(node.children[0], message)
+            message = self._every_child(node, message)
         if node.type == "OUTPUT_TRANSFORMER":
             message = methods.transform_output(user, message, metrics)
             message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
+
+    def _every_child(self, node: GraphNode, message: Any) -> Any:
+        """Each child's answer to ``message``, the first one kept: what the executor does
+        where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
+        answers = [self.run(child, _copy(message)) for child in node.children]
+        return answers[0]
 
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
