@@ -160,6 +160,23 @@ def aggregate(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
     )
 
 
+def _deprecated_feedback(user_model: Any, feedback: Feedback) -> Any:
+    """The deprecated ``send_feedback_rest`` (the Feedback as JSON text) or
+    ``send_feedback_grpc`` (the message) hook's answer, read back as a SeldonMessage as
+    seldon-core reads it; ``_NO_RAW`` when the component has neither."""
+    from easlab.seldon.utils import feedback_to_json, json_to_seldon_message
+
+    if hasattr(user_model, "send_feedback_rest"):
+        logger.warning("send_feedback_rest is deprecated. Please use send_feedback_raw")
+        answer = user_model.send_feedback_rest(json.dumps(feedback_to_json(feedback), indent=2))
+    elif hasattr(user_model, "send_feedback_grpc"):
+        logger.warning("send_feedback_grpc is deprecated. Please use send_feedback_raw")
+        answer = user_model.send_feedback_grpc(feedback)
+    else:
+        return _NO_RAW
+    return proto_json(dict(json_to_seldon_message(answer)))
+
+
 def feedback_array(datadef: DefaultData) -> Any:
     """A Feedback's ``request.data`` or ``truth.data`` as seldon-core hands it to
     ``send_feedback``: an array of the tensor or ndarray, else an empty float array
@@ -187,6 +204,9 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     feedback = as_proto(Feedback, request)
     reward = float(feedback.reward or 0.0)
     metrics.update_reward(reward)
+    deprecated = _deprecated_feedback(user_model, feedback)
+    if deprecated is not _NO_RAW:
+        return deprecated
     raw = _raw(
         user_model, "send_feedback_raw", feedback, metrics, tags_of.FEEDBACK_METRIC_METHOD_TAG
     )

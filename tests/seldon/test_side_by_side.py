@@ -393,3 +393,14 @@ def test_raw_hook_built_with_seldon_core_utils(real_seldon, components_dir, payl
     with "No module named 'seldon_core.utils'"."""
     status, _ = check(real_seldon, components_dir, "UtilsRaw", "POST", PREDICT, json=payload)
     assert status == 200
+
+
+@pytest.mark.parametrize("feedback", [FEEDBACKS[0], FEEDBACKS[3], {"reward": 2}, {}])
+def test_send_feedback_rest_is_still_called(real_seldon, components_dir, feedback):
+    """The deprecated ``send_feedback_rest(json_text)`` runs and its answer is the answer,
+    as in seldon-core (predict_rest and the other *_rest hooks already were): easlab never
+    called it and answered an empty prediction."""
+    status, body = check(
+        real_seldon, components_dir, "FeedbackRest", "POST", "/send-feedback", json=feedback
+    )
+    assert status == 200 and json.loads(body)["strData"].startswith("got reward")
