@@ -13,6 +13,7 @@ from typing import Any
 from easlab.seldon import methods
 from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
+from easlab.seldon.cors import ROUTE_METHODS, route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
@@ -126,7 +127,16 @@ class GraphApp:
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
             return _json(self.root.app.health())
-        if path not in _PREDICT_PATHS or method.upper() == "OPTIONS":
+        # the predictions paths take the methods the microservice routes (GET or POST on
+        # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
+        # other is the root component's refusal, as on a MODEL service
+        allowed = ROUTE_METHODS.get(route_key("" if path == "/" else path), ())
+        verb = method.upper()
+        if (
+            path not in _PREDICT_PATHS
+            or verb not in allowed
+            and not (verb == "HEAD" and "GET" in allowed)
+        ):
             return self.root.app.handle(method, path, query, content_type, body)
         try:
             request = parse_request(query, content_type, bytes(body))
