@@ -13,6 +13,7 @@ from typing import Any
 from easlab.seldon import methods
 from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
+from easlab.seldon.cors import ROUTE_METHODS, route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
@@ -88,11 +89,15 @@ class GraphApp:
             index = int(
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
             )
-            if not 0 <= index < len(node.children):
+            if index == -1:  # the executor's "every child": the first one answers
+                message = self._every_child(node, _with_path(message, path, node))
+            elif not 0 <= index < len(node.children):
                 raise SeldonMicroserviceException(
-                    f"router {node.name} picked child {index} of {len(node.children)}"
+                    f"router {node.name} picked child {index} of {len(node.children)} "
+                    f"(route() answers a child's index, or -1 for every child)"
                 )
-            message = self.run(node.children[index], _with_path(message, path, node))
+            else:
+                message = self.run(node.children[index], _with_path(message, path, node))
             message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
@@ -102,12 +107,18 @@ class GraphApp:
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
-            message = self.run(node.children[0], message)
+            message = self._every_child(node, message)
         if node.type == "OUTPUT_TRANSFORMER":
             message = methods.transform_output(user, message, metrics)
             message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
+
+    def _every_child(self, node: GraphNode, message: Any) -> Any:
+        """Each child's answer to ``message``, the first one kept: what the executor does
+        where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
+        answers = [self.run(child, _copy(message)) for child in node.children]
+        return answers[0]
 
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
@@ -116,7 +127,16 @@ class GraphApp:
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
             return _json(self.root.app.health())
-        if path not in _PREDICT_PATHS or method.upper() == "OPTIONS":
+        # the predictions paths take the methods the microservice routes (GET or POST on
+        # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
+        # other is the root component's refusal, as on a MODEL service
+        allowed = ROUTE_METHODS.get(route_key("" if path == "/" else path), ())
+        verb = method.upper()
+        if (
+            path not in _PREDICT_PATHS
+            or verb not in allowed
+            and not (verb == "HEAD" and "GET" in allowed)
+        ):
             return self.root.app.handle(method, path, query, content_type, body)
         try:
             request = parse_request(query, content_type, bytes(body))

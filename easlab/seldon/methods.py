@@ -160,7 +160,24 @@ def aggregate(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
     )
 
 
-def _feedback_array(datadef: DefaultData) -> Any:
+def _deprecated_feedback(user_model: Any, feedback: Feedback) -> Any:
+    """The deprecated ``send_feedback_rest`` (the Feedback as JSON text) or
+    ``send_feedback_grpc`` (the message) hook's answer, read back as a SeldonMessage as
+    seldon-core reads it; ``_NO_RAW`` when the component has neither."""
+    from easlab.seldon.utils import feedback_to_json, json_to_seldon_message
+
+    if hasattr(user_model, "send_feedback_rest"):
+        logger.warning("send_feedback_rest is deprecated. Please use send_feedback_raw")
+        answer = user_model.send_feedback_rest(json.dumps(feedback_to_json(feedback), indent=2))
+    elif hasattr(user_model, "send_feedback_grpc"):
+        logger.warning("send_feedback_grpc is deprecated. Please use send_feedback_raw")
+        answer = user_model.send_feedback_grpc(feedback)
+    else:
+        return _NO_RAW
+    return proto_json(dict(json_to_seldon_message(answer)))
+
+
+def feedback_array(datadef: DefaultData) -> Any:
     """A Feedback's ``request.data`` or ``truth.data`` as seldon-core hands it to
     ``send_feedback``: an array of the tensor or ndarray, else an empty float array
     (no data, or a strData/jsonData/binData message)."""
@@ -187,14 +204,17 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     feedback = as_proto(Feedback, request)
     reward = float(feedback.reward or 0.0)
     metrics.update_reward(reward)
+    deprecated = _deprecated_feedback(user_model, feedback)
+    if deprecated is not _NO_RAW:
+        return deprecated
     raw = _raw(
         user_model, "send_feedback_raw", feedback, metrics, tags_of.FEEDBACK_METRIC_METHOD_TAG
     )
     if raw is not _NO_RAW:
         # easlab's SeldonMessage is a dict; None stays the {} easlab always answered
-        return _proto_json(raw) if isinstance(raw, dict) else ({} if raw is None else raw)
-    features = _feedback_array(feedback.request.data)
-    truth = _feedback_array(feedback.truth.data)
+        return proto_json(raw) if isinstance(raw, dict) else ({} if raw is None else raw)
+    features = feedback_array(feedback.request.data)
+    truth = feedback_array(feedback.truth.data)
     names = list(feedback.request.data.names)
     routing = feedback.response.meta.routing.get(unit_id)
     answer = client_send_feedback(user_model, features, names, reward, truth, routing)
@@ -206,10 +226,10 @@ def send_feedback(user_model: Any, request: Any, metrics: SeldonMetrics, unit_id
     out = construct_response(
         user_model, False, base if isinstance(base, dict) else {}, data, None, custom, answer.tags
     )
-    return _proto_json(out)
+    return proto_json(out)
 
 
-def _proto_json(message: dict[str, Any]) -> dict[str, Any]:
+def proto_json(message: dict[str, Any]) -> dict[str, Any]:
     """JSON as protobuf's MessageToDict writes a SeldonMessage: floats, no empty fields."""
     out: dict[str, Any] = {}
     for key, value in message.items():

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 from seldon_core.seldon_client import SeldonClient
+
 from seldon_core.utils import seldon_message_to_json
 
 

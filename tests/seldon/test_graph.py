@@ -106,3 +106,57 @@ def test_graph_through_the_kernel(kernel):
         "m2": "ClassNames",
     }
     assert requests.post(url, json={"data": {"ndarray": [[1]]}}, timeout=30).status_code == 401
+
+
+def _counted(name: str, path: Path) -> dict:
+    parameters = [{"name": "path", "value": str(path), "type": "STRING"}]
+    return {"name": name, "type": "MODEL", "class": "Counter", "parameters": parameters}
+
+
+def test_router_answering_minus_one_sends_to_every_child(tmp_path):
+    """A route() of -1 is the executor's "every child": each runs, the first child's answer
+    is the answer. easlab answered 400 "router r picked child -1 of 2"."""
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    graph = {
+        "name": "r",
+        "type": "ROUTER",
+        "class": "RouteAll",
+        "children": [
+            {"name": "double", "type": "MODEL", "class": "ClassNames"},
+            _counted("counted", second),
+        ],
+    }
+    app = GraphApp.from_spec(graph, COMPONENTS)
+    status, body = predict(app, {"data": {"ndarray": [[1, 2]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[2.0, 4.0]]  # the first child's answer
+    assert body["meta"]["routing"] == {"r": -1}
+    assert second.read_text() == "call\n"  # the other child ran too
+    # a node that routes nothing (a MODEL with children) sends to each child as well
+    chain = {"name": "m", "type": "MODEL", "class": "MyModel",
+             "children": [_counted("c1", first), _counted("c2", second)]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(chain, COMPONENTS), {"data": {"ndarray": [[5]]}})
+    assert status == 200 and body["data"]["ndarray"] == [[5]]
+    assert (first.read_text(), second.read_text()) == ("call\n", "call\ncall\n")
+
+
+def test_graph_prediction_paths_take_the_methods_seldon_core_routes():
+    """A graph (or a service_type other than MODEL) ran the graph for any method on the
+    predictions paths (DELETE, PUT, GET /api/v1.0/predictions answered 200); they are now
+    refused as the microservice refuses them (its 405 or 404, as a 500 JSON body)."""
+    from easlab.seldon.app import SeldonApp
+    from easlab.seldon.component import build_component, load_component_class
+
+    def app() -> SeldonApp:
+        return SeldonApp(build_component(load_component_class(COMPONENTS, "Transformer")))
+
+    graph = GraphApp.one_node("t", "TRANSFORMER", "Transformer", app())
+    body = json.dumps({"data": {"ndarray": [1]}}).encode()
+    for method, path in [("DELETE", "/api/v1.0/predictions"), ("PUT", "/predict"),
+                         ("GET", "/api/v1.0/predictions"), ("PATCH", "")]:  # fmt: skip
+        ours = graph.handle(method, path, "", "application/json", body)
+        theirs = app().handle(method, path, "", "application/json", body)
+        assert (ours.status, ours.body) == (theirs.status, theirs.body), (method, path)
+        assert ours.status == 500 and b"Not" in ours.body
+    assert graph.handle("POST", "/predict", "", "application/json", body).status == 200
+    assert graph.handle("GET", "/predict", 'json={"data":{"ndarray":[1]}}').status == 200

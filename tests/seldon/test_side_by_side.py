@@ -374,3 +374,33 @@ def test_send_feedback_body_protobuf_refuses(real_seldon, components_dir, feedba
         real_seldon, components_dir, "FeedbackNumbers", "POST", "/send-feedback", json=feedback
     )
     assert status == 400 and json.loads(body)["status"]["info"].startswith("Invalid JSON: ")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"data": {"names": ["a"], "ndarray": [[1, 2]]}, "meta": {"puid": "p", "tags": {"t": 1}}},
+        {"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}},
+        {"strData": "s"},
+        {"jsonData": {"k": 1}},
+        {"binData": "aGk="},
+    ],
+)
+def test_raw_hook_built_with_seldon_core_utils(real_seldon, components_dir, payload):
+    """A component module doing ``from seldon_core.utils import *`` (extract_request_parts_json,
+    construct_response_json, array_to_rest_datadef, getenv_as_bool, ...) loads and answers
+    as under seldon-core: easlab had no seldon_core.utils, so the service failed to start
+    with "No module named 'seldon_core.utils'"."""
+    status, _ = check(real_seldon, components_dir, "UtilsRaw", "POST", PREDICT, json=payload)
+    assert status == 200
+
+
+@pytest.mark.parametrize("feedback", [FEEDBACKS[0], FEEDBACKS[3], {"reward": 2}, {}])
+def test_send_feedback_rest_is_still_called(real_seldon, components_dir, feedback):
+    """The deprecated ``send_feedback_rest(json_text)`` runs and its answer is the answer,
+    as in seldon-core (predict_rest and the other *_rest hooks already were): easlab never
+    called it and answered an empty prediction."""
+    status, body = check(
+        real_seldon, components_dir, "FeedbackRest", "POST", "/send-feedback", json=feedback
+    )
+    assert status == 200 and json.loads(body)["strData"].startswith("got reward")

@@ -1,0 +1,203 @@
+"""``seldon_core.utils`` as component code calls it (easlab's implementation, SPEC §6).
+
+Components build their ``*_raw`` answers with these helpers (``from seldon_core.utils
+import *`` is common): the JSON ones (``extract_request_parts_json``,
+``construct_response_json``, ``array_to_rest_datadef``) are what seldon-core's REST path
+uses; the proto ones work on easlab's messages (easlab/seldon/messages.py: the JSON dict
+with protobuf's number types), so ``json_to_seldon_message`` then ``get_data_from_proto``
+gives the float array seldon-core gives.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.messages import (
+    DefaultData,
+    Feedback,
+    SeldonMessage,
+    SeldonMessageList,
+    as_proto,
+    floats,
+    parse_error,
+)
+from easlab.seldon.methods import feedback_array, proto_json
+from easlab.seldon.payload import construct_response, extract_request_parts, request_path_of_env
+
+
+def getenv(*env_vars: str, default: Any = None) -> Any:
+    """The first of ``env_vars`` that is set, else ``default``."""
+    for env_var in env_vars:
+        if env_var in os.environ:
+            return os.environ.get(env_var)
+    return default
+
+
+def getenv_as_bool(*env_vars: str, default: bool = False) -> bool:
+    """The first of ``env_vars`` that is set, as a bool ("1", "true", "t"), else ``default``."""
+    value = getenv(*env_vars)
+    if value is None:
+        return default
+    return value.lower() in ("1", "true", "t")
+
+
+def get_request_path() -> dict[str, str]:
+    """``{PREDICTIVE_UNIT_ID: PREDICTIVE_UNIT_IMAGE}``, or ``{}`` without a unit id."""
+    return request_path_of_env()
+
+
+def construct_response_json(
+    user_model: Any,
+    is_request: bool,
+    client_request_raw: Any,
+    client_raw_response: Any,
+    meta: dict[str, Any] | None = None,
+    custom_metrics: list[dict[str, Any]] | None = None,
+    runtime_tags: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The SeldonMessage JSON answering ``client_request_raw`` with a component's result."""
+    return construct_response(
+        user_model,
+        is_request,
+        client_request_raw,
+        client_raw_response,
+        meta,
+        custom_metrics,
+        runtime_tags,
+    )
+
+
+def extract_request_parts_json(request: Any) -> tuple[Any, Any, Any, str]:
+    """``(features, meta, datadef, data_type)`` of a SeldonMessage JSON dict."""
+    return extract_request_parts(request)
+
+
+def array_to_rest_datadef(
+    data_type: str, array: np.ndarray, names: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """A ``data`` dict holding ``array`` as ``data_type`` (tensor, ndarray, tftensor)."""
+    datadef: dict[str, Any] = {"names": list(names) if names is not None else []}
+    if data_type == "tensor":
+        datadef["tensor"] = {"shape": array.shape, "values": array.ravel().tolist()}
+    elif data_type == "tftensor":
+        from easlab.seldon.payload import _tftensor
+
+        datadef["tftensor"] = _tftensor(array)
+    else:
+        datadef["ndarray"] = array.tolist()
+    return datadef
+
+
+def array_to_grpc_datadef(
+    data_type: str, array: np.ndarray, names: Iterable[str] | None = None
+) -> DefaultData:
+    """A ``DefaultData`` message holding ``array`` (numbers as protobuf keeps them)."""
+    datadef = array_to_rest_datadef(data_type, array, names)
+    if "tensor" in datadef:
+        datadef["tensor"]["shape"] = list(datadef["tensor"]["shape"])
+    return as_proto(DefaultData, datadef)
+
+
+def _parsed(kind: Any, message_json: Any) -> Any:
+    error = parse_error(kind, message_json)
+    if error is not None:
+        raise SeldonMicroserviceException("Invalid JSON: " + error)
+    return as_proto(kind, message_json if message_json is not None else {})
+
+
+def json_to_seldon_message(message_json: Any) -> SeldonMessage:
+    """A SeldonMessage of ``message_json`` (400 "Invalid JSON: ..." for a field it lacks)."""
+    return _parsed(SeldonMessage, message_json)
+
+
+def json_to_feedback(message_json: Any) -> Feedback:
+    """A Feedback of ``message_json``."""
+    return _parsed(Feedback, message_json)
+
+
+def json_to_seldon_messages(message_json: Any) -> SeldonMessageList:
+    """A SeldonMessageList of ``message_json`` (``{"seldonMessages": [...]}``)."""
+    return _parsed(SeldonMessageList, message_json)
+
+
+def seldon_message_to_json(message_proto: Any) -> dict[str, Any]:
+    """A message as protobuf's MessageToJson writes it: numbers as floats, empty fields left out."""
+    if not isinstance(message_proto, dict):
+        raise SeldonMicroserviceException(f"Invalid request data type: {message_proto}")
+    return proto_json(dict(as_proto(SeldonMessage, message_proto)))
+
+
+def seldon_messages_to_json(message_protos: Any) -> dict[str, Any]:
+    messages = [seldon_message_to_json(m) for m in (message_protos or {}).get("seldonMessages", [])]
+    return {"seldonMessages": messages} if messages else {}
+
+
+def feedback_to_json(message_proto: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in as_proto(Feedback, dict(message_proto or {})).items():
+        out[name] = seldon_message_to_json(value) if isinstance(value, dict) else value
+    return {k: v for k, v in out.items() if v not in ({}, 0.0, None)}
+
+
+def grpc_datadef_to_array(datadef: Any) -> np.ndarray:
+    """A ``DefaultData``'s tensor, ndarray or tftensor as an array (tensor values float64)."""
+    if not isinstance(datadef, DefaultData):
+        datadef = as_proto(DefaultData, datadef or {})
+    return feedback_array(datadef)
+
+
+def get_data_from_proto(request: Any) -> Any:
+    """A SeldonMessage's payload: an array for ``data``, else its bytes, text or JSON."""
+    if not isinstance(request, SeldonMessage):
+        request = as_proto(SeldonMessage, request or {})
+    kind = request.WhichOneof("data_oneof")
+    if kind == "data":
+        return grpc_datadef_to_array(request.data)
+    if kind in ("binData", "strData", "customData"):
+        return getattr(request, kind)
+    if kind == "jsonData":
+        return floats(request["jsonData"])
+    raise SeldonMicroserviceException("Unknown data in SeldonMessage")
+
+
+def get_meta_from_proto(request: Any) -> dict[str, Any]:
+    """A SeldonMessage's ``meta`` as MessageToDict writes it."""
+    meta = (request or {}).get("meta") if isinstance(request, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    return seldon_message_to_json({"meta": meta}).get("meta", {})
+
+
+def extract_feedback_request_parts(request: Any) -> tuple[Any, np.ndarray, np.ndarray, float]:
+    """``(request.data, features, truth, reward)`` of a Feedback."""
+    if not isinstance(request, Feedback):
+        request = json_to_feedback(request)
+    features = grpc_datadef_to_array(request.request.data)
+    truth = grpc_datadef_to_array(request.truth.data)
+    return request.request.data, features, truth, request.reward
+
+
+__all__ = [
+    "array_to_grpc_datadef",
+    "array_to_rest_datadef",
+    "construct_response_json",
+    "extract_feedback_request_parts",
+    "extract_request_parts_json",
+    "feedback_to_json",
+    "get_data_from_proto",
+    "get_meta_from_proto",
+    "get_request_path",
+    "getenv",
+    "getenv_as_bool",
+    "grpc_datadef_to_array",
+    "json_to_feedback",
+    "json_to_seldon_message",
+    "json_to_seldon_messages",
+    "seldon_message_to_json",
+    "seldon_messages_to_json",
+]

@@ -1,0 +1,41 @@
+"""``seldon_core.utils`` as component modules import it (easlab's implementation)."""
+
+from easlab.seldon.utils import (
+    array_to_grpc_datadef,
+    array_to_rest_datadef,
+    construct_response_json,
+    extract_feedback_request_parts,
+    extract_request_parts_json,
+    feedback_to_json,
+    get_data_from_proto,
+    get_meta_from_proto,
+    get_request_path,
+    getenv,
+    getenv_as_bool,
+    grpc_datadef_to_array,
+    json_to_feedback,
+    json_to_seldon_message,
+    json_to_seldon_messages,
+    seldon_message_to_json,
+    seldon_messages_to_json,
+)
+
+__all__ = [
+    "array_to_grpc_datadef",
+    "array_to_rest_datadef",
+    "construct_response_json",
+    "extract_feedback_request_parts",
+    "extract_request_parts_json",
+    "feedback_to_json",
+    "get_data_from_proto",
+    "get_meta_from_proto",
+    "get_request_path",
+    "getenv",
+    "getenv_as_bool",
+    "grpc_datadef_to_array",
+    "json_to_feedback",
+    "json_to_seldon_message",
+    "json_to_seldon_messages",
+    "seldon_message_to_json",
+    "seldon_messages_to_json",
+]
