@@ -461,3 +461,17 @@ def test_a_wrapper_using_a_param_as_a_number_fails_as_on_the_platform(served, tm
     assert r.status_code == 500, r.text
     message = r.json()["header"]["message"]
     assert message.startswith("wrapperOnceExec raised TypeError"), message
+
+
+def test_a_session_only_wrapper_fails_to_start_saying_easlab_serves_once_exec(served):
+    """A stream wrapper (wrapperCreate/Write/Read/Destroy, no wrapperOnceExec) started and
+    answered every request with 'wrapperOnceExec raised NotImplementedError: implement
+    wrapperOnceExec...', as if the wrapper were unfinished; the service now fails to
+    start saying that easlab runs the one-shot API only."""
+    svc = served("aiges_stream", "stream")
+    assert svc.status == "Failed"
+    message = svc.desc.get("message") or ""
+    assert "session (stream) API" in message, message
+    assert "wrapperCreate, wrapperWrite, wrapperRead, wrapperDestroy" in message, message
+    assert "add wrapperOnceExec(self, params, reqData) -> Response" in message, message
+    assert "Traceback" not in message, message

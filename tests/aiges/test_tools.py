@@ -205,3 +205,14 @@ def test_schema_of_a_wrapper_without_service_id_says_what_to_add(tmp_path):
     assert "Traceback" not in ran.stderr, ran.stderr
     assert "Wrapper has no 'serviceId'" in ran.stderr
     assert "serviceId = 'mysvc'; version = 'v1'" in ran.stderr
+
+
+def test_run_of_a_session_only_wrapper_says_easlab_runs_once_exec(tmp_path):
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("stream", tmp_path / "stream")
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+    assert "session (stream) API" in ran.stdout
+    assert "add wrapperOnceExec(self, params, reqData) -> Response" in ran.stdout

@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from easlab.aiges.check import problems
-from easlab.aiges.hooks import call_hook, once_exec
+from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
@@ -76,6 +76,9 @@ class AigesProcessor(Processor):
             config = init_config(self.ctx.model_config, cls)
         except WrapperLoadError as exc:
             raise ProcessorError(400, str(exc)) from None
+        unserved = session_only(cls)
+        if unserved:
+            raise ProcessorError(400, unserved)
         self.fields = declared(cls)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
