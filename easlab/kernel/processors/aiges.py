@@ -26,6 +26,7 @@ from easlab.aiges.webgate import (
     WRAPPER_FAILED,
     RequestInvalid,
     error_answer,
+    left_out,
     output_entry,
     parse_request,
     sid_of,
@@ -134,6 +135,9 @@ class AigesProcessor(Processor):
         # rpc.keepalive (408) and the instance had one thread fewer each time
         except BaseException as exc:
             message = f"wrapperOnceExec raised {_raised(exc)}"
+            missing = left_out(req, self.fields)
+            if missing:  # the likely cause of a wrapper's AttributeError on None
+                message += f" ({missing})"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         return self._answer(resp, sid)
 
