@@ -310,7 +310,15 @@ def parse_request(
     header = doc.get("header", {})
     if not isinstance(header, dict):
         raise RequestInvalid("header", 'must be an object, e.g. {"appid": "my-app"}')
-    declared_header = header_schema()["properties"]
+    header_doc = header_schema()
+    declared_header = header_doc["properties"]
+    for key in header_doc["required"]:  # a header may be left out; one that is sent has these
+        if "header" in doc and key not in header:
+            raise RequestInvalid(
+                f"header.{key}",
+                f'required in a header; send it ("header": {{"{key}": "my-app"}}) or leave '
+                "the header out",
+            )
     for key, value in header.items():
         if key in declared_header:  # other keys (sid ...) are the caller's own
             _check_declared(declared_header[key], value, f"header.{key}")
