@@ -42,9 +42,28 @@ def once_exec(wrapper: Any, params: Mapping[str, Any], req: Any) -> Any:
     return call_hook(wrapper, "wrapperOnceExec", loader_params(params), req)
 
 
-def has_own_hook(wrapper: Any, name: str, base: type) -> bool:
-    """True when the wrapper's class defines ``name`` itself (not only ``base``)."""
-    for klass in type(wrapper).__mro__:
+#: aiges's session (stream) API, which easlab does not run
+SESSION_HOOKS = ("wrapperCreate", "wrapperWrite", "wrapperRead", "wrapperDestroy")
+
+
+def session_only(wrapper_cls: type) -> str | None:
+    """Why easlab cannot serve a Wrapper that implements only the session (stream) API,
+    or None when it has its own ``wrapperOnceExec`` (or no session hook at all)."""
+    from easlab.aiges.sdk import WrapperBase as base
+
+    own = [n for n in SESSION_HOOKS if _defines(wrapper_cls, n, base)]
+    if not own or _defines(wrapper_cls, "wrapperOnceExec", base):
+        return None
+    return (
+        f"{wrapper_cls.__name__} implements aiges's session (stream) API "
+        f"({', '.join(own)}) and no wrapperOnceExec: easlab runs one-shot requests only "
+        "(no session/stream mode); add wrapperOnceExec(self, params, reqData) -> Response "
+        "to serve and run it here"
+    )
+
+
+def _defines(cls: type, name: str, base: type) -> bool:
+    for klass in cls.__mro__:
         if klass is base:
             return False
         if name in vars(klass):

@@ -26,7 +26,7 @@ from easlab.aiges.fields import (
     ParamField,
     PayloadField,
 )
-from easlab.aiges.hooks import call_hook, once_exec
+from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
@@ -146,6 +146,10 @@ def run_wrapper(
     import sys
 
     out = out or sys.stdout
+    unserved = session_only(type(wrapper))
+    if unserved:
+        print(f"error: {unserved}", file=out)
+        return 2
     fields = declared(type(wrapper))
     failed = False
     if config is None:

@@ -133,10 +133,16 @@ def _fields(fields: tuple[PayloadField, ...]) -> tuple[dict[str, Any], dict[str,
     return types, payloads
 
 
+class SchemaIncomplete(ValueError, AttributeError):
+    """The Wrapper lacks what its schema needs (``serviceId``, ``version``): a usage mistake,
+    told in one line (a ValueError, as easlab's CLI reports them; an AttributeError, as the
+    missing attribute is)."""
+
+
 def _meta_value(wrapper_cls: type, name: str) -> Any:
     value = getattr(wrapper_cls, name, None)
     if value is None:
-        raise AttributeError(
+        raise SchemaIncomplete(
             f"{wrapper_cls.__name__} has no {name!r}: the schema needs `serviceId` and "
             f"`version` as class attributes, e.g. serviceId = 'mysvc'; version = 'v1'"
         )

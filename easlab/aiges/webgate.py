@@ -226,7 +226,12 @@ def _decode_data(field: PayloadField, value: Any, where: str) -> bytes:
 
 
 def parse_payload(payload: Any, fields: Declared) -> DataListCls:
-    """``payload`` checked and decoded: one DataListNode per declared input, in declared order."""
+    """``payload`` checked and decoded: one DataListNode per declared input sent, in declared
+    order. An input left out is left out of ``reqData`` (``reqData.get(key)`` is None), as
+    on the platform: the SDK's schema document has no ``required`` list for the payload,
+    so the webgate passes such a request on (the wrapper decides what it needs)."""
+    if payload is None:
+        payload = {}
     if not isinstance(payload, dict):
         raise RequestInvalid(
             "payload", f"must be an object with {_allowed(f.key for f in fields.inputs)}"
@@ -242,10 +247,8 @@ def parse_payload(payload: Any, fields: Declared) -> DataListCls:
         entry = payload.get(field.key)
         data_key = TYPE_NAMES.get(field.data_type, "text")
         where = f"payload.{field.key}"
-        if entry is None:
-            raise RequestInvalid(
-                where, f"required input is missing; send {{{data_key!r}: <base64>}}"
-            )
+        if entry is None and field.key not in payload:
+            continue
         if not isinstance(entry, dict):
             raise RequestInvalid(
                 where, f"must be an object with {data_key!r}, 'encoding', 'status'"
@@ -294,7 +297,9 @@ def parse_request(
     try:
         # NaN, Infinity and -Infinity are Python's, not JSON's: the webgate (Go's
         # encoding/json) refuses them, so a NaN never reaches a wrapper as "NaN"
-        doc = json.loads(body or b"{}", parse_constant=_not_json)
+        if not body.strip():
+            raise ValueError("the body is empty")
+        doc = json.loads(body, parse_constant=_not_json)
     except ValueError as exc:
         raise RequestInvalid("body", f"not JSON ({exc}): {shape}") from None
     if not isinstance(doc, dict):
@@ -305,12 +310,33 @@ def parse_request(
     header = doc.get("header", {})
     if not isinstance(header, dict):
         raise RequestInvalid("header", 'must be an object, e.g. {"appid": "my-app"}')
-    declared_header = header_schema()["properties"]
+    header_doc = header_schema()
+    declared_header = header_doc["properties"]
+    for key in header_doc["required"]:  # a header may be left out; one that is sent has these
+        if "header" in doc and key not in header:
+            raise RequestInvalid(
+                f"header.{key}",
+                f'required in a header; send it ("header": {{"{key}": "my-app"}}) or leave '
+                "the header out",
+            )
     for key, value in header.items():
         if key in declared_header:  # other keys (sid ...) are the caller's own
             _check_declared(declared_header[key], value, f"header.{key}")
     params = parse_params(doc.get("parameter"), fields, service_id)
     return params, parse_payload(doc.get("payload"), fields)
+
+
+def left_out(req: DataListCls, fields: Declared) -> str:
+    """What a request left out of the declared inputs, said for a wrapper's error (empty
+    when it sent them all): ``reqData.get(key)`` is None for each, as on the platform."""
+    sent = {node.key for node in req.list}
+    missing = [f.key for f in fields.inputs if f.key not in sent]
+    if not missing:
+        return ""
+    where = ", ".join(f"payload.{k}" for k in missing)
+    gets = ", ".join(f"reqData.get({k!r})" for k in missing)
+    verb = "is" if len(missing) == 1 else "are"
+    return f"the request left out {where}: {gets} {verb} None, as on the platform"
 
 
 def _not_json(word: str) -> Any:

@@ -98,7 +98,8 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
         (lambda d: d["parameter"]["echo"].update(repeat=9), "parameter.echo.repeat", "at most 3"),
         (lambda d: d["parameter"]["echo"].update(repeat="2"), "parameter.echo.repeat", "number"),
         (lambda d: d["parameter"]["echo"].update(volume=1), "parameter.echo.volume", "'case'"),
-        (lambda d: d["payload"].pop("text"), "payload.text", "missing"),
+        # an input left out reaches the wrapper absent (test_side_by_side); null is no entry
+        (lambda d: d["payload"].update(text=None), "payload.text", "must be an object"),
         (lambda d: d["payload"].update(other={"text": "x"}), "payload.other", "'text'"),
         (lambda d: d["payload"]["text"].update(status=7), "payload.text.status", "0, 1, 2, 3"),
         (lambda d: d.update(extra=1), "extra", "'payload'"),
@@ -178,7 +179,7 @@ def test_text_is_base64_as_the_webgate_declares_not_guessed_from_the_content(ech
 def test_webgate_decoding_rules_without_a_server():
     from easlab.aiges.schema import declared
     from easlab.aiges.sdk import ImageBodyField, StringBodyField, WrapperBase
-    from easlab.aiges.webgate import RequestInvalid, parse_payload
+    from easlab.aiges.webgate import RequestInvalid, parse_payload, parse_request
 
     class Req:
         text = StringBodyField(key="t", value=b"x")
@@ -201,6 +202,11 @@ def test_webgate_decoding_rules_without_a_server():
         with pytest.raises(RequestInvalid) as caught:
             parse_payload(bad, fields)
         assert caught.value.field == where and "not valid base64" in caught.value.message
+    # an empty body is no JSON (to the webgate's decoder either), not an empty request
+    for body in (b"", b"  \n"):
+        with pytest.raises(RequestInvalid) as caught:
+            parse_request(body, fields, "svc")
+        assert caught.value.field == "body" and "the body is empty" in caught.value.message
     # the document's image is 1..10485760 characters of base64 (more than a kernel's
     # --max-body in the tests, so checked here)
     for text, words in (("", "is empty; at least 1"), ("A" * 10485764, "at most 10485760")):
@@ -461,3 +467,17 @@ def test_a_wrapper_using_a_param_as_a_number_fails_as_on_the_platform(served, tm
     assert r.status_code == 500, r.text
     message = r.json()["header"]["message"]
     assert message.startswith("wrapperOnceExec raised TypeError"), message
+
+
+def test_a_session_only_wrapper_fails_to_start_saying_easlab_serves_once_exec(served):
+    """A stream wrapper (wrapperCreate/Write/Read/Destroy, no wrapperOnceExec) started and
+    answered every request with 'wrapperOnceExec raised NotImplementedError: implement
+    wrapperOnceExec...', as if the wrapper were unfinished; the service now fails to
+    start saying that easlab runs the one-shot API only."""
+    svc = served("aiges_stream", "stream")
+    assert svc.status == "Failed"
+    message = svc.desc.get("message") or ""
+    assert "session (stream) API" in message, message
+    assert "wrapperCreate, wrapperWrite, wrapperRead, wrapperDestroy" in message, message
+    assert "add wrapperOnceExec(self, params, reqData) -> Response" in message, message
+    assert "Traceback" not in message, message

@@ -273,6 +273,8 @@ SCHEMA_REFUSES = [
     ("image", {"payload": {"img": {"image": ""}}}, "payload.img.image"),
     ("image", {"header": {"appid": 7}}, "header.appid"),
     ("image", {"header": {"appid": "a" * 51}}, "header.appid"),
+    # a header without appid: the document's header has "required": ["appid"] (it was served)
+    ("echo", {"header": {"appid": None}}, "header.appid"),
     ("image", {"parameter": {"imgsvc": {"size": True}}}, "parameter.imgsvc.size"),
     ("echo", {"payload": {"text": {"text": "aGk=", "status": True}}}, "payload.text.status"),
     ("echo", {"payload": {"text": {"text": "aGk=", "seq": "1"}}}, "payload.text.seq"),
@@ -342,6 +344,7 @@ def test_what_the_sdks_schema_refuses_the_kernel_refuses_naming_the_field(
 
     for name, change, field in SCHEMA_REFUSES:
         body = _merged(_valid_base(name), change)
+        body["header"] = {k: v for k, v in body["header"].items() if v is not None}
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(body, documents[name])
         r = send(name, body)
@@ -352,3 +355,47 @@ def test_what_the_sdks_schema_refuses_the_kernel_refuses_naming_the_field(
     r = send("image", integral)
     assert r.status_code == 200, r.text
     assert base64.b64decode(r.json()["payload"]["info"]["text"]) == b"size=3 bytes=2"
+
+
+def test_an_input_left_out_is_left_out_as_the_sdks_schema_allows(real_aiges, tmp_path, kernel):
+    """The SDK's document declares no `required` payload: a body without one of the inputs
+    is valid to it, and the loader hands the wrapper what came (``reqData.get(key)`` is
+    None). The kernel refused it (400 "required input is missing"), so a wrapper with an
+    optional input could not be called without it; now it is served, and a wrapper that
+    needs the input fails with its own error and a word on what the request left out."""
+    import jsonschema
+
+    folder = copy_wrapper("optional", tmp_path / "optional")
+    document = json.loads(sdk(real_aiges, _copy(tmp_path, "optional", "sdk"), "schema"))
+    spec = {"name": "aiges_optional", "processor": "aiges", "processor_path": str(folder)}
+    svc = kernel.create({**spec, "token": "tok-optional-xx", "metadata": {"instance": 1}})
+    try:
+        assert svc.status == "Running", svc.desc.get("message")
+
+        def send(payload: dict) -> requests.Response:
+            body = {"header": {"appid": "t"}, "parameter": {"opt": {}}, "payload": payload}
+            jsonschema.validate(body, document["schemainput"])  # valid to the SDK's schema
+            return requests.post(
+                svc.url,
+                data=json.dumps(body),
+                headers={"Authorization": "tok-optional-xx"},
+                timeout=30,
+            )
+
+        def out(r: requests.Response) -> bytes:
+            assert r.status_code == 200, r.text
+            return base64.b64decode(r.json()["payload"]["out"]["text"])
+
+        assert out(send({"text": {"text": _b64(b"a")}, "hint": {"text": _b64(b"b")}})) == (
+            b"a|b|text,hint"
+        )
+        assert out(send({"text": {"text": _b64(b"a")}})) == b"a|-|text"
+        r = send({"hint": {"text": _b64(b"b")}})
+        assert r.status_code == 500, r.text
+        message = r.json()["header"]["message"]
+        assert message.startswith("wrapperOnceExec raised AttributeError: "), message
+        assert message.endswith(
+            "(the request left out payload.text: reqData.get('text') is None, as on the platform)"
+        ), message
+    finally:
+        kernel.delete("aiges_optional")

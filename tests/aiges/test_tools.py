@@ -176,3 +176,43 @@ def test_response_data_takes_both_styles():
     b.data, b.len = b"xy", 2
     assert (b.data, b.len) == (b"xy", 2)
     assert Response().response_err(7).error_code == 7
+
+
+NO_SERVICE_ID = """
+from aiges.sdk import WrapperBase, StringBodyField
+
+
+class UserRequest(object):
+    text = StringBodyField(key="text", value=b"x")
+
+
+class UserResponse(object):
+    out = StringBodyField(key="out")
+
+
+class Wrapper(WrapperBase):
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+"""
+
+
+def test_schema_of_a_wrapper_without_service_id_says_what_to_add(tmp_path):
+    """The guide's wrappers have no serviceId/version: `easlab aiges schema` printed a
+    traceback through easlab's own frames; it is one line saying what to add."""
+    (tmp_path / "wrapper.py").write_text(NO_SERVICE_ID)
+    ran = easlab_aiges(tmp_path, "schema", "wrapper.py")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert "Wrapper has no 'serviceId'" in ran.stderr
+    assert "serviceId = 'mysvc'; version = 'v1'" in ran.stderr
+
+
+def test_run_of_a_session_only_wrapper_says_easlab_runs_once_exec(tmp_path):
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("stream", tmp_path / "stream")
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+    assert "session (stream) API" in ran.stdout
+    assert "add wrapperOnceExec(self, params, reqData) -> Response" in ran.stdout

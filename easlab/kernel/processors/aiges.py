@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from easlab.aiges.check import problems
-from easlab.aiges.hooks import call_hook, once_exec
+from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
@@ -26,6 +26,7 @@ from easlab.aiges.webgate import (
     WRAPPER_FAILED,
     RequestInvalid,
     error_answer,
+    left_out,
     output_entry,
     parse_request,
     sid_of,
@@ -76,6 +77,9 @@ class AigesProcessor(Processor):
             config = init_config(self.ctx.model_config, cls)
         except WrapperLoadError as exc:
             raise ProcessorError(400, str(exc)) from None
+        unserved = session_only(cls)
+        if unserved:
+            raise ProcessorError(400, unserved)
         self.fields = declared(cls)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
@@ -131,6 +135,9 @@ class AigesProcessor(Processor):
         # rpc.keepalive (408) and the instance had one thread fewer each time
         except BaseException as exc:
             message = f"wrapperOnceExec raised {_raised(exc)}"
+            missing = left_out(req, self.fields)
+            if missing:  # the likely cause of a wrapper's AttributeError on None
+                message += f" ({missing})"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         return self._answer(resp, sid)
 
