@@ -49,10 +49,8 @@ SESSION_HOOKS = ("wrapperCreate", "wrapperWrite", "wrapperRead", "wrapperDestroy
 def session_only(wrapper_cls: type) -> str | None:
     """Why easlab cannot serve a Wrapper that implements only the session (stream) API,
     or None when it has its own ``wrapperOnceExec`` (or no session hook at all)."""
-    from easlab.aiges.sdk import WrapperBase as base
-
-    own = [n for n in SESSION_HOOKS if _defines(wrapper_cls, n, base)]
-    if not own or _defines(wrapper_cls, "wrapperOnceExec", base):
+    own = [n for n in SESSION_HOOKS if _defines(wrapper_cls, n)]
+    if not own or _defines(wrapper_cls, "wrapperOnceExec"):
         return None
     return (
         f"{wrapper_cls.__name__} implements aiges's session (stream) API "
@@ -62,9 +60,15 @@ def session_only(wrapper_cls: type) -> str | None:
     )
 
 
-def _defines(cls: type, name: str, base: type) -> bool:
+#: where WrapperBase lives; named, not imported: the sdk imports the runner, which
+#: imports this module
+_SDK_MODULE = "easlab.aiges.sdk"
+
+
+def _defines(cls: type, name: str) -> bool:
+    """Whether ``cls`` or a class of the user's between it and WrapperBase defines ``name``."""
     for klass in cls.__mro__:
-        if klass is base:
+        if klass.__module__ == _SDK_MODULE:
             return False
         if name in vars(klass):
             return True

@@ -752,7 +752,7 @@ class Instance:
             )
         self.busy += 1
         self._sends += 1
-        if self.busy > 1 and self._nudge_timer is None:
+        if self.busy > 1 and self._nudge_timer is None and self._nudges is not None:
             self._watch_silence()
         if self.busy == 1 and awake.due(self.poll_misses, self._sends):
             # A lone request: at the end of this loop pass, wait for its answer awake
@@ -811,7 +811,7 @@ class Instance:
             self.calls[rid] = call
             ids.append(rid)
         self.busy += 1
-        if self.busy > 1 and self._nudge_timer is None:
+        if self.busy > 1 and self._nudge_timer is None and self._nudges is not None:
             self._watch_silence()  # behind a lone caller's request the worker may keep
         self.batch_rows = len(calls)
         channel = self._channel

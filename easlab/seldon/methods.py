@@ -15,7 +15,14 @@ import numpy as np
 
 from easlab.seldon import metrics as tags_of
 from easlab.seldon.errors import SeldonMicroserviceException, SeldonNotImplementedError
-from easlab.seldon.messages import DefaultData, Feedback, as_proto, floats, parse_error
+from easlab.seldon.messages import (
+    DefaultData,
+    Feedback,
+    SeldonMessage,
+    as_proto,
+    floats,
+    parse_error,
+)
 from easlab.seldon.metadata import SeldonInvalidMetadataError, validate_model_metadata
 from easlab.seldon.metrics import SeldonMetrics, valid_raw_metrics
 from easlab.seldon.payload import construct_response, extract_request_parts, names_of
@@ -164,17 +171,28 @@ def _deprecated_feedback(user_model: Any, feedback: Feedback) -> Any:
     """The deprecated ``send_feedback_rest`` (the Feedback as JSON text) or
     ``send_feedback_grpc`` (the message) hook's answer, read back as a SeldonMessage as
     seldon-core reads it; ``_NO_RAW`` when the component has neither."""
-    from easlab.seldon.utils import feedback_to_json, json_to_seldon_message
-
     if hasattr(user_model, "send_feedback_rest"):
         logger.warning("send_feedback_rest is deprecated. Please use send_feedback_raw")
-        answer = user_model.send_feedback_rest(json.dumps(feedback_to_json(feedback), indent=2))
+        answer = user_model.send_feedback_rest(json.dumps(feedback_json(feedback), indent=2))
     elif hasattr(user_model, "send_feedback_grpc"):
         logger.warning("send_feedback_grpc is deprecated. Please use send_feedback_raw")
         answer = user_model.send_feedback_grpc(feedback)
     else:
         return _NO_RAW
-    return proto_json(dict(json_to_seldon_message(answer)))
+    error = parse_error(SeldonMessage, answer)
+    if error is not None:
+        raise SeldonMicroserviceException("Invalid JSON: " + error)
+    return proto_json(dict(as_proto(SeldonMessage, answer if answer is not None else {})))
+
+
+def feedback_json(feedback: Any) -> dict[str, Any]:
+    """A Feedback as protobuf's MessageToJson writes it (seldon_core.utils.feedback_to_json)."""
+    out: dict[str, Any] = {}
+    for name, value in as_proto(Feedback, dict(feedback or {})).items():
+        if isinstance(value, dict):
+            value = proto_json(dict(as_proto(SeldonMessage, value)))
+        out[name] = value
+    return {k: v for k, v in out.items() if v not in ({}, 0.0, None)}
 
 
 def feedback_array(datadef: DefaultData) -> Any:

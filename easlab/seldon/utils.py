@@ -26,7 +26,7 @@ from easlab.seldon.messages import (
     floats,
     parse_error,
 )
-from easlab.seldon.methods import feedback_array, proto_json
+from easlab.seldon.methods import feedback_array, feedback_json, proto_json
 from easlab.seldon.payload import construct_response, extract_request_parts, request_path_of_env
 
 
@@ -138,10 +138,8 @@ def seldon_messages_to_json(message_protos: Any) -> dict[str, Any]:
 
 
 def feedback_to_json(message_proto: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in as_proto(Feedback, dict(message_proto or {})).items():
-        out[name] = seldon_message_to_json(value) if isinstance(value, dict) else value
-    return {k: v for k, v in out.items() if v not in ({}, 0.0, None)}
+    """A Feedback as protobuf's MessageToJson writes it."""
+    return feedback_json(message_proto)
 
 
 def grpc_datadef_to_array(datadef: Any) -> np.ndarray:
