@@ -9,7 +9,7 @@ the input record; at most ``window`` records are at the service at once.
 
 The feeder consumes only while the service serves (the kernel starts it once
 the service is Running and stops it with the service): a record is never
-answered "service is Creating". An answer the service gives because it cannot
+answered "service is Creating". An answer the kernel gives because the service cannot
 take the record now (450 queue full, 503 not serving) is not a result: the record
 goes back to the group and is delivered again a little later. Neither is an
 instance that died holding the record: as the manual says, the record is fed
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from easlab.kernel.service import Service
 
 GROUP = FEEDER_GROUP  # the consumer group a feeder reads in (never expired: queue.py)
-#: answers that mean "not now" rather than a result, and how long until the record comes back
+#: the kernel's refusals that mean "not now" rather than a result (a processor's own 450
+#: or 503 is its answer, stored), and how long until the record comes back
 RETRY_STATUSES = frozenset({450, 503})
 RETRY_AFTER_S = 0.2
 #: sink refusals that mean "not now" (409 that requestId being written, 450 full, 500 not
@@ -99,7 +100,8 @@ class Feeder:
         def answer(status: int, body: bytes | bytearray) -> None:
             if not self.attached:
                 return  # stopped (or deleted) meanwhile: detach gave the record back already
-            if status in RETRY_STATUSES:
+            if status in RETRY_STATUSES and call.by_kernel:
+                # the kernel's "not now"; a model's own 450 or 503 is its answer
                 self.source.release(GROUP, self, index, RETRY_AFTER_S)
                 return
             if call.orphaned:  # the instance died holding it: no answer of the model's

@@ -56,3 +56,47 @@ def test_an_async_service_scaled_to_zero_keeps_its_requests_until_scaled_up(kern
         assert answers == {first: ("200", b"one"), second: ("200", b"two")}
     finally:
         easlab.delete(name, kernel=kernel.client)
+
+
+# "busy" answers 503 and "full" 450 as the model's own answers; each call is written down
+STATUS_APP = """
+import allspark
+
+CALLS = {calls!r}
+
+
+class Status(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        with open(CALLS, "a") as f:
+            f.write(data.decode() + "\\n")
+        if data == b"busy":
+            return b"model busy", 503
+        if data == b"full":
+            return b"model full", 450
+        return b"ok:" + data, 200
+"""
+
+
+def test_a_model_that_answers_503_or_450_has_that_answer_in_the_sink(kernel, make_app, tmp_path):
+    """Before: the feeder took any 450/503 for the kernel's "not now" and fed the record
+    again every 0.2 s forever: the model ran without end, the sink never had an answer."""
+    name = "asy_status"
+    calls = tmp_path / "calls"
+    _create(kernel, make_app, name, STATUS_APP.format(calls=str(calls)))
+    try:
+        busy, full = _put(kernel, name, b"busy"), _put(kernel, name, b"full")
+        fine = _put(kernel, name, b"fine")
+        answers = wait_for(
+            lambda: (r := _sink(kernel, name)) and len(r) == 3 and r, 30, "three answers"
+        )
+        assert answers == {
+            busy: ("503", b"model busy"),
+            full: ("450", b"model full"),
+            fine: ("200", b"ok:fine"),
+        }
+        assert sorted(calls.read_text().split()) == ["busy", "fine", "full"]  # once each
+    finally:
+        easlab.delete(name, kernel=kernel.client)
