@@ -28,6 +28,7 @@ again.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from easlab.kernel.call import Call, HttpCall
@@ -94,13 +95,22 @@ class Feeder:
 
     def deliver(self, record: Record) -> None:
         index = record.index
+        stats = self.service.stats
         if self.deaths:
             self._settle(*[i for i in self.deaths if i not in self.source.records])
 
+        started = time.monotonic()
+
         def answer(status: int, body: bytes | bytearray) -> None:
+            not_now = status in RETRY_STATUSES and call.by_kernel
+            if not not_now:
+                # the monitor counts the service's answers, as for a call over HTTP (the
+                # record fed again after a "not now" is not a request of its own)
+                inst = call.instance
+                stats.record(status, started, time.monotonic(), -1 if inst is None else inst.index)
             if not self.attached:
                 return  # stopped (or deleted) meanwhile: detach gave the record back already
-            if status in RETRY_STATUSES and call.by_kernel:
+            if not_now:
                 # the kernel's "not now"; a model's own 450 or 503 is its answer
                 self.source.release(GROUP, self, index, RETRY_AFTER_S)
                 return

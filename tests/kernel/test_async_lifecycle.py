@@ -100,3 +100,21 @@ def test_a_model_that_answers_503_or_450_has_that_answer_in_the_sink(kernel, mak
         assert sorted(calls.read_text().split()) == ["busy", "fine", "full"]  # once each
     finally:
         easlab.delete(name, kernel=kernel.client)
+
+
+def test_the_monitor_counts_what_an_async_service_answered(kernel, make_app, tmp_path):
+    """Before: the monitor (desc stats, metrics, %eas monitor) of an async service read 0
+    requests however many it answered; only calls over HTTP were counted."""
+    name = "asy_counted"
+    _create(kernel, make_app, name, STATUS_APP.format(calls=str(tmp_path / "calls")))
+    try:
+        for data in (b"a", b"b", b"busy"):
+            _put(kernel, name, data)
+        wait_for(lambda: len(_sink(kernel, name)) == 3, 30, "three answers")
+        metrics = kernel.client._call("GET", f"/services/{name}/metrics")
+        assert metrics["totals"]["requests"] == 3
+        assert metrics["totals"]["by_status"] == {"200": 2, "503": 1}
+        stats = easlab.desc(name, kernel=kernel.client)["stats"]
+        assert stats["requests"] == 3 and stats["ok"] == 2 and stats["errors"] == 1
+    finally:
+        easlab.delete(name, kernel=kernel.client)
