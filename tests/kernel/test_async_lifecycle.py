@@ -118,3 +118,45 @@ def test_the_monitor_counts_what_an_async_service_answered(kernel, make_app, tmp
         assert stats["requests"] == 3 and stats["ok"] == 2 and stats["errors"] == 1
     finally:
         easlab.delete(name, kernel=kernel.client)
+
+
+def test_a_full_sink_holds_the_answers_and_the_model_is_not_run_again(kernel, make_app, tmp_path):
+    """Before: an answer the full sink refused sent its record back to be fed again a
+    second later: the model ran each record again every second until someone read the
+    sink, and the service log had a line per record per second. Now the answers wait
+    (desc says so), nothing more is fed, and once the sink is read they land."""
+    # the puts may come faster than the answers: one answer or more waits for the sink
+    name = "asy_fullsink"
+    calls = tmp_path / "calls"
+    folder = make_app(name, STATUS_APP.format(calls=str(calls)))
+    spec = app_spec(name, folder, type="Async")
+    spec["token"] = TOKEN
+    spec["queue"] = {"sink": {"max_length": 2}}
+    kernel.client._call("POST", "/services", {"spec": spec, "wait": True}, timeout=120)
+    try:
+        ids = {_put(kernel, name, f"r{i}".encode()): f"r{i}" for i in range(4)}
+        desc = wait_for(
+            lambda: (
+                (d := easlab.desc(name, kernel=kernel.client))["queues"][f"{name}/sink"].get(
+                    "answers_waiting"
+                )
+                and d
+            ),
+            30,
+            "answers waiting for the sink",
+        )
+        assert "wait for room in the sink 'asy_fullsink/sink'" in desc["message"]
+        assert "queue.sink.max_length 2" in desc["message"]
+        sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+        sink.set_token(TOKEN)
+        sink.init()
+        got = {r.tags["requestId"]: bytes(r.data) for r in sink.get(length=2, timeout="0s")}
+        while len(got) < 4:
+            got.update({r.tags["requestId"]: bytes(r.data) for r in sink.get(length=2)})
+        assert got == {rid: b"ok:" + data.encode() for rid, data in ids.items()}
+        assert sorted(calls.read_text().split()) == ["r0", "r1", "r2", "r3"]  # once each
+        desc = easlab.desc(name, kernel=kernel.client)
+        assert desc["queues"][f"{name}/sink"]["answers_waiting"] == 0 and desc["message"] == ""
+        assert desc["queues"][name]["length"] == 0
+    finally:
+        easlab.delete(name, kernel=kernel.client)
