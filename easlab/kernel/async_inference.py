@@ -9,14 +9,16 @@ the input record; at most ``window`` records are at the service at once.
 
 The feeder consumes only while the service serves (the kernel starts it once
 the service is Running and stops it with the service): a record is never
-answered "service is Creating". An answer the service gives because it cannot
+answered "service is Creating". An answer the kernel gives because the service cannot
 take the record now (450 queue full, 503 not serving) is not a result: the record
 goes back to the group and is delivered again a little later. Neither is an
 instance that died holding the record: as the manual says, the record is fed
 again (one record at a time until those it held are through, at most
 INSTANCE_DEATH_RETRIES times). An answer the sink refuses for good (413, above
 its max_payload_size_kb) is replaced by a short failure record with that status,
-so the client hears of it; one refused for now (450 full) is fed again later.
+so the client hears of it; one refused for now (450 full) is kept and put again a
+second later, and no record is fed until the sink took it (the model does not run
+again for it, nor for records whose answers would not fit either).
 
 A Seldon or aiges service (an HTTP-aware processor, processors/http.py) gets each
 record as a POST of its data to the service's path, and its sink the answer's body.
@@ -28,6 +30,7 @@ again.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from easlab.kernel.call import Call, HttpCall
@@ -38,11 +41,12 @@ if TYPE_CHECKING:
     from easlab.kernel.service import Service
 
 GROUP = FEEDER_GROUP  # the consumer group a feeder reads in (never expired: queue.py)
-#: answers that mean "not now" rather than a result, and how long until the record comes back
+#: the kernel's refusals that mean "not now" rather than a result (a processor's own 450
+#: or 503 is its answer, stored), and how long until the record comes back
 RETRY_STATUSES = frozenset({450, 503})
 RETRY_AFTER_S = 0.2
 #: sink refusals that mean "not now" (409 that requestId being written, 450 full, 500 not
-#: written): the input is fed again later. Any other (413: the answer is above the sink's
+#: written): the answer is kept and put again later, no record is fed meanwhile. Any other (413: the answer is above the sink's
 #: max_payload_size_kb) would come again every time: a failure record takes its place.
 SINK_RETRY_STATUSES = frozenset({409, 450, 500})
 SINK_RETRY_AFTER_S = 1.0
@@ -78,28 +82,50 @@ class Feeder:
         self.attached = False
         #: records an instance died holding, and how many times
         self.deaths: dict[int, int] = {}
+        #: answers the sink had no room for (full, or not written), by input record: kept
+        #: and put again every SINK_RETRY_AFTER_S (the model is not run again); no record
+        #: is fed meanwhile. The value is the ``run`` they belong to.
+        self.waiting: dict[int, int] = {}
+        #: one per start: a stop gives the records back, and answers of an earlier run
+        #: that wait for the sink are dropped (their records are fed again)
+        self.run = 0
 
     def start(self) -> None:
         """Consume the input queue (again); nothing if already consuming."""
         if not self.attached:
             self.attached = True
+            self.run += 1
+            self.waiting.clear()
+            self._set_window()
             self.source.attach(GROUP, self, 0)
 
     def stop(self) -> None:
         """Stop consuming; records at the service go back to the group."""
         if self.attached:
             self.attached = False
+            self.waiting.clear()  # their records go back: answered again after a start
+            self._set_window()
             self.source.detach(GROUP, self)
 
     def deliver(self, record: Record) -> None:
         index = record.index
+        stats = self.service.stats
         if self.deaths:
             self._settle(*[i for i in self.deaths if i not in self.source.records])
 
+        started = time.monotonic()
+
         def answer(status: int, body: bytes | bytearray) -> None:
+            not_now = status in RETRY_STATUSES and call.by_kernel
+            if not not_now:
+                # the monitor counts the service's answers, as for a call over HTTP (the
+                # record fed again after a "not now" is not a request of its own)
+                inst = call.instance
+                stats.record(status, started, time.monotonic(), -1 if inst is None else inst.index)
             if not self.attached:
                 return  # stopped (or deleted) meanwhile: detach gave the record back already
-            if status in RETRY_STATUSES:
+            if not_now:
+                # the kernel's "not now"; a model's own 450 or 503 is its answer
                 self.source.release(GROUP, self, index, RETRY_AFTER_S)
                 return
             if call.orphaned:  # the instance died holding it: no answer of the model's
@@ -135,7 +161,7 @@ class Feeder:
         INSTANCE_DEATH_RETRIES deaths the record's answer is the 502 (a poison input
         does not loop forever)."""
         self.deaths[index] = died
-        self.window = 1
+        self._set_window()
         self.service.log(
             "kernel",
             f"async: the instance died holding record {index}; feeding it again "
@@ -147,8 +173,22 @@ class Feeder:
         """Records done with (answered, or gone from the queue): full window once none died."""
         for index in indexes:
             self.deaths.pop(index, None)
-        if not self.deaths:
-            self.window = self.full_window
+        self._set_window()
+
+    def _set_window(self) -> None:
+        """None fed while answers wait for room in the sink, one at a time while records
+        an instance died holding are not through, else the full window."""
+        self.window = 0 if self.waiting else 1 if self.deaths else self.full_window
+
+    def sink_note(self) -> str:
+        """Why records are not fed now (answers wait for the sink), or ""."""
+        if not self.waiting:
+            return ""
+        return (
+            f"{len(self.waiting)} answer(s) wait for room in the sink '{self.sink.name}' "
+            f"(queue.sink.max_length {self.sink.max_length}); no record is fed until then: "
+            f"read (or truncate) the sink, or raise queue.sink.max_length"
+        )
 
     def _store(
         self,
@@ -167,21 +207,38 @@ class Feeder:
         out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
         out.update({k: v for k, v in tags.items() if k not in out})
 
+        run = self.run
+
         def stored(record: Record | QueueError) -> None:
             if isinstance(record, QueueError):
                 refused(record)
                 return
             self.answered += 1
+            if self.waiting.pop(index, None) is not None and not self.waiting:
+                self.service.log("kernel", f"async: the sink '{self.sink.name}' took the answers")
+                self._set_window()
+                self.source.dispatch(GROUP)  # feeding goes on
             self._settle(index)
             self.source.commit(GROUP, [index])  # the answer is on disk: the input is done
 
+        def again() -> None:
+            if self.attached and self.waiting.get(index) == run:
+                self._store(index, request_id, tags, status, body, failure)
+
         def refused(exc: QueueError) -> None:
-            self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
             if exc.status in SINK_RETRY_STATUSES:
-                # not now (the sink is full): the input record goes back and is fed again later
-                if self.attached:
-                    self.source.release(GROUP, self, index, SINK_RETRY_AFTER_S)
-            elif failure:
+                # not now (the sink is full): the answer is kept and put again later (fed
+                # again, the record would run the model each time), nothing else is fed
+                if not self.attached or self.run != run:
+                    return  # stopped meanwhile: the record was given back
+                if not self.waiting:
+                    self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
+                self.waiting[index] = run
+                self._set_window()
+                self.service.kernel.loop.call_later(SINK_RETRY_AFTER_S, again)
+                return
+            self.service.log("kernel", f"async: sink refused record {index}: {exc.message}")
+            if failure:
                 # even the short failure record does not fit (a sink limit under a KB)
                 self._settle(index)
                 self.source.commit(GROUP, [index])

@@ -29,6 +29,7 @@ class Call:
         "sent",
         "alone",
         "orphaned",
+        "by_kernel",
     )
 
     def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
@@ -48,6 +49,9 @@ class Call:
         #: answered 502 because its instance died holding it (Service.on_calls_orphaned):
         #: no answer of the model's; an async feeder feeds it again
         self.orphaned = False
+        #: answered by the kernel (``refuse``: 408, 450, 502, 503), not by its processor;
+        #: a processor may answer 450 or 503 itself, and that is its answer
+        self.by_kernel = False
 
     def finish(self, status: int, body: bytes | bytearray) -> None:
         """Answer the caller once; later answers (after a 408) are dropped."""
@@ -60,7 +64,9 @@ class Call:
 
     def refuse(self, status: int, message: bytes) -> None:
         """The kernel's own answer (408, 450, 502, 503): the call did not get, or will
-        not get, its processor's. The same as ``finish`` but for an ``HttpCall``."""
+        not get, its processor's; ``by_kernel`` tells the caller so."""
+        if not self.done:
+            self.by_kernel = True
         self.finish(status, message)
 
 
@@ -69,13 +75,4 @@ class HttpCall(Call):
     ``HttpAnswer``, the kernel's refusals (``refuse``) a text; ``by_kernel`` tells which
     answer the caller got, with no guess from the status or the body."""
 
-    __slots__ = ("by_kernel",)
-
-    def __init__(self, body: bytes, respond: Callable[[int, bytes | bytearray], None]) -> None:
-        super().__init__(body, respond)
-        self.by_kernel = False
-
-    def refuse(self, status: int, message: bytes) -> None:
-        if not self.done:
-            self.by_kernel = True
-        self.finish(status, message)
+    __slots__ = ()

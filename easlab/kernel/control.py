@@ -399,6 +399,10 @@ class Kernel:
             desc["get_answered_by"] = "queue"  # its path is the input queue's (routes.py)
             desc["type"] = "Async"
             desc["queues"] = {q.name: q.stats() for q in (feeder.source, feeder.sink)}
+            desc["queues"][feeder.sink.name]["answers_waiting"] = len(feeder.waiting)
+            note = feeder.sink_note()
+            if note and not desc.get("message"):
+                desc["message"] = note  # why its input queue does not move
         else:
             desc["type"] = "Standard"
         return desc

@@ -127,6 +127,8 @@ class Group:
     ahead: set[int] = field(default_factory=set)
     turn: int = 0
     idle_since: float | None = None  # time.monotonic() when its last watcher left
+    #: records a consumer gave back with a delay (``release``): still its own, until then
+    held: dict[int, object] = field(default_factory=dict)
 
 
 class Queue:
@@ -395,6 +397,7 @@ class Queue:
                 consumer = group.pending.pop(i, None)
                 if consumer is not None:
                     consumer.pending.discard(i)
+                    group.held.pop(i, None)
                 if group.ahead:
                     group.ahead.discard(i)
 
@@ -520,20 +523,38 @@ class Queue:
         consumer.pending.clear()
         for i in back:
             group.pending.pop(i, None)
+            group.held.pop(i, None)
             bisect.insort(group.redeliver, i)
         if not group.consumers:
             group.idle_since = time.monotonic()
         self._dispatch(group)
 
     def release(self, gid: str, consumer: Consumer, index: int, delay: float) -> None:
-        """``consumer`` gives a record back uncommitted: delivered again after ``delay`` s."""
+        """``consumer`` gives a record back uncommitted: delivered again after ``delay`` s.
+
+        Until then the record stays the consumer's (pending, in its window): given
+        back at once, a record refused during its own delivery (an async service
+        scaled to zero answers the feeder 503 before ``deliver`` returns) was
+        delivered again in the same dispatch loop, refused again, and so on forever,
+        with the kernel's event loop stuck in it.
+        """
         group = self.groups.get(gid)
         if group is None or group.pending.get(index) is not consumer:
+            return
+        mark = group.held[index] = object()
+        asyncio.get_running_loop().call_later(delay, self._give_back, group, consumer, index, mark)
+
+    def _give_back(self, group: Group, consumer: Consumer, index: int, mark: object) -> None:
+        """A released record's delay is over: the group delivers it again."""
+        if group.held.get(index) is not mark:
+            return  # committed, deleted, or given back (detach) meanwhile
+        del group.held[index]
+        if self.groups.get(group.gid) is not group or group.pending.get(index) is not consumer:
             return
         del group.pending[index]
         consumer.pending.discard(index)
         bisect.insort(group.redeliver, index)
-        asyncio.get_running_loop().call_later(delay, self._dispatch, group)
+        self._dispatch(group)
 
     def commit(self, gid: str, indexes: list[int]) -> int:
         """Mark records processed in ``gid``; records every group has committed are deleted."""
@@ -545,6 +566,7 @@ class Queue:
                 consumer = group.pending.pop(i, None)
                 if consumer is not None:
                     consumer.pending.discard(i)
+                    group.held.pop(i, None)
                 elif i >= group.cursor:
                     # not delivered in this group yet: done, so never delivered to it
                     if i in self.records:

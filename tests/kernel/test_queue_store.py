@@ -303,3 +303,63 @@ def test_a_record_committed_before_its_delivery_is_never_delivered(tmp_path):
     assert sorted(second.records) == [3]
     first.db.close()
     second.close()
+
+
+def test_a_record_released_during_its_delivery_waits_its_delay(tmp_path):
+    """A consumer that gives a record back while it is being delivered (an async
+    service's feeder told 503 at once: no instance) gets it again after the delay, not
+    in the same dispatch loop: that loop never ended and the kernel hung."""
+    import asyncio
+
+    q = Queue("r", tmp_path / "r.sqlite", "")
+
+    @dataclass
+    class Refuser(Taker):
+        def deliver(self, record: Record) -> None:
+            self.got.append(record.index)
+            if len(self.got) > 20:
+                raise AssertionError(f"delivered {len(self.got)} times in one pass")
+            q.release("g", self, record.index, 0.01)
+
+    async def run() -> Refuser:
+        refuser = Refuser("feeder", window=1)
+        q.put(b"a", {})
+        q.attach("g", refuser, 0)
+        assert refuser.got == [1] and refuser.pending == {1}  # still its own meanwhile
+        while len(refuser.got) < 3:  # given back after each delay, delivered again
+            await asyncio.sleep(0.01)
+        return refuser
+
+    refuser = asyncio.run(run())
+    assert set(refuser.got) == {1}
+    q.close()
+
+
+def test_a_record_released_then_committed_or_given_back_is_not_delivered_twice(tmp_path):
+    """The delay of a release ends in nothing when the record was committed or its
+    consumer left (and came back) meanwhile: one delivery each time, never two."""
+    import asyncio
+
+    q = Queue("h", tmp_path / "h.sqlite", "")
+    for i in range(2):
+        q.put(b"%d" % i, {})
+    taker = Taker("t", window=5)
+
+    async def run() -> None:
+        q.attach("g", taker, 0)
+        assert taker.got == [1, 2]
+        q.release("g", taker, 1, 0.01)
+        q.release("g", taker, 2, 0.01)
+        q.commit("g", [1])  # answered after all
+        q.detach("g", taker)  # 2 goes back to the group now
+        q.attach("g", taker, 0)
+        assert taker.got == [1, 2, 2] and taker.pending == {2}
+        # a later release of 2 comes back after both earlier delays have ended
+        q.release("g", taker, 2, 0.02)
+        while len(taker.got) < 4:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+    assert taker.got == [1, 2, 2, 2] and taker.pending == {2}  # the earlier delays: nothing
+    assert sorted(q.records) == [2]
+    q.close()

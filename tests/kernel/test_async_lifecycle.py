@@ -1,0 +1,162 @@
+"""An async service as a whole, through its lifecycle: scaled to zero and back, the
+monitor's counts of what it answered, ... (audit of async inference end to end)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from kernel_helpers import ECHO_APP, app_spec, wait_for
+
+import easlab
+
+TOKEN = "asylife-" + "t" * 8
+
+
+def _create(kernel, make_app, name: str, code: str = ECHO_APP, **metadata: Any) -> None:
+    spec = app_spec(name, make_app(name, code), type="Async", **metadata)
+    spec["token"] = TOKEN
+    kernel.client._call("POST", "/services", {"spec": spec, "wait": True}, timeout=120)
+
+
+def _put(kernel, name: str, data: bytes) -> str:
+    """A request to the service's path, as curl sends it; its request id."""
+    resp = requests.post(
+        f"{kernel.endpoint}/api/predict/{name}",
+        data=data,
+        headers={"Authorization": TOKEN},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.headers["X-Eas-Queueservice-Request-Id"]
+
+
+def _sink(kernel, name: str) -> dict[str, tuple[str, bytes]]:
+    sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+    sink.set_token(TOKEN)
+    sink.init()
+    got = sink.get(length=100, auto_delete=False, timeout="0s")
+    return {r.tags["requestId"]: (r.tags["status"], bytes(r.data)) for r in got}
+
+
+def test_an_async_service_scaled_to_zero_keeps_its_requests_until_scaled_up(kernel, make_app):
+    """Before: a request put while no instance ran hung the kernel (the feeder's 503 and
+    its record went round in one loop pass, forever) and a restart hung again."""
+    name = "asy_zero"
+    _create(kernel, make_app, name, instance=0)
+    try:
+        first, second = _put(kernel, name, b"one"), _put(kernel, name, b"two")
+        desc = easlab.desc(name, kernel=kernel.client)  # the kernel still answers
+        assert desc["queues"][name]["length"] == 2
+        assert _sink(kernel, name) == {}
+        kernel.client.modify(name, set={"metadata.instance": 1})
+        answers = wait_for(
+            lambda: (r := _sink(kernel, name)) and len(r) == 2 and r, 60, "two answers"
+        )
+        assert answers == {first: ("200", b"one"), second: ("200", b"two")}
+    finally:
+        easlab.delete(name, kernel=kernel.client)
+
+
+# "busy" answers 503 and "full" 450 as the model's own answers; each call is written down
+STATUS_APP = """
+import allspark
+
+CALLS = {calls!r}
+
+
+class Status(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        with open(CALLS, "a") as f:
+            f.write(data.decode() + "\\n")
+        if data == b"busy":
+            return b"model busy", 503
+        if data == b"full":
+            return b"model full", 450
+        return b"ok:" + data, 200
+"""
+
+
+def test_a_model_that_answers_503_or_450_has_that_answer_in_the_sink(kernel, make_app, tmp_path):
+    """Before: the feeder took any 450/503 for the kernel's "not now" and fed the record
+    again every 0.2 s forever: the model ran without end, the sink never had an answer."""
+    name = "asy_status"
+    calls = tmp_path / "calls"
+    _create(kernel, make_app, name, STATUS_APP.format(calls=str(calls)))
+    try:
+        busy, full = _put(kernel, name, b"busy"), _put(kernel, name, b"full")
+        fine = _put(kernel, name, b"fine")
+        answers = wait_for(
+            lambda: (r := _sink(kernel, name)) and len(r) == 3 and r, 30, "three answers"
+        )
+        assert answers == {
+            busy: ("503", b"model busy"),
+            full: ("450", b"model full"),
+            fine: ("200", b"ok:fine"),
+        }
+        assert sorted(calls.read_text().split()) == ["busy", "fine", "full"]  # once each
+    finally:
+        easlab.delete(name, kernel=kernel.client)
+
+
+def test_the_monitor_counts_what_an_async_service_answered(kernel, make_app, tmp_path):
+    """Before: the monitor (desc stats, metrics, %eas monitor) of an async service read 0
+    requests however many it answered; only calls over HTTP were counted."""
+    name = "asy_counted"
+    _create(kernel, make_app, name, STATUS_APP.format(calls=str(tmp_path / "calls")))
+    try:
+        for data in (b"a", b"b", b"busy"):
+            _put(kernel, name, data)
+        wait_for(lambda: len(_sink(kernel, name)) == 3, 30, "three answers")
+        metrics = kernel.client._call("GET", f"/services/{name}/metrics")
+        assert metrics["totals"]["requests"] == 3
+        assert metrics["totals"]["by_status"] == {"200": 2, "503": 1}
+        stats = easlab.desc(name, kernel=kernel.client)["stats"]
+        assert stats["requests"] == 3 and stats["ok"] == 2 and stats["errors"] == 1
+    finally:
+        easlab.delete(name, kernel=kernel.client)
+
+
+def test_a_full_sink_holds_the_answers_and_the_model_is_not_run_again(kernel, make_app, tmp_path):
+    """Before: an answer the full sink refused sent its record back to be fed again a
+    second later: the model ran each record again every second until someone read the
+    sink, and the service log had a line per record per second. Now the answers wait
+    (desc says so), nothing more is fed, and once the sink is read they land."""
+    # the puts may come faster than the answers: one answer or more waits for the sink
+    name = "asy_fullsink"
+    calls = tmp_path / "calls"
+    folder = make_app(name, STATUS_APP.format(calls=str(calls)))
+    spec = app_spec(name, folder, type="Async")
+    spec["token"] = TOKEN
+    spec["queue"] = {"sink": {"max_length": 2}}
+    kernel.client._call("POST", "/services", {"spec": spec, "wait": True}, timeout=120)
+    try:
+        ids = {_put(kernel, name, f"r{i}".encode()): f"r{i}" for i in range(4)}
+        desc = wait_for(
+            lambda: (
+                (d := easlab.desc(name, kernel=kernel.client))["queues"][f"{name}/sink"].get(
+                    "answers_waiting"
+                )
+                and d
+            ),
+            30,
+            "answers waiting for the sink",
+        )
+        assert "wait for room in the sink 'asy_fullsink/sink'" in desc["message"]
+        assert "queue.sink.max_length 2" in desc["message"]
+        sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+        sink.set_token(TOKEN)
+        sink.init()
+        got = {r.tags["requestId"]: bytes(r.data) for r in sink.get(length=2, timeout="0s")}
+        while len(got) < 4:
+            got.update({r.tags["requestId"]: bytes(r.data) for r in sink.get(length=2)})
+        assert got == {rid: b"ok:" + data.encode() for rid, data in ids.items()}
+        assert sorted(calls.read_text().split()) == ["r0", "r1", "r2", "r3"]  # once each
+        desc = easlab.desc(name, kernel=kernel.client)
+        assert desc["queues"][f"{name}/sink"]["answers_waiting"] == 0 and desc["message"] == ""
+        assert desc["queues"][name]["length"] == 0
+    finally:
+        easlab.delete(name, kernel=kernel.client)
