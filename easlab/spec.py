@@ -253,7 +253,7 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
             raise SpecError(
                 "",
                 f"{path} is a folder; give its service description file "
-                "(e.g. service.json), or put model_path: {path} in one",
+                f'(e.g. service.json), or put "model_path": "{path}" in one',
             )
         if path.suffix.lower() in (".json", ".yaml", ".yml") or ":" not in text:
             raise SpecError(

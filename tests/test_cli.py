@@ -222,3 +222,15 @@ def test_desc_ls_and_workers_tables():
         ]
     )
     assert "RESTARTS" in w and "| 3 " in w and "127.0.0.1:5" in w
+
+
+def test_a_folder_given_to_create_is_named_in_the_suggested_model_path(
+    nowhere: str, tmp_path: Path, capsys
+):
+    # the message ended "or put model_path: {path} in one", the braces printed as they are
+    folder = tmp_path / "model_dir"
+    folder.mkdir()
+    assert main(["create", str(folder), "--endpoint", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert f'put "model_path": "{folder}" in one' in err
+    assert "{path}" not in err
