@@ -48,7 +48,25 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        # a terminal that is not UTF-8: \u escapes, still the same JSON once read
+        text = json.dumps(data, indent=2, default=str)
+    print(text)
+
+
+def _tolerant_stdout() -> None:
+    """A terminal that is not UTF-8 (PYTHONIOENCODING=ascii, LANG=C without UTF-8 mode)
+    gets ``\\xe8`` for a character it cannot show, as stderr does: a service's "è"
+    ended ``easlab desc`` with "'ascii' codec can't encode character" and no table."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or detached stream: nothing to print to
+            pass
 
 
 def _confirm(question: str, assume_yes: bool, flag: str = "-y") -> bool:
@@ -716,6 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    _tolerant_stdout()
     try:
         return _run(args)
     except _CliError as exc:

@@ -352,3 +352,26 @@ def test_a_mistyped_key_in_modify_names_modifys_own_flag(cli_echo, capsys):
     assert code == 1
     assert "did you mean 'metadata.instance'?" in err
     assert "pass --allow-unknown-keys to create or modify" in err
+
+
+def test_a_terminal_that_is_not_utf8_still_gets_desc_and_its_json(cli_echo, capsys, monkeypatch):
+    # with an ASCII terminal (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode),
+    # `easlab desc` of a service whose description has an "è" printed nothing but
+    # "easlab desc: 'ascii' codec can't encode character '\xe8'" and exited 2
+    import io
+
+    code, out, err = run(
+        capsys, "modify", "cli_echo", "-Dmetadata.description=modèle ≥ 2", *cli_echo
+    )
+    assert code == 0, err
+    for argv in (("desc", "cli_echo"), ("desc", "cli_echo", "--json")):
+        raw = io.BytesIO()
+        stdout = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+        monkeypatch.setattr("sys.stdout", stdout)
+        code = main([*argv, *cli_echo])
+        assert code == 0, capsys.readouterr().err
+        text = raw.getvalue().decode("ascii")
+        if "--json" in argv:  # \u escapes: still JSON, and the same text once read
+            assert json.loads(text)["spec"]["metadata"]["description"] == "modèle ≥ 2"
+        else:
+            assert "mod\\xe8le \\u2265 2" in text and "ServiceConfig" in text
