@@ -375,3 +375,16 @@ def test_a_terminal_that_is_not_utf8_still_gets_desc_and_its_json(cli_echo, caps
             assert json.loads(text)["spec"]["metadata"]["description"] == "modèle ≥ 2"
         else:
             assert "mod\\xe8le \\u2265 2" in text and "ServiceConfig" in text
+
+
+@pytest.mark.parametrize("name", [".", "", "..", "a/b", "../services/x"])
+def test_a_name_that_cannot_be_a_service_is_not_found(endpoint: str, name: str, capsys):
+    # `easlab desc .` printed an empty Status/ServiceName table and exited 0 (the
+    # URL's "." was dropped, and the service list was read as a description);
+    # `easlab stop ..` said "/easlab/v1/services/stop takes DELETE, GET, PATCH, not POST"
+    e = ("--endpoint", endpoint)
+    for argv in (("desc", name), ("stop", name), ("w", name), ("delete", name, "-y")):
+        code, out, err = run(capsys, *argv, *e)
+        assert code == 1 and out == "", (argv, out)
+        assert f"service {name!r} not found: not a service name (lowercase letters" in err, err
+        assert "HTTP" not in err and "control call" not in err

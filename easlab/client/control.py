@@ -193,6 +193,19 @@ class KernelClient:
 
     @staticmethod
     def _name(name: str) -> str:
+        """``name`` for a URL path: a service's name, or KernelError 404 for what cannot be
+        one. "." or "" made ``desc .`` read the service list as a description (an empty
+        table, exit 0), and ".." or "a/b" reached another route's "takes GET, not POST"."""
+        from easlab.spec import NAME_RE, NAME_RULE
+
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            message = (
+                f"service {name!r} not found: not a service name ({NAME_RULE}); "
+                "`easlab ls` lists the services"
+            )
+            error = KernelError(404, message)
+            error.args = (message,)  # nothing was sent: no "(HTTP 404)"
+            raise error
         return quote(name, safe="")
 
     # -- kernel --------------------------------------------------------------------------
