@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -302,6 +303,10 @@ def _endpoint_table(desc: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- commands
 
 
+#: the seconds an instance has spent starting, in the kernel's Waiting message
+_ELAPSED = re.compile(r", (\d+) s\)")
+
+
 class _Waiting:
     """eascmd's progress while a service settles: the endpoint first, then Waiting lines."""
 
@@ -309,7 +314,7 @@ class _Waiting:
         self.quiet = quiet
         self.endpoint_first = endpoint_first
         self.headed = False
-        self.last = ""
+        self.last: tuple[str, int] | None = None
 
     def header(self, desc: dict[str, Any]) -> None:
         """The endpoint (create) and the warnings (a mistyped key is kept: say so), once."""
@@ -326,9 +331,13 @@ class _Waiting:
         line = f"[OK] Waiting {_instances(desc)}"
         if desc.get("message"):  # why it waits (EAS: "Insufficient resources ..."), as eascmd
             line += f" {desc['message']}"
-        if line != self.last and not self.quiet:
+        # the kernel's message counts an instance's seconds in initialize() ("(pid 7, 12 s)"):
+        # said again when something else changes, or every 30 s, not at each poll
+        seconds = [int(s) for s in _ELAPSED.findall(line)]
+        key = (_ELAPSED.sub(")", line), max(seconds, default=0) // 30)
+        if key != self.last and not self.quiet:
             print(line, flush=True)
-            self.last = line
+            self.last = key
 
 
 def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) -> int:

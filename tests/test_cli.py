@@ -234,3 +234,29 @@ def test_a_folder_given_to_create_is_named_in_the_suggested_model_path(
     err = capsys.readouterr().err
     assert f'put "model_path": "{folder}" in one' in err
     assert "{path}" not in err
+
+
+def test_waiting_is_said_again_when_it_changes_not_each_second(capsys):
+    # the kernel's message counts the seconds an instance has spent in initialize():
+    # each poll printed a new 300-character "[OK] Waiting ..." line, one a second
+    from easlab.cli import _Waiting
+
+    def desc(seconds: int, pending: int = 1) -> dict:
+        return {
+            "name": "slow",
+            "total_instance": 1,
+            "pending_instance": pending,
+            "running_instance": 1 - pending,
+            "message": f"waiting for 1 instance(s) to finish initialize(): slow-0 (pid 7, "
+            f"{seconds} s); one still starting after 300 s is killed",
+        }
+
+    waiting = _Waiting(quiet=False)
+    for seconds in range(0, 65):
+        waiting(desc(seconds))
+    waiting({**desc(65, pending=0), "message": ""})
+    lines = capsys.readouterr().out.splitlines()
+    # the first, one every 30 s while nothing else changes, and the change
+    assert [line.split("(pid 7, ")[-1][:4] for line in lines[:3]] == ["0 s)", "30 s", "60 s"]
+    assert lines[3] == "[OK] Waiting [Total: 1, Pending: 0, Running: 1]"
+    assert len(lines) == 4
