@@ -314,6 +314,8 @@ class _Waiting:
         self.quiet = quiet
         self.endpoint_first = endpoint_first
         self.headed = False
+        #: the last description polled: the service the control call has started to change
+        self.seen: dict[str, Any] | None = None
         self.last: tuple[str, int] | None = None
 
     def header(self, desc: dict[str, Any]) -> None:
@@ -327,6 +329,7 @@ class _Waiting:
             print(f"[WARN] {warning}")
 
     def __call__(self, desc: dict[str, Any]) -> None:
+        self.seen = desc
         self.header(desc)
         line = f"[OK] Waiting {_instances(desc)}"
         if desc.get("message"):  # why it waits (EAS: "Insufficient resources ..."), as eascmd
@@ -516,7 +519,21 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             parse_spec(kwargs["spec"], allow_unknown_keys=kwargs.get("allow_unknown_keys", False))
         if verb.name not in ("gpu", "kernel") or args.endpoint:
             kwargs["kernel"] = _client(args)
-    result = verb.resolve()(**kwargs)
+    try:
+        result = verb.resolve()(**kwargs)
+    except KeyboardInterrupt:
+        if waiting.seen is None:  # before the control call answered: nothing to follow
+            raise
+        name = waiting.seen.get("name")
+        aborts = (
+            f", `easlab stop {name}` stops it, `easlab delete {name}` removes it"
+            if verb.name in ("create", "start")
+            else ""
+        )
+        raise KeyboardInterrupt(
+            f"[INTERRUPTED] stopped waiting; service {name} is {waiting.seen.get('status')} "
+            f"and goes on: `easlab desc {name}` follows it{aborts}"
+        ) from None
     if verb.waits:
         if hasattr(result, "desc") or isinstance(result, dict):
             waiting.header(getattr(result, "desc", result))
@@ -755,8 +772,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a usage mistake found before anything was sent
         print(f"easlab {args.command}: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # end the ^C line; a wait that was cut says what goes on without it (run_verb)
+        print(f"\n{exc}" if exc.args else "", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `easlab desc x --json | head`: the reader left; stop quietly, and point

@@ -388,3 +388,46 @@ def test_a_name_that_cannot_be_a_service_is_not_found(endpoint: str, name: str, 
         assert code == 1 and out == "", (argv, out)
         assert f"service {name!r} not found: not a service name (lowercase letters" in err, err
         assert "HTTP" not in err and "control call" not in err
+
+
+def test_ctrl_c_while_waiting_says_the_service_goes_on(endpoint: str, tmp_path: Path):
+    # Ctrl-C during `easlab create`'s "[OK] Waiting" lines printed an empty line and
+    # exited 130: nothing said the service was still being created on the kernel
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(
+        "import os, time\nimport allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def initialize(self):\n"
+        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
+        "            time.sleep(0.05)\n"
+        "    def process(self, data):\n"
+        "        return data, 200\n"
+    )
+    spec = {"name": "cli_slow", "processor_type": "python", "processor_path": "./app"}
+    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
+    (tmp_path / "slow.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # the module's kernel: its EASLAB_HOME
+    argv = [sys.executable, "-m", "easlab", "create", "slow.json", "--endpoint", endpoint]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env
+    )
+    try:
+        _read_until(proc, r"\[OK\] Waiting")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert "Traceback" not in err
+        assert "stopped waiting; service cli_slow is Creating and goes on" in err, err
+        assert "`easlab desc cli_slow` follows it" in err
+        assert "`easlab delete cli_slow` removes it" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        (tmp_path / "go").touch()
+        assert main(["delete", "cli_slow", "-y", "--endpoint", endpoint]) == 0
