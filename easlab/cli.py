@@ -262,6 +262,18 @@ def kernel_rows(kernels: list[dict[str, Any]]) -> list[list[Any]]:
     ]
 
 
+#: what ``easlab kernel stop|start|restart`` did to a kernel when it did what was asked
+_KERNEL_OK = ("stopped", "started", "already running", "running")
+
+
+def _show_kernels(rows: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    """``easlab kernel ...``'s table or lines; exit 1 when a kernel was not stopped (it
+    does not answer)."""
+    _show_value(rows, args, lambda r: format_kernels(r, args.action))
+    failed = args.action != "status" and any(r["state"] not in _KERNEL_OK for r in rows)
+    return 1 if failed else 0
+
+
 def _duration(seconds: float) -> str:
     """``3600`` as "1 h", ``600`` as "10 min", anything else in seconds."""
     if seconds >= 3600 and seconds % 3600 == 0:
@@ -283,7 +295,11 @@ def format_kernels(kernels: list[dict[str, Any]], action: str = "status") -> str
         return format_table(KERNEL_COLUMNS, kernel_rows(kernels))
     if not kernels:
         return "no easlab kernel running: nothing to stop"
-    lines = [f"[OK] kernel {k['endpoint']} (pid {k.get('pid')}) {k['state']}" for k in kernels]
+    lines = [
+        f"{'[OK]' if k['state'] in _KERNEL_OK else '[FAILED]'} kernel {k['endpoint']} "
+        f"(pid {k.get('pid')}) {k['state']}"
+        for k in kernels
+    ]
     if action == "start" and kernels[0]["state"] in ("started", "already running"):
         idle = kernels[0].get("idle_timeout")
         stops = (
@@ -435,7 +451,7 @@ _RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "gpu": lambda r, a: _show_value(r, a, gpu_text),
     # sent now or found there already (the progress on stderr says which): on OSS either way
     "upload": lambda r, a: _show_value(r, a, lambda uri: f"[OK] {a.file} is on OSS\n{uri}"),
-    "kernel": lambda r, a: _show_value(r, a, lambda rows: format_kernels(rows, a.action)),
+    "kernel": _show_kernels,
     "queue": lambda r, a: _show_queue(r, a),
 }
 

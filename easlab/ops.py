@@ -557,11 +557,14 @@ def kernel(
     if action == "status":
         return rows
     for row, record in zip(rows, chosen, strict=True):
-        if row["state"] == "running":
-            (
-                kernel or KernelClient(row["endpoint"], admin_token=record.get("admin_token"))
-            ).shutdown()
-            _wait_gone(row)
+        if kernel is not None:
+            # its own answer: a wrong admin token, or nothing there (was: "stopped")
+            kernel.shutdown()
+        elif row["state"] == "running":
+            KernelClient(row["endpoint"], admin_token=record.get("admin_token")).shutdown()
+        else:  # a live pid whose kernel does not answer: not stopped; its state says why
+            continue
+        _wait_gone(row)
         row["state"] = "stopped"
     if action == "restart":
         from easlab.client.local import start_background
