@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Arg", "Verb", "VERBS", "verb_named", "add_arguments", "call_kwargs"]
+__all__ = ["Arg", "Verb", "VERBS", "verb_named", "add_arguments", "call_kwargs", "wait_seconds"]
 
 BOTH = frozenset({"cli", "magic"})
 CLI = frozenset({"cli"})
@@ -81,12 +81,28 @@ class Verb:
             own.append(
                 arg(
                     "--timeout",
-                    type=float,
+                    type=wait_seconds,
                     default=600.0,
                     help="seconds to wait for the service to settle (default 600)",
                 )
             )
         return own
+
+
+def wait_seconds(text: str) -> float:
+    """``--timeout``'s value: seconds to wait, more than 0 (``-1`` sent the create and then
+    said "still Creating after -1 s")."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # nan too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds greater than 0, e.g. --timeout 600"
+        )
+    return seconds
 
 
 NAME = arg("name", metavar="NAME", help="service name")

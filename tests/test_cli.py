@@ -260,3 +260,13 @@ def test_waiting_is_said_again_when_it_changes_not_each_second(capsys):
     assert [line.split("(pid 7, ")[-1][:4] for line in lines[:3]] == ["0 s)", "30 s", "60 s"]
     assert lines[3] == "[OK] Waiting [Total: 1, Pending: 0, Running: 1]"
     assert len(lines) == 4
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "soon"])
+def test_a_wait_timeout_that_is_no_time_is_a_usage_error(value: str, nowhere: str, capsys):
+    # --timeout -1 was taken: the create was sent, then "still Creating after -1 s"
+    with pytest.raises(SystemExit) as exit_:
+        main(["start", "svc", "--timeout", value, "--endpoint", nowhere])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--timeout" in err and "a number of seconds greater than 0" in err, err
