@@ -270,3 +270,13 @@ def test_a_wait_timeout_that_is_no_time_is_a_usage_error(value: str, nowhere: st
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "--timeout" in err and "a number of seconds greater than 0" in err, err
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://x", "http://[::1", "http://:8080"])
+def test_an_endpoint_that_is_no_url_is_said_so(endpoint: str, capsys):
+    # it said "the kernel at ftp://x broke off its answer to GET /services
+    # (InvalidSchema); was it stopped?" as if a kernel had been there
+    assert main(["ls", "--endpoint", endpoint]) == 2
+    err = capsys.readouterr().err
+    assert f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT" in err, err
+    assert "broke off" not in err

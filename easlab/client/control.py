@@ -71,6 +71,23 @@ def _version_number(version: Any) -> int:
     return version
 
 
+def _check_url(endpoint: str) -> None:
+    """ValueError unless ``endpoint`` is an http(s) URL with a host: "ftp://x" or
+    "http://[::1" were sent, and said "the kernel broke off its answer; was it stopped?"."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 (a port that is no number raises here)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT, e.g. "
+            "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT)"
+        )
+
+
 class KernelClient:
     """HTTP client of a local kernel's control API.
 
@@ -87,6 +104,7 @@ class KernelClient:
         self._bare_word = endpoint.isidentifier() and endpoint != "localhost"
         if "://" not in endpoint:
             endpoint = "http://" + endpoint
+        _check_url(endpoint)
         self.endpoint = endpoint
         self.timeout = timeout
         self._admin_token = admin_token
