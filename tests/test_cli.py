@@ -280,3 +280,14 @@ def test_an_endpoint_that_is_no_url_is_said_so(endpoint: str, capsys):
     err = capsys.readouterr().err
     assert f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT" in err, err
     assert "broke off" not in err
+
+
+def test_an_error_without_an_http_answer_does_not_say_http_0(tmp_path: Path, monkeypatch, capsys):
+    # "EASLAB_IDLE_TIMEOUT='abc' is not a number of seconds (0 for never) (HTTP 0)":
+    # no HTTP exchange took place (so too "did not answer in time", "broke off its answer")
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EASLAB_IDLE_TIMEOUT", "abc")
+    assert main(["kernel", "start"]) == 1
+    err = capsys.readouterr().err
+    assert "EASLAB_IDLE_TIMEOUT='abc' is not a number of seconds (0 for never)" in err
+    assert "HTTP 0" not in err
