@@ -788,6 +788,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a usage mistake found before anything was sent
         print(f"easlab {args.command}: {exc}", file=sys.stderr)
         return 2
+    except EOFError:  # Ctrl-D at a question (delete's [Y/n], pysdk init's version)
+        print(f"\neaslab {args.command}: cancelled: no answer (end of input)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         # end the ^C line; a wait that was cut says what goes on without it (run_verb)
         print(f"\n{exc}" if exc.args else "", file=sys.stderr)

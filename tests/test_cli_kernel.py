@@ -431,3 +431,21 @@ def test_ctrl_c_while_waiting_says_the_service_goes_on(endpoint: str, tmp_path: 
             proc.wait()
         (tmp_path / "go").touch()
         assert main(["delete", "cli_slow", "-y", "--endpoint", endpoint]) == 0
+
+
+def test_end_of_input_at_the_delete_question_deletes_nothing(cli_echo, capsys, monkeypatch):
+    # Ctrl-D at "Are you sure to delete the service [cli_echo]? [Y/n]" ended in an
+    # EOFError traceback
+    import io
+
+    class EmptyTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", EmptyTerminal(""))
+    code, out, err = run(capsys, "delete", "cli_echo", *cli_echo)
+    assert code == 1
+    assert "Are you sure to delete the service [cli_echo]?" in out
+    assert "easlab delete: cancelled: no answer (end of input)" in err
+    code, out, err = run(capsys, "desc", "cli_echo", *cli_echo)
+    assert code == 0 and "Running" in out
