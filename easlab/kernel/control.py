@@ -1341,6 +1341,9 @@ class Kernel:
             "state_dir": str(self.state_dir),
             "started_at": iso(self.started_at),
             "idle_timeout": self.idle_timeout,
+            # check_instances' limits, for a dry run to name the refusal a change would meet
+            "max_instances": MAX_INSTANCES,
+            "max_worker_threads": MAX_WORKER_THREADS,
         }
 
 
