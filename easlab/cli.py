@@ -714,10 +714,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("test", cmd_test, "serve one service in the foreground for a local debug")
     p.add_argument("spec", help="service description (.json or .yaml)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--state-dir", type=Path, default=None)
-    p.add_argument("--allow-cpu-fallback", action="store_true")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default 8080; 0: a free one)"
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="the kernel's logs, model cache and services (default $EASLAB_HOME/state)",
+    )
+    p.add_argument(
+        "--allow-cpu-fallback",
+        action="store_true",
+        help="run a GPU service on CPU when the host lacks GPUs",
+    )
     return parser
 
 

@@ -322,7 +322,12 @@ VERBS: tuple[Verb, ...] = (
         "easlab.seldon.serve:seldon",
         (
             arg("interface_name", metavar="MyModel", help="the class, from ./MyModel.py"),
-            arg("--service-type", default="MODEL", choices=SELDON_SERVICE_TYPES),
+            arg(
+                "--service-type",
+                default="MODEL",
+                choices=SELDON_SERVICE_TYPES,
+                help="the component's role in the graph (default MODEL)",
+            ),
             arg(
                 "--parameters",
                 default=None,
@@ -347,7 +352,12 @@ VERBS: tuple[Verb, ...] = (
                 help="Prometheus port: GET /metrics, the custom metrics (default "
                 "$PREDICTIVE_UNIT_METRICS_SERVICE_PORT or 6000; 0: a free one)",
             ),
-            arg("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+            arg(
+                "--log-level",
+                default="INFO",
+                choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                help="the component's logging level (default INFO)",
+            ),
             arg("--debug", nargs="?", type=bool, const=True, default=None, help="log DEBUG"),
             arg(
                 "--threads",
@@ -356,7 +366,14 @@ VERBS: tuple[Verb, ...] = (
                 help="requests served at once (default $GUNICORN_THREADS or 1)",
             ),
             arg("--single-threaded", type=int, default=None, help="1: one request at a time"),
-            arg("--access-log", nargs="?", type=bool, const=True, default=None),
+            arg(
+                "--access-log",
+                nargs="?",
+                type=bool,
+                const=True,
+                default=None,
+                help="log each request (at INFO, with the component's log)",
+            ),
             arg("--pidfile", default=None, help="write the process id there while serving"),
             *(
                 arg(flag, help="accepted, ignored: " + why, **options)

@@ -291,3 +291,21 @@ def test_an_error_without_an_http_answer_does_not_say_http_0(tmp_path: Path, mon
     err = capsys.readouterr().err
     assert "EASLAB_IDLE_TIMEOUT='abc' is not a number of seconds (0 for never)" in err
     assert "HTTP 0" not in err
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    # `easlab test -h` listed --host, --port, --state-dir and --allow-cpu-fallback with no
+    # word on them (so did serve's --host, seldon's --service-type, --log-level, --access-log)
+    import argparse
+
+    from easlab.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, command in commands.choices.items()
+        for action in command._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert silent == []
