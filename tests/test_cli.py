@@ -309,3 +309,26 @@ def test_every_option_of_every_command_says_what_it_does():
         if not action.help and not isinstance(action, argparse._HelpAction)
     ]
     assert silent == []
+
+
+def test_seldon_names_a_missing_component_and_a_busy_port(tmp_path: Path, monkeypatch, capsys):
+    # `easlab seldon Nope` (no ./Nope.py) and a --http-port in use ended in a
+    # ModuleNotFoundError / "OSError: [Errno 98]" traceback; a bad --parameters said only
+    # "Expecting ',' delimiter: line 1 column 13 (char 12)"
+    monkeypatch.chdir(tmp_path)
+    assert main(["seldon", "Nope", "--http-port", "0", "--metrics-port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"easlab seldon: no Nope.py in {tmp_path}: seldon-core-microservice imports" in err
+    (tmp_path / "MyModel.py").write_text(
+        "class MyModel:\n    def predict(self, X, names=None):\n        return X\n"
+    )
+    args = ["seldon", "MyModel", "--metrics-port", "0"]
+    assert main([*args, "--parameters", '[{"name": "a"']) == 2
+    assert "--parameters: invalid JSON at line 1, column 14" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main([*args, "--http-port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"easlab seldon: error: --http-port {port} on 127.0.0.1 is in use" in err, err
