@@ -618,6 +618,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 _ELSEWHERE = {
     "config": "easlab's local kernel needs no cloud credentials; for PAI-EAS itself use "
     "eascmd config (or the Alibaba Cloud console)",
+    "resource": "resource groups are PAI-EAS's dedicated machines; the local kernel serves "
+    "on this one (`easlab gpu` lists its GPUs, `easlab kernel status` its kernels); for "
+    "PAI-EAS's own use eascmd resource (or the console)",
 }
 
 

@@ -332,3 +332,20 @@ def test_seldon_names_a_missing_component_and_a_busy_port(tmp_path: Path, monkey
         assert main([*args, "--http-port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"easlab seldon: error: --http-port {port} on 127.0.0.1 is in use" in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["config", "-i", "id"], "needs no cloud credentials"),
+        (["resource", "ls"], "`easlab gpu` lists its GPUs"),
+        (["--json", "resource", "desc", "eas-r-x"], "for PAI-EAS's own use eascmd resource"),
+    ],
+)
+def test_eascmd_verbs_with_no_local_meaning_say_what_to_use(argv, words, capsys):
+    # `easlab resource ls` (eascmd's resource groups) said only "'resource' is not a command"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    verb = next(word for word in argv if not word.startswith("-"))
+    assert err.startswith(f"easlab {verb}: not an easlab command")
+    assert words in err
