@@ -325,6 +325,14 @@ def test_seldon_names_a_missing_component_and_a_busy_port(tmp_path: Path, monkey
     args = ["seldon", "MyModel", "--metrics-port", "0"]
     assert main([*args, "--parameters", '[{"name": "a"']) == 2
     assert "--parameters: invalid JSON at line 1, column 14" in capsys.readouterr().err
+    # a value that is not its type, and one __init__ does not take: tracebacks too
+    alpha = '[{"name": "alpha", "value": "%s", "type": "FLOAT"}]'
+    assert main([*args, "--parameters", alpha % "x"]) == 2
+    err = capsys.readouterr().err
+    assert "easlab seldon: --parameters: Bad model parameter: alpha with value x can't" in err
+    assert main([*args, "--http-port", "0", "--parameters", alpha % "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "easlab seldon: --parameters (alpha) do not fit MyModel(...): got an unexpected" in err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

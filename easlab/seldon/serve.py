@@ -127,6 +127,32 @@ def _check_parameters(parameters: Any) -> None:
         )
 
 
+def _check_signature(cls: type, interface_name: str, parameters: Any) -> None:
+    """ValueError when ``--parameters`` cannot be typed, or names arguments the class's
+    ``__init__`` does not take (both were tracebacks before the component was built)."""
+    import inspect
+
+    from easlab.seldon.component import parse_parameters
+    from easlab.seldon.errors import SeldonMicroserviceException
+
+    try:
+        kwargs = parse_parameters(parameters)
+    except SeldonMicroserviceException as exc:
+        raise ValueError(f"--parameters: {exc}") from None
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to read: the call itself will say
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        given = ", ".join(kwargs) or "none given"
+        raise ValueError(
+            f"--parameters ({given}) do not fit {interface_name}(...): {exc}; "
+            f"each parameter is an argument of {interface_name}.__init__"
+        ) from None
+
+
 def make_server(
     app: Any, host: str = "127.0.0.1", port: int = 9000, threads: int = 1, access_log: bool = False
 ) -> HTTPServer:
@@ -259,6 +285,7 @@ def seldon(
             f"no {module.replace('.', '/')}.py in {Path.cwd()}: seldon-core-microservice "
             f"imports the class {interface_name} from there; run it in the component's folder"
         ) from None
+    _check_signature(cls, interface_name, parameters)
     app = SeldonApp(build_component(cls, parameters))
     try:
         server = make_server(app, host, http_port, threads, bool(access_log))
