@@ -643,7 +643,8 @@ def _kernel_row(
         info = client.info()
         services = client.list()
     except KernelError as exc:
-        row["state"] = f"not answering: {exc}"
+        # no answer at all, or an answer refusing (a wrong admin token: it said "not answering")
+        row["state"] = f"{'refused' if exc.status else 'not answering'}: {exc}"
         return row
     row.update(
         pid=info.get("pid"),

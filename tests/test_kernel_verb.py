@@ -197,6 +197,10 @@ def test_kernel_stop_says_stopped_only_for_a_kernel_it_stopped(home, tmp_path, c
         assert "stopped" not in out and "wrong admin token" in err
         assert "not-the-token" not in out + err
         assert k.running and k.client.info()["pid"]
+        # status: it answered, refusing the token (it said "not answering: wrong admin token")
+        assert cli.main(["kernel", "status", "--json", *argv[2:]]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["state"].startswith("refused: wrong admin token"), row
         for action in ("stop", "restart"):
             assert cli.main(["kernel", action, "--endpoint", nowhere]) == 1
             out, err = capsys.readouterr()
