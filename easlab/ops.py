@@ -235,7 +235,12 @@ def _diff_against_deployed(
         else:
             raise
     refused = warning = ""
-    if creating and old and not blue_green:
+    if creating and blue_green and not old and client is not None:
+        from easlab.spec import blue_green_without_base
+
+        names = [str(d.get("name")) for d in client.list()]
+        refused = blue_green_without_base(spec.name, names)
+    elif creating and old and not blue_green:
         refused = (
             f"'{spec.name}' exists: create would be refused (409); use "
             f"`modify {spec.name} -s FILE` (the changes below) or create -r for a sibling"

@@ -275,3 +275,19 @@ def test_dry_run_names_the_kernels_instance_limit(endpoint, tmp_path, capsys):
         assert "refused" not in capsys.readouterr().out
     finally:
         main(["delete", "dry_many", "-y", *e])
+
+
+def test_create_r_of_a_service_that_does_not_exist_says_so(endpoint, tmp_path, capsys):
+    # `create -r` of a new name answered only "service 'dry_nobase' not found (services:
+    # ...)", and its --dry-run said "valid; would create" and exited 0
+    path = _service(tmp_path, "dry_nobase")
+    e = ("--endpoint", endpoint)
+    why = (
+        "create -r makes a blue-green sibling of an existing service, and 'dry_nobase' does "
+        "not exist: create it without -r first"
+    )
+    assert main(["create", str(path), "-r", "--dry-run", *e]) == 1
+    assert why in capsys.readouterr().out
+    assert main(["create", str(path), "-r", *e]) == 1
+    assert why in capsys.readouterr().err
+    assert main(["desc", "dry_nobase", *e]) == 1  # nothing was made

@@ -564,6 +564,11 @@ class Kernel:
         raw = {k: v for k, v in raw.items() if k != "queue"}
         original: Service | None = None
         if body.get("blue_green"):
+            if spec.name not in self.services and spec.name not in self.queue_services:
+                from easlab.spec import blue_green_without_base
+
+                known = [*self.services, *self.queue_services]
+                raise ControlError(404, blue_green_without_base(spec.name, known))
             original = self.get(spec.name)
             if original.blue_green_of in self.services:
                 # was: its sibling's release split the sibling's own route, which a
