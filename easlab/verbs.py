@@ -201,7 +201,12 @@ VERBS: tuple[Verb, ...] = (
         (
             NAME,
             arg("version", type=int, metavar="ID", help="version id, as `desc` lists them"),
-            arg("-f", "--force", action="store_true", help="force the switch"),
+            arg(
+                "-f",
+                "--force",
+                action="store_true",
+                help="switch even to the version it serves now (its instances restart)",
+            ),
         ),
         waits=True,
     ),
