@@ -403,6 +403,18 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
     if hasattr(desc, "desc"):  # a Service from create
         desc = desc.desc
     name = desc.get("name")
+    if verb in ("create", "start") and desc.get("status") == "Stopped":
+        # stopped while it started (`easlab stop NAME`, as the Waiting message offers):
+        # it said "[OK] Service is running"
+        if args.json:
+            _print_json(desc)
+        else:
+            print(
+                f"[STOPPED] Service {name} was stopped before it ran; `easlab start {name}` "
+                "starts it",
+                file=sys.stderr,
+            )
+        return 1
     ok = {
         "create": "[OK] Service is running",
         "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "

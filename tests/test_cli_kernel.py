@@ -449,3 +449,44 @@ def test_end_of_input_at_the_delete_question_deletes_nothing(cli_echo, capsys, m
     assert "easlab delete: cancelled: no answer (end of input)" in err
     code, out, err = run(capsys, "desc", "cli_echo", *cli_echo)
     assert code == 0 and "Running" in out
+
+
+def test_a_create_stopped_while_it_waits_does_not_say_running(
+    endpoint: str, tmp_path: Path, capsys, monkeypatch
+):
+    # `easlab stop NAME` during create's wait (as its Waiting message suggests, to abort
+    # the start) made the create print "[OK] Service is running" and exit 0
+    from easlab import cli
+    from easlab.client.control import KernelClient
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(
+        "import os, time\nimport allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def initialize(self):\n"
+        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
+        "            time.sleep(0.05)\n"
+        "    def process(self, data):\n"
+        "        return data, 200\n"
+    )
+    spec = {"name": "cli_stopped", "processor_type": "python", "processor_path": "./app"}
+    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
+    (tmp_path / "slow.json").write_text(json.dumps(spec))
+    shown = cli._Waiting.__call__
+
+    def stop_once_waiting(self, desc):
+        shown(self, desc)
+        if desc.get("status") == "Creating":
+            KernelClient(endpoint).stop("cli_stopped")  # another terminal's `easlab stop`
+
+    monkeypatch.setattr(cli._Waiting, "__call__", stop_once_waiting)
+    monkeypatch.chdir(tmp_path)
+    try:
+        code, out, err = run(capsys, "create", "slow.json", "--endpoint", endpoint)
+        assert code == 1, (out, err)
+        assert "Service is running" not in out
+        assert "[STOPPED] Service cli_stopped was stopped before it ran" in err
+        assert "`easlab start cli_stopped` starts it" in err
+    finally:
+        (tmp_path / "go").touch()
+        main(["delete", "cli_stopped", "-y", "--endpoint", endpoint])
