@@ -487,6 +487,19 @@ def test_a_create_stopped_while_it_waits_does_not_say_running(
         assert "Service is running" not in out
         assert "[STOPPED] Service cli_stopped was stopped before it ran" in err
         assert "`easlab start cli_stopped` starts it" in err
+        # deleted while it starts: said so (was "service 'cli_stopped' not found (HTTP 404)")
+        assert main(["delete", "cli_stopped", "-y", "--endpoint", endpoint]) == 0
+
+        def delete_once_waiting(self, desc):
+            shown(self, desc)
+            if desc.get("status") == "Creating":
+                KernelClient(endpoint).delete("cli_stopped")
+
+        monkeypatch.setattr(cli._Waiting, "__call__", delete_once_waiting)
+        capsys.readouterr()
+        code, out, err = run(capsys, "create", "slow.json", "--endpoint", endpoint)
+        assert code == 1, (out, err)
+        assert "service cli_stopped was deleted while it was Creating" in err, err
     finally:
         (tmp_path / "go").touch()
         main(["delete", "cli_stopped", "-y", "--endpoint", endpoint])

@@ -524,7 +524,15 @@ def wait_settled(
             )
         time.sleep(min(delay, left))  # polling a remote status, not synchronising threads
         delay = min(delay * growth, longest)
-        desc = kernel.describe(name)
+        try:
+            desc = kernel.describe(name)
+        except KernelError as exc:
+            if exc.status != 404:
+                raise
+            # `easlab delete NAME` meanwhile: it said only "service 'NAME' not found"
+            raise KernelError(
+                404, f"service {name} was deleted while it was {desc.get('status')}"
+            ) from None
     if warned and not desc.get("warnings"):
         desc = {**desc, "warnings": warned}
     return desc
