@@ -357,3 +357,13 @@ def test_eascmd_verbs_with_no_local_meaning_say_what_to_use(argv, words, capsys)
     verb = next(word for word in argv if not word.startswith("-"))
     assert err.startswith(f"easlab {verb}: not an easlab command")
     assert words in err
+
+
+def test_table_columns_line_up_with_chinese_text():
+    # a Chinese description (EAS's manuals and messages are Chinese) pushed its row's
+    # right border one column further per character: each takes two columns in a terminal
+    table = format_table(["KEY", "VALUE"], [["description", "图像分类服务"], ["cpu", "1"]])
+    lines = table.splitlines()
+    assert lines[3] == "| description | 图像分类服务 |"
+    assert lines[4] == "| cpu         | 1            |"
+    assert lines[0] == "+-------------+--------------+"
