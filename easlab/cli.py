@@ -10,6 +10,7 @@ foreground; ``gpu`` lists devices. Every command takes ``--endpoint`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -826,6 +827,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at /dev/null so the interpreter's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            # `easlab ls --json > out.json` on a full disk: a traceback; say it in one line,
+            # and let the interpreter's last flush go nowhere
+            why = exc.strerror or str(exc)
+            print(f"easlab {args.command}: cannot write the output: {why}", file=sys.stderr)
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        print(f"easlab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -367,3 +367,23 @@ def test_table_columns_line_up_with_chinese_text():
     assert lines[3] == "| description | 图像分类服务 |"
     assert lines[4] == "| cpu         | 1            |"
     assert lines[0] == "+-------------+--------------+"
+
+
+def test_output_that_cannot_be_written_is_one_line(nowhere: str, monkeypatch, capsys):
+    # `easlab ls --json > /dev/full` (a full disk) ended in an OSError traceback
+    import errno
+    import io
+
+    class FullDisk(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    full = FullDisk(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr("sys.stdout", full)
+    monkeypatch.setattr("os.dup2", lambda fd, fd2: None)  # the real stdout stays
+    assert main(["kernel", "status"]) == 1
+    err = capsys.readouterr().err
+    assert err == "easlab kernel: cannot write the output: No space left on device\n"
