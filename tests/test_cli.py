@@ -387,3 +387,29 @@ def test_output_that_cannot_be_written_is_one_line(nowhere: str, monkeypatch, ca
     assert main(["kernel", "status"]) == 1
     err = capsys.readouterr().err
     assert err == "easlab kernel: cannot write the output: No space left on device\n"
+
+
+def test_an_endpoint_that_is_no_kernel_is_not_answered_with_its_html(tmp_path: Path, capsys):
+    # `easlab ls --endpoint` at another web server printed its whole HTML error page
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args) -> None:  # noqa: A002
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert main(["ls", "--endpoint", endpoint]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "<html" not in err.lower() and err.count("\n") == 1, err
+    assert f"{endpoint} answered GET /services with an HTML page, not the control API" in err
+    assert "is it an easlab kernel?" in err and err.rstrip().endswith("(HTTP 404)")

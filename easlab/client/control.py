@@ -71,6 +71,12 @@ def _version_number(version: Any) -> int:
     return version
 
 
+def _is_html(resp: Any) -> bool:
+    """Whether an answer is a web page (another server's error page), not the kernel's."""
+    kind = str(resp.headers.get("content-type", "")).lower()
+    return "html" in kind or resp.text.lstrip()[:1] == "<"
+
+
 def _check_url(endpoint: str) -> None:
     """ValueError unless ``endpoint`` is an http(s) URL with a host: "ftp://x" or
     "http://[::1" were sent, and said "the kernel broke off its answer; was it stopped?"."""
@@ -182,6 +188,14 @@ class KernelClient:
             data = None
         if resp.status_code >= 400:
             message = data.get("error") if isinstance(data, dict) else None
+            if message is None and _is_html(resp):
+                # another web server at --endpoint: its whole error page was the message
+                raise KernelError(
+                    resp.status_code,
+                    f"{self.endpoint} answered {method} {path} with an HTML page, not the "
+                    "control API's JSON: is it an easlab kernel? `easlab kernel status` "
+                    "lists the kernels on this machine",
+                ) from None
             message = message or resp.text.strip() or resp.reason
             field = data.get("field") if isinstance(data, dict) else None
             # a 400 naming a field is an invalid service.json; 404/409 stay KernelErrors
