@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: two for a wide (CJK) character, none for a
+    combining mark; ``len`` pushed a Chinese description's border out of line."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
 
 
 def _cell_lines(value: Any) -> list[str]:
@@ -18,7 +32,7 @@ def format_table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -
     widths = [0] * ncols
     for row in ([[[h] for h in headers]] if headers else []) + cells:
         for i, lines in enumerate(row):
-            widths[i] = max(widths[i], *(len(line) for line in lines))
+            widths[i] = max(widths[i], *(_width(line) for line in lines))
     border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
 
     def render(row: list[list[str]]) -> list[str]:
@@ -27,7 +41,7 @@ def format_table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -
         out = []
         for k in range(height):
             parts = [
-                (lines[k] if k < len(lines) else "").ljust(widths[i]) for i, lines in enumerate(row)
+                _pad(lines[k] if k < len(lines) else "", widths[i]) for i, lines in enumerate(row)
             ]
             out.append("| " + " | ".join(parts) + " |")
         return out

@@ -10,8 +10,10 @@ foreground; ``gpu`` lists devices. Every command takes ``--endpoint`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,7 +50,25 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        # a terminal that is not UTF-8: \u escapes, still the same JSON once read
+        text = json.dumps(data, indent=2, default=str)
+    print(text)
+
+
+def _tolerant_stdout() -> None:
+    """A terminal that is not UTF-8 (PYTHONIOENCODING=ascii, LANG=C without UTF-8 mode)
+    gets ``\\xe8`` for a character it cannot show, as stderr does: a service's "è"
+    ended ``easlab desc`` with "'ascii' codec can't encode character" and no table."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or detached stream: nothing to print to
+            pass
 
 
 def _confirm(question: str, assume_yes: bool, flag: str = "-y") -> bool:
@@ -243,6 +263,18 @@ def kernel_rows(kernels: list[dict[str, Any]]) -> list[list[Any]]:
     ]
 
 
+#: what ``easlab kernel stop|start|restart`` did to a kernel when it did what was asked
+_KERNEL_OK = ("stopped", "started", "already running", "running")
+
+
+def _show_kernels(rows: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    """``easlab kernel ...``'s table or lines; exit 1 when a kernel was not stopped (it
+    does not answer)."""
+    _show_value(rows, args, lambda r: format_kernels(r, args.action))
+    failed = args.action != "status" and any(r["state"] not in _KERNEL_OK for r in rows)
+    return 1 if failed else 0
+
+
 def _duration(seconds: float) -> str:
     """``3600`` as "1 h", ``600`` as "10 min", anything else in seconds."""
     if seconds >= 3600 and seconds % 3600 == 0:
@@ -264,7 +296,11 @@ def format_kernels(kernels: list[dict[str, Any]], action: str = "status") -> str
         return format_table(KERNEL_COLUMNS, kernel_rows(kernels))
     if not kernels:
         return "no easlab kernel running: nothing to stop"
-    lines = [f"[OK] kernel {k['endpoint']} (pid {k.get('pid')}) {k['state']}" for k in kernels]
+    lines = [
+        f"{'[OK]' if k['state'] in _KERNEL_OK else '[FAILED]'} kernel {k['endpoint']} "
+        f"(pid {k.get('pid')}) {k['state']}"
+        for k in kernels
+    ]
     if action == "start" and kernels[0]["state"] in ("started", "already running"):
         idle = kernels[0].get("idle_timeout")
         stops = (
@@ -284,6 +320,10 @@ def _endpoint_table(desc: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- commands
 
 
+#: the seconds an instance has spent starting, in the kernel's Waiting message
+_ELAPSED = re.compile(r", (\d+) s\)")
+
+
 class _Waiting:
     """eascmd's progress while a service settles: the endpoint first, then Waiting lines."""
 
@@ -291,7 +331,9 @@ class _Waiting:
         self.quiet = quiet
         self.endpoint_first = endpoint_first
         self.headed = False
-        self.last = ""
+        #: the last description polled: the service the control call has started to change
+        self.seen: dict[str, Any] | None = None
+        self.last: tuple[str, int] | None = None
 
     def header(self, desc: dict[str, Any]) -> None:
         """The endpoint (create) and the warnings (a mistyped key is kept: say so), once."""
@@ -304,13 +346,18 @@ class _Waiting:
             print(f"[WARN] {warning}")
 
     def __call__(self, desc: dict[str, Any]) -> None:
+        self.seen = desc
         self.header(desc)
         line = f"[OK] Waiting {_instances(desc)}"
         if desc.get("message"):  # why it waits (EAS: "Insufficient resources ..."), as eascmd
             line += f" {desc['message']}"
-        if line != self.last and not self.quiet:
+        # the kernel's message counts an instance's seconds in initialize() ("(pid 7, 12 s)"):
+        # said again when something else changes, or every 30 s, not at each poll
+        seconds = [int(s) for s in _ELAPSED.findall(line)]
+        key = (_ELAPSED.sub(")", line), max(seconds, default=0) // 30)
+        if key != self.last and not self.quiet:
             print(line, flush=True)
-            self.last = line
+            self.last = key
 
 
 def _report_final(desc: dict[str, Any], args: argparse.Namespace, ok_line: str) -> int:
@@ -357,6 +404,18 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
     if hasattr(desc, "desc"):  # a Service from create
         desc = desc.desc
     name = desc.get("name")
+    if verb in ("create", "start") and desc.get("status") == "Stopped":
+        # stopped while it started (`easlab stop NAME`, as the Waiting message offers):
+        # it said "[OK] Service is running"
+        if args.json:
+            _print_json(desc)
+        else:
+            print(
+                f"[STOPPED] Service {name} was stopped before it ran; `easlab start {name}` "
+                "starts it",
+                file=sys.stderr,
+            )
+        return 1
     ok = {
         "create": "[OK] Service is running",
         "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "
@@ -405,7 +464,7 @@ _RENDER: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "gpu": lambda r, a: _show_value(r, a, gpu_text),
     # sent now or found there already (the progress on stderr says which): on OSS either way
     "upload": lambda r, a: _show_value(r, a, lambda uri: f"[OK] {a.file} is on OSS\n{uri}"),
-    "kernel": lambda r, a: _show_value(r, a, lambda rows: format_kernels(rows, a.action)),
+    "kernel": _show_kernels,
     "queue": lambda r, a: _show_queue(r, a),
 }
 
@@ -489,7 +548,21 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             parse_spec(kwargs["spec"], allow_unknown_keys=kwargs.get("allow_unknown_keys", False))
         if verb.name not in ("gpu", "kernel") or args.endpoint:
             kwargs["kernel"] = _client(args)
-    result = verb.resolve()(**kwargs)
+    try:
+        result = verb.resolve()(**kwargs)
+    except KeyboardInterrupt:
+        if waiting.seen is None:  # before the control call answered: nothing to follow
+            raise
+        name = waiting.seen.get("name")
+        aborts = (
+            f", `easlab stop {name}` stops it, `easlab delete {name}` removes it"
+            if verb.name in ("create", "start")
+            else ""
+        )
+        raise KeyboardInterrupt(
+            f"[INTERRUPTED] stopped waiting; service {name} is {waiting.seen.get('status')} "
+            f"and goes on: `easlab desc {name}` follows it{aborts}"
+        ) from None
     if verb.waits:
         if hasattr(result, "desc") or isinstance(result, dict):
             waiting.header(getattr(result, "desc", result))
@@ -558,6 +631,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 _ELSEWHERE = {
     "config": "easlab's local kernel needs no cloud credentials; for PAI-EAS itself use "
     "eascmd config (or the Alibaba Cloud console)",
+    "resource": "resource groups are PAI-EAS's dedicated machines; the local kernel serves "
+    "on this one (`easlab gpu` lists its GPUs, `easlab kernel status` its kernels); for "
+    "PAI-EAS's own use eascmd resource (or the console)",
 }
 
 
@@ -654,10 +730,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("test", cmd_test, "serve one service in the foreground for a local debug")
     p.add_argument("spec", help="service description (.json or .yaml)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--state-dir", type=Path, default=None)
-    p.add_argument("--allow-cpu-fallback", action="store_true")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default 8080; 0: a free one)"
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="the kernel's logs, model cache and services (default $EASLAB_HOME/state)",
+    )
+    p.add_argument(
+        "--allow-cpu-fallback",
+        action="store_true",
+        help="run a GPU service on CPU when the host lacks GPUs",
+    )
     return parser
 
 
@@ -716,6 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    _tolerant_stdout()
     try:
         return _run(args)
     except _CliError as exc:
@@ -727,14 +815,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a usage mistake found before anything was sent
         print(f"easlab {args.command}: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("", file=sys.stderr)
+    except EOFError:  # Ctrl-D at a question (delete's [Y/n], pysdk init's version)
+        print(f"\neaslab {args.command}: cancelled: no answer (end of input)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        # end the ^C line; a wait that was cut says what goes on without it (run_verb)
+        print(f"\n{exc}" if exc.args else "", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `easlab desc x --json | head`: the reader left; stop quietly, and point
         # stdout at /dev/null so the interpreter's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            # `easlab ls --json > out.json` on a full disk: a traceback; say it in one line,
+            # and let the interpreter's last flush go nowhere
+            why = exc.strerror or str(exc)
+            print(f"easlab {args.command}: cannot write the output: {why}", file=sys.stderr)
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        print(f"easlab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

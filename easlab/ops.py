@@ -141,6 +141,42 @@ def _gpu_refusal(client: KernelClient, spec: Any, allow_cpu_fallback: bool) -> t
     )
 
 
+def _capacity_refusal(client: KernelClient, spec: Any, verb: str) -> str:
+    """Why the kernel's instance limits (control.py ``check_instances``, the limits its
+    ``info`` gives) would refuse ``spec``: "" when they would not, or the kernel does not
+    say them. A dry run said "valid" to ``-Dmetadata.instance=1e9`` and the modify was
+    refused."""
+    info = client.info()
+    most, most_threads = info.get("max_instances"), info.get("max_worker_threads")
+    if most is None or most_threads is None:
+        return ""
+    threads = int(spec.metadata.worker_threads)
+    if threads > most_threads:
+        return (
+            f"{verb} would be refused: metadata.rpc.worker_threads: service '{spec.name}' "
+            f"asks for {threads} worker threads in each instance; an instance here runs at "
+            f"most {most_threads} (EAS's default is 5). For more concurrency, add instances "
+            "(metadata.instance)"
+        )
+    others = sum(
+        int(d.get("total_instance") or 0)
+        for d in client.list()
+        # a modify's own instances are replaced; a create (-r) adds to what runs
+        if (verb == "create" or d.get("name") != spec.name)
+        and d.get("status") in ("Creating", "Running", "Updating")
+    )
+    asked = int(spec.metadata.instance or 0)
+    if others + asked <= most:
+        return ""
+    held = f", {others} of them held by other services" if others else ""
+    return (
+        f"{verb} would be refused: metadata.instance: service '{spec.name}' asks for {asked} "
+        f"instance(s), each a process on this machine; this kernel runs at most {most}{held}. "
+        "Lower metadata.instance, stop or scale down another service, or start the kernel "
+        "with EASLAB_MAX_INSTANCES set higher"
+    )
+
+
 def _path_refusal(spec: Any, verb: str = "create") -> str:
     """Why the local kernel would refuse ``model_path``/``processor_path`` (an OSS path,
     a local path that is not there), found without fetching: "" when it would not. A
@@ -199,13 +235,20 @@ def _diff_against_deployed(
         else:
             raise
     refused = warning = ""
-    if creating and old and not blue_green:
+    if creating and blue_green and not old and client is not None:
+        from easlab.spec import blue_green_without_base
+
+        names = [str(d.get("name")) for d in client.list()]
+        refused = blue_green_without_base(spec.name, names)
+    elif creating and old and not blue_green:
         refused = (
             f"'{spec.name}' exists: create would be refused (409); use "
             f"`modify {spec.name} -s FILE` (the changes below) or create -r for a sibling"
         )
     elif creating and client is not None:
         refused, warning = _gpu_refusal(client, spec, allow_cpu_fallback)
+    if client is not None and not refused and getattr(client, "target", "local") == "local":
+        refused = _capacity_refusal(client, spec, "create" if creating else "modify")
     if creating and not refused:
         refused = _path_refusal(spec)
     warnings = [*spec.warnings, *([warning] if warning else [])]
@@ -274,7 +317,7 @@ def _plan_modify(
     # the local kernel reads the paths when the modify makes a new version (its
     # _plan_modify decides by the same rule); PAI-EAS reads OSS and uploads local ones
     new_version = makes_new_version(str(described.get("status") or ""), current, changes)
-    if new_version and getattr(client, "target", "local") == "local":
+    if new_version and getattr(client, "target", "local") == "local" and not plan.refused:
         plan.refused = _path_refusal(parsed, "modify")
     return plan
 
@@ -557,11 +600,14 @@ def kernel(
     if action == "status":
         return rows
     for row, record in zip(rows, chosen, strict=True):
-        if row["state"] == "running":
-            (
-                kernel or KernelClient(row["endpoint"], admin_token=record.get("admin_token"))
-            ).shutdown()
-            _wait_gone(row)
+        if kernel is not None:
+            # its own answer: a wrong admin token, or nothing there (was: "stopped")
+            kernel.shutdown()
+        elif row["state"] == "running":
+            KernelClient(row["endpoint"], admin_token=record.get("admin_token")).shutdown()
+        else:  # a live pid whose kernel does not answer: not stopped; its state says why
+            continue
+        _wait_gone(row)
         row["state"] = "stopped"
     if action == "restart":
         from easlab.client.local import start_background
@@ -602,7 +648,8 @@ def _kernel_row(
         info = client.info()
         services = client.list()
     except KernelError as exc:
-        row["state"] = f"not answering: {exc}"
+        # no answer at all, or an answer refusing (a wrong admin token: it said "not answering")
+        row["state"] = f"{'refused' if exc.status else 'not answering'}: {exc}"
         return row
     row.update(
         pid=info.get("pid"),

@@ -24,6 +24,7 @@ from typing import Any
 from easlab.errors import SpecError
 
 __all__ = [
+    "blue_green_without_base",
     "Metadata",
     "ServiceSpec",
     "apply_overrides",
@@ -254,7 +255,7 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
             raise SpecError(
                 "",
                 f"{path} is a folder; give its service description file "
-                "(e.g. service.json), or put model_path: {path} in one",
+                f'(e.g. service.json), or put "model_path": "{path}" in one',
             )
         if path.suffix.lower() in (".json", ".yaml", ".yml") or ":" not in text:
             raise SpecError(
@@ -913,6 +914,16 @@ def renamed_in_modify(named: Any, service: str) -> str:
     return (
         f"the spec names {named!r}, not {service!r}: a service keeps its name; drop name "
         "from the file, or modify the service it names"
+    )
+
+
+def blue_green_without_base(name: str, services: list[str]) -> str:
+    """The refusal of a ``create -r`` whose name no service has (the kernel and the dry
+    run): it said only "service 'x' not found"."""
+    known = ", ".join(sorted(services)) or "none"
+    return (
+        f"create -r makes a blue-green sibling of an existing service, and {name!r} does not "
+        f"exist: create it without -r first (services: {known})"
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Arg", "Verb", "VERBS", "verb_named", "add_arguments", "call_kwargs"]
+__all__ = ["Arg", "Verb", "VERBS", "verb_named", "add_arguments", "call_kwargs", "wait_seconds"]
 
 BOTH = frozenset({"cli", "magic"})
 CLI = frozenset({"cli"})
@@ -81,12 +81,28 @@ class Verb:
             own.append(
                 arg(
                     "--timeout",
-                    type=float,
+                    type=wait_seconds,
                     default=600.0,
                     help="seconds to wait for the service to settle (default 600)",
                 )
             )
         return own
+
+
+def wait_seconds(text: str) -> float:
+    """``--timeout``'s value: seconds to wait, more than 0 (``-1`` sent the create and then
+    said "still Creating after -1 s")."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # nan too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds greater than 0, e.g. --timeout 600"
+        )
+    return seconds
 
 
 NAME = arg("name", metavar="NAME", help="service name")
@@ -185,7 +201,12 @@ VERBS: tuple[Verb, ...] = (
         (
             NAME,
             arg("version", type=int, metavar="ID", help="version id, as `desc` lists them"),
-            arg("-f", "--force", action="store_true", help="force the switch"),
+            arg(
+                "-f",
+                "--force",
+                action="store_true",
+                help="switch even to the version it serves now (its instances restart)",
+            ),
         ),
         waits=True,
     ),
@@ -306,7 +327,12 @@ VERBS: tuple[Verb, ...] = (
         "easlab.seldon.serve:seldon",
         (
             arg("interface_name", metavar="MyModel", help="the class, from ./MyModel.py"),
-            arg("--service-type", default="MODEL", choices=SELDON_SERVICE_TYPES),
+            arg(
+                "--service-type",
+                default="MODEL",
+                choices=SELDON_SERVICE_TYPES,
+                help="the component's role in the graph (default MODEL)",
+            ),
             arg(
                 "--parameters",
                 default=None,
@@ -331,7 +357,12 @@ VERBS: tuple[Verb, ...] = (
                 help="Prometheus port: GET /metrics, the custom metrics (default "
                 "$PREDICTIVE_UNIT_METRICS_SERVICE_PORT or 6000; 0: a free one)",
             ),
-            arg("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+            arg(
+                "--log-level",
+                default="INFO",
+                choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                help="the component's logging level (default INFO)",
+            ),
             arg("--debug", nargs="?", type=bool, const=True, default=None, help="log DEBUG"),
             arg(
                 "--threads",
@@ -340,7 +371,14 @@ VERBS: tuple[Verb, ...] = (
                 help="requests served at once (default $GUNICORN_THREADS or 1)",
             ),
             arg("--single-threaded", type=int, default=None, help="1: one request at a time"),
-            arg("--access-log", nargs="?", type=bool, const=True, default=None),
+            arg(
+                "--access-log",
+                nargs="?",
+                type=bool,
+                const=True,
+                default=None,
+                help="log each request (at INFO, with the component's log)",
+            ),
             arg("--pidfile", default=None, help="write the process id there while serving"),
             *(
                 arg(flag, help="accepted, ignored: " + why, **options)

@@ -222,3 +222,194 @@ def test_desc_ls_and_workers_tables():
         ]
     )
     assert "RESTARTS" in w and "| 3 " in w and "127.0.0.1:5" in w
+
+
+def test_a_folder_given_to_create_is_named_in_the_suggested_model_path(
+    nowhere: str, tmp_path: Path, capsys
+):
+    # the message ended "or put model_path: {path} in one", the braces printed as they are
+    folder = tmp_path / "model_dir"
+    folder.mkdir()
+    assert main(["create", str(folder), "--endpoint", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert f'put "model_path": "{folder}" in one' in err
+    assert "{path}" not in err
+
+
+def test_waiting_is_said_again_when_it_changes_not_each_second(capsys):
+    # the kernel's message counts the seconds an instance has spent in initialize():
+    # each poll printed a new 300-character "[OK] Waiting ..." line, one a second
+    from easlab.cli import _Waiting
+
+    def desc(seconds: int, pending: int = 1) -> dict:
+        return {
+            "name": "slow",
+            "total_instance": 1,
+            "pending_instance": pending,
+            "running_instance": 1 - pending,
+            "message": f"waiting for 1 instance(s) to finish initialize(): slow-0 (pid 7, "
+            f"{seconds} s); one still starting after 300 s is killed",
+        }
+
+    waiting = _Waiting(quiet=False)
+    for seconds in range(0, 65):
+        waiting(desc(seconds))
+    waiting({**desc(65, pending=0), "message": ""})
+    lines = capsys.readouterr().out.splitlines()
+    # the first, one every 30 s while nothing else changes, and the change
+    assert [line.split("(pid 7, ")[-1][:4] for line in lines[:3]] == ["0 s)", "30 s", "60 s"]
+    assert lines[3] == "[OK] Waiting [Total: 1, Pending: 0, Running: 1]"
+    assert len(lines) == 4
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "soon"])
+def test_a_wait_timeout_that_is_no_time_is_a_usage_error(value: str, nowhere: str, capsys):
+    # --timeout -1 was taken: the create was sent, then "still Creating after -1 s"
+    with pytest.raises(SystemExit) as exit_:
+        main(["start", "svc", "--timeout", value, "--endpoint", nowhere])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--timeout" in err and "a number of seconds greater than 0" in err, err
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://x", "http://[::1", "http://:8080"])
+def test_an_endpoint_that_is_no_url_is_said_so(endpoint: str, capsys):
+    # it said "the kernel at ftp://x broke off its answer to GET /services
+    # (InvalidSchema); was it stopped?" as if a kernel had been there
+    assert main(["ls", "--endpoint", endpoint]) == 2
+    err = capsys.readouterr().err
+    assert f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT" in err, err
+    assert "broke off" not in err
+
+
+def test_an_error_without_an_http_answer_does_not_say_http_0(tmp_path: Path, monkeypatch, capsys):
+    # "EASLAB_IDLE_TIMEOUT='abc' is not a number of seconds (0 for never) (HTTP 0)":
+    # no HTTP exchange took place (so too "did not answer in time", "broke off its answer")
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EASLAB_IDLE_TIMEOUT", "abc")
+    assert main(["kernel", "start"]) == 1
+    err = capsys.readouterr().err
+    assert "EASLAB_IDLE_TIMEOUT='abc' is not a number of seconds (0 for never)" in err
+    assert "HTTP 0" not in err
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    # `easlab test -h` listed --host, --port, --state-dir and --allow-cpu-fallback with no
+    # word on them (so did serve's --host, seldon's --service-type, --log-level, --access-log)
+    import argparse
+
+    from easlab.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, command in commands.choices.items()
+        for action in command._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert silent == []
+
+
+def test_seldon_names_a_missing_component_and_a_busy_port(tmp_path: Path, monkeypatch, capsys):
+    # `easlab seldon Nope` (no ./Nope.py) and a --http-port in use ended in a
+    # ModuleNotFoundError / "OSError: [Errno 98]" traceback; a bad --parameters said only
+    # "Expecting ',' delimiter: line 1 column 13 (char 12)"
+    monkeypatch.chdir(tmp_path)
+    assert main(["seldon", "Nope", "--http-port", "0", "--metrics-port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"easlab seldon: no Nope.py in {tmp_path}: seldon-core-microservice imports" in err
+    (tmp_path / "MyModel.py").write_text(
+        "class MyModel:\n    def predict(self, X, names=None):\n        return X\n"
+    )
+    args = ["seldon", "MyModel", "--metrics-port", "0"]
+    assert main([*args, "--parameters", '[{"name": "a"']) == 2
+    assert "--parameters: invalid JSON at line 1, column 14" in capsys.readouterr().err
+    # a value that is not its type, and one __init__ does not take: tracebacks too
+    alpha = '[{"name": "alpha", "value": "%s", "type": "FLOAT"}]'
+    assert main([*args, "--parameters", alpha % "x"]) == 2
+    err = capsys.readouterr().err
+    assert "easlab seldon: --parameters: Bad model parameter: alpha with value x can't" in err
+    assert main([*args, "--http-port", "0", "--parameters", alpha % "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "easlab seldon: --parameters (alpha) do not fit MyModel(...): got an unexpected" in err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main([*args, "--http-port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"easlab seldon: error: --http-port {port} on 127.0.0.1 is in use" in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["config", "-i", "id"], "needs no cloud credentials"),
+        (["resource", "ls"], "`easlab gpu` lists its GPUs"),
+        (["--json", "resource", "desc", "eas-r-x"], "for PAI-EAS's own use eascmd resource"),
+    ],
+)
+def test_eascmd_verbs_with_no_local_meaning_say_what_to_use(argv, words, capsys):
+    # `easlab resource ls` (eascmd's resource groups) said only "'resource' is not a command"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    verb = next(word for word in argv if not word.startswith("-"))
+    assert err.startswith(f"easlab {verb}: not an easlab command")
+    assert words in err
+
+
+def test_table_columns_line_up_with_chinese_text():
+    # a Chinese description (EAS's manuals and messages are Chinese) pushed its row's
+    # right border one column further per character: each takes two columns in a terminal
+    table = format_table(["KEY", "VALUE"], [["description", "图像分类服务"], ["cpu", "1"]])
+    lines = table.splitlines()
+    assert lines[3] == "| description | 图像分类服务 |"
+    assert lines[4] == "| cpu         | 1            |"
+    assert lines[0] == "+-------------+--------------+"
+
+
+def test_output_that_cannot_be_written_is_one_line(nowhere: str, monkeypatch, capsys):
+    # `easlab ls --json > /dev/full` (a full disk) ended in an OSError traceback
+    import errno
+    import io
+
+    class FullDisk(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    full = FullDisk(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr("sys.stdout", full)
+    monkeypatch.setattr("os.dup2", lambda fd, fd2: None)  # the real stdout stays
+    assert main(["kernel", "status"]) == 1
+    err = capsys.readouterr().err
+    assert err == "easlab kernel: cannot write the output: No space left on device\n"
+
+
+def test_an_endpoint_that_is_no_kernel_is_not_answered_with_its_html(tmp_path: Path, capsys):
+    # `easlab ls --endpoint` at another web server printed its whole HTML error page
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args) -> None:  # noqa: A002
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert main(["ls", "--endpoint", endpoint]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "<html" not in err.lower() and err.count("\n") == 1, err
+    assert f"{endpoint} answered GET /services with an HTML page, not the control API" in err
+    assert "is it an easlab kernel?" in err and err.rstrip().endswith("(HTTP 404)")

@@ -243,3 +243,51 @@ def test_modify_dry_run_refuses_another_name_as_the_modify_does(endpoint, tmp_pa
             assert "keeps its name" in capsys.readouterr().err
     finally:
         main(["delete", "dry_rename", "-y", "--endpoint", endpoint])
+
+
+def test_dry_run_names_the_kernels_instance_limit(endpoint, tmp_path, capsys):
+    # `modify NAME -Dmetadata.instance=1e9 --dry-run` (and a create asking as many) said
+    # "valid; would update" and exited 0; the modify itself was refused: "this kernel
+    # runs at most 64"
+    path = _service(tmp_path, "dry_many")
+    e = ("--endpoint", endpoint)
+    assert main(["create", str(path), *e]) == 0
+    capsys.readouterr()
+    try:
+        args = ["modify", "dry_many", "-Dmetadata.instance=1000000", *e]
+        assert main([*args, "--dry-run"]) == 1
+        out = capsys.readouterr().out
+        assert out.startswith(
+            "dry_many: valid, but modify would be refused: metadata.instance: service "
+            "'dry_many' asks for 1000000 instance(s), each a process on this machine; this "
+            "kernel runs at most "
+        ), out
+        assert main(args) == 1  # the modify's own refusal, in the same words
+        assert out.split("refused: ", 1)[1].split(". Lower")[0] in capsys.readouterr().err
+        # a create asking too many, counting the instances dry_many holds
+        big = _service(tmp_path, "dry_big", **{"instance": 1000000})
+        assert main(["create", str(big), "--dry-run", *e]) == 1
+        out = capsys.readouterr().out
+        assert "create would be refused: metadata.instance: service 'dry_big' asks for " in out
+        assert "1 of them held by other services" in out
+        # within the limit: no refusal
+        assert main(["modify", "dry_many", "-Dmetadata.instance=2", "--dry-run", *e]) == 0
+        assert "refused" not in capsys.readouterr().out
+    finally:
+        main(["delete", "dry_many", "-y", *e])
+
+
+def test_create_r_of_a_service_that_does_not_exist_says_so(endpoint, tmp_path, capsys):
+    # `create -r` of a new name answered only "service 'dry_nobase' not found (services:
+    # ...)", and its --dry-run said "valid; would create" and exited 0
+    path = _service(tmp_path, "dry_nobase")
+    e = ("--endpoint", endpoint)
+    why = (
+        "create -r makes a blue-green sibling of an existing service, and 'dry_nobase' does "
+        "not exist: create it without -r first"
+    )
+    assert main(["create", str(path), "-r", "--dry-run", *e]) == 1
+    assert why in capsys.readouterr().out
+    assert main(["create", str(path), "-r", *e]) == 1
+    assert why in capsys.readouterr().err
+    assert main(["desc", "dry_nobase", *e]) == 1  # nothing was made

@@ -352,3 +352,154 @@ def test_a_mistyped_key_in_modify_names_modifys_own_flag(cli_echo, capsys):
     assert code == 1
     assert "did you mean 'metadata.instance'?" in err
     assert "pass --allow-unknown-keys to create or modify" in err
+
+
+def test_a_terminal_that_is_not_utf8_still_gets_desc_and_its_json(cli_echo, capsys, monkeypatch):
+    # with an ASCII terminal (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode),
+    # `easlab desc` of a service whose description has an "è" printed nothing but
+    # "easlab desc: 'ascii' codec can't encode character '\xe8'" and exited 2
+    import io
+
+    code, out, err = run(
+        capsys, "modify", "cli_echo", "-Dmetadata.description=modèle ≥ 2", *cli_echo
+    )
+    assert code == 0, err
+    for argv in (("desc", "cli_echo"), ("desc", "cli_echo", "--json")):
+        raw = io.BytesIO()
+        stdout = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+        monkeypatch.setattr("sys.stdout", stdout)
+        code = main([*argv, *cli_echo])
+        assert code == 0, capsys.readouterr().err
+        text = raw.getvalue().decode("ascii")
+        if "--json" in argv:  # \u escapes: still JSON, and the same text once read
+            assert json.loads(text)["spec"]["metadata"]["description"] == "modèle ≥ 2"
+        else:
+            assert "mod\\xe8le \\u2265 2" in text and "ServiceConfig" in text
+
+
+@pytest.mark.parametrize("name", [".", "", "..", "a/b", "../services/x"])
+def test_a_name_that_cannot_be_a_service_is_not_found(endpoint: str, name: str, capsys):
+    # `easlab desc .` printed an empty Status/ServiceName table and exited 0 (the
+    # URL's "." was dropped, and the service list was read as a description);
+    # `easlab stop ..` said "/easlab/v1/services/stop takes DELETE, GET, PATCH, not POST"
+    e = ("--endpoint", endpoint)
+    for argv in (("desc", name), ("stop", name), ("w", name), ("delete", name, "-y")):
+        code, out, err = run(capsys, *argv, *e)
+        assert code == 1 and out == "", (argv, out)
+        assert f"service {name!r} not found: not a service name (lowercase letters" in err, err
+        assert "HTTP" not in err and "control call" not in err
+
+
+def test_ctrl_c_while_waiting_says_the_service_goes_on(endpoint: str, tmp_path: Path):
+    # Ctrl-C during `easlab create`'s "[OK] Waiting" lines printed an empty line and
+    # exited 130: nothing said the service was still being created on the kernel
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(
+        "import os, time\nimport allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def initialize(self):\n"
+        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
+        "            time.sleep(0.05)\n"
+        "    def process(self, data):\n"
+        "        return data, 200\n"
+    )
+    spec = {"name": "cli_slow", "processor_type": "python", "processor_path": "./app"}
+    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
+    (tmp_path / "slow.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # the module's kernel: its EASLAB_HOME
+    argv = [sys.executable, "-m", "easlab", "create", "slow.json", "--endpoint", endpoint]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env
+    )
+    try:
+        _read_until(proc, r"\[OK\] Waiting")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert "Traceback" not in err
+        assert "stopped waiting; service cli_slow is Creating and goes on" in err, err
+        assert "`easlab desc cli_slow` follows it" in err
+        assert "`easlab delete cli_slow` removes it" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        (tmp_path / "go").touch()
+        assert main(["delete", "cli_slow", "-y", "--endpoint", endpoint]) == 0
+
+
+def test_end_of_input_at_the_delete_question_deletes_nothing(cli_echo, capsys, monkeypatch):
+    # Ctrl-D at "Are you sure to delete the service [cli_echo]? [Y/n]" ended in an
+    # EOFError traceback
+    import io
+
+    class EmptyTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", EmptyTerminal(""))
+    code, out, err = run(capsys, "delete", "cli_echo", *cli_echo)
+    assert code == 1
+    assert "Are you sure to delete the service [cli_echo]?" in out
+    assert "easlab delete: cancelled: no answer (end of input)" in err
+    code, out, err = run(capsys, "desc", "cli_echo", *cli_echo)
+    assert code == 0 and "Running" in out
+
+
+def test_a_create_stopped_while_it_waits_does_not_say_running(
+    endpoint: str, tmp_path: Path, capsys, monkeypatch
+):
+    # `easlab stop NAME` during create's wait (as its Waiting message suggests, to abort
+    # the start) made the create print "[OK] Service is running" and exit 0
+    from easlab import cli
+    from easlab.client.control import KernelClient
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(
+        "import os, time\nimport allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def initialize(self):\n"
+        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
+        "            time.sleep(0.05)\n"
+        "    def process(self, data):\n"
+        "        return data, 200\n"
+    )
+    spec = {"name": "cli_stopped", "processor_type": "python", "processor_path": "./app"}
+    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
+    (tmp_path / "slow.json").write_text(json.dumps(spec))
+    shown = cli._Waiting.__call__
+
+    def stop_once_waiting(self, desc):
+        shown(self, desc)
+        if desc.get("status") == "Creating":
+            KernelClient(endpoint).stop("cli_stopped")  # another terminal's `easlab stop`
+
+    monkeypatch.setattr(cli._Waiting, "__call__", stop_once_waiting)
+    monkeypatch.chdir(tmp_path)
+    try:
+        code, out, err = run(capsys, "create", "slow.json", "--endpoint", endpoint)
+        assert code == 1, (out, err)
+        assert "Service is running" not in out
+        assert "[STOPPED] Service cli_stopped was stopped before it ran" in err
+        assert "`easlab start cli_stopped` starts it" in err
+        # deleted while it starts: said so (was "service 'cli_stopped' not found (HTTP 404)")
+        assert main(["delete", "cli_stopped", "-y", "--endpoint", endpoint]) == 0
+
+        def delete_once_waiting(self, desc):
+            shown(self, desc)
+            if desc.get("status") == "Creating":
+                KernelClient(endpoint).delete("cli_stopped")
+
+        monkeypatch.setattr(cli._Waiting, "__call__", delete_once_waiting)
+        capsys.readouterr()
+        code, out, err = run(capsys, "create", "slow.json", "--endpoint", endpoint)
+        assert code == 1, (out, err)
+        assert "service cli_stopped was deleted while it was Creating" in err, err
+    finally:
+        (tmp_path / "go").touch()
+        main(["delete", "cli_stopped", "-y", "--endpoint", endpoint])

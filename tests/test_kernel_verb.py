@@ -179,3 +179,30 @@ def test_kernel_start_leaves_a_kernel_the_next_command_uses(home, tmp_path):
         ops.kernel("stop", all=True)
     with pytest.raises(ValueError, match="--endpoint is started where it runs"):
         ops.kernel("start", kernel=object())  # type: ignore[arg-type]
+
+
+def test_kernel_stop_says_stopped_only_for_a_kernel_it_stopped(home, tmp_path, capsys):
+    # `easlab kernel stop --endpoint URL --admin-token WRONG` printed "[OK] kernel URL
+    # (pid ...) stopped" and exited 0 while the kernel went on serving (the control API
+    # refused the shutdown: it was never asked); so did a URL where nothing listens
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with LocalKernel(port=0, state_dir=tmp_path / "s") as k:
+        argv = ["kernel", "stop", "--endpoint", k.endpoint, "--admin-token", "not-the-token"]
+        assert cli.main(argv) == 1
+        out, err = capsys.readouterr()
+        assert "stopped" not in out and "wrong admin token" in err
+        assert "not-the-token" not in out + err
+        assert k.running and k.client.info()["pid"]
+        # status: it answered, refusing the token (it said "not answering: wrong admin token")
+        assert cli.main(["kernel", "status", "--json", *argv[2:]]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["state"].startswith("refused: wrong admin token"), row
+        for action in ("stop", "restart"):
+            assert cli.main(["kernel", action, "--endpoint", nowhere]) == 1
+            out, err = capsys.readouterr()
+            assert "stopped" not in out and f"no easlab kernel answers at {nowhere}" in err
+        assert len(ops.kernel("status")) == 1  # restart started none

@@ -71,6 +71,29 @@ def _version_number(version: Any) -> int:
     return version
 
 
+def _is_html(resp: Any) -> bool:
+    """Whether an answer is a web page (another server's error page), not the kernel's."""
+    kind = str(resp.headers.get("content-type", "")).lower()
+    return "html" in kind or resp.text.lstrip()[:1] == "<"
+
+
+def _check_url(endpoint: str) -> None:
+    """ValueError unless ``endpoint`` is an http(s) URL with a host: "ftp://x" or
+    "http://[::1" were sent, and said "the kernel broke off its answer; was it stopped?"."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 (a port that is no number raises here)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT, e.g. "
+            "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT)"
+        )
+
+
 class KernelClient:
     """HTTP client of a local kernel's control API.
 
@@ -87,6 +110,7 @@ class KernelClient:
         self._bare_word = endpoint.isidentifier() and endpoint != "localhost"
         if "://" not in endpoint:
             endpoint = "http://" + endpoint
+        _check_url(endpoint)
         self.endpoint = endpoint
         self.timeout = timeout
         self._admin_token = admin_token
@@ -164,6 +188,14 @@ class KernelClient:
             data = None
         if resp.status_code >= 400:
             message = data.get("error") if isinstance(data, dict) else None
+            if message is None and _is_html(resp):
+                # another web server at --endpoint: its whole error page was the message
+                raise KernelError(
+                    resp.status_code,
+                    f"{self.endpoint} answered {method} {path} with an HTML page, not the "
+                    "control API's JSON: is it an easlab kernel? `easlab kernel status` "
+                    "lists the kernels on this machine",
+                ) from None
             message = message or resp.text.strip() or resp.reason
             field = data.get("field") if isinstance(data, dict) else None
             # a 400 naming a field is an invalid service.json; 404/409 stay KernelErrors
@@ -193,6 +225,19 @@ class KernelClient:
 
     @staticmethod
     def _name(name: str) -> str:
+        """``name`` for a URL path: a service's name, or KernelError 404 for what cannot be
+        one. "." or "" made ``desc .`` read the service list as a description (an empty
+        table, exit 0), and ".." or "a/b" reached another route's "takes GET, not POST"."""
+        from easlab.spec import NAME_RE, NAME_RULE
+
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            message = (
+                f"service {name!r} not found: not a service name ({NAME_RULE}); "
+                "`easlab ls` lists the services"
+            )
+            error = KernelError(404, message)
+            error.args = (message,)  # nothing was sent: no "(HTTP 404)"
+            raise error
         return quote(name, safe="")
 
     # -- kernel --------------------------------------------------------------------------
@@ -493,7 +538,15 @@ def wait_settled(
             )
         time.sleep(min(delay, left))  # polling a remote status, not synchronising threads
         delay = min(delay * growth, longest)
-        desc = kernel.describe(name)
+        try:
+            desc = kernel.describe(name)
+        except KernelError as exc:
+            if exc.status != 404:
+                raise
+            # `easlab delete NAME` meanwhile: it said only "service 'NAME' not found"
+            raise KernelError(
+                404, f"service {name} was deleted while it was {desc.get('status')}"
+            ) from None
     if warned and not desc.get("warnings"):
         desc = {**desc, "warnings": warned}
     return desc

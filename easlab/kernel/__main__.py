@@ -25,7 +25,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser, token: bool = True) -> 
     from easlab.kernel.limits import add_arguments as add_limit_arguments
     from easlab.kernel.server import DEFAULT_MAX_BODY
 
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument(
         "--state-dir",

@@ -568,6 +568,11 @@ class Kernel:
         raw = {k: v for k, v in raw.items() if k != "queue"}
         original: Service | None = None
         if body.get("blue_green"):
+            if spec.name not in self.services and spec.name not in self.queue_services:
+                from easlab.spec import blue_green_without_base
+
+                known = [*self.services, *self.queue_services]
+                raise ControlError(404, blue_green_without_base(spec.name, known))
             original = self.get(spec.name)
             if original.blue_green_of in self.services:
                 # was: its sibling's release split the sibling's own route, which a
@@ -1354,6 +1359,9 @@ class Kernel:
             "state_dir": str(self.state_dir),
             "started_at": iso(self.started_at),
             "idle_timeout": self.idle_timeout,
+            # check_instances' limits, for a dry run to name the refusal a change would meet
+            "max_instances": MAX_INSTANCES,
+            "max_worker_threads": MAX_WORKER_THREADS,
         }
 
 

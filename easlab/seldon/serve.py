@@ -19,6 +19,8 @@ use is said on stderr and the component is served without it.
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
 import sys
@@ -103,6 +105,52 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if self.access_log:
             logger.info("%s - %s", self.address_string(), format % args)
+
+
+def _check_parameters(parameters: Any) -> None:
+    """ValueError naming ``--parameters`` when its JSON is not a list of objects (it said
+    only "Expecting ',' delimiter: line 1 column 13 (char 12)")."""
+    if not isinstance(parameters, str):
+        return
+    example = '[{"name": "alpha", "value": "0.5", "type": "FLOAT"}]'
+    try:
+        value = json.loads(parameters or "[]")
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"--parameters: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
+            f"e.g. '{example}' ($PREDICTIVE_UNIT_PARAMETERS when not given)"
+        ) from None
+    if not isinstance(value, list) or not all(isinstance(p, dict) for p in value):
+        raise ValueError(
+            f"--parameters: a JSON list of {{name, value, type}} objects, e.g. '{example}'; "
+            f"got {type(value).__name__}"
+        )
+
+
+def _check_signature(cls: type, interface_name: str, parameters: Any) -> None:
+    """ValueError when ``--parameters`` cannot be typed, or names arguments the class's
+    ``__init__`` does not take (both were tracebacks before the component was built)."""
+    import inspect
+
+    from easlab.seldon.component import parse_parameters
+    from easlab.seldon.errors import SeldonMicroserviceException
+
+    try:
+        kwargs = parse_parameters(parameters)
+    except SeldonMicroserviceException as exc:
+        raise ValueError(f"--parameters: {exc}") from None
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to read: the call itself will say
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        given = ", ".join(kwargs) or "none given"
+        raise ValueError(
+            f"--parameters ({given}) do not fit {interface_name}(...): {exc}; "
+            f"each parameter is an argument of {interface_name}.__init__"
+        ) from None
 
 
 def make_server(
@@ -225,10 +273,31 @@ def seldon(
         single_threaded = _env_int("FLASK_SINGLE_THREADED", 0)
     if single_threaded:
         threads = 1
+    _check_parameters(parameters)
     # seldon-core-microservice imports the class from the current folder
-    cls = load_component_class(Path.cwd(), interface_name)
+    try:
+        cls = load_component_class(Path.cwd(), interface_name)
+    except ModuleNotFoundError as exc:
+        module = interface_name.rpartition(".")[0] or interface_name
+        if exc.name != module.partition(".")[0]:
+            raise  # the component's own import of something missing: its traceback
+        raise ValueError(
+            f"no {module.replace('.', '/')}.py in {Path.cwd()}: seldon-core-microservice "
+            f"imports the class {interface_name} from there; run it in the component's folder"
+        ) from None
+    _check_signature(cls, interface_name, parameters)
     app = SeldonApp(build_component(cls, parameters))
-    server = make_server(app, host, http_port, threads, bool(access_log))
+    try:
+        server = make_server(app, host, http_port, threads, bool(access_log))
+    except OSError as exc:
+        from easlab.errors import EaslabError
+
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise EaslabError(
+            f"--http-port {http_port} on {host} is in use: stop what serves there, or pick "
+            "another port (--http-port 0 picks a free one)"
+        ) from None
     metrics_server = _serve_metrics(app.metrics, host, metrics_port)
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n")
