@@ -512,7 +512,11 @@ def scan_array_proto(data: bytes, start: int, stop: int, label: str) -> ArrayLay
         if field == 1 and wt == VARINT:
             code = a
         elif field == 2 and wt == LEN:
-            shape = (shape or []) + _decode_shape(data, a, b)
+            # protobuf merges a repeated array_shape: its dims add up (in place: a body
+            # repeating it 400k times took minutes when each one copied the list)
+            if shape is None:
+                shape = []
+            shape += _decode_shape(data, a, b)
         elif field == d.STRING_VAL and wt == LEN:
             strings.append(bytes(data[a:b]))
         elif field in _NUMERIC_FIELDS:

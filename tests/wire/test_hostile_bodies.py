@@ -16,7 +16,8 @@ import cramjam
 import numpy as np
 import pytest
 
-from easlab.wire.base import WireError
+from easlab.wire.base import InconsistentMessage, WireError, varint
+from easlab.wire.tf import parse_tf_request
 from easlab.wire.torch import TorchRequest, parse_torch_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,3 +69,27 @@ def test_a_truncated_snappy_body_is_a_wire_error():
     assert bytes(cramjam.snappy.decompress_raw(body))  # it is snappy
     with pytest.raises(WireError):
         parse_torch_request(body[: len(body) // 2])
+
+
+def _repeated_shape_body(fmt: str, times: int) -> bytes:
+    """An ArrayProto (DT_FLOAT, no values) whose array_shape field comes ``times`` times,
+    each holding one dim 1: protobuf merges them into ``times`` dims."""
+    tensor = b"\x08\x01" + b"\x12\x03\x0a\x01\x01" * times
+    if fmt == "torch":
+        return b"\x0a" + varint(len(tensor)) + tensor
+    entry = b"\x0a\x01x\x12" + varint(len(tensor)) + tensor
+    return b"\x12" + varint(len(entry)) + entry
+
+
+@pytest.mark.timeout(30)  # quadratic before: some 60 s for this 1 MB body, hours for 64 MB
+@pytest.mark.parametrize(
+    "fmt, parse, label",
+    [("tf", parse_tf_request, "input 'x'"), ("torch", parse_torch_request, "input 0")],
+)
+def test_an_array_shape_repeated_200k_times_is_read_in_one_pass(fmt, parse, label):
+    # Each array_shape occurrence copied the dims read so far, so a 1 MB body held
+    # the instance for a minute before its 400.
+    with pytest.raises(InconsistentMessage) as info:
+        parse(_repeated_shape_body(fmt, 200_000))
+    assert f"{label}: shape [1, 1," in str(info.value)
+    assert "(200000 dims)" in str(info.value)
