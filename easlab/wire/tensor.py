@@ -166,7 +166,13 @@ def to_strings(name: str, values: Iterable[Any]) -> list[bytes]:
         if isinstance(v, bytes):
             out.append(v)
         elif isinstance(v, str):
-            out.append(v.encode("utf-8"))
+            try:
+                out.append(v.encode("utf-8"))
+            except UnicodeEncodeError as exc:  # a lone surrogate (surrogateescape'd bytes)
+                raise ContentTypeError(
+                    f"input {name!r}: element {i} ({v!r:.40}) has no UTF-8 form ({exc.reason}); "
+                    "pass it as bytes, or as str without lone surrogates"
+                ) from None
         else:
             raise ContentTypeError(
                 f"input {name!r}: element {i} of a string feed is {type(v).__name__}; "
