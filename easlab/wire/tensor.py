@@ -166,7 +166,13 @@ def to_strings(name: str, values: Iterable[Any]) -> list[bytes]:
         if isinstance(v, bytes):
             out.append(v)
         elif isinstance(v, str):
-            out.append(v.encode("utf-8"))
+            try:
+                out.append(v.encode("utf-8"))
+            except UnicodeEncodeError as exc:  # a lone surrogate (surrogateescape'd bytes)
+                raise ContentTypeError(
+                    f"input {name!r}: element {i} ({v!r:.40}) has no UTF-8 form ({exc.reason}); "
+                    "pass it as bytes, or as str without lone surrogates"
+                ) from None
         else:
             raise ContentTypeError(
                 f"input {name!r}: element {i} of a string feed is {type(v).__name__}; "
@@ -512,7 +518,11 @@ def scan_array_proto(data: bytes, start: int, stop: int, label: str) -> ArrayLay
         if field == 1 and wt == VARINT:
             code = a
         elif field == 2 and wt == LEN:
-            shape = (shape or []) + _decode_shape(data, a, b)
+            # protobuf merges a repeated array_shape: its dims add up (in place: a body
+            # repeating it 400k times took minutes when each one copied the list)
+            if shape is None:
+                shape = []
+            shape += _decode_shape(data, a, b)
         elif field == d.STRING_VAL and wt == LEN:
             strings.append(bytes(data[a:b]))
         elif field in _NUMERIC_FIELDS:

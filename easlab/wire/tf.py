@@ -290,6 +290,7 @@ class TensorResponse(Response):
         import pandas as pd
 
         columns: dict[str, np.ndarray] = {}
+        owners: dict[str, Any] = {}  # column -> the output it came from
         rows: int | None = None
         for key, arr in self.to_numpy().items():
             if arr.ndim not in (1, 2):
@@ -303,11 +304,22 @@ class TensorResponse(Response):
                     "build the frame from resp[key] yourself"
                 )
             rows = arr.shape[0]
-            if arr.ndim == 1:
-                columns[str(key)] = arr
-            else:
-                for j in range(arr.shape[1]):
-                    columns[f"{key}_{j}"] = arr[:, j]
+            named = (
+                [(str(key), arr)]
+                if arr.ndim == 1
+                else [(f"{key}_{j}", arr[:, j]) for j in range(arr.shape[1])]
+            )
+            for column, values in named:
+                if column in owners:
+                    # output 'p' of width 2 gives p_0 and p_1: an output 'p_0' would
+                    # replace one of them without a word
+                    raise ValueError(
+                        f"column {column!r} comes from both {self._label} "
+                        f"{owners[column]!r} and {key!r}; build the frame from resp[key] "
+                        "yourself"
+                    )
+                owners[column] = key
+                columns[column] = values
         return pd.DataFrame(columns)
 
     def get_tensor_shape(self, key: Any) -> list[int]:

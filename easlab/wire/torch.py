@@ -29,6 +29,7 @@ from easlab.wire.base import (
     iter_fields,
     len_field,
     pb_message,
+    read_varint,
     tag,
     text_arg,
     varint,
@@ -374,14 +375,16 @@ def parse_torch_request_layout(data: bytes) -> tuple[TorchRequestData, RequestLa
     import cramjam
 
     try:
+        _check_snappy_size(data)
         plain = bytes(cramjam.snappy.decompress_raw(data))
-    except Exception:  # not snappy either: report the protobuf problem
+    except Exception as exc:  # not snappy either: report the protobuf problem
         if parsed is not None:
             return parsed, None
         if isinstance(error, InconsistentMessage):  # it is a PredictRequest: say what is wrong
             raise InconsistentMessage(f"PyTorch PredictRequest is inconsistent: {error}") from None
+        why = f"; as snappy, {exc}" if isinstance(exc, WireError) else ""
         raise WireError(
-            f"body is not a PyTorch PredictRequest (nor snappy-compressed one): {error}"
+            f"body is not a PyTorch PredictRequest (nor snappy-compressed one): {error}{why}"
         ) from None
     try:
         return _parse_request_any(plain)[0], None
@@ -391,6 +394,22 @@ def parse_torch_request_layout(data: bytes) -> tuple[TorchRequestData, RequestLa
         raise WireError(
             f"body is not a PyTorch PredictRequest (snappy-decompressed): {exc}"
         ) from None
+
+
+#: the most a raw snappy stream can expand: a 3-byte copy element writes 64 bytes
+_SNAPPY_MAX_RATIO = 22
+
+
+def _check_snappy_size(data: bytes) -> None:
+    """WireError when ``data``'s snappy preamble declares more output than its elements
+    can write. The decompressor allocates the declared size first: 9 bytes declaring
+    4 GiB aborted the process (a Rust allocation failure) under a memory limit."""
+    declared, _ = read_varint(data, 0, min(len(data), 10))
+    if declared > _SNAPPY_MAX_RATIO * len(data):
+        raise WireError(
+            f"its preamble declares {declared} bytes, more than "
+            f"{len(data)} compressed bytes can hold"
+        )
 
 
 def _parse_response(data: bytes) -> tuple[list[WireTensor], dict[str, WireTensor]]:

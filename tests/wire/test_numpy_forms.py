@@ -149,6 +149,17 @@ def test_response_numpy_and_dataframe():
         cube.to_dataframe()
 
 
+@pytest.mark.parametrize("order", [("p", "p_0"), ("p_0", "p")])
+def test_to_dataframe_refuses_a_column_name_two_outputs_give(order):
+    # Output 'p' of width 2 gives columns p_0 and p_1; an output named 'p_0' too
+    # replaced one of them without a word (the frame showed p_0 = 9, 9: 'p''s
+    # first column was gone).
+    outputs = {"p": np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), "p_0": np.full(2, 9.0)}
+    resp = TFResponse(encode_tf_response({name: outputs[name] for name in order}))
+    with pytest.raises(ValueError, match=r"column 'p_0' comes from both output 'p.*' and 'p.*'"):
+        resp.to_dataframe()
+
+
 def test_json_request_from_dataframe_and_records():
     df = pd.DataFrame({"sex": [0, 1], "cp": [1.5, np.nan], "name": ["a", "b"]})
     body = JsonRequest(df).to_string()

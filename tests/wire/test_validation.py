@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from easlab.errors import DTypeError, RequestError, ShapeError
+from easlab.errors import ContentTypeError, DTypeError, RequestError, ShapeError
 from easlab.wire.blade import BladeRequest, BladeTFRequest
 from easlab.wire.caffe import CaffeRequest
 from easlab.wire.onnx import OnnxRequest
@@ -146,3 +146,19 @@ def test_onnx_add_tensor_checks_raw_size():
 
 def test_errors_are_value_errors():
     assert issubclass(ShapeError, ValueError) and issubclass(DTypeError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TFRequest("s").add_feed("t", [2], TFRequest.DT_STRING, ["ok", "a\ud800"]),
+        lambda: TFRequest("s").add_feed("t", np.array(["ok", "a\ud800"], dtype=object)),
+        lambda: TorchRequest().add_feed(0, np.array(["ok", "a\ud800"])),
+        lambda: BladeRequest().add_feed("t", 1, [2], BladeRequest.DT_STRING, ["ok", "a\ud800"]),
+    ],
+)
+def test_a_str_with_a_lone_surrogate_names_the_input_and_element(make):
+    # "a\ud800" (e.g. a file name read with surrogateescape) has no UTF-8 form: the
+    # caller got a bare UnicodeEncodeError that named neither the input nor the element.
+    with pytest.raises(ContentTypeError, match=r"input '(t|0)': element \d \('a\\ud800'\)"):
+        make()
