@@ -397,19 +397,7 @@ def test_ctrl_c_while_waiting_says_the_service_goes_on(endpoint: str, tmp_path: 
     import subprocess
     import sys
 
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "app.py").write_text(
-        "import os, time\nimport allspark\n"
-        "class P(allspark.BaseProcessor):\n"
-        "    def initialize(self):\n"
-        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
-        "            time.sleep(0.05)\n"
-        "    def process(self, data):\n"
-        "        return data, 200\n"
-    )
-    spec = {"name": "cli_slow", "processor_type": "python", "processor_path": "./app"}
-    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
-    (tmp_path / "slow.json").write_text(json.dumps(spec))
+    _slow_start_spec(tmp_path, "cli_slow")
     env = dict(os.environ, PYTHONUNBUFFERED="1")  # the module's kernel: its EASLAB_HOME
     argv = [sys.executable, "-m", "easlab", "create", "slow.json", "--endpoint", endpoint]
     proc = subprocess.Popen(
@@ -459,19 +447,7 @@ def test_a_create_stopped_while_it_waits_does_not_say_running(
     from easlab import cli
     from easlab.client.control import KernelClient
 
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "app.py").write_text(
-        "import os, time\nimport allspark\n"
-        "class P(allspark.BaseProcessor):\n"
-        "    def initialize(self):\n"
-        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
-        "            time.sleep(0.05)\n"
-        "    def process(self, data):\n"
-        "        return data, 200\n"
-    )
-    spec = {"name": "cli_stopped", "processor_type": "python", "processor_path": "./app"}
-    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
-    (tmp_path / "slow.json").write_text(json.dumps(spec))
+    _slow_start_spec(tmp_path, "cli_stopped")
     shown = cli._Waiting.__call__
 
     def stop_once_waiting(self, desc):
@@ -503,3 +479,21 @@ def test_a_create_stopped_while_it_waits_does_not_say_running(
     finally:
         (tmp_path / "go").touch()
         main(["delete", "cli_stopped", "-y", "--endpoint", endpoint])
+
+
+def _slow_start_spec(tmp_path: Path, name: str) -> None:
+    """``tmp_path/slow.json``: a python service whose initialize() waits until the file
+    ``tmp_path/go`` exists (a create that stays Creating as long as the test wants)."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(
+        "import os, time\nimport allspark\n"
+        "class P(allspark.BaseProcessor):\n"
+        "    def initialize(self):\n"
+        f"        while not os.path.exists({str(tmp_path / 'go')!r}):\n"
+        "            time.sleep(0.05)\n"
+        "    def process(self, data):\n"
+        "        return data, 200\n"
+    )
+    spec = {"name": name, "processor_type": "python", "processor_path": "./app"}
+    spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
+    (tmp_path / "slow.json").write_text(json.dumps(spec))
