@@ -78,7 +78,9 @@ class KernelError(EaslabError):
     """The local kernel's control plane refused a call (HTTP status + message)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{message} (HTTP {status})")
+        # status 0: no HTTP exchange happened (a kernel that exited before listening, a
+        # timeout, an answer broken off): the message alone, without "(HTTP 0)"
+        super().__init__(f"{message} (HTTP {status})" if status else message)
         self.status = status
         self.message = message
 
@@ -88,8 +90,3 @@ class KernelNotRunning(KernelError):
 
     def __init__(self, message: str) -> None:
         super().__init__(0, message)
-        # No HTTP exchange happened: the message alone, without "(HTTP 0)".
-        self.args = (message,)
-
-    def __str__(self) -> str:
-        return self.message
