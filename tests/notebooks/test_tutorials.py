@@ -99,6 +99,9 @@ def _processors(nb: Any) -> None:
         "[PYSDK] Created package" in packed
         and "archive root: ['ENV', 'app.json', 'app.py']" in packed
     )
+    # pack warns that a virtualenv ENV cannot start on EAS: the prose above it says why
+    pack_cell = nb.cells.index(_cell(nb, "import tarfile"))
+    assert "[WARN] for PAI-EAS" in packed and "[WARN]" in nb.cells[pack_cell - 1].source
     assert "pysdk_demo Running" in _text(_cell(nb, 'print((project / "app.json")'))
     lines = dict(
         line.split(":", 1)
