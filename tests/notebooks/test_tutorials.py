@@ -164,7 +164,11 @@ def _gpu(nb: Any) -> None:
     assert "valid; would create" in said or (
         "create would be refused" in said and "--allow-cpu-fallback" in said
     ), said
-    assert "GPUs visible to this instance" in _text(_cell(nb, 'if "svc" not in globals()'))
+    served = _text(_cell(nb, 'if "svc" not in globals()'))
+    assert "GPUs visible to this instance" in served
+    # the prose promises that desc shows the fallback, where there was one
+    refused = "create would be refused" in said
+    assert "GPU: 1" in served and ("GPU: 1 (CPU fallback)" in served) == refused, served
     assert "oss://examplebucket" in _text(_cell(nb, "import pandas as pd"))
     # the same file against PAI-EAS, dry run: nothing sent, no cloud account needed
     plan = _text(
