@@ -78,8 +78,8 @@ class KernelError(EaslabError):
     """The local kernel's control plane refused a call (HTTP status + message)."""
 
     def __init__(self, status: int, message: str) -> None:
-        # status 0: no HTTP exchange happened (no answer, a kernel that did not start):
-        # the message alone, without "(HTTP 0)" to puzzle over
+        # status 0: no HTTP exchange happened (a kernel that exited before listening, a
+        # timeout, an answer broken off): the message alone, without "(HTTP 0)"
         super().__init__(f"{message} (HTTP {status})" if status else message)
         self.status = status
         self.message = message
@@ -90,6 +90,3 @@ class KernelNotRunning(KernelError):
 
     def __init__(self, message: str) -> None:
         super().__init__(0, message)
-
-    def __str__(self) -> str:
-        return self.message

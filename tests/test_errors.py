@@ -12,6 +12,13 @@ def test_kernel_not_running_reads_without_a_fake_status():
     assert isinstance(err, KernelError) and isinstance(err, EaslabError)
 
 
+def test_kernel_error_without_an_http_answer_reads_without_a_fake_status():
+    # a kernel that exited before listening, a timeout, a broken-off answer: no "(HTTP 0)"
+    err = KernelError(0, "the easlab kernel exited with code 2 before listening")
+    assert str(err) == "the easlab kernel exited with code 2 before listening"
+    assert (err.status, err.message) == (0, "the easlab kernel exited with code 2 before listening")
+
+
 def test_kernel_error_names_the_status_and_spec_error_the_field():
     assert str(KernelError(409, "service 'x' already exists")) == (
         "service 'x' already exists (HTTP 409)"

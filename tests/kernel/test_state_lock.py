@@ -36,6 +36,7 @@ def test_a_second_kernel_on_a_state_dir_refuses_to_start(tmp_path):
             assert "exited with code 2" in text and "is in use by another easlab kernel" in text
             assert f"pid {first.pid}" in text and first.endpoint in text
             assert f"easlab kernel stop --endpoint {first.endpoint}" in text
+            assert not text.endswith("(HTTP 0)")  # no HTTP exchange happened
         assert _put_and_count(first, b"two") == 2  # still the one kernel of its queues
     # stopped: the next kernel starts and finds the queue as the first left it
     with LocalKernel(port=0, state_dir=state) as second:

@@ -99,6 +99,9 @@ def _processors(nb: Any) -> None:
         "[PYSDK] Created package" in packed
         and "archive root: ['ENV', 'app.json', 'app.py']" in packed
     )
+    # pack warns that a virtualenv ENV cannot start on EAS: the prose above it says why
+    pack_cell = nb.cells.index(_cell(nb, "import tarfile"))
+    assert "[WARN] for PAI-EAS" in packed and "[WARN]" in nb.cells[pack_cell - 1].source
     assert "pysdk_demo Running" in _text(_cell(nb, 'print((project / "app.json")'))
     lines = dict(
         line.split(":", 1)
@@ -161,7 +164,11 @@ def _gpu(nb: Any) -> None:
     assert "valid; would create" in said or (
         "create would be refused" in said and "--allow-cpu-fallback" in said
     ), said
-    assert "GPUs visible to this instance" in _text(_cell(nb, 'if "svc" not in globals()'))
+    served = _text(_cell(nb, 'if "svc" not in globals()'))
+    assert "GPUs visible to this instance" in served
+    # the prose promises that desc shows the fallback, where there was one
+    refused = "create would be refused" in said
+    assert "GPU: 1" in served and ("GPU: 1 (CPU fallback)" in served) == refused, served
     assert "oss://examplebucket" in _text(_cell(nb, "import pandas as pd"))
     # the same file against PAI-EAS, dry run: nothing sent, no cloud account needed
     plan = _text(
