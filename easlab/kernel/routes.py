@@ -9,6 +9,7 @@ read (``KernelServer.refusal``), with the same answer as after it.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import time
@@ -492,11 +493,14 @@ class KernelServer:
                 self.kernel, req.method.decode(), req.path, req.query, req.body
             )
         except Exception as exc:
-            traceback.print_exc()
-            status, obj = (
-                500,
-                {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None},
+            # the answer first: a log that cannot be written (a full disk) must not keep
+            # the caller waiting for ever
+            conn.respond_json(
+                500, {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None}
             )
+            with contextlib.suppress(OSError):
+                traceback.print_exc()
+            return
         conn.respond_json(status, obj)
 
 

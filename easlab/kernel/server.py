@@ -7,6 +7,7 @@ and routes.py (what each path does).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -69,6 +70,32 @@ def allow_open_files(connections: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         except (OSError, ValueError):
             pass
+
+
+class UnfailingStream:
+    """The kernel's stdout or stderr (its log), whose writes a full disk cannot fail.
+
+    A kernel's prints (a service that could not be restored, a fault's traceback)
+    go to its log file; on a full disk each raised OSError where it was printed,
+    and a control call whose answer came after a print was never answered. What
+    cannot be written is dropped; the rest of the stream is the one it wraps.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _display_host(host: str) -> str:
@@ -219,6 +246,10 @@ def serve_forever(
     requests; ``port=0`` picks a free port. ``limits``: see ``HttpLimits``.
     """
     limits = limits or HttpLimits()
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, UnfailingStream):
+            setattr(sys, name, UnfailingStream(stream))
     reuse_freed_memory()
     allow_open_files(limits.max_connections)
     try:
