@@ -12,13 +12,14 @@ import gc
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from easlab.kernel.control import Kernel
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import DEFAULT_MAX_BODY, HttpConnection
-from easlab.kernel.limits import HttpLimits
+from easlab.kernel.limits import ADMIN_RESERVE, HttpLimits
 from easlab.kernel.routes import KernelServer
 from easlab.kernel.state import StateDirInUse, StateLock, forget_everything
 from easlab.runtime import client_host
@@ -96,6 +97,37 @@ class UnfailingStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+#: open files a kernel keeps for itself, not for connections: its instances' sockets,
+#: pipes and logs (about 6 an instance), models, queue files. Half the limit where
+#: that is less than this
+FILES_KEPT = 256
+
+
+def fit_open_files(limits: HttpLimits) -> tuple[HttpLimits, int | None]:
+    """``limits`` with max_connections lowered to fit the open-file limit, and that limit
+    when it was lowered (else None).
+
+    A connection is an open file. Past the soft limit, accept() fails: the client's
+    connection was closed with no answer at all (uvloop) or waited unaccepted
+    (asyncio), never the 503 that max_connections promises, and the kernel could not
+    open a file or start an instance either. ``allow_open_files`` raises the soft
+    limit up to the hard one; where the hard limit is lower (``ulimit -n``, a
+    container's), the cap comes down to fit, with room for the kernel's own files
+    and the connections kept for the owner (ADMIN_RESERVE).
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return limits, None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if not limits.max_connections or soft == resource.RLIM_INFINITY:
+        return limits, None
+    fit = max(1, soft - min(FILES_KEPT, soft // 2) - ADMIN_RESERVE)
+    if limits.max_connections <= fit:
+        return limits, None
+    return replace(limits, max_connections=fit), soft
 
 
 def _display_host(host: str) -> str:
@@ -177,7 +209,17 @@ async def serve(
         kernel.start_monitor()
         kernel.restore_queues()  # queue clients get answers from the first request
         guard = ControlGuard(token, host, allow_hosts, allow_origins)
+        asked = (limits or HttpLimits()).max_connections
+        limits, open_files = fit_open_files(limits or HttpLimits())
         app = KernelServer(kernel, guard, max_body, limits)
+        if open_files is not None:
+            app.open_files = open_files
+            print(
+                f"easlab kernel: serving at most {limits.max_connections} connections, not "
+                f"{asked} (--max-connections): the open-file limit is {open_files} (ulimit "
+                "-n); raise it where the kernel starts to serve more",
+                flush=True,
+            )
         server = await loop.create_server(
             lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
         )
