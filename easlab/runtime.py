@@ -14,6 +14,7 @@ read them (README, "How the kernel is protected").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -90,9 +91,14 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
     except FileNotFoundError:
         pass
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written temporary file is left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_runtime(

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import sqlite3
 import sys
 import time
 import traceback
@@ -72,6 +73,21 @@ class ControlError(Exception):
         self.status = status
         self.message = message
         self.field = field
+
+
+class RecordNotSaved(ControlError):
+    """A change was made, but its service's record could not be written (a full disk,
+    a state dir made read-only): a restarted kernel would not bring the change back."""
+
+    def __init__(self, name: str, folder: Path, exc: OSError) -> None:
+        self.why = f"{exc.strerror or exc}"
+        super().__init__(
+            500,
+            f"the kernel could not save the record of service '{name}' in {folder}: "
+            f"{self.why}. The service is as this call left it, but a restarted kernel would "
+            "bring it back as it was before the call: free disk space there (or make the "
+            "folder writable) and run the call again, which saves the record",
+        )
 
 
 def _whole_number(body: dict[str, Any], field: str, expected: str) -> int:
@@ -648,8 +664,14 @@ class Kernel:
                 self._record(service)
                 if kind == "async":
                     self.attach_queues(service, body["spec"])
-            except Exception:
+            except Exception as exc:
                 self._unmake(service, [q for q, had in had_queues.items() if not had])
+                if isinstance(exc, RecordNotSaved):
+                    raise ControlError(
+                        500,
+                        f"cannot save the record of service '{spec.name}' in "
+                        f"{self.records.folder}: {exc.why}; nothing was created",
+                    ) from None
                 raise
             for warning in spec.warnings:
                 service.log("kernel", f"warning: {warning}")
@@ -734,10 +756,32 @@ class Kernel:
             raise ControlError(
                 exc.status, exc.message, "queue" if exc.status == 400 else "name"
             ) from None
+        except (sqlite3.Error, OSError) as exc:  # a full disk, a read-only state dir
+            if created is not None:
+                raise
+            for suffix in ("", "-wal", "-shm"):  # what the failed open made: not adopted later
+                with contextlib.suppress(OSError):
+                    Path(str(file) + suffix).unlink(missing_ok=True)
+            raise ControlError(
+                500,
+                f"cannot open the file of queue service '{name}' ({file}): {exc}; nothing "
+                "was created. Free disk space there (or make the folder writable) and "
+                "create it again",
+            ) from None
         self.queue_services[name] = created if created is not None else time.time()
         self._queue_warnings[name] = list(warnings)  # `desc` repeats them, as a service's
         if created is None:
-            self.records.save(name, raw, token)
+            try:
+                self.records.save(name, raw, token)
+            except OSError as exc:  # a full disk: no queue service without its record
+                self.queue_services.pop(name, None)
+                self._queue_warnings.pop(name, None)
+                self.queues.remove(name, drop=True)
+                raise ControlError(
+                    500,
+                    f"cannot save the record of queue service '{name}' in "
+                    f"{self.records.folder}: {exc.strerror or exc}; nothing was created",
+                ) from None
             self.unrestored.pop(name, None)  # its record is this one now
         return self.describe_queue(name)
 
@@ -893,7 +937,7 @@ class Kernel:
         """Write down what a restart needs: versions, current one, weights, running (state.py)."""
         route = self.router.entry_of(service)
         weight = route.weights().get(service.name, 100) if route is not None else 100
-        self.records.update(
+        self._update_record(
             service.name,
             versions={str(n): v.spec.raw for n, v in service.versions.items()},
             current=service.current.number,
@@ -906,6 +950,14 @@ class Kernel:
             entries=self.router.entries_of(service),
             running=service.status != "Stopped",
         )
+
+    def _update_record(self, name: str, **fields: Any) -> None:
+        """``records.update``, or RecordNotSaved: the call that changed the service
+        answers a clear 500 (was: "kernel fault: OSError", or no answer at all)."""
+        try:
+            self.records.update(name, **fields)
+        except OSError as exc:
+            raise RecordNotSaved(name, self.records.folder, exc) from None
 
     def _feed(self, service: Service) -> None:
         """An async service consumes its input queue while it serves (async_inference.py)."""
@@ -1230,7 +1282,7 @@ class Kernel:
                 self._check_gpus_to_start(service, service.spec)
                 await service.start()
             self._check_current(service, "this start")
-            self.records.set_running(service.name, True)
+            self._update_record(service.name, running=True)
             self._feed(service)
             return self.describe(service)
 
@@ -1244,7 +1296,7 @@ class Kernel:
                 if feeder is not None:
                     feeder.stop()  # its records at the service go back to the queue
                 await service.stop()
-                self.records.set_running(service.name, False)
+                self._update_record(service.name, running=False)
                 return self.describe(service)
         finally:
             service.abort_done(reason)
@@ -1253,16 +1305,29 @@ class Kernel:
         """Unregister the service at once, abort its start, stop its instances."""
         if self.services.get(service.name) is not service:
             raise ControlError(404, f"service '{service.name}' not found")
-        self.services.pop(service.name)
         # Its record goes now, with its name: a kernel killed while the instances stop
-        # (up to STOP_GRACE_S) must not bring back a service the API no longer had.
-        self.records.remove(service.name)
+        # (up to STOP_GRACE_S) must not bring back a service the API no longer had. First:
+        # a record that cannot be removed (a read-only state dir) leaves the service as it
+        # was, where it was taken out of the tables while it ran on.
+        try:
+            self.records.remove(service.name)
+        except OSError as exc:
+            raise ControlError(
+                500,
+                f"cannot remove the record of service '{service.name}' from "
+                f"{self.records.folder}: {exc.strerror or exc}; nothing was deleted (the "
+                "service still serves). Make the folder writable and delete it again",
+            ) from None
+        self.services.pop(service.name)
         # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
             if survivor.name not in self.router.routes:
                 self.router.open(survivor)
-            self._record(survivor)
+            try:
+                self._record(survivor)
+            except RecordNotSaved as exc:  # the delete goes on: its instances must stop
+                survivor.log("kernel", exc.message)
         service.abort("the service was deleted")  # never cleared: it gets no instance again
         feeder = getattr(service, "feeder", None)
         if feeder is not None:

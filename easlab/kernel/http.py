@@ -381,7 +381,7 @@ class HttpConnection(asyncio.Protocol):
             if not self._take_reserve():
                 # Past the cap: a clear answer rather than a silent drop, then close. The
                 # lingering close in _fail lets the client send its request and read this.
-                self._fail(503, app.limits.too_many_connections())
+                self._fail(503, app.connections_full())
                 return
         app.connections.add(self)
         sock = transport.get_extra_info("socket")
@@ -402,7 +402,7 @@ class HttpConnection(asyncio.Protocol):
             victim = next((conn for conn in reserve if not conn.admin), None)
             if victim is None:
                 return False
-            victim._fail(503, app.limits.too_many_connections())
+            victim._fail(503, app.connections_full())
             del reserve[victim]
             app.connections.discard(victim)
         reserve[self] = None
@@ -777,7 +777,7 @@ class HttpConnection(asyncio.Protocol):
             # past max_connections, on a connection kept for the owner (_take_reserve)
             auth = headers.get(b"authorization")
             if auth is None or not app.guard.token_ok(auth.decode("latin-1")):
-                self._fail(503, app.limits.too_many_connections())
+                self._fail(503, app.connections_full())
                 return
             self.admin = True
         length = headers.get(b"content-length")

@@ -222,7 +222,16 @@ class HttpLimits:
             "does: the kernel then checks the signature before it reads the body"
         )
 
-    def too_many_connections(self) -> str:
+    def too_many_connections(self, open_files: int | None = None) -> str:
+        """``open_files``: the open-file limit the cap was lowered to fit (server.py)."""
+        if open_files is not None:
+            return (
+                f"the kernel already holds {self.max_connections} connections, its limit, "
+                f"lowered to fit its open-file limit of {open_files} (ulimit -n); retry "
+                "later, reuse connections (keep-alive), or raise that limit where the kernel "
+                "starts (ulimit -n 4096, or the hard limit of its container or service) and "
+                "restart it; past the limit only calls with the admin token are served"
+            )
         return (
             f"the kernel already holds {self.max_connections} connections, its limit; retry "
             "later, reuse connections (keep-alive), or start the kernel with a larger "

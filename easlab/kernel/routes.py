@@ -9,6 +9,7 @@ read (``KernelServer.refusal``), with the same answer as after it.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import time
@@ -67,6 +68,8 @@ class KernelServer:
         self.max_body = max_body
         self.limits = limits or HttpLimits()
         self.max_connections = self.limits.cap("max_connections")
+        #: the open-file limit max_connections was lowered to fit (server.py), if it was
+        self.open_files: int | None = None
         self.connections: set[HttpConnection] = set()  # open and served (not refused)
         # connections upgraded to a websocket (a queue's watch): no longer HTTP, still
         # held open, so counted against max_connections with the HTTP ones
@@ -101,6 +104,10 @@ class KernelServer:
             conn.check_timeouts(now)
         assert self._sweep_s is not None
         self.kernel.loop.call_later(self._sweep_s, self._sweep)
+
+    def connections_full(self) -> str:
+        """The 503's words past max_connections."""
+        return self.limits.too_many_connections(self.open_files)
 
     def too_big_message(self, size: int) -> str:
         return (
@@ -492,11 +499,14 @@ class KernelServer:
                 self.kernel, req.method.decode(), req.path, req.query, req.body
             )
         except Exception as exc:
-            traceback.print_exc()
-            status, obj = (
-                500,
-                {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None},
+            # the answer first: a log that cannot be written (a full disk) must not keep
+            # the caller waiting for ever
+            conn.respond_json(
+                500, {"error": f"kernel fault: {type(exc).__name__}: {exc}", "field": None}
             )
+            with contextlib.suppress(OSError):
+                traceback.print_exc()
+            return
         conn.respond_json(status, obj)
 
 

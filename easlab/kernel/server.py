@@ -7,17 +7,19 @@ and routes.py (what each path does).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from easlab.kernel.control import Kernel
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import DEFAULT_MAX_BODY, HttpConnection
-from easlab.kernel.limits import HttpLimits
+from easlab.kernel.limits import ADMIN_RESERVE, HttpLimits
 from easlab.kernel.routes import KernelServer
 from easlab.kernel.state import StateDirInUse, StateLock, forget_everything
 from easlab.runtime import client_host
@@ -69,6 +71,63 @@ def allow_open_files(connections: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         except (OSError, ValueError):
             pass
+
+
+class UnfailingStream:
+    """The kernel's stdout or stderr (its log), whose writes a full disk cannot fail.
+
+    A kernel's prints (a service that could not be restored, a fault's traceback)
+    go to its log file; on a full disk each raised OSError where it was printed,
+    and a control call whose answer came after a print was never answered. What
+    cannot be written is dropped; the rest of the stream is the one it wraps.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+#: open files a kernel keeps for itself, not for connections: its instances' sockets,
+#: pipes and logs (about 6 an instance), models, queue files. Half the limit where
+#: that is less than this
+FILES_KEPT = 256
+
+
+def fit_open_files(limits: HttpLimits) -> tuple[HttpLimits, int | None]:
+    """``limits`` with max_connections lowered to fit the open-file limit, and that limit
+    when it was lowered (else None).
+
+    A connection is an open file. Past the soft limit, accept() fails: the client's
+    connection was closed with no answer at all (uvloop) or waited unaccepted
+    (asyncio), never the 503 that max_connections promises, and the kernel could not
+    open a file or start an instance either. ``allow_open_files`` raises the soft
+    limit up to the hard one; where the hard limit is lower (``ulimit -n``, a
+    container's), the cap comes down to fit, with room for the kernel's own files
+    and the connections kept for the owner (ADMIN_RESERVE).
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return limits, None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if not limits.max_connections or soft == resource.RLIM_INFINITY:
+        return limits, None
+    fit = max(1, soft - min(FILES_KEPT, soft // 2) - ADMIN_RESERVE)
+    if limits.max_connections <= fit:
+        return limits, None
+    return replace(limits, max_connections=fit), soft
 
 
 def _display_host(host: str) -> str:
@@ -150,7 +209,17 @@ async def serve(
         kernel.start_monitor()
         kernel.restore_queues()  # queue clients get answers from the first request
         guard = ControlGuard(token, host, allow_hosts, allow_origins)
+        asked = (limits or HttpLimits()).max_connections
+        limits, open_files = fit_open_files(limits or HttpLimits())
         app = KernelServer(kernel, guard, max_body, limits)
+        if open_files is not None:
+            app.open_files = open_files
+            print(
+                f"easlab kernel: serving at most {limits.max_connections} connections, not "
+                f"{asked} (--max-connections): the open-file limit is {open_files} (ulimit "
+                "-n); raise it where the kernel starts to serve more",
+                flush=True,
+            )
         server = await loop.create_server(
             lambda: HttpConnection(app), host, port, reuse_address=True, backlog=1024
         )
@@ -219,6 +288,10 @@ def serve_forever(
     requests; ``port=0`` picks a free port. ``limits``: see ``HttpLimits``.
     """
     limits = limits or HttpLimits()
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, UnfailingStream):
+            setattr(sys, name, UnfailingStream(stream))
     reuse_freed_memory()
     allow_open_files(limits.max_connections)
     try:

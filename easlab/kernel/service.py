@@ -223,8 +223,9 @@ class Service:
 
     def close_log(self) -> None:
         if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+            log, self._log_file = self._log_file, None
+            with contextlib.suppress(OSError):  # lines a full disk did not take: dropped
+                log.close()
 
     def remove_log(self) -> None:
         """Delete the log files (NAME.log and the rotated NAME.log.1): the service is gone."""

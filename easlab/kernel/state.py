@@ -137,9 +137,6 @@ class ServiceRecords:
         data.update(fields)
         _write_private(file, data)
 
-    def set_running(self, name: str, running: bool) -> None:
-        self.update(name, running=running)
-
     def remove(self, name: str) -> None:
         file = self._file(name)
         if name in self.bad and file.is_dir():

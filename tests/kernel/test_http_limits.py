@@ -393,3 +393,72 @@ def test_a_client_that_reads_no_answers_stops_its_pipeline(limited, make_app):
                 )
                 assert answer_of(other).endswith(b"\r\n\r\n" + body)
         assert big_calls(limited) - 12 <= 3  # the hog's answers: what its buffers hold
+
+
+def test_connections_past_the_open_file_limit_get_503_not_a_silent_close(easlab_home, tmp_path):
+    # A kernel whose hard open-file limit (ulimit -n, a container's) is below
+    # --max-connections: past it accept() failed, and each further client's connection
+    # was closed with no answer at all (libuv's EMFILE trick), where --max-connections
+    # promises a 503 saying what to do. Now the cap comes down to fit the limit: every
+    # client is answered, the served ones or the 503 naming the open-file limit.
+    import resource
+    import subprocess
+
+    files = 128
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    kernel = subprocess.Popen(
+        [sys.executable, "-m", "easlab.kernel", "--port", "0", "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=low_limit,
+        text=True,
+    )
+    try:
+        said = []
+        assert kernel.stdout is not None
+        while not said or "listening on" not in said[-1]:
+            line = kernel.stdout.readline()
+            assert line, "".join(said)
+            said.append(line)
+        assert f"the open-file limit is {files}" in "".join(said), said
+        where = ("127.0.0.1", int(said[-1].strip().rsplit(":", 1)[1]))
+        held: list[socket.socket] = []
+        answers = {"200": 0, "503": 0, "none": 0}
+        answer = b""
+        try:
+            for _ in range(files + 30):
+                sock = socket.create_connection(where, timeout=SLACK)
+                sock.sendall(PING)
+                data = b""
+                while not data.endswith(b"pong"):
+                    try:
+                        chunk = sock.recv(65536)
+                    except ConnectionResetError:
+                        chunk = b""
+                    if not chunk:
+                        break
+                    data += chunk
+                if data.startswith(b"HTTP/1.1 200"):
+                    answers["200"] += 1
+                    held.append(sock)
+                    continue
+                if data.startswith(b"HTTP/1.1 503"):
+                    answers["503"] += 1
+                    answer = data
+                else:
+                    answers["none"] += 1
+                sock.close()
+            assert answers["none"] == 0 and answers["503"] >= 30, answers
+            assert f"open-file limit of {files} (ulimit -n)".encode() in answer, answer
+            for sock in held:  # the connections it took are still served
+                ping(sock)
+        finally:
+            for sock in held:
+                sock.close()
+        assert kernel.poll() is None
+    finally:
+        kernel.terminate()
+        kernel.wait(30)
