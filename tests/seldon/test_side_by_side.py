@@ -404,3 +404,24 @@ def test_send_feedback_rest_is_still_called(real_seldon, components_dir, feedbac
         real_seldon, components_dir, "FeedbackRest", "POST", "/send-feedback", json=feedback
     )
     assert status == 200 and json.loads(body)["strData"].startswith("got reward")
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/transform-input", {"data": {"ndarray": [[1]]}}),
+        ("/transform-output", {"data": {"ndarray": [[1]]}}),
+        ("/route", {"data": {"ndarray": [[1]]}}),
+        ("/aggregate", {"seldonMessages": [{"data": {"ndarray": [[1]]}}]}),
+        ("/aggregate", [{"data": {"ndarray": [[1]]}}]),
+        (PREDICT, {"data": {"ndarray": [[1]]}}),  # predict_grpc: gRPC requests only
+    ],
+)
+def test_deprecated_grpc_hooks_are_called_over_rest(real_seldon, components_dir, path, payload):
+    """seldon-core calls ``transform_input_grpc``, ``transform_output_grpc``, ``route_grpc``
+    and ``aggregate_grpc`` (when there is no ``*_rest`` hook) with the REST request's JSON
+    too, and answers what they return; ``predict_grpc`` only for a gRPC request. easlab
+    ignored them over REST and answered the high-level method's (or the class's lack of
+    it: "Route not defined")."""
+    status, body = check(real_seldon, components_dir, "GrpcHooks", "POST", path, json=payload)
+    assert status == 200, body
