@@ -90,8 +90,9 @@ OCTET_STREAM = b"application/octet-stream"
 KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
-#: an answer made without the app: (status, body, content type)
-Answer = tuple[int, bytes, bytes]
+#: an answer made without the app: (status, body, content type, extra header lines,
+#: each ending in CRLF: b"" for most, a seldon service's CORS headers on its 401)
+Answer = tuple[int, bytes, bytes, bytes]
 #: how the app refuses a request from its head (KernelServer.refusal): the answer,
 #: given whether the body turned out to be non-empty (known only at the end of a
 #: chunked one)
@@ -953,15 +954,15 @@ class HttpConnection(asyncio.Protocol):
         body we would wait for (RFC 9110 §10.1.1).
         """
         self.app.requests += 1  # a request all the same (the idle watch counts them)
-        status, body, content_type = answer
+        status, body, content_type, extra = answer
         # the client of a HEAD reads no body: one here would begin its next answer
         parser = self.parser
         head = parser is not None and parser.get_method() == b"HEAD"
         if size > DRAIN_MAX or not keep_alive or b"expect" in self._headers:
-            self._send(status, body, content_type, close=True, head=head)
+            self._send(status, body, content_type, close=True, head=head, extra=extra)
             return
         self._answered = True
-        self._send(status, body, content_type, close=False, head=head)
+        self._send(status, body, content_type, close=False, head=head, extra=extra)
 
     def on_body(self, body: bytes) -> None:
         if self.closed:
@@ -1029,7 +1030,8 @@ class HttpConnection(asyncio.Protocol):
             if request.refusal is None:
                 app.handle(self, request)
             else:
-                self.respond(*request.refusal)
+                status, body, content_type, extra = request.refusal
+                self.respond(status, body, content_type, extra=extra)
         else:
             self.pipeline.append(request)
             if len(self.pipeline) >= MAX_PIPELINE and self.transport and not self.paused:
@@ -1067,7 +1069,7 @@ class HttpConnection(asyncio.Protocol):
         self._body = []
         self._keep_body = False
         failure = Request(b"", "", "", {}, b"", False)
-        failure.refusal = (status, message.encode(), TEXT_PLAIN)
+        failure.refusal = (status, message.encode(), TEXT_PLAIN, b"")
         app.in_flight += 1
         self.pipeline.append(failure)
 
@@ -1076,19 +1078,27 @@ class HttpConnection(asyncio.Protocol):
         return self.parser is not None and self.parser.get_http_version() == "1.0"
 
     def _send(
-        self, status: int, body: bytes, content_type: bytes, close: bool, head: bool = False
+        self,
+        status: int,
+        body: bytes,
+        content_type: bytes,
+        close: bool,
+        head: bool = False,
+        extra: bytes = b"",
     ) -> None:
         """Write an answer the app did not make (a parse error, a refusal from the head);
-        ``head``: to a HEAD request, whose answer has no body (its Content-Length stays)."""
+        ``head``: to a HEAD request, whose answer has no body (its Content-Length stays);
+        ``extra``: header lines to add, each ending in CRLF."""
         transport = self.transport
         if transport is None or self.closed:
             return
         transport.write(
             (_STATUS_LINES.get(status) or _status_line(status))
-            + b"Content-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
+            + b"Content-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n"
             % (
                 content_type,
                 len(body),
+                extra,
                 b"Connection: close\r\n"
                 if close
                 else (KEEP_ALIVE_LINE if self._http_1_0() else b""),
@@ -1256,11 +1266,13 @@ class HttpConnection(asyncio.Protocol):
         if nxt.refusal is None:
             self.app.handle(self, nxt)
         elif nxt.method:
-            self.respond(*nxt.refusal)
+            status, body, content_type, extra = nxt.refusal
+            self.respond(status, body, content_type, extra=extra)
         else:  # the request this connection could not read (_fail_in_turn): the last
             self.current = None
             self.app.in_flight -= 1
-            self._send(*nxt.refusal, close=True)
+            status, body, content_type, extra = nxt.refusal
+            self._send(status, body, content_type, close=True, extra=extra)
 
     def respond_json(self, status: int, obj: Any, close: bool = False) -> None:
         self.respond(status, json.dumps(obj).encode(), APPLICATION_JSON, close)

@@ -171,7 +171,7 @@ class KernelServer:
         if path.startswith(_BUILTIN) or path.startswith(_DISCOVERY):
             return None
         body = json.dumps(self._no_route(path)).encode()
-        return lambda _: (404, body, APPLICATION_JSON)
+        return lambda _: (404, body, APPLICATION_JSON, b"")
 
     def _predict_refusal(
         self, method: bytes, path: str, headers: dict[bytes, bytes]
@@ -187,11 +187,12 @@ class KernelServer:
                 401,
                 f"missing or wrong token for queue '{queue.name}'".encode(),
                 TEXT_PLAIN,
+                b"",
             )
             return lambda _: answer
         route = self.kernel.router.lookup(name)
         if route is None:
-            answer = (self._missing_status(name), self._not_found(name), TEXT_PLAIN)
+            answer = (self._missing_status(name), self._not_found(name), TEXT_PLAIN, b"")
             return lambda _: answer
         if _may_pass(route.token, auth, headers, path):
             return None
@@ -201,7 +202,10 @@ class KernelServer:
         if entry is not None:  # the monitor's 401 count
             now = time.monotonic()
             entry.stats.record(401, now, now)
-        answer = (401, self._bad_token(route.name, auth is None), TEXT_PLAIN)
+        # a seldon service's answers carry CORS headers (seldon-core's CORS(app)): its 401
+        # too, so that a page's script reads why it was refused (the component never runs)
+        cors = _seldon_cors_of(method, headers) if _serves_seldon(route) else b""
+        answer = (401, self._bad_token(route.name, auth is None), TEXT_PLAIN, cors)
         return lambda _: answer
 
     def caller_unknown(self, path: str, headers: dict[bytes, bytes]) -> bool:
@@ -240,7 +244,7 @@ class KernelServer:
                 # the lock checks again once it has it (handle)
                 return None
             error = json.dumps({"error": refused[1], "field": None}).encode()
-            answers[body] = (refused[0], error, APPLICATION_JSON)
+            answers[body] = (refused[0], error, APPLICATION_JSON, b"")
         return lambda body: answers.get(body) or next(iter(answers.values()))
 
     def _refused(self, conn: HttpConnection, req: Request) -> bool:
@@ -325,7 +329,8 @@ class KernelServer:
             entry = self.kernel.services.get(route.name)
             if entry is not None:  # the monitor's 401 count
                 entry.stats.record(401, req.started, time.monotonic())
-            conn.respond(401, self._bad_token(route.name, auth is None))
+            cors = _seldon_cors(req) if _serves_seldon(route) else b""  # as _predict_refusal
+            conn.respond(401, self._bad_token(route.name, auth is None), extra=cors)
             return
         service = route.pick()
         if service is None:
@@ -533,6 +538,17 @@ def _seldon_cors(req: Request) -> bytes:
     from easlab.seldon.cors import cors_headers
 
     return _header_lines(cors_headers(req.method.decode("latin-1"), _header_of(req), []))
+
+
+def _seldon_cors_of(method: bytes, headers: dict[bytes, bytes]) -> bytes:
+    """``_seldon_cors`` of a request known by its head alone (``refusal``)."""
+    from easlab.seldon.cors import cors_headers
+
+    def header(name: str) -> str | None:
+        value = headers.get(name.lower().encode("latin-1"))
+        return value.decode("latin-1") if value is not None else None
+
+    return _header_lines(cors_headers(method.decode("latin-1"), header, []))
 
 
 def _header_lines(headers: list[tuple[str, str]]) -> bytes:

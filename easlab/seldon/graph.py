@@ -2,6 +2,8 @@
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
 sending to the child its ``route()`` picks, a combiner calling ``aggregate()`` over its
 children's answers. ``meta.requestPath`` names the nodes that ran (node → class).
+Feedback goes down the graph as the executor sends it: along the routing the response's
+``meta.routing`` records, to each MODEL and ROUTER on the way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from easlab.seldon.cors import ROUTE_METHODS, route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
+_FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
+#: the node types the executor sends feedback to (its ``feedback``)
+_LEARNERS = ("MODEL", "ROUTER")
 
 
 @dataclass
@@ -114,6 +119,32 @@ class GraphApp:
             message = _with_path(message, path, node)
         return _mark(message, node)
 
+    def feedback(self, node: GraphNode, feedback: dict[str, Any]) -> Any:
+        """Send ``feedback`` to ``node``'s subtree as seldon-core's executor does: first to
+        the child its ``response.meta.routing`` names for the node (every child when it
+        names none, or -1), then to the node itself if it is a MODEL or ROUTER, whose
+        answer is the answer; any other node answers the feedback itself (the executor
+        echoes the request). Each component gets the whole Feedback, its node's name as
+        its unit id (so a router's ``send_feedback`` gets its own ``routing``)."""
+        if node.children:
+            index = _routed(feedback, node.name)
+            if index == -1:
+                targets = node.children
+            elif 0 <= index < len(node.children):
+                targets = [node.children[index]]
+            else:
+                raise SeldonMicroserviceException(
+                    f"feedback: response.meta.routing sends node {node.name} to child "
+                    f"{index}, but it has {len(node.children)} (send the response the graph "
+                    "answered, whose meta.routing names the child that ran)"
+                )
+            for child in targets:
+                self.feedback(child, feedback)
+        if node.type not in _LEARNERS:
+            return feedback
+        app = node.app
+        return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
+
     def _every_child(self, node: GraphNode, message: Any) -> Any:
         """Each child's answer to ``message``, the first one kept: what the executor does
         where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
@@ -133,7 +164,7 @@ class GraphApp:
         allowed = ROUTE_METHODS.get(route_key("" if path == "/" else path), ())
         verb = method.upper()
         if (
-            path not in _PREDICT_PATHS
+            path not in _PREDICT_PATHS + _FEEDBACK_PATHS
             or verb not in allowed
             and not (verb == "HEAD" and "GET" in allowed)
         ):
@@ -142,6 +173,8 @@ class GraphApp:
             request = parse_request(query, content_type, bytes(body))
             if not isinstance(request, dict):
                 raise SeldonMicroserviceException(f"Invalid request data type: {request}")
+            if path in _FEEDBACK_PATHS:
+                return _json(self.feedback(self.root, request))
             return _json(self.run(self.root, request))
         except Exception as exc:
             return self.root.app.error_answer(exc)
@@ -151,6 +184,18 @@ def _copy(message: Any) -> Any:
     import copy
 
     return copy.deepcopy(message)
+
+
+def _routed(feedback: dict[str, Any], name: str) -> int:
+    """The child index ``feedback``'s ``response.meta.routing`` records for node ``name``,
+    -1 (every child) where it records none or is no such map (the executor's reading)."""
+    response = feedback.get("response")
+    meta = response.get("meta") if isinstance(response, dict) else None
+    routing = meta.get("routing") if isinstance(meta, dict) else None
+    index = routing.get(name) if isinstance(routing, dict) else None
+    if isinstance(index, bool) or not isinstance(index, (int, float)) or index != int(index):
+        return -1
+    return int(index)
 
 
 def _with_path(message: Any, path: dict[str, Any], node: GraphNode) -> Any:

@@ -65,6 +65,18 @@ def _raw(user_model: Any, hook: str, request: Any, metrics: SeldonMetrics, metho
     return response
 
 
+def _deprecated(user_model: Any, hook: str, request: Any, grpc: bool = True) -> Any:
+    """The deprecated ``<hook>_rest`` hook's answer, else ``<hook>_grpc``'s (``grpc``: all
+    but predict, whose ``predict_grpc`` seldon-core calls for a gRPC request only), each
+    given the request as it came, as seldon-core's seldon_methods calls them over REST
+    too; ``_NO_RAW`` when the component has neither."""
+    for suffix in ("_rest", "_grpc") if grpc else ("_rest",):
+        if hasattr(user_model, hook + suffix):
+            logger.warning("%s%s is deprecated. Please use %s_raw", hook, suffix, hook)
+            return getattr(user_model, hook + suffix)(request)
+    return _NO_RAW
+
+
 def _data_call(user_model: Any, request: Any, metrics: SeldonMetrics, hook: str, method: str):
     raw = _raw(user_model, f"{hook}_raw", request, metrics, method)
     if raw is not _NO_RAW:
@@ -81,22 +93,25 @@ def _data_call(user_model: Any, request: Any, metrics: SeldonMetrics, hook: str,
 
 
 def predict(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
-    if hasattr(user_model, "predict_rest"):  # deprecated, still honoured by seldon-core
-        return user_model.predict_rest(request)
+    deprecated = _deprecated(user_model, "predict", request, grpc=False)
+    if deprecated is not _NO_RAW:
+        return deprecated
     return _data_call(user_model, request, metrics, "predict", tags_of.PREDICT_METRIC_METHOD_TAG)
 
 
 def transform_input(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
-    if hasattr(user_model, "transform_input_rest"):
-        return user_model.transform_input_rest(request)
+    deprecated = _deprecated(user_model, "transform_input", request)
+    if deprecated is not _NO_RAW:
+        return deprecated
     return _data_call(
         user_model, request, metrics, "transform_input", tags_of.INPUT_TRANSFORM_METRIC_METHOD_TAG
     )
 
 
 def transform_output(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
-    if hasattr(user_model, "transform_output_rest"):
-        return user_model.transform_output_rest(request)
+    deprecated = _deprecated(user_model, "transform_output", request)
+    if deprecated is not _NO_RAW:
+        return deprecated
     return _data_call(
         user_model,
         request,
@@ -107,8 +122,9 @@ def transform_output(user_model: Any, request: Any, metrics: SeldonMetrics) -> A
 
 
 def route(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
-    if hasattr(user_model, "route_rest"):
-        return user_model.route_rest(request)
+    deprecated = _deprecated(user_model, "route", request)
+    if deprecated is not _NO_RAW:
+        return deprecated
     raw = _raw(user_model, "route_raw", request, metrics, tags_of.ROUTER_METRIC_METHOD_TAG)
     if raw is not _NO_RAW:
         return raw
@@ -126,8 +142,9 @@ def route(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
 
 
 def aggregate(user_model: Any, request: Any, metrics: SeldonMetrics) -> Any:
-    if hasattr(user_model, "aggregate_rest"):
-        return user_model.aggregate_rest(request)
+    deprecated = _deprecated(user_model, "aggregate", request)
+    if deprecated is not _NO_RAW:
+        return deprecated
     raw = _raw(user_model, "aggregate_raw", request, metrics, tags_of.AGGREGATE_METRIC_METHOD_TAG)
     if raw is not _NO_RAW:
         return raw

@@ -27,7 +27,25 @@ from easlab.seldon.messages import (
     parse_error,
 )
 from easlab.seldon.methods import feedback_array, feedback_json, proto_json
-from easlab.seldon.payload import construct_response, extract_request_parts, request_path_of_env
+from easlab.seldon.payload import construct_response as _construct_json
+from easlab.seldon.payload import extract_request_parts as _extract_json
+from easlab.seldon.payload import request_path_of_env
+
+#: seldon_core.env_utils: the variables a graph unit is named by, and their defaults
+ENV_MODEL_NAME = "PREDICTIVE_UNIT_ID"
+ENV_MODEL_IMAGE = "PREDICTIVE_UNIT_IMAGE"
+NONIMPLEMENTED_MSG = "NOT_IMPLEMENTED"
+NONIMPLEMENTED_IMAGE_MSG = f"{NONIMPLEMENTED_MSG}:{NONIMPLEMENTED_MSG}"
+
+
+def get_model_name(default_val: str = NONIMPLEMENTED_MSG) -> str:
+    """The graph unit's name (``PREDICTIVE_UNIT_ID``), else ``default_val``."""
+    return os.environ.get(ENV_MODEL_NAME, default_val)
+
+
+def get_image_name(default_val: str = NONIMPLEMENTED_IMAGE_MSG) -> str:
+    """The graph unit's image (``PREDICTIVE_UNIT_IMAGE``), else ``default_val``."""
+    return os.environ.get(ENV_MODEL_IMAGE, default_val)
 
 
 def getenv(*env_vars: str, default: Any = None) -> Any:
@@ -61,7 +79,7 @@ def construct_response_json(
     runtime_tags: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The SeldonMessage JSON answering ``client_request_raw`` with a component's result."""
-    return construct_response(
+    return _construct_json(
         user_model,
         is_request,
         client_request_raw,
@@ -72,9 +90,40 @@ def construct_response_json(
     )
 
 
+def construct_response(
+    user_model: Any,
+    is_request: bool,
+    client_request: Any,
+    client_raw_response: Any,
+    meta: dict[str, Any] | None = None,
+    custom_metrics: list[dict[str, Any]] | None = None,
+    runtime_tags: dict[str, Any] | None = None,
+) -> SeldonMessage:
+    """The SeldonMessage answering ``client_request`` (a message): the JSON answer as a
+    message, so its numbers are protobuf's (floats), as seldon-core's proto path gives."""
+    request = client_request if isinstance(client_request, dict) else {}
+    answer = construct_response_json(
+        user_model, is_request, request, client_raw_response, meta, custom_metrics, runtime_tags
+    )
+    return json_to_seldon_message(seldon_message_to_json(answer))
+
+
 def extract_request_parts_json(request: Any) -> tuple[Any, Any, Any, str]:
     """``(features, meta, datadef, data_type)`` of a SeldonMessage JSON dict."""
-    return extract_request_parts(request)
+    return _extract_json(request)
+
+
+def extract_request_parts(request: Any) -> tuple[Any, dict[str, Any], DefaultData, str | None]:
+    """``(features, meta, datadef, data_type)`` of a SeldonMessage (a dict is read as
+    one): the features as ``get_data_from_proto`` gives them (tensor values float64)."""
+    if not isinstance(request, SeldonMessage):
+        request = json_to_seldon_message(request)
+    return (
+        get_data_from_proto(request),
+        get_meta_from_proto(request),
+        request.data,
+        request.WhichOneof("data_oneof"),
+    )
 
 
 def array_to_rest_datadef(
@@ -101,6 +150,55 @@ def array_to_grpc_datadef(
     if "tensor" in datadef:
         datadef["tensor"]["shape"] = list(datadef["tensor"]["shape"])
     return as_proto(DefaultData, datadef)
+
+
+def array_to_list_value(array: np.ndarray, lv: Any = None) -> Any:
+    """``array`` as a ``google.protobuf.struct_pb2.ListValue`` (nested lists for its
+    rows), appended to ``lv`` when given."""
+    from google.protobuf.struct_pb2 import ListValue
+
+    out = ListValue() if lv is None else lv
+    if len(array.shape) == 1:
+        out.extend(array.tolist())
+    else:
+        for row in array:
+            array_to_list_value(row, out.add_list())
+    return out
+
+
+def json_to_seldon_model_metadata(metadata_json: Any) -> dict[str, Any]:
+    """Model metadata (``name``, ``versions``, ``platform``, ``inputs``, ``outputs``) read
+    as seldon-core reads it into its SeldonModelMetadata: other fields dropped, a field of
+    the wrong kind a SeldonMicroserviceException ("Invalid metadata: ...").
+    easlab answers the dict (no SeldonModelMetadata class)."""
+    if metadata_json is None:
+        return {}
+    if not isinstance(metadata_json, dict):
+        raise SeldonMicroserviceException(
+            f"Invalid metadata: expected a JSON object, got {type(metadata_json).__name__}"
+        )
+    kinds = {"name": str, "platform": str, "versions": list, "inputs": list, "outputs": list}
+    out: dict[str, Any] = {}
+    for key, kind in kinds.items():
+        if key not in metadata_json:
+            continue
+        value = metadata_json[key]
+        if not isinstance(value, kind):
+            raise SeldonMicroserviceException(
+                f"Invalid metadata: field {key} must be a {kind.__name__}, got {value!r}"
+            )
+        out[key] = value
+    return out
+
+
+def setup_tracing(interface_name: str) -> object:
+    """seldon-core's Jaeger tracer setup: easlab serves without tracing, so a component
+    that calls it is told so (seldon-core itself needs the jaeger_client package)."""
+    raise SeldonMicroserviceException(
+        f"setup_tracing({interface_name!r}): easlab does not emulate seldon-core's Jaeger "
+        "tracing; remove the call (or guard it with an environment flag) to serve locally",
+        status_code=500,
+    )
 
 
 def _parsed(kind: Any, message_json: Any) -> Any:
@@ -181,14 +279,23 @@ def extract_feedback_request_parts(request: Any) -> tuple[Any, np.ndarray, np.nd
 
 
 __all__ = [
+    "ENV_MODEL_IMAGE",
+    "ENV_MODEL_NAME",
+    "NONIMPLEMENTED_IMAGE_MSG",
+    "NONIMPLEMENTED_MSG",
     "array_to_grpc_datadef",
+    "array_to_list_value",
     "array_to_rest_datadef",
+    "construct_response",
     "construct_response_json",
     "extract_feedback_request_parts",
+    "extract_request_parts",
     "extract_request_parts_json",
     "feedback_to_json",
     "get_data_from_proto",
+    "get_image_name",
     "get_meta_from_proto",
+    "get_model_name",
     "get_request_path",
     "getenv",
     "getenv_as_bool",
@@ -196,6 +303,8 @@ __all__ = [
     "json_to_feedback",
     "json_to_seldon_message",
     "json_to_seldon_messages",
+    "json_to_seldon_model_metadata",
     "seldon_message_to_json",
     "seldon_messages_to_json",
+    "setup_tracing",
 ]

@@ -160,3 +160,71 @@ def test_graph_prediction_paths_take_the_methods_seldon_core_routes():
         assert ours.status == 500 and b"Not" in ours.body
     assert graph.handle("POST", "/predict", "", "application/json", body).status == 200
     assert graph.handle("GET", "/predict", 'json={"data":{"ndarray":[1]}}').status == 200
+
+
+FEEDBACK_GRAPH = {
+    "name": "input",
+    "type": "TRANSFORMER",
+    "class": "Transformer",
+    "children": [
+        {
+            "name": "router",
+            "type": "ROUTER",
+            "class": "FeedbackRouter",
+            "children": [
+                {"name": "a", "type": "MODEL", "class": "FeedbackSeen"},
+                {
+                    "name": "combine",
+                    "type": "COMBINER",
+                    "class": "Combiner",
+                    "children": [
+                        {"name": "b", "type": "MODEL", "class": "FeedbackSeen"},
+                        {"name": "c", "type": "MODEL", "class": "FeedbackSeen"},
+                    ],
+                },
+            ],
+        }
+    ],
+}
+
+
+def _feedback(app: GraphApp, payload, path="/api/v1.0/feedback") -> tuple[int, dict]:
+    answer = app.handle("POST", path, "", "application/json", json.dumps(payload).encode())
+    return answer.status, json.loads(answer.body)
+
+
+def test_feedback_goes_down_the_routing_of_the_response():
+    """Feedback to a graph reaches each MODEL and ROUTER along the routing recorded in the
+    response's meta (every child of a node the routing does not name), as seldon-core's
+    executor sends it; a router's send_feedback gets its own routing. easlab handed it to
+    the root component only (here a transformer), so no model or router ever learned."""
+    app = GraphApp.from_spec(FEEDBACK_GRAPH, COMPONENTS)
+    nodes = {node.name: node.app.user_model for node in app.nodes()}
+    status, response = predict(app, {"data": {"ndarray": [[1, 2]]}})
+    assert status == 200 and response["meta"]["routing"] == {"router": 0}
+    feedback = {"request": {"data": {"ndarray": [[1, 2]]}}, "response": response, "reward": 1}
+    status, body = _feedback(app, feedback)
+    assert status == 200, body
+    assert nodes["router"].seen == [[0, 1.0]]
+    assert nodes["a"].last["reward"] == ["float", 1.0]
+    assert nodes["b"].last == nodes["c"].last == {}  # not on the routed branch
+    # routed to the combiner: both of its models (the combiner itself gets none)
+    feedback["response"] = {"meta": {"routing": {"router": 1}}}
+    feedback["reward"] = 0.5
+    for path in ("/send-feedback", "/api/v0.1/feedback"):
+        assert _feedback(app, feedback, path)[0] == 200
+    assert nodes["router"].seen[1:] == [[1, 0.5], [1, 0.5]]
+    assert nodes["b"].last["reward"] == nodes["c"].last["reward"] == ["float", 0.5]
+    assert nodes["a"].last["reward"] == ["float", 1.0]
+    # no routing in the response: every branch
+    nodes["a"].last = {}
+    assert _feedback(app, {"reward": 2})[0] == 200
+    assert [nodes[n].last["reward"] for n in "abc"] == [["float", 2.0]] * 3
+    assert nodes["router"].seen[-1] == [None, 2.0]
+
+
+def test_feedback_routed_to_a_child_the_router_lacks_is_a_clear_error():
+    app = GraphApp.from_spec(FEEDBACK_GRAPH, COMPONENTS)
+    status, body = _feedback(app, {"reward": 1, "response": {"meta": {"routing": {"router": 5}}}})
+    assert status == 400 and body["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+    assert "router" in body["status"]["info"] and "5" in body["status"]["info"]

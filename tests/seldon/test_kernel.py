@@ -159,7 +159,36 @@ def test_a_preflight_without_a_token_never_runs_the_component(kernel, tmp_path):
     ):
         refused = requests.request(method, url, headers=headers, data=b"{}", timeout=30)
         assert refused.status_code == 401, (method, headers)
-        assert "Access-Control-Allow-Origin" not in refused.headers
+    assert not calls.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "auth"),
+    [
+        (b"{}", None),  # refused from its head, the body never read
+        (b"{}", "not-the-token"),
+        (None, None),  # no body: refused once the request is whole
+        (b"{}", "EAS x:y"),  # a signature without Content-MD5: refused after its body
+    ],
+)
+def test_a_401_is_readable_by_the_page_that_sent_it(kernel, tmp_path, data, auth):
+    """A page calling a seldon service with no or a wrong token gets the kernel's 401 with
+    the CORS headers every other answer of the component has, so its script reads
+    "missing token for service ..." (and the status) instead of an opaque network
+    error: the 401 had none. The component still never runs without the token."""
+    calls = tmp_path / "calls.txt"
+    service = getattr(kernel, "_svc_cors401", None) or seldon_service(
+        kernel, "sk_cors401", "Counter", [{"name": "path", "value": str(calls), "type": "STRING"}]
+    )
+    kernel._svc_cors401 = service
+    headers = {"Origin": "http://nb.example", "Content-Type": "application/json"}
+    if auth is not None:
+        headers["Authorization"] = auth
+    refused = requests.post(service.url + PREDICT, headers=headers, data=data, timeout=30)
+    assert refused.status_code == 401
+    assert refused.headers.get("Access-Control-Allow-Origin") == "http://nb.example"
+    assert refused.headers.get("Vary") == "Origin"
+    assert "token for service 'sk_cors401'" in refused.text
     assert not calls.exists()
 
 

@@ -8,6 +8,7 @@ types included: 1 and 1.0 differ), ignoring only meta.puid.
 from __future__ import annotations
 
 import json
+import os
 from urllib.parse import urlsplit
 
 import pytest
@@ -404,3 +405,62 @@ def test_send_feedback_rest_is_still_called(real_seldon, components_dir, feedbac
         real_seldon, components_dir, "FeedbackRest", "POST", "/send-feedback", json=feedback
     )
     assert status == 200 and json.loads(body)["strData"].startswith("got reward")
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/transform-input", {"data": {"ndarray": [[1]]}}),
+        ("/transform-output", {"data": {"ndarray": [[1]]}}),
+        ("/route", {"data": {"ndarray": [[1]]}}),
+        ("/aggregate", {"seldonMessages": [{"data": {"ndarray": [[1]]}}]}),
+        ("/aggregate", [{"data": {"ndarray": [[1]]}}]),
+        (PREDICT, {"data": {"ndarray": [[1]]}}),  # predict_grpc: gRPC requests only
+    ],
+)
+def test_deprecated_grpc_hooks_are_called_over_rest(real_seldon, components_dir, path, payload):
+    """seldon-core calls ``transform_input_grpc``, ``transform_output_grpc``, ``route_grpc``
+    and ``aggregate_grpc`` (when there is no ``*_rest`` hook) with the REST request's JSON
+    too, and answers what they return; ``predict_grpc`` only for a gRPC request. easlab
+    ignored them over REST and answered the high-level method's (or the class's lack of
+    it: "Route not defined")."""
+    status, body = check(real_seldon, components_dir, "GrpcHooks", "POST", path, json=payload)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"data": {"ndarray": [[1, 2]]}},
+        {"strData": "names"},
+        {"data": {"ndarray": [[1, 2]]}, "meta": {"tags": {"proto": 1}}},
+    ],
+)
+def test_star_import_of_seldon_core_utils_brings_its_imports(real_seldon, components_dir, payload):
+    """A component using ``np``, ``json``, ``os``, ``base64`` and ``get_model_name`` that
+    came with ``from seldon_core.utils import *`` (seldon-core's module has no __all__):
+    easlab's module exported 17 helper names only, so it failed with "name 'np' is not
+    defined" where seldon-core served it."""
+    status, body = check(real_seldon, components_dir, "StarUtils", "POST", PREDICT, json=payload)
+    assert status == 200, body
+
+
+def test_star_import_of_seldon_core_utils_gives_seldon_cores_names(components_dir):
+    """``from seldon_core.utils import *`` gives the names seldon-core 1.18.2's gives
+    (``tf``/``TensorProto``, there only with tensorflow installed, aside)."""
+    import subprocess
+
+    from tests.seldon.conftest import SELDON_VENV
+
+    script = (
+        "ns = {}\nexec('from seldon_core.utils import *', ns)\n"
+        "print(sorted(set(ns) - {'__builtins__', 'tf', 'TensorProto'}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    real = subprocess.run(
+        [str(SELDON_VENV / "bin" / "python"), "-c", script],
+        capture_output=True, text=True, check=True, env=env, cwd=components_dir,
+    )  # fmt: skip
+    ours: dict = {}
+    exec("from seldon_core.utils import *", ours)
+    assert sorted(set(ours) - {"__builtins__"}) == json.loads(real.stdout.replace("'", '"'))
