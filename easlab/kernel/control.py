@@ -588,7 +588,7 @@ class Kernel:
                 known = [*self.services, *self.queue_services]
                 raise ControlError(404, blue_green_without_base(spec.name, known))
             original = self.get(spec.name)
-            if original.blue_green_of in self.services:
+            if self._entry_of(original) is not None:
                 # was: its sibling's release split the sibling's own route, which a
                 # release had closed, and so opened it again
                 raise ControlError(
@@ -961,6 +961,7 @@ class Kernel:
             record.get("blue_green_of"),
         )
         service.versions = versions
+        service.entry_deleted = bool(record.get("entry_deleted"))
         service.create_time = float(record.get("created") or service.create_time)
         service.status = "Stopped"
         self._check_free(name)
@@ -991,6 +992,7 @@ class Kernel:
             current=service.current.number,
             base_dir=str(service.spec.base_dir) if service.spec.base_dir else None,
             blue_green_of=service.blue_green_of,
+            entry_deleted=service.entry_deleted,
             released_into=service.released_into,
             weight=weight,
             cpu_fallback=service.cpu_fallback,
@@ -1022,6 +1024,13 @@ class Kernel:
         # enough in flight to keep every worker busy, never past the service's own queue (450)
         window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
         service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
+
+    def _entry_of(self, sibling: Service) -> Service | None:
+        """The service a blue-green sibling was created from (``create -r``), while it
+        exists: None once it was deleted, a new service of its name being another one."""
+        if sibling.blue_green_of is None or sibling.entry_deleted:
+            return None
+        return self.services.get(sibling.blue_green_of)
 
     def _check_not_restoring(self, name: str) -> None:
         """409 for a create of a name whose recorded service a restart still builds: the
@@ -1353,6 +1362,12 @@ class Kernel:
         # Its record goes now, with its name: a kernel killed while the instances stop
         # (up to STOP_GRACE_S) must not bring back a service the API no longer had.
         self.records.remove(service.name)
+        # Its siblings have no entry now: a new service of its name is another one, which
+        # their `release` must not split (they were paired by name, so it did)
+        for sibling in list(self.services.values()):
+            if sibling.blue_green_of == service.name and not sibling.entry_deleted:
+                sibling.entry_deleted = True
+                self._record(sibling)
         # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
@@ -1387,13 +1402,16 @@ class Kernel:
                 "`create -r` (blue_green: true) and release that",
             )
         async with self._locked(service, "this release"):
-            if service.blue_green_of not in self.services:
+            entry = self._entry_of(service)
+            if entry is None:
                 # was: 404 "service '<entry>' not found", as if the name given were wrong
                 entry_name = service.blue_green_of
                 route = self.router.routes.get(entry_name)
                 serves = (
                     f"it already answers all of /api/predict/{entry_name}"
                     if route is not None and route.single is service
+                    else f"'{entry_name}' now is another service, created after"
+                    if entry_name in self.services
                     else "there is no entry to split"
                 )
                 raise ControlError(
@@ -1402,7 +1420,6 @@ class Kernel:
                     f"of, was deleted: {serves}, so there is nothing to release. To try "
                     f"another version, `create -r` a sibling of '{service.name}' and release that",
                 )
-            entry = self.get(service.blue_green_of)
             route = self.router.routes.get(entry.name)
             others = [
                 svc.name

@@ -37,6 +37,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "current": ("a version number", lambda v: v is None or _is_int(v)),
     "weight": ("a whole number 0-100", lambda v: v is None or (_is_int(v) and 0 <= v <= 100)),
     "blue_green_of": ("a service name or null", lambda v: v is None or isinstance(v, str)),
+    "entry_deleted": ("true or false", lambda v: isinstance(v, bool)),
     "released_into": ("a service name or null", lambda v: v is None or isinstance(v, str)),
     "base_dir": ("a folder or null", lambda v: v is None or isinstance(v, str)),
     "token": ("a string", lambda v: v is None or isinstance(v, str)),
