@@ -416,6 +416,15 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 1
+    if verb in ("modify", "version") and desc.get("status") == "Stopped" and not args.json:
+        # a stopped service stays stopped (was: "is updated"/"is at version", and before
+        # that, it started without a word)
+        print(
+            f"[OK] Service [{name}] is stopped: version {desc.get('current_version')} of "
+            f"{desc.get('latest_version')} is its current version; `easlab start {name}` "
+            "serves it"
+        )
+        return 0
     ok = {
         "create": "[OK] Service is running",
         "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "

@@ -98,6 +98,14 @@ def test_cli_flow(endpoint: str, project: Path, capsys, monkeypatch):
 
     code, out, _ = run(capsys, "stop", "cli_echo", *e)
     assert code == 0 and "stopped" in out
+    # a stopped service stays stopped: the new current version waits for `start`
+    code, out, _ = run(capsys, "modify", "cli_echo", "-s", "v2.yaml", *e)
+    assert code == 0 and "[OK] Service [cli_echo] is stopped: version 3 of 3" in out, out
+    assert "`easlab start cli_echo` serves it" in out, out
+    code, out, _ = run(capsys, "version", "cli_echo", "2", *e)
+    assert code == 0 and "[OK] Service [cli_echo] is stopped: version 2 of 3" in out, out
+    code, out, _ = run(capsys, "w", "cli_echo", "--json", *e)
+    assert json.loads(out) == []
     code, out, _ = run(capsys, "start", "cli_echo", *e)
     assert code == 0 and "is running" in out
 

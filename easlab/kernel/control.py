@@ -1103,13 +1103,15 @@ class Kernel:
                 kind = "version"
             if kind == "version":
                 number = max(service.versions) + 1
-                self.check_instances(spec, replacing=service)
-                cpu = self.check_gpus(
-                    spec,
-                    spec.metadata.instance,
-                    service.cpu_fallback,
-                    held=sum(len(i.gpus) for i in service.instances),
-                )
+                cpu = False
+                if service.status != "Stopped":  # a stopped one is checked at its start
+                    self.check_instances(spec, replacing=service)
+                    cpu = self.check_gpus(
+                        spec,
+                        spec.metadata.instance,
+                        service.cpu_fallback,
+                        held=sum(len(i.gpus) for i in service.instances),
+                    )
                 version = await self._build_version(spec, number)
                 self._check_current(service, "this modify")
                 service.cpu_fallback = service.cpu_fallback or cpu
@@ -1308,9 +1310,24 @@ class Kernel:
             return self._outcome(service, failure)
 
     async def _switch_to(self, service: Service, version: Version) -> str | None:
-        """Serve ``version``: a stopped or failed service starts on it, a running one rolls.
-        A failure message when a running service stays on its version."""
-        if service.status in ("Stopped", "Failed"):
+        """Serve ``version``: a running service rolls to it, a failed one starts on it (a
+        new version is its retry), a stopped one stays stopped with it as its current
+        version, which ``start`` serves (its message says so). A failure message when a
+        running service stays on its version.
+
+        EAS's manuals do not say what a new version of a stopped service does; a stopped
+        service started here, taking instances and GPUs nobody asked for."""
+        if service.status == "Stopped":
+            service.current = version
+            service.apply_rpc()
+            service.message = (
+                f"stopped: version {version.number} is its current version now and was not "
+                f"started; `start {service.name}` serves it"
+            )
+            service.log("kernel", service.message)
+            service.update_time = time.time()
+            return None
+        if service.status == "Failed":
             self._check_gpus_to_start(service, version.spec)
             service.current = version
             service.apply_rpc()

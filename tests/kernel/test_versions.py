@@ -337,3 +337,24 @@ def test_a_new_service_named_as_a_deleted_entry_is_not_its_old_siblings_entry(
             post(fresh.url.replace(first.endpoint, second.endpoint), b"x", TOKEN).content
             for _ in range(6)
         } == {b"n7:x"}
+
+
+def test_a_new_version_of_a_stopped_service_waits_for_its_start(kernel, make_app):
+    """A stopped service stays stopped through a new version (modify -s) or a version
+    switch: the version becomes its current one, which `start` serves, and the answer
+    says so. Before, either started it (instances, GPUs and all) without a word."""
+    svc = kernel.create(spec("ver_stopped", tagged(make_app, "s1")))
+    kernel.client.stop("ver_stopped")
+    desc = kernel.client.modify("ver_stopped", spec={"processor_path": str(tagged(make_app, "s2"))})
+    assert (desc["status"], desc["current_version"], desc["latest_version"]) == ("Stopped", 2, 2)
+    assert "version 2" in desc["message"] and "start ver_stopped" in desc["message"], desc
+    assert kernel.client.workers("ver_stopped") == []
+    desc = kernel.client.version("ver_stopped", 1)
+    assert (desc["status"], desc["current_version"]) == ("Stopped", 1)
+    assert "version 1" in desc["message"] and "start ver_stopped" in desc["message"], desc
+    assert kernel.client.workers("ver_stopped") == []
+    assert post(svc.url, b"x", TOKEN).status_code == 503
+    desc = kernel.client.start("ver_stopped")
+    assert (desc["status"], desc["current_version"], desc["message"]) == ("Running", 1, "")
+    assert post(svc.url, b"x", TOKEN).content == b"s1:x"
+    kernel.client.delete("ver_stopped")
