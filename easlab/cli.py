@@ -522,6 +522,14 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
                 f"service '{args.name}' is not a blue-green sibling, so it has no traffic to "
                 "take; create one with `create -r` and release that"
             )
+        if verb.name == "release" and desc.get("entry_deleted"):
+            # the same for a sibling whose entry was deleted (was: asked, then refused)
+            entry = desc.get("blue_green_of")
+            raise EaslabError(
+                f"'{entry}', the service '{args.name}' is the blue-green sibling of, was "
+                f"deleted, so there is nothing to release; to try another version, `create -r` "
+                f"a sibling of '{args.name}' and release that"
+            )
     if verb.name == "delete" and not _confirm(
         f"Are you sure to delete the service [{args.name}]?", args.y
     ):
