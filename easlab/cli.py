@@ -416,6 +416,15 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 1
+    if verb in ("modify", "version") and desc.get("status") == "Stopped" and not args.json:
+        # a stopped service stays stopped (was: "is updated"/"is at version", and before
+        # that, it started without a word)
+        print(
+            f"[OK] Service [{name}] is stopped: version {desc.get('current_version')} of "
+            f"{desc.get('latest_version')} is its current version; `easlab start {name}` "
+            "serves it"
+        )
+        return 0
     ok = {
         "create": "[OK] Service is running",
         "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "
@@ -512,6 +521,14 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             raise EaslabError(
                 f"service '{args.name}' is not a blue-green sibling, so it has no traffic to "
                 "take; create one with `create -r` and release that"
+            )
+        if verb.name == "release" and desc.get("entry_deleted"):
+            # the same for a sibling whose entry was deleted (was: asked, then refused)
+            entry = desc.get("blue_green_of")
+            raise EaslabError(
+                f"'{entry}', the service '{args.name}' is the blue-green sibling of, was "
+                f"deleted, so there is nothing to release; to try another version, `create -r` "
+                f"a sibling of '{args.name}' and release that"
             )
     if verb.name == "delete" and not _confirm(
         f"Are you sure to delete the service [{args.name}]?", args.y

@@ -98,6 +98,14 @@ def test_cli_flow(endpoint: str, project: Path, capsys, monkeypatch):
 
     code, out, _ = run(capsys, "stop", "cli_echo", *e)
     assert code == 0 and "stopped" in out
+    # a stopped service stays stopped: the new current version waits for `start`
+    code, out, _ = run(capsys, "modify", "cli_echo", "-s", "v2.yaml", *e)
+    assert code == 0 and "[OK] Service [cli_echo] is stopped: version 3 of 3" in out, out
+    assert "`easlab start cli_echo` serves it" in out, out
+    code, out, _ = run(capsys, "version", "cli_echo", "2", *e)
+    assert code == 0 and "[OK] Service [cli_echo] is stopped: version 2 of 3" in out, out
+    code, out, _ = run(capsys, "w", "cli_echo", "--json", *e)
+    assert json.loads(out) == []
     code, out, _ = run(capsys, "start", "cli_echo", *e)
     assert code == 0 and "is running" in out
 
@@ -320,6 +328,18 @@ def test_delete_and_release_name_an_unknown_service_before_asking(
     code, out, err = run(capsys, "release", "cli_echo", "-w", "50", *e)
     assert code == 1 and "not a blue-green sibling" in err and "create -r" in err, err
     assert "pass -y" not in err
+    # a sibling whose entry was deleted: said before asking too (was: "pass -y", and
+    # after a Y the kernel's refusal)
+    code, out, err = run(capsys, "create", "service.json", "-r", "--json", *e)
+    assert code == 0, err
+    green = json.loads(out)["name"]
+    assert run(capsys, "delete", "cli_echo", "-y", *e)[0] == 0
+    code, out, err = run(capsys, "release", green, "-w", "50", *e)
+    assert code == 1 and "'cli_echo', the service" in err and "was deleted" in err, err
+    assert "pass -y" not in err
+    assert run(capsys, "delete", green, "-y", *e)[0] == 0
+    code, out, err = run(capsys, "create", "service.json", *e)
+    assert code == 0, err
     code, out, err = run(capsys, "delete", "cli_echo", *e)
     assert code == 2 and "stdin is not a terminal: pass -y" in err
     code, out, err = run(capsys, "delete", "cli_echo", "-y", *e)

@@ -150,6 +150,9 @@ class Kernel:
         self.shutdown_requested = asyncio.Event()
         self._gpu_report: Any = None
         self._gpus_used: set[int] = set()
+        #: devices a restart set aside for a service it is about to start (_fit_gpus):
+        #: counted as used, and that service's instances take them first
+        self._promised: dict[Service, list[int]] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one per service name (see _lock)
         self._tasks: set[asyncio.Task[None]] = set()  # background starts
         self.closing = False  # stop_all has begun: no new service or instance
@@ -297,14 +300,25 @@ class Kernel:
         )
 
     def allocate_gpus(self, service: Service, count: int) -> list[int]:
+        """``count`` devices for a new instance of ``service``: those set aside for it
+        first (a restart gives it the devices it had), then free ones."""
         if count <= 0:
             return []
-        chosen = self._free_gpus()[:count]
+        promised = self._promised.get(service, [])
+        chosen = promised[:count]
+        del promised[:count]
+        if not promised:
+            self._promised.pop(service, None)
+        chosen += self._free_gpus()[: count - len(chosen)]
         self._gpus_used.update(chosen)
         return chosen
 
     def release_gpus(self, gpus: list[int]) -> None:
         self._gpus_used.difference_update(gpus)
+
+    def _release_promise(self, service: Service) -> None:
+        """Give back what a restart set aside for ``service`` and its start did not take."""
+        self.release_gpus(self._promised.pop(service, []))
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -590,7 +604,7 @@ class Kernel:
                 known = [*self.services, *self.queue_services]
                 raise ControlError(404, blue_green_without_base(spec.name, known))
             original = self.get(spec.name)
-            if original.blue_green_of in self.services:
+            if self._entry_of(original) is not None:
                 # was: its sibling's release split the sibling's own route, which a
                 # release had closed, and so opened it again
                 raise ControlError(
@@ -693,6 +707,7 @@ class Kernel:
                 return self.describe(service)
             await service.start()
             self._check_current(service, "its start")
+            self._record(service)  # the devices it runs on
             self._feed(service)
             return self.describe(service)
         finally:
@@ -810,7 +825,7 @@ class Kernel:
                 self._unrestored(record, exc)
             finally:
                 self.restoring.pop(str(spec.get("name")), None)
-        starts = self._fit_cap(starts)
+        starts = self._fit_gpus(self._fit_cap(starts), records)
         for record in records:
             sibling = self.services.get(str((record.get("spec") or {}).get("name")))
             entry = self.services.get(str(record.get("released_into")))
@@ -871,6 +886,78 @@ class Kernel:
             service.log("kernel", service.message)
         return fit
 
+    def _fit_gpus(self, services: list[Service], records: list[dict[str, Any]]) -> list[Service]:
+        """The services, in order, that get the GPUs they need, set aside for their start
+        (``_promised``). Each gets the devices its record says it ran on; one whose
+        devices this machine no longer has, or an earlier one got, stays Stopped and
+        says why, as one that needs more devices than are free (a record without
+        devices takes free ones). Its record still says running and names its devices.
+        Before, each took what was free as it started: a service short of devices ran
+        with none, and so saw every GPU, those of other services too."""
+        recorded: dict[str, list[int]] = {}
+        for record in records:
+            name = str((record.get("spec") or {}).get("name"))
+            recorded[name] = [int(g) for g in record.get("gpus") or []]
+        present = [g.index for g in self.gpu_report().gpus]
+        holders: dict[int, str] = {}  # device -> the service it is set aside for
+        refused: dict[Service, str] = {}
+        needs = {
+            svc: self.gpu_need(svc.spec, svc.cpu_fallback) * svc.spec.metadata.instance
+            for svc in services
+        }
+        # first the devices the records name, so that a service with none recorded
+        # does not take another's
+        for service in services:
+            need, had = needs[service], recorded.get(service.name, [])[: needs[service]]
+            if not need or not had:
+                continue
+            gone = [g for g in had if g not in present]
+            taken = [g for g in had if g in holders or g in self._gpus_used]
+            if gone:
+                refused[service] = (
+                    f"it ran on {_devices(gone)}, which this machine no longer has (it has "
+                    f"{_devices(present, count=True)})"
+                )
+            elif taken:
+                other = holders.get(taken[0])
+                by = f"'{other}', restored before it, has" if other else "another service has"
+                refused[service] = f"it ran on {_devices(taken)}, which {by} now"
+            else:
+                holders.update((g, service.name) for g in had)
+                self._promised[service] = list(had)
+        for service in services:
+            need = needs[service]
+            if not need or service in refused:
+                continue
+            have = self._promised.get(service, [])
+            free = [g for g in present if g not in holders and g not in self._gpus_used]
+            if len(have) + len(free) < need:
+                per = self.gpu_need(service.spec, service.cpu_fallback)
+                refused[service] = (
+                    f"it needs {per} GPU(s) per instance x {service.spec.metadata.instance} "
+                    f"instance(s), but this machine has {len(present)} GPU(s), "
+                    f"{len(have) + len(free)} free"
+                )
+                self._release_promise_of(service, holders)
+                continue
+            extra = free[: need - len(have)]
+            holders.update((g, service.name) for g in extra)
+            self._promised[service] = [*have, *extra]
+        for devices in self._promised.values():
+            self._gpus_used.update(devices)
+        for service, why in refused.items():
+            service.message = (
+                f"not started after the kernel restarted: {why}. `start {service.name}` "
+                "runs it on free GPUs once enough are free (stop or delete a service that "
+                "holds some), or create it with allow_cpu_fallback to run on CPU"
+            )
+            service.log("kernel", service.message)
+        return [svc for svc in services if svc not in refused]
+
+    def _release_promise_of(self, service: Service, holders: dict[int, str]) -> None:
+        for device in self._promised.pop(service, []):
+            holders.pop(device, None)
+
     def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
         """Open the queues of the recorded services at once (before the kernel listens):
         queue clients are answered from the first request, while services still build."""
@@ -918,6 +1005,7 @@ class Kernel:
             record.get("blue_green_of"),
         )
         service.versions = versions
+        service.entry_deleted = bool(record.get("entry_deleted"))
         service.create_time = float(record.get("created") or service.create_time)
         service.status = "Stopped"
         self._check_free(name)
@@ -928,10 +1016,15 @@ class Kernel:
         return service
 
     async def _restart(self, service: Service) -> None:
-        async with self._lock(service.name):
-            if self.services.get(service.name) is service and service.status == "Stopped":
-                await service.start()
-                self._feed(service)
+        try:
+            async with self._lock(service.name):
+                if self.services.get(service.name) is service and service.status == "Stopped":
+                    await service.start()
+                    if self.services.get(service.name) is service:
+                        self._record(service)  # the devices it runs on now
+                    self._feed(service)
+        finally:
+            self._release_promise(service)  # a start aborted, or one that never began
 
     def _record(self, service: Service) -> None:
         """Write down what a restart needs: versions, current one, weights, running (state.py)."""
@@ -943,9 +1036,12 @@ class Kernel:
             current=service.current.number,
             base_dir=str(service.spec.base_dir) if service.spec.base_dir else None,
             blue_green_of=service.blue_green_of,
+            entry_deleted=service.entry_deleted,
             released_into=service.released_into,
             weight=weight,
             cpu_fallback=service.cpu_fallback,
+            # the devices its instances hold, which a restart gives it again (_fit_gpus)
+            gpus=sorted({g for inst in service.instances for g in inst.gpus}),
             token=service.token,  # modify may change it
             entries=self.router.entries_of(service),
             running=service.status != "Stopped",
@@ -980,6 +1076,13 @@ class Kernel:
         # enough in flight to keep every worker busy, never past the service's own queue (450)
         window = min(max(meta.instance, 1) * meta.worker_threads * 2, meta.max_queue_size)
         service.feeder = Feeder(service, source, sink, window)  # type: ignore[attr-defined]
+
+    def _entry_of(self, sibling: Service) -> Service | None:
+        """The service a blue-green sibling was created from (``create -r``), while it
+        exists: None once it was deleted, a new service of its name being another one."""
+        if sibling.blue_green_of is None or sibling.entry_deleted:
+            return None
+        return self.services.get(sibling.blue_green_of)
 
     def _check_not_restoring(self, name: str) -> None:
         """409 for a create of a name whose recorded service a restart still builds: the
@@ -1027,6 +1130,8 @@ class Kernel:
         try:
             if self.services.get(service.name) is service:
                 await service.start()
+                if self.services.get(service.name) is service:
+                    self._record(service)  # the devices it runs on
                 self._feed(service)
         except Exception as exc:  # a bug must not leave the name locked forever
             service.status, service.message = "Failed", f"start failed: {exc!r}"
@@ -1050,13 +1155,15 @@ class Kernel:
                 kind = "version"
             if kind == "version":
                 number = max(service.versions) + 1
-                self.check_instances(spec, replacing=service)
-                cpu = self.check_gpus(
-                    spec,
-                    spec.metadata.instance,
-                    service.cpu_fallback,
-                    held=sum(len(i.gpus) for i in service.instances),
-                )
+                cpu = False
+                if service.status != "Stopped":  # a stopped one is checked at its start
+                    self.check_instances(spec, replacing=service)
+                    cpu = self.check_gpus(
+                        spec,
+                        spec.metadata.instance,
+                        service.cpu_fallback,
+                        held=sum(len(i.gpus) for i in service.instances),
+                    )
                 version = await self._build_version(spec, number)
                 self._check_current(service, "this modify")
                 service.cpu_fallback = service.cpu_fallback or cpu
@@ -1255,9 +1362,24 @@ class Kernel:
             return self._outcome(service, failure)
 
     async def _switch_to(self, service: Service, version: Version) -> str | None:
-        """Serve ``version``: a stopped or failed service starts on it, a running one rolls.
-        A failure message when a running service stays on its version."""
-        if service.status in ("Stopped", "Failed"):
+        """Serve ``version``: a running service rolls to it, a failed one starts on it (a
+        new version is its retry), a stopped one stays stopped with it as its current
+        version, which ``start`` serves (its message says so). A failure message when a
+        running service stays on its version.
+
+        EAS's manuals do not say what a new version of a stopped service does; a stopped
+        service started here, taking instances and GPUs nobody asked for."""
+        if service.status == "Stopped":
+            service.current = version
+            service.apply_rpc()
+            service.message = (
+                f"stopped: version {version.number} is its current version now and was not "
+                f"started; `start {service.name}` serves it"
+            )
+            service.log("kernel", service.message)
+            service.update_time = time.time()
+            return None
+        if service.status == "Failed":
             self._check_gpus_to_start(service, version.spec)
             service.current = version
             service.apply_rpc()
@@ -1282,7 +1404,7 @@ class Kernel:
                 self._check_gpus_to_start(service, service.spec)
                 await service.start()
             self._check_current(service, "this start")
-            self._update_record(service.name, running=True)
+            self._record(service)  # running, on the devices it has now
             self._feed(service)
             return self.describe(service)
 
@@ -1319,6 +1441,15 @@ class Kernel:
                 "service still serves). Make the folder writable and delete it again",
             ) from None
         self.services.pop(service.name)
+        # Its siblings have no entry now: a new service of its name is another one, which
+        # their `release` must not split (they were paired by name, so it did)
+        for sibling in list(self.services.values()):
+            if sibling.blue_green_of == service.name and not sibling.entry_deleted:
+                sibling.entry_deleted = True
+                try:
+                    self._record(sibling)
+                except RecordNotSaved as exc:  # the delete goes on; the sibling says why
+                    sibling.log("kernel", exc.message)
         # Routes it was the only backend of go; a blue-green entry keeps serving the other side.
         for survivor in self.router.forget(service):
             survivor.released_into = None
@@ -1356,13 +1487,16 @@ class Kernel:
                 "`create -r` (blue_green: true) and release that",
             )
         async with self._locked(service, "this release"):
-            if service.blue_green_of not in self.services:
+            entry = self._entry_of(service)
+            if entry is None:
                 # was: 404 "service '<entry>' not found", as if the name given were wrong
                 entry_name = service.blue_green_of
                 route = self.router.routes.get(entry_name)
                 serves = (
                     f"it already answers all of /api/predict/{entry_name}"
                     if route is not None and route.single is service
+                    else f"'{entry_name}' now is another service, created after"
+                    if entry_name in self.services
                     else "there is no entry to split"
                 )
                 raise ControlError(
@@ -1371,7 +1505,6 @@ class Kernel:
                     f"of, was deleted: {serves}, so there is nothing to release. To try "
                     f"another version, `create -r` a sibling of '{service.name}' and release that",
                 )
-            entry = self.get(service.blue_green_of)
             route = self.router.routes.get(entry.name)
             others = [
                 svc.name
@@ -1428,6 +1561,16 @@ class Kernel:
             "max_instances": MAX_INSTANCES,
             "max_worker_threads": MAX_WORKER_THREADS,
         }
+
+
+def _devices(indexes: list[int], count: bool = False) -> str:
+    """``GPU 1``, ``GPUs 0, 1``; with ``count``: ``1 GPU (0)``, ``2 GPUs (0, 1)``, ``no GPU``."""
+    listed = ", ".join(str(g) for g in indexes)
+    if count:
+        if not indexes:
+            return "no GPU"
+        return f"{len(indexes)} GPU{'s' if len(indexes) > 1 else ''} ({listed})"
+    return f"GPU{'s' if len(indexes) > 1 else ''} {listed}"
 
 
 def _get_answered_by(services: list[Service]) -> str | None:

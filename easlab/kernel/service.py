@@ -102,6 +102,9 @@ class Service:
         self.message = ""
         self.cpu_fallback = cpu_fallback
         self.blue_green_of = blue_green_of
+        #: the service ``blue_green_of`` names was deleted: that name, if taken again, is
+        #: another service's, no entry of this one (Kernel._entry_of)
+        self.entry_deleted = False
         self.released_into: str | None = None  # entry service this one serves behind
         self.create_time = time.time()
         self.update_time = self.create_time
@@ -763,6 +766,7 @@ class Service:
             "warnings": list(spec.warnings),
             "spec": spec.to_dict(),
             "blue_green_of": self.blue_green_of,
+            "entry_deleted": self.entry_deleted,
             "released_into": self.released_into,
             "stats": self.stats.to_dict(),
         }

@@ -37,9 +37,14 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "current": ("a version number", lambda v: v is None or _is_int(v)),
     "weight": ("a whole number 0-100", lambda v: v is None or (_is_int(v) and 0 <= v <= 100)),
     "blue_green_of": ("a service name or null", lambda v: v is None or isinstance(v, str)),
+    "entry_deleted": ("true or false", lambda v: isinstance(v, bool)),
     "released_into": ("a service name or null", lambda v: v is None or isinstance(v, str)),
     "base_dir": ("a folder or null", lambda v: v is None or isinstance(v, str)),
     "token": ("a string", lambda v: v is None or isinstance(v, str)),
+    "gpus": (
+        "a list of GPU indexes",
+        lambda v: isinstance(v, list) and all(_is_int(g) and g >= 0 for g in v),
+    ),
     "entries": (
         "an object of entry name: token",
         lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
@@ -80,7 +85,8 @@ class ServiceRecords:
 
     A record is ``{"format", "spec": service.json as created (with its token),
     "running", "created": sequence, "versions": {number: service.json}, "current":
-    number, "blue_green_of", "released_into", "weight", "entries"}``; a queue
+    number, "blue_green_of", "released_into", "weight", "entries", "gpus": the devices
+    its instances held}``; a queue
     service's has only ``format``, ``spec``, ``running`` and ``created``.
 
     ``load`` never changes a file. A record it cannot use (cut short, edited into

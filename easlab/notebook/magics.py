@@ -625,6 +625,13 @@ class EasMagic(Magics):
                 f"{result.get('current_version')} (latest {result.get('latest_version')})",
             }
             title = titles.get(verb.name, "")
+            if verb.name in ("modify", "version") and result.get("status") == "Stopped":
+                # a stopped service stays stopped (it started without a word)
+                title = (
+                    f"service {args.name} is stopped: version {result.get('current_version')} "
+                    f"(latest {result.get('latest_version')}) is its current version; "
+                    f"%eas start {args.name} serves it"
+                )
             if result.get("status") == "Failed":  # the message is a field of the summary
                 title = f"service {args.name} failed to start"
             return ServiceDescription(result, self.show_token, title)

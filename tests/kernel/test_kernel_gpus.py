@@ -6,11 +6,13 @@ kernel's allocation is exercised on a machine without GPUs.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
-from kernel_helpers import post
+from kernel_helpers import post, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
@@ -114,8 +116,9 @@ def test_start_of_a_stopped_service_is_refused_while_its_gpus_are_taken(gpu_kern
         gpu_kernel.client.start("gpu_stopped")
     assert info.value.field == "metadata.gpu" and "2 GPU(s), 1 free" in str(info.value)
     assert gpu_kernel.client.describe("gpu_stopped")["status"] == "Stopped"
-    with pytest.raises(SpecError, match="1 free"):  # a version switch starts it too
-        gpu_kernel.client.version("gpu_stopped", 1, force=True)
+    # a version switch leaves it stopped: no device is taken, nothing is refused
+    desc = gpu_kernel.client.version("gpu_stopped", 1, force=True)
+    assert desc["status"] == "Stopped" and gpu_kernel.client.workers("gpu_stopped") == []
     assert post(taker.url, b"x", TOKEN).text == "'0'"
 
     gpu_kernel.client.delete("gpu_taker")
@@ -123,3 +126,87 @@ def test_start_of_a_stopped_service_is_refused_while_its_gpus_are_taken(gpu_kern
     assert desc["status"] == "Running"
     assert sorted(w["gpus"] for w in gpu_kernel.client.workers("gpu_stopped")) == [[0], [1]]
     gpu_kernel.client.delete("gpu_stopped")
+
+
+STANDIN = Path(__file__).parent / "nvml_standin"
+
+
+def _statuses(kernel) -> dict[str, str]:
+    return {d["name"]: d["status"] for d in kernel.client.list()}
+
+
+def _restored(kernel, names) -> dict[str, str]:
+    """Wait until every one of ``names`` is listed and no longer Creating."""
+
+    def settled():
+        now = _statuses(kernel)
+        return set(names) <= set(now) and all(now[n] != "Creating" for n in names)
+
+    wait_for(settled, 120, f"{names} restored")
+    return _statuses(kernel)
+
+
+def _devices(kernel, name):
+    return sorted(w["gpus"] for w in kernel.client.workers(name))
+
+
+def test_a_restarted_kernel_gives_back_each_services_gpus_or_leaves_it_stopped(
+    easlab_home, make_app, tmp_path
+):
+    """Restore checks GPUs as `start` does: each service gets the devices it had when they
+    are free; one whose devices are gone or taken stays Stopped, saying why. Before, a
+    restore started every service on whatever was free: the second of two services on a
+    machine now with one GPU ran with no CUDA_VISIBLE_DEVICES, so it saw every GPU."""
+    app = make_app("gpu_restore", ENV_APP)
+    state = tmp_path / "state"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("EASLAB_DISABLE_NVML", raising=False)
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(STANDIN), os.environ.get("PYTHONPATH", "")]))
+        mp.setenv("EASLAB_HOME", str(tmp_path / "home"))
+        mp.setenv("EASLAB_STANDIN_GPUS", "2")
+        with LocalKernel(port=0, state_dir=state) as first:
+            first.create(spec("gr_a", app, gpu=1))
+            first.create(spec("gr_b", app, gpu=1))
+            assert _devices(first, "gr_b") == [[1]]
+            first.client.stop("gr_a")  # device 0 free; gr_a's record says stopped
+        with LocalKernel(port=0, state_dir=state) as same:
+            assert _restored(same, ["gr_a", "gr_b"]) == {"gr_a": "Stopped", "gr_b": "Running"}
+            # what it had, not the first free device (was: [[0]])
+            assert _devices(same, "gr_b") == [[1]]
+            assert same.client.start("gr_a")["status"] == "Running"
+            assert _devices(same, "gr_a") == [[0]]
+        mp.setenv("EASLAB_STANDIN_GPUS", "1")  # the machine has one GPU now
+        with LocalKernel(port=0, state_dir=state) as smaller:
+            # was: both Running, gr_b with no device and so every device in sight
+            assert _restored(smaller, ["gr_a", "gr_b"]) == {"gr_a": "Running", "gr_b": "Stopped"}
+            assert _devices(smaller, "gr_a") == [[0]]
+            assert smaller.client.workers("gr_b") == []
+            message = smaller.client.describe("gr_b")["message"]
+            assert "not started after the kernel restarted" in message
+            assert "GPU 1" in message and "1 GPU (0)" in message, message
+            assert "start gr_b" in message, message
+            assert any(message in line for line in smaller.client.logs("gr_b", 0))
+        # records from an easlab that did not write down devices: what is free, or Stopped
+        # when that is not enough (gr_a, first in the records, takes device 0)
+        for record in (state / "services").glob("gr_*.json"):
+            data = json.loads(record.read_text())
+            data.pop("gpus", None)
+            data["running"] = True
+            record.write_text(json.dumps(data))
+        with LocalKernel(port=0, state_dir=state) as legacy:
+            assert _restored(legacy, ["gr_a", "gr_b"]) == {"gr_a": "Running", "gr_b": "Stopped"}
+            assert _devices(legacy, "gr_a") == [[0]]
+            message = legacy.client.describe("gr_b")["message"]
+            assert "needs 1 GPU" in message and "0 free" in message, message
+        # two records naming device 0 (a state dir copied from another machine): the
+        # first takes it, never both
+        for record in (state / "services").glob("gr_*.json"):
+            data = json.loads(record.read_text())
+            data["gpus"] = [0]
+            data["running"] = True
+            record.write_text(json.dumps(data))
+        with LocalKernel(port=0, state_dir=state) as overlapping:
+            statuses = _restored(overlapping, ["gr_a", "gr_b"])
+            assert statuses == {"gr_a": "Running", "gr_b": "Stopped"}
+            message = overlapping.client.describe("gr_b")["message"]
+            assert "GPU 0" in message and "gr_a" in message, message

@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 
 import requests
-from kernel_helpers import post
+from kernel_helpers import post, wait_for
 
 TOKEN = "tok-" + "x" * 8
 
@@ -291,3 +291,70 @@ def test_a_blue_green_sibling_of_a_sibling_is_refused(kernel, make_app):
     ]
     kernel.client.delete(green.name)
     kernel.client.delete("bg_nest")
+
+
+def test_a_new_service_named_as_a_deleted_entry_is_not_its_old_siblings_entry(
+    easlab_home, make_app, tmp_path
+):
+    """A sibling pairs with the service it was created from, not with whatever has that
+    name now. Before, after the entry's delete a new, unrelated service created under the
+    entry's name was split with the old sibling on its `release` (its callers got the
+    sibling's answers), and so again after a restart."""
+    from easlab.client.local import LocalKernel
+
+    state = tmp_path / "state"
+    with LocalKernel(port=0, state_dir=state) as first:
+        first.create(spec("bg_again", tagged(make_app, "b7")))
+        green = first.create(spec("bg_again", tagged(make_app, "g7")), blue_green=True)
+        first.client.delete("bg_again")
+        fresh = first.create(spec("bg_again", tagged(make_app, "n7")))
+
+        def refused(kernel) -> str:
+            resp = requests.post(
+                f"{kernel.endpoint}/easlab/v1/services/{green.name}/release",
+                json={"weight": 50},
+                headers=kernel.admin_headers(),
+                timeout=10,
+            )
+            assert resp.status_code == 409, resp.text
+            return resp.json()["error"]
+
+        error = refused(first)
+        assert "'bg_again', the service" in error and "was deleted" in error
+        assert "another service" in error, error
+        assert {post(fresh.url, b"x", TOKEN).content for _ in range(6)} == {b"n7:x"}
+        # nor does the new one count as the sibling's entry for a create -r of the sibling
+        nested = first.create(spec(green.name, tagged(make_app, "t7")), blue_green=True)
+        first.client.delete(nested.name)
+    with LocalKernel(port=0, state_dir=state) as second:
+        wait_for(
+            lambda: {d["status"] for d in second.client.list()} == {"Running"},
+            120,
+            "the restore done",
+        )
+        assert "was deleted" in refused(second)
+        assert {
+            post(fresh.url.replace(first.endpoint, second.endpoint), b"x", TOKEN).content
+            for _ in range(6)
+        } == {b"n7:x"}
+
+
+def test_a_new_version_of_a_stopped_service_waits_for_its_start(kernel, make_app):
+    """A stopped service stays stopped through a new version (modify -s) or a version
+    switch: the version becomes its current one, which `start` serves, and the answer
+    says so. Before, either started it (instances, GPUs and all) without a word."""
+    svc = kernel.create(spec("ver_stopped", tagged(make_app, "s1")))
+    kernel.client.stop("ver_stopped")
+    desc = kernel.client.modify("ver_stopped", spec={"processor_path": str(tagged(make_app, "s2"))})
+    assert (desc["status"], desc["current_version"], desc["latest_version"]) == ("Stopped", 2, 2)
+    assert "version 2" in desc["message"] and "start ver_stopped" in desc["message"], desc
+    assert kernel.client.workers("ver_stopped") == []
+    desc = kernel.client.version("ver_stopped", 1)
+    assert (desc["status"], desc["current_version"]) == ("Stopped", 1)
+    assert "version 1" in desc["message"] and "start ver_stopped" in desc["message"], desc
+    assert kernel.client.workers("ver_stopped") == []
+    assert post(svc.url, b"x", TOKEN).status_code == 503
+    desc = kernel.client.start("ver_stopped")
+    assert (desc["status"], desc["current_version"], desc["message"]) == ("Running", 1, "")
+    assert post(svc.url, b"x", TOKEN).content == b"s1:x"
+    kernel.client.delete("ver_stopped")

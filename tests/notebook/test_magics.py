@@ -265,6 +265,17 @@ metadata:
         # a bad version id is one clear line
         capsys.readouterr()
         assert "9" in failing(shell, capsys, "%eas version nb_greeter 9")
+        # a stopped service stays stopped through a version switch, and the cell says so
+        shell.run_line_magic("eas", "stop nb_greeter")
+        capsys.readouterr()
+        shell.run_line_magic("eas", "version nb_greeter 3 -o d")
+        out = capsys.readouterr().out
+        assert (shell.user_ns["d"]["status"], shell.user_ns["d"]["current_version"]) == (
+            "Stopped",
+            3,
+        )
+        assert "service nb_greeter is stopped: version 3 (latest 3)" in out, out
+        assert "%eas start nb_greeter serves it" in out, out
     finally:
         shell.run_line_magic("eas", "delete nb_greeter")
 
