@@ -177,6 +177,24 @@ def _capacity_refusal(client: KernelClient, spec: Any, verb: str) -> str:
     )
 
 
+def _runtime_warnings(client: KernelClient | None, spec: Any) -> list[str]:
+    """What the local kernel's create would warn of in its answer that the spec alone
+    does not say: a ``pytorch_cpu_1.0`` its torch 2.x serves (the kernel's versions, from
+    its ``info``; this Python's when no kernel runs, the one a kernel started from here
+    would have)."""
+    from easlab.kernel.processors import runtime_versions, version_warning
+
+    if client is not None and getattr(client, "target", "local") != "local":
+        return []
+    versions = client.info().get("runtime_versions") if client is not None else None
+    if client is None:
+        versions = runtime_versions()
+    if not isinstance(versions, dict):
+        return []  # a kernel that does not say its versions
+    warning = version_warning(spec.processor, versions)
+    return [warning] if warning else []
+
+
 def _path_refusal(spec: Any, verb: str = "create") -> str:
     """Why the local kernel would refuse ``model_path``/``processor_path`` (an OSS path,
     a local path that is not there), found without fetching: "" when it would not. A
@@ -252,6 +270,7 @@ def _diff_against_deployed(
     if creating and not refused:
         refused = _path_refusal(spec)
     warnings = [*spec.warnings, *([warning] if warning else [])]
+    warnings += _runtime_warnings(client, spec)
     if old:
         return LocalPlan(
             spec.name,
