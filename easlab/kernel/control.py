@@ -496,12 +496,22 @@ class Kernel:
         }
         python = None
         if target == PYTHON and entry and processor_dir is not None:
-            from easlab.kernel.processors.python import app_worker_threads
+            from easlab.kernel.processors.python import (
+                app_worker_threads,
+                worker_processes_warning,
+            )
 
             found = await asyncio.to_thread(app_worker_threads, processor_dir / entry)
             if found is not None:
                 config["app_worker_threads"] = [*found, Path(entry).as_posix()]
                 _adopt_app_threads(spec, config)
+            # worker_processes=3: EAS's 3 processes per instance are one here; say so
+            _warn(
+                spec,
+                await asyncio.to_thread(
+                    worker_processes_warning, processor_dir / entry, Path(entry).as_posix()
+                ),
+            )
         if target == PYTHON:
             # a package with ENV/ runs with that environment's Python (packaged_env.py)
             python = package_python(processor_dir)
