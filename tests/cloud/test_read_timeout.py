@@ -58,3 +58,26 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused_naming_where_it_came_
     monkeypatch.delenv(TIMEOUT_ENV)
     with pytest.raises(PaiSetupError, match=r"--pai-timeout"):
         PaiClient("cn-hangzhou", timeout=0)
+
+
+def test_the_magic_takes_it_for_every_call_and_for_one(slow):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from easlab.notebook.magics import EasMagicError
+
+    standin, host = slow
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "easlab")
+    try:
+        target = f"target pai --region cn-hangzhou --pai-endpoint {host}"
+        ip.run_line_magic("eas", f"{target} --pai-timeout 0.3")
+        with pytest.raises(EasMagicError, match=r"within 0\.3 s \(the API's read timeout\)"):
+            ip.run_line_magic("eas", "ls")
+        with pytest.raises(EasMagicError, match=r"within 0\.2 s"):  # one call's own
+            ip.run_line_magic("eas", "ls --pai-timeout 0.2")
+        with pytest.raises(EasMagicError, match="--pai-timeout -1 is not a number of seconds"):
+            ip.run_line_magic("eas", f"{target} --pai-timeout -1")
+        assert len(standin.requests) == 2
+    finally:
+        ip.run_line_magic("eas", "target local")
+        ip.run_line_magic("unload_ext", "easlab")
