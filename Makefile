@@ -6,7 +6,7 @@ STAMP    := $(VENV)/.installed
 PROTODIR := easlab/wire/proto
 
 # the panel's front end (extensions/easlab-lab) built into easlab/lab/labextension
-.PHONY: labextension lab-install lab test test-deps system-deps bench proto lint venv official-venv seldon-venv aiges-venv browser-deps java-deps clean
+.PHONY: labextension lab-install lab-uninstall lab test test-deps system-deps bench proto lint venv official-venv seldon-venv aiges-venv browser-deps java-deps clean
 
 venv: $(STAMP)
 
@@ -59,6 +59,10 @@ extensions/easlab-lab/node_modules/.installed: extensions/easlab-lab/package.jso
 ## Install and enable the panel in .venv (an editable install gets no data files).
 lab-install: $(STAMP)
 	$(VPY) -m easlab.lab.install
+
+## Take the panel and its server extension's config out of .venv again.
+lab-uninstall:
+	$(VPY) -m easlab.lab.install --uninstall
 
 ## Open the tutorials in JupyterLab, with the local serving kernel and the EAS services panel.
 lab: $(STAMP) lab-install

@@ -31,6 +31,21 @@ class _CliError(EaslabError):
     """A usage problem found by the CLI itself (exit status 2)."""
 
 
+def _seconds(text: str) -> float:
+    """``--pai-timeout``'s value: a finite number of seconds above 0."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):  # nan too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds greater than 0, e.g. --pai-timeout 120"
+        )
+    return seconds
+
+
 def _client(args: argparse.Namespace) -> Any:
     from easlab.client.connect import connect
 
@@ -40,6 +55,7 @@ def _client(args: argparse.Namespace) -> Any:
             region=getattr(args, "region", None),
             pai_endpoint=getattr(args, "pai_endpoint", None),
             oss=getattr(args, "oss", None),
+            pai_timeout=getattr(args, "pai_timeout", None),
         )
         if not args.json:
             from easlab.cloud.progress import print_upload_progress
@@ -701,6 +717,14 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         "http only for loopback)",
     )
     parser.add_argument(
+        "--pai-timeout",
+        type=_seconds,
+        default=default,
+        metavar="SECONDS",
+        help="how long each PAI-EAS API call waits for its answer (default: "
+        "$EASLAB_PAI_TIMEOUT, else 60)",
+    )
+    parser.add_argument(
         "--oss",
         default=default,
         metavar="oss://BUCKET/PREFIX",
@@ -767,7 +791,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: the global options (``_global_options``) that take a value: the word after one is
 #: that value, not the command
-_VALUED_GLOBALS = ("--endpoint", "--admin-token", "--target", "--region", "--pai-endpoint", "--oss")
+_VALUED_GLOBALS = (
+    "--endpoint",
+    "--admin-token",
+    "--target",
+    "--region",
+    "--pai-endpoint",
+    "--pai-timeout",
+    "--oss",
+)
 
 
 def _command_word(argv: Sequence[str]) -> str | None:

@@ -177,6 +177,48 @@ def _capacity_refusal(client: KernelClient, spec: Any, verb: str) -> str:
     )
 
 
+def _runtime_warnings(client: KernelClient | None, spec: Any) -> list[str]:
+    """What the local kernel's create would warn of in its answer that the spec alone
+    does not say: a ``pytorch_cpu_1.0`` its torch 2.x serves (the kernel's versions, from
+    its ``info``; this Python's when no kernel runs, the one a kernel started from here
+    would have)."""
+    from easlab.kernel.processors import runtime_versions, version_warning
+
+    if client is not None and getattr(client, "target", "local") != "local":
+        return []
+    versions = client.info().get("runtime_versions") if client is not None else None
+    if client is None:
+        versions = runtime_versions()
+    if not isinstance(versions, dict):
+        return []  # a kernel that does not say its versions
+    warning = version_warning(spec.processor, versions)
+    return [warning] if warning else []
+
+
+def _app_warnings(spec: Any) -> list[str]:
+    """What the local kernel's create warns of in a python app's own start (``worker_processes``
+    it does not run), read from a local folder or file as the kernel does; an archive
+    or a URL is read by the create only."""
+    from easlab.kernel.fetch import check_location, is_archive
+    from easlab.kernel.processors import PYTHON, processor_target
+    from easlab.kernel.processors.python import worker_processes_warning
+
+    if not spec.processor_path:
+        return []
+    try:
+        if processor_target(spec.processor, spec.processor_type, spec.processor_entry) != PYTHON:
+            return []
+        path = check_location(spec.processor_path, spec.base_dir, field="processor_path")
+    except SpecError:
+        return []  # the dry run's refusal names it
+    if path is None or (path.is_file() and is_archive(path.name)):
+        return []
+    entry = spec.processor_entry or path.name
+    folder = path if path.is_dir() else path.parent
+    warning = worker_processes_warning(folder / entry, Path(entry).as_posix())
+    return [warning] if warning else []
+
+
 def _path_refusal(spec: Any, verb: str = "create") -> str:
     """Why the local kernel would refuse ``model_path``/``processor_path`` (an OSS path,
     a local path that is not there), found without fetching: "" when it would not. A
@@ -252,6 +294,7 @@ def _diff_against_deployed(
     if creating and not refused:
         refused = _path_refusal(spec)
     warnings = [*spec.warnings, *([warning] if warning else [])]
+    warnings += _runtime_warnings(client, spec) + _app_warnings(spec)
     if old:
         return LocalPlan(
             spec.name,

@@ -80,13 +80,15 @@ def connect(
     region: str | None = None,
     pai_endpoint: str | None = None,
     oss: str | None = None,
+    pai_timeout: float | None = None,
 ) -> KernelClient:
     """A client of the local kernel, or of PAI-EAS itself with ``target="pai"``.
 
     ``connect(target="pai", region="cn-hangzhou", oss="oss://bucket/prefix")`` (or
     ``connect("pai://cn-hangzhou")``) returns an ``easlab.cloud.PaiClient`` with the
     same verbs, over the official SDK (easlab/cloud/client.py; ``pai_endpoint``
-    overrides the API host).
+    overrides the API host; ``pai_timeout``: seconds each API call waits for its
+    answer, default ``$EASLAB_PAI_TIMEOUT``, else 60).
 
     Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
     ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
@@ -99,7 +101,9 @@ def connect(
 
         if endpoint and endpoint.startswith("pai://"):
             region = region or endpoint[len("pai://") :].strip("/") or None
-        return connect_pai(region, endpoint=pai_endpoint, oss=oss)  # type: ignore[return-value]
+        return connect_pai(  # type: ignore[return-value]
+            region, endpoint=pai_endpoint, oss=oss, timeout=pai_timeout
+        )
     if target not in (None, "", "local"):
         raise ValueError(f"target is 'local' or 'pai', not {target!r}")
     if endpoint:

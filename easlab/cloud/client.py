@@ -54,6 +54,9 @@ ENDPOINT_ENV = "EASLAB_PAI_ENDPOINT"
 REGION_ENV = "EASLAB_PAI_REGION"
 OSS_ENV = "EASLAB_OSS"
 OSS_ENDPOINT_ENV = "EASLAB_OSS_ENDPOINT"
+TIMEOUT_ENV = "EASLAB_PAI_TIMEOUT"
+#: seconds an API call waits for its answer unless told (``--pai-timeout``, ``$EASLAB_PAI_TIMEOUT``)
+DEFAULT_TIMEOUT = 60.0
 #: what PaiClient.version() reports (the OpenAPI version the SDK speaks)
 API_VERSION = "2021-07-01"
 #: ``PaiClient.poll_interval``: DescribeService after 1 s, then 1.5 times longer each, at most 10 s
@@ -124,7 +127,9 @@ class PaiClient:
     (``$EASLAB_OSS``); ``oss_endpoint`` the OSS host easlab uploads to
     (default the region's public one; ``$EASLAB_OSS_ENDPOINT``) while the
     service.json tells EAS the region's internal one. ``vpc``: predict through
-    the VPC endpoint rather than the public one. Credentials come from the
+    the VPC endpoint rather than the public one. ``timeout``: seconds each API call
+    waits for its answer (default ``$EASLAB_PAI_TIMEOUT``, else 60; the CLI's
+    ``--pai-timeout``). Credentials come from the
     standard chain (easlab/cloud/credentials.py), ``credential`` to pass one.
     ``region_source``: where ``region`` came from when it was not given, in words
     (``connect_pai`` sets it: ``$EASLAB_PAI_REGION``, the aliyun CLI's profile ...).
@@ -146,7 +151,7 @@ class PaiClient:
         endpoint: str | None = None,
         oss: str | None = None,
         oss_endpoint: str | None = None,
-        timeout: float = 60,
+        timeout: float | None = None,
         vpc: bool = False,
         credential: Any = None,
         signature_algorithm: str | None = None,
@@ -166,7 +171,7 @@ class PaiClient:
         )
         self.oss = oss or os.environ.get(OSS_ENV, "").strip() or None
         self.oss_upload_endpoint = oss_endpoint or os.environ.get(OSS_ENDPOINT_ENV, "").strip()
-        self.timeout = timeout
+        self.timeout = _read_timeout(timeout)
         self.vpc = vpc
         self.signature_algorithm = signature_algorithm
         self._credential = credential
@@ -212,7 +217,7 @@ class PaiClient:
                 region_id=self.region,
                 endpoint=self.host,
                 protocol=self.scheme,
-                read_timeout=int(self.timeout * 1000),
+                read_timeout=max(1, round(self.timeout * 1000)),
                 connect_timeout=10_000,
             )
             if self.signature_algorithm:  # "v2": the older `acs <AccessKeyId>:<signature>` ROA form
@@ -239,7 +244,7 @@ class PaiClient:
         sdk = self.sdk  # first: a missing SDK says "pip install", not "no credentials"
         self._check_credentials()
         runtime = util_models.RuntimeOptions(
-            autoretry=False, read_timeout=int(self.timeout * 1000), connect_timeout=10_000
+            autoretry=False, read_timeout=max(1, round(self.timeout * 1000)), connect_timeout=10_000
         )
         delays = list(self.retry_delays) if action in READS else []
         while True:
@@ -282,6 +287,19 @@ class PaiClient:
                     "504 page), or the endpoint is not the PAI-EAS API: retry in a minute; "
                     f"check --pai-endpoint / ${ENDPOINT_ENV} and this machine's proxy "
                     "(HTTPS_PROXY)"
+                ),
+            )
+        if "read timed out" in text.lower():
+            return PaiError(
+                0,
+                "NoAnswer",
+                f"no answer from {self.endpoint} within {self.timeout:g} s (the API's read "
+                "timeout)",
+                action=action,
+                hint=(
+                    "the API is slow or its answer was lost: try again; to wait longer (or "
+                    f"less), --pai-timeout SECONDS, ${TIMEOUT_ENV}, or "
+                    "connect(target='pai', pai_timeout=SECONDS)"
                 ),
             )
         if _unresolved(text):
@@ -767,6 +785,31 @@ _UNRESOLVED = (
     "temporary failure in name resolution",
     "no address associated",
 )
+
+
+def _read_timeout(given: float | None) -> float:
+    """The API's read timeout in seconds: ``given``, else ``$EASLAB_PAI_TIMEOUT``, else
+    60; a PaiSetupError naming where a value that is no positive number came from."""
+    import math
+
+    where: str = f"--pai-timeout (timeout) {given!r}"
+    value: Any = given
+    if given is None:
+        text = os.environ.get(TIMEOUT_ENV, "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT
+        where = f"${TIMEOUT_ENV}={text}"
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        raise PaiSetupError(
+            f"{where}: the PAI-EAS API's read timeout is a number of seconds above 0, "
+            "e.g. 120 (how long each API call waits for its answer)"
+        )
+    return float(value)
 
 
 def _passing(error: PaiError) -> bool:

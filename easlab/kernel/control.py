@@ -469,10 +469,17 @@ class Kernel:
     async def _build_version(self, spec: Any, number: int) -> Version:
         from easlab.kernel.fetch import packed_from, resolve_path
         from easlab.kernel.packaged_env import check_python, package_python
-        from easlab.kernel.processors import PYTHON, check_runtime, processor_target
+        from easlab.kernel.processors import (
+            PYTHON,
+            check_runtime,
+            processor_target,
+            version_warning,
+        )
 
         target = processor_target(spec.processor, spec.processor_type, spec.processor_entry)
         check_runtime(target, spec.processor)
+        # pytorch_cpu_1.0 is served by this Python's torch: the create's answer says so
+        _warn(spec, await asyncio.to_thread(version_warning, spec.processor))
         cache = self.state_dir / "cache"
         base = spec.base_dir
         model_path: Path | None = None
@@ -519,12 +526,22 @@ class Kernel:
         }
         python = None
         if target == PYTHON and entry and processor_dir is not None:
-            from easlab.kernel.processors.python import app_worker_threads
+            from easlab.kernel.processors.python import (
+                app_worker_threads,
+                worker_processes_warning,
+            )
 
             found = await asyncio.to_thread(app_worker_threads, processor_dir / entry)
             if found is not None:
                 config["app_worker_threads"] = [*found, Path(entry).as_posix()]
                 _adopt_app_threads(spec, config)
+            # worker_processes=3: EAS's 3 processes per instance are one here; say so
+            _warn(
+                spec,
+                await asyncio.to_thread(
+                    worker_processes_warning, processor_dir / entry, Path(entry).as_posix()
+                ),
+            )
         if target == PYTHON:
             # a package with ENV/ runs with that environment's Python (packaged_env.py)
             python = package_python(processor_dir)
@@ -1545,7 +1562,7 @@ class Kernel:
         import sys
 
         from easlab import __version__
-        from easlab.kernel.processors import available_runtimes
+        from easlab.kernel.processors import available_runtimes, runtime_versions
 
         return {
             "pid": os.getpid(),
@@ -1554,6 +1571,8 @@ class Kernel:
             "python": sys.executable,
             "prefix": sys.prefix,  # the environment: venvs share one interpreter binary
             "runtimes": available_runtimes(),
+            # the framework versions serving tensorflow_*/pytorch_* codes, for a dry run
+            "runtime_versions": runtime_versions(),
             "state_dir": str(self.state_dir),
             "started_at": iso(self.started_at),
             "idle_timeout": self.idle_timeout,
@@ -1581,6 +1600,13 @@ def _get_answered_by(services: list[Service]) -> str | None:
     if "model" in answers:
         return "model"
     return answers.pop() if len(answers) == 1 else None
+
+
+def _warn(spec: Any, warning: str) -> None:
+    """Add ``warning`` to the spec's (the create's answer and ``desc`` give them, the
+    create logs them), once: a version built again from the same spec says it once."""
+    if warning and warning not in spec.warnings:
+        spec.warnings.append(warning)
 
 
 def _adopt_app_threads(spec: Any, config: dict[str, Any]) -> None:

@@ -141,13 +141,15 @@ def _parser(verb: Verb) -> _VerbParser:
         dest="target",
         help="'local' (default), a kernel URL such as http://127.0.0.1:8080, or 'pai' "
         "(PAI-EAS, as the CLI's: --target pai --region cn-hangzhou [--pai-endpoint "
-        "HOST[:PORT]] [--oss oss://BUCKET/PREFIX]; without --region, the region of "
+        "HOST[:PORT]] [--oss oss://BUCKET/PREFIX] [--pai-timeout SECONDS]; without "
+        "--region, the region of "
         "%%eas target pai)",
     )
     # the CLI's PAI-EAS options, for one call (%eas target pai sets them for every call);
     # described under --target, so that every verb's usage line stays short
     for flag in ("--region", "--pai-endpoint", "--oss"):
         parser.add_argument(flag, help=argparse.SUPPRESS)
+    parser.add_argument("--pai-timeout", type=float, help=argparse.SUPPRESS)
     parser.add_argument("-h", "--help", action="store_true", help="show this help")
     return parser
 
@@ -251,6 +253,10 @@ class EasMagic(Magics):
     oss = Unicode("", help="oss://bucket/prefix where local model paths are uploaded.").tag(
         config=True
     )
+    pai_timeout = Float(
+        0.0,
+        help="Seconds each PAI-EAS API call waits for its answer; 0: $EASLAB_PAI_TIMEOUT, else 60.",
+    ).tag(config=True)
 
     # -- entry point ----------------------------------------------------------------------
     @line_cell_magic
@@ -363,7 +369,8 @@ class EasMagic(Magics):
 
         target = getattr(args, "target", None)
         pai_options = {
-            key: getattr(args, key, None) or None for key in ("region", "pai_endpoint", "oss")
+            key: getattr(args, key, None) or None
+            for key in ("region", "pai_endpoint", "oss", "pai_timeout")
         }
         endpoint = target if target is not None else self.target
         if endpoint == "pai" or endpoint.startswith("pai://"):
@@ -385,6 +392,7 @@ class EasMagic(Magics):
         region: str | None = None,
         pai_endpoint: str | None = None,
         oss: str | None = None,
+        pai_timeout: float | None = None,
     ) -> Any:
         """A PAI-EAS client, as the CLI's ``--target pai``; the settings of ``%eas target
         pai`` fill in what the call does not give, for the same region."""
@@ -400,6 +408,7 @@ class EasMagic(Magics):
         if region is not None and region == configured:
             pai_endpoint = pai_endpoint or self.pai_endpoint or None
             oss = oss or self.oss or None
+            pai_timeout = pai_timeout or self.pai_timeout or None
         if region is None:
             from easlab.cloud.client import default_region
 
@@ -412,14 +421,17 @@ class EasMagic(Magics):
                     "[--oss oss://BUCKET/PREFIX] (or $EASLAB_PAI_REGION, or region_id in the "
                     f"aliyun CLI's profile){why}"
                 )
-        client = connect(target="pai", region=region, pai_endpoint=pai_endpoint, oss=oss)
+        client = connect(
+            target="pai", region=region, pai_endpoint=pai_endpoint, oss=oss, pai_timeout=pai_timeout
+        )
         if hasattr(client, "upload_progress"):
             # local model files go to OSS first: show each one's bar in the cell
             client.upload_progress = UploadProgress()
         return client
 
     def _set_target(self, rest: str) -> str:
-        """``%eas target local | pai --region R [--pai-endpoint H] [--oss URI] | URL``."""
+        """``%eas target local | pai --region R [--pai-endpoint H] [--oss URI]
+        [--pai-timeout S] | URL``."""
         from IPython.utils.process import arg_split
 
         parser = _VerbParser(prog="%eas target", add_help=False)
@@ -427,6 +439,7 @@ class EasMagic(Magics):
         parser.add_argument("--region")
         parser.add_argument("--pai-endpoint", default="")
         parser.add_argument("--oss", default="")
+        parser.add_argument("--pai-timeout", type=float, default=0.0)
         try:
             args = parser.parse_args(arg_split(rest, strict=True))
         except Exception as exc:
@@ -448,12 +461,14 @@ class EasMagic(Magics):
                 region, source = found.region, f" (region from {found.source})"
             self.target = f"pai://{region}"
             self.pai_endpoint, self.oss = args.pai_endpoint, args.oss
+            self.pai_timeout = _pai_timeout(args.pai_timeout)
             shown = f"%eas talks to {self.target}{source}"
             return shown + (f" (uploads to {self.oss})" if self.oss else "")
-        elif args.region or args.pai_endpoint or args.oss:
+        elif args.region or args.pai_endpoint or args.oss or args.pai_timeout:
             if where is not None or not self.target.startswith("pai://"):
                 raise EasMagicError(
-                    "%eas target: --region, --pai-endpoint and --oss are for PAI-EAS: "
+                    "%eas target: --region, --pai-endpoint, --oss and --pai-timeout are for "
+                    "PAI-EAS: "
                     "%eas target pai --region cn-hangzhou [--oss oss://BUCKET/PREFIX]"
                 )
             # %eas target --oss URI: change one setting of the PAI-EAS target
@@ -461,10 +476,12 @@ class EasMagic(Magics):
                 self.target = f"pai://{args.region}"
             self.pai_endpoint = args.pai_endpoint or self.pai_endpoint
             self.oss = args.oss or self.oss
+            self.pai_timeout = _pai_timeout(args.pai_timeout) or self.pai_timeout
         elif where is not None:
             self.target = "" if where == "local" else where
             # the PAI-EAS settings belong to that target: a kernel reads local paths itself
             self.pai_endpoint = self.oss = ""
+            self.pai_timeout = 0.0
         shown = self.target or "local"
         return f"%eas talks to {shown}" + (f" (uploads to {self.oss})" if self.oss else "")
 
@@ -955,3 +972,18 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.magics
     for kind in ("line", "cell"):
         magics[kind].pop("eas", None)
+
+
+def _pai_timeout(seconds: float) -> float:
+    """``%eas target pai --pai-timeout S``'s value, checked as the client checks it (a
+    finite number above 0; 0: not given)."""
+    import math
+
+    if seconds == 0:
+        return 0.0
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise EasMagicError(
+            f"%eas target: --pai-timeout {seconds:g} is not a number of seconds greater "
+            "than 0, e.g. --pai-timeout 120"
+        )
+    return float(seconds)

@@ -143,6 +143,9 @@ class StandIn:
     #: seconds this server's clock is ahead of the machine's (a request dated more than
     #: 15 minutes off is refused, as Alibaba Cloud's API refuses it)
     clock_ahead: float = 0.0
+    #: set: each call waits for this event (at most 30 s) before it is answered, as a slow
+    #: API does; the test sets it when it has seen what the client did meanwhile
+    hold: threading.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def actions(self) -> list[str]:
@@ -511,6 +514,9 @@ def serve(standin: StandIn) -> tuple[ThreadingHTTPServer, str]:
             kind = "application/json;charset=utf-8"
             with standin.lock:
                 standin.requests.append(rec)
+            if standin.hold is not None:
+                standin.hold.wait(30)
+            with standin.lock:
                 try:
                     status, body = standin.answer(rec)
                     data = json.dumps(body).encode()
@@ -526,11 +532,14 @@ def serve(standin: StandIn) -> tuple[ThreadingHTTPServer, str]:
                         kind = "text/html"
                         data = f"<html><body><h1>{status} {exc.message}</h1></body></html>".encode()
             rec.status = status
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a client that stopped waiting (``hold``)
 
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 

@@ -388,3 +388,70 @@ def test_the_apps_worker_threads_are_read_from_its_start_as_a_literal(tmp_path, 
     app = tmp_path / "app.py"
     app.write_text(source)
     assert app_worker_threads(app) == found
+
+
+APP_WITH_PROCESSES = """\
+import allspark
+
+
+class MyProcessor(allspark.BaseProcessor):
+    def initialize(self):
+        self.pid = __import__("os").getpid()
+
+    def process(self, data):
+        return str(self.worker_processes).encode(), 200
+
+
+if __name__ == "__main__":
+    runner = MyProcessor(worker_threads=4, worker_processes=3)
+    runner.run()
+"""
+
+
+def test_the_apps_worker_processes_are_said_not_run(kernel, env_project, tmp_path, capsys):
+    # On EAS, worker_processes=3 starts 3 processes per instance, each running
+    # initialize(); the kernel runs one per instance and said nothing of it
+    folder = _project(env_project, tmp_path, APP_WITH_PROCESSES)
+    said = (
+        "app.py line 13 passes worker_processes=3: on PAI-EAS an instance then runs 3 "
+        "processes, each calling initialize(); the local kernel runs one process per instance"
+    )
+    spec = tmp_path / "procs.json"
+    spec.write_text(
+        '{"name": "own_procs", "processor_type": "python", "processor_entry": "app.py", '
+        f'"processor_path": "{folder}", "metadata": {{"instance": 1}}, "token": "{TOKEN}"}}'
+    )
+    assert main(["create", str(spec), "--dry-run", "--endpoint", kernel.endpoint]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: {said}" in out, out
+    assert "metadata.instance" in out.split(said, 1)[1].splitlines()[0]
+    svc = _create(kernel, "own_procs", folder)
+    try:
+        assert svc.desc["status"] == "Running", svc.desc.get("message")
+        assert [w for w in svc.desc["warnings"] if w.startswith(said)], svc.desc["warnings"]
+        log = "\n".join(kernel.client.logs("own_procs", 0))
+        assert f"warning: {said}" in log, log
+        # what runs: one process, the worker_threads the app passes
+        answer = requests.post(svc.url, data=b"x", headers={"Authorization": TOKEN}, timeout=30)
+        assert (answer.status_code, answer.text) == (200, "1")
+    finally:
+        kernel.delete("own_procs")
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("P(worker_processes=4).run()", ("4", 1)),
+        ("if __name__ == '__main__':\n    P(worker_threads=2, worker_processes=N).run()", ("N", 2)),
+        ("P(worker_processes=1).run()", None),  # what the kernel runs
+        ("P(worker_threads=10).run()", None),
+        ("def make():\n    return P(worker_processes=9)", None),  # not the app's start
+        ("P(worker_processes=", None),  # the instance's start reports the syntax error
+    ],
+)
+def test_the_apps_worker_processes_are_read_from_its_start(tmp_path, source, found):
+    from easlab.kernel.processors.python import app_worker_processes
+
+    app = tmp_path / "app.py"
+    app.write_text(source)
+    assert app_worker_processes(app) == found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import re
 import sys
 from typing import Any
 
@@ -152,6 +153,66 @@ def available_runtimes() -> dict[str, bool]:
     """Which processor runtimes this Python can load (found, not imported): ``{"onnxruntime": True, ...}``."""
     names = {module for needs in RUNTIMES.values() for module, _ in needs}
     return {name: importlib.util.find_spec(name) is not None for name in sorted(names)}
+
+
+#: built-in code prefixes that name a framework version, the framework, and the module
+#: its instances import (``pytorch_cpu_1.6``: PyTorch 1.6; the kernel serves it with the
+#: torch its Python has)
+_VERSIONED = (
+    ("tensorflow_cpu_", "TensorFlow", "tensorflow"),
+    ("tensorflow_gpu_", "TensorFlow", "tensorflow"),
+    ("pytorch_cpu_", "PyTorch", "torch"),
+    ("pytorch_gpu_", "PyTorch", "torch"),
+)
+
+
+def runtime_versions() -> dict[str, str]:
+    """The installed version of each framework a versioned built-in code names
+    (``{"torch": "2.13.0+cpu", "tensorflow": "2.21.0"}``), read from the packages'
+    metadata: nothing is imported. A framework this Python lacks is left out."""
+    from importlib import metadata
+
+    modules = {module for _, _, module in _VERSIONED}
+    distributions = metadata.packages_distributions()
+    found: dict[str, str] = {}
+    for module in sorted(modules):
+        for dist in distributions.get(module, ()):  # tensorflow-cpu, tensorflow, ...
+            try:
+                found[module] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def version_warning(processor: str | None, versions: dict[str, str] | None = None) -> str:
+    """What to tell a user whose built-in code names a framework version the local
+    runtime is not (``pytorch_cpu_1.0`` served by torch 2.13.0): "" when the versions
+    agree (``pytorch_cpu_2.13``), the code names no version, or the framework is not
+    installed (``check_runtime`` says that). ``versions``: ``runtime_versions()``'s
+    answer (the kernel's, for a dry run); read here when not given."""
+    code = (processor or "").strip().lower()
+    for prefix, framework, module in _VERSIONED:
+        if not code.startswith(prefix):
+            continue
+        named = code[len(prefix) :]
+        if not re.fullmatch(r"\d+(\.\d+)*", named):
+            return ""
+        have = (runtime_versions() if versions is None else versions).get(module)
+        release = re.match(r"\d+(\.\d+)*", have or "")
+        if release is None:
+            return ""
+        wanted = [int(part) for part in named.split(".")]
+        local = [int(part) for part in release.group().split(".")]
+        if local[: len(wanted)] == wanted:
+            return ""
+        return (
+            f"processor {processor!r} names {framework} {named}, but the local kernel serves "
+            f"it with {module} {have} (its Python's): a model that loads and answers here may "
+            f"fail or answer otherwise on PAI-EAS's {framework} {named}. Check it with "
+            f"{framework} {named} before you deploy"
+        )
+    return ""
 
 
 def check_runtime(target: str, processor: str | None) -> None:

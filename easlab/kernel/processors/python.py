@@ -37,25 +37,60 @@ def app_worker_threads(path: Path) -> tuple[int, int] | None:
     the file: a literal only, the app's code is not run for it. Function and class
     bodies are not read (a helper that builds another processor is not the app's start).
     """
+    return app_constructor_arg(path, "worker_threads")
+
+
+def app_worker_processes(path: Path) -> tuple[str, int] | None:
+    """``(M, line)``, M as written, where the app's start passes ``worker_processes=M``
+    other than 1 (a literal or not: ``worker_processes=N`` counts, as the kernel cannot
+    know N); else None. On EAS, M > 1 starts M processes per instance, each running
+    ``initialize()``; the kernel runs one (``worker_processes_warning`` says so)."""
+    for value, line in _start_keywords(path, "worker_processes"):
+        if isinstance(value, ast.Constant) and type(value.value) is int and value.value <= 1:
+            continue
+        return ast.unparse(value), line
+    return None
+
+
+def worker_processes_warning(entry_file: Path, entry: str) -> str:
+    """The warning a create gives for an app whose start passes ``worker_processes``
+    (``app_worker_processes``): "" when it passes none, or 1."""
+    found = app_worker_processes(entry_file)
+    if found is None:
+        return ""
+    processes, line = found
+    many = processes if processes.isdigit() else "that many"
+    return (
+        f"{entry} line {line} passes worker_processes={processes}: on PAI-EAS an instance "
+        f"then runs {many} processes, each calling initialize(); the local kernel runs one "
+        "process per instance (initialize() once, its worker_threads answering requests at "
+        f"once), so here each instance is one process. For {many} processes, each with its "
+        f"own initialize(), give {many} times the instances here (metadata.instance)"
+    )
+
+
+def _start_keywords(path: Path, name: str) -> list[tuple[ast.expr, int]]:
+    """Each ``X(name=value)`` in the app's start (module level, ``__main__`` block; not
+    function or class bodies): (value, line) each."""
     try:
         tree = ast.parse(path.read_bytes(), str(path))
     except (OSError, SyntaxError, ValueError):
-        return None  # the instance's start reports a file it cannot load
+        return []  # the instance's start reports a file it cannot load
+    found = []
     for statement in tree.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
         for node in ast.walk(statement):
-            if not isinstance(node, ast.Call):
-                continue
-            for keyword in node.keywords:
-                value = keyword.value
-                if (
-                    keyword.arg == "worker_threads"
-                    and isinstance(value, ast.Constant)
-                    and type(value.value) is int
-                    and value.value >= 1
-                ):
-                    return value.value, node.lineno
+            if isinstance(node, ast.Call):
+                found += [(k.value, node.lineno) for k in node.keywords if k.arg == name]
+    return found
+
+
+def app_constructor_arg(path: Path, name: str) -> tuple[int, int] | None:
+    """``(N, line)`` of the first ``X(name=N)`` (N an int literal >= 1) in the app's start."""
+    for value, line in _start_keywords(path, name):
+        if isinstance(value, ast.Constant) and type(value.value) is int and value.value >= 1:
+            return value.value, line
     return None
 
 
