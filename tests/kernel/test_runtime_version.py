@@ -58,6 +58,8 @@ def test_the_versions_are_this_pythons():
     assert runtime_versions()["torch"] == torch.__version__
 
 
+# torch 2.x deprecates torch.jit.script/save; EAS models are TorchScript all the same.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_create_answer_log_and_dry_run_name_the_local_version(kernel, tmp_path, capsys):
     torch = pytest.importorskip("torch")
 
