@@ -538,14 +538,40 @@ class Service:
         """The stop or delete that called ``abort(reason)`` is over."""
         self._aborts.remove(reason)
 
-    def _gpus_for_new_instance(self) -> list[int]:
-        return self.kernel.allocate_gpus(self, self.kernel.gpu_need(self.spec, self.cpu_fallback))
+    def _gpu_need(self, version: Version) -> int:
+        """The devices each instance of ``version`` takes (its spec, not the current one's:
+        a roll starts instances of a version that is not current yet)."""
+        return self.kernel.gpu_need(version.spec, self.cpu_fallback)
 
-    def _new_instance(self, version: Version) -> Instance:
+    def _allocate_gpus(self, count: int, version: Version) -> tuple[list[list[int]], str | None]:
+        """The devices of ``count`` new instances of ``version``, or none and why not.
+
+        All or nothing: an instance given fewer devices than its version asks for would
+        run on the wrong ones, and one given none has no CUDA_VISIBLE_DEVICES, so it
+        would see every GPU, those of other services too."""
+        per = self._gpu_need(version)
+        if per == 0:
+            return [[] for _ in range(count)], None
+        chosen = [self.kernel.allocate_gpus(self, per) for _ in range(count)]
+        if all(len(gpus) == per for gpus in chosen):
+            return chosen, None
+        free = sum(len(gpus) for gpus in chosen)
+        for gpus in chosen:
+            self.kernel.release_gpus(gpus)
+        total = len(self.kernel.gpu_report().gpus)
+        return [], (
+            f"each of {count} instance(s) needs {per} GPU(s), but only {free} of "
+            f"this host's {total} GPU(s) are free; no "
+            "instance was started with fewer (it would run on the wrong devices, or with "
+            "none on every GPU). Free GPUs (stop or scale down a service using them) or "
+            "lower metadata.gpu/metadata.instance"
+        )
+
+    def _new_instance(self, version: Version, gpus: list[int]) -> Instance:
         index = self._next_index
         self._next_index += 1
         self.stats.add_instance(index, f"{self.name}-{index}", version.number)
-        return Instance(self, index, version, self._gpus_for_new_instance())
+        return Instance(self, index, version, gpus)
 
     async def _launch(self, count: int, version: Version) -> tuple[list[Instance], str | None]:
         """Start ``count`` instances of ``version``; the first failure message, if any.
@@ -555,7 +581,10 @@ class Service:
         """
         if self._aborts:
             return [], f"start aborted: {self._aborts[-1]}"
-        new = [self._new_instance(version) for _ in range(count)]
+        devices, short = self._allocate_gpus(count, version)
+        if short is not None:
+            return [], short
+        new = [self._new_instance(version, gpus) for gpus in devices]
         self.starting.extend(new)
         failure: str | None = None
         try:

@@ -6,16 +6,21 @@ kernel's allocation is exercised on a machine without GPUs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kernel_helpers import post, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
+from easlab.kernel.control import Kernel
+from easlab.kernel.service import Service
+from easlab.spec import parse_spec
 
 TOKEN = "gpu-token-123"
 
@@ -126,6 +131,40 @@ def test_start_of_a_stopped_service_is_refused_while_its_gpus_are_taken(gpu_kern
     assert desc["status"] == "Running"
     assert sorted(w["gpus"] for w in gpu_kernel.client.workers("gpu_stopped")) == [[0], [1]]
     gpu_kernel.client.delete("gpu_stopped")
+
+
+def test_an_instance_that_cannot_get_all_its_devices_does_not_start(tmp_path, make_app):
+    """The last guard, below the kernel's checks: a start short of devices fails, saying
+    so, rather than start an instance on fewer (was: on device 0 alone, and one given
+    none had no CUDA_VISIBLE_DEVICES, so it saw every GPU)."""
+    app = make_app("gpu_short", ENV_APP)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        kernel = Kernel(tmp_path, asyncio.get_running_loop())
+        kernel._gpu_report = SimpleNamespace(
+            gpus=[SimpleNamespace(index=0), SimpleNamespace(index=1)], message=""
+        )
+        version = await kernel._build_version(parse_spec(spec("gpu_short", app, gpu=2)), 1)
+        service = Service(kernel, "gpu_short", TOKEN, version)
+        kernel.allocate_gpus(service, 1)  # device 0, as another service's instance holds it
+        try:
+            await service.start()
+            seen["status"], seen["message"] = service.status, service.message
+            seen["instances"] = [inst.gpus for inst in service.instances]
+        finally:
+            await service.stop()
+        seen["used"] = sorted(kernel._gpus_used)
+
+    asyncio.run(main())
+    assert seen["status"] == "Failed" and seen["instances"] == [], seen
+    assert seen["message"] == (
+        "each of 1 instance(s) needs 2 GPU(s), but only 1 of this host's 2 GPU(s) are "
+        "free; no instance was started with fewer (it would run on the wrong "
+        "devices, or with none on every GPU). Free GPUs (stop or scale down a service using "
+        "them) or lower metadata.gpu/metadata.instance"
+    )
+    assert seen["used"] == [0]  # device 1 was given back
 
 
 STANDIN = Path(__file__).parent / "nvml_standin"
