@@ -313,6 +313,11 @@ class Kernel:
         self._gpus_used.update(chosen)
         return chosen
 
+    def free_gpus_for(self, service: Service) -> int:
+        """How many devices a new instance of ``service`` could take now: the free ones
+        and those a restart set aside for it."""
+        return len(self._free_gpus()) + len(self._promised.get(service, []))
+
     def release_gpus(self, gpus: list[int]) -> None:
         self._gpus_used.difference_update(gpus)
 

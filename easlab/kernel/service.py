@@ -538,14 +538,40 @@ class Service:
         """The stop or delete that called ``abort(reason)`` is over."""
         self._aborts.remove(reason)
 
-    def _gpus_for_new_instance(self) -> list[int]:
-        return self.kernel.allocate_gpus(self, self.kernel.gpu_need(self.spec, self.cpu_fallback))
+    def _gpu_need(self, version: Version) -> int:
+        """The devices each instance of ``version`` takes (its spec, not the current one's:
+        a roll starts instances of a version that is not current yet)."""
+        return self.kernel.gpu_need(version.spec, self.cpu_fallback)
 
-    def _new_instance(self, version: Version) -> Instance:
+    def _allocate_gpus(self, count: int, version: Version) -> tuple[list[list[int]], str | None]:
+        """The devices of ``count`` new instances of ``version``, or none and why not.
+
+        All or nothing: an instance given fewer devices than its version asks for would
+        run on the wrong ones, and one given none has no CUDA_VISIBLE_DEVICES, so it
+        would see every GPU, those of other services too."""
+        per = self._gpu_need(version)
+        if per == 0:
+            return [[] for _ in range(count)], None
+        chosen = [self.kernel.allocate_gpus(self, per) for _ in range(count)]
+        if all(len(gpus) == per for gpus in chosen):
+            return chosen, None
+        free = sum(len(gpus) for gpus in chosen)
+        for gpus in chosen:
+            self.kernel.release_gpus(gpus)
+        total = len(self.kernel.gpu_report().gpus)
+        return [], (
+            f"each of {count} instance(s) needs {per} GPU(s), but only {free} of "
+            f"this host's {total} GPU(s) are free; no "
+            "instance was started with fewer (it would run on the wrong devices, or with "
+            "none on every GPU). Free GPUs (stop or scale down a service using them) or "
+            "lower metadata.gpu/metadata.instance"
+        )
+
+    def _new_instance(self, version: Version, gpus: list[int]) -> Instance:
         index = self._next_index
         self._next_index += 1
         self.stats.add_instance(index, f"{self.name}-{index}", version.number)
-        return Instance(self, index, version, self._gpus_for_new_instance())
+        return Instance(self, index, version, gpus)
 
     async def _launch(self, count: int, version: Version) -> tuple[list[Instance], str | None]:
         """Start ``count`` instances of ``version``; the first failure message, if any.
@@ -555,7 +581,10 @@ class Service:
         """
         if self._aborts:
             return [], f"start aborted: {self._aborts[-1]}"
-        new = [self._new_instance(version) for _ in range(count)]
+        devices, short = self._allocate_gpus(count, version)
+        if short is not None:
+            return [], short
+        new = [self._new_instance(version, gpus) for gpus in devices]
         self.starting.extend(new)
         failure: str | None = None
         try:
@@ -661,11 +690,23 @@ class Service:
         return None
 
     async def roll_to(self, version: Version) -> str | None:
-        """Replace every instance by instances of ``version``; keep the old ones on failure."""
+        """Replace every instance by instances of ``version``; keep the old ones on failure.
+
+        A rolling update: the new instances start beside the old ones, which serve until
+        the new ones run. When the new version needs GPUs that only the old instances
+        hold (``-Dmetadata.gpu=2`` on a host whose other devices are taken), it cannot
+        start beside them: the old instances stop first, calls meanwhile wait in the
+        queue, and the update is a restart, which the message and the log say. If the
+        new version then fails to start, the old one is started again on its devices."""
         async with self._lock:
             previous_status = self.status
             self.status = "Updating"
             count = version.spec.metadata.instance
+            need = self._gpu_need(version) * count
+            held = sum(len(inst.gpus) for inst in self.instances)
+            free = self.kernel.free_gpus_for(self)
+            if free < need <= free + held:
+                return await self._restart_to(version, free, previous_status)
             new, failure = await self._launch(count, version)
             if failure is not None:
                 await self._retire(new)
@@ -676,15 +717,60 @@ class Service:
                 self.log("kernel", self.message)
                 return failure
             old, self.instances = self.instances, new
-            self.current = version
-            self.apply_rpc()
-            self.status = "Running"
-            self.message = ""
-            self.update_time = time.time()
-            self.pump()
+            self._serve(version, "")
             await self._retire(old)
             self.log("kernel", f"now serving version {version.number}")
             return None
+
+    def _serve(self, version: Version, message: str) -> None:
+        """``version``'s instances are ``self.instances`` now: it is the current one."""
+        self.current = version
+        self.apply_rpc()
+        self.status = "Running"
+        self.message = message
+        self.update_time = time.time()
+        self.pump()
+
+    async def _restart_to(self, version: Version, free: int, previous_status: str) -> str | None:
+        """``roll_to`` when the new version needs devices the old instances hold: stop
+        them, then start ``version``'s (the old version's again if those fail)."""
+        why = (
+            f"version {version.number} needs {self._gpu_need(version)} GPU(s) per instance "
+            f"x {version.spec.metadata.instance} instance(s), {free} free besides those of "
+            "the running instances"
+        )
+        self.log("kernel", f"{why}: stopping them first (a restart, not a rolling update)")
+        old, self.instances = self.instances, []
+        await self._retire(old, min(self.keepalive_s + 1, STOP_GRACE_S))
+        # _retire gives their devices back as it returns and _launch takes them before
+        # it awaits anything: no other service's start can take them in between
+        new, failure = await self._launch(version.spec.metadata.instance, version)
+        if failure is None:
+            self.instances = new
+            self._serve(
+                version,
+                f"{why}: its old instances were stopped first (a restart, not a rolling update)",
+            )
+            self.log("kernel", f"now serving version {version.number}: {self.message}")
+            return None
+        await self._retire(new)
+        self.message = f"version {version.number} failed to start: {failure}"
+        self.log("kernel", self.message)
+        back, again = await self._launch(len(old), self.current)
+        if again is None:
+            self.instances = back
+            self.status = previous_status if previous_status != "Updating" else "Running"
+            self.message += f"; version {self.current.number} was started again"
+            self.update_time = time.time()
+            self.pump()
+        else:
+            await self._retire(back)
+            self.status = "Failed"
+            self.message += f"; version {self.current.number} did not start again: {again}"
+            for call in self.queue.drain():
+                call.refuse(503, self.not_serving_message().encode())
+        self.log("kernel", self.message)
+        return failure
 
     def startup_message(self) -> str:
         """What a start under way waits for: which instances, their pids, for how long."""

@@ -6,16 +6,21 @@ kernel's allocation is exercised on a machine without GPUs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kernel_helpers import post, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
+from easlab.kernel.control import Kernel
+from easlab.kernel.service import Service
+from easlab.spec import parse_spec
 
 TOKEN = "gpu-token-123"
 
@@ -126,6 +131,103 @@ def test_start_of_a_stopped_service_is_refused_while_its_gpus_are_taken(gpu_kern
     assert desc["status"] == "Running"
     assert sorted(w["gpus"] for w in gpu_kernel.client.workers("gpu_stopped")) == [[0], [1]]
     gpu_kernel.client.delete("gpu_stopped")
+
+
+def test_a_new_version_asking_for_more_gpus_gets_them_all(gpu_kernel, make_app):
+    """modify -Dmetadata.gpu=2 on a service with one device: its new instance gets two.
+
+    Was: Running with gpu: 2, its instance on one device ([[1]]): the new instance was
+    sized from the old version, and the check counted the old devices as free while
+    the new instance started beside the old one. Two devices on this host, one of them
+    the old instance's: the new version can only start once the old one stops, so the
+    update is a restart (said in the answer's message and the log), not a rolling one."""
+    app = make_app("gpu_grow", ENV_APP)
+    for name in [s["name"] for s in gpu_kernel.client.list()]:
+        gpu_kernel.client.delete(name)
+    svc = gpu_kernel.create(spec("gpu_grow", app, gpu=1))
+    assert _devices(gpu_kernel, "gpu_grow") == [[0]]
+
+    # a free device for the new instance: it rolls as before, the old instance serving
+    # until the new one runs, on a device of its own
+    desc = gpu_kernel.client.modify("gpu_grow", set={"metadata.rpc.worker_threads": 3})
+    assert desc["status"] == "Running" and "restart" not in desc["message"], desc
+    assert _devices(gpu_kernel, "gpu_grow") == [[1]]
+
+    desc = gpu_kernel.client.modify("gpu_grow", set={"metadata.gpu": 2})
+    assert desc["status"] == "Running" and desc["gpu"] == 2, desc
+    assert _devices(gpu_kernel, "gpu_grow") == [[0, 1]]
+    assert post(svc.url, b"x", TOKEN).text == "'0,1'"
+    assert "restart" in desc["message"] and "GPU" in desc["message"], desc["message"]
+    assert any(desc["message"] in line for line in gpu_kernel.client.logs("gpu_grow", 0))
+    gpu_kernel.client.delete("gpu_grow")
+
+
+BROKEN_APP = """
+import allspark
+
+class Broken(allspark.BaseProcessor):
+    def initialize(self):
+        raise RuntimeError("no model here")
+
+    def process(self, data):
+        return data, 200
+"""
+
+
+def test_a_restart_for_gpus_whose_new_version_fails_brings_the_old_one_back(gpu_kernel, make_app):
+    """The old instances were stopped to free their devices for the new version, which
+    then failed: the old version starts again on them, and the answer says both."""
+    app, broken = make_app("gpu_back", ENV_APP), make_app("gpu_broken", BROKEN_APP)
+    for name in [s["name"] for s in gpu_kernel.client.list()]:
+        gpu_kernel.client.delete(name)
+    svc = gpu_kernel.create(spec("gpu_back", app, gpu=1))
+    gpu_kernel.create(spec("gpu_other", app, gpu=1))  # the other device
+    desc = gpu_kernel.client.modify(
+        "gpu_back", spec={"processor_path": str(broken), "metadata": {"gpu": 1}}
+    )
+    assert desc["status"] == "Running" and desc["current_version"] == 1, desc
+    assert "version 2 failed to start" in desc["failed"], desc
+    assert "version 1 was started again" in desc["failed"], desc
+    assert _devices(gpu_kernel, "gpu_back") == [[0]]
+    assert post(svc.url, b"x", TOKEN).text == "'0'"
+    logs = gpu_kernel.client.logs("gpu_back", 0)
+    assert any("a restart, not a rolling update" in line for line in logs), logs
+    for name in ("gpu_back", "gpu_other"):
+        gpu_kernel.client.delete(name)
+
+
+def test_an_instance_that_cannot_get_all_its_devices_does_not_start(tmp_path, make_app):
+    """The last guard, below the kernel's checks: a start short of devices fails, saying
+    so, rather than start an instance on fewer (was: on device 0 alone, and one given
+    none had no CUDA_VISIBLE_DEVICES, so it saw every GPU)."""
+    app = make_app("gpu_short", ENV_APP)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        kernel = Kernel(tmp_path, asyncio.get_running_loop())
+        kernel._gpu_report = SimpleNamespace(
+            gpus=[SimpleNamespace(index=0), SimpleNamespace(index=1)], message=""
+        )
+        version = await kernel._build_version(parse_spec(spec("gpu_short", app, gpu=2)), 1)
+        service = Service(kernel, "gpu_short", TOKEN, version)
+        kernel.allocate_gpus(service, 1)  # device 0, as another service's instance holds it
+        try:
+            await service.start()
+            seen["status"], seen["message"] = service.status, service.message
+            seen["instances"] = [inst.gpus for inst in service.instances]
+        finally:
+            await service.stop()
+        seen["used"] = sorted(kernel._gpus_used)
+
+    asyncio.run(main())
+    assert seen["status"] == "Failed" and seen["instances"] == [], seen
+    assert seen["message"] == (
+        "each of 1 instance(s) needs 2 GPU(s), but only 1 of this host's 2 GPU(s) are "
+        "free; no instance was started with fewer (it would run on the wrong "
+        "devices, or with none on every GPU). Free GPUs (stop or scale down a service using "
+        "them) or lower metadata.gpu/metadata.instance"
+    )
+    assert seen["used"] == [0]  # device 1 was given back
 
 
 STANDIN = Path(__file__).parent / "nvml_standin"
