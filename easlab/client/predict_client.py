@@ -47,7 +47,7 @@ import time
 from typing import Any, Literal, overload
 
 from easlab import _auth
-from easlab.client.auth import EasAuth
+from easlab.client.auth import EasAuth, clean_token
 from easlab.client.discovery import (
     DEFAULT_REFRESH_S,
     Backend,
@@ -189,6 +189,7 @@ class PredictClient:
         self.endpoint_type = endpoint_type
 
     def set_token(self, token: str) -> None:
+        """The service's token; surrounding whitespace (a pasted line break) is not sent."""
         self.token = token
 
     def set_content_type(self, content_type: str) -> None:
@@ -503,9 +504,9 @@ class PredictClient:
                 "Date": _auth.http_date(),
                 "Content-Type": content_type,
                 "Content-Length": str(len(body)),
-                "Authorization": self.token,
+                "Authorization": clean_token(self.token),
             }
-        return _auth.signed_headers(self.token, body, self.service_name, content_type)
+        return _auth.signed_headers(clean_token(self.token), body, self.service_name, content_type)
 
     def _attempt(
         self, method: str, body: bytes, backend: Backend | None, path: str = ""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from easlab.client.auth import EasAuth
+from easlab.client.auth import EasAuth, clean_token
 from easlab.client.content_encoding import ContentDecodingError
 from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
@@ -351,8 +351,9 @@ class QueueClient(PredictClient):
             url = "ws://" + url
         headers = dict(self._identity().items())
         headers["Accept"] = PROTOBUF
-        if self.token:
-            headers["Authorization"] = self.token
+        token = clean_token(self.token)
+        if token:
+            headers["Authorization"] = token
         watcher = Watcher(self, f"{url}?{urlencode(query)}", headers, self.logger)
         watcher.auto_commit = auto_commit
         return watcher

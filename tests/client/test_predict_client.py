@@ -128,6 +128,34 @@ def test_custom_url_sends_plain_token(stub_server):
     client.destroy()
 
 
+@pytest.mark.parametrize("pasted", [TOKEN + "\n", f"  {TOKEN}\r\n", f"\t{TOKEN} "])
+def test_a_token_pasted_with_surrounding_whitespace_is_sent_without_it(stub_server, pasted):
+    """A token read from a file or copied from a console keeps its line break: EAS tokens
+    never hold whitespace, so it is cut off rather than sent (http.client refused it with a
+    ValueError that printed the whole token; a signature over it gave a bare 401)."""
+    server = stub_server(signature_checker(TOKEN, "echo"))
+    client = client_for(server, token=pasted)
+    assert client.predict(TextRequest(b"abc")).data == b"abc"  # signed with the clean token
+    plain = stub_server(echo)
+    custom = PredictClient(custom_url=f"{plain.url}/custom")
+    custom.token = pasted  # the attribute, as code written for the official client sets it
+    custom.predict(TextRequest(b"abc"))
+    assert plain.seen[-1].headers["Authorization"] == TOKEN
+    client.destroy()
+    custom.destroy()
+
+
+def test_a_token_with_a_line_break_inside_is_refused_without_showing_it(stub_server):
+    server = stub_server(echo)
+    client = client_for(server, token=f"{TOKEN[:20]}\n{TOKEN[20:]}", retry_count=1)
+    for call in (lambda: client.predict(TextRequest(b"abc")), lambda: client.get_signature()):
+        with pytest.raises(ValueError, match="token.*control character") as info:
+            call()
+        assert TOKEN[:20] not in str(info.value) and TOKEN[20:] not in str(info.value)
+    assert server.seen == []  # nothing went out
+    client.destroy()
+
+
 # -- endpoints ----------------------------------------------------------------------------
 
 
