@@ -421,7 +421,8 @@ class Watcher:
     """Records pushed over a websocket; one per client (``close()`` before the next).
 
     ``run()`` yields each record as it comes (pinging every 2 s, reconnecting with the
-    same uid when the connection drops, as the official Watcher); ``results()``
+    same uid when the connection drops, as the official Watcher, until a reconnect is
+    refused with 401/403 or 404, the queue gone, which ``run()`` raises); ``results()``
     yields them decoded. Both may be called again after a ``break``: the connection
     stays until ``close()``.
     """
@@ -496,7 +497,9 @@ class Watcher:
             try:
                 sock = self._open()
             except PredictException as exc:
-                if exc.code in (401, 403):
+                # a refused token, or a queue that is gone (its service deleted), will not
+                # come back by retrying: stop, so that whoever waits on the watch is told
+                if exc.code in (401, 403, 404):
                     raise
                 if self.logger:
                     self.logger.warning("watch reconnect failed (%s), retrying", exc)
