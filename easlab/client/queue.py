@@ -448,7 +448,18 @@ class Watcher:
 
         header = [f"{k}: {v}" for k, v in self.headers.items()]
         try:
-            return websocket.create_connection(self.url, header=header, enable_multithread=True)
+            # No proxy from the environment, as urllib3 (the HTTP calls' rule) uses none:
+            # websocket-client would read $http_proxy, even for a kernel on 127.0.0.1.
+            # It reads its no-proxy list only beside an explicit proxy, and "*" in that
+            # list wins over the proxy: so the placeholder proxy is never contacted.
+            return websocket.create_connection(
+                self.url,
+                header=header,
+                enable_multithread=True,
+                http_proxy_host="no-proxy.invalid",
+                http_proxy_port=1,
+                http_no_proxy=["*"],
+            )
         except websocket.WebSocketBadStatusException as exc:
             body = (exc.resp_body or b"").decode("utf-8", "replace").strip()
             where = self.url.split("?", 1)[0]

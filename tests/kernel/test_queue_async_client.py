@@ -239,3 +239,20 @@ def test_deleting_the_service_fails_the_pending_futures_instead_of_hanging(kerne
         with pytest.raises(PredictException) as late:
             p.predict_async(b"txt:late")  # the put itself finds no service
         assert late.value.code == 404
+
+
+def test_environment_proxies_are_not_used_for_the_watch(service, monkeypatch):
+    """As the HTTP calls (urllib3's rule, the official transport's): a proxy in the
+    environment is not used; before, the sink's websocket went to $http_proxy and the
+    predictor failed with a bare ConnectionRefusedError (the proxy's port, not the kernel's)."""
+    import socket
+
+    with socket.socket() as sock:  # a proxy address where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN) as p:
+        assert p.predict(b"txt:through", timeout=60) == b"TXT:THROUGH"
