@@ -90,6 +90,16 @@ def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str
         endpoint = f"{service_name.replace('_', '-')}.{namespace}:8080"
     if not endpoint.startswith(("http://", "https://")):
         endpoint = "http://" + endpoint
+    base, found, _ = endpoint.partition("/api/predict")
+    if found and "/" not in base.split("://", 1)[1]:
+        # the service's URL given as the endpoint: sent on, it would reach
+        # /api/predict/NAME/api/predict/NAME and be refused as a wrong token
+        raise PredictException(
+            500,
+            f"the endpoint {endpoint!r} holds the service's path: pass the base, "
+            f"PredictClient('{base}', '{service_name}'), or the whole URL as "
+            f"PredictClient(custom_url='{endpoint}')",
+        )
     return endpoint.rstrip("/")
 
 

@@ -176,6 +176,21 @@ def test_endpoint_forms():
     assert predict_client.gateway_base("h:8080", "s", None) == "http://h:8080"
 
 
+@pytest.mark.parametrize("path", ["/api/predict/echo", "/api/predict/", "/api/predict/echo/"])
+def test_an_endpoint_holding_the_service_path_is_refused_saying_what_to_pass(stub_server, path):
+    """The service's URL (svc.url, a console's 'invoke URL') passed as the endpoint: the
+    request went to /api/predict/echo/api/predict/echo and the kernel answered 401 'wrong
+    token' (or 404 'service api/predict/echo not found') though the token was right."""
+    server = stub_server(echo)
+    client = PredictClient(server.url + path, "echo")
+    client.set_token(TOKEN)
+    with pytest.raises(PredictException) as info:
+        client.predict(TextRequest(b"abc"))
+    message = info.value.message
+    assert f"PredictClient('{server.url}', 'echo')" in message and "custom_url" in message
+    assert server.seen == []  # refused before sending
+
+
 def test_gateway_without_endpoint_uses_namespace(monkeypatch):
     monkeypatch.setenv("NAMESPACE", "echo-test")
     client = PredictClient("", "echo_test")
