@@ -240,3 +240,31 @@ def test_the_transport_names_resolve_from_easlab_client():
     assert easlab.client.HTTPTransport is HTTPTransport
     assert easlab.client.EasAuth is EasAuth
     assert {"Transport", "TransportError"} <= set(easlab.client.__all__)
+
+
+def test_an_interrupted_call_closes_its_connection_and_the_next_call_works(
+    stub_server, monkeypatch
+):
+    """Ctrl-C in a notebook while waiting for an answer: the connection, with an answer
+    maybe still to come on it, is closed then and there (before, it was dropped open, a
+    socket left to the garbage collector), and the next call opens a fresh one."""
+    import http.client
+
+    server = stub_server(lambda seen: Reply(200, b"ok"))
+    request = Request("GET", f"{server.url}/api/predict/e")
+    interrupted = []
+    real = http.client.HTTPConnection.getresponse
+
+    def interrupt(conn: http.client.HTTPConnection) -> http.client.HTTPResponse:
+        interrupted.append(conn)
+        raise KeyboardInterrupt
+
+    with HTTPTransport() as transport:
+        assert transport.send(request, 5.0).body == b"ok"
+        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            transport.send(request, 5.0)
+        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", real)
+        assert len(interrupted) == 1 and interrupted[0].sock is None  # closed
+        assert transport.idle_connections() == 0
+        assert transport.send(request, 5.0).body == b"ok"
