@@ -94,6 +94,12 @@ def _check_url(endpoint: str) -> None:
             f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT, e.g. "
             "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT)"
         )
+    if "/api/predict" in parts.path:  # svc.url, or a console's invoke URL
+        base = endpoint.split("/api/predict", 1)[0]
+        raise ValueError(
+            f"endpoint {endpoint!r} is a service's URL, not the kernel's: give its base, "
+            f"connect('{base}') (--endpoint, $EASLAB_ENDPOINT)"
+        )
 
 
 class KernelClient:
