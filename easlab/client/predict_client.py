@@ -432,14 +432,17 @@ class PredictClient:
         Its ``"format"`` key names the request kind (tf, torch, blade, onnx, json;
         absent: tf). A service without one (python or custom processors: their GET
         reaches the processor) raises ``PredictException`` naming why, or gives None
-        with ``required=False``. A 401/403 (the token) and failures to reach the
-        service always raise. This is the one reader of signatures: ``predict``,
+        with ``required=False``; an answer of 5xx (a service starting or failing
+        now) is not kept, so the next call asks again. A 401/403 (the token) and
+        failures to reach the service always raise. This is the one reader of signatures: ``predict``,
         ``Service.signature`` and the notebook all call it.
         """
-        if self._signature is None or refresh:
+        read = self._signature
+        if read is None or refresh:
             self._init_once()
-            self._signature = self._read_signature()
-        signature, status, why = self._signature
+            read, keep = self._read_signature()
+            self._signature = read if keep else None
+        signature, status, why = read
         if signature is None and required:
             raise PredictException(
                 status,
@@ -449,20 +452,23 @@ class PredictClient:
             )
         return signature
 
-    def _read_signature(self) -> tuple[dict[str, Any] | None, int, str]:
+    def _read_signature(self) -> tuple[tuple[dict[str, Any] | None, int, str], bool]:
+        """(signature or None, status, why) and whether to keep it: not an answer of
+        5xx (503 while the service starts), so that the next call asks again."""
         resp, _, _ = self._send("GET", b"", purpose="reading the signature", any_status=True)
         answer = resp.text.strip()
         if resp.status in (401, 403):
             raise PredictException(resp.status, answer)
         if resp.status != 200:
-            return None, resp.status, f"GET answered {resp.status}: {answer[:100]}"
+            why = f"GET answered {resp.status}: {answer[:100]}"
+            return (None, resp.status, why), resp.status < 500
         try:
             signature = json.loads(resp.body)
         except ValueError:
-            return None, 500, f"GET answered no JSON signature: {resp.body[:100]!r}"
+            return (None, 500, f"GET answered no JSON signature: {resp.body[:100]!r}"), True
         if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
-            return None, 500, f"GET answered {answer[:200]}"
-        return signature, 200, ""
+            return (None, 500, f"GET answered {answer[:200]}"), True
+        return (signature, 200, ""), True
 
     def _url(self, backend: Backend | None) -> str:
         if self.custom_url:
