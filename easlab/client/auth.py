@@ -10,7 +10,26 @@ from __future__ import annotations
 from easlab import _auth
 from easlab.client.transport import Request
 
-__all__ = ["EasAuth"]
+__all__ = ["EasAuth", "clean_token"]
+
+
+def clean_token(token: str | None) -> str:
+    """``token`` as it is sent: surrounding whitespace (the line break of a token read
+    from a file or pasted from a console) cut off, as EAS tokens never hold any.
+
+    A control character inside it (a line break, a tab) raises ``ValueError``
+    saying where, without showing the token: no header could carry it, and
+    ``http.client`` would refuse it with the whole token in its message.
+    """
+    token = (token or "").strip()
+    for at, char in enumerate(token):
+        if ord(char) < 0x20 or ord(char) == 0x7F:
+            raise ValueError(
+                f"the token holds a control character ({char!r} at position {at} of "
+                f"{len(token)}): pass the service token alone, on one line (easlab desc "
+                "NAME shows it)"
+            )
+    return token
 
 
 class EasAuth:
@@ -26,7 +45,7 @@ class EasAuth:
     """
 
     def __init__(self, token: str | None, service_name: str, signed: bool = True) -> None:
-        self.token = token or ""
+        self.token = clean_token(token)
         self.service_name = service_name
         self.signed = signed
 

@@ -13,7 +13,9 @@ import builtins
 import html
 import json
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +93,12 @@ def _check_url(endpoint: str) -> None:
         raise ValueError(
             f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT, e.g. "
             "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT)"
+        )
+    if "/api/predict" in parts.path:  # svc.url, or a console's invoke URL
+        base = endpoint.split("/api/predict", 1)[0]
+        raise ValueError(
+            f"endpoint {endpoint!r} is a service's URL, not the kernel's: give its base, "
+            f"connect('{base}') (--endpoint, $EASLAB_ENDPOINT)"
         )
 
 
@@ -395,6 +403,9 @@ class Service:
     def __init__(self, kernel: KernelClient, desc: dict[str, Any]) -> None:
         self.kernel = kernel
         self.desc = desc
+        # predict()'s client, made at its first call (for the endpoint and token then)
+        self._kept: tuple[tuple[str, str | None], PredictClient] | None = None
+        self._kept_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -443,8 +454,22 @@ class Service:
         return client
 
     def predict(self, request: Any) -> Any:
-        """Shortcut for ``self.client().predict(request)``."""
-        return self.client().predict(request)
+        """``self.client().predict(request)``, through one client kept for this ``Service``:
+        a loop of calls reuses its connection (and its signature, for numpy inputs).
+
+        It is made anew when the endpoint or token changed (``refresh()``), and
+        closed with the ``Service``.
+        """
+        key = (self.endpoint, self.token)
+        with self._kept_lock:
+            kept = self._kept
+            if kept is None or kept[0] != key:
+                if kept is not None:
+                    kept[1].destroy()
+                client = self.client()
+                weakref.finalize(self, client.destroy)
+                self._kept = kept = (key, client)
+        return kept[1].predict(request)
 
     def signature(self) -> dict[str, Any]:
         """The tensor signature served on ``GET /api/predict/{name}`` (SPEC §1).

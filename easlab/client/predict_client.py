@@ -47,7 +47,7 @@ import time
 from typing import Any, Literal, overload
 
 from easlab import _auth
-from easlab.client.auth import EasAuth
+from easlab.client.auth import EasAuth, clean_token
 from easlab.client.discovery import (
     DEFAULT_REFRESH_S,
     Backend,
@@ -90,6 +90,16 @@ def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str
         endpoint = f"{service_name.replace('_', '-')}.{namespace}:8080"
     if not endpoint.startswith(("http://", "https://")):
         endpoint = "http://" + endpoint
+    base, found, _ = endpoint.partition("/api/predict")
+    if found and "/" not in base.split("://", 1)[1]:
+        # the service's URL given as the endpoint: sent on, it would reach
+        # /api/predict/NAME/api/predict/NAME and be refused as a wrong token
+        raise PredictException(
+            500,
+            f"the endpoint {endpoint!r} holds the service's path: pass the base, "
+            f"PredictClient('{base}', '{service_name}'), or the whole URL as "
+            f"PredictClient(custom_url='{endpoint}')",
+        )
     return endpoint.rstrip("/")
 
 
@@ -189,6 +199,7 @@ class PredictClient:
         self.endpoint_type = endpoint_type
 
     def set_token(self, token: str) -> None:
+        """The service's token; surrounding whitespace (a pasted line break) is not sent."""
         self.token = token
 
     def set_content_type(self, content_type: str) -> None:
@@ -421,14 +432,17 @@ class PredictClient:
         Its ``"format"`` key names the request kind (tf, torch, blade, onnx, json;
         absent: tf). A service without one (python or custom processors: their GET
         reaches the processor) raises ``PredictException`` naming why, or gives None
-        with ``required=False``. A 401/403 (the token) and failures to reach the
-        service always raise. This is the one reader of signatures: ``predict``,
+        with ``required=False``; an answer of 5xx (a service starting or failing
+        now) is not kept, so the next call asks again. A 401/403 (the token) and
+        failures to reach the service always raise. This is the one reader of signatures: ``predict``,
         ``Service.signature`` and the notebook all call it.
         """
-        if self._signature is None or refresh:
+        read = self._signature
+        if read is None or refresh:
             self._init_once()
-            self._signature = self._read_signature()
-        signature, status, why = self._signature
+            read, keep = self._read_signature()
+            self._signature = read if keep else None
+        signature, status, why = read
         if signature is None and required:
             raise PredictException(
                 status,
@@ -438,20 +452,23 @@ class PredictClient:
             )
         return signature
 
-    def _read_signature(self) -> tuple[dict[str, Any] | None, int, str]:
+    def _read_signature(self) -> tuple[tuple[dict[str, Any] | None, int, str], bool]:
+        """(signature or None, status, why) and whether to keep it: not an answer of
+        5xx (503 while the service starts), so that the next call asks again."""
         resp, _, _ = self._send("GET", b"", purpose="reading the signature", any_status=True)
         answer = resp.text.strip()
         if resp.status in (401, 403):
             raise PredictException(resp.status, answer)
         if resp.status != 200:
-            return None, resp.status, f"GET answered {resp.status}: {answer[:100]}"
+            why = f"GET answered {resp.status}: {answer[:100]}"
+            return (None, resp.status, why), resp.status < 500
         try:
             signature = json.loads(resp.body)
         except ValueError:
-            return None, 500, f"GET answered no JSON signature: {resp.body[:100]!r}"
+            return (None, 500, f"GET answered no JSON signature: {resp.body[:100]!r}"), True
         if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
-            return None, 500, f"GET answered {answer[:200]}"
-        return signature, 200, ""
+            return (None, 500, f"GET answered {answer[:200]}"), True
+        return (signature, 200, ""), True
 
     def _url(self, backend: Backend | None) -> str:
         if self.custom_url:
@@ -503,9 +520,9 @@ class PredictClient:
                 "Date": _auth.http_date(),
                 "Content-Type": content_type,
                 "Content-Length": str(len(body)),
-                "Authorization": self.token,
+                "Authorization": clean_token(self.token),
             }
-        return _auth.signed_headers(self.token, body, self.service_name, content_type)
+        return _auth.signed_headers(clean_token(self.token), body, self.service_name, content_type)
 
     def _attempt(
         self, method: str, body: bytes, backend: Backend | None, path: str = ""

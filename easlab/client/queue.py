@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from easlab.client.auth import EasAuth
+from easlab.client.auth import EasAuth, clean_token
 from easlab.client.content_encoding import ContentDecodingError
 from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
@@ -351,8 +351,9 @@ class QueueClient(PredictClient):
             url = "ws://" + url
         headers = dict(self._identity().items())
         headers["Accept"] = PROTOBUF
-        if self.token:
-            headers["Authorization"] = self.token
+        token = clean_token(self.token)
+        if token:
+            headers["Authorization"] = token
         watcher = Watcher(self, f"{url}?{urlencode(query)}", headers, self.logger)
         watcher.auto_commit = auto_commit
         return watcher
@@ -420,7 +421,8 @@ class Watcher:
     """Records pushed over a websocket; one per client (``close()`` before the next).
 
     ``run()`` yields each record as it comes (pinging every 2 s, reconnecting with the
-    same uid when the connection drops, as the official Watcher); ``results()``
+    same uid when the connection drops, as the official Watcher, until a reconnect is
+    refused with 401/403 or 404, the queue gone, which ``run()`` raises); ``results()``
     yields them decoded. Both may be called again after a ``break``: the connection
     stays until ``close()``.
     """
@@ -446,7 +448,18 @@ class Watcher:
 
         header = [f"{k}: {v}" for k, v in self.headers.items()]
         try:
-            return websocket.create_connection(self.url, header=header, enable_multithread=True)
+            # No proxy from the environment, as urllib3 (the HTTP calls' rule) uses none:
+            # websocket-client would read $http_proxy, even for a kernel on 127.0.0.1.
+            # It reads its no-proxy list only beside an explicit proxy, and "*" in that
+            # list wins over the proxy: so the placeholder proxy is never contacted.
+            return websocket.create_connection(
+                self.url,
+                header=header,
+                enable_multithread=True,
+                http_proxy_host="no-proxy.invalid",
+                http_proxy_port=1,
+                http_no_proxy=["*"],
+            )
         except websocket.WebSocketBadStatusException as exc:
             body = (exc.resp_body or b"").decode("utf-8", "replace").strip()
             where = self.url.split("?", 1)[0]
@@ -495,7 +508,9 @@ class Watcher:
             try:
                 sock = self._open()
             except PredictException as exc:
-                if exc.code in (401, 403):
+                # a refused token, or a queue that is gone (its service deleted), will not
+                # come back by retrying: stop, so that whoever waits on the watch is told
+                if exc.code in (401, 403, 404):
                     raise
                 if self.logger:
                     self.logger.warning("watch reconnect failed (%s), retrying", exc)

@@ -396,6 +396,9 @@ class HTTPTransport(Transport):
                 raise TransportError(
                     request, exc, elapsed, timeout=isinstance(exc, TimeoutError)
                 ) from exc
+            except BaseException:  # Ctrl-C mid-exchange: an answer may still come on it
+                conn.close()
+                raise
             break
         if resp.will_close:
             conn.close()

@@ -160,3 +160,13 @@ def test_a_service_name_given_as_the_endpoint_is_named_as_such():
     # a host with a port or a dot is an endpoint: the usual advice
     with pytest.raises(KernelNotRunning, match="start one with `easlab kernel start`"):
         KernelClient(f"127.0.0.1:{free_port()}", timeout=5).list()
+
+
+@pytest.mark.parametrize("path", ["/api/predict/mnist", "/api/predict/"])
+def test_a_service_url_given_to_connect_says_to_give_the_kernel_base(path):
+    """svc.url pasted into connect(): before, each call went to /api/predict/mnist/easlab/v1/...
+    and the kernel answered 404 "service 'mnist/easlab/v1/services' not found"."""
+    with pytest.raises(ValueError) as info:
+        connect(f"http://127.0.0.1:8080{path}")
+    message = str(info.value)
+    assert "service's URL" in message and "connect('http://127.0.0.1:8080')" in message

@@ -172,3 +172,27 @@ def test_failed_service_reports_why(kernel: KernelClient, tmp_path: Path):
         assert "weights.bin truncated" in svc.desc["message"]
     finally:
         kernel.delete("broken_echo")
+
+
+def test_service_predict_reuses_one_connection_and_leaves_no_socket_open(
+    kernel: KernelClient, tmp_path: Path
+):
+    """``svc.predict(x)`` in a loop: before, each call made a client of its own and dropped
+    it, leaving its socket open (a ResourceWarning per call, a new connection each time)."""
+    import gc
+    import warnings
+
+    write_app(tmp_path / "app", b"p:")
+    svc = kernel.create(echo_spec("predict_loop", str(tmp_path / "app")))
+    try:
+        gc.collect()  # what earlier tests left behind is not this test's
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            answers = [svc.predict(b"%d" % i).to_string() for i in range(20)]
+            gc.collect()
+            del svc  # its kept client is closed with it
+            gc.collect()
+        assert answers == [f"p:{i}" for i in range(20)]
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    finally:
+        kernel.delete("predict_loop")

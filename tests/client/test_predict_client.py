@@ -128,6 +128,34 @@ def test_custom_url_sends_plain_token(stub_server):
     client.destroy()
 
 
+@pytest.mark.parametrize("pasted", [TOKEN + "\n", f"  {TOKEN}\r\n", f"\t{TOKEN} "])
+def test_a_token_pasted_with_surrounding_whitespace_is_sent_without_it(stub_server, pasted):
+    """A token read from a file or copied from a console keeps its line break: EAS tokens
+    never hold whitespace, so it is cut off rather than sent (http.client refused it with a
+    ValueError that printed the whole token; a signature over it gave a bare 401)."""
+    server = stub_server(signature_checker(TOKEN, "echo"))
+    client = client_for(server, token=pasted)
+    assert client.predict(TextRequest(b"abc")).data == b"abc"  # signed with the clean token
+    plain = stub_server(echo)
+    custom = PredictClient(custom_url=f"{plain.url}/custom")
+    custom.token = pasted  # the attribute, as code written for the official client sets it
+    custom.predict(TextRequest(b"abc"))
+    assert plain.seen[-1].headers["Authorization"] == TOKEN
+    client.destroy()
+    custom.destroy()
+
+
+def test_a_token_with_a_line_break_inside_is_refused_without_showing_it(stub_server):
+    server = stub_server(echo)
+    client = client_for(server, token=f"{TOKEN[:20]}\n{TOKEN[20:]}", retry_count=1)
+    for call in (lambda: client.predict(TextRequest(b"abc")), lambda: client.get_signature()):
+        with pytest.raises(ValueError, match="token.*control character") as info:
+            call()
+        assert TOKEN[:20] not in str(info.value) and TOKEN[20:] not in str(info.value)
+    assert server.seen == []  # nothing went out
+    client.destroy()
+
+
 # -- endpoints ----------------------------------------------------------------------------
 
 
@@ -146,6 +174,21 @@ def test_endpoint_forms():
     )
     assert predict_client.gateway_base("http://h:80", "s", None) == "http://h:80"
     assert predict_client.gateway_base("h:8080", "s", None) == "http://h:8080"
+
+
+@pytest.mark.parametrize("path", ["/api/predict/echo", "/api/predict/", "/api/predict/echo/"])
+def test_an_endpoint_holding_the_service_path_is_refused_saying_what_to_pass(stub_server, path):
+    """The service's URL (svc.url, a console's 'invoke URL') passed as the endpoint: the
+    request went to /api/predict/echo/api/predict/echo and the kernel answered 401 'wrong
+    token' (or 404 'service api/predict/echo not found') though the token was right."""
+    server = stub_server(echo)
+    client = PredictClient(server.url + path, "echo")
+    client.set_token(TOKEN)
+    with pytest.raises(PredictException) as info:
+        client.predict(TextRequest(b"abc"))
+    message = info.value.message
+    assert f"PredictClient('{server.url}', 'echo')" in message and "custom_url" in message
+    assert server.seen == []  # refused before sending
 
 
 def test_gateway_without_endpoint_uses_namespace(monkeypatch):

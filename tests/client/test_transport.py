@@ -240,3 +240,56 @@ def test_the_transport_names_resolve_from_easlab_client():
     assert easlab.client.HTTPTransport is HTTPTransport
     assert easlab.client.EasAuth is EasAuth
     assert {"Transport", "TransportError"} <= set(easlab.client.__all__)
+
+
+def test_an_interrupted_call_closes_its_connection_and_the_next_call_works(
+    stub_server, monkeypatch
+):
+    """Ctrl-C in a notebook while waiting for an answer: the connection, with an answer
+    maybe still to come on it, is closed then and there (before, it was dropped open, a
+    socket left to the garbage collector), and the next call opens a fresh one."""
+    import http.client
+
+    server = stub_server(lambda seen: Reply(200, b"ok"))
+    request = Request("GET", f"{server.url}/api/predict/e")
+    interrupted = []
+    real = http.client.HTTPConnection.getresponse
+
+    def interrupt(conn: http.client.HTTPConnection) -> http.client.HTTPResponse:
+        interrupted.append(conn)
+        raise KeyboardInterrupt
+
+    with HTTPTransport() as transport:
+        assert transport.send(request, 5.0).body == b"ok"
+        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            transport.send(request, 5.0)
+        monkeypatch.setattr(http.client.HTTPConnection, "getresponse", real)
+        assert len(interrupted) == 1 and interrupted[0].sock is None  # closed
+        assert transport.idle_connections() == 0
+        assert transport.send(request, 5.0).body == b"ok"
+
+
+def test_a_signature_read_that_met_a_server_error_is_not_kept():
+    """The first numpy call meets the service still starting (503 after a kernel restart):
+    that call fails, but the next one reads the signature again. Before, the 503 was
+    kept as 'no tensor signature' and every later numpy call failed until refresh."""
+    starting = [True]
+
+    def service(request: Request) -> Response:
+        if starting[0]:
+            return Response(503, b"service 'm' is Creating (its instances are starting)")
+        return tensor_service(request)
+
+    transport = MockTransport(service)
+    client = PredictClient("http://eas.test", "m", transport=transport)
+    client.set_retry_count(1)
+    x = np.arange(4, dtype=np.float32).reshape(1, 4)
+    with pytest.raises(PredictException) as info:
+        client.predict({"x": x})
+    assert info.value.code == 503 and "Creating" in info.value.message
+    starting[0] = False
+    assert client.predict({"x": x}).status_code == 200
+    assert [r.method for r in transport.requests] == ["GET", "POST", "GET", "POST"]
+    sent = transport.requests[-1].body  # a tensor request, not the dict as JSON
+    assert sent == TFRequest.from_numpy("serving_default", {"x": x}).to_string()

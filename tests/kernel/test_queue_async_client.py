@@ -211,3 +211,48 @@ def test_answers_come_back_across_threads_once(service):
         [t.start() for t in threads]
         [t.join() for t in threads]
     assert results == {i: f"TXT:N{i}".encode() for i in range(20)}
+
+
+def test_deleting_the_service_fails_the_pending_futures_instead_of_hanging(kernel, make_app):
+    """The service goes away with answers pending: its sink answers 404 for good, so the
+    watch stops retrying and every future fails saying so (before, the watcher retried
+    forever, logging a warning each time, and ``result()`` never returned)."""
+    name = "async_deleted"
+    folder = make_app(name, APP)
+    spec = {
+        "name": name,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "type": "Async"},
+    }
+    kernel.client._call("POST", "/services", {"spec": spec}, timeout=120)
+    never = folder / "never-written"
+    with easlab.AsyncPredictor(kernel.endpoint, name, TOKEN) as p:
+        futures = [p.predict_async(f"wait:{never}".encode()) for _ in range(2)]
+        kernel.client.delete(name)
+        for future in futures:
+            error = future.exception(timeout=60)  # a guard against the hang, not a timing
+            assert isinstance(error, PredictException) and error.code == 404
+            assert f"{name}/sink" in error.message and "not found" in error.message
+        with pytest.raises(PredictException) as late:
+            p.predict_async(b"txt:late")  # the put itself finds no service
+        assert late.value.code == 404
+
+
+def test_environment_proxies_are_not_used_for_the_watch(service, monkeypatch):
+    """As the HTTP calls (urllib3's rule, the official transport's): a proxy in the
+    environment is not used; before, the sink's websocket went to $http_proxy and the
+    predictor failed with a bare ConnectionRefusedError (the proxy's port, not the kernel's)."""
+    import socket
+
+    with socket.socket() as sock:  # a proxy address where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN) as p:
+        assert p.predict(b"txt:through", timeout=60) == b"TXT:THROUGH"
