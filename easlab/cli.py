@@ -563,6 +563,9 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     if verb.name == "upload" and getattr(args, "target", None) != "pai":
         from easlab.ops import LOCAL_UPLOAD
 
+        if not Path(args.file).expanduser().exists():
+            # the path this service.json would name: a typo is said now, not at create
+            raise EaslabError(f"{args.file}: no such file or folder; {LOCAL_UPLOAD}")
         print(f"[OK] nothing to upload: {LOCAL_UPLOAD}")
         return 0
     if verb.name == "create" and kwargs.get("dry_run") and getattr(args, "target", None) != "pai":

@@ -231,3 +231,13 @@ def test_upload_of_a_file_that_is_not_there_names_the_file_not_a_field(cli, oss,
     assert code == 2
     assert f"easlab upload: '{tmp_path / 'nothere.bin'}' does not exist on this machine" in err
     assert "processor_path" not in err and oss[0].requests == []
+
+
+def test_upload_with_the_local_kernel_of_a_path_that_does_not_exist_says_so(capsys, tmp_path):
+    # it said "[OK] nothing to upload" and exited 0: the typo came out at create
+    missing = tmp_path / "model.tar.gz"
+    assert main(["upload", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert "[OK]" not in captured.out
+    assert f"{missing}: no such file or folder" in captured.err
+    assert "straight from your disk" in captured.err
