@@ -377,12 +377,13 @@ class Kernel:
 
     def describe_restoring(self, name: str) -> dict[str, Any]:
         """A recorded service a restart is still bringing back, as ``ls``/``desc`` show it:
-        Creating, with the versions and weight its record gives."""
+        Creating, or Stopped where its record says it was stopped (it was shown Creating,
+        then Stopped), with the versions and weight its record gives."""
         record = self.restoring[name]
         latest = max((int(n) for n in record.get("versions") or {}), default=1)
         return {
             **self.describe_unrestored(name),
-            "status": "Creating",
+            "status": "Creating" if record.get("running", True) else "Stopped",
             "current_version": record.get("current") or latest,
             "latest_version": latest,
             "weight": record.get("weight", 100),

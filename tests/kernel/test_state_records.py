@@ -276,6 +276,8 @@ def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, m
             first.client.modify(
                 "sr_rest", spec={"processor_path": str(make_app("sr_rest2", TAG_APP % "two"))}
             )
+            first.create(_spec("sr_rest_stopped", first_app))  # restored after sr_rest
+            first.client.stop("sr_rest_stopped")
         _StallingModel.stall.set()
         with LocalKernel(port=0, state_dir=state) as second:
             wait_for(_StallingModel.asked.is_set, 60, "the restore building the service")
@@ -290,6 +292,8 @@ def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, m
             restoring = client.describe("sr_rest")
             # what its record says, as a restored service's description has it
             assert (restoring["status"], restoring["current_version"]) == ("Creating", 2)
+            # one recorded as stopped is Stopped while it waits its turn (it was Creating)
+            assert client.describe("sr_rest_stopped")["status"] == "Stopped"
             url = f"{second.endpoint}/api/predict/sr_rest"
             assert post(url, b"x", TOKEN).status_code == 503
             _StallingModel.go.set()
