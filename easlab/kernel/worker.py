@@ -2,13 +2,14 @@
 
 Run as ``python -m easlab.kernel.worker FD [NUDGE_FD]`` where FD is one end of a
 socket pair inherited from the kernel (NUDGE_FD: a second pair's, on which the
-kernel says when frames wait behind a call that kept the reading: ``Worker``). The kernel sends a CONFIG frame first; the
-worker builds the processor, calls ``initialize()`` once and answers READY (or
-FAILED with the traceback). Then it serves REQUEST and BATCH frames with
-``worker_threads`` threads in a leader/follower pattern: the thread that reads
-a frame also processes it, so no request is handed between threads; it hands
-the reading to a follower only when another frame is already there or the
-processor is slow enough for the next one to come meanwhile (``Worker._loop``).
+kernel says when frames wait behind a call that kept the reading: ``Worker``). The
+kernel sends a CONFIG frame first; the worker builds the processor, calls
+``initialize()`` once and answers READY (or FAILED with the traceback). Then it
+serves REQUEST and BATCH frames with ``worker_threads`` threads in a leader/follower
+pattern: the thread that reads a frame also processes it, so no request is handed
+between threads; it hands the reading to a follower only when another frame is
+already there or the processor is slow enough for the next one to come meanwhile
+(``Worker._loop``).
 
 Frame (both directions): ``!BIiI`` header = kind, request id, status, payload
 length, then the payload. No pickling: bodies travel as raw bytes. A BATCH
