@@ -81,22 +81,38 @@ class JsonRequest(Request):
         return text.encode("utf-8")
 
     def parse_response(self, response_data: bytes) -> JsonResponse:
-        return JsonResponse(response_data)
+        """The answer as a ``JsonResponse``; an answer that is not JSON (a python
+        processor that answers text) is kept as its text (``is_json`` False): the
+        model ran, and what it said is the answer, not an error."""
+        return JsonResponse(response_data, text_ok=True)
 
     def __repr__(self) -> str:
         return f"JsonRequest({self.data!r})"
 
 
 class JsonResponse(Response):
-    """A JSON answer: ``data`` (parsed), ``to_list()``, ``to_dataframe()``, ``resp[i]``."""
+    """A JSON answer: ``data`` (parsed), ``to_list()``, ``to_dataframe()``, ``resp[i]``.
 
-    def __init__(self, response_data: bytes | str | None = None) -> None:
+    A body that is not JSON raises ``WireError``, unless ``text_ok`` (the answer to a
+    ``JsonRequest``: a service that answers text): then ``is_json`` is False, ``data``
+    is the text (the bytes when they are no UTF-8) and ``str(resp)`` shows it;
+    ``to_list()`` / ``to_dataframe()`` say the service answered text.
+    """
+
+    def __init__(self, response_data: bytes | str | None = None, *, text_ok: bool = False) -> None:
         raw = b"" if response_data is None else response_data
         self.raw: bytes = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+        self.is_json = True
         try:
             self.data: Any = _json.loads(self.raw) if self.raw.strip() else None
         except ValueError as exc:
-            raise WireError(f"body is not JSON: {exc}; body starts {self.raw[:80]!r}") from None
+            if not text_ok:
+                raise WireError(f"body is not JSON: {exc}; body starts {self.raw[:80]!r}") from None
+            self.is_json = False
+            try:
+                self.data = self.raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.data = self.raw
 
     def to_string(self) -> str:
         return self.raw.decode("utf-8", "replace")
@@ -105,6 +121,11 @@ class JsonResponse(Response):
 
     def to_list(self) -> list[Any]:
         """The answer as a list of records (a single object becomes a one-item list)."""
+        if not self.is_json:
+            raise WireError(
+                f"the service answered text, not JSON records: {self.raw[:80]!r}; read it "
+                "with str(resp) (resp.raw: the bytes)"
+            )
         if self.data is None:
             return []
         return self.data if isinstance(self.data, list) else [self.data]
@@ -124,5 +145,10 @@ class JsonResponse(Response):
     def __len__(self) -> int:
         return len(self.to_list())
 
+    def __bool__(self) -> bool:
+        return bool(self.to_list()) if self.is_json else bool(self.raw)
+
     def __repr__(self) -> str:
+        if not self.is_json:
+            return f"JsonResponse(text={self.data!r:.200})"
         return f"JsonResponse({self.data!r})"
