@@ -514,6 +514,7 @@ class Watcher:
         """Open the connection again (same uid) until it works or the watcher is closed."""
         delay = RECONNECT_FIRST_S
         down_s = 0.0  # seconds of unreachable attempts, by the schedule
+        failures = 0
         while not self.event.is_set():
             try:
                 sock = self._open()
@@ -522,11 +523,11 @@ class Watcher:
                 # come back by retrying: stop, so that whoever waits on the watch is told
                 if exc.code in (401, 403, 404):
                     raise
-                if self.logger:
-                    self.logger.warning("watch reconnect failed (%s), retrying", exc)
+                failures += 1
+                self._log_failure(failures, exc)
             except Exception as exc:
-                if self.logger:
-                    self.logger.warning("watch reconnect failed (%s), retrying", exc)
+                failures += 1
+                self._log_failure(failures, exc)
                 # no server answered (a kernel stopped or restarting): counted, so that
                 # whoever waits is told when it lasts (AsyncPredictor's down_timeout)
                 down_s += delay
@@ -544,6 +545,13 @@ class Watcher:
             self.event.wait(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
         return False
+
+    def _log_failure(self, failures: int, exc: BaseException) -> None:
+        """The first failed reconnect of an outage as a warning, the rest at debug level:
+        a warning every 2 s for as long as a kernel is down would bury a notebook's output."""
+        if self.logger:
+            level = logging.WARNING if failures == 1 else logging.DEBUG
+            self.logger.log(level, "watch reconnect failed (%s), retrying", exc)
 
     def run(self) -> Iterator[DataFrame]:
         """Yield each pushed record until ``close()``: a ``DataFrame`` (``index``, ``tags``,

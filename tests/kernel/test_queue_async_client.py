@@ -325,7 +325,7 @@ class _Door:
 
 
 def test_a_kernel_gone_fails_the_pending_futures_after_down_timeout_and_warns_once(
-    service, tmp_path, monkeypatch
+    service, tmp_path, monkeypatch, caplog
 ):
     """The kernel stops answering with answers pending: the watcher keeps reconnecting
     (a restart comes back), warns once naming the endpoint, and after ``down_timeout``
@@ -364,6 +364,13 @@ def test_a_kernel_gone_fails_the_pending_futures_after_down_timeout_and_warns_on
             wait_for(lambda: calls[-1][1] is None, what="the watcher to reconnect")
             assert p.predict(b"txt:back", timeout=60) == b"TXT:BACK"
             p.close()
+        # the log says the connection dropped and the first reconnect failed; the
+        # later attempts are debug lines (one a 2 s for ever would bury the notebook)
+        logged = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert [r.getMessage().split(" (")[0] for r in logged] == [
+            "connection closed",
+            "watch reconnect failed",
+        ]
         down = [w for w in caught if issubclass(w.category, RuntimeWarning)]
         assert len(down) == 1, [str(w.message) for w in down]
         text = str(down[0].message)
