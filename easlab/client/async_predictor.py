@@ -82,6 +82,14 @@ class AsyncPredictor:
         window: int = 256,
         down_timeout: float | None = 60.0,
     ) -> None:
+        if down_timeout is not None and (
+            isinstance(down_timeout, bool)
+            or not isinstance(down_timeout, (int, float))
+            or not down_timeout >= 0
+        ):
+            raise ValueError(
+                f"down_timeout must be seconds (a number >= 0) or None, got {down_timeout!r}"
+            )
         self.service_name = service_name
         self.down_timeout = down_timeout
         self._down_warned = False  # this outage's warning is given

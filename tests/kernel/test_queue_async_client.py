@@ -378,3 +378,10 @@ def test_a_kernel_gone_fails_the_pending_futures_after_down_timeout_and_warns_on
     finally:
         flag.write_text("go")  # the instance finishes the two requests
         door.shut()
+
+
+@pytest.mark.parametrize("bad", ["60", -1, float("nan"), True])
+def test_a_down_timeout_that_is_no_seconds_is_refused_at_once(service, bad):
+    # checked in the watcher's thread, it would have ended the watch instead
+    with pytest.raises(ValueError, match="down_timeout must be seconds"):
+        easlab.AsyncPredictor(service.endpoint, NAME, TOKEN, down_timeout=bad)
