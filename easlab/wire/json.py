@@ -140,6 +140,8 @@ class JsonResponse(Response):
         return pd.DataFrame.from_records(rows)
 
     def __getitem__(self, key: Any) -> Any:
+        if not self.is_json:
+            self.to_list()  # raises: the service answered text (resp[0] is no character of it)
         return self.data[key]
 
     def __len__(self) -> int:

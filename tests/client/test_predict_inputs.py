@@ -138,6 +138,8 @@ def test_records_to_a_service_that_answers_text_give_the_text(stub_server):
         assert resp.is_json is False and resp.status_code == 200
         with pytest.raises(ValueError, match="answered text, not JSON records"):
             resp.to_dataframe()
+        with pytest.raises(ValueError, match="answered text, not JSON records"):
+            resp[0]  # not the text's first character
     assert [s.method for s in server.seen].count("POST") == 3
     json_server = stub_server(lambda seen: Reply(200, b'[{"p": 0.5}]'))
     resp = PredictClient(json_server.url, "records").predict([{"a": 1}])
