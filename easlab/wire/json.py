@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json as _json
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from easlab.errors import RequestError
 from easlab.wire.base import Request, Response, WireError
@@ -32,7 +35,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RequestError(
+                f"bytes {value[:40]!r} cannot be sent as JSON text: they are not UTF-8 "
+                f"({exc.reason} at byte {exc.start}); decode them, or send them "
+                "base64-encoded (base64.b64encode(b).decode())"
+            ) from None
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "M" and np.datetime_data(dtype)[0] in _FINE:
+        return _datetimes(value)  # as a DataFrame's Timestamps, not integers
+    if _is_pandas_na(value):  # pd.NA, as in a DataFrame: a missing value
+        return None
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if tolist is not None:
         return _plain(tolist())
@@ -47,6 +62,32 @@ def _plain(value: Any) -> Any:
             pass
         return isoformat()
     raise RequestError(f"value {value!r} of type {type(value).__name__} cannot be sent as JSON")
+
+
+#: datetime64 units finer than Python's datetime: numpy's ``tolist()`` gives them as
+#: bare integers (nanoseconds since 1970), which a service would read as numbers
+_FINE = ("ns", "ps", "fs", "as")
+
+
+def _datetimes(value: Any) -> Any:
+    """A numpy datetime64 scalar or array of a unit in ``_FINE`` as ISO 8601 text (NaT:
+    null), as a DataFrame's Timestamps are sent."""
+    if getattr(value, "ndim", 0):
+        return [_datetimes(v) for v in value]
+    if np.isnat(value):
+        return None
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        try:
+            return pandas.Timestamp(value).isoformat()
+        except (ValueError, OverflowError):  # beyond pandas' range: numpy's own text
+            pass
+    return str(np.datetime_as_string(value))
+
+
+def _is_pandas_na(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # pd.NA exists only if pandas is imported
+    return pandas is not None and value is pandas.NA
 
 
 def records(data: Any) -> Any:

@@ -161,3 +161,31 @@ def test_torch_takes_positional_arrays_or_one_nested_list():
     assert to_request({"0": a}, sig).to_string() == by_list.to_string()
     nested = parse_torch_request(to_request([[1, 2, 3]], sig).to_string())
     assert nested.inputs[0].dtype == np.float32 and nested.inputs[0].shape == (1, 3)
+
+
+def test_json_values_read_as_a_dataframe_sends_them():
+    # a dict to a JSON service: nanosecond datetimes went out as bare integers
+    # (numpy's tolist), pd.NA was refused, and non-UTF-8 bytes raised a bare
+    # UnicodeDecodeError; a DataFrame's same values were ISO text and null
+    stamp = np.datetime64("2024-01-01T10:00:00", "ns")
+    frame = pd.DataFrame({"t": [pd.Timestamp(stamp)], "n": pd.array([None], dtype="Int64")})
+    as_frame = json.loads(to_request(frame).to_string())
+    as_dict = json.loads(
+        to_request(
+            {
+                "t": stamp,
+                "n": pd.NA,
+                "ts": np.array([stamp, "NaT"], "datetime64[ns]"),
+                "day": np.datetime64("2024-01-02"),
+            }
+        ).to_string()
+    )
+    assert as_frame == [{"t": "2024-01-01T10:00:00", "n": None}]
+    assert as_dict == {
+        "t": "2024-01-01T10:00:00",
+        "n": None,
+        "ts": ["2024-01-01T10:00:00", None],
+        "day": "2024-01-02",
+    }
+    with pytest.raises(RequestError, match=r"not UTF-8 .*base64"):
+        to_request({"blob": b"\xff\x00"}).to_string()
