@@ -189,3 +189,11 @@ def test_json_values_read_as_a_dataframe_sends_them():
     }
     with pytest.raises(RequestError, match=r"not UTF-8 .*base64"):
         to_request({"blob": b"\xff\x00"}).to_string()
+
+
+def test_a_seldon_message_of_datetimes_carries_them_as_text():
+    from easlab.wire.seldon import seldon_message
+
+    stamps = np.array([["2024-01-01T10:00:00", "NaT"]], "datetime64[ns]")
+    assert seldon_message(stamps) == {"data": {"ndarray": [["2024-01-01T10:00:00", None]]}}
+    assert seldon_message(np.ones((1, 2), np.float32)) == {"data": {"ndarray": [[1.0, 1.0]]}}
