@@ -241,7 +241,8 @@ class QueueClient(PredictClient):
                 # a long poll answers within _timeout_: the HTTP timeout must outlast it
                 resp = transport.send(request, max(self.timeout / 1000.0, wait_s + 2.0))
             except TransportError as exc:
-                last = PredictException(502, f"url: {exc.url}, error: {exc.reason}")
+                hint = f": {exc.hint}" if exc.hint else ""  # a local kernel not running
+                last = PredictException(502, f"url: {exc.url}, error: {exc.reason}{hint}")
                 # An answer that came but does not decode is not retried: urllib3's
                 # retries (the official client's) cover only getting an answer.
                 if not exc.retryable or isinstance(exc.__cause__, ContentDecodingError):
