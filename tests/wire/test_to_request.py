@@ -119,7 +119,10 @@ def test_values_that_need_no_signature_never_require_it():
     assert to_request(b"\x00raw", source).to_string() == b"\x00raw"
     assert isinstance(to_request("text", source), StringRequest)
     records = [{"sex": 0}, {"sex": 1}]
-    assert json.loads(to_request(records, source).to_string()) == records
+    # records against a tensor signature are its inputs, as a DataFrame's rows
+    # (test_dataframe_to_tensor.py); these fit no input: refused before sending
+    with pytest.raises(RequestError, match=r"the list of dicts has 1 column \(sex\)"):
+        to_request(records, source)
     own = TFRequest("s")
     assert to_request(own, source) is own
     # records and DataFrames ask for it, as dicts do (not required): a Seldon service
@@ -127,8 +130,9 @@ def test_values_that_need_no_signature_never_require_it():
     # a tensor service a DataFrame's values (test_dataframe_to_tensor.py)
     assert source.asked == [False]
     plain = Source(None)
+    assert json.loads(to_request(records, plain).to_string()) == records
     assert json.loads(to_request(pd.DataFrame(records), plain).to_string()) == records
-    assert plain.asked == [False]
+    assert plain.asked == [False, False]
 
 
 def test_what_nothing_can_send_is_a_type_error():
