@@ -129,6 +129,13 @@ def to_request(
     arrays = _is_arrays(value)
     frame = _is_dataframe(value) or _is_records(value)
     if not (frame or arrays or isinstance(value, Mapping) or isinstance(value, _PLAIN)):
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(value, pandas.Series):
+            # a row (df.iloc[0]) or a column (df["x"]): which one is meant is the user's
+            raise TypeError(
+                "cannot send a pandas Series: pass a row as series.to_frame().T (a one-row "
+                "DataFrame) or series.to_dict(), a column as {name: series.to_numpy()}"
+            )
         raise TypeError(
             f"cannot send a {type(value).__name__}: pass a request object (TFRequest, "
             "StringRequest, ...), bytes or str, a dict of input name -> numpy array, a numpy "

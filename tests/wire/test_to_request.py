@@ -201,3 +201,12 @@ def test_a_seldon_message_of_datetimes_carries_them_as_text():
     stamps = np.array([["2024-01-01T10:00:00", "NaT"]], "datetime64[ns]")
     assert seldon_message(stamps) == {"data": {"ndarray": [["2024-01-01T10:00:00", None]]}}
     assert seldon_message(np.ones((1, 2), np.float32)) == {"data": {"ndarray": [[1.0, 1.0]]}}
+
+
+def test_a_series_is_refused_saying_how_to_send_a_row_or_a_column():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    for series in (frame.iloc[0], frame["a"]):
+        with pytest.raises(TypeError, match=r"pandas Series: pass a row as series.to_frame\(\).T"):
+            to_request(series, None)
+    row = frame.iloc[0]
+    assert json.loads(to_request(row.to_frame().T, None).to_string()) == [{"a": 1.0, "b": 3.0}]
