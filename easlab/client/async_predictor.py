@@ -9,12 +9,18 @@ answers to futures by their ``requestId`` tag.
 >>> with AsyncPredictor("http://127.0.0.1:8080", "my_async", token) as p:
 ...     futures = [p.predict_async({"x": x}) for x in batch]
 ...     answers = [f.result() for f in futures]
+
+When the kernel stops answering (stopped, or restarting), the watcher reconnects
+with the same uid, so a restarted kernel's answers still come; after ~10 s of
+refused connections it warns once, naming the endpoint, and after ``down_timeout``
+seconds (60 by default) the futures still pending fail with ``ConnectionError``.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -27,6 +33,9 @@ from easlab.errors import PredictException
 CLOSED = 499
 #: answers that arrive before their put returned, or for other clients: kept this many
 _EARLY_MAX = 10_000
+#: seconds of refused connections to the kernel before the one warning (an ordinary
+#: restart is back well within it)
+DOWN_WARN_S = 10.0
 
 
 class AsyncPredictor:
@@ -48,6 +57,14 @@ class AsyncPredictor:
         is decoded as the request sent asks (``TFRequest`` → ``TFResponse``), and
         a ``bytes``/``str`` input gives the raw bytes back.
     window : answers in flight from the sink to this client at once.
+    down_timeout : seconds the kernel may refuse connections (stopped, or restarting)
+        before the futures still pending fail with ``ConnectionError`` (60 by
+        default; None: they wait for it however long). Counted by the watcher's
+        reconnect attempts (0.2 s, doubling to 2 s apart). After ~10 s of refusals
+        (``DOWN_WARN_S``, or ``down_timeout`` when shorter) a ``RuntimeWarning`` says
+        so once, naming the endpoint (check it with ``easlab kernel status``). The
+        watcher keeps reconnecting either way: answers to requests put after the
+        kernel is back come as usual.
 
     ``predict_async(x)`` → ``Future``; ``predict(x, timeout=)`` waits for it;
     ``close()`` (or leaving a ``with`` block) stops the watcher and fails the futures
@@ -63,8 +80,20 @@ class AsyncPredictor:
         signature: Mapping[str, Any] | None = None,
         response: Any = None,
         window: int = 256,
+        down_timeout: float | None = 60.0,
     ) -> None:
+        if down_timeout is not None and (
+            isinstance(down_timeout, bool)
+            or not isinstance(down_timeout, (int, float))
+            or not down_timeout >= 0
+        ):
+            raise ValueError(
+                f"down_timeout must be seconds (a number >= 0) or None, got {down_timeout!r}"
+            )
         self.service_name = service_name
+        self.down_timeout = down_timeout
+        self._down_warned = False  # this outage's warning is given
+        self._down_failed = False  # this outage's pending futures are failed
         self.signature = signature
         self._decoder = decoder_for(response)
         self._input = QueueClient(endpoint, service_name)
@@ -83,6 +112,7 @@ class AsyncPredictor:
             # answers from now on only: what the sink holds already belongs to others
             start = int(self._sink.attributes().get("stream.lastEntry", "0") or 0) + 1
             self._watcher: Watcher = self._sink.watch(start, window, auto_commit=True)
+            self._watcher.on_unreachable = self._unreachable
             self._watcher.connect()  # a wrong token or name fails here, not in the thread
         except PredictException as exc:
             self._input.destroy()
@@ -183,6 +213,42 @@ class AsyncPredictor:
                 f"AsyncPredictor lost its watch on {self.service_name}/sink: {exc}",
             )
             self._fail_pending(error)
+
+    def _unreachable(self, down_s: float, error: BaseException | None) -> None:
+        """The watcher's count of refused reconnects (``Watcher.on_unreachable``): warn
+        once, then fail what is pending after ``down_timeout``; reset when back."""
+        if error is None:  # reconnected: a later outage is told again
+            self._down_warned = self._down_failed = False
+            return
+        endpoint = self._input.endpoint_name
+        limit = self.down_timeout
+        if not self._down_warned and down_s >= min(DOWN_WARN_S, limit or DOWN_WARN_S):
+            self._down_warned = True
+            then = (
+                f"pending answers fail with ConnectionError after {limit:g} s "
+                "(AsyncPredictor(down_timeout=...))"
+                if limit is not None
+                else "pending answers wait for it (down_timeout=None)"
+            )
+            warnings.warn(
+                f"AsyncPredictor for {self.service_name!r}: the kernel at {endpoint} has "
+                f"refused connections for ~{down_s:.0f} s ({error}); still reconnecting, as "
+                f"a restarting kernel comes back. Check it with `easlab kernel status`; {then}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if limit is not None and not self._down_failed and down_s >= limit:
+            self._down_failed = True
+            with self._lock:
+                waiting, self._futures = self._futures, {}
+            failure = ConnectionError(
+                f"no answer from {self.service_name!r}: the kernel at {endpoint} has refused "
+                f"connections for ~{down_s:.0f} s (down_timeout={limit:g}): {error}. Check it "
+                "with `easlab kernel status` (start it: easlab kernel start); requests "
+                f"already queued are answered into {self.service_name}/sink if it comes back"
+            )
+            for future, _ in waiting.values():
+                _fail(future, failure)
 
     def _fail_pending(self, error: BaseException) -> None:
         with self._lock:

@@ -22,7 +22,10 @@ The client keeps the policy (endpoint choice, retries, signing through
 
 Where easlab deliberately differs from the official 0.36 client (SPEC.md §1):
 
-* every 5xx is retried (the official client retries only 500);
+* every 5xx is retried (the official client retries only 500), after a short capped
+  exponential pause (50 ms, 100 ms, ... at most 1 s), or the answer's ``Retry-After``
+  (at most 5 s), which the kernel sends with a 503 while a service is starting, so
+  that retries do not hammer a restarting kernel (the official client retries at once);
 * in direct mode a 450 (queue full) is retried on another backend;
 * ``retry_count`` < 1 means one attempt (the official ``predict`` returns None);
 * ``https://`` endpoints work (the official client builds ``http://https://...``);
@@ -65,6 +68,12 @@ from easlab.client.transport import (
     TransportError,
 )
 from easlab.errors import PredictException
+
+#: the pause before retrying a 5xx answer: the first, doubled each time up to the cap
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 1.0
+#: a Retry-After longer than this is cut to it (one call must not wait for minutes)
+RETRY_AFTER_MAX_S = 5.0
 
 # Same string values as eas_prediction 0.36; GATEWAY is easlab's clearer alias.
 ENDPOINT_TYPE_DEFAULT = "DEFAULT"
@@ -586,6 +595,9 @@ class PredictClient:
                 )
                 if backend is not None:
                     failed.append(backend)
+                if status >= 500 and attempt < attempts:
+                    # a starting or failing server: give it a moment, as it asks
+                    _pause(retry_delay(attempt, resp.headers.get("Retry-After")))
                 continue
             raise PredictException(status, message)
         assert last is not None
@@ -593,6 +605,44 @@ class PredictClient:
             last.message = f"{last.message} (after {attempts} attempts)"
             last.args = (last.code, last.message)
         raise last
+
+
+def retry_delay(attempt: int, retry_after: str | None = None) -> float:
+    """Seconds to wait before the retry that follows failed ``attempt`` (1, 2, ...).
+
+    The answer's ``Retry-After`` (seconds, or an HTTP date) when it has one, at most
+    ``RETRY_AFTER_MAX_S``; else ``BACKOFF_FIRST_S`` doubled per attempt, at most
+    ``BACKOFF_MAX_S``.
+    """
+    asked = _retry_after_s(retry_after)
+    if asked is not None:
+        return min(asked, RETRY_AFTER_MAX_S)
+    return min(BACKOFF_FIRST_S * 2 ** (attempt - 1), BACKOFF_MAX_S)
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """``Retry-After``'s seconds (RFC 9110 10.2.3: delay-seconds or an HTTP date); None
+    when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _pause(seconds: float) -> None:
+    """Wait between retries (a function of its own: tests record the pauses asked)."""
+    if seconds > 0:
+        time.sleep(seconds)
 
 
 def _to_bytes(data: Any) -> bytes:

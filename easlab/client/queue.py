@@ -39,6 +39,9 @@ REQUEST_ID_HEADER = "X-Eas-Queueservice-Request-Id"
 PROTOBUF = "application/vnd.google.protobuf"
 #: seconds between the Watcher's pings, as the official client (SPEC §4)
 PING_INTERVAL_S = 2.0
+#: the pause between the Watcher's reconnect attempts: the first, doubled up to the cap
+RECONNECT_FIRST_S = 0.2
+RECONNECT_MAX_S = 2.0
 
 Decoder = Callable[[bytes], Any]
 
@@ -238,7 +241,8 @@ class QueueClient(PredictClient):
                 # a long poll answers within _timeout_: the HTTP timeout must outlast it
                 resp = transport.send(request, max(self.timeout / 1000.0, wait_s + 2.0))
             except TransportError as exc:
-                last = PredictException(502, f"url: {exc.url}, error: {exc.reason}")
+                hint = f": {exc.hint}" if exc.hint else ""  # a local kernel not running
+                last = PredictException(502, f"url: {exc.url}, error: {exc.reason}{hint}")
                 # An answer that came but does not decode is not retried: urllib3's
                 # retries (the official client's) cover only getting an answer.
                 if not exc.retryable or isinstance(exc.__cause__, ContentDecodingError):
@@ -442,6 +446,12 @@ class Watcher:
         self.closed = False
         self.auto_commit = "_auto_commit_=true" in url
         self._ping_thread: threading.Thread | None = None
+        #: called from ``run()``'s thread while reconnecting: ``on_unreachable(down_s,
+        #: error)`` after each attempt that reached no server (refused, reset, no
+        #: route), ``down_s`` the seconds of such failures so far by the retry
+        #: schedule (the pauses taken, counted, not timed); ``(0.0, None)`` when a
+        #: reconnect works after such failures. An answered refusal (HTTP) is not counted.
+        self.on_unreachable: Callable[[float, BaseException | None], None] | None = None
 
     def _open(self) -> Any:
         import websocket
@@ -503,7 +513,9 @@ class Watcher:
 
     def _reconnect(self) -> bool:
         """Open the connection again (same uid) until it works or the watcher is closed."""
-        delay = 0.2
+        delay = RECONNECT_FIRST_S
+        down_s = 0.0  # seconds of unreachable attempts, by the schedule
+        failures = 0
         while not self.event.is_set():
             try:
                 sock = self._open()
@@ -512,21 +524,35 @@ class Watcher:
                 # come back by retrying: stop, so that whoever waits on the watch is told
                 if exc.code in (401, 403, 404):
                     raise
-                if self.logger:
-                    self.logger.warning("watch reconnect failed (%s), retrying", exc)
+                failures += 1
+                self._log_failure(failures, exc)
             except Exception as exc:
-                if self.logger:
-                    self.logger.warning("watch reconnect failed (%s), retrying", exc)
+                failures += 1
+                self._log_failure(failures, exc)
+                # no server answered (a kernel stopped or restarting): counted, so that
+                # whoever waits is told when it lasts (AsyncPredictor's down_timeout)
+                down_s += delay
+                if self.on_unreachable is not None:
+                    self.on_unreachable(down_s, exc)
             else:
                 with self.queue.watch_lock:
                     if self.closed:
                         sock.abort()
                         return False
                     self.queue.watch_sock = sock
+                if down_s and self.on_unreachable is not None:
+                    self.on_unreachable(0.0, None)
                 return True
             self.event.wait(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, RECONNECT_MAX_S)
         return False
+
+    def _log_failure(self, failures: int, exc: BaseException) -> None:
+        """The first failed reconnect of an outage as a warning, the rest at debug level:
+        a warning every 2 s for as long as a kernel is down would bury a notebook's output."""
+        if self.logger:
+            level = logging.WARNING if failures == 1 else logging.DEBUG
+            self.logger.log(level, "watch reconnect failed (%s), retrying", exc)
 
     def run(self) -> Iterator[DataFrame]:
         """Yield each pushed record until ``close()``: a ``DataFrame`` (``index``, ``tags``,

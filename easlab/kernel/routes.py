@@ -192,7 +192,8 @@ class KernelServer:
             return lambda _: answer
         route = self.kernel.router.lookup(name)
         if route is None:
-            answer = (self._missing_status(name), self._not_found(name), TEXT_PLAIN, b"")
+            status, text, extra = self._missing(name)
+            answer = (status, text, TEXT_PLAIN, extra)
             return lambda _: answer
         if _may_pass(route.token, auth, headers, path):
             return None
@@ -266,6 +267,12 @@ class KernelServer:
         """503 (try again) for a service a restarted kernel is still restoring, else 404."""
         return 503 if name.split("/", 1)[0] in self.kernel.restoring else 404
 
+    def _missing(self, name: str) -> tuple[int, bytes, bytes]:
+        """The answer for a path with no service: status, text, and ``Retry-After``
+        with a 503 (being restored), so that a client retries after a pause."""
+        status = self._missing_status(name)
+        return status, self._not_found(name), RETRY_AFTER if status == 503 else b""
+
     def _not_found(self, name: str) -> bytes:
         router = self.kernel.router
         released = self.kernel.services.get(name.split("/", 1)[0])
@@ -308,7 +315,8 @@ class KernelServer:
             return
         route = self.kernel.router.lookup(name)
         if route is None:
-            conn.respond(self._missing_status(name), self._not_found(name))
+            status, text, extra = self._missing(name)
+            conn.respond(status, text, extra=extra)
             return
         if req.method == b"OPTIONS" and _serves_seldon(route) and _is_preflight(req.headers):
             # A browser sends a CORS preflight without credentials, so no token can come
@@ -365,7 +373,7 @@ class KernelServer:
                 conn.respond(200, body, OCTET_STREAM)
             else:
                 # SPEC §1: 408 and 450 also close the connection.
-                conn.respond(status, body, TEXT_PLAIN, status in (408, 450))
+                conn.respond(status, body, TEXT_PLAIN, status in (408, 450), _retry(call, service))
 
         call = Call(req.body, answer)
         call.alone = self._alone()
@@ -424,7 +432,9 @@ class KernelServer:
             if call.by_kernel:
                 # the kernel's own refusal (408, 450, 502, 503): its text, and SPEC §1's
                 # close after 408 and 450; with the CORS headers, so that a browser reads it
-                conn.respond(status, body, TEXT_PLAIN, status in (408, 450), extra)
+                conn.respond(
+                    status, body, TEXT_PLAIN, status in (408, 450), extra + _retry(call, service)
+                )
                 return
             try:
                 reply = HttpAnswer.decode(status, body)  # the processor's: its content type
@@ -479,7 +489,8 @@ class KernelServer:
         name = req.path[len(prefix) :].split("/", 1)[0]
         route = self.kernel.router.lookup(name)
         if route is None:
-            conn.respond(self._missing_status(name), self._not_found(name))
+            status, text, extra = self._missing(name)
+            conn.respond(status, text, extra=extra)
             return
         ip = self.kernel.host_for_clients()
         if conn.transport is not None:
@@ -513,6 +524,19 @@ class KernelServer:
                 traceback.print_exc()
             return
         conn.respond_json(status, obj)
+
+
+#: the pause a client should take before retrying a 503 that will pass (a service
+#: still Creating, or being restored by a restarted kernel): easlab's client honours it
+RETRY_AFTER = b"Retry-After: 1\r\n"
+
+
+def _retry(call: Call, service: Any) -> bytes:
+    """``Retry-After`` for the kernel's own 503 to a service that is still starting;
+    none for one that will not pass by waiting (Stopped, Failed, scaled to zero)."""
+    if call.by_kernel and service.status == "Creating":
+        return RETRY_AFTER
+    return b""
 
 
 def _serves_seldon(route: Any) -> bool:

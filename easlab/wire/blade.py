@@ -40,7 +40,7 @@ from easlab.wire.base import (
     text,
     varint,
 )
-from easlab.wire.tensor import WireTensor, as_array, content_array, to_strings
+from easlab.wire.tensor import WireTensor, as_array, content_array, to_output_strings, to_strings
 from easlab.wire.tf import TensorResponse
 
 __all__ = [
@@ -602,7 +602,7 @@ def _blade_output(name: str, x: Any) -> tuple[int, Any]:
     arr = as_array(x)
     kind, size = arr.dtype.kind, arr.dtype.itemsize
     if kind in "OSU":
-        return d.BLADE_DT_STRING, to_strings(name, arr.ravel().tolist())
+        return d.BLADE_DT_STRING, to_output_strings(name, arr, "Blade")
     if kind == "b" or (kind in "iu" and size < 4) or (kind == "i" and size == 4):
         return d.BLADE_DT_INT32, arr.astype(np.int32)
     if kind in "iu":

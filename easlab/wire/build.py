@@ -94,7 +94,8 @@ def to_request(
     * a request object (anything with ``to_string`` and ``parse_response``): itself;
     * ``bytes`` / ``str``: a ``StringRequest``, sent as is;
     * a DataFrame or a list of dicts: a ``JsonRequest`` of records, but a
-      DataFrame sent to a tensor service is its inputs' values: a column per
+      DataFrame (or list of dicts, read as one) sent to a tensor service is its
+      inputs' values: a column per
       input when its columns name them all, else the whole frame (rows ×
       columns) as the one input of a one-input service, converted to the
       input's dtype as lists are (``frame_inputs``);
@@ -128,6 +129,13 @@ def to_request(
     arrays = _is_arrays(value)
     frame = _is_dataframe(value) or _is_records(value)
     if not (frame or arrays or isinstance(value, Mapping) or isinstance(value, _PLAIN)):
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(value, pandas.Series):
+            # a row (df.iloc[0]) or a column (df["x"]): which one is meant is the user's
+            raise TypeError(
+                "cannot send a pandas Series: pass a row as series.to_frame().T (a one-row "
+                "DataFrame) or series.to_dict(), a column as {name: series.to_numpy()}"
+            )
         raise TypeError(
             f"cannot send a {type(value).__name__}: pass a request object (TFRequest, "
             "StringRequest, ...), bytes or str, a dict of input name -> numpy array, a numpy "
@@ -140,11 +148,14 @@ def to_request(
         if is_seldon_signature(sig):  # a dict is a SeldonMessage, sent as written
             message = value if isinstance(value, Mapping) else seldon_message(value, sig)
             return SeldonRequest(message)
-    if frame and _is_dataframe(value) and is_tensor_signature(sig) and (sig or {}).get("inputs"):
+    if frame and is_tensor_signature(sig) and (sig or {}).get("inputs"):
         assert sig is not None
-        return request_from_signature(
-            sig, frame_inputs(value, sig), signature_name=signature_name, fetch=fetch
-        )
+        # records are a table as a DataFrame is: no tensor processor reads a JSON body
+        if _is_dataframe(value):
+            inputs = frame_inputs(value, sig)
+        else:
+            inputs = frame_inputs(_records_frame(value), sig, kind="list of dicts")
+        return request_from_signature(sig, inputs, signature_name=signature_name, fetch=fetch)
     if frame:
         return build_request("json", value)
     if is_tensor_signature(sig):
@@ -159,8 +170,15 @@ def to_request(
     return build_request("json", value)
 
 
+def _records_frame(records: Sequence[Mapping[str, Any]]) -> Any:
+    """A list of dicts as the DataFrame of its rows (columns: the keys, in first-seen order)."""
+    import pandas as pd
+
+    return pd.DataFrame.from_records(list(records))
+
+
 def frame_inputs(
-    frame: Any, signature: Mapping[str, Any], takes: str | None = None
+    frame: Any, signature: Mapping[str, Any], takes: str | None = None, kind: str = "DataFrame"
 ) -> dict[str, Any]:
     """A DataFrame as the inputs of a tensor service (``to_request``, ``%%eas predict``).
 
@@ -169,7 +187,8 @@ def frame_inputs(
     otherwise takes the frame's values (rows x columns: 784 columns named 0..783 are
     one input of shape [-1, 784]) in the input's dtype, converted as a list is (pandas'
     floats are float64). A frame that fits neither is refused, naming the inputs;
-    ``takes`` opens the message (default: the signature's tensors).
+    ``takes`` opens the message (default: the signature's tensors); ``kind`` names
+    what the user gave (a list of dicts is read as the DataFrame of its rows).
     """
     specs = [s for s in signature.get("inputs") or [] if isinstance(s, Mapping)]
     names = [str(s.get("name", i)) for i, s in enumerate(specs)]
@@ -182,7 +201,7 @@ def frame_inputs(
             for name, column in zip(columns, frame.columns, strict=True)
         }
     if len(specs) == 1:
-        return {names[0]: _frame_values(frame, specs[0], names[0], takes)}
+        return {names[0]: _frame_values(frame, specs[0], names[0], takes, kind)}
     missing = [n for n in names if n not in columns]
     extra = [c for c in columns if c not in names]
     wrong = "; ".join(
@@ -190,19 +209,21 @@ def frame_inputs(
     )
     example = ", ".join(f"{n!r}: array" for n in names)
     raise RequestError(
-        f"{takes}; a DataFrame fills them by column name, and this one has columns "
+        f"{takes}; a {kind} fills them by column name (key), and this one has columns "
         f"{columns} ({wrong}): rename or select its columns, or pass a dict {{{example}}}"
     )
 
 
-def _frame_values(frame: Any, spec: Mapping[str, Any], name: str, takes: str) -> Any:
+def _frame_values(
+    frame: Any, spec: Mapping[str, Any], name: str, takes: str, kind: str = "DataFrame"
+) -> Any:
     """A whole DataFrame as the one input ``name``: its values, in the input's dtype."""
     raw = spec.get("shape")
     shape = [int(x) for x in raw] if isinstance(raw, list) else None
     rows, cols = frame.shape
     if shape is not None and len(shape) == 2 and 0 <= shape[1] != cols:
         raise RequestError(
-            f"{takes}; the DataFrame has {cols} column{'s' if cols != 1 else ''} "
+            f"{takes}; the {kind} has {cols} column{'s' if cols != 1 else ''} "
             f"({', '.join(map(str, frame.columns))}), so its rows cannot be input {name!r}: "
             f"give it {shape[1]} columns, or pass a dict {{{name!r}: array}}"
         )

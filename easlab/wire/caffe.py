@@ -29,7 +29,7 @@ from easlab.wire.base import (
     len_field,
     text,
 )
-from easlab.wire.tensor import WireTensor, content_array
+from easlab.wire.tensor import WireTensor, as_array, content_array
 from easlab.wire.tf import TensorResponse
 
 __all__ = [
@@ -182,11 +182,39 @@ def parse_caffe_request(data: bytes) -> CaffeRequestData:
     return CaffeRequestData({k: t.to_numpy(f"input {k!r}") for k, t in tensors.items()}, fetch)
 
 
+def _float_output(name: str, x: Any) -> np.ndarray:
+    """An output as float32, the one dtype of the Caffe format; numbers only."""
+    arr = as_array(x)
+    if arr.dtype.kind == "O":  # numbers held as objects still pass
+        try:
+            return arr.astype(np.float32)
+        except (TypeError, ValueError):
+            pass
+    if arr.dtype.kind not in "biuf":
+        # text, objects, complex: float32 has no value for them (numpy's own error
+        # would name neither the output nor what the format takes)
+        raise WireError(
+            f"output {name!r}: the Caffe format carries float32 only (numbers, cast to "
+            f"float32), got {arr.dtype} ({_first(arr)}); return numbers for it, or serve "
+            "the model with a format that carries text (TF, Torch, Blade)"
+        )
+    return arr.astype(np.float32, copy=False)
+
+
+def _first(arr: np.ndarray) -> str:
+    if not arr.size:
+        return "empty"
+    return f"first element {arr.reshape(-1)[:1].tolist()[0]!r:.40}"
+
+
 def encode_caffe_response(outputs: Mapping[str, Any]) -> bytes:
-    """Serialize ``{name: array}`` (cast to float32) as a Caffe PredictResponse."""
+    """Serialize ``{name: array}`` (cast to float32) as a Caffe PredictResponse.
+
+    An output that is no number (text, objects, complex) raises ``WireError`` naming it.
+    """
     parts: list[Buffer] = []
     for name in outputs:
         parts += len_field(1, [name.encode("utf-8")])
     for name, x in outputs.items():
-        parts += len_field(2, [_float_blob(name, np.asarray(x, dtype=np.float32), "output")])
+        parts += len_field(2, [_float_blob(name, _float_output(name, x), "output")])
     return b"".join(parts)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json as _json
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from easlab.errors import RequestError
 from easlab.wire.base import Request, Response, WireError
@@ -32,7 +35,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RequestError(
+                f"bytes {value[:40]!r} cannot be sent as JSON text: they are not UTF-8 "
+                f"({exc.reason} at byte {exc.start}); decode them, or send them "
+                "base64-encoded (base64.b64encode(b).decode())"
+            ) from None
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "M" and np.datetime_data(dtype)[0] in _FINE:
+        return _datetimes(value)  # as a DataFrame's Timestamps, not integers
+    if _is_pandas_na(value):  # pd.NA, as in a DataFrame: a missing value
+        return None
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if tolist is not None:
         return _plain(tolist())
@@ -47,6 +62,32 @@ def _plain(value: Any) -> Any:
             pass
         return isoformat()
     raise RequestError(f"value {value!r} of type {type(value).__name__} cannot be sent as JSON")
+
+
+#: datetime64 units finer than Python's datetime: numpy's ``tolist()`` gives them as
+#: bare integers (nanoseconds since 1970), which a service would read as numbers
+_FINE = ("ns", "ps", "fs", "as")
+
+
+def _datetimes(value: Any) -> Any:
+    """A numpy datetime64 scalar or array of a unit in ``_FINE`` as ISO 8601 text (NaT:
+    null), as a DataFrame's Timestamps are sent."""
+    if getattr(value, "ndim", 0):
+        return [_datetimes(v) for v in value]
+    if np.isnat(value):
+        return None
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        try:
+            return pandas.Timestamp(value).isoformat()
+        except (ValueError, OverflowError):  # beyond pandas' range: numpy's own text
+            pass
+    return str(np.datetime_as_string(value))
+
+
+def _is_pandas_na(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # pd.NA exists only if pandas is imported
+    return pandas is not None and value is pandas.NA
 
 
 def records(data: Any) -> Any:
@@ -81,22 +122,38 @@ class JsonRequest(Request):
         return text.encode("utf-8")
 
     def parse_response(self, response_data: bytes) -> JsonResponse:
-        return JsonResponse(response_data)
+        """The answer as a ``JsonResponse``; an answer that is not JSON (a python
+        processor that answers text) is kept as its text (``is_json`` False): the
+        model ran, and what it said is the answer, not an error."""
+        return JsonResponse(response_data, text_ok=True)
 
     def __repr__(self) -> str:
         return f"JsonRequest({self.data!r})"
 
 
 class JsonResponse(Response):
-    """A JSON answer: ``data`` (parsed), ``to_list()``, ``to_dataframe()``, ``resp[i]``."""
+    """A JSON answer: ``data`` (parsed), ``to_list()``, ``to_dataframe()``, ``resp[i]``.
 
-    def __init__(self, response_data: bytes | str | None = None) -> None:
+    A body that is not JSON raises ``WireError``, unless ``text_ok`` (the answer to a
+    ``JsonRequest``: a service that answers text): then ``is_json`` is False, ``data``
+    is the text (the bytes when they are no UTF-8) and ``str(resp)`` shows it;
+    ``to_list()`` / ``to_dataframe()`` say the service answered text.
+    """
+
+    def __init__(self, response_data: bytes | str | None = None, *, text_ok: bool = False) -> None:
         raw = b"" if response_data is None else response_data
         self.raw: bytes = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+        self.is_json = True
         try:
             self.data: Any = _json.loads(self.raw) if self.raw.strip() else None
         except ValueError as exc:
-            raise WireError(f"body is not JSON: {exc}; body starts {self.raw[:80]!r}") from None
+            if not text_ok:
+                raise WireError(f"body is not JSON: {exc}; body starts {self.raw[:80]!r}") from None
+            self.is_json = False
+            try:
+                self.data = self.raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.data = self.raw
 
     def to_string(self) -> str:
         return self.raw.decode("utf-8", "replace")
@@ -105,6 +162,11 @@ class JsonResponse(Response):
 
     def to_list(self) -> list[Any]:
         """The answer as a list of records (a single object becomes a one-item list)."""
+        if not self.is_json:
+            raise WireError(
+                f"the service answered text, not JSON records: {self.raw[:80]!r}; read it "
+                "with str(resp) (resp.raw: the bytes)"
+            )
         if self.data is None:
             return []
         return self.data if isinstance(self.data, list) else [self.data]
@@ -119,10 +181,17 @@ class JsonResponse(Response):
         return pd.DataFrame.from_records(rows)
 
     def __getitem__(self, key: Any) -> Any:
+        if not self.is_json:
+            self.to_list()  # raises: the service answered text (resp[0] is no character of it)
         return self.data[key]
 
     def __len__(self) -> int:
         return len(self.to_list())
 
+    def __bool__(self) -> bool:
+        return bool(self.to_list()) if self.is_json else bool(self.raw)
+
     def __repr__(self) -> str:
+        if not self.is_json:
+            return f"JsonResponse(text={self.data!r:.200})"
         return f"JsonResponse({self.data!r})"

@@ -45,7 +45,7 @@ def seldon_message(value: Any, signature: Mapping[str, Any] | None = None) -> di
         rows = [[_plain(x) for x in row] for row in value.itertuples(index=False, name=None)]
         return {"data": {"names": names, "ndarray": rows}}
     array = np.asarray(value)
-    data: dict[str, Any] = {"ndarray": _plain(array.tolist())}
+    data: dict[str, Any] = {"ndarray": _plain(array)}
     names = _signature_names(signature)
     if names and array.ndim == 2 and array.shape[1] == len(names):
         data = {"names": names, **data}

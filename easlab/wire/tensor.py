@@ -181,6 +181,41 @@ def to_strings(name: str, values: Iterable[Any]) -> list[bytes]:
     return out
 
 
+def to_output_strings(name: str, arr: np.ndarray, fmt: str) -> list[bytes]:
+    """An answer's text output as the bytes its ``string_val`` carries.
+
+    A model's output of dicts, lists or None (an ONNX ZipMap, a pandas column) has no
+    such form: ``WireError`` naming the output, the element and what ``fmt`` carries,
+    which the tensor processors answer as the model's side (``to_strings`` says
+    "input", and its ``ContentTypeError`` is a request's error).
+    """
+    try:
+        return to_strings(name, arr.ravel().tolist())
+    except ContentTypeError:
+        output_strings_error(name, arr, fmt)
+        raise
+
+
+def output_strings_error(name: str, arr: np.ndarray, fmt: str) -> None:
+    """Raise the ``WireError`` of a text output that holds an element no format carries."""
+    for i, v in enumerate(arr.ravel().tolist()):
+        if isinstance(v, bytes):
+            continue
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+                continue
+            except UnicodeEncodeError as exc:
+                why = f"is a str with no UTF-8 form ({exc.reason}: {v!r:.40})"
+        else:
+            why = f"is {type(v).__name__} ({v!r:.40})"
+        raise WireError(
+            f"output {name!r}: element {i} {why}; the {fmt} format carries numbers, bool "
+            "and str/bytes: return a numeric array, or text (e.g. json.dumps of each "
+            "element) for it"
+        )
+
+
 def as_array(x: Any) -> np.ndarray:
     """``np.asarray(x)``, except that str/bytes elements stay whole in an object array.
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import OutputNotFound, RequestError
+from easlab.errors import ContentTypeError, OutputNotFound, RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -51,6 +51,7 @@ from easlab.wire.tensor import (
     encode_numpy,
     from_pb,
     numeric_only,
+    output_strings_error,
     scan_array_proto,
 )
 
@@ -501,7 +502,13 @@ def tf_response_parts(outputs: Mapping[str, Any]) -> list[Buffer]:
     """The parts of a TensorFlow PredictResponse for ``{name: array}`` (joined once)."""
     parts: list[Buffer] = []
     for name, x in outputs.items():
-        parts += _map_entry(1, name, _encode_tf_array(name, server_array(name, x)))
+        arr = server_array(name, x)
+        try:
+            payload = _encode_tf_array(name, arr)
+        except ContentTypeError:  # an element no string_val holds: named as an output
+            output_strings_error(name, arr, _FMT)
+            raise
+        parts += _map_entry(1, name, payload)
     return parts
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from easlab.errors import OutputNotFound, RequestError
+from easlab.errors import ContentTypeError, OutputNotFound, RequestError
 from easlab.wire import dtypes as d
 from easlab.wire.base import (
     LEN,
@@ -44,6 +44,7 @@ from easlab.wire.tensor import (
     encode_numpy,
     from_pb,
     numeric_only,
+    output_strings_error,
     scan_array_proto,
 )
 from easlab.wire.tf import (
@@ -444,7 +445,11 @@ def _torch_output(name: str, x: Any) -> list[Buffer]:
     arr = server_array(name, x)
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)  # the Torch ArrayProto has no bool_val (SPEC §3)
-    return _encode_torch_array(name, arr)
+    try:
+        return _encode_torch_array(name, arr)
+    except ContentTypeError:  # an element no string_val holds: named as an output
+        output_strings_error(name, arr, _FMT)
+        raise
 
 
 def torch_response_parts(

@@ -239,6 +239,59 @@ def test_two_503_then_success_takes_three_attempts(stub_server):
     client.destroy()
 
 
+def test_503_retries_pause_as_retry_after_asks_else_back_off(stub_server, monkeypatch):
+    # a restarting kernel must not be hammered: each retry of a 5xx waits, as its
+    # Retry-After asks (capped), else 50 ms doubling to 1 s; pauses are recorded, not timed
+    from easlab.client import predict_client
+
+    pauses: list[float] = []
+    monkeypatch.setattr(predict_client, "_pause", pauses.append)
+    after: dict[str, str] = {"Retry-After": "1"}
+
+    def starting(seen: Seen) -> Reply:
+        if len(server.seen) <= 2:
+            return Reply(503, b"service 'svc' is Creating", headers=after)
+        return Reply(200, b"ok")
+
+    server = stub_server(starting)
+    assert client_for(server).predict(TextRequest(b"x")).data == b"ok"
+    assert len(server.seen) == 3 and pauses == [1.0, 1.0]
+
+    pauses.clear()
+    down = stub_server(lambda seen: Reply(503, b"down"))
+    with pytest.raises(PredictException):
+        client_for(down, retry_count=6).predict(TextRequest(b"x"))
+    assert len(down.seen) == 6 and pauses == [0.05, 0.1, 0.2, 0.4, 0.8]  # none after the last
+
+    pauses.clear()
+    long = stub_server(lambda seen: Reply(503, b"later", headers={"Retry-After": "3600"}))
+    with pytest.raises(PredictException):
+        client_for(long, retry_count=2).predict(TextRequest(b"x"))
+    assert pauses == [predict_client.RETRY_AFTER_MAX_S]
+
+    pauses.clear()
+    refused = stub_server(lambda seen: Reply(401, b"wrong token", headers=after))
+    with pytest.raises(PredictException):
+        client_for(refused).predict(TextRequest(b"x"))
+    assert len(refused.seen) == 1 and pauses == []
+
+
+def test_retry_delay_reads_retry_after_as_seconds_or_a_date():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from easlab.client.predict_client import BACKOFF_MAX_S, retry_delay
+
+    assert retry_delay(1, "2") == 2.0
+    assert retry_delay(1, "0") == 0.0
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=3), usegmt=True)
+    assert 0 < retry_delay(1, soon) <= 3.0
+    past = format_datetime(datetime.now(timezone.utc) - timedelta(seconds=30), usegmt=True)
+    assert retry_delay(1, past) == 0.0
+    assert retry_delay(2, "soon") == 0.1  # unreadable: the backoff
+    assert retry_delay(30) == BACKOFF_MAX_S
+
+
 def test_5xx_until_the_last_attempt_raises_the_server_status(stub_server):
     server = stub_server(lambda seen: Reply(502, b"bad gateway upstream"))
     client = client_for(server, retry_count=2)

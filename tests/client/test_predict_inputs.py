@@ -123,3 +123,24 @@ def test_bytes_and_str_are_sent_as_is(stub_server, data):
     assert resp.to_string() == expected.decode("utf-8", "replace")
     assert resp.latency.attempts == 1
     client.destroy()
+
+
+def test_records_to_a_service_that_answers_text_give_the_text(stub_server):
+    # a python processor that answers text to JSON records: the model ran, its 200
+    # answer is the result, not an exception after the fact
+    import pandas as pd
+
+    server = stub_server(lambda seen: Reply(200, b"predicted: 2 rows"))
+    client = PredictClient(server.url, "texty")
+    for value in (pd.DataFrame({"a": [1, 2]}), [{"a": 1}], {"a": 1}):
+        resp = client.predict(value)
+        assert str(resp) == "predicted: 2 rows" and resp.data == "predicted: 2 rows"
+        assert resp.is_json is False and resp.status_code == 200
+        with pytest.raises(ValueError, match="answered text, not JSON records"):
+            resp.to_dataframe()
+        with pytest.raises(ValueError, match="answered text, not JSON records"):
+            resp[0]  # not the text's first character
+    assert [s.method for s in server.seen].count("POST") == 3
+    json_server = stub_server(lambda seen: Reply(200, b'[{"p": 0.5}]'))
+    resp = PredictClient(json_server.url, "records").predict([{"a": 1}])
+    assert resp.is_json and resp.to_list() == [{"p": 0.5}]

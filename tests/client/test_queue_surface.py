@@ -251,3 +251,17 @@ def test_a_get_with_a_go_duration_waits_as_long_as_it_asks():
     for timeout in ("1m30s", "90s", "1h0m30s"):
         assert q.get(timeout=timeout) == []
     assert waits[0] >= 90 and waits[1] >= 90 and waits[2] >= 3630
+
+
+def test_a_queue_call_to_a_stopped_local_kernel_says_how_to_check_it(closed_port):
+    # as PredictClient says it: before, a bare '[Errno 111] Connection refused'
+    import easlab
+    from easlab.errors import PredictException
+
+    queue = easlab.QueueClient(f"http://127.0.0.1:{closed_port}", "jobs")
+    queue.set_retry_count(0)
+    queue.init()
+    with pytest.raises(PredictException) as refused:
+        queue.put(b"x")
+    assert "Connection refused: nothing listens there" in refused.value.message
+    assert "easlab kernel status" in refused.value.message

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
 
 import numpy as np
 import pytest
+from kernel_helpers import wait_for
 
 import easlab
 from easlab.errors import PredictException
@@ -256,3 +260,128 @@ def test_environment_proxies_are_not_used_for_the_watch(service, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN) as p:
         assert p.predict(b"txt:through", timeout=60) == b"TXT:THROUGH"
+
+
+class _Door:
+    """A TCP forwarder to the kernel on a port of its own: ``shut()`` makes the kernel
+    unreachable there (refused, its connections cut) as a stopped kernel is, ``open()``
+    brings it back on the same port, as a restarted kernel comes back."""
+
+    def __init__(self, endpoint: str) -> None:
+        import socket
+
+        self._socket = socket
+        self.target = ("127.0.0.1", int(endpoint.rsplit(":", 1)[1]))
+        self.port = 0
+        self.conns: list[Any] = []
+        self.listener: Any = None
+        self.open()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def open(self) -> None:
+        sock = self._socket.socket()
+        sock.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(16)
+        self.port = sock.getsockname()[1]
+        self.listener = sock
+        threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+
+    def _accept(self, listener: Any) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # shut
+            upstream = self._socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(2)
+
+    def shut(self) -> None:
+        with contextlib.suppress(OSError):  # wakes the accept() (a close alone would not)
+            self.listener.shutdown(2)
+        self.listener.close()
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(2)
+            conn.close()
+        self.conns = []
+
+
+def test_a_kernel_gone_fails_the_pending_futures_after_down_timeout_and_warns_once(
+    service, tmp_path, monkeypatch, caplog
+):
+    """The kernel stops answering with answers pending: the watcher keeps reconnecting
+    (a restart comes back), warns once naming the endpoint, and after ``down_timeout``
+    the pending futures fail with ConnectionError; once the kernel is back, new
+    predictions work. Before, the futures waited for ever and nothing was said."""
+    from easlab.client import queue
+
+    monkeypatch.setattr(queue, "RECONNECT_MAX_S", 0.4)  # reconnects 0.2 s, then 0.4 s apart
+    flag = tmp_path / "release"
+    door = _Door(service.endpoint)
+    calls: list[tuple[float, BaseException | None]] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            p = easlab.AsyncPredictor(door.endpoint, NAME, TOKEN, down_timeout=0.5)
+            told = p._watcher.on_unreachable
+            assert told is not None
+
+            def counted(down_s: float, error: BaseException | None) -> None:
+                calls.append((down_s, error))
+                told(down_s, error)
+
+            p._watcher.on_unreachable = counted
+            futures = [p.predict_async(f"wait:{flag}".encode()) for _ in range(2)]
+            door.shut()
+            for future in futures:
+                error = future.exception(timeout=60)  # a guard against the hang, not a timing
+                assert isinstance(error, ConnectionError)
+                assert door.endpoint in str(error) and "easlab kernel status" in str(error)
+                assert "down_timeout=0.5" in str(error)
+            # the failure came on the attempt that reached down_timeout (0.2 + 0.4 s)
+            assert [round(d, 1) for d, _ in calls[:2]] == [0.2, 0.6]
+            wait_for(lambda: len(calls) >= 4, what="two more refused reconnects")
+            flag.write_text("go")  # the instance finishes the two requests
+            door.open()
+            wait_for(lambda: calls[-1][1] is None, what="the watcher to reconnect")
+            assert p.predict(b"txt:back", timeout=60) == b"TXT:BACK"
+            p.close()
+        # the log says the connection dropped and the first reconnect failed; the
+        # later attempts are debug lines (one a 2 s for ever would bury the notebook)
+        logged = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert [r.getMessage().split(" (")[0] for r in logged] == [
+            "connection closed",
+            "watch reconnect failed",
+        ]
+        down = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert len(down) == 1, [str(w.message) for w in down]
+        text = str(down[0].message)
+        assert door.endpoint in text and "easlab kernel status" in text and NAME in text
+    finally:
+        flag.write_text("go")  # the instance finishes the two requests
+        door.shut()
+
+
+@pytest.mark.parametrize("bad", ["60", -1, float("nan"), True])
+def test_a_down_timeout_that_is_no_seconds_is_refused_at_once(service, bad):
+    # checked in the watcher's thread, it would have ended the watch instead
+    with pytest.raises(ValueError, match="down_timeout must be seconds"):
+        easlab.AsyncPredictor(service.endpoint, NAME, TOKEN, down_timeout=bad)

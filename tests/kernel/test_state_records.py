@@ -295,7 +295,9 @@ def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, m
             # one recorded as stopped is Stopped while it waits its turn (it was Creating)
             assert client.describe("sr_rest_stopped")["status"] == "Stopped"
             url = f"{second.endpoint}/api/predict/sr_rest"
-            assert post(url, b"x", TOKEN).status_code == 503
+            waiting = post(url, b"x", TOKEN)
+            # a 503 that passes by waiting: the client is told when to retry
+            assert waiting.status_code == 503 and waiting.headers.get("Retry-After") == "1"
             _StallingModel.go.set()
             wait_for(lambda: client.describe("sr_rest")["status"] == "Running", 120, "the restore")
             # the recorded service, with both its versions, not a new one

@@ -70,3 +70,14 @@ def test_a_frame_that_cannot_be_the_inputs_names_them():
         to_request(pd.DataFrame({"a": ["x"], "b": [1], "c": [2], "d": [3]}), TF_SIG)
     with pytest.raises(RequestError, match=r"has 3 columns .* cannot be input 'x': give it 4"):
         to_request(pd.DataFrame(np.ones((2, 3))), TF_SIG)
+
+
+def test_records_to_a_tensor_service_are_its_inputs_as_a_dataframe_is():
+    # a list of dicts went as a JSON body, which no tensor processor reads (a 400
+    # about protobuf after sending)
+    rows = [{"age": 31.5, "city": 2}, {"age": 40.0, "city": 7}]
+    got = parse_tf_request(to_request(rows, TWO_INPUTS).to_string()).inputs
+    assert got["age"].tolist() == [31.5, 40.0] and got["age"].dtype == np.float32
+    assert got["city"].tolist() == [[2], [7]] and got["city"].dtype == np.int64
+    with pytest.raises(RequestError, match="no input"):
+        to_request([{"age": 1.0, "town": 2}], TWO_INPUTS)

@@ -119,7 +119,10 @@ def test_values_that_need_no_signature_never_require_it():
     assert to_request(b"\x00raw", source).to_string() == b"\x00raw"
     assert isinstance(to_request("text", source), StringRequest)
     records = [{"sex": 0}, {"sex": 1}]
-    assert json.loads(to_request(records, source).to_string()) == records
+    # records against a tensor signature are its inputs, as a DataFrame's rows
+    # (test_dataframe_to_tensor.py); these fit no input: refused before sending
+    with pytest.raises(RequestError, match=r"the list of dicts has 1 column \(sex\)"):
+        to_request(records, source)
     own = TFRequest("s")
     assert to_request(own, source) is own
     # records and DataFrames ask for it, as dicts do (not required): a Seldon service
@@ -127,8 +130,9 @@ def test_values_that_need_no_signature_never_require_it():
     # a tensor service a DataFrame's values (test_dataframe_to_tensor.py)
     assert source.asked == [False]
     plain = Source(None)
+    assert json.loads(to_request(records, plain).to_string()) == records
     assert json.loads(to_request(pd.DataFrame(records), plain).to_string()) == records
-    assert plain.asked == [False]
+    assert plain.asked == [False, False]
 
 
 def test_what_nothing_can_send_is_a_type_error():
@@ -161,3 +165,48 @@ def test_torch_takes_positional_arrays_or_one_nested_list():
     assert to_request({"0": a}, sig).to_string() == by_list.to_string()
     nested = parse_torch_request(to_request([[1, 2, 3]], sig).to_string())
     assert nested.inputs[0].dtype == np.float32 and nested.inputs[0].shape == (1, 3)
+
+
+def test_json_values_read_as_a_dataframe_sends_them():
+    # a dict to a JSON service: nanosecond datetimes went out as bare integers
+    # (numpy's tolist), pd.NA was refused, and non-UTF-8 bytes raised a bare
+    # UnicodeDecodeError; a DataFrame's same values were ISO text and null
+    stamp = np.datetime64("2024-01-01T10:00:00", "ns")
+    frame = pd.DataFrame({"t": [pd.Timestamp(stamp)], "n": pd.array([None], dtype="Int64")})
+    as_frame = json.loads(to_request(frame).to_string())
+    as_dict = json.loads(
+        to_request(
+            {
+                "t": stamp,
+                "n": pd.NA,
+                "ts": np.array([stamp, "NaT"], "datetime64[ns]"),
+                "day": np.datetime64("2024-01-02"),
+            }
+        ).to_string()
+    )
+    assert as_frame == [{"t": "2024-01-01T10:00:00", "n": None}]
+    assert as_dict == {
+        "t": "2024-01-01T10:00:00",
+        "n": None,
+        "ts": ["2024-01-01T10:00:00", None],
+        "day": "2024-01-02",
+    }
+    with pytest.raises(RequestError, match=r"not UTF-8 .*base64"):
+        to_request({"blob": b"\xff\x00"}).to_string()
+
+
+def test_a_seldon_message_of_datetimes_carries_them_as_text():
+    from easlab.wire.seldon import seldon_message
+
+    stamps = np.array([["2024-01-01T10:00:00", "NaT"]], "datetime64[ns]")
+    assert seldon_message(stamps) == {"data": {"ndarray": [["2024-01-01T10:00:00", None]]}}
+    assert seldon_message(np.ones((1, 2), np.float32)) == {"data": {"ndarray": [[1.0, 1.0]]}}
+
+
+def test_a_series_is_refused_saying_how_to_send_a_row_or_a_column():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    for series in (frame.iloc[0], frame["a"]):
+        with pytest.raises(TypeError, match=r"pandas Series: pass a row as series.to_frame\(\).T"):
+            to_request(series, None)
+    row = frame.iloc[0]
+    assert json.loads(to_request(row.to_frame().T, None).to_string()) == [{"a": 1.0, "b": 3.0}]
