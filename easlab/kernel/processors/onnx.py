@@ -75,6 +75,82 @@ def _ort_shape(shape: Any) -> tuple[int, ...] | None:
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in shape)
 
 
+#: the batch sizes ``outputs_not_per_row`` infers the graph's shapes at: two, so that an
+#: output of a fixed size that is one of them is not taken for one row per input row
+_PROBE_ROWS = (7, 11)
+
+
+def outputs_not_per_row(path: Path, session: Any) -> dict[str, str]:
+    """The outputs whose first dimension is free but not shown to be the batch's, each
+    with why: ``TensorSignature.not_per_row`` (batching never joins requests then).
+
+    An output whose first dimension has the name of the inputs' (``"batch"``) has one
+    row per input row. One with another name or none (``["n", 2]``: NonZero's indices
+    transposed) may be the batch's under another name (torch's ``dynamic_axes`` given
+    as lists names each tensor's own), or something else, which a batch could not
+    tell from rows when its length happens to equal the batch's rows (was: split by
+    rows, each caller getting rows computed from the others' inputs). So ONNX's
+    shape inference is asked at two batch sizes: an output whose first dimension is
+    the batch size at both has one row per input row; any other is not split.
+    """
+    metas = session.get_inputs()
+    if not metas or any(not m.shape or isinstance(m.shape[0], int) for m in metas):
+        return {}  # not batchable anyway (TensorSignature.batchable)
+    batch = {m.shape[0] for m in metas if isinstance(m.shape[0], str)}
+    suspects = {
+        o.name: o.shape[0]
+        for o in session.get_outputs()
+        if o.shape and not isinstance(o.shape[0], int) and o.shape[0] not in batch
+    }
+    if not suspects:
+        return {}
+    named = ", ".join(f"'{b}'" for b in sorted(batch)) or "unnamed"
+    try:
+        found = [_inferred_first_dims(path, rows) for rows in _PROBE_ROWS]
+        unknown = ""
+    except Exception as exc:  # no onnx package, a graph its inference refuses
+        found = [{} for _ in _PROBE_ROWS]
+        unknown = f"; ONNX shape inference could not tell ({type(exc).__name__}: {exc})"
+    out = {}
+    for name, dim in suspects.items():
+        if [rows.get(name) for rows in found] == list(_PROBE_ROWS):
+            continue
+        shown = f"'{dim}'" if dim else "unnamed"
+        out[name] = (
+            f"output {name!r}: its first dimension ({shown}) is not the inputs' batch "
+            f"dimension ({named}) and is not shown to follow it{unknown}. If it has one row "
+            "per input row, name it as the inputs' in the graph (torch.onnx.export's "
+            "dynamic_axes as a dict with the same name for both)"
+        )
+    return out
+
+
+def _inferred_first_dims(path: Path, rows: int) -> dict[str, int]:
+    """The first dimension ONNX's shape inference finds for each graph output when
+    every input's free first dimension is ``rows`` (outputs it cannot size: absent)."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    weights = {t.name for t in graph.initializer}
+    for value in graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if value.name not in weights and dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = rows  # replaces its dim_param (a oneof)
+    for value in graph.output:
+        value.type.tensor_type.ClearField("shape")  # inferred, not as declared
+    inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    found = {}
+    for value in inferred.graph.output:
+        tensor = value.type.tensor_type
+        if tensor.HasField("shape") and tensor.shape.dim:
+            first = tensor.shape.dim[0]
+            if first.HasField("dim_value"):
+                found[value.name] = int(first.dim_value)
+    return found
+
+
 def _refuse_unservable_types(path: Path, session: Any) -> None:
     """A graph input or output whose tensor type onnxruntime's Python API cannot pass
     as a numpy array (``tensor(bfloat16)``, the float8 and 4-bit types): the model
@@ -126,6 +202,8 @@ class OnnxModel:
             for o in self.session.get_outputs()
         )
         self._output_types = {o.name: o.type for o in self.session.get_outputs()}
+        #: TensorSignature.not_per_row: outputs a batch is not split by rows
+        self.not_per_row = outputs_not_per_row(path, self.session)
         self._output_names = [o.name for o in self.outputs]
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -226,8 +304,13 @@ class OnnxProcessor(TensorProcessor):
         self.threads = {"runtime": "onnxruntime", "intra_op": threads, "inter_op": 1, "why": why}
         print(f"onnxruntime: {threads} intra-op thread(s), 1 inter-op ({why})", flush=True)
         self.signatures = {
-            SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, self.model.inputs, self.model.outputs)
+            SIGNATURE_NAME: TensorSignature(
+                SIGNATURE_NAME, self.model.inputs, self.model.outputs, self.model.not_per_row
+            )
         }
+        if self.ctx.batching:
+            for why in self.model.not_per_row.values():
+                print(f"rpc.batching: requests run one at a time, never joined: {why}", flush=True)
         self.default_signature = SIGNATURE_NAME
 
     @property
