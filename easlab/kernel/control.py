@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -223,16 +223,24 @@ class Kernel:
         return [g.index for g in report.gpus if g.index not in self._gpus_used]
 
     def check_gpus(
-        self, spec: Any, instances: int, allow_cpu_fallback: bool, held: int = 0
+        self,
+        spec: Any,
+        instances: int,
+        allow_cpu_fallback: bool,
+        held: Sequence[int] = (),
     ) -> bool:
-        """Whether the service must run on CPU; SpecError when GPUs are short and no fallback."""
+        """Whether the service must run on CPU; SpecError when GPUs are short and no fallback.
+
+        ``held``: the devices of the service's own instances, which a change of it
+        (modify) can take: its new instances start beside the old ones, or in their
+        place when they do not fit beside them (``Service.roll_to``)."""
         from easlab.spec import wants_gpu
 
         need = wants_gpu(spec)
         if need == 0:
             return False
-        free = len(self._free_gpus()) + held
-        if need * instances <= free:
+        free = len(self._free_gpus())
+        if need * instances <= free + len(held):
             return False
         if allow_cpu_fallback:
             return True
@@ -240,8 +248,19 @@ class Kernel:
         why = f" ({report.message})" if getattr(report, "message", "") else ""
         short = (
             f"needs {need} GPU(s) per instance x {instances} instance(s), but this host has "
-            f"{len(report.gpus)} GPU(s), {len(self._free_gpus())} free{why}"
+            f"{len(report.gpus)} GPU(s), {free} free{why}"
         )
+        if held:
+            # was: "4 GPU(s), 0 free" alone, for a service holding all 4, as if its own
+            # devices had not been counted
+            short = (
+                f"needs {need} GPU(s) per instance x {instances} instance(s) = "
+                f"{need * instances}, but this host has {len(report.gpus)} GPU(s): {free} "
+                f"free besides its own {_devices(sorted(held), count=True)}, which count for "
+                "this change (a restart stops its old instances first when the new ones do "
+                f"not fit beside them), so at most {free + len(held)} GPU(s) are there for "
+                f"it{why}"
+            )
         fallback = "create with --allow-cpu-fallback (allow_cpu_fallback: true) to run on CPU"
         code = str(spec.processor or "")
         if need > int(spec.metadata.gpu or 0):
@@ -1185,7 +1204,7 @@ class Kernel:
                         spec,
                         spec.metadata.instance,
                         service.cpu_fallback,
-                        held=sum(len(i.gpus) for i in service.instances),
+                        held=_held_gpus(service),
                     )
                 version = await self._build_version(spec, number)
                 self._check_current(service, "this modify")
@@ -1203,7 +1222,7 @@ class Kernel:
                     spec,
                     spec.metadata.instance,
                     service.cpu_fallback,
-                    held=sum(len(i.gpus) for i in service.instances),
+                    held=_held_gpus(service),
                 )
                 failure = await service.roll_to(self._same_version(service, spec))
                 self._check_current(service, "this modify")
@@ -1586,6 +1605,11 @@ class Kernel:
             "max_instances": MAX_INSTANCES,
             "max_worker_threads": MAX_WORKER_THREADS,
         }
+
+
+def _held_gpus(service: Service) -> list[int]:
+    """The devices the instances of ``service`` hold."""
+    return sorted(g for inst in service.instances for g in inst.gpus)
 
 
 def _devices(indexes: list[int], count: bool = False) -> str:
