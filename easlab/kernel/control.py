@@ -332,6 +332,15 @@ class Kernel:
         self._gpus_used.update(chosen)
         return chosen
 
+    def reserve_gpus(self, spec: Any, instances: int, cpu_fallback: bool) -> list[int]:
+        """Take the free devices ``instances`` instances of ``spec`` need (those
+        ``check_gpus`` just counted), counted as used from now: a create hands them to
+        its service's start (``_promised``), or gives them back."""
+        need = self.gpu_need(spec, cpu_fallback) * instances
+        chosen = self._free_gpus()[:need] if need > 0 else []
+        self._gpus_used.update(chosen)
+        return chosen
+
     def free_gpus_for(self, service: Service) -> int:
         """How many devices a new instance of ``service`` could take now: the free ones
         and those a restart set aside for it."""
@@ -674,12 +683,18 @@ class Kernel:
         lock = self._lock(spec.name)
         await lock.acquire()
         handed_over = False
+        reserved: list[int] = []  # devices set aside for this create, not yet its service's
+        service: Service | None = None
         try:
             self._check_free(spec.name)  # created while this call waited
             self.check_instances(spec)
             cpu_fallback = self.check_gpus(
                 spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
             )
+            # taken in the same step as the check: a create of another name that runs
+            # while this one builds its version sees them taken (was: both passed the
+            # check, and the second failed at its start, short of devices)
+            reserved = self.reserve_gpus(spec, spec.metadata.instance, cpu_fallback)
             version = await self._build_version(spec, 1)
             self._closing_check()
             self._check_free(spec.name)
@@ -711,6 +726,8 @@ class Kernel:
                 cpu_fallback,
                 original.name if original is not None else None,
             )
+            if reserved:  # its instances take them first (allocate_gpus)
+                self._promised[service], reserved = reserved, []
             had_queues = {
                 q: self.queues.get(q) is not None for q in (spec.name, f"{spec.name}/sink")
             }
@@ -754,6 +771,9 @@ class Kernel:
             return self.describe(service)
         finally:
             if not handed_over:
+                self.release_gpus(reserved)
+                if service is not None:
+                    self._release_promise(service)  # what a failed start did not take
                 lock.release()
 
     def _unmake(self, service: Service, queues: list[str]) -> None:
@@ -1179,6 +1199,7 @@ class Kernel:
             service.status, service.message = "Failed", f"start failed: {exc!r}"
             service.log("kernel", service.message)
         finally:
+            self._release_promise(service)  # what create set aside and the start did not take
             lock.release()
 
     async def modify(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Changes of GPU services on a kernel with four devices: a modify short of devices.
+"""Changes of GPU services on a kernel with four devices: a modify short of devices,
+two creates at once.
 
 The devices are the NVML stand-in's (tests/kernel/nvml_standin, as in
 test_kernel_gpus.py): there is no GPU here, the kernel's allocation is what is tested.
@@ -6,10 +7,13 @@ test_kernel_gpus.py): there is no GPU here, the kernel's allocation is what is t
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
+from kernel_helpers import wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
@@ -95,3 +99,64 @@ def test_a_modify_short_of_gpus_says_the_services_own_devices_were_counted(clean
     desc = clean.client.describe("g4_all")
     assert (desc["status"], desc["gpu"]) == ("Running", 2)
     assert _devices(clean, "g4_all") == [[0, 1], [2, 3]]
+
+
+class _Stalling(http.server.BaseHTTPRequestHandler):
+    """Serves a small model file once ``go`` is set; ``asked`` when a GET came."""
+
+    go = threading.Event()
+    asked = threading.Event()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.asked.set()
+        self.go.wait(120)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"model")
+        except OSError:
+            pass  # the kernel that asked was stopped meanwhile
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_two_creates_at_once_cannot_both_count_the_same_free_devices(clean, make_app):
+    """The first create passes the GPU check (4 free, it needs 3) and then downloads
+    its model; a second create needing 3 came meanwhile. Was: it passed the same check
+    (nothing was taken yet) and ran on devices 0-2, and the first then failed at its
+    start, "only 1 of this host's 4 GPU(s) are free". Now the first takes its devices
+    with the check: the second is refused at once, saying 1 is free."""
+    app = make_app("gpu4_race", HOLD_APP)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    model = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+    first: dict[str, object] = {}
+
+    def create_first() -> None:
+        try:
+            first["desc"] = clean.create({**spec("g4_first", app, gpu=3), "model_path": model}).desc
+        except Exception as exc:  # noqa: BLE001 - the test reads it
+            first["error"] = exc
+
+    thread = threading.Thread(target=create_first)
+    try:
+        thread.start()
+        wait_for(_Stalling.asked.is_set, 60, "the first create downloading its model")
+        with pytest.raises(SpecError) as info:
+            clean.create(spec("g4_second", app, gpu=3))
+        assert "this host has 4 GPU(s), 1 free" in str(info.value), str(info.value)
+    finally:
+        _Stalling.go.set()
+        thread.join(120)
+        server.shutdown()
+        server.server_close()
+    assert "error" not in first, first
+    desc = first["desc"]
+    assert desc["status"] == "Running", desc  # type: ignore[index]
+    assert _devices(clean, "g4_first") == [[0, 1, 2]]
+    assert "g4_second" not in [s["name"] for s in clean.client.list()]
+    # and the devices the first did not take are free for the next one
+    assert clean.create(spec("g4_third", app, gpu=1)).status == "Running"
+    assert _devices(clean, "g4_third") == [[3]]
