@@ -754,6 +754,20 @@ class Service:
             self.log("kernel", f"now serving version {version.number}: {self.message}")
             return None
         await self._retire(new)
+        if self._aborts:
+            # a stop or delete came while the new instances started: it is what the
+            # caller asked for last, so the service is stopped, not Failed (was: Failed,
+            # "did not start again: start aborted", until the stop took its turn)
+            self.status = "Stopped"
+            self.message = (
+                f"stopped while it restarted for version {version.number} ({self._aborts[-1]}"
+                f"); `start {self.name}` serves version {self.current.number} again"
+            )
+            self.update_time = time.time()
+            for call in self.queue.drain():
+                call.refuse(503, self.not_serving_message().encode())
+            self.log("kernel", self.message)
+            return failure
         self.message = f"version {version.number} failed to start: {failure}"
         self.log("kernel", self.message)
         back, again = await self._launch(len(old), self.current)

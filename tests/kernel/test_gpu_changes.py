@@ -1,5 +1,5 @@
 """Changes of GPU services on a kernel with four devices: a modify short of devices,
-two creates at once.
+two creates at once, a stop while a GPU restart is under way.
 
 The devices are the NVML stand-in's (tests/kernel/nvml_standin, as in
 test_kernel_gpus.py): there is no GPU here, the kernel's allocation is what is tested.
@@ -160,3 +160,35 @@ def test_two_creates_at_once_cannot_both_count_the_same_free_devices(clean, make
     # and the devices the first did not take are free for the next one
     assert clean.create(spec("g4_third", app, gpu=1)).status == "Running"
     assert _devices(clean, "g4_third") == [[3]]
+
+
+def test_a_stop_during_a_gpu_restart_shows_stopped_not_failed(clean, make_app):
+    """A change that needs the devices the old instances hold is a restart: the old
+    instances stop, the new ones start. A stop while they start ends it. Was: the
+    service went Failed ("did not start again: start aborted: the service was
+    stopped"), the modify's answer said so, until the stop took its turn."""
+    app = make_app("gpu4_stop", HOLD_APP)
+    clean.create(spec("g4_stop", app, instance=2, gpu=2))
+    (app / "HOLD").write_text("")  # the new instances' initialize() waits
+    answer: dict[str, object] = {}
+
+    def modify() -> None:
+        answer["desc"] = clean.client.modify("g4_stop", set={"metadata.rpc.worker_threads": 3})
+
+    thread = threading.Thread(target=modify)
+    thread.start()
+    try:
+        wait_for((app / "STARTING").exists, 60, "a new instance starting")
+        stopped = clean.client.stop("g4_stop")
+    finally:
+        thread.join(120)
+    desc = answer["desc"]
+    assert desc["status"] == "Stopped", desc  # type: ignore[index]
+    assert "stopped while it restarted" in desc["message"], desc  # type: ignore[index]
+    assert stopped["status"] == "Stopped"
+    logs = "\n".join(clean.client.logs("g4_stop", 0))
+    assert "did not start again" not in logs, logs
+    assert clean.client.workers("g4_stop") == []
+    (app / "HOLD").unlink()
+    assert clean.client.start("g4_stop")["status"] == "Running"
+    assert _devices(clean, "g4_stop") == [[0, 1], [2, 3]]
