@@ -192,3 +192,19 @@ def test_a_stop_during_a_gpu_restart_shows_stopped_not_failed(clean, make_app):
     (app / "HOLD").unlink()
     assert clean.client.start("g4_stop")["status"] == "Running"
     assert _devices(clean, "g4_stop") == [[0, 1], [2, 3]]
+
+
+def test_a_modify_dry_run_says_when_the_host_has_too_few_gpus(clean, make_app):
+    """Was: "would update" for -Dmetadata.gpu=3 of 2 instances on a host of 4 GPUs, a
+    modify the kernel then refused; the dry run of a create said it already."""
+    from easlab import ops
+
+    app = make_app("gpu4_dry", HOLD_APP)
+    clean.create(spec("g4_dry", app, instance=2, gpu=2))
+    plan = ops.modify("g4_dry", {"metadata.gpu": 3}, dry_run=True, kernel=clean.client)
+    assert plan.refused.startswith("modify would be refused: metadata.gpu: "), plan.refused
+    assert "3 GPU(s) per instance x 2 instance(s) asked for, this host has 4" in plan.refused
+    with pytest.raises(SpecError):  # as the modify itself
+        clean.client.modify("g4_dry", set={"metadata.gpu": 3})
+    fits = ops.modify("g4_dry", {"metadata.gpu": 1}, dry_run=True, kernel=clean.client)
+    assert not fits.refused, fits.refused
