@@ -779,8 +779,18 @@ class Service:
             self.pump()
         else:
             await self._retire(back)
-            self.status = "Failed"
-            self.message += f"; version {self.current.number} did not start again: {again}"
+            if self._aborts:
+                # a stop or delete came while the old version started again (was: Failed,
+                # "did not start again: start aborted", until the stop took its turn)
+                self.status = "Stopped"
+                self.message += (
+                    f"; stopped before version {self.current.number} started again "
+                    f"({self._aborts[-1]}); `start {self.name}` serves it"
+                )
+            else:
+                self.status = "Failed"
+                self.message += f"; version {self.current.number} did not start again: {again}"
+            self.update_time = time.time()
             for call in self.queue.drain():
                 call.refuse(503, self.not_serving_message().encode())
         self.log("kernel", self.message)

@@ -208,3 +208,46 @@ def test_a_modify_dry_run_says_when_the_host_has_too_few_gpus(clean, make_app):
         clean.client.modify("g4_dry", set={"metadata.gpu": 3})
     fits = ops.modify("g4_dry", {"metadata.gpu": 1}, dry_run=True, kernel=clean.client)
     assert not fits.refused, fits.refused
+
+
+BROKEN_APP = """
+import allspark
+
+class Broken(allspark.BaseProcessor):
+    def initialize(self):
+        raise RuntimeError("no model here")
+
+    def process(self, data):
+        return data, 200
+"""
+
+
+def test_a_stop_while_a_failed_gpu_restart_starts_the_old_version_again_shows_stopped(
+    clean, make_app
+):
+    """The new version of a GPU restart failed; while the old one starts again on its
+    devices, a stop. Was: Failed, "version 1 did not start again: start aborted: the
+    service was stopped", as the stop during the new version's start was."""
+    app, broken = make_app("gpu4_again", HOLD_APP), make_app("gpu4_broken", BROKEN_APP)
+    clean.create(spec("g4_again", app, instance=2, gpu=2))
+    (app / "HOLD").write_text("")  # version 1's instances, started again, wait
+    answer: dict[str, object] = {}
+
+    def modify() -> None:
+        answer["desc"] = clean.client.modify("g4_again", spec={"processor_path": str(broken)})
+
+    thread = threading.Thread(target=modify)
+    thread.start()
+    try:
+        wait_for((app / "STARTING").exists, 60, "version 1 starting again")
+        clean.client.stop("g4_again")
+    finally:
+        thread.join(120)
+    desc = answer["desc"]
+    assert desc["status"] == "Stopped", desc  # type: ignore[index]
+    assert "version 2 failed to start" in desc["message"], desc  # type: ignore[index]
+    assert "stopped before version 1 started again" in desc["message"], desc  # type: ignore[index]
+    assert clean.client.workers("g4_again") == []
+    (app / "HOLD").unlink()
+    assert clean.client.start("g4_again")["status"] == "Running"
+    assert _devices(clean, "g4_again") == [[0, 1], [2, 3]]
