@@ -601,6 +601,7 @@ def test_a_free_first_dimension_that_is_not_the_batchs_is_never_split_by_rows(
     sig = proc.signatures["serving_default"]
     assert list(sig.not_per_row) == ["nzt"] and not sig.batchable
     assert "not the inputs' batch dimension ('batch')" in sig.not_per_row["nzt"]
+    assert "its length can come from the values of op 'NonZero'" in sig.not_per_row["nzt"]
 
 
 def test_a_per_row_output_named_otherwise_than_the_input_is_still_batched(tmp_path):
@@ -653,3 +654,26 @@ def test_a_torch_export_batches_by_its_per_row_outputs_only(tmp_path):
     model = OnnxModel(path, [])
     assert list(model.not_per_row) == ["nz"]
     assert "'Transposenz_dim_0'" in model.not_per_row["nz"]
+
+
+def test_sklearn_models_whose_rows_inference_cannot_size_still_batch(tmp_path):
+    """skl2onnx leaves every first dimension unnamed and ONNX's shape inference does not
+    size a tree ensemble's outputs; nothing in those graphs takes a length from values
+    (ai.onnx.ml ops map rows to rows), so they still batch, their rows compared with
+    the batch's at each batch as before."""
+    pytest.importorskip("sklearn")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.ensemble import RandomForestClassifier
+
+    x = np.random.default_rng(0).random((40, 4)).astype(np.float32)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, x[:, 0] > 0.5)
+    onx = skl2onnx.to_onnx(forest, x[:1], options={id(forest): {"zipmap": False}})
+    (tmp_path / "forest.onnx").write_bytes(onx.SerializeToString())
+    proc = make(tmp_path)
+    sig = proc.signatures["serving_default"]
+    assert sig.not_per_row == {} and sig.batchable
+    bodies = [
+        TFRequest.from_numpy("serving_default", {"X": x[i : i + 2]}).to_string() for i in (0, 2)
+    ]
+    alone = [proc.process(body) for body in bodies]
+    assert proc.process_batch(bodies) == alone

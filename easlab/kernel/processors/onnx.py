@@ -78,6 +78,17 @@ def _ort_shape(shape: Any) -> tuple[int, ...] | None:
 #: the batch sizes ``outputs_not_per_row`` infers the graph's shapes at: two, so that an
 #: output of a fixed size that is one of them is not taken for one row per input row
 _PROBE_ROWS = (7, 11)
+#: ONNX ops whose output's length can come from the values of their inputs, not their
+#: shapes (NonZero's indices, a Reshape to a computed shape, a Loop's iterations ...)
+_ROWS_FROM_VALUES = frozenset(
+    """NonZero Unique Compress NonMaxSuppression TopK Range ConstantOfShape Expand Tile
+    Reshape Slice Resize Pad OneHot Loop Scan If Split SplitToSequence SequenceAt
+    ConcatFromSequence StringSplit RoiAlign MaxRoiPool CenterCropPad Col2Im Upsample
+    Squeeze Unsqueeze GatherND ScatterND""".split()
+)
+#: op domains whose ops are ONNX's own (ai.onnx.ml: Scaler, LinearClassifier,
+#: TreeEnsemble... map each row of their input to one row); any other is a custom op
+_KNOWN_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 
 
 def outputs_not_per_row(path: Path, session: Any) -> dict[str, str]:
@@ -91,7 +102,11 @@ def outputs_not_per_row(path: Path, session: Any) -> dict[str, str]:
     tell from rows when its length happens to equal the batch's rows (was: split by
     rows, each caller getting rows computed from the others' inputs). So ONNX's
     shape inference is asked at two batch sizes: an output whose first dimension is
-    the batch size at both has one row per input row; any other is not split.
+    the batch size at both has one row per input row; one it sizes otherwise has
+    not. One it cannot size is not split when an op it comes from can take its
+    length from values (``_ROWS_FROM_VALUES``, a custom op); else (sklearn's tree
+    ensembles, whose ai.onnx.ml ops inference does not size) its rows are compared
+    with the batch's at each batch, as before.
     """
     metas = session.get_inputs()
     if not metas or any(not m.shape or isinstance(m.shape[0], int) for m in metas):
@@ -106,41 +121,57 @@ def outputs_not_per_row(path: Path, session: Any) -> dict[str, str]:
         return {}
     named = ", ".join(f"'{b}'" for b in sorted(batch)) or "unnamed"
     try:
-        found = [_inferred_first_dims(path, rows) for rows in _PROBE_ROWS]
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        found = [_inferred_first_dims(model, rows) for rows in _PROBE_ROWS]
+        deciders = _rows_deciders(model, set(suspects))
         unknown = ""
     except Exception as exc:  # no onnx package, a graph its inference refuses
         found = [{} for _ in _PROBE_ROWS]
+        deciders = {}
         unknown = f"; ONNX shape inference could not tell ({type(exc).__name__}: {exc})"
     out = {}
     for name, dim in suspects.items():
-        if [rows.get(name) for rows in found] == list(_PROBE_ROWS):
+        sizes = [rows.get(name) for rows in found]
+        if sizes == list(_PROBE_ROWS):
             continue
+        decider = deciders.get(name)
+        if not unknown and sizes == [None] * len(sizes) and decider is None:
+            continue  # rows compared at each batch (docstring)
+        why = unknown or (
+            f"; its length can come from the values of op {decider}" if decider else ""
+        )
         shown = f"'{dim}'" if dim else "unnamed"
         out[name] = (
             f"output {name!r}: its first dimension ({shown}) is not the inputs' batch "
-            f"dimension ({named}) and is not shown to follow it{unknown}. If it has one row "
+            f"dimension ({named}) and is not shown to follow it{why}. If it has one row "
             "per input row, name it as the inputs' in the graph (torch.onnx.export's "
             "dynamic_axes as a dict with the same name for both)"
         )
     return out
 
 
-def _inferred_first_dims(path: Path, rows: int) -> dict[str, int]:
+def _inferred_first_dims(model: Any, rows: int) -> dict[str, int]:
     """The first dimension ONNX's shape inference finds for each graph output when
     every input's free first dimension is ``rows`` (outputs it cannot size: absent)."""
     import onnx
     from onnx import shape_inference
 
-    model = onnx.load(str(path), load_external_data=False)
-    graph = model.graph
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    graph = probe.graph
     weights = {t.name for t in graph.initializer}
     for value in graph.input:
+        if value.name in weights or not value.type.HasField("tensor_type"):
+            continue
         dims = value.type.tensor_type.shape.dim
-        if value.name not in weights and dims and not dims[0].HasField("dim_value"):
+        if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_value = rows  # replaces its dim_param (a oneof)
     for value in graph.output:
-        value.type.tensor_type.ClearField("shape")  # inferred, not as declared
-    inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        if value.type.HasField("tensor_type"):
+            value.type.tensor_type.ClearField("shape")  # inferred, not as declared
+    inferred = shape_inference.infer_shapes(probe, strict_mode=False, data_prop=True)
     found = {}
     for value in inferred.graph.output:
         tensor = value.type.tensor_type
@@ -148,6 +179,27 @@ def _inferred_first_dims(path: Path, rows: int) -> dict[str, int]:
             first = tensor.shape.dim[0]
             if first.HasField("dim_value"):
                 found[value.name] = int(first.dim_value)
+    return found
+
+
+def _rows_deciders(model: Any, outputs: set[str]) -> dict[str, str]:
+    """For each of ``outputs``, an op it comes from whose output's length can come from
+    values (``_ROWS_FROM_VALUES``) or that is a custom op, as ``'NonZero' (node n)``."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    found: dict[str, str] = {}
+    for name in outputs:
+        seen = {name}  # tensors looked at: a node feeding many is looked at once
+        todo = [name]
+        while todo:
+            node = producer.get(todo.pop())
+            if node is None:
+                continue  # a graph input or a weight
+            if node.op_type in _ROWS_FROM_VALUES or node.domain not in _KNOWN_DOMAINS:
+                found[name] = f"'{node.op_type}'" + (f" ({node.name})" if node.name else "")
+                break
+            fresh = [i for i in node.input if i and i not in seen]
+            seen.update(fresh)
+            todo.extend(fresh)
     return found
 
 
