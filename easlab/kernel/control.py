@@ -1227,11 +1227,22 @@ class Kernel:
                         service.cpu_fallback,
                         held=_held_gpus(service),
                     )
-                version = await self._build_version(spec, number)
-                self._check_current(service, "this modify")
-                service.cpu_fallback = service.cpu_fallback or cpu
-                service.versions[number] = version
-                failure = await self._switch_to(service, version)
+                    # the free devices the check counted, set aside for the new version
+                    # while it builds (a download can take minutes): was, a create
+                    # meanwhile passed the same check and took them, and this modify,
+                    # checked first, failed at its start
+                    reserved = self.reserve_gpus(
+                        spec, spec.metadata.instance, service.cpu_fallback or cpu
+                    )
+                    self._promised.setdefault(service, []).extend(reserved)
+                try:
+                    version = await self._build_version(spec, number)
+                    self._check_current(service, "this modify")
+                    service.cpu_fallback = service.cpu_fallback or cpu
+                    service.versions[number] = version
+                    failure = await self._switch_to(service, version)
+                finally:
+                    self._release_promise(service)  # what its instances did not take
                 self._check_current(service, "this modify")
                 self._record(service)
                 self._feed(service)
@@ -1455,7 +1466,8 @@ class Kernel:
         instance given none would see every GPU, those of other services too."""
         if service.cpu_fallback or service.instances:
             return
-        self.check_gpus(spec, spec.metadata.instance, False)
+        # those a modify set aside for it are its own (modify)
+        self.check_gpus(spec, spec.metadata.instance, False, held=self._promised.get(service, []))
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""

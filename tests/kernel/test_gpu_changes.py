@@ -251,3 +251,61 @@ def test_a_stop_while_a_failed_gpu_restart_starts_the_old_version_again_shows_st
     (app / "HOLD").unlink()
     assert clean.client.start("g4_again")["status"] == "Running"
     assert _devices(clean, "g4_again") == [[0, 1], [2, 3]]
+
+
+class _StallingModify(_Stalling):
+    """_Stalling with events of its own."""
+
+    go = threading.Event()
+    asked = threading.Event()
+
+
+def test_a_create_during_a_modify_cannot_take_the_devices_the_modify_counted(clean, make_app):
+    """A modify making a new version that needs more devices passed the GPU check and
+    then downloaded its model; a create meanwhile passed the same check and took the
+    free devices. Was: the create ran on 1-3 and the modify, checked first, failed at
+    its start ("version 2 failed to start: each of 1 instance(s) needs 2 GPU(s), but
+    only 0 ..."). Now the modify sets its devices aside with its check."""
+    app = make_app("gpu4_mod", HOLD_APP)
+    clean.create(spec("g4_mod", app, gpu=1))
+    assert _devices(clean, "g4_mod") == [[0]]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingModify)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    model = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+    answer: dict[str, object] = {}
+
+    def modify() -> None:
+        answer["desc"] = clean.client.modify(
+            "g4_mod", spec={"model_path": model, "metadata": {"gpu": 2}}
+        )
+
+    thread = threading.Thread(target=modify)
+    try:
+        thread.start()
+        wait_for(_StallingModify.asked.is_set, 60, "the modify downloading its model")
+        with pytest.raises(SpecError) as info:
+            clean.create(spec("g4_taker", app, gpu=3))
+        assert "this host has 4 GPU(s), 1 free" in str(info.value), str(info.value)
+    finally:
+        _StallingModify.go.set()
+        thread.join(120)
+        server.shutdown()
+        server.server_close()
+    desc = answer["desc"]
+    assert "failed" not in desc, desc  # type: ignore[operator]
+    assert (desc["status"], desc["current_version"]) == ("Running", 2), desc  # type: ignore[index]
+    assert _devices(clean, "g4_mod") == [[1, 2]]
+    # what the modify did not keep is free again: the old device and the last one
+    assert clean.create(spec("g4_next", app, gpu=2)).status == "Running"
+    assert _devices(clean, "g4_next") == [[0, 3]]
+
+
+def test_a_new_version_of_a_failed_gpu_service_starts_on_the_devices_set_aside(clean, make_app):
+    """A failed service holds no device; the modify that gives it a new version sets
+    the free ones aside for it and its start takes them (not refused as taken)."""
+    app, broken = make_app("gpu4_fixed", HOLD_APP), make_app("gpu4_failed", BROKEN_APP)
+    failed = clean.create(spec("g4_failed", broken, gpu=4))
+    assert failed.status == "Failed" and clean.client.workers("g4_failed") == []
+    desc = clean.client.modify("g4_failed", spec={"processor_path": str(app)})
+    assert (desc["status"], desc["current_version"]) == ("Running", 2), desc
+    assert _devices(clean, "g4_failed") == [[0, 1, 2, 3]]
