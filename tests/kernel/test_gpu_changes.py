@@ -8,6 +8,7 @@ test_kernel_gpus.py): there is no GPU here, the kernel's allocation is what is t
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import threading
 from pathlib import Path
@@ -186,6 +187,10 @@ def test_a_stop_during_a_gpu_restart_shows_stopped_not_failed(clean, make_app):
     assert desc["status"] == "Stopped", desc  # type: ignore[index]
     assert "stopped while it restarted" in desc["message"], desc  # type: ignore[index]
     assert stopped["status"] == "Stopped"
+    # the change did not happen: what a restarted kernel brings back is what desc shows
+    # (was: the record kept rpc.worker_threads 3 for version 1, desc and start had none)
+    record = json.loads((clean.state_dir / "services" / "g4_stop.json").read_text())
+    assert record["versions"]["1"]["metadata"] == desc["spec"]["metadata"], record  # type: ignore[index]
     logs = "\n".join(clean.client.logs("g4_stop", 0))
     assert "did not start again" not in logs, logs
     assert clean.client.workers("g4_stop") == []
