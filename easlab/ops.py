@@ -103,10 +103,12 @@ class LocalPlan(SpecDiff):
         return [*note, *super().lines()]
 
 
-def _gpu_refusal(client: KernelClient, spec: Any, allow_cpu_fallback: bool) -> tuple[str, str]:
+def _gpu_refusal(
+    client: KernelClient, spec: Any, allow_cpu_fallback: bool, verb: str = "create"
+) -> tuple[str, str]:
     """(refusal, warning) of the kernel's GPU check (control.py check_gpus) for a new
-    service: only what is certain from the host's GPU count (the kernel also counts
-    the GPUs other services hold)."""
+    service, or a service's new spec (``verb`` "modify"): only what is certain from the
+    host's GPU count (the kernel also counts the GPUs other services hold)."""
     from easlab.spec import wants_gpu
 
     need = wants_gpu(spec)
@@ -130,12 +132,12 @@ def _gpu_refusal(client: KernelClient, spec: Any, allow_cpu_fallback: bool) -> t
         cpu = cpu_code_for(str(spec.processor))
         instead = f"use its CPU code '{cpu}'" if cpu else "run it on a host with a GPU"
         return (
-            f"create would be refused: processor '{spec.processor}' runs on a GPU: {short}. "
+            f"{verb} would be refused: processor '{spec.processor}' runs on a GPU: {short}. "
             f"Either {instead}, {fallback}",
             "",
         )
     return (
-        f"create would be refused: metadata.gpu: {short}. Lower metadata.gpu/metadata.instance, "
+        f"{verb} would be refused: metadata.gpu: {short}. Lower metadata.gpu/metadata.instance, "
         f"{fallback}",
         "",
     )
@@ -362,6 +364,12 @@ def _plan_modify(
     new_version = makes_new_version(str(described.get("status") or ""), current, changes)
     if new_version and getattr(client, "target", "local") == "local" and not plan.refused:
         plan.refused = _path_refusal(parsed, "modify")
+    local = getattr(client, "target", "local") == "local"  # PAI-EAS: no host's GPUs to count
+    if local and described.get("status") != "Stopped" and not plan.refused:
+        # as the modify is refused (was: "would update" for more GPUs than the host has);
+        # a stopped service's devices are checked at its start
+        fallback = bool(described.get("cpu_fallback"))
+        plan.refused = _gpu_refusal(client, parsed, fallback, "modify")[0]
     return plan
 
 

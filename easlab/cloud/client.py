@@ -66,6 +66,10 @@ POLL_INTERVAL = (1.0, 1.5, 10.0)
 READS = frozenset({"DescribeService", "ListServices", "ListServiceInstances", "DescribeServiceLog"})
 #: ``PaiClient.retry_delays``: three more tries of a read, after 1, 2 and 4 s
 RETRY_DELAYS = (1.0, 2.0, 4.0)
+#: ``PaiClient.created_visible_s``: how long ``create`` asks DescribeService (backing off
+#: as ``POLL_INTERVAL``) for the service CreateService just made before it says it never
+#: appeared: EAS can answer "not found" for it for a moment after the create
+CREATED_VISIBLE_S = 60.0
 #: regions with PAI-EAS (its endpoint list), named when a region's API host does not resolve
 PAI_EAS_REGIONS = (
     "cn-hangzhou",
@@ -143,6 +147,8 @@ class PaiClient:
     #: seconds to wait before each new try of a read (``READS``) that met a passing trouble
     #: (a 5xx, throttling, a gateway's page, a connection reset); tests set them to 0
     retry_delays: tuple[float, ...] = RETRY_DELAYS
+    #: seconds ``create`` waits for DescribeService to find the service it just made
+    created_visible_s: float = CREATED_VISIBLE_S
 
     def __init__(
         self,
@@ -503,7 +509,7 @@ class PaiClient:
         request = self._models().CreateServiceRequest(body=json.dumps(sent, ensure_ascii=False))
         answer = self._call("CreateService", "create_service", request)
         name = str(answer.get("ServiceName") or sent["name"])
-        desc = self.describe(name)
+        desc = self._describe_created(name, answer.get("RequestId"))
         # what EAS may misrun (report.warnings) is said on create as in the dry run, then
         # the fields EAS acts on that the local kernel ignored (report.notes)
         desc["warnings"] = list(parsed.warnings) + [
@@ -515,6 +521,43 @@ class PaiClient:
             desc = wait_settled(self, desc, timeout or 1800)  # type: ignore[arg-type]
         return Service(self, desc)  # type: ignore[arg-type]
 
+    def _describe_created(self, name: str, request_id: str | None) -> dict[str, Any]:
+        """DescribeService of the service CreateService just made: EAS may answer "not
+        found" for a moment after the create (was: that 404 was create's answer, for a
+        service that was being made), so it is asked again, backing off as the wait
+        does, for ``created_visible_s``; a ``PaiError`` saying so if it never appears."""
+        first, growth, longest = self.poll_interval
+        delay = first
+        deadline = time.monotonic() + self.created_visible_s
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self.describe(name)
+            except PaiError as exc:
+                if not _not_found(exc):
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    created = f" (request id {request_id})" if request_id else ""
+                    raise PaiError(
+                        exc.status,
+                        exc.code,
+                        f"CreateService accepted service {name}{created}, but "
+                        f"DescribeService did not find it in {tries} tries over "
+                        f"{self.created_visible_s:g} s",
+                        action="DescribeService",
+                        request_id=exc.request_id,
+                        hint=(
+                            f"EAS may still be making it: `easlab desc {name} --target pai` "
+                            "(%eas desc) shows it once it is listed; do not create it again "
+                            f"before `easlab ls --target pai` says it is not there (a second "
+                            "create of the name is refused once it is)"
+                        ),
+                    ) from None
+                time.sleep(min(delay, left))  # a remote API's back-off, not thread sync
+                delay = min(delay * growth, longest)
+
     def _refuse_existing(self, name: str) -> None:
         """Refuse to create ``name`` when the region has a service of that name already
         (``DescribeService`` answers; not found: go on), with the error and hint of EAS's own
@@ -523,7 +566,7 @@ class PaiClient:
         try:
             body = self._call("DescribeService", "describe_service", self.region, name)
         except PaiError as exc:
-            if exc.status == 404 or "notfound" in exc.code.lower():
+            if _not_found(exc):
                 return
             raise
         code = "ServiceAlreadyExists"
@@ -961,3 +1004,8 @@ def connect_pai(
         region_source=found.source,
         **options,
     )
+
+
+def _not_found(exc: PaiError) -> bool:
+    """EAS's "no such service" (``InvalidService.NotFound``, HTTP 404)."""
+    return exc.status == 404 or "notfound" in exc.code.lower()

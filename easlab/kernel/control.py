@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -223,16 +223,24 @@ class Kernel:
         return [g.index for g in report.gpus if g.index not in self._gpus_used]
 
     def check_gpus(
-        self, spec: Any, instances: int, allow_cpu_fallback: bool, held: int = 0
+        self,
+        spec: Any,
+        instances: int,
+        allow_cpu_fallback: bool,
+        held: Sequence[int] = (),
     ) -> bool:
-        """Whether the service must run on CPU; SpecError when GPUs are short and no fallback."""
+        """Whether the service must run on CPU; SpecError when GPUs are short and no fallback.
+
+        ``held``: the devices of the service's own instances, which a change of it
+        (modify) can take: its new instances start beside the old ones, or in their
+        place when they do not fit beside them (``Service.roll_to``)."""
         from easlab.spec import wants_gpu
 
         need = wants_gpu(spec)
         if need == 0:
             return False
-        free = len(self._free_gpus()) + held
-        if need * instances <= free:
+        free = len(self._free_gpus())
+        if need * instances <= free + len(held):
             return False
         if allow_cpu_fallback:
             return True
@@ -240,8 +248,19 @@ class Kernel:
         why = f" ({report.message})" if getattr(report, "message", "") else ""
         short = (
             f"needs {need} GPU(s) per instance x {instances} instance(s), but this host has "
-            f"{len(report.gpus)} GPU(s), {len(self._free_gpus())} free{why}"
+            f"{len(report.gpus)} GPU(s), {free} free{why}"
         )
+        if held:
+            # was: "4 GPU(s), 0 free" alone, for a service holding all 4, as if its own
+            # devices had not been counted
+            short = (
+                f"needs {need} GPU(s) per instance x {instances} instance(s) = "
+                f"{need * instances}, but this host has {len(report.gpus)} GPU(s): {free} "
+                f"free besides its own {_devices(sorted(held), count=True)}, which count for "
+                "this change (a restart stops its old instances first when the new ones do "
+                f"not fit beside them), so at most {free + len(held)} GPU(s) are there for "
+                f"it{why}"
+            )
         fallback = "create with --allow-cpu-fallback (allow_cpu_fallback: true) to run on CPU"
         code = str(spec.processor or "")
         if need > int(spec.metadata.gpu or 0):
@@ -310,6 +329,15 @@ class Kernel:
         if not promised:
             self._promised.pop(service, None)
         chosen += self._free_gpus()[: count - len(chosen)]
+        self._gpus_used.update(chosen)
+        return chosen
+
+    def reserve_gpus(self, spec: Any, instances: int, cpu_fallback: bool) -> list[int]:
+        """Take the free devices ``instances`` instances of ``spec`` need (those
+        ``check_gpus`` just counted), counted as used from now: a create hands them to
+        its service's start (``_promised``), or gives them back."""
+        need = self.gpu_need(spec, cpu_fallback) * instances
+        chosen = self._free_gpus()[:need] if need > 0 else []
         self._gpus_used.update(chosen)
         return chosen
 
@@ -655,12 +683,18 @@ class Kernel:
         lock = self._lock(spec.name)
         await lock.acquire()
         handed_over = False
+        reserved: list[int] = []  # devices set aside for this create, not yet its service's
+        service: Service | None = None
         try:
             self._check_free(spec.name)  # created while this call waited
             self.check_instances(spec)
             cpu_fallback = self.check_gpus(
                 spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
             )
+            # taken in the same step as the check: a create of another name that runs
+            # while this one builds its version sees them taken (was: both passed the
+            # check, and the second failed at its start, short of devices)
+            reserved = self.reserve_gpus(spec, spec.metadata.instance, cpu_fallback)
             version = await self._build_version(spec, 1)
             self._closing_check()
             self._check_free(spec.name)
@@ -692,6 +726,8 @@ class Kernel:
                 cpu_fallback,
                 original.name if original is not None else None,
             )
+            if reserved:  # its instances take them first (allocate_gpus)
+                self._promised[service], reserved = reserved, []
             had_queues = {
                 q: self.queues.get(q) is not None for q in (spec.name, f"{spec.name}/sink")
             }
@@ -735,6 +771,9 @@ class Kernel:
             return self.describe(service)
         finally:
             if not handed_over:
+                self.release_gpus(reserved)
+                if service is not None:
+                    self._release_promise(service)  # what a failed start did not take
                 lock.release()
 
     def _unmake(self, service: Service, queues: list[str]) -> None:
@@ -1160,6 +1199,7 @@ class Kernel:
             service.status, service.message = "Failed", f"start failed: {exc!r}"
             service.log("kernel", service.message)
         finally:
+            self._release_promise(service)  # what create set aside and the start did not take
             lock.release()
 
     async def modify(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
@@ -1185,13 +1225,24 @@ class Kernel:
                         spec,
                         spec.metadata.instance,
                         service.cpu_fallback,
-                        held=sum(len(i.gpus) for i in service.instances),
+                        held=_held_gpus(service),
                     )
-                version = await self._build_version(spec, number)
-                self._check_current(service, "this modify")
-                service.cpu_fallback = service.cpu_fallback or cpu
-                service.versions[number] = version
-                failure = await self._switch_to(service, version)
+                    # the free devices the check counted, set aside for the new version
+                    # while it builds (a download can take minutes): was, a create
+                    # meanwhile passed the same check and took them, and this modify,
+                    # checked first, failed at its start
+                    reserved = self.reserve_gpus(
+                        spec, spec.metadata.instance, service.cpu_fallback or cpu
+                    )
+                    self._promised.setdefault(service, []).extend(reserved)
+                try:
+                    version = await self._build_version(spec, number)
+                    self._check_current(service, "this modify")
+                    service.cpu_fallback = service.cpu_fallback or cpu
+                    service.versions[number] = version
+                    failure = await self._switch_to(service, version)
+                finally:
+                    self._release_promise(service)  # what its instances did not take
                 self._check_current(service, "this modify")
                 self._record(service)
                 self._feed(service)
@@ -1203,7 +1254,7 @@ class Kernel:
                     spec,
                     spec.metadata.instance,
                     service.cpu_fallback,
-                    held=sum(len(i.gpus) for i in service.instances),
+                    held=_held_gpus(service),
                 )
                 failure = await service.roll_to(self._same_version(service, spec))
                 self._check_current(service, "this modify")
@@ -1415,7 +1466,8 @@ class Kernel:
         instance given none would see every GPU, those of other services too."""
         if service.cpu_fallback or service.instances:
             return
-        self.check_gpus(spec, spec.metadata.instance, False)
+        # those a modify set aside for it are its own (modify)
+        self.check_gpus(spec, spec.metadata.instance, False, held=self._promised.get(service, []))
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""
@@ -1586,6 +1638,11 @@ class Kernel:
             "max_instances": MAX_INSTANCES,
             "max_worker_threads": MAX_WORKER_THREADS,
         }
+
+
+def _held_gpus(service: Service) -> list[int]:
+    """The devices the instances of ``service`` hold."""
+    return sorted(g for inst in service.instances for g in inst.gpus)
 
 
 def _devices(indexes: list[int], count: bool = False) -> str:

@@ -710,6 +710,7 @@ class Service:
             new, failure = await self._launch(count, version)
             if failure is not None:
                 await self._retire(new)
+                self._keep_current(version)
                 self.status = previous_status if previous_status != "Updating" else "Running"
                 if not self.instances:
                     self.status = "Failed"
@@ -721,6 +722,15 @@ class Service:
             await self._retire(old)
             self.log("kernel", f"now serving version {version.number}")
             return None
+
+    def _keep_current(self, failed: Version) -> None:
+        """``failed`` did not start: when it is the current version with a changed spec
+        (a restart's ``-Dmetadata.rpc.worker_threads=3``), the current one is that
+        version again, in ``versions`` too, which the record and a restarted kernel
+        read (was: they kept the change that did not happen)."""
+        if failed is not self.current and self.versions.get(failed.number) is failed:
+            if failed.number == self.current.number:
+                self.versions[failed.number] = self.current
 
     def _serve(self, version: Version, message: str) -> None:
         """``version``'s instances are ``self.instances`` now: it is the current one."""
@@ -754,6 +764,21 @@ class Service:
             self.log("kernel", f"now serving version {version.number}: {self.message}")
             return None
         await self._retire(new)
+        self._keep_current(version)
+        if self._aborts:
+            # a stop or delete came while the new instances started: it is what the
+            # caller asked for last, so the service is stopped, not Failed (was: Failed,
+            # "did not start again: start aborted", until the stop took its turn)
+            self.status = "Stopped"
+            self.message = (
+                f"stopped while it restarted for version {version.number} ({self._aborts[-1]}"
+                f"); `start {self.name}` serves version {self.current.number} again"
+            )
+            self.update_time = time.time()
+            for call in self.queue.drain():
+                call.refuse(503, self.not_serving_message().encode())
+            self.log("kernel", self.message)
+            return failure
         self.message = f"version {version.number} failed to start: {failure}"
         self.log("kernel", self.message)
         back, again = await self._launch(len(old), self.current)
@@ -765,8 +790,18 @@ class Service:
             self.pump()
         else:
             await self._retire(back)
-            self.status = "Failed"
-            self.message += f"; version {self.current.number} did not start again: {again}"
+            if self._aborts:
+                # a stop or delete came while the old version started again (was: Failed,
+                # "did not start again: start aborted", until the stop took its turn)
+                self.status = "Stopped"
+                self.message += (
+                    f"; stopped before version {self.current.number} started again "
+                    f"({self._aborts[-1]}); `start {self.name}` serves it"
+                )
+            else:
+                self.status = "Failed"
+                self.message += f"; version {self.current.number} did not start again: {again}"
+            self.update_time = time.time()
             for call in self.queue.drain():
                 call.refuse(503, self.not_serving_message().encode())
         self.log("kernel", self.message)

@@ -146,6 +146,9 @@ class StandIn:
     #: set: each call waits for this event (at most 30 s) before it is answered, as a slow
     #: API does; the test sets it when it has seen what the client did meanwhile
     hold: threading.Event | None = None
+    #: DescribeService calls of a service just created answered InvalidService.NotFound
+    #: (None: every one), as EAS answers for a moment after a CreateService
+    hidden_after_create: int | None = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def actions(self) -> list[str]:
@@ -328,6 +331,7 @@ class StandIn:
             "ServiceConfig": json.dumps(spec),
             "_versions": [spec],
             "_polls": 0,
+            "_hidden": self.hidden_after_create,
         }
 
     def _settle(self, svc: dict[str, Any]) -> None:
@@ -407,6 +411,10 @@ class StandIn:
             }
         svc = self._service(p["name"])
         if action == "DescribeService":
+            if svc["_hidden"] is None or svc["_hidden"] > 0:
+                if svc["_hidden"] is not None:
+                    svc["_hidden"] -= 1
+                raise Refused(404, "InvalidService.NotFound", f"Service {p['name']} is not found")
             self._settle(svc)
             return 200, {"RequestId": rid, **self._public(svc)}
         if action == "UpdateService":

@@ -96,3 +96,39 @@ def test_the_cli_waiting_line_and_timeout_show_eas_message(eas, monkeypatch, cap
     assert f"[OK] Waiting [Total: 1, Pending: 1, Running: 0] {QUOTA}" in out
     assert f"still Waiting ({QUOTA})" in err
     assert out.count("[OK] Waiting") == 1  # the same line is not repeated
+
+
+def test_a_service_describe_does_not_find_right_after_create_is_asked_again(
+    eas, pai, clock, monkeypatch
+):
+    """EAS can answer DescribeService "not found" for a moment after CreateService
+    made the service (the STAND-IN's hidden_after_create plays that): create asks
+    again, backing off as its wait does. Was: that 404 was create's answer
+    ("InvalidService.NotFound") for a service that was being made."""
+    import easlab.cloud.client as cloud_client
+
+    monkeypatch.setattr(cloud_client, "time", clock)
+    standin, _ = eas
+    standin.hidden_after_create = 3
+    svc = ops.create(SPEC, kernel=pai, timeout=60)
+    assert svc.status == "Running"
+    assert clock.sleeps[:3] == [1.0, 1.5, 2.25]  # the three "not found", backed off
+    assert standin.actions().count("CreateService") == 1  # never sent twice
+
+
+def test_a_created_service_describe_never_finds_is_an_error_saying_so(eas, pai, clock, monkeypatch):
+    import easlab.cloud.client as cloud_client
+    from easlab.cloud.errors import PaiError
+
+    monkeypatch.setattr(cloud_client, "time", clock)
+    standin, _ = eas
+    standin.hidden_after_create = None  # never listed
+    with pytest.raises(PaiError) as info:
+        ops.create(SPEC, kernel=pai, timeout=60)
+    message = str(info.value)
+    assert "CreateService accepted service q" in message, message
+    assert "DescribeService did not find it in" in message and "over 60 s" in message
+    assert "easlab desc q --target pai" in info.value.hint
+    # bounded: backing off to every 10 s for 60 s, a dozen calls at most
+    assert 3 < _describes(standin) - 1 <= 12  # less the name check before the create
+    assert standin.actions().count("CreateService") == 1

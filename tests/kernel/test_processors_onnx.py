@@ -550,3 +550,130 @@ def test_a_batch_of_as_many_rows_as_an_outputs_fixed_dim_is_not_split_by_rows(
     alone = [proc.process(body) for body in bodies]
     assert proc.process_batch(bodies) == alone
     assert TFResponse(alone[1][0])["nz"].tolist() == [[0], [1]]
+
+
+def nonzero_rows_model(nz_dim: str | None = "n", d_dim: str = "batch") -> bytes:
+    """d = 2x per row (its first dimension named ``d_dim``), and nzt = the (row, column)
+    of each nonzero value of x, ``[nz_dim, 2]``: a free first dimension that is not the
+    batch's, as torch's ``x.nonzero()`` exports."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "x"], ["d"]),
+            helper.make_node("NonZero", ["x"], ["nz"]),
+            helper.make_node("Transpose", ["nz"], ["nzt"], perm=[1, 0]),
+        ],
+        "nonzero_rows",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [
+            helper.make_tensor_value_info("d", TensorProto.FLOAT, [d_dim, 3]),
+            helper.make_tensor_value_info("nzt", TensorProto.INT64, [nz_dim, 2]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("layout_learnt", [False, True])
+@pytest.mark.parametrize("nz_dim", ["n", None])
+def test_a_free_first_dimension_that_is_not_the_batchs_is_never_split_by_rows(
+    tmp_path, layout_learnt, nz_dim
+):
+    """Two callers of one row each, joined: x's nonzero values are 2, as many as the
+    batch's rows, so nzt's [2, 2] looked like one row per caller and was split so:
+    the second caller got [[1, 1]] (its value's row in the joined batch), where alone
+    it gets [[0, 1]]. Now such an output keeps requests from being joined at all."""
+    (tmp_path / "nonzero_rows.onnx").write_bytes(nonzero_rows_model(nz_dim))
+    proc = make(tmp_path)
+    bodies = [
+        TFRequest.from_numpy("serving_default", {"x": np.array([x], np.float32)}).to_string()
+        for x in ([1, 0, 0], [0, 5, 0])
+    ]
+    if layout_learnt:  # the uniform batch path reads the bodies by the learnt layout
+        proc.process(bodies[0])
+        proc.process(bodies[0])
+    alone = [proc.process(body) for body in bodies]
+    assert TFResponse(alone[1][0])["nzt"].tolist() == [[0, 1]]
+    batched = proc.process_batch(bodies)
+    assert [TFResponse(body)["nzt"].tolist() for body, _ in batched] == [[[0, 0]], [[0, 1]]]
+    assert batched == alone
+    sig = proc.signatures["serving_default"]
+    assert list(sig.not_per_row) == ["nzt"] and not sig.batchable
+    assert "not the inputs' batch dimension ('batch')" in sig.not_per_row["nzt"]
+    assert "its length can come from the values of op 'NonZero'" in sig.not_per_row["nzt"]
+
+
+def test_a_per_row_output_named_otherwise_than_the_input_is_still_batched(tmp_path):
+    """torch's dynamic_axes given as lists names each tensor's batch dimension on its
+    own ("d_dynamic_axes_1"): shape inference at two batch sizes shows it is the
+    batch's, so batching stays on for it (only outputs like nzt turn it off)."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["d"])],
+        "renamed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["x_dynamic_axes_1", 3])],
+        [helper.make_tensor_value_info("d", TensorProto.FLOAT, ["d_dynamic_axes_1", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    (tmp_path / "renamed.onnx").write_bytes(model.SerializeToString())
+    proc = make(tmp_path)
+    sig = proc.signatures["serving_default"]
+    assert sig.batchable
+    xs = [np.array([[1, 2, 3]], np.float32), np.array([[4, 5, 6], [7, 8, 9]], np.float32)]
+    bodies = [TFRequest.from_numpy("serving_default", {"x": x}).to_string() for x in xs]
+    answers = proc.process_batch(bodies)
+    for (body, status), x in zip(answers, xs, strict=True):
+        assert status == 200 and TFResponse(body)["d"].tolist() == (2 * x).tolist()
+
+
+# the legacy exporter (dynamo=False) names the dims as torch 2.x users' models have them;
+# it warns that it is deprecated and that it made the names up, which is the case tested
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_a_torch_export_batches_by_its_per_row_outputs_only(tmp_path):
+    """torch 2.x's exporter with dynamic_axes as lists: y's batch dimension is named
+    "y_dynamic_axes_1" (shape inference shows it follows x's), x.nonzero()'s first
+    "Transposenz_dim_0" (it does not): requests of this model are not joined, as two
+    callers of one row with two nonzero values in all would get each other's rows."""
+    torch = pytest.importorskip("torch")
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            return x.view(-1, 6) @ torch.ones(6, 2), x.nonzero()
+
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(
+        Model(),
+        (torch.ones(3, 2, 3),),
+        str(path),
+        input_names=["x"],
+        output_names=["y", "nz"],
+        dynamic_axes={"x": [0], "y": [0]},
+        dynamo=False,
+    )
+    model = OnnxModel(path, [])
+    assert list(model.not_per_row) == ["nz"]
+    assert "'Transposenz_dim_0'" in model.not_per_row["nz"]
+
+
+def test_sklearn_models_whose_rows_inference_cannot_size_still_batch(tmp_path):
+    """skl2onnx leaves every first dimension unnamed and ONNX's shape inference does not
+    size a tree ensemble's outputs; nothing in those graphs takes a length from values
+    (ai.onnx.ml ops map rows to rows), so they still batch, their rows compared with
+    the batch's at each batch as before."""
+    pytest.importorskip("sklearn")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.ensemble import RandomForestClassifier
+
+    x = np.random.default_rng(0).random((40, 4)).astype(np.float32)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, x[:, 0] > 0.5)
+    onx = skl2onnx.to_onnx(forest, x[:1], options={id(forest): {"zipmap": False}})
+    (tmp_path / "forest.onnx").write_bytes(onx.SerializeToString())
+    proc = make(tmp_path)
+    sig = proc.signatures["serving_default"]
+    assert sig.not_per_row == {} and sig.batchable
+    bodies = [
+        TFRequest.from_numpy("serving_default", {"X": x[i : i + 2]}).to_string() for i in (0, 2)
+    ]
+    alone = [proc.process(body) for body in bodies]
+    assert proc.process_batch(bodies) == alone

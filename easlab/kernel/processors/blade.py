@@ -65,6 +65,7 @@ class BladeProcessor(TensorProcessor):
         self._onnx: OnnxModel | None = None
         self._torch: TorchScriptModel | None = None
         self._output_names: list[str] = []
+        not_per_row: dict[str, str] = {}
         if path.suffix.lower() in ONNX_SUFFIXES:
             threads, why = model_threads(self.ctx)
             self._onnx = OnnxModel(path, self.ctx.gpu_devices, threads)
@@ -75,6 +76,7 @@ class BladeProcessor(TensorProcessor):
                 "why": why,
             }
             inputs, outputs = self._onnx.inputs, self._onnx.outputs
+            not_per_row = self._onnx.not_per_row
         else:
             self.threads = set_torch_threads(self.ctx)
             self._torch = TorchScriptModel(path, self.ctx.gpu_devices)
@@ -89,7 +91,9 @@ class BladeProcessor(TensorProcessor):
                 for i, c in enumerate(config_specs(cfg, "outputs"))
             )
             self._output_names = [s.name for s in outputs]
-        self.signatures = {SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, inputs, outputs)}
+        self.signatures = {
+            SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, inputs, outputs, not_per_row)
+        }
         self.default_signature = SIGNATURE_NAME
 
     def _torch_inputs(self, configured: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:

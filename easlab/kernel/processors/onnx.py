@@ -75,6 +75,134 @@ def _ort_shape(shape: Any) -> tuple[int, ...] | None:
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in shape)
 
 
+#: the batch sizes ``outputs_not_per_row`` infers the graph's shapes at: two, so that an
+#: output of a fixed size that is one of them is not taken for one row per input row
+_PROBE_ROWS = (7, 11)
+#: ONNX ops whose output's length can come from the values of their inputs, not their
+#: shapes (NonZero's indices, a Reshape to a computed shape, a Loop's iterations ...)
+_ROWS_FROM_VALUES = frozenset(
+    """NonZero Unique Compress NonMaxSuppression TopK Range ConstantOfShape Expand Tile
+    Reshape Slice Resize Pad OneHot Loop Scan If Split SplitToSequence SequenceAt
+    ConcatFromSequence StringSplit RoiAlign MaxRoiPool CenterCropPad Col2Im Upsample
+    Squeeze Unsqueeze GatherND ScatterND""".split()
+)
+#: op domains whose ops are ONNX's own (ai.onnx.ml: Scaler, LinearClassifier,
+#: TreeEnsemble... map each row of their input to one row); any other is a custom op
+_KNOWN_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+
+
+def outputs_not_per_row(path: Path, session: Any) -> dict[str, str]:
+    """The outputs whose first dimension is free but not shown to be the batch's, each
+    with why: ``TensorSignature.not_per_row`` (batching never joins requests then).
+
+    An output whose first dimension has the name of the inputs' (``"batch"``) has one
+    row per input row. One with another name or none (``["n", 2]``: NonZero's indices
+    transposed) may be the batch's under another name (torch's ``dynamic_axes`` given
+    as lists names each tensor's own), or something else, which a batch could not
+    tell from rows when its length happens to equal the batch's rows (was: split by
+    rows, each caller getting rows computed from the others' inputs). So ONNX's
+    shape inference is asked at two batch sizes: an output whose first dimension is
+    the batch size at both has one row per input row; one it sizes otherwise has
+    not. One it cannot size is not split when an op it comes from can take its
+    length from values (``_ROWS_FROM_VALUES``, a custom op); else (sklearn's tree
+    ensembles, whose ai.onnx.ml ops inference does not size) its rows are compared
+    with the batch's at each batch, as before.
+    """
+    metas = session.get_inputs()
+    if not metas or any(not m.shape or isinstance(m.shape[0], int) for m in metas):
+        return {}  # not batchable anyway (TensorSignature.batchable)
+    batch = {m.shape[0] for m in metas if isinstance(m.shape[0], str)}
+    suspects = {
+        o.name: o.shape[0]
+        for o in session.get_outputs()
+        if o.shape and not isinstance(o.shape[0], int) and o.shape[0] not in batch
+    }
+    if not suspects:
+        return {}
+    named = ", ".join(f"'{b}'" for b in sorted(batch)) or "unnamed"
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        found = [_inferred_first_dims(model, rows) for rows in _PROBE_ROWS]
+        deciders = _rows_deciders(model, set(suspects))
+        unknown = ""
+    except Exception as exc:  # no onnx package, a graph its inference refuses
+        found = [{} for _ in _PROBE_ROWS]
+        deciders = {}
+        unknown = f"; ONNX shape inference could not tell ({type(exc).__name__}: {exc})"
+    out = {}
+    for name, dim in suspects.items():
+        sizes = [rows.get(name) for rows in found]
+        if sizes == list(_PROBE_ROWS):
+            continue
+        decider = deciders.get(name)
+        if not unknown and sizes == [None] * len(sizes) and decider is None:
+            continue  # rows compared at each batch (docstring)
+        why = unknown or (
+            f"; its length can come from the values of op {decider}" if decider else ""
+        )
+        shown = f"'{dim}'" if dim else "unnamed"
+        out[name] = (
+            f"output {name!r}: its first dimension ({shown}) is not the inputs' batch "
+            f"dimension ({named}) and is not shown to follow it{why}. If it has one row "
+            "per input row, name it as the inputs' in the graph (torch.onnx.export's "
+            "dynamic_axes as a dict with the same name for both)"
+        )
+    return out
+
+
+def _inferred_first_dims(model: Any, rows: int) -> dict[str, int]:
+    """The first dimension ONNX's shape inference finds for each graph output when
+    every input's free first dimension is ``rows`` (outputs it cannot size: absent)."""
+    import onnx
+    from onnx import shape_inference
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    graph = probe.graph
+    weights = {t.name for t in graph.initializer}
+    for value in graph.input:
+        if value.name in weights or not value.type.HasField("tensor_type"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = rows  # replaces its dim_param (a oneof)
+    for value in graph.output:
+        if value.type.HasField("tensor_type"):
+            value.type.tensor_type.ClearField("shape")  # inferred, not as declared
+    inferred = shape_inference.infer_shapes(probe, strict_mode=False, data_prop=True)
+    found = {}
+    for value in inferred.graph.output:
+        tensor = value.type.tensor_type
+        if tensor.HasField("shape") and tensor.shape.dim:
+            first = tensor.shape.dim[0]
+            if first.HasField("dim_value"):
+                found[value.name] = int(first.dim_value)
+    return found
+
+
+def _rows_deciders(model: Any, outputs: set[str]) -> dict[str, str]:
+    """For each of ``outputs``, an op it comes from whose output's length can come from
+    values (``_ROWS_FROM_VALUES``) or that is a custom op, as ``'NonZero' (node n)``."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    found: dict[str, str] = {}
+    for name in outputs:
+        seen = {name}  # tensors looked at: a node feeding many is looked at once
+        todo = [name]
+        while todo:
+            node = producer.get(todo.pop())
+            if node is None:
+                continue  # a graph input or a weight
+            if node.op_type in _ROWS_FROM_VALUES or node.domain not in _KNOWN_DOMAINS:
+                found[name] = f"'{node.op_type}'" + (f" ({node.name})" if node.name else "")
+                break
+            fresh = [i for i in node.input if i and i not in seen]
+            seen.update(fresh)
+            todo.extend(fresh)
+    return found
+
+
 def _refuse_unservable_types(path: Path, session: Any) -> None:
     """A graph input or output whose tensor type onnxruntime's Python API cannot pass
     as a numpy array (``tensor(bfloat16)``, the float8 and 4-bit types): the model
@@ -126,6 +254,8 @@ class OnnxModel:
             for o in self.session.get_outputs()
         )
         self._output_types = {o.name: o.type for o in self.session.get_outputs()}
+        #: TensorSignature.not_per_row: outputs a batch is not split by rows
+        self.not_per_row = outputs_not_per_row(path, self.session)
         self._output_names = [o.name for o in self.outputs]
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -226,8 +356,13 @@ class OnnxProcessor(TensorProcessor):
         self.threads = {"runtime": "onnxruntime", "intra_op": threads, "inter_op": 1, "why": why}
         print(f"onnxruntime: {threads} intra-op thread(s), 1 inter-op ({why})", flush=True)
         self.signatures = {
-            SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, self.model.inputs, self.model.outputs)
+            SIGNATURE_NAME: TensorSignature(
+                SIGNATURE_NAME, self.model.inputs, self.model.outputs, self.model.not_per_row
+            )
         }
+        if self.ctx.batching:
+            for why in self.model.not_per_row.values():
+                print(f"rpc.batching: requests run one at a time, never joined: {why}", flush=True)
         self.default_signature = SIGNATURE_NAME
 
     @property

@@ -17,8 +17,8 @@ A signature comes from the model file or from the service's ``model_config``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,12 @@ class TensorSignature:
     name: str
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...] = ()
+    #: outputs whose first dimension is free (``-1``) but not shown to be the batch's
+    #: (an ONNX ``["n", 2]`` of NonZero's indices; onnx.py ``outputs_not_per_row``):
+    #: output name -> why. A batch of as many rows as such an output happens to have
+    #: would be split as if it had one row per input row, each caller getting rows
+    #: computed from the others' inputs, so requests are never joined (``batchable``)
+    not_per_row: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def to_json(self, fmt: str) -> dict[str, Any]:
         return {
@@ -118,9 +124,14 @@ class TensorSignature:
 
     @property
     def batchable(self) -> bool:
-        """Every input has a known shape whose first dim is the batch dim (-1)."""
-        return bool(self.inputs) and all(
-            s.shape is not None and len(s.shape) > 0 and s.shape[0] == -1 for s in self.inputs
+        """Every input has a known shape whose first dim is the batch dim (-1), and no
+        output is known not to have one row per input row (``not_per_row``)."""
+        return (
+            bool(self.inputs)
+            and not self.not_per_row
+            and all(
+                s.shape is not None and len(s.shape) > 0 and s.shape[0] == -1 for s in self.inputs
+            )
         )
 
     def input_names(self) -> str:
