@@ -92,7 +92,8 @@ def _check_url(endpoint: str) -> None:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT, e.g. "
-            "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT)"
+            "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT), or pai://REGION for "
+            "PAI-EAS; `easlab kernel status` shows the local kernel's endpoint"
         )
     if "/api/predict" in parts.path:  # svc.url, or a console's invoke URL
         base = endpoint.split("/api/predict", 1)[0]
@@ -110,9 +111,17 @@ class KernelClient:
     """
 
     def __init__(
-        self, endpoint: str, timeout: float = 60, *, admin_token: str | None = None
+        self,
+        endpoint: str,
+        timeout: float = 60,
+        *,
+        admin_token: str | None = None,
+        cli: bool = False,
     ) -> None:
         endpoint = endpoint.strip().rstrip("/")
+        # given as the easlab command's --endpoint: its messages speak of the option, not
+        # of connect()'s argument
+        self._cli = cli
         # a bare word ("mnist") is more likely a service's name than a host: say so
         # when nothing answers there (not_running)
         self._bare_word = endpoint.isidentifier() and endpoint != "localhost"
@@ -222,6 +231,15 @@ class KernelClient:
 
     def not_running(self) -> KernelNotRunning:
         """The error for a kernel that does not answer at this endpoint."""
+        if self._bare_word and self._cli:
+            name = self.endpoint.removeprefix("http://")
+            return KernelNotRunning(
+                f"no easlab kernel answers at {self.endpoint}: --endpoint takes a kernel's "
+                "endpoint, not a service's name: http://127.0.0.1:PORT for the local kernel "
+                "(`easlab kernel status` shows it; leave --endpoint out to use the running "
+                f"kernel) or pai://REGION for PAI-EAS; for the service {name!r}: "
+                f"`easlab desc {name}`"
+            )
         if self._bare_word:
             name = self.endpoint.removeprefix("http://")
             return KernelNotRunning(
