@@ -103,6 +103,10 @@ def _check_url(endpoint: str) -> None:
         )
 
 
+#: where a token given to the client came from, as a refusal says it (CLI and Python)
+GIVEN_TOKEN = "the token given (--admin-token, admin_token=)"
+
+
 class KernelClient:
     """HTTP client of a local kernel's control API.
 
@@ -131,6 +135,8 @@ class KernelClient:
         self.endpoint = endpoint
         self.timeout = timeout
         self._admin_token = admin_token
+        # where the token came from, said when the kernel refuses it (never the token)
+        self._token_source = GIVEN_TOKEN if admin_token else ""
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
@@ -144,10 +150,35 @@ class KernelClient:
         if not self._admin_token:
             from easlab.runtime import ADMIN_TOKEN_ENV, admin_token_for
 
-            self._admin_token = os.environ.get(ADMIN_TOKEN_ENV, "").strip() or admin_token_for(
-                self.endpoint
-            )
+            env = os.environ.get(ADMIN_TOKEN_ENV, "").strip()
+            if env:
+                self._admin_token, self._token_source = env, f"${ADMIN_TOKEN_ENV}"
+            else:
+                self._admin_token = admin_token_for(self.endpoint)
+                self._token_source = "this machine's runtime file of the kernel"
         return self._admin_token
+
+    def use_admin_token(self, token: str, source: str) -> None:
+        """Send ``token`` from now on; ``source`` says where it came from when refused."""
+        self._admin_token, self._token_source = token, source
+
+    def _token_note(self) -> str:
+        """Where the admin token sent came from (or that none was found), for a 401/403."""
+        from easlab.runtime import ADMIN_TOKEN_ENV, runtime_dir
+
+        if not self._admin_token:
+            return (
+                f"no admin token was sent: none given (--admin-token, admin_token=), "
+                f"${ADMIN_TOKEN_ENV} is unset, and no runtime file in {runtime_dir()} "
+                f"records a kernel at {self.endpoint}"
+            )
+        note = f"the admin token sent came from {self._token_source}"
+        if self._token_source == f"${ADMIN_TOKEN_ENV}":
+            note += (
+                f" (it comes before the runtime file: unset {ADMIN_TOKEN_ENV} to use the "
+                "token of a kernel started on this machine)"
+            )
+        return note
 
     # -- transport ---------------------------------------------------------------------
 
@@ -221,6 +252,8 @@ class KernelClient:
                 raise SpecError(
                     field, message[len(prefix) :] if message.startswith(prefix) else message
                 )
+            if resp.status_code == 401:
+                message = f"{message} [{self._token_note()}]"
             raise KernelError(resp.status_code, message)
         if data is None and resp.content:
             raise KernelError(
