@@ -66,8 +66,8 @@ def _client(args: argparse.Namespace) -> Any:
     if args.endpoint and not args.endpoint.startswith("pai://"):
         from easlab.client.control import KernelClient
 
-        # cli=True: a wrong --endpoint is told in the command's terms, not connect()'s
-        return KernelClient(args.endpoint, admin_token=admin_token, cli=True)
+        # a wrong --endpoint is told in the command's terms, not connect()'s
+        return KernelClient(args.endpoint, admin_token=admin_token, given_as="--endpoint")
     return connect(args.endpoint, admin_token=admin_token)
 
 

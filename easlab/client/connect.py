@@ -118,7 +118,7 @@ def connect(
         return KernelClient(endpoint, admin_token=admin_token)
     env = os.environ.get("EASLAB_ENDPOINT", "").strip()
     if env:
-        return KernelClient(env, admin_token=admin_token)
+        return KernelClient(env, admin_token=admin_token, given_as="$EASLAB_ENDPOINT")
     found, tried = _from_runtime_file(admin_token)
     if found:
         return found

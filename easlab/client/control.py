@@ -120,12 +120,12 @@ class KernelClient:
         timeout: float = 60,
         *,
         admin_token: str | None = None,
-        cli: bool = False,
+        given_as: str = "",
     ) -> None:
         endpoint = endpoint.strip().rstrip("/")
-        # given as the easlab command's --endpoint: its messages speak of the option, not
-        # of connect()'s argument
-        self._cli = cli
+        # where the endpoint was given when not as connect()'s argument ("--endpoint",
+        # "$EASLAB_ENDPOINT"): a wrong one is then told in those terms
+        self._given_as = given_as
         # a bare word ("mnist") is more likely a service's name than a host: say so
         # when nothing answers there (not_running)
         self._bare_word = endpoint.isidentifier() and endpoint != "localhost"
@@ -264,14 +264,16 @@ class KernelClient:
 
     def not_running(self) -> KernelNotRunning:
         """The error for a kernel that does not answer at this endpoint."""
-        if self._bare_word and self._cli:
+        if self._bare_word and self._given_as:
             name = self.endpoint.removeprefix("http://")
+            option = self._given_as == "--endpoint"
+            leave = "leave --endpoint out" if option else f"unset {self._given_as.lstrip('$')}"
+            pai = " or pai://REGION for PAI-EAS" if option else ""
             return KernelNotRunning(
-                f"no easlab kernel answers at {self.endpoint}: --endpoint takes a kernel's "
-                "endpoint, not a service's name: http://127.0.0.1:PORT for the local kernel "
-                "(`easlab kernel status` shows it; leave --endpoint out to use the running "
-                f"kernel) or pai://REGION for PAI-EAS; for the service {name!r}: "
-                f"`easlab desc {name}`"
+                f"no easlab kernel answers at {self.endpoint}: {self._given_as} takes a "
+                "kernel's endpoint, not a service's name: http://127.0.0.1:PORT for the local "
+                f"kernel (`easlab kernel status` shows it; {leave} to use the running "
+                f"kernel){pai}; for the service {name!r}: `easlab desc {name}`"
             )
         if self._bare_word:
             name = self.endpoint.removeprefix("http://")
