@@ -158,6 +158,15 @@ class KernelClient:
                 self._token_source = "this machine's runtime file of the kernel"
         return self._admin_token
 
+    def with_own_session(self) -> KernelClient:
+        """The same client (endpoint, token and where it came from) with its own HTTP
+        session, for another thread: requests sessions are not thread-safe."""
+        other = KernelClient(self.endpoint, self.timeout, given_as=self._given_as)
+        token = self.admin_token
+        if token:
+            other.use_admin_token(token, self._token_source)
+        return other
+
     def use_admin_token(self, token: str, source: str) -> None:
         """Send ``token`` from now on; ``source`` says where it came from when refused."""
         self._admin_token, self._token_source = token, source
