@@ -172,7 +172,7 @@ class KernelClient:
         self._admin_token, self._token_source = token, source
 
     def _token_note(self) -> str:
-        """Where the admin token sent came from (or that none was found), for a 401/403."""
+        """Where the admin token sent came from (or that none was found), for a 401."""
         from easlab.runtime import ADMIN_TOKEN_ENV, runtime_dir
 
         if not self._admin_token:
