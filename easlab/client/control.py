@@ -103,6 +103,19 @@ def _check_url(endpoint: str) -> None:
         )
 
 
+#: where an endpoint was given (KernelClient's ``given_as``): how to use the running
+#: kernel instead, how to name PAI-EAS there, and the command that describes a service
+_GIVEN_AS = {
+    "--endpoint": ("leave --endpoint out", " or pai://REGION for PAI-EAS", "easlab desc"),
+    "$EASLAB_ENDPOINT": ("unset EASLAB_ENDPOINT", "", "easlab desc"),
+    "%eas target": (
+        "`%eas target local`",
+        " or `%eas target pai --region REGION` for PAI-EAS",
+        "%eas desc",
+    ),
+    "--target": ("--target local", " or --target pai for PAI-EAS", "%eas desc"),
+}
+
 #: where a token given to the client came from, as a refusal says it (CLI and Python)
 GIVEN_TOKEN = "the token given (--admin-token, admin_token=)"
 
@@ -273,16 +286,14 @@ class KernelClient:
 
     def not_running(self) -> KernelNotRunning:
         """The error for a kernel that does not answer at this endpoint."""
-        if self._bare_word and self._given_as:
+        if self._bare_word and self._given_as in _GIVEN_AS:
             name = self.endpoint.removeprefix("http://")
-            option = self._given_as == "--endpoint"
-            leave = "leave --endpoint out" if option else f"unset {self._given_as.lstrip('$')}"
-            pai = " or pai://REGION for PAI-EAS" if option else ""
+            leave, pai, desc = _GIVEN_AS[self._given_as]
             return KernelNotRunning(
                 f"no easlab kernel answers at {self.endpoint}: {self._given_as} takes a "
                 "kernel's endpoint, not a service's name: http://127.0.0.1:PORT for the local "
                 f"kernel (`easlab kernel status` shows it; {leave} to use the running "
-                f"kernel){pai}; for the service {name!r}: `easlab desc {name}`"
+                f"kernel){pai}; for the service {name!r}: `{desc} {name}`"
             )
         if self._bare_word:
             name = self.endpoint.removeprefix("http://")

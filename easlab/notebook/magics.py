@@ -404,7 +404,10 @@ class EasMagic(Magics):
             )
         if endpoint in ("", "local"):
             return connect(None, start=start)
-        return connect(endpoint)
+        from easlab.client.control import KernelClient
+
+        # a wrong endpoint is told in the magic's terms, not connect()'s
+        return KernelClient(endpoint, given_as="--target" if target is not None else "%eas target")
 
     def _pai(
         self,
