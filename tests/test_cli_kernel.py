@@ -249,8 +249,12 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
         url = re.search(r"(http://\S+)", out).group(1)
         code, _, err = run(capsys, "ls", "--endpoint", url)
         assert code == 1 and "missing admin token" in err and token not in err
+        # where a token would have come from, each said empty
+        assert "no admin token was sent: none given (--admin-token, admin_token=)" in err
+        assert "$EASLAB_ADMIN_TOKEN is unset" in err and f"records a kernel at {url}" in err
         code, _, err = run(capsys, "ls", "--endpoint", url, "--admin-token", "x" * 30)
         assert code == 1 and "wrong admin token" in err
+        assert "came from the token given (--admin-token, admin_token=)" in err
         code, listing, _ = run(capsys, "ls", "--endpoint", url, "--admin-token", token)
         assert code == 0 and "no services" in listing
         KernelClient(url, admin_token=token).shutdown()
