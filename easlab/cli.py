@@ -62,7 +62,13 @@ def _client(args: argparse.Namespace) -> Any:
 
             client.upload_progress = print_upload_progress  # type: ignore[attr-defined]
         return client
-    return connect(args.endpoint, admin_token=getattr(args, "admin_token", None))
+    admin_token = getattr(args, "admin_token", None)
+    if args.endpoint and not args.endpoint.startswith("pai://"):
+        from easlab.client.control import KernelClient
+
+        # a wrong --endpoint is told in the command's terms, not connect()'s
+        return KernelClient(args.endpoint, admin_token=admin_token, given_as="--endpoint")
+    return connect(args.endpoint, admin_token=admin_token)
 
 
 def _print_json(data: Any) -> None:

@@ -88,11 +88,14 @@ class LocalPlan(SpecDiff):
 
     ``refused``: why ``create`` would be refused (the service exists, the host lacks
     the GPUs); the CLI then exits 1. ``unchecked``: why no kernel was asked (the
-    description was only validated), empty when one answered.
+    description was only validated), empty when one answered. ``exists``: the create's
+    refusal is only that the service exists; the plan is then the diff against it (what
+    ``modify -s`` would change), which the notebook shows without failing the cell.
     """
 
     refused: str = ""
     unchecked: str = ""
+    exists: bool = False
 
     @property
     def headline(self) -> str:
@@ -279,6 +282,7 @@ def _diff_against_deployed(
         else:
             raise
     refused = warning = ""
+    exists = False
     if creating and blue_green and not old and client is not None:
         from easlab.spec import blue_green_without_base
 
@@ -289,6 +293,7 @@ def _diff_against_deployed(
             f"'{spec.name}' exists: create would be refused (409); use "
             f"`modify {spec.name} -s FILE` (the changes below) or create -r for a sibling"
         )
+        exists = True
     elif creating and client is not None:
         refused, warning = _gpu_refusal(client, spec, allow_cpu_fallback)
     if client is not None and not refused and getattr(client, "target", "local") == "local":
@@ -305,6 +310,7 @@ def _diff_against_deployed(
             warnings,
             True,
             refused=refused,
+            exists=exists,
         )
     return LocalPlan(
         spec.name,

@@ -495,7 +495,17 @@ def parse_spec(
             raise SpecError("token", f"must be a string, got {type(token).__name__}")
         token = token or None
     if "generate_token" in raw:
-        _as_bool("generate_token", raw["generate_token"])
+        generate = _as_bool("generate_token", raw["generate_token"])
+        if not generate and token is None and not queue_service:
+            # EAS gives every service a token all the same (its manual's desc of a
+            # generate_token "false" service: AccessToken empty, PrivateToken set); taking
+            # false as "no token" was silently not done here: say what happens instead
+            warnings.append(
+                "generate_token is false, but a service is always called with a token: "
+                "PAI-EAS still makes one (desc shows it as PrivateToken, AccessToken empty), "
+                "and so does the local kernel (desc's Token, which requests must send); to "
+                'choose the token, set "token"'
+            )
 
     for key in (
         "model_path",

@@ -282,6 +282,23 @@ def test_an_endpoint_that_is_no_url_is_said_so(endpoint: str, capsys):
     assert "broke off" not in err
 
 
+def test_a_bare_word_endpoint_is_answered_in_the_commands_terms(nowhere: str, capsys, monkeypatch):
+    # `easlab --endpoint notaurl ls` said "connect()'s first argument is the kernel's
+    # endpoint ... write `easlab.connect().service('notaurl')`": Python advice on a shell
+    assert main(["--endpoint", "notaurl", "ls"]) == 1
+    err = capsys.readouterr().err
+    assert "--endpoint takes a kernel's endpoint, not a service's name" in err, err
+    assert "http://127.0.0.1:PORT" in err and "`easlab kernel status` shows it" in err
+    assert "pai://REGION" in err and "`easlab desc notaurl`" in err
+    assert "connect()" not in err and "easlab.connect" not in err
+    # so too when the word came from $EASLAB_ENDPOINT: that variable is named
+    monkeypatch.setenv("EASLAB_ENDPOINT", "notaurl")
+    assert main(["ls"]) == 1
+    err = capsys.readouterr().err
+    assert "$EASLAB_ENDPOINT takes a kernel's endpoint, not a service's name" in err, err
+    assert "unset EASLAB_ENDPOINT to use the running kernel" in err and "connect()" not in err
+
+
 def test_an_error_without_an_http_answer_does_not_say_http_0(tmp_path: Path, monkeypatch, capsys):
     # "EASLAB_IDLE_TIMEOUT='abc' is not a number of seconds (0 for never) (HTTP 0)":
     # no HTTP exchange took place (so too "did not answer in time", "broke off its answer")

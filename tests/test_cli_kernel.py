@@ -249,8 +249,12 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
         url = re.search(r"(http://\S+)", out).group(1)
         code, _, err = run(capsys, "ls", "--endpoint", url)
         assert code == 1 and "missing admin token" in err and token not in err
+        # where a token would have come from, each said empty
+        assert "no admin token was sent: none given (--admin-token, admin_token=)" in err
+        assert "$EASLAB_ADMIN_TOKEN is unset" in err and f"records a kernel at {url}" in err
         code, _, err = run(capsys, "ls", "--endpoint", url, "--admin-token", "x" * 30)
         assert code == 1 and "wrong admin token" in err
+        assert "came from the token given (--admin-token, admin_token=)" in err
         code, listing, _ = run(capsys, "ls", "--endpoint", url, "--admin-token", token)
         assert code == 0 and "no services" in listing
         KernelClient(url, admin_token=token).shutdown()
@@ -517,3 +521,32 @@ def _slow_start_spec(tmp_path: Path, name: str) -> None:
     spec = {"name": name, "processor_type": "python", "processor_path": "./app"}
     spec |= {"processor_entry": "app.py", "metadata": {"instance": 1}}
     (tmp_path / "slow.json").write_text(json.dumps(spec))
+
+
+def test_admin_token_env_beats_the_runtime_file_and_a_refusal_names_its_source(
+    endpoint: str, capsys, monkeypatch
+):
+    # without --endpoint the runtime file's token was sent and $EASLAB_ADMIN_TOKEN was
+    # ignored (with --endpoint the variable won): now the explicit setting comes first
+    # everywhere, and a refused token says where it came from, never what it is
+    import easlab
+    from easlab.errors import KernelError
+
+    stale = "stale-token-from-the-environment-1234"
+    monkeypatch.delenv("EASLAB_ENDPOINT", raising=False)
+    monkeypatch.setenv("EASLAB_ADMIN_TOKEN", stale)
+    for where in ((), ("--endpoint", endpoint)):
+        code, _, err = run(capsys, "ls", *where)
+        assert code == 1, err
+        assert "wrong admin token" in err and "came from $EASLAB_ADMIN_TOKEN" in err, err
+        assert "unset EASLAB_ADMIN_TOKEN" in err and stale not in err
+    with pytest.raises(KernelError, match=r"came from \$EASLAB_ADMIN_TOKEN") as refused:
+        easlab.connect().list()
+    assert refused.value.status == 401 and stale not in str(refused.value)
+    code, _, err = run(capsys, "ls", "--admin-token", "wrong-token-given-on-the-line-5678")
+    assert code == 1 and "came from the token given (--admin-token" in err and "5678" not in err, (
+        err
+    )
+    monkeypatch.delenv("EASLAB_ADMIN_TOKEN")
+    code, out, err = run(capsys, "ls")  # the runtime file's token, as before
+    assert code == 0, err

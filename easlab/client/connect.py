@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from easlab.client.control import _HOW_TO_START, KernelClient
+from easlab.client.control import _HOW_TO_START, GIVEN_TOKEN, KernelClient
 from easlab.errors import KernelError, KernelNotRunning
 
 __all__ = ["KernelEnvironmentWarning", "connect"]
@@ -48,20 +48,27 @@ def _check_environment(info: dict[str, Any]) -> None:
         )
 
 
-def _from_runtime_file() -> tuple[KernelClient | None, str]:
+def _from_runtime_file(admin_token: str | None = None) -> tuple[KernelClient | None, str]:
     """A client of the kernel recorded in the runtime file, if it is alive and answers;
-    else None and what was tried, for the message."""
-    from easlab.runtime import read_runtime, runtime_file
+    else None and what was tried, for the message. Its admin token: ``admin_token``, else
+    ``$EASLAB_ADMIN_TOKEN``, else the file's."""
+    from easlab.runtime import ADMIN_TOKEN_ENV, read_runtime, runtime_file
 
     data = read_runtime()  # None when absent, unreadable or its pid is dead
     if data is None:
         return None, f"no running easlab kernel is recorded in {runtime_file()}"
-    client = KernelClient(
-        str(data["endpoint"]), timeout=3, admin_token=data.get("admin_token") or None
-    )
+    client = KernelClient(str(data["endpoint"]), timeout=3)
+    if admin_token:
+        client.use_admin_token(admin_token, GIVEN_TOKEN)
+    elif not os.environ.get(ADMIN_TOKEN_ENV, "").strip() and data.get("admin_token"):
+        # $EASLAB_ADMIN_TOKEN, set, comes first (client.admin_token): an explicit setting
+        # beats a file, as it does with an endpoint given
+        client.use_admin_token(str(data["admin_token"]), f"the runtime file {runtime_file()}")
     try:
         info = client.info()
-    except KernelError:
+    except KernelError as exc:
+        if exc.status == 401:  # a kernel answers, and refuses the token: say which one
+            raise
         return None, (
             f"no easlab kernel answers at {client.endpoint}, the kernel {runtime_file()} "
             f"records (pid {data['pid']})"
@@ -93,8 +100,9 @@ def connect(
     Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
     ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
     background kernel (it outlives the notebook until ``shutdown()``) → else
-    ``KernelNotRunning``. The control API's ``admin_token`` is found the same
-    way (``$EASLAB_ADMIN_TOKEN``, else the kernel's runtime file) unless given.
+    ``KernelNotRunning``. The control API's ``admin_token``, unless given:
+    ``$EASLAB_ADMIN_TOKEN``, else the kernel's runtime file (with or without an
+    ``endpoint``); a refused token's error says which of these it came from.
     """
     if target == "pai" or (endpoint or "").startswith("pai://"):
         from easlab.cloud.client import connect_pai
@@ -110,11 +118,9 @@ def connect(
         return KernelClient(endpoint, admin_token=admin_token)
     env = os.environ.get("EASLAB_ENDPOINT", "").strip()
     if env:
-        return KernelClient(env, admin_token=admin_token)
-    found, tried = _from_runtime_file()
+        return KernelClient(env, admin_token=admin_token, given_as="$EASLAB_ENDPOINT")
+    found, tried = _from_runtime_file(admin_token)
     if found:
-        if admin_token:
-            found._admin_token = admin_token
         return found
     if start:
         from easlab.client.local import start_background

@@ -92,7 +92,8 @@ def _check_url(endpoint: str) -> None:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"endpoint {endpoint!r} is not a kernel's URL: give http://HOST:PORT, e.g. "
-            "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT)"
+            "http://127.0.0.1:8080 (--endpoint, $EASLAB_ENDPOINT), or pai://REGION for "
+            "PAI-EAS; `easlab kernel status` shows the local kernel's endpoint"
         )
     if "/api/predict" in parts.path:  # svc.url, or a console's invoke URL
         base = endpoint.split("/api/predict", 1)[0]
@@ -100,6 +101,23 @@ def _check_url(endpoint: str) -> None:
             f"endpoint {endpoint!r} is a service's URL, not the kernel's: give its base, "
             f"connect('{base}') (--endpoint, $EASLAB_ENDPOINT)"
         )
+
+
+#: where an endpoint was given (KernelClient's ``given_as``): how to use the running
+#: kernel instead, how to name PAI-EAS there, and the command that describes a service
+_GIVEN_AS = {
+    "--endpoint": ("leave --endpoint out", " or pai://REGION for PAI-EAS", "easlab desc"),
+    "$EASLAB_ENDPOINT": ("unset EASLAB_ENDPOINT", "", "easlab desc"),
+    "%eas target": (
+        "`%eas target local`",
+        " or `%eas target pai --region REGION` for PAI-EAS",
+        "%eas desc",
+    ),
+    "--target": ("--target local", " or --target pai for PAI-EAS", "%eas desc"),
+}
+
+#: where a token given to the client came from, as a refusal says it (CLI and Python)
+GIVEN_TOKEN = "the token given (--admin-token, admin_token=)"
 
 
 class KernelClient:
@@ -110,9 +128,17 @@ class KernelClient:
     """
 
     def __init__(
-        self, endpoint: str, timeout: float = 60, *, admin_token: str | None = None
+        self,
+        endpoint: str,
+        timeout: float = 60,
+        *,
+        admin_token: str | None = None,
+        given_as: str = "",
     ) -> None:
         endpoint = endpoint.strip().rstrip("/")
+        # where the endpoint was given when not as connect()'s argument ("--endpoint",
+        # "$EASLAB_ENDPOINT"): a wrong one is then told in those terms
+        self._given_as = given_as
         # a bare word ("mnist") is more likely a service's name than a host: say so
         # when nothing answers there (not_running)
         self._bare_word = endpoint.isidentifier() and endpoint != "localhost"
@@ -122,6 +148,8 @@ class KernelClient:
         self.endpoint = endpoint
         self.timeout = timeout
         self._admin_token = admin_token
+        # where the token came from, said when the kernel refuses it (never the token)
+        self._token_source = GIVEN_TOKEN if admin_token else ""
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
@@ -135,10 +163,44 @@ class KernelClient:
         if not self._admin_token:
             from easlab.runtime import ADMIN_TOKEN_ENV, admin_token_for
 
-            self._admin_token = os.environ.get(ADMIN_TOKEN_ENV, "").strip() or admin_token_for(
-                self.endpoint
-            )
+            env = os.environ.get(ADMIN_TOKEN_ENV, "").strip()
+            if env:
+                self._admin_token, self._token_source = env, f"${ADMIN_TOKEN_ENV}"
+            else:
+                self._admin_token = admin_token_for(self.endpoint)
+                self._token_source = "this machine's runtime file of the kernel"
         return self._admin_token
+
+    def with_own_session(self) -> KernelClient:
+        """The same client (endpoint, token and where it came from) with its own HTTP
+        session, for another thread: requests sessions are not thread-safe."""
+        other = KernelClient(self.endpoint, self.timeout, given_as=self._given_as)
+        token = self.admin_token
+        if token:
+            other.use_admin_token(token, self._token_source)
+        return other
+
+    def use_admin_token(self, token: str, source: str) -> None:
+        """Send ``token`` from now on; ``source`` says where it came from when refused."""
+        self._admin_token, self._token_source = token, source
+
+    def _token_note(self) -> str:
+        """Where the admin token sent came from (or that none was found), for a 401."""
+        from easlab.runtime import ADMIN_TOKEN_ENV, runtime_dir
+
+        if not self._admin_token:
+            return (
+                f"no admin token was sent: none given (--admin-token, admin_token=), "
+                f"${ADMIN_TOKEN_ENV} is unset, and no runtime file in {runtime_dir()} "
+                f"records a kernel at {self.endpoint}"
+            )
+        note = f"the admin token sent came from {self._token_source}"
+        if self._token_source == f"${ADMIN_TOKEN_ENV}":
+            note += (
+                f" (it comes before the runtime file: unset {ADMIN_TOKEN_ENV} to use the "
+                "token of a kernel started on this machine)"
+            )
+        return note
 
     # -- transport ---------------------------------------------------------------------
 
@@ -212,6 +274,8 @@ class KernelClient:
                 raise SpecError(
                     field, message[len(prefix) :] if message.startswith(prefix) else message
                 )
+            if resp.status_code == 401:
+                message = f"{message} [{self._token_note()}]"
             raise KernelError(resp.status_code, message)
         if data is None and resp.content:
             raise KernelError(
@@ -222,6 +286,15 @@ class KernelClient:
 
     def not_running(self) -> KernelNotRunning:
         """The error for a kernel that does not answer at this endpoint."""
+        if self._bare_word and self._given_as in _GIVEN_AS:
+            name = self.endpoint.removeprefix("http://")
+            leave, pai, desc = _GIVEN_AS[self._given_as]
+            return KernelNotRunning(
+                f"no easlab kernel answers at {self.endpoint}: {self._given_as} takes a "
+                "kernel's endpoint, not a service's name: http://127.0.0.1:PORT for the local "
+                f"kernel (`easlab kernel status` shows it; {leave} to use the running "
+                f"kernel){pai}; for the service {name!r}: `{desc} {name}`"
+            )
         if self._bare_word:
             name = self.endpoint.removeprefix("http://")
             return KernelNotRunning(

@@ -88,3 +88,13 @@ def keep_model_memory(environ: Mapping[str, str] = os.environ) -> str:
         f"malloc: blocks from {MMAP_THRESHOLD >> 20} MiB mapped on their own, up to "
         f"{TRIM_THRESHOLD >> 20} MiB kept free for the next call"
     )
+
+
+def for_the_log(note: str) -> str | None:
+    """``keep_model_memory``'s note as the service's log shows it, or None: the usual
+    thresholds (and a libc that is not glibc) are the kernel's business, shown by ``w``,
+    not a line among the user's own output; the user's own malloc setting kept, or
+    mallopt refusing, is said as the kernel's."""
+    if not note.startswith(("malloc: left as", "malloc: mallopt refused")):
+        return None
+    return "C allocator of the instance: " + note.removeprefix("malloc: ")

@@ -327,6 +327,10 @@ class HttpConnection(asyncio.Protocol):
         self.closed = False
         self.upgraded = False  # handed over to another protocol (detach)
         self._closing_calls: list[Callable[[], None]] = []  # on_close
+        # refused when it connected (past max_connections): its request's head read so
+        # far, then None once it is in; the body bytes still to come (_drop_refused)
+        self._refused_head: bytearray | None = None
+        self._refused_left = -1
         self.current: Request | None = None
         self.pipeline: deque[Request] = deque()
         self.paused = False  # reading paused: the pipeline is full
@@ -381,7 +385,9 @@ class HttpConnection(asyncio.Protocol):
         if len(app.connections) + len(app.upgraded) - len(app.reserve) >= app.max_connections:
             if not self._take_reserve():
                 # Past the cap: a clear answer rather than a silent drop, then close. The
-                # lingering close in _fail lets the client send its request and read this.
+                # lingering close in _fail lets the client send its request and read this;
+                # once that request is in, the file goes (_drop_refused), not LINGER_S later
+                self._refused_head = bytearray()
                 self._fail(503, app.connections_full())
                 return
         app.connections.add(self)
@@ -543,9 +549,51 @@ class HttpConnection(asyncio.Protocol):
             self.data_received(data)
             return
 
+    def _drop_refused(self, data: bytes) -> None:
+        """Read and drop the request of a connection refused when it connected; close it
+        as soon as the whole request is in (its head, and the body its Content-Length
+        announces). Closing with nothing unread sends no reset, so the 503 already sent
+        stays readable; the lingering close held the file LINGER_S (2 s) for a client
+        that does not close its end. A chunked body, or a head past max_header_size, is
+        left to the lingering close."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._refused_left < 0:
+            head = self._refused_head
+            if head is None:
+                return
+            head += data
+            end = head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(head) > self.max_header_size:
+                    self._refused_head = None  # not worth reading: the linger ends it
+                return
+            length = 0
+            for line in bytes(head[:end]).split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"transfer-encoding":
+                    self._refused_head = None  # a body of unknown size: the linger ends it
+                    return
+                if name == b"content-length":
+                    try:
+                        length = int(value.strip())
+                    except ValueError:
+                        self._refused_head = None
+                        return
+            self._refused_left = length - (len(head) - end - 4)
+            self._refused_head = None
+        else:
+            self._refused_left -= len(data)
+        if self._refused_left <= 0:
+            transport.close()  # the 503 and our FIN are sent: nothing of the client unread
+
     def data_received(self, data: bytes) -> None:
         parser = self.parser
         if self.closed or parser is None:
+            if self._refused_head is not None or self._refused_left > 0:
+                self._drop_refused(data)
             return
         self._read = len(data)
         try:

@@ -24,6 +24,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from easlab.kernel import awake
+from easlab.kernel.allocator import for_the_log
 from easlab.kernel.call import Call
 from easlab.kernel.frames import (
     ALONE,
@@ -386,6 +387,7 @@ class Instance:
         self._cancelled: str | None = None  # why its start was aborted (cancel_start)
         #: the model runtime's threads, as the processor reported them at READY
         self.threads: dict[str, Any] | None = None
+        self.malloc: str | None = None  # the worker's allocator note (allocator.py)
         #: whether its processor answers a batch of one as a plain request (READY)
         self.lone_batch_is_process = False
         #: bodies that crossed in shared memory (shm.py), since the instance was made
@@ -844,8 +846,13 @@ class Instance:
         elif kind == READY:
             info: dict[str, Any] = json.loads(payload)
             self.threads = info.get("threads")
-            if info.get("malloc"):  # the worker's allocator settings (allocator.py)
-                self.service.log(self.name, str(info["malloc"]))
+            # the worker's allocator settings (allocator.py): shown by `w`; the log says
+            # them only when they are not the usual ones, as the kernel's line (it read
+            # "[NAME-0] malloc: ..." before the user's own prints, as if theirs)
+            self.malloc = str(info["malloc"]) if info.get("malloc") else None
+            note = for_the_log(self.malloc) if self.malloc else None
+            if note:
+                self.service.log("kernel", f"{self.name}: {note}")
             self.lone_batch_is_process = bool(info.get("lone_batch_is_process"))
             self.service.record_signature(
                 self.version, info.get("signature"), info.get("request_format")
@@ -934,6 +941,7 @@ class Instance:
             "version": self.version.number,
             "in_flight": len(self.calls),
             "threads": self.threads,
+            "malloc": self.malloc,
             "shm": {"requests": self.shm_requests, "answers": self.shm_answers},
             "awake": {"waits": self.awake_waits, "answered": self.awake_answers},
             "python": str(self.version.python or sys.executable),

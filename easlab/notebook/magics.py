@@ -213,6 +213,26 @@ class EasMagicError(Exception):
 # ----------------------------------------------------------------------------- the magics
 
 
+def _raise_if_refused(verb: str, plan: Any) -> None:
+    """A dry run whose plan says the change would be refused fails the cell, as the CLI's
+    exits 1, so that Run All stops there; the plan is shown first. The diff of a service
+    that exists (``%%eas create --dry-run`` of a deployed one) is how a notebook compares
+    a description with it: shown, not an error."""
+    from easlab.cli import plan_refused
+
+    if not plan_refused(plan) or getattr(plan, "exists", False):
+        return
+    _show(plan)
+    why = getattr(plan, "refused", "") or "; ".join(
+        str(line).removeprefix("error:").strip()
+        for line in getattr(plan, "portability", [])
+        if str(line).startswith("error:")
+    )
+    raise EasMagicError(
+        f"%eas {verb} --dry-run: {plan.name}: {why} (nothing was changed; the plan is shown above)"
+    )
+
+
 def _show(obj: Any) -> None:
     from IPython.display import display
 
@@ -384,7 +404,10 @@ class EasMagic(Magics):
             )
         if endpoint in ("", "local"):
             return connect(None, start=start)
-        return connect(endpoint)
+        from easlab.client.control import KernelClient
+
+        # a wrong endpoint is told in the magic's terms, not connect()'s
+        return KernelClient(endpoint, given_as="--target" if target is not None else "%eas target")
 
     def _pai(
         self,
@@ -578,6 +601,8 @@ class EasMagic(Magics):
                 raise EasMagicError(f"service {name} failed to start: {why}")
         else:
             result = function(**kwargs)
+            if dry_run:
+                _raise_if_refused(verb.name, result)
         return self._render(verb, args, result)
 
     def _kernel_if_running(self, args: Any) -> Any:

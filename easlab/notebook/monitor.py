@@ -181,7 +181,10 @@ def monitor(
         # the live thread gets its own HTTP session (requests sessions are not thread-safe)
         from easlab.client.control import KernelClient
 
-        kernel = KernelClient(kernel.endpoint, admin_token=kernel.admin_token)
+        if isinstance(kernel, KernelClient):
+            kernel = kernel.with_own_session()
+        else:
+            kernel = KernelClient(kernel.endpoint, admin_token=kernel.admin_token)
     m = Monitor(str(name), kernel, int(window), interval, not once, duration)
     # a first snapshot now: an unknown service (or a kernel that refuses us) fails this
     # call, the cell with it, rather than the display, which IPython reports but lets pass

@@ -40,7 +40,7 @@ class LiveQueue(LiveDisplay):
         kernel = self.view.kernel
         # the live thread gets its own HTTP session (requests sessions are not thread-safe)
         if isinstance(kernel, KernelClient):
-            self.view.kernel = KernelClient(kernel.endpoint, admin_token=kernel.admin_token)
+            self.view.kernel = kernel.with_own_session()
 
     def poll(self) -> None:
         self.view.poll()

@@ -170,3 +170,14 @@ def test_a_service_url_given_to_connect_says_to_give_the_kernel_base(path):
         connect(f"http://127.0.0.1:8080{path}")
     message = str(info.value)
     assert "service's URL" in message and "connect('http://127.0.0.1:8080')" in message
+
+
+def test_a_client_for_another_thread_keeps_where_its_token_came_from(monkeypatch):
+    # the monitor's and the queue view's threads copied the token into a new client, whose
+    # refusal then said "the token given" for a token read from $EASLAB_ADMIN_TOKEN
+    monkeypatch.setenv("EASLAB_ADMIN_TOKEN", "from-the-environment-token")
+    client = KernelClient("http://127.0.0.1:9")
+    other = client.with_own_session()
+    assert other is not client and other.admin_token == client.admin_token
+    assert other._token_note() == client._token_note()
+    assert "came from $EASLAB_ADMIN_TOKEN" in other._token_note()

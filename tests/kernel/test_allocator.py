@@ -10,7 +10,12 @@ import sys
 import pytest
 
 from easlab.kernel import allocator
-from easlab.kernel.allocator import USER_TUNABLES, USER_VARIABLES, user_set_malloc
+from easlab.kernel.allocator import (
+    USER_TUNABLES,
+    USER_VARIABLES,
+    for_the_log,
+    user_set_malloc,
+)
 
 
 def test_without_a_malloc_setting_of_the_users_the_worker_fixes_the_thresholds():
@@ -134,3 +139,14 @@ def test_a_users_threshold_or_another_libc_calls_no_mallopt(monkeypatch):
     said = allocator.keep_model_memory({"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"})
     assert said == "malloc: left as glibc.malloc.top_pad sets it"
     assert libc.calls == []
+
+
+def test_only_an_unusual_allocator_note_goes_to_the_services_log():
+    # the usual thresholds are the kernel's business (`w` shows them): the log is the
+    # user's output, where "malloc: blocks from 16 MiB ..." came before their own prints
+    assert for_the_log("malloc: blocks from 16 MiB mapped on their own, up to 32 MiB") is None
+    assert for_the_log("malloc: not glibc, left as it is") is None
+    assert for_the_log("malloc: left as MALLOC_TRIM_THRESHOLD_ sets it") == (
+        "C allocator of the instance: left as MALLOC_TRIM_THRESHOLD_ sets it"
+    )
+    assert for_the_log("malloc: mallopt refused the mmap threshold, left as it is")

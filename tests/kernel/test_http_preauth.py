@@ -382,6 +382,96 @@ def test_a_closed_connections_body_is_freed_without_the_collector():
     assert app.body_bytes == app.unchecked_bytes == 0 and not app.connections
 
 
+class _LingeringTransport(_Transport):
+    """A transport that records the answer and how the connection is closed."""
+
+    def __init__(self) -> None:
+        self.sent = b""
+        self.eof = self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sent += data
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+def _full_app() -> KernelServer:
+    """A KernelServer at max_connections, with every connection kept for the owner taken."""
+    kernel = types.SimpleNamespace(loop=None, queues={}, router=Router(), services={})
+    off = HttpLimits(header_timeout=0, body_timeout=0, keepalive_timeout=0, min_body_rate=0)
+    app = KernelServer(kernel, ControlGuard("a" * 32), max_body=MAX_BODY, limits=off)
+    app.max_connections = 0
+    owners = [_Owner() for _ in range(ADMIN_RESERVE)]
+    app.connections.update(owners)  # type: ignore[arg-type]
+    app.reserve.update(dict.fromkeys(owners))  # type: ignore[arg-type]
+    return app
+
+
+class _Owner:
+    """A connection kept for the owner that has shown the admin token."""
+
+    admin = True
+
+
+@pytest.mark.parametrize(
+    "request_parts",
+    [
+        [b"GET /api/predict/svc HTTP/1.1\r\nHost: x\r\n", b"\r\n"],
+        [b"POST /api/predict/svc HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcd", b"efghij"],
+    ],
+    ids=["no-body", "body-in-two-reads"],
+)
+def test_a_connection_refused_past_the_cap_goes_once_its_request_is_read(request_parts):
+    # it was held for the whole lingering close (2 s) whatever the client did, an open
+    # file per refused connection in a flood; now it goes once its request is read (the
+    # 503 was written first, and closing with nothing unread sends no reset)
+    app = _full_app()
+
+    async def refused() -> _LingeringTransport:
+        transport = _LingeringTransport()
+        conn = HttpConnection(app)
+        conn.connection_made(transport)
+        assert transport.sent.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert transport.eof and not transport.closed  # lingering: the request may come
+        first, last = request_parts
+        conn.data_received(first)
+        assert not transport.closed, "closed before the whole request was read"
+        conn.data_received(last)
+        return transport
+
+    import asyncio
+
+    assert asyncio.run(refused()).closed
+
+
+def test_a_refused_connection_with_a_chunked_body_is_left_to_the_lingering_close():
+    app = _full_app()
+
+    async def refused() -> _LingeringTransport:
+        transport = _LingeringTransport()
+        conn = HttpConnection(app)
+        conn.connection_made(transport)
+        conn.data_received(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello")
+        return transport
+
+    import asyncio
+
+    assert not asyncio.run(refused()).closed  # its end is unknown: LINGER_S ends it
+
+
 # -- D3: a body must keep coming; the owner gets in past the cap ---------------------
 
 

@@ -622,3 +622,15 @@ def test_writes_says_whether_the_file_sets_a_field_under_any_of_its_keys():
     assert spec({"instance": 1, "rpc": {"worker_threads": 3}}).writes("worker_threads")
     assert spec({"instance": 1, "workers": 3}).writes("worker_threads")
     assert not spec({"instance": 1, "rpc.keepalive": 9000}).writes("worker_threads")
+
+
+def test_generate_token_false_says_that_the_service_still_gets_a_token():
+    # the field was accepted and silently ignored: the service got a token all the same,
+    # as on EAS (its manual's desc of a generate_token "false" service shows a PrivateToken)
+    spec = parse_spec(with_(TF, generate_token="false"))
+    (warning,) = [w for w in spec.warnings if "generate_token" in w]
+    assert warning.startswith("generate_token is false, but a service is always called with")
+    assert "PrivateToken" in warning and 'set "token"' in warning
+    # with a token of its own, or generate_token true, there is nothing to say
+    assert not [w for w in parse_spec(with_(TF, generate_token=False, token="t0k")).warnings]
+    assert not [w for w in parse_spec(TF).warnings if "generate_token" in w]

@@ -49,17 +49,49 @@ metadata:
     assert shell.user_ns["d"]["total_instance"] == 1  # nothing deployed
 
 
+def _refused_dry_run(shell, capsys, source: str) -> tuple[str, str]:
+    """Run a dry-run cell that must fail with EasMagicError: (its message, the output)."""
+    from easlab.notebook.magics import EasMagicError
+
+    capsys.readouterr()
+    result = shell.run_cell(source)
+    assert isinstance(result.error_in_exec, EasMagicError), repr(result.error_in_exec)
+    return str(result.error_in_exec), capsys.readouterr().out
+
+
 def test_modify_dry_run_names_a_path_the_local_kernel_cannot_read(
-    echo, shell, tmp_path, monkeypatch
+    echo, shell, tmp_path, monkeypatch, capsys
 ):
     # it said "valid; would update": the modify itself was refused (a cell's relative
-    # paths are the notebook's folder's)
+    # paths are the notebook's folder's). The refused plan then came back as the cell's
+    # value without an error, where `easlab modify --dry-run` exits 1: Run All went on
     monkeypatch.chdir(tmp_path)
-    plan = shell.run_cell_magic("eas", "modify nb_echo --dry-run", '{"processor_path": "./gone"}')
-    assert plan.headline.startswith(
-        "nb_echo: valid, but modify would be refused: processor_path: ./gone: no such file "
-        f"or directory: {tmp_path / 'gone'} (relative to {tmp_path})"
+    message, out = _refused_dry_run(
+        shell, capsys, '%%eas modify nb_echo --dry-run -o plan\n{"processor_path": "./gone"}'
     )
+    assert message.startswith(
+        "%eas modify --dry-run: nb_echo: modify would be refused: processor_path: ./gone: no "
+        f"such file or directory: {tmp_path / 'gone'} (relative to {tmp_path})"
+    ), message
+    assert message.endswith("(nothing was changed; the plan is shown above)")
+    assert "nb_echo: valid, but modify would be refused" in out  # the plan, shown
+    assert "plan" not in shell.user_ns
+
+
+def test_create_dry_run_of_a_refused_create_fails_the_cell(shell, tmp_path, capsys):
+    # a create the kernel would refuse (a processor_path that is not there) returned its
+    # plan as if it were fine; `easlab create --dry-run` exits 1
+    message, out = _refused_dry_run(
+        shell,
+        capsys,
+        "%%eas create --dry-run\n"
+        f'{{"name": "nb_gone", "processor_type": "python", "processor_path": "{tmp_path}/gone",'
+        ' "processor_entry": "app.py", "metadata": {"instance": 1}}',
+    )
+    assert message.startswith(
+        "%eas create --dry-run: nb_gone: create would be refused: processor_path:"
+    ), message
+    assert "no such file or directory" in message and "nb_gone: valid, but" in out
 
 
 def test_predict_text(echo, shell, capsys):

@@ -169,6 +169,22 @@ def test_kernel_not_running_is_one_line(shell, capsys):
     assert line.startswith("easlab error: no easlab kernel answers at http://127.0.0.1:9")
 
 
+def test_a_bare_word_target_is_answered_in_the_magics_terms(shell, capsys):
+    # `%eas target notaurl` then `%eas ls` said "connect()'s first argument is the
+    # kernel's endpoint ... write `easlab.connect().service('notaurl')`"
+    before = shell.config.EasMagic.get("target")
+    shell.run_line_magic("config", "EasMagic.target = 'notaurl'")
+    try:
+        line = failing(shell, capsys, "%eas ls")
+    finally:  # one shell per process: later tests talk to their own kernel
+        shell.run_line_magic("config", f"EasMagic.target = {before or ''!r}")
+    assert "%eas target takes a kernel's endpoint, not a service's name" in line, line
+    assert "`%eas target local` to use the running kernel" in line
+    assert "`%eas desc notaurl`" in line and "connect()" not in line
+    line = failing(shell, capsys, "%eas ls --target notaurl")
+    assert "--target takes a kernel's endpoint" in line and "--target local" in line, line
+
+
 def test_load_ext_imports_nothing_heavy():
     import json
     import subprocess

@@ -69,7 +69,13 @@ def _quickstart(nb: Any) -> None:
 
 def _requests(nb: Any) -> None:
     assert "True" in _text(_cell(nb, "TFRequest = easlab.TFRequest"))  # same bytes as official
-    assert "a + a = [[0.0, 2.0], [4.0, 6.0]]" in _text(_cell(nb, "try:"))  # torch is installed here
+    torch_cell = _text(_cell(nb, "try:"))
+    assert "a + a = [[0.0, 2.0], [4.0, 6.0]]" in torch_cell  # torch is installed here
+    # the version warning the service carries is shown where the prose explains it (it
+    # was in `desc` only, never mentioned)
+    assert "note: processor 'pytorch_cpu_1.6' names PyTorch 1.6" in torch_cell
+    (prose,) = [c.source for c in nb.cells if c.source.startswith("## PyTorch requests")]
+    assert "`pytorch_cpu_1.6` is PAI-EAS's processor code for PyTorch 1.6" in prose
     # EasyRec: the DataFrame form gives the official calls' bytes; TorchRec: the answer as a table
     assert "True" in _text(_cell(nb, "from easlab.eas_prediction.easyrec_request"))
     ranked = _text(_cell(nb, "from easlab.eas_prediction import pytorch_predict_pb2"))
