@@ -192,7 +192,7 @@ class KernelServer:
             return lambda _: answer
         route = self.kernel.router.lookup(name)
         if route is None:
-            status, text, extra = self._missing(name)
+            status, text, extra = self._missing(name, headers)
             answer = (status, text, TEXT_PLAIN, extra)
             return lambda _: answer
         if _may_pass(route.token, auth, headers, path):
@@ -267,13 +267,18 @@ class KernelServer:
         """503 (try again) for a service a restarted kernel is still restoring, else 404."""
         return 503 if name.split("/", 1)[0] in self.kernel.restoring else 404
 
-    def _missing(self, name: str) -> tuple[int, bytes, bytes]:
+    def _missing(self, name: str, headers: dict[bytes, bytes]) -> tuple[int, bytes, bytes]:
         """The answer for a path with no service: status, text, and ``Retry-After``
         with a 503 (being restored), so that a client retries after a pause."""
         status = self._missing_status(name)
-        return status, self._not_found(name), RETRY_AFTER if status == 503 else b""
+        raw = headers.get(b"authorization")
+        admin = self.guard.token_ok(raw.decode("latin-1") if raw is not None else None)
+        return status, self._not_found(name, admin), RETRY_AFTER if status == 503 else b""
 
-    def _not_found(self, name: str) -> bytes:
+    def _not_found(self, name: str, admin: bool) -> bytes:
+        """Why ``name`` has no service. The data plane takes calls from anyone who can
+        reach the kernel, so the list of services goes only to a caller that sent the
+        admin token, as the control plane's 404 does; others are told where to find it."""
         router = self.kernel.router
         released = self.kernel.services.get(name.split("/", 1)[0])
         entry = router.entry_of(released) if released is not None else None
@@ -296,6 +301,11 @@ class KernelServer:
                 f"(metadata.type Async) has one; a queue service's records are read from "
                 f"'{base}' itself"
             ).encode()
+        if not admin:
+            return (
+                f"service '{name}' not found: `easlab ls` (or `%eas ls`) lists this kernel's "
+                "services (a call without the admin token is not told their names)"
+            ).encode()
         # the same list as the control plane's 404: queue services have no route
         known = ", ".join(sorted({*router.names(), *self.kernel.queue_services})) or "none"
         return f"service '{name}' not found (services: {known})".encode()
@@ -315,7 +325,7 @@ class KernelServer:
             return
         route = self.kernel.router.lookup(name)
         if route is None:
-            status, text, extra = self._missing(name)
+            status, text, extra = self._missing(name, req.headers)
             conn.respond(status, text, extra=extra)
             return
         if req.method == b"OPTIONS" and _serves_seldon(route) and _is_preflight(req.headers):
@@ -489,7 +499,7 @@ class KernelServer:
         name = req.path[len(prefix) :].split("/", 1)[0]
         route = self.kernel.router.lookup(name)
         if route is None:
-            status, text, extra = self._missing(name)
+            status, text, extra = self._missing(name, req.headers)
             conn.respond(status, text, extra=extra)
             return
         ip = self.kernel.host_for_clients()

@@ -113,10 +113,18 @@ def test_processor_status_codes(recorder):
     assert resp.status_code == 200 and resp.content == b"a str answer"
 
 
-def test_unknown_service_is_404_listing_known_ones(kernel, echo):
-    resp = post(kernel.endpoint + "/api/predict/nope", b"x", TOKEN)
+def test_unknown_service_is_404_listing_known_ones_to_the_admin_only(kernel, echo):
+    """The data plane answers anyone who can reach the kernel: a caller without the
+    admin token (a service's token is not it) is told where the list is, not the names."""
+    for token in (TOKEN, None, "wrong"):
+        resp = post(kernel.endpoint + "/api/predict/nope", b"x", token)
+        assert resp.status_code == 404
+        assert "service 'nope' not found" in resp.text and "`easlab ls`" in resp.text
+        assert "srv_echo" not in resp.text, token
+    resp = post(kernel.endpoint + "/api/predict/nope", b"x", f"Bearer {kernel.admin_token}")
     assert resp.status_code == 404
     assert "service 'nope' not found" in resp.text and "srv_echo" in resp.text
+    assert kernel.admin_token not in resp.text
 
 
 def test_sub_path_routes_to_the_service(echo):
