@@ -42,9 +42,16 @@ def test_queue_service_is_listed_described_refused_and_deleted(kernel):
     assert row["url"] == f"{kernel.endpoint}/api/predict/qs_ctl"
     assert row["queues"]["qs_ctl"]["length"] == 0
 
-    # a wrong name's 404 lists the queue service with the others, as `easlab desc` does
-    missing = _put(kernel, "qs_ctl_typo", b"x")
+    # a wrong name's 404 lists the queue service with the others, as `easlab desc` does,
+    # to a caller with the admin token (routes.py's _not_found)
+    missing = requests.post(
+        f"{kernel.endpoint}/api/predict/qs_ctl_typo",
+        data=b"x",
+        headers={"Authorization": f"Bearer {kernel.admin_token}"},
+        timeout=30,
+    )
     assert missing.status_code == 404 and "qs_ctl" in missing.text.split("services:")[1]
+    assert "services:" not in _put(kernel, "qs_ctl_typo", b"x").text
 
     for i in range(3):
         assert _put(kernel, "qs_ctl", b"r%d" % i).status_code == 200
