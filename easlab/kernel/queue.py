@@ -147,6 +147,9 @@ class Queue:
         self.token = token
         self.max_length = max_length
         self.max_payload = max_payload
+        #: where service.json sets this queue's limits, for the messages that name them:
+        #: an asynchronous service's sink has its own (``settings_of(raw, "sink")``)
+        self.limits_field = "queue.sink." if name.endswith("/sink") else "queue."
         self.max_get_bytes = MAX_GET_BYTES
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # 0600 from its first byte (sqlite would create it with the umask's mode; its
@@ -321,12 +324,14 @@ class Queue:
             raise QueueError(
                 413,
                 f"record of {len(data)} bytes is above queue '{self.name}''s limit of "
-                f"{self.max_payload} bytes (queue.max_payload_size_kb in service.json)",
+                f"{self.max_payload} bytes ({self.limits_field}max_payload_size_kb in "
+                "service.json)",
             )
         if len(self.records) + len(self._pending_puts) >= self.max_length:
             raise QueueError(
                 450,
-                f"queue '{self.name}' is full ({self.max_length} records, queue.max_length): "
+                f"queue '{self.name}' is full ({self.max_length} records, "
+                f"{self.limits_field}max_length): "
                 "consume or truncate it, or raise the limit",
             )
         self._expire_idle()

@@ -147,6 +147,12 @@ def test_a_full_sink_holds_the_answers_and_the_model_is_not_run_again(kernel, ma
         )
         assert "wait for room in the sink 'asy_fullsink/sink'" in desc["message"]
         assert "queue.sink.max_length 2" in desc["message"]
+        # the sink's own refusal, in the service's log, names the sink's field too (it
+        # named queue.max_length, the input queue's)
+        refusal = [
+            line for line in easlab.logs(name, 200, kernel=kernel.client) if "is full" in line
+        ]
+        assert refusal and "(2 records, queue.sink.max_length)" in refusal[0], refusal
         sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
         sink.set_token(TOKEN)
         sink.init()
