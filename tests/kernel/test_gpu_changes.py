@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from kernel_helpers import wait_for
+from kernel_helpers import app_spec, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
@@ -69,14 +69,7 @@ def clean(gpu4):
 
 
 def spec(name, folder, **meta):
-    return {
-        "name": name,
-        "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1, **meta},
-    }
+    return {**app_spec(name, folder, **meta), "token": TOKEN}
 
 
 def _devices(kernel, name):

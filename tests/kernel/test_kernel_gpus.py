@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from kernel_helpers import post, wait_for
+from kernel_helpers import app_spec, post, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
@@ -62,14 +62,7 @@ def gpu_kernel(tmp_path_factory, easlab_home):
 
 
 def spec(name, folder, **meta):
-    return {
-        "name": name,
-        "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1, **meta},
-    }
+    return {**app_spec(name, folder, **meta), "token": TOKEN}
 
 
 def test_instances_get_disjoint_devices_and_shortage_is_refused(gpu_kernel, make_app):

@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 
 import requests
-from kernel_helpers import post, wait_for
+from kernel_helpers import app_spec, post, wait_for
 
 TOKEN = "tok-" + "x" * 8
 
@@ -24,14 +24,7 @@ def tagged(make_app, tag: str):
 
 
 def spec(name, folder, **meta):
-    return {
-        "name": name,
-        "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1, **meta},
-    }
+    return {**app_spec(name, folder, **meta), "token": TOKEN}
 
 
 def test_modify_spec_makes_version_2_and_version_switches_back(kernel, make_app):
