@@ -17,7 +17,10 @@ import socket
 _LOW, _HIGH = 20000, 32000
 
 
-def free_port() -> int:
+def free_port(*taken: int) -> int:
+    """A port of this worker's band that binds now, other than ``taken`` (the ports a
+    server is already given: each was free when picked and closed again, so without
+    this a second pick could be the first port, 1 in 1000)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
     band = 1000
@@ -28,5 +31,6 @@ def free_port() -> int:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+            if port not in taken:
+                return port
     raise RuntimeError(f"no free loopback port in {start}-{start + band - 1}")

@@ -55,7 +55,8 @@ class RealSeldon:
         key = (cls, parameters)
         if key not in self.procs:
             exe = _seldon_python()
-            http, metrics = free_port(), free_port()
+            http = free_port()
+            metrics = free_port(http)  # two servers on one port answered as one (see ports.py)
             env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
             proc = subprocess.Popen(
                 [
@@ -141,7 +142,8 @@ class EaslabSeldon:
     def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
         key = (cls, parameters)
         if key not in self.procs:
-            http, metrics = free_port(), free_port()
+            http = free_port()
+            metrics = free_port(http)  # two servers on one port answered as one (see ports.py)
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             proc = subprocess.Popen(
                 [sys.executable, "-m", "easlab.cli", "seldon", cls,
