@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -66,3 +68,46 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "c
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+class HeldModelServer:
+    """A model file (``b"model"``) over HTTP on 127.0.0.1 whose download can be held:
+    while ``hold`` is set, each GET sets ``asked`` and waits for ``go``. A test uses it
+    to catch the kernel in the middle of building a service. Held from the start unless
+    ``held=False``; leaving the ``with`` block lets every GET go and stops the server."""
+
+    def __init__(self, held: bool = True) -> None:
+        self.hold = threading.Event()
+        self.go = threading.Event()
+        self.asked = threading.Event()
+        if held:
+            self.hold.set()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if owner.hold.is_set():
+                    owner.asked.set()
+                    owner.go.wait(120)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "5")
+                    self.end_headers()
+                    self.wfile.write(b"model")
+                except OSError:
+                    pass  # the kernel that asked was stopped meanwhile
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/model.bin"
+
+    def __enter__(self) -> HeldModelServer:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.go.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -7,14 +7,13 @@ test_kernel_gpus.py): there is no GPU here, the kernel's allocation is what is t
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import threading
 from pathlib import Path
 
 import pytest
-from kernel_helpers import app_spec, wait_for
+from kernel_helpers import HeldModelServer, app_spec, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
@@ -95,27 +94,6 @@ def test_a_modify_short_of_gpus_says_the_services_own_devices_were_counted(clean
     assert _devices(clean, "g4_all") == [[0, 1], [2, 3]]
 
 
-class _Stalling(http.server.BaseHTTPRequestHandler):
-    """Serves a small model file once ``go`` is set; ``asked`` when a GET came."""
-
-    go = threading.Event()
-    asked = threading.Event()
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        self.asked.set()
-        self.go.wait(120)
-        try:
-            self.send_response(200)
-            self.send_header("Content-Length", "5")
-            self.end_headers()
-            self.wfile.write(b"model")
-        except OSError:
-            pass  # the kernel that asked was stopped meanwhile
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_two_creates_at_once_cannot_both_count_the_same_free_devices(clean, make_app):
     """The first create passes the GPU check (4 free, it needs 3) and then downloads
     its model; a second create needing 3 came meanwhile. Was: it passed the same check
@@ -123,29 +101,27 @@ def test_two_creates_at_once_cannot_both_count_the_same_free_devices(clean, make
     start, "only 1 of this host's 4 GPU(s) are free". Now the first takes its devices
     with the check: the second is refused at once, saying 1 is free."""
     app = make_app("gpu4_race", HOLD_APP)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stalling)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    model = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
     first: dict[str, object] = {}
+    with HeldModelServer() as model:
 
-    def create_first() -> None:
+        def create_first() -> None:
+            try:
+                first["desc"] = clean.create(
+                    {**spec("g4_first", app, gpu=3), "model_path": model.url}
+                ).desc
+            except Exception as exc:  # noqa: BLE001 - the test reads it
+                first["error"] = exc
+
+        thread = threading.Thread(target=create_first)
         try:
-            first["desc"] = clean.create({**spec("g4_first", app, gpu=3), "model_path": model}).desc
-        except Exception as exc:  # noqa: BLE001 - the test reads it
-            first["error"] = exc
-
-    thread = threading.Thread(target=create_first)
-    try:
-        thread.start()
-        wait_for(_Stalling.asked.is_set, 60, "the first create downloading its model")
-        with pytest.raises(SpecError) as info:
-            clean.create(spec("g4_second", app, gpu=3))
-        assert "this host has 4 GPU(s), 1 free" in str(info.value), str(info.value)
-    finally:
-        _Stalling.go.set()
-        thread.join(120)
-        server.shutdown()
-        server.server_close()
+            thread.start()
+            wait_for(model.asked.is_set, 60, "the first create downloading its model")
+            with pytest.raises(SpecError) as info:
+                clean.create(spec("g4_second", app, gpu=3))
+            assert "this host has 4 GPU(s), 1 free" in str(info.value), str(info.value)
+        finally:
+            model.go.set()
+            thread.join(120)
     assert "error" not in first, first
     desc = first["desc"]
     assert desc["status"] == "Running", desc  # type: ignore[index]
@@ -251,13 +227,6 @@ def test_a_stop_while_a_failed_gpu_restart_starts_the_old_version_again_shows_st
     assert _devices(clean, "g4_again") == [[0, 1], [2, 3]]
 
 
-class _StallingModify(_Stalling):
-    """_Stalling with events of its own."""
-
-    go = threading.Event()
-    asked = threading.Event()
-
-
 def test_a_create_during_a_modify_cannot_take_the_devices_the_modify_counted(clean, make_app):
     """A modify making a new version that needs more devices passed the GPU check and
     then downloaded its model; a create meanwhile passed the same check and took the
@@ -267,28 +236,24 @@ def test_a_create_during_a_modify_cannot_take_the_devices_the_modify_counted(cle
     app = make_app("gpu4_mod", HOLD_APP)
     clean.create(spec("g4_mod", app, gpu=1))
     assert _devices(clean, "g4_mod") == [[0]]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingModify)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    model = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
     answer: dict[str, object] = {}
+    with HeldModelServer() as model:
 
-    def modify() -> None:
-        answer["desc"] = clean.client.modify(
-            "g4_mod", spec={"model_path": model, "metadata": {"gpu": 2}}
-        )
+        def modify() -> None:
+            answer["desc"] = clean.client.modify(
+                "g4_mod", spec={"model_path": model.url, "metadata": {"gpu": 2}}
+            )
 
-    thread = threading.Thread(target=modify)
-    try:
-        thread.start()
-        wait_for(_StallingModify.asked.is_set, 60, "the modify downloading its model")
-        with pytest.raises(SpecError) as info:
-            clean.create(spec("g4_taker", app, gpu=3))
-        assert "this host has 4 GPU(s), 1 free" in str(info.value), str(info.value)
-    finally:
-        _StallingModify.go.set()
-        thread.join(120)
-        server.shutdown()
-        server.server_close()
+        thread = threading.Thread(target=modify)
+        try:
+            thread.start()
+            wait_for(model.asked.is_set, 60, "the modify downloading its model")
+            with pytest.raises(SpecError) as info:
+                clean.create(spec("g4_taker", app, gpu=3))
+            assert "this host has 4 GPU(s), 1 free" in str(info.value), str(info.value)
+        finally:
+            model.go.set()
+            thread.join(120)
     desc = answer["desc"]
     assert "failed" not in desc, desc  # type: ignore[operator]
     assert (desc["status"], desc["current_version"]) == ("Running", 2), desc  # type: ignore[index]

@@ -20,13 +20,12 @@ version 1. Now they are refused (400 naming the field), in the client as well.
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 
 import pytest
 import requests
-from kernel_helpers import ECHO_APP, app_spec, post, wait_for
+from kernel_helpers import ECHO_APP, HeldModelServer, app_spec, post, wait_for
 
 from easlab.client.local import LocalKernel
 from easlab.errors import KernelError, SpecError
@@ -238,49 +237,23 @@ def test_a_version_must_be_a_whole_number(kernel, make_app):
     kernel.client.delete("sr_ver")
 
 
-class _StallingModel(http.server.BaseHTTPRequestHandler):
-    """Serves a small model file; once ``stall`` is set, each GET waits for ``go``."""
-
-    stall = threading.Event()
-    go = threading.Event()
-    asked = threading.Event()
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        if self.stall.is_set():
-            self.asked.set()
-            self.go.wait(120)
-        try:
-            self.send_response(200)
-            self.send_header("Content-Length", "5")
-            self.end_headers()
-            self.wfile.write(b"model")
-        except OSError:
-            pass  # the kernel that asked was stopped meanwhile
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, make_app, tmp_path):
     """While a restarted kernel still builds a recorded service (here: its model's
     download hangs), a modify answered 404 "not found" and a create of that name
     replaced the record being restored: its versions and token were gone."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingModel)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    model = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
     state = tmp_path / "state"
     first_app = make_app("sr_rest1", TAG_APP % "one")
-    try:
+    with HeldModelServer(held=False) as model:
         with LocalKernel(port=0, state_dir=state) as first:
-            first.create({**_spec("sr_rest", first_app), "model_path": model})
+            first.create({**_spec("sr_rest", first_app), "model_path": model.url})
             first.client.modify(
                 "sr_rest", spec={"processor_path": str(make_app("sr_rest2", TAG_APP % "two"))}
             )
             first.create(_spec("sr_rest_stopped", first_app))  # restored after sr_rest
             first.client.stop("sr_rest_stopped")
-        _StallingModel.stall.set()
+        model.hold.set()
         with LocalKernel(port=0, state_dir=state) as second:
-            wait_for(_StallingModel.asked.is_set, 60, "the restore building the service")
+            wait_for(model.asked.is_set, 60, "the restore building the service")
             client = second.client
             with pytest.raises(KernelError) as err:
                 client.modify("sr_rest", set={"metadata.instance": "2"})
@@ -298,14 +271,11 @@ def test_a_service_being_restored_is_not_missing_and_not_replaced(easlab_home, m
             waiting = post(url, b"x", TOKEN)
             # a 503 that passes by waiting: the client is told when to retry
             assert waiting.status_code == 503 and waiting.headers.get("Retry-After") == "1"
-            _StallingModel.go.set()
+            model.go.set()
             wait_for(lambda: client.describe("sr_rest")["status"] == "Running", 120, "the restore")
             # the recorded service, with both its versions, not a new one
             assert client.describe("sr_rest")["current_version"] == 2
             assert post(url, b"x", TOKEN).content == b"two:x"
-    finally:
-        _StallingModel.go.set()
-        server.shutdown()
 
 
 def test_a_create_s_first_write_holds_what_a_restore_needs_of_a_sibling(tmp_path):
