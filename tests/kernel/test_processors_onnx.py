@@ -677,3 +677,36 @@ def test_sklearn_models_whose_rows_inference_cannot_size_still_batch(tmp_path):
     ]
     alone = [proc.process(body) for body in bodies]
     assert proc.process_batch(bodies) == alone
+
+
+def test_a_zipmap_output_is_left_out_when_the_request_fetches_the_others(tmp_path):
+    """skl2onnx's default classifier export gives its probabilities as a ZipMap (a
+    list of dicts per row), which no answer format carries. Was: every request failed
+    with a 500 naming it, even one fetching only the label; the session ran it anyway.
+    Now the session runs without it: fetching the tensor outputs is served (alone and
+    batched), and fetching everything or the ZipMap is a 400 naming both ways out."""
+    pytest.importorskip("sklearn")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.random.default_rng(0).random((40, 4)).astype(np.float32)
+    classifier = LogisticRegression().fit(x, x[:, 0] > 0.5)
+    (tmp_path / "clf.onnx").write_bytes(skl2onnx.to_onnx(classifier, x[:1]).SerializeToString())
+    proc = make(tmp_path)
+    bodies = [
+        TFRequest.from_numpy("s", {"X": x[i : i + 2]}, fetch=["output_label"]).to_string()
+        for i in (0, 2)
+    ]
+    alone = [proc.process(body) for body in bodies]
+    assert [status for _, status in alone] == [200, 200]
+    np.testing.assert_array_equal(
+        TFResponse(alone[0][0])["output_label"], classifier.predict(x[:2])
+    )
+    assert proc.process_batch(bodies) == alone
+    for fetch in (None, ["output_probability"], ["output_label", "output_probability"]):
+        message = rejects(proc, TFRequest.from_numpy("s", {"X": x[:2]}, fetch=fetch).to_string())
+        assert "'output_probability' is a seq(map(int64,tensor(float)))" in message, message
+        assert "fetch the other outputs (output_label)" in message, message
+        assert "'zipmap': False" in message, message
+    everything = TFRequest.from_numpy("s", {"X": x[:2]}).to_string()
+    assert [status for _, status in proc.process_batch([everything, bodies[0]])] == [400, 200]

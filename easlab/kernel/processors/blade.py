@@ -66,6 +66,7 @@ class BladeProcessor(TensorProcessor):
         self._torch: TorchScriptModel | None = None
         self._output_names: list[str] = []
         not_per_row: dict[str, str] = {}
+        unservable: dict[str, str] = {}
         if path.suffix.lower() in ONNX_SUFFIXES:
             threads, why = model_threads(self.ctx)
             self._onnx = OnnxModel(path, self.ctx.gpu_devices, threads)
@@ -77,6 +78,7 @@ class BladeProcessor(TensorProcessor):
             }
             inputs, outputs = self._onnx.inputs, self._onnx.outputs
             not_per_row = self._onnx.not_per_row
+            unservable = self._onnx.unservable
         else:
             self.threads = set_torch_threads(self.ctx)
             self._torch = TorchScriptModel(path, self.ctx.gpu_devices)
@@ -92,7 +94,9 @@ class BladeProcessor(TensorProcessor):
             )
             self._output_names = [s.name for s in outputs]
         self.signatures = {
-            SIGNATURE_NAME: TensorSignature(SIGNATURE_NAME, inputs, outputs, not_per_row)
+            SIGNATURE_NAME: TensorSignature(
+                SIGNATURE_NAME, inputs, outputs, not_per_row, unservable
+            )
         }
         self.default_signature = SIGNATURE_NAME
 

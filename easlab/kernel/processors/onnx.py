@@ -256,7 +256,20 @@ class OnnxModel:
         self._output_types = {o.name: o.type for o in self.session.get_outputs()}
         #: TensorSignature.not_per_row: outputs a batch is not split by rows
         self.not_per_row = outputs_not_per_row(path, self.session)
-        self._output_names = [o.name for o in self.outputs]
+        #: TensorSignature.unservable: outputs that are not tensors (a ZipMap's
+        #: sequence of maps); the session runs without them
+        tensors = [n for n, kind in self._output_types.items() if kind.startswith("tensor(")]
+        self.unservable = {
+            name: (
+                f"output {name!r} is a {kind}, not a tensor, and no answer format carries "
+                f"it: fetch the other outputs ({', '.join(tensors) or 'none'}), or export "
+                "the model with tensor outputs only "
+                "(skl2onnx: options={id(model): {'zipmap': False}})"
+            )
+            for name, kind in self._output_types.items()
+            if name not in tensors
+        }
+        self._output_names = [o.name for o in self.outputs if o.name not in self.unservable]
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if any(is_string_dtype(arr.dtype) for arr in inputs.values()):
@@ -357,7 +370,11 @@ class OnnxProcessor(TensorProcessor):
         print(f"onnxruntime: {threads} intra-op thread(s), 1 inter-op ({why})", flush=True)
         self.signatures = {
             SIGNATURE_NAME: TensorSignature(
-                SIGNATURE_NAME, self.model.inputs, self.model.outputs, self.model.not_per_row
+                SIGNATURE_NAME,
+                self.model.inputs,
+                self.model.outputs,
+                self.model.not_per_row,
+                self.model.unservable,
             )
         }
         if self.ctx.batching:

@@ -102,6 +102,11 @@ class TensorSignature:
     #: would be split as if it had one row per input row, each caller getting rows
     #: computed from the others' inputs, so requests are never joined (``batchable``)
     not_per_row: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: outputs the model gives in a form no answer format carries (an ONNX ZipMap's
+    #: list of dicts): output name -> what it is and what to do. The model runs
+    #: without them; a request that fetches one, or every output (no fetch list), is
+    #: refused naming it, so a caller fetching the others is served (``fetch``)
+    unservable: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def to_json(self, fmt: str) -> dict[str, Any]:
         return {

@@ -449,9 +449,13 @@ class TensorProcessor(Processor):
     ) -> dict[str, np.ndarray]:
         """The outputs the request asked for; all of them when it named none (SPEC §3)."""
         if not request.fetch:
+            if sig.unservable:  # "all of them" includes one that cannot be answered
+                raise ProcessorError(400, next(iter(sig.unservable.values())))
             return outputs
         picked = {}
         for name in request.fetch:
+            if name in sig.unservable:
+                raise ProcessorError(400, sig.unservable[name])
             if name not in outputs:
                 raise ProcessorError(
                     400,
