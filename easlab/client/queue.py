@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from easlab.client import predict_client
 from easlab.client.auth import EasAuth, clean_token
 from easlab.client.content_encoding import ContentDecodingError
 from easlab.client.predict_client import PredictClient
@@ -227,7 +228,7 @@ class QueueClient(PredictClient):
             url += "?" + urlencode(query)
         attempts = max(1, int(self.retry_count) + 1)
         last: PredictException | None = None
-        for _ in range(attempts):
+        for attempt in range(1, attempts + 1):
             headers = self._identity()
             if accept:
                 headers["Accept"] = accept
@@ -253,6 +254,11 @@ class QueueClient(PredictClient):
             last = PredictException(resp.status, _refusal(self.service_name, resp))
             if resp.status < 500:
                 break  # a refusal that another attempt cannot change
+            if attempt < attempts:
+                # a starting or failing queue: give it a moment, as PredictClient does
+                predict_client._pause(
+                    predict_client.retry_delay(attempt, resp.headers.get("Retry-After"))
+                )
         assert last is not None
         raise last
 

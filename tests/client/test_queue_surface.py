@@ -265,3 +265,46 @@ def test_a_queue_call_to_a_stopped_local_kernel_says_how_to_check_it(closed_port
         queue.put(b"x")
     assert "Connection refused: nothing listens there" in refused.value.message
     assert "easlab kernel status" in refused.value.message
+
+
+def test_a_queue_5xx_is_retried_after_a_pause_not_at_once(stub_server, monkeypatch):
+    """A queue answering 503 (a kernel restoring it, a service still Creating) was
+    asked again at once, retry_count + 1 times within a few milliseconds; now each
+    retry waits as PredictClient's does: the answer's Retry-After, else 50 ms doubling
+    (pauses recorded, not timed). A 4xx is still not retried."""
+    from stub_http import Reply
+
+    import easlab
+    from easlab.client import predict_client
+    from easlab.errors import PredictException
+
+    pauses: list[float] = []
+    monkeypatch.setattr(predict_client, "_pause", pauses.append)
+
+    def starting(seen) -> Reply:
+        if len(server.seen) <= 2:
+            return Reply(503, b"service 'jobs' is Creating", headers={"Retry-After": "1"})
+        return Reply(200, b"7", headers={"X-Eas-Queueservice-Request-Id": "r7"})
+
+    server = stub_server(starting)
+    queue = easlab.QueueClient(f"http://127.0.0.1:{server.port}", "jobs")
+    queue.init()
+    assert queue.put(b"x") == ("7", "r7")
+    assert len(server.seen) == 3 and pauses == [1.0, 1.0]
+
+    pauses.clear()
+    down = stub_server(lambda seen: Reply(502, b"down"))
+    queue = easlab.QueueClient(f"http://127.0.0.1:{down.port}", "jobs")
+    queue.set_retry_count(3)
+    queue.init()
+    with pytest.raises(PredictException):
+        queue.put(b"x")
+    assert len(down.seen) == 4 and pauses == [0.05, 0.1, 0.2]  # none after the last
+
+    pauses.clear()
+    refused = stub_server(lambda seen: Reply(401, b"wrong token"))
+    queue = easlab.QueueClient(f"http://127.0.0.1:{refused.port}", "jobs")
+    queue.init()
+    with pytest.raises(PredictException):
+        queue.put(b"x")
+    assert len(refused.seen) == 1 and pauses == []
