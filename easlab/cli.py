@@ -46,13 +46,29 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _pai_region(args: argparse.Namespace) -> str | None:
+    """The PAI-EAS region this command talks to, or None for the local kernel:
+    ``--target pai`` (``--region``, else the default chain), ``--endpoint pai://REGION``,
+    or, with neither ``--target`` nor ``--endpoint``, ``$EASLAB_ENDPOINT=pai://REGION``
+    ("" for ``--target pai`` without a region: ``connect_pai`` finds the default)."""
+    target = getattr(args, "target", None)
+    endpoint = getattr(args, "endpoint", None) or ""
+    if target is None and not endpoint:
+        endpoint = os.environ.get("EASLAB_ENDPOINT", "").strip()
+    if target == "local" or (target != "pai" and not endpoint.startswith("pai://")):
+        return None
+    given = getattr(args, "region", None) or ""
+    return given or (endpoint[len("pai://") :].strip("/") if endpoint.startswith("pai://") else "")
+
+
 def _client(args: argparse.Namespace) -> Any:
     from easlab.client.connect import connect
 
-    if getattr(args, "target", None) == "pai":
+    region = _pai_region(args)
+    if region is not None:
         client = connect(
             target="pai",
-            region=getattr(args, "region", None),
+            region=region or None,
             pai_endpoint=getattr(args, "pai_endpoint", None),
             oss=getattr(args, "oss", None),
             pai_timeout=getattr(args, "pai_timeout", None),
@@ -566,7 +582,7 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
         kwargs["progress"] = waiting
     if verb.local:  # a tool that needs no kernel (easlab aiges ...)
         return int(verb.resolve()(**kwargs))
-    if verb.name == "upload" and getattr(args, "target", None) != "pai":
+    if verb.name == "upload" and _pai_region(args) is None:
         from easlab.ops import LOCAL_UPLOAD
 
         if not Path(args.file).expanduser().exists():
@@ -574,7 +590,7 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             raise EaslabError(f"{args.file}: no such file or folder; {LOCAL_UPLOAD}")
         print(f"[OK] nothing to upload: {LOCAL_UPLOAD}")
         return 0
-    if verb.name == "create" and kwargs.get("dry_run") and getattr(args, "target", None) != "pai":
+    if verb.name == "create" and kwargs.get("dry_run") and _pai_region(args) is None:
         # validating needs no kernel (as the magic's dry run): the plan says what was not checked
         from easlab.errors import KernelNotRunning
 
@@ -708,9 +724,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument(
         "--target",
         choices=("local", "pai"),
-        default=argparse.SUPPRESS if suppress else "local",
+        default=argparse.SUPPRESS if suppress else None,
         help="local (the easlab kernel, default) or pai (PAI-EAS, credentials from the "
-        "standard Alibaba Cloud chain)",
+        "standard Alibaba Cloud chain); $EASLAB_ENDPOINT=pai://REGION is --target pai",
     )
     parser.add_argument(
         "--region",

@@ -97,13 +97,19 @@ def connect(
     overrides the API host; ``pai_timeout``: seconds each API call waits for its
     answer, default ``$EASLAB_PAI_TIMEOUT``, else 60).
 
-    Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` → the kernel recorded in
+    Order: ``endpoint`` given → ``$EASLAB_ENDPOINT`` (``pai://REGION`` there means
+    PAI-EAS, as given here, unless ``target="local"``) → the kernel recorded in
     ``$EASLAB_HOME/kernel.json`` if alive → with ``start=True`` a new
     background kernel (it outlives the notebook until ``shutdown()``) → else
     ``KernelNotRunning``. The control API's ``admin_token``, unless given:
     ``$EASLAB_ADMIN_TOKEN``, else the kernel's runtime file (with or without an
     ``endpoint``); a refused token's error says which of these it came from.
     """
+    env = os.environ.get("EASLAB_ENDPOINT", "").strip()
+    if env.startswith("pai://"):
+        if not endpoint and target in (None, ""):
+            endpoint = env  # PAI-EAS for every call of this environment, as connect("pai://R")
+        env = ""  # not a kernel: target="local" looks for the local one
     if target == "pai" or (endpoint or "").startswith("pai://"):
         from easlab.cloud.client import connect_pai
 
@@ -116,7 +122,6 @@ def connect(
         raise ValueError(f"target is 'local' or 'pai', not {target!r}")
     if endpoint:
         return KernelClient(endpoint, admin_token=admin_token)
-    env = os.environ.get("EASLAB_ENDPOINT", "").strip()
     if env:
         return KernelClient(env, admin_token=admin_token, given_as="$EASLAB_ENDPOINT")
     found, tried = _from_runtime_file(admin_token)
@@ -127,4 +132,5 @@ def connect(
 
         endpoint, token = start_background()
         return KernelClient(endpoint, admin_token=token)
-    raise KernelNotRunning(f"{tried}, and $EASLAB_ENDPOINT is unset: {_HOW_TO_START}")
+    why = "names PAI-EAS, not a kernel" if os.environ.get("EASLAB_ENDPOINT") else "is unset"
+    raise KernelNotRunning(f"{tried}, and $EASLAB_ENDPOINT {why}: {_HOW_TO_START}")

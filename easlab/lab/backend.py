@@ -202,4 +202,6 @@ def _stuck_kernel() -> str | None:
 def _default_connect(start: bool) -> Any:
     from easlab.client.connect import connect
 
-    return connect(None, start=start)
+    # the panel shows the local kernel: $EASLAB_ENDPOINT=pai://REGION sends the verbs of
+    # this environment to PAI-EAS, not the panel
+    return connect(None, start=start, target="local")

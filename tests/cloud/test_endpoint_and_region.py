@@ -53,3 +53,45 @@ def test_an_endpoint_with_a_password_is_refused_without_showing_it(test_credenti
 def test_a_trailing_slash_is_fine():
     client = PaiClient("cn-hangzhou", endpoint="https://pai-eas.cn-hangzhou.aliyuncs.com/")
     assert client.endpoint == "https://pai-eas.cn-hangzhou.aliyuncs.com"
+
+
+def test_easlab_endpoint_pai_region_means_pai_eas_for_connect_the_cli_and_the_magic(
+    eas, oss, monkeypatch, capsys, tmp_path
+):
+    """``$EASLAB_ENDPOINT=pai://cn-hangzhou`` was taken for a kernel URL: connect(),
+    ``easlab ls`` and ``%eas ls`` said it was not an http:// URL, while
+    ``--endpoint pai://cn-hangzhou`` and ``connect("pai://cn-hangzhou")`` worked. Now
+    it means PAI-EAS in that region wherever no --target/--endpoint says otherwise."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import easlab
+    from easlab.cloud.client import PaiClient
+    from easlab.errors import KernelNotRunning
+
+    standin, host = eas
+    standin.services["mnist"] = standin._new_service({"name": "mnist", "metadata": {}})
+    monkeypatch.setenv("EASLAB_ENDPOINT", "pai://cn-hangzhou")
+    monkeypatch.setenv("EASLAB_PAI_ENDPOINT", host)
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    monkeypatch.setenv("EASLAB_HOME", str(tmp_path))  # no local kernel recorded
+
+    client = easlab.connect()
+    assert isinstance(client, PaiClient) and client.region == "cn-hangzhou"
+    # the JupyterLab panel shows the local kernel: none runs here, and it says why
+    with pytest.raises(KernelNotRunning, match=r"\$EASLAB_ENDPOINT names PAI-EAS, not a kernel"):
+        easlab.connect(target="local")
+
+    assert main(["ls"]) == 0
+    out = capsys.readouterr().out
+    assert "cn-hangzhou" in out and "mnist" in out
+    # an explicit choice still wins over the environment
+    code = main(["ls", "--endpoint", "http://127.0.0.1:9"])
+    assert code == 1 and "cn-hangzhou" not in capsys.readouterr().out
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "easlab")
+    try:
+        ip.run_line_magic("eas", "ls df")
+        assert list(ip.user_ns["df"]["NAME"]) == ["mnist"]
+    finally:
+        ip.run_line_magic("unload_ext", "easlab")
