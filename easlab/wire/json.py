@@ -8,6 +8,7 @@ DataFrame.
 
 from __future__ import annotations
 
+import datetime
 import json as _json
 import math
 import sys
@@ -46,6 +47,8 @@ def _plain(value: Any) -> Any:
     dtype = getattr(value, "dtype", None)
     if dtype is not None and dtype.kind == "M" and np.datetime_data(dtype)[0] in _FINE:
         return _datetimes(value)  # as a DataFrame's Timestamps, not integers
+    if (dtype is not None and dtype.kind == "m") or isinstance(value, datetime.timedelta):
+        return _durations(value)  # as a DataFrame's Timedeltas, not integers or an error
     if _is_pandas_na(value):  # pd.NA, as in a DataFrame: a missing value
         return None
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
@@ -83,6 +86,24 @@ def _datetimes(value: Any) -> Any:
         except (ValueError, OverflowError):  # beyond pandas' range: numpy's own text
             pass
     return str(np.datetime_as_string(value))
+
+
+def _durations(value: Any) -> Any:
+    """A duration (numpy timedelta64 scalar or array, ``datetime.timedelta``) as ISO 8601
+    text (NaT: null), as a DataFrame's Timedeltas are sent (``P0DT0H0M1.5S``)."""
+    if getattr(value, "ndim", 0):
+        return [_durations(v) for v in value]
+    import pandas as pd
+
+    if isinstance(value, np.timedelta64) and np.isnat(value):
+        return None
+    try:
+        return pd.Timedelta(value).isoformat()
+    except ValueError:  # months or years: no fixed length
+        raise RequestError(
+            f"duration {value!r} has no fixed length (months and years vary): convert it "
+            "to days, e.g. np.timedelta64(90, 'D'), to send it"
+        ) from None
 
 
 def _is_pandas_na(value: Any) -> bool:

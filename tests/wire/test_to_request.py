@@ -210,3 +210,35 @@ def test_a_series_is_refused_saying_how_to_send_a_row_or_a_column():
             to_request(series, None)
     row = frame.iloc[0]
     assert json.loads(to_request(row.to_frame().T, None).to_string()) == [{"a": 1.0, "b": 3.0}]
+
+
+def test_durations_in_a_dict_or_a_seldon_message_go_as_a_dataframe_sends_them():
+    # a DataFrame's Timedelta went out as ISO 8601 text; the same duration in a dict
+    # was refused ("cannot be sent as JSON": datetime.timedelta, np.timedelta64 in
+    # µs) or sent as a bare integer (nanoseconds); months have no fixed length
+    import datetime
+
+    from easlab.wire.seldon import seldon_message
+
+    frame = pd.DataFrame({"d": [pd.Timedelta("1.5s"), pd.NaT]})
+    assert json.loads(to_request(frame).to_string()) == [{"d": "P0DT0H0M1.5S"}, {"d": None}]
+    as_dict = json.loads(
+        to_request(
+            {
+                "us": np.timedelta64(1500, "ms").astype("m8[us]"),
+                "ns": np.timedelta64(1500, "ms").astype("m8[ns]"),
+                "py": datetime.timedelta(seconds=1.5),
+                "many": np.array([1, "NaT"], "m8[s]"),
+            }
+        ).to_string()
+    )
+    assert as_dict == {
+        "us": "P0DT0H0M1.5S",
+        "ns": "P0DT0H0M1.5S",
+        "py": "P0DT0H0M1.5S",
+        "many": ["P0DT0H0M1S", None],
+    }
+    waits = np.array([[90, 30]], "m8[s]")
+    assert seldon_message(waits) == {"data": {"ndarray": [["P0DT0H1M30S", "P0DT0H0M30S"]]}}
+    with pytest.raises(RequestError, match=r"no fixed length .* convert it to days"):
+        to_request({"term": np.timedelta64(3, "M")}).to_string()
