@@ -706,7 +706,9 @@ def test_a_zipmap_output_is_left_out_when_the_request_fetches_the_others(tmp_pat
     for fetch in (None, ["output_probability"], ["output_label", "output_probability"]):
         message = rejects(proc, TFRequest.from_numpy("s", {"X": x[:2]}, fetch=fetch).to_string())
         assert "'output_probability' is a seq(map(int64,tensor(float)))" in message, message
-        assert "fetch the other outputs (output_label)" in message, message
+        assert (
+            "fetch the other outputs (output_label: predict(..., fetch=['output_label'])" in message
+        ), message
         assert "'zipmap': False" in message, message
     everything = TFRequest.from_numpy("s", {"X": x[:2]}).to_string()
     assert [status for _, status in proc.process_batch([everything, bodies[0]])] == [400, 200]

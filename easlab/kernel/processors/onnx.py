@@ -262,8 +262,9 @@ class OnnxModel:
         self.unservable = {
             name: (
                 f"output {name!r} is a {kind}, not a tensor, and no answer format carries "
-                f"it: fetch the other outputs ({', '.join(tensors) or 'none'}), or export "
-                "the model with tensor outputs only "
+                f"it: fetch the other outputs ({', '.join(tensors) or 'none'}: predict(..., "
+                f"fetch={tensors!r}), %%eas predict --fetch {','.join(tensors)}, "
+                "TFRequest.add_fetch), or export the model with tensor outputs only "
                 "(skl2onnx: options={id(model): {'zipmap': False}})"
             )
             for name, kind in self._output_types.items()
