@@ -28,12 +28,22 @@ def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
 
 
-def kernel_env(easlab_home: Path) -> dict[str, str]:
-    """The notebook kernel's environment: a private EASLAB_HOME, no inherited kernel endpoint."""
+def kernel_env(easlab_home: Path, tested_code: bool = True) -> dict[str, str]:
+    """The notebook kernel's environment: a private EASLAB_HOME, no inherited kernel
+    endpoint, and (``tested_code``) the easlab this test process imported on its path.
+
+    The venv's easlab is an editable install of one checkout: without the path, a test
+    run from another checkout (a git worktree, ``PYTHONPATH=$PWD``) ran the tutorials
+    against that other checkout's code. The Binder script (``main``) leaves it out: its
+    venv's own install is what it checks."""
     env = dict(os.environ)
     env["EASLAB_HOME"] = str(easlab_home)
     env.pop("EASLAB_ENDPOINT", None)
     env.pop("PYTHONPATH", None)
+    if tested_code:
+        import easlab
+
+        env["PYTHONPATH"] = str(Path(easlab.__file__).resolve().parents[1])
     return env
 
 
@@ -44,6 +54,7 @@ def execute(
     timeout: int = CELL_TIMEOUT_S,
     kernel_name: str = "python3",
     on_cell_executed: Any = None,
+    tested_code: bool = True,
 ) -> Any:
     """Run every cell of ``path`` (cwd: the notebook's folder); return the executed notebook.
 
@@ -61,7 +72,7 @@ def execute(
         resources={"metadata": {"path": str(cwd or path.parent)}},
         on_cell_executed=on_cell_executed,
     )
-    client.execute(env=kernel_env(easlab_home))
+    client.execute(env=kernel_env(easlab_home, tested_code))
     return nb
 
 
@@ -201,7 +212,7 @@ def main(argv: list[str]) -> int:
         return 2
     path, home = Path(argv[0]).resolve(), Path(argv[1]).resolve()
     _pin_python3_kernel(home / "kernelspec")
-    nb = execute(path, home)
+    nb = execute(path, home, tested_code=False)
     problems = easlab_error_lines(nb)
     for line in problems:
         print(line)
