@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from easlab.runtime import _write_private, private_dir
+from easlab.runtime import _write_private, pid_alive, private_dir
 
 #: the record format this easlab writes. A record of a newer format (a newer easlab
 #: wrote it) is left as it is and its service listed as not restored: read with this
@@ -89,7 +89,7 @@ class ServiceRecords:
     its instances held}``; a queue
     service's has only ``format``, ``spec``, ``running`` and ``created``.
 
-    ``load`` never changes a file. A record it cannot use (cut short, edited into
+    ``load`` never changes a record (it removes a killed kernel's temporary files). A record it cannot use (cut short, edited into
     something else, unreadable, from a newer easlab) is in ``bad`` after it, and
     stays on disk as it is: a create of that name first moves it aside
     (``NAME.json.bad``), a delete removes it.
@@ -169,10 +169,9 @@ class ServiceRecords:
                 f"{self.folder}`) and restart the kernel"
             )
             return []
+        self._sweep_temporary()
         out = []
         for file in (self.folder / f for f in files):
-            if file.name.startswith("."):
-                continue  # a temporary file of an atomic write (runtime._write_private)
             # the file's name is the service's ("/" stored as "__", a queue's old paths):
             # a record that cannot be read is listed under it as it is
             name = file.name[: -len(".json")]
@@ -189,6 +188,20 @@ class ServiceRecords:
             out.append(data)
         out.sort(key=lambda r: float(r["created"]))
         return out
+
+    def _sweep_temporary(self) -> None:
+        """Remove what a killed kernel's atomic writes left (``runtime._write_private``'s
+        ``.NAME.json.PID.tmp``, a copy of a record with its token): none of it is a
+        record, and nothing else would ever remove it. A live process's is kept."""
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.folder):
+                parts = entry.name.rsplit(".", 2)
+                if not (entry.name.startswith(".") and len(parts) == 3 and parts[2] == "tmp"):
+                    continue
+                if parts[1].isdigit() and pid_alive(int(parts[1])):
+                    continue
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def _read_record(file: Path, name: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -21,6 +21,7 @@ version 1. Now they are refused (400 naming the field), in the client as well.
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -291,6 +292,35 @@ def test_a_create_s_first_write_holds_what_a_restore_needs_of_a_sibling(tmp_path
     (loaded,) = records.load()
     assert (loaded["base_dir"], loaded["blue_green_of"]) == ("/work/proj", "sr_blue")
     assert loaded["spec"]["token"] == "t0ken"
+
+
+def test_a_killed_kernel_s_temporary_record_copies_are_removed_at_the_next_load(tmp_path):
+    """A kernel killed in the middle of an atomic write left ``.NAME.json.PID.tmp``
+    (a copy of the record, its token in it) in the services folder for ever: load
+    skipped it and nothing removed it. Now the next load removes a dead process's;
+    a live one's (a write under way) and everything else stay."""
+    import subprocess
+    import sys
+
+    from easlab.kernel.state import ServiceRecords
+
+    records = ServiceRecords(tmp_path)
+    records.save("sr_tmp", {"name": "sr_tmp", "processor_path": "./app"}, "t0ken")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = records.folder / f".sr_tmp.json.{gone.stdout.strip()}.tmp"
+    live = records.folder / f".sr_tmp.json.{os.getpid()}.tmp"
+    other = records.folder / "notes.tmp"
+    for file in (dead, live, other):
+        file.write_text('{"spec": {"token": "t0ken"}}')
+    (loaded,) = records.load()
+    assert loaded["spec"]["name"] == "sr_tmp"
+    assert not dead.exists()
+    assert live.exists() and other.exists()
 
 
 def test_versions_tokens_weights_and_stopped_come_back_after_a_restart(
