@@ -84,7 +84,7 @@ def _client(args: argparse.Namespace) -> Any:
 
         # a wrong --endpoint is told in the command's terms, not connect()'s
         return KernelClient(args.endpoint, admin_token=admin_token, given_as="--endpoint")
-    return connect(args.endpoint, admin_token=admin_token)
+    return connect(args.endpoint, admin_token=admin_token, target=getattr(args, "target", None))
 
 
 def _print_json(data: Any) -> None:

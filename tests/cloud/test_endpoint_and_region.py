@@ -87,6 +87,8 @@ def test_easlab_endpoint_pai_region_means_pai_eas_for_connect_the_cli_and_the_ma
     # an explicit choice still wins over the environment
     code = main(["ls", "--endpoint", "http://127.0.0.1:9"])
     assert code == 1 and "cn-hangzhou" not in capsys.readouterr().out
+    assert main(["ls", "--target", "local"]) == 1
+    assert "$EASLAB_ENDPOINT names PAI-EAS, not a kernel" in capsys.readouterr().err
 
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "easlab")
