@@ -403,7 +403,9 @@ class EasMagic(Magics):
                 "every call with %eas target pai --region cn-hangzhou"
             )
         if endpoint in ("", "local"):
-            return connect(None, start=start)
+            # "local" said outright keeps to the local kernel where $EASLAB_ENDPOINT
+            # names PAI-EAS (pai://REGION); left unset, the environment decides
+            return connect(None, start=start, target=endpoint or None)
         from easlab.client.control import KernelClient
 
         # a wrong endpoint is told in the magic's terms, not connect()'s
@@ -501,7 +503,7 @@ class EasMagic(Magics):
             self.oss = args.oss or self.oss
             self.pai_timeout = _pai_timeout(args.pai_timeout) or self.pai_timeout
         elif where is not None:
-            self.target = "" if where == "local" else where
+            self.target = where
             # the PAI-EAS settings belong to that target: a kernel reads local paths itself
             self.pai_endpoint = self.oss = ""
             self.pai_timeout = 0.0

@@ -67,6 +67,7 @@ def test_easlab_endpoint_pai_region_means_pai_eas_for_connect_the_cli_and_the_ma
     import easlab
     from easlab.cloud.client import PaiClient
     from easlab.errors import KernelNotRunning
+    from easlab.notebook.magics import EasMagicError
 
     standin, host = eas
     standin.services["mnist"] = standin._new_service({"name": "mnist", "metadata": {}})
@@ -95,5 +96,9 @@ def test_easlab_endpoint_pai_region_means_pai_eas_for_connect_the_cli_and_the_ma
     try:
         ip.run_line_magic("eas", "ls df")
         assert list(ip.user_ns["df"]["NAME"]) == ["mnist"]
+        # "local" said outright is the local kernel (none runs here), not PAI-EAS
+        ip.run_line_magic("eas", "target local")
+        with pytest.raises(EasMagicError, match="names PAI-EAS, not a kernel"):
+            ip.run_line_magic("eas", "ls")
     finally:
         ip.run_line_magic("unload_ext", "easlab")

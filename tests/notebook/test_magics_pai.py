@@ -110,7 +110,7 @@ def test_per_verb_target_pai_with_its_region_from_a_local_notebook(shell, eas):
         "eas", f"desc mnist d --target pai --region cn-hangzhou --pai-endpoint {host}"
     )
     assert shell.user_ns["d"]["region"] == "cn-hangzhou"
-    assert magic(shell).target == ""  # one call's target, not the notebook's
+    assert magic(shell).target == "local"  # one call's target, not the notebook's
 
 
 def test_per_verb_target_pai_without_a_region_says_how(shell, monkeypatch):
