@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from easlab.aiges.check import is_response, problems
-from easlab.aiges.dto import DataListCls, DataListNode
+from easlab.aiges.dto import (
+    DataListCls,
+    DataListNode,
+    constructor_data,
+    constructor_data_warning,
+)
 from easlab.aiges.fields import (
     BooleanParamField,
     IntegerParamField,
@@ -186,6 +191,9 @@ def run_wrapper(
             failed = True
         elif not found:
             _show(resp, fields, Path(out_dir), out)
+            dropped = [d.key for d in resp.list if constructor_data(d)]
+            if dropped:
+                print(constructor_data_warning(dropped), file=out)
     finally:
         try:
             fini = call_hook(wrapper, "wrapperFini")

@@ -481,3 +481,27 @@ def test_a_session_only_wrapper_fails_to_start_saying_easlab_serves_once_exec(se
     assert "wrapperCreate, wrapperWrite, wrapperRead, wrapperDestroy" in message, message
     assert "add wrapperOnceExec(self, params, reqData) -> Response" in message, message
     assert "Traceback" not in message, message
+
+
+def test_data_given_to_the_response_data_constructor_is_served_with_a_warning_once(served, kernel):
+    """``ResponseData("out", data)``: aiges 0.16.0's constructor drops the data, so the
+    platform answers the output empty while easlab served it without a word; it is still
+    served, and the service log says once why the platform would answer it empty."""
+    svc = served("aiges_ctor_data", "ctor_data")
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    for _ in range(2):
+        r = post(svc, body)
+        assert r.status_code == 200, r.text
+        assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"abc"
+    wait_for(
+        lambda: any(
+            "ResponseData(key, data)" in x for x in kernel.client.logs("aiges_ctor_data", 0)
+        )
+    )
+    warnings = [
+        x for x in kernel.client.logs("aiges_ctor_data", 0) if "ResponseData(key, data)" in x
+    ]
+    assert len(warnings) == 1, warnings
+    assert "drops data passed to the constructor" in warnings[0]
+    assert "r.setData(data)" in warnings[0]

@@ -216,3 +216,27 @@ def test_run_of_a_session_only_wrapper_says_easlab_runs_once_exec(tmp_path):
     assert "Traceback" not in ran.stdout + ran.stderr
     assert "session (stream) API" in ran.stdout
     assert "add wrapperOnceExec(self, params, reqData) -> Response" in ran.stdout
+
+
+def test_response_data_remembers_data_given_to_its_constructor():
+    from easlab.aiges.dto import constructor_data
+
+    given = ResponseData("out", b"abc")
+    assert (given.data, given.len) == (b"abc", 3) and constructor_data(given)
+    given.setData(b"abc")
+    assert not constructor_data(given)
+    assigned = ResponseData("out", b"abc")
+    assigned.data = b"abc"
+    assert not constructor_data(assigned)
+    assert not constructor_data(ResponseData("out"))
+    assert json.loads(given.toJSON())["data"] == "abc"
+
+
+def test_run_warns_about_data_given_to_the_response_data_constructor(tmp_path):
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("ctor_data", tmp_path / "ctor_data")
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "out (text, 3 bytes): abc" in ran.stdout
+    assert "drops data passed to the constructor" in ran.stdout, ran.stdout

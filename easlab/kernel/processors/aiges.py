@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 from easlab.aiges.check import problems
+from easlab.aiges.dto import constructor_data, constructor_data_warning
 from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
 from easlab.aiges.runner import init_failure
@@ -63,6 +65,7 @@ class AigesProcessor(Processor):
         self.fields = Declared((), (), ())
         self.service_id = ctx.service_name
         self.schema: dict[str, Any] | None = None
+        self.warned_constructor_data = False
 
     def initialize(self) -> None:
         folder = self.ctx.processor_path
@@ -151,12 +154,22 @@ class AigesProcessor(Processor):
         if resp.error_code:
             code = resp.error_code
             return _json(error_answer(code, self._message(code), sid), 500)
+        self._warn_constructor_data(resp)
         payload: dict[str, Any] = {}
         for d in resp.list:
             payload[d.key] = output_entry(self.fields.accept(d.key), bytes(d.data), d.status)
         return _json(
             {"header": {"code": 0, "message": "success", "sid": sid}, "payload": payload}, 200
         )
+
+    def _warn_constructor_data(self, resp: Any) -> None:
+        """Once per instance, in the service log: outputs the platform would answer empty."""
+        if self.warned_constructor_data:
+            return
+        keys = [d.key for d in resp.list if constructor_data(d)]
+        if keys:
+            self.warned_constructor_data = True
+            print(constructor_data_warning(keys), file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.wrapper is not None:
