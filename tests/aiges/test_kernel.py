@@ -505,3 +505,46 @@ def test_data_given_to_the_response_data_constructor_is_served_with_a_warning_on
     assert len(warnings) == 1, warnings
     assert "drops data passed to the constructor" in warnings[0]
     assert "r.setData(data)" in warnings[0]
+
+
+AIGES_TOML = """
+[aiges]
+sessMode = false
+
+[wrapper]  # what the aiges loader hands wrapperInit
+"common.lic" = 10
+"log.level" = "debug"
+ratio = 0.5
+whole = 2.0
+flag = true
+"""
+
+
+def test_an_aiges_toml_next_to_the_wrapper_is_its_init_config(served, tmp_path):
+    """The aiges loader feeds wrapperInit the [wrapper] section of the aiges.toml next to
+    the wrapper; easlab ignored the file and gave the class's ``config``, so a wrapper
+    reading config["common.lic"] failed here while it worked on the platform."""
+    folder = copy_wrapper("config_echo", tmp_path / "toml")
+    (folder / "aiges.toml").write_text(AIGES_TOML)
+    svc = served("aiges_toml", "config_echo", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"x")}}}
+    r = post(svc, body)
+    assert r.status_code == 200, r.text
+    config = json.loads(base64.b64decode(r.json()["payload"]["config"]["text"]))
+    assert config == {
+        "common.lic": "10",
+        "log.level": "debug",
+        "ratio": "0.5",
+        "whole": "2",
+        "flag": "true",
+    }
+
+
+def test_a_malformed_aiges_toml_fails_the_start_naming_the_file_and_line(served, tmp_path):
+    folder = copy_wrapper("config_echo", tmp_path / "bad_toml")
+    (folder / "aiges.toml").write_text('[wrapper]\n"common.lic" = 10\nname = unquoted\n')
+    svc = served("aiges_bad_toml", "config_echo", processor_path=str(folder))
+    assert svc.status == "Failed"
+    message = svc.desc.get("message") or ""
+    assert "aiges.toml is not valid TOML" in message and "line 3" in message, message

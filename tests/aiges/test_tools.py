@@ -240,3 +240,42 @@ def test_run_warns_about_data_given_to_the_response_data_constructor(tmp_path):
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "out (text, 3 bytes): abc" in ran.stdout
     assert "drops data passed to the constructor" in ran.stdout, ran.stdout
+
+
+def test_aiges_toml_values_become_the_loaders_strings(tmp_path):
+    import pytest
+
+    from easlab.aiges.loader import WrapperLoadError, toml_config
+
+    toml = tmp_path / "aiges.toml"
+    toml.write_text('[wrapper]\nn = 10\nf = 1e-7\nbig = 1.5e20\nno = false\ns = "x"\n')
+    assert toml_config(toml) == {
+        "n": "10",
+        "f": "0.0000001",
+        "big": "150000000000000000000",
+        "no": "false",
+        "s": "x",
+    }
+    toml.write_text('[aiges]\nusrCfg = "user.toml"\n[wrapper]\nignored = 1\n')
+    (tmp_path / "user.toml").write_text('[model]\npath = "m.bin"\n[run]\nthreads = 4\n')
+    assert toml_config(toml) == {"model.path": "m.bin", "run.threads": "4"}
+    toml.write_text("[wrapper]\nlist = [1, 2]\n")
+    with pytest.raises(WrapperLoadError, match=r"\[wrapper\] list is a list"):
+        toml_config(toml)
+    toml.write_text('[aiges]\nusrCfg = "gone.toml"\n')
+    with pytest.raises(WrapperLoadError, match="gone.toml"):
+        toml_config(toml)
+
+
+def test_run_gives_wrapper_init_the_aiges_toml(tmp_path):
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("config_echo", tmp_path / "config_echo")
+    (folder / "aiges.toml").write_text('[wrapper]\n"common.lic" = 10\n')
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert 'config (text, 20 bytes): {"common.lic": "10"}' in ran.stdout, ran.stdout
+    (folder / "aiges.toml").write_text("[wrapper\n")
+    bad = easlab_aiges(folder, "run", ".")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr, bad.stderr
+    assert "aiges.toml is not valid TOML" in bad.stderr and "line 1" in bad.stderr, bad.stderr

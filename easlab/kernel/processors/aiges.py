@@ -77,7 +77,7 @@ class AigesProcessor(Processor):
         os.chdir(entry.parent)  # relative paths in the wrapper, as in aiges
         try:
             cls = load_wrapper_class(entry)
-            config = init_config(self.ctx.model_config, cls)
+            config = init_config(self.ctx.model_config, cls, entry.parent)
         except WrapperLoadError as exc:
             raise ProcessorError(400, str(exc)) from None
         unserved = session_only(cls)
