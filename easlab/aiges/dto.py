@@ -121,16 +121,18 @@ class Response:
 
 
 class SessionCreateResponse:
-    """Reserved by the SDK for streaming sessions."""
+    """What ``wrapperCreate`` returns: the session's ``handle`` (a string), or ``error_code``."""
 
     def __init__(self) -> None:
         self.handle = ""
         self.error_code = 0
 
 
-def callback(r: Response, sid: str) -> None:
-    """Streaming callback of the C++ loader; streaming is not supported locally."""
-    raise NotImplementedError("aiges streaming (wrapperCreate/Write) is not supported by easlab")
+def callback(r: Response, sid: str, *more: Any) -> int:
+    """A session's result, for the loader: ``callback(response, sid)`` (easlab/aiges/session.py)."""
+    from easlab.aiges.session import callback as deliver
+
+    return deliver(r, sid, *more)
 
 
 def constructor_data(d: Any) -> bool:

@@ -184,3 +184,16 @@ def _decimals(value: float) -> int:
     mantissa, _, exponent = repr(value).partition("e")
     digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
     return max(digits - int(exponent), 0)
+
+
+def delay_detect_period(folder: Path) -> float:
+    """Seconds the loader waits for a session's result before it counts as stuck: aiges.toml's
+    ``[aiges] wrapperDelayDetectPeriod`` (60 when absent or not above 0, as the loader)."""
+    toml = folder / AIGES_TOML
+    if not toml.is_file():
+        return 60.0
+    aiges = _read_toml(toml).get("aiges")
+    value = aiges.get("wrapperDelayDetectPeriod") if isinstance(aiges, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return 60.0
+    return float(value)

@@ -33,6 +33,7 @@ from easlab.aiges.fields import (
 )
 from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.schema import Declared, declared
+from easlab.aiges.session import SessionFailed, is_session_wrapper, run_session
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
 
@@ -176,11 +177,18 @@ def run_wrapper(
         print(f"wrapperInit returned {ret}: {init_failure(ret, _message(wrapper, ret))}", file=out)
         return 1
     try:
-        try:
-            resp = once_exec(wrapper, call_params, req)
-        except Exception:
-            print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
-            return 1
+        if is_session_wrapper(type(wrapper)):
+            try:
+                resp = run_session(wrapper, call_params, req, "easlab-run", log=_printer(out))
+            except SessionFailed as exc:
+                print(f"session failed: {exc}", file=out)
+                return 1
+        else:
+            try:
+                resp = once_exec(wrapper, call_params, req)
+            except Exception:
+                print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
+                return 1
         found = problems(resp, fields)
         for problem in found:
             print(f"invalid response: {problem}", file=out)
@@ -204,8 +212,13 @@ def run_wrapper(
             print(f"wrapperFini raised:\n{traceback.format_exc()}", file=out)
             failed = True
     if not failed:
-        print("wrapper.py verified: init, exec and fini passed, response valid", file=out)
+        steps = "create, write, read, destroy" if is_session_wrapper(type(wrapper)) else "exec"
+        print(f"wrapper.py verified: init, {steps} and fini passed, response valid", file=out)
     return 1 if failed else 0
+
+
+def _printer(out: TextIO) -> Any:
+    return lambda text: print(f"warning: {text}", file=out)
 
 
 def init_failure(ret: Any, message: str) -> str:

@@ -103,12 +103,12 @@ class WrapperBase:
         return not found
 
     def run(self, stream: bool = False) -> None:
-        """Run init → exec → fini once with the declared test values and show the answer.
+        """Run init → exec → fini once with the declared test values and show the answer
+        (a session wrapper: init → create → write → read … → destroy → fini; ``stream``
+        is taken for the SDK's signature, the wrapper's hooks decide).
 
         Exits the process non-zero when anything fails (the SDK always exits 0).
         """
-        if stream:
-            raise NotImplementedError("streaming wrappers are not supported by easlab's runner")
         from easlab.aiges.runner import run_wrapper
 
         code = run_wrapper(self)

@@ -469,18 +469,98 @@ def test_a_wrapper_using_a_param_as_a_number_fails_as_on_the_platform(served, tm
     assert message.startswith("wrapperOnceExec raised TypeError"), message
 
 
-def test_a_session_only_wrapper_fails_to_start_saying_easlab_serves_once_exec(served):
-    """A stream wrapper (wrapperCreate/Write/Read/Destroy, no wrapperOnceExec) started and
-    answered every request with 'wrapperOnceExec raised NotImplementedError: implement
-    wrapperOnceExec...', as if the wrapper were unfinished; the service now fails to
-    start saying that easlab runs the one-shot API only."""
-    svc = served("aiges_stream", "stream")
-    assert svc.status == "Failed"
-    message = svc.desc.get("message") or ""
-    assert "session (stream) API" in message, message
-    assert "wrapperCreate, wrapperWrite, wrapperRead, wrapperDestroy" in message, message
-    assert "add wrapperOnceExec(self, params, reqData) -> Response" in message, message
-    assert "Traceback" not in message, message
+def stream_request(text: bytes, fail: str = "none", status: int = 3) -> dict:
+    return {
+        "header": {"appid": "test"},
+        "parameter": {"st": {"fail": fail}},
+        "payload": {"text": {"encoding": "utf8", "status": status, "text": b64(text)}},
+    }
+
+
+@pytest.fixture(scope="module")
+def stream_svc(served, tmp_path_factory):
+    folder = copy_wrapper("stream", tmp_path_factory.mktemp("stream"))
+    record = folder / "record.jsonl"
+    (folder / "RECORD_TO").write_text(str(record))
+    svc = served("aiges_stream", "stream", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    return svc, record
+
+
+def test_a_session_wrapper_serves_a_request_as_one_whole_session(stream_svc):
+    """A stream wrapper (wrapperCreate/Write/Read/Destroy, no wrapperOnceExec) was refused
+    at start ('easlab runs one-shot requests only'); a request is now one whole session:
+    create, one write (status Once), reads until the DataEnd piece (an empty read is
+    waited out), the pieces joined into one output, then destroy."""
+    svc, record = stream_svc
+    r = post(svc, stream_request(b"abcd"))
+    assert r.status_code == 200, r.text
+    out = r.json()["payload"]["out"]
+    assert base64.b64decode(out["text"]) == b"ABCD" and out["status"] == 3
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["create", "write", "destroy"]
+    create, write, destroy = events
+    sid = r.json()["header"]["sid"]
+    assert create["params"] == {"fail": "none"} and create["sid"] == sid == write["sid"]
+    assert [(n["key"], n["status"]) for n in write["reqData"]] == [("text", 3)]
+    assert destroy["handle"] == "h-" + sid
+    ended = post(svc, stream_request(b"xy", status=2))
+    assert base64.b64decode(ended.json()["payload"]["out"]["text"]) == b"XY", ended.text
+    begun = post(svc, stream_request(b"xy", status=0))
+    assert begun.status_code == 400, begun.text
+    message = begun.json()["header"]["message"]
+    assert message.startswith("payload.text.status: 0 (DataBegin) opens a stream"), message
+
+
+def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroyed(
+    stream_svc, kernel
+):
+    svc, record = stream_svc
+    cases = {
+        "create": (10010, "wrapperCreate raised RuntimeError: engine pool exhausted"),
+        "create_code": (7, "wrapperCreate failed with error 7: no free engine"),
+        "write": (8, "wrapperWrite returned 8: bad frame"),
+        "write_raise": (10010, "wrapperWrite raised ValueError: cannot decode frame"),
+        "read_raise": (10010, "wrapperRead raised KeyError: 'lost'"),
+        "read_error": (9, "wrapperRead answered error 9: engine crashed"),
+    }
+    for fail, (code, message) in cases.items():
+        record.write_text("")
+        r = post(svc, stream_request(b"abcd", fail))
+        assert r.status_code == 500, (fail, r.text)
+        assert r.json()["header"] == {
+            "code": code,
+            "message": message,
+            "sid": r.json()["header"]["sid"],
+        }
+        events = [json.loads(line)["event"] for line in record.read_text().splitlines()]
+        # a session that was created is destroyed, whatever failed after
+        assert events[-1:] == (["create"] if fail.startswith("create") else ["destroy"]), fail
+    r = post(svc, stream_request(b"abcd", "destroy_raise"))
+    assert r.status_code == 200 and base64.b64decode(r.json()["payload"]["out"]["text"]) == b"ABCD"
+    said = "raised RuntimeError: engine already gone"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_stream", 0)))
+    assert post(svc, stream_request(b"ok")).status_code == 200
+
+
+def test_a_session_wrapper_may_answer_through_callback(served, tmp_path):
+    """The loader's asynchronous mode: no wrapperRead, results through callback(r, sid)
+    from the wrapper's own thread; one that never calls back is an error after aiges.toml's
+    wrapperDelayDetectPeriod, not a request left hanging."""
+    folder = copy_wrapper("stream_callback", tmp_path / "stream_callback")
+    (folder / "aiges.toml").write_text("[aiges]\nwrapperDelayDetectPeriod = 1\n")
+    svc = served("aiges_stream_cb", "stream_callback", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    r = post(svc, body)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"cba!"
+    body["payload"]["text"]["text"] = b64(b"silent")
+    silent = post(svc, body)
+    assert silent.status_code == 500, silent.text
+    assert silent.json()["header"]["message"].startswith(
+        "no result came through callback(response, sid) within 1 s of wrapperWrite"
+    )
 
 
 def test_data_given_to_the_response_data_constructor_is_served_with_a_warning_once(served, kernel):

@@ -207,15 +207,102 @@ def test_schema_of_a_wrapper_without_service_id_says_what_to_add(tmp_path):
     assert "serviceId = 'mysvc'; version = 'v1'" in ran.stderr
 
 
-def test_run_of_a_session_only_wrapper_says_easlab_runs_once_exec(tmp_path):
+def test_run_drives_a_session_wrapper_through_one_whole_session(tmp_path):
+    """`easlab aiges run` of a stream wrapper said 'easlab runs one-shot requests only'
+    and exited 2; it now runs create, write, reads until the last piece, destroy."""
     from tests.aiges.conftest import copy_wrapper
 
     folder = copy_wrapper("stream", tmp_path / "stream")
     ran = easlab_aiges(folder, "run", ".")
-    assert ran.returncode == 2, ran.stdout + ran.stderr
-    assert "Traceback" not in ran.stdout + ran.stderr
-    assert "session (stream) API" in ran.stdout
-    assert "add wrapperOnceExec(self, params, reqData) -> Response" in ran.stdout
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "out (text, 3 bytes): ABC" in ran.stdout
+    assert "verified: init, create, write, read, destroy and fini passed" in ran.stdout
+    failed = easlab_aiges(folder, "run", ".", "--param", "fail=write")
+    assert failed.returncode == 1 and "Traceback" not in failed.stdout + failed.stderr
+    assert "session failed: wrapperWrite returned 8: bad frame" in failed.stdout
+
+
+class _Session:
+    """A session wrapper whose wrapperRead never gives a last result."""
+
+    def __init__(self, piece: bytes) -> None:
+        self.piece, self.reads, self.destroyed = piece, 0, 0
+
+    def wrapperCreate(self, params, sid):
+        from easlab.aiges.dto import SessionCreateResponse
+
+        made = SessionCreateResponse()
+        made.handle = "h"
+        return made
+
+    def wrapperWrite(self, handle, req):
+        return 0
+
+    def wrapperRead(self, handle):
+        self.reads += 1
+        d = ResponseData("out")
+        d.status = 1
+        d.setData(self.piece)
+        r = Response()
+        r.list = [d]
+        return r
+
+    def wrapperDestroy(self, handle):
+        self.destroyed += 1
+        return 0
+
+
+def test_a_session_read_that_never_ends_is_bounded_and_names_wrapper_read(monkeypatch):
+    import pytest
+
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls
+
+    monkeypatch.setattr(session, "READ_WAIT_S", 0)
+    empty = _Session(b"")
+    with pytest.raises(session.SessionFailed, match="wrapperRead gave nothing new 100 times"):
+        session.run_session(empty, {}, DataListCls(), "s1")
+    assert (empty.reads, empty.destroyed) == (session.READ_WAITS, 1)
+    monkeypatch.setattr(session, "READ_LIMIT", 50)
+    endless = _Session(b"x")
+    with pytest.raises(session.SessionFailed, match="50 results were read and none was the last"):
+        session.run_session(endless, {}, DataListCls(), "s2")
+    assert (endless.reads, endless.destroyed) == (50, 1)
+
+
+def test_session_hooks_get_the_arguments_they_take():
+    from easlab.aiges.hooks import call_fitting
+
+    class Forms:
+        def two(self, handle, req):
+            return (handle, req)
+
+        def three(self, handle, req, sid):
+            return (handle, req, sid)
+
+        def defaults(self, params, sid, persId=0, usrTag=""):
+            return (params, sid, persId, usrTag)
+
+        def bare(handle):  # the guide's form with no self
+            return handle
+
+    obj = Forms()
+    assert call_fitting(obj, "two", "h", "r", "s") == ("h", "r")
+    assert call_fitting(obj, "three", "h", "r", "s") == ("h", "r", "s")
+    assert call_fitting(obj, "defaults", {}, "s", 0, "t") == ({}, "s", 0, "t")
+    assert call_fitting(obj, "bare", "h", "s") == "h"
+
+
+def test_a_half_written_session_wrapper_fails_to_start_naming_what_is_missing():
+    from easlab.aiges.hooks import session_only
+    from easlab.aiges.sdk import WrapperBase
+
+    class Wrapper(WrapperBase):
+        def wrapperCreate(self, params, sid):
+            return None
+
+    message = session_only(Wrapper) or ""
+    assert "(wrapperCreate) but not wrapperWrite" in message, message
 
 
 def test_response_data_remembers_data_given_to_its_constructor():

@@ -20,9 +20,21 @@ from typing import Any
 from easlab.aiges.check import problems
 from easlab.aiges.dto import constructor_data, constructor_data_warning
 from easlab.aiges.hooks import call_hook, once_exec, session_only
-from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
+from easlab.aiges.loader import (
+    WrapperLoadError,
+    delay_detect_period,
+    init_config,
+    load_wrapper_class,
+)
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
+from easlab.aiges.session import (
+    CALLBACK_WAIT_S,
+    SessionFailed,
+    is_session_wrapper,
+    run_session,
+    stream_status,
+)
 from easlab.aiges.webgate import (
     INVALID_CODE,
     WRAPPER_FAILED,
@@ -48,6 +60,10 @@ def _json(doc: Any, status: int) -> tuple[bytes, int]:
     return HttpAnswer(status, _JSON, text.encode("utf-8", "replace")).reply()
 
 
+def _log_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _raised(exc: BaseException) -> str:
     """``ValueError: the message``, or the bare name of an exception with none."""
     text = str(exc)
@@ -66,6 +82,8 @@ class AigesProcessor(Processor):
         self.service_id = ctx.service_name
         self.schema: dict[str, Any] | None = None
         self.warned_constructor_data = False
+        self.session_mode = False
+        self.callback_wait_s = CALLBACK_WAIT_S
 
     def initialize(self) -> None:
         folder = self.ctx.processor_path
@@ -84,6 +102,8 @@ class AigesProcessor(Processor):
         if unserved:
             raise ProcessorError(400, unserved)
         self.fields = declared(cls)
+        self.session_mode = is_session_wrapper(cls)
+        self.callback_wait_s = delay_detect_period(entry.parent)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
             self.schema = schema_document(cls)
@@ -131,6 +151,8 @@ class AigesProcessor(Processor):
             params, req = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
+        if self.session_mode:
+            return self._session(params, req, sid)
         try:
             resp = once_exec(self.wrapper, params, req)
         # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
@@ -142,6 +164,21 @@ class AigesProcessor(Processor):
             if missing:  # the likely cause of a wrapper's AttributeError on None
                 message += f" ({missing})"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+        return self._answer(resp, sid)
+
+    def _session(self, params: dict[str, Any], req: Any, sid: str) -> tuple[bytes, int]:
+        """One request as one whole session (easlab/aiges/session.py)."""
+        refused = stream_status(req)
+        if refused:
+            return _json(error_answer(INVALID_CODE, refused, sid), 400)
+        try:
+            resp = run_session(self.wrapper, params, req, sid, self.callback_wait_s, log=_log_line)
+        except SessionFailed as exc:
+            message = str(exc)
+            missing = left_out(req, self.fields)
+            if missing and exc.code is None:
+                message += f" ({missing})"
+            return _json(error_answer(exc.code or WRAPPER_FAILED, message, sid), 500)
         return self._answer(resp, sid)
 
     def _answer(self, resp: Any, sid: str) -> tuple[bytes, int]:
