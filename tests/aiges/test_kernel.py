@@ -628,3 +628,17 @@ def test_a_malformed_aiges_toml_fails_the_start_naming_the_file_and_line(served,
     assert svc.status == "Failed"
     message = svc.desc.get("message") or ""
     assert "aiges.toml is not valid TOML" in message and "line 3" in message, message
+
+
+def test_a_gzip_text_payload_reaches_the_wrapper_compressed_as_on_the_platform(served):
+    """aiges's loader keeps a payload's ``compress`` as a descriptor and never inflates the
+    data (httproto/http/dto.go readPayload), and a Python wrapper's DataListNode carries no
+    descriptor: the wrapper gets the gzip bytes and inflates them itself, here as there."""
+    import gzip
+
+    svc = served("aiges_gzip", "ctor_data")
+    packed = gzip.compress(b"hello")
+    entry = {"encoding": "utf8", "compress": "gzip", "status": 3, "text": b64(packed)}
+    r = post(svc, {"payload": {"text": entry}})
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == packed
