@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from easlab.aiges import shim
+from easlab.aiges.params import float_text
 
 
 class WrapperLoadError(Exception):
@@ -164,26 +164,13 @@ def _toml_string(value: Any, path: Path, where: str) -> str:
         return value
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
     if isinstance(value, float):
-        # Go's FormatFloat(v, 'f', -1, 64): the shortest digits, never an exponent
-        text = format(value, "f") if value.is_integer() else repr(value)
-        if "e" in text:
-            text = format(value, f".{_decimals(value)}f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return float_text(value)  # Go's FormatFloat(v, 'f', -1, 64), as the loader
     kind = type(value).__name__
     raise WrapperLoadError(
         f"{path}: {where} is a {kind}; the aiges loader takes only strings, numbers and "
         "booleans in a wrapper configuration (it refuses the file): write it as a string"
     )
-
-
-def _decimals(value: float) -> int:
-    """Digits after the point of ``repr(value)``'s shortest form, exponent undone."""
-    mantissa, _, exponent = repr(value).partition("e")
-    digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    return max(digits - int(exponent), 0)
 
 
 def delay_detect_period(folder: Path) -> float:
