@@ -32,6 +32,7 @@ from easlab.aiges.fields import (
     PayloadField,
 )
 from easlab.aiges.hooks import call_hook, once_exec, session_only
+from easlab.aiges.loader import WrapperLoadError, delay_detect_period
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import SessionFailed, is_session_wrapper, run_session
 from easlab.aiges.types import DataText, Once
@@ -179,7 +180,13 @@ def run_wrapper(
     try:
         if is_session_wrapper(type(wrapper)):
             try:
-                resp = run_session(wrapper, call_params, req, "easlab-run", log=_printer(out))
+                # the run is in the wrapper's folder (tools.py), where its aiges.toml is
+                try:
+                    wait = delay_detect_period(Path.cwd())
+                except WrapperLoadError as exc:
+                    print(f"error: {exc}", file=out)
+                    return 2
+                resp = run_session(wrapper, call_params, req, "easlab-run", wait, log=_printer(out))
             except SessionFailed as exc:
                 print(f"session failed: {exc}", file=out)
                 return 1

@@ -53,6 +53,10 @@ class SessionFailed(Exception):
         self.code = code
 
 
+class SessionBusy(Exception):
+    """A request names the sid of a session still running."""
+
+
 def is_session_wrapper(cls: type) -> bool:
     """Whether a Wrapper serves through the session API: its own wrapperCreate and
     wrapperWrite and no wrapperOnceExec of its own."""
@@ -129,6 +133,12 @@ def run_session(
     """One whole session for one request; the outputs read, each key's pieces joined."""
     mine: queue.Queue[Any] = queue.Queue()
     with _lock:
+        if sid in _sessions:
+            # callback(r, sid) could not tell the two apart: one would get the other's data
+            raise SessionBusy(
+                f"header.sid: a session with sid {sid!r} is already running; give each "
+                "request its own sid (or leave header.sid out: easlab makes one)"
+            )
         _sessions[sid] = mine
     try:
         handle = _create(wrapper, loader_params(params), sid)

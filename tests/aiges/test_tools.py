@@ -366,3 +366,39 @@ def test_run_gives_wrapper_init_the_aiges_toml(tmp_path):
     bad = easlab_aiges(folder, "run", ".")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr, bad.stderr
     assert "aiges.toml is not valid TOML" in bad.stderr and "line 1" in bad.stderr, bad.stderr
+
+
+def test_a_second_session_with_a_running_sessions_sid_is_refused():
+    """Two requests sending the same header.sid ran two sessions under one key:
+    callback(r, sid) could not tell them apart and one request got the other's data."""
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls
+
+    class Ends(_Session):
+        refused: str | None = None
+
+        def wrapperRead(self, handle):
+            d = ResponseData("out")
+            d.status = 2
+            d.setData(b"done")
+            r = Response()
+            r.list = [d]
+            return r
+
+    class Nested(Ends):
+        def wrapperWrite(self, handle, req):
+            try:  # a second request with the same sid while this session runs
+                session.run_session(Ends(b""), {}, DataListCls(), "same")
+            except Exception as exc:
+                self.refused = str(exc)
+            return 0
+
+    outer = Nested(b"")
+    resp = session.run_session(outer, {}, DataListCls(), "same")
+    assert [(d.key, d.data) for d in resp.list] == [("out", b"done")]
+    assert outer.refused == (
+        "header.sid: a session with sid 'same' is already running; give each request its "
+        "own sid (or leave header.sid out: easlab makes one)"
+    )
+    again = session.run_session(Ends(b""), {}, DataListCls(), "same")  # the sid is free again
+    assert again.list[0].data == b"done"

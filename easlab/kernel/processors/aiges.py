@@ -30,6 +30,7 @@ from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.session import (
     CALLBACK_WAIT_S,
+    SessionBusy,
     SessionFailed,
     is_session_wrapper,
     run_session,
@@ -173,6 +174,8 @@ class AigesProcessor(Processor):
             return _json(error_answer(INVALID_CODE, refused, sid), 400)
         try:
             resp = run_session(self.wrapper, params, req, sid, self.callback_wait_s, log=_log_line)
+        except SessionBusy as exc:
+            return _json(error_answer(INVALID_CODE, str(exc), sid), 400)
         except SessionFailed as exc:
             message = str(exc)
             missing = left_out(req, self.fields)
