@@ -42,6 +42,7 @@ from easlab.aiges.fields import (
 )
 from easlab.aiges.log import log
 from easlab.aiges.schema import declared, schema_text
+from easlab.aiges.stream import SessionManager, StreamHandleThread, WorkerThread
 from easlab.aiges.types import *  # noqa: F403  (as the SDK's sdk module does)
 
 
@@ -64,6 +65,8 @@ class WrapperBase:
         self.legacy = legacy
         self.is_aipaas = is_aipaas
         self.keep_schema_default_value = keep_schema_default_value
+        # the SDK's stream template keeps its session slots here (aiges.stream)
+        self.session = SessionManager()
 
     # -- the hooks a wrapper implements -------------------------------------------------
     def wrapperInit(self, config: dict[str, Any]) -> int:
@@ -137,6 +140,9 @@ __all__ = [
     "DataListCls",
     "DataListNode",
     "SessionCreateResponse",
+    "SessionManager",
+    "StreamHandleThread",
+    "WorkerThread",
     "log",
     *_types.__all__,
     "base64",

@@ -642,3 +642,17 @@ def test_a_gzip_text_payload_reaches_the_wrapper_compressed_as_on_the_platform(s
     r = post(svc, {"payload": {"text": entry}})
     assert r.status_code == 200, r.text
     assert base64.b64decode(r.json()["payload"]["out"]["text"]) == packed
+
+
+def test_a_session_wrapper_in_the_sdk_stream_templates_style_serves(served):
+    """The SDK's stream template imports aiges.stream (StreamHandleThread) and keeps its
+    session slots in self.session (SessionManager): under easlab the import failed
+    ('aiges.stream is not part of easlab's aiges surface') and the service never started.
+    Three requests through two slots: each slot is freed by wrapperDestroy."""
+    svc = served("aiges_stream_pool", "stream_pool")
+    assert svc.status == "Running", svc.desc.get("message")
+    for word in (b"one", b"two", b"three"):
+        body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(word)}}}
+        r = post(svc, body)
+        assert r.status_code == 200, r.text
+        assert base64.b64decode(r.json()["payload"]["out"]["text"]) == word.upper()
