@@ -399,3 +399,27 @@ def test_an_input_left_out_is_left_out_as_the_sdks_schema_allows(real_aiges, tmp
         ), message
     finally:
         kernel.delete("aiges_optional")
+
+
+def test_a_stream_template_wrapper_runs_under_the_sdk_and_easlab_alike(real_aiges, tmp_path):
+    """The same session wrapper (aiges.stream slots, results through callback) goes through
+    the SDK's run(stream=True) and `easlab aiges run`: both create, write and get the
+    one DataEnd result, the upper-cased test text."""
+    folder = _copy(tmp_path, "stream_pool", "sdk")
+    env = _env(None)
+    env.pop("PYTHONPATH", None)  # the real SDK only, never easlab
+    script = "import wrapper; wrapper.Wrapper().run(stream=True); print('stream run done')"
+    proc = subprocess.run(
+        [str(real_aiges), "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "get callback: out: len 3, type: text, status: end" in proc.stdout, proc.stdout
+    assert "stream run done" in proc.stdout
+    got = ours(_copy(tmp_path, "stream_pool", "ours"), "run", ".")
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
