@@ -24,6 +24,7 @@ without a last one. Every failure is a ``SessionFailed`` naming the hook.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -88,15 +89,23 @@ _lock = threading.Lock()
 
 def callback(resp: Any, sid: Any, *more: Any) -> int:
     """``aiges.dto.callback(r, sid)`` / ``aiges_embed.callback(r, usrTag)``: a result of the
-    session ``sid`` (the gRPC loader's ``callback(r, handle, sid)`` form is taken too)."""
+    session ``sid`` (the gRPC loader's ``callback(r, handle, sid)`` form is taken too).
+
+    A result for no running session (one that came after its request failed or timed
+    out, or a wrong sid) is dropped with a line in the log and ``-1`` returned, as the
+    loader drops it: raising would end the wrapper's worker thread, and with it every
+    later session that thread was to serve."""
     key = str(more[-1]) if more else str(sid)
     with _lock:
         target = _sessions.get(key)
     if target is None:
-        raise RuntimeError(
-            f"callback(response, {key!r}): no session {key!r} is running; pass the sid "
-            "that wrapperCreate(params, sid) received"
+        print(
+            f"callback(response, {key!r}) dropped: no session {key!r} is running (it ended, "
+            "or this is not the sid wrapperCreate(params, sid) received)",
+            file=sys.stderr,
+            flush=True,
         )
+        return -1
     target.put(resp)
     return 0
 

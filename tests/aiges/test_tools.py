@@ -402,3 +402,27 @@ def test_a_second_session_with_a_running_sessions_sid_is_refused():
     )
     again = session.run_session(Ends(b""), {}, DataListCls(), "same")  # the sid is free again
     assert again.list[0].data == b"done"
+
+
+def test_a_late_callback_is_dropped_without_ending_the_callers_thread(capsys):
+    """A result sent through callback(r, sid) after its session had timed out raised in
+    the wrapper's worker thread, ending it (and the SDK template's session slot with it);
+    it is now dropped with a log line, and callback returns -1."""
+    import pytest
+
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls, callback
+
+    class Silent:  # results only through callback (no wrapperRead), and none comes in time
+        wrapperCreate = _Session.wrapperCreate
+        wrapperWrite = _Session.wrapperWrite
+        wrapperDestroy = _Session.wrapperDestroy
+        destroyed = 0
+
+    with pytest.raises(session.SessionFailed, match="no result came through callback"):
+        session.run_session(Silent(), {}, DataListCls(), "late", callback_wait_s=0.01)
+    late = Response()
+    assert callback(late, "late") == -1
+    assert "callback(response, 'late') dropped: no session 'late' is running" in (
+        capsys.readouterr().err
+    )
