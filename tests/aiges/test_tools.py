@@ -220,6 +220,13 @@ def test_run_drives_a_session_wrapper_through_one_whole_session(tmp_path):
     failed = easlab_aiges(folder, "run", ".", "--param", "fail=write")
     assert failed.returncode == 1 and "Traceback" not in failed.stdout + failed.stderr
     assert "session failed: wrapperWrite returned 8: bad frame" in failed.stdout
+    # the platform ignores a failing wrapperDestroy; the local check does not pass it
+    broken = easlab_aiges(folder, "run", ".", "--param", "fail=destroy_raise")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "wrapperDestroy('h-easlab-run') raised RuntimeError: engine already gone" in (
+        broken.stdout
+    )
+    assert "verified" not in broken.stdout
 
 
 class _Session:
