@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from easlab.aiges.dto import DataListCls, Response, ResponseData
+from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
 from easlab.aiges.hooks import call_fitting, defines
 from easlab.aiges.params import loader_params
 from easlab.aiges.types import DataEnd, DataOnce, Once
@@ -303,6 +303,9 @@ def _joined(parts: dict[str, list[Any]]) -> Response:
             joined.data = b"".join(bytes(x) for x in datas)
         else:  # left as the wrapper gave it: the response check names the type
             joined.data = next(x for x in datas if not isinstance(x, (bytes, memoryview)))
+        # a piece whose data came from ResponseData(key, data) is empty on the platform
+        # (dto.constructor_data): the joined output keeps that mark for the warning
+        joined._from_constructor = any(constructor_data(p) for p in pieces)
         lens = [p.len for p in pieces]
         joined.len = sum(lens) if all(isinstance(n, int) for n in lens) else lens[0]
         resp.list.append(joined)

@@ -433,3 +433,19 @@ def test_a_late_callback_is_dropped_without_ending_the_callers_thread(capsys):
     assert "callback(response, 'late') dropped: no session 'late' is running" in (
         capsys.readouterr().err
     )
+
+
+def test_a_session_piece_built_with_constructor_data_keeps_the_warning_mark():
+    """The warning about ResponseData(key, data) (the SDK drops that data) was lost in a
+    session: the joined output was a new ResponseData, so nothing was said."""
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls, constructor_data
+
+    class Given(_Session):
+        def wrapperRead(self, handle):
+            r = Response()
+            r.list = [ResponseData("out", b"abc", 3, status=2)]
+            return r
+
+    resp = session.run_session(Given(b""), {}, DataListCls(), "given")
+    assert resp.list[0].data == b"abc" and constructor_data(resp.list[0])
