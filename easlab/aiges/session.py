@@ -286,6 +286,12 @@ def _outputs(wrapper: Any, source: str, resp: Any) -> list[Any]:
                 source,
                 f"{source}'s Response.list holds {type(d).__name__} {d!r:.40}, not a ResponseData",
             )
+        if not isinstance(d.key, str):
+            raise SessionFailed(
+                source,
+                f"{source}'s output key {d.key!r:.40} is not a string: use the declared "
+                'output\'s name (l.key = "...")',
+            )
     return list(resp.list)
 
 

@@ -449,3 +449,27 @@ def test_a_session_piece_built_with_constructor_data_keeps_the_warning_mark():
 
     resp = session.run_session(Given(b""), {}, DataListCls(), "given")
     assert resp.list[0].data == b"abc" and constructor_data(resp.list[0])
+
+
+def test_a_session_result_with_a_list_as_key_is_an_error_naming_wrapper_read():
+    """An unhashable output key from wrapperRead escaped as a TypeError from easlab's own
+    code (a bare 500 with no word of the wrapper); it now names wrapperRead and the key."""
+    import pytest
+
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls
+
+    class ListKey(_Session):
+        def wrapperRead(self, handle):
+            d = ResponseData()
+            d.key = ["out"]
+            d.status = 2
+            d.setData(b"x")
+            r = Response()
+            r.list = [d]
+            return r
+
+    wrapper = ListKey(b"")
+    with pytest.raises(session.SessionFailed, match=r"wrapperRead's output key \['out'\]"):
+        session.run_session(wrapper, {}, DataListCls(), "listkey")
+    assert wrapper.destroyed == 1
