@@ -184,3 +184,14 @@ def delay_detect_period(folder: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return 60.0
     return float(value)
+
+
+def session_mode_setting(folder: Path) -> bool | None:
+    """aiges.toml's ``[aiges] sessMode`` (whether the loader runs the wrapper's session API
+    rather than wrapperOnceExec), or None when there is no aiges.toml or it does not say."""
+    toml = folder / AIGES_TOML
+    if not toml.is_file():
+        return None
+    aiges = _read_toml(toml).get("aiges")
+    value = aiges.get("sessMode") if isinstance(aiges, dict) else None
+    return value if isinstance(value, bool) else None

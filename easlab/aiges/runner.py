@@ -32,9 +32,9 @@ from easlab.aiges.fields import (
     PayloadField,
 )
 from easlab.aiges.hooks import call_hook, once_exec, session_only
-from easlab.aiges.loader import WrapperLoadError, delay_detect_period
+from easlab.aiges.loader import WrapperLoadError, delay_detect_period, session_mode_setting
 from easlab.aiges.schema import Declared, declared
-from easlab.aiges.session import SessionFailed, is_session_wrapper, run_session
+from easlab.aiges.session import SessionFailed, run_session, serving_mode
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
 
@@ -157,6 +157,15 @@ def run_wrapper(
     if unserved:
         print(f"error: {unserved}", file=out)
         return 2
+    # the run is in the wrapper's folder (tools.py), where its aiges.toml is
+    try:
+        wait = delay_detect_period(Path.cwd())
+        session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
+    except (WrapperLoadError, ValueError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    if note:
+        print(note, file=out)
     fields = declared(type(wrapper))
     failed = False
     if config is None:
@@ -180,14 +189,8 @@ def run_wrapper(
     # what wrapperDestroy got wrong: the platform ignores it, a local check fails on it
     destroy_problems: list[str] = []
     try:
-        if is_session_wrapper(type(wrapper)):
+        if session_mode:
             try:
-                # the run is in the wrapper's folder (tools.py), where its aiges.toml is
-                try:
-                    wait = delay_detect_period(Path.cwd())
-                except WrapperLoadError as exc:
-                    print(f"error: {exc}", file=out)
-                    return 2
                 resp = run_session(
                     wrapper, call_params, req, "easlab-run", wait, log=destroy_problems.append
                 )
@@ -226,7 +229,7 @@ def run_wrapper(
             print(f"wrapperFini raised:\n{traceback.format_exc()}", file=out)
             failed = True
     if not failed:
-        steps = "create, write, read, destroy" if is_session_wrapper(type(wrapper)) else "exec"
+        steps = "create, write, read, destroy" if session_mode else "exec"
         print(f"wrapper.py verified: init, {steps} and fini passed, response valid", file=out)
     return 1 if failed else 0
 

@@ -58,6 +58,30 @@ class SessionBusy(Exception):
     """A request names the sid of a session still running."""
 
 
+def serving_mode(cls: type, setting: bool | None) -> tuple[bool, str | None]:
+    """Whether a Wrapper is served through its session API, given aiges.toml's ``[aiges]
+    sessMode`` (None: no file, or it does not say), and what the user must be told: the
+    loader runs the session API only when sessMode is true (wrapperOnceExec otherwise).
+
+    Raises ValueError when sessMode is true and the wrapper lacks the session hooks."""
+    if setting is True:
+        missing = [n for n in ("wrapperCreate", "wrapperWrite") if not defines(cls, n)]
+        if missing:
+            raise ValueError(
+                f"aiges.toml sets [aiges] sessMode = true, so the loader runs the session "
+                f"API, but {cls.__name__} does not define {' and '.join(missing)}: add "
+                "them, or set sessMode = false to serve wrapperOnceExec"
+            )
+        return True, None
+    if setting is False and is_session_wrapper(cls):
+        return True, (
+            "warning: aiges.toml sets [aiges] sessMode = false, so on the platform the "
+            f"loader calls wrapperOnceExec, which {cls.__name__} does not define (every "
+            "request fails there); easlab serves its session API: set sessMode = true"
+        )
+    return is_session_wrapper(cls), None
+
+
 def is_session_wrapper(cls: type) -> bool:
     """Whether a Wrapper serves through the session API: its own wrapperCreate and
     wrapperWrite and no wrapperOnceExec of its own."""

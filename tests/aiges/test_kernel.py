@@ -656,3 +656,42 @@ def test_a_session_wrapper_in_the_sdk_stream_templates_style_serves(served):
         r = post(svc, body)
         assert r.status_code == 200, r.text
         assert base64.b64decode(r.json()["payload"]["out"]["text"]) == word.upper()
+
+
+def test_aiges_toml_sess_mode_picks_the_api_as_the_loader_does(served, kernel, tmp_path):
+    """The SDK's stream examples define wrapperOnceExec (returning None) next to the session
+    hooks; the loader runs their session API because aiges.toml says [aiges] sessMode =
+    true. easlab ignored sessMode: it called wrapperOnceExec and answered 'returned
+    NoneType'. sessMode = true now selects the session API (and fails the start of a
+    wrapper without it); sessMode = false with a session-only wrapper is served with a
+    warning that the platform would call wrapperOnceExec."""
+    both = copy_wrapper("stream", tmp_path / "both")
+    source = (both / "wrapper.py").read_text()
+    with_once = source.replace(
+        "    def wrapperDestroy",
+        "    def wrapperOnceExec(self, params, reqData):\n        return None\n\n"
+        "    def wrapperDestroy",
+    )
+    assert with_once != source
+    (both / "wrapper.py").write_text(with_once)
+    (both / "aiges.toml").write_text("[aiges]\nsessMode = true\n")
+    svc = served("aiges_sess_mode", "stream", processor_path=str(both))
+    assert svc.status == "Running", svc.desc.get("message")
+    r = post(svc, stream_request(b"abcd"))
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"ABCD"
+
+    once = copy_wrapper("config_echo", tmp_path / "once")
+    (once / "aiges.toml").write_text("[aiges]\nsessMode = true\n")
+    failed = served("aiges_sess_mode_once", "config_echo", processor_path=str(once))
+    assert failed.status == "Failed"
+    message = failed.desc.get("message") or ""
+    assert "sessMode = true" in message and "wrapperCreate and wrapperWrite" in message, message
+
+    off = copy_wrapper("stream", tmp_path / "off")
+    (off / "aiges.toml").write_text("[aiges]\nsessMode = false\n")
+    warned = served("aiges_sess_mode_off", "stream", processor_path=str(off))
+    assert warned.status == "Running", warned.desc.get("message")
+    assert post(warned, stream_request(b"ab")).status_code == 200
+    said = "sessMode = false, so on the platform the loader calls wrapperOnceExec"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_sess_mode_off", 0)))

@@ -25,6 +25,7 @@ from easlab.aiges.loader import (
     delay_detect_period,
     init_config,
     load_wrapper_class,
+    session_mode_setting,
 )
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
@@ -32,8 +33,8 @@ from easlab.aiges.session import (
     CALLBACK_WAIT_S,
     SessionBusy,
     SessionFailed,
-    is_session_wrapper,
     run_session,
+    serving_mode,
     stream_status,
 )
 from easlab.aiges.webgate import (
@@ -103,8 +104,14 @@ class AigesProcessor(Processor):
         if unserved:
             raise ProcessorError(400, unserved)
         self.fields = declared(cls)
-        self.session_mode = is_session_wrapper(cls)
-        self.callback_wait_s = delay_detect_period(entry.parent)
+        try:
+            setting = session_mode_setting(entry.parent)
+            self.callback_wait_s = delay_detect_period(entry.parent)
+            self.session_mode, note = serving_mode(cls, setting)
+        except (WrapperLoadError, ValueError) as exc:
+            raise ProcessorError(400, str(exc)) from None
+        if note:
+            _log_line(note)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
             self.schema = schema_document(cls)
