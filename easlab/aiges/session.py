@@ -19,6 +19,9 @@ bounded as the loader bounds them: ``READ_WAITS`` empty reads in a row (its
 syncRltWaitCnt), ``wrapperDelayDetectPeriod`` seconds without a callback (60
 unless aiges.toml's ``[aiges]`` says otherwise), ``READ_LIMIT`` results
 without a last one. Every failure is a ``SessionFailed`` naming the hook.
+Which API serves a wrapper is ``serving_mode``'s answer: aiges.toml's ``[aiges]
+sessMode`` when it says, else the session API for a wrapper that has it and no
+wrapperOnceExec of its own.
 """
 
 from __future__ import annotations
