@@ -82,10 +82,14 @@ def init_config(model_config: Any, wrapper_cls: type, folder: Path | None = None
     elif isinstance(model_config, str):
         try:
             value = json.loads(model_config)
-        except ValueError:
+        except json.JSONDecodeError as exc:
+            # where, never what: a wrapper's config carries its access keys (the guide's
+            # access_key_music), and this message goes to the service's status and log
             raise WrapperLoadError(
-                "model_config must be a JSON object for an aiges service "
-                f"(wrapperInit gets it as a dict), got {model_config[:80]!r}"
+                "model_config must be a JSON object for an aiges service (wrapperInit gets "
+                f"it as a dict); its {len(model_config)} characters are not JSON: {exc.msg} "
+                f"at line {exc.lineno} column {exc.colno} (the text is not shown: it may hold "
+                "keys)"
             ) from None
     else:
         value = model_config

@@ -473,3 +473,18 @@ def test_a_session_result_with_a_list_as_key_is_an_error_naming_wrapper_read():
     with pytest.raises(session.SessionFailed, match=r"wrapperRead's output key \['out'\]"):
         session.run_session(wrapper, {}, DataListCls(), "listkey")
     assert wrapper.destroyed == 1
+
+
+def test_a_model_config_that_is_not_json_is_refused_without_echoing_it():
+    """A non-JSON model_config was quoted (80 characters) in the create failure, the
+    service's status and its log: a wrapper's config holds its access keys."""
+    import pytest
+
+    from easlab.aiges.loader import WrapperLoadError, init_config
+
+    secret = "access_key=LTAIsecretsecret;access_secret=s3cr3tvalue"
+    with pytest.raises(WrapperLoadError) as caught:
+        init_config(secret, object)
+    message = str(caught.value)
+    assert "secret" not in message and "LTAI" not in message, message
+    assert "its 53 characters are not JSON: Expecting value at line 1 column 1" in message
