@@ -425,12 +425,14 @@ def test_params_reach_the_wrapper_as_strings_defaults_too(served):
     r = post(svc, {"parameter": {"params": {"times": 3, "ratio": 2.5}}, "payload": text})
     assert r.status_code == 200, r.text
     seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
-    # absent optional params get their declared values (2 / 0.5 / True / "ada"), as strings
+    # absent optional params get their declared values (2 / 0.5 / True / "ada"), as strings;
+    # the loader adds the request's sid, as it does on the platform
     assert seen == {
         "times": ["str", "3"],
         "ratio": ["str", "2.5"],
         "loud": ["str", "true"],
         "name": ["str", "ada"],
+        "sid": ["str", r.json()["header"]["sid"]],
     }
     # The webgate checks the schema document, which carries maximum/maxLength only (the
     # SDK's): below a declared minimum a value reaches the wrapper, above the maximum not.
@@ -501,7 +503,8 @@ def test_a_session_wrapper_serves_a_request_as_one_whole_session(stream_svc):
     assert [e["event"] for e in events] == ["create", "write", "destroy"]
     create, write, destroy = events
     sid = r.json()["header"]["sid"]
-    assert create["params"] == {"fail": "none"} and create["sid"] == sid == write["sid"]
+    assert create["params"] == {"fail": "none", "sid": sid}
+    assert create["sid"] == sid == write["sid"]
     assert [(n["key"], n["status"]) for n in write["reqData"]] == [("text", 3)]
     assert destroy["handle"] == "h-" + sid
     ended = post(svc, stream_request(b"xy", status=2))
@@ -695,3 +698,15 @@ def test_aiges_toml_sess_mode_picks_the_api_as_the_loader_does(served, kernel, t
     assert post(warned, stream_request(b"ab")).status_code == 200
     said = "sessMode = false, so on the platform the loader calls wrapperOnceExec"
     wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_sess_mode_off", 0)))
+
+
+def test_the_wrapper_gets_the_requests_sid_in_its_params_as_from_the_loader(served):
+    """The aiges loader always passes the request's sid in params (instance/inst.go
+    ResLoad copies its headerPass list, which always holds "sid", and aiges's HTTP server
+    sets that header), so wrappers log params["sid"]; under easlab that was a KeyError."""
+    svc = served("aiges_params_sid", "params")
+    text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
+    r = post(svc, {"header": {"appid": "a", "sid": "req-42"}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    assert seen["sid"] == ["str", "req-42"] and r.json()["header"]["sid"] == "req-42"

@@ -147,6 +147,7 @@ def test_the_kernel_passes_params_as_the_sdks_loader_does(
     real_aiges, tmp_path, params_svc, sent, strings
 ):
     body = {
+        "header": {"appid": "a", "sid": "sid-1"},
         "parameter": {"params": sent},
         "payload": {"text": {"encoding": "utf8", "status": 3, "text": "aGk="}},
     }
@@ -155,8 +156,10 @@ def test_the_kernel_passes_params_as_the_sdks_loader_does(
     )
     assert r.status_code == 200, r.text
     text = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
-    assert text == sdk_loader_sees(real_aiges, tmp_path, strings)
-    assert text == {k: ["str", v] for k, v in strings.items()}
+    # the loader's params hold the request's sid too (its headerPass list)
+    loader = {**strings, "sid": "sid-1"}
+    assert text == sdk_loader_sees(real_aiges, tmp_path, loader)
+    assert text == {k: ["str", v] for k, v in loader.items()}
 
 
 @pytest.mark.parametrize(("sent", "strings"), WEBGATE_STRINGS)

@@ -159,6 +159,10 @@ class AigesProcessor(Processor):
             params, req = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
+        # the loader adds the request's sid to the params it hands the wrapper (aiges
+        # instance/inst.go ResLoad: "sid" is always in its headerPass list; its own HTTP
+        # server sets that header), unless a param of that name was sent
+        params.setdefault("sid", sid)
         if self.session_mode:
             return self._session(params, req, sid)
         try:
