@@ -314,7 +314,10 @@ VERBS: tuple[Verb, ...] = (
             arg("--out", default=".", help="run: folder for binary outputs (default .)"),
             arg(
                 "--config",
-                help="run: wrapperInit's config (JSON text or file; default: the class's config)",
+                help=(
+                    "run: wrapperInit's config (JSON text or file; default: the [wrapper] "
+                    "section of an aiges.toml next to the wrapper, else the class's config)"
+                ),
             ),
         ),
         fronts=CLI,

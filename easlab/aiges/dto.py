@@ -74,6 +74,20 @@ class ResponseData:
         self.status = status
         self.data = data if data else b""
         self.len = length or (len(self.data) if self.data else 0)
+        # aiges 0.16.0's constructor drops ``data`` (and ``length``): such an output is
+        # empty on the platform. easlab serves it, and remembers that the data came from
+        # here (until it is set again) so the kernel and `easlab aiges run` can warn
+        self._from_constructor = bool(data)
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        # the guide assigns l.data directly: allowed here (the SDK's is read-only)
+        self._data = value
+        self._from_constructor = False
 
     def setDataType(self, t: int) -> None:
         if t not in (DataText, DataAudio, DataImage, DataVideo):
@@ -107,22 +121,43 @@ class Response:
 
 
 class SessionCreateResponse:
-    """Reserved by the SDK for streaming sessions."""
+    """What ``wrapperCreate`` returns: the session's ``handle`` (a string), or ``error_code``."""
 
     def __init__(self) -> None:
         self.handle = ""
         self.error_code = 0
 
 
-def callback(r: Response, sid: str) -> None:
-    """Streaming callback of the C++ loader; streaming is not supported locally."""
-    raise NotImplementedError("aiges streaming (wrapperCreate/Write) is not supported by easlab")
+def callback(r: Response, sid: str, *more: Any) -> int:
+    """A session's result, for the loader: ``callback(response, sid)`` (easlab/aiges/session.py)."""
+    from easlab.aiges.session import callback as deliver
+
+    return deliver(r, sid, *more)
+
+
+def constructor_data(d: Any) -> bool:
+    """Whether output ``d`` still holds the data passed to ``ResponseData(key, data)``,
+    which aiges 0.16.0's constructor drops (the C++ loader's takes no data at all)."""
+    return bool(getattr(d, "_from_constructor", False))
+
+
+def constructor_data_warning(keys: list[str]) -> str:
+    """What to tell a user whose outputs carry constructor data: the platform answers them empty."""
+    names = ", ".join(repr(k) for k in keys)
+    return (
+        f"warning: output {names} got its data from ResponseData(key, data): the real aiges "
+        "SDK (0.16.0) drops data passed to the constructor, so on the platform this output "
+        "is empty (easlab serves it); set it with r.setData(data) instead"
+    )
 
 
 def _plain(obj: Any) -> Any:
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return bytes(obj).decode("utf-8", "replace")
-    return obj.__dict__
+    fields = {k: v for k, v in vars(obj).items() if k != "_from_constructor"}
+    if "_data" in fields:  # a ResponseData's data property, under its public name
+        fields["data"] = fields.pop("_data")
+    return fields
 
 
 #: the SDK's dto has no ``__all__``: ``from aiges.dto import *`` brings the type

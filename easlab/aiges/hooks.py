@@ -42,22 +42,53 @@ def once_exec(wrapper: Any, params: Mapping[str, Any], req: Any) -> Any:
     return call_hook(wrapper, "wrapperOnceExec", loader_params(params), req)
 
 
-#: aiges's session (stream) API, which easlab does not run
+#: aiges's session (stream) API (easlab/aiges/session.py runs it)
 SESSION_HOOKS = ("wrapperCreate", "wrapperWrite", "wrapperRead", "wrapperDestroy")
 
 
 def session_only(wrapper_cls: type) -> str | None:
-    """Why easlab cannot serve a Wrapper that implements only the session (stream) API,
-    or None when it has its own ``wrapperOnceExec`` (or no session hook at all)."""
-    own = [n for n in SESSION_HOOKS if _defines(wrapper_cls, n)]
-    if not own or _defines(wrapper_cls, "wrapperOnceExec"):
+    """Why easlab cannot serve a Wrapper that implements part of the session (stream) API
+    and no ``wrapperOnceExec``: it needs wrapperCreate and wrapperWrite (results come
+    from wrapperRead or ``callback``). None when it can be served."""
+    own = [n for n in SESSION_HOOKS if defines(wrapper_cls, n)]
+    if not own or defines(wrapper_cls, "wrapperOnceExec"):
+        return None
+    missing = [n for n in ("wrapperCreate", "wrapperWrite") if not defines(wrapper_cls, n)]
+    if not missing:
         return None
     return (
-        f"{wrapper_cls.__name__} implements aiges's session (stream) API "
-        f"({', '.join(own)}) and no wrapperOnceExec: easlab runs one-shot requests only "
-        "(no session/stream mode); add wrapperOnceExec(self, params, reqData) -> Response "
-        "to serve and run it here"
+        f"{wrapper_cls.__name__} implements part of aiges's session (stream) API "
+        f"({', '.join(own)}) but not {' and '.join(missing)}: a session wrapper needs "
+        "wrapperCreate(self, params, sid) -> SessionCreateResponse and "
+        "wrapperWrite(self, handle, req) -> int (results from wrapperRead(self, handle) or "
+        "callback(r, sid)); or add wrapperOnceExec(self, params, reqData) -> Response"
     )
+
+
+def call_fitting(wrapper: Any, name: str, *args: Any) -> Any:
+    """``wrapper.<name>`` with as many of ``args`` as it takes, in order (the aiges loaders
+    pass the session hooks different numbers of arguments: ``wrapperWrite(handle, req)``
+    in the C++ one, ``(handle, req, sid)`` in the SDK's); at least what it requires."""
+    try:
+        raw = inspect.getattr_static(wrapper, name)
+    except AttributeError:
+        raise AttributeError(f"{type(wrapper).__name__} has no {name}()") from None
+    if inspect.isfunction(raw):
+        params = list(inspect.signature(raw).parameters.values())
+        bound = bool(params) and params[0].name in ("self", "cls")
+        func: Any = (lambda *a: raw(wrapper, *a)) if bound else raw
+        params = params[1:] if bound else params
+    else:  # classmethod, staticmethod, a callable object: already bound
+        func = getattr(wrapper, name)
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            return func(*args)
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return func(*args)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    return func(*args[: max(min(len(positional), len(args)), len(required))])
 
 
 #: where WrapperBase lives; named, not imported: the sdk imports the runner, which
@@ -65,7 +96,7 @@ def session_only(wrapper_cls: type) -> str | None:
 _SDK_MODULE = "easlab.aiges.sdk"
 
 
-def _defines(cls: type, name: str) -> bool:
+def defines(cls: type, name: str) -> bool:
     """Whether ``cls`` or a class of the user's between it and WrapperBase defines ``name``."""
     for klass in cls.__mro__:
         if klass.__module__ == _SDK_MODULE:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 
-def _number_text(value: float) -> str:
+def float_text(value: float) -> str:
     # Go's FormatFloat(v, 'f', -1, 64): repr's shortest round-trip digits, spelled
     # out without an exponent (1e-07 -> 0.0000001) and without a trailing ".0"
     if math.isnan(value):
@@ -41,7 +41,7 @@ def loader_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         try:
-            return _number_text(float(value))  # JSON numbers are float64 in Go
+            return float_text(float(value))  # JSON numbers are float64 in Go
         except OverflowError:
             return str(value)
     # no declared param type admits a list or object (the webgate refuses them

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from easlab.aiges.check import is_response, problems
-from easlab.aiges.dto import DataListCls, DataListNode
+from easlab.aiges.dto import (
+    DataListCls,
+    DataListNode,
+    constructor_data,
+    constructor_data_warning,
+)
 from easlab.aiges.fields import (
     BooleanParamField,
     IntegerParamField,
@@ -27,7 +32,9 @@ from easlab.aiges.fields import (
     PayloadField,
 )
 from easlab.aiges.hooks import call_hook, once_exec, session_only
+from easlab.aiges.loader import WrapperLoadError, delay_detect_period, session_mode_setting
 from easlab.aiges.schema import Declared, declared
+from easlab.aiges.session import SessionFailed, run_session, serving_mode
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
 
@@ -150,6 +157,15 @@ def run_wrapper(
     if unserved:
         print(f"error: {unserved}", file=out)
         return 2
+    # the run is in the wrapper's folder (tools.py), where its aiges.toml is
+    try:
+        wait = delay_detect_period(Path.cwd())
+        session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
+    except (WrapperLoadError, ValueError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    if note:
+        print(note, file=out)
     fields = declared(type(wrapper))
     failed = False
     if config is None:
@@ -170,22 +186,39 @@ def run_wrapper(
     if ret != 0:
         print(f"wrapperInit returned {ret}: {init_failure(ret, _message(wrapper, ret))}", file=out)
         return 1
+    # what wrapperDestroy got wrong: the platform ignores it, a local check fails on it
+    destroy_problems: list[str] = []
     try:
-        try:
-            resp = once_exec(wrapper, call_params, req)
-        except Exception:
-            print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
-            return 1
+        if session_mode:
+            try:
+                resp = run_session(
+                    wrapper, call_params, req, "easlab-run", wait, log=destroy_problems.append
+                )
+            except SessionFailed as exc:
+                print(f"session failed: {exc}", file=out)
+                return 1
+            finally:
+                for problem in destroy_problems:
+                    print(problem, file=out)
+        else:
+            try:
+                resp = once_exec(wrapper, call_params, req)
+            except Exception:
+                print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
+                return 1
         found = problems(resp, fields)
         for problem in found:
             print(f"invalid response: {problem}", file=out)
-        failed = bool(found)
+        failed = bool(found) or bool(destroy_problems)
         if is_response(resp) and resp.error_code:
             code = resp.error_code
             print(f"wrapper answered error {code}: {_message(wrapper, code)}", file=out)
             failed = True
         elif not found:
             _show(resp, fields, Path(out_dir), out)
+            dropped = [d.key for d in resp.list if constructor_data(d)]
+            if dropped:
+                print(constructor_data_warning(dropped), file=out)
     finally:
         try:
             fini = call_hook(wrapper, "wrapperFini")
@@ -196,7 +229,8 @@ def run_wrapper(
             print(f"wrapperFini raised:\n{traceback.format_exc()}", file=out)
             failed = True
     if not failed:
-        print("wrapper.py verified: init, exec and fini passed, response valid", file=out)
+        steps = "create, write, read, destroy" if session_mode else "exec"
+        print(f"wrapper.py verified: init, {steps} and fini passed, response valid", file=out)
     return 1 if failed else 0
 
 

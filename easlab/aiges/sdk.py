@@ -42,6 +42,7 @@ from easlab.aiges.fields import (
 )
 from easlab.aiges.log import log
 from easlab.aiges.schema import declared, schema_text
+from easlab.aiges.stream import SessionManager, StreamHandleThread, WorkerThread
 from easlab.aiges.types import *  # noqa: F403  (as the SDK's sdk module does)
 
 
@@ -64,6 +65,8 @@ class WrapperBase:
         self.legacy = legacy
         self.is_aipaas = is_aipaas
         self.keep_schema_default_value = keep_schema_default_value
+        # the SDK's stream template keeps its session slots here (aiges.stream)
+        self.session = SessionManager()
 
     # -- the hooks a wrapper implements -------------------------------------------------
     def wrapperInit(self, config: dict[str, Any]) -> int:
@@ -103,12 +106,12 @@ class WrapperBase:
         return not found
 
     def run(self, stream: bool = False) -> None:
-        """Run init → exec → fini once with the declared test values and show the answer.
+        """Run init → exec → fini once with the declared test values and show the answer
+        (a session wrapper: init → create → write → read … → destroy → fini; ``stream``
+        is taken for the SDK's signature, the wrapper's hooks decide).
 
         Exits the process non-zero when anything fails (the SDK always exits 0).
         """
-        if stream:
-            raise NotImplementedError("streaming wrappers are not supported by easlab's runner")
         from easlab.aiges.runner import run_wrapper
 
         code = run_wrapper(self)
@@ -137,6 +140,9 @@ __all__ = [
     "DataListCls",
     "DataListNode",
     "SessionCreateResponse",
+    "SessionManager",
+    "StreamHandleThread",
+    "WorkerThread",
     "log",
     *_types.__all__,
     "base64",

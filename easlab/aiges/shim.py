@@ -4,7 +4,7 @@ Installed only where easlab runs a wrapper (an aiges kernel instance, ``easlab
 aiges run`` / ``schema``), never on ``import easlab``: the real SDK installed
 in the same environment stays what every other program imports.
 
-``aiges``, ``aiges.sdk``, ``aiges.dto``, ``aiges.core``, ``aiges.core.types``,
+``aiges``, ``aiges.sdk``, ``aiges.dto``, ``aiges.stream``, ``aiges.core``, ``aiges.core.types``,
 ``aiges.utils``, ``aiges.utils.log`` and ``aiges_embed`` (the C++ loader's
 module) are provided; any other ``aiges.*`` module is an ImportError naming
 what is available.
@@ -24,6 +24,7 @@ SURFACE: dict[str, str | None] = {
     "aiges": None,
     "aiges.sdk": "easlab.aiges.sdk",
     "aiges.dto": "easlab.aiges.dto",
+    "aiges.stream": "easlab.aiges.stream",
     "aiges.core": None,
     "aiges.core.types": "easlab.aiges.types",
     "aiges.utils": None,

@@ -79,12 +79,19 @@ def aiges(
         with _in_folder(folder):
             print(schema_text(_load(entry)))
         return 0
+    from easlab.aiges.loader import AIGES_TOML, WrapperLoadError, toml_config
     from easlab.aiges.runner import run_wrapper
 
     init_config: dict[str, Any] | None = None
     if config:
         text = Path(config).read_text() if Path(config).is_file() else config
         init_config = json.loads(text)
+    elif (folder / AIGES_TOML).is_file():
+        # the platform's wrapperInit config: read as the kernel reads it
+        try:
+            init_config = dict(toml_config(folder / AIGES_TOML))
+        except WrapperLoadError as exc:
+            raise ValueError(str(exc)) from None
     inputs = {k: Path(v).resolve() for k, v in _pairs(input, "--input").items()}
     for key, file in inputs.items():
         if not file.is_file():

@@ -425,12 +425,14 @@ def test_params_reach_the_wrapper_as_strings_defaults_too(served):
     r = post(svc, {"parameter": {"params": {"times": 3, "ratio": 2.5}}, "payload": text})
     assert r.status_code == 200, r.text
     seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
-    # absent optional params get their declared values (2 / 0.5 / True / "ada"), as strings
+    # absent optional params get their declared values (2 / 0.5 / True / "ada"), as strings;
+    # the loader adds the request's sid, as it does on the platform
     assert seen == {
         "times": ["str", "3"],
         "ratio": ["str", "2.5"],
         "loud": ["str", "true"],
         "name": ["str", "ada"],
+        "sid": ["str", r.json()["header"]["sid"]],
     }
     # The webgate checks the schema document, which carries maximum/maxLength only (the
     # SDK's): below a declared minimum a value reaches the wrapper, above the maximum not.
@@ -469,15 +471,242 @@ def test_a_wrapper_using_a_param_as_a_number_fails_as_on_the_platform(served, tm
     assert message.startswith("wrapperOnceExec raised TypeError"), message
 
 
-def test_a_session_only_wrapper_fails_to_start_saying_easlab_serves_once_exec(served):
-    """A stream wrapper (wrapperCreate/Write/Read/Destroy, no wrapperOnceExec) started and
-    answered every request with 'wrapperOnceExec raised NotImplementedError: implement
-    wrapperOnceExec...', as if the wrapper were unfinished; the service now fails to
-    start saying that easlab runs the one-shot API only."""
-    svc = served("aiges_stream", "stream")
+def stream_request(text: bytes, fail: str = "none", status: int = 3) -> dict:
+    return {
+        "header": {"appid": "test"},
+        "parameter": {"st": {"fail": fail}},
+        "payload": {"text": {"encoding": "utf8", "status": status, "text": b64(text)}},
+    }
+
+
+@pytest.fixture(scope="module")
+def stream_svc(served, tmp_path_factory):
+    folder = copy_wrapper("stream", tmp_path_factory.mktemp("stream"))
+    record = folder / "record.jsonl"
+    (folder / "RECORD_TO").write_text(str(record))
+    svc = served("aiges_stream", "stream", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    return svc, record
+
+
+def test_a_session_wrapper_serves_a_request_as_one_whole_session(stream_svc):
+    """A stream wrapper (wrapperCreate/Write/Read/Destroy, no wrapperOnceExec) was refused
+    at start ('easlab runs one-shot requests only'); a request is now one whole session:
+    create, one write (status Once), reads until the DataEnd piece (an empty read is
+    waited out), the pieces joined into one output, then destroy."""
+    svc, record = stream_svc
+    r = post(svc, stream_request(b"abcd"))
+    assert r.status_code == 200, r.text
+    out = r.json()["payload"]["out"]
+    assert base64.b64decode(out["text"]) == b"ABCD" and out["status"] == 3
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["create", "write", "destroy"]
+    create, write, destroy = events
+    sid = r.json()["header"]["sid"]
+    assert create["params"] == {"fail": "none", "sid": sid}
+    assert create["sid"] == sid == write["sid"]
+    assert [(n["key"], n["status"]) for n in write["reqData"]] == [("text", 3)]
+    assert destroy["handle"] == "h-" + sid
+    ended = post(svc, stream_request(b"xy", status=2))
+    assert base64.b64decode(ended.json()["payload"]["out"]["text"]) == b"XY", ended.text
+    begun = post(svc, stream_request(b"xy", status=0))
+    assert begun.status_code == 400, begun.text
+    message = begun.json()["header"]["message"]
+    assert message.startswith("payload.text.status: 0 (DataBegin) opens a stream"), message
+
+
+def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroyed(
+    stream_svc, kernel
+):
+    svc, record = stream_svc
+    cases = {
+        "create": (10010, "wrapperCreate raised RuntimeError: engine pool exhausted"),
+        "create_code": (7, "wrapperCreate failed with error 7: no free engine"),
+        "write": (8, "wrapperWrite returned 8: bad frame"),
+        "write_raise": (10010, "wrapperWrite raised ValueError: cannot decode frame"),
+        "read_raise": (10010, "wrapperRead raised KeyError: 'lost'"),
+        "read_error": (9, "wrapperRead answered error 9: engine crashed"),
+    }
+    for fail, (code, message) in cases.items():
+        record.write_text("")
+        r = post(svc, stream_request(b"abcd", fail))
+        assert r.status_code == 500, (fail, r.text)
+        assert r.json()["header"] == {
+            "code": code,
+            "message": message,
+            "sid": r.json()["header"]["sid"],
+        }
+        events = [json.loads(line)["event"] for line in record.read_text().splitlines()]
+        # a session that was created is destroyed, whatever failed after
+        assert events[-1:] == (["create"] if fail.startswith("create") else ["destroy"]), fail
+    r = post(svc, stream_request(b"abcd", "destroy_raise"))
+    assert r.status_code == 200 and base64.b64decode(r.json()["payload"]["out"]["text"]) == b"ABCD"
+    said = "raised RuntimeError: engine already gone"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_stream", 0)))
+    assert post(svc, stream_request(b"ok")).status_code == 200
+
+
+def test_a_session_wrapper_may_answer_through_callback(served, tmp_path):
+    """The loader's asynchronous mode: no wrapperRead, results through callback(r, sid)
+    from the wrapper's own thread; one that never calls back is an error after aiges.toml's
+    wrapperDelayDetectPeriod, not a request left hanging."""
+    folder = copy_wrapper("stream_callback", tmp_path / "stream_callback")
+    (folder / "aiges.toml").write_text("[aiges]\nwrapperDelayDetectPeriod = 1\n")
+    svc = served("aiges_stream_cb", "stream_callback", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    r = post(svc, body)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"cba!"
+    body["payload"]["text"]["text"] = b64(b"silent")
+    silent = post(svc, body)
+    assert silent.status_code == 500, silent.text
+    assert silent.json()["header"]["message"].startswith(
+        "no result came through callback(response, sid) within 1 s of wrapperWrite"
+    )
+
+
+def test_data_given_to_the_response_data_constructor_is_served_with_a_warning_once(served, kernel):
+    """``ResponseData("out", data)``: aiges 0.16.0's constructor drops the data, so the
+    platform answers the output empty while easlab served it without a word; it is still
+    served, and the service log says once why the platform would answer it empty."""
+    svc = served("aiges_ctor_data", "ctor_data")
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    for _ in range(2):
+        r = post(svc, body)
+        assert r.status_code == 200, r.text
+        assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"abc"
+    wait_for(
+        lambda: any(
+            "ResponseData(key, data)" in x for x in kernel.client.logs("aiges_ctor_data", 0)
+        )
+    )
+    warnings = [
+        x for x in kernel.client.logs("aiges_ctor_data", 0) if "ResponseData(key, data)" in x
+    ]
+    assert len(warnings) == 1, warnings
+    assert "drops data passed to the constructor" in warnings[0]
+    assert "r.setData(data)" in warnings[0]
+
+
+AIGES_TOML = """
+[aiges]
+sessMode = false
+
+[wrapper]  # what the aiges loader hands wrapperInit
+"common.lic" = 10
+"log.level" = "debug"
+ratio = 0.5
+whole = 2.0
+flag = true
+"""
+
+
+def test_an_aiges_toml_next_to_the_wrapper_is_its_init_config(served, tmp_path):
+    """The aiges loader feeds wrapperInit the [wrapper] section of the aiges.toml next to
+    the wrapper; easlab ignored the file and gave the class's ``config``, so a wrapper
+    reading config["common.lic"] failed here while it worked on the platform."""
+    folder = copy_wrapper("config_echo", tmp_path / "toml")
+    (folder / "aiges.toml").write_text(AIGES_TOML)
+    svc = served("aiges_toml", "config_echo", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"x")}}}
+    r = post(svc, body)
+    assert r.status_code == 200, r.text
+    config = json.loads(base64.b64decode(r.json()["payload"]["config"]["text"]))
+    assert config == {
+        "common.lic": "10",
+        "log.level": "debug",
+        "ratio": "0.5",
+        "whole": "2",
+        "flag": "true",
+    }
+
+
+def test_a_malformed_aiges_toml_fails_the_start_naming_the_file_and_line(served, tmp_path):
+    folder = copy_wrapper("config_echo", tmp_path / "bad_toml")
+    (folder / "aiges.toml").write_text('[wrapper]\n"common.lic" = 10\nname = unquoted\n')
+    svc = served("aiges_bad_toml", "config_echo", processor_path=str(folder))
     assert svc.status == "Failed"
     message = svc.desc.get("message") or ""
-    assert "session (stream) API" in message, message
-    assert "wrapperCreate, wrapperWrite, wrapperRead, wrapperDestroy" in message, message
-    assert "add wrapperOnceExec(self, params, reqData) -> Response" in message, message
-    assert "Traceback" not in message, message
+    assert "aiges.toml is not valid TOML" in message and "line 3" in message, message
+
+
+def test_a_gzip_text_payload_reaches_the_wrapper_compressed_as_on_the_platform(served):
+    """aiges's loader keeps a payload's ``compress`` as a descriptor and never inflates the
+    data (httproto/http/dto.go readPayload), and a Python wrapper's DataListNode carries no
+    descriptor: the wrapper gets the gzip bytes and inflates them itself, here as there."""
+    import gzip
+
+    svc = served("aiges_gzip", "ctor_data")
+    packed = gzip.compress(b"hello")
+    entry = {"encoding": "utf8", "compress": "gzip", "status": 3, "text": b64(packed)}
+    r = post(svc, {"payload": {"text": entry}})
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == packed
+
+
+def test_a_session_wrapper_in_the_sdk_stream_templates_style_serves(served):
+    """The SDK's stream template imports aiges.stream (StreamHandleThread) and keeps its
+    session slots in self.session (SessionManager): under easlab the import failed
+    ('aiges.stream is not part of easlab's aiges surface') and the service never started.
+    Three requests through two slots: each slot is freed by wrapperDestroy."""
+    svc = served("aiges_stream_pool", "stream_pool")
+    assert svc.status == "Running", svc.desc.get("message")
+    for word in (b"one", b"two", b"three"):
+        body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(word)}}}
+        r = post(svc, body)
+        assert r.status_code == 200, r.text
+        assert base64.b64decode(r.json()["payload"]["out"]["text"]) == word.upper()
+
+
+def test_aiges_toml_sess_mode_picks_the_api_as_the_loader_does(served, kernel, tmp_path):
+    """The SDK's stream examples define wrapperOnceExec (returning None) next to the session
+    hooks; the loader runs their session API because aiges.toml says [aiges] sessMode =
+    true. easlab ignored sessMode: it called wrapperOnceExec and answered 'returned
+    NoneType'. sessMode = true now selects the session API (and fails the start of a
+    wrapper without it); sessMode = false with a session-only wrapper is served with a
+    warning that the platform would call wrapperOnceExec."""
+    both = copy_wrapper("stream", tmp_path / "both")
+    source = (both / "wrapper.py").read_text()
+    with_once = source.replace(
+        "    def wrapperDestroy",
+        "    def wrapperOnceExec(self, params, reqData):\n        return None\n\n"
+        "    def wrapperDestroy",
+    )
+    assert with_once != source
+    (both / "wrapper.py").write_text(with_once)
+    (both / "aiges.toml").write_text("[aiges]\nsessMode = true\n")
+    svc = served("aiges_sess_mode", "stream", processor_path=str(both))
+    assert svc.status == "Running", svc.desc.get("message")
+    r = post(svc, stream_request(b"abcd"))
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"ABCD"
+
+    once = copy_wrapper("config_echo", tmp_path / "once")
+    (once / "aiges.toml").write_text("[aiges]\nsessMode = true\n")
+    failed = served("aiges_sess_mode_once", "config_echo", processor_path=str(once))
+    assert failed.status == "Failed"
+    message = failed.desc.get("message") or ""
+    assert "sessMode = true" in message and "wrapperCreate and wrapperWrite" in message, message
+
+    off = copy_wrapper("stream", tmp_path / "off")
+    (off / "aiges.toml").write_text("[aiges]\nsessMode = false\n")
+    warned = served("aiges_sess_mode_off", "stream", processor_path=str(off))
+    assert warned.status == "Running", warned.desc.get("message")
+    assert post(warned, stream_request(b"ab")).status_code == 200
+    said = "sessMode = false, so on the platform the loader calls wrapperOnceExec"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_sess_mode_off", 0)))
+
+
+def test_the_wrapper_gets_the_requests_sid_in_its_params_as_from_the_loader(served):
+    """The aiges loader always passes the request's sid in params (instance/inst.go
+    ResLoad copies its headerPass list, which always holds "sid", and aiges's HTTP server
+    sets that header), so wrappers log params["sid"]; under easlab that was a KeyError."""
+    svc = served("aiges_params_sid", "params")
+    text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
+    r = post(svc, {"header": {"appid": "a", "sid": "req-42"}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    assert seen["sid"] == ["str", "req-42"] and r.json()["header"]["sid"] == "req-42"

@@ -147,6 +147,7 @@ def test_the_kernel_passes_params_as_the_sdks_loader_does(
     real_aiges, tmp_path, params_svc, sent, strings
 ):
     body = {
+        "header": {"appid": "a", "sid": "sid-1"},
         "parameter": {"params": sent},
         "payload": {"text": {"encoding": "utf8", "status": 3, "text": "aGk="}},
     }
@@ -155,8 +156,10 @@ def test_the_kernel_passes_params_as_the_sdks_loader_does(
     )
     assert r.status_code == 200, r.text
     text = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
-    assert text == sdk_loader_sees(real_aiges, tmp_path, strings)
-    assert text == {k: ["str", v] for k, v in strings.items()}
+    # the loader's params hold the request's sid too (its headerPass list)
+    loader = {**strings, "sid": "sid-1"}
+    assert text == sdk_loader_sees(real_aiges, tmp_path, loader)
+    assert text == {k: ["str", v] for k, v in loader.items()}
 
 
 @pytest.mark.parametrize(("sent", "strings"), WEBGATE_STRINGS)
@@ -399,3 +402,27 @@ def test_an_input_left_out_is_left_out_as_the_sdks_schema_allows(real_aiges, tmp
         ), message
     finally:
         kernel.delete("aiges_optional")
+
+
+def test_a_stream_template_wrapper_runs_under_the_sdk_and_easlab_alike(real_aiges, tmp_path):
+    """The same session wrapper (aiges.stream slots, results through callback) goes through
+    the SDK's run(stream=True) and `easlab aiges run`: both create, write and get the
+    one DataEnd result, the upper-cased test text."""
+    folder = _copy(tmp_path, "stream_pool", "sdk")
+    env = _env(None)
+    env.pop("PYTHONPATH", None)  # the real SDK only, never easlab
+    script = "import wrapper; wrapper.Wrapper().run(stream=True); print('stream run done')"
+    proc = subprocess.run(
+        [str(real_aiges), "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "get callback: out: len 3, type: text, status: end" in proc.stdout, proc.stdout
+    assert "stream run done" in proc.stdout
+    got = ours(_copy(tmp_path, "stream_pool", "ours"), "run", ".")
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout

@@ -14,13 +14,29 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 from easlab.aiges.check import problems
+from easlab.aiges.dto import constructor_data, constructor_data_warning
 from easlab.aiges.hooks import call_hook, once_exec, session_only
-from easlab.aiges.loader import WrapperLoadError, init_config, load_wrapper_class
+from easlab.aiges.loader import (
+    WrapperLoadError,
+    delay_detect_period,
+    init_config,
+    load_wrapper_class,
+    session_mode_setting,
+)
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
+from easlab.aiges.session import (
+    CALLBACK_WAIT_S,
+    SessionBusy,
+    SessionFailed,
+    run_session,
+    serving_mode,
+    stream_status,
+)
 from easlab.aiges.webgate import (
     INVALID_CODE,
     WRAPPER_FAILED,
@@ -46,6 +62,10 @@ def _json(doc: Any, status: int) -> tuple[bytes, int]:
     return HttpAnswer(status, _JSON, text.encode("utf-8", "replace")).reply()
 
 
+def _log_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _raised(exc: BaseException) -> str:
     """``ValueError: the message``, or the bare name of an exception with none."""
     text = str(exc)
@@ -63,6 +83,9 @@ class AigesProcessor(Processor):
         self.fields = Declared((), (), ())
         self.service_id = ctx.service_name
         self.schema: dict[str, Any] | None = None
+        self.warned_constructor_data = False
+        self.session_mode = False
+        self.callback_wait_s = CALLBACK_WAIT_S
 
     def initialize(self) -> None:
         folder = self.ctx.processor_path
@@ -74,13 +97,21 @@ class AigesProcessor(Processor):
         os.chdir(entry.parent)  # relative paths in the wrapper, as in aiges
         try:
             cls = load_wrapper_class(entry)
-            config = init_config(self.ctx.model_config, cls)
+            config = init_config(self.ctx.model_config, cls, entry.parent)
         except WrapperLoadError as exc:
             raise ProcessorError(400, str(exc)) from None
         unserved = session_only(cls)
         if unserved:
             raise ProcessorError(400, unserved)
         self.fields = declared(cls)
+        try:
+            setting = session_mode_setting(entry.parent)
+            self.callback_wait_s = delay_detect_period(entry.parent)
+            self.session_mode, note = serving_mode(cls, setting)
+        except (WrapperLoadError, ValueError) as exc:
+            raise ProcessorError(400, str(exc)) from None
+        if note:
+            _log_line(note)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
             self.schema = schema_document(cls)
@@ -128,6 +159,12 @@ class AigesProcessor(Processor):
             params, req = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
+        # the loader adds the request's sid to the params it hands the wrapper (aiges
+        # instance/inst.go ResLoad: "sid" is always in its headerPass list; its own HTTP
+        # server sets that header), unless a param of that name was sent
+        params.setdefault("sid", sid)
+        if self.session_mode:
+            return self._session(params, req, sid)
         try:
             resp = once_exec(self.wrapper, params, req)
         # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
@@ -141,6 +178,23 @@ class AigesProcessor(Processor):
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         return self._answer(resp, sid)
 
+    def _session(self, params: dict[str, Any], req: Any, sid: str) -> tuple[bytes, int]:
+        """One request as one whole session (easlab/aiges/session.py)."""
+        refused = stream_status(req)
+        if refused:
+            return _json(error_answer(INVALID_CODE, refused, sid), 400)
+        try:
+            resp = run_session(self.wrapper, params, req, sid, self.callback_wait_s, log=_log_line)
+        except SessionBusy as exc:
+            return _json(error_answer(INVALID_CODE, str(exc), sid), 400)
+        except SessionFailed as exc:
+            message = str(exc)
+            missing = left_out(req, self.fields)
+            if missing and exc.code is None:
+                message += f" ({missing})"
+            return _json(error_answer(exc.code or WRAPPER_FAILED, message, sid), 500)
+        return self._answer(resp, sid)
+
     def _answer(self, resp: Any, sid: str) -> tuple[bytes, int]:
         # the same checks as `easlab aiges run` (check.problems): a response the
         # aiges loader would refuse is an error here too, never served
@@ -151,12 +205,22 @@ class AigesProcessor(Processor):
         if resp.error_code:
             code = resp.error_code
             return _json(error_answer(code, self._message(code), sid), 500)
+        self._warn_constructor_data(resp)
         payload: dict[str, Any] = {}
         for d in resp.list:
             payload[d.key] = output_entry(self.fields.accept(d.key), bytes(d.data), d.status)
         return _json(
             {"header": {"code": 0, "message": "success", "sid": sid}, "payload": payload}, 200
         )
+
+    def _warn_constructor_data(self, resp: Any) -> None:
+        """Once per instance, in the service log: outputs the platform would answer empty."""
+        if self.warned_constructor_data:
+            return
+        keys = [d.key for d in resp.list if constructor_data(d)]
+        if keys:
+            self.warned_constructor_data = True
+            print(constructor_data_warning(keys), file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.wrapper is not None:

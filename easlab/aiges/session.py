@@ -1,0 +1,357 @@
+"""Running a session (stream) wrapper for one request: create → write → read … → destroy.
+
+An aiges wrapper written for the session API implements ``wrapperCreate(params,
+sid) -> SessionCreateResponse`` (its ``handle``), ``wrapperWrite(handle, req) ->
+int``, ``wrapperRead(handle) -> Response`` and ``wrapperDestroy(handle) -> int``
+(aiges_c_python_wrapper's pyWrapper.cpp calls them so; the SDK's own runner and
+its gRPC loader pass ``sid`` as well, so each hook gets as many of those
+arguments as it takes). The aiges loader writes each frame of a stream and,
+after the last one, reads until an output has status ``DataEnd`` or
+``DataOnce``; in its asynchronous mode (the Python plugin's default) results
+come through ``callback(Response, sid)`` instead of ``wrapperRead``.
+
+easlab serves one HTTP request as one whole session: the request's inputs are
+written once (status ``DataOnce``, or ``DataEnd`` when the payload says 2),
+then results are read (``wrapperRead`` when the wrapper has its own; anything
+passed to ``callback`` counts too) until the last one, each output's pieces
+joined in order, and the session is destroyed whatever happened. The reads are
+bounded as the loader bounds them: ``READ_WAITS`` empty reads in a row (its
+syncRltWaitCnt), ``wrapperDelayDetectPeriod`` seconds without a callback (60
+unless aiges.toml's ``[aiges]`` says otherwise), ``READ_LIMIT`` results
+without a last one. Every failure is a ``SessionFailed`` naming the hook.
+Which API serves a wrapper is ``serving_mode``'s answer: aiges.toml's ``[aiges]
+sessMode`` when it says, else the session API for a wrapper that has it and no
+wrapperOnceExec of its own.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
+from easlab.aiges.hooks import call_fitting, defines
+from easlab.aiges.params import loader_params
+from easlab.aiges.types import DataEnd, DataOnce, Once
+
+#: empty reads in a row before a session counts as stuck (aiges instance/type.go
+#: syncRltWaitCnt), READ_WAIT_S apart (its syncRltWaitTime, 50 ms)
+READ_WAITS = 100
+READ_WAIT_S = 0.05
+#: results read without a last one before a session counts as endless
+READ_LIMIT = 10_000
+#: seconds to wait for a callback (the loader's wrapperDelayDetectPeriod default)
+CALLBACK_WAIT_S = 60.0
+
+
+class SessionFailed(Exception):
+    """A session hook failed; ``code`` is the wrapper's error code when it gave one."""
+
+    def __init__(self, hook: str, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.hook = hook
+        self.code = code
+
+
+class SessionBusy(Exception):
+    """A request names the sid of a session still running."""
+
+
+def serving_mode(cls: type, setting: bool | None) -> tuple[bool, str | None]:
+    """Whether a Wrapper is served through its session API, given aiges.toml's ``[aiges]
+    sessMode`` (None: no file, or it does not say), and what the user must be told: the
+    loader runs the session API only when sessMode is true (wrapperOnceExec otherwise).
+
+    Raises ValueError when sessMode is true and the wrapper lacks the session hooks."""
+    if setting is True:
+        missing = [n for n in ("wrapperCreate", "wrapperWrite") if not defines(cls, n)]
+        if missing:
+            raise ValueError(
+                f"aiges.toml sets [aiges] sessMode = true, so the loader runs the session "
+                f"API, but {cls.__name__} does not define {' and '.join(missing)}: add "
+                "them, or set sessMode = false to serve wrapperOnceExec"
+            )
+        return True, None
+    if setting is False and is_session_wrapper(cls):
+        return True, (
+            "warning: aiges.toml sets [aiges] sessMode = false, so on the platform the "
+            f"loader calls wrapperOnceExec, which {cls.__name__} does not define (every "
+            "request fails there); easlab serves its session API: set sessMode = true"
+        )
+    return is_session_wrapper(cls), None
+
+
+def is_session_wrapper(cls: type) -> bool:
+    """Whether a Wrapper serves through the session API: its own wrapperCreate and
+    wrapperWrite and no wrapperOnceExec of its own."""
+    return (
+        defines(cls, "wrapperCreate")
+        and defines(cls, "wrapperWrite")
+        and not defines(cls, "wrapperOnceExec")
+    )
+
+
+def stream_status(req: DataListCls) -> str | None:
+    """Why a request cannot be one whole session: an input that starts or continues a
+    stream (status 0 or 1) needs more frames, which a one-shot request cannot send."""
+    for node in req.list:
+        if node.status not in (DataEnd, DataOnce):
+            return (
+                f"payload.{node.key}.status: {node.status} ({'DataBegin' if node.status == 0 else 'DataContinue'}) "
+                "opens a stream that a one-shot request cannot continue: easlab runs one "
+                f"request as one whole session; send status {DataOnce} (DataOnce) or "
+                f"{DataEnd} (DataEnd) with all the data"
+            )
+    return None
+
+
+# -- callbacks: sid -> the queue of the session that runs it ------------------------------
+_sessions: dict[str, queue.Queue[Any]] = {}
+_lock = threading.Lock()
+
+
+def callback(resp: Any, sid: Any, *more: Any) -> int:
+    """``aiges.dto.callback(r, sid)`` / ``aiges_embed.callback(r, usrTag)``: a result of the
+    session ``sid`` (the gRPC loader's ``callback(r, handle, sid)`` form is taken too).
+
+    A result for no running session (one that came after its request failed or timed
+    out, or a wrong sid) is dropped with a line in the log and ``-1`` returned, as the
+    loader drops it: raising would end the wrapper's worker thread, and with it every
+    later session that thread was to serve."""
+    key = str(more[-1]) if more else str(sid)
+    with _lock:
+        target = _sessions.get(key)
+    if target is None:
+        print(
+            f"callback(response, {key!r}) dropped: no session {key!r} is running (it ended, "
+            "or this is not the sid wrapperCreate(params, sid) received)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return -1
+    target.put(resp)
+    return 0
+
+
+def _message(wrapper: Any, code: Any) -> str:
+    try:
+        text = call_fitting(wrapper, "wrapperError", code)
+    except BaseException as exc:
+        return f"(wrapperError({code}) raised {_raised(exc)})"
+    return str(text) if text else f"wrapper error {code}"
+
+
+def _raised(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _call(wrapper: Any, hook: str, *args: Any) -> Any:
+    try:
+        return call_fitting(wrapper, hook, *args)
+    # BaseException: a wrapper's sys.exit() must not end the worker's thread
+    except BaseException as exc:
+        raise SessionFailed(hook, f"{hook} raised {_raised(exc)}") from None
+
+
+def run_session(
+    wrapper: Any,
+    params: Mapping[str, Any],
+    req: DataListCls,
+    sid: str,
+    callback_wait_s: float = CALLBACK_WAIT_S,
+    log: Any = None,
+) -> Response:
+    """One whole session for one request; the outputs read, each key's pieces joined."""
+    mine: queue.Queue[Any] = queue.Queue()
+    with _lock:
+        if sid in _sessions:
+            # callback(r, sid) could not tell the two apart: one would get the other's data
+            raise SessionBusy(
+                f"header.sid: a session with sid {sid!r} is already running; give each "
+                "request its own sid (or leave header.sid out: easlab makes one)"
+            )
+        _sessions[sid] = mine
+    try:
+        handle = _create(wrapper, loader_params(params), sid)
+        try:
+            _write(wrapper, handle, req, sid)
+            return _read_all(wrapper, handle, sid, mine, callback_wait_s)
+        finally:
+            _destroy(wrapper, handle, log)
+    finally:
+        with _lock:
+            _sessions.pop(sid, None)
+
+
+def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
+    made = _call(wrapper, "wrapperCreate", params, sid, 0, sid)
+    if not (hasattr(made, "handle") and hasattr(made, "error_code")):
+        raise SessionFailed(
+            "wrapperCreate",
+            f"wrapperCreate returned {type(made).__name__}, not a SessionCreateResponse: "
+            "return one (s = SessionCreateResponse(); s.handle = ...; return s)",
+        )
+    if made.error_code:
+        code = made.error_code
+        raise SessionFailed(
+            "wrapperCreate",
+            f"wrapperCreate failed with error {code}: {_message(wrapper, code)}",
+            code if isinstance(code, int) else None,
+        )
+    if not isinstance(made.handle, str):
+        raise SessionFailed(
+            "wrapperCreate",
+            f"wrapperCreate's handle is {type(made.handle).__name__} {made.handle!r:.40}, "
+            "not a string: the aiges loader keeps it as a string (s.handle = str(...))",
+        )
+    return made.handle
+
+
+def _write(wrapper: Any, handle: Any, req: DataListCls, sid: str) -> None:
+    ret = _call(wrapper, "wrapperWrite", handle, req, sid)
+    if ret != 0:
+        detail = (
+            "return 0 when the data is taken (the aiges loader fails any other value)"
+            if ret is None
+            else _message(wrapper, ret)
+        )
+        raise SessionFailed(
+            "wrapperWrite",
+            f"wrapperWrite returned {ret}: {detail}",
+            ret if isinstance(ret, int) else None,
+        )
+
+
+def _read_all(
+    wrapper: Any, handle: Any, sid: str, results: queue.Queue[Any], callback_wait_s: float
+) -> Response:
+    reads = defines(type(wrapper), "wrapperRead")
+    parts: dict[str, list[Any]] = {}
+    empty = 0
+    for _ in range(READ_LIMIT):
+        got: list[tuple[str, Any]] = []
+        try:
+            while True:
+                got.append(("callback", results.get_nowait()))
+        except queue.Empty:
+            pass
+        if not got and reads:
+            got.append(("wrapperRead", _call(wrapper, "wrapperRead", handle, sid)))
+        elif not got:
+            try:
+                got.append(("callback", results.get(timeout=callback_wait_s)))
+            except queue.Empty:
+                raise SessionFailed(
+                    "callback",
+                    f"no result came through callback(response, sid) within "
+                    f"{callback_wait_s:g} s of wrapperWrite, and the wrapper has no "
+                    "wrapperRead: call callback(r, sid) with the results, the last with "
+                    f"status {DataEnd} (DataEnd), or implement wrapperRead(handle)",
+                ) from None
+        last = False
+        pieces = 0
+        for source, resp in got:
+            for d in _outputs(wrapper, source, resp):
+                parts.setdefault(d.key, []).append(d)
+                pieces += 1 if _size(d) else 0
+                last = last or d.status in (DataEnd, DataOnce)
+        if last:
+            return _joined(parts)
+        empty = 0 if pieces else empty + 1
+        if empty >= READ_WAITS:
+            raise SessionFailed(
+                "wrapperRead",
+                f"wrapperRead gave nothing new {READ_WAITS} times in a row and no last "
+                f"result: mark the last output status {DataEnd} (DataEnd), as the aiges "
+                "loader stops reading there",
+            )
+        if not pieces:
+            time.sleep(READ_WAIT_S)  # the loader's wait between empty reads
+    raise SessionFailed(
+        "wrapperRead",
+        f"{READ_LIMIT} results were read and none was the last (status {DataEnd}, "
+        "DataEnd): mark the last output so",
+    )
+
+
+def _size(d: Any) -> int:
+    try:
+        return len(d.data)
+    except TypeError:
+        return 0
+
+
+def _outputs(wrapper: Any, source: str, resp: Any) -> list[Any]:
+    """The outputs of one result, or SessionFailed naming where it came from."""
+    if not (hasattr(resp, "list") and hasattr(resp, "error_code")):
+        raise SessionFailed(
+            source,
+            f"{source} returned {type(resp).__name__}, not a Response: return a Response "
+            "(or res.response_err(code))",
+        )
+    if resp.error_code:
+        code = resp.error_code
+        raise SessionFailed(
+            source,
+            f"{source} answered error {code}: {_message(wrapper, code)}",
+            code if isinstance(code, int) else None,
+        )
+    if not isinstance(resp.list, (list, tuple)):
+        raise SessionFailed(
+            source,
+            f"{source}'s Response.list is {type(resp.list).__name__}, not a list: "
+            "set res.list = [ResponseData, ...]",
+        )
+    for d in resp.list:
+        if not all(hasattr(d, a) for a in ("key", "data", "len", "type", "status")):
+            raise SessionFailed(
+                source,
+                f"{source}'s Response.list holds {type(d).__name__} {d!r:.40}, not a ResponseData",
+            )
+        if not isinstance(d.key, str):
+            raise SessionFailed(
+                source,
+                f"{source}'s output key {d.key!r:.40} is not a string: use the declared "
+                'output\'s name (l.key = "...")',
+            )
+    return list(resp.list)
+
+
+def _joined(parts: dict[str, list[Any]]) -> Response:
+    """One Once output per key: its pieces' data joined in the order they were read."""
+    resp = Response()
+    resp.list = []
+    for key, pieces in parts.items():
+        joined = ResponseData()
+        joined.key = key
+        joined.type = pieces[0].type
+        joined.status = Once
+        datas = [p.data for p in pieces]
+        if all(isinstance(x, (bytes, bytearray, memoryview)) for x in datas):
+            joined.data = b"".join(bytes(x) for x in datas)
+        else:  # left as the wrapper gave it: the response check names the type
+            joined.data = next(x for x in datas if not isinstance(x, (bytes, memoryview)))
+        # a piece whose data came from ResponseData(key, data) is empty on the platform
+        # (dto.constructor_data): the joined output keeps that mark for the warning
+        joined._from_constructor = any(constructor_data(p) for p in pieces)
+        lens = [p.len for p in pieces]
+        joined.len = sum(lens) if all(isinstance(n, int) for n in lens) else lens[0]
+        resp.list.append(joined)
+    return resp
+
+
+def _destroy(wrapper: Any, handle: Any, log: Any) -> None:
+    """The aiges loader ignores what wrapperDestroy answers; easlab says so in the log."""
+    try:
+        ret = call_fitting(wrapper, "wrapperDestroy", handle)
+    except BaseException as exc:
+        if log:
+            log(f"wrapperDestroy({handle!r}) raised {_raised(exc)}")
+        return
+    if ret not in (0, None) and log:
+        log(f"wrapperDestroy({handle!r}) returned {ret}: {_message(wrapper, ret)}")
