@@ -221,7 +221,7 @@ class Queue:
         oldest = self.records[self.order[0]].put_at if self.order else None
         return {
             "length": len(self.records),
-            "in_flight": sum(len(g.pending) for g in self.groups.values()),
+            "in_flight": self._in_flight(),
             "oldest_age_s": None if oldest is None else round(max(time.time() - oldest, 0.0), 3),
             "puts": self.puts,
             # every record accepted is stored until committed, deleted or truncated
@@ -230,6 +230,10 @@ class Queue:
             "max_length": self.max_length,
             "max_payload_bytes": self.max_payload,
         }
+
+    def _in_flight(self) -> int:
+        """Records a consumer is processing (a record given back with a delay is not)."""
+        return sum(len(g.pending) - len(g.held) for g in self.groups.values())
 
     def _remember(self, entry: Entry) -> None:
         self.records[entry.index] = entry
@@ -493,17 +497,23 @@ class Queue:
             "stream.approxMaxLength": str(self.max_length),
             "stream.groups": str(len(self.groups)),
             "stream.consumers": str(sum(len(g.consumers) for g in self.groups.values())),
-            "stream.pending": str(sum(len(g.pending) for g in self.groups.values())),
+            "stream.pending": str(self._in_flight()),
         }
 
     def search(self, index: int) -> dict[str, Any] | None:
+        """Who is processing record ``index`` (``IsPending``), or how many wait before it.
+
+        A record its consumer gave back with a delay (``release``: an async service
+        scaled to zero refused it) is nobody's until delivered again: it waits, as a
+        record not delivered yet does, and counts as waiting before later ones.
+        """
         if index not in self.records:
             return None
         for group in self.groups.values():
             consumer = group.pending.get(index)
-            if consumer is not None:
+            if consumer is not None and index not in group.held:
                 return {"ConsumerId": consumer.uid, "IsPending": True, "WaitCount": 0}
-        pending = {i for g in self.groups.values() for i in g.pending}
+        pending = {i for g in self.groups.values() for i in g.pending if i not in g.held}
         ahead = bisect.bisect_left(self.order, index)
         wait = ahead - sum(1 for i in pending if i < index)
         return {"ConsumerId": "", "IsPending": False, "WaitCount": wait}

@@ -166,3 +166,34 @@ def test_a_full_sink_holds_the_answers_and_the_model_is_not_run_again(kernel, ma
         assert desc["queues"][name]["length"] == 0
     finally:
         easlab.delete(name, kernel=kernel.client)
+
+
+def test_a_record_nobody_processes_does_not_look_in_progress(kernel, make_app, run_official_json):
+    """Before: an async service scaled to zero kept records it could not feed "held" by
+    its feeder between tries, and the official ``search`` said ``IsPending: True`` with
+    the feeder as ``ConsumerId`` (and a WaitCount that left them out), desc counted them
+    ``in_flight``: in progress, while nothing was processing them. Now they wait, as
+    any record not delivered."""
+    name = "asy_search"
+    _create(kernel, make_app, name, instance=0)
+    try:
+        first, second = _put(kernel, name, b"one"), _put(kernel, name, b"two")
+        found = run_official_json(
+            f"""
+import json
+from eas_prediction import QueueClient
+q = QueueClient({kernel.endpoint!r}, {name!r})
+q.set_token({TOKEN!r})
+q.init()
+got = q.get(length=2, auto_delete=False, timeout="0s")
+print(json.dumps([q.search(g.index) for g in got]))
+"""
+        )
+        assert found == [
+            {"ConsumerId": "", "IsPending": False, "WaitCount": 0},
+            {"ConsumerId": "", "IsPending": False, "WaitCount": 1},
+        ], (first, second)
+        # nor do the service's queue figures (desc, %eas queue) count them in flight
+        assert easlab.desc(name, kernel=kernel.client)["queues"][name]["in_flight"] == 0
+    finally:
+        easlab.delete(name, kernel=kernel.client)
