@@ -172,6 +172,20 @@ class Queue:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS acks (gid TEXT, idx INTEGER, PRIMARY KEY (gid, idx))"
         )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS consumed "
+            "(request_id TEXT PRIMARY KEY, source_index INTEGER NOT NULL)"
+        )
+        #: an async service's sink: the input queue its answers are for (the kernel sets
+        #: it). Its answers consumed while their input's commit is not on disk are
+        #: remembered (``consumed``), so that a kernel killed in between does not answer
+        #: that input a second time (``answered``).
+        self.answers_for: Queue | None = None
+        #: requestId -> the input record's index, for such consumed answers
+        self.consumed: dict[str, int] = {
+            str(rid): int(idx)
+            for rid, idx in self.db.execute("SELECT request_id, source_index FROM consumed")
+        }
         self.records: dict[int, Entry] = {}
         self.order: list[int] = []
         self.by_request: dict[str, int] = {}
@@ -190,6 +204,7 @@ class Queue:
         # consumed in memory, not yet in the file (_write_consumption_soon)
         self._unwritten_gone: list[int] = []
         self._unwritten_acks: list[tuple[str, int]] = []
+        self._unwritten_consumed: list[tuple[str, int]] = []
         self._unwritten_cursors: set[str] = set()
         self._write_scheduled = False
         self.group_expiry = GROUP_IDLE_EXPIRY_S
@@ -385,10 +400,14 @@ class Queue:
     def delete(self, indexes: list[int], dispatch: bool = True) -> int:
         gone = [i for i in indexes if i in self.records]
         if gone:
+            consumed = self._consumed_answers(gone)
             with self.db:  # one transaction: one fsync
                 self.db.execute("BEGIN")
                 self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
                 self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
+                if consumed:
+                    self._write_consumed(consumed)
+            self.consumed.update(consumed)
         self._forget(gone)
         if gone and dispatch:
             self._wake()
@@ -625,8 +644,72 @@ class Queue:
             if self._saved_cursor.get(group.gid) != group.cursor:
                 self._unwritten_cursors.add(group.gid)
         self._unwritten_gone += gone
+        consumed = self._consumed_answers(gone)
+        self._unwritten_consumed += consumed
+        self.consumed.update(consumed)
         self._forget(gone)
         self._write_consumption_soon()
+
+    # -- an async service's sink: answers consumed before their input was committed --
+
+    def settled(self, gid: str, index: int) -> bool:
+        """Whether group ``gid`` is done with record ``index`` on disk: a kernel started
+        again would not deliver it to that group (committed and written, or gone)."""
+        if index in self._unwritten_gone or (gid, index) in self._unwritten_acks:
+            return False  # committed, not written yet
+        group = self.groups.get(gid)
+        if index not in self.records or group is None:
+            return index not in self.records
+        return index in group.ahead or (
+            group.cursor > index and index not in group.pending and index not in group.redeliver
+        )
+
+    def _consumed_answers(self, indexes: list[int]) -> list[tuple[str, int]]:
+        """Of the sink records ``indexes`` (about to be deleted), the (requestId, input
+        index) of those whose input the feeder has not settled: what a kernel killed now
+        would feed, and answer, again."""
+        source = self.answers_for
+        if source is None:
+            return []
+        out = []
+        for i in indexes:
+            entry = self.records.get(i)
+            text = entry.tags.get("sourceIndex", "") if entry is not None else ""
+            if entry is not None and text.isdecimal() and entry.request_id:
+                if not source.settled(FEEDER_GROUP, int(text)):
+                    out.append((entry.request_id, int(text)))
+        return out
+
+    def _write_consumed(self, consumed: list[tuple[str, int]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO consumed (request_id, source_index) VALUES (?, ?)", consumed
+        )
+
+    def answered(self, request_id: str, index: int) -> bool:
+        """Whether this sink has (or had, and a client consumed) the answer to input
+        record ``index`` with ``request_id``: the record was answered before a kernel
+        death kept its commit from the disk, and is not to be answered again."""
+        if not request_id:
+            return False
+        if self.consumed.get(request_id) == index:
+            return True
+        held = self.by_request.get(request_id)
+        return held is not None and self.records[held].tags.get("sourceIndex") == str(index)
+
+    def forget_consumed(self) -> None:
+        """Drop what ``answered`` remembers of inputs the feeder has settled since."""
+        source = self.answers_for
+        if source is None or not self.consumed:
+            return
+        done = [rid for rid, i in self.consumed.items() if source.settled(FEEDER_GROUP, i)]
+        if done:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "DELETE FROM consumed WHERE request_id = ?", [(rid,) for rid in done]
+                )
+            for rid in done:
+                del self.consumed[rid]
 
     def _write_consumption_soon(self) -> None:
         """Write what was consumed at the end of this loop pass, in one transaction.
@@ -638,7 +721,10 @@ class Queue:
         fsync (``synchronous=NORMAL``: the next put's fsync carries it along).
         """
         if self._write_scheduled or not (
-            self._unwritten_gone or self._unwritten_acks or self._unwritten_cursors
+            self._unwritten_gone
+            or self._unwritten_acks
+            or self._unwritten_cursors
+            or self._unwritten_consumed
         ):
             return
         try:
@@ -653,8 +739,9 @@ class Queue:
         self._write_scheduled = False
         gone, acks, gids = self._unwritten_gone, self._unwritten_acks, self._unwritten_cursors
         self._unwritten_gone, self._unwritten_acks, self._unwritten_cursors = [], [], set()
+        consumed, self._unwritten_consumed = self._unwritten_consumed, []
         groups = [self.groups[gid] for gid in gids if gid in self.groups]
-        if not (gone or acks or groups):
+        if not (gone or acks or groups or consumed):
             return
         self.db.execute("PRAGMA synchronous=NORMAL")
         try:
@@ -665,6 +752,8 @@ class Queue:
                     self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
                 if acks:
                     self.db.executemany("INSERT OR IGNORE INTO acks (gid, idx) VALUES (?, ?)", acks)
+                if consumed:
+                    self._write_consumed(consumed)
                 for group in groups:
                     self._write_cursor(group)
         finally:
