@@ -84,6 +84,7 @@ class Feeder:
         #: what the group may have at the service now: 1 while ``deaths`` holds records
         self.window = self.full_window
         self.uid = f"{service.name}-feeder"
+        self.tags: dict[str, str] = {}  # it takes every record
         self.pending: set[int] = set()
         self.answered = 0
         self.attached = False

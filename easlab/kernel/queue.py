@@ -8,7 +8,9 @@ on disk and is read when the record is delivered, so a full queue does not fill
 the kernel's memory (a record just put is handed to its watchers from memory).
 Each consumer group (``gid``) sees every record;
 inside a group, records go round robin to its watchers (one per ``uid``), at
-most ``window`` uncommitted ones per watcher; a watcher that goes away hands
+most ``window`` uncommitted ones per watcher; a watch with tags gets only the
+records that have them (the group keeps the others for a watcher that takes
+them); a watcher that goes away hands
 its uncommitted records back to the group, which delivers them again. A
 commit is the group's "done" whenever it comes: a record committed before the
 group delivered it (read by a get, say) is never delivered to that group.
@@ -111,6 +113,8 @@ class Consumer(Protocol):
     index_only: bool
     auto_commit: bool
     pending: set[int]
+    #: a watch with tags takes only the records that have them (empty: every record)
+    tags: dict[str, str]
 
     def deliver(self, record: Record) -> None: ...
 
@@ -832,11 +836,10 @@ class Queue:
             ready = [c for c in consumers if len(c.pending) < c.window]
             if not ready:
                 return
-            index = self._next_for(group)
-            if index is None:
+            picked = self._next_for(group, ready)
+            if picked is None:
                 return
-            consumer = ready[group.turn % len(ready)]
-            group.turn += 1
+            index, consumer = picked
             loaded = self.load([self.records[index]])
             if not loaded:
                 continue  # its row is gone (cannot happen while memory follows the file)
@@ -849,21 +852,54 @@ class Queue:
             group.pending[index] = consumer
             consumer.deliver(record)
 
-    def _next_for(self, group: Group) -> int | None:
-        while group.redeliver:
-            index = group.redeliver.pop(0)
-            if index in self.records:
-                return index
+    def _next_for(self, group: Group, ready: list[Consumer]) -> tuple[int, Consumer] | None:
+        """The group's next record and the ready consumer it goes to (round robin).
+
+        A watch with tags takes only records that have them; a record none of the
+        ready consumers takes is not passed over: it waits in the group
+        (``redeliver``, in index order) for one that does, and stays stored for the
+        group until committed, as any record not delivered.
+        """
+        records = self.records
+        picky = any(c.tags for c in ready)
+        redeliver = group.redeliver
+        pos = 0
+        while pos < len(redeliver):
+            index = redeliver[pos]
+            if index not in records:
+                del redeliver[pos]
+                continue
+            takers = _takers(ready, records[index]) if picky else ready
+            if takers:
+                del redeliver[pos]
+                return index, _turn(group, takers)
+            pos += 1
         order = self.order
         pos = bisect.bisect_left(order, group.cursor)
         while pos < len(order):
             index = order[pos]
             group.cursor = index + 1
-            if not group.ahead or index not in group.ahead:
-                return index
-            group.ahead.discard(index)  # committed before its turn: passed over
             pos += 1
+            if group.ahead and index in group.ahead:
+                group.ahead.discard(index)  # committed before its turn: passed over
+                continue
+            takers = _takers(ready, records[index]) if picky else ready
+            if takers:
+                return index, _turn(group, takers)
+            redeliver.append(index)  # below the cursor, above all there: still sorted
         return None
+
+
+def _takers(consumers: list[Consumer], entry: Entry) -> list[Consumer]:
+    """The consumers whose watch's tags record ``entry`` has."""
+    tags = entry.tags
+    return [c for c in consumers if all(tags.get(k) == v for k, v in c.tags.items())]
+
+
+def _turn(group: Group, takers: list[Consumer]) -> Consumer:
+    consumer = takers[group.turn % len(takers)]
+    group.turn += 1
+    return consumer
 
 
 class QueueHub:

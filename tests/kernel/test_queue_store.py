@@ -24,6 +24,7 @@ class Taker:
     auto_commit: bool = False
     pending: set[int] = field(default_factory=set)
     got: list[int] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def deliver(self, record: Record) -> None:
         self.got.append(record.index)
@@ -363,3 +364,25 @@ def test_a_record_released_then_committed_or_given_back_is_not_delivered_twice(t
     assert taker.got == [1, 2, 2, 2] and taker.pending == {2}  # the earlier delays: nothing
     assert sorted(q.records) == [2]
     q.close()
+
+
+def test_records_a_tagged_watch_does_not_take_wait_for_a_watcher_that_does(tmp_path):
+    """A watch with tags is pushed only the records with them; the group keeps the
+    others (stored, delivered in index order to a watcher that takes them, after a
+    restart too), rather than passing them over as consumed."""
+    path = tmp_path / "t.sqlite"
+    q = Queue("t", path, "")
+    for i, kind in enumerate(["a", "b", "a", "b"]):
+        q.put(b"%d" % i, {"kind": kind})
+    picky = Taker("p", tags={"kind": "a"})
+    q.attach("g", picky, 0)
+    assert picky.got == [1, 3]
+    q.commit("g", picky.got)
+    q.detach("g", picky)
+    assert sorted(q.records) == [2, 4]  # the group has not seen the others
+    q.close()
+    again = Queue("t", path, "")
+    other = Taker("o")
+    again.attach("g", other, 0)
+    assert other.got == [2, 4]
+    again.close()
