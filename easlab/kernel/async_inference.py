@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from easlab.kernel.call import Call, HttpCall
 from easlab.kernel.processors.http import HTTP_AWARE, HttpAnswer, HttpRequest
-from easlab.kernel.queue import FEEDER_GROUP, REQUEST_ID, Queue, QueueError, Record
+from easlab.kernel.queue import FEEDER_GROUP, REQUEST_ID, SOURCE_INDEX, Queue, QueueError, Record
 
 if TYPE_CHECKING:
     from easlab.kernel.service import Service
@@ -230,7 +230,7 @@ class Feeder:
         ``failure``: this is the failure record that stands for an answer the sink
         refused for good.
         """
-        out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
+        out = {REQUEST_ID: request_id, "status": str(status), SOURCE_INDEX: str(index)}
         out.update({k: v for k, v in tags.items() if k not in out})
 
         run = self.run

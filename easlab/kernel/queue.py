@@ -46,6 +46,8 @@ DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
 #: into the kernel's memory, and into one answer); the client gets the rest next time
 MAX_GET_BYTES = 64 * 1024 * 1024
 REQUEST_ID = "requestId"
+#: the tag of an async service's answer that names its input record (async_inference.py)
+SOURCE_INDEX = "sourceIndex"
 #: a group with no watcher for this long stops holding records back (see _expire_idle)
 GROUP_IDLE_EXPIRY_S = 600.0
 #: the group an async service's feeder consumes its input queue in
@@ -177,22 +179,26 @@ class Queue:
             "CREATE TABLE IF NOT EXISTS acks (gid TEXT, idx INTEGER, PRIMARY KEY (gid, idx))"
         )
         self.db.execute(
-            "CREATE TABLE IF NOT EXISTS consumed "
-            "(request_id TEXT PRIMARY KEY, source_index INTEGER NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS consumed (request_id TEXT NOT NULL, "
+            "source_index INTEGER NOT NULL, PRIMARY KEY (request_id, source_index))"
         )
         #: an async service's sink: the input queue its answers are for (the kernel sets
         #: it). Its answers consumed while their input's commit is not on disk are
         #: remembered (``consumed``), so that a kernel killed in between does not answer
         #: that input a second time (``answered``).
         self.answers_for: Queue | None = None
-        #: requestId -> the input record's index, for such consumed answers
-        self.consumed: dict[str, int] = {
-            str(rid): int(idx)
+        #: (requestId, the input record's index) of such consumed answers
+        self.consumed: set[tuple[str, int]] = {
+            (str(rid), int(idx))
             for rid, idx in self.db.execute("SELECT request_id, source_index FROM consumed")
         }
         self.records: dict[int, Entry] = {}
         self.order: list[int] = []
-        self.by_request: dict[str, int] = {}
+        #: requestId -> the indexes of the records with it (several in a sink: one
+        #: answer per input, and two inputs may share a requestId, put one after the other)
+        self.by_request: dict[str, list[int]] = {}
+        #: what makes a put the same record again (``_key``) -> its index
+        self.by_key: dict[str, int] = {}
         # length() of a BLOB is read from the row's header: the data stays on disk
         rows = self.db.execute("SELECT idx, tags, length(data), put_at FROM records ORDER BY idx")
         for idx, tags, size, put_at in rows:
@@ -258,7 +264,19 @@ class Queue:
         self.records[entry.index] = entry
         self.order.append(entry.index)
         if entry.request_id:
-            self.by_request[entry.request_id] = entry.index
+            self.by_request.setdefault(entry.request_id, []).append(entry.index)
+            self.by_key[self._key(entry.tags)] = entry.index
+
+    def _key(self, tags: dict[str, str]) -> str:
+        """What makes a put the same record again: its ``requestId`` (the official client
+        retries a put); in an async service's sink, the requestId and the input's index:
+        one answer per input, and an input put again later under the same requestId has
+        an answer of its own (it was dropped as a repeat of the first one's)."""
+        request_id = tags.get(REQUEST_ID, "")
+        source = tags.get(SOURCE_INDEX)
+        if source and self.name.endswith("/sink"):
+            return f"{request_id}/{source}"
+        return request_id
 
     def load(self, entries: list[Entry]) -> list[Record]:
         """The records of ``entries`` with their data, read from disk (in their order).
@@ -336,12 +354,13 @@ class Queue:
     def _admit(self, data: bytes, tags: dict[str, str]) -> Record | None:
         """The record this put repeats (same ``requestId``), or None; QueueError if refused."""
         request_id = tags.get(REQUEST_ID)
-        if request_id and request_id in self.by_request:
+        key = self._key(tags)
+        if request_id and key in self.by_key:
             # the official client retries every non-2xx: a retried put is the same record
-            known = self.load([self.records[self.by_request[request_id]]])
+            known = self.load([self.records[self.by_key[key]]])
             if known:
                 return known[0]
-        if request_id and any(t.get(REQUEST_ID) == request_id for _, t, _ in self._pending_puts):
+        if request_id and any(self._key(t) == key for _, t, _ in self._pending_puts):
             raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
             raise QueueError(
@@ -367,7 +386,7 @@ class Queue:
         now = time.time()
         cur = self.db.execute(
             "INSERT INTO records (request_id, tags, data, put_at) VALUES (?, ?, ?, ?)",
-            (tags[REQUEST_ID], json.dumps(tags), data, now),
+            (self._key(tags), json.dumps(tags), data, now),
         )
         return Record(int(cur.lastrowid or 0), tags, data, now)
 
@@ -421,7 +440,15 @@ class Queue:
         """Drop deleted records from memory (and from every group's pending)."""
         for i in gone:
             record = self.records.pop(i)
-            self.by_request.pop(record.request_id, None)
+            if record.request_id:
+                same = self.by_request.get(record.request_id, [])
+                if i in same:
+                    same.remove(i)
+                if not same:
+                    self.by_request.pop(record.request_id, None)
+                key = self._key(record.tags)
+                if self.by_key.get(key) == i:
+                    del self.by_key[key]
             pos = bisect.bisect_left(self.order, i)
             if pos < len(self.order) and self.order[pos] == i:
                 del self.order[pos]
@@ -450,10 +477,8 @@ class Queue:
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
             # record from index on, which finds whatever it would find.
-            found = self.by_request.get(request_id)
-            if found is None or found < index:
-                return []
-            candidates: Iterable[Entry] = [self.records[found]]
+            found = self.by_request.get(request_id, [])
+            candidates: Iterable[Entry] = [self.records[i] for i in found if i >= index]
         else:
             order, records = self.order, self.records
             start = bisect.bisect_left(order, max(index, 0))
@@ -678,7 +703,7 @@ class Queue:
         out = []
         for i in indexes:
             entry = self.records.get(i)
-            text = entry.tags.get("sourceIndex", "") if entry is not None else ""
+            text = entry.tags.get(SOURCE_INDEX, "") if entry is not None else ""
             if entry is not None and text.isdecimal() and entry.request_id:
                 if not source.settled(FEEDER_GROUP, int(text)):
                     out.append((entry.request_id, int(text)))
@@ -686,7 +711,7 @@ class Queue:
 
     def _write_consumed(self, consumed: list[tuple[str, int]]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO consumed (request_id, source_index) VALUES (?, ?)", consumed
+            "INSERT OR IGNORE INTO consumed (request_id, source_index) VALUES (?, ?)", consumed
         )
 
     def answered(self, request_id: str, index: int) -> bool:
@@ -695,25 +720,21 @@ class Queue:
         death kept its commit from the disk, and is not to be answered again."""
         if not request_id:
             return False
-        if self.consumed.get(request_id) == index:
-            return True
-        held = self.by_request.get(request_id)
-        return held is not None and self.records[held].tags.get("sourceIndex") == str(index)
+        return (request_id, index) in self.consumed or f"{request_id}/{index}" in self.by_key
 
     def forget_consumed(self) -> None:
         """Drop what ``answered`` remembers of inputs the feeder has settled since."""
         source = self.answers_for
         if source is None or not self.consumed:
             return
-        done = [rid for rid, i in self.consumed.items() if source.settled(FEEDER_GROUP, i)]
+        done = [(rid, i) for rid, i in self.consumed if source.settled(FEEDER_GROUP, i)]
         if done:
             with self.db:
                 self.db.execute("BEGIN")
                 self.db.executemany(
-                    "DELETE FROM consumed WHERE request_id = ?", [(rid,) for rid in done]
+                    "DELETE FROM consumed WHERE request_id = ? AND source_index = ?", done
                 )
-            for rid in done:
-                del self.consumed[rid]
+            self.consumed.difference_update(done)
 
     def _write_consumption_soon(self) -> None:
         """Write what was consumed at the end of this loop pass, in one transaction.

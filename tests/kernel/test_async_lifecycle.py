@@ -197,3 +197,46 @@ print(json.dumps([q.search(g.index) for g in got]))
         assert easlab.desc(name, kernel=kernel.client)["queues"][name]["in_flight"] == 0
     finally:
         easlab.delete(name, kernel=kernel.client)
+
+
+def test_an_input_put_again_under_the_same_request_id_gets_its_own_answer(kernel, make_app):
+    """Before: the sink took an answer as a repeat of any answer it held with the same
+    requestId, so an input put again later under that requestId (a job id reused while
+    the first answer was not read yet) was consumed and its answer silently dropped:
+    the sink kept the first answer only. Now each input has its answer."""
+    name = "asy_again"
+    _create(kernel, make_app, name)
+    try:
+        resp = requests.post(
+            f"{kernel.endpoint}/api/predict/{name}",
+            params={"requestId": "job-7"},
+            data=b"first",
+            headers={"Authorization": TOKEN},
+            timeout=10,
+        )
+        assert resp.status_code == 200, resp.text
+        wait_for(lambda: _sink(kernel, name), 30, "the first answer")
+        resp = requests.post(
+            f"{kernel.endpoint}/api/predict/{name}",
+            params={"requestId": "job-7"},
+            data=b"second",
+            headers={"Authorization": TOKEN},
+            timeout=10,
+        )
+        assert resp.status_code == 200, resp.text
+
+        def consumed() -> bool:
+            return easlab.desc(name, kernel=kernel.client)["queues"][name]["length"] == 0
+
+        wait_for(consumed, 30, "the second input consumed")
+        sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+        sink.set_token(TOKEN)
+        sink.init()
+        got = sink.get(length=10, auto_delete=False, timeout="0s")
+        assert [bytes(r.data) for r in got] == [b"first", b"second"]
+        assert {r.tags["requestId"] for r in got} == {"job-7"}
+        # get(request_id=...) finds both, in the order they were put
+        by_id = sink.get(request_id="job-7", length=10, auto_delete=False, timeout="0s")
+        assert [bytes(r.data) for r in by_id] == [b"first", b"second"]
+    finally:
+        easlab.delete(name, kernel=kernel.client)

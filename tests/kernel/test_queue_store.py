@@ -182,7 +182,7 @@ def test_puts_of_one_loop_pass_share_one_write(tmp_path):
     assert q.put_writes == 1 and q.stats()["length"] == 6
     # on disk: a second Queue on the file (a kernel after SIGKILL) has all of them
     again = Queue("g", path, "")
-    assert again.stats()["length"] == 6 and again.by_request["r4"] == 5
+    assert again.stats()["length"] == 6 and again.by_request["r4"] == [5]
     again.close()
     q.close()
 
