@@ -135,6 +135,17 @@ class Group:
     idle_since: float | None = None  # time.monotonic() when its last watcher left
     #: records a consumer gave back with a delay (``release``): still its own, until then
     held: dict[int, object] = field(default_factory=dict)
+    #: by a watch's tags (``_sig``): every record in ``redeliver`` up to this index has
+    #: none of them, so a dispatch need not look at those again (a watch with tags and
+    #: a long backlog of records it does not take made each put scan the backlog)
+    vain: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
+
+    def give_back(self, index: int) -> None:
+        """Record ``index`` is to be delivered again in this group."""
+        bisect.insort(self.redeliver, index)
+        for sig, upto in self.vain.items():
+            if upto >= index:
+                self.vain[sig] = index - 1  # not looked at for these tags yet
 
 
 class Queue:
@@ -587,7 +598,7 @@ class Queue:
         for i in back:
             group.pending.pop(i, None)
             group.held.pop(i, None)
-            bisect.insort(group.redeliver, i)
+            group.give_back(i)
         if not group.consumers:
             group.idle_since = time.monotonic()
         self._dispatch(group)
@@ -616,7 +627,7 @@ class Queue:
             return
         del group.pending[index]
         consumer.pending.discard(index)
-        bisect.insort(group.redeliver, index)
+        group.give_back(index)
         self._dispatch(group)
 
     def commit(self, gid: str, indexes: list[int]) -> int:
@@ -884,7 +895,10 @@ class Queue:
         records = self.records
         picky = any(c.tags for c in ready)
         redeliver = group.redeliver
+        sigs = {_sig(c) for c in ready} if picky else set()
         pos = 0
+        if picky:  # what none of these watches took the last time is passed at once
+            pos = bisect.bisect_right(redeliver, min(group.vain.get(sig, -1) for sig in sigs))
         while pos < len(redeliver):
             index = redeliver[pos]
             if index not in records:
@@ -893,8 +907,11 @@ class Queue:
             takers = _takers(ready, records[index]) if picky else ready
             if takers:
                 del redeliver[pos]
+                _vain(group, sigs, index - 1)
                 return index, _turn(group, takers)
             pos += 1
+        if redeliver:
+            _vain(group, sigs, redeliver[-1])
         order = self.order
         pos = bisect.bisect_left(order, group.cursor)
         while pos < len(order):
@@ -908,7 +925,19 @@ class Queue:
             if takers:
                 return index, _turn(group, takers)
             redeliver.append(index)  # below the cursor, above all there: still sorted
+            _vain(group, sigs, index)
         return None
+
+
+def _sig(consumer: Consumer) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(consumer.tags.items()))
+
+
+def _vain(group: Group, sigs: set[tuple[tuple[str, str], ...]], upto: int) -> None:
+    """No record in the group's ``redeliver`` up to ``upto`` has any of the tags ``sigs``."""
+    for sig in sigs:
+        if group.vain.get(sig, -1) < upto:
+            group.vain[sig] = upto
 
 
 def _takers(consumers: list[Consumer], entry: Entry) -> list[Consumer]:
