@@ -599,6 +599,9 @@ class Queue:
             group.pending.pop(i, None)
             group.held.pop(i, None)
             group.give_back(i)
+        if consumer.tags and _sig(consumer) not in {_sig(c) for c in group.consumers}:
+            # one watch per request id (a sink read by requestId) would grow it forever
+            group.vain.pop(_sig(consumer), None)
         if not group.consumers:
             group.idle_since = time.monotonic()
         self._dispatch(group)

@@ -417,3 +417,16 @@ def test_a_tagged_watch_does_not_look_at_its_backlog_again_for_each_put(tmp_path
     q.attach("g", other, 0)
     assert len(other.got) == 100 and other.got == sorted(other.got)
     q.close()
+
+
+def test_what_a_group_remembers_of_a_tagged_watch_goes_with_it(tmp_path):
+    """One watch per request id (a client reading its own answers from a sink) left
+    an entry per watch in its group's memory of kept records, for the kernel's life."""
+    q = Queue("m", tmp_path / "m.sqlite", "")
+    q.put(b"x", {"kind": "other"})
+    for i in range(50):
+        watcher = Taker(f"w{i}", tags={"requestId": f"r{i}"})
+        q.attach("g", watcher, 0)
+        q.detach("g", watcher)
+    assert q.groups["g"].vain == {}
+    q.close()
