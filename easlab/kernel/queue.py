@@ -140,6 +140,11 @@ class Group:
     #: a long backlog of records it does not take made each put scan the backlog)
     vain: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
 
+    def redelivers(self, index: int) -> bool:
+        """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""
+        pos = bisect.bisect_left(self.redeliver, index)
+        return pos < len(self.redeliver) and self.redeliver[pos] == index
+
     def give_back(self, index: int) -> None:
         """Record ``index`` is to be delivered again in this group."""
         bisect.insort(self.redeliver, index)
@@ -676,7 +681,7 @@ class Queue:
             if i not in self.records:
                 continue
             if all(
-                i in g.ahead or (g.cursor > i and i not in g.pending and i not in g.redeliver)
+                i in g.ahead or (g.cursor > i and i not in g.pending and not g.redelivers(i))
                 for g in groups
             ):
                 gone.append(i)
@@ -704,7 +709,7 @@ class Queue:
         if index not in self.records or group is None:
             return index not in self.records
         return index in group.ahead or (
-            group.cursor > index and index not in group.pending and index not in group.redeliver
+            group.cursor > index and index not in group.pending and not group.redelivers(index)
         )
 
     def _consumed_answers(self, indexes: list[int]) -> list[tuple[str, int]]:
