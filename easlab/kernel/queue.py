@@ -408,13 +408,29 @@ class Queue:
 
     def _write_puts(self) -> None:
         pending, self._pending_puts = self._pending_puts, []
-        if not pending:
-            return
+        if pending:
+            self._write_batch(pending)
+
+    def _write_batch(self, pending: list[tuple[bytes, dict[str, str], PutDone]]) -> None:
         try:
             with self.db:  # one transaction, one fsync for every put of this pass
                 self.db.execute("BEGIN")
                 records = [self._insert(data, tags) for data, tags, _ in pending]
             self.put_writes += 1
+        except sqlite3.IntegrityError as exc:
+            if len(pending) > 1:  # one put the file refuses must not fail the others
+                for one in pending:
+                    self._write_batch([one])
+                return
+            request_id = pending[0][1].get(REQUEST_ID, "")
+            pending[0][2](
+                QueueError(
+                    409,
+                    f"queue '{self.name}' already stores a record with requestId "
+                    f"{request_id!r} ({exc}): put it with another requestId",
+                )
+            )
+            return
         except sqlite3.Error as exc:  # disk full, file gone: each waiting client is told
             failure = QueueError(500, f"queue '{self.name}' could not store the record: {exc}")
             for _, _, done in pending:

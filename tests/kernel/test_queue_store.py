@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from easlab.kernel.queue import Queue, Record
+from easlab.kernel.queue import Queue, QueueError, Record
 
 
 @dataclass
@@ -456,4 +456,37 @@ def test_a_commit_does_not_scan_a_group_backlog_of_kept_records(tmp_path):
     assert len(reader.got) == 300
     assert Counting.scans == 0
     assert len(q.records) == 300  # group g has not seen them: kept
+    q.close()
+
+
+def test_a_put_the_file_refuses_does_not_fail_the_others_written_with_it(tmp_path):
+    """The puts of one loop pass share a transaction: one the file refused (here a sink
+    row from before answers were keyed by input, its requestId column taken) failed
+    every put written with it, with a 500. Now only that one is refused, with a 409."""
+    import asyncio
+
+    path = tmp_path / "a.sink.sqlite"
+    Queue("a/sink", path, "").close()
+    db = sqlite3.connect(str(path))
+    with db:
+        db.execute(
+            "INSERT INTO records (request_id, tags, data, put_at) VALUES (?, ?, ?, ?)",
+            ("r1", json.dumps({"requestId": "r1", "sourceIndex": "5"}), b"old", 0.0),
+        )
+    db.close()
+    q = Queue("a/sink", path, "")
+    answers: dict[str, object] = {}
+
+    async def both() -> None:
+        q.put_soon(b"mine", {"requestId": "r1"}, lambda r: answers.setdefault("r1", r))
+        q.put_soon(b"other", {"requestId": "r2"}, lambda r: answers.setdefault("r2", r))
+        while len(answers) < 2:
+            await asyncio.sleep(0)
+
+    asyncio.run(both())
+    assert isinstance(answers["r2"], Record) and answers["r2"].data == b"other"
+    refused = answers["r1"]
+    assert isinstance(refused, QueueError) and refused.status == 409, refused
+    assert "requestId 'r1'" in refused.message
+    assert sorted(r.data for r in q.load(list(q.records.values()))) == [b"old", b"other"]
     q.close()
