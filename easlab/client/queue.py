@@ -379,8 +379,7 @@ class QueueClient(PredictClient):
         """Watch this queue (a sink) and yield ``(request_id, answer)``; see ``Watcher.results``.
 
         The watcher is closed when the loop ends (a ``break`` included). Every answer
-        comes (a watch takes no tag filter): one request's answer is
-        ``get(request_id=...)``.
+        comes: one request's answer is ``get(request_id=...)``.
         """
         watcher = self.watch(index, window)
         try:

@@ -25,17 +25,21 @@ record as a POST of its data to the service's path, and its sink the answer's bo
 
 The group's cursor is on disk (queue.py), so after a restart the feeder carries
 on where it was and records delivered but not answered before the kill are fed
-again.
+again. A record answered before a kill that came ahead of its commit is not: its
+answer is in the sink (idempotent per requestId), or a client consumed it and the
+sink remembers that (``Queue.answered``); the record is committed, the model not run.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import TYPE_CHECKING
 
 from easlab.kernel.call import Call, HttpCall
 from easlab.kernel.processors.http import HTTP_AWARE, HttpAnswer, HttpRequest
-from easlab.kernel.queue import FEEDER_GROUP, REQUEST_ID, Queue, QueueError, Record
+from easlab.kernel.queue import FEEDER_GROUP, REQUEST_ID, SOURCE_INDEX, Queue, QueueError, Record
 
 if TYPE_CHECKING:
     from easlab.kernel.service import Service
@@ -52,6 +56,9 @@ SINK_RETRY_STATUSES = frozenset({409, 450, 500})
 SINK_RETRY_AFTER_S = 1.0
 #: how many times a record is fed again after the instance holding it died
 INSTANCE_DEATH_RETRIES = 3
+#: tests only: a kernel started with this set to 1 kills itself (SIGKILL) once an answer
+#: is on disk in the sink, before its input record is committed
+KILL_AFTER_ANSWER_ENV = "EASLAB_TEST_KILL_AFTER_ANSWER_STORED"
 
 
 def _answer_body(status: int, body: bytes | bytearray) -> bytes | bytearray:
@@ -77,6 +84,7 @@ class Feeder:
         #: what the group may have at the service now: 1 while ``deaths`` holds records
         self.window = self.full_window
         self.uid = f"{service.name}-feeder"
+        self.tags: dict[str, str] = {}  # it takes every record
         self.pending: set[int] = set()
         self.answered = 0
         self.attached = False
@@ -97,6 +105,7 @@ class Feeder:
             self.run += 1
             self.waiting.clear()
             self._set_window()
+            self.sink.forget_consumed()  # what inputs a previous run settled since
             self.source.attach(GROUP, self, 0)
 
     def stop(self) -> None:
@@ -112,6 +121,12 @@ class Feeder:
         stats = self.service.stats
         if self.deaths:
             self._settle(*[i for i in self.deaths if i not in self.source.records])
+
+        if self.sink.answered(record.request_id, index):
+            # answered before the kernel died ahead of the record's commit: the answer
+            # is in the sink, or a client consumed it already; the model is not run again
+            self.service.kernel.loop.call_soon(self._answered_before, index)
+            return
 
         started = time.monotonic()
 
@@ -153,6 +168,17 @@ class Feeder:
         else:
             call = Call(record.data, answer)
         self.service.submit(call)
+
+    def _answered_before(self, index: int) -> None:
+        """Record ``index`` was answered by a kernel that died before committing it."""
+        if not self.attached or index not in self.pending:
+            return  # stopped meanwhile: the record went back to the group
+        self.service.log(
+            "kernel",
+            f"async: record {index} was answered before the kernel stopped; not fed again",
+        )
+        self._settle(index)
+        self.source.commit(GROUP, [index])
 
     def _feed_again(self, index: int, died: int) -> None:
         """The instance died holding record ``index``: the manual's "dispatched to other
@@ -204,7 +230,7 @@ class Feeder:
         ``failure``: this is the failure record that stands for an answer the sink
         refused for good.
         """
-        out = {REQUEST_ID: request_id, "status": str(status), "sourceIndex": str(index)}
+        out = {REQUEST_ID: request_id, "status": str(status), SOURCE_INDEX: str(index)}
         out.update({k: v for k, v in tags.items() if k not in out})
 
         run = self.run
@@ -219,6 +245,8 @@ class Feeder:
                 self._set_window()
                 self.source.dispatch(GROUP)  # feeding goes on
             self._settle(index)
+            if os.environ.get(KILL_AFTER_ANSWER_ENV) == "1":
+                os.kill(os.getpid(), signal.SIGKILL)  # tests: a death between the two
             self.source.commit(GROUP, [index])  # the answer is on disk: the input is done
 
         def again() -> None:

@@ -1036,8 +1036,10 @@ class Kernel:
                     self.create_queue(spec, created=float(record.get("created") or time.time()))
                 elif kind == "async" and self.queues.get(str(name)) is None:
                     token = record.get("token") or spec.get("token") or ""
-                    self.queues.open(str(name), token, settings_of(spec, "source"))
-                    self.queues.open(f"{name}/sink", token, settings_of(spec, "sink"))
+                    source = self.queues.open(str(name), token, settings_of(spec, "source"))
+                    sink = self.queues.open(f"{name}/sink", token, settings_of(spec, "sink"))
+                    # its answers consumed before the service is back are remembered
+                    sink.answers_for = source
             except Exception as exc:  # one broken record must not keep the others away
                 print(f"easlab kernel: could not restore queue {name!r}: {exc}", flush=True)
                 if kind == "queue":  # an async service's own restore says whether it came back
@@ -1133,6 +1135,7 @@ class Kernel:
             service.name + "/sink", service.token, settings_of(raw, "sink")
         )
         source.token = sink.token = service.token
+        sink.answers_for = source
         spec = service.spec
         meta = spec.metadata
         # enough in flight to keep every worker busy, never past the service's own queue (450)

@@ -8,7 +8,9 @@ on disk and is read when the record is delivered, so a full queue does not fill
 the kernel's memory (a record just put is handed to its watchers from memory).
 Each consumer group (``gid``) sees every record;
 inside a group, records go round robin to its watchers (one per ``uid``), at
-most ``window`` uncommitted ones per watcher; a watcher that goes away hands
+most ``window`` uncommitted ones per watcher; a watch with tags gets only the
+records that have them (the group keeps the others for a watcher that takes
+them); a watcher that goes away hands
 its uncommitted records back to the group, which delivers them again. A
 commit is the group's "done" whenever it comes: a record committed before the
 group delivered it (read by a get, say) is never delivered to that group.
@@ -44,6 +46,8 @@ DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
 #: into the kernel's memory, and into one answer); the client gets the rest next time
 MAX_GET_BYTES = 64 * 1024 * 1024
 REQUEST_ID = "requestId"
+#: the tag of an async service's answer that names its input record (async_inference.py)
+SOURCE_INDEX = "sourceIndex"
 #: a group with no watcher for this long stops holding records back (see _expire_idle)
 GROUP_IDLE_EXPIRY_S = 600.0
 #: the group an async service's feeder consumes its input queue in
@@ -111,6 +115,8 @@ class Consumer(Protocol):
     index_only: bool
     auto_commit: bool
     pending: set[int]
+    #: a watch with tags takes only the records that have them (empty: every record)
+    tags: dict[str, str]
 
     def deliver(self, record: Record) -> None: ...
 
@@ -129,6 +135,22 @@ class Group:
     idle_since: float | None = None  # time.monotonic() when its last watcher left
     #: records a consumer gave back with a delay (``release``): still its own, until then
     held: dict[int, object] = field(default_factory=dict)
+    #: by a watch's tags (``_sig``): every record in ``redeliver`` up to this index has
+    #: none of them, so a dispatch need not look at those again (a watch with tags and
+    #: a long backlog of records it does not take made each put scan the backlog)
+    vain: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
+
+    def redelivers(self, index: int) -> bool:
+        """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""
+        pos = bisect.bisect_left(self.redeliver, index)
+        return pos < len(self.redeliver) and self.redeliver[pos] == index
+
+    def give_back(self, index: int) -> None:
+        """Record ``index`` is to be delivered again in this group."""
+        bisect.insort(self.redeliver, index)
+        for sig, upto in self.vain.items():
+            if upto >= index:
+                self.vain[sig] = index - 1  # not looked at for these tags yet
 
 
 class Queue:
@@ -172,9 +194,27 @@ class Queue:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS acks (gid TEXT, idx INTEGER, PRIMARY KEY (gid, idx))"
         )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS consumed (request_id TEXT NOT NULL, "
+            "source_index INTEGER NOT NULL, PRIMARY KEY (request_id, source_index))"
+        )
+        #: an async service's sink: the input queue its answers are for (the kernel sets
+        #: it). Its answers consumed while their input's commit is not on disk are
+        #: remembered (``consumed``), so that a kernel killed in between does not answer
+        #: that input a second time (``answered``).
+        self.answers_for: Queue | None = None
+        #: (requestId, the input record's index) of such consumed answers
+        self.consumed: set[tuple[str, int]] = {
+            (str(rid), int(idx))
+            for rid, idx in self.db.execute("SELECT request_id, source_index FROM consumed")
+        }
         self.records: dict[int, Entry] = {}
         self.order: list[int] = []
-        self.by_request: dict[str, int] = {}
+        #: requestId -> the indexes of the records with it (several in a sink: one
+        #: answer per input, and two inputs may share a requestId, put one after the other)
+        self.by_request: dict[str, list[int]] = {}
+        #: what makes a put the same record again (``_key``) -> its index
+        self.by_key: dict[str, int] = {}
         # length() of a BLOB is read from the row's header: the data stays on disk
         rows = self.db.execute("SELECT idx, tags, length(data), put_at FROM records ORDER BY idx")
         for idx, tags, size, put_at in rows:
@@ -190,6 +230,7 @@ class Queue:
         # consumed in memory, not yet in the file (_write_consumption_soon)
         self._unwritten_gone: list[int] = []
         self._unwritten_acks: list[tuple[str, int]] = []
+        self._unwritten_consumed: list[tuple[str, int]] = []
         self._unwritten_cursors: set[str] = set()
         self._write_scheduled = False
         self.group_expiry = GROUP_IDLE_EXPIRY_S
@@ -221,7 +262,7 @@ class Queue:
         oldest = self.records[self.order[0]].put_at if self.order else None
         return {
             "length": len(self.records),
-            "in_flight": sum(len(g.pending) for g in self.groups.values()),
+            "in_flight": self._in_flight(),
             "oldest_age_s": None if oldest is None else round(max(time.time() - oldest, 0.0), 3),
             "puts": self.puts,
             # every record accepted is stored until committed, deleted or truncated
@@ -231,11 +272,27 @@ class Queue:
             "max_payload_bytes": self.max_payload,
         }
 
+    def _in_flight(self) -> int:
+        """Records a consumer is processing (a record given back with a delay is not)."""
+        return sum(len(g.pending) - len(g.held) for g in self.groups.values())
+
     def _remember(self, entry: Entry) -> None:
         self.records[entry.index] = entry
         self.order.append(entry.index)
         if entry.request_id:
-            self.by_request[entry.request_id] = entry.index
+            self.by_request.setdefault(entry.request_id, []).append(entry.index)
+            self.by_key[self._key(entry.tags)] = entry.index
+
+    def _key(self, tags: dict[str, str]) -> str:
+        """What makes a put the same record again: its ``requestId`` (the official client
+        retries a put); in an async service's sink, the requestId and the input's index:
+        one answer per input, and an input put again later under the same requestId has
+        an answer of its own (it was dropped as a repeat of the first one's)."""
+        request_id = tags.get(REQUEST_ID, "")
+        source = tags.get(SOURCE_INDEX)
+        if source and self.name.endswith("/sink"):
+            return f"{request_id}/{source}"
+        return request_id
 
     def load(self, entries: list[Entry]) -> list[Record]:
         """The records of ``entries`` with their data, read from disk (in their order).
@@ -313,12 +370,13 @@ class Queue:
     def _admit(self, data: bytes, tags: dict[str, str]) -> Record | None:
         """The record this put repeats (same ``requestId``), or None; QueueError if refused."""
         request_id = tags.get(REQUEST_ID)
-        if request_id and request_id in self.by_request:
+        key = self._key(tags)
+        if request_id and key in self.by_key:
             # the official client retries every non-2xx: a retried put is the same record
-            known = self.load([self.records[self.by_request[request_id]]])
+            known = self.load([self.records[self.by_key[key]]])
             if known:
                 return known[0]
-        if request_id and any(t.get(REQUEST_ID) == request_id for _, t, _ in self._pending_puts):
+        if request_id and any(self._key(t) == key for _, t, _ in self._pending_puts):
             raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
             raise QueueError(
@@ -344,19 +402,35 @@ class Queue:
         now = time.time()
         cur = self.db.execute(
             "INSERT INTO records (request_id, tags, data, put_at) VALUES (?, ?, ?, ?)",
-            (tags[REQUEST_ID], json.dumps(tags), data, now),
+            (self._key(tags), json.dumps(tags), data, now),
         )
         return Record(int(cur.lastrowid or 0), tags, data, now)
 
     def _write_puts(self) -> None:
         pending, self._pending_puts = self._pending_puts, []
-        if not pending:
-            return
+        if pending:
+            self._write_batch(pending)
+
+    def _write_batch(self, pending: list[tuple[bytes, dict[str, str], PutDone]]) -> None:
         try:
             with self.db:  # one transaction, one fsync for every put of this pass
                 self.db.execute("BEGIN")
                 records = [self._insert(data, tags) for data, tags, _ in pending]
             self.put_writes += 1
+        except sqlite3.IntegrityError as exc:
+            if len(pending) > 1:  # one put the file refuses must not fail the others
+                for one in pending:
+                    self._write_batch([one])
+                return
+            request_id = pending[0][1].get(REQUEST_ID, "")
+            pending[0][2](
+                QueueError(
+                    409,
+                    f"queue '{self.name}' already stores a record with requestId "
+                    f"{request_id!r} ({exc}): put it with another requestId",
+                )
+            )
+            return
         except sqlite3.Error as exc:  # disk full, file gone: each waiting client is told
             failure = QueueError(500, f"queue '{self.name}' could not store the record: {exc}")
             for _, _, done in pending:
@@ -381,10 +455,14 @@ class Queue:
     def delete(self, indexes: list[int], dispatch: bool = True) -> int:
         gone = [i for i in indexes if i in self.records]
         if gone:
+            consumed = self._consumed_answers(gone)
             with self.db:  # one transaction: one fsync
                 self.db.execute("BEGIN")
                 self.db.executemany("DELETE FROM records WHERE idx = ?", [(i,) for i in gone])
                 self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
+                if consumed:
+                    self._write_consumed(consumed)
+            self.consumed.update(consumed)
         self._forget(gone)
         if gone and dispatch:
             self._wake()
@@ -394,7 +472,15 @@ class Queue:
         """Drop deleted records from memory (and from every group's pending)."""
         for i in gone:
             record = self.records.pop(i)
-            self.by_request.pop(record.request_id, None)
+            if record.request_id:
+                same = self.by_request.get(record.request_id, [])
+                if i in same:
+                    same.remove(i)
+                if not same:
+                    self.by_request.pop(record.request_id, None)
+                key = self._key(record.tags)
+                if self.by_key.get(key) == i:
+                    del self.by_key[key]
             pos = bisect.bisect_left(self.order, i)
             if pos < len(self.order) and self.order[pos] == i:
                 del self.order[pos]
@@ -423,10 +509,8 @@ class Queue:
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
             # record from index on, which finds whatever it would find.
-            found = self.by_request.get(request_id)
-            if found is None or found < index:
-                return []
-            candidates: Iterable[Entry] = [self.records[found]]
+            found = self.by_request.get(request_id, [])
+            candidates: Iterable[Entry] = [self.records[i] for i in found if i >= index]
         else:
             order, records = self.order, self.records
             start = bisect.bisect_left(order, max(index, 0))
@@ -493,17 +577,23 @@ class Queue:
             "stream.approxMaxLength": str(self.max_length),
             "stream.groups": str(len(self.groups)),
             "stream.consumers": str(sum(len(g.consumers) for g in self.groups.values())),
-            "stream.pending": str(sum(len(g.pending) for g in self.groups.values())),
+            "stream.pending": str(self._in_flight()),
         }
 
     def search(self, index: int) -> dict[str, Any] | None:
+        """Who is processing record ``index`` (``IsPending``), or how many wait before it.
+
+        A record its consumer gave back with a delay (``release``: an async service
+        scaled to zero refused it) is nobody's until delivered again: it waits, as a
+        record not delivered yet does, and counts as waiting before later ones.
+        """
         if index not in self.records:
             return None
         for group in self.groups.values():
             consumer = group.pending.get(index)
-            if consumer is not None:
+            if consumer is not None and index not in group.held:
                 return {"ConsumerId": consumer.uid, "IsPending": True, "WaitCount": 0}
-        pending = {i for g in self.groups.values() for i in g.pending}
+        pending = {i for g in self.groups.values() for i in g.pending if i not in g.held}
         ahead = bisect.bisect_left(self.order, index)
         wait = ahead - sum(1 for i in pending if i < index)
         return {"ConsumerId": "", "IsPending": False, "WaitCount": wait}
@@ -529,7 +619,10 @@ class Queue:
         for i in back:
             group.pending.pop(i, None)
             group.held.pop(i, None)
-            bisect.insort(group.redeliver, i)
+            group.give_back(i)
+        if consumer.tags and _sig(consumer) not in {_sig(c) for c in group.consumers}:
+            # one watch per request id (a sink read by requestId) would grow it forever
+            group.vain.pop(_sig(consumer), None)
         if not group.consumers:
             group.idle_since = time.monotonic()
         self._dispatch(group)
@@ -558,7 +651,7 @@ class Queue:
             return
         del group.pending[index]
         consumer.pending.discard(index)
-        bisect.insort(group.redeliver, index)
+        group.give_back(index)
         self._dispatch(group)
 
     def commit(self, gid: str, indexes: list[int]) -> int:
@@ -604,7 +697,7 @@ class Queue:
             if i not in self.records:
                 continue
             if all(
-                i in g.ahead or (g.cursor > i and i not in g.pending and i not in g.redeliver)
+                i in g.ahead or (g.cursor > i and i not in g.pending and not g.redelivers(i))
                 for g in groups
             ):
                 gone.append(i)
@@ -615,8 +708,68 @@ class Queue:
             if self._saved_cursor.get(group.gid) != group.cursor:
                 self._unwritten_cursors.add(group.gid)
         self._unwritten_gone += gone
+        consumed = self._consumed_answers(gone)
+        self._unwritten_consumed += consumed
+        self.consumed.update(consumed)
         self._forget(gone)
         self._write_consumption_soon()
+
+    # -- an async service's sink: answers consumed before their input was committed --
+
+    def settled(self, gid: str, index: int) -> bool:
+        """Whether group ``gid`` is done with record ``index`` on disk: a kernel started
+        again would not deliver it to that group (committed and written, or gone)."""
+        if index in self._unwritten_gone or (gid, index) in self._unwritten_acks:
+            return False  # committed, not written yet
+        group = self.groups.get(gid)
+        if index not in self.records or group is None:
+            return index not in self.records
+        return index in group.ahead or (
+            group.cursor > index and index not in group.pending and not group.redelivers(index)
+        )
+
+    def _consumed_answers(self, indexes: list[int]) -> list[tuple[str, int]]:
+        """Of the sink records ``indexes`` (about to be deleted), the (requestId, input
+        index) of those whose input the feeder has not settled: what a kernel killed now
+        would feed, and answer, again."""
+        source = self.answers_for
+        if source is None:
+            return []
+        out = []
+        for i in indexes:
+            entry = self.records.get(i)
+            text = entry.tags.get(SOURCE_INDEX, "") if entry is not None else ""
+            if entry is not None and text.isdecimal() and entry.request_id:
+                if not source.settled(FEEDER_GROUP, int(text)):
+                    out.append((entry.request_id, int(text)))
+        return out
+
+    def _write_consumed(self, consumed: list[tuple[str, int]]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO consumed (request_id, source_index) VALUES (?, ?)", consumed
+        )
+
+    def answered(self, request_id: str, index: int) -> bool:
+        """Whether this sink has (or had, and a client consumed) the answer to input
+        record ``index`` with ``request_id``: the record was answered before a kernel
+        death kept its commit from the disk, and is not to be answered again."""
+        if not request_id:
+            return False
+        return (request_id, index) in self.consumed or f"{request_id}/{index}" in self.by_key
+
+    def forget_consumed(self) -> None:
+        """Drop what ``answered`` remembers of inputs the feeder has settled since."""
+        source = self.answers_for
+        if source is None or not self.consumed:
+            return
+        done = [(rid, i) for rid, i in self.consumed if source.settled(FEEDER_GROUP, i)]
+        if done:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "DELETE FROM consumed WHERE request_id = ? AND source_index = ?", done
+                )
+            self.consumed.difference_update(done)
 
     def _write_consumption_soon(self) -> None:
         """Write what was consumed at the end of this loop pass, in one transaction.
@@ -628,7 +781,10 @@ class Queue:
         fsync (``synchronous=NORMAL``: the next put's fsync carries it along).
         """
         if self._write_scheduled or not (
-            self._unwritten_gone or self._unwritten_acks or self._unwritten_cursors
+            self._unwritten_gone
+            or self._unwritten_acks
+            or self._unwritten_cursors
+            or self._unwritten_consumed
         ):
             return
         try:
@@ -643,8 +799,9 @@ class Queue:
         self._write_scheduled = False
         gone, acks, gids = self._unwritten_gone, self._unwritten_acks, self._unwritten_cursors
         self._unwritten_gone, self._unwritten_acks, self._unwritten_cursors = [], [], set()
+        consumed, self._unwritten_consumed = self._unwritten_consumed, []
         groups = [self.groups[gid] for gid in gids if gid in self.groups]
-        if not (gone or acks or groups):
+        if not (gone or acks or groups or consumed):
             return
         self.db.execute("PRAGMA synchronous=NORMAL")
         try:
@@ -655,6 +812,8 @@ class Queue:
                     self.db.executemany("DELETE FROM acks WHERE idx = ?", [(i,) for i in gone])
                 if acks:
                     self.db.executemany("INSERT OR IGNORE INTO acks (gid, idx) VALUES (?, ?)", acks)
+                if consumed:
+                    self._write_consumed(consumed)
                 for group in groups:
                     self._write_cursor(group)
         finally:
@@ -733,11 +892,10 @@ class Queue:
             ready = [c for c in consumers if len(c.pending) < c.window]
             if not ready:
                 return
-            index = self._next_for(group)
-            if index is None:
+            picked = self._next_for(group, ready)
+            if picked is None:
                 return
-            consumer = ready[group.turn % len(ready)]
-            group.turn += 1
+            index, consumer = picked
             loaded = self.load([self.records[index]])
             if not loaded:
                 continue  # its row is gone (cannot happen while memory follows the file)
@@ -750,21 +908,72 @@ class Queue:
             group.pending[index] = consumer
             consumer.deliver(record)
 
-    def _next_for(self, group: Group) -> int | None:
-        while group.redeliver:
-            index = group.redeliver.pop(0)
-            if index in self.records:
-                return index
+    def _next_for(self, group: Group, ready: list[Consumer]) -> tuple[int, Consumer] | None:
+        """The group's next record and the ready consumer it goes to (round robin).
+
+        A watch with tags takes only records that have them; a record none of the
+        ready consumers takes is not passed over: it waits in the group
+        (``redeliver``, in index order) for one that does, and stays stored for the
+        group until committed, as any record not delivered.
+        """
+        records = self.records
+        picky = any(c.tags for c in ready)
+        redeliver = group.redeliver
+        sigs = {_sig(c) for c in ready} if picky else set()
+        pos = 0
+        if picky:  # what none of these watches took the last time is passed at once
+            pos = bisect.bisect_right(redeliver, min(group.vain.get(sig, -1) for sig in sigs))
+        while pos < len(redeliver):
+            index = redeliver[pos]
+            if index not in records:
+                del redeliver[pos]
+                continue
+            takers = _takers(ready, records[index]) if picky else ready
+            if takers:
+                del redeliver[pos]
+                _vain(group, sigs, index - 1)
+                return index, _turn(group, takers)
+            pos += 1
+        if redeliver:
+            _vain(group, sigs, redeliver[-1])
         order = self.order
         pos = bisect.bisect_left(order, group.cursor)
         while pos < len(order):
             index = order[pos]
             group.cursor = index + 1
-            if not group.ahead or index not in group.ahead:
-                return index
-            group.ahead.discard(index)  # committed before its turn: passed over
             pos += 1
+            if group.ahead and index in group.ahead:
+                group.ahead.discard(index)  # committed before its turn: passed over
+                continue
+            takers = _takers(ready, records[index]) if picky else ready
+            if takers:
+                return index, _turn(group, takers)
+            redeliver.append(index)  # below the cursor, above all there: still sorted
+            _vain(group, sigs, index)
         return None
+
+
+def _sig(consumer: Consumer) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(consumer.tags.items()))
+
+
+def _vain(group: Group, sigs: set[tuple[tuple[str, str], ...]], upto: int) -> None:
+    """No record in the group's ``redeliver`` up to ``upto`` has any of the tags ``sigs``."""
+    for sig in sigs:
+        if group.vain.get(sig, -1) < upto:
+            group.vain[sig] = upto
+
+
+def _takers(consumers: list[Consumer], entry: Entry) -> list[Consumer]:
+    """The consumers whose watch's tags record ``entry`` has."""
+    tags = entry.tags
+    return [c for c in consumers if all(tags.get(k) == v for k, v in c.tags.items())]
+
+
+def _turn(group: Group, takers: list[Consumer]) -> Consumer:
+    consumer = takers[group.turn % len(takers)]
+    group.turn += 1
+    return consumer
 
 
 class QueueHub:

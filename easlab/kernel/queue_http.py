@@ -201,9 +201,18 @@ class Watcher:
     """One websocket watch: a consumer of its group with a window of uncommitted records."""
 
     def __init__(
-        self, queue: Queue, gid: str, uid: str, window: int, index_only: bool, auto_commit: bool
+        self,
+        queue: Queue,
+        gid: str,
+        uid: str,
+        window: int,
+        index_only: bool,
+        auto_commit: bool,
+        tags: dict[str, str] | None = None,
     ) -> None:
         self.queue = queue
+        #: only records with these tags are pushed to it (``watch(tags=...)``)
+        self.tags = dict(tags or {})
         self.gid = gid
         self.uid = uid
         self.full_window = max(window, 1)
@@ -254,17 +263,9 @@ def _watch(conn: HttpConnection, req: Request, queue: Queue, query: dict[str, st
             extra=f"Sec-WebSocket-Version: {WS_VERSION}\r\n".encode(),
         )
         return
-    filters = sorted(k for k in query if k not in _FLAGS)
-    if filters:
-        # Pushed as they were, each record would go to this watcher whatever its tags
-        # (and a commit of each, as Watcher.results does, take it from the watchers
-        # it was for); filtering a group's pushes by tag is not served.
-        raise QueueError(
-            400,
-            f"a watch takes no tag filter (got {', '.join(filters)[:200]}): every record "
-            "is pushed to the group's watchers; read by tag with get(tags=...), or give "
-            "these records a queue of their own",
-        )
+    # watch(tags=...) sends its tags as query fields: this watcher is pushed only the
+    # records that have them (the group keeps the others for watchers that take them)
+    tags = {k: v for k, v in query.items() if k not in _FLAGS}
     gid = req.header(GID) or "eas"
     # a watch is one consumer by its uid (a reconnect with the same uid replaces it):
     # two clients that send none (the official one always does) are two consumers
@@ -280,7 +281,13 @@ def _watch(conn: HttpConnection, req: Request, queue: Queue, query: dict[str, st
             queue.detach(gid, old)
             old.close("replaced by a new watch with the same uid")
     watcher = Watcher(
-        queue, gid, uid, window, _true(query, "_index_only_"), _true(query, "_auto_commit_")
+        queue,
+        gid,
+        uid,
+        window,
+        _true(query, "_index_only_"),
+        _true(query, "_auto_commit_"),
+        tags,
     )
     transport = conn.detach()
     if transport is None:

@@ -166,3 +166,77 @@ def test_a_full_sink_holds_the_answers_and_the_model_is_not_run_again(kernel, ma
         assert desc["queues"][name]["length"] == 0
     finally:
         easlab.delete(name, kernel=kernel.client)
+
+
+def test_a_record_nobody_processes_does_not_look_in_progress(kernel, make_app, run_official_json):
+    """Before: an async service scaled to zero kept records it could not feed "held" by
+    its feeder between tries, and the official ``search`` said ``IsPending: True`` with
+    the feeder as ``ConsumerId`` (and a WaitCount that left them out), desc counted them
+    ``in_flight``: in progress, while nothing was processing them. Now they wait, as
+    any record not delivered."""
+    name = "asy_search"
+    _create(kernel, make_app, name, instance=0)
+    try:
+        first, second = _put(kernel, name, b"one"), _put(kernel, name, b"two")
+        found = run_official_json(
+            f"""
+import json
+from eas_prediction import QueueClient
+q = QueueClient({kernel.endpoint!r}, {name!r})
+q.set_token({TOKEN!r})
+q.init()
+got = q.get(length=2, auto_delete=False, timeout="0s")
+print(json.dumps([q.search(g.index) for g in got]))
+"""
+        )
+        assert found == [
+            {"ConsumerId": "", "IsPending": False, "WaitCount": 0},
+            {"ConsumerId": "", "IsPending": False, "WaitCount": 1},
+        ], (first, second)
+        # nor do the service's queue figures (desc, %eas queue) count them in flight
+        assert easlab.desc(name, kernel=kernel.client)["queues"][name]["in_flight"] == 0
+    finally:
+        easlab.delete(name, kernel=kernel.client)
+
+
+def test_an_input_put_again_under_the_same_request_id_gets_its_own_answer(kernel, make_app):
+    """Before: the sink took an answer as a repeat of any answer it held with the same
+    requestId, so an input put again later under that requestId (a job id reused while
+    the first answer was not read yet) was consumed and its answer silently dropped:
+    the sink kept the first answer only. Now each input has its answer."""
+    name = "asy_again"
+    _create(kernel, make_app, name)
+    try:
+        resp = requests.post(
+            f"{kernel.endpoint}/api/predict/{name}",
+            params={"requestId": "job-7"},
+            data=b"first",
+            headers={"Authorization": TOKEN},
+            timeout=10,
+        )
+        assert resp.status_code == 200, resp.text
+        wait_for(lambda: _sink(kernel, name), 30, "the first answer")
+        resp = requests.post(
+            f"{kernel.endpoint}/api/predict/{name}",
+            params={"requestId": "job-7"},
+            data=b"second",
+            headers={"Authorization": TOKEN},
+            timeout=10,
+        )
+        assert resp.status_code == 200, resp.text
+
+        def consumed() -> bool:
+            return easlab.desc(name, kernel=kernel.client)["queues"][name]["length"] == 0
+
+        wait_for(consumed, 30, "the second input consumed")
+        sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+        sink.set_token(TOKEN)
+        sink.init()
+        got = sink.get(length=10, auto_delete=False, timeout="0s")
+        assert [bytes(r.data) for r in got] == [b"first", b"second"]
+        assert {r.tags["requestId"] for r in got} == {"job-7"}
+        # get(request_id=...) finds both, in the order they were put
+        by_id = sink.get(request_id="job-7", length=10, auto_delete=False, timeout="0s")
+        assert [bytes(r.data) for r in by_id] == [b"first", b"second"]
+    finally:
+        easlab.delete(name, kernel=kernel.client)

@@ -15,6 +15,7 @@ import threading
 import requests
 from kernel_helpers import ECHO_APP, wait_for
 
+import easlab
 from easlab.wire.proto import queue_pb2
 
 TOKEN = "rtok-" + "z" * 8
@@ -254,3 +255,68 @@ def test_async_service_carries_on_after_sigkill(easlab_home, make_app, tmp_path)
             return queues["restart_async"]["length"] == 0
 
         wait_for(inputs_consumed, 60, "every input consumed")
+
+
+# its instances start only once the gate file exists; each call is written down
+GATED_APP = """
+import os
+import time
+
+import allspark
+
+class Gated(allspark.BaseProcessor):
+    def initialize(self):
+        while not os.path.exists({gate!r}):
+            time.sleep(0.05)
+
+    def process(self, data):
+        with open({calls!r}, "a") as f:
+            f.write(data.decode() + "\\n")
+        return b"answer:" + data, 200
+"""
+
+
+def test_an_answer_consumed_after_a_kill_before_its_commit_is_not_given_twice(
+    easlab_home, make_app, tmp_path, monkeypatch
+):
+    """Before: a kernel killed after an answer was on disk in the sink, but before its
+    input was committed, fed that input again once restarted: a client that had read
+    the answer meanwhile got a second one (the model ran again). Now the sink remembers
+    the answer was consumed, and the input is committed without running the model."""
+    from easlab.client.local import LocalKernel
+    from easlab.kernel.async_inference import KILL_AFTER_ANSWER_ENV
+
+    state = tmp_path / "state"
+    gate, calls = tmp_path / "gate", tmp_path / "calls"
+    gate.touch()
+    folder = make_app("restart_once", GATED_APP.format(gate=str(gate), calls=str(calls)))
+    spec = _python("restart_once", folder, type="Async")
+    monkeypatch.setenv(KILL_AFTER_ANSWER_ENV, "1")
+    with LocalKernel(port=0, state_dir=state) as first:
+        first.create(spec)
+        assert _ask(first.endpoint, "restart_once", b"job-1").status_code == 200
+        assert first.process is not None
+        assert first.process.wait(timeout=60) == -9  # killed itself after storing the answer
+    monkeypatch.delenv(KILL_AFTER_ANSWER_ENV)
+    gate.unlink()  # the service does not serve until the client has read its answer
+    with LocalKernel(port=0, state_dir=state) as second:
+        answers = _records(second.endpoint, "restart_once/sink")
+        assert [f.data for f in answers] == [b"answer:job-1"]
+        resp = requests.get(
+            f"{second.endpoint}/api/predict/restart_once/sink",
+            params={"_index_": "0", "_length_": "1", "_timeout_": "0s"},
+            headers={"Authorization": TOKEN},
+            timeout=30,
+        )
+        assert resp.status_code == 200  # read and deleted, as QueueClient.get does
+        gate.touch()
+
+        def inputs_consumed() -> bool:
+            queues = second.client.describe("restart_once")["queues"]
+            return queues["restart_once"]["length"] == 0
+
+        wait_for(inputs_consumed, 120, "the input consumed")
+        assert _records(second.endpoint, "restart_once/sink") == []  # no second answer
+        assert calls.read_text().split() == ["job-1"]  # the model ran once
+        log = "\n".join(easlab.logs("restart_once", 200, kernel=second.client))
+        assert "was answered before the kernel stopped; not fed again" in log

@@ -290,6 +290,7 @@ def test_a_watcher_gets_the_data_of_records_put_and_of_records_stored(tmp_path):
         def __init__(self) -> None:
             self.pending: set[int] = set()
             self.got: list[bytes] = []
+            self.tags: dict[str, str] = {}
 
         def deliver(self, record: Record) -> None:
             self.got.append(record.data)
@@ -456,6 +457,7 @@ def test_a_stopped_async_services_group_does_not_expire(tmp_path):
             self.uid, self.window = uid, 100
             self.pending: set[int] = set()
             self.got: list[int] = []
+            self.tags: dict[str, str] = {}
 
         def deliver(self, record: Record) -> None:
             self.got.append(record.index)

@@ -168,6 +168,47 @@ print(json.dumps({"lost": lost, "pending": pending, "seen": seen}))
     assert sorted(d for _, d in out["seen"]) == [f"s{i}" for i in range(6)]
 
 
+def test_a_watch_with_tags_is_pushed_only_the_records_with_them(kernel, run_official):
+    """Before: the official ``watch(tags=...)`` (its tags sent as query fields) was
+    refused with a 400. Now each watcher of a group gets only the records with its
+    tags, the window and commits as without tags; a record no watcher takes stays."""
+    _queue(kernel, "q_watch_tags")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_watch_tags")
+puts = {}
+for data, owner in [("mine 1", "me"), ("theirs 1", "them"), ("other", "nobody"), ("mine 2", "me")]:
+    puts[data] = int(q.put(data.encode(), tags={"owner": owner})[0])
+a, b = client("q_watch_tags", uid="a", gid="g"), client("q_watch_tags", uid="b", gid="g")
+wa, wb = a.watch(0, 1, tags={"owner": "me"}), b.watch(0, 5, tags={"owner": "them"})
+ra, rb = wa.run(), wb.run()
+first = next(ra)
+theirs = next(rb)
+# a's window is 1: "mine 2" waits for the commit of "mine 1"
+before = {d: q.search(puts[d]) for d in ("mine 1", "mine 2", "other")}
+a.commit(first.index)
+second = next(ra)
+a.commit(second.index)
+b.commit(theirs.index)
+wa.close()
+wb.close()
+left = q.get(index=0, length=10, auto_delete=False, timeout="0s")
+print(json.dumps({
+  "a": [first.data.decode(), second.data.decode()], "b": [theirs.data.decode()],
+  "before": before, "left": [g.data.decode() for g in left]}))
+""",
+    )
+    assert out["a"] == ["mine 1", "mine 2"]
+    assert out["b"] == ["theirs 1"]
+    assert out["before"]["mine 1"]["IsPending"] is True
+    assert out["before"]["mine 1"]["ConsumerId"] == "a"
+    assert out["before"]["mine 2"]["IsPending"] is False
+    assert out["before"]["other"]["IsPending"] is False
+    assert out["left"] == ["other"]  # committed records are gone, the untaken one stays
+
+
 def test_async_service_inputs_come_back_in_the_sink(kernel, make_app, run_official):
     folder = make_app("async_echo", ECHO_APP)
     spec = {
