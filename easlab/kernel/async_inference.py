@@ -59,6 +59,7 @@ INSTANCE_DEATH_RETRIES = 3
 #: tests only: a kernel started with this set to 1 kills itself (SIGKILL) once an answer
 #: is on disk in the sink, before its input record is committed
 KILL_AFTER_ANSWER_ENV = "EASLAB_TEST_KILL_AFTER_ANSWER_STORED"
+_KILL_AFTER_ANSWER = os.environ.get(KILL_AFTER_ANSWER_ENV) == "1"  # read at import
 
 
 def _answer_body(status: int, body: bytes | bytearray) -> bytes | bytearray:
@@ -245,7 +246,7 @@ class Feeder:
                 self._set_window()
                 self.source.dispatch(GROUP)  # feeding goes on
             self._settle(index)
-            if os.environ.get(KILL_AFTER_ANSWER_ENV) == "1":
+            if _KILL_AFTER_ANSWER:
                 os.kill(os.getpid(), signal.SIGKILL)  # tests: a death between the two
             self.source.commit(GROUP, [index])  # the answer is on disk: the input is done
 
