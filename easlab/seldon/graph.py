@@ -15,8 +15,9 @@ from typing import Any
 from easlab.seldon import methods
 from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
-from easlab.seldon.cors import ROUTE_METHODS, route_key
+from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.routes import ROUTE_METHODS
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")

@@ -444,3 +444,23 @@ def test_an_async_seldon_service_answers_each_record_into_its_sink(kernel):
         assert json.loads(bytes(record.data))["data"]["ndarray"] == [[1, 2]]
     finally:
         kernel.delete("sk_async")
+
+
+def test_openapi_document_needs_the_token(kernel):
+    """GET /seldon.json below a seldon service: the OpenAPI document (easlab answered a
+    500 "404 Not Found" body), behind the token as every path of the service, naming the
+    service's path and its token header."""
+    service = seldon_service(kernel, "sk_openapi", "MyModel")
+    url = service.url + "/seldon.json"
+    assert requests.get(url, timeout=30).status_code == 401
+    assert requests.get(url, headers={"Authorization": "wrong"}, timeout=30).status_code == 401
+    answer = requests.get(url, headers={"Authorization": service.token}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"] == "application/json"
+    document = answer.json()
+    assert document["servers"] == [{"url": "/api/predict/sk_openapi"}]
+    assert document["security"] == [{"token": []}]
+    scheme = document["components"]["securitySchemes"]["token"]
+    assert (scheme["in"], scheme["name"]) == ("header", "Authorization")
+    assert set(document["paths"]["/api/v1.0/predictions"]) == {"post"}
+    assert service.token not in answer.text

@@ -464,3 +464,37 @@ def test_star_import_of_seldon_core_utils_gives_seldon_cores_names(components_di
     ours: dict = {}
     exec("from seldon_core.utils import *", ours)
     assert sorted(set(ours) - {"__builtins__"}) == json.loads(real.stdout.replace("'", '"'))
+
+
+def _refs(value) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["$ref"]} if isinstance(value.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value))
+    return set()
+
+
+def test_openapi_document_at_seldon_json(real_seldon, components_dir):
+    """GET /seldon.json is seldon-core's OpenAPI document; easlab answered its 404 (a 500
+    body). easlab's own document lists every path and method its route table serves (the
+    microservice's six paths, each with the same methods, among them), and only those."""
+    theirs = requests.get(real_seldon.url("MyModel") + "/seldon.json", timeout=30)
+    app = easlab_app(components_dir, "MyModel", "[]")
+    ours = app.handle("GET", "/seldon.json")
+    assert (ours.status, ours.content_type) == (theirs.status_code, "application/json")
+    document = json.loads(ours.body)
+    assert document["openapi"].startswith("3.") and theirs.json()["openapi"].startswith("3.")
+
+    def methods_of(doc) -> dict[str, set[str]]:
+        return {path: set(item) for path, item in doc["paths"].items()}
+
+    mine = methods_of(document)
+    assert {path: mine.get(path) for path in methods_of(theirs.json())} == methods_of(theirs.json())
+    assert mine == {path: {m.lower() for m in route[0]} for path, route in app.routes.items()}
+    schemas = document["components"]["schemas"]
+    assert {ref.rsplit("/", 1)[1] for ref in _refs(document)} <= set(schemas)
+    assert document["servers"] == [{"url": "/"}] and "security" not in document
+    # served as the microservice serves the route: HEAD as GET, other methods its 405
+    assert app.handle("HEAD", "/seldon.json").status == 200
+    check(real_seldon, components_dir, "MyModel", "POST", "/seldon.json", json={})
