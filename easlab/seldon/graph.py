@@ -1,6 +1,7 @@
 """An inference graph of components in one service, run as Seldon's orchestrator runs
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
-sending to the child its ``route()`` picks, a combiner calling ``aggregate()`` over its
+sending to the child its ``route()`` picks (-1: every child, the first one's answer
+kept; -2: none, the router's input is the answer), a combiner calling ``aggregate()`` over its
 children's answers. ``meta.requestPath`` names the nodes that ran (node → class).
 Feedback goes down the graph as the executor sends it: along the routing the response's
 ``meta.routing`` records, to each MODEL and ROUTER on the way.
@@ -21,6 +22,9 @@ from easlab.seldon.routes import ROUTE_METHODS
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
+#: what a router's ``route()`` may answer besides a child's index (seldon-core's executor):
+#: every child (the first child's answer is the answer), or none (the router's input is)
+ROUTE_TO_ALL, ROUTE_TO_NONE = -1, -2
 #: the node types the executor sends feedback to (its ``feedback``)
 _LEARNERS = ("MODEL", "ROUTER")
 
@@ -95,12 +99,15 @@ class GraphApp:
             index = int(
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
             )
-            if index == -1:  # the executor's "every child": the first one answers
+            if index == ROUTE_TO_ALL:  # the first child's answer is the answer
                 message = self._every_child(node, _with_path(message, path, node))
+            elif index == ROUTE_TO_NONE:  # the router's input, as it came, is the answer
+                message = _with_path(message, path, node)
             elif not 0 <= index < len(node.children):
                 raise SeldonMicroserviceException(
                     f"router {node.name} picked child {index} of {len(node.children)} "
-                    f"(route() answers a child's index, or -1 for every child)"
+                    "(route() answers a child's index from 0, -1 for every child or -2 "
+                    "for none)"
                 )
             else:
                 message = self.run(node.children[index], _with_path(message, path, node))
@@ -123,14 +130,18 @@ class GraphApp:
     def feedback(self, node: GraphNode, feedback: dict[str, Any]) -> Any:
         """Send ``feedback`` to ``node``'s subtree as seldon-core's executor does: first to
         the child its ``response.meta.routing`` names for the node (every child when it
-        names none, or -1), then to the node itself if it is a MODEL or ROUTER, whose
+        names none, or -1; none for -2), then to the node itself if it is a MODEL or ROUTER, whose
         answer is the answer; any other node answers the feedback itself (the executor
         echoes the request). Each component gets the whole Feedback, its node's name as
         its unit id (so a router's ``send_feedback`` gets its own ``routing``)."""
         if node.children:
             index = _routed(feedback, node.name)
-            if index == -1:
+            if index == ROUTE_TO_ALL:
                 targets = node.children
+            elif index == ROUTE_TO_NONE:
+                # no child ran, so none learns from it (the executor would index its
+                # children with -2 and fail)
+                targets = []
             elif 0 <= index < len(node.children):
                 targets = [node.children[index]]
             else:

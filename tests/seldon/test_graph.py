@@ -228,3 +228,40 @@ def test_feedback_routed_to_a_child_the_router_lacks_is_a_clear_error():
     status, body = _feedback(app, {"reward": 1, "response": {"meta": {"routing": {"router": 5}}}})
     assert status == 400 and body["status"]["reason"] == "MICROSERVICE_BAD_DATA"
     assert "router" in body["status"]["info"] and "5" in body["status"]["info"]
+
+
+def test_router_answering_minus_two_routes_to_no_child(tmp_path):
+    """A route() of -2 is the executor's "no child": the graph answers the router's input
+    as it came (after the transformer above it), meta.routing records -2, no child runs;
+    feedback then reaches the router alone. easlab answered 400 "router r picked child -2
+    of 2"."""
+    first = tmp_path / "first.txt"
+    graph = {
+        "name": "input",
+        "type": "TRANSFORMER",
+        "class": "Transformer",
+        "children": [
+            {
+                "name": "r",
+                "type": "ROUTER",
+                "class": "RouteNone",
+                "children": [
+                    _counted("c1", first),
+                    {"name": "c2", "type": "MODEL", "class": "FeedbackSeen"},
+                ],
+            }
+        ],
+    }
+    app = GraphApp.from_spec(graph, COMPONENTS)
+    nodes = {node.name: node.app.user_model for node in app.nodes()}
+    status, body = predict(app, {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[2, 3]]  # the transformer's answer, unchanged
+    assert body["meta"]["routing"] == {"r": -2}
+    assert body["meta"]["requestPath"] == {"input": "Transformer", "r": "RouteNone"}
+    assert not first.exists()  # c1 never predicted
+    feedback = {"request": {"data": {"ndarray": [[1, 2]]}}, "response": body, "reward": 1}
+    status, answer = _feedback(app, feedback)
+    assert status == 200, answer
+    assert nodes["r"].seen == [[-2, 1.0]]
+    assert nodes["c2"].last == {}  # no child ran, so none learns from it
