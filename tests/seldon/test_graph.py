@@ -265,3 +265,59 @@ def test_router_answering_minus_two_routes_to_no_child(tmp_path):
     assert status == 200, answer
     assert nodes["r"].seen == [[-2, 1.0]]
     assert nodes["c2"].last == {}  # no child ran, so none learns from it
+
+
+def test_graph_feedback_through_the_kernel(kernel, tmp_path):
+    """Predictions then feedback over HTTP to a graph service (router + two models) on a
+    real kernel, with its token: each feedback reaches the model its prediction was
+    routed to and the router, with the reward and the router's own routing; without the
+    token no component hears of it."""
+    import requests
+
+    log = tmp_path / "feedback.jsonl"
+
+    def node(name: str, kind: str) -> dict:
+        parameters = [{"name": "path", "value": str(log), "type": "STRING"},
+                      {"name": "label", "value": name, "type": "STRING"}]  # fmt: skip
+        return {"name": name, "type": kind, "class": "FeedbackLog", "parameters": parameters}
+
+    graph = {**node("router", "ROUTER"), "children": [node("a", "MODEL"), node("b", "MODEL")]}
+    service = kernel.create(
+        {
+            "name": "sg_feedback",
+            "processor": "seldon",
+            "processor_path": str(COMPONENTS),
+            "processor_mainclass": "FeedbackLog",
+            "token": "tok-feedback-1234",
+            "metadata": {"instance": 1},
+            "seldon": {"graph": graph},
+        }
+    )
+    assert service.status == "Running", service.message
+    token = {"Authorization": "tok-feedback-1234"}
+    sent = []
+    for first, reward in [(1, 0.5), (9, 1), (2, 0)]:
+        request = {"data": {"ndarray": [[first, 7]]}}
+        answer = requests.post(
+            service.url + "/api/v1.0/predictions", json=request, headers=token, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["meta"]["routing"] == {"router": int(first > 5)}
+        feedback = {"request": request, "response": answer.json(), "reward": reward,
+                    "truth": {"data": {"ndarray": [[reward]]}}}  # fmt: skip
+        sent.append(feedback)
+        done = requests.post(
+            service.url + "/api/v1.0/feedback", json=feedback, headers=token, timeout=30
+        )
+        assert done.status_code == 200, done.text
+    refused = requests.post(service.url + "/api/v1.0/feedback", json=sent[0], timeout=30)
+    assert refused.status_code == 401
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    expected = []
+    for feedback, child in zip(sent, ["a", "b", "a"], strict=True):
+        reward = float(feedback["reward"])
+        first = float(feedback["request"]["data"]["ndarray"][0][0])
+        seen = {"reward": reward, "features": [[first, 7.0]], "truth": [[reward]]}
+        expected += [{"node": child, "routing": None, **seen},
+                     {"node": "router", "routing": int(child == "b"), **seen}]  # fmt: skip
+    assert lines == expected
