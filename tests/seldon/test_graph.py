@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from easlab.seldon.graph import GraphApp
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
@@ -321,3 +323,71 @@ def test_graph_feedback_through_the_kernel(kernel, tmp_path):
         expected += [{"node": child, "routing": None, **seen},
                      {"node": "router", "routing": int(child == "b"), **seen}]  # fmt: skip
     assert lines == expected
+
+
+BAD_GRAPHS = [
+    # a type seldon-core does not have: the node ran nothing and passed the request on
+    ({"name": "m", "type": "MODLE", "class": "MyModel"}, "seldon.graph.type", "MODLE"),
+    (
+        {
+            "name": "r",
+            "type": "ROUTER",
+            "class": "Router",
+            "children": [
+                {"name": "m", "class": "MyModel", "type": "Model"},
+                {"name": "t", "class": "MyModel", "type": "TRANSFROMER"},
+            ],
+        },
+        "seldon.graph.children[1].type",
+        "TRANSFROMER",
+    ),  # fmt: skip
+    # two nodes of one name: meta.routing, requestPath and feedback could not tell them apart
+    (
+        {
+            "name": "r",
+            "type": "ROUTER",
+            "class": "Router",
+            "children": [{"name": "m", "class": "MyModel"}, {"name": "m", "class": "ClassNames"}],
+        },
+        "seldon.graph.children[1].name",
+        "'m'",
+    ),  # fmt: skip
+    # children not a list: an AttributeError ('str' object has no attribute 'get')
+    ({"name": "m", "class": "MyModel", "children": {"name": "c"}}, "seldon.graph.children", "list"),
+    ({"name": "m", "class": "MyModel", "children": ["c"]}, "seldon.graph.children[0]", "object"),
+    ({"type": "MODEL", "class": "MyModel"}, "seldon.graph.name", "name"),
+    ({"name": "m", "class": 3}, "seldon.graph.class", "string"),
+    (
+        {"name": "m", "class": "Params", "parameters": [{"name": "alpha", "value": "1"}]},
+        "seldon.graph.parameters",
+        "type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("graph", "field", "said"), BAD_GRAPHS)
+def test_a_graph_seldon_core_would_refuse_is_a_spec_error(graph, field, said):
+    """Each node of seldon.graph is checked when the description is read, the field named:
+    a misspelt type (a node easlab ran as a pass-through), a name used twice, children that
+    are no list of nodes, a node without a name or with bad parameters."""
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    spec = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "metadata": {"instance": 1}, "seldon": {"graph": graph}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    assert info.value.field == field
+    assert said in str(info.value)
+
+
+def test_a_bad_graph_is_refused_by_the_kernel_before_any_instance_starts(kernel):
+    from easlab.errors import SpecError
+
+    spec = {"name": "sg_bad", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "token": "tok-bad-graph-1234", "metadata": {"instance": 1},
+            "seldon": {"graph": {"name": "m", "type": "MODLE", "class": "MyModel"}}}  # fmt: skip
+    with pytest.raises(SpecError) as refused:  # the kernel's 400 naming the field
+        kernel.client._call("POST", "/services", {"spec": spec})
+    assert refused.value.field == "seldon.graph.type"
+    assert "sg_bad" not in [s["name"] for s in kernel.client.list()]
