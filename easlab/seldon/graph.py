@@ -83,7 +83,21 @@ class GraphApp:
             todo.extend(node.children)
         return found
 
-    def run(self, node: GraphNode, message: Any) -> Any:
+    def predict(self, message: Any) -> Any:
+        """The graph's answer to ``message``, its ``meta.routing`` naming every router's
+        pick: seldon-core's executor keeps one routing map per request, so a router's
+        pick survives the COMBINER or OUTPUT_TRANSFORMER above it, whose component
+        answers without it (feedback goes down the routing the answer records)."""
+        routing: dict[str, int] = {}
+        answer = self.run(self.root, message, routing)
+        if routing and isinstance(answer, dict):
+            meta = answer.setdefault("meta", {})
+            meta["routing"] = {**(meta.get("routing") or {}), **routing}
+        return answer
+
+    def run(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
+        """``node``'s answer to ``message``; each router on the way adds its pick to
+        ``routing`` (the request's)."""
         user, metrics = node.app.user_model, node.app.metrics
         path = dict((message.get("meta") or {}).get("requestPath") or {})
         if node.type in ("MODEL", "TRANSFORMER"):
@@ -100,7 +114,7 @@ class GraphApp:
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
             )
             if index == ROUTE_TO_ALL:  # the first child's answer is the answer
-                message = self._every_child(node, _with_path(message, path, node))
+                message = self._every_child(node, _with_path(message, path, node), routing)
             elif index == ROUTE_TO_NONE:  # the router's input, as it came, is the answer
                 message = _with_path(message, path, node)
             elif not 0 <= index < len(node.children):
@@ -110,17 +124,19 @@ class GraphApp:
                     "for none)"
                 )
             else:
-                message = self.run(node.children[index], _with_path(message, path, node))
+                child = node.children[index]
+                message = self.run(child, _with_path(message, path, node), routing)
+            routing[node.name] = index
             message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
-            answers = [self.run(child, _copy(message)) for child in node.children]
+            answers = [self.run(child, _copy(message), routing) for child in node.children]
             message = methods.aggregate(user, {"seldonMessages": answers}, metrics)
             message = {} if message is None else message
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
-            message = self._every_child(node, message)
+            message = self._every_child(node, message, routing)
         if node.type == "OUTPUT_TRANSFORMER":
             message = methods.transform_output(user, message, metrics)
             message = {} if message is None else message
@@ -157,10 +173,10 @@ class GraphApp:
         app = node.app
         return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
 
-    def _every_child(self, node: GraphNode, message: Any) -> Any:
+    def _every_child(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
         """Each child's answer to ``message``, the first one kept: what the executor does
         where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
-        answers = [self.run(child, _copy(message)) for child in node.children]
+        answers = [self.run(child, _copy(message), routing) for child in node.children]
         return answers[0]
 
     def handle(
@@ -187,7 +203,7 @@ class GraphApp:
                 raise SeldonMicroserviceException(f"Invalid request data type: {request}")
             if path in _FEEDBACK_PATHS:
                 return _json(self.feedback(self.root, request))
-            return _json(self.run(self.root, request))
+            return _json(self.predict(request))
         except Exception as exc:
             return self.root.app.error_answer(exc)
 

@@ -391,3 +391,38 @@ def test_a_bad_graph_is_refused_by_the_kernel_before_any_instance_starts(kernel)
         kernel.client._call("POST", "/services", {"spec": spec})
     assert refused.value.field == "seldon.graph.type"
     assert "sg_bad" not in [s["name"] for s in kernel.client.list()]
+
+
+def test_routing_of_a_router_below_a_combiner_or_output_transformer_reaches_feedback():
+    """meta.routing is the request's: a router's pick is in the graph's answer wherever the
+    router sits (seldon-core's executor keeps one routing map per request). Below a
+    COMBINER or an OUTPUT_TRANSFORMER it was lost with the component's own answer, so
+    feedback went to every child of the router and its send_feedback got routing None."""
+    router = {
+        "name": "router",
+        "type": "ROUTER",
+        "class": "FeedbackRouter",
+        "children": [
+            {"name": "a", "type": "MODEL", "class": "FeedbackSeen"},
+            {"name": "b", "type": "MODEL", "class": "FeedbackSeen"},
+        ],
+    }
+    graphs = [
+        {"name": "out", "type": "OUTPUT_TRANSFORMER", "class": "Transformer",
+         "children": [router]},
+        {"name": "both", "type": "COMBINER", "class": "Combiner",
+         "children": [router, {"name": "m", "type": "MODEL", "class": "MyModel"}]},
+    ]  # fmt: skip
+    for graph in graphs:
+        app = GraphApp.from_spec(graph, COMPONENTS)
+        nodes = {node.name: node.app.user_model for node in app.nodes()}
+        nodes["a"].last = [[1.0, 2.0]]  # what FeedbackSeen predicts until it gets feedback
+        status, response = predict(app, {"data": {"ndarray": [[1, 2]]}})
+        assert status == 200, response
+        assert response["meta"]["routing"] == {"router": 0}, graph["name"]
+        feedback = {"request": {"data": {"ndarray": [[1, 2]]}}, "response": response,
+                    "reward": 1}  # fmt: skip
+        assert _feedback(app, feedback)[0] == 200
+        assert nodes["router"].seen == [[0, 1.0]]
+        assert nodes["a"].last["reward"] == ["float", 1.0]
+        assert nodes["b"].last == {}  # not routed to: no feedback
