@@ -18,6 +18,7 @@ from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_reques
 from easlab.seldon.component import build_component, load_component_class
 from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.messages import as_int32
 from easlab.seldon.routes import ROUTE_METHODS
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
@@ -215,15 +216,14 @@ def _copy(message: Any) -> Any:
 
 
 def _routed(feedback: dict[str, Any], name: str) -> int:
-    """The child index ``feedback``'s ``response.meta.routing`` records for node ``name``,
-    -1 (every child) where it records none or is no such map (the executor's reading)."""
+    """The child index ``feedback``'s ``response.meta.routing`` records for node ``name``
+    (a number, or one as text: a proto int32), -1 (every child) where it records none or
+    is no such map (the executor's reading)."""
     response = feedback.get("response")
     meta = response.get("meta") if isinstance(response, dict) else None
     routing = meta.get("routing") if isinstance(meta, dict) else None
-    index = routing.get(name) if isinstance(routing, dict) else None
-    if isinstance(index, bool) or not isinstance(index, (int, float)) or index != int(index):
-        return -1
-    return int(index)
+    index = as_int32(routing.get(name)) if isinstance(routing, dict) else None
+    return -1 if index is None else index
 
 
 def _with_path(message: Any, path: dict[str, Any], node: GraphNode) -> Any:

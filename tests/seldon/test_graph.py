@@ -426,3 +426,16 @@ def test_routing_of_a_router_below_a_combiner_or_output_transformer_reaches_feed
         assert nodes["router"].seen == [[0, 1.0]]
         assert nodes["a"].last["reward"] == ["float", 1.0]
         assert nodes["b"].last == {}  # not routed to: no feedback
+
+
+def test_feedback_routing_written_as_text_is_the_child_it_names():
+    """meta.routing {"router": "1"} (a proto int32 as text, as protobuf reads it) sends the
+    feedback to child 1 only, as the router's send_feedback is told; easlab sent it to
+    every child then."""
+    app = GraphApp.from_spec(FEEDBACK_GRAPH, COMPONENTS)
+    nodes = {node.name: node.app.user_model for node in app.nodes()}
+    feedback = {"reward": 1, "response": {"meta": {"routing": {"router": "0"}}}}
+    assert _feedback(app, feedback)[0] == 200
+    assert nodes["router"].seen == [[0, 1.0]]
+    assert nodes["a"].last["reward"] == ["float", 1.0]
+    assert nodes["b"].last == nodes["c"].last == {}

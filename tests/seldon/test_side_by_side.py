@@ -498,3 +498,20 @@ def test_openapi_document_at_seldon_json(real_seldon, components_dir):
     # served as the microservice serves the route: HEAD as GET, other methods its 405
     assert app.handle("HEAD", "/seldon.json").status == 200
     check(real_seldon, components_dir, "MyModel", "POST", "/seldon.json", json={})
+
+
+ROUTINGS = [{"0": "zz"}, {"0": 1.5}, {"0": True}, {"0": 2**31}, {"0": -(2**31)}, {"0": None},
+            {"0": [1]}, {"0": " 3"}, {"0": "1e2"}, {"0": "3"}, {"0": "-2"}, {"0": 3.0},
+            {"0": 1e20}, [1], "x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("routing", ROUTINGS)
+def test_send_feedback_routing_is_a_map_of_int32(real_seldon, components_dir, routing):
+    """response.meta.routing is a proto map<string, int32>: a value that is no such number
+    is seldon-core's 400 "Invalid JSON: ... Failed to parse routing field: ...", and a
+    number written as text ("3") reaches send_feedback as the int. easlab handed any value
+    to send_feedback (routing 'zz', 1.5, True, None) and answered 200."""
+    feedback = {"request": {"data": {"ndarray": [[1]]}}, "reward": 1,
+                "response": {"meta": {"routing": routing}}}  # fmt: skip
+    check(real_seldon, components_dir, "FeedbackSeen", "POST", "/send-feedback", json=feedback)
+    check(real_seldon, components_dir, "FeedbackSeen", "POST", PREDICT, json={"strData": "x"})
