@@ -693,6 +693,49 @@ def _check_seldon_parameters(params: Any, field: str) -> None:
         )
 
 
+def _check_seldon_implementation(
+    node: dict[str, Any], field: str, name: str, kind: str, children: list[Any]
+) -> None:
+    """A node without a class whose ``implementation`` names one of seldon-core's own:
+    RANDOM_ABTEST (run by easlab: a ROUTER of two children, its one parameter ratioA a
+    number); the others (prepackaged servers, old engine built-ins) are refused."""
+    from easlab.seldon.abtest import BUILTINS, RANDOM_ABTEST, is_prepackaged
+
+    implementation = str(node.get("implementation") or "")
+    if implementation.upper() == RANDOM_ABTEST:
+        if kind.upper() != "ROUTER" and "type" in node:
+            raise SpecError(
+                f"{field}.type",
+                f"node {name!r}: RANDOM_ABTEST is a ROUTER (leave type out, or write ROUTER)",
+            )
+        if len(children) != 2:
+            raise SpecError(
+                f"{field}.children",
+                f"node {name!r}: RANDOM_ABTEST routes between two children (ratioA of the "
+                f"requests to the first), it has {len(children)}",
+            )
+        for param in node.get("parameters") or []:
+            try:
+                ratio_ok = param["name"] == "ratioA" and float(param["value"]) >= 0
+            except (TypeError, ValueError):
+                ratio_ok = False
+            if not ratio_ok:
+                raise SpecError(
+                    f"{field}.parameters",
+                    f"node {name!r}: RANDOM_ABTEST takes one parameter, ratioA, the share of "
+                    'requests for the first child, e.g. [{"name": "ratioA", "value": "0.5", '
+                    f'"type": "FLOAT"}}]; got {param!r}',
+                )
+    elif is_prepackaged(implementation) or implementation.upper() in BUILTINS:
+        what = "prepackaged model server" if is_prepackaged(implementation) else "built-in"
+        raise SpecError(
+            f"{field}.implementation",
+            f"node {name!r}: {implementation} is seldon-core's {what}, which easlab does not "
+            "run (of its implementations, only RANDOM_ABTEST); write the node as a component "
+            'class and name it in "class", e.g. "class": "MyModel" (MyModel.py)',
+        )
+
+
 def _check_seldon_graph(node: dict[str, Any], field: str, names: set[str]) -> None:
     """One node of ``seldon.graph`` and its children, as a SeldonDeployment's graph: a
     name of its own (meta.routing, meta.requestPath and feedback tell nodes apart by
@@ -733,6 +776,8 @@ def _check_seldon_graph(node: dict[str, Any], field: str, names: set[str]) -> No
             f"{field}.children",
             f"node {name!r}: children must be a list of nodes, got {type(children).__name__}",
         )
+    if not node.get("class"):
+        _check_seldon_implementation(node, field, name, kind, children)
     for index, child in enumerate(children):
         where = f"{field}.children[{index}]"
         if not isinstance(child, dict):

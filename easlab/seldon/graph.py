@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from easlab.seldon import methods
+from easlab.seldon.abtest import RANDOM_ABTEST, RandomABTest
 from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
 from easlab.seldon.cors import route_key
@@ -43,11 +44,17 @@ def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
     name = node.get("name")
     if not name:
         raise SeldonMicroserviceException("every graph node needs a name", status_code=500)
-    cls_name = node.get("class") or node.get("implementation") or name
-    cls = load_component_class(folder, cls_name)
+    implementation = node.get("implementation")
+    kind = str(node.get("type") or "MODEL").upper()
+    cls: type
+    if not node.get("class") and str(implementation).upper() == RANDOM_ABTEST:
+        # seldon-core's executor routes such a node itself: no class of the user's
+        cls_name, cls, kind = RANDOM_ABTEST, RandomABTest, "ROUTER"
+    else:
+        cls_name = node.get("class") or implementation or name
+        cls = load_component_class(folder, cls_name)
     app = SeldonApp(build_component(cls, node.get("parameters") or []))
     children = [_build(child, folder, entry) for child in node.get("children") or []]
-    kind = str(node.get("type") or "MODEL").upper()
     return GraphNode(name, kind, cls_name, app, children)
 
 

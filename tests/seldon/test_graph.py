@@ -439,3 +439,55 @@ def test_feedback_routing_written_as_text_is_the_child_it_names():
     assert nodes["router"].seen == [[0, 1.0]]
     assert nodes["a"].last["reward"] == ["float", 1.0]
     assert nodes["b"].last == nodes["c"].last == {}
+
+
+def _ab_test(ratio: str | None, **node) -> dict:
+    parameters = [] if ratio is None else [{"name": "ratioA", "value": ratio, "type": "FLOAT"}]
+    return {"name": "ab", "implementation": "RANDOM_ABTEST", "parameters": parameters,
+            "children": [{"name": "a", "type": "MODEL", "class": "MyModel"},
+                         {"name": "b", "type": "MODEL", "class": "ClassNames"}], **node}  # fmt: skip
+
+
+def test_random_abtest_routes_as_seldon_core_executor():
+    """``"implementation": "RANDOM_ABTEST"`` (seldon-core's own A/B router, no class of the
+    user's) sends a request to the first child with probability ratioA (0.5 without it),
+    else to the second. easlab looked for a module RANDOM_ABTEST.py and failed to start."""
+    for ratio, child, names in [("1.0", 0, {"a": "MyModel"}), ("0", 1, {"b": "ClassNames"})]:
+        for graph in (_ab_test(ratio), _ab_test(ratio, type="ROUTER")):
+            app = GraphApp.from_spec(graph, COMPONENTS)
+            for _ in range(5):
+                status, body = predict(app, {"data": {"ndarray": [[1, 2]]}})
+                assert status == 200, body
+                assert body["meta"]["routing"] == {"ab": child}
+                assert body["meta"]["requestPath"] == {"ab": "RANDOM_ABTEST", **names}
+    app = GraphApp.from_spec(_ab_test(None), COMPONENTS)  # ratioA 0.5: either child
+    assert predict(app, {"data": {"ndarray": [[1, 2]]}})[1]["meta"]["routing"]["ab"] in (0, 1)
+    from easlab.spec import parse_spec  # and such a graph is a valid description
+
+    parse_spec({"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+                "metadata": {"instance": 1}, "seldon": {"graph": _ab_test("0.3")}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("graph", "field", "said"),
+    [
+        ({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": "gs://x"},
+         "seldon.graph.implementation", "prepackaged"),
+        ({"name": "m", "implementation": "SIMPLE_MODEL"}, "seldon.graph.implementation",
+         "RANDOM_ABTEST"),
+        ({**_ab_test("0.5"), "children": _ab_test("0.5")["children"][:1]},
+         "seldon.graph.children", "two children"),
+        (_ab_test("half"), "seldon.graph.parameters", "ratioA"),
+        (_ab_test("0.5", type="MODEL"), "seldon.graph.type", "ROUTER"),
+    ],
+)  # fmt: skip
+def test_builtin_implementations_easlab_does_not_run_are_spec_errors(graph, field, said):
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    spec = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "metadata": {"instance": 1}, "seldon": {"graph": graph}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    assert info.value.field == field
+    assert said in str(info.value)
