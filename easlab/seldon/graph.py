@@ -66,7 +66,7 @@ def _mark(message: Any, node: GraphNode) -> Any:
 
 
 class GraphApp:
-    """The graph behind the prediction paths; health paths ask every node."""
+    """The graph behind the prediction paths; ``/health/status`` asks every node."""
 
     def __init__(self, root: GraphNode) -> None:
         self.root = root
@@ -187,13 +187,20 @@ class GraphApp:
         answers = [self.run(child, _copy(message), routing) for child in node.children]
         return answers[0]
 
+    def health(self, method: str, path: str) -> Answer:
+        """``/health/status``: each node's own answer, as seldon-core's executor asks each
+        node before it says the graph is ready; the first that is not 200 (its error
+        body) is the answer, else the root's."""
+        answers = [node.app.handle(method, path) for node in self.nodes()]
+        return next((answer for answer in answers if answer.status != 200), answers[0])
+
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
-            return _json(self.root.app.health())
+            return self.health(method, path)
         # the predictions paths take the methods the microservice routes (GET or POST on
         # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
         # other is the root component's refusal, as on a MODEL service

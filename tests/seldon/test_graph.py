@@ -491,3 +491,31 @@ def test_builtin_implementations_easlab_does_not_run_are_spec_errors(graph, fiel
         parse_spec(spec)
     assert info.value.field == field
     assert said in str(info.value)
+
+
+def test_health_status_of_a_graph_asks_every_node():
+    """/health/status of a graph answers 200 only when each node's health_status() does
+    (seldon-core's executor asks each node); a failing node's answer is seldon-core's error
+    body. A graph asked its root only (a sick child answered 200 "healthy"), and a root
+    whose health_status() raised let the exception out of GraphApp.handle."""
+    from easlab.seldon.app import SeldonApp
+    from easlab.seldon.component import build_component, load_component_class
+
+    def sick() -> SeldonApp:
+        return SeldonApp(build_component(load_component_class(COMPONENTS, "Sick")))
+
+    error = {"status": {"code": -1, "info": "model weights not loaded",
+                        "reason": "MICROSERVICE_INTERNAL_ERROR", "status": 1}}  # fmt: skip
+    one = GraphApp.one_node("t", "TRANSFORMER", "Sick", sick())
+    chain = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
+        COMPONENTS,
+    )
+    for app in (one, chain):
+        for path in ("/health/status", "/api/v1.0/health/status"):
+            answer = app.handle("GET", path)
+            assert (answer.status, json.loads(answer.body)) == (500, error), path
+    healthy = GraphApp.from_spec(GRAPH, COMPONENTS)
+    answer = healthy.handle("GET", "/health/status")
+    assert answer.status == 200, answer.body
+    assert answer.body == healthy.root.app.handle("GET", "/health/status").body
