@@ -464,3 +464,27 @@ def test_openapi_document_needs_the_token(kernel):
     assert (scheme["in"], scheme["name"]) == ("header", "Authorization")
     assert set(document["paths"]["/api/v1.0/predictions"]) == {"post"}
     assert service.token not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("seldon", "main", "missing"),
+    [
+        ({}, "Nope", "Nope.py"),
+        ({"graph": {"name": "m", "class": "MyModel",
+                    "children": [{"name": "x", "class": "parts.Nope"}]}}, None, "parts.py"),
+    ],
+)  # fmt: skip
+def test_a_class_without_its_file_says_where_it_was_looked_for(kernel, seldon, main, missing):
+    """processor_mainclass (or a graph node's class) whose file is not in processor_path:
+    the service failed with importlib's traceback ending "No module named 'Nope'", not
+    saying where the file was looked for, nor which file."""
+    spec = {"name": f"sk_missing_{missing[:-3].lower()}", "processor": "seldon",
+            "processor_path": str(COMPONENTS), "token": "tok-missing-1234",
+            "metadata": {"instance": 1}, "seldon": seldon}  # fmt: skip
+    if main:
+        spec["processor_mainclass"] = main
+    service = kernel.create(spec)
+    assert service.status == "Failed"
+    message = service.desc["message"]
+    assert f"no {missing} in {COMPONENTS}" in message, message
+    assert "importlib" not in message
