@@ -70,6 +70,8 @@ class GraphApp:
 
     def __init__(self, root: GraphNode) -> None:
         self.root = root
+        #: the graph's name in its metadata (seldon-core's predictor name): the service's
+        self.name = root.name
 
     @classmethod
     def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
@@ -187,6 +189,31 @@ class GraphApp:
         answers = [self.run(child, _copy(message), routing) for child in node.children]
         return answers[0]
 
+    def graph_metadata(self) -> Answer:
+        """``GET /api/v1.0/metadata``: seldon-core's executor's graph metadata, ``{"name",
+        "models": {node: its metadata}, "graphinputs", "graphoutputs"}`` (the inputs of
+        the node a request enters by, the outputs of the one it leaves by); a node whose
+        metadata is invalid answers for the graph (its 500 MICROSERVICE_BAD_METADATA)."""
+        models: dict[str, Any] = {}
+        for node in self.nodes():
+            if node.app.metadata is None:
+                return node.app.handle("GET", "/api/v1.0/metadata")
+            # the executor reads each into its ModelMetadata, whose empty fields it leaves out
+            models[node.name] = {
+                key: value
+                for key, value in node.app.metadata.items()
+                if key in ("inputs", "outputs") or value not in ("", [], {}, None)
+            }
+        first, last = _edges(self.root)
+        return _json(
+            {
+                "name": self.name,
+                "models": models,
+                "graphinputs": models[first.name].get("inputs"),
+                "graphoutputs": models[last.name].get("outputs"),
+            }
+        )
+
     def health(self, method: str, path: str) -> Answer:
         """``/health/status``: each node's own answer, as seldon-core's executor asks each
         node before it says the graph is ready; the first that is not 200 (its error
@@ -201,6 +228,8 @@ class GraphApp:
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
             return self.health(method, path)
+        if path == "/api/v1.0/metadata" and method.upper() in ("GET", "HEAD"):
+            return self.graph_metadata()
         # the predictions paths take the methods the microservice routes (GET or POST on
         # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
         # other is the root component's refusal, as on a MODEL service
@@ -221,6 +250,21 @@ class GraphApp:
             return _json(self.predict(request))
         except Exception as exc:
             return self.root.app.error_answer(exc)
+
+
+def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:
+    """The nodes whose inputs and outputs are the graph's (seldon-core's executor's
+    ``getEdgeNodes``): a leaf is both; a MODEL or TRANSFORMER takes the inputs and its
+    first child's chain gives the outputs; an OUTPUT_TRANSFORMER or COMBINER gives the
+    outputs and its first child's chain takes the inputs; a ROUTER is its first child's."""
+    if not node.children:
+        return node, node
+    first, last = _edges(node.children[0])
+    if node.type in ("MODEL", "TRANSFORMER"):
+        return node, last
+    if node.type in ("OUTPUT_TRANSFORMER", "COMBINER"):
+        return first, node
+    return first, last
 
 
 def _copy(message: Any) -> Any:

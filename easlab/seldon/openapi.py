@@ -110,6 +110,16 @@ _SCHEMAS: dict[str, Any] = {
             "custom": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     },
+    "GraphMetadata": {
+        "type": "object",
+        "description": "a graph's metadata at /api/v1.0/metadata (seldon-core's executor's)",
+        "properties": {
+            "name": {"type": "string"},
+            "models": {"type": "object", "additionalProperties": _ref("ModelMetadata")},
+            "graphinputs": {"type": "array", "items": {"type": "object"}},
+            "graphoutputs": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "Error": {
         "type": "object",
         "description": "seldon-core's error body: status.reason MICROSERVICE_BAD_DATA (400), "
@@ -152,14 +162,21 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
     ),
     "ping": ("Liveness: pong", None, "pong"),
     "health": ("The component's health_status()", None, "SeldonMessage"),
-    "metadata": ("The component's init_metadata()", None, "ModelMetadata"),
+    "metadata": (
+        "The component's init_metadata() (for a graph, /api/v1.0/metadata answers the graph's: "
+        "each node's, and the graph's inputs and outputs)",
+        None,
+        "ModelMetadata",
+    ),
 }
 
 
 def _answer(kind: str) -> dict[str, Any]:
     if kind == "pong":
         return {"description": "pong", "content": {"text/html": {"schema": {"type": "string"}}}}
-    schema = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
+    schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
+    if kind == "ModelMetadata":
+        schema = {"oneOf": [schema, _ref("GraphMetadata")]}
     return {"description": kind, "content": {"application/json": {"schema": schema}}}
 
 

@@ -108,6 +108,9 @@ def test_graph_through_the_kernel(kernel):
         "m2": "ClassNames",
     }
     assert requests.post(url, json={"data": {"ndarray": [[1]]}}, timeout=30).status_code == 401
+    meta = requests.get(service.url + "/api/v1.0/metadata", headers=token, timeout=30)
+    assert meta.status_code == 200 and meta.json()["name"] == "sg_graph"  # the service's name
+    assert set(meta.json()["models"]) == {"input", "router", "identity", "combine", "m1", "m2"}
 
 
 def _counted(name: str, path: Path) -> dict:
@@ -519,3 +522,44 @@ def test_health_status_of_a_graph_asks_every_node():
     answer = healthy.handle("GET", "/health/status")
     assert answer.status == 200, answer.body
     assert answer.body == healthy.root.app.handle("GET", "/health/status").body
+
+
+def test_graph_metadata_as_seldon_core_executor():
+    """GET /api/v1.0/metadata of a graph is seldon-core's executor's graph metadata: each
+    node's metadata (empty fields left out, as the executor writes them) under its name,
+    the inputs of the node a request enters by and the outputs of the one it leaves by.
+    easlab answered the root component's own metadata; /metadata still is that."""
+    graph = {"name": "t", "type": "TRANSFORMER", "class": "Transformer",
+             "children": [{"name": "r", "type": "ROUTER", "class": "Router",
+                           "children": [{"name": "g", "class": "GoodMeta"},
+                                        {"name": "m", "class": "MyModel"}]}]}  # fmt: skip
+    app = GraphApp.from_spec(graph, COMPONENTS)
+    app.name = "my-graph"
+    answer = app.handle("GET", "/api/v1.0/metadata")
+    assert answer.status == 200, answer.body
+    plain = {"versions": [""], "inputs": [], "outputs": []}
+    good = {"name": "model-name", "versions": ["model-version"], "platform": "platform-name",
+            "inputs": [{"name": "input", "datatype": "BYTES", "shape": [1]}],
+            "outputs": [{"messagetype": "ndarray", "schema": {"names": ["a"], "shape": [2]}}]}  # fmt: skip
+    assert json.loads(answer.body) == {
+        "name": "my-graph",
+        "models": {"t": plain, "r": plain, "g": good, "m": plain},
+        "graphinputs": [],  # the transformer's
+        "graphoutputs": good["outputs"],  # the router's first child's
+    }
+    assert app.handle("GET", "/metadata").body == app.root.app.handle("GET", "/metadata").body
+    # an OUTPUT_TRANSFORMER or COMBINER above: inputs from its first child, outputs its own
+    out = GraphApp.from_spec(
+        {"name": "o", "type": "OUTPUT_TRANSFORMER", "class": "Transformer",
+         "children": [{"name": "g", "class": "GoodMeta"}]}, COMPONENTS,
+    )  # fmt: skip
+    body = json.loads(out.handle("GET", "/api/v1.0/metadata").body)
+    assert (body["graphinputs"], body["graphoutputs"]) == (good["inputs"], [])
+    # a node whose metadata is invalid: its own 500 MICROSERVICE_BAD_METADATA
+    bad = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "b", "class": "BadMeta"}]},
+        COMPONENTS,
+    )
+    answer = bad.handle("GET", "/api/v1.0/metadata")
+    assert answer.status == 500
+    assert json.loads(answer.body)["status"]["reason"] == "MICROSERVICE_BAD_METADATA"

@@ -85,6 +85,7 @@ class SeldonProcessor(Processor):
         graph = seldon.get("graph")
         if graph:
             self.app = GraphApp.from_spec(graph, folder, self.ctx.processor_entry)
+            self.app.name = self.ctx.service_name
             self.app.root.app.serve_under(base, True)
             self._stores = [
                 ({"model_name": node.name}, node.app.metrics) for node in self.app.nodes()
