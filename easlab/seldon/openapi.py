@@ -171,11 +171,11 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
 }
 
 
-def _answer(kind: str) -> dict[str, Any]:
+def _answer(kind: str, path: str) -> dict[str, Any]:
     if kind == "pong":
         return {"description": "pong", "content": {"text/html": {"schema": {"type": "string"}}}}
     schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
-    if kind == "ModelMetadata":
+    if kind == "ModelMetadata" and path == "/api/v1.0/metadata":  # a graph's there
         schema = {"oneOf": [schema, _ref("GraphMetadata")]}
     return {"description": kind, "content": {"application/json": {"schema": schema}}}
 
@@ -187,7 +187,7 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{method}{path.replace('/', '_').replace('.', '_')}",
         "summary": summary,
-        "responses": {"200": _answer(answers)},
+        "responses": {"200": _answer(answers, path)},
     }
     if reads is None:
         if endpoint == "metadata":
