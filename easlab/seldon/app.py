@@ -171,7 +171,10 @@ class SeldonApp:
         return endpoint
 
     def _predict(self, request: Any) -> Answer:
-        response = methods.predict(self.user_model, request, self.metrics)
+        return self.predict_answer(methods.predict(self.user_model, request, self.metrics))
+
+    def predict_answer(self, response: Any) -> Answer:
+        """A prediction's answer as ``/predict`` sends it."""
         status = 200
         # a predict_raw answer carrying status.code sets the HTTP status (seldon-core does so)
         if isinstance(response, dict) and "code" in (response.get("status") or {}):

@@ -108,17 +108,16 @@ class GraphApp:
     def run(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
         """``node``'s answer to ``message``; each router on the way adds its pick to
         ``routing`` (the request's)."""
-        user, metrics = node.app.user_model, node.app.metrics
         path = dict((message.get("meta") or {}).get("requestPath") or {})
         if node.type in ("MODEL", "TRANSFORMER"):
             call = methods.predict if node.type == "MODEL" else methods.transform_input
             # a *_raw hook's None (JSON null from the microservice) goes on as an empty message
-            message = call(user, message, metrics)
+            message = _node_call(node, call, message)
             message = {} if message is None else message
         # the orchestrator routes and aggregates only over children: a ROUTER or
         # COMBINER with none passes the message through (seldon-core's executor)
         elif node.type == "ROUTER" and node.children:
-            routed = methods.route(user, message, metrics)
+            routed = _node_call(node, methods.route, message)
             data = routed["data"]
             index = int(
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
@@ -141,14 +140,14 @@ class GraphApp:
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
             answers = [self.run(child, _copy(message), routing) for child in node.children]
-            message = methods.aggregate(user, {"seldonMessages": answers}, metrics)
+            message = _node_call(node, methods.aggregate, {"seldonMessages": answers})
             message = {} if message is None else message
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
             message = self._every_child(node, message, routing)
         if node.type == "OUTPUT_TRANSFORMER":
-            message = methods.transform_output(user, message, metrics)
+            message = _node_call(node, methods.transform_output, message)
             message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
@@ -181,7 +180,10 @@ class GraphApp:
         if node.type not in _LEARNERS:
             return feedback
         app = node.app
-        return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
+        try:
+            return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
+        except Exception as exc:
+            raise _NodeFailed(app.error_answer(exc)) from None
 
     def _every_child(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
         """Each child's answer to ``message``, the first one kept: what the executor does
@@ -248,6 +250,8 @@ class GraphApp:
             if path in _FEEDBACK_PATHS:
                 return _json(self.feedback(self.root, request))
             return _json(self.predict(request))
+        except _NodeFailed as failed:  # a node's own answer
+            return failed.answer
         except Exception as exc:
             return self.root.app.error_answer(exc)
 
@@ -265,6 +269,31 @@ def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:
     if node.type in ("OUTPUT_TRANSFORMER", "COMBINER"):
         return first, node
     return first, last
+
+
+class _NodeFailed(Exception):
+    """A node's own failure answer, which stops the graph (seldon-core's executor stops at
+    a node whose microservice answers other than 200 and sends that status and body)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.body)
+        self.answer = answer
+
+
+def _node_call(node: GraphNode, method: Any, message: Any) -> Any:
+    """``method`` (methods.py) of ``node``'s component on ``message``, failing as its
+    microservice answers: an exception is its error answer (its own model_error_handler
+    first), a prediction carrying ``status.code`` (a ``predict_raw``'s) that HTTP status."""
+    app = node.app
+    try:
+        answer = method(app.user_model, message, app.metrics)
+    except Exception as exc:
+        raise _NodeFailed(app.error_answer(exc)) from None
+    if method is methods.predict:
+        own = app.predict_answer(answer)
+        if own.status != 200:
+            raise _NodeFailed(own)
+    return answer
 
 
 def _copy(message: Any) -> Any:

@@ -563,3 +563,32 @@ def test_graph_metadata_as_seldon_core_executor():
     answer = bad.handle("GET", "/api/v1.0/metadata")
     assert answer.status == 500
     assert json.loads(answer.body)["status"]["reason"] == "MICROSERVICE_BAD_METADATA"
+
+
+def test_a_node_that_fails_answers_for_the_graph_as_its_microservice_would():
+    """A node's failure stops the graph with the answer its own microservice gives (the
+    executor stops at a node's non-200 and passes its status and body on): a predict_raw
+    status.code is the HTTP status, a node's model_error_handler answers its exception.
+    easlab answered 200 with the failure as a message (and ran the nodes after it on it),
+    and a child's custom exception went to the root's handler: a generic 500."""
+    from easlab.seldon.app import SeldonApp
+    from easlab.seldon.component import build_component, load_component_class
+
+    def alone(cls: str, payload: dict) -> tuple[int, bytes]:
+        app = SeldonApp(build_component(load_component_class(COMPONENTS, cls)))
+        answer = app.handle("POST", "/api/v1.0/predictions", "", "application/json",
+                            json.dumps(payload).encode())  # fmt: skip
+        return answer.status, answer.body
+
+    cases = [("Raw", {"data": {"ndarray": "fail"}}, 422),
+             ("CustomError", {"data": {"ndarray": [[1]]}}, 402),
+             ("CustomError", {"data": {"ndarray": [[0]]}}, 500)]  # fmt: skip
+    for cls, payload, status in cases:
+        graph = {"name": "out", "type": "OUTPUT_TRANSFORMER", "class": "Transformer",
+                 "children": [{"name": "c", "type": "COMBINER", "class": "Combiner",
+                               "children": [{"name": "m", "class": cls},
+                                            {"name": "n", "class": "MyModel"}]}]}  # fmt: skip
+        answer = GraphApp.from_spec(graph, COMPONENTS).handle(
+            "POST", "/api/v1.0/predictions", "", "application/json", json.dumps(payload).encode()
+        )
+        assert (answer.status, answer.body) == alone(cls, payload) and answer.status == status
