@@ -673,19 +673,120 @@ def _check_seldon(raw: dict[str, Any], processor_path: str | None, mainclass: st
             "seldon.service_type",
             f"unknown service_type {kind!r}; use one of {', '.join(_SELDON_SERVICE_TYPES)}",
         )
-    params = seldon.get("parameters", [])
+    _check_seldon_parameters(seldon.get("parameters", []), "seldon.parameters")
+    graph = seldon.get("graph")
+    if graph is not None and not isinstance(graph, dict):
+        raise SpecError("seldon.graph", "must be an object with name, type and children")
+    if graph:
+        _check_seldon_graph(graph, "seldon.graph", set())
+    seldon_threads(seldon)
+
+
+def _check_seldon_parameters(params: Any, field: str) -> None:
     if not isinstance(params, list) or not all(
         isinstance(p, dict) and {"name", "value", "type"} <= set(p) for p in params
     ):
         raise SpecError(
-            "seldon.parameters",
+            field,
             'must be a list of {"name", "value", "type"} objects, e.g. '
             '[{"name": "alpha", "value": "0.5", "type": "FLOAT"}]',
         )
-    graph = seldon.get("graph")
-    if graph is not None and not isinstance(graph, dict):
-        raise SpecError("seldon.graph", "must be an object with name, type and children")
-    seldon_threads(seldon)
+
+
+def _check_seldon_implementation(
+    node: dict[str, Any], field: str, name: str, kind: str, children: list[Any]
+) -> None:
+    """A node without a class whose ``implementation`` names one of seldon-core's own:
+    RANDOM_ABTEST (run by easlab: a ROUTER of two children, its one parameter ratioA a
+    number); the others (prepackaged servers, old engine built-ins) are refused."""
+    from easlab.seldon.abtest import BUILTINS, RANDOM_ABTEST, is_prepackaged
+
+    implementation = str(node.get("implementation") or "")
+    if implementation.upper() == RANDOM_ABTEST:
+        if kind.upper() != "ROUTER" and "type" in node:
+            raise SpecError(
+                f"{field}.type",
+                f"node {name!r}: RANDOM_ABTEST is a ROUTER (leave type out, or write ROUTER)",
+            )
+        if len(children) != 2:
+            raise SpecError(
+                f"{field}.children",
+                f"node {name!r}: RANDOM_ABTEST routes between two children (ratioA of the "
+                f"requests to the first), it has {len(children)}",
+            )
+        for param in node.get("parameters") or []:
+            try:
+                ratio_ok = param["name"] == "ratioA" and float(param["value"]) >= 0
+            except (TypeError, ValueError):
+                ratio_ok = False
+            if not ratio_ok:
+                raise SpecError(
+                    f"{field}.parameters",
+                    f"node {name!r}: RANDOM_ABTEST takes one parameter, ratioA, the share of "
+                    'requests for the first child, e.g. [{"name": "ratioA", "value": "0.5", '
+                    f'"type": "FLOAT"}}]; got {param!r}',
+                )
+    elif is_prepackaged(implementation) or implementation.upper() in BUILTINS:
+        what = "prepackaged model server" if is_prepackaged(implementation) else "built-in"
+        raise SpecError(
+            f"{field}.implementation",
+            f"node {name!r}: {implementation} is seldon-core's {what}, which easlab does not "
+            "run (of its implementations, only RANDOM_ABTEST); write the node as a component "
+            'class and name it in "class", e.g. "class": "MyModel" (MyModel.py)',
+        )
+
+
+def _check_seldon_graph(node: dict[str, Any], field: str, names: set[str]) -> None:
+    """One node of ``seldon.graph`` and its children, as a SeldonDeployment's graph: a
+    name of its own (meta.routing, meta.requestPath and feedback tell nodes apart by
+    it), one of seldon-core's types (MODEL by default), the class as text, typed
+    parameters, and children a list of such nodes."""
+    name = node.get("name")
+    if not isinstance(name, str) or not name:
+        raise SpecError(
+            f"{field}.name",
+            "every graph node needs a name (a string), e.g. "
+            '{"name": "classifier", "type": "MODEL", "class": "MyModel"}',
+        )
+    if name in names:
+        raise SpecError(
+            f"{field}.name",
+            f"the node name {name!r} is used twice; give each graph node its own name "
+            "(meta.routing, meta.requestPath and feedback tell nodes apart by it)",
+        )
+    names.add(name)
+    kind = node.get("type", "MODEL")
+    if not isinstance(kind, str) or kind.upper() not in _SELDON_SERVICE_TYPES:
+        raise SpecError(
+            f"{field}.type",
+            f"node {name!r} has type {kind!r}; use one of {', '.join(_SELDON_SERVICE_TYPES)}",
+        )
+    for key in ("class", "implementation"):
+        value = node.get(key)
+        if value is not None and not isinstance(value, str):
+            raise SpecError(
+                f"{field}.{key}",
+                f"node {name!r}: the component class as a string (loaded from <class>.py), "
+                f"got {type(value).__name__} {value!r}",
+            )
+    _check_seldon_parameters(node.get("parameters") or [], f"{field}.parameters")
+    children = node.get("children") or []
+    if not isinstance(children, list):
+        raise SpecError(
+            f"{field}.children",
+            f"node {name!r}: children must be a list of nodes, got {type(children).__name__}",
+        )
+    if not node.get("class"):
+        _check_seldon_implementation(node, field, name, kind, children)
+    for index, child in enumerate(children):
+        where = f"{field}.children[{index}]"
+        if not isinstance(child, dict):
+            raise SpecError(
+                where,
+                f"node {name!r}: each child must be an object with name, type and class, "
+                f"got {type(child).__name__} {child!r}",
+            )
+        _check_seldon_graph(child, where, names)
 
 
 def seldon_threads(seldon: dict[str, Any]) -> int:

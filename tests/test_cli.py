@@ -430,3 +430,29 @@ def test_an_endpoint_that_is_no_kernel_is_not_answered_with_its_html(tmp_path: P
     assert "<html" not in err.lower() and err.count("\n") == 1, err
     assert f"{endpoint} answered GET /services with an HTML page, not the control API" in err
     assert "is it an easlab kernel?" in err and err.rstrip().endswith("(HTTP 404)")
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("    def load(self):\n        open('weights.pt')\n", "FileNotFoundError"),
+        ("    def __init__(self):\n        raise ValueError('bad config')\n", "ValueError"),
+    ],
+    ids=["load", "init"],
+)
+def test_seldon_says_the_component_failed_to_build_with_its_traceback(
+    tmp_path: Path, monkeypatch, capsys, body, kind
+):
+    # a component whose load() raised an OSError said only "easlab seldon: error: [Errno 2]
+    # No such file or directory: 'weights.pt'", one whose __init__ raised a ValueError
+    # "easlab seldon: bad config" with exit 2 (a usage mistake): neither said the
+    # component raised it, nor where
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Broken.py").write_text(
+        f"class Broken:\n{body}    def predict(self, X, names=None):\n        return X\n"
+    )
+    assert main(["seldon", "Broken", "--http-port", "0", "--metrics-port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert 'Broken.py", line 3' in err  # the component's own line
+    assert f"easlab seldon: error: the component Broken failed to start: {kind}: " in err, err

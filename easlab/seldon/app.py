@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from easlab.seldon import methods
-from easlab.seldon.cors import ROUTE_METHODS, route_key
+from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.metrics import SeldonMetrics
+from easlab.seldon.routes import NO_MESSAGE, ROUTES
 
 logger = logging.getLogger(__name__)
 
@@ -140,26 +141,25 @@ class SeldonApp:
         self.unit_id = os.environ.get("PREDICTIVE_UNIT_ID", "0")
         self.metadata = methods.init_metadata(user_model)
         self._flask: Any = None
-        endpoints: dict[str, Callable[[Any], Answer]] = {
-            "/predict": self._predict,
-            "/api/v1.0/predictions": self._predict,
-            "/api/v0.1/predictions": self._predict,
-            "/send-feedback": self._feedback,
-            "/api/v1.0/feedback": self._feedback,
-            "/api/v0.1/feedback": self._feedback,
-            "/transform-input": self._call(methods.transform_input),
-            "/transform-output": self._call(methods.transform_output),
-            "/route": self._call(methods.route),
-            "/aggregate": self._call(methods.aggregate),
-            "/health/ping": lambda _: Answer(200, b"pong", TEXT),
-            "/health/status": self._health,
-            "/api/v1.0/health/status": self._health,
-            "/metadata": self._metadata,
-            "/api/v1.0/metadata": self._metadata,
+        #: where the service is served and whether a token guards it (``/seldon.json``)
+        self.served_at = ("/", False)
+        self._document: bytes | None = None
+        handlers: dict[str, Callable[[Any], Answer]] = {
+            "openapi": self._openapi,
+            "predict": self._predict,
+            "feedback": self._feedback,
+            "transform_input": self._call(methods.transform_input),
+            "transform_output": self._call(methods.transform_output),
+            "route": self._call(methods.route),
+            "aggregate": self._call(methods.aggregate),
+            "ping": lambda _: Answer(200, b"pong", TEXT),
+            "health": self._health,
+            "metadata": self._metadata,
         }
-        #: path -> (its methods, its endpoint); the methods are cors.py's ROUTE_METHODS
-        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Answer]]] = {
-            path: (ROUTE_METHODS[path], endpoint) for path, endpoint in endpoints.items()
+        #: path -> (its methods, its endpoint, whether it reads a message): routes.py's table
+        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Answer], bool]] = {
+            path: (allowed, handlers[kind], kind not in NO_MESSAGE)
+            for path, (allowed, kind) in ROUTES.items()
         }
 
     # -- endpoints -----------------------------------------------------------------
@@ -171,7 +171,10 @@ class SeldonApp:
         return endpoint
 
     def _predict(self, request: Any) -> Answer:
-        response = methods.predict(self.user_model, request, self.metrics)
+        return self.predict_answer(methods.predict(self.user_model, request, self.metrics))
+
+    def predict_answer(self, response: Any) -> Answer:
+        """A prediction's answer as ``/predict`` sends it."""
         status = 200
         # a predict_raw answer carrying status.code sets the HTTP status (seldon-core does so)
         if isinstance(response, dict) and "code" in (response.get("status") or {}):
@@ -180,6 +183,19 @@ class SeldonApp:
 
     def _feedback(self, request: Any) -> Answer:
         return _json(methods.send_feedback(self.user_model, request, self.metrics, self.unit_id))
+
+    def serve_under(self, base: str, token: bool) -> None:
+        """Say where the service is served (``/api/predict/{name}``) and that the kernel
+        asks for its token there: ``/seldon.json`` names both."""
+        self.served_at = (base, token)
+        self._document = None
+
+    def _openapi(self, _: Any) -> Answer:
+        if self._document is None:
+            from easlab.seldon.openapi import openapi_document
+
+            self._document = _json(openapi_document(*self.served_at)).body
+        return Answer(200, self._document)
 
     def _health(self, _: Any) -> Answer:
         return _json(self.health())
@@ -211,7 +227,7 @@ class SeldonApp:
             # rest): 200, empty; the server adds Allow and the CORS headers
             return Answer(200, b"", TEXT)
         route = self.routes.get(route_key(path))
-        allowed, endpoint = route if route is not None else ((), None)
+        allowed, endpoint, reads = route if route is not None else ((), None, False)
         if method == "HEAD" and "GET" in allowed:
             method = "GET"  # flask serves HEAD wherever GET is; the server drops the body
         # seldon-core's error handler turns flask's own 404/405 into a 500 body too. Its
@@ -225,13 +241,7 @@ class SeldonApp:
             return _json(_internal("405 Method Not Allowed: The method is not allowed for "
                                    "the requested URL."), 500)  # fmt: skip
         try:
-            request = None
-            if endpoint not in (self._metadata,) and path not in (
-                "/health/ping",
-                "/health/status",
-                "/api/v1.0/health/status",
-            ):
-                request = parse_request(query, content_type, bytes(body))
+            request = parse_request(query, content_type, bytes(body)) if reads else None
             return endpoint(request)
         except Exception as exc:
             return self.error_answer(exc)

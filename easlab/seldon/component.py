@@ -71,7 +71,19 @@ def load_component_class(folder: Path, class_name: str, entry: str | None = None
         sys.modules[path.stem] = module
         spec.loader.exec_module(module)
     else:
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if not (module_name == missing or module_name.startswith(missing + ".")):
+                raise  # the component's own import of something not installed
+            top = module_name.partition(".")[0]
+            raise ModuleNotFoundError(
+                f"no {path.relative_to(folder)} in {folder}: the class {class_name} is loaded "
+                f"from it (processor_mainclass, or a seldon.graph node's class, names the class "
+                "and its file: MyModel.py for MyModel, parts.py for parts.MyModel)",
+                name=top,
+            ) from None
     try:
         return getattr(module, attr)
     except AttributeError:

@@ -12,25 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-#: each REST path's methods, as seldon-core's wrapper.py routes them (flask adds HEAD
-#: to a GET route, and OPTIONS to every route)
-ROUTE_METHODS: dict[str, tuple[str, ...]] = {
-    "/predict": ("GET", "POST"),
-    "/api/v1.0/predictions": ("POST",),
-    "/api/v0.1/predictions": ("POST",),
-    "/send-feedback": ("GET", "POST"),
-    "/api/v1.0/feedback": ("POST",),
-    "/api/v0.1/feedback": ("POST",),
-    "/transform-input": ("GET", "POST"),
-    "/transform-output": ("GET", "POST"),
-    "/route": ("GET", "POST"),
-    "/aggregate": ("GET", "POST"),
-    "/health/ping": ("GET",),
-    "/health/status": ("GET",),
-    "/api/v1.0/health/status": ("GET",),
-    "/metadata": ("GET",),
-    "/api/v1.0/metadata": ("GET",),
-}
+from easlab.seldon.routes import ROUTE_METHODS
 
 #: the methods ``flask_cors.CORS(app)`` (seldon-core's setup, all defaults) allows
 CORS_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

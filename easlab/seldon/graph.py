@@ -1,6 +1,7 @@
 """An inference graph of components in one service, run as Seldon's orchestrator runs
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
-sending to the child its ``route()`` picks, a combiner calling ``aggregate()`` over its
+sending to the child its ``route()`` picks (-1: every child, the first one's answer
+kept; -2: none, the router's input is the answer), a combiner calling ``aggregate()`` over its
 children's answers. ``meta.requestPath`` names the nodes that ran (node → class).
 Feedback goes down the graph as the executor sends it: along the routing the response's
 ``meta.routing`` records, to each MODEL and ROUTER on the way.
@@ -13,13 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from easlab.seldon import methods
+from easlab.seldon.abtest import RANDOM_ABTEST, RandomABTest
 from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
-from easlab.seldon.cors import ROUTE_METHODS, route_key
+from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.messages import as_int32
+from easlab.seldon.routes import ROUTE_METHODS
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
+#: what a router's ``route()`` may answer besides a child's index (seldon-core's executor):
+#: every child (the first child's answer is the answer), or none (the router's input is)
+ROUTE_TO_ALL, ROUTE_TO_NONE = -1, -2
 #: the node types the executor sends feedback to (its ``feedback``)
 _LEARNERS = ("MODEL", "ROUTER")
 
@@ -37,11 +44,17 @@ def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
     name = node.get("name")
     if not name:
         raise SeldonMicroserviceException("every graph node needs a name", status_code=500)
-    cls_name = node.get("class") or node.get("implementation") or name
-    cls = load_component_class(folder, cls_name)
+    implementation = node.get("implementation")
+    kind = str(node.get("type") or "MODEL").upper()
+    cls: type
+    if not node.get("class") and str(implementation).upper() == RANDOM_ABTEST:
+        # seldon-core's executor routes such a node itself: no class of the user's
+        cls_name, cls, kind = RANDOM_ABTEST, RandomABTest, "ROUTER"
+    else:
+        cls_name = node.get("class") or implementation or name
+        cls = load_component_class(folder, cls_name)
     app = SeldonApp(build_component(cls, node.get("parameters") or []))
     children = [_build(child, folder, entry) for child in node.get("children") or []]
-    kind = str(node.get("type") or "MODEL").upper()
     return GraphNode(name, kind, cls_name, app, children)
 
 
@@ -53,10 +66,12 @@ def _mark(message: Any, node: GraphNode) -> Any:
 
 
 class GraphApp:
-    """The graph behind the prediction paths; health paths ask every node."""
+    """The graph behind the prediction paths; ``/health/status`` asks every node."""
 
     def __init__(self, root: GraphNode) -> None:
         self.root = root
+        #: the graph's name in its metadata (seldon-core's predictor name): the service's
+        self.name = root.name
 
     @classmethod
     def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
@@ -78,43 +93,61 @@ class GraphApp:
             todo.extend(node.children)
         return found
 
-    def run(self, node: GraphNode, message: Any) -> Any:
-        user, metrics = node.app.user_model, node.app.metrics
+    def predict(self, message: Any) -> Any:
+        """The graph's answer to ``message``, its ``meta.routing`` naming every router's
+        pick: seldon-core's executor keeps one routing map per request, so a router's
+        pick survives the COMBINER or OUTPUT_TRANSFORMER above it, whose component
+        answers without it (feedback goes down the routing the answer records)."""
+        routing: dict[str, int] = {}
+        answer = self.run(self.root, message, routing)
+        if routing and isinstance(answer, dict):
+            meta = answer.setdefault("meta", {})
+            meta["routing"] = {**(meta.get("routing") or {}), **routing}
+        return answer
+
+    def run(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
+        """``node``'s answer to ``message``; each router on the way adds its pick to
+        ``routing`` (the request's)."""
         path = dict((message.get("meta") or {}).get("requestPath") or {})
         if node.type in ("MODEL", "TRANSFORMER"):
             call = methods.predict if node.type == "MODEL" else methods.transform_input
             # a *_raw hook's None (JSON null from the microservice) goes on as an empty message
-            message = call(user, message, metrics)
+            message = _node_call(node, call, message)
             message = {} if message is None else message
         # the orchestrator routes and aggregates only over children: a ROUTER or
         # COMBINER with none passes the message through (seldon-core's executor)
         elif node.type == "ROUTER" and node.children:
-            routed = methods.route(user, message, metrics)
+            routed = _node_call(node, methods.route, message)
             data = routed["data"]
             index = int(
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
             )
-            if index == -1:  # the executor's "every child": the first one answers
-                message = self._every_child(node, _with_path(message, path, node))
+            if index == ROUTE_TO_ALL:  # the first child's answer is the answer
+                message = self._every_child(node, _with_path(message, path, node), routing)
+            elif index == ROUTE_TO_NONE:  # the router's input, as it came, is the answer
+                message = _with_path(message, path, node)
             elif not 0 <= index < len(node.children):
                 raise SeldonMicroserviceException(
                     f"router {node.name} picked child {index} of {len(node.children)} "
-                    f"(route() answers a child's index, or -1 for every child)"
+                    "(route() answers a child's index from 0, -1 for every child or -2 "
+                    "for none)"
                 )
             else:
-                message = self.run(node.children[index], _with_path(message, path, node))
+                child = node.children[index]
+                message = self.run(child, _with_path(message, path, node), routing)
+            routing[node.name] = index
             message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
-            answers = [self.run(child, _copy(message)) for child in node.children]
-            message = methods.aggregate(user, {"seldonMessages": answers}, metrics)
+            answers = [self.run(child, _copy(message), routing) for child in node.children]
+            message = _node_call(node, methods.aggregate, {"seldonMessages": answers})
             message = {} if message is None else message
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
-            message = self._every_child(node, message)
+            message = self._every_child(node, message, routing)
         if node.type == "OUTPUT_TRANSFORMER":
-            message = methods.transform_output(user, message, metrics)
+            message = _node_call(node, methods.transform_output, message)
             message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
@@ -122,14 +155,18 @@ class GraphApp:
     def feedback(self, node: GraphNode, feedback: dict[str, Any]) -> Any:
         """Send ``feedback`` to ``node``'s subtree as seldon-core's executor does: first to
         the child its ``response.meta.routing`` names for the node (every child when it
-        names none, or -1), then to the node itself if it is a MODEL or ROUTER, whose
+        names none, or -1; none for -2), then to the node itself if it is a MODEL or ROUTER, whose
         answer is the answer; any other node answers the feedback itself (the executor
         echoes the request). Each component gets the whole Feedback, its node's name as
         its unit id (so a router's ``send_feedback`` gets its own ``routing``)."""
         if node.children:
             index = _routed(feedback, node.name)
-            if index == -1:
+            if index == ROUTE_TO_ALL:
                 targets = node.children
+            elif index == ROUTE_TO_NONE:
+                # no child ran, so none learns from it (the executor would index its
+                # children with -2 and fail)
+                targets = []
             elif 0 <= index < len(node.children):
                 targets = [node.children[index]]
             else:
@@ -143,13 +180,48 @@ class GraphApp:
         if node.type not in _LEARNERS:
             return feedback
         app = node.app
-        return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
+        try:
+            return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
+        except Exception as exc:
+            raise _NodeFailed(app.error_answer(exc)) from None
 
-    def _every_child(self, node: GraphNode, message: Any) -> Any:
+    def _every_child(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
         """Each child's answer to ``message``, the first one kept: what the executor does
         where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
-        answers = [self.run(child, _copy(message)) for child in node.children]
+        answers = [self.run(child, _copy(message), routing) for child in node.children]
         return answers[0]
+
+    def graph_metadata(self) -> Answer:
+        """``GET /api/v1.0/metadata``: seldon-core's executor's graph metadata, ``{"name",
+        "models": {node: its metadata}, "graphinputs", "graphoutputs"}`` (the inputs of
+        the node a request enters by, the outputs of the one it leaves by); a node whose
+        metadata is invalid answers for the graph (its 500 MICROSERVICE_BAD_METADATA)."""
+        models: dict[str, Any] = {}
+        for node in self.nodes():
+            if node.app.metadata is None:
+                return node.app.handle("GET", "/api/v1.0/metadata")
+            # the executor reads each into its ModelMetadata, whose empty fields it leaves out
+            models[node.name] = {
+                key: value
+                for key, value in node.app.metadata.items()
+                if key in ("inputs", "outputs") or value not in ("", [], {}, None)
+            }
+        first, last = _edges(self.root)
+        return _json(
+            {
+                "name": self.name,
+                "models": models,
+                "graphinputs": models[first.name].get("inputs"),
+                "graphoutputs": models[last.name].get("outputs"),
+            }
+        )
+
+    def health(self, method: str, path: str) -> Answer:
+        """``/health/status``: each node's own answer, as seldon-core's executor asks each
+        node before it says the graph is ready; the first that is not 200 (its error
+        body) is the answer, else the root's."""
+        answers = [node.app.handle(method, path) for node in self.nodes()]
+        return next((answer for answer in answers if answer.status != 200), answers[0])
 
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
@@ -157,7 +229,9 @@ class GraphApp:
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
-            return _json(self.root.app.health())
+            return self.health(method, path)
+        if path == "/api/v1.0/metadata" and method.upper() in ("GET", "HEAD"):
+            return self.graph_metadata()
         # the predictions paths take the methods the microservice routes (GET or POST on
         # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
         # other is the root component's refusal, as on a MODEL service
@@ -175,9 +249,51 @@ class GraphApp:
                 raise SeldonMicroserviceException(f"Invalid request data type: {request}")
             if path in _FEEDBACK_PATHS:
                 return _json(self.feedback(self.root, request))
-            return _json(self.run(self.root, request))
+            return _json(self.predict(request))
+        except _NodeFailed as failed:  # a node's own answer
+            return failed.answer
         except Exception as exc:
             return self.root.app.error_answer(exc)
+
+
+def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:
+    """The nodes whose inputs and outputs are the graph's (seldon-core's executor's
+    ``getEdgeNodes``): a leaf is both; a MODEL or TRANSFORMER takes the inputs and its
+    first child's chain gives the outputs; an OUTPUT_TRANSFORMER or COMBINER gives the
+    outputs and its first child's chain takes the inputs; a ROUTER is its first child's."""
+    if not node.children:
+        return node, node
+    first, last = _edges(node.children[0])
+    if node.type in ("MODEL", "TRANSFORMER"):
+        return node, last
+    if node.type in ("OUTPUT_TRANSFORMER", "COMBINER"):
+        return first, node
+    return first, last
+
+
+class _NodeFailed(Exception):
+    """A node's own failure answer, which stops the graph (seldon-core's executor stops at
+    a node whose microservice answers other than 200 and sends that status and body)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.body)
+        self.answer = answer
+
+
+def _node_call(node: GraphNode, method: Any, message: Any) -> Any:
+    """``method`` (methods.py) of ``node``'s component on ``message``, failing as its
+    microservice answers: an exception is its error answer (its own model_error_handler
+    first), a prediction carrying ``status.code`` (a ``predict_raw``'s) that HTTP status."""
+    app = node.app
+    try:
+        answer = method(app.user_model, message, app.metrics)
+    except Exception as exc:
+        raise _NodeFailed(app.error_answer(exc)) from None
+    if method is methods.predict:
+        own = app.predict_answer(answer)
+        if own.status != 200:
+            raise _NodeFailed(own)
+    return answer
 
 
 def _copy(message: Any) -> Any:
@@ -187,15 +303,14 @@ def _copy(message: Any) -> Any:
 
 
 def _routed(feedback: dict[str, Any], name: str) -> int:
-    """The child index ``feedback``'s ``response.meta.routing`` records for node ``name``,
-    -1 (every child) where it records none or is no such map (the executor's reading)."""
+    """The child index ``feedback``'s ``response.meta.routing`` records for node ``name``
+    (a number, or one as text: a proto int32), -1 (every child) where it records none or
+    is no such map (the executor's reading)."""
     response = feedback.get("response")
     meta = response.get("meta") if isinstance(response, dict) else None
     routing = meta.get("routing") if isinstance(meta, dict) else None
-    index = routing.get(name) if isinstance(routing, dict) else None
-    if isinstance(index, bool) or not isinstance(index, (int, float)) or index != int(index):
-        return -1
-    return int(index)
+    index = as_int32(routing.get(name)) if isinstance(routing, dict) else None
+    return -1 if index is None else index
 
 
 def _with_path(message: Any, path: dict[str, Any], node: GraphNode) -> Any:

@@ -48,6 +48,37 @@ def _int(value: Any) -> Any:
     return value
 
 
+def _int32(value: Any) -> Any:
+    # a proto int32 read from JSON: a number, or the number as text ("3")
+    if isinstance(value, str) and _int32_error(value, "") is None:
+        return int(value)
+    return _int(value)
+
+
+def as_int32(value: Any) -> int | None:
+    """``value`` as the int32 protobuf reads it from JSON (3, 3.0 or "3"), or None."""
+    return int(value) if value is not None and _int32_error(value, "") is None else None
+
+
+def _int32_error(value: Any, at: str) -> str | None:
+    """What protobuf's json_format (3.20) says of ``value`` for an int32 field at ``at``,
+    or None when it is one: a whole number (a float too, or as text without spaces)
+    within 32 bits."""
+    if isinstance(value, float) and not value.is_integer():
+        return f"Couldn't parse integer: {value} at {at}"
+    if isinstance(value, str) and " " in value:
+        return f'Couldn\'t parse integer: "{value}" at {at}'
+    if isinstance(value, bool):
+        return f"Bool value {value} is not acceptable for integer field at {at}"
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    if not -(2**31) <= number < 2**31:
+        return f"Value out of range: {number}"
+    return None
+
+
 def _each(convert: Any) -> Any:
     return lambda value: [convert(v) for v in value] if isinstance(value, list) else value
 
@@ -75,6 +106,8 @@ class _Message(dict):  # type: ignore[type-arg]
     FIELDS: ClassVar[dict[str, Any]] = {}
     REPEATED: ClassVar[dict[str, type[_Message]]] = {}
     ONEOFS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: the map<string, int32> fields
+    INT32_MAPS: ClassVar[tuple[str, ...]] = ()
     # field -> what as_proto does to its JSON value (messages recurse on their own)
     CONVERT: ClassVar[dict[str, Any]] = {}
 
@@ -145,7 +178,8 @@ class Metric(_Message):
 class Meta(_Message):
     FIELDS: ClassVar[dict[str, Any]] = {"puid": "", "tags": {}, "routing": {}, "requestPath": {}}
     REPEATED: ClassVar[dict[str, type[_Message]]] = {"metrics": Metric}
-    CONVERT: ClassVar[dict[str, Any]] = {"tags": floats, "routing": _values(_int)}
+    INT32_MAPS: ClassVar[tuple[str, ...]] = ("routing",)
+    CONVERT: ClassVar[dict[str, Any]] = {"tags": floats, "routing": _values(_int32)}
 
 
 class Tensor(_Message):
@@ -219,7 +253,8 @@ def parse_error(kind: type[_Message], value: Any, path: str = "") -> str | None:
     """What protobuf's ``json_format.ParseDict`` says of ``value`` as a ``kind`` message, or
     None when it parses. seldon-core parses a ``/send-feedback`` body so and answers 400
     ``"Invalid JSON: " + this``: a field the message does not have (a typo such as
-    ``"rewards"``) or a ``float`` field given text that is no number. Other checks of
+    ``"rewards"``), a ``float`` field given text that is no number or a map<string, int32>
+    (``meta.routing``) with a value that is no int32. Other checks of
     ParseDict's are left to the hooks."""
     if not isinstance(value, dict):
         return None
@@ -244,6 +279,19 @@ def parse_error(kind: type[_Message], value: Any, path: str = "") -> str | None:
                 ),
                 None,
             )
+        elif name in kind.INT32_MAPS:
+            at = f"{path}.{name}"
+            if not isinstance(field, dict):
+                inner = f"Map field {name} must be in a dict which is {field} at {at}"
+            else:
+                inner = next(
+                    (
+                        error
+                        for key, item in field.items()
+                        if (error := _int32_error(item, f"{at}[{key}]"))
+                    ),
+                    None,
+                )
         elif kind.CONVERT.get(name) is _float32 and isinstance(field, str):
             if field == "nan":
                 inner = f'Couldn\'t parse float "nan", use "NaN" instead at {path}.{name}'
@@ -269,6 +317,7 @@ __all__ = [
     "SeldonMessageList",
     "Status",
     "Tensor",
+    "as_int32",
     "as_proto",
     "floats",
     "parse_error",

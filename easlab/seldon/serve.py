@@ -286,7 +286,21 @@ def seldon(
             f"imports the class {interface_name} from there; run it in the component's folder"
         ) from None
     _check_signature(cls, interface_name, parameters)
-    app = SeldonApp(build_component(cls, parameters))
+    try:
+        component = build_component(cls, parameters)
+    except Exception as exc:
+        import traceback
+
+        from easlab.errors import EaslabError
+
+        # the component's own failure, not a usage mistake: its traceback, as
+        # seldon-core-microservice prints it, then one line saying what failed
+        traceback.print_exc()
+        raise EaslabError(
+            f"the component {interface_name} failed to start: {type(exc).__name__}: {exc} "
+            "(raised by its __init__ or load(); the traceback above shows where)"
+        ) from None
+    app = SeldonApp(component)
     try:
         server = make_server(app, host, http_port, threads, bool(access_log))
     except OSError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from easlab.seldon.graph import GraphApp
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
@@ -106,6 +108,9 @@ def test_graph_through_the_kernel(kernel):
         "m2": "ClassNames",
     }
     assert requests.post(url, json={"data": {"ndarray": [[1]]}}, timeout=30).status_code == 401
+    meta = requests.get(service.url + "/api/v1.0/metadata", headers=token, timeout=30)
+    assert meta.status_code == 200 and meta.json()["name"] == "sg_graph"  # the service's name
+    assert set(meta.json()["models"]) == {"input", "router", "identity", "combine", "m1", "m2"}
 
 
 def _counted(name: str, path: Path) -> dict:
@@ -228,3 +233,362 @@ def test_feedback_routed_to_a_child_the_router_lacks_is_a_clear_error():
     status, body = _feedback(app, {"reward": 1, "response": {"meta": {"routing": {"router": 5}}}})
     assert status == 400 and body["status"]["reason"] == "MICROSERVICE_BAD_DATA"
     assert "router" in body["status"]["info"] and "5" in body["status"]["info"]
+
+
+def test_router_answering_minus_two_routes_to_no_child(tmp_path):
+    """A route() of -2 is the executor's "no child": the graph answers the router's input
+    as it came (after the transformer above it), meta.routing records -2, no child runs;
+    feedback then reaches the router alone. easlab answered 400 "router r picked child -2
+    of 2"."""
+    first = tmp_path / "first.txt"
+    graph = {
+        "name": "input",
+        "type": "TRANSFORMER",
+        "class": "Transformer",
+        "children": [
+            {
+                "name": "r",
+                "type": "ROUTER",
+                "class": "RouteNone",
+                "children": [
+                    _counted("c1", first),
+                    {"name": "c2", "type": "MODEL", "class": "FeedbackSeen"},
+                ],
+            }
+        ],
+    }
+    app = GraphApp.from_spec(graph, COMPONENTS)
+    nodes = {node.name: node.app.user_model for node in app.nodes()}
+    status, body = predict(app, {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[2, 3]]  # the transformer's answer, unchanged
+    assert body["meta"]["routing"] == {"r": -2}
+    assert body["meta"]["requestPath"] == {"input": "Transformer", "r": "RouteNone"}
+    assert not first.exists()  # c1 never predicted
+    feedback = {"request": {"data": {"ndarray": [[1, 2]]}}, "response": body, "reward": 1}
+    status, answer = _feedback(app, feedback)
+    assert status == 200, answer
+    assert nodes["r"].seen == [[-2, 1.0]]
+    assert nodes["c2"].last == {}  # no child ran, so none learns from it
+
+
+def test_graph_feedback_through_the_kernel(kernel, tmp_path):
+    """Predictions then feedback over HTTP to a graph service (router + two models) on a
+    real kernel, with its token: each feedback reaches the model its prediction was
+    routed to and the router, with the reward and the router's own routing; without the
+    token no component hears of it."""
+    import requests
+
+    log = tmp_path / "feedback.jsonl"
+
+    def node(name: str, kind: str) -> dict:
+        parameters = [{"name": "path", "value": str(log), "type": "STRING"},
+                      {"name": "label", "value": name, "type": "STRING"}]  # fmt: skip
+        return {"name": name, "type": kind, "class": "FeedbackLog", "parameters": parameters}
+
+    graph = {**node("router", "ROUTER"), "children": [node("a", "MODEL"), node("b", "MODEL")]}
+    service = kernel.create(
+        {
+            "name": "sg_feedback",
+            "processor": "seldon",
+            "processor_path": str(COMPONENTS),
+            "processor_mainclass": "FeedbackLog",
+            "token": "tok-feedback-1234",
+            "metadata": {"instance": 1},
+            "seldon": {"graph": graph},
+        }
+    )
+    assert service.status == "Running", service.message
+    token = {"Authorization": "tok-feedback-1234"}
+    sent = []
+    for first, reward in [(1, 0.5), (9, 1), (2, 0)]:
+        request = {"data": {"ndarray": [[first, 7]]}}
+        answer = requests.post(
+            service.url + "/api/v1.0/predictions", json=request, headers=token, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["meta"]["routing"] == {"router": int(first > 5)}
+        feedback = {"request": request, "response": answer.json(), "reward": reward,
+                    "truth": {"data": {"ndarray": [[reward]]}}}  # fmt: skip
+        sent.append(feedback)
+        done = requests.post(
+            service.url + "/api/v1.0/feedback", json=feedback, headers=token, timeout=30
+        )
+        assert done.status_code == 200, done.text
+    refused = requests.post(service.url + "/api/v1.0/feedback", json=sent[0], timeout=30)
+    assert refused.status_code == 401
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    expected = []
+    for feedback, child in zip(sent, ["a", "b", "a"], strict=True):
+        reward = float(feedback["reward"])
+        first = float(feedback["request"]["data"]["ndarray"][0][0])
+        seen = {"reward": reward, "features": [[first, 7.0]], "truth": [[reward]]}
+        expected += [{"node": child, "routing": None, **seen},
+                     {"node": "router", "routing": int(child == "b"), **seen}]  # fmt: skip
+    assert lines == expected
+
+
+BAD_GRAPHS = [
+    # a type seldon-core does not have: the node ran nothing and passed the request on
+    ({"name": "m", "type": "MODLE", "class": "MyModel"}, "seldon.graph.type", "MODLE"),
+    (
+        {
+            "name": "r",
+            "type": "ROUTER",
+            "class": "Router",
+            "children": [
+                {"name": "m", "class": "MyModel", "type": "Model"},
+                {"name": "t", "class": "MyModel", "type": "TRANSFROMER"},
+            ],
+        },
+        "seldon.graph.children[1].type",
+        "TRANSFROMER",
+    ),  # fmt: skip
+    # two nodes of one name: meta.routing, requestPath and feedback could not tell them apart
+    (
+        {
+            "name": "r",
+            "type": "ROUTER",
+            "class": "Router",
+            "children": [{"name": "m", "class": "MyModel"}, {"name": "m", "class": "ClassNames"}],
+        },
+        "seldon.graph.children[1].name",
+        "'m'",
+    ),  # fmt: skip
+    # children not a list: an AttributeError ('str' object has no attribute 'get')
+    ({"name": "m", "class": "MyModel", "children": {"name": "c"}}, "seldon.graph.children", "list"),
+    ({"name": "m", "class": "MyModel", "children": ["c"]}, "seldon.graph.children[0]", "object"),
+    ({"type": "MODEL", "class": "MyModel"}, "seldon.graph.name", "name"),
+    ({"name": "m", "class": 3}, "seldon.graph.class", "string"),
+    (
+        {"name": "m", "class": "Params", "parameters": [{"name": "alpha", "value": "1"}]},
+        "seldon.graph.parameters",
+        "type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("graph", "field", "said"), BAD_GRAPHS)
+def test_a_graph_seldon_core_would_refuse_is_a_spec_error(graph, field, said):
+    """Each node of seldon.graph is checked when the description is read, the field named:
+    a misspelt type (a node easlab ran as a pass-through), a name used twice, children that
+    are no list of nodes, a node without a name or with bad parameters."""
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    spec = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "metadata": {"instance": 1}, "seldon": {"graph": graph}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    assert info.value.field == field
+    assert said in str(info.value)
+
+
+def test_a_bad_graph_is_refused_by_the_kernel_before_any_instance_starts(kernel):
+    from easlab.errors import SpecError
+
+    spec = {"name": "sg_bad", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "token": "tok-bad-graph-1234", "metadata": {"instance": 1},
+            "seldon": {"graph": {"name": "m", "type": "MODLE", "class": "MyModel"}}}  # fmt: skip
+    with pytest.raises(SpecError) as refused:  # the kernel's 400 naming the field
+        kernel.client._call("POST", "/services", {"spec": spec})
+    assert refused.value.field == "seldon.graph.type"
+    assert "sg_bad" not in [s["name"] for s in kernel.client.list()]
+
+
+def test_routing_of_a_router_below_a_combiner_or_output_transformer_reaches_feedback():
+    """meta.routing is the request's: a router's pick is in the graph's answer wherever the
+    router sits (seldon-core's executor keeps one routing map per request). Below a
+    COMBINER or an OUTPUT_TRANSFORMER it was lost with the component's own answer, so
+    feedback went to every child of the router and its send_feedback got routing None."""
+    router = {
+        "name": "router",
+        "type": "ROUTER",
+        "class": "FeedbackRouter",
+        "children": [
+            {"name": "a", "type": "MODEL", "class": "FeedbackSeen"},
+            {"name": "b", "type": "MODEL", "class": "FeedbackSeen"},
+        ],
+    }
+    graphs = [
+        {"name": "out", "type": "OUTPUT_TRANSFORMER", "class": "Transformer",
+         "children": [router]},
+        {"name": "both", "type": "COMBINER", "class": "Combiner",
+         "children": [router, {"name": "m", "type": "MODEL", "class": "MyModel"}]},
+    ]  # fmt: skip
+    for graph in graphs:
+        app = GraphApp.from_spec(graph, COMPONENTS)
+        nodes = {node.name: node.app.user_model for node in app.nodes()}
+        nodes["a"].last = [[1.0, 2.0]]  # what FeedbackSeen predicts until it gets feedback
+        status, response = predict(app, {"data": {"ndarray": [[1, 2]]}})
+        assert status == 200, response
+        assert response["meta"]["routing"] == {"router": 0}, graph["name"]
+        feedback = {"request": {"data": {"ndarray": [[1, 2]]}}, "response": response,
+                    "reward": 1}  # fmt: skip
+        assert _feedback(app, feedback)[0] == 200
+        assert nodes["router"].seen == [[0, 1.0]]
+        assert nodes["a"].last["reward"] == ["float", 1.0]
+        assert nodes["b"].last == {}  # not routed to: no feedback
+
+
+def test_feedback_routing_written_as_text_is_the_child_it_names():
+    """meta.routing {"router": "1"} (a proto int32 as text, as protobuf reads it) sends the
+    feedback to child 1 only, as the router's send_feedback is told; easlab sent it to
+    every child then."""
+    app = GraphApp.from_spec(FEEDBACK_GRAPH, COMPONENTS)
+    nodes = {node.name: node.app.user_model for node in app.nodes()}
+    feedback = {"reward": 1, "response": {"meta": {"routing": {"router": "0"}}}}
+    assert _feedback(app, feedback)[0] == 200
+    assert nodes["router"].seen == [[0, 1.0]]
+    assert nodes["a"].last["reward"] == ["float", 1.0]
+    assert nodes["b"].last == nodes["c"].last == {}
+
+
+def _ab_test(ratio: str | None, **node) -> dict:
+    parameters = [] if ratio is None else [{"name": "ratioA", "value": ratio, "type": "FLOAT"}]
+    return {"name": "ab", "implementation": "RANDOM_ABTEST", "parameters": parameters,
+            "children": [{"name": "a", "type": "MODEL", "class": "MyModel"},
+                         {"name": "b", "type": "MODEL", "class": "ClassNames"}], **node}  # fmt: skip
+
+
+def test_random_abtest_routes_as_seldon_core_executor():
+    """``"implementation": "RANDOM_ABTEST"`` (seldon-core's own A/B router, no class of the
+    user's) sends a request to the first child with probability ratioA (0.5 without it),
+    else to the second. easlab looked for a module RANDOM_ABTEST.py and failed to start."""
+    for ratio, child, names in [("1.0", 0, {"a": "MyModel"}), ("0", 1, {"b": "ClassNames"})]:
+        for graph in (_ab_test(ratio), _ab_test(ratio, type="ROUTER")):
+            app = GraphApp.from_spec(graph, COMPONENTS)
+            for _ in range(5):
+                status, body = predict(app, {"data": {"ndarray": [[1, 2]]}})
+                assert status == 200, body
+                assert body["meta"]["routing"] == {"ab": child}
+                assert body["meta"]["requestPath"] == {"ab": "RANDOM_ABTEST", **names}
+    app = GraphApp.from_spec(_ab_test(None), COMPONENTS)  # ratioA 0.5: either child
+    assert predict(app, {"data": {"ndarray": [[1, 2]]}})[1]["meta"]["routing"]["ab"] in (0, 1)
+    from easlab.spec import parse_spec  # and such a graph is a valid description
+
+    parse_spec({"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+                "metadata": {"instance": 1}, "seldon": {"graph": _ab_test("0.3")}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("graph", "field", "said"),
+    [
+        ({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": "gs://x"},
+         "seldon.graph.implementation", "prepackaged"),
+        ({"name": "m", "implementation": "SIMPLE_MODEL"}, "seldon.graph.implementation",
+         "RANDOM_ABTEST"),
+        ({**_ab_test("0.5"), "children": _ab_test("0.5")["children"][:1]},
+         "seldon.graph.children", "two children"),
+        (_ab_test("half"), "seldon.graph.parameters", "ratioA"),
+        (_ab_test("0.5", type="MODEL"), "seldon.graph.type", "ROUTER"),
+    ],
+)  # fmt: skip
+def test_builtin_implementations_easlab_does_not_run_are_spec_errors(graph, field, said):
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    spec = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+            "metadata": {"instance": 1}, "seldon": {"graph": graph}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    assert info.value.field == field
+    assert said in str(info.value)
+
+
+def test_health_status_of_a_graph_asks_every_node():
+    """/health/status of a graph answers 200 only when each node's health_status() does
+    (seldon-core's executor asks each node); a failing node's answer is seldon-core's error
+    body. A graph asked its root only (a sick child answered 200 "healthy"), and a root
+    whose health_status() raised let the exception out of GraphApp.handle."""
+    from easlab.seldon.app import SeldonApp
+    from easlab.seldon.component import build_component, load_component_class
+
+    def sick() -> SeldonApp:
+        return SeldonApp(build_component(load_component_class(COMPONENTS, "Sick")))
+
+    error = {"status": {"code": -1, "info": "model weights not loaded",
+                        "reason": "MICROSERVICE_INTERNAL_ERROR", "status": 1}}  # fmt: skip
+    one = GraphApp.one_node("t", "TRANSFORMER", "Sick", sick())
+    chain = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
+        COMPONENTS,
+    )
+    for app in (one, chain):
+        for path in ("/health/status", "/api/v1.0/health/status"):
+            answer = app.handle("GET", path)
+            assert (answer.status, json.loads(answer.body)) == (500, error), path
+    healthy = GraphApp.from_spec(GRAPH, COMPONENTS)
+    answer = healthy.handle("GET", "/health/status")
+    assert answer.status == 200, answer.body
+    assert answer.body == healthy.root.app.handle("GET", "/health/status").body
+
+
+def test_graph_metadata_as_seldon_core_executor():
+    """GET /api/v1.0/metadata of a graph is seldon-core's executor's graph metadata: each
+    node's metadata (empty fields left out, as the executor writes them) under its name,
+    the inputs of the node a request enters by and the outputs of the one it leaves by.
+    easlab answered the root component's own metadata; /metadata still is that."""
+    graph = {"name": "t", "type": "TRANSFORMER", "class": "Transformer",
+             "children": [{"name": "r", "type": "ROUTER", "class": "Router",
+                           "children": [{"name": "g", "class": "GoodMeta"},
+                                        {"name": "m", "class": "MyModel"}]}]}  # fmt: skip
+    app = GraphApp.from_spec(graph, COMPONENTS)
+    app.name = "my-graph"
+    answer = app.handle("GET", "/api/v1.0/metadata")
+    assert answer.status == 200, answer.body
+    plain = {"versions": [""], "inputs": [], "outputs": []}
+    good = {"name": "model-name", "versions": ["model-version"], "platform": "platform-name",
+            "inputs": [{"name": "input", "datatype": "BYTES", "shape": [1]}],
+            "outputs": [{"messagetype": "ndarray", "schema": {"names": ["a"], "shape": [2]}}]}  # fmt: skip
+    assert json.loads(answer.body) == {
+        "name": "my-graph",
+        "models": {"t": plain, "r": plain, "g": good, "m": plain},
+        "graphinputs": [],  # the transformer's
+        "graphoutputs": good["outputs"],  # the router's first child's
+    }
+    assert app.handle("GET", "/metadata").body == app.root.app.handle("GET", "/metadata").body
+    # an OUTPUT_TRANSFORMER or COMBINER above: inputs from its first child, outputs its own
+    out = GraphApp.from_spec(
+        {"name": "o", "type": "OUTPUT_TRANSFORMER", "class": "Transformer",
+         "children": [{"name": "g", "class": "GoodMeta"}]}, COMPONENTS,
+    )  # fmt: skip
+    body = json.loads(out.handle("GET", "/api/v1.0/metadata").body)
+    assert (body["graphinputs"], body["graphoutputs"]) == (good["inputs"], [])
+    # a node whose metadata is invalid: its own 500 MICROSERVICE_BAD_METADATA
+    bad = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "b", "class": "BadMeta"}]},
+        COMPONENTS,
+    )
+    answer = bad.handle("GET", "/api/v1.0/metadata")
+    assert answer.status == 500
+    assert json.loads(answer.body)["status"]["reason"] == "MICROSERVICE_BAD_METADATA"
+
+
+def test_a_node_that_fails_answers_for_the_graph_as_its_microservice_would():
+    """A node's failure stops the graph with the answer its own microservice gives (the
+    executor stops at a node's non-200 and passes its status and body on): a predict_raw
+    status.code is the HTTP status, a node's model_error_handler answers its exception.
+    easlab answered 200 with the failure as a message (and ran the nodes after it on it),
+    and a child's custom exception went to the root's handler: a generic 500."""
+    from easlab.seldon.app import SeldonApp
+    from easlab.seldon.component import build_component, load_component_class
+
+    def alone(cls: str, payload: dict) -> tuple[int, bytes]:
+        app = SeldonApp(build_component(load_component_class(COMPONENTS, cls)))
+        answer = app.handle("POST", "/api/v1.0/predictions", "", "application/json",
+                            json.dumps(payload).encode())  # fmt: skip
+        return answer.status, answer.body
+
+    cases = [("Raw", {"data": {"ndarray": "fail"}}, 422),
+             ("CustomError", {"data": {"ndarray": [[1]]}}, 402),
+             ("CustomError", {"data": {"ndarray": [[0]]}}, 500)]  # fmt: skip
+    for cls, payload, status in cases:
+        graph = {"name": "out", "type": "OUTPUT_TRANSFORMER", "class": "Transformer",
+                 "children": [{"name": "c", "type": "COMBINER", "class": "Combiner",
+                               "children": [{"name": "m", "class": cls},
+                                            {"name": "n", "class": "MyModel"}]}]}  # fmt: skip
+        answer = GraphApp.from_spec(graph, COMPONENTS).handle(
+            "POST", "/api/v1.0/predictions", "", "application/json", json.dumps(payload).encode()
+        )
+        assert (answer.status, answer.body) == alone(cls, payload) and answer.status == status

@@ -444,3 +444,47 @@ def test_an_async_seldon_service_answers_each_record_into_its_sink(kernel):
         assert json.loads(bytes(record.data))["data"]["ndarray"] == [[1, 2]]
     finally:
         kernel.delete("sk_async")
+
+
+def test_openapi_document_needs_the_token(kernel):
+    """GET /seldon.json below a seldon service: the OpenAPI document (easlab answered a
+    500 "404 Not Found" body), behind the token as every path of the service, naming the
+    service's path and its token header."""
+    service = seldon_service(kernel, "sk_openapi", "MyModel")
+    url = service.url + "/seldon.json"
+    assert requests.get(url, timeout=30).status_code == 401
+    assert requests.get(url, headers={"Authorization": "wrong"}, timeout=30).status_code == 401
+    answer = requests.get(url, headers={"Authorization": service.token}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"] == "application/json"
+    document = answer.json()
+    assert document["servers"] == [{"url": "/api/predict/sk_openapi"}]
+    assert document["security"] == [{"token": []}]
+    scheme = document["components"]["securitySchemes"]["token"]
+    assert (scheme["in"], scheme["name"]) == ("header", "Authorization")
+    assert set(document["paths"]["/api/v1.0/predictions"]) == {"post"}
+    assert service.token not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("seldon", "main", "missing"),
+    [
+        ({}, "Nope", "Nope.py"),
+        ({"graph": {"name": "m", "class": "MyModel",
+                    "children": [{"name": "x", "class": "parts.Nope"}]}}, None, "parts.py"),
+    ],
+)  # fmt: skip
+def test_a_class_without_its_file_says_where_it_was_looked_for(kernel, seldon, main, missing):
+    """processor_mainclass (or a graph node's class) whose file is not in processor_path:
+    the service failed with importlib's traceback ending "No module named 'Nope'", not
+    saying where the file was looked for, nor which file."""
+    spec = {"name": f"sk_missing_{missing[:-3].lower()}", "processor": "seldon",
+            "processor_path": str(COMPONENTS), "token": "tok-missing-1234",
+            "metadata": {"instance": 1}, "seldon": seldon}  # fmt: skip
+    if main:
+        spec["processor_mainclass"] = main
+    service = kernel.create(spec)
+    assert service.status == "Failed"
+    message = service.desc["message"]
+    assert f"no {missing} in {COMPONENTS}" in message, message
+    assert "importlib" not in message

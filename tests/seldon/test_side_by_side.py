@@ -464,3 +464,54 @@ def test_star_import_of_seldon_core_utils_gives_seldon_cores_names(components_di
     ours: dict = {}
     exec("from seldon_core.utils import *", ours)
     assert sorted(set(ours) - {"__builtins__"}) == json.loads(real.stdout.replace("'", '"'))
+
+
+def _refs(value) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["$ref"]} if isinstance(value.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value))
+    return set()
+
+
+def test_openapi_document_at_seldon_json(real_seldon, components_dir):
+    """GET /seldon.json is seldon-core's OpenAPI document; easlab answered its 404 (a 500
+    body). easlab's own document lists every path and method its route table serves (the
+    microservice's six paths, each with the same methods, among them), and only those."""
+    theirs = requests.get(real_seldon.url("MyModel") + "/seldon.json", timeout=30)
+    app = easlab_app(components_dir, "MyModel", "[]")
+    ours = app.handle("GET", "/seldon.json")
+    assert (ours.status, ours.content_type) == (theirs.status_code, "application/json")
+    document = json.loads(ours.body)
+    assert document["openapi"].startswith("3.") and theirs.json()["openapi"].startswith("3.")
+
+    def methods_of(doc) -> dict[str, set[str]]:
+        return {path: set(item) for path, item in doc["paths"].items()}
+
+    mine = methods_of(document)
+    assert {path: mine.get(path) for path in methods_of(theirs.json())} == methods_of(theirs.json())
+    assert mine == {path: {m.lower() for m in route[0]} for path, route in app.routes.items()}
+    schemas = document["components"]["schemas"]
+    assert {ref.rsplit("/", 1)[1] for ref in _refs(document)} <= set(schemas)
+    assert document["servers"] == [{"url": "/"}] and "security" not in document
+    # served as the microservice serves the route: HEAD as GET, other methods its 405
+    assert app.handle("HEAD", "/seldon.json").status == 200
+    check(real_seldon, components_dir, "MyModel", "POST", "/seldon.json", json={})
+
+
+ROUTINGS = [{"0": "zz"}, {"0": 1.5}, {"0": True}, {"0": 2**31}, {"0": -(2**31)}, {"0": None},
+            {"0": [1]}, {"0": " 3"}, {"0": "1e2"}, {"0": "3"}, {"0": "-2"}, {"0": 3.0},
+            {"0": 1e20}, [1], "x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("routing", ROUTINGS)
+def test_send_feedback_routing_is_a_map_of_int32(real_seldon, components_dir, routing):
+    """response.meta.routing is a proto map<string, int32>: a value that is no such number
+    is seldon-core's 400 "Invalid JSON: ... Failed to parse routing field: ...", and a
+    number written as text ("3") reaches send_feedback as the int. easlab handed any value
+    to send_feedback (routing 'zz', 1.5, True, None) and answered 200."""
+    feedback = {"request": {"data": {"ndarray": [[1]]}}, "reward": 1,
+                "response": {"meta": {"routing": routing}}}  # fmt: skip
+    check(real_seldon, components_dir, "FeedbackSeen", "POST", "/send-feedback", json=feedback)
+    check(real_seldon, components_dir, "FeedbackSeen", "POST", PREDICT, json={"strData": "x"})

@@ -80,9 +80,13 @@ class SeldonProcessor(Processor):
         # the component opens relative files and imports its neighbours, as in its image
         sys.path.insert(0, str(folder))
         os.chdir(folder)
+        # /seldon.json names where the kernel serves the service, and that it needs the token
+        base = f"/api/predict/{self.ctx.service_name}"
         graph = seldon.get("graph")
         if graph:
             self.app = GraphApp.from_spec(graph, folder, self.ctx.processor_entry)
+            self.app.name = self.ctx.service_name
+            self.app.root.app.serve_under(base, True)
             self._stores = [
                 ({"model_name": node.name}, node.app.metrics) for node in self.app.nodes()
             ]
@@ -92,6 +96,7 @@ class SeldonProcessor(Processor):
             raise ProcessorError(400, "a seldon processor needs `processor_mainclass` (the class)")
         cls = load_component_class(folder, main, self.ctx.processor_entry)
         app = SeldonApp(build_component(cls, seldon.get("parameters") or []))
+        app.serve_under(base, True)
         self._stores = [({}, app.metrics)]
         kind = str(seldon.get("service_type") or "MODEL").upper()
         # a MODEL answers as the microservice itself; any other type as a graph of one node

@@ -1,0 +1,247 @@
+"""The OpenAPI 3 document a Seldon service serves at ``GET /seldon.json`` (seldon-core's
+microservice serves one there too): easlab's own, written from the route table
+(routes.py) that ``SeldonApp`` routes by, so each path and method it lists is one the
+service answers, and none it answers is left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from easlab.seldon.routes import ROUTES
+
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+#: the message shapes (SPEC §6), as easlab reads and writes them
+_SCHEMAS: dict[str, Any] = {
+    "Tensor": {
+        "type": "object",
+        "properties": {
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "values": {"type": "array", "items": {"type": "number"}},
+        },
+    },
+    "DefaultData": {
+        "type": "object",
+        "description": "the features: one of ndarray, tensor or tftensor, with their names",
+        "properties": {
+            "names": {"type": "array", "items": {"type": "string"}},
+            "ndarray": {"type": "array", "items": {}},
+            "tensor": _ref("Tensor"),
+            "tftensor": {"type": "object", "description": "a TensorProto as JSON"},
+        },
+    },
+    "Metric": {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": ["COUNTER", "GAUGE", "TIMER"]},
+            "key": {"type": "string"},
+            "value": {"type": "number"},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    "Meta": {
+        "type": "object",
+        "properties": {
+            "puid": {"type": "string"},
+            "tags": {"type": "object"},
+            "routing": {
+                "type": "object",
+                "description": "each router's pick: a child's index, -1 every child, "
+                "-2 none (the router's input is the answer)",
+                "additionalProperties": {"type": "integer"},
+            },
+            "requestPath": {
+                "type": "object",
+                "description": "the nodes that ran, each with its class",
+                "additionalProperties": {"type": "string"},
+            },
+            "metrics": {"type": "array", "items": _ref("Metric")},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "integer"},
+            "info": {"type": "string"},
+            "reason": {"type": "string"},
+            "status": {"type": "integer", "description": "0 success, 1 failure"},
+        },
+    },
+    "SeldonMessage": {
+        "type": "object",
+        "description": "one of data, binData (base64), strData or jsonData, with meta",
+        "properties": {
+            "status": _ref("Status"),
+            "meta": _ref("Meta"),
+            "data": _ref("DefaultData"),
+            "binData": {"type": "string", "format": "byte"},
+            "strData": {"type": "string"},
+            "jsonData": {},
+        },
+    },
+    "SeldonMessageList": {
+        "type": "object",
+        "properties": {"seldonMessages": {"type": "array", "items": _ref("SeldonMessage")}},
+    },
+    "Feedback": {
+        "type": "object",
+        "properties": {
+            "request": _ref("SeldonMessage"),
+            "response": _ref("SeldonMessage"),
+            "reward": {"type": "number"},
+            "truth": _ref("SeldonMessage"),
+        },
+    },
+    "ModelMetadata": {
+        "type": "object",
+        "description": "the component's init_metadata(), checked against the V2 schema",
+        "properties": {
+            "name": {"type": "string"},
+            "versions": {"type": "array", "items": {"type": "string"}},
+            "platform": {"type": "string"},
+            "inputs": {"type": "array", "items": {"type": "object"}},
+            "outputs": {"type": "array", "items": {"type": "object"}},
+            "custom": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    "GraphMetadata": {
+        "type": "object",
+        "description": "a graph's metadata at /api/v1.0/metadata (seldon-core's executor's)",
+        "properties": {
+            "name": {"type": "string"},
+            "models": {"type": "object", "additionalProperties": _ref("ModelMetadata")},
+            "graphinputs": {"type": "array", "items": {"type": "object"}},
+            "graphoutputs": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "description": "seldon-core's error body: status.reason MICROSERVICE_BAD_DATA (400), "
+        "MICROSERVICE_INTERNAL_ERROR, MICROSERVICE_BAD_METADATA or MICROSERVICE_BAD_METRIC "
+        "(500), or the component's own status code",
+        "properties": {"status": _ref("Status")},
+    },
+}
+
+#: each endpoint: (summary, the message it reads or None, what it answers)
+_ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
+    "openapi": ("This document", None, "OpenAPI"),
+    "predict": (
+        "A prediction: the component's predict() (for a graph or a service_type other than "
+        "MODEL, the graph's answer)",
+        "SeldonMessage",
+        "SeldonMessage",
+    ),
+    "feedback": (
+        "Feedback: the component's send_feedback() (for a graph, each MODEL and ROUTER along "
+        "the routing in response.meta.routing)",
+        "Feedback",
+        "SeldonMessage",
+    ),
+    "transform_input": ("The component's transform_input()", "SeldonMessage", "SeldonMessage"),
+    "transform_output": (
+        "The component's transform_output()",
+        "SeldonMessage",
+        "SeldonMessage",
+    ),
+    "route": (
+        "The component's route(): the child's index as data.ndarray [[index]]",
+        "SeldonMessage",
+        "SeldonMessage",
+    ),
+    "aggregate": (
+        "The component's aggregate() over its children's answers",
+        "SeldonMessageList",
+        "SeldonMessage",
+    ),
+    "ping": ("Liveness: pong", None, "pong"),
+    "health": ("The component's health_status()", None, "SeldonMessage"),
+    "metadata": (
+        "The component's init_metadata() (for a graph, /api/v1.0/metadata answers the graph's: "
+        "each node's, and the graph's inputs and outputs)",
+        None,
+        "ModelMetadata",
+    ),
+}
+
+
+def _answer(kind: str, path: str) -> dict[str, Any]:
+    if kind == "pong":
+        return {"description": "pong", "content": {"text/html": {"schema": {"type": "string"}}}}
+    schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
+    if kind == "ModelMetadata" and path == "/api/v1.0/metadata":  # a graph's there
+        schema = {"oneOf": [schema, _ref("GraphMetadata")]}
+    return {"description": kind, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
+    summary, reads, answers = _ENDPOINTS[endpoint]
+    error = {"description": "seldon-core's error body",
+             "content": {"application/json": {"schema": _ref("Error")}}}  # fmt: skip
+    operation: dict[str, Any] = {
+        "operationId": f"{method}{path.replace('/', '_').replace('.', '_')}",
+        "summary": summary,
+        "responses": {"200": _answer(answers, path)},
+    }
+    if reads is None:
+        if endpoint == "metadata":
+            operation["responses"]["500"] = error  # MICROSERVICE_BAD_METADATA
+        return operation
+    operation["responses"]["400"] = error
+    operation["responses"]["500"] = error
+    as_text = {"type": "string", "description": f"the {reads} as JSON"}
+    if method == "get":
+        operation["parameters"] = [
+            {"name": "json", "in": "query", "required": True, "schema": as_text}
+        ]
+        return operation
+    operation["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _ref(reads)},
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"json": as_text}}
+            },
+        },
+    }
+    return operation
+
+
+def openapi_document(server: str = "/", token: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3 document of the Seldon REST paths, served at ``server`` (``/`` for
+    ``easlab seldon``, ``/api/predict/{name}`` in the kernel); ``token`` says each path
+    needs the service token in the ``Authorization`` header (the kernel's rule)."""
+    paths: dict[str, Any] = {}
+    for path, (methods, endpoint) in ROUTES.items():
+        paths[path] = {
+            method.lower(): _operation(endpoint, method.lower(), path) for method in methods
+        }
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Seldon component served by easlab",
+            "version": "1.0",
+            "description": "The Seldon Core microservice REST contract (seldon-core 1.18) "
+            "that easlab serves for a Seldon component or graph.",
+        },
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": {"schemas": _SCHEMAS},
+    }
+    if token:
+        document["components"]["securitySchemes"] = {
+            "token": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "the service token (or an EAS signature)",
+            }
+        }
+        document["security"] = [{"token": []}]
+    return document

@@ -1,0 +1,36 @@
+"""The Seldon microservice's REST paths as one table (SPEC §6): each path's methods, as
+seldon-core's wrapper.py routes them, and which endpoint answers it.
+
+``SeldonApp`` (app.py) routes by it, cors.py's ``Allow`` lists its methods and
+openapi.py describes it in the ``/seldon.json`` document, so none of them can name a
+path or a method the others do not.
+"""
+
+from __future__ import annotations
+
+#: path -> (its methods, the endpoint that answers it). Flask adds HEAD to a GET route
+#: and OPTIONS to every route; seldon-core's app answers both on every path.
+ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
+    "/seldon.json": (("GET",), "openapi"),
+    "/predict": (("GET", "POST"), "predict"),
+    "/api/v1.0/predictions": (("POST",), "predict"),
+    "/api/v0.1/predictions": (("POST",), "predict"),
+    "/send-feedback": (("GET", "POST"), "feedback"),
+    "/api/v1.0/feedback": (("POST",), "feedback"),
+    "/api/v0.1/feedback": (("POST",), "feedback"),
+    "/transform-input": (("GET", "POST"), "transform_input"),
+    "/transform-output": (("GET", "POST"), "transform_output"),
+    "/route": (("GET", "POST"), "route"),
+    "/aggregate": (("GET", "POST"), "aggregate"),
+    "/health/ping": (("GET",), "ping"),
+    "/health/status": (("GET",), "health"),
+    "/api/v1.0/health/status": (("GET",), "health"),
+    "/metadata": (("GET",), "metadata"),
+    "/api/v1.0/metadata": (("GET",), "metadata"),
+}
+
+#: the endpoints that read no request message (their GET takes no ``json`` argument)
+NO_MESSAGE = frozenset({"openapi", "ping", "health", "metadata"})
+
+#: each REST path's methods
+ROUTE_METHODS: dict[str, tuple[str, ...]] = {path: methods for path, (methods, _) in ROUTES.items()}
