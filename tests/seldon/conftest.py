@@ -3,7 +3,9 @@ serving the same component classes as easlab, one microservice per class."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,6 +81,10 @@ class RealSeldon:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                # its own process group: close() ends the microservice's gunicorn worker
+                # and multiprocessing children with it (a terminate of the parent alone
+                # left them running, orphaned)
+                start_new_session=True,
             )
             base = f"http://127.0.0.1:{http}"
             wait_http(base + "/health/ping", proc)
@@ -88,12 +94,18 @@ class RealSeldon:
 
     def close(self) -> None:
         for proc, _ in self.procs.values():
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
         for proc, _ in self.procs.values():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
 
 
 @pytest.fixture(scope="session")
@@ -161,12 +173,18 @@ class EaslabSeldon:
 
     def close(self) -> None:
         for proc, _ in self.procs.values():
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
         for proc, _ in self.procs.values():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
 
 
 @pytest.fixture(scope="session")
