@@ -164,6 +164,7 @@ class EaslabSeldon:
                  "--single-threaded", "1", "--parameters", parameters],
                 cwd=COMPONENTS, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True,  # close() signals its group, as RealSeldon's
             )  # fmt: skip
             base = f"http://127.0.0.1:{http}"
             wait_http(base + "/health/ping", proc)
@@ -180,11 +181,6 @@ class EaslabSeldon:
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
 
 
 @pytest.fixture(scope="session")
