@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from easlab.aiges import types as _types
+from easlab.aiges.callbacks import callback as deliver
 from easlab.aiges.types import (  # noqa: F401  (aiges.dto re-exports the type constants)
     AUDIO,
     IMAGE,
@@ -129,9 +130,7 @@ class SessionCreateResponse:
 
 
 def callback(r: Response, sid: str, *more: Any) -> int:
-    """A session's result, for the loader: ``callback(response, sid)`` (easlab/aiges/session.py)."""
-    from easlab.aiges.session import callback as deliver
-
+    """A session's result, for the loader: ``callback(response, sid)`` (easlab/aiges/callbacks.py)."""
     return deliver(r, sid, *more)
 
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from easlab.aiges import shim
-from easlab.aiges.params import float_text
+from easlab.aiges.config import WrapperLoadError
 
-
-class WrapperLoadError(Exception):
-    """The wrapper file cannot be loaded or defines no Wrapper."""
+__all__ = ["WrapperLoadError", "load_wrapper_class"]
 
 
 def load_wrapper_class(path: str | Path) -> type:
@@ -50,152 +46,3 @@ def load_wrapper_class(path: str | Path) -> type:
             "write `class Wrapper(WrapperBase)` with wrapperInit and wrapperOnceExec"
         )
     return candidates[-1]
-
-
-def loader_string(value: Any) -> str:
-    """A config value as the aiges loader hands it over: a string (JSON spelling for
-    numbers, booleans and nested values, so ``json.loads`` reads them back)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-#: the aiges loader's own configuration file, next to the wrapper
-AIGES_TOML = "aiges.toml"
-
-
-def init_config(model_config: Any, wrapper_cls: type, folder: Path | None = None) -> dict[str, str]:
-    """The ``config`` wrapperInit gets: the service's model_config, else the ``[wrapper]``
-    section of an ``aiges.toml`` in ``folder`` (as the aiges loader reads it), else the
-    class's ``config``.
-
-    The real loader receives ``map<string, string>`` (aiges_inner.proto
-    ``InitRequest.config``), so every value arrives as a string here too:
-    ``{"n": 3}`` gives ``{"n": "3"}`` and the wrapper converts what it needs
-    (``int(config["n"])``), as it must on the platform.
-    """
-    if model_config is None or model_config == "":
-        toml = folder / AIGES_TOML if folder is not None else None
-        if toml is not None and toml.is_file():
-            return toml_config(toml)
-        value = dict(getattr(wrapper_cls, "config", None) or {})
-    elif isinstance(model_config, str):
-        try:
-            value = json.loads(model_config)
-        except json.JSONDecodeError as exc:
-            # where, never what: a wrapper's config carries its access keys (the guide's
-            # access_key_music), and this message goes to the service's status and log
-            raise WrapperLoadError(
-                "model_config must be a JSON object for an aiges service (wrapperInit gets "
-                f"it as a dict); its {len(model_config)} characters are not JSON: {exc.msg} "
-                f"at line {exc.lineno} column {exc.colno} (the text is not shown: it may hold "
-                "keys)"
-            ) from None
-    else:
-        value = model_config
-    if not isinstance(value, dict):
-        raise WrapperLoadError(
-            f"model_config must be a JSON object for an aiges service, got {type(value).__name__}"
-        )
-    return {str(k): loader_string(v) for k, v in value.items()}
-
-
-def _toml() -> Any:
-    """The stdlib's TOML reader (3.11+), else tomli, its 3.10 backport."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:
-        import tomli
-    except ModuleNotFoundError:
-        raise WrapperLoadError(
-            f"reading {AIGES_TOML} needs Python 3.11 or later, or the tomli package on "
-            "Python 3.10: pip install tomli"
-        ) from None
-    return tomli
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    toml = _toml()
-    try:
-        with path.open("rb") as f:
-            doc: dict[str, Any] = toml.load(f)
-            return doc
-    except toml.TOMLDecodeError as exc:  # its message names the line and column
-        raise WrapperLoadError(f"{path} is not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WrapperLoadError(f"{path} cannot be read: {exc}") from None
-
-
-def toml_config(path: Path) -> dict[str, str]:
-    """wrapperInit's config from an ``aiges.toml``, as the aiges loader builds it
-    (aiges conf/configure.go): the ``[wrapper]`` section's keys, or, when ``[aiges]
-    usrCfg`` names a user configuration file, every section of that file flattened to
-    ``section.key``; values become strings (``10`` → ``"10"``, ``true`` → ``"true"``)
-    and an array, table or date is refused, as the loader refuses it."""
-    doc = _read_toml(path)
-    aiges = doc.get("aiges")
-    user = aiges.get("usrCfg") if isinstance(aiges, dict) else None
-    if isinstance(user, str) and user:
-        user_path = path.parent / user
-        if not user_path.is_file():
-            raise WrapperLoadError(
-                f"{path}: [aiges] usrCfg = {user!r} names a user configuration file that "
-                f"is not there ({user_path}): add it, or remove usrCfg to use [wrapper]"
-            )
-        config: dict[str, str] = {}
-        for section, values in _read_toml(user_path).items():
-            if not isinstance(values, dict):
-                raise WrapperLoadError(
-                    f"{user_path}: {section!r} is not a [section]: the aiges loader reads "
-                    "only sections of key = value lines from a usrCfg file"
-                )
-            for key, value in values.items():
-                config[f"{section}.{key}"] = _toml_string(value, user_path, f"[{section}] {key}")
-        return config
-    wrapper = doc.get("wrapper", {})
-    if not isinstance(wrapper, dict):
-        raise WrapperLoadError(f"{path}: 'wrapper' must be a [wrapper] section of key = value")
-    return {str(k): _toml_string(v, path, f"[wrapper] {k}") for k, v in wrapper.items()}
-
-
-def _toml_string(value: Any, path: Path, where: str) -> str:
-    """A TOML value as the aiges loader's string (Go's strconv spellings)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return float_text(value)  # Go's FormatFloat(v, 'f', -1, 64), as the loader
-    kind = type(value).__name__
-    raise WrapperLoadError(
-        f"{path}: {where} is a {kind}; the aiges loader takes only strings, numbers and "
-        "booleans in a wrapper configuration (it refuses the file): write it as a string"
-    )
-
-
-def delay_detect_period(folder: Path) -> float:
-    """Seconds the loader waits for a session's result before it counts as stuck: aiges.toml's
-    ``[aiges] wrapperDelayDetectPeriod`` (60 when absent or not above 0, as the loader)."""
-    toml = folder / AIGES_TOML
-    if not toml.is_file():
-        return 60.0
-    aiges = _read_toml(toml).get("aiges")
-    value = aiges.get("wrapperDelayDetectPeriod") if isinstance(aiges, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        return 60.0
-    return float(value)
-
-
-def session_mode_setting(folder: Path) -> bool | None:
-    """aiges.toml's ``[aiges] sessMode`` (whether the loader runs the wrapper's session API
-    rather than wrapperOnceExec), or None when there is no aiges.toml or it does not say."""
-    toml = folder / AIGES_TOML
-    if not toml.is_file():
-        return None
-    aiges = _read_toml(toml).get("aiges")
-    value = aiges.get("sessMode") if isinstance(aiges, dict) else None
-    return value if isinstance(value, bool) else None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from easlab.aiges.check import is_response, problems
+from easlab.aiges.config import WrapperLoadError, delay_detect_period, session_mode_setting
 from easlab.aiges.dto import (
     DataListCls,
     DataListNode,
@@ -32,7 +33,6 @@ from easlab.aiges.fields import (
     PayloadField,
 )
 from easlab.aiges.hooks import call_hook, once_exec, session_only
-from easlab.aiges.loader import WrapperLoadError, delay_detect_period, session_mode_setting
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import SessionFailed, run_session, serving_mode
 from easlab.aiges.types import DataText, Once

@@ -27,12 +27,11 @@ wrapperOnceExec of its own.
 from __future__ import annotations
 
 import queue
-import sys
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from easlab.aiges.callbacks import close_session, open_session
 from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
 from easlab.aiges.hooks import call_fitting, defines
 from easlab.aiges.params import loader_params
@@ -109,34 +108,6 @@ def stream_status(req: DataListCls) -> str | None:
     return None
 
 
-# -- callbacks: sid -> the queue of the session that runs it ------------------------------
-_sessions: dict[str, queue.Queue[Any]] = {}
-_lock = threading.Lock()
-
-
-def callback(resp: Any, sid: Any, *more: Any) -> int:
-    """``aiges.dto.callback(r, sid)`` / ``aiges_embed.callback(r, usrTag)``: a result of the
-    session ``sid`` (the gRPC loader's ``callback(r, handle, sid)`` form is taken too).
-
-    A result for no running session (one that came after its request failed or timed
-    out, or a wrong sid) is dropped with a line in the log and ``-1`` returned, as the
-    loader drops it: raising would end the wrapper's worker thread, and with it every
-    later session that thread was to serve."""
-    key = str(more[-1]) if more else str(sid)
-    with _lock:
-        target = _sessions.get(key)
-    if target is None:
-        print(
-            f"callback(response, {key!r}) dropped: no session {key!r} is running (it ended, "
-            "or this is not the sid wrapperCreate(params, sid) received)",
-            file=sys.stderr,
-            flush=True,
-        )
-        return -1
-    target.put(resp)
-    return 0
-
-
 def _message(wrapper: Any, code: Any) -> str:
     try:
         text = call_fitting(wrapper, "wrapperError", code)
@@ -167,15 +138,13 @@ def run_session(
     log: Any = None,
 ) -> Response:
     """One whole session for one request; the outputs read, each key's pieces joined."""
-    mine: queue.Queue[Any] = queue.Queue()
-    with _lock:
-        if sid in _sessions:
-            # callback(r, sid) could not tell the two apart: one would get the other's data
-            raise SessionBusy(
-                f"header.sid: a session with sid {sid!r} is already running; give each "
-                "request its own sid (or leave header.sid out: easlab makes one)"
-            )
-        _sessions[sid] = mine
+    mine = open_session(sid)
+    if mine is None:
+        # callback(r, sid) could not tell the two apart: one would get the other's data
+        raise SessionBusy(
+            f"header.sid: a session with sid {sid!r} is already running; give each "
+            "request its own sid (or leave header.sid out: easlab makes one)"
+        )
     try:
         handle = _create(wrapper, loader_params(params), sid)
         try:
@@ -184,8 +153,7 @@ def run_session(
         finally:
             _destroy(wrapper, handle, log)
     finally:
-        with _lock:
-            _sessions.pop(sid, None)
+        close_session(sid)
 
 
 def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:

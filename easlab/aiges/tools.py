@@ -79,7 +79,7 @@ def aiges(
         with _in_folder(folder):
             print(schema_text(_load(entry)))
         return 0
-    from easlab.aiges.loader import AIGES_TOML, WrapperLoadError, toml_config
+    from easlab.aiges.config import AIGES_TOML, WrapperLoadError, toml_config
     from easlab.aiges.runner import run_wrapper
 
     init_config: dict[str, Any] | None = None

@@ -339,7 +339,7 @@ def test_run_warns_about_data_given_to_the_response_data_constructor(tmp_path):
 def test_aiges_toml_values_become_the_loaders_strings(tmp_path):
     import pytest
 
-    from easlab.aiges.loader import WrapperLoadError, toml_config
+    from easlab.aiges.config import WrapperLoadError, toml_config
 
     toml = tmp_path / "aiges.toml"
     toml.write_text('[wrapper]\nn = 10\nf = 1e-7\nbig = 1.5e20\nno = false\ns = "x"\n')
@@ -480,7 +480,7 @@ def test_a_model_config_that_is_not_json_is_refused_without_echoing_it():
     service's status and its log: a wrapper's config holds its access keys."""
     import pytest
 
-    from easlab.aiges.loader import WrapperLoadError, init_config
+    from easlab.aiges.config import WrapperLoadError, init_config
 
     secret = "access_key=LTAIsecretsecret;access_secret=s3cr3tvalue"
     with pytest.raises(WrapperLoadError) as caught:
