@@ -93,6 +93,7 @@ def test_easlab_endpoint_pai_region_means_pai_eas_for_connect_the_cli_and_the_ma
 
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "easlab")
+    ip.run_line_magic("config", "EasMagic.target = ''")  # unset: the environment decides
     try:
         ip.run_line_magic("eas", "ls df")
         assert list(ip.user_ns["df"]["NAME"]) == ["mnist"]
