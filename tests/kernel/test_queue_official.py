@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from kernel_helpers import ECHO_APP
 
@@ -207,6 +208,56 @@ print(json.dumps({
     assert out["before"]["mine 2"]["IsPending"] is False
     assert out["before"]["other"]["IsPending"] is False
     assert out["left"] == ["other"]  # committed records are gone, the untaken one stays
+
+
+def test_attributes_list_each_watcher_with_its_window_and_tags(kernel, run_official):
+    """Before: ``attributes()`` counted consumers (``stream.consumers``) but named none,
+    so a user could not see which watchers were attached nor with what tags. Now each
+    is a ``consumers.list.[i]`` line with the EAS manual's columns, and
+    ``consumers.stats.total`` counts them; a watcher that leaves leaves the list."""
+    _queue(kernel, "q_consumers")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_consumers")
+index = int(q.put(b"mine", tags={"owner": "me"})[0])
+a = client("q_consumers", uid="a", gid="g")
+b = client("q_consumers", uid="b", gid="h")
+wa, wb = a.watch(0, 3, tags={"owner": "me"}), b.watch(0, 2, auto_commit=True)
+ra, rb = wa.run(), wb.run()
+got_a, got_b = next(ra).index, next(rb).index
+both = q.attributes()
+wb.close()
+import time
+for _ in range(100):  # the kernel sees b's socket close
+    one = q.attributes()
+    if one["consumers.stats.total"] == "1":
+        break
+    time.sleep(0.05)
+wa.close()
+print(json.dumps({"index": index, "got": [got_a, got_b], "both": both, "one": one}))
+""",
+    )
+    index = out["index"]
+    assert out["got"] == [index, index]
+    both = out["both"]
+    assert both["consumers.stats.total"] == "2"
+    lines = sorted(both[f"consumers.list.[{i}]"] for i in range(2))
+    pattern = (
+        r"Id: (\S+), Index: (\d+), Pending: (\d+), Status: Running, Idle: \d+\.\d{3}s, "
+        r"Window: (\d+), Slots: (\d+), AutoCommit: (true|false)(, Tags: tags\[.*\])?"
+    )
+    parsed = [re.fullmatch(pattern, line) for line in lines]
+    assert all(parsed), lines
+    assert [m.groups() for m in parsed if m] == [
+        ("g.a", str(index), "1", "3", "2", "false", ", Tags: tags[owner=me]"),
+        ("h.b", str(index), "0", "2", "2", "true", None),
+    ]
+    one = out["one"]
+    assert one["consumers.stats.total"] == "1"
+    assert one["consumers.list.[0]"].startswith("Id: g.a, ")
+    assert "consumers.list.[1]" not in one
 
 
 def test_async_service_inputs_come_back_in_the_sink(kernel, make_app, run_official):

@@ -26,6 +26,10 @@ class Taker:
     got: list[int] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def full_window(self) -> int:
+        return self.window
+
     def deliver(self, record: Record) -> None:
         self.got.append(record.index)
 
