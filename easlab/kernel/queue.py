@@ -511,6 +511,10 @@ class Queue:
 
         The records are walked from ``index`` until enough are found, never all of
         them: a get of one record from a deep queue is as cheap as from a short one.
+        With ``tags`` only the ``length`` records from ``index`` on are looked at, and
+        those with the tags answered, as the EAS manual says of ``get(tags=...)``
+        ("从指定index开始遍历length条数据,返回包含指定tags的数据": from index, go
+        through length records, return those that have the tags).
         """
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
@@ -520,7 +524,10 @@ class Queue:
         else:
             order, records = self.order, self.records
             start = bisect.bisect_left(order, max(index, 0))
-            candidates = (records[order[pos]] for pos in range(start, len(order)))
+            # with tags, a window of ``length`` records: a record past it is not answered
+            # even when those in it do not have the tags
+            stop = min(start + length, len(order)) if tags else len(order)
+            candidates = (records[order[pos]] for pos in range(start, stop))
         out: list[Entry] = []
         size = 0
         for record in candidates:

@@ -72,6 +72,36 @@ print(json.dumps({
     assert out["empty"] == 1
 
 
+def test_a_get_with_tags_looks_at_length_records_from_index(kernel, run_official):
+    """The EAS manual: get's tags "从指定index开始遍历length条数据,返回包含指定tags的数据"
+    (from index, go through length records, return those with the tags). Before,
+    easlab walked on past those ``length`` records until it had found ``length`` that
+    matched: code that worked locally read records EAS does not answer."""
+    _queue(kernel, "q_get_tags")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_get_tags")
+puts = [int(q.put(b"r%d" % i, tags={"k": str(i % 2)})[0]) for i in range(4)]
+def get(**kw):
+    return [g.data.decode() for g in q.get(auto_delete=False, timeout="0s", **kw)]
+print(json.dumps({
+  "first_one": get(index=0, length=1, tags={"k": "1"}),
+  "first_two": get(index=0, length=2, tags={"k": "1"}),
+  "from_second": get(index=puts[1], length=3, tags={"k": "1"}),
+  "all": get(index=0, length=10, tags={"k": "0"}),
+  "untagged": get(index=0, length=2),
+}))
+""",
+    )
+    assert out["first_one"] == []  # r0 is the one record looked at: k=0
+    assert out["first_two"] == ["r1"]  # r3 is past the two looked at
+    assert out["from_second"] == ["r1", "r3"]
+    assert out["all"] == ["r0", "r2"]
+    assert out["untagged"] == ["r0", "r1"]
+
+
 def test_wrong_token_is_refused(kernel, run_official):
     _queue(kernel, "q_token")
     out = run_official(
