@@ -111,7 +111,10 @@ class Consumer(Protocol):
     """Who a group delivers to: a websocket watcher or an async service's feeder."""
 
     uid: str
+    #: what the group may deliver to it now (0 while it cannot take more)
     window: int
+    #: the window its watch asked for (``_window_``): what attributes() shows
+    full_window: int
     index_only: bool
     auto_commit: bool
     pending: set[int]
@@ -139,6 +142,9 @@ class Group:
     #: none of them, so a dispatch need not look at those again (a watch with tags and
     #: a long backlog of records it does not take made each put scan the backlog)
     vain: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
+    #: by consumer uid: the index last delivered to it (or where its watch started) and
+    #: time.monotonic() of its last delivery, commit or attach (attributes' Index, Idle)
+    activity: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def redelivers(self, index: int) -> bool:
         """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""
@@ -505,6 +511,10 @@ class Queue:
 
         The records are walked from ``index`` until enough are found, never all of
         them: a get of one record from a deep queue is as cheap as from a short one.
+        With ``tags`` only the ``length`` records from ``index`` on are looked at, and
+        those with the tags answered, as the EAS manual says of ``get(tags=...)``
+        ("从指定index开始遍历length条数据,返回包含指定tags的数据": from index, go
+        through length records, return those that have the tags).
         """
         if request_id is not None:
             # The official server scans [index, index+length); easlab looks at every
@@ -514,7 +524,10 @@ class Queue:
         else:
             order, records = self.order, self.records
             start = bisect.bisect_left(order, max(index, 0))
-            candidates = (records[order[pos]] for pos in range(start, len(order)))
+            # with tags, a window of ``length`` records: a record past it is not answered
+            # even when those in it do not have the tags
+            stop = min(start + length, len(order)) if tags else len(order)
+            candidates = (records[order[pos]] for pos in range(start, stop))
         out: list[Entry] = []
         size = 0
         for record in candidates:
@@ -578,7 +591,39 @@ class Queue:
             "stream.groups": str(len(self.groups)),
             "stream.consumers": str(sum(len(g.consumers) for g in self.groups.values())),
             "stream.pending": str(self._in_flight()),
+            **self._consumer_attributes(),
         }
+
+    def _consumer_attributes(self) -> dict[str, str]:
+        """Each attached consumer as EAS's attributes list them (``consumers.list.[i]``).
+
+        The columns and their spelling are the EAS manual's ("Queue service
+        subscription and push"): ``Id`` (group.uid), ``Index`` (the record it is on),
+        ``Pending`` (delivered, not committed), ``Status``, ``Idle`` (since its last
+        delivery or commit), ``Window``, ``Slots`` (room left in the window),
+        ``AutoCommit``, and ``Tags`` for a watch with tags. A consumer that left is
+        no longer listed: every one listed is ``Running``.
+        """
+        now = time.monotonic()
+        out: dict[str, str] = {}
+        n = 0
+        for group in self.groups.values():
+            for consumer in group.consumers:
+                index, since = group.activity.get(consumer.uid, (0, now))
+                line = (
+                    f"Id: {group.gid}.{consumer.uid}, Index: {index}, "
+                    f"Pending: {len(consumer.pending)}, Status: Running, "
+                    f"Idle: {max(now - since, 0.0):.3f}s, Window: {consumer.full_window}, "
+                    f"Slots: {max(consumer.window - len(consumer.pending), 0)}, "
+                    f"AutoCommit: {str(consumer.auto_commit).lower()}"
+                )
+                if consumer.tags:
+                    pairs = ",".join(f"{k}={v}" for k, v in sorted(consumer.tags.items()))
+                    line += f", Tags: tags[{pairs}]"
+                out[f"consumers.list.[{n}]"] = line
+                n += 1
+        out["consumers.stats.total"] = str(n)
+        return out
 
     def search(self, index: int) -> dict[str, Any] | None:
         """Who is processing record ``index`` (``IsPending``), or how many wait before it.
@@ -607,6 +652,9 @@ class Queue:
             self._save_cursor(group)  # a group outlives a restart, as on EAS
         group.consumers.append(consumer)
         group.idle_since = None
+        # a reconnect (same uid) carries on where it was
+        last = group.activity.get(consumer.uid, (max(index, 0), 0.0))[0]
+        group.activity[consumer.uid] = (last, time.monotonic())
         self._dispatch(group)
 
     def detach(self, gid: str, consumer: Consumer) -> None:
@@ -623,6 +671,8 @@ class Queue:
         if consumer.tags and _sig(consumer) not in {_sig(c) for c in group.consumers}:
             # one watch per request id (a sink read by requestId) would grow it forever
             group.vain.pop(_sig(consumer), None)
+        if all(c.uid != consumer.uid for c in group.consumers):
+            group.activity.pop(consumer.uid, None)
         if not group.consumers:
             group.idle_since = time.monotonic()
         self._dispatch(group)
@@ -665,6 +715,9 @@ class Queue:
                 if consumer is not None:
                     consumer.pending.discard(i)
                     group.held.pop(i, None)
+                    last = group.activity.get(consumer.uid)
+                    if last is not None:
+                        group.activity[consumer.uid] = (last[0], time.monotonic())
                 elif i >= group.cursor:
                     # not delivered in this group yet: done, so never delivered to it
                     if i in self.records:
@@ -900,6 +953,7 @@ class Queue:
             if not loaded:
                 continue  # its row is gone (cannot happen while memory follows the file)
             record = loaded[0]
+            group.activity[consumer.uid] = (index, time.monotonic())
             if consumer.auto_commit:
                 consumer.deliver(record)
                 self._collect([index], group)

@@ -320,3 +320,86 @@ def test_an_answer_consumed_after_a_kill_before_its_commit_is_not_given_twice(
         assert calls.read_text().split() == ["job-1"]  # the model ran once
         log = "\n".join(easlab.logs("restart_once", 200, kernel=second.client))
         assert "was answered before the kernel stopped; not fed again" in log
+
+
+WATCH_SNIPPET = """
+import json, logging, sys
+from eas_prediction import QueueClient
+logging.disable(logging.CRITICAL)  # its reconnect warnings
+q = QueueClient(sys.argv[1], "rw")
+q.set_token(sys.argv[2])
+q.init(uid="w1", gid="g")
+for df in q.watch(0, 2).run():
+    print(json.dumps([int(df.index), df.data.decode()]), flush=True)
+    if df.data.startswith(b"commit"):
+        q.commit(df.index)
+"""
+
+
+def test_an_official_watcher_carries_on_after_the_kernel_restarts(
+    easlab_home, tmp_path, official_python
+):
+    """The official Watcher reconnects forever to the same URL with the same uid: a
+    kernel killed and started again on the same port and state takes it back in its
+    group, delivers again what it held uncommitted (at least once) and then what comes."""
+    import json
+    import os
+    import subprocess
+
+    from ports import free_port
+
+    from easlab.client.local import LocalKernel
+
+    state, port = tmp_path / "state", free_port()
+    spec = {"name": "rw", "token": TOKEN, "metadata": {"type": "Queue"}}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    lines: list = []
+    first = LocalKernel(port=port, state_dir=state)
+    first.start()
+    try:
+        first.client._call("POST", "/services", {"spec": spec})
+        for data in (b"held 1", b"held 2", b"commit 3"):
+            assert _ask(first.endpoint, "rw", data).status_code == 200
+        watcher = subprocess.Popen(
+            [str(official_python), "-c", WATCH_SNIPPET, first.endpoint, TOKEN],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
+        reader = threading.Thread(
+            target=lambda: lines.extend(json.loads(line) for line in watcher.stdout),
+            daemon=True,
+        )
+        reader.start()
+        try:
+            wait_for(lambda: len(lines) == 2, 30, "the window of 2 records")
+            assert [data for _, data in lines] == ["held 1", "held 2"]
+            assert first.process is not None
+            first.process.kill()  # SIGKILL: the watcher's socket drops, it reconnects
+            first.process.wait()
+            with LocalKernel(port=port, state_dir=state) as second:
+                wait_for(lambda: len(lines) >= 4, 60, "the held records again")
+                assert sorted(data for _, data in lines[2:4]) == ["held 1", "held 2"]
+                attrs = requests.get(
+                    f"{second.endpoint}/api/predict/rw",
+                    params={"_attrs_": "true"},
+                    headers={"Authorization": TOKEN},
+                    timeout=30,
+                ).json()
+                assert attrs["consumers.stats.total"] == "1"
+                assert attrs["consumers.list.[0]"].startswith("Id: g.w1, ")
+                # its window is full until it commits: the records held twice now go
+                requests.put(
+                    f"{second.endpoint}/api/predict/rw",
+                    params={"_indexes_": ",".join(str(i) for i, _ in lines[2:4])},
+                    headers={"Authorization": TOKEN, "X-EAS-QueueService-Redis-Gid": "g"},
+                    timeout=30,
+                ).raise_for_status()
+                assert _ask(second.endpoint, "rw", b"commit 4").status_code == 200
+                wait_for(lambda: len(lines) >= 6, 60, "the records after them")
+                assert [data for _, data in lines[4:6]] == ["commit 3", "commit 4"]
+        finally:
+            watcher.kill()
+            watcher.wait()
+    finally:
+        first.stop()

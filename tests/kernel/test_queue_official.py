@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from kernel_helpers import ECHO_APP
 
@@ -69,6 +70,36 @@ print(json.dumps({
     assert out["tagged"] == ["hello 1", "hello 5"]  # hello 3 was auto-deleted
     assert out["after"]["stream.length"] == "1"  # only hello 5 is left
     assert out["empty"] == 1
+
+
+def test_a_get_with_tags_looks_at_length_records_from_index(kernel, run_official):
+    """The EAS manual: get's tags "从指定index开始遍历length条数据,返回包含指定tags的数据"
+    (from index, go through length records, return those with the tags). Before,
+    easlab walked on past those ``length`` records until it had found ``length`` that
+    matched: code that worked locally read records EAS does not answer."""
+    _queue(kernel, "q_get_tags")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_get_tags")
+puts = [int(q.put(b"r%d" % i, tags={"k": str(i % 2)})[0]) for i in range(4)]
+def get(**kw):
+    return [g.data.decode() for g in q.get(auto_delete=False, timeout="0s", **kw)]
+print(json.dumps({
+  "first_one": get(index=0, length=1, tags={"k": "1"}),
+  "first_two": get(index=0, length=2, tags={"k": "1"}),
+  "from_second": get(index=puts[1], length=3, tags={"k": "1"}),
+  "all": get(index=0, length=10, tags={"k": "0"}),
+  "untagged": get(index=0, length=2),
+}))
+""",
+    )
+    assert out["first_one"] == []  # r0 is the one record looked at: k=0
+    assert out["first_two"] == ["r1"]  # r3 is past the two looked at
+    assert out["from_second"] == ["r1", "r3"]
+    assert out["all"] == ["r0", "r2"]
+    assert out["untagged"] == ["r0", "r1"]
 
 
 def test_wrong_token_is_refused(kernel, run_official):
@@ -207,6 +238,56 @@ print(json.dumps({
     assert out["before"]["mine 2"]["IsPending"] is False
     assert out["before"]["other"]["IsPending"] is False
     assert out["left"] == ["other"]  # committed records are gone, the untaken one stays
+
+
+def test_attributes_list_each_watcher_with_its_window_and_tags(kernel, run_official):
+    """Before: ``attributes()`` counted consumers (``stream.consumers``) but named none,
+    so a user could not see which watchers were attached nor with what tags. Now each
+    is a ``consumers.list.[i]`` line with the EAS manual's columns, and
+    ``consumers.stats.total`` counts them; a watcher that leaves leaves the list."""
+    _queue(kernel, "q_consumers")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_consumers")
+index = int(q.put(b"mine", tags={"owner": "me"})[0])
+a = client("q_consumers", uid="a", gid="g")
+b = client("q_consumers", uid="b", gid="h")
+wa, wb = a.watch(0, 3, tags={"owner": "me"}), b.watch(0, 2, auto_commit=True)
+ra, rb = wa.run(), wb.run()
+got_a, got_b = next(ra).index, next(rb).index
+both = q.attributes()
+wb.close()
+import time
+for _ in range(100):  # the kernel sees b's socket close
+    one = q.attributes()
+    if one["consumers.stats.total"] == "1":
+        break
+    time.sleep(0.05)
+wa.close()
+print(json.dumps({"index": index, "got": [got_a, got_b], "both": both, "one": one}))
+""",
+    )
+    index = out["index"]
+    assert out["got"] == [index, index]
+    both = out["both"]
+    assert both["consumers.stats.total"] == "2"
+    lines = sorted(both[f"consumers.list.[{i}]"] for i in range(2))
+    pattern = (
+        r"Id: (\S+), Index: (\d+), Pending: (\d+), Status: Running, Idle: \d+\.\d{3}s, "
+        r"Window: (\d+), Slots: (\d+), AutoCommit: (true|false)(, Tags: tags\[.*\])?"
+    )
+    parsed = [re.fullmatch(pattern, line) for line in lines]
+    assert all(parsed), lines
+    assert [m.groups() for m in parsed if m] == [
+        ("g.a", str(index), "1", "3", "2", "false", ", Tags: tags[owner=me]"),
+        ("h.b", str(index), "0", "2", "2", "true", None),
+    ]
+    one = out["one"]
+    assert one["consumers.stats.total"] == "1"
+    assert one["consumers.list.[0]"].startswith("Id: g.a, ")
+    assert "consumers.list.[1]" not in one
 
 
 def test_async_service_inputs_come_back_in_the_sink(kernel, make_app, run_official):
