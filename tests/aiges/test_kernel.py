@@ -566,6 +566,41 @@ def test_a_session_wrapper_may_answer_through_callback(served, tmp_path):
     )
 
 
+def test_a_wrapper_for_the_grpc_plugin_imports_aiges_callback_and_is_served(served, tmp_path):
+    """A session wrapper written for the platform's Python (gRPC) plugin does ``from
+    aiges.callback import callback`` and calls ``callback(r, handle, sid)``: under easlab
+    the import was refused and the service never started. It now serves; a module the
+    real SDK does not have either (``aiges.types``, which the SDK's own stream examples
+    import) fails the start naming what to import instead."""
+    folder = copy_wrapper("stream_callback", tmp_path / "grpc_callback")
+    source = (folder / "wrapper.py").read_text()
+    grpc = source.replace(
+        "from aiges.dto import Response, ResponseData, SessionCreateResponse, callback",
+        "from aiges.dto import Response, ResponseData, SessionCreateResponse\n"
+        "from aiges.callback import callback\nfrom aiges.errors import OK",
+    ).replace(
+        "callback(piece(text[::-1], DataContinue), sid)",
+        "callback(piece(text[::-1], DataContinue), handle, sid)",
+    )
+    grpc = grpc.replace(
+        'callback(piece(b"!", DataEnd), sid)', 'callback(piece(b"!", DataEnd), handle, sid)'
+    )
+    assert grpc.count("handle, sid)") == 2 and "from aiges.callback" in grpc
+    (folder / "wrapper.py").write_text(grpc)
+    svc = served("aiges_grpc_cb", "stream_callback", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    r = post(svc, body)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"cba!"
+
+    (folder / "wrapper.py").write_text("from aiges.types import *\n" + source)
+    refused = served("aiges_types_import", "stream_callback", processor_path=str(folder))
+    assert refused.status == "Failed"
+    message = refused.desc.get("message") or ""
+    assert "aiges.types" in message and "from aiges.core.types import *" in message, message
+
+
 def test_data_given_to_the_response_data_constructor_is_served_with_a_warning_once(served, kernel):
     """``ResponseData("out", data)``: aiges 0.16.0's constructor drops the data, so the
     platform answers the output empty while easlab served it without a word; it is still

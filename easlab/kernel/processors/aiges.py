@@ -18,14 +18,14 @@ import sys
 from typing import Any
 
 from easlab.aiges.check import problems
-from easlab.aiges.dto import constructor_data, constructor_data_warning
-from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.config import (
     WrapperLoadError,
     delay_detect_period,
     init_config,
     session_mode_setting,
 )
+from easlab.aiges.dto import constructor_data, constructor_data_warning
+from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.loader import load_wrapper_class
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
