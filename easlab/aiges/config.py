@@ -167,3 +167,38 @@ def session_mode_setting(folder: Path) -> bool | None:
     aiges = _read_toml(toml).get("aiges")
     value = aiges.get("sessMode") if isinstance(aiges, dict) else None
     return value if isinstance(value, bool) else None
+
+
+#: the file of header names the loader also passes (one a line), next to aiges.toml
+HEADER_PASS_FILE = "headerPass.wrapper"
+
+
+def header_pass(folder: Path) -> tuple[str, ...]:
+    """The request headers the loader copies into a wrapper's params (aiges
+    conf/configure.go): aiges.toml's ``[aiges] headerPass`` (names separated by ``;``),
+    then the lines of a ``headerPass.wrapper`` file, and ``sid`` always. Names are
+    taken as written (the loader trims nothing: ``"appid; uid"`` passes ``" uid"``);
+    empty ones are left out."""
+    names: list[str] = []
+    toml = folder / AIGES_TOML
+    aiges = _read_toml(toml).get("aiges") if toml.is_file() else None
+    value = aiges.get("headerPass") if isinstance(aiges, dict) else None
+    if value is not None and not isinstance(value, str):
+        # the loader reads it as a string and ignores anything else: the user would
+        # wonder on the platform why no header arrives
+        raise WrapperLoadError(
+            f"{toml}: [aiges] headerPass is a {type(value).__name__}; the aiges loader reads "
+            'one string of header names separated by ";" (and ignores anything else): '
+            'write headerPass = "appid;uid"'
+        )
+    if value:
+        names += value.split(";")
+    listed = folder / HEADER_PASS_FILE
+    if listed.is_file():
+        try:
+            names += listed.read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WrapperLoadError(f"{listed} cannot be read: {exc}") from None
+    if "sid" not in names:
+        names.append("sid")
+    return tuple(dict.fromkeys(n for n in names if n))

@@ -352,6 +352,18 @@ def sid_of(body: bytes) -> str:
     return str(sid) if sid else uuid.uuid4().hex
 
 
+def headers_of(body: bytes, sid: str) -> dict[str, Any]:
+    """The request's ``header`` object with its ``sid`` set: the headers the loader gets
+    (the webgate forwards the request's header and the request's sid)."""
+    try:
+        header = json.loads(body).get("header", {})
+    except (ValueError, AttributeError):
+        header = {}
+    out = dict(header) if isinstance(header, dict) else {}
+    out["sid"] = sid
+    return out
+
+
 def error_answer(code: int, message: str, sid: str) -> dict[str, Any]:
     return {"header": {"code": code, "message": message, "sid": sid}}
 

@@ -745,3 +745,31 @@ def test_the_wrapper_gets_the_requests_sid_in_its_params_as_from_the_loader(serv
     assert r.status_code == 200, r.text
     seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
     assert seen["sid"] == ["str", "req-42"] and r.json()["header"]["sid"] == "req-42"
+
+
+def test_aiges_toml_header_pass_hands_the_named_request_headers_to_the_wrapper(served, tmp_path):
+    """aiges.toml's ``[aiges] headerPass = "appid;uid"`` (and the lines of a
+    headerPass.wrapper file) makes the loader copy those request headers into the params
+    (instance/inst.go ResLoad), an unsent one as "", a param of the same name winning;
+    under easlab the setting was ignored and a wrapper reading params["appid"] failed
+    with KeyError. An array, which the loader ignores, fails the start saying what to write."""
+    folder = copy_wrapper("params", tmp_path / "header_pass")
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = "appid;uid;name"\n')
+    (folder / "headerPass.wrapper").write_text("request_id\n")
+    svc = served("aiges_header_pass", "params", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
+    header = {"appid": "app-1", "uid": "u-7", "name": "from the header", "sid": "s-9"}
+    r = post(svc, {"header": header, "parameter": {"params": {"name": "bo"}}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    assert seen["appid"] == ["str", "app-1"] and seen["uid"] == ["str", "u-7"]
+    assert seen["name"] == ["str", "bo"]  # the param sent wins over the header
+    assert seen["request_id"] == ["str", ""] and seen["sid"] == ["str", "s-9"]
+    assert "did" not in seen  # a header not named is not passed
+
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = ["appid", "uid"]\n')
+    refused = served("aiges_header_pass_array", "params", processor_path=str(folder))
+    assert refused.status == "Failed"
+    message = refused.desc.get("message") or ""
+    assert "[aiges] headerPass is a list" in message and 'headerPass = "appid;uid"' in message

@@ -21,12 +21,14 @@ from easlab.aiges.check import problems
 from easlab.aiges.config import (
     WrapperLoadError,
     delay_detect_period,
+    header_pass,
     init_config,
     session_mode_setting,
 )
 from easlab.aiges.dto import constructor_data, constructor_data_warning
 from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.loader import load_wrapper_class
+from easlab.aiges.params import with_headers
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.session import (
@@ -42,6 +44,7 @@ from easlab.aiges.webgate import (
     WRAPPER_FAILED,
     RequestInvalid,
     error_answer,
+    headers_of,
     left_out,
     output_entry,
     parse_request,
@@ -86,6 +89,7 @@ class AigesProcessor(Processor):
         self.warned_constructor_data = False
         self.session_mode = False
         self.callback_wait_s = CALLBACK_WAIT_S
+        self.header_pass: tuple[str, ...] = ("sid",)
 
     def initialize(self) -> None:
         folder = self.ctx.processor_path
@@ -107,6 +111,7 @@ class AigesProcessor(Processor):
         try:
             setting = session_mode_setting(entry.parent)
             self.callback_wait_s = delay_detect_period(entry.parent)
+            self.header_pass = header_pass(entry.parent)
             self.session_mode, note = serving_mode(cls, setting)
         except (WrapperLoadError, ValueError) as exc:
             raise ProcessorError(400, str(exc)) from None
@@ -159,10 +164,10 @@ class AigesProcessor(Processor):
             params, req = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
-        # the loader adds the request's sid to the params it hands the wrapper (aiges
-        # instance/inst.go ResLoad: "sid" is always in its headerPass list; its own HTTP
-        # server sets that header), unless a param of that name was sent
-        params.setdefault("sid", sid)
+        # the loader adds the headers named by aiges.toml's [aiges] headerPass (and always
+        # "sid") to the params it hands the wrapper (aiges instance/inst.go ResLoad),
+        # unless a param of that name was sent; a header not sent is ""
+        params = with_headers(params, headers_of(request.body, sid), self.header_pass)
         if self.session_mode:
             return self._session(params, req, sid)
         try:
