@@ -773,3 +773,38 @@ def test_aiges_toml_header_pass_hands_the_named_request_headers_to_the_wrapper(s
     assert refused.status == "Failed"
     message = refused.desc.get("message") or ""
     assert "[aiges] headerPass is a list" in message and 'headerPass = "appid;uid"' in message
+
+
+@pytest.mark.parametrize("wrapper", ["hang", "stream"])
+def test_a_wrapper_stuck_in_a_hook_gets_408_and_its_instance_is_replaced(
+    served, kernel, tmp_path, wrapper
+):
+    """A wrapperOnceExec (or a session's wrapperRead) that never returns holds a worker
+    thread: the caller gets its 408 at rpc.keepalive, and one keepalive later the kernel
+    replaces the stuck instance, as for any processor, so the service serves again
+    rather than running out of threads."""
+    folder = copy_wrapper(wrapper, tmp_path / wrapper)
+    rpc = {"keepalive": 500, "worker_threads": 1}
+    name = f"aiges_stuck_{wrapper}"
+    svc = served(name, wrapper, processor_path=str(folder), metadata={"instance": 1, "rpc": rpc})
+    assert svc.status == "Running", svc.desc.get("message")
+
+    def ask(text: bytes, fail: str) -> requests.Response:
+        if wrapper == "stream":
+            return post(svc, stream_request(text, fail))
+        return post(
+            svc, {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(text)}}}
+        )
+
+    pid = kernel.client.workers(name)[0]["pid"]
+    stuck = ask(b"hang", "hang_read")
+    assert stuck.status_code == 408, stuck.text
+    assert "rpc.keepalive" in stuck.text
+    wait_for(
+        lambda: (w := kernel.client.workers(name)[0])["ready"] and w["pid"] != pid,
+        what="the stuck instance to be replaced",
+    )
+    answers = [ask(b"ok", "none") for _ in range(3)]  # more than its one worker thread
+    assert [r.status_code for r in answers] == [200, 200, 200], answers[0].text
+    assert base64.b64decode(answers[0].json()["payload"]["out"]["text"]).upper() == b"OK"
+    assert kernel.client.workers(name)[0]["restarts"] == 1
