@@ -96,14 +96,19 @@ def is_session_wrapper(cls: type) -> bool:
 
 def stream_status(req: DataListCls) -> str | None:
     """Why a request cannot be one whole session: an input that starts or continues a
-    stream (status 0 or 1) needs more frames, which a one-shot request cannot send."""
+    stream (status 0 or 1) is a frame of a stream, which the platform takes over the
+    service's WebSocket (aiges httproto/stream: one connection, frames in order, a sid
+    the server makes), never as separate HTTP requests; easlab serves HTTP only."""
     for node in req.list:
         if node.status not in (DataEnd, DataOnce):
+            name = "DataBegin" if node.status == 0 else "DataContinue"
             return (
-                f"payload.{node.key}.status: {node.status} ({'DataBegin' if node.status == 0 else 'DataContinue'}) "
-                "opens a stream that a one-shot request cannot continue: easlab runs one "
-                f"request as one whole session; send status {DataOnce} (DataOnce) or "
-                f"{DataEnd} (DataEnd) with all the data"
+                f"payload.{node.key}.status: {node.status} ({name}) is a frame of a stream; "
+                "the platform takes a stream's frames over the service's WebSocket (one "
+                "connection, the last frame with status 2), not as separate HTTP requests, "
+                "and easlab serves a session wrapper over HTTP, one request as one whole "
+                f"session: send all of the stream's data in one request with status "
+                f"{DataOnce} (DataOnce) or {DataEnd} (DataEnd)"
             )
     return None
 

@@ -509,10 +509,18 @@ def test_a_session_wrapper_serves_a_request_as_one_whole_session(stream_svc):
     assert destroy["handle"] == "h-" + sid
     ended = post(svc, stream_request(b"xy", status=2))
     assert base64.b64decode(ended.json()["payload"]["out"]["text"]) == b"XY", ended.text
-    begun = post(svc, stream_request(b"xy", status=0))
-    assert begun.status_code == 400, begun.text
-    message = begun.json()["header"]["message"]
-    assert message.startswith("payload.text.status: 0 (DataBegin) opens a stream"), message
+    # a stream of frames is the platform's WebSocket protocol (aiges httproto/stream:
+    # one connection, its sid made by the server), never several HTTP requests: easlab
+    # refuses a first or middle frame and says what to send instead
+    for status, name in ((0, "DataBegin"), (1, "DataContinue")):
+        begun = post(svc, stream_request(b"xy", status=status))
+        assert begun.status_code == 400, begun.text
+        message = begun.json()["header"]["message"]
+        assert message.startswith(
+            f"payload.text.status: {status} ({name}) is a frame of a stream"
+        ), message
+        assert "WebSocket" in message and "not as separate HTTP requests" in message, message
+        assert "all of the stream's data in one request" in message, message
 
 
 def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroyed(
