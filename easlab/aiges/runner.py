@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from easlab.aiges.check import is_response, problems
-from easlab.aiges.config import WrapperLoadError, delay_detect_period, session_mode_setting
+from easlab.aiges.config import (
+    WrapperLoadError,
+    delay_detect_period,
+    header_pass,
+    session_mode_setting,
+)
 from easlab.aiges.dto import (
     DataListCls,
     DataListNode,
@@ -160,6 +165,7 @@ def run_wrapper(
     # the run is in the wrapper's folder (tools.py), where its aiges.toml is
     try:
         wait = delay_detect_period(Path.cwd())
+        header_pass(Path.cwd())  # what would fail the service's start fails the check
         session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
     except (WrapperLoadError, ValueError) as exc:
         print(f"error: {exc}", file=out)

@@ -488,3 +488,17 @@ def test_a_model_config_that_is_not_json_is_refused_without_echoing_it():
     message = str(caught.value)
     assert "secret" not in message and "LTAI" not in message, message
     assert "its 53 characters are not JSON: Expecting value at line 1 column 1" in message
+
+
+def test_run_refuses_an_aiges_toml_header_pass_the_service_would_not_start_with(tmp_path):
+    """A headerPass written as an array fails the kernel's start (the loader ignores it);
+    `easlab aiges run` verified the same folder, so the check passed and the deploy failed."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("echo", tmp_path / "echo")
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = "appid;uid"\n')
+    assert easlab_aiges(folder, "run", ".").returncode == 0
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = ["appid", "uid"]\n')
+    bad = easlab_aiges(folder, "run", ".")
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "[aiges] headerPass is a list" in bad.stdout and 'headerPass = "appid;uid"' in bad.stdout
