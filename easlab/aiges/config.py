@@ -169,6 +169,17 @@ def session_mode_setting(folder: Path) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def async_mode_setting(folder: Path) -> bool:
+    """aiges.toml's ``[aiges] asyncMode``: whether the loader runs a one-shot request through
+    ``wrapperOnceExecAsync`` and takes its answer from ``callback`` (aiges conf/configure.go
+    WrapperAsync; false unless the file says true)."""
+    toml = folder / AIGES_TOML
+    if not toml.is_file():
+        return False
+    aiges = _read_toml(toml).get("aiges")
+    return isinstance(aiges, dict) and aiges.get("asyncMode") is True
+
+
 #: the file of header names the loader also passes (one a line), next to aiges.toml
 HEADER_PASS_FILE = "headerPass.wrapper"
 

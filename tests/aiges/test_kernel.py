@@ -816,3 +816,46 @@ def test_a_wrapper_stuck_in_a_hook_gets_408_and_its_instance_is_replaced(
     assert [r.status_code for r in answers] == [200, 200, 200], answers[0].text
     assert base64.b64decode(answers[0].json()["payload"]["out"]["text"]).upper() == b"OK"
     assert kernel.client.workers(name)[0]["restarts"] == 1
+
+
+def test_aiges_toml_async_mode_runs_wrapper_once_exec_async_and_answers_from_callback(
+    served, tmp_path
+):
+    """With aiges.toml's ``[aiges] asyncMode = true`` the loader calls wrapperOnceExecAsync
+    (params, reqData, sid) and answers with the Response handed to callback(r, sid)
+    (instance/inst.go); such wrappers leave wrapperOnceExec a stub. easlab ignored the
+    setting, called the stub and answered 'wrapperOnceExec returned NoneType'."""
+    folder = copy_wrapper("once_async", tmp_path / "once_async")
+    (folder / "aiges.toml").write_text("[aiges]\nasyncMode = true\nwrapperDelayDetectPeriod = 1\n")
+    svc = served("aiges_once_async", "once_async", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+
+    def ask(text: bytes) -> requests.Response:
+        return post(
+            svc, {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(text)}}}
+        )
+
+    r = ask(b"abc")
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"cba"
+    refused = ask(b"refuse")
+    assert refused.status_code == 500
+    assert refused.json()["header"]["code"] == 7
+    assert refused.json()["header"]["message"] == "wrapperOnceExecAsync returned 7: queue full"
+    failed = ask(b"error")
+    assert failed.status_code == 500 and failed.json()["header"]["code"] == 8, failed.text
+    assert failed.json()["header"]["message"] == "callback answered error 8: engine failed"
+    silent = ask(b"silent")
+    assert silent.status_code == 500, silent.text
+    assert silent.json()["header"]["message"].startswith(
+        "no result came through callback(response, sid) within 1 s of wrapperOnceExecAsync"
+    )
+    assert ask(b"xy").status_code == 200  # a late or missing callback leaves it serving
+
+    without = copy_wrapper("echo", tmp_path / "echo_async")
+    (without / "aiges.toml").write_text("[aiges]\nasyncMode = true\n")
+    refused_start = served("aiges_async_no_hook", "echo", processor_path=str(without))
+    assert refused_start.status == "Failed"
+    message = refused_start.desc.get("message") or ""
+    assert "asyncMode = true" in message and "does not define" in message, message
+    assert "wrapperOnceExecAsync(self, params, reqData, sid)" in message, message

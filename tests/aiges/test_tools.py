@@ -502,3 +502,22 @@ def test_run_refuses_an_aiges_toml_header_pass_the_service_would_not_start_with(
     bad = easlab_aiges(folder, "run", ".")
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "[aiges] headerPass is a list" in bad.stdout and 'headerPass = "appid;uid"' in bad.stdout
+
+
+def test_run_drives_an_async_mode_wrapper_through_wrapper_once_exec_async(tmp_path):
+    """`easlab aiges run` on a wrapper whose aiges.toml says [aiges] asyncMode = true called
+    its wrapperOnceExec stub ('returned NoneType'); it now runs wrapperOnceExecAsync and
+    checks the Response handed to callback, as the kernel serves it."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("once_async", tmp_path / "once_async")
+    (folder / "aiges.toml").write_text("[aiges]\nasyncMode = true\n")
+    (folder / "in.txt").write_bytes(b"hello")
+    ran = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "out (text, 5 bytes): olleh" in ran.stdout, ran.stdout
+    assert "exec (async, answered through callback)" in ran.stdout, ran.stdout
+    (folder / "in.txt").write_bytes(b"refuse")
+    refused = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
+    assert refused.returncode == 1
+    assert "wrapperOnceExecAsync returned 7: queue full" in refused.stdout, refused.stdout
