@@ -521,3 +521,21 @@ def test_run_drives_an_async_mode_wrapper_through_wrapper_once_exec_async(tmp_pa
     refused = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
     assert refused.returncode == 1
     assert "wrapperOnceExecAsync returned 7: queue full" in refused.stdout, refused.stdout
+
+
+def test_a_wrapper_that_fails_to_import_is_shown_in_its_own_frames(tmp_path):
+    """`easlab aiges run` on a wrapper whose import fails printed Python's whole traceback,
+    twenty lines of easlab's CLI, loader and aiges shim above the wrapper's one line; it
+    now says the wrapper could not be imported, with the wrapper's frames and the error."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("echo", tmp_path / "echo")
+    source = (folder / "wrapper.py").read_text()
+    (folder / "wrapper.py").write_text("from aiges.types import *\n" + source)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    lines = ran.stderr.splitlines()
+    assert lines[0] == "easlab aiges: error: wrapper.py could not be imported:", ran.stderr
+    assert f'File "{folder / "wrapper.py"}", line 1, in <module>' in ran.stderr, ran.stderr
+    assert "from aiges.core.types import *" in lines[-1], ran.stderr
+    assert "easlab" + os.sep not in "".join(lines[1:-1]), ran.stderr  # none of easlab's frames
