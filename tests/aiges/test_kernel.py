@@ -110,6 +110,9 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
         (lambda d: d["header"].update(appid="a" * 51), "header.appid", "at most 50"),
         (lambda d: d["parameter"].update(echo=[]), "parameter.echo", "object"),
         (lambda d: d["parameter"].update(echo=0), "parameter.echo", "object"),
+        # a sid that is no string reached the wrapper as Python's spelling ("{'a': 1}")
+        (lambda d: d["header"].update(sid={"a": 1}), "header.sid", "must be a string"),
+        (lambda d: d["header"].update(sid=True), "header.sid", "must be a string"),
     ],
 )
 def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, words):
