@@ -161,23 +161,34 @@ def delay_detect_period(folder: Path) -> float:
 def session_mode_setting(folder: Path) -> bool | None:
     """aiges.toml's ``[aiges] sessMode`` (whether the loader runs the wrapper's session API
     rather than wrapperOnceExec), or None when there is no aiges.toml or it does not say."""
+    return _loader_bool(folder, "sessMode", "the session API")
+
+
+def _loader_bool(folder: Path, key: str, what: str) -> bool | None:
+    """An ``[aiges]`` switch of aiges.toml: True, False, or None when not set.
+
+    The loader reads these with xsf's GetBool, which takes only a TOML boolean and treats
+    anything else as not set: ``"true"`` (a string) silently leaves the switch off there,
+    so it is refused here, saying what to write."""
     toml = folder / AIGES_TOML
     if not toml.is_file():
         return None
     aiges = _read_toml(toml).get("aiges")
-    value = aiges.get("sessMode") if isinstance(aiges, dict) else None
-    return value if isinstance(value, bool) else None
+    value = aiges.get(key) if isinstance(aiges, dict) else None
+    if value is None or isinstance(value, bool):
+        return value
+    raise WrapperLoadError(
+        f"{toml}: [aiges] {key} is a {type(value).__name__} ({value!r:.20}); the aiges loader "
+        f"reads only a boolean and ignores anything else (it would not run {what}): write "
+        f"{key} = true or {key} = false"
+    )
 
 
 def async_mode_setting(folder: Path) -> bool:
     """aiges.toml's ``[aiges] asyncMode``: whether the loader runs a one-shot request through
     ``wrapperOnceExecAsync`` and takes its answer from ``callback`` (aiges conf/configure.go
     WrapperAsync; false unless the file says true)."""
-    toml = folder / AIGES_TOML
-    if not toml.is_file():
-        return False
-    aiges = _read_toml(toml).get("aiges")
-    return isinstance(aiges, dict) and aiges.get("asyncMode") is True
+    return _loader_bool(folder, "asyncMode", "wrapperOnceExecAsync") is True
 
 
 #: the file of header names the loader also passes (one a line), next to aiges.toml

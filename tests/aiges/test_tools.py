@@ -539,3 +539,19 @@ def test_a_wrapper_that_fails_to_import_is_shown_in_its_own_frames(tmp_path):
     assert f'File "{folder / "wrapper.py"}", line 1, in <module>' in ran.stderr, ran.stderr
     assert "from aiges.core.types import *" in lines[-1], ran.stderr
     assert "easlab" + os.sep not in "".join(lines[1:-1]), ran.stderr  # none of easlab's frames
+
+
+def test_an_aiges_toml_switch_written_as_a_string_is_refused_saying_what_to_write(tmp_path):
+    """The loader reads [aiges] asyncMode and sessMode only as TOML booleans (xsf GetBool)
+    and takes anything else as not set: with asyncMode = "true" the platform calls the
+    wrapperOnceExec stub. easlab took the string the same silent way; it now refuses it."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("once_async", tmp_path / "once_async")
+    (folder / "in.txt").write_bytes(b"hello")
+    for key, what in (("asyncMode", "wrapperOnceExecAsync"), ("sessMode", "the session API")):
+        (folder / "aiges.toml").write_text(f'[aiges]\n{key} = "true"\n')
+        ran = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
+        assert ran.returncode == 2, ran.stdout + ran.stderr
+        assert f"[aiges] {key} is a str ('true')" in ran.stdout, ran.stdout
+        assert f"would not run {what}" in ran.stdout and f"write {key} = true" in ran.stdout
