@@ -2,7 +2,9 @@
 session's queue, by sid (session.py opens and closes them).
 
 A module of its own, importing nothing of easlab's: ``aiges.dto.callback`` (dto.py)
-delivers to it, and session.py, which runs the sessions, imports dto.
+delivers to it, and session.py, which runs the sessions, imports dto. It is also what
+a wrapper gets as ``aiges.callback`` (the gRPC plugin's module, whose
+``callback(r, handle, sid)`` this ``callback`` takes as well).
 """
 
 from __future__ import annotations

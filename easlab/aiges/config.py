@@ -161,9 +161,66 @@ def delay_detect_period(folder: Path) -> float:
 def session_mode_setting(folder: Path) -> bool | None:
     """aiges.toml's ``[aiges] sessMode`` (whether the loader runs the wrapper's session API
     rather than wrapperOnceExec), or None when there is no aiges.toml or it does not say."""
+    return _loader_bool(folder, "sessMode", "the session API")
+
+
+def _loader_bool(folder: Path, key: str, what: str) -> bool | None:
+    """An ``[aiges]`` switch of aiges.toml: True, False, or None when not set.
+
+    The loader reads these with xsf's GetBool, which takes only a TOML boolean and treats
+    anything else as not set: ``"true"`` (a string) silently leaves the switch off there,
+    so it is refused here, saying what to write."""
     toml = folder / AIGES_TOML
     if not toml.is_file():
         return None
     aiges = _read_toml(toml).get("aiges")
-    value = aiges.get("sessMode") if isinstance(aiges, dict) else None
-    return value if isinstance(value, bool) else None
+    value = aiges.get(key) if isinstance(aiges, dict) else None
+    if value is None or isinstance(value, bool):
+        return value
+    raise WrapperLoadError(
+        f"{toml}: [aiges] {key} is a {type(value).__name__} ({value!r:.20}); the aiges loader "
+        f"reads only a boolean and ignores anything else (it would not run {what}): write "
+        f"{key} = true or {key} = false"
+    )
+
+
+def async_mode_setting(folder: Path) -> bool:
+    """aiges.toml's ``[aiges] asyncMode``: whether the loader runs a one-shot request through
+    ``wrapperOnceExecAsync`` and takes its answer from ``callback`` (aiges conf/configure.go
+    WrapperAsync; false unless the file says true)."""
+    return _loader_bool(folder, "asyncMode", "wrapperOnceExecAsync") is True
+
+
+#: the file of header names the loader also passes (one a line), next to aiges.toml
+HEADER_PASS_FILE = "headerPass.wrapper"
+
+
+def header_pass(folder: Path) -> tuple[str, ...]:
+    """The request headers the loader copies into a wrapper's params (aiges
+    conf/configure.go): aiges.toml's ``[aiges] headerPass`` (names separated by ``;``),
+    then the lines of a ``headerPass.wrapper`` file, and ``sid`` always. Names are
+    taken as written (the loader trims nothing: ``"appid; uid"`` passes ``" uid"``);
+    empty ones are left out."""
+    names: list[str] = []
+    toml = folder / AIGES_TOML
+    aiges = _read_toml(toml).get("aiges") if toml.is_file() else None
+    value = aiges.get("headerPass") if isinstance(aiges, dict) else None
+    if value is not None and not isinstance(value, str):
+        # the loader reads it as a string and ignores anything else: the user would
+        # wonder on the platform why no header arrives
+        raise WrapperLoadError(
+            f"{toml}: [aiges] headerPass is a {type(value).__name__}; the aiges loader reads "
+            'one string of header names separated by ";" (and ignores anything else): '
+            'write headerPass = "appid;uid"'
+        )
+    if value:
+        names += value.split(";")
+    listed = folder / HEADER_PASS_FILE
+    if listed.is_file():
+        try:
+            names += listed.read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WrapperLoadError(f"{listed} cannot be read: {exc}") from None
+    if "sid" not in names:
+        names.append("sid")
+    return tuple(dict.fromkeys(n for n in names if n))

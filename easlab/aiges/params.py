@@ -52,3 +52,17 @@ def loader_value(value: Any) -> str:
 def loader_params(values: Mapping[str, Any]) -> dict[str, str]:
     """The ``params`` dict ``wrapperOnceExec`` gets; a value of None is left out (absent)."""
     return {str(k): loader_value(v) for k, v in values.items() if v is not None}
+
+
+def with_headers(
+    params: Mapping[str, Any], headers: Mapping[str, Any], names: tuple[str, ...]
+) -> dict[str, Any]:
+    """``params`` with the passed request headers added, as the loader adds them (aiges
+    instance/inst.go ResLoad): each name in ``names`` that is not a param already gets
+    the header's value as a string, or ``""`` when the request did not send it."""
+    out = dict(params)
+    for name in names:
+        if name not in out:
+            value = headers.get(name)
+            out[name] = "" if value is None else loader_value(value)
+    return out

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from easlab.aiges.check import is_response, problems
-from easlab.aiges.config import WrapperLoadError, delay_detect_period, session_mode_setting
+from easlab.aiges.config import (
+    WrapperLoadError,
+    async_mode_setting,
+    delay_detect_period,
+    header_pass,
+    session_mode_setting,
+)
 from easlab.aiges.dto import (
     DataListCls,
     DataListNode,
@@ -34,7 +40,13 @@ from easlab.aiges.fields import (
 )
 from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.schema import Declared, declared
-from easlab.aiges.session import SessionFailed, run_session, serving_mode
+from easlab.aiges.session import (
+    SessionFailed,
+    check_once_async,
+    run_once_async,
+    run_session,
+    serving_mode,
+)
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
 
@@ -160,7 +172,11 @@ def run_wrapper(
     # the run is in the wrapper's folder (tools.py), where its aiges.toml is
     try:
         wait = delay_detect_period(Path.cwd())
+        header_pass(Path.cwd())  # what would fail the service's start fails the check
         session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
+        once_async = not session_mode and async_mode_setting(Path.cwd())
+        if once_async:
+            check_once_async(type(wrapper))
     except (WrapperLoadError, ValueError) as exc:
         print(f"error: {exc}", file=out)
         return 2
@@ -200,6 +216,12 @@ def run_wrapper(
             finally:
                 for problem in destroy_problems:
                     print(problem, file=out)
+        elif once_async:  # aiges.toml [aiges] asyncMode = true
+            try:
+                resp = run_once_async(wrapper, call_params, req, "easlab-run", wait)
+            except SessionFailed as exc:
+                print(f"async exec failed: {exc}", file=out)
+                return 1
         else:
             try:
                 resp = once_exec(wrapper, call_params, req)
@@ -229,7 +251,13 @@ def run_wrapper(
             print(f"wrapperFini raised:\n{traceback.format_exc()}", file=out)
             failed = True
     if not failed:
-        steps = "create, write, read, destroy" if session_mode else "exec"
+        steps = (
+            "create, write, read, destroy"
+            if session_mode
+            else "exec (async, answered through callback)"
+            if once_async
+            else "exec"
+        )
         print(f"wrapper.py verified: init, {steps} and fini passed, response valid", file=out)
     return 1 if failed else 0
 

@@ -22,6 +22,11 @@ without a last one. Every failure is a ``SessionFailed`` naming the hook.
 Which API serves a wrapper is ``serving_mode``'s answer: aiges.toml's ``[aiges]
 sessMode`` when it says, else the session API for a wrapper that has it and no
 wrapperOnceExec of its own.
+
+The loader's other asynchronous call is here too, as it shares the callback
+queues: with ``[aiges] asyncMode = true`` a one-shot request goes to
+``wrapperOnceExecAsync(params, reqData, sid, persId)``, which returns 0 and hands
+its Response to ``callback(r, sid)`` (``run_once_async``).
 """
 
 from __future__ import annotations
@@ -96,14 +101,19 @@ def is_session_wrapper(cls: type) -> bool:
 
 def stream_status(req: DataListCls) -> str | None:
     """Why a request cannot be one whole session: an input that starts or continues a
-    stream (status 0 or 1) needs more frames, which a one-shot request cannot send."""
+    stream (status 0 or 1) is a frame of a stream, which the platform takes over the
+    service's WebSocket (aiges httproto/stream: one connection, frames in order, a sid
+    the server makes), never as separate HTTP requests; easlab serves HTTP only."""
     for node in req.list:
         if node.status not in (DataEnd, DataOnce):
+            name = "DataBegin" if node.status == 0 else "DataContinue"
             return (
-                f"payload.{node.key}.status: {node.status} ({'DataBegin' if node.status == 0 else 'DataContinue'}) "
-                "opens a stream that a one-shot request cannot continue: easlab runs one "
-                f"request as one whole session; send status {DataOnce} (DataOnce) or "
-                f"{DataEnd} (DataEnd) with all the data"
+                f"payload.{node.key}.status: {node.status} ({name}) is a frame of a stream; "
+                "the platform takes a stream's frames over the service's WebSocket (one "
+                "connection, the last frame with status 2), not as separate HTTP requests, "
+                "and easlab serves a session wrapper over HTTP, one request as one whole "
+                f"session: send all of the stream's data in one request with status "
+                f"{DataOnce} (DataOnce) or {DataEnd} (DataEnd)"
             )
     return None
 
@@ -152,6 +162,63 @@ def run_session(
             return _read_all(wrapper, handle, sid, mine, callback_wait_s)
         finally:
             _destroy(wrapper, handle, log)
+    finally:
+        close_session(sid)
+
+
+def check_once_async(cls: type) -> None:
+    """ValueError unless a Wrapper can serve aiges.toml's ``[aiges] asyncMode = true`` for
+    one-shot requests: the loader then calls its ``wrapperOnceExecAsync``."""
+    if not defines(cls, "wrapperOnceExecAsync"):
+        raise ValueError(
+            "aiges.toml sets [aiges] asyncMode = true, so the loader runs each one-shot "
+            f"request through wrapperOnceExecAsync, which {cls.__name__} does not define: "
+            "add wrapperOnceExecAsync(self, params, reqData, sid) that returns 0 and hands "
+            "its Response to callback(r, sid), or remove asyncMode to serve wrapperOnceExec"
+        )
+
+
+def run_once_async(
+    wrapper: Any,
+    params: Mapping[str, Any],
+    req: DataListCls,
+    sid: str,
+    callback_wait_s: float = CALLBACK_WAIT_S,
+) -> Response:
+    """One request through ``wrapperOnceExecAsync(params, reqData, sid, persId)``, as the
+    loader runs it with ``[aiges] asyncMode = true`` (aiges instance/inst.go: it waits for
+    the one Response the wrapper hands to ``callback(r, sid)``), bounded by
+    ``callback_wait_s`` as a session's callbacks are."""
+    mine = open_session(sid)
+    if mine is None:
+        raise SessionBusy(
+            f"header.sid: a request with sid {sid!r} is already running; give each "
+            "request its own sid (or leave header.sid out: easlab makes one)"
+        )
+    try:
+        ret = _call(wrapper, "wrapperOnceExecAsync", loader_params(params), req, sid, 0)
+        if ret != 0:
+            detail = (
+                "return 0 once the request is taken (the aiges loader fails any other value)"
+                if ret is None
+                else _message(wrapper, ret)
+            )
+            raise SessionFailed(
+                "wrapperOnceExecAsync",
+                f"wrapperOnceExecAsync returned {ret}: {detail}",
+                ret if isinstance(ret, int) else None,
+            )
+        try:
+            resp = mine.get(timeout=callback_wait_s)
+        except queue.Empty:
+            raise SessionFailed(
+                "callback",
+                f"no result came through callback(response, sid) within {callback_wait_s:g} s "
+                "of wrapperOnceExecAsync: hand the Response to callback(r, sid) with the sid "
+                "wrapperOnceExecAsync received",
+            ) from None
+        _outputs(wrapper, "callback", resp)  # a wrong shape or an error code is a failure
+        return resp
     finally:
         close_session(sid)
 

@@ -5,9 +5,10 @@ aiges run`` / ``schema``), never on ``import easlab``: the real SDK installed
 in the same environment stays what every other program imports.
 
 ``aiges``, ``aiges.sdk``, ``aiges.dto``, ``aiges.stream``, ``aiges.core``, ``aiges.core.types``,
-``aiges.utils``, ``aiges.utils.log`` and ``aiges_embed`` (the C++ loader's
-module) are provided; any other ``aiges.*`` module is an ImportError naming
-what is available.
+``aiges.utils``, ``aiges.utils.log``, ``aiges.errors``, ``aiges.callback`` (the
+gRPC plugin's ``callback(r, handle, sid)``) and ``aiges_embed`` (the C++
+loader's module) are provided; any other ``aiges.*`` module is an ImportError
+naming what is available, and what to import instead where there is an answer.
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ SURFACE: dict[str, str | None] = {
     "aiges.core.types": "easlab.aiges.types",
     "aiges.utils": None,
     "aiges.utils.log": "easlab.aiges.log",
+    "aiges.errors": "easlab.aiges.errors",
+    # the gRPC plugin's module: callback(r, handle, sid) hands a session's result back
+    "aiges.callback": "easlab.aiges.callbacks",
     "aiges_embed": "easlab.aiges.dto",
+}
+
+
+#: modules a wrapper may try that easlab does not provide -> what to import instead
+INSTEAD: dict[str, str] = {
+    # the SDK's own stream examples import it; aiges 0.16.0 has no such module either
+    "aiges.types": "aiges 0.16.0 has no aiges.types either: import the data types and "
+    "statuses from aiges.core.types (from aiges.core.types import *)",
 }
 
 
@@ -38,9 +50,13 @@ class _Refuse(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname.startswith("aiges.") and fullname not in SURFACE:
+            hint = INSTEAD.get(fullname) or (
+                "easlab provides what the platform's loaders give a wrapper, not the "
+                "SDK's tooling (its servers, client, CLI)"
+            )
             raise ModuleNotFoundError(
-                f"{fullname} is not part of easlab's aiges surface (available: "
-                f"{', '.join(sorted(k for k in SURFACE if SURFACE[k]))})",
+                f"{fullname} is not part of easlab's aiges surface: {hint} (a wrapper can "
+                f"import: {', '.join(sorted(k for k in SURFACE if SURFACE[k]))})",
                 name=fullname,
             )
         return None

@@ -43,6 +43,31 @@ def _load(entry: Path) -> type:
         return load_wrapper_class(entry)
     except WrapperLoadError as exc:
         raise ValueError(str(exc)) from None  # a usage mistake: one line, no traceback
+    except Exception as exc:  # the wrapper's own import failed: show where, in its code
+        from easlab.errors import EaslabError
+
+        raise EaslabError(_import_failure(entry, exc)) from None
+
+
+def _import_failure(entry: Path, exc: BaseException) -> str:
+    """Why a wrapper.py could not be imported: its traceback without easlab's frames (the
+    CLI, the loader, the aiges shim) and Python's import machinery, as the kernel shows it."""
+    import traceback
+
+    import easlab
+
+    ours = os.path.dirname(os.path.abspath(easlab.__file__ or "")) + os.sep
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not os.path.abspath(f.filename).startswith(ours) and not f.filename.startswith("<")
+    ]
+    shown = "".join(traceback.format_list(frames)) if frames else ""
+    last = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
+    head = f"{entry.name if entry.is_file() else 'wrapper.py'} could not be imported:\n"
+    if shown:
+        head += "Traceback (most recent call last):\n" + shown
+    return head + last
 
 
 def aiges(

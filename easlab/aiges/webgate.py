@@ -322,6 +322,15 @@ def parse_request(
     for key, value in header.items():
         if key in declared_header:  # other keys (sid ...) are the caller's own
             _check_declared(declared_header[key], value, f"header.{key}")
+    sid = header.get("sid")
+    if sid is not None and not isinstance(sid, str):
+        # it names the request (and its session): a dict or a number would reach the
+        # wrapper as Python's spelling of it ("{'a': 1}", "True")
+        raise RequestInvalid(
+            "header.sid",
+            f'must be a string, got {type(sid).__name__} {sid!r:.40}: send "sid": "my-request-1" '
+            "or leave it out (easlab makes one)",
+        )
     params = parse_params(doc.get("parameter"), fields, service_id)
     return params, parse_payload(doc.get("payload"), fields)
 
@@ -349,7 +358,20 @@ def sid_of(body: bytes) -> str:
         sid = json.loads(body).get("header", {}).get("sid")
     except (ValueError, AttributeError):
         sid = None
-    return str(sid) if sid else uuid.uuid4().hex
+    # a sid that is not a string is refused (parse_request): its answer gets a new one
+    return sid if isinstance(sid, str) and sid else uuid.uuid4().hex
+
+
+def headers_of(body: bytes, sid: str) -> dict[str, Any]:
+    """The request's ``header`` object with its ``sid`` set: the headers the loader gets
+    (the webgate forwards the request's header and the request's sid)."""
+    try:
+        header = json.loads(body).get("header", {})
+    except (ValueError, AttributeError):
+        header = {}
+    out = dict(header) if isinstance(header, dict) else {}
+    out["sid"] = sid
+    return out
 
 
 def error_answer(code: int, message: str, sid: str) -> dict[str, Any]:

@@ -110,6 +110,9 @@ def test_echo_answers_webgate_json_and_needs_the_token(echo_svc):
         (lambda d: d["header"].update(appid="a" * 51), "header.appid", "at most 50"),
         (lambda d: d["parameter"].update(echo=[]), "parameter.echo", "object"),
         (lambda d: d["parameter"].update(echo=0), "parameter.echo", "object"),
+        # a sid that is no string reached the wrapper as Python's spelling ("{'a': 1}")
+        (lambda d: d["header"].update(sid={"a": 1}), "header.sid", "must be a string"),
+        (lambda d: d["header"].update(sid=True), "header.sid", "must be a string"),
     ],
 )
 def test_invalid_requests_are_400_naming_the_field(echo_svc, mutate, field, words):
@@ -509,10 +512,18 @@ def test_a_session_wrapper_serves_a_request_as_one_whole_session(stream_svc):
     assert destroy["handle"] == "h-" + sid
     ended = post(svc, stream_request(b"xy", status=2))
     assert base64.b64decode(ended.json()["payload"]["out"]["text"]) == b"XY", ended.text
-    begun = post(svc, stream_request(b"xy", status=0))
-    assert begun.status_code == 400, begun.text
-    message = begun.json()["header"]["message"]
-    assert message.startswith("payload.text.status: 0 (DataBegin) opens a stream"), message
+    # a stream of frames is the platform's WebSocket protocol (aiges httproto/stream:
+    # one connection, its sid made by the server), never several HTTP requests: easlab
+    # refuses a first or middle frame and says what to send instead
+    for status, name in ((0, "DataBegin"), (1, "DataContinue")):
+        begun = post(svc, stream_request(b"xy", status=status))
+        assert begun.status_code == 400, begun.text
+        message = begun.json()["header"]["message"]
+        assert message.startswith(
+            f"payload.text.status: {status} ({name}) is a frame of a stream"
+        ), message
+        assert "WebSocket" in message and "not as separate HTTP requests" in message, message
+        assert "all of the stream's data in one request" in message, message
 
 
 def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroyed(
@@ -564,6 +575,41 @@ def test_a_session_wrapper_may_answer_through_callback(served, tmp_path):
     assert silent.json()["header"]["message"].startswith(
         "no result came through callback(response, sid) within 1 s of wrapperWrite"
     )
+
+
+def test_a_wrapper_for_the_grpc_plugin_imports_aiges_callback_and_is_served(served, tmp_path):
+    """A session wrapper written for the platform's Python (gRPC) plugin does ``from
+    aiges.callback import callback`` and calls ``callback(r, handle, sid)``: under easlab
+    the import was refused and the service never started. It now serves; a module the
+    real SDK does not have either (``aiges.types``, which the SDK's own stream examples
+    import) fails the start naming what to import instead."""
+    folder = copy_wrapper("stream_callback", tmp_path / "grpc_callback")
+    source = (folder / "wrapper.py").read_text()
+    grpc = source.replace(
+        "from aiges.dto import Response, ResponseData, SessionCreateResponse, callback",
+        "from aiges.dto import Response, ResponseData, SessionCreateResponse\n"
+        "from aiges.callback import callback\nfrom aiges.errors import OK",
+    ).replace(
+        "callback(piece(text[::-1], DataContinue), sid)",
+        "callback(piece(text[::-1], DataContinue), handle, sid)",
+    )
+    grpc = grpc.replace(
+        'callback(piece(b"!", DataEnd), sid)', 'callback(piece(b"!", DataEnd), handle, sid)'
+    )
+    assert grpc.count("handle, sid)") == 2 and "from aiges.callback" in grpc
+    (folder / "wrapper.py").write_text(grpc)
+    svc = served("aiges_grpc_cb", "stream_callback", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    r = post(svc, body)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"cba!"
+
+    (folder / "wrapper.py").write_text("from aiges.types import *\n" + source)
+    refused = served("aiges_types_import", "stream_callback", processor_path=str(folder))
+    assert refused.status == "Failed"
+    message = refused.desc.get("message") or ""
+    assert "aiges.types" in message and "from aiges.core.types import *" in message, message
 
 
 def test_data_given_to_the_response_data_constructor_is_served_with_a_warning_once(served, kernel):
@@ -710,3 +756,109 @@ def test_the_wrapper_gets_the_requests_sid_in_its_params_as_from_the_loader(serv
     assert r.status_code == 200, r.text
     seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
     assert seen["sid"] == ["str", "req-42"] and r.json()["header"]["sid"] == "req-42"
+
+
+def test_aiges_toml_header_pass_hands_the_named_request_headers_to_the_wrapper(served, tmp_path):
+    """aiges.toml's ``[aiges] headerPass = "appid;uid"`` (and the lines of a
+    headerPass.wrapper file) makes the loader copy those request headers into the params
+    (instance/inst.go ResLoad), an unsent one as "", a param of the same name winning;
+    under easlab the setting was ignored and a wrapper reading params["appid"] failed
+    with KeyError. An array, which the loader ignores, fails the start saying what to write."""
+    folder = copy_wrapper("params", tmp_path / "header_pass")
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = "appid;uid;name"\n')
+    (folder / "headerPass.wrapper").write_text("request_id\n")
+    svc = served("aiges_header_pass", "params", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+    text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
+    header = {"appid": "app-1", "uid": "u-7", "name": "from the header", "sid": "s-9"}
+    r = post(svc, {"header": header, "parameter": {"params": {"name": "bo"}}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["seen"]["text"]))
+    assert seen["appid"] == ["str", "app-1"] and seen["uid"] == ["str", "u-7"]
+    assert seen["name"] == ["str", "bo"]  # the param sent wins over the header
+    assert seen["request_id"] == ["str", ""] and seen["sid"] == ["str", "s-9"]
+    assert "did" not in seen  # a header not named is not passed
+
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = ["appid", "uid"]\n')
+    refused = served("aiges_header_pass_array", "params", processor_path=str(folder))
+    assert refused.status == "Failed"
+    message = refused.desc.get("message") or ""
+    assert "[aiges] headerPass is a list" in message and 'headerPass = "appid;uid"' in message
+
+
+@pytest.mark.parametrize("wrapper", ["hang", "stream"])
+def test_a_wrapper_stuck_in_a_hook_gets_408_and_its_instance_is_replaced(
+    served, kernel, tmp_path, wrapper
+):
+    """A wrapperOnceExec (or a session's wrapperRead) that never returns holds a worker
+    thread: the caller gets its 408 at rpc.keepalive, and one keepalive later the kernel
+    replaces the stuck instance, as for any processor, so the service serves again
+    rather than running out of threads."""
+    folder = copy_wrapper(wrapper, tmp_path / wrapper)
+    rpc = {"keepalive": 500, "worker_threads": 1}
+    name = f"aiges_stuck_{wrapper}"
+    svc = served(name, wrapper, processor_path=str(folder), metadata={"instance": 1, "rpc": rpc})
+    assert svc.status == "Running", svc.desc.get("message")
+
+    def ask(text: bytes, fail: str) -> requests.Response:
+        if wrapper == "stream":
+            return post(svc, stream_request(text, fail))
+        return post(
+            svc, {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(text)}}}
+        )
+
+    pid = kernel.client.workers(name)[0]["pid"]
+    stuck = ask(b"hang", "hang_read")
+    assert stuck.status_code == 408, stuck.text
+    assert "rpc.keepalive" in stuck.text
+    wait_for(
+        lambda: (w := kernel.client.workers(name)[0])["ready"] and w["pid"] != pid,
+        what="the stuck instance to be replaced",
+    )
+    answers = [ask(b"ok", "none") for _ in range(3)]  # more than its one worker thread
+    assert [r.status_code for r in answers] == [200, 200, 200], answers[0].text
+    assert base64.b64decode(answers[0].json()["payload"]["out"]["text"]).upper() == b"OK"
+    assert kernel.client.workers(name)[0]["restarts"] == 1
+
+
+def test_aiges_toml_async_mode_runs_wrapper_once_exec_async_and_answers_from_callback(
+    served, tmp_path
+):
+    """With aiges.toml's ``[aiges] asyncMode = true`` the loader calls wrapperOnceExecAsync
+    (params, reqData, sid) and answers with the Response handed to callback(r, sid)
+    (instance/inst.go); such wrappers leave wrapperOnceExec a stub. easlab ignored the
+    setting, called the stub and answered 'wrapperOnceExec returned NoneType'."""
+    folder = copy_wrapper("once_async", tmp_path / "once_async")
+    (folder / "aiges.toml").write_text("[aiges]\nasyncMode = true\nwrapperDelayDetectPeriod = 1\n")
+    svc = served("aiges_once_async", "once_async", processor_path=str(folder))
+    assert svc.status == "Running", svc.desc.get("message")
+
+    def ask(text: bytes) -> requests.Response:
+        return post(
+            svc, {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(text)}}}
+        )
+
+    r = ask(b"abc")
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payload"]["out"]["text"]) == b"cba"
+    refused = ask(b"refuse")
+    assert refused.status_code == 500
+    assert refused.json()["header"]["code"] == 7
+    assert refused.json()["header"]["message"] == "wrapperOnceExecAsync returned 7: queue full"
+    failed = ask(b"error")
+    assert failed.status_code == 500 and failed.json()["header"]["code"] == 8, failed.text
+    assert failed.json()["header"]["message"] == "callback answered error 8: engine failed"
+    silent = ask(b"silent")
+    assert silent.status_code == 500, silent.text
+    assert silent.json()["header"]["message"].startswith(
+        "no result came through callback(response, sid) within 1 s of wrapperOnceExecAsync"
+    )
+    assert ask(b"xy").status_code == 200  # a late or missing callback leaves it serving
+
+    without = copy_wrapper("echo", tmp_path / "echo_async")
+    (without / "aiges.toml").write_text("[aiges]\nasyncMode = true\n")
+    refused_start = served("aiges_async_no_hook", "echo", processor_path=str(without))
+    assert refused_start.status == "Failed"
+    message = refused_start.desc.get("message") or ""
+    assert "asyncMode = true" in message and "does not define" in message, message
+    assert "wrapperOnceExecAsync(self, params, reqData, sid)" in message, message

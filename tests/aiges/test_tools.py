@@ -488,3 +488,70 @@ def test_a_model_config_that_is_not_json_is_refused_without_echoing_it():
     message = str(caught.value)
     assert "secret" not in message and "LTAI" not in message, message
     assert "its 53 characters are not JSON: Expecting value at line 1 column 1" in message
+
+
+def test_run_refuses_an_aiges_toml_header_pass_the_service_would_not_start_with(tmp_path):
+    """A headerPass written as an array fails the kernel's start (the loader ignores it);
+    `easlab aiges run` verified the same folder, so the check passed and the deploy failed."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("echo", tmp_path / "echo")
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = "appid;uid"\n')
+    assert easlab_aiges(folder, "run", ".").returncode == 0
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = ["appid", "uid"]\n')
+    bad = easlab_aiges(folder, "run", ".")
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "[aiges] headerPass is a list" in bad.stdout and 'headerPass = "appid;uid"' in bad.stdout
+
+
+def test_run_drives_an_async_mode_wrapper_through_wrapper_once_exec_async(tmp_path):
+    """`easlab aiges run` on a wrapper whose aiges.toml says [aiges] asyncMode = true called
+    its wrapperOnceExec stub ('returned NoneType'); it now runs wrapperOnceExecAsync and
+    checks the Response handed to callback, as the kernel serves it."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("once_async", tmp_path / "once_async")
+    (folder / "aiges.toml").write_text("[aiges]\nasyncMode = true\n")
+    (folder / "in.txt").write_bytes(b"hello")
+    ran = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "out (text, 5 bytes): olleh" in ran.stdout, ran.stdout
+    assert "exec (async, answered through callback)" in ran.stdout, ran.stdout
+    (folder / "in.txt").write_bytes(b"refuse")
+    refused = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
+    assert refused.returncode == 1
+    assert "wrapperOnceExecAsync returned 7: queue full" in refused.stdout, refused.stdout
+
+
+def test_a_wrapper_that_fails_to_import_is_shown_in_its_own_frames(tmp_path):
+    """`easlab aiges run` on a wrapper whose import fails printed Python's whole traceback,
+    twenty lines of easlab's CLI, loader and aiges shim above the wrapper's one line; it
+    now says the wrapper could not be imported, with the wrapper's frames and the error."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("echo", tmp_path / "echo")
+    source = (folder / "wrapper.py").read_text()
+    (folder / "wrapper.py").write_text("from aiges.types import *\n" + source)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    lines = ran.stderr.splitlines()
+    assert lines[0] == "easlab aiges: error: wrapper.py could not be imported:", ran.stderr
+    assert f'File "{folder / "wrapper.py"}", line 1, in <module>' in ran.stderr, ran.stderr
+    assert "from aiges.core.types import *" in lines[-1], ran.stderr
+    assert "easlab" + os.sep not in "".join(lines[1:-1]), ran.stderr  # none of easlab's frames
+
+
+def test_an_aiges_toml_switch_written_as_a_string_is_refused_saying_what_to_write(tmp_path):
+    """The loader reads [aiges] asyncMode and sessMode only as TOML booleans (xsf GetBool)
+    and takes anything else as not set: with asyncMode = "true" the platform calls the
+    wrapperOnceExec stub. easlab took the string the same silent way; it now refuses it."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("once_async", tmp_path / "once_async")
+    (folder / "in.txt").write_bytes(b"hello")
+    for key, what in (("asyncMode", "wrapperOnceExecAsync"), ("sessMode", "the session API")):
+        (folder / "aiges.toml").write_text(f'[aiges]\n{key} = "true"\n')
+        ran = easlab_aiges(folder, "run", ".", "--input", "text=" + str(folder / "in.txt"))
+        assert ran.returncode == 2, ran.stdout + ran.stderr
+        assert f"[aiges] {key} is a str ('true')" in ran.stdout, ran.stdout
+        assert f"would not run {what}" in ran.stdout and f"write {key} = true" in ran.stdout

@@ -20,19 +20,24 @@ from typing import Any
 from easlab.aiges.check import problems
 from easlab.aiges.config import (
     WrapperLoadError,
+    async_mode_setting,
     delay_detect_period,
+    header_pass,
     init_config,
     session_mode_setting,
 )
 from easlab.aiges.dto import constructor_data, constructor_data_warning
 from easlab.aiges.hooks import call_hook, once_exec, session_only
 from easlab.aiges.loader import load_wrapper_class
+from easlab.aiges.params import with_headers
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.session import (
     CALLBACK_WAIT_S,
     SessionBusy,
     SessionFailed,
+    check_once_async,
+    run_once_async,
     run_session,
     serving_mode,
     stream_status,
@@ -42,6 +47,7 @@ from easlab.aiges.webgate import (
     WRAPPER_FAILED,
     RequestInvalid,
     error_answer,
+    headers_of,
     left_out,
     output_entry,
     parse_request,
@@ -85,7 +91,9 @@ class AigesProcessor(Processor):
         self.schema: dict[str, Any] | None = None
         self.warned_constructor_data = False
         self.session_mode = False
+        self.once_async = False  # aiges.toml [aiges] asyncMode: wrapperOnceExecAsync + callback
         self.callback_wait_s = CALLBACK_WAIT_S
+        self.header_pass: tuple[str, ...] = ("sid",)
 
     def initialize(self) -> None:
         folder = self.ctx.processor_path
@@ -107,7 +115,11 @@ class AigesProcessor(Processor):
         try:
             setting = session_mode_setting(entry.parent)
             self.callback_wait_s = delay_detect_period(entry.parent)
+            self.header_pass = header_pass(entry.parent)
             self.session_mode, note = serving_mode(cls, setting)
+            self.once_async = not self.session_mode and async_mode_setting(entry.parent)
+            if self.once_async:
+                check_once_async(cls)
         except (WrapperLoadError, ValueError) as exc:
             raise ProcessorError(400, str(exc)) from None
         if note:
@@ -159,12 +171,14 @@ class AigesProcessor(Processor):
             params, req = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
             return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
-        # the loader adds the request's sid to the params it hands the wrapper (aiges
-        # instance/inst.go ResLoad: "sid" is always in its headerPass list; its own HTTP
-        # server sets that header), unless a param of that name was sent
-        params.setdefault("sid", sid)
+        # the loader adds the headers named by aiges.toml's [aiges] headerPass (and always
+        # "sid") to the params it hands the wrapper (aiges instance/inst.go ResLoad),
+        # unless a param of that name was sent; a header not sent is ""
+        params = with_headers(params, headers_of(request.body, sid), self.header_pass)
         if self.session_mode:
             return self._session(params, req, sid)
+        if self.once_async:
+            return self._once_async(params, req, sid)
         try:
             resp = once_exec(self.wrapper, params, req)
         # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
@@ -183,8 +197,22 @@ class AigesProcessor(Processor):
         refused = stream_status(req)
         if refused:
             return _json(error_answer(INVALID_CODE, refused, sid), 400)
+        wait = self.callback_wait_s
+        return self._through_callbacks(
+            lambda: run_session(self.wrapper, params, req, sid, wait, log=_log_line), req, sid
+        )
+
+    def _once_async(self, params: dict[str, Any], req: Any, sid: str) -> tuple[bytes, int]:
+        """wrapperOnceExecAsync, its answer from callback (easlab/aiges/session.py)."""
+        wait = self.callback_wait_s
+        return self._through_callbacks(
+            lambda: run_once_async(self.wrapper, params, req, sid, wait), req, sid
+        )
+
+    def _through_callbacks(self, run: Any, req: Any, sid: str) -> tuple[bytes, int]:
+        """The answer of a session or an async exec: its Response, or its failure."""
         try:
-            resp = run_session(self.wrapper, params, req, sid, self.callback_wait_s, log=_log_line)
+            resp = run()
         except SessionBusy as exc:
             return _json(error_answer(INVALID_CODE, str(exc), sid), 400)
         except SessionFailed as exc:

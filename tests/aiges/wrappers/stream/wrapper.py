@@ -6,6 +6,8 @@ from aiges.sdk import WrapperBase, StringParamField, StringBodyField
 from aiges.dto import Response, ResponseData, SessionCreateResponse
 from aiges.core.types import *
 
+import time
+
 from record import record
 
 FAILS = [
@@ -18,6 +20,7 @@ FAILS = [
     "read_error",
     "never_ends",
     "destroy_raise",
+    "hang_read",
 ]
 
 
@@ -71,6 +74,8 @@ class Wrapper(WrapperBase):
         session = self.sessions[handle]
         if session["fail"] == "read_raise":
             raise KeyError("lost")
+        if session["fail"] == "hang_read":
+            time.sleep(3600)  # an engine that never answers
         r = Response()
         if session["fail"] == "read_error":
             return r.response_err(9)
