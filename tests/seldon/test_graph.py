@@ -636,3 +636,23 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
         paths
     )
     assert paths["/api/v1.0/metadata/{model}"]["get"]["parameters"][0]["name"] == "model"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"service_type": "ROUTER"}, "seldon.service_type"),
+     ({"service_type": "MODEL"}, "seldon.service_type"),
+     ({"parameters": [{"name": "a", "value": "1", "type": "INT"}]}, "seldon.parameters")],
+)  # fmt: skip
+def test_service_type_or_parameters_beside_a_graph_are_spec_errors(extra, field):
+    """seldon.service_type and seldon.parameters given with seldon.graph were silently
+    ignored (each node has its own type and parameters): now a SpecError naming the field."""
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    raw = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+           "metadata": {"instance": 1}, "seldon": {"graph": GRAPH, **extra}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    assert info.value.field == field
+    assert "each node has its own" in str(info.value)
