@@ -678,6 +678,16 @@ def _check_seldon(raw: dict[str, Any], processor_path: str | None, mainclass: st
     if graph is not None and not isinstance(graph, dict):
         raise SpecError("seldon.graph", "must be an object with name, type and children")
     if graph:
+        for own in ("service_type", "parameters"):
+            # each node of a graph has its own type and parameters: these would be ignored
+            if seldon.get(own) not in (None, []):
+                raise SpecError(
+                    f"seldon.{own}",
+                    f"a service with seldon.graph takes no seldon.{own}: each node has its "
+                    f"own ({'type' if own == 'service_type' else 'parameters'} in the node of "
+                    f"seldon.graph); remove seldon.{own}, or seldon.graph to run "
+                    "processor_mainclass alone",
+                )
         _check_seldon_graph(graph, "seldon.graph", set())
     seldon_threads(seldon)
 

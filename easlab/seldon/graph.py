@@ -20,7 +20,7 @@ from easlab.seldon.component import build_component, load_component_class
 from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.messages import as_int32
-from easlab.seldon.routes import ROUTE_METHODS
+from easlab.seldon.routes import GRAPH_ROUTES, ROUTE_METHODS, node_route
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
@@ -223,20 +223,50 @@ class GraphApp:
         answers = [node.app.handle(method, path) for node in self.nodes()]
         return next((answer for answer in answers if answer.status != 200), answers[0])
 
+    def node_answer(self, method: str, endpoint: str, name: str) -> Answer:
+        """``GET /api/v1.0/status/{node}`` or ``/api/v1.0/metadata/{node}`` (and v0.1): that
+        node's own ``/health/status`` or ``/metadata`` answer, as seldon-core's executor
+        passes it on; a name no node has is the executor's 500 ``Failed to find model``."""
+        node = next((node for node in self.nodes() if node.name == name), None)
+        if node is None:
+            names = ", ".join(node.name for node in self.nodes())
+            info = (
+                f"Failed to find model {name}: no node of the graph has that name (its "
+                f"nodes: {names})"
+            )
+            return _json({"status": {"code": 500, "info": info, "status": "FAILURE"}}, 500)
+        own = "/health/status" if endpoint == "node_status" else "/metadata"
+        return node.app.handle(method, own)
+
+    def openapi(self) -> Answer:
+        """``/seldon.json`` of a graph service: the microservice's paths and the executor's."""
+        from easlab.seldon.openapi import openapi_document
+
+        served_at, token = self.root.app.served_at
+        return _json(openapi_document(served_at, token, graph=True))
+
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
+        verb = method.upper()
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
         if path in ("/health/status", "/api/v1.0/health/status"):
             return self.health(method, path)
-        if path == "/api/v1.0/metadata" and method.upper() in ("GET", "HEAD"):
-            return self.graph_metadata()
+        if verb in ("GET", "HEAD"):  # the executor's own GETs (routes.py's GRAPH_ROUTES)
+            if path == "/api/v1.0/metadata":
+                return self.graph_metadata()
+            if path == "/seldon.json":
+                return self.openapi()
+            if path == "/api/v1.0/status":
+                return self.health("GET", "/health/status")
+            named = node_route(path)
+            if named is not None:
+                return self.node_answer("GET", GRAPH_ROUTES[named[0]][1], named[1])
         # the predictions paths take the methods the microservice routes (GET or POST on
         # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
         # other is the root component's refusal, as on a MODEL service
         allowed = ROUTE_METHODS.get(route_key("" if path == "/" else path), ())
-        verb = method.upper()
         if (
             path not in _PREDICT_PATHS + _FEEDBACK_PATHS
             or verb not in allowed

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from easlab.seldon.routes import ROUTES
+from easlab.seldon.routes import GRAPH_ROUTES, ROUTES
 
 _REF = "#/components/schemas/"
+#: a path as an operationId's tail: ``/api/v1.0/status/{model}`` -> ``_api_v1_0_status_model``
+_OPERATION_ID = str.maketrans({"/": "_", ".": "_", "{": None, "}": None})
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -168,6 +170,16 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
         None,
         "ModelMetadata",
     ),
+    "node_status": (
+        "One node's health_status(), the node named by its name in the graph",
+        None,
+        "SeldonMessage",
+    ),
+    "node_metadata": (
+        "One node's init_metadata(), the node named by its name in the graph",
+        None,
+        "ModelMetadata",
+    ),
 }
 
 
@@ -185,13 +197,18 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
     error = {"description": "seldon-core's error body",
              "content": {"application/json": {"schema": _ref("Error")}}}  # fmt: skip
     operation: dict[str, Any] = {
-        "operationId": f"{method}{path.replace('/', '_').replace('.', '_')}",
+        "operationId": method + path.translate(_OPERATION_ID),
         "summary": summary,
         "responses": {"200": _answer(answers, path)},
     }
     if reads is None:
-        if endpoint == "metadata":
-            operation["responses"]["500"] = error  # MICROSERVICE_BAD_METADATA
+        if endpoint.endswith("metadata") or endpoint.startswith("node_"):
+            operation["responses"]["500"] = error  # MICROSERVICE_BAD_METADATA, no such node
+        if "{model}" in path:
+            operation["parameters"] = [
+                {"name": "model", "in": "path", "required": True,
+                 "description": "the node's name in seldon.graph", "schema": {"type": "string"}}
+            ]  # fmt: skip
         return operation
     operation["responses"]["400"] = error
     operation["responses"]["500"] = error
@@ -213,12 +230,14 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(server: str = "/", token: bool = False) -> dict[str, Any]:
+def openapi_document(server: str = "/", token: bool = False, graph: bool = False) -> dict[str, Any]:
     """The OpenAPI 3 document of the Seldon REST paths, served at ``server`` (``/`` for
     ``easlab seldon``, ``/api/predict/{name}`` in the kernel); ``token`` says each path
-    needs the service token in the ``Authorization`` header (the kernel's rule)."""
+    needs the service token in the ``Authorization`` header (the kernel's rule); ``graph``
+    adds the paths seldon-core's executor serves in front of a graph (GRAPH_ROUTES)."""
     paths: dict[str, Any] = {}
-    for path, (methods, endpoint) in ROUTES.items():
+    routes = {**ROUTES, **GRAPH_ROUTES} if graph else ROUTES
+    for path, (methods, endpoint) in routes.items():
         paths[path] = {
             method.lower(): _operation(endpoint, method.lower(), path) for method in methods
         }

@@ -1,5 +1,6 @@
 """The Seldon microservice's REST paths as one table (SPEC §6): each path's methods, as
-seldon-core's wrapper.py routes them, and which endpoint answers it.
+seldon-core's wrapper.py routes them, and which endpoint answers it; and the paths its
+executor adds in front of a graph (``GRAPH_ROUTES``).
 
 ``SeldonApp`` (app.py) routes by it, cors.py's ``Allow`` lists its methods and
 openapi.py describes it in the ``/seldon.json`` document, so none of them can name a
@@ -29,8 +30,27 @@ ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/api/v1.0/metadata": (("GET",), "metadata"),
 }
 
+#: the paths seldon-core's executor serves in front of a graph besides the microservice's
+#: (its REST server, protocol seldon): one node's own ``/health/status`` and ``/metadata``
+#: by the node's name, and the graph's readiness. A graph service (graph.py) answers them.
+GRAPH_ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
+    "/api/v1.0/status": (("GET",), "health"),
+    "/api/v1.0/status/{model}": (("GET",), "node_status"),
+    "/api/v0.1/status/{model}": (("GET",), "node_status"),
+    "/api/v1.0/metadata/{model}": (("GET",), "node_metadata"),
+    "/api/v0.1/metadata/{model}": (("GET",), "node_metadata"),
+}
+
 #: the endpoints that read no request message (their GET takes no ``json`` argument)
 NO_MESSAGE = frozenset({"openapi", "ping", "health", "metadata"})
 
 #: each REST path's methods
 ROUTE_METHODS: dict[str, tuple[str, ...]] = {path: methods for path, (methods, _) in ROUTES.items()}
+
+
+def node_route(path: str) -> tuple[str, str] | None:
+    """The ``GRAPH_ROUTES`` key of a path naming a node (``/api/v1.0/metadata/m1`` ->
+    ``/api/v1.0/metadata/{model}``) and the node's name, or None for any other path."""
+    head, _, name = path.rpartition("/")
+    key = head + "/{model}"
+    return (key, name) if name and key in GRAPH_ROUTES else None

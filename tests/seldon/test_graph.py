@@ -111,6 +111,14 @@ def test_graph_through_the_kernel(kernel):
     meta = requests.get(service.url + "/api/v1.0/metadata", headers=token, timeout=30)
     assert meta.status_code == 200 and meta.json()["name"] == "sg_graph"  # the service's name
     assert set(meta.json()["models"]) == {"input", "router", "identity", "combine", "m1", "m2"}
+    # a node's own metadata and status by its name, behind the token as every other path
+    for path in ("/api/v1.0/metadata/m2", "/api/v0.1/status/m2", "/api/v1.0/status"):
+        assert requests.get(service.url + path, timeout=30).status_code == 401, path
+        own = requests.get(service.url + path, headers=token, timeout=30)
+        assert own.status_code == 200, (path, own.text)
+    node = requests.get(service.url + "/api/v1.0/metadata/m2", headers=token, timeout=30)
+    # the node's own /metadata body, passed on as it is (the graph's leaves empty fields out)
+    assert node.json() == {**meta.json()["models"]["m2"], "name": "", "platform": "", "custom": {}}
 
 
 def _counted(name: str, path: Path) -> dict:
@@ -592,3 +600,59 @@ def test_a_node_that_fails_answers_for_the_graph_as_its_microservice_would():
             "POST", "/api/v1.0/predictions", "", "application/json", json.dumps(payload).encode()
         )
         assert (answer.status, answer.body) == alone(cls, payload) and answer.status == status
+
+
+def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
+    """seldon-core's executor serves each node's own /health/status and /metadata at
+    /api/v{1.0,0.1}/status/{node} and /api/v{1.0,0.1}/metadata/{node}, and the graph's
+    readiness at /api/v1.0/status; a name no node has is its 500 "Failed to find model".
+    easlab answered all of them with the root's 500 "404 Not Found"."""
+    app = GraphApp.from_spec(GRAPH, COMPONENTS)
+    for version in ("v1.0", "v0.1"):
+        for name in ("input", "router", "m2"):
+            node = next(node for node in app.nodes() if node.name == name)
+            for path, own in (("metadata", "/metadata"), ("status", "/health/status")):
+                answer = app.handle("GET", f"/api/{version}/{path}/{name}")
+                assert (answer.status, answer.body) == (200, node.app.handle("GET", own).body)
+        missing = app.handle("GET", f"/api/{version}/metadata/nope")
+        assert missing.status == 500
+        status = json.loads(missing.body)["status"]
+        assert status["info"].startswith("Failed to find model nope")
+        assert "input, router, identity, combine, m1, m2" in status["info"]
+    ready = app.handle("GET", "/api/v1.0/status")
+    assert (ready.status, ready.body) == (200, app.handle("GET", "/health/status").body)
+    # a node that is not healthy answers as itself there, and the graph is not ready
+    sick = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
+        COMPONENTS,
+    )
+    assert sick.handle("GET", "/api/v1.0/status/s").status == 500
+    assert sick.handle("GET", "/api/v1.0/status/m").status == 200
+    assert sick.handle("GET", "/api/v1.0/status").status == 500
+    # the executor's paths take GET only; /seldon.json lists them
+    assert app.handle("POST", "/api/v1.0/metadata/m1", "", "application/json", b"{}").status == 500
+    paths = json.loads(app.handle("GET", "/seldon.json").body)["paths"]
+    assert {"/api/v1.0/status", "/api/v1.0/metadata/{model}", "/api/v0.1/status/{model}"} <= set(
+        paths
+    )
+    assert paths["/api/v1.0/metadata/{model}"]["get"]["parameters"][0]["name"] == "model"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"service_type": "ROUTER"}, "seldon.service_type"),
+     ({"service_type": "MODEL"}, "seldon.service_type"),
+     ({"parameters": [{"name": "a", "value": "1", "type": "INT"}]}, "seldon.parameters")],
+)  # fmt: skip
+def test_service_type_or_parameters_beside_a_graph_are_spec_errors(extra, field):
+    """seldon.service_type and seldon.parameters given with seldon.graph were silently
+    ignored (each node has its own type and parameters): now a SpecError naming the field."""
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    raw = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+           "metadata": {"instance": 1}, "seldon": {"graph": GRAPH, **extra}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    assert info.value.field == field
+    assert "each node has its own" in str(info.value)
