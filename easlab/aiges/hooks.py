@@ -104,3 +104,20 @@ def defines(cls: type, name: str) -> bool:
         if name in vars(klass):
             return True
     return False
+
+
+def raised(exc: BaseException) -> str:
+    """``ValueError: the message``, or the bare name of an exception with none."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def error_message(wrapper: Any, code: Any) -> str:
+    """What ``wrapperError(code)`` says of an error code, for the kernel, the runner and
+    the session hooks alike. The message is a courtesy, the code is the answer: a
+    wrapperError that raises (a ``sys.exit()`` included) is said, never let out."""
+    try:
+        text = call_hook(wrapper, "wrapperError", code)
+    except BaseException as exc:
+        return f"(wrapperError({code}) raised {raised(exc)})"
+    return str(text) if text else f"wrapper error {code}"

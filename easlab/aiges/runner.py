@@ -38,7 +38,7 @@ from easlab.aiges.fields import (
     ParamField,
     PayloadField,
 )
-from easlab.aiges.hooks import call_hook, once_exec, session_only
+from easlab.aiges.hooks import call_hook, error_message, once_exec, session_only
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
     SessionFailed,
@@ -200,7 +200,10 @@ def run_wrapper(
         print(f"wrapperInit raised:\n{traceback.format_exc()}", file=out)
         return 1
     if ret != 0:
-        print(f"wrapperInit returned {ret}: {init_failure(ret, _message(wrapper, ret))}", file=out)
+        print(
+            f"wrapperInit returned {ret}: {init_failure(ret, error_message(wrapper, ret))}",
+            file=out,
+        )
         return 1
     # what wrapperDestroy got wrong: the platform ignores it, a local check fails on it
     destroy_problems: list[str] = []
@@ -234,7 +237,7 @@ def run_wrapper(
         failed = bool(found) or bool(destroy_problems)
         if is_response(resp) and resp.error_code:
             code = resp.error_code
-            print(f"wrapper answered error {code}: {_message(wrapper, code)}", file=out)
+            print(f"wrapper answered error {code}: {error_message(wrapper, code)}", file=out)
             failed = True
         elif not found:
             _show(resp, fields, Path(out_dir), out)
@@ -268,11 +271,3 @@ def init_failure(ret: Any, message: str) -> str:
     if ret is None:
         return "return 0 when init succeeds (the aiges loader fails any other value)"
     return message
-
-
-def _message(wrapper: Any, code: Any) -> str:
-    try:
-        text = call_hook(wrapper, "wrapperError", code)
-    except Exception as exc:
-        return f"(wrapperError raised {type(exc).__name__}: {exc})"
-    return str(text) if text else "(wrapperError gave no message)"

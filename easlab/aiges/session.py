@@ -38,7 +38,7 @@ from typing import Any
 
 from easlab.aiges.callbacks import close_session, open_session
 from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
-from easlab.aiges.hooks import call_fitting, defines
+from easlab.aiges.hooks import call_fitting, defines, error_message, raised
 from easlab.aiges.params import loader_params
 from easlab.aiges.types import DataEnd, DataOnce, Once
 
@@ -118,17 +118,17 @@ def stream_status(req: DataListCls) -> str | None:
     return None
 
 
-def _message(wrapper: Any, code: Any) -> str:
-    try:
-        text = call_fitting(wrapper, "wrapperError", code)
-    except BaseException as exc:
-        return f"(wrapperError({code}) raised {_raised(exc)})"
-    return str(text) if text else f"wrapper error {code}"
-
-
-def _raised(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _taken(wrapper: Any, hook: str, ret: Any, what: str) -> None:
+    """A hook that takes ``what`` answers 0; anything else fails the request naming it."""
+    if ret != 0:
+        detail = (
+            f"return 0 when {what} is taken (the aiges loader fails any other value)"
+            if ret is None
+            else error_message(wrapper, ret)
+        )
+        raise SessionFailed(
+            hook, f"{hook} returned {ret}: {detail}", ret if isinstance(ret, int) else None
+        )
 
 
 def _call(wrapper: Any, hook: str, *args: Any) -> Any:
@@ -136,7 +136,7 @@ def _call(wrapper: Any, hook: str, *args: Any) -> Any:
         return call_fitting(wrapper, hook, *args)
     # BaseException: a wrapper's sys.exit() must not end the worker's thread
     except BaseException as exc:
-        raise SessionFailed(hook, f"{hook} raised {_raised(exc)}") from None
+        raise SessionFailed(hook, f"{hook} raised {raised(exc)}") from None
 
 
 def run_session(
@@ -197,17 +197,7 @@ def run_once_async(
         )
     try:
         ret = _call(wrapper, "wrapperOnceExecAsync", loader_params(params), req, sid, 0)
-        if ret != 0:
-            detail = (
-                "return 0 once the request is taken (the aiges loader fails any other value)"
-                if ret is None
-                else _message(wrapper, ret)
-            )
-            raise SessionFailed(
-                "wrapperOnceExecAsync",
-                f"wrapperOnceExecAsync returned {ret}: {detail}",
-                ret if isinstance(ret, int) else None,
-            )
+        _taken(wrapper, "wrapperOnceExecAsync", ret, "the request")
         try:
             resp = mine.get(timeout=callback_wait_s)
         except queue.Empty:
@@ -235,7 +225,7 @@ def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
         code = made.error_code
         raise SessionFailed(
             "wrapperCreate",
-            f"wrapperCreate failed with error {code}: {_message(wrapper, code)}",
+            f"wrapperCreate failed with error {code}: {error_message(wrapper, code)}",
             code if isinstance(code, int) else None,
         )
     if not isinstance(made.handle, str):
@@ -248,18 +238,7 @@ def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
 
 
 def _write(wrapper: Any, handle: Any, req: DataListCls, sid: str) -> None:
-    ret = _call(wrapper, "wrapperWrite", handle, req, sid)
-    if ret != 0:
-        detail = (
-            "return 0 when the data is taken (the aiges loader fails any other value)"
-            if ret is None
-            else _message(wrapper, ret)
-        )
-        raise SessionFailed(
-            "wrapperWrite",
-            f"wrapperWrite returned {ret}: {detail}",
-            ret if isinstance(ret, int) else None,
-        )
+    _taken(wrapper, "wrapperWrite", _call(wrapper, "wrapperWrite", handle, req, sid), "the data")
 
 
 def _read_all(
@@ -333,7 +312,7 @@ def _outputs(wrapper: Any, source: str, resp: Any) -> list[Any]:
         code = resp.error_code
         raise SessionFailed(
             source,
-            f"{source} answered error {code}: {_message(wrapper, code)}",
+            f"{source} answered error {code}: {error_message(wrapper, code)}",
             code if isinstance(code, int) else None,
         )
     if not isinstance(resp.list, (list, tuple)):
@@ -386,7 +365,7 @@ def _destroy(wrapper: Any, handle: Any, log: Any) -> None:
         ret = call_fitting(wrapper, "wrapperDestroy", handle)
     except BaseException as exc:
         if log:
-            log(f"wrapperDestroy({handle!r}) raised {_raised(exc)}")
+            log(f"wrapperDestroy({handle!r}) raised {raised(exc)}")
         return
     if ret not in (0, None) and log:
-        log(f"wrapperDestroy({handle!r}) returned {ret}: {_message(wrapper, ret)}")
+        log(f"wrapperDestroy({handle!r}) returned {ret}: {error_message(wrapper, ret)}")

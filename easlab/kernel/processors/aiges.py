@@ -27,7 +27,7 @@ from easlab.aiges.config import (
     session_mode_setting,
 )
 from easlab.aiges.dto import constructor_data, constructor_data_warning
-from easlab.aiges.hooks import call_hook, once_exec, session_only
+from easlab.aiges.hooks import call_hook, error_message, once_exec, raised, session_only
 from easlab.aiges.loader import load_wrapper_class
 from easlab.aiges.params import with_headers
 from easlab.aiges.runner import init_failure
@@ -70,12 +70,6 @@ def _json(doc: Any, status: int) -> tuple[bytes, int]:
 
 def _log_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def _raised(exc: BaseException) -> str:
-    """``ValueError: the message``, or the bare name of an exception with none."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class AigesProcessor(Processor):
@@ -133,15 +127,8 @@ class AigesProcessor(Processor):
         ret = call_hook(self.wrapper, "wrapperInit", config)
         if ret != 0:  # None included: the aiges loader fails it (easlab/aiges/runner.py)
             raise RuntimeError(
-                f"wrapperInit returned {ret}: {init_failure(ret, self._message(ret))}"
+                f"wrapperInit returned {ret}: {init_failure(ret, error_message(self.wrapper, ret))}"
             )
-
-    def _message(self, code: Any) -> str:
-        try:
-            text = call_hook(self.wrapper, "wrapperError", code)
-        except BaseException as exc:  # the message is a courtesy; the code is the answer
-            text = f"(wrapperError({code}) raised {_raised(exc)})"
-        return str(text) if text else f"wrapper error {code}"
 
     def signature(self) -> dict[str, Any] | None:
         return None
@@ -185,7 +172,7 @@ class AigesProcessor(Processor):
         # to the worker, ended its thread with no answer: the caller waited for
         # rpc.keepalive (408) and the instance had one thread fewer each time
         except BaseException as exc:
-            message = f"wrapperOnceExec raised {_raised(exc)}"
+            message = f"wrapperOnceExec raised {raised(exc)}"
             missing = left_out(req, self.fields)
             if missing:  # the likely cause of a wrapper's AttributeError on None
                 message += f" ({missing})"
@@ -232,7 +219,7 @@ class AigesProcessor(Processor):
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         if resp.error_code:
             code = resp.error_code
-            return _json(error_answer(code, self._message(code), sid), 500)
+            return _json(error_answer(code, error_message(self.wrapper, code), sid), 500)
         self._warn_constructor_data(resp)
         payload: dict[str, Any] = {}
         for d in resp.list:
