@@ -131,6 +131,18 @@ def _taken(wrapper: Any, hook: str, ret: Any, what: str) -> None:
         )
 
 
+def _claim(sid: str, what: str) -> queue.Queue[Any]:
+    """The results queue of ``sid``, or SessionBusy while another request runs under it:
+    callback(r, sid) could not tell the two apart, one would get the other's data."""
+    mine = open_session(sid)
+    if mine is None:
+        raise SessionBusy(
+            f"header.sid: {what} with sid {sid!r} is already running; give each "
+            "request its own sid (or leave header.sid out: easlab makes one)"
+        )
+    return mine
+
+
 def _call(wrapper: Any, hook: str, *args: Any) -> Any:
     try:
         return call_fitting(wrapper, hook, *args)
@@ -148,13 +160,7 @@ def run_session(
     log: Any = None,
 ) -> Response:
     """One whole session for one request; the outputs read, each key's pieces joined."""
-    mine = open_session(sid)
-    if mine is None:
-        # callback(r, sid) could not tell the two apart: one would get the other's data
-        raise SessionBusy(
-            f"header.sid: a session with sid {sid!r} is already running; give each "
-            "request its own sid (or leave header.sid out: easlab makes one)"
-        )
+    mine = _claim(sid, "a session")
     try:
         handle = _create(wrapper, loader_params(params), sid)
         try:
@@ -189,12 +195,7 @@ def run_once_async(
     loader runs it with ``[aiges] asyncMode = true`` (aiges instance/inst.go: it waits for
     the one Response the wrapper hands to ``callback(r, sid)``), bounded by
     ``callback_wait_s`` as a session's callbacks are."""
-    mine = open_session(sid)
-    if mine is None:
-        raise SessionBusy(
-            f"header.sid: a request with sid {sid!r} is already running; give each "
-            "request its own sid (or leave header.sid out: easlab makes one)"
-        )
+    mine = _claim(sid, "a request")
     try:
         ret = _call(wrapper, "wrapperOnceExecAsync", loader_params(params), req, sid, 0)
         _taken(wrapper, "wrapperOnceExecAsync", ret, "the request")
