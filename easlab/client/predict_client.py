@@ -446,12 +446,20 @@ class PredictClient:
         failures to reach the service always raise. This is the one reader of signatures: ``predict``,
         ``Service.signature`` and the notebook all call it.
         """
-        read = self._signature
+        read, keep = self._signature, True
         if read is None or refresh:
             self._init_once()
             read, keep = self._read_signature()
             self._signature = read if keep else None
         signature, status, why = read
+        if signature is None and required and not keep:
+            # Not "no signature": the service could not answer now (starting,
+            # restoring after a kernel restart, failing); the next call asks again.
+            raise PredictException(
+                status,
+                f"could not read the signature of service {self.service_name!r}, which "
+                f"numpy inputs are encoded by ({why}); try again once the service is Running",
+            )
         if signature is None and required:
             raise PredictException(
                 status,

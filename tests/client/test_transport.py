@@ -293,3 +293,19 @@ def test_a_signature_read_that_met_a_server_error_is_not_kept():
     assert [r.method for r in transport.requests] == ["GET", "POST", "GET", "POST"]
     sent = transport.requests[-1].body  # a tensor request, not the dict as JSON
     assert sent == TFRequest.from_numpy("serving_default", {"x": x}).to_string()
+
+
+def test_numpy_inputs_to_a_service_that_cannot_answer_yet_say_so():
+    """A list of arrays needs the signature; a service being restored after a kernel
+    restart answers its GET with a 503. The error said the service 'has no tensor
+    signature' and to send a dict instead; it now says why the signature could not
+    be read and to try again."""
+    restoring = b"service 'm' is being restored: the kernel restarted. Try again"
+    transport = MockTransport(lambda request: Response(503, restoring))
+    client = PredictClient("http://eas.test", "m", transport=transport)
+    client.set_retry_count(0)
+    with pytest.raises(PredictException) as info:
+        client.predict([np.zeros((1, 4), np.float32)])
+    assert info.value.code == 503
+    assert "being restored" in info.value.message and "try again" in info.value.message
+    assert "has no tensor signature" not in info.value.message
