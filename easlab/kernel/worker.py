@@ -656,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         processor = build_processor(config)
         processor.initialize()
+        processor.report_settings()
         ready = {
             "signature": processor.signature(),
             "request_format": getattr(processor, "request_format", None),

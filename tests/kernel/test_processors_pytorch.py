@@ -51,13 +51,14 @@ def model_dir(tmp_path_factory):
     return d
 
 
-def make(model_dir, config=None) -> PyTorchProcessor:
+def make(model_dir, config=None, batching=False) -> PyTorchProcessor:
     ctx = ProcessorContext(
         "t",
         {"processor": "pytorch_cpu_1.6"},
         model_path=model_dir,
         model_entry=model_dir,
         model_config=config,
+        batching=batching,
     )
     proc = PyTorchProcessor(ctx)
     proc.initialize()
@@ -360,3 +361,54 @@ def test_an_onnx_file_given_to_pytorch_says_which_processor_serves_it(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"cannot load {tmp_path / 'model.onnx'} as TorchScript (")
     assert message.endswith("; model.onnx is named as an ONNX model: serve it with processor onnx")
+
+
+class WithTable(torch.nn.Module):
+    """Rows in, rows out, plus a table of 4 rows whatever the call's rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = torch.arange(8, dtype=torch.float32).reshape(4, 2)
+
+    def forward(self, x: torch.Tensor):
+        return x * 2, self.table
+
+
+def test_an_output_not_one_row_per_input_row_stops_joining(tmp_path, capsys):
+    """A TorchScript file does not say which outputs have one row per input row. A
+    batch of 4 one-row calls was joined and split back by rows, so each caller got one
+    row of the 4-row table (the others' rows missing) instead of the table. The first
+    call's answer shows the table is no per-row output: from then on the requests run
+    one at a time, and the log says why."""
+    torch.jit.save(torch.jit.script(WithTable()), str(tmp_path / "model.pt"))
+    config = {"inputs": [{"shape": [-1, 3], "type": "DT_FLOAT"}]}  # outputs not declared
+    proc = make(tmp_path, config, batching=True)
+    table = np.arange(8, dtype=np.float32).reshape(4, 2)
+    rows = [np.full((1, 3), i, np.float32) for i in range(4)]
+    first = call(proc, TorchRequest.from_numpy([rows[0]]))
+    np.testing.assert_array_equal(first[1], table)
+    assert "never joined: output '1' came out with shape [4, 2] for a call of 1 row(s)" in (
+        capsys.readouterr().out
+    )
+    calls = []
+    run = proc.run
+    proc.run = lambda sig, inputs: calls.append(inputs["0"].shape[0]) or run(sig, inputs)
+    answers = proc.process_batch([TorchRequest.from_numpy([x]).to_string() for x in rows])
+    assert calls == [1, 1, 1, 1]  # not one call of 4 rows
+    for x, (body, status) in zip(rows, answers, strict=True):
+        assert status == 200
+        np.testing.assert_array_equal(TorchResponse(body)[0], x * 2)
+        np.testing.assert_array_equal(TorchResponse(body)[1], table)
+
+
+def test_batching_that_cannot_join_says_why_at_start(model_dir, capsys):
+    """rpc.batching on a TorchScript model without declared inputs: the kernel formed
+    batches (its metrics counted them) while the model ran each request alone, and
+    nothing said so. The instance's log now says why and what to declare."""
+    make(model_dir, batching=True).report_settings()
+    said = capsys.readouterr().out
+    assert "rpc.batching: requests run one at a time, never joined: input '0' has no " in said
+    assert 'model_config with -1 first, e.g. {"inputs": [{"shape": [-1, 4]' in said
+    make(model_dir, batching=False).report_settings()
+    make(model_dir, json.dumps(CONFIG), batching=True).report_settings()
+    assert "never joined" not in capsys.readouterr().out

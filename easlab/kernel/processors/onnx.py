@@ -378,9 +378,6 @@ class OnnxProcessor(TensorProcessor):
                 self.model.unservable,
             )
         }
-        if self.ctx.batching:
-            for why in self.model.not_per_row.values():
-                print(f"rpc.batching: requests run one at a time, never joined: {why}", flush=True)
         self.default_signature = SIGNATURE_NAME
 
     @property

@@ -131,13 +131,29 @@ class TensorSignature:
     def batchable(self) -> bool:
         """Every input has a known shape whose first dim is the batch dim (-1), and no
         output is known not to have one row per input row (``not_per_row``)."""
-        return (
-            bool(self.inputs)
-            and not self.not_per_row
-            and all(
-                s.shape is not None and len(s.shape) > 0 and s.shape[0] == -1 for s in self.inputs
-            )
-        )
+        return self.unbatchable is None
+
+    @cached_property
+    def unbatchable(self) -> str | None:
+        """Why ``rpc.batching`` cannot join this signature's requests into one model
+        call (None: it can); what the instance's log says at start."""
+        if not self.inputs:
+            return f"signature {self.name!r} declares no inputs"
+        for s in self.inputs:
+            if s.shape is None:
+                return (
+                    f"input {s.name!r} has no declared shape, so its first dimension cannot "
+                    "be told to be the batch's: declare the inputs in model_config with -1 "
+                    'first, e.g. {"inputs": [{"shape": [-1, 4], "type": "DT_FLOAT"}]}'
+                )
+            if not s.shape:
+                return f"input {s.name!r} is a scalar: it has no batch dimension to join on"
+            if s.shape[0] != -1:
+                return (
+                    f"input {s.name!r} has a fixed first dimension ({list(s.shape)}), not the "
+                    "batch's: give it -1 (None in TensorFlow) there"
+                )
+        return next(iter(self.not_per_row.values()), None)
 
     def input_names(self) -> str:
         return ", ".join(s.name for s in self.inputs) or "(none)"

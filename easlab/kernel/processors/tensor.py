@@ -19,6 +19,7 @@ arrays. Everything between the wire and ``run`` lives here:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import traceback
@@ -497,6 +498,8 @@ class TensorProcessor(Processor):
         float outputs written as they lie in memory."""
         if request.fmt not in self._answers or outputs is None:
             return
+        if self.signatures.get(sig.name) is not sig:
+            return  # the call that ran showed an output not per row (_check_rows)
         layout, template, names = last
         if len(names) != len(request.inputs) or len(inputs) != len(names):
             return
@@ -547,8 +550,50 @@ class TensorProcessor(Processor):
             rows=reads[0][-1][0],
         )
 
+    def report_settings(self) -> None:
+        if self.ctx.batching:
+            for sig in self.signatures.values():
+                self._say_unbatchable(sig)
+
+    @staticmethod
+    def _say_unbatchable(sig: TensorSignature) -> None:
+        if sig.unbatchable is not None:
+            print(
+                f"rpc.batching: requests run one at a time, never joined: {sig.unbatchable}",
+                flush=True,
+            )
+
     def _run(self, sig: TensorSignature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self._call_model(self.run, sig, inputs)
+        outputs = self._call_model(self.run, sig, inputs)
+        if self.ctx.batching and sig.batchable:
+            self._check_rows(sig, inputs, outputs)
+        return outputs
+
+    def _check_rows(
+        self, sig: TensorSignature, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]
+    ) -> None:
+        """A call whose output has other than one row per input row shows that output
+        is not split by rows (a TorchScript or TensorFlow model does not say it): from
+        then on the signature's requests are never joined (``not_per_row``). Else a
+        batch of as many rows as that output happens to have would be split as if it
+        had one per caller, each getting rows computed from the others' inputs."""
+        sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
+        rows = sizes.pop() if len(sizes) == 1 else None
+        if rows is None:
+            return
+        for name, out in outputs.items():
+            if isinstance(out, np.ndarray) and out.ndim and out.shape[0] == rows:
+                continue
+            got = f"shape {list(out.shape)}" if isinstance(out, np.ndarray) else "no array"
+            why = (
+                f"output {name!r} came out with {got} for a call of {rows} row(s), not one "
+                "row per input row, so a joined batch cannot be split back by rows"
+            )
+            learnt = dataclasses.replace(sig, not_per_row={**sig.not_per_row, name: why})
+            self.signatures = {k: learnt if v is sig else v for k, v in self.signatures.items()}
+            self._shortcut = None  # learnt from the old signature: it would join
+            self._say_unbatchable(learnt)
+            return
 
     def _run_shortcut(
         self, shortcut: Shortcut, inputs: dict[str, np.ndarray]
