@@ -137,14 +137,17 @@ class TensorSignature:
     def unbatchable(self) -> str | None:
         """Why ``rpc.batching`` cannot join this signature's requests into one model
         call (None: it can); what the instance's log says at start."""
+        declare = (
+            'declare the inputs in model_config with -1 first, e.g. {"inputs": '
+            '[{"shape": [-1, 4], "type": "DT_FLOAT"}]}'
+        )
         if not self.inputs:
-            return f"signature {self.name!r} declares no inputs"
+            return f"signature {self.name!r} declares no inputs: {declare}"
         for s in self.inputs:
             if s.shape is None:
                 return (
                     f"input {s.name!r} has no declared shape, so its first dimension cannot "
-                    "be told to be the batch's: declare the inputs in model_config with -1 "
-                    'first, e.g. {"inputs": [{"shape": [-1, 4], "type": "DT_FLOAT"}]}'
+                    f"be told to be the batch's: {declare}"
                 )
             if not s.shape:
                 return f"input {s.name!r} is a scalar: it has no batch dimension to join on"
