@@ -854,6 +854,8 @@ class Instance:
             if note:
                 self.service.log("kernel", f"{self.name}: {note}")
             self.lone_batch_is_process = bool(info.get("lone_batch_is_process"))
+            for note in info.get("notes") or []:
+                self.service.note(self.version, self.name, str(note))
             self.service.record_signature(
                 self.version, info.get("signature"), info.get("request_format")
             )

@@ -168,6 +168,13 @@ class Service:
             target.request_format = request_format
             target.reported = True
 
+    def note(self, version: Version, instance: str, note: str) -> None:
+        """What an instance of ``version`` found its settings do for its model
+        (``Processor.setting_notes``): a warning of that version, logged once."""
+        if note not in version.spec.warnings:
+            version.spec.warnings.append(note)
+            self.log("kernel", f"{instance}: {note}")
+
     def apply_rpc(self) -> None:
         """Take the current spec's kernel-side ``rpc.*`` settings (no restart needed)."""
         meta = self.spec.metadata

@@ -656,7 +656,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         processor = build_processor(config)
         processor.initialize()
-        processor.report_settings()
         ready = {
             "signature": processor.signature(),
             "request_format": getattr(processor, "request_format", None),
@@ -666,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
             # a lone caller's batch may come as a plain request (base.Processor)
             "lone_batch_is_process": bool(getattr(processor, "lone_batch_is_process", False)),
             "malloc": malloc,
+            "notes": processor.setting_notes(),
         }
         payload = json.dumps(ready).encode()
     except BaseException as exc:

@@ -145,3 +145,31 @@ def test_pmml_and_torch_services_with_the_official_client(kernel, tmp_path, run_
     finally:
         kernel.delete(pmml.name)
         kernel.delete(pt.name)
+
+
+def test_batching_a_torchscript_model_cannot_join_is_a_warning_of_the_service(
+    kernel, tmp_path_factory
+):
+    """rpc.batching on a TorchScript model whose inputs are not declared: the kernel
+    gathered batches (its metrics counted them) while the model ran every request
+    alone, and nothing said so. The service's warnings (desc, the create's answer)
+    and its log now say why, once for its two instances, and what to declare."""
+    folder = tmp_path_factory.mktemp("e2e_torch_undeclared")
+    torch.jit.save(torch.jit.script(Affine()), str(folder / "model.pt"))
+    spec = {
+        "name": "proc_e2e_torch_note",
+        "processor": "pytorch_cpu_2.13",
+        "model_path": str(folder),
+        "token": TOKEN,
+        "metadata": {"instance": 2, "rpc": {"batching": True}},
+    }
+    svc = kernel.create(spec)
+    try:
+        assert svc.status == "Running", svc.desc.get("message")
+        (warning,) = [w for w in svc.desc["warnings"] if w.startswith("rpc.batching")]
+        assert "never joined: input '0' has no declared shape" in warning
+        assert "declare the inputs in model_config with -1 first" in warning
+        said = [line for line in kernel.client.logs(svc.name, n=200) if "never joined" in line]
+        assert len(said) == 1 and "[kernel] proc_e2e_torch_note-" in said[0]
+    finally:
+        kernel.delete(svc.name)

@@ -139,10 +139,11 @@ class Processor:
         """Answer one request: ``(body, status)``; 0 and 200 mean success."""
         raise NotImplementedError
 
-    def report_settings(self) -> None:
-        """After ``initialize``: say in the instance's log where a service setting does
-        not do for this model what it says (``rpc.batching`` that cannot join its
-        requests). The worker calls it once; nothing by default."""
+    def setting_notes(self) -> list[str]:
+        """After ``initialize``: where a service setting does not do for this model what
+        it says (``rpc.batching`` that cannot join its requests). The kernel adds each
+        to the service's warnings (``desc``, the create's answer) and its log."""
+        return []
 
     def process_batch(self, requests: list[bytes]) -> list[tuple[bytes, int]]:
         """Answer a batch gathered by ``rpc.batching``; default: one at a time."""

@@ -550,18 +550,10 @@ class TensorProcessor(Processor):
             rows=reads[0][-1][0],
         )
 
-    def report_settings(self) -> None:
-        if self.ctx.batching:
-            for sig in self.signatures.values():
-                self._say_unbatchable(sig)
-
-    @staticmethod
-    def _say_unbatchable(sig: TensorSignature) -> None:
-        if sig.unbatchable is not None:
-            print(
-                f"rpc.batching: requests run one at a time, never joined: {sig.unbatchable}",
-                flush=True,
-            )
+    def setting_notes(self) -> list[str]:
+        if not self.ctx.batching:
+            return []
+        return [_unbatchable(s) for s in self.signatures.values() if s.unbatchable is not None]
 
     def _run(self, sig: TensorSignature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self._call_model(self.run, sig, inputs)
@@ -592,7 +584,7 @@ class TensorProcessor(Processor):
             learnt = dataclasses.replace(sig, not_per_row={**sig.not_per_row, name: why})
             self.signatures = {k: learnt if v is sig else v for k, v in self.signatures.items()}
             self._shortcut = None  # learnt from the old signature: it would join
-            self._say_unbatchable(learnt)
+            print(_unbatchable(learnt), flush=True)  # the instance's log: found mid-run
             return
 
     def _run_shortcut(
@@ -683,6 +675,10 @@ class TensorProcessor(Processor):
             return self._encode(self.fetch(sig, outputs, request), request), 200
         except ProcessorError as exc:
             return exc.message.encode(), exc.status
+
+
+def _unbatchable(sig: TensorSignature) -> str:
+    return f"rpc.batching: requests run one at a time, never joined: {sig.unbatchable}"
 
 
 def _read_or_none(read: Callable[..., Any], *args: Any) -> Any:
