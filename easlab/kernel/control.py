@@ -200,7 +200,8 @@ class Kernel:
             for inst in service.instances:
                 if inst.pid is not None:
                     live.add(inst.pid)
-                    resources[inst.index] = self._sampler.sample(inst.pid, inst.gpus)
+                    resources[inst.index] = sample = self._sampler.sample(inst.pid, inst.gpus)
+                    service.check_memory(inst, sample.get("rss_bytes"))
             service.stats.fold(service.queue_depth(), resources)
         self._sampler.forget(live)
 

@@ -361,6 +361,8 @@ class Instance:
         self._killed_for = ""  # why the kernel killed the process, when it did (check_stuck)
         self.restarts = 0
         self.pid: int | None = None
+        #: this process was seen resident beyond metadata.memory (Service.check_memory)
+        self.over_memory = False
         self.start_time: float | None = None
         self.busy = 0  # frames being processed (a batch is one frame)
         self.batch_rows = 0  # calls in the last frame sent (Service._running_batch)
@@ -551,6 +553,7 @@ class Instance:
                 os.close(fd)  # the mappings stay; the instance has its own descriptors
         self._proc = proc
         self.pid = proc.pid
+        self.over_memory = False
         self.start_time = time.time()
         self._started_at = time.monotonic()
         self.status = "Starting"

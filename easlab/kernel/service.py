@@ -175,6 +175,29 @@ class Service:
             version.spec.warnings.append(note)
             self.log("kernel", f"{instance}: {note}")
 
+    def check_memory(self, instance: Instance, rss: float | None) -> None:
+        """An instance resident beyond ``metadata.memory``. PAI-EAS kills such an
+        instance (OOMKilled) and restarts it, over and over while its model needs
+        more; here it runs on, so that a model can be measured, but the service's
+        warnings and its log say it, once per instance process (the monitor's
+        once-a-second reading: a peak between two readings goes unseen)."""
+        limit = instance.version.spec.metadata.memory
+        if not limit or rss is None or rss <= limit * 2**20 or instance.over_memory:
+            return
+        instance.over_memory = True
+        warning = (
+            f"an instance was resident beyond metadata.memory ({limit} MB): PAI-EAS would "
+            "kill it (OOMKilled) and restart it; raise metadata.memory, or make the model "
+            f"smaller (`easlab w {self.name}` shows each instance's memory)"
+        )
+        if warning not in instance.version.spec.warnings:
+            instance.version.spec.warnings.append(warning)
+        self.log(
+            "kernel",
+            f"{instance.name}: {rss / 2**20:.0f} MB resident, beyond metadata.memory "
+            f"({limit} MB): PAI-EAS would kill this instance (OOMKilled) and restart it",
+        )
+
     def apply_rpc(self) -> None:
         """Take the current spec's kernel-side ``rpc.*`` settings (no restart needed)."""
         meta = self.spec.metadata

@@ -360,7 +360,13 @@ def test_the_tick_reads_resources_once_a_second_and_nothing_else_folds(tmp_path)
     kernel = Kernel(tmp_path, loop)  # type: ignore[arg-type]
     stats = Stats()
     instance = SimpleNamespace(pid=4242, index=0, gpus=[])
-    service = SimpleNamespace(stats=stats, instances=[instance], queue_depth=lambda: 3)
+    memory: list[tuple[object, object]] = []
+    service = SimpleNamespace(
+        stats=stats,
+        instances=[instance],
+        queue_depth=lambda: 3,
+        check_memory=lambda inst, rss: memory.append((inst, rss)),
+    )
     kernel.services["svc"] = service  # type: ignore[assignment]
     read: list[int] = []
     kernel._sampler = SimpleNamespace(
@@ -376,6 +382,7 @@ def test_the_tick_reads_resources_once_a_second_and_nothing_else_folds(tmp_path)
     kernel._monitor_tick()
     assert loop.delays == [SAMPLE_S] * 3  # the start, and each tick re-arms
     assert read == [4242, 4242]
+    assert memory == [(instance, None), (instance, None)]  # metadata.memory checked each read
     assert stats.window(60)["requests"] == 5
     assert stats.buckets[-1].queue == 3
     assert stats.buckets[-1].resources == {0: {"cpu_percent": 1.0}}
