@@ -439,6 +439,7 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
         _show_value(vars(desc), args, lambda _: str(desc))
         # a dry run is a gate (CI): what the verb would refuse exits as its refusal does
         return 1 if plan_refused(desc) else 0
+    existed = bool(getattr(desc, "existed", False))  # create --exist-ok found it
     if hasattr(desc, "desc"):  # a Service from create
         desc = desc.desc
     name = desc.get("name")
@@ -464,7 +465,9 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
         )
         return 0
     ok = {
-        "create": "[OK] Service is running",
+        "create": f"[OK] Service [{name}] exists, deployed from this same description: running"
+        if existed
+        else "[OK] Service is running",
         "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "
         f"of {desc.get('latest_version')}, {_instances(desc)}",
         "version": f"[OK] Service [{name}] is at version {desc.get('current_version')}",

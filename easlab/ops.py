@@ -393,6 +393,7 @@ def create(
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: Progress | None = None,
     kernel: KernelClient | None = None,
+    exist_ok: bool = False,
 ) -> Service | SpecDiff:
     """Create a service from a service.json / YAML file, text or dict (eascmd ``create``).
 
@@ -400,6 +401,11 @@ def create(
     ``SpecDiff`` against the deployed service instead; with ``wait`` it returns
     once the service runs or has failed (``status``, ``message`` say why). With
     no ``kernel``, a background kernel starts if none runs.
+
+    ``exist_ok`` (what ``%%eas create`` passes, so that a notebook runs again from
+    the top): a service of that name deployed from this same description on the
+    local kernel is the one returned (``Service.existed``); one that differs is
+    still refused (409), naming the differences and how to apply them.
     """
     from easlab.spec import parse_spec
 
@@ -428,15 +434,56 @@ def create(
             allow_cpu_fallback=allow_cpu_fallback,
         )
     client = _kernel(kernel, start=True)
-    service = client.create(
-        spec,
-        blue_green=blue_green,
-        allow_cpu_fallback=allow_cpu_fallback,
-        wait=False,
-        allow_unknown_keys=allow_unknown_keys,
-    )
+    try:
+        service = client.create(
+            spec,
+            blue_green=blue_green,
+            allow_cpu_fallback=allow_cpu_fallback,
+            wait=False,
+            allow_unknown_keys=allow_unknown_keys,
+        )
+    except KernelError as exc:
+        local = getattr(client, "target", "local") == "local"
+        if exc.status != 409 or not exist_ok or blue_green or not local:
+            raise
+        service = _the_same_service(client, parsed, exc)
     if wait:
         service.desc = wait_settled(client, service.desc, timeout, progress)
+    return service
+
+
+#: how long a create(exist_ok=True) waits for a restarted kernel to rebuild the service
+RESTORED_WITHIN_S = 10.0
+
+
+def _the_same_service(client: KernelClient, spec: Any, refused: KernelError) -> Service:
+    """The deployed service a create was refused for (409), when it was deployed from
+    this same description; else the refusal, with what differs and how to apply it."""
+    from easlab.client.control import Service, _absolutize
+    from easlab.spec import diff_specs
+
+    deadline = time.monotonic() + RESTORED_WITHIN_S
+    try:
+        desc = client.describe(spec.name)
+        # a restarted kernel describes a service without its description until it has
+        # rebuilt it from its record (its instances start after that)
+        while "spec" not in desc and time.monotonic() < deadline:
+            time.sleep(0.2)
+            desc = client.describe(spec.name)
+    except KernelError:
+        raise refused from None  # another kind of name (a queue's path) or gone since
+    if desc.get("status") == "Failed" or "spec" not in desc:
+        raise refused  # it says so: after a fix, delete it and create it again
+    changes = diff_specs(desc.get("spec") or {}, _absolutize(spec.to_dict(), spec.base_dir))
+    if changes:
+        raise KernelError(
+            409,
+            f"service '{spec.name}' exists, deployed from another description "
+            f"({'; '.join(changes)}): apply them with `modify`, delete it first, or "
+            "create a blue-green sibling with `create -r`",
+        ) from None
+    service = Service(client, desc)
+    service.existed = True
     return service
 
 

@@ -160,6 +160,23 @@ VERBS: tuple[Verb, ...] = (
             ),
             UNKNOWN_KEYS,
             DRY_RUN,
+            # A notebook runs again from the top, so there the create cell's own service
+            # is found by default; a CLI create refuses it, as eascmd's does, unless asked.
+            arg(
+                "--exist-ok",
+                action="store_true",
+                help="a service of this name deployed from this same description is the "
+                "one created (one that differs is still refused)",
+                fronts=CLI,
+            ),
+            arg(
+                "--exist-ok",
+                action="store_true",
+                default=True,
+                help="the default in a notebook: a service of this name deployed from this "
+                "same cell is found and used (one that differs is still refused)",
+                fronts=MAGIC,
+            ),
         ),
         cell="required",
         waits=True,

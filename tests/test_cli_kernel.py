@@ -550,3 +550,31 @@ def test_admin_token_env_beats_the_runtime_file_and_a_refusal_names_its_source(
     monkeypatch.delenv("EASLAB_ADMIN_TOKEN")
     code, out, err = run(capsys, "ls")  # the runtime file's token, as before
     assert code == 0, err
+
+
+def test_create_exist_ok_finds_the_service_of_this_same_description(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    """A script that creates its service on every run: eascmd's create refuses an
+    existing name (exit 1, 409), and with --exist-ok the service deployed from this same
+    file (its relative paths as deployed) is the one created; one that differs is still
+    refused, naming the difference."""
+    monkeypatch.chdir(project)
+    spec = json.loads((project / "service.json").read_text())
+    spec["name"] = "cli_exist"
+    (project / "exist.json").write_text(json.dumps(spec))
+    e = ("--endpoint", endpoint)
+    assert run(capsys, "create", "exist.json", *e)[0] == 0
+    try:
+        code, _, err = run(capsys, "create", "exist.json", *e)
+        assert code == 1 and "already exists" in err
+        code, out, _ = run(capsys, "create", "exist.json", "--exist-ok", *e)
+        assert code == 0
+        assert "[OK] Service [cli_exist] exists, deployed from this same description" in out
+        spec["metadata"]["instance"] = 2
+        (project / "exist.json").write_text(json.dumps(spec))
+        code, _, err = run(capsys, "create", "exist.json", "--exist-ok", *e)
+        assert code == 1 and "deployed from another description" in err
+        assert "~ metadata.instance: 1 -> 2" in err
+    finally:
+        assert main(["delete", "cli_exist", "-y", *e]) == 0

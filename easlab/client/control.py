@@ -476,6 +476,8 @@ class Service:
     def __init__(self, kernel: KernelClient, desc: dict[str, Any]) -> None:
         self.kernel = kernel
         self.desc = desc
+        #: a create found it deployed from the same description (``create(exist_ok=True)``)
+        self.existed = False
         # predict()'s client, made at its first call (for the endpoint and token then)
         self._kept: tuple[tuple[str, str | None], PredictClient] | None = None
         self._kept_lock = threading.Lock()

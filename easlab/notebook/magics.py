@@ -655,6 +655,8 @@ class EasMagic(Magics):
             return result
         if verb.name == "create" and hasattr(result, "desc"):
             title = f"service {result.name} created"
+            if getattr(result, "existed", False):
+                title = f"service {result.name} exists, deployed from this same cell: using it"
             if result.status == "Failed":
                 title = f"service {result.name} failed to start"
             _show(ServiceDescription(result.desc, self.show_token, title))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import random
 import stat
 import threading
+import time
 
+import pytest
 import requests
-from kernel_helpers import ECHO_APP, wait_for
+from kernel_helpers import ECHO_APP, HeldModelServer, wait_for
 
 import easlab
 from easlab.wire.proto import queue_pb2
@@ -405,3 +407,45 @@ def test_an_official_watcher_carries_on_after_the_kernel_restarts(
             watcher.wait()
     finally:
         first.stop()
+
+
+def test_create_of_the_same_description_after_a_restart_finds_the_service(
+    easlab_home, make_app, tmp_path, monkeypatch
+):
+    """A notebook run again from the top after its kernel restarted (``%%eas create``
+    passes exist_ok): the create met a service the kernel was still rebuilding from
+    its record (here its model's download is held), whose description it could not
+    compare yet, and was refused (409, "restoring it"). It now waits for the rebuild
+    and finds the same service; the CLI's create (exist_ok off) still refuses, as
+    eascmd does."""
+    from easlab import ops
+    from easlab.client.local import LocalKernel
+    from easlab.errors import KernelError
+
+    state = tmp_path / "state"
+    with HeldModelServer(held=False) as model:
+        spec = {
+            **_python("restart_same", make_app("restart_same", ECHO_APP)),
+            "model_path": model.url,
+        }
+        with LocalKernel(port=0, state_dir=state) as first:
+            first.create(spec)
+        model.hold.set()
+        with LocalKernel(port=0, state_dir=state) as second:
+            wait_for(model.asked.is_set, 60, "the restore building the service")
+            waits = []
+            pause = time.sleep
+
+            def wait_then_let_it_go(seconds: float) -> None:
+                waits.append(seconds)  # the create met the service still being rebuilt
+                model.go.set()
+                pause(seconds)
+
+            monkeypatch.setattr(ops.time, "sleep", wait_then_let_it_go)
+            found = easlab.create(spec, exist_ok=True, kernel=second.client)
+            monkeypatch.undo()
+            assert waits and found.existed and found.status == "Running"
+            assert _ask(second.endpoint, "restart_same", b"hi").text == "hi"
+            with pytest.raises(KernelError, match="already exists") as err:
+                easlab.create(spec, kernel=second.client)
+            assert err.value.status == 409
