@@ -254,7 +254,7 @@ def _diff_against_deployed(
     service and, for a create, the kernel's refusals (it exists: 409; GPUs short).
     With no kernel running, the description is only validated, and the plan says so."""
     from easlab.client.control import _absolutize
-    from easlab.spec import diff_specs
+    from easlab.spec import diff_specs, local_refusal
 
     # as KernelClient.create sends it: relative local paths resolved (the kernel stores them so)
     new = _absolutize(spec.to_dict(), spec.base_dir)
@@ -300,6 +300,8 @@ def _diff_against_deployed(
         refused = _capacity_refusal(client, spec, "create" if creating else "modify")
     if creating and not refused:
         refused = _path_refusal(spec)
+    if not refused and local_refusal(spec) is not None:
+        refused = str(local_refusal(spec))
     warnings = [*spec.warnings, *([warning] if warning else [])]
     warnings += _runtime_warnings(client, spec) + _app_warnings(spec)
     if old:

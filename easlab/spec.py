@@ -72,6 +72,7 @@ KNOWN_KEYS = frozenset(
         "processor_mainclass",
         "processor_type",
         "data_image",
+        "containers",  # a custom image: PAI-EAS's alone (local_refusal)
         "metadata",
         "seldon",
     }
@@ -200,6 +201,12 @@ class ServiceSpec:
     def is_custom(self) -> bool:
         """True for a custom processor (``processor_path``/``processor_type``)."""
         return not self.processor
+
+    @property
+    def custom_image(self) -> bool:
+        """A custom image and no processor (EAS's image deployment, ``containers``):
+        PAI-EAS runs it, the local kernel cannot (``local_refusal``)."""
+        return bool(self.raw.get("containers")) and not self.processor and not self.processor_type
 
     def writes(self, attr: str) -> bool:
         """Whether the file as written sets the ``Metadata`` field ``attr`` under any of its
@@ -552,44 +559,16 @@ def parse_spec(
                 'folder, file, archive or http(s) URL, e.g. "model_path": "./model.tar.gz"',
             )
     elif not (queue_service and not processor_type and not processor_path):
-        if not processor_type and not processor_path:
-            raise SpecError(
-                "processor",
-                'required — a built-in processor code (e.g. "processor": "tensorflow_cpu_1.15") '
-                'or a custom processor ("processor_type": "python", "processor_path": "./app", '
-                '"processor_entry": "app.py")',
-            )
-        if processor_type:
-            processor_type = processor_type.lower()
-        elif processor:  # "processor": "python" (or "cpp"): easlab's name for a custom one
-            processor_type = processor.strip().lower()
+        if not processor_type and not processor_path and raw.get("containers"):
+            pass  # a custom image (EAS's image deployment): PAI-EAS's alone (local_refusal)
         else:
-            processor_type = _infer_processor_type(processor_entry, processor_mainclass)
-            warnings.append(f"processor_type not given: assuming {processor_type!r}")
-        if processor_type not in CUSTOM_PROCESSOR_TYPES:
-            raise SpecError(
-                "processor_type",
-                f"{processor_type!r} is not a custom processor type: use one of "
-                f'{", ".join(CUSTOM_PROCESSOR_TYPES)}, or set "processor" to a built-in code',
-            )
-        if not processor_path:
-            raise SpecError(
-                "processor_path",
-                f"required for a custom {processor_type} processor — the folder, file, archive "
-                'or http(s) URL holding its code, e.g. "processor_path": "./processor"',
-            )
-        if processor_type in ("python", "cpp") and not processor_entry:
-            example = "app.py" if processor_type == "python" else "libprocessor.so"
-            raise SpecError(
-                "processor_entry",
-                f"required for a {processor_type} processor — the main file inside "
-                f'processor_path, e.g. "processor_entry": "{example}"',
-            )
-        if processor_type == "java" and not processor_mainclass:
-            raise SpecError(
-                "processor_mainclass",
-                "required for a java processor — the class to load, e.g. "
-                '"processor_mainclass": "com.example.MyProcessor"',
+            processor_type = _custom_processor(
+                processor,
+                processor_type,
+                processor_path,
+                processor_entry,
+                processor_mainclass,
+                warnings,
             )
 
     metadata = _parse_metadata(raw, warnings, queue_service)
@@ -625,6 +604,57 @@ def parse_spec(
         warnings=warnings,
         base_dir=base_dir,
     )
+
+
+def _custom_processor(
+    processor: str | None,
+    processor_type: str | None,
+    processor_path: str | None,
+    processor_entry: str | None,
+    processor_mainclass: str | None,
+    warnings: list[str],
+) -> str:
+    """A custom processor's type, its fields checked (SpecError naming the first missing)."""
+    if not processor_type and not processor_path:
+        raise SpecError(
+            "processor",
+            'required — a built-in processor code (e.g. "processor": "tensorflow_cpu_1.15") '
+            'or a custom processor ("processor_type": "python", "processor_path": "./app", '
+            '"processor_entry": "app.py")',
+        )
+    if processor_type:
+        processor_type = processor_type.lower()
+    elif processor:  # "processor": "python" (or "cpp"): easlab's name for a custom one
+        processor_type = processor.strip().lower()
+    else:
+        processor_type = _infer_processor_type(processor_entry, processor_mainclass)
+        warnings.append(f"processor_type not given: assuming {processor_type!r}")
+    if processor_type not in CUSTOM_PROCESSOR_TYPES:
+        raise SpecError(
+            "processor_type",
+            f"{processor_type!r} is not a custom processor type: use one of "
+            f'{", ".join(CUSTOM_PROCESSOR_TYPES)}, or set "processor" to a built-in code',
+        )
+    if not processor_path:
+        raise SpecError(
+            "processor_path",
+            f"required for a custom {processor_type} processor — the folder, file, archive "
+            'or http(s) URL holding its code, e.g. "processor_path": "./processor"',
+        )
+    if processor_type in ("python", "cpp") and not processor_entry:
+        example = "app.py" if processor_type == "python" else "libprocessor.so"
+        raise SpecError(
+            "processor_entry",
+            f"required for a {processor_type} processor — the main file inside "
+            f'processor_path, e.g. "processor_entry": "{example}"',
+        )
+    if processor_type == "java" and not processor_mainclass:
+        raise SpecError(
+            "processor_mainclass",
+            "required for a java processor — the class to load, e.g. "
+            '"processor_mainclass": "com.example.MyProcessor"',
+        )
+    return processor_type
 
 
 _SELDON_SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER")
@@ -1028,6 +1058,20 @@ def coerce_value(text: str) -> Any:
         except json.JSONDecodeError:
             return text
     return text
+
+
+def local_refusal(spec: ServiceSpec) -> SpecError | None:
+    """Why the local kernel cannot run a service PAI-EAS would: a custom image."""
+    if not spec.custom_image:
+        return None
+    return SpecError(
+        "containers",
+        "a custom image cannot run on the local kernel, which runs processors, not images "
+        "(no Docker here): deploy this file to PAI-EAS as it is (`--target pai`); to try "
+        'the code here, serve it as a processor: "processor_type": "python", '
+        '"processor_path": "./app", "processor_entry": "app.py" (an allspark app.py), or '
+        "as a Seldon or aiges component",
+    )
 
 
 def renamed_in_modify(named: Any, service: str) -> str:

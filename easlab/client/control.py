@@ -355,9 +355,12 @@ class KernelClient:
         call returns once the service runs or has failed (``status ==
         "Failed"`` and ``message`` say why).
         """
-        from easlab.spec import parse_spec
+        from easlab.spec import local_refusal, parse_spec
 
         parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
+        refusal = local_refusal(parsed)
+        if refusal is not None:
+            raise refusal  # before it is sent: the kernel would refuse it so
         body = {
             "spec": _absolutize(parsed.to_dict(), parsed.base_dir),
             "blue_green": blue_green,

@@ -627,7 +627,7 @@ class Kernel:
     # -- operations --------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        from easlab.spec import NAME_MAX, parse_spec
+        from easlab.spec import NAME_MAX, local_refusal, parse_spec
 
         self._closing_check()
         raw = body.get("spec")
@@ -645,6 +645,9 @@ class Kernel:
                     raise ControlError(exc.status, exc.message, "queue") from None
         # with its queue block: a mistyped queue setting is named as other keys are
         spec = parse_spec(raw, allow_unknown_keys=allow_unknown_keys)
+        refusal = local_refusal(spec)
+        if refusal is not None:
+            raise refusal
         # the queue limits are the queues' (queue.py), not the version's
         spec.raw.pop("queue", None)
         raw = {k: v for k, v in raw.items() if k != "queue"}
@@ -1287,6 +1290,7 @@ class Kernel:
         from easlab.spec import (
             apply_overrides,
             check_typos,
+            local_refusal,
             makes_new_version,
             merge_specs,
             overridden_fields,
@@ -1316,6 +1320,9 @@ class Kernel:
                 apply_overrides({}, overrides) if isinstance(body.get("set"), dict) else changes
             )
         spec = parse_spec(new_raw, allow_unknown_keys=True)
+        refusal = local_refusal(spec)
+        if refusal is not None:
+            raise refusal
         spec.base_dir = service.spec.base_dir
         if makes_new_version(service.status, old_raw, changes):
             return spec, "version"

@@ -241,3 +241,26 @@ def test_upload_with_the_local_kernel_of_a_path_that_does_not_exist_says_so(caps
     assert "[OK]" not in captured.out
     assert f"{missing}: no such file or folder" in captured.err
     assert "straight from your disk" in captured.err
+
+
+def test_a_custom_image_service_goes_to_pai_eas_and_the_local_kernel_says_why_not(
+    cli, eas, tmp_path, capsys
+):
+    """EAS's image deployment (``containers``, no processor): the CLI refused it for
+    PAI-EAS too, with "processor: required" (the local parse spoke for both targets).
+    Now it is created on PAI-EAS as written; the local kernel refuses it naming
+    ``containers``, before anything is sent (a stand-in for Alibaba Cloud's API here)."""
+    path = tmp_path / "image.json"
+    spec = {
+        "name": "image_app",
+        "containers": [{"image": "registry/app:1", "command": "python app.py", "port": 8000}],
+        "metadata": {"instance": 1, "cpu": 1, "memory": 2000},
+    }
+    path.write_text(json.dumps(spec))
+    code, out, err = cli("create", str(path), "--timeout", "10")
+    assert code == 0, err
+    sent = [r for r in eas[0].requests if r.action == "CreateService"][-1].json()
+    assert sent["containers"] == spec["containers"] and "processor" not in sent
+    code = main(["create", str(path), "--endpoint", "http://127.0.0.1:9"])  # nothing listens
+    err = capsys.readouterr().err
+    assert code == 1 and "containers: a custom image cannot run on the local kernel" in err

@@ -13,6 +13,7 @@ from easlab.spec import (
     apply_overrides,
     diff_specs,
     has_model_changes,
+    local_refusal,
     parse_spec,
     processor_kind,
     wants_gpu,
@@ -634,3 +635,49 @@ def test_generate_token_false_says_that_the_service_still_gets_a_token():
     # with a token of its own, or generate_token true, there is nothing to say
     assert not [w for w in parse_spec(with_(TF, generate_token=False, token="t0k")).warnings]
     assert not [w for w in parse_spec(TF).warnings if "generate_token" in w]
+
+
+def test_a_custom_image_service_says_the_local_kernel_runs_no_images():
+    """EAS's image deployment (``containers``, no processor) is a valid service.json on
+    PAI-EAS. The local kernel answered "processor: required — a built-in processor
+    code ...", as if the file were wrong; it now names ``containers``, why it cannot run
+    here and what to do (PAI-EAS as it is; locally, the code as a processor)."""
+    doc = {
+        "name": "image_app",
+        "containers": [{"image": "registry/app:1", "command": "python app.py", "port": 8000}],
+        "metadata": {"instance": 1},
+    }
+    spec = parse_spec(doc)  # valid: PAI-EAS runs it (and no "unknown key" warning)
+    assert spec.custom_image and not spec.warnings
+    refusal = local_refusal(spec)
+    assert refusal is not None and refusal.field == "containers"
+    assert "a custom image cannot run on the local kernel" in str(refusal)
+    assert "--target pai" in str(refusal) and '"processor_type": "python"' in str(refusal)
+    assert (
+        local_refusal(
+            parse_spec({**doc, "containers": [], "processor": "pmml", "model_path": "m.pmml"})
+        )
+        is None
+    )
+
+
+def test_the_kernel_refuses_a_custom_image_naming_containers(kernel):
+    """The kernel's own check, for a client that sends the file as it is (the easlab
+    client refuses it before sending): a 400 naming ``containers``, nothing created."""
+    import requests
+
+    doc = {
+        "name": "image_direct",
+        "containers": [{"image": "registry/app:1", "command": "python app.py", "port": 8000}],
+        "metadata": {"instance": 1},
+    }
+    resp = requests.post(
+        f"{kernel.endpoint}/easlab/v1/services",
+        json={"spec": doc},
+        headers=kernel.admin_headers(),
+        timeout=10,
+    )
+    assert resp.status_code == 400, resp.text
+    assert "containers" in resp.text and "cannot run on the local kernel" in resp.text
+    names = [s["name"] for s in kernel.services()]
+    assert "image_direct" not in names
