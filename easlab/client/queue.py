@@ -286,7 +286,11 @@ class QueueClient(PredictClient):
         auto_delete: bool = True,
         tags: dict[str, str] | None = None,
     ) -> list[DataFrame]:
-        """Records from ``index`` on (or the one with ``request_id``), waiting up to ``timeout``.
+        """Up to ``length`` records from ``index`` on, waiting up to ``timeout``.
+
+        With ``request_id`` or ``tags``, those of the ``length`` records from ``index``
+        on that match (as on EAS): to find a record by id anywhere, pass ``index=0,
+        length=int(self.attributes()["stream.length"])``.
 
         Each is a ``DataFrame`` (``index``, ``tags``, ``data``, ``message``, and the
         ``DataFrameProto`` as ``raw_data``), as the official client returns them.
@@ -379,7 +383,8 @@ class QueueClient(PredictClient):
         """Watch this queue (a sink) and yield ``(request_id, answer)``; see ``Watcher.results``.
 
         The watcher is closed when the loop ends (a ``break`` included). Every answer
-        comes: one request's answer is ``get(request_id=...)``.
+        comes: one request's answer is ``get(request_id=..., index=0, length=N)`` (a get by
+        id looks at the ``length`` records from ``index`` on only).
         """
         watcher = self.watch(index, window)
         try:

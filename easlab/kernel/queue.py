@@ -511,22 +511,26 @@ class Queue:
 
         The records are walked from ``index`` until enough are found, never all of
         them: a get of one record from a deep queue is as cheap as from a short one.
-        With ``tags`` only the ``length`` records from ``index`` on are looked at, and
-        those with the tags answered, as the EAS manual says of ``get(tags=...)``
-        ("从指定index开始遍历length条数据,返回包含指定tags的数据": from index, go
-        through length records, return those that have the tags).
+        With ``tags`` or ``request_id`` only the ``length`` records from ``index`` on
+        are looked at, and those that match answered, as the EAS manual says of
+        ``get(tags=...)`` ("从指定index开始遍历length条数据,返回包含指定tags的数据": from
+        index, go through length records, return those that have the tags) and of
+        ``get(request_id=...)`` ("从index开始查询length个数据": SPEC §4's
+        ``[index, index+length)``). A client after a record by id anywhere in the
+        queue says so: ``index=0, length=<stream.length>``.
         """
+        order, records = self.order, self.records
+        start = bisect.bisect_left(order, max(index, 0))
+        # with tags or a request id, a window of ``length`` records: a record past it
+        # is not answered even when those in it do not match
+        stop = min(start + length, len(order)) if tags or request_id is not None else len(order)
+        candidates: Iterable[Entry]
         if request_id is not None:
-            # The official server scans [index, index+length); easlab looks at every
-            # record from index on, which finds whatever it would find.
+            # the records with this id (index order), looked up rather than walked to:
+            # each is answered if its place in the queue is inside the window
             found = self.by_request.get(request_id, [])
-            candidates: Iterable[Entry] = [self.records[i] for i in found if i >= index]
+            candidates = [records[i] for i in found if start <= bisect.bisect_left(order, i) < stop]
         else:
-            order, records = self.order, self.records
-            start = bisect.bisect_left(order, max(index, 0))
-            # with tags, a window of ``length`` records: a record past it is not answered
-            # even when those in it do not have the tags
-            stop = min(start + length, len(order)) if tags else len(order)
             candidates = (records[order[pos]] for pos in range(start, stop))
         out: list[Entry] = []
         size = 0

@@ -43,7 +43,8 @@ attrs = q.attributes()
 search = q.search(puts[2][0])
 missing = q.search(999999)
 got = q.get(index=0, length=2, timeout="1s", auto_delete=False)
-by_id = q.get(request_id=puts[3][1], auto_delete=True)
+# a get by request id looks where it is told: from the put's index on
+by_id = q.get(request_id=puts[3][1], index=int(puts[3][0]), auto_delete=True)
 tagged = q.get(index=0, length=10, auto_delete=False, tags={"k": "1"})
 q.delete([puts[0][0], puts[1][0]])
 q.commit(puts[4][0])
@@ -100,6 +101,44 @@ print(json.dumps({
     assert out["from_second"] == ["r1", "r3"]
     assert out["all"] == ["r0", "r2"]
     assert out["untagged"] == ["r0", "r1"]
+
+
+def test_a_get_by_request_id_looks_only_at_length_records_from_index(kernel, run_official):
+    """SPEC §4: ``get(request_id=...)`` scans only ``[index, index+length)``, as the EAS
+    manual says ("从index开始查询length个数据": from index, look at length records).
+    Before, easlab looked at every record from ``index`` on: the official default
+    ``get(request_id=rid)`` (index 0, length 1) found a record deep in the queue that
+    EAS does not answer. The window is the ``length`` records from ``index`` on, as for
+    a get with tags (``[index, index+length)`` while none in between was consumed)."""
+    _queue(kernel, "q_get_by_id")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_get_by_id")
+puts = [q.put(b"r%d" % i) for i in range(4)]
+idx = [int(i) for i, _ in puts]
+rid = puts[2][1]  # the third record
+def get(**kw):
+    return [g.data.decode() for g in q.get(request_id=rid, auto_delete=False, timeout="0s", **kw)]
+before = get(index=idx[0], length=2)  # r0, r1 looked at
+q.delete(idx[0])  # a consumed record leaves the window: r1, r2 are the two from index 0
+print(json.dumps({
+  "default": get(),
+  "first_two": before,
+  "first_three": get(index=idx[0], length=2),
+  "at_its_index": get(index=idx[2]),
+  "past_it": get(index=idx[3], length=5),
+  "whole_queue": get(index=0, length=int(q.attributes()["stream.length"])),
+}))
+""",
+    )
+    assert out["default"] == []  # the first record (r1) is not r2
+    assert out["first_two"] == []
+    assert out["first_three"] == ["r2"]
+    assert out["at_its_index"] == ["r2"]
+    assert out["past_it"] == []
+    assert out["whole_queue"] == ["r2"]
 
 
 def test_wrong_token_is_refused(kernel, run_official):
