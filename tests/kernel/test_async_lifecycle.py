@@ -3,13 +3,10 @@ monitor's counts of what it answered, ... (audit of async inference end to end).
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import requests
-from kernel_helpers import ECHO_APP, app_spec, wait_for
+from kernel_helpers import ECHO_APP, PutAnswerLost, app_spec, wait_for
 
 import easlab
 
@@ -245,59 +242,6 @@ def test_an_input_put_again_under_the_same_request_id_gets_its_own_answer(kernel
         easlab.delete(name, kernel=kernel.client)
 
 
-class _LosesFirstPutAnswer:
-    """An HTTP proxy in front of the kernel that forwards every call, but answers the
-    first put 502 once the kernel has stored it and ``settled()`` says it is through
-    (a gateway that lost the answer): the official client then retries the put."""
-
-    def __init__(self, endpoint: str, settled: Callable[[], bool]) -> None:
-        self.endpoint = endpoint
-        self.settled = settled
-        self.first: requests.Response | None = None
-        self.puts = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                resp = requests.request(
-                    self.command, outer.endpoint + self.path, data=body, headers=headers, timeout=30
-                )
-                status, data, extra = resp.status_code, resp.content, dict(resp.headers)
-                if self.command == "POST":
-                    outer.puts += 1
-                    if outer.first is None:
-                        outer.first = resp
-                        wait_for(outer.settled, 60, "the first put consumed and answered")
-                        status, data, extra = 502, b"answer lost on the way", {}
-                self.send_response(status)
-                for name in ("Content-Type", "X-Eas-Queueservice-Request-Id"):
-                    if name in extra:
-                        self.send_header(name, extra[name])
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _LosesFirstPutAnswer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-
-
 def test_a_put_retried_after_its_input_was_answered_is_not_answered_twice(
     kernel, make_app, run_official_json
 ):
@@ -317,7 +261,7 @@ def test_a_put_retried_after_its_input_was_answered_is_not_answered_twice(
         return now[name]["length"] == 0 and now[f"{name}/sink"]["length"] == 1
 
     try:
-        with _LosesFirstPutAnswer(kernel.endpoint, through) as proxy:
+        with PutAnswerLost(kernel.endpoint, through) as proxy:
             out = run_official_json(
                 f"""
 import json
