@@ -302,7 +302,7 @@ class QueueClient(PredictClient):
 
         With ``request_id`` or ``tags``, those of the ``length`` records from ``index``
         on that match (as on EAS): to find a record by id anywhere, pass ``index=0,
-        length=int(self.attributes()["stream.length"])``.
+        length=int(self.attributes()["meta.maxLength"])`` (every record the queue can hold).
 
         Each is a ``DataFrame`` (``index``, ``tags``, ``data``, ``message``, and the
         ``DataFrameProto`` as ``raw_data``), as the official client returns them.
@@ -396,7 +396,7 @@ class QueueClient(PredictClient):
 
         The watcher is closed when the loop ends (a ``break`` included). Every answer
         comes: one request's answer is ``get(request_id=..., index=0, length=N)`` (a get by
-        id looks at the ``length`` records from ``index`` on only).
+        id looks at the ``length`` records from ``index`` on only: N ``meta.maxLength``).
         """
         watcher = self.watch(index, window)
         try:

@@ -627,7 +627,7 @@ class Queue:
         index, go through length records, return those that have the tags) and of
         ``get(request_id=...)`` ("从index开始查询length个数据": SPEC §4's
         ``[index, index+length)``). A client after a record by id anywhere in the
-        queue says so: ``index=0, length=<stream.length>``.
+        queue says so: ``index=0, length=<meta.maxLength>``.
         """
         order, records = self.order, self.records
         start = bisect.bisect_left(order, max(index, 0))

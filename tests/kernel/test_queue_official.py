@@ -111,6 +111,7 @@ def test_a_get_by_request_id_looks_only_at_length_records_from_index(kernel, run
     EAS does not answer. The window is the ``length`` records from ``index`` on, as for
     a get with tags (``[index, index+length)`` while none in between was consumed)."""
     _queue(kernel, "q_get_by_id")
+    _queue(kernel, "q_get_by_id_empty")
     out = _run(
         run_official,
         kernel,
@@ -122,6 +123,14 @@ rid = puts[2][1]  # the third record
 def get(**kw):
     return [g.data.decode() for g in q.get(request_id=rid, auto_delete=False, timeout="0s", **kw)]
 before = get(index=idx[0], length=2)  # r0, r1 looked at
+def waited():  # a record put while the get waits for it, in a queue empty at first
+    empty = client("q_get_by_id_empty")
+    later = threading.Thread(target=lambda: empty.put(b"later", tags={"requestId": "later"}))
+    longest = int(empty.attributes()["meta.maxLength"])
+    later.start()
+    got = empty.get(request_id="later", index=0, length=longest, timeout="5s")
+    later.join()
+    return [g.data.decode() for g in got]
 q.delete(idx[0])  # a consumed record leaves the window: r1, r2 are the two from index 0
 print(json.dumps({
   "default": get(),
@@ -129,7 +138,8 @@ print(json.dumps({
   "first_three": get(index=idx[0], length=2),
   "at_its_index": get(index=idx[2]),
   "past_it": get(index=idx[3], length=5),
-  "whole_queue": get(index=0, length=int(q.attributes()["stream.length"])),
+  "whole_queue": get(index=0, length=int(q.attributes()["meta.maxLength"])),
+  "waited": waited(),
 }))
 """,
     )
@@ -139,6 +149,7 @@ print(json.dumps({
     assert out["at_its_index"] == ["r2"]
     assert out["past_it"] == []
     assert out["whole_queue"] == ["r2"]
+    assert out["waited"] == ["later"]
 
 
 def test_wrong_token_is_refused(kernel, run_official):
