@@ -158,6 +158,9 @@ class Group:
     #: by consumer uid: the index last delivered to it (or where its watch started) and
     #: time.monotonic() of its last delivery, commit or attach (attributes' Index, Idle)
     activity: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: by uid: how many watches in a row replaced a live watcher of that uid (a
+    #: reconnect does so once; two clients that share a uid do so for ever: queue_http)
+    replaced: dict[str, int] = field(default_factory=dict)
 
     def redelivers(self, index: int) -> bool:
         """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""

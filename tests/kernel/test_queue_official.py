@@ -488,3 +488,53 @@ print(json.dumps({"refused": refused, "left": [g.data.decode() for g in left]}))
         assert code == 400, out
         assert "_priority_" in message and "index order" in message, message
     assert out["left"] == ["normal"]  # the refused put stored nothing
+
+
+def test_two_clients_sharing_a_uid_do_not_replace_each_other_for_ever(kernel, run_official):
+    """The manual: a uid registers once. A watch with the uid of a live watcher takes
+    its place (the official Watcher's reconnect does so), and the official Watcher
+    whose watch was closed reconnects at once. Before, two clients given the same uid
+    replaced each other for ever: hundreds of reconnects a second each, with no word of
+    why. Now, past a few replacements in a row, the watcher in place keeps it and the
+    other's reconnects are refused with a 409 that says the uid is shared."""
+    _queue(kernel, "q_shared_uid")
+    out = _run(
+        run_official,
+        kernel,
+        """
+import time
+events = {"a": [], "b": []}
+got = []
+class Log:
+    def __init__(self, name):
+        self.name = name
+    def warning(self, text, *args):
+        events[self.name].append(text % args if args else text)
+    def debug(self, *args):
+        pass
+def watch(name):
+    c = client("q_shared_uid", uid="same", gid="g")
+    c.set_logger(Log(name))
+    for df in c.watch(0, 1, auto_commit=True).run():
+        got.append((name, df.data.decode()))
+for name in "ab":
+    threading.Thread(target=watch, args=(name,), daemon=True).start()
+def refused():
+    return [t for e in events.values() for t in e if "reconnect failed" in t and "409" in t]
+end = time.time() + 30
+while len(refused()) < 2 and time.time() < end:
+    time.sleep(0.05)
+q = client("q_shared_uid")
+q.put(b"one")
+while not got and time.time() < end:
+    time.sleep(0.05)
+closed = [t for e in events.values() for t in e if "connection closed" in t]
+print(json.dumps({"refused": refused()[:1], "closed": len(closed), "got": got,
+                  "consumers": q.attributes()["consumers.stats.total"]}))
+""",
+    )
+    assert out["refused"], out
+    assert "two clients share it" in out["refused"][0], out
+    assert out["closed"] <= 3, out  # the replacements before the refusals, no more
+    assert len(out["got"]) == 1 and out["got"][0][1] == "one", out
+    assert out["consumers"] == "1"
