@@ -271,6 +271,8 @@ class Queue:
         self._write_scheduled = False
         self.group_expiry = GROUP_IDLE_EXPIRY_S
         self._pending_puts: list[tuple[bytes, dict[str, str], PutDone]] = []
+        #: the keys (``_key``) of those with a requestId: a repeat is found without a scan
+        self._pending_keys: set[str] = set()
         #: (key, index, digest) of the puts with a requestId the open transaction wrote
         self._noted: list[tuple[str, int, bytes]] = []
         self.put_writes = 0  # transactions that stored puts (group commit: fewer than puts)
@@ -406,6 +408,8 @@ class Queue:
             return
         first = not self._pending_puts
         self._pending_puts.append((data, dict(tags), done))
+        if tags.get(REQUEST_ID):
+            self._pending_keys.add(self._key(tags))
         if first:
             try:
                 asyncio.get_running_loop().call_soon(self._write_puts)
@@ -420,7 +424,7 @@ class Queue:
             known = self._repeated(key, data, tags)
             if known is not None:
                 return known
-        if request_id and any(self._key(t) == key for _, t, _ in self._pending_puts):
+        if request_id and key in self._pending_keys:
             raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
             raise QueueError(
@@ -522,6 +526,7 @@ class Queue:
 
     def _write_puts(self) -> None:
         pending, self._pending_puts = self._pending_puts, []
+        self._pending_keys = set()
         if pending:
             self._write_batch(pending)
 

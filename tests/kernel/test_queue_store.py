@@ -600,3 +600,37 @@ def test_the_memory_of_puts_is_bounded_and_a_put_costs_the_same_however_long_it_
     assert q.put(b"x", {"requestId": "r0"}).index == 41  # forgotten: a new record
     assert q.stats()["length"] == 1
     q.close()
+
+
+def test_puts_of_one_pass_do_not_look_through_each_other(tmp_path, monkeypatch):
+    """A put with a requestId checks that no put of the same id is being written. It
+    looked through every put waiting in the loop pass, so N puts read together did N²/2
+    steps; easlab's QueueClient now gives every put a requestId. Each put is now one
+    lookup: the work per put stays the same however many come together."""
+    import asyncio
+
+    q = Queue("p", tmp_path / "p.sqlite", "")
+    keys = 0
+    key = Queue._key
+
+    def counted(self, tags):
+        nonlocal keys
+        keys += 1
+        return key(self, tags)
+
+    monkeypatch.setattr(Queue, "_key", counted)
+    answered: list = []
+
+    async def together(n: int) -> None:
+        for i in range(n):
+            q.put_soon(b"x", {"requestId": f"{n}-{i}"}, answered.append)
+        await asyncio.sleep(0)
+
+    per_put = []
+    for n in (10, 400):
+        keys = 0
+        asyncio.run(together(n))
+        per_put.append(keys / n)
+    assert per_put[0] == per_put[1], per_put
+    assert len(answered) == 410 and q.stats()["length"] == 410
+    q.close()
