@@ -451,9 +451,11 @@ class Queue:
         after its record was stored comes again, maybe after the record was consumed.
         It is answered with the first put's index, and nothing is stored again.
         """
-        digest = _digest(data, tags)
         seen = self.recent.get(key)
         stored = self.by_key.get(key)
+        if seen is None and stored is None:
+            return None  # a requestId not seen lately: nothing to compare (no hashing)
+        digest = _digest(data, tags)
         if stored is not None:
             entry = self.records[stored]
             if seen is not None and seen[0] == stored:
@@ -489,17 +491,18 @@ class Queue:
         )
         record = Record(int(cur.lastrowid or 0), tags, data, now)
         if given:  # a put with no requestId cannot be told from a new one: not remembered
+            key = self._key(tags)
             self.db.execute(
                 "INSERT OR REPLACE INTO recent_puts (key, idx, digest) VALUES (?, ?, ?)",
-                (self._key(tags), record.index, digest),
+                (key, record.index, digest),
             )
-            self._noted.append((self._key(tags), record.index, digest))
+            self._noted.append((key, record.index, digest))
         return record
 
     def _forget_oldest_puts(self) -> list[str]:
         """Inside the put transaction, once its records are inserted: delete the rows of
         the remembered puts that the ones being written push out (oldest first); the
-        keys, for memory to follow once the transaction is on disk (``_accept``)."""
+        keys, for memory to follow once the transaction is on disk (``_note_puts``)."""
         noted = {key for key, _, _ in self._noted}
         recent = self.recent
         over = len(recent) + sum(1 for key in noted if key not in recent) - self.recent_limit
