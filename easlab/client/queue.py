@@ -37,6 +37,8 @@ from easlab.wire.proto import queue_pb2
 UID_HEADER = "X-EAS-QueueService-Redis-Uid"
 GID_HEADER = "X-EAS-QueueService-Redis-Gid"
 REQUEST_ID_HEADER = "X-Eas-Queueservice-Request-Id"
+#: the tag a record's request id is stored under (SPEC §4)
+REQUEST_ID_TAG = "requestId"
 PROTOBUF = "application/vnd.google.protobuf"
 #: seconds between the Watcher's pings, as the official client (SPEC §4)
 PING_INTERVAL_S = 2.0
@@ -263,8 +265,18 @@ class QueueClient(PredictClient):
         raise last
 
     def put(self, data: Any, tags: dict[str, str] | None = None) -> tuple[str, str]:
-        """Put one record; returns ``(index, request_id)`` (the index as a string, as the official client)."""
-        resp = self._request("POST", dict(tags or {}), _body(data))
+        """Put one record; returns ``(index, request_id)`` (the index as a string, as the official client).
+
+        A put the caller gives no ``requestId`` tag gets one made here: this client
+        retries a call whose connection broke, and a put the kernel stored before its
+        answer was lost must then be the same put again, not a second record (SPEC §4:
+        a put is idempotent per request id). The official client lets the server make
+        the id, and does not retry such a put.
+        """
+        query = dict(tags or {})
+        if not query.get(REQUEST_ID_TAG):
+            query[REQUEST_ID_TAG] = str(uuid.uuid4())
+        resp = self._request("POST", query, _body(data))
         request_id = resp.headers.get(REQUEST_ID_HEADER)
         if request_id is None:
             raise PredictException(
@@ -286,7 +298,11 @@ class QueueClient(PredictClient):
         auto_delete: bool = True,
         tags: dict[str, str] | None = None,
     ) -> list[DataFrame]:
-        """Records from ``index`` on (or the one with ``request_id``), waiting up to ``timeout``.
+        """Up to ``length`` records from ``index`` on, waiting up to ``timeout``.
+
+        With ``request_id`` or ``tags``, those of the ``length`` records from ``index``
+        on that match (as on EAS): to find a record by id anywhere, pass ``index=0,
+        length=int(self.attributes()["meta.maxLength"])`` (every record the queue can hold).
 
         Each is a ``DataFrame`` (``index``, ``tags``, ``data``, ``message``, and the
         ``DataFrameProto`` as ``raw_data``), as the official client returns them.
@@ -379,7 +395,8 @@ class QueueClient(PredictClient):
         """Watch this queue (a sink) and yield ``(request_id, answer)``; see ``Watcher.results``.
 
         The watcher is closed when the loop ends (a ``break`` included). Every answer
-        comes: one request's answer is ``get(request_id=...)``.
+        comes: one request's answer is ``get(request_id=..., index=0, length=N)`` (a get by
+        id looks at the ``length`` records from ``index`` on only: N ``meta.maxLength``).
         """
         watcher = self.watch(index, window)
         try:

@@ -21,17 +21,27 @@ another still needs them, that group's acknowledgement (table ``acks``). A
 kernel started again delivers, per group, every record below the cursor that is
 still stored and not acknowledged: delivered-but-uncommitted records come again
 (at least once), committed ones do not.
+
+A put is idempotent per ``requestId`` (SPEC §4: the official client retries a put
+whose answer it did not get, and so may a user after a lost connection). A put
+that repeats one of the queue's ``RECENT_PUTS`` latest puts with a requestId (the
+same requestId, data and tags) is that put again: answered with its index, stored
+and delivered once, even once its record was consumed (an async service does not
+run the model for it again). This memory (table ``recent_puts``) is written with
+the put and survives a restart; a put costs one row more, whatever the queue holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
 import json
 import os
 import sqlite3
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +67,9 @@ FEEDER_GROUP = "easlab-async"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: how many records one SELECT reads back (SQLite's limit on parameters is 32766)
 _LOAD_CHUNK = 500
+#: how many of a queue's latest puts with a requestId it remembers, consumed or not, to
+#: answer a retried one with its first index (``Queue.recent``): ~300 bytes each
+RECENT_PUTS = 10_000
 
 
 class QueueError(Exception):
@@ -145,6 +158,9 @@ class Group:
     #: by consumer uid: the index last delivered to it (or where its watch started) and
     #: time.monotonic() of its last delivery, commit or attach (attributes' Index, Idle)
     activity: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: by uid: how many watches in a row replaced a live watcher of that uid (a
+    #: reconnect does so once; two clients that share a uid do so for ever: queue_http)
+    replaced: dict[str, int] = field(default_factory=dict)
 
     def redelivers(self, index: int) -> bool:
         """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""
@@ -201,6 +217,10 @@ class Queue:
             "CREATE TABLE IF NOT EXISTS acks (gid TEXT, idx INTEGER, PRIMARY KEY (gid, idx))"
         )
         self.db.execute(
+            "CREATE TABLE IF NOT EXISTS recent_puts (key TEXT PRIMARY KEY, "
+            "idx INTEGER NOT NULL, digest BLOB NOT NULL)"
+        )
+        self.db.execute(
             "CREATE TABLE IF NOT EXISTS consumed (request_id TEXT NOT NULL, "
             "source_index INTEGER NOT NULL, PRIMARY KEY (request_id, source_index))"
         )
@@ -221,6 +241,16 @@ class Queue:
         self.by_request: dict[str, list[int]] = {}
         #: what makes a put the same record again (``_key``) -> its index
         self.by_key: dict[str, int] = {}
+        #: the latest ``recent_limit`` puts with a requestId, stored or consumed, oldest
+        #: first (so in index order): key (``_key``) -> (index, digest of data and tags).
+        #: A put that repeats one is that put again (``_admit``).
+        self.recent_limit = RECENT_PUTS
+        self.recent: OrderedDict[str, tuple[int, bytes]] = OrderedDict(
+            (str(key), (int(idx), bytes(digest)))
+            for key, idx, digest in self.db.execute(
+                "SELECT key, idx, digest FROM recent_puts ORDER BY idx"
+            )
+        )
         # length() of a BLOB is read from the row's header: the data stays on disk
         rows = self.db.execute("SELECT idx, tags, length(data), put_at FROM records ORDER BY idx")
         for idx, tags, size, put_at in rows:
@@ -241,6 +271,10 @@ class Queue:
         self._write_scheduled = False
         self.group_expiry = GROUP_IDLE_EXPIRY_S
         self._pending_puts: list[tuple[bytes, dict[str, str], PutDone]] = []
+        #: the keys (``_key``) of those with a requestId: a repeat is found without a scan
+        self._pending_keys: set[str] = set()
+        #: (key, index, digest) of the puts with a requestId the open transaction wrote
+        self._noted: list[tuple[str, int, bytes]] = []
         self.put_writes = 0  # transactions that stored puts (group commit: fewer than puts)
         self._expiry_check_at = 0.0
 
@@ -345,10 +379,17 @@ class Queue:
         known = self._admit(data, tags)
         if known is not None:
             return known
-        with self.db:
-            self.db.execute("BEGIN")
-            record = self._insert(data, tags)
+        self._noted = []
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                record = self._insert(data, tags)
+                forget = self._forget_oldest_puts()
+        except BaseException:
+            self._noted = []  # rolled back: nothing to remember
+            raise
         self.put_writes += 1
+        self._note_puts(forget)
         self._accept([record])
         return record
 
@@ -367,6 +408,8 @@ class Queue:
             return
         first = not self._pending_puts
         self._pending_puts.append((data, dict(tags), done))
+        if tags.get(REQUEST_ID):
+            self._pending_keys.add(self._key(tags))
         if first:
             try:
                 asyncio.get_running_loop().call_soon(self._write_puts)
@@ -377,12 +420,11 @@ class Queue:
         """The record this put repeats (same ``requestId``), or None; QueueError if refused."""
         request_id = tags.get(REQUEST_ID)
         key = self._key(tags)
-        if request_id and key in self.by_key:
-            # the official client retries every non-2xx: a retried put is the same record
-            known = self.load([self.records[self.by_key[key]]])
-            if known:
-                return known[0]
-        if request_id and any(self._key(t) == key for _, t, _ in self._pending_puts):
+        if request_id:
+            known = self._repeated(key, data, tags)
+            if known is not None:
+                return known
+        if request_id and key in self._pending_keys:
             raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
             raise QueueError(
@@ -401,8 +443,45 @@ class Queue:
         self._expire_idle()
         return None
 
+    def _repeated(self, key: str, data: bytes, tags: dict[str, str]) -> Record | None:
+        """The put this one repeats (its ``requestId``'s, with the same data and tags),
+        or None for a new put; QueueError 409 for another put under a stored one's id.
+
+        The official client retries every non-2xx answer: a put whose answer was lost
+        after its record was stored comes again, maybe after the record was consumed.
+        It is answered with the first put's index, and nothing is stored again.
+        """
+        seen = self.recent.get(key)
+        stored = self.by_key.get(key)
+        if seen is None and stored is None:
+            return None  # a requestId not seen lately: nothing to compare (no hashing)
+        digest = _digest(data, tags)
+        if stored is not None:
+            entry = self.records[stored]
+            if seen is not None and seen[0] == stored:
+                same = seen[1] == digest
+            else:  # put before the queue remembered it: compared with the record itself
+                known = self.load([entry])
+                same = bool(known) and _digest(known[0].data, known[0].tags) == digest
+            if same:
+                return Record(stored, dict(entry.tags), data, entry.put_at)
+            raise QueueError(
+                409,
+                f"queue '{self.name}' holds record {stored} with requestId "
+                f"{tags.get(REQUEST_ID, '')!r} and other data or tags: a put under the "
+                "requestId of a stored record is taken for a retry of it. Put this one "
+                f"under another requestId (or once record {stored} is consumed)",
+            )
+        if seen is not None and seen[1] == digest:
+            # consumed since: the same put again, answered as the first one was
+            return Record(seen[0], dict(tags), data)
+        # never put, or forgotten, or the requestId reused for other data: a new put
+        return None
+
     def _insert(self, data: bytes, tags: dict[str, str]) -> Record:
         """INSERT one record inside the caller's transaction."""
+        given = bool(tags.get(REQUEST_ID))
+        digest = _digest(data, tags) if given else b""
         tags = dict(tags)
         tags[REQUEST_ID] = tags.get(REQUEST_ID) or str(uuid.uuid4())
         now = time.time()
@@ -410,20 +489,61 @@ class Queue:
             "INSERT INTO records (request_id, tags, data, put_at) VALUES (?, ?, ?, ?)",
             (self._key(tags), json.dumps(tags), data, now),
         )
-        return Record(int(cur.lastrowid or 0), tags, data, now)
+        record = Record(int(cur.lastrowid or 0), tags, data, now)
+        if given:  # a put with no requestId cannot be told from a new one: not remembered
+            key = self._key(tags)
+            self.db.execute(
+                "INSERT OR REPLACE INTO recent_puts (key, idx, digest) VALUES (?, ?, ?)",
+                (key, record.index, digest),
+            )
+            self._noted.append((key, record.index, digest))
+        return record
+
+    def _forget_oldest_puts(self) -> list[str]:
+        """Inside the put transaction, once its records are inserted: delete the rows of
+        the remembered puts that the ones being written push out (oldest first); the
+        keys, for memory to follow once the transaction is on disk (``_note_puts``)."""
+        noted = {key for key, _, _ in self._noted}
+        recent = self.recent
+        over = len(recent) + sum(1 for key in noted if key not in recent) - self.recent_limit
+        if over <= 0:
+            return []
+        forget: list[str] = []
+        for key in recent:  # oldest first: looks at no more than ``over`` + the batch
+            if len(forget) >= over:
+                break
+            if key not in noted:
+                forget.append(key)
+        self.db.executemany("DELETE FROM recent_puts WHERE key = ?", [(k,) for k in forget])
+        return forget
+
+    def _note_puts(self, forget: list[str]) -> None:
+        """The puts just written are remembered, the oldest ones forgotten (``recent``)."""
+        recent = self.recent
+        for key in forget:
+            recent.pop(key, None)
+        for key, index, digest in self._noted:
+            recent.pop(key, None)
+            recent[key] = (index, digest)
+        self._noted = []
 
     def _write_puts(self) -> None:
         pending, self._pending_puts = self._pending_puts, []
+        self._pending_keys = set()
         if pending:
             self._write_batch(pending)
 
     def _write_batch(self, pending: list[tuple[bytes, dict[str, str], PutDone]]) -> None:
+        self._noted = []
         try:
             with self.db:  # one transaction, one fsync for every put of this pass
                 self.db.execute("BEGIN")
                 records = [self._insert(data, tags) for data, tags, _ in pending]
+                forget = self._forget_oldest_puts()
             self.put_writes += 1
+            self._note_puts(forget)
         except sqlite3.IntegrityError as exc:
+            self._noted = []  # rolled back: nothing to remember
             if len(pending) > 1:  # one put the file refuses must not fail the others
                 for one in pending:
                     self._write_batch([one])
@@ -438,6 +558,7 @@ class Queue:
             )
             return
         except sqlite3.Error as exc:  # disk full, file gone: each waiting client is told
+            self._noted = []
             failure = QueueError(500, f"queue '{self.name}' could not store the record: {exc}")
             for _, _, done in pending:
                 done(failure)
@@ -511,22 +632,26 @@ class Queue:
 
         The records are walked from ``index`` until enough are found, never all of
         them: a get of one record from a deep queue is as cheap as from a short one.
-        With ``tags`` only the ``length`` records from ``index`` on are looked at, and
-        those with the tags answered, as the EAS manual says of ``get(tags=...)``
-        ("从指定index开始遍历length条数据,返回包含指定tags的数据": from index, go
-        through length records, return those that have the tags).
+        With ``tags`` or ``request_id`` only the ``length`` records from ``index`` on
+        are looked at, and those that match answered, as the EAS manual says of
+        ``get(tags=...)`` ("从指定index开始遍历length条数据,返回包含指定tags的数据": from
+        index, go through length records, return those that have the tags) and of
+        ``get(request_id=...)`` ("从index开始查询length个数据": SPEC §4's
+        ``[index, index+length)``). A client after a record by id anywhere in the
+        queue says so: ``index=0, length=<meta.maxLength>``.
         """
+        order, records = self.order, self.records
+        start = bisect.bisect_left(order, max(index, 0))
+        # with tags or a request id, a window of ``length`` records: a record past it
+        # is not answered even when those in it do not match
+        stop = min(start + length, len(order)) if tags or request_id is not None else len(order)
+        candidates: Iterable[Entry]
         if request_id is not None:
-            # The official server scans [index, index+length); easlab looks at every
-            # record from index on, which finds whatever it would find.
+            # the records with this id (index order), looked up rather than walked to:
+            # each is answered if its place in the queue is inside the window
             found = self.by_request.get(request_id, [])
-            candidates: Iterable[Entry] = [self.records[i] for i in found if i >= index]
+            candidates = [records[i] for i in found if start <= bisect.bisect_left(order, i) < stop]
         else:
-            order, records = self.order, self.records
-            start = bisect.bisect_left(order, max(index, 0))
-            # with tags, a window of ``length`` records: a record past it is not answered
-            # even when those in it do not have the tags
-            stop = min(start + length, len(order)) if tags else len(order)
             candidates = (records[order[pos]] for pos in range(start, stop))
         out: list[Entry] = []
         size = 0
@@ -1005,6 +1130,16 @@ class Queue:
             redeliver.append(index)  # below the cursor, above all there: still sorted
             _vain(group, sigs, index)
         return None
+
+
+def _digest(data: bytes | bytearray, tags: dict[str, str]) -> bytes:
+    """What tells a retried put from another put under the same requestId: its data and
+    tags (a retry sends both again as they were)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps(tags, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(b"\0")
+    digest.update(data)
+    return digest.digest()
 
 
 def _sig(consumer: Consumer) -> tuple[tuple[str, str], ...]:

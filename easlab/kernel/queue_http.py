@@ -30,6 +30,9 @@ UID = b"x-eas-queueservice-redis-uid"
 GID = b"x-eas-queueservice-redis-gid"
 REQUEST_ID_HEADER = b"X-Eas-Queueservice-Request-Id"
 PROTOBUF = b"application/vnd.google.protobuf"
+#: how many watches in a row may replace a live watcher of their uid (the official
+#: Watcher's reconnect does once); past it two clients share the uid, and the next is refused
+MAX_REPLACEMENTS = 3
 #: an empty long poll is answered this long before its ``_timeout_``: the official
 #: client's HTTP timeout (5000 ms) equals the default ``_timeout_=5s`` (SPEC §4)
 EARLY_S = 0.5
@@ -48,6 +51,9 @@ _FLAGS = {
     "_index_only_",
     "_auto_commit_",
 }
+#: a priority put (``_priority_``): the EAS manual documents none for put, get or watch,
+#: so it is refused rather than kept as an ordinary tag and delivered in index order
+PRIORITY = "_priority_"
 
 
 def _seconds(text: str) -> float:
@@ -91,6 +97,16 @@ def _true(query: dict[str, str], key: str, default: bool = False) -> bool:
     return default if text is None else text.lower() in ("true", "1", "yes")
 
 
+def _priority_refused(value: str) -> str:
+    return (
+        f"{PRIORITY}={value[:40]!r} is not served: the EAS queue service's put, get and "
+        "watch have no priority (its manual documents none), and records are delivered "
+        f"in index order. Leave {PRIORITY} out; to mark records, use a tag of your own "
+        "name (e.g. tags={'urgency': 'high'}) and read them with get(tags=...) or "
+        "watch(tags=...)"
+    )
+
+
 def _frames(records: list[Record]) -> bytes:
     out = queue_pb2.DataFrameListProto()  # type: ignore[attr-defined]
     out.index.extend(r.proto() for r in records)
@@ -116,6 +132,9 @@ def serve(
         conn.respond(401, f"missing or wrong token for queue '{queue.name}'".encode())
         return
     query = dict(parse_qsl(req.query, keep_blank_values=True))
+    if PRIORITY in query:
+        conn.respond(400, _priority_refused(query[PRIORITY]).encode())
+        return
     tags = {k: v for k, v in query.items() if k not in _FLAGS and k != "requestId"}
     method = req.method
     try:
@@ -222,6 +241,8 @@ class Watcher:
         self.auto_commit = auto_commit
         self.pending: set[int] = set()
         self.socket: WebSocket | None = None
+        #: closed because a watch with its uid took its place (not gone by itself)
+        self.replaced = False
 
     def deliver(self, record: Record) -> None:
         if self.socket is not None:
@@ -241,6 +262,9 @@ class Watcher:
 
     def gone(self, _socket: WebSocket) -> None:
         self.queue.detach(self.gid, self)
+        group = self.queue.groups.get(self.gid)
+        if group is not None and not self.replaced:
+            group.replaced.pop(self.uid, None)  # it left by itself: its uid is free
 
     def close(self, reason: str = "queue closed") -> None:
         if self.socket is not None:
@@ -275,9 +299,27 @@ def _watch(conn: HttpConnection, req: Request, queue: Queue, query: dict[str, st
     index = _int(query, "_index_", 0)
     window = _int(query, "_window_", 1)
     group = queue.groups.get(gid)
-    if group is not None:
-        # the official Watcher reconnects with the same uid: the old socket is gone
-        for old in [c for c in group.consumers if c.uid == uid and isinstance(c, Watcher)]:
+    olds = [c for c in group.consumers if c.uid == uid and isinstance(c, Watcher)] if group else []
+    if group is not None and olds:
+        # The official Watcher reconnects with the same uid: the old socket is gone (the
+        # kernel may not have seen it close yet), so the new watch takes its place. Two
+        # live clients that share a uid took each other's place for ever (each closed one
+        # reconnects at once: hundreds of handshakes a second): past MAX_REPLACEMENTS in
+        # a row, the watcher in place keeps it and the newcomer is refused.
+        times = group.replaced.get(uid, 0) + 1
+        if times > MAX_REPLACEMENTS:
+            conn.respond(
+                409,
+                f"uid {uid!r} of group {gid!r} is watching queue '{queue.name}' already, "
+                f"from another client: two clients share it (their watches replaced each "
+                f"other {MAX_REPLACEMENTS} times in a row). The EAS manual lets a uid "
+                "register once: give each client its own uid (QueueClient.init() without "
+                "uid makes one)".encode(),
+            )
+            return
+        group.replaced[uid] = times
+        for old in olds:
+            old.replaced = True
             queue.detach(gid, old)
             old.close("replaced by a new watch with the same uid")
     watcher = Watcher(

@@ -70,6 +70,66 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "c
         delay = min(delay * 2, 0.2)
 
 
+class PutAnswerLost:
+    """An HTTP proxy in front of the kernel that forwards every call, but loses the
+    answer to the first put once the kernel has stored it and ``settled()`` says it is
+    through: it answers 502 instead (a gateway that lost the answer; the official
+    client retries any non-2xx), or with ``drop=True`` closes the connection without
+    a word (a connection that broke on the way back)."""
+
+    def __init__(
+        self, endpoint: str, settled: Callable[[], bool] = lambda: True, drop: bool = False
+    ) -> None:
+        self.endpoint = endpoint
+        self.settled = settled
+        self.first: requests.Response | None = None
+        self.puts = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                resp = requests.request(
+                    self.command, outer.endpoint + self.path, data=body, headers=headers, timeout=30
+                )
+                status, data, extra = resp.status_code, resp.content, dict(resp.headers)
+                if self.command == "POST":
+                    outer.puts += 1
+                    if outer.first is None:
+                        outer.first = resp
+                        wait_for(outer.settled, 60, "the first put through")
+                        if drop:
+                            self.close_connection = True
+                            return
+                        status, data, extra = 502, b"answer lost on the way", {}
+                self.send_response(status)
+                for name in ("Content-Type", "X-Eas-Queueservice-Request-Id"):
+                    if name in extra:
+                        self.send_header(name, extra[name])
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PutAnswerLost:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
 class HeldModelServer:
     """A model file (``b"model"``) over HTTP on 127.0.0.1 whose download can be held:
     while ``hold`` is set, each GET sets ``asked`` and waits for ``go``. A test uses it

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from kernel_helpers import ECHO_APP, app_spec, wait_for
+from kernel_helpers import ECHO_APP, PutAnswerLost, app_spec, wait_for
 
 import easlab
 
@@ -238,5 +238,57 @@ def test_an_input_put_again_under_the_same_request_id_gets_its_own_answer(kernel
         # get(request_id=...) finds both, in the order they were put
         by_id = sink.get(request_id="job-7", length=10, auto_delete=False, timeout="0s")
         assert [bytes(r.data) for r in by_id] == [b"first", b"second"]
+    finally:
+        easlab.delete(name, kernel=kernel.client)
+
+
+def test_a_put_retried_after_its_input_was_answered_is_not_answered_twice(
+    kernel, make_app, run_official_json
+):
+    """SPEC §4: the official client retries every non-2xx, so a put must be idempotent
+    per request id. Before: a put whose answer was lost after the kernel stored it,
+    retried once the service had consumed the record, was stored as a new record: the
+    model ran again and a second answer landed in the sink under that requestId. Now
+    the retry is answered with the first put's index; one record, one answer."""
+    name = "asy_retried"
+    _create(kernel, make_app, name)
+
+    def queues() -> dict[str, Any]:
+        return easlab.desc(name, kernel=kernel.client)["queues"]
+
+    def through() -> bool:  # the input consumed, its answer in the sink
+        now = queues()
+        return now[name]["length"] == 0 and now[f"{name}/sink"]["length"] == 1
+
+    try:
+        with PutAnswerLost(kernel.endpoint, through) as proxy:
+            out = run_official_json(
+                f"""
+import json
+from eas_prediction import QueueClient
+q = QueueClient({proxy.url!r}, {name!r})
+q.set_token({TOKEN!r})
+q.init()
+index, rid = q.put(b"job", tags={{"requestId": "job-1"}})
+end = q.put(b"end", tags={{"requestId": "end"}})
+print(json.dumps({{"index": index, "rid": rid, "end": end}}))
+"""
+            )
+            assert proxy.puts == 3  # the put, its retry, the marker
+            assert proxy.first is not None and proxy.first.status_code == 200
+            first_index = proxy.first.text
+        assert out["index"] == first_index and out["rid"] == "job-1"
+
+        def done() -> bool:  # every input answered (committed once its answer is stored)
+            now = queues()
+            return now[name]["length"] == 0 and now[f"{name}/sink"]["length"] >= 2
+
+        wait_for(done, 60, "the inputs answered")
+        assert queues()[name]["puts"] == 2  # the retry stored nothing
+        sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+        sink.set_token(TOKEN)
+        sink.init()
+        got = sink.get(length=10, auto_delete=False, timeout="0s")
+        assert sorted(r.tags["requestId"] for r in got) == ["end", "job-1"]  # one answer each
     finally:
         easlab.delete(name, kernel=kernel.client)

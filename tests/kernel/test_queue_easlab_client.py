@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kernel_helpers import PutAnswerLost
 
 import easlab
 
@@ -92,3 +93,30 @@ def test_a_watch_with_tags_is_pushed_only_the_records_with_them(kernel):
     assert q.attributes()["stream.length"] == "1"  # "theirs" was not taken
     with q.watch(0, 2) as watcher:  # without tags: every record the group has not seen
         assert next(watcher.run()).data == b"theirs"
+
+
+def test_a_put_whose_answer_was_lost_is_not_stored_twice_by_the_retry(kernel):
+    """easlab's QueueClient retries a call whose connection broke; the official one does
+    not retry a put then (urllib3 retries no POST that was sent). Before, a put stored
+    by the kernel whose answer was lost on the way back was sent again with no
+    requestId: the kernel stored it a second time, under a new id. Now the client gives
+    each put a requestId of its own when the caller gives none, so its retry is the
+    same put (SPEC §4: idempotent per request id): one record, the first index."""
+    _queue(kernel, "eq_lost")
+    with PutAnswerLost(kernel.endpoint, drop=True) as proxy:
+        q = easlab.QueueClient(proxy.url, "eq_lost")
+        q.set_token(TOKEN)
+        q.init()
+        index, request_id = q.put(b"once")
+        assert proxy.puts == 2  # the put and its retry
+        assert proxy.first is not None and proxy.first.status_code == 200
+        assert (index, request_id) == (
+            proxy.first.text,
+            proxy.first.headers["X-Eas-Queueservice-Request-Id"],
+        )
+    direct = easlab.QueueClient(kernel.endpoint, "eq_lost")
+    direct.set_token(TOKEN)
+    direct.init()
+    assert [g.data for g in direct.get(length=10, timeout="0s")] == [b"once"]
+    # a requestId the caller gives is the one used
+    assert direct.put(b"mine", tags={"requestId": "job-9"})[1] == "job-9"

@@ -43,7 +43,8 @@ attrs = q.attributes()
 search = q.search(puts[2][0])
 missing = q.search(999999)
 got = q.get(index=0, length=2, timeout="1s", auto_delete=False)
-by_id = q.get(request_id=puts[3][1], auto_delete=True)
+# a get by request id looks where it is told: from the put's index on
+by_id = q.get(request_id=puts[3][1], index=int(puts[3][0]), auto_delete=True)
 tagged = q.get(index=0, length=10, auto_delete=False, tags={"k": "1"})
 q.delete([puts[0][0], puts[1][0]])
 q.commit(puts[4][0])
@@ -100,6 +101,55 @@ print(json.dumps({
     assert out["from_second"] == ["r1", "r3"]
     assert out["all"] == ["r0", "r2"]
     assert out["untagged"] == ["r0", "r1"]
+
+
+def test_a_get_by_request_id_looks_only_at_length_records_from_index(kernel, run_official):
+    """SPEC §4: ``get(request_id=...)`` scans only ``[index, index+length)``, as the EAS
+    manual says ("从index开始查询length个数据": from index, look at length records).
+    Before, easlab looked at every record from ``index`` on: the official default
+    ``get(request_id=rid)`` (index 0, length 1) found a record deep in the queue that
+    EAS does not answer. The window is the ``length`` records from ``index`` on, as for
+    a get with tags (``[index, index+length)`` while none in between was consumed)."""
+    _queue(kernel, "q_get_by_id")
+    _queue(kernel, "q_get_by_id_empty")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_get_by_id")
+puts = [q.put(b"r%d" % i) for i in range(4)]
+idx = [int(i) for i, _ in puts]
+rid = puts[2][1]  # the third record
+def get(**kw):
+    return [g.data.decode() for g in q.get(request_id=rid, auto_delete=False, timeout="0s", **kw)]
+before = get(index=idx[0], length=2)  # r0, r1 looked at
+def waited():  # a record put while the get waits for it, in a queue empty at first
+    empty = client("q_get_by_id_empty")
+    later = threading.Thread(target=lambda: empty.put(b"later", tags={"requestId": "later"}))
+    longest = int(empty.attributes()["meta.maxLength"])
+    later.start()
+    got = empty.get(request_id="later", index=0, length=longest, timeout="5s")
+    later.join()
+    return [g.data.decode() for g in got]
+q.delete(idx[0])  # a consumed record leaves the window: r1, r2 are the two from index 0
+print(json.dumps({
+  "default": get(),
+  "first_two": before,
+  "first_three": get(index=idx[0], length=2),
+  "at_its_index": get(index=idx[2]),
+  "past_it": get(index=idx[3], length=5),
+  "whole_queue": get(index=0, length=int(q.attributes()["meta.maxLength"])),
+  "waited": waited(),
+}))
+""",
+    )
+    assert out["default"] == []  # the first record (r1) is not r2
+    assert out["first_two"] == []
+    assert out["first_three"] == ["r2"]
+    assert out["at_its_index"] == ["r2"]
+    assert out["past_it"] == []
+    assert out["whole_queue"] == ["r2"]
+    assert out["waited"] == ["later"]
 
 
 def test_wrong_token_is_refused(kernel, run_official):
@@ -404,3 +454,87 @@ print(json.dumps({"errors": errors, "length": q.attributes()["stream.length"]}))
     assert "_length_=0 must be at least 1" in out["errors"][0]
     assert "_length_=-1 must be at least 1" in out["errors"][1]
     assert out["length"] == "1"  # the record was not taken
+
+
+def test_a_priority_put_is_refused_naming_the_tag(kernel, run_official):
+    """The EAS manual's put/get/watch document no priority. Before, a put with
+    ``tags={"_priority_": "1"}`` stored ``_priority_`` as an ordinary tag and the
+    record was delivered in index order without a word (and a get with it as a tag
+    matched nothing). Now the call is refused with a 400 that names the tag."""
+    _queue(kernel, "q_priority")
+    out = _run(
+        run_official,
+        kernel,
+        """
+q = client("q_priority")
+q.set_logger(None)
+first = q.put(b"normal")
+refused = {}
+for name, call in [
+    ("put", lambda: q.put(b"urgent", tags={"_priority_": "1"})),
+    ("get", lambda: q.get(index=0, length=5, timeout="0s", tags={"_priority_": "1"})),
+]:
+    try:
+        call()
+        refused[name] = None
+    except Exception as exc:
+        refused[name] = [exc.code, str(exc.message)]
+left = q.get(index=0, length=10, auto_delete=False, timeout="0s")
+print(json.dumps({"refused": refused, "left": [g.data.decode() for g in left]}))
+""",
+    )
+    for name in ("put", "get"):
+        code, message = out["refused"][name]
+        assert code == 400, out
+        assert "_priority_" in message and "index order" in message, message
+    assert out["left"] == ["normal"]  # the refused put stored nothing
+
+
+def test_two_clients_sharing_a_uid_do_not_replace_each_other_for_ever(kernel, run_official):
+    """The manual: a uid registers once. A watch with the uid of a live watcher takes
+    its place (the official Watcher's reconnect does so), and the official Watcher
+    whose watch was closed reconnects at once. Before, two clients given the same uid
+    replaced each other for ever: hundreds of reconnects a second each, with no word of
+    why. Now, past a few replacements in a row, the watcher in place keeps it and the
+    other's reconnects are refused with a 409 that says the uid is shared."""
+    _queue(kernel, "q_shared_uid")
+    out = _run(
+        run_official,
+        kernel,
+        """
+import time
+events = {"a": [], "b": []}
+got = []
+class Log:
+    def __init__(self, name):
+        self.name = name
+    def warning(self, text, *args):
+        events[self.name].append(text % args if args else text)
+    def debug(self, *args):
+        pass
+def watch(name):
+    c = client("q_shared_uid", uid="same", gid="g")
+    c.set_logger(Log(name))
+    for df in c.watch(0, 1, auto_commit=True).run():
+        got.append((name, df.data.decode()))
+for name in "ab":
+    threading.Thread(target=watch, args=(name,), daemon=True).start()
+def refused():
+    return [t for e in events.values() for t in e if "reconnect failed" in t and "409" in t]
+end = time.time() + 30
+while not refused() and time.time() < end:
+    time.sleep(0.05)
+q = client("q_shared_uid")
+q.put(b"one")
+while not got and time.time() < end:
+    time.sleep(0.05)
+closed = [t for e in events.values() for t in e if "connection closed" in t]
+print(json.dumps({"refused": refused()[:1], "closed": len(closed), "got": got,
+                  "consumers": q.attributes()["consumers.stats.total"]}))
+""",
+    )
+    assert out["refused"], out
+    assert "two clients share it" in out["refused"][0], out
+    assert out["closed"] <= 3, out  # the replacements before the refusals, no more
+    assert len(out["got"]) == 1 and out["got"][0][1] == "one", out
+    assert out["consumers"] == "1"

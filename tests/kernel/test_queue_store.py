@@ -11,6 +11,8 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from easlab.kernel.queue import Queue, QueueError, Record
 
 
@@ -540,4 +542,95 @@ def test_a_put_with_no_tagged_watch_looks_at_no_more_records_than_before_tags(tm
     # 3 a put (one for each group with room: the next record, looked up once), as
     # before tagged watches (the queue.py of 3efe18c^ counts the same)
     assert _LookedAt.looks <= 3 * 100, _LookedAt.looks / 100
+    q.close()
+
+
+def test_a_put_retried_after_its_record_was_consumed_is_the_same_put(tmp_path):
+    """SPEC §4: a put is idempotent per request id. Before, a put retried with the same
+    requestId after its record was consumed (deleted) was stored as a new record: an
+    async service ran the model again and a second answer landed under that id. Now
+    it is answered with the first put's index and nothing is stored; the memory of
+    it survives a restart."""
+    path = tmp_path / "r.sqlite"
+    q = Queue("r", path, "")
+    first = q.put(b"job", {"requestId": "job-1", "k": "v"})
+    q.delete([first.index])  # consumed
+    again = q.put(b"job", {"requestId": "job-1", "k": "v"})
+    assert (again.index, again.request_id) == (first.index, "job-1")
+    assert q.stats()["length"] == 0 and q.last_index == first.index  # nothing stored
+    q.close()
+    restarted = Queue("r", path, "")  # a kernel started again on the same state
+    assert restarted.put(b"job", {"requestId": "job-1", "k": "v"}).index == first.index
+    assert restarted.stats()["length"] == 0
+    # the requestId reused for another job (other data, or other tags) is a new put
+    other = restarted.put(b"another job", {"requestId": "job-1", "k": "v"})
+    assert other.index > first.index and restarted.stats()["length"] == 1
+    # while that record is stored, a put under its id with other data is refused
+    with pytest.raises(QueueError) as refused:
+        restarted.put(b"a third job", {"requestId": "job-1", "k": "v"})
+    assert refused.value.status == 409
+    assert f"holds record {other.index} with requestId 'job-1'" in refused.value.message
+    assert "another requestId" in refused.value.message
+    # and its retry is answered with its index, as before
+    assert restarted.put(b"another job", {"requestId": "job-1", "k": "v"}).index == other.index
+    assert restarted.stats()["length"] == 1
+    restarted.close()
+
+
+def test_the_memory_of_puts_is_bounded_and_a_put_costs_the_same_however_long_it_is(tmp_path):
+    """The puts remembered for retries are the latest ``recent_limit`` ones, in memory
+    and on disk alike, and each put does the same work (SQL statements) however many
+    were put before."""
+    path = tmp_path / "m.sqlite"
+    q = Queue("m", path, "")
+    q.recent_limit = 3
+    statements: list[str] = []
+    per_put = []
+    for i in range(40):
+        statements.clear()
+        q.db.set_trace_callback(statements.append)
+        q.delete([q.put(b"x", {"requestId": f"r{i}"}).index])
+        q.db.set_trace_callback(None)
+        per_put.append(len(statements))
+    assert len(set(per_put[3:])) == 1, per_put  # once the memory is full: flat
+    assert list(q.recent) == ["r37", "r38", "r39"]
+    rows = q.db.execute("SELECT key FROM recent_puts ORDER BY idx").fetchall()
+    assert [key for (key,) in rows] == ["r37", "r38", "r39"]
+    assert q.put(b"x", {"requestId": "r39"}).index == 40  # remembered: the same put
+    assert q.put(b"x", {"requestId": "r0"}).index == 41  # forgotten: a new record
+    assert q.stats()["length"] == 1
+    q.close()
+
+
+def test_puts_of_one_pass_do_not_look_through_each_other(tmp_path, monkeypatch):
+    """A put with a requestId checks that no put of the same id is being written. It
+    looked through every put waiting in the loop pass, so N puts read together did N²/2
+    steps; easlab's QueueClient now gives every put a requestId. Each put is now one
+    lookup: the work per put stays the same however many come together."""
+    import asyncio
+
+    q = Queue("p", tmp_path / "p.sqlite", "")
+    keys = 0
+    key = Queue._key
+
+    def counted(self, tags):
+        nonlocal keys
+        keys += 1
+        return key(self, tags)
+
+    monkeypatch.setattr(Queue, "_key", counted)
+    answered: list = []
+
+    async def together(n: int) -> None:
+        for i in range(n):
+            q.put_soon(b"x", {"requestId": f"{n}-{i}"}, answered.append)
+        await asyncio.sleep(0)
+
+    per_put = []
+    for n in (10, 400):
+        keys = 0
+        asyncio.run(together(n))
+        per_put.append(keys / n)
+    assert per_put[0] == per_put[1], per_put
+    assert len(answered) == 410 and q.stats()["length"] == 410
     q.close()
