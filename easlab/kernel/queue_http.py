@@ -51,9 +51,6 @@ _FLAGS = {
     "_index_only_",
     "_auto_commit_",
 }
-#: a priority put (``_priority_``): the EAS manual documents none for put, get or watch,
-#: so it is refused rather than kept as an ordinary tag and delivered in index order
-PRIORITY = "_priority_"
 
 
 def _seconds(text: str) -> float:
@@ -97,16 +94,6 @@ def _true(query: dict[str, str], key: str, default: bool = False) -> bool:
     return default if text is None else text.lower() in ("true", "1", "yes")
 
 
-def _priority_refused(value: str) -> str:
-    return (
-        f"{PRIORITY}={value[:40]!r} is not served: the EAS queue service's put, get and "
-        "watch have no priority (its manual documents none), and records are delivered "
-        f"in index order. Leave {PRIORITY} out; to mark records, use a tag of your own "
-        "name (e.g. tags={'urgency': 'high'}) and read them with get(tags=...) or "
-        "watch(tags=...)"
-    )
-
-
 def _frames(records: list[Record]) -> bytes:
     out = queue_pb2.DataFrameListProto()  # type: ignore[attr-defined]
     out.index.extend(r.proto() for r in records)
@@ -132,9 +119,6 @@ def serve(
         conn.respond(401, f"missing or wrong token for queue '{queue.name}'".encode())
         return
     query = dict(parse_qsl(req.query, keep_blank_values=True))
-    if PRIORITY in query:
-        conn.respond(400, _priority_refused(query[PRIORITY]).encode())
-        return
     tags = {k: v for k, v in query.items() if k not in _FLAGS and k != "requestId"}
     method = req.method
     try:

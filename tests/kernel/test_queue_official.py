@@ -456,40 +456,6 @@ print(json.dumps({"errors": errors, "length": q.attributes()["stream.length"]}))
     assert out["length"] == "1"  # the record was not taken
 
 
-def test_a_priority_put_is_refused_naming_the_tag(kernel, run_official):
-    """The EAS manual's put/get/watch document no priority. Before, a put with
-    ``tags={"_priority_": "1"}`` stored ``_priority_`` as an ordinary tag and the
-    record was delivered in index order without a word (and a get with it as a tag
-    matched nothing). Now the call is refused with a 400 that names the tag."""
-    _queue(kernel, "q_priority")
-    out = _run(
-        run_official,
-        kernel,
-        """
-q = client("q_priority")
-q.set_logger(None)
-first = q.put(b"normal")
-refused = {}
-for name, call in [
-    ("put", lambda: q.put(b"urgent", tags={"_priority_": "1"})),
-    ("get", lambda: q.get(index=0, length=5, timeout="0s", tags={"_priority_": "1"})),
-]:
-    try:
-        call()
-        refused[name] = None
-    except Exception as exc:
-        refused[name] = [exc.code, str(exc.message)]
-left = q.get(index=0, length=10, auto_delete=False, timeout="0s")
-print(json.dumps({"refused": refused, "left": [g.data.decode() for g in left]}))
-""",
-    )
-    for name in ("put", "get"):
-        code, message = out["refused"][name]
-        assert code == 400, out
-        assert "_priority_" in message and "index order" in message, message
-    assert out["left"] == ["normal"]  # the refused put stored nothing
-
-
 def test_two_clients_sharing_a_uid_do_not_replace_each_other_for_ever(kernel, run_official):
     """The manual: a uid registers once. A watch with the uid of a live watcher takes
     its place (the official Watcher's reconnect does so), and the official Watcher
