@@ -9,18 +9,21 @@ Feedback goes down the graph as the executor sends it: along the routing the res
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from easlab.seldon import methods
 from easlab.seldon.abtest import RANDOM_ABTEST, RandomABTest
-from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
+from easlab.seldon.app import JSON, PLAIN, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
 from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.messages import as_int32
-from easlab.seldon.routes import GRAPH_ROUTES, ROUTE_METHODS, node_route
+from easlab.seldon.routes import ROUTE_METHODS, executor_route
+
+logger = logging.getLogger(__name__)
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
@@ -217,9 +220,10 @@ class GraphApp:
         )
 
     def health(self, method: str, path: str) -> Answer:
-        """``/health/status``: each node's own answer, as seldon-core's executor asks each
-        node before it says the graph is ready; the first that is not 200 (its error
-        body) is the answer, else the root's."""
+        """``/health/status`` (the microservice's path; the executor has none): each node's
+        own answer, as the executor asks each node before it says the graph is ready
+        (:meth:`ready`); the first that is not 200 (its error body) is the answer, else
+        the root's."""
         answers = [node.app.handle(method, path) for node in self.nodes()]
         return next((answer for answer in answers if answer.status != 200), answers[0])
 
@@ -245,24 +249,55 @@ class GraphApp:
         served_at, token = self.root.app.served_at
         return _json(openapi_document(served_at, token, graph=True))
 
+    def ready(self) -> Answer:
+        """``/ready``, ``/api/v1.0/status`` and ``/api/v1.0/health/status``: seldon-core's
+        executor's readiness, 200 when every node's ``/health/status`` answers 200 (its
+        ``--full_health_checks``), else 503; no body either way. What failed goes to the
+        log, as the executor logs it ("Ready check failed")."""
+        for node in self.nodes():
+            answer = node.app.handle("GET", "/health/status")
+            if answer.status != 200:
+                logger.warning(
+                    "Seldon graph %s is not ready: node %s answered %d to /health/status: %s",
+                    self.name,
+                    node.name,
+                    answer.status,
+                    answer.body[:500].decode("utf-8", "replace"),
+                )
+                return Answer(503, b"", PLAIN)
+        return Answer(200, b"", PLAIN)
+
+    def executor_answer(self, method: str, path: str) -> Answer | None:
+        """The answer of seldon-core's executor's own route (routes.py's GRAPH_ROUTES) at
+        ``path``, or None where it has none for this path and method."""
+        route = executor_route(path)
+        if route is None:
+            return None
+        allowed, endpoint, name = route
+        if method not in allowed and not (method == "HEAD" and "GET" in allowed):
+            return None
+        if endpoint == "ready":
+            return self.ready()
+        if endpoint == "live":
+            return Answer(200, b"", PLAIN)
+        return self.node_answer("GET", endpoint, name)
+
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
         verb = method.upper()
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
-        if path in ("/health/status", "/api/v1.0/health/status"):
+        if path == "/health/status":  # the microservice's: the nodes' health, with its body
             return self.health(method, path)
-        if verb in ("GET", "HEAD"):  # the executor's own GETs (routes.py's GRAPH_ROUTES)
+        executor = self.executor_answer(verb, path)
+        if executor is not None:
+            return executor
+        if verb in ("GET", "HEAD"):  # the executor's graph metadata and easlab's document
             if path == "/api/v1.0/metadata":
                 return self.graph_metadata()
             if path == "/seldon.json":
                 return self.openapi()
-            if path == "/api/v1.0/status":
-                return self.health("GET", "/health/status")
-            named = node_route(path)
-            if named is not None:
-                return self.node_answer("GET", GRAPH_ROUTES[named[0]][1], named[1])
         # the predictions paths take the methods the microservice routes (GET or POST on
         # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
         # other is the root component's refusal, as on a MODEL service

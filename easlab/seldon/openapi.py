@@ -170,6 +170,13 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
         None,
         "ModelMetadata",
     ),
+    "ready": (
+        "Readiness, as seldon-core's executor answers it: 200 when every node's "
+        "health_status() answers, else 503; no body",
+        None,
+        "empty",
+    ),
+    "live": ("Liveness, as seldon-core's executor answers it: 200, no body", None, "empty"),
     "node_status": (
         "One node's health_status(), the node named by its name in the graph",
         None,
@@ -186,6 +193,8 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
 def _answer(kind: str, path: str) -> dict[str, Any]:
     if kind == "pong":
         return {"description": "pong", "content": {"text/html": {"schema": {"type": "string"}}}}
+    if kind == "empty":
+        return {"description": "ready (no body)"}
     schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
     if kind == "ModelMetadata" and path == "/api/v1.0/metadata":  # a graph's there
         schema = {"oneOf": [schema, _ref("GraphMetadata")]}
@@ -201,6 +210,8 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
         "summary": summary,
         "responses": {"200": _answer(answers, path)},
     }
+    if answers == "empty" and endpoint == "ready":
+        operation["responses"]["503"] = {"description": "a node is not healthy (no body)"}
     if reads is None:
         if endpoint.endswith("metadata") or endpoint.startswith("node_"):
             operation["responses"]["500"] = error  # MICROSERVICE_BAD_METADATA, no such node

@@ -112,7 +112,8 @@ def test_graph_through_the_kernel(kernel):
     assert meta.status_code == 200 and meta.json()["name"] == "sg_graph"  # the service's name
     assert set(meta.json()["models"]) == {"input", "router", "identity", "combine", "m1", "m2"}
     # a node's own metadata and status by its name, behind the token as every other path
-    for path in ("/api/v1.0/metadata/m2", "/api/v0.1/status/m2", "/api/v1.0/status"):
+    for path in ("/api/v1.0/metadata/m2", "/api/v0.1/status/m2", "/api/v1.0/status", "/ready",
+                 "/live"):  # fmt: skip
         assert requests.get(service.url + path, timeout=30).status_code == 401, path
         own = requests.get(service.url + path, headers=token, timeout=30)
         assert own.status_code == 200, (path, own.text)
@@ -523,9 +524,8 @@ def test_health_status_of_a_graph_asks_every_node():
         COMPONENTS,
     )
     for app in (one, chain):
-        for path in ("/health/status", "/api/v1.0/health/status"):
-            answer = app.handle("GET", path)
-            assert (answer.status, json.loads(answer.body)) == (500, error), path
+        answer = app.handle("GET", "/health/status")
+        assert (answer.status, json.loads(answer.body)) == (500, error)
     healthy = GraphApp.from_spec(GRAPH, COMPONENTS)
     answer = healthy.handle("GET", "/health/status")
     assert answer.status == 200, answer.body
@@ -620,7 +620,7 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
         assert status["info"].startswith("Failed to find model nope")
         assert "input, router, identity, combine, m1, m2" in status["info"]
     ready = app.handle("GET", "/api/v1.0/status")
-    assert (ready.status, ready.body) == (200, app.handle("GET", "/health/status").body)
+    assert (ready.status, ready.body) == (200, b"")
     # a node that is not healthy answers as itself there, and the graph is not ready
     sick = GraphApp.from_spec(
         {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
@@ -628,7 +628,7 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
     )
     assert sick.handle("GET", "/api/v1.0/status/s").status == 500
     assert sick.handle("GET", "/api/v1.0/status/m").status == 200
-    assert sick.handle("GET", "/api/v1.0/status").status == 500
+    assert sick.handle("GET", "/api/v1.0/status").status == 503
     # the executor's paths take GET only; /seldon.json lists them
     assert app.handle("POST", "/api/v1.0/metadata/m1", "", "application/json", b"{}").status == 500
     paths = json.loads(app.handle("GET", "/seldon.json").body)["paths"]
@@ -636,6 +636,41 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
         paths
     )
     assert paths["/api/v1.0/metadata/{model}"]["get"]["parameters"][0]["name"] == "model"
+
+
+def test_readiness_and_liveness_as_seldon_core_executor(caplog):
+    """seldon-core's executor answers /ready, /api/v1.0/status and /api/v1.0/health/status
+    with its readiness (200 when every node's health status answers 200, else 503) and
+    /live with 200, each with no body, whatever the method. easlab had no /ready or /live
+    (the root's 500 "404 Not Found") and answered the status paths with a node's health
+    body; /health/status, the microservice's path, still answers that body."""
+    healthy = GraphApp.from_spec(GRAPH, COMPONENTS)
+    sick = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
+        COMPONENTS,
+    )
+    for path in ("/ready", "/api/v1.0/status", "/api/v1.0/health/status"):
+        for app, status in ((healthy, 200), (sick, 503)):
+            answer = app.handle("GET", path)
+            assert (answer.status, answer.body) == (status, b""), (path, answer)
+            assert app.handle("HEAD", path).status == status
+    assert "node s answered 500" in caplog.text and "model weights not loaded" in caplog.text
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        assert sick.handle(method, "/live") == healthy.handle(method, "/live")
+        assert (sick.handle(method, "/live").status, sick.handle(method, "/live").body) == (
+            200,
+            b"",
+        )
+        assert sick.handle(method, "/ready").status == 503, method
+    # the status paths take GET only, as the executor routes them
+    refused = healthy.handle("POST", "/api/v1.0/health/status", "", "application/json", b"{}")
+    assert refused.status == 500 and b"405 Method Not Allowed" in refused.body
+    assert json.loads(sick.handle("GET", "/health/status").body)["status"]["info"] == (
+        "model weights not loaded"
+    )
+    paths = json.loads(healthy.handle("GET", "/seldon.json").body)["paths"]
+    assert set(paths["/ready"]) == {"get", "post", "put", "delete", "patch"}
+    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200", "503"}
 
 
 @pytest.mark.parametrize(
