@@ -10,6 +10,7 @@ Feedback goes down the graph as the executor sends it: along the routing the res
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from easlab.seldon.app import JSON, PLAIN, TEXT, Answer, SeldonApp, _json, parse
 from easlab.seldon.component import build_component, load_component_class
 from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.executor_metrics import CONTENT_TYPE, ExecutorMetrics
 from easlab.seldon.messages import as_int32
 from easlab.seldon.routes import ROUTE_METHODS, executor_route
 
@@ -75,6 +77,8 @@ class GraphApp:
         self.root = root
         #: the graph's name in its metadata (seldon-core's predictor name): the service's
         self.name = root.name
+        #: what the executor answered and called, for /prometheus
+        self.executor_metrics = ExecutorMetrics()
 
     @classmethod
     def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
@@ -115,12 +119,12 @@ class GraphApp:
         if node.type in ("MODEL", "TRANSFORMER"):
             call = methods.predict if node.type == "MODEL" else methods.transform_input
             # a *_raw hook's None (JSON null from the microservice) goes on as an empty message
-            message = _node_call(node, call, message)
+            message = self._node_call(node, call, message)
             message = {} if message is None else message
         # the orchestrator routes and aggregates only over children: a ROUTER or
         # COMBINER with none passes the message through (seldon-core's executor)
         elif node.type == "ROUTER" and node.children:
-            routed = _node_call(node, methods.route, message)
+            routed = self._node_call(node, methods.route, message)
             data = routed["data"]
             index = int(
                 (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
@@ -143,14 +147,14 @@ class GraphApp:
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
             answers = [self.run(child, _copy(message), routing) for child in node.children]
-            message = _node_call(node, methods.aggregate, {"seldonMessages": answers})
+            message = self._node_call(node, methods.aggregate, {"seldonMessages": answers})
             message = {} if message is None else message
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)
         if node.children:
             message = self._every_child(node, message, routing)
         if node.type == "OUTPUT_TRANSFORMER":
-            message = _node_call(node, methods.transform_output, message)
+            message = self._node_call(node, methods.transform_output, message)
             message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
@@ -183,10 +187,53 @@ class GraphApp:
         if node.type not in _LEARNERS:
             return feedback
         app = node.app
+        started, status = time.perf_counter(), 200
         try:
             return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
         except Exception as exc:
-            raise _NodeFailed(app.error_answer(exc)) from None
+            failed = app.error_answer(exc)
+            status = failed.status
+            raise _NodeFailed(failed) from None
+        finally:
+            self._called(node, "/send-feedback", "POST", status, started)
+
+    def _node_call(self, node: GraphNode, method: Any, message: Any) -> Any:
+        """``method`` (methods.py) of ``node``'s component on ``message``, failing as its
+        microservice answers: an exception is its error answer (its own model_error_handler
+        first), a prediction carrying ``status.code`` (a ``predict_raw``'s) that HTTP
+        status. Counted as the executor's call of the node's path (/prometheus)."""
+        app = node.app
+        started = time.perf_counter()
+        status = 500
+        try:
+            answer = method(app.user_model, message, app.metrics)
+            status = 200
+            if method is methods.predict:
+                own = app.predict_answer(answer)
+                status = own.status
+                if own.status != 200:
+                    raise _NodeFailed(own)
+            return answer
+        except _NodeFailed:
+            raise
+        except Exception as exc:
+            failed = app.error_answer(exc)
+            status = failed.status
+            raise _NodeFailed(failed) from None
+        finally:
+            self._called(node, _NODE_PATHS[method], "POST", status, started)
+
+    def _node_get(self, node: GraphNode, path: str) -> Answer:
+        """``node``'s own answer to ``GET path`` (``/metadata``, ``/health/status``), counted
+        as the executor's call of it."""
+        started = time.perf_counter()
+        answer = node.app.handle("GET", path)
+        self._called(node, path, "GET", answer.status, started)
+        return answer
+
+    def _called(self, node: GraphNode, path: str, method: str, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self.executor_metrics.called(self.name, node.name, path, method, status, seconds)
 
     def _every_child(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
         """Each child's answer to ``message``, the first one kept: what the executor does
@@ -201,8 +248,9 @@ class GraphApp:
         metadata is invalid answers for the graph (its 500 MICROSERVICE_BAD_METADATA)."""
         models: dict[str, Any] = {}
         for node in self.nodes():
+            own = self._node_get(node, "/metadata")
             if node.app.metadata is None:
-                return node.app.handle("GET", "/api/v1.0/metadata")
+                return own
             # the executor reads each into its ModelMetadata, whose empty fields it leaves out
             models[node.name] = {
                 key: value
@@ -239,8 +287,7 @@ class GraphApp:
                 f"nodes: {names})"
             )
             return _json({"status": {"code": 500, "info": info, "status": "FAILURE"}}, 500)
-        own = "/health/status" if endpoint == "node_status" else "/metadata"
-        return node.app.handle(method, own)
+        return self._node_get(node, "/health/status" if endpoint == "node_status" else "/metadata")
 
     def openapi(self) -> Answer:
         """``/seldon.json`` of a graph service: the microservice's paths and the executor's."""
@@ -280,10 +327,26 @@ class GraphApp:
             return self.ready()
         if endpoint == "live":
             return Answer(200, b"", PLAIN)
+        if endpoint == "prometheus":
+            return Answer(200, self.executor_metrics.exposition(), CONTENT_TYPE)
         return self.node_answer("GET", endpoint, name)
 
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
+    ) -> Answer:
+        """Answer one request to the graph service; the executor's own paths (predictions,
+        feedback, status, metadata) are counted for ``/prometheus`` as the executor counts
+        its answers."""
+        started = time.perf_counter()
+        answer = self._handle(method, path, query, content_type, body)
+        service = _executor_service(path)
+        if service is not None:
+            seconds = time.perf_counter() - started
+            self.executor_metrics.answered(self.name, service, method, answer.status, seconds)
+        return answer
+
+    def _handle(
+        self, method: str, path: str, query: str, content_type: str | None, body: Any
     ) -> Answer:
         verb = method.upper()
         if path == "/health/ping":
@@ -321,6 +384,22 @@ class GraphApp:
             return self.root.app.error_answer(exc)
 
 
+def _executor_service(path: str) -> str | None:
+    """The ``service`` label the executor counts an answer at ``path`` under (its
+    ``wrapMetrics``), or None for a path it does not count (``/ready``, ``/live``,
+    ``/prometheus``, the microservice's own paths)."""
+    if path in _PREDICT_PATHS:
+        return "predictions"
+    if path in _FEEDBACK_PATHS:
+        return "feedback"
+    if path == "/api/v1.0/metadata":
+        return "metadata"
+    route = executor_route(path)
+    if route is None or path == "/ready":
+        return None
+    return {"ready": "status", "node_status": "status", "node_metadata": "metadata"}.get(route[1])
+
+
 def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:
     """The nodes whose inputs and outputs are the graph's (seldon-core's executor's
     ``getEdgeNodes``): a leaf is both; a MODEL or TRANSFORMER takes the inputs and its
@@ -345,20 +424,14 @@ class _NodeFailed(Exception):
         self.answer = answer
 
 
-def _node_call(node: GraphNode, method: Any, message: Any) -> Any:
-    """``method`` (methods.py) of ``node``'s component on ``message``, failing as its
-    microservice answers: an exception is its error answer (its own model_error_handler
-    first), a prediction carrying ``status.code`` (a ``predict_raw``'s) that HTTP status."""
-    app = node.app
-    try:
-        answer = method(app.user_model, message, app.metrics)
-    except Exception as exc:
-        raise _NodeFailed(app.error_answer(exc)) from None
-    if method is methods.predict:
-        own = app.predict_answer(answer)
-        if own.status != 200:
-            raise _NodeFailed(own)
-    return answer
+#: each component method's path on the node's microservice (the executor's client paths)
+_NODE_PATHS = {
+    methods.predict: "/predict",
+    methods.transform_input: "/transform-input",
+    methods.route: "/route",
+    methods.aggregate: "/aggregate",
+    methods.transform_output: "/transform-output",
+}
 
 
 def _copy(message: Any) -> Any:

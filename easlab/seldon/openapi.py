@@ -177,6 +177,12 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
         "empty",
     ),
     "live": ("Liveness, as seldon-core's executor answers it: 200, no body", None, "empty"),
+    "prometheus": (
+        "The executor's own Prometheus metrics: how long it took to answer each path and "
+        "to call each node (seldon_api_executor_{server,client}_requests_seconds)",
+        None,
+        "prometheus",
+    ),
     "node_status": (
         "One node's health_status(), the node named by its name in the graph",
         None,
@@ -195,6 +201,9 @@ def _answer(kind: str, path: str) -> dict[str, Any]:
         return {"description": "pong", "content": {"text/html": {"schema": {"type": "string"}}}}
     if kind == "empty":
         return {"description": "ready (no body)"}
+    if kind == "prometheus":
+        text = {"schema": {"type": "string"}}
+        return {"description": "Prometheus text format 0.0.4", "content": {"text/plain": text}}
     schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
     if kind == "ModelMetadata" and path == "/api/v1.0/metadata":  # a graph's there
         schema = {"oneOf": [schema, _ref("GraphMetadata")]}

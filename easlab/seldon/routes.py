@@ -37,12 +37,14 @@ ANY_METHOD = ("DELETE", "GET", "PATCH", "POST", "PUT")
 #: the paths seldon-core's executor serves in front of a graph besides the microservice's
 #: (its REST server, protocol seldon): one node's own ``/health/status`` and ``/metadata``
 #: by the node's name; the graph's readiness (``/ready`` and the two status paths: 200 or
-#: 503, no body) and its liveness ``/live``. A graph service (graph.py) answers them;
-#: where a path is the microservice's too (``/api/v1.0/health/status``), a graph answers
-#: the executor's.
+#: 503, no body), its liveness ``/live`` and its own Prometheus metrics ``/prometheus``
+#: (the path a SeldonDeployment's operator gives it: executor_metrics.py). A graph service
+#: (graph.py) answers them; where a path is the microservice's too
+#: (``/api/v1.0/health/status``), a graph answers the executor's.
 GRAPH_ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/ready": (ANY_METHOD, "ready"),
     "/live": (ANY_METHOD, "live"),
+    "/prometheus": (ANY_METHOD, "prometheus"),
     "/api/v1.0/status": (("GET",), "ready"),
     "/api/v1.0/health/status": (("GET",), "ready"),
     "/api/v1.0/status/{model}": (("GET",), "node_status"),

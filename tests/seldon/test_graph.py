@@ -113,10 +113,16 @@ def test_graph_through_the_kernel(kernel):
     assert set(meta.json()["models"]) == {"input", "router", "identity", "combine", "m1", "m2"}
     # a node's own metadata and status by its name, behind the token as every other path
     for path in ("/api/v1.0/metadata/m2", "/api/v0.1/status/m2", "/api/v1.0/status", "/ready",
-                 "/live"):  # fmt: skip
+                 "/live", "/prometheus"):  # fmt: skip
         assert requests.get(service.url + path, timeout=30).status_code == 401, path
         own = requests.get(service.url + path, headers=token, timeout=30)
         assert own.status_code == 200, (path, own.text)
+    scrape = requests.get(service.url + "/prometheus", headers=token, timeout=30)
+    served = {labels: count for (name, labels), count in _counts(scrape.text).items()
+              if name == "seldon_api_executor_server_requests_seconds"}  # fmt: skip
+    assert served[tuple(sorted({"deployment_name": "sg_graph", "predictor_name": "sg_graph",
+                                "predictor_version": "", "service": "predictions",
+                                "method": "post", "code": "200"}.items()))] == 2  # fmt: skip
     node = requests.get(service.url + "/api/v1.0/metadata/m2", headers=token, timeout=30)
     # the node's own /metadata body, passed on as it is (the graph's leaves empty fields out)
     assert node.json() == {**meta.json()["models"]["m2"], "name": "", "platform": "", "custom": {}}
@@ -671,6 +677,64 @@ def test_readiness_and_liveness_as_seldon_core_executor(caplog):
     paths = json.loads(healthy.handle("GET", "/seldon.json").body)["paths"]
     assert set(paths["/ready"]) == {"get", "post", "put", "delete", "patch"}
     assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200", "503"}
+
+
+def _counts(text: str) -> dict[tuple[str, tuple], float]:
+    """Each histogram's ``_count`` in Prometheus text, by family and labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (family.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    }
+
+
+def test_prometheus_path_as_seldon_core_executor():
+    """seldon-core's executor serves its own Prometheus metrics at /prometheus (the path
+    its operator gives it): a histogram of its answers by service, method and code, and
+    one of its calls to each node by the node's name and path. easlab had no such path
+    (the root's 500 "404 Not Found")."""
+    app = GraphApp.from_spec(GRAPH, COMPONENTS)
+    app.name = "svc"
+    empty = app.handle("GET", "/prometheus")
+    assert (empty.status, empty.body) == (200, b"")  # no family before a series
+    for payload in ({"data": {"ndarray": [[1, 2]]}}, {"data": {"ndarray": [[9, 1]]}},
+                    {"data": {"ndarray": [[-5, 1]]}}):  # fmt: skip
+        predict(app, payload)  # identity branch, combiner branch, the router fails (400)
+    assert app.handle("GET", "/api/v1.0/status/m1").status == 200
+    assert app.handle("GET", "/ready").status == 200  # not counted: no wrapMetrics there
+    answer = app.handle("GET", "/prometheus")
+    assert answer.status == 200
+    assert answer.content_type == "text/plain; version=0.0.4; charset=utf-8"
+    graph = {"deployment_name": "svc", "predictor_name": "svc", "predictor_version": ""}
+
+    def server(service: str, method: str, code: str) -> tuple:
+        labels = {**graph, "service": service, "method": method, "code": code}
+        return ("seldon_api_executor_server_requests_seconds", tuple(sorted(labels.items())))
+
+    def client(node: str, path: str, method: str, code: str) -> tuple:
+        labels = {**graph, "service": path, "model_name": node, "model_image": "",
+                  "model_version": "", "method": method, "code": code}  # fmt: skip
+        return ("seldon_api_executor_client_requests_seconds", tuple(sorted(labels.items())))
+
+    assert _counts(answer.body.decode()) == {
+        server("predictions", "post", "200"): 2,
+        server("predictions", "post", "400"): 1,
+        server("status", "get", "200"): 1,
+        client("input", "/transform-input", "post", "200"): 3,
+        client("router", "/route", "post", "200"): 2,
+        client("router", "/route", "post", "400"): 1,
+        client("identity", "/predict", "post", "200"): 1,
+        client("m1", "/predict", "post", "200"): 1,
+        client("m2", "/predict", "post", "200"): 1,
+        client("combine", "/aggregate", "post", "200"): 1,
+        client("m1", "/health/status", "get", "200"): 1,
+    }
+    assert app.handle("POST", "/prometheus", "", "application/json", b"{}").status == 200
+    paths = json.loads(app.handle("GET", "/seldon.json").body)["paths"]
+    assert "text/plain" in paths["/prometheus"]["get"]["responses"]["200"]["content"]
 
 
 @pytest.mark.parametrize(
