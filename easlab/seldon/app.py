@@ -312,6 +312,6 @@ def seldon_signature(app: Any) -> bytes:
         "inputs": list(meta.get("inputs") or []),
         "outputs": list(meta.get("outputs") or []),
         "metadata": metadata,
-        "graph": root is not None,
+        "graph": root is not None and not getattr(app, "microservice", False),
     }
     return json.dumps(signature).encode()

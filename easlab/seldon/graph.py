@@ -23,7 +23,7 @@ from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.executor_metrics import CONTENT_TYPE, ExecutorMetrics
 from easlab.seldon.messages import as_int32
-from easlab.seldon.routes import ROUTE_METHODS, executor_route
+from easlab.seldon.routes import ROUTE_METHODS, ROUTES, executor_route
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,9 @@ class GraphApp:
         self.name = root.name
         #: what the executor answered and called, for /prometheus
         self.executor_metrics = ExecutorMetrics()
+        #: one MODEL that answers the microservice's own paths as its microservice does
+        #: (:meth:`one_node`); the executor's other paths are the executor's
+        self.microservice = False
 
     @classmethod
     def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
@@ -88,8 +91,14 @@ class GraphApp:
     def one_node(cls, name: str, kind: str, cls_name: str, app: SeldonApp) -> GraphApp:
         """One component as a graph of one node of type ``kind``: what a service with
         ``seldon.service_type`` (and no ``seldon.graph``) runs, as the orchestrator runs
-        a one-node SeldonDeployment."""
-        return cls(GraphNode(name, kind.upper(), cls_name, app))
+        a one-node SeldonDeployment, the node named ``name`` (the service's). A MODEL (a
+        service without ``seldon.service_type``) answers every path of seldon-core's
+        microservice as the microservice itself, ``/api/v1.0/metadata`` and
+        ``/api/v1.0/health/status`` included, and the paths only the executor has as the
+        executor (``/api/v1.0/metadata/{name}``, ``/ready``, ``/prometheus``, ...)."""
+        graph = cls(GraphNode(name, kind.upper(), cls_name, app))
+        graph.microservice = kind.upper() == "MODEL"
+        return graph
 
     def nodes(self) -> list[GraphNode]:
         """Every node of the graph, root first."""
@@ -294,7 +303,8 @@ class GraphApp:
         from easlab.seldon.openapi import openapi_document
 
         served_at, token = self.root.app.served_at
-        return _json(openapi_document(served_at, token, graph=True))
+        executor = "model" if self.microservice else "graph"
+        return _json(openapi_document(served_at, token, executor=executor))
 
     def ready(self) -> Answer:
         """``/ready``, ``/api/v1.0/status`` and ``/api/v1.0/health/status``: seldon-core's
@@ -345,10 +355,24 @@ class GraphApp:
             self.executor_metrics.answered(self.name, service, method, answer.status, seconds)
         return answer
 
+    def _as_microservice(
+        self, method: str, path: str, query: str, content_type: str | None, body: Any
+    ) -> Answer:
+        """The one MODEL's own answer to one of its microservice's paths; a prediction or
+        a feedback counted as the executor's call of the node."""
+        started = time.perf_counter()
+        answer = self.root.app.handle(method, path, query, content_type, body)
+        if path in _PREDICT_PATHS or path in _FEEDBACK_PATHS:
+            called = "/predict" if path in _PREDICT_PATHS else "/send-feedback"
+            self._called(self.root, called, "POST", answer.status, started)
+        return answer
+
     def _handle(
         self, method: str, path: str, query: str, content_type: str | None, body: Any
     ) -> Answer:
         verb = method.upper()
+        if self.microservice and path != "/seldon.json" and (path in ("", "/") or path in ROUTES):
+            return self._as_microservice(method, path, query, content_type, body)
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
         if path == "/health/status":  # the microservice's: the nodes' health, with its body

@@ -227,7 +227,8 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
         if "{model}" in path:
             operation["parameters"] = [
                 {"name": "model", "in": "path", "required": True,
-                 "description": "the node's name in seldon.graph", "schema": {"type": "string"}}
+                 "description": "the node's name in seldon.graph (the service's name for a "
+                                "service without one)", "schema": {"type": "string"}}
             ]  # fmt: skip
         return operation
     operation["responses"]["400"] = error
@@ -250,13 +251,21 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(server: str = "/", token: bool = False, graph: bool = False) -> dict[str, Any]:
+def openapi_document(
+    server: str = "/", token: bool = False, executor: str | None = None
+) -> dict[str, Any]:
     """The OpenAPI 3 document of the Seldon REST paths, served at ``server`` (``/`` for
     ``easlab seldon``, ``/api/predict/{name}`` in the kernel); ``token`` says each path
-    needs the service token in the ``Authorization`` header (the kernel's rule); ``graph``
-    adds the paths seldon-core's executor serves in front of a graph (GRAPH_ROUTES)."""
+    needs the service token in the ``Authorization`` header (the kernel's rule);
+    ``executor`` adds the paths seldon-core's executor serves in front of the component
+    (GRAPH_ROUTES): ``"graph"`` where the executor's answer a path both have, ``"model"``
+    (one MODEL answering as its microservice) where the microservice's do."""
     paths: dict[str, Any] = {}
-    routes = {**ROUTES, **GRAPH_ROUTES} if graph else ROUTES
+    routes = {
+        None: ROUTES,
+        "graph": {**ROUTES, **GRAPH_ROUTES},
+        "model": {**GRAPH_ROUTES, **ROUTES},
+    }[executor]
     for path, (methods, endpoint) in routes.items():
         paths[path] = {
             method.lower(): _operation(endpoint, method.lower(), path) for method in methods
