@@ -9,6 +9,7 @@ Feedback goes down the graph as the executor sends it: along the routing the res
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -133,11 +134,7 @@ class GraphApp:
         # the orchestrator routes and aggregates only over children: a ROUTER or
         # COMBINER with none passes the message through (seldon-core's executor)
         elif node.type == "ROUTER" and node.children:
-            routed = self._node_call(node, methods.route, message)
-            data = routed["data"]
-            index = int(
-                (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
-            )
+            index = _route_index(node, self._node_call(node, methods.route, message))
             if index == ROUTE_TO_ALL:  # the first child's answer is the answer
                 message = self._every_child(node, _with_path(message, path, node), routing)
             elif index == ROUTE_TO_NONE:  # the router's input, as it came, is the answer
@@ -456,6 +453,54 @@ _NODE_PATHS = {
     methods.aggregate: "/aggregate",
     methods.transform_output: "/transform-output",
 }
+
+
+#: a SeldonMessage's fields: an object with any other is no SeldonMessage to the executor
+_MESSAGE_FIELDS = frozenset(
+    {"status", "meta", "data", "binData", "strData", "jsonData", "customData"}
+)
+
+
+def _route_index(node: GraphNode, answer: Any) -> int:
+    """The child a router's ``/route`` answer picks, read as seldon-core's executor reads
+    it (``ExtractRouteFromSeldonJson``): a SeldonMessage's first value of
+    ``data.ndarray`` (a row's first), ``data.tensor.values`` or ``data.tftensor.intVal``,
+    -1 (every child) where it has no data; else a JSON array of whole numbers, its first.
+    A value that is no number counts 0 (protobuf's number of a bool or a string), a
+    fraction is cut to its whole part. What the executor cannot read (it fails, or
+    panics on an empty array) is a clear 500 naming the router."""
+    values: Any = None
+    if isinstance(answer, list):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in answer):
+            values = answer
+    elif answer is None:
+        return ROUTE_TO_ALL
+    elif isinstance(answer, dict) and set(answer) <= _MESSAGE_FIELDS:
+        data = answer.get("data")
+        data = data if isinstance(data, dict) else {}
+        if isinstance(data.get("ndarray"), list):
+            rows = data["ndarray"]
+            values = [row[0] if isinstance(row, list) and row else row for row in rows]
+            if any(isinstance(row, list) and not row for row in rows):
+                values = None  # a row with no first value
+        elif isinstance(data.get("tensor"), dict):
+            values = data["tensor"].get("values") or []
+        elif isinstance(data.get("tftensor"), dict):
+            values = data["tftensor"].get("intVal") or []
+        else:
+            return ROUTE_TO_ALL
+    if not isinstance(values, list) or not values:
+        text = json.dumps(answer, default=str)
+        info = (
+            f"router {node.name} answered {text[:200]}: no route in it (route() answers a "
+            "child's index; a route_raw answer is a SeldonMessage whose data.ndarray "
+            "([[index]]), data.tensor.values or data.tftensor.intVal holds it, or a JSON "
+            "array of whole numbers)"
+        )
+        raise _NodeFailed(_json({"status": {"code": 500, "info": info, "status": "FAILURE"}}, 500))
+    first = values[0]
+    number = first if isinstance(first, (int, float)) and not isinstance(first, bool) else 0
+    return int(number)
 
 
 def _copy(message: Any) -> Any:

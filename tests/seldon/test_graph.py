@@ -755,3 +755,47 @@ def test_service_type_or_parameters_beside_a_graph_are_spec_errors(extra, field)
         parse_spec(raw)
     assert info.value.field == field
     assert "each node has its own" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("route", "picked"),
+    [({"data": {"ndarray": [[1]]}}, 1),  # what route() answers
+     ({"data": {"ndarray": [1]}}, 1),
+     ({"data": {"tensor": {"shape": [1], "values": [1.9]}}}, 1),
+     ({"data": {"tftensor": {"dtype": "DT_INT32", "intVal": [1]}}}, 1),
+     ([1, 0], 1),  # a JSON array
+     ({"data": {"ndarray": [[True]]}}, 0),  # no number: protobuf's 0
+     ({"data": {"ndarray": [["1"]]}}, 0),
+     ({"strData": "left"}, -1),  # no data: every child, the first one's answer
+     ({"meta": {}}, -1)],
+)  # fmt: skip
+def test_a_route_raw_answer_is_read_as_seldon_core_executor_reads_it(route, picked):
+    """The executor reads a router's /route answer as a SeldonMessage (the first value of
+    data.ndarray, data.tensor or data.tftensor.intVal; -1 without data) or a JSON array
+    of ints. easlab read only ndarray[0][0] or tensor: a route_raw answering
+    {"data": {"ndarray": [1]}}, [1] or {"strData": ...} was a 500 "'int' object is not
+    subscriptable" (or "'data'"), a tftensor or an empty ndarray silently child 0."""
+    graph = {"name": "r", "type": "ROUTER", "class": "RouteRaw",
+             "children": [{"name": "a", "class": "MyModel"}, {"name": "b", "class": "MyModel"}]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"jsonData": {"route": route}})
+    assert status == 200, body
+    assert body["meta"]["routing"] == {"r": picked}
+    assert set(body["meta"]["requestPath"]) == {"r", "b" if picked == 1 else "a"}
+
+
+@pytest.mark.parametrize(
+    "route",
+    [{"data": {"ndarray": []}}, {"data": {"ndarray": [[]]}}, {"route": 1}, [[1]], [True],
+     {"data": {"tensor": {"values": []}}}],
+)  # fmt: skip
+def test_a_route_raw_answer_with_no_route_is_a_clear_error(route):
+    """What the executor cannot read as a route (it fails, or panics on an empty array)
+    is a 500 naming the router, what it answered and what a route looks like; easlab sent
+    an empty ndarray to child 0 and said "'data'" for an object that is no message."""
+    graph = {"name": "r", "type": "ROUTER", "class": "RouteRaw",
+             "children": [{"name": "a", "class": "MyModel"}, {"name": "b", "class": "MyModel"}]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"jsonData": {"route": route}})
+    assert status == 500, body
+    info = body["status"]["info"]
+    assert info.startswith(f"router r answered {json.dumps(route)}: no route in it"), info
+    assert "data.ndarray ([[index]])" in info and body["status"]["status"] == "FAILURE"
