@@ -153,7 +153,8 @@ class GraphApp:
             return _mark(message, node)
         elif node.type == "COMBINER" and node.children:
             answers = [self.run(child, _copy(message), routing) for child in node.children]
-            message = self._node_call(node, methods.aggregate, {"seldonMessages": answers})
+            # a JSON list of the answers, as the executor sends it (an aggregate_raw gets it)
+            message = self._node_call(node, methods.aggregate, answers)
             message = {} if message is None else message
             return _mark(_with_path(message, path, node), node)
         message = _with_path(message, path, node)

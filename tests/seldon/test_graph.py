@@ -799,3 +799,29 @@ def test_a_route_raw_answer_with_no_route_is_a_clear_error(route):
     info = body["status"]["info"]
     assert info.startswith(f"router r answered {json.dumps(route)}: no route in it"), info
     assert "data.ndarray ([[index]])" in info and body["status"]["status"] == "FAILURE"
+
+
+def test_a_combiner_gets_its_childrens_answers_as_the_executor_sends_them(real_seldon):
+    """seldon-core's executor sends a COMBINER's /aggregate a JSON list of its children's
+    answers (CombineSeldonMessagesToJson), which an aggregate_raw gets as it is. easlab
+    sent {"seldonMessages": [...]}: an aggregate_raw written for a SeldonDeployment
+    (``for m in msgs: m["data"]...``) failed with a 500 "string indices must be
+    integers". Three children; the answer is the real microservice's to that list."""
+    import requests
+
+    children = [{"name": "m1", "class": "MyModel"}, {"name": "m2", "class": "ClassNames"},
+                {"name": "m3", "class": "MyModel"}]  # fmt: skip
+    graph = {"name": "c", "type": "COMBINER", "class": "AggregateRaw", "children": children}
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"data": {"ndarray": [[2]]}})
+    assert status == 200, body
+    assert body["data"] == {"names": ["total"], "ndarray": [[8.0]]}  # 2 + 4.0 + 2
+    assert body["meta"]["tags"] == {"n": 3}
+    # each child's answer, as its microservice gives it, sent to the real /aggregate
+    answers = [
+        requests.post(real_seldon.url(node["class"]) + "/predict", json={"data": {"ndarray": [[2]]}},
+                      timeout=30).json()
+        for node in children
+    ]  # fmt: skip
+    theirs = requests.post(real_seldon.url("AggregateRaw") + "/aggregate", json=answers, timeout=30)
+    assert theirs.status_code == 200
+    assert {**body, "meta": {"tags": body["meta"]["tags"]}} == theirs.json()
