@@ -2,7 +2,8 @@
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
 sending to the child its ``route()`` picks (-1: every child, the first one's answer
 kept; -2: none, the router's input is the answer), a combiner calling ``aggregate()`` over its
-children's answers. ``meta.requestPath`` names the nodes that ran (node → class).
+children's answers; a node's ``methods`` add the calls they name (a node with methods
+and no type makes only those). ``meta.requestPath`` names the nodes that ran (node → class).
 Feedback goes down the graph as the executor sends it: along the routing the response's
 ``meta.routing`` records, to each MODEL and ROUTER on the way.
 """
@@ -25,6 +26,7 @@ from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.executor_metrics import CONTENT_TYPE, ExecutorMetrics
 from easlab.seldon.messages import as_int32
 from easlab.seldon.routes import ROUTE_METHODS, ROUTES, executor_route
+from easlab.seldon.units import NODE_METHODS, UNKNOWN_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +35,34 @@ _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
 #: what a router's ``route()`` may answer besides a child's index (seldon-core's executor):
 #: every child (the first child's answer is the answer), or none (the router's input is)
 ROUTE_TO_ALL, ROUTE_TO_NONE = -1, -2
-#: the node types the executor sends feedback to (its ``feedback``)
-_LEARNERS = ("MODEL", "ROUTER")
+#: a node's ``methods`` (a SeldonDeployment's PredictiveUnitMethod): the calls the
+#: executor makes of a node besides those its type implies
+TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE, AGGREGATE, SEND_FEEDBACK = NODE_METHODS
+#: what each type implies (a MODEL's predict is its own: it is no method)
+_TYPE_CALLS = {
+    "MODEL": {SEND_FEEDBACK},
+    "TRANSFORMER": {TRANSFORM_INPUT},
+    "OUTPUT_TRANSFORMER": {TRANSFORM_OUTPUT},
+    "ROUTER": {ROUTE, SEND_FEEDBACK},
+    "COMBINER": {AGGREGATE},
+}
 
 
 @dataclass
 class GraphNode:
     name: str
-    type: str  # MODEL, ROUTER, COMBINER, TRANSFORMER, OUTPUT_TRANSFORMER
+    type: str  # MODEL, ROUTER, COMBINER, TRANSFORMER, OUTPUT_TRANSFORMER, UNKNOWN_TYPE
     cls_name: str
     app: SeldonApp
     children: list[GraphNode] = field(default_factory=list)
+    #: the node's ``methods`` as the graph gives them
+    methods: frozenset[str] = frozenset()
+
+    @property
+    def calls(self) -> frozenset[str]:
+        """The component methods the executor calls of this node: its type's, and its
+        ``methods`` (seldon-core's executor's ``hasMethod``)."""
+        return frozenset(_TYPE_CALLS.get(self.type, set())) | self.methods
 
 
 def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
@@ -51,7 +70,11 @@ def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
     if not name:
         raise SeldonMicroserviceException("every graph node needs a name", status_code=500)
     implementation = node.get("implementation")
-    kind = str(node.get("type") or "MODEL").upper()
+    declared = frozenset(str(m).upper() for m in node.get("methods") or [])
+    # a node with neither type nor methods is a MODEL (the operator's default); one with
+    # methods and no type makes those calls only
+    default = UNKNOWN_TYPE if declared else "MODEL"
+    kind = str(node.get("type") or default).upper()
     cls: type
     if not node.get("class") and str(implementation).upper() == RANDOM_ABTEST:
         # seldon-core's executor routes such a node itself: no class of the user's
@@ -61,7 +84,7 @@ def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
         cls = load_component_class(folder, cls_name)
     app = SeldonApp(build_component(cls, node.get("parameters") or []))
     children = [_build(child, folder, entry) for child in node.get("children") or []]
-    return GraphNode(name, kind, cls_name, app, children)
+    return GraphNode(name, kind, cls_name, app, children, declared)
 
 
 def _mark(message: Any, node: GraphNode) -> Any:
@@ -123,44 +146,47 @@ class GraphApp:
         return answer
 
     def run(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
-        """``node``'s answer to ``message``; each router on the way adds its pick to
-        ``routing`` (the request's)."""
-        path = dict((message.get("meta") or {}).get("requestPath") or {})
-        if node.type in ("MODEL", "TRANSFORMER"):
-            call = methods.predict if node.type == "MODEL" else methods.transform_input
+        """``node``'s answer to ``message``, as seldon-core's executor's ``Predict`` runs a
+        node: its ``predict`` (a MODEL) or ``transform_input``; then over its children,
+        if any, its ``route`` (else every child) and its ``aggregate`` (else the first
+        child's answer); then its ``transform_output``. Which of them a node has is its
+        type's and its ``methods``' (:attr:`GraphNode.calls`). Each router on the way adds
+        its pick to ``routing`` (the request's)."""
+        meta = message.get("meta") if isinstance(message, dict) else None
+        path = dict((meta if isinstance(meta, dict) else {}).get("requestPath") or {})
+        calls = node.calls
+        if node.type == "MODEL" or TRANSFORM_INPUT in calls:
+            call = methods.transform_input if TRANSFORM_INPUT in calls else methods.predict
             # a *_raw hook's None (JSON null from the microservice) goes on as an empty message
             message = self._node_call(node, call, message)
             message = {} if message is None else message
-        # the orchestrator routes and aggregates only over children: a ROUTER or
-        # COMBINER with none passes the message through (seldon-core's executor)
-        elif node.type == "ROUTER" and node.children:
-            index = _route_index(node, self._node_call(node, methods.route, message))
-            if index == ROUTE_TO_ALL:  # the first child's answer is the answer
-                message = self._every_child(node, _with_path(message, path, node), routing)
-            elif index == ROUTE_TO_NONE:  # the router's input, as it came, is the answer
-                message = _with_path(message, path, node)
-            elif not 0 <= index < len(node.children):
-                raise SeldonMicroserviceException(
-                    f"router {node.name} picked child {index} of {len(node.children)} "
-                    "(route() answers a child's index from 0, -1 for every child or -2 "
-                    "for none)"
-                )
-            else:
-                child = node.children[index]
-                message = self.run(child, _with_path(message, path, node), routing)
-            routing[node.name] = index
-            message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
-            return _mark(message, node)
-        elif node.type == "COMBINER" and node.children:
-            answers = [self.run(child, _copy(message), routing) for child in node.children]
-            # a JSON list of the answers, as the executor sends it (an aggregate_raw gets it)
-            message = self._node_call(node, methods.aggregate, answers)
-            message = {} if message is None else message
-            return _mark(_with_path(message, path, node), node)
-        message = _with_path(message, path, node)
+        # the executor routes and aggregates only over children: a ROUTER or COMBINER
+        # with none passes the message through
         if node.children:
-            message = self._every_child(node, message, routing)
-        if node.type == "OUTPUT_TRANSFORMER":
+            index = ROUTE_TO_ALL  # a node that does not route: every child
+            if ROUTE in calls:
+                index = _route_index(node, self._node_call(node, methods.route, message))
+                if not ROUTE_TO_NONE <= index < len(node.children):
+                    raise SeldonMicroserviceException(
+                        f"router {node.name} picked child {index} of {len(node.children)} "
+                        "(route() answers a child's index from 0, -1 for every child or -2 "
+                        "for none)"
+                    )
+                routing[node.name] = index
+            message = _with_path(message, path, node)
+            if index != ROUTE_TO_NONE:  # -2: the router's input, as it came, is the answer
+                targets = node.children if index == ROUTE_TO_ALL else [node.children[index]]
+                answers = [self.run(child, _copy(message), routing) for child in targets]
+                if AGGREGATE in calls:
+                    # a JSON list of the answers, as the executor sends it (aggregate_raw's)
+                    message = self._node_call(node, methods.aggregate, answers)
+                    message = {} if message is None else message
+                else:  # the first child's answer is the answer
+                    message = answers[0]
+            if ROUTE in calls and isinstance(message, dict):
+                message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
+        message = _with_path(message, path, node)
+        if TRANSFORM_OUTPUT in calls:
             message = self._node_call(node, methods.transform_output, message)
             message = {} if message is None else message
             message = _with_path(message, path, node)
@@ -191,7 +217,7 @@ class GraphApp:
                 )
             for child in targets:
                 self.feedback(child, feedback)
-        if node.type not in _LEARNERS:
+        if SEND_FEEDBACK not in node.calls:
             return feedback
         app = node.app
         started, status = time.perf_counter(), 200
@@ -241,12 +267,6 @@ class GraphApp:
     def _called(self, node: GraphNode, path: str, method: str, status: int, started: float) -> None:
         seconds = time.perf_counter() - started
         self.executor_metrics.called(self.name, node.name, path, method, status, seconds)
-
-    def _every_child(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
-        """Each child's answer to ``message``, the first one kept: what the executor does
-        where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
-        answers = [self.run(child, _copy(message), routing) for child in node.children]
-        return answers[0]
 
     def graph_metadata(self) -> Answer:
         """``GET /api/v1.0/metadata``: seldon-core's executor's graph metadata, ``{"name",

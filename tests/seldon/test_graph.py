@@ -825,3 +825,54 @@ def test_a_combiner_gets_its_childrens_answers_as_the_executor_sends_them(real_s
     theirs = requests.post(real_seldon.url("AggregateRaw") + "/aggregate", json=answers, timeout=30)
     assert theirs.status_code == 200
     assert {**body, "meta": {"tags": body["meta"]["tags"]}} == theirs.json()
+
+
+def test_a_nodes_methods_are_called_as_seldon_core_executor_calls_them():
+    """A SeldonDeployment node may name ``methods`` (TRANSFORM_INPUT, TRANSFORM_OUTPUT,
+    ROUTE, AGGREGATE, SEND_FEEDBACK): the executor calls those besides its type's, and a
+    node with methods and no type (or UNKNOWN_TYPE) makes only those. easlab ignored
+    them: such a node ran as a MODEL (a Transformer's missing predict: an empty answer)."""
+    both = {"name": "pre", "methods": ["TRANSFORM_INPUT", "TRANSFORM_OUTPUT"],
+            "class": "Transformer", "children": [{"name": "m", "class": "MyModel"}]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(both, COMPONENTS), {"data": {"ndarray": [[1, 2]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[20, 30]]  # (x + 1) through MyModel, then * 10
+    assert set(body["meta"]["requestPath"]) == {"pre", "m"}
+    unknown = {**both, "type": "UNKNOWN_TYPE"}
+    assert predict(GraphApp.from_spec(unknown, COMPONENTS), {"data": {"ndarray": [[1, 2]]}}) == (
+        status,
+        body,
+    )
+    # a MODEL that also transforms its input: the executor calls transform_input for it
+    model = {"name": "t", "type": "MODEL", "methods": ["TRANSFORM_INPUT"], "class": "Transformer"}
+    status, body = predict(GraphApp.from_spec(model, COMPONENTS), {"data": {"ndarray": [[1]]}})
+    assert (status, body["data"]["ndarray"]) == (200, [[2]])
+    # SEND_FEEDBACK: feedback reaches a TRANSFORMER that names it (FeedbackSeen's record)
+    learner = GraphApp.from_spec(
+        {"name": "t", "type": "TRANSFORMER", "methods": ["SEND_FEEDBACK"],
+         "class": "FeedbackSeen"}, COMPONENTS,
+    )  # fmt: skip
+    answer = learner.handle("POST", "/api/v1.0/feedback", "", "application/json",
+                            json.dumps({"reward": 1.0}).encode())  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert learner.root.app.user_model.last["reward"] == ["float", 1.0]
+
+
+@pytest.mark.parametrize(
+    ("node", "field", "said"),
+    [({"methods": "ROUTE"}, "methods", "a list of TRANSFORM_INPUT"),
+     ({"methods": ["PREDICT"]}, "methods", "'PREDICT'"),
+     ({"type": "UNKNOWN_TYPE"}, "methods", "has no methods: change it to a known type"),
+     ({"type": "SIMPLE"}, "type", "or UNKNOWN_TYPE with the node's methods")],
+)  # fmt: skip
+def test_a_nodes_methods_seldon_core_would_refuse_are_spec_errors(node, field, said):
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    graph = {"name": "n", "class": "Transformer", **node}
+    raw = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+           "metadata": {"instance": 1}, "seldon": {"graph": graph}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    assert info.value.field == f"seldon.graph.{field}"
+    assert said in str(info.value)
