@@ -17,6 +17,7 @@ instance counts its own requests, as each pod's executor does.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,11 +41,13 @@ class _Histograms:
         self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
 
     def observe(self, labels: tuple[str, ...], seconds: float) -> None:
+        index = bisect_left(BUCKETS, seconds)  # the first edge >= seconds; past them, +Inf
         with self._lock:
-            counts, total = self._series.setdefault(labels, ([0] * (len(BUCKETS) + 1), [0.0]))
-            index = next((i for i, edge in enumerate(BUCKETS) if seconds <= edge), len(BUCKETS))
-            counts[index] += 1
-            total[0] += seconds
+            series = self._series.get(labels)
+            if series is None:
+                series = self._series[labels] = ([0] * (len(BUCKETS) + 1), [0.0])
+            series[0][index] += 1
+            series[1][0] += seconds
 
     def family(self, name: str, documentation: str, labels: tuple[str, ...]) -> Any:
         """The histograms as one family; None before the first observation (client_golang
