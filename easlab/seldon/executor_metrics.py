@@ -71,6 +71,11 @@ class _Histograms:
         return family
 
 
+#: the methods counted: a made-up one (any token a caller sends) would make a series of
+#: its own each time, a memory without bound; the executor's routes take none of them
+_COUNTED = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 class ExecutorMetrics:
     """What the executor of one graph has answered and called, for ``/prometheus``."""
 
@@ -80,6 +85,8 @@ class ExecutorMetrics:
 
     def answered(self, name: str, service: str, method: str, code: int, seconds: float) -> None:
         """The executor answered ``service`` (predictions, feedback, status, metadata)."""
+        if method.upper() not in _COUNTED:
+            return
         self._server.observe((name, name, "", service, method.lower(), str(code)), seconds)
 
     def called(
