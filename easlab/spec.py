@@ -795,11 +795,31 @@ def _check_seldon_graph(node: dict[str, Any], field: str, names: set[str]) -> No
             "(meta.routing, meta.requestPath and feedback tell nodes apart by it)",
         )
     names.add(name)
-    kind = node.get("type", "MODEL")
-    if not isinstance(kind, str) or kind.upper() not in _SELDON_SERVICE_TYPES:
+    from easlab.seldon.units import NODE_METHODS, UNKNOWN_TYPE
+
+    declared = node.get("methods")
+    if declared is not None and (
+        not isinstance(declared, list)
+        or not all(isinstance(m, str) and m.upper() in NODE_METHODS for m in declared)
+    ):
+        raise SpecError(
+            f"{field}.methods",
+            f"node {name!r}: methods names the calls of the node besides its type's, a list "
+            f'of {", ".join(NODE_METHODS)} (e.g. ["TRANSFORM_INPUT"]); got {declared!r}',
+        )
+    kind = node.get("type", UNKNOWN_TYPE if declared else "MODEL")
+    if not isinstance(kind, str) or kind.upper() not in (*_SELDON_SERVICE_TYPES, UNKNOWN_TYPE):
         raise SpecError(
             f"{field}.type",
-            f"node {name!r} has type {kind!r}; use one of {', '.join(_SELDON_SERVICE_TYPES)}",
+            f"node {name!r} has type {kind!r}; use one of {', '.join(_SELDON_SERVICE_TYPES)} "
+            f"(or {UNKNOWN_TYPE} with the node's methods)",
+        )
+    if kind.upper() == UNKNOWN_TYPE and not declared:
+        # seldon-core's operator refuses it so, a node the executor would never call
+        raise SpecError(
+            f"{field}.methods",
+            f"node {name!r} of type {UNKNOWN_TYPE} has no methods: change it to a known type "
+            f"or list the methods it defines (of {', '.join(NODE_METHODS)})",
         )
     for key in ("class", "implementation"):
         value = node.get(key)

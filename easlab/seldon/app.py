@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 TEXT = "text/html; charset=utf-8"
+#: an answer with no body (the executor's readiness): Go writes no content type for it,
+#: the kernel always writes one
+PLAIN = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,6 @@ def seldon_signature(app: Any) -> bytes:
         "inputs": list(meta.get("inputs") or []),
         "outputs": list(meta.get("outputs") or []),
         "metadata": metadata,
-        "graph": root is not None,
+        "graph": root is not None and not getattr(app, "microservice", False),
     }
     return json.dumps(signature).encode()

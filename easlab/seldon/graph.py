@@ -2,42 +2,67 @@
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
 sending to the child its ``route()`` picks (-1: every child, the first one's answer
 kept; -2: none, the router's input is the answer), a combiner calling ``aggregate()`` over its
-children's answers. ``meta.requestPath`` names the nodes that ran (node → class).
+children's answers; a node's ``methods`` add the calls they name (a node with methods
+and no type makes only those). ``meta.requestPath`` names the nodes that ran (node → class).
 Feedback goes down the graph as the executor sends it: along the routing the response's
 ``meta.routing`` records, to each MODEL and ROUTER on the way.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from easlab.seldon import methods
 from easlab.seldon.abtest import RANDOM_ABTEST, RandomABTest
-from easlab.seldon.app import JSON, TEXT, Answer, SeldonApp, _json, parse_request
+from easlab.seldon.app import JSON, PLAIN, TEXT, Answer, SeldonApp, _json, parse_request
 from easlab.seldon.component import build_component, load_component_class
 from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
+from easlab.seldon.executor_metrics import CONTENT_TYPE, ExecutorMetrics
 from easlab.seldon.messages import as_int32
-from easlab.seldon.routes import GRAPH_ROUTES, ROUTE_METHODS, node_route
+from easlab.seldon.routes import ROUTE_METHODS, ROUTES, executor_route
+from easlab.seldon.units import NODE_METHODS, UNKNOWN_TYPE
+
+logger = logging.getLogger(__name__)
 
 _PREDICT_PATHS = ("", "/", "/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 _FEEDBACK_PATHS = ("/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback")
 #: what a router's ``route()`` may answer besides a child's index (seldon-core's executor):
 #: every child (the first child's answer is the answer), or none (the router's input is)
 ROUTE_TO_ALL, ROUTE_TO_NONE = -1, -2
-#: the node types the executor sends feedback to (its ``feedback``)
-_LEARNERS = ("MODEL", "ROUTER")
+#: a node's ``methods`` (a SeldonDeployment's PredictiveUnitMethod): the calls the
+#: executor makes of a node besides those its type implies
+TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE, AGGREGATE, SEND_FEEDBACK = NODE_METHODS
+#: what each type implies (a MODEL's predict is its own: it is no method)
+_TYPE_CALLS = {
+    "MODEL": {SEND_FEEDBACK},
+    "TRANSFORMER": {TRANSFORM_INPUT},
+    "OUTPUT_TRANSFORMER": {TRANSFORM_OUTPUT},
+    "ROUTER": {ROUTE, SEND_FEEDBACK},
+    "COMBINER": {AGGREGATE},
+}
 
 
 @dataclass
 class GraphNode:
     name: str
-    type: str  # MODEL, ROUTER, COMBINER, TRANSFORMER, OUTPUT_TRANSFORMER
+    type: str  # MODEL, ROUTER, COMBINER, TRANSFORMER, OUTPUT_TRANSFORMER, UNKNOWN_TYPE
     cls_name: str
     app: SeldonApp
     children: list[GraphNode] = field(default_factory=list)
+    #: the node's ``methods`` as the graph gives them
+    methods: frozenset[str] = frozenset()
+
+    @property
+    def calls(self) -> frozenset[str]:
+        """The component methods the executor calls of this node: its type's, and its
+        ``methods`` (seldon-core's executor's ``hasMethod``)."""
+        return frozenset(_TYPE_CALLS.get(self.type, set())) | self.methods
 
 
 def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
@@ -45,7 +70,11 @@ def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
     if not name:
         raise SeldonMicroserviceException("every graph node needs a name", status_code=500)
     implementation = node.get("implementation")
-    kind = str(node.get("type") or "MODEL").upper()
+    declared = frozenset(str(m).upper() for m in node.get("methods") or [])
+    # a node with neither type nor methods is a MODEL (the operator's default); one with
+    # methods and no type makes those calls only
+    default = UNKNOWN_TYPE if declared else "MODEL"
+    kind = str(node.get("type") or default).upper()
     cls: type
     if not node.get("class") and str(implementation).upper() == RANDOM_ABTEST:
         # seldon-core's executor routes such a node itself: no class of the user's
@@ -55,7 +84,7 @@ def _build(node: dict[str, Any], folder: Path, entry: str | None) -> GraphNode:
         cls = load_component_class(folder, cls_name)
     app = SeldonApp(build_component(cls, node.get("parameters") or []))
     children = [_build(child, folder, entry) for child in node.get("children") or []]
-    return GraphNode(name, kind, cls_name, app, children)
+    return GraphNode(name, kind, cls_name, app, children, declared)
 
 
 def _mark(message: Any, node: GraphNode) -> Any:
@@ -72,6 +101,11 @@ class GraphApp:
         self.root = root
         #: the graph's name in its metadata (seldon-core's predictor name): the service's
         self.name = root.name
+        #: what the executor answered and called, for /prometheus
+        self.executor_metrics = ExecutorMetrics()
+        #: one MODEL that answers the microservice's own paths as its microservice does
+        #: (:meth:`one_node`); the executor's other paths are the executor's
+        self.microservice = False
 
     @classmethod
     def from_spec(cls, graph: dict[str, Any], folder: Path, entry: str | None = None) -> GraphApp:
@@ -81,8 +115,14 @@ class GraphApp:
     def one_node(cls, name: str, kind: str, cls_name: str, app: SeldonApp) -> GraphApp:
         """One component as a graph of one node of type ``kind``: what a service with
         ``seldon.service_type`` (and no ``seldon.graph``) runs, as the orchestrator runs
-        a one-node SeldonDeployment."""
-        return cls(GraphNode(name, kind.upper(), cls_name, app))
+        a one-node SeldonDeployment, the node named ``name`` (the service's). A MODEL (a
+        service without ``seldon.service_type``) answers every path of seldon-core's
+        microservice as the microservice itself, ``/api/v1.0/metadata`` and
+        ``/api/v1.0/health/status`` included, and the paths only the executor has as the
+        executor (``/api/v1.0/metadata/{name}``, ``/ready``, ``/prometheus``, ...)."""
+        graph = cls(GraphNode(name, kind.upper(), cls_name, app))
+        graph.microservice = kind.upper() == "MODEL"
+        return graph
 
     def nodes(self) -> list[GraphNode]:
         """Every node of the graph, root first."""
@@ -106,48 +146,48 @@ class GraphApp:
         return answer
 
     def run(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
-        """``node``'s answer to ``message``; each router on the way adds its pick to
-        ``routing`` (the request's)."""
-        path = dict((message.get("meta") or {}).get("requestPath") or {})
-        if node.type in ("MODEL", "TRANSFORMER"):
-            call = methods.predict if node.type == "MODEL" else methods.transform_input
+        """``node``'s answer to ``message``, as seldon-core's executor's ``Predict`` runs a
+        node: its ``predict`` (a MODEL) or ``transform_input``; then over its children,
+        if any, its ``route`` (else every child) and its ``aggregate`` (else the first
+        child's answer); then its ``transform_output``. Which of them a node has is its
+        type's and its ``methods``' (:attr:`GraphNode.calls`). Each router on the way adds
+        its pick to ``routing`` (the request's)."""
+        meta = message.get("meta") if isinstance(message, dict) else None
+        path = dict((meta if isinstance(meta, dict) else {}).get("requestPath") or {})
+        calls = node.calls
+        if node.type == "MODEL" or TRANSFORM_INPUT in calls:
+            call = methods.transform_input if TRANSFORM_INPUT in calls else methods.predict
             # a *_raw hook's None (JSON null from the microservice) goes on as an empty message
-            message = _node_call(node, call, message)
+            message = self._node_call(node, call, message)
             message = {} if message is None else message
-        # the orchestrator routes and aggregates only over children: a ROUTER or
-        # COMBINER with none passes the message through (seldon-core's executor)
-        elif node.type == "ROUTER" and node.children:
-            routed = _node_call(node, methods.route, message)
-            data = routed["data"]
-            index = int(
-                (data.get("ndarray") or [[data.get("tensor", {}).get("values", [0])[0]]])[0][0]
-            )
-            if index == ROUTE_TO_ALL:  # the first child's answer is the answer
-                message = self._every_child(node, _with_path(message, path, node), routing)
-            elif index == ROUTE_TO_NONE:  # the router's input, as it came, is the answer
-                message = _with_path(message, path, node)
-            elif not 0 <= index < len(node.children):
-                raise SeldonMicroserviceException(
-                    f"router {node.name} picked child {index} of {len(node.children)} "
-                    "(route() answers a child's index from 0, -1 for every child or -2 "
-                    "for none)"
-                )
-            else:
-                child = node.children[index]
-                message = self.run(child, _with_path(message, path, node), routing)
-            routing[node.name] = index
-            message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
-            return _mark(message, node)
-        elif node.type == "COMBINER" and node.children:
-            answers = [self.run(child, _copy(message), routing) for child in node.children]
-            message = _node_call(node, methods.aggregate, {"seldonMessages": answers})
-            message = {} if message is None else message
-            return _mark(_with_path(message, path, node), node)
-        message = _with_path(message, path, node)
+        # the executor routes and aggregates only over children: a ROUTER or COMBINER
+        # with none passes the message through
         if node.children:
-            message = self._every_child(node, message, routing)
-        if node.type == "OUTPUT_TRANSFORMER":
-            message = _node_call(node, methods.transform_output, message)
+            index = ROUTE_TO_ALL  # a node that does not route: every child
+            if ROUTE in calls:
+                index = _route_index(node, self._node_call(node, methods.route, message))
+                if not ROUTE_TO_NONE <= index < len(node.children):
+                    raise SeldonMicroserviceException(
+                        f"router {node.name} picked child {index} of {len(node.children)} "
+                        "(route() answers a child's index from 0, -1 for every child or -2 "
+                        "for none)"
+                    )
+                routing[node.name] = index
+            message = _with_path(message, path, node)
+            if index != ROUTE_TO_NONE:  # -2: the router's input, as it came, is the answer
+                targets = node.children if index == ROUTE_TO_ALL else [node.children[index]]
+                answers = [self.run(child, _copy(message), routing) for child in targets]
+                if AGGREGATE in calls:
+                    # a JSON list of the answers, as the executor sends it (aggregate_raw's)
+                    message = self._node_call(node, methods.aggregate, answers)
+                    message = {} if message is None else message
+                else:  # the first child's answer is the answer
+                    message = answers[0]
+            if ROUTE in calls and isinstance(message, dict):
+                message.setdefault("meta", {}).setdefault("routing", {})[node.name] = index
+        message = _with_path(message, path, node)
+        if TRANSFORM_OUTPUT in calls:
+            message = self._node_call(node, methods.transform_output, message)
             message = {} if message is None else message
             message = _with_path(message, path, node)
         return _mark(message, node)
@@ -177,19 +217,56 @@ class GraphApp:
                 )
             for child in targets:
                 self.feedback(child, feedback)
-        if node.type not in _LEARNERS:
+        if SEND_FEEDBACK not in node.calls:
             return feedback
         app = node.app
+        started, status = time.perf_counter(), 200
         try:
             return methods.send_feedback(app.user_model, _copy(feedback), app.metrics, node.name)
         except Exception as exc:
-            raise _NodeFailed(app.error_answer(exc)) from None
+            failed = app.error_answer(exc)
+            status = failed.status
+            raise _NodeFailed(failed) from None
+        finally:
+            self._called(node, "/send-feedback", "POST", status, started)
 
-    def _every_child(self, node: GraphNode, message: Any, routing: dict[str, int]) -> Any:
-        """Each child's answer to ``message``, the first one kept: what the executor does
-        where nothing routes (a MODEL or TRANSFORMER with children) or a router says -1."""
-        answers = [self.run(child, _copy(message), routing) for child in node.children]
-        return answers[0]
+    def _node_call(self, node: GraphNode, method: Any, message: Any) -> Any:
+        """``method`` (methods.py) of ``node``'s component on ``message``, failing as its
+        microservice answers: an exception is its error answer (its own model_error_handler
+        first), a prediction carrying ``status.code`` (a ``predict_raw``'s) that HTTP
+        status. Counted as the executor's call of the node's path (/prometheus)."""
+        app = node.app
+        started = time.perf_counter()
+        status = 500
+        try:
+            answer = method(app.user_model, message, app.metrics)
+            status = 200
+            if method is methods.predict:
+                own = app.predict_answer(answer)
+                status = own.status
+                if own.status != 200:
+                    raise _NodeFailed(own)
+            return answer
+        except _NodeFailed:
+            raise
+        except Exception as exc:
+            failed = app.error_answer(exc)
+            status = failed.status
+            raise _NodeFailed(failed) from None
+        finally:
+            self._called(node, _NODE_PATHS[method], "POST", status, started)
+
+    def _node_get(self, node: GraphNode, path: str) -> Answer:
+        """``node``'s own answer to ``GET path`` (``/metadata``, ``/health/status``), counted
+        as the executor's call of it."""
+        started = time.perf_counter()
+        answer = node.app.handle("GET", path)
+        self._called(node, path, "GET", answer.status, started)
+        return answer
+
+    def _called(self, node: GraphNode, path: str, method: str, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self.executor_metrics.called(self.name, node.name, path, method, status, seconds)
 
     def graph_metadata(self) -> Answer:
         """``GET /api/v1.0/metadata``: seldon-core's executor's graph metadata, ``{"name",
@@ -198,8 +275,9 @@ class GraphApp:
         metadata is invalid answers for the graph (its 500 MICROSERVICE_BAD_METADATA)."""
         models: dict[str, Any] = {}
         for node in self.nodes():
+            own = self._node_get(node, "/metadata")
             if node.app.metadata is None:
-                return node.app.handle("GET", "/api/v1.0/metadata")
+                return own
             # the executor reads each into its ModelMetadata, whose empty fields it leaves out
             models[node.name] = {
                 key: value
@@ -217,9 +295,10 @@ class GraphApp:
         )
 
     def health(self, method: str, path: str) -> Answer:
-        """``/health/status``: each node's own answer, as seldon-core's executor asks each
-        node before it says the graph is ready; the first that is not 200 (its error
-        body) is the answer, else the root's."""
+        """``/health/status`` (the microservice's path; the executor has none): each node's
+        own answer, as the executor asks each node before it says the graph is ready
+        (:meth:`ready`); the first that is not 200 (its error body) is the answer, else
+        the root's."""
         answers = [node.app.handle(method, path) for node in self.nodes()]
         return next((answer for answer in answers if answer.status != 200), answers[0])
 
@@ -235,34 +314,95 @@ class GraphApp:
                 f"nodes: {names})"
             )
             return _json({"status": {"code": 500, "info": info, "status": "FAILURE"}}, 500)
-        own = "/health/status" if endpoint == "node_status" else "/metadata"
-        return node.app.handle(method, own)
+        return self._node_get(node, "/health/status" if endpoint == "node_status" else "/metadata")
 
     def openapi(self) -> Answer:
         """``/seldon.json`` of a graph service: the microservice's paths and the executor's."""
         from easlab.seldon.openapi import openapi_document
 
         served_at, token = self.root.app.served_at
-        return _json(openapi_document(served_at, token, graph=True))
+        executor = "model" if self.microservice else "graph"
+        return _json(openapi_document(served_at, token, executor=executor))
+
+    def ready(self) -> Answer:
+        """``/ready``, ``/api/v1.0/status`` and ``/api/v1.0/health/status``: seldon-core's
+        executor's readiness, 200 when every node's ``/health/status`` answers 200 (its
+        ``--full_health_checks``), else 503; no body either way. What failed goes to the
+        log, as the executor logs it ("Ready check failed")."""
+        for node in self.nodes():
+            answer = node.app.handle("GET", "/health/status")
+            if answer.status != 200:
+                logger.warning(
+                    "Seldon graph %s is not ready: node %s answered %d to /health/status: %s",
+                    self.name,
+                    node.name,
+                    answer.status,
+                    answer.body[:500].decode("utf-8", "replace"),
+                )
+                return Answer(503, b"", PLAIN)
+        return Answer(200, b"", PLAIN)
+
+    def executor_answer(self, method: str, path: str) -> Answer | None:
+        """The answer of seldon-core's executor's own route (routes.py's GRAPH_ROUTES) at
+        ``path``, or None where it has none for this path and method."""
+        route = executor_route(path)
+        if route is None:
+            return None
+        allowed, endpoint, name = route
+        if method not in allowed and not (method == "HEAD" and "GET" in allowed):
+            return None
+        if endpoint == "ready":
+            return self.ready()
+        if endpoint == "live":
+            return Answer(200, b"", PLAIN)
+        if endpoint == "prometheus":
+            return Answer(200, self.executor_metrics.exposition(), CONTENT_TYPE)
+        return self.node_answer("GET", endpoint, name)
 
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
     ) -> Answer:
+        """Answer one request to the graph service; the executor's own paths (predictions,
+        feedback, status, metadata) are counted for ``/prometheus`` as the executor counts
+        its answers."""
+        started = time.perf_counter()
+        answer = self._handle(method, path, query, content_type, body)
+        service = _executor_service(path)
+        if service is not None:
+            seconds = time.perf_counter() - started
+            self.executor_metrics.answered(self.name, service, method, answer.status, seconds)
+        return answer
+
+    def _as_microservice(
+        self, method: str, path: str, query: str, content_type: str | None, body: Any
+    ) -> Answer:
+        """The one MODEL's own answer to one of its microservice's paths; a prediction or
+        a feedback counted as the executor's call of the node."""
+        started = time.perf_counter()
+        answer = self.root.app.handle(method, path, query, content_type, body)
+        if path in _PREDICT_PATHS or path in _FEEDBACK_PATHS:
+            called = "/predict" if path in _PREDICT_PATHS else "/send-feedback"
+            self._called(self.root, called, "POST", answer.status, started)
+        return answer
+
+    def _handle(
+        self, method: str, path: str, query: str, content_type: str | None, body: Any
+    ) -> Answer:
         verb = method.upper()
+        if self.microservice and path != "/seldon.json" and (path in ("", "/") or path in ROUTES):
+            return self._as_microservice(method, path, query, content_type, body)
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
-        if path in ("/health/status", "/api/v1.0/health/status"):
+        if path == "/health/status":  # the microservice's: the nodes' health, with its body
             return self.health(method, path)
-        if verb in ("GET", "HEAD"):  # the executor's own GETs (routes.py's GRAPH_ROUTES)
+        executor = self.executor_answer(verb, path)
+        if executor is not None:
+            return executor
+        if verb in ("GET", "HEAD"):  # the executor's graph metadata and easlab's document
             if path == "/api/v1.0/metadata":
                 return self.graph_metadata()
             if path == "/seldon.json":
                 return self.openapi()
-            if path == "/api/v1.0/status":
-                return self.health("GET", "/health/status")
-            named = node_route(path)
-            if named is not None:
-                return self.node_answer("GET", GRAPH_ROUTES[named[0]][1], named[1])
         # the predictions paths take the methods the microservice routes (GET or POST on
         # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
         # other is the root component's refusal, as on a MODEL service
@@ -284,6 +424,22 @@ class GraphApp:
             return failed.answer
         except Exception as exc:
             return self.root.app.error_answer(exc)
+
+
+def _executor_service(path: str) -> str | None:
+    """The ``service`` label the executor counts an answer at ``path`` under (its
+    ``wrapMetrics``), or None for a path it does not count (``/ready``, ``/live``,
+    ``/prometheus``, the microservice's own paths)."""
+    if path in _PREDICT_PATHS:
+        return "predictions"
+    if path in _FEEDBACK_PATHS:
+        return "feedback"
+    if path == "/api/v1.0/metadata":
+        return "metadata"
+    route = executor_route(path)
+    if route is None or path == "/ready":
+        return None
+    return {"ready": "status", "node_status": "status", "node_metadata": "metadata"}.get(route[1])
 
 
 def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:
@@ -310,20 +466,62 @@ class _NodeFailed(Exception):
         self.answer = answer
 
 
-def _node_call(node: GraphNode, method: Any, message: Any) -> Any:
-    """``method`` (methods.py) of ``node``'s component on ``message``, failing as its
-    microservice answers: an exception is its error answer (its own model_error_handler
-    first), a prediction carrying ``status.code`` (a ``predict_raw``'s) that HTTP status."""
-    app = node.app
-    try:
-        answer = method(app.user_model, message, app.metrics)
-    except Exception as exc:
-        raise _NodeFailed(app.error_answer(exc)) from None
-    if method is methods.predict:
-        own = app.predict_answer(answer)
-        if own.status != 200:
-            raise _NodeFailed(own)
-    return answer
+#: each component method's path on the node's microservice (the executor's client paths)
+_NODE_PATHS = {
+    methods.predict: "/predict",
+    methods.transform_input: "/transform-input",
+    methods.route: "/route",
+    methods.aggregate: "/aggregate",
+    methods.transform_output: "/transform-output",
+}
+
+
+#: a SeldonMessage's fields: an object with any other is no SeldonMessage to the executor
+_MESSAGE_FIELDS = frozenset(
+    {"status", "meta", "data", "binData", "strData", "jsonData", "customData"}
+)
+
+
+def _route_index(node: GraphNode, answer: Any) -> int:
+    """The child a router's ``/route`` answer picks, read as seldon-core's executor reads
+    it (``ExtractRouteFromSeldonJson``): a SeldonMessage's first value of
+    ``data.ndarray`` (a row's first), ``data.tensor.values`` or ``data.tftensor.intVal``,
+    -1 (every child) where it has no data; else a JSON array of whole numbers, its first.
+    A value that is no number counts 0 (protobuf's number of a bool or a string), a
+    fraction is cut to its whole part. What the executor cannot read (it fails, or
+    panics on an empty array) is a clear 500 naming the router."""
+    values: Any = None
+    if isinstance(answer, list):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in answer):
+            values = answer
+    elif answer is None:
+        return ROUTE_TO_ALL
+    elif isinstance(answer, dict) and set(answer) <= _MESSAGE_FIELDS:
+        data = answer.get("data")
+        data = data if isinstance(data, dict) else {}
+        if isinstance(data.get("ndarray"), list):
+            rows = data["ndarray"]
+            values = [row[0] if isinstance(row, list) and row else row for row in rows]
+            if any(isinstance(row, list) and not row for row in rows):
+                values = None  # a row with no first value
+        elif isinstance(data.get("tensor"), dict):
+            values = data["tensor"].get("values") or []
+        elif isinstance(data.get("tftensor"), dict):
+            values = data["tftensor"].get("intVal") or []
+        else:
+            return ROUTE_TO_ALL
+    if not isinstance(values, list) or not values:
+        text = json.dumps(answer, default=str)
+        info = (
+            f"router {node.name} answered {text[:200]}: no route in it (route() answers a "
+            "child's index; a route_raw answer is a SeldonMessage whose data.ndarray "
+            "([[index]]), data.tensor.values or data.tftensor.intVal holds it, or a JSON "
+            "array of whole numbers)"
+        )
+        raise _NodeFailed(_json({"status": {"code": 500, "info": info, "status": "FAILURE"}}, 500))
+    first = values[0]
+    number = first if isinstance(first, (int, float)) and not isinstance(first, bool) else 0
+    return int(number)
 
 
 def _copy(message: Any) -> Any:

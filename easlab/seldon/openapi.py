@@ -170,6 +170,19 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
         None,
         "ModelMetadata",
     ),
+    "ready": (
+        "Readiness, as seldon-core's executor answers it: 200 when every node's "
+        "health_status() answers, else 503; no body",
+        None,
+        "empty",
+    ),
+    "live": ("Liveness, as seldon-core's executor answers it: 200, no body", None, "empty"),
+    "prometheus": (
+        "The executor's own Prometheus metrics: how long it took to answer each path and "
+        "to call each node (seldon_api_executor_{server,client}_requests_seconds)",
+        None,
+        "prometheus",
+    ),
     "node_status": (
         "One node's health_status(), the node named by its name in the graph",
         None,
@@ -186,6 +199,11 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
 def _answer(kind: str, path: str) -> dict[str, Any]:
     if kind == "pong":
         return {"description": "pong", "content": {"text/html": {"schema": {"type": "string"}}}}
+    if kind == "empty":
+        return {"description": "ready (no body)"}
+    if kind == "prometheus":
+        text = {"schema": {"type": "string"}}
+        return {"description": "Prometheus text format 0.0.4", "content": {"text/plain": text}}
     schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
     if kind == "ModelMetadata" and path == "/api/v1.0/metadata":  # a graph's there
         schema = {"oneOf": [schema, _ref("GraphMetadata")]}
@@ -201,13 +219,16 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
         "summary": summary,
         "responses": {"200": _answer(answers, path)},
     }
+    if answers == "empty" and endpoint == "ready":
+        operation["responses"]["503"] = {"description": "a node is not healthy (no body)"}
     if reads is None:
         if endpoint.endswith("metadata") or endpoint.startswith("node_"):
             operation["responses"]["500"] = error  # MICROSERVICE_BAD_METADATA, no such node
         if "{model}" in path:
             operation["parameters"] = [
                 {"name": "model", "in": "path", "required": True,
-                 "description": "the node's name in seldon.graph", "schema": {"type": "string"}}
+                 "description": "the node's name in seldon.graph (the service's name for a "
+                                "service without one)", "schema": {"type": "string"}}
             ]  # fmt: skip
         return operation
     operation["responses"]["400"] = error
@@ -230,13 +251,21 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(server: str = "/", token: bool = False, graph: bool = False) -> dict[str, Any]:
+def openapi_document(
+    server: str = "/", token: bool = False, executor: str | None = None
+) -> dict[str, Any]:
     """The OpenAPI 3 document of the Seldon REST paths, served at ``server`` (``/`` for
     ``easlab seldon``, ``/api/predict/{name}`` in the kernel); ``token`` says each path
-    needs the service token in the ``Authorization`` header (the kernel's rule); ``graph``
-    adds the paths seldon-core's executor serves in front of a graph (GRAPH_ROUTES)."""
+    needs the service token in the ``Authorization`` header (the kernel's rule);
+    ``executor`` adds the paths seldon-core's executor serves in front of the component
+    (GRAPH_ROUTES): ``"graph"`` where the executor's answer a path both have, ``"model"``
+    (one MODEL answering as its microservice) where the microservice's do."""
     paths: dict[str, Any] = {}
-    routes = {**ROUTES, **GRAPH_ROUTES} if graph else ROUTES
+    routes = {
+        None: ROUTES,
+        "graph": {**ROUTES, **GRAPH_ROUTES},
+        "model": {**GRAPH_ROUTES, **ROUTES},
+    }[executor]
     for path, (methods, endpoint) in routes.items():
         paths[path] = {
             method.lower(): _operation(endpoint, method.lower(), path) for method in methods

@@ -30,11 +30,23 @@ ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/api/v1.0/metadata": (("GET",), "metadata"),
 }
 
+#: the methods of an executor route that names none (gorilla/mux then matches any): HEAD
+#: is answered as GET, OPTIONS by the kernel (the CORS preflight) as on every path
+ANY_METHOD = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
 #: the paths seldon-core's executor serves in front of a graph besides the microservice's
 #: (its REST server, protocol seldon): one node's own ``/health/status`` and ``/metadata``
-#: by the node's name, and the graph's readiness. A graph service (graph.py) answers them.
+#: by the node's name; the graph's readiness (``/ready`` and the two status paths: 200 or
+#: 503, no body), its liveness ``/live`` and its own Prometheus metrics ``/prometheus``
+#: (the path a SeldonDeployment's operator gives it: executor_metrics.py). A graph service
+#: (graph.py) answers them; where a path is the microservice's too
+#: (``/api/v1.0/health/status``), a graph answers the executor's.
 GRAPH_ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
-    "/api/v1.0/status": (("GET",), "health"),
+    "/ready": (ANY_METHOD, "ready"),
+    "/live": (ANY_METHOD, "live"),
+    "/prometheus": (ANY_METHOD, "prometheus"),
+    "/api/v1.0/status": (("GET",), "ready"),
+    "/api/v1.0/health/status": (("GET",), "ready"),
     "/api/v1.0/status/{model}": (("GET",), "node_status"),
     "/api/v0.1/status/{model}": (("GET",), "node_status"),
     "/api/v1.0/metadata/{model}": (("GET",), "node_metadata"),
@@ -54,3 +66,14 @@ def node_route(path: str) -> tuple[str, str] | None:
     head, _, name = path.rpartition("/")
     key = head + "/{model}"
     return (key, name) if name and key in GRAPH_ROUTES else None
+
+
+def executor_route(path: str) -> tuple[tuple[str, ...], str, str] | None:
+    """The ``GRAPH_ROUTES`` route ``path`` falls under: its methods, its endpoint and the
+    node the path names ("" where it names none); None for a path the executor lacks."""
+    if path in GRAPH_ROUTES:
+        return (*GRAPH_ROUTES[path], "")
+    named = node_route(path)
+    if named is None:
+        return None
+    return (*GRAPH_ROUTES[named[0]], named[1])

@@ -112,10 +112,17 @@ def test_graph_through_the_kernel(kernel):
     assert meta.status_code == 200 and meta.json()["name"] == "sg_graph"  # the service's name
     assert set(meta.json()["models"]) == {"input", "router", "identity", "combine", "m1", "m2"}
     # a node's own metadata and status by its name, behind the token as every other path
-    for path in ("/api/v1.0/metadata/m2", "/api/v0.1/status/m2", "/api/v1.0/status"):
+    for path in ("/api/v1.0/metadata/m2", "/api/v0.1/status/m2", "/api/v1.0/status", "/ready",
+                 "/live", "/prometheus"):  # fmt: skip
         assert requests.get(service.url + path, timeout=30).status_code == 401, path
         own = requests.get(service.url + path, headers=token, timeout=30)
         assert own.status_code == 200, (path, own.text)
+    scrape = requests.get(service.url + "/prometheus", headers=token, timeout=30)
+    served = {labels: count for (name, labels), count in _counts(scrape.text).items()
+              if name == "seldon_api_executor_server_requests_seconds"}  # fmt: skip
+    assert served[tuple(sorted({"deployment_name": "sg_graph", "predictor_name": "sg_graph",
+                                "predictor_version": "", "service": "predictions",
+                                "method": "post", "code": "200"}.items()))] == 2  # fmt: skip
     node = requests.get(service.url + "/api/v1.0/metadata/m2", headers=token, timeout=30)
     # the node's own /metadata body, passed on as it is (the graph's leaves empty fields out)
     assert node.json() == {**meta.json()["models"]["m2"], "name": "", "platform": "", "custom": {}}
@@ -523,9 +530,8 @@ def test_health_status_of_a_graph_asks_every_node():
         COMPONENTS,
     )
     for app in (one, chain):
-        for path in ("/health/status", "/api/v1.0/health/status"):
-            answer = app.handle("GET", path)
-            assert (answer.status, json.loads(answer.body)) == (500, error), path
+        answer = app.handle("GET", "/health/status")
+        assert (answer.status, json.loads(answer.body)) == (500, error)
     healthy = GraphApp.from_spec(GRAPH, COMPONENTS)
     answer = healthy.handle("GET", "/health/status")
     assert answer.status == 200, answer.body
@@ -620,7 +626,7 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
         assert status["info"].startswith("Failed to find model nope")
         assert "input, router, identity, combine, m1, m2" in status["info"]
     ready = app.handle("GET", "/api/v1.0/status")
-    assert (ready.status, ready.body) == (200, app.handle("GET", "/health/status").body)
+    assert (ready.status, ready.body) == (200, b"")
     # a node that is not healthy answers as itself there, and the graph is not ready
     sick = GraphApp.from_spec(
         {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
@@ -628,7 +634,7 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
     )
     assert sick.handle("GET", "/api/v1.0/status/s").status == 500
     assert sick.handle("GET", "/api/v1.0/status/m").status == 200
-    assert sick.handle("GET", "/api/v1.0/status").status == 500
+    assert sick.handle("GET", "/api/v1.0/status").status == 503
     # the executor's paths take GET only; /seldon.json lists them
     assert app.handle("POST", "/api/v1.0/metadata/m1", "", "application/json", b"{}").status == 500
     paths = json.loads(app.handle("GET", "/seldon.json").body)["paths"]
@@ -636,6 +642,99 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
         paths
     )
     assert paths["/api/v1.0/metadata/{model}"]["get"]["parameters"][0]["name"] == "model"
+
+
+def test_readiness_and_liveness_as_seldon_core_executor(caplog):
+    """seldon-core's executor answers /ready, /api/v1.0/status and /api/v1.0/health/status
+    with its readiness (200 when every node's health status answers 200, else 503) and
+    /live with 200, each with no body, whatever the method. easlab had no /ready or /live
+    (the root's 500 "404 Not Found") and answered the status paths with a node's health
+    body; /health/status, the microservice's path, still answers that body."""
+    healthy = GraphApp.from_spec(GRAPH, COMPONENTS)
+    sick = GraphApp.from_spec(
+        {"name": "m", "class": "MyModel", "children": [{"name": "s", "class": "Sick"}]},
+        COMPONENTS,
+    )
+    for path in ("/ready", "/api/v1.0/status", "/api/v1.0/health/status"):
+        for app, status in ((healthy, 200), (sick, 503)):
+            answer = app.handle("GET", path)
+            assert (answer.status, answer.body) == (status, b""), (path, answer)
+            assert app.handle("HEAD", path).status == status
+    assert "node s answered 500" in caplog.text and "model weights not loaded" in caplog.text
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        assert sick.handle(method, "/live") == healthy.handle(method, "/live")
+        assert (sick.handle(method, "/live").status, sick.handle(method, "/live").body) == (
+            200,
+            b"",
+        )
+        assert sick.handle(method, "/ready").status == 503, method
+    # the status paths take GET only, as the executor routes them
+    refused = healthy.handle("POST", "/api/v1.0/health/status", "", "application/json", b"{}")
+    assert refused.status == 500 and b"405 Method Not Allowed" in refused.body
+    assert json.loads(sick.handle("GET", "/health/status").body)["status"]["info"] == (
+        "model weights not loaded"
+    )
+    paths = json.loads(healthy.handle("GET", "/seldon.json").body)["paths"]
+    assert set(paths["/ready"]) == {"get", "post", "put", "delete", "patch"}
+    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200", "503"}
+
+
+def _counts(text: str) -> dict[tuple[str, tuple], float]:
+    """Each histogram's ``_count`` in Prometheus text, by family and labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (family.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    }
+
+
+def test_prometheus_path_as_seldon_core_executor():
+    """seldon-core's executor serves its own Prometheus metrics at /prometheus (the path
+    its operator gives it): a histogram of its answers by service, method and code, and
+    one of its calls to each node by the node's name and path. easlab had no such path
+    (the root's 500 "404 Not Found")."""
+    app = GraphApp.from_spec(GRAPH, COMPONENTS)
+    app.name = "svc"
+    empty = app.handle("GET", "/prometheus")
+    assert (empty.status, empty.body) == (200, b"")  # no family before a series
+    for payload in ({"data": {"ndarray": [[1, 2]]}}, {"data": {"ndarray": [[9, 1]]}},
+                    {"data": {"ndarray": [[-5, 1]]}}):  # fmt: skip
+        predict(app, payload)  # identity branch, combiner branch, the router fails (400)
+    assert app.handle("GET", "/api/v1.0/status/m1").status == 200
+    assert app.handle("GET", "/ready").status == 200  # not counted: no wrapMetrics there
+    answer = app.handle("GET", "/prometheus")
+    assert answer.status == 200
+    assert answer.content_type == "text/plain; version=0.0.4; charset=utf-8"
+    graph = {"deployment_name": "svc", "predictor_name": "svc", "predictor_version": ""}
+
+    def server(service: str, method: str, code: str) -> tuple:
+        labels = {**graph, "service": service, "method": method, "code": code}
+        return ("seldon_api_executor_server_requests_seconds", tuple(sorted(labels.items())))
+
+    def client(node: str, path: str, method: str, code: str) -> tuple:
+        labels = {**graph, "service": path, "model_name": node, "model_image": "",
+                  "model_version": "", "method": method, "code": code}  # fmt: skip
+        return ("seldon_api_executor_client_requests_seconds", tuple(sorted(labels.items())))
+
+    assert _counts(answer.body.decode()) == {
+        server("predictions", "post", "200"): 2,
+        server("predictions", "post", "400"): 1,
+        server("status", "get", "200"): 1,
+        client("input", "/transform-input", "post", "200"): 3,
+        client("router", "/route", "post", "200"): 2,
+        client("router", "/route", "post", "400"): 1,
+        client("identity", "/predict", "post", "200"): 1,
+        client("m1", "/predict", "post", "200"): 1,
+        client("m2", "/predict", "post", "200"): 1,
+        client("combine", "/aggregate", "post", "200"): 1,
+        client("m1", "/health/status", "get", "200"): 1,
+    }
+    assert app.handle("POST", "/prometheus", "", "application/json", b"{}").status == 200
+    paths = json.loads(app.handle("GET", "/seldon.json").body)["paths"]
+    assert "text/plain" in paths["/prometheus"]["get"]["responses"]["200"]["content"]
 
 
 @pytest.mark.parametrize(
@@ -656,3 +755,140 @@ def test_service_type_or_parameters_beside_a_graph_are_spec_errors(extra, field)
         parse_spec(raw)
     assert info.value.field == field
     assert "each node has its own" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("route", "picked"),
+    [({"data": {"ndarray": [[1]]}}, 1),  # what route() answers
+     ({"data": {"ndarray": [1]}}, 1),
+     ({"data": {"tensor": {"shape": [1], "values": [1.9]}}}, 1),
+     ({"data": {"tftensor": {"dtype": "DT_INT32", "intVal": [1]}}}, 1),
+     ([1, 0], 1),  # a JSON array
+     ({"data": {"ndarray": [[True]]}}, 0),  # no number: protobuf's 0
+     ({"data": {"ndarray": [["1"]]}}, 0),
+     ({"strData": "left"}, -1),  # no data: every child, the first one's answer
+     ({"meta": {}}, -1)],
+)  # fmt: skip
+def test_a_route_raw_answer_is_read_as_seldon_core_executor_reads_it(route, picked):
+    """The executor reads a router's /route answer as a SeldonMessage (the first value of
+    data.ndarray, data.tensor or data.tftensor.intVal; -1 without data) or a JSON array
+    of ints. easlab read only ndarray[0][0] or tensor: a route_raw answering
+    {"data": {"ndarray": [1]}}, [1] or {"strData": ...} was a 500 "'int' object is not
+    subscriptable" (or "'data'"), a tftensor or an empty ndarray silently child 0."""
+    graph = {"name": "r", "type": "ROUTER", "class": "RouteRaw",
+             "children": [{"name": "a", "class": "MyModel"}, {"name": "b", "class": "MyModel"}]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"jsonData": {"route": route}})
+    assert status == 200, body
+    assert body["meta"]["routing"] == {"r": picked}
+    assert set(body["meta"]["requestPath"]) == {"r", "b" if picked == 1 else "a"}
+
+
+@pytest.mark.parametrize(
+    "route",
+    [{"data": {"ndarray": []}}, {"data": {"ndarray": [[]]}}, {"route": 1}, [[1]], [True],
+     {"data": {"tensor": {"values": []}}}],
+)  # fmt: skip
+def test_a_route_raw_answer_with_no_route_is_a_clear_error(route):
+    """What the executor cannot read as a route (it fails, or panics on an empty array)
+    is a 500 naming the router, what it answered and what a route looks like; easlab sent
+    an empty ndarray to child 0 and said "'data'" for an object that is no message."""
+    graph = {"name": "r", "type": "ROUTER", "class": "RouteRaw",
+             "children": [{"name": "a", "class": "MyModel"}, {"name": "b", "class": "MyModel"}]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"jsonData": {"route": route}})
+    assert status == 500, body
+    info = body["status"]["info"]
+    assert info.startswith(f"router r answered {json.dumps(route)}: no route in it"), info
+    assert "data.ndarray ([[index]])" in info and body["status"]["status"] == "FAILURE"
+
+
+def test_a_combiner_gets_its_childrens_answers_as_the_executor_sends_them(real_seldon):
+    """seldon-core's executor sends a COMBINER's /aggregate a JSON list of its children's
+    answers (CombineSeldonMessagesToJson), which an aggregate_raw gets as it is. easlab
+    sent {"seldonMessages": [...]}: an aggregate_raw written for a SeldonDeployment
+    (``for m in msgs: m["data"]...``) failed with a 500 "string indices must be
+    integers". Three children; the answer is the real microservice's to that list."""
+    import requests
+
+    children = [{"name": "m1", "class": "MyModel"}, {"name": "m2", "class": "ClassNames"},
+                {"name": "m3", "class": "MyModel"}]  # fmt: skip
+    graph = {"name": "c", "type": "COMBINER", "class": "AggregateRaw", "children": children}
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"data": {"ndarray": [[2]]}})
+    assert status == 200, body
+    assert body["data"] == {"names": ["total"], "ndarray": [[8.0]]}  # 2 + 4.0 + 2
+    assert body["meta"]["tags"] == {"n": 3}
+    # each child's answer, as its microservice gives it, sent to the real /aggregate
+    answers = [
+        requests.post(real_seldon.url(node["class"]) + "/predict", json={"data": {"ndarray": [[2]]}},
+                      timeout=30).json()
+        for node in children
+    ]  # fmt: skip
+    theirs = requests.post(real_seldon.url("AggregateRaw") + "/aggregate", json=answers, timeout=30)
+    assert theirs.status_code == 200
+    assert {**body, "meta": {"tags": body["meta"]["tags"]}} == theirs.json()
+
+
+def test_a_nodes_methods_are_called_as_seldon_core_executor_calls_them():
+    """A SeldonDeployment node may name ``methods`` (TRANSFORM_INPUT, TRANSFORM_OUTPUT,
+    ROUTE, AGGREGATE, SEND_FEEDBACK): the executor calls those besides its type's, and a
+    node with methods and no type (or UNKNOWN_TYPE) makes only those. easlab ignored
+    them: such a node ran as a MODEL (a Transformer's missing predict: an empty answer)."""
+    both = {"name": "pre", "methods": ["TRANSFORM_INPUT", "TRANSFORM_OUTPUT"],
+            "class": "Transformer", "children": [{"name": "m", "class": "MyModel"}]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(both, COMPONENTS), {"data": {"ndarray": [[1, 2]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[20, 30]]  # (x + 1) through MyModel, then * 10
+    assert set(body["meta"]["requestPath"]) == {"pre", "m"}
+    unknown = {**both, "type": "UNKNOWN_TYPE"}
+    assert predict(GraphApp.from_spec(unknown, COMPONENTS), {"data": {"ndarray": [[1, 2]]}}) == (
+        status,
+        body,
+    )
+    # a MODEL that also transforms its input: the executor calls transform_input for it
+    model = {"name": "t", "type": "MODEL", "methods": ["TRANSFORM_INPUT"], "class": "Transformer"}
+    status, body = predict(GraphApp.from_spec(model, COMPONENTS), {"data": {"ndarray": [[1]]}})
+    assert (status, body["data"]["ndarray"]) == (200, [[2]])
+    # SEND_FEEDBACK: feedback reaches a TRANSFORMER that names it (FeedbackSeen's record)
+    learner = GraphApp.from_spec(
+        {"name": "t", "type": "TRANSFORMER", "methods": ["SEND_FEEDBACK"],
+         "class": "FeedbackSeen"}, COMPONENTS,
+    )  # fmt: skip
+    answer = learner.handle("POST", "/api/v1.0/feedback", "", "application/json",
+                            json.dumps({"reward": 1.0}).encode())  # fmt: skip
+    assert answer.status == 200, answer.body
+    assert learner.root.app.user_model.last["reward"] == ["float", 1.0]
+
+
+@pytest.mark.parametrize(
+    ("node", "field", "said"),
+    [({"methods": "ROUTE"}, "methods", "a list of TRANSFORM_INPUT"),
+     ({"methods": ["PREDICT"]}, "methods", "'PREDICT'"),
+     ({"type": "UNKNOWN_TYPE"}, "methods", "has no methods: change it to a known type"),
+     ({"type": "SIMPLE"}, "type", "or UNKNOWN_TYPE with the node's methods")],
+)  # fmt: skip
+def test_a_nodes_methods_seldon_core_would_refuse_are_spec_errors(node, field, said):
+    from easlab.errors import SpecError
+    from easlab.spec import parse_spec
+
+    graph = {"name": "n", "class": "Transformer", **node}
+    raw = {"name": "g", "processor": "seldon", "processor_path": str(COMPONENTS),
+           "metadata": {"instance": 1}, "seldon": {"graph": graph}}  # fmt: skip
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    assert info.value.field == f"seldon.graph.{field}"
+    assert said in str(info.value)
+
+
+def test_prometheus_series_are_not_made_by_any_method_a_caller_sends():
+    """Each method name a caller sends made a series of its own in /prometheus (a memory
+    that grows with every made-up method: PURGE, FOO1, FOO2, ...). Only HTTP's own
+    methods are counted now, as the executor's routes take no others."""
+    app = GraphApp.from_spec(GRAPH, COMPONENTS)
+    body = json.dumps({"data": {"ndarray": [[1, 2]]}}).encode()
+    for method in ("FOO1", "FOO2", "PURGE", "POST", "DELETE"):
+        app.handle(method, "/api/v1.0/predictions", "", "application/json", body)
+    methods = {
+        dict(labels)["method"]
+        for (name, labels) in _counts(app.handle("GET", "/prometheus").body.decode())
+        if name == "seldon_api_executor_server_requests_seconds"
+    }
+    assert methods == {"post", "delete"}

@@ -488,3 +488,50 @@ def test_a_class_without_its_file_says_where_it_was_looked_for(kernel, seldon, m
     message = service.desc["message"]
     assert f"no {missing} in {COMPONENTS}" in message, message
     assert "importlib" not in message
+
+
+def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
+    """A service of one class runs as a one-node SeldonDeployment, its node named as the
+    service: the executor's own paths answer for it (/api/v1.0/metadata/{node} and
+    /api/v{1.0,0.1}/status/{node} the node's own /metadata and /health/status, /ready
+    and /live, /prometheus), while every path of the microservice's (/api/v1.0/metadata,
+    /api/v1.0/health/status) still answers as the microservice. easlab answered the
+    executor's paths with the microservice's 500 "404 Not Found"."""
+    service = seldon_service(kernel, "sk_one", "GoodMeta")
+    token = {"Authorization": service.token}
+
+    def get(path: str, headers: dict[str, str] | None = token) -> requests.Response:
+        return requests.get(service.url + path, headers=headers, timeout=30)
+
+    own = get("/metadata")
+    assert own.status_code == 200 and own.json()["name"] == "model-name"
+    for version in ("v1.0", "v0.1"):
+        node = get(f"/api/{version}/metadata/sk_one")
+        assert (node.status_code, node.content) == (200, own.content), version
+        status = get(f"/api/{version}/status/sk_one")
+        assert (status.status_code, status.content) == (200, get("/health/status").content)
+    missing = get("/api/v1.0/metadata/GoodMeta")  # the node is the service, not the class
+    assert missing.status_code == 500
+    assert missing.json()["status"]["info"].startswith("Failed to find model GoodMeta")
+    assert "sk_one" in missing.json()["status"]["info"]
+    for path in ("/ready", "/live", "/api/v1.0/status"):
+        answer = get(path)
+        assert (answer.status_code, answer.content) == (200, b""), path
+    # the microservice's own paths answer as the microservice
+    assert get("/api/v1.0/metadata").content == own.content
+    assert get("/api/v1.0/health/status").json() == get("/health/status").json()
+    predicted = requests.post(
+        service.url + "/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}}, headers=token,
+        timeout=30,
+    )  # fmt: skip
+    assert predicted.status_code == 200
+    scrape = get("/prometheus")
+    assert scrape.status_code == 200
+    assert 'model_name="sk_one"' in scrape.text and 'service="/predict"' in scrape.text
+    paths = get("/seldon.json").json()["paths"]
+    assert {"/ready", "/api/v1.0/metadata/{model}", "/prometheus"} <= set(paths)
+    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200"}
+    # behind the token like every path
+    for path in ("/api/v1.0/metadata/sk_one", "/ready", "/live", "/prometheus"):
+        assert get(path, None).status_code == 401, path
+        assert get(path, {"Authorization": "wrong"}).status_code == 401, path

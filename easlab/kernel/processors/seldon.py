@@ -7,9 +7,12 @@ answers with the status, content type and body the microservice would (``pong`` 
 ``{"format": "seldon", ...}`` (easlab/seldon/app.py ``seldon_signature``); the kernel keeps
 the token check, queueing and instance supervision.
 
-``seldon.service_type`` other than MODEL runs the class as a one-node ``seldon.graph``
-of that type (easlab/seldon/graph.py), as Seldon's orchestrator runs a one-node
-SeldonDeployment: a TRANSFORMER's ``transform_input`` answers the predictions paths
+A class without ``seldon.graph`` runs as a one-node graph named as the service
+(easlab/seldon/graph.py), as Seldon's executor runs a one-node SeldonDeployment: the
+executor's own paths answer for it (``/api/v1.0/metadata/{service}``, ``/ready``,
+``/prometheus``, ...), and a MODEL (the default ``seldon.service_type``) answers every
+path of the microservice's as the microservice itself. Another ``seldon.service_type``
+runs the class as a node of that type: a TRANSFORMER's ``transform_input`` answers the predictions paths
 (the service root included), an OUTPUT_TRANSFORMER's ``transform_output``; a ROUTER
 or COMBINER with no children passes the request through. The component's own paths
 (``/transform-input``, ``/route``, ...) answer as always.
@@ -99,10 +102,9 @@ class SeldonProcessor(Processor):
         app.serve_under(base, True)
         self._stores = [({}, app.metrics)]
         kind = str(seldon.get("service_type") or "MODEL").upper()
-        # a MODEL answers as the microservice itself; any other type as a graph of one node
-        self.app = (
-            app if kind == "MODEL" else GraphApp.one_node(self.ctx.service_name, kind, main, app)
-        )
+        # a graph of one node named as the service, as the executor runs a one-node
+        # SeldonDeployment; a MODEL answers the microservice's own paths as it does
+        self.app = GraphApp.one_node(self.ctx.service_name, kind, main, app)
 
     def process(self, data: bytes) -> tuple[bytes, int]:
         request = HttpRequest.decode(data)
