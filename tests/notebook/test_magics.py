@@ -715,10 +715,10 @@ def test_a_model_that_raises_names_the_magic_that_shows_its_log(shell, tmp_path,
         shell.run_line_magic("eas", "delete nb_raises")
 
 
-ECHO_CELL = """
+AGAIN_CELL = """
 {
-  "name": "nb_echo",
-  "token": "echo-token-123456",
+  "name": "nb_again",
+  "token": "again-token-123456",
   "processor_type": "python",
   "processor_path": "{app_dir}",
   "processor_entry": "app.py",
@@ -730,36 +730,31 @@ ECHO_CELL = """
 def test_run_all_twice_finds_the_service_its_create_cell_deployed(echo, shell, capsys):
     """Run All a second time: the create cell's service exists, deployed from that very
     cell. The cell failed with a 409 and Run All stopped there; the service it made is
-    now found and used, and the cells after it run."""
-    capsys.readouterr()
-    result = shell.run_cell("%%eas create echo_again\n" + ECHO_CELL)
-    assert result.error_in_exec is None, result.error_in_exec
-    again = shell.user_ns["echo_again"]
-    assert again.existed and again.name == "nb_echo" and again.status == "Running"
-    assert "service nb_echo exists, deployed from this same cell: using it" in (
-        capsys.readouterr().out
-    )
-    shell.run_cell_magic("eas", "predict echo_again said", "'again'")
-    assert shell.user_ns["said"] == "echo:again"
-
-
-def test_create_of_an_existing_service_from_another_cell_says_what_differs(
-    echo, shell, app_dir, capsys
-):
-    # the same name from another description is refused, in magics, naming what
-    # differs (the token, masked), and the first still serves
-    shell.user_ns["app_dir2"] = str(app_dir)
-    line = failing(
-        shell,
-        capsys,
-        '%%eas create\n{"name": "nb_echo", "processor_type": "python", '
-        '"processor_path": "{app_dir2}", "processor_entry": "app.py", "metadata": {"instance": 1}}',
-    )
-    assert "service 'nb_echo' exists, deployed from another description (- token)" in line
-    assert "%%eas modify" in line and "`modify`" not in line
-    assert "echo-token-123456" not in line
-    shell.run_cell_magic("eas", "predict nb_echo said", "'still here'")
-    assert shell.user_ns["said"] == "echo:still here"
+    now found and used, and the cells after it run. A cell that differs (here: no
+    token) is still refused, naming what differs (the token, masked)."""
+    first = shell.run_cell("%%eas create again\n" + AGAIN_CELL)
+    assert first.error_in_exec is None, first.error_in_exec
+    try:
+        capsys.readouterr()
+        result = shell.run_cell("%%eas create again2\n" + AGAIN_CELL)
+        assert result.error_in_exec is None, result.error_in_exec
+        again = shell.user_ns["again2"]
+        assert again.existed and again.name == "nb_again" and again.status == "Running"
+        assert "service nb_again exists, deployed from this same cell: using it" in (
+            capsys.readouterr().out
+        )
+        shell.run_cell_magic("eas", "predict again2 said", "'again'")
+        assert shell.user_ns["said"] == "echo:again"
+        capsys.readouterr()
+        other = AGAIN_CELL.replace('  "token": "again-token-123456",\n', "")
+        line = failing(shell, capsys, "%%eas create\n" + other)
+        assert "service 'nb_again' exists, deployed from another description (- token)" in line
+        assert "%%eas modify" in line and "`modify`" not in line
+        assert "again-token-123456" not in line
+        shell.run_cell_magic("eas", "predict nb_again said", "'still here'")
+        assert shell.user_ns["said"] == "echo:still here"
+    finally:
+        shell.run_line_magic("eas", "delete nb_again")
 
 
 def test_a_variable_lost_in_a_notebook_restart_is_said_so(affine, shell, capsys):
