@@ -65,10 +65,15 @@ def session_only(wrapper_cls: type) -> str | None:
     )
 
 
-def call_fitting(wrapper: Any, name: str, *args: Any) -> Any:
-    """``wrapper.<name>`` with as many of ``args`` as it takes, in order (the aiges loaders
-    pass the session hooks different numbers of arguments: ``wrapperWrite(handle, req)``
-    in the C++ one, ``(handle, req, sid)`` in the SDK's); at least what it requires."""
+def call_fitting(
+    wrapper: Any, name: str, *args: Any, by_name: Mapping[str, Any] | None = None
+) -> Any:
+    """``wrapper.<name>`` called as the aiges loaders call it: ``args`` by position, in the
+    C++ loader's order, as many as it takes (the loaders pass the session hooks different
+    numbers of arguments: ``wrapperWrite(handle, req)`` in the C++ one, ``(handle, req,
+    sid)`` in the SDK's); a parameter whose name is in ``by_name`` gets that value
+    wherever it stands, as the SDK's gRPC plugin passes them by name (aiges serve.py:
+    ``wrapperCreate(params, sid=..., userTag=...)``)."""
     try:
         raw = inspect.getattr_static(wrapper, name)
     except AttributeError:
@@ -76,7 +81,7 @@ def call_fitting(wrapper: Any, name: str, *args: Any) -> Any:
     if inspect.isfunction(raw):
         params = list(inspect.signature(raw).parameters.values())
         bound = bool(params) and params[0].name in ("self", "cls")
-        func: Any = (lambda *a: raw(wrapper, *a)) if bound else raw
+        func: Any = (lambda *a, **k: raw(wrapper, *a, **k)) if bound else raw
         params = params[1:] if bound else params
     else:  # classmethod, staticmethod, a callable object: already bound
         func = getattr(wrapper, name)
@@ -86,9 +91,35 @@ def call_fitting(wrapper: Any, name: str, *args: Any) -> Any:
             return func(*args)
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return func(*args)
+    names = by_name or {}
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    return func(*args[: max(min(len(positional), len(args)), len(required))])
+    taken = min(len(positional), len(args))  # the loader's values it has room for
+    values: list[Any] = []
+    keywords: dict[str, Any] = {}
+    for i, p in enumerate(positional):
+        if p.name in names:
+            value = names[p.name]
+        elif i < taken:
+            value = args[i]
+        else:  # none for it: its default, or Python's "missing argument" TypeError
+            continue
+        if len(values) == i:
+            values.append(value)
+        elif p.kind is not p.POSITIONAL_ONLY:  # after a gap: by name, as the gRPC plugin
+            keywords[p.name] = value
+    for p in params:
+        if p.kind is p.KEYWORD_ONLY and p.name in names:
+            keywords[p.name] = names[p.name]
+    return func(*values, **keywords)
+
+
+def loader_names(sid: str) -> dict[str, Any]:
+    """The hook parameters the aiges loaders fill by what they are, not where they stand:
+    ``sid``; ``usrTag``/``userTag``, the instance's tag, which is the request's sid (the
+    C++ loader's usrTag is aiges's instance handle, the sid: aiges instance/inst.go; the
+    gRPC plugin's ``userTag=`` is the same handle); ``persId``/``psrId``, the
+    personalisation resource's id, 0 when the request names none (easlab has none)."""
+    return {"sid": sid, "usrTag": sid, "userTag": sid, "persId": 0, "psrId": 0}
 
 
 #: where WrapperBase lives; named, not imported: the sdk imports the runner, which

@@ -426,3 +426,25 @@ def test_a_stream_template_wrapper_runs_under_the_sdk_and_easlab_alike(real_aige
     got = ours(_copy(tmp_path, "stream_pool", "ours"), "run", ".")
     assert got.returncode == 0, got.stdout + got.stderr
     assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+
+
+def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp_path):
+    """The SDK template's wrapperCreate(self, params, sid, userTag="", persId=0) goes through
+    the SDK's loader service (aiges serve.py: wrapperCreate(params, sid=..., userTag=...),
+    wrapperWrite(handle, req, sid)) and `easlab aiges run`: each hook gets the same values.
+    easlab passed the C++ loader's (params, sid, 0, sid) by position: userTag got 0 (so
+    "h-" + userTag raised TypeError) and persId the sid."""
+    theirs_rec, ours_rec = tmp_path / "theirs.jsonl", tmp_path / "ours.jsonl"
+    folder = _copy(tmp_path, "stream_tags", "sdk")
+    done = json.loads(sdk(real_aiges, folder, "session", {"sid": "easlab-run"}, theirs_rec))
+    assert done == {"handle": "h-easlab-run", "err": 0, "ret": 0}
+    got = ours(_copy(tmp_path, "stream_tags", "easlab"), "run", ".", record=ours_rec)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+    assert records(ours_rec) == records(theirs_rec)
+    assert records(ours_rec)[0] == {
+        "event": "create",
+        "sid": "easlab-run",
+        "userTag": "easlab-run",
+        "persId": 0,
+    }

@@ -300,6 +300,64 @@ def test_session_hooks_get_the_arguments_they_take():
     assert call_fitting(obj, "bare", "h", "s") == "h"
 
 
+class _Tagged(_Session):
+    """A session wrapper that keeps what its wrapperCreate was given."""
+
+    got: dict = {}
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    def wrapperRead(self, handle):
+        d = ResponseData("out")
+        d.setData(b"x")  # status DataEnd by default: the last result
+        r = Response()
+        r.list = [d]
+        return r
+
+
+def test_wrapper_create_gets_the_sid_as_its_tag_however_its_parameters_are_ordered():
+    """The SDK's template writes wrapperCreate(self, params, sid, userTag="", persId=0),
+    its WrapperBase (params, sid, persId=0, usrTag=""): the gRPC plugin passes sid= and
+    userTag= by name, the C++ loader (params, sid, psrId, usrTag) by position. easlab
+    called them all by position, so the template's userTag got 0 and its persId the sid."""
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls, SessionCreateResponse
+
+    def made(tag, pers):
+        s = SessionCreateResponse()
+        s.handle = f"h-{tag}-{pers}"
+        return s
+
+    class Template(_Tagged):  # aiges/wrapper.py, for the gRPC plugin
+        def wrapperCreate(self, params, sid, userTag="", persId=0):
+            self.got = {"sid": sid, "tag": userTag, "pers": persId}
+            return made(userTag, persId)
+
+    class Base(_Tagged):  # aiges.sdk.WrapperBase's own signature
+        def wrapperCreate(self, params, sid, persId=0, usrTag=""):
+            self.got = {"sid": sid, "tag": usrTag, "pers": persId}
+            return made(usrTag, persId)
+
+    class ForTheCppLoader(_Tagged):  # every argument pyWrapper.cpp passes, named freely
+        def wrapperCreate(self, params, sid, resource, tag):
+            self.got = {"sid": sid, "tag": tag, "pers": resource}
+            return made(tag, resource)
+
+    class KeywordOnly(_Tagged):
+        def wrapperCreate(self, params, *, sid, userTag):
+            self.got = {"sid": sid, "tag": userTag, "pers": None}
+            return made(userTag, None)
+
+    for cls in (Template, Base, ForTheCppLoader):
+        wrapper = cls()
+        session.run_session(wrapper, {}, DataListCls(), "sid-1")
+        assert wrapper.got == {"sid": "sid-1", "tag": "sid-1", "pers": 0}, cls.__name__
+    keyword = KeywordOnly()
+    session.run_session(keyword, {}, DataListCls(), "sid-2")
+    assert keyword.got == {"sid": "sid-2", "tag": "sid-2", "pers": None}
+
+
 def test_a_half_written_session_wrapper_fails_to_start_naming_what_is_missing():
     from easlab.aiges.hooks import session_only
     from easlab.aiges.sdk import WrapperBase
