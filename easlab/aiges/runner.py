@@ -38,10 +38,11 @@ from easlab.aiges.fields import (
     ParamField,
     PayloadField,
 )
-from easlab.aiges.hooks import call_hook, error_message, once_exec, session_only
+from easlab.aiges.hooks import call_hook, error_message, once_exec, session_only, unfit_hooks
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
     SessionFailed,
+    called_hooks,
     check_once_async,
     run_once_async,
     run_session,
@@ -49,6 +50,10 @@ from easlab.aiges.session import (
 )
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
+
+#: the sid of a local run: the request's sid the hooks get (wrapperCreate's sid, the
+#: C++ loader's usrTag)
+RUN_SID = "easlab-run"
 
 
 class RunError(Exception):
@@ -180,6 +185,10 @@ def run_wrapper(
     except (WrapperLoadError, ValueError) as exc:
         print(f"error: {exc}", file=out)
         return 2
+    unfit = unfit_hooks(type(wrapper), called_hooks(session_mode, once_async))
+    if unfit:
+        print(f"error: {unfit}", file=out)
+        return 2
     if note:
         print(note, file=out)
     fields = declared(type(wrapper))
@@ -211,7 +220,7 @@ def run_wrapper(
         if session_mode:
             try:
                 resp = run_session(
-                    wrapper, call_params, req, "easlab-run", wait, log=destroy_problems.append
+                    wrapper, call_params, req, RUN_SID, wait, log=destroy_problems.append
                 )
             except SessionFailed as exc:
                 print(f"session failed: {exc}", file=out)
@@ -221,13 +230,13 @@ def run_wrapper(
                     print(problem, file=out)
         elif once_async:  # aiges.toml [aiges] asyncMode = true
             try:
-                resp = run_once_async(wrapper, call_params, req, "easlab-run", wait)
+                resp = run_once_async(wrapper, call_params, req, RUN_SID, wait)
             except SessionFailed as exc:
                 print(f"async exec failed: {exc}", file=out)
                 return 1
         else:
             try:
-                resp = once_exec(wrapper, call_params, req)
+                resp = once_exec(wrapper, call_params, req, RUN_SID)
             except Exception:
                 print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
                 return 1

@@ -95,6 +95,14 @@ def serving_mode(cls: type, setting: bool | None) -> tuple[bool, str | None]:
     return is_session_wrapper(cls), None
 
 
+def called_hooks(session_mode: bool, once_async: bool) -> tuple[str, ...]:
+    """The hooks a request runs through in the serving mode chosen (serving_mode; aiges.toml's
+    asyncMode), so their signatures are checked at the start (hooks.unfit_hooks)."""
+    if session_mode:
+        return ("wrapperCreate", "wrapperWrite", "wrapperRead", "wrapperDestroy")
+    return ("wrapperOnceExecAsync",) if once_async else ("wrapperOnceExec",)
+
+
 def is_session_wrapper(cls: type) -> bool:
     """Whether a Wrapper serves through the session API: its own wrapperCreate and
     wrapperWrite and no wrapperOnceExec of its own."""

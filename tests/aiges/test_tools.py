@@ -613,3 +613,35 @@ def test_an_aiges_toml_switch_written_as_a_string_is_refused_saying_what_to_writ
         assert ran.returncode == 2, ran.stdout + ran.stderr
         assert f"[aiges] {key} is a str ('true')" in ran.stdout, ran.stdout
         assert f"would not run {what}" in ran.stdout and f"write {key} = true" in ran.stdout
+
+
+def test_run_calls_wrapper_once_exec_as_the_cpp_loader_and_refuses_what_no_loader_can_call(
+    tmp_path,
+):
+    """`easlab aiges run` passes a wrapperOnceExec that takes them the C++ loader's usrTag
+    (the run's sid) and psrId (0); the SDK's run() passes (params, reqData) only, so such a
+    wrapper failed there and under easlab alike. A hook needing more than any loader passes
+    is refused before wrapperInit runs, naming the signature to write (exit 2)."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert 'out (text, 50 bytes): {"persId": 0, "sid": null, "usrTag": "easlab-run"}' in (
+        ran.stdout
+    ), ran.stdout
+
+    session = copy_wrapper("stream_tags", tmp_path / "session")
+    source = (session / "wrapper.py").read_text()
+    changed = source.replace(
+        "def wrapperRead(self, handle):", "def wrapperRead(self, handle, sid, n):"
+    )
+    assert changed != source
+    (session / "wrapper.py").write_text(changed)
+    refused = easlab_aiges(session, "run", ".")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stdout.startswith(
+        "error: Wrapper.wrapperRead(self, handle, sid, n) cannot be called as the aiges loader "
+        "calls it, wrapperRead(handle, sid): nothing is passed for n; write def "
+        'wrapperRead(self, handle, sid="") -> Response'
+    ), refused.stdout

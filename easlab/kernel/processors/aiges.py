@@ -27,7 +27,14 @@ from easlab.aiges.config import (
     session_mode_setting,
 )
 from easlab.aiges.dto import constructor_data, constructor_data_warning
-from easlab.aiges.hooks import call_hook, error_message, once_exec, raised, session_only
+from easlab.aiges.hooks import (
+    call_hook,
+    error_message,
+    once_exec,
+    raised,
+    session_only,
+    unfit_hooks,
+)
 from easlab.aiges.loader import load_wrapper_class
 from easlab.aiges.params import with_headers
 from easlab.aiges.runner import init_failure
@@ -36,6 +43,7 @@ from easlab.aiges.session import (
     CALLBACK_WAIT_S,
     SessionBusy,
     SessionFailed,
+    called_hooks,
     check_once_async,
     run_once_async,
     run_session,
@@ -116,6 +124,9 @@ class AigesProcessor(Processor):
                 check_once_async(cls)
         except (WrapperLoadError, ValueError) as exc:
             raise ProcessorError(400, str(exc)) from None
+        unfit = unfit_hooks(cls, called_hooks(self.session_mode, self.once_async))
+        if unfit:
+            raise ProcessorError(400, unfit)
         if note:
             _log_line(note)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
@@ -167,7 +178,7 @@ class AigesProcessor(Processor):
         if self.once_async:
             return self._once_async(params, req, sid)
         try:
-            resp = once_exec(self.wrapper, params, req)
+            resp = once_exec(self.wrapper, params, req, sid)
         # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
         # to the worker, ended its thread with no answer: the caller waited for
         # rpc.keepalive (408) and the instance had one thread fewer each time
