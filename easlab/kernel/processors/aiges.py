@@ -55,11 +55,9 @@ from easlab.aiges.webgate import (
     WRAPPER_FAILED,
     RequestInvalid,
     error_answer,
-    headers_of,
     left_out,
     output_entry,
     parse_request,
-    sid_of,
 )
 from easlab.kernel.processors.base import Processor, ProcessorError
 from easlab.kernel.processors.http import HttpAnswer, HttpRequest
@@ -164,15 +162,15 @@ class AigesProcessor(Processor):
                 ),
                 405,
             )
-        sid = sid_of(request.body)
         try:
-            params, req = parse_request(request.body, self.fields, self.service_id)
+            parsed = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
-            return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
+            return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", exc.sid), 400)
+        sid, req = parsed.sid, parsed.req
         # the loader adds the headers named by aiges.toml's [aiges] headerPass (and always
         # "sid") to the params it hands the wrapper (aiges instance/inst.go ResLoad),
         # unless a param of that name was sent; a header not sent is ""
-        params = with_headers(params, headers_of(request.body, sid), self.header_pass)
+        params = with_headers(parsed.params, parsed.headers, self.header_pass)
         if self.session_mode:
             return self._session(params, req, sid)
         if self.once_async:
