@@ -645,3 +645,41 @@ def test_run_calls_wrapper_once_exec_as_the_cpp_loader_and_refuses_what_no_loade
         "calls it, wrapperRead(handle, sid): nothing is passed for n; write def "
         'wrapperRead(self, handle, sid="") -> Response'
     ), refused.stdout
+
+
+def test_aiges_toml_on_python_3_10_reads_with_tomli_which_easlab_depends_on_there(
+    monkeypatch, tmp_path
+):
+    """easlab supports Python 3.10, whose standard library has no TOML reader: an aiges.toml
+    needs tomli there, which pyproject did not list, so a plain `pip install easlab` on
+    3.10 failed every wrapper with an aiges.toml. It is a dependency on 3.10 now (only
+    there), and without it the error names the file and the install to run."""
+    import pytest
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from easlab.aiges.config import WrapperLoadError, session_mode_setting
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.10"
+    needed = {
+        version: sorted(
+            r.name
+            for r in map(Requirement, project["dependencies"])
+            if r.name == "tomli"
+            and (r.marker is None or r.marker.evaluate({"python_version": version}))
+        )
+        for version in ("3.10", "3.11", "3.13")
+    }
+    assert needed == {"3.10": ["tomli"], "3.11": [], "3.13": []}
+
+    (tmp_path / "aiges.toml").write_text("[aiges]\nsessMode = true\n")
+    monkeypatch.setattr(sys, "version_info", (3, 10, 14, "final", 0))
+    monkeypatch.setitem(sys.modules, "tomli", None)  # not installed
+    with pytest.raises(WrapperLoadError) as caught:
+        session_mode_setting(tmp_path)
+    assert str(caught.value) == (
+        f"reading {tmp_path / 'aiges.toml'} needs the tomli package on Python 3.10 (Python "
+        "3.11 and later read TOML themselves); easlab depends on it there, so it was "
+        "installed without its dependencies: pip install 'tomli>=1.1'"
+    )
