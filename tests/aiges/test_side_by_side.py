@@ -22,6 +22,7 @@ import requests
 
 from tests.aiges.conftest import copy_wrapper
 
+ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
 NAMES = ["guide", "echo", "image", "err", "classm", "badresp", "star"]
 
@@ -448,3 +449,26 @@ def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp
         "userTag": "easlab-run",
         "persId": 0,
     }
+
+
+def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
+    """notebooks/07-aiges-wrappers.ipynb teaches wrappers a reader copies: each passes the
+    SDK's run() as it passes `easlab aiges run`. Its echo wrapper assigned ``l.data = ...``
+    and ``l.len = ...``, which the SDK's ResponseData refuses ("property 'data' of
+    'ResponseData' object has no setter": its run() and its gRPC plugin failed it)."""
+    notebook = json.loads((ROOT / "notebooks" / "07-aiges-wrappers.ipynb").read_text())
+    written = {}
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        first, _, body = source.partition("\n")
+        if cell["cell_type"] == "code" and first.startswith("%%writefile $workdir/"):
+            written[first.split("/")[1]] = body
+    assert sorted(written) == ["echo", "flip"]
+    for name, body in written.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "wrapper.py").write_text(body)
+        verdict = json.loads(sdk(real_aiges, folder, "run"))
+        assert verdict["verified"], (name, verdict["log"])
+        got = ours(folder, "run", ".")
+        assert got.returncode == 0 and "verified" in got.stdout, got.stdout + got.stderr
