@@ -4,10 +4,13 @@ What aiges 0.16.0's ``Wrapper().run()`` does (the wrapper's ``config`` to
 ``wrapperInit``, the declared test values as params and one DataListNode per
 input, the same response checks) plus what it leaves out: ``wrapperFini`` is
 called, the response is shown (text printed, binary saved to files), and the
-exit code says whether anything failed. One difference on purpose: the SDK's
+exit code says whether anything failed. Differences on purpose: the SDK's
 ``run()`` hands the params over typed (``2``, ``False``), its loader on the
 platform as strings (``"2"``, ``"false"``); easlab passes strings here as in
 the kernel (easlab/aiges/params.py), so a missing ``int(...)`` fails locally.
+And as the loader and the kernel do, the params hold the request's sid
+(``RUN_SID``) and the headers aiges.toml's headerPass names (``""``: a local run
+sends none), which the SDK's ``run()`` leaves out.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from easlab.aiges.fields import (
     PayloadField,
 )
 from easlab.aiges.hooks import call_hook, error_message, once_exec, session_only, unfit_hooks
+from easlab.aiges.params import with_headers
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
     SessionFailed,
@@ -177,7 +181,8 @@ def run_wrapper(
     # the run is in the wrapper's folder (tools.py), where its aiges.toml is
     try:
         wait = delay_detect_period(Path.cwd())
-        header_pass(Path.cwd())  # what would fail the service's start fails the check
+        # what would fail the service's start fails the check
+        passed_headers = header_pass(Path.cwd())
         session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
         once_async = not session_mode and async_mode_setting(Path.cwd())
         if once_async:
@@ -201,6 +206,10 @@ def run_wrapper(
     except RunError as exc:
         print(f"error: {exc}", file=out)
         return 2
+    # the loader adds the request's sid and the headers aiges.toml's headerPass names to
+    # the params (the kernel: easlab/kernel/processors/aiges.py); a local run has no
+    # request headers, so those are "" as for a request that did not send them
+    call_params = with_headers(call_params, {"sid": RUN_SID}, passed_headers)
     for note in _placeholder_notes(fields, inputs):
         print(note, file=out)
     try:

@@ -86,8 +86,10 @@ def test_run_calls_the_wrapper_as_the_sdk_does(real_aiges, tmp_path, name):
     for call in theirs_calls:
         if "params" in call:
             # the SDK's run() passes the declared values typed (2, false); its loader,
-            # and easlab everywhere, pass strings ("2", "false")
+            # and easlab everywhere, pass strings ("2", "false"), and the request's sid
+            # (the loader's, easlab's run: "easlab-run"), which the SDK's run() leaves out
             call["params"] = {k: _spelled(v) for k, v in call["params"].items()}
+            call["params"]["sid"] = "easlab-run"
     # the SDK never calls wrapperFini; easlab does (when the wrapper defines it)
     assert [c for c in our_calls if c["event"] != "fini"] == theirs_calls
     assert "invalid response" not in got.stdout
@@ -171,7 +173,8 @@ def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, s
     got = ours(_copy(tmp_path, "params", "easlab"), "run", ".", *args)
     assert got.returncode == 0, got.stdout + got.stderr
     shown = got.stdout.split("seen (text, ", 1)[1].split(": ", 1)[1].splitlines()[0]
-    assert json.loads(shown) == sdk_loader_sees(real_aiges, tmp_path, strings)
+    loader = {**strings, "sid": "easlab-run"}  # the loader's params hold the sid too
+    assert json.loads(shown) == sdk_loader_sees(real_aiges, tmp_path, loader)
 
 
 @pytest.mark.parametrize(

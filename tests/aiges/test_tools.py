@@ -627,9 +627,8 @@ def test_run_calls_wrapper_once_exec_as_the_cpp_loader_and_refuses_what_no_loade
     folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
     ran = easlab_aiges(folder, "run", ".")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert 'out (text, 50 bytes): {"persId": 0, "sid": null, "usrTag": "easlab-run"}' in (
-        ran.stdout
-    ), ran.stdout
+    shown = 'out (text, 58 bytes): {"persId": 0, "sid": "easlab-run", "usrTag": "easlab-run"}'
+    assert shown in ran.stdout, ran.stdout
 
     session = copy_wrapper("stream_tags", tmp_path / "session")
     source = (session / "wrapper.py").read_text()
@@ -683,3 +682,20 @@ def test_aiges_toml_on_python_3_10_reads_with_tomli_which_easlab_depends_on_ther
         "3.11 and later read TOML themselves); easlab depends on it there, so it was "
         "installed without its dependencies: pip install 'tomli>=1.1'"
     )
+
+
+def test_run_hands_the_wrapper_the_sid_and_passed_headers_in_params_as_the_kernel_does(tmp_path):
+    """The loader adds the request's sid (and the headers aiges.toml's headerPass names) to
+    the params, so wrappers read params["sid"]; the kernel does, but `easlab aiges run`
+    did not: such a wrapper passed on the platform and in the kernel and failed the local
+    check with KeyError: 'sid'. The run's params hold its sid and "" for each passed header."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("params", tmp_path / "params")
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = "appid;uid"\n')
+    ran = easlab_aiges(folder, "run", ".", "--param", "name=bo")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    shown = ran.stdout.split("seen (text, ", 1)[1].split(": ", 1)[1].splitlines()[0]
+    seen = json.loads(shown)
+    assert seen["sid"] == ["str", "easlab-run"] and seen["name"] == ["str", "bo"]
+    assert seen["appid"] == ["str", ""] and seen["uid"] == ["str", ""]
