@@ -699,3 +699,24 @@ def test_run_hands_the_wrapper_the_sid_and_passed_headers_in_params_as_the_kerne
     seen = json.loads(shown)
     assert seen["sid"] == ["str", "easlab-run"] and seen["name"] == ["str", "bo"]
     assert seen["appid"] == ["str", ""] and seen["uid"] == ["str", ""]
+
+
+def test_a_wrapper_for_the_cpp_loader_reads_an_input_with_get_data(tmp_path):
+    """The C++ loader's aiges_embed DataListNode has get_data() (aiges_c_python_wrapper
+    pyWrapper.cpp binds it); a wrapper written for it that read its input so failed
+    under easlab with "'DataListNode' object has no attribute 'get_data'"."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
+    source = (folder / "wrapper.py").read_text()
+    changed = source.replace(
+        '"sid": params.get("sid")}', '"sid": params.get("sid"), "text": text}'
+    ).replace(
+        "        seen = {",
+        '        text = reqData.get("text").get_data().decode()\n        seen = {',
+    )
+    assert changed.count("get_data") == 1 and '"text": text' in changed
+    (folder / "wrapper.py").write_text(changed)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert '"text": "abc"' in ran.stdout, ran.stdout
