@@ -10,6 +10,7 @@ included, what it sees under the SDK's loader service: strings.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
@@ -458,7 +459,11 @@ def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
     """notebooks/07-aiges-wrappers.ipynb teaches wrappers a reader copies: each passes the
     SDK's run() as it passes `easlab aiges run`. Its echo wrapper assigned ``l.data = ...``
     and ``l.len = ...``, which the SDK's ResponseData refuses ("property 'data' of
-    'ResponseData' object has no setter": its run() and its gRPC plugin failed it)."""
+    'ResponseData' object has no setter": its run() and its gRPC plugin failed it).
+    And each is written for aiges's C++ loader too (pyWrapper.cpp casts the answer to
+    its own aiges_embed types, whose ResponseData constructor takes no keywords): they
+    import aiges_embed's types first, as the SDK's template does, and build a
+    ResponseData with no arguments."""
     notebook = json.loads((ROOT / "notebooks" / "07-aiges-wrappers.ipynb").read_text())
     written = {}
     for cell in notebook["cells"]:
@@ -468,6 +473,22 @@ def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
             written[first.split("/")[1]] = body
     assert sorted(written) == ["echo", "flip"]
     for name, body in written.items():
+        tree = ast.parse(body)
+        embedded = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Try)
+            for stmt in node.body
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "aiges_embed"
+            for alias in stmt.names
+        }
+        assert {"Response", "ResponseData"} <= embedded, (name, embedded)
+        built = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ResponseData"
+        ]
+        assert built and not any(call.args or call.keywords for call in built), name
         folder = tmp_path / name
         folder.mkdir()
         (folder / "wrapper.py").write_text(body)
