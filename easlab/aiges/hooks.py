@@ -215,6 +215,27 @@ def unfit_hooks(cls: type, names: tuple[str, ...]) -> str | None:
     return None
 
 
+def plugin_mode_note(cls: type, names: tuple[str, ...]) -> str | None:
+    """A warning for a ``wrapperOnceExec`` (among ``names``, the hooks a request runs) that
+    requires the C++ loader's usrTag/psrId: aiges's Python plugin (AIGES_PLUGIN_MODE=python,
+    aiges serve.py) calls ``wrapperOnceExec(params, reqData)`` and fails it. easlab serves
+    it as the C++ loader (the default mode) does; None when the hook fits both loaders."""
+    name = "wrapperOnceExec"
+    if name not in names or not defines(cls, name):
+        return None
+    _, least, _ = LOADER_CALLS[name]
+    _, _, missing = _Fit(cls, name, least).arguments(("",) * least, {})
+    if not missing:
+        return None
+    return (
+        f"warning: {cls.__name__}.wrapperOnceExec requires {' and '.join(missing)}: aiges's "
+        "C++ loader passes them (AIGES_PLUGIN_MODE=c, the default), and easlab serves it "
+        "so, but its Python plugin (AIGES_PLUGIN_MODE=python) calls wrapperOnceExec(params, "
+        'reqData) and fails every request there: give them defaults (usrTag="", persId=0) '
+        "to run under both"
+    )
+
+
 def loader_names(sid: str) -> dict[str, Any]:
     """The hook parameters the aiges loaders fill by what they are, not where they stand:
     ``sid``; ``usrTag``/``userTag``, the instance's tag, which is the request's sid (the

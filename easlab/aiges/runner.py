@@ -41,7 +41,14 @@ from easlab.aiges.fields import (
     ParamField,
     PayloadField,
 )
-from easlab.aiges.hooks import call_hook, error_message, once_exec, session_only, unfit_hooks
+from easlab.aiges.hooks import (
+    call_hook,
+    error_message,
+    once_exec,
+    plugin_mode_note,
+    session_only,
+    unfit_hooks,
+)
 from easlab.aiges.params import with_headers
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
@@ -194,8 +201,9 @@ def run_wrapper(
     if unfit:
         print(f"error: {unfit}", file=out)
         return 2
-    if note:
-        print(note, file=out)
+    for line in (note, plugin_mode_note(type(wrapper), called_hooks(session_mode, once_async))):
+        if line:
+            print(line, file=out)
     fields = declared(type(wrapper))
     failed = False
     if config is None:

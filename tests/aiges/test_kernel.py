@@ -864,12 +864,15 @@ def test_aiges_toml_async_mode_runs_wrapper_once_exec_async_and_answers_from_cal
     assert "wrapperOnceExecAsync(self, params, reqData, sid)" in message, message
 
 
-def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(served, tmp_path):
+def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(
+    served, kernel, tmp_path
+):
     """aiges's C++ loader (aiges_c_python_wrapper pyWrapper.cpp, the platform's default
     plugin mode) calls wrapperOnceExec(params, reqData, usrTag, psrId), usrTag being the
     request's sid: a wrapper taking all four failed every request under easlab ("missing 2
-    required positional arguments"), as under the SDK's run(). It is served now, and a
-    signature no loader can call is refused at the start naming the one to write."""
+    required positional arguments"), as under the SDK's run(). It is served now, with a
+    warning in the log that aiges's Python plugin (wrapperOnceExec(params, reqData)) fails
+    it, and a signature no loader can call is refused at the start naming the one to write."""
     svc = served("aiges_cpp_exec", "cpp_exec")
     assert svc.status == "Running", svc.desc.get("message")
     text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
@@ -877,6 +880,8 @@ def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(serve
     assert r.status_code == 200, r.text
     seen = json.loads(base64.b64decode(r.json()["payload"]["out"]["text"]))
     assert seen == {"usrTag": "req-7", "persId": 0, "sid": "req-7"}
+    said = "wrapperOnceExec requires usrTag and persId: aiges's C++ loader passes them"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_cpp_exec", 0)))
 
     folder = copy_wrapper("cpp_exec", tmp_path / "five")
     source = (folder / "wrapper.py").read_text()

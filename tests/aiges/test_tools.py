@@ -629,6 +629,13 @@ def test_run_calls_wrapper_once_exec_as_the_cpp_loader_and_refuses_what_no_loade
     assert ran.returncode == 0, ran.stdout + ran.stderr
     shown = 'out (text, 58 bytes): {"persId": 0, "sid": "easlab-run", "usrTag": "easlab-run"}'
     assert shown in ran.stdout, ran.stdout
+    # aiges's Python plugin calls wrapperOnceExec(params, reqData): said, not refused
+    assert ran.stdout.startswith(
+        "warning: Wrapper.wrapperOnceExec requires usrTag and persId: aiges's C++ loader "
+        "passes them (AIGES_PLUGIN_MODE=c, the default), and easlab serves it so, but its "
+        "Python plugin (AIGES_PLUGIN_MODE=python) calls wrapperOnceExec(params, reqData) "
+        'and fails every request there: give them defaults (usrTag="", persId=0)'
+    ), ran.stdout
 
     session = copy_wrapper("stream_tags", tmp_path / "session")
     source = (session / "wrapper.py").read_text()

@@ -31,6 +31,7 @@ from easlab.aiges.hooks import (
     call_hook,
     error_message,
     once_exec,
+    plugin_mode_note,
     raised,
     session_only,
     unfit_hooks,
@@ -125,8 +126,9 @@ class AigesProcessor(Processor):
         unfit = unfit_hooks(cls, called_hooks(self.session_mode, self.once_async))
         if unfit:
             raise ProcessorError(400, unfit)
-        if note:
-            _log_line(note)
+        for line in (note, plugin_mode_note(cls, called_hooks(self.session_mode, self.once_async))):
+            if line:
+                _log_line(line)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
             self.schema = schema_document(cls)
