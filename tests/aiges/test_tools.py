@@ -137,7 +137,7 @@ def test_the_real_sdk_is_not_shadowed_outside_aiges_instances(tmp_path):
     first, second = [line for line in out.stdout.splitlines() if "sdk.py" in line]
     assert "site-packages/aiges/sdk.py" in first
     assert second.startswith(str(ROOT / "easlab" / "aiges" / "sdk.py"))
-    assert second.endswith("easlab.aiges.dto")
+    assert second.endswith("easlab.aiges.embed")
 
 
 class _Forms:
@@ -727,3 +727,28 @@ def test_a_wrapper_for_the_cpp_loader_reads_an_input_with_get_data(tmp_path):
     ran = easlab_aiges(folder, "run", ".")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert '"text": "abc"' in ran.stdout, ran.stdout
+
+
+def test_a_wrapper_for_the_cpp_loader_may_report_metrics_and_traces(tmp_path):
+    """aiges_embed, the C++ loader's module, has callback_metric(usrTag, key, count) and
+    callback_trace(usrTag, key, value) (pyWrapper.cpp), which it prints and hands to aiges's
+    meter and trace log. Under easlab `from aiges_embed import callback_metric` failed the
+    wrapper's import; both are now that printed line in the log, and answer 0."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
+    source = (folder / "wrapper.py").read_text()
+    changed = source.replace(
+        "import json\n", "import json\n\nfrom aiges_embed import callback_metric, callback_trace\n"
+    ).replace(
+        "        seen = {",
+        '        assert callback_metric(usrTag, "frames", 3) == 0\n'
+        '        assert callback_trace(usrTag, "engine", "v2") == 0\n'
+        "        seen = {",
+    )
+    assert changed.count("callback_") == 4
+    (folder / "wrapper.py").write_text(changed)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "callback Metric: easlab-run, frames, 3\n" in ran.stderr, ran.stderr
+    assert "callback Trace: easlab-run, engine, v2\n" in ran.stderr, ran.stderr
