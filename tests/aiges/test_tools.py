@@ -752,3 +752,78 @@ def test_a_wrapper_for_the_cpp_loader_may_report_metrics_and_traces(tmp_path):
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "callback Metric: easlab-run, frames, 3\n" in ran.stderr, ran.stderr
     assert "callback Trace: easlab-run, engine, v2\n" in ran.stderr, ran.stderr
+
+
+CPP_SESSION = """
+from aiges.sdk import WrapperBase, StringBodyField
+from aiges_embed import Response, ResponseData, SessionCreateResponse
+from aiges.core.types import *
+
+
+class UserRequest(object):
+    text = StringBodyField(key="text", value=b"abc")
+
+
+class UserResponse(object):
+    out = StringBodyField(key="out")
+
+
+class Wrapper(WrapperBase):
+    serviceId = "cppstream"
+    version = "v1"
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+
+    def wrapperInit(self, config):
+        self.pieces = {}
+        return 0
+
+    def wrapperCreate(self, params, sid, psrId, usrTag):
+        s = SessionCreateResponse()
+        s.handle = "h-" + usrTag
+        return s
+
+    def wrapperWrite(self, handle, req):
+        text = req.get("text").get_data()
+        self.pieces[handle] = [(text[:1], DataContinue), (text[1:], DataEnd)]
+        return 0
+
+    def wrapperRead(self, handle):
+        data, status = self.pieces[handle].pop(0)
+        l = ResponseData("out", 0, status, DataText)
+        l.setData(data)
+        r = Response()
+        r.list = [l]
+        return r
+
+    def wrapperDestroy(self, handle):
+        return 0
+"""
+
+
+def test_aiges_embed_response_data_is_built_as_the_cpp_loader_binds_it(tmp_path):
+    """aiges_embed's ResponseData constructor is (key, len, status, type), by position only
+    (pyWrapper.cpp binds py::init<std::string, unsigned int, int, int> without names).
+    easlab's was the SDK's (key, data, length, type, status): a C++ session wrapper's
+    ResponseData("out", 0, DataContinue, DataText) got status Once, so its first piece
+    ended the session ("a" for "abc"); and keywords, a TypeError on the platform, were
+    taken. Both are now as the C++ loader has them, the refusal saying what to write."""
+    folder = tmp_path / "cpp_session"
+    folder.mkdir()
+    (folder / "wrapper.py").write_text(CPP_SESSION)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "out (text, 3 bytes): abc" in ran.stdout, ran.stdout
+
+    keywords = CPP_SESSION.replace(
+        'ResponseData("out", 0, status, DataText)', 'ResponseData(key="out", status=status)'
+    )
+    assert keywords != CPP_SESSION
+    (folder / "wrapper.py").write_text(keywords)
+    refused = easlab_aiges(folder, "run", ".")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (
+        "session failed: wrapperRead raised TypeError: aiges_embed.ResponseData(key='out', "
+        "status=1): the C++ loader's ResponseData takes no arguments, or (key, len, status, "
+        "type) by position, never keywords"
+    ) in refused.stdout, refused.stdout
