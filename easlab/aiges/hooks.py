@@ -108,6 +108,7 @@ class _Fit:
         except AttributeError:
             raise AttributeError(f"{_class_name(owner)} has no {name}()") from None
         self.raw = raw
+        self.least = least
         self.bound = False
         self.params: list[inspect.Parameter] | None
         if inspect.isfunction(raw):
@@ -124,7 +125,9 @@ class _Fit:
                 or len(positional) > least
                 or any(p.kind is p.VAR_POSITIONAL for p in params)
             )
-            self.params = params[1:] if self.bound else params
+            # the instance takes the first parameter, unless that is *args itself
+            first_named = bool(positional) and positional[0] is params[0]
+            self.params = params[1:] if self.bound and first_named else params
         else:  # classmethod, staticmethod, a callable object: already bound
             try:
                 self.params = list(inspect.signature(getattr(owner, name)).parameters.values())
@@ -136,7 +139,9 @@ class _Fit:
     ) -> tuple[list[Any], dict[str, Any], list[str]]:
         """The positional and keyword arguments, and the required parameters left without one."""
         if self.params is None or any(p.kind is p.VAR_POSITIONAL for p in self.params):
-            return list(args), {}, []
+            # (*args): a decorator without functools.wraps, most likely; it gets what
+            # every loader passes, which the function it wraps takes the most likely
+            return list(args[: self.least]), {}, []
         positional = [
             p for p in self.params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]

@@ -827,3 +827,26 @@ def test_aiges_embed_response_data_is_built_as_the_cpp_loader_binds_it(tmp_path)
         "status=1): the C++ loader's ResponseData takes no arguments, or (key, len, status, "
         "type) by position, never keywords"
     ) in refused.stdout, refused.stdout
+
+
+def test_a_hook_behind_a_decorator_without_wraps_gets_what_every_loader_passes():
+    """A wrapperOnceExec decorated with a plain (*args, **kwargs) wrapper (no
+    functools.wraps) shows no signature: it gets (params, reqData), which both loaders
+    pass, not the C++ loader's usrTag and psrId too (the function it wraps would fail
+    with 'takes 3 positional arguments but 5 were given')."""
+    from easlab.aiges.dto import DataListCls
+    from easlab.aiges.hooks import once_exec
+
+    def timed(func):
+        def inner(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        return inner
+
+    class Wrapper:
+        @timed
+        def wrapperOnceExec(self, params, reqData):
+            return (params, reqData)
+
+    req = DataListCls()
+    assert once_exec(Wrapper(), {"n": 2}, req, "sid-1") == ({"n": "2"}, req)
