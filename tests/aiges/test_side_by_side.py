@@ -10,7 +10,6 @@ included, what it sees under the SDK's loader service: strings.
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.aiges.conftest import copy_wrapper
+from tests.aiges.conftest import copy_wrapper, fits_the_cpp_loader
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
@@ -473,22 +472,7 @@ def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
             written[first.split("/")[1]] = body
     assert sorted(written) == ["echo", "flip"]
     for name, body in written.items():
-        tree = ast.parse(body)
-        embedded = {
-            alias.name
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Try)
-            for stmt in node.body
-            if isinstance(stmt, ast.ImportFrom) and stmt.module == "aiges_embed"
-            for alias in stmt.names
-        }
-        assert {"Response", "ResponseData"} <= embedded, (name, embedded)
-        built = [
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ResponseData"
-        ]
-        assert built and not any(call.args or call.keywords for call in built), name
+        assert fits_the_cpp_loader(body) == [], name
         folder = tmp_path / name
         folder.mkdir()
         (folder / "wrapper.py").write_text(body)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from easlab.aiges.dto import Response, ResponseData
 from easlab.aiges.hooks import call_hook
+from tests.aiges.conftest import fits_the_cpp_loader
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +30,8 @@ def test_create_makes_a_project_that_runs_as_generated(tmp_path):
     assert made.returncode == 0, made.stderr
     folder = tmp_path / "demo"
     assert {p.name for p in folder.iterdir()} >= {"wrapper.py", "README.md", "service.json"}
+    # the generated wrapper runs under aiges's C++ loader too (aiges_embed's types first)
+    assert fits_the_cpp_loader((folder / "wrapper.py").read_text()) == []
     assert not (folder / "Dockerfile").exists()
     ran = easlab_aiges(folder, "run", "wrapper.py", "--param", "mode=lower")
     assert ran.returncode == 0, ran.stdout + ran.stderr
