@@ -68,8 +68,9 @@ def init_config(model_config: Any, wrapper_cls: type, folder: Path | None = None
     return {str(k): loader_string(v) for k, v in value.items()}
 
 
-def _toml() -> Any:
-    """The stdlib's TOML reader (3.11+), else tomli, its 3.10 backport."""
+def _toml(path: Path) -> Any:
+    """The stdlib's TOML reader (3.11+), else tomli, its 3.10 backport (an easlab dependency
+    on 3.10, which an install without dependencies can lack)."""
     if sys.version_info >= (3, 11):
         import tomllib
 
@@ -78,14 +79,15 @@ def _toml() -> Any:
         import tomli
     except ModuleNotFoundError:
         raise WrapperLoadError(
-            f"reading {AIGES_TOML} needs Python 3.11 or later, or the tomli package on "
-            "Python 3.10: pip install tomli"
+            f"reading {path} needs the tomli package on Python 3.10 (Python 3.11 and later "
+            "read TOML themselves); easlab depends on it there, so it was installed without "
+            "its dependencies: pip install 'tomli>=1.1'"
         ) from None
     return tomli
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    toml = _toml()
+    toml = _toml(path)
     try:
         with path.open("rb") as f:
             doc: dict[str, Any] = toml.load(f)

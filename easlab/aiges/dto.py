@@ -45,6 +45,11 @@ class DataListNode:
         self.len: int = 0
         self.type: int = DataText
 
+    def get_data(self) -> Any:
+        """``data``: the C++ loader's DataListNode (its ``aiges_embed`` module) has this
+        getter, which wrappers written for it call; the SDK's has not."""
+        return self.data
+
 
 class DataListCls:
     """The request's inputs: ``list`` of ``DataListNode``; ``get(key)`` finds one."""

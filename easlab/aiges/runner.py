@@ -4,10 +4,13 @@ What aiges 0.16.0's ``Wrapper().run()`` does (the wrapper's ``config`` to
 ``wrapperInit``, the declared test values as params and one DataListNode per
 input, the same response checks) plus what it leaves out: ``wrapperFini`` is
 called, the response is shown (text printed, binary saved to files), and the
-exit code says whether anything failed. One difference on purpose: the SDK's
+exit code says whether anything failed. Differences on purpose: the SDK's
 ``run()`` hands the params over typed (``2``, ``False``), its loader on the
 platform as strings (``"2"``, ``"false"``); easlab passes strings here as in
 the kernel (easlab/aiges/params.py), so a missing ``int(...)`` fails locally.
+And as the loader and the kernel do, the params hold the request's sid
+(``RUN_SID``) and the headers aiges.toml's headerPass names (``""``: a local run
+sends none), which the SDK's ``run()`` leaves out.
 """
 
 from __future__ import annotations
@@ -38,10 +41,19 @@ from easlab.aiges.fields import (
     ParamField,
     PayloadField,
 )
-from easlab.aiges.hooks import call_hook, error_message, once_exec, session_only
+from easlab.aiges.hooks import (
+    call_hook,
+    error_message,
+    once_exec,
+    plugin_mode_note,
+    session_only,
+    unfit_hooks,
+)
+from easlab.aiges.params import with_headers
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
     SessionFailed,
+    called_hooks,
     check_once_async,
     run_once_async,
     run_session,
@@ -49,6 +61,10 @@ from easlab.aiges.session import (
 )
 from easlab.aiges.types import DataText, Once
 from easlab.aiges.webgate import RequestInvalid, _check_param
+
+#: the sid of a local run: the request's sid the hooks get (wrapperCreate's sid, the
+#: C++ loader's usrTag)
+RUN_SID = "easlab-run"
 
 
 class RunError(Exception):
@@ -172,7 +188,8 @@ def run_wrapper(
     # the run is in the wrapper's folder (tools.py), where its aiges.toml is
     try:
         wait = delay_detect_period(Path.cwd())
-        header_pass(Path.cwd())  # what would fail the service's start fails the check
+        # what would fail the service's start fails the check
+        passed_headers = header_pass(Path.cwd())
         session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
         once_async = not session_mode and async_mode_setting(Path.cwd())
         if once_async:
@@ -180,8 +197,13 @@ def run_wrapper(
     except (WrapperLoadError, ValueError) as exc:
         print(f"error: {exc}", file=out)
         return 2
-    if note:
-        print(note, file=out)
+    unfit = unfit_hooks(type(wrapper), called_hooks(session_mode, once_async))
+    if unfit:
+        print(f"error: {unfit}", file=out)
+        return 2
+    for line in (note, plugin_mode_note(type(wrapper), called_hooks(session_mode, once_async))):
+        if line:
+            print(line, file=out)
     fields = declared(type(wrapper))
     failed = False
     if config is None:
@@ -192,6 +214,10 @@ def run_wrapper(
     except RunError as exc:
         print(f"error: {exc}", file=out)
         return 2
+    # the loader adds the request's sid and the headers aiges.toml's headerPass names to
+    # the params (the kernel: easlab/kernel/processors/aiges.py); a local run has no
+    # request headers, so those are "" as for a request that did not send them
+    call_params = with_headers(call_params, {"sid": RUN_SID}, passed_headers)
     for note in _placeholder_notes(fields, inputs):
         print(note, file=out)
     try:
@@ -211,7 +237,7 @@ def run_wrapper(
         if session_mode:
             try:
                 resp = run_session(
-                    wrapper, call_params, req, "easlab-run", wait, log=destroy_problems.append
+                    wrapper, call_params, req, RUN_SID, wait, log=destroy_problems.append
                 )
             except SessionFailed as exc:
                 print(f"session failed: {exc}", file=out)
@@ -221,13 +247,13 @@ def run_wrapper(
                     print(problem, file=out)
         elif once_async:  # aiges.toml [aiges] asyncMode = true
             try:
-                resp = run_once_async(wrapper, call_params, req, "easlab-run", wait)
+                resp = run_once_async(wrapper, call_params, req, RUN_SID, wait)
             except SessionFailed as exc:
                 print(f"async exec failed: {exc}", file=out)
                 return 1
         else:
             try:
-                resp = once_exec(wrapper, call_params, req)
+                resp = once_exec(wrapper, call_params, req, RUN_SID)
             except Exception:
                 print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
                 return 1

@@ -17,9 +17,13 @@ WRAPPER = '''"""{name}: an aiges wrapper (iFlytek). Run it: `easlab aiges run wr
 import os
 
 from aiges.core.types import *
-from aiges.dto import DataListCls, Response, ResponseData
 from aiges.sdk import StringBodyField, StringParamField, WrapperBase
 from aiges.utils.log import log
+
+try:  # aiges's C++ loader casts the answer back to its own types
+    from aiges_embed import DataListCls, Response, ResponseData
+except ImportError:  # the SDK, aiges's Python plugin
+    from aiges.dto import DataListCls, Response, ResponseData
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -62,7 +66,9 @@ class Wrapper(WrapperBase):
         # every params value is a string, as the platform's loader passes it:
         # convert numbers and booleans yourself (int(params["n"]), params["b"] == "true")
         text = text.upper() if params["mode"] == "upper" else text.lower()
-        out = ResponseData(key="result", type=DataText, status=Once)
+        out = ResponseData()  # the C++ loader's takes no keywords
+        out.key, out.status = "result", Once
+        out.setDataType(DataText)
         out.setData((self.prefix + text).encode("utf-8"))
         res = Response()
         res.list = [out]

@@ -2,10 +2,16 @@
 
 An aiges wrapper written for the session API implements ``wrapperCreate(params,
 sid) -> SessionCreateResponse`` (its ``handle``), ``wrapperWrite(handle, req) ->
-int``, ``wrapperRead(handle) -> Response`` and ``wrapperDestroy(handle) -> int``
-(aiges_c_python_wrapper's pyWrapper.cpp calls them so; the SDK's own runner and
-its gRPC loader pass ``sid`` as well, so each hook gets as many of those
-arguments as it takes). The aiges loader writes each frame of a stream and,
+int``, ``wrapperRead(handle) -> Response`` and ``wrapperDestroy(handle) -> int``.
+The loaders differ in what more they pass: aiges_c_python_wrapper's pyWrapper.cpp
+calls ``wrapperCreate(params, sid, psrId, usrTag)`` by position, the SDK's gRPC
+plugin (aiges serve.py) ``wrapperCreate(params, sid=sid, userTag=tag)`` by name
+and ``wrapperWrite(handle, req, sid)``. So each hook gets as many of the C++
+loader's arguments as it takes, and a parameter named ``sid``, ``usrTag`` or
+``userTag`` (the request's sid) or ``persId``/``psrId`` (0) gets that value
+wherever it stands (hooks.loader_names): the SDK's template ``wrapperCreate(self,
+params, sid, userTag="", persId=0)`` and its WrapperBase's ``(params, sid,
+persId=0, usrTag="")`` both get the sid as their tag. The aiges loader writes each frame of a stream and,
 after the last one, reads until an output has status ``DataEnd`` or
 ``DataOnce``; in its asynchronous mode (the Python plugin's default) results
 come through ``callback(Response, sid)`` instead of ``wrapperRead``.
@@ -38,7 +44,7 @@ from typing import Any
 
 from easlab.aiges.callbacks import close_session, open_session
 from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
-from easlab.aiges.hooks import call_fitting, defines, error_message, raised
+from easlab.aiges.hooks import call_fitting, defines, error_message, loader_names, raised
 from easlab.aiges.params import loader_params
 from easlab.aiges.types import DataEnd, DataOnce, Once
 
@@ -87,6 +93,14 @@ def serving_mode(cls: type, setting: bool | None) -> tuple[bool, str | None]:
             "request fails there); easlab serves its session API: set sessMode = true"
         )
     return is_session_wrapper(cls), None
+
+
+def called_hooks(session_mode: bool, once_async: bool) -> tuple[str, ...]:
+    """The hooks a request runs through in the serving mode chosen (serving_mode; aiges.toml's
+    asyncMode), so their signatures are checked at the start (hooks.unfit_hooks)."""
+    if session_mode:
+        return ("wrapperCreate", "wrapperWrite", "wrapperRead", "wrapperDestroy")
+    return ("wrapperOnceExecAsync",) if once_async else ("wrapperOnceExec",)
 
 
 def is_session_wrapper(cls: type) -> bool:
@@ -143,9 +157,9 @@ def _claim(sid: str, what: str) -> queue.Queue[Any]:
     return mine
 
 
-def _call(wrapper: Any, hook: str, *args: Any) -> Any:
+def _call(wrapper: Any, hook: str, *args: Any, sid: str) -> Any:
     try:
-        return call_fitting(wrapper, hook, *args)
+        return call_fitting(wrapper, hook, *args, by_name=loader_names(sid))
     # BaseException: a wrapper's sys.exit() must not end the worker's thread
     except BaseException as exc:
         raise SessionFailed(hook, f"{hook} raised {raised(exc)}") from None
@@ -197,7 +211,7 @@ def run_once_async(
     ``callback_wait_s`` as a session's callbacks are."""
     mine = _claim(sid, "a request")
     try:
-        ret = _call(wrapper, "wrapperOnceExecAsync", loader_params(params), req, sid, 0)
+        ret = _call(wrapper, "wrapperOnceExecAsync", loader_params(params), req, sid, 0, sid=sid)
         _taken(wrapper, "wrapperOnceExecAsync", ret, "the request")
         try:
             resp = mine.get(timeout=callback_wait_s)
@@ -215,7 +229,7 @@ def run_once_async(
 
 
 def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
-    made = _call(wrapper, "wrapperCreate", params, sid, 0, sid)
+    made = _call(wrapper, "wrapperCreate", params, sid, 0, sid, sid=sid)
     if not (hasattr(made, "handle") and hasattr(made, "error_code")):
         raise SessionFailed(
             "wrapperCreate",
@@ -239,7 +253,12 @@ def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
 
 
 def _write(wrapper: Any, handle: Any, req: DataListCls, sid: str) -> None:
-    _taken(wrapper, "wrapperWrite", _call(wrapper, "wrapperWrite", handle, req, sid), "the data")
+    _taken(
+        wrapper,
+        "wrapperWrite",
+        _call(wrapper, "wrapperWrite", handle, req, sid, sid=sid),
+        "the data",
+    )
 
 
 def _read_all(
@@ -256,7 +275,7 @@ def _read_all(
         except queue.Empty:
             pass
         if not got and reads:
-            got.append(("wrapperRead", _call(wrapper, "wrapperRead", handle, sid)))
+            got.append(("wrapperRead", _call(wrapper, "wrapperRead", handle, sid, sid=sid)))
         elif not got:
             try:
                 got.append(("callback", results.get(timeout=callback_wait_s)))

@@ -33,7 +33,8 @@ SURFACE: dict[str, str | None] = {
     "aiges.errors": "easlab.aiges.errors",
     # the gRPC plugin's module: callback(r, handle, sid) hands a session's result back
     "aiges.callback": "easlab.aiges.callbacks",
-    "aiges_embed": "easlab.aiges.dto",
+    # the C++ loader's module: the same types, and its metric and trace callbacks
+    "aiges_embed": "easlab.aiges.embed",
 }
 
 

@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from easlab.aiges.dto import DataListCls, DataListNode
@@ -44,12 +45,24 @@ WRAPPER_FAILED = 10010
 
 
 class RequestInvalid(Exception):
-    """A request that does not match the declared fields; ``field`` is its dotted path."""
+    """A request that does not match the declared fields; ``field`` is its dotted path,
+    ``sid`` the one its answer carries (set by parse_request: the request's own, else new)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.sid = ""
+
+
+@dataclass(frozen=True)
+class WebgateRequest:
+    """A checked request: its sid, the headers the loader gets, the params and reqData."""
+
+    sid: str
+    headers: dict[str, Any]
+    params: dict[str, Any]
+    req: DataListCls
 
 
 def _allowed(names: Any) -> str:
@@ -286,24 +299,61 @@ def parse_payload(payload: Any, fields: Declared) -> DataListCls:
     return req
 
 
-def parse_request(
-    body: bytes, fields: Declared, service_id: str
-) -> tuple[dict[str, Any], DataListCls]:
-    """The ``(params, reqData)`` a request asks for, or RequestInvalid naming the field."""
-    shape = (
+def parse_request(body: bytes, fields: Declared, service_id: str) -> WebgateRequest:
+    """The request a body asks for, or RequestInvalid naming the field (and the sid its
+    answer carries). The body is parsed once: a multi-MB payload is decoded from JSON one
+    time, whatever is asked of it after."""
+    constants: list[str] = []
+    try:
+        if not body or body.isspace():
+            raise ValueError("the body is empty")
+        # NaN, Infinity and -Infinity are Python's, not JSON's: the webgate (Go's
+        # encoding/json) refuses them, so a NaN never reaches a wrapper as "NaN". They
+        # are noted, not raised at, so the request's sid can still be read
+        doc = json.loads(body, parse_constant=lambda word: constants.append(word))
+    except ValueError as exc:
+        # the first constant came before whatever else failed
+        reason = _not_json(constants[0]) if constants else str(exc)
+        raise _invalid("body", f"not JSON ({reason}): {_shape(service_id)}", "") from None
+    header = doc.get("header", {}) if isinstance(doc, dict) else None
+    sid = header.get("sid") if isinstance(header, dict) else None
+    # a sid that is not a string is refused (_checked): its answer gets a new one
+    sid = sid if isinstance(sid, str) and sid else ""
+    if constants:
+        reason = _not_json(constants[0])
+        raise _invalid("body", f"not JSON ({reason}): {_shape(service_id)}", sid)
+    if not isinstance(doc, dict):
+        raise _invalid("body", f"must be a JSON object: {_shape(service_id)}", sid)
+    sid = sid or uuid.uuid4().hex
+    try:
+        params, req = _checked(doc, fields, service_id)
+    except RequestInvalid as exc:
+        exc.sid = sid
+        raise
+    # the headers the loader gets: the request's header (an object: _checked) with its
+    # sid (the webgate forwards the request's header and the request's sid)
+    headers = dict(doc.get("header", {}))
+    headers["sid"] = sid
+    return WebgateRequest(sid, headers, params, req)
+
+
+def _invalid(field: str, message: str, sid: str) -> RequestInvalid:
+    exc = RequestInvalid(field, message)
+    exc.sid = sid or uuid.uuid4().hex
+    return exc
+
+
+def _shape(service_id: str) -> str:
+    return (
         f'send a JSON object {{"header": {{"appid": ...}}, "parameter": {{"{service_id}": '
         '{...}}, "payload": {...}}'
     )
-    try:
-        # NaN, Infinity and -Infinity are Python's, not JSON's: the webgate (Go's
-        # encoding/json) refuses them, so a NaN never reaches a wrapper as "NaN"
-        if not body.strip():
-            raise ValueError("the body is empty")
-        doc = json.loads(body, parse_constant=_not_json)
-    except ValueError as exc:
-        raise RequestInvalid("body", f"not JSON ({exc}): {shape}") from None
-    if not isinstance(doc, dict):
-        raise RequestInvalid("body", f"must be a JSON object: {shape}")
+
+
+def _checked(
+    doc: dict[str, Any], fields: Declared, service_id: str
+) -> tuple[dict[str, Any], DataListCls]:
+    """The ``(params, reqData)`` of a request's JSON object, or RequestInvalid naming the field."""
     for key in doc:
         if key not in ("header", "parameter", "payload"):
             raise RequestInvalid(key, "undeclared key; allowed: 'header', 'parameter', 'payload'")
@@ -348,30 +398,8 @@ def left_out(req: DataListCls, fields: Declared) -> str:
     return f"the request left out {where}: {gets} {verb} None, as on the platform"
 
 
-def _not_json(word: str) -> Any:
-    raise ValueError(f"{word} is not a JSON value; send a number, or a string")
-
-
-def sid_of(body: bytes) -> str:
-    """The request's ``header.sid`` if it sent one, else a new id."""
-    try:
-        sid = json.loads(body).get("header", {}).get("sid")
-    except (ValueError, AttributeError):
-        sid = None
-    # a sid that is not a string is refused (parse_request): its answer gets a new one
-    return sid if isinstance(sid, str) and sid else uuid.uuid4().hex
-
-
-def headers_of(body: bytes, sid: str) -> dict[str, Any]:
-    """The request's ``header`` object with its ``sid`` set: the headers the loader gets
-    (the webgate forwards the request's header and the request's sid)."""
-    try:
-        header = json.loads(body).get("header", {})
-    except (ValueError, AttributeError):
-        header = {}
-    out = dict(header) if isinstance(header, dict) else {}
-    out["sid"] = sid
-    return out
+def _not_json(word: str) -> str:
+    return f"{word} is not a JSON value; send a number, or a string"
 
 
 def error_answer(code: int, message: str, sid: str) -> dict[str, Any]:

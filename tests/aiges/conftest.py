@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import venv
 from pathlib import Path
@@ -52,3 +53,38 @@ def wrapper_dir(tmp_path):
         return copy_wrapper(name, tmp_path / name)
 
     return copy
+
+
+def fits_the_cpp_loader(source: str) -> list[str]:
+    """What keeps a wrapper's source from running under aiges's C++ loader, which casts the
+    answer to its own aiges_embed types (pyWrapper.cpp) and binds their ResponseData
+    constructor without names: Response/ResponseData not imported from aiges_embed first
+    (in a try, aiges.dto the fallback, as the SDK's template does), a ResponseData built
+    with arguments. Empty when it fits."""
+    tree = ast.parse(source)
+    embedded = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Try)
+        for stmt in node.body
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "aiges_embed"
+        for alias in stmt.names
+    }
+    found = [
+        f"{name} is not imported from aiges_embed first"
+        for name in ("Response", "ResponseData")
+        if name not in embedded
+    ]
+    built = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ResponseData"
+    ]
+    if not built:
+        found.append("no ResponseData is built")
+    found += [
+        f"line {call.lineno}: ResponseData(...) with arguments"
+        for call in built
+        if call.args or call.keywords
+    ]
+    return found

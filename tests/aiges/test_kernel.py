@@ -862,3 +862,38 @@ def test_aiges_toml_async_mode_runs_wrapper_once_exec_async_and_answers_from_cal
     message = refused_start.desc.get("message") or ""
     assert "asyncMode = true" in message and "does not define" in message, message
     assert "wrapperOnceExecAsync(self, params, reqData, sid)" in message, message
+
+
+def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(
+    served, kernel, tmp_path
+):
+    """aiges's C++ loader (aiges_c_python_wrapper pyWrapper.cpp, the platform's default
+    plugin mode) calls wrapperOnceExec(params, reqData, usrTag, psrId), usrTag being the
+    request's sid: a wrapper taking all four failed every request under easlab ("missing 2
+    required positional arguments"), as under the SDK's run(). It is served now, with a
+    warning in the log that aiges's Python plugin (wrapperOnceExec(params, reqData)) fails
+    it, and a signature no loader can call is refused at the start naming the one to write."""
+    svc = served("aiges_cpp_exec", "cpp_exec")
+    assert svc.status == "Running", svc.desc.get("message")
+    text = {"text": {"encoding": "utf8", "status": 3, "text": b64(b"hi")}}
+    r = post(svc, {"header": {"appid": "a", "sid": "req-7"}, "payload": text})
+    assert r.status_code == 200, r.text
+    seen = json.loads(base64.b64decode(r.json()["payload"]["out"]["text"]))
+    assert seen == {"usrTag": "req-7", "persId": 0, "sid": "req-7"}
+    said = "wrapperOnceExec requires usrTag and persId: aiges's C++ loader passes them"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_cpp_exec", 0)))
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "five")
+    source = (folder / "wrapper.py").read_text()
+    five = source.replace("usrTag, persId):", "usrTag, persId, respData):")
+    assert five != source
+    (folder / "wrapper.py").write_text(five)
+    refused = served("aiges_cpp_exec_five", "cpp_exec", processor_path=str(folder))
+    assert refused.status == "Failed"
+    message = refused.desc.get("message") or ""
+    assert (
+        "Wrapper.wrapperOnceExec(self, params, reqData, usrTag, persId, respData) cannot be "
+        "called as the aiges loader calls it, wrapperOnceExec(params, reqData, usrTag, "
+        "psrId): nothing is passed for respData; write def wrapperOnceExec(self, params, "
+        'reqData, usrTag="", persId=0) -> Response'
+    ) in message, message

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.aiges.conftest import copy_wrapper
+from tests.aiges.conftest import copy_wrapper, fits_the_cpp_loader
 
+ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
 NAMES = ["guide", "echo", "image", "err", "classm", "badresp", "star"]
 
@@ -85,8 +86,10 @@ def test_run_calls_the_wrapper_as_the_sdk_does(real_aiges, tmp_path, name):
     for call in theirs_calls:
         if "params" in call:
             # the SDK's run() passes the declared values typed (2, false); its loader,
-            # and easlab everywhere, pass strings ("2", "false")
+            # and easlab everywhere, pass strings ("2", "false"), and the request's sid
+            # (the loader's, easlab's run: "easlab-run"), which the SDK's run() leaves out
             call["params"] = {k: _spelled(v) for k, v in call["params"].items()}
+            call["params"]["sid"] = "easlab-run"
     # the SDK never calls wrapperFini; easlab does (when the wrapper defines it)
     assert [c for c in our_calls if c["event"] != "fini"] == theirs_calls
     assert "invalid response" not in got.stdout
@@ -170,7 +173,8 @@ def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, s
     got = ours(_copy(tmp_path, "params", "easlab"), "run", ".", *args)
     assert got.returncode == 0, got.stdout + got.stderr
     shown = got.stdout.split("seen (text, ", 1)[1].split(": ", 1)[1].splitlines()[0]
-    assert json.loads(shown) == sdk_loader_sees(real_aiges, tmp_path, strings)
+    loader = {**strings, "sid": "easlab-run"}  # the loader's params hold the sid too
+    assert json.loads(shown) == sdk_loader_sees(real_aiges, tmp_path, loader)
 
 
 @pytest.mark.parametrize(
@@ -426,3 +430,53 @@ def test_a_stream_template_wrapper_runs_under_the_sdk_and_easlab_alike(real_aige
     got = ours(_copy(tmp_path, "stream_pool", "ours"), "run", ".")
     assert got.returncode == 0, got.stdout + got.stderr
     assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+
+
+def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp_path):
+    """The SDK template's wrapperCreate(self, params, sid, userTag="", persId=0) goes through
+    the SDK's loader service (aiges serve.py: wrapperCreate(params, sid=..., userTag=...),
+    wrapperWrite(handle, req, sid)) and `easlab aiges run`: each hook gets the same values.
+    easlab passed the C++ loader's (params, sid, 0, sid) by position: userTag got 0 (so
+    "h-" + userTag raised TypeError) and persId the sid."""
+    theirs_rec, ours_rec = tmp_path / "theirs.jsonl", tmp_path / "ours.jsonl"
+    folder = _copy(tmp_path, "stream_tags", "sdk")
+    done = json.loads(sdk(real_aiges, folder, "session", {"sid": "easlab-run"}, theirs_rec))
+    assert done == {"handle": "h-easlab-run", "err": 0, "ret": 0}
+    got = ours(_copy(tmp_path, "stream_tags", "easlab"), "run", ".", record=ours_rec)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+    assert records(ours_rec) == records(theirs_rec)
+    assert records(ours_rec)[0] == {
+        "event": "create",
+        "sid": "easlab-run",
+        "userTag": "easlab-run",
+        "persId": 0,
+    }
+
+
+def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
+    """notebooks/07-aiges-wrappers.ipynb teaches wrappers a reader copies: each passes the
+    SDK's run() as it passes `easlab aiges run`. Its echo wrapper assigned ``l.data = ...``
+    and ``l.len = ...``, which the SDK's ResponseData refuses ("property 'data' of
+    'ResponseData' object has no setter": its run() and its gRPC plugin failed it).
+    And each is written for aiges's C++ loader too (pyWrapper.cpp casts the answer to
+    its own aiges_embed types, whose ResponseData constructor takes no keywords): they
+    import aiges_embed's types first, as the SDK's template does, and build a
+    ResponseData with no arguments."""
+    notebook = json.loads((ROOT / "notebooks" / "07-aiges-wrappers.ipynb").read_text())
+    written = {}
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        first, _, body = source.partition("\n")
+        if cell["cell_type"] == "code" and first.startswith("%%writefile $workdir/"):
+            written[first.split("/")[1]] = body
+    assert sorted(written) == ["echo", "flip"]
+    for name, body in written.items():
+        assert fits_the_cpp_loader(body) == [], name
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "wrapper.py").write_text(body)
+        verdict = json.loads(sdk(real_aiges, folder, "run"))
+        assert verdict["verified"], (name, verdict["log"])
+        got = ours(folder, "run", ".")
+        assert got.returncode == 0 and "verified" in got.stdout, got.stdout + got.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from easlab.aiges.dto import Response, ResponseData
 from easlab.aiges.hooks import call_hook
+from tests.aiges.conftest import fits_the_cpp_loader
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +30,8 @@ def test_create_makes_a_project_that_runs_as_generated(tmp_path):
     assert made.returncode == 0, made.stderr
     folder = tmp_path / "demo"
     assert {p.name for p in folder.iterdir()} >= {"wrapper.py", "README.md", "service.json"}
+    # the generated wrapper runs under aiges's C++ loader too (aiges_embed's types first)
+    assert fits_the_cpp_loader((folder / "wrapper.py").read_text()) == []
     assert not (folder / "Dockerfile").exists()
     ran = easlab_aiges(folder, "run", "wrapper.py", "--param", "mode=lower")
     assert ran.returncode == 0, ran.stdout + ran.stderr
@@ -137,7 +140,7 @@ def test_the_real_sdk_is_not_shadowed_outside_aiges_instances(tmp_path):
     first, second = [line for line in out.stdout.splitlines() if "sdk.py" in line]
     assert "site-packages/aiges/sdk.py" in first
     assert second.startswith(str(ROOT / "easlab" / "aiges" / "sdk.py"))
-    assert second.endswith("easlab.aiges.dto")
+    assert second.endswith("easlab.aiges.embed")
 
 
 class _Forms:
@@ -298,6 +301,64 @@ def test_session_hooks_get_the_arguments_they_take():
     assert call_fitting(obj, "three", "h", "r", "s") == ("h", "r", "s")
     assert call_fitting(obj, "defaults", {}, "s", 0, "t") == ({}, "s", 0, "t")
     assert call_fitting(obj, "bare", "h", "s") == "h"
+
+
+class _Tagged(_Session):
+    """A session wrapper that keeps what its wrapperCreate was given."""
+
+    got: dict = {}
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    def wrapperRead(self, handle):
+        d = ResponseData("out")
+        d.setData(b"x")  # status DataEnd by default: the last result
+        r = Response()
+        r.list = [d]
+        return r
+
+
+def test_wrapper_create_gets_the_sid_as_its_tag_however_its_parameters_are_ordered():
+    """The SDK's template writes wrapperCreate(self, params, sid, userTag="", persId=0),
+    its WrapperBase (params, sid, persId=0, usrTag=""): the gRPC plugin passes sid= and
+    userTag= by name, the C++ loader (params, sid, psrId, usrTag) by position. easlab
+    called them all by position, so the template's userTag got 0 and its persId the sid."""
+    from easlab.aiges import session
+    from easlab.aiges.dto import DataListCls, SessionCreateResponse
+
+    def made(tag, pers):
+        s = SessionCreateResponse()
+        s.handle = f"h-{tag}-{pers}"
+        return s
+
+    class Template(_Tagged):  # aiges/wrapper.py, for the gRPC plugin
+        def wrapperCreate(self, params, sid, userTag="", persId=0):
+            self.got = {"sid": sid, "tag": userTag, "pers": persId}
+            return made(userTag, persId)
+
+    class Base(_Tagged):  # aiges.sdk.WrapperBase's own signature
+        def wrapperCreate(self, params, sid, persId=0, usrTag=""):
+            self.got = {"sid": sid, "tag": usrTag, "pers": persId}
+            return made(usrTag, persId)
+
+    class ForTheCppLoader(_Tagged):  # every argument pyWrapper.cpp passes, named freely
+        def wrapperCreate(self, params, sid, resource, tag):
+            self.got = {"sid": sid, "tag": tag, "pers": resource}
+            return made(tag, resource)
+
+    class KeywordOnly(_Tagged):
+        def wrapperCreate(self, params, *, sid, userTag):
+            self.got = {"sid": sid, "tag": userTag, "pers": None}
+            return made(userTag, None)
+
+    for cls in (Template, Base, ForTheCppLoader):
+        wrapper = cls()
+        session.run_session(wrapper, {}, DataListCls(), "sid-1")
+        assert wrapper.got == {"sid": "sid-1", "tag": "sid-1", "pers": 0}, cls.__name__
+    keyword = KeywordOnly()
+    session.run_session(keyword, {}, DataListCls(), "sid-2")
+    assert keyword.got == {"sid": "sid-2", "tag": "sid-2", "pers": None}
 
 
 def test_a_half_written_session_wrapper_fails_to_start_naming_what_is_missing():
@@ -555,3 +616,240 @@ def test_an_aiges_toml_switch_written_as_a_string_is_refused_saying_what_to_writ
         assert ran.returncode == 2, ran.stdout + ran.stderr
         assert f"[aiges] {key} is a str ('true')" in ran.stdout, ran.stdout
         assert f"would not run {what}" in ran.stdout and f"write {key} = true" in ran.stdout
+
+
+def test_run_calls_wrapper_once_exec_as_the_cpp_loader_and_refuses_what_no_loader_can_call(
+    tmp_path,
+):
+    """`easlab aiges run` passes a wrapperOnceExec that takes them the C++ loader's usrTag
+    (the run's sid) and psrId (0); the SDK's run() passes (params, reqData) only, so such a
+    wrapper failed there and under easlab alike. A hook needing more than any loader passes
+    is refused before wrapperInit runs, naming the signature to write (exit 2)."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    shown = 'out (text, 58 bytes): {"persId": 0, "sid": "easlab-run", "usrTag": "easlab-run"}'
+    assert shown in ran.stdout, ran.stdout
+    # aiges's Python plugin calls wrapperOnceExec(params, reqData): said, not refused
+    assert ran.stdout.startswith(
+        "warning: Wrapper.wrapperOnceExec requires usrTag and persId: aiges's C++ loader "
+        "passes them (AIGES_PLUGIN_MODE=c, the default), and easlab serves it so, but its "
+        "Python plugin (AIGES_PLUGIN_MODE=python) calls wrapperOnceExec(params, reqData) "
+        'and fails every request there: give them defaults (usrTag="", persId=0)'
+    ), ran.stdout
+
+    session = copy_wrapper("stream_tags", tmp_path / "session")
+    source = (session / "wrapper.py").read_text()
+    changed = source.replace(
+        "def wrapperRead(self, handle):", "def wrapperRead(self, handle, sid, n):"
+    )
+    assert changed != source
+    (session / "wrapper.py").write_text(changed)
+    refused = easlab_aiges(session, "run", ".")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stdout.startswith(
+        "error: Wrapper.wrapperRead(self, handle, sid, n) cannot be called as the aiges loader "
+        "calls it, wrapperRead(handle, sid): nothing is passed for n; write def "
+        'wrapperRead(self, handle, sid="") -> Response'
+    ), refused.stdout
+
+
+def test_aiges_toml_on_python_3_10_reads_with_tomli_which_easlab_depends_on_there(
+    monkeypatch, tmp_path
+):
+    """easlab supports Python 3.10, whose standard library has no TOML reader: an aiges.toml
+    needs tomli there, which pyproject did not list, so a plain `pip install easlab` on
+    3.10 failed every wrapper with an aiges.toml. It is a dependency on 3.10 now (only
+    there), and without it the error names the file and the install to run."""
+    import pytest
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from easlab.aiges.config import WrapperLoadError, session_mode_setting
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.10"
+    needed = {
+        version: sorted(
+            r.name
+            for r in map(Requirement, project["dependencies"])
+            if r.name == "tomli"
+            and (r.marker is None or r.marker.evaluate({"python_version": version}))
+        )
+        for version in ("3.10", "3.11", "3.13")
+    }
+    assert needed == {"3.10": ["tomli"], "3.11": [], "3.13": []}
+
+    (tmp_path / "aiges.toml").write_text("[aiges]\nsessMode = true\n")
+    monkeypatch.setattr(sys, "version_info", (3, 10, 14, "final", 0))
+    monkeypatch.setitem(sys.modules, "tomli", None)  # not installed
+    with pytest.raises(WrapperLoadError) as caught:
+        session_mode_setting(tmp_path)
+    assert str(caught.value) == (
+        f"reading {tmp_path / 'aiges.toml'} needs the tomli package on Python 3.10 (Python "
+        "3.11 and later read TOML themselves); easlab depends on it there, so it was "
+        "installed without its dependencies: pip install 'tomli>=1.1'"
+    )
+
+
+def test_run_hands_the_wrapper_the_sid_and_passed_headers_in_params_as_the_kernel_does(tmp_path):
+    """The loader adds the request's sid (and the headers aiges.toml's headerPass names) to
+    the params, so wrappers read params["sid"]; the kernel does, but `easlab aiges run`
+    did not: such a wrapper passed on the platform and in the kernel and failed the local
+    check with KeyError: 'sid'. The run's params hold its sid and "" for each passed header."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("params", tmp_path / "params")
+    (folder / "aiges.toml").write_text('[aiges]\nheaderPass = "appid;uid"\n')
+    ran = easlab_aiges(folder, "run", ".", "--param", "name=bo")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    shown = ran.stdout.split("seen (text, ", 1)[1].split(": ", 1)[1].splitlines()[0]
+    seen = json.loads(shown)
+    assert seen["sid"] == ["str", "easlab-run"] and seen["name"] == ["str", "bo"]
+    assert seen["appid"] == ["str", ""] and seen["uid"] == ["str", ""]
+
+
+def test_a_wrapper_for_the_cpp_loader_reads_an_input_with_get_data(tmp_path):
+    """The C++ loader's aiges_embed DataListNode has get_data() (aiges_c_python_wrapper
+    pyWrapper.cpp binds it); a wrapper written for it that read its input so failed
+    under easlab with "'DataListNode' object has no attribute 'get_data'"."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
+    source = (folder / "wrapper.py").read_text()
+    changed = source.replace(
+        '"sid": params.get("sid")}', '"sid": params.get("sid"), "text": text}'
+    ).replace(
+        "        seen = {",
+        '        text = reqData.get("text").get_data().decode()\n        seen = {',
+    )
+    assert changed.count("get_data") == 1 and '"text": text' in changed
+    (folder / "wrapper.py").write_text(changed)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert '"text": "abc"' in ran.stdout, ran.stdout
+
+
+def test_a_wrapper_for_the_cpp_loader_may_report_metrics_and_traces(tmp_path):
+    """aiges_embed, the C++ loader's module, has callback_metric(usrTag, key, count) and
+    callback_trace(usrTag, key, value) (pyWrapper.cpp), which it prints and hands to aiges's
+    meter and trace log. Under easlab `from aiges_embed import callback_metric` failed the
+    wrapper's import; both are now that printed line in the log, and answer 0."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("cpp_exec", tmp_path / "cpp")
+    source = (folder / "wrapper.py").read_text()
+    changed = source.replace(
+        "import json\n", "import json\n\nfrom aiges_embed import callback_metric, callback_trace\n"
+    ).replace(
+        "        seen = {",
+        '        assert callback_metric(usrTag, "frames", 3) == 0\n'
+        '        assert callback_trace(usrTag, "engine", "v2") == 0\n'
+        "        seen = {",
+    )
+    assert changed.count("callback_") == 4
+    (folder / "wrapper.py").write_text(changed)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "callback Metric: easlab-run, frames, 3\n" in ran.stderr, ran.stderr
+    assert "callback Trace: easlab-run, engine, v2\n" in ran.stderr, ran.stderr
+
+
+CPP_SESSION = """
+from aiges.sdk import WrapperBase, StringBodyField
+from aiges_embed import Response, ResponseData, SessionCreateResponse
+from aiges.core.types import *
+
+
+class UserRequest(object):
+    text = StringBodyField(key="text", value=b"abc")
+
+
+class UserResponse(object):
+    out = StringBodyField(key="out")
+
+
+class Wrapper(WrapperBase):
+    serviceId = "cppstream"
+    version = "v1"
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+
+    def wrapperInit(self, config):
+        self.pieces = {}
+        return 0
+
+    def wrapperCreate(self, params, sid, psrId, usrTag):
+        s = SessionCreateResponse()
+        s.handle = "h-" + usrTag
+        return s
+
+    def wrapperWrite(self, handle, req):
+        text = req.get("text").get_data()
+        self.pieces[handle] = [(text[:1], DataContinue), (text[1:], DataEnd)]
+        return 0
+
+    def wrapperRead(self, handle):
+        data, status = self.pieces[handle].pop(0)
+        l = ResponseData("out", 0, status, DataText)
+        l.setData(data)
+        r = Response()
+        r.list = [l]
+        return r
+
+    def wrapperDestroy(self, handle):
+        return 0
+"""
+
+
+def test_aiges_embed_response_data_is_built_as_the_cpp_loader_binds_it(tmp_path):
+    """aiges_embed's ResponseData constructor is (key, len, status, type), by position only
+    (pyWrapper.cpp binds py::init<std::string, unsigned int, int, int> without names).
+    easlab's was the SDK's (key, data, length, type, status): a C++ session wrapper's
+    ResponseData("out", 0, DataContinue, DataText) got status Once, so its first piece
+    ended the session ("a" for "abc"); and keywords, a TypeError on the platform, were
+    taken. Both are now as the C++ loader has them, the refusal saying what to write."""
+    folder = tmp_path / "cpp_session"
+    folder.mkdir()
+    (folder / "wrapper.py").write_text(CPP_SESSION)
+    ran = easlab_aiges(folder, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "out (text, 3 bytes): abc" in ran.stdout, ran.stdout
+
+    keywords = CPP_SESSION.replace(
+        'ResponseData("out", 0, status, DataText)', 'ResponseData(key="out", status=status)'
+    )
+    assert keywords != CPP_SESSION
+    (folder / "wrapper.py").write_text(keywords)
+    refused = easlab_aiges(folder, "run", ".")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (
+        "session failed: wrapperRead raised TypeError: aiges_embed.ResponseData(key='out', "
+        "status=1): the C++ loader's ResponseData takes no arguments, or (key, len, status, "
+        "type) by position, never keywords"
+    ) in refused.stdout, refused.stdout
+
+
+def test_a_hook_behind_a_decorator_without_wraps_gets_what_every_loader_passes():
+    """A wrapperOnceExec decorated with a plain (*args, **kwargs) wrapper (no
+    functools.wraps) shows no signature: it gets (params, reqData), which both loaders
+    pass, not the C++ loader's usrTag and psrId too (the function it wraps would fail
+    with 'takes 3 positional arguments but 5 were given')."""
+    from easlab.aiges.dto import DataListCls
+    from easlab.aiges.hooks import once_exec
+
+    def timed(func):
+        def inner(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        return inner
+
+    class Wrapper:
+        @timed
+        def wrapperOnceExec(self, params, reqData):
+            return (params, reqData)
+
+    req = DataListCls()
+    assert once_exec(Wrapper(), {"n": 2}, req, "sid-1") == ({"n": "2"}, req)

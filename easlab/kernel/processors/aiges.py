@@ -27,7 +27,15 @@ from easlab.aiges.config import (
     session_mode_setting,
 )
 from easlab.aiges.dto import constructor_data, constructor_data_warning
-from easlab.aiges.hooks import call_hook, error_message, once_exec, raised, session_only
+from easlab.aiges.hooks import (
+    call_hook,
+    error_message,
+    once_exec,
+    plugin_mode_note,
+    raised,
+    session_only,
+    unfit_hooks,
+)
 from easlab.aiges.loader import load_wrapper_class
 from easlab.aiges.params import with_headers
 from easlab.aiges.runner import init_failure
@@ -36,6 +44,7 @@ from easlab.aiges.session import (
     CALLBACK_WAIT_S,
     SessionBusy,
     SessionFailed,
+    called_hooks,
     check_once_async,
     run_once_async,
     run_session,
@@ -47,11 +56,9 @@ from easlab.aiges.webgate import (
     WRAPPER_FAILED,
     RequestInvalid,
     error_answer,
-    headers_of,
     left_out,
     output_entry,
     parse_request,
-    sid_of,
 )
 from easlab.kernel.processors.base import Processor, ProcessorError
 from easlab.kernel.processors.http import HttpAnswer, HttpRequest
@@ -116,8 +123,12 @@ class AigesProcessor(Processor):
                 check_once_async(cls)
         except (WrapperLoadError, ValueError) as exc:
             raise ProcessorError(400, str(exc)) from None
-        if note:
-            _log_line(note)
+        unfit = unfit_hooks(cls, called_hooks(self.session_mode, self.once_async))
+        if unfit:
+            raise ProcessorError(400, unfit)
+        for line in (note, plugin_mode_note(cls, called_hooks(self.session_mode, self.once_async))):
+            if line:
+                _log_line(line)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
         try:
             self.schema = schema_document(cls)
@@ -153,21 +164,21 @@ class AigesProcessor(Processor):
                 ),
                 405,
             )
-        sid = sid_of(request.body)
         try:
-            params, req = parse_request(request.body, self.fields, self.service_id)
+            parsed = parse_request(request.body, self.fields, self.service_id)
         except RequestInvalid as exc:
-            return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", sid), 400)
+            return _json(error_answer(INVALID_CODE, f"{exc.field}: {exc.message}", exc.sid), 400)
+        sid, req = parsed.sid, parsed.req
         # the loader adds the headers named by aiges.toml's [aiges] headerPass (and always
         # "sid") to the params it hands the wrapper (aiges instance/inst.go ResLoad),
         # unless a param of that name was sent; a header not sent is ""
-        params = with_headers(params, headers_of(request.body, sid), self.header_pass)
+        params = with_headers(parsed.params, parsed.headers, self.header_pass)
         if self.session_mode:
             return self._session(params, req, sid)
         if self.once_async:
             return self._once_async(params, req, sid)
         try:
-            resp = once_exec(self.wrapper, params, req)
+            resp = once_exec(self.wrapper, params, req, sid)
         # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
         # to the worker, ended its thread with no answer: the caller waited for
         # rpc.keepalive (408) and the instance had one thread fewer each time
