@@ -45,6 +45,7 @@ import functools
 import json
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any, Literal, overload
@@ -112,6 +113,15 @@ def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str
     return endpoint.rstrip("/")
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def with_scheme(url: str) -> str:
+    """``url`` with ``http://`` in front when it names no scheme (``host:port/path``), as
+    urllib3, the official client's transport, reads a ``custom_url`` without one."""
+    return url if _SCHEME.match(url) else "http://" + url
+
+
 class StaticEndpoint:
     """A fixed base URL (gateway mode or ``custom_url``); ``get()`` as the official Endpoint."""
 
@@ -150,7 +160,8 @@ class PredictClient:
     endpoint : the gateway (``http://host:port``, ``https://...`` or ``host:port``),
         or in direct mode the discovery endpoint.
     service_name : the service to call, e.g. ``mnist``.
-    custom_url : a full URL to POST to instead of ``{endpoint}/api/predict/{service}``;
+    custom_url : a full URL to POST to instead of ``{endpoint}/api/predict/{service}``
+        (``http://`` when it names no scheme, as the official client reads it);
         the token is then sent as is, not as a signature.
     transport : what sends the requests (keyword only); by default an
         ``HTTPTransport`` made at ``init()``; a ``MockTransport`` in unit tests.
@@ -296,7 +307,7 @@ class PredictClient:
         self._shutdown()
         endpoint: StaticEndpoint | DiscoveredEndpoint
         if self.custom_url:
-            endpoint = StaticEndpoint(self.custom_url)
+            endpoint = StaticEndpoint(with_scheme(self.custom_url))
         elif self.endpoint_type in ("", ENDPOINT_TYPE_DEFAULT):
             endpoint = StaticEndpoint(
                 gateway_base(self.endpoint_name, self.service_name, os.environ.get("NAMESPACE"))
@@ -489,7 +500,7 @@ class PredictClient:
 
     def _url(self, backend: Backend | None) -> str:
         if self.custom_url:
-            return self.custom_url
+            return with_scheme(self.custom_url)
         if not self.service_name:
             raise PredictException(
                 500,
