@@ -123,30 +123,69 @@ def with_scheme(url: str) -> str:
 
 
 class StaticEndpoint:
-    """A fixed base URL (gateway mode or ``custom_url``); ``get()`` as the official Endpoint."""
+    """A fixed base URL (gateway mode or ``custom_url``): the official ``GatewayEndpoint``'s
+    surface (``get()``, ``get_size()``, ``sync()``, ``set_endpoints()``, ``domain``)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.endpoints: dict[str, Any] = {}  # the official gateway endpoint's, never filled
+
+    @property
+    def domain(self) -> str:
+        return self.base
 
     def get(self) -> str:
         return self.base
+
+    def get_size(self) -> int:
+        """Always 1: one gateway."""
+        return 1
+
+    def sync(self) -> None:
+        """Nothing to refresh: a gateway has one fixed address."""
+
+    def set_endpoints(self, endpoints: Any) -> None:
+        """Ignored, as the official gateway endpoint ignores it."""
 
     def __repr__(self) -> str:
         return f"StaticEndpoint({self.base!r})"
 
 
 class DiscoveredEndpoint:
-    """Backends from service discovery (direct / VIPServer mode), by weighted round robin."""
+    """Backends from service discovery (direct / VIPServer mode), by weighted round robin.
 
-    def __init__(self, discovery: ServiceDiscovery) -> None:
+    The official ``CacheServerEndpoint``'s surface: ``get()`` (the next ``"ip:port"``),
+    ``get_size()`` (how many backends discovery lists), ``endpoints``
+    (``[({"ip": .., "port": ..}, weight), ...]``), ``sync()`` (ask discovery now),
+    ``set_endpoints()`` (replace the list until the next refresh) and ``domain``.
+    """
+
+    def __init__(self, discovery: ServiceDiscovery, domain: str = "") -> None:
         self.discovery = discovery
+        self.domain = domain
 
     def pick(self, exclude: list[Backend] | None = None) -> Backend:
         return self.discovery.pick(exclude or ())
 
     def get(self) -> str:
-        # Backends inside a VPC speak plain HTTP, as the official client assumes.
-        return "http://" + self.pick().address
+        """The next backend as ``"ip:port"`` (no scheme, as the official endpoint gives it;
+        backends inside a VPC speak plain HTTP)."""
+        return self.pick().address
+
+    @property
+    def endpoints(self) -> list[tuple[dict[str, Any], int]]:
+        return [({"ip": b.ip, "port": b.port}, b.weight) for b in self.discovery.balancer.backends]
+
+    def get_size(self) -> int:
+        return len(self.discovery.balancer.backends)
+
+    def sync(self) -> None:
+        self.discovery.refresh()
+
+    def set_endpoints(self, endpoints: list[tuple[dict[str, Any], int]]) -> None:
+        self.discovery.balancer.set_backends(
+            Backend(str(host["ip"]), int(host["port"]), int(weight)) for host, weight in endpoints
+        )
 
     def __repr__(self) -> str:
         return f"DiscoveredEndpoint({self.discovery.describe})"
@@ -330,7 +369,7 @@ class PredictClient:
                 source, describe=describe, refresh_s=self.discovery_interval_s
             )
             self._discovery.start()
-            endpoint = DiscoveredEndpoint(self._discovery)
+            endpoint = DiscoveredEndpoint(self._discovery, self.endpoint_name)
 
         transport = self._given_transport or HTTPTransport(self.max_connection_count)
         # endpoint first: a thread that sees the transport (_init_once) uses both
