@@ -45,6 +45,7 @@ import functools
 import json
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any, Literal, overload
@@ -112,31 +113,79 @@ def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str
     return endpoint.rstrip("/")
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def with_scheme(url: str) -> str:
+    """``url`` with ``http://`` in front when it names no scheme (``host:port/path``), as
+    urllib3, the official client's transport, reads a ``custom_url`` without one."""
+    return url if _SCHEME.match(url) else "http://" + url
+
+
 class StaticEndpoint:
-    """A fixed base URL (gateway mode or ``custom_url``); ``get()`` as the official Endpoint."""
+    """A fixed base URL (gateway mode or ``custom_url``): the official ``GatewayEndpoint``'s
+    surface (``get()``, ``get_size()``, ``sync()``, ``set_endpoints()``, ``domain``)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.endpoints: dict[str, Any] = {}  # the official gateway endpoint's, never filled
+
+    @property
+    def domain(self) -> str:
+        return self.base
 
     def get(self) -> str:
         return self.base
+
+    def get_size(self) -> int:
+        """Always 1: one gateway."""
+        return 1
+
+    def sync(self) -> None:
+        """Nothing to refresh: a gateway has one fixed address."""
+
+    def set_endpoints(self, endpoints: Any) -> None:
+        """Ignored, as the official gateway endpoint ignores it."""
 
     def __repr__(self) -> str:
         return f"StaticEndpoint({self.base!r})"
 
 
 class DiscoveredEndpoint:
-    """Backends from service discovery (direct / VIPServer mode), by weighted round robin."""
+    """Backends from service discovery (direct / VIPServer mode), by weighted round robin.
 
-    def __init__(self, discovery: ServiceDiscovery) -> None:
+    The official ``CacheServerEndpoint``'s surface: ``get()`` (the next ``"ip:port"``),
+    ``get_size()`` (how many backends discovery lists), ``endpoints``
+    (``[({"ip": .., "port": ..}, weight), ...]``), ``sync()`` (ask discovery now),
+    ``set_endpoints()`` (replace the list until the next refresh) and ``domain``.
+    """
+
+    def __init__(self, discovery: ServiceDiscovery, domain: str = "") -> None:
         self.discovery = discovery
+        self.domain = domain
 
     def pick(self, exclude: list[Backend] | None = None) -> Backend:
         return self.discovery.pick(exclude or ())
 
     def get(self) -> str:
-        # Backends inside a VPC speak plain HTTP, as the official client assumes.
-        return "http://" + self.pick().address
+        """The next backend as ``"ip:port"`` (no scheme, as the official endpoint gives it;
+        backends inside a VPC speak plain HTTP)."""
+        return self.pick().address
+
+    @property
+    def endpoints(self) -> list[tuple[dict[str, Any], int]]:
+        return [({"ip": b.ip, "port": b.port}, b.weight) for b in self.discovery.balancer.backends]
+
+    def get_size(self) -> int:
+        return len(self.discovery.balancer.backends)
+
+    def sync(self) -> None:
+        self.discovery.refresh()
+
+    def set_endpoints(self, endpoints: list[tuple[dict[str, Any], int]]) -> None:
+        self.discovery.balancer.set_backends(
+            Backend(str(host["ip"]), int(host["port"]), int(weight)) for host, weight in endpoints
+        )
 
     def __repr__(self) -> str:
         return f"DiscoveredEndpoint({self.discovery.describe})"
@@ -150,7 +199,8 @@ class PredictClient:
     endpoint : the gateway (``http://host:port``, ``https://...`` or ``host:port``),
         or in direct mode the discovery endpoint.
     service_name : the service to call, e.g. ``mnist``.
-    custom_url : a full URL to POST to instead of ``{endpoint}/api/predict/{service}``;
+    custom_url : a full URL to POST to instead of ``{endpoint}/api/predict/{service}``
+        (``http://`` when it names no scheme, as the official client reads it);
         the token is then sent as is, not as a signature.
     transport : what sends the requests (keyword only); by default an
         ``HTTPTransport`` made at ``init()``; a ``MockTransport`` in unit tests.
@@ -296,7 +346,7 @@ class PredictClient:
         self._shutdown()
         endpoint: StaticEndpoint | DiscoveredEndpoint
         if self.custom_url:
-            endpoint = StaticEndpoint(self.custom_url)
+            endpoint = StaticEndpoint(with_scheme(self.custom_url))
         elif self.endpoint_type in ("", ENDPOINT_TYPE_DEFAULT):
             endpoint = StaticEndpoint(
                 gateway_base(self.endpoint_name, self.service_name, os.environ.get("NAMESPACE"))
@@ -319,7 +369,7 @@ class PredictClient:
                 source, describe=describe, refresh_s=self.discovery_interval_s
             )
             self._discovery.start()
-            endpoint = DiscoveredEndpoint(self._discovery)
+            endpoint = DiscoveredEndpoint(self._discovery, self.endpoint_name)
 
         transport = self._given_transport or HTTPTransport(self.max_connection_count)
         # endpoint first: a thread that sees the transport (_init_once) uses both
@@ -489,7 +539,7 @@ class PredictClient:
 
     def _url(self, backend: Backend | None) -> str:
         if self.custom_url:
-            return self.custom_url
+            return with_scheme(self.custom_url)
         if not self.service_name:
             raise PredictException(
                 500,

@@ -188,7 +188,7 @@ class QueueClient(PredictClient):
 
     def _queue_url(self) -> str:
         if self.custom_url:
-            return self.custom_url
+            return predict_client.with_scheme(self.custom_url)
         if not self.service_name:
             raise PredictException(
                 500, "no queue name: pass QueueClient(endpoint, 'NAME') or set_service_name()"

@@ -211,8 +211,10 @@ class TransportError(EaslabError):
         machine is a local kernel that is not running. Empty otherwise."""
         from urllib.parse import urlsplit
 
+        if not isinstance(self.cause, ConnectionRefusedError):
+            return ""  # (a URL that urlsplit refuses never got as far as connecting)
         local = (urlsplit(self.url).hostname or "") in ("127.0.0.1", "localhost", "::1")
-        if isinstance(self.cause, ConnectionRefusedError) and local:
+        if local:
             return (
                 "nothing listens there; if it is an easlab kernel, `easlab kernel status` "
                 "(%eas kernel in a notebook) shows whether one runs, and where"
@@ -361,7 +363,11 @@ class HTTPTransport(Transport):
 
     # -- one exchange ---------------------------------------------------------------------
     def send(self, request: Request, timeout: float) -> Response:
-        parts = urlsplit(request.url)
+        try:
+            parts = urlsplit(request.url)
+            target = request.target  # a space or line break in it: urllib3's LocationParseError
+        except ValueError as exc:
+            raise TransportError(request, _bad_url(request, exc), retryable=False) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportError(
                 request,
@@ -381,7 +387,7 @@ class HTTPTransport(Transport):
             t0 = time.perf_counter()
             stage = "send"
             try:
-                conn.request(request.method, request.target, body=body, headers=request.headers)
+                conn.request(request.method, target, body=body, headers=request.headers)
                 t1 = time.perf_counter()
                 stage = "wait"
                 resp = conn.getresponse()
@@ -424,6 +430,15 @@ class HTTPTransport(Transport):
             Timing((t1 - t0) * 1000.0, (t2 - t1) * 1000.0, (t3 - t2) * 1000.0),
             request,
         )
+
+
+def _bad_url(request: Request, exc: Exception) -> str:
+    """Why ``request.url`` cannot be sent (a pasted endpoint's space or line break)."""
+    return (
+        f"invalid URL {request.url!r} ({exc}): check the endpoint, service name or "
+        "custom_url given to the client (one pasted or read from a file may end in a "
+        "line break)"
+    )
 
 
 def _dropped(sock: socket.socket) -> bool:

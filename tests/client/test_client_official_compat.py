@@ -180,3 +180,69 @@ def test_connection_pool_and_stop_as_official_code_uses_them(stub_server, run_of
     easlab_out = run_with_easlab(snippet)
     assert official_out == easlab_out
     assert official_out.splitlines()[-1] == "after destroy True"
+
+
+ENDPOINT_SNIPPET = """
+from eas_prediction import PredictClient, StringRequest, ENDPOINT_TYPE_DIRECT
+
+gateway = PredictClient('{url}', 'svc')
+gateway.init()
+ep = gateway.endpoint
+ep.sync()
+ep.set_endpoints([])
+print('gateway', ep.get(), ep.get_size(), ep.domain)
+
+client = PredictClient('{disco}', 'svc')
+client.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+client.init()
+client.predict(StringRequest('x'))  # waits for the first discovery answer
+ep = client.endpoint
+print('direct size', ep.get_size())
+print('direct get', sorted(ep.get() for _ in range(4)))
+print('direct endpoints', sorted((e[0]['ip'], e[0]['port'], e[1]) for e in ep.endpoints))
+print('direct domain', ep.domain)
+ep.sync()
+print('direct size after sync', ep.get_size())
+"""
+
+
+def test_the_client_endpoint_answers_as_the_official_one(stub_server, run_official):
+    """``client.endpoint`` has the official endpoint's methods and values: easlab's had
+    only ``get()`` (``get_size()``, ``sync()``, ``set_endpoints()``, ``domain`` and
+    ``endpoints`` raised AttributeError), and in direct mode ``get()`` gave
+    ``http://ip:port`` where the official one gives ``ip:port``."""
+    a = stub_server(lambda seen: Reply(200, b"A"))
+    b = stub_server(lambda seen: Reply(200, b"B"))
+    items = [
+        {"app": "svc", "ip": "127.0.0.1", "port": a.port, "weight": 1},
+        {"app": "svc", "ip": "127.0.0.1", "port": b.port, "weight": 3},
+    ]
+    answer = json.dumps({"correlative": ["svc"], "endpoints": {"items": items}}).encode()
+    disco = stub_server(lambda seen: Reply(200, answer))
+    snippet = ENDPOINT_SNIPPET.format(url=a.url, disco=disco.address)
+    official = run_official(snippet).decode()
+    ours = run_with_easlab(snippet)
+    assert ours == official
+    assert f"gateway {a.url} 1 {a.url}" in ours
+    assert f"direct get {sorted([a.address] + [b.address] * 3)}" in ours
+
+
+def test_set_endpoints_replaces_the_backends_until_the_next_refresh(stub_server):
+    from easlab import ENDPOINT_TYPE_DIRECT, PredictClient
+
+    a = stub_server(lambda seen: Reply(200, b"A"))
+    b = stub_server(lambda seen: Reply(200, b"B"))
+    items = [{"ip": "127.0.0.1", "port": s.port, "weight": 1} for s in (a, b)]
+    answer = json.dumps({"endpoints": {"items": items}}).encode()
+    disco = stub_server(lambda seen: Reply(200, answer))
+    client = PredictClient(disco.address, "svc")
+    client.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+    client.set_discovery_interval(3600)  # one answer, then none within the test
+    client.init()
+    assert client.predict(b"x").data in (b"A", b"B")
+    client.endpoint.set_endpoints([({"ip": "127.0.0.1", "port": b.port}, 7)])
+    assert client.endpoint.endpoints == [({"ip": "127.0.0.1", "port": b.port}, 7)]
+    assert {client.predict(b"x").data for _ in range(3)} == {b"B"}
+    client.endpoint.sync()  # discovery's list again
+    assert client.endpoint.get_size() == 2
+    client.destroy()

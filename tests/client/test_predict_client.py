@@ -128,6 +128,29 @@ def test_custom_url_sends_plain_token(stub_server):
     client.destroy()
 
 
+def test_a_custom_url_without_a_scheme_is_sent_over_http(stub_server):
+    """``PredictClient(custom_url='host:port/path')`` works with the official client
+    (urllib3 reads a URL without a scheme as http); easlab refused it: 'not an http(s)
+    URL'. The queue client's custom_url likewise."""
+    import easlab
+
+    server = stub_server(
+        lambda seen: Reply(200, b"7", headers={"X-Eas-Queueservice-Request-Id": "r7"})
+    )
+    client = PredictClient(custom_url=f"{server.address}/custom/path?x=1")
+    client.set_token(TOKEN)
+    assert client.predict(TextRequest(b"abc")).data == b"7"
+    seen = server.seen[-1]
+    assert (seen.path, seen.query, seen.body) == ("/custom/path", "x=1", b"abc")
+    assert seen.headers["Authorization"] == TOKEN
+    client.destroy()
+    queue = easlab.QueueClient(custom_url=f"{server.address}/api/predict/jobs")
+    queue.init()
+    assert queue.put(b"x") == ("7", "r7")
+    assert server.seen[-1].path == "/api/predict/jobs"
+    queue.destroy()
+
+
 @pytest.mark.parametrize("pasted", [TOKEN + "\n", f"  {TOKEN}\r\n", f"\t{TOKEN} "])
 def test_a_token_pasted_with_surrounding_whitespace_is_sent_without_it(stub_server, pasted):
     """A token read from a file or copied from a console keeps its line break: EAS tokens

@@ -131,6 +131,34 @@ def test_a_url_that_is_not_http_is_not_retried():
     assert calls == [] and "attempts" not in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "custom_url"),
+    [
+        ("http://127.0.0.1:9\n", ""),  # read from a file with its line break
+        (" http://127.0.0.1:9", ""),
+        ("", "http://127.0.0.1:9 /api/predict/m"),
+        ("", "http://[::1/api/predict/m"),
+    ],
+)
+def test_a_url_with_a_space_or_line_break_is_a_predict_exception_not_retried(endpoint, custom_url):
+    """The official client answers such a URL with PredictException(500); easlab let
+    urllib3's LocationParseError, http.client's InvalidURL or urlsplit's ValueError out."""
+    import easlab
+
+    calls = []
+    client = PredictClient(endpoint, "m", custom_url)
+    client.set_retry_count(5)
+    client.logger.debug = lambda *args: calls.append(args)  # type: ignore[method-assign]
+    with pytest.raises(PredictException, match="invalid URL") as info:
+        client.predict(b"x")
+    assert info.value.code == 500 and "attempts" not in info.value.message
+    assert "check the endpoint, service name or custom_url" in info.value.message
+    assert calls == []
+    queue = easlab.QueueClient(endpoint, "jobs", custom_url)
+    with pytest.raises(PredictException, match="invalid URL"):
+        queue.put(b"x")
+
+
 def test_auth_is_decided_in_one_place():
     post = EasAuth("tok-123456789", "svc").apply(Request("POST", "http://h/api/predict/svc"))
     assert post.headers["Authorization"].startswith("EAS ")
