@@ -203,6 +203,8 @@ print('direct endpoints', sorted((e[0]['ip'], e[0]['port'], e[1]) for e in ep.en
 print('direct domain', ep.domain)
 ep.sync()
 print('direct size after sync', ep.get_size())
+client.destroy()  # its discovery thread stops (it ran on after the test, polling a closed server)
+gateway.destroy()
 """
 
 
