@@ -87,8 +87,9 @@ def test_official_snippet_runs_unchanged_on_easlab(stub_server, run_official):
         assert ("Authorization" in ours.headers) == ("Authorization" in theirs.headers)
 
 
-def test_discovery_answer_is_what_the_official_client_reads(stub_server, run_official):
-    """Both clients, in direct mode against one stub discovery, split 1:3 the same way."""
+def _two_backends_and_discovery(stub_server):
+    """Backends A (weight 1) and B (weight 3) of service ``svc``, and a stub discovery
+    listing them as EAS's does."""
     a = stub_server(lambda seen: Reply(200, b"A"))
     b = stub_server(lambda seen: Reply(200, b"B"))
     items = [
@@ -96,7 +97,12 @@ def test_discovery_answer_is_what_the_official_client_reads(stub_server, run_off
         {"app": "svc", "ip": "127.0.0.1", "port": b.port, "weight": 3},
     ]
     answer = json.dumps({"correlative": ["svc"], "endpoints": {"items": items}}).encode()
-    disco = stub_server(lambda seen: Reply(200, answer))
+    return a, b, stub_server(lambda seen: Reply(200, answer))
+
+
+def test_discovery_answer_is_what_the_official_client_reads(stub_server, run_official):
+    """Both clients, in direct mode against one stub discovery, split 1:3 the same way."""
+    a, b, disco = _two_backends_and_discovery(stub_server)
     snippet = f"""
 from eas_prediction import PredictClient, StringRequest, ENDPOINT_TYPE_DIRECT
 
@@ -213,14 +219,7 @@ def test_the_client_endpoint_answers_as_the_official_one(stub_server, run_offici
     only ``get()`` (``get_size()``, ``sync()``, ``set_endpoints()``, ``domain`` and
     ``endpoints`` raised AttributeError), and in direct mode ``get()`` gave
     ``http://ip:port`` where the official one gives ``ip:port``."""
-    a = stub_server(lambda seen: Reply(200, b"A"))
-    b = stub_server(lambda seen: Reply(200, b"B"))
-    items = [
-        {"app": "svc", "ip": "127.0.0.1", "port": a.port, "weight": 1},
-        {"app": "svc", "ip": "127.0.0.1", "port": b.port, "weight": 3},
-    ]
-    answer = json.dumps({"correlative": ["svc"], "endpoints": {"items": items}}).encode()
-    disco = stub_server(lambda seen: Reply(200, answer))
+    a, b, disco = _two_backends_and_discovery(stub_server)
     snippet = ENDPOINT_SNIPPET.format(url=a.url, disco=disco.address)
     official = run_official(snippet).decode()
     ours = run_with_easlab(snippet)
