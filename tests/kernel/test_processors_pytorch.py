@@ -159,7 +159,11 @@ def test_bad_bytes_answer_400(checked):
     assert "cannot parse the torch request" in rejects(checked, b"\x0a\xff\xff\xff")
 
 
-def test_batch_concatenates_and_splits_back(checked):
+def test_batch_concatenates_and_splits_back(model_dir):
+    checked = make(model_dir, json.dumps(CONFIG), batching=True)
+    # a call of its own shows the outputs per row (1 row in, 1 out): from then on a
+    # batch of another size is joined (test_the_first_batch_of_as_many_rows_...)
+    checked.process(TorchRequest.from_numpy([X[:1], X[:1]]).to_string())
     xs = [np.full((n, 4), n, np.float32) for n in (1, 2, 3)]
     bodies = [TorchRequest.from_numpy([x, x]).to_string() for x in xs]
     bodies.insert(1, TorchRequest.from_numpy([X, np.ones((2, 5), np.float32)]).to_string())
@@ -167,10 +171,7 @@ def test_batch_concatenates_and_splits_back(checked):
     calls = []
     run = checked.run
     checked.run = lambda sig, inputs: calls.append(inputs["0"].shape[0]) or run(sig, inputs)
-    try:
-        answers = checked.process_batch(bodies)
-    finally:
-        del checked.run
+    answers = checked.process_batch(bodies)
     assert calls == [7]  # one run for the 1 + 2 + 3 + 1 good rows
     assert [s for _, s in answers] == [200, 400, 200, 200, 200]
     assert b"input '1': expected shape [-1, 4]" in answers[1][0]
@@ -301,16 +302,23 @@ def test_the_shortcut_calls_the_module_plainly_and_answers_as_the_full_path(
     module = TwoInTwoOut() if two else Doubled()
     torch.jit.save(torch.jit.script(module), str(tmp_path / "model.pt"))
     settings = (CONFIG if two else {"inputs": CONFIG["inputs"][:1]}) if config else None
-    proc = make(tmp_path, settings and json.dumps(settings))
-    full = uncached(make(tmp_path, settings and json.dumps(settings)))
+    proc = make(tmp_path, settings and json.dumps(settings), batching=True)
+    full = uncached(make(tmp_path, settings and json.dumps(settings), batching=True))
     rng = np.random.default_rng(5)
 
     def body() -> bytes:
         arrays = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2 if two else 1)]
         return TorchRequest.from_numpy(arrays).to_string()
 
+    # calls of 3 and 6 rows show the outputs per row, so a batch joins through the
+    # shortcut (TensorSignature.per_row_seen)
+    for p in (proc, full):
+        p.process(body())
+        p.process_batch([body(), body()])
+
     for data in (body(), body()):  # the second of a layout teaches the shortcut
         assert proc.process(data) == full.process(data)
+    warm = proc.shortcut_hits
     calls = []
     wrapped = TorchScriptModel.__call__
     monkeypatch.setattr(
@@ -323,7 +331,7 @@ def test_the_shortcut_calls_the_module_plainly_and_answers_as_the_full_path(
     assert proc.process_batch(bodies) == full.process_batch(bodies)
     # without a signature the requests are not joined (module doc): a batch takes the
     # general path, request by request
-    assert proc.shortcut_hits == (10 if config else 5)
+    assert proc.shortcut_hits - warm == (10 if config else 5)
     assert (proc.model in calls) == (not config)
 
 
@@ -411,3 +419,53 @@ def test_batching_that_cannot_join_says_why_at_start(model_dir):
     assert 'model_config with -1 first, e.g. {"inputs": [{"shape": [-1, 4]' in note
     assert make(model_dir, batching=False).setting_notes() == []
     assert make(model_dir, json.dumps(CONFIG), batching=True).setting_notes() == []
+
+
+def test_the_first_batch_of_as_many_rows_as_a_table_is_not_split(tmp_path, capsys):
+    """The first requests a TorchScript model got were 4 one-row calls joined into one
+    call of 4 rows, whose 4-row table looked like one row per caller: each caller got
+    one row of it. Nothing is joined before a call of its own has shown the outputs
+    per row, nor into a batch of the only row count seen so far."""
+    torch.jit.save(torch.jit.script(WithTable()), str(tmp_path / "model.pt"))
+    config = {"inputs": [{"shape": [-1, 3], "type": "DT_FLOAT"}]}  # outputs not declared
+    proc = make(tmp_path, config, batching=True)
+    table = np.arange(8, dtype=np.float32).reshape(4, 2)
+    calls = []
+    run = proc.run
+    proc.run = lambda sig, inputs: calls.append(inputs["0"].shape[0]) or run(sig, inputs)
+    rows = [np.full((1, 3), i, np.float32) for i in range(4)]
+    answers = proc.process_batch([TorchRequest.from_numpy([x]).to_string() for x in rows])
+    assert calls == [1, 1, 1, 1]
+    for x, (body, status) in zip(rows, answers, strict=True):
+        assert status == 200
+        np.testing.assert_array_equal(TorchResponse(body)[0], x * 2)
+        np.testing.assert_array_equal(TorchResponse(body)[1], table)
+    assert "never joined: output '1' came out with shape [4, 2]" in capsys.readouterr().out
+
+    # a lone call of the table's own size looks per row: a batch of 4 rows still is not
+    proc = make(tmp_path, config, batching=True)
+    calls.clear()
+    run = proc.run
+    proc.run = lambda sig, inputs: calls.append(inputs["0"].shape[0]) or run(sig, inputs)
+    call(proc, TorchRequest.from_numpy([np.zeros((4, 3), np.float32)]))
+    proc.process_batch([TorchRequest.from_numpy([x]).to_string() for x in rows])
+    assert calls == [4, 1, 1, 1, 1]
+
+
+def test_a_per_row_model_joins_once_a_call_has_shown_it(tmp_path):
+    """The other side: a model whose outputs are per row runs the first batch's callers
+    alone (one count seen: 1), then joins the next (4 rows: a count not seen), after
+    which two counts are known and every batch joins, through the shortcut too."""
+    torch.jit.save(torch.jit.script(Doubled()), str(tmp_path / "model.pt"))
+    proc = make(tmp_path, {"inputs": [{"shape": [-1, 3], "type": "DT_FLOAT"}]}, batching=True)
+    calls = []
+    run = proc.run
+    proc.run = lambda sig, inputs: calls.append(inputs["0"].shape[0]) or run(sig, inputs)
+    rows = [np.full((1, 3), i, np.float32) for i in range(4)]
+    for _ in range(3):
+        answers = proc.process_batch([TorchRequest.from_numpy([x]).to_string() for x in rows])
+        for x, (body, status) in zip(rows, answers, strict=True):
+            assert status == 200
+            np.testing.assert_array_equal(TorchResponse(body)[0], x * 2)
+    assert calls[:5] == [1, 1, 1, 1, 4]
+    assert all(n == 4 for n in calls[5:])

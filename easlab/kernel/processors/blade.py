@@ -95,7 +95,13 @@ class BladeProcessor(TensorProcessor):
             self._output_names = [s.name for s in outputs]
         self.signatures = {
             SIGNATURE_NAME: TensorSignature(
-                SIGNATURE_NAME, inputs, outputs, not_per_row, unservable
+                SIGNATURE_NAME,
+                inputs,
+                outputs,
+                not_per_row,
+                unservable,
+                # ONNX's graph says which outputs are per row; a TorchScript file does not
+                per_row_seen=None if self._onnx is not None else frozenset(),
             )
         }
         self.default_signature = SIGNATURE_NAME

@@ -22,6 +22,7 @@ on the CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
@@ -239,7 +240,10 @@ class PyTorchProcessor(TensorProcessor):
         ]
         name = "serving_default"
         self._trimmed: dict[tuple[str, int], tuple[TensorSignature, TensorSignature]] = {}
-        self.signatures = {name: TensorSignature(name, tuple(specs), tuple(outputs))}
+        # a TorchScript file does not say which outputs have one row per input row
+        self.signatures = {
+            name: TensorSignature(name, tuple(specs), tuple(outputs), per_row_seen=frozenset())
+        }
         self.default_signature = name
 
     def select_signature(self, request: Any) -> TensorSignature:
@@ -257,7 +261,7 @@ class PyTorchProcessor(TensorProcessor):
                 # one object per count: check()'s cache is keyed on the signature
                 trimmed = self._trimmed.get((sig.name, given))
                 if trimmed is None or trimmed[0] is not sig:
-                    trimmed = (sig, TensorSignature(sig.name, sig.inputs[:given], sig.outputs))
+                    trimmed = (sig, dataclasses.replace(sig, inputs=sig.inputs[:given]))
                     self._trimmed[(sig.name, given)] = trimmed
                 sig = trimmed[1]
         return super().check(sig, request)

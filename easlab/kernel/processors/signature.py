@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,13 @@ class TensorSignature:
     #: without them; a request that fetches one, or every output (no fetch list), is
     #: refused naming it, so a caller fetching the others is served (``fetch``)
     unservable: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: for a model that does not say which outputs have one row per input row
+    #: (TorchScript, TensorFlow): the row counts of calls whose every output had one
+    #: row per input row; None: the model's graph says it (ONNX), nothing to learn.
+    #: A fixed table of K rows looks per row in a call of K rows, so requests are not
+    #: joined before one call has shown it, nor into a batch of a count seen only so
+    #: far: once two counts are seen no fixed K can match both (``may_join``)
+    per_row_seen: frozenset[int] | None = None
 
     def to_json(self, fmt: str) -> dict[str, Any]:
         return {
@@ -157,6 +164,20 @@ class TensorSignature:
                     "batch's: give it -1 (None in TensorFlow) there"
                 )
         return next(iter(self.not_per_row.values()), None)
+
+    def may_join(self, rows: int) -> bool:
+        """Whether a joined batch of ``rows`` rows (-1: of any size) can be split back by
+        rows, as far as calls so far have shown (``per_row_seen``)."""
+        seen = self.per_row_seen
+        return seen is None or (bool(seen) and rows not in seen)
+
+    def seen_per_row(self, rows: int) -> TensorSignature:
+        """This signature after a call of ``rows`` rows whose every output had that
+        many: itself, or one that knows more (two counts seen: proven)."""
+        seen = self.per_row_seen
+        if seen is None or rows in seen:
+            return self
+        return replace(self, per_row_seen=None if seen else frozenset({rows}))
 
     def input_names(self) -> str:
         return ", ".join(s.name for s in self.inputs) or "(none)"

@@ -285,7 +285,11 @@ class TensorProcessor(Processor):
         except ProcessorError:
             return None  # the general path answers each request with its own message
         total = next(iter(inputs.values())).shape[0]
-        if self._batch_key(sig, inputs, -1) == ("alone", -1) or total % callers:
+        if (
+            self._batch_key(sig, inputs, -1) == ("alone", -1)
+            or total % callers
+            or not sig.may_join(total)
+        ):
             return None
         try:
             outputs = self._run(sig, inputs)
@@ -535,7 +539,9 @@ class TensorProcessor(Processor):
                 return  # a byte order or type the wire rewrites: the general path does
             writes.append((name, x.dtype, part.shape))
         order = None if request.fetch else tuple(outputs)
-        batchable = self._batch_key(sig, inputs, -1) != ("alone", -1)
+        # a batch of the shortcut's joins is not checked by _check_rows: only once the
+        # signature's outputs are known per row (a batch of this size could be a table)
+        batchable = self._batch_key(sig, inputs, -1) != ("alone", -1) and sig.per_row_seen is None
         self._shortcut = Shortcut(
             sig,
             self.runner(sig),
@@ -568,7 +574,8 @@ class TensorProcessor(Processor):
         is not split by rows (a TorchScript or TensorFlow model does not say it): from
         then on the signature's requests are never joined (``not_per_row``). Else a
         batch of as many rows as that output happens to have would be split as if it
-        had one per caller, each getting rows computed from the others' inputs."""
+        had one per caller, each getting rows computed from the others' inputs. A call
+        whose every output is per row is counted (``TensorSignature.per_row_seen``)."""
         sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
         rows = sizes.pop() if len(sizes) == 1 else None
         if rows is None:
@@ -586,6 +593,10 @@ class TensorProcessor(Processor):
             self._shortcut = None  # learnt from the old signature: it would join
             print(_unbatchable(learnt), flush=True)  # the instance's log: found mid-run
             return
+        shown = sig.seen_per_row(rows)
+        if shown is not sig:  # joins may start (or grow): the shortcut learns them anew
+            self.signatures = {k: shown if v is sig else v for k, v in self.signatures.items()}
+            self._shortcut = None
 
     def _run_shortcut(
         self, shortcut: Shortcut, inputs: dict[str, np.ndarray]
@@ -635,7 +646,7 @@ class TensorProcessor(Processor):
     def _group_key(sig: TensorSignature, inputs: dict[str, np.ndarray]) -> Any:
         """What requests batched together share; None: cannot be concatenated with others."""
         sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
-        if not sig.batchable or len(sizes) != 1:
+        if not sig.batchable or not sig.may_join(-1) or len(sizes) != 1:
             return None
         return (sig.name,) + tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items()))
 
@@ -643,9 +654,9 @@ class TensorProcessor(Processor):
         self, members: list[tuple[int, TensorRequest, dict[str, np.ndarray]]]
     ) -> Iterable[tuple[int, tuple[bytes, int]]]:
         sig = self.select_signature(members[0][1])
-        if len(members) > 1:
-            sizes = [next(iter(inputs.values())).shape[0] for _, _, inputs in members]
-            total = sum(sizes)
+        sizes = [next(iter(inputs.values())).shape[0] for _, _, inputs in members]
+        total = sum(sizes)
+        if len(members) > 1 and sig.may_join(total):
             joined = {
                 name: join_rows([inputs[name] for _, _, inputs in members], total)
                 for name in members[0][2]

@@ -95,6 +95,8 @@ class TensorFlowProcessor(TensorProcessor):
                 name,
                 tuple(_spec(k, s) for k, s in sorted(kwargs.items())),
                 tuple(_spec(k, s) for k, s in sorted(outputs.items())),
+                # a -1 first dim is per row or a count the call decides (tf.where)
+                per_row_seen=frozenset(),
             )
         self.default_signature = (
             DEFAULT_SIGNATURE
