@@ -74,6 +74,12 @@ class SpecError(EaslabError, ValueError):
         self.message = message
 
 
+class UnwritableDirError(EaslabError, OSError):
+    """A directory easlab keeps its state, logs or downloads in cannot be written (a
+    read-only mount, another user's folder): which one, why, and where to point easlab
+    instead. An ``OSError`` too, as the failed write was."""
+
+
 class KernelError(EaslabError):
     """The local kernel's control plane refused a call (HTTP status + message)."""
 

@@ -19,8 +19,11 @@ import json
 import os
 import stat
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from easlab.errors import UnwritableDirError
 
 #: the environment variable a client or kernel takes its admin token from
 ADMIN_TOKEN_ENV = "EASLAB_ADMIN_TOKEN"
@@ -54,15 +57,39 @@ def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) readable by this user only.
 
     An existing directory of ours is tightened to 0700 as well: it may hold
-    secrets from now on, whatever it was made with before.
+    secrets from now on, whatever it was made with before. One that cannot be
+    written is an ``UnwritableDirError`` saying where to point easlab instead, now,
+    rather than a bare errno from the first file written in it (a kernel's lock, its
+    log) later.
     """
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".easlab-write-check-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     try:
         if path.stat().st_uid == os.getuid() and stat.S_IMODE(path.stat().st_mode) & 0o077:
             path.chmod(0o700)
     except (OSError, AttributeError):  # AttributeError: os.getuid on Windows
         pass
     return path
+
+
+def _unwritable(path: Path, exc: OSError) -> UnwritableDirError:
+    home = easlab_home()
+    why = exc.strerror or str(exc)
+    if exc.filename and path not in (Path(exc.filename), Path(exc.filename).parent):
+        why += f" ({exc.filename})"  # a parent in the way, not the write check's file
+    if path == home or home in path.parents:
+        fix = (
+            f"it is under EASLAB_HOME ({home}): set EASLAB_HOME to a directory you can "
+            "write, e.g. export EASLAB_HOME=$HOME/.easlab"
+        )
+    else:
+        fix = "give easlab a directory you can write instead (--state-dir, or EASLAB_HOME)"
+    return UnwritableDirError(f"cannot write in {path}: {why}; {fix}")
 
 
 def pid_alive(pid: int) -> bool:

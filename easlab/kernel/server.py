@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from easlab.errors import UnwritableDirError
 from easlab.kernel.control import Kernel
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import DEFAULT_MAX_BODY, HttpConnection
@@ -195,7 +196,11 @@ async def serve(
     token = admin_token_setting(host, admin_token)
     loop = asyncio.get_running_loop()
     state = Path(state_dir).expanduser() if state_dir else runtime.default_state_dir()
-    runtime.private_dir(state)
+    try:
+        runtime.private_dir(state)
+        runtime.private_dir(runtime.runtime_dir())  # where clients find us, once listening
+    except UnwritableDirError as exc:  # not "cannot listen" (serve's OSError below)
+        raise KernelConfigError(str(exc)) from None
     lock = StateLock(state)
     try:
         lock.acquire()  # before --fresh: never wipe the state of a kernel serving it
