@@ -440,6 +440,7 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
         # a dry run is a gate (CI): what the verb would refuse exits as its refusal does
         return 1 if plan_refused(desc) else 0
     existed = bool(getattr(desc, "existed", False))  # create --exist-ok found it
+    reloaded = getattr(desc, "reloaded", None)  # ... and made a version to load new files
     if hasattr(desc, "desc"):  # a Service from create
         desc = desc.desc
     name = desc.get("name")
@@ -465,7 +466,12 @@ def _show_settled(verb: str, desc: Any, args: argparse.Namespace) -> int:
         )
         return 0
     ok = {
-        "create": f"[OK] Service [{name}] exists, deployed from this same description: running"
+        "create": f"[OK] Service [{name}] exists, deployed from this same description"
+        + (
+            f"; its model files changed since it loaded them: version {reloaded} serves them"
+            if reloaded
+            else ": running"
+        )
         if existed
         else "[OK] Service is running",
         "modify": f"[OK] Service [{name}] is updated: version {desc.get('current_version')} "

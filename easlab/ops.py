@@ -406,8 +406,10 @@ def create(
 
     ``exist_ok`` (what ``%%eas create`` passes, so that a notebook runs again from
     the top): a service of that name deployed from this same description on the
-    local kernel is the one returned (``Service.existed``); one that differs is
-    still refused (409), naming the differences and how to apply them.
+    local kernel is the one returned (``Service.existed``), with a new version when
+    its local model or processor files changed since it loaded them
+    (``Service.reloaded``); one that differs is still refused (409), naming the
+    differences and how to apply them.
     """
     from easlab.spec import parse_spec
 
@@ -449,7 +451,7 @@ def create(
         if exc.status != 409 or not exist_ok or blue_green or not local:
             raise
         service = _the_same_service(client, parsed, exc)
-    if wait:
+    if wait and not service.desc.get("failed"):  # a reload that did not take: said as is
         service.desc = wait_settled(client, service.desc, timeout, progress)
     return service
 
@@ -476,7 +478,8 @@ def _the_same_service(client: KernelClient, spec: Any, refused: KernelError) -> 
         raise refused from None  # another kind of name (a queue's path) or gone since
     if desc.get("status") == "Failed" or "spec" not in desc:
         raise refused  # it says so: after a fix, delete it and create it again
-    changes = diff_specs(desc.get("spec") or {}, _absolutize(spec.to_dict(), spec.base_dir))
+    wanted = _absolutize(spec.to_dict(), spec.base_dir)
+    changes = diff_specs(desc.get("spec") or {}, wanted)
     if changes:
         raise KernelError(
             409,
@@ -486,6 +489,20 @@ def _the_same_service(client: KernelClient, spec: Any, refused: KernelError) -> 
         ) from None
     service = Service(client, desc)
     service.existed = True
+    local = {
+        field: wanted[field]
+        for field in ("model_path", "processor_path")
+        if isinstance(wanted.get(field), str) and "://" not in wanted[field]
+    }
+    if local:
+        # the same description, but a local model is loaded from where it lies: saved
+        # again after training, the kernel makes a version to load it (control.py
+        # _files_changed); files as they were change nothing
+        answer = client.modify(spec.name, spec=local)
+        if answer.get("current_version") != desc.get("current_version") or answer.get("failed"):
+            service = Service(client, answer)
+            service.existed = True
+            service.reloaded = answer.get("current_version")
     return service
 
 

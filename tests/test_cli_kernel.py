@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import easlab
 from easlab.cli import main
 
 APP = """\
@@ -570,7 +571,24 @@ def test_create_exist_ok_finds_the_service_of_this_same_description(
         assert code == 1 and "already exists" in err
         code, out, _ = run(capsys, "create", "exist.json", "--exist-ok", *e)
         assert code == 0
-        assert "[OK] Service [cli_exist] exists, deployed from this same description" in out
+        assert "[OK] Service [cli_exist] exists, deployed from this same description: running" in (
+            out
+        )
+        # the app edited in place: the same description, new code, a version to load it
+        (project / "v1" / "app.py").write_text(APP.format(prefix=b"edited:"))
+        code, out, _ = run(capsys, "create", "exist.json", "--exist-ok", *e)
+        assert code == 0
+        assert (
+            "[OK] Service [cli_exist] exists, deployed from this same description; its model "
+            "files changed since it loaded them: version 2 serves them"
+        ) in out
+        assert bytes(easlab.connect(endpoint).service("cli_exist").predict(b"x")) == b"edited:x"
+        # modify naming the same path (-D or -s) after another edit: a version too
+        (project / "v1" / "app.py").write_text(APP.format(prefix=b"again:"))
+        code, out, _ = run(capsys, "modify", "cli_exist", "-Dprocessor_path=./v1", *e)
+        assert code == 0 and "version 3 of 3" in out, out
+        code, out, _ = run(capsys, "modify", "cli_exist", "-Dprocessor_path=./v1", *e)
+        assert code == 0 and "version 3 of 3" in out, out  # nothing changed since
         spec["metadata"]["instance"] = 2
         (project / "exist.json").write_text(json.dumps(spec))
         code, _, err = run(capsys, "create", "exist.json", "--exist-ok", *e)

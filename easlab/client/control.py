@@ -481,6 +481,9 @@ class Service:
         self.desc = desc
         #: a create found it deployed from the same description (``create(exist_ok=True)``)
         self.existed = False
+        #: and its local model or processor files had changed since it loaded them: the
+        #: number of the version made to load them (a model saved again after training)
+        self.reloaded: int | None = None
         # predict()'s client, made at its first call (for the endpoint and token then)
         self._kept: tuple[tuple[str, str | None], PredictClient] | None = None
         self._kept_lock = threading.Lock()

@@ -502,7 +502,7 @@ class Kernel:
         return {"deleted": name}
 
     async def _build_version(self, spec: Any, number: int) -> Version:
-        from easlab.kernel.fetch import packed_from, resolve_path
+        from easlab.kernel.fetch import local_fingerprint, packed_from, resolve_path
         from easlab.kernel.packaged_env import check_python, package_python
         from easlab.kernel.processors import (
             PYTHON,
@@ -558,6 +558,14 @@ class Kernel:
             else [],
             "processor_entry": entry,
             "worker_threads": spec.metadata.worker_threads,
+            # a local model or processor is loaded from where it lies (not copied): what
+            # its files were when this version was built, to tell a model saved again
+            # to the same path (_files_changed)
+            "local_files": {
+                field: await asyncio.to_thread(local_fingerprint, path)
+                for field, path in (("model_path", model_path), ("processor_path", processor_path))
+                if path is not None and not path.is_relative_to(cache)
+            },
         }
         python = None
         if target == PYTHON and entry and processor_dir is not None:
@@ -1221,7 +1229,7 @@ class Kernel:
                 return self.describe(service)
         async with self._locked(service, "this modify"):
             spec, kind = self._plan_modify(service, body)  # against the state now
-            if kind != "version" and await asyncio.to_thread(self._repacked, service, body):
+            if kind != "version" and await asyncio.to_thread(self._files_changed, service, body):
                 kind = "version"
             if kind == "version":
                 number = max(service.versions) + 1
@@ -1344,26 +1352,33 @@ class Kernel:
         return spec, "restart" if restart else "live"
 
     @staticmethod
-    def _repacked(service: Service, body: dict[str, Any]) -> bool:
-        """Whether ``modify -s`` names the current version's local archive, whose bytes
-        changed since (``pysdk pack`` again after editing app.py): the same path string
-        but new code, which makes a new version as a new path does (was: "updated",
-        the old code still serving)."""
-        from easlab.kernel.fetch import is_archive, sha256_file
+    def _files_changed(service: Service, body: dict[str, Any]) -> bool:
+        """Whether a modify names the current version's local model or processor path
+        (``-s``, ``-D``, or ``create --exist-ok`` of the same description), whose files
+        changed since the version was built: the same path string but a new model (saved
+        again after training) or new code (``pysdk pack`` again after editing app.py).
+        That makes a new version, as a new path does; was: "updated", the old model
+        still serving, and an instance restarted later loading the new one beside them."""
+        from easlab.kernel.fetch import is_archive, local_fingerprint, sha256_file
 
-        changes = body.get("spec")
+        changes = body.get("spec") if isinstance(body.get("spec"), dict) else body.get("set")
         if not isinstance(changes, dict):
             return False
+        current = service.current.worker_config
         for field in ("processor_path", "model_path"):
-            location, extracted = changes.get(field), service.current.worker_config.get(field)
-            if not isinstance(location, str) or not extracted or "://" in location:
+            location, loaded = changes.get(field), current.get(field)
+            if not isinstance(location, str) or not loaded or "://" in location:
                 continue
             path = Path(location).expanduser()
             if not path.is_absolute():
                 path = (service.spec.base_dir or Path.cwd()) / path
             if path.is_file() and is_archive(path.name):
-                if Path(extracted).name != sha256_file(path):  # the cache folder's name
+                if Path(loaded).name != sha256_file(path):  # the cache folder's name
                     return True
+                continue
+            built = current.get("local_files", {}).get(field)
+            if built is not None and local_fingerprint(path.resolve()) != built:
+                return True
         return False
 
     @staticmethod

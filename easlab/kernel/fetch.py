@@ -146,6 +146,43 @@ def packed_from(location: str, base_dir: Path | None = None) -> list[Path]:
     return found
 
 
+# ------------------------------------------------------------------------- local files
+
+#: a local folder of more files than this gets no fingerprint: its changes go unseen
+FINGERPRINT_MAX_FILES = 10_000
+#: what importing or opening a model folder writes into it, not a change of the model
+_NOT_THE_MODEL = frozenset({"__pycache__", ".ipynb_checkpoints"})
+
+
+def local_fingerprint(path: Path) -> str | None:
+    """What the files at a local ``path`` (a file, or a folder's tree) are now: a digest
+    of each one's relative path, size and modification time. A model saved again to
+    the same path is told by it from the one a version's instances loaded (they load a
+    local model from where it lies: control.py ``_files_changed``). None when nothing
+    is there, or too many files to walk on each check."""
+    entries: list[tuple[str, int, int]] = []
+    try:
+        if path.is_file():
+            stat = path.stat()
+            entries.append(("", stat.st_size, stat.st_mtime_ns))
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = [d for d in dirs if d not in _NOT_THE_MODEL]
+                for name in files:
+                    file = Path(root, name)
+                    stat = file.stat()  # a symlink's target: what the runtime reads
+                    entries.append(
+                        (file.relative_to(path).as_posix(), stat.st_size, stat.st_mtime_ns)
+                    )
+                if len(entries) > FINGERPRINT_MAX_FILES:
+                    return None
+        else:
+            return None
+    except OSError:
+        return None
+    return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()
+
+
 # ----------------------------------------------------------------------------- archives
 
 

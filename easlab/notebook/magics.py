@@ -657,6 +657,12 @@ class EasMagic(Magics):
             title = f"service {result.name} created"
             if getattr(result, "existed", False):
                 title = f"service {result.name} exists, deployed from this same cell: using it"
+                if getattr(result, "reloaded", None):
+                    title = (
+                        f"service {result.name} exists, deployed from this same cell; its "
+                        "model files changed since it loaded them: version "
+                        f"{result.reloaded} serves them"
+                    )
             if result.status == "Failed":
                 title = f"service {result.name} failed to start"
             _show(ServiceDescription(result.desc, self.show_token, title))

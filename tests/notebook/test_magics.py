@@ -757,6 +757,68 @@ def test_run_all_twice_finds_the_service_its_create_cell_deployed(echo, shell, c
         shell.run_line_magic("eas", "delete nb_again")
 
 
+def _affine_model(scale: float) -> bytes:
+    import onnx
+    from onnx import numpy_helper
+
+    from .conftest import affine_onnx
+
+    model = onnx.load_from_string(affine_onnx())
+    w = next(i for i in model.graph.initializer if i.name == "W")
+    w.CopyFrom(numpy_helper.from_array(W * scale, "W"))
+    return model.SerializeToString()
+
+
+RETRAINED_CELL = """
+name: nb_retrained
+processor: onnx
+model_path: $retrained_dir
+metadata:
+  instance: 1
+"""
+
+
+def test_run_all_after_training_again_serves_the_new_model(shell, tmp_path, capsys):
+    """Train, save to the same folder, Run All: the create cell is the same, so the
+    service it deployed was used as it was, serving the model its instance loaded
+    before the new one was saved (and an instance restarted later would have loaded
+    the new one beside it). Now the kernel sees the folder's files changed since the
+    version was built and makes a version that loads them; run again without saving,
+    nothing changes."""
+    pytest.importorskip("onnx")
+    (tmp_path / "affine.onnx").write_bytes(_affine_model(1.0))
+    shell.user_ns["retrained_dir"] = str(tmp_path)
+    x = np.ones((1, 4), np.float32)
+    shell.user_ns["retrained_x"] = x
+    first = shell.run_cell("%%eas create retrained\n" + RETRAINED_CELL)
+    assert first.error_in_exec is None, first.error_in_exec
+    try:
+
+        def predicted() -> np.ndarray:
+            shell.run_cell_magic("eas", "predict nb_retrained retrained_out", '{"x": retrained_x}')
+            return shell.user_ns["retrained_out"]["y"]
+
+        np.testing.assert_allclose(predicted(), x @ W + B)
+        (tmp_path / "affine.onnx").write_bytes(_affine_model(3.0))  # trained again
+        capsys.readouterr()
+        again = shell.run_cell("%%eas create retrained\n" + RETRAINED_CELL)
+        assert again.error_in_exec is None, again.error_in_exec
+        assert (
+            "service nb_retrained exists, deployed from this same cell; its model files "
+            "changed since it loaded them: version 2 serves them"
+        ) in capsys.readouterr().out
+        service = shell.user_ns["retrained"]
+        assert service.existed and service.reloaded == 2 and service.status == "Running"
+        np.testing.assert_allclose(predicted(), x @ (W * 3) + B)
+        third = shell.run_cell("%%eas create retrained\n" + RETRAINED_CELL)
+        assert third.error_in_exec is None, third.error_in_exec
+        assert "deployed from this same cell: using it" in capsys.readouterr().out
+        assert shell.user_ns["retrained"].reloaded is None
+        assert shell.user_ns["retrained"].desc["latest_version"] == 2
+    finally:
+        shell.run_line_magic("eas", "delete nb_retrained")
+
+
 def test_a_variable_lost_in_a_notebook_restart_is_said_so(affine, shell, capsys):
     # %%eas create svc, then the notebook's kernel restarts: the service runs, svc is gone
     shell.user_ns.pop("svc_before_restart", None)
