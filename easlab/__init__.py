@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "KernelClient": "easlab.client.control",
     "Service": "easlab.client.control",
     "connect": "easlab.client.connect",
+    "workdir": "easlab.runtime",
     # eascmd's verbs as functions (the CLI and the magics call these)
     "create": "easlab.ops",
     "ls": "easlab.ops",

@@ -53,6 +53,30 @@ def default_state_dir() -> Path:
     return easlab_home() / "state"
 
 
+def workdir(name: str, fresh: bool = False) -> Path:
+    """A folder of this user's for a notebook's models and code, at the same place on
+    every run: ``$EASLAB_HOME/work/<name>``, created if missing; ``fresh`` empties it
+    first of what an earlier run left (a run stopped half-way).
+
+    A notebook run again from the top (after a restart, or an error half-way) then
+    describes its services as before, so ``%%eas create`` finds the one it deployed
+    (and loads a model saved again there) instead of refusing one at a new temporary
+    path, with a 409 naming ``model_path``. What it holds stays until deleted.
+    """
+    if not isinstance(name, str) or not name.strip() or name in (".", ".."):
+        raise ValueError(f"workdir takes a folder name, e.g. workdir('quickstart'); got {name!r}")
+    if "/" in name or "\\" in name:
+        raise ValueError(
+            f"workdir takes one folder name, not a path ({name!r}): e.g. workdir('quickstart')"
+        )
+    path = easlab_home() / "work" / name
+    if fresh and path.is_dir():
+        import shutil
+
+        shutil.rmtree(path)
+    return private_dir(path)
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) readable by this user only.
 
