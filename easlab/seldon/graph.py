@@ -2,7 +2,8 @@
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
 sending to the child its ``route()`` picks (-1: every child, the first one's answer
 kept; -2: none, the router's input is the answer), a combiner calling ``aggregate()`` over its
-children's answers; a node's ``methods`` add the calls they name (a node with methods
+children's answers; several children are called at once, as the executor's goroutines call
+them; a node's ``methods`` add the calls they name (a node with methods
 and no type makes only those). ``meta.requestPath`` names the nodes that ran (node → class).
 Feedback goes down the graph as the executor sends it: along the routing the response's
 ``meta.routing`` records, to each MODEL and ROUTER on the way.
@@ -10,10 +11,14 @@ Feedback goes down the graph as the executor sends it: along the routing the res
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +181,9 @@ class GraphApp:
             message = _with_path(message, path, node)
             if index != ROUTE_TO_NONE:  # -2: the router's input, as it came, is the answer
                 targets = node.children if index == ROUTE_TO_ALL else [node.children[index]]
-                answers = [self.run(child, _copy(message), routing) for child in targets]
+                answers = _at_once(
+                    [partial(self.run, child, _copy(message), routing) for child in targets]
+                )
                 if AGGREGATE in calls:
                     # a JSON list of the answers, as the executor sends it (aggregate_raw's)
                     message = self._node_call(node, methods.aggregate, answers)
@@ -215,8 +222,7 @@ class GraphApp:
                     f"{index}, but it has {len(node.children)} (send the response the graph "
                     "answered, whose meta.routing names the child that ran)"
                 )
-            for child in targets:
-                self.feedback(child, feedback)
+            _at_once([partial(self.feedback, child, feedback) for child in targets])
         if SEND_FEEDBACK not in node.calls:
             return feedback
         app = node.app
@@ -522,6 +528,41 @@ def _route_index(node: GraphNode, answer: Any) -> int:
     first = values[0]
     number = first if isinstance(first, (int, float)) and not isinstance(first, bool) else 0
     return int(number)
+
+
+def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Each of ``calls`` at once, each but the first in a thread of its own, as
+    seldon-core's executor calls a node's children (a goroutine each, for a route of -1
+    and a COMBINER's); their answers in the calls' order, whichever ended first. When
+    any failed, the first failure in that order is raised once every call has ended (the
+    executor waits for all its children, then answers the first one's error)."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    answers: list[Any] = [None] * len(calls)
+    failures: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            answers[index] = calls[index]()
+        except BaseException as exc:  # raised in the caller's thread, below
+            failures[index] = exc
+
+    threads = [
+        # each with the caller's context (its contextvars), as the call would have had
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(run, index), name=f"seldon-child-{index}"
+        )
+        for index in range(1, len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    failed = next((exc for exc in failures if exc is not None), None)
+    if failed is not None:
+        raise failed
+    return answers
 
 
 def _copy(message: Any) -> Any:

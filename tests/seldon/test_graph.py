@@ -892,3 +892,54 @@ def test_prometheus_series_are_not_made_by_any_method_a_caller_sends():
         if name == "seldon_api_executor_server_requests_seconds"
     }
     assert methods == {"post", "delete"}
+
+
+def _meeting(name: str, group: str, parties: int, answer: int = 0, fail: str = "") -> dict:
+    """A MODEL node that answers ``[[answer]]`` (or fails with ``fail``) once all
+    ``parties`` nodes of its ``group`` are in a call at the same time (Rendezvous.py)."""
+    parameters = [
+        {"name": "group", "value": group, "type": "STRING"},
+        {"name": "parties", "value": str(parties), "type": "INT"},
+        {"name": "answer", "value": str(answer), "type": "INT"},
+        {"name": "fail", "value": fail, "type": "STRING"},
+    ]
+    return {"name": name, "type": "MODEL", "class": "Rendezvous", "parameters": parameters}
+
+
+def test_a_nodes_children_are_called_at_once_as_the_executor_calls_them():
+    """seldon-core's executor calls every child of a node at once (a goroutine each): a
+    COMBINER's, and a router's for a route of -1; the answers are taken in child order.
+    easlab called them one at a time, so children that wait for each other (a barrier of
+    all of them) never met: the first one's wait broke, a 500."""
+    combiner = {"name": "all", "type": "COMBINER", "class": "AggregateRaw",
+                "children": [_meeting("a", "combine", 3, 1), _meeting("b", "combine", 3, 2),
+                             _meeting("c", "combine", 3, 4)]}  # fmt: skip
+    app = GraphApp.from_spec(combiner, COMPONENTS)
+    for _ in range(2):  # each request's children meet again
+        status, body = predict(app, {"data": {"ndarray": [[0]]}})
+        assert status == 200, body
+        assert body["data"]["ndarray"] == [[7]] and body["meta"]["tags"] == {"n": 3}
+    router = {"name": "r", "type": "ROUTER", "class": "RouteAll",
+              "children": [_meeting("x", "route", 2, 5), _meeting("y", "route", 2, 6)]}  # fmt: skip
+    app = GraphApp.from_spec(router, COMPONENTS)
+    status, body = predict(app, {"data": {"ndarray": [[0]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[5]]  # the first child's answer, whichever ended first
+    assert body["meta"]["routing"] == {"r": -1}
+    # feedback goes down to every child the routing names (-1: all) at once too
+    feedback = {"request": {"data": {"ndarray": [[0]]}}, "response": body, "reward": 1}
+    status, answer = _feedback(app, feedback)
+    assert status == 200, answer
+
+
+def test_children_called_at_once_fail_with_the_first_failing_childs_answer():
+    """When children called at once fail, the executor waits for all of them, then answers
+    the first failing child's error in child order (not the first to end)."""
+    graph = {"name": "all", "type": "COMBINER", "class": "AggregateRaw",
+             "children": [_meeting("fine", "fail", 3, 1),
+                          _meeting("second", "fail", 3, fail="the second child failed"),
+                          _meeting("third", "fail", 3, fail="the third child failed")]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"data": {"ndarray": [[0]]}})
+    assert status == 500
+    assert body["status"]["info"] == "the second child failed"
+    assert body["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
