@@ -117,7 +117,7 @@ PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Method": "PO
         ("POST", PREDICT, {}, True),
         ("GET", "/health/status", {"Origin": "http://nb.example"}, True),
         # the component's own 405 (as JSON, 500), not the kernel's: its paths, its methods
-        ("DELETE", PREDICT, {"Origin": "http://nb.example"}, True),
+        ("DELETE", "/predict", {"Origin": "http://nb.example"}, True),
         ("PUT", "/predict", {}, True),
     ],
 )  # fmt: skip
@@ -494,9 +494,11 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     """A service of one class runs as a one-node SeldonDeployment, its node named as the
     service: the executor's own paths answer for it (/api/v1.0/metadata/{node} and
     /api/v{1.0,0.1}/status/{node} the node's own /metadata and /health/status, /ready
-    and /live, /prometheus), while every path of the microservice's (/api/v1.0/metadata,
-    /api/v1.0/health/status) still answers as the microservice. easlab answered the
-    executor's paths with the microservice's 500 "404 Not Found"."""
+    and /live, /prometheus), those the microservice has too as well: seldon-core's
+    executor fronts every SeldonDeployment, one MODEL included, so /api/v1.0/metadata is
+    the graph's metadata and /api/v1.0/health/status its readiness (they answered as the
+    microservice). easlab answered the executor's paths with the microservice's 500
+    "404 Not Found"."""
     service = seldon_service(kernel, "sk_one", "GoodMeta")
     token = {"Authorization": service.token}
 
@@ -517,9 +519,13 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     for path in ("/ready", "/live", "/api/v1.0/status"):
         answer = get(path)
         assert (answer.status_code, answer.content) == (200, b""), path
-    # the microservice's own paths answer as the microservice
-    assert get("/api/v1.0/metadata").content == own.content
-    assert get("/api/v1.0/health/status").json() == get("/health/status").json()
+    # the paths both have answer as the executor: the graph's metadata, its readiness
+    graph, node = get("/api/v1.0/metadata").json(), own.json()
+    del node["custom"]  # empty: the executor's ModelMetadata leaves it out
+    assert graph == {"name": "sk_one", "models": {"sk_one": node},
+                     "graphinputs": node["inputs"], "graphoutputs": node["outputs"]}  # fmt: skip
+    answer = get("/api/v1.0/health/status")
+    assert (answer.status_code, answer.content) == (200, b"")
     predicted = requests.post(
         service.url + "/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}}, headers=token,
         timeout=30,
@@ -530,7 +536,9 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     assert 'model_name="sk_one"' in scrape.text and 'service="/predict"' in scrape.text
     paths = get("/seldon.json").json()["paths"]
     assert {"/ready", "/api/v1.0/metadata/{model}", "/prometheus"} <= set(paths)
-    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200"}
+    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200", "503"}
+    assert paths["/api/v1.0/metadata"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"] == {"$ref": "#/components/schemas/GraphMetadata"}  # fmt: skip
     # behind the token like every path
     for path in ("/api/v1.0/metadata/sk_one", "/ready", "/live", "/prometheus"):
         assert get(path, None).status_code == 401, path
