@@ -463,7 +463,7 @@ def _executor_service(method: str, path: str) -> str | None:
             return "predictions"
         return "feedback" if path in _FEEDBACK_PATHS else None
     allowed, endpoint, _ = route
-    if method.upper() not in allowed or path == "/ready":
+    if method.upper() not in allowed or method.upper() == "OPTIONS" or path == "/ready":
         return None
     return {
         "predict": "predictions",

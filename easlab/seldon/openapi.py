@@ -262,7 +262,9 @@ def openapi_document(
     routes = {**ROUTES, **GRAPH_ROUTES} if executor else ROUTES
     for path, (methods, endpoint) in routes.items():
         paths[path] = {
-            method.lower(): _operation(endpoint, method.lower(), path) for method in methods
+            method.lower(): _operation(endpoint, method.lower(), path)
+            for method in methods
+            if method != "OPTIONS"  # the CORS preflight, on every path: no operation
         }
     document: dict[str, Any] = {
         "openapi": "3.0.3",

@@ -966,3 +966,26 @@ def test_children_called_at_once_fail_with_the_first_failing_childs_answer():
     assert status == 500
     assert body["status"]["info"] == "the second child failed"
     assert body["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
+
+
+def test_the_executors_cors_comes_from_its_environment(monkeypatch):
+    """The executor's CORS answer is CORS_ALLOWED_ORIGINS and CORS_ALLOWED_HEADERS where
+    they are set (middlewares.go reads them for each request), its defaults otherwise;
+    a path that is no route of the executor's has none of its headers."""
+    from easlab.seldon.cors import executor_headers
+
+    def headers(method: str, path: str) -> dict[str, str] | None:
+        given = executor_headers(method, path, {"Seldon-Puid": "p"}.get)
+        return None if given is None else dict(given)
+
+    default = headers("POST", "/api/v1.0/predictions")
+    assert default is not None and default["Access-Control-Allow-Origin"] == "*"
+    assert default["Seldon-Puid"] == "p"
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://app.example")
+    monkeypatch.setenv("CORS_ALLOWED_HEADERS", "Content-Type")
+    ready = headers("OPTIONS", "/ready")
+    assert ready is not None
+    assert (ready["Access-Control-Allow-Origin"], ready["Access-Control-Allow-Headers"]) == (
+        "https://app.example", "Content-Type")  # fmt: skip
+    assert "Access-Control-Allow-Methods" not in ready  # /ready's route names no method
+    assert headers("GET", "/health/ping") is None and headers("PUT", "/api/v1.0/status") == {}
