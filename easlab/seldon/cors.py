@@ -43,18 +43,19 @@ def allowed_methods(path: str) -> list[str]:
 
 
 def cors_headers(
-    method: str, header: Callable[[str], str | None], allowed: list[str]
+    method: str, header: Callable[[str], str | None], allowed: list[str] | None
 ) -> list[tuple[str, str]]:
     """The headers seldon-core's ``CORS(app)`` adds to an answer (flask_cors defaults: any
     origin, any header, no credentials): the request's ``Origin`` echoed (``*`` without
-    one); for a preflight ``OPTIONS`` also ``Allow`` (the path's methods, as flask's
-    automatic OPTIONS answer), the allowed methods and the requested headers.
-    ``header(name)`` is the request's header of that name, or None.
+    one); ``Allow`` where ``allowed`` lists the path's methods (flask's answer to an
+    OPTIONS, its 405); for a preflight ``OPTIONS`` also the allowed methods and the
+    requested headers. ``header(name)`` is the request's header of that name, or None.
     """
     origin = header("Origin")
     out = [("Access-Control-Allow-Origin", origin or "*")]
-    if method.upper() == "OPTIONS":
+    if allowed is not None:
         out.insert(0, ("Allow", ", ".join(allowed)))
+    if method.upper() == "OPTIONS":
         wanted = (header("Access-Control-Request-Method") or "").upper()
         if wanted in CORS_METHODS:
             asked = header("Access-Control-Request-Headers")
@@ -115,7 +116,7 @@ def answer_headers(
     the executor's on its paths, the microservice's CORS on the others (with no ``Allow``:
     that is flask's answer to an OPTIONS, :func:`options_answer`)."""
     executor = executor_headers(method, path, header)
-    return cors_headers(method, header, []) if executor is None else executor
+    return cors_headers(method, header, None) if executor is None else executor
 
 
 def options_answer(

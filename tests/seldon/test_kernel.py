@@ -51,6 +51,9 @@ def canon(response: requests.Response) -> tuple[int, str]:
         ("TagsMetrics", "POST", PREDICT, {"data": {"ndarray": [[1, 2]]}}),
         ("CustomError", "POST", PREDICT, {"data": {"ndarray": [[1]]}}),
         ("BadMeta", "GET", "/metadata", None),
+        # the custom metrics are on the microservice's metrics port, not its HTTP port (nor
+        # the executor's: its own are /prometheus); the kernel's /metrics has them
+        ("MyModel", "GET", "/metrics", None),
     ],
 )
 def test_same_answers_as_seldon_core(kernel, real_seldon, cls, method, path, payload):
