@@ -307,6 +307,8 @@ def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path
     assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
     # an error handler's own headers (TextError's Retry-After) were dropped
     assert own_headers(ours) == own_headers(theirs)
+    if "Seldon-Puid" in auth:  # the executor's path: the caller's puid is the answer's
+        assert ours.headers["Seldon-Puid"] == auth["Seldon-Puid"]
 
 
 def test_the_kernels_own_answers_are_text_with_cors(kernel):

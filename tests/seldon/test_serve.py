@@ -86,6 +86,8 @@ def test_standalone_answer_bytes_same_as_seldon_core(
     assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
         theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
     assert own_headers(ours) == own_headers(theirs)  # an error handler's (TextError's)
+    # the Seldon-Puid header is the executor's, which the microservice neither reads nor writes
+    assert "Seldon-Puid" not in ours.headers and "Seldon-Puid" not in theirs.headers
 
 
 def test_standalone_reads_a_chunked_body_as_seldon_core(real_seldon, easlab_seldon):
