@@ -45,8 +45,6 @@ _METRICS = "/metrics"
 #: what a service path serves for an ordinary processor (SPEC §1): a prediction is a
 #: POST; a GET reads a tensor service's signature (or, without one, reaches process())
 _PREDICT_METHODS = b"POST, GET, HEAD, OPTIONS"
-#: the content type flask gives an empty answer (seldon-core's OPTIONS)
-_SELDON_TEXT = b"text/html; charset=utf-8"
 _DISCOVERY = (
     "/api/v1/servicediscovery/upstreams/",
     "/exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/",
@@ -203,9 +201,10 @@ class KernelServer:
         if entry is not None:  # the monitor's 401 count
             now = time.monotonic()
             entry.stats.record(401, now, now)
-        # a seldon service's answers carry CORS headers (seldon-core's CORS(app)): its 401
-        # too, so that a page's script reads why it was refused (the component never runs)
-        cors = _seldon_cors_of(method, headers) if _serves_seldon(route) else b""
+        # a seldon service's answers carry CORS headers (seldon-core's): its 401 too, so
+        # that a page's script reads why it was refused (the component never runs)
+        sub_path = name[len(route.name) :]
+        cors = _seldon_headers_of(method, sub_path, headers) if _serves_seldon(route) else b""
         answer = (401, self._bad_token(route.name, auth is None), TEXT_PLAIN, cors)
         return lambda _: answer
 
@@ -347,20 +346,22 @@ class KernelServer:
             entry = self.kernel.services.get(route.name)
             if entry is not None:  # the monitor's 401 count
                 entry.stats.record(401, req.started, time.monotonic())
-            cors = _seldon_cors(req) if _serves_seldon(route) else b""  # as _predict_refusal
+            # as _predict_refusal
+            cors = _seldon_headers(req, route.name) if _serves_seldon(route) else b""
             conn.respond(401, self._bad_token(route.name, auth is None), extra=cors)
             return
         service = route.pick()
         if service is None:
             message = f"service '{route.name}' has no backend with weight > 0".encode()
             seldon = route.backends and all(s.current.target == SELDON for s, _ in route.backends)
-            conn.respond(503, message, TEXT_PLAIN, extra=_seldon_cors(req) if seldon else b"")
+            cors = _seldon_headers(req, route.name) if seldon else b""
+            conn.respond(503, message, TEXT_PLAIN, extra=cors)
             return
         target = service.current.target
         if target in HTTP_AWARE:
             # the component's own REST contract under the service path (processors/http.py)
             if target == SELDON and req.method == b"OPTIONS":
-                self._seldon_options(conn, req, route.name)  # flask's own answer
+                self._seldon_options(conn, req, route.name)  # flask's or the executor's
                 return
             self._submit_http(conn, req, service, route.name)
             return
@@ -410,22 +411,20 @@ class KernelServer:
 
     @staticmethod
     def _seldon_options(conn: HttpConnection, req: Request, entry: str) -> None:
-        """An OPTIONS to a seldon service, answered as flask answers it in seldon-core's
-        microservice (200, empty), with the headers its ``CORS(app)`` adds (seldon/cors.py)."""
-        from easlab.seldon.cors import allowed_methods, cors_headers
+        """An OPTIONS to a seldon service, answered 200, empty: as seldon-core's executor
+        answers it on its paths, as flask answers it in its microservice on the others,
+        each with the headers it adds (seldon/cors.py)."""
+        from easlab.seldon.cors import options_answer
 
         sub_path = req.path[len(_PREDICT) + len(entry) :]
-        root = sub_path == "/"  # the service root, as "": the predictions path
-        headers = cors_headers(
-            "OPTIONS", _header_of(req), allowed_methods("" if root else sub_path)
-        )
-        conn.respond(200, b"", _SELDON_TEXT, extra=_header_lines(headers))
+        content_type, headers = options_answer(sub_path, _header_of(req))
+        conn.respond(200, b"", content_type.encode("latin-1"), extra=_header_lines(headers))
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
         """Hand an HTTP-aware processor the method, sub-path, query and body."""
         sub_path = req.path[len(_PREDICT) + len(entry) :]
-        # every answer, as seldon-core's CORS(app), the kernel's own refusals included
-        extra = _seldon_cors(req) if service.current.target == SELDON else b""
+        # every answer, as seldon-core's, the kernel's own refusals included
+        extra = _seldon_headers(req, entry) if service.current.target == SELDON else b""
         envelope = HttpRequest(
             req.method.decode("latin-1"),
             sub_path,
@@ -566,23 +565,23 @@ def _header_of(req: Request) -> Callable[[str], str | None]:
     return lambda name: req.header(name.lower().encode("latin-1"))
 
 
-def _seldon_cors(req: Request) -> bytes:
-    """The CORS header lines seldon-core's ``CORS(app)`` adds to an answer (not a
-    preflight's: ``_seldon_options``)."""
-    from easlab.seldon.cors import cors_headers
+def _seldon_headers(req: Request, entry: str) -> bytes:
+    """The header lines seldon-core adds to an answer at ``req``'s path below the seldon
+    service ``entry`` (its executor's on the executor's paths: ``Seldon-Puid``, its CORS;
+    its microservice's ``CORS(app)`` on the others), not an OPTIONS': ``_seldon_options``."""
+    sub_path = req.path[len(_PREDICT) + len(entry) :]
+    return _seldon_headers_of(req.method, sub_path, req.headers)
 
-    return _header_lines(cors_headers(req.method.decode("latin-1"), _header_of(req), []))
 
-
-def _seldon_cors_of(method: bytes, headers: dict[bytes, bytes]) -> bytes:
-    """``_seldon_cors`` of a request known by its head alone (``refusal``)."""
-    from easlab.seldon.cors import cors_headers
+def _seldon_headers_of(method: bytes, sub_path: str, headers: dict[bytes, bytes]) -> bytes:
+    """``_seldon_headers`` of a request known by its head alone (``refusal``)."""
+    from easlab.seldon.cors import answer_headers
 
     def header(name: str) -> str | None:
         value = headers.get(name.lower().encode("latin-1"))
         return value.decode("latin-1") if value is not None else None
 
-    return _header_lines(cors_headers(method.decode("latin-1"), header, []))
+    return _header_lines(answer_headers(method.decode("latin-1"), sub_path, header))
 
 
 def _header_lines(headers: list[tuple[str, str]]) -> bytes:

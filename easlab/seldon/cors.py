@@ -1,18 +1,29 @@
-"""What seldon-core's ``CORS(app)`` and flask add to its microservice's answers
-(SPEC §6), transport-free: the ``Allow`` of a path and the CORS headers of an answer.
+"""The header fields seldon-core adds to an answer besides its content (SPEC §6),
+transport-free: its microservice's CORS and ``Allow``, and its executor's middlewares'.
 
 seldon-core's ``get_rest_microservice`` wraps its flask app in ``flask_cors.CORS(app)``
 with every default (any origin, any header, no credentials): a browser's preflight
 ``OPTIONS`` is answered 200, empty, by flask itself, and every answer echoes the
-``Origin``. The standalone ``easlab seldon`` server and the kernel's seldon services
-both add these headers.
+``Origin``. The standalone ``easlab seldon`` server adds these headers, and so do the
+kernel's seldon services on the microservice's paths.
+
+On the executor's own paths (routes.py's GRAPH_ROUTES), which a kernel's seldon service
+answers as the executor, the executor's middlewares write the headers instead
+(executor/api/rest/middlewares.go in seldon-core 1.18.2): ``Seldon-Puid`` (the request's,
+else a new UUID), ``X-Content-Type-Options: nosniff``, its own CORS (any origin, a fixed
+list of headers, ``CORS_ALLOWED_ORIGINS`` and ``CORS_ALLOWED_HEADERS`` from the
+environment instead) and, from gorilla/mux's ``CORSMethodMiddleware``, the route's
+methods; any ``OPTIONS`` is answered 200, empty. A method the route does not take is
+mux's 405, which no middleware sees: no header at all.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable
 
-from easlab.seldon.routes import ROUTE_METHODS
+from easlab.seldon.routes import ANY_METHOD, ROUTE_METHODS, executor_route
 
 #: the methods ``flask_cors.CORS(app)`` (seldon-core's setup, all defaults) allows
 CORS_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -32,18 +43,19 @@ def allowed_methods(path: str) -> list[str]:
 
 
 def cors_headers(
-    method: str, header: Callable[[str], str | None], allowed: list[str]
+    method: str, header: Callable[[str], str | None], allowed: list[str] | None
 ) -> list[tuple[str, str]]:
     """The headers seldon-core's ``CORS(app)`` adds to an answer (flask_cors defaults: any
     origin, any header, no credentials): the request's ``Origin`` echoed (``*`` without
-    one); for a preflight ``OPTIONS`` also ``Allow`` (the path's methods, as flask's
-    automatic OPTIONS answer), the allowed methods and the requested headers.
-    ``header(name)`` is the request's header of that name, or None.
+    one); ``Allow`` where ``allowed`` lists the path's methods (flask's answer to an
+    OPTIONS, its 405); for a preflight ``OPTIONS`` also the allowed methods and the
+    requested headers. ``header(name)`` is the request's header of that name, or None.
     """
     origin = header("Origin")
     out = [("Access-Control-Allow-Origin", origin or "*")]
-    if method.upper() == "OPTIONS":
+    if allowed is not None:
         out.insert(0, ("Allow", ", ".join(allowed)))
+    if method.upper() == "OPTIONS":
         wanted = (header("Access-Control-Request-Method") or "").upper()
         if wanted in CORS_METHODS:
             asked = header("Access-Control-Request-Headers")
@@ -54,3 +66,67 @@ def cors_headers(
     if origin:
         out.append(("Vary", "Origin"))
     return out
+
+
+#: the executor's CORS answer (executor/api/rest/middlewares.go), and the environment
+#: variables that replace it
+EXECUTOR_ALLOW_ORIGIN = ("CORS_ALLOWED_ORIGINS", "*")
+EXECUTOR_ALLOW_HEADERS = (
+    "CORS_ALLOWED_HEADERS",
+    "Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, X-CSRF-Token",
+)
+#: the request and answer header of a prediction's id (payload.SeldonPUIDHeader)
+PUID_HEADER = "Seldon-Puid"
+#: the content type of an answer with no body: Go writes none, the kernel always one
+EMPTY = "text/plain; charset=utf-8"
+#: the content type flask gives its empty answer to an OPTIONS
+FLASK_EMPTY = "text/html; charset=utf-8"
+
+
+def executor_headers(
+    method: str, path: str, header: Callable[[str], str | None]
+) -> list[tuple[str, str]] | None:
+    """The headers seldon-core's executor's middlewares write on its answer to ``method``
+    at ``path``, or None where ``path`` is no route of the executor's. The route's own
+    methods (mux's ``Methods(...)``, OPTIONS among them) are its
+    ``Access-Control-Allow-Methods``, on every answer; a route that names none
+    (``/ready``) gets none. ``header(name)`` is the request's header of that name."""
+    route = executor_route(path)
+    if route is None:
+        return None
+    methods = route[0]
+    if method.upper() not in methods:
+        return []  # mux's 405: its middlewares never run
+    out = [
+        (PUID_HEADER, header(PUID_HEADER) or str(uuid.uuid4())),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Access-Control-Allow-Origin", os.environ.get(*EXECUTOR_ALLOW_ORIGIN)),
+        ("Access-Control-Allow-Headers", os.environ.get(*EXECUTOR_ALLOW_HEADERS)),
+    ]
+    if methods != ANY_METHOD:  # mux's GetMethods() fails for a route that names none
+        out.append(("Access-Control-Allow-Methods", ",".join(methods)))
+    return out
+
+
+def answer_headers(
+    method: str, path: str, header: Callable[[str], str | None]
+) -> list[tuple[str, str]]:
+    """The headers a kernel's seldon service puts on its answer to ``method`` at ``path``
+    (below the service path; "" or "/" its root), its own refusals' (401, 503) included:
+    the executor's on its paths, the microservice's CORS on the others (with no ``Allow``:
+    that is flask's answer to an OPTIONS, :func:`options_answer`)."""
+    executor = executor_headers(method, path, header)
+    return cors_headers(method, header, None) if executor is None else executor
+
+
+def options_answer(
+    path: str, header: Callable[[str], str | None]
+) -> tuple[str, list[tuple[str, str]]]:
+    """The content type and headers of a seldon service's 200 answer to an ``OPTIONS`` at
+    ``path``, which has no body: the executor's middlewares' on its paths, flask's (with
+    ``Allow`` and the CORS preflight's headers) on the microservice's."""
+    executor = executor_headers("OPTIONS", path, header)
+    if executor is not None:
+        return EMPTY, executor
+    allowed = allowed_methods("" if path == "/" else path)
+    return FLASK_EMPTY, cors_headers("OPTIONS", header, allowed)

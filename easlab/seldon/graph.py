@@ -2,7 +2,8 @@
 a SeldonDeployment graph: transformer → model → output transformer chains, a router
 sending to the child its ``route()`` picks (-1: every child, the first one's answer
 kept; -2: none, the router's input is the answer), a combiner calling ``aggregate()`` over its
-children's answers; a node's ``methods`` add the calls they name (a node with methods
+children's answers; several children are called at once, as the executor's goroutines call
+them; a node's ``methods`` add the calls they name (a node with methods
 and no type makes only those). ``meta.requestPath`` names the nodes that ran (node → class).
 Feedback goes down the graph as the executor sends it: along the routing the response's
 ``meta.routing`` records, to each MODEL and ROUTER on the way.
@@ -10,10 +11,14 @@ Feedback goes down the graph as the executor sends it: along the routing the res
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,7 @@ from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.executor_metrics import CONTENT_TYPE, ExecutorMetrics
 from easlab.seldon.messages import as_int32
-from easlab.seldon.routes import ROUTE_METHODS, ROUTES, executor_route
+from easlab.seldon.routes import ROUTE_METHODS, executor_route
 from easlab.seldon.units import NODE_METHODS, UNKNOWN_TYPE
 
 logger = logging.getLogger(__name__)
@@ -103,8 +108,8 @@ class GraphApp:
         self.name = root.name
         #: what the executor answered and called, for /prometheus
         self.executor_metrics = ExecutorMetrics()
-        #: one MODEL that answers the microservice's own paths as its microservice does
-        #: (:meth:`one_node`); the executor's other paths are the executor's
+        #: one MODEL whose microservice answers every path but the executor's, its
+        #: predictions and feedback passed on as they come (:meth:`one_node`)
         self.microservice = False
 
     @classmethod
@@ -115,11 +120,12 @@ class GraphApp:
     def one_node(cls, name: str, kind: str, cls_name: str, app: SeldonApp) -> GraphApp:
         """One component as a graph of one node of type ``kind``: what a service with
         ``seldon.service_type`` (and no ``seldon.graph``) runs, as the orchestrator runs
-        a one-node SeldonDeployment, the node named ``name`` (the service's). A MODEL (a
-        service without ``seldon.service_type``) answers every path of seldon-core's
-        microservice as the microservice itself, ``/api/v1.0/metadata`` and
-        ``/api/v1.0/health/status`` included, and the paths only the executor has as the
-        executor (``/api/v1.0/metadata/{name}``, ``/ready``, ``/prometheus``, ...)."""
+        a one-node SeldonDeployment, the node named ``name`` (the service's). The
+        executor's paths answer as the executor (``/api/v1.0/metadata``, the graph's;
+        ``/api/v1.0/health/status``, its readiness; ``/api/v1.0/metadata/{name}``,
+        ``/ready``, ``/prometheus``, ...); a MODEL (a service without
+        ``seldon.service_type``) answers every other path as its microservice, and its
+        predictions and feedback are the microservice's answers, passed on."""
         graph = cls(GraphNode(name, kind.upper(), cls_name, app))
         graph.microservice = kind.upper() == "MODEL"
         return graph
@@ -176,7 +182,9 @@ class GraphApp:
             message = _with_path(message, path, node)
             if index != ROUTE_TO_NONE:  # -2: the router's input, as it came, is the answer
                 targets = node.children if index == ROUTE_TO_ALL else [node.children[index]]
-                answers = [self.run(child, _copy(message), routing) for child in targets]
+                answers = _at_once(
+                    [partial(self.run, child, _copy(message), routing) for child in targets]
+                )
                 if AGGREGATE in calls:
                     # a JSON list of the answers, as the executor sends it (aggregate_raw's)
                     message = self._node_call(node, methods.aggregate, answers)
@@ -215,8 +223,7 @@ class GraphApp:
                     f"{index}, but it has {len(node.children)} (send the response the graph "
                     "answered, whose meta.routing names the child that ran)"
                 )
-            for child in targets:
-                self.feedback(child, feedback)
+            _at_once([partial(self.feedback, child, feedback) for child in targets])
         if SEND_FEEDBACK not in node.calls:
             return feedback
         app = node.app
@@ -321,8 +328,7 @@ class GraphApp:
         from easlab.seldon.openapi import openapi_document
 
         served_at, token = self.root.app.served_at
-        executor = "model" if self.microservice else "graph"
-        return _json(openapi_document(served_at, token, executor=executor))
+        return _json(openapi_document(served_at, token, executor=True))
 
     def ready(self) -> Answer:
         """``/ready``, ``/api/v1.0/status`` and ``/api/v1.0/health/status``: seldon-core's
@@ -342,15 +348,26 @@ class GraphApp:
                 return Answer(503, b"", PLAIN)
         return Answer(200, b"", PLAIN)
 
-    def executor_answer(self, method: str, path: str) -> Answer | None:
+    def executor_answer(
+        self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
+    ) -> Answer | None:
         """The answer of seldon-core's executor's own route (routes.py's GRAPH_ROUTES) at
-        ``path``, or None where it has none for this path and method."""
+        ``path``, or None where the executor has no route for the path. A method the route
+        does not take is gorilla/mux's 405 with no body; OPTIONS is the CORS preflight its
+        middleware answers, 200 with no body (the headers: cors.py)."""
         route = executor_route(path)
         if route is None:
             return None
         allowed, endpoint, name = route
-        if method not in allowed and not (method == "HEAD" and "GET" in allowed):
-            return None
+        verb = method.upper()
+        if verb == "OPTIONS":
+            return Answer(200, b"", PLAIN)
+        if verb not in allowed:
+            return Answer(405, b"", PLAIN)
+        if endpoint in ("predict", "feedback"):
+            return self._through_graph(method, path, query, content_type, body)
+        if endpoint == "graph_metadata":
+            return self.graph_metadata()
         if endpoint == "ready":
             return self.ready()
         if endpoint == "live":
@@ -367,7 +384,7 @@ class GraphApp:
         its answers."""
         started = time.perf_counter()
         answer = self._handle(method, path, query, content_type, body)
-        service = _executor_service(path)
+        service = _executor_service(method, path)
         if service is not None:
             seconds = time.perf_counter() - started
             self.executor_metrics.answered(self.name, service, method, answer.status, seconds)
@@ -388,24 +405,22 @@ class GraphApp:
     def _handle(
         self, method: str, path: str, query: str, content_type: str | None, body: Any
     ) -> Answer:
-        verb = method.upper()
-        if self.microservice and path != "/seldon.json" and (path in ("", "/") or path in ROUTES):
+        # the executor fronts every SeldonDeployment, one MODEL too: its paths are its own
+        executor = self.executor_answer(method, path, query, content_type, body)
+        if executor is not None:
+            return executor
+        if path == "/seldon.json" and method.upper() in ("GET", "HEAD"):
+            return self.openapi()
+        if self.microservice:  # the one MODEL's microservice answers the rest as its own
             return self._as_microservice(method, path, query, content_type, body)
         if path == "/health/ping":
             return Answer(200, b"pong", TEXT)
         if path == "/health/status":  # the microservice's: the nodes' health, with its body
             return self.health(method, path)
-        executor = self.executor_answer(verb, path)
-        if executor is not None:
-            return executor
-        if verb in ("GET", "HEAD"):  # the executor's graph metadata and easlab's document
-            if path == "/api/v1.0/metadata":
-                return self.graph_metadata()
-            if path == "/seldon.json":
-                return self.openapi()
-        # the predictions paths take the methods the microservice routes (GET or POST on
-        # /predict and the service root, POST on /api/v*/predictions, HEAD as GET): any
-        # other is the root component's refusal, as on a MODEL service
+        # the microservice's predictions paths (/predict and the service root, GET or POST,
+        # HEAD as GET) and /send-feedback run the graph; another method is the root
+        # component's refusal, as on a MODEL service
+        verb = method.upper()
         allowed = ROUTE_METHODS.get(route_key("" if path == "/" else path), ())
         if (
             path not in _PREDICT_PATHS + _FEEDBACK_PATHS
@@ -413,6 +428,15 @@ class GraphApp:
             and not (verb == "HEAD" and "GET" in allowed)
         ):
             return self.root.app.handle(method, path, query, content_type, body)
+        return self._through_graph(method, path, query, content_type, body)
+
+    def _through_graph(
+        self, method: str, path: str, query: str, content_type: str | None, body: Any
+    ) -> Answer:
+        """A prediction or a feedback sent down the graph. One MODEL's is its microservice's
+        own answer, passed on as the executor passes a node's answer."""
+        if self.microservice:
+            return self._as_microservice(method, path, query, content_type, body)
         try:
             request = parse_request(query, content_type, bytes(body))
             if not isinstance(request, dict):
@@ -426,20 +450,29 @@ class GraphApp:
             return self.root.app.error_answer(exc)
 
 
-def _executor_service(path: str) -> str | None:
-    """The ``service`` label the executor counts an answer at ``path`` under (its
-    ``wrapMetrics``), or None for a path it does not count (``/ready``, ``/live``,
-    ``/prometheus``, the microservice's own paths)."""
-    if path in _PREDICT_PATHS:
-        return "predictions"
-    if path in _FEEDBACK_PATHS:
-        return "feedback"
-    if path == "/api/v1.0/metadata":
-        return "metadata"
+def _executor_service(method: str, path: str) -> str | None:
+    """The ``service`` label the executor counts an answer to ``method`` at ``path`` under
+    (its ``wrapMetrics``), or None for one it does not count: ``/ready``, ``/live``,
+    ``/prometheus``, the microservice's own paths, and what its handler never sees (mux's
+    405, the CORS middleware's OPTIONS). easlab's own way in to the graph (the service
+    root, ``/predict``, ``/send-feedback``) counts as the executor's predictions and
+    feedback."""
     route = executor_route(path)
-    if route is None or path == "/ready":
+    if route is None:
+        if path in _PREDICT_PATHS:
+            return "predictions"
+        return "feedback" if path in _FEEDBACK_PATHS else None
+    allowed, endpoint, _ = route
+    if method.upper() not in allowed or method.upper() == "OPTIONS" or path == "/ready":
         return None
-    return {"ready": "status", "node_status": "status", "node_metadata": "metadata"}.get(route[1])
+    return {
+        "predict": "predictions",
+        "feedback": "feedback",
+        "graph_metadata": "metadata",
+        "ready": "status",
+        "node_status": "status",
+        "node_metadata": "metadata",
+    }.get(endpoint)
 
 
 def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:
@@ -522,6 +555,41 @@ def _route_index(node: GraphNode, answer: Any) -> int:
     first = values[0]
     number = first if isinstance(first, (int, float)) and not isinstance(first, bool) else 0
     return int(number)
+
+
+def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Each of ``calls`` at once, each but the first in a thread of its own, as
+    seldon-core's executor calls a node's children (a goroutine each, for a route of -1
+    and a COMBINER's); their answers in the calls' order, whichever ended first. When
+    any failed, the first failure in that order is raised once every call has ended (the
+    executor waits for all its children, then answers the first one's error)."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    answers: list[Any] = [None] * len(calls)
+    failures: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            answers[index] = calls[index]()
+        except BaseException as exc:  # raised in the caller's thread, below
+            failures[index] = exc
+
+    threads = [
+        # each with the caller's context (its contextvars), as the call would have had
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(run, index), name=f"seldon-child-{index}"
+        )
+        for index in range(1, len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    failed = next((exc for exc in failures if exc is not None), None)
+    if failed is not None:
+        raise failed
+    return answers
 
 
 def _copy(message: Any) -> Any:

@@ -164,11 +164,12 @@ _ENDPOINTS: dict[str, tuple[str, str | None, str]] = {
     ),
     "ping": ("Liveness: pong", None, "pong"),
     "health": ("The component's health_status()", None, "SeldonMessage"),
-    "metadata": (
-        "The component's init_metadata() (for a graph, /api/v1.0/metadata answers the graph's: "
-        "each node's, and the graph's inputs and outputs)",
+    "metadata": ("The component's init_metadata()", None, "ModelMetadata"),
+    "graph_metadata": (
+        "The graph's metadata, as seldon-core's executor answers it: each node's "
+        "init_metadata() by the node's name, and the graph's inputs and outputs",
         None,
-        "ModelMetadata",
+        "GraphMetadata",
     ),
     "ready": (
         "Readiness, as seldon-core's executor answers it: 200 when every node's "
@@ -205,8 +206,6 @@ def _answer(kind: str, path: str) -> dict[str, Any]:
         text = {"schema": {"type": "string"}}
         return {"description": "Prometheus text format 0.0.4", "content": {"text/plain": text}}
     schema: dict[str, Any] = {"type": "object"} if kind == "OpenAPI" else _ref(kind)
-    if kind == "ModelMetadata" and path == "/api/v1.0/metadata":  # a graph's there
-        schema = {"oneOf": [schema, _ref("GraphMetadata")]}
     return {"description": kind, "content": {"application/json": {"schema": schema}}}
 
 
@@ -252,23 +251,20 @@ def _operation(endpoint: str, method: str, path: str) -> dict[str, Any]:
 
 
 def openapi_document(
-    server: str = "/", token: bool = False, executor: str | None = None
+    server: str = "/", token: bool = False, executor: bool = False
 ) -> dict[str, Any]:
     """The OpenAPI 3 document of the Seldon REST paths, served at ``server`` (``/`` for
     ``easlab seldon``, ``/api/predict/{name}`` in the kernel); ``token`` says each path
     needs the service token in the ``Authorization`` header (the kernel's rule);
     ``executor`` adds the paths seldon-core's executor serves in front of the component
-    (GRAPH_ROUTES): ``"graph"`` where the executor's answer a path both have, ``"model"``
-    (one MODEL answering as its microservice) where the microservice's do."""
+    or graph (GRAPH_ROUTES), the executor's answering a path both have."""
     paths: dict[str, Any] = {}
-    routes = {
-        None: ROUTES,
-        "graph": {**ROUTES, **GRAPH_ROUTES},
-        "model": {**GRAPH_ROUTES, **ROUTES},
-    }[executor]
+    routes = {**ROUTES, **GRAPH_ROUTES} if executor else ROUTES
     for path, (methods, endpoint) in routes.items():
         paths[path] = {
-            method.lower(): _operation(endpoint, method.lower(), path) for method in methods
+            method.lower(): _operation(endpoint, method.lower(), path)
+            for method in methods
+            if method != "OPTIONS"  # the CORS preflight, on every path: no operation
         }
     document: dict[str, Any] = {
         "openapi": "3.0.3",

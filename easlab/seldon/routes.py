@@ -30,27 +30,37 @@ ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/api/v1.0/metadata": (("GET",), "metadata"),
 }
 
-#: the methods of an executor route that names none (gorilla/mux then matches any): HEAD
-#: is answered as GET, OPTIONS by the kernel (the CORS preflight) as on every path
-ANY_METHOD = ("DELETE", "GET", "PATCH", "POST", "PUT")
+#: the methods of an executor route that names none (gorilla/mux then matches any, HEAD
+#: included: Go sends its answer without the body)
+ANY_METHOD = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
-#: the paths seldon-core's executor serves in front of a graph besides the microservice's
-#: (its REST server, protocol seldon): one node's own ``/health/status`` and ``/metadata``
-#: by the node's name; the graph's readiness (``/ready`` and the two status paths: 200 or
-#: 503, no body), its liveness ``/live`` and its own Prometheus metrics ``/prometheus``
-#: (the path a SeldonDeployment's operator gives it: executor_metrics.py). A graph service
-#: (graph.py) answers them; where a path is the microservice's too
-#: (``/api/v1.0/health/status``), a graph answers the executor's.
+#: the paths seldon-core's executor serves in front of every SeldonDeployment, one model
+#: or a graph (its REST server, protocol seldon), each with the methods its gorilla/mux
+#: route names, in server.go's order (cors.py writes them so), exactly: HEAD is no GET
+#: there, and another method is mux's empty 405; OPTIONS is the CORS preflight its
+#: middleware answers. The predictions and feedback go through the graph; then the
+#: graph's metadata; one node's own ``/health/status`` and ``/metadata`` by the node's
+#: name; the graph's readiness (``/ready`` and the two status paths: 200 or 503, no body),
+#: its liveness ``/live`` and its own Prometheus metrics ``/prometheus`` (the path a
+#: SeldonDeployment's operator gives it: executor_metrics.py). A seldon service
+#: (graph.py) answers them as the executor, where a path is the microservice's too
+#: (``/api/v1.0/metadata``, ``/api/v1.0/health/status``) included; the microservice's
+#: other paths as the microservice.
 GRAPH_ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/ready": (ANY_METHOD, "ready"),
     "/live": (ANY_METHOD, "live"),
     "/prometheus": (ANY_METHOD, "prometheus"),
-    "/api/v1.0/status": (("GET",), "ready"),
-    "/api/v1.0/health/status": (("GET",), "ready"),
-    "/api/v1.0/status/{model}": (("GET",), "node_status"),
-    "/api/v0.1/status/{model}": (("GET",), "node_status"),
-    "/api/v1.0/metadata/{model}": (("GET",), "node_metadata"),
-    "/api/v0.1/metadata/{model}": (("GET",), "node_metadata"),
+    "/api/v1.0/predictions": (("OPTIONS", "POST"), "predict"),
+    "/api/v0.1/predictions": (("OPTIONS", "POST"), "predict"),
+    "/api/v1.0/feedback": (("OPTIONS", "POST"), "feedback"),
+    "/api/v0.1/feedback": (("OPTIONS", "POST"), "feedback"),
+    "/api/v1.0/metadata": (("GET", "OPTIONS"), "graph_metadata"),
+    "/api/v1.0/status": (("GET", "OPTIONS"), "ready"),
+    "/api/v1.0/health/status": (("GET", "OPTIONS"), "ready"),
+    "/api/v1.0/status/{model}": (("GET", "OPTIONS"), "node_status"),
+    "/api/v0.1/status/{model}": (("GET", "OPTIONS"), "node_status"),
+    "/api/v1.0/metadata/{model}": (("GET", "OPTIONS"), "node_metadata"),
+    "/api/v0.1/metadata/{model}": (("GET", "OPTIONS"), "node_metadata"),
 }
 
 #: the endpoints that read no request message (their GET takes no ``json`` argument)

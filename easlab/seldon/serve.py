@@ -76,7 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer.body)))
         for name, value in answer.headers:  # a model_error_handler's own (Retry-After)
             self.send_header(name, value)
-        for name, value in cors_headers(self.command, self.headers.get, allowed_methods(path)):
+        # flask's own answer to an OPTIONS says Allow ("/", no route of seldon-core's, is a 404)
+        options = self.command == "OPTIONS" and answer.status == 200
+        allowed = allowed_methods(path) if options else None
+        for name, value in cors_headers(self.command, self.headers.get, allowed):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -168,35 +171,59 @@ def make_server(
 
 
 class _MetricsHandler(BaseHTTPRequestHandler):
+    """seldon-core's metrics app (``get_metrics_microservice``: flask, its static route on
+    every path but "/", ``CORS(app)``) on its own port: ``GET`` at its endpoint answers
+    the exposition, ``HEAD`` the same without the body; an ``OPTIONS`` is flask's empty
+    200 with ``Allow``, another method flask's 405 page; a path with no file is its 404
+    page; "/" matches no route at all, whatever the method."""
+
     protocol_version = "HTTP/1.1"
     server_version = "easlab-seldon"
     metrics: Any = None
     path_served = DEFAULT_METRICS_ENDPOINT
 
-    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-        if self.path.partition("?")[0] == self.path_served:
-            self._answer(200, self.metrics.exposition(), _TEXT_0_0_4)
-        else:  # flask's own 404 page: the metrics app has no seldon error handler
-            self._answer(404, _NOT_FOUND, "text/html; charset=utf-8")
-
-    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+    def _serve(self) -> None:
+        path = self.path.partition("?")[0]
+        method = self.command
+        routed = path != "/" or path == self.path_served  # its route, or the static one
+        allow = ["OPTIONS", "GET", "HEAD"] if routed else None
+        if not routed or (path != self.path_served and method in ("GET", "HEAD")):
+            status, body, content_type = 404, _NOT_FOUND, _HTML
+        elif method == "OPTIONS":
+            status, body, content_type = 200, b"", _HTML
+        elif method not in ("GET", "HEAD"):
+            status, body, content_type = 405, _NOT_ALLOWED, _HTML
+        else:
+            status, body, content_type = 200, self.metrics.exposition(), _TEXT_0_0_4
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+        # flask writes Allow on its OPTIONS answer and its 405
+        with_allow = allow if status == 405 or (status == 200 and method == "OPTIONS") else None
+        for name, value in cors_headers(method, self.headers.get, with_allow):
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if method != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return  # seldon-core filters its metrics endpoint's access lines too
 
 
-#: the text format version seldon-core's prometheus_client (0.8) writes and says
-_TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
+#: the content type seldon-core's metrics answer has: prometheus_client's (0.8), to which
+#: flask's Response(mimetype=...) adds its charset a second time
+_TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
 _NOT_FOUND = (
     b"<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
     b"<p>The requested URL was not found on the server. If you entered the URL manually "
     b"please check your spelling and try again.</p>\n"
+)
+_NOT_ALLOWED = (
+    b"<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n"
+    b"<h1>Method Not Allowed</h1>\n<p>The method is not allowed for the requested URL.</p>\n"
 )
 
 

@@ -11,6 +11,10 @@ EXACT = [
     ("MyModel", "HEAD", "/health/ping", None),
     ("MyModel", "POST", _PREDICT, {"json": {"data": {"names": ["a"], "ndarray": [["é", 1]]}}}),
     ("MyModel", "GET", "/health/status", None),
+    # the request's meta.puid is echoed (the microservice makes none; through the kernel,
+    # the Seldon-Puid header is the executor's: test_the_executors_paths_carry_...)
+    ("MyModel", "POST", _PREDICT, {"json": {"meta": {"puid": "p-1"}, "data": {"ndarray": [[1]]}},
+                                   "headers": {"Seldon-Puid": "h-1"}}),
     ("MyModel", "GET", "/metadata", None),
     ("MyModel", "POST", _PREDICT, {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
     # feedback records seldon-core metrics: not MyModel, whose metrics must stay empty

@@ -161,25 +161,44 @@ def test_router_answering_minus_one_sends_to_every_child(tmp_path):
 
 
 def test_graph_prediction_paths_take_the_methods_seldon_core_routes():
-    """A graph (or a service_type other than MODEL) ran the graph for any method on the
-    predictions paths (DELETE, PUT, GET /api/v1.0/predictions answered 200); they are now
-    refused as the microservice refuses them (its 405 or 404, as a 500 JSON body)."""
+    """The executor's paths take the methods its gorilla/mux routes take (POST on
+    /api/v*/predictions and /feedback, GET on the metadata and status paths; OPTIONS is
+    the CORS middleware's): any other is mux's 405 with no body, for a graph and for one
+    class of any type alike (the executor fronts every SeldonDeployment; executor/api/rest/
+    server.go in seldon-core 1.18.2). easlab answered the microservice's 500 JSON body
+    ("405 Method Not Allowed: ...") there. The microservice's own paths (/predict, the
+    service root) keep its refusal."""
     from easlab.seldon.app import SeldonApp
     from easlab.seldon.component import build_component, load_component_class
 
-    def app() -> SeldonApp:
-        return SeldonApp(build_component(load_component_class(COMPONENTS, "Transformer")))
+    def app(cls: str) -> SeldonApp:
+        return SeldonApp(build_component(load_component_class(COMPONENTS, cls)))
 
-    graph = GraphApp.one_node("t", "TRANSFORMER", "Transformer", app())
-    body = json.dumps({"data": {"ndarray": [1]}}).encode()
-    for method, path in [("DELETE", "/api/v1.0/predictions"), ("PUT", "/predict"),
-                         ("GET", "/api/v1.0/predictions"), ("PATCH", "")]:  # fmt: skip
-        ours = graph.handle(method, path, "", "application/json", body)
-        theirs = app().handle(method, path, "", "application/json", body)
-        assert (ours.status, ours.body) == (theirs.status, theirs.body), (method, path)
-        assert ours.status == 500 and b"Not" in ours.body
-    assert graph.handle("POST", "/predict", "", "application/json", body).status == 200
-    assert graph.handle("GET", "/predict", 'json={"data":{"ndarray":[1]}}').status == 200
+    body = json.dumps({"data": {"ndarray": [[1, 2]]}}).encode()
+    services = [GraphApp.one_node("t", "TRANSFORMER", "Transformer", app("Transformer")),
+                GraphApp.one_node("m", "MODEL", "MyModel", app("MyModel")),
+                GraphApp.from_spec(GRAPH, COMPONENTS)]  # fmt: skip
+    for graph in services:
+        for method, path in [("DELETE", "/api/v1.0/predictions"), ("GET", "/api/v1.0/predictions"),
+                             ("PUT", "/api/v0.1/predictions"), ("GET", "/api/v1.0/feedback"),
+                             ("HEAD", "/api/v1.0/metadata"), ("POST", "/api/v1.0/metadata"),
+                             ("PATCH", "/api/v1.0/status/t"), ("DELETE", "/api/v1.0/health/status")]:  # fmt: skip
+            refused = graph.handle(method, path, "", "application/json", body)
+            assert (refused.status, refused.body) == (405, b""), (graph.name, method, path)
+        for method, path in [("PUT", "/predict"), ("PATCH", "")]:
+            ours = graph.handle(method, path, "", "application/json", body)
+            theirs = app("Transformer").handle(method, path, "", "application/json", body)
+            assert (ours.status, ours.body) == (theirs.status, theirs.body), (method, path)
+            assert ours.status == 500 and b"Not" in ours.body
+        assert graph.handle("POST", "/predict", "", "application/json", body).status == 200
+        assert (
+            graph.handle("POST", "/api/v0.1/predictions", "", "application/json", body).status
+            == 200
+        )
+        assert graph.handle("GET", "/predict", 'json={"data":{"ndarray":[[1,2]]}}').status == 200
+    # none of the refusals reached the handler the executor's metrics wrap
+    exposition = services[0].handle("GET", "/prometheus").body.decode()
+    assert 'code="405"' not in exposition
 
 
 FEEDBACK_GRAPH = {
@@ -635,8 +654,10 @@ def test_a_nodes_own_status_and_metadata_by_its_name_as_seldon_core_executor():
     assert sick.handle("GET", "/api/v1.0/status/s").status == 500
     assert sick.handle("GET", "/api/v1.0/status/m").status == 200
     assert sick.handle("GET", "/api/v1.0/status").status == 503
-    # the executor's paths take GET only; /seldon.json lists them
-    assert app.handle("POST", "/api/v1.0/metadata/m1", "", "application/json", b"{}").status == 500
+    # the executor's paths take GET only (another method is mux's empty 405); /seldon.json
+    # lists them
+    refused = app.handle("POST", "/api/v1.0/metadata/m1", "", "application/json", b"{}")
+    assert (refused.status, refused.body) == (405, b"")
     paths = json.loads(app.handle("GET", "/seldon.json").body)["paths"]
     assert {"/api/v1.0/status", "/api/v1.0/metadata/{model}", "/api/v0.1/status/{model}"} <= set(
         paths
@@ -659,23 +680,24 @@ def test_readiness_and_liveness_as_seldon_core_executor(caplog):
         for app, status in ((healthy, 200), (sick, 503)):
             answer = app.handle("GET", path)
             assert (answer.status, answer.body) == (status, b""), (path, answer)
-            assert app.handle("HEAD", path).status == status
+            # /ready's route names no method, the status paths' GET only (mux: HEAD is no GET)
+            assert app.handle("HEAD", path).status == (status if path == "/ready" else 405)
     assert "node s answered 500" in caplog.text and "model weights not loaded" in caplog.text
-    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"):
         assert sick.handle(method, "/live") == healthy.handle(method, "/live")
         assert (sick.handle(method, "/live").status, sick.handle(method, "/live").body) == (
             200,
             b"",
         )
         assert sick.handle(method, "/ready").status == 503, method
-    # the status paths take GET only, as the executor routes them
+    # the status paths take GET only, as the executor routes them: mux's empty 405
     refused = healthy.handle("POST", "/api/v1.0/health/status", "", "application/json", b"{}")
-    assert refused.status == 500 and b"405 Method Not Allowed" in refused.body
+    assert (refused.status, refused.body) == (405, b"")
     assert json.loads(sick.handle("GET", "/health/status").body)["status"]["info"] == (
         "model weights not loaded"
     )
     paths = json.loads(healthy.handle("GET", "/seldon.json").body)["paths"]
-    assert set(paths["/ready"]) == {"get", "post", "put", "delete", "patch"}
+    assert set(paths["/ready"]) == {"get", "head", "post", "put", "delete", "patch"}
     assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200", "503"}
 
 
@@ -880,8 +902,9 @@ def test_a_nodes_methods_seldon_core_would_refuse_are_spec_errors(node, field, s
 
 def test_prometheus_series_are_not_made_by_any_method_a_caller_sends():
     """Each method name a caller sends made a series of its own in /prometheus (a memory
-    that grows with every made-up method: PURGE, FOO1, FOO2, ...). Only HTTP's own
-    methods are counted now, as the executor's routes take no others."""
+    that grows with every made-up method: PURGE, FOO1, FOO2, ...). Only the methods the
+    executor's route takes are counted now: any other is mux's 405, which never reaches
+    the handler its metrics wrap."""
     app = GraphApp.from_spec(GRAPH, COMPONENTS)
     body = json.dumps({"data": {"ndarray": [[1, 2]]}}).encode()
     for method in ("FOO1", "FOO2", "PURGE", "POST", "DELETE"):
@@ -891,4 +914,78 @@ def test_prometheus_series_are_not_made_by_any_method_a_caller_sends():
         for (name, labels) in _counts(app.handle("GET", "/prometheus").body.decode())
         if name == "seldon_api_executor_server_requests_seconds"
     }
-    assert methods == {"post", "delete"}
+    assert methods == {"post"}
+
+
+def _meeting(name: str, group: str, parties: int, answer: int = 0, fail: str = "") -> dict:
+    """A MODEL node that answers ``[[answer]]`` (or fails with ``fail``) once all
+    ``parties`` nodes of its ``group`` are in a call at the same time (Rendezvous.py)."""
+    parameters = [
+        {"name": "group", "value": group, "type": "STRING"},
+        {"name": "parties", "value": str(parties), "type": "INT"},
+        {"name": "answer", "value": str(answer), "type": "INT"},
+        {"name": "fail", "value": fail, "type": "STRING"},
+    ]
+    return {"name": name, "type": "MODEL", "class": "Rendezvous", "parameters": parameters}
+
+
+def test_a_nodes_children_are_called_at_once_as_the_executor_calls_them():
+    """seldon-core's executor calls every child of a node at once (a goroutine each): a
+    COMBINER's, and a router's for a route of -1; the answers are taken in child order.
+    easlab called them one at a time, so children that wait for each other (a barrier of
+    all of them) never met: the first one's wait broke, a 500."""
+    combiner = {"name": "all", "type": "COMBINER", "class": "AggregateRaw",
+                "children": [_meeting("a", "combine", 3, 1), _meeting("b", "combine", 3, 2),
+                             _meeting("c", "combine", 3, 4)]}  # fmt: skip
+    app = GraphApp.from_spec(combiner, COMPONENTS)
+    for _ in range(2):  # each request's children meet again
+        status, body = predict(app, {"data": {"ndarray": [[0]]}})
+        assert status == 200, body
+        assert body["data"]["ndarray"] == [[7]] and body["meta"]["tags"] == {"n": 3}
+    router = {"name": "r", "type": "ROUTER", "class": "RouteAll",
+              "children": [_meeting("x", "route", 2, 5), _meeting("y", "route", 2, 6)]}  # fmt: skip
+    app = GraphApp.from_spec(router, COMPONENTS)
+    status, body = predict(app, {"data": {"ndarray": [[0]]}})
+    assert status == 200, body
+    assert body["data"]["ndarray"] == [[5]]  # the first child's answer, whichever ended first
+    assert body["meta"]["routing"] == {"r": -1}
+    # feedback goes down to every child the routing names (-1: all) at once too
+    feedback = {"request": {"data": {"ndarray": [[0]]}}, "response": body, "reward": 1}
+    status, answer = _feedback(app, feedback)
+    assert status == 200, answer
+
+
+def test_children_called_at_once_fail_with_the_first_failing_childs_answer():
+    """When children called at once fail, the executor waits for all of them, then answers
+    the first failing child's error in child order (not the first to end)."""
+    graph = {"name": "all", "type": "COMBINER", "class": "AggregateRaw",
+             "children": [_meeting("fine", "fail", 3, 1),
+                          _meeting("second", "fail", 3, fail="the second child failed"),
+                          _meeting("third", "fail", 3, fail="the third child failed")]}  # fmt: skip
+    status, body = predict(GraphApp.from_spec(graph, COMPONENTS), {"data": {"ndarray": [[0]]}})
+    assert status == 500
+    assert body["status"]["info"] == "the second child failed"
+    assert body["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
+
+
+def test_the_executors_cors_comes_from_its_environment(monkeypatch):
+    """The executor's CORS answer is CORS_ALLOWED_ORIGINS and CORS_ALLOWED_HEADERS where
+    they are set (middlewares.go reads them for each request), its defaults otherwise;
+    a path that is no route of the executor's has none of its headers."""
+    from easlab.seldon.cors import executor_headers
+
+    def headers(method: str, path: str) -> dict[str, str] | None:
+        given = executor_headers(method, path, {"Seldon-Puid": "p"}.get)
+        return None if given is None else dict(given)
+
+    default = headers("POST", "/api/v1.0/predictions")
+    assert default is not None and default["Access-Control-Allow-Origin"] == "*"
+    assert default["Seldon-Puid"] == "p"
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://app.example")
+    monkeypatch.setenv("CORS_ALLOWED_HEADERS", "Content-Type")
+    ready = headers("OPTIONS", "/ready")
+    assert ready is not None
+    assert (ready["Access-Control-Allow-Origin"], ready["Access-Control-Allow-Headers"]) == (
+        "https://app.example", "Content-Type")  # fmt: skip
+    assert "Access-Control-Allow-Methods" not in ready  # /ready's route names no method
+    assert headers("GET", "/health/ping") is None and headers("PUT", "/api/v1.0/status") == {}

@@ -51,6 +51,9 @@ def canon(response: requests.Response) -> tuple[int, str]:
         ("TagsMetrics", "POST", PREDICT, {"data": {"ndarray": [[1, 2]]}}),
         ("CustomError", "POST", PREDICT, {"data": {"ndarray": [[1]]}}),
         ("BadMeta", "GET", "/metadata", None),
+        # the custom metrics are on the microservice's metrics port, not its HTTP port (nor
+        # the executor's: its own are /prometheus); the kernel's /metrics has them
+        ("MyModel", "GET", "/metrics", None),
     ],
 )
 def test_same_answers_as_seldon_core(kernel, real_seldon, cls, method, path, payload):
@@ -106,25 +109,27 @@ PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Method": "PO
     ("method", "path", "headers", "token"),
     [
         # a browser's preflight: no credentials, so no token
-        ("OPTIONS", PREDICT, PREFLIGHT, False),
+        ("OPTIONS", "/predict", PREFLIGHT, False),
         ("OPTIONS", "", PREFLIGHT, False),
         ("OPTIONS", "/health/ping", {**PREFLIGHT, "Access-Control-Request-Method": "GET"}, False),
-        ("OPTIONS", PREDICT, {**PREFLIGHT, "Access-Control-Request-Method": "TRACE"}, False),
+        ("OPTIONS", "/predict", {**PREFLIGHT, "Access-Control-Request-Method": "TRACE"}, False),
         ("OPTIONS", "/nowhere", PREFLIGHT, False),
-        ("OPTIONS", PREDICT, {}, True),
-        ("OPTIONS", PREDICT, {"Origin": "http://nb.example"}, True),
-        ("POST", PREDICT, {"Origin": "http://nb.example"}, True),
-        ("POST", PREDICT, {}, True),
+        ("OPTIONS", "/predict", {}, True),
+        ("OPTIONS", "/send-feedback", {"Origin": "http://nb.example"}, True),
+        ("POST", "/predict", {"Origin": "http://nb.example"}, True),
+        ("POST", "/predict", {}, True),
         ("GET", "/health/status", {"Origin": "http://nb.example"}, True),
         # the component's own 405 (as JSON, 500), not the kernel's: its paths, its methods
-        ("DELETE", PREDICT, {"Origin": "http://nb.example"}, True),
+        ("DELETE", "/predict", {"Origin": "http://nb.example"}, True),
         ("PUT", "/predict", {}, True),
     ],
 )  # fmt: skip
 def test_cors_same_as_seldon_core(kernel, real_seldon, method, path, headers, token):
-    """seldon-core's ``CORS(app)`` through the kernel: a preflight answers 200 with the
-    CORS headers (without the token: a browser sends none with it), and every answer
-    echoes the Origin. The kernel answered the preflight 401, and no answer had them."""
+    """seldon-core's ``CORS(app)`` through the kernel on the microservice's own paths (the
+    executor's have its headers: test_the_executors_paths_carry_the_executors_headers): a
+    preflight answers 200 with the CORS headers (without the token: a browser sends none
+    with it), and every answer echoes the Origin. The kernel answered the preflight 401,
+    and no answer had them."""
     service = getattr(kernel, "_svc_cors", None) or seldon_service(kernel, "sk_cors", "MyModel")
     kernel._svc_cors = service
     body = {"json": {"data": {"ndarray": [[1]]}}} if method == "POST" else {}
@@ -141,6 +146,78 @@ def test_cors_same_as_seldon_core(kernel, real_seldon, method, path, headers, to
         assert ours.headers["Content-Type"] == theirs.headers["Content-Type"]
 
 
+#: what seldon-core 1.18.2's executor's middlewares write on every answer of its routes
+#: (executor/api/rest/middlewares.go; CORS_ALLOWED_ORIGINS and CORS_ALLOWED_HEADERS unset)
+EXECUTOR_CORS = {
+    "X-Content-Type-Options": "nosniff",
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Accept, Accept-Encoding, Authorization, Content-Length, "
+    "Content-Type, X-CSRF-Token",
+}
+
+
+def test_the_executors_paths_carry_the_executors_headers(kernel):
+    """seldon-core's executor, which fronts every SeldonDeployment, writes the same headers
+    on every answer of its routes (its middlewares, in executor/api/rest/middlewares.go and
+    server.go of seldon-core 1.18.2, the reference: the executor is Go and does not run
+    here): ``Seldon-Puid``, the request's or a new UUID; ``X-Content-Type-Options``; its own
+    CORS (any origin, not echoed; a fixed header list) and, from gorilla/mux's
+    CORSMethodMiddleware, the methods of a route that names them. It answers any OPTIONS
+    200 with no body. A method the route does not take is mux's bare 405: no header. easlab
+    answered all of them with the microservice's flask-cors headers and no Seldon-Puid."""
+    import uuid
+
+    service = seldon_service(kernel, "sk_executor", "MyModel")
+    token = {"Authorization": service.token}
+    origin = {"Origin": "http://nb.example"}
+    body = {"data": {"ndarray": [[1]]}}
+
+    def executor_headers(answer: requests.Response, methods: str | None) -> None:
+        for name, value in EXECUTOR_CORS.items():
+            assert answer.headers.get(name) == value, (name, answer.headers)
+        assert answer.headers.get("Access-Control-Allow-Methods") == methods
+        assert "Vary" not in answer.headers and "Allow" not in answer.headers
+
+    url = service.url + PREDICT
+    first = requests.post(url, json=body, headers={**token, **origin}, timeout=30)
+    second = requests.post(url, json=body, headers=token, timeout=30)
+    assert first.status_code == second.status_code == 200
+    executor_headers(first, "OPTIONS,POST")
+    puids = {first.headers["Seldon-Puid"], second.headers["Seldon-Puid"]}
+    assert len(puids) == 2 and all(str(uuid.UUID(p)) == p for p in puids)  # a new one each
+    # the caller's own puid is the answer's; the body's meta.puid is the request's, which
+    # the microservice echoes (the executor writes none into the body)
+    given = requests.post(
+        url, json={**body, "meta": {"puid": "p-1"}}, headers={**token, "Seldon-Puid": "abc"},
+        timeout=30,
+    )  # fmt: skip
+    assert given.headers["Seldon-Puid"] == "abc" and given.json()["meta"]["puid"] == "p-1"
+    assert "puid" not in second.json().get("meta", {})
+    # a preflight: no token needed, 200, no body, the same headers
+    preflight = requests.options(url, headers=PREFLIGHT, timeout=30)
+    assert (preflight.status_code, preflight.content) == (200, b"")
+    executor_headers(preflight, "OPTIONS,POST")
+    assert preflight.headers["Seldon-Puid"]
+    for path, methods in [("/api/v1.0/metadata", "GET,OPTIONS"),
+                          ("/api/v0.1/status/sk_executor", "GET,OPTIONS"), ("/ready", None),
+                          ("/prometheus", None)]:  # fmt: skip
+        answer = requests.get(service.url + path, headers={**token, **origin}, timeout=30)
+        assert answer.status_code == 200, path
+        executor_headers(answer, methods)
+    # its 405: no header of the middlewares'
+    refused = requests.get(url, headers={**token, **origin}, timeout=30)
+    assert (refused.status_code, refused.content) == (405, b"")
+    assert not {"Seldon-Puid", "Access-Control-Allow-Origin"} & set(refused.headers)
+    # the kernel's own 401 there has the executor's CORS too, so that a page reads it
+    unauthorized = requests.post(url, json=body, headers=origin, timeout=30)
+    assert unauthorized.status_code == 401
+    assert unauthorized.headers["Access-Control-Allow-Origin"] == "*"
+    # the microservice's own paths keep its flask-cors headers
+    ping = requests.get(service.url + "/health/ping", headers={**token, **origin}, timeout=30)
+    assert ping.headers["Access-Control-Allow-Origin"] == "http://nb.example"
+    assert ping.headers["Vary"] == "Origin" and "Seldon-Puid" not in ping.headers
+
+
 def test_a_preflight_without_a_token_never_runs_the_component(kernel, tmp_path):
     calls = tmp_path / "calls.txt"
     service = seldon_service(
@@ -150,7 +227,7 @@ def test_a_preflight_without_a_token_never_runs_the_component(kernel, tmp_path):
     for data in (None, b"{}"):  # one with a body is screened from its head: the same answer
         answer = requests.options(url, headers=PREFLIGHT, data=data, timeout=30)
         assert answer.status_code == 200 and answer.content == b"", data
-        assert answer.headers["Access-Control-Allow-Origin"] == "http://nb.example"
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"  # the executor's path
     # only a preflight: any other request without the token is refused, OPTIONS included
     for method, headers in (
         ("POST", {"Origin": "http://nb.example"}),
@@ -186,8 +263,9 @@ def test_a_401_is_readable_by_the_page_that_sent_it(kernel, tmp_path, data, auth
         headers["Authorization"] = auth
     refused = requests.post(service.url + PREDICT, headers=headers, data=data, timeout=30)
     assert refused.status_code == 401
-    assert refused.headers.get("Access-Control-Allow-Origin") == "http://nb.example"
-    assert refused.headers.get("Vary") == "Origin"
+    # the executor's CORS, on its path (the microservice's echo the Origin)
+    assert refused.headers.get("Access-Control-Allow-Origin") == "*"
+    assert refused.headers.get("Access-Control-Allow-Methods") == "OPTIONS,POST"
     assert "token for service 'sk_cors401'" in refused.text
     assert not calls.exists()
 
@@ -229,6 +307,8 @@ def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path
     assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
     # an error handler's own headers (TextError's Retry-After) were dropped
     assert own_headers(ours) == own_headers(theirs)
+    if "Seldon-Puid" in auth:  # the executor's path: the caller's puid is the answer's
+        assert ours.headers["Seldon-Puid"] == auth["Seldon-Puid"]
 
 
 def test_the_kernels_own_answers_are_text_with_cors(kernel):
@@ -245,7 +325,8 @@ def test_the_kernels_own_answers_are_text_with_cors(kernel):
     def kernels(answer, status, text):
         assert answer.status_code == status, answer.text
         assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
-        assert answer.headers["Access-Control-Allow-Origin"] == origin
+        # the executor's CORS, on its path (the microservice's paths echo the origin)
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
         assert text in answer.text
 
     dies = seldon_service(kernel, "sk_own_dies", "Dies")
@@ -494,9 +575,11 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     """A service of one class runs as a one-node SeldonDeployment, its node named as the
     service: the executor's own paths answer for it (/api/v1.0/metadata/{node} and
     /api/v{1.0,0.1}/status/{node} the node's own /metadata and /health/status, /ready
-    and /live, /prometheus), while every path of the microservice's (/api/v1.0/metadata,
-    /api/v1.0/health/status) still answers as the microservice. easlab answered the
-    executor's paths with the microservice's 500 "404 Not Found"."""
+    and /live, /prometheus), those the microservice has too as well: seldon-core's
+    executor fronts every SeldonDeployment, one MODEL included, so /api/v1.0/metadata is
+    the graph's metadata and /api/v1.0/health/status its readiness (they answered as the
+    microservice). easlab answered the executor's paths with the microservice's 500
+    "404 Not Found"."""
     service = seldon_service(kernel, "sk_one", "GoodMeta")
     token = {"Authorization": service.token}
 
@@ -517,9 +600,13 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     for path in ("/ready", "/live", "/api/v1.0/status"):
         answer = get(path)
         assert (answer.status_code, answer.content) == (200, b""), path
-    # the microservice's own paths answer as the microservice
-    assert get("/api/v1.0/metadata").content == own.content
-    assert get("/api/v1.0/health/status").json() == get("/health/status").json()
+    # the paths both have answer as the executor: the graph's metadata, its readiness
+    graph, node = get("/api/v1.0/metadata").json(), own.json()
+    del node["custom"]  # empty: the executor's ModelMetadata leaves it out
+    assert graph == {"name": "sk_one", "models": {"sk_one": node},
+                     "graphinputs": node["inputs"], "graphoutputs": node["outputs"]}  # fmt: skip
+    answer = get("/api/v1.0/health/status")
+    assert (answer.status_code, answer.content) == (200, b"")
     predicted = requests.post(
         service.url + "/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}}, headers=token,
         timeout=30,
@@ -530,7 +617,9 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     assert 'model_name="sk_one"' in scrape.text and 'service="/predict"' in scrape.text
     paths = get("/seldon.json").json()["paths"]
     assert {"/ready", "/api/v1.0/metadata/{model}", "/prometheus"} <= set(paths)
-    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200"}
+    assert set(paths["/api/v1.0/health/status"]["get"]["responses"]) == {"200", "503"}
+    assert paths["/api/v1.0/metadata"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"] == {"$ref": "#/components/schemas/GraphMetadata"}  # fmt: skip
     # behind the token like every path
     for path in ("/api/v1.0/metadata/sk_one", "/ready", "/live", "/prometheus"):
         assert get(path, None).status_code == 401, path

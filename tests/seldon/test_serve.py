@@ -86,6 +86,8 @@ def test_standalone_answer_bytes_same_as_seldon_core(
     assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
         theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
     assert own_headers(ours) == own_headers(theirs)  # an error handler's (TextError's)
+    # the Seldon-Puid header is the executor's, which the microservice neither reads nor writes
+    assert "Seldon-Puid" not in ours.headers and "Seldon-Puid" not in theirs.headers
 
 
 def test_standalone_reads_a_chunked_body_as_seldon_core(real_seldon, easlab_seldon):
@@ -136,6 +138,8 @@ def test_standalone_parameters(real_seldon, easlab_seldon):
         ("HEAD", PREDICT, {}),  # flask's static route: 404
         ("GET", PREDICT, {}),
         ("POST", "/nowhere", {"Origin": "http://nb.example"}),  # the static route: 405
+        # "/" is no route at all: its 404 (as a 500 body) has the preflight's CORS, no Allow
+        ("OPTIONS", "/", {"Origin": "http://nb.example", "Access-Control-Request-Method": "POST"}),
     ],
 )  # fmt: skip
 def test_standalone_cors_same_as_seldon_core(real_seldon, easlab_seldon, method, path, headers):
@@ -280,3 +284,45 @@ def test_seldon_client_gateway_api_same_on_all_three(kernel, real_seldon, easlab
     assert standalone == theirs
     assert through_kernel == theirs
     assert not no_token["success"] and no_token["msg"].startswith("401")
+
+
+METRICS_PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Method": "GET",
+                     "Access-Control-Request-Headers": "X-Scraper"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("GET", "/metrics", {"Origin": "http://nb.example"}),
+        ("GET", "/metrics?name[]=x", {}),
+        ("HEAD", "/metrics", {}),
+        ("OPTIONS", "/metrics", METRICS_PREFLIGHT),
+        ("OPTIONS", "/metrics", {}),
+        ("POST", "/metrics", {"Origin": "http://nb.example"}),
+        ("PUT", "/metrics", {}),
+        ("GET", "/prometheus", {}),  # the executor's path: none of the microservice's
+        ("GET", "/metrics/", {}),
+        ("DELETE", "/nowhere", {"Origin": "http://nb.example"}),
+        ("OPTIONS", "/nowhere", {}),
+        ("HEAD", "/nowhere", {}),
+        ("GET", "/", {}),
+        ("POST", "/", {"Origin": "http://nb.example"}),
+        ("OPTIONS", "/", METRICS_PREFLIGHT),
+    ],
+)  # fmt: skip
+def test_standalone_metrics_port_same_as_seldon_core(
+    real_seldon, easlab_seldon, method, path, headers
+):
+    """The metrics port answers as seldon-core's metrics app (flask, its static route on
+    every path but "/", CORS(app)): HEAD, OPTIONS (flask's empty 200 with Allow) and other
+    methods (flask's 405 page with Allow) at /metrics, the Origin echoed with Vary, and
+    the exposition's content type with flask's second charset. easlab answered only GET:
+    HEAD, OPTIONS and POST were http.server's 501 page, and no answer had Vary."""
+    answers = []
+    for server in (real_seldon, easlab_seldon):
+        base = server.metrics_url("MyModel").rpartition("/metrics")[0]
+        answers.append(requests.request(method, base + path, headers=headers, timeout=30))
+    theirs, ours = answers
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
+    assert cors(ours) == cors(theirs)

@@ -9,9 +9,10 @@ the token check, queueing and instance supervision.
 
 A class without ``seldon.graph`` runs as a one-node graph named as the service
 (easlab/seldon/graph.py), as Seldon's executor runs a one-node SeldonDeployment: the
-executor's own paths answer for it (``/api/v1.0/metadata/{service}``, ``/ready``,
-``/prometheus``, ...), and a MODEL (the default ``seldon.service_type``) answers every
-path of the microservice's as the microservice itself. Another ``seldon.service_type``
+executor's paths answer for it as the executor (``/api/v1.0/metadata``,
+``/api/v1.0/metadata/{service}``, ``/ready``, ``/prometheus``, ...), and a MODEL (the
+default ``seldon.service_type``) answers every other path as the microservice itself,
+its predictions passed on as the executor passes them. Another ``seldon.service_type``
 runs the class as a node of that type: a TRANSFORMER's ``transform_input`` answers the predictions paths
 (the service root included), an OUTPUT_TRANSFORMER's ``transform_output``; a ROUTER
 or COMBINER with no children passes the request through. The component's own paths
@@ -103,7 +104,7 @@ class SeldonProcessor(Processor):
         self._stores = [({}, app.metrics)]
         kind = str(seldon.get("service_type") or "MODEL").upper()
         # a graph of one node named as the service, as the executor runs a one-node
-        # SeldonDeployment; a MODEL answers the microservice's own paths as it does
+        # SeldonDeployment; a MODEL answers the paths the executor lacks as its microservice
         self.app = GraphApp.one_node(self.ctx.service_name, kind, main, app)
 
     def process(self, data: bytes) -> tuple[bytes, int]:
