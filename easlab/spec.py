@@ -26,6 +26,7 @@ from easlab.errors import SpecError
 __all__ = [
     "blue_green_without_base",
     "Metadata",
+    "service_name",
     "ServiceSpec",
     "apply_overrides",
     "check_name",
@@ -78,6 +79,47 @@ KNOWN_KEYS = frozenset(
     }
 )
 
+#: What PAI-EAS reads that the local kernel does not act on: kept, sent to PAI-EAS as written,
+#: and said in a warning (``pai_eas_note``); known, so a near miss of one is named as a typo.
+#: From Alibaba Cloud's "Deploy services with JSON" (help/en/pai/user-guide/
+#: parameters-of-model-services: metadata, cloud, containers, dockerAuth, networking, storage,
+#: warm_up_data_path) and "Mount storage" (mount-storage-to-services: storage items).
+PAI_EAS_KEYS: dict[str, str] = {
+    "cloud": "the machine types (cloud.computing) and VPC (cloud.networking) of the instances",
+    "storage": "OSS, NAS, git or image mounts, each at its mount_path in the instances",
+    "networking": "how the service is called: its gateway and endpoints",
+    "dockerAuth": "the user:password (base64) of a private image registry",
+    "autoscaler": "scaling the instance count with the load",
+    "labels": "the service's labels",
+    "warm_up_data_path": "requests replayed to warm up each new instance",
+    "data_image": "the image the processor runs in",
+    "containers": "the images the instances run",
+}
+#: metadata fields PAI-EAS reads and the local kernel does not (``PAI_EAS_KEYS``'s rule);
+#: metadata.name is read by both (``service_name``)
+PAI_EAS_METADATA: dict[str, str] = {
+    "workspace_id": "the PAI workspace the service belongs to",
+    "quota_id": "the quota the service draws on",
+    "gpu_memory": "GPU memory (GB) each instance takes of a shared GPU",
+    "group": "the blue-green group of the service (create -r sets it)",
+    "enable_webservice": "deploys the service as a web app (its UI behind the gateway)",
+    "rpc.proxy_path": "the path in the instance that requests are forwarded to",
+}
+#: the fields inside PAI-EAS's blocks, for naming a mistyped one (``check_typos``); a block
+#: in a list (storage, containers) is written ``storage[]``. From the pages above and the
+#: service.json that Alibaba Cloud's own SDK (pai-python-sdk, pai/model/_model.py) writes
+PAI_EAS_NESTED: dict[str, frozenset[str]] = {
+    "cloud": frozenset({"computing", "networking"}),
+    "cloud.computing": frozenset({"instance_type", "instances"}),
+    "cloud.networking": frozenset({"vpc_id", "vswitch_id", "security_group_id"}),
+    "storage[]": frozenset({"mount_path", "oss", "nfs", "git", "image", "empty_dir"}),
+    "storage[].oss": frozenset({"path", "readOnly", "endpoint"}),
+    "storage[].nfs": frozenset({"server", "path", "readOnly"}),
+    "containers[]": frozenset(
+        {"image", "script", "command", "port", "env", "prepare", "health_check"}
+    ),
+    "containers[].prepare": frozenset({"pythonRequirements", "pythonRequirementsPath"}),
+}
 #: custom processor languages (SPEC §5 ``processor_type``)
 CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
 #: ``processor`` codes that name a custom processor (its code in processor_path)
@@ -217,6 +259,10 @@ class ServiceSpec:
     def to_dict(self) -> dict[str, Any]:
         """The service.json as a dict: the keys written, with normalised values."""
         out = copy.deepcopy(self.raw)
+        # the local kernel keys its services on the top-level name: a metadata.name (PAI-EAS's
+        # JSON deployment form) moves there, so a blue-green sibling's or a modify's name
+        # replaces it (PAI-EAS gets the file as written: ``raw``)
+        out["name"] = self.name
         for key in ("name", "token", "processor", "processor_type", "processor_entry"):
             if key in out:
                 out[key] = getattr(self, key)
@@ -226,8 +272,9 @@ class ServiceSpec:
         for key in written:
             if key in _METADATA_FIELDS:
                 meta[key] = getattr(self.metadata, _METADATA_FIELDS[key][0])
-            else:
+            elif key != "name":
                 meta[key] = written[key]
+        meta.pop("name", None)
         out["metadata"] = meta
         return out
 
@@ -363,7 +410,7 @@ def check_typos(raw: dict[str, Any]) -> None:
     the local kernel does not use) stay warnings: a file EAS accepts must load.
     """
     for key in raw:
-        if key not in KNOWN_KEYS:
+        if key not in KNOWN_KEYS and key not in PAI_EAS_KEYS:
             # a metadata field written at the top ("instance": 2, `modify -Dinstance=2`)
             # was kept as an unknown key and the service left as it was
             misplaced = [k for k in _flatten_metadata({key: raw[key]}) if k in _METADATA_FIELDS]
@@ -373,9 +420,11 @@ def check_typos(raw: dict[str, Any]) -> None:
                     f"unknown key: {misplaced[0]!r} is a metadata field: did you mean "
                     f"'metadata.{misplaced[0]}'? ({_ALLOW_HINT})",
                 )
-            match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=_TYPO_CUTOFF)
+            known_keys = sorted(KNOWN_KEYS | set(PAI_EAS_KEYS))
+            match = difflib.get_close_matches(key, known_keys, n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(key, f"unknown key: did you mean {match[0]!r}? ({_ALLOW_HINT})")
+    _check_pai_eas_typos(raw)
     for block, key in _unknown_queue_keys(raw):
         match = difflib.get_close_matches(key, sorted(_QUEUE_KEYS), n=1, cutoff=_TYPO_CUTOFF)
         if match:
@@ -386,15 +435,44 @@ def check_typos(raw: dict[str, Any]) -> None:
     meta = raw.get("metadata")
     if not isinstance(meta, dict):
         return
-    known = sorted(_METADATA_FIELDS)
+    known = sorted({*_METADATA_FIELDS, *PAI_EAS_METADATA, "name", "type"})
     for key in _flatten_metadata(meta):
-        if key not in _METADATA_FIELDS and key.split(".")[0] != "queue":
+        if key not in known and key.split(".")[0] != "queue":
             match = difflib.get_close_matches(key, known, n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(
                     f"metadata.{key}",
                     f"unknown key: did you mean 'metadata.{match[0]}'? ({_ALLOW_HINT})",
                 )
+
+
+def _check_pai_eas_typos(raw: dict[str, Any]) -> None:
+    """SpecError for a key inside PAI-EAS's blocks (``PAI_EAS_NESTED``: cloud, storage,
+    containers) that is a near miss of one of the block's fields (``mount_pth``,
+    ``readonly``): PAI-EAS would take the file and mount, or run, without it."""
+
+    def walk(value: Any, block: str, where: str) -> None:
+        if isinstance(value, list) and f"{block}[]" in PAI_EAS_NESTED:
+            for index, item in enumerate(value):
+                walk(item, f"{block}[]", f"{where}[{index}]")
+            return
+        fields = PAI_EAS_NESTED.get(block)
+        if fields is None or not isinstance(value, dict):
+            return
+        for key, sub in value.items():
+            if key not in fields:
+                match = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=_TYPO_CUTOFF)
+                if match:
+                    raise SpecError(
+                        f"{where}.{key}",
+                        f"unknown key: did you mean '{where}.{match[0]}'? ({_ALLOW_HINT})",
+                    )
+                continue
+            walk(sub, f"{block}.{key}", f"{where}.{key}")
+
+    for key in ("cloud", "storage", "containers"):
+        if key in raw:
+            walk(raw[key], key, key)
 
 
 def _unknown_queue_keys(raw: dict[str, Any]) -> list[tuple[str, str]]:
@@ -433,6 +511,38 @@ def _has_queue_settings(raw: dict[str, Any]) -> bool:
         key == "queue" or key.startswith("queue.") for key in meta
     )
     return bool(raw.get("queue")) or flat
+
+
+def service_name(raw: dict[str, Any]) -> str:
+    """The service's name: ``name``, or ``metadata.name`` as PAI-EAS's JSON deployment
+    writes it (its page's example has no top-level name); SpecError when neither is
+    given, one is no valid name, or the two differ.
+
+    >>> service_name({"metadata": {"name": "demo", "instance": 1}})
+    'demo'
+    """
+    meta = raw.get("metadata")
+    inner = meta.get("name") if isinstance(meta, dict) else None
+    top = raw.get("name")
+    if top in (None, "") and inner not in (None, ""):
+        try:
+            return check_name(inner)
+        except SpecError as exc:
+            raise SpecError("metadata.name", exc.message) from None
+    if top is None or top == "":
+        raise SpecError(
+            "name",
+            f'required — the service name, e.g. "name": "my_service" ({NAME_RULE}); '
+            'PAI-EAS\'s JSON deployment writes it in metadata: "metadata": {"name": ...}',
+        )
+    check_name(top)
+    if inner not in (None, "") and inner != top:
+        raise SpecError(
+            "metadata.name",
+            f"{_short(inner)}, and name says {_short(top)}: a service has one name; "
+            "keep one of the two (or write the same name in both)",
+        )
+    return str(top)
 
 
 def check_name(name: Any) -> str:
@@ -482,13 +592,7 @@ def parse_spec(
         # before the required-field checks: `procesor: onnx` is a typo, not a missing processor
         check_typos(raw)
 
-    name = raw.get("name")
-    if name is None or name == "":
-        raise SpecError(
-            "name",
-            f'required — the service name, e.g. "name": "my_service" ({NAME_RULE})',
-        )
-    check_name(name)
+    name = service_name(raw)
     # a queue service (metadata.type Queue) has no processor and no instances
     meta_raw = raw.get("metadata")
     kind = meta_raw.get("type") if isinstance(meta_raw, dict) else None
@@ -573,8 +677,14 @@ def parse_spec(
 
     metadata = _parse_metadata(raw, warnings, queue_service)
 
+    # a custom image alone is refused by the local kernel (local_refusal), which says more
+    image_alone = not processor and not processor_type
     for key in raw:
-        if key not in KNOWN_KEYS:
+        if key == "containers" and image_alone:
+            continue
+        if key in PAI_EAS_KEYS and raw[key] not in (None, "", [], {}):
+            warnings.append(pai_eas_note(key, PAI_EAS_KEYS[key]))
+        elif key not in KNOWN_KEYS and key not in PAI_EAS_KEYS:
             warnings.append(f"unknown key {key!r} kept but not used by the local kernel")
     for block, key in _unknown_queue_keys(raw):
         warnings.append(
@@ -603,6 +713,14 @@ def parse_spec(
         raw=raw,
         warnings=warnings,
         base_dir=base_dir,
+    )
+
+
+def pai_eas_note(field: str, what: str) -> str:
+    """The warning for a field PAI-EAS reads and the local kernel does not act on."""
+    return (
+        f"{field!r} is PAI-EAS's ({what}): kept, and sent to PAI-EAS as written; the local "
+        "kernel does not act on it"
     )
 
 
@@ -924,7 +1042,12 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = Fals
             # the kernel's queues read them (kernel/queue.py settings_of), a queue or an
             # async service's limits also flat: "metadata": {"max_length": 5}
             queued = str(flat.get("type") or "").lower() in ("queue", "async")
-            if key == "type" or key.split(".")[0] == "queue" or (queued and key in QUEUE_LIMITS):
+            if key in ("type", "name") or key.split(".")[0] == "queue":
+                continue  # read: the queue kind, the service's name (service_name)
+            if queued and key in QUEUE_LIMITS:
+                continue
+            if key in PAI_EAS_METADATA:
+                warnings.append(pai_eas_note(f"metadata.{key}", PAI_EAS_METADATA[key]))
                 continue
             warnings.append(f"unknown key 'metadata.{key}' kept but not used by the local kernel")
             continue

@@ -30,18 +30,12 @@ __all__ = [
 #: processor codes (or processor_type values) only easlab's kernel hosts
 EASLAB_ONLY_PROCESSORS = ("seldon", "aiges")
 _PATH_FIELDS = ("model_path", "processor_path")
-#: EAS fields that only matter on the cloud (the local kernel keeps and ignores them)
+#: EAS fields that only matter on the cloud (the local kernel keeps and ignores them) and
+#: that the parse does not name already: the rest (cloud, storage, containers, ...) are
+#: spec.PAI_EAS_KEYS / PAI_EAS_METADATA, said in the parse's warnings
 _CLOUD_ONLY = (
     ("metadata.resource", "resource group: the service runs on that dedicated group"),
     ("metadata.region", "EAS region of the service"),
-    ("metadata.quota_id", "quota the service draws on"),
-    ("cloud.computing.instance_type", "machine type each instance runs on"),
-    ("cloud.computing.instances", "machine types each instance may run on"),
-    ("cloud.networking.vpc_id", "VPC the instances join"),
-    ("cloud.networking.vswitch_id", "vSwitch of the instances' network card"),
-    ("cloud.networking.security_group_id", "security group of the instances"),
-    ("containers", "custom images"),
-    ("storage", "mounted storage"),
 )
 
 

@@ -262,7 +262,8 @@ class StandIn:
         if not isinstance(spec, dict):
             raise Refused(400, "InvalidParameter", "the body must be a service.json object")
         if not partial:
-            name = spec.get("name")
+            # the JSON deployment page's own example names the service in metadata alone
+            name = _name_of(spec)
             if not isinstance(name, str) or not _NAME.match(name):
                 raise Refused(400, "InvalidParameter", f"invalid field name: {name!r}")
             meta = spec.get("metadata")
@@ -302,7 +303,7 @@ class StandIn:
         return self.services[name]
 
     def _new_service(self, spec: dict[str, Any]) -> dict[str, Any]:
-        name = spec["name"]
+        name = _name_of(spec)
         meta = spec.get("metadata") or {}
         host = f"1234567890.{self.region}.pai-eas.aliyuncs.com"
         return {
@@ -382,9 +383,10 @@ class StandIn:
         body = rec.json() if rec.body else None
         if action == "CreateService":
             self.check_service_json(body)
-            if body["name"] in self.services:
-                raise Refused(400, "ServiceAlreadyExists", f"Service {body['name']} already exists")
-            svc = self.services[body["name"]] = self._new_service(body)
+            name = _name_of(body)
+            if name in self.services:
+                raise Refused(400, "ServiceAlreadyExists", f"Service {name} already exists")
+            svc = self.services[name] = self._new_service(body)
             return 200, {
                 "RequestId": rid,
                 **{
@@ -493,6 +495,13 @@ class StandIn:
                 "TotalPageNum": -(-len(lines) // size),
             }
         raise AssertionError(action)
+
+
+def _name_of(spec: dict[str, Any]) -> Any:
+    """``name``, else ``metadata.name`` (Alibaba Cloud's "Deploy services with JSON" page
+    writes the name there: {"metadata": {"name": "demo", "instance": 1, ...}})."""
+    meta = spec.get("metadata")
+    return spec.get("name") or (meta.get("name") if isinstance(meta, dict) else None)
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
