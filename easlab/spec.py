@@ -36,6 +36,7 @@ __all__ = [
     "diff_specs",
     "has_model_changes",
     "load_spec_source",
+    "masked",
     "parse_spec",
     "processor_kind",
     "wants_gpu",
@@ -120,6 +121,9 @@ PAI_EAS_NESTED: dict[str, frozenset[str]] = {
     ),
     "containers[].prepare": frozenset({"pythonRequirements", "pythonRequirementsPath"}),
 }
+#: fields whose value is a secret: shown as **** wherever a service.json is shown
+SECRET_KEYS = ("token", "dockerAuth")
+
 #: custom processor languages (SPEC §5 ``processor_type``)
 CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
 #: ``processor`` codes that name a custom processor (its code in processor_path)
@@ -1311,8 +1315,13 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def masked(spec: dict[str, Any]) -> dict[str, Any]:
+    """A service.json to show: the values of its secrets (``SECRET_KEYS``) are ****."""
+    return {k: "****" if k in SECRET_KEYS and v else v for k, v in spec.items()}
+
+
 def _show(path: str, value: Any) -> str:
-    if path == "token" or path.endswith(".token"):
+    if path.rsplit(".", 1)[-1] in SECRET_KEYS:
         return "****"
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -1321,7 +1330,7 @@ def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two service descriptions.
 
     ``["~ metadata.instance: 1 -> 2", "+ token: ****", "- model_config"]``;
-    tokens are masked.
+    secrets (``SECRET_KEYS``: the token, a registry's dockerAuth) are masked.
     """
     flat_old, flat_new = _flatten(old), _flatten(new)
     lines: list[str] = []
@@ -1345,7 +1354,7 @@ def flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, dict) and value:
             lines += flat_lines(value, path + ".")
         else:
-            shown = "****" if key == "token" else json.dumps(value, default=str)
+            shown = "****" if key in SECRET_KEYS else json.dumps(value, default=str)
             lines.append(f"{path}: {shown}")
     return lines
 

@@ -32,7 +32,7 @@ from easlab.cloud.endpoint import is_loopback, resolve_endpoint
 from easlab.cloud.errors import PaiError, PaiSetupError, hint_for
 from easlab.cloud.mapping import service_desc, worker_row
 from easlab.cloud.portability import Portability, check_portability, local_path
-from easlab.spec import SpecDiff
+from easlab.spec import SpecDiff, masked
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -475,7 +475,7 @@ class PaiClient:
             changes=diff_specs(local, sent) or ["(the same as the local one)"],
             warnings=list(parsed.warnings),
             target=f"PAI-EAS {self.region} ({self.endpoint})",
-            service_json=_masked(sent),
+            service_json=masked(sent),
             uploads=[u.line() for u in uploads],
             portability=report.lines(),
             region_source=self.region_source,
@@ -825,11 +825,6 @@ class PaiClient:
         request = self._models().ReleaseServiceRequest(weight=weight)
         self._call("ReleaseService", "release_service", self.region, name, request)
         return self.describe(name)
-
-
-def _masked(spec: dict[str, Any]) -> dict[str, Any]:
-    """The service.json as shown: a token is a secret, as in the local dry run."""
-    return {**spec, "token": "****"} if spec.get("token") else spec
 
 
 def _name_in(spec: dict[str, Any]) -> str:

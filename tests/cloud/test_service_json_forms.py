@@ -95,17 +95,32 @@ def test_a_service_json_reaches_pai_eas_exactly_as_written(eas, pai, form):
     assert svc.status == "Running"
 
 
-def test_the_dry_run_shows_the_file_as_sent_and_its_notes(eas, pai):
+def test_the_dry_run_shows_the_file_as_sent_its_notes_and_no_registry_password(eas, pai):
     standin, _ = eas
     plan = pai.plan_create(copy.deepcopy(JSON_DEPLOYMENT))
     assert plan.name == "demo" and plan.changes == ["(the same as the local one)"]
-    assert plan.service_json == JSON_DEPLOYMENT
+    assert plan.service_json == {**JSON_DEPLOYMENT, "dockerAuth": "****"}
     text = str(plan)
+    assert DOCKER_AUTH not in text and '"dockerAuth": "****"' in text
     for field in ("cloud", "storage", "networking", "dockerAuth", "autoscaler", "labels"):
         assert f"warning: {field!r} is PAI-EAS's (" in text, field
     assert "warning: 'metadata.workspace_id' is PAI-EAS's (the PAI workspace" in text
     assert "unknown key" not in text
     assert standin.requests == []
+
+
+def test_desc_shows_the_deployed_service_json_without_the_registry_password(
+    eas, oss, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    common = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", eas[1]]
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(JSON_DEPLOYMENT))
+    assert main(["create", *common, str(path), "--timeout", "10"]) == 0
+    assert main(["desc", *common, "demo"]) == 0
+    out, err = capsys.readouterr()
+    assert DOCKER_AUTH not in out + err
+    assert '"dockerAuth": "****"' in out and '"mount_path": "/mnt/models"' in out
 
 
 def test_the_local_parse_notes_each_field_only_pai_eas_reads():
@@ -246,7 +261,7 @@ def test_the_local_kernel_serves_a_processor_named_in_metadata_and_notes_the_res
     assert main(["create", str(path), "--dry-run", "--endpoint", kernel_endpoint]) == 0
     out = capsys.readouterr().out
     assert out.startswith("forms_local: valid; would create")
-    assert "warning: 'storage' is PAI-EAS's (" in out
+    assert "warning: 'storage' is PAI-EAS's (" in out and DOCKER_AUTH not in out
     client = KernelClient(kernel_endpoint)
     svc = client.create(path)
     assert (svc.name, svc.status) == ("forms_local", "Running")
