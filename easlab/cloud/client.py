@@ -386,11 +386,12 @@ class PaiClient:
 
         parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
         report = check_portability(
-            parsed.to_dict(),
+            parsed.raw,  # what EAS gets: the file as written (_prepare)
             oss_configured=bool(self.oss),
             allow_cpu_fallback=allow_cpu_fallback,
             region=self.region,
             base_dir=parsed.base_dir,
+            partial=False,
         )
         return parsed, report
 

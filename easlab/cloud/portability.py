@@ -195,6 +195,8 @@ def check_portability(
         report.blocking.append(
             ("metadata.region", f"the service says {wanted!r}, the target is {region!r}")
         )
+    _check_written_for_easlab(spec, report)
+    _check_storage(spec, report)
     _check_gpu_fit(spec, report)
     _check_package_env(spec, report, base_dir)
     _check_credential_files(spec, report, base_dir)
@@ -257,6 +259,80 @@ def _check_oss_endpoint(
                 "-internal from inside Alibaba Cloud)",
             )
         )
+
+
+#: memory written with a unit ("4G", "2000M"): the local parse reads it (spec._parse_memory)
+_MEMORY_WITH_UNIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([MmGg]i?[Bb]?)\s*")
+
+
+def _check_written_for_easlab(spec: dict[str, Any], report: Portability) -> None:
+    """What the local parse reads but PAI-EAS, which gets the file as written, does not:
+    ``metadata.memory`` with a unit (EAS reads a whole number of MB)."""
+    meta = spec.get("metadata")
+    memory = meta.get("memory") if isinstance(meta, dict) else None
+    found = _MEMORY_WITH_UNIT.fullmatch(memory) if isinstance(memory, str) else None
+    if found:
+        number = float(found.group(1)) * (1024 if found.group(2)[0] in "Gg" else 1)
+        report.blocking.append(
+            (
+                "metadata.memory",
+                f"{memory!r} has a unit, which the local kernel reads and PAI-EAS does not: "
+                f'EAS takes a whole number of MB, e.g. "memory": {number:g}',
+            )
+        )
+
+
+def _check_storage(spec: dict[str, Any], report: Portability) -> None:
+    """Each ``storage`` mount as EAS takes it (its "Mount storage" page): an object with
+    the ``mount_path`` in the instance, an ``oss.path`` that is an ``oss://`` URL. A local
+    folder is not uploaded for a mount (only model_path and processor_path are)."""
+    storage = spec.get("storage")
+    if storage is None:
+        return
+    if not isinstance(storage, list):
+        report.blocking.append(
+            (
+                "storage",
+                f"a list of mounts, got {type(storage).__name__}: "
+                '[{"oss": {"path": "oss://bucket/path/"}, "mount_path": "/mnt/data"}]',
+            )
+        )
+        return
+    for index, item in enumerate(storage):
+        where = f"storage[{index}]"
+        if not isinstance(item, dict):
+            report.blocking.append(
+                (
+                    where,
+                    'a mount is an object, e.g. {"oss": {"path": "oss://bucket/path/"}, '
+                    f'"mount_path": "/mnt/data"}}; got {item!r}',
+                )
+            )
+            continue
+        mount = item.get("mount_path")
+        if not isinstance(mount, str) or not mount.startswith("/"):
+            report.blocking.append(
+                (
+                    f"{where}.mount_path",
+                    f"where the mount appears in the instance, an absolute path such as "
+                    f'"/mnt/data"; got {mount!r}',
+                )
+            )
+        oss = item.get("oss")
+        path = oss.get("path") if isinstance(oss, dict) else None
+        if isinstance(oss, dict) and not (isinstance(path, str) and path.startswith("oss://")):
+            upload = (
+                " (a folder on this machine is not uploaded for a mount: `easlab upload FOLDER "
+                "--target pai --oss oss://BUCKET/PREFIX` prints the oss:// path to write)"
+                if is_local_path(path)
+                else ""
+            )
+            report.blocking.append(
+                (
+                    f"{where}.oss.path",
+                    f"the OSS folder to mount, an oss://bucket/path/ URL; got {path!r}{upload}",
+                )
+            )
 
 
 def _instance_types(spec: dict[str, Any]) -> list[str]:

@@ -198,6 +198,13 @@ def test_a_near_miss_of_a_pai_eas_field_is_named_and_nothing_is_sent(
     with pytest.raises(SpecError) as local:
         parse_spec(doc)
     assert local.value.field == field
+    if field == "storage[0].mount_pth":
+        # kept on purpose, the mount still has no mount_path: EAS could not mount it
+        with pytest.raises(SpecError) as kept:
+            pai.create(doc, wait=False, allow_unknown_keys=True)
+        assert kept.value.field == "storage[0].mount_path"
+        assert standin.requests == []
+        return
     # kept on purpose: it goes as written
     pai.create(doc, wait=False, allow_unknown_keys=True)
     assert _sent(standin) == doc
@@ -273,3 +280,47 @@ def test_the_local_kernel_serves_a_processor_named_in_metadata_and_notes_the_res
     assert sibling.name.startswith("forms_local_") and sibling.status == "Running"
     client.delete(sibling.name)
     client.delete("forms_local")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        (
+            {"metadata": {"name": "demo", "instance": 1, "memory": "4G"}},
+            "metadata.memory",
+            'EAS takes a whole number of MB, e.g. "memory": 4096',
+        ),
+        ({"storage": {"oss": {"path": "oss://b/p/"}}}, "storage", "a list of mounts"),
+        (
+            {"storage": [{"oss": {"path": "oss://b/p/"}, "mount_path": "mnt/data"}]},
+            "storage[0].mount_path",
+            "an absolute path",
+        ),
+        (
+            {"storage": [{"oss": {"path": "./data"}, "mount_path": "/mnt/data"}]},
+            "storage[0].oss.path",
+            "a folder on this machine is not uploaded for a mount: `easlab upload FOLDER",
+        ),
+        (
+            {"storage": [{"oss": {"path": "bucket/p/"}, "mount_path": "/mnt/data"}]},
+            "storage[0].oss.path",
+            "an oss://bucket/path/ URL; got 'bucket/p/'",
+        ),
+    ],
+    ids=["memory with a unit", "storage not a list", "relative mount", "local folder", "no oss"],
+)
+def test_what_pai_eas_would_not_take_as_written_is_refused_before_sending(
+    eas, pai, change, field, says
+):
+    # was: "4G" became 4096 on the way (now the file goes as written); a mount of a local
+    # folder, or at a relative path, went to EAS
+    standin, _ = eas
+    doc = {**copy.deepcopy(JSON_DEPLOYMENT), **change}
+    with pytest.raises(SpecError) as info:
+        pai.create(doc)
+    assert info.value.field == field and says in info.value.message
+    assert "not deployable on PAI-EAS" in info.value.message
+    plan = pai.plan_create(doc)
+    assert "EAS would refuse it as written" in plan.headline
+    assert any(line.startswith(f"error: {field}: ") and says in line for line in plan.lines())
+    assert standin.requests == []
