@@ -1256,8 +1256,8 @@ def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dic
 
     ``{"metadata.instance": "10", "metadata.rpc.batching": "true"}`` sets
     ``metadata.instance = 10`` and the metadata key ``rpc.batching = True``
-    (metadata keys are themselves dotted, SPEC §5). Values are coerced with
-    ``coerce_value``.
+    (metadata keys are themselves dotted, SPEC §5); outside metadata each dot is a
+    level (``cloud.computing.instance_type``). Values are coerced with ``coerce_value``.
     """
     out = copy.deepcopy(spec_dict)
     for key, text in overrides.items():
@@ -1276,6 +1276,20 @@ def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dic
             raise SpecError(
                 key, f"cannot set {'.'.join(rest)!r} inside {head!r}: {head} is not an object"
             )
+        if head != "metadata":
+            # outside metadata each dot is a level: -Dcloud.computing.instance_type=... is
+            # {"cloud": {"computing": {"instance_type": ...}}}, as PAI-EAS reads it (it was
+            # sent as {"cloud": {"computing.instance_type": ...}})
+            for depth, part in enumerate(rest[:-1]):
+                inner = target.setdefault(part, {})
+                if not isinstance(inner, dict):
+                    where = ".".join([head, *rest[: depth + 1]])
+                    raise SpecError(
+                        key, f"cannot set {rest[-1]!r} inside {where!r}: it is not an object"
+                    )
+                target = inner
+            target[rest[-1]] = value
+            continue
         # descend through nested objects that exist (e.g. "rpc": {...}); the
         # rest is one dotted key, as metadata writes "rpc.batching"
         while len(rest) > 1 and isinstance(target.get(rest[0]), dict):

@@ -324,3 +324,24 @@ def test_what_pai_eas_would_not_take_as_written_is_refused_before_sending(
     assert "EAS would refuse it as written" in plan.headline
     assert any(line.startswith(f"error: {field}: ") and says in line for line in plan.lines())
     assert standin.requests == []
+
+
+def test_an_override_outside_metadata_reaches_pai_eas_as_nested_fields(eas, pai):
+    # was: UpdateService got {"cloud": {"computing.instance_type": ...}}, a key EAS lacks
+    standin, _ = eas
+    pai.create(copy.deepcopy(JSON_DEPLOYMENT), timeout=10)
+    ops.modify(
+        "demo",
+        ["cloud.computing.instance_type=ecs.c7.large", "metadata.rpc.keepalive=20000"],
+        kernel=pai,
+        timeout=10,
+    )
+    assert _sent(standin, "UpdateService") == {
+        "cloud": {"computing": {"instance_type": "ecs.c7.large"}},
+        "metadata": {"rpc.keepalive": 20000},  # metadata's keys are themselves dotted
+    }
+    updates = standin.actions().count("UpdateService")
+    with pytest.raises(SpecError) as info:  # labels.team is "search", not an object
+        ops.modify("demo", ["labels.team.lead=x"], kernel=pai)
+    assert "cannot set 'lead' inside 'labels.team': it is not an object" in str(info.value)
+    assert standin.actions().count("UpdateService") == updates
