@@ -1229,6 +1229,17 @@ def renamed_in_modify(named: Any, service: str) -> str:
     )
 
 
+def rename_refusal(data: dict[str, Any], service: str) -> SpecError | None:
+    """The refusal of a modify whose partial spec names another service, in ``name`` or
+    ``metadata.name`` (PAI-EAS's JSON deployment form); None when it names none or this."""
+    meta = data.get("metadata")
+    inner = meta.get("name") if isinstance(meta, dict) else None
+    for where, named in (("name", data.get("name")), ("metadata.name", inner)):
+        if named not in (None, service):
+            return SpecError(where, renamed_in_modify(named, service))
+    return None
+
+
 def blue_green_without_base(name: str, services: list[str]) -> str:
     """The refusal of a ``create -r`` whose name no service has (the kernel and the dry
     run): it said only "service 'x' not found"."""

@@ -740,20 +740,15 @@ class PaiClient:
             self._check_change(name, lambda deployed: apply_overrides(deployed, overrides))
         else:
             from easlab.client.control import _absolutize
-            from easlab.errors import SpecError
-            from easlab.spec import load_spec_source, merge_specs, renamed_in_modify
+            from easlab.spec import load_spec_source, merge_specs, rename_refusal
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)
             if not allow_unknown_keys:
                 check_typos(data)
-            meta = data.get("metadata")
-            for where, named in (
-                ("name", data.get("name")),
-                ("metadata.name", meta.get("name") if isinstance(meta, dict) else None),
-            ):
-                if named not in (None, name):
-                    raise SpecError(where, renamed_in_modify(named, name))
+            renamed = rename_refusal(data, name)
+            if renamed is not None:
+                raise renamed
             report = check_portability(
                 data,
                 oss_configured=bool(self.oss),

@@ -345,3 +345,27 @@ def test_an_override_outside_metadata_reaches_pai_eas_as_nested_fields(eas, pai)
         ops.modify("demo", ["labels.team.lead=x"], kernel=pai)
     assert "cannot set 'lead' inside 'labels.team': it is not an object" in str(info.value)
     assert standin.actions().count("UpdateService") == updates
+
+
+def test_the_cli_sends_and_shows_a_file_as_written(eas, oss, monkeypatch, capsys, tmp_path):
+    # was: a file given by path went through the local kernel's form on its way to
+    # PAI-EAS (rpc flattened, metadata.name moved to the top), in the dry run and create
+    standin, host = eas
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    common = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", host]
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(JSON_DEPLOYMENT))
+    assert main(["create", *common, str(path), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["service_json"] == {**JSON_DEPLOYMENT, "dockerAuth": "****"}
+    assert main(["create", *common, str(path), "--timeout", "10"]) == 0
+    assert _sent(standin) == JSON_DEPLOYMENT
+    # a modify naming another service: the dry run refuses it as the modify does
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"metadata": {"name": "other", "instance": 2}}))
+    for dry in (["--dry-run"], []):
+        capsys.readouterr()
+        assert main(["modify", *common, "demo", "-s", str(other), *dry]) != 0
+        err = capsys.readouterr().err
+        assert "metadata.name: the spec names 'other', not 'demo'" in err, (dry, err)
+    assert "UpdateService" not in standin.actions()
