@@ -246,8 +246,8 @@ def format_desc(desc: dict[str, Any]) -> str:
     if spec is not None:
         from easlab.spec import masked
 
-        # the token has its own row; a registry's dockerAuth is shown nowhere
-        shown = masked(spec) if isinstance(spec, dict) else spec
+        # the token has its own row; a registry's dockerAuth, a password are shown nowhere
+        shown = masked(spec)
         rows.append(["ServiceConfig", json.dumps(shown, indent=2, ensure_ascii=False)])
     return format_table(None, rows)
 

@@ -121,8 +121,9 @@ PAI_EAS_NESTED: dict[str, frozenset[str]] = {
     ),
     "containers[].prepare": frozenset({"pythonRequirements", "pythonRequirementsPath"}),
 }
-#: fields whose value is a secret: shown as **** wherever a service.json is shown
-SECRET_KEYS = ("token", "dockerAuth")
+#: fields whose value is a secret, at any depth (a mount's password): shown as **** wherever
+#: a service.json is shown
+SECRET_KEYS = ("token", "dockerAuth", "password")
 
 #: custom processor languages (SPEC §5 ``processor_type``)
 CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
@@ -1340,22 +1341,27 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def masked(spec: dict[str, Any]) -> dict[str, Any]:
-    """A service.json to show: the values of its secrets (``SECRET_KEYS``) are ****."""
-    return {k: "****" if k in SECRET_KEYS and v else v for k, v in spec.items()}
+def masked(spec: Any) -> Any:
+    """A service.json (or a part of one) to show: the values of its secrets
+    (``SECRET_KEYS``), in objects and lists at any depth, are ****."""
+    if isinstance(spec, dict):
+        return {k: "****" if k in SECRET_KEYS and v else masked(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [masked(item) for item in spec]
+    return spec
 
 
 def _show(path: str, value: Any) -> str:
     if path.rsplit(".", 1)[-1] in SECRET_KEYS:
         return "****"
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(masked(value), ensure_ascii=False, default=str)
 
 
 def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two service descriptions.
 
     ``["~ metadata.instance: 1 -> 2", "+ token: ****", "- model_config"]``;
-    secrets (``SECRET_KEYS``: the token, a registry's dockerAuth) are masked.
+    secrets (``SECRET_KEYS``: the token, a registry's dockerAuth, a password) are masked.
     """
     flat_old, flat_new = _flatten(old), _flatten(new)
     lines: list[str] = []
@@ -1379,7 +1385,7 @@ def flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, dict) and value:
             lines += flat_lines(value, path + ".")
         else:
-            shown = "****" if key in SECRET_KEYS else json.dumps(value, default=str)
+            shown = "****" if key in SECRET_KEYS else json.dumps(masked(value), default=str)
             lines.append(f"{path}: {shown}")
     return lines
 

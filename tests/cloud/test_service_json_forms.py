@@ -369,3 +369,28 @@ def test_the_cli_sends_and_shows_a_file_as_written(eas, oss, monkeypatch, capsys
         err = capsys.readouterr().err
         assert "metadata.name: the spec names 'other', not 'demo'" in err, (dry, err)
     assert "UpdateService" not in standin.actions()
+
+
+def test_a_password_inside_a_mount_is_shown_nowhere_and_sent_as_written(
+    eas, pai, monkeypatch, capsys, tmp_path
+):
+    # was: the dry run printed a mount's password in the service.json to send and the
+    # local dry run in its diff ('+ storage: [{"git": {... "password": "..."}}]')
+    standin, host = eas
+    doc = copy.deepcopy(JSON_DEPLOYMENT)
+    doc["storage"].append(
+        {
+            "git": {"repo": "https://example.com/me/code.git", "password": "git-pw-9876"},
+            "mount_path": "/mnt/code",
+        }
+    )
+    plan = pai.plan_create(copy.deepcopy(doc))
+    assert "git-pw-9876" not in str(plan) and "git-pw-9876" not in json.dumps(plan.service_json)
+    assert plan.service_json["storage"][2]["git"]["password"] == "****"
+    local = ops.create(copy.deepcopy(doc), dry_run=True)  # no kernel: validates only
+    assert "git-pw-9876" not in str(local) and '"password": "****"' in str(local)
+    pai.create(copy.deepcopy(doc), timeout=10)
+    assert _sent(standin) == doc
+    common = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", host]
+    assert main(["desc", *common, "demo"]) == 0
+    assert "git-pw-9876" not in capsys.readouterr().out
