@@ -394,3 +394,11 @@ def test_a_password_inside_a_mount_is_shown_nowhere_and_sent_as_written(
     common = ["--target", "pai", "--region", "cn-hangzhou", "--pai-endpoint", host]
     assert main(["desc", *common, "demo"]) == 0
     assert "git-pw-9876" not in capsys.readouterr().out
+
+
+def test_desc_and_ls_say_which_image_a_custom_image_service_runs(eas, pai):
+    # was: the processor of an image deployment was blank in desc, ls and %eas's summary
+    pai.create(copy.deepcopy(JSON_DEPLOYMENT), timeout=10)
+    image = JSON_DEPLOYMENT["containers"][0]["image"]
+    assert ops.desc("demo", kernel=pai)["processor"] == f"image {image}"
+    assert [d["processor"] for d in ops.ls(kernel=pai)] == [f"image {image}"]
