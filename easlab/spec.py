@@ -1014,6 +1014,20 @@ def _flatten_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def typed_as_text(raw: dict[str, Any]) -> dict[str, str]:
+    """The metadata fields the local parse reads as numbers or true/false that the file
+    writes as text (``"instance": "2"``), by their dotted names: the local kernel reads
+    them so, PAI-EAS gets the file as written."""
+    meta = raw.get("metadata")
+    if not isinstance(meta, dict):
+        return {}
+    return {
+        f"metadata.{key}": value
+        for key, value in _flatten_metadata(meta).items()
+        if isinstance(value, str) and _METADATA_FIELDS.get(key, ("", "str"))[1] != "str"
+    }
+
+
 def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = False) -> Metadata:
     meta = raw.get("metadata")
     if meta is None:

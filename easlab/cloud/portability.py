@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easlab.spec import CUSTOM_PROCESSOR_CODES
+from easlab.spec import CUSTOM_PROCESSOR_CODES, typed_as_text
 
 __all__ = [
     "Portability",
@@ -266,8 +266,9 @@ _MEMORY_WITH_UNIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([MmGg]i?[Bb]?)\s*")
 
 
 def _check_written_for_easlab(spec: dict[str, Any], report: Portability) -> None:
-    """What the local parse reads but PAI-EAS, which gets the file as written, does not:
-    ``metadata.memory`` with a unit (EAS reads a whole number of MB)."""
+    """What the local parse reads but PAI-EAS, which gets the file as written, may not:
+    ``metadata.memory`` with a unit (EAS reads a whole number of MB: refused), a number
+    or true/false written as text (warned)."""
     meta = spec.get("metadata")
     memory = meta.get("memory") if isinstance(meta, dict) else None
     found = _MEMORY_WITH_UNIT.fullmatch(memory) if isinstance(memory, str) else None
@@ -278,6 +279,18 @@ def _check_written_for_easlab(spec: dict[str, Any], report: Portability) -> None
                 "metadata.memory",
                 f"{memory!r} has a unit, which the local kernel reads and PAI-EAS does not: "
                 f'EAS takes a whole number of MB, e.g. "memory": {number:g}',
+            )
+        )
+    for field_, text in typed_as_text(spec).items():
+        if field_ == "metadata.memory" and found:
+            continue
+        bare = text.strip().lower() if text.strip().lower() in ("true", "false") else text.strip()
+        report.warnings.append(
+            (
+                field_,
+                f"written as text ({text!r}): the local kernel reads it as a value, PAI-EAS "
+                f"gets the text, and its pages write a value here: write {bare} without "
+                "quotes",
             )
         )
 

@@ -402,3 +402,21 @@ def test_desc_and_ls_say_which_image_a_custom_image_service_runs(eas, pai):
     image = JSON_DEPLOYMENT["containers"][0]["image"]
     assert ops.desc("demo", kernel=pai)["processor"] == f"image {image}"
     assert [d["processor"] for d in ops.ls(kernel=pai)] == [f"image {image}"]
+
+
+def test_numbers_written_as_text_go_as_written_with_a_warning(eas, pai):
+    # easlab's parse reads "2" as 2 for the local kernel; PAI-EAS gets "2" (the file as
+    # written), which its pages never write: said, not changed
+    standin, _ = eas
+    plan = pai.plan_create(copy.deepcopy(PROCESSOR_FORM))
+    lines = [line for line in plan.lines() if "written as text" in line]
+    assert lines == [
+        "warning: metadata.instance: written as text ('2'): the local kernel reads it as a "
+        "value, PAI-EAS gets the text, and its pages write a value here: write 2 without quotes",
+        "warning: metadata.memory: written as text ('4000'): the local kernel reads it as a "
+        "value, PAI-EAS gets the text, and its pages write a value here: write 4000 without "
+        "quotes",
+    ]
+    svc = pai.create(copy.deepcopy(PROCESSOR_FORM), timeout=10)
+    assert _sent(standin)["metadata"]["instance"] == "2"
+    assert any("metadata.instance: written as text ('2')" in w for w in svc.desc["warnings"])
