@@ -9,8 +9,10 @@ answers in the shapes of the official SDK's models (``alibabacloud_eas20210701.m
   ``acs <AccessKeyId>:<base64 HMAC-SHA1>``; ``x-acs-content-sha256`` against the body;
 - ``x-acs-action`` / ``x-acs-version`` against the method and path of each action;
 - the query keys each action allows; the JSON body against the seed manual's
-  service.json fields (name, metadata.instance, model_path: oss:// with
-  oss_endpoint or http(s), never a local path; processor codes EAS has).
+  service.json fields (name, or metadata.name as the JSON deployment page writes it;
+  metadata.instance, model_path: oss:// with oss_endpoint or http(s), never a local
+  path; processor codes EAS has). Other fields (cloud, storage, containers ...) are kept
+  as sent and given back in ServiceConfig, unchecked.
 
 Services move Creating → Running after a few DescribeService calls (``Failed``
 when the model_path contains ``broken``), like a slow cloud; with ``waiting_message``
