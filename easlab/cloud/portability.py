@@ -214,11 +214,15 @@ def _check_oss_endpoint(
     region: str | None,
     partial: bool,
 ) -> None:
-    """An ``oss://`` path needs ``oss_endpoint`` (the EAS manual: 如果model_path使用OSS地址，
-    则必须指定该参数), or EAS refuses the create.
+    """An ``oss://`` path without ``oss_endpoint`` is read through the service's own
+    region's internal OSS endpoint: a bucket in another region needs one. The 2021 EAS
+    manual required it (如果model_path使用OSS地址，则必须指定该参数); Alibaba Cloud's
+    current "Parameters of model services" page (en and zh) says EAS then uses the current
+    region's endpoint, and that it is needed to read another region's OSS. So a warning,
+    not a refusal: EAS takes the file.
 
     Not filled in by guessing: easlab cannot tell which region a bucket it did not
-    upload to lives in, and a wrong endpoint turns a refused create into a service
+    upload to lives in, and a wrong endpoint turns a working create into a service
     that fails while loading. Only when easlab uploads (into the target region's
     bucket) does it set the region's internal endpoint, as plan_uploads does.
     """
@@ -251,12 +255,12 @@ def _check_oss_endpoint(
             )
         )
     else:
-        report.blocking.append(
+        report.warnings.append(
             (
                 "oss_endpoint",
-                f"required when {key} is an oss:// path ({spec[key]!r}): EAS reads the "
-                f'bucket through it. Add "oss_endpoint": "{endpoint}" (the bucket\'s region; '
-                "-internal from inside Alibaba Cloud)",
+                f"not given, so EAS reads {key} {spec[key]!r} through its own region's "
+                f"endpoint ({endpoint}): a bucket in another region fails to load; then add "
+                '"oss_endpoint": "oss-<the bucket\'s region>-internal.aliyuncs.com"',
             )
         )
 

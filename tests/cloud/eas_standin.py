@@ -10,7 +10,8 @@ answers in the shapes of the official SDK's models (``alibabacloud_eas20210701.m
 - ``x-acs-action`` / ``x-acs-version`` against the method and path of each action;
 - the query keys each action allows; the JSON body against the seed manual's
   service.json fields (name, or metadata.name as the JSON deployment page writes it;
-  metadata.instance, model_path: oss:// with oss_endpoint or http(s), never a local
+  metadata.instance, model_path: oss:// (oss_endpoint optional: the current "Parameters
+  of model services" page says the region's own is used) or http(s), never a local
   path; processor codes EAS has). Other fields (cloud, storage, containers ...) are kept
   as sent and given back in ServiceConfig, unchecked.
 
@@ -286,10 +287,6 @@ class StandIn:
                     400,
                     "InvalidParameter",
                     f"{key} must be an oss:// or http(s) URL, got {value!r}",
-                )
-            if scheme == "oss" and not partial and not spec.get("oss_endpoint"):
-                raise Refused(
-                    400, "InvalidParameter", f"oss_endpoint is required with an oss:// {key}"
                 )
         code = spec.get("processor")
         if code is not None and not str(code).startswith(_EAS_PROCESSORS):
