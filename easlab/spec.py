@@ -696,6 +696,7 @@ def parse_spec(
             f"unknown key '{block}.{key}' kept but not used by the local kernel (a queue "
             f"setting is one of {', '.join(sorted(_QUEUE_KEYS))})"
         )
+    _check_service_type(kind, warnings, allow_unknown_keys)
     queued = isinstance(kind, str) and kind.lower() in ("queue", "async")
     if not queued and _has_queue_settings(raw):
         warnings.append(
@@ -718,6 +719,34 @@ def parse_spec(
         raw=raw,
         warnings=warnings,
         base_dir=base_dir,
+    )
+
+
+#: the service kinds (metadata.type) the local kernel runs: Standard (also no type) as
+#: pai-python-sdk's ServiceType names it, Async and Queue (kernel/queue.py)
+SERVICE_TYPES = ("Standard", "Async", "Queue")
+
+
+def _check_service_type(kind: Any, warnings: list[str], allow_unknown_keys: bool) -> None:
+    """``metadata.type``: a near miss of a kind the kernel runs (``Asnyc``) is an error
+    naming it, unless ``allow_unknown_keys``: the service ran as a standard one, without its
+    queues; another kind is PAI-EAS's, said to be served here as a standard service."""
+    if kind is None or (isinstance(kind, str) and kind.lower() in map(str.lower, SERVICE_TYPES)):
+        return
+    text = str(kind)
+    lowered = {t.lower(): t for t in SERVICE_TYPES}
+    match = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=_TYPO_CUTOFF)
+    if match and not allow_unknown_keys:
+        raise SpecError(
+            "metadata.type",
+            f"unknown service type {text!r}: did you mean {lowered[match[0]]!r}? ({_ALLOW_HINT})",
+        )
+    warnings.append(
+        pai_eas_note(
+            "metadata.type",
+            f"a {text} service; the local kernel runs {', '.join(SERVICE_TYPES)} ones and "
+            "serves this one as Standard",
+        )
     )
 
 

@@ -420,3 +420,39 @@ def test_numbers_written_as_text_go_as_written_with_a_warning(eas, pai):
     svc = pai.create(copy.deepcopy(PROCESSOR_FORM), timeout=10)
     assert _sent(standin)["metadata"]["instance"] == "2"
     assert any("metadata.instance: written as text ('2')" in w for w in svc.desc["warnings"])
+
+
+def test_a_service_type_the_local_kernel_does_not_run_is_said_and_a_near_miss_named(
+    eas, pai, kernel_endpoint, tmp_path
+):
+    # was: any metadata.type but Queue/Async was taken without a word, so "Asnyc" ran
+    # locally as a standard service without its queues, and went to EAS so
+    from easlab.client.control import KernelClient
+
+    standin, _ = eas
+    typo = copy.deepcopy(PROCESSOR_FORM)
+    typo["metadata"]["type"] = "Asnyc"
+    for attempt in (lambda: pai.create(typo), lambda: parse_spec(typo)):
+        with pytest.raises(SpecError) as info:
+            attempt()
+        assert info.value.field == "metadata.type" and "did you mean 'Async'?" in str(info.value)
+    assert standin.requests == []
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(APP)
+    other = {
+        "name": "forms_kind",
+        "processor_type": "python",
+        "processor_path": str(tmp_path / "app"),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "type": "OtherKind"},
+    }
+    svc = KernelClient(kernel_endpoint).create(other)
+    assert svc.status == "Running" and svc.client().predict(b"x").response_data == b"x"
+    assert any(
+        "'metadata.type' is PAI-EAS's (a OtherKind service; the local kernel runs Standard, "
+        "Async, Queue ones and serves this one as Standard)" in w
+        for w in svc.desc["warnings"]
+    )
+    standard = {**other, "name": "forms_standard", "metadata": {"instance": 1, "type": "Standard"}}
+    assert not [w for w in parse_spec(standard).warnings if "metadata.type" in w]
+    KernelClient(kernel_endpoint).delete("forms_kind")
