@@ -121,6 +121,9 @@ PAI_EAS_NESTED: dict[str, frozenset[str]] = {
     ),
     "containers[].prepare": frozenset({"pythonRequirements", "pythonRequirementsPath"}),
 }
+#: the service kinds (metadata.type) the local kernel runs: Standard (also no type) as
+#: pai-python-sdk's ServiceType names it, Async and Queue (kernel/queue.py)
+SERVICE_TYPES = ("Standard", "Async", "Queue")
 #: fields whose value is a secret, at any depth (a mount's password): shown as **** wherever
 #: a service.json is shown
 SECRET_KEYS = ("token", "dockerAuth", "password")
@@ -440,6 +443,7 @@ def check_typos(raw: dict[str, Any]) -> None:
     meta = raw.get("metadata")
     if not isinstance(meta, dict):
         return
+    _check_service_type(meta.get("type"))
     known = sorted({*_METADATA_FIELDS, *PAI_EAS_METADATA, "name", "type"})
     for key in _flatten_metadata(meta):
         if key not in known and key.split(".")[0] != "queue":
@@ -478,6 +482,22 @@ def _check_pai_eas_typos(raw: dict[str, Any]) -> None:
     for key in ("cloud", "storage", "containers"):
         if key in raw:
             walk(raw[key], key, key)
+
+
+def _check_service_type(kind: Any) -> None:
+    """SpecError for a ``metadata.type`` that is a near miss of a kind the local kernel runs
+    (``Asnyc``): the service ran as a standard one, without its queues. Another kind is
+    PAI-EAS's (parse_spec notes it)."""
+    if kind is None or str(kind).lower() in map(str.lower, SERVICE_TYPES):
+        return
+    lowered = {t.lower(): t for t in SERVICE_TYPES}
+    match = difflib.get_close_matches(str(kind).lower(), list(lowered), n=1, cutoff=_TYPO_CUTOFF)
+    if match:
+        raise SpecError(
+            "metadata.type",
+            f"unknown service type {str(kind)!r}: did you mean {lowered[match[0]]!r}? "
+            f"({_ALLOW_HINT})",
+        )
 
 
 def _unknown_queue_keys(raw: dict[str, Any]) -> list[tuple[str, str]]:
@@ -696,7 +716,14 @@ def parse_spec(
             f"unknown key '{block}.{key}' kept but not used by the local kernel (a queue "
             f"setting is one of {', '.join(sorted(_QUEUE_KEYS))})"
         )
-    _check_service_type(kind, warnings, allow_unknown_keys)
+    if kind is not None and str(kind).lower() not in map(str.lower, SERVICE_TYPES):
+        warnings.append(
+            pai_eas_note(
+                "metadata.type",
+                f"a {kind} service; the local kernel runs {', '.join(SERVICE_TYPES)} ones "
+                "and serves this one as Standard",
+            )
+        )
     queued = isinstance(kind, str) and kind.lower() in ("queue", "async")
     if not queued and _has_queue_settings(raw):
         warnings.append(
@@ -719,34 +746,6 @@ def parse_spec(
         raw=raw,
         warnings=warnings,
         base_dir=base_dir,
-    )
-
-
-#: the service kinds (metadata.type) the local kernel runs: Standard (also no type) as
-#: pai-python-sdk's ServiceType names it, Async and Queue (kernel/queue.py)
-SERVICE_TYPES = ("Standard", "Async", "Queue")
-
-
-def _check_service_type(kind: Any, warnings: list[str], allow_unknown_keys: bool) -> None:
-    """``metadata.type``: a near miss of a kind the kernel runs (``Asnyc``) is an error
-    naming it, unless ``allow_unknown_keys``: the service ran as a standard one, without its
-    queues; another kind is PAI-EAS's, said to be served here as a standard service."""
-    if kind is None or (isinstance(kind, str) and kind.lower() in map(str.lower, SERVICE_TYPES)):
-        return
-    text = str(kind)
-    lowered = {t.lower(): t for t in SERVICE_TYPES}
-    match = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=_TYPO_CUTOFF)
-    if match and not allow_unknown_keys:
-        raise SpecError(
-            "metadata.type",
-            f"unknown service type {text!r}: did you mean {lowered[match[0]]!r}? ({_ALLOW_HINT})",
-        )
-    warnings.append(
-        pai_eas_note(
-            "metadata.type",
-            f"a {text} service; the local kernel runs {', '.join(SERVICE_TYPES)} ones and "
-            "serves this one as Standard",
-        )
     )
 
 

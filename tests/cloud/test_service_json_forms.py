@@ -456,3 +456,14 @@ def test_a_service_type_the_local_kernel_does_not_run_is_said_and_a_near_miss_na
     standard = {**other, "name": "forms_standard", "metadata": {"instance": 1, "type": "Standard"}}
     assert not [w for w in parse_spec(standard).warnings if "metadata.type" in w]
     KernelClient(kernel_endpoint).delete("forms_kind")
+
+
+def test_a_modify_to_a_near_miss_of_a_service_type_is_refused_before_sending(eas, pai):
+    standin, _ = eas
+    pai.create(copy.deepcopy(PROCESSOR_FORM), timeout=10)
+    with pytest.raises(SpecError) as info:
+        ops.modify("scorer", ["metadata.type=Asnyc"], kernel=pai)
+    assert info.value.field == "metadata.type" and "did you mean 'Async'?" in str(info.value)
+    with pytest.raises(SpecError):
+        ops.modify("scorer", spec={"metadata": {"type": "Queu"}}, kernel=pai)
+    assert "UpdateService" not in standin.actions()
