@@ -242,8 +242,13 @@ def format_desc(desc: dict[str, Any]) -> str:
         rows.append(["Traffic", "\n".join(f"{k}: {v}%" for k, v in traffic.items())])
     if desc.get("warnings"):
         rows.append(["Warnings", "\n".join(desc["warnings"])])
-    if desc.get("spec") is not None:
-        rows.append(["ServiceConfig", json.dumps(desc["spec"], indent=2, ensure_ascii=False)])
+    spec = desc.get("spec")
+    if spec is not None:
+        from easlab.spec import masked
+
+        # the token has its own row; a registry's dockerAuth, a password are shown nowhere
+        shown = masked(spec)
+        rows.append(["ServiceConfig", json.dumps(shown, indent=2, ensure_ascii=False)])
     return format_table(None, rows)
 
 

@@ -342,7 +342,7 @@ def _plan_modify(
         merge_specs,
         overridden_fields,
         parse_spec,
-        renamed_in_modify,
+        rename_refusal,
     )
 
     described = client.describe(name)
@@ -359,9 +359,10 @@ def _plan_modify(
         typed, base_dir = load_spec_source(spec)  # relative paths: from the file's folder
         new = merge_specs(current, typed)
         changes = _absolutize(typed, base_dir)
-    if typed.get("name", name) != name:
+    renamed = rename_refusal(typed, name)
+    if renamed is not None:
         # as the modify itself is refused (was: "valid", the name quietly dropped)
-        raise SpecError("name", renamed_in_modify(typed["name"], name))
+        raise renamed
     if not allow_unknown_keys:
         check_typos(typed)
     parsed = parse_spec({**new, "name": name}, allow_unknown_keys=True)
@@ -420,7 +421,8 @@ def create(
         # (the portability check looks inside a local package; the upload packs it)
         from easlab.client.control import _absolutize
 
-        spec = {**_absolutize(parsed.to_dict(), parsed.base_dir)}
+        # as written (PaiClient sends the file so): not the local kernel's to_dict form
+        spec = {**_absolutize(parsed.raw, parsed.base_dir)}
     if dry_run:
         plan = getattr(kernel, "plan_create", None)  # PAI-EAS: the service.json it would send
         if plan is not None:

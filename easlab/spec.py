@@ -26,6 +26,7 @@ from easlab.errors import SpecError
 __all__ = [
     "blue_green_without_base",
     "Metadata",
+    "service_name",
     "ServiceSpec",
     "apply_overrides",
     "check_name",
@@ -35,6 +36,7 @@ __all__ = [
     "diff_specs",
     "has_model_changes",
     "load_spec_source",
+    "masked",
     "parse_spec",
     "processor_kind",
     "wants_gpu",
@@ -77,6 +79,54 @@ KNOWN_KEYS = frozenset(
         "seldon",
     }
 )
+
+#: What PAI-EAS reads that the local kernel does not act on: kept, sent to PAI-EAS as written,
+#: and said in a warning (``pai_eas_note``); known, so a near miss of one is named as a typo.
+#: From Alibaba Cloud's "Deploy services with JSON" (help/en/pai/user-guide/
+#: parameters-of-model-services: metadata, cloud, containers, dockerAuth, networking, storage,
+#: warm_up_data_path) and "Mount storage" (mount-storage-to-services: storage items).
+PAI_EAS_KEYS: dict[str, str] = {
+    "cloud": "the machine types (cloud.computing) and VPC (cloud.networking) of the instances",
+    "storage": "OSS, NAS, git or image mounts, each at its mount_path in the instances",
+    "networking": "how the service is called: its gateway and endpoints",
+    "dockerAuth": "the user:password (base64) of a private image registry",
+    "autoscaler": "scaling the instance count with the load",
+    "labels": "the service's labels",
+    "warm_up_data_path": "requests replayed to warm up each new instance",
+    "data_image": "the image the processor runs in",
+    "containers": "the images the instances run",
+}
+#: metadata fields PAI-EAS reads and the local kernel does not (``PAI_EAS_KEYS``'s rule);
+#: metadata.name is read by both (``service_name``)
+PAI_EAS_METADATA: dict[str, str] = {
+    "workspace_id": "the PAI workspace the service belongs to",
+    "quota_id": "the quota the service draws on",
+    "gpu_memory": "GPU memory (GB) each instance takes of a shared GPU",
+    "group": "the blue-green group of the service (create -r sets it)",
+    "enable_webservice": "deploys the service as a web app (its UI behind the gateway)",
+    "rpc.proxy_path": "the path in the instance that requests are forwarded to",
+}
+#: the fields inside PAI-EAS's blocks, for naming a mistyped one (``check_typos``); a block
+#: in a list (storage, containers) is written ``storage[]``. From the pages above and the
+#: service.json that Alibaba Cloud's own SDK (pai-python-sdk, pai/model/_model.py) writes
+PAI_EAS_NESTED: dict[str, frozenset[str]] = {
+    "cloud": frozenset({"computing", "networking"}),
+    "cloud.computing": frozenset({"instance_type", "instances"}),
+    "cloud.networking": frozenset({"vpc_id", "vswitch_id", "security_group_id"}),
+    "storage[]": frozenset({"mount_path", "oss", "nfs", "git", "image", "empty_dir"}),
+    "storage[].oss": frozenset({"path", "readOnly", "endpoint"}),
+    "storage[].nfs": frozenset({"server", "path", "readOnly"}),
+    "containers[]": frozenset(
+        {"image", "script", "command", "port", "env", "prepare", "health_check"}
+    ),
+    "containers[].prepare": frozenset({"pythonRequirements", "pythonRequirementsPath"}),
+}
+#: the service kinds (metadata.type) the local kernel runs: Standard (also no type) as
+#: pai-python-sdk's ServiceType names it, Async and Queue (kernel/queue.py)
+SERVICE_TYPES = ("Standard", "Async", "Queue")
+#: fields whose value is a secret, at any depth (a mount's password): shown as **** wherever
+#: a service.json is shown
+SECRET_KEYS = ("token", "dockerAuth", "password")
 
 #: custom processor languages (SPEC §5 ``processor_type``)
 CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
@@ -217,6 +267,10 @@ class ServiceSpec:
     def to_dict(self) -> dict[str, Any]:
         """The service.json as a dict: the keys written, with normalised values."""
         out = copy.deepcopy(self.raw)
+        # the local kernel keys its services on the top-level name: a metadata.name (PAI-EAS's
+        # JSON deployment form) moves there, so a blue-green sibling's or a modify's name
+        # replaces it (PAI-EAS gets the file as written: ``raw``)
+        out["name"] = self.name
         for key in ("name", "token", "processor", "processor_type", "processor_entry"):
             if key in out:
                 out[key] = getattr(self, key)
@@ -226,8 +280,9 @@ class ServiceSpec:
         for key in written:
             if key in _METADATA_FIELDS:
                 meta[key] = getattr(self.metadata, _METADATA_FIELDS[key][0])
-            else:
+            elif key != "name":
                 meta[key] = written[key]
+        meta.pop("name", None)
         out["metadata"] = meta
         return out
 
@@ -363,7 +418,7 @@ def check_typos(raw: dict[str, Any]) -> None:
     the local kernel does not use) stay warnings: a file EAS accepts must load.
     """
     for key in raw:
-        if key not in KNOWN_KEYS:
+        if key not in KNOWN_KEYS and key not in PAI_EAS_KEYS:
             # a metadata field written at the top ("instance": 2, `modify -Dinstance=2`)
             # was kept as an unknown key and the service left as it was
             misplaced = [k for k in _flatten_metadata({key: raw[key]}) if k in _METADATA_FIELDS]
@@ -373,9 +428,11 @@ def check_typos(raw: dict[str, Any]) -> None:
                     f"unknown key: {misplaced[0]!r} is a metadata field: did you mean "
                     f"'metadata.{misplaced[0]}'? ({_ALLOW_HINT})",
                 )
-            match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=_TYPO_CUTOFF)
+            known_keys = sorted(KNOWN_KEYS | set(PAI_EAS_KEYS))
+            match = difflib.get_close_matches(key, known_keys, n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(key, f"unknown key: did you mean {match[0]!r}? ({_ALLOW_HINT})")
+    _check_pai_eas_typos(raw)
     for block, key in _unknown_queue_keys(raw):
         match = difflib.get_close_matches(key, sorted(_QUEUE_KEYS), n=1, cutoff=_TYPO_CUTOFF)
         if match:
@@ -386,15 +443,61 @@ def check_typos(raw: dict[str, Any]) -> None:
     meta = raw.get("metadata")
     if not isinstance(meta, dict):
         return
-    known = sorted(_METADATA_FIELDS)
+    _check_service_type(meta.get("type"))
+    known = sorted({*_METADATA_FIELDS, *PAI_EAS_METADATA, "name", "type"})
     for key in _flatten_metadata(meta):
-        if key not in _METADATA_FIELDS and key.split(".")[0] != "queue":
+        if key not in known and key.split(".")[0] != "queue":
             match = difflib.get_close_matches(key, known, n=1, cutoff=_TYPO_CUTOFF)
             if match:
                 raise SpecError(
                     f"metadata.{key}",
                     f"unknown key: did you mean 'metadata.{match[0]}'? ({_ALLOW_HINT})",
                 )
+
+
+def _check_pai_eas_typos(raw: dict[str, Any]) -> None:
+    """SpecError for a key inside PAI-EAS's blocks (``PAI_EAS_NESTED``: cloud, storage,
+    containers) that is a near miss of one of the block's fields (``mount_pth``,
+    ``readonly``): PAI-EAS would take the file and mount, or run, without it."""
+
+    def walk(value: Any, block: str, where: str) -> None:
+        if isinstance(value, list) and f"{block}[]" in PAI_EAS_NESTED:
+            for index, item in enumerate(value):
+                walk(item, f"{block}[]", f"{where}[{index}]")
+            return
+        fields = PAI_EAS_NESTED.get(block)
+        if fields is None or not isinstance(value, dict):
+            return
+        for key, sub in value.items():
+            if key not in fields:
+                match = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=_TYPO_CUTOFF)
+                if match:
+                    raise SpecError(
+                        f"{where}.{key}",
+                        f"unknown key: did you mean '{where}.{match[0]}'? ({_ALLOW_HINT})",
+                    )
+                continue
+            walk(sub, f"{block}.{key}", f"{where}.{key}")
+
+    for key in ("cloud", "storage", "containers"):
+        if key in raw:
+            walk(raw[key], key, key)
+
+
+def _check_service_type(kind: Any) -> None:
+    """SpecError for a ``metadata.type`` that is a near miss of a kind the local kernel runs
+    (``Asnyc``): the service ran as a standard one, without its queues. Another kind is
+    PAI-EAS's (parse_spec notes it)."""
+    if kind is None or str(kind).lower() in map(str.lower, SERVICE_TYPES):
+        return
+    lowered = {t.lower(): t for t in SERVICE_TYPES}
+    match = difflib.get_close_matches(str(kind).lower(), list(lowered), n=1, cutoff=_TYPO_CUTOFF)
+    if match:
+        raise SpecError(
+            "metadata.type",
+            f"unknown service type {str(kind)!r}: did you mean {lowered[match[0]]!r}? "
+            f"({_ALLOW_HINT})",
+        )
 
 
 def _unknown_queue_keys(raw: dict[str, Any]) -> list[tuple[str, str]]:
@@ -433,6 +536,38 @@ def _has_queue_settings(raw: dict[str, Any]) -> bool:
         key == "queue" or key.startswith("queue.") for key in meta
     )
     return bool(raw.get("queue")) or flat
+
+
+def service_name(raw: dict[str, Any]) -> str:
+    """The service's name: ``name``, or ``metadata.name`` as PAI-EAS's JSON deployment
+    writes it (its page's example has no top-level name); SpecError when neither is
+    given, one is no valid name, or the two differ.
+
+    >>> service_name({"metadata": {"name": "demo", "instance": 1}})
+    'demo'
+    """
+    meta = raw.get("metadata")
+    inner = meta.get("name") if isinstance(meta, dict) else None
+    top = raw.get("name")
+    if top in (None, "") and inner not in (None, ""):
+        try:
+            return check_name(inner)
+        except SpecError as exc:
+            raise SpecError("metadata.name", exc.message) from None
+    if top is None or top == "":
+        raise SpecError(
+            "name",
+            f'required — the service name, e.g. "name": "my_service" ({NAME_RULE}); '
+            'PAI-EAS\'s JSON deployment writes it in metadata: "metadata": {"name": ...}',
+        )
+    check_name(top)
+    if inner not in (None, "") and inner != top:
+        raise SpecError(
+            "metadata.name",
+            f"{_short(inner)}, and name says {_short(top)}: a service has one name; "
+            "keep one of the two (or write the same name in both)",
+        )
+    return str(top)
 
 
 def check_name(name: Any) -> str:
@@ -482,13 +617,7 @@ def parse_spec(
         # before the required-field checks: `procesor: onnx` is a typo, not a missing processor
         check_typos(raw)
 
-    name = raw.get("name")
-    if name is None or name == "":
-        raise SpecError(
-            "name",
-            f'required — the service name, e.g. "name": "my_service" ({NAME_RULE})',
-        )
-    check_name(name)
+    name = service_name(raw)
     # a queue service (metadata.type Queue) has no processor and no instances
     meta_raw = raw.get("metadata")
     kind = meta_raw.get("type") if isinstance(meta_raw, dict) else None
@@ -573,13 +702,27 @@ def parse_spec(
 
     metadata = _parse_metadata(raw, warnings, queue_service)
 
+    # a custom image alone is refused by the local kernel (local_refusal), which says more
+    image_alone = not processor and not processor_type
     for key in raw:
-        if key not in KNOWN_KEYS:
+        if key == "containers" and image_alone:
+            continue
+        if key in PAI_EAS_KEYS and raw[key] not in (None, "", [], {}):
+            warnings.append(pai_eas_note(key, PAI_EAS_KEYS[key]))
+        elif key not in KNOWN_KEYS and key not in PAI_EAS_KEYS:
             warnings.append(f"unknown key {key!r} kept but not used by the local kernel")
     for block, key in _unknown_queue_keys(raw):
         warnings.append(
             f"unknown key '{block}.{key}' kept but not used by the local kernel (a queue "
             f"setting is one of {', '.join(sorted(_QUEUE_KEYS))})"
+        )
+    if kind is not None and str(kind).lower() not in map(str.lower, SERVICE_TYPES):
+        warnings.append(
+            pai_eas_note(
+                "metadata.type",
+                f"a {kind} service; the local kernel runs {', '.join(SERVICE_TYPES)} ones "
+                "and serves this one as Standard",
+            )
         )
     queued = isinstance(kind, str) and kind.lower() in ("queue", "async")
     if not queued and _has_queue_settings(raw):
@@ -603,6 +746,14 @@ def parse_spec(
         raw=raw,
         warnings=warnings,
         base_dir=base_dir,
+    )
+
+
+def pai_eas_note(field: str, what: str) -> str:
+    """The warning for a field PAI-EAS reads and the local kernel does not act on."""
+    return (
+        f"{field!r} is PAI-EAS's ({what}): kept, and sent to PAI-EAS as written; the local "
+        "kernel does not act on it"
     )
 
 
@@ -891,6 +1042,20 @@ def _flatten_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def typed_as_text(raw: dict[str, Any]) -> dict[str, str]:
+    """The metadata fields the local parse reads as numbers or true/false that the file
+    writes as text (``"instance": "2"``), by their dotted names: the local kernel reads
+    them so, PAI-EAS gets the file as written."""
+    meta = raw.get("metadata")
+    if not isinstance(meta, dict):
+        return {}
+    return {
+        f"metadata.{key}": value
+        for key, value in _flatten_metadata(meta).items()
+        if isinstance(value, str) and _METADATA_FIELDS.get(key, ("", "str"))[1] != "str"
+    }
+
+
 def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = False) -> Metadata:
     meta = raw.get("metadata")
     if meta is None:
@@ -924,7 +1089,12 @@ def _parse_metadata(raw: dict[str, Any], warnings: list[str], queue: bool = Fals
             # the kernel's queues read them (kernel/queue.py settings_of), a queue or an
             # async service's limits also flat: "metadata": {"max_length": 5}
             queued = str(flat.get("type") or "").lower() in ("queue", "async")
-            if key == "type" or key.split(".")[0] == "queue" or (queued and key in QUEUE_LIMITS):
+            if key in ("type", "name") or key.split(".")[0] == "queue":
+                continue  # read: the queue kind, the service's name (service_name)
+            if queued and key in QUEUE_LIMITS:
+                continue
+            if key in PAI_EAS_METADATA:
+                warnings.append(pai_eas_note(f"metadata.{key}", PAI_EAS_METADATA[key]))
                 continue
             warnings.append(f"unknown key 'metadata.{key}' kept but not used by the local kernel")
             continue
@@ -1102,6 +1272,17 @@ def renamed_in_modify(named: Any, service: str) -> str:
     )
 
 
+def rename_refusal(data: dict[str, Any], service: str) -> SpecError | None:
+    """The refusal of a modify whose partial spec names another service, in ``name`` or
+    ``metadata.name`` (PAI-EAS's JSON deployment form); None when it names none or this."""
+    meta = data.get("metadata")
+    inner = meta.get("name") if isinstance(meta, dict) else None
+    for where, named in (("name", data.get("name")), ("metadata.name", inner)):
+        if named not in (None, service):
+            return SpecError(where, renamed_in_modify(named, service))
+    return None
+
+
 def blue_green_without_base(name: str, services: list[str]) -> str:
     """The refusal of a ``create -r`` whose name no service has (the kernel and the dry
     run): it said only "service 'x' not found"."""
@@ -1129,8 +1310,8 @@ def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dic
 
     ``{"metadata.instance": "10", "metadata.rpc.batching": "true"}`` sets
     ``metadata.instance = 10`` and the metadata key ``rpc.batching = True``
-    (metadata keys are themselves dotted, SPEC §5). Values are coerced with
-    ``coerce_value``.
+    (metadata keys are themselves dotted, SPEC §5); outside metadata each dot is a
+    level (``cloud.computing.instance_type``). Values are coerced with ``coerce_value``.
     """
     out = copy.deepcopy(spec_dict)
     for key, text in overrides.items():
@@ -1149,6 +1330,20 @@ def apply_overrides(spec_dict: dict[str, Any], overrides: dict[str, str]) -> dic
             raise SpecError(
                 key, f"cannot set {'.'.join(rest)!r} inside {head!r}: {head} is not an object"
             )
+        if head != "metadata":
+            # outside metadata each dot is a level: -Dcloud.computing.instance_type=... is
+            # {"cloud": {"computing": {"instance_type": ...}}}, as PAI-EAS reads it (it was
+            # sent as {"cloud": {"computing.instance_type": ...}})
+            for depth, part in enumerate(rest[:-1]):
+                inner = target.setdefault(part, {})
+                if not isinstance(inner, dict):
+                    where = ".".join([head, *rest[: depth + 1]])
+                    raise SpecError(
+                        key, f"cannot set {rest[-1]!r} inside {where!r}: it is not an object"
+                    )
+                target = inner
+            target[rest[-1]] = value
+            continue
         # descend through nested objects that exist (e.g. "rpc": {...}); the
         # rest is one dotted key, as metadata writes "rpc.batching"
         while len(rest) > 1 and isinstance(target.get(rest[0]), dict):
@@ -1188,17 +1383,27 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def masked(spec: Any) -> Any:
+    """A service.json (or a part of one) to show: the values of its secrets
+    (``SECRET_KEYS``), in objects and lists at any depth, are ****."""
+    if isinstance(spec, dict):
+        return {k: "****" if k in SECRET_KEYS and v else masked(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [masked(item) for item in spec]
+    return spec
+
+
 def _show(path: str, value: Any) -> str:
-    if path == "token" or path.endswith(".token"):
+    if path.rsplit(".", 1)[-1] in SECRET_KEYS:
         return "****"
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(masked(value), ensure_ascii=False, default=str)
 
 
 def diff_specs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two service descriptions.
 
     ``["~ metadata.instance: 1 -> 2", "+ token: ****", "- model_config"]``;
-    tokens are masked.
+    secrets (``SECRET_KEYS``: the token, a registry's dockerAuth, a password) are masked.
     """
     flat_old, flat_new = _flatten(old), _flatten(new)
     lines: list[str] = []
@@ -1222,7 +1427,7 @@ def flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, dict) and value:
             lines += flat_lines(value, path + ".")
         else:
-            shown = "****" if key == "token" else json.dumps(value, default=str)
+            shown = "****" if key in SECRET_KEYS else json.dumps(masked(value), default=str)
             lines.append(f"{path}: {shown}")
     return lines
 

@@ -18,6 +18,7 @@ release → ReleaseService; logs → DescribeServiceLog.
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import os
 import re
@@ -31,7 +32,7 @@ from easlab.cloud.endpoint import is_loopback, resolve_endpoint
 from easlab.cloud.errors import PaiError, PaiSetupError, hint_for
 from easlab.cloud.mapping import service_desc, worker_row
 from easlab.cloud.portability import Portability, check_portability, local_path
-from easlab.spec import SpecDiff
+from easlab.spec import SpecDiff, masked
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -385,11 +386,12 @@ class PaiClient:
 
         parsed = parse_spec(spec, allow_unknown_keys=allow_unknown_keys)
         report = check_portability(
-            parsed.to_dict(),
+            parsed.raw,  # what EAS gets: the file as written (_prepare)
             oss_configured=bool(self.oss),
             allow_cpu_fallback=allow_cpu_fallback,
             region=self.region,
             base_dir=parsed.base_dir,
+            partial=False,
         )
         return parsed, report
 
@@ -397,10 +399,12 @@ class PaiClient:
         self, parsed: ServiceSpec, *, blue_green: bool
     ) -> tuple[dict[str, Any], dict[str, Any], list[Upload]]:
         """(local service.json, the one EAS gets, uploads): local folders are packed (for
-        their hash) here, nothing is sent."""
+        their hash) here, nothing is sent. EAS gets the file as written (``parsed.raw``:
+        a nested ``rpc`` block, a number written as text, metadata.name stay so), but for
+        the local paths, which become OSS URLs, and a blue-green sibling's name."""
         from easlab.client.control import _absolutize
 
-        local = parsed.to_dict()
+        local = copy.deepcopy(parsed.raw)
         uploads: list[Upload] = []
         sent = _absolutize(local, parsed.base_dir)
         if self.oss:
@@ -414,9 +418,14 @@ class PaiClient:
             )
         if blue_green:
             # EAS's blue-green: a sibling in the entry service's group (eascmd create -r)
+            sibling = f"{parsed.name}_{secrets.token_hex(4)}"
             meta = dict(sent.get("metadata") or {})
             meta.setdefault("group", parsed.name)
-            sent = {**sent, "name": f"{parsed.name}_{secrets.token_hex(4)}", "metadata": meta}
+            sent = {**sent, "metadata": meta}
+            if "name" in meta and not sent.get("name"):
+                meta["name"] = sibling  # the name where the file writes it
+            else:
+                sent["name"] = sibling
         return local, sent, uploads
 
     @staticmethod
@@ -462,12 +471,12 @@ class PaiClient:
                 ),
             )
         return CloudPlan(
-            name=str(sent.get("name")),
+            name=_name_in(sent),
             verb="would create",
             changes=diff_specs(local, sent) or ["(the same as the local one)"],
             warnings=list(parsed.warnings),
             target=f"PAI-EAS {self.region} ({self.endpoint})",
-            service_json=_masked(sent),
+            service_json=masked(sent),
             uploads=[u.line() for u in uploads],
             portability=report.lines(),
             region_source=self.region_source,
@@ -508,7 +517,7 @@ class PaiClient:
             cleanup(uploads)
         request = self._models().CreateServiceRequest(body=json.dumps(sent, ensure_ascii=False))
         answer = self._call("CreateService", "create_service", request)
-        name = str(answer.get("ServiceName") or sent["name"])
+        name = str(answer.get("ServiceName") or _name_in(sent))
         desc = self._describe_created(name, answer.get("RequestId"))
         # what EAS may misrun (report.warnings) is said on create as in the dry run, then
         # the fields EAS acts on that the local kernel ignored (report.notes)
@@ -731,15 +740,15 @@ class PaiClient:
             self._check_change(name, lambda deployed: apply_overrides(deployed, overrides))
         else:
             from easlab.client.control import _absolutize
-            from easlab.errors import SpecError
-            from easlab.spec import load_spec_source, merge_specs, renamed_in_modify
+            from easlab.spec import load_spec_source, merge_specs, rename_refusal
 
             assert spec is not None
             data, base_dir = load_spec_source(spec)
             if not allow_unknown_keys:
                 check_typos(data)
-            if data.get("name") not in (None, name):
-                raise SpecError("name", renamed_in_modify(data["name"], name))
+            renamed = rename_refusal(data, name)
+            if renamed is not None:
+                raise renamed
             report = check_portability(
                 data,
                 oss_configured=bool(self.oss),
@@ -814,9 +823,11 @@ class PaiClient:
         return self.describe(name)
 
 
-def _masked(spec: dict[str, Any]) -> dict[str, Any]:
-    """The service.json as shown: a token is a secret, as in the local dry run."""
-    return {**spec, "token": "****"} if spec.get("token") else spec
+def _name_in(spec: dict[str, Any]) -> str:
+    """The service's name in a service.json as sent: ``name``, or ``metadata.name``."""
+    meta = spec.get("metadata")
+    inner = meta.get("name") if isinstance(meta, dict) else None
+    return str(spec.get("name") or inner)
 
 
 #: what urllib3/socket say when a host name does not resolve (Linux, macOS, Windows)

@@ -9,11 +9,16 @@ from easlab.errors import KernelError
 
 __all__ = ["PaiError", "PaiSetupError", "field_named", "hint_for"]
 
-#: service.json fields an EAS message may name (SPEC §5); the longest match wins
+#: service.json fields an EAS message may name (SPEC §5, and the blocks only PAI-EAS reads:
+#: spec.PAI_EAS_KEYS, with an item's index and a nested field: storage[0].mount_path); the
+#: longest match wins
 _FIELD = re.compile(
-    r"\b(metadata\.[a-z_][\w.]*|cloud\.[\w.]+|model_path|processor_path|processor_entry|"
+    r"\b(metadata\.[a-z_][\w.]*|cloud\.[\w.]+|"
+    r"(?:storage|containers)(?:\[\d+\])?(?:\.[A-Za-z_][\w.]*)?|"
+    r"(?:networking|autoscaler|labels)(?:\.[A-Za-z_][\w.]*)?|dockerAuth|warm_up_data_path|"
+    r"model_path|processor_path|processor_entry|"
     r"processor_type|processor_mainclass|processor|model_entry|model_config|oss_endpoint|"
-    r"data_image|token|name|metadata)\b"
+    r"data_image|token|name|metadata)(?![\w\[])"
 )
 
 
@@ -26,8 +31,9 @@ def field_named(message: str) -> str | None:
     text = message or ""
     for match in _FIELD.finditer(text):
         if re.match(r"\s+(is|are)\s+(required|missing)", text[match.end() :]):
-            return match.group(0)
-    found = _FIELD.findall(text)
+            return match.group(0).rstrip(".")
+    # a sentence's full stop is no part of the field ("... metadata.instance.")
+    found = [name.rstrip(".") for name in _FIELD.findall(text)]
     return max(found, key=len) if found else None
 
 

@@ -72,6 +72,11 @@ def service_desc(service: dict[str, Any], *, vpc: bool = False) -> dict[str, Any
     processor = spec.get("processor") or (
         f"custom ({spec.get('processor_type')})" if spec.get("processor_type") else None
     )
+    containers = spec.get("containers")
+    if not processor and isinstance(containers, list) and containers:
+        # EAS's image deployment: what runs is the first container's image (was: blank)
+        first = containers[0] if isinstance(containers[0], dict) else {}
+        processor = f"image {first.get('image') or '(none given)'}"
     message = str(service.get("Message") or "")
     reason = str(service.get("Reason") or "")
     if reason and reason not in message:

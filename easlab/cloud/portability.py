@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easlab.spec import CUSTOM_PROCESSOR_CODES
+from easlab.spec import CUSTOM_PROCESSOR_CODES, typed_as_text
 
 __all__ = [
     "Portability",
@@ -30,18 +30,12 @@ __all__ = [
 #: processor codes (or processor_type values) only easlab's kernel hosts
 EASLAB_ONLY_PROCESSORS = ("seldon", "aiges")
 _PATH_FIELDS = ("model_path", "processor_path")
-#: EAS fields that only matter on the cloud (the local kernel keeps and ignores them)
+#: EAS fields that only matter on the cloud (the local kernel keeps and ignores them) and
+#: that the parse does not name already: the rest (cloud, storage, containers, ...) are
+#: spec.PAI_EAS_KEYS / PAI_EAS_METADATA, said in the parse's warnings
 _CLOUD_ONLY = (
     ("metadata.resource", "resource group: the service runs on that dedicated group"),
     ("metadata.region", "EAS region of the service"),
-    ("metadata.quota_id", "quota the service draws on"),
-    ("cloud.computing.instance_type", "machine type each instance runs on"),
-    ("cloud.computing.instances", "machine types each instance may run on"),
-    ("cloud.networking.vpc_id", "VPC the instances join"),
-    ("cloud.networking.vswitch_id", "vSwitch of the instances' network card"),
-    ("cloud.networking.security_group_id", "security group of the instances"),
-    ("containers", "custom images"),
-    ("storage", "mounted storage"),
 )
 
 
@@ -201,6 +195,8 @@ def check_portability(
         report.blocking.append(
             ("metadata.region", f"the service says {wanted!r}, the target is {region!r}")
         )
+    _check_written_for_easlab(spec, report)
+    _check_storage(spec, report)
     _check_gpu_fit(spec, report)
     _check_package_env(spec, report, base_dir)
     _check_credential_files(spec, report, base_dir)
@@ -218,11 +214,15 @@ def _check_oss_endpoint(
     region: str | None,
     partial: bool,
 ) -> None:
-    """An ``oss://`` path needs ``oss_endpoint`` (the EAS manual: 如果model_path使用OSS地址，
-    则必须指定该参数), or EAS refuses the create.
+    """An ``oss://`` path without ``oss_endpoint`` is read through the service's own
+    region's internal OSS endpoint: a bucket in another region needs one. The 2021 EAS
+    manual required it (如果model_path使用OSS地址，则必须指定该参数); Alibaba Cloud's
+    current "Parameters of model services" page (en and zh) says EAS then uses the current
+    region's endpoint, and that it is needed to read another region's OSS. So a warning,
+    not a refusal: EAS takes the file.
 
     Not filled in by guessing: easlab cannot tell which region a bucket it did not
-    upload to lives in, and a wrong endpoint turns a refused create into a service
+    upload to lives in, and a wrong endpoint turns a working create into a service
     that fails while loading. Only when easlab uploads (into the target region's
     bucket) does it set the region's internal endpoint, as plan_uploads does.
     """
@@ -255,14 +255,101 @@ def _check_oss_endpoint(
             )
         )
     else:
-        report.blocking.append(
+        report.warnings.append(
             (
                 "oss_endpoint",
-                f"required when {key} is an oss:// path ({spec[key]!r}): EAS reads the "
-                f'bucket through it. Add "oss_endpoint": "{endpoint}" (the bucket\'s region; '
-                "-internal from inside Alibaba Cloud)",
+                f"not given, so EAS reads {key} {spec[key]!r} through its own region's "
+                f"endpoint ({endpoint}): a bucket in another region fails to load; then add "
+                '"oss_endpoint": "oss-<the bucket\'s region>-internal.aliyuncs.com"',
             )
         )
+
+
+#: memory written with a unit ("4G", "2000M"): the local parse reads it (spec._parse_memory)
+_MEMORY_WITH_UNIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([MmGg]i?[Bb]?)\s*")
+
+
+def _check_written_for_easlab(spec: dict[str, Any], report: Portability) -> None:
+    """What the local parse reads but PAI-EAS, which gets the file as written, may not:
+    ``metadata.memory`` with a unit (EAS reads a whole number of MB: refused), a number
+    or true/false written as text (warned)."""
+    meta = spec.get("metadata")
+    memory = meta.get("memory") if isinstance(meta, dict) else None
+    found = _MEMORY_WITH_UNIT.fullmatch(memory) if isinstance(memory, str) else None
+    if found:
+        number = float(found.group(1)) * (1024 if found.group(2)[0] in "Gg" else 1)
+        report.blocking.append(
+            (
+                "metadata.memory",
+                f"{memory!r} has a unit, which the local kernel reads and PAI-EAS does not: "
+                f'EAS takes a whole number of MB, e.g. "memory": {number:g}',
+            )
+        )
+    for field_, text in typed_as_text(spec).items():
+        if field_ == "metadata.memory" and found:
+            continue
+        bare = text.strip().lower() if text.strip().lower() in ("true", "false") else text.strip()
+        report.warnings.append(
+            (
+                field_,
+                f"written as text ({text!r}): the local kernel reads it as a value, PAI-EAS "
+                f"gets the text, and its pages write a value here: write {bare} without "
+                "quotes",
+            )
+        )
+
+
+def _check_storage(spec: dict[str, Any], report: Portability) -> None:
+    """Each ``storage`` mount as EAS takes it (its "Mount storage" page): an object with
+    the ``mount_path`` in the instance, an ``oss.path`` that is an ``oss://`` URL. A local
+    folder is not uploaded for a mount (only model_path and processor_path are)."""
+    storage = spec.get("storage")
+    if storage is None:
+        return
+    if not isinstance(storage, list):
+        report.blocking.append(
+            (
+                "storage",
+                f"a list of mounts, got {type(storage).__name__}: "
+                '[{"oss": {"path": "oss://bucket/path/"}, "mount_path": "/mnt/data"}]',
+            )
+        )
+        return
+    for index, item in enumerate(storage):
+        where = f"storage[{index}]"
+        if not isinstance(item, dict):
+            report.blocking.append(
+                (
+                    where,
+                    'a mount is an object, e.g. {"oss": {"path": "oss://bucket/path/"}, '
+                    f'"mount_path": "/mnt/data"}}; got {item!r}',
+                )
+            )
+            continue
+        mount = item.get("mount_path")
+        if not isinstance(mount, str) or not mount.startswith("/"):
+            report.blocking.append(
+                (
+                    f"{where}.mount_path",
+                    f"where the mount appears in the instance, an absolute path such as "
+                    f'"/mnt/data"; got {mount!r}',
+                )
+            )
+        oss = item.get("oss")
+        path = oss.get("path") if isinstance(oss, dict) else None
+        if isinstance(oss, dict) and not (isinstance(path, str) and path.startswith("oss://")):
+            upload = (
+                " (a folder on this machine is not uploaded for a mount: `easlab upload FOLDER "
+                "--target pai --oss oss://BUCKET/PREFIX` prints the oss:// path to write)"
+                if is_local_path(path)
+                else ""
+            )
+            report.blocking.append(
+                (
+                    f"{where}.oss.path",
+                    f"the OSS folder to mount, an oss://bucket/path/ URL; got {path!r}{upload}",
+                )
+            )
 
 
 def _instance_types(spec: dict[str, Any]) -> list[str]:

@@ -868,13 +868,13 @@ class UndefinedName(NameError):
 
 
 def _spec_name(spec: Any) -> str:
-    from easlab.spec import load_spec_source
+    from easlab.spec import load_spec_source, service_name
 
     try:
         data, _ = load_spec_source(spec)
+        return service_name(data)  # name, or metadata.name (PAI-EAS's JSON deployment)
     except (EaslabError, ValueError):
         return "service"
-    return str(data.get("name") or "service")
 
 
 def _failed_desc(result: Any) -> dict[str, Any] | None:

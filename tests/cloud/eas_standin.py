@@ -9,8 +9,11 @@ answers in the shapes of the official SDK's models (``alibabacloud_eas20210701.m
   ``acs <AccessKeyId>:<base64 HMAC-SHA1>``; ``x-acs-content-sha256`` against the body;
 - ``x-acs-action`` / ``x-acs-version`` against the method and path of each action;
 - the query keys each action allows; the JSON body against the seed manual's
-  service.json fields (name, metadata.instance, model_path: oss:// with
-  oss_endpoint or http(s), never a local path; processor codes EAS has).
+  service.json fields (name, or metadata.name as the JSON deployment page writes it;
+  metadata.instance, model_path: oss:// (oss_endpoint optional: the current "Parameters
+  of model services" page says the region's own is used) or http(s), never a local
+  path; processor codes EAS has). Other fields (cloud, storage, containers ...) are kept
+  as sent and given back in ServiceConfig, unchecked.
 
 Services move Creating → Running after a few DescribeService calls (``Failed``
 when the model_path contains ``broken``), like a slow cloud; with ``waiting_message``
@@ -262,7 +265,8 @@ class StandIn:
         if not isinstance(spec, dict):
             raise Refused(400, "InvalidParameter", "the body must be a service.json object")
         if not partial:
-            name = spec.get("name")
+            # the JSON deployment page's own example names the service in metadata alone
+            name = _name_of(spec)
             if not isinstance(name, str) or not _NAME.match(name):
                 raise Refused(400, "InvalidParameter", f"invalid field name: {name!r}")
             meta = spec.get("metadata")
@@ -284,10 +288,6 @@ class StandIn:
                     "InvalidParameter",
                     f"{key} must be an oss:// or http(s) URL, got {value!r}",
                 )
-            if scheme == "oss" and not partial and not spec.get("oss_endpoint"):
-                raise Refused(
-                    400, "InvalidParameter", f"oss_endpoint is required with an oss:// {key}"
-                )
         code = spec.get("processor")
         if code is not None and not str(code).startswith(_EAS_PROCESSORS):
             raise Refused(
@@ -302,7 +302,7 @@ class StandIn:
         return self.services[name]
 
     def _new_service(self, spec: dict[str, Any]) -> dict[str, Any]:
-        name = spec["name"]
+        name = _name_of(spec)
         meta = spec.get("metadata") or {}
         host = f"1234567890.{self.region}.pai-eas.aliyuncs.com"
         return {
@@ -382,9 +382,10 @@ class StandIn:
         body = rec.json() if rec.body else None
         if action == "CreateService":
             self.check_service_json(body)
-            if body["name"] in self.services:
-                raise Refused(400, "ServiceAlreadyExists", f"Service {body['name']} already exists")
-            svc = self.services[body["name"]] = self._new_service(body)
+            name = _name_of(body)
+            if name in self.services:
+                raise Refused(400, "ServiceAlreadyExists", f"Service {name} already exists")
+            svc = self.services[name] = self._new_service(body)
             return 200, {
                 "RequestId": rid,
                 **{
@@ -493,6 +494,13 @@ class StandIn:
                 "TotalPageNum": -(-len(lines) // size),
             }
         raise AssertionError(action)
+
+
+def _name_of(spec: dict[str, Any]) -> Any:
+    """``name``, else ``metadata.name`` (Alibaba Cloud's "Deploy services with JSON" page
+    writes the name there: {"metadata": {"name": "demo", "instance": 1, ...}})."""
+    meta = spec.get("metadata")
+    return spec.get("name") or (meta.get("name") if isinstance(meta, dict) else None)
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -113,18 +113,16 @@ def test_eas_refusal_surfaces_its_code_message_and_field(eas, pai, monkeypatch):
     from easlab.cloud.portability import Portability
 
     standin, _ = eas
-    bad = {**SPEC, "model_path": "oss://models/m.tar.gz", "oss_endpoint": None}
-    bad.pop("oss_endpoint")
-    pai.oss = None  # nothing to upload: the stand-in refuses the missing oss_endpoint
-    # easlab's own check refuses this before sending (test_portability_oss_gpu_env.py);
-    # switched off here to see what EAS answers when such a body reaches it
+    bad = {**SPEC, "processor": "processor"}
+    # easlab's own check refuses this before sending ("processor" is easlab's name for a
+    # custom one); switched off here to see what EAS answers when such a body reaches it
     monkeypatch.setattr("easlab.cloud.client.check_portability", lambda *a, **k: Portability())
     with pytest.raises(PaiError) as info:
         pai.create(bad, wait=False)
     exc = info.value
-    assert (exc.status, exc.code, exc.field) == (400, "InvalidParameter", "oss_endpoint")
-    assert "oss_endpoint is required" in exc.message and exc.request_id
-    assert "CreateService" in str(exc) and "[field oss_endpoint]" in str(exc)
+    assert (exc.status, exc.code, exc.field) == (400, "InvalidParameter", "processor")
+    assert "is not a built-in processor" in exc.message and exc.request_id
+    assert "CreateService" in str(exc) and "[field processor]" in str(exc)
     assert isinstance(exc, KernelError)
 
 

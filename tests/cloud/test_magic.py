@@ -69,3 +69,40 @@ def test_create_of_a_taken_name_uploads_nothing(shell, eas, oss, monkeypatch, tm
         shell.run_cell_magic("eas", "create --timeout 10", local)
     assert "already exists" in str(info.value) and "modify" in str(info.value)
     assert oss[0].requests == [] and standin.actions().count("CreateService") == 1
+
+
+#: the JSON deployment page's form: the name in metadata, a custom image
+IMAGE_SPEC = """
+metadata:
+  name: demo
+  instance: 1
+  workspace_id: "123456"
+containers:
+  - image: registry.cn-hangzhou.aliyuncs.com/me/app:1
+    script: python app.py
+    port: 8000
+"""
+
+
+def test_the_verbs_of_a_service_named_in_metadata(shell, eas):
+    standin, host = eas
+    shell.run_line_magic("eas", f"target pai --region cn-hangzhou --pai-endpoint {host}")
+    shell.run_cell_magic("eas", "create svc --timeout 10", IMAGE_SPEC)
+    assert shell.user_ns["svc"].name == "demo" and shell.user_ns["svc"].status == "Running"
+    # the cell's progress asked for the service the file names, and no other
+    asked = {r.path.rsplit("/", 1)[-1] for r in standin.requests if r.action == "DescribeService"}
+    assert asked == {"demo"}
+    shell.run_line_magic("eas", "modify demo -Dmetadata.instance=2 --timeout 10")
+    assert standin.services["demo"]["TotalInstance"] == 2
+    shell.run_line_magic("eas", "desc demo d")
+    assert shell.user_ns["d"]["spec"]["metadata"]["name"] == "demo"
+    shell.run_line_magic("eas", "delete demo")
+    assert standin.services == {}
+
+
+def test_the_progress_line_of_a_create_names_the_service_named_in_metadata():
+    # the line shown while a create waits ("demo: Running, 1/1 ...") said "service:"
+    from easlab.notebook.magics import _spec_name
+
+    assert _spec_name(IMAGE_SPEC) == "demo"
+    assert _spec_name(SPEC) == "mnist"

@@ -125,7 +125,7 @@ def test_dry_run_shows_the_service_json_and_uploads_and_sends_nothing(cli, eas, 
     assert "upload: model_path:" in out and "would upload" in out
     assert '"model_path": "oss://models/easlab/' in out
     assert "~ model_path:" in out and "+ oss_endpoint:" in out  # the diff against the local one
-    assert "note: cloud.computing.instance_type" in out
+    assert "warning: 'cloud' is PAI-EAS's (the machine types (cloud.computing)" in out
     assert eas[0].requests == [] and oss[0].puts == []
     code, out, _ = cli("create", str(model_dir), "--dry-run", "--json")
     plan = json.loads(out)

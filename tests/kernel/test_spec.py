@@ -206,7 +206,9 @@ def test_unknown_keys_are_kept_with_a_warning():
         "metadata.eas.handlers.disable_failure_handler",
     ):
         assert f"'{key}'" in joined
-    assert "data_image" not in joined  # documented key
+    # a documented key PAI-EAS reads is no unknown one: it is said to be PAI-EAS's
+    assert "unknown key 'data_image'" not in joined
+    assert "'data_image' is PAI-EAS's (the image the processor runs in)" in joined
     out = spec.to_dict()
     assert out["metadata"]["rpc.enable_jemalloc"] == 1 and out["extra_top"] == 1
 
