@@ -666,3 +666,73 @@ def test_torchrec_bool_features_and_mismatched_values_as_officially(run_official
     for value, dtype in [(5, "STRING"), ("5", "INT"), ("1.5", "FLOAT"), (1.5, "BIGINT")]:
         with pytest.raises(TypeError, match=f"feature value .* TorchRec dtype '{dtype}'"):
             TorchRecRequest().add_user_fea("f", value, dtype)
+
+
+TF_SIGNATURE_BYTES = r"""
+import base64, json
+from eas_prediction import TFRequest
+
+def feed(r):
+    r.add_feed("x", [1], TFRequest.DT_FLOAT, [1.0])
+    return r
+
+def fetch(r, name="out"):
+    r.add_fetch(name)
+    return r
+
+def renamed(r, name):
+    r.set_signature_name(name)
+    return r
+
+def read_then(r, then):
+    r.request_data  # from here the message is the request
+    return then(r)
+
+cases = {
+    "nothing": TFRequest(),
+    "signature only": TFRequest("sig"),
+    "signature and fetch": fetch(TFRequest("sig")),
+    "fetch only": fetch(TFRequest()),
+    "set signature only": renamed(TFRequest(), "s2"),
+    "set signature and fetch": fetch(renamed(TFRequest(), "s2")),
+    "signature and feed": feed(TFRequest("sig")),
+    "empty signature and feed": feed(TFRequest("")),
+    "feed after set": feed(renamed(TFRequest(), "s2")),
+    "read, then fetch": read_then(TFRequest("sig"), fetch),
+    "read, then feed": read_then(TFRequest("sig"), feed),
+    "read, then set": read_then(TFRequest("sig"), lambda r: renamed(r, "s3")),
+}
+out = {what: base64.b64encode(r.to_string()).decode() for what, r in cases.items()}
+out["message before a feed"] = TFRequest("sig").request_data.signature_name
+print(json.dumps(out))
+"""
+
+
+def test_tf_signature_name_is_sent_with_the_feeds_as_officially(run_official):
+    """The official TFRequest writes the signature name into its message at add_feed, so
+    a request without feeds (nothing, fetches only, a signature only) carries none; easlab
+    used to send it in every request (0a03736967... where the official sent nothing)."""
+    theirs = json.loads(run_official(TF_SIGNATURE_BYTES))
+    ours_script = TF_SIGNATURE_BYTES.replace("from eas_prediction", "from easlab.eas_prediction")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(ours_script)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads(proc.stdout)
+    assert theirs["signature only"] == "" and theirs["fetch only"] != ""
+    assert ours == theirs
+
+
+def test_tf_signature_set_after_the_feeds_is_sent():
+    """Where easlab keeps its own way: the official client goes on sending the name the
+    last add_feed saw, a set_signature_name after it is lost; easlab sends the name set."""
+    from easlab.eas_prediction import TFRequest
+    from easlab.eas_prediction.tf_request_pb2 import PredictRequest
+
+    for read_first in (False, True):
+        r = TFRequest("old").add_feed("x", [1], TFRequest.DT_FLOAT, [1.0])
+        if read_first:
+            assert r.request_data.signature_name == "old"
+        r.set_signature_name("new")
+        sent = PredictRequest.FromString(r.to_string())
+        assert sent.signature_name == "new", read_first
