@@ -107,12 +107,15 @@ class Endpoint:
             if self.scheduler is not None and ordered == self.endpoints:
                 self.logger.debug("Service endpoints unchanged, skip it")
                 return
+            first = self.scheduler is None
             if self.scheduler is None:
                 self.scheduler = WRRScheduler(endpoints)
             else:
                 self.scheduler.set_data(endpoints)
             self.endpoints = ordered
-        self.logger.info("Service endpoints set to: %s", endpoints)
+        self.logger.info(
+            "Service endpoints %s to: %s", "initialized" if first else "changed", endpoints
+        )
 
     def get_size(self) -> int:
         with self._lock:
@@ -199,12 +202,13 @@ class CacheServerEndpoint(Endpoint):
         super().__init__(logger)
         self.domain = domain
         self.service_name = service_name.split("/")[0]
+        self.logger.info("Service discovery endpoint is: %s", domain)
 
     def sync(self) -> None:
         source = UpstreamSource(self.domain, self.service_name)
         try:
             self.set_endpoints(_items(source()))
         except Exception as exc:  # the official endpoint logs and keeps its backends
-            self.logger.error("sync service endpoints error, [%s]: %s", self.domain, exc)
+            self.logger.error("sync service endpoints error, [%s]: %s", source.url, exc)
         finally:
             source.close()

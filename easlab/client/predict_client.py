@@ -46,6 +46,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from typing import Any, Literal, overload
@@ -111,6 +112,39 @@ def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str
             f"PredictClient(custom_url='{endpoint}')",
         )
     return endpoint.rstrip("/")
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The official client's ``StreamHandler(stream=sys.stdout)``, writing to the
+    ``sys.stdout`` of the moment: a notebook (or pytest) replaces it per cell (test),
+    and a handler kept on a named logger must not write to a stream long closed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """Ignored: the stream is always the current ``sys.stdout``."""
+
+
+def client_logger(endpoint: str, service_name: str) -> logging.Logger:
+    """The logger of a client, as the official client makes it: named
+    ``"{endpoint}/{service_name}"`` (the constructor's arguments), at level ERROR,
+    with a handler printing to stdout, so that a logging configuration written for
+    the official client (and ``set_log_level``) works the same.
+
+    The official client adds one more stdout handler per client made, and then
+    prints each line once per client of that name; easlab adds one.
+    """
+    logger = logging.getLogger(f"{endpoint}/{service_name}")
+    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+        logger.addHandler(_StdoutHandler())
+    logger.setLevel(logging.ERROR)
+    return logger
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -230,7 +264,7 @@ class PredictClient:
         self.headers: dict[str, str] = {}
         self.discovery_interval_s = DEFAULT_REFRESH_S
         self.endpoint: StaticEndpoint | DiscoveredEndpoint | None = None
-        self.logger = logging.getLogger(f"easlab.client.{service_name or 'predict'}")
+        self.logger = client_logger(endpoint, service_name)
         #: Latency of the most recent successful call (from any thread).
         self.last_latency: Latency | None = None
         self._given_transport = transport
@@ -362,13 +396,15 @@ class PredictClient:
             if self.endpoint_type == ENDPOINT_TYPE_DIRECT:
                 source = UpstreamSource(self.endpoint_name, self.service_name)
                 describe = source.url
+                self.logger.info("Service discovery endpoint is: %s", self.endpoint_name)
             else:
                 source = VipServerSource(self.endpoint_name)
                 describe = f"VIPServer domain {self.endpoint_name}"
             self._discovery = ServiceDiscovery(
-                source, describe=describe, refresh_s=self.discovery_interval_s
+                source, describe=describe, refresh_s=self.discovery_interval_s, logger=self.logger
             )
             self._discovery.start()
+            self.logger.debug("Endpoint sync thread started")
             endpoint = DiscoveredEndpoint(self._discovery, self.endpoint_name)
 
         transport = self._given_transport or HTTPTransport(self.max_connection_count)
@@ -601,6 +637,7 @@ class PredictClient:
         started = time.perf_counter()
         request = self._prepare(method, body, backend, path)
         prepared = time.perf_counter()
+        self.logger.debug("Request to url: %s", request.url)
         response = transport.send(request, self.timeout / 1000.0)
         return response, prepared - started
 
@@ -637,7 +674,8 @@ class PredictClient:
                 if not exc.retryable:
                     raise error from exc
                 last = error
-                self.logger.debug("%s attempt %d/%d failed: %s", purpose, attempt, attempts, cause)
+                # the official client's line, "retrying" on the last attempt too
+                self.logger.debug("Request failed, err: %s, retrying", cause)
                 if backend is not None:
                     failed.append(backend)
                 continue

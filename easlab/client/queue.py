@@ -42,6 +42,9 @@ REQUEST_ID_TAG = "requestId"
 PROTOBUF = "application/vnd.google.protobuf"
 #: seconds between the Watcher's pings, as the official client (SPEC §4)
 PING_INTERVAL_S = 2.0
+#: the logger ``init()`` gives a QueueClient: the official client's (its module's name),
+#: so that a logging configuration written for it works the same
+QUEUE_LOGGER_NAME = "eas_prediction.queue_client"
 #: the pause between the Watcher's reconnect attempts: the first, doubled up to the cap
 RECONNECT_FIRST_S = 0.2
 RECONNECT_MAX_S = 2.0
@@ -182,6 +185,22 @@ class QueueClient(PredictClient):
             self.custom_url = custom_url
         self.path_suffix = path_suffix
         super().init()
+        # As the official QueueClient.init: from here on the queue's logger, at INFO
+        # (discovery, started above, logs to the client's, as there).
+        self.logger = logging.getLogger(QUEUE_LOGGER_NAME)
+        self.logger.setLevel(logging.INFO)
+
+    def _init_once(self) -> None:
+        """``init()`` with the settings so far, unless done: a call before ``init()`` or
+        after ``destroy()``. A second init keeps the logger (``set_logger``'s)."""
+        if self.uid and self._transport is not None:
+            return
+        with self._lifecycle:
+            if not self.uid or self._transport is None:
+                logger, again = self.logger, bool(self.uid)
+                self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+                if again:
+                    self.logger = logger
 
     def set_logger(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger  # type: ignore[assignment]
@@ -221,10 +240,7 @@ class QueueClient(PredictClient):
         accept: str = "",
     ) -> Response:
         """One queue call with retries of transport errors and 5xx; any other non-2xx raises."""
-        if not self.uid or self._transport is None:
-            with self._lifecycle:
-                if not self.uid or self._transport is None:
-                    self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+        self._init_once()
         url = self._queue_url()
         if query:
             url += "?" + urlencode(query)
@@ -370,8 +386,7 @@ class QueueClient(PredictClient):
             "_auto_commit_": str(auto_commit).lower(),
         }
         query.update(tags or {})
-        if not self.uid or self._transport is None:
-            self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+        self._init_once()
         url = self._queue_url().replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         if not url.startswith(("ws://", "wss://")):
             url = "ws://" + url

@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
+import subprocess
+import sys
 import textwrap
 from collections import Counter
 
@@ -247,3 +250,144 @@ def test_set_endpoints_replaces_the_backends_until_the_next_refresh(stub_server)
     client.endpoint.sync()  # discovery's list again
     assert client.endpoint.get_size() == 2
     client.destroy()
+
+
+LOGGING_SNIPPET = """
+import json, logging, sys, time
+from eas_prediction import PredictClient, StringRequest, QueueClient, ENDPOINT_TYPE_DIRECT
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+
+logging.getLogger().addHandler(Keep())
+
+
+def taken():
+    got = list(records)
+    records.clear()
+    return got
+
+
+def wait_for_records():
+    deadline = time.monotonic() + 20
+    while not records and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+out = {{}}
+client = PredictClient('{url}', 'svc')
+out['logger'] = [client.logger.name, client.logger.level, client.logger.propagate,
+                 [h.stream is sys.stdout for h in client.logger.handlers]]
+client.set_token('secret-token-123')
+client.init()
+client.predict(StringRequest('x'))
+out['gateway, default level'] = taken()
+client.set_log_level(logging.DEBUG)
+client.predict(StringRequest('x'))
+out['gateway, debug'] = taken()
+
+refused = PredictClient('{refused}', 'svc')
+refused.set_log_level('DEBUG')
+refused.set_retry_count(2)
+refused.init()
+try:
+    refused.predict(StringRequest('x'))
+except Exception as exc:
+    out['refused raises'] = type(exc).__name__
+out['refused'] = taken()
+
+direct = PredictClient('{disco}', 'svc')
+direct.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+direct.set_log_level(logging.DEBUG)
+direct.init()
+direct.predict(StringRequest('x'))
+direct.destroy()
+out['direct'] = taken()
+
+lost = PredictClient('{lost}', 'svc')
+lost.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+lost.init()  # its discovery answers 404: an ERROR, printed to stdout at the default level
+wait_for_records()
+lost.destroy()
+out['discovery failed'] = taken()[:1]
+
+queue = QueueClient('{url}', 'q')
+before = queue.logger.name
+queue.init()
+out['queue logger'] = [before, queue.logger.name, queue.logger.level]
+print(json.dumps(out))
+"""
+
+
+def _logged(text: str) -> dict:
+    """The snippet's records with the transports' own words cut: urllib3 and easlab name
+    a refused connection differently, and so their discovery failures."""
+    out: dict = json.loads(text.splitlines()[-1])
+    for key, value in out.items():
+        if not key.startswith("logger") and isinstance(value, list):
+            for record in value:
+                if isinstance(record, list) and record[2].startswith("Request failed, err:"):
+                    assert record[2].endswith(", retrying"), record
+                    record[2] = "Request failed, err: ..., retrying"
+                if isinstance(record, list) and record[2].startswith("sync service endpoints"):
+                    record[2] = "sync service endpoints error ..."
+    return out
+
+
+def test_logging_goes_where_and_as_the_official_client_logs(stub_server, closed_port, run_official):
+    """A logging configuration written for the official client works the same: the
+    client's logger is named ``endpoint/service`` (easlab's was ``easlab.client.svc``),
+    at ERROR with a handler printing to stdout (easlab's had neither: debug lines went
+    nowhere after set_log_level(DEBUG)); the same lines at the same levels for a call,
+    a retried failure and discovery (whose failures were WARNINGs of
+    ``easlab.client.discovery``); a QueueClient's init() switches to
+    ``eas_prediction.queue_client`` at INFO. The token is in no line."""
+    a, b, disco = _two_backends_and_discovery(stub_server)
+    lost = stub_server(lambda seen: Reply(404, b"no such service"))
+    snippet = LOGGING_SNIPPET.format(
+        url=a.url, refused=f"127.0.0.1:{closed_port}", disco=disco.address, lost=lost.address
+    )
+    theirs_text = run_official(snippet).decode()
+    ours_proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            snippet.replace("from eas_prediction", "from easlab.eas_prediction"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ours_proc.returncode == 0, ours_proc.stderr
+    theirs, ours = _logged(theirs_text), _logged(ours_proc.stdout)
+    assert "secret-token-123" not in theirs_text + ours_proc.stdout + ours_proc.stderr
+    # The one line easlab leaves out: the official client starts a sync thread in
+    # gateway mode too, where it has nothing to sync; easlab starts none there.
+    started = [f"127.0.0.1:{closed_port}/svc", "DEBUG", "Endpoint sync thread started"]
+    assert theirs["refused"][0] == started
+    del theirs["refused"][0]
+    # Discovery refreshes in the background: which lines came before the call ended
+    # depends on timing, not what they say.
+    for out in (theirs, ours):
+        out["direct"] = sorted(
+            {tuple(r) for r in out["direct"] if r[2] != "Service endpoints unchanged, skip it"}
+        )
+    # In direct mode the official line names the backend's URL without its scheme
+    # (urllib3 adds http://); easlab's names the URL as sent.
+    ours["direct"] = [
+        (name, level, text.replace("Request to url: http://", "Request to url: "))
+        for name, level, text in ours["direct"]
+    ]
+    assert ours == theirs
+    assert theirs["logger"] == [f"{a.url}/svc", logging.ERROR, True, [True]]
+    assert theirs["discovery failed"] == [
+        [f"{lost.address}/svc", "ERROR", "sync service endpoints error ..."]
+    ]
+    # printed to stdout by the client's own handler: what the level lets through
+    for text in (theirs_text, ours_proc.stdout):
+        lines = text.splitlines()
+        assert f"Request to url: {a.url}/api/predict/svc" in lines, text
+        assert any(line.startswith("sync service endpoints error") for line in lines), text

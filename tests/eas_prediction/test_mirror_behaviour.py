@@ -736,3 +736,44 @@ def test_tf_signature_set_after_the_feeds_is_sent():
         r.set_signature_name("new")
         sent = PredictRequest.FromString(r.to_string())
         assert sent.signature_name == "new", read_first
+
+
+ENDPOINT_LOG = r"""
+import json, logging
+from eas_prediction.endpoint import Endpoint
+from eas_prediction.cacheserver_endpoint import CacheServerEndpoint
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+
+log = logging.getLogger("hand-built")
+log.setLevel(logging.DEBUG)
+log.addHandler(Keep())
+ep = Endpoint(log)
+ep.set_endpoints([({"ip": "10.0.0.1", "port": 80}, 1)])
+ep.set_endpoints([({"ip": "10.0.0.1", "port": 80}, 1)])
+ep.set_endpoints([({"ip": "10.0.0.2", "port": 81}, 2)])
+CacheServerEndpoint("127.0.0.1:1", "svc/sink", log)
+print(json.dumps(records))
+"""
+
+
+def test_hand_built_endpoints_log_as_the_official_ones(run_official):
+    """easlab's Endpoint logged "Service endpoints set to" where the official one says
+    "initialized to" and then "changed to"; a CacheServerEndpoint names its discovery endpoint."""
+    theirs = json.loads(run_official(ENDPOINT_LOG))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ENDPOINT_LOG.replace("from eas_prediction", "from easlab.eas_prediction"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == theirs
+    assert [level for _, level, _ in theirs] == ["INFO", "DEBUG", "INFO", "INFO"]
