@@ -330,14 +330,14 @@ class PredictClient:
 
     @property
     def transport(self) -> Transport | None:
-        """The transport in use (None before ``init()`` and after ``destroy()``)."""
+        """The transport in use (None before ``init()``)."""
         return self._transport
 
     @property
     def connection_pool(self) -> Transport | None:
         """The pooled connections (the official client's urllib3 ``PoolManager``): here the
         transport, which also answers ``request(method, url, ...)`` and ``clear()``.
-        None before ``init()`` and after ``destroy()``."""
+        None before ``init()``; kept by ``destroy()``, as the official client keeps it."""
         return self._transport
 
     @property
@@ -415,11 +415,17 @@ class PredictClient:
         self._stopped = False
 
     def destroy(self) -> None:
-        """Stop discovery and close the connections (``stop`` becomes True); a later
-        ``predict`` calls ``init()`` again."""
+        """Stop refreshing the backends and close the connections; ``stop`` becomes True.
+
+        As with the official client, ``endpoint`` and ``connection_pool`` stay and the
+        client still answers: a later call opens a new connection to the endpoint as
+        it was (in direct mode, the last backend list, no longer refreshed). ``init()``
+        starts over.
+        """
         with self._lifecycle:
-            self._stopped = True
-            self._shutdown()
+            self.stop = True
+            if self._transport is not None:
+                self._transport.close()
 
     def _shutdown(self) -> None:
         if self._discovery is not None:

@@ -391,3 +391,45 @@ def test_logging_goes_where_and_as_the_official_client_logs(stub_server, closed_
         lines = text.splitlines()
         assert f"Request to url: {a.url}/api/predict/svc" in lines, text
         assert any(line.startswith("sync service endpoints error") for line in lines), text
+
+
+DESTROY_SNIPPET = """
+from eas_prediction import PredictClient, StringRequest, ENDPOINT_TYPE_DIRECT
+
+gateway = PredictClient('{url}', 'svc')
+gateway.init()
+endpoint, pool = gateway.endpoint, gateway.connection_pool
+gateway.destroy()
+print('gateway kept', gateway.endpoint is endpoint, gateway.connection_pool is pool, gateway.stop)
+print('gateway get', gateway.endpoint.get())
+print('gateway answers', gateway.predict(StringRequest('x')).response_data, gateway.stop)
+
+direct = PredictClient('{disco}', 'svc')
+direct.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+direct.init()
+direct.predict(StringRequest('x'))  # waits for the first discovery answer
+endpoint = direct.endpoint
+direct.destroy()
+print('direct kept', direct.endpoint is endpoint, direct.connection_pool is not None, direct.stop)
+print('direct size', direct.endpoint.get_size())
+print('direct answers', sorted(direct.predict(StringRequest('x')).response_data for _ in range(4)))
+print('direct stop', direct.stop)
+"""
+
+
+def test_destroy_keeps_the_endpoint_and_stops_discovery_as_officially(stub_server, run_official):
+    """After destroy() the official client keeps ``endpoint`` and ``connection_pool``, and
+    a call still goes out, to the last backends, with no discovery started again; easlab
+    set ``endpoint`` and ``connection_pool`` to None and its next call ran init() again,
+    restarting a discovery thread the user had stopped."""
+    a, b, disco = _two_backends_and_discovery(stub_server)
+    snippet = DESTROY_SNIPPET.format(url=a.url, disco=disco.address)
+    asked = len(disco.seen)
+    official = run_official(snippet).decode()
+    official_asked, asked = len(disco.seen) - asked, len(disco.seen)
+    ours = run_with_easlab(snippet)
+    ours_asked = len(disco.seen) - asked
+    assert ours == official
+    assert f"gateway get {a.url}" in ours and "direct answers [b'A', b'B', b'B', b'B']" in ours
+    # one discovery call each, at init(): none after destroy()
+    assert official_asked == ours_asked == 1
