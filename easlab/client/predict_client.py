@@ -264,7 +264,8 @@ class PredictClient:
         self.headers: dict[str, str] = {}
         self.discovery_interval_s = DEFAULT_REFRESH_S
         self.endpoint: StaticEndpoint | DiscoveredEndpoint | None = None
-        self.logger = client_logger(endpoint, service_name)
+        #: the official client's logger (None after ``QueueClient.set_logger(None)``: silent)
+        self.logger: logging.Logger | None = client_logger(endpoint, service_name)
         #: Latency of the most recent successful call (from any thread).
         self.last_latency: Latency | None = None
         self._given_transport = transport
@@ -299,7 +300,13 @@ class PredictClient:
         self.content_type = content_type
 
     def set_log_level(self, log_level: int | str) -> None:
-        self.logger.setLevel(log_level)
+        if self.logger is not None:
+            self.logger.setLevel(log_level)
+
+    def _log(self, level: int, message: str, *args: Any) -> None:
+        """A line to ``self.logger``, unless there is none."""
+        if self.logger is not None:
+            self.logger.log(level, message, *args)
 
     def set_retry_count(self, count: int) -> None:
         """Total attempts per call (5 by default); 0 or less means one attempt."""
@@ -396,7 +403,7 @@ class PredictClient:
             if self.endpoint_type == ENDPOINT_TYPE_DIRECT:
                 source = UpstreamSource(self.endpoint_name, self.service_name)
                 describe = source.url
-                self.logger.info("Service discovery endpoint is: %s", self.endpoint_name)
+                self._log(logging.INFO, "Service discovery endpoint is: %s", self.endpoint_name)
             else:
                 source = VipServerSource(self.endpoint_name)
                 describe = f"VIPServer domain {self.endpoint_name}"
@@ -404,7 +411,7 @@ class PredictClient:
                 source, describe=describe, refresh_s=self.discovery_interval_s, logger=self.logger
             )
             self._discovery.start()
-            self.logger.debug("Endpoint sync thread started")
+            self._log(logging.DEBUG, "Endpoint sync thread started")
             endpoint = DiscoveredEndpoint(self._discovery, self.endpoint_name)
 
         transport = self._given_transport or HTTPTransport(self.max_connection_count)
@@ -643,7 +650,7 @@ class PredictClient:
         started = time.perf_counter()
         request = self._prepare(method, body, backend, path)
         prepared = time.perf_counter()
-        self.logger.debug("Request to url: %s", request.url)
+        self._log(logging.DEBUG, "Request to url: %s", request.url)
         response = transport.send(request, self.timeout / 1000.0)
         return response, prepared - started
 
@@ -681,7 +688,7 @@ class PredictClient:
                     raise error from exc
                 last = error
                 # the official client's line, "retrying" on the last attempt too
-                self.logger.debug("Request failed, err: %s, retrying", cause)
+                self._log(logging.DEBUG, "Request failed, err: %s, retrying", cause)
                 if backend is not None:
                     failed.append(backend)
                 continue
@@ -692,8 +699,14 @@ class PredictClient:
             if status >= 500 or (status == 450 and backend is not None):
                 # 450: this backend's queue is full; another may take it (SPEC.md §1).
                 last = PredictException(status, message)
-                self.logger.debug(
-                    "%s attempt %d/%d: HTTP %d %s", purpose, attempt, attempts, status, message
+                self._log(
+                    logging.DEBUG,
+                    "%s attempt %d/%d: HTTP %d %s",
+                    purpose,
+                    attempt,
+                    attempts,
+                    status,
+                    message,
                 )
                 if backend is not None:
                     failed.append(backend)

@@ -203,7 +203,7 @@ class QueueClient(PredictClient):
                     self.logger = logger
 
     def set_logger(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger  # type: ignore[assignment]
+        self.logger = logger
 
     def _queue_url(self) -> str:
         if self.custom_url:
@@ -262,6 +262,7 @@ class QueueClient(PredictClient):
             except TransportError as exc:
                 hint = f": {exc.hint}" if exc.hint else ""  # a local kernel not running
                 last = PredictException(502, f"url: {exc.url}, error: {exc.reason}{hint}")
+                self._log(logging.DEBUG, "Request failed, err: %s", exc.reason)
                 # An answer that came but does not decode is not retried: urllib3's
                 # retries (the official client's) cover only getting an answer.
                 if not exc.retryable or isinstance(exc.__cause__, ContentDecodingError):

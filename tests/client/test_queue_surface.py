@@ -308,3 +308,31 @@ def test_a_queue_5xx_is_retried_after_a_pause_not_at_once(stub_server, monkeypat
     with pytest.raises(PredictException):
         queue.put(b"x")
     assert len(refused.seen) == 1 and pauses == []
+
+
+def test_a_queue_client_without_a_logger_still_answers(stub_server, closed_port, monkeypatch):
+    """``set_logger(None)`` (the official way to silence a QueueClient) left the inherited
+    calls logging to None: a predict() retried a 5xx and failed with AttributeError
+    instead of the PredictException of the answer."""
+    from stub_http import Reply
+
+    import easlab
+    from easlab.client import predict_client
+    from easlab.errors import PredictException
+
+    monkeypatch.setattr(predict_client, "_pause", lambda seconds: None)
+    failing = stub_server(lambda seen: Reply(500, b"model failed"))
+    queue = easlab.QueueClient(failing.url, "jobs")
+    queue.init()
+    queue.set_logger(None)
+    queue.set_retry_count(2)
+    with pytest.raises(PredictException, match="model failed") as failed:
+        queue.predict(b"x")
+    assert failed.value.code == 500 and len(failing.seen) == 2
+    refused = easlab.QueueClient(f"127.0.0.1:{closed_port}", "jobs")
+    refused.init()
+    refused.set_logger(None)
+    refused.set_retry_count(1)
+    for call in (lambda: refused.put(b"x"), lambda: refused.predict(b"x")):
+        with pytest.raises(PredictException, match="Connection refused"):
+            call()
