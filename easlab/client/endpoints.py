@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from easlab.client.discovery import Backend, UpstreamSource, VipServerSource
-from easlab.client.predict_client import gateway_base
+from easlab.client.predict_client import gateway_base, with_scheme
 from easlab.errors import PredictException
 
 __all__ = [
@@ -153,8 +153,11 @@ class GatewayEndpoint(Endpoint):
     ) -> None:
         super().__init__(logger)
         if domain is not None and custom_url:
-            domain = custom_url
-        self.domain = gateway_base(domain or "", service_name, os.getenv("NAMESPACE"))
+            # the whole URL of the service, path included (the official endpoint cuts
+            # one trailing "/")
+            self.domain = with_scheme(custom_url).removesuffix("/")
+        else:
+            self.domain = gateway_base(domain or "", service_name, os.getenv("NAMESPACE"))
 
     def set_endpoints(self, endpoints: list[Item]) -> None:
         self.logger.debug("sync nothing for gateway endpoint")

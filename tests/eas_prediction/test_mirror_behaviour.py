@@ -174,6 +174,34 @@ def test_official_forms_give_the_same_results(run_official):
     assert not differ, differ
 
 
+CUSTOM_URLS = [
+    "http://h:1/api/predict/svc",
+    "h:1/api/predict/svc",
+    "http://h:1/api/predict/svc/",
+    "http://c/x",
+]
+GATEWAY_CUSTOM_URLS = r"""
+import json, logging
+from eas_prediction.gateway_endpoint import GatewayEndpoint
+
+log = logging.getLogger("test")
+print(json.dumps([GatewayEndpoint("ep", "svc", log, url).get() for url in URLS]))
+"""
+
+
+def test_gateway_endpoint_takes_a_custom_url_with_the_service_path(run_official):
+    """A custom_url is the service's whole URL: the official endpoint gives it back;
+    easlab's refused one holding /api/predict/NAME ("the endpoint ... holds the service's
+    path"), a check meant for the endpoint, which the service's path is appended to."""
+    from easlab.eas_prediction.gateway_endpoint import GatewayEndpoint
+
+    theirs = json.loads(run_official(GATEWAY_CUSTOM_URLS.replace("URLS", repr(CUSTOM_URLS))))
+    log = logging.getLogger("test")
+    ours = [GatewayEndpoint("ep", "svc", log, url).get() for url in CUSTOM_URLS]
+    assert ours == theirs
+    assert theirs[0] == theirs[1] == theirs[2] == "http://h:1/api/predict/svc"
+
+
 def test_gateway_endpoint_as_the_official_one():
     from easlab.eas_prediction.gateway_endpoint import GatewayEndpoint
 
