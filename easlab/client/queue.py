@@ -340,9 +340,27 @@ class QueueClient(PredictClient):
         return [DataFrame(frame) for frame in frames.index]
 
     def attributes(self) -> dict[str, str]:
-        """The queue's attributes (``stream.length``, ``stream.lastEntry`` ...)."""
+        """The queue's attributes (``stream.length``, ``stream.lastEntry`` ...).
+
+        An answer that is not a JSON object (a gateway's page, a service that is not a
+        queue) raises ``PredictException`` 502 showing it; the official client logs a
+        warning and returns ``{}``.
+        """
         text = self._request("GET", {"_attrs_": "true"}).text.strip()
-        return dict(json.loads(text)) if text else {}
+        if not text:
+            return {}
+        try:
+            attributes = json.loads(text)
+        except ValueError:
+            attributes = None
+        if not isinstance(attributes, dict):
+            raise PredictException(
+                502,
+                f"{self._queue_url()} answered {text[:200]!r} for the queue's attributes, "
+                f"not a JSON object: is {self.service_name!r} a queue service "
+                "(metadata.type Queue or Async)?",
+            )
+        return attributes
 
     def search(self, index: Any) -> dict[str, Any]:
         """``{ConsumerId, IsPending, WaitCount}`` of the record at ``index``; ``{}`` when there is none."""

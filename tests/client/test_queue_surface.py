@@ -336,3 +336,32 @@ def test_a_queue_client_without_a_logger_still_answers(stub_server, closed_port,
     for call in (lambda: refused.put(b"x"), lambda: refused.predict(b"x")):
         with pytest.raises(PredictException, match="Connection refused"):
             call()
+
+
+ATTRIBUTES_OF = r"""
+import json
+from eas_prediction import QueueClient
+q = QueueClient('{url}', 'jobs')
+q.init()
+q.set_logger(None)
+print(json.dumps(q.attributes()))
+"""
+
+
+def test_attributes_that_are_not_json_are_a_predict_exception(stub_server, run_official):
+    """A 200 whose body is not a JSON object (a gateway's page): easlab let json's
+    JSONDecodeError out, naming neither the URL nor the queue; the official client logs
+    a warning and returns {} (easlab raises, as for a refused attributes call, README)."""
+    from stub_http import Reply
+
+    import easlab
+    from easlab.errors import PredictException
+
+    server = stub_server(lambda seen: Reply(200, b"<html>gateway</html>"))
+    assert json.loads(run_official(ATTRIBUTES_OF.format(url=server.url))) == {}
+    queue = easlab.QueueClient(server.url, "jobs")
+    with pytest.raises(PredictException) as caught:
+        queue.attributes()
+    assert caught.value.code == 502 and "<html>gateway</html>" in caught.value.message
+    assert "is 'jobs' a queue service" in caught.value.message
+    assert not isinstance(caught.value, json.JSONDecodeError)
