@@ -608,7 +608,7 @@ class PredictClient:
         """The request as it goes out: URL, extra headers, content type, then auth."""
         # http.client (the official transport) sends an int value as its decimal
         # text: so does easlab, whatever the transport.
-        headers = Headers({"User-Agent": _user_agent()})
+        headers = Headers({"User-Agent": user_agent()})
         for key, value in self.headers.items():
             headers[key] = str(value) if isinstance(value, int) else value
         if self.content_type:
@@ -771,7 +771,8 @@ def _to_bytes(data: Any) -> bytes:
 
 
 @functools.cache
-def _user_agent() -> str:
+def user_agent() -> str:
+    """What easlab's clients send as ``User-Agent``."""
     from easlab import __version__
 
     return f"easlab/{__version__}"

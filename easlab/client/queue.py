@@ -221,7 +221,7 @@ class QueueClient(PredictClient):
         return url + ("/" + self.path_suffix if self.path_suffix else "")
 
     def _identity(self) -> Headers:
-        headers = Headers()
+        headers = Headers({"User-Agent": predict_client.user_agent()})
         for key, value in self.headers.items():
             headers[key] = str(value)
         if self.content_type:
@@ -250,7 +250,7 @@ class QueueClient(PredictClient):
             headers = self._identity()
             if accept:
                 headers["Accept"] = accept
-            request = EasAuth(self.token, self.service_name, signed=False).apply(
+            request = EasAuth(self.token, self.service_name, token_only=True).apply(
                 Request(method, url, headers, body)
             )
             transport = self._transport

@@ -365,3 +365,48 @@ def test_attributes_that_are_not_json_are_a_predict_exception(stub_server, run_o
     assert caught.value.code == 502 and "<html>gateway</html>" in caught.value.message
     assert "is 'jobs' a queue service" in caught.value.message
     assert not isinstance(caught.value, json.JSONDecodeError)
+
+
+QUEUE_CALLS = r"""
+from eas_prediction import QueueClient
+q = QueueClient('{url}', 'jobs')
+q.set_token('{token}')
+q.init(uid='u1')
+q.put(b'x', tags={{'a': 'b'}})
+q.attributes()
+q.delete([1, 2])
+q.commit(3)
+q.truncate(4)
+q.search(5)
+"""
+
+
+def test_queue_calls_send_the_official_headers(stub_server, run_official):
+    """The queue's calls carry the token alone (SPEC §4): easlab's put also sent ``Date``
+    and ``Content-Type: application/octet-stream`` (the custom_url form of a predict),
+    its DELETEs an empty body's ``Content-Length: 0``, and no ``User-Agent``."""
+    from stub_http import Reply
+
+    import easlab
+
+    def queue(seen) -> Reply:
+        body = b"{}" if "_attrs_" in seen.query or "_search_" in seen.query else b"5"
+        return Reply(200, body, headers={"X-Eas-Queueservice-Request-Id": "r1"})
+
+    server = stub_server(queue)
+    token = "queue-token-0123456789"
+    run_official(QUEUE_CALLS.format(url=server.url, token=token))
+    theirs = list(server.seen)
+    server.seen.clear()
+    exec(QUEUE_CALLS.format(url=server.url, token=token).replace("eas_prediction", "easlab"))
+    ours = list(server.seen)
+
+    def sent(seen) -> tuple:
+        # easlab's put adds a requestId tag of its own (README); Host differs by nothing
+        query = "&".join(p for p in seen.query.split("&") if not p.startswith("requestId="))
+        return seen.method, seen.path, query, sorted(seen.headers.keys())
+
+    assert [sent(s) for s in ours] == [sent(s) for s in theirs]
+    assert all(s.headers["Authorization"] == token for s in ours)
+    assert "Content-Length" not in ours[2].headers  # the DELETE
+    assert easlab.__version__ in ours[0].headers["User-Agent"]
