@@ -221,7 +221,7 @@ class QueueClient(PredictClient):
         return url + ("/" + self.path_suffix if self.path_suffix else "")
 
     def _identity(self) -> Headers:
-        headers = Headers({"User-Agent": predict_client.user_agent()})
+        headers = Headers()
         for key, value in self.headers.items():
             headers[key] = str(value)
         if self.content_type:
@@ -247,7 +247,8 @@ class QueueClient(PredictClient):
         attempts = max(1, int(self.retry_count) + 1)
         last: PredictException | None = None
         for attempt in range(1, attempts + 1):
-            headers = self._identity()
+            headers = Headers({"User-Agent": predict_client.user_agent()})
+            headers.update(self._identity())
             if accept:
                 headers["Accept"] = accept
             request = EasAuth(self.token, self.service_name, token_only=True).apply(
