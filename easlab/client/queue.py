@@ -366,13 +366,17 @@ class QueueClient(PredictClient):
     def search(self, index: Any) -> dict[str, Any]:
         """``{ConsumerId, IsPending, WaitCount}`` of the record at ``index``; ``{}`` when there is none."""
         try:
-            if int(index) <= 0:
-                return {}
-            resp = self._request("GET", {"_search_": "true", "_index_": str(index)})
+            valid = int(index) > 0
         except (ValueError, TypeError):
+            valid = False
+        if not valid:  # as the official client: no request, a warning, {}
+            self._log(logging.WARNING, "invalid search index: %s", index)
             return {}
+        try:
+            resp = self._request("GET", {"_search_": "true", "_index_": str(index)})
         except PredictException as exc:
             if exc.code == 404:
+                self._log(logging.WARNING, "search error: %s", exc)
                 return {}
             raise
         return dict(json.loads(resp.text))

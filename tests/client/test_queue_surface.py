@@ -11,7 +11,10 @@ parameters all have defaults (or are keyword-only).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
+import logging
 import json
 
 import pytest
@@ -410,3 +413,51 @@ def test_queue_calls_send_the_official_headers(stub_server, run_official):
     assert all(s.headers["Authorization"] == token for s in ours)
     assert "Content-Length" not in ours[2].headers  # the DELETE
     assert easlab.__version__ in ours[0].headers["User-Agent"]
+
+
+SEARCHES = r"""
+import json, logging
+from eas_prediction import QueueClient
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+
+logging.getLogger().addHandler(Keep())
+q = QueueClient('{url}', 'jobs')
+q.set_token('{token}')
+q.set_retry_count(0)
+q.init()
+found = [q.search(0), q.search('x'), q.search(7)]
+print(json.dumps([found, records]))
+"""
+
+
+def test_searches_that_find_nothing_log_as_the_official_ones(stub_server, run_official):
+    """An invalid index and a record that is not there answer {} with a WARNING of the
+    queue's logger, as officially (easlab said nothing); a token with a line break
+    inside is a ValueError saying so (search swallowed it into {})."""
+    from stub_http import Reply
+
+    import easlab
+
+    server = stub_server(lambda seen: Reply(404, b"no data in stream"))
+    token = "search-token-0123456789"
+    theirs = json.loads(run_official(SEARCHES.format(url=server.url, token=token)))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(SEARCHES.format(url=server.url, token=token).replace("eas_prediction", "easlab"), {})
+    ours = json.loads(out.getvalue())
+    logging.getLogger().handlers.pop()  # the snippet's Keep
+    # official: "search error: Code: 404, Message: b'no data in stream'" (bytes, README);
+    # easlab's message names the queue too
+    assert ours[1][2][2].endswith(" (queue 'jobs')")
+    ours[1][2][2] = ours[1][2][2].replace("no data in stream (queue 'jobs')", "b'no data in stream'")
+    assert ours == theirs
+    assert [level for _, level, _ in theirs[1]] == ["WARNING"] * 3
+    broken = easlab.QueueClient(server.url, "jobs")
+    broken.set_token(f"{token[:5]}\n{token[5:]}")
+    with pytest.raises(ValueError, match="control character"):
+        broken.search(7)
