@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import logging
 import json
+import logging
 
 import pytest
 
@@ -454,7 +454,9 @@ def test_searches_that_find_nothing_log_as_the_official_ones(stub_server, run_of
     # official: "search error: Code: 404, Message: b'no data in stream'" (bytes, README);
     # easlab's message names the queue too
     assert ours[1][2][2].endswith(" (queue 'jobs')")
-    ours[1][2][2] = ours[1][2][2].replace("no data in stream (queue 'jobs')", "b'no data in stream'")
+    ours[1][2][2] = ours[1][2][2].replace(
+        "no data in stream (queue 'jobs')", "b'no data in stream'"
+    )
     assert ours == theirs
     assert [level for _, level, _ in theirs[1]] == ["WARNING"] * 3
     broken = easlab.QueueClient(server.url, "jobs")
