@@ -163,6 +163,7 @@ class QueueClient(PredictClient):
         self.watch_sock: Any = None
         self.watch_lock = threading.Lock()
         self.watcher: Watcher | None = None
+        self._logger_given = False  # set_logger() was called
 
     @property
     def queue_name(self) -> str:
@@ -191,19 +192,22 @@ class QueueClient(PredictClient):
         self.logger.setLevel(logging.INFO)
 
     def _init_once(self) -> None:
-        """``init()`` with the settings so far, unless done: a call before ``init()`` or
-        after ``destroy()``. A second init keeps the logger (``set_logger``'s)."""
+        """``init()`` with the settings so far for a call made before it (the official
+        client needs ``init()`` first); a logger given to ``set_logger`` stays."""
         if self.uid and self._transport is not None:
             return
         with self._lifecycle:
             if not self.uid or self._transport is None:
-                logger, again = self.logger, bool(self.uid)
+                logger, given = self.logger, self._logger_given
                 self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
-                if again:
+                if given:
                     self.logger = logger
 
     def set_logger(self, logger: logging.Logger | None = None) -> None:
+        """Log to ``logger`` (None: not at all); an explicit ``init()`` later sets the
+        queue's own again, as the official ``init()`` does."""
         self.logger = logger
+        self._logger_given = True
 
     def _queue_url(self) -> str:
         if self.custom_url:

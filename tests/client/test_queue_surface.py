@@ -463,3 +463,33 @@ def test_searches_that_find_nothing_log_as_the_official_ones(stub_server, run_of
     broken.set_token(f"{token[:5]}\n{token[5:]}")
     with pytest.raises(ValueError, match="control character"):
         broken.search(7)
+
+
+def test_a_call_before_init_keeps_the_logger_given(stub_server):
+    """A queue call made before init() runs it (the official client needs init() first);
+    init() sets the queue's own logger, and so replaced one given to set_logger()."""
+    from stub_http import Reply
+
+    import easlab
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    mine = logging.getLogger("test_queue_surface.mine")
+    mine.addHandler(Keep())
+    mine.propagate = False
+    server = stub_server(lambda seen: Reply(404, b"no data in stream"))
+    queue = easlab.QueueClient(server.url, "jobs")
+    queue.set_logger(mine)
+    assert queue.search(7) == {}  # its first call: init() ran here
+    assert queue.logger is mine and records == [
+        "search error: Code: 404, Message: no data in stream (queue 'jobs')"
+    ]
+    queue.init()  # an explicit init(): the queue's logger, as officially
+    assert queue.logger is logging.getLogger("eas_prediction.queue_client")
+    quiet = easlab.QueueClient(server.url, "jobs")
+    quiet.set_logger(None)
+    assert quiet.search(0) == {} and quiet.logger is None
