@@ -141,10 +141,14 @@ def client_logger(endpoint: str, service_name: str) -> logging.Logger:
     prints each line once per client of that name; easlab adds one.
     """
     logger = logging.getLogger(f"{endpoint}/{service_name}")
-    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
-        logger.addHandler(_StdoutHandler())
+    with _HANDLER_LOCK:  # clients made at once in two threads: still one handler
+        if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+            logger.addHandler(_StdoutHandler())
     logger.setLevel(logging.ERROR)
     return logger
+
+
+_HANDLER_LOCK = threading.Lock()
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")

@@ -433,3 +433,30 @@ def test_destroy_keeps_the_endpoint_and_stops_discovery_as_officially(stub_serve
     assert f"gateway get {a.url}" in ours and "direct answers [b'A', b'B', b'B', b'B']" in ours
     # one discovery call each, at init(): none after destroy()
     assert official_asked == ours_asked == 1
+
+
+def test_clients_of_one_name_print_each_line_once(capsys):
+    """Every official PredictClient adds a stdout handler to the logger of its name, so
+    with two clients of one service each line is printed twice; easlab's add one,
+    also when made in several threads at once."""
+    import threading
+
+    from easlab import PredictClient
+
+    barrier = threading.Barrier(8)
+    clients: list[PredictClient] = []
+
+    def make() -> None:
+        barrier.wait()
+        clients.append(PredictClient("http://127.0.0.1:9", "twice"))
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    clients.append(PredictClient("http://127.0.0.1:9", "twice"))
+    logger = clients[0].logger
+    assert all(c.logger is logger for c in clients) and len(logger.handlers) == 1
+    logger.error("once")
+    assert capsys.readouterr().out == "once\n"
