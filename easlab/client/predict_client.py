@@ -131,6 +131,9 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Ignored: the stream is always the current ``sys.stdout``."""
 
 
+_HANDLER_LOCK = threading.Lock()
+
+
 def client_logger(endpoint: str, service_name: str) -> logging.Logger:
     """The logger of a client, as the official client makes it: named
     ``"{endpoint}/{service_name}"`` (the constructor's arguments), at level ERROR,
@@ -146,9 +149,6 @@ def client_logger(endpoint: str, service_name: str) -> logging.Logger:
             logger.addHandler(_StdoutHandler())
     logger.setLevel(logging.ERROR)
     return logger
-
-
-_HANDLER_LOCK = threading.Lock()
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
