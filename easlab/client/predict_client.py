@@ -44,8 +44,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import re
 import sys
 import threading
 import time
@@ -53,12 +51,13 @@ from typing import Any, Literal, overload
 
 from easlab import _auth
 from easlab.client.auth import EasAuth, clean_token
-from easlab.client.discovery import (
-    DEFAULT_REFRESH_S,
-    Backend,
-    ServiceDiscovery,
-    UpstreamSource,
-    VipServerSource,
+from easlab.client.discovery import DEFAULT_REFRESH_S, Backend, ServiceDiscovery
+from easlab.client.endpoints import (
+    CacheServerEndpoint,
+    DiscoveredEndpoint,
+    GatewayEndpoint,
+    VipServerEndpoint,
+    with_scheme,
 )
 from easlab.client.latency import Latency
 from easlab.client.transport import (
@@ -83,35 +82,6 @@ ENDPOINT_TYPE_GATEWAY = ENDPOINT_TYPE_DEFAULT
 ENDPOINT_TYPE_DIRECT = "DIRECT"
 ENDPOINT_TYPE_VIPSERVER = "VIPSERVER"
 _ENDPOINT_TYPES = ("", ENDPOINT_TYPE_DEFAULT, ENDPOINT_TYPE_DIRECT, ENDPOINT_TYPE_VIPSERVER)
-
-
-def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str:
-    """The base URL of a gateway endpoint, as the official client builds it (SPEC.md §1).
-
-    ``host:port`` gets ``http://``; ``http://`` and ``https://`` URLs are kept;
-    no endpoint inside an EAS pod means ``http://<service-name-with-dashes>.<NAMESPACE>:8080``.
-    """
-    if not endpoint:
-        if not namespace:
-            raise PredictException(
-                500,
-                "'endpoint' must be set when running outside eas service: pass "
-                "PredictClient('http://host:port', 'service') or call set_endpoint()",
-            )
-        endpoint = f"{service_name.replace('_', '-')}.{namespace}:8080"
-    if not endpoint.startswith(("http://", "https://")):
-        endpoint = "http://" + endpoint
-    base, found, _ = endpoint.partition("/api/predict")
-    if found and "/" not in base.split("://", 1)[1]:
-        # the service's URL given as the endpoint: sent on, it would reach
-        # /api/predict/NAME/api/predict/NAME and be refused as a wrong token
-        raise PredictException(
-            500,
-            f"the endpoint {endpoint!r} holds the service's path: pass the base, "
-            f"PredictClient('{base}', '{service_name}'), or the whole URL as "
-            f"PredictClient(custom_url='{endpoint}')",
-        )
-    return endpoint.rstrip("/")
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -149,84 +119,6 @@ def client_logger(endpoint: str, service_name: str) -> logging.Logger:
             logger.addHandler(_StdoutHandler())
     logger.setLevel(logging.ERROR)
     return logger
-
-
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def with_scheme(url: str) -> str:
-    """``url`` with ``http://`` in front when it names no scheme (``host:port/path``), as
-    urllib3, the official client's transport, reads a ``custom_url`` without one."""
-    return url if _SCHEME.match(url) else "http://" + url
-
-
-class StaticEndpoint:
-    """A fixed base URL (gateway mode or ``custom_url``): the official ``GatewayEndpoint``'s
-    surface (``get()``, ``get_size()``, ``sync()``, ``set_endpoints()``, ``domain``)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.endpoints: dict[str, Any] = {}  # the official gateway endpoint's, never filled
-
-    @property
-    def domain(self) -> str:
-        return self.base
-
-    def get(self) -> str:
-        return self.base
-
-    def get_size(self) -> int:
-        """Always 1: one gateway."""
-        return 1
-
-    def sync(self) -> None:
-        """Nothing to refresh: a gateway has one fixed address."""
-
-    def set_endpoints(self, endpoints: Any) -> None:
-        """Ignored, as the official gateway endpoint ignores it."""
-
-    def __repr__(self) -> str:
-        return f"StaticEndpoint({self.base!r})"
-
-
-class DiscoveredEndpoint:
-    """Backends from service discovery (direct / VIPServer mode), by weighted round robin.
-
-    The official ``CacheServerEndpoint``'s surface: ``get()`` (the next ``"ip:port"``),
-    ``get_size()`` (how many backends discovery lists), ``endpoints``
-    (``[({"ip": .., "port": ..}, weight), ...]``), ``sync()`` (ask discovery now),
-    ``set_endpoints()`` (replace the list until the next refresh) and ``domain``.
-    """
-
-    def __init__(self, discovery: ServiceDiscovery, domain: str = "") -> None:
-        self.discovery = discovery
-        self.domain = domain
-
-    def pick(self, exclude: list[Backend] | None = None) -> Backend:
-        return self.discovery.pick(exclude or ())
-
-    def get(self) -> str:
-        """The next backend as ``"ip:port"`` (no scheme, as the official endpoint gives it;
-        backends inside a VPC speak plain HTTP)."""
-        return self.pick().address
-
-    @property
-    def endpoints(self) -> list[tuple[dict[str, Any], int]]:
-        return [({"ip": b.ip, "port": b.port}, b.weight) for b in self.discovery.balancer.backends]
-
-    def get_size(self) -> int:
-        return len(self.discovery.balancer.backends)
-
-    def sync(self) -> None:
-        self.discovery.refresh()
-
-    def set_endpoints(self, endpoints: list[tuple[dict[str, Any], int]]) -> None:
-        self.discovery.balancer.set_backends(
-            Backend(str(host["ip"]), int(host["port"]), int(weight)) for host, weight in endpoints
-        )
-
-    def __repr__(self) -> str:
-        return f"DiscoveredEndpoint({self.discovery.describe})"
 
 
 class PredictClient:
@@ -267,7 +159,8 @@ class PredictClient:
         self.content_type = ""
         self.headers: dict[str, str] = {}
         self.discovery_interval_s = DEFAULT_REFRESH_S
-        self.endpoint: StaticEndpoint | DiscoveredEndpoint | None = None
+        #: where calls go, of the official endpoint classes (None before ``init()``)
+        self.endpoint: GatewayEndpoint | DiscoveredEndpoint | None = None
         #: the official client's logger (None after ``QueueClient.set_logger(None)``: silent)
         self.logger: logging.Logger | None = client_logger(endpoint, service_name)
         #: Latency of the most recent successful call (from any thread).
@@ -389,12 +282,10 @@ class PredictClient:
                 "ENDPOINT_TYPE_DIRECT or ENDPOINT_TYPE_VIPSERVER",
             )
         self._shutdown()
-        endpoint: StaticEndpoint | DiscoveredEndpoint
-        if self.custom_url:
-            endpoint = StaticEndpoint(with_scheme(self.custom_url))
-        elif self.endpoint_type in ("", ENDPOINT_TYPE_DEFAULT):
-            endpoint = StaticEndpoint(
-                gateway_base(self.endpoint_name, self.service_name, os.environ.get("NAMESPACE"))
+        endpoint: GatewayEndpoint | DiscoveredEndpoint
+        if self.custom_url or self.endpoint_type in ("", ENDPOINT_TYPE_DEFAULT):
+            endpoint = GatewayEndpoint(
+                self.endpoint_name, self.service_name, self.logger, self.custom_url
             )
         else:
             if not self.endpoint_name:
@@ -403,20 +294,16 @@ class PredictClient:
                     f"endpoint type {self.endpoint_type} needs the discovery endpoint: "
                     "call set_endpoint('host:port') before init()",
                 )
-            source: UpstreamSource | VipServerSource
+            refresh_s = self.discovery_interval_s
             if self.endpoint_type == ENDPOINT_TYPE_DIRECT:
-                source = UpstreamSource(self.endpoint_name, self.service_name)
-                describe = source.url
-                self._log(logging.INFO, "Service discovery endpoint is: %s", self.endpoint_name)
+                endpoint = CacheServerEndpoint(
+                    self.endpoint_name, self.service_name, self.logger, refresh_s=refresh_s
+                )
             else:
-                source = VipServerSource(self.endpoint_name)
-                describe = f"VIPServer domain {self.endpoint_name}"
-            self._discovery = ServiceDiscovery(
-                source, describe=describe, refresh_s=self.discovery_interval_s, logger=self.logger
-            )
+                endpoint = VipServerEndpoint(self.endpoint_name, self.logger, refresh_s=refresh_s)
+            self._discovery = endpoint.discovery
             self._discovery.start()
             self._log(logging.DEBUG, "Endpoint sync thread started")
-            endpoint = DiscoveredEndpoint(self._discovery, self.endpoint_name)
 
         transport = self._given_transport or HTTPTransport(self.max_connection_count)
         # endpoint first: a thread that sees the transport (_init_once) uses both
@@ -602,7 +489,7 @@ class PredictClient:
         return f"{base}/api/predict/{self.service_name}"
 
     def _static_base(self) -> str:
-        if not isinstance(self.endpoint, StaticEndpoint):
+        if not isinstance(self.endpoint, GatewayEndpoint):
             raise PredictException(500, "the client was destroyed meanwhile: call init() again")
         return self.endpoint.get()
 

@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from easlab.client import predict_client
 from easlab.client.auth import EasAuth, clean_token
 from easlab.client.content_encoding import ContentDecodingError
+from easlab.client.endpoints import with_scheme
 from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
 from easlab.errors import PredictException
@@ -211,7 +212,7 @@ class QueueClient(PredictClient):
 
     def _queue_url(self) -> str:
         if self.custom_url:
-            return predict_client.with_scheme(self.custom_url)
+            return with_scheme(self.custom_url)
         if not self.service_name:
             raise PredictException(
                 500, "no queue name: pass QueueClient(endpoint, 'NAME') or set_service_name()"

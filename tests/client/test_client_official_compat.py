@@ -460,3 +460,49 @@ def test_clients_of_one_name_print_each_line_once(capsys):
     assert all(c.logger is logger for c in clients) and len(logger.handlers) == 1
     logger.error("once")
     assert capsys.readouterr().out == "once\n"
+
+
+ENDPOINT_CLASSES_SNIPPET = """
+from eas_prediction import PredictClient, StringRequest, ENDPOINT_TYPE_DIRECT
+from eas_prediction.endpoint import Endpoint
+from eas_prediction.gateway_endpoint import GatewayEndpoint
+from eas_prediction.cacheserver_endpoint import CacheServerEndpoint
+
+def described(client):
+    ep = client.endpoint
+    return [type(ep).__name__, isinstance(ep, Endpoint), isinstance(ep, GatewayEndpoint),
+            isinstance(ep, CacheServerEndpoint), ep.logger is client.logger,
+            getattr(ep, 'service_name', None)]
+
+gateway = PredictClient('{url}', 'svc')
+gateway.init()
+print('gateway', described(gateway))
+custom = PredictClient(custom_url='{url}/api/predict/svc')
+custom.init()
+print('custom', described(custom), custom.endpoint.get())
+direct = PredictClient('{disco}', 'svc/sink')
+direct.set_endpoint_type(ENDPOINT_TYPE_DIRECT)
+direct.init()
+print('direct', described(direct))
+direct.destroy()
+
+by_hand = CacheServerEndpoint('{disco}', 'svc', gateway.logger)
+by_hand.sync()
+print('by hand', by_hand.get_size(), sorted(by_hand.get() for _ in range(4)))
+"""
+
+
+def test_the_client_endpoint_is_of_the_official_class(stub_server, run_official):
+    """``client.endpoint`` is a ``GatewayEndpoint`` (gateway mode or a custom_url) or a
+    ``CacheServerEndpoint`` (direct mode) with the client's logger, as officially:
+    easlab's were a ``StaticEndpoint`` / ``DiscoveredEndpoint`` of its own, so code that
+    checked ``isinstance(client.endpoint, GatewayEndpoint)`` went the other way. A
+    CacheServerEndpoint built by hand asks the same discovery, once per ``sync()``."""
+    a, b, disco = _two_backends_and_discovery(stub_server)
+    snippet = ENDPOINT_CLASSES_SNIPPET.format(url=a.url, disco=disco.address)
+    official = run_official(snippet).decode()
+    ours = run_with_easlab(snippet.replace("from eas_prediction.", "from easlab.eas_prediction."))
+    assert ours == official
+    assert "gateway ['GatewayEndpoint', True, True, False, True, None]" in ours
+    assert "direct ['CacheServerEndpoint', True, False, True, True, 'svc']" in ours
+    assert f"by hand 2 {sorted([a.address] + [b.address] * 3)}" in ours

@@ -15,7 +15,6 @@ from stub_http import Reply, Seen, TextRequest, TextResponse, echo
 
 import easlab
 from easlab import PredictClient, PredictException
-from easlab.client import predict_client
 
 TOKEN = "YWFlMDYyZDNmNTc3M2I3MzMwYmY0MmYwM2Y2MTYxMTY4NzBkNzdjOQ=="
 
@@ -192,11 +191,11 @@ def test_bare_host_port_endpoint(stub_server):
 
 
 def test_endpoint_forms():
-    assert predict_client.gateway_base("https://eas.example.com/", "s", None) == (
-        "https://eas.example.com"
-    )
-    assert predict_client.gateway_base("http://h:80", "s", None) == "http://h:80"
-    assert predict_client.gateway_base("h:8080", "s", None) == "http://h:8080"
+    from easlab.client.endpoints import gateway_base
+
+    assert gateway_base("https://eas.example.com/", "s", None) == ("https://eas.example.com")
+    assert gateway_base("http://h:80", "s", None) == "http://h:80"
+    assert gateway_base("h:8080", "s", None) == "http://h:8080"
 
 
 @pytest.mark.parametrize("path", ["/api/predict/echo", "/api/predict/", "/api/predict/echo/"])
