@@ -41,13 +41,23 @@ class EasAuth:
       and ``Authorization: EAS <HMAC-SHA1 signature>``;
     * a GET (the signature covers POST bodies only), or any call to a custom URL
       (``signed=False``): the plain token, the other form EAS accepts; a POST
-      also gets ``Date`` and a default ``Content-Type``.
+      also gets ``Date`` and a default ``Content-Type``;
+    * ``token_only=True``: the plain token and nothing else, whatever the method, as
+      the official queue client sends it (SPEC.md §4).
     """
 
-    def __init__(self, token: str | None, service_name: str, signed: bool = True) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        service_name: str,
+        signed: bool = True,
+        *,
+        token_only: bool = False,
+    ) -> None:
         self.token = clean_token(token)
         self.service_name = service_name
-        self.signed = signed
+        self.signed = signed and not token_only
+        self.token_only = token_only
 
     def apply(self, request: Request) -> Request:
         """Add the auth headers to ``request`` (in place) and return it."""
@@ -56,7 +66,7 @@ class EasAuth:
         headers = request.headers
         if request.method != "POST" or not self.signed:
             headers["Authorization"] = self.token
-            if request.method == "POST":
+            if request.method == "POST" and not self.token_only:
                 headers["Date"] = _auth.http_date()
                 headers.setdefault("Content-Type", _auth.DEFAULT_CONTENT_TYPE)
             return request

@@ -23,6 +23,7 @@ import requests
 
 from easlab.errors import PredictException
 
+#: the logger of a discovery whose client gives none (a PredictClient gives its own)
 log = logging.getLogger("easlab.client.discovery")
 
 # The official client's defaults (SPEC.md §1): refresh every 3 s, and the first
@@ -223,6 +224,11 @@ class ServiceDiscovery:
     ``fetch`` returns the current backends (it raises when discovery fails; the
     last good list is kept). ``pick`` waits up to ``first_wait_s`` for the first
     good answer, then raises ``PredictException(500)``.
+
+    Each refresh is logged to ``logger`` as the official client's endpoints log it:
+    a failure at ERROR (``sync service endpoints error, [URL]: ...``), the list at
+    DEBUG, a new list at INFO (``Service endpoints initialized to: ...``, then
+    ``changed to``), an unchanged one at DEBUG.
     """
 
     def __init__(
@@ -232,8 +238,10 @@ class ServiceDiscovery:
         describe: str,
         refresh_s: float = DEFAULT_REFRESH_S,
         first_wait_s: float = DEFAULT_FIRST_WAIT_S,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.fetch = fetch
+        self.logger = logger or log
         self.describe = describe
         self.refresh_s = refresh_s
         self.first_wait_s = first_wait_s
@@ -271,10 +279,20 @@ class ServiceDiscovery:
             backends = self.fetch()
         except Exception as e:  # any failure: log it, keep serving the last good list
             self.last_error = f"{type(e).__name__}: {e}"
-            log.warning("service discovery %s failed: %s", self.describe, self.last_error)
+            self.logger.error(
+                "sync service endpoints error, [%s]: %s", self.describe, self.last_error
+            )
             return
-        if self.balancer.set_backends(backends):
-            log.info("service discovery %s: backends now %s", self.describe, backends)
+        # the official endpoints' (host, weight) items, so that a log reads the same
+        items = [({"ip": b.ip, "port": b.port}, b.weight) for b in backends]
+        self.logger.debug("%s", items)
+        first = not self._ready.is_set()
+        if self.balancer.set_backends(backends) or first:
+            self.logger.info(
+                "Service endpoints %s to: %s", "initialized" if first else "changed", items
+            )
+        else:
+            self.logger.debug("Service endpoints unchanged, skip it")
         self.last_error = None
         self._ready.set()
 

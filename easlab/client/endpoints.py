@@ -1,10 +1,14 @@
-"""The official client's endpoint objects, over easlab's discovery.
+"""The official client's endpoint objects: where a ``PredictClient`` sends each call.
 
-``eas_prediction`` code sometimes builds an endpoint by hand
-(``GatewayEndpoint(domain, service, logger).get()``); these classes keep those
-constructors and methods, and ``WRRScheduler`` picks in the official order.
-``PredictClient`` itself uses ``StaticEndpoint`` and ``DiscoveredEndpoint``
-(predict_client.py), which balance with easlab's smooth round robin (discovery.py).
+``GatewayEndpoint`` is one fixed address (gateway mode, or a ``custom_url``);
+``CacheServerEndpoint`` (direct mode) and ``VipServerEndpoint`` hold the backends a
+``ServiceDiscovery`` lists (discovery.py), picked by easlab's smooth weighted round
+robin. ``PredictClient.init()`` makes one of them (``client.endpoint``, of the
+official class, as the official client's) and starts the discovery's refresh thread;
+``eas_prediction`` code that builds one by hand (``GatewayEndpoint(domain, service,
+logger).get()``) keeps those constructors and methods, its ``sync()`` asking once.
+``Endpoint`` with ``WRRScheduler`` keeps the official scheduler and its order for
+code that sets the backends itself.
 """
 
 from __future__ import annotations
@@ -12,25 +16,72 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from easlab.client.discovery import Backend, UpstreamSource, VipServerSource
-from easlab.client.predict_client import gateway_base
+from easlab.client.discovery import (
+    DEFAULT_REFRESH_S,
+    Backend,
+    ServiceDiscovery,
+    UpstreamSource,
+    VipServerSource,
+)
 from easlab.errors import PredictException
 
 __all__ = [
     "Endpoint",
     "GatewayEndpoint",
+    "DiscoveredEndpoint",
     "VipServerEndpoint",
     "CacheServerEndpoint",
     "WRRScheduler",
     "endpoint_sort_func",
+    "gateway_base",
+    "with_scheme",
 ]
 
 # (host, weight) as the official endpoints pass them: ({"ip": ..., "port": ...}, weight)
 Item = tuple[dict[str, Any], int]
+
+
+def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str:
+    """The base URL of a gateway endpoint, as the official client builds it (SPEC.md §1).
+
+    ``host:port`` gets ``http://``; ``http://`` and ``https://`` URLs are kept;
+    no endpoint inside an EAS pod means ``http://<service-name-with-dashes>.<NAMESPACE>:8080``.
+    """
+    if not endpoint:
+        if not namespace:
+            raise PredictException(
+                500,
+                "'endpoint' must be set when running outside eas service: pass "
+                "PredictClient('http://host:port', 'service') or call set_endpoint()",
+            )
+        endpoint = f"{service_name.replace('_', '-')}.{namespace}:8080"
+    if not endpoint.startswith(("http://", "https://")):
+        endpoint = "http://" + endpoint
+    base, found, _ = endpoint.partition("/api/predict")
+    if found and "/" not in base.split("://", 1)[1]:
+        # the service's URL given as the endpoint: sent on, it would reach
+        # /api/predict/NAME/api/predict/NAME and be refused as a wrong token
+        raise PredictException(
+            500,
+            f"the endpoint {endpoint!r} holds the service's path: pass the base, "
+            f"PredictClient('{base}', '{service_name}'), or the whole URL as "
+            f"PredictClient(custom_url='{endpoint}')",
+        )
+    return endpoint.rstrip("/")
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def with_scheme(url: str) -> str:
+    """``url`` with ``http://`` in front when it names no scheme (``host:port/path``), as
+    urllib3, the official client's transport, reads a ``custom_url`` without one."""
+    return url if _SCHEME.match(url) else "http://" + url
 
 
 def endpoint_sort_func(x: Item) -> str:
@@ -107,12 +158,15 @@ class Endpoint:
             if self.scheduler is not None and ordered == self.endpoints:
                 self.logger.debug("Service endpoints unchanged, skip it")
                 return
+            first = self.scheduler is None
             if self.scheduler is None:
                 self.scheduler = WRRScheduler(endpoints)
             else:
                 self.scheduler.set_data(endpoints)
             self.endpoints = ordered
-        self.logger.info("Service endpoints set to: %s", endpoints)
+        self.logger.info(
+            "Service endpoints %s to: %s", "initialized" if first else "changed", endpoints
+        )
 
     def get_size(self) -> int:
         with self._lock:
@@ -134,10 +188,6 @@ class Endpoint:
         return f"{host['ip']}:{host['port']}"
 
 
-def _items(backends: list[Backend]) -> list[Item]:
-    return [({"ip": b.ip, "port": b.port}, b.weight) for b in backends]
-
-
 class GatewayEndpoint(Endpoint):
     """The fixed address of a gateway (or ``custom_url``): ``get()`` always returns it."""
 
@@ -150,8 +200,11 @@ class GatewayEndpoint(Endpoint):
     ) -> None:
         super().__init__(logger)
         if domain is not None and custom_url:
-            domain = custom_url
-        self.domain = gateway_base(domain or "", service_name, os.getenv("NAMESPACE"))
+            # the whole URL of the service, path included (the official endpoint cuts
+            # one trailing "/")
+            self.domain = with_scheme(custom_url).removesuffix("/")
+        else:
+            self.domain = gateway_base(domain or "", service_name, os.getenv("NAMESPACE"))
 
     def set_endpoints(self, endpoints: list[Item]) -> None:
         self.logger.debug("sync nothing for gateway endpoint")
@@ -163,12 +216,69 @@ class GatewayEndpoint(Endpoint):
         return self.domain
 
 
-class VipServerEndpoint(Endpoint):
-    """Backends of a VIPServer domain; ``sync()`` asks VIPServer."""
+class DiscoveredEndpoint(Endpoint):
+    """Backends a ``ServiceDiscovery`` keeps (direct and VIPServer mode): ``get()`` the
+    next ``"ip:port"`` by smooth weighted round robin, ``get_size()`` and ``endpoints``
+    (``[({"ip": .., "port": ..}, weight), ...]``) what discovery lists, ``sync()`` asks
+    it now, ``set_endpoints()`` replaces the list until its next answer.
 
-    def __init__(self, domain: str, logger: logging.Logger | None = None) -> None:
-        super().__init__(logger)
+    The backend list lives in the discovery, not in ``Endpoint``'s scheduler, so
+    ``Endpoint.__init__`` (which sets that up) is not called.
+    """
+
+    def __init__(
+        self, discovery: ServiceDiscovery, domain: str, logger: logging.Logger | None = None
+    ) -> None:
+        self.logger = logger or logging.getLogger("easlab.endpoint")
+        self.discovery = discovery
         self.domain = domain
+
+    def pick(self, exclude: Iterable[Backend] | None = None) -> Backend:
+        """The next backend, avoiding ``exclude`` (those that failed in this call)."""
+        return self.discovery.pick(exclude or ())
+
+    def get(self) -> str:
+        """The next backend as ``"ip:port"`` (no scheme, as the official endpoint gives it;
+        backends inside a VPC speak plain HTTP)."""
+        return self.pick().address
+
+    @property
+    def endpoints(self) -> list[Item]:  # type: ignore[override]
+        return _items(self.discovery.balancer.backends)
+
+    def get_size(self) -> int:
+        return len(self.discovery.balancer.backends)
+
+    def sync(self) -> None:
+        """Ask discovery now (a failure is logged, the last list kept)."""
+        self.discovery.refresh()
+
+    def set_endpoints(self, endpoints: list[Item]) -> None:
+        self.discovery.balancer.set_backends(
+            Backend(str(host["ip"]), int(host["port"]), int(weight)) for host, weight in endpoints
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.discovery.describe})"
+
+
+class VipServerEndpoint(DiscoveredEndpoint):
+    """Backends of a VIPServer domain (``ENDPOINT_TYPE_VIPSERVER``)."""
+
+    def __init__(
+        self,
+        domain: str,
+        logger: logging.Logger | None = None,
+        *,
+        refresh_s: float = DEFAULT_REFRESH_S,
+    ) -> None:
+        discovery = ServiceDiscovery(
+            VipServerSource(domain),
+            describe=f"VIPServer domain {domain}",
+            refresh_s=refresh_s,
+            logger=logger,
+        )
+        super().__init__(discovery, domain, logger)
 
     def get_server(self) -> str:
         """A VIPServer server, at random from its server list (PredictException when none answers)."""
@@ -180,31 +290,26 @@ class VipServerEndpoint(Endpoint):
         finally:
             source.close()
 
-    def sync(self) -> None:
-        source = VipServerSource(self.domain)
-        try:
-            self.set_endpoints(_items(source()))
-        except Exception as exc:  # the official endpoint logs and keeps its backends
-            self.logger.error("sync service endpoints error, [%s]: %s", self.domain, exc)
-        finally:
-            source.close()
 
-
-class CacheServerEndpoint(Endpoint):
-    """Backends from the service-discovery server (direct mode); ``sync()`` asks it."""
+class CacheServerEndpoint(DiscoveredEndpoint):
+    """Backends from the EAS service-discovery server (direct mode, ``ENDPOINT_TYPE_DIRECT``)."""
 
     def __init__(
-        self, domain: str, service_name: str, logger: logging.Logger | None = None
+        self,
+        domain: str,
+        service_name: str,
+        logger: logging.Logger | None = None,
+        *,
+        refresh_s: float = DEFAULT_REFRESH_S,
     ) -> None:
-        super().__init__(logger)
-        self.domain = domain
+        source = UpstreamSource(domain, service_name)
+        discovery = ServiceDiscovery(
+            source, describe=source.url, refresh_s=refresh_s, logger=logger
+        )
+        super().__init__(discovery, domain, logger)
         self.service_name = service_name.split("/")[0]
+        self.logger.info("Service discovery endpoint is: %s", domain)
 
-    def sync(self) -> None:
-        source = UpstreamSource(self.domain, self.service_name)
-        try:
-            self.set_endpoints(_items(source()))
-        except Exception as exc:  # the official endpoint logs and keeps its backends
-            self.logger.error("sync service endpoints error, [%s]: %s", self.domain, exc)
-        finally:
-            source.close()
+
+def _items(backends: Iterable[Backend]) -> list[Item]:
+    return [({"ip": b.ip, "port": b.port}, b.weight) for b in backends]

@@ -44,20 +44,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import re
+import sys
 import threading
 import time
 from typing import Any, Literal, overload
 
 from easlab import _auth
 from easlab.client.auth import EasAuth, clean_token
-from easlab.client.discovery import (
-    DEFAULT_REFRESH_S,
-    Backend,
-    ServiceDiscovery,
-    UpstreamSource,
-    VipServerSource,
+from easlab.client.discovery import DEFAULT_REFRESH_S, Backend, ServiceDiscovery
+from easlab.client.endpoints import (
+    CacheServerEndpoint,
+    DiscoveredEndpoint,
+    GatewayEndpoint,
+    VipServerEndpoint,
+    with_scheme,
 )
 from easlab.client.latency import Latency
 from easlab.client.transport import (
@@ -84,111 +84,41 @@ ENDPOINT_TYPE_VIPSERVER = "VIPSERVER"
 _ENDPOINT_TYPES = ("", ENDPOINT_TYPE_DEFAULT, ENDPOINT_TYPE_DIRECT, ENDPOINT_TYPE_VIPSERVER)
 
 
-def gateway_base(endpoint: str, service_name: str, namespace: str | None) -> str:
-    """The base URL of a gateway endpoint, as the official client builds it (SPEC.md §1).
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The official client's ``StreamHandler(stream=sys.stdout)``, writing to the
+    ``sys.stdout`` of the moment: a notebook (or pytest) replaces it per cell (test),
+    and a handler kept on a named logger must not write to a stream long closed."""
 
-    ``host:port`` gets ``http://``; ``http://`` and ``https://`` URLs are kept;
-    no endpoint inside an EAS pod means ``http://<service-name-with-dashes>.<NAMESPACE>:8080``.
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """Ignored: the stream is always the current ``sys.stdout``."""
+
+
+_HANDLER_LOCK = threading.Lock()
+
+
+def client_logger(endpoint: str, service_name: str) -> logging.Logger:
+    """The logger of a client, as the official client makes it: named
+    ``"{endpoint}/{service_name}"`` (the constructor's arguments), at level ERROR,
+    with a handler printing to stdout, so that a logging configuration written for
+    the official client (and ``set_log_level``) works the same.
+
+    The official client adds one more stdout handler per client made, and then
+    prints each line once per client of that name; easlab adds one.
     """
-    if not endpoint:
-        if not namespace:
-            raise PredictException(
-                500,
-                "'endpoint' must be set when running outside eas service: pass "
-                "PredictClient('http://host:port', 'service') or call set_endpoint()",
-            )
-        endpoint = f"{service_name.replace('_', '-')}.{namespace}:8080"
-    if not endpoint.startswith(("http://", "https://")):
-        endpoint = "http://" + endpoint
-    base, found, _ = endpoint.partition("/api/predict")
-    if found and "/" not in base.split("://", 1)[1]:
-        # the service's URL given as the endpoint: sent on, it would reach
-        # /api/predict/NAME/api/predict/NAME and be refused as a wrong token
-        raise PredictException(
-            500,
-            f"the endpoint {endpoint!r} holds the service's path: pass the base, "
-            f"PredictClient('{base}', '{service_name}'), or the whole URL as "
-            f"PredictClient(custom_url='{endpoint}')",
-        )
-    return endpoint.rstrip("/")
-
-
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def with_scheme(url: str) -> str:
-    """``url`` with ``http://`` in front when it names no scheme (``host:port/path``), as
-    urllib3, the official client's transport, reads a ``custom_url`` without one."""
-    return url if _SCHEME.match(url) else "http://" + url
-
-
-class StaticEndpoint:
-    """A fixed base URL (gateway mode or ``custom_url``): the official ``GatewayEndpoint``'s
-    surface (``get()``, ``get_size()``, ``sync()``, ``set_endpoints()``, ``domain``)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.endpoints: dict[str, Any] = {}  # the official gateway endpoint's, never filled
-
-    @property
-    def domain(self) -> str:
-        return self.base
-
-    def get(self) -> str:
-        return self.base
-
-    def get_size(self) -> int:
-        """Always 1: one gateway."""
-        return 1
-
-    def sync(self) -> None:
-        """Nothing to refresh: a gateway has one fixed address."""
-
-    def set_endpoints(self, endpoints: Any) -> None:
-        """Ignored, as the official gateway endpoint ignores it."""
-
-    def __repr__(self) -> str:
-        return f"StaticEndpoint({self.base!r})"
-
-
-class DiscoveredEndpoint:
-    """Backends from service discovery (direct / VIPServer mode), by weighted round robin.
-
-    The official ``CacheServerEndpoint``'s surface: ``get()`` (the next ``"ip:port"``),
-    ``get_size()`` (how many backends discovery lists), ``endpoints``
-    (``[({"ip": .., "port": ..}, weight), ...]``), ``sync()`` (ask discovery now),
-    ``set_endpoints()`` (replace the list until the next refresh) and ``domain``.
-    """
-
-    def __init__(self, discovery: ServiceDiscovery, domain: str = "") -> None:
-        self.discovery = discovery
-        self.domain = domain
-
-    def pick(self, exclude: list[Backend] | None = None) -> Backend:
-        return self.discovery.pick(exclude or ())
-
-    def get(self) -> str:
-        """The next backend as ``"ip:port"`` (no scheme, as the official endpoint gives it;
-        backends inside a VPC speak plain HTTP)."""
-        return self.pick().address
-
-    @property
-    def endpoints(self) -> list[tuple[dict[str, Any], int]]:
-        return [({"ip": b.ip, "port": b.port}, b.weight) for b in self.discovery.balancer.backends]
-
-    def get_size(self) -> int:
-        return len(self.discovery.balancer.backends)
-
-    def sync(self) -> None:
-        self.discovery.refresh()
-
-    def set_endpoints(self, endpoints: list[tuple[dict[str, Any], int]]) -> None:
-        self.discovery.balancer.set_backends(
-            Backend(str(host["ip"]), int(host["port"]), int(weight)) for host, weight in endpoints
-        )
-
-    def __repr__(self) -> str:
-        return f"DiscoveredEndpoint({self.discovery.describe})"
+    logger = logging.getLogger(f"{endpoint}/{service_name}")
+    with _HANDLER_LOCK:  # clients made at once in two threads: still one handler
+        if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+            logger.addHandler(_StdoutHandler())
+    logger.setLevel(logging.ERROR)
+    return logger
 
 
 class PredictClient:
@@ -229,8 +159,10 @@ class PredictClient:
         self.content_type = ""
         self.headers: dict[str, str] = {}
         self.discovery_interval_s = DEFAULT_REFRESH_S
-        self.endpoint: StaticEndpoint | DiscoveredEndpoint | None = None
-        self.logger = logging.getLogger(f"easlab.client.{service_name or 'predict'}")
+        #: where calls go, of the official endpoint classes (None before ``init()``)
+        self.endpoint: GatewayEndpoint | DiscoveredEndpoint | None = None
+        #: the official client's logger (None after ``QueueClient.set_logger(None)``: silent)
+        self.logger: logging.Logger | None = client_logger(endpoint, service_name)
         #: Latency of the most recent successful call (from any thread).
         self.last_latency: Latency | None = None
         self._given_transport = transport
@@ -265,7 +197,13 @@ class PredictClient:
         self.content_type = content_type
 
     def set_log_level(self, log_level: int | str) -> None:
-        self.logger.setLevel(log_level)
+        if self.logger is not None:
+            self.logger.setLevel(log_level)
+
+    def _log(self, level: int, message: str, *args: Any) -> None:
+        """A line to ``self.logger``, unless there is none."""
+        if self.logger is not None:
+            self.logger.log(level, message, *args)
 
     def set_retry_count(self, count: int) -> None:
         """Total attempts per call (5 by default); 0 or less means one attempt."""
@@ -296,14 +234,14 @@ class PredictClient:
 
     @property
     def transport(self) -> Transport | None:
-        """The transport in use (None before ``init()`` and after ``destroy()``)."""
+        """The transport in use (None before ``init()``)."""
         return self._transport
 
     @property
     def connection_pool(self) -> Transport | None:
         """The pooled connections (the official client's urllib3 ``PoolManager``): here the
         transport, which also answers ``request(method, url, ...)`` and ``clear()``.
-        None before ``init()`` and after ``destroy()``."""
+        None before ``init()``; kept by ``destroy()``, as the official client keeps it."""
         return self._transport
 
     @property
@@ -344,12 +282,10 @@ class PredictClient:
                 "ENDPOINT_TYPE_DIRECT or ENDPOINT_TYPE_VIPSERVER",
             )
         self._shutdown()
-        endpoint: StaticEndpoint | DiscoveredEndpoint
-        if self.custom_url:
-            endpoint = StaticEndpoint(with_scheme(self.custom_url))
-        elif self.endpoint_type in ("", ENDPOINT_TYPE_DEFAULT):
-            endpoint = StaticEndpoint(
-                gateway_base(self.endpoint_name, self.service_name, os.environ.get("NAMESPACE"))
+        endpoint: GatewayEndpoint | DiscoveredEndpoint
+        if self.custom_url or self.endpoint_type in ("", ENDPOINT_TYPE_DEFAULT):
+            endpoint = GatewayEndpoint(
+                self.endpoint_name, self.service_name, self.logger, self.custom_url
             )
         else:
             if not self.endpoint_name:
@@ -358,18 +294,16 @@ class PredictClient:
                     f"endpoint type {self.endpoint_type} needs the discovery endpoint: "
                     "call set_endpoint('host:port') before init()",
                 )
-            source: UpstreamSource | VipServerSource
+            refresh_s = self.discovery_interval_s
             if self.endpoint_type == ENDPOINT_TYPE_DIRECT:
-                source = UpstreamSource(self.endpoint_name, self.service_name)
-                describe = source.url
+                endpoint = CacheServerEndpoint(
+                    self.endpoint_name, self.service_name, self.logger, refresh_s=refresh_s
+                )
             else:
-                source = VipServerSource(self.endpoint_name)
-                describe = f"VIPServer domain {self.endpoint_name}"
-            self._discovery = ServiceDiscovery(
-                source, describe=describe, refresh_s=self.discovery_interval_s
-            )
+                endpoint = VipServerEndpoint(self.endpoint_name, self.logger, refresh_s=refresh_s)
+            self._discovery = endpoint.discovery
             self._discovery.start()
-            endpoint = DiscoveredEndpoint(self._discovery, self.endpoint_name)
+            self._log(logging.DEBUG, "Endpoint sync thread started")
 
         transport = self._given_transport or HTTPTransport(self.max_connection_count)
         # endpoint first: a thread that sees the transport (_init_once) uses both
@@ -379,11 +313,17 @@ class PredictClient:
         self._stopped = False
 
     def destroy(self) -> None:
-        """Stop discovery and close the connections (``stop`` becomes True); a later
-        ``predict`` calls ``init()`` again."""
+        """Stop refreshing the backends and close the connections; ``stop`` becomes True.
+
+        As with the official client, ``endpoint`` and ``connection_pool`` stay and the
+        client still answers: a later call opens a new connection to the endpoint as
+        it was (in direct mode, the last backend list, no longer refreshed). ``init()``
+        starts over.
+        """
         with self._lifecycle:
-            self._stopped = True
-            self._shutdown()
+            self.stop = True
+            if self._transport is not None:
+                self._transport.close()
 
     def _shutdown(self) -> None:
         if self._discovery is not None:
@@ -549,7 +489,7 @@ class PredictClient:
         return f"{base}/api/predict/{self.service_name}"
 
     def _static_base(self) -> str:
-        if not isinstance(self.endpoint, StaticEndpoint):
+        if not isinstance(self.endpoint, GatewayEndpoint):
             raise PredictException(500, "the client was destroyed meanwhile: call init() again")
         return self.endpoint.get()
 
@@ -559,7 +499,7 @@ class PredictClient:
         """The request as it goes out: URL, extra headers, content type, then auth."""
         # http.client (the official transport) sends an int value as its decimal
         # text: so does easlab, whatever the transport.
-        headers = Headers({"User-Agent": _user_agent()})
+        headers = Headers({"User-Agent": user_agent()})
         for key, value in self.headers.items():
             headers[key] = str(value) if isinstance(value, int) else value
         if self.content_type:
@@ -601,6 +541,7 @@ class PredictClient:
         started = time.perf_counter()
         request = self._prepare(method, body, backend, path)
         prepared = time.perf_counter()
+        self._log(logging.DEBUG, "Request to url: %s", request.url)
         response = transport.send(request, self.timeout / 1000.0)
         return response, prepared - started
 
@@ -637,7 +578,8 @@ class PredictClient:
                 if not exc.retryable:
                     raise error from exc
                 last = error
-                self.logger.debug("%s attempt %d/%d failed: %s", purpose, attempt, attempts, cause)
+                # the official client's line, "retrying" on the last attempt too
+                self._log(logging.DEBUG, "Request failed, err: %s, retrying", cause)
                 if backend is not None:
                     failed.append(backend)
                 continue
@@ -648,8 +590,14 @@ class PredictClient:
             if status >= 500 or (status == 450 and backend is not None):
                 # 450: this backend's queue is full; another may take it (SPEC.md §1).
                 last = PredictException(status, message)
-                self.logger.debug(
-                    "%s attempt %d/%d: HTTP %d %s", purpose, attempt, attempts, status, message
+                self._log(
+                    logging.DEBUG,
+                    "%s attempt %d/%d: HTTP %d %s",
+                    purpose,
+                    attempt,
+                    attempts,
+                    status,
+                    message,
                 )
                 if backend is not None:
                     failed.append(backend)
@@ -714,7 +662,8 @@ def _to_bytes(data: Any) -> bytes:
 
 
 @functools.cache
-def _user_agent() -> str:
+def user_agent() -> str:
+    """What easlab's clients send as ``User-Agent``."""
     from easlab import __version__
 
     return f"easlab/{__version__}"

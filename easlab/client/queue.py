@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from easlab.client import predict_client
 from easlab.client.auth import EasAuth, clean_token
 from easlab.client.content_encoding import ContentDecodingError
+from easlab.client.endpoints import with_scheme
 from easlab.client.predict_client import PredictClient
 from easlab.client.transport import Headers, Request, Response, TransportError
 from easlab.errors import PredictException
@@ -42,6 +43,9 @@ REQUEST_ID_TAG = "requestId"
 PROTOBUF = "application/vnd.google.protobuf"
 #: seconds between the Watcher's pings, as the official client (SPEC §4)
 PING_INTERVAL_S = 2.0
+#: the logger ``init()`` gives a QueueClient: the official client's (its module's name),
+#: so that a logging configuration written for it works the same
+QUEUE_LOGGER_NAME = "eas_prediction.queue_client"
 #: the pause between the Watcher's reconnect attempts: the first, doubled up to the cap
 RECONNECT_FIRST_S = 0.2
 RECONNECT_MAX_S = 2.0
@@ -160,6 +164,7 @@ class QueueClient(PredictClient):
         self.watch_sock: Any = None
         self.watch_lock = threading.Lock()
         self.watcher: Watcher | None = None
+        self._logger_given = False  # set_logger() was called
 
     @property
     def queue_name(self) -> str:
@@ -182,13 +187,32 @@ class QueueClient(PredictClient):
             self.custom_url = custom_url
         self.path_suffix = path_suffix
         super().init()
+        # As the official QueueClient.init: from here on the queue's logger, at INFO
+        # (discovery, started above, logs to the client's, as there).
+        self.logger = logging.getLogger(QUEUE_LOGGER_NAME)
+        self.logger.setLevel(logging.INFO)
+
+    def _init_once(self) -> None:
+        """``init()`` with the settings so far for a call made before it (the official
+        client needs ``init()`` first); a logger given to ``set_logger`` stays."""
+        if self.uid and self._transport is not None:
+            return
+        with self._lifecycle:
+            if not self.uid or self._transport is None:
+                logger, given = self.logger, self._logger_given
+                self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+                if given:
+                    self.logger = logger
 
     def set_logger(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger  # type: ignore[assignment]
+        """Log to ``logger`` (None: not at all); an explicit ``init()`` later sets the
+        queue's own again, as the official ``init()`` does."""
+        self.logger = logger
+        self._logger_given = True
 
     def _queue_url(self) -> str:
         if self.custom_url:
-            return predict_client.with_scheme(self.custom_url)
+            return with_scheme(self.custom_url)
         if not self.service_name:
             raise PredictException(
                 500, "no queue name: pass QueueClient(endpoint, 'NAME') or set_service_name()"
@@ -221,20 +245,18 @@ class QueueClient(PredictClient):
         accept: str = "",
     ) -> Response:
         """One queue call with retries of transport errors and 5xx; any other non-2xx raises."""
-        if not self.uid or self._transport is None:
-            with self._lifecycle:
-                if not self.uid or self._transport is None:
-                    self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+        self._init_once()
         url = self._queue_url()
         if query:
             url += "?" + urlencode(query)
         attempts = max(1, int(self.retry_count) + 1)
         last: PredictException | None = None
         for attempt in range(1, attempts + 1):
-            headers = self._identity()
+            headers = Headers({"User-Agent": predict_client.user_agent()})
+            headers.update(self._identity())
             if accept:
                 headers["Accept"] = accept
-            request = EasAuth(self.token, self.service_name, signed=False).apply(
+            request = EasAuth(self.token, self.service_name, token_only=True).apply(
                 Request(method, url, headers, body)
             )
             transport = self._transport
@@ -246,6 +268,7 @@ class QueueClient(PredictClient):
             except TransportError as exc:
                 hint = f": {exc.hint}" if exc.hint else ""  # a local kernel not running
                 last = PredictException(502, f"url: {exc.url}, error: {exc.reason}{hint}")
+                self._log(logging.DEBUG, "Request failed, err: %s", exc.reason)
                 # An answer that came but does not decode is not retried: urllib3's
                 # retries (the official client's) cover only getting an answer.
                 if not exc.retryable or isinstance(exc.__cause__, ContentDecodingError):
@@ -323,20 +346,42 @@ class QueueClient(PredictClient):
         return [DataFrame(frame) for frame in frames.index]
 
     def attributes(self) -> dict[str, str]:
-        """The queue's attributes (``stream.length``, ``stream.lastEntry`` ...)."""
+        """The queue's attributes (``stream.length``, ``stream.lastEntry`` ...).
+
+        An answer that is not a JSON object (a gateway's page, a service that is not a
+        queue) raises ``PredictException`` 502 showing it; the official client logs a
+        warning and returns ``{}``.
+        """
         text = self._request("GET", {"_attrs_": "true"}).text.strip()
-        return dict(json.loads(text)) if text else {}
+        if not text:
+            return {}
+        try:
+            attributes = json.loads(text)
+        except ValueError:
+            attributes = None
+        if not isinstance(attributes, dict):
+            raise PredictException(
+                502,
+                f"{self._queue_url()} answered {text[:200]!r} for the queue's attributes, "
+                f"not a JSON object: is {self.service_name!r} a queue service "
+                "(metadata.type Queue or Async)?",
+            )
+        return attributes
 
     def search(self, index: Any) -> dict[str, Any]:
         """``{ConsumerId, IsPending, WaitCount}`` of the record at ``index``; ``{}`` when there is none."""
         try:
-            if int(index) <= 0:
-                return {}
-            resp = self._request("GET", {"_search_": "true", "_index_": str(index)})
+            valid = int(index) > 0
         except (ValueError, TypeError):
+            valid = False
+        if not valid:  # as the official client: no request, a warning, {}
+            self._log(logging.WARNING, "invalid search index: %s", index)
             return {}
+        try:
+            resp = self._request("GET", {"_search_": "true", "_index_": str(index)})
         except PredictException as exc:
             if exc.code == 404:
+                self._log(logging.WARNING, "search error: %s", exc)
                 return {}
             raise
         return dict(json.loads(resp.text))
@@ -370,8 +415,7 @@ class QueueClient(PredictClient):
             "_auto_commit_": str(auto_commit).lower(),
         }
         query.update(tags or {})
-        if not self.uid or self._transport is None:
-            self.init(self.uid or None, self.gid, self.custom_url, self.path_suffix)
+        self._init_once()
         url = self._queue_url().replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         if not url.startswith(("ws://", "wss://")):
             url = "ws://" + url

@@ -380,7 +380,10 @@ class HTTPTransport(Transport):
         except ValueError as exc:  # a port that is not a number
             raise TransportError(request, f"{exc} in {request.url!r}", retryable=False) from None
         key = (parts.scheme, parts.hostname, port)
-        body = request.body if request.body or request.method not in ("GET", "HEAD") else None
+        # No body at all rather than an empty one: http.client then sends
+        # "Content-Length: 0" only for POST/PUT/PATCH, as urllib3 (the official
+        # transport) does, and nothing on a GET or DELETE.
+        body = request.body or None
         started = time.perf_counter()
         while True:
             conn, reused = self._checkout(key, timeout)

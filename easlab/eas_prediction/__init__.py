@@ -12,6 +12,9 @@ Names resolve lazily, so ``import easlab.eas_prediction`` stays cheap.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from easlab._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
@@ -35,6 +38,44 @@ _EXPORTS: dict[str, str] = {
     "QueueClient": "easlab.client.queue",
 }
 
+#: The modules the official ``__init__`` imports, and so makes attributes of the package:
+#: ``import eas_prediction`` then ``eas_prediction.tf_request_pb2.PredictRequest()`` works,
+#: and here too, each module imported on first use.
+_SUBMODULES = frozenset(
+    {
+        "blade_pb2",
+        "blade_request",
+        "cacheserver_endpoint",
+        "endpoint",
+        "exception",
+        "gateway_endpoint",
+        "onnx_processor_data_helper",
+        "onnx_processor_data_pb2",
+        "onnx_request",
+        "predict_client",
+        "pytorch_predict_pb2",
+        "queue_client",
+        "queue_types",
+        "request",
+        "string_request",
+        "tf_request",
+        "tf_request_pb2",
+        "torch_request",
+        "vipserver_endpoint",
+        "weighted_round_robin",
+    }
+)
+
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+_export, _exported = lazy_exports(__name__, _EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # binds it in the package
+    return _export(name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*_exported(), *_SUBMODULES})

@@ -127,7 +127,7 @@ class TFRequest(MessageRequest):
             one_of("signature_name", signature_name, "singature_name", singature_name)
         )
         self.signature_name = name
-        if self._message is not None:
+        if self._message is not None and self._inputs:
             self._message.signature_name = name or ""
 
     def add_feed(
@@ -162,6 +162,7 @@ class TFRequest(MessageRequest):
             )
         self._inputs[input_name] = payload
         if self._message is not None:
+            self._message.signature_name = self.signature_name or ""
             self._message.inputs[input_name].MergeFromString(b"".join(payload))
         return self
 
@@ -178,9 +179,16 @@ class TFRequest(MessageRequest):
         return list(self._inputs)
 
     def _encode(self) -> bytes:
-        """The serialized PredictRequest, byte-identical to the official client's."""
+        """The serialized PredictRequest, byte-identical to the official client's.
+
+        The signature name goes in with the inputs only: the official client writes
+        it into the message at ``add_feed``, so a request without feeds (fetches
+        only, or nothing) carries no signature name. Unlike there, a
+        ``set_signature_name`` after the feeds is sent (the official client keeps
+        sending the name the last feed saw).
+        """
         parts: list[Buffer] = []
-        if self.signature_name:
+        if self.signature_name and self._inputs:
             parts += len_field(1, [self.signature_name.encode("utf-8")])
         for name, payload in self._inputs.items():
             parts += _map_entry(2, name, payload)

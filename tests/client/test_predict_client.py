@@ -15,7 +15,6 @@ from stub_http import Reply, Seen, TextRequest, TextResponse, echo
 
 import easlab
 from easlab import PredictClient, PredictException
-from easlab.client import predict_client
 
 TOKEN = "YWFlMDYyZDNmNTc3M2I3MzMwYmY0MmYwM2Y2MTYxMTY4NzBkNzdjOQ=="
 
@@ -192,11 +191,11 @@ def test_bare_host_port_endpoint(stub_server):
 
 
 def test_endpoint_forms():
-    assert predict_client.gateway_base("https://eas.example.com/", "s", None) == (
-        "https://eas.example.com"
-    )
-    assert predict_client.gateway_base("http://h:80", "s", None) == "http://h:80"
-    assert predict_client.gateway_base("h:8080", "s", None) == "http://h:8080"
+    from easlab.client.endpoints import gateway_base
+
+    assert gateway_base("https://eas.example.com/", "s", None) == ("https://eas.example.com")
+    assert gateway_base("http://h:80", "s", None) == "http://h:80"
+    assert gateway_base("h:8080", "s", None) == "http://h:8080"
 
 
 @pytest.mark.parametrize("path", ["/api/predict/echo", "/api/predict/", "/api/predict/echo/"])
@@ -500,8 +499,8 @@ def test_context_manager_and_lazy_init(stub_server):
     with PredictClient(server.url, "echo") as client:
         # init() is implied by the first predict.
         assert isinstance(client.predict(TextRequest(b"a")), TextResponse)
-    assert client.endpoint is None
-    # After destroy() a predict starts over.
+    assert client.endpoint is not None and client.stop is True
+    # After destroy() a predict still answers, as the official client's.
     assert client.predict(TextRequest(b"b")).data == b"b"
     client.destroy()
 
@@ -518,7 +517,8 @@ def test_connections_are_reused(stub_server):
 
 def test_stop_and_connection_pool_as_the_official_client_has_them(stub_server):
     """REPORT D4: ``connection_pool`` holds the connections, ``stop`` is the official flag
-    (False until ``destroy()``), and ``destroy()`` lets the connections go."""
+    (False until ``destroy()``), and ``destroy()`` lets the connections go (the pool
+    stays, as the official client's: a later call opens a new connection)."""
     server = stub_server(echo)
     client = PredictClient(server.url, "echo")
     assert client.connection_pool is None and client.stop is False
@@ -529,10 +529,13 @@ def test_stop_and_connection_pool_as_the_official_client_has_them(stub_server):
     answer = pool.request("POST", f"{server.url}/api/predict/echo", body=b"raw", retries=0)
     assert (answer.status, answer.data) == (200, b"raw")
     client.destroy()
-    assert client.stop is True and client.connection_pool is None
+    assert client.stop is True and client.connection_pool is pool
     assert pool.idle_connections() == 0
-    client.predict(easlab.StringRequest("again"))  # starts over, as after any destroy()
-    assert client.stop is False
+    client.predict(easlab.StringRequest("again"))
+    assert client.stop is True and pool.idle_connections() == 1
+    client.init()  # starts over
+    assert client.stop is False and client.connection_pool is not pool
+    client.predict(easlab.StringRequest("again"))
     client.connection_pool.clear()
     assert client.connection_pool.idle_connections() == 0
     client.destroy()

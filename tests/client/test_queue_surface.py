@@ -11,8 +11,11 @@ parameters all have defaults (or are keyword-only).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import json
+import logging
 
 import pytest
 
@@ -308,3 +311,185 @@ def test_a_queue_5xx_is_retried_after_a_pause_not_at_once(stub_server, monkeypat
     with pytest.raises(PredictException):
         queue.put(b"x")
     assert len(refused.seen) == 1 and pauses == []
+
+
+def test_a_queue_client_without_a_logger_still_answers(stub_server, closed_port, monkeypatch):
+    """``set_logger(None)`` (the official way to silence a QueueClient) left the inherited
+    calls logging to None: a predict() retried a 5xx and failed with AttributeError
+    instead of the PredictException of the answer."""
+    from stub_http import Reply
+
+    import easlab
+    from easlab.client import predict_client
+    from easlab.errors import PredictException
+
+    monkeypatch.setattr(predict_client, "_pause", lambda seconds: None)
+    failing = stub_server(lambda seen: Reply(500, b"model failed"))
+    queue = easlab.QueueClient(failing.url, "jobs")
+    queue.init()
+    queue.set_logger(None)
+    queue.set_retry_count(2)
+    with pytest.raises(PredictException, match="model failed") as failed:
+        queue.predict(b"x")
+    assert failed.value.code == 500 and len(failing.seen) == 2
+    refused = easlab.QueueClient(f"127.0.0.1:{closed_port}", "jobs")
+    refused.init()
+    refused.set_logger(None)
+    refused.set_retry_count(1)
+    for call in (lambda: refused.put(b"x"), lambda: refused.predict(b"x")):
+        with pytest.raises(PredictException, match="Connection refused"):
+            call()
+
+
+ATTRIBUTES_OF = r"""
+import json
+from eas_prediction import QueueClient
+q = QueueClient('{url}', 'jobs')
+q.init()
+q.set_logger(None)
+print(json.dumps(q.attributes()))
+"""
+
+
+def test_attributes_that_are_not_json_are_a_predict_exception(stub_server, run_official):
+    """A 200 whose body is not a JSON object (a gateway's page): easlab let json's
+    JSONDecodeError out, naming neither the URL nor the queue; the official client logs
+    a warning and returns {} (easlab raises, as for a refused attributes call, README)."""
+    from stub_http import Reply
+
+    import easlab
+    from easlab.errors import PredictException
+
+    server = stub_server(lambda seen: Reply(200, b"<html>gateway</html>"))
+    assert json.loads(run_official(ATTRIBUTES_OF.format(url=server.url))) == {}
+    queue = easlab.QueueClient(server.url, "jobs")
+    with pytest.raises(PredictException) as caught:
+        queue.attributes()
+    assert caught.value.code == 502 and "<html>gateway</html>" in caught.value.message
+    assert "is 'jobs' a queue service" in caught.value.message
+    assert not isinstance(caught.value, json.JSONDecodeError)
+
+
+QUEUE_CALLS = r"""
+from eas_prediction import QueueClient
+q = QueueClient('{url}', 'jobs')
+q.set_token('{token}')
+q.init(uid='u1')
+q.put(b'x', tags={{'a': 'b'}})
+q.attributes()
+q.delete([1, 2])
+q.commit(3)
+q.truncate(4)
+q.search(5)
+"""
+
+
+def test_queue_calls_send_the_official_headers(stub_server, run_official):
+    """The queue's calls carry the token alone (SPEC §4): easlab's put also sent ``Date``
+    and ``Content-Type: application/octet-stream`` (the custom_url form of a predict),
+    its DELETEs an empty body's ``Content-Length: 0``, and no ``User-Agent``."""
+    from stub_http import Reply
+
+    import easlab
+
+    def queue(seen) -> Reply:
+        body = b"{}" if "_attrs_" in seen.query or "_search_" in seen.query else b"5"
+        return Reply(200, body, headers={"X-Eas-Queueservice-Request-Id": "r1"})
+
+    server = stub_server(queue)
+    token = "queue-token-0123456789"
+    run_official(QUEUE_CALLS.format(url=server.url, token=token))
+    theirs = list(server.seen)
+    server.seen.clear()
+    exec(QUEUE_CALLS.format(url=server.url, token=token).replace("eas_prediction", "easlab"))
+    ours = list(server.seen)
+
+    def sent(seen) -> tuple:
+        # easlab's put adds a requestId tag of its own (README); Host differs by nothing
+        query = "&".join(p for p in seen.query.split("&") if not p.startswith("requestId="))
+        return seen.method, seen.path, query, sorted(seen.headers.keys())
+
+    assert [sent(s) for s in ours] == [sent(s) for s in theirs]
+    assert all(s.headers["Authorization"] == token for s in ours)
+    assert "Content-Length" not in ours[2].headers  # the DELETE
+    assert easlab.__version__ in ours[0].headers["User-Agent"]
+
+
+SEARCHES = r"""
+import json, logging
+from eas_prediction import QueueClient
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+
+logging.getLogger().addHandler(Keep())
+q = QueueClient('{url}', 'jobs')
+q.set_token('{token}')
+q.set_retry_count(0)
+q.init()
+found = [q.search(0), q.search('x'), q.search(7)]
+print(json.dumps([found, records]))
+"""
+
+
+def test_searches_that_find_nothing_log_as_the_official_ones(stub_server, run_official):
+    """An invalid index and a record that is not there answer {} with a WARNING of the
+    queue's logger, as officially (easlab said nothing); a token with a line break
+    inside is a ValueError saying so (search swallowed it into {})."""
+    from stub_http import Reply
+
+    import easlab
+
+    server = stub_server(lambda seen: Reply(404, b"no data in stream"))
+    token = "search-token-0123456789"
+    theirs = json.loads(run_official(SEARCHES.format(url=server.url, token=token)))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(SEARCHES.format(url=server.url, token=token).replace("eas_prediction", "easlab"), {})
+    ours = json.loads(out.getvalue())
+    logging.getLogger().handlers.pop()  # the snippet's Keep
+    # official: "search error: Code: 404, Message: b'no data in stream'" (bytes, README);
+    # easlab's message names the queue too
+    assert ours[1][2][2].endswith(" (queue 'jobs')")
+    ours[1][2][2] = ours[1][2][2].replace(
+        "no data in stream (queue 'jobs')", "b'no data in stream'"
+    )
+    assert ours == theirs
+    assert [level for _, level, _ in theirs[1]] == ["WARNING"] * 3
+    broken = easlab.QueueClient(server.url, "jobs")
+    broken.set_token(f"{token[:5]}\n{token[5:]}")
+    with pytest.raises(ValueError, match="control character"):
+        broken.search(7)
+
+
+def test_a_call_before_init_keeps_the_logger_given(stub_server):
+    """A queue call made before init() runs it (the official client needs init() first);
+    init() sets the queue's own logger, and so replaced one given to set_logger()."""
+    from stub_http import Reply
+
+    import easlab
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    mine = logging.getLogger("test_queue_surface.mine")
+    mine.addHandler(Keep())
+    mine.propagate = False
+    server = stub_server(lambda seen: Reply(404, b"no data in stream"))
+    queue = easlab.QueueClient(server.url, "jobs")
+    queue.set_logger(mine)
+    assert queue.search(7) == {}  # its first call: init() ran here
+    assert queue.logger is mine and records == [
+        "search error: Code: 404, Message: no data in stream (queue 'jobs')"
+    ]
+    queue.init()  # an explicit init(): the queue's logger, as officially
+    assert queue.logger is logging.getLogger("eas_prediction.queue_client")
+    quiet = easlab.QueueClient(server.url, "jobs")
+    quiet.set_logger(None)
+    assert quiet.search(0) == {} and quiet.logger is None

@@ -324,3 +324,40 @@ def test_the_class_surface_was_read(official_surface):
     assert "add_feed" in official_surface["BladeRequest"]["methods"]
     assert official_surface["TFResponse"]["attributes"]["response"].startswith("message ")
     assert "connection_pool" in official_surface["PredictClient"]["attributes"]
+
+
+PACKAGE_MODULES = r"""
+import json, sys, types
+import {package} as pkg
+
+def modules(module):
+    return sorted(n for n, v in vars(module).items()
+                  if isinstance(v, types.ModuleType) and v.__name__ == module.__name__ + "." + n)
+
+official = {official}
+if official is None:  # the official side: what a plain import binds
+    print(json.dumps({{"pkg": modules(pkg), "queue_types": modules(pkg.queue_types)}}))
+else:  # easlab's side: each of those, reached as an attribute after a plain import
+    reached = [n for n in official["pkg"] if isinstance(getattr(pkg, n, None), types.ModuleType)]
+    reached += ["queue_types." + n for n in official["queue_types"]
+                if isinstance(getattr(pkg.queue_types, n, None), types.ModuleType)]
+    print(json.dumps(reached))
+"""
+
+
+def test_the_modules_a_plain_import_binds_are_attributes_here_too(run_official, python_exe):
+    """``import eas_prediction`` makes its modules attributes of the package (its
+    ``__init__`` imports them): ``eas_prediction.tf_request_pb2.PredictRequest()`` works
+    without importing the module itself. Here it raised AttributeError. Each side runs
+    in a fresh process, where no earlier import bound them."""
+    import subprocess
+
+    theirs = json.loads(
+        run_official(PACKAGE_MODULES.format(package="eas_prediction", official=None))
+    )
+    assert "tf_request_pb2" in theirs["pkg"] and theirs["queue_types"] == ["queueservice_pb2"]
+    ours_code = PACKAGE_MODULES.format(package="easlab.eas_prediction", official=repr(theirs))
+    proc = subprocess.run([python_exe, "-c", ours_code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    expected = [*theirs["pkg"], *("queue_types." + n for n in theirs["queue_types"])]
+    assert json.loads(proc.stdout) == expected

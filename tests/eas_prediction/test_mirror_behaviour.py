@@ -174,6 +174,34 @@ def test_official_forms_give_the_same_results(run_official):
     assert not differ, differ
 
 
+CUSTOM_URLS = [
+    "http://h:1/api/predict/svc",
+    "h:1/api/predict/svc",
+    "http://h:1/api/predict/svc/",
+    "http://c/x",
+]
+GATEWAY_CUSTOM_URLS = r"""
+import json, logging
+from eas_prediction.gateway_endpoint import GatewayEndpoint
+
+log = logging.getLogger("test")
+print(json.dumps([GatewayEndpoint("ep", "svc", log, url).get() for url in URLS]))
+"""
+
+
+def test_gateway_endpoint_takes_a_custom_url_with_the_service_path(run_official):
+    """A custom_url is the service's whole URL: the official endpoint gives it back;
+    easlab's refused one holding /api/predict/NAME ("the endpoint ... holds the service's
+    path"), a check meant for the endpoint, which the service's path is appended to."""
+    from easlab.eas_prediction.gateway_endpoint import GatewayEndpoint
+
+    theirs = json.loads(run_official(GATEWAY_CUSTOM_URLS.replace("URLS", repr(CUSTOM_URLS))))
+    log = logging.getLogger("test")
+    ours = [GatewayEndpoint("ep", "svc", log, url).get() for url in CUSTOM_URLS]
+    assert ours == theirs
+    assert theirs[0] == theirs[1] == theirs[2] == "http://h:1/api/predict/svc"
+
+
 def test_gateway_endpoint_as_the_official_one():
     from easlab.eas_prediction.gateway_endpoint import GatewayEndpoint
 
@@ -666,3 +694,114 @@ def test_torchrec_bool_features_and_mismatched_values_as_officially(run_official
     for value, dtype in [(5, "STRING"), ("5", "INT"), ("1.5", "FLOAT"), (1.5, "BIGINT")]:
         with pytest.raises(TypeError, match=f"feature value .* TorchRec dtype '{dtype}'"):
             TorchRecRequest().add_user_fea("f", value, dtype)
+
+
+TF_SIGNATURE_BYTES = r"""
+import base64, json
+from eas_prediction import TFRequest
+
+def feed(r):
+    r.add_feed("x", [1], TFRequest.DT_FLOAT, [1.0])
+    return r
+
+def fetch(r, name="out"):
+    r.add_fetch(name)
+    return r
+
+def renamed(r, name):
+    r.set_signature_name(name)
+    return r
+
+def read_then(r, then):
+    r.request_data  # from here the message is the request
+    return then(r)
+
+cases = {
+    "nothing": TFRequest(),
+    "signature only": TFRequest("sig"),
+    "signature and fetch": fetch(TFRequest("sig")),
+    "fetch only": fetch(TFRequest()),
+    "set signature only": renamed(TFRequest(), "s2"),
+    "set signature and fetch": fetch(renamed(TFRequest(), "s2")),
+    "signature and feed": feed(TFRequest("sig")),
+    "empty signature and feed": feed(TFRequest("")),
+    "feed after set": feed(renamed(TFRequest(), "s2")),
+    "read, then fetch": read_then(TFRequest("sig"), fetch),
+    "read, then feed": read_then(TFRequest("sig"), feed),
+    "read, then set": read_then(TFRequest("sig"), lambda r: renamed(r, "s3")),
+}
+out = {what: base64.b64encode(r.to_string()).decode() for what, r in cases.items()}
+out["message before a feed"] = TFRequest("sig").request_data.signature_name
+print(json.dumps(out))
+"""
+
+
+def test_tf_signature_name_is_sent_with_the_feeds_as_officially(run_official):
+    """The official TFRequest writes the signature name into its message at add_feed, so
+    a request without feeds (nothing, fetches only, a signature only) carries none; easlab
+    used to send it in every request (0a03736967... where the official sent nothing)."""
+    theirs = json.loads(run_official(TF_SIGNATURE_BYTES))
+    ours_script = TF_SIGNATURE_BYTES.replace("from eas_prediction", "from easlab.eas_prediction")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(ours_script)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads(proc.stdout)
+    assert theirs["signature only"] == "" and theirs["fetch only"] != ""
+    assert ours == theirs
+
+
+def test_tf_signature_set_after_the_feeds_is_sent():
+    """Where easlab keeps its own way: the official client goes on sending the name the
+    last add_feed saw, a set_signature_name after it is lost; easlab sends the name set."""
+    from easlab.eas_prediction import TFRequest
+    from easlab.eas_prediction.tf_request_pb2 import PredictRequest
+
+    for read_first in (False, True):
+        r = TFRequest("old").add_feed("x", [1], TFRequest.DT_FLOAT, [1.0])
+        if read_first:
+            assert r.request_data.signature_name == "old"
+        r.set_signature_name("new")
+        sent = PredictRequest.FromString(r.to_string())
+        assert sent.signature_name == "new", read_first
+
+
+ENDPOINT_LOG = r"""
+import json, logging
+from eas_prediction.endpoint import Endpoint
+from eas_prediction.cacheserver_endpoint import CacheServerEndpoint
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+
+log = logging.getLogger("hand-built")
+log.setLevel(logging.DEBUG)
+log.addHandler(Keep())
+ep = Endpoint(log)
+ep.set_endpoints([({"ip": "10.0.0.1", "port": 80}, 1)])
+ep.set_endpoints([({"ip": "10.0.0.1", "port": 80}, 1)])
+ep.set_endpoints([({"ip": "10.0.0.2", "port": 81}, 2)])
+CacheServerEndpoint("127.0.0.1:1", "svc/sink", log)
+print(json.dumps(records))
+"""
+
+
+def test_hand_built_endpoints_log_as_the_official_ones(run_official):
+    """easlab's Endpoint logged "Service endpoints set to" where the official one says
+    "initialized to" and then "changed to"; a CacheServerEndpoint names its discovery endpoint."""
+    theirs = json.loads(run_official(ENDPOINT_LOG))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ENDPOINT_LOG.replace("from eas_prediction", "from easlab.eas_prediction"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == theirs
+    assert [level for _, level, _ in theirs] == ["INFO", "DEBUG", "INFO", "INFO"]
