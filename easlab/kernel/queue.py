@@ -189,6 +189,10 @@ class Group:
     #: committed: the cursor passes over them (they are pending, as any delivered record);
     #: once committed they are ``ahead`` (done in this group, never delivered to it again)
     jumped: set[int] = field(default_factory=set)
+    #: ``vain`` for ``urgent``: by a watch's tags, every record in ``urgent`` up to this
+    #: index has none of them (a sink's urgent answers left for other watches were
+    #: looked at again on every put)
+    urgent_vain: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
 
     def redelivers(self, index: int) -> bool:
         """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""
@@ -198,9 +202,14 @@ class Group:
     def give_back(self, index: int) -> None:
         """Record ``index`` is to be delivered again in this group."""
         bisect.insort(self.redeliver, index)
-        for sig, upto in self.vain.items():
-            if upto >= index:
-                self.vain[sig] = index - 1  # not looked at for these tags yet
+        _not_vain(self.vain, index)
+
+    def wait_urgent(self, index: int) -> None:
+        """Urgent record ``index`` waits in this group again (given back)."""
+        pos = bisect.bisect_left(self.urgent, index)
+        if pos == len(self.urgent) or self.urgent[pos] != index:
+            self.urgent.insert(pos, index)
+            _not_vain(self.urgent_vain, index)
 
 
 class Queue:
@@ -856,6 +865,7 @@ class Queue:
         if consumer.tags and _sig(consumer) not in {_sig(c) for c in group.consumers}:
             # one watch per request id (a sink read by requestId) would grow it forever
             group.vain.pop(_sig(consumer), None)
+            group.urgent_vain.pop(_sig(consumer), None)
         if all(c.uid != consumer.uid for c in group.consumers):
             group.activity.pop(consumer.uid, None)
         if not group.consumers:
@@ -897,9 +907,7 @@ class Queue:
             group.give_back(index)
         entry = self.records.get(index)
         if entry is not None and entry.urgent:
-            pos = bisect.bisect_left(group.urgent, index)
-            if pos == len(group.urgent) or group.urgent[pos] != index:
-                group.urgent.insert(pos, index)
+            group.wait_urgent(index)
 
     def commit(self, gid: str, indexes: list[int]) -> int:
         """Mark records processed in ``gid``; records every group has committed are deleted."""
@@ -1181,12 +1189,12 @@ class Queue:
         """
         records = self.records
         picky = any(c.tags for c in ready)
+        sigs = {_sig(c) for c in ready} if picky else set()
         if group.urgent:
-            picked = self._next_urgent(group, ready, picky)
+            picked = self._next_urgent(group, ready, sigs)
             if picked is not None:
                 return picked
         redeliver = group.redeliver
-        sigs = {_sig(c) for c in ready} if picky else set()
         pos = 0
         if picky:  # what none of these watches took the last time is passed at once
             pos = bisect.bisect_right(redeliver, min(group.vain.get(sig, -1) for sig in sigs))
@@ -1198,11 +1206,11 @@ class Queue:
             takers = _takers(ready, records[index]) if picky else ready
             if takers:
                 del redeliver[pos]
-                _vain(group, sigs, index - 1)
+                _vain(group.vain, sigs, index - 1)
                 return index, _turn(group, takers)
             pos += 1
         if redeliver:
-            _vain(group, sigs, redeliver[-1])
+            _vain(group.vain, sigs, redeliver[-1])
         order = self.order
         pos = bisect.bisect_left(order, group.cursor)
         while pos < len(order):
@@ -1219,31 +1227,37 @@ class Queue:
             if takers:
                 return index, _turn(group, takers)
             redeliver.append(index)  # below the cursor, above all there: still sorted
-            _vain(group, sigs, index)
+            _vain(group.vain, sigs, index)
         return None
 
     def _next_urgent(
-        self, group: Group, ready: list[Consumer], picky: bool
+        self, group: Group, ready: list[Consumer], sigs: set[tuple[tuple[str, str], ...]]
     ) -> tuple[int, Consumer] | None:
         """The group's first waiting urgent record a ready consumer takes, and that consumer.
 
         One at or past the cursor is delivered ahead of its turn (``_dispatch`` marks
-        it ``jumped``); one below it was given back, and leaves ``redeliver``.
+        it ``jumped``); one below it was given back, and leaves ``redeliver``. With
+        watches with tags (``sigs``), what none of them took the last time is passed.
         """
         urgent, records = group.urgent, self.records
         pos = 0
+        if sigs:
+            pos = bisect.bisect_right(urgent, min(group.urgent_vain.get(sig, -1) for sig in sigs))
         while pos < len(urgent):
             index = urgent[pos]
             if not self._waits(group, index):
                 del urgent[pos]  # delivered or committed meanwhile
                 continue
-            takers = _takers(ready, records[index]) if picky else ready
+            takers = _takers(ready, records[index]) if sigs else ready
             if takers:
                 del urgent[pos]
+                _vain(group.urgent_vain, sigs, index - 1)
                 if index < group.cursor:
                     _drop(group.redeliver, index)
                 return index, _turn(group, takers)
             pos += 1  # waits for a watch with its tags
+        if urgent:
+            _vain(group.urgent_vain, sigs, urgent[-1])
         return None
 
     def _waits(self, group: Group, index: int) -> bool:
@@ -1276,11 +1290,23 @@ def _sig(consumer: Consumer) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(consumer.tags.items()))
 
 
-def _vain(group: Group, sigs: set[tuple[tuple[str, str], ...]], upto: int) -> None:
-    """No record in the group's ``redeliver`` up to ``upto`` has any of the tags ``sigs``."""
+def _vain(
+    vain: dict[tuple[tuple[str, str], ...], int],
+    sigs: set[tuple[tuple[str, str], ...]],
+    upto: int,
+) -> None:
+    """No record of a group's list (``redeliver``, ``urgent``) up to ``upto`` has any
+    of the tags ``sigs``: ``vain`` is that list's (``Group.vain``, ``Group.urgent_vain``)."""
     for sig in sigs:
-        if group.vain.get(sig, -1) < upto:
-            group.vain[sig] = upto
+        if vain.get(sig, -1) < upto:
+            vain[sig] = upto
+
+
+def _not_vain(vain: dict[tuple[tuple[str, str], ...], int], index: int) -> None:
+    """Record ``index`` joined the list ``vain`` is of: not looked at for any tags yet."""
+    for sig, upto in vain.items():
+        if upto >= index:
+            vain[sig] = index - 1
 
 
 def _takers(consumers: list[Consumer], entry: Entry) -> list[Consumer]:

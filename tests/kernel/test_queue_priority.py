@@ -244,6 +244,41 @@ def test_a_delivery_with_no_urgent_record_waiting_looks_at_none(tmp_path):
     q.close()
 
 
+def test_urgent_records_a_watch_with_tags_leaves_are_not_looked_at_on_every_put(
+    tmp_path, monkeypatch
+):
+    """A sink's answers keep their input's tags, ``_priority_`` too: a watch for one
+    requestId leaves the urgent answers of others waiting in its group. Each put
+    looked at every one of them again (300 urgent records left, 100 puts: ~75,000
+    looks); now what its watches did not take is passed (counted: records looked at
+    for a watch's tags)."""
+    import easlab.kernel.queue as queue_module
+
+    looks = 0
+    takers = queue_module._takers
+
+    def counting(consumers, entry):  # type: ignore[no-untyped-def]
+        nonlocal looks
+        looks += 1
+        return takers(consumers, entry)
+
+    monkeypatch.setattr(queue_module, "_takers", counting)
+    q = _queue(tmp_path)
+    picky = Taker("p", tags={"requestId": "mine"})
+    q.attach("g", picky, 0)
+    for i in range(300):
+        q.put(b"u", {"requestId": f"other-{i}", **URGENT})
+    for i in range(100):
+        q.put(b"n", {"requestId": f"late-{i}"})
+    q.put(b"mine", {"requestId": "mine", **URGENT})
+    assert picky.got == [401]
+    assert looks <= 3 * 401  # each record looked at a few times, not on every put
+    taker = Taker("all", window=1000)
+    q.attach("g", taker, 0)  # a watch without tags: the urgent ones first, then the rest
+    assert taker.got == list(range(1, 301)) + list(range(301, 401))
+    q.close()
+
+
 # -- through the kernel ------------------------------------------------------------
 
 
@@ -385,3 +420,68 @@ def test_a_queue_file_keeps_its_urgent_records_as_tags(tmp_path):
     again = Queue("t", path, "")
     assert again.urgent == [2]
     again.close()
+
+
+RESTART_SNIPPET = """
+import json
+from eas_prediction import QueueClient
+def client(uid, gid):
+    q = QueueClient({endpoint!r}, "qp_restart")
+    q.set_token({token!r})
+    q.init(uid=uid, gid=gid)
+    return q
+q, r = client("writer", "eas"), client("reader", "g")
+{body}
+"""
+
+
+def test_an_urgent_record_not_delivered_goes_first_after_a_sigkill(
+    easlab_home, tmp_path, run_official
+):
+    """Group g committed n0 and holds n1 (window 1) when the urgent record is put; the
+    kernel is SIGKILLed. The next kernel gives g the urgent record first, then n1 (given
+    back by the kill), then n2: the priority comes back from the tag on disk."""
+    from easlab.client.local import LocalKernel
+
+    state = tmp_path / "state"
+
+    def run(kernel, body: str) -> dict:
+        code = RESTART_SNIPPET.format(endpoint=kernel.endpoint, token=TOKEN, body=body)
+        return json.loads(run_official(code, timeout=60))
+
+    with LocalKernel(port=0, state_dir=state) as first:
+        _service_queue(first, "qp_restart")
+        before = run(
+            first,
+            """
+puts = [int(q.put(b"n%d" % i)[0]) for i in range(3)]
+it = r.watch(0, 1).run()
+n0 = next(it)
+r.commit(n0.index)
+n1 = next(it)
+urgent = int(q.put(b"u", tags={"_priority_": "1"})[0])
+print(json.dumps({"puts": puts, "urgent": urgent, "got": [n0.data.decode(), n1.data.decode()]}))
+""",
+        )
+        assert before["got"] == ["n0", "n1"]
+        assert first.process is not None
+        first.process.kill()  # SIGKILL: no clean shutdown
+        first.process.wait()
+    with LocalKernel(port=0, state_dir=state) as second:
+        after = run(
+            second,
+            """
+w = r.watch(0, 1)
+seen = []
+for df in w.run():
+    seen.append([int(df.index), df.data.decode()])
+    r.commit(df.index)
+    if len(seen) == 3:
+        break
+w.close()
+print(json.dumps({"seen": seen, "left": q.attributes()["stream.length"]}))
+""",
+        )
+    n0, n1, n2 = before["puts"]
+    assert after["seen"] == [[before["urgent"], "u"], [n1, "n1"], [n2, "n2"]]
+    assert after["left"] == "0"
