@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
 import requests
 from kernel_helpers import ECHO_APP, wait_for
 from test_queue_store import Taker
 
 import easlab
-from easlab.kernel.queue import Queue
+from easlab.kernel.queue import Queue, QueueError
 
 URGENT = {"_priority_": "1"}
 TOKEN = "prtok-" + "p" * 8
@@ -276,6 +277,44 @@ def test_urgent_records_a_watch_with_tags_leaves_are_not_looked_at_on_every_put(
     taker = Taker("all", window=1000)
     q.attach("g", taker, 0)  # a watch without tags: the urgent ones first, then the rest
     assert taker.got == list(range(1, 301)) + list(range(301, 401))
+    q.close()
+
+
+def test_an_urgent_record_released_ahead_of_its_turn_comes_back_first(tmp_path):
+    """``release``: an async service's feeder gives back a record the service cannot
+    take now (503 scaled to zero), with a delay. An urgent record delivered ahead of
+    the cursor and released waits where it was, and still goes first."""
+    import asyncio
+
+    async def scenario() -> list[int]:
+        q = _queue(tmp_path)
+        _puts(q, "n", "n", "n")
+        taker = Taker("f", window=1)
+        q.attach("g", taker, 0)
+        (u4,) = _puts(q, "u")
+        q.commit("g", [1])
+        assert taker.got == [1, u4]
+        q.release("g", taker, u4, 0.0)
+        turns = 0
+        while len(taker.got) < 3 and turns < 100:  # the release's call_later(0)
+            await asyncio.sleep(0)
+            turns += 1
+        q.commit("g", [taker.got[-1]])
+        q.commit("g", [taker.got[-1]])
+        q.commit("g", [taker.got[-1]])
+        q.close()
+        return taker.got
+
+    assert asyncio.run(scenario()) == [1, 4, 4, 2, 3]
+
+
+def test_an_urgent_put_into_a_full_queue_is_refused_as_any(tmp_path):
+    q = Queue("full", tmp_path / "full.sqlite", "", max_length=2)
+    _puts(q, "n", "n")
+    with pytest.raises(QueueError, match="max_length") as refused:
+        q.put(b"u", dict(URGENT))
+    assert refused.value.status == 450
+    assert q.urgent == [] and len(q.records) == 2
     q.close()
 
 
