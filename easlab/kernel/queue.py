@@ -15,12 +15,22 @@ its uncommitted records back to the group, which delivers them again. A
 commit is the group's "done" whenever it comes: a record committed before the
 group delivered it (read by a get, say) is never delivered to that group.
 
+A record put with ``_priority_=1`` (the EAS manual's "send priority data") is
+urgent: each group delivers the urgent records waiting in it (not delivered yet,
+or given back) before any other, in index order, then the rest in index order.
+Its index is still the next one, and a get still reads in index order: priority
+changes what is delivered first, not where a record is. A group keeps the urgent
+records that wait in it in a small sorted list (``Group.urgent``), so puts and
+deliveries with none waiting cost what they did; one delivered ahead of the
+group's cursor is ``jumped`` until committed, then ``ahead`` (done, passed over).
+
 What a restart must not lose is on disk too: each record's put time, each
 group's cursor (table ``groups``) and, for records one group has committed while
 another still needs them, that group's acknowledgement (table ``acks``). A
 kernel started again delivers, per group, every record below the cursor that is
 still stored and not acknowledged: delivered-but-uncommitted records come again
-(at least once), committed ones do not.
+(at least once), committed ones do not. The ``_priority_`` tag is on disk with the
+record, so urgent records still waiting go first after a restart too.
 
 A put is idempotent per ``requestId`` (SPEC §4: the official client retries a put
 whose answer it did not get, and so may a user after a lost connection). A put
@@ -56,6 +66,10 @@ DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
 #: into the kernel's memory, and into one answer); the client gets the rest next time
 MAX_GET_BYTES = 64 * 1024 * 1024
 REQUEST_ID = "requestId"
+#: the put's query field (kept as a tag) that makes a record high-priority: ``_priority_=1``
+#: (the EAS manual's "send priority data"); such a record is delivered before the
+#: records waiting in each group, and ``0`` or none is a normal record
+PRIORITY = "_priority_"
 #: the tag of an async service's answer that names its input record (async_inference.py)
 SOURCE_INDEX = "sourceIndex"
 #: a group with no watcher for this long stops holding records back (see _expire_idle)
@@ -93,6 +107,11 @@ class Entry:
     @property
     def request_id(self) -> str:
         return self.tags.get(REQUEST_ID, "")
+
+    @property
+    def urgent(self) -> bool:
+        """Put with ``_priority_=1``: delivered ahead of the records that wait."""
+        return self.tags.get(PRIORITY) == "1"
 
 
 @dataclass
@@ -161,6 +180,19 @@ class Group:
     #: by uid: how many watches in a row replaced a live watcher of that uid (a
     #: reconnect does so once; two clients that share a uid do so for ever: queue_http)
     replaced: dict[str, int] = field(default_factory=dict)
+    #: the urgent records (``_priority_=1``) that wait in this group, sorted: delivered
+    #: before the others. Kept as they come (a put, a record given back), so a dispatch
+    #: with none waiting costs nothing more; an entry no longer waiting (delivered
+    #: meanwhile, committed) is dropped when a dispatch comes to it (``Queue._waits``).
+    urgent: list[int] = field(default_factory=list)
+    #: urgent records at or past the cursor delivered ahead of their turn and not yet
+    #: committed: the cursor passes over them (they are pending, as any delivered record);
+    #: once committed they are ``ahead`` (done in this group, never delivered to it again)
+    jumped: set[int] = field(default_factory=set)
+    #: ``vain`` for ``urgent``: by a watch's tags, every record in ``urgent`` up to this
+    #: index has none of them (a sink's urgent answers left for other watches were
+    #: looked at again on every put)
+    urgent_vain: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
 
     def redelivers(self, index: int) -> bool:
         """Whether record ``index`` waits in ``redeliver`` (sorted: looked up, not scanned)."""
@@ -170,9 +202,14 @@ class Group:
     def give_back(self, index: int) -> None:
         """Record ``index`` is to be delivered again in this group."""
         bisect.insort(self.redeliver, index)
-        for sig, upto in self.vain.items():
-            if upto >= index:
-                self.vain[sig] = index - 1  # not looked at for these tags yet
+        _not_vain(self.vain, index)
+
+    def wait_urgent(self, index: int) -> None:
+        """Urgent record ``index`` waits in this group again (given back)."""
+        pos = bisect.bisect_left(self.urgent, index)
+        if pos == len(self.urgent) or self.urgent[pos] != index:
+            self.urgent.insert(pos, index)
+            _not_vain(self.urgent_vain, index)
 
 
 class Queue:
@@ -236,6 +273,9 @@ class Queue:
         }
         self.records: dict[int, Entry] = {}
         self.order: list[int] = []
+        #: the stored urgent records (``_priority_=1``), sorted: what a new group, or a
+        #: group restored, starts its ``urgent`` from
+        self.urgent: list[int] = []
         #: requestId -> the indexes of the records with it (several in a sink: one
         #: answer per input, and two inputs may share a requestId, put one after the other)
         self.by_request: dict[str, list[int]] = {}
@@ -289,6 +329,14 @@ class Queue:
             # delivered before the restart and never committed: delivered again
             group.redeliver = [i for i in self.order if i < group.cursor and i not in done]
             group.ahead = {i for i in done if i >= group.cursor and i in self.records}
+            # urgent records it has not had, or is to have again, still go first; one a
+            # previous kernel delivered ahead of its turn and never saw committed is one
+            # of those (at or past the cursor, not acknowledged)
+            group.urgent = [
+                i
+                for i in self.urgent
+                if (i not in group.ahead if i >= group.cursor else group.redelivers(i))
+            ]
             group.idle_since = time.monotonic()  # no watcher yet in this kernel
             self.groups[gid] = group
 
@@ -319,6 +367,8 @@ class Queue:
     def _remember(self, entry: Entry) -> None:
         self.records[entry.index] = entry
         self.order.append(entry.index)
+        if entry.urgent:
+            self.urgent.append(entry.index)  # the newest record: still sorted
         if entry.request_id:
             self.by_request.setdefault(entry.request_id, []).append(entry.index)
             self.by_key[self._key(entry.tags)] = entry.index
@@ -571,7 +621,12 @@ class Queue:
         """Records now on disk become visible: gets, watchers, stats."""
         for record in records:
             self.last_index = record.index
-            self._remember(Entry(record.index, record.tags, len(record.data), record.put_at))
+            entry = Entry(record.index, record.tags, len(record.data), record.put_at)
+            self._remember(entry)
+            if entry.urgent:
+                for group in self.groups.values():
+                    if entry.index >= group.cursor:  # not past it already (watch(index=N))
+                        group.urgent.append(entry.index)  # the newest record: still sorted
         # the watchers that take them now get them without reading them back
         self._fresh = {record.index: record for record in records}
         try:
@@ -608,9 +663,9 @@ class Queue:
                 key = self._key(record.tags)
                 if self.by_key.get(key) == i:
                     del self.by_key[key]
-            pos = bisect.bisect_left(self.order, i)
-            if pos < len(self.order) and self.order[pos] == i:
-                del self.order[pos]
+            _drop(self.order, i)
+            if record.urgent:
+                _drop(self.urgent, i)
             for group in self.groups.values():
                 consumer = group.pending.pop(i, None)
                 if consumer is not None:
@@ -618,6 +673,9 @@ class Queue:
                     group.held.pop(i, None)
                 if group.ahead:
                     group.ahead.discard(i)
+                if record.urgent:
+                    _drop(group.urgent, i)
+                    group.jumped.discard(i)
 
     def truncate(self, index: int) -> int:
         return self.delete(self.order[: bisect.bisect_left(self.order, index)])
@@ -756,17 +814,27 @@ class Queue:
         A record its consumer gave back with a delay (``release``: an async service
         scaled to zero refused it) is nobody's until delivered again: it waits, as a
         record not delivered yet does, and counts as waiting before later ones.
+        Urgent records (``_priority_=1``) go first: before an urgent record wait only
+        the urgent ones put before it; before a normal one, those put before it and
+        every urgent one put after it.
         """
-        if index not in self.records:
+        entry = self.records.get(index)
+        if entry is None:
             return None
         for group in self.groups.values():
             consumer = group.pending.get(index)
             if consumer is not None and index not in group.held:
                 return {"ConsumerId": consumer.uid, "IsPending": True, "WaitCount": 0}
         pending = {i for g in self.groups.values() for i in g.pending if i not in g.held}
-        ahead = bisect.bisect_left(self.order, index)
-        wait = ahead - sum(1 for i in pending if i < index)
-        return {"ConsumerId": "", "IsPending": False, "WaitCount": wait}
+        urgent = self.urgent
+        if entry.urgent:
+            ahead = bisect.bisect_left(urgent, index)
+            out = sum(1 for i in pending if i < index and self.records[i].urgent)
+        else:
+            ahead = bisect.bisect_left(self.order, index)
+            ahead += len(urgent) - bisect.bisect_right(urgent, index)
+            out = sum(1 for i in pending if i < index or (i > index and self.records[i].urgent))
+        return {"ConsumerId": "", "IsPending": False, "WaitCount": ahead - out}
 
     # -- groups ------------------------------------------------------------------------
 
@@ -774,6 +842,7 @@ class Queue:
         group = self.groups.get(gid)
         if group is None:
             group = self.groups[gid] = Group(gid, cursor=max(index, 0))
+            group.urgent = self.urgent[bisect.bisect_left(self.urgent, group.cursor) :]
             self._save_cursor(group)  # a group outlives a restart, as on EAS
         group.consumers.append(consumer)
         group.idle_since = None
@@ -792,10 +861,11 @@ class Queue:
         for i in back:
             group.pending.pop(i, None)
             group.held.pop(i, None)
-            group.give_back(i)
+            self._give_back_to(group, i)
         if consumer.tags and _sig(consumer) not in {_sig(c) for c in group.consumers}:
             # one watch per request id (a sink read by requestId) would grow it forever
             group.vain.pop(_sig(consumer), None)
+            group.urgent_vain.pop(_sig(consumer), None)
         if all(c.uid != consumer.uid for c in group.consumers):
             group.activity.pop(consumer.uid, None)
         if not group.consumers:
@@ -826,8 +896,18 @@ class Queue:
             return
         del group.pending[index]
         consumer.pending.discard(index)
-        group.give_back(index)
+        self._give_back_to(group, index)
         self._dispatch(group)
+
+    def _give_back_to(self, group: Group, index: int) -> None:
+        """Record ``index``, pending in ``group``, waits there again (first, if urgent)."""
+        if index in group.jumped:
+            group.jumped.discard(index)  # past the cursor: it waits where it was
+        else:
+            group.give_back(index)
+        entry = self.records.get(index)
+        if entry is not None and entry.urgent:
+            group.wait_urgent(index)
 
     def commit(self, gid: str, indexes: list[int]) -> int:
         """Mark records processed in ``gid``; records every group has committed are deleted."""
@@ -840,6 +920,9 @@ class Queue:
                 if consumer is not None:
                     consumer.pending.discard(i)
                     group.held.pop(i, None)
+                    if i in group.jumped:  # delivered ahead of its turn: the cursor passes it
+                        group.jumped.discard(i)
+                        group.ahead.add(i)
                     last = group.activity.get(consumer.uid)
                     if last is not None:
                         group.activity[consumer.uid] = (last[0], time.monotonic())
@@ -1079,17 +1162,26 @@ class Queue:
                 continue  # its row is gone (cannot happen while memory follows the file)
             record = loaded[0]
             group.activity[consumer.uid] = (index, time.monotonic())
+            # an urgent record delivered ahead of its turn: the cursor is not there yet
+            early = index >= group.cursor
             if consumer.auto_commit:
+                if early:
+                    group.ahead.add(index)  # done in this group: the cursor passes it
                 consumer.deliver(record)
                 self._collect([index], group)
                 continue
             consumer.pending.add(index)
             group.pending[index] = consumer
+            if early:
+                group.jumped.add(index)
             consumer.deliver(record)
 
     def _next_for(self, group: Group, ready: list[Consumer]) -> tuple[int, Consumer] | None:
         """The group's next record and the ready consumer it goes to (round robin).
 
+        Urgent records (``_priority_=1``) that wait in the group go first, in index
+        order, whether given back or not delivered yet (``_next_urgent``); then
+        the records given back (``redeliver``), then the group's next ones.
         A watch with tags takes only records that have them; a record none of the
         ready consumers takes is not passed over: it waits in the group
         (``redeliver``, in index order) for one that does, and stays stored for the
@@ -1097,8 +1189,12 @@ class Queue:
         """
         records = self.records
         picky = any(c.tags for c in ready)
-        redeliver = group.redeliver
         sigs = {_sig(c) for c in ready} if picky else set()
+        if group.urgent:
+            picked = self._next_urgent(group, ready, sigs)
+            if picked is not None:
+                return picked
+        redeliver = group.redeliver
         pos = 0
         if picky:  # what none of these watches took the last time is passed at once
             pos = bisect.bisect_right(redeliver, min(group.vain.get(sig, -1) for sig in sigs))
@@ -1110,11 +1206,11 @@ class Queue:
             takers = _takers(ready, records[index]) if picky else ready
             if takers:
                 del redeliver[pos]
-                _vain(group, sigs, index - 1)
+                _vain(group.vain, sigs, index - 1)
                 return index, _turn(group, takers)
             pos += 1
         if redeliver:
-            _vain(group, sigs, redeliver[-1])
+            _vain(group.vain, sigs, redeliver[-1])
         order = self.order
         pos = bisect.bisect_left(order, group.cursor)
         while pos < len(order):
@@ -1124,12 +1220,60 @@ class Queue:
             if group.ahead and index in group.ahead:
                 group.ahead.discard(index)  # committed before its turn: passed over
                 continue
+            if group.jumped and index in group.jumped:
+                group.jumped.discard(index)  # delivered before its turn, still pending
+                continue
             takers = _takers(ready, records[index]) if picky else ready
             if takers:
                 return index, _turn(group, takers)
             redeliver.append(index)  # below the cursor, above all there: still sorted
-            _vain(group, sigs, index)
+            _vain(group.vain, sigs, index)
         return None
+
+    def _next_urgent(
+        self, group: Group, ready: list[Consumer], sigs: set[tuple[tuple[str, str], ...]]
+    ) -> tuple[int, Consumer] | None:
+        """The group's first waiting urgent record a ready consumer takes, and that consumer.
+
+        One at or past the cursor is delivered ahead of its turn (``_dispatch`` marks
+        it ``jumped``); one below it was given back, and leaves ``redeliver``. With
+        watches with tags (``sigs``), what none of them took the last time is passed.
+        """
+        urgent, records = group.urgent, self.records
+        pos = 0
+        if sigs:
+            pos = bisect.bisect_right(urgent, min(group.urgent_vain.get(sig, -1) for sig in sigs))
+        while pos < len(urgent):
+            index = urgent[pos]
+            if not self._waits(group, index):
+                del urgent[pos]  # delivered or committed meanwhile
+                continue
+            takers = _takers(ready, records[index]) if sigs else ready
+            if takers:
+                del urgent[pos]
+                _vain(group.urgent_vain, sigs, index - 1)
+                if index < group.cursor:
+                    _drop(group.redeliver, index)
+                return index, _turn(group, takers)
+            pos += 1  # waits for a watch with its tags
+        if urgent:
+            _vain(group.urgent_vain, sigs, urgent[-1])
+        return None
+
+    def _waits(self, group: Group, index: int) -> bool:
+        """Whether record ``index`` waits to be delivered in ``group`` (not pending, not done)."""
+        if index not in self.records or index in group.pending:
+            return False
+        if index < group.cursor:
+            return group.redelivers(index)  # delivered once: waits only if given back
+        return index not in group.ahead
+
+
+def _drop(indexes: list[int], index: int) -> None:
+    """Remove ``index`` from the sorted list ``indexes`` if it is there (looked up)."""
+    pos = bisect.bisect_left(indexes, index)
+    if pos < len(indexes) and indexes[pos] == index:
+        del indexes[pos]
 
 
 def _digest(data: bytes | bytearray, tags: dict[str, str]) -> bytes:
@@ -1146,11 +1290,23 @@ def _sig(consumer: Consumer) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(consumer.tags.items()))
 
 
-def _vain(group: Group, sigs: set[tuple[tuple[str, str], ...]], upto: int) -> None:
-    """No record in the group's ``redeliver`` up to ``upto`` has any of the tags ``sigs``."""
+def _vain(
+    vain: dict[tuple[tuple[str, str], ...], int],
+    sigs: set[tuple[tuple[str, str], ...]],
+    upto: int,
+) -> None:
+    """No record of a group's list (``redeliver``, ``urgent``) up to ``upto`` has any
+    of the tags ``sigs``: ``vain`` is that list's (``Group.vain``, ``Group.urgent_vain``)."""
     for sig in sigs:
-        if group.vain.get(sig, -1) < upto:
-            group.vain[sig] = upto
+        if vain.get(sig, -1) < upto:
+            vain[sig] = upto
+
+
+def _not_vain(vain: dict[tuple[tuple[str, str], ...], int], index: int) -> None:
+    """Record ``index`` joined the list ``vain`` is of: not looked at for any tags yet."""
+    for sig, upto in vain.items():
+        if upto >= index:
+            vain[sig] = index - 1
 
 
 def _takers(consumers: list[Consumer], entry: Entry) -> list[Consumer]:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from easlab._auth import verify
 from easlab.kernel.http import APPLICATION_JSON, OCTET_STREAM, HttpConnection, Request
-from easlab.kernel.queue import INT64_MAX, INT64_MIN, Queue, QueueError, Record
+from easlab.kernel.queue import INT64_MAX, INT64_MIN, PRIORITY, Queue, QueueError, Record
 from easlab.kernel.websocket import WS_VERSION, WebSocket, handshake
 from easlab.wire.duration import duration_s
 from easlab.wire.proto import queue_pb2
@@ -134,6 +134,14 @@ def serve(
                     extra=REQUEST_ID_HEADER + b": " + record.request_id.encode() + b"\r\n",
                 )
 
+            priority = query.get(PRIORITY)
+            if priority is not None and priority not in ("0", "1"):
+                raise QueueError(
+                    400,
+                    f"{PRIORITY}={priority[:40]!r} is not a priority: {PRIORITY}=1 puts a "
+                    "high-priority record (delivered before the records that wait), "
+                    f"{PRIORITY}=0 (or none) a normal one",
+                )
             # answered once on disk, with the other puts of this loop pass (group commit)
             queue.put_soon(req.body, {k: v for k, v in query.items() if k not in _FLAGS}, stored)
         elif method == b"GET" and _true(query, "_watch_"):
