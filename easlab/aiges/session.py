@@ -44,6 +44,7 @@ from typing import Any
 
 from easlab.aiges.callbacks import close_session, open_session
 from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
+from easlab.aiges.embed import lost_outputs
 from easlab.aiges.hooks import call_fitting, defines, error_message, loader_names, raised
 from easlab.aiges.params import loader_params
 from easlab.aiges.types import DataEnd, DataOnce, Once
@@ -328,6 +329,9 @@ def _outputs(wrapper: Any, source: str, resp: Any) -> list[Any]:
             f"{source} returned {type(resp).__name__}, not a Response: return a Response "
             "(or res.response_err(code))",
         )
+    lost = lost_outputs(resp)  # before resp.list is read here (embed.py)
+    if lost:
+        raise SessionFailed(source, f"{source}'s {lost}")
     if resp.error_code:
         code = resp.error_code
         raise SessionFailed(
@@ -367,14 +371,14 @@ def _joined(parts: dict[str, list[Any]]) -> Response:
         joined.status = Once
         datas = [p.data for p in pieces]
         if all(isinstance(x, (bytes, bytearray, memoryview)) for x in datas):
-            joined.data = b"".join(bytes(x) for x in datas)
+            joined._data = b"".join(bytes(x) for x in datas)
         else:  # left as the wrapper gave it: the response check names the type
-            joined.data = next(x for x in datas if not isinstance(x, (bytes, memoryview)))
+            joined._data = next(x for x in datas if not isinstance(x, (bytes, memoryview)))
         # a piece whose data came from ResponseData(key, data) is empty on the platform
         # (dto.constructor_data): the joined output keeps that mark for the warning
         joined._from_constructor = any(constructor_data(p) for p in pieces)
         lens = [p.len for p in pieces]
-        joined.len = sum(lens) if all(isinstance(n, int) for n in lens) else lens[0]
+        joined._len = sum(lens) if all(isinstance(n, int) for n in lens) else lens[0]
         resp.list.append(joined)
     return resp
 

@@ -191,6 +191,7 @@ def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, s
         "not_response",
         "list_of_str",
         "list_none",
+        "append",
     ],
 )
 def test_accepts_and_rejects_the_same_responses(real_aiges, tmp_path, kind):
@@ -202,14 +203,57 @@ def test_accepts_and_rejects_the_same_responses(real_aiges, tmp_path, kind):
         assert "invalid response" in got.stdout, got.stdout
 
 
-def test_plain_assignment_is_accepted_where_the_sdk_raises(real_aiges, tmp_path):
-    """The guide's ``l.data = ...`` fails in aiges 0.16.0 (read-only property); easlab takes it."""
+def test_plain_assignment_fails_as_in_the_sdk_naming_set_data(real_aiges, tmp_path, kernel):
+    """The guide's ``l.data = ...; l.len = ...`` fails in aiges 0.16.0 (aiges.dto's
+    ResponseData has no setter for either): its run() fails, and so does its Python
+    plugin's wrapperOnceExec, so the request gets no answer. easlab took the assignment and
+    served the answer; now the line fails here too, saying to call setData."""
     verdict = json.loads(
         sdk(real_aiges, _copy(tmp_path, "badresp", "sdk"), "run", {"kind": "assign_bytes"})
     )
     assert not verdict["verified"] and "has no setter" in verdict["log"]
     got = ours(_copy(tmp_path, "badresp", "easlab"), "run", ".", "--param", "kind=assign_bytes")
-    assert got.returncode == 0 and "out (text, 8 bytes): assigned" in got.stdout
+    assert got.returncode == 1, got.stdout
+    said = (
+        "AttributeError: ResponseData.data cannot be assigned: aiges.dto's ResponseData "
+        "(aiges 0.16.0) has no setter for data or len"
+    )
+    assert "wrapperOnceExec raised:" in got.stdout and said in got.stdout, got.stdout
+    assert "call l.setData(data), which sets both" in got.stdout, got.stdout
+    folder = _copy(tmp_path, "badresp", "kernel")
+    spec = {"name": "aiges_assign", "processor": "aiges", "processor_path": str(folder)}
+    svc = kernel.create({**spec, "token": "tok-assign-xxxx", "metadata": {"instance": 1}})
+    try:
+        assert svc.status == "Running", svc.desc.get("message")
+        body = {
+            "header": {"appid": "a"},
+            "parameter": {"bad": {"kind": "assign_bytes"}},
+            "payload": {"text": {"encoding": "utf8", "status": 3, "text": "eA=="}},
+        }
+        r = requests.post(svc.url, json=body, headers={"Authorization": "tok-assign-xxxx"})
+        assert r.status_code == 500, r.text
+        assert r.json()["header"]["message"].startswith(
+            "wrapperOnceExec raised AttributeError: ResponseData.data cannot be assigned"
+        ), r.text
+    finally:
+        kernel.delete("aiges_assign")
+
+
+def test_appending_to_a_fresh_response_keeps_its_blank_output_as_in_the_sdk(real_aiges, tmp_path):
+    """aiges.dto's Response() holds one blank ResponseData (key ''): r.list.append(l) puts
+    the output after it, and the SDK's check refuses the answer for the undeclared key ''.
+    easlab refuses it too, and says where the blank output came from."""
+    verdict = json.loads(
+        sdk(real_aiges, _copy(tmp_path, "badresp", "sdk"), "run", {"kind": "append"})
+    )
+    assert not verdict["verified"] and "field key  is not in expect" in verdict["log"]
+    got = ours(_copy(tmp_path, "badresp", "easlab"), "run", ".", "--param", "kind=append")
+    assert got.returncode == 1, got.stdout
+    assert (
+        "invalid response: output '' is not declared in responseCls (declared: 'out', "
+        "'pic'): use a declared key or declare it (aiges.dto's Response() holds one blank "
+        "ResponseData: r.list.append(l) keeps it, r.list = [l] replaces it)"
+    ) in got.stdout, got.stdout
 
 
 def test_run_from_the_parent_runs_the_sdk_template_in_its_folder(real_aiges, tmp_path):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from easlab.aiges.dto import Response, ResponseData
 from easlab.aiges.hooks import call_hook
 from tests.aiges.conftest import fits_the_cpp_loader
@@ -171,13 +173,15 @@ def test_hooks_are_called_in_every_form():
     assert call_hook(obj, "static", 4) == ("static", 4)
 
 
-def test_response_data_takes_both_styles():
+def test_response_data_is_set_with_set_data_as_in_the_sdk():
     a = ResponseData()
     a.setData(b"abc")
     assert (a.data, a.len) == (b"abc", 3)
     b = ResponseData()
-    b.data, b.len = b"xy", 2
-    assert (b.data, b.len) == (b"xy", 2)
+    for name in ("data", "len"):
+        with pytest.raises(AttributeError, match=f"ResponseData.{name} cannot be assigned"):
+            setattr(b, name, b"xy")
+    assert (b.data, b.len) == (b"", 0)
     assert Response().response_err(7).error_code == 7
 
 
@@ -381,7 +385,7 @@ def test_response_data_remembers_data_given_to_its_constructor():
     given.setData(b"abc")
     assert not constructor_data(given)
     assigned = ResponseData("out", b"abc")
-    assigned.data = b"abc"
+    assigned.setData(b"abc")
     assert not constructor_data(assigned)
     assert not constructor_data(ResponseData("out"))
     assert json.loads(given.toJSON())["data"] == "abc"
@@ -853,3 +857,110 @@ def test_a_hook_behind_a_decorator_without_wraps_gets_what_every_loader_passes()
 
     req = DataListCls()
     assert once_exec(Wrapper(), {"n": 2}, req, "sid-1") == ({"n": "2"}, req)
+
+
+CPP_OUTPUTS = """
+# ruff: noqa
+# A wrapper written for aiges's C++ loader: its types come from aiges_embed, whose
+# ResponseData fields are plain (def_readwrite) and whose Response.list is a converted
+# std::vector (each read a new list). The `kind` param picks how it builds its answer.
+try:
+    from aiges_embed import ResponseData, Response, DataListCls
+except ImportError:
+    from aiges.dto import Response, ResponseData, DataListCls
+from aiges.sdk import WrapperBase, StringParamField, StringBodyField
+from aiges.core.types import *
+
+
+class UserRequest(object):
+    kind = StringParamField(key="kind", value="assign")
+    text = StringBodyField(key="text", value=b"abc")
+
+
+class UserResponse(object):
+    out = StringBodyField(key="out")
+
+
+class Wrapper(WrapperBase):
+    serviceId = "cppout"
+    version = "v1"
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+
+    def wrapperInit(self, config):
+        return 0
+
+    def wrapperOnceExec(self, params, reqData, usrTag="", persId=0):
+        kind = params["kind"]
+        l = ResponseData()
+        l.key = "out"
+        l.status = Once
+        r = Response()
+        if kind == "assign":
+            l.data = b"assigned"
+            l.len = 8
+            r.list = [l]
+        elif kind == "append":
+            l.setData(b"appended")
+            r.list.append(l)
+        elif kind == "append_more":
+            l.setData(b"first")
+            r.list = [l]
+            more = r.list
+            more.append(ResponseData("extra", 0, Once, DataText))
+        elif kind == "str_data":
+            l.data = "text"
+        return r
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "said"),
+    [
+        ("assign", 0, "out (text, 8 bytes): assigned"),
+        (
+            "append",
+            1,
+            "invalid response: Response.list was changed after it was read (r.list.append(l) "
+            "or alike): the C++ loader's aiges_embed Response hands out a new list at each "
+            "read of r.list (pybind11 converts its C++ vector), so the Response has no "
+            "outputs and the loader answers error -1; build the list and set it: r.list = [l]",
+        ),
+        ("append_more", 1, "so the loader answers without them; build the list and set it"),
+        (
+            "str_data",
+            1,
+            "TypeError: aiges_embed.ResponseData.data takes bytes (the C++ loader keeps the "
+            "data as Python bytes), got str: pass text.encode(), bytes(buffer)",
+        ),
+    ],
+)
+def test_aiges_embed_outputs_behave_as_the_cpp_loaders_pybind11_types(tmp_path, kind, code, said):
+    """aiges_embed's types are C++ classes (aiges_c_python_wrapper pyWrapper.cpp, pybind11
+    with stl.h): ResponseData's data and len are def_readwrite fields, so the assignment
+    aiges.dto refuses is taken (data as bytes only, py::bytes); Response.list is a
+    std::vector converted at each read, so r.list.append(l) changes a copy and the loader
+    finds no outputs ("error, not find any data from resp": -1). easlab's aiges_embed was
+    aiges.dto's Response, whose append the C++ loader would never see: the answer was served
+    here and lost there. Now it is an error saying to set r.list."""
+    folder = tmp_path / "cpp_outputs"
+    folder.mkdir()
+    (folder / "wrapper.py").write_text(CPP_OUTPUTS)
+    ran = easlab_aiges(folder, "run", ".", "--param", f"kind={kind}")
+    assert ran.returncode == code, ran.stdout + ran.stderr
+    assert said in ran.stdout, ran.stdout
+
+
+def test_aiges_embed_response_starts_empty_and_response_err_is_a_new_response():
+    from easlab.aiges import embed
+
+    r = embed.Response()
+    assert r.list == [] and r.error_code == 0
+    failed = r.response_err(7)
+    assert failed is not r and (failed.error_code, r.error_code) == (7, 0)
+    with pytest.raises(TypeError, match="takes aiges_embed.ResponseData items"):
+        r.list = [ResponseData()]  # aiges.dto's: the C++ loader cannot convert it
+    out = embed.ResponseData("out", 0, 3, 0)
+    out.setData(b"xy")
+    r.list = (out,)
+    assert r.list == [out] and embed.lost_outputs(r) is None
