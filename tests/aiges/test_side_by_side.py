@@ -479,16 +479,23 @@ def test_a_stream_template_wrapper_runs_under_the_sdk_and_easlab_alike(real_aige
 def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp_path):
     """The SDK template's wrapperCreate(self, params, sid, userTag="", persId=0) goes through
     the SDK's loader service (aiges serve.py: wrapperCreate(params, sid=..., userTag=...),
-    wrapperWrite(handle, req, sid)) and `easlab aiges run`: each hook gets the same values.
-    easlab passed the C++ loader's (params, sid, 0, sid) by position: userTag got 0 (so
-    "h-" + userTag raised TypeError) and persId the sid."""
+    wrapperWrite(handle, req, sid)) and `easlab aiges run` with AIGES_PLUGIN_MODE=python:
+    each hook gets the same values, and the result comes through the plugin's callback."""
     theirs_rec, ours_rec = tmp_path / "theirs.jsonl", tmp_path / "ours.jsonl"
     folder = _copy(tmp_path, "stream_tags", "sdk")
     done = json.loads(sdk(real_aiges, folder, "session", {"sid": "easlab-run"}, theirs_rec))
     assert done == {"handle": "h-easlab-run", "err": 0, "ret": 0}
-    got = ours(_copy(tmp_path, "stream_tags", "easlab"), "run", ".", record=ours_rec)
+    got = subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", "run", "."],
+        capture_output=True,
+        text=True,
+        env={**_env(ours_rec), "AIGES_PLUGIN_MODE": "python"},
+        cwd=_copy(tmp_path, "stream_tags", "easlab"),
+        timeout=120,
+    )
     assert got.returncode == 0, got.stdout + got.stderr
     assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+    assert "warning" not in got.stdout, got.stdout  # it fits the plugin
     assert records(ours_rec) == records(theirs_rec)
     assert records(ours_rec)[0] == {
         "event": "create",
@@ -496,6 +503,31 @@ def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp
         "userTag": "easlab-run",
         "persId": 0,
     }
+
+
+def test_the_cpp_loader_calls_the_sdk_templates_wrapper_create_by_position(tmp_path):
+    """aiges's C++ loader, the default, calls wrapperCreate(params, sid, psrId, usrTag) by
+    position (aiges_c_python_wrapper pyWrapper.cpp), so the template's userTag gets psrId
+    (0) and its persId the tag: "h-" + userTag fails there. easlab filled userTag by name
+    in every mode, so the wrapper passed here and failed on the platform's default loader;
+    now it fails here too, after a warning that says why and what to write."""
+    rec = tmp_path / "ours.jsonl"
+    got = ours(_copy(tmp_path, "stream_tags", "easlab"), "run", ".", record=rec)
+    assert got.returncode == 1, got.stdout + got.stderr
+    assert got.stdout.startswith(
+        "warning: Wrapper.wrapperCreate(self, params, sid, userTag='', persId=0): aiges's C++ "
+        "loader (AIGES_PLUGIN_MODE=c, the default) calls wrapperCreate(params, sid, psrId, "
+        "usrTag) by position, so userTag gets psrId and persId gets usrTag; easlab passes "
+        'them so. Write def wrapperCreate(self, params, sid, persId=0, usrTag="", userTag="") '
+        "-> SessionCreateResponse (or run with AIGES_PLUGIN_MODE=python"
+    ), got.stdout
+    assert (
+        "session failed: wrapperCreate raised TypeError: can only concatenate str (not "
+        '"int") to str'
+    ) in got.stdout, got.stdout
+    assert records(rec) == [
+        {"event": "create", "sid": "easlab-run", "userTag": 0, "persId": "easlab-run"}
+    ]
 
 
 def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
