@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from easlab.aiges.embed import Response as CppResponse
 from easlab.aiges.embed import lost_outputs
 from easlab.aiges.fields import TYPE_NAMES
 from easlab.aiges.schema import Declared
@@ -43,6 +44,10 @@ def problems(resp: Any, fields: Declared) -> list[str]:
     lost = lost_outputs(resp)  # before resp.list is read here (embed.py)
     if lost:
         return [lost]
+    if isinstance(resp, CppResponse) and resp.error_code != 0:
+        # the C++ loader reads error_code before the list (pyWrapper.cpp): the new
+        # Response of response_err(code) has no outputs, and needs none
+        return []
     if not isinstance(resp.list, (list, tuple)):
         # the SDK's len(resp.list) raises on None or a number: its check fails
         return [

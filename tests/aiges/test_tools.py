@@ -1062,3 +1062,26 @@ def test_under_the_python_plugin_aiges_embed_is_missing_and_async_mode_refused(t
         "(AIGES_PLUGIN_MODE=python, aiges serve.py) has no wrapperOnceExecAsync"
     ), refused.stdout
     assert easlab_aiges(once_async, "run", ".").returncode == 0
+
+
+def test_an_aiges_embed_error_response_needs_no_outputs(tmp_path):
+    """The C++ loader reads a Response's error_code before its list (pyWrapper.cpp), and
+    aiges_embed's response_err(code) is a new Response with no outputs: such an answer is
+    the wrapper's error, not an empty response (the tutorial's echo wrapper answers so)."""
+    folder = tmp_path / "cpp_outputs"
+    folder.mkdir()
+    source = CPP_OUTPUTS.replace(
+        '        elif kind == "str_data":',
+        '        elif kind == "error":\n'
+        "            return Response().response_err(1001)\n"
+        '        elif kind == "str_data":',
+    ).replace(
+        "    def wrapperInit(self, config):",
+        "    def wrapperError(self, ret):\n        return f'engine error {ret}'\n\n    def wrapperInit(self, config):",
+    )
+    assert source.count("response_err") == 1 and "engine error" in source
+    (folder / "wrapper.py").write_text(source)
+    ran = easlab_aiges(folder, "run", ".", "--param", "kind=error")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "invalid response" not in ran.stdout, ran.stdout
+    assert "wrapper answered error 1001: engine error 1001" in ran.stdout, ran.stdout
