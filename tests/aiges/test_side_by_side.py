@@ -556,3 +556,39 @@ def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
         assert verdict["verified"], (name, verdict["log"])
         got = ours(folder, "run", ".")
         assert got.returncode == 0 and "verified" in got.stdout, got.stdout + got.stderr
+
+
+def test_the_sdks_own_sample_wrapper_runs_unchanged_under_both_loaders(real_aiges, tmp_path):
+    """aiges 0.16.0 ships a sample wrapper.py (aiges_embed types first, aiges.dto the
+    fallback; test files at aiges/test_data/ and test_data/): copied unchanged, its schema
+    equals the SDK's, and the SDK's run() and `easlab aiges run` both verify it, under the
+    C++ loader (the default) and under AIGES_PLUGIN_MODE=python, its exec hook fitting both."""
+    sample = real_aiges.parents[1] / "lib" / "python3.11" / "site-packages" / "aiges" / "wrapper.py"
+    png = (ROOT / "tests" / "aiges" / "wrappers" / "image" / "test.png").read_bytes()
+    folders = {}
+    for side in ("sdk", "easlab"):
+        folder = tmp_path / side
+        for where in (folder / "aiges" / "test_data", folder / "test_data"):
+            where.mkdir(parents=True)
+            (where / "test.png").write_bytes(png)
+        (folder / "wrapper.py").write_bytes(sample.read_bytes())
+        folders[side] = folder
+    assert json.loads(ours(folders["easlab"], "schema", "wrapper.py").stdout) == json.loads(
+        sdk(real_aiges, folders["sdk"], "schema")
+    )
+    verdict = json.loads(sdk(real_aiges, folders["sdk"], "run"))
+    assert verdict["verified"], verdict["log"]
+    for mode in ("c", "python"):
+        got = subprocess.run(
+            [sys.executable, "-m", "easlab", "aiges", "run", "."],
+            capture_output=True,
+            text=True,
+            env={**_env(None), "AIGES_PLUGIN_MODE": mode},
+            cwd=folders["easlab"],
+            timeout=120,
+        )
+        assert got.returncode == 0, (mode, got.stdout + got.stderr)
+        assert "boxes (text, 2 bytes): cc" in got.stdout and "warning" not in got.stdout
+        # the same inputs reached it: the md5 of the first, which it logs
+        md5 = verdict["log"].split("reqData bytes md5sum is ")[1].split()[0]
+        assert f"reqData bytes md5sum is {md5}" in got.stderr, (mode, got.stderr)
