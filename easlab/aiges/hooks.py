@@ -42,6 +42,31 @@ def call_hook(wrapper: Any, name: str, *args: Any) -> Any:
     return raw(*args)
 
 
+#: what aiges's gRPC plugin passes the Wrapper class when it makes the instance (aiges
+#: serve.py); the C++ loader calls Wrapper() (pyWrapper.cpp)
+PLUGIN_WRAPPER_ARGS = {"legacy": False, "is_aipaas": True, "keep_schema_default_value": True}
+
+
+def new_wrapper(cls: type, mode: str = "c") -> Any:
+    """The Wrapper instance, made as aiges's loader of ``mode`` makes it. A constructor the
+    gRPC plugin cannot call (an ``__init__(self)`` of the wrapper's own) is a TypeError
+    saying what to write, as the plugin fails its init there."""
+    if mode != "python":
+        return cls()
+    try:
+        inspect.signature(cls).bind(**PLUGIN_WRAPPER_ARGS)
+    except TypeError:
+        shown = ", ".join(f"{k}={v}" for k, v in PLUGIN_WRAPPER_ARGS.items())
+        raise TypeError(
+            f"{cls.__name__}{inspect.signature(cls)} cannot be made as aiges's Python plugin "
+            f"(AIGES_PLUGIN_MODE=python) makes the wrapper, {cls.__name__}({shown}): write "
+            "def __init__(self, *args, **kwargs) and call super().__init__(*args, **kwargs)"
+        ) from None
+    except ValueError:  # no signature to read: let the call say
+        pass
+    return cls(**PLUGIN_WRAPPER_ARGS)
+
+
 def once_exec(wrapper: Any, params: Mapping[str, Any], req: Any, sid: str, mode: str = "c") -> Any:
     """``wrapperOnceExec`` as aiges's loader of ``mode`` calls it: every param value a
     string (easlab/aiges/params.py); the C++ loader's ``usrTag`` (the request's sid) and

@@ -592,3 +592,44 @@ def test_the_sdks_own_sample_wrapper_runs_unchanged_under_both_loaders(real_aige
         # the same inputs reached it: the md5 of the first, which it logs
         md5 = verdict["log"].split("reqData bytes md5sum is ")[1].split()[0]
         assert f"reqData bytes md5sum is {md5}" in got.stderr, (mode, got.stderr)
+
+
+def test_a_wrapper_the_plugin_cannot_make_is_refused_under_the_python_plugin(real_aiges, tmp_path):
+    """aiges's gRPC plugin makes the instance with Wrapper(legacy=False, is_aipaas=True,
+    keep_schema_default_value=True) (aiges serve.py), the C++ loader with Wrapper(): a
+    wrapper with an ``__init__(self)`` of its own fails the plugin's init (INIT_ERROR
+    30001). easlab made every wrapper with Wrapper(), so such a wrapper passed under
+    AIGES_PLUGIN_MODE=python; now that run is refused saying what to write, and the C++
+    loader's run still passes."""
+
+    def own_init(side: str) -> Path:
+        folder = _copy(tmp_path, "params", side)
+        source = (folder / "wrapper.py").read_text()
+        changed = source.replace(
+            "    def wrapperInit(self, config):",
+            "    def __init__(self):\n        super().__init__()\n\n"
+            "    def wrapperInit(self, config):",
+        )
+        assert changed != source
+        (folder / "wrapper.py").write_text(changed)
+        return folder
+
+    got = json.loads(sdk(real_aiges, own_init("sdk"), "serve", {"times": "1"}))
+    assert got["ret"] == 30001, got
+    folder = own_init("easlab")
+    plugin = subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", "run", "."],
+        capture_output=True,
+        text=True,
+        env={**_env(None), "AIGES_PLUGIN_MODE": "python"},
+        cwd=folder,
+        timeout=120,
+    )
+    assert plugin.returncode == 2, plugin.stdout + plugin.stderr
+    assert plugin.stderr.startswith(
+        "easlab aiges: Wrapper() cannot be made as aiges's Python plugin "
+        "(AIGES_PLUGIN_MODE=python) makes the wrapper, Wrapper(legacy=False, is_aipaas=True, "
+        "keep_schema_default_value=True): write def __init__(self, *args, **kwargs) and call "
+        "super().__init__(*args, **kwargs)"
+    ), plugin.stderr
+    assert ours(folder, "run", ".").returncode == 0

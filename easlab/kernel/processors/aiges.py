@@ -32,6 +32,7 @@ from easlab.aiges.hooks import (
     call_hook,
     error_message,
     loader_notes,
+    new_wrapper,
     once_exec,
     raised,
     session_only,
@@ -138,7 +139,10 @@ class AigesProcessor(Processor):
             self.schema = schema_document(cls)
         except (AttributeError, ValueError):
             self.schema = None  # a wrapper without serviceId/version still serves
-        self.wrapper = cls()
+        try:
+            self.wrapper = new_wrapper(cls, self.plugin_mode)
+        except TypeError as exc:
+            raise ProcessorError(400, str(exc)) from None
         ret = call_hook(self.wrapper, "wrapperInit", config)
         if ret != 0:  # None included: the aiges loader fails it (easlab/aiges/runner.py)
             raise RuntimeError(
