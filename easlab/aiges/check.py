@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from easlab.aiges.embed import Response as CppResponse
+from easlab.aiges.embed import lost_outputs
 from easlab.aiges.fields import TYPE_NAMES
 from easlab.aiges.schema import Declared
 from easlab.aiges.types import Once
@@ -39,6 +41,13 @@ def problems(resp: Any, fields: Declared) -> list[str]:
             f"wrapperOnceExec returned {type(resp).__name__}, not a Response: "
             "return a Response (or res.response_err(code))"
         ]
+    lost = lost_outputs(resp)  # before resp.list is read here (embed.py)
+    if lost:
+        return [lost]
+    if isinstance(resp, CppResponse) and resp.error_code != 0:
+        # the C++ loader reads error_code before the list (pyWrapper.cpp): the new
+        # Response of response_err(code) has no outputs, and needs none
+        return []
     if not isinstance(resp.list, (list, tuple)):
         # the SDK's len(resp.list) raises on None or a number: its check fails
         return [
@@ -98,9 +107,17 @@ def problems(resp: Any, fields: Declared) -> list[str]:
         accept = fields.accept(d.key)
         if accept is None:
             allowed = ", ".join(repr(a.key) for a in fields.accepts) or "none"
+            # Response() of aiges.dto starts with one blank ResponseData (key ''):
+            # r.list.append(l) keeps it in front of the wrapper's outputs
+            blank = (
+                " (aiges.dto's Response() holds one blank ResponseData: r.list.append(l) "
+                "keeps it, r.list = [l] replaces it)"
+                if d.key == ""
+                else ""
+            )
             found.append(
                 f"output {d.key!r} is not declared in responseCls (declared: {allowed}): "
-                "use a declared key or declare it"
+                f"use a declared key or declare it{blank}"
             )
         elif d.type != accept.data_type:
             found.append(

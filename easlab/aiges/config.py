@@ -226,3 +226,24 @@ def header_pass(folder: Path) -> tuple[str, ...]:
     if "sid" not in names:
         names.append("sid")
     return tuple(dict.fromkeys(n for n in names if n))
+
+
+#: aiges's plugin modes (its AIGES_PLUGIN_MODE, aiges env/env.go): ``c`` runs a Python
+#: wrapper in the C++ loader (aiges_c_python_wrapper), the default; ``python`` in the
+#: SDK's gRPC plugin (aiges serve.py). They call the hooks differently (hooks.py).
+PLUGIN_MODES = ("c", "python")
+
+
+def plugin_mode(environ: Any = None) -> str:
+    """The loader easlab runs a wrapper as: ``AIGES_PLUGIN_MODE`` of the environment, as
+    aiges reads it (unset or empty: ``c``); any other value is refused, as aiges refuses it."""
+    import os
+
+    value = (os.environ if environ is None else environ).get("AIGES_PLUGIN_MODE", "") or "c"
+    if value not in PLUGIN_MODES:
+        raise WrapperLoadError(
+            f"AIGES_PLUGIN_MODE={value!r}: aiges runs a Python wrapper in its C++ loader "
+            "(AIGES_PLUGIN_MODE=c, the default) or in the SDK's gRPC plugin "
+            "(AIGES_PLUGIN_MODE=python); set one of those, or unset it"
+        )
+    return value

@@ -1,10 +1,13 @@
 """``aiges.dto``: the data a wrapper receives and returns (SPEC §6, aiges).
 
-``ResponseData`` accepts both styles found in the wild: aiges 0.16.0's
-``setData()`` / ``setDataType()`` (its ``data`` and ``len`` are read-only
-there) and the guide's plain ``l.data = ...; l.len = ...`` assignment. The
-data must be bytes either way: the guide's ``l.data = r.text`` (a str) is
-refused by the response check (easlab/aiges/check.py), as the SDK refuses it.
+``ResponseData`` is aiges 0.16.0's: its ``data`` and ``len`` are read-only,
+set together with ``setData()``. The guide's plain ``l.data = ...; l.len =
+...`` assignment raises there, so the SDK's ``run()`` and its Python plugin
+fail the request on that line; here it raises too, saying to call
+``setData``. (The C++ loader's ``aiges_embed.ResponseData`` takes the
+assignment: easlab/aiges/embed.py.) Data set with ``setData`` must be bytes:
+a str is refused by the response check (easlab/aiges/check.py), as the SDK
+refuses it.
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ class ResponseData:
         self.key = key
         self.type = type
         self.status = status
-        self.data = data if data else b""
-        self.len = length or (len(self.data) if self.data else 0)
+        self._data: Any = data if data else b""
+        self._len: Any = length or (len(self._data) if self._data else 0)
         # aiges 0.16.0's constructor drops ``data`` (and ``length``): such an output is
         # empty on the platform. easlab serves it, and remembers that the data came from
         # here (until it is set again) so the kernel and `easlab aiges run` can warn
@@ -91,9 +94,15 @@ class ResponseData:
 
     @data.setter
     def data(self, value: Any) -> None:
-        # the guide assigns l.data directly: allowed here (the SDK's is read-only)
-        self._data = value
-        self._from_constructor = False
+        raise AttributeError(_read_only("data"))
+
+    @property
+    def len(self) -> Any:
+        return self._len
+
+    @len.setter
+    def len(self, value: Any) -> None:
+        raise AttributeError(_read_only("len"))
 
     def setDataType(self, t: int) -> None:
         if t not in (DataText, DataAudio, DataImage, DataVideo):
@@ -103,8 +112,9 @@ class ResponseData:
         self.type = t
 
     def setData(self, d: Any) -> None:
-        self.data = d
-        self.len = len(d)
+        self._data = d
+        self._len = len(d)
+        self._from_constructor = False
 
     def toJSON(self) -> str:
         return json.dumps(self, default=_plain, sort_keys=True, indent=4)
@@ -155,12 +165,24 @@ def constructor_data_warning(keys: list[str]) -> str:
     )
 
 
+def _read_only(name: str) -> str:
+    """Why ``l.<name> = ...`` fails on aiges.dto's ResponseData, and what to write."""
+    return (
+        f"ResponseData.{name} cannot be assigned: aiges.dto's ResponseData (aiges 0.16.0) "
+        "has no setter for data or len, so the SDK's run() and its Python plugin "
+        "(AIGES_PLUGIN_MODE=python) fail here and the answer is lost; call "
+        "l.setData(data), which sets both (the C++ loader's aiges_embed.ResponseData "
+        "takes the assignment)"
+    )
+
+
 def _plain(obj: Any) -> Any:
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return bytes(obj).decode("utf-8", "replace")
     fields = {k: v for k, v in vars(obj).items() if k != "_from_constructor"}
-    if "_data" in fields:  # a ResponseData's data property, under its public name
-        fields["data"] = fields.pop("_data")
+    for name in ("data", "len"):  # a ResponseData's properties, under their public names
+        if f"_{name}" in fields:
+            fields[name] = fields.pop(f"_{name}")
     return fields
 
 

@@ -26,6 +26,7 @@ from easlab.aiges.config import (
     async_mode_setting,
     delay_detect_period,
     header_pass,
+    plugin_mode,
     session_mode_setting,
 )
 from easlab.aiges.dto import (
@@ -44,8 +45,8 @@ from easlab.aiges.fields import (
 from easlab.aiges.hooks import (
     call_hook,
     error_message,
+    loader_notes,
     once_exec,
-    plugin_mode_note,
     session_only,
     unfit_hooks,
 )
@@ -187,21 +188,23 @@ def run_wrapper(
         return 2
     # the run is in the wrapper's folder (tools.py), where its aiges.toml is
     try:
+        mode = plugin_mode()  # the loader run as: AIGES_PLUGIN_MODE, as in aiges
         wait = delay_detect_period(Path.cwd())
         # what would fail the service's start fails the check
         passed_headers = header_pass(Path.cwd())
         session_mode, note = serving_mode(type(wrapper), session_mode_setting(Path.cwd()))
         once_async = not session_mode and async_mode_setting(Path.cwd())
         if once_async:
-            check_once_async(type(wrapper))
+            check_once_async(type(wrapper), mode)
     except (WrapperLoadError, ValueError) as exc:
         print(f"error: {exc}", file=out)
         return 2
-    unfit = unfit_hooks(type(wrapper), called_hooks(session_mode, once_async))
+    hooks = called_hooks(session_mode, once_async)
+    unfit = unfit_hooks(type(wrapper), hooks, mode)
     if unfit:
         print(f"error: {unfit}", file=out)
         return 2
-    for line in (note, plugin_mode_note(type(wrapper), called_hooks(session_mode, once_async))):
+    for line in [note, *loader_notes(type(wrapper), hooks, mode)]:
         if line:
             print(line, file=out)
     fields = declared(type(wrapper))
@@ -237,7 +240,7 @@ def run_wrapper(
         if session_mode:
             try:
                 resp = run_session(
-                    wrapper, call_params, req, RUN_SID, wait, log=destroy_problems.append
+                    wrapper, call_params, req, RUN_SID, wait, destroy_problems.append, mode
                 )
             except SessionFailed as exc:
                 print(f"session failed: {exc}", file=out)
@@ -253,7 +256,7 @@ def run_wrapper(
                 return 1
         else:
             try:
-                resp = once_exec(wrapper, call_params, req, RUN_SID)
+                resp = once_exec(wrapper, call_params, req, RUN_SID, mode)
             except Exception:
                 print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
                 return 1

@@ -3,15 +3,12 @@
 An aiges wrapper written for the session API implements ``wrapperCreate(params,
 sid) -> SessionCreateResponse`` (its ``handle``), ``wrapperWrite(handle, req) ->
 int``, ``wrapperRead(handle) -> Response`` and ``wrapperDestroy(handle) -> int``.
-The loaders differ in what more they pass: aiges_c_python_wrapper's pyWrapper.cpp
-calls ``wrapperCreate(params, sid, psrId, usrTag)`` by position, the SDK's gRPC
-plugin (aiges serve.py) ``wrapperCreate(params, sid=sid, userTag=tag)`` by name
-and ``wrapperWrite(handle, req, sid)``. So each hook gets as many of the C++
-loader's arguments as it takes, and a parameter named ``sid``, ``usrTag`` or
-``userTag`` (the request's sid) or ``persId``/``psrId`` (0) gets that value
-wherever it stands (hooks.loader_names): the SDK's template ``wrapperCreate(self,
-params, sid, userTag="", persId=0)`` and its WrapperBase's ``(params, sid,
-persId=0, usrTag="")`` both get the sid as their tag. The aiges loader writes each frame of a stream and,
+The loaders differ in what more they pass (easlab/aiges/hooks.py): aiges's C++
+loader, the default, calls ``wrapperCreate(params, sid, psrId, usrTag)`` and the
+others by position (a hook gets as many as it takes, as the loader version it was
+written for passed them); the SDK's gRPC plugin (``AIGES_PLUGIN_MODE=python``,
+aiges serve.py) calls ``wrapperCreate(params, sid=sid, userTag=tag)`` by name and
+``wrapperWrite(handle, req, sid)``, and never ``wrapperRead``. The aiges loader writes each frame of a stream and,
 after the last one, reads until an output has status ``DataEnd`` or
 ``DataOnce``; in its asynchronous mode (the Python plugin's default) results
 come through ``callback(Response, sid)`` instead of ``wrapperRead``.
@@ -44,7 +41,8 @@ from typing import Any
 
 from easlab.aiges.callbacks import close_session, open_session
 from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
-from easlab.aiges.hooks import call_fitting, defines, error_message, loader_names, raised
+from easlab.aiges.embed import lost_outputs
+from easlab.aiges.hooks import call_as_loader, defines, error_message, loader_values, raised
 from easlab.aiges.params import loader_params
 from easlab.aiges.types import DataEnd, DataOnce, Once
 
@@ -157,9 +155,9 @@ def _claim(sid: str, what: str) -> queue.Queue[Any]:
     return mine
 
 
-def _call(wrapper: Any, hook: str, *args: Any, sid: str) -> Any:
+def _call(wrapper: Any, hook: str, values: dict[str, Any], mode: str) -> Any:
     try:
-        return call_fitting(wrapper, hook, *args, by_name=loader_names(sid))
+        return call_as_loader(wrapper, hook, values, mode)
     # BaseException: a wrapper's sys.exit() must not end the worker's thread
     except BaseException as exc:
         raise SessionFailed(hook, f"{hook} raised {raised(exc)}") from None
@@ -172,23 +170,33 @@ def run_session(
     sid: str,
     callback_wait_s: float = CALLBACK_WAIT_S,
     log: Any = None,
+    mode: str = "c",
 ) -> Response:
-    """One whole session for one request; the outputs read, each key's pieces joined."""
+    """One whole session for one request, each hook called as aiges's loader of ``mode``
+    calls it (hooks.py); the outputs read, each key's pieces joined."""
     mine = _claim(sid, "a session")
     try:
-        handle = _create(wrapper, loader_params(params), sid)
+        handle = _create(wrapper, loader_params(params), sid, mode)
         try:
-            _write(wrapper, handle, req, sid)
-            return _read_all(wrapper, handle, sid, mine, callback_wait_s)
+            _write(wrapper, handle, req, sid, mode)
+            return _read_all(wrapper, handle, sid, mine, callback_wait_s, mode)
         finally:
-            _destroy(wrapper, handle, log)
+            _destroy(wrapper, handle, sid, log, mode)
     finally:
         close_session(sid)
 
 
-def check_once_async(cls: type) -> None:
+def check_once_async(cls: type, mode: str = "c") -> None:
     """ValueError unless a Wrapper can serve aiges.toml's ``[aiges] asyncMode = true`` for
-    one-shot requests: the loader then calls its ``wrapperOnceExecAsync``."""
+    one-shot requests: the C++ loader then calls its ``wrapperOnceExecAsync``, which the
+    SDK's gRPC plugin (``mode`` python) has not."""
+    if mode == "python":
+        raise ValueError(
+            "aiges.toml sets [aiges] asyncMode = true, but aiges's Python plugin "
+            "(AIGES_PLUGIN_MODE=python, aiges serve.py) has no wrapperOnceExecAsync: it "
+            "serves a one-shot request through wrapperOnceExec and sends the answer back "
+            "itself; remove asyncMode, or unset AIGES_PLUGIN_MODE to run under the C++ loader"
+        )
     if not defines(cls, "wrapperOnceExecAsync"):
         raise ValueError(
             "aiges.toml sets [aiges] asyncMode = true, so the loader runs each one-shot "
@@ -211,7 +219,8 @@ def run_once_async(
     ``callback_wait_s`` as a session's callbacks are."""
     mine = _claim(sid, "a request")
     try:
-        ret = _call(wrapper, "wrapperOnceExecAsync", loader_params(params), req, sid, 0, sid=sid)
+        values = loader_values(sid, params=loader_params(params), reqData=req)
+        ret = _call(wrapper, "wrapperOnceExecAsync", values, "c")  # the C++ loader's only
         _taken(wrapper, "wrapperOnceExecAsync", ret, "the request")
         try:
             resp = mine.get(timeout=callback_wait_s)
@@ -228,8 +237,8 @@ def run_once_async(
         close_session(sid)
 
 
-def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
-    made = _call(wrapper, "wrapperCreate", params, sid, 0, sid, sid=sid)
+def _create(wrapper: Any, params: dict[str, str], sid: str, mode: str) -> Any:
+    made = _call(wrapper, "wrapperCreate", loader_values(sid, params=params), mode)
     if not (hasattr(made, "handle") and hasattr(made, "error_code")):
         raise SessionFailed(
             "wrapperCreate",
@@ -252,19 +261,25 @@ def _create(wrapper: Any, params: dict[str, str], sid: str) -> Any:
     return made.handle
 
 
-def _write(wrapper: Any, handle: Any, req: DataListCls, sid: str) -> None:
+def _write(wrapper: Any, handle: Any, req: DataListCls, sid: str, mode: str) -> None:
     _taken(
         wrapper,
         "wrapperWrite",
-        _call(wrapper, "wrapperWrite", handle, req, sid, sid=sid),
+        _call(wrapper, "wrapperWrite", loader_values(sid, handle=handle, req=req), mode),
         "the data",
     )
 
 
 def _read_all(
-    wrapper: Any, handle: Any, sid: str, results: queue.Queue[Any], callback_wait_s: float
+    wrapper: Any,
+    handle: Any,
+    sid: str,
+    results: queue.Queue[Any],
+    callback_wait_s: float,
+    mode: str,
 ) -> Response:
-    reads = defines(type(wrapper), "wrapperRead")
+    # the gRPC plugin never calls wrapperRead: its results come through callback only
+    reads = mode == "c" and defines(type(wrapper), "wrapperRead")
     parts: dict[str, list[Any]] = {}
     empty = 0
     for _ in range(READ_LIMIT):
@@ -275,17 +290,24 @@ def _read_all(
         except queue.Empty:
             pass
         if not got and reads:
-            got.append(("wrapperRead", _call(wrapper, "wrapperRead", handle, sid, sid=sid)))
+            read = _call(wrapper, "wrapperRead", loader_values(sid, handle=handle), mode)
+            got.append(("wrapperRead", read))
         elif not got:
             try:
                 got.append(("callback", results.get(timeout=callback_wait_s)))
             except queue.Empty:
+                unread = (
+                    "aiges's Python plugin (AIGES_PLUGIN_MODE=python) never calls wrapperRead"
+                    if mode == "python"
+                    else "the wrapper has no wrapperRead"
+                )
                 raise SessionFailed(
                     "callback",
                     f"no result came through callback(response, sid) within "
-                    f"{callback_wait_s:g} s of wrapperWrite, and the wrapper has no "
-                    "wrapperRead: call callback(r, sid) with the results, the last with "
-                    f"status {DataEnd} (DataEnd), or implement wrapperRead(handle)",
+                    f"{callback_wait_s:g} s of wrapperWrite, and {unread}: call "
+                    "callback(r, sid) with the results, the last with "
+                    f"status {DataEnd} (DataEnd)"
+                    + ("" if mode == "python" else ", or implement wrapperRead(handle)"),
                 ) from None
         last = False
         pieces = 0
@@ -328,6 +350,9 @@ def _outputs(wrapper: Any, source: str, resp: Any) -> list[Any]:
             f"{source} returned {type(resp).__name__}, not a Response: return a Response "
             "(or res.response_err(code))",
         )
+    lost = lost_outputs(resp)  # before resp.list is read here (embed.py)
+    if lost:
+        raise SessionFailed(source, f"{source}'s {lost}")
     if resp.error_code:
         code = resp.error_code
         raise SessionFailed(
@@ -367,22 +392,22 @@ def _joined(parts: dict[str, list[Any]]) -> Response:
         joined.status = Once
         datas = [p.data for p in pieces]
         if all(isinstance(x, (bytes, bytearray, memoryview)) for x in datas):
-            joined.data = b"".join(bytes(x) for x in datas)
+            joined._data = b"".join(bytes(x) for x in datas)
         else:  # left as the wrapper gave it: the response check names the type
-            joined.data = next(x for x in datas if not isinstance(x, (bytes, memoryview)))
+            joined._data = next(x for x in datas if not isinstance(x, (bytes, memoryview)))
         # a piece whose data came from ResponseData(key, data) is empty on the platform
         # (dto.constructor_data): the joined output keeps that mark for the warning
         joined._from_constructor = any(constructor_data(p) for p in pieces)
         lens = [p.len for p in pieces]
-        joined.len = sum(lens) if all(isinstance(n, int) for n in lens) else lens[0]
+        joined._len = sum(lens) if all(isinstance(n, int) for n in lens) else lens[0]
         resp.list.append(joined)
     return resp
 
 
-def _destroy(wrapper: Any, handle: Any, log: Any) -> None:
+def _destroy(wrapper: Any, handle: Any, sid: str, log: Any, mode: str) -> None:
     """The aiges loader ignores what wrapperDestroy answers; easlab says so in the log."""
     try:
-        ret = call_fitting(wrapper, "wrapperDestroy", handle)
+        ret = call_as_loader(wrapper, "wrapperDestroy", loader_values(sid, handle=handle), mode)
     except BaseException as exc:
         if log:
             log(f"wrapperDestroy({handle!r}) raised {raised(exc)}")

@@ -9,6 +9,9 @@ in the same environment stays what every other program imports.
 gRPC plugin's ``callback(r, handle, sid)``) and ``aiges_embed`` (the C++
 loader's module) are provided; any other ``aiges.*`` module is an ImportError
 naming what is available, and what to import instead where there is an answer.
+Under ``AIGES_PLUGIN_MODE=python`` (the SDK's gRPC plugin, config.plugin_mode)
+``aiges_embed`` is an ImportError too, as there: the SDK template's ``try: from
+aiges_embed import ... except: from aiges.dto import ...`` takes aiges.dto's types.
 """
 
 from __future__ import annotations
@@ -47,9 +50,20 @@ INSTEAD: dict[str, str] = {
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
-    """Stops ``aiges.<anything else>`` from falling through to a real SDK on sys.path."""
+    """Stops ``aiges.<anything else>`` from falling through to a real SDK on sys.path, and
+    ``aiges_embed`` where the loader run has none (the gRPC plugin)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname == "aiges_embed" and self.mode == "python":
+            raise ModuleNotFoundError(
+                "No module named 'aiges_embed': it is the module of aiges's C++ loader, and "
+                "this wrapper runs as under its Python plugin (AIGES_PLUGIN_MODE=python), "
+                "which has none: import the types from aiges.dto (or unset AIGES_PLUGIN_MODE)",
+                name=fullname,
+            )
         if fullname.startswith("aiges.") and fullname not in SURFACE:
             hint = INSTEAD.get(fullname) or (
                 "easlab provides what the platform's loaders give a wrapper, not the "
@@ -67,13 +81,20 @@ _installed = False
 
 
 def install() -> None:
-    """Alias the aiges modules to easlab's (idempotent; for this process)."""
+    """Alias the aiges modules to easlab's (idempotent; for this process), those of the
+    loader ``AIGES_PLUGIN_MODE`` names (config.plugin_mode: WrapperLoadError for a value
+    aiges refuses)."""
     global _installed
     if _installed:
         return
+    from easlab.aiges.config import plugin_mode
+
+    mode = plugin_mode()
     for name in [n for n in sys.modules if n == "aiges" or n.startswith("aiges.")]:
         del sys.modules[name]  # a real SDK imported earlier is replaced for the wrapper
     for name, target in SURFACE.items():
+        if name == "aiges_embed" and mode == "python":
+            continue
         if target is None:
             module = types.ModuleType(name, f"easlab's aiges surface: {name}")
             module.__path__ = []  # a package, so submodules can be imported
@@ -84,5 +105,5 @@ def install() -> None:
         parent, _, child = name.rpartition(".")
         if parent:
             setattr(sys.modules[parent], child, module)
-    sys.meta_path.insert(0, _Refuse())
+    sys.meta_path.insert(0, _Refuse(mode))
     _installed = True

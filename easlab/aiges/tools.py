@@ -104,7 +104,8 @@ def aiges(
         with _in_folder(folder):
             print(schema_text(_load(entry)))
         return 0
-    from easlab.aiges.config import AIGES_TOML, WrapperLoadError, toml_config
+    from easlab.aiges.config import AIGES_TOML, WrapperLoadError, plugin_mode, toml_config
+    from easlab.aiges.hooks import new_wrapper
     from easlab.aiges.runner import run_wrapper
 
     init_config: dict[str, Any] | None = None
@@ -124,8 +125,12 @@ def aiges(
     out_dir = Path(out).resolve()
     with _in_folder(folder):
         cls = _load(entry)
+        try:
+            wrapper = new_wrapper(cls, plugin_mode())
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
         return run_wrapper(
-            cls(),
+            wrapper,
             config=init_config,
             params=_pairs(param, "--param"),
             inputs=inputs,

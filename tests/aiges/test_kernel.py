@@ -880,7 +880,11 @@ def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(
     assert r.status_code == 200, r.text
     seen = json.loads(base64.b64decode(r.json()["payload"]["out"]["text"]))
     assert seen == {"usrTag": "req-7", "persId": 0, "sid": "req-7"}
-    said = "wrapperOnceExec requires usrTag and persId: aiges's C++ loader passes them"
+    said = (
+        "cannot be called as aiges's Python plugin (AIGES_PLUGIN_MODE=python) calls it, "
+        "wrapperOnceExec(params, reqData): nothing is passed for usrTag, persId; easlab "
+        "serves it as aiges's C++ loader"
+    )
     wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_cpp_exec", 0)))
 
     folder = copy_wrapper("cpp_exec", tmp_path / "five")
@@ -893,7 +897,8 @@ def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(
     message = refused.desc.get("message") or ""
     assert (
         "Wrapper.wrapperOnceExec(self, params, reqData, usrTag, persId, respData) cannot be "
-        "called as the aiges loader calls it, wrapperOnceExec(params, reqData, usrTag, "
-        "psrId): nothing is passed for respData; write def wrapperOnceExec(self, params, "
+        "called as aiges's C++ loader (AIGES_PLUGIN_MODE=c, the default) calls it, "
+        "wrapperOnceExec(params, reqData, usrTag, psrId): nothing is passed for respData; "
+        "write def wrapperOnceExec(self, params, "
         'reqData, usrTag="", persId=0) -> Response'
     ) in message, message

@@ -191,6 +191,7 @@ def test_aiges_run_passes_params_as_the_sdks_loader_does(real_aiges, tmp_path, s
         "not_response",
         "list_of_str",
         "list_none",
+        "append",
     ],
 )
 def test_accepts_and_rejects_the_same_responses(real_aiges, tmp_path, kind):
@@ -202,14 +203,57 @@ def test_accepts_and_rejects_the_same_responses(real_aiges, tmp_path, kind):
         assert "invalid response" in got.stdout, got.stdout
 
 
-def test_plain_assignment_is_accepted_where_the_sdk_raises(real_aiges, tmp_path):
-    """The guide's ``l.data = ...`` fails in aiges 0.16.0 (read-only property); easlab takes it."""
+def test_plain_assignment_fails_as_in_the_sdk_naming_set_data(real_aiges, tmp_path, kernel):
+    """The guide's ``l.data = ...; l.len = ...`` fails in aiges 0.16.0 (aiges.dto's
+    ResponseData has no setter for either): its run() fails, and so does its Python
+    plugin's wrapperOnceExec, so the request gets no answer. easlab took the assignment and
+    served the answer; now the line fails here too, saying to call setData."""
     verdict = json.loads(
         sdk(real_aiges, _copy(tmp_path, "badresp", "sdk"), "run", {"kind": "assign_bytes"})
     )
     assert not verdict["verified"] and "has no setter" in verdict["log"]
     got = ours(_copy(tmp_path, "badresp", "easlab"), "run", ".", "--param", "kind=assign_bytes")
-    assert got.returncode == 0 and "out (text, 8 bytes): assigned" in got.stdout
+    assert got.returncode == 1, got.stdout
+    said = (
+        "AttributeError: ResponseData.data cannot be assigned: aiges.dto's ResponseData "
+        "(aiges 0.16.0) has no setter for data or len"
+    )
+    assert "wrapperOnceExec raised:" in got.stdout and said in got.stdout, got.stdout
+    assert "call l.setData(data), which sets both" in got.stdout, got.stdout
+    folder = _copy(tmp_path, "badresp", "kernel")
+    spec = {"name": "aiges_assign", "processor": "aiges", "processor_path": str(folder)}
+    svc = kernel.create({**spec, "token": "tok-assign-xxxx", "metadata": {"instance": 1}})
+    try:
+        assert svc.status == "Running", svc.desc.get("message")
+        body = {
+            "header": {"appid": "a"},
+            "parameter": {"bad": {"kind": "assign_bytes"}},
+            "payload": {"text": {"encoding": "utf8", "status": 3, "text": "eA=="}},
+        }
+        r = requests.post(svc.url, json=body, headers={"Authorization": "tok-assign-xxxx"})
+        assert r.status_code == 500, r.text
+        assert r.json()["header"]["message"].startswith(
+            "wrapperOnceExec raised AttributeError: ResponseData.data cannot be assigned"
+        ), r.text
+    finally:
+        kernel.delete("aiges_assign")
+
+
+def test_appending_to_a_fresh_response_keeps_its_blank_output_as_in_the_sdk(real_aiges, tmp_path):
+    """aiges.dto's Response() holds one blank ResponseData (key ''): r.list.append(l) puts
+    the output after it, and the SDK's check refuses the answer for the undeclared key ''.
+    easlab refuses it too, and says where the blank output came from."""
+    verdict = json.loads(
+        sdk(real_aiges, _copy(tmp_path, "badresp", "sdk"), "run", {"kind": "append"})
+    )
+    assert not verdict["verified"] and "field key  is not in expect" in verdict["log"]
+    got = ours(_copy(tmp_path, "badresp", "easlab"), "run", ".", "--param", "kind=append")
+    assert got.returncode == 1, got.stdout
+    assert (
+        "invalid response: output '' is not declared in responseCls (declared: 'out', "
+        "'pic'): use a declared key or declare it (aiges.dto's Response() holds one blank "
+        "ResponseData: r.list.append(l) keeps it, r.list = [l] replaces it)"
+    ) in got.stdout, got.stdout
 
 
 def test_run_from_the_parent_runs_the_sdk_template_in_its_folder(real_aiges, tmp_path):
@@ -435,16 +479,23 @@ def test_a_stream_template_wrapper_runs_under_the_sdk_and_easlab_alike(real_aige
 def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp_path):
     """The SDK template's wrapperCreate(self, params, sid, userTag="", persId=0) goes through
     the SDK's loader service (aiges serve.py: wrapperCreate(params, sid=..., userTag=...),
-    wrapperWrite(handle, req, sid)) and `easlab aiges run`: each hook gets the same values.
-    easlab passed the C++ loader's (params, sid, 0, sid) by position: userTag got 0 (so
-    "h-" + userTag raised TypeError) and persId the sid."""
+    wrapperWrite(handle, req, sid)) and `easlab aiges run` with AIGES_PLUGIN_MODE=python:
+    each hook gets the same values, and the result comes through the plugin's callback."""
     theirs_rec, ours_rec = tmp_path / "theirs.jsonl", tmp_path / "ours.jsonl"
     folder = _copy(tmp_path, "stream_tags", "sdk")
     done = json.loads(sdk(real_aiges, folder, "session", {"sid": "easlab-run"}, theirs_rec))
     assert done == {"handle": "h-easlab-run", "err": 0, "ret": 0}
-    got = ours(_copy(tmp_path, "stream_tags", "easlab"), "run", ".", record=ours_rec)
+    got = subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", "run", "."],
+        capture_output=True,
+        text=True,
+        env={**_env(ours_rec), "AIGES_PLUGIN_MODE": "python"},
+        cwd=_copy(tmp_path, "stream_tags", "easlab"),
+        timeout=120,
+    )
     assert got.returncode == 0, got.stdout + got.stderr
     assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+    assert "warning" not in got.stdout, got.stdout  # it fits the plugin
     assert records(ours_rec) == records(theirs_rec)
     assert records(ours_rec)[0] == {
         "event": "create",
@@ -452,6 +503,31 @@ def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp
         "userTag": "easlab-run",
         "persId": 0,
     }
+
+
+def test_the_cpp_loader_calls_the_sdk_templates_wrapper_create_by_position(tmp_path):
+    """aiges's C++ loader, the default, calls wrapperCreate(params, sid, psrId, usrTag) by
+    position (aiges_c_python_wrapper pyWrapper.cpp), so the template's userTag gets psrId
+    (0) and its persId the tag: "h-" + userTag fails there. easlab filled userTag by name
+    in every mode, so the wrapper passed here and failed on the platform's default loader;
+    now it fails here too, after a warning that says why and what to write."""
+    rec = tmp_path / "ours.jsonl"
+    got = ours(_copy(tmp_path, "stream_tags", "easlab"), "run", ".", record=rec)
+    assert got.returncode == 1, got.stdout + got.stderr
+    assert got.stdout.startswith(
+        "warning: Wrapper.wrapperCreate(self, params, sid, userTag='', persId=0): aiges's C++ "
+        "loader (AIGES_PLUGIN_MODE=c, the default) calls wrapperCreate(params, sid, psrId, "
+        "usrTag) by position, so userTag gets psrId and persId gets usrTag; easlab passes "
+        'them so. Write def wrapperCreate(self, params, sid, persId=0, usrTag="", userTag="") '
+        "-> SessionCreateResponse (or run with AIGES_PLUGIN_MODE=python"
+    ), got.stdout
+    assert (
+        "session failed: wrapperCreate raised TypeError: can only concatenate str (not "
+        '"int") to str'
+    ) in got.stdout, got.stdout
+    assert records(rec) == [
+        {"event": "create", "sid": "easlab-run", "userTag": 0, "persId": "easlab-run"}
+    ]
 
 
 def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
@@ -480,3 +556,80 @@ def test_the_tutorials_wrappers_pass_the_sdks_own_run(real_aiges, tmp_path):
         assert verdict["verified"], (name, verdict["log"])
         got = ours(folder, "run", ".")
         assert got.returncode == 0 and "verified" in got.stdout, got.stdout + got.stderr
+
+
+def test_the_sdks_own_sample_wrapper_runs_unchanged_under_both_loaders(real_aiges, tmp_path):
+    """aiges 0.16.0 ships a sample wrapper.py (aiges_embed types first, aiges.dto the
+    fallback; test files at aiges/test_data/ and test_data/): copied unchanged, its schema
+    equals the SDK's, and the SDK's run() and `easlab aiges run` both verify it, under the
+    C++ loader (the default) and under AIGES_PLUGIN_MODE=python, its exec hook fitting both."""
+    sample = real_aiges.parents[1] / "lib" / "python3.11" / "site-packages" / "aiges" / "wrapper.py"
+    png = (ROOT / "tests" / "aiges" / "wrappers" / "image" / "test.png").read_bytes()
+    folders = {}
+    for side in ("sdk", "easlab"):
+        folder = tmp_path / side
+        for where in (folder / "aiges" / "test_data", folder / "test_data"):
+            where.mkdir(parents=True)
+            (where / "test.png").write_bytes(png)
+        (folder / "wrapper.py").write_bytes(sample.read_bytes())
+        folders[side] = folder
+    assert json.loads(ours(folders["easlab"], "schema", "wrapper.py").stdout) == json.loads(
+        sdk(real_aiges, folders["sdk"], "schema")
+    )
+    verdict = json.loads(sdk(real_aiges, folders["sdk"], "run"))
+    assert verdict["verified"], verdict["log"]
+    for mode in ("c", "python"):
+        got = subprocess.run(
+            [sys.executable, "-m", "easlab", "aiges", "run", "."],
+            capture_output=True,
+            text=True,
+            env={**_env(None), "AIGES_PLUGIN_MODE": mode},
+            cwd=folders["easlab"],
+            timeout=120,
+        )
+        assert got.returncode == 0, (mode, got.stdout + got.stderr)
+        assert "boxes (text, 2 bytes): cc" in got.stdout and "warning" not in got.stdout
+        # the same inputs reached it: the md5 of the first, which it logs
+        md5 = verdict["log"].split("reqData bytes md5sum is ")[1].split()[0]
+        assert f"reqData bytes md5sum is {md5}" in got.stderr, (mode, got.stderr)
+
+
+def test_a_wrapper_the_plugin_cannot_make_is_refused_under_the_python_plugin(real_aiges, tmp_path):
+    """aiges's gRPC plugin makes the instance with Wrapper(legacy=False, is_aipaas=True,
+    keep_schema_default_value=True) (aiges serve.py), the C++ loader with Wrapper(): a
+    wrapper with an ``__init__(self)`` of its own fails the plugin's init (INIT_ERROR
+    30001). easlab made every wrapper with Wrapper(), so such a wrapper passed under
+    AIGES_PLUGIN_MODE=python; now that run is refused saying what to write, and the C++
+    loader's run still passes."""
+
+    def own_init(side: str) -> Path:
+        folder = _copy(tmp_path, "params", side)
+        source = (folder / "wrapper.py").read_text()
+        changed = source.replace(
+            "    def wrapperInit(self, config):",
+            "    def __init__(self):\n        super().__init__()\n\n"
+            "    def wrapperInit(self, config):",
+        )
+        assert changed != source
+        (folder / "wrapper.py").write_text(changed)
+        return folder
+
+    got = json.loads(sdk(real_aiges, own_init("sdk"), "serve", {"times": "1"}))
+    assert got["ret"] == 30001, got
+    folder = own_init("easlab")
+    plugin = subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", "run", "."],
+        capture_output=True,
+        text=True,
+        env={**_env(None), "AIGES_PLUGIN_MODE": "python"},
+        cwd=folder,
+        timeout=120,
+    )
+    assert plugin.returncode == 2, plugin.stdout + plugin.stderr
+    assert plugin.stderr.startswith(
+        "easlab aiges: Wrapper() cannot be made as aiges's Python plugin "
+        "(AIGES_PLUGIN_MODE=python) makes the wrapper, Wrapper(legacy=False, is_aipaas=True, "
+        "keep_schema_default_value=True): write def __init__(self, *args, **kwargs) and call "
+        "super().__init__(*args, **kwargs)"
+    ), plugin.stderr
+    assert ours(folder, "run", ".").returncode == 0

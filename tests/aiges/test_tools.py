@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from easlab.aiges.dto import Response, ResponseData
 from easlab.aiges.hooks import call_hook
 from tests.aiges.conftest import fits_the_cpp_loader
@@ -15,12 +17,15 @@ from tests.aiges.conftest import fits_the_cpp_loader
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def easlab_aiges(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def easlab_aiges(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "easlab", "aiges", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         timeout=120,
     )
 
@@ -171,13 +176,15 @@ def test_hooks_are_called_in_every_form():
     assert call_hook(obj, "static", 4) == ("static", 4)
 
 
-def test_response_data_takes_both_styles():
+def test_response_data_is_set_with_set_data_as_in_the_sdk():
     a = ResponseData()
     a.setData(b"abc")
     assert (a.data, a.len) == (b"abc", 3)
     b = ResponseData()
-    b.data, b.len = b"xy", 2
-    assert (b.data, b.len) == (b"xy", 2)
+    for name in ("data", "len"):
+        with pytest.raises(AttributeError, match=f"ResponseData.{name} cannot be assigned"):
+            setattr(b, name, b"xy")
+    assert (b.data, b.len) == (b"", 0)
     assert Response().response_err(7).error_code == 7
 
 
@@ -281,26 +288,33 @@ def test_a_session_read_that_never_ends_is_bounded_and_names_wrapper_read(monkey
 
 
 def test_session_hooks_get_the_arguments_they_take():
-    from easlab.aiges.hooks import call_fitting
+    """The C++ loader's versions passed wrapperWrite (handle, req, sid), then (handle, req);
+    wrapperRead (handle, sid), then (handle): each hook gets as many as it takes, as the
+    loader it was written for passed them. The gRPC plugin passes all it passes."""
+    from easlab.aiges.hooks import call_as_loader, loader_values
 
     class Forms:
-        def two(self, handle, req):
+        def wrapperWrite(self, handle, req):
             return (handle, req)
 
-        def three(self, handle, req, sid):
-            return (handle, req, sid)
+        def wrapperRead(self, handle, sid):
+            return (handle, sid)
 
-        def defaults(self, params, sid, persId=0, usrTag=""):
-            return (params, sid, persId, usrTag)
+    class Named:
+        def wrapperWrite(self, hdl, data, session):
+            return (hdl, data, session)
 
-        def bare(handle):  # the guide's form with no self
-            return handle
+        def wrapperRead(hdl):  # the guide's form with no self
+            return hdl
 
-    obj = Forms()
-    assert call_fitting(obj, "two", "h", "r", "s") == ("h", "r")
-    assert call_fitting(obj, "three", "h", "r", "s") == ("h", "r", "s")
-    assert call_fitting(obj, "defaults", {}, "s", 0, "t") == ({}, "s", 0, "t")
-    assert call_fitting(obj, "bare", "h", "s") == "h"
+    values = loader_values("s", handle="h", req="r")
+    assert call_as_loader(Forms(), "wrapperWrite", values) == ("h", "r")
+    assert call_as_loader(Forms(), "wrapperRead", values) == ("h", "s")
+    assert call_as_loader(Named(), "wrapperWrite", values) == ("h", "r", "s")
+    assert call_as_loader(Named(), "wrapperRead", values) == "h"
+    assert call_as_loader(Named(), "wrapperWrite", values, "python") == ("h", "r", "s")
+    with pytest.raises(TypeError):  # the plugin's (handle, req, sid) to a 2-argument hook
+        call_as_loader(Forms(), "wrapperWrite", values, "python")
 
 
 class _Tagged(_Session):
@@ -319,46 +333,91 @@ class _Tagged(_Session):
         return r
 
 
-def test_wrapper_create_gets_the_sid_as_its_tag_however_its_parameters_are_ordered():
-    """The SDK's template writes wrapperCreate(self, params, sid, userTag="", persId=0),
-    its WrapperBase (params, sid, persId=0, usrTag=""): the gRPC plugin passes sid= and
-    userTag= by name, the C++ loader (params, sid, psrId, usrTag) by position. easlab
-    called them all by position, so the template's userTag got 0 and its persId the sid."""
+def test_wrapper_create_gets_what_the_loader_chosen_passes_it_where_it_stands():
+    """The loaders disagree on wrapperCreate: aiges's C++ loader (the default) calls
+    (params, sid, psrId, usrTag) by position, its gRPC plugin (AIGES_PLUGIN_MODE=python)
+    (params, sid=..., userTag=...) by name. easlab mixed them (a parameter named userTag
+    got the sid wherever it stood), so the SDK template's wrapperCreate(self, params, sid,
+    userTag="", persId=0) got here what neither loader gives it, and WrapperBase's own
+    (params, sid, persId=0, usrTag=""), which the plugin fails, passed. Now each is called
+    as the loader chosen calls it: the template's userTag gets the C++ loader's psrId (0),
+    with a warning at the start; a signature the loader cannot call is refused, naming
+    the call and the signature both loaders take."""
     from easlab.aiges import session
     from easlab.aiges.dto import DataListCls, SessionCreateResponse
+    from easlab.aiges.hooks import call_as_loader, loader_notes, loader_values, unfit_hooks
 
-    def made(tag, pers):
+    def made():
         s = SessionCreateResponse()
-        s.handle = f"h-{tag}-{pers}"
+        s.handle = "h"
         return s
 
     class Template(_Tagged):  # aiges/wrapper.py, for the gRPC plugin
         def wrapperCreate(self, params, sid, userTag="", persId=0):
             self.got = {"sid": sid, "tag": userTag, "pers": persId}
-            return made(userTag, persId)
+            return made()
 
     class Base(_Tagged):  # aiges.sdk.WrapperBase's own signature
         def wrapperCreate(self, params, sid, persId=0, usrTag=""):
             self.got = {"sid": sid, "tag": usrTag, "pers": persId}
-            return made(usrTag, persId)
+            return made()
 
     class ForTheCppLoader(_Tagged):  # every argument pyWrapper.cpp passes, named freely
         def wrapperCreate(self, params, sid, resource, tag):
             self.got = {"sid": sid, "tag": tag, "pers": resource}
-            return made(tag, resource)
+            return made()
 
     class KeywordOnly(_Tagged):
         def wrapperCreate(self, params, *, sid, userTag):
             self.got = {"sid": sid, "tag": userTag, "pers": None}
-            return made(userTag, None)
+            return made()
 
-    for cls in (Template, Base, ForTheCppLoader):
+    create = ("wrapperCreate",)
+    for cls, got in (
+        (Template, {"sid": "sid-1", "tag": 0, "pers": "sid-1"}),
+        (Base, {"sid": "sid-1", "tag": "sid-1", "pers": 0}),
+        (ForTheCppLoader, {"sid": "sid-1", "tag": "sid-1", "pers": 0}),
+    ):
+        assert unfit_hooks(cls, create) is None, cls.__name__
         wrapper = cls()
         session.run_session(wrapper, {}, DataListCls(), "sid-1")
-        assert wrapper.got == {"sid": "sid-1", "tag": "sid-1", "pers": 0}, cls.__name__
-    keyword = KeywordOnly()
-    session.run_session(keyword, {}, DataListCls(), "sid-2")
-    assert keyword.got == {"sid": "sid-2", "tag": "sid-2", "pers": None}
+        assert wrapper.got == got, cls.__name__
+    assert loader_notes(Template, create) == [
+        "warning: Template.wrapperCreate(self, params, sid, userTag='', persId=0): aiges's "
+        "C++ loader (AIGES_PLUGIN_MODE=c, the default) calls wrapperCreate(params, sid, "
+        "psrId, usrTag) by position, so userTag gets psrId and persId gets usrTag; easlab "
+        'passes them so. Write def wrapperCreate(self, params, sid, persId=0, usrTag="", '
+        'userTag="") -> SessionCreateResponse (or run with AIGES_PLUGIN_MODE=python, whose '
+        "plugin passes sid= and userTag= by name)"
+    ]
+    assert unfit_hooks(KeywordOnly, create) == (
+        "KeywordOnly.wrapperCreate(self, params, *, sid, userTag) cannot be called as aiges's "
+        "C++ loader (AIGES_PLUGIN_MODE=c, the default) calls it, wrapperCreate(params, sid, "
+        "psrId, usrTag): it takes 1 and the loader passes 2; nothing is passed for sid, "
+        'userTag; write def wrapperCreate(self, params, sid, persId=0, usrTag="", userTag="") '
+        "-> SessionCreateResponse"
+    )
+
+    values = loader_values("sid-2", params={})
+    for cls in (Template, KeywordOnly):
+        wrapper = cls()
+        assert unfit_hooks(cls, create, "python") is None, cls.__name__
+        call_as_loader(wrapper, "wrapperCreate", values, "python")
+        assert wrapper.got["sid"] == wrapper.got["tag"] == "sid-2", cls.__name__
+    assert unfit_hooks(Base, create, "python") == (
+        "Base.wrapperCreate(self, params, sid, persId=0, usrTag='') cannot be called as "
+        "aiges's Python plugin (AIGES_PLUGIN_MODE=python) calls it, wrapperCreate(params, "
+        "sid=..., userTag=...): it has no parameter userTag, which the loader passes by "
+        'name; write def wrapperCreate(self, params, sid, persId=0, usrTag="", userTag="") '
+        "-> SessionCreateResponse"
+    )
+    assert loader_notes(Base, create) == [
+        "warning: "
+        + (unfit_hooks(Base, create, "python") or "").split("; write def")[0]
+        + "; easlab serves it as aiges's C++ loader (AIGES_PLUGIN_MODE=c, the default) "
+        "does: to run under both, write def wrapperCreate(self, params, sid, persId=0, "
+        'usrTag="", userTag="") -> SessionCreateResponse'
+    ]
 
 
 def test_a_half_written_session_wrapper_fails_to_start_naming_what_is_missing():
@@ -381,7 +440,7 @@ def test_response_data_remembers_data_given_to_its_constructor():
     given.setData(b"abc")
     assert not constructor_data(given)
     assigned = ResponseData("out", b"abc")
-    assigned.data = b"abc"
+    assigned.setData(b"abc")
     assert not constructor_data(assigned)
     assert not constructor_data(ResponseData("out"))
     assert json.loads(given.toJSON())["data"] == "abc"
@@ -634,25 +693,40 @@ def test_run_calls_wrapper_once_exec_as_the_cpp_loader_and_refuses_what_no_loade
     assert shown in ran.stdout, ran.stdout
     # aiges's Python plugin calls wrapperOnceExec(params, reqData): said, not refused
     assert ran.stdout.startswith(
-        "warning: Wrapper.wrapperOnceExec requires usrTag and persId: aiges's C++ loader "
-        "passes them (AIGES_PLUGIN_MODE=c, the default), and easlab serves it so, but its "
-        "Python plugin (AIGES_PLUGIN_MODE=python) calls wrapperOnceExec(params, reqData) "
-        'and fails every request there: give them defaults (usrTag="", persId=0)'
+        "warning: Wrapper.wrapperOnceExec(self, params, reqData, usrTag, persId) cannot be "
+        "called as aiges's Python plugin (AIGES_PLUGIN_MODE=python) calls it, "
+        "wrapperOnceExec(params, reqData): nothing is passed for usrTag, persId; easlab "
+        "serves it as aiges's C++ loader (AIGES_PLUGIN_MODE=c, the default) does: to run "
+        'under both, write def wrapperOnceExec(self, params, reqData, usrTag="", persId=0) '
+        "-> Response"
     ), ran.stdout
+    # ... and under the plugin (AIGES_PLUGIN_MODE=python) it is refused at the start
+    plugin = easlab_aiges(folder, "run", ".", env={"AIGES_PLUGIN_MODE": "python"})
+    assert plugin.returncode == 2, plugin.stdout + plugin.stderr
+    assert plugin.stdout.startswith(
+        "error: Wrapper.wrapperOnceExec(self, params, reqData, usrTag, persId) cannot be "
+        "called as aiges's Python plugin (AIGES_PLUGIN_MODE=python) calls it"
+    ), plugin.stdout
+    wrong = easlab_aiges(folder, "run", ".", env={"AIGES_PLUGIN_MODE": "go"})
+    assert wrong.returncode == 2 and wrong.stderr.startswith(
+        "easlab aiges: AIGES_PLUGIN_MODE='go': aiges runs a Python wrapper in its C++ loader "
+        "(AIGES_PLUGIN_MODE=c, the default) or in the SDK's gRPC plugin "
+        "(AIGES_PLUGIN_MODE=python); set one of those, or unset it"
+    ), wrong.stdout + wrong.stderr
 
     session = copy_wrapper("stream_tags", tmp_path / "session")
     source = (session / "wrapper.py").read_text()
     changed = source.replace(
-        "def wrapperRead(self, handle):", "def wrapperRead(self, handle, sid, n):"
+        "def wrapperDestroy(self, handle):", "def wrapperDestroy(self, handle, n):"
     )
     assert changed != source
     (session / "wrapper.py").write_text(changed)
     refused = easlab_aiges(session, "run", ".")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stdout.startswith(
-        "error: Wrapper.wrapperRead(self, handle, sid, n) cannot be called as the aiges loader "
-        "calls it, wrapperRead(handle, sid): nothing is passed for n; write def "
-        'wrapperRead(self, handle, sid="") -> Response'
+        "error: Wrapper.wrapperDestroy(self, handle, n) cannot be called as aiges's C++ loader "
+        "(AIGES_PLUGIN_MODE=c, the default) calls it, wrapperDestroy(handle): nothing is "
+        "passed for n; write def wrapperDestroy(self, handle) -> int"
     ), refused.stdout
 
 
@@ -853,3 +927,161 @@ def test_a_hook_behind_a_decorator_without_wraps_gets_what_every_loader_passes()
 
     req = DataListCls()
     assert once_exec(Wrapper(), {"n": 2}, req, "sid-1") == ({"n": "2"}, req)
+
+
+CPP_OUTPUTS = """
+# ruff: noqa
+# A wrapper written for aiges's C++ loader: its types come from aiges_embed, whose
+# ResponseData fields are plain (def_readwrite) and whose Response.list is a converted
+# std::vector (each read a new list). The `kind` param picks how it builds its answer.
+try:
+    from aiges_embed import ResponseData, Response, DataListCls
+except ImportError:
+    from aiges.dto import Response, ResponseData, DataListCls
+from aiges.sdk import WrapperBase, StringParamField, StringBodyField
+from aiges.core.types import *
+
+
+class UserRequest(object):
+    kind = StringParamField(key="kind", value="assign")
+    text = StringBodyField(key="text", value=b"abc")
+
+
+class UserResponse(object):
+    out = StringBodyField(key="out")
+
+
+class Wrapper(WrapperBase):
+    serviceId = "cppout"
+    version = "v1"
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+
+    def wrapperInit(self, config):
+        return 0
+
+    def wrapperOnceExec(self, params, reqData, usrTag="", persId=0):
+        kind = params["kind"]
+        l = ResponseData()
+        l.key = "out"
+        l.status = Once
+        r = Response()
+        if kind == "assign":
+            l.data = b"assigned"
+            l.len = 8
+            r.list = [l]
+        elif kind == "append":
+            l.setData(b"appended")
+            r.list.append(l)
+        elif kind == "append_more":
+            l.setData(b"first")
+            r.list = [l]
+            more = r.list
+            more.append(ResponseData("extra", 0, Once, DataText))
+        elif kind == "str_data":
+            l.data = "text"
+        return r
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "said"),
+    [
+        ("assign", 0, "out (text, 8 bytes): assigned"),
+        (
+            "append",
+            1,
+            "invalid response: Response.list was changed after it was read (r.list.append(l) "
+            "or alike): the C++ loader's aiges_embed Response hands out a new list at each "
+            "read of r.list (pybind11 converts its C++ vector), so the Response has no "
+            "outputs and the loader answers error -1; build the list and set it: r.list = [l]",
+        ),
+        ("append_more", 1, "so the loader answers without them; build the list and set it"),
+        (
+            "str_data",
+            1,
+            "TypeError: aiges_embed.ResponseData.data takes bytes (the C++ loader keeps the "
+            "data as Python bytes), got str: pass text.encode(), bytes(buffer)",
+        ),
+    ],
+)
+def test_aiges_embed_outputs_behave_as_the_cpp_loaders_pybind11_types(tmp_path, kind, code, said):
+    """aiges_embed's types are C++ classes (aiges_c_python_wrapper pyWrapper.cpp, pybind11
+    with stl.h): ResponseData's data and len are def_readwrite fields, so the assignment
+    aiges.dto refuses is taken (data as bytes only, py::bytes); Response.list is a
+    std::vector converted at each read, so r.list.append(l) changes a copy and the loader
+    finds no outputs ("error, not find any data from resp": -1). easlab's aiges_embed was
+    aiges.dto's Response, whose append the C++ loader would never see: the answer was served
+    here and lost there. Now it is an error saying to set r.list."""
+    folder = tmp_path / "cpp_outputs"
+    folder.mkdir()
+    (folder / "wrapper.py").write_text(CPP_OUTPUTS)
+    ran = easlab_aiges(folder, "run", ".", "--param", f"kind={kind}")
+    assert ran.returncode == code, ran.stdout + ran.stderr
+    assert said in ran.stdout, ran.stdout
+
+
+def test_aiges_embed_response_starts_empty_and_response_err_is_a_new_response():
+    from easlab.aiges import embed
+
+    r = embed.Response()
+    assert r.list == [] and r.error_code == 0
+    failed = r.response_err(7)
+    assert failed is not r and (failed.error_code, r.error_code) == (7, 0)
+    with pytest.raises(TypeError, match="takes aiges_embed.ResponseData items"):
+        r.list = [ResponseData()]  # aiges.dto's: the C++ loader cannot convert it
+    out = embed.ResponseData("out", 0, 3, 0)
+    out.setData(b"xy")
+    r.list = (out,)
+    assert r.list == [out] and embed.lost_outputs(r) is None
+
+
+def test_under_the_python_plugin_aiges_embed_is_missing_and_async_mode_refused(tmp_path):
+    """AIGES_PLUGIN_MODE=python runs a wrapper as the SDK's gRPC plugin does: there is no
+    aiges_embed (the C++ loader's module), so the template's try/except takes aiges.dto's
+    types, whose ResponseData refuses l.data = ...; and the plugin has no
+    wrapperOnceExecAsync, so aiges.toml's asyncMode is refused at the start."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = tmp_path / "cpp_outputs"
+    folder.mkdir()
+    (folder / "wrapper.py").write_text(CPP_OUTPUTS)
+    plugin = {"AIGES_PLUGIN_MODE": "python"}
+    ran = easlab_aiges(folder, "run", ".", "--param", "kind=assign", env=plugin)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "AttributeError: ResponseData.data cannot be assigned" in ran.stdout, ran.stdout
+    fine = easlab_aiges(folder, "run", ".", "--param", "kind=assign", env={"AIGES_PLUGIN_MODE": ""})
+    assert fine.returncode == 0, fine.stdout + fine.stderr  # empty: aiges's default, c
+
+    once_async = copy_wrapper("once_async", tmp_path / "once_async")
+    (once_async / "aiges.toml").write_text("[aiges]\nasyncMode = true\n")
+    refused = easlab_aiges(once_async, "run", ".", env=plugin)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stdout.startswith(
+        "error: aiges.toml sets [aiges] asyncMode = true, but aiges's Python plugin "
+        "(AIGES_PLUGIN_MODE=python, aiges serve.py) has no wrapperOnceExecAsync"
+    ), refused.stdout
+    assert easlab_aiges(once_async, "run", ".").returncode == 0
+
+
+def test_an_aiges_embed_error_response_needs_no_outputs(tmp_path):
+    """The C++ loader reads a Response's error_code before its list (pyWrapper.cpp), and
+    aiges_embed's response_err(code) is a new Response with no outputs: such an answer is
+    the wrapper's error, not an empty response (the tutorial's echo wrapper answers so)."""
+    folder = tmp_path / "cpp_outputs"
+    folder.mkdir()
+    source = CPP_OUTPUTS.replace(
+        '        elif kind == "str_data":',
+        '        elif kind == "error":\n'
+        "            return Response().response_err(1001)\n"
+        '        elif kind == "str_data":',
+    ).replace(
+        "    def wrapperInit(self, config):",
+        "    def wrapperError(self, ret):\n        return f'engine error {ret}'\n\n    def wrapperInit(self, config):",
+    )
+    assert source.count("response_err") == 1 and "engine error" in source
+    (folder / "wrapper.py").write_text(source)
+    ran = easlab_aiges(folder, "run", ".", "--param", "kind=error")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "invalid response" not in ran.stdout, ran.stdout
+    assert "wrapper answered error 1001: engine error 1001" in ran.stdout, ran.stdout

@@ -24,14 +24,16 @@ from easlab.aiges.config import (
     delay_detect_period,
     header_pass,
     init_config,
+    plugin_mode,
     session_mode_setting,
 )
 from easlab.aiges.dto import constructor_data, constructor_data_warning
 from easlab.aiges.hooks import (
     call_hook,
     error_message,
+    loader_notes,
+    new_wrapper,
     once_exec,
-    plugin_mode_note,
     raised,
     session_only,
     unfit_hooks,
@@ -95,6 +97,7 @@ class AigesProcessor(Processor):
         self.once_async = False  # aiges.toml [aiges] asyncMode: wrapperOnceExecAsync + callback
         self.callback_wait_s = CALLBACK_WAIT_S
         self.header_pass: tuple[str, ...] = ("sid",)
+        self.plugin_mode = "c"  # the aiges loader run as (AIGES_PLUGIN_MODE, easlab/aiges/hooks.py)
 
     def initialize(self) -> None:
         folder = self.ctx.processor_path
@@ -105,6 +108,7 @@ class AigesProcessor(Processor):
         entry = folder / (self.ctx.processor_entry or "wrapper.py") if folder.is_dir() else folder
         os.chdir(entry.parent)  # relative paths in the wrapper, as in aiges
         try:
+            self.plugin_mode = plugin_mode()
             cls = load_wrapper_class(entry)
             config = init_config(self.ctx.model_config, cls, entry.parent)
         except WrapperLoadError as exc:
@@ -120,13 +124,14 @@ class AigesProcessor(Processor):
             self.session_mode, note = serving_mode(cls, setting)
             self.once_async = not self.session_mode and async_mode_setting(entry.parent)
             if self.once_async:
-                check_once_async(cls)
+                check_once_async(cls, self.plugin_mode)
         except (WrapperLoadError, ValueError) as exc:
             raise ProcessorError(400, str(exc)) from None
-        unfit = unfit_hooks(cls, called_hooks(self.session_mode, self.once_async))
+        hooks = called_hooks(self.session_mode, self.once_async)
+        unfit = unfit_hooks(cls, hooks, self.plugin_mode)
         if unfit:
             raise ProcessorError(400, unfit)
-        for line in (note, plugin_mode_note(cls, called_hooks(self.session_mode, self.once_async))):
+        for line in [note, *loader_notes(cls, hooks, self.plugin_mode)]:
             if line:
                 _log_line(line)
         self.service_id = str(getattr(cls, "serviceId", None) or self.ctx.service_name)
@@ -134,7 +139,10 @@ class AigesProcessor(Processor):
             self.schema = schema_document(cls)
         except (AttributeError, ValueError):
             self.schema = None  # a wrapper without serviceId/version still serves
-        self.wrapper = cls()
+        try:
+            self.wrapper = new_wrapper(cls, self.plugin_mode)
+        except TypeError as exc:
+            raise ProcessorError(400, str(exc)) from None
         ret = call_hook(self.wrapper, "wrapperInit", config)
         if ret != 0:  # None included: the aiges loader fails it (easlab/aiges/runner.py)
             raise RuntimeError(
@@ -178,7 +186,7 @@ class AigesProcessor(Processor):
         if self.once_async:
             return self._once_async(params, req, sid)
         try:
-            resp = once_exec(self.wrapper, params, req, sid)
+            resp = once_exec(self.wrapper, params, req, sid, self.plugin_mode)
         # BaseException: a wrapper's sys.exit() (SystemExit) or KeyboardInterrupt, left
         # to the worker, ended its thread with no answer: the caller waited for
         # rpc.keepalive (408) and the instance had one thread fewer each time
@@ -197,7 +205,9 @@ class AigesProcessor(Processor):
             return _json(error_answer(INVALID_CODE, refused, sid), 400)
         wait = self.callback_wait_s
         return self._through_callbacks(
-            lambda: run_session(self.wrapper, params, req, sid, wait, log=_log_line), req, sid
+            lambda: run_session(self.wrapper, params, req, sid, wait, _log_line, self.plugin_mode),
+            req,
+            sid,
         )
 
     def _once_async(self, params: dict[str, Any], req: Any, sid: str) -> tuple[bytes, int]:

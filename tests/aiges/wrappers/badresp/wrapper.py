@@ -19,6 +19,7 @@ KINDS = [
     "list_of_str",
     "list_none",
     "assign_bytes",
+    "append",
 ]
 
 
@@ -53,8 +54,7 @@ class Wrapper(WrapperBase):
         if kind == "str_data":
             r.setData("text, not bytes")
         elif kind == "len_mismatch":
-            r._len = 99  # the SDK's storage
-            r.len = 99  # easlab's
+            r._len = 99  # the SDK's storage, and easlab's
         elif kind == "bad_status":
             r.status = DataBegin
         elif kind == "undeclared_key":
@@ -74,6 +74,9 @@ class Wrapper(WrapperBase):
         elif kind == "assign_bytes":
             r.data = b"assigned"  # the guide's style: read-only in aiges 0.16.0
             r.len = 8
+        elif kind == "append":
+            res = Response()
+            res.list.append(r)  # after the blank ResponseData that Response() holds
         return res
 
     def wrapperError(self, ret):

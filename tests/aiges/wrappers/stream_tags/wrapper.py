@@ -1,9 +1,12 @@
 # ruff: noqa
-# A session wrapper with the hook signatures of the SDK's template (aiges/wrapper.py):
-# wrapperCreate(self, params, sid, userTag="", persId=0), written for the gRPC plugin,
-# which passes sid= and userTag= by name. It records what each hook gets.
+# A session wrapper written for aiges's gRPC plugin (AIGES_PLUGIN_MODE=python): the hook
+# signatures of the SDK's template (aiges/wrapper.py), wrapperCreate(self, params, sid,
+# userTag="", persId=0), which the plugin calls with sid= and userTag= by name, and its
+# results handed to the plugin's callback(r, handle, sid) (the plugin never calls
+# wrapperRead). It records what each hook gets.
 from aiges.sdk import WrapperBase, StringBodyField
 from aiges.dto import Response, ResponseData, SessionCreateResponse
+from aiges.callback import callback
 from aiges.core.types import *
 
 from record import record
@@ -24,7 +27,6 @@ class Wrapper(WrapperBase):
     responseCls = UserResponse()
 
     def wrapperInit(self, config):
-        self.texts = {}
         return 0
 
     def wrapperCreate(self, params, sid, userTag="", persId=0):
@@ -36,19 +38,15 @@ class Wrapper(WrapperBase):
 
     def wrapperWrite(self, handle, req, sid=""):
         record("write", handle=handle, sid=sid)
-        self.texts[handle] = req.get("text").data
-        return 0
-
-    def wrapperRead(self, handle):
         r = Response()
         l = ResponseData()
         l.key = "out"
         l.status = DataEnd
-        l.setData(self.texts[handle].upper())
+        l.setData(req.get("text").data.upper())
         r.list = [l]
-        return r
+        callback(r, handle, sid)
+        return 0
 
     def wrapperDestroy(self, handle):
         record("destroy", handle=handle)
-        self.texts.pop(handle, None)
         return 0
