@@ -121,6 +121,20 @@ def _confirm(question: str, assume_yes: bool, flag: str = "-y") -> bool:
     return answer in ("", "y", "yes")
 
 
+def _spec_from_stdin(given: str) -> str:
+    """The service description piped in for ``-`` (``cat service.json | easlab create -``);
+    its relative paths are from the current folder, as for a description given as text."""
+    if sys.stdin.isatty():
+        print("reading the service description from stdin (end it with Ctrl-D)", file=sys.stderr)
+    text = sys.stdin.read()
+    if not text.strip():
+        raise _CliError(
+            f"`{given}` reads the service description from stdin, and stdin was empty: pipe "
+            "one in (`cat service.json | easlab create -`) or give the file's path"
+        )
+    return text
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -562,6 +576,8 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     verb = verb_named(verb_name)
     assert verb is not None
     kwargs = call_kwargs(verb, args, "cli")
+    if verb.name in ("create", "modify") and kwargs.get("spec") == "-":
+        kwargs["spec"] = _spec_from_stdin("create -" if verb.name == "create" else "modify -s -")
     if verb.name == "release" and not 0 <= args.weight <= 100:
         raise ValueError(f"weight must be a percentage between 0 and 100, got {args.weight}")
     if verb.name in ("delete", "release") and not args.y:
@@ -661,7 +677,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     from easlab.client.local import LocalKernel
     from easlab.spec import load_spec_source, parse_spec
 
-    data, base_dir = load_spec_source(Path(args.spec) if Path(args.spec).is_file() else args.spec)
+    if args.spec == "-":
+        data, base_dir = load_spec_source(_spec_from_stdin("test -"))
+    else:
+        data, base_dir = load_spec_source(
+            Path(args.spec) if Path(args.spec).is_file() else args.spec
+        )
     if "metadata" not in data:
         # eascmd's own `test` example has no metadata block (SPEC §5 seed manual)
         data["metadata"] = {"instance": 1}
@@ -809,7 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(p, verb, "cli")
 
     p = add("test", cmd_test, "serve one service in the foreground for a local debug")
-    p.add_argument("spec", help="service description (.json or .yaml)")
+    p.add_argument("spec", help="service description (.json or .yaml; - reads it from stdin)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
         "--port", type=int, default=8080, help="port to listen on (default 8080; 0: a free one)"

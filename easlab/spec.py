@@ -363,6 +363,9 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any]:
+    # Windows Notepad and PowerShell's Out-File write a byte order mark first: json.loads
+    # refused such a service.json with "Unexpected UTF-8 BOM" at line 1, column 1
+    text = text.removeprefix("\ufeff")
     if kind is None:
         kind = "json" if text.lstrip().startswith("{") else "yaml"
     data: Any

@@ -146,7 +146,11 @@ VERBS: tuple[Verb, ...] = (
         "create a service from a service.json / YAML description",
         "easlab.ops:create",
         (
-            arg("spec", help="service description (.json or .yaml)", fronts=CLI),
+            arg(
+                "spec",
+                help="service description (.json or .yaml; - reads it from stdin)",
+                fronts=CLI,
+            ),
             arg(
                 "-r",
                 "--blue-green",
@@ -202,8 +206,8 @@ VERBS: tuple[Verb, ...] = (
                 "-s",
                 dest="spec",
                 metavar="JSON",
-                help="partial service description (file or JSON text); model/processor "
-                "fields make a new version",
+                help="partial service description (file, JSON text, or - to read it from "
+                "stdin); model/processor fields make a new version",
             ),
             UNKNOWN_KEYS,
             DRY_RUN,

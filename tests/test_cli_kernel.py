@@ -596,3 +596,56 @@ def test_create_exist_ok_finds_the_service_of_this_same_description(
         assert "~ metadata.instance: 1 -> 2" in err
     finally:
         assert main(["delete", "cli_exist", "-y", *e]) == 0
+
+
+def test_a_description_piped_in_as_dash_is_created_and_modified(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # `cat service.json | easlab create -` said "service description file not found: -";
+    # so did `easlab modify NAME -s -`
+    import io
+
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    spec = json.loads((project / "service.json").read_text())
+    spec["name"] = "cli_piped"
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(spec)))
+    code, out, err = run(capsys, "create", "-", *e)
+    try:
+        assert code == 0, err
+        assert out.rstrip().endswith("[OK] Service is running")
+        # its relative processor_path is from the current folder, as for JSON text
+        desc = easlab.connect(endpoint).describe("cli_piped")
+        assert desc["spec"]["processor_path"] == str(project / "v1")
+        monkeypatch.setattr("sys.stdin", io.StringIO("processor_path: ./v2\n"))
+        code, out, err = run(capsys, "modify", "cli_piped", "-s", "-", *e)
+        assert code == 0, err
+        assert "[OK] Service [cli_piped] is updated: version 2 of 2" in out
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))
+        code, out, err = run(capsys, "modify", "cli_piped", "-s", "-", *e)
+        assert code == 2
+        assert "`modify -s -` reads the service description from stdin, and stdin was empty" in err
+    finally:
+        run(capsys, "delete", "cli_piped", "-y", *e)
+
+
+def test_a_windows_saved_description_with_bom_and_crlf_is_read(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # Notepad's UTF-8 starts with a byte order mark: "invalid JSON in service.json at
+    # line 1, column 1: Unexpected UTF-8 BOM"
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    spec = json.loads((project / "service.json").read_text())
+    spec["name"] = "cli_bom"
+    text = json.dumps(spec, indent=2).replace("\n", "\r\n")
+    (project / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (project / "bom.yaml").write_bytes(b"\xef\xbb\xbfprocessor_path: ./v2\r\n")
+    code, out, err = run(capsys, "create", "bom.json", *e)
+    try:
+        assert code == 0, err
+        code, out, err = run(capsys, "modify", "cli_bom", "-s", "bom.yaml", *e)
+        assert code == 0, err
+        assert "[OK] Service [cli_bom] is updated: version 2 of 2" in out
+    finally:
+        run(capsys, "delete", "cli_bom", "-y", *e)
