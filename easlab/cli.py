@@ -636,6 +636,10 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             parse_spec(kwargs["spec"], allow_unknown_keys=kwargs.get("allow_unknown_keys", False))
         if verb.name not in ("gpu", "kernel") or args.endpoint:
             kwargs["kernel"] = _client(args)
+        if verb.name == "upload" and args.inner:
+            # eascmd upload --inner: from inside the region, its internal host (no traffic fee)
+            client = kwargs["kernel"]
+            client.oss_upload_endpoint = f"oss-{client.region}-internal.aliyuncs.com"
     try:
         result = verb.resolve()(**kwargs)
     except KeyboardInterrupt:
@@ -815,7 +819,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(
             name, help=help, description=help, aliases=list(aliases), parents=[common]
         )
-        p.set_defaults(func=func)
+        # main() names a flag this command lacks with this command's usage, not easlab's
+        p.set_defaults(func=func, command_parser=p)
         return p
 
     p = add("serve", cmd_serve, "run a kernel in the foreground")
@@ -911,7 +916,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"easlab: {verb!r} is not a command; {guess}`easlab -h` lists them", file=sys.stderr)
         return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse said it with easlab's own usage ("easlab [-h] [--version] ... COMMAND"),
+        # which lists no option of the command typed: `easlab delete NAME --yes`
+        args.command_parser.error(
+            f"unrecognized arguments: {' '.join(unknown)} (`easlab {args.command} -h` lists "
+            "its options)"
+        )
     _tolerant_stdout()
     try:
         return _run(args)

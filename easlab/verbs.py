@@ -267,7 +267,17 @@ VERBS: tuple[Verb, ...] = (
         "upload a file to OSS for PAI-EAS, printing its oss:// path (--target pai --oss "
         "oss://BUCKET/PREFIX; a folder is packed); the local kernel reads local paths directly",
         "easlab.ops:upload",
-        (arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),),
+        (
+            arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),
+            arg(
+                "--inner",
+                action="store_true",
+                help="eascmd's: upload through the region's internal OSS host "
+                "(oss-REGION-internal.aliyuncs.com), from inside Alibaba Cloud (PAI-DSW, an "
+                "ECS instance of the region); the local kernel uploads nothing either way",
+                passed=False,
+            ),
+        ),
         fronts=CLI,
     ),
     Verb(

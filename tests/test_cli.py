@@ -456,3 +456,30 @@ def test_seldon_says_the_component_failed_to_build_with_its_traceback(
     assert "Traceback (most recent call last)" in err
     assert 'Broken.py", line 3' in err  # the component's own line
     assert f"easlab seldon: error: the component Broken failed to start: {kind}: " in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "flag"),
+    [
+        (["delete", "echo", "--yes"], "delete", "--yes"),
+        (["--bogus", "ls"], "ls", "--bogus"),
+        (["desc", "echo", "-y"], "desc", "-y"),
+    ],
+)
+def test_a_flag_the_command_lacks_is_told_with_that_commands_usage(argv, command, flag, capsys):
+    # it was easlab's own usage ("easlab [-h] [--version] ... COMMAND ..."), which lists
+    # none of the options of the command typed, and "easlab: error: unrecognized arguments"
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: easlab {command} [-h]")
+    assert f"easlab {command}: error: unrecognized arguments: {flag}" in err
+    assert f"`easlab {command} -h` lists its options" in err
+
+
+def test_eascmd_upload_inner_is_taken(nowhere: str, tmp_path: Path, capsys):
+    # `eascmd upload FILE --inner` (from PAI-DSW) was "unrecognized arguments: --inner"
+    (tmp_path / "model.tar.gz").write_bytes(b"x")
+    assert main(["upload", str(tmp_path / "model.tar.gz"), "--inner"]) == 0
+    assert "[OK] nothing to upload" in capsys.readouterr().out
