@@ -266,6 +266,14 @@ def format_desc(desc: dict[str, Any]) -> str:
     return format_table(None, rows)
 
 
+def _ready(ready: Any) -> Any:
+    """READY as eascmd's ready/total processes: PAI-EAS's rows say "1/1"; the local kernel's
+    instance (one process to EAS) is ready or not (the table said "True")."""
+    if isinstance(ready, bool):
+        return "1/1" if ready else "0/1"
+    return ready
+
+
 def worker_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
     """``w``'s rows (WORKER_COLUMNS), for the CLI's table and the magic's DataFrame."""
     return [
@@ -276,7 +284,7 @@ def worker_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
             w.get("start_time", ""),
             w.get("restarts", 0),
             w.get("status", ""),
-            w.get("ready", ""),
+            _ready(w.get("ready", "")),
             ",".join(map(str, w.get("gpus") or [])) or "-",
             w.get("reason") or "",
         ]
@@ -604,7 +612,9 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
         print("[CANCELLED] nothing deleted")
         return 1
     if verb.name == "release":
-        if not _confirm(f"Send {args.weight}% of the traffic to [{args.name}]?", args.y):
+        # eascmd's question, naming the service (it asks "this service")
+        question = f"Confirmed to release the service [{args.name}] at weight [{args.weight}%]?"
+        if not _confirm(question, args.y):
             print("[CANCELLED] nothing changed")
             return 1
     waiting = _Waiting(args.json, endpoint_first=verb.name == "create")

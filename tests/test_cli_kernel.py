@@ -649,3 +649,32 @@ def test_a_windows_saved_description_with_bom_and_crlf_is_read(
         assert "[OK] Service [cli_bom] is updated: version 2 of 2" in out
     finally:
         run(capsys, "delete", "cli_bom", "-y", *e)
+
+
+def test_release_asks_eascmds_question_and_w_shows_ready_as_eascmd(cli_echo, capsys, monkeypatch):
+    # the question was "Send 20% of the traffic to [NAME]?", eascmd's is "Confirmed to
+    # release this service at weight [20%]? [Y/n]"; `w`'s READY said "True" where eascmd
+    # (and the PAI-EAS target) say ready/total processes, "1/1"
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    code, out, err = run(capsys, "create", "service.json", "-r", "--json", *cli_echo)
+    assert code == 0, err
+    green = json.loads(out)["name"]
+    try:
+        monkeypatch.setattr("sys.stdin", Terminal("Y\n"))
+        code, out, err = run(capsys, "release", green, "-w", "20", *cli_echo)
+        assert code == 0, err
+        assert f"Confirmed to release the service [{green}] at weight [20%]? [Y/n]" in out
+        assert f"[OK] Service [{green}] is weighted to 20% now" in out
+        code, out, err = run(capsys, "w", "cli_echo", *cli_echo)
+        assert code == 0, err
+        row = next(line for line in out.splitlines() if "cli_echo-0" in line)
+        assert "| Running | 1/1 " in row, out
+        code, out, err = run(capsys, "w", "cli_echo", "--json", *cli_echo)
+        assert json.loads(out)[0]["ready"] is True
+    finally:
+        run(capsys, "delete", green, "-y", *cli_echo)
