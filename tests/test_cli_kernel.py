@@ -266,7 +266,9 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
             proc.wait()
 
 
-def test_test_command_serves_until_ctrl_c(project: Path):
+@pytest.mark.parametrize("given", ["debug.json", "-"])
+def test_test_command_serves_until_ctrl_c(project: Path, given: str):
+    # "-": the description piped in (it said "service description file not found: -")
     import re
     import signal
     import subprocess
@@ -283,12 +285,13 @@ def test_test_command_serves_until_ctrl_c(project: Path):
             "-m",
             "easlab",
             "test",
-            "debug.json",
+            given,
             "--port",
             "0",
             "--state-dir",
             str(project / "state"),
         ],
+        stdin=(project / "debug.json").open("rb") if given == "-" else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=project,
