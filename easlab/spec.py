@@ -11,6 +11,7 @@ error naming the key it meant, unless ``allow_unknown_keys``.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 import html
@@ -329,7 +330,10 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
 
 def _load_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        # Windows PowerShell 5's `>` and Out-File write UTF-16 with its byte order mark
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16" if utf16 else "utf-8")
     except FileNotFoundError:
         raise SpecError("", f"service description file not found: {path}") from None
     except OSError as exc:
@@ -366,6 +370,9 @@ def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any
     # Windows Notepad and PowerShell's Out-File write a byte order mark first: json.loads
     # refused such a service.json with "Unexpected UTF-8 BOM" at line 1, column 1
     text = text.removeprefix("\ufeff")
+    if not text.strip():
+        # json.loads said "Expecting value at line 1, column 1" of a file with nothing in it
+        raise SpecError("", f"{where} is empty: write the service description in it")
     if kind is None:
         kind = "json" if text.lstrip().startswith("{") else "yaml"
     data: Any

@@ -483,3 +483,28 @@ def test_eascmd_upload_inner_is_taken(nowhere: str, tmp_path: Path, capsys):
     (tmp_path / "model.tar.gz").write_bytes(b"x")
     assert main(["upload", str(tmp_path / "model.tar.gz"), "--inner"]) == 0
     assert "[OK] nothing to upload" in capsys.readouterr().out
+
+
+def test_a_description_saved_by_windows_powershell_or_left_empty(
+    nowhere: str, tmp_path: Path, capsys
+):
+    # PowerShell 5's `>` writes UTF-16: "service.json is not UTF-8 text (invalid start
+    # byte)"; an empty file: "invalid JSON at line 1, column 1: Expecting value"
+    (tmp_path / "model.pmml").write_text("<PMML/>")
+    spec = {
+        "name": "ps_made",
+        "processor": "pmml",
+        "model_path": "./model.pmml",
+        "metadata": {"instance": 1},
+    }
+    utf16 = tmp_path / "service.json"
+    utf16.write_bytes(json.dumps(spec, indent=2).replace("\n", "\r\n").encode("utf-16"))
+    assert main(["create", str(utf16), "--dry-run", "--endpoint", nowhere]) == 0, (
+        capsys.readouterr().err
+    )
+    assert '+ name: "ps_made"' in capsys.readouterr().out
+    for name in ("empty.json", "empty.yaml"):
+        (tmp_path / name).write_text("\n")
+        assert main(["create", str(tmp_path / name), "--endpoint", nowhere]) == 1
+        err = capsys.readouterr().err
+        assert f"{tmp_path / name} is empty: write the service description in it" in err
