@@ -61,6 +61,35 @@ def _pai_region(args: argparse.Namespace) -> str | None:
     return given or (endpoint[len("pai://") :].strip("/") if endpoint.startswith("pai://") else "")
 
 
+#: the options only PAI-EAS has, by their dest
+_PAI_ONLY = (
+    ("--region", "region"),
+    ("--pai-endpoint", "pai_endpoint"),
+    ("--pai-timeout", "pai_timeout"),
+    ("--oss", "oss"),
+)
+
+
+def _check_pai_options(args: argparse.Namespace) -> None:
+    """Refuse PAI-EAS's own options on a command that goes to the local kernel: `easlab
+    delete NAME -y --region cn-hangzhou` deleted the local kernel's service of that name,
+    the region not looked at."""
+    if _pai_region(args) is not None:
+        return
+    given = [(flag, getattr(args, dest)) for flag, dest in _PAI_ONLY if getattr(args, dest, None)]
+    if not given:
+        return
+    flags = " ".join(f"{flag} {value}" for flag, value in given)
+    region = dict(given).get("--region")
+    pai = f"--target pai (or --endpoint pai://{region})" if region else "--target pai"
+    them = "it" if len(given) == 1 else "them"
+    raise _CliError(
+        f"{flags}: PAI-EAS's {'option' if len(given) == 1 else 'options'}, and this command "
+        f"goes to the local kernel; add {pai} to send it to PAI-EAS, or drop {them} for the "
+        "local kernel"
+    )
+
+
 def _client(args: argparse.Namespace) -> Any:
     from easlab.client.connect import connect
 
@@ -936,6 +965,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     _tolerant_stdout()
     try:
+        _check_pai_options(args)
         return _run(args)
     except _CliError as exc:
         print(f"easlab {args.command}: {exc}", file=sys.stderr)

@@ -681,3 +681,22 @@ def test_release_asks_eascmds_question_and_w_shows_ready_as_eascmd(cli_echo, cap
         assert json.loads(out)[0]["ready"] is True
     finally:
         run(capsys, "delete", green, "-y", *cli_echo)
+
+
+def test_pai_eas_options_on_a_local_command_are_refused_before_it_acts(cli_echo, capsys):
+    # `easlab delete NAME -y --region cn-hangzhou` deleted the local kernel's service:
+    # the region (and --oss, --pai-endpoint, --pai-timeout) went unread
+    for argv, said in (
+        (("delete", "cli_echo", "-y", "--region", "cn-hangzhou"), "--region cn-hangzhou"),
+        (("modify", "cli_echo", "-Dmetadata.instance=2", "--oss", "oss://b8/x"), "--oss"),
+        (("stop", "cli_echo", "--target", "local", "--region", "cn-hangzhou"), "--region"),
+    ):
+        code, out, err = run(capsys, *argv, *cli_echo)
+        assert code == 2, (argv, out, err)
+        assert f"easlab {argv[0]}: {said}" in err
+        assert (
+            "PAI-EAS's option, and this command goes to the local kernel; add --target pai" in err
+        )
+    assert "or --endpoint pai://cn-hangzhou" in run(capsys, "ls", "--region", "cn-hangzhou")[2]
+    code, out, err = run(capsys, "desc", "cli_echo", *cli_echo)
+    assert code == 0 and "| Running" in out and "| 1 " in out  # not deleted, not scaled
