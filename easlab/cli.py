@@ -617,10 +617,13 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
         kwargs["spec"] = _spec_from_stdin("create -" if verb.name == "create" else "modify -s -")
     if verb.name == "release" and not 0 <= args.weight <= 100:
         raise ValueError(f"weight must be a percentage between 0 and 100, got {args.weight}")
+    region = ""
     if verb.name in ("delete", "release") and not args.y:
         # the service must be there before its Y/n question: a typo answered "not
         # found" only after the prompt (or after "pass -y" in a script)
         desc = _client(args).describe(args.name)
+        if _pai_region(args) is not None and desc.get("region"):
+            region = f" in [{desc['region']}]"  # eascmd names PAI-EAS's region it deletes in
         if verb.name == "release" and "blue_green_of" in desc and desc["blue_green_of"] is None:
             # the local kernel refuses it: say so before asking (was: after the Y)
             raise EaslabError(
@@ -636,7 +639,7 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
                 f"a sibling of '{args.name}' and release that"
             )
     if verb.name == "delete" and not _confirm(
-        f"Are you sure to delete the service [{args.name}]?", args.y
+        f"Are you sure to delete the service [{args.name}]{region}?", args.y
     ):
         print("[CANCELLED] nothing deleted")
         return 1
