@@ -339,10 +339,37 @@ def _load_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SpecError("", f"cannot read service description {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
+        if _named_as_other(path):
+            raise SpecError("", _not_a_description(path)) from None
         raise SpecError("", f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     suffix = path.suffix.lower()
     kind = "yaml" if suffix in (".yaml", ".yml") else "json" if suffix == ".json" else None
-    return _parse_text(text, str(path), kind)
+    try:
+        return _parse_text(text, str(path), kind)
+    except SpecError:
+        if not _named_as_other(path):
+            raise
+        raise SpecError("", _not_a_description(path)) from None
+
+
+def _named_as_other(path: Path) -> bool:
+    """Whether the file's name says it is something else than a service description:
+    `easlab create model.tar.gz` or `easlab test app.py` (eascmd upload's file, the
+    processor's code) got "not UTF-8 text" or "invalid YAML in app.py at line 2"."""
+    return path.suffix.lower() not in ("", ".json", ".yaml", ".yml", ".txt")
+
+
+def _not_a_description(path: Path) -> str:
+    if path.suffix.lower() in (".py", ".so", ".jar"):
+        named = (
+            f'"processor_path": "{path.parent}", "processor_entry": "{path.name}" '
+            "(with its processor_type)"
+        )
+    else:
+        named = f'"model_path": "{path}"'
+    return (
+        f"{path} is not a service description (a .json or .yaml file); name it in one, e.g. {named}"
+    )
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -508,3 +508,27 @@ def test_a_description_saved_by_windows_powershell_or_left_empty(
         assert main(["create", str(tmp_path / name), "--endpoint", nowhere]) == 1
         err = capsys.readouterr().err
         assert f"{tmp_path / name} is empty: write the service description in it" in err
+
+
+def test_a_model_or_code_file_given_as_the_description_is_named_in_one(
+    nowhere: str, tmp_path: Path, capsys
+):
+    # `easlab create model.tar.gz` said "model.tar.gz is not UTF-8 text (invalid start
+    # byte); save it as UTF-8", `easlab test app.py` "invalid YAML in app.py at line 2"
+    import tarfile
+
+    (tmp_path / "app.py").write_text("import allspark\nclass P(allspark.BaseProcessor): pass\n")
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "app.py", arcname="app.py")
+    assert main(["create", str(tmp_path / "model.tar.gz"), "--endpoint", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert "model.tar.gz is not a service description (a .json or .yaml file); name it" in err
+    assert f'"model_path": "{tmp_path / "model.tar.gz"}"' in err
+    assert main(["test", str(tmp_path / "app.py")]) == 1
+    err = capsys.readouterr().err
+    assert "app.py is not a service description (a .json or .yaml file)" in err
+    assert f'"processor_path": "{tmp_path}", "processor_entry": "app.py"' in err
+    # a .json file keeps its line and column
+    (tmp_path / "bad.json").write_text('{"name": "x",\n "metadata": }')
+    assert main(["create", str(tmp_path / "bad.json"), "--endpoint", nowhere]) == 1
+    assert "invalid JSON in" in capsys.readouterr().err
