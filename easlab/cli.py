@@ -61,6 +61,35 @@ def _pai_region(args: argparse.Namespace) -> str | None:
     return given or (endpoint[len("pai://") :].strip("/") if endpoint.startswith("pai://") else "")
 
 
+#: the options only PAI-EAS has, by their dest
+_PAI_ONLY = (
+    ("--region", "region"),
+    ("--pai-endpoint", "pai_endpoint"),
+    ("--pai-timeout", "pai_timeout"),
+    ("--oss", "oss"),
+)
+
+
+def _check_pai_options(args: argparse.Namespace) -> None:
+    """Refuse PAI-EAS's own options on a command that goes to the local kernel: `easlab
+    delete NAME -y --region cn-hangzhou` deleted the local kernel's service of that name,
+    the region not looked at."""
+    if _pai_region(args) is not None:
+        return
+    given = [(flag, getattr(args, dest)) for flag, dest in _PAI_ONLY if getattr(args, dest, None)]
+    if not given:
+        return
+    flags = " ".join(f"{flag} {value}" for flag, value in given)
+    region = dict(given).get("--region")
+    pai = f"--target pai (or --endpoint pai://{region})" if region else "--target pai"
+    them = "it" if len(given) == 1 else "them"
+    raise _CliError(
+        f"{flags}: PAI-EAS's {'option' if len(given) == 1 else 'options'}, and this command "
+        f"goes to the local kernel; add {pai} to send it to PAI-EAS, or drop {them} for the "
+        "local kernel"
+    )
+
+
 def _client(args: argparse.Namespace) -> Any:
     from easlab.client.connect import connect
 
@@ -119,6 +148,20 @@ def _confirm(question: str, assume_yes: bool, flag: str = "-y") -> bool:
         )
     answer = input(f"{question} [Y/n] ").strip().lower()
     return answer in ("", "y", "yes")
+
+
+def _spec_from_stdin(given: str) -> str:
+    """The service description piped in for ``-`` (``cat service.json | easlab create -``);
+    its relative paths are from the current folder, as for a description given as text."""
+    if sys.stdin.isatty():
+        print("reading the service description from stdin (end it with Ctrl-D)", file=sys.stderr)
+    text = sys.stdin.read()
+    if not text.strip():
+        raise _CliError(
+            f"`{given}` reads the service description from stdin, and stdin was empty: pipe "
+            "one in (`cat service.json | easlab create -`) or give the file's path"
+        )
+    return text
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -252,6 +295,14 @@ def format_desc(desc: dict[str, Any]) -> str:
     return format_table(None, rows)
 
 
+def _ready(ready: Any) -> Any:
+    """READY as eascmd's ready/total processes: PAI-EAS's rows say "1/1"; the local kernel's
+    instance (one process to EAS) is ready or not (the table said "True")."""
+    if isinstance(ready, bool):
+        return "1/1" if ready else "0/1"
+    return ready
+
+
 def worker_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
     """``w``'s rows (WORKER_COLUMNS), for the CLI's table and the magic's DataFrame."""
     return [
@@ -262,7 +313,7 @@ def worker_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
             w.get("start_time", ""),
             w.get("restarts", 0),
             w.get("status", ""),
-            w.get("ready", ""),
+            _ready(w.get("ready", "")),
             ",".join(map(str, w.get("gpus") or [])) or "-",
             w.get("reason") or "",
         ]
@@ -562,12 +613,17 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
     verb = verb_named(verb_name)
     assert verb is not None
     kwargs = call_kwargs(verb, args, "cli")
+    if verb.name in ("create", "modify") and kwargs.get("spec") == "-":
+        kwargs["spec"] = _spec_from_stdin("create -" if verb.name == "create" else "modify -s -")
     if verb.name == "release" and not 0 <= args.weight <= 100:
         raise ValueError(f"weight must be a percentage between 0 and 100, got {args.weight}")
+    region = ""
     if verb.name in ("delete", "release") and not args.y:
         # the service must be there before its Y/n question: a typo answered "not
         # found" only after the prompt (or after "pass -y" in a script)
         desc = _client(args).describe(args.name)
+        if _pai_region(args) is not None and desc.get("region"):
+            region = f" in [{desc['region']}]"  # eascmd names PAI-EAS's region it deletes in
         if verb.name == "release" and "blue_green_of" in desc and desc["blue_green_of"] is None:
             # the local kernel refuses it: say so before asking (was: after the Y)
             raise EaslabError(
@@ -583,12 +639,14 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
                 f"a sibling of '{args.name}' and release that"
             )
     if verb.name == "delete" and not _confirm(
-        f"Are you sure to delete the service [{args.name}]?", args.y
+        f"Are you sure to delete the service [{args.name}]{region}?", args.y
     ):
         print("[CANCELLED] nothing deleted")
         return 1
     if verb.name == "release":
-        if not _confirm(f"Send {args.weight}% of the traffic to [{args.name}]?", args.y):
+        # eascmd's question, naming the service (it asks "this service")
+        question = f"Confirmed to release the service [{args.name}] at weight [{args.weight}%]?"
+        if not _confirm(question, args.y):
             print("[CANCELLED] nothing changed")
             return 1
     waiting = _Waiting(args.json, endpoint_first=verb.name == "create")
@@ -620,6 +678,10 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             parse_spec(kwargs["spec"], allow_unknown_keys=kwargs.get("allow_unknown_keys", False))
         if verb.name not in ("gpu", "kernel") or args.endpoint:
             kwargs["kernel"] = _client(args)
+        if verb.name == "upload" and args.inner:
+            # eascmd upload --inner: from inside the region, its internal host (no traffic fee)
+            client = kwargs["kernel"]
+            client.oss_upload_endpoint = f"oss-{client.region}-internal.aliyuncs.com"
     try:
         result = verb.resolve()(**kwargs)
     except KeyboardInterrupt:
@@ -661,7 +723,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     from easlab.client.local import LocalKernel
     from easlab.spec import load_spec_source, parse_spec
 
-    data, base_dir = load_spec_source(Path(args.spec) if Path(args.spec).is_file() else args.spec)
+    if args.spec == "-":
+        data, base_dir = load_spec_source(_spec_from_stdin("test -"))
+    else:
+        data, base_dir = load_spec_source(
+            Path(args.spec) if Path(args.spec).is_file() else args.spec
+        )
     if "metadata" not in data:
         # eascmd's own `test` example has no metadata block (SPEC §5 seed manual)
         data["metadata"] = {"instance": 1}
@@ -794,7 +861,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(
             name, help=help, description=help, aliases=list(aliases), parents=[common]
         )
-        p.set_defaults(func=func)
+        # main() names a flag this command lacks with this command's usage, not easlab's
+        p.set_defaults(func=func, command_parser=p)
         return p
 
     p = add("serve", cmd_serve, "run a kernel in the foreground")
@@ -809,7 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(p, verb, "cli")
 
     p = add("test", cmd_test, "serve one service in the foreground for a local debug")
-    p.add_argument("spec", help="service description (.json or .yaml)")
+    p.add_argument("spec", help="service description (.json or .yaml; - reads it from stdin)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
         "--port", type=int, default=8080, help="port to listen on (default 8080; 0: a free one)"
@@ -890,9 +958,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"easlab: {verb!r} is not a command; {guess}`easlab -h` lists them", file=sys.stderr)
         return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse said it with easlab's own usage ("easlab [-h] [--version] ... COMMAND"),
+        # which lists no option of the command typed: `easlab delete NAME --yes`
+        args.command_parser.error(
+            f"unrecognized arguments: {' '.join(unknown)} (`easlab {args.command} -h` lists "
+            "its options)"
+        )
     _tolerant_stdout()
     try:
+        _check_pai_options(args)
         return _run(args)
     except _CliError as exc:
         print(f"easlab {args.command}: {exc}", file=sys.stderr)

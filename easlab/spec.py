@@ -11,6 +11,7 @@ error naming the key it meant, unless ``allow_unknown_keys``.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 import html
@@ -329,16 +330,46 @@ def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any
 
 def _load_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        # Windows PowerShell 5's `>` and Out-File write UTF-16 with its byte order mark
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16" if utf16 else "utf-8")
     except FileNotFoundError:
         raise SpecError("", f"service description file not found: {path}") from None
     except OSError as exc:
         raise SpecError("", f"cannot read service description {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
+        if _named_as_other(path):
+            raise SpecError("", _not_a_description(path)) from None
         raise SpecError("", f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     suffix = path.suffix.lower()
     kind = "yaml" if suffix in (".yaml", ".yml") else "json" if suffix == ".json" else None
-    return _parse_text(text, str(path), kind)
+    try:
+        return _parse_text(text, str(path), kind)
+    except SpecError:
+        if not _named_as_other(path):
+            raise
+        raise SpecError("", _not_a_description(path)) from None
+
+
+def _named_as_other(path: Path) -> bool:
+    """Whether the file's name says it is something else than a service description:
+    `easlab create model.tar.gz` or `easlab test app.py` (eascmd upload's file, the
+    processor's code) got "not UTF-8 text" or "invalid YAML in app.py at line 2"."""
+    return path.suffix.lower() not in ("", ".json", ".yaml", ".yml", ".txt")
+
+
+def _not_a_description(path: Path) -> str:
+    if path.suffix.lower() in (".py", ".so", ".jar"):
+        named = (
+            f'"processor_path": "{path.parent}", "processor_entry": "{path.name}" '
+            "(with its processor_type)"
+        )
+    else:
+        named = f'"model_path": "{path}"'
+    return (
+        f"{path} is not a service description (a .json or .yaml file); name it in one, e.g. {named}"
+    )
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -363,6 +394,12 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_text(text: str, where: str, kind: str | None = None) -> dict[str, Any]:
+    # Windows Notepad and PowerShell's Out-File write a byte order mark first: json.loads
+    # refused such a service.json with "Unexpected UTF-8 BOM" at line 1, column 1
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        # json.loads said "Expecting value at line 1, column 1" of a file with nothing in it
+        raise SpecError("", f"{where} is empty: write the service description in it")
     if kind is None:
         kind = "json" if text.lstrip().startswith("{") else "yaml"
     data: Any

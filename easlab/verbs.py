@@ -146,7 +146,11 @@ VERBS: tuple[Verb, ...] = (
         "create a service from a service.json / YAML description",
         "easlab.ops:create",
         (
-            arg("spec", help="service description (.json or .yaml)", fronts=CLI),
+            arg(
+                "spec",
+                help="service description (.json or .yaml; - reads it from stdin)",
+                fronts=CLI,
+            ),
             arg(
                 "-r",
                 "--blue-green",
@@ -202,8 +206,8 @@ VERBS: tuple[Verb, ...] = (
                 "-s",
                 dest="spec",
                 metavar="JSON",
-                help="partial service description (file or JSON text); model/processor "
-                "fields make a new version",
+                help="partial service description (file, JSON text, or - to read it from "
+                "stdin); model/processor fields make a new version",
             ),
             UNKNOWN_KEYS,
             DRY_RUN,
@@ -263,7 +267,17 @@ VERBS: tuple[Verb, ...] = (
         "upload a file to OSS for PAI-EAS, printing its oss:// path (--target pai --oss "
         "oss://BUCKET/PREFIX; a folder is packed); the local kernel reads local paths directly",
         "easlab.ops:upload",
-        (arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),),
+        (
+            arg("file", metavar="FILE", help="the file (e.g. a pysdk pack archive) or folder"),
+            arg(
+                "--inner",
+                action="store_true",
+                help="eascmd's: upload through the region's internal OSS host "
+                "(oss-REGION-internal.aliyuncs.com), from inside Alibaba Cloud (PAI-DSW, an "
+                "ECS instance of the region); the local kernel uploads nothing either way",
+                passed=False,
+            ),
+        ),
         fronts=CLI,
     ),
     Verb(

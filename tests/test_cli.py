@@ -456,3 +456,79 @@ def test_seldon_says_the_component_failed_to_build_with_its_traceback(
     assert "Traceback (most recent call last)" in err
     assert 'Broken.py", line 3' in err  # the component's own line
     assert f"easlab seldon: error: the component Broken failed to start: {kind}: " in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "flag"),
+    [
+        (["delete", "echo", "--yes"], "delete", "--yes"),
+        (["--bogus", "ls"], "ls", "--bogus"),
+        (["desc", "echo", "-y"], "desc", "-y"),
+    ],
+)
+def test_a_flag_the_command_lacks_is_told_with_that_commands_usage(argv, command, flag, capsys):
+    # it was easlab's own usage ("easlab [-h] [--version] ... COMMAND ..."), which lists
+    # none of the options of the command typed, and "easlab: error: unrecognized arguments"
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: easlab {command} [-h]")
+    assert f"easlab {command}: error: unrecognized arguments: {flag}" in err
+    assert f"`easlab {command} -h` lists its options" in err
+
+
+def test_eascmd_upload_inner_is_taken(nowhere: str, tmp_path: Path, capsys):
+    # `eascmd upload FILE --inner` (from PAI-DSW) was "unrecognized arguments: --inner"
+    (tmp_path / "model.tar.gz").write_bytes(b"x")
+    assert main(["upload", str(tmp_path / "model.tar.gz"), "--inner"]) == 0
+    assert "[OK] nothing to upload" in capsys.readouterr().out
+
+
+def test_a_description_saved_by_windows_powershell_or_left_empty(
+    nowhere: str, tmp_path: Path, capsys
+):
+    # PowerShell 5's `>` writes UTF-16: "service.json is not UTF-8 text (invalid start
+    # byte)"; an empty file: "invalid JSON at line 1, column 1: Expecting value"
+    (tmp_path / "model.pmml").write_text("<PMML/>")
+    spec = {
+        "name": "ps_made",
+        "processor": "pmml",
+        "model_path": "./model.pmml",
+        "metadata": {"instance": 1},
+    }
+    utf16 = tmp_path / "service.json"
+    utf16.write_bytes(json.dumps(spec, indent=2).replace("\n", "\r\n").encode("utf-16"))
+    assert main(["create", str(utf16), "--dry-run", "--endpoint", nowhere]) == 0, (
+        capsys.readouterr().err
+    )
+    assert '+ name: "ps_made"' in capsys.readouterr().out
+    for name in ("empty.json", "empty.yaml"):
+        (tmp_path / name).write_text("\n")
+        assert main(["create", str(tmp_path / name), "--endpoint", nowhere]) == 1
+        err = capsys.readouterr().err
+        assert f"{tmp_path / name} is empty: write the service description in it" in err
+
+
+def test_a_model_or_code_file_given_as_the_description_is_named_in_one(
+    nowhere: str, tmp_path: Path, capsys
+):
+    # `easlab create model.tar.gz` said "model.tar.gz is not UTF-8 text (invalid start
+    # byte); save it as UTF-8", `easlab test app.py` "invalid YAML in app.py at line 2"
+    import tarfile
+
+    (tmp_path / "app.py").write_text("import allspark\nclass P(allspark.BaseProcessor): pass\n")
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "app.py", arcname="app.py")
+    assert main(["create", str(tmp_path / "model.tar.gz"), "--endpoint", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert "model.tar.gz is not a service description (a .json or .yaml file); name it" in err
+    assert f'"model_path": "{tmp_path / "model.tar.gz"}"' in err
+    assert main(["test", str(tmp_path / "app.py")]) == 1
+    err = capsys.readouterr().err
+    assert "app.py is not a service description (a .json or .yaml file)" in err
+    assert f'"processor_path": "{tmp_path}", "processor_entry": "app.py"' in err
+    # a .json file keeps its line and column
+    (tmp_path / "bad.json").write_text('{"name": "x",\n "metadata": }')
+    assert main(["create", str(tmp_path / "bad.json"), "--endpoint", nowhere]) == 1
+    assert "invalid JSON in" in capsys.readouterr().err

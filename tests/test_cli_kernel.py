@@ -266,7 +266,9 @@ def test_serve_and_shutdown(tmp_path: Path, capsys):
             proc.wait()
 
 
-def test_test_command_serves_until_ctrl_c(project: Path):
+@pytest.mark.parametrize("given", ["debug.json", "-"])
+def test_test_command_serves_until_ctrl_c(project: Path, given: str):
+    # "-": the description piped in (it said "service description file not found: -")
     import re
     import signal
     import subprocess
@@ -283,12 +285,13 @@ def test_test_command_serves_until_ctrl_c(project: Path):
             "-m",
             "easlab",
             "test",
-            "debug.json",
+            given,
             "--port",
             "0",
             "--state-dir",
             str(project / "state"),
         ],
+        stdin=(project / "debug.json").open("rb") if given == "-" else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=project,
@@ -596,3 +599,104 @@ def test_create_exist_ok_finds_the_service_of_this_same_description(
         assert "~ metadata.instance: 1 -> 2" in err
     finally:
         assert main(["delete", "cli_exist", "-y", *e]) == 0
+
+
+def test_a_description_piped_in_as_dash_is_created_and_modified(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # `cat service.json | easlab create -` said "service description file not found: -";
+    # so did `easlab modify NAME -s -`
+    import io
+
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    spec = json.loads((project / "service.json").read_text())
+    spec["name"] = "cli_piped"
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(spec)))
+    code, out, err = run(capsys, "create", "-", *e)
+    try:
+        assert code == 0, err
+        assert out.rstrip().endswith("[OK] Service is running")
+        # its relative processor_path is from the current folder, as for JSON text
+        desc = easlab.connect(endpoint).describe("cli_piped")
+        assert desc["spec"]["processor_path"] == str(project / "v1")
+        monkeypatch.setattr("sys.stdin", io.StringIO("processor_path: ./v2\n"))
+        code, out, err = run(capsys, "modify", "cli_piped", "-s", "-", *e)
+        assert code == 0, err
+        assert "[OK] Service [cli_piped] is updated: version 2 of 2" in out
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))
+        code, out, err = run(capsys, "modify", "cli_piped", "-s", "-", *e)
+        assert code == 2
+        assert "`modify -s -` reads the service description from stdin, and stdin was empty" in err
+    finally:
+        run(capsys, "delete", "cli_piped", "-y", *e)
+
+
+def test_a_windows_saved_description_with_bom_and_crlf_is_read(
+    endpoint: str, project: Path, capsys, monkeypatch
+):
+    # Notepad's UTF-8 starts with a byte order mark: "invalid JSON in service.json at
+    # line 1, column 1: Unexpected UTF-8 BOM"
+    monkeypatch.chdir(project)
+    e = ("--endpoint", endpoint)
+    spec = json.loads((project / "service.json").read_text())
+    spec["name"] = "cli_bom"
+    text = json.dumps(spec, indent=2).replace("\n", "\r\n")
+    (project / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (project / "bom.yaml").write_bytes(b"\xef\xbb\xbfprocessor_path: ./v2\r\n")
+    code, out, err = run(capsys, "create", "bom.json", *e)
+    try:
+        assert code == 0, err
+        code, out, err = run(capsys, "modify", "cli_bom", "-s", "bom.yaml", *e)
+        assert code == 0, err
+        assert "[OK] Service [cli_bom] is updated: version 2 of 2" in out
+    finally:
+        run(capsys, "delete", "cli_bom", "-y", *e)
+
+
+def test_release_asks_eascmds_question_and_w_shows_ready_as_eascmd(cli_echo, capsys, monkeypatch):
+    # the question was "Send 20% of the traffic to [NAME]?", eascmd's is "Confirmed to
+    # release this service at weight [20%]? [Y/n]"; `w`'s READY said "True" where eascmd
+    # (and the PAI-EAS target) say ready/total processes, "1/1"
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    code, out, err = run(capsys, "create", "service.json", "-r", "--json", *cli_echo)
+    assert code == 0, err
+    green = json.loads(out)["name"]
+    try:
+        monkeypatch.setattr("sys.stdin", Terminal("Y\n"))
+        code, out, err = run(capsys, "release", green, "-w", "20", *cli_echo)
+        assert code == 0, err
+        assert f"Confirmed to release the service [{green}] at weight [20%]? [Y/n]" in out
+        assert f"[OK] Service [{green}] is weighted to 20% now" in out
+        code, out, err = run(capsys, "w", "cli_echo", *cli_echo)
+        assert code == 0, err
+        row = next(line for line in out.splitlines() if "cli_echo-0" in line)
+        assert "| Running | 1/1 " in row, out
+        code, out, err = run(capsys, "w", "cli_echo", "--json", *cli_echo)
+        assert json.loads(out)[0]["ready"] is True
+    finally:
+        run(capsys, "delete", green, "-y", *cli_echo)
+
+
+def test_pai_eas_options_on_a_local_command_are_refused_before_it_acts(cli_echo, capsys):
+    # `easlab delete NAME -y --region cn-hangzhou` deleted the local kernel's service:
+    # the region (and --oss, --pai-endpoint, --pai-timeout) went unread
+    for argv, said in (
+        (("delete", "cli_echo", "-y", "--region", "cn-hangzhou"), "--region cn-hangzhou"),
+        (("modify", "cli_echo", "-Dmetadata.instance=2", "--oss", "oss://b8/x"), "--oss"),
+        (("stop", "cli_echo", "--target", "local", "--region", "cn-hangzhou"), "--region"),
+    ):
+        code, out, err = run(capsys, *argv, *cli_echo)
+        assert code == 2, (argv, out, err)
+        assert f"easlab {argv[0]}: {said}" in err
+        assert (
+            "PAI-EAS's option, and this command goes to the local kernel; add --target pai" in err
+        )
+    assert "or --endpoint pai://cn-hangzhou" in run(capsys, "ls", "--region", "cn-hangzhou")[2]
+    code, out, err = run(capsys, "desc", "cli_echo", *cli_echo)
+    assert code == 0 and "| Running" in out and "| 1 " in out  # not deleted, not scaled

@@ -264,3 +264,23 @@ def test_a_custom_image_service_goes_to_pai_eas_and_the_local_kernel_says_why_no
     code = main(["create", str(path), "--endpoint", "http://127.0.0.1:9"])  # nothing listens
     err = capsys.readouterr().err
     assert code == 1 and "containers: a custom image cannot run on the local kernel" in err
+
+
+def test_delete_asks_eascmds_question_naming_the_region(cli, model_dir, monkeypatch):
+    # eascmd: "Are you sure to delete the service [NAME] in [cn-shanghai]? [Y/n]"; easlab's
+    # question for PAI-EAS named no region, the one thing that tells two same-named apart
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert cli("create", str(model_dir), "--timeout", "10")[0] == 0
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    code, out, _ = cli("delete", "echo")
+    assert code == 1
+    assert "Are you sure to delete the service [echo] in [cn-hangzhou]? [Y/n]" in out
+    assert "[CANCELLED] nothing deleted" in out
+    monkeypatch.setattr("sys.stdin", Terminal("Y\n"))
+    code, out, _ = cli("delete", "echo")
+    assert code == 0 and "deleted successfully" in out
