@@ -330,6 +330,9 @@ class EasMagic(Magics):
         if _wants_help(rest):
             print(_help_text(parser))
             return None
+        # before parsing: bench's missing --body would otherwise hide the cell it is in
+        if verb.cell is None and cell is not None and cell.strip():
+            raise EasMagicError(_no_body_text(sub, parser))
         try:
             args = parser.parse_argstring(rest)
         except UsageError as exc:
@@ -722,6 +725,8 @@ class EasMagic(Magics):
                         " (this URL sends no token: give it as %%eas predict {url}?token={token},"
                         " the token in a variable, or predict the service by its name)"
                     )
+                if isinstance(value, str) and not args.raw and record.response is not None:
+                    message += _sent_as_text_note(text)
                 raise PredictException(record.status, message)
             if record.decode_error is not None:
                 raise EasMagicError(record.decode_error)
@@ -801,6 +806,46 @@ class EasMagic(Magics):
         from easlab.notebook.debug import debug
 
         _show(debug(self._resolve(args.service, args), namespace=self._ns))
+
+
+def _sent_as_text_note(text: str) -> str:
+    """Why a refused cell went as text, when it did because it is not one Python
+    expression: statements, or an expression with a typo (an unclosed bracket). The
+    service's own refusal (a protobuf parse error) does not say the cell was never
+    evaluated; empty when the cell was an expression (a str value) or JSON."""
+    try:
+        compile(text.strip(), "<%%eas predict>", "eval")
+    except SyntaxError as exc:
+        lines = text.strip().splitlines()
+        lineno = exc.lineno or 1
+        where = f"line {lineno}: {lines[lineno - 1].strip()!r}" if lineno <= len(lines) else ""
+        try:
+            compile(text.strip(), "<%%eas predict>", "exec")
+        except SyntaxError:
+            why = f"it is not Python ({exc.msg}, {where})"
+        else:
+            why = f"it holds statements, not one expression ({where})"
+        return (
+            f" [the cell was sent as text, not evaluated: {why}. The %%eas predict body is "
+            "one Python expression whose value is sent, e.g. {'x': x}: fix it, and run any "
+            "imports or assignments in a cell above; --raw sends text on purpose]"
+        )
+    return ""
+
+
+def _no_body_text(sub: str, parser: _VerbParser) -> str:
+    """Why ``%%eas SUB`` with lines below it is refused: SUB reads no cell body, and
+    running it while the lines are dropped would look as if they had been used."""
+    where = (
+        "give the request with --body VAR (a variable holding it, e.g. "
+        "%eas bench SERVICE --body payload)"
+        if sub == "bench"
+        else "move those lines to a cell of their own"
+    )
+    return (
+        f"{sub} takes no cell body, and this cell has lines below %%eas {sub}: {where}, "
+        f"and write the magic on one line with one %: {_one_line_usage(parser)}"
+    )
 
 
 def _str_body_text(text: str, body: str, target: Any) -> str:

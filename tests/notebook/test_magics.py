@@ -826,3 +826,54 @@ def test_a_variable_lost_in_a_notebook_restart_is_said_so(affine, shell, capsys)
     assert "service 'svc_before_restart' not found" in line and "nb_affine" in line
     assert "nor is svc_before_restart a variable of this notebook" in line
     assert "run the cell that set it again" in line
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        # an import or an assignment above the value, as in any other cell
+        ("y = np.ones((2, 4), np.float32)\n{'x': y}", "it holds statements, not one expression"),
+        # a typo: the bracket of np.ones( is never closed
+        ("{'x': np.ones((2, 4), np.float32}", "it is not Python (closing parenthesis"),
+    ],
+)
+def test_predict_a_cell_that_is_not_an_expression_says_it_went_as_text(
+    affine, shell, capsys, cell, why
+):
+    # it was sent as text, and the 400 spoke only of protobuf wire types ("unsupported
+    # wire type 4 (field 5)"): nothing said the cell had never been evaluated
+    shell.user_ns["np"] = np
+    capsys.readouterr()
+    line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
+    assert "400" in line and "the cell was sent as text, not evaluated: " + why in line, line
+    assert "line 1: " in line and "one Python expression whose value is sent" in line
+    assert "run any imports or assignments in a cell above" in line
+
+
+def test_predict_raw_text_is_refused_without_the_note(affine, shell, capsys):
+    # --raw sends text on purpose: the service's answer, nothing added
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine --raw\ny = 1\nhello")
+    assert "400" in line and "sent as text" not in line
+
+
+@pytest.mark.parametrize(
+    ("source", "fix"),
+    [
+        ("%%eas ls\nnb_echo", "move those lines to a cell of their own"),
+        ("%%eas desc nb_echo\nextra", "move those lines to a cell of their own"),
+        # bench's request is --body VAR; its missing --body was the error shown
+        ("%%eas bench nb_echo -n 1\n'hi'", "give the request with --body VAR"),
+    ],
+)
+def test_a_cell_body_for_a_verb_that_takes_none_is_refused(echo, shell, capsys, source, fix):
+    # the lines under %%eas ls were dropped without a word, as if they had been used
+    capsys.readouterr()
+    shell.user_ns.pop("_", None)
+    line = failing(shell, capsys, source)
+    verb = source.split()[1]
+    assert f"{verb} takes no cell body" in line and fix in line, line
+    assert f"with one %: %eas {verb} " in line
+    # a blank body is no body: %%eas ls with an empty line under it still runs
+    shell.run_cell("%%eas ls table\n\n")
+    assert "nb_echo" in list(shell.user_ns["table"]["NAME"])
