@@ -172,6 +172,9 @@ def array_html(name: str, arr: Any, max_rows: int = 8, max_cols: int = 8) -> str
 
     a = np.asarray(arr)
     head = f"<code>{escape(name)}</code> <small>{escape(a.dtype)}{list(a.shape)}</small>"
+    note = nonfinite_note(a)
+    if note:
+        head += f" <b style='color:#b3261e'>{escape(note)}</b>"
     if a.size == 0:
         return head + " <i>(empty)</i>"
     if a.ndim <= 2 and a.dtype.kind in "biufc":
@@ -186,6 +189,25 @@ def array_html(name: str, arr: Any, max_rows: int = 8, max_cols: int = 8) -> str
         return f"{head}<table>{body}</table>{more}"
     text = np.array2string(a, threshold=64, edgeitems=3, max_line_width=100)
     return f"{head}<pre>{escape(text)}</pre>"
+
+
+def nonfinite_note(arr: Any) -> str:
+    """``(all NaN)``, ``(3 NaN, 1 inf of 600 values)``, or ``""`` for an array without
+    NaN or infinity (or not of floats). The table shows only an output's first values,
+    and a model fed unscaled inputs answers NaN without an error: said beside the shape."""
+    import numpy as np
+
+    a = np.asarray(arr)
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return ""
+    nan = int(np.isnan(a).sum())
+    inf = int(np.isinf(a).sum())
+    if not nan and not inf:
+        return ""
+    if nan == a.size:
+        return "(all NaN)"
+    parts = [f"{nan:,} NaN" if nan else "", f"{inf:,} inf" if inf else ""]
+    return f"({', '.join(p for p in parts if p)} of {a.size:,} values)"
 
 
 def _fmt(value: Any) -> str:

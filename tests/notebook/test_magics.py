@@ -877,3 +877,24 @@ def test_a_cell_body_for_a_verb_that_takes_none_is_refused(echo, shell, capsys, 
     # a blank body is no body: %%eas ls with an empty line under it still runs
     shell.run_cell("%%eas ls table\n\n")
     assert "nb_echo" in list(shell.user_ns["table"]["NAME"])
+
+
+def test_predict_says_when_an_output_holds_nan(affine, shell, capsys):
+    # a model fed a NaN (or unscaled inputs) answers NaN with HTTP 200: the summary said
+    # only "y: float32[20, 2]", and the table shows the first 8 rows, not row 12
+    from easlab.notebook.display import array_html
+
+    x = np.ones((20, 4), np.float32)
+    x[12, 0] = np.nan
+    shell.user_ns["x_nan"] = x
+    capsys.readouterr()
+    shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
+    text = capsys.readouterr().out
+    assert "y: float32[20, 2] (2 NaN of 40 values)" in text, text
+    assert "(2 NaN of 40 values)" in array_html("y", shell.user_ns["out"]["y"])
+    shell.user_ns["x_nan"] = np.full((2, 4), np.nan, np.float32)
+    shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
+    assert "y: float32[2, 2] (all NaN)" in capsys.readouterr().out
+    shell.user_ns["x_nan"] = np.ones((2, 4), np.float32)  # finite: nothing said
+    shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
+    assert "y: float32[2, 2]\n" in capsys.readouterr().out + "\n"
