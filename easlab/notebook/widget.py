@@ -151,6 +151,10 @@ class InputRow(w.HBox):
         self.fill_button = w.Button(description="fill", layout=w.Layout(width="60px"))
         self.preview = w.HTML()
         self.fill_button.on_click(self._on_fill_click)
+        # picking a source fills from it: Send sent the value filled before (random data
+        # after a first Send), whatever the dropdown had been set to since
+        self._refreshing = False
+        self.source.observe(self._on_source_change, names="value")
         super().__init__(
             [
                 w.HTML(f"<code>{escape(field.label)}</code>", layout=w.Layout(width="260px")),
@@ -164,7 +168,15 @@ class InputRow(w.HBox):
         return ["random data"] + [f"variable {v}" for v in self.session.candidates(self.field.name)]
 
     def refresh_options(self) -> None:
-        self.source.options = self._options()
+        self._refreshing = True  # a new list of variables is no pick of the user's
+        try:
+            self.source.options = self._options()
+        finally:
+            self._refreshing = False
+
+    def _on_source_change(self, _change: Any = None) -> None:
+        if not self._refreshing:
+            self._on_fill_click()
 
     def _on_fill_click(self, _button: Any = None) -> None:
         """The fill button: what cannot be filled is said next to it (a click's exception
@@ -210,7 +222,8 @@ class BodyEditor(w.VBox):
         if not self.rows:
             self.session.raw_text = self.raw.value
         for row in self.rows:
-            if row.field.value is None:
+            # a variable is read again: Send sends its value now, as the cell would
+            if row.field.value is None or row.source.value.startswith("variable "):
                 row.fill()
 
 
