@@ -154,6 +154,38 @@ def _parser(verb: Verb) -> _VerbParser:
     return parser
 
 
+def _target_parser() -> _VerbParser:
+    """``%eas target``: a magic-only setting (no verb of the CLI), with its own help."""
+    parser = _VerbParser(
+        prog="%eas target",
+        description="choose where every later %eas call goes (shows the current target "
+        "without WHERE)",
+        add_help=False,
+    )
+    parser.add_argument(
+        "where",
+        nargs="?",
+        default=None,
+        metavar="WHERE",
+        help="'local' (the local kernel, the default), a kernel URL such as "
+        "http://127.0.0.1:8080, or 'pai' (PAI-EAS)",
+    )
+    parser.add_argument("--region", help="PAI-EAS's region, e.g. cn-hangzhou")
+    parser.add_argument(
+        "--pai-endpoint", default="", metavar="HOST[:PORT]", help="PAI-EAS's endpoint"
+    )
+    parser.add_argument(
+        "--oss", default="", metavar="oss://BUCKET/PREFIX", help="where local files are uploaded"
+    )
+    parser.add_argument(
+        "--pai-timeout", type=float, default=0.0, metavar="SECONDS", help="PAI-EAS call timeout"
+    )
+    parser.add_argument("-h", "--help", action="store_true", help="show this help")
+    return parser
+
+
+_TARGET_PARSER = _target_parser()
+
 _PARSERS: dict[str, _VerbParser] = {}
 for _verb in VERBS:
     if "magic" in _verb.fronts:
@@ -174,6 +206,7 @@ def _usage() -> str:
             continue
         usage = " ".join(_PARSERS[verb.name].format_usage()[len("usage: ") :].split())
         lines.append(f"  {usage}\n      {verb.help}")
+    lines.append(f"  {_one_line_usage(_TARGET_PARSER)}\n      {_TARGET_PARSER.description}")
     return "\n".join(lines)
 
 
@@ -292,11 +325,16 @@ class EasMagic(Magics):
         sub, _, rest = line.strip().partition(" ")
         if sub in ("", "-h", "--help", "help"):
             topic = rest.strip()
-            if topic in _PARSERS:
-                print(_help_text(_PARSERS[topic]))
+            topics = {**_PARSERS, "target": _TARGET_PARSER}
+            if topic in topics:
+                print(_help_text(topics[topic]))
             elif topic:
+                import difflib
+
+                close = difflib.get_close_matches(topic, topics, n=1)
+                guess = f"did you mean %eas help {close[0]}? " if close else ""
                 raise EasMagicError(
-                    f"no subcommand {topic!r}; one of: {', '.join(sorted(_PARSERS))}"
+                    f"no subcommand {topic!r}; {guess}one of: {', '.join(sorted(topics))}"
                 )
             else:
                 print(EasMagic.eas.__doc__)
@@ -457,21 +495,20 @@ class EasMagic(Magics):
             client.upload_progress = UploadProgress()
         return client
 
-    def _set_target(self, rest: str) -> str:
+    def _set_target(self, rest: str) -> str | None:
         """``%eas target local | pai --region R [--pai-endpoint H] [--oss URI]
         [--pai-timeout S] | URL``."""
         from IPython.utils.process import arg_split
 
-        parser = _VerbParser(prog="%eas target", add_help=False)
-        parser.add_argument("where", nargs="?", default=None)
-        parser.add_argument("--region")
-        parser.add_argument("--pai-endpoint", default="")
-        parser.add_argument("--oss", default="")
-        parser.add_argument("--pai-timeout", type=float, default=0.0)
+        if _wants_help(rest):
+            print(_help_text(_TARGET_PARSER))
+            return None
         try:
-            args = parser.parse_args(arg_split(rest, strict=True))
+            args = _TARGET_PARSER.parse_args(arg_split(rest, strict=True))
         except Exception as exc:
-            raise EasMagicError(f"%eas target: {exc}") from None
+            raise EasMagicError(
+                f"%eas target: {exc} (usage: {_one_line_usage(_TARGET_PARSER)})"
+            ) from None
         where = args.where
         if where == "pai" or (where or "").startswith("pai://"):
             region = args.region or (where or "")[len("pai://") :].strip("/")
