@@ -913,7 +913,7 @@ def _str_body_text(text: str, body: str, target: Any) -> str:
 
 
 # The CLI commands a kernel's message names, as the magic that does the same.
-_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify)((?: [\w.-]+)?)`?")
+_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify|start|stop)((?: [\w.-]+)?)`?")
 
 
 def _notebook_terms(message: str) -> str:

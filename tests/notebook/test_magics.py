@@ -898,3 +898,23 @@ def test_predict_says_when_an_output_holds_nan(affine, shell, capsys):
     shell.user_ns["x_nan"] = np.ones((2, 4), np.float32)  # finite: nothing said
     shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
     assert "y: float32[2, 2]\n" in capsys.readouterr().out + "\n"
+
+
+def test_predict_to_a_stopped_service_names_the_magic_that_starts_it(shell, app_dir, capsys):
+    # the kernel's 503 says "start it: easlab start NAME", a terminal command, in a
+    # notebook where the other messages already name their magics (%eas logs NAME)
+    shell.user_ns["app_dir"] = str(app_dir)
+    shell.run_cell_magic(
+        "eas",
+        "create",
+        "name: nb_paused\nprocessor_type: python\nprocessor_path: $app_dir\n"
+        "processor_entry: app.py\nmetadata:\n  instance: 1\n",
+    )
+    try:
+        shell.run_line_magic("eas", "stop nb_paused")
+        capsys.readouterr()
+        line = failing(shell, capsys, "%%eas predict nb_paused\n'hi'")
+        assert "503" in line and "start it: %eas start nb_paused" in line, line
+        assert "easlab start" not in line
+    finally:
+        shell.run_line_magic("eas", "delete nb_paused")
