@@ -763,7 +763,7 @@ class EasMagic(Magics):
                         " the token in a variable, or predict the service by its name)"
                     )
                 if isinstance(value, str) and not args.raw and record.response is not None:
-                    message += _sent_as_text_note(text)
+                    message += _sent_as_text_note(text, target)
                 raise PredictException(record.status, message)
             if record.decode_error is not None:
                 raise EasMagicError(record.decode_error)
@@ -845,11 +845,11 @@ class EasMagic(Magics):
         _show(debug(self._resolve(args.service, args), namespace=self._ns))
 
 
-def _sent_as_text_note(text: str) -> str:
-    """Why a refused cell went as text, when it did because it is not one Python
-    expression: statements, or an expression with a typo (an unclosed bracket). The
-    service's own refusal (a protobuf parse error) does not say the cell was never
-    evaluated; empty when the cell was an expression (a str value) or JSON."""
+def _sent_as_text_note(text: str, target: Any) -> str:
+    """Why a refused cell went as text: it is not one Python expression (statements, or
+    an expression with a typo such as an unclosed bracket), or its value is a str and
+    the service takes tensors. The service's own refusal (a protobuf parse error) says
+    neither; empty when the service takes text (its refusal is about the text)."""
     try:
         compile(text.strip(), "<%%eas predict>", "eval")
     except SyntaxError as exc:
@@ -867,7 +867,17 @@ def _sent_as_text_note(text: str) -> str:
             "one Python expression whose value is sent, e.g. {'x': x}: fix it, and run any "
             "imports or assignments in a cell above; --raw sends text on purpose]"
         )
-    return ""
+    if not target.is_tensor:
+        return ""
+    from easlab.wire.build import tensors_text
+
+    signature = target.signature()
+    first = str((signature.get("inputs") or [{}])[0].get("name", "x"))
+    return (
+        f" [the cell's value is a str, sent as text; service {target.service_name!r} takes "
+        f"tensors {tensors_text(signature)}: give a dict of input name -> array, e.g. "
+        f"{{{first!r}: {first}}}]"
+    )
 
 
 def _no_body_text(sub: str, parser: _VerbParser) -> str:

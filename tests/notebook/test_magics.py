@@ -918,3 +918,14 @@ def test_predict_to_a_stopped_service_names_the_magic_that_starts_it(shell, app_
         assert "easlab start" not in line
     finally:
         shell.run_line_magic("eas", "delete nb_paused")
+
+
+def test_predict_a_str_to_a_tensor_service_says_what_it_takes(affine, shell, capsys):
+    # 'hello' (or a variable holding text) went as text, and the 400 spoke of protobuf
+    # wire types; bench --body refuses a str for a tensor service before sending
+    capsys.readouterr()
+    shell.user_ns["words"] = "1, 2, 3, 4"
+    for cell in ("'hello'", "words"):
+        line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
+        assert "400" in line and "the cell's value is a str, sent as text" in line, line
+        assert "takes tensors {x: float32[-1,4]}" in line and "e.g. {'x': x}" in line
