@@ -441,9 +441,21 @@ def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
     want = _signature_shape(spec)
     if want is not None and not _shape_ok(want, arr.shape):
         raise ShapeError(
-            f"input {name!r}: expected shape {want} (-1 is any size), received {list(arr.shape)}"
+            f"input {name!r}: expected shape {want} (-1 is any size), received "
+            f"{list(arr.shape)}{_shape_hint(want, arr.shape)}"
         )
     return arr
+
+
+def _shape_hint(want: list[int], got: tuple[int, ...]) -> str:
+    """The fix when an array is one batch dimension off: one row given as a 1-D array
+    for a [-1, 4] input (the commonest first call), or a batch of one for an input
+    without a batch dimension. Empty otherwise: the numbers say it."""
+    if len(got) == len(want) - 1 and _shape_ok(want[1:], got):
+        return "; one row as a batch of one: x.reshape(1, -1) (or x[np.newaxis])"
+    if len(got) == len(want) + 1 and got[0] == 1 and _shape_ok(want, got[1:]):
+        return "; this input has no batch dimension: pass x[0]"
+    return ""
 
 
 def request_from_signature(

@@ -929,3 +929,18 @@ def test_predict_a_str_to_a_tensor_service_says_what_it_takes(affine, shell, cap
         line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
         assert "400" in line and "the cell's value is a str, sent as text" in line, line
         assert "takes tensors {x: float32[-1,4]}" in line and "e.g. {'x': x}" in line
+
+
+def test_predict_one_row_as_a_1d_array_says_how_to_make_it_a_batch(affine, shell, capsys):
+    # the model takes [-1, 4]: a single sample as np.ones(4) was refused with the shapes
+    # only; a first-time user does not read "received [4]" as "add a batch dimension"
+    shell.user_ns["row"] = np.ones(4, np.float32)
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine out\n{'x': row}")
+    assert (
+        "expected shape [-1, 4] (-1 is any size), received [4]; one row as a batch of one: " in line
+    )
+    assert "x.reshape(1, -1)" in line
+    shell.user_ns["row"] = np.ones(5, np.float32)  # another width: the shapes say it
+    line = failing(shell, capsys, "%%eas predict nb_affine out\n{'x': row}")
+    assert line.endswith("received [5]"), line
