@@ -16,7 +16,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from easlab.errors import DTypeError, RequestError, ShapeError
+from easlab.errors import ArgumentTypeError, DTypeError, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import Request
 from easlab.wire.tensor import as_array, content_array
@@ -132,12 +132,20 @@ def to_request(
         pandas = sys.modules.get("pandas")
         if pandas is not None and isinstance(value, pandas.Series):
             # a row (df.iloc[0]) or a column (df["x"]): which one is meant is the user's
-            raise TypeError(
+            raise ArgumentTypeError(
                 "cannot send a pandas Series: pass a row as series.to_frame().T (a one-row "
                 "DataFrame) or series.to_dict(), a column as {name: series.to_numpy()}"
             )
-        raise TypeError(
-            f"cannot send a {type(value).__name__}: pass a request object (TFRequest, "
+        # an ArgumentTypeError is a TypeError, as before, and a RequestError, which the
+        # notebook shows as one line (a %%eas predict cell whose value is None or a set
+        # was a traceback into easlab)
+        what = (
+            "None (an expression that returns nothing, such as a call to print())"
+            if value is None
+            else f"a {type(value).__name__}"
+        )
+        raise ArgumentTypeError(
+            f"cannot send {what}: pass a request object (TFRequest, "
             "StringRequest, ...), bytes or str, a dict of input name -> numpy array, a numpy "
             "array, or a DataFrame / list of dicts"
         )

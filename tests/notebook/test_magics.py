@@ -944,3 +944,14 @@ def test_predict_one_row_as_a_1d_array_says_how_to_make_it_a_batch(affine, shell
     shell.user_ns["row"] = np.ones(5, np.float32)  # another width: the shapes say it
     line = failing(shell, capsys, "%%eas predict nb_affine out\n{'x': row}")
     assert line.endswith("received [5]"), line
+
+
+@pytest.mark.parametrize(
+    ("cell", "said"),
+    [("None", "cannot send None (an expression that returns nothing"), ("{1, 2}", "a set")],
+)
+def test_predict_a_value_nothing_can_send_is_one_line(affine, shell, capsys, cell, said):
+    # the TypeError came out of easlab/wire/build.py as a traceback through the magic
+    capsys.readouterr()
+    line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
+    assert said in line and "a dict of input name -> numpy array" in line, line
