@@ -235,10 +235,22 @@ def _frame_values(
             f"({', '.join(map(str, frame.columns))}), so its rows cannot be input {name!r}: "
             f"give it {shape[1]} columns, or pass a dict {{{name!r}: array}}"
         )
+    dtype = _expected_dtype(spec.get("type"))
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        # a text column makes the frame's values objects, and the check that follows
+        # would name the first item's type (a float), not the column at fault
+        text = [str(c) for c, t in frame.dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
+        if text:
+            raise DTypeError(
+                f"{takes}; the {kind}'s column{'s' if len(text) > 1 else ''} {text} "
+                f"{'hold' if len(text) > 1 else 'holds'} text (or other objects), so its "
+                f"rows cannot be input {name!r} ({dtype}): drop or convert "
+                f"{'them' if len(text) > 1 else 'it'}, e.g. df.drop(columns={text}) or "
+                f"df.astype(np.{dtype.name})"
+            )
     values = frame.to_numpy()
     if shape is not None and len(shape) == 1 and cols == 1:
         values = values.reshape(rows)  # one column as a 1-D input
-    dtype = _expected_dtype(spec.get("type"))
     if isinstance(dtype, np.dtype) and values.dtype.kind in "biuf" and dtype.kind in "biuf":
         # converted (and checked: no fractions into integers) as a list would be
         return content_array(name, values, dtype).reshape(values.shape)

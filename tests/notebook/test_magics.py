@@ -955,3 +955,16 @@ def test_predict_a_value_nothing_can_send_is_one_line(affine, shell, capsys, cel
     capsys.readouterr()
     line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
     assert said in line and "a dict of input name -> numpy array" in line, line
+
+
+def test_predict_a_dataframe_with_a_text_column_names_the_column(affine, shell, capsys):
+    # a frame with a text column "d" was refused as "the value holds float items" (the
+    # type of its first value), naming neither the column nor the fix
+    import pandas as pd
+
+    shell.user_ns["frame"] = pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0], "d": ["x"]})
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine out\nframe")
+    assert "the DataFrame's column ['d'] holds text" in line, line
+    assert "df.drop(columns=['d'])" in line and "float32" in line
+    assert "float items" not in line
