@@ -13,6 +13,7 @@ wrong shape, no kernel) print one red line, not a traceback.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import re
@@ -318,7 +319,9 @@ class EasMagic(Magics):
 
         A verb that gives a value stores it in VAR (``%eas ls df``, or ``-o df``)
         and returns it, so ``df = %eas ls`` works too. A failure raises
-        ``EasMagicError``: one red line, and the cell stops.
+        ``EasMagicError``: one red line, and the cell stops. Settings:
+        ``%config EasMagic.timeout = 120`` (seconds a predict waits; 30 by default),
+        ``%config EasMagic.show_token = True`` (tokens in clear), ``%eas target``.
         """
         from IPython.core.error import UsageError
 
@@ -337,7 +340,7 @@ class EasMagic(Magics):
                     f"no subcommand {topic!r}; {guess}one of: {', '.join(sorted(topics))}"
                 )
             else:
-                print(EasMagic.eas.__doc__)
+                print(_OVERVIEW)
             return None
         if sub == "target":
             return self._set_target(rest)
@@ -1082,7 +1085,10 @@ class _Progress:
             self.handle.update(self._line(f"{self.name}: {verb} {elapsed:.1f} s"))
 
 
-EasMagic.eas.__doc__ = (EasMagic.eas.__doc__ or "") + "\n\n" + _usage()
+# what %eas (no subcommand) prints, and %eas? shows: the docstring as plain text (not
+# indented, no reST ``quotes``), then every subcommand's usage
+_OVERVIEW = inspect.cleandoc(EasMagic.eas.__doc__ or "").replace("``", "") + "\n\n" + _usage()
+EasMagic.eas.__doc__ = _OVERVIEW
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -414,3 +414,14 @@ def test_target_has_help_like_the_subcommands(shell, capsys):
     line = failing(shell, capsys, "%eas help predcit")
     assert "no subcommand 'predcit'; did you mean %eas help predict?" in line
     assert "target" in line
+
+
+def test_the_overview_is_plain_text_with_the_settings(shell, capsys):
+    # %eas printed the docstring as written: indented by 8 spaces, with reST ``quotes``,
+    # and said nothing of the %config settings (a predict's 30 s timeout among them)
+    shell.run_line_magic("eas", "")
+    out = capsys.readouterr().out
+    head = out.split("Subcommands")[0]
+    assert "``" not in head and "%eas ls df" in head
+    assert all(not line.startswith(" ") for line in head.splitlines()), head
+    assert "%config EasMagic.timeout = 120" in head and "EasMagic.show_token" in head
