@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,9 +24,24 @@ __all__ = [
     "value_html",
     "cut_text",
     "TEXT_CHARS",
+    "notebook_terms",
 ]
 
 _RED = "#b3261e"
+
+# The CLI commands a kernel's message names, as the magic that does the same.
+_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify|start|stop)((?: [\w.-]+)?)`?")
+
+
+def notebook_terms(message: str) -> str:
+    """A kernel's message with its CLI commands as magics: in a notebook the log is
+    ``%eas logs NAME``, a change ``%%eas modify``, not a terminal command.
+
+    >>> notebook_terms("ValueError: bad (traceback in the service log: easlab logs m)")
+    'ValueError: bad (traceback in the service log: %eas logs m)'
+    """
+    message = _CLI_TERMS.sub(r"%eas \1\2", message)
+    return message.replace("`modify`", "%%eas modify").replace("`create -r`", "%%eas create -r")
 
 
 def escape(text: Any) -> str:

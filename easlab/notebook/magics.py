@@ -24,6 +24,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
 from easlab.errors import EaslabError, PredictException
+from easlab.notebook.display import notebook_terms as _notebook_terms
 from easlab.verbs import VERBS, Verb, add_arguments, call_kwargs, verb_named
 
 __all__ = [
@@ -923,21 +924,6 @@ def _str_body_text(text: str, body: str, target: Any) -> str:
         f"--body is a str{f' ({text} is in quotes)' if quoted else ''}, and service "
         f"{target.service_name!r} takes tensors {tensors_text(signature)}: {fix}"
     )
-
-
-# The CLI commands a kernel's message names, as the magic that does the same.
-_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify|start|stop)((?: [\w.-]+)?)`?")
-
-
-def _notebook_terms(message: str) -> str:
-    """A kernel's message with its CLI commands as magics: in a notebook the log is
-    ``%eas logs NAME``, a change ``%%eas modify``, not a terminal command.
-
-    >>> _notebook_terms("ValueError: bad (traceback in the service log: easlab logs m)")
-    'ValueError: bad (traceback in the service log: %eas logs m)'
-    """
-    message = _CLI_TERMS.sub(r"%eas \1\2", message)
-    return message.replace("`modify`", "%%eas modify").replace("`create -r`", "%%eas create -r")
 
 
 def _timeout_text(service: str, timeout: float) -> str:

@@ -968,3 +968,23 @@ def test_predict_a_dataframe_with_a_text_column_names_the_column(affine, shell, 
     assert "the DataFrame's column ['d'] holds text" in line, line
     assert "df.drop(columns=['d'])" in line and "float32" in line
     assert "float items" not in line
+
+
+def test_a_bench_of_a_model_that_raises_names_the_magic_that_shows_its_log(shell, tmp_path, capsys):
+    # %%eas predict said "%eas logs NAME"; the bench of the same service, in the same
+    # notebook, said "easlab logs NAME", a terminal command
+    (tmp_path / "app.py").write_text(RAISES)
+    shell.user_ns["raises_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_raises_bench\nprocessor_type: python\n"
+        "processor_path: $raises_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    shell.user_ns["payload"] = "hi"
+    try:
+        shell.run_line_magic("eas", "bench nb_raises_bench --body payload -n 3 -c 1 -o r")
+        r = shell.user_ns["r"]
+        assert r.errors == {400: 3}
+        assert "%eas logs nb_raises_bench" in r.first_error and "easlab logs" not in repr(r)
+        assert "%eas logs nb_raises_bench" in r.summary().loc["first error", "value"]
+    finally:
+        shell.run_line_magic("eas", "delete nb_raises_bench")
