@@ -507,6 +507,14 @@ class DebugWidget(w.VBox):
                 record = self._follow_kernel(record)
         except (EaslabError, ValueError) as exc:
             self.status = f"<span style='color:#b3261e'>✖ {escape(exc)}</span>"
+            # the panes held the previous exchange: under a refused Send its answer read
+            # as this one's (a float64 input refused, the last answer's NaN still shown)
+            note = (
+                "<i>nothing was sent: this Send was refused before sending (the red line "
+                "above says why); earlier calls are in History</i>"
+            )
+            self.request_pane.value = self.response_pane.value = note
+            self.decoded_pane.value = self.latency_pane.value = ""
             return
         self.calls = len(self.session.history)
         self._show_request()

@@ -206,3 +206,22 @@ def test_picking_a_variable_is_what_send_sends(affine):
     w.send_button.click()
     assert "✖" in w.status_line.value
     assert len(w.session.history) == 4  # nothing sent
+
+
+def test_a_refused_send_does_not_leave_the_last_answer_under_it(affine):
+    # seen in Chromium: a float64 variable refused before sending, and the Response tab
+    # still showed the previous call's answer (all NaN) beneath the red line
+    namespace = {"x": np.full((3, 4), np.nan, np.float32)}
+    w = debug(affine, namespace=namespace)
+    row = w.editor.rows[0]
+    row.source.value = "variable x"
+    w.send_button.click()
+    assert "(all NaN)" in w.decoded_pane.value and "HTTP/1.1 200" in w.response_pane.value
+    namespace["x"] = np.ones((3, 4))  # float64: refused by the signature check
+    w.send_button.click()
+    assert "✖" in w.status_line.value and "float64" in w.status_line.value
+    assert (
+        "nothing was sent" in w.response_pane.value and "nothing was sent" in w.request_pane.value
+    )
+    assert w.decoded_pane.value == "" and w.latency_pane.value == ""
+    assert len(w.session.history) == 1 and "1" in w.history_pane.value  # kept
