@@ -84,11 +84,14 @@ class CallRecord:
         )
 
     def __repr__(self) -> str:
+        from easlab.notebook.display import nonfinite_note
+
         lines = [f"{self.target.service_name}: HTTP {self.status} in {self.latency_text()}"]
         value = self.value
         if isinstance(value, dict) and all(hasattr(v, "dtype") for v in value.values()):
             for name, arr in value.items():
-                lines.append(f"  {name}: {arr.dtype}{list(arr.shape)}")
+                note = nonfinite_note(arr)
+                lines.append(f"  {name}: {arr.dtype}{list(arr.shape)}{' ' + note if note else ''}")
         elif self.decode_error is not None:
             lines.append(f"  {self.decode_error}")
         elif value is not None:

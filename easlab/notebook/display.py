@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,9 +24,24 @@ __all__ = [
     "value_html",
     "cut_text",
     "TEXT_CHARS",
+    "notebook_terms",
 ]
 
 _RED = "#b3261e"
+
+# The CLI commands a kernel's message names, as the magic that does the same.
+_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify|start|stop)((?: [\w.-]+)?)`?")
+
+
+def notebook_terms(message: str) -> str:
+    """A kernel's message with its CLI commands as magics: in a notebook the log is
+    ``%eas logs NAME``, a change ``%%eas modify``, not a terminal command.
+
+    >>> notebook_terms("ValueError: bad (traceback in the service log: easlab logs m)")
+    'ValueError: bad (traceback in the service log: %eas logs m)'
+    """
+    message = _CLI_TERMS.sub(r"%eas \1\2", message)
+    return message.replace("`modify`", "%%eas modify").replace("`create -r`", "%%eas create -r")
 
 
 def escape(text: Any) -> str:
@@ -172,6 +188,9 @@ def array_html(name: str, arr: Any, max_rows: int = 8, max_cols: int = 8) -> str
 
     a = np.asarray(arr)
     head = f"<code>{escape(name)}</code> <small>{escape(a.dtype)}{list(a.shape)}</small>"
+    note = nonfinite_note(a)
+    if note:
+        head += f" <b style='color:#b3261e'>{escape(note)}</b>"
     if a.size == 0:
         return head + " <i>(empty)</i>"
     if a.ndim <= 2 and a.dtype.kind in "biufc":
@@ -186,6 +205,25 @@ def array_html(name: str, arr: Any, max_rows: int = 8, max_cols: int = 8) -> str
         return f"{head}<table>{body}</table>{more}"
     text = np.array2string(a, threshold=64, edgeitems=3, max_line_width=100)
     return f"{head}<pre>{escape(text)}</pre>"
+
+
+def nonfinite_note(arr: Any) -> str:
+    """``(all NaN)``, ``(3 NaN, 1 inf of 600 values)``, or ``""`` for an array without
+    NaN or infinity (or not of floats). The table shows only an output's first values,
+    and a model fed unscaled inputs answers NaN without an error: said beside the shape."""
+    import numpy as np
+
+    a = np.asarray(arr)
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return ""
+    nan = int(np.isnan(a).sum())
+    inf = int(np.isinf(a).sum())
+    if not nan and not inf:
+        return ""
+    if nan == a.size:
+        return "(all NaN)"
+    parts = [f"{nan:,} NaN" if nan else "", f"{inf:,} inf" if inf else ""]
+    return f"({', '.join(p for p in parts if p)} of {a.size:,} values)"
 
 
 def _fmt(value: Any) -> str:

@@ -169,9 +169,12 @@ class BenchResult:
 
     @property
     def first_error(self) -> str | None:
-        """The reason of the first failed request (``HTTP 400: <body>``), None if none failed."""
+        """The reason of the first failed request (``HTTP 400: <body>``), None if none failed;
+        the kernel's CLI commands as magics (``%eas logs NAME``), as %%eas predict says them."""
+        from easlab.notebook.display import notebook_terms
+
         failed = self.df[self.df["status"] != 200]
-        return str(failed["error"].iloc[0]) if not failed.empty else None
+        return notebook_terms(str(failed["error"].iloc[0])) if not failed.empty else None
 
     @property
     def sweep_df(self) -> pd.DataFrame | None:

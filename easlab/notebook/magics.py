@@ -13,6 +13,7 @@ wrong shape, no kernel) print one red line, not a traceback.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
 from easlab.errors import EaslabError, PredictException
+from easlab.notebook.display import notebook_terms as _notebook_terms
 from easlab.verbs import VERBS, Verb, add_arguments, call_kwargs, verb_named
 
 __all__ = [
@@ -154,6 +156,38 @@ def _parser(verb: Verb) -> _VerbParser:
     return parser
 
 
+def _target_parser() -> _VerbParser:
+    """``%eas target``: a magic-only setting (no verb of the CLI), with its own help."""
+    parser = _VerbParser(
+        prog="%eas target",
+        description="choose where every later %eas call goes (shows the current target "
+        "without WHERE)",
+        add_help=False,
+    )
+    parser.add_argument(
+        "where",
+        nargs="?",
+        default=None,
+        metavar="WHERE",
+        help="'local' (the local kernel, the default), a kernel URL such as "
+        "http://127.0.0.1:8080, or 'pai' (PAI-EAS)",
+    )
+    parser.add_argument("--region", help="PAI-EAS's region, e.g. cn-hangzhou")
+    parser.add_argument(
+        "--pai-endpoint", default="", metavar="HOST[:PORT]", help="PAI-EAS's endpoint"
+    )
+    parser.add_argument(
+        "--oss", default="", metavar="oss://BUCKET/PREFIX", help="where local files are uploaded"
+    )
+    parser.add_argument(
+        "--pai-timeout", type=float, default=0.0, metavar="SECONDS", help="PAI-EAS call timeout"
+    )
+    parser.add_argument("-h", "--help", action="store_true", help="show this help")
+    return parser
+
+
+_TARGET_PARSER = _target_parser()
+
 _PARSERS: dict[str, _VerbParser] = {}
 for _verb in VERBS:
     if "magic" in _verb.fronts:
@@ -174,6 +208,7 @@ def _usage() -> str:
             continue
         usage = " ".join(_PARSERS[verb.name].format_usage()[len("usage: ") :].split())
         lines.append(f"  {usage}\n      {verb.help}")
+    lines.append(f"  {_one_line_usage(_TARGET_PARSER)}\n      {_TARGET_PARSER.description}")
     return "\n".join(lines)
 
 
@@ -285,21 +320,28 @@ class EasMagic(Magics):
 
         A verb that gives a value stores it in VAR (``%eas ls df``, or ``-o df``)
         and returns it, so ``df = %eas ls`` works too. A failure raises
-        ``EasMagicError``: one red line, and the cell stops.
+        ``EasMagicError``: one red line, and the cell stops. Settings:
+        ``%config EasMagic.timeout = 120`` (seconds a predict waits; 30 by default),
+        ``%config EasMagic.show_token = True`` (tokens in clear), ``%eas target``.
         """
         from IPython.core.error import UsageError
 
         sub, _, rest = line.strip().partition(" ")
         if sub in ("", "-h", "--help", "help"):
             topic = rest.strip()
-            if topic in _PARSERS:
-                print(_help_text(_PARSERS[topic]))
+            topics = {**_PARSERS, "target": _TARGET_PARSER}
+            if topic in topics:
+                print(_help_text(topics[topic]))
             elif topic:
+                import difflib
+
+                close = difflib.get_close_matches(topic, topics, n=1)
+                guess = f"did you mean %eas help {close[0]}? " if close else ""
                 raise EasMagicError(
-                    f"no subcommand {topic!r}; one of: {', '.join(sorted(_PARSERS))}"
+                    f"no subcommand {topic!r}; {guess}one of: {', '.join(sorted(topics))}"
                 )
             else:
-                print(EasMagic.eas.__doc__)
+                print(_OVERVIEW)
             return None
         if sub == "target":
             return self._set_target(rest)
@@ -330,6 +372,9 @@ class EasMagic(Magics):
         if _wants_help(rest):
             print(_help_text(parser))
             return None
+        # before parsing: bench's missing --body would otherwise hide the cell it is in
+        if verb.cell is None and cell is not None and cell.strip():
+            raise EasMagicError(_no_body_text(sub, parser))
         try:
             args = parser.parse_argstring(rest)
         except UsageError as exc:
@@ -454,21 +499,20 @@ class EasMagic(Magics):
             client.upload_progress = UploadProgress()
         return client
 
-    def _set_target(self, rest: str) -> str:
+    def _set_target(self, rest: str) -> str | None:
         """``%eas target local | pai --region R [--pai-endpoint H] [--oss URI]
         [--pai-timeout S] | URL``."""
         from IPython.utils.process import arg_split
 
-        parser = _VerbParser(prog="%eas target", add_help=False)
-        parser.add_argument("where", nargs="?", default=None)
-        parser.add_argument("--region")
-        parser.add_argument("--pai-endpoint", default="")
-        parser.add_argument("--oss", default="")
-        parser.add_argument("--pai-timeout", type=float, default=0.0)
+        if _wants_help(rest):
+            print(_help_text(_TARGET_PARSER))
+            return None
         try:
-            args = parser.parse_args(arg_split(rest, strict=True))
+            args = _TARGET_PARSER.parse_args(arg_split(rest, strict=True))
         except Exception as exc:
-            raise EasMagicError(f"%eas target: {exc}") from None
+            raise EasMagicError(
+                f"%eas target: {exc} (usage: {_one_line_usage(_TARGET_PARSER)})"
+            ) from None
         where = args.where
         if where == "pai" or (where or "").startswith("pai://"):
             region = args.region or (where or "")[len("pai://") :].strip("/")
@@ -722,6 +766,8 @@ class EasMagic(Magics):
                         " (this URL sends no token: give it as %%eas predict {url}?token={token},"
                         " the token in a variable, or predict the service by its name)"
                     )
+                if isinstance(value, str) and not args.raw and record.response is not None:
+                    message += _sent_as_text_note(text, target)
                 raise PredictException(record.status, message)
             if record.decode_error is not None:
                 raise EasMagicError(record.decode_error)
@@ -803,6 +849,56 @@ class EasMagic(Magics):
         _show(debug(self._resolve(args.service, args), namespace=self._ns))
 
 
+def _sent_as_text_note(text: str, target: Any) -> str:
+    """Why a refused cell went as text: it is not one Python expression (statements, or
+    an expression with a typo such as an unclosed bracket), or its value is a str and
+    the service takes tensors. The service's own refusal (a protobuf parse error) says
+    neither; empty when the service takes text (its refusal is about the text)."""
+    try:
+        compile(text.strip(), "<%%eas predict>", "eval")
+    except SyntaxError as exc:
+        lines = text.strip().splitlines()
+        lineno = exc.lineno or 1
+        where = f"line {lineno}: {lines[lineno - 1].strip()!r}" if lineno <= len(lines) else ""
+        try:
+            compile(text.strip(), "<%%eas predict>", "exec")
+        except SyntaxError:
+            why = f"it is not Python ({exc.msg}, {where})"
+        else:
+            why = f"it holds statements, not one expression ({where})"
+        return (
+            f" [the cell was sent as text, not evaluated: {why}. The %%eas predict body is "
+            "one Python expression whose value is sent, e.g. {'x': x}: fix it, and run any "
+            "imports or assignments in a cell above; --raw sends text on purpose]"
+        )
+    if not target.is_tensor:
+        return ""
+    from easlab.wire.build import tensors_text
+
+    signature = target.signature()
+    first = str((signature.get("inputs") or [{}])[0].get("name", "x"))
+    return (
+        f" [the cell's value is a str, sent as text; service {target.service_name!r} takes "
+        f"tensors {tensors_text(signature)}: give a dict of input name -> array, e.g. "
+        f"{{{first!r}: {first}}}]"
+    )
+
+
+def _no_body_text(sub: str, parser: _VerbParser) -> str:
+    """Why ``%%eas SUB`` with lines below it is refused: SUB reads no cell body, and
+    running it while the lines are dropped would look as if they had been used."""
+    where = (
+        "give the request with --body VAR (a variable holding it, e.g. "
+        "%eas bench SERVICE --body payload)"
+        if sub == "bench"
+        else "move those lines to a cell of their own"
+    )
+    return (
+        f"{sub} takes no cell body, and this cell has lines below %%eas {sub}: {where}, "
+        f"and write the magic on one line with one %: {_one_line_usage(parser)}"
+    )
+
+
 def _str_body_text(text: str, body: str, target: Any) -> str:
     """Why ``%eas bench --body '...'`` is refused for a tensor service: the quotes made a str."""
     from IPython.utils.process import arg_split
@@ -828,21 +924,6 @@ def _str_body_text(text: str, body: str, target: Any) -> str:
         f"--body is a str{f' ({text} is in quotes)' if quoted else ''}, and service "
         f"{target.service_name!r} takes tensors {tensors_text(signature)}: {fix}"
     )
-
-
-# The CLI commands a kernel's message names, as the magic that does the same.
-_CLI_TERMS = re.compile(r"`?easlab (logs|w|desc|release|modify)((?: [\w.-]+)?)`?")
-
-
-def _notebook_terms(message: str) -> str:
-    """A kernel's message with its CLI commands as magics: in a notebook the log is
-    ``%eas logs NAME``, a change ``%%eas modify``, not a terminal command.
-
-    >>> _notebook_terms("ValueError: bad (traceback in the service log: easlab logs m)")
-    'ValueError: bad (traceback in the service log: %eas logs m)'
-    """
-    message = _CLI_TERMS.sub(r"%eas \1\2", message)
-    return message.replace("`modify`", "%%eas modify").replace("`create -r`", "%%eas create -r")
 
 
 def _timeout_text(service: str, timeout: float) -> str:
@@ -990,7 +1071,10 @@ class _Progress:
             self.handle.update(self._line(f"{self.name}: {verb} {elapsed:.1f} s"))
 
 
-EasMagic.eas.__doc__ = (EasMagic.eas.__doc__ or "") + "\n\n" + _usage()
+# what %eas (no subcommand) prints, and %eas? shows: the docstring as plain text (not
+# indented, no reST ``quotes``), then every subcommand's usage
+_OVERVIEW = inspect.cleandoc(EasMagic.eas.__doc__ or "").replace("``", "") + "\n\n" + _usage()
+EasMagic.eas.__doc__ = _OVERVIEW
 
 
 def load_ipython_extension(ipython: Any) -> None:

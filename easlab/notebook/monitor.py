@@ -269,18 +269,30 @@ def plot_monitor(data: dict[str, Any], show: bool | None = None, note: str | Non
     mem_ax.set_ylabel("MiB")
     res_ax.set_xlabel("seconds (0 = now)")
     if by_instance:
-        res_ax.legend(loc="upper left", fontsize="small")
+        lines = res_ax.get_lines() + mem_ax.get_lines()
+        res_ax.legend(handles=lines, loc="upper left", fontsize="small", ncol=2)
     for ax in (qps_ax, mix_ax, lat_ax, res_ax):
         ax.set_xlim(-window, 1)
-        ax.set_ylim(bottom=0)  # counts, latencies, CPU and memory are never negative
         ax.grid(alpha=0.3)
-    mem_ax.set_ylim(bottom=0)
+    for ax in (qps_ax, mix_ax, lat_ax, res_ax, mem_ax):
+        _from_zero(ax)
     title = f"service {data.get('name')} — {data.get('status')}, queue {data.get('queue_depth', 0)}"
     if note:
         title += f"  [{note}]"
     fig.suptitle(title)
     plot = Plot([qps_ax, mix_ax, lat_ax, res_ax])
     return _show_at_end_of_cell(plot, show, True)
+
+
+def _from_zero(ax: Any) -> None:
+    """The y axis from 0 (counts, latencies, CPU and memory are never negative) to a
+    little above the highest value. Autoscaling fits a flat series (a steady memory
+    size, a steady rate) tightly around itself, so ``set_ylim(bottom=0)`` alone left
+    its line on the axes' top edge, where the frame hides it."""
+    import math
+
+    top = ax.dataLim.ymax
+    ax.set_ylim(0, top * 1.15 if math.isfinite(top) and top > 0 else 1)
 
 
 def _mix_title(totals: dict[str, Any]) -> str:

@@ -235,6 +235,10 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
         ax.hist(shown, bins=list(bins), color="tab:blue", alpha=0.55, label="requests")
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("requests")
+    # a count of requests: no 0.2-request ticks when a bar holds one or two of them
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     title = f"Latency distribution ({_count(len(total), 'successful request')})"
     if clip is not None:
         beyond = int((total > clip).sum())
@@ -285,6 +289,8 @@ def _draw_timeline(ax: Axes, df: Any, ok: Any, levels: list[int], clip: float | 
     import numpy as np
 
     total = df["total_ms"].to_numpy(dtype=float)
+    # thousands of requests want small dots; a handful drawn as small would be specks
+    dot = 6 if len(df) > 50 else 24
     start = df["start_s"].to_numpy(dtype=float) if "start_s" in df.columns else np.arange(len(df))
     start = start.astype(float).copy()
     if len(levels) > 1:
@@ -299,13 +305,16 @@ def _draw_timeline(ax: Axes, df: Any, ok: Any, levels: list[int], clip: float | 
             ax.scatter(
                 start[mine],
                 total[mine],
-                s=6,
+                s=dot,
                 alpha=0.5,
                 color=_LEVEL_COLOURS[i % len(_LEVEL_COLOURS)],
                 label=f"HTTP 200, concurrency {level}",
+                zorder=3,
             )
     else:
-        ax.scatter(start[ok], total[ok], s=6, alpha=0.5, color="tab:blue", label="HTTP 200")
+        ax.scatter(
+            start[ok], total[ok], s=dot, alpha=0.5, color="tab:blue", label="HTTP 200", zorder=3
+        )
     if "status" in df.columns:
         codes = df["status"].to_numpy()
         for j, code in enumerate(sorted(set(codes[~ok].tolist()))):
@@ -317,10 +326,13 @@ def _draw_timeline(ax: Axes, df: Any, ok: Any, levels: list[int], clip: float | 
                 marker="x",
                 color=["tab:red", "darkred", "magenta"][j % 3],
                 label=f"HTTP {int(code)}" if int(code) else "no answer",
+                zorder=3,
             )
     good = total[ok]
     p99 = float(np.quantile(good, 0.99))
-    ax.axhline(p99, color=PERCENTILES[99], ls="--", lw=1.2, label=f"p99 = {p99:.2f} ms")
+    # under the requests (zorder 3): a request at p99 (the only one, in a run of one)
+    # is not hidden by the line
+    ax.axhline(p99, color=PERCENTILES[99], ls="--", lw=1.2, label=f"p99 = {p99:.2f} ms", zorder=2)
     ax.set_xlabel("time since start (s)")
     ax.set_ylabel("latency (ms)")
     # the run from its start to its last answer, latencies from 0: a few requests (one)

@@ -151,6 +151,10 @@ class InputRow(w.HBox):
         self.fill_button = w.Button(description="fill", layout=w.Layout(width="60px"))
         self.preview = w.HTML()
         self.fill_button.on_click(self._on_fill_click)
+        # picking a source fills from it: Send sent the value filled before (random data
+        # after a first Send), whatever the dropdown had been set to since
+        self._refreshing = False
+        self.source.observe(self._on_source_change, names="value")
         super().__init__(
             [
                 w.HTML(f"<code>{escape(field.label)}</code>", layout=w.Layout(width="260px")),
@@ -164,7 +168,15 @@ class InputRow(w.HBox):
         return ["random data"] + [f"variable {v}" for v in self.session.candidates(self.field.name)]
 
     def refresh_options(self) -> None:
-        self.source.options = self._options()
+        self._refreshing = True  # a new list of variables is no pick of the user's
+        try:
+            self.source.options = self._options()
+        finally:
+            self._refreshing = False
+
+    def _on_source_change(self, _change: Any = None) -> None:
+        if not self._refreshing:
+            self._on_fill_click()
 
     def _on_fill_click(self, _button: Any = None) -> None:
         """The fill button: what cannot be filled is said next to it (a click's exception
@@ -210,7 +222,8 @@ class BodyEditor(w.VBox):
         if not self.rows:
             self.session.raw_text = self.raw.value
         for row in self.rows:
-            if row.field.value is None:
+            # a variable is read again: Send sends its value now, as the cell would
+            if row.field.value is None or row.source.value.startswith("variable "):
                 row.fill()
 
 
@@ -494,6 +507,14 @@ class DebugWidget(w.VBox):
                 record = self._follow_kernel(record)
         except (EaslabError, ValueError) as exc:
             self.status = f"<span style='color:#b3261e'>✖ {escape(exc)}</span>"
+            # the panes held the previous exchange: under a refused Send its answer read
+            # as this one's (a float64 input refused, the last answer's NaN still shown)
+            note = (
+                "<i>nothing was sent: this Send was refused before sending (the red line "
+                "above says why); earlier calls are in History</i>"
+            )
+            self.request_pane.value = self.response_pane.value = note
+            self.decoded_pane.value = self.latency_pane.value = ""
             return
         self.calls = len(self.session.history)
         self._show_request()

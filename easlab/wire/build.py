@@ -16,7 +16,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from easlab.errors import DTypeError, RequestError, ShapeError
+from easlab.errors import ArgumentTypeError, DTypeError, RequestError, ShapeError
 from easlab.wire import dtypes as d
 from easlab.wire.base import Request
 from easlab.wire.tensor import as_array, content_array
@@ -132,12 +132,20 @@ def to_request(
         pandas = sys.modules.get("pandas")
         if pandas is not None and isinstance(value, pandas.Series):
             # a row (df.iloc[0]) or a column (df["x"]): which one is meant is the user's
-            raise TypeError(
+            raise ArgumentTypeError(
                 "cannot send a pandas Series: pass a row as series.to_frame().T (a one-row "
                 "DataFrame) or series.to_dict(), a column as {name: series.to_numpy()}"
             )
-        raise TypeError(
-            f"cannot send a {type(value).__name__}: pass a request object (TFRequest, "
+        # an ArgumentTypeError is a TypeError, as before, and a RequestError, which the
+        # notebook shows as one line (a %%eas predict cell whose value is None or a set
+        # was a traceback into easlab)
+        what = (
+            "None (an expression that returns nothing, such as a call to print())"
+            if value is None
+            else f"a {type(value).__name__}"
+        )
+        raise ArgumentTypeError(
+            f"cannot send {what}: pass a request object (TFRequest, "
             "StringRequest, ...), bytes or str, a dict of input name -> numpy array, a numpy "
             "array, or a DataFrame / list of dicts"
         )
@@ -227,10 +235,22 @@ def _frame_values(
             f"({', '.join(map(str, frame.columns))}), so its rows cannot be input {name!r}: "
             f"give it {shape[1]} columns, or pass a dict {{{name!r}: array}}"
         )
+    dtype = _expected_dtype(spec.get("type"))
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        # a text column makes the frame's values objects, and the check that follows
+        # would name the first item's type (a float), not the column at fault
+        text = [str(c) for c, t in frame.dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
+        if text:
+            raise DTypeError(
+                f"{takes}; the {kind}'s column{'s' if len(text) > 1 else ''} {text} "
+                f"{'hold' if len(text) > 1 else 'holds'} text (or other objects), so its "
+                f"rows cannot be input {name!r} ({dtype}): drop or convert "
+                f"{'them' if len(text) > 1 else 'it'}, e.g. df.drop(columns={text}) or "
+                f"df.astype(np.{dtype.name})"
+            )
     values = frame.to_numpy()
     if shape is not None and len(shape) == 1 and cols == 1:
         values = values.reshape(rows)  # one column as a 1-D input
-    dtype = _expected_dtype(spec.get("type"))
     if isinstance(dtype, np.dtype) and values.dtype.kind in "biuf" and dtype.kind in "biuf":
         # converted (and checked: no fractions into integers) as a list would be
         return content_array(name, values, dtype).reshape(values.shape)
@@ -441,9 +461,21 @@ def _check_input(name: str, spec: Mapping[str, Any], x: Any) -> np.ndarray:
     want = _signature_shape(spec)
     if want is not None and not _shape_ok(want, arr.shape):
         raise ShapeError(
-            f"input {name!r}: expected shape {want} (-1 is any size), received {list(arr.shape)}"
+            f"input {name!r}: expected shape {want} (-1 is any size), received "
+            f"{list(arr.shape)}{_shape_hint(want, arr.shape)}"
         )
     return arr
+
+
+def _shape_hint(want: list[int], got: tuple[int, ...]) -> str:
+    """The fix when an array is one batch dimension off: one row given as a 1-D array
+    for a [-1, 4] input (the commonest first call), or a batch of one for an input
+    without a batch dimension. Empty otherwise: the numbers say it."""
+    if len(got) == len(want) - 1 and _shape_ok(want[1:], got):
+        return "; one row as a batch of one: x.reshape(1, -1) (or x[np.newaxis])"
+    if len(got) == len(want) + 1 and got[0] == 1 and _shape_ok(want, got[1:]):
+        return "; this input has no batch dimension: pass x[0]"
+    return ""
 
 
 def request_from_signature(

@@ -826,3 +826,165 @@ def test_a_variable_lost_in_a_notebook_restart_is_said_so(affine, shell, capsys)
     assert "service 'svc_before_restart' not found" in line and "nb_affine" in line
     assert "nor is svc_before_restart a variable of this notebook" in line
     assert "run the cell that set it again" in line
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        # an import or an assignment above the value, as in any other cell
+        ("y = np.ones((2, 4), np.float32)\n{'x': y}", "it holds statements, not one expression"),
+        # a typo: the bracket of np.ones( is never closed
+        ("{'x': np.ones((2, 4), np.float32}", "it is not Python (closing parenthesis"),
+    ],
+)
+def test_predict_a_cell_that_is_not_an_expression_says_it_went_as_text(
+    affine, shell, capsys, cell, why
+):
+    # it was sent as text, and the 400 spoke only of protobuf wire types ("unsupported
+    # wire type 4 (field 5)"): nothing said the cell had never been evaluated
+    shell.user_ns["np"] = np
+    capsys.readouterr()
+    line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
+    assert "400" in line and "the cell was sent as text, not evaluated: " + why in line, line
+    assert "line 1: " in line and "one Python expression whose value is sent" in line
+    assert "run any imports or assignments in a cell above" in line
+
+
+def test_predict_raw_text_is_refused_without_the_note(affine, shell, capsys):
+    # --raw sends text on purpose: the service's answer, nothing added
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine --raw\ny = 1\nhello")
+    assert "400" in line and "sent as text" not in line
+
+
+@pytest.mark.parametrize(
+    ("source", "fix"),
+    [
+        ("%%eas ls\nnb_echo", "move those lines to a cell of their own"),
+        ("%%eas desc nb_echo\nextra", "move those lines to a cell of their own"),
+        # bench's request is --body VAR; its missing --body was the error shown
+        ("%%eas bench nb_echo -n 1\n'hi'", "give the request with --body VAR"),
+    ],
+)
+def test_a_cell_body_for_a_verb_that_takes_none_is_refused(echo, shell, capsys, source, fix):
+    # the lines under %%eas ls were dropped without a word, as if they had been used
+    capsys.readouterr()
+    shell.user_ns.pop("_", None)
+    line = failing(shell, capsys, source)
+    verb = source.split()[1]
+    assert f"{verb} takes no cell body" in line and fix in line, line
+    assert f"with one %: %eas {verb} " in line
+    # a blank body is no body: %%eas ls with an empty line under it still runs
+    shell.run_cell("%%eas ls table\n\n")
+    assert "nb_echo" in list(shell.user_ns["table"]["NAME"])
+
+
+def test_predict_says_when_an_output_holds_nan(affine, shell, capsys):
+    # a model fed a NaN (or unscaled inputs) answers NaN with HTTP 200: the summary said
+    # only "y: float32[20, 2]", and the table shows the first 8 rows, not row 12
+    from easlab.notebook.display import array_html
+
+    x = np.ones((20, 4), np.float32)
+    x[12, 0] = np.nan
+    shell.user_ns["x_nan"] = x
+    capsys.readouterr()
+    shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
+    text = capsys.readouterr().out
+    assert "y: float32[20, 2] (2 NaN of 40 values)" in text, text
+    assert "(2 NaN of 40 values)" in array_html("y", shell.user_ns["out"]["y"])
+    shell.user_ns["x_nan"] = np.full((2, 4), np.nan, np.float32)
+    shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
+    assert "y: float32[2, 2] (all NaN)" in capsys.readouterr().out
+    shell.user_ns["x_nan"] = np.ones((2, 4), np.float32)  # finite: nothing said
+    shell.run_cell("%%eas predict nb_affine out\n{'x': x_nan}")
+    assert "y: float32[2, 2]\n" in capsys.readouterr().out + "\n"
+
+
+def test_predict_to_a_stopped_service_names_the_magic_that_starts_it(shell, app_dir, capsys):
+    # the kernel's 503 says "start it: easlab start NAME", a terminal command, in a
+    # notebook where the other messages already name their magics (%eas logs NAME)
+    shell.user_ns["app_dir"] = str(app_dir)
+    shell.run_cell_magic(
+        "eas",
+        "create",
+        "name: nb_paused\nprocessor_type: python\nprocessor_path: $app_dir\n"
+        "processor_entry: app.py\nmetadata:\n  instance: 1\n",
+    )
+    try:
+        shell.run_line_magic("eas", "stop nb_paused")
+        capsys.readouterr()
+        line = failing(shell, capsys, "%%eas predict nb_paused\n'hi'")
+        assert "503" in line and "start it: %eas start nb_paused" in line, line
+        assert "easlab start" not in line
+    finally:
+        shell.run_line_magic("eas", "delete nb_paused")
+
+
+def test_predict_a_str_to_a_tensor_service_says_what_it_takes(affine, shell, capsys):
+    # 'hello' (or a variable holding text) went as text, and the 400 spoke of protobuf
+    # wire types; bench --body refuses a str for a tensor service before sending
+    capsys.readouterr()
+    shell.user_ns["words"] = "1, 2, 3, 4"
+    for cell in ("'hello'", "words"):
+        line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
+        assert "400" in line and "the cell's value is a str, sent as text" in line, line
+        assert "takes tensors {x: float32[-1,4]}" in line and "e.g. {'x': x}" in line
+
+
+def test_predict_one_row_as_a_1d_array_says_how_to_make_it_a_batch(affine, shell, capsys):
+    # the model takes [-1, 4]: a single sample as np.ones(4) was refused with the shapes
+    # only; a first-time user does not read "received [4]" as "add a batch dimension"
+    shell.user_ns["row"] = np.ones(4, np.float32)
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine out\n{'x': row}")
+    assert (
+        "expected shape [-1, 4] (-1 is any size), received [4]; one row as a batch of one: " in line
+    )
+    assert "x.reshape(1, -1)" in line
+    shell.user_ns["row"] = np.ones(5, np.float32)  # another width: the shapes say it
+    line = failing(shell, capsys, "%%eas predict nb_affine out\n{'x': row}")
+    assert line.endswith("received [5]"), line
+
+
+@pytest.mark.parametrize(
+    ("cell", "said"),
+    [("None", "cannot send None (an expression that returns nothing"), ("{1, 2}", "a set")],
+)
+def test_predict_a_value_nothing_can_send_is_one_line(affine, shell, capsys, cell, said):
+    # the TypeError came out of easlab/wire/build.py as a traceback through the magic
+    capsys.readouterr()
+    line = failing(shell, capsys, f"%%eas predict nb_affine out\n{cell}")
+    assert said in line and "a dict of input name -> numpy array" in line, line
+
+
+def test_predict_a_dataframe_with_a_text_column_names_the_column(affine, shell, capsys):
+    # a frame with a text column "d" was refused as "the value holds float items" (the
+    # type of its first value), naming neither the column nor the fix
+    import pandas as pd
+
+    shell.user_ns["frame"] = pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0], "d": ["x"]})
+    capsys.readouterr()
+    line = failing(shell, capsys, "%%eas predict nb_affine out\nframe")
+    assert "the DataFrame's column ['d'] holds text" in line, line
+    assert "df.drop(columns=['d'])" in line and "float32" in line
+    assert "float items" not in line
+
+
+def test_a_bench_of_a_model_that_raises_names_the_magic_that_shows_its_log(shell, tmp_path, capsys):
+    # %%eas predict said "%eas logs NAME"; the bench of the same service, in the same
+    # notebook, said "easlab logs NAME", a terminal command
+    (tmp_path / "app.py").write_text(RAISES)
+    shell.user_ns["raises_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_raises_bench\nprocessor_type: python\n"
+        "processor_path: $raises_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    shell.user_ns["payload"] = "hi"
+    try:
+        shell.run_line_magic("eas", "bench nb_raises_bench --body payload -n 3 -c 1 -o r")
+        r = shell.user_ns["r"]
+        assert r.errors == {400: 3}
+        assert "%eas logs nb_raises_bench" in r.first_error and "easlab logs" not in repr(r)
+        assert "%eas logs nb_raises_bench" in r.summary().loc["first error", "value"]
+    finally:
+        shell.run_line_magic("eas", "delete nb_raises_bench")

@@ -394,3 +394,34 @@ def test_predict_after_the_local_kernel_stopped_says_to_start_one(shell, capsys)
     assert "the easlab kernel that served 'echo' is not running" in line
     assert "refuses connections): start one with %eas kernel start" in line
     assert "out" not in shell.user_ns
+
+
+def test_target_has_help_like_the_subcommands(shell, capsys):
+    # %eas target works, but "%eas help target" said "no subcommand 'target'", "%eas target
+    # --help" was an error (unrecognized arguments), and the %eas overview left it out
+    for line in ("help target", "target --help", "target -h"):
+        shell.run_line_magic("eas", line)
+        out = capsys.readouterr().out
+        assert out.startswith("usage: %eas target"), (line, out)
+        assert "WHERE" in out and "--region REGION" in out and "'pai' (PAI-EAS)" in out
+    shell.run_line_magic("eas", "")
+    overview = capsys.readouterr().out
+    assert "  %eas target [--region REGION]" in overview
+    assert "choose where every later %eas call goes" in overview
+    line = failing(shell, capsys, "%eas target local --frobnicate")
+    assert "unrecognized arguments: --frobnicate (usage: %eas target " in line
+    # a typo'd help topic names the one meant, as a typo'd subcommand does
+    line = failing(shell, capsys, "%eas help predcit")
+    assert "no subcommand 'predcit'; did you mean %eas help predict?" in line
+    assert "target" in line
+
+
+def test_the_overview_is_plain_text_with_the_settings(shell, capsys):
+    # %eas printed the docstring as written: indented by 8 spaces, with reST ``quotes``,
+    # and said nothing of the %config settings (a predict's 30 s timeout among them)
+    shell.run_line_magic("eas", "")
+    out = capsys.readouterr().out
+    head = out.split("Subcommands")[0]
+    assert "``" not in head and "%eas ls df" in head
+    assert all(not line.startswith(" ") for line in head.splitlines()), head
+    assert "%config EasMagic.timeout = 120" in head and "EasMagic.show_token" in head

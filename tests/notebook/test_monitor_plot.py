@@ -74,3 +74,26 @@ def test_status_panel_has_a_unit_and_states_the_error_share():
     # 92 failures of 592: a sliver of the stacked bars, so the title says it in numbers
     assert "15.5% errors" in mix_ax.get_title()
     assert not any(t.get_gid() == "no-requests" for ax in plot for t in ax.texts)
+
+
+def test_a_steady_memory_size_and_rate_are_drawn_below_the_top_edge():
+    # a flat series was autoscaled tightly around itself, then set_ylim(bottom=0) kept
+    # that top: a steady 18.7 MiB drew its dashed line on the frame, out of sight, and
+    # it had no legend entry
+    now = int(time.time())
+    series = [_row(now - 59 + i, ok=100) for i in range(60)]  # a steady 100 requests/s
+    snapshot = _snapshot(series, {"200": 6000})
+    rss = 19_615_744
+    snapshot["resources"] = [
+        {"t": row["t"], "instance": "svc-0", "cpu_percent": 40.0, "rss_bytes": rss}
+        for row in series
+    ]
+    plot = plot_monitor(snapshot, show=False)
+    qps_ax, _, _, res_ax = plot
+    mem_ax = [a for a in res_ax.figure.axes if a not in plot.axes][0]
+    for ax, value in ((mem_ax, rss / 2**20), (res_ax, 40.0), (qps_ax, 100.0)):
+        bottom, top = ax.get_ylim()
+        assert bottom == 0 and top >= value * 1.1, (ax.get_ylabel(), value, top)
+    labels = [t.get_text() for t in res_ax.get_legend().get_texts()]
+    assert labels == ["svc-0 CPU", "svc-0 MiB"]
+    plot.png()

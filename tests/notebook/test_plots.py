@@ -232,3 +232,18 @@ def test_one_request_is_drawn_on_readable_axes():
     assert start == 0 and end >= 0.00028 + 0.001658  # the run, from its start to its end
     assert over_time.get_ylim()[0] == 0 and over_time.get_ylim()[1] > 1.658
     assert len(over_time.get_xticks()) <= 7
+
+
+def test_few_requests_get_whole_request_ticks_and_dots_above_the_p99_line():
+    # one request: the count axis read 0.2, 0.4 ... requests, and the run's one dot sat
+    # under the p99 line drawn through it
+    df = _result().df.iloc[:1].copy()
+    df["start_s"], df["total_ms"], df["status"] = 0.00028, 1.658, 200
+    hist, _, over_time = plot_latency(BenchResult(df, {4: 0.01}), show=False)
+    figure_png(hist.figure)
+    ticks = [t for t in hist.get_yticks() if hist.get_ylim()[0] <= t <= hist.get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    (p99_line,) = [ln for ln in over_time.get_lines() if ln.get_label().startswith("p99")]
+    dots = over_time.collections
+    assert dots and all(d.get_zorder() > p99_line.get_zorder() for d in dots)
+    assert dots[0].get_sizes()[0] >= 20  # a dot, not a speck

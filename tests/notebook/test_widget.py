@@ -176,3 +176,52 @@ def test_wrong_token_on_a_tensor_service_says_so(affine):
     # A 401 on the signature GET is a wrong token, not "a service without a signature".
     w = debug(affine.url, token="wrong-token-0000", namespace={})
     assert "401" in w.status_line.value and "token" in w.status_line.value
+
+
+def test_picking_a_variable_is_what_send_sends(affine):
+    # a first Send fills random data; picking "variable x" afterwards and pressing Send
+    # sent the same random data again (only the fill button read the pick)
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    namespace = {"x": x}
+    w = debug(affine, namespace=namespace)
+    row = w.editor.rows[0]
+    w.send_button.click()
+    assert w.session.history_df()["body"].tolist() == ["x[1, 4]"]  # random, one row
+    row.source.value = "variable x"
+    assert "float32[3, 4] from variable x" in row.preview.value  # said at once, before Send
+    w.send_button.click()
+    np.testing.assert_allclose(w.session.last.value["y"], x @ W + B)
+    # the notebook changed x after the pick: Send reads it again, as the cell would
+    namespace["x"] = x + 1
+    w.send_button.click()
+    np.testing.assert_allclose(w.session.last.value["y"], (x + 1) @ W + B)
+    # back to random data: a fresh sample of the input's shape
+    row.source.value = "random data"
+    w.send_button.click()
+    assert w.session.history_df()["body"].tolist()[-1] == "x[1, 4]"
+    # a variable that no longer fits is said next to the dropdown, and Send says it too
+    namespace["x"] = np.zeros((2, 7), np.float32)
+    row.source.value = "variable x"
+    assert "✖" in row.preview.value and "x" in row.preview.value
+    w.send_button.click()
+    assert "✖" in w.status_line.value
+    assert len(w.session.history) == 4  # nothing sent
+
+
+def test_a_refused_send_does_not_leave_the_last_answer_under_it(affine):
+    # seen in Chromium: a float64 variable refused before sending, and the Response tab
+    # still showed the previous call's answer (all NaN) beneath the red line
+    namespace = {"x": np.full((3, 4), np.nan, np.float32)}
+    w = debug(affine, namespace=namespace)
+    row = w.editor.rows[0]
+    row.source.value = "variable x"
+    w.send_button.click()
+    assert "(all NaN)" in w.decoded_pane.value and "HTTP/1.1 200" in w.response_pane.value
+    namespace["x"] = np.ones((3, 4))  # float64: refused by the signature check
+    w.send_button.click()
+    assert "✖" in w.status_line.value and "float64" in w.status_line.value
+    assert (
+        "nothing was sent" in w.response_pane.value and "nothing was sent" in w.request_pane.value
+    )
+    assert w.decoded_pane.value == "" and w.latency_pane.value == ""
+    assert len(w.session.history) == 1 and "1" in w.history_pane.value  # kept

@@ -137,7 +137,7 @@ def test_values_that_need_no_signature_never_require_it():
 
 def test_what_nothing_can_send_is_a_type_error():
     for value in ({1, 2}, None, object()):
-        with pytest.raises(TypeError, match="cannot send a"):
+        with pytest.raises(TypeError, match="cannot send (a |None)"):
             to_request(value, TF_SIG)
 
 
