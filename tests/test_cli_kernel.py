@@ -592,6 +592,16 @@ def test_create_exist_ok_finds_the_service_of_this_same_description(
         assert code == 0 and "version 3 of 3" in out, out
         code, out, _ = run(capsys, "modify", "cli_exist", "-Dprocessor_path=./v1", *e)
         assert code == 0 and "version 3 of 3" in out, out  # nothing changed since
+        # the same code saved again (a notebook's Run All writing it anew): its files
+        # have a new modification time and the same bytes, the same version serves them
+        app = project / "v1" / "app.py"
+        app.write_bytes(app.read_bytes())
+        os.utime(app, ns=(app.stat().st_atime_ns, app.stat().st_mtime_ns + 10**9))
+        code, out, _ = run(capsys, "create", "exist.json", "--exist-ok", *e)
+        assert code == 0
+        assert "exists, deployed from this same description: running" in out, out
+        desc = easlab.connect(endpoint).describe("cli_exist")
+        assert (desc["current_version"], desc["latest_version"]) == (3, 3)
         spec["metadata"]["instance"] = 2
         (project / "exist.json").write_text(json.dumps(spec))
         code, _, err = run(capsys, "create", "exist.json", "--exist-ok", *e)

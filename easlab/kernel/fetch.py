@@ -150,34 +150,47 @@ def packed_from(location: str, base_dir: Path | None = None) -> list[Path]:
 
 #: a local folder of more files than this gets no fingerprint: its changes go unseen
 FINGERPRINT_MAX_FILES = 10_000
+#: files up to this many bytes in all are told by their contents; more by their sizes and
+#: modification times (reading gigabytes on every create of the same cell would be slow)
+FINGERPRINT_MAX_BYTES = 256 << 20
 #: what importing or opening a model folder writes into it, not a change of the model
 _NOT_THE_MODEL = frozenset({"__pycache__", ".ipynb_checkpoints"})
 
 
 def local_fingerprint(path: Path) -> str | None:
     """What the files at a local ``path`` (a file, or a folder's tree) are now: a digest
-    of each one's relative path, size and modification time. A model saved again to
-    the same path is told by it from the one a version's instances loaded (they load a
-    local model from where it lies: control.py ``_files_changed``). None when nothing
-    is there, or too many files to walk on each check."""
-    entries: list[tuple[str, int, int]] = []
+    of each one's relative path, size and contents (or modification time, past
+    ``FINGERPRINT_MAX_BYTES`` in all). A model saved again to the same path is told by
+    it from the one a version's instances loaded (they load a local model from where it
+    lies: control.py ``_files_changed``); the same bytes saved again (a notebook's Run
+    All retraining with the same seed) are the same model. None when nothing is there,
+    or too many files to walk on each check."""
+    files: list[tuple[str, Path, os.stat_result]] = []
     try:
         if path.is_file():
-            stat = path.stat()
-            entries.append(("", stat.st_size, stat.st_mtime_ns))
+            files.append(("", path, path.stat()))
         elif path.is_dir():
-            for root, dirs, files in os.walk(path):
+            for root, dirs, names in os.walk(path):
                 dirs[:] = [d for d in dirs if d not in _NOT_THE_MODEL]
-                for name in files:
+                for name in names:
                     file = Path(root, name)
-                    stat = file.stat()  # a symlink's target: what the runtime reads
-                    entries.append(
-                        (file.relative_to(path).as_posix(), stat.st_size, stat.st_mtime_ns)
-                    )
-                if len(entries) > FINGERPRINT_MAX_FILES:
+                    # a symlink's target: what the runtime reads
+                    files.append((file.relative_to(path).as_posix(), file, file.stat()))
+                if len(files) > FINGERPRINT_MAX_FILES:
                     return None
         else:
             return None
+        by_contents = sum(stat.st_size for _, _, stat in files) <= FINGERPRINT_MAX_BYTES
+        entries = [
+            (
+                rel,
+                stat.st_size,
+                _sha256_of(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+                if by_contents
+                else stat.st_mtime_ns,
+            )
+            for rel, file, stat in files
+        ]
     except OSError:
         return None
     return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()

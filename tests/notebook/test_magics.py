@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -783,8 +785,8 @@ def test_run_all_after_training_again_serves_the_new_model(shell, tmp_path, caps
     service it deployed was used as it was, serving the model its instance loaded
     before the new one was saved (and an instance restarted later would have loaded
     the new one beside it). Now the kernel sees the folder's files changed since the
-    version was built and makes a version that loads them; run again without saving,
-    nothing changes."""
+    version was built and makes a version that loads them; run again with the same
+    bytes saved anew, nothing changes."""
     pytest.importorskip("onnx")
     (tmp_path / "affine.onnx").write_bytes(_affine_model(1.0))
     shell.user_ns["retrained_dir"] = str(tmp_path)
@@ -810,6 +812,10 @@ def test_run_all_after_training_again_serves_the_new_model(shell, tmp_path, caps
         service = shell.user_ns["retrained"]
         assert service.existed and service.reloaded == 2 and service.status == "Running"
         np.testing.assert_allclose(predicted(), x @ (W * 3) + B)
+        # trained again to the same weights (a seeded Run All): new file, same bytes
+        model = tmp_path / "affine.onnx"
+        model.write_bytes(model.read_bytes())
+        os.utime(model, ns=(model.stat().st_atime_ns, model.stat().st_mtime_ns + 10**9))
         third = shell.run_cell("%%eas create retrained\n" + RETRAINED_CELL)
         assert third.error_in_exec is None, third.error_in_exec
         assert "deployed from this same cell: using it" in capsys.readouterr().out
