@@ -109,7 +109,7 @@ class LocalPlan(SpecDiff):
 def _gpu_refusal(
     client: KernelClient, spec: Any, allow_cpu_fallback: bool, verb: str = "create"
 ) -> tuple[str, str]:
-    """(refusal, warning) of the kernel's GPU check (control.py check_gpus) for a new
+    """(refusal, warning) of the kernel's GPU check (gpu_ledger.py GpuLedger.check) for a new
     service, or a service's new spec (``verb`` "modify"): only what is certain from the
     host's GPU count (the kernel also counts the GPUs other services hold)."""
     from easlab.spec import wants_gpu

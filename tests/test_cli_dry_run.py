@@ -105,15 +105,15 @@ def test_dry_run_runs_the_kernels_gpu_check(endpoint, tmp_path, capsys):
 
 
 def _kernel_check(gpus: int, spec: dict) -> SpecError:
-    """The kernel's check_gpus on a host with ``gpus`` GPUs, none held."""
-    from easlab.kernel.control import Kernel
+    """The kernel's GPU check on a host with ``gpus`` GPUs, none held."""
+    from easlab.kernel.gpu_ledger import GpuLedger
     from easlab.spec import parse_spec
 
-    report = SimpleNamespace(gpus=list(range(gpus)), message="")
-    host = SimpleNamespace(gpu_report=lambda: report, _free_gpus=lambda: list(range(gpus)))
+    devices = [SimpleNamespace(index=i) for i in range(gpus)]
+    ledger = GpuLedger(SimpleNamespace(gpus=devices, message=""))  # type: ignore[arg-type]
     parsed = parse_spec(spec)
     with pytest.raises(SpecError) as info:
-        Kernel.check_gpus(host, parsed, parsed.metadata.instance, False)  # type: ignore[arg-type]
+        ledger.check(parsed, parsed.metadata.instance, False)
     return info.value
 
 

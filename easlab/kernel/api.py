@@ -89,7 +89,7 @@ async def _shutdown(call: Call) -> dict[str, Any]:
 
 
 async def _gpu(call: Call) -> dict[str, Any]:
-    report = await asyncio.to_thread(call.kernel.gpu_report)
+    report = await asyncio.to_thread(call.kernel.gpus.report)
     return report.to_dict()  # type: ignore[no-any-return]
 
 

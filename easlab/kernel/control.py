@@ -15,12 +15,13 @@ import sqlite3
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
 from easlab.errors import SpecError
 from easlab.kernel.async_inference import Feeder
+from easlab.kernel.gpu_ledger import GpuLedger, held_by
 from easlab.kernel.queue import QueueError, QueueHub, queue_desc, queue_kind, settings_of
 from easlab.kernel.router import Router
 from easlab.kernel.service import Service, Version, iso
@@ -148,11 +149,7 @@ class Kernel:
         self.started_at = time.time()
         self.idle_timeout = 0.0  # seconds without services and requests before it stops
         self.shutdown_requested = asyncio.Event()
-        self._gpu_report: Any = None
-        self._gpus_used: set[int] = set()
-        #: devices a restart set aside for a service it is about to start (_fit_gpus):
-        #: counted as used, and that service's instances take them first
-        self._promised: dict[Service, list[int]] = {}
+        self.gpus = GpuLedger()  # the devices each service's instances hold (gpu_ledger.py)
         self._locks: dict[str, asyncio.Lock] = {}  # one per service name (see _lock)
         self._tasks: set[asyncio.Task[None]] = set()  # background starts
         self.closing = False  # stop_all has begun: no new service or instance
@@ -205,88 +202,6 @@ class Kernel:
             service.stats.fold(service.queue_depth(), resources)
         self._sampler.forget(live)
 
-    # -- GPUs ------------------------------------------------------------------------
-
-    def gpu_report(self) -> Any:
-        if self._gpu_report is None:
-            from easlab.kernel.gpu import detect_gpus
-
-            self._gpu_report = detect_gpus()
-        return self._gpu_report
-
-    def gpu_need(self, spec: Any, cpu_fallback: bool) -> int:
-        from easlab.spec import wants_gpu
-
-        return 0 if cpu_fallback else wants_gpu(spec)
-
-    def _free_gpus(self) -> list[int]:
-        report = self.gpu_report()
-        return [g.index for g in report.gpus if g.index not in self._gpus_used]
-
-    def check_gpus(
-        self,
-        spec: Any,
-        instances: int,
-        allow_cpu_fallback: bool,
-        held: Sequence[int] = (),
-    ) -> bool:
-        """Whether the service must run on CPU; SpecError when GPUs are short and no fallback.
-
-        ``held``: the devices of the service's own instances, which a change of it
-        (modify) can take: its new instances start beside the old ones, or in their
-        place when they do not fit beside them (``Service.roll_to``)."""
-        from easlab.spec import wants_gpu
-
-        need = wants_gpu(spec)
-        if need == 0:
-            return False
-        free = len(self._free_gpus())
-        if need * instances <= free + len(held):
-            return False
-        if allow_cpu_fallback:
-            return True
-        report = self.gpu_report()
-        why = f" ({report.message})" if getattr(report, "message", "") else ""
-        short = (
-            f"needs {need} GPU(s) per instance x {instances} instance(s), but this host has "
-            f"{len(report.gpus)} GPU(s), {free} free{why}"
-        )
-        if held:
-            # was: "4 GPU(s), 0 free" alone, for a service holding all 4, as if its own
-            # devices had not been counted
-            short = (
-                f"needs {need} GPU(s) per instance x {instances} instance(s) = "
-                f"{need * instances}, but this host has {len(report.gpus)} GPU(s): {free} "
-                f"free besides its own {_devices(sorted(held), count=True)}, which count for "
-                "this change (a restart stops its old instances first when the new ones do "
-                f"not fit beside them), so at most {free + len(held)} GPU(s) are there for "
-                f"it{why}"
-            )
-        fallback = "create with --allow-cpu-fallback (allow_cpu_fallback: true) to run on CPU"
-        code = str(spec.processor or "")
-        if need > int(spec.metadata.gpu or 0):
-            # the need comes from the processor code (pytorch_gpu_1.6), not metadata.gpu
-            lowered = code.lower()
-            cpu = (
-                lowered.replace("_gpu", "_cpu", 1)
-                if "_gpu" in lowered
-                else "blade_cpu"
-                if lowered.startswith("blade_cuda")
-                else None
-            )
-            instead = f"use its CPU code '{cpu}'" if cpu else "run it on a host with a GPU"
-            raise SpecError(
-                "processor",
-                f"service '{spec.name}': processor '{code}' runs on a GPU (metadata.gpu "
-                f"{spec.metadata.gpu or 0} does not change that): it {short}. "
-                f"Either {instead}, or {fallback}",
-            )
-        raise SpecError(
-            "metadata.gpu",
-            f"service '{spec.name}' {short}. Lower metadata.gpu/metadata.instance, free GPUs, "
-            f"or {fallback}",
-        )
-
     def check_instances(self, spec: Any, replacing: Service | None = None) -> None:
         """SpecError when ``spec``'s instances would take the kernel past ``MAX_INSTANCES``,
         or one instance past ``MAX_WORKER_THREADS`` threads.
@@ -318,41 +233,6 @@ class Kernel:
             "metadata.instance, stop or scale down another service, or start the kernel "
             "with EASLAB_MAX_INSTANCES set higher",
         )
-
-    def allocate_gpus(self, service: Service, count: int) -> list[int]:
-        """``count`` devices for a new instance of ``service``: those set aside for it
-        first (a restart gives it the devices it had), then free ones."""
-        if count <= 0:
-            return []
-        promised = self._promised.get(service, [])
-        chosen = promised[:count]
-        del promised[:count]
-        if not promised:
-            self._promised.pop(service, None)
-        chosen += self._free_gpus()[: count - len(chosen)]
-        self._gpus_used.update(chosen)
-        return chosen
-
-    def reserve_gpus(self, spec: Any, instances: int, cpu_fallback: bool) -> list[int]:
-        """Take the free devices ``instances`` instances of ``spec`` need (those
-        ``check_gpus`` just counted), counted as used from now: a create hands them to
-        its service's start (``_promised``), or gives them back."""
-        need = self.gpu_need(spec, cpu_fallback) * instances
-        chosen = self._free_gpus()[:need] if need > 0 else []
-        self._gpus_used.update(chosen)
-        return chosen
-
-    def free_gpus_for(self, service: Service) -> int:
-        """How many devices a new instance of ``service`` could take now: the free ones
-        and those a restart set aside for it."""
-        return len(self._free_gpus()) + len(self._promised.get(service, []))
-
-    def release_gpus(self, gpus: list[int]) -> None:
-        self._gpus_used.difference_update(gpus)
-
-    def _release_promise(self, service: Service) -> None:
-        """Give back what a restart set aside for ``service`` and its start did not take."""
-        self.release_gpus(self._promised.pop(service, []))
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -700,13 +580,13 @@ class Kernel:
         try:
             self._check_free(spec.name)  # created while this call waited
             self.check_instances(spec)
-            cpu_fallback = self.check_gpus(
+            cpu_fallback = self.gpus.check(
                 spec, spec.metadata.instance, bool(body.get("allow_cpu_fallback"))
             )
             # taken in the same step as the check: a create of another name that runs
             # while this one builds its version sees them taken (was: both passed the
             # check, and the second failed at its start, short of devices)
-            reserved = self.reserve_gpus(spec, spec.metadata.instance, cpu_fallback)
+            reserved = self.gpus.reserve(spec, spec.metadata.instance, cpu_fallback)
             version = await self._build_version(spec, 1)
             self._closing_check()
             self._check_free(spec.name)
@@ -738,8 +618,9 @@ class Kernel:
                 cpu_fallback,
                 original.name if original is not None else None,
             )
-            if reserved:  # its instances take them first (allocate_gpus)
-                self._promised[service], reserved = reserved, []
+            if reserved:  # its instances take them first (GpuLedger.allocate)
+                self.gpus.promise(service, reserved)
+                reserved = []
             had_queues = {
                 q: self.queues.get(q) is not None for q in (spec.name, f"{spec.name}/sink")
             }
@@ -783,9 +664,9 @@ class Kernel:
             return self.describe(service)
         finally:
             if not handed_over:
-                self.release_gpus(reserved)
+                self.gpus.release(reserved)
                 if service is not None:
-                    self._release_promise(service)  # what a failed start did not take
+                    self.gpus.release_promise(service)  # what a failed start did not take
                 lock.release()
 
     def _unmake(self, service: Service, queues: list[str]) -> None:
@@ -899,7 +780,7 @@ class Kernel:
                 self._unrestored(record, exc)
             finally:
                 self.restoring.pop(str(spec.get("name")), None)
-        starts = self._fit_gpus(self._fit_cap(starts), records)
+        starts = self.gpus.fit(self._fit_cap(starts), records)
         for record in records:
             sibling = self.services.get(str((record.get("spec") or {}).get("name")))
             entry = self.services.get(str(record.get("released_into")))
@@ -959,78 +840,6 @@ class Kernel:
             )
             service.log("kernel", service.message)
         return fit
-
-    def _fit_gpus(self, services: list[Service], records: list[dict[str, Any]]) -> list[Service]:
-        """The services, in order, that get the GPUs they need, set aside for their start
-        (``_promised``). Each gets the devices its record says it ran on; one whose
-        devices this machine no longer has, or an earlier one got, stays Stopped and
-        says why, as one that needs more devices than are free (a record without
-        devices takes free ones). Its record still says running and names its devices.
-        Before, each took what was free as it started: a service short of devices ran
-        with none, and so saw every GPU, those of other services too."""
-        recorded: dict[str, list[int]] = {}
-        for record in records:
-            name = str((record.get("spec") or {}).get("name"))
-            recorded[name] = [int(g) for g in record.get("gpus") or []]
-        present = [g.index for g in self.gpu_report().gpus]
-        holders: dict[int, str] = {}  # device -> the service it is set aside for
-        refused: dict[Service, str] = {}
-        needs = {
-            svc: self.gpu_need(svc.spec, svc.cpu_fallback) * svc.spec.metadata.instance
-            for svc in services
-        }
-        # first the devices the records name, so that a service with none recorded
-        # does not take another's
-        for service in services:
-            need, had = needs[service], recorded.get(service.name, [])[: needs[service]]
-            if not need or not had:
-                continue
-            gone = [g for g in had if g not in present]
-            taken = [g for g in had if g in holders or g in self._gpus_used]
-            if gone:
-                refused[service] = (
-                    f"it ran on {_devices(gone)}, which this machine no longer has (it has "
-                    f"{_devices(present, count=True)})"
-                )
-            elif taken:
-                other = holders.get(taken[0])
-                by = f"'{other}', restored before it, has" if other else "another service has"
-                refused[service] = f"it ran on {_devices(taken)}, which {by} now"
-            else:
-                holders.update((g, service.name) for g in had)
-                self._promised[service] = list(had)
-        for service in services:
-            need = needs[service]
-            if not need or service in refused:
-                continue
-            have = self._promised.get(service, [])
-            free = [g for g in present if g not in holders and g not in self._gpus_used]
-            if len(have) + len(free) < need:
-                per = self.gpu_need(service.spec, service.cpu_fallback)
-                refused[service] = (
-                    f"it needs {per} GPU(s) per instance x {service.spec.metadata.instance} "
-                    f"instance(s), but this machine has {len(present)} GPU(s), "
-                    f"{len(have) + len(free)} free"
-                )
-                self._release_promise_of(service, holders)
-                continue
-            extra = free[: need - len(have)]
-            holders.update((g, service.name) for g in extra)
-            self._promised[service] = [*have, *extra]
-        for devices in self._promised.values():
-            self._gpus_used.update(devices)
-        for service, why in refused.items():
-            service.message = (
-                f"not started after the kernel restarted: {why}. `start {service.name}` "
-                "runs it on free GPUs once enough are free (stop or delete a service that "
-                "holds some), or create it with allow_cpu_fallback to run on CPU"
-            )
-            service.log("kernel", service.message)
-        return [svc for svc in services if svc not in refused]
-
-    def _release_promise_of(self, service: Service, holders: dict[int, str]) -> None:
-        for device in self._promised.pop(service, []):
-            holders.pop(device, None)
 
     def restore_queues(self, records: list[dict[str, Any]] | None = None) -> None:
         """Open the queues of the recorded services at once (before the kernel listens):
@@ -1100,7 +909,7 @@ class Kernel:
                         self._record(service)  # the devices it runs on now
                     self._feed(service)
         finally:
-            self._release_promise(service)  # a start aborted, or one that never began
+            self.gpus.release_promise(service)  # a start aborted, or one that never began
 
     def _record(self, service: Service) -> None:
         """Write down what a restart needs: versions, current one, weights, running (state.py)."""
@@ -1116,7 +925,7 @@ class Kernel:
             released_into=service.released_into,
             weight=weight,
             cpu_fallback=service.cpu_fallback,
-            # the devices its instances hold, which a restart gives it again (_fit_gpus)
+            # the devices its instances hold, which a restart gives it again (GpuLedger.fit)
             gpus=sorted({g for inst in service.instances for g in inst.gpus}),
             token=service.token,  # modify may change it
             entries=self.router.entries_of(service),
@@ -1214,7 +1023,7 @@ class Kernel:
             service.status, service.message = "Failed", f"start failed: {exc!r}"
             service.log("kernel", service.message)
         finally:
-            self._release_promise(service)  # what create set aside and the start did not take
+            self.gpus.release_promise(service)  # what create set aside and the start did not take
             lock.release()
 
     async def modify(self, service: Service, body: dict[str, Any]) -> dict[str, Any]:
@@ -1236,20 +1045,20 @@ class Kernel:
                 cpu = False
                 if service.status != "Stopped":  # a stopped one is checked at its start
                     self.check_instances(spec, replacing=service)
-                    cpu = self.check_gpus(
+                    cpu = self.gpus.check(
                         spec,
                         spec.metadata.instance,
                         service.cpu_fallback,
-                        held=_held_gpus(service),
+                        held=held_by(service),
                     )
                     # the free devices the check counted, set aside for the new version
                     # while it builds (a download can take minutes): was, a create
                     # meanwhile passed the same check and took them, and this modify,
                     # checked first, failed at its start
-                    reserved = self.reserve_gpus(
+                    reserved = self.gpus.reserve(
                         spec, spec.metadata.instance, service.cpu_fallback or cpu
                     )
-                    self._promised.setdefault(service, []).extend(reserved)
+                    self.gpus.promise(service, reserved)
                 try:
                     version = await self._build_version(spec, number)
                     self._check_current(service, "this modify")
@@ -1257,7 +1066,7 @@ class Kernel:
                     service.versions[number] = version
                     failure = await self._switch_to(service, version)
                 finally:
-                    self._release_promise(service)  # what its instances did not take
+                    self.gpus.release_promise(service)  # what its instances did not take
                 self._check_current(service, "this modify")
                 self._record(service)
                 self._feed(service)
@@ -1265,11 +1074,11 @@ class Kernel:
             self._take_token(service, spec)
             if kind == "restart" and service.status == "Running":
                 self.check_instances(spec, replacing=service)
-                self.check_gpus(
+                self.gpus.check(
                     spec,
                     spec.metadata.instance,
                     service.cpu_fallback,
-                    held=_held_gpus(service),
+                    held=held_by(service),
                 )
                 failure = await service.roll_to(self._same_version(service, spec))
                 self._check_current(service, "this modify")
@@ -1429,7 +1238,7 @@ class Kernel:
         if (extra > 0 or more_threads) and service.status in ("Running", "Creating"):
             self.check_instances(spec, replacing=service)
         if extra > 0 and service.status in ("Running", "Creating"):
-            self.check_gpus(spec, extra, service.cpu_fallback)
+            self.gpus.check(spec, extra, service.cpu_fallback)
         self._take_token(service, spec)
         service.current = self._same_version(service, spec)
         service.apply_rpc()
@@ -1493,7 +1302,7 @@ class Kernel:
         if service.cpu_fallback or service.instances:
             return
         # those a modify set aside for it are its own (modify)
-        self.check_gpus(spec, spec.metadata.instance, False, held=self._promised.get(service, []))
+        self.gpus.check(spec, spec.metadata.instance, False, held=self.gpus.promised(service))
 
     async def start_service(self, service: Service) -> dict[str, Any]:
         """``POST .../start``: start a Stopped or Failed service (else nothing to do)."""
@@ -1664,21 +1473,6 @@ class Kernel:
             "max_instances": MAX_INSTANCES,
             "max_worker_threads": MAX_WORKER_THREADS,
         }
-
-
-def _held_gpus(service: Service) -> list[int]:
-    """The devices the instances of ``service`` hold."""
-    return sorted(g for inst in service.instances for g in inst.gpus)
-
-
-def _devices(indexes: list[int], count: bool = False) -> str:
-    """``GPU 1``, ``GPUs 0, 1``; with ``count``: ``1 GPU (0)``, ``2 GPUs (0, 1)``, ``no GPU``."""
-    listed = ", ".join(str(g) for g in indexes)
-    if count:
-        if not indexes:
-            return "no GPU"
-        return f"{len(indexes)} GPU{'s' if len(indexes) > 1 else ''} ({listed})"
-    return f"GPU{'s' if len(indexes) > 1 else ''} {listed}"
 
 
 def _get_answered_by(services: list[Service]) -> str | None:

@@ -571,7 +571,7 @@ class Service:
     def _gpu_need(self, version: Version) -> int:
         """The devices each instance of ``version`` takes (its spec, not the current one's:
         a roll starts instances of a version that is not current yet)."""
-        return self.kernel.gpu_need(version.spec, self.cpu_fallback)
+        return self.kernel.gpus.need(version.spec, self.cpu_fallback)
 
     def _allocate_gpus(self, count: int, version: Version) -> tuple[list[list[int]], str | None]:
         """The devices of ``count`` new instances of ``version``, or none and why not.
@@ -582,13 +582,13 @@ class Service:
         per = self._gpu_need(version)
         if per == 0:
             return [[] for _ in range(count)], None
-        chosen = [self.kernel.allocate_gpus(self, per) for _ in range(count)]
+        chosen = [self.kernel.gpus.allocate(self, per) for _ in range(count)]
         if all(len(gpus) == per for gpus in chosen):
             return chosen, None
         free = sum(len(gpus) for gpus in chosen)
         for gpus in chosen:
-            self.kernel.release_gpus(gpus)
-        total = len(self.kernel.gpu_report().gpus)
+            self.kernel.gpus.release(gpus)
+        total = len(self.kernel.gpus.report().gpus)
         return [], (
             f"each of {count} instance(s) needs {per} GPU(s), but only {free} of "
             f"this host's {total} GPU(s) are free; no "
@@ -644,7 +644,7 @@ class Service:
         grace = self.keepalive_s + 1 if grace_s is None else grace_s
         await asyncio.gather(*(inst.stop(grace_s=grace) for inst in instances))
         for inst in instances:
-            self.kernel.release_gpus(inst.gpus)
+            self.kernel.gpus.release(inst.gpus)
 
     async def start(self) -> None:
         """Start ``metadata.instance`` instances; Failed with the reason if any cannot start.
@@ -734,7 +734,7 @@ class Service:
             count = version.spec.metadata.instance
             need = self._gpu_need(version) * count
             held = sum(len(inst.gpus) for inst in self.instances)
-            free = self.kernel.free_gpus_for(self)
+            free = self.kernel.gpus.free_for(self)
             if free < need <= free + held:
                 return await self._restart_to(version, free, previous_status)
             new, failure = await self._launch(count, version)

@@ -19,6 +19,7 @@ from kernel_helpers import app_spec, post, wait_for
 from easlab.client.local import LocalKernel
 from easlab.errors import SpecError
 from easlab.kernel.control import Kernel
+from easlab.kernel.gpu_ledger import GpuLedger
 from easlab.kernel.service import Service
 from easlab.spec import parse_spec
 
@@ -198,19 +199,19 @@ def test_an_instance_that_cannot_get_all_its_devices_does_not_start(tmp_path, ma
 
     async def main() -> None:
         kernel = Kernel(tmp_path, asyncio.get_running_loop())
-        kernel._gpu_report = SimpleNamespace(
-            gpus=[SimpleNamespace(index=0), SimpleNamespace(index=1)], message=""
+        kernel.gpus = GpuLedger(
+            SimpleNamespace(gpus=[SimpleNamespace(index=0), SimpleNamespace(index=1)], message="")
         )
         version = await kernel._build_version(parse_spec(spec("gpu_short", app, gpu=2)), 1)
         service = Service(kernel, "gpu_short", TOKEN, version)
-        kernel.allocate_gpus(service, 1)  # device 0, as another service's instance holds it
+        kernel.gpus.allocate(service, 1)  # device 0, as another service's instance holds it
         try:
             await service.start()
             seen["status"], seen["message"] = service.status, service.message
             seen["instances"] = [inst.gpus for inst in service.instances]
         finally:
             await service.stop()
-        seen["used"] = sorted(kernel._gpus_used)
+        seen["used"] = sorted({0, 1} - set(kernel.gpus.free()))
 
     asyncio.run(main())
     assert seen["status"] == "Failed" and seen["instances"] == [], seen
