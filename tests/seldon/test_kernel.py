@@ -624,3 +624,58 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     for path in ("/api/v1.0/metadata/sk_one", "/ready", "/live", "/prometheus"):
         assert get(path, None).status_code == 401, path
         assert get(path, {"Authorization": "wrong"}).status_code == 401, path
+
+
+#: a CloudEvents request's header fields (binary content mode)
+CLOUDEVENT = {"Ce-Specversion": "1.0", "Ce-Id": "req-1", "Ce-Source": "my-client",
+              "Ce-Type": "my.request"}  # fmt: skip
+
+
+def test_a_cloudevent_gets_the_executors_cloudevent_headers(kernel, real_seldon):
+    """seldon-core's executor answers a request carrying ``Ce-Specversion`` (a CloudEvent,
+    as Knative eventing sends one) with CloudEvents headers of its own (its
+    CloudeventHeaderMiddleware, executor/api/rest/middlewares.go in 1.18.2): ``Ce-Id``
+    the Seldon-Puid, ``Ce-Specversion: 0.3``, ``Ce-Path`` the request's path,
+    ``Ce-Type: seldon.<deployment>.<namespace>.response`` and ``Ce-Source:
+    seldon.<deployment>``, the deployment being the service and its namespace
+    ``default``. easlab wrote none. The microservice's own paths, as seldon-core-microservice,
+    write none (nor does it read them: the body is the same)."""
+    service = getattr(kernel, "_svc_ce", None) or seldon_service(kernel, "sk_ce", "MyModel")
+    kernel._svc_ce = service
+    token = {"Authorization": service.token}
+    body = {"data": {"ndarray": [[1]]}}
+
+    def ce(answer: requests.Response) -> dict[str, str]:
+        return {k: v for k, v in answer.headers.items() if k.lower().startswith("ce-")}
+
+    expected = {"Ce-Specversion": "0.3", "Ce-Type": "seldon.sk_ce.default.response",
+                "Ce-Source": "seldon.sk_ce"}  # fmt: skip
+    for path in (PREDICT, "/api/v0.1/predictions"):
+        answer = requests.post(
+            service.url + path, json=body, headers={**token, **CLOUDEVENT}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        assert ce(answer) == {**expected, "Ce-Id": answer.headers["Seldon-Puid"],
+                              "Ce-Path": path}, answer.headers  # fmt: skip
+    given = requests.post(
+        service.url + PREDICT, json=body, timeout=30,
+        headers={**token, "ce-specversion": "1.0", "Seldon-Puid": "p-7"},
+    )  # fmt: skip
+    assert ce(given)["Ce-Id"] == "p-7"  # the request's puid; the header's name in any case
+    # a GET of the executor's, and a preflight (no token): the same headers
+    meta = requests.get(service.url + "/api/v1.0/metadata", headers={**token, **CLOUDEVENT})
+    assert ce(meta) == {**expected, "Ce-Id": meta.headers["Seldon-Puid"],
+                        "Ce-Path": "/api/v1.0/metadata"}  # fmt: skip
+    preflight = requests.options(service.url + PREDICT, headers={**PREFLIGHT, **CLOUDEVENT})
+    assert preflight.status_code == 200 and ce(preflight)["Ce-Path"] == PREDICT
+    # no CloudEvent, no such header; the microservice's paths: none, as seldon-core's
+    assert ce(requests.post(service.url + PREDICT, json=body, headers=token, timeout=30)) == {}
+    for path in ("/predict", "/health/ping"):
+        ours = requests.post(
+            service.url + path, json=body, headers={**token, **CLOUDEVENT}, timeout=30
+        )
+        theirs = requests.post(
+            real_seldon.url("MyModel") + path, json=body, headers=CLOUDEVENT, timeout=30
+        )
+        assert ce(ours) == ce(theirs) == {}
+        assert canon(ours) == canon(theirs)
