@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 from cors_check import cors
-from exact_cases import EXACT, own_headers
+from exact_cases import (
+    EXACT,
+    EXECUTOR_PATHS,
+    GO_SNIFFED_TEXT,
+    executor_passes_on,
+    own_headers,
+)
 
 from easlab.errors import SpecError
 
@@ -35,7 +41,10 @@ def seldon_service(kernel, name: str, cls: str, parameters=None, token="tok-seld
 
 
 def canon(response: requests.Response) -> tuple[int, str]:
-    if "json" not in response.headers.get("Content-Type", ""):
+    """The status and the body, JSON read as its value: the executor's error answers are
+    JSON too, sent as text/plain (exact_cases.executor_passes_on)."""
+    ctype = response.headers.get("Content-Type", "")
+    if "json" not in ctype and not (ctype == GO_SNIFFED_TEXT and response.content[:1] == b"{"):
         return response.status_code, response.text
     return response.status_code, json.dumps(response.json(), sort_keys=True)
 
@@ -302,11 +311,15 @@ def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path
     auth = {**kw.pop("headers", {}), "Authorization": service.token}
     ours = requests.request(method, service.url + path, headers=auth, timeout=30, **kw)
     theirs = requests.request(method, real_seldon.url(cls) + path, headers=auth, timeout=30, **kw)
-    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
-        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
+    expected = (theirs.status_code, theirs.headers["Content-Type"], theirs.content)
+    executors = path in EXECUTOR_PATHS  # the microservice's answer as the executor passes it on
+    if executors:
+        expected = executor_passes_on(*expected)
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == expected
     assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
-    # an error handler's own headers (TextError's Retry-After) were dropped
-    assert own_headers(ours) == own_headers(theirs)
+    # an error handler's own headers (TextError's Retry-After) were dropped; the executor
+    # passes on none
+    assert own_headers(ours) == ({} if executors else own_headers(theirs))
     if "Seldon-Puid" in auth:  # the executor's path: the caller's puid is the answer's
         assert ours.headers["Seldon-Puid"] == auth["Seldon-Puid"]
 
@@ -679,3 +692,45 @@ def test_a_cloudevent_gets_the_executors_cloudevent_headers(kernel, real_seldon)
         )
         assert ce(ours) == ce(theirs) == {}
         assert canon(ours) == canon(theirs)
+
+
+@pytest.mark.parametrize(
+    ("cls", "path", "kw"),
+    [
+        ("MyModel", PREDICT, {"json": {"strData": "a<b> & c\u2028"}}),
+        ("MyModel", "/api/v0.1/predictions", {"json": {"data": {"ndarray": [["<i>", "&"]]}}}),
+        ("MyModel", PREDICT, {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
+        ("MyModel", PREDICT, {"json": {"data": {"ndarray": "<b>"}}}),
+        ("CustomError", PREDICT, {"json": {"data": {"ndarray": [[1]]}}}),
+        ("TextError", PREDICT, {"json": {"data": {"ndarray": [503]}}}),
+        ("Raw", PREDICT, {"json": {"data": {"ndarray": "fail"}}}),
+        ("MyModel", "/api/v1.0/feedback", {"json": {"request": {"strData": "<x>"}, "reward": 1}}),
+        ("MyModel", "/api/v1.0/feedback", {"json": {"reward": "high"}}),
+    ],
+)
+def test_the_executors_paths_pass_answers_on_as_the_executor(kernel, real_seldon, cls, path, kw):
+    """At the executor's predictions and feedback paths, the microservice's answer as
+    seldon-core's executor passes it on (executor/api/rest/server.go and client.go in
+    1.18.2): every body through Go's json.HTMLEscape (``<`` as ``\\u003c``, ``&``, ``>``,
+    U+2028, U+2029), an error (not 200) with its status and body but Go's sniffed
+    ``text/plain; charset=utf-8`` (respondWithError sets the content type after
+    WriteHeader, where Go ignores it) and none of the component's own headers. easlab
+    answered the microservice's bytes, content type and headers. The microservice's own
+    ``/predict`` still answers as seldon-core-microservice."""
+    service = getattr(kernel, f"_svc_pass_{cls}", None) or seldon_service(
+        kernel, f"sk_pass_{cls.lower()}", cls
+    )
+    setattr(kernel, f"_svc_pass_{cls}", service)
+    headers = {**kw.pop("headers", {}), "Authorization": service.token}
+    ours = requests.post(service.url + path, headers=headers, timeout=30, **kw)
+    theirs = requests.post(real_seldon.url(cls) + path, headers=headers, timeout=30, **kw)
+    expected = executor_passes_on(
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content
+    )
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == expected
+    assert own_headers(ours) == {}
+    if "predictions" in path:  # the microservice's path: its own answer, byte for byte
+        own = requests.post(service.url + "/predict", headers=headers, timeout=30, **kw)
+        mine = (own.status_code, own.headers["Content-Type"], own.content, own_headers(own))
+        assert mine == (theirs.status_code, theirs.headers["Content-Type"], theirs.content,
+                        own_headers(theirs))  # fmt: skip
