@@ -34,6 +34,10 @@ EXACT = [
     ("MyModel", "POST", _PREDICT + "/", {"json": {"data": {"ndarray": [1]}}}),
     ("MyModel", "POST", "/predict/", {"json": {"data": {"ndarray": [1]}}}),
     ("MyModel", "POST", "/send-feedback/", {"json": {"request": {"data": {"ndarray": [1]}}}}),
+    # a path neither the microservice nor the executor has: the microservice's 500
+    # "404 Not Found: ..." (seldon-core's executor would answer Go's 404: README)
+    ("MyModel", "GET", "/nowhere", None),
+    ("MyModel", "POST", "/api/v1.0/nowhere", {"json": {"data": {"ndarray": [1]}}}),
 ]  # fmt: skip
 
 #: the microservice's root, which no rule of seldon-core's matches (through the kernel
