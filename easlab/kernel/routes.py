@@ -204,7 +204,11 @@ class KernelServer:
         # a seldon service's answers carry CORS headers (seldon-core's): its 401 too, so
         # that a page's script reads why it was refused (the component never runs)
         sub_path = name[len(route.name) :]
-        cors = _seldon_headers_of(method, sub_path, headers) if _serves_seldon(route) else b""
+        cors = (
+            _seldon_headers_of(method, sub_path, headers, route.name)
+            if _serves_seldon(route)
+            else b""
+        )
         answer = (401, self._bad_token(route.name, auth is None), TEXT_PLAIN, cors)
         return lambda _: answer
 
@@ -417,7 +421,7 @@ class KernelServer:
         from easlab.seldon.cors import options_answer
 
         sub_path = req.path[len(_PREDICT) + len(entry) :]
-        content_type, headers = options_answer(sub_path, _header_of(req))
+        content_type, headers = options_answer(sub_path, _header_of(req), entry)
         conn.respond(200, b"", content_type.encode("latin-1"), extra=_header_lines(headers))
 
     def _submit_http(self, conn: HttpConnection, req: Request, service: Any, entry: str) -> None:
@@ -570,10 +574,12 @@ def _seldon_headers(req: Request, entry: str) -> bytes:
     service ``entry`` (its executor's on the executor's paths: ``Seldon-Puid``, its CORS;
     its microservice's ``CORS(app)`` on the others), not an OPTIONS': ``_seldon_options``."""
     sub_path = req.path[len(_PREDICT) + len(entry) :]
-    return _seldon_headers_of(req.method, sub_path, req.headers)
+    return _seldon_headers_of(req.method, sub_path, req.headers, entry)
 
 
-def _seldon_headers_of(method: bytes, sub_path: str, headers: dict[bytes, bytes]) -> bytes:
+def _seldon_headers_of(
+    method: bytes, sub_path: str, headers: dict[bytes, bytes], entry: str
+) -> bytes:
     """``_seldon_headers`` of a request known by its head alone (``refusal``)."""
     from easlab.seldon.cors import answer_headers
 
@@ -581,7 +587,7 @@ def _seldon_headers_of(method: bytes, sub_path: str, headers: dict[bytes, bytes]
         value = headers.get(name.lower().encode("latin-1"))
         return value.decode("latin-1") if value is not None else None
 
-    return _header_lines(answer_headers(method.decode("latin-1"), sub_path, header))
+    return _header_lines(answer_headers(method.decode("latin-1"), sub_path, header, entry))
 
 
 def _header_lines(headers: list[tuple[str, str]]) -> bytes:

@@ -13,8 +13,9 @@ answers as the executor, the executor's middlewares write the headers instead
 else a new UUID), ``X-Content-Type-Options: nosniff``, its own CORS (any origin, a fixed
 list of headers, ``CORS_ALLOWED_ORIGINS`` and ``CORS_ALLOWED_HEADERS`` from the
 environment instead) and, from gorilla/mux's ``CORSMethodMiddleware``, the route's
-methods; any ``OPTIONS`` is answered 200, empty. A method the route does not take is
-mux's 405, which no middleware sees: no header at all.
+methods; to a CloudEvent (a request with ``Ce-Specversion``), CloudEvents headers of its
+own (:func:`cloudevent_headers`); any ``OPTIONS`` is answered 200, empty. A method the
+route does not take is mux's 405, which no middleware sees: no header at all.
 """
 
 from __future__ import annotations
@@ -77,28 +78,53 @@ EXECUTOR_ALLOW_HEADERS = (
 )
 #: the request and answer header of a prediction's id (payload.SeldonPUIDHeader)
 PUID_HEADER = "Seldon-Puid"
+#: the namespace in a CloudEvent answer's ``Ce-Type`` (the executor's ``--namespace``, the
+#: SeldonDeployment's Kubernetes namespace): a kernel's services have none, so Kubernetes'
+#: ``default``
+NAMESPACE = "default"
 #: the content type of an answer with no body: Go writes none, the kernel always one
 EMPTY = "text/plain; charset=utf-8"
 #: the content type flask gives its empty answer to an OPTIONS
 FLASK_EMPTY = "text/html; charset=utf-8"
 
 
+def cloudevent_headers(
+    path: str, puid: str, header: Callable[[str], str | None], deployment: str
+) -> list[tuple[str, str]]:
+    """The CloudEvents headers seldon-core's executor writes on its answer to a request
+    carrying ``Ce-Specversion`` (its CloudeventHeaderMiddleware; none otherwise): the
+    answer's ``Ce-Id`` is the request's Seldon-Puid, its spec version 0.3, ``Ce-Path`` the
+    path, and its type and source name the SeldonDeployment (``deployment``)."""
+    if header("Ce-Specversion") is None:
+        return []
+    return [
+        ("Ce-Id", puid),
+        ("Ce-Specversion", "0.3"),
+        ("Ce-Path", path),
+        ("Ce-Type", f"seldon.{deployment}.{NAMESPACE}.response"),
+        ("Ce-Source", f"seldon.{deployment}"),
+    ]
+
+
 def executor_headers(
-    method: str, path: str, header: Callable[[str], str | None]
+    method: str, path: str, header: Callable[[str], str | None], deployment: str = ""
 ) -> list[tuple[str, str]] | None:
     """The headers seldon-core's executor's middlewares write on its answer to ``method``
     at ``path``, or None where ``path`` is no route of the executor's. The route's own
     methods (mux's ``Methods(...)``, OPTIONS among them) are its
     ``Access-Control-Allow-Methods``, on every answer; a route that names none
-    (``/ready``) gets none. ``header(name)`` is the request's header of that name."""
+    (``/ready``) gets none. ``header(name)`` is the request's header of that name;
+    ``deployment`` the SeldonDeployment's name (the service's), for a CloudEvent's answer."""
     route = executor_route(path)
     if route is None:
         return None
     methods = route[0]
     if method.upper() not in methods:
         return []  # mux's 405: its middlewares never run
+    puid = header(PUID_HEADER) or str(uuid.uuid4())
     out = [
-        (PUID_HEADER, header(PUID_HEADER) or str(uuid.uuid4())),
+        (PUID_HEADER, puid),
+        *cloudevent_headers(path, puid, header, deployment),
         ("X-Content-Type-Options", "nosniff"),
         ("Access-Control-Allow-Origin", os.environ.get(*EXECUTOR_ALLOW_ORIGIN)),
         ("Access-Control-Allow-Headers", os.environ.get(*EXECUTOR_ALLOW_HEADERS)),
@@ -109,23 +135,25 @@ def executor_headers(
 
 
 def answer_headers(
-    method: str, path: str, header: Callable[[str], str | None]
+    method: str, path: str, header: Callable[[str], str | None], deployment: str = ""
 ) -> list[tuple[str, str]]:
     """The headers a kernel's seldon service puts on its answer to ``method`` at ``path``
     (below the service path; "" or "/" its root), its own refusals' (401, 503) included:
     the executor's on its paths, the microservice's CORS on the others (with no ``Allow``:
-    that is flask's answer to an OPTIONS, :func:`options_answer`)."""
-    executor = executor_headers(method, path, header)
+    that is flask's answer to an OPTIONS, :func:`options_answer`). ``deployment`` is the
+    service's name."""
+    executor = executor_headers(method, path, header, deployment)
     return cors_headers(method, header, None) if executor is None else executor
 
 
 def options_answer(
-    path: str, header: Callable[[str], str | None]
+    path: str, header: Callable[[str], str | None], deployment: str = ""
 ) -> tuple[str, list[tuple[str, str]]]:
     """The content type and headers of a seldon service's 200 answer to an ``OPTIONS`` at
     ``path``, which has no body: the executor's middlewares' on its paths, flask's (with
-    ``Allow`` and the CORS preflight's headers) on the microservice's."""
-    executor = executor_headers("OPTIONS", path, header)
+    ``Allow`` and the CORS preflight's headers) on the microservice's. ``deployment`` is
+    the service's name."""
+    executor = executor_headers("OPTIONS", path, header, deployment)
     if executor is not None:
         return EMPTY, executor
     allowed = allowed_methods("" if path == "/" else path)

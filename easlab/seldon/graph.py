@@ -364,17 +364,19 @@ class GraphApp:
             return Answer(200, b"", PLAIN)
         if verb not in allowed:
             return Answer(405, b"", PLAIN)
-        if endpoint in ("predict", "feedback"):
-            return self._through_graph(method, path, query, content_type, body)
-        if endpoint == "graph_metadata":
-            return self.graph_metadata()
         if endpoint == "ready":
             return self.ready()
         if endpoint == "live":
             return Answer(200, b"", PLAIN)
         if endpoint == "prometheus":
             return Answer(200, self.executor_metrics.exposition(), CONTENT_TYPE)
-        return self.node_answer("GET", endpoint, name)
+        if endpoint in ("predict", "feedback"):
+            answer = self._through_graph(method, path, query, content_type, body)
+        elif endpoint == "graph_metadata":
+            answer = self.graph_metadata()
+        else:
+            answer = self.node_answer("GET", endpoint, name)
+        return executor_writes(answer)
 
     def handle(
         self, method: str, path: str, query: str = "", content_type: str | None = None, body=b""
@@ -448,6 +450,34 @@ class GraphApp:
             return failed.answer
         except Exception as exc:
             return self.root.app.error_answer(exc)
+
+
+#: Go's ``json.HTMLEscape``: what it writes for each byte sequence it escapes
+_GO_HTML_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
+def executor_writes(answer: Answer) -> Answer:
+    """``answer`` (a node's, or the graph's) as seldon-core 1.18.2's executor writes it at
+    its predictions, feedback, metadata and status paths (``respondWithSuccess`` and
+    ``respondWithError`` in executor/api/rest/server.go, ``Marshall`` in client.go):
+    the body through Go's ``json.HTMLEscape`` (``<``, ``>``, ``&``, U+2028 and U+2029 as
+    ``\\u003c`` ...: the same JSON, other bytes); a 200 with its content type; any other
+    status with its body but the content type Go's net/http sniffs from it, text/plain
+    (respondWithError sets the node's after WriteHeader, where Go no longer reads it);
+    and none of the node's other headers (the executor passes on its content type only)."""
+    body = answer.body
+    for raw, escaped in _GO_HTML_ESCAPES:
+        body = body.replace(raw, escaped)
+    content_type = answer.content_type
+    if answer.status != 200 and body:
+        content_type = PLAIN
+    return Answer(answer.status, body, content_type)
 
 
 def _executor_service(method: str, path: str) -> str | None:

@@ -137,8 +137,13 @@ def construct_response(
             data["names"] = client_class_names(user_model, array)
         response["data"] = data
     out_meta: dict[str, Any] = {}
-    tags = dict(meta.get("tags", {})) if meta else {}
-    metrics = list(meta.get("metrics", [])) if meta else []
+    # the request's own tags and metrics, copied (seldon-core adds to the request's): of any
+    # type, as seldon-core takes them, a str echoed where nothing is added to it and
+    # failing as seldon-core's where something is ("'str' object has no attribute 'update'")
+    tags: Any = meta.get("tags", {}) if meta else {}
+    tags = dict(tags) if isinstance(tags, dict) else tags
+    metrics: Any = meta.get("metrics", []) if meta else []
+    metrics = list(metrics) if isinstance(metrics, list) else metrics
     request_path = meta.get("requestPath", {}) if meta else {}
     custom_tags = client_custom_tags(user_model)
     if custom_tags:

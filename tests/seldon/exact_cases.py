@@ -34,6 +34,10 @@ EXACT = [
     ("MyModel", "POST", _PREDICT + "/", {"json": {"data": {"ndarray": [1]}}}),
     ("MyModel", "POST", "/predict/", {"json": {"data": {"ndarray": [1]}}}),
     ("MyModel", "POST", "/send-feedback/", {"json": {"request": {"data": {"ndarray": [1]}}}}),
+    # a path neither the microservice nor the executor has: the microservice's 500
+    # "404 Not Found: ..." (seldon-core's executor would answer Go's 404: README)
+    ("MyModel", "GET", "/nowhere", None),
+    ("MyModel", "POST", "/api/v1.0/nowhere", {"json": {"data": {"ndarray": [1]}}}),
 ]  # fmt: skip
 
 #: the microservice's root, which no rule of seldon-core's matches (through the kernel
@@ -48,3 +52,35 @@ AT_ROOT = [
 def own_headers(response) -> dict[str, str]:
     """The headers an error handler sets besides the content type (TextError's)."""
     return {k: v for k, v in response.headers.items() if k in ("Retry-After", "X-Busy")}
+
+
+#: what seldon-core's executor passes on at its predictions and feedback paths (in front of
+#: every SeldonDeployment; the kernel answers those paths as it): the node's status and
+#: body, its content type on a 200 only, and none of its other headers
+EXECUTOR_PATHS = ("/api/v1.0/predictions", "/api/v0.1/predictions", "/api/v1.0/feedback",
+                  "/api/v0.1/feedback")  # fmt: skip
+#: Go's net/http's content type for a text body whose handler set none before WriteHeader
+GO_SNIFFED_TEXT = "text/plain; charset=utf-8"
+
+
+def go_html_escape(body: bytes) -> bytes:
+    """``body`` through Go's ``encoding/json.HTMLEscape``, as the executor's
+    ``JSONRestClient.Marshall`` writes every answer (executor/api/rest/client.go)."""
+    for raw, escaped in (
+        (b"<", b"\\u003c"),
+        (b">", b"\\u003e"),
+        (b"&", b"\\u0026"),
+        ("\u2028".encode(), b"\\u2028"),
+        ("\u2029".encode(), b"\\u2029"),
+    ):
+        body = body.replace(raw, escaped)
+    return body  # fmt: skip
+
+
+def executor_passes_on(status: int, content_type: str, body: bytes) -> tuple[int, str, bytes]:
+    """The executor's answer to a node's (the microservice's) ``status``, content type and
+    body: ``respondWithSuccess`` keeps the content type; ``respondWithError`` sets it after
+    ``WriteHeader``, where Go ignores it and sniffs the body's instead (text/plain)."""
+    if status != 200 and body:
+        content_type = GO_SNIFFED_TEXT
+    return status, content_type, go_html_escape(body)

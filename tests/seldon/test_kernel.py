@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 from cors_check import cors
-from exact_cases import EXACT, own_headers
+from exact_cases import (
+    EXACT,
+    EXECUTOR_PATHS,
+    GO_SNIFFED_TEXT,
+    executor_passes_on,
+    own_headers,
+)
 
 from easlab.errors import SpecError
 
@@ -35,7 +41,10 @@ def seldon_service(kernel, name: str, cls: str, parameters=None, token="tok-seld
 
 
 def canon(response: requests.Response) -> tuple[int, str]:
-    if "json" not in response.headers.get("Content-Type", ""):
+    """The status and the body, JSON read as its value: the executor's error answers are
+    JSON too, sent as text/plain (exact_cases.executor_passes_on)."""
+    ctype = response.headers.get("Content-Type", "")
+    if "json" not in ctype and not (ctype == GO_SNIFFED_TEXT and response.content[:1] == b"{"):
         return response.status_code, response.text
     return response.status_code, json.dumps(response.json(), sort_keys=True)
 
@@ -302,11 +311,15 @@ def test_answer_bytes_same_as_seldon_core(kernel, real_seldon, cls, method, path
     auth = {**kw.pop("headers", {}), "Authorization": service.token}
     ours = requests.request(method, service.url + path, headers=auth, timeout=30, **kw)
     theirs = requests.request(method, real_seldon.url(cls) + path, headers=auth, timeout=30, **kw)
-    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == (
-        theirs.status_code, theirs.headers["Content-Type"], theirs.content)  # fmt: skip
+    expected = (theirs.status_code, theirs.headers["Content-Type"], theirs.content)
+    executors = path in EXECUTOR_PATHS  # the microservice's answer as the executor passes it on
+    if executors:
+        expected = executor_passes_on(*expected)
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == expected
     assert ours.headers.get("Connection", "").lower() != "close"  # only the kernel's close
-    # an error handler's own headers (TextError's Retry-After) were dropped
-    assert own_headers(ours) == own_headers(theirs)
+    # an error handler's own headers (TextError's Retry-After) were dropped; the executor
+    # passes on none
+    assert own_headers(ours) == ({} if executors else own_headers(theirs))
     if "Seldon-Puid" in auth:  # the executor's path: the caller's puid is the answer's
         assert ours.headers["Seldon-Puid"] == auth["Seldon-Puid"]
 
@@ -624,3 +637,100 @@ def test_a_single_class_serves_the_executors_paths_for_its_one_node(kernel):
     for path in ("/api/v1.0/metadata/sk_one", "/ready", "/live", "/prometheus"):
         assert get(path, None).status_code == 401, path
         assert get(path, {"Authorization": "wrong"}).status_code == 401, path
+
+
+#: a CloudEvents request's header fields (binary content mode)
+CLOUDEVENT = {"Ce-Specversion": "1.0", "Ce-Id": "req-1", "Ce-Source": "my-client",
+              "Ce-Type": "my.request"}  # fmt: skip
+
+
+def test_a_cloudevent_gets_the_executors_cloudevent_headers(kernel, real_seldon):
+    """seldon-core's executor answers a request carrying ``Ce-Specversion`` (a CloudEvent,
+    as Knative eventing sends one) with CloudEvents headers of its own (its
+    CloudeventHeaderMiddleware, executor/api/rest/middlewares.go in 1.18.2): ``Ce-Id``
+    the Seldon-Puid, ``Ce-Specversion: 0.3``, ``Ce-Path`` the request's path,
+    ``Ce-Type: seldon.<deployment>.<namespace>.response`` and ``Ce-Source:
+    seldon.<deployment>``, the deployment being the service and its namespace
+    ``default``. easlab wrote none. The microservice's own paths, as seldon-core-microservice,
+    write none (nor does it read them: the body is the same)."""
+    service = getattr(kernel, "_svc_ce", None) or seldon_service(kernel, "sk_ce", "MyModel")
+    kernel._svc_ce = service
+    token = {"Authorization": service.token}
+    body = {"data": {"ndarray": [[1]]}}
+
+    def ce(answer: requests.Response) -> dict[str, str]:
+        return {k: v for k, v in answer.headers.items() if k.lower().startswith("ce-")}
+
+    expected = {"Ce-Specversion": "0.3", "Ce-Type": "seldon.sk_ce.default.response",
+                "Ce-Source": "seldon.sk_ce"}  # fmt: skip
+    for path in (PREDICT, "/api/v0.1/predictions"):
+        answer = requests.post(
+            service.url + path, json=body, headers={**token, **CLOUDEVENT}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        assert ce(answer) == {**expected, "Ce-Id": answer.headers["Seldon-Puid"],
+                              "Ce-Path": path}, answer.headers  # fmt: skip
+    given = requests.post(
+        service.url + PREDICT, json=body, timeout=30,
+        headers={**token, "ce-specversion": "1.0", "Seldon-Puid": "p-7"},
+    )  # fmt: skip
+    assert ce(given)["Ce-Id"] == "p-7"  # the request's puid; the header's name in any case
+    # a GET of the executor's, and a preflight (no token): the same headers
+    meta = requests.get(service.url + "/api/v1.0/metadata", headers={**token, **CLOUDEVENT})
+    assert ce(meta) == {**expected, "Ce-Id": meta.headers["Seldon-Puid"],
+                        "Ce-Path": "/api/v1.0/metadata"}  # fmt: skip
+    preflight = requests.options(service.url + PREDICT, headers={**PREFLIGHT, **CLOUDEVENT})
+    assert preflight.status_code == 200 and ce(preflight)["Ce-Path"] == PREDICT
+    # no CloudEvent, no such header; the microservice's paths: none, as seldon-core's
+    assert ce(requests.post(service.url + PREDICT, json=body, headers=token, timeout=30)) == {}
+    for path in ("/predict", "/health/ping"):
+        ours = requests.post(
+            service.url + path, json=body, headers={**token, **CLOUDEVENT}, timeout=30
+        )
+        theirs = requests.post(
+            real_seldon.url("MyModel") + path, json=body, headers=CLOUDEVENT, timeout=30
+        )
+        assert ce(ours) == ce(theirs) == {}
+        assert canon(ours) == canon(theirs)
+
+
+@pytest.mark.parametrize(
+    ("cls", "path", "kw"),
+    [
+        ("MyModel", PREDICT, {"json": {"strData": "a<b> & c\u2028"}}),
+        ("MyModel", "/api/v0.1/predictions", {"json": {"data": {"ndarray": [["<i>", "&"]]}}}),
+        ("MyModel", PREDICT, {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
+        ("MyModel", PREDICT, {"json": {"data": {"ndarray": "<b>"}}}),
+        ("CustomError", PREDICT, {"json": {"data": {"ndarray": [[1]]}}}),
+        ("TextError", PREDICT, {"json": {"data": {"ndarray": [503]}}}),
+        ("Raw", PREDICT, {"json": {"data": {"ndarray": "fail"}}}),
+        ("MyModel", "/api/v1.0/feedback", {"json": {"request": {"strData": "<x>"}, "reward": 1}}),
+        ("MyModel", "/api/v1.0/feedback", {"json": {"reward": "high"}}),
+    ],
+)
+def test_the_executors_paths_pass_answers_on_as_the_executor(kernel, real_seldon, cls, path, kw):
+    """At the executor's predictions and feedback paths, the microservice's answer as
+    seldon-core's executor passes it on (executor/api/rest/server.go and client.go in
+    1.18.2): every body through Go's json.HTMLEscape (``<`` as ``\\u003c``, ``&``, ``>``,
+    U+2028, U+2029), an error (not 200) with its status and body but Go's sniffed
+    ``text/plain; charset=utf-8`` (respondWithError sets the content type after
+    WriteHeader, where Go ignores it) and none of the component's own headers. easlab
+    answered the microservice's bytes, content type and headers. The microservice's own
+    ``/predict`` still answers as seldon-core-microservice."""
+    service = getattr(kernel, f"_svc_pass_{cls}", None) or seldon_service(
+        kernel, f"sk_pass_{cls.lower()}", cls
+    )
+    setattr(kernel, f"_svc_pass_{cls}", service)
+    headers = {**kw.pop("headers", {}), "Authorization": service.token}
+    ours = requests.post(service.url + path, headers=headers, timeout=30, **kw)
+    theirs = requests.post(real_seldon.url(cls) + path, headers=headers, timeout=30, **kw)
+    expected = executor_passes_on(
+        theirs.status_code, theirs.headers["Content-Type"], theirs.content
+    )
+    assert (ours.status_code, ours.headers["Content-Type"], ours.content) == expected
+    assert own_headers(ours) == {}
+    if "predictions" in path:  # the microservice's path: its own answer, byte for byte
+        own = requests.post(service.url + "/predict", headers=headers, timeout=30, **kw)
+        mine = (own.status_code, own.headers["Content-Type"], own.content, own_headers(own))
+        assert mine == (theirs.status_code, theirs.headers["Content-Type"], theirs.content,
+                        own_headers(theirs))  # fmt: skip

@@ -515,3 +515,20 @@ def test_send_feedback_routing_is_a_map_of_int32(real_seldon, components_dir, ro
                 "response": {"meta": {"routing": routing}}}  # fmt: skip
     check(real_seldon, components_dir, "FeedbackSeen", "POST", "/send-feedback", json=feedback)
     check(real_seldon, components_dir, "FeedbackSeen", "POST", PREDICT, json={"strData": "x"})
+
+
+@pytest.mark.parametrize("cls", ["MyModel", "Plain", "TagsMetrics"])
+@pytest.mark.parametrize(
+    "meta",
+    [{"tags": "x"}, {"tags": "ab"}, {"tags": ""}, {"tags": [["a", 1]]}, {"tags": []},
+     {"tags": 5}, {"metrics": "ab"}, {"metrics": []}, {"metrics": {"k": 1}}],
+)  # fmt: skip
+def test_request_meta_tags_and_metrics_of_other_types(real_seldon, components_dir, cls, meta):
+    """A request whose ``meta.tags`` is no dict (or ``meta.metrics`` no list) is answered
+    as seldon-core answers it: kept as it is where nothing is added to it (``"ab"``
+    echoed, ``[["a", 1]]`` too), else its 500 naming the Python error ("'str' object has
+    no attribute 'update'"). easlab made a dict or list of it first: "dictionary update
+    sequence element #0 has length 1; 2 is required" for "x", {"a": 1} for [["a", 1]],
+    ["a", "b"] for "ab"."""
+    payload = {"meta": meta, "data": {"ndarray": [[1]]}}
+    check(real_seldon, components_dir, cls, "POST", PREDICT, json=payload)
