@@ -496,6 +496,7 @@ def bench(
     token: str | None = None,
     timeout: float = 30.0,
     progress: bool = True,
+    say_stopped: bool = True,
 ) -> BenchResult:
     """Load-test a service and return per-request timings.
 
@@ -509,6 +510,8 @@ def bench(
     n: requests per concurrency level (ignored when ``duration`` is given).
     duration: run each level for this long instead (``"10s"``, ``30``).
     sweep: concurrency levels to run one after another, e.g. ``[1, 2, 4, 8]``.
+    say_stopped: print why a run stopped early (none of its first requests succeeded)
+        to stderr; ``%eas bench`` says it as its cell's error instead.
 
     >>> r = easlab.bench(svc, {"x": x}, n=200, concurrency=4)   # doctest: +SKIP
     >>> r.p99, r.throughput, r.df.head()                          # doctest: +SKIP
@@ -564,6 +567,7 @@ def bench(
         )
     elif failing.stop:
         result.stopped = f"after {result.n} requests: none succeeded"
+    if result.stopped and say_stopped:
         print(
             f"bench stopped after {result.n} requests: none succeeded ({result.errors_text}); the first "
             f"error was {result.first_error}. Fix what it says and run the load test again.",

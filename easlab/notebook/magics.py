@@ -238,6 +238,9 @@ class EasMagicError(Exception):
     def __init__(self, message: str) -> None:
         # one line: the first thing it says is what went wrong
         self.message = " ".join(str(message).split())
+        #: the call stored its value despite failing (a bench of failed requests, under
+        #: -o VAR): the variable is kept for a look, not cleared as after other failures
+        self.stored = False
         super().__init__(self.message)
 
     def _render_traceback_(self) -> list[str]:
@@ -396,7 +399,7 @@ class EasMagic(Magics):
             else:
                 value = self._run_verb(verb, args, cell)
         except (EaslabError, ValueError, EasMagicError) as exc:
-            if verb.produces and args.var:
+            if verb.produces and args.var and not getattr(exc, "stored", False):
                 self._ns.pop(args.var, None)  # a failed call leaves no stale value behind
             if isinstance(exc, EasMagicError):
                 raise exc from None
@@ -834,9 +837,24 @@ class EasMagic(Magics):
                 concurrency=args.concurrency,
                 duration=args.duration,
                 sweep=args.sweep,
+                say_stopped=False,  # the cell's one red line says it (below)
             )
         finally:
             target.close()
+        if result.n and not result.succeeded:
+            # a load test of nothing served is a failed cell: Run All stops here, where the
+            # table alone ("all failed") let the notebook go on as if it had measured
+            stopped = " (stopped early)" if result.stopped else ""
+            kept = f"; its requests are in {args.output}.df" if args.output else ""
+            error = EasMagicError(
+                f"bench {target.service_name}: none of the {result.n} requests "
+                f"succeeded{stopped} ({result.errors_text}); the first error: "
+                f"{result.first_error}{kept}. Fix what it says and run the bench again"
+            )
+            if args.output:
+                self._store(args.output, result)
+                error.stored = True
+            raise error
         if args.output:
             self._store(args.output, result)
             return result  # displayed by IPython, like %timeit -o

@@ -987,7 +987,18 @@ def test_a_bench_of_a_model_that_raises_names_the_magic_that_shows_its_log(shell
     )
     shell.user_ns["payload"] = "hi"
     try:
-        shell.run_line_magic("eas", "bench nb_raises_bench --body payload -n 3 -c 1 -o r")
+        # none of its requests succeeded: the cell fails (Run All stops), in one red line
+        # naming the first error; it showed the table and went on as if it had measured
+        from easlab.notebook.magics import EasMagicError
+
+        cell = shell.run_cell("%eas bench nb_raises_bench --body payload -n 3 -c 1 -o r")
+        assert isinstance(cell.error_in_exec, EasMagicError), cell.error_in_exec
+        line = str(cell.error_in_exec)
+        assert line.startswith(
+            "bench nb_raises_bench: none of the 3 requests succeeded "
+            "(HTTP 400: 3); the first error: HTTP 400: "
+        ), line
+        assert "%eas logs nb_raises_bench" in line and "its requests are in r.df" in line
         r = shell.user_ns["r"]
         assert r.errors == {400: 3}
         assert "%eas logs nb_raises_bench" in r.first_error and "easlab logs" not in repr(r)
