@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import re
+import sys
 import time
 from typing import Any, NoReturn
 
@@ -232,12 +233,15 @@ class EasMagicError(Exception):
     """A ``%eas`` failure the user can fix: shown as one red line, no traceback.
 
     It is raised (not printed), so the cell fails: Run All, nbclient and
-    papermill stop at it instead of running on into ``NameError``s.
+    papermill stop at it instead of running on into ``NameError``s. ``stored``: the
+    cell's variable holds what the failed call measured (a bench whose every request
+    failed), so it is kept.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, stored: bool = False) -> None:
         # one line: the first thing it says is what went wrong
         self.message = " ".join(str(message).split())
+        self.stored = stored
         super().__init__(self.message)
 
     def _render_traceback_(self) -> list[str]:
@@ -396,7 +400,7 @@ class EasMagic(Magics):
             else:
                 value = self._run_verb(verb, args, cell)
         except (EaslabError, ValueError, EasMagicError) as exc:
-            if verb.produces and args.var:
+            if verb.produces and args.var and not getattr(exc, "stored", False):
                 self._ns.pop(args.var, None)  # a failed call leaves no stale value behind
             if isinstance(exc, EasMagicError):
                 raise exc from None
@@ -752,11 +756,7 @@ class EasMagic(Magics):
             if record.timed_out:
                 raise EasMagicError(_timeout_text(target.service_name, self.timeout))
             if record.response is None and kernel_is_down(target.url):
-                raise EasMagicError(
-                    f"the easlab kernel that served {target.service_name!r} is not running "
-                    f"({target.endpoint} refuses connections): start one with "
-                    f"%eas kernel start, then create the service again"
-                )
+                raise EasMagicError(_kernel_down_text(target))
             if record.status != 200:
                 message = record.message()
                 if record.status in (401, 403) and not target.token:
@@ -818,7 +818,7 @@ class EasMagic(Magics):
 
     # -- bench / debug --------------------------------------------------------------------
     def _do_bench(self, args: Any) -> Any:
-        from easlab.notebook.loadtest import bench, check_load
+        from easlab.notebook.loadtest import _bench, check_load, stop_note
 
         # refused before the service is looked up (bench checks again, the same way)
         check_load(args.n, args.concurrency, args.duration, args.sweep)
@@ -827,18 +827,33 @@ class EasMagic(Magics):
             body = self._body_value(args.body, strict=True, target=target)
             if isinstance(body, str) and target.is_tensor:
                 raise ValueError(_str_body_text(args.body, body, target))
-            result = bench(
+            result = _bench(
                 target,
                 body,
                 n=args.n,
                 concurrency=args.concurrency,
                 duration=args.duration,
                 sweep=args.sweep,
+                token=None,
+                timeout=self.timeout,
+                progress=True,
             )
         finally:
             target.close()
         if args.output:
             self._store(args.output, result)
+        if result.n and not result.succeeded and not result.interrupted:
+            # the cell fails, as %%eas predict's does: Run All stops here, not at a plot
+            # of no latencies further down
+            from easlab.client.local import kernel_is_down
+
+            if set(result.errors) == {0} and kernel_is_down(target.url):
+                raise EasMagicError(_kernel_down_text(target), True)
+            raise EasMagicError(_all_failed_text(target.service_name, result, args.output), True)
+        note = stop_note(result)  # Ctrl-C: what was measured is kept
+        if note:
+            print(note, file=sys.stderr)
+        if args.output:
             return result  # displayed by IPython, like %timeit -o
         _show(result)
         return None
@@ -881,6 +896,27 @@ def _sent_as_text_note(text: str, target: Any) -> str:
         f" [the cell's value is a str, sent as text; service {target.service_name!r} takes "
         f"tensors {tensors_text(signature)}: give a dict of input name -> array, e.g. "
         f"{{{first!r}: {first}}}]"
+    )
+
+
+def _kernel_down_text(target: Any) -> str:
+    """Why no request reached a service of the local kernel: that kernel is gone."""
+    return (
+        f"the easlab kernel that served {target.service_name!r} is not running "
+        f"({target.endpoint} refuses connections): start one with "
+        f"%eas kernel start, then create the service again"
+    )
+
+
+def _all_failed_text(service: str, result: Any, var: str | None) -> str:
+    """Why ``%eas bench`` failed its cell: no request succeeded. The first error says what
+    was wrong and, as the kernel words it, how to fix it (the token, ``%eas start``,
+    ``%eas logs``)."""
+    stopped = "; it stopped there, as none succeeded" if result.stopped else ""
+    kept = f"; {var} holds the per-request result" if var else ""
+    return (
+        f"%eas bench {service}: all {result.n} requests failed ({result.errors_text}{stopped}); "
+        f"the first error: {result.first_error}. Fix what it says and run the bench again{kept}"
     )
 
 
