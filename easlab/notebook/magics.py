@@ -758,7 +758,9 @@ class EasMagic(Magics):
             if record.response is None and kernel_is_down(target.url):
                 raise EasMagicError(_kernel_down_text(target))
             if record.status != 200:
-                message = record.message()
+                from easlab.notebook.display import crash_log_note
+
+                message = crash_log_note(record.message(), target.service_name)
                 if record.status in (401, 403) and not target.token:
                     # {token} is IPython's expansion of a variable: the token stays out of
                     # the cell's source and the notebook
@@ -912,11 +914,14 @@ def _all_failed_text(service: str, result: Any, var: str | None) -> str:
     """Why ``%eas bench`` failed its cell: no request succeeded. The first error says what
     was wrong and, as the kernel words it, how to fix it (the token, ``%eas start``,
     ``%eas logs``)."""
+    from easlab.notebook.display import crash_log_note
+
     stopped = "; it stopped there, as none succeeded" if result.stopped else ""
     kept = f"; {var} holds the per-request result" if var else ""
+    first = crash_log_note(str(result.first_error), service)
     return (
         f"%eas bench {service}: all {result.n} requests failed ({result.errors_text}{stopped}); "
-        f"the first error: {result.first_error}. Fix what it says and run the bench again{kept}"
+        f"the first error: {first}. Fix what it says and run the bench again{kept}"
     )
 
 

@@ -1073,3 +1073,40 @@ def test_a_bench_of_a_stopped_service_fails_the_cell_saying_how_to_start_it(echo
     assert isinstance(error, EasMagicError), (error, lines)
     assert "all 5 requests failed (HTTP 503: 5)" in error.message
     assert "%eas start nb_echo" in error.message, error.message
+
+
+EXITS = """\
+import os
+
+import allspark
+
+
+class Exits(allspark.BaseProcessor):
+    def process(self, data):
+        print("loading the lookup table", flush=True)
+        os._exit(3)
+"""
+
+
+def test_a_model_that_exits_while_serving_names_the_log_and_the_log_has_its_last_words(
+    shell, tmp_path, capsys
+):
+    # the 502 said "instance nb_exits-0 of service 'nb_exits' exited with code 3 while
+    # processing this request", and nothing of where to look next
+    (tmp_path / "app.py").write_text(EXITS)
+    shell.user_ns["exits_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_exits\nprocessor_type: python\n"
+        "processor_path: $exits_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    try:
+        capsys.readouterr()
+        line = failing(shell, capsys, "%%eas predict nb_exits out\nb'hi'")
+        assert "exited with code 3 while processing this request" in line, line
+        assert line.endswith(
+            "(what it printed before it exited is in its log: %eas logs nb_exits)"
+        ), line
+        shell.run_line_magic("eas", "logs nb_exits -o log")
+        assert any("loading the lookup table" in ln for ln in shell.user_ns["log"])
+    finally:
+        shell.run_line_magic("eas", "delete nb_exits")
