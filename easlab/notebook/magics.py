@@ -13,12 +13,14 @@ wrong shape, no kernel) print one red line, not a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -749,8 +751,11 @@ class EasMagic(Magics):
                     [f.strip() for f in args.fetch.split(",") if f.strip()] if args.fetch else None
                 )
                 text = cell.strip("\n")
-                value = text.encode("utf-8") if args.raw else self._body_value(text, target=target)
-                record = call(target, value, args.signature, fetch)
+                with _token_hint(args.service, target, self._ns):
+                    value = (
+                        text.encode("utf-8") if args.raw else self._body_value(text, target=target)
+                    )
+                    record = call(target, value, args.signature, fetch)
             finally:
                 target.close()
             if record.timed_out:
@@ -761,13 +766,8 @@ class EasMagic(Magics):
                 from easlab.notebook.display import crash_log_note
 
                 message = crash_log_note(record.message(), target.service_name)
-                if record.status in (401, 403) and not target.token:
-                    # {token} is IPython's expansion of a variable: the token stays out of
-                    # the cell's source and the notebook
-                    message += (
-                        " (this URL sends no token: give it as %%eas predict {url}?token={token},"
-                        " the token in a variable, or predict the service by its name)"
-                    )
+                if record.status in (401, 403):
+                    message += _token_note(args.service, target, self._ns)
                 if isinstance(value, str) and not args.raw and record.response is not None:
                     message += _sent_as_text_note(text, target)
                 raise PredictException(record.status, message)
@@ -826,20 +826,21 @@ class EasMagic(Magics):
         check_load(args.n, args.concurrency, args.duration, args.sweep)
         target = self._resolve(args.service, args)
         try:
-            body = self._body_value(args.body, strict=True, target=target)
-            if isinstance(body, str) and target.is_tensor:
-                raise ValueError(_str_body_text(args.body, body, target))
-            result = _bench(
-                target,
-                body,
-                n=args.n,
-                concurrency=args.concurrency,
-                duration=args.duration,
-                sweep=args.sweep,
-                token=None,
-                timeout=self.timeout,
-                progress=True,
-            )
+            with _token_hint(args.service, target, self._ns):
+                body = self._body_value(args.body, strict=True, target=target)
+                if isinstance(body, str) and target.is_tensor:
+                    raise ValueError(_str_body_text(args.body, body, target))
+                result = _bench(
+                    target,
+                    body,
+                    n=args.n,
+                    concurrency=args.concurrency,
+                    duration=args.duration,
+                    sweep=args.sweep,
+                    token=None,
+                    timeout=self.timeout,
+                    progress=True,
+                )
         finally:
             target.close()
         if args.output:
@@ -851,7 +852,10 @@ class EasMagic(Magics):
 
             if set(result.errors) == {0} and kernel_is_down(target.url):
                 raise EasMagicError(_kernel_down_text(target), True)
-            raise EasMagicError(_all_failed_text(target.service_name, result, args.output), True)
+            note = _token_note(args.service, target, self._ns) if 401 in result.errors else ""
+            raise EasMagicError(
+                _all_failed_text(target.service_name, result, args.output) + note, True
+            )
         note = stop_note(result)  # Ctrl-C: what was measured is kept
         if note:
             print(note, file=sys.stderr)
@@ -899,6 +903,40 @@ def _sent_as_text_note(text: str, target: Any) -> str:
         f"tensors {tensors_text(signature)}: give a dict of input name -> array, e.g. "
         f"{{{first!r}: {first}}}]"
     )
+
+
+def _token_note(service: str, target: Any, namespace: dict[str, Any]) -> str:
+    """What to do about a refused token (401, 403) when the cell named a URL: the kernel's
+    own fix (``client.set_token``) is a client's, not a cell's. Empty when the cell named
+    the service, whose own token was sent."""
+    if not target.token:
+        # {token} is IPython's expansion of a variable: the token stays out of
+        # the cell's source and the notebook
+        return (
+            " (this URL sends no token: give it as %%eas predict {url}?token={token},"
+            " the token in a variable, or predict the service by its name)"
+        )
+    given = namespace.get(service, service) if service.isidentifier() else service
+    if not (isinstance(given, str) and "://" in given):
+        return ""
+    return (
+        f" (the token given with this URL is not service {target.service_name!r}'s: predict "
+        f"the service by its name, %%eas predict {target.service_name}, which sends its own "
+        "token, or give the right one as ?token={token} from a variable)"
+    )
+
+
+@contextlib.contextmanager
+def _token_hint(service: str, target: Any, namespace: dict[str, Any]) -> Iterator[None]:
+    """A token refused while the signature is read (a tensor body is built from it)
+    says how to fix it in the cell, as a refused call does (``_token_note``)."""
+    try:
+        yield
+    except PredictException as exc:
+        note = _token_note(service, target, namespace) if exc.code in (401, 403) else ""
+        if not note or note in exc.message:
+            raise
+        raise PredictException(exc.code, exc.message + note) from None
 
 
 def _kernel_down_text(target: Any) -> str:

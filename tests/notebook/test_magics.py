@@ -1110,3 +1110,21 @@ def test_a_model_that_exits_while_serving_names_the_log_and_the_log_has_its_last
         assert any("loading the lookup table" in ln for ln in shell.user_ns["log"])
     finally:
         shell.run_line_magic("eas", "delete nb_exits")
+
+
+def test_a_wrong_token_in_a_url_says_how_to_fix_it_in_the_notebook(affine, shell, capsys):
+    # the 401 said "send the service token as the Authorization header, or an EAS
+    # signature (client.set_token)": a client's fix, where the cell gave the URL
+    shell.user_ns["u"] = affine.url + "?token=wrong"
+    shell.user_ns["x1"] = np.ones((1, 4), np.float32)
+    line = failing(shell, capsys, "%%eas predict {u} out\n{'x': x1}")
+    assert "wrong token for service 'nb_affine'" in line, line
+    assert line.endswith(
+        "(the token given with this URL is not service 'nb_affine''s: predict the service by "
+        "its name, %%eas predict nb_affine, which sends its own token, or give the right one "
+        "as ?token={token} from a variable)"
+    ), line
+    # the same for a bench of that URL: refused when the signature is read, before sending
+    line = failing(shell, capsys, "%eas bench u --body x1 -n 3 -c 1")
+    assert "wrong token for service 'nb_affine'" in line, line
+    assert "%%eas predict nb_affine, which sends its own token" in line, line
