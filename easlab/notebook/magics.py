@@ -852,13 +852,13 @@ class EasMagic(Magics):
 
             if set(result.errors) == {0} and kernel_is_down(target.url):
                 raise EasMagicError(_kernel_down_text(target), True)
-            note = _token_note(args.service, target, self._ns) if 401 in result.errors else ""
+            token = _token_note(args.service, target, self._ns) if 401 in result.errors else ""
             raise EasMagicError(
-                _all_failed_text(target.service_name, result, args.output) + note, True
+                _all_failed_text(target.service_name, result, args.output) + token, True
             )
-        note = stop_note(result)  # Ctrl-C: what was measured is kept
-        if note:
-            print(note, file=sys.stderr)
+        interrupted = stop_note(result)  # Ctrl-C: what was measured is kept
+        if interrupted:
+            print(interrupted, file=sys.stderr)
         if args.output:
             return result  # displayed by IPython, like %timeit -o
         _show(result)
