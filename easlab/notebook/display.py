@@ -44,6 +44,15 @@ def notebook_terms(message: str) -> str:
     return message.replace("`modify`", "%%eas modify").replace("`create -r`", "%%eas create -r")
 
 
+def crash_log_note(message: str, service: str) -> str:
+    """``message`` of an instance that exited while serving the call (the kernel's 502)
+    with where to read what it printed before: the kernel's line names no log, and the
+    magic that shows it is one the user may not know yet."""
+    if "while processing this request" in message and "logs" not in message:
+        return f"{message} (what it printed before it exited is in its log: %eas logs {service})"
+    return message
+
+
 def escape(text: Any) -> str:
     return html.escape(str(text), quote=True)
 

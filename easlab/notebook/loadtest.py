@@ -210,7 +210,10 @@ class BenchResult:
         """A one-column table: requests, throughput, latency percentiles (ms), errors."""
         import pandas as pd
 
-        rows = {"requests": f"{self.n}", "errors": self.errors_text}
+        errors = self.errors_text
+        if 0 < self.succeeded < self.n:  # how many of them failed, then by status
+            errors = f"{self.n - self.succeeded} of {self.n} failed: {errors}"
+        rows = {"requests": f"{self.n}", "errors": errors}
         if self.interrupted:
             rows["stopped"] = "interrupted: a partial result"
         elif self.stopped:
@@ -496,7 +499,6 @@ def bench(
     token: str | None = None,
     timeout: float = 30.0,
     progress: bool = True,
-    say_stopped: bool = True,
 ) -> BenchResult:
     """Load-test a service and return per-request timings.
 
@@ -510,12 +512,46 @@ def bench(
     n: requests per concurrency level (ignored when ``duration`` is given).
     duration: run each level for this long instead (``"10s"``, ``30``).
     sweep: concurrency levels to run one after another, e.g. ``[1, 2, 4, 8]``.
-    say_stopped: print why a run stopped early (none of its first requests succeeded)
-        to stderr; ``%eas bench`` says it as its cell's error instead.
 
     >>> r = easlab.bench(svc, {"x": x}, n=200, concurrency=4)   # doctest: +SKIP
     >>> r.p99, r.throughput, r.df.head()                          # doctest: +SKIP
     """
+    result = _bench(service_or_url, body, n, concurrency, duration, sweep, token, timeout, progress)
+    note = stop_note(result)
+    if note:
+        print(note, file=sys.stderr)
+    return result
+
+
+def stop_note(result: BenchResult) -> str | None:
+    """Why a load test ended before its ``n`` or ``duration`` (Ctrl-C; ``STOP_AFTER``
+    failures and no success), in a sentence; None when it ran to its end."""
+    if result.interrupted:
+        return (
+            f"bench interrupted: keeping the {result.n} requests measured so far "
+            f"(levels run: {', '.join(map(str, result.wall_s))})"
+        )
+    if result.stopped:
+        return (
+            f"bench stopped after {result.n} requests: none succeeded ({result.errors_text}); "
+            f"the first error was {result.first_error}. Fix what it says and run the load test "
+            "again."
+        )
+    return None
+
+
+def _bench(
+    service_or_url: Any,
+    body: Any,
+    n: int,
+    concurrency: int,
+    duration: str | float | None,
+    sweep: list[int] | str | None,
+    token: str | None,
+    timeout: float,
+    progress: bool,
+) -> BenchResult:
+    """``bench`` without its note on stderr (``%eas bench`` says it its own way)."""
     import pandas as pd
 
     from easlab.errors import RequestError
@@ -559,20 +595,8 @@ def bench(
     df["status"] = df["status"].astype("int64")
     result = BenchResult(df, walls, target.url, levels if sweep is not None else None)
     result.interrupted = interrupted
-    if interrupted:
-        print(
-            f"bench interrupted: keeping the {len(df)} requests measured so far "
-            f"(levels run: {', '.join(map(str, walls))})",
-            file=sys.stderr,
-        )
-    elif failing.stop:
+    if failing.stop and not interrupted:
         result.stopped = f"after {result.n} requests: none succeeded"
-    if result.stopped and say_stopped:
-        print(
-            f"bench stopped after {result.n} requests: none succeeded ({result.errors_text}); the first "
-            f"error was {result.first_error}. Fix what it says and run the load test again.",
-            file=sys.stderr,
-        )
     return result
 
 

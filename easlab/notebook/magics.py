@@ -13,11 +13,14 @@ wrong shape, no kernel) print one red line, not a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
 import re
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -232,15 +235,15 @@ class EasMagicError(Exception):
     """A ``%eas`` failure the user can fix: shown as one red line, no traceback.
 
     It is raised (not printed), so the cell fails: Run All, nbclient and
-    papermill stop at it instead of running on into ``NameError``s.
+    papermill stop at it instead of running on into ``NameError``s. ``stored``: the
+    cell's variable holds what the failed call measured (a bench whose every request
+    failed), so it is kept.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, stored: bool = False) -> None:
         # one line: the first thing it says is what went wrong
         self.message = " ".join(str(message).split())
-        #: the call stored its value despite failing (a bench of failed requests, under
-        #: -o VAR): the variable is kept for a look, not cleared as after other failures
-        self.stored = False
+        self.stored = stored
         super().__init__(self.message)
 
     def _render_traceback_(self) -> list[str]:
@@ -748,27 +751,23 @@ class EasMagic(Magics):
                     [f.strip() for f in args.fetch.split(",") if f.strip()] if args.fetch else None
                 )
                 text = cell.strip("\n")
-                value = text.encode("utf-8") if args.raw else self._body_value(text, target=target)
-                record = call(target, value, args.signature, fetch)
+                with _token_hint(args.service, target, self._ns):
+                    value = (
+                        text.encode("utf-8") if args.raw else self._body_value(text, target=target)
+                    )
+                    record = call(target, value, args.signature, fetch)
             finally:
                 target.close()
             if record.timed_out:
                 raise EasMagicError(_timeout_text(target.service_name, self.timeout))
             if record.response is None and kernel_is_down(target.url):
-                raise EasMagicError(
-                    f"the easlab kernel that served {target.service_name!r} is not running "
-                    f"({target.endpoint} refuses connections): start one with "
-                    f"%eas kernel start, then create the service again"
-                )
+                raise EasMagicError(_kernel_down_text(target))
             if record.status != 200:
-                message = record.message()
-                if record.status in (401, 403) and not target.token:
-                    # {token} is IPython's expansion of a variable: the token stays out of
-                    # the cell's source and the notebook
-                    message += (
-                        " (this URL sends no token: give it as %%eas predict {url}?token={token},"
-                        " the token in a variable, or predict the service by its name)"
-                    )
+                from easlab.notebook.display import crash_log_note
+
+                message = crash_log_note(record.message(), target.service_name)
+                if record.status in (401, 403):
+                    message += _token_note(args.service, target, self._ns)
                 if isinstance(value, str) and not args.raw and record.response is not None:
                     message += _sent_as_text_note(text, target)
                 raise PredictException(record.status, message)
@@ -821,42 +820,46 @@ class EasMagic(Magics):
 
     # -- bench / debug --------------------------------------------------------------------
     def _do_bench(self, args: Any) -> Any:
-        from easlab.notebook.loadtest import bench, check_load
+        from easlab.notebook.loadtest import _bench, check_load, stop_note
 
         # refused before the service is looked up (bench checks again, the same way)
         check_load(args.n, args.concurrency, args.duration, args.sweep)
         target = self._resolve(args.service, args)
         try:
-            body = self._body_value(args.body, strict=True, target=target)
-            if isinstance(body, str) and target.is_tensor:
-                raise ValueError(_str_body_text(args.body, body, target))
-            result = bench(
-                target,
-                body,
-                n=args.n,
-                concurrency=args.concurrency,
-                duration=args.duration,
-                sweep=args.sweep,
-                say_stopped=False,  # the cell's one red line says it (below)
-            )
+            with _token_hint(args.service, target, self._ns):
+                body = self._body_value(args.body, strict=True, target=target)
+                if isinstance(body, str) and target.is_tensor:
+                    raise ValueError(_str_body_text(args.body, body, target))
+                result = _bench(
+                    target,
+                    body,
+                    n=args.n,
+                    concurrency=args.concurrency,
+                    duration=args.duration,
+                    sweep=args.sweep,
+                    token=None,
+                    timeout=self.timeout,
+                    progress=True,
+                )
         finally:
             target.close()
-        if result.n and not result.succeeded:
-            # a load test of nothing served is a failed cell: Run All stops here, where the
-            # table alone ("all failed") let the notebook go on as if it had measured
-            stopped = " (stopped early)" if result.stopped else ""
-            kept = f"; its requests are in {args.output}.df" if args.output else ""
-            error = EasMagicError(
-                f"bench {target.service_name}: none of the {result.n} requests "
-                f"succeeded{stopped} ({result.errors_text}); the first error: "
-                f"{result.first_error}{kept}. Fix what it says and run the bench again"
-            )
-            if args.output:
-                self._store(args.output, result)
-                error.stored = True
-            raise error
         if args.output:
             self._store(args.output, result)
+        if result.n and not result.succeeded and not result.interrupted:
+            # the cell fails, as %%eas predict's does: Run All stops here, not at a plot
+            # of no latencies further down
+            from easlab.client.local import kernel_is_down
+
+            if set(result.errors) == {0} and kernel_is_down(target.url):
+                raise EasMagicError(_kernel_down_text(target), True)
+            token = _token_note(args.service, target, self._ns) if 401 in result.errors else ""
+            raise EasMagicError(
+                _all_failed_text(target.service_name, result, args.output) + token, True
+            )
+        interrupted = stop_note(result)  # Ctrl-C: what was measured is kept
+        if interrupted:
+            print(interrupted, file=sys.stderr)
+        if args.output:
             return result  # displayed by IPython, like %timeit -o
         _show(result)
         return None
@@ -899,6 +902,64 @@ def _sent_as_text_note(text: str, target: Any) -> str:
         f" [the cell's value is a str, sent as text; service {target.service_name!r} takes "
         f"tensors {tensors_text(signature)}: give a dict of input name -> array, e.g. "
         f"{{{first!r}: {first}}}]"
+    )
+
+
+def _token_note(service: str, target: Any, namespace: dict[str, Any]) -> str:
+    """What to do about a refused token (401, 403) when the cell named a URL: the kernel's
+    own fix (``client.set_token``) is a client's, not a cell's. Empty when the cell named
+    the service, whose own token was sent."""
+    if not target.token:
+        # {token} is IPython's expansion of a variable: the token stays out of
+        # the cell's source and the notebook
+        return (
+            " (this URL sends no token: give it as %%eas predict {url}?token={token},"
+            " the token in a variable, or predict the service by its name)"
+        )
+    given = namespace.get(service, service) if service.isidentifier() else service
+    if not (isinstance(given, str) and "://" in given):
+        return ""
+    return (
+        f" (the token given with this URL is not service {target.service_name!r}'s: predict "
+        f"the service by its name, %%eas predict {target.service_name}, which sends its own "
+        "token, or give the right one as ?token={token} from a variable)"
+    )
+
+
+@contextlib.contextmanager
+def _token_hint(service: str, target: Any, namespace: dict[str, Any]) -> Iterator[None]:
+    """A token refused while the signature is read (a tensor body is built from it)
+    says how to fix it in the cell, as a refused call does (``_token_note``)."""
+    try:
+        yield
+    except PredictException as exc:
+        note = _token_note(service, target, namespace) if exc.code in (401, 403) else ""
+        if not note or note in exc.message:
+            raise
+        raise PredictException(exc.code, exc.message + note) from None
+
+
+def _kernel_down_text(target: Any) -> str:
+    """Why no request reached a service of the local kernel: that kernel is gone."""
+    return (
+        f"the easlab kernel that served {target.service_name!r} is not running "
+        f"({target.endpoint} refuses connections): start one with "
+        f"%eas kernel start, then create the service again"
+    )
+
+
+def _all_failed_text(service: str, result: Any, var: str | None) -> str:
+    """Why ``%eas bench`` failed its cell: no request succeeded. The first error says what
+    was wrong and, as the kernel words it, how to fix it (the token, ``%eas start``,
+    ``%eas logs``)."""
+    from easlab.notebook.display import crash_log_note
+
+    stopped = "; it stopped there, as none succeeded" if result.stopped else ""
+    kept = f"; {var} holds the per-request result" if var else ""
+    first = crash_log_note(str(result.first_error), service)
+    return (
+        f"%eas bench {service}: all {result.n} requests failed ({result.errors_text}{stopped}); "
+        f"the first error: {first}. Fix what it says and run the bench again{kept}"
     )
 
 

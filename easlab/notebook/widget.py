@@ -147,7 +147,8 @@ class InputRow(w.HBox):
     def __init__(self, session: DebugSession, field: InputField) -> None:
         self.session = session
         self.field = field
-        self.source = w.Dropdown(options=self._options(), layout=w.Layout(width="200px"))
+        # wide enough for a label saying a variable is of another dtype
+        self.source = w.Dropdown(options=self._options(), layout=w.Layout(width="300px"))
         self.fill_button = w.Button(description="fill", layout=w.Layout(width="60px"))
         self.preview = w.HTML()
         self.fill_button.on_click(self._on_fill_click)
@@ -164,8 +165,15 @@ class InputRow(w.HBox):
             ]
         )
 
-    def _options(self) -> list[str]:
-        return ["random data"] + [f"variable {v}" for v in self.session.candidates(self.field.name)]
+    def _options(self) -> list[tuple[str, str]]:
+        """(label, value) pairs: a variable of another dtype than the input's is labelled
+        (picking it is refused, as ``%%eas predict`` refuses it)."""
+        options = [("random data", "random data")]
+        for v in self.session.candidates(self.field.name):
+            note = self.session.dtype_note(self.field.name, v)
+            label = f"variable {v}" + (f" ({note})" if note else "")
+            options.append((label, f"variable {v}"))
+        return options
 
     def refresh_options(self) -> None:
         self._refreshing = True  # a new list of variables is no pick of the user's

@@ -47,6 +47,29 @@ class InputField:
     def concrete_shape(self, batch: int = 1) -> tuple[int, ...]:
         return tuple(batch if d < 0 else d for d in self.shape)
 
+    def dtype_problem(self, arr: Any, variable: str = "x") -> str | None:
+        """Why ``arr``'s dtype cannot fill this input, as ``%%eas predict`` refuses it (a
+        numpy array is sent in its own dtype, never cast: float64 for a float32 input is
+        refused); None when it can."""
+        from easlab.wire.dtypes import is_string_dtype
+
+        got = getattr(arr, "dtype", None)
+        if got is None:
+            return None
+        want = self.dtype
+        if want in ("object", "string", "bytes") or want.startswith(("S", "U")):
+            if is_string_dtype(got):
+                return None
+            return f"input {self.name!r}: expected {self.wire_type} (strings), received {got}"
+        if str(got) == want:
+            return None
+        module = "ml_dtypes" if want == "bfloat16" else "np"
+        if got.kind in "OSU":
+            fix = f"this input takes numbers, not text: convert {variable} to {want} first"
+        else:
+            fix = f"cast it, e.g. {variable}.astype({module}.{want})"
+        return f"input {self.name!r}: expected {self.wire_type} ({want}), received {got}; {fix}"
+
     def accepts(self, arr: Any) -> bool:
         """True when ``arr``'s rank and fixed dimensions match the declared shape."""
         shape = getattr(arr, "shape", None)
@@ -224,13 +247,24 @@ class DebugSession(FollowsKernel):
             f.value, f.source = value, "random"
 
     def candidates(self, name: str) -> list[str]:
-        """Notebook variables holding an array that fits input ``name``."""
+        """Notebook variables holding an array whose shape fits input ``name`` (its dtype
+        may not: ``dtype_note``)."""
         f = self.field(name)
         return sorted(
             k
             for k, v in self.namespace.items()
             if not k.startswith("_") and type(v).__module__ == "numpy" and f.accepts(v)
         )
+
+    def dtype_note(self, name: str, variable: str) -> str | None:
+        """A few words for the variable list when ``variable``'s dtype is not input
+        ``name``'s (``float64, not float32``): picking it is refused, as in
+        ``%%eas predict``; None when it fits."""
+        f = self.field(name)
+        arr = self.namespace.get(variable)
+        if f.dtype_problem(arr) is None:
+            return None
+        return f"{getattr(arr, 'dtype', '?')}, not {f.dtype}"
 
     def fill_from(self, name: str, variable: str) -> None:
         """Fill input ``name`` from the notebook variable ``variable``."""
@@ -245,6 +279,10 @@ class DebugSession(FollowsKernel):
                 f"{variable} has shape {list(arr.shape)}; input {name!r} expects {f.shape} "
                 "(-1 is the batch dimension)"
             )
+        # refused here, next to the variable list, rather than at Send
+        problem = f.dtype_problem(arr, variable)
+        if problem is not None:
+            raise ValueError(problem)
         f.value, f.source = arr, f"variable {variable}"
 
     def set_value(self, name: str, value: Any) -> None:

@@ -10,6 +10,7 @@ given format.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
@@ -475,6 +476,27 @@ def _shape_hint(want: list[int], got: tuple[int, ...]) -> str:
         return "; one row as a batch of one: x.reshape(1, -1) (or x[np.newaxis])"
     if len(got) == len(want) + 1 and got[0] == 1 and _shape_ok(want, got[1:]):
         return "; this input has no batch dimension: pass x[0]"
+    rest = want[1:]
+    if (
+        want[:1] == [-1]
+        and got
+        and rest
+        and all(d > 0 for d in rest)
+        and math.prod(got[1:]) == math.prod(rest)
+        and tuple(got[1:]) != tuple(rest)
+    ):
+        # the same values per row in another layout (28x28 images for a [-1, 784] input)
+        return f"; each row holds the right number of values: x.reshape(-1, {', '.join(map(str, rest))})"
+    if len(got) == len(want):
+        # the rank is right: name the axes whose fixed size differs
+        wrong = [
+            f"axis {i} has {g} where the input takes {w}"
+            for i, (w, g) in enumerate(zip(want, got, strict=True))
+            if w >= 0 and w != g
+        ]
+        if wrong:
+            fits = [g if w < 0 else w for w, g in zip(want, got, strict=True)]
+            return f"; {', '.join(wrong)}: pass an array of shape {fits}"
     return ""
 
 

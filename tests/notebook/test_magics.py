@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pytest
 
 from easlab.notebook.loadtest import BenchResult
 
-from .conftest import B, W, failing
+from .conftest import _ANSI, B, W, failing
 
 
 def test_create_from_json_cell(echo, shell, capsys):
@@ -976,9 +977,23 @@ def test_predict_a_dataframe_with_a_text_column_names_the_column(affine, shell, 
     assert "float items" not in line
 
 
-def test_a_bench_of_a_model_that_raises_names_the_magic_that_shows_its_log(shell, tmp_path, capsys):
-    # %%eas predict said "%eas logs NAME"; the bench of the same service, in the same
-    # notebook, said "easlab logs NAME", a terminal command
+def _bench_cell(shell, capsys, source: str) -> tuple[Any, list[str]]:
+    """Run a ``%eas bench`` cell: (its error, the lines it wrote besides the progress bar)."""
+    capsys.readouterr()
+    result = shell.run_cell(source)
+    out = capsys.readouterr()
+    text = _ANSI.sub("", out.out + out.err)
+    # tqdm's bar redraws with \r on one line: what is left of a line after its last \r
+    lines = [ln.rsplit("\r", 1)[-1].strip() for ln in text.splitlines()]
+    return result.error_in_exec, [ln for ln in lines if ln and not ln.startswith("concurrency ")]
+
+
+def test_a_bench_of_a_model_that_raises_fails_the_cell_with_one_line(shell, tmp_path, capsys):
+    # every request failed and the cell succeeded: a table of errors, then Run All went
+    # on; %%eas predict of the same service fails its cell with one red line. The line
+    # names the magic that shows the log (it said "easlab logs NAME", a terminal command)
+    from easlab.notebook.magics import EasMagicError
+
     (tmp_path / "app.py").write_text(RAISES)
     shell.user_ns["raises_dir"] = str(tmp_path)
     shell.run_cell(
@@ -987,21 +1002,129 @@ def test_a_bench_of_a_model_that_raises_names_the_magic_that_shows_its_log(shell
     )
     shell.user_ns["payload"] = "hi"
     try:
-        # none of its requests succeeded: the cell fails (Run All stops), in one red line
-        # naming the first error; it showed the table and went on as if it had measured
-        from easlab.notebook.magics import EasMagicError
-
-        cell = shell.run_cell("%eas bench nb_raises_bench --body payload -n 3 -c 1 -o r")
-        assert isinstance(cell.error_in_exec, EasMagicError), cell.error_in_exec
-        line = str(cell.error_in_exec)
-        assert line.startswith(
-            "bench nb_raises_bench: none of the 3 requests succeeded "
-            "(HTTP 400: 3); the first error: HTTP 400: "
-        ), line
-        assert "%eas logs nb_raises_bench" in line and "its requests are in r.df" in line
-        r = shell.user_ns["r"]
-        assert r.errors == {400: 3}
-        assert "%eas logs nb_raises_bench" in r.first_error and "easlab logs" not in repr(r)
+        error, lines = _bench_cell(
+            shell, capsys, "%eas bench nb_raises_bench --body payload -n 3 -c 1 -o r"
+        )
+        assert isinstance(error, EasMagicError), (error, lines)
+        assert lines == [f"easlab error: {error.message}"], lines
+        assert error.message.startswith(
+            "%eas bench nb_raises_bench: all 3 requests failed (HTTP 400: 3); the first "
+            "error: HTTP 400: ValueError: expected 3 features"
+        ), error.message
+        assert "%eas logs nb_raises_bench" in error.message and "easlab logs" not in error.message
+        assert error.message.endswith("r holds the per-request result")
+        r = shell.user_ns["r"]  # what was measured is kept
+        assert r.errors == {400: 3} and "%eas logs nb_raises_bench" in r.first_error
         assert "%eas logs nb_raises_bench" in r.summary().loc["first error", "value"]
+        # 20 failures and no success: stopped early, and said so, once
+        error, lines = _bench_cell(shell, capsys, "%eas bench nb_raises_bench --body payload -c 1")
+        assert isinstance(error, EasMagicError) and len(lines) == 1, lines
+        assert "all 20 requests failed (HTTP 400: 20; it stopped there" in error.message
     finally:
         shell.run_line_magic("eas", "delete nb_raises_bench")
+
+
+HALF = """\
+import allspark
+
+
+class Half(allspark.BaseProcessor):
+    def initialize(self):
+        self.calls = 0
+
+    def process(self, data):
+        self.calls += 1
+        if self.calls % 2:
+            return b"ok", 200
+        raise ValueError("every other call fails")
+"""
+
+
+def test_a_partly_failed_bench_shows_its_result_and_how_many_failed(shell, tmp_path, capsys):
+    (tmp_path / "app.py").write_text(HALF)
+    shell.user_ns["half_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_half_bench\nprocessor_type: python\n"
+        "processor_path: $half_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    shell.user_ns["payload"] = "hi"
+    try:
+        error, _ = _bench_cell(
+            shell, capsys, "%eas bench nb_half_bench --body payload -n 10 -c 1 -o r"
+        )
+        assert error is None
+        r = shell.user_ns["r"]
+        assert (r.n, r.succeeded, r.errors) == (10, 5, {400: 5})
+        assert r.summary().loc["errors", "value"] == "5 of 10 failed: HTTP 400: 5"
+        assert "every other call fails" in r.summary().loc["first error", "value"]
+    finally:
+        shell.run_line_magic("eas", "delete nb_half_bench")
+
+
+def test_a_bench_of_a_stopped_service_fails_the_cell_saying_how_to_start_it(echo, shell, capsys):
+    from easlab.notebook.magics import EasMagicError
+
+    shell.user_ns["payload"] = b"hi"
+    shell.run_line_magic("eas", "stop nb_echo")
+    try:
+        error, lines = _bench_cell(shell, capsys, "%eas bench nb_echo --body payload -n 5 -c 1")
+    finally:
+        shell.run_line_magic("eas", "start nb_echo")
+    assert isinstance(error, EasMagicError), (error, lines)
+    assert "all 5 requests failed (HTTP 503: 5)" in error.message
+    assert "%eas start nb_echo" in error.message, error.message
+
+
+EXITS = """\
+import os
+
+import allspark
+
+
+class Exits(allspark.BaseProcessor):
+    def process(self, data):
+        print("loading the lookup table", flush=True)
+        os._exit(3)
+"""
+
+
+def test_a_model_that_exits_while_serving_names_the_log_and_the_log_has_its_last_words(
+    shell, tmp_path, capsys
+):
+    # the 502 said "instance nb_exits-0 of service 'nb_exits' exited with code 3 while
+    # processing this request", and nothing of where to look next
+    (tmp_path / "app.py").write_text(EXITS)
+    shell.user_ns["exits_dir"] = str(tmp_path)
+    shell.run_cell(
+        "%%eas create\nname: nb_exits\nprocessor_type: python\n"
+        "processor_path: $exits_dir\nprocessor_entry: app.py\nmetadata:\n  instance: 1\n"
+    )
+    try:
+        capsys.readouterr()
+        line = failing(shell, capsys, "%%eas predict nb_exits out\nb'hi'")
+        assert "exited with code 3 while processing this request" in line, line
+        assert line.endswith(
+            "(what it printed before it exited is in its log: %eas logs nb_exits)"
+        ), line
+        shell.run_line_magic("eas", "logs nb_exits -o log")
+        assert any("loading the lookup table" in ln for ln in shell.user_ns["log"])
+    finally:
+        shell.run_line_magic("eas", "delete nb_exits")
+
+
+def test_a_wrong_token_in_a_url_says_how_to_fix_it_in_the_notebook(affine, shell, capsys):
+    # the 401 said "send the service token as the Authorization header, or an EAS
+    # signature (client.set_token)": a client's fix, where the cell gave the URL
+    shell.user_ns["u"] = affine.url + "?token=wrong"
+    shell.user_ns["x1"] = np.ones((1, 4), np.float32)
+    line = failing(shell, capsys, "%%eas predict {u} out\n{'x': x1}")
+    assert "wrong token for service 'nb_affine'" in line, line
+    assert line.endswith(
+        "(the token given with this URL is not service 'nb_affine''s: predict the service by "
+        "its name, %%eas predict nb_affine, which sends its own token, or give the right one "
+        "as ?token={token} from a variable)"
+    ), line
+    # the same for a bench of that URL: refused when the signature is read, before sending
+    line = failing(shell, capsys, "%eas bench u --body x1 -n 3 -c 1")
+    assert "wrong token for service 'nb_affine'" in line, line
+    assert "%%eas predict nb_affine, which sends its own token" in line, line

@@ -60,7 +60,42 @@ def test_form_is_built_from_the_signature(tensor_widget):
     (row,) = tensor_widget.editor.rows
     assert row.field.name == "x" and row.field.shape == [-1, 4]
     assert "x  DT_FLOAT [batch, 4]" in row.children[0].value
-    assert list(row.source.options) == ["random data", "variable x"]  # only arrays that fit
+    # only arrays that fit
+    assert list(row.source.options) == [
+        ("random data", "random data"),
+        ("variable x", "variable x"),
+    ]
+
+
+def test_a_variable_of_another_dtype_is_labelled_and_refused_when_picked(affine):
+    # a float64 array was offered for the float32 input as any other, taken by the
+    # fill, and refused only at Send; %%eas predict refuses it too (a numpy array is
+    # sent in its own dtype), so the list says so, and picking it says how to cast it
+    namespace = {"x": np.ones((3, 4), np.float32), "x64": np.ones((3, 4)), "n": 3}
+    w = debug(affine, namespace=namespace)
+    row = w.editor.rows[0]
+    assert list(row.source.options) == [
+        ("random data", "random data"),
+        ("variable x", "variable x"),
+        ("variable x64 (float64, not float32)", "variable x64"),
+    ]
+    row.source.value = "variable x64"
+    assert (
+        "input &#x27;x&#x27;: expected DT_FLOAT (float32), received float64; cast it, e.g. "
+        "x64.astype(np.float32)"
+    ) in row.preview.value
+    assert w.session.fields[0].value is None  # not filled with it
+    # the same words as %%eas predict's refusal of the same value
+    from easlab.errors import EaslabError
+
+    with pytest.raises(EaslabError, match=r"expected DT_FLOAT \(float32\), received float64"):
+        affine.client().predict({"x": namespace["x64"]})
+    w.send_button.click()
+    assert "✖" in w.status_line.value and "x64.astype(np.float32)" in w.status_line.value
+    assert w.session.history == []  # nothing sent
+    row.source.value = "variable x"
+    w.send_button.click()
+    assert w.session.last.status == 200
 
 
 def test_send_fills_every_pane(tensor_widget, affine):

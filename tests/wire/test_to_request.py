@@ -105,6 +105,24 @@ def test_arrays_keep_their_dtype_intent():
         to_request({"x": np.array([["cat", "dog", "owl", "elk"]])}, TF_SIG)
 
 
+def test_an_array_of_the_wrong_shape_is_refused_with_the_shape_that_fits():
+    # "expected shape [-1, 4] (-1 is any size), received [3, 5]" said what was wrong,
+    # not what to pass instead
+    with pytest.raises(ShapeError) as info:
+        to_request({"x": np.zeros((3, 5), np.float32)}, TF_SIG)
+    assert str(info.value) == (
+        "input 'x': expected shape [-1, 4] (-1 is any size), received [3, 5]; axis 1 has 5 "
+        "where the input takes 4: pass an array of shape [3, 4]"
+    )
+    # the same values per row in another layout: the reshape that fits
+    images = {"inputs": [{"name": "images", "shape": [-1, 784], "type": "DT_FLOAT"}]}
+    with pytest.raises(ShapeError) as info:
+        to_request({"images": np.zeros((3, 28, 28), np.float32)}, images)
+    assert str(info.value).endswith(
+        "received [3, 28, 28]; each row holds the right number of values: x.reshape(-1, 784)"
+    )
+
+
 def test_numpy_arrays_need_a_tensor_service():
     source = Source(None)
     with pytest.raises(RequestError, match="numpy inputs need a tensor service"):
