@@ -5,7 +5,16 @@ consumes it and a sink queue (``NAME/sink``) where each answer lands tagged with
 the input's ``requestId`` (SPEC §4). Here a ``Feeder`` is one consumer of the
 input queue's group ``easlab-async``: it sends each record to the service as a
 prediction call and, once answered, puts the answer into the sink and commits
-the input record; at most ``window`` records are at the service at once.
+the input record; at most ``window`` records are at the service at once
+(instances x rpc.worker_threads x 2: those the workers run and as many waiting in the
+service's queue, so a worker never idles between records).
+
+An urgent record (``_priority_=1``) goes before every record the group has not
+delivered, and before those the feeder holds but the model has not started: when
+one is put with the window full, the feeder takes back its records still in the
+service's queue (``make_room``) and they are fed again after it. Records a worker
+runs, and those already sent to a quick instance's pipe (service.py, PIPELINE),
+are not taken back: they are answered first.
 
 The feeder consumes only while the service serves (the kernel starts it once
 the service is Running and stops it with the service): a record is never
@@ -98,6 +107,8 @@ class Feeder:
         #: one per start: a stop gives the records back, and answers of an earlier run
         #: that wait for the sink are dropped (their records are fed again)
         self.run = 0
+        #: the call of each record at the service now (taken back by ``make_room``)
+        self.calls: dict[int, Call] = {}
 
     def start(self) -> None:
         """Consume the input queue (again); nothing if already consuming."""
@@ -114,6 +125,7 @@ class Feeder:
         if self.attached:
             self.attached = False
             self.waiting.clear()  # their records go back: answered again after a start
+            self.calls.clear()
             self._set_window()
             self.source.detach(GROUP, self)
 
@@ -132,6 +144,8 @@ class Feeder:
         started = time.monotonic()
 
         def answer(status: int, body: bytes | bytearray) -> None:
+            if self.calls.get(index) is call:
+                del self.calls[index]
             not_now = status in RETRY_STATUSES and call.by_kernel
             if not not_now:
                 # the monitor counts the service's answers, as for a call over HTTP (the
@@ -168,7 +182,26 @@ class Feeder:
             call: Call = HttpCall(envelope, answer)
         else:
             call = Call(record.data, answer)
+        self.calls[index] = call
         self.service.submit(call)
+
+    def make_room(self) -> list[int]:
+        """An urgent record waits in the group and the window is full: take back the
+        records that wait in the service's queue, the model not started on them (normal
+        ones: urgent records keep their order), so that the urgent record goes first.
+        Those an instance has (running, or in a quick instance's pipe) stay; the indexes
+        given back, which the group delivers again after the urgent records."""
+        if not self.attached:
+            return []
+        back = []
+        for index, call in list(self.calls.items()):
+            entry = self.source.records.get(index)
+            if entry is not None and entry.urgent:
+                continue
+            if self.service.withdraw(call):
+                del self.calls[index]
+                back.append(index)
+        return back
 
     def _answered_before(self, index: int) -> None:
         """Record ``index`` was answered by a kernel that died before committing it."""

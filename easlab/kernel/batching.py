@@ -132,6 +132,14 @@ class BatchQueue:
             self.closes[self.closing] += 1
         return batch
 
+    def withdraw(self, call: Any) -> bool:
+        """Take back ``call`` if it waits here (not at an instance, not answered): it is
+        dropped without an answer. False if it is not waiting here."""
+        if call.done or call not in self._items:
+            return False
+        call.withdraw()
+        return True
+
     def drain(self) -> list[Any]:
         """Every waiting call (the service is stopping)."""
         calls = [call for call in self._items if not call.done]

@@ -62,6 +62,13 @@ class Call:
         self.body = b""  # the service may hold the call a while longer; not its body
         respond(status, body)
 
+    def withdraw(self) -> None:
+        """Its caller takes it back before an instance got it: no answer goes anywhere
+        (the queue it waits in drops it as it drops a call answered 408)."""
+        self.done = True
+        self.respond = _answered
+        self.body = b""
+
     def refuse(self, status: int, message: bytes) -> None:
         """The kernel's own answer (408, 450, 502, 503): the call did not get, or will
         not get, its processor's; ``by_kernel`` tells the caller so."""

@@ -1152,6 +1152,8 @@ class Queue:
         while True:
             ready = [c for c in consumers if len(c.pending) < c.window]
             if not ready:
+                if group.urgent:
+                    self._make_room(group)
                 return
             picked = self._next_for(group, ready)
             if picked is None:
@@ -1175,6 +1177,25 @@ class Queue:
             if early:
                 group.jumped.add(index)
             consumer.deliver(record)
+
+    def _make_room(self, group: Group) -> None:
+        """An urgent record waits and no consumer has room: one that can give back
+        records it holds but has not started on (an async feeder: those still in its
+        service's queue) does so, and the urgent record goes before them."""
+        if not any(self._waits(group, index) for index in group.urgent):
+            return
+        for consumer in list(group.consumers):
+            make_room = getattr(consumer, "make_room", None)
+            if make_room is None:
+                continue  # a watcher: what it was pushed is its client's
+            back = [i for i in make_room() if group.pending.get(i) is consumer]
+            if back:
+                for index in back:
+                    del group.pending[index]
+                    consumer.pending.discard(index)
+                    self._give_back_to(group, index)
+                self._dispatch(group)
+                return
 
     def _next_for(self, group: Group, ready: list[Consumer]) -> tuple[int, Consumer] | None:
         """The group's next record and the ready consumer it goes to (round robin).

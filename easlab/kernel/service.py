@@ -315,6 +315,11 @@ class Service:
             return
         self.pump()
 
+    def withdraw(self, call: Call) -> bool:
+        """Take back a call that waits in the service's queue, unanswered (an async
+        feeder makes room for an urgent record): False if an instance has it already."""
+        return self.queue.withdraw(call)
+
     def _scheduled_pump(self) -> None:
         self._pump_scheduled = False
         self.pump()

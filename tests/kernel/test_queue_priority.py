@@ -524,3 +524,73 @@ print(json.dumps({"seen": seen, "left": q.attributes()["stream.length"]}))
     n0, n1, n2 = before["puts"]
     assert after["seen"] == [[before["urgent"], "u"], [n1, "n1"], [n2, "n2"]]
     assert after["left"] == "0"
+
+
+# The model writes each input to CALLS, then waits for GATE to exist (a file the test
+# creates): while it holds n0, the feeder's other records wait in the service's queue.
+GATED_APP = """
+import os
+import time
+import allspark
+
+CALLS = {calls!r}
+GATE = {gate!r}
+
+
+class Gated(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        with open(CALLS, "a") as f:
+            f.write(data.decode() + "\\n")
+        while not os.path.exists(GATE):
+            time.sleep(0.01)
+        return data, 200
+"""
+
+
+def test_an_urgent_input_goes_before_inputs_the_feeder_holds_but_the_model_has_not_started(
+    kernel, make_app, tmp_path
+):
+    """The feeder keeps instance x worker_threads x 2 records at the service; those the
+    model has not started wait in the service's queue. An urgent put overtakes them too:
+    the feeder takes them back, the urgent record goes first, they follow in order."""
+    name = "qp_async_busy"
+    calls, gate = tmp_path / "calls.txt", tmp_path / "gate"
+    folder = make_app(name, GATED_APP.format(calls=str(calls), gate=str(gate)))
+    spec = {
+        "name": name,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {"instance": 1, "type": "Async", "rpc.worker_threads": 1},
+    }
+    easlab.create(spec, kernel=kernel.client)
+    client = type(kernel.client)(kernel.endpoint, timeout=60, admin_token=kernel.admin_token)
+    url = f"{kernel.endpoint}/api/predict/{name}"
+    auth = {"Authorization": TOKEN}
+    for i in range(4):
+        assert requests.post(url, data=b"n%d" % i, headers=auth, timeout=30).status_code == 200
+    # the model runs n0; the feeder holds n1 too (window 2), waiting in the service's queue
+    wait_for(lambda: calls.exists() and calls.read_text() == "n0\n", 30, "the model on n0")
+
+    def held(index: int) -> bool:
+        params = {"_search_": "true", "_index_": str(index)}
+        found = requests.get(url, params=params, headers=auth, timeout=30)
+        return found.status_code == 200 and found.json().get("IsPending") is True
+
+    wait_for(lambda: held(2), 30, "the feeder holding n1")
+    put = requests.post(url, params=URGENT, data=b"urgent", headers=auth, timeout=30)
+    assert put.status_code == 200
+    gate.write_text("")
+    sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+    sink.set_token(TOKEN)
+    sink.init()
+    wait_for(lambda: sink.attributes()["stream.length"] == "5", 60, "the 5 answers in the sink")
+    answers = sink.get(index=0, length=10, auto_delete=False, timeout="0s")
+    assert [a.data for a in answers] == [b"n0", b"urgent", b"n1", b"n2", b"n3"]
+    # each record ran once: the ones taken back were not run before the urgent one
+    assert calls.read_text().split() == ["n0", "urgent", "n1", "n2", "n3"]
+    client.delete(name)
