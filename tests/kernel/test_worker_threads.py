@@ -34,9 +34,14 @@ class Quick:
 
 
 class Slow:
-    """Sleeps in every call; counts how many calls ran at once (``most``)."""
+    """Sleeps in every call; counts how many calls ran at once (``most``).
 
-    pause_s = 0.05
+    The pause is what lets the tests see calls side by side: a follower must wake and
+    start its call before the first one ends, which a loaded CI machine may delay by
+    tens of milliseconds. Counted, not timed: the pause only has to be long enough.
+    """
+
+    pause_s = 0.2
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -223,7 +228,9 @@ def test_slow_batches_of_other_processors_are_still_handed_over_and_run_side_by_
         kernel.sendall(_batch_frame(rid, [b"a%d" % n, b"b%d" % n]))
         assert _recv_batch_answers(kernel) == [rid, rid + 1]
     assert _switches(processor.threads) >= 20  # the reading moves on at every batch
-    # two batches sent together run side by side
+    # two batches sent together run side by side (long enough for the follower to wake
+    # under a loaded machine: at 2 ms this failed once in CI, `assert 1 == 2`)
+    processor.pause_s = 0.5
     kernel.sendall(_batch_frame(101, [b"x"]) + _batch_frame(102, [b"y"]))
     assert sorted(_recv_batch_answers(kernel) + _recv_batch_answers(kernel)) == [101, 102]
     kernel.shutdown(socket.SHUT_WR)
