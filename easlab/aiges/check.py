@@ -28,6 +28,32 @@ def _type_name(data_type: Any) -> str:
     return f"{name} ({data_type!r})"
 
 
+def foreign_response(resp: Any, hook: str, mode: str) -> str | None:
+    """A warning when aiges's loader of ``mode`` cannot take ``resp`` as a Response at
+    all, or None.
+
+    The C++ loader (``mode`` c, the default; pyWrapper.cpp) casts what wrapperOnceExec
+    and wrapperRead return to its own ``aiges_embed.Response`` (``r.cast<Response
+    *>()``): the SDK's ``aiges.dto.Response``, a plain Python class, is a pybind11 cast
+    error there, which the loader answers as error -1 for every request, whatever the
+    Response holds. The SDK's gRPC plugin (``mode`` python) has no aiges_embed and takes
+    aiges.dto's. easlab serves it under both (the SDK's own run() takes it) and says so:
+    the warning names the import that runs under both loaders."""
+    if mode != "c" or isinstance(resp, CppResponse) or not is_response(resp):
+        return None
+    kind = type(resp)
+    return (
+        f"warning: {hook} returned {kind.__module__.replace('easlab.aiges.', 'aiges.')}."
+        f"{kind.__name__}, which aiges's C++ loader (AIGES_PLUGIN_MODE=c, the default) "
+        "cannot take: it casts the answer to its own aiges_embed.Response, a cast error "
+        "there, so on the platform every request fails with error -1 (easlab serves it); "
+        "import the types as the SDK's template does, aiges_embed first (try: from "
+        "aiges_embed import Response, ResponseData, DataListCls except ImportError: from "
+        "aiges.dto import ...), or run with AIGES_PLUGIN_MODE=python, the SDK's gRPC "
+        "plugin, which takes aiges.dto's"
+    )
+
+
 def problems(resp: Any, fields: Declared) -> list[str]:
     """Why the SDK's checker would reject ``resp``; ``[]`` when it accepts it.
 

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from easlab.aiges.check import is_response, problems
+from easlab.aiges.check import foreign_response, is_response, problems
 from easlab.aiges.config import (
     WrapperLoadError,
     async_mode_setting,
@@ -260,6 +260,9 @@ def run_wrapper(
             except Exception:
                 print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
                 return 1
+            foreign = foreign_response(resp, "wrapperOnceExec", mode)
+            if foreign:
+                print(foreign, file=out)
         found = problems(resp, fields)
         for problem in found:
             print(f"invalid response: {problem}", file=out)

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from easlab.aiges.check import problems
+from easlab.aiges.check import foreign_response, problems
 from easlab.aiges.config import (
     WrapperLoadError,
     async_mode_setting,
@@ -93,6 +93,7 @@ class AigesProcessor(Processor):
         self.service_id = ctx.service_name
         self.schema: dict[str, Any] | None = None
         self.warned_constructor_data = False
+        self.warned_foreign_response = False
         self.session_mode = False
         self.once_async = False  # aiges.toml [aiges] asyncMode: wrapperOnceExecAsync + callback
         self.callback_wait_s = CALLBACK_WAIT_S
@@ -196,7 +197,18 @@ class AigesProcessor(Processor):
             if missing:  # the likely cause of a wrapper's AttributeError on None
                 message += f" ({missing})"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+        self._warn_foreign_response(resp)
         return self._answer(resp, sid)
+
+    def _warn_foreign_response(self, resp: Any) -> None:
+        """Once per instance, in the service log: a Response the loader run as cannot take
+        (aiges.dto's under the C++ loader, which fails each request with -1 there)."""
+        if self.warned_foreign_response:
+            return
+        note = foreign_response(resp, "wrapperOnceExec", self.plugin_mode)
+        if note:
+            self.warned_foreign_response = True
+            _log_line(note)
 
     def _session(self, params: dict[str, Any], req: Any, sid: str) -> tuple[bytes, int]:
         """One request as one whole session (easlab/aiges/session.py)."""
