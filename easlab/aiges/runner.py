@@ -50,7 +50,7 @@ from easlab.aiges.hooks import (
     session_only,
     unfit_hooks,
 )
-from easlab.aiges.params import with_headers
+from easlab.aiges.params import PluginMap, with_headers
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
     SessionFailed,
@@ -224,7 +224,11 @@ def run_wrapper(
     for note in _placeholder_notes(fields, inputs):
         print(note, file=out)
     try:
-        ret = call_hook(wrapper, "wrapperInit", config)
+        # the gRPC plugin hands the loader's protobuf map (params.PluginMap); the C++
+        # loader a dict, as the SDK's run() passes its config
+        ret = call_hook(
+            wrapper, "wrapperInit", config if mode != "python" else PluginMap(config, "config")
+        )
     except Exception:
         print(f"wrapperInit raised:\n{traceback.format_exc()}", file=out)
         return 1

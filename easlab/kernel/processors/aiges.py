@@ -39,7 +39,7 @@ from easlab.aiges.hooks import (
     unfit_hooks,
 )
 from easlab.aiges.loader import load_wrapper_class
-from easlab.aiges.params import with_headers
+from easlab.aiges.params import as_loader_passes, with_headers
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.session import (
@@ -144,7 +144,9 @@ class AigesProcessor(Processor):
             self.wrapper = new_wrapper(cls, self.plugin_mode)
         except TypeError as exc:
             raise ProcessorError(400, str(exc)) from None
-        ret = call_hook(self.wrapper, "wrapperInit", config)
+        ret = call_hook(
+            self.wrapper, "wrapperInit", as_loader_passes(config, self.plugin_mode, "config")
+        )
         if ret != 0:  # None included: the aiges loader fails it (easlab/aiges/runner.py)
             raise RuntimeError(
                 f"wrapperInit returned {ret}: {init_failure(ret, error_message(self.wrapper, ret))}"
