@@ -14,8 +14,10 @@ from typing import Any
 from easlab.aiges.embed import Response as CppResponse
 from easlab.aiges.embed import lost_outputs
 from easlab.aiges.fields import TYPE_NAMES
+from easlab.aiges.hooks import error_message
 from easlab.aiges.schema import Declared
 from easlab.aiges.types import Once
+from easlab.aiges.webgate import WRAPPER_FAILED
 
 
 def is_response(value: Any) -> bool:
@@ -51,6 +53,45 @@ def foreign_response(resp: Any, hook: str, mode: str) -> str | None:
         "aiges_embed import Response, ResponseData, DataListCls except ImportError: from "
         "aiges.dto import ...), or run with AIGES_PLUGIN_MODE=python, the SDK's gRPC "
         "plugin, which takes aiges.dto's"
+    )
+
+
+#: the code aiges's Python plugin answers for a wrapperOnceExec Response with no outputs
+#: (aiges errors.py USER_EXEC_ERROR; serve.py ``if not user_resp or not user_resp.list``)
+PLUGIN_EXEC_ERROR = 30003
+
+
+def dropped_error(resp: Any, mode: str, wrapper: Any) -> tuple[int, str] | None:
+    """The error answer for a wrapperOnceExec Response with an ``error_code`` under aiges's
+    Python plugin (``mode`` python), or None (another mode, no error code, no Response).
+
+    The plugin (aiges serve.py) never reads ``error_code``: it sends the outputs in
+    ``Response.list`` as the answer, so ``Response().response_err(code)`` of aiges.dto,
+    whose list holds one blank output, is a success on the platform, the error lost;
+    with no outputs it answers its own error 30003 instead of the wrapper's code.
+    The message says what the wrapper's wrapperError says of the code."""
+    if mode != "python" or not is_response(resp) or not resp.error_code:
+        return None
+    code = resp.error_code
+    said = f"wrapperOnceExec answered error {code} ({error_message(wrapper, code)})"
+    fix = (
+        "to fail a request there return a Response with no outputs (r.list = [], its error "
+        f"{PLUGIN_EXEC_ERROR}); the C++ loader (AIGES_PLUGIN_MODE unset) answers "
+        "the code"
+    )
+    outputs = resp.list if isinstance(resp.list, (list, tuple)) else []
+    if not outputs:
+        return PLUGIN_EXEC_ERROR, (
+            f"{said}, and aiges's Python plugin (AIGES_PLUGIN_MODE=python) ignores a "
+            "Response's error_code: a Response with no outputs is its error "
+            f"{PLUGIN_EXEC_ERROR} (USER_EXEC_ERROR), the wrapper's code and message lost; " + fix
+        )
+    keys = ", ".join(repr(getattr(d, "key", "?")) for d in outputs)
+    blank = " (the blank one aiges.dto's Response() holds)" if keys == "''" else ""
+    return WRAPPER_FAILED, (
+        f"{said}, but aiges's Python plugin (AIGES_PLUGIN_MODE=python) ignores a "
+        f"Response's error_code and answers the outputs in its list, here {keys}{blank}: on "
+        "the platform the request succeeds and the caller never sees the error; " + fix
     )
 
 

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from easlab.aiges.check import foreign_response, is_response, problems
+from easlab.aiges.check import dropped_error, foreign_response, is_response, problems
 from easlab.aiges.config import (
     WrapperLoadError,
     async_mode_setting,
@@ -267,6 +267,10 @@ def run_wrapper(
             foreign = foreign_response(resp, "wrapperOnceExec", mode)
             if foreign:
                 print(foreign, file=out)
+            lost_error = dropped_error(resp, mode, wrapper)
+            if lost_error:
+                print(f"invalid response: {lost_error[1]}", file=out)
+                return 1
         found = problems(resp, fields)
         for problem in found:
             print(f"invalid response: {problem}", file=out)

@@ -733,3 +733,57 @@ def test_params_and_config_behave_as_the_python_plugins_protobuf_maps(real_aiges
     )
     assert c_mode.returncode == 1, c_mode.stdout + c_mode.stderr
     assert "KeyError: 'absent'" in c_mode.stdout, c_mode.stdout
+
+
+def test_an_error_response_under_the_python_plugin_is_what_the_plugin_makes_of_it(
+    real_aiges, tmp_path
+):
+    """aiges's gRPC plugin (aiges serve.py) never reads a Response's error_code: the err
+    wrapper's ``Response().response_err(1001)`` goes out as its one blank output, a
+    success with the error lost; with no outputs it is the plugin's error 30003. Under
+    AIGES_PLUGIN_MODE=python easlab answered the wrapper's code and message, as the C++
+    loader does, so the error handling a user tested here vanished on the platform. Now
+    both are failures saying what the plugin does and how to fail a request there."""
+    theirs_dir = _copy(tmp_path, "err", "sdk")
+    ours_dir = _copy(tmp_path, "err", "ours")
+    theirs = json.loads(sdk(real_aiges, theirs_dir, "serve", {"sid": "easlab-run"}))
+    assert theirs == {"ret": 0, "answers": [""], "exec_ret": 0}, theirs  # success, blank
+
+    plugin = {**_env(None), "AIGES_PLUGIN_MODE": "python"}
+    easlab_run = [sys.executable, "-m", "easlab", "aiges", "run", "."]
+    ran = subprocess.run(
+        easlab_run, capture_output=True, text=True, env=plugin, cwd=ours_dir, timeout=120
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert (
+        "invalid response: wrapperOnceExec answered error 1001 (识别无结果), but aiges's "
+        "Python plugin (AIGES_PLUGIN_MODE=python) ignores a Response's error_code and "
+        "answers the outputs in its list, here '' (the blank one aiges.dto's Response() "
+        "holds): on the platform the request succeeds and the caller never sees the error; "
+        "to fail a request there return a Response with no outputs (r.list = [], its error "
+        "30003)"
+    ) in ran.stdout, ran.stdout
+    c_mode = subprocess.run(
+        easlab_run, capture_output=True, text=True, env=_env(None), cwd=ours_dir, timeout=120
+    )
+    assert "wrapper answered error 1001: 识别无结果" in c_mode.stdout, c_mode.stdout
+
+    # no outputs: the plugin answers its own 30003, not the wrapper's code
+    for folder in (theirs_dir, ours_dir):
+        source = (folder / "wrapper.py").read_text()
+        empty = source.replace(
+            "        return Response().response_err(1001)",
+            "        r = Response()\n        r.list = []\n        return r.response_err(1001)",
+        )
+        assert empty != source
+        (folder / "wrapper.py").write_text(empty)
+    theirs = json.loads(sdk(real_aiges, theirs_dir, "serve", {"sid": "easlab-run"}))
+    assert theirs == {"ret": 0, "answers": [], "exec_ret": 30003}, theirs
+    ran = subprocess.run(
+        easlab_run, capture_output=True, text=True, env=plugin, cwd=ours_dir, timeout=120
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert (
+        "a Response with no outputs is its error 30003 (USER_EXEC_ERROR), the wrapper's "
+        "code and message lost"
+    ) in ran.stdout, ran.stdout

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from easlab.aiges.check import foreign_response, problems
+from easlab.aiges.check import dropped_error, foreign_response, problems
 from easlab.aiges.config import (
     WrapperLoadError,
     async_mode_setting,
@@ -200,6 +200,9 @@ class AigesProcessor(Processor):
                 message += f" ({missing})"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
         self._warn_foreign_response(resp)
+        dropped = dropped_error(resp, self.plugin_mode, self.wrapper)
+        if dropped:  # the Python plugin's answer differs from the code: say so, never serve
+            return _json(error_answer(dropped[0], dropped[1], sid), 500)
         return self._answer(resp, sid)
 
     def _warn_foreign_response(self, resp: Any) -> None:
