@@ -14,8 +14,10 @@ from typing import Any
 from easlab.aiges.embed import Response as CppResponse
 from easlab.aiges.embed import lost_outputs
 from easlab.aiges.fields import TYPE_NAMES
+from easlab.aiges.hooks import error_message
 from easlab.aiges.schema import Declared
 from easlab.aiges.types import Once
+from easlab.aiges.webgate import WRAPPER_FAILED
 
 
 def is_response(value: Any) -> bool:
@@ -26,6 +28,71 @@ def is_response(value: Any) -> bool:
 def _type_name(data_type: Any) -> str:
     name = TYPE_NAMES.get(data_type, "?") if isinstance(data_type, int) else "?"
     return f"{name} ({data_type!r})"
+
+
+def foreign_response(resp: Any, hook: str, mode: str) -> str | None:
+    """A warning when aiges's loader of ``mode`` cannot take ``resp`` as a Response at
+    all, or None.
+
+    The C++ loader (``mode`` c, the default; pyWrapper.cpp) casts what wrapperOnceExec
+    and wrapperRead return to its own ``aiges_embed.Response`` (``r.cast<Response
+    *>()``): the SDK's ``aiges.dto.Response``, a plain Python class, is a pybind11 cast
+    error there, which the loader answers as error -1 for every request, whatever the
+    Response holds. The SDK's gRPC plugin (``mode`` python) has no aiges_embed and takes
+    aiges.dto's. easlab serves it under both (the SDK's own run() takes it) and says so:
+    the warning names the import that runs under both loaders."""
+    if mode != "c" or isinstance(resp, CppResponse) or not is_response(resp):
+        return None
+    kind = type(resp)
+    return (
+        f"warning: {hook} returned {kind.__module__.replace('easlab.aiges.', 'aiges.')}."
+        f"{kind.__name__}, which aiges's C++ loader (AIGES_PLUGIN_MODE=c, the default) "
+        "cannot take: it casts the answer to its own aiges_embed.Response, a cast error "
+        "there, so on the platform every request fails with error -1 (easlab serves it); "
+        "import the types as the SDK's template does, aiges_embed first (try: from "
+        "aiges_embed import Response, ResponseData, DataListCls except ImportError: from "
+        "aiges.dto import ...), or run with AIGES_PLUGIN_MODE=python, the SDK's gRPC "
+        "plugin, which takes aiges.dto's"
+    )
+
+
+#: the code aiges's Python plugin answers for a wrapperOnceExec Response with no outputs
+#: (aiges errors.py USER_EXEC_ERROR; serve.py ``if not user_resp or not user_resp.list``)
+PLUGIN_EXEC_ERROR = 30003
+
+
+def dropped_error(resp: Any, mode: str, wrapper: Any) -> tuple[int, str] | None:
+    """The error answer for a wrapperOnceExec Response with an ``error_code`` under aiges's
+    Python plugin (``mode`` python), or None (another mode, no error code, no Response).
+
+    The plugin (aiges serve.py) never reads ``error_code``: it sends the outputs in
+    ``Response.list`` as the answer, so ``Response().response_err(code)`` of aiges.dto,
+    whose list holds one blank output, is a success on the platform, the error lost;
+    with no outputs it answers its own error 30003 instead of the wrapper's code.
+    The message says what the wrapper's wrapperError says of the code."""
+    if mode != "python" or not is_response(resp) or not resp.error_code:
+        return None
+    code = resp.error_code
+    said = f"wrapperOnceExec answered error {code} ({error_message(wrapper, code)})"
+    fix = (
+        "to fail a request there return a Response with no outputs (r.list = [], its error "
+        f"{PLUGIN_EXEC_ERROR}); the C++ loader (AIGES_PLUGIN_MODE unset) answers "
+        "the code"
+    )
+    outputs = resp.list if isinstance(resp.list, (list, tuple)) else []
+    if not outputs:
+        return PLUGIN_EXEC_ERROR, (
+            f"{said}, and aiges's Python plugin (AIGES_PLUGIN_MODE=python) ignores a "
+            "Response's error_code: a Response with no outputs is its error "
+            f"{PLUGIN_EXEC_ERROR} (USER_EXEC_ERROR), the wrapper's code and message lost; " + fix
+        )
+    keys = ", ".join(repr(getattr(d, "key", "?")) for d in outputs)
+    blank = " (the blank one aiges.dto's Response() holds)" if keys == "''" else ""
+    return WRAPPER_FAILED, (
+        f"{said}, but aiges's Python plugin (AIGES_PLUGIN_MODE=python) ignores a "
+        f"Response's error_code and answers the outputs in its list, here {keys}{blank}: on "
+        "the platform the request succeeds and the caller never sees the error; " + fix
+    )
 
 
 def problems(resp: Any, fields: Declared) -> list[str]:

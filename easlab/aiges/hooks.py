@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from easlab.aiges.params import loader_params
+from easlab.aiges.params import as_loader_passes, loader_params
 
 
 def call_hook(wrapper: Any, name: str, *args: Any) -> Any:
@@ -73,7 +73,8 @@ def once_exec(wrapper: Any, params: Mapping[str, Any], req: Any, sid: str, mode:
     ``psrId`` (0) to a wrapper that takes them (call_as_loader). The kernel and ``easlab
     aiges run`` both call it here, so a wrapper that does ``range(params["n"])`` fails
     under easlab as on the platform."""
-    values = loader_values(sid, params=loader_params(params), reqData=req)
+    passed = as_loader_passes(loader_params(params), mode)
+    values = loader_values(sid, params=passed, reqData=req)
     return call_as_loader(wrapper, "wrapperOnceExec", values, mode)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -66,3 +66,73 @@ def with_headers(
             value = headers.get(name)
             out[name] = "" if value is None else loader_value(value)
     return out
+
+
+#: what aiges's gRPC plugin's maps say of a key or value that is not a string (protobuf)
+_NOT_A_STRING = (
+    "aiges's Python plugin (AIGES_PLUGIN_MODE=python) hands {what} over as the protobuf "
+    "map<string, string> it received, which takes string {part}s only, got {got}: use "
+    "str(...), or copy it first (dict({what}))"
+)
+
+
+class PluginMap(MutableMapping[str, str]):
+    """``params`` / ``config`` as aiges's gRPC plugin hands them to a wrapper: the
+    protobuf ``map<string, string>`` of its request (aiges serve.py passes
+    ``request.params`` and ``request.config`` as they are), not a dict. Where a wrapper
+    can tell: reading a key that is not there answers ``""`` (and adds it), where the C++
+    loader's dict raises KeyError; ``get``/``in`` do not add; keys and values are strings
+    only; it has no ``copy()`` and ``json.dumps`` refuses it (``dict(params)`` takes it)."""
+
+    def __init__(self, values: Mapping[str, str], what: str = "params") -> None:
+        self._values = dict(values)
+        self._what = what
+
+    def _key(self, key: Any) -> str:
+        if not isinstance(key, str):
+            raise TypeError(
+                _NOT_A_STRING.format(what=self._what, part="key", got=type(key).__name__)
+            )
+        return key
+
+    def __getitem__(self, key: str) -> str:
+        # a protobuf map answers a missing key with the value type's default, "", and keeps it
+        return self._values.setdefault(self._key(key), "")
+
+    def __setitem__(self, key: str, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(
+                _NOT_A_STRING.format(what=self._what, part="value", got=type(value).__name__)
+            )
+        self._values[self._key(key)] = value
+
+    def __delitem__(self, key: str) -> None:
+        if self._key(key) not in self._values:
+            raise KeyError("Key not present in map")
+        del self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(self._key(key), default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]  # a map, like dict
+
+
+def as_loader_passes(values: Mapping[str, str], mode: str, what: str = "params") -> Any:
+    """``values`` as aiges's loader of ``mode`` hands them to a hook: the C++ loader's dict
+    (pybind11 converts its std::map), the gRPC plugin's protobuf map (``PluginMap``)."""
+    return PluginMap(values, what) if mode == "python" else dict(values)

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from easlab.aiges.check import is_response, problems
+from easlab.aiges.check import dropped_error, foreign_response, is_response, problems
 from easlab.aiges.config import (
     WrapperLoadError,
     async_mode_setting,
@@ -50,7 +50,7 @@ from easlab.aiges.hooks import (
     session_only,
     unfit_hooks,
 )
-from easlab.aiges.params import with_headers
+from easlab.aiges.params import PluginMap, with_headers
 from easlab.aiges.schema import Declared, declared
 from easlab.aiges.session import (
     SessionFailed,
@@ -224,7 +224,11 @@ def run_wrapper(
     for note in _placeholder_notes(fields, inputs):
         print(note, file=out)
     try:
-        ret = call_hook(wrapper, "wrapperInit", config)
+        # the gRPC plugin hands the loader's protobuf map (params.PluginMap); the C++
+        # loader a dict, as the SDK's run() passes its config
+        ret = call_hook(
+            wrapper, "wrapperInit", config if mode != "python" else PluginMap(config, "config")
+        )
     except Exception:
         print(f"wrapperInit raised:\n{traceback.format_exc()}", file=out)
         return 1
@@ -259,6 +263,13 @@ def run_wrapper(
                 resp = once_exec(wrapper, call_params, req, RUN_SID, mode)
             except Exception:
                 print(f"wrapperOnceExec raised:\n{traceback.format_exc()}", file=out)
+                return 1
+            foreign = foreign_response(resp, "wrapperOnceExec", mode)
+            if foreign:
+                print(foreign, file=out)
+            lost_error = dropped_error(resp, mode, wrapper)
+            if lost_error:
+                print(f"invalid response: {lost_error[1]}", file=out)
                 return 1
         found = problems(resp, fields)
         for problem in found:

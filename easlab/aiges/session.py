@@ -43,7 +43,7 @@ from easlab.aiges.callbacks import close_session, open_session
 from easlab.aiges.dto import DataListCls, Response, ResponseData, constructor_data
 from easlab.aiges.embed import lost_outputs
 from easlab.aiges.hooks import call_as_loader, defines, error_message, loader_values, raised
-from easlab.aiges.params import loader_params
+from easlab.aiges.params import as_loader_passes, loader_params
 from easlab.aiges.types import DataEnd, DataOnce, Once
 
 #: empty reads in a row before a session counts as stuck (aiges instance/type.go
@@ -176,7 +176,7 @@ def run_session(
     calls it (hooks.py); the outputs read, each key's pieces joined."""
     mine = _claim(sid, "a session")
     try:
-        handle = _create(wrapper, loader_params(params), sid, mode)
+        handle = _create(wrapper, as_loader_passes(loader_params(params), mode), sid, mode)
         try:
             _write(wrapper, handle, req, sid, mode)
             return _read_all(wrapper, handle, sid, mine, callback_wait_s, mode)
@@ -237,7 +237,7 @@ def run_once_async(
         close_session(sid)
 
 
-def _create(wrapper: Any, params: dict[str, str], sid: str, mode: str) -> Any:
+def _create(wrapper: Any, params: Any, sid: str, mode: str) -> Any:
     made = _call(wrapper, "wrapperCreate", loader_values(sid, params=params), mode)
     if not (hasattr(made, "handle") and hasattr(made, "error_code")):
         raise SessionFailed(

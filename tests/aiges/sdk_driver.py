@@ -6,7 +6,8 @@ and writes ``{"verified": bool}`` to OUT (the SDK only logs its verdict).
 serve: calls the wrapper through the SDK's loader service (``aiges.serve``'s
 ``WrapperServiceServicer``, what the platform's loader talks gRPC to) with a
 ``Request`` whose ``params`` map holds PARAMS_JSON (strings, as the webgate
-makes them) and the declared test inputs; writes ``{"ret", "answers"}`` to OUT.
+makes them) and the declared test inputs; writes ``{"ret", "answers", "exec_ret"}``
+to OUT (init's ret, the outputs sent back, the ret wrapperOnceExec answered itself).
 session: a session through the same service: wrapperCreate with the params of
 PARAMS_JSON and their ``sid`` as the request's sid and tag (as aiges's Go side
 fills CreateRequest: widget/adapter_python.go, grpc/shared/grpc.go), wrapperWrite
@@ -48,10 +49,10 @@ if mode == "serve":
         )
         for k, v in w.inputs_test_values.items()
     ]
-    service.wrapperOnceExec(pb.Request(params=params, list=nodes), None)
+    direct = service.wrapperOnceExec(pb.Request(params=params, list=nodes), None)
     got = [] if answers.empty() else [d.data.decode() for d in answers.get().list]
     with open(out, "w") as f:
-        json.dump({"ret": ret, "answers": got}, f)
+        json.dump({"ret": ret, "answers": got, "exec_ret": direct.ret}, f)
     sys.exit(0)
 if mode == "session":
     from aiges.aiges_inner import aiges_inner_pb2 as pb

@@ -902,3 +902,25 @@ def test_a_wrapper_written_for_the_cpp_loader_gets_its_usr_tag_and_pers_id(
         "write def wrapperOnceExec(self, params, "
         'reqData, usrTag="", persId=0) -> Response'
     ) in message, message
+
+
+def test_an_aiges_dto_response_is_served_with_a_warning_once_that_the_cpp_loader_fails_it(
+    served, kernel
+):
+    """The C++ loader (the default plugin mode) casts wrapperOnceExec's answer to its own
+    aiges_embed.Response (pyWrapper.cpp): the SDK's aiges.dto Response is a cast error
+    there, and every request fails with -1. easlab served it without a word; it still
+    serves it (the SDK's own run() takes it), and the service log says once why the
+    platform fails it and what to import."""
+    svc = served("aiges_dto_resp", "ctor_data")
+    assert svc.status == "Running", svc.desc.get("message")
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"abc")}}}
+    for _ in range(2):
+        assert post(svc, body).status_code == 200
+    said = "which aiges's C++ loader (AIGES_PLUGIN_MODE=c, the default) cannot take"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_dto_resp", 0)))
+    warnings = [x for x in kernel.client.logs("aiges_dto_resp", 0) if said in x]
+    assert len(warnings) == 1, warnings
+    assert "wrapperOnceExec returned aiges.dto.Response" in warnings[0]
+    assert "every request fails with error -1" in warnings[0]
+    assert "try: from aiges_embed import Response, ResponseData" in warnings[0]

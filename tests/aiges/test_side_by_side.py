@@ -633,3 +633,157 @@ def test_a_wrapper_the_plugin_cannot_make_is_refused_under_the_python_plugin(rea
         "super().__init__(*args, **kwargs)"
     ), plugin.stderr
     assert ours(folder, "run", ".").returncode == 0
+
+
+MAPS_WRAPPER = """
+# ruff: noqa
+# Reports how its params and config behave where the loaders differ: a key not there,
+# "in", the type, json.dumps, a value that is not a string.
+import json
+
+from aiges.sdk import WrapperBase, StringBodyField
+from aiges.dto import Response, ResponseData, DataListCls
+from aiges.core.types import *
+
+
+class UserRequest(object):
+    text = StringBodyField(key="text", value=b"abc")
+
+
+class UserResponse(object):
+    out = StringBodyField(key="out")
+
+
+def probe(m):
+    seen = {"absent": m["absent"], "in_after": "absent" in m, "dict": isinstance(m, dict)}
+    seen["get"] = m.get("other")
+    try:
+        json.dumps(m)
+        seen["json"] = "ok"
+    except TypeError:
+        seen["json"] = "TypeError"
+    try:
+        m["n"] = 1
+        seen["set_int"] = "ok"
+    except TypeError:
+        seen["set_int"] = "TypeError"
+    seen["plain"] = sorted(dict(m))
+    return seen
+
+
+class Wrapper(WrapperBase):
+    serviceId = "maps"
+    version = "v1"
+    requestCls = UserRequest()
+    responseCls = UserResponse()
+
+    def wrapperInit(self, config):
+        self.init_seen = probe(config)
+        return 0
+
+    def wrapperOnceExec(self, params, reqData):
+        seen = {"config": self.init_seen, "params": probe(params)}
+        out = ResponseData()
+        out.key = "out"
+        out.setDataType(DataText)
+        out.setData(json.dumps(seen, sort_keys=True).encode())
+        res = Response()
+        res.list = [out]
+        return res
+"""
+
+
+def test_params_and_config_behave_as_the_python_plugins_protobuf_maps(real_aiges, tmp_path):
+    """aiges's gRPC plugin (AIGES_PLUGIN_MODE=python, aiges serve.py) hands wrapperInit and
+    wrapperOnceExec the protobuf map<string, string> of its request, not a dict: a key not
+    there reads "" (and is added), json.dumps refuses it, a value must be a string. easlab
+    handed both a dict there, so ``params["opt"]`` for a param not sent was a KeyError
+    under easlab and "" on the platform. Side by side with the SDK's own plugin service;
+    the C++ loader (the default) hands dicts, as pybind11 converts its std::map."""
+    theirs_dir = tmp_path / "sdk" / "maps"
+    ours_dir = tmp_path / "ours" / "maps"
+    for folder in (theirs_dir, ours_dir):
+        folder.mkdir(parents=True)
+        (folder / "wrapper.py").write_text(MAPS_WRAPPER)
+    theirs = json.loads(sdk(real_aiges, theirs_dir, "serve", {"sid": "easlab-run"}))
+    assert theirs["ret"] == 0, theirs
+    expected = json.loads(theirs["answers"][0])
+    assert expected["params"]["absent"] == "" and expected["params"]["json"] == "TypeError"
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", "run", "."],
+        capture_output=True,
+        text=True,
+        env={**_env(None), "AIGES_PLUGIN_MODE": "python"},
+        cwd=ours_dir,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    line = next(x for x in ran.stdout.splitlines() if x.startswith("out (text"))
+    got = json.loads(line.split("): ", 1)[1])
+    assert got == expected, (got, expected)  # no config here, none from the loader there
+
+    c_mode = subprocess.run(
+        [sys.executable, "-m", "easlab", "aiges", "run", "."],
+        capture_output=True,
+        text=True,
+        env=_env(None),
+        cwd=ours_dir,
+        timeout=120,
+    )
+    assert c_mode.returncode == 1, c_mode.stdout + c_mode.stderr
+    assert "KeyError: 'absent'" in c_mode.stdout, c_mode.stdout
+
+
+def test_an_error_response_under_the_python_plugin_is_what_the_plugin_makes_of_it(
+    real_aiges, tmp_path
+):
+    """aiges's gRPC plugin (aiges serve.py) never reads a Response's error_code: the err
+    wrapper's ``Response().response_err(1001)`` goes out as its one blank output, a
+    success with the error lost; with no outputs it is the plugin's error 30003. Under
+    AIGES_PLUGIN_MODE=python easlab answered the wrapper's code and message, as the C++
+    loader does, so the error handling a user tested here vanished on the platform. Now
+    both are failures saying what the plugin does and how to fail a request there."""
+    theirs_dir = _copy(tmp_path, "err", "sdk")
+    ours_dir = _copy(tmp_path, "err", "ours")
+    theirs = json.loads(sdk(real_aiges, theirs_dir, "serve", {"sid": "easlab-run"}))
+    assert theirs == {"ret": 0, "answers": [""], "exec_ret": 0}, theirs  # success, blank
+
+    plugin = {**_env(None), "AIGES_PLUGIN_MODE": "python"}
+    easlab_run = [sys.executable, "-m", "easlab", "aiges", "run", "."]
+    ran = subprocess.run(
+        easlab_run, capture_output=True, text=True, env=plugin, cwd=ours_dir, timeout=120
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert (
+        "invalid response: wrapperOnceExec answered error 1001 (识别无结果), but aiges's "
+        "Python plugin (AIGES_PLUGIN_MODE=python) ignores a Response's error_code and "
+        "answers the outputs in its list, here '' (the blank one aiges.dto's Response() "
+        "holds): on the platform the request succeeds and the caller never sees the error; "
+        "to fail a request there return a Response with no outputs (r.list = [], its error "
+        "30003)"
+    ) in ran.stdout, ran.stdout
+    c_mode = subprocess.run(
+        easlab_run, capture_output=True, text=True, env=_env(None), cwd=ours_dir, timeout=120
+    )
+    assert "wrapper answered error 1001: 识别无结果" in c_mode.stdout, c_mode.stdout
+
+    # no outputs: the plugin answers its own 30003, not the wrapper's code
+    for folder in (theirs_dir, ours_dir):
+        source = (folder / "wrapper.py").read_text()
+        empty = source.replace(
+            "        return Response().response_err(1001)",
+            "        r = Response()\n        r.list = []\n        return r.response_err(1001)",
+        )
+        assert empty != source
+        (folder / "wrapper.py").write_text(empty)
+    theirs = json.loads(sdk(real_aiges, theirs_dir, "serve", {"sid": "easlab-run"}))
+    assert theirs == {"ret": 0, "answers": [], "exec_ret": 30003}, theirs
+    ran = subprocess.run(
+        easlab_run, capture_output=True, text=True, env=plugin, cwd=ours_dir, timeout=120
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert (
+        "a Response with no outputs is its error 30003 (USER_EXEC_ERROR), the wrapper's "
+        "code and message lost"
+    ) in ran.stdout, ran.stdout

@@ -1085,3 +1085,39 @@ def test_an_aiges_embed_error_response_needs_no_outputs(tmp_path):
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "invalid response" not in ran.stdout, ran.stdout
     assert "wrapper answered error 1001: engine error 1001" in ran.stdout, ran.stdout
+
+
+#: the warning for an aiges.dto Response under the C++ loader (check.foreign_response)
+FOREIGN = (
+    "warning: wrapperOnceExec returned aiges.dto.Response, which aiges's C++ loader "
+    "(AIGES_PLUGIN_MODE=c, the default) cannot take: it casts the answer to its own "
+    "aiges_embed.Response, a cast error there, so on the platform every request fails "
+    "with error -1 (easlab serves it)"
+)
+
+
+def test_run_warns_that_the_cpp_loader_fails_an_aiges_dto_response(tmp_path):
+    """aiges's C++ loader, the default, casts wrapperOnceExec's answer to its own
+    aiges_embed.Response (pyWrapper.cpp ``r.cast<Response *>()``): the SDK's aiges.dto
+    Response is a cast error there, error -1 for every request. `easlab aiges run`
+    verified such a wrapper without a word; it now says so, and what to import. Under
+    AIGES_PLUGIN_MODE=python (whose plugin takes aiges.dto's) and for a wrapper importing
+    aiges_embed first, nothing is said."""
+    from tests.aiges.conftest import copy_wrapper
+
+    echo = copy_wrapper("echo", tmp_path / "echo")
+    ran = easlab_aiges(echo, "run", ".")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert FOREIGN in ran.stdout, ran.stdout
+    assert "try: from aiges_embed import Response, ResponseData, DataListCls" in ran.stdout
+    assert "wrapper.py verified" in ran.stdout  # the SDK's own run() takes it: served
+    plugin = easlab_aiges(echo, "run", ".", env={"AIGES_PLUGIN_MODE": "python"})
+    assert plugin.returncode == 0, plugin.stdout + plugin.stderr
+    assert "aiges_embed.Response" not in plugin.stdout, plugin.stdout
+
+    embedded = tmp_path / "cpp_outputs"
+    embedded.mkdir()
+    (embedded / "wrapper.py").write_text(CPP_OUTPUTS)
+    fine = easlab_aiges(embedded, "run", ".", "--param", "kind=assign")
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert "aiges_embed.Response" not in fine.stdout, fine.stdout

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from easlab.aiges.check import problems
+from easlab.aiges.check import dropped_error, foreign_response, problems
 from easlab.aiges.config import (
     WrapperLoadError,
     async_mode_setting,
@@ -39,7 +39,7 @@ from easlab.aiges.hooks import (
     unfit_hooks,
 )
 from easlab.aiges.loader import load_wrapper_class
-from easlab.aiges.params import with_headers
+from easlab.aiges.params import as_loader_passes, with_headers
 from easlab.aiges.runner import init_failure
 from easlab.aiges.schema import Declared, declared, schema_document
 from easlab.aiges.session import (
@@ -93,6 +93,7 @@ class AigesProcessor(Processor):
         self.service_id = ctx.service_name
         self.schema: dict[str, Any] | None = None
         self.warned_constructor_data = False
+        self.warned_foreign_response = False
         self.session_mode = False
         self.once_async = False  # aiges.toml [aiges] asyncMode: wrapperOnceExecAsync + callback
         self.callback_wait_s = CALLBACK_WAIT_S
@@ -143,7 +144,9 @@ class AigesProcessor(Processor):
             self.wrapper = new_wrapper(cls, self.plugin_mode)
         except TypeError as exc:
             raise ProcessorError(400, str(exc)) from None
-        ret = call_hook(self.wrapper, "wrapperInit", config)
+        ret = call_hook(
+            self.wrapper, "wrapperInit", as_loader_passes(config, self.plugin_mode, "config")
+        )
         if ret != 0:  # None included: the aiges loader fails it (easlab/aiges/runner.py)
             raise RuntimeError(
                 f"wrapperInit returned {ret}: {init_failure(ret, error_message(self.wrapper, ret))}"
@@ -196,7 +199,21 @@ class AigesProcessor(Processor):
             if missing:  # the likely cause of a wrapper's AttributeError on None
                 message += f" ({missing})"
             return _json(error_answer(WRAPPER_FAILED, message, sid), 500)
+        self._warn_foreign_response(resp)
+        dropped = dropped_error(resp, self.plugin_mode, self.wrapper)
+        if dropped:  # the Python plugin's answer differs from the code: say so, never serve
+            return _json(error_answer(dropped[0], dropped[1], sid), 500)
         return self._answer(resp, sid)
+
+    def _warn_foreign_response(self, resp: Any) -> None:
+        """Once per instance, in the service log: a Response the loader run as cannot take
+        (aiges.dto's under the C++ loader, which fails each request with -1 there)."""
+        if self.warned_foreign_response:
+            return
+        note = foreign_response(resp, "wrapperOnceExec", self.plugin_mode)
+        if note:
+            self.warned_foreign_response = True
+            _log_line(note)
 
     def _session(self, params: dict[str, Any], req: Any, sid: str) -> tuple[bytes, int]:
         """One request as one whole session (easlab/aiges/session.py)."""
