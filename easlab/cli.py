@@ -117,6 +117,11 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _print_json(data: Any) -> None:
+    from easlab.spec import masked_descs
+
+    # a service.json's secrets (dockerAuth, a mount's password, an env's DB_PASSWORD) are
+    # masked here as in the table: `desc --json` is pasted into issues and CI logs
+    data = masked_descs(data)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     try:
         text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
