@@ -17,6 +17,7 @@ import difflib
 import html
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "load_spec_source",
     "masked",
     "masked_descs",
+    "not_packed_yet",
     "is_secret_name",
     "parse_spec",
     "processor_kind",
@@ -299,6 +301,31 @@ class ServiceSpec:
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+#: the archive names ``easlab pysdk pack`` and eascmd's pysdk make of a project folder
+_PACKED_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip")
+
+
+def not_packed_yet(path: Path) -> str:
+    """For a package archive that is not there (``../demo.tar.gz``, app.json's
+    processor_path right after ``easlab pysdk init demo``) while the project folder it
+    is made from is (``demo`` with ENV/, app.py or app.json): a sentence saying to pack
+    it; else "". Was: only "no such file", which read as a wrong path."""
+    name = path.name
+    suffix = next((s for s in _PACKED_SUFFIXES if name.lower().endswith(s)), None)
+    if suffix is None or path.exists():
+        return ""
+    folder = Path(os.path.abspath(path.with_name(name[: -len(suffix)])))  # no demo/../demo
+    if not folder.is_dir() or not any(
+        (folder / part).exists() for part in ("ENV", "app.py", "app.json")
+    ):
+        return ""
+    return (
+        f"The package is not made yet: `easlab pysdk pack {folder}` makes {name} from the "
+        f"project folder {folder} (ENV/ and the code at its root); pack again after each "
+        f"edit of the code (to try an edit unpacked: `cd {folder} && ENV/bin/python app.py`)"
+    )
 
 
 def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], Path | None]:

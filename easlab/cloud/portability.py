@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easlab.spec import CUSTOM_PROCESSOR_CODES, typed_as_text
+from easlab.spec import CUSTOM_PROCESSOR_CODES, not_packed_yet, typed_as_text
 
 __all__ = [
     "Portability",
@@ -67,6 +67,9 @@ def missing_local_path(value: str, base_dir: Path | None) -> str | None:
             "its target was moved or deleted); point it at the model, or name the model itself"
         )
     looked = "" if Path(value).expanduser().is_absolute() else f" (looked for {path})"
+    packed = not_packed_yet(path)
+    if packed:
+        return f"{value!r} does not exist on this machine{looked}: {packed[0].lower()}{packed[1:]}"
     return f"{value!r} does not exist on this machine{looked}"
 
 
@@ -475,6 +478,14 @@ def _read_pyvenv_cfg(path: Path) -> str | None:
     except (OSError, tarfile.TarError, zipfile.BadZipFile):
         return None
     return None
+
+
+def package_env_problem(path: Path) -> str | None:
+    """Why a local package folder or archive's ``ENV`` would not start on PAI-EAS (a
+    virtualenv tied to this machine's Python), or None: ``easlab upload`` says it before
+    sending, as ``pysdk pack`` does after packing and ``create --target pai`` refuses."""
+    cfg = _read_pyvenv_cfg(path)
+    return None if cfg is None else env_problem(cfg)[1]
 
 
 def _check_package_env(spec: dict[str, Any], report: Portability, base_dir: Path | None) -> None:
