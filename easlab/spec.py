@@ -40,6 +40,7 @@ __all__ = [
     "load_spec_source",
     "masked",
     "masked_descs",
+    "mask_left_in",
     "not_packed_yet",
     "is_secret_name",
     "parse_spec",
@@ -1489,6 +1490,25 @@ def masked(spec: Any) -> Any:
     if isinstance(spec, list):
         return [masked(item) for item in spec]
     return spec
+
+
+def mask_left_in(spec: Any, prefix: str = "") -> list[str]:
+    """The fields of a service.json whose secret is the mask ``****`` itself (a
+    ``desc --json`` pasted back as the file): ``["dockerAuth", "containers[0].env[1].value"]``."""
+    found: list[str] = []
+    if isinstance(spec, dict):
+        env_secret = is_secret_name(spec.get("name"))
+        for key, value in spec.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            secret = is_secret_name(key) or (env_secret and key == "value")
+            if value == "****" and secret:
+                found.append(path)
+            else:
+                found += mask_left_in(value, path)
+    elif isinstance(spec, list):
+        for i, item in enumerate(spec):
+            found += mask_left_in(item, f"{prefix}[{i}]")
+    return found
 
 
 def masked_descs(value: Any) -> Any:

@@ -740,6 +740,12 @@ class PaiClient:
             if not allow_unknown_keys:
                 # as the local kernel's modify: a near miss of a known key (did you mean ...?)
                 check_typos(partial)
+            from easlab.cloud.portability import MASK_LEFT
+            from easlab.errors import SpecError
+            from easlab.spec import mask_left_in
+
+            for dotted in mask_left_in(partial):  # -DdockerAuth=**** copied from desc
+                raise SpecError(dotted, MASK_LEFT)
             self._check_change(name, lambda deployed: apply_overrides(deployed, overrides))
         else:
             from easlab.client.control import _absolutize

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easlab.spec import CUSTOM_PROCESSOR_CODES, not_packed_yet, typed_as_text
+from easlab.spec import CUSTOM_PROCESSOR_CODES, mask_left_in, not_packed_yet, typed_as_text
 
 __all__ = [
     "Portability",
@@ -130,6 +130,14 @@ class Portability:
         )
 
 
+#: a secret whose value is the mask itself (a ``desc --json`` pasted back as the file)
+MASK_LEFT = (
+    "is ****, the mask easlab prints in place of a secret (desc, desc --json, the dry "
+    "run), not the secret: EAS would get **** (a registry login, a password that fails "
+    "when an instance starts); write the real value"
+)
+
+
 def check_portability(
     spec: dict[str, Any],
     *,
@@ -198,6 +206,8 @@ def check_portability(
         report.blocking.append(
             ("metadata.region", f"the service says {wanted!r}, the target is {region!r}")
         )
+    for dotted in mask_left_in(spec):
+        report.blocking.append((dotted, MASK_LEFT))
     _check_written_for_easlab(spec, report)
     _check_storage(spec, report)
     _check_gpu_fit(spec, report)

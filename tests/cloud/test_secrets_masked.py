@@ -98,3 +98,37 @@ def test_desc_and_dry_run_tables_mask_the_env_secrets(run):
 def test_env_given_as_an_object_is_masked_by_name():
     shown = masked({"env": {"DB_PASSWORD": "x1", "api_key": "x2", "MODE": "prod"}})
     assert shown == {"env": {"DB_PASSWORD": "****", "api_key": "****", "MODE": "prod"}}
+
+
+def test_a_desc_json_pasted_back_is_refused_naming_each_masked_secret(run, eas, tmp_path):
+    """desc --json shows ****: a file made from it would send **** to EAS as the
+    registry's login and the mount's password (an instance fails to start, minutes on)."""
+    assert run("create", "FILE", "--timeout", "10")[0] == 0
+    code, out = run("desc", "img", "--json")
+    copied = {**json.loads(out)["spec"], "name": "img2"}
+    path = tmp_path / "copied.json"
+    path.write_text(json.dumps(copied))
+    before = len(eas[0].requests)
+    code, said = run("create", str(path), "--dry-run")
+    assert code == 1
+    for field in (
+        "dockerAuth",
+        "containers[0].env[1].value",
+        "containers[0].env[2].value",
+        "containers[0].env[3].value",
+        "storage[0].password",
+    ):
+        assert f"error: {field}: is ****, the mask easlab prints" in said, field
+    assert "containers[0].env[0]" not in said  # MODE=prod is no secret
+    code, said = run("create", str(path))
+    assert code == 1 and "env[1].value: not deployable on PAI-EAS: is ****" in said, said
+    assert "(and 4 more: see --dry-run)" in said
+    assert len(eas[0].requests) == before  # nothing sent
+
+
+def test_modify_setting_a_secret_to_the_mask_is_refused(run, eas):
+    assert run("create", "FILE", "--timeout", "10")[0] == 0
+    before = len(eas[0].requests)
+    code, said = run("modify", "img", "-DdockerAuth=****")
+    assert code == 1 and "error: dockerAuth: is ****, the mask easlab prints" in said, said
+    assert "UpdateService" not in [r.action for r in eas[0].requests[before:]]
