@@ -117,6 +117,11 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _print_json(data: Any) -> None:
+    from easlab.spec import masked_descs
+
+    # a service.json's secrets (dockerAuth, a mount's password, an env's DB_PASSWORD) are
+    # masked here as in the table: `desc --json` is pasted into issues and CI logs
+    data = masked_descs(data)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     try:
         text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
@@ -678,6 +683,14 @@ def run_verb(verb_name: str, args: argparse.Namespace) -> int:
             parse_spec(kwargs["spec"], allow_unknown_keys=kwargs.get("allow_unknown_keys", False))
         if verb.name not in ("gpu", "kernel") or args.endpoint:
             kwargs["kernel"] = _client(args)
+        if verb.name == "upload":
+            from easlab.cloud.portability import package_env_problem
+
+            # eascmd sends it all the same; said before a package of gigabytes goes up
+            # only to fail on EAS once a service names it (create --target pai refuses it)
+            problem = package_env_problem(Path(args.file).expanduser())
+            if problem:
+                print(f"[WARN] for PAI-EAS: {problem}", file=sys.stderr)
         if verb.name == "upload" and args.inner:
             # eascmd upload --inner: from inside the region, its internal host (no traffic fee)
             client = kwargs["kernel"]

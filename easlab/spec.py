@@ -17,6 +17,7 @@ import difflib
 import html
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ __all__ = [
     "has_model_changes",
     "load_spec_source",
     "masked",
+    "masked_descs",
+    "mask_left_in",
+    "not_packed_yet",
+    "is_secret_name",
     "parse_spec",
     "processor_kind",
     "wants_gpu",
@@ -128,6 +133,14 @@ SERVICE_TYPES = ("Standard", "Async", "Queue")
 #: fields whose value is a secret, at any depth (a mount's password): shown as **** wherever
 #: a service.json is shown
 SECRET_KEYS = ("token", "dockerAuth", "password")
+#: any other key (``DB_PASSWORD`` in an env object, ``access_key_secret``) or env entry
+#: name (``{"name": "HF_TOKEN", "value": ...}`` in ``containers[].env``) that names a
+#: secret: its value is masked too (``is_secret_name``)
+_SECRET_NAME = re.compile(
+    r"passw(or)?d|secret|dockerauth|credential|private_?key|api_?key|access_?key"
+    r"|(^|[_.-])(auth_?)?token($|[_.-])|^auth(orization)?$",
+    re.IGNORECASE,
+)
 
 #: custom processor languages (SPEC §5 ``processor_type``)
 CUSTOM_PROCESSOR_TYPES = ("python", "cpp", "java")
@@ -289,6 +302,31 @@ class ServiceSpec:
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+#: the archive names ``easlab pysdk pack`` and eascmd's pysdk make of a project folder
+_PACKED_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip")
+
+
+def not_packed_yet(path: Path) -> str:
+    """For a package archive that is not there (``../demo.tar.gz``, app.json's
+    processor_path right after ``easlab pysdk init demo``) while the project folder it
+    is made from is (``demo`` with ENV/, app.py or app.json): a sentence saying to pack
+    it; else "". Was: only "no such file", which read as a wrong path."""
+    name = path.name
+    suffix = next((s for s in _PACKED_SUFFIXES if name.lower().endswith(s)), None)
+    if suffix is None or path.exists():
+        return ""
+    folder = Path(os.path.abspath(path.with_name(name[: -len(suffix)])))  # no demo/../demo
+    if not folder.is_dir() or not any(
+        (folder / part).exists() for part in ("ENV", "app.py", "app.json")
+    ):
+        return ""
+    return (
+        f"The package is not made yet: `easlab pysdk pack {folder}` makes {name} from the "
+        f"project folder {folder} (ENV/ and the code at its root); pack again after each "
+        f"edit of the code (to try an edit unpacked: `cd {folder} && ENV/bin/python app.py`)"
+    )
 
 
 def load_spec_source(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
@@ -1420,18 +1458,77 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def is_secret_name(key: Any) -> bool:
+    """Whether a field or an environment variable of this name holds a secret: the
+    ``SECRET_KEYS``, and names such as ``DB_PASSWORD``, ``HF_TOKEN``,
+    ``OSS_ACCESS_KEY_SECRET``, ``api_key`` (not ``max_tokens``)."""
+    return isinstance(key, str) and (key in SECRET_KEYS or bool(_SECRET_NAME.search(key)))
+
+
+def _secret_value(value: Any) -> bool:
+    # a flag (``"use_token": false``) or an object (masked within) is no secret itself
+    return bool(value) and not isinstance(value, (bool, dict, list))
+
+
 def masked(spec: Any) -> Any:
-    """A service.json (or a part of one) to show: the values of its secrets
-    (``SECRET_KEYS``), in objects and lists at any depth, are ****."""
+    """A service.json (or a part of one) to show: the values of its secrets, in objects
+    and lists at any depth, are ****: the ``SECRET_KEYS``, any key that names a secret
+    (``is_secret_name``: ``DB_PASSWORD`` in an env object), and the ``value`` of an env
+    entry ``{"name": "HF_TOKEN", "value": ...}`` whose name does."""
     if isinstance(spec, dict):
-        return {k: "****" if k in SECRET_KEYS and v else masked(v) for k, v in spec.items()}
+        env_secret = is_secret_name(spec.get("name")) and "value" in spec
+        return {
+            k: "****"
+            if (
+                (k in SECRET_KEYS and v)
+                or (is_secret_name(k) and _secret_value(v))
+                or (env_secret and k == "value" and v)
+            )
+            else masked(v)
+            for k, v in spec.items()
+        }
     if isinstance(spec, list):
         return [masked(item) for item in spec]
     return spec
 
 
+def mask_left_in(spec: Any, prefix: str = "") -> list[str]:
+    """The fields of a service.json whose secret is the mask ``****`` itself (a
+    ``desc --json`` pasted back as the file): ``["dockerAuth", "containers[0].env[1].value"]``."""
+    found: list[str] = []
+    if isinstance(spec, dict):
+        env_secret = is_secret_name(spec.get("name"))
+        for key, value in spec.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            secret = is_secret_name(key) or (env_secret and key == "value")
+            if value == "****" and secret:
+                found.append(path)
+            else:
+                found += mask_left_in(value, path)
+    elif isinstance(spec, list):
+        for i, item in enumerate(spec):
+            found += mask_left_in(item, f"{prefix}[{i}]")
+    return found
+
+
+def masked_descs(value: Any) -> Any:
+    """A service description (or a list of them, or an answer holding one) to print: the
+    service.json under ``spec`` masked (``masked``); the service's own ``token`` stays, as
+    ``desc`` shows it."""
+    if isinstance(value, dict):
+        return {
+            k: masked(v) if k in ("spec", "service_json") else masked_descs(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked_descs(item) for item in value]
+    return value
+
+
 def _show(path: str, value: Any) -> str:
-    if path.rsplit(".", 1)[-1] in SECRET_KEYS:
+    if path.rsplit(".", 1)[-1] in SECRET_KEYS or (
+        is_secret_name(path.rsplit(".", 1)[-1]) and _secret_value(value)
+    ):
         return "****"
     return json.dumps(masked(value), ensure_ascii=False, default=str)
 
@@ -1464,7 +1561,8 @@ def flat_lines(spec: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, dict) and value:
             lines += flat_lines(value, path + ".")
         else:
-            shown = "****" if key in SECRET_KEYS else json.dumps(masked(value), default=str)
+            secret = key in SECRET_KEYS or (is_secret_name(key) and _secret_value(value))
+            shown = "****" if secret else json.dumps(masked(value), default=str)
             lines.append(f"{path}: {shown}")
     return lines
 

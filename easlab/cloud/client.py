@@ -516,7 +516,10 @@ class PaiClient:
         finally:
             cleanup(uploads)
         request = self._models().CreateServiceRequest(body=json.dumps(sent, ensure_ascii=False))
-        answer = self._call("CreateService", "create_service", request)
+        try:
+            answer = self._call("CreateService", "create_service", request)
+        except PaiError as exc:
+            raise _left_on_oss(exc, uploads) from None
         name = str(answer.get("ServiceName") or _name_in(sent))
         desc = self._describe_created(name, answer.get("RequestId"))
         # what EAS may misrun (report.warnings) is said on create as in the dry run, then
@@ -737,6 +740,12 @@ class PaiClient:
             if not allow_unknown_keys:
                 # as the local kernel's modify: a near miss of a known key (did you mean ...?)
                 check_typos(partial)
+            from easlab.cloud.portability import MASK_LEFT
+            from easlab.errors import SpecError
+            from easlab.spec import mask_left_in
+
+            for dotted in mask_left_in(partial):  # -DdockerAuth=**** copied from desc
+                raise SpecError(dotted, MASK_LEFT)
             self._check_change(name, lambda deployed: apply_overrides(deployed, overrides))
         else:
             from easlab.client.control import _absolutize
@@ -877,6 +886,30 @@ def _passing(error: PaiError) -> bool:
         or code.startswith(("throttling", "serviceunavailable"))
         or code == "noteasanswer"
         or (code == "noanswer" and "reset by peer" in error.message.lower())
+    )
+
+
+def _left_on_oss(error: PaiError, uploads: list[Upload]) -> PaiError:
+    """``error`` of a CreateService that failed after its local paths went up to OSS, with
+    a hint saying what is there now (was: nothing said of the objects left behind)."""
+    if not uploads:
+        return error
+    objects = ", ".join(
+        f"{u.field} {u.uri} ({'there before' if u.existed else 'uploaded now'})" for u in uploads
+    )
+    left = (
+        f"before CreateService, the create put on OSS (and OSS keeps): {objects}; run "
+        "again, it finds them there and does not send them again (to give up, delete them "
+        "with `ossutil rm` or in the OSS console)"
+    )
+    return PaiError(
+        error.status,
+        error.code,
+        error.message,
+        action=error.action,
+        request_id=error.request_id,
+        field=error.field,
+        hint=f"{error.hint}; {left}" if error.hint else left,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easlab.spec import CUSTOM_PROCESSOR_CODES, typed_as_text
+from easlab.spec import CUSTOM_PROCESSOR_CODES, mask_left_in, not_packed_yet, typed_as_text
 
 __all__ = [
     "Portability",
@@ -67,6 +67,9 @@ def missing_local_path(value: str, base_dir: Path | None) -> str | None:
             "its target was moved or deleted); point it at the model, or name the model itself"
         )
     looked = "" if Path(value).expanduser().is_absolute() else f" (looked for {path})"
+    packed = not_packed_yet(path)
+    if packed:
+        return f"{value!r} does not exist on this machine{looked}: {packed[0].lower()}{packed[1:]}"
     return f"{value!r} does not exist on this machine{looked}"
 
 
@@ -125,6 +128,14 @@ class Portability:
             + [f"warning: {f}: {m}" for f, m in self.warnings]
             + [f"note: {f}: {m}" for f, m in self.notes]
         )
+
+
+#: a secret whose value is the mask itself (a ``desc --json`` pasted back as the file)
+MASK_LEFT = (
+    "is ****, the mask easlab prints in place of a secret (desc, desc --json, the dry "
+    "run), not the secret: EAS would get **** (a registry login, a password that fails "
+    "when an instance starts); write the real value"
+)
 
 
 def check_portability(
@@ -195,10 +206,13 @@ def check_portability(
         report.blocking.append(
             ("metadata.region", f"the service says {wanted!r}, the target is {region!r}")
         )
+    for dotted in mask_left_in(spec):
+        report.blocking.append((dotted, MASK_LEFT))
     _check_written_for_easlab(spec, report)
     _check_storage(spec, report)
     _check_gpu_fit(spec, report)
     _check_package_env(spec, report, base_dir)
+    _check_package_entry(spec, report, base_dir)
     _check_credential_files(spec, report, base_dir)
     for dotted, what in _CLOUD_ONLY:
         if _get(spec, dotted) not in (None, "", [], {}):
@@ -476,6 +490,14 @@ def _read_pyvenv_cfg(path: Path) -> str | None:
     return None
 
 
+def package_env_problem(path: Path) -> str | None:
+    """Why a local package folder or archive's ``ENV`` would not start on PAI-EAS (a
+    virtualenv tied to this machine's Python), or None: ``easlab upload`` says it before
+    sending, as ``pysdk pack`` does after packing and ``create --target pai`` refuses."""
+    cfg = _read_pyvenv_cfg(path)
+    return None if cfg is None else env_problem(cfg)[1]
+
+
 def _check_package_env(spec: dict[str, Any], report: Portability, base_dir: Path | None) -> None:
     value = spec.get("processor_path")
     if not is_local_path(value):
@@ -485,6 +507,68 @@ def _check_package_env(spec: dict[str, Any], report: Portability, base_dir: Path
         return
     blocking, message = env_problem(cfg, data_image=bool(spec.get("data_image")))
     (report.blocking if blocking else report.warnings).append(("processor_path", message))
+
+
+def _package_files(path: Path, wanted: str) -> list[str] | None:
+    """The files of a local package archive (.tar[.gz|.bz2], .zip), relative to its root
+    (``./`` dropped); of a folder (its ENV/ may hold thousands), ``wanted`` if there, and
+    else its root's entries and ``wanted`` under a single folder at its root. None when
+    it is neither or cannot be read."""
+    try:
+        if path.is_dir():
+            if (path / wanted).is_file():
+                return [wanted]
+            roots = [p.name + ("/" if p.is_dir() else "") for p in path.iterdir()]
+            if len(roots) == 1 and roots[0].endswith("/") and (path / roots[0] / wanted).is_file():
+                return [roots[0] + wanted]
+            return [r + "..." if r.endswith("/") else r for r in roots]
+        if not path.is_file():
+            return None
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return [n.removeprefix("./") for n in archive.namelist() if not n.endswith("/")]
+        if tarfile.is_tarfile(path):
+            with tarfile.open(path, mode="r|*") as tar:
+                return [m.name.removeprefix("./") for m in tar if m.isfile()]
+    except (OSError, tarfile.TarError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+def _check_package_entry(spec: dict[str, Any], report: Portability, base_dir: Path | None) -> None:
+    """A custom processor's ``processor_entry`` that is not in its local package: the
+    local kernel refuses it when the service starts; EAS would take the upload and the
+    create, and the service fail minutes later. Said before anything is uploaded."""
+    value, entry = spec.get("processor_path"), spec.get("processor_entry")
+    if not is_local_path(value) or not isinstance(entry, str) or not entry.strip():
+        return
+    wanted = entry.strip().removeprefix("./")
+    files = _package_files(local_path(str(value), base_dir), wanted)
+    if files is None:
+        return
+    if wanted in files:
+        return
+    roots = sorted({f.split("/", 1)[0] + ("/" if "/" in f else "") for f in files})
+    inside = [f for f in files if f.endswith("/" + wanted)]
+    if len(roots) == 1 and roots[0].endswith("/") and inside:
+        todo = (
+            f"it is at {inside[0]}, inside the one folder {roots[0]} of the package: EAS "
+            "reads the code at the package's root; pack it from inside that folder "
+            f"(`easlab pysdk pack {roots[0].rstrip('/')}`) or point processor_path at it"
+        )
+    else:
+        shown = ", ".join(roots[:8]) + (", ..." if len(roots) > 8 else "") if roots else "nothing"
+        todo = (
+            f"the package holds {shown}; set processor_entry to the entry file's path "
+            'inside processor_path (e.g. "./app.py")'
+        )
+    report.blocking.append(
+        (
+            "processor_entry",
+            f"{entry!r} is not in processor_path {value!r} (the service would fail on EAS "
+            f"after the upload and create): {todo}",
+        )
+    )
 
 
 #: files that hold Alibaba Cloud keys (or any secrets) by their usual names: the aliyun

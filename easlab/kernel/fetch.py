@@ -69,14 +69,16 @@ def check_location(
             "file, archive or an http(s) URL",
         )
     if not path.exists():
+        from easlab.spec import not_packed_yet
+
         anchor = (
             f" (relative to {base_dir or Path.cwd()})" if not Path(location).is_absolute() else ""
         )
-        raise SpecError(
-            field,
-            f"{location}: no such file or directory: {path}{anchor}. Give an existing local "
-            "folder, file, archive (.tar.gz/.tar/.bz2/.zip) or an http(s) URL",
+        todo = not_packed_yet(path) or (
+            "Give an existing local folder, file, archive (.tar.gz/.tar/.bz2/.zip) or an "
+            "http(s) URL"
         )
+        raise SpecError(field, f"{location}: no such file or directory: {path}{anchor}. {todo}")
     return path
 
 

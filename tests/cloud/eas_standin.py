@@ -143,6 +143,9 @@ class StandIn:
     #: set: ``refuse`` refuses this action only, after doing it (its answer lost on the way
     #: back, as a gateway's 504 after EAS created the service)
     refuse_after: str | None = None
+    #: set: ``refuse`` refuses this action only, without doing it (EAS refusing a
+    #: CreateService over a quota after its uploads went up)
+    refuse_only: str | None = None
     #: seconds this server's clock is ahead of the machine's (a request dated more than
     #: 15 minutes off is refused, as Alibaba Cloud's API refuses it)
     clock_ahead: float = 0.0
@@ -371,6 +374,10 @@ class StandIn:
             if action == self.refuse_after and self.refuse is not None:
                 raise Refused(*self.refuse, page=self.refuse_as_page)
             return answer
+        if self.refuse_only is not None:
+            if action == self.refuse_only and self.refuse is not None:
+                raise Refused(*self.refuse, page=self.refuse_as_page)
+            return self._answer(rec, action, p)
         if self.refuse is not None and self.refuse_calls != 0:
             if self.refuse_calls is not None:
                 self.refuse_calls -= 1

@@ -119,3 +119,49 @@ def test_a_file_of_credentials_in_the_folder_is_warned_of(eas, oss, pai, tmp_pat
     (folder / ".env").unlink()
     (folder / "conf" / ".aliyun" / "config.json").unlink()
     assert not any("credentials" in line for line in pai.plan_create(spec).portability)
+
+
+def _custom(tmp_path, processor_path: str, entry: str) -> str:
+    path = tmp_path / "custom.json"
+    spec = {
+        "name": "c1",
+        "processor_type": "python",
+        "processor_path": processor_path,
+        "processor_entry": entry,
+        "metadata": {"instance": 1},
+    }
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def test_a_processor_entry_not_in_the_local_folder_is_refused_before_the_upload(
+    eas, oss, capsys, tmp_path, monkeypatch
+):
+    """The local kernel refuses it when the service starts; EAS took the upload and the
+    create, and the service failed minutes later."""
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text("import allspark\n")
+    code, said = _easlab(eas, capsys, "create", _custom(tmp_path, "./app", "main.py"))
+    assert code == 1
+    assert "error: processor_entry:" in said and "'main.py' is not in processor_path" in said
+    assert "the package holds app.py" in said, said
+    assert eas[0].requests == [] and oss[0].objects == {}
+    code, said = _easlab(eas, capsys, "create", _custom(tmp_path, "./app", "./app.py"), "--dry-run")
+    assert code == 0 and "error: processor_entry" not in said, said
+
+
+def test_an_archive_packed_with_its_folder_names_the_folder(
+    eas, oss, capsys, tmp_path, monkeypatch
+):
+    import tarfile
+
+    monkeypatch.setenv("EASLAB_OSS_ENDPOINT", oss[1])
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "app.py").write_text("import allspark\n")
+    with tarfile.open(tmp_path / "demo.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "demo", arcname="demo")  # `tar czf demo.tar.gz demo/`
+    code, said = _easlab(eas, capsys, "create", _custom(tmp_path, "./demo.tar.gz", "./app.py"))
+    assert code == 1 and "it is at demo/app.py, inside the one folder demo/" in said, said
+    assert "easlab pysdk pack demo" in said
+    assert eas[0].requests == [] and oss[0].objects == {}

@@ -126,6 +126,7 @@ def test_a_package_whose_env_is_a_virtualenv_is_refused_or_warned(tmp_path):
 
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("ENV/pyvenv.cfg", "home = /opt/py/bin\n")
+        z.writestr("app.py", "import allspark\n")  # its processor_entry
     assert _fields(
         check_portability({**spec, "processor_path": str(zipped)}, oss_configured=True)
     ) == ["processor_path"]

@@ -99,3 +99,23 @@ def test_a_model_past_the_multipart_size_goes_up_in_parts(eas, oss, pai, monkeyp
     assert seen[-1] == (len(data), len(data))
     created = json.loads(eas[0].services["big"]["ServiceConfig"])
     assert created["model_path"] == f"oss://{bucket}/{key}"
+
+
+def test_a_create_refused_after_its_upload_says_what_oss_keeps(eas, oss, pai, tmp_path):
+    """EAS refuses the CreateService (a quota: metadata.instance over it) after the model
+    went up: the error says which objects are on OSS, and a create run again sends none."""
+    model, spec = _folders(tmp_path)
+    eas[0].refuse = (400, "QuotaExceeded", "The quota of instances is exceeded (max 10)")
+    eas[0].refuse_only = "CreateService"
+    with pytest.raises(PaiError) as info:
+        pai.create(spec, wait=False)
+    keys = sorted(f"oss://{b}/{k}" for b, k in oss[0].objects)
+    assert len(keys) == 2 and "metadata.instance" in info.value.hint
+    for uri in keys:
+        assert uri in info.value.hint
+    assert "model_path oss://" in info.value.hint and "(uploaded now)" in info.value.hint
+    assert "does not send them again" in str(info.value)
+    eas[0].refuse = None
+    puts = len(oss[0].puts)
+    pai.create(spec, wait=False)
+    assert len(oss[0].puts) == puts  # what the hint said: nothing sent twice
