@@ -946,6 +946,7 @@ def _check_seldon(raw: dict[str, Any], processor_path: str | None, mainclass: st
                 )
         _check_seldon_graph(graph, "seldon.graph", set())
     seldon_threads(seldon)
+    seldon_env(seldon)
 
 
 def _check_seldon_parameters(params: Any, field: str) -> None:
@@ -1086,6 +1087,50 @@ def seldon_threads(seldon: dict[str, Any]) -> int:
             f"(1, seldon-core's default, runs them one at a time); got {threads!r}",
         )
     return threads
+
+
+def seldon_env(seldon: dict[str, Any]) -> dict[str, str]:
+    """``seldon.env``: environment variables for the component's instances, as a
+    SeldonDeployment's container ``env`` sets them (``PAYLOAD_PASSTHROUGH``,
+    ``FLASK_JSON_SORT_KEYS``, ``INCLUDE_METRICS_IN_CLIENT_RESPONSE``, the component's
+    own): an object ``{"NAME": "value"}`` or Kubernetes' list of ``{"name", "value"}``."""
+    env = seldon.get("env")
+    if env is None:
+        return {}
+    if isinstance(env, list):
+        pairs = []
+        for index, item in enumerate(env):
+            if not (isinstance(item, dict) and set(item) <= {"name", "value"} and "name" in item):
+                raise SpecError(
+                    f"seldon.env[{index}]",
+                    f'must be {{"name": NAME, "value": "text"}} as in a SeldonDeployment; '
+                    f"got {item!r}",
+                )
+            pairs.append((item["name"], item.get("value", "")))
+    elif isinstance(env, dict):
+        pairs = list(env.items())
+    else:
+        raise SpecError(
+            "seldon.env",
+            'an object of environment variables, e.g. {"PAYLOAD_PASSTHROUGH": "true"}, or a '
+            f"list of {{name, value}}; got {type(env).__name__}",
+        )
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        field = f"seldon.env.{name}"
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise SpecError("seldon.env", f"{name!r} is no environment variable name")
+        if name.upper().startswith("EASLAB_"):
+            raise SpecError(
+                field, "EASLAB_* variables are the kernel's own; name the component's others"
+            )
+        if not isinstance(value, str):
+            text = json.dumps(value)  # true, 1, ...: the text the value is meant as
+            raise SpecError(
+                field, f'values are text, as in Kubernetes: write "{text}" (quoted), got {text}'
+            )
+        found[name] = value
+    return found
 
 
 def _infer_processor_type(entry: str | None, mainclass: str | None) -> str:

@@ -26,6 +26,7 @@ from easlab.kernel.instance import STARTUP_TIMEOUT_S, Instance
 from easlab.kernel.monitor import Stats
 from easlab.kernel.processors.http import HTTP_AWARE
 from easlab.runtime import ADMIN_TOKEN_ENV
+from easlab.spec import seldon_env
 
 if TYPE_CHECKING:
     from easlab.kernel.control import Kernel
@@ -209,6 +210,11 @@ class Service:
 
     def instance_env(self, instance: Instance) -> dict[str, str]:
         env = dict(os.environ)
+        spec = instance.version.spec
+        if (spec.processor or "").lower() == "seldon":
+            # seldon.env: what a SeldonDeployment's container env sets (PAYLOAD_PASSTHROUGH,
+            # FLASK_*, the component's own), for this service's instances only
+            env.update(seldon_env(spec.raw.get("seldon") or {}))
         # The processor is the user's code: it gets no key to the control plane.
         env.pop(ADMIN_TOKEN_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"

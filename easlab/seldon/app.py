@@ -20,6 +20,7 @@ from easlab.seldon.cors import route_key
 from easlab.seldon.errors import SeldonMicroserviceException
 from easlab.seldon.metrics import SeldonMetrics
 from easlab.seldon.routes import NO_MESSAGE, ROUTES
+from easlab.seldon.settings import DEFAULT, MicroserviceSettings, as_sent
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +40,12 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def _json(value: Any, status: int = 200) -> Answer:
-    """``value`` as seldon-core's ``jsonify`` writes it (flask 2.2's JSON provider, not in
-    debug): compact, keys sorted, ASCII only, a newline at the end, and what flask's
-    provider turns into JSON (:func:`_flask_default`)."""
-    text = json.dumps(
-        value, separators=(",", ":"), sort_keys=True, ensure_ascii=True, default=_flask_default
-    )
-    return Answer(status, text.encode() + b"\n")
+def _json(value: Any, status: int = 200, settings: MicroserviceSettings = DEFAULT) -> Answer:
+    """``value`` as seldon-core's ``jsonify`` writes it (flask 2.2's JSON provider): by
+    default compact, keys sorted, ASCII only, a newline at the end (``settings``: the
+    ``FLASK_*`` environment's), and what flask's provider turns into JSON
+    (:func:`_flask_default`)."""
+    return Answer(status, settings.dumps(value, default=_flask_default))
 
 
 def _flask_default(o: Any) -> Any:
@@ -106,17 +105,12 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:
 def parse_request(query: str, content_type: str | None, body: bytes) -> Any:
     """The SeldonMessage dict of a request: multipart form, a ``json`` form field or
     query argument, else a JSON body (``Content-Type: application/json``)."""
-    ctype = (content_type or "").lower()
-    if "multipart/form-data" in ctype:
-        return _form_fields(content_type or "", body)
-    j_str: str | None = None
-    if ctype.startswith("application/x-www-form-urlencoded"):
-        j_str = next(iter(parse_qs(body.decode("latin-1")).get("json", [])), None)
-    if not j_str:
-        j_str = next(iter(parse_qs(query).get("json", [])), None)
-    if j_str:
-        return json.loads(j_str)
-    mimetype = ctype.split(";")[0].strip()
+    found = raw_request(query, content_type, body)
+    if isinstance(found, dict):  # a multipart form's fields
+        return found
+    if isinstance(found, str):  # a json form field or query argument
+        return json.loads(found)
+    mimetype = (content_type or "").lower().split(";")[0].strip()
     if not (
         mimetype == JSON or (mimetype.startswith("application/") and mimetype.endswith("+json"))
     ):
@@ -130,6 +124,34 @@ def parse_request(query: str, content_type: str | None, body: bytes) -> Any:
     return message
 
 
+def raw_request(query: str, content_type: str | None, body: bytes) -> Any:
+    """A request as PAYLOAD_PASSTHROUGH hands it to ``predict_raw`` (seldon-core's
+    ``get_request(skip_decoding=True)``): a multipart form still read into its dict, a
+    ``json`` form field or query argument as its text, else the body's bytes, whatever
+    their content type."""
+    ctype = (content_type or "").lower()
+    if "multipart/form-data" in ctype:
+        return _form_fields(content_type or "", body)
+    j_str: str | None = None
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        j_str = next(iter(parse_qs(body.decode("latin-1")).get("json", [])), None)
+    if not j_str:
+        j_str = next(iter(parse_qs(query).get("json", [])), None)
+    return j_str if j_str else body
+
+
+#: how a route reads a request: (query, content type, body) -> what its method gets
+Reader = Callable[[str, str | None, bytes], Any]
+
+
+def _status_of(prediction: Any) -> int:
+    """The HTTP status of a prediction: a predict_raw answer carrying ``status.code`` sets
+    it (seldon-core does so), else 200."""
+    if isinstance(prediction, dict) and "code" in (prediction.get("status") or {}):
+        return int(prediction["status"]["code"])
+    return 200
+
+
 def _internal(info: str) -> dict[str, Any]:
     return {"status": {"status": 1, "info": info, "code": -1,
                        "reason": "MICROSERVICE_INTERNAL_ERROR"}}  # fmt: skip
@@ -138,9 +160,16 @@ def _internal(info: str) -> dict[str, Any]:
 class SeldonApp:
     """One component behind the Seldon REST paths."""
 
-    def __init__(self, user_model: Any, metrics: SeldonMetrics | None = None) -> None:
+    def __init__(
+        self,
+        user_model: Any,
+        metrics: SeldonMetrics | None = None,
+        settings: MicroserviceSettings | None = None,
+    ) -> None:
         self.user_model = user_model
         self.metrics = metrics or SeldonMetrics()
+        #: PAYLOAD_PASSTHROUGH and the FLASK_* JSON settings (the environment's by default)
+        self.settings = settings or MicroserviceSettings.from_env()
         self.unit_id = os.environ.get("PREDICTIVE_UNIT_ID", "0")
         self.metadata = methods.init_metadata(user_model)
         self._flask: Any = None
@@ -149,7 +178,7 @@ class SeldonApp:
         self._document: bytes | None = None
         handlers: dict[str, Callable[[Any], Answer]] = {
             "openapi": self._openapi,
-            "predict": self._predict,
+            "predict": self._passthrough if self.settings.passthrough else self._predict,
             "feedback": self._feedback,
             "transform_input": self._call(methods.transform_input),
             "transform_output": self._call(methods.transform_output),
@@ -159,33 +188,49 @@ class SeldonApp:
             "health": self._health,
             "metadata": self._metadata,
         }
-        #: path -> (its methods, its endpoint, whether it reads a message): routes.py's table
-        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Answer], bool]] = {
-            path: (allowed, handlers[kind], kind not in NO_MESSAGE)
+        #: path -> (its methods, its endpoint, how it reads the request: None for not at
+        #: all): routes.py's table. With PAYLOAD_PASSTHROUGH the predictions paths read it
+        #: as it came (:func:`raw_request`), as seldon-core's ``get_request(skip_decoding)``
+        self.routes: dict[str, tuple[tuple[str, ...], Callable[[Any], Answer], Reader | None]] = {
+            path: (allowed, handlers[kind], self._reader(kind))
             for path, (allowed, kind) in ROUTES.items()
         }
+
+    def _reader(self, kind: str) -> Reader | None:
+        if kind in NO_MESSAGE:
+            return None
+        return raw_request if kind == "predict" and self.settings.passthrough else parse_request
+
+    def _json(self, value: Any, status: int = 200) -> Answer:
+        """``value`` as this microservice's ``jsonify`` writes it (its FLASK_* settings)."""
+        return _json(value, status, self.settings)
 
     # -- endpoints -----------------------------------------------------------------
 
     def _call(self, method: Callable[[Any, Any, SeldonMetrics], Any]) -> Callable[[Any], Answer]:
         def endpoint(request: Any) -> Answer:
-            return _json(method(self.user_model, request, self.metrics))
+            return self._json(method(self.user_model, request, self.metrics))
 
         return endpoint
 
     def _predict(self, request: Any) -> Answer:
         return self.predict_answer(methods.predict(self.user_model, request, self.metrics))
 
+    def _passthrough(self, request: Any) -> Answer:
+        """PAYLOAD_PASSTHROUGH's prediction: ``predict_raw`` got the request as it came
+        and its answer goes back as it is (:func:`~easlab.seldon.settings.as_sent`), as
+        ``application/json``; a dict's ``status.code`` is still the HTTP status."""
+        response = methods.predict(self.user_model, request, self.metrics)
+        return Answer(_status_of(response), as_sent(response))
+
     def predict_answer(self, response: Any) -> Answer:
         """A prediction's answer as ``/predict`` sends it."""
-        status = 200
-        # a predict_raw answer carrying status.code sets the HTTP status (seldon-core does so)
-        if isinstance(response, dict) and "code" in (response.get("status") or {}):
-            status = int(response["status"]["code"])
-        return _json(response, status)
+        return self._json(response, _status_of(response))
 
     def _feedback(self, request: Any) -> Answer:
-        return _json(methods.send_feedback(self.user_model, request, self.metrics, self.unit_id))
+        return self._json(
+            methods.send_feedback(self.user_model, request, self.metrics, self.unit_id)
+        )
 
     def serve_under(self, base: str, token: bool) -> None:
         """Say where the service is served (``/api/predict/{name}``) and that the kernel
@@ -201,14 +246,14 @@ class SeldonApp:
         return Answer(200, self._document)
 
     def _health(self, _: Any) -> Answer:
-        return _json(self.health())
+        return self._json(self.health())
 
     def _metadata(self, _: Any) -> Answer:
         if self.metadata is None:
             raise SeldonMicroserviceException(
                 "Model metadata unavailable", status_code=500, reason="MICROSERVICE_BAD_METADATA"
             )
-        return _json(self.metadata)
+        return self._json(self.metadata)
 
     def health(self) -> Any:
         return methods.health_status(self.user_model, self.metrics)
@@ -230,7 +275,7 @@ class SeldonApp:
             # rest): 200, empty; the server adds Allow and the CORS headers
             return Answer(200, b"", TEXT)
         route = self.routes.get(route_key(path))
-        allowed, endpoint, reads = route if route is not None else ((), None, False)
+        allowed, endpoint, reader = route if route is not None else ((), None, None)
         if method == "HEAD" and "GET" in allowed:
             method = "GET"  # flask serves HEAD wherever GET is; the server drops the body
         # seldon-core's error handler turns flask's own 404/405 into a 500 body too. Its
@@ -238,13 +283,13 @@ class SeldonApp:
         # looks for a file (404), any other method not taken is a 405; "/" is a 404
         if endpoint is None or method not in allowed:
             if method in ("GET", "HEAD") or path == "/":
-                return _json(_internal("404 Not Found: The requested URL was not found on "
+                return self._json(_internal("404 Not Found: The requested URL was not found on "
                                        "the server. If you entered the URL manually please "
                                        "check your spelling and try again."), 500)  # fmt: skip
-            return _json(_internal("405 Method Not Allowed: The method is not allowed for "
+            return self._json(_internal("405 Method Not Allowed: The method is not allowed for "
                                    "the requested URL."), 500)  # fmt: skip
         try:
-            request = parse_request(query, content_type, bytes(body)) if reads else None
+            request = reader(query, content_type, bytes(body)) if reader else None
             return endpoint(request)
         except Exception as exc:
             return self.error_answer(exc)
@@ -256,12 +301,12 @@ class SeldonApp:
             return custom
         if isinstance(exc, SeldonMicroserviceException):
             logger.error("%s", exc.to_dict())
-            return _json(exc.to_dict(), exc.status_code)
+            return self._json(exc.to_dict(), exc.status_code)
         error = SeldonMicroserviceException(
             str(exc), status_code=500, reason="MICROSERVICE_INTERNAL_ERROR"
         )
         logger.error("%s", error.to_dict(), exc_info=exc)
-        return _json(error.to_dict(), 500)
+        return self._json(error.to_dict(), 500)
 
     def _custom_handler(self, exc: BaseException) -> Answer | None:
         blueprint = getattr(self.user_model, "model_error_handler", None)
@@ -271,12 +316,13 @@ class SeldonApp:
             import flask
         except ImportError:  # no flask: an exception with to_dict() and status_code
             if hasattr(exc, "to_dict") and hasattr(exc, "status_code"):
-                return _json(exc.to_dict(), int(exc.status_code))
+                return self._json(exc.to_dict(), int(exc.status_code))
             return None
         from easlab.kernel.processors.http import KERNELS_OWN
 
         if self._flask is None:
             app = flask.Flask("easlab.seldon")
+            self.settings.configure(app)  # the FLASK_* settings, for the handler's jsonify
             app.register_blueprint(blueprint)
             self._flask = app
         app = self._flask

@@ -276,7 +276,7 @@ def proto_json(message: dict[str, Any]) -> dict[str, Any]:
                 data["tensor"] = {k: v for k, v in (("shape", shape), ("values", values)) if v}
             if "ndarray" in data:
                 data["ndarray"] = floats(data["ndarray"])
-            out[key] = data
+            out[key] = _in_field_order(data, _DATA_FIELDS)
         elif key == "meta" and isinstance(value, dict):
             meta = {k: v for k, v in value.items() if v not in ([], {}, None, "")}
             for field in ("metrics", "tags"):
@@ -284,12 +284,29 @@ def proto_json(message: dict[str, Any]) -> dict[str, Any]:
                     meta[field] = floats(meta[field])
             if isinstance(meta.get("metrics"), list):
                 meta["metrics"] = [_proto_metric(m) for m in meta["metrics"]]
-            out[key] = meta
+            out[key] = _in_field_order(meta, _META_FIELDS)
         elif key == "jsonData":
             out[key] = floats(value)  # a google.protobuf.Value: every number a double
+        elif key == "status" and isinstance(value, dict):
+            out[key] = _in_field_order(value, _STATUS_FIELDS)
         else:
             out[key] = value
-    return out
+    return _in_field_order(out, _MESSAGE_FIELDS)
+
+
+#: the fields of seldon-core's protos in their numbers' order, the order MessageToDict
+#: writes them (seen where FLASK_JSON_SORT_KEYS=false keeps it)
+_MESSAGE_FIELDS = ("status", "meta", "data", "binData", "strData", "jsonData", "customData")
+_DATA_FIELDS = ("names", "tensor", "ndarray", "tftensor")
+_META_FIELDS = ("puid", "tags", "routing", "requestPath", "metrics")
+_METRIC_FIELDS = ("key", "type", "value", "tags")
+_STATUS_FIELDS = ("code", "info", "reason", "status")
+
+
+def _in_field_order(message: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``message``'s keys in the proto's field order, any others after them."""
+    rank = {name: index for index, name in enumerate(fields)}
+    return dict(sorted(message.items(), key=lambda item: rank.get(item[0], len(fields))))
 
 
 def _shortest_float32(value: Any) -> Any:
@@ -318,7 +335,8 @@ def _proto_metric(metric: Any) -> Any:
     metric = (
         {**metric, "value": _shortest_float32(metric["value"])} if "value" in metric else metric
     )
-    return {k: v for k, v in metric.items() if not (k in defaults and v == defaults[k])}
+    kept = {k: v for k, v in metric.items() if not (k in defaults and v == defaults[k])}
+    return _in_field_order(kept, _METRIC_FIELDS)
 
 
 def health_status(user_model: Any, metrics: SeldonMetrics) -> Any:

@@ -45,21 +45,29 @@ class RealSeldon:
     """Starts ``seldon-core-microservice <Class>`` once per (class, parameters)."""
 
     def __init__(self) -> None:
-        self.procs: dict[tuple[str, str], tuple[subprocess.Popen, str]] = {}
-        self.metrics: dict[tuple[str, str], str] = {}
+        self.procs: dict[tuple[str, ...], tuple[subprocess.Popen, str]] = {}
+        self.metrics: dict[tuple[str, ...], str] = {}
 
     def metrics_url(self, cls: str, parameters: str = "[]") -> str:
         """The class's Prometheus text: ``GET /metrics`` on its metrics port."""
         self.url(cls, parameters)
         return self.metrics[(cls, parameters)]
 
-    def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
-        key = (cls, parameters)
+    def url(
+        self,
+        cls: str,
+        parameters: str = "[]",
+        service_type: str = "MODEL",
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """The microservice's base URL; ``env``: settings added to its environment
+        (``PAYLOAD_PASSTHROUGH``, ``FLASK_*``), a microservice of its own."""
+        key = (cls, parameters, *sorted((env or {}).items()))
         if key not in self.procs:
             exe = _seldon_python()
             http = free_port()
             metrics = free_port(http)  # two servers on one port answered as one (see ports.py)
-            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **(env or {})}
             proc = subprocess.Popen(
                 [
                     str(exe.parent / "seldon-core-microservice"),
@@ -143,20 +151,26 @@ class EaslabSeldon:
     with the same arguments as the real microservice."""
 
     def __init__(self) -> None:
-        self.procs: dict[tuple[str, str], tuple[subprocess.Popen, str]] = {}
-        self.metrics: dict[tuple[str, str], str] = {}
+        self.procs: dict[tuple[str, ...], tuple[subprocess.Popen, str]] = {}
+        self.metrics: dict[tuple[str, ...], str] = {}
 
     def metrics_url(self, cls: str, parameters: str = "[]") -> str:
         """The class's Prometheus text: ``GET /metrics`` on its metrics port."""
         self.url(cls, parameters)
         return self.metrics[(cls, parameters)]
 
-    def url(self, cls: str, parameters: str = "[]", service_type: str = "MODEL") -> str:
-        key = (cls, parameters)
+    def url(
+        self,
+        cls: str,
+        parameters: str = "[]",
+        service_type: str = "MODEL",
+        env: dict[str, str] | None = None,
+    ) -> str:
+        key = (cls, parameters, *sorted((env or {}).items()))
         if key not in self.procs:
             http = free_port()
             metrics = free_port(http)  # two servers on one port answered as one (see ports.py)
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
             proc = subprocess.Popen(
                 [sys.executable, "-m", "easlab.cli", "seldon", cls,
                  "--service-type", service_type, "--http-port", str(http),

@@ -290,6 +290,19 @@ METRICS_PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Meth
                      "Access-Control-Request-Headers": "X-Scraper"}  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def own_servers():
+    """A real and an easlab MyModel of this module's own: the session's real MyModel has
+    feedback metrics when test_kernel.py ran first (its executor-path cases), which the
+    session's easlab MyModel never got, and then their /metrics differed."""
+    from tests.seldon.conftest import EaslabSeldon, RealSeldon
+
+    servers = (RealSeldon(), EaslabSeldon())
+    yield servers
+    for server in servers:
+        server.close()
+
+
 @pytest.mark.parametrize(
     ("method", "path", "headers"),
     [
@@ -310,16 +323,14 @@ METRICS_PREFLIGHT = {"Origin": "http://nb.example", "Access-Control-Request-Meth
         ("OPTIONS", "/", METRICS_PREFLIGHT),
     ],
 )  # fmt: skip
-def test_standalone_metrics_port_same_as_seldon_core(
-    real_seldon, easlab_seldon, method, path, headers
-):
+def test_standalone_metrics_port_same_as_seldon_core(own_servers, method, path, headers):
     """The metrics port answers as seldon-core's metrics app (flask, its static route on
     every path but "/", CORS(app)): HEAD, OPTIONS (flask's empty 200 with Allow) and other
     methods (flask's 405 page with Allow) at /metrics, the Origin echoed with Vary, and
     the exposition's content type with flask's second charset. easlab answered only GET:
     HEAD, OPTIONS and POST were http.server's 501 page, and no answer had Vary."""
     answers = []
-    for server in (real_seldon, easlab_seldon):
+    for server in own_servers:
         base = server.metrics_url("MyModel").rpartition("/metrics")[0]
         answers.append(requests.request(method, base + path, headers=headers, timeout=30))
     theirs, ours = answers
