@@ -104,6 +104,23 @@ def test_portability_blocks_and_notes():
     assert [f for f, _ in packaged.blocking] == []
 
 
+def test_seldon_env_is_said_to_be_easlabs_own_on_pai_eas():
+    """A Seldon component packed as an image: its ``seldon.env`` (easlab's field) would not
+    reach the image on EAS; the report says where the variables go there."""
+    spec = {
+        "name": "s",
+        "processor": "seldon",
+        "data_image": "registry/x:1",
+        "seldon": {"env": {"PAYLOAD_PASSTHROUGH": "true"}},
+    }
+    report = check_portability(spec, oss_configured=False)
+    assert report.blocking == []
+    [(field, message)] = [w for w in report.warnings if w[0] == "seldon.env"]
+    assert "containers[].env" in message
+    del spec["seldon"]
+    assert all(f != "seldon.env" for f, _ in check_portability(spec, oss_configured=False).warnings)
+
+
 def test_a_malformed_oss_says_what_was_meant():
     """``--oss my-bucket/easlab`` (no scheme) suggests the oss:// form; a bucket name OSS does
     not allow (upper case, _) is refused by name before anything is packed."""
