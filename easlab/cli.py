@@ -734,6 +734,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     """Serve one service in the foreground (eascmd ``test``, without Docker)."""
     from easlab.client.control import _absolutize
     from easlab.client.local import LocalKernel
+    from easlab.kernel.fetch import check_location
     from easlab.spec import load_spec_source, parse_spec
 
     if args.spec == "-":
@@ -748,6 +749,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         print("[WARN] no metadata given: serving 1 instance")
     data = _absolutize(data, base_dir)
     spec = parse_spec(data)  # errors before a kernel starts
+    for field in ("model_path", "processor_path"):
+        location = getattr(spec, field)
+        if isinstance(location, str) and location.strip():
+            # a path that is not there (a package not packed yet), before a kernel starts:
+            # the kernel's own create refuses it too, once one is up in the state dir
+            check_location(location, spec.base_dir, field=field)
     _stop_on_terminate()
     with LocalKernel(host=args.host, port=args.port, state_dir=args.state_dir) as kernel:
         svc = kernel.client.create(data, allow_cpu_fallback=args.allow_cpu_fallback)

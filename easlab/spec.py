@@ -41,6 +41,7 @@ __all__ = [
     "masked",
     "masked_descs",
     "mask_left_in",
+    "MASK_LEFT",
     "not_packed_yet",
     "is_secret_name",
     "parse_spec",
@@ -140,6 +141,15 @@ _SECRET_NAME = re.compile(
     r"passw(or)?d|secret|dockerauth|credential|private_?key|api_?key|access_?key"
     r"|(^|[_.-])(auth_?)?token($|[_.-])|^auth(orization)?$",
     re.IGNORECASE,
+)
+
+#: a secret whose value is the mask itself (a ``desc --json`` pasted back as the file):
+#: refused on PAI-EAS (``mask_left_in``), and as the token by the local kernel
+MASK_LEFT = (
+    "is ****, the mask easlab prints in place of a secret (desc, desc --json, the dry "
+    "run), not the secret: the service would get **** (a token every caller must then "
+    "send, a registry login or a password that fails when an instance starts); write the "
+    "real value, or leave token out and one is made"
 )
 
 #: custom processor languages (SPEC §5 ``processor_type``)
@@ -688,6 +698,11 @@ def parse_spec(
     """
     raw, base_dir = load_spec_source(source)
     warnings: list[str] = []
+    if raw.get("token") == "****":
+        # `easlab desc --json` pasted back as the file: the one secret the local kernel
+        # uses (every caller would have to send ****). The others (dockerAuth, a mount's
+        # password) are PAI-EAS's, whose check lists them all (cloud/portability.py)
+        raise SpecError("token", MASK_LEFT)
     if not allow_unknown_keys:
         # before the required-field checks: `procesor: onnx` is a typo, not a missing processor
         check_typos(raw)

@@ -740,9 +740,8 @@ class PaiClient:
             if not allow_unknown_keys:
                 # as the local kernel's modify: a near miss of a known key (did you mean ...?)
                 check_typos(partial)
-            from easlab.cloud.portability import MASK_LEFT
             from easlab.errors import SpecError
-            from easlab.spec import mask_left_in
+            from easlab.spec import MASK_LEFT, mask_left_in
 
             for dotted in mask_left_in(partial):  # -DdockerAuth=**** copied from desc
                 raise SpecError(dotted, MASK_LEFT)

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easlab.spec import CUSTOM_PROCESSOR_CODES, mask_left_in, not_packed_yet, typed_as_text
+from easlab.spec import (
+    CUSTOM_PROCESSOR_CODES,
+    MASK_LEFT,
+    mask_left_in,
+    not_packed_yet,
+    typed_as_text,
+)
 
 __all__ = [
     "Portability",
@@ -128,14 +134,6 @@ class Portability:
             + [f"warning: {f}: {m}" for f, m in self.warnings]
             + [f"note: {f}: {m}" for f, m in self.notes]
         )
-
-
-#: a secret whose value is the mask itself (a ``desc --json`` pasted back as the file)
-MASK_LEFT = (
-    "is ****, the mask easlab prints in place of a secret (desc, desc --json, the dry "
-    "run), not the secret: EAS would get **** (a registry login, a password that fails "
-    "when an instance starts); write the real value"
-)
 
 
 def check_portability(

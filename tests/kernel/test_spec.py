@@ -683,3 +683,19 @@ def test_the_kernel_refuses_a_custom_image_naming_containers(kernel):
     assert "containers" in resp.text and "cannot run on the local kernel" in resp.text
     names = [s["name"] for s in kernel.services()]
     assert "image_direct" not in names
+
+
+def test_a_masked_token_pasted_back_is_refused_by_name():
+    """``easlab desc --json`` masks secrets as ****; that output saved as the service.json
+    made **** the service's token (every caller then had to send ****). Refused, naming
+    the field, as a PAI-EAS create refuses it; a real token is taken. (The PAI-only
+    secrets, dockerAuth and a mount's password, the local kernel ignores; PAI-EAS's
+    check refuses each: tests/cloud/test_secrets_masked.py.)"""
+    spec = {"name": "x", "processor": "pmml", "model_path": "http://h/m.pmml"}
+    spec["metadata"] = {"instance": 1}
+    with pytest.raises(SpecError) as info:
+        parse_spec({**spec, "token": "****"})
+    assert info.value.field == "token"
+    assert "the mask easlab prints in place of a secret" in str(info.value)
+    assert "write the real value, or leave token out" in str(info.value)
+    assert parse_spec({**spec, "token": "s3cret"}).token == "s3cret"
