@@ -896,11 +896,16 @@ def _left_on_oss(error: PaiError, uploads: list[Upload]) -> PaiError:
     objects = ", ".join(
         f"{u.field} {u.uri} ({'there before' if u.existed else 'uploaded now'})" for u in uploads
     )
-    left = (
+    return _with_hint(
+        error,
         f"before CreateService, the create put on OSS (and OSS keeps): {objects}; run "
         "again, it finds them there and does not send them again (to give up, delete them "
-        "with `ossutil rm` or in the OSS console)"
+        "with `ossutil rm` or in the OSS console)",
     )
+
+
+def _with_hint(error: PaiError, more: str) -> PaiError:
+    """``error`` with ``more`` said after its own hint."""
     return PaiError(
         error.status,
         error.code,
@@ -908,7 +913,7 @@ def _left_on_oss(error: PaiError, uploads: list[Upload]) -> PaiError:
         action=error.action,
         request_id=error.request_id,
         field=error.field,
-        hint=f"{error.hint}; {left}" if error.hint else left,
+        hint=f"{error.hint}; {more}" if error.hint else more,
     )
 
 
@@ -924,18 +929,10 @@ def _maybe_done(error: PaiError) -> PaiError:
     )
     if not unsure:
         return error
-    look = (
+    return _with_hint(
+        error,
         f"{error.action} may have been done before its answer was lost: look with `easlab "
-        "ls --target pai` or `easlab desc NAME --target pai` before running it again"
-    )
-    return PaiError(
-        error.status,
-        error.code,
-        error.message,
-        action=error.action,
-        request_id=error.request_id,
-        field=error.field,
-        hint=f"{error.hint}; {look}" if error.hint else look,
+        "ls --target pai` or `easlab desc NAME --target pai` before running it again",
     )
 
 
