@@ -41,8 +41,8 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, deadline: float = 
     raise TimeoutError(f"{url} did not answer within {deadline}s")
 
 
-class RealSeldon:
-    """Starts ``seldon-core-microservice <Class>`` once per (class, parameters)."""
+class _Microservices:
+    """One server per (class, parameters, env), started on first use; ``_start`` says how."""
 
     def __init__(self) -> None:
         self.procs: dict[tuple[str, ...], tuple[subprocess.Popen, str]] = {}
@@ -64,41 +64,24 @@ class RealSeldon:
         (``PAYLOAD_PASSTHROUGH``, ``FLASK_*``), a microservice of its own."""
         key = (cls, parameters, *sorted((env or {}).items()))
         if key not in self.procs:
-            exe = _seldon_python()
             http = free_port()
             metrics = free_port(http)  # two servers on one port answered as one (see ports.py)
-            env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **(env or {})}
-            proc = subprocess.Popen(
-                [
-                    str(exe.parent / "seldon-core-microservice"),
-                    cls,
-                    "--service-type",
-                    service_type,
-                    "--http-port",
-                    str(http),
-                    "--metrics-port",
-                    str(metrics),
-                    "--grpc-workers",
-                    "0",
-                    "--single-threaded",
-                    "1",
-                    "--parameters",
-                    parameters,
-                ],
-                cwd=COMPONENTS,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                # its own process group: close() ends the microservice's gunicorn worker
-                # and multiprocessing children with it (a terminate of the parent alone
-                # left them running, orphaned)
-                start_new_session=True,
-            )
+            args = [cls, "--service-type", service_type, "--http-port", str(http),
+                    "--metrics-port", str(metrics), "--grpc-workers", "0",
+                    "--single-threaded", "1", "--parameters", parameters]  # fmt: skip
+            proc = self._start(args, env or {})
             base = f"http://127.0.0.1:{http}"
             wait_http(base + "/health/ping", proc)
+            # the metrics port is another server, which may come up after the HTTP port
+            # (seldon-core starts it beside its gunicorn app): a test's first request to
+            # it must not race its start
+            wait_http(f"http://127.0.0.1:{metrics}/metrics", proc)
             self.procs[key] = (proc, base)
             self.metrics[key] = f"http://127.0.0.1:{metrics}/metrics"
         return self.procs[key][1]
+
+    def _start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        raise NotImplementedError
 
     def close(self) -> None:
         for proc, _ in self.procs.values():
@@ -109,6 +92,24 @@ class RealSeldon:
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
+
+
+class RealSeldon(_Microservices):
+    """Starts ``seldon-core-microservice <Class>`` once per (class, parameters)."""
+
+    def _start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        exe = _seldon_python()
+        return subprocess.Popen(
+            [str(exe.parent / "seldon-core-microservice"), *args],
+            cwd=COMPONENTS,
+            env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # its own process group: close() ends the microservice's gunicorn worker
+            # and multiprocessing children with it (a terminate of the parent alone
+            # left them running, orphaned)
+            start_new_session=True,
+        )
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
@@ -146,55 +147,19 @@ def kernel(tmp_path_factory):
         os.environ["EASLAB_HOME"] = old
 
 
-class EaslabSeldon:
+class EaslabSeldon(_Microservices):
     """Starts ``easlab seldon <Class>`` (the standalone command) once per (class, parameters),
     with the same arguments as the real microservice."""
 
-    def __init__(self) -> None:
-        self.procs: dict[tuple[str, ...], tuple[subprocess.Popen, str]] = {}
-        self.metrics: dict[tuple[str, ...], str] = {}
-
-    def metrics_url(self, cls: str, parameters: str = "[]") -> str:
-        """The class's Prometheus text: ``GET /metrics`` on its metrics port."""
-        self.url(cls, parameters)
-        return self.metrics[(cls, parameters)]
-
-    def url(
-        self,
-        cls: str,
-        parameters: str = "[]",
-        service_type: str = "MODEL",
-        env: dict[str, str] | None = None,
-    ) -> str:
-        key = (cls, parameters, *sorted((env or {}).items()))
-        if key not in self.procs:
-            http = free_port()
-            metrics = free_port(http)  # two servers on one port answered as one (see ports.py)
-            env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "easlab.cli", "seldon", cls,
-                 "--service-type", service_type, "--http-port", str(http),
-                 "--metrics-port", str(metrics), "--grpc-workers", "0",
-                 "--single-threaded", "1", "--parameters", parameters],
-                cwd=COMPONENTS, env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True,  # close() signals its group, as RealSeldon's
-            )  # fmt: skip
-            base = f"http://127.0.0.1:{http}"
-            wait_http(base + "/health/ping", proc)
-            self.procs[key] = (proc, base)
-            self.metrics[key] = f"http://127.0.0.1:{metrics}/metrics"
-        return self.procs[key][1]
-
-    def close(self) -> None:
-        for proc, _ in self.procs.values():
-            _signal_group(proc, signal.SIGTERM)
-        for proc, _ in self.procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
+    def _start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "easlab.cli", "seldon", *args],
+            cwd=COMPONENTS,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # close() signals its group, as RealSeldon's
+        )
 
 
 @pytest.fixture(scope="session")
