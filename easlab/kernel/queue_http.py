@@ -116,7 +116,7 @@ def serve(
             req.path,
         )
     ):
-        conn.respond(401, f"missing or wrong token for queue '{queue.name}'".encode())
+        conn.respond(401, queue.bad_token(not auth))
         return
     query = dict(parse_qsl(req.query, keep_blank_values=True))
     tags = {k: v for k, v in query.items() if k not in _FLAGS and k != "requestId"}
