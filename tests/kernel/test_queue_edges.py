@@ -4,7 +4,9 @@ An empty put is a record (its data is b""); a get asks for at least one record;
 commit and delete of indexes that are not there count 0 (SPEC: they take a scalar
 or a list, and the official client sends an empty list as ``_indexes_=``); a watch
 has a window of at least one record: each refusal is a 400 naming the parameter
-and its range.
+and its range. A put to an asynchronous service's sink is a plain record: SPEC §4
+says nothing of it, and the EAS manual's own queue example puts into and watches
+``test_group.qservice/sink``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 
 import pytest
 import requests
+from kernel_helpers import ECHO_APP, app_spec
 
 import easlab
 from easlab.errors import PredictException
@@ -145,3 +148,55 @@ def test_a_watch_window_that_is_not_an_integer_is_refused(kernel):
     )
     assert resp.status_code == 400 and "_window_='many' is not an integer" in resp.text
     easlab.delete("qe_window_text", kernel=kernel.client)
+
+
+def test_the_manuals_sink_example_puts_and_watches_plain_records(kernel, make_app, run_official):
+    """The EAS SDK manual's "queue service: send and subscribe" example, unchanged but
+    for the endpoint, token and count, against an async service's sink."""
+    name = "qe_sink_example"
+    spec = app_spec(name, make_app(name, ECHO_APP), type="Async")
+    spec["token"] = TOKEN
+    kernel.client._call("POST", "/services", {"spec": spec, "wait": True}, timeout=120)
+    try:
+        out = run_official(
+            f"""
+import json
+import threading
+from eas_prediction import QueueClient
+
+queue = QueueClient({kernel.endpoint!r}, {name + "/sink"!r})
+queue.set_token({TOKEN!r})
+queue.init()
+queue.set_timeout(30000)
+attributes = queue.attributes()
+if 'stream.lastEntry' in attributes:
+    queue.truncate(int(attributes['stream.lastEntry']) + 1)
+count = 20
+sent, received = [], []
+def send_thread():
+    for i in range(count):
+        index, request_id = queue.put('[{{}}]')
+        sent.append(request_id)
+def watch_thread():
+    watcher = queue.watch(0, 5, auto_commit=True)
+    i = 0
+    for x in watcher.run():
+        received.append([x.index, x.tags['requestId'], x.data.decode()])
+        i += 1
+        if i == count:
+            break
+    watcher.close()
+thread1 = threading.Thread(target=watch_thread)
+thread2 = threading.Thread(target=send_thread)
+thread1.start(); thread2.start(); thread1.join(); thread2.join()
+print(json.dumps({{"sent": sent, "received": received,
+                  "left": queue.attributes()["stream.length"]}}))
+""",
+            timeout=120,
+        )
+        got = json.loads(out)
+        assert [r[1] for r in got["received"]] == got["sent"]
+        assert {r[2] for r in got["received"]} == {"[{}]"}
+        assert got["left"] == "0"  # auto_commit consumed them
+    finally:
+        easlab.delete(name, kernel=kernel.client)
