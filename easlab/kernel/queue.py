@@ -507,6 +507,24 @@ class Queue:
         the records delivered and not committed, by group and consumer.
         """
         field_ = f"{self.limits_field}max_length"
+        text = (
+            f"queue '{self.name}' is full ({self.max_length} records, {field_} {self.max_length})"
+        )
+        feeder = self.groups.get(FEEDER_GROUP)
+        if feeder is not None:
+            # an async service's input queue: its service is the consumer, and commits
+            # each record once the model answered it
+            service = self.name
+            at_model = sum(1 for i in feeder.pending if i in self.records)
+            if not feeder.consumers:
+                why = f"service '{service}' is not consuming it (not Running): start it"
+            else:
+                why = (
+                    f"service '{service}' consumes it as its model answers ({at_model} at "
+                    f"the model now): add instances (easlab modify {service} "
+                    "-Dmetadata.instance=N)"
+                )
+            return f"{text}: {why}, or raise {field_} in service.json"
         held: dict[tuple[str, str], int] = {}
         uncommitted: set[int] = set()
         for group in self.groups.values():
@@ -520,9 +538,6 @@ class Queue:
                     uncommitted.add(index)
                     key = (group.gid, "")
                     held[key] = held.get(key, 0) + 1
-        text = (
-            f"queue '{self.name}' is full ({self.max_length} records, {field_} {self.max_length})"
-        )
         if uncommitted:
             by = sorted(held.items(), key=lambda kv: (-kv[1], kv[0]))
             shown = [

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import json
 
+import requests
+from kernel_helpers import app_spec, wait_for
+
+import easlab
+
 TOKEN = "qmtok-" + "m" * 8
 
 
@@ -118,8 +123,6 @@ print(json.dumps({
 
 
 def test_a_missing_token_says_missing(kernel):
-    import requests
-
     _queue(kernel, "qm_notoken")
     url = f"{kernel.endpoint}/api/predict/qm_notoken"
     for headers in ({}, {"Authorization": ""}):  # the official client sends it empty
@@ -145,3 +148,58 @@ print(json.dumps({"big": attempt(lambda: client("qm_big").put(b"x" * 2048))}))
     assert "2048 bytes" in text and "1024 bytes" in text, text
     assert "queue.max_payload_size_kb 1" in text, text
     assert "raise queue.max_payload_size_kb in service.json" in text, text
+
+
+# The model writes each input to CALLS, then waits for GATE to exist (a file the test
+# creates): while it holds n0, the queue stays full.
+GATED_APP = """
+import os
+import time
+import allspark
+
+CALLS = {calls!r}
+GATE = {gate!r}
+
+
+class Gated(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        with open(CALLS, "a") as f:
+            f.write(data.decode() + "\\n")
+        while not os.path.exists(GATE):
+            time.sleep(0.01)
+        return data, 200
+"""
+
+
+def test_a_full_async_input_queue_names_its_service_not_a_commit(kernel, make_app, tmp_path):
+    """Before: the message for a client's queue (commit them, auto_commit) for an async
+    service's input queue, whose consumer is the service itself."""
+    name = "qm_async_full"
+    calls, gate = tmp_path / "calls.txt", tmp_path / "gate"
+    folder = make_app(name, GATED_APP.format(calls=str(calls), gate=str(gate)))
+    spec = app_spec(name, folder, type="Async", **{"rpc.worker_threads": 1})
+    spec["token"] = TOKEN
+    spec["queue"] = {"max_length": 2}
+    kernel.client._call("POST", "/services", {"spec": spec, "wait": True}, timeout=120)
+    url = f"{kernel.endpoint}/api/predict/{name}"
+    auth = {"Authorization": TOKEN}
+    try:
+        for i in range(2):
+            assert requests.post(url, data=b"n%d" % i, headers=auth, timeout=30).ok
+        wait_for(lambda: calls.exists() and calls.read_text() == "n0\n", 30, "the model on n0")
+        full = requests.post(url, data=b"n2", headers=auth, timeout=30)
+        assert full.status_code == 450, full.text
+        assert f"service '{name}' consumes it as its model answers (2 at the model" in full.text
+        assert f"easlab modify {name} -Dmetadata.instance=N" in full.text, full.text
+        assert "raise queue.max_length in service.json" in full.text, full.text
+        assert "commit" not in full.text, full.text
+        easlab.stop(name, kernel=kernel.client)
+        stopped = requests.post(url, data=b"n2", headers=auth, timeout=30)
+        assert stopped.status_code == 450, stopped.text
+        assert f"service '{name}' is not consuming it (not Running): start it" in stopped.text
+    finally:
+        gate.write_text("")
+        easlab.delete(name, kernel=kernel.client)
