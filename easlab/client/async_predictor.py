@@ -56,7 +56,7 @@ class AsyncPredictor:
         as ``easlab.TFResponse``, or a function of the bytes); by default the answer
         is decoded as the request sent asks (``TFRequest`` → ``TFResponse``), and
         a ``bytes``/``str`` input gives the raw bytes back.
-    window : answers in flight from the sink to this client at once.
+    window : answers in flight from the sink to this client at once (an int, at least 1).
     down_timeout : seconds the kernel may refuse connections (stopped, or restarting)
         before the futures still pending fail with ``ConnectionError`` (60 by
         default; None: they wait for it however long). Counted by the watcher's
@@ -89,6 +89,12 @@ class AsyncPredictor:
         ):
             raise ValueError(
                 f"down_timeout must be seconds (a number >= 0) or None, got {down_timeout!r}"
+            )
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            # the sink's watch refuses a window below 1 (400 naming _window_)
+            raise ValueError(
+                f"window must be an integer of at least 1 (answers pushed to this client "
+                f"at once), got {window!r}"
             )
         self.service_name = service_name
         self.down_timeout = down_timeout

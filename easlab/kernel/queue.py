@@ -477,21 +477,85 @@ class Queue:
         if request_id and key in self._pending_keys:
             raise QueueError(409, f"a put with requestId {request_id!r} is being written; retry")
         if len(data) > self.max_payload:
+            field_ = f"{self.limits_field}max_payload_size_kb"
             raise QueueError(
                 413,
-                f"record of {len(data)} bytes is above queue '{self.name}''s limit of "
-                f"{self.max_payload} bytes ({self.limits_field}max_payload_size_kb in "
-                "service.json)",
+                f"record of {len(data)} bytes is above the limit of queue '{self.name}', "
+                f"{self.max_payload} bytes ({field_} {self.max_payload // 1024}): put a "
+                f"smaller record, or raise {field_} in service.json",
             )
         if len(self.records) + len(self._pending_puts) >= self.max_length:
-            raise QueueError(
-                450,
-                f"queue '{self.name}' is full ({self.max_length} records, "
-                f"{self.limits_field}max_length): "
-                "consume or truncate it, or raise the limit",
-            )
+            raise QueueError(450, self._full_message())
         self._expire_idle()
         return None
+
+    def bad_token(self, missing: bool) -> bytes:
+        """The body of a 401: which token, the header it goes in, where it is found."""
+        service = self.name.split("/", 1)[0]  # an async service's sink takes its token
+        why = "missing" if missing else "wrong"
+        return (
+            f"{why} token for queue '{self.name}': send the token of service '{service}' "
+            "as the Authorization header, or an EAS signature (QueueClient.set_token); "
+            f"it is the Token of `easlab desc {service}` (easlab.desc({service!r})['token'])"
+        ).encode()
+
+    def _full_message(self) -> str:
+        """Why a put is refused with 450: who holds the records, and the ways out.
+
+        A consumer that never commits is the usual cause: each record it was given
+        stays stored (at least once) until it is committed, so the message counts
+        the records delivered and not committed, by group and consumer.
+        """
+        field_ = f"{self.limits_field}max_length"
+        text = (
+            f"queue '{self.name}' is full ({self.max_length} records, {field_} {self.max_length})"
+        )
+        feeder = self.groups.get(FEEDER_GROUP)
+        if feeder is not None:
+            # an async service's input queue: its service is the consumer, and commits
+            # each record once the model answered it
+            service = self.name
+            at_model = sum(1 for i in feeder.pending if i in self.records)
+            if not feeder.consumers:
+                why = f"service '{service}' is not consuming it (not Running): start it"
+            else:
+                why = (
+                    f"service '{service}' consumes it as its model answers ({at_model} at "
+                    f"the model now): add instances (easlab modify {service} "
+                    "-Dmetadata.instance=N)"
+                )
+            return f"{text}: {why}, or raise {field_} in service.json"
+        held: dict[tuple[str, str], int] = {}
+        uncommitted: set[int] = set()
+        for group in self.groups.values():
+            for index, consumer in group.pending.items():
+                if index in self.records:
+                    uncommitted.add(index)
+                    key = (group.gid, consumer.uid)
+                    held[key] = held.get(key, 0) + 1
+            for index in group.redeliver:
+                if index in self.records:
+                    uncommitted.add(index)
+                    key = (group.gid, "")
+                    held[key] = held.get(key, 0) + 1
+        if uncommitted:
+            by = sorted(held.items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = [
+                f"{n} by consumer '{uid}' of group '{gid}'"
+                if uid
+                else f"{n} given back in group '{gid}' by a consumer that left"
+                for (gid, uid), n in by[:5]
+            ]
+            more = f" and {len(by) - 5} more" if len(by) > 5 else ""
+            text += (
+                f": {len(uncommitted)} of its records were delivered and never committed "
+                f"({', '.join(shown)}{more}); a record stays until it is committed. "
+                "Commit what was processed (QueueClient.commit(index), "
+                "PUT ?_indexes_=...), or watch with auto_commit=True"
+            )
+        else:
+            text += ": consume its records (get, or watch and commit)"
+        return text + f", delete or truncate records, or raise {field_} in service.json"
 
     def _repeated(self, key: str, data: bytes, tags: dict[str, str]) -> Record | None:
         """The put this one repeats (its ``requestId``'s, with the same data and tags),

@@ -116,7 +116,7 @@ def serve(
             req.path,
         )
     ):
-        conn.respond(401, f"missing or wrong token for queue '{queue.name}'".encode())
+        conn.respond(401, queue.bad_token(not auth))
         return
     query = dict(parse_qsl(req.query, keep_blank_values=True))
     tags = {k: v for k, v in query.items() if k not in _FLAGS and k != "requestId"}
@@ -290,6 +290,16 @@ def _watch(conn: HttpConnection, req: Request, queue: Queue, query: dict[str, st
     # close the websocket without a word
     index = _int(query, "_index_", 0)
     window = _int(query, "_window_", 1)
+    if window < 1:
+        # taken as 1, a watch(index, 0) was pushed one record and then nothing until
+        # that one was committed: a window of 0 (none pushed) or less is no window
+        conn.respond(
+            400,
+            f"_window_={window} must be at least 1: the watch's window is how many "
+            "records are pushed to this watcher before it commits them "
+            "(watch(index, window=1) or more)".encode(),
+        )
+        return
     group = queue.groups.get(gid)
     olds = [c for c in group.consumers if c.uid == uid and isinstance(c, Watcher)] if group else []
     if group is not None and olds:

@@ -181,12 +181,7 @@ class KernelServer:
         if queue is not None:  # as queue_http.serve, which checks the same after the body
             if not queue.token or _may_pass(queue.token, auth, headers, path):
                 return None
-            answer: Answer = (
-                401,
-                f"missing or wrong token for queue '{queue.name}'".encode(),
-                TEXT_PLAIN,
-                b"",
-            )
+            answer: Answer = (401, queue.bad_token(not auth), TEXT_PLAIN, b"")
             return lambda _: answer
         route = self.kernel.router.lookup(name)
         if route is None:

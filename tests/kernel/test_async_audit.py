@@ -34,8 +34,13 @@ class Big(allspark.BaseProcessor):
 """
 
 # "crash" kills its instance once every "fine..." record is at the instance; a "fine..."
-# record answers once the instance has crashed (at once when fed again): the first
-# crash always holds the fine records. Every call is written down in CALLS.
+# record answers only in a process other than the one "crash" killed (at once when fed
+# again), never in that one: the first crash always holds the fine records. Before, a
+# fine record answered as soon as the "crashed" file existed, and a fine thread that ran
+# between that file's write and os._exit answered in the dying process (fed once, not
+# twice: the test failed once in a parallel run). No waits with deadlines either: each
+# waits for its condition (the test's own wait_for bounds the whole). Every call is
+# written down in CALLS.
 CRASH_APP = """
 import os
 import time
@@ -44,12 +49,22 @@ import allspark
 
 DIR = {folder!r}
 FINE = {fine!r}
+CRASHED = os.path.join(DIR, "crashed")
 
 
 def wait_until(check):
-    deadline = time.monotonic() + 30
-    while not check() and time.monotonic() < deadline:
+    while not check():
         time.sleep(0.01)
+
+
+def crashed_elsewhere():
+    \"\"\"Whether "crash" killed a process, and not this one (its pid is in CRASHED).\"\"\"
+    try:
+        with open(CRASHED) as f:
+            pid = f.read()
+    except FileNotFoundError:
+        return False
+    return pid != "" and pid != str(os.getpid())
 
 
 class Crash(allspark.BaseProcessor):
@@ -61,10 +76,12 @@ class Crash(allspark.BaseProcessor):
             f.write(data.decode() + "\\n")
         if data == b"crash":
             wait_until(lambda: all(os.path.exists(os.path.join(DIR, n)) for n in FINE))
-            open(os.path.join(DIR, "crashed"), "w").close()
+            with open(CRASHED + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(CRASHED + ".tmp", CRASHED)
             os._exit(3)
         open(os.path.join(DIR, data.decode()), "w").close()
-        wait_until(lambda: os.path.exists(os.path.join(DIR, "crashed")))
+        wait_until(crashed_elsewhere)
         return b"ok:" + data, 200
 """
 

@@ -152,7 +152,7 @@ def test_a_full_sink_holds_the_answers_and_the_model_is_not_run_again(kernel, ma
         refusal = [
             line for line in easlab.logs(name, 200, kernel=kernel.client) if "is full" in line
         ]
-        assert refusal and "(2 records, queue.sink.max_length)" in refusal[0], refusal
+        assert refusal and "(2 records, queue.sink.max_length 2)" in refusal[0], refusal
         sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
         sink.set_token(TOKEN)
         sink.init()

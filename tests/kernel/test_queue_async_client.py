@@ -385,3 +385,13 @@ def test_a_down_timeout_that_is_no_seconds_is_refused_at_once(service, bad):
     # checked in the watcher's thread, it would have ended the watch instead
     with pytest.raises(ValueError, match="down_timeout must be seconds"):
         easlab.AsyncPredictor(service.endpoint, NAME, TOKEN, down_timeout=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -2, "8", True])
+def test_a_window_below_one_is_refused_at_once(service, bad):
+    """Before: window=0 went to the sink's watch, which refuses it (400 naming _window_,
+    a server message about watch(), not about the AsyncPredictor's argument)."""
+    with pytest.raises(ValueError, match=r"window must be an integer of at least 1"):
+        easlab.AsyncPredictor(service.endpoint, NAME, TOKEN, window=bad)
+    with easlab.AsyncPredictor(service.endpoint, NAME, TOKEN, window=1) as predictor:
+        assert predictor.predict(b"txt:one", timeout=60) == b"TXT:ONE"

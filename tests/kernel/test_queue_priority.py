@@ -23,6 +23,8 @@ from kernel_helpers import ECHO_APP, wait_for
 from test_queue_store import Taker
 
 import easlab
+from easlab.kernel.batching import BatchQueue
+from easlab.kernel.call import Call
 from easlab.kernel.queue import Queue, QueueError
 
 URGENT = {"_priority_": "1"}
@@ -593,4 +595,93 @@ def test_an_urgent_input_goes_before_inputs_the_feeder_holds_but_the_model_has_n
     assert [a.data for a in answers] == [b"n0", b"urgent", b"n1", b"n2", b"n3"]
     # each record ran once: the ones taken back were not run before the urgent one
     assert calls.read_text().split() == ["n0", "urgent", "n1", "n2", "n3"]
+    client.delete(name)
+
+
+def test_a_batch_queue_gives_back_a_waiting_call_unanswered(tmp_path):
+    """BatchQueue.withdraw: a call that waits is taken back (no answer, not in the next
+    batch, no longer counted); one handed to an instance, or answered, is not."""
+    answers: list[tuple[bytes, int]] = []
+
+    def call(body: bytes) -> Call:
+        return Call(body, lambda status, _, body=body: answers.append((body, status)))
+
+    queue = BatchQueue(max_size=8, batch_size=2, timeout_ms=0)
+    a, b, c, d = call(b"a"), call(b"b"), call(b"c"), call(b"d")
+    for each in (a, b, c, d):
+        assert queue.push(each)
+    assert queue.take() == [a, b]  # at an instance now
+    assert not queue.withdraw(a)
+    assert queue.withdraw(c)
+    assert not queue.withdraw(c)  # once
+    assert len(queue) == 1
+    assert queue.take() == [d]
+    d.finish(200, b"")
+    assert not queue.withdraw(d)
+    assert answers == [(b"d", 200)]  # the withdrawn call got no answer
+
+
+def test_with_batching_an_urgent_input_goes_before_inputs_waiting_for_a_batch(
+    kernel, make_app, tmp_path
+):
+    """With rpc.batching the feeder holds instance x worker_threads x 2 = 4 records:
+    two the model runs (one thread each), one in the instance's pipe behind them, one
+    waiting for a batch in the service's queue (BatchQueue). An urgent put takes that
+    last one's place: the feeder takes it back (BatchQueue.withdraw) and the urgent
+    record is fed while the model still runs the first two."""
+    name = "qp_async_batched"
+    calls, gate = tmp_path / "calls.txt", tmp_path / "gate"
+    folder = make_app(name, GATED_APP.format(calls=str(calls), gate=str(gate)))
+    spec = {
+        "name": name,
+        "token": TOKEN,
+        "processor_type": "python",
+        "processor_path": str(folder),
+        "processor_entry": "app.py",
+        "metadata": {
+            "instance": 1,
+            "type": "Async",
+            "rpc.worker_threads": 2,
+            "rpc.batching": True,
+            "rpc.max_batch_size": 2,
+            "rpc.max_batch_timeout": 600000,  # a batch closes full or behind a running one
+            "rpc.keepalive": 600000,
+        },
+    }
+    easlab.create(spec, kernel=kernel.client)
+    client = type(kernel.client)(kernel.endpoint, timeout=60, admin_token=kernel.admin_token)
+    url = f"{kernel.endpoint}/api/predict/{name}"
+    auth = {"Authorization": TOKEN}
+    puts = [
+        int(requests.post(url, data=b"n%d" % i, headers=auth, timeout=30).text) for i in range(6)
+    ]
+
+    def pending(index: int) -> bool:
+        params = {"_search_": "true", "_index_": str(index)}
+        found = requests.get(url, params=params, headers=auth, timeout=30)
+        return found.status_code == 200 and found.json().get("IsPending") is True
+
+    def started() -> list[str]:
+        return calls.read_text().split() if calls.exists() else []
+
+    # the model runs n0 and n1; the feeder holds n2 and n3 too (its window is 4)
+    wait_for(lambda: sorted(started()) == ["n0", "n1"], 30, "the model on n0 and n1")
+    wait_for(lambda: all(pending(i) for i in puts[:4]), 30, "the feeder holding n0..n3")
+    urgent = requests.post(url, params=URGENT, data=b"urgent", headers=auth, timeout=30)
+    assert urgent.status_code == 200
+    # n3 waited for a batch, the model not started on it: taken back for the urgent one
+    wait_for(lambda: pending(int(urgent.text)), 30, "the urgent record fed ahead of n3")
+    assert not pending(puts[3])
+    assert all(pending(i) for i in puts[:3])  # running, or in the instance's pipe
+    assert sorted(started()) == ["n0", "n1"]
+    gate.write_text("")
+    sink = easlab.QueueClient(kernel.endpoint, f"{name}/sink")
+    sink.set_token(TOKEN)
+    sink.init()
+    wait_for(lambda: sink.attributes()["stream.length"] == "7", 60, "the 7 answers in the sink")
+    answers = sink.get(index=0, length=10, auto_delete=False, timeout="0s")
+    names = ["n0", "n1", "n2", "n3", "n4", "n5", "urgent"]
+    assert sorted(a.data.decode() for a in answers) == names
+    # each record ran once: n3, taken back from its batch, was not run before
+    assert sorted(started()) == names
     client.delete(name)

@@ -158,7 +158,7 @@ print(json.dumps({{"results": results, "full": full, "big": big, "fits": fits,
     )
     assert [r[0] for r in out["results"]] == ["ok", "ok", "ok"]
     assert out["full"][0] == "error" and out["full"][1] == 450, out["full"]
-    assert "is full (3 records, queue.max_length)" in out["full"][2]
+    assert "is full (3 records, queue.max_length 3)" in out["full"][2]
     assert out["big"][0] == "error" and out["big"][1] == 413, out["big"]
     assert "2048 bytes is above" in out["big"][2] and "max_payload_size_kb" in out["big"][2]
     assert out["fits"][0] == "ok"
