@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 import os
 import secrets
@@ -135,6 +136,16 @@ def _entry_missing(entry: str, spec: Any, folder: Path) -> str:
     return f"{entry!r} not found in {where} (it holds {shown}); check processor_entry"
 
 
+def not_found_message(name: str, known: list[str]) -> str:
+    """The 404 for a service name this kernel does not have: its services, and the one
+    meant when the name is a near miss (``mnist-serivce``), for the control plane and the
+    prediction path alike (the notebook and the CLI show this text)."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    guess = f"did you mean '{close[0]}'? " if close else ""
+    return f"service '{name}' not found: {guess}(services: {', '.join(names) or 'none'})"
+
+
 class Kernel:
     """Services, routes and GPUs of one kernel process."""
 
@@ -256,8 +267,7 @@ class Kernel:
                 raise ControlError(409, self.unrestored_message(name))
             if name in self.restoring:
                 raise ControlError(503, self.restoring_message(name))
-            known = ", ".join(sorted([*self.services, *self.queue_services])) or "none"
-            raise ControlError(404, f"service '{name}' not found (services: {known})")
+            raise ControlError(404, not_found_message(name, [*self.services, *self.queue_services]))
         return service
 
     def unrestored_message(self, name: str, why: bool = True) -> str:

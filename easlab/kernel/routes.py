@@ -21,7 +21,7 @@ from easlab._auth import DEFAULT_CONTENT_TYPE, signature, verify
 from easlab.kernel import awake
 from easlab.kernel.api import API, handle
 from easlab.kernel.call import Call, HttpCall
-from easlab.kernel.control import Kernel
+from easlab.kernel.control import Kernel, not_found_message
 from easlab.kernel.guard import ControlGuard
 from easlab.kernel.http import (
     APPLICATION_JSON,
@@ -305,8 +305,7 @@ class KernelServer:
                 "services (a call without the admin token is not told their names)"
             ).encode()
         # the same list as the control plane's 404: queue services have no route
-        known = ", ".join(sorted({*router.names(), *self.kernel.queue_services})) or "none"
-        return f"service '{name}' not found (services: {known})".encode()
+        return not_found_message(name, [*router.names(), *self.kernel.queue_services]).encode()
 
     @staticmethod
     def _bad_token(name: str, missing: bool) -> bytes:

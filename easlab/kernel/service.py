@@ -531,7 +531,8 @@ class Service:
                 call.refuse(
                     502,
                     f"instance {instance.name} of service '{self.name}' {reason} "
-                    "while processing this request".encode(),
+                    "while processing this request (what it printed before it exited is "
+                    f"in its log: `easlab logs {self.name}`)".encode(),
                 )
                 continue
             call.retried = True

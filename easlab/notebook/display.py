@@ -46,11 +46,14 @@ def notebook_terms(message: str) -> str:
 
 def crash_log_note(message: str, service: str) -> str:
     """``message`` of an instance that exited while serving the call (the kernel's 502)
-    with where to read what it printed before: the kernel's line names no log, and the
-    magic that shows it is one the user may not know yet."""
-    if "while processing this request" in message and "logs" not in message:
-        return f"{message} (what it printed before it exited is in its log: %eas logs {service})"
-    return message
+    with where to read what it printed before, in the notebook's terms: the kernel names
+    the CLI's `easlab logs NAME` (an older kernel no log), and the magic that shows it is
+    one the user may not know yet."""
+    if "while processing this request" not in message:
+        return message
+    if "logs" in message:
+        return notebook_terms(message)
+    return f"{message} (what it printed before it exited is in its log: %eas logs {service})"
 
 
 def escape(text: Any) -> str:

@@ -403,7 +403,10 @@ def _run_level(
     workers = concurrency if duration else min(concurrency, n)
     running = workers
     rows: list[tuple[Any, ...]] = []
-    bar = _Progress(None if duration else n, f"concurrency {concurrency}", progress, duration)
+    label = f"concurrency {concurrency}"
+    if workers < concurrency:  # -n 5 -c 8: never more than 5 in flight; the bar says so
+        label += f" ({workers} at once: {n} requests)"
+    bar = _Progress(None if duration else n, label, progress, duration)
     start = time.perf_counter()
     deadline = start + duration if duration else None
 

@@ -11,6 +11,7 @@ import requests
 from kernel_helpers import ECHO_APP, post
 
 from easlab._auth import signed_headers
+from easlab.errors import KernelError
 
 TOKEN = "tok-" + "x" * 8
 
@@ -125,6 +126,22 @@ def test_unknown_service_is_404_listing_known_ones_to_the_admin_only(kernel, ech
     assert resp.status_code == 404
     assert "service 'nope' not found" in resp.text and "srv_echo" in resp.text
     assert kernel.admin_token not in resp.text
+    assert "did you mean" not in resp.text  # 'nope' is near no name
+
+
+def test_a_typod_service_name_is_told_the_name_meant(kernel, echo):
+    """A near miss of a service's name says which one was meant, to the admin, on the
+    prediction path and on the control plane alike (one message); a caller without the
+    admin token is still told no name."""
+    typo = "srv_ecoh"
+    resp = post(kernel.endpoint + f"/api/predict/{typo}", b"x", f"Bearer {kernel.admin_token}")
+    assert resp.status_code == 404
+    assert f"service '{typo}' not found: did you mean 'srv_echo'?" in resp.text, resp.text
+    with pytest.raises(KernelError) as info:
+        kernel.client.describe(typo)  # the control plane's 404
+    assert "did you mean 'srv_echo'?" in str(info.value)
+    resp = post(kernel.endpoint + f"/api/predict/{typo}", b"x", TOKEN)
+    assert resp.status_code == 404 and "srv_echo" not in resp.text
 
 
 def test_sub_path_routes_to_the_service(echo):

@@ -58,7 +58,8 @@ def test_one_request_that_kills_the_only_instance_crashes_it_once_and_gets_502(
     assert resp.status_code == 502
     assert resp.text == (
         "instance orphan_one-0 of service 'orphan_one' exited with code 3 "
-        "while processing this request"
+        "while processing this request (what it printed before it exited is in its log: "
+        "`easlab logs orphan_one`)"
     )
     wait_for(
         lambda: (w := _workers(kernel, "orphan_one")[0])["ready"] and w["pid"] != pid,
@@ -95,6 +96,10 @@ def test_a_request_that_kills_every_instance_it_meets_runs_twice_with_two(kernel
     svc = python_service("orphan_both", CRASH_APP, instance=2)
     resp = post(svc.url, b"exit", TOKEN)
     assert resp.status_code == 502 and "while processing this request" in resp.text
+    # any client (curl, the Python client) is told where the instance's output went
+    assert resp.text.endswith(
+        "(what it printed before it exited is in its log: `easlab logs orphan_both`)"
+    ), resp.text
     # once where it was sent, once on the other instance: never on the restarted first
     wait_for(
         lambda: all(w["ready"] for w in _workers(kernel, "orphan_both")),

@@ -32,6 +32,17 @@ def test_bench_rows_and_percentiles_agree_with_the_frame():
     assert summary.loc["p99 (ms)", "value"] == f"{r.p99:.2f}"
 
 
+def test_the_progress_bar_says_how_many_run_at_once(capsys):
+    """-n 5 -c 8 runs 5 requests at once (no more workers than requests): the bar said
+    "concurrency 8" all the same; it says 5 at once now, and nothing more when -c fits."""
+    with EchoServer() as server:
+        bench(server.url, b"x", n=5, concurrency=8, token=server.token, progress=True)
+        assert "concurrency 8 (5 at once: 5 requests)" in capsys.readouterr().err
+        bench(server.url, b"x", n=5, concurrency=2, token=server.token, progress=True)
+        err = capsys.readouterr().err
+        assert "concurrency 2" in err and "at once" not in err
+
+
 def test_bench_counts_errors_by_status():
     with EchoServer(fail_every=5) as server:
         r = bench(server.url, "x", n=50, concurrency=2, token=server.token, progress=False)
