@@ -730,6 +730,35 @@ def _stop_on_terminate() -> None:
             signal.signal(getattr(signal, name), interrupt)
 
 
+#: the request a processor's own code documents (``easlab pysdk init``'s app.py:
+#: ``curl http://127.0.0.1:8080/test -d '10 20'``)
+_DOCUMENTED_CURL = re.compile(r"curl \S+ -d '([^'\n]*)'")
+
+
+def _sample_body(spec: Any) -> str:
+    """The body ``easlab test`` suggests to curl: the one the entry file's own example
+    sends (a pysdk project's app.py parses "10 20", and failed on the generic "hello
+    eas"), read from a local folder or archive; else eascmd's "hello eas"."""
+    import tarfile
+
+    entry = (spec.processor_entry or "").strip().removeprefix("./")
+    path = Path(spec.processor_path or "")
+    text = ""
+    try:
+        if entry and path.is_dir():
+            text = (path / entry).read_text(errors="replace")
+        elif entry and path.is_file() and tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                names = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
+                member = names.get(entry)
+                got = archive.extractfile(member) if member is not None else None
+                text = got.read(1 << 20).decode(errors="replace") if got is not None else ""
+    except (OSError, tarfile.TarError):
+        text = ""
+    found = _DOCUMENTED_CURL.search(text)
+    return found.group(1) if found else "hello eas"
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """Serve one service in the foreground (eascmd ``test``, without Docker)."""
     from easlab.client.control import _absolutize
@@ -768,7 +797,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         else:
             print(_endpoint_table(desc))
             auth = f" -H 'Authorization: {svc.token}'" if svc.token else ""
-            print(f"[OK] Service is running; try:\n  curl {svc.url}{auth} -d 'hello eas'")
+            body = _sample_body(spec)
+            print(f"[OK] Service is running; try:\n  curl {svc.url}{auth} -d '{body}'")
             print(
                 f"Logs: `easlab logs {spec.name} --endpoint {kernel.endpoint}` "
                 f"(kernel log: {kernel.log_path}). Press Ctrl-C to stop.",

@@ -196,3 +196,44 @@ def test_pack_without_env_points_to_an_init_that_keeps_the_code(tmp_path, capsys
     assert (folder / "app.py").read_text() == "# my processor\n"
     assert main(args) == 0 and "Kept your app.py and app.json" in capsys.readouterr().out
     assert main(["pysdk", "pack", str(folder)]) == 0
+
+
+def test_easlab_test_of_a_packed_project_suggests_the_request_its_app_takes(project, tmp_path):
+    """The pysdk loop: `easlab test app.json` after `pysdk pack` serves the package and
+    suggests a curl; it suggested eascmd's "hello eas", which the template's app.py
+    cannot parse (`x, y = data.split(b" ")`: 500). Now the body app.py's own example
+    sends, "10 20", which the suggested curl, sent as printed, gets an answer to."""
+    import re
+    import signal
+    import sys
+
+    from tests.test_cli_kernel import _read_until
+
+    work = tmp_path / "loop"
+    work.mkdir()
+    archive, _ = pack_project(project, work / "demo.tar.gz")
+    spec = json.loads((project / "app.json").read_text())
+    spec["processor_path"] = "./demo.tar.gz"
+    (work / "app.json").write_text(json.dumps(spec))
+    env = {**_clean_env(), "EASLAB_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "easlab", "test", "app.json", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=work,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        out = _read_until(proc, r"Press Ctrl-C", timeout=120)
+        curl = re.search(r"curl (http://\S+) -H 'Authorization: (\S+)' -d '([^']*)'", out)
+        assert curl is not None, out
+        url, token, body = curl.groups()
+        assert body == "10 20", out
+        resp = requests.post(url, data=body.encode(), headers={"Authorization": token}, timeout=30)
+        assert (resp.status_code, resp.text) == (200, "True")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
