@@ -285,21 +285,18 @@ class GraphApp:
             own = self._node_get(node, "/metadata")
             if node.app.metadata is None:
                 return own
-            # the executor reads each into its ModelMetadata, whose empty fields it leaves out
-            models[node.name] = {
-                key: value
-                for key, value in node.app.metadata.items()
-                if key in ("inputs", "outputs") or value not in ("", [], {}, None)
-            }
+            models[node.name] = _executor_model(node.app.metadata)
         first, last = _edges(self.root)
-        return _json(
-            {
-                "name": self.name,
-                "models": models,
-                "graphinputs": models[first.name].get("inputs"),
-                "graphoutputs": models[last.name].get("outputs"),
-            }
-        )
+        document = {
+            "name": self.name,
+            "models": dict(sorted(models.items())),  # a Go map: sorted keys
+            "graphinputs": models[first.name].get("inputs"),
+            "graphoutputs": models[last.name].get("outputs"),
+        }
+        # Go's json.Marshal: struct fields in order, compact, UTF-8 as it is, no newline
+        # (executor_writes then escapes <, >, & as Go does)
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        return Answer(200, body.encode(), JSON)
 
     def health(self, method: str, path: str) -> Answer:
         """``/health/status`` (the microservice's path; the executor has none): each node's
@@ -503,6 +500,38 @@ def _executor_service(method: str, path: str) -> str | None:
         "node_status": "status",
         "node_metadata": "metadata",
     }.get(endpoint)
+
+
+#: the fields of the executor's ModelMetadata, in its struct's order (each omitempty)
+_EXECUTOR_MODEL_FIELDS = ("name", "platform", "versions", "inputs", "outputs")
+
+
+def _executor_model(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A node's metadata as seldon-core's executor re-marshals it (predictor/metadata.go's
+    ModelMetadata): its five fields in the struct's order, others (``custom``) dropped,
+    empty ones left out (``inputs``/``outputs`` only when null: ``[]`` stays), and the
+    objects inside the inputs and outputs with Go's sorted keys."""
+    out: dict[str, Any] = {}
+    for key in _EXECUTOR_MODEL_FIELDS:
+        value = metadata.get(key)
+        if key in ("inputs", "outputs"):
+            if value is not None:
+                out[key] = _go_decoded(value)
+        elif value not in (None, "", []):
+            out[key] = value
+    return out
+
+
+def _go_decoded(value: Any) -> Any:
+    """``value`` as Go holds JSON decoded into ``interface{}`` and writes it back: objects
+    as maps (sorted keys), numbers as float64 (an integral one written without ``.0``)."""
+    if isinstance(value, dict):
+        return {str(k): _go_decoded(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_go_decoded(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
 
 
 def _edges(node: GraphNode) -> tuple[GraphNode, GraphNode]:

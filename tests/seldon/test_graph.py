@@ -598,6 +598,25 @@ def test_graph_metadata_as_seldon_core_executor():
     assert json.loads(answer.body)["status"]["reason"] == "MICROSERVICE_BAD_METADATA"
 
 
+def test_graph_metadata_bytes_as_the_executor_marshals_them():
+    """The executor decodes each node's metadata into its ModelMetadata struct and
+    writes the graph's with Go's json.Marshal: fields in the structs' order, other keys
+    (custom) dropped, objects inside with sorted keys, non-ASCII as UTF-8, <, >, & as
+    \\u003c ... (predictor/metadata.go, read from seldon-core's source: its Go executor
+    does not run here). easlab wrote flask's JSON: sorted keys everywhere, custom kept,
+    non-ASCII as \\u escapes, a newline at the end."""
+    app = GraphApp.from_spec({"name": "w", "class": "WideMeta"}, COMPONENTS)
+    app.name = "g"
+    answer = app.handle("GET", "/api/v1.0/metadata")
+    inputs = '[{"datatype":"BYTES","name":"x","shape":[1]}]'
+    assert answer.status == 200, answer.body
+    assert answer.body.decode() == (
+        '{"name":"g","models":{"w":{"name":"模型 \\u003cv2\\u003e","platform":"p",'
+        f'"versions":["v1"],"inputs":{inputs},"outputs":[]}}}},"graphinputs":{inputs},'
+        '"graphoutputs":[]}'
+    )
+
+
 def test_a_node_that_fails_answers_for_the_graph_as_its_microservice_would():
     """A node's failure stops the graph with the answer its own microservice gives (the
     executor stops at a node's non-200 and passes its status and body on): a predict_raw
