@@ -222,6 +222,7 @@ def test_easlab_test_of_a_packed_project_suggests_the_request_its_app_takes(proj
         stderr=subprocess.STDOUT,
         cwd=work,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        start_new_session=True,  # a failed check kills its kernel with it (below)
     )
     try:
         out = _read_until(proc, r"Press Ctrl-C", timeout=120)
@@ -235,5 +236,6 @@ def test_easlab_test_of_a_packed_project_suggests_the_request_its_app_takes(proj
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
-            proc.kill()
+            # SIGKILL of `easlab test` alone would leave the kernel it started running
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
