@@ -34,6 +34,30 @@ class Hang(allspark.BaseProcessor):
 """
 
 
+# A python app whose model writes each input to CALLS, then holds it until GATE exists
+# (a file the test creates): the queue tests' way to keep records at the model.
+GATED_APP = """
+import os
+import time
+import allspark
+
+CALLS = {calls!r}
+GATE = {gate!r}
+
+
+class Gated(allspark.BaseProcessor):
+    def initialize(self):
+        pass
+
+    def process(self, data):
+        with open(CALLS, "a") as f:
+            f.write(data.decode() + "\\n")
+        while not os.path.exists(GATE):
+            time.sleep(0.01)
+        return data, 200
+"""
+
+
 def app_spec(name: str, folder: Any, **metadata: Any) -> dict[str, Any]:
     """A python-processor service.json for the app.py in ``folder``; ``metadata`` as
     keyword arguments (``rpc__keepalive=600`` for ``rpc.keepalive``), one instance

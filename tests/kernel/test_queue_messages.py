@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import requests
-from kernel_helpers import app_spec, wait_for
+from kernel_helpers import GATED_APP, app_spec, wait_for
 
 import easlab
 
@@ -148,30 +148,6 @@ print(json.dumps({"big": attempt(lambda: client("qm_big").put(b"x" * 2048))}))
     assert "2048 bytes" in text and "1024 bytes" in text, text
     assert "queue.max_payload_size_kb 1" in text, text
     assert "raise queue.max_payload_size_kb in service.json" in text, text
-
-
-# The model writes each input to CALLS, then waits for GATE to exist (a file the test
-# creates): while it holds n0, the queue stays full.
-GATED_APP = """
-import os
-import time
-import allspark
-
-CALLS = {calls!r}
-GATE = {gate!r}
-
-
-class Gated(allspark.BaseProcessor):
-    def initialize(self):
-        pass
-
-    def process(self, data):
-        with open(CALLS, "a") as f:
-            f.write(data.decode() + "\\n")
-        while not os.path.exists(GATE):
-            time.sleep(0.01)
-        return data, 200
-"""
 
 
 def test_a_full_async_input_queue_names_its_service_not_a_commit(kernel, make_app, tmp_path):

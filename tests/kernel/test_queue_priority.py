@@ -19,7 +19,7 @@ import sqlite3
 
 import pytest
 import requests
-from kernel_helpers import ECHO_APP, wait_for
+from kernel_helpers import ECHO_APP, GATED_APP, wait_for
 from test_queue_store import Taker
 
 import easlab
@@ -526,30 +526,6 @@ print(json.dumps({"seen": seen, "left": q.attributes()["stream.length"]}))
     n0, n1, n2 = before["puts"]
     assert after["seen"] == [[before["urgent"], "u"], [n1, "n1"], [n2, "n2"]]
     assert after["left"] == "0"
-
-
-# The model writes each input to CALLS, then waits for GATE to exist (a file the test
-# creates): while it holds n0, the feeder's other records wait in the service's queue.
-GATED_APP = """
-import os
-import time
-import allspark
-
-CALLS = {calls!r}
-GATE = {gate!r}
-
-
-class Gated(allspark.BaseProcessor):
-    def initialize(self):
-        pass
-
-    def process(self, data):
-        with open(CALLS, "a") as f:
-            f.write(data.decode() + "\\n")
-        while not os.path.exists(GATE):
-            time.sleep(0.01)
-        return data, 200
-"""
 
 
 def test_an_urgent_input_goes_before_inputs_the_feeder_holds_but_the_model_has_not_started(
