@@ -420,13 +420,31 @@ def plot_traffic(counts: dict[str, int], ax: Axes | None = None, show: bool | No
 
     Returns a ``Plot`` of one axis (``plot[0]``); ``show`` as for ``plot_latency``.
     """
+    import numbers
+    from collections.abc import Mapping
+
+    if not isinstance(counts, Mapping) and hasattr(counts, "value_counts"):
+        counts = counts.to_dict()  # a pandas Series: index -> count, as value_counts() gives
+    if not isinstance(counts, Mapping):
+        raise TypeError(
+            f"plot_traffic takes requests answered per service, got {_what(counts)}: pass a "
+            "dict such as {'greeter': 70, 'greeter_ab12': 30} (a Counter of answers works)"
+        )
     if not counts:
         raise ValueError("no traffic to plot: counts is empty")
+    names = list(counts)
+    values: list[int] = []
+    for name in names:
+        value = counts[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
+            raise TypeError(
+                f"counts[{name!r}] is {_what(value)}: each service's value must be a whole "
+                "number of requests"
+            )
+        values.append(int(value))
     own_figure = ax is None
     if ax is None:
         ax = _new_figure(6, 3.5).subplots()
-    names = list(counts)
-    values = [int(counts[name]) for name in names]
     total = sum(values) or 1
     colours = ["tab:blue", "tab:green", "tab:orange", "tab:purple"]
     bars = ax.bar(names, values, color=[colours[i % 4] for i in range(len(names))])

@@ -273,3 +273,12 @@ def test_plotting_something_else_says_what_it_got_and_what_to_pass():
         plot_sweep(_result())
     with pytest.raises(TypeError, match=r"got None"):
         plot_sweep(None)
+
+
+def test_plot_traffic_of_something_else_says_what_it_needs():
+    # a list of counts failed with "IndexError: list index out of range" deep in the
+    # plot; a Counter's non-number value with int()'s own message
+    with pytest.raises(TypeError, match=r"got list.*\{'greeter': 70, 'greeter_ab12': 30\}"):
+        plot_traffic([70, 30])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"counts\['b'\] is str 'many'"):
+        plot_traffic({"a": 3, "b": "many"})  # type: ignore[dict-item]
