@@ -123,11 +123,23 @@ def _new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _what(value: Any) -> str:
+    """``None``, ``str 'plain'``, ``DataFrame``: what a plot was given, for its error."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{name} {value!r}" if isinstance(value, str | int | float) else name
+
+
 def _frame(result: Any) -> Any:
     """The per-request DataFrame of a BenchResult (or a DataFrame given directly)."""
     df = getattr(result, "df", result)
     if "total_ms" not in getattr(df, "columns", ()):
-        raise TypeError("expected a BenchResult or a DataFrame with a 'total_ms' column")
+        raise TypeError(
+            f"expected a BenchResult or a DataFrame with a 'total_ms' column, got {_what(result)}: "
+            "pass what `%eas bench NAME --body BODY -o r` stores in r (or r.df), or "
+            "r = easlab.bench(...)"
+        )
     if df.empty:
         raise ValueError("no requests to plot: the load test recorded no rows")
     return df
@@ -248,7 +260,16 @@ def plot_latency(result: Any, ax: Axes | None = None, show: bool | None = None) 
 
     cdf_ax = ax.twinx()
     xs = np.sort(total)
-    cdf_ax.plot(xs, np.arange(1, len(xs) + 1) / len(xs), color="black", lw=1.2, label="CDF")
+    # the empirical CDF: a step at each request, from 0 at the fastest (a line between
+    # requests read as latencies no request had)
+    cdf_ax.plot(
+        np.concatenate([xs[:1], xs]),
+        np.arange(0, len(xs) + 1) / len(xs),
+        drawstyle="steps-post",
+        color="black",
+        lw=1.2,
+        label="CDF",
+    )
     cdf_ax.set_ylim(0, 1.02)
     cdf_ax.set_ylabel("cumulative fraction of requests")
     if clip is not None:
@@ -358,8 +379,18 @@ def plot_sweep(result: Any, show: bool | None = None) -> Plot:
     ``plot_latency``.
     """
     sweep = getattr(result, "sweep_df", result)
-    if sweep is None or "concurrency" not in getattr(sweep, "columns", ()):
-        raise ValueError("no sweep to plot: run easlab.bench(..., sweep=[1, 2, 4, 8])")
+    if sweep is None and hasattr(result, "sweep_df"):
+        levels = ", ".join(str(c) for c in sorted(getattr(result, "wall_s", {}) or {})) or "?"
+        raise ValueError(
+            f"no sweep to plot: this load test ran one concurrency level ({levels}). Run "
+            "`%eas bench NAME --body BODY --sweep 1,2,4,8 -o sweep` (or easlab.bench(..., "
+            "sweep=[1, 2, 4, 8])) and plot that; plot_latency(r) draws a single run"
+        )
+    if "concurrency" not in getattr(sweep, "columns", ()):
+        raise TypeError(
+            f"expected a BenchResult of a sweep or its sweep_df, got {_what(result)}: pass "
+            "what `%eas bench NAME --body BODY --sweep 1,2,4,8 -o sweep` stores in sweep"
+        )
     fig = _new_figure(10, 3.8)
     ax_tp, ax_lat = fig.subplots(1, 2)
     c = sweep["concurrency"].to_numpy()
@@ -389,13 +420,31 @@ def plot_traffic(counts: dict[str, int], ax: Axes | None = None, show: bool | No
 
     Returns a ``Plot`` of one axis (``plot[0]``); ``show`` as for ``plot_latency``.
     """
+    import numbers
+    from collections.abc import Mapping
+
+    if not isinstance(counts, Mapping) and hasattr(counts, "value_counts"):
+        counts = counts.to_dict()  # a pandas Series: index -> count, as value_counts() gives
+    if not isinstance(counts, Mapping):
+        raise TypeError(
+            f"plot_traffic takes requests answered per service, got {_what(counts)}: pass a "
+            "dict such as {'greeter': 70, 'greeter_ab12': 30} (a Counter of answers works)"
+        )
     if not counts:
         raise ValueError("no traffic to plot: counts is empty")
+    names = list(counts)
+    values: list[int] = []
+    for name in names:
+        value = counts[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
+            raise TypeError(
+                f"counts[{name!r}] is {_what(value)}: each service's value must be a whole "
+                "number of requests"
+            )
+        values.append(int(value))
     own_figure = ax is None
     if ax is None:
         ax = _new_figure(6, 3.5).subplots()
-    names = list(counts)
-    values = [int(counts[name]) for name in names]
     total = sum(values) or 1
     colours = ["tab:blue", "tab:green", "tab:orange", "tab:purple"]
     bars = ax.bar(names, values, color=[colours[i % 4] for i in range(len(names))])

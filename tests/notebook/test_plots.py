@@ -247,3 +247,38 @@ def test_few_requests_get_whole_request_ticks_and_dots_above_the_p99_line():
     dots = over_time.collections
     assert dots and all(d.get_zorder() > p99_line.get_zorder() for d in dots)
     assert dots[0].get_sizes()[0] >= 20  # a dot, not a speck
+
+
+def test_the_cdf_is_a_staircase_from_zero_not_a_line_between_requests():
+    # two requests, 1.38 and 1.54 ms: the CDF was a straight line from 0.5 at 1.38 to 1.0
+    # at 1.54, as if half the requests took 1.46 ms; no request is faster than the first
+    df = _result().df.iloc[:2].copy()
+    df["total_ms"], df["status"] = [1.54, 1.38], 200
+    _, cdf, _ = plot_latency(BenchResult(df, {4: 0.01}), show=False)
+    (line,) = [ln for ln in cdf.get_lines() if ln.get_label() == "CDF"]
+    assert line.get_drawstyle() == "steps-post"
+    assert list(line.get_xdata()) == [1.38, 1.38, 1.54]
+    assert list(line.get_ydata()) == [0.0, 0.5, 1.0]
+
+
+def test_plotting_something_else_says_what_it_got_and_what_to_pass():
+    # plot_latency(None) (a bench cell without -o) said only "expected a BenchResult or
+    # a DataFrame with a 'total_ms' column"; plot_sweep of a one-level run gave only the
+    # Python call, not the magic the tutorial uses
+    with pytest.raises(TypeError, match=r"got None.*%eas bench NAME --body BODY -o r"):
+        plot_latency(None)
+    with pytest.raises(TypeError, match=r"got str 'plain'"):
+        plot_latency("plain")
+    with pytest.raises(ValueError, match=r"one concurrency level \(4\).*--sweep 1,2,4,8"):
+        plot_sweep(_result())
+    with pytest.raises(TypeError, match=r"got None"):
+        plot_sweep(None)
+
+
+def test_plot_traffic_of_something_else_says_what_it_needs():
+    # a list of counts failed with "IndexError: list index out of range" deep in the
+    # plot; a Counter's non-number value with int()'s own message
+    with pytest.raises(TypeError, match=r"got list.*\{'greeter': 70, 'greeter_ab12': 30\}"):
+        plot_traffic([70, 30])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"counts\['b'\] is str 'many'"):
+        plot_traffic({"a": 3, "b": "many"})  # type: ignore[dict-item]
