@@ -436,7 +436,11 @@ def plot_traffic(counts: dict[str, int], ax: Axes | None = None, show: bool | No
     values: list[int] = []
     for name in names:
         value = counts[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not float(value).is_integer()  # NaN and inf too (int() of them raised)
+        ):
             raise TypeError(
                 f"counts[{name!r}] is {_what(value)}: each service's value must be a whole "
                 "number of requests"

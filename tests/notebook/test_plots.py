@@ -282,3 +282,5 @@ def test_plot_traffic_of_something_else_says_what_it_needs():
         plot_traffic([70, 30])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"counts\['b'\] is str 'many'"):
         plot_traffic({"a": 3, "b": "many"})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match=r"counts\['b'\] is float nan"):  # int(nan) raised
+        plot_traffic({"a": 3, "b": float("nan")})
