@@ -41,6 +41,17 @@ class Arg:
         return long.lstrip("-").replace("-", "_")
 
 
+def percentage(text: str) -> int:
+    """``-w 30`` or ``-w 30%`` (as the console shows weights): a whole percentage."""
+    value = text.strip().removesuffix("%").strip()
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole percentage: give 0-100, e.g. -w 30 (or -w 30%)"
+        ) from None
+
+
 def arg(*flags: str, fronts: frozenset[str] = BOTH, passed: bool = True, **options: Any) -> Arg:
     a = Arg(tuple(flags), options, fronts)
     return Arg(a.flags, a.options, a.fronts, a.dest if passed else None)
@@ -248,7 +259,7 @@ VERBS: tuple[Verb, ...] = (
             arg(
                 "-w",
                 "--weight",
-                type=int,
+                type=percentage,
                 required=True,
                 metavar="PERCENT",
                 help="percent of the entry endpoint's traffic, 0-100",

@@ -710,3 +710,15 @@ def test_pai_eas_options_on_a_local_command_are_refused_before_it_acts(cli_echo,
     assert "or --endpoint pai://cn-hangzhou" in run(capsys, "ls", "--region", "cn-hangzhou")[2]
     code, out, err = run(capsys, "desc", "cli_echo", *cli_echo)
     assert code == 0 and "| Running" in out and "| 1 " in out  # not deleted, not scaled
+
+
+def test_release_takes_a_weight_written_as_a_percentage(endpoint: str, capsys, monkeypatch):
+    """`-w 30%` (as the console writes weights) was argparse's "invalid int value: '30%'";
+    it is 30 now, and a weight that is no number says what to give."""
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, out, err = run(capsys, "release", "no_such_svc", "-w", "30%", "--endpoint", endpoint)
+    assert code == 1 and "service 'no_such_svc' not found" in err, err
+    with pytest.raises(SystemExit):
+        run(capsys, "release", "no_such_svc", "-w", "thirty", "--endpoint", endpoint)
+    err = capsys.readouterr().err
+    assert "'thirty' is not a whole percentage: give 0-100, e.g. -w 30 (or -w 30%)" in err, err

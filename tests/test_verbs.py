@@ -14,7 +14,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from easlab import cli
-from easlab.verbs import VERBS, Arg, Verb, wait_seconds
+from easlab.verbs import VERBS, Arg, Verb, percentage, wait_seconds
 
 NOWHERE = "http://127.0.0.1:9"
 SHARED = [v for v in VERBS if v.fronts == {"cli", "magic"}]
@@ -32,7 +32,7 @@ def _sample(a: Arg) -> list[str]:
         return [flag]
     if opts.get("action") == "append":
         return [f"{flag}metadata.instance=2"]
-    if opts.get("type") in (int, float, wait_seconds):
+    if opts.get("type") in (int, float, wait_seconds, percentage):
         return [flag, "7"]
     return [flag, f"v_{a.dest}"]
 
