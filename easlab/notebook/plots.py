@@ -446,6 +446,11 @@ def plot_traffic(counts: dict[str, int], ax: Axes | None = None, show: bool | No
                 "number of requests"
             )
         values.append(int(value))
+    if not any(values):  # an empty chart titled "over 0 requests" said nothing
+        raise ValueError(
+            f"no traffic to plot: every count is 0 ({', '.join(map(str, names))}); send "
+            "requests to the entry endpoint first, then count the answers"
+        )
     own_figure = ax is None
     if ax is None:
         ax = _new_figure(6, 3.5).subplots()

@@ -284,3 +284,5 @@ def test_plot_traffic_of_something_else_says_what_it_needs():
         plot_traffic({"a": 3, "b": "many"})  # type: ignore[dict-item]
     with pytest.raises(TypeError, match=r"counts\['b'\] is float nan"):  # int(nan) raised
         plot_traffic({"a": 3, "b": float("nan")})
+    with pytest.raises(ValueError, match=r"no traffic to plot: every count is 0 \(a, b\)"):
+        plot_traffic({"a": 0, "b": 0})  # was an empty chart "over 0 requests"
