@@ -993,12 +993,38 @@ def _run(args: argparse.Namespace) -> int:
         raise
 
 
+def _notebook_only(word: str | None) -> str:
+    """What to use for a verb that only the notebook has (``bench``, ``predict`` ...),
+    or "" for any other word."""
+    from easlab.verbs import MAGIC, verb_named
+
+    verb = verb_named(word) if word else None
+    if verb is None or verb.fronts != MAGIC:
+        return ""
+    magic = "%%eas" if verb.cell == "required" else "%eas"
+    if verb.name == "predict":
+        python = (
+            "PredictClient(...).predict(...) or svc.client().predict(...) in Python; from a "
+            "shell, curl the endpoint and token that `easlab desc SERVICE` shows"
+        )
+    else:
+        python = f"easlab.{verb.name}(...) in Python"
+    return (
+        f"a notebook command, not one of the shell's: `{magic} {verb.name}` in a notebook, "
+        f"or {python} (`easlab -h` lists the shell's commands)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``easlab`` command; returns the exit status."""
     argv = list(argv) if argv is not None else sys.argv[1:]
     verb = _command_word(argv)
     if verb in _ELSEWHERE:
         print(f"easlab {verb}: not an easlab command: {_ELSEWHERE[verb]}", file=sys.stderr)
+        return 2
+    notebook_only = _notebook_only(verb)
+    if notebook_only:
+        print(f"easlab {verb}: {notebook_only}", file=sys.stderr)
         return 2
     if verb is not None and verb not in _commands():
         import difflib

@@ -532,3 +532,21 @@ def test_a_model_or_code_file_given_as_the_description_is_named_in_one(
     (tmp_path / "bad.json").write_text('{"name": "x",\n "metadata": }')
     assert main(["create", str(tmp_path / "bad.json"), "--endpoint", nowhere]) == 1
     assert "invalid JSON in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["bench", "mnist", "-n", "100"], "`%eas bench` in a notebook, or easlab.bench("),
+        (["monitor", "mnist"], "`%eas monitor` in a notebook, or easlab.monitor("),
+        (["debug", "mnist"], "`%eas debug` in a notebook, or easlab.debug("),
+        (["predict", "mnist"], "`%%eas predict` in a notebook, or PredictClient"),
+    ],
+)
+def test_a_notebook_only_verb_on_the_command_line_says_where_it_is(argv, words, capsys):
+    # `easlab bench mnist` (the README's %eas bench) said only "'bench' is not a
+    # command; `easlab -h` lists them", as if easlab had no bench at all
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"easlab {argv[0]}: a notebook command") and words in err, err
+    assert err.count("\n") == 1, err

@@ -722,3 +722,35 @@ def test_release_takes_a_weight_written_as_a_percentage(endpoint: str, capsys, m
         run(capsys, "release", "no_such_svc", "-w", "thirty", "--endpoint", endpoint)
     err = capsys.readouterr().err
     assert "'thirty' is not a whole percentage: give 0-100, e.g. -w 30 (or -w 30%)" in err, err
+
+
+@pytest.mark.parametrize("verb", ["test", "serve"])
+def test_a_port_already_taken_is_one_line_naming_the_port_flag(
+    project: Path, verb: str, tmp_path: Path
+):
+    # the pysdk loop's `ENV/bin/python app.py` still holding 8080 when `easlab test` starts
+    # on its default 8080: it said "cannot listen on 127.0.0.1:P: [Errno 98] error while
+    # attempting to bind on address ('127.0.0.1', P): address already in use", under "the
+    # easlab kernel exited with code 1 before listening:", with no way out named
+    import socket
+    import subprocess
+    import sys
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        argv = [sys.executable, "-m", "easlab", verb]
+        argv += ["service.json"] if verb == "test" else []
+        argv += ["--port", str(port), "--state-dir", str(tmp_path / "s")]
+        done = subprocess.run(
+            argv, cwd=project, env=_child_env(project), capture_output=True, text=True, timeout=120
+        )
+    finally:
+        holder.close()
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert "--port 0" in lines[0] and "Traceback" not in done.stderr

@@ -143,8 +143,15 @@ class LocalKernel:
             code = self.process.poll()
             if code is not None:
                 tail = text.decode("utf-8", "replace").strip()[-2000:]
+                if tail.startswith("easlab kernel: ") and "\n" not in tail:
+                    # the kernel said why in one line (a port in use, a busy state dir):
+                    # the answer stays that one line
+                    tail = tail.removeprefix("easlab kernel: ")
+                    sep = " "
+                else:
+                    sep = "\n"
                 raise KernelError(
-                    0, f"the easlab kernel exited with code {code} before listening:\n{tail}"
+                    0, f"the easlab kernel exited with code {code} before listening:{sep}{tail}"
                 )
             if time.monotonic() > deadline:
                 self._kill()

@@ -328,5 +328,24 @@ def serve_forever(
         print(f"easlab kernel: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     except OSError as exc:
-        print(f"easlab kernel: cannot listen on {host}:{port}: {exc}", file=sys.stderr, flush=True)
+        print(f"easlab kernel: {_listen_failure(host, port, exc)}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
+
+
+def _listen_failure(host: str, port: int, exc: OSError) -> str:
+    """One line for a kernel that could not listen: what holds the port, and the way out."""
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use: stop what holds it (an earlier "
+            "`easlab test` or `easlab serve`, a pysdk project's `ENV/bin/python app.py`; "
+            "`easlab kernel status` lists easlab's kernels) or pass another port: --port N "
+            "(port= in Python), --port 0 for a free one"
+        )
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        return (
+            f"port {port} on {host} needs root (ports below 1024 are privileged): pass "
+            "--port 1024 or above (port= in Python), --port 0 for a free one"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
