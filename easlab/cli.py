@@ -785,13 +785,35 @@ def cmd_test(args: argparse.Namespace) -> int:
             # the kernel's own create refuses it too, once one is up in the state dir
             check_location(location, spec.base_dir, field=field)
     _stop_on_terminate()
+    from easlab import ops
+
     with LocalKernel(host=args.host, port=args.port, state_dir=args.state_dir) as kernel:
-        svc = kernel.client.create(data, allow_cpu_fallback=args.allow_cpu_fallback)
-        desc = svc.desc
-        if desc.get("status") == "Failed":
-            print(f"[FAILED] Service {spec.name} failed to start:", file=sys.stderr)
-            print(desc.get("message") or "(no message)", file=sys.stderr)
-            return 1
+        # exist_ok: the service an earlier `easlab test` of this same file left in the
+        # state dir (killed before it could delete it) is used, not a 409
+        svc = ops.create(
+            data, kernel=kernel.client, allow_cpu_fallback=args.allow_cpu_fallback, exist_ok=True
+        )
+        existed = bool(getattr(svc, "existed", False))
+        try:
+            return _serve_in_foreground(args, spec, kernel, svc)
+        finally:
+            if not existed:
+                # a foreground debug leaves nothing behind (eascmd's test container goes
+                # with it): the next `easlab test` of the file starts it anew
+                with contextlib.suppress(EaslabError, OSError):
+                    kernel.client.delete(spec.name)
+
+
+def _serve_in_foreground(args: argparse.Namespace, spec: Any, kernel: Any, svc: Any) -> int:
+    """``easlab test``'s banner, then wait for Ctrl-C (0) or the kernel's end (1)."""
+    desc = svc.desc
+    if desc.get("status") == "Failed":
+        print(f"[FAILED] Service {spec.name} failed to start:", file=sys.stderr)
+        print(desc.get("message") or "(no message)", file=sys.stderr)
+        return 1
+    # the banner inside the try: a Ctrl-C the moment it is read (before wait() began)
+    # is the same clean stop, not a KeyboardInterrupt out of main (exit 130)
+    try:
         if args.json:
             _print_json(desc)
         else:
@@ -804,12 +826,11 @@ def cmd_test(args: argparse.Namespace) -> int:
                 f"(kernel log: {kernel.log_path}). Press Ctrl-C to stop.",
                 flush=True,
             )
-        try:
-            assert kernel.process is not None
-            code = kernel.process.wait()
-        except KeyboardInterrupt:
-            print("\n[OK] stopping")
-            return 0
+        assert kernel.process is not None
+        code = kernel.process.wait()
+    except KeyboardInterrupt:
+        print("\n[OK] stopping")
+        return 0
     print(f"[FAILED] the kernel exited with code {code}; see {kernel.log_path}", file=sys.stderr)
     return 1
 
