@@ -537,6 +537,26 @@ def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroy
         "write_raise": (10010, "wrapperWrite raised ValueError: cannot decode frame"),
         "read_raise": (10010, "wrapperRead raised KeyError: 'lost'"),
         "read_error": (9, "wrapperRead answered error 9: engine crashed"),
+        # a wrong type from wrapperWrite was "returned <...Response object at 0x..>: wrapper
+        # error <...>" and "returned 0: wrapper error 0" for the text "0"
+        "write_none": (
+            10010,
+            "wrapperWrite returned None, not an int: return 0 when the data is taken, or an "
+            "error code that wrapperError explains (the aiges loader reads it as an int and "
+            "fails any other value)",
+        ),
+        "write_response": (
+            10010,
+            "wrapperWrite returned Response, not an int: return 0 when the data is taken, or "
+            "an error code that wrapperError explains (aiges's loaders read it as an int: any "
+            "other type fails the request)",
+        ),
+        "write_text": (
+            10010,
+            "wrapperWrite returned str '0', not an int: return 0 when the data is taken, or "
+            "an error code that wrapperError explains (aiges's loaders read it as an int: any "
+            "other type fails the request)",
+        ),
     }
     for fail, (code, message) in cases.items():
         record.write_text("")
