@@ -944,3 +944,45 @@ def test_an_aiges_dto_response_is_served_with_a_warning_once_that_the_cpp_loader
     assert "wrapperOnceExec returned aiges.dto.Response" in warnings[0]
     assert "every request fails with error -1" in warnings[0]
     assert "try: from aiges_embed import Response, ResponseData" in warnings[0]
+
+
+def test_each_aiges_service_keeps_its_own_plugin_mode_in_one_kernel(served, kernel, tmp_path):
+    """aiges's loader mode (AIGES_PLUGIN_MODE) is set per deployed loader on the platform,
+    but easlab read it from the kernel's environment only: two aiges services in one
+    kernel could not run one under the C++ loader and one under the SDK's gRPC plugin.
+    A service's ``aiges.env`` now sets its instances' environment, its mode included,
+    and a mode that is neither is refused naming the field."""
+    plugin = served("aiges_mode_py", "plugin_mode", aiges={"env": {"AIGES_PLUGIN_MODE": "python"}})
+    default = served("aiges_mode_c", "plugin_mode")
+    listed = served(
+        "aiges_mode_list",
+        "plugin_mode",
+        aiges={"env": [{"name": "AIGES_PLUGIN_MODE", "value": "c"}]},
+    )
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"x")}}}
+    said = {}
+    for svc in (plugin, default, listed, plugin):
+        assert svc.status == "Running", svc.desc.get("message")
+        r = post(svc, body)
+        assert r.status_code == 200, r.text
+        said[svc.name] = base64.b64decode(r.json()["payload"]["mode"]["text"]).decode()
+    assert said == {
+        "aiges_mode_py": "python PluginMap",
+        "aiges_mode_c": "- dict",
+        "aiges_mode_list": "c dict",
+    }, said
+    folder = copy_wrapper("plugin_mode", tmp_path / "bad_mode")
+    with pytest.raises(Exception) as refused:
+        kernel.create(
+            {
+                "name": "aiges_mode_bad",
+                "processor": "aiges",
+                "processor_path": str(folder),
+                "token": TOKEN,
+                "aiges": {"env": {"AIGES_PLUGIN_MODE": "grpc"}},
+            }
+        )
+    message = str(refused.value)
+    assert "aiges.env.AIGES_PLUGIN_MODE" in message and "'grpc' is no aiges plugin mode" in (
+        message
+    ), message
