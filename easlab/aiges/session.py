@@ -425,5 +425,12 @@ def _destroy(wrapper: Any, handle: Any, sid: str, log: Any, mode: str) -> None:
         if log:
             log(f"wrapperDestroy({handle!r}) raised {raised(exc)}")
         return
-    if ret not in (0, None) and log:
-        log(f"wrapperDestroy({handle!r}) returned {ret}: {error_message(wrapper, ret)}")
+    if not log or ret is None or ret is False or ret == 0:
+        return
+    if not isinstance(ret, int):
+        log(
+            f"wrapperDestroy({handle!r}) returned {type(ret).__name__}, not an int: return 0 "
+            "when the session is gone, or an error code (the aiges loader goes on either way)"
+        )
+        return
+    log(f"wrapperDestroy({handle!r}) returned {ret}: {error_message(wrapper, ret)}")

@@ -575,6 +575,12 @@ def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroy
     said = "raised RuntimeError: engine already gone"
     wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_stream", 0)))
     assert post(svc, stream_request(b"ok")).status_code == 200
+    # a wrong type from wrapperDestroy was logged "returned <...Response object at 0x..>:
+    # wrapper error <...>"; the answer is served (the loader goes on) and the log names it
+    r = post(svc, stream_request(b"abcd", "destroy_response"))
+    assert r.status_code == 200 and base64.b64decode(r.json()["payload"]["out"]["text"]) == b"ABCD"
+    said = "returned Response, not an int: return 0 when the session is gone, or an error code"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_stream", 0)))
 
 
 def test_a_session_wrapper_may_answer_through_callback(served, tmp_path):

@@ -24,6 +24,7 @@ FAILS = [
     "write_none",
     "write_response",
     "write_text",
+    "destroy_response",
 ]
 
 
@@ -105,4 +106,6 @@ class Wrapper(WrapperBase):
         fail = self.sessions.pop(handle)["fail"]
         if fail == "destroy_raise":
             raise RuntimeError("engine already gone")
+        if fail == "destroy_response":
+            return Response()  # the wrong hook's answer
         return 0
