@@ -84,6 +84,7 @@ KNOWN_KEYS = frozenset(
         "containers",  # a custom image: PAI-EAS's alone (local_refusal)
         "metadata",
         "seldon",
+        "aiges",  # an aiges service's own settings: aiges.env (aiges_env)
     }
 )
 
@@ -765,6 +766,7 @@ def parse_spec(
                 "required for an aiges service — the folder, archive or URL holding wrapper.py, "
                 'e.g. "processor_path": "./wrapper"',
             )
+        aiges_env(raw.get("aiges"))
     elif processor and not names_custom_processor(processor, processor_type, processor_entry):
         if processor_path or processor_type:
             warnings.append(
@@ -1109,7 +1111,49 @@ def seldon_env(seldon: dict[str, Any]) -> dict[str, str]:
     SeldonDeployment's container ``env`` sets them (``PAYLOAD_PASSTHROUGH``,
     ``FLASK_JSON_SORT_KEYS``, ``INCLUDE_METRICS_IN_CLIENT_RESPONSE``, the component's
     own): an object ``{"NAME": "value"}`` or Kubernetes' list of ``{"name", "value"}``."""
-    env = seldon.get("env")
+    return _env_block(seldon, "seldon", '"PAYLOAD_PASSTHROUGH": "true"')
+
+
+#: aiges's plugin modes (its AIGES_PLUGIN_MODE: easlab/aiges/config.py PLUGIN_MODES)
+AIGES_PLUGIN_MODES = ("c", "python")
+
+
+def aiges_env(aiges: Any) -> dict[str, str]:
+    """``aiges.env``: environment variables for an aiges service's instances, as the
+    platform sets them per deployed loader: ``AIGES_PLUGIN_MODE`` (``c``, the default, or
+    ``python``), so services next to each other in one kernel each run their own loader,
+    and any variable the wrapper reads. An object ``{"NAME": "value"}`` or a list of
+    ``{"name", "value"}``."""
+    if aiges is None:
+        return {}
+    if not isinstance(aiges, dict):
+        raise SpecError(
+            "aiges",
+            'must be an object, e.g. {"env": {"AIGES_PLUGIN_MODE": "python"}}; '
+            f"got {type(aiges).__name__}",
+        )
+    unknown = sorted(set(aiges) - {"env"})
+    if unknown:
+        raise SpecError(
+            f"aiges.{unknown[0]}",
+            'not an aiges setting: the aiges object takes "env" (its instances\' '
+            "environment, e.g. AIGES_PLUGIN_MODE); aiges.toml next to wrapper.py holds the "
+            "loader's own settings",
+        )
+    env = _env_block(aiges, "aiges", '"AIGES_PLUGIN_MODE": "python"')
+    mode = env.get("AIGES_PLUGIN_MODE")
+    if mode and mode not in AIGES_PLUGIN_MODES:
+        raise SpecError(
+            "aiges.env.AIGES_PLUGIN_MODE",
+            f"{mode!r} is no aiges plugin mode: aiges runs a Python wrapper in its C++ loader "
+            '("c", the default) or in the SDK\'s gRPC plugin ("python")',
+        )
+    return env
+
+
+def _env_block(block: dict[str, Any], prefix: str, example: str) -> dict[str, str]:
+    """``<prefix>.env`` of a service's ``block``: an object or a list of {name, value}."""
+    env = block.get("env")
     if env is None:
         return {}
     if isinstance(env, list):
@@ -1117,8 +1161,8 @@ def seldon_env(seldon: dict[str, Any]) -> dict[str, str]:
         for index, item in enumerate(env):
             if not (isinstance(item, dict) and set(item) <= {"name", "value"} and "name" in item):
                 raise SpecError(
-                    f"seldon.env[{index}]",
-                    f'must be {{"name": NAME, "value": "text"}} as in a SeldonDeployment; '
+                    f"{prefix}.env[{index}]",
+                    f'must be {{"name": NAME, "value": "text"}} as in a Kubernetes container; '
                     f"got {item!r}",
                 )
             pairs.append((item["name"], item.get("value", "")))
@@ -1126,18 +1170,18 @@ def seldon_env(seldon: dict[str, Any]) -> dict[str, str]:
         pairs = list(env.items())
     else:
         raise SpecError(
-            "seldon.env",
-            'an object of environment variables, e.g. {"PAYLOAD_PASSTHROUGH": "true"}, or a '
+            f"{prefix}.env",
+            f"an object of environment variables, e.g. {{{example}}}, or a "
             f"list of {{name, value}}; got {type(env).__name__}",
         )
     found: dict[str, str] = {}
     for name, value in pairs:
-        field = f"seldon.env.{name}"
+        field = f"{prefix}.env.{name}"
         if not isinstance(name, str) or not name or "=" in name or "\0" in name:
-            raise SpecError("seldon.env", f"{name!r} is no environment variable name")
+            raise SpecError(f"{prefix}.env", f"{name!r} is no environment variable name")
         if name.upper().startswith("EASLAB_"):
             raise SpecError(
-                field, "EASLAB_* variables are the kernel's own; name the component's others"
+                field, "EASLAB_* variables are the kernel's own; name the service's others"
             )
         if not isinstance(value, str):
             text = json.dumps(value)  # true, 1, ...: the text the value is meant as

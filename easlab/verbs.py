@@ -357,7 +357,8 @@ VERBS: tuple[Verb, ...] = (
             arg(
                 "--config",
                 help=(
-                    "run: wrapperInit's config (JSON text or file; default: the [wrapper] "
+                    "run: wrapperInit's config (a JSON object, text or file, its values "
+                    "handed over as strings as the loader does; default: the [wrapper] "
                     "section of an aiges.toml next to the wrapper, else the class's config)"
                 ),
             ),

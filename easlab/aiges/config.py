@@ -68,6 +68,28 @@ def init_config(model_config: Any, wrapper_cls: type, folder: Path | None = None
     return {str(k): loader_string(v) for k, v in value.items()}
 
 
+def option_config(text: str, source: str) -> dict[str, str]:
+    """``easlab aiges run --config``'s wrapperInit config, made as the platform's: a JSON
+    object (``source`` says where its text came from, a file or the option itself) whose
+    values arrive as strings, as the loader's ``map<string, string>`` hands them and the
+    kernel hands a service's model_config (``{"n": 3}`` gives ``{"n": "3"}``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # where, never what: a config carries the wrapper's keys
+        raise WrapperLoadError(
+            f"--config: {source} is not JSON: {exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}; give a JSON object of wrapperInit's config, e.g. "
+            '--config \'{"common.lic": "10"}\', or a file holding one'
+        ) from None
+    if not isinstance(value, dict):
+        raise WrapperLoadError(
+            f"--config: {source} is a JSON {type(value).__name__}, not an object: wrapperInit "
+            'gets its config as the loader\'s map of names to strings, e.g. {"common.lic": "10"}'
+        )
+    return {str(k): loader_string(v) for k, v in value.items()}
+
+
 def _toml(path: Path) -> Any:
     """The stdlib's TOML reader (3.11+), else tomli, its 3.10 backport (an easlab dependency
     on 3.10, which an install without dependencies can lack)."""

@@ -130,17 +130,29 @@ def stream_status(req: DataListCls) -> str | None:
     return None
 
 
-def _taken(wrapper: Any, hook: str, ret: Any, what: str) -> None:
-    """A hook that takes ``what`` answers 0; anything else fails the request naming it."""
-    if ret != 0:
-        detail = (
-            f"return 0 when {what} is taken (the aiges loader fails any other value)"
+def _taken(wrapper: Any, hook: str, ret: Any, what: str, mode: str = "c") -> None:
+    """A hook that takes ``what`` answers 0; anything else fails the request naming it.
+
+    The SDK's gRPC plugin (``mode`` python) sends what wrapperWrite returns as the
+    protobuf ``Ret(ret=...)``, where None is the unset field, 0: taken there, while the
+    C++ loader cannot read None as its int and fails it."""
+    if ret is None and mode == "python":
+        return
+    if not isinstance(ret, int):  # a bool is read as its int by both loaders
+        shown = f" {ret!r:.40}" if isinstance(ret, (str, bytes, float)) else ""
+        kind = "None" if ret is None else f"{type(ret).__name__}{shown}"
+        loader = (
+            "the aiges loader reads it as an int and fails any other value"
             if ret is None
-            else error_message(wrapper, ret)
+            else "aiges's loaders read it as an int: any other type fails the request"
         )
         raise SessionFailed(
-            hook, f"{hook} returned {ret}: {detail}", ret if isinstance(ret, int) else None
+            hook,
+            f"{hook} returned {kind}, not an int: return 0 when {what} is taken, or an "
+            f"error code that wrapperError explains ({loader})",
         )
+    if ret != 0:
+        raise SessionFailed(hook, f"{hook} returned {ret}: {error_message(wrapper, ret)}", ret)
 
 
 def _claim(sid: str, what: str) -> queue.Queue[Any]:
@@ -267,6 +279,7 @@ def _write(wrapper: Any, handle: Any, req: DataListCls, sid: str, mode: str) -> 
         "wrapperWrite",
         _call(wrapper, "wrapperWrite", loader_values(sid, handle=handle, req=req), mode),
         "the data",
+        mode,
     )
 
 
@@ -412,5 +425,12 @@ def _destroy(wrapper: Any, handle: Any, sid: str, log: Any, mode: str) -> None:
         if log:
             log(f"wrapperDestroy({handle!r}) raised {raised(exc)}")
         return
-    if ret not in (0, None) and log:
-        log(f"wrapperDestroy({handle!r}) returned {ret}: {error_message(wrapper, ret)}")
+    if not log or ret is None or ret is False or ret == 0:
+        return
+    if not isinstance(ret, int):
+        log(
+            f"wrapperDestroy({handle!r}) returned {type(ret).__name__}, not an int: return 0 "
+            "when the session is gone, or an error code (the aiges loader goes on either way)"
+        )
+        return
+    log(f"wrapperDestroy({handle!r}) returned {ret}: {error_message(wrapper, ret)}")

@@ -7,7 +7,6 @@ kernel does); ``--input``, ``--out`` and ``--config`` paths are the caller's.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -104,14 +103,25 @@ def aiges(
         with _in_folder(folder):
             print(schema_text(_load(entry)))
         return 0
-    from easlab.aiges.config import AIGES_TOML, WrapperLoadError, plugin_mode, toml_config
+    from easlab.aiges.config import (
+        AIGES_TOML,
+        WrapperLoadError,
+        option_config,
+        plugin_mode,
+        toml_config,
+    )
     from easlab.aiges.hooks import new_wrapper
     from easlab.aiges.runner import run_wrapper
 
     init_config: dict[str, Any] | None = None
     if config:
-        text = Path(config).read_text() if Path(config).is_file() else config
-        init_config = json.loads(text)
+        # strings, as the platform's loader and the kernel's model_config hand them
+        is_file = Path(config).is_file()
+        text = Path(config).read_text() if is_file else config
+        try:
+            init_config = dict(option_config(text, f"file {config}" if is_file else "its text"))
+        except WrapperLoadError as exc:
+            raise ValueError(str(exc)) from None
     elif (folder / AIGES_TOML).is_file():
         # the platform's wrapperInit config: read as the kernel reads it
         try:

@@ -537,6 +537,26 @@ def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroy
         "write_raise": (10010, "wrapperWrite raised ValueError: cannot decode frame"),
         "read_raise": (10010, "wrapperRead raised KeyError: 'lost'"),
         "read_error": (9, "wrapperRead answered error 9: engine crashed"),
+        # a wrong type from wrapperWrite was "returned <...Response object at 0x..>: wrapper
+        # error <...>" and "returned 0: wrapper error 0" for the text "0"
+        "write_none": (
+            10010,
+            "wrapperWrite returned None, not an int: return 0 when the data is taken, or an "
+            "error code that wrapperError explains (the aiges loader reads it as an int and "
+            "fails any other value)",
+        ),
+        "write_response": (
+            10010,
+            "wrapperWrite returned Response, not an int: return 0 when the data is taken, or "
+            "an error code that wrapperError explains (aiges's loaders read it as an int: any "
+            "other type fails the request)",
+        ),
+        "write_text": (
+            10010,
+            "wrapperWrite returned str '0', not an int: return 0 when the data is taken, or "
+            "an error code that wrapperError explains (aiges's loaders read it as an int: any "
+            "other type fails the request)",
+        ),
     }
     for fail, (code, message) in cases.items():
         record.write_text("")
@@ -555,6 +575,12 @@ def test_a_failing_session_hook_is_an_error_naming_it_and_the_session_is_destroy
     said = "raised RuntimeError: engine already gone"
     wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_stream", 0)))
     assert post(svc, stream_request(b"ok")).status_code == 200
+    # a wrong type from wrapperDestroy was logged "returned <...Response object at 0x..>:
+    # wrapper error <...>"; the answer is served (the loader goes on) and the log names it
+    r = post(svc, stream_request(b"abcd", "destroy_response"))
+    assert r.status_code == 200 and base64.b64decode(r.json()["payload"]["out"]["text"]) == b"ABCD"
+    said = "returned Response, not an int: return 0 when the session is gone, or an error code"
+    wait_for(lambda: any(said in x for x in kernel.client.logs("aiges_stream", 0)))
 
 
 def test_a_session_wrapper_may_answer_through_callback(served, tmp_path):
@@ -924,3 +950,45 @@ def test_an_aiges_dto_response_is_served_with_a_warning_once_that_the_cpp_loader
     assert "wrapperOnceExec returned aiges.dto.Response" in warnings[0]
     assert "every request fails with error -1" in warnings[0]
     assert "try: from aiges_embed import Response, ResponseData" in warnings[0]
+
+
+def test_each_aiges_service_keeps_its_own_plugin_mode_in_one_kernel(served, kernel, tmp_path):
+    """aiges's loader mode (AIGES_PLUGIN_MODE) is set per deployed loader on the platform,
+    but easlab read it from the kernel's environment only: two aiges services in one
+    kernel could not run one under the C++ loader and one under the SDK's gRPC plugin.
+    A service's ``aiges.env`` now sets its instances' environment, its mode included,
+    and a mode that is neither is refused naming the field."""
+    plugin = served("aiges_mode_py", "plugin_mode", aiges={"env": {"AIGES_PLUGIN_MODE": "python"}})
+    default = served("aiges_mode_c", "plugin_mode")
+    listed = served(
+        "aiges_mode_list",
+        "plugin_mode",
+        aiges={"env": [{"name": "AIGES_PLUGIN_MODE", "value": "c"}]},
+    )
+    body = {"payload": {"text": {"encoding": "utf8", "status": 3, "text": b64(b"x")}}}
+    said = {}
+    for svc in (plugin, default, listed, plugin):
+        assert svc.status == "Running", svc.desc.get("message")
+        r = post(svc, body)
+        assert r.status_code == 200, r.text
+        said[svc.name] = base64.b64decode(r.json()["payload"]["mode"]["text"]).decode()
+    assert said == {
+        "aiges_mode_py": "python PluginMap",
+        "aiges_mode_c": "- dict",
+        "aiges_mode_list": "c dict",
+    }, said
+    folder = copy_wrapper("plugin_mode", tmp_path / "bad_mode")
+    with pytest.raises(Exception) as refused:
+        kernel.create(
+            {
+                "name": "aiges_mode_bad",
+                "processor": "aiges",
+                "processor_path": str(folder),
+                "token": TOKEN,
+                "aiges": {"env": {"AIGES_PLUGIN_MODE": "grpc"}},
+            }
+        )
+    message = str(refused.value)
+    assert "aiges.env.AIGES_PLUGIN_MODE" in message and "'grpc' is no aiges plugin mode" in (
+        message
+    ), message

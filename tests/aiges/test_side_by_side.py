@@ -505,6 +505,44 @@ def test_session_hooks_get_what_the_sdks_grpc_plugin_passes_them(real_aiges, tmp
     }
 
 
+def test_a_wrapper_write_answering_none_is_taken_under_the_plugin_failed_under_the_loader(
+    real_aiges, tmp_path
+):
+    """aiges's gRPC plugin (aiges serve.py) sends wrapperWrite's answer as the protobuf
+    Ret(ret=...), where None is the unset field, 0: the write is taken and the session
+    goes on. easlab failed it in every mode ("wrapperWrite returned None: return 0 ...");
+    under AIGES_PLUGIN_MODE=python it is now taken as the plugin takes it, and under the
+    C++ loader (which reads an int) it still fails, saying what to return."""
+    folders = {side: _copy(tmp_path, "stream_tags", side) for side in ("sdk", "c", "python")}
+    for folder in folders.values():
+        source = (folder / "wrapper.py").read_text()
+        none = source.replace(
+            "        callback(r, handle, sid)\n        return 0\n",
+            "        callback(r, handle, sid)\n",
+        )
+        assert none != source
+        (folder / "wrapper.py").write_text(none)
+    # under the C++ loader userTag gets psrId, an int (the test below): let it make a handle
+    fitted = folders["c"] / "wrapper.py"
+    fitted.write_text(fitted.read_text().replace('"h-" + userTag', '"h-" + str(userTag)'))
+    done = json.loads(sdk(real_aiges, folders["sdk"], "session", {"sid": "easlab-run"}))
+    assert done == {"handle": "h-easlab-run", "err": 0, "ret": 0}, done
+    run = [sys.executable, "-m", "easlab", "aiges", "run", "."]
+    plugin = {**_env(None), "AIGES_PLUGIN_MODE": "python"}
+    got = subprocess.run(
+        run, capture_output=True, text=True, env=plugin, cwd=folders["python"], timeout=120
+    )
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "out (text, 3 bytes): ABC" in got.stdout, got.stdout
+    c_mode = ours(folders["c"], "run", ".")
+    assert c_mode.returncode == 1, c_mode.stdout + c_mode.stderr
+    assert (
+        "session failed: wrapperWrite returned None, not an int: return 0 when the data is "
+        "taken, or an error code that wrapperError explains (the aiges loader reads it as "
+        "an int and fails any other value)"
+    ) in c_mode.stdout, c_mode.stdout
+
+
 def test_the_cpp_loader_calls_the_sdk_templates_wrapper_create_by_position(tmp_path):
     """aiges's C++ loader, the default, calls wrapperCreate(params, sid, psrId, usrTag) by
     position (aiges_c_python_wrapper pyWrapper.cpp), so the template's userTag gets psrId

@@ -495,6 +495,33 @@ def test_run_gives_wrapper_init_the_aiges_toml(tmp_path):
     assert "aiges.toml is not valid TOML" in bad.stderr and "line 1" in bad.stderr, bad.stderr
 
 
+def test_run_config_option_reaches_wrapper_init_as_strings_as_on_the_platform(tmp_path):
+    """``easlab aiges run --config '{"n": 3}'`` handed wrapperInit the int 3 (and a list,
+    null, true as they were), while the loader's map<string, string>, and the kernel's
+    model_config, hand "3": a wrapper doing config["n"] + 1 passed here and failed there.
+    A JSON list was a TypeError traceback, and bad JSON a bare parser message."""
+    from tests.aiges.conftest import copy_wrapper
+
+    folder = copy_wrapper("config_echo", tmp_path / "config_echo")
+    ran = easlab_aiges(folder, "run", ".", "--config", '{"n": 3, "flag": true}')
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert '{"flag": "true", "n": "3"}' in ran.stdout, ran.stdout
+    (tmp_path / "config.json").write_text('{"ratio": 0.5}')
+    from_file = easlab_aiges(folder, "run", ".", "--config", str(tmp_path / "config.json"))
+    assert '{"ratio": "0.5"}' in from_file.stdout, from_file.stdout + from_file.stderr
+    listed = easlab_aiges(folder, "run", ".", "--config", "[1]")
+    assert listed.returncode == 2 and "Traceback" not in listed.stderr, listed.stderr
+    assert (
+        "--config: its text is a JSON list, not an object: wrapperInit gets its config as "
+        'the loader\'s map of names to strings, e.g. {"common.lic": "10"}'
+    ) in listed.stderr, listed.stderr
+    (tmp_path / "bad.json").write_text('{"key": "secret"')
+    bad = easlab_aiges(folder, "run", ".", "--config", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2, bad.stderr
+    assert f"--config: file {tmp_path / 'bad.json'} is not JSON:" in bad.stderr, bad.stderr
+    assert "secret" not in bad.stderr, bad.stderr
+
+
 def test_a_second_session_with_a_running_sessions_sid_is_refused():
     """Two requests sending the same header.sid ran two sessions under one key:
     callback(r, sid) could not tell them apart and one request got the other's data."""

@@ -21,6 +21,10 @@ FAILS = [
     "never_ends",
     "destroy_raise",
     "hang_read",
+    "write_none",
+    "write_response",
+    "write_text",
+    "destroy_response",
 ]
 
 
@@ -65,6 +69,12 @@ class Wrapper(WrapperBase):
             return 8
         if session["fail"] == "write_raise":
             raise ValueError("cannot decode frame")
+        if session["fail"] == "write_none":
+            return None
+        if session["fail"] == "write_response":
+            return Response()  # the wrong hook's answer
+        if session["fail"] == "write_text":
+            return "0"
         text = req.get("text").data.upper()
         half = len(text) // 2
         session["pieces"] = [b"", text[:half], text[half:]]
@@ -96,4 +106,6 @@ class Wrapper(WrapperBase):
         fail = self.sessions.pop(handle)["fail"]
         if fail == "destroy_raise":
             raise RuntimeError("engine already gone")
+        if fail == "destroy_response":
+            return Response()  # the wrong hook's answer
         return 0
