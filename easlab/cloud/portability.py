@@ -189,17 +189,18 @@ def check_portability(
                     "python processor",
                 )
             )
-    seldon = spec.get("seldon")
-    if isinstance(seldon, dict) and seldon.get("env"):
-        # easlab's own field (a SeldonDeployment sets it per container): EAS ignores the
-        # seldon block, so an image built from the component would start without it
-        report.warnings.append(
-            (
-                "seldon.env",
-                "easlab's field, which EAS does not read: set these variables for the "
-                'image in containers[].env ([{"name": ..., "value": ...}]) or in the image',
+    for block in ("seldon", "aiges"):
+        settings = spec.get(block)
+        if isinstance(settings, dict) and settings.get("env"):
+            # easlab's own field (a SeldonDeployment sets it per container): EAS ignores
+            # the block, so an image built from the component would start without it
+            report.warnings.append(
+                (
+                    f"{block}.env",
+                    "easlab's field, which EAS does not read: set these variables for the "
+                    'image in containers[].env ([{"name": ..., "value": ...}]) or in the image',
+                )
             )
-        )
     code = str(spec.get("processor") or "").strip().lower()
     if code in CUSTOM_PROCESSOR_CODES:
         report.blocking.append(

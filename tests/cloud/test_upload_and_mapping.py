@@ -119,6 +119,10 @@ def test_seldon_env_is_said_to_be_easlabs_own_on_pai_eas():
     assert "containers[].env" in message
     del spec["seldon"]
     assert all(f != "seldon.env" for f, _ in check_portability(spec, oss_configured=False).warnings)
+    aiges = {**spec, "processor": "aiges", "aiges": {"env": {"AIGES_PLUGIN_MODE": "python"}}}
+    assert [
+        f for f, _ in check_portability(aiges, oss_configured=False).warnings if "env" in f
+    ] == ["aiges.env"]
 
 
 def test_a_malformed_oss_says_what_was_meant():
