@@ -787,7 +787,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     _stop_on_terminate()
     from easlab import ops
 
-    with LocalKernel(host=args.host, port=args.port, state_dir=args.state_dir) as kernel:
+    with LocalKernel(
+        host=args.host, port=args.port, state_dir=args.state_dir, with_this_process=True
+    ) as kernel:
         # exist_ok: the service an earlier `easlab test` of this same file left in the
         # state dir (killed before it could delete it) is used, not a 409
         svc = ops.create(

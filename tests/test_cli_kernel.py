@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -754,3 +755,43 @@ def test_a_port_already_taken_is_one_line_naming_the_port_flag(
     assert len(lines) == 1, done.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
     assert "--port 0" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_easlab_test_killed_outright_takes_its_kernel_with_it(project: Path):
+    """`easlab test` starts its kernel in a session of its own (a Ctrl-C reaches only the
+    command, which stops the kernel). Killed outright (SIGKILL, the OOM killer), it could
+    stop nothing, and its kernel served on with nobody to stop it; the kernel now stops
+    once the command that started it has ended (--exit-with)."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "easlab", "test", "service.json", "--port", "0",
+         "--state-dir", str(project / "state-killed")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=project, env=_child_env(project),
+    )  # fmt: skip
+    try:
+        out = _read_until(proc, r"Press Ctrl-C")
+        url = re.search(r"curl (http://\S+)", out).group(1)
+        assert requests.post(url, data=b"ping", timeout=10).status_code in (200, 401)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def refused() -> bool:
+        try:
+            requests.post(url, data=b"x", timeout=2)
+        except requests.ConnectionError:
+            return True
+        return False
+
+    wait_for_condition = time.monotonic() + 20
+    while not refused():
+        assert time.monotonic() < wait_for_condition, "the kernel still serves"
+        time.sleep(0.2)
+    log = (project / "state-killed" / "kernel.log").read_text()
+    assert "which started it, ended; stopping" in log, log

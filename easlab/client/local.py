@@ -61,9 +61,12 @@ class LocalKernel:
         admin_token: str | None = None,
         idle_timeout: float = 0.0,
         fresh: bool = False,
+        with_this_process: bool = False,
     ) -> None:
         self.host = host
         self.idle_timeout = idle_timeout
+        #: the kernel stops once this process has ended, even killed (``easlab test``)
+        self.with_this_process = with_this_process
         #: start empty (``easlab serve --fresh``): forget the services of an earlier kernel
         self.fresh = fresh
         self.requested_port = port
@@ -108,6 +111,8 @@ class LocalKernel:
             cmd += ["--idle-timeout", str(float(self.idle_timeout))]
         if self.fresh:
             cmd.append("--fresh")
+        if self.with_this_process:
+            cmd += ["--exit-with", str(os.getpid())]
         if self.limits is not None:
             cmd += self.limits.to_args()
         # the kernel's log is the user's business only (it names services and paths)

@@ -66,6 +66,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
         allow_origins=tuple(args.allow_origin or ()),
         limits=HttpLimits.from_args(args),
         idle_timeout=args.idle_timeout,
+        exit_with=args.exit_with,
         fresh=args.fresh,
     )
     return 0

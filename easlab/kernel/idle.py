@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -47,6 +48,32 @@ async def watch(kernel: Any, app: Any, idle_timeout: float) -> None:
             return
 
 
+#: how often a kernel started for one command looks whether that command still runs
+OWNER_POLL_S = 0.5
+
+
+async def watch_owner(kernel: Any, pid: int) -> None:
+    """Request the kernel's shutdown once process ``pid`` has ended (``--exit-with``):
+    ``easlab test`` starts its kernel in a session of its own, so that a Ctrl-C reaches
+    only the command, which stops the kernel; a command killed outright (SIGKILL, the
+    OOM killer) cannot, and its kernel served on with nobody to stop it."""
+    if pid <= 0:
+        return
+    while not kernel.shutdown_requested.is_set():
+        await asyncio.sleep(OWNER_POLL_S)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            runtime.note_stop(
+                kernel.endpoint, f"stopped: the command that started it (pid {pid}) ended"
+            )
+            print(f"easlab kernel: pid {pid}, which started it, ended; stopping", flush=True)
+            kernel.shutdown_requested.set()
+            return
+        except PermissionError:  # alive, another user's: a pid reused
+            pass
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{seconds / 3600:g} h"
@@ -65,4 +92,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop after this long with no services and no requests (default 0: never; "
         f"background kernels of connect(start=True) use {BACKGROUND_IDLE_S:g} s, "
         "or $EASLAB_IDLE_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--exit-with",
+        type=int,
+        default=0,
+        metavar="PID",
+        help="stop when process PID ends (easlab test's kernel goes with the command)",
     )

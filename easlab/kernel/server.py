@@ -177,6 +177,7 @@ async def serve(
     allow_origins: tuple[str, ...] = (),
     limits: HttpLimits | None = None,
     idle_timeout: float = 0.0,
+    exit_with: int = 0,
     fresh: bool = False,
 ) -> None:
     """Run the kernel in the current event loop until shutdown is requested.
@@ -188,7 +189,7 @@ async def serve(
 
     ``limits``: the HTTP timeouts and sizes (``HttpLimits``; its defaults when None).
     ``idle_timeout``: stop after that many seconds without services and requests
-    (kernel/idle.py; 0 never).
+    (kernel/idle.py; 0 never). ``exit_with``: stop once that process has ended (0: none).
     """
     from easlab import runtime
     from easlab.kernel import idle
@@ -252,9 +253,11 @@ async def serve(
         if ready is not None:
             ready(kernel)
         watcher = loop.create_task(idle.watch(kernel, app, idle_timeout))
+        owner = loop.create_task(idle.watch_owner(kernel, exit_with))
         try:
             await kernel.shutdown_requested.wait()
             watcher.cancel()
+            owner.cancel()
         finally:
             server.close()
             await kernel.stop_all()
@@ -285,6 +288,7 @@ def serve_forever(
     allow_origins: tuple[str, ...] = (),
     limits: HttpLimits | None = None,
     idle_timeout: float = 0.0,
+    exit_with: int = 0,
     fresh: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM or ``POST /easlab/v1/shutdown`` (``easlab serve``).
@@ -317,6 +321,7 @@ def serve_forever(
                     allow_origins=allow_origins,
                     limits=limits,
                     idle_timeout=idle_timeout,
+                    exit_with=exit_with,
                     fresh=fresh,
                 )
             )
