@@ -1151,6 +1151,17 @@ def aiges_env(aiges: Any) -> dict[str, str]:
     return env
 
 
+def own_env(raw: dict[str, Any], processor: str | None) -> dict[str, str]:
+    """The environment a service's own block sets for its instances: ``seldon.env`` of a
+    seldon service, ``aiges.env`` of an aiges one ({} for any other processor)."""
+    code = (processor or "").strip().lower()
+    if code == "seldon":
+        return seldon_env(raw.get("seldon") or {})
+    if code == "aiges":
+        return aiges_env(raw.get("aiges"))
+    return {}
+
+
 def _env_block(block: dict[str, Any], prefix: str, example: str) -> dict[str, str]:
     """``<prefix>.env`` of a service's ``block``: an object or a list of {name, value}."""
     env = block.get("env")

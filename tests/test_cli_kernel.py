@@ -301,6 +301,8 @@ def test_test_command_serves_until_ctrl_c(project: Path, given: str):
     try:
         out = _read_until(proc, r"Press Ctrl-C")
         assert "no metadata given" in out
+        # an app whose code documents no request: eascmd's sample body
+        assert "-d 'hello eas'" in out, out
         url = re.search(r"curl (http://\S+)", out).group(1)
         resp = requests.post(
             url, data=b"ping", headers={"Authorization": "cli-secret-token"}, timeout=10

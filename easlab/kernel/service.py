@@ -26,7 +26,7 @@ from easlab.kernel.instance import STARTUP_TIMEOUT_S, Instance
 from easlab.kernel.monitor import Stats
 from easlab.kernel.processors.http import HTTP_AWARE
 from easlab.runtime import ADMIN_TOKEN_ENV
-from easlab.spec import aiges_env, seldon_env
+from easlab.spec import own_env
 
 if TYPE_CHECKING:
     from easlab.kernel.control import Kernel
@@ -211,14 +211,10 @@ class Service:
     def instance_env(self, instance: Instance) -> dict[str, str]:
         env = dict(os.environ)
         spec = instance.version.spec
-        if (spec.processor or "").lower() == "seldon":
-            # seldon.env: what a SeldonDeployment's container env sets (PAYLOAD_PASSTHROUGH,
-            # FLASK_*, the component's own), for this service's instances only
-            env.update(seldon_env(spec.raw.get("seldon") or {}))
-        elif (spec.processor or "").strip().lower() == "aiges":
-            # aiges.env: AIGES_PLUGIN_MODE and the wrapper's own, as the platform sets them
-            # per deployed loader, for this service's instances only
-            env.update(aiges_env(spec.raw.get("aiges")))
+        # seldon.env / aiges.env: what a SeldonDeployment's container env or the
+        # platform's loader sets (PAYLOAD_PASSTHROUGH, AIGES_PLUGIN_MODE, the code's
+        # own), for this service's instances only
+        env.update(own_env(spec.raw, spec.processor))
         # The processor is the user's code: it gets no key to the control plane.
         env.pop(ADMIN_TOKEN_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"

@@ -19,7 +19,7 @@ import sqlite3
 
 import pytest
 import requests
-from kernel_helpers import ECHO_APP, GATED_APP, wait_for
+from kernel_helpers import ECHO_APP, GATED_APP, app_spec, wait_for
 from test_queue_store import Taker
 
 import easlab
@@ -413,14 +413,7 @@ def test_an_async_service_answers_an_urgent_input_before_its_backlog(kernel, mak
     the answers came in (one worker: one at a time)."""
     name = "qp_async"
     folder = make_app(name, ECHO_APP)
-    spec = {
-        "name": name,
-        "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1, "type": "Async", "rpc.worker_threads": 1},
-    }
+    spec = {**app_spec(name, folder, type="Async", rpc__worker_threads=1), "token": TOKEN}
     easlab.create(spec, kernel=kernel.client)
     client = type(kernel.client)(kernel.endpoint, timeout=60, admin_token=kernel.admin_token)
     client.stop(name)
@@ -537,14 +530,7 @@ def test_an_urgent_input_goes_before_inputs_the_feeder_holds_but_the_model_has_n
     name = "qp_async_busy"
     calls, gate = tmp_path / "calls.txt", tmp_path / "gate"
     folder = make_app(name, GATED_APP.format(calls=str(calls), gate=str(gate)))
-    spec = {
-        "name": name,
-        "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {"instance": 1, "type": "Async", "rpc.worker_threads": 1},
-    }
+    spec = {**app_spec(name, folder, type="Async", rpc__worker_threads=1), "token": TOKEN}
     easlab.create(spec, kernel=kernel.client)
     client = type(kernel.client)(kernel.endpoint, timeout=60, admin_token=kernel.admin_token)
     url = f"{kernel.endpoint}/api/predict/{name}"
@@ -609,20 +595,17 @@ def test_with_batching_an_urgent_input_goes_before_inputs_waiting_for_a_batch(
     calls, gate = tmp_path / "calls.txt", tmp_path / "gate"
     folder = make_app(name, GATED_APP.format(calls=str(calls), gate=str(gate)))
     spec = {
-        "name": name,
+        **app_spec(
+            name,
+            folder,
+            type="Async",
+            rpc__worker_threads=2,
+            rpc__batching=True,
+            rpc__max_batch_size=2,
+            rpc__max_batch_timeout=600000,  # a batch closes full or behind a running one
+            rpc__keepalive=600000,
+        ),
         "token": TOKEN,
-        "processor_type": "python",
-        "processor_path": str(folder),
-        "processor_entry": "app.py",
-        "metadata": {
-            "instance": 1,
-            "type": "Async",
-            "rpc.worker_threads": 2,
-            "rpc.batching": True,
-            "rpc.max_batch_size": 2,
-            "rpc.max_batch_timeout": 600000,  # a batch closes full or behind a running one
-            "rpc.keepalive": 600000,
-        },
     }
     easlab.create(spec, kernel=kernel.client)
     client = type(kernel.client)(kernel.endpoint, timeout=60, admin_token=kernel.admin_token)
